@@ -1,0 +1,83 @@
+/* tradebus — wiring the pipeline together and running a backtest.
+ *
+ * tb_pipeline builds the embedded default from a config: one in-process bus,
+ * the simulated exchange, and the components subscribed in this order —
+ * Risk Manager, Order Manager (which feeds the exchange, so fills of bar t+1
+ * are queued before any new signal of bar t+1), Position Manager, Signal
+ * Generator, Monitor. Bars go in with tb_pipeline_push_bar(); every event
+ * they cause is dispatched before it returns.
+ *
+ * tb_backtest_run() reads the config's data files, pushes every bar and
+ * writes summary.json, fills.csv and events.jsonl into out_dir. */
+#ifndef TRADEBUS_BACKTEST_H
+#define TRADEBUS_BACKTEST_H
+
+#include <stdio.h>
+#include "bus.h"
+#include "config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    uint64_t bars, bad_rows, signals, orders, fills, rejected, canceled, open_orders;
+    uint64_t dead_letters;
+    uint64_t events[TB_EV_COUNT]; /* per type; [0] = all */
+    tb_decimal realized_pnl, unrealized_pnl, fees;
+    tb_decimal initial_equity, final_equity, max_drawdown_pct;
+    tb_decimal cash;               /* the simulated account's cash: cross-checks the equity */
+    tb_position_update *positions; /* owned: tb_backtest_result_free() */
+    size_t npositions;
+} tb_backtest_result;
+
+typedef struct {
+    FILE *event_log; /* borrowed; NULL = none */
+    FILE *fills_csv; /* borrowed; NULL = none */
+    /* Strategies beyond the built-ins, looked up by name first (borrowed). */
+    const tb_strategy_vtable *const *strategies;
+    size_t nstrategies;
+} tb_pipeline_options;
+
+typedef struct tb_pipeline tb_pipeline;
+
+/* Builds the pipeline from a built config (borrowed for the pipeline's life).
+ * TB_ECONFIG with "[strategy.ID] key: ..." in err, TB_ENOMEM. */
+TB_EXPORT int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt,
+                                 tb_pipeline **out, char *err, size_t errlen);
+/* Publishes one bar as MarketData and dispatches everything it causes. */
+TB_EXPORT int tb_pipeline_push_bar(tb_pipeline *p, const tb_market_data *bar);
+/* The bus (borrowed), e.g. to subscribe extra observers before pushing. */
+TB_EXPORT tb_bus *tb_pipeline_bus(tb_pipeline *p);
+/* Fills res with the state now (caller frees with tb_backtest_result_free). */
+TB_EXPORT int tb_pipeline_result(const tb_pipeline *p, tb_backtest_result *res);
+/* Frees every component. NULL is a no-op. */
+TB_EXPORT void tb_pipeline_destroy(tb_pipeline *p);
+
+typedef struct {
+    const char *out_dir; /* created if missing; NULL = write nothing */
+    /* Called every progress_every bars (0 = never) with the bars so far. */
+    void (*progress)(uint64_t bars, int64_t bar_time, void *ctx);
+    void *progress_ctx;
+    uint64_t progress_every;
+    /* Skipped bad rows are reported here ("file:line: ..."); NULL = silent count. */
+    void (*warn)(const char *msg, void *ctx);
+    void *warn_ctx;
+    const tb_strategy_vtable *const *strategies;
+    size_t nstrategies;
+} tb_backtest_options;
+
+/* Runs a whole backtest. 0; TB_ECONFIG / TB_EDATA / TB_EIO with a message
+ * naming the file and line, or the config key, in err. res is filled on
+ * success (free it with tb_backtest_result_free). */
+TB_EXPORT int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt,
+                              tb_backtest_result *res, char *err, size_t errlen);
+/* Writes res as summary.json. 0 or TB_EIO. */
+TB_EXPORT int tb_backtest_write_summary(const tb_backtest_result *res, FILE *f);
+/* Frees what res owns. */
+TB_EXPORT void tb_backtest_result_free(tb_backtest_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

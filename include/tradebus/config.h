@@ -1,0 +1,88 @@
+/* tradebus — the run configuration (INI).
+ *
+ * Sections and keys (every key optional unless said; defaults in brackets):
+ *   [backtest]  data (data specs separated by spaces or commas, required
+ *               unless given on the command line), initial_cash [10000],
+ *               on_bad_row = fail|skip [fail], node_id [1]
+ *   [exchange]  type = sim [sim], fee_bps [10], slippage_bps [0],
+ *               max_volume_participation [0 = no limit]
+ *   [risk]      max_position, max_order_notional, max_open_orders,
+ *               price_band_pct, max_orders_per_minute, max_drawdown_pct [all 0 = off]
+ *   [bus]       max_retries [2], ring_capacity [1024]
+ *   [output]    event_log = true|false [true], fills = true|false [true]
+ *   [symbol.SYM]   tick_size, step_size, min_notional: declaring any symbol
+ *                  makes the exchange refuse undeclared ones
+ *   [strategy.ID]  type (required), symbol (required), order_type = MARKET|LIMIT
+ *                  [MARKET], limit_offset_bps [0], emit_hold [false], and the
+ *                  strategy's own params
+ * Loading keeps every entry with its origin ("file:line"); --set overrides
+ * are added with origin "--set"; tb_config_build() then checks everything and
+ * reports the first problem naming its origin, section and key. */
+#ifndef TRADEBUS_CONFIG_H
+#define TRADEBUS_CONFIG_H
+
+#include <stddef.h>
+#include "exchange.h"
+#include "marketdata.h"
+#include "risk.h"
+#include "strategy.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    char id[TB_STRATEGY_LEN];
+    char type[32];
+    char symbol[TB_SYMBOL_LEN];
+    tb_order_type order_type;
+    tb_decimal limit_offset_bps;
+    int emit_hold;
+    tb_param *params; /* the strategy's own keys; strings owned by the config */
+    size_t nparams;
+} tb_strategy_config;
+
+typedef struct tb_config_entry tb_config_entry;
+
+typedef struct {
+    /* Raw entries (owned). */
+    tb_config_entry *entries;
+    size_t nentries, entries_cap;
+    /* Built by tb_config_build(). */
+    char **data; /* data specs (owned) */
+    size_t ndata;
+    tb_bad_row_policy on_bad_row;
+    uint16_t node_id;
+    tb_sim_exchange_config exchange; /* .symbols owned */
+    tb_symbol_rules *symbols;
+    size_t nsymbols;
+    tb_risk_config risk;
+    int max_retries;
+    size_t ring_capacity;
+    int event_log, fills;
+    tb_strategy_config *strategies;
+    size_t nstrategies;
+} tb_config;
+
+/* Zeroes cfg (call before anything else). */
+TB_EXPORT void tb_config_init(tb_config *cfg);
+/* Reads an INI file's entries. TB_EIO (cannot open) or TB_ECONFIG (syntax)
+ * with "path:line: ..." in err. */
+TB_EXPORT int tb_config_load(tb_config *cfg, const char *path, char *err, size_t errlen);
+/* Adds or overrides one entry from "SECTION.KEY=VALUE" (the section may
+ * contain dots: "strategy.fast.fast=5" is section strategy.fast, key fast).
+ * TB_ECONFIG if malformed. */
+TB_EXPORT int tb_config_set(tb_config *cfg, const char *assignment, char *err, size_t errlen);
+/* Adds a data spec (the command line's --data); replaces [backtest] data. */
+TB_EXPORT int tb_config_add_data(tb_config *cfg, const char *spec);
+/* Interprets and validates every entry. TB_ECONFIG with
+ * "ORIGIN: [section] key: what is wrong" in err. Unknown sections and keys
+ * are errors; unknown strategy params are reported by the strategy. */
+TB_EXPORT int tb_config_build(tb_config *cfg, char *err, size_t errlen);
+/* Frees everything the config owns. */
+TB_EXPORT void tb_config_free(tb_config *cfg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,42 @@
+/* tradebus — the Monitor: subscribes to every event, keeps the counters and
+ * writes the run's records.
+ *
+ *  - event log: every event in dispatch order, one line of the codec's JSON
+ *    (events.jsonl);
+ *  - fills: one CSV row per OrderFilled, header
+ *    timestamp,strategy_id,symbol,side,order_id,client_order_id,quantity,price,commission
+ *    with the execution time as ISO-8601 UTC with milliseconds.
+ * Either stream may be NULL (not written). The streams are borrowed: the
+ * caller opens and closes them. A write error is returned as TB_EIO (the bus
+ * retries, then dead-letters). */
+#ifndef TRADEBUS_MONITOR_H
+#define TRADEBUS_MONITOR_H
+
+#include <stdio.h>
+#include "bus.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tb_monitor tb_monitor;
+
+typedef struct {
+    FILE *event_log; /* NULL: no event log */
+    FILE *fills_csv; /* NULL: no fills file */
+} tb_monitor_config;
+
+/* Creates the monitor and subscribes it to every type on bus (borrowed);
+ * writes the fills header at once. 0, TB_EINVAL, TB_ENOMEM, TB_EIO. */
+TB_EXPORT int tb_monitor_create(tb_bus *bus, const tb_monitor_config *cfg, tb_monitor **out);
+/* Unsubscribes and frees (streams stay open). NULL is a no-op. */
+TB_EXPORT void tb_monitor_destroy(tb_monitor *m);
+/* Events of a type the monitor has seen (TB_BUS_ALL: all). */
+TB_EXPORT uint64_t tb_monitor_count(const tb_monitor *m, tb_event_type type);
+/* Formats ns since the epoch as "2024-01-01T00:00:00.000Z" into buf (>= 25 bytes). */
+TB_EXPORT int tb_format_time_iso(int64_t ns, char *buf, size_t buflen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

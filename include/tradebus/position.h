@@ -1,0 +1,64 @@
+/* tradebus — the Position Manager.
+ *
+ * Nets fills per (strategy_id, symbol). Subscribes to OrderFilled and
+ * MarketData. Semantics (all exact, rounding half-up to 8 decimals):
+ *  - open: quantity = ±fill, entry = fill price, a new position_id;
+ *  - add (same side): entry = (|q|·entry + fill·price) / (|q| + fill);
+ *  - partial close (opposite side, fill < |q|): realized += (price − entry)
+ *    × closed × sign(q); entry unchanged;
+ *  - close (fill == |q|): realized as above, quantity 0, status CLOSED;
+ *  - flip (fill > |q|): close the old position (status CLOSED, published),
+ *    then open the remainder on the other side as a new position_id.
+ *  - unrealized = (mark − entry) × q, marked at every bar's close of the
+ *    symbol (the mark updates state; PositionUpdate is published on fills).
+ * realized_pnl excludes commissions (fees are reported separately).
+ * A PositionUpdate is published for every change caused by a fill; its
+ * causation is the OrderFilled. */
+#ifndef TRADEBUS_POSITION_H
+#define TRADEBUS_POSITION_H
+
+#include <stddef.h>
+#include "bus.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tb_position_manager tb_position_manager;
+
+/* Creates the manager and subscribes it to bus (borrowed).
+ * 0, TB_EINVAL, TB_ENOMEM. */
+TB_EXPORT int tb_position_manager_create(tb_bus *bus, tb_position_manager **out);
+/* Unsubscribes and frees. NULL is a no-op. */
+TB_EXPORT void tb_position_manager_destroy(tb_position_manager *pm);
+
+/* The seed's interface. */
+/* Applies one OrderFilled event. TB_EINVAL for a non-fill or a bad quantity,
+ * TB_EOVERFLOW if the PnL would overflow (position untouched). */
+TB_EXPORT int tb_position_manager_handle_order_filled_event(tb_position_manager *pm,
+                                                            const tb_event *fill);
+/* Replaces the state of position position_id with *updates (quantity, entry,
+ * realized, mark, status); for corrections and recovery. TB_ENOTFOUND. */
+TB_EXPORT int tb_position_manager_update_position(tb_position_manager *pm, uint64_t position_id,
+                                                  const tb_position_update *updates);
+/* Publishes a PositionUpdate through the bus. */
+TB_EXPORT int tb_position_manager_publish_position_event(tb_position_manager *pm, tb_event *ev);
+/* Marks every position of md's symbol at its close. */
+TB_EXPORT int tb_position_manager_mark(tb_position_manager *pm, const tb_market_data *md);
+
+/* Positions tracked (open or closed; one per (strategy, symbol), the latest). */
+TB_EXPORT size_t tb_position_manager_count(const tb_position_manager *pm);
+/* Copies position i into *out; TB_ENOTFOUND past the end. Order: first seen. */
+TB_EXPORT int tb_position_manager_get(const tb_position_manager *pm, size_t i,
+                                      tb_position_update *out);
+/* Looks up the position of (strategy_id, symbol); TB_ENOTFOUND. */
+TB_EXPORT int tb_position_manager_find(const tb_position_manager *pm, const char *strategy_id,
+                                       const char *symbol, tb_position_update *out);
+/* Sum of realized PnL over all positions ever, and of unrealized PnL now. */
+TB_EXPORT tb_decimal tb_position_manager_realized(const tb_position_manager *pm);
+TB_EXPORT tb_decimal tb_position_manager_unrealized(const tb_position_manager *pm);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,66 @@
+/* tradebus — the Risk Manager.
+ *
+ * Pre-trade (tb_risk_manager_pretrade, installed as the Order Manager's
+ * pre-trade check): each enabled rule may refuse an order; the refusal is
+ * published as a RiskAlert naming the rule. Rules (0 disables one):
+ *   max_position        |position in the symbol after the order| (all strategies)
+ *   max_order_notional  quantity × price (last close for MARKET)
+ *   max_open_orders     orders acknowledged and not yet terminal
+ *   price_band_pct      a LIMIT price more than this % away from the last close
+ *   max_orders_per_minute  orders allowed in any 60 s of event time
+ *   trading_state       HALTED refuses orders that increase |position|
+ * Post-trade: equity = initial_equity + realized − fees + unrealized is
+ * tracked at every bar; when the drawdown from its peak exceeds
+ * max_drawdown_pct the trading state becomes HALTED (RiskAlert rule
+ * "max_drawdown"). Orders that reduce a position still pass when HALTED.
+ * State comes only from events: MarketData, OrderCreated/Filled/Rejected/
+ * Canceled and PositionUpdate. */
+#ifndef TRADEBUS_RISK_H
+#define TRADEBUS_RISK_H
+
+#include <stddef.h>
+#include "bus.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    tb_decimal max_position;       /* 0 = off */
+    tb_decimal max_order_notional; /* 0 = off */
+    int max_open_orders;           /* 0 = off */
+    tb_decimal price_band_pct;     /* 0 = off; e.g. 5 = ±5% */
+    int max_orders_per_minute;     /* 0 = off */
+    tb_decimal max_drawdown_pct;   /* 0 = off; e.g. 20 = halt at 20% below peak equity */
+    tb_decimal initial_equity;     /* default 10000 */
+} tb_risk_config;
+
+typedef struct tb_risk_manager tb_risk_manager;
+
+/* Fills cfg with defaults: every rule off, initial_equity 10000. */
+TB_EXPORT void tb_risk_config_init(tb_risk_config *cfg);
+/* Creates the manager (cfg copied) and subscribes it to bus (borrowed).
+ * 0, TB_EINVAL (a negative limit), TB_ENOMEM. */
+TB_EXPORT int tb_risk_manager_create(tb_bus *bus, const tb_risk_config *cfg, tb_risk_manager **out);
+/* Unsubscribes and frees. NULL is a no-op. */
+TB_EXPORT void tb_risk_manager_destroy(tb_risk_manager *rm);
+
+/* A tb_pretrade_fn: ctx is the tb_risk_manager. 0 to allow, TB_EREJECTED to
+ * refuse (rule and detail filled, RiskAlert published). */
+TB_EXPORT int tb_risk_manager_pretrade(void *ctx, const tb_event *request, char *rule,
+                                       size_t rulelen, char *detail, size_t detaillen);
+TB_EXPORT tb_trading_state tb_risk_manager_state(const tb_risk_manager *rm);
+/* Current equity, and the largest drawdown from peak seen so far in percent
+ * (e.g. 12.5 → 1250000000 as a decimal 12.50000000). */
+TB_EXPORT tb_decimal tb_risk_manager_equity(const tb_risk_manager *rm);
+TB_EXPORT tb_decimal tb_risk_manager_max_drawdown_pct(const tb_risk_manager *rm);
+/* Total commissions seen in fills. */
+TB_EXPORT tb_decimal tb_risk_manager_fees(const tb_risk_manager *rm);
+/* Orders counted as open: acknowledged (OrderCreated) and not yet seen
+ * FILLED, canceled or rejected. What max_open_orders is checked against. */
+TB_EXPORT size_t tb_risk_manager_open_orders(const tb_risk_manager *rm);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,55 @@
+/* tradebus — the Signal Generator.
+ *
+ * Hosts any number of strategy instances, each with its own strategy_id and
+ * symbol. Subscribes to MarketData (feeds each instance of the bar's symbol,
+ * in the order they were added) and to OrderRejected / OrderCanceled (to take
+ * what never executed out of the instance's target position). A decision
+ * becomes a SignalGenerated event caused by the bar: price = the bar's close,
+ * timestamp = the bar's close time. HOLD is not published unless the instance
+ * sets emit_hold. */
+#ifndef TRADEBUS_SIGNAL_H
+#define TRADEBUS_SIGNAL_H
+
+#include <stddef.h>
+#include "bus.h"
+#include "strategy.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    const char *strategy_id;     /* copied */
+    const char *symbol;          /* copied */
+    tb_order_type order_type;    /* default MARKET */
+    tb_decimal limit_offset_bps; /* LIMIT: buy at close × (1 − off), sell at close × (1 + off) */
+    tb_decimal tick_size;        /* limit prices rounded to it (0 = 1e-8) */
+    int emit_hold;
+} tb_strategy_instance;
+
+typedef struct tb_signal_generator tb_signal_generator;
+
+/* Creates the generator and subscribes it to bus (borrowed). */
+TB_EXPORT int tb_signal_generator_create(tb_bus *bus, tb_signal_generator **out);
+/* Destroys every instance's state, unsubscribes and frees. NULL is a no-op. */
+TB_EXPORT void tb_signal_generator_destroy(tb_signal_generator *sg);
+/* Adds an instance of vt (borrowed, must outlive sg) with its own params
+ * (copied by the strategy's create). TB_ECONFIG with a message naming the key
+ * in err; TB_EINVAL for a duplicate strategy_id. */
+TB_EXPORT int tb_signal_generator_add(tb_signal_generator *sg, const tb_strategy_vtable *vt,
+                                      const tb_strategy_instance *inst, const tb_param *params,
+                                      size_t nparams, char *err, size_t errlen);
+
+/* The seed's interface. */
+/* Runs every instance of the bar's symbol on a MarketData event. */
+TB_EXPORT int tb_signal_generator_process_market_data(tb_signal_generator *sg, const tb_event *md);
+/* Publishes a SignalGenerated event. */
+TB_EXPORT int tb_signal_generator_publish_signal(tb_signal_generator *sg, tb_event *ev);
+
+/* Signals published so far. */
+TB_EXPORT uint64_t tb_signal_generator_signals(const tb_signal_generator *sg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

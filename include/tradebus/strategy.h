@@ -1,0 +1,77 @@
+/* tradebus — strategies: the pluggable part of the Signal Generator.
+ *
+ * A strategy is a small vtable. The Signal Generator owns one state per
+ * strategy instance, feeds it every bar of its symbol, and turns its decision
+ * into a SignalGenerated event. To add a strategy in C, write a
+ * tb_strategy_vtable and pass it to tb_signal_generator_add(); nothing in the
+ * pipeline changes.
+ *
+ * Position: ctx->position is the instance's *target* position — the signed
+ * sum of the signals it has emitted, less what the exchange rejected or
+ * canceled — so "flat" and "long" mean what the strategy has asked for. This
+ * is what a monolithic loop does and keeps decisions deterministic even while
+ * an order is in flight. */
+#ifndef TRADEBUS_STRATEGY_H
+#define TRADEBUS_STRATEGY_H
+
+#include <stddef.h>
+#include "event.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    const char *key;
+    const char *value;
+} tb_param;
+
+typedef struct {
+    tb_decimal position; /* signed target position in the instance's symbol */
+    const char *strategy_id;
+} tb_strategy_ctx;
+
+typedef struct {
+    tb_signal_type signal; /* HOLD: nothing to do */
+    tb_decimal volume;     /* > 0 for BUY/SELL */
+} tb_strategy_decision;
+
+typedef struct tb_strategy_vtable {
+    const char *name; /* the config's type = ... */
+    const char *help; /* one line: params and defaults, for --help */
+    /* Builds a state from the instance's own params (keys other than the
+     * common ones: type, symbol, order_type, limit_offset_bps, emit_hold).
+     * An unknown key or a bad value: TB_ECONFIG with "key: what is wrong" in err. */
+    int (*create)(const tb_param *params, size_t nparams, void **state, char *err, size_t errlen);
+    /* Sees one complete bar; fills *out (HOLD for nothing). 0 or an error. */
+    int (*on_bar)(void *state, const tb_market_data *bar, const tb_strategy_ctx *ctx,
+                  tb_strategy_decision *out);
+    void (*destroy)(void *state);
+} tb_strategy_vtable;
+
+/* The built-in strategy named name ("sma_cross", "rsi_reversion",
+ * "bollinger_breakout"), or NULL. */
+TB_EXPORT const tb_strategy_vtable *tb_strategy_builtin(const char *name);
+/* The i-th built-in strategy, or NULL past the end (for listings). */
+TB_EXPORT const tb_strategy_vtable *tb_strategy_builtin_at(size_t i);
+
+/* Parameter helpers for strategy authors. Each looks key up in params; if
+ * absent, *out = def and 0. A present but bad value: TB_ECONFIG with
+ * "key: expected ..." in err. */
+TB_EXPORT int tb_param_int(const tb_param *p, size_t n, const char *key, long def, long lo, long hi,
+                           long *out, char *err, size_t errlen);
+TB_EXPORT int tb_param_double(const tb_param *p, size_t n, const char *key, double def, double lo,
+                              double hi, double *out, char *err, size_t errlen);
+TB_EXPORT int tb_param_decimal(const tb_param *p, size_t n, const char *key, tb_decimal def,
+                               tb_decimal *out, char *err, size_t errlen);
+TB_EXPORT int tb_param_bool(const tb_param *p, size_t n, const char *key, int def, int *out,
+                            char *err, size_t errlen);
+/* 0 if every key in p is in the NULL-terminated list known, else TB_ECONFIG
+ * naming the first unknown key in err. */
+TB_EXPORT int tb_param_check_known(const tb_param *p, size_t n, const char *const *known, char *err,
+                                   size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

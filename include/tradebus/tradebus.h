@@ -1,0 +1,23 @@
+/* tradebus — umbrella header: every public module. */
+#ifndef TRADEBUS_TRADEBUS_H
+#define TRADEBUS_TRADEBUS_H
+
+#include "backtest.h"
+#include "bus.h"
+#include "codec.h"
+#include "config.h"
+#include "decimal.h"
+#include "error.h"
+#include "event.h"
+#include "exchange.h"
+#include "indicators.h"
+#include "marketdata.h"
+#include "monitor.h"
+#include "orders.h"
+#include "position.h"
+#include "risk.h"
+#include "signal.h"
+#include "strategy.h"
+#include "version.h"
+
+#endif

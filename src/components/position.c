@@ -1,0 +1,526 @@
+/* The Position Manager: nets fills per (strategy_id, symbol).
+ *
+ * Positions live in a flat array in first-seen order (what _get() walks) with
+ * an open-addressing index over it; symbols (last close, and a chain of the
+ * positions trading them so a bar marks only those) likewise. Both grow by
+ * doubling when a new key appears, so a fill or a bar for a known key
+ * allocates nothing.
+ *
+ * Every fill is computed into a scratch result first and committed only when
+ * all of its arithmetic succeeded: an overflow leaves the position untouched.
+ *
+ * The bus retries a handler that failed. The only failure after a commit is a
+ * publish that could not grow the ring; the events still to publish are kept
+ * with the fill's id, so the retry publishes them instead of applying the
+ * fill a second time. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tradebus/position.h"
+
+#define INITIAL_POSITIONS 16
+#define INITIAL_SYMBOLS   8
+
+typedef struct {
+    uint64_t hash; /* first: the index rebuild reads it at offset 0 */
+    tb_position_update p;
+    int32_t sym;         /* index into symbols */
+    int32_t next_in_sym; /* next position of the same symbol, -1 at the end */
+} position_slot;
+
+typedef struct {
+    uint64_t hash; /* first, as above */
+    char symbol[TB_SYMBOL_LEN];
+    tb_decimal close;
+    int has_close;
+    int32_t first_pos; /* -1 if no position trades it yet */
+} symbol_slot;
+
+/* Linear-probing index: each slot holds an entry index + 1, 0 when empty.
+ * Kept at most half full so probes stay short. */
+typedef struct {
+    uint32_t *slots;
+    size_t cap; /* power of two */
+} index_table;
+
+struct tb_position_manager {
+    tb_bus *bus;
+    int sub_fill, sub_md;
+
+    position_slot *pos;
+    size_t npos, pos_cap;
+    index_table pos_idx;
+
+    symbol_slot *syms;
+    size_t nsyms, syms_cap;
+    index_table sym_idx;
+
+    uint64_t next_position_id;
+    tb_decimal realized_total;
+
+    /* Redelivery guard, see the file comment. */
+    uint64_t last_fill_id;
+    tb_event pending[2];
+    int npending, pending_done;
+};
+
+/* FNV-1a over the NUL-terminated strings, with a separator so ("ab","c")
+ * and ("a","bc") differ. */
+static uint64_t hash_str(uint64_t h, const char *s)
+{
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    h ^= 0xffu;
+    h *= 1099511628211ull;
+    return h;
+}
+
+static uint64_t hash_key(const char *strategy_id, const char *symbol)
+{
+    uint64_t h = 14695981039346656037ull;
+    if (strategy_id) h = hash_str(h, strategy_id);
+    return hash_str(h, symbol);
+}
+
+/* 1 if s is a non-empty NUL-terminated string within cap bytes. Events can
+ * come from the wire, so a missing terminator is possible and must not be
+ * read past. */
+static int valid_str(const char *s, size_t cap)
+{
+    return s[0] != '\0' && memchr(s, '\0', cap) != NULL;
+}
+
+static int index_init(index_table *t, size_t cap)
+{
+    t->slots = calloc(cap, sizeof(*t->slots));
+    if (!t->slots) return TB_ENOMEM;
+    t->cap = cap;
+    return 0;
+}
+
+static void index_put(index_table *t, uint64_t hash, size_t entry)
+{
+    size_t mask = t->cap - 1;
+    size_t i = (size_t)hash & mask;
+    while (t->slots[i])
+        i = (i + 1) & mask;
+    t->slots[i] = (uint32_t)(entry + 1);
+}
+
+/* Makes room for one more of n entries; entries hold their hash at offset 0. */
+static int index_reserve(index_table *t, const void *entries, size_t stride, size_t n)
+{
+    if ((n + 1) * 2 <= t->cap) return 0;
+    index_table nt;
+    int rc = index_init(&nt, t->cap * 2);
+    if (rc) return rc;
+    for (size_t e = 0; e < n; e++) {
+        uint64_t h;
+        memcpy(&h, (const char *)entries + e * stride, sizeof(h));
+        index_put(&nt, h, e);
+    }
+    free(t->slots);
+    *t = nt;
+    return 0;
+}
+
+/* Returns arr with room for entry n (possibly moved), or NULL with arr
+ * untouched when out of memory. */
+static void *reserve_one(void *arr, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap) return arr;
+    void *na = realloc(arr, *cap * 2 * size);
+    if (na) *cap *= 2;
+    return na;
+}
+
+static int32_t find_position(const tb_position_manager *pm, uint64_t h, const char *strategy_id,
+                             const char *symbol)
+{
+    size_t mask = pm->pos_idx.cap - 1;
+    for (size_t i = (size_t)h & mask; pm->pos_idx.slots[i]; i = (i + 1) & mask) {
+        const position_slot *s = &pm->pos[pm->pos_idx.slots[i] - 1];
+        if (s->hash == h && strcmp(s->p.strategy_id, strategy_id) == 0 &&
+            strcmp(s->p.symbol, symbol) == 0)
+            return (int32_t)(pm->pos_idx.slots[i] - 1);
+    }
+    return -1;
+}
+
+static int32_t find_symbol(const tb_position_manager *pm, uint64_t h, const char *symbol)
+{
+    size_t mask = pm->sym_idx.cap - 1;
+    for (size_t i = (size_t)h & mask; pm->sym_idx.slots[i]; i = (i + 1) & mask) {
+        const symbol_slot *s = &pm->syms[pm->sym_idx.slots[i] - 1];
+        if (s->hash == h && strcmp(s->symbol, symbol) == 0)
+            return (int32_t)(pm->sym_idx.slots[i] - 1);
+    }
+    return -1;
+}
+
+/* symbol must already be validated (terminated, fits). */
+static int intern_symbol(tb_position_manager *pm, const char *symbol, int32_t *out)
+{
+    uint64_t h = hash_key(NULL, symbol);
+    int32_t si = find_symbol(pm, h, symbol);
+    if (si >= 0) {
+        *out = si;
+        return 0;
+    }
+    symbol_slot *ns = reserve_one(pm->syms, &pm->syms_cap, pm->nsyms, sizeof(*ns));
+    if (!ns) return TB_ENOMEM;
+    pm->syms = ns;
+    int rc = index_reserve(&pm->sym_idx, pm->syms, sizeof(*pm->syms), pm->nsyms);
+    if (rc) return rc;
+    symbol_slot *s = &pm->syms[pm->nsyms];
+    memset(s, 0, sizeof(*s));
+    s->hash = h;
+    memcpy(s->symbol, symbol, strlen(symbol) + 1);
+    s->first_pos = -1;
+    index_put(&pm->sym_idx, h, pm->nsyms);
+    *out = (int32_t)pm->nsyms++;
+    return 0;
+}
+
+/* (mark − entry) × quantity, the sign of quantity carrying the direction. */
+static int unrealized_of(tb_decimal mark, tb_decimal entry, tb_decimal quantity, tb_decimal *out)
+{
+    if (quantity == 0) {
+        *out = 0;
+        return 0;
+    }
+    tb_decimal diff;
+    int rc = tb_dec_sub(mark, entry, &diff);
+    if (rc) return rc;
+    return tb_dec_mul(diff, quantity, TB_ROUND_HALF_UP, out);
+}
+
+/* Weighted average of two positive prices, rounded once, half-up. Written as
+ * lo + (hi − lo) × w_hi / total so the rounded part is never negative: then
+ * half-up of the part is half-up of the whole, as if computed exactly. The
+ * quantities' common scale cancels in w_hi / total, so their raw values serve
+ * as the integer ratio. */
+static int weighted_entry(tb_decimal p1, tb_decimal q1, tb_decimal p2, tb_decimal q2,
+                          tb_decimal *out)
+{
+    tb_decimal total;
+    int rc = tb_dec_add(q1, q2, &total);
+    if (rc) return rc;
+    tb_decimal lo = p1, hi = p2, w_hi = q2;
+    if (p2 < p1) {
+        lo = p2;
+        hi = p1;
+        w_hi = q1;
+    }
+    tb_decimal part;
+    rc = tb_dec_muldiv_int(hi - lo, w_hi, total, TB_ROUND_HALF_UP, &part);
+    if (rc) return rc;
+    return tb_dec_add(lo, part, out);
+}
+
+/* What one fill does to one position, computed before anything is changed. */
+typedef struct {
+    int has_closed;            /* a flip: `closed` is the old position, ended */
+    tb_position_update closed; /* position_id kept from the old one */
+    tb_position_update cur;    /* position_id 0 means "assign a new one" */
+    tb_decimal realized_total; /* the manager's total after the fill */
+} fill_result;
+
+static int apply_fill(const tb_position_manager *pm, const tb_position_update *old,
+                      const tb_order_filled *f, tb_decimal mark, fill_result *r)
+{
+    tb_decimal q = f->filled_quantity, price = f->filled_price;
+    tb_decimal delta = f->side == TB_SIDE_BUY ? q : -q;
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    r->realized_total = pm->realized_total;
+    r->cur.mark_price = mark;
+    r->cur.status = TB_POSITION_OPEN;
+
+    if (!old || old->status != TB_POSITION_OPEN || old->current_quantity == 0) {
+        r->cur.current_quantity = delta;
+        r->cur.entry_price = price;
+        return unrealized_of(mark, price, delta, &r->cur.unrealized_pnl);
+    }
+
+    tb_decimal oq = old->current_quantity, aq = tb_dec_abs(oq);
+    if ((oq > 0) == (delta > 0)) {
+        r->cur = *old;
+        r->cur.mark_price = mark;
+        rc = tb_dec_add(oq, delta, &r->cur.current_quantity);
+        if (!rc) rc = weighted_entry(old->entry_price, aq, price, q, &r->cur.entry_price);
+        if (!rc)
+            rc = unrealized_of(mark, r->cur.entry_price, r->cur.current_quantity,
+                               &r->cur.unrealized_pnl);
+        return rc;
+    }
+
+    /* Reducing: PnL on the part closed, sign(q) folded into the difference so
+     * the product is rounded once. */
+    tb_decimal closed_qty = q < aq ? q : aq, diff, pnl, realized;
+    rc = oq > 0 ? tb_dec_sub(price, old->entry_price, &diff)
+                : tb_dec_sub(old->entry_price, price, &diff);
+    if (!rc) rc = tb_dec_mul(diff, closed_qty, TB_ROUND_HALF_UP, &pnl);
+    if (!rc) rc = tb_dec_add(old->realized_pnl, pnl, &realized);
+    if (!rc) rc = tb_dec_add(pm->realized_total, pnl, &r->realized_total);
+    if (rc) return rc;
+
+    if (q < aq) {
+        r->cur = *old;
+        r->cur.mark_price = mark;
+        r->cur.current_quantity = oq + delta; /* |delta| < |oq|: cannot overflow */
+        r->cur.realized_pnl = realized;
+        return unrealized_of(mark, old->entry_price, r->cur.current_quantity,
+                             &r->cur.unrealized_pnl);
+    }
+
+    tb_position_update *ended = q == aq ? &r->cur : &r->closed;
+    *ended = *old;
+    ended->current_quantity = 0;
+    ended->entry_price = 0;
+    ended->unrealized_pnl = 0;
+    ended->realized_pnl = realized;
+    ended->mark_price = mark;
+    ended->status = TB_POSITION_CLOSED;
+    if (q == aq) return 0;
+
+    r->has_closed = 1;
+    r->cur.current_quantity = oq + delta; /* opposite signs: cannot overflow */
+    r->cur.entry_price = price;
+    return unrealized_of(mark, price, r->cur.current_quantity, &r->cur.unrealized_pnl);
+}
+
+static void stage_update(tb_position_manager *pm, const tb_event *fill, const tb_position_update *p)
+{
+    tb_event *ev = &pm->pending[pm->npending++];
+    tb_event_init(ev, TB_EV_POSITION_UPDATE, TB_SRC_POSITIONS);
+    tb_event_caused_by(ev, fill);
+    ev->timestamp = fill->timestamp;
+    ev->u.position = *p;
+}
+
+static int flush_pending(tb_position_manager *pm)
+{
+    while (pm->pending_done < pm->npending) {
+        int rc = tb_bus_publish(pm->bus, &pm->pending[pm->pending_done]);
+        if (rc) return rc;
+        pm->pending_done++;
+    }
+    return 0;
+}
+
+static int valid_fill(const tb_order_filled *f)
+{
+    return f->filled_quantity > 0 && f->filled_price > 0 &&
+           (f->side == TB_SIDE_BUY || f->side == TB_SIDE_SELL) &&
+           valid_str(f->symbol, sizeof(f->symbol)) &&
+           valid_str(f->strategy_id, sizeof(f->strategy_id));
+}
+
+int tb_position_manager_handle_order_filled_event(tb_position_manager *pm, const tb_event *fill)
+{
+    if (!pm || !fill || fill->type != TB_EV_ORDER_FILLED) return TB_EINVAL;
+    const tb_order_filled *f = &fill->u.order_filled;
+    if (!valid_fill(f)) return TB_EINVAL;
+    if (fill->event_id != 0 && fill->event_id == pm->last_fill_id) return flush_pending(pm);
+
+    uint64_t h = hash_key(f->strategy_id, f->symbol);
+    int32_t pi = find_position(pm, h, f->strategy_id, f->symbol);
+    int32_t si = pi >= 0 ? pm->pos[pi].sym : find_symbol(pm, hash_key(NULL, f->symbol), f->symbol);
+    tb_decimal mark = (si >= 0 && pm->syms[si].has_close) ? pm->syms[si].close : f->filled_price;
+
+    fill_result r;
+    int rc = apply_fill(pm, pi >= 0 ? &pm->pos[pi].p : NULL, f, mark, &r);
+    if (rc) return rc;
+
+    if (pi < 0) {
+        rc = intern_symbol(pm, f->symbol, &si);
+        if (rc) return rc;
+        position_slot *np = reserve_one(pm->pos, &pm->pos_cap, pm->npos, sizeof(*np));
+        if (!np) return TB_ENOMEM;
+        pm->pos = np;
+        rc = index_reserve(&pm->pos_idx, pm->pos, sizeof(*pm->pos), pm->npos);
+        if (rc) return rc;
+        position_slot *s = &pm->pos[pm->npos];
+        memset(s, 0, sizeof(*s));
+        s->hash = h;
+        s->sym = si;
+        s->next_in_sym = pm->syms[si].first_pos;
+        pm->syms[si].first_pos = (int32_t)pm->npos;
+        index_put(&pm->pos_idx, h, pm->npos);
+        pi = (int32_t)pm->npos++;
+    }
+
+    /* Committed from here on. */
+    position_slot *s = &pm->pos[pi];
+    pm->npending = pm->pending_done = 0;
+    pm->last_fill_id = fill->event_id;
+    pm->realized_total = r.realized_total;
+    if (r.has_closed) stage_update(pm, fill, &r.closed);
+    if (r.cur.position_id == 0) r.cur.position_id = ++pm->next_position_id;
+    memcpy(r.cur.strategy_id, f->strategy_id, sizeof(r.cur.strategy_id));
+    memcpy(r.cur.symbol, f->symbol, sizeof(r.cur.symbol));
+    s->p = r.cur;
+    stage_update(pm, fill, &s->p);
+    return flush_pending(pm);
+}
+
+int tb_position_manager_update_position(tb_position_manager *pm, uint64_t position_id,
+                                        const tb_position_update *updates)
+{
+    if (!pm || !updates) return TB_EINVAL;
+    position_slot *s = NULL;
+    for (size_t i = 0; i < pm->npos && !s; i++)
+        if (pm->pos[i].p.position_id == position_id) s = &pm->pos[i];
+    if (!s || position_id == 0) return TB_ENOTFOUND;
+
+    /* The fill logic relies on "open ⇔ non-zero quantity". */
+    const tb_position_update *u = updates;
+    if (u->status == TB_POSITION_OPEN ? u->current_quantity == 0
+                                      : u->status != TB_POSITION_CLOSED || u->current_quantity != 0)
+        return TB_EINVAL;
+    if (u->entry_price < 0 || u->mark_price < 0) return TB_EINVAL;
+
+    tb_decimal unrealized, total;
+    int rc = unrealized_of(u->mark_price, u->entry_price, u->current_quantity, &unrealized);
+    if (!rc) rc = tb_dec_sub(pm->realized_total, s->p.realized_pnl, &total);
+    if (!rc) rc = tb_dec_add(total, u->realized_pnl, &total);
+    if (rc) return rc;
+
+    pm->realized_total = total;
+    s->p.current_quantity = u->current_quantity;
+    s->p.entry_price = u->entry_price;
+    s->p.realized_pnl = u->realized_pnl;
+    s->p.mark_price = u->mark_price;
+    s->p.status = u->status;
+    s->p.unrealized_pnl = unrealized;
+    return 0;
+}
+
+int tb_position_manager_publish_position_event(tb_position_manager *pm, tb_event *ev)
+{
+    if (!pm || !ev || ev->type != TB_EV_POSITION_UPDATE) return TB_EINVAL;
+    return tb_bus_publish(pm->bus, ev);
+}
+
+int tb_position_manager_mark(tb_position_manager *pm, const tb_market_data *md)
+{
+    if (!pm || !md) return TB_EINVAL;
+    if (!valid_str(md->symbol, sizeof(md->symbol)) || md->close <= 0) return TB_EDATA;
+    int32_t si;
+    int rc = intern_symbol(pm, md->symbol, &si);
+    if (rc) return rc;
+    pm->syms[si].close = md->close;
+    pm->syms[si].has_close = 1;
+
+    /* A position whose PnL would overflow keeps its previous mark; the others
+     * are still marked, so a retry of the bar is harmless. */
+    for (int32_t i = pm->syms[si].first_pos; i >= 0; i = pm->pos[i].next_in_sym) {
+        tb_position_update *p = &pm->pos[i].p;
+        tb_decimal u;
+        int r = unrealized_of(md->close, p->entry_price, p->current_quantity, &u);
+        if (r) {
+            rc = r;
+            continue;
+        }
+        p->unrealized_pnl = u;
+        p->mark_price = md->close;
+    }
+    return rc;
+}
+
+size_t tb_position_manager_count(const tb_position_manager *pm)
+{
+    return pm ? pm->npos : 0;
+}
+
+int tb_position_manager_get(const tb_position_manager *pm, size_t i, tb_position_update *out)
+{
+    if (!pm || !out) return TB_EINVAL;
+    if (i >= pm->npos) return TB_ENOTFOUND;
+    *out = pm->pos[i].p;
+    return 0;
+}
+
+int tb_position_manager_find(const tb_position_manager *pm, const char *strategy_id,
+                             const char *symbol, tb_position_update *out)
+{
+    if (!pm || !strategy_id || !symbol || !out) return TB_EINVAL;
+    int32_t i = find_position(pm, hash_key(strategy_id, symbol), strategy_id, symbol);
+    if (i < 0) return TB_ENOTFOUND;
+    *out = pm->pos[i].p;
+    return 0;
+}
+
+tb_decimal tb_position_manager_realized(const tb_position_manager *pm)
+{
+    return pm ? pm->realized_total : 0;
+}
+
+/* Saturates rather than fails: the signature has no error channel, and a
+ * total beyond ±92 billion is a report, not accounting. */
+tb_decimal tb_position_manager_unrealized(const tb_position_manager *pm)
+{
+    tb_decimal sum = 0;
+    if (!pm) return 0;
+    for (size_t i = 0; i < pm->npos; i++) {
+        tb_decimal u = pm->pos[i].p.unrealized_pnl;
+        if (tb_dec_add(sum, u, &sum)) return u > 0 ? TB_DECIMAL_MAX : TB_DECIMAL_MIN;
+    }
+    return sum;
+}
+
+static int on_fill(const tb_event *ev, void *ctx)
+{
+    return tb_position_manager_handle_order_filled_event(ctx, ev);
+}
+
+static int on_market_data(const tb_event *ev, void *ctx)
+{
+    return tb_position_manager_mark(ctx, &ev->u.market_data);
+}
+
+int tb_position_manager_create(tb_bus *bus, tb_position_manager **out)
+{
+    if (!bus || !out) return TB_EINVAL;
+    tb_position_manager *pm = calloc(1, sizeof(*pm));
+    if (!pm) return TB_ENOMEM;
+    pm->bus = bus;
+    pm->sub_fill = pm->sub_md = -1;
+    pm->pos_cap = INITIAL_POSITIONS;
+    pm->syms_cap = INITIAL_SYMBOLS;
+    pm->pos = malloc(pm->pos_cap * sizeof(*pm->pos));
+    pm->syms = malloc(pm->syms_cap * sizeof(*pm->syms));
+    int rc = (pm->pos && pm->syms) ? 0 : TB_ENOMEM;
+    if (!rc) rc = index_init(&pm->pos_idx, INITIAL_POSITIONS * 2);
+    if (!rc) rc = index_init(&pm->sym_idx, INITIAL_SYMBOLS * 2);
+    if (!rc) {
+        rc = tb_bus_subscribe_named(bus, TB_EV_ORDER_FILLED, on_fill, pm, "positions");
+        if (rc >= 0) pm->sub_fill = rc;
+    }
+    if (rc >= 0) {
+        rc = tb_bus_subscribe_named(bus, TB_EV_MARKET_DATA, on_market_data, pm, "positions");
+        if (rc >= 0) pm->sub_md = rc;
+    }
+    if (rc < 0) {
+        tb_position_manager_destroy(pm);
+        return rc;
+    }
+    *out = pm;
+    return 0;
+}
+
+void tb_position_manager_destroy(tb_position_manager *pm)
+{
+    if (!pm) return;
+    if (pm->sub_fill >= 0) tb_bus_unsubscribe(pm->bus, pm->sub_fill);
+    if (pm->sub_md >= 0) tb_bus_unsubscribe(pm->bus, pm->sub_md);
+    free(pm->pos_idx.slots);
+    free(pm->sym_idx.slots);
+    free(pm->pos);
+    free(pm->syms);
+    free(pm);
+}

@@ -1,0 +1,213 @@
+/* The Signal Generator: runs strategy instances on bars, publishes signals.
+ *
+ * An instance's target position moves when it signals and moves back for
+ * what never executes (rejected orders, canceled remainders), so a refused
+ * order does not leave the strategy believing it is in the market. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tradebus/signal.h"
+
+typedef struct {
+    const tb_strategy_vtable *vt;
+    void *state;
+    char strategy_id[TB_STRATEGY_LEN];
+    char symbol[TB_SYMBOL_LEN];
+    tb_order_type order_type;
+    tb_decimal limit_offset_bps, tick_size;
+    int emit_hold;
+    tb_decimal target;
+} instance;
+
+struct tb_signal_generator {
+    tb_bus *bus;
+    instance *inst;
+    size_t ninst, cap;
+    uint64_t signals;
+    int sub_md, sub_rej, sub_cancel;
+};
+
+static instance *find_instance(tb_signal_generator *sg, const char *strategy_id)
+{
+    for (size_t i = 0; i < sg->ninst; i++)
+        if (strcmp(sg->inst[i].strategy_id, strategy_id) == 0) return &sg->inst[i];
+    return NULL;
+}
+
+static int on_md(const tb_event *ev, void *ctx)
+{
+    return tb_signal_generator_process_market_data(ctx, ev);
+}
+
+/* Undo the part of a signal that will never execute. */
+static int on_not_executed(const tb_event *ev, void *ctx)
+{
+    tb_signal_generator *sg = ctx;
+    const char *sid;
+    tb_side side;
+    tb_decimal qty;
+    if (ev->type == TB_EV_ORDER_REJECTED) {
+        sid = ev->u.order_rejected.strategy_id;
+        side = ev->u.order_rejected.side;
+        qty = ev->u.order_rejected.quantity;
+    } else {
+        sid = ev->u.order_canceled.strategy_id;
+        side = ev->u.order_canceled.side;
+        qty = ev->u.order_canceled.canceled_quantity;
+    }
+    instance *in = find_instance(sg, sid);
+    if (!in) return 0; /* another generator's strategy (distributed mode) */
+    return tb_dec_sub(in->target, side == TB_SIDE_BUY ? qty : -qty, &in->target);
+}
+
+int tb_signal_generator_create(tb_bus *bus, tb_signal_generator **out)
+{
+    if (!bus || !out) return TB_EINVAL;
+    tb_signal_generator *sg = calloc(1, sizeof(*sg));
+    if (!sg) return TB_ENOMEM;
+    sg->bus = bus;
+    sg->sub_md = tb_bus_subscribe_named(bus, TB_EV_MARKET_DATA, on_md, sg, "signal");
+    sg->sub_rej = tb_bus_subscribe_named(bus, TB_EV_ORDER_REJECTED, on_not_executed, sg, "signal");
+    sg->sub_cancel =
+        tb_bus_subscribe_named(bus, TB_EV_ORDER_CANCELED, on_not_executed, sg, "signal");
+    if (sg->sub_md < 0 || sg->sub_rej < 0 || sg->sub_cancel < 0) {
+        tb_signal_generator_destroy(sg);
+        return TB_ENOMEM;
+    }
+    *out = sg;
+    return 0;
+}
+
+void tb_signal_generator_destroy(tb_signal_generator *sg)
+{
+    if (!sg) return;
+    if (sg->sub_md >= 0) tb_bus_unsubscribe(sg->bus, sg->sub_md);
+    if (sg->sub_rej >= 0) tb_bus_unsubscribe(sg->bus, sg->sub_rej);
+    if (sg->sub_cancel >= 0) tb_bus_unsubscribe(sg->bus, sg->sub_cancel);
+    for (size_t i = 0; i < sg->ninst; i++)
+        sg->inst[i].vt->destroy(sg->inst[i].state);
+    free(sg->inst);
+    free(sg);
+}
+
+int tb_signal_generator_add(tb_signal_generator *sg, const tb_strategy_vtable *vt,
+                            const tb_strategy_instance *ic, const tb_param *params, size_t nparams,
+                            char *err, size_t errlen)
+{
+    if (!sg || !vt || !ic || !ic->strategy_id || !ic->symbol) return TB_EINVAL;
+    if (find_instance(sg, ic->strategy_id)) {
+        if (err) snprintf(err, errlen, "strategy id '%s' is used twice", ic->strategy_id);
+        return TB_EINVAL;
+    }
+    if (ic->order_type != TB_ORDER_MARKET && ic->order_type != TB_ORDER_LIMIT) {
+        if (err) snprintf(err, errlen, "order_type: must be MARKET or LIMIT");
+        return TB_ECONFIG;
+    }
+    if (ic->limit_offset_bps < 0 || ic->limit_offset_bps >= 10000 * TB_DECIMAL_ONE) {
+        if (err) snprintf(err, errlen, "limit_offset_bps: must be in [0, 10000)");
+        return TB_ECONFIG;
+    }
+    if (sg->ninst == sg->cap) {
+        size_t nc = sg->cap ? sg->cap * 2 : 8;
+        instance *ni = realloc(sg->inst, nc * sizeof(*ni));
+        if (!ni) return TB_ENOMEM;
+        sg->inst = ni;
+        sg->cap = nc;
+    }
+    instance *in = &sg->inst[sg->ninst];
+    memset(in, 0, sizeof(*in));
+    if (tb_str_copy(in->strategy_id, sizeof(in->strategy_id), ic->strategy_id) != 0) {
+        if (err)
+            snprintf(err, errlen, "strategy id '%s' is longer than %d characters", ic->strategy_id,
+                     TB_STRATEGY_LEN - 1);
+        return TB_ECONFIG;
+    }
+    if (tb_str_copy(in->symbol, sizeof(in->symbol), ic->symbol) != 0 || !ic->symbol[0]) {
+        if (err)
+            snprintf(err, errlen, "symbol: '%s' is empty or longer than %d characters", ic->symbol,
+                     TB_SYMBOL_LEN - 1);
+        return TB_ECONFIG;
+    }
+    int rc = vt->create(params, nparams, &in->state, err, errlen);
+    if (rc) return rc;
+    in->vt = vt;
+    in->order_type = ic->order_type;
+    in->limit_offset_bps = ic->limit_offset_bps;
+    in->tick_size = ic->tick_size;
+    in->emit_hold = ic->emit_hold;
+    sg->ninst++;
+    return 0;
+}
+
+int tb_signal_generator_publish_signal(tb_signal_generator *sg, tb_event *ev)
+{
+    if (ev->u.signal.signal_type != TB_SIGNAL_HOLD) sg->signals++;
+    return tb_bus_publish(sg->bus, ev);
+}
+
+/* LIMIT price: close moved by the offset in the trader's favour (buy lower,
+ * sell higher), rounded to the tick in the same favourable direction. */
+static int limit_price(const instance *in, tb_decimal close, tb_signal_type t, tb_decimal *out)
+{
+    const int64_t one = 10000 * 100000000LL;
+    int buy = t == TB_SIGNAL_BUY;
+    int64_t f = buy ? one - in->limit_offset_bps : one + in->limit_offset_bps;
+    int rc = tb_dec_muldiv_int(close, f, one, buy ? TB_ROUND_FLOOR : TB_ROUND_CEIL, out);
+    if (rc) return rc;
+    if (in->tick_size > 0)
+        rc = tb_dec_quantize(*out, in->tick_size, buy ? TB_ROUND_FLOOR : TB_ROUND_CEIL, out);
+    return rc;
+}
+
+int tb_signal_generator_process_market_data(tb_signal_generator *sg, const tb_event *md)
+{
+    if (md->type != TB_EV_MARKET_DATA) return TB_EINVAL;
+    const tb_market_data *bar = &md->u.market_data;
+    int first_rc = 0;
+    for (size_t i = 0; i < sg->ninst; i++) {
+        instance *in = &sg->inst[i];
+        if (strcmp(in->symbol, bar->symbol) != 0) continue;
+        tb_strategy_ctx sctx = {in->target, in->strategy_id};
+        tb_strategy_decision d = {TB_SIGNAL_HOLD, 0};
+        int rc = in->vt->on_bar(in->state, bar, &sctx, &d);
+        if (rc == 0 && d.signal != TB_SIGNAL_HOLD && d.volume <= 0) rc = TB_EINVAL;
+        if (rc) {
+            /* One failing strategy must not starve the others of this bar. */
+            if (!first_rc) first_rc = rc;
+            continue;
+        }
+        if (d.signal == TB_SIGNAL_HOLD && !in->emit_hold) continue;
+
+        tb_event ev;
+        tb_event_init(&ev, TB_EV_SIGNAL_GENERATED, TB_SRC_SIGNAL);
+        tb_event_caused_by(&ev, md);
+        ev.timestamp = bar->close_time;
+        tb_signal_generated *s = &ev.u.signal;
+        s->signal_type = d.signal;
+        memcpy(s->symbol, in->symbol, sizeof(s->symbol));
+        s->price = bar->close;
+        s->volume = d.signal == TB_SIGNAL_HOLD ? 0 : d.volume;
+        memcpy(s->strategy_id, in->strategy_id, sizeof(s->strategy_id));
+        s->order_type = in->order_type;
+        if (d.signal != TB_SIGNAL_HOLD && in->order_type == TB_ORDER_LIMIT) {
+            rc = limit_price(in, bar->close, d.signal, &s->limit_price);
+            if (rc) {
+                if (!first_rc) first_rc = rc;
+                continue;
+            }
+        }
+        if (d.signal == TB_SIGNAL_BUY)
+            rc = tb_dec_add(in->target, d.volume, &in->target);
+        else if (d.signal == TB_SIGNAL_SELL)
+            rc = tb_dec_sub(in->target, d.volume, &in->target);
+        if (rc == 0) rc = tb_signal_generator_publish_signal(sg, &ev);
+        if (rc && !first_rc) first_rc = rc;
+    }
+    return first_rc;
+}
+
+uint64_t tb_signal_generator_signals(const tb_signal_generator *sg)
+{
+    return sg->signals;
+}

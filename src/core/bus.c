@@ -1,0 +1,342 @@
+/* The in-process bus: a growable ring of events dispatched run-to-completion.
+ *
+ * Invariants:
+ *  - ring slots [head, tail) hold queued events; the event being dispatched
+ *    stays in its slot (head is advanced only after its last handler), so a
+ *    handler's pointer is never overwritten by a publish from inside it;
+ *  - when a publish finds the ring full it moves the events to a buffer twice
+ *    the size; the old buffer is kept until the current event's dispatch ends
+ *    because handlers may still hold a pointer into it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tradebus/bus.h"
+
+#define NAME_LEN 32
+
+typedef struct {
+    tb_handler fn;
+    void *ctx;
+    tb_event_type type;
+    int active;
+    char name[NAME_LEN];
+} subscription;
+
+struct tb_bus {
+    tb_bus_config cfg;
+    tb_event *ring;
+    size_t cap; /* power of two */
+    uint64_t head, tail;
+    tb_event *retired; /* old ring kept alive during a dispatch */
+    int dispatching;
+    uint64_t next_seq;
+
+    subscription *subs;
+    size_t nsubs, subs_cap;
+    /* Per type (TB_BUS_ALL included at index 0) the subscription ids to call,
+     * rebuilt on (un)subscribe so dispatch walks a flat array. */
+    int *route[TB_EV_COUNT];
+    size_t nroute[TB_EV_COUNT];
+
+    tb_bus_counters counters[TB_EV_COUNT];
+    tb_dead_letter *dead;
+    size_t ndead, dead_cap;
+};
+
+void tb_bus_config_init(tb_bus_config *cfg)
+{
+    cfg->ring_capacity = 1024;
+    cfg->max_retries = 2;
+    cfg->node_id = 1;
+    cfg->max_dead_letters = 100000;
+}
+
+static size_t round_pow2(size_t n)
+{
+    size_t c = 16;
+    while (c < n)
+        c <<= 1;
+    return c;
+}
+
+int tb_bus_create(const tb_bus_config *cfg, tb_bus **out)
+{
+    tb_bus_config def;
+    if (!out) return TB_EINVAL;
+    if (!cfg) {
+        tb_bus_config_init(&def);
+        cfg = &def;
+    }
+    if (cfg->max_retries < 0) return TB_EINVAL;
+    tb_bus *bus = calloc(1, sizeof(*bus));
+    if (!bus) return TB_ENOMEM;
+    bus->cfg = *cfg;
+    if (bus->cfg.max_dead_letters == 0) bus->cfg.max_dead_letters = 100000;
+    bus->cap = round_pow2(cfg->ring_capacity);
+    bus->ring = malloc(bus->cap * sizeof(tb_event));
+    if (!bus->ring) {
+        free(bus);
+        return TB_ENOMEM;
+    }
+    *out = bus;
+    return 0;
+}
+
+void tb_bus_destroy(tb_bus *bus)
+{
+    if (!bus) return;
+    for (int t = 0; t < TB_EV_COUNT; t++)
+        free(bus->route[t]);
+    free(bus->subs);
+    free(bus->dead);
+    free(bus->retired);
+    free(bus->ring);
+    free(bus);
+}
+
+static int rebuild_routes(tb_bus *bus)
+{
+    for (int t = 0; t < TB_EV_COUNT; t++) {
+        size_t n = 0;
+        for (size_t i = 0; i < bus->nsubs; i++)
+            if (bus->subs[i].active && bus->subs[i].type == (tb_event_type)t) n++;
+        int *r = NULL;
+        if (n) {
+            r = malloc(n * sizeof(int));
+            if (!r) return TB_ENOMEM;
+            n = 0;
+            for (size_t i = 0; i < bus->nsubs; i++)
+                if (bus->subs[i].active && bus->subs[i].type == (tb_event_type)t) r[n++] = (int)i;
+        }
+        free(bus->route[t]);
+        bus->route[t] = r;
+        bus->nroute[t] = n;
+    }
+    return 0;
+}
+
+int tb_bus_subscribe_named(tb_bus *bus, tb_event_type type, tb_handler fn, void *ctx,
+                           const char *name)
+{
+    if (!bus || !fn || (int)type < 0 || type >= TB_EV_COUNT) return TB_EINVAL;
+    if (bus->nsubs == bus->subs_cap) {
+        size_t nc = bus->subs_cap ? bus->subs_cap * 2 : 16;
+        subscription *ns = realloc(bus->subs, nc * sizeof(*ns));
+        if (!ns) return TB_ENOMEM;
+        bus->subs = ns;
+        bus->subs_cap = nc;
+    }
+    int id = (int)bus->nsubs;
+    subscription *s = &bus->subs[bus->nsubs++];
+    memset(s, 0, sizeof(*s));
+    s->fn = fn;
+    s->ctx = ctx;
+    s->type = type;
+    s->active = 1;
+    if (name) {
+        size_t n = strlen(name);
+        if (n >= NAME_LEN) n = NAME_LEN - 1;
+        memcpy(s->name, name, n);
+    } else {
+        /* "sub-<id>" without printf: the bus stays free of stdio. */
+        char digits[12];
+        int nd = 0, v = id;
+        do {
+            digits[nd++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        memcpy(s->name, "sub-", 4);
+        for (int i = 0; i < nd; i++)
+            s->name[4 + i] = digits[nd - 1 - i];
+    }
+    int rc = rebuild_routes(bus);
+    if (rc) {
+        s->active = 0;
+        bus->nsubs--;
+        return rc;
+    }
+    return id;
+}
+
+int tb_bus_subscribe(tb_bus *bus, tb_event_type type, tb_handler fn, void *ctx)
+{
+    return tb_bus_subscribe_named(bus, type, fn, ctx, NULL);
+}
+
+int tb_bus_unsubscribe(tb_bus *bus, int sub_id)
+{
+    if (!bus || sub_id < 0 || (size_t)sub_id >= bus->nsubs || !bus->subs[sub_id].active)
+        return TB_ENOTFOUND;
+    bus->subs[sub_id].active = 0;
+    return rebuild_routes(bus);
+}
+
+uint64_t tb_bus_next_id(tb_bus *bus)
+{
+    return ((uint64_t)bus->cfg.node_id << 48) | (++bus->next_seq & 0xFFFFFFFFFFFFull);
+}
+
+static int grow(tb_bus *bus)
+{
+    size_t nc = bus->cap * 2;
+    tb_event *nr = malloc(nc * sizeof(tb_event));
+    if (!nr) return TB_ENOMEM;
+    size_t n = (size_t)(bus->tail - bus->head);
+    for (size_t i = 0; i < n; i++)
+        nr[i] = bus->ring[(bus->head + i) & (bus->cap - 1)];
+    if (bus->dispatching) {
+        /* A handler may hold a pointer into the old ring; free it later. Only
+         * one can be pending: a second growth in the same dispatch frees the
+         * intermediate ring, which no handler can reference. */
+        if (bus->retired)
+            free(bus->ring);
+        else
+            bus->retired = bus->ring;
+    } else {
+        free(bus->ring);
+    }
+    bus->ring = nr;
+    bus->cap = nc;
+    bus->tail = n;
+    bus->head = 0;
+    return 0;
+}
+
+static void dead_letter(tb_bus *bus, const tb_event *ev, int sub_id, int err, int attempts)
+{
+    bus->counters[ev->type].dead_lettered++;
+    if (bus->ndead == bus->dead_cap) {
+        if (bus->ndead >= bus->cfg.max_dead_letters) {
+            /* Full: drop the oldest copy so the newest evidence is kept; the
+             * counter above still records every dead letter. */
+            memmove(bus->dead, bus->dead + 1, (bus->ndead - 1) * sizeof(*bus->dead));
+            bus->ndead--;
+        } else {
+            size_t nc = bus->dead_cap ? bus->dead_cap * 2 : 16;
+            tb_dead_letter *nd = realloc(bus->dead, nc * sizeof(*nd));
+            if (!nd) return; /* counted above; the copy is what is lost */
+            bus->dead = nd;
+            bus->dead_cap = nc;
+        }
+    }
+    tb_dead_letter *d = &bus->dead[bus->ndead++];
+    d->event = *ev;
+    d->sub_id = sub_id;
+    memcpy(d->subscriber, bus->subs[sub_id].name, NAME_LEN);
+    d->error = err;
+    d->attempts = attempts;
+}
+
+/* Delivers ev to one subscriber with retries; returns its last result. */
+static int deliver(tb_bus *bus, const tb_event *ev, int sub_id, int *attempts)
+{
+    subscription *s = &bus->subs[sub_id];
+    int rc = 0;
+    for (int a = 0; a <= bus->cfg.max_retries; a++) {
+        (*attempts)++;
+        rc = s->fn(ev, s->ctx);
+        if (rc == 0) {
+            bus->counters[ev->type].delivered++;
+            return 0;
+        }
+        bus->counters[ev->type].failed++;
+        if (!tb_err_is_transient(rc)) break; /* the same input fails the same way */
+    }
+    return rc;
+}
+
+static void dispatch_one(tb_bus *bus, const tb_event *ev)
+{
+    const tb_event_type groups[2] = {ev->type, TB_BUS_ALL};
+    for (int g = 0; g < 2; g++) {
+        /* Routes may be rebuilt by a handler (un)subscribing; index by
+         * position each time rather than caching the array pointer. */
+        for (size_t i = 0; i < bus->nroute[groups[g]]; i++) {
+            int id = bus->route[groups[g]][i];
+            int attempts = 0;
+            int rc = deliver(bus, ev, id, &attempts);
+            if (rc) dead_letter(bus, ev, id, rc, attempts);
+        }
+    }
+}
+
+static void drain(tb_bus *bus)
+{
+    bus->dispatching = 1;
+    while (bus->head != bus->tail) {
+        const tb_event *ev = &bus->ring[bus->head & (bus->cap - 1)];
+        dispatch_one(bus, ev);
+        bus->head++;
+        if (bus->retired) {
+            free(bus->retired);
+            bus->retired = NULL;
+        }
+    }
+    bus->dispatching = 0;
+}
+
+int tb_bus_publish(tb_bus *bus, tb_event *ev)
+{
+    if (!bus || !ev) return TB_EINVAL;
+    if (ev->type <= TB_EV_NONE || ev->type >= TB_EV_COUNT) return TB_EINVAL;
+    /* The slot of the event under dispatch stays reserved (head not yet
+     * advanced), so "full" is tail - head == cap. */
+    if (bus->tail - bus->head == bus->cap) {
+        int rc = grow(bus);
+        if (rc) return rc;
+    }
+    if (ev->event_id == 0) ev->event_id = tb_bus_next_id(bus);
+    if (ev->correlation_id == 0) ev->correlation_id = ev->event_id;
+    bus->ring[bus->tail & (bus->cap - 1)] = *ev;
+    bus->tail++;
+    bus->counters[ev->type].published++;
+    if (!bus->dispatching) drain(bus);
+    return 0;
+}
+
+tb_bus_counters tb_bus_get_counters(const tb_bus *bus, tb_event_type type)
+{
+    tb_bus_counters c = {0, 0, 0, 0};
+    if (!bus || (int)type < 0 || type >= TB_EV_COUNT) return c;
+    if (type != TB_BUS_ALL) return bus->counters[type];
+    for (int t = 1; t < TB_EV_COUNT; t++) {
+        c.published += bus->counters[t].published;
+        c.delivered += bus->counters[t].delivered;
+        c.failed += bus->counters[t].failed;
+        c.dead_lettered += bus->counters[t].dead_lettered;
+    }
+    return c;
+}
+
+size_t tb_bus_dead_letter_count(const tb_bus *bus)
+{
+    return bus ? bus->ndead : 0;
+}
+
+const tb_dead_letter *tb_bus_dead_letter(const tb_bus *bus, size_t i)
+{
+    return (bus && i < bus->ndead) ? &bus->dead[i] : NULL;
+}
+
+int tb_bus_dead_letter_replay(tb_bus *bus, size_t i)
+{
+    if (!bus) return TB_EINVAL;
+    if (bus->dispatching) return TB_EMISUSE;
+    if (i >= bus->ndead) return TB_ENOTFOUND;
+    tb_dead_letter d = bus->dead[i];
+    if (d.sub_id < 0 || (size_t)d.sub_id >= bus->nsubs || !bus->subs[d.sub_id].active)
+        return TB_ENOTFOUND;
+    int attempts = 0;
+    bus->dispatching = 1; /* events the handler publishes queue behind */
+    int rc = deliver(bus, &d.event, d.sub_id, &attempts);
+    if (rc == 0) {
+        memmove(&bus->dead[i], &bus->dead[i + 1], (bus->ndead - i - 1) * sizeof(*bus->dead));
+        bus->ndead--;
+    } else {
+        bus->dead[i].attempts += attempts;
+        bus->dead[i].error = rc;
+    }
+    bus->dispatching = 0;
+    drain(bus);
+    return rc;
+}

@@ -1,0 +1,802 @@
+#include "tradebus/codec.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Enum members are read and written through int (see read_enum), which is
+ * only sound while every enum is int-sized. */
+_Static_assert(sizeof(tb_signal_type) == sizeof(int), "enum size");
+_Static_assert(sizeof(tb_side) == sizeof(int), "enum size");
+_Static_assert(sizeof(tb_order_type) == sizeof(int), "enum size");
+_Static_assert(sizeof(tb_order_status) == sizeof(int), "enum size");
+_Static_assert(sizeof(tb_position_status) == sizeof(int), "enum size");
+_Static_assert(sizeof(tb_trading_state) == sizeof(int), "enum size");
+_Static_assert(sizeof(tb_reject_reason) == sizeof(int), "enum size");
+
+typedef enum {
+    K_STR,  /* char array, JSON string */
+    K_DEC,  /* tb_decimal, JSON string */
+    K_TIME, /* int64 ns, JSON integer */
+    K_ID,   /* uint64, JSON string of its decimal digits */
+    K_SIGNAL_TYPE,
+    K_SIDE,
+    K_ORDER_TYPE,
+    K_ORDER_STATUS,
+    K_POSITION_STATUS,
+    K_TRADING_STATE,
+    K_REJECT_REASON
+} field_kind;
+
+typedef enum { C_ANY, C_POSITIVE, C_NONNEG } field_check;
+
+/* One payload member. The encoder and the decoder share these tables, so the
+ * wire names are the member names by construction (#m) and cannot drift. */
+typedef struct {
+    const char *name;
+    unsigned char name_len;
+    unsigned char kind;  /* field_kind */
+    unsigned char check; /* field_check, for K_DEC and K_TIME */
+    unsigned short offset;
+    unsigned short size; /* array size, for K_STR */
+    unsigned allowed;    /* enums: accepted values as a bit mask; 0 = any known */
+} field_desc;
+
+/* clang-format off */
+#define FIELD(T, m, kind, check, allowed) \
+    {#m, sizeof(#m) - 1, kind, check, offsetof(T, m), sizeof(((T *)0)->m), allowed}
+/* clang-format on */
+#define STR(T, m)        FIELD(T, m, K_STR, C_ANY, 0)
+#define DEC(T, m, check) FIELD(T, m, K_DEC, check, 0)
+#define ENUM(T, m, kind) FIELD(T, m, kind, C_ANY, 0)
+#define BIT(v)           (1u << (v))
+
+static const field_desc market_data_fields[] = {
+    STR(tb_market_data, symbol),
+    DEC(tb_market_data, open, C_POSITIVE),
+    DEC(tb_market_data, high, C_POSITIVE),
+    DEC(tb_market_data, low, C_POSITIVE),
+    DEC(tb_market_data, close, C_POSITIVE),
+    DEC(tb_market_data, volume, C_NONNEG),
+    FIELD(tb_market_data, open_time, K_TIME, C_NONNEG, 0),
+    FIELD(tb_market_data, close_time, K_TIME, C_NONNEG, 0),
+};
+
+static const field_desc signal_fields[] = {
+    ENUM(tb_signal_generated, signal_type, K_SIGNAL_TYPE),
+    STR(tb_signal_generated, symbol),
+    DEC(tb_signal_generated, price, C_NONNEG),
+    DEC(tb_signal_generated, volume, C_NONNEG),
+    STR(tb_signal_generated, strategy_id),
+    ENUM(tb_signal_generated, order_type, K_ORDER_TYPE),
+    DEC(tb_signal_generated, limit_price, C_NONNEG),
+};
+
+static const field_desc order_request_fields[] = {
+    ENUM(tb_order_placement_request, order_type, K_ORDER_TYPE),
+    ENUM(tb_order_placement_request, side, K_SIDE),
+    STR(tb_order_placement_request, symbol),
+    DEC(tb_order_placement_request, quantity, C_POSITIVE),
+    DEC(tb_order_placement_request, price, C_NONNEG),
+    STR(tb_order_placement_request, strategy_id),
+    STR(tb_order_placement_request, client_order_id),
+};
+
+static const field_desc order_created_fields[] = {
+    STR(tb_order_created, order_id),
+    ENUM(tb_order_created, status, K_ORDER_STATUS),
+    STR(tb_order_created, client_order_id),
+    ENUM(tb_order_created, order_type, K_ORDER_TYPE),
+    ENUM(tb_order_created, side, K_SIDE),
+    STR(tb_order_created, symbol),
+    DEC(tb_order_created, quantity, C_POSITIVE),
+    DEC(tb_order_created, price, C_NONNEG),
+    STR(tb_order_created, strategy_id),
+};
+
+static const field_desc order_filled_fields[] = {
+    STR(tb_order_filled, order_id),
+    STR(tb_order_filled, client_order_id),
+    STR(tb_order_filled, strategy_id),
+    STR(tb_order_filled, symbol),
+    ENUM(tb_order_filled, side, K_SIDE),
+    DEC(tb_order_filled, filled_quantity, C_POSITIVE),
+    DEC(tb_order_filled, filled_price, C_POSITIVE),
+    DEC(tb_order_filled, commission, C_NONNEG),
+    DEC(tb_order_filled, cumulative_quantity, C_POSITIVE),
+    DEC(tb_order_filled, average_price, C_POSITIVE),
+    FIELD(tb_order_filled, status, K_ORDER_STATUS, C_ANY,
+          BIT(TB_ORDER_PARTIALLY_FILLED) | BIT(TB_ORDER_FILLED)),
+    FIELD(tb_order_filled, trade_id, K_ID, C_ANY, 0),
+};
+
+/* No sign checks on quantity and price: a rejection may be reporting exactly
+ * the zero or negative value that caused it. */
+static const field_desc order_rejected_fields[] = {
+    STR(tb_order_rejected, order_id),
+    STR(tb_order_rejected, client_order_id),
+    STR(tb_order_rejected, strategy_id),
+    STR(tb_order_rejected, symbol),
+    ENUM(tb_order_rejected, side, K_SIDE),
+    ENUM(tb_order_rejected, order_type, K_ORDER_TYPE),
+    DEC(tb_order_rejected, quantity, C_ANY),
+    DEC(tb_order_rejected, price, C_ANY),
+    ENUM(tb_order_rejected, reason, K_REJECT_REASON),
+    STR(tb_order_rejected, text),
+};
+
+static const field_desc order_canceled_fields[] = {
+    STR(tb_order_canceled, order_id),
+    STR(tb_order_canceled, client_order_id),
+    STR(tb_order_canceled, strategy_id),
+    STR(tb_order_canceled, symbol),
+    ENUM(tb_order_canceled, side, K_SIDE),
+    DEC(tb_order_canceled, filled_quantity, C_NONNEG),
+    DEC(tb_order_canceled, canceled_quantity, C_NONNEG),
+    FIELD(tb_order_canceled, status, K_ORDER_STATUS, C_ANY,
+          BIT(TB_ORDER_CANCELED) | BIT(TB_ORDER_EXPIRED)),
+    STR(tb_order_canceled, text),
+};
+
+static const field_desc position_fields[] = {
+    FIELD(tb_position_update, position_id, K_ID, C_ANY, 0),
+    STR(tb_position_update, strategy_id),
+    STR(tb_position_update, symbol),
+    DEC(tb_position_update, current_quantity, C_ANY),
+    DEC(tb_position_update, entry_price, C_NONNEG),
+    DEC(tb_position_update, unrealized_pnl, C_ANY),
+    DEC(tb_position_update, realized_pnl, C_ANY),
+    DEC(tb_position_update, mark_price, C_NONNEG),
+    ENUM(tb_position_update, status, K_POSITION_STATUS),
+};
+
+static const field_desc risk_alert_fields[] = {
+    STR(tb_risk_alert, rule),
+    STR(tb_risk_alert, detail),
+    ENUM(tb_risk_alert, trading_state, K_TRADING_STATE),
+    STR(tb_risk_alert, strategy_id),
+    STR(tb_risk_alert, symbol),
+};
+
+typedef struct {
+    const field_desc *fields;
+    size_t count;
+} payload_desc;
+
+#define PAYLOAD(type, table) [type] = {table, ARRAY_LEN(table)}
+
+static const payload_desc payloads[TB_EV_COUNT] = {
+    PAYLOAD(TB_EV_MARKET_DATA, market_data_fields),
+    PAYLOAD(TB_EV_SIGNAL_GENERATED, signal_fields),
+    PAYLOAD(TB_EV_ORDER_PLACEMENT_REQUEST, order_request_fields),
+    PAYLOAD(TB_EV_ORDER_CREATED, order_created_fields),
+    PAYLOAD(TB_EV_ORDER_FILLED, order_filled_fields),
+    PAYLOAD(TB_EV_ORDER_REJECTED, order_rejected_fields),
+    PAYLOAD(TB_EV_ORDER_CANCELED, order_canceled_fields),
+    PAYLOAD(TB_EV_POSITION_UPDATE, position_fields),
+    PAYLOAD(TB_EV_RISK_ALERT, risk_alert_fields),
+};
+
+static const payload_desc *payload_of(tb_event_type type)
+{
+    if ((int)type <= TB_EV_NONE || (int)type >= TB_EV_COUNT) return NULL;
+    return payloads[type].fields != NULL ? &payloads[type] : NULL;
+}
+
+static const char *enum_name(field_kind kind, int v)
+{
+    switch (kind) {
+    case K_SIGNAL_TYPE:
+        return tb_signal_type_name((tb_signal_type)v);
+    case K_SIDE:
+        return tb_side_name((tb_side)v);
+    case K_ORDER_TYPE:
+        return tb_order_type_name((tb_order_type)v);
+    case K_ORDER_STATUS:
+        return tb_order_status_name((tb_order_status)v);
+    case K_POSITION_STATUS:
+        return tb_position_status_name((tb_position_status)v);
+    case K_TRADING_STATE:
+        return tb_trading_state_name((tb_trading_state)v);
+    case K_REJECT_REASON:
+        return tb_reject_reason_name((tb_reject_reason)v);
+    default:
+        return "?";
+    }
+}
+
+static int enum_parse(field_kind kind, const char *s, int *v)
+{
+    int rc = TB_EPARSE;
+    switch (kind) {
+    case K_SIGNAL_TYPE: {
+        tb_signal_type x;
+        if ((rc = tb_signal_type_parse(s, &x)) == TB_OK) *v = (int)x;
+        break;
+    }
+    case K_SIDE: {
+        tb_side x;
+        if ((rc = tb_side_parse(s, &x)) == TB_OK) *v = (int)x;
+        break;
+    }
+    case K_ORDER_TYPE: {
+        tb_order_type x;
+        if ((rc = tb_order_type_parse(s, &x)) == TB_OK) *v = (int)x;
+        break;
+    }
+    case K_ORDER_STATUS: {
+        tb_order_status x;
+        if ((rc = tb_order_status_parse(s, &x)) == TB_OK) *v = (int)x;
+        break;
+    }
+    case K_POSITION_STATUS: {
+        tb_position_status x;
+        if ((rc = tb_position_status_parse(s, &x)) == TB_OK) *v = (int)x;
+        break;
+    }
+    case K_TRADING_STATE: {
+        tb_trading_state x;
+        if ((rc = tb_trading_state_parse(s, &x)) == TB_OK) *v = (int)x;
+        break;
+    }
+    case K_REJECT_REASON: {
+        tb_reject_reason x;
+        if ((rc = tb_reject_reason_parse(s, &x)) == TB_OK) *v = (int)x;
+        break;
+    }
+    default:
+        break;
+    }
+    return rc;
+}
+
+static const char *enum_noun(field_kind kind)
+{
+    switch (kind) {
+    case K_SIGNAL_TYPE:
+        return "signal type";
+    case K_SIDE:
+        return "side";
+    case K_ORDER_TYPE:
+        return "order type";
+    case K_ORDER_STATUS:
+        return "order status";
+    case K_POSITION_STATUS:
+        return "position status";
+    case K_TRADING_STATE:
+        return "trading state";
+    case K_REJECT_REASON:
+        return "reject reason";
+    default:
+        return "value";
+    }
+}
+
+static size_t bounded_len(const char *s, size_t cap)
+{
+    size_t n = 0;
+    while (n < cap && s[n] != '\0')
+        n++;
+    return n;
+}
+
+/* ---- encoding ---------------------------------------------------------- */
+
+/* Appends into the caller's buffer. Errors are sticky flags checked once at
+ * the end, which keeps every append branch-light. */
+typedef struct {
+    char *p;
+    char *end; /* one byte before the buffer's end: room for the NUL */
+    int full;
+    int bad;
+} writer;
+
+static void put(writer *w, const char *s, size_t n)
+{
+    if (n > (size_t)(w->end - w->p)) {
+        w->full = 1;
+        return;
+    }
+    memcpy(w->p, s, n);
+    w->p += n;
+}
+
+static void put_char(writer *w, char c)
+{
+    if (w->p == w->end) {
+        w->full = 1;
+        return;
+    }
+    *w->p++ = c;
+}
+
+static void put_u64(writer *w, uint64_t v)
+{
+    char tmp[20];
+    char *p = tmp + sizeof tmp;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    put(w, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+static void put_i64(writer *w, int64_t v)
+{
+    if (v < 0) {
+        put_char(w, '-');
+        put_u64(w, (uint64_t)0 - (uint64_t)v);
+    } else {
+        put_u64(w, (uint64_t)v);
+    }
+}
+
+static void put_quoted_u64(writer *w, uint64_t v)
+{
+    put_char(w, '"');
+    put_u64(w, v);
+    put_char(w, '"');
+}
+
+static void put_decimal(writer *w, tb_decimal d)
+{
+    char tmp[TB_DECIMAL_STRLEN];
+    int n = tb_dec_format(d, tmp, sizeof tmp);
+    put_char(w, '"');
+    put(w, tmp, (size_t)n);
+    put_char(w, '"');
+}
+
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no
+ * surrogates, nothing above U+10FFFF), or 0. jansson refuses anything else,
+ * so emitting it would write a line no decoder can read back. */
+static size_t utf8_len(const unsigned char *s, size_t avail)
+{
+    unsigned char c = s[0];
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xBF; /* bounds of the second byte */
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        return 0;
+    }
+    if (avail < n || s[1] < lo || s[1] > hi) return 0;
+    for (size_t i = 2; i < n; i++) {
+        if (s[i] < 0x80 || s[i] > 0xBF) return 0;
+    }
+    return n;
+}
+
+static void put_string(writer *w, const char *s, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t len = bounded_len(s, cap);
+    if (len == cap) {
+        w->bad = 1; /* not NUL-terminated inside its array */
+        return;
+    }
+    const unsigned char *u = (const unsigned char *)s;
+    size_t run = 0; /* start of the bytes that need no escaping */
+    size_t i = 0;
+    put_char(w, '"');
+    while (i < len) {
+        unsigned char c = u[i];
+        if (c >= 0x80) {
+            size_t n = utf8_len(u + i, len - i);
+            if (n == 0) {
+                w->bad = 1;
+                return;
+            }
+            i += n;
+            continue;
+        }
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            i++;
+            continue;
+        }
+        put(w, s + run, i - run);
+        if (c < 0x20) {
+            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
+            put(w, esc, sizeof esc);
+        } else {
+            char esc[2] = {'\\', (char)c};
+            put(w, esc, sizeof esc);
+        }
+        run = ++i;
+    }
+    put(w, s + run, len - run);
+    put_char(w, '"');
+}
+
+static int read_enum(const char *base, const field_desc *f)
+{
+    int v;
+    memcpy(&v, base + f->offset, sizeof v);
+    return v;
+}
+
+static void put_field(writer *w, const char *base, const field_desc *f)
+{
+    const char *p = base + f->offset;
+    switch ((field_kind)f->kind) {
+    case K_STR:
+        put_string(w, p, f->size);
+        break;
+    case K_DEC: {
+        tb_decimal d;
+        memcpy(&d, p, sizeof d);
+        put_decimal(w, d);
+        break;
+    }
+    case K_TIME: {
+        int64_t t;
+        memcpy(&t, p, sizeof t);
+        put_i64(w, t);
+        break;
+    }
+    case K_ID: {
+        uint64_t id;
+        memcpy(&id, p, sizeof id);
+        put_quoted_u64(w, id);
+        break;
+    }
+    default: {
+        const char *name = enum_name((field_kind)f->kind, read_enum(base, f));
+        if (name[0] == '?') w->bad = 1;
+        put_char(w, '"');
+        put(w, name, strlen(name));
+        put_char(w, '"');
+        break;
+    }
+    }
+}
+
+#define PUT_LITERAL(w, lit) put((w), (lit), sizeof(lit) - 1)
+
+int tb_codec_encode(const tb_event *ev, char *buf, size_t buflen)
+{
+    if (ev == NULL || buf == NULL) return TB_EINVAL;
+    if (buflen == 0) return TB_EFULL;
+    const payload_desc *pd = payload_of(ev->type);
+    const char *source = tb_source_name(ev->source);
+    if (pd == NULL || ev->version != TB_EVENT_VERSION || source[0] == '?') {
+        buf[0] = '\0';
+        return TB_EINVAL;
+    }
+    const char *type = tb_event_type_name(ev->type);
+    writer w = {buf, buf + buflen - 1, 0, 0};
+
+    PUT_LITERAL(&w, "{\"type\":\"");
+    put(&w, type, strlen(type));
+    PUT_LITERAL(&w, "\",\"version\":");
+    put_u64(&w, ev->version);
+    PUT_LITERAL(&w, ",\"event_id\":");
+    put_quoted_u64(&w, ev->event_id);
+    PUT_LITERAL(&w, ",\"causation_id\":");
+    put_quoted_u64(&w, ev->causation_id);
+    PUT_LITERAL(&w, ",\"correlation_id\":");
+    put_quoted_u64(&w, ev->correlation_id);
+    PUT_LITERAL(&w, ",\"timestamp\":");
+    put_i64(&w, ev->timestamp);
+    PUT_LITERAL(&w, ",\"source\":\"");
+    put(&w, source, strlen(source));
+    PUT_LITERAL(&w, "\",\"payload\":{");
+    const char *base = (const char *)&ev->u;
+    for (size_t i = 0; i < pd->count; i++) {
+        const field_desc *f = &pd->fields[i];
+        if (i > 0) put_char(&w, ',');
+        put_char(&w, '"');
+        put(&w, f->name, f->name_len);
+        PUT_LITERAL(&w, "\":");
+        put_field(&w, base, f);
+    }
+    PUT_LITERAL(&w, "}}");
+
+    if (w.bad || w.full) {
+        buf[0] = '\0';
+        return w.bad ? TB_EINVAL : TB_EFULL;
+    }
+    *w.p = '\0';
+    return (int)(w.p - buf);
+}
+
+/* ---- decoding ---------------------------------------------------------- */
+
+typedef struct {
+    char *buf;
+    size_t len;
+} errbuf;
+
+/* Reports "<prefix><field>: <message>" and returns TB_EPARSE. The message
+ * quotes untrusted input (keys, enum names, jansson's "near '...'"), so it
+ * is reduced to printable ASCII: nothing hostile reaches a log or terminal. */
+__attribute__((format(printf, 4, 5))) static int fail(const errbuf *e, const char *prefix,
+                                                      const char *field, const char *fmt, ...)
+{
+    if (e->buf == NULL || e->len == 0) return TB_EPARSE;
+    int n = snprintf(e->buf, e->len, "%s%s: ", prefix, field);
+    if (n > 0 && (size_t)n < e->len) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->buf + n, e->len - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    for (char *p = e->buf; *p != '\0'; p++) {
+        if (*p < 0x20 || *p >= 0x7f) *p = '?';
+    }
+    return TB_EPARSE;
+}
+
+/* A bounded excerpt of untrusted text for quoting in a message. */
+enum { EXCERPT_MAX = 40 };
+typedef struct {
+    char text[EXCERPT_MAX + sizeof "..."];
+} excerpt;
+
+static excerpt excerpt_of(const char *s)
+{
+    excerpt x;
+    size_t n = 0;
+    while (n < EXCERPT_MAX && s[n] != '\0')
+        n++;
+    memcpy(x.text, s, n);
+    memcpy(x.text + n, s[n] != '\0' ? "..." : "", s[n] != '\0' ? sizeof "..." : 1);
+    return x;
+}
+
+/* Canonical unsigned decimal: no sign, no leading zero, at most UINT64_MAX. */
+static int parse_id(const char *s, size_t len, uint64_t *out)
+{
+    if (len == 0 || len > 20 || (s[0] == '0' && len > 1)) return TB_EPARSE;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') return TB_EPARSE;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10) return TB_EPARSE;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return TB_OK;
+}
+
+static int decode_id(const json_t *v, const errbuf *e, const char *prefix, const char *name,
+                     uint64_t *out)
+{
+    if (!json_is_string(v) || parse_id(json_string_value(v), json_string_length(v), out) != TB_OK)
+        return fail(e, prefix, name, "not an id string");
+    return TB_OK;
+}
+
+static int check_sign(int64_t v, field_check check, const errbuf *e, const char *prefix,
+                      const char *name)
+{
+    if (check == C_POSITIVE && v <= 0) return fail(e, prefix, name, "must be > 0");
+    if (check == C_NONNEG && v < 0) return fail(e, prefix, name, "must be >= 0");
+    return TB_OK;
+}
+
+static int decode_time(const json_t *v, field_check check, const errbuf *e, const char *prefix,
+                       const char *name, int64_t *out)
+{
+    if (!json_is_integer(v)) return fail(e, prefix, name, "not an integer");
+    json_int_t t = json_integer_value(v);
+    int rc = check_sign(t, check, e, prefix, name);
+    if (rc == TB_OK) *out = t;
+    return rc;
+}
+
+static int decode_field(const field_desc *f, const json_t *v, tb_event *out, const errbuf *e)
+{
+    static const char prefix[] = "payload.";
+    char *p = (char *)&out->u + f->offset;
+    field_kind kind = (field_kind)f->kind;
+    int rc;
+    switch (kind) {
+    case K_STR: {
+        if (!json_is_string(v)) return fail(e, prefix, f->name, "not a string");
+        size_t len = json_string_length(v);
+        const char *s = json_string_value(v);
+        if (len >= f->size) return fail(e, prefix, f->name, "longer than %u bytes", f->size - 1u);
+        if (memchr(s, '\0', len) != NULL)
+            return fail(e, prefix, f->name, "contains a NUL character");
+        memcpy(p, s, len + 1);
+        return TB_OK;
+    }
+    case K_DEC: {
+        if (!json_is_string(v)) return fail(e, prefix, f->name, "not a decimal string");
+        tb_decimal d;
+        rc = tb_dec_parse(json_string_value(v), json_string_length(v), &d);
+        if (rc == TB_EOVERFLOW) return fail(e, prefix, f->name, "decimal out of range");
+        if (rc == TB_ERANGE)
+            return fail(e, prefix, f->name, "more than %d decimal places", TB_DECIMAL_SCALE);
+        if (rc != TB_OK) return fail(e, prefix, f->name, "not a decimal string");
+        if ((rc = check_sign(d, (field_check)f->check, e, prefix, f->name)) != TB_OK) return rc;
+        memcpy(p, &d, sizeof d);
+        return TB_OK;
+    }
+    case K_TIME: {
+        int64_t t;
+        if ((rc = decode_time(v, (field_check)f->check, e, prefix, f->name, &t)) != TB_OK)
+            return rc;
+        memcpy(p, &t, sizeof t);
+        return TB_OK;
+    }
+    case K_ID: {
+        uint64_t id;
+        if ((rc = decode_id(v, e, prefix, f->name, &id)) != TB_OK) return rc;
+        memcpy(p, &id, sizeof id);
+        return TB_OK;
+    }
+    default: {
+        if (!json_is_string(v)) return fail(e, prefix, f->name, "not a string");
+        int x;
+        if (enum_parse(kind, json_string_value(v), &x) != TB_OK) {
+            excerpt quoted = excerpt_of(json_string_value(v));
+            return fail(e, prefix, f->name, "unknown %s \"%s\"", enum_noun(kind), quoted.text);
+        }
+        if (f->allowed != 0 && (x < 0 || x >= 32 || (f->allowed & BIT(x)) == 0))
+            return fail(e, prefix, f->name, "%s not allowed in %s", enum_name(kind, x),
+                        tb_event_type_name(out->type));
+        memcpy(p, &x, sizeof x);
+        return TB_OK;
+    }
+    }
+}
+
+/* Relations between fields that no single field check can see. */
+static int check_payload(const tb_event *ev, const errbuf *e)
+{
+    switch (ev->type) {
+    case TB_EV_MARKET_DATA: {
+        const tb_market_data *md = &ev->u.market_data;
+        if (md->high < md->low) return fail(e, "payload.", "high", "less than low");
+        if (md->close_time < md->open_time)
+            return fail(e, "payload.", "close_time", "before open_time");
+        return TB_OK;
+    }
+    case TB_EV_ORDER_FILLED: {
+        const tb_order_filled *f = &ev->u.order_filled;
+        if (f->cumulative_quantity < f->filled_quantity)
+            return fail(e, "payload.", "cumulative_quantity", "less than filled_quantity");
+        return TB_OK;
+    }
+    default:
+        return TB_OK;
+    }
+}
+
+static int decode_payload(const json_t *obj, const payload_desc *pd, tb_event *out, const errbuf *e)
+{
+    if (!json_is_object(obj)) return fail(e, "", "payload", "not an object");
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        size_t i = 0;
+        while (i < pd->count && strcmp(pd->fields[i].name, key) != 0)
+            i++;
+        if (i == pd->count) {
+            excerpt quoted = excerpt_of(key);
+            return fail(e, "payload.", quoted.text, "unknown field");
+        }
+    }
+    for (size_t i = 0; i < pd->count; i++) {
+        const field_desc *f = &pd->fields[i];
+        const json_t *fv = json_object_get(obj, f->name);
+        if (fv == NULL) return fail(e, "payload.", f->name, "missing");
+        int rc = decode_field(f, fv, out, e);
+        if (rc != TB_OK) return rc;
+    }
+    return check_payload(out, e);
+}
+
+static const char *const envelope_keys[] = {
+    "type",           "version",   "event_id", "causation_id",
+    "correlation_id", "timestamp", "source",   "payload",
+};
+
+static const json_t *require(const json_t *obj, const char *key, const errbuf *e, int *rc)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (v == NULL) *rc = fail(e, "", key, "missing");
+    return v;
+}
+
+static int decode_envelope(const json_t *root, tb_event *out, const errbuf *e)
+{
+    if (!json_is_object(root)) return fail(e, "", "json", "not an object");
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)root, key, v)
+    {
+        size_t i = 0;
+        while (i < ARRAY_LEN(envelope_keys) && strcmp(envelope_keys[i], key) != 0)
+            i++;
+        if (i == ARRAY_LEN(envelope_keys)) {
+            excerpt quoted = excerpt_of(key);
+            return fail(e, "", quoted.text, "unknown field");
+        }
+    }
+
+    int rc = TB_OK;
+    const json_t *type = require(root, "type", e, &rc);
+    if (type == NULL) return rc;
+    if (!json_is_string(type)) return fail(e, "", "type", "not a string");
+    if (tb_event_type_parse(json_string_value(type), &out->type) != TB_OK) {
+        excerpt quoted = excerpt_of(json_string_value(type));
+        return fail(e, "", "type", "unknown event type \"%s\"", quoted.text);
+    }
+
+    const json_t *version = require(root, "version", e, &rc);
+    if (version == NULL) return rc;
+    if (!json_is_integer(version)) return fail(e, "", "version", "not an integer");
+    if (json_integer_value(version) != TB_EVENT_VERSION)
+        return fail(e, "", "version", "unsupported version %" JSON_INTEGER_FORMAT,
+                    json_integer_value(version));
+    out->version = TB_EVENT_VERSION;
+
+    static const struct {
+        const char *name;
+        size_t offset;
+    } ids[] = {
+        {"event_id", offsetof(tb_event, event_id)},
+        {"causation_id", offsetof(tb_event, causation_id)},
+        {"correlation_id", offsetof(tb_event, correlation_id)},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(ids); i++) {
+        const json_t *idv = require(root, ids[i].name, e, &rc);
+        uint64_t id;
+        if (idv == NULL || (rc = decode_id(idv, e, "", ids[i].name, &id)) != TB_OK) return rc;
+        memcpy((char *)out + ids[i].offset, &id, sizeof id);
+    }
+    if (out->event_id == 0) return fail(e, "", "event_id", "must be non-zero");
+
+    const json_t *ts = require(root, "timestamp", e, &rc);
+    if (ts == NULL ||
+        (rc = decode_time(ts, C_NONNEG, e, "", "timestamp", &out->timestamp)) != TB_OK)
+        return rc;
+
+    const json_t *source = require(root, "source", e, &rc);
+    if (source == NULL) return rc;
+    if (!json_is_string(source)) return fail(e, "", "source", "not a string");
+    if (tb_source_parse(json_string_value(source), &out->source) != TB_OK) {
+        excerpt quoted = excerpt_of(json_string_value(source));
+        return fail(e, "", "source", "unknown source \"%s\"", quoted.text);
+    }
+
+    const json_t *payload = require(root, "payload", e, &rc);
+    if (payload == NULL) return rc;
+    return decode_payload(payload, payload_of(out->type), out, e);
+}
+
+int tb_codec_decode(const char *json, size_t len, tb_event *out, char *err, size_t errlen)
+{
+    errbuf e = {err, errlen};
+    if (err != NULL && errlen > 0) err[0] = '\0';
+    if (json == NULL || out == NULL) return TB_EINVAL;
+    memset(out, 0, sizeof *out);
+
+    json_error_t jerr;
+    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL)
+        return fail(&e, "", "json", "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+    int rc = decode_envelope(root, out, &e);
+    json_decref(root);
+    return rc;
+}

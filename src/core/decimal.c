@@ -1,0 +1,265 @@
+#include "tradebus/decimal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Products of two int64 need 126 bits; __int128 keeps them exact. */
+__extension__ typedef __int128 i128;
+
+/* How the discarded part of a magnitude compares with half a unit. */
+typedef enum { REM_ZERO, REM_BELOW_HALF, REM_HALF, REM_ABOVE_HALF } remainder_class;
+
+/* Rounds a truncated magnitude m (>= 0) of a value with sign neg. Working on
+ * magnitudes keeps every rule symmetric around zero except FLOOR and CEIL,
+ * which are the only ones that look at the sign. */
+static int round_magnitude(i128 m, int neg, remainder_class rem, tb_rounding r, i128 *out)
+{
+    int up;
+    switch (r) {
+    case TB_ROUND_HALF_UP:
+        up = rem >= REM_HALF;
+        break;
+    case TB_ROUND_DOWN:
+        up = 0;
+        break;
+    case TB_ROUND_HALF_EVEN:
+        up = rem == REM_ABOVE_HALF || (rem == REM_HALF && (m & 1) != 0);
+        break;
+    case TB_ROUND_FLOOR:
+        up = neg && rem != REM_ZERO;
+        break;
+    case TB_ROUND_CEIL:
+        up = !neg && rem != REM_ZERO;
+        break;
+    default:
+        return TB_EINVAL;
+    }
+    *out = m + up;
+    return TB_OK;
+}
+
+static int store_checked(i128 v, tb_decimal *out)
+{
+    if (v > TB_DECIMAL_MAX || v < TB_DECIMAL_MIN) return TB_EOVERFLOW;
+    *out = (tb_decimal)v;
+    return TB_OK;
+}
+
+/* num / den rounded by r into a checked decimal. Callers keep |num| and |den|
+ * below 2^126 so negation and doubling the remainder cannot overflow. */
+static int div_round(i128 num, i128 den, tb_rounding r, tb_decimal *out)
+{
+    if (den < 0) {
+        num = -num;
+        den = -den;
+    }
+    int neg = num < 0;
+    i128 mag = neg ? -num : num;
+    i128 q = mag / den;
+    i128 twice_rem = (mag % den) * 2;
+    remainder_class rem = twice_rem == 0     ? REM_ZERO
+                          : twice_rem < den  ? REM_BELOW_HALF
+                          : twice_rem == den ? REM_HALF
+                                             : REM_ABOVE_HALF;
+    i128 rounded;
+    int rc = round_magnitude(q, neg, rem, r, &rounded);
+    if (rc != TB_OK) return rc;
+    return store_checked(neg ? -rounded : rounded, out);
+}
+
+int tb_dec_from_int(int64_t units, tb_decimal *out)
+{
+    if (out == NULL) return TB_EINVAL;
+    return store_checked((i128)units * TB_DECIMAL_ONE, out);
+}
+
+int tb_dec_add(tb_decimal a, tb_decimal b, tb_decimal *out)
+{
+    if (out == NULL) return TB_EINVAL;
+    return store_checked((i128)a + b, out);
+}
+
+int tb_dec_sub(tb_decimal a, tb_decimal b, tb_decimal *out)
+{
+    if (out == NULL) return TB_EINVAL;
+    return store_checked((i128)a - b, out);
+}
+
+int tb_dec_mul(tb_decimal a, tb_decimal b, tb_rounding r, tb_decimal *out)
+{
+    if (out == NULL) return TB_EINVAL;
+    return div_round((i128)a * b, TB_DECIMAL_ONE, r, out);
+}
+
+int tb_dec_div(tb_decimal a, tb_decimal b, tb_rounding r, tb_decimal *out)
+{
+    if (out == NULL) return TB_EINVAL;
+    if (b == 0) return TB_EDIVZERO;
+    return div_round((i128)a * TB_DECIMAL_ONE, b, r, out);
+}
+
+int tb_dec_muldiv_int(tb_decimal a, int64_t n, int64_t d, tb_rounding r, tb_decimal *out)
+{
+    if (out == NULL) return TB_EINVAL;
+    if (d == 0) return TB_EDIVZERO;
+    return div_round((i128)a * n, d, r, out);
+}
+
+int tb_dec_quantize(tb_decimal a, tb_decimal step, tb_rounding r, tb_decimal *out)
+{
+    if (out == NULL || step <= 0) return TB_EINVAL;
+    tb_decimal steps;
+    int rc = div_round(a, step, r, &steps);
+    if (rc != TB_OK) return rc;
+    return store_checked((i128)steps * step, out);
+}
+
+int tb_dec_format(tb_decimal d, char *buf, size_t buflen)
+{
+    if (buf == NULL) return TB_EINVAL;
+    /* Unsigned magnitude so that even the invalid INT64_MIN formats safely. */
+    uint64_t mag = d < 0 ? (uint64_t)0 - (uint64_t)d : (uint64_t)d;
+    uint64_t units = mag / (uint64_t)TB_DECIMAL_ONE;
+    uint64_t frac = mag % (uint64_t)TB_DECIMAL_ONE;
+
+    char tmp[TB_DECIMAL_STRLEN];
+    char *p = tmp + sizeof tmp; /* built backwards from the last digit */
+    if (frac != 0) {
+        int digits = TB_DECIMAL_SCALE;
+        while (frac % 10 == 0) {
+            frac /= 10;
+            digits--;
+        }
+        while (digits-- > 0) {
+            *--p = (char)('0' + frac % 10);
+            frac /= 10;
+        }
+        *--p = '.';
+    }
+    do {
+        *--p = (char)('0' + units % 10);
+        units /= 10;
+    } while (units != 0);
+    if (d < 0) *--p = '-';
+
+    size_t len = (size_t)(tmp + sizeof tmp - p);
+    if (len + 1 > buflen) {
+        if (buflen > 0) buf[0] = '\0';
+        return TB_EFULL;
+    }
+    memcpy(buf, p, len);
+    buf[len] = '\0';
+    return (int)len;
+}
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Shared by the strict and the rounding parser; strict == 1 refuses surplus
+ * non-zero digits instead of rounding them away. */
+static int parse_decimal(const char *s, size_t len, int strict, tb_rounding r, tb_decimal *out)
+{
+    if (s == NULL || out == NULL) return TB_EINVAL;
+    if (len == (size_t)-1) len = strlen(s);
+
+    size_t i = 0;
+    int neg = 0;
+    if (i < len && (s[i] == '+' || s[i] == '-')) {
+        neg = s[i] == '-';
+        i++;
+    }
+    size_t int_start = i;
+    while (i < len && is_digit(s[i]))
+        i++;
+    size_t int_end = i;
+    size_t frac_start = i, frac_end = i;
+    if (i < len && s[i] == '.') {
+        frac_start = ++i;
+        while (i < len && is_digit(s[i]))
+            i++;
+        frac_end = i;
+        /* "5." and ".5" are refused: both sides of a point need digits. */
+        if (frac_end == frac_start) return TB_EPARSE;
+    }
+    if (int_end == int_start || i != len) return TB_EPARSE;
+
+    /* Saturate rather than overflow 128 bits on absurdly long inputs; any
+     * value past the cap is out of range anyway. */
+    const i128 cap = (i128)1 << 100;
+    i128 m = 0;
+    for (size_t k = int_start; k < int_end; k++) {
+        if (m < cap) m = m * 10 + (s[k] - '0');
+    }
+    size_t kept = frac_end - frac_start;
+    if (kept > TB_DECIMAL_SCALE) kept = TB_DECIMAL_SCALE;
+    for (size_t k = 0; k < TB_DECIMAL_SCALE; k++) {
+        if (m < cap) m = m * 10 + (k < kept ? s[frac_start + k] - '0' : 0);
+    }
+
+    remainder_class rem = REM_ZERO;
+    size_t surplus = frac_start + kept;
+    if (surplus < frac_end) {
+        int first = s[surplus] - '0';
+        int rest_nonzero = 0;
+        for (size_t k = surplus + 1; k < frac_end; k++)
+            rest_nonzero |= s[k] != '0';
+        if (first > 5 || (first == 5 && rest_nonzero))
+            rem = REM_ABOVE_HALF;
+        else if (first == 5)
+            rem = REM_HALF;
+        else if (first > 0 || rest_nonzero)
+            rem = REM_BELOW_HALF;
+    }
+    if (m > TB_DECIMAL_MAX) return TB_EOVERFLOW;
+    if (strict && rem != REM_ZERO) return TB_ERANGE;
+
+    i128 rounded;
+    int rc = round_magnitude(m, neg, rem, r, &rounded);
+    if (rc != TB_OK) return rc;
+    return store_checked(neg ? -rounded : rounded, out);
+}
+
+int tb_dec_parse(const char *s, size_t len, tb_decimal *out)
+{
+    return parse_decimal(s, len, 1, TB_ROUND_DOWN, out);
+}
+
+int tb_dec_parse_round(const char *s, size_t len, tb_rounding r, tb_decimal *out)
+{
+    return parse_decimal(s, len, 0, r, out);
+}
+
+int tb_dec_from_double(double v, tb_decimal *out)
+{
+    if (out == NULL) return TB_EINVAL;
+    if (!isfinite(v)) return TB_ERANGE;
+    if (v == 0.0) {
+        *out = 0;
+        return TB_OK;
+    }
+    /* v == mant * 2^exp exactly, with a 53-bit integer mantissa; scaling
+     * that in 128 bits gives the nearest decimal without a second rounding
+     * from a floating-point multiply by 1e8. */
+    int exp;
+    double frac = frexp(v, &exp);
+    i128 mant = (i128)(int64_t)ldexp(frac, 53);
+    exp -= 53;
+    i128 scaled = mant * TB_DECIMAL_ONE;
+    if (exp >= 0) {
+        /* 2^53 * 1e8 * 2^11 already exceeds INT64_MAX. */
+        if (exp > 11) return TB_ERANGE;
+        scaled *= (i128)1 << exp;
+        if (scaled > TB_DECIMAL_MAX || scaled < TB_DECIMAL_MIN) return TB_ERANGE;
+        *out = (tb_decimal)scaled;
+        return TB_OK;
+    }
+    if (exp < -120) {
+        /* |scaled| < 2^81, far below half of 2^120: rounds to zero. */
+        *out = 0;
+        return TB_OK;
+    }
+    int rc = div_round(scaled, (i128)1 << -exp, TB_ROUND_HALF_UP, out);
+    return rc == TB_EOVERFLOW ? TB_ERANGE : rc;
+}

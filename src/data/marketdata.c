@@ -1,0 +1,1024 @@
+/* tradebus — streaming market-data readers (Binance kline CSV, generic CSV)
+ * and their time-ordered merge. See marketdata.h for the contract. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "tradebus/marketdata.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+/* A line longer than this is a bad row, and the buffer that held it is
+ * released, so one odd line cannot pin megabytes for the rest of the file. */
+#define MD_MAX_LINE     ((size_t)65536)
+#define MD_MAX_COLS     16
+#define MD_BINANCE_COLS 12
+#define MD_GENERIC_COLS 6
+/* Field text echoed in messages is cut here so a message stays one line. */
+#define MD_ECHO      40
+#define MD_MSG_EXTRA 320
+
+#define NS_PER_US            INT64_C(1000)
+#define NS_PER_MS            INT64_C(1000000)
+#define NS_PER_S             INT64_C(1000000000)
+#define BINANCE_US_THRESHOLD INT64_C(100000000000000) /* 1e14 */
+#define GENERIC_MS_THRESHOLD INT64_C(100000000000)    /* 1e11 */
+/* A single-bar generic file has no interval to copy; a minute is the most
+ * common bar size, so the lone bar closes 60 s - 1 ms after it opens. */
+#define MD_DEFAULT_INTERVAL (60 * NS_PER_S)
+
+static const char *const md_generic_header[MD_GENERIC_COLS] = {"timestamp", "open",  "high",
+                                                               "low",       "close", "volume"};
+
+typedef enum { MD_FMT_BINANCE, MD_FMT_GENERIC } md_format;
+
+typedef struct {
+    const char *s;
+    size_t len;
+} md_field;
+
+struct tb_md_reader {
+    FILE *fp;
+    char *path;
+    char *msg; /* last "file:line: ..." message */
+    size_t msgcap;
+    char *line;
+    size_t linecap;
+    size_t replay_len;
+    int replay; /* the line read to detect the format is a data row still to use */
+    int at_eof;
+    int sticky; /* once nonzero (TB_EEOF or an error) every next() returns it */
+    md_format fmt;
+    uint64_t lineno;
+    uint64_t bad_rows;
+    tb_md_config cfg;
+    char symbol[TB_SYMBOL_LEN];
+    int have_prev;
+    int64_t prev_open;
+    /* Generic format: a bar's close time is known only once the next row is
+     * read, so one parsed bar waits here. */
+    int have_pending;
+    tb_market_data pending;
+    int64_t interval;
+};
+
+typedef struct {
+    tb_md_reader *r;
+    tb_market_data head;
+    int has_head;
+    int done;
+    int has_last;
+    int64_t last_open;
+} md_source;
+
+struct tb_md_merge {
+    size_t n;
+    int primed;
+    int sticky;
+    size_t refill; /* source whose head was handed out last; n when none */
+    uint64_t extra_bad;
+    tb_md_config cfg;
+    char *msg;
+    size_t msgcap;
+    md_source src[];
+};
+
+static void md_set_err(char *err, size_t errlen, const char *msg)
+{
+    if (err == NULL || errlen == 0) return;
+    snprintf(err, errlen, "%s", msg);
+}
+
+__attribute__((format(printf, 3, 4))) static void md_errf(char *err, size_t errlen, const char *fmt,
+                                                          ...)
+{
+    if (err == NULL || errlen == 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* Records "path:line: what" as the reader's message; returns TB_EDATA so
+ * validators can `return md_bad(...)`. */
+__attribute__((format(printf, 2, 3))) static int md_bad(tb_md_reader *r, const char *fmt, ...)
+{
+    int n = snprintf(r->msg, r->msgcap, "%s:%" PRIu64 ": ", r->path, r->lineno);
+    if (n < 0 || (size_t)n >= r->msgcap) return TB_EDATA;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->msg + n, r->msgcap - (size_t)n, fmt, ap);
+    va_end(ap);
+    return TB_EDATA;
+}
+
+static const char *md_strerror(int e, char *buf, size_t cap)
+{
+    if (strerror_r(e, buf, cap) != 0) snprintf(buf, cap, "error %d", e);
+    return buf;
+}
+
+static int md_echo_len(md_field f)
+{
+    return (int)(f.len < MD_ECHO ? f.len : MD_ECHO);
+}
+
+static int md_is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int md_is_alnum(char c)
+{
+    return md_is_digit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+static char md_lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+static int md_field_ieq(md_field f, const char *word)
+{
+    size_t n = strlen(word);
+    if (f.len != n) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (md_lower(f.s[i]) != word[i]) return 0;
+    return 1;
+}
+
+/* ---- lines and fields ---------------------------------------------------- */
+
+/* Returns 1 with the line (terminators removed, NUL-terminated) in r->line,
+ * 0 at end of file, or TB_EIO with r->msg set. */
+static int md_read_line(tb_md_reader *r, size_t *lenp)
+{
+    if (r->replay) {
+        r->replay = 0;
+        *lenp = r->replay_len;
+        return 1;
+    }
+    if (r->at_eof) return 0;
+    if (r->linecap > MD_MAX_LINE) {
+        free(r->line);
+        r->line = NULL;
+        r->linecap = 0;
+    }
+    errno = 0;
+    ssize_t n = getline(&r->line, &r->linecap, r->fp);
+    if (n < 0) {
+        if (ferror(r->fp)) {
+            char ebuf[128];
+            snprintf(r->msg, r->msgcap, "%s:%" PRIu64 ": read error: %s", r->path, r->lineno + 1,
+                     md_strerror(errno ? errno : EIO, ebuf, sizeof ebuf));
+            return TB_EIO;
+        }
+        if (errno == ENOMEM) {
+            snprintf(r->msg, r->msgcap, "%s:%" PRIu64 ": out of memory reading a line", r->path,
+                     r->lineno + 1);
+            return TB_ENOMEM;
+        }
+        r->at_eof = 1;
+        return 0;
+    }
+    r->lineno++;
+    size_t len = (size_t)n;
+    if (len > 0 && r->line[len - 1] == '\n') len--;
+    if (len > 0 && r->line[len - 1] == '\r') len--;
+    r->line[len] = '\0';
+    *lenp = len;
+    return 1;
+}
+
+static md_field md_trim(const char *s, size_t len)
+{
+    while (len > 0 && (*s == ' ' || *s == '\t')) {
+        s++;
+        len--;
+    }
+    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+        len--;
+    /* Some exporters quote every field; numbers never contain commas, so
+     * stripping one pair of quotes is all the CSV quoting we need. */
+    if (len >= 2 && s[0] == '"' && s[len - 1] == '"') {
+        s++;
+        len -= 2;
+    }
+    md_field f = {s, len};
+    return f;
+}
+
+/* Splits on ',' into at most max fields; returns the real column count. */
+static size_t md_split(const char *line, size_t len, md_field *f, size_t max)
+{
+    size_t count = 0, start = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i == len || line[i] == ',') {
+            if (count < max) f[count] = md_trim(line + start, i - start);
+            count++;
+            start = i + 1;
+        }
+    }
+    return count;
+}
+
+/* ---- numbers ------------------------------------------------------------- */
+
+static int md_is_nonfinite(md_field f)
+{
+    md_field g = f;
+    if (g.len > 0 && (g.s[0] == '+' || g.s[0] == '-')) {
+        g.s++;
+        g.len--;
+    }
+    return md_field_ieq(g, "nan") || md_field_ieq(g, "inf") || md_field_ieq(g, "infinity");
+}
+
+/* tb_dec_parse_round takes plain notation only, but tools such as pandas
+ * write small values as "1e-05"; this rewrites such a field as "0.00001".
+ * Returns 0, TB_EPARSE (not this form), or TB_ERANGE (too large). */
+static int md_expand_exponent(md_field f, char *buf, size_t cap, size_t *outlen)
+{
+    char digits[64];
+    size_t nd = 0, i = 0, o = 0;
+    long point = -1;
+    int neg = 0;
+    if (i < f.len && (f.s[i] == '+' || f.s[i] == '-')) neg = f.s[i++] == '-';
+    int seen = 0;
+    for (; i < f.len && f.s[i] != 'e' && f.s[i] != 'E'; i++) {
+        if (md_is_digit(f.s[i])) {
+            seen = 1;
+            if (nd == 0 && f.s[i] == '0') {
+                /* Leading zeros would only push the point; after the point
+                 * each one moves it left instead. */
+                if (point >= 0) point--;
+                continue;
+            }
+            if (nd == sizeof digits) return TB_EPARSE;
+            digits[nd++] = f.s[i];
+        } else if (f.s[i] == '.' && point < 0) {
+            point = (long)nd;
+        } else {
+            return TB_EPARSE;
+        }
+    }
+    if (!seen || i >= f.len) return TB_EPARSE;
+    i++;
+    int eneg = 0;
+    if (i < f.len && (f.s[i] == '+' || f.s[i] == '-')) eneg = f.s[i++] == '-';
+    if (i >= f.len) return TB_EPARSE;
+    long e = 0;
+    for (; i < f.len; i++) {
+        if (!md_is_digit(f.s[i])) return TB_EPARSE;
+        if (e < 1000) e = e * 10 + (f.s[i] - '0');
+    }
+    if (point < 0) point = (long)nd;
+    long pos = point + (eneg ? -e : e);
+    if (nd == 0) pos = -21; /* all zeros */
+    /* 20 integer digits already exceed the decimal range, and a value below
+     * 1e-20 rounds to zero at 8 digits: both bounds keep buf small. */
+    if (pos > 20) return TB_ERANGE;
+    if (pos < -20) {
+        buf[o++] = '0';
+        *outlen = o;
+        return 0;
+    }
+    if (cap < sizeof digits + 24) return TB_ERANGE;
+    if (neg) buf[o++] = '-';
+    if (pos <= 0) {
+        buf[o++] = '0';
+        buf[o++] = '.';
+        for (long z = 0; z < -pos; z++)
+            buf[o++] = '0';
+        memcpy(buf + o, digits, nd);
+        o += nd;
+    } else if ((size_t)pos >= nd) {
+        memcpy(buf + o, digits, nd);
+        o += nd;
+        for (size_t z = nd; z < (size_t)pos; z++)
+            buf[o++] = '0';
+    } else {
+        memcpy(buf + o, digits, (size_t)pos);
+        o += (size_t)pos;
+        buf[o++] = '.';
+        memcpy(buf + o, digits + pos, nd - (size_t)pos);
+        o += nd - (size_t)pos;
+    }
+    *outlen = o;
+    return 0;
+}
+
+static int md_parse_dec(tb_md_reader *r, const char *name, md_field f, tb_decimal *out)
+{
+    if (f.len == 0) return md_bad(r, "%s: value is missing", name);
+    if (md_is_nonfinite(f))
+        return md_bad(r, "%s: '%.*s' is not a finite number", name, md_echo_len(f), f.s);
+    const char *s = f.s;
+    size_t len = f.len;
+    char buf[128];
+    int rc = 0;
+    if (memchr(f.s, 'e', f.len) != NULL || memchr(f.s, 'E', f.len) != NULL) {
+        rc = md_expand_exponent(f, buf, sizeof buf, &len);
+        s = buf;
+    }
+    if (rc == 0) rc = tb_dec_parse_round(s, len, TB_ROUND_HALF_UP, out);
+    if (rc == TB_EPARSE) return md_bad(r, "%s: '%.*s' is not a number", name, md_echo_len(f), f.s);
+    if (rc != 0) return md_bad(r, "%s: '%.*s' is out of range", name, md_echo_len(f), f.s);
+    return 0;
+}
+
+/* Unsigned decimal integer: 0, TB_EPARSE or TB_ERANGE. */
+static int md_parse_uint(const char *s, size_t len, int64_t *out)
+{
+    if (len == 0) return TB_EPARSE;
+    int64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (!md_is_digit(s[i])) return TB_EPARSE;
+        int d = s[i] - '0';
+        if (v > (INT64_MAX - d) / 10) return TB_ERANGE;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+static int md_scale(int64_t v, int64_t unit, int64_t *out)
+{
+    if (v > INT64_MAX / unit) return TB_ERANGE;
+    *out = v * unit;
+    return 0;
+}
+
+/* ---- time ---------------------------------------------------------------- */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+ * days_from_civil): pure arithmetic, so no timegm, locale or TZ involved. */
+static int64_t md_days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void md_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+static void md_format_time(int64_t ns, char *buf, size_t cap)
+{
+    int64_t secs = ns / NS_PER_S, sub = ns % NS_PER_S;
+    if (sub < 0) {
+        sub += NS_PER_S;
+        secs--;
+    }
+    int64_t days = secs / 86400, sod = secs % 86400;
+    if (sod < 0) {
+        sod += 86400;
+        days--;
+    }
+    int64_t y;
+    int m, d;
+    md_civil_from_days(days, &y, &m, &d);
+    int n = snprintf(buf, cap, "%04" PRId64 "-%02d-%02dT%02d:%02d:%02d", y, m, d, (int)(sod / 3600),
+                     (int)(sod / 60 % 60), (int)(sod % 60));
+    if (n < 0 || (size_t)n >= cap) return;
+    if (sub % NS_PER_MS == 0)
+        snprintf(buf + n, cap - (size_t)n, sub ? ".%03dZ" : "Z", (int)(sub / NS_PER_MS));
+    else
+        snprintf(buf + n, cap - (size_t)n, ".%09dZ", (int)sub);
+}
+
+/* Reads exactly n digits at s[*i]. */
+static int md_take_digits(const char *s, size_t len, size_t *i, int n, int *out)
+{
+    int v = 0;
+    for (int k = 0; k < n; k++, (*i)++) {
+        if (*i >= len || !md_is_digit(s[*i])) return TB_EPARSE;
+        v = v * 10 + (s[*i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+static int md_leap(int64_t y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* "YYYY-MM-DD", optionally followed by 'T' or ' ' and "HH:MM[:SS[.frac]]",
+ * optionally followed by "Z" or an offset "+HH:MM"/"+HHMM" (applied). */
+static int md_parse_iso(const char *s, size_t len, int64_t *out)
+{
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    size_t i = 0;
+    int y, mo, d, h = 0, mi = 0, sec = 0;
+    int64_t frac = 0, offset = 0;
+    if (md_take_digits(s, len, &i, 4, &y) || i >= len || s[i++] != '-' ||
+        md_take_digits(s, len, &i, 2, &mo) || i >= len || s[i++] != '-' ||
+        md_take_digits(s, len, &i, 2, &d))
+        return TB_EPARSE;
+    if (mo < 1 || mo > 12) return TB_EPARSE;
+    if (d < 1 || d > mdays[mo - 1] + (mo == 2 && md_leap(y))) return TB_EPARSE;
+    if (i < len && (s[i] == 'T' || s[i] == 't' || s[i] == ' ')) {
+        i++;
+        if (md_take_digits(s, len, &i, 2, &h) || i >= len || s[i++] != ':' ||
+            md_take_digits(s, len, &i, 2, &mi))
+            return TB_EPARSE;
+        if (i < len && s[i] == ':') {
+            i++;
+            if (md_take_digits(s, len, &i, 2, &sec)) return TB_EPARSE;
+            if (i < len && (s[i] == '.' || s[i] == ',')) {
+                i++;
+                int nd = 0;
+                for (; i < len && md_is_digit(s[i]); i++, nd++)
+                    if (nd < 9) frac = frac * 10 + (s[i] - '0');
+                if (nd == 0) return TB_EPARSE;
+                for (; nd < 9; nd++)
+                    frac *= 10;
+            }
+        }
+        if (h > 23 || mi > 59 || sec > 59) return TB_EPARSE;
+    }
+    if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
+        i++;
+    } else if (i < len && (s[i] == '+' || s[i] == '-')) {
+        int sign = s[i++] == '-' ? -1 : 1, oh, om;
+        if (md_take_digits(s, len, &i, 2, &oh)) return TB_EPARSE;
+        if (i < len && s[i] == ':') i++;
+        if (md_take_digits(s, len, &i, 2, &om) || oh > 23 || om > 59) return TB_EPARSE;
+        offset = sign * ((int64_t)oh * 3600 + om * 60);
+    }
+    if (i != len) return TB_EPARSE;
+    int64_t secs = md_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
+    if (secs > INT64_MAX / NS_PER_S - 1 || secs < INT64_MIN / NS_PER_S + 1) return TB_ERANGE;
+    *out = secs * NS_PER_S + frac;
+    return 0;
+}
+
+/* Epoch seconds (< 1e11) or milliseconds, with an optional fraction. */
+static int md_parse_epoch(const char *s, size_t len, int64_t *out)
+{
+    size_t dot = len;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == '.') {
+            dot = i;
+            break;
+        }
+    int64_t ip, ns;
+    int rc = md_parse_uint(s, dot, &ip);
+    if (rc) return rc;
+    int64_t unit = ip < GENERIC_MS_THRESHOLD ? NS_PER_S : NS_PER_MS;
+    if (md_scale(ip, unit, &ns)) return TB_ERANGE;
+    if (dot < len) {
+        int64_t frac = 0, place = unit;
+        if (dot + 1 == len) return TB_EPARSE;
+        for (size_t i = dot + 1; i < len; i++) {
+            if (!md_is_digit(s[i])) return TB_EPARSE;
+            place /= 10;
+            frac += (s[i] - '0') * place;
+        }
+        if (ns > INT64_MAX - frac) return TB_ERANGE;
+        ns += frac;
+    }
+    *out = ns;
+    return 0;
+}
+
+static int md_parse_generic_time(md_field f, int64_t *out)
+{
+    /* "2024-..." has '-' at index 4; an epoch number has no '-' at all. */
+    if (f.len > 4 && f.s[4] == '-') return md_parse_iso(f.s, f.len, out);
+    return md_parse_epoch(f.s, f.len, out);
+}
+
+/* ---- rows ---------------------------------------------------------------- */
+
+typedef struct {
+    md_field open, high, low, close, volume, time;
+    const char *time_name;
+} md_row_text;
+
+/* Checks shared by both formats, in the order the messages are documented:
+ * prices positive, volume not negative, high >= low, open and close in range,
+ * then time strictly after the previous accepted row. */
+static int md_check_bar(tb_md_reader *r, const tb_market_data *b, const md_row_text *t)
+{
+    const tb_decimal prices[4] = {b->open, b->high, b->low, b->close};
+    const md_field *fields[4] = {&t->open, &t->high, &t->low, &t->close};
+    static const char *const names[4] = {"open", "high", "low", "close"};
+    for (int k = 0; k < 4; k++)
+        if (prices[k] <= 0)
+            return md_bad(r, "%s %.*s is not positive", names[k], md_echo_len(*fields[k]),
+                          fields[k]->s);
+    if (b->volume < 0)
+        return md_bad(r, "volume %.*s is negative", md_echo_len(t->volume), t->volume.s);
+    if (b->high < b->low)
+        return md_bad(r, "high %.*s is below low %.*s", md_echo_len(t->high), t->high.s,
+                      md_echo_len(t->low), t->low.s);
+    for (int k = 0; k < 4; k += 3) { /* open (0) and close (3) */
+        if (prices[k] > b->high)
+            return md_bad(r, "%s %.*s is above high %.*s", names[k], md_echo_len(*fields[k]),
+                          fields[k]->s, md_echo_len(t->high), t->high.s);
+        if (prices[k] < b->low)
+            return md_bad(r, "%s %.*s is below low %.*s", names[k], md_echo_len(*fields[k]),
+                          fields[k]->s, md_echo_len(t->low), t->low.s);
+    }
+    if (r->have_prev && b->open_time <= r->prev_open)
+        return md_bad(r, "%s %.*s is not after the previous row's", t->time_name,
+                      md_echo_len(t->time), t->time.s);
+    return 0;
+}
+
+static int md_parse_ohlcv(tb_md_reader *r, const md_field *f, tb_market_data *b, md_row_text *t)
+{
+    int rc;
+    t->open = f[1];
+    t->high = f[2];
+    t->low = f[3];
+    t->close = f[4];
+    t->volume = f[5];
+    if ((rc = md_parse_dec(r, "open", f[1], &b->open)) ||
+        (rc = md_parse_dec(r, "high", f[2], &b->high)) ||
+        (rc = md_parse_dec(r, "low", f[3], &b->low)) ||
+        (rc = md_parse_dec(r, "close", f[4], &b->close)) ||
+        (rc = md_parse_dec(r, "volume", f[5], &b->volume)))
+        return rc;
+    return 0;
+}
+
+static int md_binance_time(tb_md_reader *r, const char *name, md_field f, int64_t *out)
+{
+    int64_t v;
+    int rc = md_parse_uint(f.s, f.len, &v);
+    if (rc == TB_EPARSE) return md_bad(r, "%s: '%.*s' is not a number", name, md_echo_len(f), f.s);
+    if (rc == 0) rc = md_scale(v, v >= BINANCE_US_THRESHOLD ? NS_PER_US : NS_PER_MS, out);
+    if (rc) return md_bad(r, "%s: '%.*s' is out of range", name, md_echo_len(f), f.s);
+    return 0;
+}
+
+static int md_parse_binance(tb_md_reader *r, const char *line, size_t len, tb_market_data *b)
+{
+    md_field f[MD_MAX_COLS];
+    md_row_text t;
+    size_t n = md_split(line, len, f, MD_MAX_COLS);
+    if (n != MD_BINANCE_COLS) {
+        if (n == MD_GENERIC_COLS && r->lineno == 1)
+            return md_bad(r, "expected 12 columns, got 6 (a generic CSV needs the header "
+                             "timestamp,open,high,low,close,volume)");
+        return md_bad(r, "expected 12 columns, got %zu", n);
+    }
+    int rc;
+    if ((rc = md_binance_time(r, "open_time", f[0], &b->open_time)) ||
+        (rc = md_parse_ohlcv(r, f, b, &t)) ||
+        (rc = md_binance_time(r, "close_time", f[6], &b->close_time)))
+        return rc;
+    t.time = f[0];
+    t.time_name = "open_time";
+    if ((rc = md_check_bar(r, b, &t))) return rc;
+    if (b->close_time < b->open_time)
+        return md_bad(r, "close_time %.*s is before open_time %.*s", md_echo_len(f[6]), f[6].s,
+                      md_echo_len(f[0]), f[0].s);
+    return 0;
+}
+
+static int md_parse_generic(tb_md_reader *r, const char *line, size_t len, tb_market_data *b)
+{
+    md_field f[MD_MAX_COLS];
+    md_row_text t;
+    size_t n = md_split(line, len, f, MD_MAX_COLS);
+    if (n != MD_GENERIC_COLS) return md_bad(r, "expected 6 columns, got %zu", n);
+    int rc = md_parse_generic_time(f[0], &b->open_time);
+    if (rc == TB_EPARSE)
+        return md_bad(r,
+                      "timestamp: '%.*s' is not a time (epoch seconds, milliseconds or "
+                      "ISO-8601 UTC)",
+                      md_echo_len(f[0]), f[0].s);
+    if (rc) return md_bad(r, "timestamp: '%.*s' is out of range", md_echo_len(f[0]), f[0].s);
+    if ((rc = md_parse_ohlcv(r, f, b, &t))) return rc;
+    t.time = f[0];
+    t.time_name = "timestamp";
+    b->close_time = b->open_time; /* set for real once the next row is seen */
+    return md_check_bar(r, b, &t);
+}
+
+/* Next valid row into *b, skipping bad rows under the skip policy.
+ * 0, TB_EEOF, or an error with r->msg set. */
+static int md_next_row(tb_md_reader *r, tb_market_data *b)
+{
+    for (;;) {
+        size_t len;
+        int rc = md_read_line(r, &len);
+        if (rc == 0) return TB_EEOF;
+        if (rc < 0) return rc;
+        if (len == 0) continue; /* blank lines (e.g. a trailing one) carry nothing */
+        memset(b, 0, sizeof *b);
+        if (len > MD_MAX_LINE)
+            rc = md_bad(r, "line is longer than %zu bytes", MD_MAX_LINE);
+        else if (strlen(r->line) != len)
+            rc = md_bad(r, "line contains a NUL byte");
+        else if (r->fmt == MD_FMT_BINANCE)
+            rc = md_parse_binance(r, r->line, len, b);
+        else
+            rc = md_parse_generic(r, r->line, len, b);
+        if (rc == 0) {
+            memcpy(b->symbol, r->symbol, sizeof b->symbol);
+            r->have_prev = 1;
+            r->prev_open = b->open_time;
+            return 0;
+        }
+        if (r->cfg.on_bad_row != TB_BAD_ROW_SKIP) return rc;
+        r->bad_rows++;
+        if (r->cfg.warn != NULL) r->cfg.warn(r->msg, r->cfg.warn_ctx);
+    }
+}
+
+static int64_t md_close_before(int64_t next_open, int64_t open)
+{
+    int64_t c = next_open - NS_PER_MS;
+    /* Sub-millisecond bars: never let the close fall before the open. */
+    return c < open ? open : c;
+}
+
+static int md_next_generic(tb_md_reader *r, tb_market_data *bar)
+{
+    int rc;
+    if (!r->have_pending) {
+        if ((rc = md_next_row(r, &r->pending))) return rc;
+        r->have_pending = 1;
+    }
+    tb_market_data next;
+    rc = md_next_row(r, &next);
+    if (rc == 0) {
+        *bar = r->pending;
+        r->interval = next.open_time - bar->open_time;
+        bar->close_time = md_close_before(next.open_time, bar->open_time);
+        r->pending = next;
+        return 0;
+    }
+    if (rc != TB_EEOF) return rc;
+    *bar = r->pending;
+    r->have_pending = 0;
+    int64_t iv = r->interval > 0 ? r->interval : MD_DEFAULT_INTERVAL;
+    bar->close_time = bar->open_time > INT64_MAX - iv
+                          ? INT64_MAX
+                          : md_close_before(bar->open_time + iv, bar->open_time);
+    return 0;
+}
+
+/* ---- spec and open ------------------------------------------------------- */
+
+/* "SYMBOL:path" only when the prefix is [A-Z0-9]{1,15}; otherwise the whole
+ * spec is a path and the symbol is the file name up to its first '-' or '.'. */
+static int md_parse_spec(const char *spec, char *symbol, const char **path, char *err,
+                         size_t errlen)
+{
+    size_t i = 0;
+    while (spec[i] != '\0' && ((spec[i] >= 'A' && spec[i] <= 'Z') || md_is_digit(spec[i])))
+        i++;
+    if (i >= 1 && i < TB_SYMBOL_LEN && spec[i] == ':') {
+        if (spec[i + 1] == '\0') {
+            md_errf(err, errlen, "data spec '%s' has no path after the symbol", spec);
+            return TB_EINVAL;
+        }
+        memcpy(symbol, spec, i);
+        symbol[i] = '\0';
+        *path = spec + i + 1;
+        return 0;
+    }
+    *path = spec;
+    if (spec[0] == '\0') {
+        md_errf(err, errlen, "empty data spec");
+        return TB_EINVAL;
+    }
+    const char *base = strrchr(spec, '/');
+    base = base ? base + 1 : spec;
+    size_t n = 0;
+    while (base[n] != '\0' && base[n] != '-' && base[n] != '.' && md_is_alnum(base[n]))
+        n++;
+    int ends_ok = base[n] == '\0' || base[n] == '-' || base[n] == '.';
+    if (n == 0 || n >= TB_SYMBOL_LEN || !ends_ok) {
+        md_errf(err, errlen, "cannot infer symbol from '%s'; give it as SYMBOL:path", spec);
+        return TB_EINVAL;
+    }
+    memcpy(symbol, base, n);
+    symbol[n] = '\0';
+    return 0;
+}
+
+static int md_is_generic_header(const char *line, size_t len)
+{
+    md_field f[MD_MAX_COLS];
+    if (md_split(line, len, f, MD_MAX_COLS) != MD_GENERIC_COLS) return 0;
+    for (size_t k = 0; k < MD_GENERIC_COLS; k++)
+        if (!md_field_ieq(f[k], md_generic_header[k])) return 0;
+    return 1;
+}
+
+/* Reads the first non-blank line and decides the format. A Binance data row
+ * is kept for the first next(); any header is consumed. */
+static int md_detect(tb_md_reader *r)
+{
+    size_t len;
+    int rc;
+    do {
+        rc = md_read_line(r, &len);
+        if (rc < 0) return rc;
+        if (rc == 0) {
+            snprintf(r->msg, r->msgcap, "%s: file is empty", r->path);
+            return TB_EDATA;
+        }
+    } while (len == 0);
+    if (r->lineno == 1 && len >= 3 && memcmp(r->line, "\xEF\xBB\xBF", 3) == 0) {
+        memmove(r->line, r->line + 3, len - 2); /* UTF-8 BOM from spreadsheet exports */
+        len -= 3;
+    }
+    if (len > 0 && md_is_digit(r->line[0])) {
+        r->fmt = MD_FMT_BINANCE;
+        r->replay = 1;
+        r->replay_len = len;
+        return 0;
+    }
+    if (md_is_generic_header(r->line, len)) {
+        r->fmt = MD_FMT_GENERIC;
+        return 0;
+    }
+    md_field f[MD_MAX_COLS];
+    if (md_split(r->line, len, f, MD_MAX_COLS) == MD_BINANCE_COLS) {
+        r->fmt = MD_FMT_BINANCE;
+        return 0;
+    }
+    return md_bad(r,
+                  "unrecognised header '%.60s'; expected timestamp,open,high,low,close,volume "
+                  "or Binance kline CSV (12 columns)",
+                  r->line);
+}
+
+void tb_md_config_init(tb_md_config *cfg)
+{
+    if (cfg == NULL) return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->on_bad_row = TB_BAD_ROW_FAIL;
+}
+
+int tb_md_reader_open(const char *spec, const tb_md_config *cfg, tb_md_reader **out, char *err,
+                      size_t errlen)
+{
+    if (out != NULL) *out = NULL;
+    if (spec == NULL || out == NULL) {
+        md_errf(err, errlen, "tb_md_reader_open: spec and out must not be NULL");
+        return TB_EINVAL;
+    }
+    char symbol[TB_SYMBOL_LEN];
+    const char *path;
+    int rc = md_parse_spec(spec, symbol, &path, err, errlen);
+    if (rc) return rc;
+
+    tb_md_reader *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        md_errf(err, errlen, "out of memory opening '%s'", path);
+        return TB_ENOMEM;
+    }
+    size_t plen = strlen(path);
+    r->path = malloc(plen + 1);
+    r->msgcap = plen + MD_MSG_EXTRA;
+    r->msg = malloc(r->msgcap);
+    if (r->path == NULL || r->msg == NULL) {
+        tb_md_reader_close(r);
+        md_errf(err, errlen, "out of memory opening '%s'", path);
+        return TB_ENOMEM;
+    }
+    memcpy(r->path, path, plen + 1);
+    r->msg[0] = '\0';
+    memcpy(r->symbol, symbol, sizeof symbol);
+    if (cfg != NULL)
+        r->cfg = *cfg;
+    else
+        tb_md_config_init(&r->cfg);
+
+    r->fp = fopen(path, "r");
+    if (r->fp == NULL) {
+        char ebuf[128];
+        md_errf(err, errlen, "cannot open '%s': %s", path, md_strerror(errno, ebuf, sizeof ebuf));
+        tb_md_reader_close(r);
+        return TB_EIO;
+    }
+    rc = md_detect(r);
+    if (rc) {
+        md_set_err(err, errlen, r->msg);
+        tb_md_reader_close(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+int tb_md_reader_next(tb_md_reader *r, tb_market_data *bar, char *err, size_t errlen)
+{
+    if (r == NULL || bar == NULL) {
+        md_errf(err, errlen, "tb_md_reader_next: reader and bar must not be NULL");
+        return TB_EINVAL;
+    }
+    if (r->sticky == 0) {
+        int rc = r->fmt == MD_FMT_GENERIC ? md_next_generic(r, bar) : md_next_row(r, bar);
+        if (rc == 0) return 0;
+        r->sticky = rc;
+    }
+    if (r->sticky != TB_EEOF) md_set_err(err, errlen, r->msg);
+    return r->sticky;
+}
+
+uint64_t tb_md_reader_bad_rows(const tb_md_reader *r)
+{
+    return r ? r->bad_rows : 0;
+}
+
+const char *tb_md_reader_symbol(const tb_md_reader *r)
+{
+    return r ? r->symbol : "";
+}
+
+void tb_md_reader_close(tb_md_reader *r)
+{
+    if (r == NULL) return;
+    if (r->fp != NULL) fclose(r->fp);
+    free(r->line);
+    free(r->msg);
+    free(r->path);
+    free(r);
+}
+
+/* ---- merge --------------------------------------------------------------- */
+
+int tb_md_merge_open(const char *const *specs, size_t nspecs, const tb_md_config *cfg,
+                     tb_md_merge **out, char *err, size_t errlen)
+{
+    if (out != NULL) *out = NULL;
+    if (out == NULL || (specs == NULL && nspecs > 0)) {
+        md_errf(err, errlen, "tb_md_merge_open: specs and out must not be NULL");
+        return TB_EINVAL;
+    }
+    if (nspecs == 0) {
+        md_errf(err, errlen, "no market data files given");
+        return TB_EINVAL;
+    }
+    if (nspecs > (SIZE_MAX - sizeof(tb_md_merge)) / sizeof(md_source)) {
+        md_errf(err, errlen, "too many market data files");
+        return TB_EINVAL;
+    }
+    tb_md_merge *m = calloc(1, sizeof *m + nspecs * sizeof(md_source));
+    if (m == NULL) {
+        md_errf(err, errlen, "out of memory");
+        return TB_ENOMEM;
+    }
+    m->refill = nspecs;
+    if (cfg != NULL)
+        m->cfg = *cfg;
+    else
+        tb_md_config_init(&m->cfg);
+    size_t maxpath = 0;
+    for (size_t i = 0; i < nspecs; i++) {
+        int rc = tb_md_reader_open(specs[i], cfg, &m->src[i].r, err, errlen);
+        if (rc) {
+            tb_md_merge_close(m);
+            return rc;
+        }
+        m->n = i + 1;
+        size_t pl = strlen(m->src[i].r->path);
+        if (pl > maxpath) maxpath = pl;
+    }
+    m->msgcap = 2 * maxpath + MD_MSG_EXTRA;
+    m->msg = malloc(m->msgcap);
+    if (m->msg == NULL) {
+        tb_md_merge_close(m);
+        md_errf(err, errlen, "out of memory");
+        return TB_ENOMEM;
+    }
+    m->msg[0] = '\0';
+    *out = m;
+    return 0;
+}
+
+static int md_merge_fill(tb_md_merge *m, size_t i, char *err, size_t errlen)
+{
+    md_source *s = &m->src[i];
+    int rc = tb_md_reader_next(s->r, &s->head, err, errlen);
+    if (rc == 0) {
+        s->has_head = 1;
+        return 0;
+    }
+    if (rc == TB_EEOF) {
+        s->done = 1;
+        return 0;
+    }
+    return rc;
+}
+
+/* Two files of one symbol (say January and February) merge into one stream,
+ * but if they overlap the symbol's bars would go back in time: returns the
+ * source that already emitted a bar at or after b's open, or m->n. */
+static size_t md_merge_overlap(const tb_md_merge *m, size_t i, const tb_market_data *b)
+{
+    for (size_t j = 0; j < m->n; j++) {
+        const md_source *o = &m->src[j];
+        if (j != i && o->has_last && o->last_open >= b->open_time &&
+            strcmp(o->r->symbol, m->src[i].r->symbol) == 0)
+            return j;
+    }
+    return m->n;
+}
+
+int tb_md_merge_next(tb_md_merge *m, tb_market_data *bar, char *err, size_t errlen)
+{
+    if (m == NULL || bar == NULL) {
+        md_errf(err, errlen, "tb_md_merge_next: merge and bar must not be NULL");
+        return TB_EINVAL;
+    }
+    if (m->sticky == TB_EEOF) return TB_EEOF;
+    if (m->sticky) {
+        md_set_err(err, errlen, m->msg);
+        return m->sticky;
+    }
+    int rc = 0;
+    if (!m->primed) {
+        for (size_t i = 0; i < m->n && rc == 0; i++)
+            rc = md_merge_fill(m, i, m->msg, m->msgcap);
+        m->primed = 1;
+    }
+    for (;;) {
+        if (rc == 0 && m->refill < m->n) {
+            rc = md_merge_fill(m, m->refill, m->msg, m->msgcap);
+            m->refill = m->n;
+        }
+        if (rc) {
+            m->sticky = rc;
+            md_set_err(err, errlen, m->msg);
+            return rc;
+        }
+        size_t best = m->n;
+        for (size_t i = 0; i < m->n; i++) {
+            /* Strict < keeps the earlier spec on equal close times. */
+            if (m->src[i].has_head &&
+                (best == m->n || m->src[i].head.close_time < m->src[best].head.close_time))
+                best = i;
+        }
+        if (best == m->n) {
+            m->sticky = TB_EEOF;
+            return TB_EEOF;
+        }
+        md_source *s = &m->src[best];
+        s->has_head = 0;
+        m->refill = best;
+        size_t other = md_merge_overlap(m, best, &s->head);
+        if (other < m->n) {
+            char when[48];
+            md_format_time(s->head.open_time, when, sizeof when);
+            snprintf(m->msg, m->msgcap, "%s: %s bar at %s overlaps the bars of '%s'", s->r->path,
+                     s->r->symbol, when, m->src[other].r->path);
+            if (m->cfg.on_bad_row != TB_BAD_ROW_SKIP) {
+                rc = TB_EDATA;
+                continue;
+            }
+            m->extra_bad++;
+            if (m->cfg.warn != NULL) m->cfg.warn(m->msg, m->cfg.warn_ctx);
+            continue;
+        }
+        s->has_last = 1;
+        s->last_open = s->head.open_time;
+        *bar = s->head;
+        return 0;
+    }
+}
+
+uint64_t tb_md_merge_bad_rows(const tb_md_merge *m)
+{
+    if (m == NULL) return 0;
+    uint64_t total = m->extra_bad;
+    for (size_t i = 0; i < m->n; i++)
+        total += tb_md_reader_bad_rows(m->src[i].r);
+    return total;
+}
+
+void tb_md_merge_close(tb_md_merge *m)
+{
+    if (m == NULL) return;
+    for (size_t i = 0; i < m->n; i++)
+        tb_md_reader_close(m->src[i].r);
+    free(m->msg);
+    free(m);
+}

@@ -1,0 +1,328 @@
+/* Wires the embedded default pipeline and runs backtests over data files. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "tradebus/backtest.h"
+#include "tradebus/monitor.h"
+#include "tradebus/orders.h"
+#include "tradebus/position.h"
+#include "tradebus/risk.h"
+#include "tradebus/signal.h"
+
+struct tb_pipeline {
+    const tb_config *cfg;
+    tb_bus *bus;
+    tb_exchange *exchange;
+    tb_risk_manager *risk;
+    tb_order_manager *orders;
+    tb_position_manager *positions;
+    tb_signal_generator *signals;
+    tb_monitor *monitor;
+    uint64_t bars;
+};
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static const tb_strategy_vtable *lookup(const tb_pipeline_options *opt, const char *name)
+{
+    for (size_t i = 0; opt && i < opt->nstrategies; i++)
+        if (strcmp(opt->strategies[i]->name, name) == 0) return opt->strategies[i];
+    return tb_strategy_builtin(name);
+}
+
+static tb_decimal tick_for(const tb_config *cfg, const char *symbol)
+{
+    for (size_t i = 0; i < cfg->nsymbols; i++)
+        if (strcmp(cfg->symbols[i].symbol, symbol) == 0) return cfg->symbols[i].tick_size;
+    return 0;
+}
+
+int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_pipeline **out,
+                       char *err, size_t errlen)
+{
+    int rc;
+    tb_pipeline *p = calloc(1, sizeof(*p));
+    if (!p) return TB_ENOMEM;
+    p->cfg = cfg;
+
+    tb_bus_config bc;
+    tb_bus_config_init(&bc);
+    bc.max_retries = cfg->max_retries;
+    bc.ring_capacity = cfg->ring_capacity ? cfg->ring_capacity : 1024;
+    bc.node_id = cfg->node_id ? cfg->node_id : 1;
+    if ((rc = tb_bus_create(&bc, &p->bus)) != 0) goto fail;
+    if ((rc = tb_sim_exchange_create(&cfg->exchange, &p->exchange, err, errlen)) != 0) goto fail;
+    if ((rc = tb_risk_manager_create(p->bus, &cfg->risk, &p->risk)) != 0) {
+        seterr(err, errlen, "[risk]: invalid limits (%s)", tb_strerror(rc));
+        goto fail;
+    }
+    tb_order_manager_config oc;
+    tb_order_manager_config_init(&oc);
+    oc.exchange = p->exchange;
+    oc.pretrade = tb_risk_manager_pretrade;
+    oc.pretrade_ctx = p->risk;
+    if ((rc = tb_order_manager_create(p->bus, &oc, &p->orders)) != 0) goto fail;
+    if ((rc = tb_position_manager_create(p->bus, &p->positions)) != 0) goto fail;
+    if ((rc = tb_signal_generator_create(p->bus, &p->signals)) != 0) goto fail;
+    for (size_t i = 0; i < cfg->nstrategies; i++) {
+        const tb_strategy_config *sc = &cfg->strategies[i];
+        const tb_strategy_vtable *vt = lookup(opt, sc->type);
+        if (!vt) {
+            seterr(err, errlen, "[strategy.%s] type: unknown strategy type '%s'", sc->id, sc->type);
+            rc = TB_ECONFIG;
+            goto fail;
+        }
+        tb_strategy_instance in = {sc->id,
+                                   sc->symbol,
+                                   sc->order_type,
+                                   sc->limit_offset_bps,
+                                   tick_for(cfg, sc->symbol),
+                                   sc->emit_hold};
+        char serr[200] = "";
+        rc = tb_signal_generator_add(p->signals, vt, &in, sc->params, sc->nparams, serr,
+                                     sizeof(serr));
+        if (rc) {
+            seterr(err, errlen, "[strategy.%s] %s", sc->id, serr[0] ? serr : tb_strerror(rc));
+            rc = TB_ECONFIG;
+            goto fail;
+        }
+    }
+    tb_monitor_config mc = {opt ? opt->event_log : NULL, opt ? opt->fills_csv : NULL};
+    if ((rc = tb_monitor_create(p->bus, &mc, &p->monitor)) != 0) goto fail;
+    *out = p;
+    return 0;
+fail:
+    if (err && errlen && !err[0])
+        seterr(err, errlen, "cannot build the pipeline: %s", tb_strerror(rc));
+    tb_pipeline_destroy(p);
+    return rc;
+}
+
+void tb_pipeline_destroy(tb_pipeline *p)
+{
+    if (!p) return;
+    /* Reverse order of creation; each unsubscribes itself. */
+    tb_monitor_destroy(p->monitor);
+    tb_signal_generator_destroy(p->signals);
+    tb_position_manager_destroy(p->positions);
+    tb_order_manager_destroy(p->orders);
+    tb_risk_manager_destroy(p->risk);
+    tb_exchange_destroy(p->exchange);
+    tb_bus_destroy(p->bus);
+    free(p);
+}
+
+tb_bus *tb_pipeline_bus(tb_pipeline *p)
+{
+    return p->bus;
+}
+
+int tb_pipeline_push_bar(tb_pipeline *p, const tb_market_data *bar)
+{
+    tb_event ev;
+    tb_event_init(&ev, TB_EV_MARKET_DATA, TB_SRC_MARKET_DATA);
+    ev.timestamp = bar->close_time;
+    ev.u.market_data = *bar;
+    p->bars++;
+    return tb_bus_publish(p->bus, &ev);
+}
+
+int tb_pipeline_result(const tb_pipeline *p, tb_backtest_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    tb_order_manager_stats os = tb_order_manager_get_stats(p->orders);
+    res->bars = p->bars;
+    res->signals = tb_signal_generator_signals(p->signals);
+    res->orders = os.orders;
+    res->fills = os.fills;
+    res->rejected = os.rejected;
+    res->canceled = os.canceled;
+    res->open_orders = tb_order_manager_open_orders(p->orders);
+    res->dead_letters = tb_bus_get_counters(p->bus, TB_BUS_ALL).dead_lettered;
+    for (int t = 0; t < TB_EV_COUNT; t++)
+        res->events[t] = tb_monitor_count(p->monitor, (tb_event_type)t);
+    res->realized_pnl = tb_position_manager_realized(p->positions);
+    res->unrealized_pnl = tb_position_manager_unrealized(p->positions);
+    res->fees = tb_risk_manager_fees(p->risk);
+    res->initial_equity = p->cfg->exchange.initial_cash;
+    res->max_drawdown_pct = tb_risk_manager_max_drawdown_pct(p->risk);
+    res->cash = tb_sim_exchange_cash(p->exchange);
+    tb_decimal eq = res->initial_equity;
+    int rc = tb_dec_add(eq, res->realized_pnl, &eq);
+    if (!rc) rc = tb_dec_add(eq, res->unrealized_pnl, &eq);
+    if (!rc) rc = tb_dec_sub(eq, res->fees, &eq);
+    if (rc) return rc;
+    res->final_equity = eq;
+    size_t n = tb_position_manager_count(p->positions);
+    if (n) {
+        res->positions = calloc(n, sizeof(*res->positions));
+        if (!res->positions) return TB_ENOMEM;
+        for (size_t i = 0; i < n; i++)
+            tb_position_manager_get(p->positions, i, &res->positions[i]);
+        res->npositions = n;
+    }
+    return 0;
+}
+
+void tb_backtest_result_free(tb_backtest_result *res)
+{
+    free(res->positions);
+    res->positions = NULL;
+    res->npositions = 0;
+}
+
+static int put_dec(FILE *f, const char *key, tb_decimal v, int comma)
+{
+    char b[TB_DECIMAL_STRLEN];
+    tb_dec_format(v, b, sizeof(b));
+    return fprintf(f, "  \"%s\": \"%s\"%s\n", key, b, comma ? "," : "") < 0 ? TB_EIO : 0;
+}
+
+int tb_backtest_write_summary(const tb_backtest_result *r, FILE *f)
+{
+    int rc = 0;
+    fprintf(f, "{\n");
+    fprintf(f,
+            "  \"bars\": %llu,\n  \"bad_rows\": %llu,\n  \"signals\": %llu,\n  \"orders\": "
+            "%llu,\n  \"fills\": %llu,\n  \"rejected\": %llu,\n  \"canceled\": %llu,\n"
+            "  \"open_orders\": %llu,\n",
+            (unsigned long long)r->bars, (unsigned long long)r->bad_rows,
+            (unsigned long long)r->signals, (unsigned long long)r->orders,
+            (unsigned long long)r->fills, (unsigned long long)r->rejected,
+            (unsigned long long)r->canceled, (unsigned long long)r->open_orders);
+    rc |= put_dec(f, "realized_pnl", r->realized_pnl, 1);
+    rc |= put_dec(f, "unrealized_pnl", r->unrealized_pnl, 1);
+    rc |= put_dec(f, "fees", r->fees, 1);
+    rc |= put_dec(f, "initial_equity", r->initial_equity, 1);
+    rc |= put_dec(f, "final_equity", r->final_equity, 1);
+    rc |= put_dec(f, "max_drawdown_pct", r->max_drawdown_pct, 1);
+    fprintf(f, "  \"dead_letters\": %llu,\n  \"events\": {", (unsigned long long)r->dead_letters);
+    for (int t = 1; t < TB_EV_COUNT; t++)
+        fprintf(f, "%s\"%s\": %llu", t > 1 ? ", " : "", tb_event_type_name((tb_event_type)t),
+                (unsigned long long)r->events[t]);
+    fprintf(f, "},\n  \"positions\": [");
+    for (size_t i = 0; i < r->npositions; i++) {
+        const tb_position_update *p = &r->positions[i];
+        char q[TB_DECIMAL_STRLEN], e[TB_DECIMAL_STRLEN], rp[TB_DECIMAL_STRLEN],
+            up[TB_DECIMAL_STRLEN];
+        tb_dec_format(p->current_quantity, q, sizeof(q));
+        tb_dec_format(p->entry_price, e, sizeof(e));
+        tb_dec_format(p->realized_pnl, rp, sizeof(rp));
+        tb_dec_format(p->unrealized_pnl, up, sizeof(up));
+        fprintf(f,
+                "%s\n    {\"strategy_id\": \"%s\", \"symbol\": \"%s\", \"quantity\": \"%s\", "
+                "\"entry_price\": \"%s\", \"realized_pnl\": \"%s\", \"unrealized_pnl\": \"%s\", "
+                "\"status\": \"%s\"}",
+                i ? "," : "", p->strategy_id, p->symbol, q, e, rp, up,
+                tb_position_status_name(p->status));
+    }
+    if (fprintf(f, "%s]\n}\n", r->npositions ? "\n  " : "") < 0) rc = TB_EIO;
+    return rc ? TB_EIO : (ferror(f) ? TB_EIO : 0);
+}
+
+static FILE *open_out(const char *dir, const char *name, char *err, size_t errlen)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f) seterr(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+    return f;
+}
+
+static int close_out(FILE *f, const char *dir, const char *name, char *err, size_t errlen)
+{
+    if (!f) return 0;
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) {
+        seterr(err, errlen, "%s/%s: write failed: %s", dir, name, strerror(errno));
+        return TB_EIO;
+    }
+    return 0;
+}
+
+int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_backtest_result *res,
+                    char *err, size_t errlen)
+{
+    int rc;
+    FILE *events = NULL, *fills = NULL;
+    tb_pipeline *p = NULL;
+    tb_md_merge *md = NULL;
+    const char *dir = opt ? opt->out_dir : NULL;
+    memset(res, 0, sizeof(*res));
+    if (err && errlen) err[0] = 0;
+
+    if (dir) {
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+            seterr(err, errlen, "%s: cannot create output directory: %s", dir, strerror(errno));
+            return TB_EIO;
+        }
+        if (cfg->event_log && !(events = open_out(dir, "events.jsonl", err, errlen))) {
+            rc = TB_EIO;
+            goto done;
+        }
+        if (cfg->fills && !(fills = open_out(dir, "fills.csv", err, errlen))) {
+            rc = TB_EIO;
+            goto done;
+        }
+    }
+    tb_pipeline_options po = {events, fills, opt ? opt->strategies : NULL,
+                              opt ? opt->nstrategies : 0};
+    if ((rc = tb_pipeline_create(cfg, &po, &p, err, errlen)) != 0) goto done;
+
+    tb_md_config mc;
+    tb_md_config_init(&mc);
+    mc.on_bad_row = cfg->on_bad_row;
+    if (opt) {
+        mc.warn = opt->warn;
+        mc.warn_ctx = opt->warn_ctx;
+    }
+    if ((rc = tb_md_merge_open((const char *const *)cfg->data, cfg->ndata, &mc, &md, err,
+                               errlen)) != 0)
+        goto done;
+    tb_market_data bar;
+    while ((rc = tb_md_merge_next(md, &bar, err, errlen)) == 0) {
+        if ((rc = tb_pipeline_push_bar(p, &bar)) != 0) {
+            seterr(err, errlen, "publishing a bar failed: %s", tb_strerror(rc));
+            goto done;
+        }
+        if (opt && opt->progress && opt->progress_every && p->bars % opt->progress_every == 0)
+            opt->progress(p->bars, bar.close_time, opt->progress_ctx);
+    }
+    if (rc != TB_EEOF) goto done;
+    if ((rc = tb_pipeline_result(p, res)) != 0) goto done;
+    res->bad_rows = tb_md_merge_bad_rows(md);
+
+    if (dir) {
+        FILE *s = open_out(dir, "summary.json", err, errlen);
+        if (!s) {
+            rc = TB_EIO;
+            goto done;
+        }
+        rc = tb_backtest_write_summary(res, s);
+        int crc = close_out(s, dir, "summary.json", err, errlen);
+        if (!rc) rc = crc;
+    }
+done:
+    tb_md_merge_close(md);
+    tb_pipeline_destroy(p);
+    {
+        int c1 = close_out(events, dir, "events.jsonl", err, errlen);
+        int c2 = close_out(fills, dir, "fills.csv", err, errlen);
+        if (!rc) rc = c1 ? c1 : c2;
+    }
+    if (rc) tb_backtest_result_free(res);
+    return rc;
+}

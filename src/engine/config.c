@@ -1,0 +1,434 @@
+/* The INI configuration: raw entries first (with where each came from), then
+ * one pass that interprets them, so an error always names its origin and a
+ * --set override is checked exactly like the file. */
+#define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tradebus/config.h"
+
+struct tb_config_entry {
+    char *section, *key, *value;
+    char origin[128];
+    int used;
+};
+
+void tb_config_init(tb_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static int put(tb_config *cfg, const char *section, const char *key, const char *value,
+               const char *origin)
+{
+    for (size_t i = 0; i < cfg->nentries; i++) {
+        tb_config_entry *e = &cfg->entries[i];
+        if (strcmp(e->section, section) == 0 && strcmp(e->key, key) == 0) {
+            char *v = strdup(value);
+            if (!v) return TB_ENOMEM;
+            free(e->value);
+            e->value = v;
+            snprintf(e->origin, sizeof(e->origin), "%s", origin);
+            return 0;
+        }
+    }
+    if (cfg->nentries == cfg->entries_cap) {
+        size_t nc = cfg->entries_cap ? cfg->entries_cap * 2 : 32;
+        tb_config_entry *ne = realloc(cfg->entries, nc * sizeof(*ne));
+        if (!ne) return TB_ENOMEM;
+        cfg->entries = ne;
+        cfg->entries_cap = nc;
+    }
+    tb_config_entry *e = &cfg->entries[cfg->nentries];
+    memset(e, 0, sizeof(*e));
+    e->section = strdup(section);
+    e->key = strdup(key);
+    e->value = strdup(value);
+    if (!e->section || !e->key || !e->value) {
+        free(e->section);
+        free(e->key);
+        free(e->value);
+        return TB_ENOMEM;
+    }
+    snprintf(e->origin, sizeof(e->origin), "%s", origin);
+    cfg->nentries++;
+    return 0;
+}
+
+typedef struct {
+    tb_config *cfg;
+    const char *path;
+    FILE *f;
+    int line; /* lines read so far: the handler runs for the line just read */
+    int rc;
+} load_ctx;
+
+/* Debian's inih does not pass line numbers to the handler; counting the
+ * reader's calls (one per line) gives them. */
+static char *read_line(char *buf, int size, void *stream)
+{
+    load_ctx *lc = stream;
+    char *r = fgets(buf, size, lc->f);
+    if (r) lc->line++;
+    return r;
+}
+
+static int on_ini(void *user, const char *section, const char *name, const char *value)
+{
+    load_ctx *lc = user;
+    char origin[128];
+    snprintf(origin, sizeof(origin), "%s:%d", lc->path, lc->line);
+    if (!name) return 1; /* a section header alone */
+    lc->rc = put(lc->cfg, section, name, value, origin);
+    return lc->rc == 0;
+}
+
+int tb_config_load(tb_config *cfg, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        seterr(err, errlen, "%s: cannot open config: %s", path, strerror(errno));
+        return TB_EIO;
+    }
+    load_ctx lc = {cfg, path, f, 0, 0};
+    int line = ini_parse_stream(read_line, &lc, on_ini, &lc);
+    fclose(f);
+    if (lc.rc) {
+        seterr(err, errlen, "%s: %s", path, tb_strerror(lc.rc));
+        return lc.rc;
+    }
+    if (line != 0) {
+        seterr(err, errlen, "%s:%d: syntax error (expected [section] or key = value)", path, line);
+        return TB_ECONFIG;
+    }
+    return 0;
+}
+
+int tb_config_set(tb_config *cfg, const char *a, char *err, size_t errlen)
+{
+    const char *eq = strchr(a, '=');
+    const char *dot = eq ? a + (eq - a) : NULL;
+    while (dot && dot > a && *dot != '.')
+        dot--;
+    if (!eq || !dot || dot == a || *dot != '.' || dot + 1 == eq) {
+        seterr(err, errlen, "--set %s: expected SECTION.KEY=VALUE (e.g. exchange.fee_bps=5)", a);
+        return TB_ECONFIG;
+    }
+    char section[128], key[128];
+    size_t sl = (size_t)(dot - a), kl = (size_t)(eq - dot - 1);
+    if (sl >= sizeof(section) || kl >= sizeof(key)) {
+        seterr(err, errlen, "--set %s: section or key too long", a);
+        return TB_ECONFIG;
+    }
+    memcpy(section, a, sl);
+    section[sl] = 0;
+    memcpy(key, dot + 1, kl);
+    key[kl] = 0;
+    return put(cfg, section, key, eq + 1, "--set");
+}
+
+int tb_config_add_data(tb_config *cfg, const char *spec)
+{
+    char **nd = realloc(cfg->data, (cfg->ndata + 1) * sizeof(*nd));
+    if (!nd) return TB_ENOMEM;
+    cfg->data = nd;
+    if (!(cfg->data[cfg->ndata] = strdup(spec))) return TB_ENOMEM;
+    cfg->ndata++;
+    return 0;
+}
+
+/* ---- typed readers: each names origin, section and key on error ---- */
+
+#define FAIL(e, ...)                                                                               \
+    do {                                                                                           \
+        char msg_[400];                                                                            \
+        snprintf(msg_, sizeof(msg_), __VA_ARGS__);                                                 \
+        seterr(err, errlen, "%s: [%s] %s: %s", (e)->origin, (e)->section, (e)->key, msg_);         \
+        return TB_ECONFIG;                                                                         \
+    } while (0)
+
+static int get_dec(const tb_config_entry *e, tb_decimal lo, tb_decimal hi, tb_decimal *out,
+                   char *err, size_t errlen)
+{
+    tb_decimal v;
+    if (tb_dec_parse(e->value, (size_t)-1, &v) != 0)
+        FAIL(e, "'%s' is not a decimal number (e.g. 10 or 0.5)", e->value);
+    if (v < lo || v > hi) {
+        char l[TB_DECIMAL_STRLEN], h[TB_DECIMAL_STRLEN];
+        tb_dec_format(lo, l, sizeof(l));
+        tb_dec_format(hi, h, sizeof(h));
+        FAIL(e, "%s is out of range [%s, %s]", e->value, l, h);
+    }
+    *out = v;
+    return 0;
+}
+
+static int get_int(const tb_config_entry *e, long lo, long hi, long *out, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(e->value, &end, 10);
+    if (errno || end == e->value || *end) FAIL(e, "'%s' is not an integer", e->value);
+    if (v < lo || v > hi) FAIL(e, "%ld is out of range [%ld, %ld]", v, lo, hi);
+    *out = v;
+    return 0;
+}
+
+static int get_bool(const tb_config_entry *e, int *out, char *err, size_t errlen)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no",
+                                                                                "off", "0"};
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(e->value, yes[i]) == 0) return *out = 1, 0;
+        if (strcmp(e->value, no[i]) == 0) return *out = 0, 0;
+    }
+    FAIL(e, "'%s' is not true or false", e->value);
+}
+
+static int split_data(tb_config *cfg, const char *list)
+{
+    char *copy = strdup(list);
+    if (!copy) return TB_ENOMEM;
+    int rc = 0;
+    for (char *save = NULL, *tok = strtok_r(copy, " ,\t", &save); tok && !rc;
+         tok = strtok_r(NULL, " ,\t", &save))
+        rc = tb_config_add_data(cfg, tok);
+    free(copy);
+    return rc;
+}
+
+static tb_strategy_config *strategy_for(tb_config *cfg, const char *id)
+{
+    for (size_t i = 0; i < cfg->nstrategies; i++)
+        if (strcmp(cfg->strategies[i].id, id) == 0) return &cfg->strategies[i];
+    tb_strategy_config *ns =
+        realloc(cfg->strategies, (cfg->nstrategies + 1) * sizeof(*cfg->strategies));
+    if (!ns) return NULL;
+    cfg->strategies = ns;
+    tb_strategy_config *s = &ns[cfg->nstrategies++];
+    memset(s, 0, sizeof(*s));
+    snprintf(s->id, sizeof(s->id), "%s", id);
+    s->order_type = TB_ORDER_MARKET;
+    return s;
+}
+
+static tb_symbol_rules *symbol_for(tb_config *cfg, const char *sym)
+{
+    for (size_t i = 0; i < cfg->nsymbols; i++)
+        if (strcmp(cfg->symbols[i].symbol, sym) == 0) return &cfg->symbols[i];
+    tb_symbol_rules *ns = realloc(cfg->symbols, (cfg->nsymbols + 1) * sizeof(*ns));
+    if (!ns) return NULL;
+    cfg->symbols = ns;
+    tb_symbol_rules *r = &ns[cfg->nsymbols++];
+    memset(r, 0, sizeof(*r));
+    snprintf(r->symbol, sizeof(r->symbol), "%s", sym);
+    return r;
+}
+
+static int valid_name(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= max) return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-') return 0;
+    return 1;
+}
+
+static int build_entry(tb_config *cfg, tb_config_entry *e, int cli_data, char *err, size_t errlen)
+{
+    const tb_decimal big = 1000000000 * TB_DECIMAL_ONE, bps = 10000 * TB_DECIMAL_ONE;
+    long l;
+    int rc = 0;
+    const char *s = e->section, *k = e->key;
+
+    if (strcmp(s, "backtest") == 0) {
+        if (strcmp(k, "data") == 0) return cli_data ? 0 : split_data(cfg, e->value);
+        if (strcmp(k, "initial_cash") == 0)
+            return get_dec(e, 0, big, &cfg->exchange.initial_cash, err, errlen);
+        if (strcmp(k, "on_bad_row") == 0) {
+            if (strcmp(e->value, "fail") == 0)
+                cfg->on_bad_row = TB_BAD_ROW_FAIL;
+            else if (strcmp(e->value, "skip") == 0)
+                cfg->on_bad_row = TB_BAD_ROW_SKIP;
+            else
+                FAIL(e, "'%s' must be fail or skip", e->value);
+            return 0;
+        }
+        if (strcmp(k, "node_id") == 0) {
+            if ((rc = get_int(e, 1, 65535, &l, err, errlen)) == 0) cfg->node_id = (uint16_t)l;
+            return rc;
+        }
+    } else if (strcmp(s, "exchange") == 0) {
+        if (strcmp(k, "type") == 0) {
+            if (strcmp(e->value, "sim") != 0)
+                FAIL(e, "'%s' is not available (only sim in this version)", e->value);
+            return 0;
+        }
+        if (strcmp(k, "fee_bps") == 0)
+            return get_dec(e, 0, bps - 1, &cfg->exchange.fee_bps, err, errlen);
+        if (strcmp(k, "slippage_bps") == 0)
+            return get_dec(e, 0, bps - 1, &cfg->exchange.slippage_bps, err, errlen);
+        if (strcmp(k, "max_volume_participation") == 0)
+            return get_dec(e, 0, TB_DECIMAL_ONE, &cfg->exchange.max_volume_participation, err,
+                           errlen);
+    } else if (strcmp(s, "risk") == 0) {
+        tb_risk_config *r = &cfg->risk;
+        if (strcmp(k, "max_position") == 0)
+            return get_dec(e, 0, big, &r->max_position, err, errlen);
+        if (strcmp(k, "max_order_notional") == 0)
+            return get_dec(e, 0, big, &r->max_order_notional, err, errlen);
+        if (strcmp(k, "price_band_pct") == 0)
+            return get_dec(e, 0, 100 * TB_DECIMAL_ONE, &r->price_band_pct, err, errlen);
+        if (strcmp(k, "max_drawdown_pct") == 0)
+            return get_dec(e, 0, 100 * TB_DECIMAL_ONE, &r->max_drawdown_pct, err, errlen);
+        if (strcmp(k, "max_open_orders") == 0) {
+            if ((rc = get_int(e, 0, 1000000, &l, err, errlen)) == 0) r->max_open_orders = (int)l;
+            return rc;
+        }
+        if (strcmp(k, "max_orders_per_minute") == 0) {
+            if ((rc = get_int(e, 0, 1000000, &l, err, errlen)) == 0)
+                r->max_orders_per_minute = (int)l;
+            return rc;
+        }
+    } else if (strcmp(s, "bus") == 0) {
+        if (strcmp(k, "max_retries") == 0) {
+            if ((rc = get_int(e, 0, 100, &l, err, errlen)) == 0) cfg->max_retries = (int)l;
+            return rc;
+        }
+        if (strcmp(k, "ring_capacity") == 0) {
+            if ((rc = get_int(e, 16, 1 << 24, &l, err, errlen)) == 0)
+                cfg->ring_capacity = (size_t)l;
+            return rc;
+        }
+    } else if (strcmp(s, "output") == 0) {
+        if (strcmp(k, "event_log") == 0) return get_bool(e, &cfg->event_log, err, errlen);
+        if (strcmp(k, "fills") == 0) return get_bool(e, &cfg->fills, err, errlen);
+    } else if (strncmp(s, "symbol.", 7) == 0) {
+        if (!valid_name(s + 7, TB_SYMBOL_LEN)) FAIL(e, "bad symbol name '%s'", s + 7);
+        tb_symbol_rules *r = symbol_for(cfg, s + 7);
+        if (!r) return TB_ENOMEM;
+        if (strcmp(k, "tick_size") == 0) return get_dec(e, 1, big, &r->tick_size, err, errlen);
+        if (strcmp(k, "step_size") == 0) return get_dec(e, 1, big, &r->step_size, err, errlen);
+        if (strcmp(k, "min_notional") == 0)
+            return get_dec(e, 0, big, &r->min_notional, err, errlen);
+    } else if (strncmp(s, "strategy.", 9) == 0) {
+        if (!valid_name(s + 9, TB_STRATEGY_LEN - 12))
+            FAIL(e, "strategy id '%s' must be 1-19 letters, digits, '_' or '-'", s + 9);
+        tb_strategy_config *st = strategy_for(cfg, s + 9);
+        if (!st) return TB_ENOMEM;
+        if (strcmp(k, "type") == 0) {
+            if (!tb_strategy_builtin(e->value)) {
+                char known[160] = "";
+                for (size_t i = 0; tb_strategy_builtin_at(i); i++) {
+                    if (i) strncat(known, ", ", sizeof(known) - strlen(known) - 1);
+                    strncat(known, tb_strategy_builtin_at(i)->name,
+                            sizeof(known) - strlen(known) - 1);
+                }
+                FAIL(e, "unknown strategy type '%s' (known: %s)", e->value, known);
+            }
+            snprintf(st->type, sizeof(st->type), "%s", e->value);
+            return 0;
+        }
+        if (strcmp(k, "symbol") == 0) {
+            if (!valid_name(e->value, TB_SYMBOL_LEN)) FAIL(e, "bad symbol '%s'", e->value);
+            snprintf(st->symbol, sizeof(st->symbol), "%s", e->value);
+            return 0;
+        }
+        if (strcmp(k, "order_type") == 0) {
+            if (tb_order_type_parse(e->value, &st->order_type) != 0)
+                FAIL(e, "'%s' must be MARKET or LIMIT", e->value);
+            return 0;
+        }
+        if (strcmp(k, "limit_offset_bps") == 0)
+            return get_dec(e, 0, bps - 1, &st->limit_offset_bps, err, errlen);
+        if (strcmp(k, "emit_hold") == 0) return get_bool(e, &st->emit_hold, err, errlen);
+        /* Anything else belongs to the strategy, which checks it. */
+        tb_param *np = realloc(st->params, (st->nparams + 1) * sizeof(*np));
+        if (!np) return TB_ENOMEM;
+        st->params = np;
+        np[st->nparams].key = e->key; /* borrowed from the entry, freed with it */
+        np[st->nparams].value = e->value;
+        st->nparams++;
+        return 0;
+    } else {
+        FAIL(e, "unknown section (known: backtest, exchange, risk, bus, output, symbol.SYM, "
+                "strategy.ID)");
+    }
+    FAIL(e, "unknown key");
+}
+
+int tb_config_build(tb_config *cfg, char *err, size_t errlen)
+{
+    int cli_data = cfg->ndata > 0;
+    tb_sim_exchange_config_init(&cfg->exchange);
+    tb_risk_config_init(&cfg->risk);
+    cfg->on_bad_row = TB_BAD_ROW_FAIL;
+    cfg->node_id = 1;
+    cfg->max_retries = 2;
+    cfg->ring_capacity = 1024;
+    cfg->event_log = 1;
+    cfg->fills = 1;
+    for (size_t i = 0; i < cfg->nentries; i++) {
+        int rc = build_entry(cfg, &cfg->entries[i], cli_data, err, errlen);
+        if (rc) return rc;
+    }
+    cfg->exchange.symbols = cfg->symbols;
+    cfg->exchange.nsymbols = cfg->nsymbols;
+    cfg->risk.initial_equity = cfg->exchange.initial_cash;
+    for (size_t i = 0; i < cfg->nstrategies; i++) {
+        tb_strategy_config *st = &cfg->strategies[i];
+        if (!st->type[0]) {
+            seterr(err, errlen, "[strategy.%s] type: missing (e.g. type = sma_cross)", st->id);
+            return TB_ECONFIG;
+        }
+        if (!st->symbol[0]) {
+            seterr(err, errlen, "[strategy.%s] symbol: missing (e.g. symbol = BTCUSDT)", st->id);
+            return TB_ECONFIG;
+        }
+    }
+    if (cfg->ndata == 0) {
+        seterr(err, errlen,
+               "[backtest] data: no market data given (set it in the config or "
+               "pass --data FILE)");
+        return TB_ECONFIG;
+    }
+    if (cfg->nstrategies == 0) {
+        seterr(err, errlen, "no [strategy.ID] section: nothing would trade");
+        return TB_ECONFIG;
+    }
+    return 0;
+}
+
+void tb_config_free(tb_config *cfg)
+{
+    for (size_t i = 0; i < cfg->nentries; i++) {
+        free(cfg->entries[i].section);
+        free(cfg->entries[i].key);
+        free(cfg->entries[i].value);
+    }
+    free(cfg->entries);
+    for (size_t i = 0; i < cfg->ndata; i++)
+        free(cfg->data[i]);
+    free(cfg->data);
+    for (size_t i = 0; i < cfg->nstrategies; i++)
+        free(cfg->strategies[i].params);
+    free(cfg->strategies);
+    free(cfg->symbols);
+    memset(cfg, 0, sizeof(*cfg));
+}

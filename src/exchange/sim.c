@@ -1,0 +1,429 @@
+/* The simulated exchange: fill rules and the account are documented in
+ * exchange.h. Everything is integer decimal arithmetic, so a backtest is
+ * exact and identical on every machine.
+ *
+ * No look-ahead is enforced by counting bars per symbol: an order remembers
+ * how many bars of its symbol had been seen when it arrived and only a later
+ * bar can fill it. That holds whatever the timestamps of the data. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tradebus/exchange.h"
+
+typedef struct {
+    tb_symbol_rules rules;
+    tb_decimal last_close; /* 0 until the first bar */
+    tb_decimal position;   /* base asset held, signed (shorts negative) */
+    uint64_t bars;         /* bars seen */
+    int64_t last_bar_time; /* close time of the last bar applied */
+} sym_state;
+
+typedef struct {
+    tb_order_placement_request req;
+    char order_id[TB_ORDER_ID_LEN];
+    size_t sym;           /* index into syms */
+    uint64_t arrived_bar; /* sym bars count at submit: fill only on later bars */
+    tb_decimal remaining;
+    tb_decimal inc_remaining;    /* part of the remainder that increases exposure */
+    tb_decimal reserve_per_unit; /* cash held back per unit of inc_remaining */
+} sim_order;
+
+typedef struct {
+    tb_exchange base; /* first: tb_exchange* <-> sim* */
+    tb_sim_exchange_config cfg;
+    int restrict_symbols; /* symbols were declared: refuse others */
+    tb_decimal cash;
+    sym_state *syms;
+    size_t nsyms, syms_cap;
+    sim_order *orders;
+    size_t norders, orders_cap;
+    uint64_t next_order, next_trade;
+} sim;
+
+/* Like Binance, a client order id must be unique among OPEN orders only
+ * (a set of every id ever seen would grow with the run's length). */
+static int open_id_exists(const sim *x, const char *id)
+{
+    for (size_t i = 0; i < x->norders; i++)
+        if (strcmp(x->orders[i].req.client_order_id, id) == 0) return 1;
+    return 0;
+}
+
+static int find_sym(sim *x, const char *symbol, int create, size_t *out)
+{
+    for (size_t i = 0; i < x->nsyms; i++)
+        if (strcmp(x->syms[i].rules.symbol, symbol) == 0) {
+            *out = i;
+            return 0;
+        }
+    if (!create) return TB_ENOTFOUND;
+    if (x->nsyms == x->syms_cap) {
+        size_t nc = x->syms_cap ? x->syms_cap * 2 : 8;
+        sym_state *ns = realloc(x->syms, nc * sizeof(*ns));
+        if (!ns) return TB_ENOMEM;
+        x->syms = ns;
+        x->syms_cap = nc;
+    }
+    sym_state *s = &x->syms[x->nsyms];
+    memset(s, 0, sizeof(*s));
+    if (tb_str_copy(s->rules.symbol, sizeof(s->rules.symbol), symbol)) return TB_EINVAL;
+    *out = x->nsyms++;
+    return 0;
+}
+
+static void respond(sim *x, tb_exchange_response *r)
+{
+    if (x->base.listener) x->base.listener(r, x->base.listener_ctx);
+}
+
+static void reject(sim *x, const tb_order_placement_request *req, int64_t now,
+                   tb_reject_reason reason, const char *text)
+{
+    tb_exchange_response r;
+    memset(&r, 0, sizeof(r));
+    r.kind = TB_XR_REJECTED;
+    memcpy(r.client_order_id, req->client_order_id, sizeof(r.client_order_id));
+    r.time = now;
+    r.reason = reason;
+    snprintf(r.text, sizeof(r.text), "%s", text);
+    respond(x, &r);
+}
+
+/* price × qty × fee_bps / 10000 in 128 bits, half-up to 8 decimals. */
+static int commission(tb_decimal price, tb_decimal qty, tb_decimal fee_bps, tb_decimal *out)
+{
+    __int128 n = (__int128)price * qty; /* scale 1e16; |n| < 2^126 */
+    __int128 lim = ((__int128)1 << 126) / (fee_bps ? fee_bps : 1);
+    if (n > lim || n < -lim) return TB_EOVERFLOW;
+    n *= fee_bps;                                               /* scale 1e24, in bps */
+    const __int128 d = (__int128)10000 * 100000000 * 100000000; /* back to 1e-8 units */
+    __int128 q = n / d, r = n % d;
+    if (r < 0) r = -r;
+    if (2 * r >= d) q += n < 0 ? -1 : 1;
+    if (q > INT64_MAX || q < -INT64_MAX) return TB_EOVERFLOW;
+    *out = (tb_decimal)q;
+    return 0;
+}
+
+/* Equity minus gross exposure minus what open orders hold back: the cash an
+ * order that increases exposure may still use (1x, shorts collateralised). */
+static int free_cash(const sim *x, tb_decimal *out)
+{
+    __int128 f = x->cash;
+    for (size_t i = 0; i < x->nsyms; i++) {
+        const sym_state *s = &x->syms[i];
+        __int128 v = (__int128)s->position * s->last_close / 100000000;
+        f += v;              /* equity: cash + marked positions */
+        f -= v < 0 ? -v : v; /* minus gross exposure */
+    }
+    for (size_t i = 0; i < x->norders; i++)
+        f -= (__int128)x->orders[i].inc_remaining * x->orders[i].reserve_per_unit / 100000000;
+    if (f > INT64_MAX) f = INT64_MAX;
+    if (f < -INT64_MAX) f = -INT64_MAX;
+    *out = (tb_decimal)f;
+    return 0;
+}
+
+static int is_multiple(tb_decimal v, tb_decimal step)
+{
+    return step <= 0 || v % step == 0;
+}
+
+static int sim_submit(tb_exchange *ex, const tb_order_placement_request *req, int64_t now)
+{
+    sim *x = (sim *)ex;
+    char text[TB_TEXT_LEN];
+    size_t si;
+
+    if (req->quantity <= 0) {
+        reject(x, req, now, TB_REJECT_INVALID_QUANTITY, "quantity must be positive");
+        return 0;
+    }
+    if (req->order_type == TB_ORDER_LIMIT && req->price <= 0) {
+        reject(x, req, now, TB_REJECT_INVALID_PRICE, "limit price must be positive");
+        return 0;
+    }
+    if (find_sym(x, req->symbol, !x->restrict_symbols, &si) != 0) {
+        snprintf(text, sizeof(text), "unknown symbol %s", req->symbol);
+        reject(x, req, now, TB_REJECT_UNKNOWN_SYMBOL, text);
+        return 0;
+    }
+    sym_state *s = &x->syms[si];
+    if (!is_multiple(req->quantity, s->rules.step_size)) {
+        char q[TB_DECIMAL_STRLEN], st[TB_DECIMAL_STRLEN];
+        tb_dec_format(req->quantity, q, sizeof(q));
+        tb_dec_format(s->rules.step_size, st, sizeof(st));
+        snprintf(text, sizeof(text), "quantity %s is not a multiple of step size %s", q, st);
+        reject(x, req, now, TB_REJECT_INVALID_QUANTITY, text);
+        return 0;
+    }
+    if (req->order_type == TB_ORDER_LIMIT && !is_multiple(req->price, s->rules.tick_size)) {
+        char p[TB_DECIMAL_STRLEN], t[TB_DECIMAL_STRLEN];
+        tb_dec_format(req->price, p, sizeof(p));
+        tb_dec_format(s->rules.tick_size, t, sizeof(t));
+        snprintf(text, sizeof(text), "price %s is not a multiple of tick size %s", p, t);
+        reject(x, req, now, TB_REJECT_INVALID_PRICE, text);
+        return 0;
+    }
+    tb_decimal ref = req->order_type == TB_ORDER_LIMIT ? req->price : s->last_close;
+    if (ref <= 0) {
+        snprintf(text, sizeof(text), "no market price yet for %s", req->symbol);
+        reject(x, req, now, TB_REJECT_EXCHANGE, text);
+        return 0;
+    }
+    if (open_id_exists(x, req->client_order_id)) {
+        snprintf(text, sizeof(text), "client order id %s is already open", req->client_order_id);
+        reject(x, req, now, TB_REJECT_DUPLICATE, text);
+        return 0;
+    }
+
+    /* Only the part beyond closing the current position adds exposure. */
+    tb_decimal pos = s->position, inc = req->quantity;
+    if (req->side == TB_SIDE_BUY && pos < 0) inc = req->quantity > -pos ? req->quantity + pos : 0;
+    if (req->side == TB_SIDE_SELL && pos > 0) inc = req->quantity > pos ? req->quantity - pos : 0;
+    tb_decimal rpu = 0;
+    if (inc > 0) {
+        /* Hold back price × (1 + slippage + fee) per unit, slippage only for MARKET. */
+        tb_decimal bps = x->cfg.fee_bps, need, fc;
+        if (req->order_type == TB_ORDER_MARKET && tb_dec_add(bps, x->cfg.slippage_bps, &bps) != 0)
+            return TB_EOVERFLOW;
+        if (tb_dec_muldiv_int(ref, 10000 * 100000000LL + bps, 10000 * 100000000LL, TB_ROUND_CEIL,
+                              &rpu) != 0 ||
+            tb_dec_mul(inc, rpu, TB_ROUND_CEIL, &need) != 0) {
+            reject(x, req, now, TB_REJECT_INSUFFICIENT_FUNDS, "order value overflows");
+            return 0;
+        }
+        free_cash(x, &fc);
+        if (need > fc) {
+            char n[TB_DECIMAL_STRLEN], f[TB_DECIMAL_STRLEN];
+            tb_dec_format(need, n, sizeof(n));
+            tb_dec_format(fc < 0 ? 0 : fc, f, sizeof(f));
+            snprintf(text, sizeof(text), "needs %s, only %s available", n, f);
+            reject(x, req, now, TB_REJECT_INSUFFICIENT_FUNDS, text);
+            return 0;
+        }
+    }
+    if (x->norders == x->orders_cap) {
+        size_t nc = x->orders_cap ? x->orders_cap * 2 : 64;
+        sim_order *no = realloc(x->orders, nc * sizeof(*no));
+        if (!no) return TB_ENOMEM;
+        x->orders = no;
+        x->orders_cap = nc;
+    }
+    sim_order *o = &x->orders[x->norders++];
+    o->req = *req;
+    snprintf(o->order_id, sizeof(o->order_id), "SIM-%llu", (unsigned long long)++x->next_order);
+    o->sym = si;
+    o->arrived_bar = s->bars;
+    o->remaining = req->quantity;
+    o->inc_remaining = inc;
+    o->reserve_per_unit = rpu;
+
+    tb_exchange_response r;
+    memset(&r, 0, sizeof(r));
+    r.kind = TB_XR_ACCEPTED;
+    memcpy(r.client_order_id, req->client_order_id, sizeof(r.client_order_id));
+    memcpy(r.order_id, o->order_id, sizeof(r.order_id));
+    r.time = now;
+    respond(x, &r);
+    return 0;
+}
+
+static void remove_order(sim *x, size_t i)
+{
+    /* Ordered removal keeps time priority among the remaining orders. */
+    memmove(&x->orders[i], &x->orders[i + 1], (x->norders - i - 1) * sizeof(*x->orders));
+    x->norders--;
+}
+
+static int sim_cancel(tb_exchange *ex, const char *client_order_id, int64_t now)
+{
+    sim *x = (sim *)ex;
+    for (size_t i = 0; i < x->norders; i++) {
+        if (strcmp(x->orders[i].req.client_order_id, client_order_id) != 0) continue;
+        tb_exchange_response r;
+        memset(&r, 0, sizeof(r));
+        r.kind = TB_XR_CANCELED;
+        memcpy(r.client_order_id, x->orders[i].req.client_order_id, sizeof(r.client_order_id));
+        memcpy(r.order_id, x->orders[i].order_id, sizeof(r.order_id));
+        r.time = now;
+        r.quantity = x->orders[i].remaining;
+        snprintf(r.text, sizeof(r.text), "canceled on request");
+        remove_order(x, i);
+        respond(x, &r);
+        return 0;
+    }
+    return TB_ENOTFOUND;
+}
+
+/* The price an order gets on this bar, or 0 if it does not fill. */
+static int fill_price(const sim *x, const sim_order *o, const tb_market_data *bar, tb_decimal *out)
+{
+    const tb_order_placement_request *q = &o->req;
+    int buy = q->side == TB_SIDE_BUY;
+    *out = 0;
+    if (q->order_type == TB_ORDER_MARKET) {
+        tb_decimal p = bar->open;
+        if (x->cfg.slippage_bps) {
+            int64_t one = 10000 * 100000000LL; /* bps × 1e8 */
+            int64_t f = buy ? one + x->cfg.slippage_bps : one - x->cfg.slippage_bps;
+            int rc = tb_dec_muldiv_int(bar->open, f, one, TB_ROUND_HALF_UP, &p);
+            if (rc) return rc;
+        }
+        tb_decimal tick = x->syms[o->sym].rules.tick_size;
+        if (tick > 0) {
+            int rc = tb_dec_quantize(p, tick, TB_ROUND_HALF_UP, &p);
+            if (rc) return rc;
+        }
+        *out = p;
+        return 0;
+    }
+    if (buy) {
+        if (bar->open <= q->price)
+            *out = bar->open;
+        else if (bar->low < q->price)
+            *out = q->price;
+    } else {
+        if (bar->open >= q->price)
+            *out = bar->open;
+        else if (bar->high > q->price)
+            *out = q->price;
+    }
+    return 0;
+}
+
+static int sim_on_market_data(tb_exchange *ex, const tb_market_data *bar)
+{
+    sim *x = (sim *)ex;
+    size_t si;
+    int rc = find_sym(x, bar->symbol, !x->restrict_symbols, &si);
+    if (rc == TB_ENOTFOUND) return 0; /* a symbol we do not trade */
+    if (rc) return rc;
+    sym_state *s = &x->syms[si];
+    /* A bar delivered twice (a retry, a replay) must not fill twice. */
+    if (s->bars > 0 && bar->close_time <= s->last_bar_time) return 0;
+    s->bars++;
+    s->last_bar_time = bar->close_time;
+
+    tb_decimal cap = -1; /* volume still available on this bar, -1 = unlimited */
+    if (x->cfg.max_volume_participation > 0) {
+        rc = tb_dec_mul(bar->volume, x->cfg.max_volume_participation, TB_ROUND_DOWN, &cap);
+        if (rc) return rc;
+        if (s->rules.step_size > 0) tb_dec_quantize(cap, s->rules.step_size, TB_ROUND_DOWN, &cap);
+    }
+
+    for (size_t i = 0; i < x->norders;) {
+        sim_order *o = &x->orders[i];
+        if (o->sym != si || o->arrived_bar >= s->bars) {
+            i++;
+            continue;
+        }
+        tb_decimal price, qty = o->remaining, fee, notional;
+        rc = fill_price(x, o, bar, &price);
+        if (rc) return rc;
+        if (cap >= 0 && qty > cap) qty = cap;
+        if (price <= 0 || qty <= 0) {
+            i++;
+            continue;
+        }
+        if ((rc = commission(price, qty, x->cfg.fee_bps, &fee)) != 0) return rc;
+        if ((rc = tb_dec_mul(price, qty, TB_ROUND_HALF_UP, &notional)) != 0) return rc;
+        int buy = o->req.side == TB_SIDE_BUY;
+        if ((rc = tb_dec_sub(x->cash, buy ? notional : -notional, &x->cash)) != 0) return rc;
+        if ((rc = tb_dec_sub(x->cash, fee, &x->cash)) != 0) return rc;
+        s->position += buy ? qty : -qty;
+        if (cap >= 0) cap -= qty;
+        o->remaining -= qty;
+        if (o->inc_remaining > o->remaining) o->inc_remaining = o->remaining;
+
+        tb_exchange_response r;
+        memset(&r, 0, sizeof(r));
+        r.kind = TB_XR_FILL;
+        memcpy(r.client_order_id, o->req.client_order_id, sizeof(r.client_order_id));
+        memcpy(r.order_id, o->order_id, sizeof(r.order_id));
+        r.time = bar->open_time;
+        r.quantity = qty;
+        r.price = price;
+        r.commission = fee;
+        r.trade_id = ++x->next_trade;
+        if (o->remaining == 0)
+            remove_order(x, i);
+        else
+            i++;
+        respond(x, &r);
+    }
+    s->last_close = bar->close;
+    return 0;
+}
+
+static void sim_destroy(tb_exchange *ex)
+{
+    sim *x = (sim *)ex;
+    free(x->syms);
+    free(x->orders);
+    free(x);
+}
+
+static const tb_exchange_vtable sim_vt = {
+    "sim", sim_submit, sim_cancel, sim_on_market_data, sim_destroy,
+};
+
+void tb_sim_exchange_config_init(tb_sim_exchange_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->initial_cash = 10000 * TB_DECIMAL_ONE;
+    cfg->fee_bps = 10 * TB_DECIMAL_ONE;
+}
+
+int tb_sim_exchange_create(const tb_sim_exchange_config *cfg, tb_exchange **out, char *err,
+                           size_t errlen)
+{
+    tb_sim_exchange_config def;
+    if (!out) return TB_EINVAL;
+    if (!cfg) {
+        tb_sim_exchange_config_init(&def);
+        cfg = &def;
+    }
+#define BAD(msg)                                                                                   \
+    do {                                                                                           \
+        if (err && errlen) snprintf(err, errlen, "%s", msg);                                       \
+        return TB_EINVAL;                                                                          \
+    } while (0)
+    if (cfg->initial_cash < 0) BAD("initial_cash: must not be negative");
+    if (cfg->fee_bps < 0 || cfg->fee_bps >= 10000 * TB_DECIMAL_ONE)
+        BAD("fee_bps: must be in [0, 10000)");
+    if (cfg->slippage_bps < 0 || cfg->slippage_bps >= 10000 * TB_DECIMAL_ONE)
+        BAD("slippage_bps: must be in [0, 10000)");
+    if (cfg->max_volume_participation < 0 || cfg->max_volume_participation > TB_DECIMAL_ONE)
+        BAD("max_volume_participation: must be in [0, 1] (0 = no limit)");
+#undef BAD
+    sim *x = calloc(1, sizeof(*x));
+    if (!x) return TB_ENOMEM;
+    x->base.vt = &sim_vt;
+    x->cfg = *cfg;
+    x->cfg.symbols = NULL;
+    x->cfg.nsymbols = 0;
+    x->cash = cfg->initial_cash;
+    for (size_t i = 0; i < cfg->nsymbols; i++) {
+        size_t si;
+        if (find_sym(x, cfg->symbols[i].symbol, 1, &si) != 0) {
+            sim_destroy(&x->base);
+            return TB_ENOMEM;
+        }
+        x->syms[si].rules = cfg->symbols[i];
+    }
+    x->restrict_symbols = cfg->nsymbols > 0;
+    *out = &x->base;
+    return 0;
+}
+
+tb_decimal tb_sim_exchange_cash(const tb_exchange *ex)
+{
+    return ((const sim *)ex)->cash;
+}
+
+size_t tb_sim_exchange_open_orders(const tb_exchange *ex)
+{
+    return ((const sim *)ex)->norders;
+}
