@@ -31,8 +31,7 @@ static void assert_parse_fails(const char *s, int expected_rc)
 {
     tb_decimal d = UNTOUCHED;
     int rc = tb_dec_parse(s, NUL_TERMINATED, &d);
-    if (rc != expected_rc)
-        fail_msg("parse(\"%s\") returned %d, expected %d", s, rc, expected_rc);
+    if (rc != expected_rc) fail_msg("parse(\"%s\") returned %d, expected %d", s, rc, expected_rc);
     assert_int_equal(d, UNTOUCHED);
 }
 
@@ -130,10 +129,10 @@ static void test_decimal_parse_rejects_malformed_input(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "",     "+",     "-",    ".",    ".5",   "5.",  "-.5",  "1.2.3", " 1",   "1 ",
-        "1\t",  "1e3",   "1E3",  "1e-3", "NaN",  "nan", "Inf",  "inf",   "-inf", "Infinity",
-        "+-1",  "--1",   "++1",  "1-",   "0x10", "1,5", "12a",  "a12",   "1_000", "\xd9\xa1",
-        "1. 5", "1 .5", "- 1", "1..5",
+        "",     "+",        "-",        ".",    ".5",   "5.",  "-.5",  "1.2.3", " 1",
+        "1 ",   "1\t",      "1e3",      "1E3",  "1e-3", "NaN", "nan",  "Inf",   "inf",
+        "-inf", "Infinity", "+-1",      "--1",  "++1",  "1-",  "0x10", "1,5",   "12a",
+        "a12",  "1_000",    "\xd9\xa1", "1. 5", "1 .5", "- 1", "1..5",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_parse_fails(bad[i], TB_EPARSE);
@@ -184,7 +183,10 @@ static void test_decimal_parse_honours_explicit_length(void **state)
     tb_decimal d = UNTOUCHED;
     assert_int_equal(tb_dec_parse("1.25xyz", 3, &d), TB_OK);
     assert_int_equal(d, 120000000);
-    assert_int_equal(tb_dec_parse("12\0" "3", 4, &d), TB_EPARSE);
+    assert_int_equal(tb_dec_parse("12\0"
+                                  "3",
+                                  4, &d),
+                     TB_EPARSE);
     assert_int_equal(tb_dec_parse("5", 0, &d), TB_EPARSE);
     assert_int_equal(d, 120000000);
 }
@@ -315,8 +317,7 @@ static void test_decimal_format_then_parse_round_trips(void **state)
         x ^= x << 17;
         /* Mix magnitudes so short and long fractions both occur. */
         tb_decimal d = (tb_decimal)(x >> (1 + x % 63));
-        if (x & 1)
-            d = -d;
+        if (x & 1) d = -d;
         char buf[TB_DECIMAL_STRLEN];
         int n = tb_dec_format(d, buf, sizeof buf);
         assert_true(n > 0);
@@ -436,8 +437,7 @@ static void test_decimal_mul_overflow_is_reported(void **state)
                      TB_EOVERFLOW);
     assert_int_equal(tb_dec_mul(INT64_MAX, INT64_MAX, TB_ROUND_DOWN, &out), TB_EOVERFLOW);
     assert_int_equal(tb_dec_mul(INT64_MAX, -INT64_MAX, TB_ROUND_DOWN, &out), TB_EOVERFLOW);
-    assert_int_equal(tb_dec_mul(dec("1000000"), dec("1000000"), TB_ROUND_DOWN, &out),
-                     TB_EOVERFLOW);
+    assert_int_equal(tb_dec_mul(dec("1000000"), dec("1000000"), TB_ROUND_DOWN, &out), TB_EOVERFLOW);
     assert_int_equal(out, UNTOUCHED);
 }
 
@@ -487,8 +487,7 @@ static void test_decimal_div_overflow_is_reported(void **state)
     (void)state;
     tb_decimal out = UNTOUCHED;
     assert_int_equal(tb_dec_div(INT64_MAX, dec("0.5"), TB_ROUND_DOWN, &out), TB_EOVERFLOW);
-    assert_int_equal(tb_dec_div(dec("1000"), dec("0.00000001"), TB_ROUND_DOWN, &out),
-                     TB_EOVERFLOW);
+    assert_int_equal(tb_dec_div(dec("1000"), dec("0.00000001"), TB_ROUND_DOWN, &out), TB_EOVERFLOW);
     assert_int_equal(out, UNTOUCHED);
 }
 
@@ -501,8 +500,7 @@ static void test_decimal_muldiv_int_computes_basis_points(void **state)
     assert_int_equal(tb_dec_muldiv_int(dec("123.45678901"), 10, 10000, TB_ROUND_HALF_UP, &out),
                      TB_OK);
     assert_dec_str(out, "0.12345679");
-    assert_int_equal(tb_dec_muldiv_int(dec("123.45678901"), 10, 10000, TB_ROUND_DOWN, &out),
-                     TB_OK);
+    assert_int_equal(tb_dec_muldiv_int(dec("123.45678901"), 10, 10000, TB_ROUND_DOWN, &out), TB_OK);
     assert_dec_str(out, "0.12345678");
     assert_int_equal(tb_dec_muldiv_int(dec("1000"), 75, 10000, TB_ROUND_HALF_UP, &out), TB_OK);
     assert_dec_str(out, "7.5");
@@ -536,8 +534,7 @@ static void test_decimal_muldiv_int_overflow_is_reported(void **state)
     (void)state;
     tb_decimal out = UNTOUCHED;
     assert_int_equal(tb_dec_muldiv_int(INT64_MAX, 3, 2, TB_ROUND_DOWN, &out), TB_EOVERFLOW);
-    assert_int_equal(tb_dec_muldiv_int(INT64_MAX, INT64_MIN, 1, TB_ROUND_DOWN, &out),
-                     TB_EOVERFLOW);
+    assert_int_equal(tb_dec_muldiv_int(INT64_MAX, INT64_MIN, 1, TB_ROUND_DOWN, &out), TB_EOVERFLOW);
     assert_int_equal(out, UNTOUCHED);
 }
 

@@ -32,15 +32,19 @@ static const wire_name signal_types[] = {
 static const wire_name sides[] = {{TB_SIDE_BUY, "BUY"}, {TB_SIDE_SELL, "SELL"}};
 static const wire_name order_types[] = {{TB_ORDER_MARKET, "MARKET"}, {TB_ORDER_LIMIT, "LIMIT"}};
 static const wire_name order_statuses[] = {
-    {TB_ORDER_PENDING, "PENDING"},     {TB_ORDER_NEW, "NEW"},
+    {TB_ORDER_PENDING, "PENDING"},
+    {TB_ORDER_NEW, "NEW"},
     {TB_ORDER_PARTIALLY_FILLED, "PARTIALLY_FILLED"},
-    {TB_ORDER_FILLED, "FILLED"},       {TB_ORDER_CANCELED, "CANCELED"},
-    {TB_ORDER_REJECTED, "REJECTED"},   {TB_ORDER_EXPIRED, "EXPIRED"},
+    {TB_ORDER_FILLED, "FILLED"},
+    {TB_ORDER_CANCELED, "CANCELED"},
+    {TB_ORDER_REJECTED, "REJECTED"},
+    {TB_ORDER_EXPIRED, "EXPIRED"},
 };
 static const wire_name position_statuses[] = {{TB_POSITION_OPEN, "OPEN"},
                                               {TB_POSITION_CLOSED, "CLOSED"}};
-static const wire_name trading_states[] = {
-    {TB_TRADING_ACTIVE, "ACTIVE"}, {TB_TRADING_REDUCING, "REDUCING"}, {TB_TRADING_HALTED, "HALTED"}};
+static const wire_name trading_states[] = {{TB_TRADING_ACTIVE, "ACTIVE"},
+                                           {TB_TRADING_REDUCING, "REDUCING"},
+                                           {TB_TRADING_HALTED, "HALTED"}};
 static const wire_name reject_reasons[] = {
     {TB_REJECT_NONE, "NONE"},
     {TB_REJECT_RISK, "RISK"},
@@ -52,9 +56,8 @@ static const wire_name reject_reasons[] = {
     {TB_REJECT_DUPLICATE, "DUPLICATE"},
 };
 static const wire_name sources[] = {
-    {TB_SRC_UNKNOWN, "unknown"}, {TB_SRC_MARKET_DATA, "market_data"},
-    {TB_SRC_SIGNAL, "signal"},   {TB_SRC_ORDERS, "orders"},
-    {TB_SRC_POSITIONS, "positions"}, {TB_SRC_RISK, "risk"},
+    {TB_SRC_UNKNOWN, "unknown"}, {TB_SRC_MARKET_DATA, "market_data"}, {TB_SRC_SIGNAL, "signal"},
+    {TB_SRC_ORDERS, "orders"},   {TB_SRC_POSITIONS, "positions"},     {TB_SRC_RISK, "risk"},
     {TB_SRC_MONITOR, "monitor"}, {TB_SRC_EXCHANGE, "exchange"},
 };
 
@@ -90,7 +93,10 @@ ADAPT(tb_trading_state, tb_trading_state)
 ADAPT(tb_reject_reason, tb_reject_reason)
 ADAPT(tb_source, tb_source)
 
-#define API(prefix, table) {#prefix, table, ARRAY_LEN(table), prefix##_name_int, prefix##_parse_int}
+#define API(prefix, table)                                                                         \
+    {                                                                                              \
+#prefix, table, ARRAY_LEN(table), prefix##_name_int, prefix##_parse_int                    \
+    }
 static const enum_api apis[] = {
     API(tb_event_type, event_types),
     API(tb_signal_type, signal_types),
@@ -119,8 +125,7 @@ static void assert_wire_names(const enum_api *api)
 static const enum_api *api_for(const char *what)
 {
     for (size_t i = 0; i < ARRAY_LEN(apis); i++) {
-        if (strcmp(apis[i].what, what) == 0)
-            return &apis[i];
+        if (strcmp(apis[i].what, what) == 0) return &apis[i];
     }
     fail_msg("no api %s", what);
     return NULL;
@@ -199,14 +204,22 @@ static void test_enum_name_of_unknown_value_is_question_mark(void **state)
 static void test_enum_parse_rejects_unknown_names(void **state)
 {
     (void)state;
-    static const char *const bad[] = {"", "?", "buy", "Buy", "BUY ", " BUY", "marketdata",
-                                      "MarketData\n", "UNKNOWN", "Unknown", "partially_filled"};
+    static const char *const bad[] = {"",
+                                      "?",
+                                      "buy",
+                                      "Buy",
+                                      "BUY ",
+                                      " BUY",
+                                      "marketdata",
+                                      "MarketData\n",
+                                      "UNKNOWN",
+                                      "Unknown",
+                                      "partially_filled"};
     for (size_t a = 0; a < ARRAY_LEN(apis); a++) {
         for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
             int v = -1;
             int rc = apis[a].parse(bad[i], &v);
-            if (rc != TB_EPARSE)
-                fail_msg("%s_parse(\"%s\") returned %d", apis[a].what, bad[i], rc);
+            if (rc != TB_EPARSE) fail_msg("%s_parse(\"%s\") returned %d", apis[a].what, bad[i], rc);
         }
     }
 }
@@ -299,8 +312,7 @@ static const struct {
 static int is_legal(int from, int to)
 {
     for (size_t i = 0; i < ARRAY_LEN(legal_moves); i++) {
-        if ((int)legal_moves[i].from == from && (int)legal_moves[i].to == to)
-            return 1;
+        if ((int)legal_moves[i].from == from && (int)legal_moves[i].to == to) return 1;
     }
     return 0;
 }
@@ -321,8 +333,7 @@ static void test_order_status_illegal_transitions_refused(void **state)
     int refused = 0;
     for (int from = 0; from < N_STATUS; from++) {
         for (int to = 0; to < N_STATUS; to++) {
-            if (is_legal(from, to))
-                continue;
+            if (is_legal(from, to)) continue;
             if (tb_order_status_can_move((tb_order_status)from, (tb_order_status)to))
                 fail_msg("%s -> %s allowed", tb_order_status_name((tb_order_status)from),
                          tb_order_status_name((tb_order_status)to));

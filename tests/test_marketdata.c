@@ -565,6 +565,14 @@ static void test_md_close_time_before_open_time_rejected(void **state)
                      "close_time 1704067199999 is before open_time 1704067200000");
 }
 
+static void test_md_close_time_not_increasing_rejected(void **state)
+{
+    expect_row_error(*state,
+                     "1704067200000,1,1,1,1,1,1704067319999,0,0,0,0,0\n"
+                     "1704067260000,1,1,1,1,1,1704067319999,0,0,0,0,0\n",
+                     2, "close_time 1704067319999 is not after the previous row's");
+}
+
 static void test_md_generic_bad_timestamp_rejected(void **state)
 {
     expect_row_error(*state,
@@ -862,6 +870,7 @@ int main(void)
         T(test_md_time_not_increasing_rejected),
         T(test_md_generic_time_not_increasing_rejected),
         T(test_md_close_time_before_open_time_rejected),
+        T(test_md_close_time_not_increasing_rejected),
         T(test_md_generic_bad_timestamp_rejected),
         T(test_md_generic_wrong_column_count_rejected),
         T(test_md_overlong_line_is_bad_row),

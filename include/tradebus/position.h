@@ -33,17 +33,28 @@ TB_EXPORT int tb_position_manager_create(tb_bus *bus, tb_position_manager **out)
 TB_EXPORT void tb_position_manager_destroy(tb_position_manager *pm);
 
 /* The seed's interface. */
-/* Applies one OrderFilled event. TB_EINVAL for a non-fill or a bad quantity,
- * TB_EOVERFLOW if the PnL would overflow (position untouched). */
+/* Applies one OrderFilled event. TB_EINVAL for a non-fill or a bad fill
+ * (quantity or price <= 0, unknown side, empty strategy_id or symbol),
+ * TB_EOVERFLOW if any result would overflow (position untouched). A
+ * redelivery of the fill last applied (same non-zero event_id, e.g. the bus
+ * retrying a failed publish) is not applied again: it only publishes the
+ * updates still pending. */
 TB_EXPORT int tb_position_manager_handle_order_filled_event(tb_position_manager *pm,
                                                             const tb_event *fill);
 /* Replaces the state of position position_id with *updates (quantity, entry,
- * realized, mark, status); for corrections and recovery. TB_ENOTFOUND. */
+ * realized, mark, status); for corrections and recovery. Unrealized is
+ * recomputed; nothing is published (see publish_position_event). Only the
+ * current position of a (strategy, symbol) can be found: TB_ENOTFOUND.
+ * TB_EINVAL if status and quantity disagree (OPEN needs a non-zero quantity,
+ * CLOSED zero) or a price is negative; TB_EOVERFLOW. */
 TB_EXPORT int tb_position_manager_update_position(tb_position_manager *pm, uint64_t position_id,
                                                   const tb_position_update *updates);
-/* Publishes a PositionUpdate through the bus. */
+/* Publishes a PositionUpdate through the bus; TB_EINVAL for another type. */
 TB_EXPORT int tb_position_manager_publish_position_event(tb_position_manager *pm, tb_event *ev);
-/* Marks every position of md's symbol at its close. */
+/* Marks every position of md's symbol at its close, and remembers it as the
+ * mark for later fills. TB_EDATA for an empty symbol or a close <= 0;
+ * TB_EOVERFLOW if a position's PnL would overflow (that one keeps its
+ * previous mark, the others are marked). */
 TB_EXPORT int tb_position_manager_mark(tb_position_manager *pm, const tb_market_data *md);
 
 /* Positions tracked (open or closed; one per (strategy, symbol), the latest). */
@@ -54,7 +65,8 @@ TB_EXPORT int tb_position_manager_get(const tb_position_manager *pm, size_t i,
 /* Looks up the position of (strategy_id, symbol); TB_ENOTFOUND. */
 TB_EXPORT int tb_position_manager_find(const tb_position_manager *pm, const char *strategy_id,
                                        const char *symbol, tb_position_update *out);
-/* Sum of realized PnL over all positions ever, and of unrealized PnL now. */
+/* Sum of realized PnL over all positions ever, and of unrealized PnL now
+ * (saturating at ±TB_DECIMAL_MAX). */
 TB_EXPORT tb_decimal tb_position_manager_realized(const tb_position_manager *pm);
 TB_EXPORT tb_decimal tb_position_manager_unrealized(const tb_position_manager *pm);
 

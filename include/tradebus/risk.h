@@ -9,10 +9,20 @@
  *   price_band_pct      a LIMIT price more than this % away from the last close
  *   max_orders_per_minute  orders allowed in any 60 s of event time
  *   trading_state       HALTED refuses orders that increase |position|
+ * Checked in that order; the first refusal wins. A value equal to its limit
+ * passes; anything past it, even below the 8th decimal, is refused (compared
+ * exactly). MARKET orders before the symbol's first bar skip the notional
+ * check; price_band_pct applies to LIMIT orders once a close is known. Only
+ * approved orders count toward max_orders_per_minute: an order at time t is
+ * refused when that many were approved in (t − 60 s, t]. "Increase" compares
+ * |net position of the symbol| before and after; REDUCING acts as HALTED.
  * Post-trade: equity = initial_equity + realized − fees + unrealized is
- * tracked at every bar; when the drawdown from its peak exceeds
- * max_drawdown_pct the trading state becomes HALTED (RiskAlert rule
- * "max_drawdown"). Orders that reduce a position still pass when HALTED.
+ * tracked at every bar and refreshed on fills and PositionUpdates (a position
+ * is marked at its symbol's last close, or at its PositionUpdate's mark_price
+ * before the first bar). When the drawdown from peak equity (initially
+ * initial_equity) exceeds max_drawdown_pct the trading state becomes HALTED
+ * (RiskAlert rule "max_drawdown"); only a new manager lifts it. Orders that
+ * reduce a position still pass when HALTED.
  * State comes only from events: MarketData, OrderCreated/Filled/Rejected/
  * Canceled and PositionUpdate. */
 #ifndef TRADEBUS_RISK_H
@@ -46,7 +56,9 @@ TB_EXPORT int tb_risk_manager_create(tb_bus *bus, const tb_risk_config *cfg, tb_
 TB_EXPORT void tb_risk_manager_destroy(tb_risk_manager *rm);
 
 /* A tb_pretrade_fn: ctx is the tb_risk_manager. 0 to allow, TB_EREJECTED to
- * refuse (rule and detail filled, RiskAlert published). */
+ * refuse (rule and detail filled, truncated to their lengths, RiskAlert
+ * published). TB_EINVAL for a malformed request (no symbol, bad side or
+ * type, quantity <= 0, LIMIT price <= 0): rule "invalid_order", no alert. */
 TB_EXPORT int tb_risk_manager_pretrade(void *ctx, const tb_event *request, char *rule,
                                        size_t rulelen, char *detail, size_t detaillen);
 TB_EXPORT tb_trading_state tb_risk_manager_state(const tb_risk_manager *rm);

@@ -9,10 +9,10 @@
  * Every fill is computed into a scratch result first and committed only when
  * all of its arithmetic succeeded: an overflow leaves the position untouched.
  *
- * The bus retries a handler that failed. The only failure after a commit is a
- * publish that could not grow the ring; the events still to publish are kept
- * with the fill's id, so the retry publishes them instead of applying the
- * fill a second time. */
+ * The bus retries a handler that failed transiently. The only failure after
+ * a commit is such a one: a publish that could not grow the ring. The events
+ * still to publish are kept with the fill's id, so the retry publishes them
+ * instead of applying the fill a second time. */
 #include <stdlib.h>
 #include <string.h>
 

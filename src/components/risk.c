@@ -8,7 +8,9 @@
  * Limits are compared exactly: a product or quotient that must stay at or
  * under a limit is rounded toward +infinity before the comparison, and since
  * a limit is itself a multiple of 1e-8, "rounded > limit" holds exactly when
- * "exact > limit" does. Details shown to people use half-up. */
+ * "exact > limit" does. A refusal's detail shows that rounded-up value, so the
+ * number shown always exceeds the limit shown; percentages are shown with two
+ * decimals, half-up. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -509,10 +511,10 @@ int tb_risk_manager_pretrade(void *ctx, const tb_event *request, char *rule, siz
     }
 
     if (rm->cfg.max_order_notional > 0 && has_price) {
-        tb_decimal ceil_notional, notional;
-        if (tb_dec_mul(o->quantity, price, TB_ROUND_CEIL, &ceil_notional) ||
-            ceil_notional > rm->cfg.max_order_notional) {
-            if (tb_dec_mul(o->quantity, price, TB_ROUND_HALF_UP, &notional))
+        tb_decimal notional = 0;
+        int overflows = tb_dec_mul(o->quantity, price, TB_ROUND_CEIL, &notional) != 0;
+        if (overflows || notional > rm->cfg.max_order_notional) {
+            if (overflows)
                 snprintf(a, sizeof(a), "out of range");
             else
                 tb_dec_format(notional, a, sizeof(a));

@@ -260,6 +260,7 @@ static void dispatch_one(tb_bus *bus, const tb_event *ev)
     }
 }
 
+/* Dispatches until the ring is empty; leaves dispatching off. */
 static void drain(tb_bus *bus)
 {
     bus->dispatching = 1;
@@ -287,6 +288,15 @@ int tb_bus_publish(tb_bus *bus, tb_event *ev)
     }
     if (ev->event_id == 0) ev->event_id = tb_bus_next_id(bus);
     if (ev->correlation_id == 0) ev->correlation_id = ev->event_id;
+    if (!bus->dispatching && bus->head == bus->tail) {
+        /* Nothing queued: dispatch the caller's event in place, no copy.
+         * What its handlers publish queues in the ring as usual. */
+        bus->counters[ev->type].published++;
+        bus->dispatching = 1;
+        dispatch_one(bus, ev);
+        drain(bus);
+        return 0;
+    }
     bus->ring[bus->tail & (bus->cap - 1)] = *ev;
     bus->tail++;
     bus->counters[ev->type].published++;

@@ -59,6 +59,7 @@ struct tb_md_reader {
     char symbol[TB_SYMBOL_LEN];
     int have_prev;
     int64_t prev_open;
+    int64_t prev_close;
     /* Generic format: a bar's close time is known only once the next row is
      * read, so one parsed bar waits here. */
     int have_pending;
@@ -70,7 +71,6 @@ typedef struct {
     tb_md_reader *r;
     tb_market_data head;
     int has_head;
-    int done;
     int has_last;
     int64_t last_open;
 } md_source;
@@ -594,6 +594,10 @@ static int md_parse_binance(tb_md_reader *r, const char *line, size_t len, tb_ma
     if (b->close_time < b->open_time)
         return md_bad(r, "close_time %.*s is before open_time %.*s", md_echo_len(f[6]), f[6].s,
                       md_echo_len(f[0]), f[0].s);
+    /* The merge orders by close time, so a file's close times must rise too. */
+    if (r->have_prev && b->close_time <= r->prev_close)
+        return md_bad(r, "close_time %.*s is not after the previous row's", md_echo_len(f[6]),
+                      f[6].s);
     return 0;
 }
 
@@ -640,6 +644,7 @@ static int md_next_row(tb_md_reader *r, tb_market_data *b)
             memcpy(b->symbol, r->symbol, sizeof b->symbol);
             r->have_prev = 1;
             r->prev_open = b->open_time;
+            r->prev_close = b->close_time;
             return 0;
         }
         if (r->cfg.on_bad_row != TB_BAD_ROW_SKIP) return rc;
@@ -922,11 +927,7 @@ static int md_merge_fill(tb_md_merge *m, size_t i, char *err, size_t errlen)
         s->has_head = 1;
         return 0;
     }
-    if (rc == TB_EEOF) {
-        s->done = 1;
-        return 0;
-    }
-    return rc;
+    return rc == TB_EEOF ? 0 : rc;
 }
 
 /* Two files of one symbol (say January and February) merge into one stream,

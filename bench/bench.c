@@ -1,0 +1,285 @@
+/* tradebus benchmark: prints "bench NAME VALUE UNIT" lines and writes JSON.
+ *
+ * Figures (issue #2): bus throughput (one publisher, one subscriber, one
+ * thread), full-pipeline throughput (one sma_cross on one symbol, event log
+ * off), market-data-in → order-sent latency, heap allocations per bar in
+ * steady state, and peak RSS at 1M and 10M bars (each size in a fresh child
+ * process so the peaks do not mix). Bars come from an in-memory seeded
+ * random walk, so the figures measure the pipeline, not the disk. */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <tradebus/tradebus.h>
+
+/* ---- allocation counting: interpose malloc and friends (glibc) ---- */
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+static uint64_t g_allocs;
+void *malloc(size_t n)
+{
+    g_allocs++;
+    return __libc_malloc(n);
+}
+void *calloc(size_t a, size_t b)
+{
+    g_allocs++;
+    return __libc_calloc(a, b);
+}
+void *realloc(void *p, size_t n)
+{
+    g_allocs++;
+    return __libc_realloc(p, n);
+}
+void free(void *p)
+{
+    __libc_free(p);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+typedef struct {
+    FILE *json;
+    int first;
+} report;
+
+static void emit(report *r, const char *name, double value, const char *unit)
+{
+    printf("bench %s %.6g %s\n", name, value, unit);
+    fflush(stdout);
+    if (r->json)
+        fprintf(r->json, "%s\n  \"%s\": {\"value\": %.6g, \"unit\": \"%s\"}", r->first ? "" : ",",
+                name, value, unit);
+    r->first = 0;
+}
+
+/* ---- bars: a seeded random walk in whole cents ---- */
+typedef struct {
+    uint64_t s;
+    int64_t price; /* 1e-8 units */
+    int64_t t;
+} walk;
+
+static uint64_t next_rand(walk *w)
+{
+    uint64_t z = (w->s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static void next_bar(walk *w, tb_market_data *b)
+{
+    int64_t cent = 1000000; /* 0.01 */
+    int64_t open = w->price;
+    int64_t move = ((int64_t)(next_rand(w) % 2001) - 1000) * cent; /* ±10.00 */
+    int64_t close = open + move;
+    if (close < 1000 * TB_DECIMAL_ONE) close = 1000 * TB_DECIMAL_ONE + cent;
+    int64_t hi = (open > close ? open : close) + (int64_t)(next_rand(w) % 500) * cent;
+    int64_t lo = (open < close ? open : close) - (int64_t)(next_rand(w) % 500) * cent;
+    memset(b, 0, sizeof(*b));
+    memcpy(b->symbol, "BTCUSDT", 8);
+    b->open = open;
+    b->high = hi;
+    b->low = lo;
+    b->close = close;
+    b->volume = (int64_t)(1 + next_rand(w) % 100) * TB_DECIMAL_ONE;
+    b->open_time = w->t;
+    b->close_time = w->t + 59999000000LL;
+    w->t += 60000000000LL;
+    w->price = close;
+}
+
+static int build_config(tb_config *cfg)
+{
+    char err[256];
+    tb_config_init(cfg);
+    const char *sets[] = {"backtest.initial_cash=1000000000",
+                          "strategy.s.type=sma_cross",
+                          "strategy.s.symbol=BTCUSDT",
+                          "strategy.s.fast=10",
+                          "strategy.s.slow=30",
+                          "strategy.s.quantity=0.01",
+                          "strategy.s.allow_short=true",
+                          "output.event_log=false"};
+    for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
+        if (tb_config_set(cfg, sets[i], err, sizeof(err)) != 0) return -1;
+    tb_config_add_data(cfg, "unused.csv");
+    if (tb_config_build(cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "bench: config: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- 1. bus ---- */
+static int sink(const tb_event *ev, void *ctx)
+{
+    (*(uint64_t *)ctx) += (uint64_t)ev->timestamp;
+    return 0;
+}
+
+static void bench_bus(report *r)
+{
+    tb_bus *bus;
+    tb_bus_create(NULL, &bus);
+    uint64_t acc = 0;
+    tb_bus_subscribe(bus, TB_EV_MARKET_DATA, sink, &acc);
+    tb_event ev;
+    tb_event_init(&ev, TB_EV_MARKET_DATA, TB_SRC_MARKET_DATA);
+    const uint64_t n = 20000000;
+    double t0 = now_s();
+    for (uint64_t i = 0; i < n; i++) {
+        ev.event_id = 0;
+        ev.correlation_id = 0;
+        ev.timestamp = (int64_t)i;
+        tb_bus_publish(bus, &ev);
+    }
+    double dt = now_s() - t0;
+    if (acc == 0) printf("?\n");
+    emit(r, "bus_throughput", (double)n / dt, "events/s");
+    emit(r, "bus_publish_dispatch", dt / (double)n * 1e9, "ns/event");
+    tb_bus_destroy(bus);
+}
+
+/* ---- 2-4. pipeline ---- */
+typedef struct {
+    int64_t t_in;
+    int64_t *lat;
+    size_t nlat, cap;
+} lat_probe;
+
+static int on_request(const tb_event *ev, void *ctx)
+{
+    (void)ev;
+    lat_probe *p = ctx;
+    if (p->nlat < p->cap) p->lat[p->nlat++] = now_ns() - p->t_in;
+    return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void bench_pipeline(report *r)
+{
+    tb_config cfg;
+    if (build_config(&cfg) != 0) return;
+    tb_pipeline *p;
+    char err[256];
+    if (tb_pipeline_create(&cfg, NULL, &p, err, sizeof(err)) != 0) {
+        fprintf(stderr, "bench: %s\n", err);
+        return;
+    }
+    const size_t n = 5000000, warm = 100000;
+    tb_market_data *bars = malloc(n * sizeof(*bars));
+    walk w = {42, 42000 * TB_DECIMAL_ONE, 1704067200000000000LL};
+    for (size_t i = 0; i < n; i++)
+        next_bar(&w, &bars[i]);
+
+    for (size_t i = 0; i < warm; i++)
+        tb_pipeline_push_bar(p, &bars[i]);
+    uint64_t a0 = g_allocs;
+    double t0 = now_s();
+    for (size_t i = warm; i < n; i++)
+        tb_pipeline_push_bar(p, &bars[i]);
+    double dt = now_s() - t0;
+    uint64_t allocs = g_allocs - a0;
+    tb_backtest_result res;
+    tb_pipeline_result(p, &res);
+    emit(r, "pipeline_throughput", (double)(n - warm) / dt, "bars/s");
+    emit(r, "pipeline_orders", (double)res.orders, "orders");
+    emit(r, "allocations_per_bar", (double)allocs / (double)(n - warm), "allocs/bar");
+    tb_backtest_result_free(&res);
+    tb_pipeline_destroy(p);
+
+    /* Latency: a fresh pipeline, timing each bar from push to the moment its
+     * OrderPlacementRequest is dispatched (the order goes to the exchange
+     * right after it is published). */
+    if (tb_pipeline_create(&cfg, NULL, &p, err, sizeof(err)) != 0) return;
+    lat_probe probe = {0, malloc(n * sizeof(int64_t)), 0, n};
+    tb_bus_subscribe(tb_pipeline_bus(p), TB_EV_ORDER_PLACEMENT_REQUEST, on_request, &probe);
+    for (size_t i = 0; i < n; i++) {
+        probe.t_in = now_ns();
+        tb_pipeline_push_bar(p, &bars[i]);
+    }
+    qsort(probe.lat, probe.nlat, sizeof(int64_t), cmp_i64);
+    if (probe.nlat) {
+        emit(r, "md_to_order_p50", (double)probe.lat[probe.nlat / 2], "ns");
+        emit(r, "md_to_order_p99", (double)probe.lat[probe.nlat * 99 / 100], "ns");
+        emit(r, "md_to_order_p999", (double)probe.lat[probe.nlat * 999 / 1000], "ns");
+        emit(r, "md_to_order_samples", (double)probe.nlat, "orders");
+    }
+    free(probe.lat);
+    tb_pipeline_destroy(p);
+    free(bars);
+    tb_config_free(&cfg);
+}
+
+/* ---- 5. peak RSS, each size in its own child ---- */
+static long rss_run(size_t nbars)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        tb_config cfg;
+        tb_pipeline *p;
+        char err[256];
+        if (build_config(&cfg) != 0 || tb_pipeline_create(&cfg, NULL, &p, err, sizeof(err)))
+            _exit(1);
+        walk w = {7, 42000 * TB_DECIMAL_ONE, 1704067200000000000LL};
+        tb_market_data b;
+        for (size_t i = 0; i < nbars; i++) {
+            next_bar(&w, &b);
+            tb_pipeline_push_bar(p, &b);
+        }
+        tb_pipeline_destroy(p);
+        tb_config_free(&cfg);
+        _exit(0);
+    }
+    int status;
+    struct rusage ru;
+    if (wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) return -1;
+    return ru.ru_maxrss; /* KiB */
+}
+
+int main(int argc, char **argv)
+{
+    report r = {NULL, 1};
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) r.json = fopen(argv[++i], "w");
+    if (r.json) fprintf(r.json, "{");
+    bench_bus(&r);
+    bench_pipeline(&r);
+    long k1 = rss_run(1000000), k10 = rss_run(10000000);
+    emit(&r, "peak_rss_1m_bars", (double)k1, "KiB");
+    emit(&r, "peak_rss_10m_bars", (double)k10, "KiB");
+    if (k1 > 0) emit(&r, "peak_rss_ratio_10m_1m", (double)k10 / (double)k1, "x");
+    if (r.json) {
+        fprintf(r.json, "\n}\n");
+        fclose(r.json);
+    }
+    return 0;
+}
