@@ -21,10 +21,11 @@ build: $(BUILD)/CMakeCache.txt
 run: deps build
 	./$(BUILD)/tradebus backtest --config $(CONFIG) --out out
 
-# The whole suite, twice: a normal build, then under ASan+UBSan.
+# The whole suite, twice: a gcc build, then a clang build under ASan+UBSan
+# (so both compilers must stay warning-free).
 test: deps build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
-	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTB_SANITIZE=ON -DTB_BUILD_BENCH=OFF >/dev/null
+	@CC=clang cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTB_SANITIZE=ON -DTB_BUILD_BENCH=OFF >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
@@ -32,6 +33,7 @@ test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 bench: deps
+	@mkdir -p $(BUILD)
 	@cmake -S . -B $(BUILD)-release -DCMAKE_BUILD_TYPE=Release -DTB_BUILD_TESTS=OFF >/dev/null
 	@cmake --build $(BUILD)-release -j $(JOBS)
 	./$(BUILD)-release/tradebus_bench --json $(BUILD)/bench.json

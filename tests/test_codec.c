@@ -656,6 +656,8 @@ static void test_codec_encode_rejects_invalid_utf8(void **state)
         "\xe0\x80\xaf",     /* overlong, three bytes */
         "\xed\xa0\x80",     /* UTF-16 surrogate */
         "\xf4\x90\x80\x80", /* above U+10FFFF */
+        "\xf5\x80\x80\x80", /* lead byte past U+10FFFF */
+        "\xf0\x8f\xbf\xbf", /* overlong, four bytes */
         "ok\x80",           /* stray continuation byte */
         "\xe2\x82",         /* truncated euro sign */
     };

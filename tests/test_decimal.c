@@ -159,6 +159,8 @@ static void test_decimal_parse_overflow_is_reported(void **state)
     assert_parse_fails("92233720368.54775808", TB_EOVERFLOW);
     assert_parse_fails("-92233720368.54775808", TB_EOVERFLOW);
     assert_parse_fails("92233720369", TB_EOVERFLOW);
+    /* Magnitude is the worse offence than surplus precision. */
+    assert_parse_fails("92233720369.000000001", TB_EOVERFLOW);
     assert_parse_fails("99999999999999999999999999999999999999999999999999", TB_EOVERFLOW);
 
     char huge[300];
@@ -621,6 +623,11 @@ static void test_decimal_from_double_rejects_non_finite_and_out_of_range(void **
     assert_int_equal(tb_dec_from_double(1e11, &out), TB_ERANGE);
     assert_int_equal(tb_dec_from_double(-1e11, &out), TB_ERANGE);
     assert_int_equal(tb_dec_from_double(1.7976931348623157e308, &out), TB_ERANGE);
+    /* Every power of two past the range, up to the largest exponent. */
+    for (int e = 37; e <= 1023; e++) {
+        assert_int_equal(tb_dec_from_double(ldexp(1.0, e), &out), TB_ERANGE);
+        assert_int_equal(tb_dec_from_double(-ldexp(1.0, e), &out), TB_ERANGE);
+    }
     /* The nearest double to the largest decimal is slightly above it. */
     assert_int_equal(tb_dec_from_double(92233720368.54775807, &out), TB_ERANGE);
     assert_int_equal(out, UNTOUCHED);

@@ -62,6 +62,7 @@ typedef struct {
     int event_log, fills;
     tb_strategy_config *strategies;
     size_t nstrategies;
+    int built; /* tb_config_build() ran: entries are interpreted once */
 } tb_config;
 
 /* Zeroes cfg (call before anything else). */
@@ -75,7 +76,9 @@ TB_EXPORT int tb_config_load(tb_config *cfg, const char *path, char *err, size_t
 TB_EXPORT int tb_config_set(tb_config *cfg, const char *assignment, char *err, size_t errlen);
 /* Adds a data spec (the command line's --data); replaces [backtest] data. */
 TB_EXPORT int tb_config_add_data(tb_config *cfg, const char *spec);
-/* Interprets and validates every entry. TB_ECONFIG with
+/* Interprets and validates every entry (once: TB_EMISUSE after a first
+ * call). Load the file before --set overrides: a later load replaces the
+ * keys it holds. TB_ECONFIG with
  * "ORIGIN: [section] key: what is wrong" in err. Unknown sections and keys
  * are errors; unknown strategy params are reported by the strategy. */
 TB_EXPORT int tb_config_build(tb_config *cfg, char *err, size_t errlen);

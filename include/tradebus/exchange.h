@@ -22,7 +22,8 @@
  *  - commission = price × quantity × fee_bps / 10000, half-up to 8 decimals,
  *    charged in the quote asset.
  * It rejects, with a reason: quantity <= 0 or off the step size, LIMIT price
- * <= 0 or off the tick size, an unknown symbol (when symbols are declared), a
+ * <= 0 or off the tick size, a notional (quantity × limit price or last close)
+ * below the symbol's min_notional, an unknown symbol (when symbols are declared), a
  * client order id already open (unique among open orders, as on Binance), and an order that
  * increases exposure beyond the cash available (cash - exposure - reserved for open orders, fees
  * included). */

@@ -285,7 +285,12 @@ static int on_fill(tb_order_manager *om, order *o, const tb_exchange_response *r
 int tb_order_manager_process_exchange_response(tb_order_manager *om, const tb_exchange_response *r)
 {
     order *o = find(om, r->client_order_id);
-    if (!o) return TB_ENOTFOUND;
+    if (!o) {
+        /* A finished order can take no more responses: that is an illegal
+         * transition, not an unknown order. */
+        tb_order_status st;
+        return tb_order_manager_status(om, r->client_order_id, &st) == 0 ? TB_ESTATE : TB_ENOTFOUND;
+    }
     switch (r->kind) {
     case TB_XR_ACCEPTED: {
         if (!tb_order_status_can_move(o->status, TB_ORDER_NEW)) return TB_ESTATE;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/keyindex.h"
 #include "tradebus/position.h"
 
 #define INITIAL_POSITIONS 16
@@ -36,24 +37,17 @@ typedef struct {
     int32_t first_pos; /* -1 if no position trades it yet */
 } symbol_slot;
 
-/* Linear-probing index: each slot holds an entry index + 1, 0 when empty.
- * Kept at most half full so probes stay short. */
-typedef struct {
-    uint32_t *slots;
-    size_t cap; /* power of two */
-} index_table;
-
 struct tb_position_manager {
     tb_bus *bus;
     int sub_fill, sub_md;
 
     position_slot *pos;
     size_t npos, pos_cap;
-    index_table pos_idx;
+    tb__index pos_idx;
 
     symbol_slot *syms;
     size_t nsyms, syms_cap;
-    index_table sym_idx;
+    tb__index sym_idx;
 
     uint64_t next_position_id;
     tb_decimal realized_total;
@@ -63,78 +57,6 @@ struct tb_position_manager {
     tb_event pending[2];
     int npending, pending_done;
 };
-
-/* FNV-1a over the NUL-terminated strings, with a separator so ("ab","c")
- * and ("a","bc") differ. */
-static uint64_t hash_str(uint64_t h, const char *s)
-{
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
-    h ^= 0xffu;
-    h *= 1099511628211ull;
-    return h;
-}
-
-static uint64_t hash_key(const char *strategy_id, const char *symbol)
-{
-    uint64_t h = 14695981039346656037ull;
-    if (strategy_id) h = hash_str(h, strategy_id);
-    return hash_str(h, symbol);
-}
-
-/* 1 if s is a non-empty NUL-terminated string within cap bytes. Events can
- * come from the wire, so a missing terminator is possible and must not be
- * read past. */
-static int valid_str(const char *s, size_t cap)
-{
-    return s[0] != '\0' && memchr(s, '\0', cap) != NULL;
-}
-
-static int index_init(index_table *t, size_t cap)
-{
-    t->slots = calloc(cap, sizeof(*t->slots));
-    if (!t->slots) return TB_ENOMEM;
-    t->cap = cap;
-    return 0;
-}
-
-static void index_put(index_table *t, uint64_t hash, size_t entry)
-{
-    size_t mask = t->cap - 1;
-    size_t i = (size_t)hash & mask;
-    while (t->slots[i])
-        i = (i + 1) & mask;
-    t->slots[i] = (uint32_t)(entry + 1);
-}
-
-/* Makes room for one more of n entries; entries hold their hash at offset 0. */
-static int index_reserve(index_table *t, const void *entries, size_t stride, size_t n)
-{
-    if ((n + 1) * 2 <= t->cap) return 0;
-    index_table nt;
-    int rc = index_init(&nt, t->cap * 2);
-    if (rc) return rc;
-    for (size_t e = 0; e < n; e++) {
-        uint64_t h;
-        memcpy(&h, (const char *)entries + e * stride, sizeof(h));
-        index_put(&nt, h, e);
-    }
-    free(t->slots);
-    *t = nt;
-    return 0;
-}
-
-/* Returns arr with room for entry n (possibly moved), or NULL with arr
- * untouched when out of memory. */
-static void *reserve_one(void *arr, size_t *cap, size_t n, size_t size)
-{
-    if (n < *cap) return arr;
-    void *na = realloc(arr, *cap * 2 * size);
-    if (na) *cap *= 2;
-    return na;
-}
 
 static int32_t find_position(const tb_position_manager *pm, uint64_t h, const char *strategy_id,
                              const char *symbol)
@@ -163,23 +85,23 @@ static int32_t find_symbol(const tb_position_manager *pm, uint64_t h, const char
 /* symbol must already be validated (terminated, fits). */
 static int intern_symbol(tb_position_manager *pm, const char *symbol, int32_t *out)
 {
-    uint64_t h = hash_key(NULL, symbol);
+    uint64_t h = tb__hash_key(NULL, symbol);
     int32_t si = find_symbol(pm, h, symbol);
     if (si >= 0) {
         *out = si;
         return 0;
     }
-    symbol_slot *ns = reserve_one(pm->syms, &pm->syms_cap, pm->nsyms, sizeof(*ns));
+    symbol_slot *ns = tb__reserve_one(pm->syms, &pm->syms_cap, pm->nsyms, sizeof(*ns));
     if (!ns) return TB_ENOMEM;
     pm->syms = ns;
-    int rc = index_reserve(&pm->sym_idx, pm->syms, sizeof(*pm->syms), pm->nsyms);
+    int rc = tb__index_reserve(&pm->sym_idx, pm->syms, sizeof(*pm->syms), pm->nsyms);
     if (rc) return rc;
     symbol_slot *s = &pm->syms[pm->nsyms];
     memset(s, 0, sizeof(*s));
     s->hash = h;
     memcpy(s->symbol, symbol, strlen(symbol) + 1);
     s->first_pos = -1;
-    index_put(&pm->sym_idx, h, pm->nsyms);
+    tb__index_put(&pm->sym_idx, h, pm->nsyms);
     *out = (int32_t)pm->nsyms++;
     return 0;
 }
@@ -316,8 +238,8 @@ static int valid_fill(const tb_order_filled *f)
 {
     return f->filled_quantity > 0 && f->filled_price > 0 &&
            (f->side == TB_SIDE_BUY || f->side == TB_SIDE_SELL) &&
-           valid_str(f->symbol, sizeof(f->symbol)) &&
-           valid_str(f->strategy_id, sizeof(f->strategy_id));
+           tb__valid_str(f->symbol, sizeof(f->symbol)) &&
+           tb__valid_str(f->strategy_id, sizeof(f->strategy_id));
 }
 
 int tb_position_manager_handle_order_filled_event(tb_position_manager *pm, const tb_event *fill)
@@ -327,9 +249,10 @@ int tb_position_manager_handle_order_filled_event(tb_position_manager *pm, const
     if (!valid_fill(f)) return TB_EINVAL;
     if (fill->event_id != 0 && fill->event_id == pm->last_fill_id) return flush_pending(pm);
 
-    uint64_t h = hash_key(f->strategy_id, f->symbol);
+    uint64_t h = tb__hash_key(f->strategy_id, f->symbol);
     int32_t pi = find_position(pm, h, f->strategy_id, f->symbol);
-    int32_t si = pi >= 0 ? pm->pos[pi].sym : find_symbol(pm, hash_key(NULL, f->symbol), f->symbol);
+    int32_t si =
+        pi >= 0 ? pm->pos[pi].sym : find_symbol(pm, tb__hash_key(NULL, f->symbol), f->symbol);
     tb_decimal mark = (si >= 0 && pm->syms[si].has_close) ? pm->syms[si].close : f->filled_price;
 
     fill_result r;
@@ -339,10 +262,10 @@ int tb_position_manager_handle_order_filled_event(tb_position_manager *pm, const
     if (pi < 0) {
         rc = intern_symbol(pm, f->symbol, &si);
         if (rc) return rc;
-        position_slot *np = reserve_one(pm->pos, &pm->pos_cap, pm->npos, sizeof(*np));
+        position_slot *np = tb__reserve_one(pm->pos, &pm->pos_cap, pm->npos, sizeof(*np));
         if (!np) return TB_ENOMEM;
         pm->pos = np;
-        rc = index_reserve(&pm->pos_idx, pm->pos, sizeof(*pm->pos), pm->npos);
+        rc = tb__index_reserve(&pm->pos_idx, pm->pos, sizeof(*pm->pos), pm->npos);
         if (rc) return rc;
         position_slot *s = &pm->pos[pm->npos];
         memset(s, 0, sizeof(*s));
@@ -350,7 +273,7 @@ int tb_position_manager_handle_order_filled_event(tb_position_manager *pm, const
         s->sym = si;
         s->next_in_sym = pm->syms[si].first_pos;
         pm->syms[si].first_pos = (int32_t)pm->npos;
-        index_put(&pm->pos_idx, h, pm->npos);
+        tb__index_put(&pm->pos_idx, h, pm->npos);
         pi = (int32_t)pm->npos++;
     }
 
@@ -409,7 +332,7 @@ int tb_position_manager_publish_position_event(tb_position_manager *pm, tb_event
 int tb_position_manager_mark(tb_position_manager *pm, const tb_market_data *md)
 {
     if (!pm || !md) return TB_EINVAL;
-    if (!valid_str(md->symbol, sizeof(md->symbol)) || md->close <= 0) return TB_EDATA;
+    if (!tb__valid_str(md->symbol, sizeof(md->symbol)) || md->close <= 0) return TB_EDATA;
     int32_t si;
     int rc = intern_symbol(pm, md->symbol, &si);
     if (rc) return rc;
@@ -449,7 +372,7 @@ int tb_position_manager_find(const tb_position_manager *pm, const char *strategy
                              const char *symbol, tb_position_update *out)
 {
     if (!pm || !strategy_id || !symbol || !out) return TB_EINVAL;
-    int32_t i = find_position(pm, hash_key(strategy_id, symbol), strategy_id, symbol);
+    int32_t i = find_position(pm, tb__hash_key(strategy_id, symbol), strategy_id, symbol);
     if (i < 0) return TB_ENOTFOUND;
     *out = pm->pos[i].p;
     return 0;
@@ -495,8 +418,8 @@ int tb_position_manager_create(tb_bus *bus, tb_position_manager **out)
     pm->pos = malloc(pm->pos_cap * sizeof(*pm->pos));
     pm->syms = malloc(pm->syms_cap * sizeof(*pm->syms));
     int rc = (pm->pos && pm->syms) ? 0 : TB_ENOMEM;
-    if (!rc) rc = index_init(&pm->pos_idx, INITIAL_POSITIONS * 2);
-    if (!rc) rc = index_init(&pm->sym_idx, INITIAL_SYMBOLS * 2);
+    if (!rc) rc = tb__index_init(&pm->pos_idx, INITIAL_POSITIONS * 2);
+    if (!rc) rc = tb__index_init(&pm->sym_idx, INITIAL_SYMBOLS * 2);
     if (!rc) {
         rc = tb_bus_subscribe_named(bus, TB_EV_ORDER_FILLED, on_fill, pm, "positions");
         if (rc >= 0) pm->sub_fill = rc;
@@ -518,8 +441,8 @@ void tb_position_manager_destroy(tb_position_manager *pm)
     if (!pm) return;
     if (pm->sub_fill >= 0) tb_bus_unsubscribe(pm->bus, pm->sub_fill);
     if (pm->sub_md >= 0) tb_bus_unsubscribe(pm->bus, pm->sub_md);
-    free(pm->pos_idx.slots);
-    free(pm->sym_idx.slots);
+    tb__index_close(&pm->pos_idx);
+    tb__index_close(&pm->sym_idx);
     free(pm->pos);
     free(pm->syms);
     free(pm);

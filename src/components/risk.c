@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/keyindex.h"
 #include "tradebus/risk.h"
 
 #define INITIAL_SYMBOLS   8
@@ -42,12 +43,6 @@ typedef struct {
     tb_decimal quantity, entry, realized, mark;
 } position_slot;
 
-/* Linear-probing index: each slot holds an entry index + 1, 0 when empty. */
-typedef struct {
-    uint32_t *slots;
-    size_t cap; /* power of two, kept at least twice the entries */
-} index_table;
-
 /* Open client order ids, stored in the probe table itself since they are
  * removed as often as added (backward-shift deletion: no tombstones). */
 typedef struct {
@@ -63,11 +58,11 @@ struct tb_risk_manager {
 
     symbol_slot *syms;
     size_t nsyms, syms_cap;
-    index_table sym_idx;
+    tb__index sym_idx;
 
     position_slot *pos;
     size_t npos, pos_cap;
-    index_table pos_idx;
+    tb__index pos_idx;
 
     order_slot *orders;
     size_t norders, orders_cap;
@@ -82,76 +77,9 @@ struct tb_risk_manager {
     size_t window_n, window_head;
 };
 
-static uint64_t hash_str(uint64_t h, const char *s)
-{
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
-    h ^= 0xffu;
-    h *= 1099511628211ull;
-    return h;
-}
-
-static uint64_t hash_key(const char *strategy_id, const char *symbol)
-{
-    uint64_t h = 14695981039346656037ull;
-    if (strategy_id) h = hash_str(h, strategy_id);
-    return hash_str(h, symbol);
-}
-
-/* Events can come from the wire: never read past a missing terminator. */
-static int valid_str(const char *s, size_t cap)
-{
-    return s[0] != '\0' && memchr(s, '\0', cap) != NULL;
-}
-
-static int index_init(index_table *t, size_t cap)
-{
-    t->slots = calloc(cap, sizeof(*t->slots));
-    if (!t->slots) return TB_ENOMEM;
-    t->cap = cap;
-    return 0;
-}
-
-static void index_put(index_table *t, uint64_t hash, size_t entry)
-{
-    size_t mask = t->cap - 1;
-    size_t i = (size_t)hash & mask;
-    while (t->slots[i])
-        i = (i + 1) & mask;
-    t->slots[i] = (uint32_t)(entry + 1);
-}
-
-static int index_reserve(index_table *t, const void *entries, size_t stride, size_t n)
-{
-    if ((n + 1) * 2 <= t->cap) return 0;
-    index_table nt;
-    int rc = index_init(&nt, t->cap * 2);
-    if (rc) return rc;
-    for (size_t e = 0; e < n; e++) {
-        uint64_t h;
-        memcpy(&h, (const char *)entries + e * stride, sizeof(h));
-        index_put(&nt, h, e);
-    }
-    free(t->slots);
-    *t = nt;
-    return 0;
-}
-
-/* Returns arr with room for entry n (possibly moved), or NULL with arr
- * untouched when out of memory. */
-static void *reserve_one(void *arr, size_t *cap, size_t n, size_t size)
-{
-    if (n < *cap) return arr;
-    void *na = realloc(arr, *cap * 2 * size);
-    if (na) *cap *= 2;
-    return na;
-}
-
 static int32_t find_symbol(const tb_risk_manager *rm, const char *symbol)
 {
-    uint64_t h = hash_key(NULL, symbol);
+    uint64_t h = tb__hash_key(NULL, symbol);
     size_t mask = rm->sym_idx.cap - 1;
     for (size_t i = (size_t)h & mask; rm->sym_idx.slots[i]; i = (i + 1) & mask) {
         const symbol_slot *s = &rm->syms[rm->sym_idx.slots[i] - 1];
@@ -168,16 +96,16 @@ static int intern_symbol(tb_risk_manager *rm, const char *symbol, int32_t *out)
         *out = si;
         return 0;
     }
-    symbol_slot *ns = reserve_one(rm->syms, &rm->syms_cap, rm->nsyms, sizeof(*ns));
+    symbol_slot *ns = tb__reserve_one(rm->syms, &rm->syms_cap, rm->nsyms, sizeof(*ns));
     if (!ns) return TB_ENOMEM;
     rm->syms = ns;
-    int rc = index_reserve(&rm->sym_idx, rm->syms, sizeof(*rm->syms), rm->nsyms);
+    int rc = tb__index_reserve(&rm->sym_idx, rm->syms, sizeof(*rm->syms), rm->nsyms);
     if (rc) return rc;
     symbol_slot *s = &rm->syms[rm->nsyms];
     memset(s, 0, sizeof(*s));
-    s->hash = hash_key(NULL, symbol);
+    s->hash = tb__hash_key(NULL, symbol);
     memcpy(s->symbol, symbol, strlen(symbol) + 1);
-    index_put(&rm->sym_idx, s->hash, rm->nsyms);
+    tb__index_put(&rm->sym_idx, s->hash, rm->nsyms);
     *out = (int32_t)rm->nsyms++;
     return 0;
 }
@@ -185,7 +113,7 @@ static int intern_symbol(tb_risk_manager *rm, const char *symbol, int32_t *out)
 static int intern_position(tb_risk_manager *rm, const char *strategy_id, const char *symbol,
                            int32_t *out)
 {
-    uint64_t h = hash_key(strategy_id, symbol);
+    uint64_t h = tb__hash_key(strategy_id, symbol);
     size_t mask = rm->pos_idx.cap - 1;
     for (size_t i = (size_t)h & mask; rm->pos_idx.slots[i]; i = (i + 1) & mask) {
         const position_slot *s = &rm->pos[rm->pos_idx.slots[i] - 1];
@@ -198,17 +126,17 @@ static int intern_position(tb_risk_manager *rm, const char *strategy_id, const c
     int32_t si;
     int rc = intern_symbol(rm, symbol, &si);
     if (rc) return rc;
-    position_slot *np = reserve_one(rm->pos, &rm->pos_cap, rm->npos, sizeof(*np));
+    position_slot *np = tb__reserve_one(rm->pos, &rm->pos_cap, rm->npos, sizeof(*np));
     if (!np) return TB_ENOMEM;
     rm->pos = np;
-    rc = index_reserve(&rm->pos_idx, rm->pos, sizeof(*rm->pos), rm->npos);
+    rc = tb__index_reserve(&rm->pos_idx, rm->pos, sizeof(*rm->pos), rm->npos);
     if (rc) return rc;
     position_slot *s = &rm->pos[rm->npos];
     memset(s, 0, sizeof(*s));
     s->hash = h;
     memcpy(s->strategy_id, strategy_id, strlen(strategy_id) + 1);
     s->sym = si;
-    index_put(&rm->pos_idx, h, rm->npos);
+    tb__index_put(&rm->pos_idx, h, rm->npos);
     *out = (int32_t)rm->npos++;
     return 0;
 }
@@ -232,7 +160,7 @@ static void put_order(order_slot *table, size_t cap, const order_slot *o)
 
 static int add_open_order(tb_risk_manager *rm, const char *id)
 {
-    uint64_t h = hash_key(NULL, id);
+    uint64_t h = tb__hash_key(NULL, id);
     if (find_order(rm, id, h)) return 0; /* a redelivered OrderCreated */
     if ((rm->norders + 1) * 2 > rm->orders_cap) {
         size_t nc = rm->orders_cap * 2;
@@ -258,7 +186,7 @@ static int add_open_order(tb_risk_manager *rm, const char *id)
  * exchange never acknowledged must not drive the count below the truth. */
 static void remove_open_order(tb_risk_manager *rm, const char *id)
 {
-    order_slot *o = find_order(rm, id, hash_key(NULL, id));
+    order_slot *o = find_order(rm, id, tb__hash_key(NULL, id));
     if (!o) return;
     size_t mask = rm->orders_cap - 1;
     size_t i = (size_t)(o - rm->orders), j = i;
@@ -316,9 +244,14 @@ static void format_pct2(tb_decimal pct, char *buf, size_t len)
              (long long)(a % TB_DECIMAL_ONE / (TB_DECIMAL_ONE / 100)));
 }
 
+/* Truncating copy (alert texts are bounded; a cut detail beats none). */
 static void copy_str(char *dst, size_t cap, const char *src)
 {
-    if (dst && cap) snprintf(dst, cap, "%s", src);
+    if (!dst || !cap) return;
+    size_t n = strlen(src);
+    if (n >= cap) n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = 0;
 }
 
 static int publish_alert(tb_risk_manager *rm, const tb_event *cause, const char *rule,
@@ -371,7 +304,7 @@ static int on_market_data(const tb_event *ev, void *ctx)
 {
     tb_risk_manager *rm = ctx;
     const tb_market_data *md = &ev->u.market_data;
-    if (!valid_str(md->symbol, sizeof(md->symbol)) || md->close <= 0) return TB_EDATA;
+    if (!tb__valid_str(md->symbol, sizeof(md->symbol)) || md->close <= 0) return TB_EDATA;
     int32_t si;
     int rc = intern_symbol(rm, md->symbol, &si);
     if (rc) return rc;
@@ -387,7 +320,7 @@ static int on_market_data(const tb_event *ev, void *ctx)
 static int on_order_created(const tb_event *ev, void *ctx)
 {
     const tb_order_created *o = &ev->u.order_created;
-    if (!valid_str(o->client_order_id, sizeof(o->client_order_id))) return TB_EINVAL;
+    if (!tb__valid_str(o->client_order_id, sizeof(o->client_order_id))) return TB_EINVAL;
     if (tb_order_status_is_terminal(o->status)) return 0;
     return add_open_order(ctx, o->client_order_id);
 }
@@ -396,7 +329,7 @@ static int on_order_filled(const tb_event *ev, void *ctx)
 {
     tb_risk_manager *rm = ctx;
     const tb_order_filled *f = &ev->u.order_filled;
-    if (!valid_str(f->client_order_id, sizeof(f->client_order_id))) return TB_EINVAL;
+    if (!tb__valid_str(f->client_order_id, sizeof(f->client_order_id))) return TB_EINVAL;
     tb_decimal fees;
     int rc = tb_dec_add(rm->fees, f->commission, &fees);
     if (rc) return rc;
@@ -409,7 +342,7 @@ static int on_order_filled(const tb_event *ev, void *ctx)
 static int on_order_rejected(const tb_event *ev, void *ctx)
 {
     const tb_order_rejected *o = &ev->u.order_rejected;
-    if (!valid_str(o->client_order_id, sizeof(o->client_order_id))) return TB_EINVAL;
+    if (!tb__valid_str(o->client_order_id, sizeof(o->client_order_id))) return TB_EINVAL;
     remove_open_order(ctx, o->client_order_id);
     return 0;
 }
@@ -417,7 +350,7 @@ static int on_order_rejected(const tb_event *ev, void *ctx)
 static int on_order_canceled(const tb_event *ev, void *ctx)
 {
     const tb_order_canceled *o = &ev->u.order_canceled;
-    if (!valid_str(o->client_order_id, sizeof(o->client_order_id))) return TB_EINVAL;
+    if (!tb__valid_str(o->client_order_id, sizeof(o->client_order_id))) return TB_EINVAL;
     remove_open_order(ctx, o->client_order_id);
     return 0;
 }
@@ -426,8 +359,8 @@ static int on_position_update(const tb_event *ev, void *ctx)
 {
     tb_risk_manager *rm = ctx;
     const tb_position_update *u = &ev->u.position;
-    if (!valid_str(u->strategy_id, sizeof(u->strategy_id)) ||
-        !valid_str(u->symbol, sizeof(u->symbol)))
+    if (!tb__valid_str(u->strategy_id, sizeof(u->strategy_id)) ||
+        !tb__valid_str(u->symbol, sizeof(u->symbol)))
         return TB_EINVAL;
     int32_t pi;
     int rc = intern_position(rm, u->strategy_id, u->symbol, &pi);
@@ -470,7 +403,7 @@ static int refuse(tb_risk_manager *rm, const tb_event *request, const char *rule
 
 static int valid_request(const tb_order_placement_request *o)
 {
-    if (!valid_str(o->symbol, sizeof(o->symbol))) return 0;
+    if (!tb__valid_str(o->symbol, sizeof(o->symbol))) return 0;
     if (memchr(o->strategy_id, '\0', sizeof(o->strategy_id)) == NULL) return 0;
     if (o->side != TB_SIDE_BUY && o->side != TB_SIDE_SELL) return 0;
     if (o->order_type != TB_ORDER_MARKET && o->order_type != TB_ORDER_LIMIT) return 0;
@@ -621,8 +554,8 @@ int tb_risk_manager_create(tb_bus *bus, const tb_risk_config *cfg, tb_risk_manag
     int rc = (rm->syms && rm->pos && rm->orders && (rm->window || !cfg->max_orders_per_minute))
                  ? 0
                  : TB_ENOMEM;
-    if (!rc) rc = index_init(&rm->sym_idx, INITIAL_SYMBOLS * 2);
-    if (!rc) rc = index_init(&rm->pos_idx, INITIAL_POSITIONS * 2);
+    if (!rc) rc = tb__index_init(&rm->sym_idx, INITIAL_SYMBOLS * 2);
+    if (!rc) rc = tb__index_init(&rm->pos_idx, INITIAL_POSITIONS * 2);
 
     static const struct {
         tb_event_type type;
@@ -649,8 +582,8 @@ void tb_risk_manager_destroy(tb_risk_manager *rm)
     if (!rm) return;
     for (int i = 0; i < NSUBS; i++)
         if (rm->subs[i] >= 0) tb_bus_unsubscribe(rm->bus, rm->subs[i]);
-    free(rm->sym_idx.slots);
-    free(rm->pos_idx.slots);
+    tb__index_close(&rm->sym_idx);
+    tb__index_close(&rm->pos_idx);
     free(rm->syms);
     free(rm->pos);
     free(rm->orders);

@@ -211,47 +211,33 @@ static const char *enum_name(field_kind kind, int v)
 
 static int enum_parse(field_kind kind, const char *s, int *v)
 {
-    int rc = TB_EPARSE;
+    /* Each parser writes its own enum type; go through a local of that type. */
+#define PARSE_AS(T, parse)                                                                         \
+    {                                                                                              \
+        T x;                                                                                       \
+        int rc = parse(s, &x);                                                                     \
+        if (rc == TB_OK) *v = (int)x;                                                              \
+        return rc;                                                                                 \
+    }
     switch (kind) {
-    case K_SIGNAL_TYPE: {
-        tb_signal_type x;
-        if ((rc = tb_signal_type_parse(s, &x)) == TB_OK) *v = (int)x;
-        break;
-    }
-    case K_SIDE: {
-        tb_side x;
-        if ((rc = tb_side_parse(s, &x)) == TB_OK) *v = (int)x;
-        break;
-    }
-    case K_ORDER_TYPE: {
-        tb_order_type x;
-        if ((rc = tb_order_type_parse(s, &x)) == TB_OK) *v = (int)x;
-        break;
-    }
-    case K_ORDER_STATUS: {
-        tb_order_status x;
-        if ((rc = tb_order_status_parse(s, &x)) == TB_OK) *v = (int)x;
-        break;
-    }
-    case K_POSITION_STATUS: {
-        tb_position_status x;
-        if ((rc = tb_position_status_parse(s, &x)) == TB_OK) *v = (int)x;
-        break;
-    }
-    case K_TRADING_STATE: {
-        tb_trading_state x;
-        if ((rc = tb_trading_state_parse(s, &x)) == TB_OK) *v = (int)x;
-        break;
-    }
-    case K_REJECT_REASON: {
-        tb_reject_reason x;
-        if ((rc = tb_reject_reason_parse(s, &x)) == TB_OK) *v = (int)x;
-        break;
-    }
+    case K_SIGNAL_TYPE:
+        PARSE_AS(tb_signal_type, tb_signal_type_parse)
+    case K_SIDE:
+        PARSE_AS(tb_side, tb_side_parse)
+    case K_ORDER_TYPE:
+        PARSE_AS(tb_order_type, tb_order_type_parse)
+    case K_ORDER_STATUS:
+        PARSE_AS(tb_order_status, tb_order_status_parse)
+    case K_POSITION_STATUS:
+        PARSE_AS(tb_position_status, tb_position_status_parse)
+    case K_TRADING_STATE:
+        PARSE_AS(tb_trading_state, tb_trading_state_parse)
+    case K_REJECT_REASON:
+        PARSE_AS(tb_reject_reason, tb_reject_reason_parse)
     default:
-        break;
+        return TB_EPARSE;
     }
-    return rc;
+#undef PARSE_AS
 }
 
 static const char *enum_noun(field_kind kind)
@@ -613,8 +599,6 @@ static int decode_field(const field_desc *f, const json_t *v, tb_event *out, con
         size_t len = json_string_length(v);
         const char *s = json_string_value(v);
         if (len >= f->size) return fail(e, prefix, f->name, "longer than %u bytes", f->size - 1u);
-        if (memchr(s, '\0', len) != NULL)
-            return fail(e, prefix, f->name, "contains a NUL character");
         memcpy(p, s, len + 1);
         return TB_OK;
     }
@@ -646,10 +630,9 @@ static int decode_field(const field_desc *f, const json_t *v, tb_event *out, con
     default: {
         if (!json_is_string(v)) return fail(e, prefix, f->name, "not a string");
         int x;
-        if (enum_parse(kind, json_string_value(v), &x) != TB_OK) {
-            excerpt quoted = excerpt_of(json_string_value(v));
-            return fail(e, prefix, f->name, "unknown %s \"%s\"", enum_noun(kind), quoted.text);
-        }
+        if (enum_parse(kind, json_string_value(v), &x) != TB_OK)
+            return fail(e, prefix, f->name, "unknown %s \"%s\"", enum_noun(kind),
+                        excerpt_of(json_string_value(v)).text);
         if (f->allowed != 0 && (x < 0 || x >= 32 || (f->allowed & BIT(x)) == 0))
             return fail(e, prefix, f->name, "%s not allowed in %s", enum_name(kind, x),
                         tb_event_type_name(out->type));
@@ -691,10 +674,7 @@ static int decode_payload(const json_t *obj, const payload_desc *pd, tb_event *o
         size_t i = 0;
         while (i < pd->count && strcmp(pd->fields[i].name, key) != 0)
             i++;
-        if (i == pd->count) {
-            excerpt quoted = excerpt_of(key);
-            return fail(e, "payload.", quoted.text, "unknown field");
-        }
+        if (i == pd->count) return fail(e, "payload.", excerpt_of(key).text, "unknown field");
     }
     for (size_t i = 0; i < pd->count; i++) {
         const field_desc *f = &pd->fields[i];
@@ -711,11 +691,27 @@ static const char *const envelope_keys[] = {
     "correlation_id", "timestamp", "source",   "payload",
 };
 
-static const json_t *require(const json_t *obj, const char *key, const errbuf *e, int *rc)
+/* A present member, or NULL after reporting "<key>: missing". */
+static const json_t *require(const json_t *obj, const char *key, const errbuf *e)
 {
     const json_t *v = json_object_get(obj, key);
-    if (v == NULL) *rc = fail(e, "", key, "missing");
+    if (v == NULL) fail(e, "", key, "missing");
     return v;
+}
+
+static int require_id(const json_t *obj, const char *key, const errbuf *e, uint64_t *out)
+{
+    const json_t *v = require(obj, key, e);
+    return v == NULL ? TB_EPARSE : decode_id(v, e, "", key, out);
+}
+
+static int require_string(const json_t *obj, const char *key, const errbuf *e, const char **out)
+{
+    const json_t *v = require(obj, key, e);
+    if (v == NULL) return TB_EPARSE;
+    if (!json_is_string(v)) return fail(e, "", key, "not a string");
+    *out = json_string_value(v);
+    return TB_OK;
 }
 
 static int decode_envelope(const json_t *root, tb_event *out, const errbuf *e)
@@ -728,60 +724,41 @@ static int decode_envelope(const json_t *root, tb_event *out, const errbuf *e)
         size_t i = 0;
         while (i < ARRAY_LEN(envelope_keys) && strcmp(envelope_keys[i], key) != 0)
             i++;
-        if (i == ARRAY_LEN(envelope_keys)) {
-            excerpt quoted = excerpt_of(key);
-            return fail(e, "", quoted.text, "unknown field");
-        }
+        if (i == ARRAY_LEN(envelope_keys))
+            return fail(e, "", excerpt_of(key).text, "unknown field");
     }
 
-    int rc = TB_OK;
-    const json_t *type = require(root, "type", e, &rc);
-    if (type == NULL) return rc;
-    if (!json_is_string(type)) return fail(e, "", "type", "not a string");
-    if (tb_event_type_parse(json_string_value(type), &out->type) != TB_OK) {
-        excerpt quoted = excerpt_of(json_string_value(type));
-        return fail(e, "", "type", "unknown event type \"%s\"", quoted.text);
-    }
+    const char *type;
+    int rc = require_string(root, "type", e, &type);
+    if (rc != TB_OK) return rc;
+    if (tb_event_type_parse(type, &out->type) != TB_OK)
+        return fail(e, "", "type", "unknown event type \"%s\"", excerpt_of(type).text);
 
-    const json_t *version = require(root, "version", e, &rc);
-    if (version == NULL) return rc;
+    const json_t *version = require(root, "version", e);
+    if (version == NULL) return TB_EPARSE;
     if (!json_is_integer(version)) return fail(e, "", "version", "not an integer");
     if (json_integer_value(version) != TB_EVENT_VERSION)
         return fail(e, "", "version", "unsupported version %" JSON_INTEGER_FORMAT,
                     json_integer_value(version));
     out->version = TB_EVENT_VERSION;
 
-    static const struct {
-        const char *name;
-        size_t offset;
-    } ids[] = {
-        {"event_id", offsetof(tb_event, event_id)},
-        {"causation_id", offsetof(tb_event, causation_id)},
-        {"correlation_id", offsetof(tb_event, correlation_id)},
-    };
-    for (size_t i = 0; i < ARRAY_LEN(ids); i++) {
-        const json_t *idv = require(root, ids[i].name, e, &rc);
-        uint64_t id;
-        if (idv == NULL || (rc = decode_id(idv, e, "", ids[i].name, &id)) != TB_OK) return rc;
-        memcpy((char *)out + ids[i].offset, &id, sizeof id);
-    }
+    if ((rc = require_id(root, "event_id", e, &out->event_id)) != TB_OK ||
+        (rc = require_id(root, "causation_id", e, &out->causation_id)) != TB_OK ||
+        (rc = require_id(root, "correlation_id", e, &out->correlation_id)) != TB_OK)
+        return rc;
     if (out->event_id == 0) return fail(e, "", "event_id", "must be non-zero");
 
-    const json_t *ts = require(root, "timestamp", e, &rc);
-    if (ts == NULL ||
-        (rc = decode_time(ts, C_NONNEG, e, "", "timestamp", &out->timestamp)) != TB_OK)
-        return rc;
+    const json_t *ts = require(root, "timestamp", e);
+    if (ts == NULL) return TB_EPARSE;
+    if ((rc = decode_time(ts, C_NONNEG, e, "", "timestamp", &out->timestamp)) != TB_OK) return rc;
 
-    const json_t *source = require(root, "source", e, &rc);
-    if (source == NULL) return rc;
-    if (!json_is_string(source)) return fail(e, "", "source", "not a string");
-    if (tb_source_parse(json_string_value(source), &out->source) != TB_OK) {
-        excerpt quoted = excerpt_of(json_string_value(source));
-        return fail(e, "", "source", "unknown source \"%s\"", quoted.text);
-    }
+    const char *source;
+    if ((rc = require_string(root, "source", e, &source)) != TB_OK) return rc;
+    if (tb_source_parse(source, &out->source) != TB_OK)
+        return fail(e, "", "source", "unknown source \"%s\"", excerpt_of(source).text);
 
-    const json_t *payload = require(root, "payload", e, &rc);
-    if (payload == NULL) return rc;
+    const json_t *payload = require(root, "payload", e);
+    if (payload == NULL) return TB_EPARSE;
     return decode_payload(payload, payload_of(out->type), out, e);
 }
 
@@ -793,9 +770,14 @@ int tb_codec_decode(const char *json, size_t len, tb_event *out, char *err, size
     memset(out, 0, sizeof *out);
 
     json_error_t jerr;
+    /* Without JSON_ALLOW_NUL jansson refuses "\u0000", so every decoded
+     * string is free of NULs and fits a C string of its own length. */
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL)
-        return fail(&e, "", "json", "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+    if (root == NULL) {
+        int rc = fail(&e, "", "json", "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+        /* Running out of memory says nothing about the input. */
+        return json_error_code(&jerr) == json_error_out_of_memory ? TB_ENOMEM : rc;
+    }
     int rc = decode_envelope(root, out, &e);
     json_decref(root);
     return rc;

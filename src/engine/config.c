@@ -75,18 +75,89 @@ typedef struct {
     tb_config *cfg;
     const char *path;
     FILE *f;
-    int line; /* lines read so far: the handler runs for the line just read */
+    int line;  /* real lines read: the handler runs for the line just read */
+    char *buf; /* the whole current line (getline) */
+    size_t bufcap;
+    const char *rest; /* unfed part of a line longer than inih's buffer */
+    int cont;         /* what was just fed continues the previous value */
+    int too_long;     /* a line could not be split: its number */
+    char last_section[128], last_key[128];
+    int *call_line; /* real line of each reader call: inih reports calls */
+    size_t ncalls, calls_cap;
     int rc;
 } load_ctx;
 
-/* Debian's inih does not pass line numbers to the handler; counting the
- * reader's calls (one per line) gives them. */
-static char *read_line(char *buf, int size, void *stream)
+static int note_call(load_ctx *lc)
+{
+    if (lc->ncalls == lc->calls_cap) {
+        size_t nc = lc->calls_cap ? lc->calls_cap * 2 : 64;
+        int *n = realloc(lc->call_line, nc * sizeof(*n));
+        if (!n) return TB_ENOMEM;
+        lc->call_line = n;
+        lc->calls_cap = nc;
+    }
+    lc->call_line[lc->ncalls++] = lc->line;
+    return 0;
+}
+
+/* Feeds inih one line at a time. Debian's inih passes no line numbers and
+ * reads through a fixed 200-byte buffer, so whole lines are read here:
+ * counting them gives the numbers, and a longer line is handed over as the
+ * key line plus indented continuation pieces (inih's multi-line values),
+ * cut at a space or comma, which on_ini joins back with a space. */
+static char *read_line(char *out, int size, void *stream)
 {
     load_ctx *lc = stream;
-    char *r = fgets(buf, size, lc->f);
-    if (r) lc->line++;
-    return r;
+    size_t room = (size_t)size - 3; /* leading space, newline, NUL */
+    if (!lc->rest) {
+        ssize_t n = getline(&lc->buf, &lc->bufcap, lc->f);
+        if (n < 0) return NULL;
+        lc->line++;
+        while (n > 0 && (lc->buf[n - 1] == '\n' || lc->buf[n - 1] == '\r'))
+            lc->buf[--n] = 0;
+        lc->cont = lc->buf[0] == ' ' || lc->buf[0] == '\t';
+        if ((size_t)n <= room) {
+            if (note_call(lc) != 0) return NULL;
+            snprintf(out, (size_t)size, "%s\n", lc->buf);
+            return out;
+        }
+        lc->rest = lc->buf;
+    } else {
+        lc->cont = 1;
+    }
+    if (note_call(lc) != 0) return NULL;
+    size_t len = strlen(lc->rest), cut = len;
+    if (len > room) {
+        cut = room;
+        while (cut > 0 && lc->rest[cut] != ' ' && lc->rest[cut] != ',')
+            cut--;
+        if (cut == 0) {
+            /* One token longer than inih can take: make inih stop here. */
+            lc->too_long = lc->line;
+            lc->rest = NULL;
+            snprintf(out, (size_t)size, "[\n");
+            return out;
+        }
+    }
+    snprintf(out, (size_t)size, "%s%.*s\n", lc->rest == lc->buf ? "" : " ", (int)cut, lc->rest);
+    lc->rest = cut < len ? lc->rest + cut + (lc->rest[cut] == ',' ? 1 : 0) : NULL;
+    return out;
+}
+
+static int append_value(tb_config *cfg, const char *section, const char *key, const char *more)
+{
+    for (size_t i = 0; i < cfg->nentries; i++) {
+        tb_config_entry *e = &cfg->entries[i];
+        if (strcmp(e->section, section) || strcmp(e->key, key)) continue;
+        size_t a = strlen(e->value), b = strlen(more);
+        char *v = realloc(e->value, a + b + 2);
+        if (!v) return TB_ENOMEM;
+        v[a] = ' ';
+        memcpy(v + a + 1, more, b + 1);
+        e->value = v;
+        return 0;
+    }
+    return TB_ENOTFOUND;
 }
 
 static int on_ini(void *user, const char *section, const char *name, const char *value)
@@ -95,7 +166,12 @@ static int on_ini(void *user, const char *section, const char *name, const char 
     char origin[128];
     snprintf(origin, sizeof(origin), "%s:%d", lc->path, lc->line);
     if (!name) return 1; /* a section header alone */
-    lc->rc = put(lc->cfg, section, name, value, origin);
+    if (lc->cont && strcmp(section, lc->last_section) == 0 && strcmp(name, lc->last_key) == 0)
+        lc->rc = append_value(lc->cfg, section, name, value);
+    else
+        lc->rc = put(lc->cfg, section, name, value, origin);
+    snprintf(lc->last_section, sizeof(lc->last_section), "%s", section);
+    snprintf(lc->last_key, sizeof(lc->last_key), "%s", name);
     return lc->rc == 0;
 }
 
@@ -106,12 +182,24 @@ int tb_config_load(tb_config *cfg, const char *path, char *err, size_t errlen)
         seterr(err, errlen, "%s: cannot open config: %s", path, strerror(errno));
         return TB_EIO;
     }
-    load_ctx lc = {cfg, path, f, 0, 0};
+    load_ctx lc;
+    memset(&lc, 0, sizeof(lc));
+    lc.cfg = cfg;
+    lc.path = path;
+    lc.f = f;
     int line = ini_parse_stream(read_line, &lc, on_ini, &lc);
     fclose(f);
+    free(lc.buf);
+    if (line > 0 && (size_t)line <= lc.ncalls) line = lc.call_line[line - 1];
+    free(lc.call_line);
     if (lc.rc) {
         seterr(err, errlen, "%s: %s", path, tb_strerror(lc.rc));
         return lc.rc;
+    }
+    if (lc.too_long) {
+        seterr(err, errlen, "%s:%d: a value without spaces or commas is too long", path,
+               lc.too_long);
+        return TB_ECONFIG;
     }
     if (line != 0) {
         seterr(err, errlen, "%s:%d: syntax error (expected [section] or key = value)", path, line);
@@ -375,6 +463,8 @@ static int build_entry(tb_config *cfg, tb_config_entry *e, int cli_data, char *e
 
 int tb_config_build(tb_config *cfg, char *err, size_t errlen)
 {
+    if (cfg->built) return TB_EMISUSE;
+    cfg->built = 1;
     int cli_data = cfg->ndata > 0;
     tb_sim_exchange_config_init(&cfg->exchange);
     tb_risk_config_init(&cfg->risk);

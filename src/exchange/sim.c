@@ -178,8 +178,26 @@ static int sim_submit(tb_exchange *ex, const tb_order_placement_request *req, in
         return 0;
     }
 
-    /* Only the part beyond closing the current position adds exposure. */
+    if (s->rules.min_notional > 0) {
+        tb_decimal notional;
+        if (tb_dec_mul(req->quantity, ref, TB_ROUND_HALF_UP, &notional) == 0 &&
+            notional < s->rules.min_notional) {
+            char n[TB_DECIMAL_STRLEN], m[TB_DECIMAL_STRLEN];
+            tb_dec_format(notional, n, sizeof(n));
+            tb_dec_format(s->rules.min_notional, m, sizeof(m));
+            snprintf(text, sizeof(text), "notional %s is below the minimum %s", n, m);
+            reject(x, req, now, TB_REJECT_INVALID_QUANTITY, text);
+            return 0;
+        }
+    }
+    /* Only the part beyond closing the position adds exposure — the position
+     * as it will be once the orders already open on the symbol fill, or two
+     * sells could each "close" the same long and leave a naked short. */
     tb_decimal pos = s->position, inc = req->quantity;
+    for (size_t i = 0; i < x->norders; i++)
+        if (x->orders[i].sym == si)
+            pos += x->orders[i].req.side == TB_SIDE_BUY ? x->orders[i].remaining
+                                                        : -x->orders[i].remaining;
     if (req->side == TB_SIDE_BUY && pos < 0) inc = req->quantity > -pos ? req->quantity + pos : 0;
     if (req->side == TB_SIDE_SELL && pos > 0) inc = req->quantity > pos ? req->quantity - pos : 0;
     tb_decimal rpu = 0;
@@ -264,19 +282,18 @@ static int fill_price(const sim *x, const sim_order *o, const tb_market_data *ba
     int buy = q->side == TB_SIDE_BUY;
     *out = 0;
     if (q->order_type == TB_ORDER_MARKET) {
-        tb_decimal p = bar->open;
-        if (x->cfg.slippage_bps) {
-            int64_t one = 10000 * 100000000LL; /* bps × 1e8 */
-            int64_t f = buy ? one + x->cfg.slippage_bps : one - x->cfg.slippage_bps;
-            int rc = tb_dec_muldiv_int(bar->open, f, one, TB_ROUND_HALF_UP, &p);
-            if (rc) return rc;
-        }
-        tb_decimal tick = x->syms[o->sym].rules.tick_size;
-        if (tick > 0) {
-            int rc = tb_dec_quantize(p, tick, TB_ROUND_HALF_UP, &p);
-            if (rc) return rc;
-        }
-        *out = p;
+        /* open × (1 ± slippage) rounded half-up straight to the tick in one
+         * step: rounding to 8 digits first could turn a value just below a
+         * half tick into a tie and round it the wrong way. */
+        const int64_t one = 10000 * 100000000LL; /* bps × 1e8 */
+        tb_decimal tick = x->syms[o->sym].rules.tick_size > 0 ? x->syms[o->sym].rules.tick_size : 1;
+        int64_t f = buy ? one + x->cfg.slippage_bps : one - x->cfg.slippage_bps;
+        __int128 num = (__int128)bar->open * f, den = (__int128)one * tick;
+        __int128 t = num / den, r = num % den;
+        if (2 * r >= den) t++;
+        t *= tick;
+        if (t > INT64_MAX) return TB_EOVERFLOW;
+        *out = (tb_decimal)t;
         return 0;
     }
     if (buy) {

@@ -16,8 +16,8 @@ tb_decimal tbt_dec(const char *s)
     return d;
 }
 
-void tbt_assert_dec_at(tb_decimal actual, const char *expected, const char *expr,
-                       const char *file, int line)
+void tbt_assert_dec_at(tb_decimal actual, const char *expected, const char *expr, const char *file,
+                       int line)
 {
     if (actual == tbt_dec(expected)) return;
     char got[TB_DECIMAL_STRLEN];

@@ -1,6 +1,6 @@
 /* Shared helpers for the cmocka tests: exact decimals, bars, an event
  * recorder and temporary files. Every test executable links
- * tests/support/*.c; include this header after nothing else is required
+ * tests/support/ (every .c there); include this header after nothing else is required
  * (it pulls in cmocka's prerequisites itself). */
 #ifndef TB_TEST_SUPPORT_H
 #define TB_TEST_SUPPORT_H
@@ -24,8 +24,8 @@ tb_decimal tbt_dec(const char *s);
 /* Fails the test, showing both values as decimals, unless actual == expected. */
 #define assert_dec_equal(actual, expected)                                                         \
     tbt_assert_dec_at((actual), (expected), #actual, __FILE__, __LINE__)
-void tbt_assert_dec_at(tb_decimal actual, const char *expected, const char *expr,
-                       const char *file, int line);
+void tbt_assert_dec_at(tb_decimal actual, const char *expected, const char *expr, const char *file,
+                       int line);
 
 /* A one-minute bar numbered `minute`: opens at minute × 60 s, closes 1 ns
  * before the next one opens. Prices and volume as decimal strings. */

@@ -1,0 +1,547 @@
+/* The INI configuration: files written to a temporary directory, loaded,
+ * overridden with --set and built; every error must say where it came from. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tb_test_support.h"
+#include "tradebus/config.h"
+
+typedef struct {
+    char dir[512];
+    char path[1024];
+    char err[512];
+    tb_config cfg;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    tbt_temp_dir(f->dir, sizeof(f->dir));
+    tb_config_init(&f->cfg);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    tb_config_free(&f->cfg);
+    tbt_remove_dir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Writes content as cfg.ini and loads it (the load must succeed). */
+static void load(fixture *f, const char *content)
+{
+    tbt_write_file(f->dir, "cfg.ini", content, f->path, sizeof(f->path));
+    int rc = tb_config_load(&f->cfg, f->path, f->err, sizeof(f->err));
+    if (rc) fail_msg("tb_config_load: %s (%s)", tb_strerror(rc), f->err);
+}
+
+static void build_ok(fixture *f)
+{
+    int rc = tb_config_build(&f->cfg, f->err, sizeof(f->err));
+    if (rc) fail_msg("tb_config_build: %s (%s)", tb_strerror(rc), f->err);
+}
+
+/* Builds, expecting TB_ECONFIG with an error that is exactly
+ * "<path><suffix>" (suffix starts with ":line: ..."). */
+static void build_fails_with(fixture *f, const char *suffix)
+{
+    assert_int_equal(tb_config_build(&f->cfg, f->err, sizeof(f->err)), TB_ECONFIG);
+    char want[1600];
+    snprintf(want, sizeof(want), "%s%s", f->path, suffix);
+    assert_string_equal(f->err, want);
+}
+
+static void assert_contains(const char *haystack, const char *needle)
+{
+    if (!strstr(haystack, needle)) fail_msg("'%s' does not contain '%s'", haystack, needle);
+}
+
+static const tb_param *param(const tb_strategy_config *s, const char *key)
+{
+    for (size_t i = 0; i < s->nparams; i++)
+        if (strcmp(s->params[i].key, key) == 0) return &s->params[i];
+    return NULL;
+}
+
+#define MINIMAL                                                                                    \
+    "[backtest]\n"                                                                                 \
+    "data = bars.csv\n"                                                                            \
+    "\n"                                                                                           \
+    "[strategy.fast]\n"                                                                            \
+    "type = sma_cross\n"                                                                           \
+    "symbol = BTCUSDT\n"
+
+/* ---- loading and defaults ----------------------------------------------- */
+
+static void test_defaults_applied_for_keys_not_in_file(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL);
+    build_ok(f);
+
+    tb_config *c = &f->cfg;
+    assert_int_equal(c->ndata, 1);
+    assert_string_equal(c->data[0], "bars.csv");
+    assert_dec_equal(c->exchange.initial_cash, "10000");
+    assert_dec_equal(c->exchange.fee_bps, "10");
+    assert_dec_equal(c->exchange.slippage_bps, "0");
+    assert_dec_equal(c->exchange.max_volume_participation, "0");
+    assert_int_equal(c->exchange.nsymbols, 0);
+    assert_int_equal(c->nsymbols, 0);
+    assert_int_equal(c->on_bad_row, TB_BAD_ROW_FAIL);
+    assert_int_equal(c->node_id, 1);
+    assert_int_equal(c->max_retries, 2);
+    assert_int_equal(c->ring_capacity, 1024);
+    assert_int_equal(c->event_log, 1);
+    assert_int_equal(c->fills, 1);
+    assert_dec_equal(c->risk.max_position, "0");
+    assert_dec_equal(c->risk.max_order_notional, "0");
+    assert_int_equal(c->risk.max_open_orders, 0);
+    assert_dec_equal(c->risk.price_band_pct, "0");
+    assert_int_equal(c->risk.max_orders_per_minute, 0);
+    assert_dec_equal(c->risk.max_drawdown_pct, "0");
+    assert_dec_equal(c->risk.initial_equity, "10000");
+    assert_int_equal(c->nstrategies, 1);
+    const tb_strategy_config *s = &c->strategies[0];
+    assert_string_equal(s->id, "fast");
+    assert_string_equal(s->type, "sma_cross");
+    assert_string_equal(s->symbol, "BTCUSDT");
+    assert_int_equal(s->order_type, TB_ORDER_MARKET);
+    assert_dec_equal(s->limit_offset_bps, "0");
+    assert_int_equal(s->emit_hold, 0);
+    assert_int_equal(s->nparams, 0);
+}
+
+static void test_every_section_is_parsed(void **state)
+{
+    fixture *f = *state;
+    load(f, "[backtest]\n"
+            "data = a.csv, b.csv c.csv\n"
+            "initial_cash = 2500.5\n"
+            "on_bad_row = skip\n"
+            "node_id = 7\n"
+            "[exchange]\n"
+            "type = sim\n"
+            "fee_bps = 7.5\n"
+            "slippage_bps = 2\n"
+            "max_volume_participation = 0.25\n"
+            "[risk]\n"
+            "max_position = 3\n"
+            "max_order_notional = 50000\n"
+            "max_open_orders = 4\n"
+            "price_band_pct = 5\n"
+            "max_orders_per_minute = 30\n"
+            "max_drawdown_pct = 20\n"
+            "[bus]\n"
+            "max_retries = 5\n"
+            "ring_capacity = 4096\n"
+            "[output]\n"
+            "event_log = false\n"
+            "fills = no\n"
+            "[symbol.BTCUSDT]\n"
+            "tick_size = 0.01\n"
+            "step_size = 0.00001\n"
+            "min_notional = 5\n"
+            "[strategy.fast]\n"
+            "type = sma_cross\n"
+            "symbol = BTCUSDT\n"
+            "order_type = LIMIT\n"
+            "limit_offset_bps = 10\n"
+            "emit_hold = true\n"
+            "fast = 5\n"
+            "slow = 20\n");
+    build_ok(f);
+
+    tb_config *c = &f->cfg;
+    assert_int_equal(c->ndata, 3);
+    assert_string_equal(c->data[0], "a.csv");
+    assert_string_equal(c->data[1], "b.csv");
+    assert_string_equal(c->data[2], "c.csv");
+    assert_dec_equal(c->exchange.initial_cash, "2500.5");
+    assert_int_equal(c->on_bad_row, TB_BAD_ROW_SKIP);
+    assert_int_equal(c->node_id, 7);
+    assert_dec_equal(c->exchange.fee_bps, "7.5");
+    assert_dec_equal(c->exchange.slippage_bps, "2");
+    assert_dec_equal(c->exchange.max_volume_participation, "0.25");
+    assert_dec_equal(c->risk.max_position, "3");
+    assert_dec_equal(c->risk.max_order_notional, "50000");
+    assert_int_equal(c->risk.max_open_orders, 4);
+    assert_dec_equal(c->risk.price_band_pct, "5");
+    assert_int_equal(c->risk.max_orders_per_minute, 30);
+    assert_dec_equal(c->risk.max_drawdown_pct, "20");
+    assert_dec_equal(c->risk.initial_equity, "2500.5");
+    assert_int_equal(c->max_retries, 5);
+    assert_int_equal(c->ring_capacity, 4096);
+    assert_int_equal(c->event_log, 0);
+    assert_int_equal(c->fills, 0);
+    assert_int_equal(c->nsymbols, 1);
+    assert_string_equal(c->symbols[0].symbol, "BTCUSDT");
+    assert_dec_equal(c->symbols[0].tick_size, "0.01");
+    assert_dec_equal(c->symbols[0].step_size, "0.00001");
+    assert_dec_equal(c->symbols[0].min_notional, "5");
+    assert_ptr_equal(c->exchange.symbols, c->symbols);
+    assert_int_equal(c->exchange.nsymbols, 1);
+    assert_int_equal(c->nstrategies, 1);
+    const tb_strategy_config *s = &c->strategies[0];
+    assert_string_equal(s->id, "fast");
+    assert_int_equal(s->order_type, TB_ORDER_LIMIT);
+    assert_dec_equal(s->limit_offset_bps, "10");
+    assert_int_equal(s->emit_hold, 1);
+    assert_int_equal(s->nparams, 2);
+    assert_string_equal(s->params[0].key, "fast");
+    assert_string_equal(s->params[0].value, "5");
+    assert_string_equal(s->params[1].key, "slow");
+    assert_string_equal(s->params[1].value, "20");
+}
+
+static void test_several_strategy_sections_keep_file_order(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL "[strategy.slow]\n"
+                    "type = rsi_reversion\n"
+                    "symbol = ETHUSDT\n");
+    build_ok(f);
+
+    assert_int_equal(f->cfg.nstrategies, 2);
+    assert_string_equal(f->cfg.strategies[0].id, "fast");
+    assert_string_equal(f->cfg.strategies[1].id, "slow");
+    assert_string_equal(f->cfg.strategies[1].type, "rsi_reversion");
+    assert_string_equal(f->cfg.strategies[1].symbol, "ETHUSDT");
+}
+
+static void test_missing_file_is_eio_naming_the_path(void **state)
+{
+    fixture *f = *state;
+    snprintf(f->path, sizeof(f->path), "%s/absent.ini", f->dir);
+    assert_int_equal(tb_config_load(&f->cfg, f->path, f->err, sizeof(f->err)), TB_EIO);
+    assert_contains(f->err, f->path);
+    assert_contains(f->err, "cannot open config");
+}
+
+static void test_syntax_error_reports_the_line(void **state)
+{
+    fixture *f = *state;
+    tbt_write_file(f->dir, "cfg.ini",
+                   "[backtest]\n"
+                   "data = bars.csv\n"
+                   "this line has no equals sign\n"
+                   "initial_cash = 5\n",
+                   f->path, sizeof(f->path));
+    assert_int_equal(tb_config_load(&f->cfg, f->path, f->err, sizeof(f->err)), TB_ECONFIG);
+    char want[1100];
+    snprintf(want, sizeof(want), "%s:3: ", f->path);
+    assert_true(strncmp(f->err, want, strlen(want)) == 0);
+    assert_contains(f->err, "syntax error");
+}
+
+static void test_unterminated_section_header_reports_the_line(void **state)
+{
+    fixture *f = *state;
+    tbt_write_file(f->dir, "cfg.ini",
+                   "; comment\n"
+                   "[backtest]\n"
+                   "data = bars.csv\n"
+                   "\n"
+                   "[exchange\n",
+                   f->path, sizeof(f->path));
+    assert_int_equal(tb_config_load(&f->cfg, f->path, f->err, sizeof(f->err)), TB_ECONFIG);
+    char want[1100];
+    snprintf(want, sizeof(want), "%s:5: ", f->path);
+    assert_true(strncmp(f->err, want, strlen(want)) == 0);
+}
+
+static void test_line_longer_than_200_chars_is_read_whole(void **state)
+{
+    fixture *f = *state;
+    char content[1024] = "[backtest]\ndata = ";
+    for (int i = 0; i < 8; i++) {
+        char spec[64];
+        snprintf(spec, sizeof(spec), "%sdata/SYM%02dUSDT-1m-2024-01.csv", i ? ", " : "", i);
+        strcat(content, spec);
+    }
+    strcat(content, "\n[strategy.fast]\ntype = sma_cross\nsymbol = BTCUSDT\n");
+    assert_true(strlen(content) > 250);
+    load(f, content);
+    build_ok(f);
+
+    assert_int_equal(f->cfg.ndata, 8);
+    assert_string_equal(f->cfg.data[0], "data/SYM00USDT-1m-2024-01.csv");
+    assert_string_equal(f->cfg.data[7], "data/SYM07USDT-1m-2024-01.csv");
+}
+
+static void test_line_numbers_stay_right_after_a_long_line(void **state)
+{
+    fixture *f = *state;
+    char content[1024] = "[backtest]\ndata = ";
+    for (int i = 0; i < 8; i++) {
+        char spec[64];
+        snprintf(spec, sizeof(spec), "%sdata/SYM%02dUSDT-1m-2024-01.csv", i ? ", " : "", i);
+        strcat(content, spec);
+    }
+    strcat(content, "\n[exchange]\nfee_bsp = 5\n");
+    tbt_write_file(f->dir, "cfg.ini", content, f->path, sizeof(f->path));
+    tb_config_load(&f->cfg, f->path, f->err, sizeof(f->err));
+    assert_int_equal(tb_config_build(&f->cfg, f->err, sizeof(f->err)), TB_ECONFIG);
+    assert_contains(f->err, "cfg.ini:4: [exchange] fee_bsp: unknown key");
+}
+
+/* ---- errors name origin, section and key -------------------------------- */
+
+static void test_unknown_key_error_names_file_line_section_and_key(void **state)
+{
+    fixture *f = *state;
+    load(f, "; test config\n"
+            "[backtest]\n"
+            "data = bars.csv\n"
+            "\n"
+            "[exchange]\n"
+            "fee_bps = 10\n"
+            "fee_bsp = 5\n"
+            "\n"
+            "[strategy.fast]\n"
+            "type = sma_cross\n"
+            "symbol = BTCUSDT\n");
+    build_fails_with(f, ":7: [exchange] fee_bsp: unknown key");
+    assert_contains(f->err, "cfg.ini:7: [exchange] fee_bsp: unknown key");
+}
+
+static void test_unknown_section_is_refused_with_its_origin(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL "[exchnage]\n"
+                    "fee_bps = 5\n");
+    assert_int_equal(tb_config_build(&f->cfg, f->err, sizeof(f->err)), TB_ECONFIG);
+    assert_contains(f->err, "cfg.ini:8: [exchnage] fee_bps: unknown section");
+}
+
+static void test_bad_decimal_value_names_the_key(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL "[exchange]\n"
+                    "fee_bps = abc\n");
+    build_fails_with(f, ":8: [exchange] fee_bps: 'abc' is not a decimal number (e.g. 10 or 0.5)");
+}
+
+static void test_out_of_range_value_names_the_key(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL "[exchange]\n"
+                    "max_volume_participation = 1.5\n");
+    build_fails_with(f, ":8: [exchange] max_volume_participation: 1.5 is out of range [0, 1]");
+}
+
+static void test_bad_integer_value_names_the_key(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL "[bus]\n"
+                    "max_retries = lots\n");
+    build_fails_with(f, ":8: [bus] max_retries: 'lots' is not an integer");
+}
+
+static void test_bad_boolean_value_names_the_key(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL "emit_hold = maybe\n");
+    build_fails_with(f, ":7: [strategy.fast] emit_hold: 'maybe' is not true or false");
+}
+
+static void test_bad_order_type_names_the_key(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL "order_type = STOP\n");
+    build_fails_with(f, ":7: [strategy.fast] order_type: 'STOP' must be MARKET or LIMIT");
+}
+
+/* ---- --set -------------------------------------------------------------- */
+
+static void test_set_override_wins_over_the_file(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL "[exchange]\n"
+                    "fee_bps = 10\n");
+    assert_int_equal(tb_config_set(&f->cfg, "exchange.fee_bps=5", f->err, sizeof(f->err)), 0);
+    build_ok(f);
+    assert_dec_equal(f->cfg.exchange.fee_bps, "5");
+}
+
+static void test_set_adds_a_key_absent_from_the_file(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL);
+    assert_int_equal(tb_config_set(&f->cfg, "exchange.slippage_bps=0.5", f->err, sizeof(f->err)),
+                     0);
+    build_ok(f);
+    assert_dec_equal(f->cfg.exchange.slippage_bps, "0.5");
+}
+
+static void test_set_with_dotted_section_targets_the_strategy_section(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL "slow = 30\n");
+    assert_int_equal(tb_config_set(&f->cfg, "strategy.fast.slow=50", f->err, sizeof(f->err)), 0);
+    build_ok(f);
+
+    assert_int_equal(f->cfg.nstrategies, 1);
+    const tb_strategy_config *s = &f->cfg.strategies[0];
+    assert_string_equal(s->id, "fast");
+    assert_int_equal(s->nparams, 1);
+    assert_non_null(param(s, "slow"));
+    assert_string_equal(param(s, "slow")->value, "50");
+}
+
+static void test_set_can_declare_a_whole_strategy(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL);
+    assert_int_equal(tb_config_set(&f->cfg, "strategy.rev.type=rsi_reversion", NULL, 0), 0);
+    assert_int_equal(tb_config_set(&f->cfg, "strategy.rev.symbol=ETHUSDT", NULL, 0), 0);
+    build_ok(f);
+
+    assert_int_equal(f->cfg.nstrategies, 2);
+    assert_string_equal(f->cfg.strategies[1].id, "rev");
+    assert_string_equal(f->cfg.strategies[1].type, "rsi_reversion");
+    assert_string_equal(f->cfg.strategies[1].symbol, "ETHUSDT");
+}
+
+static void test_bad_set_value_names_set_as_origin(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL);
+    assert_int_equal(tb_config_set(&f->cfg, "exchange.fee_bps=x", f->err, sizeof(f->err)), 0);
+    assert_int_equal(tb_config_build(&f->cfg, f->err, sizeof(f->err)), TB_ECONFIG);
+    assert_string_equal(f->err,
+                        "--set: [exchange] fee_bps: 'x' is not a decimal number (e.g. 10 or 0.5)");
+}
+
+static void test_malformed_set_is_refused(void **state)
+{
+    fixture *f = *state;
+    static const char *const bad[] = {
+        "fee_bps=5",        /* no section */
+        "exchange.fee_bps", /* no value */
+        ".fee_bps=5",       /* empty section */
+        "exchange.=5",      /* empty key */
+        "=5",
+        "",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        f->err[0] = 0;
+        assert_int_equal(tb_config_set(&f->cfg, bad[i], f->err, sizeof(f->err)), TB_ECONFIG);
+        assert_contains(f->err, "SECTION.KEY=VALUE");
+    }
+    assert_int_equal(f->cfg.nentries, 0);
+}
+
+/* ---- strategies, data --------------------------------------------------- */
+
+static void test_strategy_without_type_is_refused(void **state)
+{
+    fixture *f = *state;
+    load(f, "[backtest]\n"
+            "data = bars.csv\n"
+            "[strategy.fast]\n"
+            "symbol = BTCUSDT\n");
+    assert_int_equal(tb_config_build(&f->cfg, f->err, sizeof(f->err)), TB_ECONFIG);
+    assert_contains(f->err, "[strategy.fast] type: missing");
+}
+
+static void test_strategy_without_symbol_is_refused(void **state)
+{
+    fixture *f = *state;
+    load(f, "[backtest]\n"
+            "data = bars.csv\n"
+            "[strategy.fast]\n"
+            "type = sma_cross\n");
+    assert_int_equal(tb_config_build(&f->cfg, f->err, sizeof(f->err)), TB_ECONFIG);
+    assert_contains(f->err, "[strategy.fast] symbol: missing");
+}
+
+static void test_unknown_strategy_type_lists_known_ones(void **state)
+{
+    fixture *f = *state;
+    load(f, "[backtest]\n"
+            "data = bars.csv\n"
+            "[strategy.fast]\n"
+            "type = sma_crsos\n"
+            "symbol = BTCUSDT\n");
+    assert_int_equal(tb_config_build(&f->cfg, f->err, sizeof(f->err)), TB_ECONFIG);
+    assert_contains(f->err, "cfg.ini:4: [strategy.fast] type: unknown strategy type 'sma_crsos'");
+    assert_non_null(tb_strategy_builtin_at(0));
+    for (size_t i = 0; tb_strategy_builtin_at(i); i++)
+        assert_contains(f->err, tb_strategy_builtin_at(i)->name);
+    assert_contains(f->err, "sma_cross");
+    assert_contains(f->err, "rsi_reversion");
+    assert_contains(f->err, "bollinger_breakout");
+}
+
+static void test_no_data_error_mentions_data_option(void **state)
+{
+    fixture *f = *state;
+    load(f, "[strategy.fast]\n"
+            "type = sma_cross\n"
+            "symbol = BTCUSDT\n");
+    assert_int_equal(tb_config_build(&f->cfg, f->err, sizeof(f->err)), TB_ECONFIG);
+    assert_contains(f->err, "--data");
+    assert_contains(f->err, "[backtest] data");
+}
+
+static void test_command_line_data_replaces_file_data(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL);
+    assert_int_equal(tb_config_add_data(&f->cfg, "cli.csv"), 0);
+    build_ok(f);
+    assert_int_equal(f->cfg.ndata, 1);
+    assert_string_equal(f->cfg.data[0], "cli.csv");
+}
+
+static void test_no_strategy_section_is_refused(void **state)
+{
+    fixture *f = *state;
+    load(f, "[backtest]\n"
+            "data = bars.csv\n");
+    assert_int_equal(tb_config_build(&f->cfg, f->err, sizeof(f->err)), TB_ECONFIG);
+    assert_contains(f->err, "[strategy.ID]");
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_defaults_applied_for_keys_not_in_file),
+        T(test_every_section_is_parsed),
+        T(test_several_strategy_sections_keep_file_order),
+        T(test_missing_file_is_eio_naming_the_path),
+        T(test_syntax_error_reports_the_line),
+        T(test_unterminated_section_header_reports_the_line),
+        T(test_line_longer_than_200_chars_is_read_whole),
+        T(test_line_numbers_stay_right_after_a_long_line),
+        T(test_unknown_key_error_names_file_line_section_and_key),
+        T(test_unknown_section_is_refused_with_its_origin),
+        T(test_bad_decimal_value_names_the_key),
+        T(test_out_of_range_value_names_the_key),
+        T(test_bad_integer_value_names_the_key),
+        T(test_bad_boolean_value_names_the_key),
+        T(test_bad_order_type_names_the_key),
+        T(test_set_override_wins_over_the_file),
+        T(test_set_adds_a_key_absent_from_the_file),
+        T(test_set_with_dotted_section_targets_the_strategy_section),
+        T(test_set_can_declare_a_whole_strategy),
+        T(test_bad_set_value_names_set_as_origin),
+        T(test_malformed_set_is_refused),
+        T(test_strategy_without_type_is_refused),
+        T(test_strategy_without_symbol_is_refused),
+        T(test_unknown_strategy_type_lists_known_ones),
+        T(test_no_data_error_mentions_data_option),
+        T(test_command_line_data_replaces_file_data),
+        T(test_no_strategy_section_is_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

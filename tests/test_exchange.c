@@ -1,0 +1,872 @@
+/* The simulated exchange, driven directly through tb_exchange_*: fill rules
+ * (no look-ahead, slippage, limit trade-through, volume participation),
+ * commissions, rejections with their reasons, cash checks and cancels. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tb_test_support.h"
+#include "tradebus/exchange.h"
+
+#define MAX_RESPONSES 64
+#define SYM           "BTCUSDT"
+
+typedef struct {
+    tb_exchange *ex;
+    tb_exchange_response resp[MAX_RESPONSES];
+    size_t n;
+} fixture;
+
+static void listen(const tb_exchange_response *r, void *ctx)
+{
+    fixture *f = ctx;
+    if (f->n >= MAX_RESPONSES) fail_msg("too many exchange responses");
+    f->resp[f->n++] = *r;
+}
+
+/* BTCUSDT with Binance-like rules: prices in cents, quantities in 0.001. */
+static const tb_symbol_rules *btc_rules(void)
+{
+    static tb_symbol_rules r;
+    memset(&r, 0, sizeof(r));
+    strcpy(r.symbol, SYM);
+    r.tick_size = tbt_dec("0.01");
+    r.step_size = tbt_dec("0.001");
+    return &r;
+}
+
+/* The documented defaults (cash 10000, fee 10 bps) with BTCUSDT declared. */
+static tb_sim_exchange_config default_config(void)
+{
+    tb_sim_exchange_config cfg;
+    tb_sim_exchange_config_init(&cfg);
+    cfg.symbols = btc_rules();
+    cfg.nsymbols = 1;
+    return cfg;
+}
+
+/* (Re)creates the fixture's exchange with cfg. */
+static void open_exchange(fixture *f, const tb_sim_exchange_config *cfg)
+{
+    char err[160] = "";
+    tb_exchange_destroy(f->ex);
+    f->ex = NULL;
+    f->n = 0;
+    int rc = tb_sim_exchange_create(cfg, &f->ex, err, sizeof(err));
+    if (rc) fail_msg("tb_sim_exchange_create: %s (%s)", tb_strerror(rc), err);
+    tb_exchange_set_listener(f->ex, listen, f);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    tb_sim_exchange_config cfg = default_config();
+    open_exchange(f, &cfg);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    tb_exchange_destroy(f->ex);
+    free(f);
+    return 0;
+}
+
+static tb_order_placement_request order_on(const char *symbol, const char *cid, tb_side side,
+                                           tb_order_type type, const char *qty, const char *price)
+{
+    tb_order_placement_request q;
+    memset(&q, 0, sizeof(q));
+    q.order_type = type;
+    q.side = side;
+    assert_int_equal(tb_str_copy(q.symbol, sizeof(q.symbol), symbol), 0);
+    q.quantity = tbt_dec(qty);
+    q.price = price ? tbt_dec(price) : 0;
+    assert_int_equal(tb_str_copy(q.strategy_id, sizeof(q.strategy_id), "s1"), 0);
+    assert_int_equal(tb_str_copy(q.client_order_id, sizeof(q.client_order_id), cid), 0);
+    return q;
+}
+
+static tb_order_placement_request order(const char *cid, tb_side side, tb_order_type type,
+                                        const char *qty, const char *price)
+{
+    return order_on(SYM, cid, side, type, qty, price);
+}
+
+static void submit(fixture *f, const tb_order_placement_request *q, int64_t now)
+{
+    assert_int_equal(tb_exchange_submit(f->ex, q, now), 0);
+}
+
+static void bar_on(fixture *f, const char *symbol, int64_t minute, const char *o, const char *h,
+                   const char *l, const char *c, const char *v)
+{
+    tb_market_data b = tbt_bar(symbol, minute, o, h, l, c, v);
+    assert_int_equal(tb_exchange_on_market_data(f->ex, &b), 0);
+}
+
+static void bar(fixture *f, int64_t minute, const char *o, const char *h, const char *l,
+                const char *c, const char *v)
+{
+    bar_on(f, SYM, minute, o, h, l, c, v);
+}
+
+static size_t count(const fixture *f, tb_exchange_response_kind kind)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < f->n; i++)
+        if (f->resp[i].kind == kind) n++;
+    return n;
+}
+
+/* The nth response of kind, or a test failure. */
+static const tb_exchange_response *nth(const fixture *f, tb_exchange_response_kind kind, size_t k)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (f->resp[i].kind == kind && k-- == 0) return &f->resp[i];
+    fail_msg("no response #%zu of kind %d (have %zu responses)", k, (int)kind, f->n);
+    return NULL;
+}
+
+/* A minute-0 bar closing at 100, so MARKET orders have a reference price. */
+static void first_bar_at_100(fixture *f)
+{
+    bar(f, 0, "100", "100", "100", "100", "1000");
+}
+
+/* Submits one order, then checks it was rejected with reason and text. */
+static void expect_rejected(fixture *f, const tb_order_placement_request *q,
+                            tb_reject_reason reason, const char *text)
+{
+    size_t before = f->n, open = tb_sim_exchange_open_orders(f->ex);
+    submit(f, q, 5);
+    assert_int_equal(f->n, before + 1);
+    const tb_exchange_response *r = &f->resp[before];
+    assert_int_equal(r->kind, TB_XR_REJECTED);
+    assert_string_equal(r->client_order_id, q->client_order_id);
+    assert_int_equal(r->reason, reason);
+    assert_string_equal(r->text, text);
+    assert_int_equal(r->time, 5);
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), open);
+}
+
+/* ---- no look-ahead ------------------------------------------------------ */
+
+static void test_market_order_is_acknowledged_but_not_filled_on_its_own_bar(void **state)
+{
+    fixture *f = *state;
+    bar(f, 0, "100", "110", "90", "105", "10");
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_MARKET, "1", NULL);
+    submit(f, &q, TBT_MINUTE - 1);
+
+    assert_int_equal(f->n, 1);
+    assert_int_equal(f->resp[0].kind, TB_XR_ACCEPTED);
+    assert_string_equal(f->resp[0].client_order_id, "c-1");
+    assert_string_equal(f->resp[0].order_id, "SIM-1");
+    assert_int_equal(f->resp[0].time, TBT_MINUTE - 1);
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 1);
+    assert_dec_equal(tb_sim_exchange_cash(f->ex), "10000");
+}
+
+static void test_market_order_fills_at_next_bar_open(void **state)
+{
+    fixture *f = *state;
+    bar(f, 0, "100", "110", "90", "105", "10");
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_MARKET, "1", NULL);
+    submit(f, &q, TBT_MINUTE - 1);
+    bar(f, 1, "107", "112", "95", "99", "10");
+
+    assert_int_equal(count(f, TB_XR_FILL), 1);
+    const tb_exchange_response *r = nth(f, TB_XR_FILL, 0);
+    assert_string_equal(r->client_order_id, "c-1");
+    assert_string_equal(r->order_id, "SIM-1");
+    assert_dec_equal(r->quantity, "1");
+    assert_dec_equal(r->price, "107");
+    assert_dec_equal(r->commission, "0.107");
+    assert_int_equal(r->trade_id, 1);
+    assert_int_equal(r->time, 1 * TBT_MINUTE);
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 0);
+    assert_dec_equal(tb_sim_exchange_cash(f->ex), "9892.893");
+}
+
+static void test_order_does_not_fill_on_bar_of_another_symbol(void **state)
+{
+    fixture *f = *state;
+    tb_sim_exchange_config cfg;
+    tb_sim_exchange_config_init(&cfg); /* no symbols declared: ETHUSDT trades too */
+    open_exchange(f, &cfg);
+    first_bar_at_100(f);
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_MARKET, "1", NULL);
+    submit(f, &q, 0);
+    bar_on(f, "ETHUSDT", 1, "50", "50", "50", "50", "10");
+
+    assert_int_equal(count(f, TB_XR_FILL), 0);
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 1);
+    bar(f, 1, "101", "101", "101", "101", "10");
+    assert_int_equal(count(f, TB_XR_FILL), 1);
+    assert_dec_equal(nth(f, TB_XR_FILL, 0)->price, "101");
+}
+
+static void test_bar_delivered_twice_fills_once(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_MARKET, "1", NULL);
+    submit(f, &q, 0);
+    bar(f, 1, "101", "101", "101", "101", "10");
+    bar(f, 1, "101", "101", "101", "101", "10");
+
+    assert_int_equal(count(f, TB_XR_FILL), 1);
+    assert_dec_equal(tb_sim_exchange_cash(f->ex), "9898.899"); /* 10000 - 101 - 0.101 */
+}
+
+static void test_bar_delivered_twice_does_not_fill_a_partial_order_twice(void **state)
+{
+    fixture *f = *state;
+    tb_sim_exchange_config cfg = default_config();
+    cfg.max_volume_participation = tbt_dec("0.1");
+    open_exchange(f, &cfg);
+    first_bar_at_100(f);
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_MARKET, "5", NULL);
+    submit(f, &q, 0);
+    bar(f, 1, "100", "100", "100", "100", "20");
+    bar(f, 1, "100", "100", "100", "100", "20");
+
+    assert_int_equal(count(f, TB_XR_FILL), 1);
+    assert_dec_equal(nth(f, TB_XR_FILL, 0)->quantity, "2");
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 1);
+}
+
+/* ---- slippage ----------------------------------------------------------- */
+
+static void test_slippage_moves_market_buy_price_up(void **state)
+{
+    fixture *f = *state;
+    tb_sim_exchange_config cfg = default_config();
+    cfg.slippage_bps = tbt_dec("5");
+    open_exchange(f, &cfg);
+    first_bar_at_100(f);
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_MARKET, "1", NULL);
+    submit(f, &q, 0);
+    bar(f, 1, "100", "100", "100", "100", "10");
+
+    assert_dec_equal(nth(f, TB_XR_FILL, 0)->price, "100.05");
+}
+
+static void test_slippage_moves_market_sell_price_down(void **state)
+{
+    fixture *f = *state;
+    tb_sim_exchange_config cfg = default_config();
+    cfg.slippage_bps = tbt_dec("5");
+    open_exchange(f, &cfg);
+    first_bar_at_100(f);
+    tb_order_placement_request q = order("c-1", TB_SIDE_SELL, TB_ORDER_MARKET, "1", NULL);
+    submit(f, &q, 0);
+    bar(f, 1, "100", "100", "100", "100", "10");
+
+    assert_dec_equal(nth(f, TB_XR_FILL, 0)->price, "99.95");
+}
+
+static void test_slippage_price_rounds_half_up_to_tick(void **state)
+{
+    fixture *f = *state;
+    tb_sim_exchange_config cfg = default_config();
+    cfg.slippage_bps = tbt_dec("5");
+    open_exchange(f, &cfg);
+    bar(f, 0, "10", "10", "10", "10", "1000");
+    /* 10 × 1.0005 = 10.005: a tie, half-up gives 10.01 (half-even: 10.00). */
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_MARKET, "1", NULL);
+    submit(f, &q, 0);
+    bar(f, 1, "10", "10", "10", "10", "10");
+    assert_dec_equal(nth(f, TB_XR_FILL, 0)->price, "10.01");
+
+    /* 30 × 0.9995 = 29.985: a tie, half-up gives 29.99 (truncation: 29.98). */
+    bar(f, 2, "30", "30", "30", "30", "10");
+    q = order("c-2", TB_SIDE_SELL, TB_ORDER_MARKET, "1", NULL);
+    submit(f, &q, 0);
+    bar(f, 3, "30", "30", "30", "30", "10");
+    assert_dec_equal(nth(f, TB_XR_FILL, 1)->price, "29.99");
+}
+
+static void test_slippage_price_is_rounded_once_to_the_tick(void **state)
+{
+    fixture *f = *state;
+    tb_sim_exchange_config cfg = default_config();
+    cfg.slippage_bps = tbt_dec("49.99999995");
+    open_exchange(f, &cfg);
+    bar(f, 0, "1", "1", "1", "1", "1000");
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_MARKET, "1", NULL);
+    submit(f, &q, 0);
+    bar(f, 1, "1", "1", "1", "1", "10");
+
+    /* Exactly 1 × (1 + 0.004999999995) = 1.004999999995, below the half tick:
+     * half-up to 0.01 is 1.00. Rounding to 8 digits first (1.00500000) and
+     * then to the tick would wrongly give 1.01. */
+    assert_dec_equal(nth(f, TB_XR_FILL, 0)->price, "1");
+}
+
+/* ---- limit orders ------------------------------------------------------- */
+
+static void limit_then_bar(fixture *f, tb_side side, const char *limit, const char *o,
+                           const char *h, const char *l)
+{
+    first_bar_at_100(f);
+    tb_order_placement_request q = order("c-1", side, TB_ORDER_LIMIT, "1", limit);
+    submit(f, &q, 0);
+    assert_int_equal(count(f, TB_XR_ACCEPTED), 1);
+    bar(f, 1, o, h, l, o, "10");
+}
+
+static void test_limit_buy_fills_at_open_when_bar_opens_below_limit(void **state)
+{
+    fixture *f = *state;
+    limit_then_bar(f, TB_SIDE_BUY, "100", "99", "101", "98");
+    assert_int_equal(count(f, TB_XR_FILL), 1);
+    assert_dec_equal(nth(f, TB_XR_FILL, 0)->price, "99");
+}
+
+static void test_limit_buy_fills_at_open_when_bar_opens_at_limit(void **state)
+{
+    fixture *f = *state;
+    limit_then_bar(f, TB_SIDE_BUY, "100", "100", "101", "100");
+    assert_int_equal(count(f, TB_XR_FILL), 1);
+    assert_dec_equal(nth(f, TB_XR_FILL, 0)->price, "100");
+}
+
+static void test_limit_buy_fills_at_limit_when_low_trades_through(void **state)
+{
+    fixture *f = *state;
+    limit_then_bar(f, TB_SIDE_BUY, "100", "102", "103", "99.99");
+    assert_int_equal(count(f, TB_XR_FILL), 1);
+    assert_dec_equal(nth(f, TB_XR_FILL, 0)->price, "100");
+}
+
+static void test_limit_buy_does_not_fill_when_low_only_touches_limit(void **state)
+{
+    fixture *f = *state;
+    limit_then_bar(f, TB_SIDE_BUY, "100", "102", "103", "100");
+    assert_int_equal(count(f, TB_XR_FILL), 0);
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 1);
+}
+
+static void test_limit_sell_fills_at_open_when_bar_opens_above_limit(void **state)
+{
+    fixture *f = *state;
+    limit_then_bar(f, TB_SIDE_SELL, "100", "101", "102", "99");
+    assert_int_equal(count(f, TB_XR_FILL), 1);
+    assert_dec_equal(nth(f, TB_XR_FILL, 0)->price, "101");
+}
+
+static void test_limit_sell_fills_at_open_when_bar_opens_at_limit(void **state)
+{
+    fixture *f = *state;
+    limit_then_bar(f, TB_SIDE_SELL, "100", "100", "100", "99");
+    assert_int_equal(count(f, TB_XR_FILL), 1);
+    assert_dec_equal(nth(f, TB_XR_FILL, 0)->price, "100");
+}
+
+static void test_limit_sell_fills_at_limit_when_high_trades_through(void **state)
+{
+    fixture *f = *state;
+    limit_then_bar(f, TB_SIDE_SELL, "100", "98", "100.01", "97");
+    assert_int_equal(count(f, TB_XR_FILL), 1);
+    assert_dec_equal(nth(f, TB_XR_FILL, 0)->price, "100");
+}
+
+static void test_limit_sell_does_not_fill_when_high_only_touches_limit(void **state)
+{
+    fixture *f = *state;
+    limit_then_bar(f, TB_SIDE_SELL, "100", "98", "100", "97");
+    assert_int_equal(count(f, TB_XR_FILL), 0);
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 1);
+}
+
+/* ---- volume participation ----------------------------------------------- */
+
+static void open_with_participation(fixture *f, const char *p)
+{
+    tb_sim_exchange_config cfg = default_config();
+    cfg.max_volume_participation = tbt_dec(p);
+    open_exchange(f, &cfg);
+    first_bar_at_100(f);
+}
+
+static void test_participation_splits_order_into_partial_fills_over_bars(void **state)
+{
+    fixture *f = *state;
+    open_with_participation(f, "0.1");
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_MARKET, "5", NULL);
+    submit(f, &q, 0);
+    bar(f, 1, "100", "100", "100", "100", "20");  /* at most 2 */
+    bar(f, 2, "101", "101", "101", "101", "25");  /* at most 2.5 */
+    bar(f, 3, "102", "102", "102", "102", "100"); /* at most 10: the last 0.5 */
+
+    assert_int_equal(count(f, TB_XR_FILL), 3);
+    assert_dec_equal(nth(f, TB_XR_FILL, 0)->quantity, "2");
+    assert_dec_equal(nth(f, TB_XR_FILL, 0)->price, "100");
+    assert_dec_equal(nth(f, TB_XR_FILL, 1)->quantity, "2.5");
+    assert_dec_equal(nth(f, TB_XR_FILL, 1)->price, "101");
+    assert_dec_equal(nth(f, TB_XR_FILL, 2)->quantity, "0.5");
+    assert_dec_equal(nth(f, TB_XR_FILL, 2)->price, "102");
+    for (size_t i = 0; i < 3; i++)
+        assert_string_equal(nth(f, TB_XR_FILL, i)->client_order_id, "c-1");
+    assert_int_equal(nth(f, TB_XR_FILL, 2)->trade_id, 3);
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 0);
+}
+
+static void test_participation_cap_rounds_down_to_step_size(void **state)
+{
+    fixture *f = *state;
+    open_with_participation(f, "0.1");
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_MARKET, "5", NULL);
+    submit(f, &q, 0);
+    bar(f, 1, "100", "100", "100", "100", "23.456"); /* 2.3456 → 2.345 */
+
+    assert_int_equal(count(f, TB_XR_FILL), 1);
+    assert_dec_equal(nth(f, TB_XR_FILL, 0)->quantity, "2.345");
+}
+
+static void test_participation_zero_volume_bar_fills_nothing(void **state)
+{
+    fixture *f = *state;
+    open_with_participation(f, "0.1");
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_MARKET, "1", NULL);
+    submit(f, &q, 0);
+    bar(f, 1, "100", "100", "100", "100", "0");
+
+    assert_int_equal(count(f, TB_XR_FILL), 0);
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 1);
+    bar(f, 2, "103", "103", "103", "103", "100");
+    assert_int_equal(count(f, TB_XR_FILL), 1);
+    assert_dec_equal(nth(f, TB_XR_FILL, 0)->quantity, "1");
+    assert_dec_equal(nth(f, TB_XR_FILL, 0)->price, "103");
+}
+
+/* ---- commission --------------------------------------------------------- */
+
+static void test_commission_is_price_times_quantity_times_fee_bps(void **state)
+{
+    fixture *f = *state;
+    bar(f, 0, "42000", "42000", "42000", "42000", "100");
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_MARKET, "0.015", NULL);
+    submit(f, &q, 0);
+    bar(f, 1, "42000.12", "42001", "41999", "42000.5", "100");
+
+    /* 42000.12 × 0.015 = 630.0018; × 10 / 10000 = 0.6300018. */
+    const tb_exchange_response *r = nth(f, TB_XR_FILL, 0);
+    assert_dec_equal(r->price, "42000.12");
+    assert_dec_equal(r->quantity, "0.015");
+    assert_dec_equal(r->commission, "0.6300018");
+    /* 10000 - 630.0018 - 0.6300018 */
+    assert_dec_equal(tb_sim_exchange_cash(f->ex), "9369.3681982");
+}
+
+static void test_commission_rounds_half_up_to_8_decimals(void **state)
+{
+    fixture *f = *state;
+    tb_sim_exchange_config cfg;
+    tb_sim_exchange_config_init(&cfg); /* no tick or step: any 1e-8 multiple */
+    open_exchange(f, &cfg);
+    bar_on(f, "AAA", 0, "12", "12", "12", "12", "100");
+    bar_on(f, "BBB", 0, "42000", "42000", "42000", "42000", "100");
+    tb_order_placement_request a = order_on("AAA", "a-1", TB_SIDE_BUY, TB_ORDER_MARKET, "1", NULL);
+    tb_order_placement_request b =
+        order_on("BBB", "b-1", TB_SIDE_BUY, TB_ORDER_MARKET, "0.00000333", NULL);
+    submit(f, &a, 0);
+    submit(f, &b, 0);
+    bar_on(f, "AAA", 1, "12.345665", "13", "12", "12.5", "100");
+    bar_on(f, "BBB", 1, "42000.13", "42001", "41999", "42000", "100");
+
+    assert_int_equal(count(f, TB_XR_FILL), 2);
+    /* 12.345665 × 1 × 0.001 = 0.012345665: a tie, half-up → 0.01234567
+     * (half-even and truncation would give 0.01234566). */
+    assert_dec_equal(nth(f, TB_XR_FILL, 0)->commission, "0.01234567");
+    /* 42000.13 × 0.00000333 × 0.001 = 0.0001398604329 → 0.00013986. */
+    assert_dec_equal(nth(f, TB_XR_FILL, 1)->commission, "0.00013986");
+}
+
+/* ---- rejections --------------------------------------------------------- */
+
+static void test_rejects_zero_quantity(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_MARKET, "0", NULL);
+    expect_rejected(f, &q, TB_REJECT_INVALID_QUANTITY, "quantity must be positive");
+    assert_int_equal(count(f, TB_XR_ACCEPTED), 0);
+}
+
+static void test_rejects_negative_quantity(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_order_placement_request q = order("c-1", TB_SIDE_SELL, TB_ORDER_MARKET, "-1", NULL);
+    expect_rejected(f, &q, TB_REJECT_INVALID_QUANTITY, "quantity must be positive");
+    assert_int_equal(count(f, TB_XR_ACCEPTED), 0);
+}
+
+static void test_rejects_quantity_off_step_size(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_MARKET, "0.0015", NULL);
+    expect_rejected(f, &q, TB_REJECT_INVALID_QUANTITY,
+                    "quantity 0.0015 is not a multiple of step size 0.001");
+}
+
+static void test_rejects_limit_price_off_tick_size(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_LIMIT, "1", "100.005");
+    expect_rejected(f, &q, TB_REJECT_INVALID_PRICE,
+                    "price 100.005 is not a multiple of tick size 0.01");
+}
+
+static void test_rejects_non_positive_limit_price(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_LIMIT, "1", "0");
+    expect_rejected(f, &q, TB_REJECT_INVALID_PRICE, "limit price must be positive");
+}
+
+static void open_with_min_notional(fixture *f, const char *min_notional)
+{
+    static tb_symbol_rules r;
+    r = *btc_rules();
+    r.min_notional = tbt_dec(min_notional);
+    tb_sim_exchange_config cfg = default_config();
+    cfg.symbols = &r;
+    open_exchange(f, &cfg);
+    first_bar_at_100(f);
+}
+
+static void test_rejects_notional_below_min_notional(void **state)
+{
+    fixture *f = *state;
+    open_with_min_notional(f, "10");
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_LIMIT, "0.099", "100");
+    expect_rejected(f, &q, TB_REJECT_INVALID_QUANTITY, "notional 9.9 is below the minimum 10");
+    /* MARKET orders are valued at the last close (100). */
+    q = order("c-2", TB_SIDE_SELL, TB_ORDER_MARKET, "0.05", NULL);
+    expect_rejected(f, &q, TB_REJECT_INVALID_QUANTITY, "notional 5 is below the minimum 10");
+}
+
+static void test_accepts_notional_equal_to_min_notional(void **state)
+{
+    fixture *f = *state;
+    open_with_min_notional(f, "10");
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_LIMIT, "0.1", "100");
+    submit(f, &q, 0);
+    assert_int_equal(f->n, 1);
+    assert_int_equal(f->resp[0].kind, TB_XR_ACCEPTED);
+}
+
+static void test_rejects_unknown_symbol_when_symbols_declared(void **state)
+{
+    fixture *f = *state;
+    bar_on(f, "ETHUSDT", 0, "100", "100", "100", "100", "10");
+    tb_order_placement_request q =
+        order_on("ETHUSDT", "c-1", TB_SIDE_BUY, TB_ORDER_LIMIT, "1", "100");
+    expect_rejected(f, &q, TB_REJECT_UNKNOWN_SYMBOL, "unknown symbol ETHUSDT");
+}
+
+static void test_accepts_any_symbol_when_none_declared(void **state)
+{
+    fixture *f = *state;
+    tb_sim_exchange_config cfg;
+    tb_sim_exchange_config_init(&cfg);
+    open_exchange(f, &cfg);
+    tb_order_placement_request q =
+        order_on("ETHUSDT", "c-1", TB_SIDE_BUY, TB_ORDER_LIMIT, "1", "100");
+    submit(f, &q, 0);
+    assert_int_equal(f->n, 1);
+    assert_int_equal(f->resp[0].kind, TB_XR_ACCEPTED);
+}
+
+static void test_rejects_client_order_id_already_open(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_LIMIT, "1", "90");
+    submit(f, &q, 0);
+    assert_int_equal(count(f, TB_XR_ACCEPTED), 1);
+    tb_order_placement_request again = order("c-1", TB_SIDE_BUY, TB_ORDER_LIMIT, "2", "91");
+    expect_rejected(f, &again, TB_REJECT_DUPLICATE, "client order id c-1 is already open");
+    assert_int_equal(count(f, TB_XR_ACCEPTED), 1);
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 1);
+}
+
+static void test_client_order_id_can_be_reused_once_closed(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_LIMIT, "1", "90");
+    submit(f, &q, 0);
+    assert_int_equal(tb_exchange_cancel(f->ex, "c-1", 1), 0);
+    submit(f, &q, 2);
+
+    assert_int_equal(count(f, TB_XR_REJECTED), 0);
+    assert_int_equal(count(f, TB_XR_ACCEPTED), 2);
+    assert_string_equal(nth(f, TB_XR_ACCEPTED, 1)->order_id, "SIM-2");
+}
+
+static void test_rejects_buy_beyond_cash_including_fees(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    /* 100 × 100 = 10000 fits the cash, but not with 10 bps fees: 10010. */
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_MARKET, "100", NULL);
+    expect_rejected(f, &q, TB_REJECT_INSUFFICIENT_FUNDS, "needs 10010, only 10000 available");
+    assert_int_equal(count(f, TB_XR_ACCEPTED), 0);
+}
+
+static void open_with_cash(fixture *f, const char *cash)
+{
+    tb_sim_exchange_config cfg = default_config();
+    cfg.initial_cash = tbt_dec(cash);
+    open_exchange(f, &cfg);
+    first_bar_at_100(f);
+}
+
+static void test_accepts_buy_needing_exactly_the_cash(void **state)
+{
+    fixture *f = *state;
+    open_with_cash(f, "9999.99");
+    /* 99.9 × 100 × 1.001 = 9999.99: all of it. */
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_MARKET, "99.9", NULL);
+    submit(f, &q, 0);
+    assert_int_equal(f->n, 1);
+    assert_int_equal(f->resp[0].kind, TB_XR_ACCEPTED);
+}
+
+static void test_rejects_buy_needing_one_unit_more_than_the_cash(void **state)
+{
+    fixture *f = *state;
+    open_with_cash(f, "9999.98999999");
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_MARKET, "99.9", NULL);
+    expect_rejected(f, &q, TB_REJECT_INSUFFICIENT_FUNDS,
+                    "needs 9999.99, only 9999.98999999 available");
+}
+
+static void test_open_orders_reserve_cash_until_canceled(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_order_placement_request big = order("c-1", TB_SIDE_BUY, TB_ORDER_LIMIT, "99", "100");
+    submit(f, &big, 0); /* holds 99 × 100.1 = 9909.9 */
+    tb_order_placement_request small = order("c-2", TB_SIDE_BUY, TB_ORDER_LIMIT, "1", "100");
+    expect_rejected(f, &small, TB_REJECT_INSUFFICIENT_FUNDS, "needs 100.1, only 90.1 available");
+
+    assert_int_equal(tb_exchange_cancel(f->ex, "c-1", 1), 0);
+    submit(f, &small, 2);
+    assert_int_equal(f->resp[f->n - 1].kind, TB_XR_ACCEPTED);
+    assert_string_equal(f->resp[f->n - 1].client_order_id, "c-2");
+}
+
+/* Buys 99.9 at 100: cash left 10000 - 9990 - 9.99 = 0.01. */
+static void go_long_with_all_cash(fixture *f)
+{
+    first_bar_at_100(f);
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_MARKET, "99.9", NULL);
+    submit(f, &q, 0);
+    bar(f, 1, "100", "100", "100", "100", "1000");
+    assert_int_equal(count(f, TB_XR_FILL), 1);
+    assert_dec_equal(tb_sim_exchange_cash(f->ex), "0.01");
+    f->n = 0;
+}
+
+static void test_sell_reducing_long_needs_no_cash(void **state)
+{
+    fixture *f = *state;
+    go_long_with_all_cash(f);
+    tb_order_placement_request q = order("c-2", TB_SIDE_SELL, TB_ORDER_MARKET, "99.9", NULL);
+    submit(f, &q, 0);
+    assert_int_equal(f->n, 1);
+    assert_int_equal(f->resp[0].kind, TB_XR_ACCEPTED);
+
+    bar(f, 2, "110", "110", "110", "110", "1000");
+    const tb_exchange_response *r = nth(f, TB_XR_FILL, 0);
+    assert_dec_equal(r->price, "110");
+    assert_dec_equal(r->commission, "10.989");                  /* 10989 × 0.001 */
+    assert_dec_equal(tb_sim_exchange_cash(f->ex), "10978.021"); /* 0.01 + 10989 - 10.989 */
+}
+
+static void test_sell_beyond_long_needs_cash_for_the_excess(void **state)
+{
+    fixture *f = *state;
+    go_long_with_all_cash(f);
+    /* 0.1 of the 100 opens a short: 0.1 × 100 × 1.001 = 10.01 of collateral. */
+    tb_order_placement_request q = order("c-2", TB_SIDE_SELL, TB_ORDER_MARKET, "100", NULL);
+    expect_rejected(f, &q, TB_REJECT_INSUFFICIENT_FUNDS, "needs 10.01, only 0.01 available");
+}
+
+static void test_sells_already_open_count_against_the_long(void **state)
+{
+    fixture *f = *state;
+    go_long_with_all_cash(f);
+    tb_order_placement_request first = order("c-2", TB_SIDE_SELL, TB_ORDER_MARKET, "99.9", NULL);
+    submit(f, &first, 0);
+    assert_int_equal(f->resp[0].kind, TB_XR_ACCEPTED);
+
+    /* c-2 already closes the whole long, so c-3 would open a 99.9 short:
+     * 99.9 × 100 × 1.001 = 9999.99 of collateral, with 0.01 of free cash. */
+    tb_order_placement_request second = order("c-3", TB_SIDE_SELL, TB_ORDER_MARKET, "99.9", NULL);
+    submit(f, &second, 0);
+    assert_int_equal(f->n, 2);
+    assert_int_equal(f->resp[1].kind, TB_XR_REJECTED);
+    assert_int_equal(f->resp[1].reason, TB_REJECT_INSUFFICIENT_FUNDS);
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 1);
+}
+
+/* ---- cancel ------------------------------------------------------------- */
+
+static void test_cancel_returns_canceled_with_remaining_quantity(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_LIMIT, "2", "90");
+    submit(f, &q, 0);
+    assert_int_equal(tb_exchange_cancel(f->ex, "c-1", 77), 0);
+
+    assert_int_equal(count(f, TB_XR_CANCELED), 1);
+    const tb_exchange_response *r = nth(f, TB_XR_CANCELED, 0);
+    assert_string_equal(r->client_order_id, "c-1");
+    assert_string_equal(r->order_id, "SIM-1");
+    assert_dec_equal(r->quantity, "2");
+    assert_int_equal(r->time, 77);
+    assert_string_equal(r->text, "canceled on request");
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 0);
+}
+
+static void test_cancel_after_partial_fill_returns_the_remainder(void **state)
+{
+    fixture *f = *state;
+    open_with_participation(f, "0.1");
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_MARKET, "5", NULL);
+    submit(f, &q, 0);
+    bar(f, 1, "100", "100", "100", "100", "20"); /* fills 2 */
+    assert_int_equal(tb_exchange_cancel(f->ex, "c-1", 0), 0);
+
+    assert_dec_equal(nth(f, TB_XR_CANCELED, 0)->quantity, "3");
+}
+
+static void test_canceled_order_never_fills(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_MARKET, "1", NULL);
+    submit(f, &q, 0);
+    assert_int_equal(tb_exchange_cancel(f->ex, "c-1", 0), 0);
+    bar(f, 1, "100", "100", "100", "100", "20");
+
+    assert_int_equal(count(f, TB_XR_FILL), 0);
+    assert_dec_equal(tb_sim_exchange_cash(f->ex), "10000");
+}
+
+static void test_cancel_unknown_id_is_enotfound(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(tb_exchange_cancel(f->ex, "nope", 0), TB_ENOTFOUND);
+    assert_int_equal(f->n, 0);
+}
+
+static void test_cancel_twice_is_enotfound_the_second_time(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_LIMIT, "1", "90");
+    submit(f, &q, 0);
+    assert_int_equal(tb_exchange_cancel(f->ex, "c-1", 0), 0);
+    assert_int_equal(tb_exchange_cancel(f->ex, "c-1", 0), TB_ENOTFOUND);
+    assert_int_equal(count(f, TB_XR_CANCELED), 1);
+}
+
+/* ---- configuration ------------------------------------------------------ */
+
+static void test_create_refuses_fee_out_of_range(void **state)
+{
+    (void)state;
+    tb_sim_exchange_config cfg;
+    tb_sim_exchange_config_init(&cfg);
+    cfg.fee_bps = tbt_dec("-1");
+    tb_exchange *ex = NULL;
+    char err[160] = "";
+    assert_int_equal(tb_sim_exchange_create(&cfg, &ex, err, sizeof(err)), TB_EINVAL);
+    assert_null(ex);
+    assert_non_null(strstr(err, "fee_bps"));
+}
+
+static void test_config_init_sets_documented_defaults(void **state)
+{
+    (void)state;
+    tb_sim_exchange_config cfg;
+    memset(&cfg, 0xAB, sizeof(cfg));
+    tb_sim_exchange_config_init(&cfg);
+    assert_dec_equal(cfg.initial_cash, "10000");
+    assert_dec_equal(cfg.fee_bps, "10");
+    assert_dec_equal(cfg.slippage_bps, "0");
+    assert_dec_equal(cfg.max_volume_participation, "0");
+    assert_null(cfg.symbols);
+    assert_int_equal(cfg.nsymbols, 0);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_market_order_is_acknowledged_but_not_filled_on_its_own_bar),
+        T(test_market_order_fills_at_next_bar_open),
+        T(test_order_does_not_fill_on_bar_of_another_symbol),
+        T(test_bar_delivered_twice_fills_once),
+        T(test_bar_delivered_twice_does_not_fill_a_partial_order_twice),
+        T(test_slippage_moves_market_buy_price_up),
+        T(test_slippage_moves_market_sell_price_down),
+        T(test_slippage_price_rounds_half_up_to_tick),
+        T(test_slippage_price_is_rounded_once_to_the_tick),
+        T(test_limit_buy_fills_at_open_when_bar_opens_below_limit),
+        T(test_limit_buy_fills_at_open_when_bar_opens_at_limit),
+        T(test_limit_buy_fills_at_limit_when_low_trades_through),
+        T(test_limit_buy_does_not_fill_when_low_only_touches_limit),
+        T(test_limit_sell_fills_at_open_when_bar_opens_above_limit),
+        T(test_limit_sell_fills_at_open_when_bar_opens_at_limit),
+        T(test_limit_sell_fills_at_limit_when_high_trades_through),
+        T(test_limit_sell_does_not_fill_when_high_only_touches_limit),
+        T(test_participation_splits_order_into_partial_fills_over_bars),
+        T(test_participation_cap_rounds_down_to_step_size),
+        T(test_participation_zero_volume_bar_fills_nothing),
+        T(test_commission_is_price_times_quantity_times_fee_bps),
+        T(test_commission_rounds_half_up_to_8_decimals),
+        T(test_rejects_zero_quantity),
+        T(test_rejects_negative_quantity),
+        T(test_rejects_quantity_off_step_size),
+        T(test_rejects_limit_price_off_tick_size),
+        T(test_rejects_non_positive_limit_price),
+        T(test_rejects_notional_below_min_notional),
+        T(test_accepts_notional_equal_to_min_notional),
+        T(test_rejects_unknown_symbol_when_symbols_declared),
+        T(test_accepts_any_symbol_when_none_declared),
+        T(test_rejects_client_order_id_already_open),
+        T(test_client_order_id_can_be_reused_once_closed),
+        T(test_rejects_buy_beyond_cash_including_fees),
+        T(test_accepts_buy_needing_exactly_the_cash),
+        T(test_rejects_buy_needing_one_unit_more_than_the_cash),
+        T(test_open_orders_reserve_cash_until_canceled),
+        T(test_sell_reducing_long_needs_no_cash),
+        T(test_sell_beyond_long_needs_cash_for_the_excess),
+        T(test_sells_already_open_count_against_the_long),
+        T(test_cancel_returns_canceled_with_remaining_quantity),
+        T(test_cancel_after_partial_fill_returns_the_remainder),
+        T(test_canceled_order_never_fills),
+        T(test_cancel_unknown_id_is_enotfound),
+        T(test_cancel_twice_is_enotfound_the_second_time),
+        T(test_create_refuses_fee_out_of_range),
+        T(test_config_init_sets_documented_defaults),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
