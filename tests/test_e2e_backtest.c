@@ -44,6 +44,7 @@ static char *read_file(const char *path)
 }
 
 /* Runs "tradebus ARGS" in dir; returns the exit code, stderr in *err_out. */
+static int run(char **err_out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int run(char **err_out, const char *fmt, ...)
 {
     char args[2048], cmd[4096];
