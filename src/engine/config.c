@@ -461,6 +461,39 @@ static int build_entry(tb_config *cfg, tb_config_entry *e, int cli_data, char *e
     FAIL(e, "unknown key");
 }
 
+/* A built-in strategy's params are checked now, by building one instance,
+ * so the error can name where the offending key was written. (A strategy
+ * registered by the program is checked when the pipeline is built.) */
+static int check_strategy_params(const tb_config *cfg, const tb_strategy_config *st, char *err,
+                                 size_t errlen)
+{
+    const tb_strategy_vtable *vt = tb_strategy_builtin(st->type);
+    if (!vt) return 0;
+    void *state = NULL;
+    char msg[256] = "";
+    int rc = vt->create(st->params, st->nparams, &state, msg, sizeof(msg));
+    if (rc == 0) {
+        vt->destroy(state);
+        return 0;
+    }
+    /* Strategies name the key first ("fast: ...") or quoted ("'fats'"). */
+    char section[64];
+    snprintf(section, sizeof(section), "strategy.%s", st->id);
+    const char *origin = NULL;
+    for (size_t i = 0; i < cfg->nentries && !origin; i++) {
+        const tb_config_entry *e = &cfg->entries[i];
+        if (strcmp(e->section, section) != 0) continue;
+        size_t kl = strlen(e->key);
+        char quoted[140];
+        snprintf(quoted, sizeof(quoted), "'%s'", e->key);
+        if ((strncmp(msg, e->key, kl) == 0 && msg[kl] == ':') || strstr(msg, quoted))
+            origin = e->origin;
+    }
+    seterr(err, errlen, "%s%s[%s] %s", origin ? origin : "", origin ? ": " : "", section,
+           msg[0] ? msg : tb_strerror(rc));
+    return TB_ECONFIG;
+}
+
 int tb_config_build(tb_config *cfg, char *err, size_t errlen)
 {
     if (cfg->built) return TB_EMISUSE;
@@ -501,6 +534,10 @@ int tb_config_build(tb_config *cfg, char *err, size_t errlen)
     if (cfg->nstrategies == 0) {
         seterr(err, errlen, "no [strategy.ID] section: nothing would trade");
         return TB_ECONFIG;
+    }
+    for (size_t i = 0; i < cfg->nstrategies; i++) {
+        int rc = check_strategy_params(cfg, &cfg->strategies[i], err, errlen);
+        if (rc) return rc;
     }
     return 0;
 }
