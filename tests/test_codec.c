@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -29,6 +30,11 @@ static const tb_event_type all_types[] = {
     TB_EV_ORDER_CREATED,  TB_EV_ORDER_FILLED,     TB_EV_ORDER_REJECTED,
     TB_EV_ORDER_CANCELED, TB_EV_POSITION_UPDATE,  TB_EV_RISK_ALERT,
 };
+
+/* The envelope in its canonical order. */
+static const char *const envelope_keys[] = {"type",         "version",        "event_id",
+                                            "causation_id", "correlation_id", "timestamp",
+                                            "source",       "payload"};
 
 /* Every field set, none to its zero value, so a field the codec forgot to
  * write or read cannot survive a round trip unnoticed. */
@@ -333,9 +339,6 @@ static void test_codec_payload_keys_follow_declaration_order(void **state)
           "unrealized_pnl", "realized_pnl", "mark_price", "status"}},
         {TB_EV_RISK_ALERT, {"rule", "detail", "trading_state", "strategy_id", "symbol"}},
     };
-    static const char *const envelope[] = {"type",         "version",        "event_id",
-                                           "causation_id", "correlation_id", "timestamp",
-                                           "source",       "payload"};
     assert_int_equal(ARRAY_LEN(cases), ARRAY_LEN(all_types));
     for (size_t c = 0; c < ARRAY_LEN(cases); c++) {
         tb_event ev;
@@ -351,10 +354,10 @@ static void test_codec_payload_keys_follow_declaration_order(void **state)
         json_t *v;
         json_object_foreach(root, key, v)
         {
-            assert_true(i < ARRAY_LEN(envelope));
-            assert_string_equal(key, envelope[i++]);
+            assert_true(i < ARRAY_LEN(envelope_keys));
+            assert_string_equal(key, envelope_keys[i++]);
         }
-        assert_int_equal(i, ARRAY_LEN(envelope));
+        assert_int_equal(i, ARRAY_LEN(envelope_keys));
 
         i = 0;
         json_object_foreach(json_object_get(root, "payload"), key, v)
@@ -789,14 +792,11 @@ static void test_codec_rejects_invalid_utf8_input(void **state)
 static void test_codec_rejects_missing_field_naming_it(void **state)
 {
     (void)state;
-    static const char *const envelope[] = {"type",         "version",        "event_id",
-                                           "causation_id", "correlation_id", "timestamp",
-                                           "source",       "payload"};
     for (size_t t = 0; t < ARRAY_LEN(all_types); t++) {
-        for (size_t i = 0; i < ARRAY_LEN(envelope); i++) {
+        for (size_t i = 0; i < ARRAY_LEN(envelope_keys); i++) {
             char expected[64];
-            snprintf(expected, sizeof expected, "%s: missing", envelope[i]);
-            expect_mutation_error(all_types[t], envelope[i], NULL, expected);
+            snprintf(expected, sizeof expected, "%s: missing", envelope_keys[i]);
+            expect_mutation_error(all_types[t], envelope_keys[i], NULL, expected);
         }
         /* Every payload key, as the encoder writes them. */
         tb_event ev;

@@ -605,6 +605,17 @@ static void test_decimal_from_double_is_nearest(void **state)
     assert_from_double(4.9e-324, 0);
 }
 
+static void test_decimal_from_double_tiny_values_round_to_zero(void **state)
+{
+    (void)state;
+    assert_from_double(ldexp(1.0, -27), 1); /* 0.745 units */
+    for (int e = 28; e <= 1074; e++) {
+        assert_from_double(ldexp(1.0, -e), 0);
+        assert_from_double(-ldexp(1.0, -e), 0);
+        assert_from_double(ldexp(1.999, -e - 1), 0);
+    }
+}
+
 static void test_decimal_from_double_ties_away_from_zero(void **state)
 {
     (void)state;
@@ -682,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_decimal_quantize_rejects_non_positive_step),
         cmocka_unit_test(test_decimal_quantize_overflow_is_reported),
         cmocka_unit_test(test_decimal_from_double_is_nearest),
+        cmocka_unit_test(test_decimal_from_double_tiny_values_round_to_zero),
         cmocka_unit_test(test_decimal_from_double_ties_away_from_zero),
         cmocka_unit_test(test_decimal_from_double_rejects_non_finite_and_out_of_range),
     };

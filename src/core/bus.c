@@ -276,6 +276,24 @@ static void drain(tb_bus *bus)
     bus->dispatching = 0;
 }
 
+/* Bytes of an event that carry meaning for its type: the envelope and that
+ * type's payload. Queuing copies only these (a MarketData is a third of the
+ * full union), so the ring path stays cheap. */
+static const size_t used_size[TB_EV_COUNT] = {
+    [TB_EV_NONE] = sizeof(tb_event),
+    [TB_EV_MARKET_DATA] = offsetof(tb_event, u) + sizeof(tb_market_data),
+    [TB_EV_SIGNAL_GENERATED] = offsetof(tb_event, u) + sizeof(tb_signal_generated),
+    [TB_EV_ORDER_PLACEMENT_REQUEST] = offsetof(tb_event, u) + sizeof(tb_order_placement_request),
+    [TB_EV_ORDER_CREATED] = offsetof(tb_event, u) + sizeof(tb_order_created),
+    [TB_EV_ORDER_FILLED] = offsetof(tb_event, u) + sizeof(tb_order_filled),
+    [TB_EV_ORDER_REJECTED] = offsetof(tb_event, u) + sizeof(tb_order_rejected),
+    [TB_EV_ORDER_CANCELED] = offsetof(tb_event, u) + sizeof(tb_order_canceled),
+    [TB_EV_POSITION_UPDATE] = offsetof(tb_event, u) + sizeof(tb_position_update),
+    [TB_EV_RISK_ALERT] = offsetof(tb_event, u) + sizeof(tb_risk_alert),
+};
+
+_Static_assert(TB_EV_COUNT == 10, "a new event type needs its used_size entry");
+
 int tb_bus_publish(tb_bus *bus, tb_event *ev)
 {
     if (!bus || !ev) return TB_EINVAL;
@@ -297,7 +315,7 @@ int tb_bus_publish(tb_bus *bus, tb_event *ev)
         drain(bus);
         return 0;
     }
-    bus->ring[bus->tail & (bus->cap - 1)] = *ev;
+    memcpy(&bus->ring[bus->tail & (bus->cap - 1)], ev, used_size[ev->type]);
     bus->tail++;
     bus->counters[ev->type].published++;
     if (!bus->dispatching) drain(bus);

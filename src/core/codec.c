@@ -431,13 +431,13 @@ static void put_field(writer *w, const char *base, const field_desc *f)
         break;
     }
     case K_TIME: {
-        int64_t t;
+        int64_t t = 0;
         memcpy(&t, p, sizeof t);
         put_i64(w, t);
         break;
     }
     case K_ID: {
-        uint64_t id;
+        uint64_t id = 0;
         memcpy(&id, p, sizeof id);
         put_quoted_u64(w, id);
         break;
@@ -615,14 +615,14 @@ static int decode_field(const field_desc *f, const json_t *v, tb_event *out, con
         return TB_OK;
     }
     case K_TIME: {
-        int64_t t;
+        int64_t t = 0;
         if ((rc = decode_time(v, (field_check)f->check, e, prefix, f->name, &t)) != TB_OK)
             return rc;
         memcpy(p, &t, sizeof t);
         return TB_OK;
     }
     case K_ID: {
-        uint64_t id;
+        uint64_t id = 0;
         if ((rc = decode_id(v, e, prefix, f->name, &id)) != TB_OK) return rc;
         memcpy(p, &id, sizeof id);
         return TB_OK;
@@ -728,7 +728,7 @@ static int decode_envelope(const json_t *root, tb_event *out, const errbuf *e)
             return fail(e, "", excerpt_of(key).text, "unknown field");
     }
 
-    const char *type;
+    const char *type = NULL;
     int rc = require_string(root, "type", e, &type);
     if (rc != TB_OK) return rc;
     if (tb_event_type_parse(type, &out->type) != TB_OK)
@@ -752,7 +752,7 @@ static int decode_envelope(const json_t *root, tb_event *out, const errbuf *e)
     if (ts == NULL) return TB_EPARSE;
     if ((rc = decode_time(ts, C_NONNEG, e, "", "timestamp", &out->timestamp)) != TB_OK) return rc;
 
-    const char *source;
+    const char *source = NULL;
     if ((rc = require_string(root, "source", e, &source)) != TB_OK) return rc;
     if (tb_source_parse(source, &out->source) != TB_OK)
         return fail(e, "", "source", "unknown source \"%s\"", excerpt_of(source).text);

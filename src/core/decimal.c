@@ -239,22 +239,16 @@ int tb_dec_from_double(double v, tb_decimal *out)
         *out = 0;
         return TB_OK;
     }
-    /* v == mant * 2^exp exactly, with a 53-bit integer mantissa; scaling
-     * that in 128 bits gives the nearest decimal without a second rounding
-     * from a floating-point multiply by 1e8. */
+    /* v == mant * 2^exp exactly, with 2^52 <= |mant| < 2^53; scaling that in
+     * 128 bits gives the nearest decimal without the second rounding that a
+     * floating-point multiply by 1e8 would add. */
     int exp;
     double frac = frexp(v, &exp);
     i128 mant = (i128)(int64_t)ldexp(frac, 53);
     exp -= 53;
+    /* exp >= 0 means |v| >= 2^52, far past the largest decimal. */
+    if (exp >= 0) return TB_ERANGE;
     i128 scaled = mant * TB_DECIMAL_ONE;
-    if (exp >= 0) {
-        /* 2^53 * 1e8 * 2^11 already exceeds INT64_MAX. */
-        if (exp > 11) return TB_ERANGE;
-        scaled *= (i128)1 << exp;
-        if (scaled > TB_DECIMAL_MAX || scaled < TB_DECIMAL_MIN) return TB_ERANGE;
-        *out = (tb_decimal)scaled;
-        return TB_OK;
-    }
     if (exp < -120) {
         /* |scaled| < 2^81, far below half of 2^120: rounds to zero. */
         *out = 0;
