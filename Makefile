@@ -4,6 +4,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CONFIG ?= examples/sma_cross.ini
+MAKEFLAGS += --no-print-directory
 
 .PHONY: all build deps run test test-fast bench format clean
 

@@ -152,6 +152,7 @@ static void test_e2e_summary_has_exact_pnl_and_counts(void **state)
     assert_non_null(strstr(s, "\"PositionUpdate\": 2"));
     assert_non_null(strstr(s, "\"strategy_id\": \"s1\", \"symbol\": \"BTCUSDT\", \"quantity\": "
                               "\"0\""));
+    assert_non_null(strstr(s, "\"total_realized_pnl\": \"-3\""));
     assert_non_null(strstr(s, "\"status\": \"CLOSED\""));
     free(s);
 }

@@ -205,6 +205,13 @@ static void test_pipeline_exchange_cash_agrees_with_position_pnl(void **state)
                          0);
         marked += v;
     }
+    /* Per-strategy totals add up to the run's realized PnL. */
+    tb_decimal sum = 0;
+    for (size_t i = 0; i < r.npositions; i++)
+        sum += r.total_realized[i];
+    assert_int_equal(sum, r.realized_pnl);
+    assert_true(r.npositions == 3);
+
     tb_decimal diff = marked - r.final_equity;
     if (diff < 0) diff = -diff;
     if (diff > (tb_decimal)r.fills + (tb_decimal)r.npositions)

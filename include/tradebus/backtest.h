@@ -28,6 +28,9 @@ typedef struct {
     tb_decimal initial_equity, final_equity, max_drawdown_pct;
     tb_decimal cash;               /* the simulated account's cash: cross-checks the equity */
     tb_position_update *positions; /* owned: tb_backtest_result_free() */
+    /* Per entry of positions: realized PnL over every position the
+     * (strategy, symbol) has had, not just the current one. Owned. */
+    tb_decimal *total_realized;
     size_t npositions;
 } tb_backtest_result;
 

@@ -136,9 +136,9 @@ static void print_summary(const tb_backtest_result *r, const char *out)
         char q[TB_DECIMAL_STRLEN], ep[TB_DECIMAL_STRLEN], rp[TB_DECIMAL_STRLEN];
         tb_dec_format(p->current_quantity, q, sizeof(q));
         tb_dec_format(p->entry_price, ep, sizeof(ep));
-        tb_dec_format(p->realized_pnl, rp, sizeof(rp));
-        printf("    %-16s %-10s qty %-12s entry %-14s realized %-14s %s\n", p->strategy_id,
-               p->symbol, q, ep, rp, tb_position_status_name(p->status));
+        tb_dec_format(r->total_realized[i], rp, sizeof(rp));
+        printf("    %-16s %-10s %-6s qty %-12s entry %-14s realized (all trades) %s\n",
+               p->strategy_id, p->symbol, tb_position_status_name(p->status), q, ep, rp);
     }
     if (out) printf("  written to     %s/summary.json, fills.csv, events.jsonl\n", out);
 }

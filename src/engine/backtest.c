@@ -23,7 +23,48 @@ struct tb_pipeline {
     tb_signal_generator *signals;
     tb_monitor *monitor;
     uint64_t bars;
+    /* Realized PnL per (strategy, symbol) across position lives, from
+     * PositionUpdate events: a flip or a reopen starts a new position id. */
+    struct life {
+        char strategy_id[TB_STRATEGY_LEN], symbol[TB_SYMBOL_LEN];
+        uint64_t position_id;
+        tb_decimal closed_lives, current;
+    } * lives;
+    size_t nlives, lives_cap;
+    int sub_lives;
 };
+
+static int on_position(const tb_event *ev, void *ctx)
+{
+    tb_pipeline *p = ctx;
+    const tb_position_update *u = &ev->u.position;
+    struct life *l = NULL;
+    for (size_t i = 0; i < p->nlives && !l; i++)
+        if (!strcmp(p->lives[i].strategy_id, u->strategy_id) &&
+            !strcmp(p->lives[i].symbol, u->symbol))
+            l = &p->lives[i];
+    if (!l) {
+        if (p->nlives == p->lives_cap) {
+            size_t nc = p->lives_cap ? p->lives_cap * 2 : 8;
+            struct life *nl = realloc(p->lives, nc * sizeof(*nl));
+            if (!nl) return TB_ENOMEM;
+            p->lives = nl;
+            p->lives_cap = nc;
+        }
+        l = &p->lives[p->nlives++];
+        memset(l, 0, sizeof(*l));
+        memcpy(l->strategy_id, u->strategy_id, sizeof(l->strategy_id));
+        memcpy(l->symbol, u->symbol, sizeof(l->symbol));
+        l->position_id = u->position_id;
+    }
+    if (l->position_id != u->position_id) {
+        int rc = tb_dec_add(l->closed_lives, l->current, &l->closed_lives);
+        if (rc) return rc;
+        l->position_id = u->position_id;
+    }
+    l->current = u->realized_pnl;
+    return 0;
+}
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -100,6 +141,11 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
             goto fail;
         }
     }
+    p->sub_lives = tb_bus_subscribe_named(p->bus, TB_EV_POSITION_UPDATE, on_position, p, "summary");
+    if (p->sub_lives < 0) {
+        rc = p->sub_lives;
+        goto fail;
+    }
     tb_monitor_config mc = {opt ? opt->event_log : NULL, opt ? opt->fills_csv : NULL};
     if ((rc = tb_monitor_create(p->bus, &mc, &p->monitor)) != 0) goto fail;
     *out = p;
@@ -122,6 +168,7 @@ void tb_pipeline_destroy(tb_pipeline *p)
     tb_risk_manager_destroy(p->risk);
     tb_exchange_destroy(p->exchange);
     tb_bus_destroy(p->bus);
+    free(p->lives);
     free(p);
 }
 
@@ -169,10 +216,20 @@ int tb_pipeline_result(const tb_pipeline *p, tb_backtest_result *res)
     size_t n = tb_position_manager_count(p->positions);
     if (n) {
         res->positions = calloc(n, sizeof(*res->positions));
-        if (!res->positions) return TB_ENOMEM;
-        for (size_t i = 0; i < n; i++)
-            tb_position_manager_get(p->positions, i, &res->positions[i]);
+        res->total_realized = calloc(n, sizeof(*res->total_realized));
+        if (!res->positions || !res->total_realized) return TB_ENOMEM;
         res->npositions = n;
+        for (size_t i = 0; i < n; i++) {
+            tb_position_update *pos = &res->positions[i];
+            tb_position_manager_get(p->positions, i, pos);
+            res->total_realized[i] = pos->realized_pnl;
+            for (size_t k = 0; k < p->nlives; k++)
+                if (!strcmp(p->lives[k].strategy_id, pos->strategy_id) &&
+                    !strcmp(p->lives[k].symbol, pos->symbol) &&
+                    tb_dec_add(p->lives[k].closed_lives, pos->realized_pnl,
+                               &res->total_realized[i]) != 0)
+                    return TB_EOVERFLOW;
+        }
     }
     return 0;
 }
@@ -180,7 +237,9 @@ int tb_pipeline_result(const tb_pipeline *p, tb_backtest_result *res)
 void tb_backtest_result_free(tb_backtest_result *res)
 {
     free(res->positions);
+    free(res->total_realized);
     res->positions = NULL;
+    res->total_realized = NULL;
     res->npositions = 0;
 }
 
@@ -217,7 +276,8 @@ int tb_backtest_write_summary(const tb_backtest_result *r, FILE *f)
     for (size_t i = 0; i < r->npositions; i++) {
         const tb_position_update *p = &r->positions[i];
         char q[TB_DECIMAL_STRLEN], e[TB_DECIMAL_STRLEN], rp[TB_DECIMAL_STRLEN],
-            up[TB_DECIMAL_STRLEN];
+            up[TB_DECIMAL_STRLEN], tr[TB_DECIMAL_STRLEN];
+        tb_dec_format(r->total_realized ? r->total_realized[i] : p->realized_pnl, tr, sizeof(tr));
         tb_dec_format(p->current_quantity, q, sizeof(q));
         tb_dec_format(p->entry_price, e, sizeof(e));
         tb_dec_format(p->realized_pnl, rp, sizeof(rp));
@@ -225,8 +285,8 @@ int tb_backtest_write_summary(const tb_backtest_result *r, FILE *f)
         fprintf(f,
                 "%s\n    {\"strategy_id\": \"%s\", \"symbol\": \"%s\", \"quantity\": \"%s\", "
                 "\"entry_price\": \"%s\", \"realized_pnl\": \"%s\", \"unrealized_pnl\": \"%s\", "
-                "\"status\": \"%s\"}",
-                i ? "," : "", p->strategy_id, p->symbol, q, e, rp, up,
+                "\"total_realized_pnl\": \"%s\", \"status\": \"%s\"}",
+                i ? "," : "", p->strategy_id, p->symbol, q, e, rp, up, tr,
                 tb_position_status_name(p->status));
     }
     if (fprintf(f, "%s]\n}\n", r->npositions ? "\n  " : "") < 0) rc = TB_EIO;
