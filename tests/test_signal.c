@@ -29,8 +29,10 @@ typedef struct {
 /* The state created last, so a test can look at what the strategy saw. */
 static script *last_script;
 
-static int script_create(const tb_param *p, size_t n, void **state, char *err, size_t errlen)
+static int script_create(const tb_strategy_vtable *self, const tb_param *p, size_t n, void **state,
+                         char *err, size_t errlen)
 {
+    (void)self;
     static const char *const known[] = {"buy_on", "sell_on", "qty", NULL};
     long buy_on, sell_on;
     tb_decimal qty;
@@ -78,6 +80,7 @@ static void script_destroy(void *state)
 
 static const tb_strategy_vtable script_vt = {
     "script", "script: buy_on=3 sell_on=5 qty=1", script_create, script_on_bar, script_destroy,
+    NULL,
 };
 
 /* ---- fixture ------------------------------------------------------------ */

@@ -29,7 +29,7 @@ static void start(runner *r, const char *name, const tb_param *p, size_t n)
     assert_non_null(r->vt);
     r->state = NULL;
     r->position = 0;
-    int rc = r->vt->create(p, n, &r->state, err, sizeof err);
+    int rc = r->vt->create(r->vt, p, n, &r->state, err, sizeof err);
     if (rc != 0) fail_msg("create(%s) failed: %d %s", name, rc, err);
     assert_non_null(r->state);
 }
@@ -85,7 +85,8 @@ static int create_fails(const char *name, const tb_param *p, size_t n, char *err
 {
     void *state = NULL;
     err[0] = '\0';
-    int rc = tb_strategy_builtin(name)->create(p, n, &state, err, errlen);
+    int rc =
+        tb_strategy_builtin(name)->create(tb_strategy_builtin(name), p, n, &state, err, errlen);
     assert_null(state);
     return rc;
 }

@@ -41,12 +41,16 @@ typedef struct tb_strategy_vtable {
     const char *help; /* one line: params and defaults, for --help */
     /* Builds a state from the instance's own params (keys other than the
      * common ones: type, symbol, order_type, limit_offset_bps, emit_hold).
-     * An unknown key or a bad value: TB_ECONFIG with "key: what is wrong" in err. */
-    int (*create)(const tb_param *params, size_t nparams, void **state, char *err, size_t errlen);
+     * An unknown key or a bad value: TB_ECONFIG with "key: what is wrong" in err.
+     * self is the vtable itself, so one create can serve many vtables (see
+     * impl, and tb_legacy_adapter). */
+    int (*create)(const struct tb_strategy_vtable *self, const tb_param *params, size_t nparams,
+                  void **state, char *err, size_t errlen);
     /* Sees one complete bar; fills *out (HOLD for nothing). 0 or an error. */
     int (*on_bar)(void *state, const tb_market_data *bar, const tb_strategy_ctx *ctx,
                   tb_strategy_decision *out);
     void (*destroy)(void *state);
+    const void *impl; /* free for the vtable's author (NULL for the built-ins) */
 } tb_strategy_vtable;
 
 /* The built-in strategy named name ("sma_cross", "rsi_reversion",

@@ -129,7 +129,7 @@ int tb_signal_generator_add(tb_signal_generator *sg, const tb_strategy_vtable *v
                      TB_SYMBOL_LEN - 1);
         return TB_ECONFIG;
     }
-    int rc = vt->create(params, nparams, &in->state, err, errlen);
+    int rc = vt->create(vt, params, nparams, &in->state, err, errlen);
     if (rc) return rc;
     in->vt = vt;
     in->order_type = ic->order_type;

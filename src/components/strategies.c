@@ -122,8 +122,10 @@ static void sma_cross_destroy(void *state)
     free(s);
 }
 
-static int sma_cross_create(const tb_param *p, size_t n, void **state, char *err, size_t errlen)
+static int sma_cross_create(const tb_strategy_vtable *self, const tb_param *p, size_t n,
+                            void **state, char *err, size_t errlen)
 {
+    (void)self;
     static const char *const known[] = {"fast", "slow", "quantity", "allow_short", NULL};
     long fast, slow;
     common_params c;
@@ -182,6 +184,7 @@ static const tb_strategy_vtable sma_cross_vtable = {
     sma_cross_create,
     sma_cross_on_bar,
     sma_cross_destroy,
+    NULL,
 };
 
 /* ---- rsi_reversion ------------------------------------------------------ */
@@ -200,8 +203,10 @@ static void rsi_reversion_destroy(void *state)
     free(s);
 }
 
-static int rsi_reversion_create(const tb_param *p, size_t n, void **state, char *err, size_t errlen)
+static int rsi_reversion_create(const tb_strategy_vtable *self, const tb_param *p, size_t n,
+                                void **state, char *err, size_t errlen)
 {
+    (void)self;
     static const char *const known[] = {"period",   "oversold",    "overbought",
                                         "quantity", "allow_short", NULL};
     long period;
@@ -256,6 +261,7 @@ static const tb_strategy_vtable rsi_reversion_vtable = {
     rsi_reversion_create,
     rsi_reversion_on_bar,
     rsi_reversion_destroy,
+    NULL,
 };
 
 /* ---- bollinger_breakout ------------------------------------------------- */
@@ -274,9 +280,10 @@ static void bollinger_breakout_destroy(void *state)
     free(s);
 }
 
-static int bollinger_breakout_create(const tb_param *p, size_t n, void **state, char *err,
-                                     size_t errlen)
+static int bollinger_breakout_create(const tb_strategy_vtable *self, const tb_param *p, size_t n,
+                                     void **state, char *err, size_t errlen)
 {
+    (void)self;
     static const char *const known[] = {"period", "k", "quantity", "allow_short", NULL};
     long period;
     double k;
@@ -332,6 +339,7 @@ static const tb_strategy_vtable bollinger_breakout_vtable = {
     bollinger_breakout_create,
     bollinger_breakout_on_bar,
     bollinger_breakout_destroy,
+    NULL,
 };
 
 /* ---- registry ----------------------------------------------------------- */

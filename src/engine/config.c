@@ -471,7 +471,7 @@ static int check_strategy_params(const tb_config *cfg, const tb_strategy_config 
     if (!vt) return 0;
     void *state = NULL;
     char msg[256] = "";
-    int rc = vt->create(st->params, st->nparams, &state, msg, sizeof(msg));
+    int rc = vt->create(vt, st->params, st->nparams, &state, msg, sizeof(msg));
     if (rc == 0) {
         vt->destroy(state);
         return 0;
