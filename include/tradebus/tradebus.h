@@ -14,6 +14,7 @@
 #include "marketdata.h"
 #include "monitor.h"
 #include "orders.h"
+#include "pnlbook.h"
 #include "position.h"
 #include "risk.h"
 #include "signal.h"

@@ -9,6 +9,7 @@
 #include "tradebus/backtest.h"
 #include "tradebus/monitor.h"
 #include "tradebus/orders.h"
+#include "tradebus/pnlbook.h"
 #include "tradebus/position.h"
 #include "tradebus/risk.h"
 #include "tradebus/signal.h"
@@ -23,47 +24,14 @@ struct tb_pipeline {
     tb_signal_generator *signals;
     tb_monitor *monitor;
     uint64_t bars;
-    /* Realized PnL per (strategy, symbol) across position lives, from
-     * PositionUpdate events: a flip or a reopen starts a new position id. */
-    struct life {
-        char strategy_id[TB_STRATEGY_LEN], symbol[TB_SYMBOL_LEN];
-        uint64_t position_id;
-        tb_decimal closed_lives, current;
-    } * lives;
-    size_t nlives, lives_cap;
+    tb_pnl_book *book; /* realized PnL across position lives, for the summary */
     int sub_lives;
 };
 
 static int on_position(const tb_event *ev, void *ctx)
 {
     tb_pipeline *p = ctx;
-    const tb_position_update *u = &ev->u.position;
-    struct life *l = NULL;
-    for (size_t i = 0; i < p->nlives && !l; i++)
-        if (!strcmp(p->lives[i].strategy_id, u->strategy_id) &&
-            !strcmp(p->lives[i].symbol, u->symbol))
-            l = &p->lives[i];
-    if (!l) {
-        if (p->nlives == p->lives_cap) {
-            size_t nc = p->lives_cap ? p->lives_cap * 2 : 8;
-            struct life *nl = realloc(p->lives, nc * sizeof(*nl));
-            if (!nl) return TB_ENOMEM;
-            p->lives = nl;
-            p->lives_cap = nc;
-        }
-        l = &p->lives[p->nlives++];
-        memset(l, 0, sizeof(*l));
-        memcpy(l->strategy_id, u->strategy_id, sizeof(l->strategy_id));
-        memcpy(l->symbol, u->symbol, sizeof(l->symbol));
-        l->position_id = u->position_id;
-    }
-    if (l->position_id != u->position_id) {
-        int rc = tb_dec_add(l->closed_lives, l->current, &l->closed_lives);
-        if (rc) return rc;
-        l->position_id = u->position_id;
-    }
-    l->current = u->realized_pnl;
-    return 0;
+    return tb_pnl_book_apply(p->book, &ev->u.position, NULL);
 }
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -141,6 +109,7 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
             goto fail;
         }
     }
+    if ((rc = tb_pnl_book_create(&p->book)) != 0) goto fail;
     p->sub_lives = tb_bus_subscribe_named(p->bus, TB_EV_POSITION_UPDATE, on_position, p, "summary");
     if (p->sub_lives < 0) {
         rc = p->sub_lives;
@@ -168,7 +137,7 @@ void tb_pipeline_destroy(tb_pipeline *p)
     tb_risk_manager_destroy(p->risk);
     tb_exchange_destroy(p->exchange);
     tb_bus_destroy(p->bus);
-    free(p->lives);
+    tb_pnl_book_destroy(p->book);
     free(p);
 }
 
@@ -222,13 +191,7 @@ int tb_pipeline_result(const tb_pipeline *p, tb_backtest_result *res)
         for (size_t i = 0; i < n; i++) {
             tb_position_update *pos = &res->positions[i];
             tb_position_manager_get(p->positions, i, pos);
-            res->total_realized[i] = pos->realized_pnl;
-            for (size_t k = 0; k < p->nlives; k++)
-                if (!strcmp(p->lives[k].strategy_id, pos->strategy_id) &&
-                    !strcmp(p->lives[k].symbol, pos->symbol) &&
-                    tb_dec_add(p->lives[k].closed_lives, pos->realized_pnl,
-                               &res->total_realized[i]) != 0)
-                    return TB_EOVERFLOW;
+            res->total_realized[i] = tb_pnl_book_total(p->book, pos->strategy_id, pos->symbol);
         }
     }
     return 0;
