@@ -11,14 +11,17 @@
 #include "event.h"
 #include "exchange.h"
 #include "indicators.h"
+#include "legacy.h"
 #include "marketdata.h"
 #include "monitor.h"
 #include "orders.h"
+#include "parity.h"
 #include "pnlbook.h"
 #include "position.h"
 #include "risk.h"
 #include "signal.h"
 #include "strategy.h"
+#include "tradelog.h"
 #include "version.h"
 
 #endif

@@ -1,0 +1,99 @@
+/* tradebus — the "before" system: a legacy monolithic strategy loop, the
+ * old-style strategy interface, and the adapter that runs such a strategy on
+ * the pipeline unchanged.
+ *
+ * The monolith (tb_legacy_runner) is one loop, the way trading scripts are
+ * written before a migration: for each bar it fills the symbol's open orders,
+ * updates positions and PnL, runs the strategies and queues their orders —
+ * inline, with no bus, no events and no components. Its signal, order, fill
+ * and position code is its own (only the data reader and tb_decimal are
+ * shared with the pipeline), so when its trade log equals the pipeline's,
+ * that agreement means something. It follows the same documented semantics:
+ * fills on the next bar (MARKET at the open ± slippage, LIMIT through the
+ * price), max_volume_participation, fee_bps, step/tick sizes, the same cash
+ * rule; it has no risk manager ([risk] is ignored).
+ *
+ * Old-style strategies (tb_legacy_strategy) are a state and a function that
+ * sees one bar and returns the signed quantity it wants to trade. The
+ * built-in strategy types (sma_cross, rsi_reversion, bollinger_breakout) are
+ * implemented that way inside the monolith, and more can be registered. */
+#ifndef TRADEBUS_LEGACY_H
+#define TRADEBUS_LEGACY_H
+
+#include <stddef.h>
+#include "config.h"
+#include "strategy.h"
+#include "tradelog.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The old-style interface. The runner allocates state_size zeroed bytes,
+ * calls init with the instance's params (may be NULL), then on_bar for every
+ * bar of the instance's symbol; on_bar returns the signed quantity to trade
+ * (> 0 buy, < 0 sell, 0 nothing) in *trade. The strategy keeps its own view
+ * of its position in its state, as legacy code does. */
+typedef struct tb_legacy_strategy {
+    const char *name;
+    const char *help;
+    size_t state_size;
+    int (*init)(void *state, const tb_param *params, size_t nparams, char *err, size_t errlen);
+    int (*on_bar)(void *state, const tb_market_data *bar, tb_decimal *trade);
+    void (*cleanup)(void *state); /* frees what init allocated inside state; may be NULL */
+} tb_legacy_strategy;
+
+/* The monolith's own strategies: "sma_cross", "rsi_reversion",
+ * "bollinger_breakout", and the example "legacy_breakout" (a Donchian
+ * channel breakout written against this interface). NULL if unknown. */
+TB_EXPORT const tb_legacy_strategy *tb_legacy_builtin(const char *name);
+/* The i-th of them, NULL past the end. */
+TB_EXPORT const tb_legacy_strategy *tb_legacy_builtin_at(size_t i);
+
+/* ---- the adapter: an old-style strategy as a pipeline strategy ---- */
+
+/* Holds the vtable that wraps one tb_legacy_strategy. The pipeline sees a
+ * normal strategy: the adapter turns the signed trade into BUY/SELL with
+ * volume |trade| (0 → HOLD). Keep the adapter alive while the vtable is used. */
+typedef struct {
+    tb_strategy_vtable vt; /* pass &adapter.vt to the Signal Generator */
+    const tb_legacy_strategy *legacy;
+} tb_legacy_adapter;
+
+/* Fills ad so that ad->vt runs ls (borrowed) on the pipeline under ls->name. */
+TB_EXPORT void tb_legacy_adapter_init(tb_legacy_adapter *ad, const tb_legacy_strategy *ls);
+
+/* ---- the monolith ---- */
+
+typedef struct tb_legacy_runner tb_legacy_runner;
+
+typedef struct {
+    tb_decimal realized_pnl, unrealized_pnl, fees, final_equity, cash;
+    uint64_t bars, signals, orders, fills, rejected;
+} tb_legacy_result;
+
+/* Builds the monolith for a built config (borrowed for the runner's life):
+ * each [strategy.ID] runs the legacy strategy of its type. Records go to
+ * sink(ctx) (may be NULL). extra: more legacy strategies, looked up first.
+ * TB_ECONFIG with "[strategy.ID] ..." in err, TB_ENOMEM. */
+TB_EXPORT int tb_legacy_runner_create(const tb_config *cfg,
+                                      const tb_legacy_strategy *const *extra, size_t nextra,
+                                      tb_record_sink sink, void *ctx, tb_legacy_runner **out,
+                                      char *err, size_t errlen);
+/* One turn of the loop for one bar (bars in close-time order). 0 or an error. */
+TB_EXPORT int tb_legacy_runner_on_bar(tb_legacy_runner *r, const tb_market_data *bar);
+/* Emits the FINAL record and fills res. */
+TB_EXPORT int tb_legacy_runner_finish(tb_legacy_runner *r, tb_legacy_result *res);
+/* NULL is a no-op. */
+TB_EXPORT void tb_legacy_runner_destroy(tb_legacy_runner *r);
+
+/* The whole legacy run over the config's data files. TB_EDATA/TB_EIO with
+ * "file:line: ..." in err, TB_ECONFIG. */
+TB_EXPORT int tb_legacy_run(const tb_config *cfg, const tb_legacy_strategy *const *extra,
+                            size_t nextra, tb_record_sink sink, void *ctx, tb_legacy_result *res,
+                            char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

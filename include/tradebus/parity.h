@@ -1,0 +1,82 @@
+/* tradebus — comparing two trade logs record by record (the parallel run).
+ *
+ * Both sides' records are put in one canonical order — time, then kind
+ * (signal, order, fill, position), then strategy_id, then symbol, then the
+ * order they were made in — so two systems that log simultaneous records
+ * in different orders still line up. The two sequences are then merged:
+ * records with the same key (kind, strategy_id, symbol, time within the time
+ * tolerance) are compared field by field (decimals by value, prices within
+ * the price tolerance); a record only one side has is "missing" on the
+ * other. The FINAL records are compared last.
+ *
+ * Divergence kinds: a record on the pipeline side only (extra), on the
+ * legacy side only (missing), or on both with different fields (mismatch),
+ * counted per record kind. */
+#ifndef TRADEBUS_PARITY_H
+#define TRADEBUS_PARITY_H
+
+#include <stdio.h>
+#include "tradelog.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { TB_SIDE_PIPELINE = 0, TB_SIDE_LEGACY = 1 } tb_parity_side;
+
+typedef enum {
+    TB_DIV_MISMATCH = 1,       /* both sides, fields differ */
+    TB_DIV_ONLY_PIPELINE = 2,  /* the legacy side lacks it */
+    TB_DIV_ONLY_LEGACY = 3     /* the pipeline lacks it */
+} tb_divergence_kind;
+
+typedef struct {
+    tb_decimal price_tolerance; /* absolute, on price, entry_price, commission and PnL fields */
+    int64_t time_tolerance;     /* ns */
+    size_t context;             /* records shown before the first divergence; default 3 */
+} tb_parity_options;
+
+typedef struct {
+    tb_divergence_kind kind;
+    tb_trade_record pipeline; /* valid unless ONLY_LEGACY */
+    tb_trade_record legacy;   /* valid unless ONLY_PIPELINE */
+    char field[24];           /* MISMATCH: the first differing field */
+} tb_divergence;
+
+typedef struct {
+    uint64_t records[2][6];   /* per side, per tb_record_kind */
+    uint64_t divergences;     /* total */
+    uint64_t by_kind[6][4];   /* [record kind][divergence kind] */
+} tb_parity_summary;
+
+typedef struct tb_parity tb_parity;
+
+/* Fills opts with defaults: exact comparison, 3 records of context. */
+TB_EXPORT void tb_parity_options_init(tb_parity_options *opts);
+/* Creates an empty comparison (opts copied). 0, TB_EINVAL, TB_ENOMEM. */
+TB_EXPORT int tb_parity_create(const tb_parity_options *opts, tb_parity **out);
+/* NULL is a no-op. */
+TB_EXPORT void tb_parity_destroy(tb_parity *p);
+/* Adds one record of a side (copied). 0 or TB_ENOMEM. */
+TB_EXPORT int tb_parity_add(tb_parity *p, tb_parity_side side, const tb_trade_record *rec);
+/* Compares every record added so far whose time is <= upto (INT64_MAX: all,
+ * FINAL records included) and not compared yet; records after upto wait for
+ * a later call (so a shadow run can compare bar by bar). Returns the number
+ * of new divergences (>= 0) or TB_ENOMEM. */
+TB_EXPORT int tb_parity_compare(tb_parity *p, int64_t upto);
+/* Totals so far. */
+TB_EXPORT tb_parity_summary tb_parity_get_summary(const tb_parity *p);
+/* Divergences found so far, in canonical order; NULL past the end. */
+TB_EXPORT size_t tb_parity_divergence_count(const tb_parity *p);
+TB_EXPORT const tb_divergence *tb_parity_divergence(const tb_parity *p, size_t i);
+/* Writes the human report: either "IDENTICAL: N signals, M orders, K fills,
+ * final PnL equal" or the first divergence with both records and the
+ * context records before it, then the counts per kind. 0 or TB_EIO. */
+TB_EXPORT int tb_parity_write_report(const tb_parity *p, FILE *f);
+/* Writes every divergence and the summary as one JSON document. */
+TB_EXPORT int tb_parity_write_json(const tb_parity *p, FILE *f);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
