@@ -39,6 +39,9 @@ typedef struct {
     int64_t interval_s;
     regime reg;
     int decimals;
+    int64_t gap_every;   /* 0 = none; else a time gap of 2-30 intervals every N bars */
+    int64_t zero_every;  /* 0 = none; else every N-th bar has no trade (zero volume, flat) */
+    int64_t notional;    /* average traded value per bar, quote units */
 } options;
 
 typedef struct {
@@ -76,6 +79,7 @@ static void usage(FILE *to)
           "[THH:MM[:SS]]]\n"
           "               [--interval SECONDS] [--regime mixed|trend|range|random] "
           "[--decimals D]\n"
+          "               [--gap-every N] [--zero-volume-every N] [--notional QUOTE]\n"
           "Writes Binance spot kline CSV (12 columns, ms times) to stdout.\n",
           to);
 }
@@ -147,6 +151,7 @@ static void parse_args(int argc, char **argv, options *o)
     o->interval_s = 60;
     o->reg = REGIME_MIXED;
     o->decimals = 2;
+    o->notional = BASE_NOTIONAL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -189,6 +194,12 @@ static void parse_args(int argc, char **argv, options *o)
                 die("--regime must be mixed, trend, range or random", v);
         } else if (strcmp(a, "--decimals") == 0) {
             o->decimals = (int)parse_int(v, 0, TB_DECIMAL_SCALE, a);
+        } else if (strcmp(a, "--gap-every") == 0) {
+            o->gap_every = parse_int(v, 0, MAX_BARS, a);
+        } else if (strcmp(a, "--zero-volume-every") == 0) {
+            o->zero_every = parse_int(v, 0, MAX_BARS, a);
+        } else if (strcmp(a, "--notional") == 0) {
+            o->notional = parse_int(v, 1, 1000000000, a);
         } else {
             usage(stderr);
             die("unknown option", a);
@@ -290,7 +301,19 @@ int main(int argc, char **argv)
 
     char b[8][32];
     int64_t interval_ms = o.interval_s * 1000, lo_all = price, hi_all = price;
-    for (int64_t i = 0; i < o.bars; i++) {
+    int64_t t_open = o.start_ms;
+    for (int64_t i = 0; i < o.bars; i++, t_open += interval_ms) {
+        /* Data feeds have holes (exchange outages, illiquid hours): jump the
+         * clock, the price carries on. */
+        if (o.gap_every && i > 0 && i % o.gap_every == 0)
+            t_open += rng_range(&g, 2, 30) * interval_ms;
+        if (o.zero_every && i > 0 && i % o.zero_every == 0) {
+            /* A bar with no trade: flat at the last price, zero volume. */
+            const char *p = fmt_fixed(price, dec, b[0], sizeof b[0]);
+            printf("%" PRId64 ",%s,%s,%s,%s,0.000,%" PRId64 ",0,0,0.000,0,0\n", t_open, p, p, p, p,
+                   t_open + interval_ms - 1);
+            continue;
+        }
         sigma = price * VOL_PPM / 1000000;
         if (sigma < 1) sigma = 1;
         if (seg.left-- <= 0) next_segment(&g, o.reg, price, sigma, &seg);
@@ -314,7 +337,7 @@ int main(int argc, char **argv)
 
         /* Volume grows with the bar's move, as on real markets. */
         int64_t move = close > open ? close - open : open - close;
-        int64_t notional = BASE_NOTIONAL * rng_range(&g, 50, 150) / 100 * (sigma + move) / sigma;
+        int64_t notional = o.notional * rng_range(&g, 50, 150) / 100 * (sigma + move) / sigma;
         int64_t mean = (open + hi + lo + close) / 4;
         int64_t vol_milli = mul_div_round(notional * 1000, one, mean);
         if (vol_milli < 1) vol_milli = 1;
@@ -323,7 +346,6 @@ int main(int argc, char **argv)
         int64_t taker_quote = mul_div_round(taker_milli, mean, 1000);
         int64_t trades = 1 + notional / rng_range(&g, 100, 220);
 
-        int64_t t_open = o.start_ms + i * interval_ms;
         printf("%" PRId64 ",%s,%s,%s,%s,%s,%" PRId64 ",%s,%" PRId64 ",%s,%s,0\n", t_open,
                fmt_fixed(open, dec, b[0], sizeof b[0]), fmt_fixed(hi, dec, b[1], sizeof b[1]),
                fmt_fixed(lo, dec, b[2], sizeof b[2]), fmt_fixed(close, dec, b[3], sizeof b[3]),

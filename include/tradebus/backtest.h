@@ -68,6 +68,14 @@ typedef struct {
     void *warn_ctx;
     const tb_strategy_vtable *const *strategies;
     size_t nstrategies;
+    /* Hooks for observers that run beside the pipeline (the trade log, the
+     * shadow legacy run); any may be NULL. A non-zero return stops the run
+     * with that error. on_start runs before the first bar, on_bar after
+     * each bar and everything it caused, on_end with the final result. */
+    int (*on_start)(tb_pipeline *p, void *ctx);
+    int (*on_bar)(tb_pipeline *p, const tb_market_data *bar, void *ctx);
+    int (*on_end)(tb_pipeline *p, const tb_backtest_result *res, void *ctx);
+    void *hook_ctx;
 } tb_backtest_options;
 
 /* Runs a whole backtest. 0; TB_ECONFIG / TB_EDATA / TB_EIO with a message

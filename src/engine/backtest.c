@@ -315,18 +315,21 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     if ((rc = tb_md_merge_open((const char *const *)cfg->data, cfg->ndata, &mc, &md, err,
                                errlen)) != 0)
         goto done;
+    if (opt && opt->on_start && (rc = opt->on_start(p, opt->hook_ctx)) != 0) goto done;
     tb_market_data bar;
     while ((rc = tb_md_merge_next(md, &bar, err, errlen)) == 0) {
         if ((rc = tb_pipeline_push_bar(p, &bar)) != 0) {
             seterr(err, errlen, "publishing a bar failed: %s", tb_strerror(rc));
             goto done;
         }
+        if (opt && opt->on_bar && (rc = opt->on_bar(p, &bar, opt->hook_ctx)) != 0) goto done;
         if (opt && opt->progress && opt->progress_every && p->bars % opt->progress_every == 0)
             opt->progress(p->bars, bar.close_time, opt->progress_ctx);
     }
     if (rc != TB_EEOF) goto done;
     if ((rc = tb_pipeline_result(p, res)) != 0) goto done;
     res->bad_rows = tb_md_merge_bad_rows(md);
+    if (opt && opt->on_end && (rc = opt->on_end(p, res, opt->hook_ctx)) != 0) goto done;
 
     if (dir) {
         FILE *s = open_out(dir, "summary.json", err, errlen);

@@ -1,0 +1,52 @@
+/* The tradebus command's private declarations (not installed). The CLI is a
+ * client of the library: it includes only <tradebus/...>. */
+#ifndef TRADEBUS_CLI_H
+#define TRADEBUS_CLI_H
+
+#include <stdint.h>
+
+#include <tradebus/tradebus.h>
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE   2
+#define EXIT_DATA    3
+
+/* Prints "tradebus: <message>" and a pointer to the help on stderr. */
+void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The options every run command shares (--config, --data, --set, --out,
+ * --quiet), with the built config. */
+typedef struct {
+    const char *config_path;
+    const char *out;
+    int quiet;
+    tb_config cfg;
+} cli_run;
+
+/* A command's own options: return 2 if opt took val, 1 if opt is a flag it
+ * took, 0 if unknown, or -1 after printing an error. */
+typedef int (*cli_extra_opt)(const char *opt, const char *val, void *ctx);
+
+/* Parses argv into r and builds the config. Returns -1 when the command
+ * should go on, else the exit code to return at once (0 for --help, which
+ * prints help_text). r->cfg must be freed with tb_config_free(). */
+int cli_parse_run(int argc, char **argv, cli_run *r, const char *help_text, cli_extra_opt extra,
+                  void *ctx);
+/* The exit code for a library error of a run (2 config, 3 data, 1 else). */
+int cli_exit_for(int rc, const char *err, const char *out);
+/* Progress line on stderr (only when it is a terminal). */
+void cli_progress(uint64_t bars, int64_t bar_time, void *ctx);
+/* Reports a skipped bad row. */
+void cli_warn(const char *msg, void *ctx);
+/* Prints the backtest summary. */
+void cli_print_summary(const tb_backtest_result *r, const char *out);
+
+int cmd_backtest(int argc, char **argv);
+int cmd_indicators(int argc, char **argv);
+int cmd_parity(int argc, char **argv);
+
+extern const char *const cli_backtest_help;
+extern const char *const cli_indicators_help;
+extern const char *const cli_parity_help;
+
+#endif
