@@ -71,10 +71,13 @@ typedef struct {
     /* Hooks for observers that run beside the pipeline (the trade log, the
      * shadow legacy run); any may be NULL. A non-zero return stops the run
      * with that error. on_start runs before the first bar, on_bar after
-     * each bar and everything it caused, on_end with the final result. */
+     * each bar and everything it caused, on_end with the final result, and
+     * on_stop — whenever on_start had succeeded, error or not — just before
+     * the pipeline is destroyed (unsubscribe there). */
     int (*on_start)(tb_pipeline *p, void *ctx);
     int (*on_bar)(tb_pipeline *p, const tb_market_data *bar, void *ctx);
     int (*on_end)(tb_pipeline *p, const tb_backtest_result *res, void *ctx);
+    void (*on_stop)(tb_pipeline *p, void *ctx);
     void *hook_ctx;
 } tb_backtest_options;
 

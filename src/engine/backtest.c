@@ -279,7 +279,7 @@ static int close_out(FILE *f, const char *dir, const char *name, char *err, size
 int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_backtest_result *res,
                     char *err, size_t errlen)
 {
-    int rc;
+    int rc, started = 0;
     FILE *events = NULL, *fills = NULL;
     tb_pipeline *p = NULL;
     tb_md_merge *md = NULL;
@@ -316,6 +316,7 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
                                errlen)) != 0)
         goto done;
     if (opt && opt->on_start && (rc = opt->on_start(p, opt->hook_ctx)) != 0) goto done;
+    started = 1;
     tb_market_data bar;
     while ((rc = tb_md_merge_next(md, &bar, err, errlen)) == 0) {
         if ((rc = tb_pipeline_push_bar(p, &bar)) != 0) {
@@ -342,6 +343,7 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
         if (!rc) rc = crc;
     }
 done:
+    if (started && opt->on_stop) opt->on_stop(p, opt->hook_ctx);
     tb_md_merge_close(md);
     tb_pipeline_destroy(p);
     {
