@@ -12,7 +12,9 @@
  *   [output]    event_log = true|false [true], fills = true|false [true]
  *   [symbol.SYM]   tick_size, step_size, min_notional: declaring any symbol
  *                  makes the exchange refuse undeclared ones
- *   [strategy.ID]  type (required), symbol (required), order_type = MARKET|LIMIT
+ *   [strategy.ID]  type (required: a built-in, a registered extra type, or
+ *                  legacy:NAME for a bundled old-style strategy run through the
+ *                  adapter), symbol (required), order_type = MARKET|LIMIT
  *                  [MARKET], limit_offset_bps [0], emit_hold [false], and the
  *                  strategy's own params
  * Loading keeps every entry with its origin ("file:line"); --set overrides
@@ -63,6 +65,11 @@ typedef struct {
     tb_strategy_config *strategies;
     size_t nstrategies;
     int built; /* tb_config_build() ran: entries are interpreted once */
+    /* Strategy types the program adds to the built-ins (borrowed). Set them
+     * before tb_config_build() so `type = NAME` is accepted and the params
+     * are checked with the file:line of each key. */
+    const tb_strategy_vtable *const *extra_types;
+    size_t nextra_types;
 } tb_config;
 
 /* Zeroes cfg (call before anything else). */
@@ -82,6 +89,13 @@ TB_EXPORT int tb_config_add_data(tb_config *cfg, const char *spec);
  * "ORIGIN: [section] key: what is wrong" in err. Unknown sections and keys
  * are errors; unknown strategy params are reported by the strategy. */
 TB_EXPORT int tb_config_build(tb_config *cfg, char *err, size_t errlen);
+/* The strategy vtable for a type name: one of cfg's extra_types, a
+ * built-in, or "legacy:NAME" — the bundled legacy strategy NAME run through
+ * the adapter, which is set up in *adapter (caller's storage, which must
+ * outlive the vtable's use). NULL if the name is unknown. */
+struct tb_legacy_adapter; /* legacy.h */
+TB_EXPORT const tb_strategy_vtable *tb_config_resolve_type(const tb_config *cfg, const char *type,
+                                                           struct tb_legacy_adapter *adapter);
 /* Frees everything the config owns. */
 TB_EXPORT void tb_config_free(tb_config *cfg);
 

@@ -33,7 +33,23 @@ extern "C" {
  * calls init with the instance's params (may be NULL), then on_bar for every
  * bar of the instance's symbol; on_bar returns the signed quantity to trade
  * (> 0 buy, < 0 sell, 0 nothing) in *trade. The strategy keeps its own view
- * of its position in its state, as legacy code does. */
+ * of its position in its state, as legacy code does.
+ *
+ * That view lives in a tb_legacy_view, which must be the FIRST member of
+ * every legacy state (state_size >= sizeof(tb_legacy_view); a host refuses a
+ * smaller one). The strategy may update it itself after deciding (pos +=
+ * trade, the legacy habit), but the host — the monolith or the adapter —
+ * overwrites it before every on_bar with the instance's target position: the
+ * sum of the trades it returned, less the orders the exchange rejected (and,
+ * on the pipeline, canceled remainders). A legacy script's view would
+ * otherwise stay "long" after a refused buy; the pipeline's Signal Generator
+ * reverts its target the same way, so both hosts show the strategy the same
+ * position and it makes the same decisions in both. init must free what it
+ * allocated when it fails (cleanup is called only after a successful init). */
+typedef struct {
+    tb_decimal position; /* signed target position in the instance's symbol */
+} tb_legacy_view;
+
 typedef struct tb_legacy_strategy {
     const char *name;
     const char *help;
@@ -55,7 +71,7 @@ TB_EXPORT const tb_legacy_strategy *tb_legacy_builtin_at(size_t i);
 /* Holds the vtable that wraps one tb_legacy_strategy. The pipeline sees a
  * normal strategy: the adapter turns the signed trade into BUY/SELL with
  * volume |trade| (0 → HOLD). Keep the adapter alive while the vtable is used. */
-typedef struct {
+typedef struct tb_legacy_adapter {
     tb_strategy_vtable vt; /* pass &adapter.vt to the Signal Generator */
     const tb_legacy_strategy *legacy;
 } tb_legacy_adapter;
@@ -73,14 +89,20 @@ typedef struct {
 } tb_legacy_result;
 
 /* Builds the monolith for a built config (borrowed for the runner's life):
- * each [strategy.ID] runs the legacy strategy of its type. Records go to
- * sink(ctx) (may be NULL). extra: more legacy strategies, looked up first.
- * TB_ECONFIG with "[strategy.ID] ..." in err, TB_ENOMEM. */
-TB_EXPORT int tb_legacy_runner_create(const tb_config *cfg,
-                                      const tb_legacy_strategy *const *extra, size_t nextra,
-                                      tb_record_sink sink, void *ctx, tb_legacy_runner **out,
-                                      char *err, size_t errlen);
-/* One turn of the loop for one bar (bars in close-time order). 0 or an error. */
+ * each [strategy.ID] runs the legacy strategy of its type (a type written
+ * "legacy:NAME" runs NAME). Records go to sink(ctx) (may be NULL). extra:
+ * more legacy strategies, looked up first. emit_hold and [risk] are ignored
+ * (a legacy strategy has no HOLD, the monolith no risk manager). TB_ECONFIG
+ * with "[strategy.ID] ..." in err, TB_EMISUSE if cfg is not built, TB_ENOMEM. */
+TB_EXPORT int tb_legacy_runner_create(const tb_config *cfg, const tb_legacy_strategy *const *extra,
+                                      size_t nextra, tb_record_sink sink, void *ctx,
+                                      tb_legacy_runner **out, char *err, size_t errlen);
+/* One turn of the loop for one bar (bars in close-time order): fills of the
+ * symbol's older orders (a FILL then a POSITION record each, at the bar's
+ * open time), then the symbol's strategies in config order (a SIGNAL and an
+ * ORDER record per trade, at the bar's close time). 0 or an error; a failing
+ * strategy does not keep the others from the bar, the first error is
+ * returned. */
 TB_EXPORT int tb_legacy_runner_on_bar(tb_legacy_runner *r, const tb_market_data *bar);
 /* Emits the FINAL record and fills res. */
 TB_EXPORT int tb_legacy_runner_finish(tb_legacy_runner *r, tb_legacy_result *res);

@@ -25,9 +25,9 @@ extern "C" {
 typedef enum { TB_SIDE_PIPELINE = 0, TB_SIDE_LEGACY = 1 } tb_parity_side;
 
 typedef enum {
-    TB_DIV_MISMATCH = 1,       /* both sides, fields differ */
-    TB_DIV_ONLY_PIPELINE = 2,  /* the legacy side lacks it */
-    TB_DIV_ONLY_LEGACY = 3     /* the pipeline lacks it */
+    TB_DIV_MISMATCH = 1,      /* both sides, fields differ */
+    TB_DIV_ONLY_PIPELINE = 2, /* the legacy side lacks it */
+    TB_DIV_ONLY_LEGACY = 3    /* the pipeline lacks it */
 } tb_divergence_kind;
 
 typedef struct {
@@ -44,9 +44,9 @@ typedef struct {
 } tb_divergence;
 
 typedef struct {
-    uint64_t records[2][6];   /* per side, per tb_record_kind */
-    uint64_t divergences;     /* total */
-    uint64_t by_kind[6][4];   /* [record kind][divergence kind] */
+    uint64_t records[2][6]; /* per side, per tb_record_kind */
+    uint64_t divergences;   /* total */
+    uint64_t by_kind[6][4]; /* [record kind][divergence kind] */
 } tb_parity_summary;
 
 typedef struct tb_parity tb_parity;

@@ -19,6 +19,7 @@
 #include "pnlbook.h"
 #include "position.h"
 #include "risk.h"
+#include "shadow.h"
 #include "signal.h"
 #include "strategy.h"
 #include "tradelog.h"

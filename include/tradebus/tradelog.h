@@ -68,15 +68,15 @@ TB_EXPORT const char *tb_record_kind_name(tb_record_kind k);
 TB_EXPORT int tb_trade_record_encode(const tb_trade_record *rec, char *buf, size_t buflen);
 /* Decodes one line (without or with its '\n'). TB_EPARSE with
  * "field: what is wrong" in err. */
-TB_EXPORT int tb_trade_record_decode(const char *line, size_t len, tb_trade_record *out,
-                                     char *err, size_t errlen);
+TB_EXPORT int tb_trade_record_decode(const char *line, size_t len, tb_trade_record *out, char *err,
+                                     size_t errlen);
 
 /* Reads a trade log from f (borrowed; name is used in messages), calling
  * sink for every record in order. Blank lines are skipped. The first bad
  * line stops the read: TB_EPARSE with "name:line: field: what is wrong".
  * A sink error stops it too and is returned. */
-TB_EXPORT int tb_tradelog_read(FILE *f, const char *name, tb_record_sink sink, void *ctx,
-                               char *err, size_t errlen);
+TB_EXPORT int tb_tradelog_read(FILE *f, const char *name, tb_record_sink sink, void *ctx, char *err,
+                               size_t errlen);
 
 /* The pipeline's side: an observer on the bus that turns events into
  * records (SignalGenerated → signal, OrderPlacementRequest → order,

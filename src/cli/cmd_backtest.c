@@ -22,6 +22,9 @@ const char *const cli_backtest_help =
     "                           e.g. --set exchange.fee_bps=5 --set strategy.fast.slow=50\n"
     "  --out DIR                output directory (default: out)\n"
     "  --quiet                  print nothing but errors\n"
+    "  --shadow-legacy          run the bundled legacy monolith beside the pipeline,\n"
+    "                           compare after every bar, publish each divergence as\n"
+    "                           a RiskAlert (rule parity) and print the parity result\n"
     "\n"
     "Files written to DIR:\n"
     "  summary.json   bars, signals, orders, fills, rejected, PnL, fees, equity,\n"
@@ -179,10 +182,62 @@ fail:
     return rc == TB_ENOMEM ? EXIT_RUNTIME : EXIT_USAGE;
 }
 
+typedef struct {
+    int shadow;
+    tb_shadow *sh;
+    char err[512];
+} shadow_ctx;
+
+static int backtest_opt(const char *opt, const char *val, void *ctx)
+{
+    (void)val;
+    if (strcmp(opt, "--shadow-legacy") != 0) return 0;
+    ((shadow_ctx *)ctx)->shadow = 1;
+    return 1;
+}
+
+typedef struct {
+    shadow_ctx *sc;
+    const tb_config *cfg;
+} shadow_hook;
+
+static int shadow_start(tb_pipeline *p, void *ctx)
+{
+    shadow_hook *h = ctx;
+    return tb_shadow_create(h->cfg, tb_pipeline_bus(p), NULL, &h->sc->sh, h->sc->err,
+                            sizeof(h->sc->err));
+}
+
+static int shadow_bar(tb_pipeline *p, const tb_market_data *bar, void *ctx)
+{
+    (void)p;
+    shadow_hook *h = ctx;
+    int n = tb_shadow_on_bar(h->sc->sh, bar);
+    return n < 0 ? n : 0;
+}
+
+static int shadow_end(tb_pipeline *p, const tb_backtest_result *res, void *ctx)
+{
+    (void)p;
+    shadow_hook *h = ctx;
+    int n = tb_shadow_finish(h->sc->sh, res->realized_pnl, res->unrealized_pnl, res->fees);
+    return n < 0 ? n : 0;
+}
+
+static void shadow_stop(tb_pipeline *p, void *ctx)
+{
+    (void)p;
+    shadow_hook *h = ctx;
+    /* The bus goes away with the pipeline; the comparison stays for the report. */
+    tb_shadow_detach(h->sc->sh);
+}
+
 int cmd_backtest(int argc, char **argv)
 {
     cli_run r;
-    int code = cli_parse_run(argc, argv, &r, cli_backtest_help, NULL, NULL);
+    shadow_ctx sc;
+    memset(&sc, 0, sizeof(sc));
+    int code = cli_parse_run(argc, argv, &r, cli_backtest_help, backtest_opt, &sc);
     if (code >= 0) {
         if (code == 0 && argc > 0) {
             for (size_t k = 0; tb_strategy_builtin_at(k); k++)
@@ -194,6 +249,7 @@ int cmd_backtest(int argc, char **argv)
     }
     char err[512] = "";
     progress_ctx pc = {!r.quiet && isatty(STDERR_FILENO), time(NULL)};
+    shadow_hook hook = {&sc, &r.cfg};
     tb_backtest_options opt;
     memset(&opt, 0, sizeof(opt));
     opt.out_dir = r.out;
@@ -201,16 +257,29 @@ int cmd_backtest(int argc, char **argv)
     opt.progress_ctx = &pc;
     opt.progress_every = 100000;
     opt.warn = cli_warn;
+    if (sc.shadow) {
+        opt.on_start = shadow_start;
+        opt.on_bar = shadow_bar;
+        opt.on_end = shadow_end;
+        opt.on_stop = shadow_stop;
+        opt.hook_ctx = &hook;
+    }
     tb_backtest_result res;
     int rc = tb_backtest_run(&r.cfg, &opt, &res, err, sizeof(err));
     if (pc.tty) fprintf(stderr, "\r\033[K");
     if (rc) {
-        fprintf(stderr, "tradebus: %s\n", err[0] ? err : tb_strerror(rc));
-        tb_config_free(&r.cfg);
-        return cli_exit_for(rc, err, r.out);
+        fprintf(stderr, "tradebus: %s\n", sc.err[0] ? sc.err : err[0] ? err : tb_strerror(rc));
+        code = cli_exit_for(rc, err, r.out);
+    } else {
+        if (!r.quiet) cli_print_summary(&res, r.out);
+        if (sc.sh) {
+            printf("shadow legacy run: ");
+            tb_parity_write_report(tb_shadow_parity(sc.sh), stdout);
+        }
+        tb_backtest_result_free(&res);
+        code = 0;
     }
-    if (!r.quiet) cli_print_summary(&res, r.out);
-    tb_backtest_result_free(&res);
+    tb_shadow_destroy(sc.sh);
     tb_config_free(&r.cfg);
-    return 0;
+    return code;
 }

@@ -20,9 +20,13 @@ static const char *const main_help =
     "\n"
     "Usage:\n"
     "  tradebus backtest --config FILE [--data SPEC]... [--set SECTION.KEY=VALUE]...\n"
-    "                    [--out DIR] [--quiet]\n"
+    "                    [--out DIR] [--quiet] [--shadow-legacy]\n"
     "      Run the pipeline over historical bars. Writes DIR/summary.json,\n"
     "      DIR/fills.csv and DIR/events.jsonl (DIR defaults to out/).\n"
+    "  tradebus parity --config FILE [--legacy builtin | --legacy-log FILE |\n"
+    "                  --legacy-cmd CMD] [--out DIR]\n"
+    "      Run the pipeline and a legacy system on the same data and compare\n"
+    "      their trade logs record by record (docs/trade-log.md).\n"
     "  tradebus indicators --data SPEC --ind NAME:PARAMS [NAME:PARAMS]...\n"
     "      Print indicator values as CSV (timestamp,close,...).\n"
     "  tradebus help [COMMAND]     This text, or a command's details.\n"
@@ -33,7 +37,8 @@ static const char *const main_help =
     "the symbol explicitly.\n"
     "\n"
     "Exit codes: 0 success, 1 runtime failure, 2 usage/config error, 3 bad input data.\n"
-    "Try: tradebus backtest --config examples/sma_cross.ini\n";
+    "Try: tradebus backtest --config examples/sma_cross.ini\n"
+    "     tradebus parity --config examples/sma_cross.ini\n";
 
 void cli_usage_error(const char *fmt, ...)
 {
@@ -54,6 +59,7 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "backtest") == 0) return cmd_backtest(argc - 2, argv + 2);
     if (strcmp(cmd, "indicators") == 0) return cmd_indicators(argc - 2, argv + 2);
+    if (strcmp(cmd, "parity") == 0) return cmd_parity(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("tradebus %s\n", TB_VERSION_STRING);
         return 0;
@@ -62,6 +68,10 @@ int main(int argc, char **argv)
         if (argc > 2 && strcmp(argv[2], "backtest") == 0) {
             char *h[] = {"backtest", "--help"};
             return cmd_backtest(1, h + 1);
+        }
+        if (argc > 2 && strcmp(argv[2], "parity") == 0) {
+            fputs(cli_parity_help, stdout);
+            return 0;
         }
         if (argc > 2 && strcmp(argv[2], "indicators") == 0) {
             fputs(cli_indicators_help, stdout);

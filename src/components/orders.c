@@ -146,7 +146,8 @@ int tb_order_manager_handle_signal_event(tb_order_manager *om, const tb_event *s
     if (s->signal_type == TB_SIGNAL_HOLD) return 0;
     if (s->signal_type != TB_SIGNAL_BUY && s->signal_type != TB_SIGNAL_SELL) return TB_EINVAL;
     if (s->volume <= 0 || !s->symbol[0] || !s->strategy_id[0]) return TB_EINVAL;
-    if (s->order_type == TB_ORDER_LIMIT && s->limit_price <= 0) return TB_EINVAL;
+    /* A LIMIT price <= 0 goes on: the exchange rejects it with a reason and
+     * the strategy hears of it, instead of the signal vanishing here. */
     om->stats.signals++;
 
     tb_event req;

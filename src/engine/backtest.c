@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "tradebus/backtest.h"
+#include "tradebus/legacy.h"
 #include "tradebus/monitor.h"
 #include "tradebus/orders.h"
 #include "tradebus/pnlbook.h"
@@ -24,7 +25,8 @@ struct tb_pipeline {
     tb_signal_generator *signals;
     tb_monitor *monitor;
     uint64_t bars;
-    tb_pnl_book *book; /* realized PnL across position lives, for the summary */
+    tb_pnl_book *book;           /* realized PnL across position lives, for the summary */
+    tb_legacy_adapter *adapters; /* one per strategy instance: legacy:NAME types */
     int sub_lives;
 };
 
@@ -45,11 +47,12 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-static const tb_strategy_vtable *lookup(const tb_pipeline_options *opt, const char *name)
+static const tb_strategy_vtable *lookup(const tb_pipeline_options *opt, const tb_config *cfg,
+                                        const char *name, tb_legacy_adapter *adapter)
 {
     for (size_t i = 0; opt && i < opt->nstrategies; i++)
         if (strcmp(opt->strategies[i]->name, name) == 0) return opt->strategies[i];
-    return tb_strategy_builtin(name);
+    return tb_config_resolve_type(cfg, name, adapter);
 }
 
 static tb_decimal tick_for(const tb_config *cfg, const char *symbol)
@@ -86,9 +89,14 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
     if ((rc = tb_order_manager_create(p->bus, &oc, &p->orders)) != 0) goto fail;
     if ((rc = tb_position_manager_create(p->bus, &p->positions)) != 0) goto fail;
     if ((rc = tb_signal_generator_create(p->bus, &p->signals)) != 0) goto fail;
+    p->adapters = calloc(cfg->nstrategies ? cfg->nstrategies : 1, sizeof(*p->adapters));
+    if (!p->adapters) {
+        rc = TB_ENOMEM;
+        goto fail;
+    }
     for (size_t i = 0; i < cfg->nstrategies; i++) {
         const tb_strategy_config *sc = &cfg->strategies[i];
-        const tb_strategy_vtable *vt = lookup(opt, sc->type);
+        const tb_strategy_vtable *vt = lookup(opt, cfg, sc->type, &p->adapters[i]);
         if (!vt) {
             seterr(err, errlen, "[strategy.%s] type: unknown strategy type '%s'", sc->id, sc->type);
             rc = TB_ECONFIG;
@@ -138,6 +146,7 @@ void tb_pipeline_destroy(tb_pipeline *p)
     tb_exchange_destroy(p->exchange);
     tb_bus_destroy(p->bus);
     tb_pnl_book_destroy(p->book);
+    free(p->adapters);
     free(p);
 }
 
@@ -343,7 +352,7 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
         if (!rc) rc = crc;
     }
 done:
-    if (started && opt->on_stop) opt->on_stop(p, opt->hook_ctx);
+    if (started && opt && opt->on_stop) opt->on_stop(p, opt->hook_ctx);
     tb_md_merge_close(md);
     tb_pipeline_destroy(p);
     {

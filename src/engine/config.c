@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "tradebus/config.h"
+#include "tradebus/legacy.h"
 
 struct tb_config_entry {
     char *section, *key, *value;
@@ -421,15 +422,21 @@ static int build_entry(tb_config *cfg, tb_config_entry *e, int cli_data, char *e
         tb_strategy_config *st = strategy_for(cfg, s + 9);
         if (!st) return TB_ENOMEM;
         if (strcmp(k, "type") == 0) {
-            if (!tb_strategy_builtin(e->value)) {
-                char known[160] = "";
+            tb_legacy_adapter ad;
+            if (!tb_config_resolve_type(cfg, e->value, &ad)) {
+                char known[200] = "";
                 for (size_t i = 0; tb_strategy_builtin_at(i); i++) {
                     if (i) strncat(known, ", ", sizeof(known) - strlen(known) - 1);
                     strncat(known, tb_strategy_builtin_at(i)->name,
                             sizeof(known) - strlen(known) - 1);
                 }
-                FAIL(e, "unknown strategy type '%s' (known: %s)", e->value, known);
+                for (size_t i = 0; i < cfg->nextra_types; i++) {
+                    strncat(known, ", ", sizeof(known) - strlen(known) - 1);
+                    strncat(known, cfg->extra_types[i]->name, sizeof(known) - strlen(known) - 1);
+                }
+                FAIL(e, "unknown strategy type '%s' (known: %s, legacy:NAME)", e->value, known);
             }
+            if (strlen(e->value) >= sizeof(st->type)) FAIL(e, "type name too long");
             snprintf(st->type, sizeof(st->type), "%s", e->value);
             return 0;
         }
@@ -461,13 +468,27 @@ static int build_entry(tb_config *cfg, tb_config_entry *e, int cli_data, char *e
     FAIL(e, "unknown key");
 }
 
-/* A built-in strategy's params are checked now, by building one instance,
- * so the error can name where the offending key was written. (A strategy
- * registered by the program is checked when the pipeline is built.) */
+const tb_strategy_vtable *tb_config_resolve_type(const tb_config *cfg, const char *type,
+                                                 struct tb_legacy_adapter *adapter)
+{
+    for (size_t i = 0; i < cfg->nextra_types; i++)
+        if (strcmp(cfg->extra_types[i]->name, type) == 0) return cfg->extra_types[i];
+    if (strncmp(type, "legacy:", 7) == 0) {
+        const tb_legacy_strategy *ls = tb_legacy_builtin(type + 7);
+        if (!ls) return NULL;
+        tb_legacy_adapter_init(adapter, ls);
+        return &adapter->vt;
+    }
+    return tb_strategy_builtin(type);
+}
+
+/* A strategy's params are checked now, by building one instance, so the
+ * error can name where the offending key was written. */
 static int check_strategy_params(const tb_config *cfg, const tb_strategy_config *st, char *err,
                                  size_t errlen)
 {
-    const tb_strategy_vtable *vt = tb_strategy_builtin(st->type);
+    tb_legacy_adapter ad;
+    const tb_strategy_vtable *vt = tb_config_resolve_type(cfg, st->type, &ad);
     if (!vt) return 0;
     void *state = NULL;
     char msg[256] = "";

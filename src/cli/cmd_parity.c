@@ -1,0 +1,263 @@
+/* tradebus parity: the parallel run. The pipeline and a legacy system see the
+ * same data; their canonical trade logs are compared record by record. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+const char *const cli_parity_help =
+    "tradebus parity --config FILE [--legacy builtin | --legacy-log FILE | --legacy-cmd CMD]\n"
+    "                [--data SPEC]... [--set SECTION.KEY=VALUE]... [--out DIR]\n"
+    "                [--price-tolerance DECIMAL] [--time-tolerance MS]\n"
+    "\n"
+    "Runs the pipeline and a legacy system on the same data and compares their\n"
+    "canonical trade logs (docs/trade-log.md) record by record: signals, orders,\n"
+    "fills, the position after each fill, and the final PnL and fees.\n"
+    "\n"
+    "  --legacy builtin     the bundled legacy monolith (default)\n"
+    "  --legacy-log FILE    a trade log your existing system wrote\n"
+    "  --legacy-cmd CMD     a command (run by /bin/sh) that writes its trade log to\n"
+    "                       stdout; it gets TRADEBUS_CONFIG and TRADEBUS_DATA (the data\n"
+    "                       specs, space-separated) in its environment\n"
+    "  --out DIR            also write DIR/parity.json (every divergence),\n"
+    "                       DIR/pipeline.jsonl and DIR/legacy.jsonl (both trade logs)\n"
+    "  --price-tolerance D  accept prices, commissions and PnL within D (default 0)\n"
+    "  --time-tolerance MS  accept record times within MS milliseconds (default 0)\n"
+    "\n"
+    "Prints 'IDENTICAL: N signals, M orders, K fills, final PnL equal' and exits 0,\n"
+    "or the first divergence with the records around it and the counts per kind,\n"
+    "and exits 1. A malformed legacy log line exits 3 naming its line; usage and\n"
+    "config errors exit 2.\n";
+
+typedef struct {
+    const char *mode; /* "builtin", "log" or "cmd" */
+    const char *arg;
+    tb_parity_options popt;
+    tb_parity *parity;
+    tb_tradelog *tradelog;
+    FILE *pipeline_log, *legacy_log; /* --out copies, may be NULL */
+    int rc;
+} parity_ctx;
+
+static int on_opt(const char *opt, const char *val, void *ctx)
+{
+    parity_ctx *pc = ctx;
+    int is_mode =
+        !strcmp(opt, "--legacy") || !strcmp(opt, "--legacy-log") || !strcmp(opt, "--legacy-cmd");
+    if (!is_mode && strcmp(opt, "--price-tolerance") && strcmp(opt, "--time-tolerance")) return 0;
+    if (!val) {
+        cli_usage_error("parity: %s needs a value", opt);
+        return -1;
+    }
+    if (is_mode) {
+        if (pc->mode) {
+            cli_usage_error("parity: give one of --legacy, --legacy-log, --legacy-cmd (%s given "
+                            "twice)",
+                            opt);
+            return -1;
+        }
+        if (!strcmp(opt, "--legacy")) {
+            if (strcmp(val, "builtin") != 0) {
+                cli_usage_error("parity: --legacy takes 'builtin' (got '%s'); use --legacy-log "
+                                "or --legacy-cmd for your own system",
+                                val);
+                return -1;
+            }
+            pc->mode = "builtin";
+        } else {
+            pc->mode = !strcmp(opt, "--legacy-log") ? "log" : "cmd";
+        }
+        pc->arg = val;
+        return 2;
+    }
+    if (!strcmp(opt, "--price-tolerance")) {
+        if (tb_dec_parse(val, (size_t)-1, &pc->popt.price_tolerance) != 0 ||
+            pc->popt.price_tolerance < 0) {
+            cli_usage_error("parity: --price-tolerance '%s' is not a decimal >= 0", val);
+            return -1;
+        }
+        return 2;
+    }
+    char *end;
+    errno = 0;
+    long long ms = strtoll(val, &end, 10);
+    if (errno || *end || end == val || ms < 0 || ms > 86400000LL * 366) {
+        cli_usage_error("parity: --time-tolerance '%s' is not a number of milliseconds", val);
+        return -1;
+    }
+    pc->popt.time_tolerance = ms * 1000000LL;
+    return 2;
+}
+
+static int add_side(parity_ctx *pc, tb_parity_side side, const tb_trade_record *rec)
+{
+    FILE *copy = side == TB_SIDE_PIPELINE ? pc->pipeline_log : pc->legacy_log;
+    if (copy && tb_record_sink_file(rec, copy) != 0) return TB_EIO;
+    return tb_parity_add(pc->parity, side, rec);
+}
+
+static int pipeline_sink(const tb_trade_record *rec, void *ctx)
+{
+    return add_side(ctx, TB_SIDE_PIPELINE, rec);
+}
+
+static int legacy_sink(const tb_trade_record *rec, void *ctx)
+{
+    return add_side(ctx, TB_SIDE_LEGACY, rec);
+}
+
+static int on_start(tb_pipeline *p, void *ctx)
+{
+    parity_ctx *pc = ctx;
+    return tb_tradelog_create(tb_pipeline_bus(p), pipeline_sink, pc, &pc->tradelog);
+}
+
+static int on_end(tb_pipeline *p, const tb_backtest_result *res, void *ctx)
+{
+    (void)p;
+    parity_ctx *pc = ctx;
+    return tb_tradelog_finish(pc->tradelog, res->realized_pnl, res->unrealized_pnl, res->fees);
+}
+
+static void on_stop(tb_pipeline *p, void *ctx)
+{
+    (void)p;
+    parity_ctx *pc = ctx;
+    tb_tradelog_destroy(pc->tradelog);
+    pc->tradelog = NULL;
+}
+
+static FILE *open_out(const char *dir, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f) fprintf(stderr, "tradebus: %s: cannot write: %s\n", path, strerror(errno));
+    return f;
+}
+
+/* Runs the user's command with the run's config and data in its
+ * environment and reads its stdout as the legacy trade log. */
+static int run_legacy_cmd(parity_ctx *pc, const cli_run *r, char *err, size_t errlen)
+{
+    char data[4096] = "";
+    for (size_t i = 0; i < r->cfg.ndata; i++) {
+        if (i) strncat(data, " ", sizeof(data) - strlen(data) - 1);
+        strncat(data, r->cfg.data[i], sizeof(data) - strlen(data) - 1);
+    }
+    setenv("TRADEBUS_CONFIG", r->config_path, 1);
+    setenv("TRADEBUS_DATA", data, 1);
+    fflush(NULL);
+    FILE *f = popen(pc->arg, "r");
+    if (!f) {
+        snprintf(err, errlen, "--legacy-cmd: cannot run '%s': %s", pc->arg, strerror(errno));
+        return TB_EIO;
+    }
+    int rc = tb_tradelog_read(f, "--legacy-cmd output", legacy_sink, pc, err, errlen);
+    int st = pclose(f);
+    if (rc == 0 && (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)) {
+        snprintf(err, errlen, "--legacy-cmd: '%s' failed (exit status %d)", pc->arg,
+                 st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        return TB_EIO;
+    }
+    return rc;
+}
+
+int cmd_parity(int argc, char **argv)
+{
+    parity_ctx pc;
+    memset(&pc, 0, sizeof(pc));
+    tb_parity_options_init(&pc.popt);
+    cli_run r;
+    int code = cli_parse_run(argc, argv, &r, cli_parity_help, on_opt, &pc);
+    if (code >= 0) {
+        tb_config_free(&r.cfg);
+        return code;
+    }
+    if (!pc.mode) pc.mode = "builtin";
+    char err[512] = "";
+    int rc = tb_parity_create(&pc.popt, &pc.parity);
+    int write_out = 0;
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--out")) write_out = 1;
+    if (!rc && write_out) {
+        if (mkdir(r.out, 0777) != 0 && errno != EEXIST) {
+            fprintf(stderr, "tradebus: %s: cannot create: %s\n", r.out, strerror(errno));
+            code = EXIT_RUNTIME;
+            goto done;
+        }
+        pc.pipeline_log = open_out(r.out, "pipeline.jsonl");
+        pc.legacy_log = open_out(r.out, "legacy.jsonl");
+        if (!pc.pipeline_log || !pc.legacy_log) {
+            code = EXIT_RUNTIME;
+            goto done;
+        }
+    }
+
+    /* The pipeline side: a backtest with the trade log observing its bus
+     * (no output files of its own: this run is about the comparison). */
+    tb_backtest_options opt;
+    memset(&opt, 0, sizeof(opt));
+    opt.warn = cli_warn;
+    opt.on_start = on_start;
+    opt.on_end = on_end;
+    opt.on_stop = on_stop;
+    opt.hook_ctx = &pc;
+    tb_backtest_result res;
+    memset(&res, 0, sizeof(res));
+    if (!rc) rc = tb_backtest_run(&r.cfg, &opt, &res, err, sizeof(err));
+    tb_backtest_result_free(&res);
+    if (rc) {
+        fprintf(stderr, "tradebus: pipeline: %s\n", err[0] ? err : tb_strerror(rc));
+        code = cli_exit_for(rc, err, NULL);
+        goto done;
+    }
+
+    /* The legacy side. */
+    if (!strcmp(pc.mode, "builtin")) {
+        tb_legacy_result lres;
+        rc = tb_legacy_run(&r.cfg, NULL, 0, legacy_sink, &pc, &lres, err, sizeof(err));
+    } else if (!strcmp(pc.mode, "log")) {
+        FILE *f = fopen(pc.arg, "r");
+        if (!f) {
+            snprintf(err, sizeof(err), "--legacy-log %s: cannot open: %s", pc.arg, strerror(errno));
+            rc = TB_EIO;
+        } else {
+            rc = tb_tradelog_read(f, pc.arg, legacy_sink, &pc, err, sizeof(err));
+            fclose(f);
+        }
+    } else {
+        rc = run_legacy_cmd(&pc, &r, err, sizeof(err));
+    }
+    if (rc) {
+        fprintf(stderr, "tradebus: legacy: %s\n", err[0] ? err : tb_strerror(rc));
+        code = rc == TB_ECONFIG ? EXIT_USAGE : rc == TB_ENOMEM ? EXIT_RUNTIME : EXIT_DATA;
+        goto done;
+    }
+
+    if ((rc = tb_parity_compare(pc.parity, INT64_MAX)) < 0) {
+        fprintf(stderr, "tradebus: comparing: %s\n", tb_strerror(rc));
+        code = EXIT_RUNTIME;
+        goto done;
+    }
+    tb_parity_write_report(pc.parity, stdout);
+    if (write_out) {
+        FILE *j = open_out(r.out, "parity.json");
+        if (!j || tb_parity_write_json(pc.parity, j) != 0) code = EXIT_RUNTIME;
+        if (j) fclose(j);
+    }
+    if (code < 0) code = tb_parity_get_summary(pc.parity).divergences ? 1 : 0;
+done:
+    if (pc.pipeline_log) fclose(pc.pipeline_log);
+    if (pc.legacy_log) fclose(pc.legacy_log);
+    tb_parity_destroy(pc.parity);
+    tb_config_free(&r.cfg);
+    return code;
+}

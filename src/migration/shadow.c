@@ -1,0 +1,123 @@
+/* Shadow mode: the legacy runner and the pipeline's trade log feed one
+ * parity comparison, bar by bar. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tradebus/shadow.h"
+
+struct tb_shadow {
+    tb_bus *bus;
+    tb_parity *parity;
+    tb_tradelog *tradelog;
+    tb_legacy_runner *legacy;
+    size_t reported;   /* divergences already published */
+    int64_t last_time; /* close of the last bar, the time of alerts at the end */
+};
+
+static int to_pipeline(const tb_trade_record *rec, void *ctx)
+{
+    return tb_parity_add(((tb_shadow *)ctx)->parity, TB_SIDE_PIPELINE, rec);
+}
+
+static int to_legacy(const tb_trade_record *rec, void *ctx)
+{
+    return tb_parity_add(((tb_shadow *)ctx)->parity, TB_SIDE_LEGACY, rec);
+}
+
+int tb_shadow_create(const tb_config *cfg, tb_bus *bus, const tb_parity_options *opts,
+                     tb_shadow **out, char *err, size_t errlen)
+{
+    tb_parity_options def;
+    if (!opts) {
+        tb_parity_options_init(&def);
+        opts = &def;
+    }
+    tb_shadow *s = calloc(1, sizeof(*s));
+    if (!s) return TB_ENOMEM;
+    s->bus = bus;
+    int rc = tb_parity_create(opts, &s->parity);
+    if (!rc) rc = tb_tradelog_create(bus, to_pipeline, s, &s->tradelog);
+    if (!rc) rc = tb_legacy_runner_create(cfg, NULL, 0, to_legacy, s, &s->legacy, err, errlen);
+    if (rc) {
+        tb_shadow_destroy(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+static const char *div_name(tb_divergence_kind k)
+{
+    return k == TB_DIV_MISMATCH        ? "differs"
+           : k == TB_DIV_ONLY_PIPELINE ? "only in the pipeline"
+                                       : "only in the legacy system";
+}
+
+/* One RiskAlert per new divergence, so monitoring sees each as it happens. */
+static int publish_new(tb_shadow *s, int64_t now)
+{
+    size_t n = tb_parity_divergence_count(s->parity);
+    for (; s->reported < n; s->reported++) {
+        const tb_divergence *d = tb_parity_divergence(s->parity, s->reported);
+        const tb_trade_record *r = d->kind == TB_DIV_ONLY_LEGACY ? &d->legacy : &d->pipeline;
+        tb_event ev;
+        tb_event_init(&ev, TB_EV_RISK_ALERT, TB_SRC_MONITOR);
+        ev.timestamp = now;
+        tb_risk_alert *a = &ev.u.risk_alert;
+        snprintf(a->rule, sizeof(a->rule), "parity");
+        snprintf(a->detail, sizeof(a->detail), "%s record %s%s%s", tb_record_kind_name(r->kind),
+                 div_name(d->kind), d->kind == TB_DIV_MISMATCH ? " in " : "",
+                 d->kind == TB_DIV_MISMATCH ? d->field : "");
+        a->trading_state = TB_TRADING_ACTIVE;
+        memcpy(a->strategy_id, r->strategy_id, sizeof(a->strategy_id));
+        memcpy(a->symbol, r->symbol, sizeof(a->symbol));
+        int rc = tb_bus_publish(s->bus, &ev);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+int tb_shadow_on_bar(tb_shadow *s, const tb_market_data *bar)
+{
+    int rc = tb_legacy_runner_on_bar(s->legacy, bar);
+    if (rc) return rc;
+    /* Both sides have now made every record up to this bar's close. */
+    s->last_time = bar->close_time;
+    int n = tb_parity_compare(s->parity, bar->close_time);
+    if (n < 0) return n;
+    rc = publish_new(s, bar->close_time);
+    return rc ? rc : n;
+}
+
+int tb_shadow_finish(tb_shadow *s, tb_decimal realized, tb_decimal unrealized, tb_decimal fees)
+{
+    tb_legacy_result res;
+    int rc = tb_tradelog_finish(s->tradelog, realized, unrealized, fees);
+    if (!rc) rc = tb_legacy_runner_finish(s->legacy, &res);
+    if (rc) return rc;
+    int n = tb_parity_compare(s->parity, INT64_MAX);
+    if (n < 0) return n;
+    return publish_new(s, s->last_time);
+}
+
+const tb_parity *tb_shadow_parity(const tb_shadow *s)
+{
+    return s->parity;
+}
+
+void tb_shadow_detach(tb_shadow *s)
+{
+    if (!s) return;
+    tb_tradelog_destroy(s->tradelog);
+    s->tradelog = NULL;
+}
+
+void tb_shadow_destroy(tb_shadow *s)
+{
+    if (!s) return;
+    tb_shadow_detach(s);
+    tb_legacy_runner_destroy(s->legacy);
+    tb_parity_destroy(s->parity);
+    free(s);
+}
