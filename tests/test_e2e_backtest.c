@@ -17,6 +17,8 @@
 
 #include <tradebus/codec.h>
 
+#include "tb_test_cli.h"
+
 static char dir[256];
 
 static void write_file(const char *name, const char *text)
@@ -29,38 +31,8 @@ static void write_file(const char *name, const char *text)
     fclose(f);
 }
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    size_t got = fread(buf, 1, (size_t)n, f);
-    buf[got] = 0;
-    fclose(f);
-    return buf;
-}
-
-/* Runs "tradebus ARGS" in dir; returns the exit code, stderr in *err_out. */
-static int run(char **err_out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int run(char **err_out, const char *fmt, ...)
-{
-    char args[2048], cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof(args), fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof(cmd), "cd %s && %s %s >stdout.txt 2>stderr.txt", dir, TB_BINARY, args);
-    int st = system(cmd);
-    if (err_out) {
-        char p[512];
-        snprintf(p, sizeof(p), "%s/stderr.txt", dir);
-        *err_out = read_file(p);
-    }
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+#define run(err_out, ...) tbt_run_cli(dir, err_out, __VA_ARGS__)
+#define read_file         tbt_read_file
 
 static char *out_file(const char *out, const char *name)
 {
@@ -109,9 +81,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    tbt_remove_tree(dir);
+    return 0;
 }
 
 static void test_e2e_backtest_fills_match_hand_computation(void **state)

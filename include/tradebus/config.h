@@ -46,7 +46,7 @@ typedef struct {
 
 typedef struct tb_config_entry tb_config_entry;
 
-typedef struct {
+typedef struct tb_config {
     /* Raw entries (owned). */
     tb_config_entry *entries;
     size_t nentries, entries_cap;

@@ -76,6 +76,24 @@ TB_EXPORT int tb_parity_write_report(const tb_parity *p, FILE *f);
 /* Writes every divergence and the summary as one JSON document. */
 TB_EXPORT int tb_parity_write_json(const tb_parity *p, FILE *f);
 
+/* ---- filling the two sides (src/migration/parity_run.c) ---- */
+
+struct tb_config; /* config.h */
+
+/* Runs the pipeline (a backtest without output files) on cfg's data and adds
+ * its trade log as the PIPELINE side; each record is also written to copy
+ * when not NULL. Errors as tb_backtest_run, message in err. */
+TB_EXPORT int tb_parity_add_pipeline_run(tb_parity *p, const struct tb_config *cfg, FILE *copy,
+                                         char *err, size_t errlen);
+/* Runs the bundled legacy monolith on cfg's data and adds its trade log as
+ * the LEGACY side (copy as above). Errors as tb_legacy_run. */
+TB_EXPORT int tb_parity_add_legacy_run(tb_parity *p, const struct tb_config *cfg, FILE *copy,
+                                       char *err, size_t errlen);
+/* Reads a trade log from f (name for messages) as the LEGACY side. A bad
+ * line: TB_EPARSE with "name:line: field: what is wrong". */
+TB_EXPORT int tb_parity_add_legacy_log(tb_parity *p, FILE *f, const char *name, FILE *copy,
+                                       char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -41,7 +41,6 @@ typedef struct {
     const char *arg;
     tb_parity_options popt;
     tb_parity *parity;
-    tb_tradelog *tradelog;
     FILE *pipeline_log, *legacy_log; /* --out copies, may be NULL */
     int rc;
 } parity_ctx;
@@ -96,44 +95,6 @@ static int on_opt(const char *opt, const char *val, void *ctx)
     return 2;
 }
 
-static int add_side(parity_ctx *pc, tb_parity_side side, const tb_trade_record *rec)
-{
-    FILE *copy = side == TB_SIDE_PIPELINE ? pc->pipeline_log : pc->legacy_log;
-    if (copy && tb_record_sink_file(rec, copy) != 0) return TB_EIO;
-    return tb_parity_add(pc->parity, side, rec);
-}
-
-static int pipeline_sink(const tb_trade_record *rec, void *ctx)
-{
-    return add_side(ctx, TB_SIDE_PIPELINE, rec);
-}
-
-static int legacy_sink(const tb_trade_record *rec, void *ctx)
-{
-    return add_side(ctx, TB_SIDE_LEGACY, rec);
-}
-
-static int on_start(tb_pipeline *p, void *ctx)
-{
-    parity_ctx *pc = ctx;
-    return tb_tradelog_create(tb_pipeline_bus(p), pipeline_sink, pc, &pc->tradelog);
-}
-
-static int on_end(tb_pipeline *p, const tb_backtest_result *res, void *ctx)
-{
-    (void)p;
-    parity_ctx *pc = ctx;
-    return tb_tradelog_finish(pc->tradelog, res->realized_pnl, res->unrealized_pnl, res->fees);
-}
-
-static void on_stop(tb_pipeline *p, void *ctx)
-{
-    (void)p;
-    parity_ctx *pc = ctx;
-    tb_tradelog_destroy(pc->tradelog);
-    pc->tradelog = NULL;
-}
-
 static FILE *open_out(const char *dir, const char *name)
 {
     char path[4096];
@@ -160,7 +121,8 @@ static int run_legacy_cmd(parity_ctx *pc, const cli_run *r, char *err, size_t er
         snprintf(err, errlen, "--legacy-cmd: cannot run '%s': %s", pc->arg, strerror(errno));
         return TB_EIO;
     }
-    int rc = tb_tradelog_read(f, "--legacy-cmd output", legacy_sink, pc, err, errlen);
+    int rc =
+        tb_parity_add_legacy_log(pc->parity, f, "--legacy-cmd output", pc->legacy_log, err, errlen);
     int st = pclose(f);
     if (rc == 0 && (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)) {
         snprintf(err, errlen, "--legacy-cmd: '%s' failed (exit status %d)", pc->arg,
@@ -203,17 +165,7 @@ int cmd_parity(int argc, char **argv)
 
     /* The pipeline side: a backtest with the trade log observing its bus
      * (no output files of its own: this run is about the comparison). */
-    tb_backtest_options opt;
-    memset(&opt, 0, sizeof(opt));
-    opt.warn = cli_warn;
-    opt.on_start = on_start;
-    opt.on_end = on_end;
-    opt.on_stop = on_stop;
-    opt.hook_ctx = &pc;
-    tb_backtest_result res;
-    memset(&res, 0, sizeof(res));
-    if (!rc) rc = tb_backtest_run(&r.cfg, &opt, &res, err, sizeof(err));
-    tb_backtest_result_free(&res);
+    if (!rc) rc = tb_parity_add_pipeline_run(pc.parity, &r.cfg, pc.pipeline_log, err, sizeof(err));
     if (rc) {
         fprintf(stderr, "tradebus: pipeline: %s\n", err[0] ? err : tb_strerror(rc));
         code = cli_exit_for(rc, err, NULL);
@@ -222,15 +174,14 @@ int cmd_parity(int argc, char **argv)
 
     /* The legacy side. */
     if (!strcmp(pc.mode, "builtin")) {
-        tb_legacy_result lres;
-        rc = tb_legacy_run(&r.cfg, NULL, 0, legacy_sink, &pc, &lres, err, sizeof(err));
+        rc = tb_parity_add_legacy_run(pc.parity, &r.cfg, pc.legacy_log, err, sizeof(err));
     } else if (!strcmp(pc.mode, "log")) {
         FILE *f = fopen(pc.arg, "r");
         if (!f) {
             snprintf(err, sizeof(err), "--legacy-log %s: cannot open: %s", pc.arg, strerror(errno));
             rc = TB_EIO;
         } else {
-            rc = tb_tradelog_read(f, pc.arg, legacy_sink, &pc, err, sizeof(err));
+            rc = tb_parity_add_legacy_log(pc.parity, f, pc.arg, pc.legacy_log, err, sizeof(err));
             fclose(f);
         }
     } else {

@@ -1,0 +1,73 @@
+/* Filling a parity comparison: the pipeline's run, the bundled monolith's
+ * run, or a log some other system wrote. */
+#include <string.h>
+
+#include "tradebus/backtest.h"
+#include "tradebus/legacy.h"
+#include "tradebus/parity.h"
+
+typedef struct {
+    tb_parity *parity;
+    tb_parity_side side;
+    FILE *copy;
+    tb_tradelog *tradelog;
+} side_sink;
+
+static int add(const tb_trade_record *rec, void *ctx)
+{
+    side_sink *s = ctx;
+    if (s->copy && tb_record_sink_file(rec, s->copy) != 0) return TB_EIO;
+    return tb_parity_add(s->parity, s->side, rec);
+}
+
+static int on_start(tb_pipeline *p, void *ctx)
+{
+    side_sink *s = ctx;
+    return tb_tradelog_create(tb_pipeline_bus(p), add, s, &s->tradelog);
+}
+
+static int on_end(tb_pipeline *p, const tb_backtest_result *res, void *ctx)
+{
+    (void)p;
+    side_sink *s = ctx;
+    return tb_tradelog_finish(s->tradelog, res->realized_pnl, res->unrealized_pnl, res->fees);
+}
+
+static void on_stop(tb_pipeline *p, void *ctx)
+{
+    (void)p;
+    side_sink *s = ctx;
+    tb_tradelog_destroy(s->tradelog);
+    s->tradelog = NULL;
+}
+
+int tb_parity_add_pipeline_run(tb_parity *p, const struct tb_config *cfg, FILE *copy, char *err,
+                               size_t errlen)
+{
+    side_sink s = {p, TB_SIDE_PIPELINE, copy, NULL};
+    tb_backtest_options opt;
+    memset(&opt, 0, sizeof(opt));
+    opt.on_start = on_start;
+    opt.on_end = on_end;
+    opt.on_stop = on_stop;
+    opt.hook_ctx = &s;
+    tb_backtest_result res;
+    int rc = tb_backtest_run(cfg, &opt, &res, err, errlen);
+    if (rc == 0) tb_backtest_result_free(&res);
+    return rc;
+}
+
+int tb_parity_add_legacy_run(tb_parity *p, const struct tb_config *cfg, FILE *copy, char *err,
+                             size_t errlen)
+{
+    side_sink s = {p, TB_SIDE_LEGACY, copy, NULL};
+    tb_legacy_result res;
+    return tb_legacy_run(cfg, NULL, 0, add, &s, &res, err, errlen);
+}
+
+int tb_parity_add_legacy_log(tb_parity *p, FILE *f, const char *name, FILE *copy, char *err,
+                             size_t errlen)
+{
+    side_sink s = {p, TB_SIDE_LEGACY, copy, NULL};
+    return tb_tradelog_read(f, name, add, &s, err, errlen);
+}

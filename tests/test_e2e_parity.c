@@ -1,0 +1,268 @@
+/* End to end: `tradebus parity` and `tradebus backtest --shadow-legacy`, run
+ * as a user runs them, on the crafted 11-bar series (sma_cross 2/3 buys at
+ * 12.5 and sells at 9.5) and on logs altered by hand. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tb_test_cli.h"
+#include "tb_test_support.h"
+
+static char dir[512];
+
+static const char *const bars = "1704067200000,10,10,10,10,5,1704067259999,50,1,0,0,0\n"
+                                "1704067260000,10,10,10,10,5,1704067319999,50,1,0,0,0\n"
+                                "1704067320000,10,10,10,10,5,1704067379999,50,1,0,0,0\n"
+                                "1704067380000,10,10,10,10,5,1704067439999,50,1,0,0,0\n"
+                                "1704067440000,10,12,10,12,5,1704067499999,50,1,0,0,0\n"
+                                "1704067500000,12.5,14,12,14,5,1704067559999,50,1,0,0,0\n"
+                                "1704067560000,14,16,14,16,5,1704067619999,50,1,0,0,0\n"
+                                "1704067620000,16,16,14,14,5,1704067679999,50,1,0,0,0\n"
+                                "1704067680000,14,14,10,10,5,1704067739999,50,1,0,0,0\n"
+                                "1704067740000,9.5,10,8,8,5,1704067799999,50,1,0,0,0\n"
+                                "1704067800000,8,8,8,8,5,1704067859999,50,1,0,0,0\n";
+
+static const char *const config = "[backtest]\n"
+                                  "data = BTCUSDT-1m-2024-01.csv\n"
+                                  "[strategy.s1]\n"
+                                  "type = sma_cross\n"
+                                  "symbol = BTCUSDT\n"
+                                  "fast = 2\n"
+                                  "slow = 3\n"
+                                  "quantity = 1\n";
+
+static int setup(void **state)
+{
+    (void)state;
+    char path[1024];
+    tbt_temp_dir(dir, sizeof(dir));
+    tbt_write_file(dir, "BTCUSDT-1m-2024-01.csv", bars, path, sizeof(path));
+    tbt_write_file(dir, "bt.ini", config, path, sizeof(path));
+    /* The reference: both trade logs of an agreeing run. */
+    return tbt_run_cli(dir, NULL, "parity --config bt.ini --out ref") == 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tbt_remove_tree(dir);
+    return 0;
+}
+
+/* The legacy log of the agreeing run, line by line (at most 32 lines). */
+static int ref_lines(char lines[32][512])
+{
+    char *log = tbt_read_in(dir, "ref/legacy.jsonl");
+    assert_non_null(log);
+    int n = 0;
+    for (char *save = NULL, *l = strtok_r(log, "\n", &save); l && n < 32;
+         l = strtok_r(NULL, "\n", &save))
+        snprintf(lines[n++], 512, "%s", l);
+    free(log);
+    return n;
+}
+
+static int find_line(char lines[32][512], int n, const char *kind, int nth)
+{
+    char key[64];
+    snprintf(key, sizeof(key), "{\"kind\":\"%s\"", kind);
+    for (int i = 0; i < n; i++)
+        if (strncmp(lines[i], key, strlen(key)) == 0 && nth-- == 0) return i;
+    fail_msg("no %s record in the reference log", kind);
+    return -1;
+}
+
+static void write_lines(const char *name, char lines[32][512], int n)
+{
+    char buf[32 * 520] = "", path[1024];
+    for (int i = 0; i < n; i++) {
+        strcat(buf, lines[i]);
+        strcat(buf, "\n");
+    }
+    tbt_write_file(dir, name, buf, path, sizeof(path));
+}
+
+static void test_parity_agreeing_run_prints_identical_and_exits_0(void **state)
+{
+    (void)state;
+    assert_int_equal(tbt_run_cli(dir, NULL, "parity --config bt.ini"), 0);
+    char *out = tbt_read_in(dir, "stdout.txt");
+    assert_string_equal(out, "IDENTICAL: 2 signals, 2 orders, 2 fills, final PnL equal\n");
+    free(out);
+}
+
+static void test_parity_out_writes_both_logs_and_the_diff(void **state)
+{
+    (void)state;
+    char lines[32][512];
+    int n = ref_lines(lines);
+    /* 2 signals, 2 orders, 2 fills, 2 positions, 1 final */
+    assert_int_equal(n, 9);
+    char *p = tbt_read_in(dir, "ref/pipeline.jsonl"), *j = tbt_read_in(dir, "ref/parity.json");
+    assert_non_null(p);
+    assert_non_null(j);
+    assert_non_null(strstr(p, "\"kind\":\"fill\",\"time\":\"2024-01-01T00:05:00.000Z\""));
+    assert_non_null(strstr(p, "\"price\":\"12.5\",\"commission\":\"0.0125\""));
+    assert_non_null(strstr(p, "{\"kind\":\"final\",\"realized_pnl\":\"-3\""));
+    assert_non_null(strstr(j, "\"identical\":true"));
+    free(p);
+    free(j);
+}
+
+static void test_parity_catches_a_one_tick_price_difference_at_its_fill(void **state)
+{
+    (void)state;
+    char lines[32][512];
+    int n = ref_lines(lines);
+    int i = find_line(lines, n, "fill", 1);
+    char *at = strstr(lines[i], "\"price\":\"9.5\"");
+    assert_non_null(at);
+    memcpy(at, "\"price\":\"9.6\"", 13); /* one tick of 0.1 up */
+    write_lines("tick.jsonl", lines, n);
+    assert_int_equal(tbt_run_cli(dir, NULL, "parity --config bt.ini --legacy-log tick.jsonl"), 1);
+    char *out = tbt_read_in(dir, "stdout.txt"), want[64];
+    assert_non_null(strstr(out, "first divergence at fill 2024-01-01T00:09:00.000Z s1/BTCUSDT"));
+    assert_non_null(strstr(out, "price"));
+    snprintf(want, sizeof(want), "(line %d)", i + 1);
+    assert_non_null(strstr(out, want));
+    assert_non_null(strstr(out, "divergences: 1 "));
+    free(out);
+}
+
+static void test_parity_catches_a_missing_fill(void **state)
+{
+    (void)state;
+    char lines[32][512];
+    int n = ref_lines(lines);
+    int i = find_line(lines, n, "fill", 0);
+    memmove(lines[i], lines[i + 1], (size_t)(n - i - 1) * sizeof(lines[0]));
+    write_lines("nofill.jsonl", lines, n - 1);
+    assert_int_equal(tbt_run_cli(dir, NULL, "parity --config bt.ini --legacy-log nofill.jsonl"), 1);
+    char *out = tbt_read_in(dir, "stdout.txt");
+    assert_non_null(strstr(out, "first divergence at fill 2024-01-01T00:05:00.000Z s1/BTCUSDT"));
+    assert_non_null(strstr(out, "fill: mismatch 0, only-pipeline 1, only-legacy 0"));
+    free(out);
+}
+
+static void test_parity_catches_an_extra_order(void **state)
+{
+    (void)state;
+    char lines[32][512];
+    int n = ref_lines(lines);
+    int i = find_line(lines, n, "order", 1);
+    /* The same order again, one bar later: the legacy system sent it twice. */
+    memmove(lines[i + 1], lines[i], (size_t)(n - i) * sizeof(lines[0]));
+    char *t = strstr(lines[i + 1], "00:08:59.999Z");
+    assert_non_null(t);
+    memcpy(t, "00:09:59.999Z", 13);
+    write_lines("extra.jsonl", lines, n + 1);
+    assert_int_equal(tbt_run_cli(dir, NULL, "parity --config bt.ini --legacy-log extra.jsonl"), 1);
+    char *out = tbt_read_in(dir, "stdout.txt");
+    assert_non_null(strstr(out, "first divergence at order 2024-01-01T00:09:59.999Z"));
+    assert_non_null(strstr(out, "order: mismatch 0, only-pipeline 0, only-legacy 1"));
+    assert_non_null(strstr(out, "divergences: 1 "));
+    free(out);
+}
+
+static void test_parity_malformed_legacy_line_names_it_and_exits_3(void **state)
+{
+    (void)state;
+    char lines[32][512];
+    int n = ref_lines(lines);
+    snprintf(lines[2], sizeof(lines[2]), "{\"kind\":\"fill\",\"time\":\"noon\"}");
+    write_lines("bad.jsonl", lines, n);
+    char *err = NULL;
+    assert_int_equal(tbt_run_cli(dir, &err, "parity --config bt.ini --legacy-log bad.jsonl"), 3);
+    if (!strstr(err, "bad.jsonl:3:")) fail_msg("stderr: %s", err);
+    free(err);
+}
+
+static void test_parity_runs_a_legacy_command_and_reads_its_stdout(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    int code = tbt_run_cli(dir, &err,
+                           "parity --config bt.ini --legacy-cmd "
+                           "'test \"$TRADEBUS_CONFIG\" = bt.ini && cat ref/legacy.jsonl'");
+    if (code != 0) fail_msg("exit %d: %s", code, err);
+    free(err);
+    assert_int_equal(tbt_run_cli(dir, &err, "parity --config bt.ini --legacy-cmd 'exit 4'"), 3);
+    assert_non_null(strstr(err, "failed (exit status 4)"));
+    free(err);
+}
+
+static void test_parity_usage_errors_exit_2(void **state)
+{
+    (void)state;
+    assert_int_equal(tbt_run_cli(dir, NULL, "parity --config bt.ini --legacy python"), 2);
+    assert_int_equal(tbt_run_cli(dir, NULL, "parity --config bt.ini --legacy-log a --legacy-cmd b"),
+                     2);
+    assert_int_equal(tbt_run_cli(dir, NULL, "parity --config bt.ini --price-tolerance -1"), 2);
+    assert_int_equal(tbt_run_cli(dir, NULL, "parity"), 2);
+}
+
+static void test_parity_tolerances_accept_small_differences(void **state)
+{
+    (void)state;
+    char lines[32][512];
+    int n = ref_lines(lines);
+    int i = find_line(lines, n, "fill", 1);
+    char *at = strstr(lines[i], "\"price\":\"9.5\"");
+    memcpy(at, "\"price\":\"9.6\"", 13);
+    write_lines("tol.jsonl", lines, n);
+    assert_int_equal(tbt_run_cli(dir, NULL,
+                                 "parity --config bt.ini --legacy-log tol.jsonl "
+                                 "--price-tolerance 0.1"),
+                     0);
+    assert_int_equal(tbt_run_cli(dir, NULL,
+                                 "parity --config bt.ini --legacy-log tol.jsonl "
+                                 "--price-tolerance 0.09"),
+                     1);
+}
+
+static void test_shadow_mode_reports_divergences_as_risk_alerts(void **state)
+{
+    (void)state;
+    /* Agreement first: no parity alert. */
+    assert_int_equal(tbt_run_cli(dir, NULL, "backtest --config bt.ini --shadow-legacy --out s1"),
+                     0);
+    char *out = tbt_read_in(dir, "stdout.txt"), *ev = tbt_read_in(dir, "s1/events.jsonl");
+    assert_non_null(strstr(out, "shadow legacy run: IDENTICAL: 2 signals"));
+    assert_null(strstr(ev, "\"rule\":\"parity\""));
+    free(out);
+    free(ev);
+    /* A risk rule only the pipeline has refuses the buy: the legacy side
+     * trades, and the shadow says so as it happens. */
+    assert_int_equal(tbt_run_cli(dir, NULL,
+                                 "backtest --config bt.ini --shadow-legacy "
+                                 "--set risk.max_order_notional=10 --out s2"),
+                     0);
+    out = tbt_read_in(dir, "stdout.txt");
+    ev = tbt_read_in(dir, "s2/events.jsonl");
+    assert_non_null(strstr(out, "shadow legacy run: DIVERGED"));
+    assert_non_null(strstr(ev, "\"rule\":\"parity\""));
+    /* The alert comes during the run, right after the bar of the fill the
+     * pipeline never made, not at the end. */
+    char *alert = strstr(ev, "\"rule\":\"parity\"");
+    assert_non_null(strstr(alert, "\"type\":\"MarketData\""));
+    free(out);
+    free(ev);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parity_agreeing_run_prints_identical_and_exits_0),
+        cmocka_unit_test(test_parity_out_writes_both_logs_and_the_diff),
+        cmocka_unit_test(test_parity_catches_a_one_tick_price_difference_at_its_fill),
+        cmocka_unit_test(test_parity_catches_a_missing_fill),
+        cmocka_unit_test(test_parity_catches_an_extra_order),
+        cmocka_unit_test(test_parity_malformed_legacy_line_names_it_and_exits_3),
+        cmocka_unit_test(test_parity_runs_a_legacy_command_and_reads_its_stdout),
+        cmocka_unit_test(test_parity_usage_errors_exit_2),
+        cmocka_unit_test(test_parity_tolerances_accept_small_differences),
+        cmocka_unit_test(test_shadow_mode_reports_divergences_as_risk_alerts),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
