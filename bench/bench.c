@@ -281,24 +281,122 @@ static void bench_pipeline(report *r)
     tb_config_free(&cfg);
 }
 
+/* ---- 6. before and after: the legacy monolith vs the pipeline ---- */
+typedef struct {
+    int64_t t_in;
+    int64_t *lat;
+    size_t nlat, cap;
+} order_probe;
+
+static int on_legacy_record(const tb_trade_record *rec, void *ctx)
+{
+    order_probe *p = ctx;
+    if (rec->kind == TB_REC_ORDER && p->nlat < p->cap) p->lat[p->nlat++] = now_ns() - p->t_in;
+    return 0;
+}
+
+static void emit_percentiles(report *r, const char *prefix, int64_t *lat, size_t n)
+{
+    char name[64];
+    qsort(lat, n, sizeof(int64_t), cmp_i64);
+    if (!n) return;
+    snprintf(name, sizeof(name), "%s_md_to_order_p50", prefix);
+    emit(r, name, (double)lat[n / 2], "ns");
+    snprintf(name, sizeof(name), "%s_md_to_order_p99", prefix);
+    emit(r, name, (double)lat[n * 99 / 100], "ns");
+}
+
+static double legacy_throughput(const tb_config *cfg, const tb_market_data *bars, size_t n)
+{
+    tb_legacy_runner *lr;
+    char err[256];
+    if (tb_legacy_runner_create(cfg, NULL, 0, NULL, NULL, &lr, err, sizeof(err)) != 0) {
+        fprintf(stderr, "bench: legacy: %s\n", err);
+        return 0;
+    }
+    double t0 = now_s();
+    for (size_t i = 0; i < n; i++)
+        tb_legacy_runner_on_bar(lr, &bars[i]);
+    double dt = now_s() - t0;
+    tb_legacy_runner_destroy(lr);
+    return (double)n / dt;
+}
+
+static double pipeline_throughput(const tb_config *cfg, const tb_market_data *bars, size_t n)
+{
+    tb_pipeline *p;
+    char err[256];
+    if (tb_pipeline_create(cfg, NULL, &p, err, sizeof(err)) != 0) return 0;
+    double t0 = now_s();
+    for (size_t i = 0; i < n; i++)
+        tb_pipeline_push_bar(p, &bars[i]);
+    double dt = now_s() - t0;
+    tb_pipeline_destroy(p);
+    return (double)n / dt;
+}
+
+static void bench_before_after(report *r)
+{
+    tb_config cfg;
+    if (build_config(&cfg) != 0) return;
+    const size_t n = 2000000;
+    tb_market_data *bars = malloc(n * sizeof(*bars));
+    walk w = {42, 42000 * TB_DECIMAL_ONE, 1704067200000000000LL};
+    for (size_t i = 0; i < n; i++)
+        next_bar(&w, &bars[i]);
+    /* Best of three, alternating, so neither side is favoured by a warm cache. */
+    double mono = 0, pipe = 0;
+    for (int k = 0; k < 3; k++) {
+        double m = legacy_throughput(&cfg, bars, n), p = pipeline_throughput(&cfg, bars, n);
+        if (m > mono) mono = m;
+        if (p > pipe) pipe = p;
+    }
+    emit(r, "monolith_throughput", mono, "bars/s");
+    emit(r, "pipeline_vs_monolith_throughput", pipe, "bars/s");
+    emit(r, "pipeline_to_monolith_ratio", pipe / mono, "x");
+
+    tb_legacy_runner *lr;
+    char err[256];
+    order_probe probe = {0, malloc(n * sizeof(int64_t)), 0, n};
+    if (tb_legacy_runner_create(&cfg, NULL, 0, on_legacy_record, &probe, &lr, err, sizeof(err)) ==
+        0) {
+        for (size_t i = 0; i < n; i++) {
+            probe.t_in = now_ns();
+            tb_legacy_runner_on_bar(lr, &bars[i]);
+        }
+        tb_legacy_runner_destroy(lr);
+        emit_percentiles(r, "monolith", probe.lat, probe.nlat);
+    }
+    free(probe.lat);
+    free(bars);
+    tb_config_free(&cfg);
+}
+
 /* ---- 5. peak RSS, each size in its own child ---- */
-static long rss_run(size_t nbars)
+static long rss_run(size_t nbars, int monolith)
 {
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
         tb_config cfg;
-        tb_pipeline *p;
+        tb_pipeline *p = NULL;
+        tb_legacy_runner *lr = NULL;
         char err[256];
-        if (build_config(&cfg) != 0 || tb_pipeline_create(&cfg, NULL, &p, err, sizeof(err)))
+        if (build_config(&cfg) != 0) _exit(1);
+        if (monolith ? tb_legacy_runner_create(&cfg, NULL, 0, NULL, NULL, &lr, err, sizeof(err))
+                     : tb_pipeline_create(&cfg, NULL, &p, err, sizeof(err)))
             _exit(1);
         walk w = {7, 42000 * TB_DECIMAL_ONE, 1704067200000000000LL};
         tb_market_data b;
         for (size_t i = 0; i < nbars; i++) {
             next_bar(&w, &b);
-            tb_pipeline_push_bar(p, &b);
+            if (monolith)
+                tb_legacy_runner_on_bar(lr, &b);
+            else
+                tb_pipeline_push_bar(p, &b);
         }
         tb_pipeline_destroy(p);
+        tb_legacy_runner_destroy(lr);
         tb_config_free(&cfg);
         _exit(0);
     }
@@ -317,7 +415,10 @@ int main(int argc, char **argv)
     bench_bus(&r);
     bench_bus_queued(&r);
     bench_pipeline(&r);
-    long k1 = rss_run(1000000), k10 = rss_run(10000000);
+    bench_before_after(&r);
+    long k1 = rss_run(1000000, 0), k10 = rss_run(10000000, 0);
+    long m1 = rss_run(1000000, 1);
+    emit(&r, "monolith_peak_rss_1m_bars", (double)m1, "KiB");
     emit(&r, "peak_rss_1m_bars", (double)k1, "KiB");
     emit(&r, "peak_rss_10m_bars", (double)k10, "KiB");
     if (k1 > 0) emit(&r, "peak_rss_ratio_10m_1m", (double)k10 / (double)k1, "x");
