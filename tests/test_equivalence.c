@@ -122,7 +122,8 @@ static uint64_t check_identical(const dataset *d, const strategy_case *sc, const
     assert_int_equal(tb_parity_create(NULL, &p), 0);
     if (tb_parity_add_pipeline_run(p, &cfg, NULL, err, sizeof(err)) != 0)
         fail_msg("pipeline: %s", err);
-    if (tb_parity_add_legacy_run(p, &cfg, NULL, err, sizeof(err)) != 0) fail_msg("legacy: %s", err);
+    if (tb_parity_add_legacy_run(p, &cfg, NULL, 0, NULL, err, sizeof(err)) != 0)
+        fail_msg("legacy: %s", err);
     assert_true(tb_parity_compare(p, INT64_MAX) >= 0);
     tb_parity_summary s = tb_parity_get_summary(p);
     if (s.divergences) {

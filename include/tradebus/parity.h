@@ -86,9 +86,12 @@ struct tb_config; /* config.h */
 TB_EXPORT int tb_parity_add_pipeline_run(tb_parity *p, const struct tb_config *cfg, FILE *copy,
                                          char *err, size_t errlen);
 /* Runs the bundled legacy monolith on cfg's data and adds its trade log as
- * the LEGACY side (copy as above). Errors as tb_legacy_run. */
-TB_EXPORT int tb_parity_add_legacy_run(tb_parity *p, const struct tb_config *cfg, FILE *copy,
-                                       char *err, size_t errlen);
+ * the LEGACY side (copy as above). extra: the program's own old-style
+ * strategies (may be NULL). Errors as tb_legacy_run. */
+struct tb_legacy_strategy; /* legacy.h */
+TB_EXPORT int tb_parity_add_legacy_run(tb_parity *p, const struct tb_config *cfg,
+                                       const struct tb_legacy_strategy *const *extra, size_t nextra,
+                                       FILE *copy, char *err, size_t errlen);
 /* Reads a trade log from f (name for messages) as the LEGACY side. A bad
  * line: TB_EPARSE with "name:line: field: what is wrong". */
 TB_EXPORT int tb_parity_add_legacy_log(tb_parity *p, FILE *f, const char *name, FILE *copy,

@@ -174,7 +174,7 @@ int cmd_parity(int argc, char **argv)
 
     /* The legacy side. */
     if (!strcmp(pc.mode, "builtin")) {
-        rc = tb_parity_add_legacy_run(pc.parity, &r.cfg, pc.legacy_log, err, sizeof(err));
+        rc = tb_parity_add_legacy_run(pc.parity, &r.cfg, NULL, 0, pc.legacy_log, err, sizeof(err));
     } else if (!strcmp(pc.mode, "log")) {
         FILE *f = fopen(pc.arg, "r");
         if (!f) {

@@ -57,12 +57,13 @@ int tb_parity_add_pipeline_run(tb_parity *p, const struct tb_config *cfg, FILE *
     return rc;
 }
 
-int tb_parity_add_legacy_run(tb_parity *p, const struct tb_config *cfg, FILE *copy, char *err,
-                             size_t errlen)
+int tb_parity_add_legacy_run(tb_parity *p, const struct tb_config *cfg,
+                             const struct tb_legacy_strategy *const *extra, size_t nextra,
+                             FILE *copy, char *err, size_t errlen)
 {
     side_sink s = {p, TB_SIDE_LEGACY, copy, NULL};
     tb_legacy_result res;
-    return tb_legacy_run(cfg, NULL, 0, add, &s, &res, err, errlen);
+    return tb_legacy_run(cfg, extra, nextra, add, &s, &res, err, errlen);
 }
 
 int tb_parity_add_legacy_log(tb_parity *p, FILE *f, const char *name, FILE *copy, char *err,
