@@ -45,17 +45,6 @@ static char *out_file(const char *out, const char *name)
  *  bar 4: fast 11 > slow 10.67, bar 3 had 10 <= 10  → cross up → BUY 1
  *  bar 8: fast 12 < slow 13.33, bar 7 had 15 >= 14.67 → cross down → SELL 1
  * Orders fill at the NEXT bar's open: bar 5 opens at 12.5, bar 9 at 9.5. */
-static const char *const bars = "1704067200000,10,10,10,10,5,1704067259999,50,1,0,0,0\n"
-                                "1704067260000,10,10,10,10,5,1704067319999,50,1,0,0,0\n"
-                                "1704067320000,10,10,10,10,5,1704067379999,50,1,0,0,0\n"
-                                "1704067380000,10,10,10,10,5,1704067439999,50,1,0,0,0\n"
-                                "1704067440000,10,12,10,12,5,1704067499999,50,1,0,0,0\n"
-                                "1704067500000,12.5,14,12,14,5,1704067559999,50,1,0,0,0\n"
-                                "1704067560000,14,16,14,16,5,1704067619999,50,1,0,0,0\n"
-                                "1704067620000,16,16,14,14,5,1704067679999,50,1,0,0,0\n"
-                                "1704067680000,14,14,10,10,5,1704067739999,50,1,0,0,0\n"
-                                "1704067740000,9.5,10,8,8,5,1704067799999,50,1,0,0,0\n"
-                                "1704067800000,8,8,8,8,5,1704067859999,50,1,0,0,0\n";
 
 static const char *const config = "[backtest]\n"
                                   "data = BTCUSDT-1m-2024-01.csv\n"
@@ -73,7 +62,7 @@ static int setup(void **state)
     (void)state;
     snprintf(dir, sizeof(dir), "/tmp/tb_e2e_XXXXXX");
     if (!mkdtemp(dir)) return -1;
-    write_file("BTCUSDT-1m-2024-01.csv", bars);
+    write_file("BTCUSDT-1m-2024-01.csv", tbt_staircase_csv);
     write_file("bt.ini", config);
     return 0;
 }

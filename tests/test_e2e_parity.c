@@ -11,18 +11,6 @@
 
 static char dir[512];
 
-static const char *const bars = "1704067200000,10,10,10,10,5,1704067259999,50,1,0,0,0\n"
-                                "1704067260000,10,10,10,10,5,1704067319999,50,1,0,0,0\n"
-                                "1704067320000,10,10,10,10,5,1704067379999,50,1,0,0,0\n"
-                                "1704067380000,10,10,10,10,5,1704067439999,50,1,0,0,0\n"
-                                "1704067440000,10,12,10,12,5,1704067499999,50,1,0,0,0\n"
-                                "1704067500000,12.5,14,12,14,5,1704067559999,50,1,0,0,0\n"
-                                "1704067560000,14,16,14,16,5,1704067619999,50,1,0,0,0\n"
-                                "1704067620000,16,16,14,14,5,1704067679999,50,1,0,0,0\n"
-                                "1704067680000,14,14,10,10,5,1704067739999,50,1,0,0,0\n"
-                                "1704067740000,9.5,10,8,8,5,1704067799999,50,1,0,0,0\n"
-                                "1704067800000,8,8,8,8,5,1704067859999,50,1,0,0,0\n";
-
 static const char *const config = "[backtest]\n"
                                   "data = BTCUSDT-1m-2024-01.csv\n"
                                   "[strategy.s1]\n"
@@ -37,7 +25,7 @@ static int setup(void **state)
     (void)state;
     char path[1024];
     tbt_temp_dir(dir, sizeof(dir));
-    tbt_write_file(dir, "BTCUSDT-1m-2024-01.csv", bars, path, sizeof(path));
+    tbt_write_file(dir, "BTCUSDT-1m-2024-01.csv", tbt_staircase_csv, path, sizeof(path));
     tbt_write_file(dir, "bt.ini", config, path, sizeof(path));
     /* The reference: both trade logs of an agreeing run. */
     return tbt_run_cli(dir, NULL, "parity --config bt.ini --out ref") == 0 ? 0 : -1;

@@ -18,6 +18,7 @@
  * flat market stays under 2 n eps, a 500x one under 10. At a price of 60000
  * with n = 30 the tolerance is 6e-9, under one price step (1e-8): only
  * differences too small to matter to anybody are read as ties. */
+#include "../core/errbuf.h"
 #include "tradebus/indicators.h"
 #include "tradebus/strategy.h"
 
@@ -29,16 +30,6 @@
 #include <string.h>
 
 #define MAX_PERIOD 100000L
-
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
-                                                          ...)
-{
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static double tolerance_for(long n)
 {
@@ -92,7 +83,7 @@ static int parse_common(const tb_param *p, size_t n, common_params *c, char *err
     int rc = tb_param_decimal(p, n, "quantity", TB_DECIMAL_ONE, &c->quantity, err, errlen);
     if (rc) return rc;
     if (c->quantity <= 0) {
-        set_err(err, errlen, "quantity: must be greater than 0");
+        tb__errf(err, errlen, "quantity: must be greater than 0");
         return TB_ECONFIG;
     }
     return tb_param_bool(p, n, "allow_short", 0, &c->allow_short, err, errlen);
@@ -133,7 +124,7 @@ static int sma_cross_create(const tb_strategy_vtable *self, const tb_param *p, s
     if (!rc) rc = tb_param_int(p, n, "fast", 10, 1, MAX_PERIOD, &fast, err, errlen);
     if (!rc) rc = tb_param_int(p, n, "slow", 30, 1, MAX_PERIOD, &slow, err, errlen);
     if (!rc && fast >= slow) {
-        set_err(err, errlen, "fast: must be less than slow");
+        tb__errf(err, errlen, "fast: must be less than slow");
         rc = TB_ECONFIG;
     }
     if (!rc) rc = parse_common(p, n, &c, err, errlen);
@@ -141,7 +132,7 @@ static int sma_cross_create(const tb_strategy_vtable *self, const tb_param *p, s
     sma_cross *s = calloc(1, sizeof *s);
     if (!s || tb_sma_init(&s->fast, (int)fast) != 0 || tb_sma_init(&s->slow, (int)slow) != 0) {
         sma_cross_destroy(s);
-        set_err(err, errlen, "out of memory");
+        tb__errf(err, errlen, "out of memory");
         return TB_ENOMEM;
     }
     s->prev_rel = 2;
@@ -217,14 +208,14 @@ static int rsi_reversion_create(const tb_strategy_vtable *self, const tb_param *
     if (!rc) rc = tb_param_double(p, n, "oversold", 30.0, 0.0, 100.0, &oversold, err, errlen);
     if (!rc) rc = tb_param_double(p, n, "overbought", 70.0, 0.0, 100.0, &overbought, err, errlen);
     if (!rc && oversold >= overbought) {
-        set_err(err, errlen, "oversold: must be less than overbought");
+        tb__errf(err, errlen, "oversold: must be less than overbought");
         rc = TB_ECONFIG;
     }
     if (!rc) rc = parse_common(p, n, &c, err, errlen);
     if (rc) return rc;
     rsi_reversion *s = calloc(1, sizeof *s);
     if (!s) {
-        set_err(err, errlen, "out of memory");
+        tb__errf(err, errlen, "out of memory");
         return TB_ENOMEM;
     }
     tb_rsi_init(&s->rsi, (int)period);
@@ -293,7 +284,7 @@ static int bollinger_breakout_create(const tb_strategy_vtable *self, const tb_pa
     if (!rc) rc = tb_param_int(p, n, "period", 20, 2, MAX_PERIOD, &period, err, errlen);
     if (!rc) rc = tb_param_double(p, n, "k", 2.0, 0.0, 100.0, &k, err, errlen);
     if (!rc && !(k > 0.0)) {
-        set_err(err, errlen, "k: must be greater than 0");
+        tb__errf(err, errlen, "k: must be greater than 0");
         rc = TB_ECONFIG;
     }
     if (!rc) rc = parse_common(p, n, &c, err, errlen);
@@ -301,7 +292,7 @@ static int bollinger_breakout_create(const tb_strategy_vtable *self, const tb_pa
     bollinger_breakout *s = calloc(1, sizeof *s);
     if (!s || tb_bbands_init(&s->bb, (int)period, k) != 0) {
         bollinger_breakout_destroy(s);
-        set_err(err, errlen, "out of memory");
+        tb__errf(err, errlen, "out of memory");
         return TB_ENOMEM;
     }
     s->tol = tolerance_for(period);

@@ -5,6 +5,7 @@
  * junk, no hex or "inf"), so a typo fails loudly at startup instead of
  * trading with a half-parsed number. A key given twice is an error too: with
  * two values there is no obviously right one. */
+#include "../core/errbuf.h"
 #include "tradebus/strategy.h"
 
 #include <errno.h>
@@ -13,16 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
-                                                          ...)
-{
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* 0 with *value = NULL (absent) or the value ("" for a NULL value), or
  * TB_ECONFIG if key appears more than once. */
@@ -33,7 +24,7 @@ static int lookup(const tb_param *p, size_t n, const char *key, const char **val
     for (size_t i = 0; i < n; i++) {
         if (!p[i].key || strcmp(p[i].key, key) != 0) continue;
         if (*value) {
-            set_err(err, errlen, "%s: given more than once", key);
+            tb__errf(err, errlen, "%s: given more than once", key);
             return TB_ECONFIG;
         }
         *value = p[i].value ? p[i].value : "";
@@ -64,7 +55,7 @@ int tb_param_int(const tb_param *p, size_t n, const char *key, long def, long lo
     int ok =
         (*v == '+' || *v == '-' || (*v >= '0' && *v <= '9')) && *end == '\0' && errno != ERANGE;
     if (!ok || x < lo || x > hi) {
-        set_err(err, errlen, "%s: expected an integer from %ld to %ld, got '%s'", key, lo, hi, v);
+        tb__errf(err, errlen, "%s: expected an integer from %ld to %ld, got '%s'", key, lo, hi, v);
         return TB_ECONFIG;
     }
     *out = x;
@@ -93,7 +84,7 @@ int tb_param_double(const tb_param *p, size_t n, const char *key, double def, do
         ok = *end == '\0' && errno != ERANGE && isfinite(x);
     }
     if (!ok || x < lo || x > hi) {
-        set_err(err, errlen, "%s: expected a number from %g to %g, got '%s'", key, lo, hi, v);
+        tb__errf(err, errlen, "%s: expected a number from %g to %g, got '%s'", key, lo, hi, v);
         return TB_ECONFIG;
     }
     *out = x;
@@ -113,9 +104,9 @@ int tb_param_decimal(const tb_param *p, size_t n, const char *key, tb_decimal de
     }
     tb_decimal x;
     if (tb_dec_parse(v, (size_t)-1, &x) != 0) {
-        set_err(err, errlen,
-                "%s: expected a decimal number with at most %d fractional digits, got '%s'", key,
-                TB_DECIMAL_SCALE, v);
+        tb__errf(err, errlen,
+                 "%s: expected a decimal number with at most %d fractional digits, got '%s'", key,
+                 TB_DECIMAL_SCALE, v);
         return TB_ECONFIG;
     }
     *out = x;
@@ -155,7 +146,7 @@ int tb_param_bool(const tb_param *p, size_t n, const char *key, int def, int *ou
             return 0;
         }
     }
-    set_err(err, errlen, "%s: expected true/false, yes/no, on/off or 1/0, got '%s'", key, v);
+    tb__errf(err, errlen, "%s: expected true/false, yes/no, on/off or 1/0, got '%s'", key, v);
     return TB_ECONFIG;
 }
 
@@ -181,7 +172,7 @@ int tb_param_check_known(const tb_param *p, size_t n, const char *const *known, 
             k++;
         if (known[k]) continue;
         if (!err || errlen == 0) return TB_ECONFIG;
-        set_err(err, errlen, "unknown parameter '%s' (known: ", key);
+        tb__errf(err, errlen, "unknown parameter '%s' (known: ", key);
         if (!known[0]) append(err, errlen, "none");
         for (k = 0; known[k]; k++) {
             if (k > 0) append(err, errlen, ", ");

@@ -2,6 +2,7 @@
  * and their time-ordered merge. See marketdata.h for the contract. */
 #define _POSIX_C_SOURCE 200809L
 
+#include "../core/errbuf.h"
 #include "tradebus/marketdata.h"
 
 #include <errno.h>
@@ -91,16 +92,6 @@ static void md_set_err(char *err, size_t errlen, const char *msg)
 {
     if (err == NULL || errlen == 0) return;
     snprintf(err, errlen, "%s", msg);
-}
-
-__attribute__((format(printf, 3, 4))) static void md_errf(char *err, size_t errlen, const char *fmt,
-                                                          ...)
-{
-    if (err == NULL || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 /* Records "path:line: what" as the reader's message; returns TB_EDATA so
@@ -698,7 +689,7 @@ static int md_parse_spec(const char *spec, char *symbol, const char **path, char
         i++;
     if (i >= 1 && i < TB_SYMBOL_LEN && spec[i] == ':') {
         if (spec[i + 1] == '\0') {
-            md_errf(err, errlen, "data spec '%s' has no path after the symbol", spec);
+            tb__errf(err, errlen, "data spec '%s' has no path after the symbol", spec);
             return TB_EINVAL;
         }
         memcpy(symbol, spec, i);
@@ -708,7 +699,7 @@ static int md_parse_spec(const char *spec, char *symbol, const char **path, char
     }
     *path = spec;
     if (spec[0] == '\0') {
-        md_errf(err, errlen, "empty data spec");
+        tb__errf(err, errlen, "empty data spec");
         return TB_EINVAL;
     }
     const char *base = strrchr(spec, '/');
@@ -718,7 +709,7 @@ static int md_parse_spec(const char *spec, char *symbol, const char **path, char
         n++;
     int ends_ok = base[n] == '\0' || base[n] == '-' || base[n] == '.';
     if (n == 0 || n >= TB_SYMBOL_LEN || !ends_ok) {
-        md_errf(err, errlen, "cannot infer symbol from '%s'; give it as SYMBOL:path", spec);
+        tb__errf(err, errlen, "cannot infer symbol from '%s'; give it as SYMBOL:path", spec);
         return TB_EINVAL;
     }
     memcpy(symbol, base, n);
@@ -786,7 +777,7 @@ int tb_md_reader_open(const char *spec, const tb_md_config *cfg, tb_md_reader **
 {
     if (out != NULL) *out = NULL;
     if (spec == NULL || out == NULL) {
-        md_errf(err, errlen, "tb_md_reader_open: spec and out must not be NULL");
+        tb__errf(err, errlen, "tb_md_reader_open: spec and out must not be NULL");
         return TB_EINVAL;
     }
     char symbol[TB_SYMBOL_LEN];
@@ -796,7 +787,7 @@ int tb_md_reader_open(const char *spec, const tb_md_config *cfg, tb_md_reader **
 
     tb_md_reader *r = calloc(1, sizeof *r);
     if (r == NULL) {
-        md_errf(err, errlen, "out of memory opening '%s'", path);
+        tb__errf(err, errlen, "out of memory opening '%s'", path);
         return TB_ENOMEM;
     }
     size_t plen = strlen(path);
@@ -805,7 +796,7 @@ int tb_md_reader_open(const char *spec, const tb_md_config *cfg, tb_md_reader **
     r->msg = malloc(r->msgcap);
     if (r->path == NULL || r->msg == NULL) {
         tb_md_reader_close(r);
-        md_errf(err, errlen, "out of memory opening '%s'", path);
+        tb__errf(err, errlen, "out of memory opening '%s'", path);
         return TB_ENOMEM;
     }
     memcpy(r->path, path, plen + 1);
@@ -819,7 +810,7 @@ int tb_md_reader_open(const char *spec, const tb_md_config *cfg, tb_md_reader **
     r->fp = fopen(path, "r");
     if (r->fp == NULL) {
         char ebuf[128];
-        md_errf(err, errlen, "cannot open '%s': %s", path, md_strerror(errno, ebuf, sizeof ebuf));
+        tb__errf(err, errlen, "cannot open '%s': %s", path, md_strerror(errno, ebuf, sizeof ebuf));
         tb_md_reader_close(r);
         return TB_EIO;
     }
@@ -836,7 +827,7 @@ int tb_md_reader_open(const char *spec, const tb_md_config *cfg, tb_md_reader **
 int tb_md_reader_next(tb_md_reader *r, tb_market_data *bar, char *err, size_t errlen)
 {
     if (r == NULL || bar == NULL) {
-        md_errf(err, errlen, "tb_md_reader_next: reader and bar must not be NULL");
+        tb__errf(err, errlen, "tb_md_reader_next: reader and bar must not be NULL");
         return TB_EINVAL;
     }
     if (r->sticky == 0) {
@@ -875,20 +866,20 @@ int tb_md_merge_open(const char *const *specs, size_t nspecs, const tb_md_config
 {
     if (out != NULL) *out = NULL;
     if (out == NULL || (specs == NULL && nspecs > 0)) {
-        md_errf(err, errlen, "tb_md_merge_open: specs and out must not be NULL");
+        tb__errf(err, errlen, "tb_md_merge_open: specs and out must not be NULL");
         return TB_EINVAL;
     }
     if (nspecs == 0) {
-        md_errf(err, errlen, "no market data files given");
+        tb__errf(err, errlen, "no market data files given");
         return TB_EINVAL;
     }
     if (nspecs > (SIZE_MAX - sizeof(tb_md_merge)) / sizeof(md_source)) {
-        md_errf(err, errlen, "too many market data files");
+        tb__errf(err, errlen, "too many market data files");
         return TB_EINVAL;
     }
     tb_md_merge *m = calloc(1, sizeof *m + nspecs * sizeof(md_source));
     if (m == NULL) {
-        md_errf(err, errlen, "out of memory");
+        tb__errf(err, errlen, "out of memory");
         return TB_ENOMEM;
     }
     m->refill = nspecs;
@@ -911,7 +902,7 @@ int tb_md_merge_open(const char *const *specs, size_t nspecs, const tb_md_config
     m->msg = malloc(m->msgcap);
     if (m->msg == NULL) {
         tb_md_merge_close(m);
-        md_errf(err, errlen, "out of memory");
+        tb__errf(err, errlen, "out of memory");
         return TB_ENOMEM;
     }
     m->msg[0] = '\0';
@@ -947,7 +938,7 @@ static size_t md_merge_overlap(const tb_md_merge *m, size_t i, const tb_market_d
 int tb_md_merge_next(tb_md_merge *m, tb_market_data *bar, char *err, size_t errlen)
 {
     if (m == NULL || bar == NULL) {
-        md_errf(err, errlen, "tb_md_merge_next: merge and bar must not be NULL");
+        tb__errf(err, errlen, "tb_md_merge_next: merge and bar must not be NULL");
         return TB_EINVAL;
     }
     if (m->sticky == TB_EEOF) return TB_EEOF;

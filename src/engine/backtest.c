@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../core/errbuf.h"
 #include "tradebus/backtest.h"
 #include "tradebus/legacy.h"
 #include "tradebus/monitor.h"
@@ -34,17 +35,6 @@ static int on_position(const tb_event *ev, void *ctx)
 {
     tb_pipeline *p = ctx;
     return tb_pnl_book_apply(p->book, &ev->u.position, NULL);
-}
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 static const tb_strategy_vtable *lookup(const tb_pipeline_options *opt, const tb_config *cfg,
@@ -78,7 +68,7 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
     if ((rc = tb_bus_create(&bc, &p->bus)) != 0) goto fail;
     if ((rc = tb_sim_exchange_create(&cfg->exchange, &p->exchange, err, errlen)) != 0) goto fail;
     if ((rc = tb_risk_manager_create(p->bus, &cfg->risk, &p->risk)) != 0) {
-        seterr(err, errlen, "[risk]: invalid limits (%s)", tb_strerror(rc));
+        tb__errf(err, errlen, "[risk]: invalid limits (%s)", tb_strerror(rc));
         goto fail;
     }
     tb_order_manager_config oc;
@@ -98,7 +88,8 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
         const tb_strategy_config *sc = &cfg->strategies[i];
         const tb_strategy_vtable *vt = lookup(opt, cfg, sc->type, &p->adapters[i]);
         if (!vt) {
-            seterr(err, errlen, "[strategy.%s] type: unknown strategy type '%s'", sc->id, sc->type);
+            tb__errf(err, errlen, "[strategy.%s] type: unknown strategy type '%s'", sc->id,
+                     sc->type);
             rc = TB_ECONFIG;
             goto fail;
         }
@@ -112,7 +103,7 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
         rc = tb_signal_generator_add(p->signals, vt, &in, sc->params, sc->nparams, serr,
                                      sizeof(serr));
         if (rc) {
-            seterr(err, errlen, "[strategy.%s] %s", sc->id, serr[0] ? serr : tb_strerror(rc));
+            tb__errf(err, errlen, "[strategy.%s] %s", sc->id, serr[0] ? serr : tb_strerror(rc));
             rc = TB_ECONFIG;
             goto fail;
         }
@@ -129,7 +120,7 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
     return 0;
 fail:
     if (err && errlen && !err[0])
-        seterr(err, errlen, "cannot build the pipeline: %s", tb_strerror(rc));
+        tb__errf(err, errlen, "cannot build the pipeline: %s", tb_strerror(rc));
     tb_pipeline_destroy(p);
     return rc;
 }
@@ -270,7 +261,7 @@ static FILE *open_out(const char *dir, const char *name, char *err, size_t errle
     char path[4096];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     FILE *f = fopen(path, "w");
-    if (!f) seterr(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+    if (!f) tb__errf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
     return f;
 }
 
@@ -279,7 +270,7 @@ static int close_out(FILE *f, const char *dir, const char *name, char *err, size
     if (!f) return 0;
     int bad = ferror(f);
     if (fclose(f) != 0 || bad) {
-        seterr(err, errlen, "%s/%s: write failed: %s", dir, name, strerror(errno));
+        tb__errf(err, errlen, "%s/%s: write failed: %s", dir, name, strerror(errno));
         return TB_EIO;
     }
     return 0;
@@ -298,7 +289,7 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
 
     if (dir) {
         if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-            seterr(err, errlen, "%s: cannot create output directory: %s", dir, strerror(errno));
+            tb__errf(err, errlen, "%s: cannot create output directory: %s", dir, strerror(errno));
             return TB_EIO;
         }
         if (cfg->event_log && !(events = open_out(dir, "events.jsonl", err, errlen))) {
@@ -329,7 +320,7 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     tb_market_data bar;
     while ((rc = tb_md_merge_next(md, &bar, err, errlen)) == 0) {
         if ((rc = tb_pipeline_push_bar(p, &bar)) != 0) {
-            seterr(err, errlen, "publishing a bar failed: %s", tb_strerror(rc));
+            tb__errf(err, errlen, "publishing a bar failed: %s", tb_strerror(rc));
             goto done;
         }
         if (opt && opt->on_bar && (rc = opt->on_bar(p, &bar, opt->hook_ctx)) != 0) goto done;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/errbuf.h"
 #include "tradebus/config.h"
 #include "tradebus/legacy.h"
 
@@ -22,17 +23,6 @@ struct tb_config_entry {
 void tb_config_init(tb_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-}
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 static int put(tb_config *cfg, const char *section, const char *key, const char *value,
@@ -180,7 +170,7 @@ int tb_config_load(tb_config *cfg, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
-        seterr(err, errlen, "%s: cannot open config: %s", path, strerror(errno));
+        tb__errf(err, errlen, "%s: cannot open config: %s", path, strerror(errno));
         return TB_EIO;
     }
     load_ctx lc;
@@ -194,16 +184,17 @@ int tb_config_load(tb_config *cfg, const char *path, char *err, size_t errlen)
     if (line > 0 && (size_t)line <= lc.ncalls) line = lc.call_line[line - 1];
     free(lc.call_line);
     if (lc.rc) {
-        seterr(err, errlen, "%s: %s", path, tb_strerror(lc.rc));
+        tb__errf(err, errlen, "%s: %s", path, tb_strerror(lc.rc));
         return lc.rc;
     }
     if (lc.too_long) {
-        seterr(err, errlen, "%s:%d: a value without spaces or commas is too long", path,
-               lc.too_long);
+        tb__errf(err, errlen, "%s:%d: a value without spaces or commas is too long", path,
+                 lc.too_long);
         return TB_ECONFIG;
     }
     if (line != 0) {
-        seterr(err, errlen, "%s:%d: syntax error (expected [section] or key = value)", path, line);
+        tb__errf(err, errlen, "%s:%d: syntax error (expected [section] or key = value)", path,
+                 line);
         return TB_ECONFIG;
     }
     return 0;
@@ -216,13 +207,13 @@ int tb_config_set(tb_config *cfg, const char *a, char *err, size_t errlen)
     while (dot && dot > a && *dot != '.')
         dot--;
     if (!eq || !dot || dot == a || *dot != '.' || dot + 1 == eq) {
-        seterr(err, errlen, "--set %s: expected SECTION.KEY=VALUE (e.g. exchange.fee_bps=5)", a);
+        tb__errf(err, errlen, "--set %s: expected SECTION.KEY=VALUE (e.g. exchange.fee_bps=5)", a);
         return TB_ECONFIG;
     }
     char section[128], key[128];
     size_t sl = (size_t)(dot - a), kl = (size_t)(eq - dot - 1);
     if (sl >= sizeof(section) || kl >= sizeof(key)) {
-        seterr(err, errlen, "--set %s: section or key too long", a);
+        tb__errf(err, errlen, "--set %s: section or key too long", a);
         return TB_ECONFIG;
     }
     memcpy(section, a, sl);
@@ -248,7 +239,7 @@ int tb_config_add_data(tb_config *cfg, const char *spec)
     do {                                                                                           \
         char msg_[400];                                                                            \
         snprintf(msg_, sizeof(msg_), __VA_ARGS__);                                                 \
-        seterr(err, errlen, "%s: [%s] %s: %s", (e)->origin, (e)->section, (e)->key, msg_);         \
+        tb__errf(err, errlen, "%s: [%s] %s: %s", (e)->origin, (e)->section, (e)->key, msg_);       \
         return TB_ECONFIG;                                                                         \
     } while (0)
 
@@ -510,8 +501,8 @@ static int check_strategy_params(const tb_config *cfg, const tb_strategy_config 
         if ((strncmp(msg, e->key, kl) == 0 && msg[kl] == ':') || strstr(msg, quoted))
             origin = e->origin;
     }
-    seterr(err, errlen, "%s%s[%s] %s", origin ? origin : "", origin ? ": " : "", section,
-           msg[0] ? msg : tb_strerror(rc));
+    tb__errf(err, errlen, "%s%s[%s] %s", origin ? origin : "", origin ? ": " : "", section,
+             msg[0] ? msg : tb_strerror(rc));
     return TB_ECONFIG;
 }
 
@@ -538,22 +529,22 @@ int tb_config_build(tb_config *cfg, char *err, size_t errlen)
     for (size_t i = 0; i < cfg->nstrategies; i++) {
         tb_strategy_config *st = &cfg->strategies[i];
         if (!st->type[0]) {
-            seterr(err, errlen, "[strategy.%s] type: missing (e.g. type = sma_cross)", st->id);
+            tb__errf(err, errlen, "[strategy.%s] type: missing (e.g. type = sma_cross)", st->id);
             return TB_ECONFIG;
         }
         if (!st->symbol[0]) {
-            seterr(err, errlen, "[strategy.%s] symbol: missing (e.g. symbol = BTCUSDT)", st->id);
+            tb__errf(err, errlen, "[strategy.%s] symbol: missing (e.g. symbol = BTCUSDT)", st->id);
             return TB_ECONFIG;
         }
     }
     if (cfg->ndata == 0) {
-        seterr(err, errlen,
-               "[backtest] data: no market data given (set it in the config or "
-               "pass --data FILE)");
+        tb__errf(err, errlen,
+                 "[backtest] data: no market data given (set it in the config or "
+                 "pass --data FILE)");
         return TB_ECONFIG;
     }
     if (cfg->nstrategies == 0) {
-        seterr(err, errlen, "no [strategy.ID] section: nothing would trade");
+        tb__errf(err, errlen, "no [strategy.ID] section: nothing would trade");
         return TB_ECONFIG;
     }
     for (size_t i = 0; i < cfg->nstrategies; i++) {

@@ -8,6 +8,7 @@
  * the legacy state's tb_legacy_view before calling the legacy code, exactly
  * as the monolith does, so the strategy decides on the same position in
  * both hosts. */
+#include "../core/errbuf.h"
 #include "tradebus/legacy.h"
 
 #include <stdarg.h>
@@ -19,32 +20,22 @@ typedef struct {
     void *state; /* ls->state_size bytes, starting with a tb_legacy_view */
 } adapted;
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
-                                                          ...)
-{
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static int adapter_create(const tb_strategy_vtable *self, const tb_param *params, size_t nparams,
                           void **state, char *err, size_t errlen)
 {
     if (!self || !state) return TB_EINVAL;
     const tb_legacy_strategy *ls = self->impl;
     if (!ls || !ls->init || !ls->on_bar || ls->state_size < sizeof(tb_legacy_view)) {
-        set_err(err, errlen,
-                "legacy strategy '%s' lacks init/on_bar or a state starting with "
-                "tb_legacy_view",
-                self->name ? self->name : "?");
+        tb__errf(err, errlen,
+                 "legacy strategy '%s' lacks init/on_bar or a state starting with "
+                 "tb_legacy_view",
+                 self->name ? self->name : "?");
         return TB_EINVAL;
     }
     adapted *a = calloc(1, sizeof(*a));
     if (!a || !(a->state = calloc(1, ls->state_size))) {
         free(a);
-        set_err(err, errlen, "out of memory");
+        tb__errf(err, errlen, "out of memory");
         return TB_ENOMEM;
     }
     a->ls = ls;

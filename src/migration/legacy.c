@@ -27,6 +27,7 @@
  *  - A LIMIT order whose price rounds to zero or below is logged and
  *    rejected like any invalid order (the exchange refuses it), and the
  *    strategy's target is reverted. */
+#include "../core/errbuf.h"
 #include "tradebus/legacy.h"
 
 #include <stdarg.h>
@@ -85,16 +86,6 @@ struct tb_legacy_runner {
     size_t norders, orders_cap;
     tb_legacy_result res;
 };
-
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
-                                                          ...)
-{
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- symbols ------------------------------------------------------------- */
 
@@ -503,7 +494,7 @@ int tb_legacy_runner_create(const tb_config *cfg, const tb_legacy_strategy *cons
 {
     if (!cfg || !out) return TB_EINVAL;
     if (!cfg->built) {
-        set_err(err, errlen, "the config must be built first (tb_config_build)");
+        tb__errf(err, errlen, "the config must be built first (tb_config_build)");
         return TB_EMISUSE;
     }
     tb_legacy_runner *r = calloc(1, sizeof(*r));
@@ -529,16 +520,16 @@ int tb_legacy_runner_create(const tb_config *cfg, const tb_legacy_strategy *cons
         const tb_legacy_strategy *ls = lookup(extra, nextra, sc->type);
         leg_strategy *st = &r->strats[i];
         if (!ls) {
-            set_err(err, errlen, "[strategy.%s] type: unknown strategy type '%s'", sc->id,
-                    sc->type);
+            tb__errf(err, errlen, "[strategy.%s] type: unknown strategy type '%s'", sc->id,
+                     sc->type);
             rc = TB_ECONFIG;
             break;
         }
         if (!ls->init || !ls->on_bar || ls->state_size < sizeof(tb_legacy_view)) {
-            set_err(err, errlen,
-                    "[strategy.%s] type: legacy strategy '%s' lacks init/on_bar or a state "
-                    "starting with tb_legacy_view",
-                    sc->id, sc->type);
+            tb__errf(err, errlen,
+                     "[strategy.%s] type: legacy strategy '%s' lacks init/on_bar or a state "
+                     "starting with tb_legacy_view",
+                     sc->id, sc->type);
             rc = TB_ECONFIG;
             break;
         }
@@ -552,7 +543,7 @@ int tb_legacy_runner_create(const tb_config *cfg, const tb_legacy_strategy *cons
         if (rc) {
             free(st->state);
             st->state = NULL;
-            set_err(err, errlen, "[strategy.%s] %s", sc->id, msg[0] ? msg : tb_strerror(rc));
+            tb__errf(err, errlen, "[strategy.%s] %s", sc->id, msg[0] ? msg : tb_strerror(rc));
             rc = rc == TB_ENOMEM ? rc : TB_ECONFIG;
             break;
         }
@@ -563,7 +554,7 @@ int tb_legacy_runner_create(const tb_config *cfg, const tb_legacy_strategy *cons
         r->nstrats = i + 1;
     }
     if (rc) {
-        if (rc == TB_ENOMEM && err && errlen && !err[0]) set_err(err, errlen, "out of memory");
+        if (rc == TB_ENOMEM && err && errlen && !err[0]) tb__errf(err, errlen, "out of memory");
         tb_legacy_runner_destroy(r);
         return rc;
     }
@@ -640,8 +631,8 @@ int tb_legacy_run(const tb_config *cfg, const tb_legacy_strategy *const *extra, 
     rc = tb_md_merge_open((const char *const *)cfg->data, cfg->ndata, &mc, &md, err, errlen);
     while (rc == 0 && (rc = tb_md_merge_next(md, &bar, err, errlen)) == 0) {
         if ((rc = tb_legacy_runner_on_bar(r, &bar)) != 0)
-            set_err(err, errlen, "legacy run: bar of %s closing at %lld ns: %s", bar.symbol,
-                    (long long)bar.close_time, tb_strerror(rc));
+            tb__errf(err, errlen, "legacy run: bar of %s closing at %lld ns: %s", bar.symbol,
+                     (long long)bar.close_time, tb_strerror(rc));
     }
     if (rc == TB_EEOF) rc = tb_legacy_runner_finish(r, res);
     tb_md_merge_close(md);

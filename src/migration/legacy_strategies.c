@@ -25,6 +25,7 @@
  *    100 with no losses), the order the pipeline's indicator uses too, so
  *    both produce the same doubles bit for bit.
  *  - legacy_breakout compares decimals only. */
+#include "../core/errbuf.h"
 #include "tradebus/legacy.h"
 
 #include <float.h>
@@ -36,16 +37,6 @@
 
 /* The bound the pipeline's built-ins put on periods. */
 #define MAX_PERIOD 100000L
-
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
-                                                          ...)
-{
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* The documented tie tolerance for windows up to n long. */
 static double tie_tolerance(long n)
@@ -88,7 +79,7 @@ static int parse_common(const tb_param *p, size_t n, common_params *c, char *err
     int rc = tb_param_decimal(p, n, "quantity", TB_DECIMAL_ONE, &c->quantity, err, errlen);
     if (rc) return rc;
     if (c->quantity <= 0) {
-        set_err(err, errlen, "quantity: must be greater than 0");
+        tb__errf(err, errlen, "quantity: must be greater than 0");
         return TB_ECONFIG;
     }
     return tb_param_bool(p, n, "allow_short", 0, &c->allow_short, err, errlen);
@@ -98,7 +89,7 @@ static int parse_common(const tb_param *p, size_t n, common_params *c, char *err
 static tb_decimal *alloc_ring(long n, char *err, size_t errlen)
 {
     tb_decimal *ring = calloc((size_t)n, sizeof(*ring));
-    if (!ring) set_err(err, errlen, "out of memory");
+    if (!ring) tb__errf(err, errlen, "out of memory");
     return ring;
 }
 
@@ -131,7 +122,7 @@ static int sma_init(void *state, const tb_param *p, size_t n, char *err, size_t 
     if (!rc) rc = tb_param_int(p, n, "fast", 10, 1, MAX_PERIOD, &s->fast, err, errlen);
     if (!rc) rc = tb_param_int(p, n, "slow", 30, 1, MAX_PERIOD, &s->slow, err, errlen);
     if (!rc && s->fast >= s->slow) {
-        set_err(err, errlen, "fast: must be less than slow");
+        tb__errf(err, errlen, "fast: must be less than slow");
         rc = TB_ECONFIG;
     }
     if (!rc) rc = parse_common(p, n, &s->c, err, errlen);
@@ -204,7 +195,7 @@ static int rsi_init(void *state, const tb_param *p, size_t n, char *err, size_t 
     if (!rc)
         rc = tb_param_double(p, n, "overbought", 70.0, 0.0, 100.0, &s->overbought, err, errlen);
     if (!rc && s->oversold >= s->overbought) {
-        set_err(err, errlen, "oversold: must be less than overbought");
+        tb__errf(err, errlen, "oversold: must be less than overbought");
         rc = TB_ECONFIG;
     }
     if (!rc) rc = parse_common(p, n, &s->c, err, errlen);
@@ -273,7 +264,7 @@ static int bb_init(void *state, const tb_param *p, size_t n, char *err, size_t e
     if (!rc) rc = tb_param_int(p, n, "period", 20, 2, MAX_PERIOD, &s->period, err, errlen);
     if (!rc) rc = tb_param_double(p, n, "k", 2.0, 0.0, 100.0, &s->k, err, errlen);
     if (!rc && !(s->k > 0.0)) {
-        set_err(err, errlen, "k: must be greater than 0");
+        tb__errf(err, errlen, "k: must be greater than 0");
         rc = TB_ECONFIG;
     }
     if (!rc) rc = parse_common(p, n, &s->c, err, errlen);
@@ -356,7 +347,7 @@ static int breakout_init(void *state, const tb_param *p, size_t n, char *err, si
     if (!rc) rc = tb_param_int(p, n, "period", 20, 1, MAX_PERIOD, &s->period, err, errlen);
     if (!rc) rc = tb_param_decimal(p, n, "quantity", TB_DECIMAL_ONE, &s->quantity, err, errlen);
     if (!rc && s->quantity <= 0) {
-        set_err(err, errlen, "quantity: must be greater than 0");
+        tb__errf(err, errlen, "quantity: must be greater than 0");
         rc = TB_ECONFIG;
     }
     if (rc) return rc;

@@ -7,6 +7,7 @@
  * a local time) is an error naming the field, never a silent zero that
  * would later show up as a puzzling divergence. */
 #define _POSIX_C_SOURCE 200809L
+#include "../core/errbuf.h"
 #include "tradebus/tradelog.h"
 
 #include <errno.h>
@@ -571,16 +572,6 @@ int tb_trade_record_decode(const char *line, size_t len, tb_trade_record *out, c
 
 /* ---- reading a log ------------------------------------------------------- */
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
-                                                          ...)
-{
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static int is_blank(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -606,18 +597,18 @@ int tb_tradelog_read(FILE *f, const char *name, tb_record_sink sink, void *ctx, 
         char what[200];
         rc = tb_trade_record_decode(buf, (size_t)n, &rec, what, sizeof what);
         if (rc) {
-            set_err(err, errlen, "%s:%llu: %s", name, lineno, what[0] ? what : tb_strerror(rc));
+            tb__errf(err, errlen, "%s:%llu: %s", name, lineno, what[0] ? what : tb_strerror(rc));
             break;
         }
         rec.line = lineno;
         rc = sink(&rec, ctx);
         if (rc) {
-            set_err(err, errlen, "%s:%llu: %s", name, lineno, tb_strerror(rc));
+            tb__errf(err, errlen, "%s:%llu: %s", name, lineno, tb_strerror(rc));
             break;
         }
     }
     if (rc == 0 && ferror(f)) {
-        set_err(err, errlen, "%s: read error: %s", name, strerror(errno));
+        tb__errf(err, errlen, "%s: read error: %s", name, strerror(errno));
         rc = TB_EIO;
     }
     free(buf);

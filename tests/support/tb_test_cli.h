@@ -14,4 +14,11 @@ char *tbt_read_in(const char *dir, const char *name);
 /* Removes dir and everything below it. */
 void tbt_remove_tree(const char *dir);
 
+/* Eleven 1-minute BTCUSDT bars in Binance format, closes
+ * 10,10,10,10,12,14,16,14,10,8,8, each opening at the previous close except
+ * bar 5 (12.5) and bar 9 (9.5): sma_cross(2,3) buys on bar 4's close, fills
+ * at 12.5, sells on bar 8's close, fills at 9.5 — realized −3, fees 0.022 at
+ * 10 bps. */
+extern const char *const tbt_staircase_csv;
+
 #endif
