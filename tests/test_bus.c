@@ -297,6 +297,58 @@ static void test_bus_unsubscribed_handler_is_not_called(void **state)
     tb_bus_destroy(bus);
 }
 
+typedef struct {
+    tb_bus *bus;
+    int seen;
+    char reason[TB_TEXT_LEN];
+} reasoned;
+
+static int h_reasoned(const tb_event *ev, void *ctx)
+{
+    reasoned *r = ctx;
+    tb_bus_fail_reason(r->bus, "quantity %d is not positive", -(int)(ev->event_id & 0xFF));
+    return TB_EINVAL;
+}
+
+static void on_dead(const tb_dead_letter *d, void *ctx)
+{
+    reasoned *r = ctx;
+    r->seen++;
+    memcpy(r->reason, d->reason, sizeof(r->reason));
+}
+
+static void test_bus_dead_letter_keeps_the_handlers_reason_and_notifies(void **state)
+{
+    (void)state;
+    reasoned r = {0};
+    tb_bus_config cfg;
+    tb_bus_config_init(&cfg);
+    cfg.on_dead_letter = on_dead;
+    cfg.on_dead_letter_ctx = &r;
+    tb_bus *bus;
+    assert_int_equal(tb_bus_create(&cfg, &bus), 0);
+    r.bus = bus;
+    tb_bus_subscribe_named(bus, TB_EV_MARKET_DATA, h_reasoned, &r, "positions");
+    publish_md(bus);
+    assert_int_equal(r.seen, 1);
+    assert_string_equal(r.reason, "quantity -1 is not positive");
+    assert_string_equal(tb_bus_dead_letter(bus, 0)->reason, "quantity -1 is not positive");
+    tb_bus_destroy(bus);
+}
+
+static void test_bus_dead_letter_without_reason_uses_the_error_text(void **state)
+{
+    (void)state;
+    tb_bus *bus = new_bus(0, 16);
+    recorder r = {0};
+    r.fail_times = 1;
+    r.fail_code = TB_ESTATE;
+    tb_bus_subscribe(bus, TB_EV_MARKET_DATA, h_fail, &r);
+    publish_md(bus);
+    assert_string_equal(tb_bus_dead_letter(bus, 0)->reason, tb_strerror(TB_ESTATE));
+    tb_bus_destroy(bus);
+}
+
 static void test_bus_rejects_unknown_event_type(void **state)
 {
     (void)state;
@@ -327,6 +379,8 @@ int main(void)
         cmocka_unit_test(test_bus_growth_during_dispatch_keeps_handler_event_valid),
         cmocka_unit_test(test_bus_unsubscribed_handler_is_not_called),
         cmocka_unit_test(test_bus_rejects_unknown_event_type),
+        cmocka_unit_test(test_bus_dead_letter_keeps_the_handlers_reason_and_notifies),
+        cmocka_unit_test(test_bus_dead_letter_without_reason_uses_the_error_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

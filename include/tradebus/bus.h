@@ -37,24 +37,33 @@ typedef int (*tb_handler)(const tb_event *ev, void *ctx);
 
 #define TB_BUS_ALL TB_EV_NONE /* subscribe to every type */
 
+struct tb_dead_letter;
+/* Called for every event as it is dead-lettered (e.g. to persist it); the
+ * letter is borrowed for the call. */
+typedef void (*tb_dead_letter_fn)(const struct tb_dead_letter *d, void *ctx);
+
 typedef struct {
     size_t ring_capacity;    /* initial event slots (rounded up to a power of two); default 1024 */
     int max_retries;         /* extra attempts after a failure; default 2 */
     uint16_t node_id;        /* high 16 bits of every event id; default 1 */
     size_t max_dead_letters; /* kept in memory; beyond it the oldest are counted, not kept; 0 =
                                 100000 */
+    tb_dead_letter_fn on_dead_letter; /* may be NULL */
+    void *on_dead_letter_ctx;
 } tb_bus_config;
 
 typedef struct {
     uint64_t published, delivered, failed, dead_lettered;
 } tb_bus_counters;
 
-typedef struct {
+typedef struct tb_dead_letter {
     tb_event event;      /* a copy of the failed event */
     int sub_id;          /* the subscription that failed it */
     char subscriber[32]; /* the subscriber's name */
     int error;           /* the handler's last error */
     int attempts;        /* total deliveries tried */
+    char
+        reason[TB_TEXT_LEN]; /* what the handler said (tb_bus_fail_reason), else the error's text */
 } tb_dead_letter;
 
 /* Fills cfg with the documented defaults. */
@@ -84,6 +93,11 @@ TB_EXPORT int tb_bus_unsubscribe(tb_bus *bus, int sub_id);
 TB_EXPORT int tb_bus_publish(tb_bus *bus, tb_event *ev);
 /* Reserves the next event id without publishing (for events built ahead). */
 TB_EXPORT uint64_t tb_bus_next_id(tb_bus *bus);
+
+/* Called by a handler before it returns an error: says why, for the dead
+ * letter ("quantity -1 is not positive"). Truncated to TB_TEXT_LEN - 1. */
+TB_EXPORT void tb_bus_fail_reason(tb_bus *bus, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Counters for one type (TB_BUS_ALL: the totals). */
 TB_EXPORT tb_bus_counters tb_bus_get_counters(const tb_bus *bus, tb_event_type type);

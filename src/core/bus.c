@@ -7,6 +7,8 @@
  *  - when a publish finds the ring full it moves the events to a buffer twice
  *    the size; the old buffer is kept until the current event's dispatch ends
  *    because handlers may still hold a pointer into it. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,10 +43,12 @@ struct tb_bus {
     tb_bus_counters counters[TB_EV_COUNT];
     tb_dead_letter *dead;
     size_t ndead, dead_cap;
+    char reason[TB_TEXT_LEN]; /* set by the handler being delivered to */
 };
 
 void tb_bus_config_init(tb_bus_config *cfg)
 {
+    memset(cfg, 0, sizeof(*cfg));
     cfg->ring_capacity = 1024;
     cfg->max_retries = 2;
     cfg->node_id = 1;
@@ -138,16 +142,7 @@ int tb_bus_subscribe_named(tb_bus *bus, tb_event_type type, tb_handler fn, void 
         if (n >= NAME_LEN) n = NAME_LEN - 1;
         memcpy(s->name, name, n);
     } else {
-        /* "sub-<id>" without printf: the bus stays free of stdio. */
-        char digits[12];
-        int nd = 0, v = id;
-        do {
-            digits[nd++] = (char)('0' + v % 10);
-            v /= 10;
-        } while (v);
-        memcpy(s->name, "sub-", 4);
-        for (int i = 0; i < nd; i++)
-            s->name[4 + i] = digits[nd - 1 - i];
+        snprintf(s->name, NAME_LEN, "sub-%d", id);
     }
     int rc = rebuild_routes(bus);
     if (rc) {
@@ -225,6 +220,19 @@ static void dead_letter(tb_bus *bus, const tb_event *ev, int sub_id, int err, in
     memcpy(d->subscriber, bus->subs[sub_id].name, NAME_LEN);
     d->error = err;
     d->attempts = attempts;
+    if (bus->reason[0])
+        memcpy(d->reason, bus->reason, sizeof(d->reason));
+    else
+        snprintf(d->reason, sizeof(d->reason), "%s", tb_strerror(err));
+    if (bus->cfg.on_dead_letter) bus->cfg.on_dead_letter(d, bus->cfg.on_dead_letter_ctx);
+}
+
+void tb_bus_fail_reason(tb_bus *bus, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(bus->reason, sizeof(bus->reason), fmt, ap);
+    va_end(ap);
 }
 
 /* Delivers ev to one subscriber with retries; returns its last result. */
@@ -234,6 +242,7 @@ static int deliver(tb_bus *bus, const tb_event *ev, int sub_id, int *attempts)
     int rc = 0;
     for (int a = 0; a <= bus->cfg.max_retries; a++) {
         (*attempts)++;
+        bus->reason[0] = 0;
         rc = s->fn(ev, s->ctx);
         if (rc == 0) {
             bus->counters[ev->type].delivered++;
@@ -363,6 +372,7 @@ int tb_bus_dead_letter_replay(tb_bus *bus, size_t i)
     } else {
         bus->dead[i].attempts += attempts;
         bus->dead[i].error = rc;
+        if (bus->reason[0]) memcpy(bus->dead[i].reason, bus->reason, sizeof(bus->reason));
     }
     bus->dispatching = 0;
     drain(bus);
