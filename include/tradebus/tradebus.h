@@ -11,6 +11,7 @@
 #include "event.h"
 #include "exchange.h"
 #include "indicators.h"
+#include "journal.h"
 #include "legacy.h"
 #include "marketdata.h"
 #include "monitor.h"

@@ -1,0 +1,112 @@
+/* tradebus — the journal: an append-only record of every event, the
+ * persistent dead-letter queue and the run's metadata, in one SQLite file.
+ *
+ * Schema (docs/journal.md has the details and what each sync mode risks):
+ *   events(seq INTEGER PRIMARY KEY, event_id INTEGER UNIQUE, type TEXT,
+ *          time INTEGER, causation_id INTEGER, correlation_id INTEGER,
+ *          source TEXT, payload TEXT)        -- payload: the codec's JSON
+ *   indexes on causation_id and correlation_id (chains both ways)
+ *   dead_letters(id INTEGER PRIMARY KEY, event_id INTEGER, type TEXT,
+ *          component TEXT, reason TEXT, error INTEGER, attempts INTEGER,
+ *          first_seen INTEGER, last_seen INTEGER, payload TEXT)
+ *   meta(key TEXT PRIMARY KEY, value TEXT)   -- schema_version, config_hash, ...
+ * Ids are stored as the signed 64-bit pattern of the unsigned id.
+ *
+ * Writes go into one open transaction that tb_journal_commit() ends: the
+ * caller commits at boundaries it chooses (the backtest: after every N
+ * fully processed bars), so the journal never ends inside a bar — a crash
+ * loses at most the uncommitted tail, never half of one. WAL mode. */
+#ifndef TRADEBUS_JOURNAL_H
+#define TRADEBUS_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "bus.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TB_JOURNAL_SCHEMA_VERSION 1
+
+typedef enum {
+    TB_JOURNAL_SYNC_FULL = 0,   /* fsync at every commit: survives power loss */
+    TB_JOURNAL_SYNC_NORMAL = 1, /* WAL default: survives a process crash, may lose the
+                                   last commits on power loss */
+    TB_JOURNAL_SYNC_OFF = 2     /* no fsync: a process crash is safe, an OS crash may
+                                   corrupt the file */
+} tb_journal_sync;
+
+typedef struct {
+    const char *path;     /* the SQLite file (created if missing) */
+    tb_journal_sync sync; /* default NORMAL */
+} tb_journal_config;
+
+typedef struct tb_journal tb_journal;
+
+typedef struct {
+    int64_t id;     /* the queue entry */
+    tb_event event; /* type TB_EV_NONE for an input that never decoded (see raw) */
+    char raw[1024]; /* that input's text, cut to fit; empty otherwise */
+    char component[32];
+    char reason[TB_TEXT_LEN];
+    int error, attempts;
+    int64_t first_seen, last_seen; /* wall-clock ns */
+} tb_dlq_entry;
+
+/* Called per event in journal order; json is the stored payload line. A
+ * non-zero return stops the walk and is returned. */
+typedef int (*tb_journal_event_fn)(const tb_event *ev, const char *json, void *ctx);
+typedef int (*tb_journal_dlq_fn)(const tb_dlq_entry *e, void *ctx);
+
+/* Fills cfg with defaults (NORMAL sync, no path). */
+TB_EXPORT void tb_journal_config_init(tb_journal_config *cfg);
+/* Opens or creates the journal. A file from a newer schema version, a file
+ * that is not a tradebus journal, or one that fails SQLite's quick check is
+ * refused with TB_ESTATE / TB_EIO and a message saying what and what to do. */
+TB_EXPORT int tb_journal_open(const tb_journal_config *cfg, tb_journal **out, char *err,
+                              size_t errlen);
+/* Commits what is pending and closes. NULL is a no-op. */
+TB_EXPORT void tb_journal_close(tb_journal *j);
+/* SQLite's message for the last failure (borrowed). */
+TB_EXPORT const char *tb_journal_errmsg(const tb_journal *j);
+
+/* Run metadata. get: TB_ENOTFOUND if absent; value truncated to buflen. */
+TB_EXPORT int tb_journal_meta_get(tb_journal *j, const char *key, char *buf, size_t buflen);
+TB_EXPORT int tb_journal_meta_set(tb_journal *j, const char *key, const char *value);
+
+/* Appends one event (encoded with the codec) inside the open transaction.
+ * TB_EIO on a write failure; a duplicate event_id is TB_ESTATE. */
+TB_EXPORT int tb_journal_append(tb_journal *j, const tb_event *ev);
+/* Ends the open transaction (durable per the sync mode). */
+TB_EXPORT int tb_journal_commit(tb_journal *j);
+/* Drops what was appended since the last commit. */
+TB_EXPORT int tb_journal_rollback(tb_journal *j);
+
+/* Committed and pending events. */
+TB_EXPORT int64_t tb_journal_count(tb_journal *j);
+/* Walks every event with seq > after_seq in order (after_seq 0: all). */
+TB_EXPORT int tb_journal_each(tb_journal *j, int64_t after_seq, tb_journal_event_fn fn,
+                              void *ctx);
+/* One event by id; TB_ENOTFOUND. */
+TB_EXPORT int tb_journal_get(tb_journal *j, uint64_t event_id, tb_event *out);
+/* The events directly caused by event_id, in journal order. */
+TB_EXPORT int tb_journal_children(tb_journal *j, uint64_t event_id, tb_journal_event_fn fn,
+                                  void *ctx);
+
+/* The dead-letter queue. add: a new entry, or — same event_id and
+ * component — attempts added and last_seen moved. now: wall-clock ns. */
+TB_EXPORT int tb_journal_dlq_add(tb_journal *j, const tb_dead_letter *d, int64_t now);
+/* An input that never became an event (it failed to decode): raw text kept. */
+TB_EXPORT int tb_journal_dlq_add_raw(tb_journal *j, const char *component, const char *reason,
+                                     const char *raw, int64_t now);
+TB_EXPORT int tb_journal_dlq_each(tb_journal *j, tb_journal_dlq_fn fn, void *ctx);
+/* TB_ENOTFOUND if absent. */
+TB_EXPORT int tb_journal_dlq_get(tb_journal *j, int64_t id, tb_dlq_entry *out);
+TB_EXPORT int tb_journal_dlq_remove(tb_journal *j, int64_t id);
+TB_EXPORT int64_t tb_journal_dlq_count(tb_journal *j);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
