@@ -10,6 +10,8 @@
  *               price_band_pct, max_orders_per_minute, max_drawdown_pct [all 0 = off]
  *   [bus]       max_retries [2], ring_capacity [1024]
  *   [output]    event_log = true|false [true], fills = true|false [true]
+ *   [journal]   path (none: no journal), sync = full|normal|off [normal],
+ *               commit_every (bars per transaction) [1000]
  *   [symbol.SYM]   tick_size, step_size, min_notional: declaring any symbol
  *                  makes the exchange refuse undeclared ones
  *   [strategy.ID]  type (required: a built-in, a registered extra type, or
@@ -62,6 +64,9 @@ typedef struct tb_config {
     int max_retries;
     size_t ring_capacity;
     int event_log, fills;
+    char *journal_path; /* owned; NULL = no journal */
+    int journal_sync;   /* tb_journal_sync */
+    long journal_commit_every;
     tb_strategy_config *strategies;
     size_t nstrategies;
     int built; /* tb_config_build() ran: entries are interpreted once */
@@ -96,6 +101,10 @@ TB_EXPORT int tb_config_build(tb_config *cfg, char *err, size_t errlen);
 struct tb_legacy_adapter; /* legacy.h */
 TB_EXPORT const tb_strategy_vtable *tb_config_resolve_type(const tb_config *cfg, const char *type,
                                                            struct tb_legacy_adapter *adapter);
+/* A 64-bit fingerprint of what decides a run's events: every entry except
+ * [journal] and [output], in sorted order, and the data specs. Two configs
+ * with equal hashes run the same; a journal records its run's hash. */
+TB_EXPORT uint64_t tb_config_hash(const tb_config *cfg);
 /* Frees everything the config owns. */
 TB_EXPORT void tb_config_free(tb_config *cfg);
 

@@ -396,6 +396,20 @@ static int build_entry(tb_config *cfg, tb_config_entry *e, int cli_data, char *e
                 cfg->ring_capacity = (size_t)l;
             return rc;
         }
+    } else if (strcmp(s, "journal") == 0) {
+        if (strcmp(k, "path") == 0) {
+            free(cfg->journal_path);
+            cfg->journal_path = e->value[0] ? strdup(e->value) : NULL;
+            return e->value[0] && !cfg->journal_path ? TB_ENOMEM : 0;
+        }
+        if (strcmp(k, "sync") == 0) {
+            static const char *const modes[] = {"full", "normal", "off"};
+            for (int m = 0; m < 3; m++)
+                if (strcmp(e->value, modes[m]) == 0) return cfg->journal_sync = m, 0;
+            FAIL(e, "'%s' must be full, normal or off", e->value);
+        }
+        if (strcmp(k, "commit_every") == 0)
+            return get_int(e, 1, 100000000, &cfg->journal_commit_every, err, errlen);
     } else if (strcmp(s, "output") == 0) {
         if (strcmp(k, "event_log") == 0) return get_bool(e, &cfg->event_log, err, errlen);
         if (strcmp(k, "fills") == 0) return get_bool(e, &cfg->fills, err, errlen);
@@ -453,8 +467,8 @@ static int build_entry(tb_config *cfg, tb_config_entry *e, int cli_data, char *e
         st->nparams++;
         return 0;
     } else {
-        FAIL(e, "unknown section (known: backtest, exchange, risk, bus, output, symbol.SYM, "
-                "strategy.ID)");
+        FAIL(e, "unknown section (known: backtest, exchange, risk, bus, output, journal, "
+                "symbol.SYM, strategy.ID)");
     }
     FAIL(e, "unknown key");
 }
@@ -519,6 +533,8 @@ int tb_config_build(tb_config *cfg, char *err, size_t errlen)
     cfg->ring_capacity = 1024;
     cfg->event_log = 1;
     cfg->fills = 1;
+    cfg->journal_sync = 1; /* TB_JOURNAL_SYNC_NORMAL */
+    cfg->journal_commit_every = 1000;
     for (size_t i = 0; i < cfg->nentries; i++) {
         int rc = build_entry(cfg, &cfg->entries[i], cli_data, err, errlen);
         if (rc) return rc;
@@ -554,6 +570,43 @@ int tb_config_build(tb_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+static uint64_t fnv(uint64_t h, const char *s)
+{
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return (h ^ 0xff) * 1099511628211ull; /* separator */
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+    const tb_config_entry *x = *(const tb_config_entry *const *)a,
+                          *y = *(const tb_config_entry *const *)b;
+    int c = strcmp(x->section, y->section);
+    return c ? c : strcmp(x->key, y->key);
+}
+
+uint64_t tb_config_hash(const tb_config *cfg)
+{
+    uint64_t h = 14695981039346656037ull;
+    const tb_config_entry **sorted = malloc((cfg->nentries + 1) * sizeof(*sorted));
+    if (!sorted) return 0;
+    for (size_t i = 0; i < cfg->nentries; i++)
+        sorted[i] = &cfg->entries[i];
+    qsort(sorted, cfg->nentries, sizeof(*sorted), entry_cmp);
+    for (size_t i = 0; i < cfg->nentries; i++) {
+        const tb_config_entry *e = sorted[i];
+        /* Where the journal lives and which files are written change no event. */
+        if (!strcmp(e->section, "journal") || !strcmp(e->section, "output")) continue;
+        /* [backtest] data is hashed as the specs actually used, below. */
+        if (!strcmp(e->section, "backtest") && !strcmp(e->key, "data")) continue;
+        h = fnv(fnv(fnv(h, e->section), e->key), e->value);
+    }
+    free(sorted);
+    for (size_t i = 0; i < cfg->ndata; i++)
+        h = fnv(h, cfg->data[i]);
+    return h;
+}
+
 void tb_config_free(tb_config *cfg)
 {
     for (size_t i = 0; i < cfg->nentries; i++) {
@@ -569,5 +622,6 @@ void tb_config_free(tb_config *cfg)
         free(cfg->strategies[i].params);
     free(cfg->strategies);
     free(cfg->symbols);
+    free(cfg->journal_path);
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -1,0 +1,37 @@
+/* Private (not installed): a backtest's journal — every event appended,
+ * dead letters kept, commits at bar boundaries, and --resume.
+ *
+ * Resume works by deterministic re-execution: the run starts again from
+ * the first bar with the journal in "replay" mode — events the journal
+ * already holds are not appended again — until the dispatched count reaches
+ * the journal's, at a bar boundary. There the last replayed event must equal
+ * the journal's last event byte for byte (else the data or the code changed:
+ * refused), and the run goes on appending. State (strategies, orders,
+ * positions, the simulated exchange) is thereby exactly what it was. */
+#ifndef TRADEBUS_JOURNALED_H
+#define TRADEBUS_JOURNALED_H
+
+#include "tradebus/backtest.h"
+#include "tradebus/journal.h"
+
+typedef struct tb__jrun tb__jrun;
+
+/* Opens cfg->journal_path. Without resume an existing run in it is refused;
+ * with resume a journal of another config is refused. */
+int tb__jrun_open(const tb_config *cfg, int resume, tb__jrun **out, char *err, size_t errlen);
+/* A tb_dead_letter_fn: keeps a dead letter in the journal's queue. */
+void tb__jrun_dead_letter(const tb_dead_letter *d, void *ctx);
+/* Subscribes to every event on bus (borrowed until tb__jrun_detach). */
+int tb__jrun_attach(tb__jrun *j, tb_bus *bus);
+/* After each bar: the replay check, and a commit every commit_every bars. */
+int tb__jrun_after_bar(tb__jrun *j, char *err, size_t errlen);
+/* At the end of a run: commit, and keep the summary for `journal replay`. */
+int tb__jrun_finish(tb__jrun *j, const tb_backtest_result *res, char *err, size_t errlen);
+/* Unsubscribes (before the bus goes away). */
+void tb__jrun_detach(tb__jrun *j);
+/* Closes the journal (committing what is pending) and frees. NULL: no-op. */
+void tb__jrun_close(tb__jrun *j);
+/* True while the run re-executes what the journal already holds. */
+int tb__jrun_replaying(const tb__jrun *j);
+
+#endif
