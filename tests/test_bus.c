@@ -349,6 +349,23 @@ static void test_bus_dead_letter_without_reason_uses_the_error_text(void **state
     tb_bus_destroy(bus);
 }
 
+static void test_bus_deliver_to_reaches_only_the_named_subscriber(void **state)
+{
+    (void)state;
+    tb_bus *bus = new_bus(0, 16);
+    recorder a = {0}, b = {0};
+    tb_bus_subscribe_named(bus, TB_EV_MARKET_DATA, h_a, &a, "signal");
+    tb_bus_subscribe_named(bus, TB_EV_MARKET_DATA, h_b, &b, "positions");
+    tb_event ev;
+    tb_event_init(&ev, TB_EV_MARKET_DATA, TB_SRC_MARKET_DATA);
+    ev.event_id = 5;
+    assert_int_equal(tb_bus_deliver_to(bus, "positions", &ev), 0);
+    assert_int_equal(a.n, 0);
+    assert_int_equal(b.n, 1);
+    assert_int_equal(tb_bus_deliver_to(bus, "nobody", &ev), TB_ENOTFOUND);
+    tb_bus_destroy(bus);
+}
+
 static void test_bus_rejects_unknown_event_type(void **state)
 {
     (void)state;
@@ -379,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_bus_growth_during_dispatch_keeps_handler_event_valid),
         cmocka_unit_test(test_bus_unsubscribed_handler_is_not_called),
         cmocka_unit_test(test_bus_rejects_unknown_event_type),
+        cmocka_unit_test(test_bus_deliver_to_reaches_only_the_named_subscriber),
         cmocka_unit_test(test_bus_dead_letter_keeps_the_handlers_reason_and_notifies),
         cmocka_unit_test(test_bus_dead_letter_without_reason_uses_the_error_text),
     };

@@ -94,6 +94,14 @@ TB_EXPORT int tb_bus_publish(tb_bus *bus, tb_event *ev);
 /* Reserves the next event id without publishing (for events built ahead). */
 TB_EXPORT uint64_t tb_bus_next_id(tb_bus *bus);
 
+/* Delivers ev to the subscriber named name (its first active subscription
+ * for ev's type or for all types), with the usual retries, then dispatches
+ * what that caused. For replaying a dead letter to the component that failed
+ * it. 0, TB_ENOTFOUND (no such subscriber), TB_EMISUSE (from a handler), or
+ * the handler's error (the event is not dead-lettered again: the caller
+ * keeps it). */
+TB_EXPORT int tb_bus_deliver_to(tb_bus *bus, const char *name, const tb_event *ev);
+
 /* Called by a handler before it returns an error: says why, for the dead
  * letter ("quantity -1 is not positive"). Truncated to TB_TEXT_LEN - 1. */
 TB_EXPORT void tb_bus_fail_reason(tb_bus *bus, const char *fmt, ...)

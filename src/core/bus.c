@@ -378,3 +378,21 @@ int tb_bus_dead_letter_replay(tb_bus *bus, size_t i)
     drain(bus);
     return rc;
 }
+
+int tb_bus_deliver_to(tb_bus *bus, const char *name, const tb_event *ev)
+{
+    if (!bus || !name || !ev || ev->type <= TB_EV_NONE || ev->type >= TB_EV_COUNT) return TB_EINVAL;
+    if (bus->dispatching) return TB_EMISUSE;
+    for (size_t i = 0; i < bus->nsubs; i++) {
+        const subscription *s = &bus->subs[i];
+        if (!s->active || strcmp(s->name, name) != 0) continue;
+        if (s->type != ev->type && s->type != TB_BUS_ALL) continue;
+        int attempts = 0;
+        bus->dispatching = 1; /* what the handler publishes queues behind */
+        int rc = deliver(bus, ev, (int)i, &attempts);
+        bus->dispatching = 0;
+        drain(bus);
+        return rc;
+    }
+    return TB_ENOTFOUND;
+}
