@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CONFIG ?= examples/sma_cross.ini
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all build deps run test test-fast bench format clean
+.PHONY: all build deps run test test-fast bench format clean fuzz valgrind
 
 all: build
 
@@ -29,9 +29,34 @@ test: deps build
 	@CC=clang cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTB_SANITIZE=ON -DTB_BUILD_BENCH=OFF >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+	@$(MAKE) valgrind
+	@$(MAKE) fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The end-to-end tests again, with the tradebus binary they run under
+# valgrind (tests/support/tb_test_cli.c honours TB_CLI_WRAPPER): any memory
+# error or definite/indirect leak in the real program fails the test. The
+# e2e-labelled example program runs directly under valgrind too.
+VALGRIND ?= valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
+valgrind: build
+	@command -v valgrind >/dev/null || { echo "make valgrind: valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
+	cd $(BUILD) && TB_CLI_WRAPPER="$(VALGRIND)" ctest -L e2e -E '^example_' --output-on-failure -j $(JOBS)
+	$(VALGRIND) ./$(BUILD)/legacy_momentum data/BTCUSDT-1m-2024-01.csv >/dev/null
+
+# libFuzzer harnesses (fuzz/, clang + ASan + UBSan; docs/fuzzing.md): build,
+# replay fuzz/regressions/, then fuzz each for FUZZ_SECONDS from its seed
+# corpus. Fails on any crash, leak, hang or failed check. `make test` runs
+# them 60 s each when CI is set (the CI runner sets CI=true), 5 s otherwise.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 30
+FUZZERS ?= codec csv config tradelog
+TEST_FUZZ_SECONDS ?= $(if $(CI),60,5)
+fuzz: deps
+	@CC=clang cmake -S fuzz -B $(FUZZ_BUILD) >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	@sh fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZERS)
 
 bench: deps
 	@mkdir -p $(BUILD)

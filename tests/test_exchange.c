@@ -98,7 +98,7 @@ static tb_order_placement_request order(const char *cid, tb_side side, tb_order_
 
 static void submit(fixture *f, const tb_order_placement_request *q, int64_t now)
 {
-    assert_int_equal(tb_exchange_submit(f->ex, q, now), 0);
+    assert_int_equal(tb_exchange_submit(f->ex, q, now, NULL), 0);
 }
 
 static void bar_on(fixture *f, const char *symbol, int64_t minute, const char *o, const char *h,
@@ -607,7 +607,7 @@ static void test_client_order_id_can_be_reused_once_closed(void **state)
     first_bar_at_100(f);
     tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_LIMIT, "1", "90");
     submit(f, &q, 0);
-    assert_int_equal(tb_exchange_cancel(f->ex, "c-1", 1), 0);
+    assert_int_equal(tb_exchange_cancel(f->ex, "c-1", 1, NULL), 0);
     submit(f, &q, 2);
 
     assert_int_equal(count(f, TB_XR_REJECTED), 0);
@@ -662,7 +662,7 @@ static void test_open_orders_reserve_cash_until_canceled(void **state)
     tb_order_placement_request small = order("c-2", TB_SIDE_BUY, TB_ORDER_LIMIT, "1", "100");
     expect_rejected(f, &small, TB_REJECT_INSUFFICIENT_FUNDS, "needs 100.1, only 90.1 available");
 
-    assert_int_equal(tb_exchange_cancel(f->ex, "c-1", 1), 0);
+    assert_int_equal(tb_exchange_cancel(f->ex, "c-1", 1, NULL), 0);
     submit(f, &small, 2);
     assert_int_equal(f->resp[f->n - 1].kind, TB_XR_ACCEPTED);
     assert_string_equal(f->resp[f->n - 1].client_order_id, "c-2");
@@ -731,7 +731,7 @@ static void test_cancel_returns_canceled_with_remaining_quantity(void **state)
     first_bar_at_100(f);
     tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_LIMIT, "2", "90");
     submit(f, &q, 0);
-    assert_int_equal(tb_exchange_cancel(f->ex, "c-1", 77), 0);
+    assert_int_equal(tb_exchange_cancel(f->ex, "c-1", 77, NULL), 0);
 
     assert_int_equal(count(f, TB_XR_CANCELED), 1);
     const tb_exchange_response *r = nth(f, TB_XR_CANCELED, 0);
@@ -750,7 +750,7 @@ static void test_cancel_after_partial_fill_returns_the_remainder(void **state)
     tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_MARKET, "5", NULL);
     submit(f, &q, 0);
     bar(f, 1, "100", "100", "100", "100", "20"); /* fills 2 */
-    assert_int_equal(tb_exchange_cancel(f->ex, "c-1", 0), 0);
+    assert_int_equal(tb_exchange_cancel(f->ex, "c-1", 0, NULL), 0);
 
     assert_dec_equal(nth(f, TB_XR_CANCELED, 0)->quantity, "3");
 }
@@ -761,7 +761,7 @@ static void test_canceled_order_never_fills(void **state)
     first_bar_at_100(f);
     tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_MARKET, "1", NULL);
     submit(f, &q, 0);
-    assert_int_equal(tb_exchange_cancel(f->ex, "c-1", 0), 0);
+    assert_int_equal(tb_exchange_cancel(f->ex, "c-1", 0, NULL), 0);
     bar(f, 1, "100", "100", "100", "100", "20");
 
     assert_int_equal(count(f, TB_XR_FILL), 0);
@@ -771,7 +771,7 @@ static void test_canceled_order_never_fills(void **state)
 static void test_cancel_unknown_id_is_enotfound(void **state)
 {
     fixture *f = *state;
-    assert_int_equal(tb_exchange_cancel(f->ex, "nope", 0), TB_ENOTFOUND);
+    assert_int_equal(tb_exchange_cancel(f->ex, "nope", 0, NULL), TB_ENOTFOUND);
     assert_int_equal(f->n, 0);
 }
 
@@ -781,9 +781,303 @@ static void test_cancel_twice_is_enotfound_the_second_time(void **state)
     first_bar_at_100(f);
     tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_LIMIT, "1", "90");
     submit(f, &q, 0);
-    assert_int_equal(tb_exchange_cancel(f->ex, "c-1", 0), 0);
-    assert_int_equal(tb_exchange_cancel(f->ex, "c-1", 0), TB_ENOTFOUND);
+    assert_int_equal(tb_exchange_cancel(f->ex, "c-1", 0, NULL), 0);
+    assert_int_equal(tb_exchange_cancel(f->ex, "c-1", 0, NULL), TB_ENOTFOUND);
     assert_int_equal(count(f, TB_XR_CANCELED), 1);
+}
+
+/* ---- look-ups ----------------------------------------------------------- */
+
+static tb_exchange_order_info query_ok(fixture *f, const char *cid)
+{
+    tb_exchange_order_info info;
+    tb_exchange_error xe;
+    size_t before = f->n;
+    assert_int_equal(tb_exchange_query(f->ex, cid, 9, &info, &xe), 0);
+    assert_int_equal(f->n, before); /* a look-up tells the caller, not the listener */
+    return info;
+}
+
+static void test_query_finds_open_order_as_new(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_LIMIT, "2", "90");
+    submit(f, &q, 7);
+    tb_exchange_order_info i = query_ok(f, "c-1");
+    assert_string_equal(i.client_order_id, "c-1");
+    assert_string_equal(i.order_id, "SIM-1");
+    assert_int_equal(i.status, TB_ORDER_NEW);
+    assert_dec_equal(i.quantity, "2");
+    assert_dec_equal(i.filled_quantity, "0");
+    assert_int_equal(i.time, 7);
+}
+
+static void test_query_reports_cumulative_quantity_of_partial_fill(void **state)
+{
+    fixture *f = *state;
+    tb_sim_exchange_config cfg = default_config();
+    cfg.max_volume_participation = tbt_dec("0.5");
+    open_exchange(f, &cfg);
+    first_bar_at_100(f);
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_MARKET, "3", NULL);
+    submit(f, &q, 0);
+    bar(f, 1, "100", "100", "100", "100", "2"); /* fills 1 */
+    tb_exchange_order_info i = query_ok(f, "c-1");
+    assert_int_equal(i.status, TB_ORDER_PARTIALLY_FILLED);
+    assert_dec_equal(i.filled_quantity, "1");
+}
+
+static void test_query_finds_filled_order_after_it_left_the_book(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_MARKET, "1", NULL);
+    submit(f, &q, 0);
+    bar(f, 1, "101", "101", "101", "101", "10");
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 0);
+    tb_exchange_order_info i = query_ok(f, "c-1");
+    assert_int_equal(i.status, TB_ORDER_FILLED);
+    assert_dec_equal(i.filled_quantity, "1");
+}
+
+static void test_query_finds_canceled_order(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_LIMIT, "1", "90");
+    submit(f, &q, 0);
+    assert_int_equal(tb_exchange_cancel(f->ex, "c-1", 1, NULL), 0);
+    assert_int_equal(query_ok(f, "c-1").status, TB_ORDER_CANCELED);
+}
+
+static void test_query_unknown_or_rejected_id_is_enotfound(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_LIMIT, "0", "90");
+    submit(f, &q, 0); /* rejected: never on the book */
+    tb_exchange_order_info i;
+    assert_int_equal(tb_exchange_query(f->ex, "c-1", 0, &i, NULL), TB_ENOTFOUND);
+    assert_int_equal(tb_exchange_query(f->ex, "nobody", 0, &i, NULL), TB_ENOTFOUND);
+}
+
+/* ---- injected faults ----------------------------------------------------- */
+
+static void script1(fixture *f, tb_sim_fault fault)
+{
+    assert_int_equal(tb_sim_exchange_script_faults(f->ex, &fault, 1), 0);
+}
+
+static int submit_faulted(fixture *f, tb_sim_fault fault, const char *cid, tb_exchange_error *xe)
+{
+    script1(f, fault);
+    tb_order_placement_request q = order(cid, TB_SIDE_BUY, TB_ORDER_MARKET, "1", NULL);
+    return tb_exchange_submit(f->ex, &q, 3, xe);
+}
+
+static void test_timeout_fault_never_reaches_the_book(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_exchange_error xe;
+    assert_int_equal(submit_faulted(f, TB_SIM_FAULT_TIMEOUT, "c-1", &xe), TB_EIO);
+    assert_int_equal(xe.failure, TB_XF_TIMEOUT);
+    assert_int_equal(f->n, 0);
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 0);
+    tb_exchange_order_info i;
+    assert_int_equal(tb_exchange_query(f->ex, "c-1", 4, &i, NULL), TB_ENOTFOUND);
+    assert_dec_equal(tb_sim_exchange_cash(f->ex), "10000");
+}
+
+static void test_lost_ack_fault_leaves_the_order_live_without_a_reply(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_exchange_error xe;
+    assert_int_equal(submit_faulted(f, TB_SIM_FAULT_LOST_ACK, "c-1", &xe), TB_EIO);
+    assert_int_equal(xe.failure, TB_XF_TIMEOUT); /* the client cannot tell */
+    assert_int_equal(f->n, 0);
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 1);
+    assert_int_equal(query_ok(f, "c-1").status, TB_ORDER_NEW);
+    bar(f, 1, "101", "101", "101", "101", "10"); /* and it fills as any order */
+    assert_int_equal(count(f, TB_XR_FILL), 1);
+}
+
+static void test_server_error_fault_before_processing_changes_nothing(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_exchange_error xe;
+    assert_int_equal(submit_faulted(f, TB_SIM_FAULT_SERVER_ERROR, "c-1", &xe), TB_EIO);
+    assert_int_equal(xe.failure, TB_XF_SERVER_ERROR);
+    assert_string_equal(xe.text, "HTTP 503");
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 0);
+}
+
+static void test_server_error_fault_after_processing_leaves_the_order_live(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_exchange_error xe;
+    assert_int_equal(submit_faulted(f, TB_SIM_FAULT_SERVER_ERROR_AFTER, "c-1", &xe), TB_EIO);
+    assert_int_equal(xe.failure, TB_XF_SERVER_ERROR);
+    assert_int_equal(f->n, 0);
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 1);
+}
+
+static void test_rate_limit_fault_tells_retry_after(void **state)
+{
+    fixture *f = *state;
+    tb_sim_exchange_config cfg = default_config();
+    cfg.faults.retry_after = 3 * TBT_SECOND;
+    open_exchange(f, &cfg);
+    first_bar_at_100(f);
+    tb_exchange_error xe;
+    assert_int_equal(submit_faulted(f, TB_SIM_FAULT_RATE_LIMIT, "c-1", &xe), TB_EIO);
+    assert_int_equal(xe.failure, TB_XF_RATE_LIMITED);
+    assert_int_equal(xe.retry_after, 3 * TBT_SECOND);
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 0);
+}
+
+static void test_connection_lost_fault_sends_nothing(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_exchange_error xe;
+    assert_int_equal(submit_faulted(f, TB_SIM_FAULT_CONNECTION_LOST, "c-1", &xe), TB_EIO);
+    assert_int_equal(xe.failure, TB_XF_CONNECTION_LOST);
+    assert_false(tb_exchange_failure_is_ambiguous(xe.failure));
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 0);
+}
+
+static void test_lost_reply_hides_a_rejection_too(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    script1(f, TB_SIM_FAULT_LOST_ACK);
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_MARKET, "1000", NULL);
+    tb_exchange_error xe;
+    assert_int_equal(tb_exchange_submit(f->ex, &q, 0, &xe), TB_EIO);
+    assert_int_equal(f->n, 0);
+    assert_int_equal(tb_sim_exchange_get_stats(f->ex).rejected, 1);
+}
+
+static void test_query_timeout_fault_answers_nothing(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_MARKET, "1", NULL);
+    submit(f, &q, 0);
+    script1(f, TB_SIM_FAULT_TIMEOUT);
+    tb_exchange_order_info i;
+    tb_exchange_error xe;
+    assert_int_equal(tb_exchange_query(f->ex, "c-1", 0, &i, &xe), TB_EIO);
+    assert_int_equal(xe.failure, TB_XF_TIMEOUT);
+    assert_int_equal(tb_exchange_query(f->ex, "c-1", 0, &i, &xe), 0);
+}
+
+static void test_cancel_with_lost_reply_still_cancels(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_LIMIT, "1", "90");
+    submit(f, &q, 0);
+    script1(f, TB_SIM_FAULT_LOST_ACK);
+    tb_exchange_error xe;
+    assert_int_equal(tb_exchange_cancel(f->ex, "c-1", 1, &xe), TB_EIO);
+    assert_int_equal(count(f, TB_XR_CANCELED), 0);
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 0);
+    assert_int_equal(query_ok(f, "c-1").status, TB_ORDER_CANCELED);
+}
+
+/* The fault kinds of 400 submits under a spec and seed. */
+static void fault_sequence(fixture *f, uint64_t seed, tb_sim_fault *out, size_t n)
+{
+    tb_sim_exchange_config cfg = default_config();
+    char err[200];
+    assert_int_equal(tb_sim_faults_parse("timeout:0.1,server_error:0.05,rate_limit:0.05,"
+                                         "lost_ack:0.05",
+                                         &cfg.faults, err, sizeof(err)),
+                     0);
+    cfg.faults.seed = seed;
+    open_exchange(f, &cfg);
+    first_bar_at_100(f);
+    for (size_t i = 0; i < n; i++) {
+        char cid[16];
+        snprintf(cid, sizeof(cid), "c-%zu", i);
+        tb_order_placement_request q = order(cid, TB_SIDE_BUY, TB_ORDER_LIMIT, "0.001", "1");
+        tb_exchange_error xe;
+        tb_sim_exchange_stats before = tb_sim_exchange_get_stats(f->ex);
+        int rc = tb_exchange_submit(f->ex, &q, 0, &xe);
+        assert_true(rc == 0 || rc == TB_EIO);
+        tb_sim_exchange_stats after = tb_sim_exchange_get_stats(f->ex);
+        out[i] = TB_SIM_FAULT_NONE;
+        for (int k = 1; k < TB_SIM_FAULT_COUNT; k++)
+            if (after.faults[k] != before.faults[k]) out[i] = (tb_sim_fault)k;
+        f->n = 0;
+    }
+}
+
+static void test_random_faults_are_deterministic_per_seed_and_near_their_rates(void **state)
+{
+    fixture *f = *state;
+    enum { N = 2000 };
+    static tb_sim_fault a[N], b[N], c[N];
+    fault_sequence(f, 5, a, N);
+    fault_sequence(f, 5, b, N);
+    fault_sequence(f, 6, c, N);
+    assert_memory_equal(a, b, sizeof(a));
+    assert_memory_not_equal(a, c, sizeof(a));
+    int n[TB_SIM_FAULT_COUNT] = {0};
+    for (int i = 0; i < N; i++)
+        n[a[i]]++;
+    /* 10% / 5% / 5% / 5% of 2000: 200 / 100 / 100 / 100, within a wide margin */
+    assert_in_range(n[TB_SIM_FAULT_TIMEOUT], 140, 260);
+    assert_in_range(n[TB_SIM_FAULT_LOST_ACK], 60, 140);
+    assert_in_range(n[TB_SIM_FAULT_SERVER_ERROR] + n[TB_SIM_FAULT_SERVER_ERROR_AFTER], 60, 140);
+    assert_true(n[TB_SIM_FAULT_SERVER_ERROR] > 0 && n[TB_SIM_FAULT_SERVER_ERROR_AFTER] > 0);
+    assert_in_range(n[TB_SIM_FAULT_RATE_LIMIT], 60, 140);
+    assert_int_equal(n[TB_SIM_FAULT_CONNECTION_LOST], 0);
+}
+
+static void test_no_fault_spec_injects_nothing_and_tracks_no_ids(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_MARKET, "1", NULL);
+    submit(f, &q, 0);
+    tb_sim_exchange_stats st = tb_sim_exchange_get_stats(f->ex);
+    assert_int_equal(st.submits, 1);
+    assert_int_equal(st.accepted, 1);
+    for (int k = 0; k < TB_SIM_FAULT_COUNT; k++)
+        assert_int_equal(st.faults[k], 0);
+    assert_int_equal(st.distinct_ids_accepted, 0);
+    assert_int_equal(tb_sim_exchange_id_stats(f->ex, "c-1", NULL, NULL), TB_ENOTFOUND);
+}
+
+static void test_id_stats_count_submits_and_acceptances_per_client_order_id(void **state)
+{
+    fixture *f = *state;
+    tb_sim_exchange_config cfg = default_config();
+    cfg.track_ids = 1;
+    open_exchange(f, &cfg);
+    first_bar_at_100(f);
+    tb_order_placement_request q = order("c-1", TB_SIDE_BUY, TB_ORDER_LIMIT, "1", "90");
+    tb_exchange_error xe;
+    assert_int_equal(submit_faulted(f, TB_SIM_FAULT_TIMEOUT, "c-1", &xe), TB_EIO);
+    submit(f, &q, 1);
+    submit(f, &q, 2); /* refused: already open */
+    uint32_t submits = 0, accepts = 0;
+    assert_int_equal(tb_sim_exchange_id_stats(f->ex, "c-1", &submits, &accepts), 0);
+    assert_int_equal(submits, 3);
+    assert_int_equal(accepts, 1);
+    assert_int_equal(tb_exchange_cancel(f->ex, "c-1", 3, NULL), 0);
+    submit(f, &q, 4); /* reused once closed: a second acceptance, and it shows */
+    tb_sim_exchange_stats st = tb_sim_exchange_get_stats(f->ex);
+    assert_int_equal(st.distinct_ids_accepted, 1);
+    assert_int_equal(st.ids_accepted_twice, 1);
+    assert_int_equal(st.max_submits_per_id, 4);
 }
 
 /* ---- configuration ------------------------------------------------------ */
@@ -813,6 +1107,11 @@ static void test_config_init_sets_documented_defaults(void **state)
     assert_dec_equal(cfg.max_volume_participation, "0");
     assert_null(cfg.symbols);
     assert_int_equal(cfg.nsymbols, 0);
+    assert_false(tb_sim_faults_enabled(&cfg.faults));
+    assert_int_equal(cfg.faults.retry_after, TBT_SECOND);
+    assert_int_equal(cfg.faults.seed, 1);
+    assert_int_equal(cfg.track_ids, 0);
+    assert_null(cfg.observer);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -865,6 +1164,23 @@ int main(void)
         T(test_canceled_order_never_fills),
         T(test_cancel_unknown_id_is_enotfound),
         T(test_cancel_twice_is_enotfound_the_second_time),
+        T(test_query_finds_open_order_as_new),
+        T(test_query_reports_cumulative_quantity_of_partial_fill),
+        T(test_query_finds_filled_order_after_it_left_the_book),
+        T(test_query_finds_canceled_order),
+        T(test_query_unknown_or_rejected_id_is_enotfound),
+        T(test_timeout_fault_never_reaches_the_book),
+        T(test_lost_ack_fault_leaves_the_order_live_without_a_reply),
+        T(test_server_error_fault_before_processing_changes_nothing),
+        T(test_server_error_fault_after_processing_leaves_the_order_live),
+        T(test_rate_limit_fault_tells_retry_after),
+        T(test_connection_lost_fault_sends_nothing),
+        T(test_lost_reply_hides_a_rejection_too),
+        T(test_query_timeout_fault_answers_nothing),
+        T(test_cancel_with_lost_reply_still_cancels),
+        T(test_random_faults_are_deterministic_per_seed_and_near_their_rates),
+        T(test_no_fault_spec_injects_nothing_and_tracks_no_ids),
+        T(test_id_stats_count_submits_and_acceptances_per_client_order_id),
         T(test_create_refuses_fee_out_of_range),
         T(test_config_init_sets_documented_defaults),
     };

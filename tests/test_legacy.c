@@ -782,7 +782,7 @@ static int pipeline_event(const tb_event *ev, void *ctx)
 static void run_pipeline(const tb_config *cfg, const tb_strategy_vtable *const *extra,
                          size_t nextra, rec_list *out, tb_backtest_result *res)
 {
-    tb_pipeline_options po = {NULL, NULL, extra, nextra};
+    tb_pipeline_options po = {NULL, NULL, extra, nextra, NULL, NULL};
     tb_pipeline *p = NULL;
     char err[512] = "";
     int rc = tb_pipeline_create(cfg, &po, &p, err, sizeof(err));

@@ -596,6 +596,60 @@ static void test_create_without_exchange_is_einval(void **state)
     assert_null(om);
 }
 
+static void test_dead_letter_names_why_orders_refused_the_signal(void **state)
+{
+    fixture *f = *state;
+    publish_bar(f, 0, "100", "100", "100", "10");
+    publish_signal(f, TB_SIGNAL_BUY, "0");
+    assert_int_equal(tb_bus_dead_letter_count(f->bus), 1);
+    assert_string_equal(tb_bus_dead_letter(f->bus, 0)->reason, "signal volume 0 is not positive");
+
+    tb_event sig = make_signal(f, TB_SIGNAL_BUY, "1", TB_ORDER_MARKET, NULL);
+    sig.u.signal.symbol[0] = 0;
+    assert_int_equal(tb_bus_publish(f->bus, &sig), 0);
+    assert_int_equal(tb_bus_dead_letter_count(f->bus), 2);
+    assert_string_equal(tb_bus_dead_letter(f->bus, 1)->reason, "signal has no symbol");
+}
+
+static void test_order_state_alert_names_the_illegal_transition(void **state)
+{
+    fixture *f = *state;
+    publish_bar(f, 0, "100", "100", "100", "10");
+    publish_signal(f, TB_SIGNAL_BUY, "1");
+    publish_bar(f, 1, "100", "100", "100", "10"); /* filled */
+    tb_exchange_response r = fill_response("alpha-1", "1", "100");
+    f->ex->listener(&r, f->ex->listener_ctx);
+    assert_string_equal(only(f, TB_EV_RISK_ALERT)->u.risk_alert.detail,
+                        "FILL for alpha-1 refused: the order is already FILLED");
+}
+
+static void test_config_init_sets_documented_retry_defaults(void **state)
+{
+    (void)state;
+    tb_order_manager_config oc;
+    memset(&oc, 0xAB, sizeof(oc));
+    tb_order_manager_config_init(&oc);
+    assert_int_equal(oc.max_attempts, 8);
+    assert_int_equal(oc.base_delay, 100 * 1000000LL);
+    assert_int_equal(oc.max_delay, 10 * TBT_SECOND);
+    assert_int_equal(oc.max_total, 30 * TBT_SECOND);
+    assert_int_equal(oc.retry_seed, 1);
+    assert_null(oc.wait);
+    assert_null(oc.exchange);
+}
+
+static void test_create_refuses_negative_retry_settings(void **state)
+{
+    fixture *f = *state;
+    tb_order_manager_config oc;
+    tb_order_manager_config_init(&oc);
+    oc.exchange = f->ex;
+    oc.max_total = -1;
+    tb_order_manager *om = NULL;
+    assert_int_equal(tb_order_manager_create(f->bus, &oc, &om), TB_EINVAL);
+    assert_null(om);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -626,6 +680,10 @@ int main(void)
         T(test_cancel_publishes_order_canceled_with_canceled_quantity),
         T(test_cancel_unknown_order_is_enotfound),
         T(test_create_without_exchange_is_einval),
+        T(test_dead_letter_names_why_orders_refused_the_signal),
+        T(test_order_state_alert_names_the_illegal_transition),
+        T(test_config_init_sets_documented_retry_defaults),
+        T(test_create_refuses_negative_retry_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,7 @@ typedef struct {
     tb_position_manager *pm;
     tb_event updates[MAX_CAPTURED];
     size_t n;
+    int64_t minute; /* of the next bar: bars of a symbol must move forward */
 } fixture;
 
 static tb_decimal dec(const char *s)
@@ -96,15 +97,35 @@ static uint64_t fill(fixture *f, const char *strategy, const char *symbol, tb_si
     return ev.event_id;
 }
 
+/* Applies a fill by the seed's call rather than the bus; it gets a fresh
+ * event id, as a published one would. */
+static int direct(fixture *f, tb_event *ev)
+{
+    ev->event_id = tb_bus_next_id(f->bus);
+    return tb_position_manager_handle_order_filled_event(f->pm, ev);
+}
+
+/* A flat one-minute bar (open = high = low = close), each a minute after the
+ * fixture's last. */
+static tb_market_data flat_bar(fixture *f, const char *symbol, const char *close)
+{
+    tb_market_data md;
+    memset(&md, 0, sizeof(md));
+    assert_int_equal(tb_str_copy(md.symbol, sizeof(md.symbol), symbol), 0);
+    md.open = md.high = md.low = md.close = dec(close);
+    md.volume = dec("1");
+    md.open_time = f->minute * 60 * SECOND;
+    md.close_time = md.open_time + 60 * SECOND - 1;
+    f->minute++;
+    return md;
+}
+
 static void bar(fixture *f, const char *symbol, const char *close)
 {
     tb_event ev;
     tb_event_init(&ev, TB_EV_MARKET_DATA, TB_SRC_MARKET_DATA);
-    ev.timestamp = 60 * SECOND;
-    tb_market_data *md = &ev.u.market_data;
-    assert_int_equal(tb_str_copy(md->symbol, sizeof(md->symbol), symbol), 0);
-    md->open = md->high = md->low = md->close = dec(close);
-    md->volume = dec("1");
+    ev.u.market_data = flat_bar(f, symbol, close);
+    ev.timestamp = ev.u.market_data.close_time;
     assert_int_equal(tb_bus_publish(f->bus, &ev), 0);
 }
 
@@ -319,7 +340,7 @@ static void test_position_marked_on_bar_without_publishing(void **state)
     assert_dec(p.unrealized_pnl, "0");
     assert_dec(tb_position_manager_unrealized(f->pm), "5.5");
 
-    tb_market_data md = {.symbol = "ETHUSDT", .close = dec("9.5")};
+    tb_market_data md = flat_bar(f, "ETHUSDT", "9.5");
     assert_int_equal(tb_position_manager_mark(f->pm, &md), 0);
     assert_int_equal(tb_position_manager_find(f->pm, "s1", "ETHUSDT", &p), 0);
     assert_dec(p.unrealized_pnl, "-0.5");
@@ -382,6 +403,7 @@ static void test_position_rejects_each_invalid_fill_field(void **state)
 {
     fixture *f = *state;
     tb_event good = make_fill("s1", "BTCUSDT", TB_SIDE_BUY, "1", "100", 1), ev;
+    good.event_id = tb_bus_next_id(f->bus);
 
     ev = good;
     ev.u.order_filled.filled_quantity = dec("-1");
@@ -409,9 +431,13 @@ static void test_position_rejects_each_invalid_fill_field(void **state)
     assert_int_equal(tb_position_manager_handle_order_filled_event(f->pm, &ev), TB_EINVAL);
     assert_int_equal(tb_position_manager_handle_order_filled_event(f->pm, NULL), TB_EINVAL);
 
+    ev = good; /* only a published event has an id */
+    ev.event_id = 0;
+    assert_int_equal(tb_position_manager_handle_order_filled_event(f->pm, &ev), TB_EINVAL);
+
     assert_int_equal(f->n, 0);
     assert_int_equal(tb_position_manager_count(f->pm), 0);
-    assert_int_equal(tb_position_manager_handle_order_filled_event(f->pm, &good), 0);
+    assert_int_equal(direct(f, &good), 0);
     assert_int_equal(f->n, 1);
 }
 
@@ -423,11 +449,11 @@ static void test_position_overflow_leaves_position_untouched(void **state)
     assert_int_equal(tb_position_manager_find(f->pm, "s1", "BTCUSDT", &before), 0);
 
     /* Realized (200 − 1) × 1e9 is beyond ±92e9. */
-    tb_event ev = make_fill("s1", "BTCUSDT", TB_SIDE_SELL, "1000000000", "200", 2);
-    assert_int_equal(tb_position_manager_handle_order_filled_event(f->pm, &ev), TB_EOVERFLOW);
+    tb_event ev = make_fill("s1", "BTCUSDT", TB_SIDE_SELL, "1000000000", "200", 43 * SECOND);
+    assert_int_equal(direct(f, &ev), TB_EOVERFLOW);
     /* Adding 1e9 at 100: entry 50.5, but unrealized (100 − 50.5) × 2e9 overflows. */
-    ev = make_fill("s1", "BTCUSDT", TB_SIDE_BUY, "1000000000", "100", 2);
-    assert_int_equal(tb_position_manager_handle_order_filled_event(f->pm, &ev), TB_EOVERFLOW);
+    ev = make_fill("s1", "BTCUSDT", TB_SIDE_BUY, "1000000000", "100", 43 * SECOND);
+    assert_int_equal(direct(f, &ev), TB_EOVERFLOW);
 
     tb_position_update after;
     assert_int_equal(tb_position_manager_find(f->pm, "s1", "BTCUSDT", &after), 0);
@@ -436,7 +462,7 @@ static void test_position_overflow_leaves_position_untouched(void **state)
     assert_int_equal(f->n, 1);
 
     /* Through the bus the overflow is dead-lettered, never lost. */
-    ev = make_fill("s1", "BTCUSDT", TB_SIDE_SELL, "1000000000", "200", 3);
+    ev = make_fill("s1", "BTCUSDT", TB_SIDE_SELL, "1000000000", "200", 44 * SECOND);
     assert_int_equal(tb_bus_publish(f->bus, &ev), 0);
     assert_int_equal(tb_bus_dead_letter_count(f->bus), 1);
     assert_int_equal(tb_bus_dead_letter(f->bus, 0)->error, TB_EOVERFLOW);
@@ -451,7 +477,7 @@ static void test_position_new_position_overflow_creates_nothing(void **state)
     bar(f, "BTCUSDT", "1000000");
     /* (1e6 − 1) × 1e6 unrealized cannot be represented. */
     tb_event ev = make_fill("s1", "BTCUSDT", TB_SIDE_BUY, "1000000", "1", 1);
-    assert_int_equal(tb_position_manager_handle_order_filled_event(f->pm, &ev), TB_EOVERFLOW);
+    assert_int_equal(direct(f, &ev), TB_EOVERFLOW);
     assert_int_equal(tb_position_manager_count(f->pm), 0);
     assert_int_equal(f->n, 0);
 }
@@ -462,7 +488,7 @@ static void test_position_mark_overflow_reported(void **state)
     fill(f, "s1", "BTCUSDT", TB_SIDE_BUY, "1000000000", "1");
     fill(f, "s2", "BTCUSDT", TB_SIDE_BUY, "1", "1");
 
-    tb_market_data md = {.symbol = "BTCUSDT", .close = dec("200")};
+    tb_market_data md = flat_bar(f, "BTCUSDT", "200");
     assert_int_equal(tb_position_manager_mark(f->pm, &md), TB_EOVERFLOW);
     tb_position_update p;
     assert_int_equal(tb_position_manager_find(f->pm, "s1", "BTCUSDT", &p), 0);
@@ -472,6 +498,7 @@ static void test_position_mark_overflow_reported(void **state)
     assert_dec(p.mark_price, "200"); /* the others are still marked */
     assert_dec(p.unrealized_pnl, "199");
 
+    md = flat_bar(f, "BTCUSDT", "200");
     md.close = 0;
     assert_int_equal(tb_position_manager_mark(f->pm, &md), TB_EDATA);
 }
@@ -569,7 +596,8 @@ static void test_position_many_keys_grow_tables(void **state)
         for (int y = 0; y < 3; y++) {
             tb_event ev = make_fill(strategy, symbols[y], TB_SIDE_BUY, "1", "10", 1);
             ev.u.order_filled.filled_quantity = (s + 1) * TB_DECIMAL_ONE;
-            assert_int_equal(tb_position_manager_handle_order_filled_event(f->pm, &ev), 0);
+            ev.u.order_filled.cumulative_quantity = ev.u.order_filled.filled_quantity;
+            assert_int_equal(direct(f, &ev), 0);
             f->n = 0;
         }
     }

@@ -24,6 +24,8 @@ typedef struct {
     char rule[TB_RULE_LEN];
     char detail[TB_TEXT_LEN];
     uint64_t last_request_id;
+    int64_t minute;        /* of the next bar: bars of a symbol must move forward */
+    int64_t last_bar_time; /* the last bar's close time (and event time) */
 } fixture;
 
 static tb_decimal dec(const char *s)
@@ -74,15 +76,18 @@ static void start(fixture *f, const tb_risk_config *cfg)
     assert_int_equal(tb_risk_manager_create(f->bus, cfg, &f->rm), 0);
 }
 
+/* A flat bar (open = high = low = close), a minute after the last one. */
 static uint64_t bar(fixture *f, const char *symbol, const char *close)
 {
     tb_event ev;
     tb_event_init(&ev, TB_EV_MARKET_DATA, TB_SRC_MARKET_DATA);
-    ev.timestamp = 60 * SECOND;
     tb_market_data *md = &ev.u.market_data;
     assert_int_equal(tb_str_copy(md->symbol, sizeof(md->symbol), symbol), 0);
     md->open = md->high = md->low = md->close = dec(close);
     md->volume = dec("1");
+    md->open_time = f->minute++ * 60 * SECOND;
+    md->close_time = md->open_time + 60 * SECOND - 1;
+    ev.timestamp = f->last_bar_time = md->close_time;
     assert_int_equal(tb_bus_publish(f->bus, &ev), 0);
     return ev.event_id;
 }
@@ -104,15 +109,25 @@ static void position(fixture *f, const char *strategy, const char *symbol, uint6
     assert_int_equal(tb_bus_publish(f->bus, &ev), 0);
 }
 
-static void order_created(fixture *f, const char *client_id)
+/* An acknowledgement (NEW) of a MARKET buy of 1 BTCUSDT for s1. */
+static tb_event created_event(const char *client_id)
 {
     tb_event ev;
     tb_event_init(&ev, TB_EV_ORDER_CREATED, TB_SRC_ORDERS);
     tb_order_created *o = &ev.u.order_created;
     assert_int_equal(tb_str_copy(o->client_order_id, sizeof(o->client_order_id), client_id), 0);
+    assert_int_equal(tb_str_copy(o->strategy_id, sizeof(o->strategy_id), "s1"), 0);
     assert_int_equal(tb_str_copy(o->symbol, sizeof(o->symbol), "BTCUSDT"), 0);
     o->status = TB_ORDER_NEW;
+    o->order_type = TB_ORDER_MARKET;
+    o->side = TB_SIDE_BUY;
     o->quantity = dec("1");
+    return ev;
+}
+
+static void order_created(fixture *f, const char *client_id)
+{
+    tb_event ev = created_event(client_id);
     assert_int_equal(tb_bus_publish(f->bus, &ev), 0);
 }
 
@@ -126,9 +141,12 @@ static void order_filled(fixture *f, const char *client_id, tb_order_status stat
     assert_int_equal(tb_str_copy(o->strategy_id, sizeof(o->strategy_id), "s1"), 0);
     assert_int_equal(tb_str_copy(o->symbol, sizeof(o->symbol), "BTCUSDT"), 0);
     o->side = TB_SIDE_BUY;
-    o->filled_quantity = dec("1");
+    /* A partial fill takes half of the order's 1, a FILLED one the rest. */
+    o->filled_quantity = dec(status == TB_ORDER_FILLED ? "1" : "0.5");
     o->filled_price = dec("100");
     o->commission = dec(commission);
+    o->cumulative_quantity = o->filled_quantity;
+    o->average_price = o->filled_price;
     o->status = status;
     assert_int_equal(tb_bus_publish(f->bus, &ev), 0);
 }
@@ -139,6 +157,11 @@ static void order_rejected(fixture *f, const char *client_id)
     tb_event_init(&ev, TB_EV_ORDER_REJECTED, TB_SRC_ORDERS);
     tb_order_rejected *o = &ev.u.order_rejected;
     assert_int_equal(tb_str_copy(o->client_order_id, sizeof(o->client_order_id), client_id), 0);
+    assert_int_equal(tb_str_copy(o->strategy_id, sizeof(o->strategy_id), "s1"), 0);
+    assert_int_equal(tb_str_copy(o->symbol, sizeof(o->symbol), "BTCUSDT"), 0);
+    o->side = TB_SIDE_BUY;
+    o->order_type = TB_ORDER_MARKET;
+    o->quantity = dec("1");
     o->reason = TB_REJECT_EXCHANGE;
     assert_int_equal(tb_bus_publish(f->bus, &ev), 0);
 }
@@ -149,6 +172,10 @@ static void order_canceled(fixture *f, const char *client_id)
     tb_event_init(&ev, TB_EV_ORDER_CANCELED, TB_SRC_ORDERS);
     tb_order_canceled *o = &ev.u.order_canceled;
     assert_int_equal(tb_str_copy(o->client_order_id, sizeof(o->client_order_id), client_id), 0);
+    assert_int_equal(tb_str_copy(o->strategy_id, sizeof(o->strategy_id), "s1"), 0);
+    assert_int_equal(tb_str_copy(o->symbol, sizeof(o->symbol), "BTCUSDT"), 0);
+    o->side = TB_SIDE_BUY;
+    o->canceled_quantity = dec("1");
     o->status = TB_ORDER_CANCELED;
     assert_int_equal(tb_bus_publish(f->bus, &ev), 0);
 }
@@ -366,17 +393,32 @@ static void test_risk_counts_open_orders_through_lifecycle(void **state)
     /* Rejected before any ack (e.g. by this very manager): never counted. */
     order_rejected(f, "never-acked");
     assert_int_equal(tb_risk_manager_open_orders(f->rm), 1);
+    /* An acknowledged order cannot be rejected (NEW → REJECTED is illegal):
+     * refused, and still open until its cancel. */
     order_rejected(f, "c3");
+    assert_int_equal(tb_risk_manager_open_orders(f->rm), 1);
+    order_canceled(f, "c3");
     assert_int_equal(tb_risk_manager_open_orders(f->rm), 0);
+    assert_int_equal(tb_bus_dead_letter_count(f->bus), 1);
 
-    /* A duplicate ack counts once; a duplicate cancel cannot go below zero. */
-    order_created(f, "c4");
+    /* A redelivered ack (the same event) counts once; a second ack with its
+     * own id is refused, and so are a second cancel and a fill after it:
+     * the count never goes below zero. */
+    tb_event ack = created_event("c4");
+    assert_int_equal(tb_bus_publish(f->bus, &ack), 0);
+    assert_int_equal(tb_bus_publish(f->bus, &ack), 0);
+    assert_int_equal(tb_bus_dead_letter_count(f->bus), 1);
     order_created(f, "c4");
     assert_int_equal(tb_risk_manager_open_orders(f->rm), 1);
     order_canceled(f, "c4");
     order_canceled(f, "c4");
     order_filled(f, "c4", TB_ORDER_FILLED, "0");
     assert_int_equal(tb_risk_manager_open_orders(f->rm), 0);
+    assert_int_equal(tb_bus_dead_letter_count(f->bus), 4);
+    for (size_t i = 0; i < 4; i++) {
+        assert_string_equal(tb_bus_dead_letter(f->bus, i)->subscriber, "risk");
+        assert_int_equal(tb_bus_dead_letter(f->bus, i)->error, TB_ESTATE);
+    }
     assert_int_equal(f->n, 1);
 }
 
@@ -398,10 +440,11 @@ static void test_risk_open_order_set_survives_growth_and_removal(void **state)
     /* Every odd id must still be findable after the deletions' shifts. */
     for (int i = 1; i < 500; i += 2) {
         snprintf(id, sizeof(id), "o-%d", i);
-        order_rejected(f, id);
+        order_filled(f, id, TB_ORDER_FILLED, "0");
         assert_int_equal(tb_risk_manager_open_orders(f->rm), (size_t)(500 - i) / 2);
     }
     assert_int_equal(tb_risk_manager_open_orders(f->rm), 0);
+    assert_int_equal(tb_bus_dead_letter_count(f->bus), 0);
 }
 
 static void test_risk_rejects_limit_price_outside_band(void **state)
@@ -491,7 +534,7 @@ static void test_risk_drawdown_halts_then_allows_only_reducing_orders(void **sta
     const tb_event *ev = &f->alerts[0];
     assert_int_equal(ev->causation_id, cause);
     assert_int_equal(ev->correlation_id, cause);
-    assert_int_equal(ev->timestamp, 60 * SECOND);
+    assert_int_equal(ev->timestamp, f->last_bar_time);
     assert_string_equal(ev->u.risk_alert.rule, "max_drawdown");
     assert_string_equal(ev->u.risk_alert.detail,
                         "equity 8000 is 20.00% below peak 10000, limit 15%");
@@ -574,6 +617,7 @@ static void test_risk_equity_counts_realized_fees_and_unrealized(void **state)
     bar(f, "BTCUSDT", "110");
     assert_dec(tb_risk_manager_equity(f->rm), "10020");
 
+    order_created(f, "c1");
     order_filled(f, "c1", TB_ORDER_FILLED, "1.5");
     assert_dec(tb_risk_manager_fees(f->rm), "1.5");
     assert_dec(tb_risk_manager_equity(f->rm), "10018.5");
@@ -591,6 +635,7 @@ static void test_risk_equity_counts_realized_fees_and_unrealized(void **state)
     /* + (−0.25) + (10.5 − 10) × −4 */
     assert_dec(tb_risk_manager_equity(f->rm), "10033.25");
 
+    order_created(f, "c2");
     order_filled(f, "c2", TB_ORDER_PARTIALLY_FILLED, "0.25");
     assert_dec(tb_risk_manager_fees(f->rm), "1.75");
     assert_dec(tb_risk_manager_equity(f->rm), "10033");
@@ -604,8 +649,11 @@ static void test_risk_invalid_request_refused_without_alert(void **state)
     start(f, &cfg);
     assert_int_equal(check(f, TB_SIDE_BUY, "0"), TB_EINVAL);
     assert_string_equal(f->rule, "invalid_order");
+    assert_string_equal(f->detail, "OrderPlacementRequest.quantity 0 is not positive");
     assert_int_equal(check_limit(f, TB_SIDE_BUY, "1", "0"), TB_EINVAL);
+    assert_string_equal(f->detail, "OrderPlacementRequest.price 0 is not positive for a LIMIT order");
     assert_int_equal(check(f, (tb_side)3, "1"), TB_EINVAL);
+    assert_string_equal(f->detail, "OrderPlacementRequest.side 3 is not BUY or SELL");
 
     tb_event ev;
     tb_event_init(&ev, TB_EV_ORDER_CREATED, TB_SRC_ORDERS);
@@ -627,6 +675,9 @@ static void test_risk_refusal_with_small_buffers_truncates_safely(void **state)
     ev.u.order_request.side = TB_SIDE_BUY;
     ev.u.order_request.quantity = dec("2");
     assert_int_equal(tb_str_copy(ev.u.order_request.symbol, TB_SYMBOL_LEN, "BTCUSDT"), 0);
+    assert_int_equal(tb_str_copy(ev.u.order_request.strategy_id, TB_STRATEGY_LEN, "s1"), 0);
+    assert_int_equal(tb_str_copy(ev.u.order_request.client_order_id, TB_ORDER_ID_LEN, "s1-1"), 0);
+    ev.event_id = tb_bus_next_id(f->bus);
     char rule[4], detail[8];
     assert_int_equal(
         tb_risk_manager_pretrade(f->rm, &ev, rule, sizeof(rule), detail, sizeof(detail)),
@@ -649,6 +700,8 @@ static void test_risk_bad_market_data_is_dead_lettered(void **state)
     assert_int_equal(tb_bus_dead_letter_count(f->bus), 1);
     assert_string_equal(tb_bus_dead_letter(f->bus, 0)->subscriber, "risk");
     assert_int_equal(tb_bus_dead_letter(f->bus, 0)->error, TB_EDATA);
+    assert_string_equal(tb_bus_dead_letter(f->bus, 0)->reason,
+                        "MarketData.open 0 is not positive");
 }
 
 static void test_risk_destroy_unsubscribes(void **state)

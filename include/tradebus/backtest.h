@@ -23,6 +23,7 @@ extern "C" {
 typedef struct {
     uint64_t bars, bad_rows, signals, orders, fills, rejected, canceled, open_orders;
     uint64_t dead_letters;
+    int64_t dead_letter_queue;    /* entries in the journal's queue; -1 without a journal */
     uint64_t events[TB_EV_COUNT]; /* per type; [0] = all */
     tb_decimal realized_pnl, unrealized_pnl, fees;
     tb_decimal initial_equity, final_equity, max_drawdown_pct;
@@ -40,6 +41,8 @@ typedef struct {
     /* Strategies beyond the built-ins, looked up by name first (borrowed). */
     const tb_strategy_vtable *const *strategies;
     size_t nstrategies;
+    tb_dead_letter_fn on_dead_letter; /* sees every dead letter (e.g. the journal); may be NULL */
+    void *on_dead_letter_ctx;
 } tb_pipeline_options;
 
 typedef struct tb_pipeline tb_pipeline;
@@ -79,6 +82,9 @@ typedef struct {
     int (*on_end)(tb_pipeline *p, const tb_backtest_result *res, void *ctx);
     void (*on_stop)(tb_pipeline *p, void *ctx);
     void *hook_ctx;
+    /* With [journal] path set: continue the run the journal holds (see
+     * docs/journal.md). Without it an existing run in the journal is an error. */
+    int resume;
 } tb_backtest_options;
 
 /* Runs a whole backtest. 0; TB_ECONFIG / TB_EDATA / TB_EIO with a message

@@ -5,7 +5,12 @@
  *               unless given on the command line), initial_cash [10000],
  *               on_bad_row = fail|skip [fail], node_id [1]
  *   [exchange]  type = sim [sim], fee_bps [10], slippage_bps [0],
- *               max_volume_participation [0 = no limit]
+ *               max_volume_participation [0 = no limit],
+ *               faults (e.g. timeout:0.1,server_error:0.05,rate_limit:0.05,lost_ack:0.05)
+ *               [none], fault_seed [1]
+ *   [orders]    max_attempts [8], base_delay_ms [100], max_delay_ms [10000],
+ *               max_total_ms [30000], retry_seed [1]: retries of transient
+ *               exchange failures (orders.h)
  *   [risk]      max_position, max_order_notional, max_open_orders,
  *               price_band_pct, max_orders_per_minute, max_drawdown_pct [all 0 = off]
  *   [bus]       max_retries [2], ring_capacity [1024]
@@ -61,6 +66,11 @@ typedef struct tb_config {
     tb_symbol_rules *symbols;
     size_t nsymbols;
     tb_risk_config risk;
+    /* [orders]: retry settings, copied into the Order Manager's config
+     * (0 = its default). Delays in ns. */
+    int order_max_attempts;
+    int64_t order_base_delay, order_max_delay, order_max_total;
+    uint64_t order_retry_seed;
     int max_retries;
     size_t ring_capacity;
     int event_log, fills;

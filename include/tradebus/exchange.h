@@ -1,10 +1,30 @@
 /* tradebus — the exchange interface and the simulated exchange.
  *
  * An exchange adapter is a vtable behind tb_exchange. The Order Manager owns
- * the link: it submits and cancels orders and receives every response
- * (accepted, rejected, fill, canceled) through the listener it sets, then
- * turns them into events. Responses may be delivered from inside submit()
- * (synchronous acks) or later (fills on market data).
+ * the link: it submits, cancels and looks up orders and receives every
+ * response (accepted, rejected, fill, canceled) through the listener it sets,
+ * then turns them into events. Responses may be delivered from inside
+ * submit() (synchronous acks) or later (fills on market data).
+ *
+ * Two channels, two kinds of news. What happened to an ORDER (accepted,
+ * rejected, filled, canceled) goes to the listener. What happened to a
+ * REQUEST on its way (the transport) is the call's own result: submit,
+ * cancel and query return only once the request was answered or failed, and
+ * a transient failure is returned as TB_EIO with the details in *xerr:
+ *  - TB_XF_TIMEOUT: no reply in time. The request may or may not have been
+ *    executed (ambiguous: Binance -1007 "execution status unknown").
+ *  - TB_XF_SERVER_ERROR: a 5xx reply. Also ambiguous (Binance: "NOT a failure
+ *    operation; the execution status is UNKNOWN and could have been a success").
+ *  - TB_XF_RATE_LIMITED: a 429; the request was refused unprocessed. The
+ *    caller must wait xerr->retry_after before its next request.
+ *  - TB_XF_CONNECTION_LOST: the request could not be sent; certainly not executed.
+ * After TB_EIO no listener response belongs to that request (a lost reply is
+ * lost). Definite rejections are not failures: they arrive as TB_XR_REJECTED
+ * and the call returns 0. Any other negative code is a local error
+ * (TB_ENOMEM, TB_EOVERFLOW...). After an ambiguous failure the only safe move
+ * is to look the order up by client order id (query) and resend only if the
+ * exchange does not know it — a blind resend after the first order filled
+ * trades twice, since ids are unique only among OPEN orders.
  *
  * The simulated exchange (tb_sim_exchange_create) models a cash account in
  * the quote asset with 1x exposure (shorts need cash collateral equal to
@@ -26,7 +46,12 @@
  * below the symbol's min_notional, an unknown symbol (when symbols are declared), a
  * client order id already open (unique among open orders, as on Binance), and an order that
  * increases exposure beyond the cash available (cash - exposure - reserved for open orders, fees
- * included). */
+ * included).
+ *
+ * Faults (tb_sim_faults): with any probability set, each request draws from
+ * the fault spec's own seeded PRNG whether it fails and how — so a run under
+ * faults is as deterministic as one without. A fault never changes the fill
+ * rules: an order that reaches the book fills exactly as it would have. */
 #ifndef TRADEBUS_EXCHANGE_H
 #define TRADEBUS_EXCHANGE_H
 
@@ -63,12 +88,48 @@ typedef void (*tb_exchange_listener)(const tb_exchange_response *r, void *ctx);
 
 typedef struct tb_exchange tb_exchange;
 
+/* How a request failed on its way (see the top of this file). */
+typedef enum {
+    TB_XF_NONE = 0,           /* no failure: the request got a definite answer */
+    TB_XF_TIMEOUT = 1,        /* no reply in time: executed or not, unknown (ambiguous) */
+    TB_XF_SERVER_ERROR = 2,   /* 5xx: executed or not, unknown (ambiguous) */
+    TB_XF_RATE_LIMITED = 3,   /* 429: refused unprocessed; wait retry_after */
+    TB_XF_CONNECTION_LOST = 4 /* never sent: certainly not executed */
+} tb_exchange_failure;
+
+/* Details of a transient failure (a call returned TB_EIO). */
+typedef struct {
+    tb_exchange_failure failure;
+    int64_t retry_after;    /* TB_XF_RATE_LIMITED: the wait asked for, ns (0 = not said) */
+    char text[TB_TEXT_LEN]; /* the adapter's detail ("HTTP 503"), may be empty */
+} tb_exchange_error;
+
+/* What the exchange knows of an order (query). */
+typedef struct {
+    char client_order_id[TB_ORDER_ID_LEN];
+    char order_id[TB_ORDER_ID_LEN];
+    tb_order_status status;     /* NEW, PARTIALLY_FILLED, FILLED, CANCELED or EXPIRED */
+    tb_decimal quantity;        /* ordered */
+    tb_decimal filled_quantity; /* cumulative */
+    int64_t time;               /* when the exchange accepted it, ns */
+} tb_exchange_order_info;
+
 typedef struct {
     const char *name;
-    /* Sends an order. Responses go to the listener. 0 if sent, else an error. */
-    int (*submit)(tb_exchange *ex, const tb_order_placement_request *req, int64_t now);
-    /* Asks to cancel by client order id. TB_ENOTFOUND if not open. */
-    int (*cancel)(tb_exchange *ex, const char *client_order_id, int64_t now);
+    /* Sends an order. 0 when the exchange answered (the ack or the rejection
+     * goes to the listener, possibly before this returns); TB_EIO with *xerr
+     * filled for a transient failure; another negative code for a local error. */
+    int (*submit)(tb_exchange *ex, const tb_order_placement_request *req, int64_t now,
+                  tb_exchange_error *xerr);
+    /* Asks to cancel by client order id. 0 (the cancel goes to the listener),
+     * TB_ENOTFOUND if not open, TB_EIO with *xerr. */
+    int (*cancel)(tb_exchange *ex, const char *client_order_id, int64_t now,
+                  tb_exchange_error *xerr);
+    /* Looks an order up by client order id: 0 with *out filled, TB_ENOTFOUND
+     * if the exchange does not know it, TB_EIO with *xerr. Sends nothing to
+     * the listener and changes nothing. NULL: the adapter cannot look up. */
+    int (*query)(tb_exchange *ex, const char *client_order_id, int64_t now,
+                 tb_exchange_order_info *out, tb_exchange_error *xerr);
     /* Market data reaches a simulated exchange through this (NULL for a live one). */
     int (*on_market_data)(tb_exchange *ex, const tb_market_data *bar);
     void (*destroy)(tb_exchange *ex);
@@ -89,6 +150,58 @@ typedef struct {
     tb_decimal min_notional;
 } tb_symbol_rules;
 
+/* Fault kinds the simulated exchange injects. What each does to a submit:
+ *  TIMEOUT             lost on the way: never reached the exchange; the client sees a timeout
+ *  LOST_ACK            processed (accepted and live, or rejected) but the reply is lost:
+ *                      the client sees a timeout
+ *  SERVER_ERROR        a 5xx before processing: nothing happened
+ *  SERVER_ERROR_AFTER  a 5xx after processing (accepted and live, or rejected)
+ *  RATE_LIMIT          a 429 with the spec's retry_after: nothing happened
+ *  CONNECTION_LOST     not sent: nothing happened
+ * A cancel behaves the same (LOST_ACK / SERVER_ERROR_AFTER: canceled, reply
+ * lost). A query has no effect to lose: LOST_ACK is a timeout there,
+ * SERVER_ERROR_AFTER a 5xx. */
+typedef enum {
+    TB_SIM_FAULT_NONE = 0,
+    TB_SIM_FAULT_TIMEOUT = 1,
+    TB_SIM_FAULT_LOST_ACK = 2,
+    TB_SIM_FAULT_SERVER_ERROR = 3,
+    TB_SIM_FAULT_SERVER_ERROR_AFTER = 4,
+    TB_SIM_FAULT_RATE_LIMIT = 5,
+    TB_SIM_FAULT_CONNECTION_LOST = 6,
+    TB_SIM_FAULT_COUNT
+} tb_sim_fault;
+
+/* Random faults: probabilities per request as decimals in [0, 1] (exact, so
+ * the draw is the same on every machine). The submit faults are exclusive
+ * and must add up to at most 1. server_error is split evenly (by the same
+ * PRNG) between SERVER_ERROR and SERVER_ERROR_AFTER: a 5xx really is
+ * ambiguous. Cancels get no random faults (only scripted ones). */
+typedef struct {
+    tb_decimal timeout, lost_ack, server_error, rate_limit, connection_lost; /* submit */
+    tb_decimal query_timeout; /* a look-up times out (it has no effect to lose) */
+    int64_t retry_after;      /* ns, told with a rate limit; default 1 s */
+    uint64_t seed;            /* the fault PRNG's seed; default 1 */
+} tb_sim_faults;
+
+/* One request as the simulated exchange saw it, for observers. */
+typedef enum {
+    TB_SIM_REQ_SUBMIT = 1,
+    TB_SIM_REQ_CANCEL = 2,
+    TB_SIM_REQ_QUERY = 3
+} tb_sim_request_kind;
+typedef struct {
+    tb_sim_request_kind kind;
+    const char *client_order_id; /* borrowed for the call */
+    int64_t now;                 /* the time the client sent it */
+    tb_sim_fault fault;          /* injected, or TB_SIM_FAULT_NONE */
+    int reached;                 /* it reached the matching engine (had an effect, if any) */
+    int accepted;                /* a submit that put the order on the book */
+    int result;                  /* what the call returned */
+} tb_sim_request;
+/* Called after every request, with the exchange (e.g. to read its stats). */
+typedef void (*tb_sim_observer)(const tb_exchange *ex, const tb_sim_request *r, void *ctx);
+
 typedef struct {
     tb_decimal initial_cash;             /* default 10000 */
     tb_decimal fee_bps;                  /* default 10 (0.1%) */
@@ -96,17 +209,47 @@ typedef struct {
     tb_decimal max_volume_participation; /* fraction of bar volume, 0 = no limit */
     const tb_symbol_rules *symbols;      /* copied; NULL/0 = every symbol allowed */
     size_t nsymbols;
+    tb_sim_faults faults; /* default none */
+    /* Count submits and acceptances per client order id (tb_sim_exchange_id_stats).
+     * Costs ~64 bytes per order for the whole run, so it is off unless set
+     * here or a fault probability is set (then it is the proof that no order
+     * was doubled). */
+    int track_ids;
+    tb_sim_observer observer; /* may be NULL; borrowed ctx */
+    void *observer_ctx;
 } tb_sim_exchange_config;
+
+/* What the simulated exchange has seen. */
+typedef struct {
+    uint64_t submits;                    /* submit calls, faulted ones included */
+    uint64_t accepted, rejected;         /* submits that reached the book logic */
+    uint64_t cancels, queries;           /* calls */
+    uint64_t faults[TB_SIM_FAULT_COUNT]; /* injected, by kind ([0] unused) */
+    /* With id tracking on (else 0): */
+    uint64_t distinct_ids_accepted; /* client order ids ever accepted */
+    uint64_t ids_accepted_twice;    /* ids accepted more than once: doubled orders */
+    uint64_t max_submits_per_id;    /* the most submit calls one id received */
+} tb_sim_exchange_stats;
 
 /* Sets the listener that receives every response (borrowed ctx). */
 TB_EXPORT void tb_exchange_set_listener(tb_exchange *ex, tb_exchange_listener fn, void *ctx);
-/* Forwarders to the vtable; TB_EMISUSE if the adapter lacks the operation. */
+/* Forwarders to the vtable; TB_EMISUSE if the adapter lacks the operation.
+ * xerr may be NULL; it is cleared first, and a TB_EIO that names no failure
+ * is reported as TB_XF_TIMEOUT (assume the worst: it may have been executed). */
 TB_EXPORT int tb_exchange_submit(tb_exchange *ex, const tb_order_placement_request *req,
-                                 int64_t now);
-TB_EXPORT int tb_exchange_cancel(tb_exchange *ex, const char *client_order_id, int64_t now);
+                                 int64_t now, tb_exchange_error *xerr);
+TB_EXPORT int tb_exchange_cancel(tb_exchange *ex, const char *client_order_id, int64_t now,
+                                 tb_exchange_error *xerr);
+TB_EXPORT int tb_exchange_query(tb_exchange *ex, const char *client_order_id, int64_t now,
+                                tb_exchange_order_info *out, tb_exchange_error *xerr);
 TB_EXPORT int tb_exchange_on_market_data(tb_exchange *ex, const tb_market_data *bar);
 /* Destroys any adapter. NULL is a no-op. */
 TB_EXPORT void tb_exchange_destroy(tb_exchange *ex);
+
+/* "timeout", "server_error", "rate_limited", "connection_lost", "none"; "?" if unknown. */
+TB_EXPORT const char *tb_exchange_failure_name(tb_exchange_failure f);
+/* 1 if the request may have been executed (timeout, server error). */
+TB_EXPORT int tb_exchange_failure_is_ambiguous(tb_exchange_failure f);
 
 /* Fills cfg with the documented defaults. */
 TB_EXPORT void tb_sim_exchange_config_init(tb_sim_exchange_config *cfg);
@@ -117,6 +260,33 @@ TB_EXPORT int tb_sim_exchange_create(const tb_sim_exchange_config *cfg, tb_excha
 TB_EXPORT tb_decimal tb_sim_exchange_cash(const tb_exchange *ex);
 /* Number of orders still open on the simulated book. */
 TB_EXPORT size_t tb_sim_exchange_open_orders(const tb_exchange *ex);
+/* Counters since creation. */
+TB_EXPORT tb_sim_exchange_stats tb_sim_exchange_get_stats(const tb_exchange *ex);
+/* Submit calls and acceptances for one client order id. 0, or TB_ENOTFOUND
+ * (never submitted, or id tracking off). */
+TB_EXPORT int tb_sim_exchange_id_stats(const tb_exchange *ex, const char *client_order_id,
+                                       uint32_t *submits, uint32_t *accepts);
+/* Queues faults for the next requests, in order, whatever their kind (for
+ * tests: "the next submit loses its ack, the look-up after it works").
+ * TB_SIM_FAULT_NONE lets one request through. Scripted faults come before the
+ * random ones and draw nothing from the PRNG. 0, TB_EINVAL, TB_ENOMEM. */
+TB_EXPORT int tb_sim_exchange_script_faults(tb_exchange *ex, const tb_sim_fault *faults, size_t n);
+
+/* Fills faults with the defaults (no fault, retry_after 1 s, seed 1). */
+TB_EXPORT void tb_sim_faults_init(tb_sim_faults *faults);
+/* Parses "timeout:0.1,server_error:0.05,rate_limit:0.05,lost_ack:0.05" into
+ * *out: items NAME:VALUE separated by commas (blanks around them allowed);
+ * NAME is timeout, lost_ack, server_error, rate_limit, connection_lost or
+ * query_timeout with a probability in [0, 1], or retry_after_ms with a whole
+ * number of milliseconds. "" and "none" mean no faults. The probabilities and
+ * retry_after are reset first; the seed is kept (it is a key of its own).
+ * TB_EPARSE with the bad item named in err, *out untouched. */
+TB_EXPORT int tb_sim_faults_parse(const char *spec, tb_sim_faults *out, char *err, size_t errlen);
+/* 1 if any probability is set. */
+TB_EXPORT int tb_sim_faults_enabled(const tb_sim_faults *faults);
+/* "timeout", "lost_ack", "server_error", "server_error_after", "rate_limit",
+ * "connection_lost", "none"; "?" if unknown. */
+TB_EXPORT const char *tb_sim_fault_name(tb_sim_fault f);
 
 #ifdef __cplusplus
 }

@@ -86,8 +86,7 @@ TB_EXPORT int tb_journal_rollback(tb_journal *j);
 /* Committed and pending events. */
 TB_EXPORT int64_t tb_journal_count(tb_journal *j);
 /* Walks every event with seq > after_seq in order (after_seq 0: all). */
-TB_EXPORT int tb_journal_each(tb_journal *j, int64_t after_seq, tb_journal_event_fn fn,
-                              void *ctx);
+TB_EXPORT int tb_journal_each(tb_journal *j, int64_t after_seq, tb_journal_event_fn fn, void *ctx);
 /* One event by id; TB_ENOTFOUND. */
 TB_EXPORT int tb_journal_get(tb_journal *j, uint64_t event_id, tb_event *out);
 /* The events directly caused by event_id, in journal order. */

@@ -8,7 +8,17 @@
  *    with the execution time as ISO-8601 UTC with milliseconds.
  * Either stream may be NULL (not written). The streams are borrowed: the
  * caller opens and closes them. A write error is returned as TB_EIO (the bus
- * retries, then dead-letters). */
+ * retries, then dead-letters).
+ *
+ * Validation: an event that is not well-formed — for its type, what the
+ * wire codec would refuse (unterminated or missing strings, unknown enums,
+ * event_id 0, version or source unknown, negative time, a decimal of the
+ * wrong sign) and the relations a sane event keeps (a bar's high >= low,
+ * open and close within them; a fill's cumulative >= its quantity; a
+ * position OPEN exactly when non-zero) — is refused (TB_EDATA for
+ * MarketData, TB_EINVAL otherwise) with a reason for the dead letter, and is
+ * neither counted nor written. The monitor keeps no per-key state, so time
+ * order and order states are the other components' checks. */
 #ifndef TRADEBUS_MONITOR_H
 #define TRADEBUS_MONITOR_H
 

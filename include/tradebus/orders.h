@@ -13,7 +13,48 @@
  *
  * Causation: OrderPlacementRequest ← SignalGenerated; OrderCreated and an
  * OrderRejected ← the request; OrderFilled and OrderCanceled ← the order's
- * OrderCreated. Every event of the chain keeps the signal's correlation id. */
+ * OrderCreated. Every event of the chain keeps the signal's correlation id.
+ *
+ * Retries that never double an order. A transient exchange failure (see
+ * exchange.h) is retried with exponential backoff and full jitter: before
+ * retry n (n = 0 for the first) the manager waits
+ *     random(0, min(max_delay, base_delay · 2^n))    (inclusive, uniform)
+ * drawn from its own PRNG seeded with retry_seed — or, after a rate limit,
+ * exactly the retry_after the exchange asked for. Every send of an order
+ * carries the same client_order_id. After an ambiguous failure (timeout,
+ * 5xx: the order may be live) the manager never resends blindly: it first
+ * looks the order up by client_order_id; found, it adopts the exchange's
+ * order (publishing OrderCreated as if the ack had arrived); not found, it
+ * sends again at once (the wait came before the look-up). A look-up that
+ * itself fails is retried the same way, never replaced by a send. A
+ * DUPLICATE rejection of an order that ever failed ambiguously means the
+ * exchange has it after all: it is looked up and adopted, not rejected.
+ * Every transient failure of a send or a look-up is an attempt: at the
+ * max_attempts-th, or when the next wait would take the order's total wait
+ * past max_total, the manager gives up: if the last send may have reached
+ * the book it cancels the order by client_order_id (so a REJECTED order
+ * cannot trade behind our back), then the order ends REJECTED
+ * (TB_REJECT_EXCHANGE) with a text naming the attempts, the time waited and
+ * the last failure, and a RiskAlert with rule "order_retries" follows
+ * (informational: trading state ACTIVE). Cancels are retried the same way
+ * (after an ambiguous failure: a look-up, and a new cancel only if the order
+ * is still open); a cancel that runs out of attempts returns TB_EIO with
+ * the same RiskAlert, and the order stays open.
+ *
+ * Waiting. The retries run inside the call that sent the order (the
+ * SignalGenerated handler), before it returns. With wait == NULL — the
+ * default, and what a backtest uses — waiting is simulated: nothing sleeps;
+ * the waits are added to the time each retry is stamped with (the exchange
+ * sees the request at the request's time + the waits so far, so the
+ * OrderCreated of a retried order carries the later ack time). The order is
+ * thereby on the book before the next bar reaches the exchange and fills on
+ * exactly the bar, at exactly the price, it would have without faults:
+ * fills, positions and PnL do not change. The price of that choice: a wait
+ * longer than the gap between two bars is compressed, not modelled as
+ * missing a bar — keep max_total below the bar interval (the default 30 s is,
+ * for minute bars). A live runner sets wait to a function that really
+ * sleeps (it blocks the bus thread for that long: the pipeline is
+ * single-threaded by design). */
 #ifndef TRADEBUS_ORDERS_H
 #define TRADEBUS_ORDERS_H
 
@@ -35,19 +76,36 @@ typedef struct {
     tb_pretrade_fn pretrade; /* NULL: every order allowed */
     void *pretrade_ctx;
     size_t order_capacity; /* orders tracked before the table grows; default 1024 */
+    /* Retries (see above). 0 in any of them means its default. */
+    int max_attempts;    /* failed attempts (sends and look-ups) before giving up; 1 = no
+                            retry; default 8 */
+    int64_t base_delay;  /* ns, the first retry's ceiling; default 100 ms */
+    int64_t max_delay;   /* ns, cap of one wait; default 10 s */
+    int64_t max_total;   /* ns, cap of one order's waits together; default 30 s */
+    uint64_t retry_seed; /* the jitter PRNG's seed; default 1 */
+    /* Really waits ns nanoseconds (a live runner); returns 0, or an error to
+     * give up at once. NULL: waiting is simulated (a backtest). */
+    int (*wait)(void *ctx, int64_t ns);
+    void *wait_ctx;
 } tb_order_manager_config;
 
 typedef struct tb_order_manager tb_order_manager;
 
 typedef struct {
     uint64_t signals, orders, fills, rejected, canceled;
-    uint64_t bad_responses; /* exchange responses refused by the state machine */
+    uint64_t bad_responses;      /* exchange responses refused by the state machine */
+    uint64_t transient_failures; /* sends, look-ups and cancels that failed transiently */
+    uint64_t resends;            /* sends of an order after its first */
+    uint64_t queries;            /* look-ups after an ambiguous failure */
+    uint64_t recovered;          /* orders found by a look-up after their reply was lost */
+    uint64_t gave_up;            /* orders (and cancels) whose retries ran out */
+    int64_t waited;              /* ns waited (or simulated) before retries, in total */
 } tb_order_manager_stats;
 
 /* Fills cfg with defaults (no exchange: set one). */
 TB_EXPORT void tb_order_manager_config_init(tb_order_manager_config *cfg);
 /* Creates the manager and subscribes it to bus (borrowed, must outlive it).
- * 0, TB_EINVAL (no exchange), TB_ENOMEM. */
+ * 0, TB_EINVAL (no exchange, a negative retry setting), TB_ENOMEM. */
 TB_EXPORT int tb_order_manager_create(tb_bus *bus, const tb_order_manager_config *cfg,
                                       tb_order_manager **out);
 /* Unsubscribes and frees. NULL is a no-op. */
@@ -56,7 +114,8 @@ TB_EXPORT void tb_order_manager_destroy(tb_order_manager *om);
 /* The seed's interface. Each returns 0 or a negative TB_E* code. */
 /* Turns a SignalGenerated event into an order (HOLD: nothing). */
 TB_EXPORT int tb_order_manager_handle_signal_event(tb_order_manager *om, const tb_event *signal);
-/* Publishes the request, runs the pre-trade check and submits. */
+/* Publishes the request, runs the pre-trade check and submits, retrying
+ * transient failures (an order given up ends REJECTED: still 0). */
 TB_EXPORT int tb_order_manager_send_order_to_exchange(tb_order_manager *om, tb_event *request);
 /* Applies one exchange response to its order and publishes the event.
  * TB_ENOTFOUND for an unknown client order id, TB_ESTATE for an illegal move. */
@@ -65,7 +124,8 @@ TB_EXPORT int tb_order_manager_process_exchange_response(tb_order_manager *om,
 /* Publishes an order event through the bus. */
 TB_EXPORT int tb_order_manager_publish_order_event(tb_order_manager *om, tb_event *ev);
 
-/* Asks the exchange to cancel an open order. */
+/* Asks the exchange to cancel an open order, retrying transient failures.
+ * 0, TB_ENOTFOUND, TB_EIO when the retries ran out (the order stays open). */
 TB_EXPORT int tb_order_manager_cancel(tb_order_manager *om, const char *client_order_id,
                                       int64_t now);
 /* Current status of an order; TB_ENOTFOUND if unknown. */

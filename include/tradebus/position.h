@@ -13,7 +13,25 @@
  *    symbol (the mark updates state; PositionUpdate is published on fills).
  * realized_pnl excludes commissions (fees are reported separately).
  * A PositionUpdate is published for every change caused by a fill; its
- * causation is the OrderFilled. */
+ * causation is the OrderFilled.
+ *
+ * Validation: an event that fails is refused with a permanent error and a
+ * reason for the dead letter (tb_bus_fail_reason), and changes nothing.
+ *  - OrderFilled (TB_EINVAL): event_id set; client_order_id, strategy_id
+ *    and symbol non-empty and terminated; side BUY or SELL; filled_quantity,
+ *    filled_price, cumulative_quantity (>= filled_quantity) and
+ *    average_price > 0; commission >= 0; status PARTIALLY_FILLED or FILLED.
+ *    Its timestamp must not be before the previous fill's of the same
+ *    (strategy, symbol) (TB_ESTATE). If any pair was declared with
+ *    tb_position_manager_expect, a fill for an undeclared pair without a
+ *    position is refused (TB_EINVAL, "OrderFilled for unknown strategy
+ *    'ghost'"); with none declared every pair is accepted, since a manager
+ *    on its own (or in another process) cannot know the strategies.
+ *  - MarketData (TB_EDATA): symbol set, open, high, low and close > 0,
+ *    volume >= 0, high >= low, open and close within [low, high],
+ *    0 <= open_time <= close_time; and close_time after the previous bar's
+ *    of the symbol (a redelivery of that very bar, same event_id, is not out
+ *    of order). */
 #ifndef TRADEBUS_POSITION_H
 #define TRADEBUS_POSITION_H
 
@@ -33,9 +51,9 @@ TB_EXPORT int tb_position_manager_create(tb_bus *bus, tb_position_manager **out)
 TB_EXPORT void tb_position_manager_destroy(tb_position_manager *pm);
 
 /* The seed's interface. */
-/* Applies one OrderFilled event. TB_EINVAL for a non-fill or a bad fill
- * (quantity or price <= 0, unknown side, empty strategy_id or symbol),
- * TB_EOVERFLOW if any result would overflow (position untouched). A
+/* Applies one OrderFilled event. TB_EINVAL for a non-fill or a bad fill,
+ * TB_ESTATE for one out of time order (see Validation above), TB_EOVERFLOW
+ * if any result would overflow (position untouched). A
  * redelivery of the fill last applied (same non-zero event_id, e.g. the bus
  * retrying a failed publish) is not applied again: it only publishes the
  * updates still pending. */
@@ -52,10 +70,18 @@ TB_EXPORT int tb_position_manager_update_position(tb_position_manager *pm, uint6
 /* Publishes a PositionUpdate through the bus; TB_EINVAL for another type. */
 TB_EXPORT int tb_position_manager_publish_position_event(tb_position_manager *pm, tb_event *ev);
 /* Marks every position of md's symbol at its close, and remembers it as the
- * mark for later fills. TB_EDATA for an empty symbol or a close <= 0;
- * TB_EOVERFLOW if a position's PnL would overflow (that one keeps its
- * previous mark, the others are marked). */
+ * mark for later fills. TB_EDATA for a bad bar, or one whose close_time is
+ * not after the symbol's previous bar's (see Validation above; without an
+ * event there is no id to recognise a redelivery by); TB_EOVERFLOW if a
+ * position's PnL would overflow (that one keeps its previous mark, the
+ * others are marked). */
 TB_EXPORT int tb_position_manager_mark(tb_position_manager *pm, const tb_market_data *md);
+
+/* Declares that strategy_id trades symbol (both copied). Once any pair is
+ * declared, fills open positions only for declared pairs (see Validation).
+ * 0, TB_EINVAL (NULL, empty or too long), TB_ENOMEM. */
+TB_EXPORT int tb_position_manager_expect(tb_position_manager *pm, const char *strategy_id,
+                                         const char *symbol);
 
 /* Positions tracked (open or closed; one per (strategy, symbol), the latest). */
 TB_EXPORT size_t tb_position_manager_count(const tb_position_manager *pm);

@@ -24,7 +24,32 @@
  * (RiskAlert rule "max_drawdown"); only a new manager lifts it. Orders that
  * reduce a position still pass when HALTED.
  * State comes only from events: MarketData, OrderCreated/Filled/Rejected/
- * Canceled and PositionUpdate. */
+ * Canceled and PositionUpdate.
+ *
+ * Validation: an event that fails is refused with a permanent error and a
+ * reason for the dead letter (tb_bus_fail_reason), and changes nothing.
+ * Every event must be well-formed (TB_EDATA for MarketData, TB_EINVAL for
+ * the others): event_id set; strings non-empty and terminated (client order
+ * ids included; order_id, texts and an alert's names may be empty);
+ * enums known; prices and quantities > 0 where the type requires it,
+ * commission >= 0; a bar's high >= low with open and close within them; a
+ * PositionUpdate OPEN exactly when its quantity is non-zero. Then, against
+ * the state (TB_EDATA for bars, TB_ESTATE for the rest):
+ *  - a bar's close_time must be after the previous bar's of its symbol (a
+ *    redelivery of that very bar, same event_id, is not out of order);
+ *  - fills and PositionUpdates must not go back in time per (strategy,
+ *    symbol), and a PositionUpdate's position_id never below the current;
+ *  - orders follow their state machine (tb_order_status_can_move) from the
+ *    OrderCreated on: an OrderCreated cannot be PENDING or REJECTED, nor
+ *    acknowledge an order already open (a redelivery of the same event is
+ *    accepted); an OrderFilled or OrderCanceled needs an open order, and a
+ *    fill cannot take cumulative_quantity past the ordered quantity; an
+ *    OrderRejected for an open (acknowledged) order is refused — a
+ *    rejection ends only an order never acknowledged, which was never open.
+ *    So an exchange adapter acknowledges (OrderCreated NEW or
+ *    PARTIALLY_FILLED) before it reports executions, and a manager must see
+ *    a run from its start (--resume re-executes from the first bar).
+ * The manager knows no strategy registry: any strategy_id is accepted. */
 #ifndef TRADEBUS_RISK_H
 #define TRADEBUS_RISK_H
 
@@ -57,8 +82,9 @@ TB_EXPORT void tb_risk_manager_destroy(tb_risk_manager *rm);
 
 /* A tb_pretrade_fn: ctx is the tb_risk_manager. 0 to allow, TB_EREJECTED to
  * refuse (rule and detail filled, truncated to their lengths, RiskAlert
- * published). TB_EINVAL for a malformed request (no symbol, bad side or
- * type, quantity <= 0, LIMIT price <= 0): rule "invalid_order", no alert. */
+ * published). TB_EINVAL for a malformed request (as above, and a LIMIT price
+ * <= 0): rule "invalid_order", the detail naming the field
+ * ("OrderPlacementRequest.quantity 0 is not positive"), no alert. */
 TB_EXPORT int tb_risk_manager_pretrade(void *ctx, const tb_event *request, char *rule,
                                        size_t rulelen, char *detail, size_t detaillen);
 TB_EXPORT tb_trading_state tb_risk_manager_state(const tb_risk_manager *rm);

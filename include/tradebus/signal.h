@@ -6,7 +6,23 @@
  * what never executed out of the instance's target position). A decision
  * becomes a SignalGenerated event caused by the bar: price = the bar's close,
  * timestamp = the bar's close time. HOLD is not published unless the instance
- * sets emit_hold. */
+ * sets emit_hold.
+ *
+ * Validation: what fails is refused with a permanent error and a reason for
+ * the dead letter (tb_bus_fail_reason), and changes nothing.
+ *  - MarketData must be well-formed (TB_EDATA): symbol set, open, high, low
+ *    and close > 0, volume >= 0, high >= low, open and close within
+ *    [low, high], 0 <= open_time <= close_time, event_id set. For a symbol an
+ *    instance trades, close_time must be after the symbol's previous bar's
+ *    (TB_EDATA, "MarketData BTCUSDT close_time T is before the previous
+ *    bar's P", or "... repeats the previous bar's"); a redelivery of that
+ *    very bar (same event_id) is not out of order. Bars of symbols no
+ *    instance trades are checked for form only and otherwise ignored.
+ *  - OrderRejected / OrderCanceled for a strategy this generator does not
+ *    host are ignored (another generator's, in distributed mode). For one it
+ *    hosts they must be well-formed (TB_EINVAL), name the instance's symbol,
+ *    and a rejection's quantity must be > 0. One whose strategy_id is empty
+ *    or unterminated cannot be attributed and is refused (TB_EINVAL). */
 #ifndef TRADEBUS_SIGNAL_H
 #define TRADEBUS_SIGNAL_H
 

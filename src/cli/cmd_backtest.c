@@ -22,6 +22,11 @@ const char *const cli_backtest_help =
     "                           e.g. --set exchange.fee_bps=5 --set strategy.fast.slow=50\n"
     "  --out DIR                output directory (default: out)\n"
     "  --quiet                  print nothing but errors\n"
+    "  --journal FILE           record every event and dead letter in a SQLite journal\n"
+    "                           (same as --set journal.path=FILE)\n"
+    "  --resume                 continue the run the journal holds (after a crash or a\n"
+    "                           kill): the journaled bars are re-run to rebuild the\n"
+    "                           state exactly, then the run goes on\n"
     "  --shadow-legacy          run the bundled legacy monolith beside the pipeline,\n"
     "                           compare after every bar, publish each divergence as\n"
     "                           a RiskAlert (rule parity) and print the parity result\n"
@@ -183,17 +188,26 @@ fail:
 }
 
 typedef struct {
-    int shadow;
+    int shadow, resume;
+    const char *journal;
     tb_shadow *sh;
     char err[512];
 } shadow_ctx;
 
 static int backtest_opt(const char *opt, const char *val, void *ctx)
 {
-    (void)val;
-    if (strcmp(opt, "--shadow-legacy") != 0) return 0;
-    ((shadow_ctx *)ctx)->shadow = 1;
-    return 1;
+    shadow_ctx *sc = ctx;
+    if (strcmp(opt, "--shadow-legacy") == 0) return sc->shadow = 1, 1;
+    if (strcmp(opt, "--resume") == 0) return sc->resume = 1, 1;
+    if (strcmp(opt, "--journal") == 0) {
+        if (!val) {
+            cli_usage_error("backtest: --journal needs a file");
+            return -1;
+        }
+        sc->journal = val;
+        return 2;
+    }
+    return 0;
 }
 
 typedef struct {
@@ -248,6 +262,16 @@ int cmd_backtest(int argc, char **argv)
         return code;
     }
     char err[512] = "";
+    if (sc.journal) {
+        /* Not part of the run's fingerprint: set after the build. */
+        free(r.cfg.journal_path);
+        r.cfg.journal_path = strdup(sc.journal);
+    }
+    if (sc.resume && !r.cfg.journal_path) {
+        cli_usage_error("backtest: --resume needs a journal (--journal FILE or [journal] path)");
+        tb_config_free(&r.cfg);
+        return EXIT_USAGE;
+    }
     progress_ctx pc = {!r.quiet && isatty(STDERR_FILENO), time(NULL)};
     shadow_hook hook = {&sc, &r.cfg};
     tb_backtest_options opt;
@@ -257,6 +281,7 @@ int cmd_backtest(int argc, char **argv)
     opt.progress_ctx = &pc;
     opt.progress_every = 100000;
     opt.warn = cli_warn;
+    opt.resume = sc.resume;
     if (sc.shadow) {
         opt.on_start = shadow_start;
         opt.on_bar = shadow_bar;

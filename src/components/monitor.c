@@ -1,11 +1,16 @@
 #define _POSIX_C_SOURCE 200809L
 /* The Monitor: counters for every event type and the run's record files.
- * It encodes into a buffer it owns, so logging allocates nothing per event. */
+ * It encodes into a buffer it owns, so logging allocates nothing per event.
+ *
+ * It records only well-formed events (validate.h): a line in events.jsonl
+ * must decode again, and a row in fills.csv must be an execution that can
+ * have happened. It keeps no state per key, so it checks form, not order. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "tradebus/codec.h"
 #include "tradebus/monitor.h"
+#include "validate.h"
 
 struct tb_monitor {
     tb_bus *bus;
@@ -58,6 +63,9 @@ static int write_fill(tb_monitor *m, const tb_event *ev)
 static int on_event(const tb_event *ev, void *ctx)
 {
     tb_monitor *m = ctx;
+    char why[TB__WHY_LEN];
+    int rc = tb__check_event(ev, TB_BUS_ALL, why, sizeof(why));
+    if (rc) return tb__refuse(m->bus, rc, why);
     m->counts[ev->type]++;
     if (m->cfg.event_log) {
         int n = tb_codec_encode(ev, m->buf, sizeof(m->buf));

@@ -3,14 +3,32 @@
  * Only orders that are not yet terminal are kept in the working table (a run
  * of millions of bars must not grow with its order count); the final status
  * of recently finished orders stays queryable in a small ring. Open orders
- * are few, so the table is scanned linearly. */
+ * are few, so the table is scanned linearly.
+ *
+ * The exchange may answer from inside submit, cancel and (in a live run)
+ * between any two calls, and every answer can retire an order — moving the
+ * table. So no order pointer is held across an exchange call: orders are
+ * found again by client order id after each one. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/errbuf.h"
+#include "../core/keyindex.h"
 #include "tradebus/orders.h"
 
 #define RECENT 1024 /* finished orders whose status stays queryable */
+
+#define MILLISECOND          INT64_C(1000000)
+#define SECOND               (1000 * MILLISECOND)
+#define DEFAULT_MAX_ATTEMPTS 8
+#define DEFAULT_BASE_DELAY   (100 * MILLISECOND)
+#define DEFAULT_MAX_DELAY    (10 * SECOND)
+#define DEFAULT_MAX_TOTAL    (30 * SECOND)
+/* Far beyond any sane setting, and small enough that sums of waits cannot
+ * overflow int64 ns. */
+#define MAX_DELAY_LIMIT (INT64_C(7) * 24 * 3600 * SECOND)
 
 typedef struct {
     char client_order_id[TB_ORDER_ID_LEN];
@@ -24,6 +42,11 @@ typedef struct {
     tb_decimal cum_qty;
     __int128 cum_notional; /* Σ price × qty at scale 1e16, exact */
     uint64_t request_id, created_id, correlation_id;
+    int in_doubt;   /* the last send may be on the book: not resent before a look-up */
+    int ambiguous;  /* some send failed ambiguously (sticky): a DUPLICATE means "ours" */
+    int dup_seen;   /* ...and the exchange has just said DUPLICATE */
+    int abandoning; /* being canceled before it is given up */
+    int abandon_canceled;
 } order;
 
 typedef struct {
@@ -39,9 +62,41 @@ struct tb_order_manager {
     finished recent[RECENT];
     size_t nrecent;
     uint64_t next_client_id;
+    uint64_t rng; /* splitmix64 state for the jitter: deterministic per seed */
     tb_order_manager_stats stats;
     int sub_signal, sub_md;
+    char why[TB_TEXT_LEN]; /* why the last call failed, for dead letters and alerts */
 };
+
+/* Records why a call fails and returns rc, so that the handler can tell the
+ * bus (tb_bus_fail_reason) and a refused response can say more than its code. */
+static int fail(tb_order_manager *om, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(tb_order_manager *om, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(om->why, sizeof(om->why), fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static const char *kind_name(tb_exchange_response_kind k)
+{
+    switch (k) {
+    case TB_XR_ACCEPTED:
+        return "ACCEPTED";
+    case TB_XR_REJECTED:
+        return "REJECTED";
+    case TB_XR_FILL:
+        return "FILL";
+    case TB_XR_CANCELED:
+        return "CANCELED";
+    case TB_XR_EXPIRED:
+        return "EXPIRED";
+    }
+    return "?";
+}
 
 static order *find(const tb_order_manager *om, const char *cid)
 {
@@ -62,18 +117,27 @@ static void retire(tb_order_manager *om, order *o)
 
 static int on_signal(const tb_event *ev, void *ctx)
 {
-    return tb_order_manager_handle_signal_event(ctx, ev);
+    tb_order_manager *om = ctx;
+    om->why[0] = 0;
+    int rc = tb_order_manager_handle_signal_event(om, ev);
+    if (rc) tb_bus_fail_reason(om->bus, "%s", om->why[0] ? om->why : tb_strerror(rc));
+    return rc;
 }
 
 static int on_market_data(const tb_event *ev, void *ctx)
 {
     tb_order_manager *om = ctx;
-    return tb_exchange_on_market_data(om->cfg.exchange, &ev->u.market_data);
+    int rc = tb_exchange_on_market_data(om->cfg.exchange, &ev->u.market_data);
+    if (rc)
+        tb_bus_fail_reason(om->bus, "exchange refused bar %s @%lld: %s", ev->u.market_data.symbol,
+                           (long long)ev->u.market_data.open_time, tb_strerror(rc));
+    return rc;
 }
 
 static void on_response(const tb_exchange_response *r, void *ctx)
 {
     tb_order_manager *om = ctx;
+    om->why[0] = 0;
     int rc = tb_order_manager_process_exchange_response(om, r);
     if (rc == 0) return;
     /* The exchange cannot take an error back, and retrying the market data
@@ -86,8 +150,11 @@ static void on_response(const tb_exchange_response *r, void *ctx)
     ev.timestamp = r->time;
     tb_risk_alert *a = &ev.u.risk_alert;
     snprintf(a->rule, sizeof(a->rule), "order_state");
-    snprintf(a->detail, sizeof(a->detail), "exchange response %d for order %s refused: %s",
-             (int)r->kind, r->client_order_id, tb_strerror(rc));
+    if (om->why[0])
+        snprintf(a->detail, sizeof(a->detail), "%s", om->why);
+    else
+        snprintf(a->detail, sizeof(a->detail), "exchange response %s for order %.*s refused: %s",
+                 kind_name(r->kind), TB_ORDER_ID_LEN - 1, r->client_order_id, tb_strerror(rc));
     a->trading_state = TB_TRADING_ACTIVE;
     tb_bus_publish(om->bus, &ev);
 }
@@ -96,15 +163,32 @@ void tb_order_manager_config_init(tb_order_manager_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->order_capacity = 1024;
+    cfg->max_attempts = DEFAULT_MAX_ATTEMPTS;
+    cfg->base_delay = DEFAULT_BASE_DELAY;
+    cfg->max_delay = DEFAULT_MAX_DELAY;
+    cfg->max_total = DEFAULT_MAX_TOTAL;
+    cfg->retry_seed = 1;
 }
 
 int tb_order_manager_create(tb_bus *bus, const tb_order_manager_config *cfg, tb_order_manager **out)
 {
     if (!bus || !cfg || !cfg->exchange || !out) return TB_EINVAL;
+    if (cfg->max_attempts < 0 || cfg->base_delay < 0 || cfg->max_delay < 0 || cfg->max_total < 0 ||
+        cfg->base_delay > MAX_DELAY_LIMIT || cfg->max_delay > MAX_DELAY_LIMIT ||
+        cfg->max_total > MAX_DELAY_LIMIT)
+        return TB_EINVAL;
     tb_order_manager *om = calloc(1, sizeof(*om));
     if (!om) return TB_ENOMEM;
     om->bus = bus;
     om->cfg = *cfg;
+    /* Zero means "the default", so a config that was memset rather than
+     * initialised still retries sensibly. */
+    if (!om->cfg.max_attempts) om->cfg.max_attempts = DEFAULT_MAX_ATTEMPTS;
+    if (!om->cfg.base_delay) om->cfg.base_delay = DEFAULT_BASE_DELAY;
+    if (!om->cfg.max_delay) om->cfg.max_delay = DEFAULT_MAX_DELAY;
+    if (!om->cfg.max_total) om->cfg.max_total = DEFAULT_MAX_TOTAL;
+    if (!om->cfg.retry_seed) om->cfg.retry_seed = 1;
+    om->rng = om->cfg.retry_seed;
     om->cap = cfg->order_capacity ? cfg->order_capacity : 1024;
     om->orders = malloc(om->cap * sizeof(order));
     if (!om->orders) goto fail_orders;
@@ -141,11 +225,25 @@ int tb_order_manager_publish_order_event(tb_order_manager *om, tb_event *ev)
 
 int tb_order_manager_handle_signal_event(tb_order_manager *om, const tb_event *sig)
 {
-    if (sig->type != TB_EV_SIGNAL_GENERATED) return TB_EINVAL;
+    if (sig->type != TB_EV_SIGNAL_GENERATED)
+        return fail(om, TB_EINVAL, "expected a SignalGenerated, got %s",
+                    tb_event_type_name(sig->type));
     const tb_signal_generated *s = &sig->u.signal;
     if (s->signal_type == TB_SIGNAL_HOLD) return 0;
-    if (s->signal_type != TB_SIGNAL_BUY && s->signal_type != TB_SIGNAL_SELL) return TB_EINVAL;
-    if (s->volume <= 0 || !s->symbol[0] || !s->strategy_id[0]) return TB_EINVAL;
+    if (s->signal_type != TB_SIGNAL_BUY && s->signal_type != TB_SIGNAL_SELL)
+        return fail(om, TB_EINVAL, "signal_type %d is not BUY, SELL or HOLD", (int)s->signal_type);
+    if (!tb__valid_str(s->symbol, sizeof(s->symbol)))
+        return fail(om, TB_EINVAL, "signal has no symbol");
+    if (!tb__valid_str(s->strategy_id, sizeof(s->strategy_id)))
+        return fail(om, TB_EINVAL, "signal has no strategy_id");
+    if (s->order_type != TB_ORDER_MARKET && s->order_type != TB_ORDER_LIMIT && s->order_type != 0)
+        return fail(om, TB_EINVAL, "signal order_type %d is not MARKET or LIMIT",
+                    (int)s->order_type);
+    if (s->volume <= 0) {
+        char v[TB_DECIMAL_STRLEN];
+        tb_dec_format(s->volume, v, sizeof(v));
+        return fail(om, TB_EINVAL, "signal volume %s is not positive", v);
+    }
     /* A LIMIT price <= 0 goes on: the exchange rejects it with a reason and
      * the strategy hears of it, instead of the signal vanishing here. */
     om->stats.signals++;
@@ -163,7 +261,9 @@ int tb_order_manager_handle_signal_event(tb_order_manager *om, const tb_event *s
     memcpy(q->strategy_id, s->strategy_id, sizeof(q->strategy_id));
     int n = snprintf(q->client_order_id, sizeof(q->client_order_id), "%s-%llu", s->strategy_id,
                      (unsigned long long)++om->next_client_id);
-    if (n < 0 || (size_t)n >= sizeof(q->client_order_id)) return TB_ERANGE;
+    if (n < 0 || (size_t)n >= sizeof(q->client_order_id))
+        return fail(om, TB_ERANGE, "client order id for strategy %s does not fit %d chars",
+                    s->strategy_id, TB_ORDER_ID_LEN - 1);
     return tb_order_manager_send_order_to_exchange(om, &req);
 }
 
@@ -190,15 +290,265 @@ static int publish_rejected(tb_order_manager *om, const order *o, const tb_event
     return tb_order_manager_publish_order_event(om, &ev);
 }
 
+/* ---- retries ------------------------------------------------------------ */
+
+static uint64_t rng_next(tb_order_manager *om)
+{
+    uint64_t z = (om->rng += UINT64_C(0x9E3779B97F4A7C15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+/* Full jitter (AWS architecture blog, "Exponential Backoff And Jitter"):
+ * uniform in [0, min(cap, base·2^n)]. Spreading the whole range, not just a
+ * margin around the exponential, is what keeps many clients that failed
+ * together from retrying together. */
+static int64_t full_jitter(tb_order_manager *om, int n)
+{
+    int64_t cap = om->cfg.max_delay, ceiling = cap;
+    if (n < 62 && om->cfg.base_delay <= (cap >> n)) ceiling = om->cfg.base_delay << n;
+    return (int64_t)(rng_next(om) % ((uint64_t)ceiling + 1));
+}
+
+/* One order's (or cancel's) retry bookkeeping. */
+typedef struct {
+    int failures;
+    int64_t elapsed; /* waited so far, ns */
+    tb_exchange_error last;
+    const char *last_op; /* "submit", "look-up", "cancel" */
+} retry_state;
+
+/* After a transient failure: waits before the next attempt and returns 0,
+ * or returns 1 with the reason to give up in why. */
+static int backoff(tb_order_manager *om, retry_state *rs, const tb_exchange_error *xe,
+                   const char *op, char *why, size_t whylen)
+{
+    rs->failures++;
+    rs->last = *xe;
+    rs->last_op = op;
+    om->stats.transient_failures++;
+    char last[TB_TEXT_LEN];
+    if (xe->failure == TB_XF_NONE) /* not a transport failure: the text says what */
+        tb__errf(last, sizeof(last), "%s %s", op, xe->text);
+    else
+        tb__errf(last, sizeof(last), "%s %s%s%s%s", op, tb_exchange_failure_name(xe->failure),
+                 xe->text[0] ? " (" : "", xe->text, xe->text[0] ? ")" : "");
+    if (rs->failures >= om->cfg.max_attempts) {
+        tb__errf(why, whylen, "gave up after %d failed attempts in %lld ms; last: %s", rs->failures,
+                 (long long)(rs->elapsed / MILLISECOND), last);
+        return 1;
+    }
+    /* A rate limit says how long to wait: sooner only earns a ban (418). */
+    int64_t d = xe->failure == TB_XF_RATE_LIMITED && xe->retry_after > 0
+                    ? xe->retry_after
+                    : full_jitter(om, rs->failures - 1);
+    if (d > om->cfg.max_total - rs->elapsed) {
+        tb__errf(why, whylen,
+                 "gave up after %d failed attempts: %lld ms more would pass %lld ms; "
+                 "last: %s",
+                 rs->failures, (long long)(d / MILLISECOND),
+                 (long long)(om->cfg.max_total / MILLISECOND), last);
+        return 1;
+    }
+    if (om->cfg.wait) {
+        int rc = om->cfg.wait(om->cfg.wait_ctx, d);
+        if (rc) {
+            tb__errf(why, whylen,
+                     "gave up after %d failed attempts: wait interrupted (%s); "
+                     "last: %s",
+                     rs->failures, tb_strerror(rc), last);
+            return 1;
+        }
+    }
+    rs->elapsed += d;
+    om->stats.waited += d;
+    return 0;
+}
+
+static int publish_retry_alert(tb_order_manager *om, const char *cid, const char *strategy_id,
+                               const char *symbol, uint64_t cause, uint64_t correlation,
+                               int64_t time, const char *why)
+{
+    tb_event ev;
+    tb_event_init(&ev, TB_EV_RISK_ALERT, TB_SRC_ORDERS);
+    ev.causation_id = cause;
+    ev.correlation_id = correlation;
+    ev.timestamp = time;
+    tb_risk_alert *a = &ev.u.risk_alert;
+    snprintf(a->rule, sizeof(a->rule), "order_retries");
+    snprintf(a->detail, sizeof(a->detail), "%.*s: %s", TB_ORDER_ID_LEN - 1, cid, why);
+    /* Informational, like "order_state": one flaky request says nothing
+     * about the risk taken, and the Risk Manager owns the trading state. */
+    a->trading_state = TB_TRADING_ACTIVE;
+    memcpy(a->strategy_id, strategy_id, sizeof(a->strategy_id));
+    memcpy(a->symbol, symbol, sizeof(a->symbol));
+    om->stats.gave_up++;
+    return tb_bus_publish(om->bus, &ev);
+}
+
+/* The order was given up: make sure it cannot trade, then reject it. */
+static int abandon(tb_order_manager *om, const char *cid, const tb_event *req, int64_t now,
+                   const char *why)
+{
+    order *o = find(om, cid);
+    if (!o || o->status != TB_ORDER_PENDING) return 0;
+    const char *note = "";
+    if (o->in_doubt) {
+        /* The last send may have reached the book: cancel it by id, or a
+         * REJECTED order could fill behind our back (an untracked position). */
+        o->abandoning = 1;
+        tb_exchange_error xe;
+        int rc = tb_exchange_cancel(om->cfg.exchange, cid, now, &xe);
+        if ((o = find(om, cid)) == NULL) return 0;
+        o->abandoning = 0;
+        if (rc == 0 || o->abandon_canceled)
+            note = "; canceled on the exchange";
+        else if (rc != TB_ENOTFOUND)
+            note = "; MAY BE LIVE on the exchange";
+    }
+    char text[TB_TEXT_LEN];
+    tb__errf(text, sizeof(text), "%s%s", why, note);
+    o->status = TB_ORDER_REJECTED;
+    int rc = publish_rejected(om, o, req, now, TB_REJECT_EXCHANGE, text);
+    int rc2 = publish_retry_alert(om, cid, o->strategy_id, o->symbol, req->event_id,
+                                  o->correlation_id, now, text);
+    retire(om, o);
+    return rc ? rc : rc2;
+}
+
+/* A look-up found the order: the exchange has it, whatever reply was lost.
+ * Acknowledge it as the lost ack would have; fills and cancels keep coming
+ * through the listener, which a look-up never replaces — except a cancel
+ * the listener can no longer tell (its reply was the one lost). */
+static int adopt(tb_order_manager *om, const char *cid, const tb_exchange_order_info *info,
+                 int64_t now)
+{
+    order *o = find(om, cid);
+    if (!o) return 0;
+    o->in_doubt = 0;
+    tb_exchange_response r;
+    memset(&r, 0, sizeof(r));
+    memcpy(r.client_order_id, o->client_order_id, sizeof(r.client_order_id));
+    memcpy(r.order_id, info->order_id, sizeof(r.order_id));
+    if (o->status == TB_ORDER_PENDING) {
+        r.kind = TB_XR_ACCEPTED;
+        r.time = info->time;
+        int rc = tb_order_manager_process_exchange_response(om, &r);
+        if (rc) return rc;
+        if ((o = find(om, cid)) == NULL) return 0;
+    }
+    if ((info->status == TB_ORDER_CANCELED || info->status == TB_ORDER_EXPIRED) &&
+        info->filled_quantity == o->cum_qty) {
+        r.kind = info->status == TB_ORDER_CANCELED ? TB_XR_CANCELED : TB_XR_EXPIRED;
+        r.time = now;
+        snprintf(r.text, sizeof(r.text), "found %s by look-up", tb_order_status_name(info->status));
+        return tb_order_manager_process_exchange_response(om, &r);
+    }
+    return 0;
+}
+
+/* Sends the order until the exchange answers, the retries run out, or a
+ * look-up finds it (see orders.h). */
+static int submit_with_retries(tb_order_manager *om, const tb_event *req)
+{
+    const tb_order_placement_request *q = &req->u.order_request;
+    const char *cid = q->client_order_id; /* the caller's copy: outlives any retire */
+    retry_state rs;
+    memset(&rs, 0, sizeof(rs));
+    int look_up = 0, sends = 0;
+    char why[TB_TEXT_LEN];
+    for (;;) {
+        int64_t now = req->timestamp + rs.elapsed;
+        tb_exchange_error xe;
+        const char *op;
+        order *o;
+        int rc;
+        if (look_up) {
+            tb_exchange_order_info info;
+            om->stats.queries++;
+            op = "look-up";
+            rc = tb_exchange_query(om->cfg.exchange, cid, now, &info, &xe);
+            if (rc == 0) {
+                om->stats.recovered++;
+                return adopt(om, cid, &info, now);
+            }
+            if (rc == TB_ENOTFOUND) {
+                /* Confirmed absent: the earlier send never made it. */
+                look_up = 0;
+                if ((o = find(om, cid)) != NULL) o->in_doubt = 0;
+                continue;
+            }
+            if (rc != TB_EIO) {
+                tb__errf(why, sizeof(why),
+                         "cannot look the order up after an ambiguous "
+                         "failure: %s",
+                         tb_strerror(rc));
+                return abandon(om, cid, req, now, why);
+            }
+        } else {
+            if (sends++) om->stats.resends++;
+            op = "submit";
+            rc = tb_exchange_submit(om->cfg.exchange, q, now, &xe);
+            o = find(om, cid);
+            if (rc == 0 && o && o->dup_seen) {
+                /* "Already open" for our own id: an earlier send got there
+                 * after all. Find it rather than reject it — after a wait
+                 * that counts as an attempt, so that an exchange that keeps
+                 * saying so cannot keep us here. */
+                o->dup_seen = 0;
+                o->in_doubt = 1;
+                look_up = 1;
+                memset(&xe, 0, sizeof(xe));
+                snprintf(xe.text, sizeof(xe.text),
+                         "refused as a duplicate: an earlier send is live");
+                rc = TB_EIO;
+            }
+            if (rc == 0) return 0;
+            if (rc != TB_EIO) {
+                /* A local failure: the request is published, so returning
+                 * it to the bus would have the signal retried into a second
+                 * order. It becomes the order's rejection. */
+                if (o && o->status == TB_ORDER_PENDING) {
+                    o->status = TB_ORDER_REJECTED;
+                    int prc =
+                        publish_rejected(om, o, req, now, TB_REJECT_EXCHANGE, tb_strerror(rc));
+                    retire(om, o);
+                    if (prc) return prc;
+                }
+                return fail(om, rc, "sending %s: %s", cid, tb_strerror(rc));
+            }
+            if (o && !look_up && tb_exchange_failure_is_ambiguous(xe.failure)) {
+                o->in_doubt = 1;
+                o->ambiguous = 1;
+                look_up = 1;
+            }
+        }
+        /* A live exchange may have told the listener meanwhile. */
+        o = find(om, cid);
+        if (!o || o->status != TB_ORDER_PENDING) return 0;
+        if (backoff(om, &rs, &xe, op, why, sizeof(why)))
+            return abandon(om, cid, req, req->timestamp + rs.elapsed, why);
+    }
+}
+
 int tb_order_manager_send_order_to_exchange(tb_order_manager *om, tb_event *req)
 {
-    if (req->type != TB_EV_ORDER_PLACEMENT_REQUEST) return TB_EINVAL;
+    if (req->type != TB_EV_ORDER_PLACEMENT_REQUEST)
+        return fail(om, TB_EINVAL, "expected an OrderPlacementRequest, got %s",
+                    tb_event_type_name(req->type));
     const tb_order_placement_request *q = &req->u.order_request;
-    if (q->quantity <= 0 || !q->client_order_id[0]) return TB_EINVAL;
-    if (find(om, q->client_order_id)) return TB_EINVAL; /* our ids are unique: a bug upstream */
+    if (!tb__valid_str(q->client_order_id, sizeof(q->client_order_id)))
+        return fail(om, TB_EINVAL, "order request has no client_order_id");
+    if (q->quantity <= 0)
+        return fail(om, TB_EINVAL, "order %s: quantity is not positive", q->client_order_id);
+    /* Our ids are unique: a second request with a live id is a bug upstream,
+     * and sending it would be exactly the doubled order retries must avoid. */
+    if (find(om, q->client_order_id))
+        return fail(om, TB_EINVAL, "order %s is already open", q->client_order_id);
     if (om->norders == om->cap) {
         order *no = realloc(om->orders, om->cap * 2 * sizeof(*no));
-        if (!no) return TB_ENOMEM;
+        if (!no) return fail(om, TB_ENOMEM, "no memory for order %s", q->client_order_id);
         om->orders = no;
         om->cap *= 2;
     }
@@ -230,26 +580,35 @@ int tb_order_manager_send_order_to_exchange(tb_order_manager *om, tb_event *req)
             return rc;
         }
     }
-    /* Responses (an ack or a rejection) may arrive from inside submit. The
-     * request is already published, so a failure to send must not be
-     * returned to the bus (a retry would send a second order): it becomes
-     * the order's rejection. */
-    rc = tb_exchange_submit(om->cfg.exchange, q, req->timestamp);
-    if (rc != 0 && (o = find(om, q->client_order_id)) != NULL && o->status == TB_ORDER_PENDING) {
-        o->status = TB_ORDER_REJECTED;
-        rc = publish_rejected(om, o, req, req->timestamp, TB_REJECT_EXCHANGE, tb_strerror(rc));
-        retire(om, o);
-    }
-    return rc;
+    return submit_with_retries(om, req);
+}
+
+/* The state machine refuses a move: say which, for the order_state alert. */
+static int illegal(tb_order_manager *om, const order *o, const tb_exchange_response *r,
+                   tb_order_status next)
+{
+    return fail(om, TB_ESTATE, "%s for %s refused: %s -> %s is illegal", kind_name(r->kind),
+                o->client_order_id, tb_order_status_name(o->status), tb_order_status_name(next));
 }
 
 static int on_fill(tb_order_manager *om, order *o, const tb_exchange_response *r)
 {
-    if (r->quantity <= 0 || r->price <= 0 || r->commission < 0) return TB_EINVAL;
+    if (r->quantity <= 0 || r->price <= 0 || r->commission < 0)
+        return fail(om, TB_EINVAL,
+                    "FILL for %s: quantity and price must be positive, "
+                    "commission not negative",
+                    o->client_order_id);
     tb_decimal cum;
-    if (tb_dec_add(o->cum_qty, r->quantity, &cum) != 0 || cum > o->quantity) return TB_ESTATE;
+    if (tb_dec_add(o->cum_qty, r->quantity, &cum) != 0 || cum > o->quantity) {
+        char c[TB_DECIMAL_STRLEN], q[TB_DECIMAL_STRLEN], f[TB_DECIMAL_STRLEN];
+        tb_dec_format(o->cum_qty, c, sizeof(c));
+        tb_dec_format(r->quantity, f, sizeof(f));
+        tb_dec_format(o->quantity, q, sizeof(q));
+        return fail(om, TB_ESTATE, "FILL for %s refused: %s filled + %s exceeds the order's %s",
+                    o->client_order_id, c, f, q);
+    }
     tb_order_status next = cum == o->quantity ? TB_ORDER_FILLED : TB_ORDER_PARTIALLY_FILLED;
-    if (!tb_order_status_can_move(o->status, next)) return TB_ESTATE;
+    if (!tb_order_status_can_move(o->status, next)) return illegal(om, o, r, next);
 
     o->cum_notional += (__int128)r->price * r->quantity;
     o->cum_qty = cum;
@@ -285,16 +644,46 @@ static int on_fill(tb_order_manager *om, order *o, const tb_exchange_response *r
 
 int tb_order_manager_process_exchange_response(tb_order_manager *om, const tb_exchange_response *r)
 {
+    if (!tb__valid_str(r->client_order_id, sizeof(r->client_order_id)))
+        return fail(om, TB_EINVAL, "exchange response %s without a client order id",
+                    kind_name(r->kind));
     order *o = find(om, r->client_order_id);
     if (!o) {
         /* A finished order can take no more responses: that is an illegal
          * transition, not an unknown order. */
         tb_order_status st;
-        return tb_order_manager_status(om, r->client_order_id, &st) == 0 ? TB_ESTATE : TB_ENOTFOUND;
+        if (tb_order_manager_status(om, r->client_order_id, &st) == 0)
+            return fail(om, TB_ESTATE, "%s for %s refused: the order is already %s",
+                        kind_name(r->kind), r->client_order_id, tb_order_status_name(st));
+        return fail(om, TB_ENOTFOUND, "%s for unknown order %s", kind_name(r->kind),
+                    r->client_order_id);
+    }
+    if (o->abandoning && r->kind == TB_XR_CANCELED) {
+        /* Our own cancel of an order being given up: the rejection that
+         * follows is its only event. */
+        o->abandon_canceled = 1;
+        return 0;
+    }
+    if (r->kind == TB_XR_REJECTED && r->reason == TB_REJECT_DUPLICATE && o->ambiguous &&
+        o->status == TB_ORDER_PENDING) {
+        /* Unique among open orders, the id can only be taken by an earlier
+         * send of this very order: the retry loop looks it up. */
+        o->dup_seen = 1;
+        return 0;
+    }
+    if (r->kind == TB_XR_FILL && o->status == TB_ORDER_PENDING && o->in_doubt) {
+        /* A fill proves the order was accepted though the ack was lost. */
+        tb_exchange_response ack = *r;
+        ack.kind = TB_XR_ACCEPTED;
+        int rc = tb_order_manager_process_exchange_response(om, &ack);
+        if (rc) return rc;
+        if ((o = find(om, r->client_order_id)) == NULL) return TB_ESTATE;
+        o->in_doubt = 0;
     }
     switch (r->kind) {
     case TB_XR_ACCEPTED: {
-        if (!tb_order_status_can_move(o->status, TB_ORDER_NEW)) return TB_ESTATE;
+        if (!tb_order_status_can_move(o->status, TB_ORDER_NEW))
+            return illegal(om, o, r, TB_ORDER_NEW);
         o->status = TB_ORDER_NEW;
         memcpy(o->order_id, r->order_id, sizeof(o->order_id));
         tb_event ev;
@@ -317,7 +706,8 @@ int tb_order_manager_process_exchange_response(tb_order_manager *om, const tb_ex
         return rc;
     }
     case TB_XR_REJECTED: {
-        if (!tb_order_status_can_move(o->status, TB_ORDER_REJECTED)) return TB_ESTATE;
+        if (!tb_order_status_can_move(o->status, TB_ORDER_REJECTED))
+            return illegal(om, o, r, TB_ORDER_REJECTED);
         o->status = TB_ORDER_REJECTED;
         int rc = publish_rejected(om, o, NULL, r->time, r->reason, r->text);
         retire(om, o);
@@ -328,7 +718,7 @@ int tb_order_manager_process_exchange_response(tb_order_manager *om, const tb_ex
     case TB_XR_CANCELED:
     case TB_XR_EXPIRED: {
         tb_order_status next = r->kind == TB_XR_CANCELED ? TB_ORDER_CANCELED : TB_ORDER_EXPIRED;
-        if (!tb_order_status_can_move(o->status, next)) return TB_ESTATE;
+        if (!tb_order_status_can_move(o->status, next)) return illegal(om, o, r, next);
         o->status = next;
         om->stats.canceled++;
         tb_event ev;
@@ -351,14 +741,52 @@ int tb_order_manager_process_exchange_response(tb_order_manager *om, const tb_ex
         return rc;
     }
     }
-    return TB_EINVAL;
+    return fail(om, TB_EINVAL, "exchange response of unknown kind %d for %s", (int)r->kind,
+                o->client_order_id);
 }
 
 int tb_order_manager_cancel(tb_order_manager *om, const char *client_order_id, int64_t now)
 {
     order *o = find(om, client_order_id);
     if (!o) return TB_ENOTFOUND;
-    return tb_exchange_cancel(om->cfg.exchange, client_order_id, now);
+    char cid[TB_ORDER_ID_LEN]; /* the caller's string may be the order's own: copy it */
+    memcpy(cid, o->client_order_id, sizeof(cid));
+    retry_state rs;
+    memset(&rs, 0, sizeof(rs));
+    int look_up = 0;
+    char why[TB_TEXT_LEN];
+    for (;;) {
+        int64_t t = now + rs.elapsed;
+        tb_exchange_error xe;
+        const char *op;
+        int rc;
+        if (look_up) {
+            tb_exchange_order_info info;
+            om->stats.queries++;
+            op = "look-up";
+            rc = tb_exchange_query(om->cfg.exchange, cid, t, &info, &xe);
+            if (rc == 0 &&
+                (info.status == TB_ORDER_NEW || info.status == TB_ORDER_PARTIALLY_FILLED)) {
+                look_up = 0; /* still open: the cancel did not get there */
+                continue;
+            }
+            if (rc == 0) return adopt(om, cid, &info, t); /* finished: the lost reply's news */
+            if (rc != TB_EIO) return rc;
+        } else {
+            op = "cancel";
+            rc = tb_exchange_cancel(om->cfg.exchange, cid, t, &xe);
+            if (rc != TB_EIO) return rc;
+            look_up = tb_exchange_failure_is_ambiguous(xe.failure);
+        }
+        if ((o = find(om, cid)) == NULL) return 0; /* the listener settled it */
+        if (backoff(om, &rs, &xe, op, why, sizeof(why))) {
+            char text[TB_TEXT_LEN];
+            tb__errf(text, sizeof(text), "cancel %s", why);
+            publish_retry_alert(om, cid, o->strategy_id, o->symbol, o->created_id,
+                                o->correlation_id, now + rs.elapsed, text);
+            return fail(om, TB_EIO, "%s", text);
+        }
+    }
 }
 
 int tb_order_manager_status(const tb_order_manager *om, const char *cid, tb_order_status *out)

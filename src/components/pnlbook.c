@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "tradebus/pnlbook.h"
+#include "validate.h"
 
 typedef struct {
     char strategy_id[TB_STRATEGY_LEN], symbol[TB_SYMBOL_LEN];
@@ -39,7 +40,13 @@ static life *find(const tb_pnl_book *b, const char *strategy_id, const char *sym
 
 int tb_pnl_book_apply(tb_pnl_book *b, const tb_position_update *u, tb_decimal *total)
 {
+    if (!b || !u) return TB_EINVAL;
+    /* The strings are compared and copied below: never past their arrays. */
+    if (tb__check_position(u, NULL, 0) != 0) return TB_EINVAL;
     life *l = find(b, u->strategy_id, u->symbol);
+    /* Ids only grow: an older one is a late update of a life already ended,
+     * and taking it would count that life twice. */
+    if (l && u->position_id < l->position_id) return TB_ESTATE;
     if (!l) {
         if (b->n == b->cap) {
             size_t nc = b->cap ? b->cap * 2 : 8;

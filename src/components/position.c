@@ -12,12 +12,19 @@
  * The bus retries a handler that failed transiently. The only failure after
  * a commit is such a one: a publish that could not grow the ring. The events
  * still to publish are kept with the fill's id, so the retry publishes them
- * instead of applying the fill a second time. */
+ * instead of applying the fill a second time.
+ *
+ * Validation comes before anything is looked up or changed (see position.h):
+ * the slots keep what the order checks need — a symbol its last bar's close
+ * time and id, a position its last fill's time — so a refused event costs a
+ * few comparisons and leaves every table as it was. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/keyindex.h"
 #include "tradebus/position.h"
+#include "validate.h"
 
 #define INITIAL_POSITIONS 16
 #define INITIAL_SYMBOLS   8
@@ -27,15 +34,24 @@ typedef struct {
     tb_position_update p;
     int32_t sym;         /* index into symbols */
     int32_t next_in_sym; /* next position of the same symbol, -1 at the end */
+    int64_t last_fill_time; /* fills of a (strategy, symbol) never go back in time */
 } position_slot;
 
 typedef struct {
     uint64_t hash; /* first, as above */
     char symbol[TB_SYMBOL_LEN];
     tb_decimal close;
-    int has_close;
-    int32_t first_pos; /* -1 if no position trades it yet */
+    int has_close;         /* a bar was accepted: close and the two below are set */
+    int64_t last_close_time;
+    uint64_t last_bar_id;  /* a redelivery of this very bar is not "out of order" */
+    int32_t first_pos;     /* -1 if no position trades it yet */
 } symbol_slot;
+
+/* A (strategy, symbol) declared with tb_position_manager_expect. */
+typedef struct {
+    char strategy_id[TB_STRATEGY_LEN];
+    char symbol[TB_SYMBOL_LEN];
+} expected_pair;
 
 struct tb_position_manager {
     tb_bus *bus;
@@ -51,6 +67,9 @@ struct tb_position_manager {
 
     uint64_t next_position_id;
     tb_decimal realized_total;
+
+    expected_pair *expected; /* none: every (strategy, symbol) is accepted */
+    size_t nexpected, expected_cap;
 
     /* Redelivery guard, see the file comment. */
     uint64_t last_fill_id;
@@ -234,29 +253,74 @@ static int flush_pending(tb_position_manager *pm)
     return 0;
 }
 
-static int valid_fill(const tb_order_filled *f)
+/* 0 if fills of (strategy_id, symbol) may open a position: nothing was
+ * declared, or this pair was. Else TB_EINVAL with the reason. Only asked for a
+ * pair without a position yet, so the scan is off the hot path. */
+static int check_expected(tb_position_manager *pm, const char *strategy_id, const char *symbol)
 {
-    return f->filled_quantity > 0 && f->filled_price > 0 &&
-           (f->side == TB_SIDE_BUY || f->side == TB_SIDE_SELL) &&
-           tb__valid_str(f->symbol, sizeof(f->symbol)) &&
-           tb__valid_str(f->strategy_id, sizeof(f->strategy_id));
+    if (pm->nexpected == 0) return 0;
+    int strategy_known = 0;
+    for (size_t i = 0; i < pm->nexpected; i++) {
+        if (strcmp(pm->expected[i].strategy_id, strategy_id) != 0) continue;
+        if (strcmp(pm->expected[i].symbol, symbol) == 0) return 0;
+        strategy_known = 1;
+    }
+    if (strategy_known)
+        tb_bus_fail_reason(pm->bus, "OrderFilled for strategy '%s' on symbol %s, which it does not trade",
+                           strategy_id, symbol);
+    else
+        tb_bus_fail_reason(pm->bus, "OrderFilled for unknown strategy '%s'", strategy_id);
+    return TB_EINVAL;
+}
+
+int tb_position_manager_expect(tb_position_manager *pm, const char *strategy_id,
+                               const char *symbol)
+{
+    if (!pm || !strategy_id || !symbol || !tb__str_ok(strategy_id, TB_STRATEGY_LEN) ||
+        !tb__str_ok(symbol, TB_SYMBOL_LEN))
+        return TB_EINVAL;
+    for (size_t i = 0; i < pm->nexpected; i++)
+        if (strcmp(pm->expected[i].strategy_id, strategy_id) == 0 &&
+            strcmp(pm->expected[i].symbol, symbol) == 0)
+            return 0;
+    if (pm->nexpected == pm->expected_cap) {
+        size_t nc = pm->expected_cap ? pm->expected_cap * 2 : 8;
+        expected_pair *ne = realloc(pm->expected, nc * sizeof(*ne));
+        if (!ne) return TB_ENOMEM;
+        pm->expected = ne;
+        pm->expected_cap = nc;
+    }
+    expected_pair *e = &pm->expected[pm->nexpected++];
+    memset(e, 0, sizeof(*e));
+    memcpy(e->strategy_id, strategy_id, strlen(strategy_id) + 1);
+    memcpy(e->symbol, symbol, strlen(symbol) + 1);
+    return 0;
 }
 
 int tb_position_manager_handle_order_filled_event(tb_position_manager *pm, const tb_event *fill)
 {
-    if (!pm || !fill || fill->type != TB_EV_ORDER_FILLED) return TB_EINVAL;
+    if (!pm || !fill) return TB_EINVAL;
+    char why[TB__WHY_LEN];
+    int rc = tb__check_event(fill, TB_EV_ORDER_FILLED, why, sizeof(why));
+    if (rc) return tb__refuse(pm->bus, rc, why);
     const tb_order_filled *f = &fill->u.order_filled;
-    if (!valid_fill(f)) return TB_EINVAL;
-    if (fill->event_id != 0 && fill->event_id == pm->last_fill_id) return flush_pending(pm);
+    if (fill->event_id == pm->last_fill_id) return flush_pending(pm);
 
     uint64_t h = tb__hash_key(f->strategy_id, f->symbol);
     int32_t pi = find_position(pm, h, f->strategy_id, f->symbol);
+    if (pi >= 0 && fill->timestamp < pm->pos[pi].last_fill_time) {
+        tb_bus_fail_reason(pm->bus, "OrderFilled %s/%s timestamp %lld is before the previous fill's %lld",
+                           f->strategy_id, f->symbol, (long long)fill->timestamp,
+                           (long long)pm->pos[pi].last_fill_time);
+        return TB_ESTATE;
+    }
+    if (pi < 0 && (rc = check_expected(pm, f->strategy_id, f->symbol)) != 0) return rc;
     int32_t si =
         pi >= 0 ? pm->pos[pi].sym : find_symbol(pm, tb__hash_key(NULL, f->symbol), f->symbol);
     tb_decimal mark = (si >= 0 && pm->syms[si].has_close) ? pm->syms[si].close : f->filled_price;
 
     fill_result r;
-    int rc = apply_fill(pm, pi >= 0 ? &pm->pos[pi].p : NULL, f, mark, &r);
+    rc = apply_fill(pm, pi >= 0 ? &pm->pos[pi].p : NULL, f, mark, &r);
     if (rc) return rc;
 
     if (pi < 0) {
@@ -282,6 +346,7 @@ int tb_position_manager_handle_order_filled_event(tb_position_manager *pm, const
     pm->npending = pm->pending_done = 0;
     pm->last_fill_id = fill->event_id;
     pm->realized_total = r.realized_total;
+    s->last_fill_time = fill->timestamp;
     if (r.has_closed) stage_update(pm, fill, &r.closed);
     if (r.cur.position_id == 0) r.cur.position_id = ++pm->next_position_id;
     memcpy(r.cur.strategy_id, f->strategy_id, sizeof(r.cur.strategy_id));
@@ -329,15 +394,30 @@ int tb_position_manager_publish_position_event(tb_position_manager *pm, tb_event
     return tb_bus_publish(pm->bus, ev);
 }
 
-int tb_position_manager_mark(tb_position_manager *pm, const tb_market_data *md)
+/* Marks at a validated bar; bar_id 0 when the caller has no event. */
+static int mark_bar(tb_position_manager *pm, const tb_market_data *md, uint64_t bar_id)
 {
-    if (!pm || !md) return TB_EINVAL;
-    if (!tb__valid_str(md->symbol, sizeof(md->symbol)) || md->close <= 0) return TB_EDATA;
-    int32_t si;
-    int rc = intern_symbol(pm, md->symbol, &si);
+    int32_t si = find_symbol(pm, tb__hash_key(NULL, md->symbol), md->symbol);
+    if (si >= 0 && pm->syms[si].has_close && (bar_id == 0 || bar_id != pm->syms[si].last_bar_id)) {
+        int64_t last = pm->syms[si].last_close_time;
+        if (md->close_time < last) {
+            tb_bus_fail_reason(pm->bus,
+                               "MarketData %s close_time %lld is before the previous bar's %lld",
+                               md->symbol, (long long)md->close_time, (long long)last);
+            return TB_EDATA;
+        }
+        if (md->close_time == last) {
+            tb_bus_fail_reason(pm->bus, "MarketData %s close_time %lld repeats the previous bar's",
+                               md->symbol, (long long)md->close_time);
+            return TB_EDATA;
+        }
+    }
+    int rc = si >= 0 ? 0 : intern_symbol(pm, md->symbol, &si);
     if (rc) return rc;
     pm->syms[si].close = md->close;
     pm->syms[si].has_close = 1;
+    pm->syms[si].last_close_time = md->close_time;
+    pm->syms[si].last_bar_id = bar_id;
 
     /* A position whose PnL would overflow keeps its previous mark; the others
      * are still marked, so a retry of the bar is harmless. */
@@ -353,6 +433,15 @@ int tb_position_manager_mark(tb_position_manager *pm, const tb_market_data *md)
         p->mark_price = md->close;
     }
     return rc;
+}
+
+int tb_position_manager_mark(tb_position_manager *pm, const tb_market_data *md)
+{
+    if (!pm || !md) return TB_EINVAL;
+    char why[TB__WHY_LEN];
+    int rc = tb__check_market_data(md, why, sizeof(why));
+    if (rc) return tb__refuse(pm->bus, rc, why);
+    return mark_bar(pm, md, 0);
 }
 
 size_t tb_position_manager_count(const tb_position_manager *pm)
@@ -403,7 +492,11 @@ static int on_fill(const tb_event *ev, void *ctx)
 
 static int on_market_data(const tb_event *ev, void *ctx)
 {
-    return tb_position_manager_mark(ctx, &ev->u.market_data);
+    tb_position_manager *pm = ctx;
+    char why[TB__WHY_LEN];
+    int rc = tb__check_event(ev, TB_EV_MARKET_DATA, why, sizeof(why));
+    if (rc) return tb__refuse(pm->bus, rc, why);
+    return mark_bar(pm, &ev->u.market_data, ev->event_id);
 }
 
 int tb_position_manager_create(tb_bus *bus, tb_position_manager **out)
@@ -445,5 +538,6 @@ void tb_position_manager_destroy(tb_position_manager *pm)
     tb__index_close(&pm->sym_idx);
     free(pm->pos);
     free(pm->syms);
+    free(pm->expected);
     free(pm);
 }

@@ -10,13 +10,21 @@
  * a limit is itself a multiple of 1e-8, "rounded > limit" holds exactly when
  * "exact > limit" does. A refusal's detail shows that rounded-up value, so the
  * number shown always exceeds the limit shown; percentages are shown with two
- * decimals, half-up. */
+ * decimals, half-up.
+ *
+ * Every event is validated before it touches anything (see risk.h): first
+ * its form (validate.h), then against the state — a bar's time against its
+ * symbol's last, a fill's and an update's time against their (strategy,
+ * symbol)'s last, an order event against the order's place in the state
+ * machine. The checks read the tables and allocate nothing, so a refused
+ * event leaves the manager exactly as it was. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/keyindex.h"
 #include "tradebus/risk.h"
+#include "validate.h"
 
 #define INITIAL_SYMBOLS   8
 #define INITIAL_POSITIONS 16
@@ -31,7 +39,9 @@ typedef struct {
     uint64_t hash; /* first: the index rebuild reads it at offset 0 */
     char symbol[TB_SYMBOL_LEN];
     tb_decimal close;
-    int has_close;
+    int has_close;         /* a bar was accepted: close and the two below are set */
+    int64_t last_close_time;
+    uint64_t last_bar_id;  /* a redelivery of this very bar is not "out of order" */
     tb_decimal net_quantity; /* all strategies together */
 } symbol_slot;
 
@@ -41,14 +51,20 @@ typedef struct {
     int32_t sym;
     uint64_t position_id; /* the latest seen for this (strategy, symbol) */
     tb_decimal quantity, entry, realized, mark;
+    int64_t last_fill_time, last_update_time; /* neither goes back in time */
 } position_slot;
 
-/* Open client order ids, stored in the probe table itself since they are
- * removed as often as added (backward-shift deletion: no tombstones). */
+/* Open orders by client order id, stored in the probe table itself since
+ * they are removed as often as added (backward-shift deletion: no
+ * tombstones). An order is open from its OrderCreated until a fill that
+ * completes it, its cancel or expiry. */
 typedef struct {
     uint64_t hash;
     int used;
+    tb_order_status status; /* NEW or PARTIALLY_FILLED */
     char id[TB_ORDER_ID_LEN];
+    uint64_t created_id; /* the OrderCreated's event id: a redelivery of it is no new ack */
+    tb_decimal quantity; /* ordered: no fill may take the total past it */
 } order_slot;
 
 struct tb_risk_manager {
@@ -110,18 +126,27 @@ static int intern_symbol(tb_risk_manager *rm, const char *symbol, int32_t *out)
     return 0;
 }
 
-static int intern_position(tb_risk_manager *rm, const char *strategy_id, const char *symbol,
-                           int32_t *out)
+static int32_t find_position(const tb_risk_manager *rm, uint64_t h, const char *strategy_id,
+                             const char *symbol)
 {
-    uint64_t h = tb__hash_key(strategy_id, symbol);
     size_t mask = rm->pos_idx.cap - 1;
     for (size_t i = (size_t)h & mask; rm->pos_idx.slots[i]; i = (i + 1) & mask) {
         const position_slot *s = &rm->pos[rm->pos_idx.slots[i] - 1];
         if (s->hash == h && strcmp(s->strategy_id, strategy_id) == 0 &&
-            strcmp(rm->syms[s->sym].symbol, symbol) == 0) {
-            *out = (int32_t)(rm->pos_idx.slots[i] - 1);
-            return 0;
-        }
+            strcmp(rm->syms[s->sym].symbol, symbol) == 0)
+            return (int32_t)(rm->pos_idx.slots[i] - 1);
+    }
+    return -1;
+}
+
+static int intern_position(tb_risk_manager *rm, const char *strategy_id, const char *symbol,
+                           int32_t *out)
+{
+    uint64_t h = tb__hash_key(strategy_id, symbol);
+    int32_t found = find_position(rm, h, strategy_id, symbol);
+    if (found >= 0) {
+        *out = found;
+        return 0;
     }
     int32_t si;
     int rc = intern_symbol(rm, symbol, &si);
@@ -158,10 +183,11 @@ static void put_order(order_slot *table, size_t cap, const order_slot *o)
     table[i] = *o;
 }
 
-static int add_open_order(tb_risk_manager *rm, const char *id)
+/* id must not be open yet (the caller checked). */
+static int add_open_order(tb_risk_manager *rm, const tb_event *ev)
 {
-    uint64_t h = tb__hash_key(NULL, id);
-    if (find_order(rm, id, h)) return 0; /* a redelivered OrderCreated */
+    const tb_order_created *c = &ev->u.order_created;
+    uint64_t h = tb__hash_key(NULL, c->client_order_id);
     if ((rm->norders + 1) * 2 > rm->orders_cap) {
         size_t nc = rm->orders_cap * 2;
         order_slot *nt = calloc(nc, sizeof(*nt));
@@ -176,18 +202,17 @@ static int add_open_order(tb_risk_manager *rm, const char *id)
     memset(&o, 0, sizeof(o));
     o.hash = h;
     o.used = 1;
-    memcpy(o.id, id, strlen(id) + 1);
+    o.status = c->status;
+    memcpy(o.id, c->client_order_id, strlen(c->client_order_id) + 1);
+    o.created_id = ev->event_id;
+    o.quantity = c->quantity;
     put_order(rm->orders, rm->orders_cap, &o);
     rm->norders++;
     return 0;
 }
 
-/* Only an order counted as open is uncounted: a reject of an order the
- * exchange never acknowledged must not drive the count below the truth. */
-static void remove_open_order(tb_risk_manager *rm, const char *id)
+static void remove_open_order(tb_risk_manager *rm, order_slot *o)
 {
-    order_slot *o = find_order(rm, id, tb__hash_key(NULL, id));
-    if (!o) return;
     size_t mask = rm->orders_cap - 1;
     size_t i = (size_t)(o - rm->orders), j = i;
     rm->orders[i].used = 0;
@@ -300,16 +325,39 @@ static int check_drawdown(tb_risk_manager *rm, const tb_event *bar)
     return rc;
 }
 
+/* The bar's close_time against the symbol's last bar (si < 0: none yet). */
+static int check_bar_time(tb_risk_manager *rm, int32_t si, const tb_event *ev)
+{
+    const tb_market_data *md = &ev->u.market_data;
+    if (si < 0 || !rm->syms[si].has_close || ev->event_id == rm->syms[si].last_bar_id) return 0;
+    int64_t last = rm->syms[si].last_close_time;
+    if (md->close_time < last) {
+        tb_bus_fail_reason(rm->bus, "MarketData %s close_time %lld is before the previous bar's %lld",
+                           md->symbol, (long long)md->close_time, (long long)last);
+        return TB_EDATA;
+    }
+    if (md->close_time == last) {
+        tb_bus_fail_reason(rm->bus, "MarketData %s close_time %lld repeats the previous bar's",
+                           md->symbol, (long long)md->close_time);
+        return TB_EDATA;
+    }
+    return 0;
+}
+
 static int on_market_data(const tb_event *ev, void *ctx)
 {
     tb_risk_manager *rm = ctx;
+    char why[TB__WHY_LEN];
+    int rc = tb__check_event(ev, TB_EV_MARKET_DATA, why, sizeof(why));
+    if (rc) return tb__refuse(rm->bus, rc, why);
     const tb_market_data *md = &ev->u.market_data;
-    if (!tb__valid_str(md->symbol, sizeof(md->symbol)) || md->close <= 0) return TB_EDATA;
-    int32_t si;
-    int rc = intern_symbol(rm, md->symbol, &si);
-    if (rc) return rc;
+    int32_t si = find_symbol(rm, md->symbol);
+    if ((rc = check_bar_time(rm, si, ev)) != 0) return rc;
+    if (si < 0 && (rc = intern_symbol(rm, md->symbol, &si)) != 0) return rc;
     rm->syms[si].close = md->close;
     rm->syms[si].has_close = 1;
+    rm->syms[si].last_close_time = md->close_time;
+    rm->syms[si].last_bar_id = ev->event_id;
     tb_decimal e;
     rc = compute_equity(rm, &e);
     if (rc) return rc;
@@ -317,54 +365,156 @@ static int on_market_data(const tb_event *ev, void *ctx)
     return check_drawdown(rm, ev);
 }
 
+static order_slot *find_open_order(const tb_risk_manager *rm, const char *client_order_id)
+{
+    return find_order(rm, client_order_id, tb__hash_key(NULL, client_order_id));
+}
+
+/* An acknowledgement opens the order, unless it is already done (an
+ * immediate fill or an IOC's expiry: nothing stays working). */
 static int on_order_created(const tb_event *ev, void *ctx)
 {
+    tb_risk_manager *rm = ctx;
+    char why[TB__WHY_LEN];
+    int rc = tb__check_event(ev, TB_EV_ORDER_CREATED, why, sizeof(why));
+    if (rc) return tb__refuse(rm->bus, rc, why);
     const tb_order_created *o = &ev->u.order_created;
-    if (!tb__valid_str(o->client_order_id, sizeof(o->client_order_id))) return TB_EINVAL;
+    if (o->status == TB_ORDER_PENDING || o->status == TB_ORDER_REJECTED) {
+        tb_bus_fail_reason(rm->bus,
+                           "OrderCreated for order '%s' has status %s, which no acknowledged "
+                           "order has",
+                           o->client_order_id, tb_order_status_name(o->status));
+        return TB_ESTATE;
+    }
+    const order_slot *open = find_open_order(rm, o->client_order_id);
+    if (open) {
+        if (open->created_id == ev->event_id) return 0; /* a redelivery */
+        tb_bus_fail_reason(rm->bus, "OrderCreated for order '%s', which is already open",
+                           o->client_order_id);
+        return TB_ESTATE;
+    }
     if (tb_order_status_is_terminal(o->status)) return 0;
-    return add_open_order(ctx, o->client_order_id);
+    return add_open_order(rm, ev);
+}
+
+/* The (strategy, symbol) slot's last fill or update time against ev's. */
+static int check_key_time(tb_risk_manager *rm, int32_t pi, const tb_event *ev, int fill)
+{
+    if (pi < 0) return 0;
+    const position_slot *p = &rm->pos[pi];
+    int64_t last = fill ? p->last_fill_time : p->last_update_time;
+    if (ev->timestamp >= last) return 0;
+    tb_bus_fail_reason(rm->bus, "%s %s/%s timestamp %lld is before the previous %s's %lld",
+                       tb_event_type_name(ev->type), p->strategy_id, rm->syms[p->sym].symbol,
+                       (long long)ev->timestamp, fill ? "fill" : "update", (long long)last);
+    return TB_ESTATE;
 }
 
 static int on_order_filled(const tb_event *ev, void *ctx)
 {
     tb_risk_manager *rm = ctx;
+    char why[TB__WHY_LEN];
+    int rc = tb__check_event(ev, TB_EV_ORDER_FILLED, why, sizeof(why));
+    if (rc) return tb__refuse(rm->bus, rc, why);
     const tb_order_filled *f = &ev->u.order_filled;
-    if (!tb__valid_str(f->client_order_id, sizeof(f->client_order_id))) return TB_EINVAL;
+    order_slot *o = find_open_order(rm, f->client_order_id);
+    if (!o) {
+        /* Done already (FILLED, CANCELED, REJECTED and EXPIRED move nowhere)
+         * or never acknowledged: either way no fill belongs to it. */
+        tb_bus_fail_reason(rm->bus, "OrderFilled for order '%s', which is not open",
+                           f->client_order_id);
+        return TB_ESTATE;
+    }
+    if (!tb_order_status_can_move(o->status, f->status)) {
+        tb_bus_fail_reason(rm->bus, "OrderFilled for order '%s' cannot move it from %s to %s",
+                           f->client_order_id, tb_order_status_name(o->status),
+                           tb_order_status_name(f->status));
+        return TB_ESTATE;
+    }
+    if (f->cumulative_quantity > o->quantity) {
+        char c[TB_DECIMAL_STRLEN], q[TB_DECIMAL_STRLEN];
+        tb_dec_format(f->cumulative_quantity, c, sizeof(c));
+        tb_dec_format(o->quantity, q, sizeof(q));
+        tb_bus_fail_reason(rm->bus,
+                           "OrderFilled.cumulative_quantity %s exceeds order '%s' quantity %s", c,
+                           f->client_order_id, q);
+        return TB_ESTATE;
+    }
+    int32_t pi = find_position(rm, tb__hash_key(f->strategy_id, f->symbol), f->strategy_id,
+                               f->symbol);
+    if ((rc = check_key_time(rm, pi, ev, 1)) != 0) return rc;
     tb_decimal fees;
-    int rc = tb_dec_add(rm->fees, f->commission, &fees);
-    if (rc) return rc;
+    if ((rc = tb_dec_add(rm->fees, f->commission, &fees)) != 0) return rc;
+    /* The slot keeps the fill time even before a PositionUpdate names it. */
+    if (pi < 0 && (rc = intern_position(rm, f->strategy_id, f->symbol, &pi)) != 0) return rc;
+
     rm->fees = fees;
-    if (f->status == TB_ORDER_FILLED) remove_open_order(rm, f->client_order_id);
+    rm->pos[pi].last_fill_time = ev->timestamp;
+    if (f->status == TB_ORDER_FILLED)
+        remove_open_order(rm, o);
+    else
+        o->status = f->status;
     refresh_equity(rm);
     return 0;
 }
 
+/* A rejection ends an order the exchange never acknowledged (PENDING →
+ * REJECTED): there is nothing open to remove. One for an open order is an
+ * illegal move. */
 static int on_order_rejected(const tb_event *ev, void *ctx)
 {
-    const tb_order_rejected *o = &ev->u.order_rejected;
-    if (!tb__valid_str(o->client_order_id, sizeof(o->client_order_id))) return TB_EINVAL;
-    remove_open_order(ctx, o->client_order_id);
+    tb_risk_manager *rm = ctx;
+    char why[TB__WHY_LEN];
+    int rc = tb__check_event(ev, TB_EV_ORDER_REJECTED, why, sizeof(why));
+    if (rc) return tb__refuse(rm->bus, rc, why);
+    const tb_order_rejected *r = &ev->u.order_rejected;
+    const order_slot *o = find_open_order(rm, r->client_order_id);
+    if (o) {
+        tb_bus_fail_reason(rm->bus,
+                           "OrderRejected for order '%s', which the exchange acknowledged (%s)",
+                           r->client_order_id, tb_order_status_name(o->status));
+        return TB_ESTATE;
+    }
     return 0;
 }
 
 static int on_order_canceled(const tb_event *ev, void *ctx)
 {
-    const tb_order_canceled *o = &ev->u.order_canceled;
-    if (!tb__valid_str(o->client_order_id, sizeof(o->client_order_id))) return TB_EINVAL;
-    remove_open_order(ctx, o->client_order_id);
+    tb_risk_manager *rm = ctx;
+    char why[TB__WHY_LEN];
+    int rc = tb__check_event(ev, TB_EV_ORDER_CANCELED, why, sizeof(why));
+    if (rc) return tb__refuse(rm->bus, rc, why);
+    const tb_order_canceled *c = &ev->u.order_canceled;
+    order_slot *o = find_open_order(rm, c->client_order_id);
+    if (!o) {
+        tb_bus_fail_reason(rm->bus, "%s for order '%s', which is not open",
+                           tb_event_type_name(ev->type), c->client_order_id);
+        return TB_ESTATE;
+    }
+    remove_open_order(rm, o);
     return 0;
 }
 
 static int on_position_update(const tb_event *ev, void *ctx)
 {
     tb_risk_manager *rm = ctx;
+    char why[TB__WHY_LEN];
+    int rc = tb__check_event(ev, TB_EV_POSITION_UPDATE, why, sizeof(why));
+    if (rc) return tb__refuse(rm->bus, rc, why);
     const tb_position_update *u = &ev->u.position;
-    if (!tb__valid_str(u->strategy_id, sizeof(u->strategy_id)) ||
-        !tb__valid_str(u->symbol, sizeof(u->symbol)))
-        return TB_EINVAL;
-    int32_t pi;
-    int rc = intern_position(rm, u->strategy_id, u->symbol, &pi);
-    if (rc) return rc;
+    int32_t pi =
+        find_position(rm, tb__hash_key(u->strategy_id, u->symbol), u->strategy_id, u->symbol);
+    /* Position ids only grow (a flip or a reopen takes the next): an older
+     * one is a late update of a life that has ended. */
+    if (pi >= 0 && u->position_id < rm->pos[pi].position_id) {
+        tb_bus_fail_reason(rm->bus,
+                           "PositionUpdate %s/%s position_id %llu is older than the current %llu",
+                           u->strategy_id, u->symbol, (unsigned long long)u->position_id,
+                           (unsigned long long)rm->pos[pi].position_id);
+        return TB_ESTATE;
+    }
+    if ((rc = check_key_time(rm, pi, ev, 0)) != 0) return rc;
+    if (pi < 0 && (rc = intern_position(rm, u->strategy_id, u->symbol, &pi)) != 0) return rc;
     position_slot *p = &rm->pos[pi];
     symbol_slot *s = &rm->syms[p->sym];
 
@@ -385,6 +535,7 @@ static int on_position_update(const tb_event *ev, void *ctx)
     p->entry = u->entry_price;
     p->realized = u->realized_pnl;
     p->mark = u->mark_price;
+    p->last_update_time = ev->timestamp;
     refresh_equity(rm);
     return 0;
 }
@@ -401,27 +552,34 @@ static int refuse(tb_risk_manager *rm, const tb_event *request, const char *rule
     return TB_EREJECTED;
 }
 
-static int valid_request(const tb_order_placement_request *o)
+/* 0, or TB_EINVAL with the reason in why: the request's form, and a LIMIT
+ * price to compare (the codec allows 0 for MARKET's unused price). */
+static int check_request(const tb_event *request, char *why, size_t len)
 {
-    if (!tb__valid_str(o->symbol, sizeof(o->symbol))) return 0;
-    if (memchr(o->strategy_id, '\0', sizeof(o->strategy_id)) == NULL) return 0;
-    if (o->side != TB_SIDE_BUY && o->side != TB_SIDE_SELL) return 0;
-    if (o->order_type != TB_ORDER_MARKET && o->order_type != TB_ORDER_LIMIT) return 0;
-    if (o->quantity <= 0) return 0;
-    return o->order_type == TB_ORDER_MARKET || o->price > 0;
+    int rc = tb__check_event(request, TB_EV_ORDER_PLACEMENT_REQUEST, why, len);
+    if (rc) return rc;
+    const tb_order_placement_request *o = &request->u.order_request;
+    if (o->order_type == TB_ORDER_LIMIT && o->price <= 0) {
+        char p[TB_DECIMAL_STRLEN];
+        tb_dec_format(o->price, p, sizeof(p));
+        snprintf(why, len, "OrderPlacementRequest.price %s is not positive for a LIMIT order", p);
+        return TB_EINVAL;
+    }
+    return 0;
 }
 
 int tb_risk_manager_pretrade(void *ctx, const tb_event *request, char *rule, size_t rulelen,
                              char *detail, size_t detaillen)
 {
     tb_risk_manager *rm = ctx;
-    if (!rm || !request || request->type != TB_EV_ORDER_PLACEMENT_REQUEST) return TB_EINVAL;
-    const tb_order_placement_request *o = &request->u.order_request;
-    if (!valid_request(o)) {
+    if (!rm || !request) return TB_EINVAL;
+    char why[TB__WHY_LEN];
+    if (check_request(request, why, sizeof(why)) != 0) {
         copy_str(rule, rulelen, "invalid_order");
-        copy_str(detail, detaillen, "malformed order placement request");
+        copy_str(detail, detaillen, why);
         return TB_EINVAL;
     }
+    const tb_order_placement_request *o = &request->u.order_request;
 
     char text[DETAIL_MAX], a[TB_DECIMAL_STRLEN], b[TB_DECIMAL_STRLEN], c[TB_DECIMAL_STRLEN];
     int32_t si = find_symbol(rm, o->symbol);

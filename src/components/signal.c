@@ -2,12 +2,20 @@
  *
  * An instance's target position moves when it signals and moves back for
  * what never executes (rejected orders, canceled remainders), so a refused
- * order does not leave the strategy believing it is in the market. */
+ * order does not leave the strategy believing it is in the market.
+ *
+ * Validation (see signal.h): a bar must be well-formed and, for a symbol
+ * some instance trades, close after the symbol's previous bar — a strategy
+ * fed a bar twice or out of order computes its indicators on a history that
+ * never happened. Each symbol traded keeps the close time and event id of
+ * its last bar in a small table built when instances are added, so a bar
+ * costs one scan of the distinct symbols, not a strcmp per instance. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tradebus/signal.h"
+#include "validate.h"
 
 typedef struct {
     const tb_strategy_vtable *vt;
@@ -18,12 +26,23 @@ typedef struct {
     tb_decimal limit_offset_bps, tick_size;
     int emit_hold;
     tb_decimal target;
+    size_t sym; /* index into the generator's symbols */
 } instance;
+
+/* A symbol some instance trades, and its last bar accepted. */
+typedef struct {
+    char symbol[TB_SYMBOL_LEN];
+    int has_bar;
+    int64_t last_close_time;
+    uint64_t last_bar_id; /* a redelivery of this very bar is not "out of order" */
+} symbol_state;
 
 struct tb_signal_generator {
     tb_bus *bus;
     instance *inst;
     size_t ninst, cap;
+    symbol_state *syms;
+    size_t nsyms, syms_cap;
     uint64_t signals;
     int sub_md, sub_rej, sub_cancel;
 };
@@ -40,24 +59,50 @@ static int on_md(const tb_event *ev, void *ctx)
     return tb_signal_generator_process_market_data(ctx, ev);
 }
 
-/* Undo the part of a signal that will never execute. */
+static symbol_state *find_symbol(tb_signal_generator *sg, const char *symbol)
+{
+    for (size_t i = 0; i < sg->nsyms; i++)
+        if (strcmp(sg->syms[i].symbol, symbol) == 0) return &sg->syms[i];
+    return NULL;
+}
+
+/* Undo the part of a signal that will never execute. Only the generator
+ * hosting the strategy judges the event: in distributed mode every generator
+ * sees every rejection, and one for a strategy it does not host is another
+ * generator's business (ignored, not refused). An event that cannot be
+ * attributed at all (no valid strategy_id) is refused. */
 static int on_not_executed(const tb_event *ev, void *ctx)
 {
     tb_signal_generator *sg = ctx;
-    const char *sid;
-    tb_side side;
-    tb_decimal qty;
-    if (ev->type == TB_EV_ORDER_REJECTED) {
-        sid = ev->u.order_rejected.strategy_id;
-        side = ev->u.order_rejected.side;
-        qty = ev->u.order_rejected.quantity;
-    } else {
-        sid = ev->u.order_canceled.strategy_id;
-        side = ev->u.order_canceled.side;
-        qty = ev->u.order_canceled.canceled_quantity;
+    int rejected = ev->type == TB_EV_ORDER_REJECTED;
+    const char *sid =
+        rejected ? ev->u.order_rejected.strategy_id : ev->u.order_canceled.strategy_id;
+    int attributable = tb__str_ok(sid, TB_STRATEGY_LEN);
+    instance *in = attributable ? find_instance(sg, sid) : NULL;
+    if (attributable && !in) return 0;
+
+    char why[TB__WHY_LEN];
+    int rc = tb__check_event(ev, ev->type, why, sizeof(why));
+    if (rc) return tb__refuse(sg->bus, rc, why);
+    const char *type = tb_event_type_name(ev->type);
+    const char *symbol = rejected ? ev->u.order_rejected.symbol : ev->u.order_canceled.symbol;
+    if (strcmp(symbol, in->symbol) != 0) {
+        tb_bus_fail_reason(sg->bus, "%s for strategy '%s' names symbol %s; it trades %s", type,
+                           sid, symbol, in->symbol);
+        return TB_EINVAL;
     }
-    instance *in = find_instance(sg, sid);
-    if (!in) return 0; /* another generator's strategy (distributed mode) */
+    tb_side side = rejected ? ev->u.order_rejected.side : ev->u.order_canceled.side;
+    tb_decimal qty =
+        rejected ? ev->u.order_rejected.quantity : ev->u.order_canceled.canceled_quantity;
+    /* Every order of ours came from a signal of volume > 0; a rejection of
+     * zero or less matches none and must not move the target. (A cancel's
+     * remainder is >= 0 by the event's own rules; 0 moves nothing.) */
+    if (rejected && qty <= 0) {
+        char q[TB_DECIMAL_STRLEN];
+        tb_dec_format(qty, q, sizeof(q));
+        tb_bus_fail_reason(sg->bus, "OrderRejected.quantity %s is not positive", q);
+        return TB_EINVAL;
+    }
     return tb_dec_sub(in->target, side == TB_SIDE_BUY ? qty : -qty, &in->target);
 }
 
@@ -88,6 +133,7 @@ void tb_signal_generator_destroy(tb_signal_generator *sg)
     for (size_t i = 0; i < sg->ninst; i++)
         sg->inst[i].vt->destroy(sg->inst[i].state);
     free(sg->inst);
+    free(sg->syms);
     free(sg);
 }
 
@@ -129,8 +175,24 @@ int tb_signal_generator_add(tb_signal_generator *sg, const tb_strategy_vtable *v
                      TB_SYMBOL_LEN - 1);
         return TB_ECONFIG;
     }
+    /* Room for a new symbol before the strategy exists, so nothing after its
+     * create can fail. */
+    symbol_state *ss = find_symbol(sg, in->symbol);
+    if (!ss && sg->nsyms == sg->syms_cap) {
+        size_t nc = sg->syms_cap ? sg->syms_cap * 2 : 4;
+        symbol_state *ns = realloc(sg->syms, nc * sizeof(*ns));
+        if (!ns) return TB_ENOMEM;
+        sg->syms = ns;
+        sg->syms_cap = nc;
+    }
     int rc = vt->create(vt, params, nparams, &in->state, err, errlen);
     if (rc) return rc;
+    if (!ss) {
+        ss = &sg->syms[sg->nsyms++];
+        memset(ss, 0, sizeof(*ss));
+        memcpy(ss->symbol, in->symbol, sizeof(ss->symbol));
+    }
+    in->sym = (size_t)(ss - sg->syms);
     in->vt = vt;
     in->order_type = ic->order_type;
     in->limit_offset_bps = ic->limit_offset_bps;
@@ -162,15 +224,38 @@ static int limit_price(const instance *in, tb_decimal close, tb_signal_type t, t
 
 int tb_signal_generator_process_market_data(tb_signal_generator *sg, const tb_event *md)
 {
-    if (md->type != TB_EV_MARKET_DATA) return TB_EINVAL;
+    char why[TB__WHY_LEN];
+    int rc = tb__check_event(md, TB_EV_MARKET_DATA, why, sizeof(why));
+    if (rc) return tb__refuse(sg->bus, rc, why);
     const tb_market_data *bar = &md->u.market_data;
+    symbol_state *ss = find_symbol(sg, bar->symbol);
+    if (!ss) return 0; /* no instance trades it */
+    if (ss->has_bar && md->event_id != ss->last_bar_id) {
+        if (bar->close_time < ss->last_close_time) {
+            tb_bus_fail_reason(sg->bus,
+                               "MarketData %s close_time %lld is before the previous bar's %lld",
+                               bar->symbol, (long long)bar->close_time,
+                               (long long)ss->last_close_time);
+            return TB_EDATA;
+        }
+        if (bar->close_time == ss->last_close_time) {
+            tb_bus_fail_reason(sg->bus, "MarketData %s close_time %lld repeats the previous bar's",
+                               bar->symbol, (long long)bar->close_time);
+            return TB_EDATA;
+        }
+    }
+    ss->has_bar = 1;
+    ss->last_close_time = bar->close_time;
+    ss->last_bar_id = md->event_id;
+
+    size_t si = (size_t)(ss - sg->syms);
     int first_rc = 0;
     for (size_t i = 0; i < sg->ninst; i++) {
         instance *in = &sg->inst[i];
-        if (strcmp(in->symbol, bar->symbol) != 0) continue;
+        if (in->sym != si) continue;
         tb_strategy_ctx sctx = {in->target, in->strategy_id};
         tb_strategy_decision d = {TB_SIGNAL_HOLD, 0};
-        int rc = in->vt->on_bar(in->state, bar, &sctx, &d);
+        rc = in->vt->on_bar(in->state, bar, &sctx, &d);
         if (rc == 0 && d.signal != TB_SIGNAL_HOLD && d.volume <= 0) rc = TB_EINVAL;
         if (rc) {
             /* One failing strategy must not starve the others of this bar. */

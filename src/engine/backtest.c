@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "../core/errbuf.h"
+#include "journaled.h"
 #include "tradebus/backtest.h"
 #include "tradebus/legacy.h"
 #include "tradebus/monitor.h"
@@ -65,6 +66,10 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
     bc.max_retries = cfg->max_retries;
     bc.ring_capacity = cfg->ring_capacity ? cfg->ring_capacity : 1024;
     bc.node_id = cfg->node_id ? cfg->node_id : 1;
+    if (opt) {
+        bc.on_dead_letter = opt->on_dead_letter;
+        bc.on_dead_letter_ctx = opt->on_dead_letter_ctx;
+    }
     if ((rc = tb_bus_create(&bc, &p->bus)) != 0) goto fail;
     if ((rc = tb_sim_exchange_create(&cfg->exchange, &p->exchange, err, errlen)) != 0) goto fail;
     if ((rc = tb_risk_manager_create(p->bus, &cfg->risk, &p->risk)) != 0) {
@@ -76,6 +81,11 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
     oc.exchange = p->exchange;
     oc.pretrade = tb_risk_manager_pretrade;
     oc.pretrade_ctx = p->risk;
+    oc.max_attempts = cfg->order_max_attempts;
+    oc.base_delay = cfg->order_base_delay;
+    oc.max_delay = cfg->order_max_delay;
+    oc.max_total = cfg->order_max_total;
+    oc.retry_seed = cfg->order_retry_seed;
     if ((rc = tb_order_manager_create(p->bus, &oc, &p->orders)) != 0) goto fail;
     if ((rc = tb_position_manager_create(p->bus, &p->positions)) != 0) goto fail;
     if ((rc = tb_signal_generator_create(p->bus, &p->signals)) != 0) goto fail;
@@ -159,6 +169,7 @@ int tb_pipeline_push_bar(tb_pipeline *p, const tb_market_data *bar)
 int tb_pipeline_result(const tb_pipeline *p, tb_backtest_result *res)
 {
     memset(res, 0, sizeof(*res));
+    res->dead_letter_queue = -1;
     tb_order_manager_stats os = tb_order_manager_get_stats(p->orders);
     res->bars = p->bars;
     res->signals = tb_signal_generator_signals(p->signals);
@@ -231,7 +242,10 @@ int tb_backtest_write_summary(const tb_backtest_result *r, FILE *f)
     rc |= put_dec(f, "initial_equity", r->initial_equity, 1);
     rc |= put_dec(f, "final_equity", r->final_equity, 1);
     rc |= put_dec(f, "max_drawdown_pct", r->max_drawdown_pct, 1);
-    fprintf(f, "  \"dead_letters\": %llu,\n  \"events\": {", (unsigned long long)r->dead_letters);
+    fprintf(f, "  \"dead_letters\": %llu,\n", (unsigned long long)r->dead_letters);
+    if (r->dead_letter_queue >= 0)
+        fprintf(f, "  \"dead_letter_queue\": %lld,\n", (long long)r->dead_letter_queue);
+    fprintf(f, "  \"events\": {");
     for (int t = 1; t < TB_EV_COUNT; t++)
         fprintf(f, "%s\"%s\": %llu", t > 1 ? ", " : "", tb_event_type_name((tb_event_type)t),
                 (unsigned long long)r->events[t]);
@@ -281,6 +295,7 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
 {
     int rc, started = 0;
     FILE *events = NULL, *fills = NULL;
+    tb__jrun *jr = NULL;
     tb_pipeline *p = NULL;
     tb_md_merge *md = NULL;
     const char *dir = opt ? opt->out_dir : NULL;
@@ -301,9 +316,17 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
             goto done;
         }
     }
-    tb_pipeline_options po = {events, fills, opt ? opt->strategies : NULL,
-                              opt ? opt->nstrategies : 0};
+    if (cfg->journal_path &&
+        (rc = tb__jrun_open(cfg, opt ? opt->resume : 0, &jr, err, errlen)) != 0)
+        goto done;
+    tb_pipeline_options po = {events,
+                              fills,
+                              opt ? opt->strategies : NULL,
+                              opt ? opt->nstrategies : 0,
+                              jr ? tb__jrun_dead_letter : NULL,
+                              jr};
     if ((rc = tb_pipeline_create(cfg, &po, &p, err, errlen)) != 0) goto done;
+    if (jr && (rc = tb__jrun_attach(jr, p->bus)) != 0) goto done;
 
     tb_md_config mc;
     tb_md_config_init(&mc);
@@ -323,6 +346,7 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
             tb__errf(err, errlen, "publishing a bar failed: %s", tb_strerror(rc));
             goto done;
         }
+        if (jr && (rc = tb__jrun_after_bar(jr, err, errlen)) != 0) goto done;
         if (opt && opt->on_bar && (rc = opt->on_bar(p, &bar, opt->hook_ctx)) != 0) goto done;
         if (opt && opt->progress && opt->progress_every && p->bars % opt->progress_every == 0)
             opt->progress(p->bars, bar.close_time, opt->progress_ctx);
@@ -330,6 +354,8 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     if (rc != TB_EEOF) goto done;
     if ((rc = tb_pipeline_result(p, res)) != 0) goto done;
     res->bad_rows = tb_md_merge_bad_rows(md);
+    if (jr && (rc = tb__jrun_finish(jr, res, err, errlen)) != 0) goto done;
+    res->dead_letter_queue = jr ? tb__jrun_queue_size(jr) : -1;
     if (opt && opt->on_end && (rc = opt->on_end(p, res, opt->hook_ctx)) != 0) goto done;
 
     if (dir) {
@@ -344,8 +370,10 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     }
 done:
     if (started && opt && opt->on_stop) opt->on_stop(p, opt->hook_ctx);
+    tb__jrun_detach(jr);
     tb_md_merge_close(md);
     tb_pipeline_destroy(p);
+    tb__jrun_close(jr);
     {
         int c1 = close_out(events, dir, "events.jsonl", err, errlen);
         int c2 = close_out(fills, dir, "fills.csv", err, errlen);

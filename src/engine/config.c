@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -364,6 +365,17 @@ static int build_entry(tb_config *cfg, tb_config_entry *e, int cli_data, char *e
             return get_dec(e, 0, bps - 1, &cfg->exchange.fee_bps, err, errlen);
         if (strcmp(k, "slippage_bps") == 0)
             return get_dec(e, 0, bps - 1, &cfg->exchange.slippage_bps, err, errlen);
+        if (strcmp(k, "faults") == 0) {
+            char msg[200];
+            if (tb_sim_faults_parse(e->value, &cfg->exchange.faults, msg, sizeof(msg)) != 0)
+                FAIL(e, "%s", msg);
+            return 0;
+        }
+        if (strcmp(k, "fault_seed") == 0) {
+            if ((rc = get_int(e, 0, LONG_MAX, &l, err, errlen)) == 0)
+                cfg->exchange.faults.seed = (uint64_t)l;
+            return rc;
+        }
         if (strcmp(k, "max_volume_participation") == 0)
             return get_dec(e, 0, TB_DECIMAL_ONE, &cfg->exchange.max_volume_participation, err,
                            errlen);
@@ -394,6 +406,24 @@ static int build_entry(tb_config *cfg, tb_config_entry *e, int cli_data, char *e
         if (strcmp(k, "ring_capacity") == 0) {
             if ((rc = get_int(e, 16, 1 << 24, &l, err, errlen)) == 0)
                 cfg->ring_capacity = (size_t)l;
+            return rc;
+        }
+    } else if (strcmp(s, "orders") == 0) {
+        static const char *const ms[] = {"base_delay_ms", "max_delay_ms", "max_total_ms"};
+        int64_t *dst[] = {&cfg->order_base_delay, &cfg->order_max_delay, &cfg->order_max_total};
+        for (int i = 0; i < 3; i++)
+            if (strcmp(k, ms[i]) == 0) {
+                if ((rc = get_int(e, 1, 7L * 86400 * 1000, &l, err, errlen)) == 0)
+                    *dst[i] = (int64_t)l * 1000000;
+                return rc;
+            }
+        if (strcmp(k, "max_attempts") == 0) {
+            if ((rc = get_int(e, 1, 1000, &l, err, errlen)) == 0) cfg->order_max_attempts = (int)l;
+            return rc;
+        }
+        if (strcmp(k, "retry_seed") == 0) {
+            if ((rc = get_int(e, 0, LONG_MAX, &l, err, errlen)) == 0)
+                cfg->order_retry_seed = (uint64_t)l;
             return rc;
         }
     } else if (strcmp(s, "journal") == 0) {
@@ -467,8 +497,8 @@ static int build_entry(tb_config *cfg, tb_config_entry *e, int cli_data, char *e
         st->nparams++;
         return 0;
     } else {
-        FAIL(e, "unknown section (known: backtest, exchange, risk, bus, output, journal, "
-                "symbol.SYM, strategy.ID)");
+        FAIL(e, "unknown section (known: backtest, exchange, orders, risk, bus, output, "
+                "journal, symbol.SYM, strategy.ID)");
     }
     FAIL(e, "unknown key");
 }

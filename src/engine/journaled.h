@@ -31,6 +31,8 @@ int tb__jrun_finish(tb__jrun *j, const tb_backtest_result *res, char *err, size_
 void tb__jrun_detach(tb__jrun *j);
 /* Closes the journal (committing what is pending) and frees. NULL: no-op. */
 void tb__jrun_close(tb__jrun *j);
+/* Entries in the journal's dead-letter queue. */
+int64_t tb__jrun_queue_size(tb__jrun *j);
 /* True while the run re-executes what the journal already holds. */
 int tb__jrun_replaying(const tb__jrun *j);
 

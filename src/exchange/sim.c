@@ -4,12 +4,21 @@
  *
  * No look-ahead is enforced by counting bars per symbol: an order remembers
  * how many bars of its symbol had been seen when it arrived and only a later
- * bar can fill it. That holds whatever the timestamps of the data. */
+ * bar can fill it. That holds whatever the timestamps of the data.
+ *
+ * Faults are decided per request before it touches the book: a fault that
+ * loses the request returns at once; one that loses only the reply lets the
+ * request run with the listener muted. Either way the book, the cash and
+ * the order and trade numbering see exactly the requests that got through,
+ * so an order retried until it gets through fills as it would have. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/keyindex.h"
 #include "tradebus/exchange.h"
+
+#define RECENT 1024 /* finished orders a query still finds (Binance forgets too) */
 
 typedef struct {
     tb_symbol_rules rules;
@@ -27,7 +36,15 @@ typedef struct {
     tb_decimal remaining;
     tb_decimal inc_remaining;    /* part of the remainder that increases exposure */
     tb_decimal reserve_per_unit; /* cash held back per unit of inc_remaining */
+    int64_t accepted_at;
 } sim_order;
+
+/* Per client order id, when tracking is on; hash first for tb__index. */
+typedef struct {
+    uint64_t hash;
+    char cid[TB_ORDER_ID_LEN];
+    uint32_t submits, accepts;
+} id_entry;
 
 typedef struct {
     tb_exchange base; /* first: tb_exchange* <-> sim* */
@@ -39,7 +56,151 @@ typedef struct {
     sim_order *orders;
     size_t norders, orders_cap;
     uint64_t next_order, next_trade;
+    /* Faults */
+    int faults_on;
+    uint64_t rng; /* splitmix64 state, seeded from the fault spec */
+    tb_sim_fault *script;
+    size_t script_head, script_n, script_cap;
+    int mute; /* the reply of the request being processed is lost */
+    /* Bookkeeping for queries, tests and observers */
+    tb_exchange_order_info recent[RECENT];
+    size_t nrecent;
+    tb_sim_exchange_stats stats;
+    int track;
+    id_entry *ids;
+    size_t nids, ids_cap;
+    tb__index id_idx;
 } sim;
+
+static uint64_t rng_next(sim *x)
+{
+    uint64_t z = (x->rng += UINT64_C(0x9E3779B97F4A7C15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+/* A uniform draw in [0, 1) at the decimals' scale, to compare with a
+ * probability held as an exact decimal. */
+static tb_decimal rng_unit(sim *x)
+{
+    return (tb_decimal)(rng_next(x) % (uint64_t)TB_DECIMAL_ONE);
+}
+
+static id_entry *find_id(const sim *x, const char *cid, uint64_t h)
+{
+    if (!x->track) return NULL;
+    size_t mask = x->id_idx.cap - 1;
+    for (size_t i = (size_t)h & mask; x->id_idx.slots[i]; i = (i + 1) & mask) {
+        id_entry *e = &x->ids[x->id_idx.slots[i] - 1];
+        if (e->hash == h && strcmp(e->cid, cid) == 0) return e;
+    }
+    return NULL;
+}
+
+/* The id's entry, created on first sight; NULL when tracking is off or out
+ * of memory (the counts are evidence for tests, never worth failing an order). */
+static id_entry *id_entry_for(sim *x, const char *cid)
+{
+    if (!x->track) return NULL;
+    uint64_t h = tb__hash_key(NULL, cid);
+    id_entry *e = find_id(x, cid, h);
+    if (e) return e;
+    if (tb__index_reserve(&x->id_idx, x->ids, sizeof(*x->ids), x->nids) != 0) return NULL;
+    id_entry *na = tb__reserve_one(x->ids, &x->ids_cap, x->nids, sizeof(*x->ids));
+    if (!na) return NULL;
+    x->ids = na;
+    e = &x->ids[x->nids];
+    memset(e, 0, sizeof(*e));
+    e->hash = h;
+    snprintf(e->cid, sizeof(e->cid), "%s", cid);
+    tb__index_put(&x->id_idx, h, x->nids++);
+    return e;
+}
+
+/* The next request's fault: a scripted one first, else a draw when the
+ * spec gives this kind of request any chance of failing. */
+static tb_sim_fault next_fault(sim *x, tb_sim_request_kind kind)
+{
+    if (x->script_head < x->script_n) {
+        tb_sim_fault f = x->script[x->script_head++];
+        if (x->script_head == x->script_n) x->script_head = x->script_n = 0;
+        return f;
+    }
+    const tb_sim_faults *p = &x->cfg.faults;
+    if (!x->faults_on) return TB_SIM_FAULT_NONE;
+    if (kind == TB_SIM_REQ_QUERY)
+        return p->query_timeout > 0 && rng_unit(x) < p->query_timeout ? TB_SIM_FAULT_TIMEOUT
+                                                                      : TB_SIM_FAULT_NONE;
+    if (kind != TB_SIM_REQ_SUBMIT) return TB_SIM_FAULT_NONE;
+    if (p->timeout + p->lost_ack + p->server_error + p->rate_limit + p->connection_lost == 0)
+        return TB_SIM_FAULT_NONE;
+    tb_decimal u = rng_unit(x), edge = 0;
+    if (u < (edge += p->timeout)) return TB_SIM_FAULT_TIMEOUT;
+    if (u < (edge += p->lost_ack)) return TB_SIM_FAULT_LOST_ACK;
+    if (u < (edge += p->server_error))
+        return rng_next(x) & 1 ? TB_SIM_FAULT_SERVER_ERROR_AFTER : TB_SIM_FAULT_SERVER_ERROR;
+    if (u < (edge += p->rate_limit)) return TB_SIM_FAULT_RATE_LIMIT;
+    if (u < (edge += p->connection_lost)) return TB_SIM_FAULT_CONNECTION_LOST;
+    return TB_SIM_FAULT_NONE;
+}
+
+/* 1 if the fault lets the request reach the matching engine. */
+static int fault_reaches(tb_sim_fault f)
+{
+    return f == TB_SIM_FAULT_NONE || f == TB_SIM_FAULT_LOST_ACK ||
+           f == TB_SIM_FAULT_SERVER_ERROR_AFTER;
+}
+
+/* What the client sees of a faulted request. */
+static int fault_error(const sim *x, tb_sim_fault f, tb_exchange_error *xerr)
+{
+    switch (f) {
+    case TB_SIM_FAULT_TIMEOUT:
+    case TB_SIM_FAULT_LOST_ACK:
+        xerr->failure = TB_XF_TIMEOUT;
+        snprintf(xerr->text, sizeof(xerr->text), "no reply in time");
+        break;
+    case TB_SIM_FAULT_SERVER_ERROR:
+    case TB_SIM_FAULT_SERVER_ERROR_AFTER:
+        xerr->failure = TB_XF_SERVER_ERROR;
+        snprintf(xerr->text, sizeof(xerr->text), "HTTP 503");
+        break;
+    case TB_SIM_FAULT_RATE_LIMIT:
+        xerr->failure = TB_XF_RATE_LIMITED;
+        xerr->retry_after = x->cfg.faults.retry_after;
+        snprintf(xerr->text, sizeof(xerr->text), "HTTP 429");
+        break;
+    case TB_SIM_FAULT_CONNECTION_LOST:
+        xerr->failure = TB_XF_CONNECTION_LOST;
+        snprintf(xerr->text, sizeof(xerr->text), "connection refused");
+        break;
+    default:
+        return 0;
+    }
+    return TB_EIO;
+}
+
+static void observe(sim *x, tb_sim_request_kind kind, const char *cid, int64_t now, tb_sim_fault f,
+                    int accepted, int result)
+{
+    if (f != TB_SIM_FAULT_NONE) x->stats.faults[f]++;
+    if (!x->cfg.observer) return;
+    tb_sim_request r = {kind, cid, now, f, fault_reaches(f), accepted, result};
+    x->cfg.observer(&x->base, &r, x->cfg.observer_ctx);
+}
+
+static void remember_finished(sim *x, const sim_order *o, tb_order_status status)
+{
+    tb_exchange_order_info *i = &x->recent[x->nrecent++ % RECENT];
+    memset(i, 0, sizeof(*i));
+    memcpy(i->client_order_id, o->req.client_order_id, sizeof(i->client_order_id));
+    memcpy(i->order_id, o->order_id, sizeof(i->order_id));
+    i->status = status;
+    i->quantity = o->req.quantity;
+    i->filled_quantity = o->req.quantity - o->remaining;
+    i->time = o->accepted_at;
+}
 
 /* Like Binance, a client order id must be unique among OPEN orders only
  * (a set of every id ever seen would grow with the run's length). */
@@ -74,12 +235,13 @@ static int find_sym(sim *x, const char *symbol, int create, size_t *out)
 
 static void respond(sim *x, tb_exchange_response *r)
 {
-    if (x->base.listener) x->base.listener(r, x->base.listener_ctx);
+    if (x->base.listener && !x->mute) x->base.listener(r, x->base.listener_ctx);
 }
 
 static void reject(sim *x, const tb_order_placement_request *req, int64_t now,
                    tb_reject_reason reason, const char *text)
 {
+    x->stats.rejected++;
     tb_exchange_response r;
     memset(&r, 0, sizeof(r));
     r.kind = TB_XR_REJECTED;
@@ -130,9 +292,9 @@ static int is_multiple(tb_decimal v, tb_decimal step)
     return step <= 0 || v % step == 0;
 }
 
-static int sim_submit(tb_exchange *ex, const tb_order_placement_request *req, int64_t now)
+/* The matching engine's side of a submit: validate, reserve, book, answer. */
+static int place(sim *x, const tb_order_placement_request *req, int64_t now)
 {
-    sim *x = (sim *)ex;
     char text[TB_TEXT_LEN];
     size_t si;
 
@@ -237,6 +399,11 @@ static int sim_submit(tb_exchange *ex, const tb_order_placement_request *req, in
     o->remaining = req->quantity;
     o->inc_remaining = inc;
     o->reserve_per_unit = rpu;
+    o->accepted_at = now;
+    x->stats.accepted++;
+    id_entry *e = id_entry_for(x, req->client_order_id);
+    if (e && e->accepts++ == 1) x->stats.ids_accepted_twice++;
+    if (e && e->accepts == 1) x->stats.distinct_ids_accepted++;
 
     tb_exchange_response r;
     memset(&r, 0, sizeof(r));
@@ -255,9 +422,28 @@ static void remove_order(sim *x, size_t i)
     x->norders--;
 }
 
-static int sim_cancel(tb_exchange *ex, const char *client_order_id, int64_t now)
+static int sim_submit(tb_exchange *ex, const tb_order_placement_request *req, int64_t now,
+                      tb_exchange_error *xerr)
 {
     sim *x = (sim *)ex;
+    x->stats.submits++;
+    id_entry *e = id_entry_for(x, req->client_order_id);
+    if (e && ++e->submits > x->stats.max_submits_per_id) x->stats.max_submits_per_id = e->submits;
+    uint64_t accepted = x->stats.accepted;
+    tb_sim_fault f = next_fault(x, TB_SIM_REQ_SUBMIT);
+    int rc = 0;
+    if (fault_reaches(f)) {
+        x->mute = f != TB_SIM_FAULT_NONE;
+        rc = place(x, req, now);
+        x->mute = 0;
+    }
+    if (rc == 0) rc = fault_error(x, f, xerr);
+    observe(x, TB_SIM_REQ_SUBMIT, req->client_order_id, now, f, x->stats.accepted > accepted, rc);
+    return rc;
+}
+
+static int cancel_open(sim *x, const char *client_order_id, int64_t now)
+{
     for (size_t i = 0; i < x->norders; i++) {
         if (strcmp(x->orders[i].req.client_order_id, client_order_id) != 0) continue;
         tb_exchange_response r;
@@ -268,11 +454,65 @@ static int sim_cancel(tb_exchange *ex, const char *client_order_id, int64_t now)
         r.time = now;
         r.quantity = x->orders[i].remaining;
         snprintf(r.text, sizeof(r.text), "canceled on request");
+        remember_finished(x, &x->orders[i], TB_ORDER_CANCELED);
         remove_order(x, i);
         respond(x, &r);
         return 0;
     }
     return TB_ENOTFOUND;
+}
+
+static int sim_cancel(tb_exchange *ex, const char *client_order_id, int64_t now,
+                      tb_exchange_error *xerr)
+{
+    sim *x = (sim *)ex;
+    x->stats.cancels++;
+    tb_sim_fault f = next_fault(x, TB_SIM_REQ_CANCEL);
+    int rc = 0;
+    if (fault_reaches(f)) {
+        x->mute = f != TB_SIM_FAULT_NONE;
+        rc = cancel_open(x, client_order_id, now);
+        x->mute = 0;
+    }
+    /* A lost reply hides the answer, "not found" included. */
+    if (f != TB_SIM_FAULT_NONE) rc = fault_error(x, f, xerr);
+    observe(x, TB_SIM_REQ_CANCEL, client_order_id, now, f, 0, rc);
+    return rc;
+}
+
+static int sim_query(tb_exchange *ex, const char *client_order_id, int64_t now,
+                     tb_exchange_order_info *out, tb_exchange_error *xerr)
+{
+    sim *x = (sim *)ex;
+    x->stats.queries++;
+    tb_sim_fault f = next_fault(x, TB_SIM_REQ_QUERY);
+    int rc = TB_ENOTFOUND;
+    if (f != TB_SIM_FAULT_NONE) {
+        rc = fault_error(x, f, xerr);
+        observe(x, TB_SIM_REQ_QUERY, client_order_id, now, f, 0, rc);
+        return rc;
+    }
+    for (size_t i = 0; i < x->norders && rc; i++) {
+        const sim_order *o = &x->orders[i];
+        if (strcmp(o->req.client_order_id, client_order_id) != 0) continue;
+        memcpy(out->client_order_id, o->req.client_order_id, sizeof(out->client_order_id));
+        memcpy(out->order_id, o->order_id, sizeof(out->order_id));
+        out->quantity = o->req.quantity;
+        out->filled_quantity = o->req.quantity - o->remaining;
+        out->status = out->filled_quantity > 0 ? TB_ORDER_PARTIALLY_FILLED : TB_ORDER_NEW;
+        out->time = o->accepted_at;
+        rc = 0;
+    }
+    /* Newest first: an id reused after its order closed names the latest. */
+    size_t n = x->nrecent < RECENT ? x->nrecent : RECENT;
+    for (size_t k = 0; k < n && rc; k++) {
+        const tb_exchange_order_info *i = &x->recent[(x->nrecent - 1 - k) % RECENT];
+        if (strcmp(i->client_order_id, client_order_id) != 0) continue;
+        *out = *i;
+        rc = 0;
+    }
+    observe(x, TB_SIM_REQ_QUERY, client_order_id, now, f, 0, rc);
+    return rc;
 }
 
 /* The price an order gets on this bar, or 0 if it does not fill. */
@@ -364,9 +604,10 @@ static int sim_on_market_data(tb_exchange *ex, const tb_market_data *bar)
         r.price = price;
         r.commission = fee;
         r.trade_id = ++x->next_trade;
-        if (o->remaining == 0)
+        if (o->remaining == 0) {
+            remember_finished(x, o, TB_ORDER_FILLED);
             remove_order(x, i);
-        else
+        } else
             i++;
         respond(x, &r);
     }
@@ -379,11 +620,14 @@ static void sim_destroy(tb_exchange *ex)
     sim *x = (sim *)ex;
     free(x->syms);
     free(x->orders);
+    free(x->script);
+    free(x->ids);
+    tb__index_close(&x->id_idx);
     free(x);
 }
 
 static const tb_exchange_vtable sim_vt = {
-    "sim", sim_submit, sim_cancel, sim_on_market_data, sim_destroy,
+    "sim", sim_submit, sim_cancel, sim_query, sim_on_market_data, sim_destroy,
 };
 
 void tb_sim_exchange_config_init(tb_sim_exchange_config *cfg)
@@ -391,6 +635,7 @@ void tb_sim_exchange_config_init(tb_sim_exchange_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
     cfg->initial_cash = 10000 * TB_DECIMAL_ONE;
     cfg->fee_bps = 10 * TB_DECIMAL_ONE;
+    tb_sim_faults_init(&cfg->faults);
 }
 
 int tb_sim_exchange_create(const tb_sim_exchange_config *cfg, tb_exchange **out, char *err,
@@ -414,6 +659,16 @@ int tb_sim_exchange_create(const tb_sim_exchange_config *cfg, tb_exchange **out,
         BAD("slippage_bps: must be in [0, 10000)");
     if (cfg->max_volume_participation < 0 || cfg->max_volume_participation > TB_DECIMAL_ONE)
         BAD("max_volume_participation: must be in [0, 1] (0 = no limit)");
+    const tb_sim_faults *fs = &cfg->faults;
+    const tb_decimal probs[] = {fs->timeout,    fs->lost_ack,        fs->server_error,
+                                fs->rate_limit, fs->connection_lost, fs->query_timeout};
+    for (size_t i = 0; i < sizeof(probs) / sizeof(probs[0]); i++)
+        if (probs[i] < 0 || probs[i] > TB_DECIMAL_ONE)
+            BAD("faults: every probability must be in [0, 1]");
+    if (fs->timeout + fs->lost_ack + fs->server_error + fs->rate_limit + fs->connection_lost >
+        TB_DECIMAL_ONE)
+        BAD("faults: the submit fault probabilities add up to more than 1");
+    if (fs->retry_after < 0) BAD("faults: retry_after must not be negative");
 #undef BAD
     sim *x = calloc(1, sizeof(*x));
     if (!x) return TB_ENOMEM;
@@ -422,6 +677,17 @@ int tb_sim_exchange_create(const tb_sim_exchange_config *cfg, tb_exchange **out,
     x->cfg.symbols = NULL;
     x->cfg.nsymbols = 0;
     x->cash = cfg->initial_cash;
+    x->faults_on = tb_sim_faults_enabled(&cfg->faults);
+    x->rng = cfg->faults.seed;
+    x->track = cfg->track_ids || x->faults_on;
+    if (x->track) {
+        x->ids_cap = 64;
+        x->ids = malloc(x->ids_cap * sizeof(*x->ids));
+        if (!x->ids || tb__index_init(&x->id_idx, 128) != 0) {
+            sim_destroy(&x->base);
+            return TB_ENOMEM;
+        }
+    }
     for (size_t i = 0; i < cfg->nsymbols; i++) {
         size_t si;
         if (find_sym(x, cfg->symbols[i].symbol, 1, &si) != 0) {
@@ -443,4 +709,38 @@ tb_decimal tb_sim_exchange_cash(const tb_exchange *ex)
 size_t tb_sim_exchange_open_orders(const tb_exchange *ex)
 {
     return ((const sim *)ex)->norders;
+}
+
+tb_sim_exchange_stats tb_sim_exchange_get_stats(const tb_exchange *ex)
+{
+    return ((const sim *)ex)->stats;
+}
+
+int tb_sim_exchange_id_stats(const tb_exchange *ex, const char *client_order_id, uint32_t *submits,
+                             uint32_t *accepts)
+{
+    const sim *x = (const sim *)ex;
+    const id_entry *e = find_id(x, client_order_id, tb__hash_key(NULL, client_order_id));
+    if (!e) return TB_ENOTFOUND;
+    if (submits) *submits = e->submits;
+    if (accepts) *accepts = e->accepts;
+    return 0;
+}
+
+int tb_sim_exchange_script_faults(tb_exchange *ex, const tb_sim_fault *faults, size_t n)
+{
+    sim *x = (sim *)ex;
+    if (!ex || (n && !faults)) return TB_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if ((int)faults[i] < 0 || (int)faults[i] >= (int)TB_SIM_FAULT_COUNT) return TB_EINVAL;
+    if (x->script_n + n > x->script_cap) {
+        size_t nc = (x->script_n + n) * 2;
+        tb_sim_fault *ns = realloc(x->script, nc * sizeof(*ns));
+        if (!ns) return TB_ENOMEM;
+        x->script = ns;
+        x->script_cap = nc;
+    }
+    memcpy(x->script + x->script_n, faults, n * sizeof(*faults));
+    x->script_n += n;
+    return 0;
 }

@@ -45,7 +45,12 @@ int tbt_run_cli(const char *dir, char **err_out, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(args, sizeof(args), fmt, ap);
     va_end(ap);
-    snprintf(cmd, sizeof(cmd), "cd %s && %s %s >stdout.txt 2>stderr.txt", dir, TB_BINARY, args);
+    /* TB_CLI_WRAPPER (e.g. "valgrind -q --error-exitcode=99 ...") runs the
+     * binary under a checker: `make valgrind` uses it so every end-to-end
+     * test doubles as a memory-error and leak test of the real program. */
+    const char *wrapper = getenv("TB_CLI_WRAPPER");
+    snprintf(cmd, sizeof(cmd), "cd %s && %s%s%s %s >stdout.txt 2>stderr.txt", dir,
+             wrapper ? wrapper : "", wrapper ? " " : "", TB_BINARY, args);
     int st = system(cmd);
     if (err_out) *err_out = tbt_read_in(dir, "stderr.txt");
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;

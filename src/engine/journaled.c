@@ -1,0 +1,198 @@
+/* A backtest's journal and --resume (the design is in journaled.h). */
+#define _POSIX_C_SOURCE 200809L
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../core/errbuf.h"
+#include "journaled.h"
+#include "tradebus/codec.h"
+
+struct tb__jrun {
+    tb_journal *j;
+    tb_bus *bus;
+    int sub;
+    long commit_every, bars_since_commit;
+    int64_t target; /* events the journal held when the run started */
+    int64_t seen;   /* events dispatched by this run */
+    tb_event last;  /* the last event dispatched: the replay's join point */
+    int replaying;
+    int rc; /* first append failure, reported after the bar */
+};
+
+static int64_t wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int tb__jrun_open(const tb_config *cfg, int resume, tb__jrun **out, char *err, size_t errlen)
+{
+    tb__jrun *r = calloc(1, sizeof(*r));
+    if (!r) return TB_ENOMEM;
+    r->sub = -1;
+    r->commit_every = cfg->journal_commit_every > 0 ? cfg->journal_commit_every : 1000;
+    tb_journal_config jc;
+    tb_journal_config_init(&jc);
+    jc.path = cfg->journal_path;
+    jc.sync = (tb_journal_sync)cfg->journal_sync;
+    int rc = tb_journal_open(&jc, &r->j, err, errlen);
+    if (rc) {
+        free(r);
+        return rc;
+    }
+    char want[32], have[64];
+    snprintf(want, sizeof(want), "%016" PRIx64, tb_config_hash(cfg));
+    r->target = tb_journal_count(r->j);
+    int has_hash = tb_journal_meta_get(r->j, "config_hash", have, sizeof(have)) == 0;
+    if (r->target > 0 && !resume) {
+        tb__errf(err, errlen,
+                 "%s already holds a run (%lld events): add --resume to continue it, or "
+                 "give a new journal file",
+                 cfg->journal_path, (long long)r->target);
+        rc = TB_ECONFIG;
+    } else if (has_hash && strcmp(have, want) != 0) {
+        tb__errf(err, errlen,
+                 "%s was written by a run with another config or data (fingerprint %s, "
+                 "this run %s): resuming it would mix two runs; use a new journal file",
+                 cfg->journal_path, have, want);
+        rc = TB_ECONFIG;
+    } else if (!has_hash) {
+        rc = tb_journal_meta_set(r->j, "config_hash", want);
+        if (!rc) rc = tb_journal_meta_set(r->j, "status", "running");
+        if (!rc) rc = tb_journal_commit(r->j);
+        if (rc) tb__errf(err, errlen, "%s: %s", cfg->journal_path, tb_journal_errmsg(r->j));
+    }
+    if (rc) {
+        tb_journal_close(r->j);
+        free(r);
+        return rc;
+    }
+    r->replaying = r->target > 0;
+    *out = r;
+    return 0;
+}
+
+int64_t tb__jrun_queue_size(tb__jrun *r)
+{
+    return tb_journal_dlq_count(r->j);
+}
+
+int tb__jrun_replaying(const tb__jrun *r)
+{
+    return r->replaying;
+}
+
+void tb__jrun_dead_letter(const tb_dead_letter *d, void *ctx)
+{
+    tb__jrun *r = ctx;
+    /* A replayed dead letter is already in the queue from the first run. */
+    if (r->replaying) return;
+    int rc = tb_journal_dlq_add(r->j, d, wall_ns());
+    if (rc && !r->rc) r->rc = rc;
+}
+
+static int on_event(const tb_event *ev, void *ctx)
+{
+    tb__jrun *r = ctx;
+    r->seen++;
+    if (r->replaying) r->last = *ev;
+    if (r->seen <= r->target) return 0; /* the journal has it */
+    int rc = tb_journal_append(r->j, ev);
+    /* Not the handler's failure to retry: the run stops after this bar. */
+    if (rc && !r->rc) r->rc = rc;
+    return 0;
+}
+
+int tb__jrun_attach(tb__jrun *r, tb_bus *bus)
+{
+    r->bus = bus;
+    r->sub = tb_bus_subscribe_named(bus, TB_BUS_ALL, on_event, r, "journal");
+    return r->sub < 0 ? r->sub : 0;
+}
+
+/* The replay has reached the journal's end: it must be the same event. */
+static int check_join(tb__jrun *r, char *err, size_t errlen)
+{
+    if (r->seen != r->target) {
+        tb__errf(err, errlen,
+                 "the journal ends inside a bar (%lld events, the run made %lld by the end "
+                 "of that bar): it was not written by this run's commits",
+                 (long long)r->target, (long long)r->seen);
+        return TB_ESTATE;
+    }
+    tb_event stored;
+    char a[2048], b[2048];
+    if (tb_journal_get(r->j, r->last.event_id, &stored) != 0 ||
+        tb_codec_encode(&stored, a, sizeof(a)) < 0 || tb_codec_encode(&r->last, b, sizeof(b)) < 0 ||
+        strcmp(a, b) != 0) {
+        tb__errf(err, errlen,
+                 "re-running the journaled bars did not reproduce the journal (event %llu "
+                 "differs): the data files or tradebus changed since; use a new journal",
+                 (unsigned long long)r->last.event_id);
+        return TB_ESTATE;
+    }
+    r->replaying = 0;
+    return 0;
+}
+
+int tb__jrun_after_bar(tb__jrun *r, char *err, size_t errlen)
+{
+    if (r->rc) {
+        tb__errf(err, errlen, "journal: %s (%s)", tb_strerror(r->rc), tb_journal_errmsg(r->j));
+        return r->rc;
+    }
+    if (r->replaying) {
+        if (r->seen < r->target) return 0;
+        return check_join(r, err, errlen);
+    }
+    /* Commits only here, between bars: the journal never ends inside one. */
+    if (++r->bars_since_commit >= r->commit_every) {
+        r->bars_since_commit = 0;
+        int rc = tb_journal_commit(r->j);
+        if (rc) {
+            tb__errf(err, errlen, "journal commit: %s", tb_journal_errmsg(r->j));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int tb__jrun_finish(tb__jrun *r, const tb_backtest_result *res, char *err, size_t errlen)
+{
+    if (r->replaying && r->seen != r->target) {
+        tb__errf(err, errlen,
+                 "the journal holds %lld events but this run made only %lld: it belongs to "
+                 "other data",
+                 (long long)r->target, (long long)r->seen);
+        return TB_ESTATE;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    int rc = m ? tb_backtest_write_summary(res, m) : TB_ENOMEM;
+    if (m) fclose(m);
+    if (!rc) rc = tb_journal_meta_set(r->j, "summary", text);
+    if (!rc) rc = tb_journal_meta_set(r->j, "status", "complete");
+    if (!rc) rc = tb_journal_commit(r->j);
+    free(text);
+    if (rc) tb__errf(err, errlen, "journal: %s", tb_journal_errmsg(r->j));
+    return rc;
+}
+
+void tb__jrun_detach(tb__jrun *r)
+{
+    if (r && r->sub >= 0) tb_bus_unsubscribe(r->bus, r->sub);
+    if (r) r->sub = -1;
+}
+
+void tb__jrun_close(tb__jrun *r)
+{
+    if (!r) return;
+    tb__jrun_detach(r);
+    tb_journal_close(r->j);
+    free(r);
+}

@@ -1,0 +1,190 @@
+/* Crash recovery, the way it happens: a journaled backtest is killed with
+ * SIGKILL at seeded random instants, then restarted with --resume; every
+ * resumed run must end with exactly the fills, positions, PnL and events of
+ * a run that was never interrupted. */
+#define _POSIX_C_SOURCE 200809L
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tb_test_cli.h"
+#include "tb_test_support.h"
+
+#define KILLS 24
+
+static char dir[512];
+static double full_run_s; /* how long an uninterrupted journaled run takes */
+
+static const char *const config = "[backtest]\n"
+                                  "data = BTCUSDT-1m.csv ETHUSDT-1m.csv\n"
+                                  "initial_cash = 1000000\n"
+                                  "[exchange]\n"
+                                  "max_volume_participation = 0.2\n"
+                                  "[journal]\n"
+                                  "commit_every = 500\n"
+                                  "[strategy.btc]\n"
+                                  "type = sma_cross\n"
+                                  "symbol = BTCUSDT\n"
+                                  "fast = 5\n"
+                                  "slow = 20\n"
+                                  "quantity = 0.5\n"
+                                  "allow_short = true\n"
+                                  "[strategy.eth]\n"
+                                  "type = rsi_reversion\n"
+                                  "symbol = ETHUSDT\n"
+                                  "quantity = 3\n"
+                                  "order_type = LIMIT\n"
+                                  "limit_offset_bps = 2\n";
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    char path[1024], cmd[2048];
+    tbt_temp_dir(dir, sizeof(dir));
+    tbt_write_file(dir, "c.ini", config, path, sizeof(path));
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && %s --bars 40000 --seed 5 --price 42000 > BTCUSDT-1m.csv 2>/dev/null && "
+             "%s --bars 40000 --seed 6 --price 2300 > ETHUSDT-1m.csv 2>/dev/null",
+             dir, TB_GENDATA, TB_GENDATA);
+    if (system(cmd) != 0) return -1;
+    double t0 = now_s();
+    if (tbt_run_cli(dir, NULL, "backtest --config c.ini --journal ref.db --out ref -q") != 0)
+        return -1;
+    full_run_s = now_s() - t0;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tbt_remove_tree(dir);
+    return 0;
+}
+
+static void assert_same_file(const char *a_dir, const char *b_dir, const char *name)
+{
+    char pa[600], pb[600];
+    snprintf(pa, sizeof(pa), "%s/%s", a_dir, name);
+    snprintf(pb, sizeof(pb), "%s/%s", b_dir, name);
+    char *a = tbt_read_in(dir, pa), *b = tbt_read_in(dir, pb);
+    if (!a || !b) fail_msg("missing %s or %s", pa, pb);
+    if (strcmp(a, b) != 0) fail_msg("%s and %s differ", pa, pb);
+    free(a);
+    free(b);
+}
+
+/* Starts the run in the background, kills it after `after` seconds. Returns
+ * 1 if it was still running (a real interruption), 0 if it had finished. */
+static int run_and_kill(const char *journal, const char *out, double after)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (chdir(dir) != 0) _exit(127);
+        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(127);
+        execl(TB_BINARY, TB_BINARY, "backtest", "--config", "c.ini", "--journal", journal,
+              "--out", out, "-q", (char *)NULL);
+        _exit(127);
+    }
+    struct timespec ts = {(time_t)after, (long)((after - (double)(time_t)after) * 1e9)};
+    nanosleep(&ts, NULL);
+    int st, running = waitpid(pid, &st, WNOHANG) == 0;
+    if (running) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+    }
+    return running;
+}
+
+static void test_resume_after_sigkill_at_random_instants_equals_uninterrupted_run(void **state)
+{
+    (void)state;
+    unsigned seed = 20241125u;
+    int interrupted = 0;
+    for (int k = 0; k < KILLS; k++) {
+        char journal[64], out[64];
+        snprintf(journal, sizeof(journal), "k%d.db", k);
+        snprintf(out, sizeof(out), "k%d", k);
+        /* A seeded point in (5%, 95%) of a full run's time. */
+        seed = seed * 1103515245u + 12345u;
+        double frac = 0.05 + 0.9 * (double)((seed >> 8) % 10000) / 10000.0;
+        interrupted += run_and_kill(journal, out, frac * full_run_s);
+        char *err = NULL;
+        int code = tbt_run_cli(dir, &err,
+                               "backtest --config c.ini --journal %s --resume --out %s -q",
+                               journal, out);
+        if (code != 0) fail_msg("resume after kill %d (at %.0f%%) exit %d: %s", k, frac * 100,
+                                code, err);
+        free(err);
+        assert_same_file("ref", out, "fills.csv");
+        assert_same_file("ref", out, "summary.json");
+        assert_same_file("ref", out, "events.jsonl");
+    }
+    /* Most kills must have hit a running process, or this proved little. */
+    if (interrupted < KILLS / 2)
+        fail_msg("only %d of %d kills interrupted a run (a run takes %.3f s)", interrupted, KILLS,
+                 full_run_s);
+    printf("[   INFO   ] %d of %d kills interrupted a running backtest\n", interrupted, KILLS);
+}
+
+static void test_existing_journal_without_resume_is_refused(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    assert_int_equal(tbt_run_cli(dir, &err, "backtest --config c.ini --journal ref.db --out x -q"),
+                     2);
+    assert_non_null(strstr(err, "--resume"));
+    free(err);
+}
+
+static void test_resume_with_another_config_is_refused(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    int code = tbt_run_cli(dir, &err,
+                           "backtest --config c.ini --journal ref.db --resume "
+                           "--set strategy.btc.fast=7 --out x -q");
+    assert_int_equal(code, 2);
+    if (!strstr(err, "another config")) fail_msg("stderr: %s", err);
+    free(err);
+}
+
+static void test_resume_needs_a_journal(void **state)
+{
+    (void)state;
+    assert_int_equal(tbt_run_cli(dir, NULL, "backtest --config c.ini --resume --out x -q"), 2);
+}
+
+static void test_a_file_that_is_not_a_journal_is_refused(void **state)
+{
+    (void)state;
+    char path[1024], *err = NULL;
+    tbt_write_file(dir, "junk.db", "this is not a database, it is a text file\n", path,
+                   sizeof(path));
+    int code = tbt_run_cli(dir, &err, "backtest --config c.ini --journal junk.db --out x -q");
+    assert_true(code != 0);
+    assert_non_null(strstr(err, "junk.db"));
+    free(err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_resume_after_sigkill_at_random_instants_equals_uninterrupted_run),
+        cmocka_unit_test(test_existing_journal_without_resume_is_refused),
+        cmocka_unit_test(test_resume_with_another_config_is_refused),
+        cmocka_unit_test(test_resume_needs_a_journal),
+        cmocka_unit_test(test_a_file_that_is_not_a_journal_is_refused),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
