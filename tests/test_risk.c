@@ -651,7 +651,8 @@ static void test_risk_invalid_request_refused_without_alert(void **state)
     assert_string_equal(f->rule, "invalid_order");
     assert_string_equal(f->detail, "OrderPlacementRequest.quantity 0 is not positive");
     assert_int_equal(check_limit(f, TB_SIDE_BUY, "1", "0"), TB_EINVAL);
-    assert_string_equal(f->detail, "OrderPlacementRequest.price 0 is not positive for a LIMIT order");
+    assert_string_equal(f->detail,
+                        "OrderPlacementRequest.price 0 is not positive for a LIMIT order");
     assert_int_equal(check(f, (tb_side)3, "1"), TB_EINVAL);
     assert_string_equal(f->detail, "OrderPlacementRequest.side 3 is not BUY or SELL");
 
@@ -700,8 +701,7 @@ static void test_risk_bad_market_data_is_dead_lettered(void **state)
     assert_int_equal(tb_bus_dead_letter_count(f->bus), 1);
     assert_string_equal(tb_bus_dead_letter(f->bus, 0)->subscriber, "risk");
     assert_int_equal(tb_bus_dead_letter(f->bus, 0)->error, TB_EDATA);
-    assert_string_equal(tb_bus_dead_letter(f->bus, 0)->reason,
-                        "MarketData.open 0 is not positive");
+    assert_string_equal(tb_bus_dead_letter(f->bus, 0)->reason, "MarketData.open 0 is not positive");
 }
 
 static void test_risk_destroy_unsubscribes(void **state)

@@ -24,6 +24,7 @@ typedef struct {
     uint64_t bars, bad_rows, signals, orders, fills, rejected, canceled, open_orders;
     uint64_t dead_letters;
     int64_t dead_letter_queue;    /* entries in the journal's queue; -1 without a journal */
+    uint64_t dlq_replayed, dlq_still_failing; /* replay_dead_letters outcome */
     uint64_t events[TB_EV_COUNT]; /* per type; [0] = all */
     tb_decimal realized_pnl, unrealized_pnl, fees;
     tb_decimal initial_equity, final_equity, max_drawdown_pct;
@@ -85,6 +86,10 @@ typedef struct {
     /* With [journal] path set: continue the run the journal holds (see
      * docs/journal.md). Without it an existing run in the journal is an error. */
     int resume;
+    /* With resume: after the journaled run is rebuilt, deliver dead letters
+     * again to the components that failed them (a queue id, or -1 for all;
+     * 0 = none). Successes leave the queue; counts go into the result. */
+    int64_t replay_dead_letters;
 } tb_backtest_options;
 
 /* Runs a whole backtest. 0; TB_ECONFIG / TB_EDATA / TB_EIO with a message

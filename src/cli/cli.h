@@ -45,6 +45,16 @@ int cmd_backtest(int argc, char **argv);
 int cmd_indicators(int argc, char **argv);
 int cmd_parity(int argc, char **argv);
 
+int cmd_journal(int argc, char **argv);
+int cmd_dlq(int argc, char **argv);
+extern const char *const cli_journal_help;
+extern const char *const cli_dlq_help;
+/* Shared by the journal and dlq subcommands (defined in cmd_journal.c). */
+int cli_journal_args(int argc, char **argv, const char *cmd, const char *help, const char **journal,
+                     const char **out, int *all, const char **arg);
+int cli_journal_open(const char *path, tb_journal **out);
+int cli_parse_event_id(const char *s, uint64_t *out);
+
 extern const char *const cli_backtest_help;
 extern const char *const cli_indicators_help;
 extern const char *const cli_parity_help;

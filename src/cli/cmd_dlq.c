@@ -11,18 +11,11 @@
 
 #include "cli.h"
 
-/* Until cli.h declares them (defined in cmd_journal.c, shared). */
-int cmd_dlq(int argc, char **argv);
-extern const char *const cli_dlq_help;
-int cli_journal_args(int argc, char **argv, const char *cmd, const char *help, const char **journal,
-                     const char **out, int *all, const char **arg);
-int cli_journal_open(const char *path, tb_journal **out);
-
 const char *const cli_dlq_help =
     "tradebus dlq list --journal FILE\n"
     "tradebus dlq show ID --journal FILE\n"
     "tradebus dlq purge ID|--all --journal FILE\n"
-    "tradebus dlq replay ID|--all --config FILE\n"
+    "tradebus dlq replay ID|--all --config FILE --journal FILE [--set ...]\n"
     "\n"
     "The dead-letter queue keeps, in the run's journal, every event a component\n"
     "failed to handle after its retries and every input that failed validation,\n"
@@ -264,17 +257,91 @@ static int dlq_purge(int argc, char **argv)
     return code;
 }
 
-/* ---- replay (elsewhere) ---------------------------------------------------- */
+/* ---- replay ------------------------------------------------------------------ */
 
-/* Replay has to rebuild the run's pipeline to deliver the event again, so it
- * takes the run's --config; it is implemented with the backtest command.
- * This stub keeps the table complete until then. */
+typedef struct {
+    const char *journal;
+    const char *which;
+    int all;
+} replay_opts;
+
+static int replay_opt(const char *opt, const char *val, void *ctx)
+{
+    replay_opts *o = ctx;
+    if (!strcmp(opt, "--all")) return o->all = 1, 1;
+    if (!strcmp(opt, "--journal")) {
+        if (!val) {
+            cli_usage_error("dlq replay: --journal needs a file");
+            return -1;
+        }
+        o->journal = val;
+        return 2;
+    }
+    if (opt[0] != '-' && !o->which) return o->which = opt, 1;
+    return 0;
+}
+
+/* Delivering a dead letter again needs the component as it was when the
+ * event failed: the run is rebuilt from its journal (a --resume that appends
+ * nothing), then each selected letter goes back to the component that failed
+ * it. One that now succeeds leaves the queue and what it causes is journaled. */
 static int dlq_replay(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    cli_usage_error("dlq replay: run it with --config (see tradebus help dlq)");
-    return EXIT_USAGE;
+    replay_opts o = {NULL, NULL, 0};
+    cli_run r;
+    int code = cli_parse_run(argc, argv, &r, cli_dlq_help, replay_opt, &o);
+    if (code >= 0) {
+        tb_config_free(&r.cfg);
+        return code;
+    }
+    int64_t which = -1;
+    if (!o.all) {
+        char *end;
+        long long id = o.which ? strtoll(o.which, &end, 10) : 0;
+        if (!o.which || *end || id <= 0) {
+            cli_usage_error("dlq replay: give a queue ID (from 'tradebus dlq list') or --all");
+            tb_config_free(&r.cfg);
+            return EXIT_USAGE;
+        }
+        which = id;
+    }
+    if (o.journal) {
+        free(r.cfg.journal_path);
+        r.cfg.journal_path = strdup(o.journal);
+    }
+    if (!r.cfg.journal_path) {
+        cli_usage_error("dlq replay: --journal FILE is required (the run's [journal] path)");
+        tb_config_free(&r.cfg);
+        return EXIT_USAGE;
+    }
+    tb_journal *probe;
+    if ((code = cli_journal_open(r.cfg.journal_path, &probe)) != 0) {
+        tb_config_free(&r.cfg);
+        return code;
+    }
+    tb_journal_close(probe);
+
+    tb_backtest_options opt;
+    memset(&opt, 0, sizeof(opt));
+    opt.resume = 1;
+    opt.replay_dead_letters = which;
+    tb_backtest_result res;
+    char err[512] = "";
+    int rc = tb_backtest_run(&r.cfg, &opt, &res, err, sizeof(err));
+    if (rc) {
+        fprintf(stderr, "tradebus: dlq replay: %s\n", err[0] ? err : tb_strerror(rc));
+        tb_config_free(&r.cfg);
+        return cli_exit_for(rc, err, NULL);
+    }
+    printf("replayed %llu: %llu succeeded and left the queue, %llu still fail; %lld left in "
+           "the queue\n",
+           (unsigned long long)(res.dlq_replayed + res.dlq_still_failing),
+           (unsigned long long)res.dlq_replayed, (unsigned long long)res.dlq_still_failing,
+           (long long)res.dead_letter_queue);
+    code = res.dlq_still_failing ? 1 : 0;
+    tb_backtest_result_free(&res);
+    tb_config_free(&r.cfg);
+    return code;
 }
 
 /* ---- dispatch -------------------------------------------------------------- */

@@ -12,14 +12,6 @@
 
 #include "cli.h"
 
-/* Until cli.h declares them. */
-int cmd_journal(int argc, char **argv);
-extern const char *const cli_journal_help;
-int cli_journal_args(int argc, char **argv, const char *cmd, const char *help, const char **journal,
-                     const char **out, int *all, const char **arg);
-int cli_journal_open(const char *path, tb_journal **out);
-int cli_parse_event_id(const char *s, uint64_t *out);
-
 const char *const cli_journal_help =
     "tradebus journal trace EVENT_ID --journal FILE\n"
     "tradebus journal export --journal FILE [--out FILE]\n"

@@ -20,13 +20,17 @@ static const char *const main_help =
     "\n"
     "Usage:\n"
     "  tradebus backtest --config FILE [--data SPEC]... [--set SECTION.KEY=VALUE]...\n"
-    "                    [--out DIR] [--quiet] [--shadow-legacy]\n"
+    "                    [--out DIR] [--quiet] [--shadow-legacy] [--journal FILE [--resume]]\n"
     "      Run the pipeline over historical bars. Writes DIR/summary.json,\n"
     "      DIR/fills.csv and DIR/events.jsonl (DIR defaults to out/).\n"
     "  tradebus parity --config FILE [--legacy builtin | --legacy-log FILE |\n"
     "                  --legacy-cmd CMD] [--out DIR]\n"
     "      Run the pipeline and a legacy system on the same data and compare\n"
     "      their trade logs record by record (docs/trade-log.md).\n"
+    "  tradebus journal trace EVENT_ID | export | info | replay  --journal FILE\n"
+    "      Follow an event's causal chain, export or check a run's journal.\n"
+    "  tradebus dlq list | show ID | replay ID|--all | purge ID|--all  --journal FILE\n"
+    "      The dead-letter queue: events a component could not process.\n"
     "  tradebus indicators --data SPEC --ind NAME:PARAMS [NAME:PARAMS]...\n"
     "      Print indicator values as CSV (timestamp,close,...).\n"
     "  tradebus help [COMMAND]     This text, or a command's details.\n"
@@ -60,6 +64,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "backtest") == 0) return cmd_backtest(argc - 2, argv + 2);
     if (strcmp(cmd, "indicators") == 0) return cmd_indicators(argc - 2, argv + 2);
     if (strcmp(cmd, "parity") == 0) return cmd_parity(argc - 2, argv + 2);
+    if (strcmp(cmd, "journal") == 0) return cmd_journal(argc - 2, argv + 2);
+    if (strcmp(cmd, "dlq") == 0) return cmd_dlq(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("tradebus %s\n", TB_VERSION_STRING);
         return 0;
@@ -68,6 +74,14 @@ int main(int argc, char **argv)
         if (argc > 2 && strcmp(argv[2], "backtest") == 0) {
             char *h[] = {"backtest", "--help"};
             return cmd_backtest(1, h + 1);
+        }
+        if (argc > 2 && strcmp(argv[2], "journal") == 0) {
+            fputs(cli_journal_help, stdout);
+            return 0;
+        }
+        if (argc > 2 && strcmp(argv[2], "dlq") == 0) {
+            fputs(cli_dlq_help, stdout);
+            return 0;
         }
         if (argc > 2 && strcmp(argv[2], "parity") == 0) {
             fputs(cli_parity_help, stdout);

@@ -32,8 +32,8 @@
 typedef struct {
     uint64_t hash; /* first: the index rebuild reads it at offset 0 */
     tb_position_update p;
-    int32_t sym;         /* index into symbols */
-    int32_t next_in_sym; /* next position of the same symbol, -1 at the end */
+    int32_t sym;            /* index into symbols */
+    int32_t next_in_sym;    /* next position of the same symbol, -1 at the end */
     int64_t last_fill_time; /* fills of a (strategy, symbol) never go back in time */
 } position_slot;
 
@@ -41,10 +41,10 @@ typedef struct {
     uint64_t hash; /* first, as above */
     char symbol[TB_SYMBOL_LEN];
     tb_decimal close;
-    int has_close;         /* a bar was accepted: close and the two below are set */
+    int has_close; /* a bar was accepted: close and the two below are set */
     int64_t last_close_time;
-    uint64_t last_bar_id;  /* a redelivery of this very bar is not "out of order" */
-    int32_t first_pos;     /* -1 if no position trades it yet */
+    uint64_t last_bar_id; /* a redelivery of this very bar is not "out of order" */
+    int32_t first_pos;    /* -1 if no position trades it yet */
 } symbol_slot;
 
 /* A (strategy, symbol) declared with tb_position_manager_expect. */
@@ -266,15 +266,15 @@ static int check_expected(tb_position_manager *pm, const char *strategy_id, cons
         strategy_known = 1;
     }
     if (strategy_known)
-        tb_bus_fail_reason(pm->bus, "OrderFilled for strategy '%s' on symbol %s, which it does not trade",
+        tb_bus_fail_reason(pm->bus,
+                           "OrderFilled for strategy '%s' on symbol %s, which it does not trade",
                            strategy_id, symbol);
     else
         tb_bus_fail_reason(pm->bus, "OrderFilled for unknown strategy '%s'", strategy_id);
     return TB_EINVAL;
 }
 
-int tb_position_manager_expect(tb_position_manager *pm, const char *strategy_id,
-                               const char *symbol)
+int tb_position_manager_expect(tb_position_manager *pm, const char *strategy_id, const char *symbol)
 {
     if (!pm || !strategy_id || !symbol || !tb__str_ok(strategy_id, TB_STRATEGY_LEN) ||
         !tb__str_ok(symbol, TB_SYMBOL_LEN))
@@ -309,7 +309,8 @@ int tb_position_manager_handle_order_filled_event(tb_position_manager *pm, const
     uint64_t h = tb__hash_key(f->strategy_id, f->symbol);
     int32_t pi = find_position(pm, h, f->strategy_id, f->symbol);
     if (pi >= 0 && fill->timestamp < pm->pos[pi].last_fill_time) {
-        tb_bus_fail_reason(pm->bus, "OrderFilled %s/%s timestamp %lld is before the previous fill's %lld",
+        tb_bus_fail_reason(pm->bus,
+                           "OrderFilled %s/%s timestamp %lld is before the previous fill's %lld",
                            f->strategy_id, f->symbol, (long long)fill->timestamp,
                            (long long)pm->pos[pi].last_fill_time);
         return TB_ESTATE;

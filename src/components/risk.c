@@ -39,9 +39,9 @@ typedef struct {
     uint64_t hash; /* first: the index rebuild reads it at offset 0 */
     char symbol[TB_SYMBOL_LEN];
     tb_decimal close;
-    int has_close;         /* a bar was accepted: close and the two below are set */
+    int has_close; /* a bar was accepted: close and the two below are set */
     int64_t last_close_time;
-    uint64_t last_bar_id;  /* a redelivery of this very bar is not "out of order" */
+    uint64_t last_bar_id;    /* a redelivery of this very bar is not "out of order" */
     tb_decimal net_quantity; /* all strategies together */
 } symbol_slot;
 
@@ -332,7 +332,8 @@ static int check_bar_time(tb_risk_manager *rm, int32_t si, const tb_event *ev)
     if (si < 0 || !rm->syms[si].has_close || ev->event_id == rm->syms[si].last_bar_id) return 0;
     int64_t last = rm->syms[si].last_close_time;
     if (md->close_time < last) {
-        tb_bus_fail_reason(rm->bus, "MarketData %s close_time %lld is before the previous bar's %lld",
+        tb_bus_fail_reason(rm->bus,
+                           "MarketData %s close_time %lld is before the previous bar's %lld",
                            md->symbol, (long long)md->close_time, (long long)last);
         return TB_EDATA;
     }
@@ -440,8 +441,8 @@ static int on_order_filled(const tb_event *ev, void *ctx)
                            f->client_order_id, q);
         return TB_ESTATE;
     }
-    int32_t pi = find_position(rm, tb__hash_key(f->strategy_id, f->symbol), f->strategy_id,
-                               f->symbol);
+    int32_t pi =
+        find_position(rm, tb__hash_key(f->strategy_id, f->symbol), f->strategy_id, f->symbol);
     if ((rc = check_key_time(rm, pi, ev, 1)) != 0) return rc;
     tb_decimal fees;
     if ((rc = tb_dec_add(rm->fees, f->commission, &fees)) != 0) return rc;

@@ -87,8 +87,8 @@ static int on_not_executed(const tb_event *ev, void *ctx)
     const char *type = tb_event_type_name(ev->type);
     const char *symbol = rejected ? ev->u.order_rejected.symbol : ev->u.order_canceled.symbol;
     if (strcmp(symbol, in->symbol) != 0) {
-        tb_bus_fail_reason(sg->bus, "%s for strategy '%s' names symbol %s; it trades %s", type,
-                           sid, symbol, in->symbol);
+        tb_bus_fail_reason(sg->bus, "%s for strategy '%s' names symbol %s; it trades %s", type, sid,
+                           symbol, in->symbol);
         return TB_EINVAL;
     }
     tb_side side = rejected ? ev->u.order_rejected.side : ev->u.order_canceled.side;
@@ -232,10 +232,9 @@ int tb_signal_generator_process_market_data(tb_signal_generator *sg, const tb_ev
     if (!ss) return 0; /* no instance trades it */
     if (ss->has_bar && md->event_id != ss->last_bar_id) {
         if (bar->close_time < ss->last_close_time) {
-            tb_bus_fail_reason(sg->bus,
-                               "MarketData %s close_time %lld is before the previous bar's %lld",
-                               bar->symbol, (long long)bar->close_time,
-                               (long long)ss->last_close_time);
+            tb_bus_fail_reason(
+                sg->bus, "MarketData %s close_time %lld is before the previous bar's %lld",
+                bar->symbol, (long long)bar->close_time, (long long)ss->last_close_time);
             return TB_EDATA;
         }
         if (bar->close_time == ss->last_close_time) {

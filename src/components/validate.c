@@ -14,15 +14,25 @@
 typedef struct {
     char *why;
     size_t len;
-    const char *type; /* the event type's wire name, first word of every reason */
-    int rc;           /* what a failed check returns */
+    tb_event_type type; /* its wire name is the first word of every reason */
+    int rc;             /* what a failed check returns */
 } checker;
+
+/* Looked up only when a reason is written. */
+#define TYPE(c) tb_event_type_name((c)->type)
 
 #define COLD __attribute__((cold, noinline))
 
+/* Strings are written into zeroed arrays, so the last byte is nearly always
+ * NUL: test it first and search only when it is not. */
+static inline int terminated(const char *s, size_t cap)
+{
+    return s[cap - 1] == '\0' || memchr(s, '\0', cap) != NULL;
+}
+
 static inline int str_ok(const char *s, size_t cap)
 {
-    return s[0] != '\0' && memchr(s, '\0', cap) != NULL;
+    return s[0] != '\0' && terminated(s, cap);
 }
 
 int tb__str_ok(const char *s, size_t cap)
@@ -50,30 +60,30 @@ COLD __attribute__((format(printf, 2, 3))) static int fail(const checker *c, con
 /* The string itself is never quoted: it may be the unterminated one. */
 COLD static int str_fault(const checker *c, const char *name, const char *s, size_t cap)
 {
-    if (!memchr(s, '\0', cap))
-        return fail(c, "%s.%s is not NUL-terminated within %zu bytes", c->type, name, cap);
-    return fail(c, "%s.%s is empty", c->type, name);
+    if (!terminated(s, cap))
+        return fail(c, "%s.%s is not NUL-terminated within %zu bytes", TYPE(c), name, cap);
+    return fail(c, "%s.%s is empty", TYPE(c), name);
 }
 
 COLD static int dec_fault(const checker *c, const char *name, tb_decimal v, const char *what)
 {
-    if (v == INT64_MIN) return fail(c, "%s.%s is out of range", c->type, name);
+    if (v == INT64_MIN) return fail(c, "%s.%s is out of range", TYPE(c), name);
     char b[TB_DECIMAL_STRLEN];
     tb_dec_format(v, b, sizeof(b));
-    return fail(c, "%s.%s %s %s", c->type, name, b, what);
+    return fail(c, "%s.%s %s %s", TYPE(c), name, b, what);
 }
 
 COLD static int time_fault(const checker *c, const char *name, int64_t t)
 {
-    return fail(c, "%s.%s %lld is negative", c->type, name, (long long)t);
+    return fail(c, "%s.%s %lld is negative", TYPE(c), name, (long long)t);
 }
 
 /* vname is the value's wire name, "?" when the value is not a known one. */
 COLD static int enum_fault(const checker *c, const char *name, int v, const char *vname,
                            const char *expected)
 {
-    if (vname[0] != '?') return fail(c, "%s.%s %s is not %s", c->type, name, vname, expected);
-    return fail(c, "%s.%s %d is not %s", c->type, name, v, expected);
+    if (vname[0] != '?') return fail(c, "%s.%s %s is not %s", TYPE(c), name, vname, expected);
+    return fail(c, "%s.%s %d is not %s", TYPE(c), name, v, expected);
 }
 
 /* "high 99 is below low 100": two decimals and how they disagree. */
@@ -83,7 +93,7 @@ COLD static int pair_fault(const checker *c, const char *name, tb_decimal v, con
     char a[TB_DECIMAL_STRLEN], b[TB_DECIMAL_STRLEN];
     tb_dec_format(v, a, sizeof(a));
     tb_dec_format(w, b, sizeof(b));
-    return fail(c, "%s.%s %s %s %s %s", c->type, name, a, what, other, b);
+    return fail(c, "%s.%s %s %s %s %s", TYPE(c), name, a, what, other, b);
 }
 
 COLD static int band_fault(const checker *c, const char *name, tb_decimal v, tb_decimal lo,
@@ -93,13 +103,13 @@ COLD static int band_fault(const checker *c, const char *name, tb_decimal v, tb_
     tb_dec_format(v, a, sizeof(a));
     tb_dec_format(lo, l, sizeof(l));
     tb_dec_format(hi, h, sizeof(h));
-    return fail(c, "%s.%s %s is not between low %s and high %s", c->type, name, a, l, h);
+    return fail(c, "%s.%s %s is not between low %s and high %s", TYPE(c), name, a, l, h);
 }
 
 #define REQ_STR(c, p, m)                                                                           \
     if (!str_ok((p)->m, sizeof((p)->m))) return str_fault((c), #m, (p)->m, sizeof((p)->m))
 #define OPT_STR(c, p, m)                                                                           \
-    if (!memchr((p)->m, '\0', sizeof((p)->m))) return str_fault((c), #m, (p)->m, sizeof((p)->m))
+    if (!terminated((p)->m, sizeof((p)->m))) return str_fault((c), #m, (p)->m, sizeof((p)->m))
 #define POSITIVE(c, p, m)                                                                          \
     if ((p)->m <= 0) return dec_fault((c), #m, (p)->m, "is not positive")
 #define NONNEG(c, p, m)                                                                            \
@@ -118,8 +128,7 @@ static inline int in_range(int v, int lo, int hi)
 
 #define SIDE_OK(v)       ((v) == TB_SIDE_BUY || (v) == TB_SIDE_SELL)
 #define ORDER_TYPE_OK(v) ((v) == TB_ORDER_MARKET || (v) == TB_ORDER_LIMIT)
-#define CHECK_SIDE(c, p)                                                                           \
-    ENUM(c, p, side, SIDE_OK((p)->side), tb_side_name, "BUY or SELL")
+#define CHECK_SIDE(c, p) ENUM(c, p, side, SIDE_OK((p)->side), tb_side_name, "BUY or SELL")
 #define CHECK_ORDER_TYPE(c, p)                                                                     \
     ENUM(c, p, order_type, ORDER_TYPE_OK((p)->order_type), tb_order_type_name, "MARKET or LIMIT")
 
@@ -133,7 +142,7 @@ static int check_md(const checker *c, const tb_market_data *md)
     NONNEG(c, md, volume);
     if (md->open_time < 0) return time_fault(c, "open_time", md->open_time);
     if (md->close_time < md->open_time)
-        return fail(c, "%s.close_time %lld is before open_time %lld", c->type,
+        return fail(c, "%s.close_time %lld is before open_time %lld", TYPE(c),
                     (long long)md->close_time, (long long)md->open_time);
     if (md->high < md->low) return pair_fault(c, "high", md->high, "is below", "low", md->low);
     if (md->open < md->low || md->open > md->high)
@@ -240,7 +249,7 @@ static int check_canceled(const checker *c, const tb_order_canceled *o)
 
 static int check_pos(const checker *c, const tb_position_update *u)
 {
-    if (u->position_id == 0) return fail(c, "%s.position_id is 0", c->type);
+    if (u->position_id == 0) return fail(c, "%s.position_id is 0", TYPE(c));
     REQ_STR(c, u, strategy_id);
     REQ_STR(c, u, symbol);
     IN_RANGE(c, u, current_quantity);
@@ -254,7 +263,7 @@ static int check_pos(const checker *c, const tb_position_update *u)
     if ((u->status == TB_POSITION_OPEN) != (u->current_quantity != 0)) {
         char q[TB_DECIMAL_STRLEN];
         tb_dec_format(u->current_quantity, q, sizeof(q));
-        return fail(c, "%s.current_quantity %s contradicts status %s", c->type, q,
+        return fail(c, "%s.current_quantity %s contradicts status %s", TYPE(c), q,
                     tb_position_status_name(u->status));
     }
     return 0;
@@ -271,18 +280,18 @@ static int check_alert(const checker *c, const tb_risk_alert *a)
     return 0;
 }
 
-int tb__check_event(const tb_event *ev, tb_event_type want, char *why, size_t len)
+int tb__check_event_full(const tb_event *ev, tb_event_type want, char *why, size_t len)
 {
-    checker c = {why, len, tb_event_type_name(ev->type), TB_EINVAL};
+    checker c = {why, len, ev->type, TB_EINVAL};
     if (want != TB_BUS_ALL && ev->type != want)
-        return fail(&c, "%s where %s was expected", c.type, tb_event_type_name(want));
+        return fail(&c, "%s where %s was expected", TYPE(&c), tb_event_type_name(want));
     if (ev->type == TB_EV_MARKET_DATA) c.rc = TB_EDATA;
     if (ev->version != TB_EVENT_VERSION)
-        return fail(&c, "%s.version %u is not %d", c.type, (unsigned)ev->version,
+        return fail(&c, "%s.version %u is not %d", TYPE(&c), (unsigned)ev->version,
                     TB_EVENT_VERSION);
     if ((int)ev->source < 0 || ev->source >= TB_SRC_COUNT)
-        return fail(&c, "%s.source %d is unknown", c.type, (int)ev->source);
-    if (ev->event_id == 0) return fail(&c, "%s.event_id is 0", c.type);
+        return fail(&c, "%s.source %d is unknown", TYPE(&c), (int)ev->source);
+    if (ev->event_id == 0) return fail(&c, "%s.event_id is 0", TYPE(&c));
     if (ev->timestamp < 0) return time_fault(&c, "timestamp", ev->timestamp);
     switch (ev->type) {
     case TB_EV_MARKET_DATA:
@@ -310,12 +319,12 @@ int tb__check_event(const tb_event *ev, tb_event_type want, char *why, size_t le
 
 int tb__check_market_data(const tb_market_data *md, char *why, size_t len)
 {
-    checker c = {why, len, "MarketData", TB_EDATA};
+    checker c = {why, len, TB_EV_MARKET_DATA, TB_EDATA};
     return check_md(&c, md);
 }
 
 int tb__check_position(const tb_position_update *u, char *why, size_t len)
 {
-    checker c = {why, len, "PositionUpdate", TB_EINVAL};
+    checker c = {why, len, TB_EV_POSITION_UPDATE, TB_EINVAL};
     return check_pos(&c, u);
 }

@@ -355,6 +355,10 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     if ((rc = tb_pipeline_result(p, res)) != 0) goto done;
     res->bad_rows = tb_md_merge_bad_rows(md);
     if (jr && (rc = tb__jrun_finish(jr, res, err, errlen)) != 0) goto done;
+    if (jr && opt && opt->resume && opt->replay_dead_letters &&
+        (rc = tb__jrun_replay_dlq(jr, p->bus, opt->replay_dead_letters, &res->dlq_replayed,
+                                  &res->dlq_still_failing, err, errlen)) != 0)
+        goto done;
     res->dead_letter_queue = jr ? tb__jrun_queue_size(jr) : -1;
     if (opt && opt->on_end && (rc = opt->on_end(p, res, opt->hook_ctx)) != 0) goto done;
 

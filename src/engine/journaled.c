@@ -183,6 +183,59 @@ int tb__jrun_finish(tb__jrun *r, const tb_backtest_result *res, char *err, size_
     return rc;
 }
 
+typedef struct {
+    int64_t *ids;
+    size_t n, cap;
+} id_list;
+
+static int collect(const tb_dlq_entry *e, void *ctx)
+{
+    id_list *l = ctx;
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 64;
+        int64_t *ni = realloc(l->ids, nc * sizeof(*ni));
+        if (!ni) return TB_ENOMEM;
+        l->ids = ni;
+        l->cap = nc;
+    }
+    l->ids[l->n++] = e->id;
+    return 0;
+}
+
+int tb__jrun_replay_dlq(tb__jrun *r, tb_bus *bus, int64_t which, uint64_t *ok, uint64_t *failed,
+                        char *err, size_t errlen)
+{
+    id_list l = {NULL, 0, 0};
+    int rc = which < 0 ? tb_journal_dlq_each(r->j, collect, &l)
+                       : collect(&(tb_dlq_entry){.id = which}, &l);
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
+        tb_dlq_entry *e = malloc(sizeof(*e));
+        if (!e) {
+            rc = TB_ENOMEM;
+            break;
+        }
+        rc = tb_journal_dlq_get(r->j, l.ids[i], e);
+        if (rc == TB_ENOTFOUND && which >= 0) {
+            tb__errf(err, errlen, "no dead letter %lld in the queue", (long long)which);
+        } else if (rc == 0) {
+            /* An input that never decoded has no event to deliver. */
+            int drc = e->event.type == TB_EV_NONE ? TB_EPARSE
+                                                  : tb_bus_deliver_to(bus, e->component, &e->event);
+            if (drc == 0) {
+                rc = tb_journal_dlq_remove(r->j, e->id);
+                (*ok)++;
+            } else {
+                (*failed)++;
+            }
+        }
+        free(e);
+    }
+    free(l.ids);
+    if (rc == 0 && r->rc) rc = r->rc;
+    if (rc == 0) rc = tb_journal_commit(r->j);
+    return rc;
+}
+
 void tb__jrun_detach(tb__jrun *r)
 {
     if (r && r->sub >= 0) tb_bus_unsubscribe(r->bus, r->sub);

@@ -27,6 +27,11 @@ int tb__jrun_attach(tb__jrun *j, tb_bus *bus);
 int tb__jrun_after_bar(tb__jrun *j, char *err, size_t errlen);
 /* At the end of a run: commit, and keep the summary for `journal replay`. */
 int tb__jrun_finish(tb__jrun *j, const tb_backtest_result *res, char *err, size_t errlen);
+/* Delivers dead letters again to the components that failed them, now
+ * that the state is rebuilt: which = a queue id, or -1 for all. Successes
+ * leave the queue; what they cause is journaled. Counts in *ok / *failed. */
+int tb__jrun_replay_dlq(tb__jrun *j, tb_bus *bus, int64_t which, uint64_t *ok, uint64_t *failed,
+                        char *err, size_t errlen);
 /* Unsubscribes (before the bus goes away). */
 void tb__jrun_detach(tb__jrun *j);
 /* Closes the journal (committing what is pending) and frees. NULL: no-op. */
