@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "tb_test_cli.h"
 #include "tb_test_support.h"
 
@@ -92,8 +94,8 @@ static int run_and_kill(const char *journal, const char *out, double after)
     if (pid == 0) {
         if (chdir(dir) != 0) _exit(127);
         if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(127);
-        execl(TB_BINARY, TB_BINARY, "backtest", "--config", "c.ini", "--journal", journal,
-              "--out", out, "-q", (char *)NULL);
+        execl(TB_BINARY, TB_BINARY, "backtest", "--config", "c.ini", "--journal", journal, "--out",
+              out, "-q", (char *)NULL);
         _exit(127);
     }
     struct timespec ts = {(time_t)after, (long)((after - (double)(time_t)after) * 1e9)};
@@ -120,11 +122,10 @@ static void test_resume_after_sigkill_at_random_instants_equals_uninterrupted_ru
         double frac = 0.05 + 0.9 * (double)((seed >> 8) % 10000) / 10000.0;
         interrupted += run_and_kill(journal, out, frac * full_run_s);
         char *err = NULL;
-        int code = tbt_run_cli(dir, &err,
-                               "backtest --config c.ini --journal %s --resume --out %s -q",
-                               journal, out);
-        if (code != 0) fail_msg("resume after kill %d (at %.0f%%) exit %d: %s", k, frac * 100,
-                                code, err);
+        int code = tbt_run_cli(
+            dir, &err, "backtest --config c.ini --journal %s --resume --out %s -q", journal, out);
+        if (code != 0)
+            fail_msg("resume after kill %d (at %.0f%%) exit %d: %s", k, frac * 100, code, err);
         free(err);
         assert_same_file("ref", out, "fills.csv");
         assert_same_file("ref", out, "summary.json");
@@ -165,6 +166,32 @@ static void test_resume_needs_a_journal(void **state)
     assert_int_equal(tbt_run_cli(dir, NULL, "backtest --config c.ini --resume --out x -q"), 2);
 }
 
+static void test_journal_replay_rebuilds_the_recorded_state(void **state)
+{
+    (void)state;
+    assert_int_equal(tbt_run_cli(dir, NULL, "journal replay --journal ref.db"), 0);
+    char *out = tbt_read_in(dir, "stdout.txt");
+    assert_non_null(strstr(out, "MATCHES: order states legal, positions, PnL and fees equal"));
+    free(out);
+    /* A journal that lost a fill no longer explains the run's positions. */
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd), "cp %s/ref.db %s/lost.db", dir, dir);
+    assert_int_equal(system(cmd), 0);
+    sqlite3 *db;
+    snprintf(cmd, sizeof(cmd), "%s/lost.db", dir);
+    assert_int_equal(sqlite3_open(cmd, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "DELETE FROM events WHERE seq = (SELECT MIN(seq) FROM events "
+                                  "WHERE type = 'OrderFilled')",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(tbt_run_cli(dir, NULL, "journal replay --journal lost.db"), 1);
+    out = tbt_read_in(dir, "stdout.txt");
+    assert_non_null(strstr(out, "DIFFERS"));
+    free(out);
+}
+
 static void test_a_file_that_is_not_a_journal_is_refused(void **state)
 {
     (void)state;
@@ -185,6 +212,7 @@ int main(void)
         cmocka_unit_test(test_resume_with_another_config_is_refused),
         cmocka_unit_test(test_resume_needs_a_journal),
         cmocka_unit_test(test_a_file_that_is_not_a_journal_is_refused),
+        cmocka_unit_test(test_journal_replay_rebuilds_the_recorded_state),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -926,6 +926,26 @@ static void test_position_refuses_fill_on_a_symbol_its_strategy_does_not_trade(v
                    "OrderFilled for strategy 's1' on symbol ETHUSDT, which it does not trade");
 }
 
+static void test_position_declares_only_names_that_fit_an_event(void **state)
+{
+    (void)state;
+    rig *r = rig_open(P_POSITIONS);
+    char long_id[TB_STRATEGY_LEN + 1];
+    memset(long_id, 's', TB_STRATEGY_LEN);
+    long_id[TB_STRATEGY_LEN] = '\0';
+    assert_int_equal(tb_position_manager_expect(r->pm, long_id, SYM), TB_EINVAL);
+    assert_int_equal(tb_position_manager_expect(r->pm, "", SYM), TB_EINVAL);
+    assert_int_equal(tb_position_manager_expect(r->pm, "s1", ""), TB_EINVAL);
+    assert_int_equal(tb_position_manager_expect(r->pm, "s1", "BTCUSDTBTCUSDTBTC"), TB_EINVAL);
+    assert_int_equal(tb_position_manager_expect(r->pm, NULL, SYM), TB_EINVAL);
+    /* Nothing was declared: every strategy is still accepted. */
+    feed(r, full_fill_ev("g1", "ghost", TB_SIDE_BUY, "1", "101", T(2)));
+    assert_int_equal(tb_bus_dead_letter_count(r->bus), 0);
+    assert_int_equal(tb_position_manager_expect(r->pm, "s1", SYM), 0);
+    assert_int_equal(tb_position_manager_expect(r->pm, "s1", SYM), 0); /* twice is once */
+    rig_close(r);
+}
+
 static void test_position_accepts_any_strategy_when_none_is_declared(void **state)
 {
     (void)state;
@@ -1424,6 +1444,7 @@ int main(void)
         TEST(test_position_orders_fill_times_per_strategy_and_symbol),
         TEST(test_position_refuses_fill_for_unknown_strategy_once_strategies_are_declared),
         TEST(test_position_refuses_fill_on_a_symbol_its_strategy_does_not_trade),
+        TEST(test_position_declares_only_names_that_fit_an_event),
         TEST(test_position_accepts_any_strategy_when_none_is_declared),
         TEST(test_position_refuses_market_data_going_backwards),
         TEST(test_position_refuses_market_data_repeating_the_previous_bar),

@@ -105,6 +105,27 @@ TB_EXPORT int tb_journal_dlq_get(tb_journal *j, int64_t id, tb_dlq_entry *out);
 TB_EXPORT int tb_journal_dlq_remove(tb_journal *j, int64_t id);
 TB_EXPORT int64_t tb_journal_dlq_count(tb_journal *j);
 
+/* ---- rebuilding state from the journal alone (src/store/replay.c) ---- */
+
+typedef struct {
+    uint64_t events, orders, fills;
+    uint64_t filled, rejected, canceled, open; /* orders by final status */
+    uint64_t illegal_transitions;              /* order events that break the state machine */
+    uint64_t position_mismatches; /* rebuilt positions unlike the journal's last update */
+    tb_decimal realized_pnl, unrealized_pnl, fees; /* rebuilt */
+    int summary_checked;     /* the run's recorded summary was there to compare */
+    int summary_matches;     /* ... and equals the rebuilt PnL and fees */
+    char first_problem[256]; /* empty when everything agrees */
+} tb_journal_replay_report;
+
+/* Rebuilds orders (their state machines), positions (a fresh Position
+ * Manager fed the journaled fills and bars) and PnL/fees from the journal's
+ * events alone, and checks them against what the run recorded: its last
+ * PositionUpdate per (strategy, symbol) and its summary. 0 when it ran (the
+ * verdict is in the report), or an error reading the journal. */
+TB_EXPORT int tb_journal_replay_check(tb_journal *j, tb_journal_replay_report *out, char *err,
+                                      size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -276,9 +276,9 @@ static int check_expected(tb_position_manager *pm, const char *strategy_id, cons
 
 int tb_position_manager_expect(tb_position_manager *pm, const char *strategy_id, const char *symbol)
 {
-    if (!pm || !strategy_id || !symbol || !tb__str_ok(strategy_id, TB_STRATEGY_LEN) ||
-        !tb__str_ok(symbol, TB_SYMBOL_LEN))
-        return TB_EINVAL;
+    if (!pm || !strategy_id || !symbol) return TB_EINVAL;
+    size_t ns = strlen(strategy_id), ny = strlen(symbol);
+    if (ns == 0 || ns >= TB_STRATEGY_LEN || ny == 0 || ny >= TB_SYMBOL_LEN) return TB_EINVAL;
     for (size_t i = 0; i < pm->nexpected; i++)
         if (strcmp(pm->expected[i].strategy_id, strategy_id) == 0 &&
             strcmp(pm->expected[i].symbol, symbol) == 0)
@@ -292,8 +292,8 @@ int tb_position_manager_expect(tb_position_manager *pm, const char *strategy_id,
     }
     expected_pair *e = &pm->expected[pm->nexpected++];
     memset(e, 0, sizeof(*e));
-    memcpy(e->strategy_id, strategy_id, strlen(strategy_id) + 1);
-    memcpy(e->symbol, symbol, strlen(symbol) + 1);
+    memcpy(e->strategy_id, strategy_id, ns + 1);
+    memcpy(e->symbol, symbol, ny + 1);
     return 0;
 }
 

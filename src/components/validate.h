@@ -60,7 +60,8 @@ static inline int tb__check_event(const tb_event *ev, tb_event_type want, char *
 int tb__check_market_data(const tb_market_data *md, char *why, size_t len);
 int tb__check_position(const tb_position_update *u, char *why, size_t len);
 
-/* 1 if s is non-empty and NUL-terminated within cap bytes. */
+/* 1 if the array s[cap] (an event's field: all cap bytes readable) holds a
+ * non-empty NUL-terminated string. Not for a C string of unknown size. */
 int tb__str_ok(const char *s, size_t cap);
 
 /* Hands why to the bus as the dead letter's reason and returns rc. */
