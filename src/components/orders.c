@@ -377,7 +377,9 @@ static int publish_retry_alert(tb_order_manager *om, const char *cid, const char
     ev.timestamp = time;
     tb_risk_alert *a = &ev.u.risk_alert;
     snprintf(a->rule, sizeof(a->rule), "order_retries");
-    snprintf(a->detail, sizeof(a->detail), "%.*s: %s", TB_ORDER_ID_LEN - 1, cid, why);
+    char text[TB_ORDER_ID_LEN + TB_TEXT_LEN + 4];
+    snprintf(text, sizeof(text), "%.*s: %s", TB_ORDER_ID_LEN - 1, cid, why);
+    snprintf(a->detail, sizeof(a->detail), "%.*s", (int)sizeof(a->detail) - 1, text);
     /* Informational, like "order_state": one flaky request says nothing
      * about the risk taken, and the Risk Manager owns the trading state. */
     a->trading_state = TB_TRADING_ACTIVE;
