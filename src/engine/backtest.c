@@ -117,6 +117,8 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
             rc = TB_ECONFIG;
             goto fail;
         }
+        /* Fills for a (strategy, symbol) no config declared are refused. */
+        if ((rc = tb_position_manager_expect(p->positions, sc->id, sc->symbol)) != 0) goto fail;
     }
     if ((rc = tb_pnl_book_create(&p->book)) != 0) goto fail;
     p->sub_lives = tb_bus_subscribe_named(p->bus, TB_EV_POSITION_UPDATE, on_position, p, "summary");
