@@ -84,7 +84,11 @@ void cli_print_summary(const tb_backtest_result *r, const char *out)
     printf("  fees           %s\n", c);
     printf("  equity         %s -> %s\n", d, e);
     printf("  max drawdown   %s%%\n", f);
-    printf("  dead letters   %llu\n", (unsigned long long)r->dead_letters);
+    printf("  dead letters   %llu", (unsigned long long)r->dead_letters);
+    if (r->dead_letter_queue >= 0)
+        printf(" (in the journal's queue: %lld; see 'tradebus dlq list')",
+               (long long)r->dead_letter_queue);
+    printf("\n");
     printf("  events         %llu\n", (unsigned long long)r->events[0]);
     if (r->npositions) printf("  positions:\n");
     for (size_t i = 0; i < r->npositions; i++) {
