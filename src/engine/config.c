@@ -368,7 +368,7 @@ static int build_entry(tb_config *cfg, tb_config_entry *e, int cli_data, char *e
         if (strcmp(k, "faults") == 0) {
             char msg[200];
             if (tb_sim_faults_parse(e->value, &cfg->exchange.faults, msg, sizeof(msg)) != 0)
-                FAIL(e, "%s", msg);
+                FAIL(e, "%s", strncmp(msg, "faults: ", 8) == 0 ? msg + 8 : msg);
             return 0;
         }
         if (strcmp(k, "fault_seed") == 0) {
