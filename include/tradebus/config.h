@@ -7,7 +7,9 @@
  *   [exchange]  type = sim [sim], fee_bps [10], slippage_bps [0],
  *               max_volume_participation [0 = no limit],
  *               faults (e.g. timeout:0.1,server_error:0.05,rate_limit:0.05,lost_ack:0.05)
- *               [none], fault_seed [1]
+ *               [none], fault_seed [1], api_key / api_secret: where the
+ *               exchange credentials are — env:NAME or file:PATH (secret.h),
+ *               never the secret itself
  *   [orders]    max_attempts [8], base_delay_ms [100], max_delay_ms [10000],
  *               max_total_ms [30000], retry_seed [1]: retries of transient
  *               exchange failures (orders.h)
@@ -74,8 +76,9 @@ typedef struct tb_config {
     int max_retries;
     size_t ring_capacity;
     int event_log, fills;
-    char *journal_path; /* owned; NULL = no journal */
-    int journal_sync;   /* tb_journal_sync */
+    char *journal_path;                   /* owned; NULL = no journal */
+    char *api_key_spec, *api_secret_spec; /* owned specs ("env:NAME"), never values */
+    int journal_sync;                     /* tb_journal_sync */
     long journal_commit_every;
     tb_strategy_config *strategies;
     size_t nstrategies;

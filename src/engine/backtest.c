@@ -14,6 +14,7 @@
 #include "tradebus/orders.h"
 #include "tradebus/pnlbook.h"
 #include "tradebus/position.h"
+#include "tradebus/secret.h"
 #include "tradebus/risk.h"
 #include "tradebus/signal.h"
 
@@ -71,6 +72,22 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
         bc.on_dead_letter_ctx = opt->on_dead_letter_ctx;
     }
     if ((rc = tb_bus_create(&bc, &p->bus)) != 0) goto fail;
+    /* Credentials are checked now (present, private) so a live run would not
+     * fail at its first order; the simulated exchange has no use for them,
+     * so they are wiped at once. Messages name the key, never the value. */
+    const char *specs[2] = {cfg->api_key_spec, cfg->api_secret_spec};
+    for (int i = 0; i < 2; i++) {
+        if (!specs[i]) continue;
+        tb_secret sec;
+        char why[256];
+        rc = tb_secret_load(&sec, specs[i], why, sizeof(why));
+        tb_secret_wipe(&sec);
+        if (rc) {
+            tb__errf(err, errlen, "[exchange] %s: %s", i ? "api_secret" : "api_key", why);
+            rc = TB_ECONFIG;
+            goto fail;
+        }
+    }
     if ((rc = tb_sim_exchange_create(&cfg->exchange, &p->exchange, err, errlen)) != 0) goto fail;
     if ((rc = tb_risk_manager_create(p->bus, &cfg->risk, &p->risk)) != 0) {
         tb__errf(err, errlen, "[risk]: invalid limits (%s)", tb_strerror(rc));

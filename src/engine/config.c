@@ -14,6 +14,7 @@
 #include "../core/errbuf.h"
 #include "tradebus/config.h"
 #include "tradebus/legacy.h"
+#include "tradebus/secret.h"
 
 struct tb_config_entry {
     char *section, *key, *value;
@@ -371,6 +372,14 @@ static int build_entry(tb_config *cfg, tb_config_entry *e, int cli_data, char *e
                 FAIL(e, "%s", strncmp(msg, "faults: ", 8) == 0 ? msg + 8 : msg);
             return 0;
         }
+        if (strcmp(k, "api_key") == 0 || strcmp(k, "api_secret") == 0) {
+            char msg[200];
+            /* The reason never quotes the value: it may be a pasted key. */
+            if (tb_secret_spec_check(e->value, msg, sizeof(msg)) != 0) FAIL(e, "%s", msg);
+            char **dst = k[4] == 'k' ? &cfg->api_key_spec : &cfg->api_secret_spec;
+            free(*dst);
+            return (*dst = strdup(e->value)) ? 0 : TB_ENOMEM;
+        }
         if (strcmp(k, "fault_seed") == 0) {
             if ((rc = get_int(e, 0, LONG_MAX, &l, err, errlen)) == 0)
                 cfg->exchange.faults.seed = (uint64_t)l;
@@ -653,5 +662,7 @@ void tb_config_free(tb_config *cfg)
     free(cfg->strategies);
     free(cfg->symbols);
     free(cfg->journal_path);
+    free(cfg->api_key_spec);
+    free(cfg->api_secret_spec);
     memset(cfg, 0, sizeof(*cfg));
 }
