@@ -16,7 +16,11 @@
 #include "tb_test_cli.h"
 #include "tb_test_support.h"
 
-#define KILLS 24
+/* At least this many kills must land on a running backtest; attempts stop
+ * at MAX_ATTEMPTS (a kill that comes after the run ended still checks that
+ * resuming a complete journal changes nothing). */
+#define KILLS        20
+#define MAX_ATTEMPTS 60
 
 static char dir[512];
 static double full_run_s; /* how long an uninterrupted journaled run takes */
@@ -112,14 +116,16 @@ static void test_resume_after_sigkill_at_random_instants_equals_uninterrupted_ru
 {
     (void)state;
     unsigned seed = 20241125u;
-    int interrupted = 0;
-    for (int k = 0; k < KILLS; k++) {
+    int interrupted = 0, k;
+    for (k = 0; k < MAX_ATTEMPTS && interrupted < KILLS; k++) {
         char journal[64], out[64];
         snprintf(journal, sizeof(journal), "k%d.db", k);
         snprintf(out, sizeof(out), "k%d", k);
-        /* A seeded point in (5%, 95%) of a full run's time. */
+        /* A seeded point in (3%, 70%) of an undisturbed run's time: early
+         * enough to land mid-run even when the machine is busier than when
+         * that time was measured. */
         seed = seed * 1103515245u + 12345u;
-        double frac = 0.05 + 0.9 * (double)((seed >> 8) % 10000) / 10000.0;
+        double frac = 0.03 + 0.67 * (double)((seed >> 8) % 10000) / 10000.0;
         interrupted += run_and_kill(journal, out, frac * full_run_s);
         char *err = NULL;
         int code = tbt_run_cli(
@@ -131,11 +137,10 @@ static void test_resume_after_sigkill_at_random_instants_equals_uninterrupted_ru
         assert_same_file("ref", out, "summary.json");
         assert_same_file("ref", out, "events.jsonl");
     }
-    /* Most kills must have hit a running process, or this proved little. */
-    if (interrupted < KILLS / 2)
-        fail_msg("only %d of %d kills interrupted a run (a run takes %.3f s)", interrupted, KILLS,
+    if (interrupted < KILLS)
+        fail_msg("only %d of %d kills interrupted a run (a run takes %.3f s)", interrupted, k,
                  full_run_s);
-    printf("[   INFO   ] %d of %d kills interrupted a running backtest\n", interrupted, KILLS);
+    printf("[   INFO   ] %d of %d kills interrupted a running backtest\n", interrupted, k);
 }
 
 static void test_existing_journal_without_resume_is_refused(void **state)

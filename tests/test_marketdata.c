@@ -288,6 +288,23 @@ static void test_md_generic_header_only_has_no_bars(void **state)
     tb_md_reader_close(r);
 }
 
+/* Found by fuzz_csv (fuzz/regressions/csv/pre-epoch-iso-time-overflows-interval.csv):
+ * an ISO time before 1970 became a negative time, and the interval to the next
+ * row overflowed int64. Times before the Unix epoch are out of range. */
+static void test_md_generic_time_before_epoch_is_refused(void **state)
+{
+    fx *f = *state;
+    expect_row_error(f,
+                     "timestamp,open,high,low,close,volume\n"
+                     "1704-01-01T00:12:00Z,1,1,1,1,1\n"
+                     "2024-01-01T00:13:00Z,1,1,1,1,1\n",
+                     2, "timestamp: '1704-01-01T00:12:00Z' is out of range");
+    expect_row_error(f,
+                     "timestamp,open,high,low,close,volume\n"
+                     "1970-01-01T00:30:00+01:00,1,1,1,1,1\n",
+                     2, "timestamp: '1970-01-01T00:30:00+01:00' is out of range");
+}
+
 static void test_md_exponent_notation_parsed(void **state)
 {
     fx *f = *state;
@@ -840,6 +857,7 @@ int main(void)
         T(test_md_generic_close_time_is_next_open_minus_1ms),
         T(test_md_generic_single_bar_closes_after_60s),
         T(test_md_generic_header_only_has_no_bars),
+        T(test_md_generic_time_before_epoch_is_refused),
         T(test_md_exponent_notation_parsed),
         T(test_md_surplus_decimals_round_half_up),
         T(test_md_crlf_and_trailing_empty_line_accepted),

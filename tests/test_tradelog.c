@@ -364,6 +364,31 @@ static void test_decode_rejects_bad_time(void **state)
     decode_fails(line, "time: out of range");
 }
 
+/* Found by fuzz_tradelog
+ * (fuzz/regressions/tradelog/time-millis-after-2261-does-not-round-trip.jsonl):
+ * integer milliseconds were accepted up to 2262-04-11, but ISO-8601, which the
+ * encoder writes, stops at 2261, so such a record could be read but not written
+ * and read back. Both forms now share one range. */
+static void test_decode_integer_time_range_matches_iso(void **state)
+{
+    (void)state;
+    static const char *const head = "{\"kind\":\"signal\",\"time\":",
+                             *const tail = ",\"strategy_id\":\"s\",\"symbol\":\"X\","
+                                           "\"side\":\"BUY\",\"quantity\":\"1\",\"price\":\"2\"}";
+    char line[300], buf[512];
+    splice(line, sizeof line, head, "9223372036854", tail);
+    decode_fails(line, "time: out of range");
+    splice(line, sizeof line, head, "9214646400000", tail); /* 2262-01-01 */
+    decode_fails(line, "time: out of range");
+    tb_trade_record r, again;
+    splice(line, sizeof line, head, "9214646399999", tail);
+    decode_ok(line, &r);
+    assert_true(tb_trade_record_encode(&r, buf, sizeof buf) > 0);
+    assert_non_null(strstr(buf, "\"2261-12-31T23:59:59.999Z\""));
+    decode_ok(buf, &again);
+    assert_int_equal(again.time, r.time);
+}
+
 static void test_decode_accepts_iso_and_integer_ms_times(void **state)
 {
     (void)state;
@@ -847,6 +872,7 @@ int main(void)
         cmocka_unit_test(test_decode_accepts_negative_position_quantity),
         cmocka_unit_test(test_decode_rejects_bad_side),
         cmocka_unit_test(test_decode_rejects_bad_time),
+        cmocka_unit_test(test_decode_integer_time_range_matches_iso),
         cmocka_unit_test(test_decode_accepts_iso_and_integer_ms_times),
         cmocka_unit_test(test_decode_checks_order_price_against_type),
         cmocka_unit_test(test_decode_rejects_bad_names),

@@ -20,6 +20,7 @@
 #include "pnlbook.h"
 #include "position.h"
 #include "risk.h"
+#include "secret.h"
 #include "shadow.h"
 #include "signal.h"
 #include "strategy.h"

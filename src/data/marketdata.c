@@ -457,7 +457,9 @@ static int md_parse_iso(const char *s, size_t len, int64_t *out)
     }
     if (i != len) return TB_EPARSE;
     int64_t secs = md_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
-    if (secs > INT64_MAX / NS_PER_S - 1 || secs < INT64_MIN / NS_PER_S + 1) return TB_ERANGE;
+    /* Before the Unix epoch is out of range: event times are never negative
+     * (the codec refuses them), and intervals between rows must not overflow. */
+    if (secs > INT64_MAX / NS_PER_S - 1 || secs < 0) return TB_ERANGE;
     *out = secs * NS_PER_S + frac;
     return 0;
 }
@@ -780,7 +782,7 @@ int tb_md_reader_open(const char *spec, const tb_md_config *cfg, tb_md_reader **
         tb__errf(err, errlen, "tb_md_reader_open: spec and out must not be NULL");
         return TB_EINVAL;
     }
-    char symbol[TB_SYMBOL_LEN];
+    char symbol[TB_SYMBOL_LEN] = {0}; /* copied whole into every bar */
     const char *path;
     int rc = md_parse_spec(spec, symbol, &path, err, errlen);
     if (rc) return rc;

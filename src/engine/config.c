@@ -209,7 +209,16 @@ int tb_config_set(tb_config *cfg, const char *a, char *err, size_t errlen)
     while (dot && dot > a && *dot != '.')
         dot--;
     if (!eq || !dot || dot == a || *dot != '.' || dot + 1 == eq) {
-        tb__errf(err, errlen, "--set %s: expected SECTION.KEY=VALUE (e.g. exchange.fee_bps=5)", a);
+        /* Only what precedes '=' is echoed: a mistyped assignment may hold a
+         * secret after it, and one without '=' is not echoed at all. */
+        if (eq)
+            tb__errf(err, errlen,
+                     "--set %.*s=...: expected SECTION.KEY=VALUE (e.g. exchange.fee_bps=5)",
+                     (int)(eq - a > 60 ? 60 : eq - a), a);
+        else
+            tb__errf(err, errlen,
+                     "--set: an argument has no '=': expected SECTION.KEY=VALUE "
+                     "(e.g. exchange.fee_bps=5)");
         return TB_ECONFIG;
     }
     char section[128], key[128];

@@ -392,6 +392,8 @@ static int place(sim *x, const tb_order_placement_request *req, int64_t now)
         x->orders_cap = nc;
     }
     sim_order *o = &x->orders[x->norders++];
+    /* Zeroed: order_id is copied whole into events, tail included. */
+    memset(o, 0, sizeof(*o));
     o->req = *req;
     snprintf(o->order_id, sizeof(o->order_id), "SIM-%llu", (unsigned long long)++x->next_order);
     o->sym = si;
