@@ -2,6 +2,7 @@
  * and their time-ordered merge. See marketdata.h for the contract. */
 #define _POSIX_C_SOURCE 200809L
 
+#include "../core/civil.h"
 #include "../core/errbuf.h"
 #include "tradebus/marketdata.h"
 
@@ -346,18 +347,6 @@ static int md_scale(int64_t v, int64_t unit, int64_t *out)
 
 /* ---- time ---------------------------------------------------------------- */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil): pure arithmetic, so no timegm, locale or TZ involved. */
-static int64_t md_days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 static void md_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
     z += 719468;
@@ -456,7 +445,7 @@ static int md_parse_iso(const char *s, size_t len, int64_t *out)
         offset = sign * ((int64_t)oh * 3600 + om * 60);
     }
     if (i != len) return TB_EPARSE;
-    int64_t secs = md_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
+    int64_t secs = tb__days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
     /* Before the Unix epoch is out of range: event times are never negative
      * (the codec refuses them), and intervals between rows must not overflow. */
     if (secs > INT64_MAX / NS_PER_S - 1 || secs < 0) return TB_ERANGE;

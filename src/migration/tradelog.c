@@ -7,6 +7,7 @@
  * a local time) is an error naming the field, never a silent zero that
  * would later show up as a puzzling divergence. */
 #define _POSIX_C_SOURCE 200809L
+#include "../core/civil.h"
 #include "../core/errbuf.h"
 #include "tradebus/tradelog.h"
 
@@ -335,18 +336,6 @@ static int digits(const char *s, size_t n, int *out)
     return 0;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil): no timegm, no TZ, no locale. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 static int days_in_month(int y, int m)
 {
     static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -382,7 +371,7 @@ static int parse_iso(const char *s, size_t n, int64_t *out)
     size_t zn = n - i;
     if (!((zn == 1 && zone[0] == 'Z') || (zn == 6 && memcmp(zone, "+00:00", 6) == 0)))
         return TB_EPARSE;
-    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+    int64_t secs = tb__days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
     *out = secs * 1000000000 + frac;
     return 0;
 }
