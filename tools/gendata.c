@@ -39,9 +39,9 @@ typedef struct {
     int64_t interval_s;
     regime reg;
     int decimals;
-    int64_t gap_every;   /* 0 = none; else a time gap of 2-30 intervals every N bars */
-    int64_t zero_every;  /* 0 = none; else every N-th bar has no trade (zero volume, flat) */
-    int64_t notional;    /* average traded value per bar, quote units */
+    int64_t gap_every;  /* 0 = none; else a time gap of 2-30 intervals every N bars */
+    int64_t zero_every; /* 0 = none; else every N-th bar has no trade (zero volume, flat) */
+    int64_t notional;   /* average traded value per bar, quote units */
 } options;
 
 typedef struct {

@@ -23,9 +23,9 @@ extern "C" {
 typedef struct {
     uint64_t bars, bad_rows, signals, orders, fills, rejected, canceled, open_orders;
     uint64_t dead_letters;
-    int64_t dead_letter_queue;    /* entries in the journal's queue; -1 without a journal */
+    int64_t dead_letter_queue; /* entries in the journal's queue; -1 without a journal */
     uint64_t dlq_replayed, dlq_still_failing; /* replay_dead_letters outcome */
-    uint64_t events[TB_EV_COUNT]; /* per type; [0] = all */
+    uint64_t events[TB_EV_COUNT];             /* per type; [0] = all */
     tb_decimal realized_pnl, unrealized_pnl, fees;
     tb_decimal initial_equity, final_equity, max_drawdown_pct;
     tb_decimal cash;               /* the simulated account's cash: cross-checks the equity */
