@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CONFIG ?= examples/sma_cross.ini
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all build deps run test test-fast bench format clean fuzz valgrind
+.PHONY: all build deps run test test-fast bench format format-check clean fuzz valgrind
 
 all: build
 
@@ -25,6 +25,7 @@ run: deps build
 # The whole suite, twice: a gcc build, then a clang build under ASan+UBSan
 # (so both compilers must stay warning-free).
 test: deps build
+	@$(MAKE) format-check
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	@CC=clang cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTB_SANITIZE=ON -DTB_BUILD_BENCH=OFF >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
@@ -71,6 +72,10 @@ bench: deps
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
+
+# Fails if any C file strays from .clang-format (make test runs it first).
+format-check:
+	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(BUILD)-release $(FUZZ_BUILD) out
