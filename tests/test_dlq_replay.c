@@ -113,7 +113,9 @@ static void test_dead_letter_is_kept_in_the_journal_and_replayed_after_the_fix(v
     assert_int_equal(res.dlq_replayed, 1);
     assert_int_equal(res.dlq_still_failing, 0);
     assert_int_equal(res.dead_letter_queue, 0);
-    assert_int_equal(calls_after_fix, 2880 + 1); /* the run, then the replayed bar */
+    /* The rebuilt run already gave the strategy its last bar: the replayed
+     * copy is not fed to it twice. */
+    assert_int_equal(calls_after_fix, 2880);
     tb_backtest_result_free(&res);
     tb_config_free(&cfg);
     broken = 1;

@@ -26,7 +26,8 @@ typedef struct {
     tb_decimal limit_offset_bps, tick_size;
     int emit_hold;
     tb_decimal target;
-    size_t sym; /* index into the generator's symbols */
+    size_t sym;           /* index into the generator's symbols */
+    uint64_t last_bar_id; /* the last bar this instance fully processed */
 } instance;
 
 /* A symbol some instance trades, and its last bar accepted. */
@@ -252,6 +253,10 @@ int tb_signal_generator_process_market_data(tb_signal_generator *sg, const tb_ev
     for (size_t i = 0; i < sg->ninst; i++) {
         instance *in = &sg->inst[i];
         if (in->sym != si) continue;
+        /* A bar delivered again (a retry, a dead-letter replay) reaches only
+         * the instances that have not processed it: a strategy that saw it
+         * would count it twice in its indicators. */
+        if (md->event_id && md->event_id == in->last_bar_id) continue;
         tb_strategy_ctx sctx = {in->target, in->strategy_id};
         tb_strategy_decision d = {TB_SIGNAL_HOLD, 0};
         rc = in->vt->on_bar(in->state, bar, &sctx, &d);
@@ -261,6 +266,7 @@ int tb_signal_generator_process_market_data(tb_signal_generator *sg, const tb_ev
             if (!first_rc) first_rc = rc;
             continue;
         }
+        in->last_bar_id = md->event_id;
         if (d.signal == TB_SIGNAL_HOLD && !in->emit_hold) continue;
 
         tb_event ev;
