@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include "tb_test_cli.h"
+#include "tb_test_support.h"
 
 char *tbt_read_file(const char *path)
 {
@@ -27,14 +28,16 @@ char *tbt_read_file(const char *path)
         }
     }
     fclose(f);
-    if (buf) buf[n] = 0;
+    if (!buf) fail_msg("out of memory reading %s", path);
+    buf[n] = 0;
     return buf;
 }
 
 char *tbt_read_in(const char *dir, const char *name)
 {
     char p[1024];
-    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    int n = snprintf(p, sizeof(p), "%s/%s", dir, name);
+    assert_true(n > 0 && (size_t)n < sizeof(p));
     return tbt_read_file(p);
 }
 
@@ -43,24 +46,30 @@ int tbt_run_cli(const char *dir, char **err_out, const char *fmt, ...)
     char args[4096], cmd[8192];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(args, sizeof(args), fmt, ap);
+    int n = vsnprintf(args, sizeof(args), fmt, ap);
     va_end(ap);
+    assert_true(n >= 0 && (size_t)n < sizeof(args));
     /* TB_CLI_WRAPPER (e.g. "valgrind -q --error-exitcode=99 ...") runs the
      * binary under a checker: `make valgrind` uses it so every end-to-end
      * test doubles as a memory-error and leak test of the real program. */
     const char *wrapper = getenv("TB_CLI_WRAPPER");
-    snprintf(cmd, sizeof(cmd), "cd %s && %s%s%s %s >stdout.txt 2>stderr.txt", dir,
-             wrapper ? wrapper : "", wrapper ? " " : "", TB_BINARY, args);
+    n = snprintf(cmd, sizeof(cmd), "cd %s && %s%s%s %s >stdout.txt 2>stderr.txt", dir,
+                 wrapper ? wrapper : "", wrapper ? " " : "", TB_BINARY, args);
+    assert_true(n > 0 && (size_t)n < sizeof(cmd));
     int st = system(cmd);
+    /* No shell, or a binary killed by a signal (a crash): no exit code a
+     * test could compare is meaningful, so the test fails here, loudly. */
+    if (st == -1) fail_msg("could not run: %s", cmd);
+    if (!WIFEXITED(st)) fail_msg("tradebus %s: killed by signal %d", args, WTERMSIG(st));
     if (err_out) *err_out = tbt_read_in(dir, "stderr.txt");
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return WEXITSTATUS(st);
 }
 
 void tbt_remove_tree(const char *dir)
 {
     char cmd[1100];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    if (system(cmd) != 0) fail_msg("could not remove %s", dir);
 }
 
 const char *const tbt_staircase_csv = "1704067200000,10,10,10,10,5,1704067259999,50,1,0,0,0\n"
