@@ -782,10 +782,14 @@ static int pipeline_event(const tb_event *ev, void *ctx)
 static void run_pipeline(const tb_config *cfg, const tb_strategy_vtable *const *extra,
                          size_t nextra, rec_list *out, tb_backtest_result *res)
 {
-    tb_pipeline_options po = {NULL, NULL, extra, nextra, NULL, NULL};
+    /* The adapter's vtable is a program-registered type: a shallow copy of
+     * the built config carries it (the copy owns nothing; cfg frees). */
+    tb_config with = *cfg;
+    with.extra_types = extra;
+    with.nextra_types = nextra;
     tb_pipeline *p = NULL;
     char err[512] = "";
-    int rc = tb_pipeline_create(cfg, &po, &p, err, sizeof(err));
+    int rc = tb_pipeline_create(&with, NULL, &p, err, sizeof(err));
     if (rc) fail_msg("pipeline: %s", err);
     tb_bus *bus = tb_pipeline_bus(p);
     assert_true(tb_bus_subscribe(bus, TB_EV_SIGNAL_GENERATED, pipeline_event, out) >= 0);

@@ -39,9 +39,7 @@ typedef struct {
 typedef struct {
     FILE *event_log; /* borrowed; NULL = none */
     FILE *fills_csv; /* borrowed; NULL = none */
-    /* Strategies beyond the built-ins, looked up by name first (borrowed). */
-    const tb_strategy_vtable *const *strategies;
-    size_t nstrategies;
+    /* (Strategies beyond the built-ins: tb_config.extra_types.) */
     tb_dead_letter_fn on_dead_letter; /* sees every dead letter (e.g. the journal); may be NULL */
     void *on_dead_letter_ctx;
 } tb_pipeline_options;
@@ -70,8 +68,6 @@ typedef struct {
     /* Skipped bad rows are reported here ("file:line: ..."); NULL = silent count. */
     void (*warn)(const char *msg, void *ctx);
     void *warn_ctx;
-    const tb_strategy_vtable *const *strategies;
-    size_t nstrategies;
     /* Hooks for observers that run beside the pipeline (the trade log, the
      * shadow legacy run); any may be NULL. A non-zero return stops the run
      * with that error. on_start runs before the first bar, on_bar after

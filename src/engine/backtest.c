@@ -39,14 +39,6 @@ static int on_position(const tb_event *ev, void *ctx)
     return tb_pnl_book_apply(p->book, &ev->u.position, NULL);
 }
 
-static const tb_strategy_vtable *lookup(const tb_pipeline_options *opt, const tb_config *cfg,
-                                        const char *name, tb_legacy_adapter *adapter)
-{
-    for (size_t i = 0; opt && i < opt->nstrategies; i++)
-        if (strcmp(opt->strategies[i]->name, name) == 0) return opt->strategies[i];
-    return tb_config_resolve_type(cfg, name, adapter);
-}
-
 static tb_decimal tick_for(const tb_config *cfg, const char *symbol)
 {
     for (size_t i = 0; i < cfg->nsymbols; i++)
@@ -113,7 +105,7 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
     }
     for (size_t i = 0; i < cfg->nstrategies; i++) {
         const tb_strategy_config *sc = &cfg->strategies[i];
-        const tb_strategy_vtable *vt = lookup(opt, cfg, sc->type, &p->adapters[i]);
+        const tb_strategy_vtable *vt = tb_config_resolve_type(cfg, sc->type, &p->adapters[i]);
         if (!vt) {
             tb__errf(err, errlen, "[strategy.%s] type: unknown strategy type '%s'", sc->id,
                      sc->type);
@@ -338,12 +330,7 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     if (cfg->journal_path &&
         (rc = tb__jrun_open(cfg, opt ? opt->resume : 0, &jr, err, errlen)) != 0)
         goto done;
-    tb_pipeline_options po = {events,
-                              fills,
-                              opt ? opt->strategies : NULL,
-                              opt ? opt->nstrategies : 0,
-                              jr ? tb__jrun_dead_letter : NULL,
-                              jr};
+    tb_pipeline_options po = {events, fills, jr ? tb__jrun_dead_letter : NULL, jr};
     if ((rc = tb_pipeline_create(cfg, &po, &p, err, errlen)) != 0) goto done;
     if (jr && (rc = tb__jrun_attach(jr, p->bus)) != 0) goto done;
 
