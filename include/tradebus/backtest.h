@@ -36,12 +36,29 @@ typedef struct {
     size_t npositions;
 } tb_backtest_result;
 
+/* The components a pipeline holds (tb_pipeline_options.roles). A process of
+ * a distributed run holds one role; the embedded default holds them all.
+ * ORDERS also holds a Risk Manager for its pre-trade checks, fed the same
+ * events as the RISK process's (what it publishes on its own is the RISK
+ * process's to send). MONITOR holds the monitor and the summary's PnL book. */
+enum {
+    TB_ROLE_SIGNAL = 1,
+    TB_ROLE_ORDERS = 2,
+    TB_ROLE_POSITIONS = 4,
+    TB_ROLE_RISK = 8,
+    TB_ROLE_MONITOR = 16,
+    TB_ROLE_ALL = 31
+};
+
 typedef struct {
     FILE *event_log; /* borrowed; NULL = none */
     FILE *fills_csv; /* borrowed; NULL = none */
     /* (Strategies beyond the built-ins: tb_config.extra_types.) */
     tb_dead_letter_fn on_dead_letter; /* sees every dead letter (e.g. the journal); may be NULL */
     void *on_dead_letter_ctx;
+    unsigned roles;      /* TB_ROLE_* bits; 0 = all */
+    tb_outbox_fn outbox; /* distributed mode: see tb_bus_config.outbox; NULL = none */
+    void *outbox_ctx;
 } tb_pipeline_options;
 
 typedef struct tb_pipeline tb_pipeline;
@@ -54,8 +71,18 @@ TB_EXPORT int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options
 TB_EXPORT int tb_pipeline_push_bar(tb_pipeline *p, const tb_market_data *bar);
 /* The bus (borrowed), e.g. to subscribe extra observers before pushing. */
 TB_EXPORT tb_bus *tb_pipeline_bus(tb_pipeline *p);
-/* Fills res with the state now (caller frees with tb_backtest_result_free). */
+/* Fills res with the state now (caller frees with tb_backtest_result_free).
+ * A pipeline holding some roles fills the fields of those roles only. */
 TB_EXPORT int tb_pipeline_result(const tb_pipeline *p, tb_backtest_result *res);
+/* Fills res->total_realized (allocating it) for res->positions from this
+ * pipeline's PnL book (a MONITOR role). 0, TB_EMISUSE (no book), TB_ENOMEM. */
+TB_EXPORT int tb_pipeline_total_realized(const tb_pipeline *p, tb_backtest_result *res);
+/* Sets res->final_equity = initial + realized + unrealized - fees. 0 or TB_EOVERFLOW. */
+TB_EXPORT int tb_backtest_result_finish(tb_backtest_result *res);
+/* The names components subscribe (and publish) under, in the embedded
+ * pipeline's subscription order: "risk", "orders", "positions", "signal",
+ * "summary", "monitor", then NULL. An event's place in a run depends on it. */
+TB_EXPORT const char *const *tb_pipeline_publishers(void);
 /* Frees every component. NULL is a no-op. */
 TB_EXPORT void tb_pipeline_destroy(tb_pipeline *p);
 

@@ -42,6 +42,13 @@ struct tb_dead_letter;
  * letter is borrowed for the call. */
 typedef void (*tb_dead_letter_fn)(const struct tb_dead_letter *d, void *ctx);
 
+/* Receives an event a handler published, instead of the bus queueing it
+ * (distributed mode: the event leaves the process through a transport and
+ * comes back to every subscriber, local or not, in its turn). ev has its id
+ * and correlation set; publisher is the name of the subscriber whose handler
+ * published it. The return value is what tb_bus_publish() returns. */
+typedef int (*tb_outbox_fn)(const tb_event *ev, const char *publisher, void *ctx);
+
 typedef struct {
     size_t ring_capacity;    /* initial event slots (rounded up to a power of two); default 1024 */
     int max_retries;         /* extra attempts after a failure; default 2 */
@@ -50,6 +57,15 @@ typedef struct {
                                 100000 */
     tb_dead_letter_fn on_dead_letter; /* may be NULL */
     void *on_dead_letter_ctx;
+    /* Subscriber names that publish, in a fixed order (NULL-terminated; NULL =
+     * none). An event published by a handler of publishers[i] takes its id
+     * from counter i+1, every other event from counter 0: ids are
+     * (node_id << 48) | (counter << 40) | sequence. A component's ids then
+     * depend only on the events it was given, so the same component running
+     * in another process, fed the same events, issues the same ids. */
+    const char *const *publishers;
+    tb_outbox_fn outbox; /* NULL = queue handler publishes here (the default) */
+    void *outbox_ctx;
 } tb_bus_config;
 
 typedef struct {
@@ -91,7 +107,13 @@ TB_EXPORT int tb_bus_unsubscribe(tb_bus *bus, int sub_id);
  * returning unless called from a handler. TB_EINVAL for an unknown type,
  * TB_ENOMEM if the ring had to grow and could not. */
 TB_EXPORT int tb_bus_publish(tb_bus *bus, tb_event *ev);
-/* Reserves the next event id without publishing (for events built ahead). */
+/* 1 if some active subscription takes events of type (TB_BUS_ALL: one that
+ * takes every type), else 0. For deriving a process's queue bindings. */
+TB_EXPORT int tb_bus_has_subscriber(const tb_bus *bus, tb_event_type type);
+/* Name of the subscriber whose handler is running, or NULL outside one. */
+TB_EXPORT const char *tb_bus_current_subscriber(const tb_bus *bus);
+/* Reserves the next event id without publishing (for events built ahead);
+ * from inside a handler it comes from that subscriber's counter. */
 TB_EXPORT uint64_t tb_bus_next_id(tb_bus *bus);
 
 /* Delivers ev to the subscriber named name (its first active subscription

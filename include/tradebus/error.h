@@ -30,7 +30,9 @@ extern "C" {
     X(TB_ECONFIG, -13, "bad configuration")                                                        \
     X(TB_EDATA, -14, "bad market data")                                                            \
     X(TB_EHANDLER, -15, "event handler failed")                                                    \
-    X(TB_EEOF, -16, "end of input")
+    X(TB_EEOF, -16, "end of input")                                                                \
+    X(TB_ETIMEOUT, -17, "timed out")                                                               \
+    X(TB_ECONN, -18, "connection to the broker lost")
 
 typedef enum {
 #define TB__ERR_ENUM(name, value, msg) name = value,
@@ -38,7 +40,7 @@ typedef enum {
 #undef TB__ERR_ENUM
 } tb_err;
 
-/* 1 if err is transient (TB_ENOMEM, TB_EIO, TB_EFULL): worth retrying.
+/* 1 if err is transient (TB_ENOMEM, TB_EIO, TB_EFULL, TB_ETIMEOUT, TB_ECONN): worth retrying.
  * Every other error is permanent: retrying the same input cannot help. */
 TB_EXPORT int tb_err_is_transient(int err);
 /* Human-readable message for an error code; static string, never NULL. */

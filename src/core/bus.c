@@ -14,13 +14,15 @@
 
 #include "tradebus/bus.h"
 
-#define NAME_LEN 32
+#define NAME_LEN        32
+#define TB_BUS_ID_SLOTS 16 /* counter 0 + up to 15 named publishers */
 
 typedef struct {
     tb_handler fn;
     void *ctx;
     tb_event_type type;
     int active;
+    int slot; /* id counter: 1 + index in cfg.publishers, else 0 */
     char name[NAME_LEN];
 } subscription;
 
@@ -31,7 +33,8 @@ struct tb_bus {
     uint64_t head, tail;
     tb_event *retired; /* old ring kept alive during a dispatch */
     int dispatching;
-    uint64_t next_seq;
+    int cur_sub; /* subscription being delivered to, -1 outside handlers */
+    uint64_t next_seq[TB_BUS_ID_SLOTS];
 
     subscription *subs;
     size_t nsubs, subs_cap;
@@ -72,9 +75,14 @@ int tb_bus_create(const tb_bus_config *cfg, tb_bus **out)
         cfg = &def;
     }
     if (cfg->max_retries < 0) return TB_EINVAL;
+    size_t npub = 0;
+    while (cfg->publishers && cfg->publishers[npub])
+        npub++;
+    if (npub >= TB_BUS_ID_SLOTS) return TB_EINVAL;
     tb_bus *bus = calloc(1, sizeof(*bus));
     if (!bus) return TB_ENOMEM;
     bus->cfg = *cfg;
+    bus->cur_sub = -1;
     if (bus->cfg.max_dead_letters == 0) bus->cfg.max_dead_letters = 100000;
     bus->cap = round_pow2(cfg->ring_capacity);
     bus->ring = malloc(bus->cap * sizeof(tb_event));
@@ -144,6 +152,8 @@ int tb_bus_subscribe_named(tb_bus *bus, tb_event_type type, tb_handler fn, void 
     } else {
         snprintf(s->name, NAME_LEN, "sub-%d", id);
     }
+    for (int i = 0; bus->cfg.publishers && bus->cfg.publishers[i]; i++)
+        if (strcmp(bus->cfg.publishers[i], s->name) == 0) s->slot = i + 1;
     int rc = rebuild_routes(bus);
     if (rc) {
         s->active = 0;
@@ -168,7 +178,20 @@ int tb_bus_unsubscribe(tb_bus *bus, int sub_id)
 
 uint64_t tb_bus_next_id(tb_bus *bus)
 {
-    return ((uint64_t)bus->cfg.node_id << 48) | (++bus->next_seq & 0xFFFFFFFFFFFFull);
+    int slot = bus->cur_sub >= 0 ? bus->subs[bus->cur_sub].slot : 0;
+    return ((uint64_t)bus->cfg.node_id << 48) | ((uint64_t)slot << 40) |
+           (++bus->next_seq[slot] & 0xFFFFFFFFFFull);
+}
+
+int tb_bus_has_subscriber(const tb_bus *bus, tb_event_type type)
+{
+    if (!bus || (int)type < 0 || type >= TB_EV_COUNT) return 0;
+    return bus->nroute[type] > 0;
+}
+
+const char *tb_bus_current_subscriber(const tb_bus *bus)
+{
+    return bus && bus->cur_sub >= 0 ? bus->subs[bus->cur_sub].name : NULL;
 }
 
 static int grow(tb_bus *bus)
@@ -240,17 +263,20 @@ static int deliver(tb_bus *bus, const tb_event *ev, int sub_id, int *attempts)
 {
     subscription *s = &bus->subs[sub_id];
     int rc = 0;
+    int outer = bus->cur_sub;
+    bus->cur_sub = sub_id;
     for (int a = 0; a <= bus->cfg.max_retries; a++) {
         (*attempts)++;
         bus->reason[0] = 0;
         rc = s->fn(ev, s->ctx);
         if (rc == 0) {
             bus->counters[ev->type].delivered++;
-            return 0;
+            break;
         }
         bus->counters[ev->type].failed++;
         if (!tb_err_is_transient(rc)) break; /* the same input fails the same way */
     }
+    bus->cur_sub = outer;
     return rc;
 }
 
@@ -315,6 +341,10 @@ int tb_bus_publish(tb_bus *bus, tb_event *ev)
     }
     if (ev->event_id == 0) ev->event_id = tb_bus_next_id(bus);
     if (ev->correlation_id == 0) ev->correlation_id = ev->event_id;
+    if (bus->cfg.outbox && bus->cur_sub >= 0) {
+        bus->counters[ev->type].published++;
+        return bus->cfg.outbox(ev, bus->subs[bus->cur_sub].name, bus->cfg.outbox_ctx);
+    }
     if (!bus->dispatching && bus->head == bus->tail) {
         /* Nothing queued: dispatch the caller's event in place, no copy.
          * What its handlers publish queues in the ring as usual. */

@@ -26,5 +26,6 @@ const char *tb_err_name(int err)
 
 int tb_err_is_transient(int err)
 {
-    return err == TB_ENOMEM || err == TB_EIO || err == TB_EFULL;
+    return err == TB_ENOMEM || err == TB_EIO || err == TB_EFULL || err == TB_ETIMEOUT ||
+           err == TB_ECONN;
 }

@@ -46,10 +46,38 @@ static tb_decimal tick_for(const tb_config *cfg, const char *symbol)
     return 0;
 }
 
+/* The simulated exchange and the Order Manager in front of it, whose
+ * pre-trade checks ask p->risk. */
+static int create_orders(tb_pipeline *p, const tb_config *cfg, char *err, size_t errlen)
+{
+    int rc = tb_sim_exchange_create(&cfg->exchange, &p->exchange, err, errlen);
+    if (rc) return rc;
+    tb_order_manager_config oc;
+    tb_order_manager_config_init(&oc);
+    oc.exchange = p->exchange;
+    oc.pretrade = tb_risk_manager_pretrade;
+    oc.pretrade_ctx = p->risk;
+    oc.max_attempts = cfg->order_max_attempts;
+    oc.base_delay = cfg->order_base_delay;
+    oc.max_delay = cfg->order_max_delay;
+    oc.max_total = cfg->order_max_total;
+    oc.retry_seed = cfg->order_retry_seed;
+    return tb_order_manager_create(p->bus, &oc, &p->orders);
+}
+
+static const char *const publishers[] = {"risk",    "orders",  "positions", "signal",
+                                         "summary", "monitor", NULL};
+
+const char *const *tb_pipeline_publishers(void)
+{
+    return publishers;
+}
+
 int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_pipeline **out,
                        char *err, size_t errlen)
 {
     int rc;
+    unsigned roles = opt && opt->roles ? opt->roles : TB_ROLE_ALL;
     tb_pipeline *p = calloc(1, sizeof(*p));
     if (!p) return TB_ENOMEM;
     p->cfg = cfg;
@@ -59,9 +87,12 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
     bc.max_retries = cfg->max_retries;
     bc.ring_capacity = cfg->ring_capacity ? cfg->ring_capacity : 1024;
     bc.node_id = cfg->node_id ? cfg->node_id : 1;
+    bc.publishers = publishers;
     if (opt) {
         bc.on_dead_letter = opt->on_dead_letter;
         bc.on_dead_letter_ctx = opt->on_dead_letter_ctx;
+        bc.outbox = opt->outbox;
+        bc.outbox_ctx = opt->outbox_ctx;
     }
     if ((rc = tb_bus_create(&bc, &p->bus)) != 0) goto fail;
     /* Credentials are checked now (present, private) so a live run would not
@@ -80,24 +111,17 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
             goto fail;
         }
     }
-    if ((rc = tb_sim_exchange_create(&cfg->exchange, &p->exchange, err, errlen)) != 0) goto fail;
-    if ((rc = tb_risk_manager_create(p->bus, &cfg->risk, &p->risk)) != 0) {
+    if ((roles & (TB_ROLE_RISK | TB_ROLE_ORDERS)) &&
+        (rc = tb_risk_manager_create(p->bus, &cfg->risk, &p->risk)) != 0) {
         tb__errf(err, errlen, "[risk]: invalid limits (%s)", tb_strerror(rc));
         goto fail;
     }
-    tb_order_manager_config oc;
-    tb_order_manager_config_init(&oc);
-    oc.exchange = p->exchange;
-    oc.pretrade = tb_risk_manager_pretrade;
-    oc.pretrade_ctx = p->risk;
-    oc.max_attempts = cfg->order_max_attempts;
-    oc.base_delay = cfg->order_base_delay;
-    oc.max_delay = cfg->order_max_delay;
-    oc.max_total = cfg->order_max_total;
-    oc.retry_seed = cfg->order_retry_seed;
-    if ((rc = tb_order_manager_create(p->bus, &oc, &p->orders)) != 0) goto fail;
-    if ((rc = tb_position_manager_create(p->bus, &p->positions)) != 0) goto fail;
-    if ((rc = tb_signal_generator_create(p->bus, &p->signals)) != 0) goto fail;
+    if ((roles & TB_ROLE_ORDERS) && (rc = create_orders(p, cfg, err, errlen)) != 0) goto fail;
+    if ((roles & TB_ROLE_POSITIONS) &&
+        (rc = tb_position_manager_create(p->bus, &p->positions)) != 0)
+        goto fail;
+    if ((roles & TB_ROLE_SIGNAL) && (rc = tb_signal_generator_create(p->bus, &p->signals)) != 0)
+        goto fail;
     p->adapters = calloc(cfg->nstrategies ? cfg->nstrategies : 1, sizeof(*p->adapters));
     if (!p->adapters) {
         rc = TB_ENOMEM;
@@ -119,24 +143,30 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
                                    tick_for(cfg, sc->symbol),
                                    sc->emit_hold};
         char serr[200] = "";
-        rc = tb_signal_generator_add(p->signals, vt, &in, sc->params, sc->nparams, serr,
-                                     sizeof(serr));
+        rc = p->signals ? tb_signal_generator_add(p->signals, vt, &in, sc->params, sc->nparams,
+                                                  serr, sizeof(serr))
+                        : 0;
         if (rc) {
             tb__errf(err, errlen, "[strategy.%s] %s", sc->id, serr[0] ? serr : tb_strerror(rc));
             rc = TB_ECONFIG;
             goto fail;
         }
         /* Fills for a (strategy, symbol) no config declared are refused. */
-        if ((rc = tb_position_manager_expect(p->positions, sc->id, sc->symbol)) != 0) goto fail;
+        if (p->positions &&
+            (rc = tb_position_manager_expect(p->positions, sc->id, sc->symbol)) != 0)
+            goto fail;
     }
-    if ((rc = tb_pnl_book_create(&p->book)) != 0) goto fail;
-    p->sub_lives = tb_bus_subscribe_named(p->bus, TB_EV_POSITION_UPDATE, on_position, p, "summary");
-    if (p->sub_lives < 0) {
-        rc = p->sub_lives;
-        goto fail;
+    if (roles & TB_ROLE_MONITOR) {
+        if ((rc = tb_pnl_book_create(&p->book)) != 0) goto fail;
+        p->sub_lives =
+            tb_bus_subscribe_named(p->bus, TB_EV_POSITION_UPDATE, on_position, p, "summary");
+        if (p->sub_lives < 0) {
+            rc = p->sub_lives;
+            goto fail;
+        }
+        tb_monitor_config mc = {opt ? opt->event_log : NULL, opt ? opt->fills_csv : NULL};
+        if ((rc = tb_monitor_create(p->bus, &mc, &p->monitor)) != 0) goto fail;
     }
-    tb_monitor_config mc = {opt ? opt->event_log : NULL, opt ? opt->fills_csv : NULL};
-    if ((rc = tb_monitor_create(p->bus, &mc, &p->monitor)) != 0) goto fail;
     *out = p;
     return 0;
 fail:
@@ -181,30 +211,33 @@ int tb_pipeline_result(const tb_pipeline *p, tb_backtest_result *res)
 {
     memset(res, 0, sizeof(*res));
     res->dead_letter_queue = -1;
-    tb_order_manager_stats os = tb_order_manager_get_stats(p->orders);
     res->bars = p->bars;
-    res->signals = tb_signal_generator_signals(p->signals);
-    res->orders = os.orders;
-    res->fills = os.fills;
-    res->rejected = os.rejected;
-    res->canceled = os.canceled;
-    res->open_orders = tb_order_manager_open_orders(p->orders);
+    if (p->signals) res->signals = tb_signal_generator_signals(p->signals);
+    if (p->orders) {
+        tb_order_manager_stats os = tb_order_manager_get_stats(p->orders);
+        res->orders = os.orders;
+        res->fills = os.fills;
+        res->rejected = os.rejected;
+        res->canceled = os.canceled;
+        res->open_orders = tb_order_manager_open_orders(p->orders);
+        res->cash = tb_sim_exchange_cash(p->exchange);
+    }
     res->dead_letters = tb_bus_get_counters(p->bus, TB_BUS_ALL).dead_lettered;
-    for (int t = 0; t < TB_EV_COUNT; t++)
-        res->events[t] = tb_monitor_count(p->monitor, (tb_event_type)t);
-    res->realized_pnl = tb_position_manager_realized(p->positions);
-    res->unrealized_pnl = tb_position_manager_unrealized(p->positions);
-    res->fees = tb_risk_manager_fees(p->risk);
+    if (p->monitor)
+        for (int t = 0; t < TB_EV_COUNT; t++)
+            res->events[t] = tb_monitor_count(p->monitor, (tb_event_type)t);
+    if (p->positions) {
+        res->realized_pnl = tb_position_manager_realized(p->positions);
+        res->unrealized_pnl = tb_position_manager_unrealized(p->positions);
+    }
+    if (p->risk) {
+        res->fees = tb_risk_manager_fees(p->risk);
+        res->max_drawdown_pct = tb_risk_manager_max_drawdown_pct(p->risk);
+    }
     res->initial_equity = p->cfg->exchange.initial_cash;
-    res->max_drawdown_pct = tb_risk_manager_max_drawdown_pct(p->risk);
-    res->cash = tb_sim_exchange_cash(p->exchange);
-    tb_decimal eq = res->initial_equity;
-    int rc = tb_dec_add(eq, res->realized_pnl, &eq);
-    if (!rc) rc = tb_dec_add(eq, res->unrealized_pnl, &eq);
-    if (!rc) rc = tb_dec_sub(eq, res->fees, &eq);
+    int rc = tb_backtest_result_finish(res);
     if (rc) return rc;
-    res->final_equity = eq;
-    size_t n = tb_position_manager_count(p->positions);
+    size_t n = p->positions ? tb_position_manager_count(p->positions) : 0;
     if (n) {
         res->positions = calloc(n, sizeof(*res->positions));
         res->total_realized = calloc(n, sizeof(*res->total_realized));
@@ -213,9 +246,34 @@ int tb_pipeline_result(const tb_pipeline *p, tb_backtest_result *res)
         for (size_t i = 0; i < n; i++) {
             tb_position_update *pos = &res->positions[i];
             tb_position_manager_get(p->positions, i, pos);
-            res->total_realized[i] = tb_pnl_book_total(p->book, pos->strategy_id, pos->symbol);
+            if (p->book)
+                res->total_realized[i] = tb_pnl_book_total(p->book, pos->strategy_id, pos->symbol);
         }
     }
+    return 0;
+}
+
+int tb_pipeline_total_realized(const tb_pipeline *p, tb_backtest_result *res)
+{
+    if (!p->book) return TB_EMISUSE;
+    if (res->npositions && !res->total_realized) {
+        res->total_realized = calloc(res->npositions, sizeof(*res->total_realized));
+        if (!res->total_realized) return TB_ENOMEM;
+    }
+    for (size_t i = 0; i < res->npositions; i++)
+        res->total_realized[i] =
+            tb_pnl_book_total(p->book, res->positions[i].strategy_id, res->positions[i].symbol);
+    return 0;
+}
+
+int tb_backtest_result_finish(tb_backtest_result *res)
+{
+    tb_decimal eq = res->initial_equity;
+    int rc = tb_dec_add(eq, res->realized_pnl, &eq);
+    if (!rc) rc = tb_dec_add(eq, res->unrealized_pnl, &eq);
+    if (!rc) rc = tb_dec_sub(eq, res->fees, &eq);
+    if (rc) return rc;
+    res->final_equity = eq;
     return 0;
 }
 
@@ -330,7 +388,7 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     if (cfg->journal_path &&
         (rc = tb__jrun_open(cfg, opt ? opt->resume : 0, &jr, err, errlen)) != 0)
         goto done;
-    tb_pipeline_options po = {events, fills, jr ? tb__jrun_dead_letter : NULL, jr};
+    tb_pipeline_options po = {events, fills, jr ? tb__jrun_dead_letter : NULL, jr, 0, NULL, NULL};
     if ((rc = tb_pipeline_create(cfg, &po, &p, err, errlen)) != 0) goto done;
     if (jr && (rc = tb__jrun_attach(jr, p->bus)) != 0) goto done;
 
