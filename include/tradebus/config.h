@@ -15,7 +15,9 @@
  *               exchange failures (orders.h)
  *   [risk]      max_position, max_order_notional, max_open_orders,
  *               price_band_pct, max_orders_per_minute, max_drawdown_pct [all 0 = off]
- *   [bus]       max_retries [2], ring_capacity [1024]
+ *   [bus]       max_retries [2], ring_capacity [1024], type = memory|amqp [memory],
+ *               url [amqp://127.0.0.1:5672/], name [tradebus], state_dir [tradebus-state],
+ *               prefetch [1000], delivery_limit [5], window [64]
  *   [output]    event_log = true|false [true], fills = true|false [true]
  *   [journal]   path (none: no journal), sync = full|normal|off [normal],
  *               commit_every (bars per transaction) [1000]
@@ -75,6 +77,14 @@ typedef struct tb_config {
     uint64_t order_retry_seed;
     int max_retries;
     size_t ring_capacity;
+    /* [bus] distributed mode (docs/scaling.md). Strings owned; NULL = default. */
+    int bus_amqp;           /* type = memory (0, the default) | amqp (1) */
+    char *bus_url;          /* url [amqp://127.0.0.1:5672/]; credentials: see transport.h */
+    char *bus_name;         /* name [tradebus]: prefix of the run's exchanges and queues */
+    char *bus_state_dir;    /* state_dir [tradebus-state]: each process's SQLite state */
+    int bus_prefetch;       /* prefetch [1000] */
+    int bus_delivery_limit; /* delivery_limit [5] */
+    int bus_window;         /* window [64]: bars the feed publishes ahead */
     int event_log, fills;
     char *journal_path;                   /* owned; NULL = no journal */
     char *api_key_spec, *api_secret_spec; /* owned specs ("env:NAME"), never values */

@@ -426,6 +426,35 @@ static int build_entry(tb_config *cfg, tb_config_entry *e, int cli_data, char *e
                 cfg->ring_capacity = (size_t)l;
             return rc;
         }
+        if (strcmp(k, "type") == 0) {
+            if (strcmp(e->value, "memory") == 0) return cfg->bus_amqp = 0, 0;
+            if (strcmp(e->value, "amqp") == 0) return cfg->bus_amqp = 1, 0;
+            FAIL(e, "'%s' must be memory (one process) or amqp (RabbitMQ)", e->value);
+        }
+        char **strs[] = {&cfg->bus_url, &cfg->bus_name, &cfg->bus_state_dir};
+        static const char *const skeys[] = {"url", "name", "state_dir"};
+        for (int i = 0; i < 3; i++)
+            if (strcmp(k, skeys[i]) == 0) {
+                if (!e->value[0]) FAIL(e, "must not be empty");
+                if (i == 0 && strncmp(e->value, "amqp://", 7) != 0 &&
+                    strncmp(e->value, "amqps://", 8) != 0)
+                    FAIL(e, "'%s' must start with amqp:// or amqps://", e->value);
+                if (i == 1 &&
+                    strspn(e->value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                     "0123456789_-") != strlen(e->value))
+                    FAIL(e, "'%s' may hold only letters, digits, _ and -", e->value);
+                free(*strs[i]);
+                *strs[i] = strdup(e->value);
+                return *strs[i] ? 0 : TB_ENOMEM;
+            }
+        int *ints[] = {&cfg->bus_prefetch, &cfg->bus_delivery_limit, &cfg->bus_window};
+        static const char *const ikeys[] = {"prefetch", "delivery_limit", "window"};
+        static const long imax[] = {65535, 1000, 100000};
+        for (int i = 0; i < 3; i++)
+            if (strcmp(k, ikeys[i]) == 0) {
+                if ((rc = get_int(e, 1, imax[i], &l, err, errlen)) == 0) *ints[i] = (int)l;
+                return rc;
+            }
     } else if (strcmp(s, "orders") == 0) {
         static const char *const ms[] = {"base_delay_ms", "max_delay_ms", "max_total_ms"};
         int64_t *dst[] = {&cfg->order_base_delay, &cfg->order_max_delay, &cfg->order_max_total};
@@ -645,6 +674,10 @@ uint64_t tb_config_hash(const tb_config *cfg)
         const tb_config_entry *e = sorted[i];
         /* Where the journal lives and which files are written change no event. */
         if (!strcmp(e->section, "journal") || !strcmp(e->section, "output")) continue;
+        /* Nor does where the events travel (memory or a broker). */
+        if (!strcmp(e->section, "bus") && strcmp(e->key, "max_retries") != 0 &&
+            strcmp(e->key, "ring_capacity") != 0)
+            continue;
         /* [backtest] data is hashed as the specs actually used, below. */
         if (!strcmp(e->section, "backtest") && !strcmp(e->key, "data")) continue;
         h = fnv(fnv(fnv(h, e->section), e->key), e->value);
@@ -663,6 +696,9 @@ void tb_config_free(tb_config *cfg)
         free(cfg->entries[i].value);
     }
     free(cfg->entries);
+    free(cfg->bus_url);
+    free(cfg->bus_name);
+    free(cfg->bus_state_dir);
     for (size_t i = 0; i < cfg->ndata; i++)
         free(cfg->data[i]);
     free(cfg->data);

@@ -1,0 +1,95 @@
+/* tradebus — a process of a distributed run.
+ *
+ * In distributed mode every component runs in its own process (a node),
+ * connected to the others only through a broker (tb_transport). A run must
+ * give exactly the events, fills, positions and PnL of the embedded run, so
+ * nodes reproduce the embedded bus's order instead of racing:
+ *
+ * - The embedded bus dispatches breadth-first: a bar (the root) is
+ *   dispatched to its subscribers, then everything that caused, level by
+ *   level. Every event carries its place in that order, its key: the bar's
+ *   index (root), its level (depth) and its path (for each level, the rank
+ *   of the component that published it and the index among what that
+ *   component published while handling its parent). Keys sort exactly as the
+ *   embedded bus would have dispatched the events.
+ * - A run advances in steps (root, depth). In a step, each node handles the
+ *   events of that step it subscribes to, in key order, then publishes what
+ *   its handlers published (keyed one level deeper) and a report: how many
+ *   events of each type it published. When a node has every node's report
+ *   for the step, it knows how many events of the next step it will get.
+ *   A step in which nobody publishes anything ends the root. The feed
+ *   publishes bars a bounded window ahead of the slowest node.
+ * - Each node has its own SQLite state: the events it handled, in order,
+ *   with their ids (one transaction per step, committed after what the step
+ *   published was confirmed by the broker and before its input is acked).
+ *   A restarted node re-executes its logged events to rebuild its
+ *   components (publishing nothing), then goes on where it stopped; an
+ *   event seen again (redelivered, or resent after a reconnect) is
+ *   recognised by its step or id and acknowledged without effect.
+ * - An event without a key (injected by hand, or a dead letter replayed) is
+ *   handled when it arrives, outside the sequence; if a handler fails on it,
+ *   it is given back to the broker, which dead-letters it after the queue's
+ *   delivery limit. A message that cannot be decoded goes the same way.
+ *
+ * Ids stay the embedded run's because the bus numbers each component's
+ * events on its own counter (tb_bus_config.publishers). */
+#ifndef TRADEBUS_NODE_H
+#define TRADEBUS_NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "backtest.h"
+#include "config.h"
+#include "transport.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tb_node tb_node;
+
+typedef struct {
+    const char *role;       /* "signal", "orders", "positions", "risk", "monitor" or "feed" */
+    const char *state_path; /* this node's SQLite state file (created); required */
+    const char *out_dir;    /* monitor: summary.json, fills.csv, events.jsonl go here */
+    double rate;            /* feed: bars per second at most; 0 = as fast as the run goes */
+    int window;             /* feed: bars published ahead of the slowest node; 0 = 64 */
+    /* Progress and warnings, one line each, without a newline; NULL = silent. */
+    void (*log)(const char *line, void *ctx);
+    void *log_ctx;
+    const volatile int *stop; /* non-zero: stop waiting for the broker (Ctrl-C); may be NULL */
+} tb_node_options;
+
+/* The roles a distributed run is made of, NULL-terminated. */
+TB_EXPORT const char *const *tb_node_roles(void);
+
+/* Builds the node's components from cfg (borrowed for the node's life) and
+ * opens (or, after a crash, reopens and re-executes) its state. TB_ECONFIG
+ * for an unknown role or a state file of another config/run (err says which
+ * and how to start afresh), TB_EIO for an unusable state file. Free with
+ * tb_node_destroy(). */
+TB_EXPORT int tb_node_create(const tb_config *cfg, const tb_node_options *o, tb_node **out,
+                             char *err, size_t errlen);
+/* The topic patterns the node's queue must be bound to (borrowed). */
+TB_EXPORT size_t tb_node_bindings(const tb_node *n, const char *const **patterns);
+/* Gives the node its transport (borrowed; must outlive the node's use of it). */
+TB_EXPORT void tb_node_attach(tb_node *n, tb_transport *t);
+/* Does what can be done now, waiting at most timeout_ms for a message.
+ * Returns 0 (call again), 1 (the run is over for this node: results sent;
+ * the monitor has written its files), or a negative TB_E* code with err set
+ * (TB_ECONN only after the broker stayed unreachable; calling again retries). */
+TB_EXPORT int tb_node_poll(tb_node *n, int timeout_ms, char *err, size_t errlen);
+/* Bars (roots) finished by this node, and the total once the feed has said
+ * (else 0). */
+TB_EXPORT uint64_t tb_node_roots_done(const tb_node *n);
+TB_EXPORT uint64_t tb_node_roots_total(const tb_node *n);
+/* The monitor node's merged result once tb_node_poll() returned 1 (borrowed;
+ * NULL before, or on other roles). */
+TB_EXPORT const tb_backtest_result *tb_node_result(const tb_node *n);
+/* Frees the node (not its transport). NULL is a no-op. */
+TB_EXPORT void tb_node_destroy(tb_node *n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,296 @@
+/* The distributed runtime (src/dist/node.c) on the in-memory broker: six
+ * nodes in one program, polled in turn, must write exactly the embedded
+ * run's summary.json, fills.csv and events.jsonl — also when a node is torn
+ * down mid-run and rebuilt from its state, when the broker "restarts", and
+ * when a poison message sits in the queues. The same properties against a
+ * real RabbitMQ, with real processes, are in test_e2e_dist.c. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tb_test_cli.h"
+#include "tb_test_support.h"
+#include "tradebus/backtest.h"
+#include "tradebus/loopback.h"
+#include "tradebus/node.h"
+
+#define NROLES 6
+
+typedef struct {
+    char dir[512];
+    tb_config cfg;
+    tb_loop_broker *broker;
+    tb_node *node[NROLES];
+    tb_transport *t[NROLES];
+} fixture;
+
+static const char *multi_ini =
+    "[backtest]\n"
+    "data = " TB_SOURCE_DIR "/data/BTCUSDT-1m-2024-01.csv " TB_SOURCE_DIR
+    "/data/ETHUSDT-1m-2024-01.csv\n"
+    "initial_cash = 100000\n"
+    "[exchange]\nfee_bps = 7.5\nslippage_bps = 2\nmax_volume_participation = 0.05\n"
+    "[risk]\nmax_position = 100\nmax_order_notional = 60000\nmax_open_orders = 10\n"
+    "price_band_pct = 5\nmax_orders_per_minute = 30\nmax_drawdown_pct = 20\n"
+    "[symbol.BTCUSDT]\ntick_size = 0.01\nstep_size = 0.00001\n"
+    "[symbol.ETHUSDT]\ntick_size = 0.01\nstep_size = 0.0001\n"
+    "[strategy.btc_sma]\ntype = sma_cross\nsymbol = BTCUSDT\nfast = 10\nslow = 30\n"
+    "quantity = 0.05\nallow_short = true\n"
+    "[strategy.eth_rsi]\ntype = rsi_reversion\nsymbol = ETHUSDT\nperiod = 14\noversold = 25\n"
+    "overbought = 75\nquantity = 1\norder_type = LIMIT\nlimit_offset_bps = 5\n"
+    "[strategy.btc_bb]\ntype = bollinger_breakout\nsymbol = BTCUSDT\nperiod = 20\nk = 2\n"
+    "quantity = 0.02\n";
+
+static void load_config(fixture *f, const char *extra)
+{
+    char path[1024], err[512] = "";
+    char *text = malloc(strlen(multi_ini) + (extra ? strlen(extra) : 0) + 1);
+    assert_non_null(text);
+    strcpy(text, multi_ini);
+    if (extra) strcat(text, extra);
+    tbt_write_file(f->dir, "run.ini", text, path, sizeof(path));
+    free(text);
+    tb_config_init(&f->cfg);
+    int rc = tb_config_load(&f->cfg, path, err, sizeof(err));
+    if (!rc) rc = tb_config_build(&f->cfg, err, sizeof(err));
+    if (rc) fail_msg("config: %s", err);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    tbt_temp_dir(f->dir, sizeof(f->dir));
+    assert_int_equal(tb_loop_broker_create(&f->broker), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    for (int i = 0; i < NROLES; i++) {
+        tb_node_destroy(f->node[i]);
+        tb_transport_destroy(f->t[i]);
+    }
+    tb_loop_broker_destroy(f->broker);
+    tb_config_free(&f->cfg);
+    tbt_remove_tree(f->dir);
+    free(f);
+    return 0;
+}
+
+static void log_line(const char *line, void *ctx)
+{
+    if (getenv("TB_TEST_VERBOSE")) fprintf(stderr, "[%s] %s\n", (const char *)ctx, line);
+}
+
+static void start_node(fixture *f, int i)
+{
+    const char *role = tb_node_roles()[i];
+    char state[700], out[600], err[512] = "", queue[64];
+    snprintf(state, sizeof(state), "%s/%s.db", f->dir, role);
+    snprintf(out, sizeof(out), "%s/dist", f->dir);
+    tb_node_options o;
+    memset(&o, 0, sizeof(o));
+    o.role = role;
+    o.state_path = state;
+    o.out_dir = out;
+    o.window = 16;
+    o.log = log_line;
+    o.log_ctx = (void *)role;
+    int rc = tb_node_create(&f->cfg, &o, &f->node[i], err, sizeof(err));
+    if (rc) fail_msg("%s: %s", role, err);
+    const char *const *pats;
+    size_t np = tb_node_bindings(f->node[i], &pats);
+    snprintf(queue, sizeof(queue), "tradebus.%s", role);
+    assert_int_equal(tb_loop_transport_create(f->broker, queue, pats, np, 5, &f->t[i]), 0);
+    tb_node_attach(f->node[i], f->t[i]);
+}
+
+static void stop_node(fixture *f, int i)
+{
+    tb_node_destroy(f->node[i]);
+    tb_transport_destroy(f->t[i]);
+    f->node[i] = NULL;
+    f->t[i] = NULL;
+}
+
+/* Polls every node in turn until all are done; calls hook once per round. */
+static void run_all(fixture *f, void (*hook)(fixture *, long round, void *), void *ctx)
+{
+    int done[NROLES] = {0};
+    for (long round = 0; round < 10000000; round++) {
+        int all = 1;
+        for (int i = 0; i < NROLES; i++) {
+            if (done[i] || !f->node[i]) {
+                all &= done[i];
+                continue;
+            }
+            char err[512] = "";
+            int rc = tb_node_poll(f->node[i], 0, err, sizeof(err));
+            if (rc < 0) fail_msg("%s: %s (%s)", tb_node_roles()[i], err, tb_strerror(rc));
+            done[i] = rc == 1;
+            all &= done[i];
+        }
+        if (all) return;
+        if (hook) hook(f, round, ctx);
+    }
+    fail_msg("the distributed run did not finish");
+}
+
+static void embedded(fixture *f)
+{
+    char out[600], err[512] = "";
+    snprintf(out, sizeof(out), "%s/embedded", f->dir);
+    tb_backtest_options o;
+    memset(&o, 0, sizeof(o));
+    o.out_dir = out;
+    tb_backtest_result r;
+    int rc = tb_backtest_run(&f->cfg, &o, &r, err, sizeof(err));
+    if (rc) fail_msg("embedded run: %s", err);
+    assert_true(r.fills > 10); /* the comparison means something */
+    tb_backtest_result_free(&r);
+}
+
+static void assert_same_outputs(fixture *f)
+{
+    const char *files[] = {"summary.json", "fills.csv", "events.jsonl"};
+    for (int i = 0; i < 3; i++) {
+        char a[700], b[700];
+        snprintf(a, sizeof(a), "%s/embedded/%s", f->dir, files[i]);
+        snprintf(b, sizeof(b), "%s/dist/%s", f->dir, files[i]);
+        char *x = tbt_read_file(a), *y = tbt_read_file(b);
+        if (!x || !y) fail_msg("%s: missing", x ? b : a);
+        if (strcmp(x, y) != 0) {
+            size_t k = 0;
+            while (x[k] && x[k] == y[k])
+                k++;
+            size_t from = k > 200 ? k - 200 : 0;
+            fail_msg("%s differs at byte %zu:\nembedded: %.300s\ndistributed: %.300s", files[i], k,
+                     x + from, y + from);
+        }
+        free(x);
+        free(y);
+    }
+}
+
+static void test_dist_run_writes_the_embedded_outputs(void **state)
+{
+    fixture *f = *state;
+    load_config(f, NULL);
+    embedded(f);
+    for (int i = 0; i < NROLES; i++)
+        start_node(f, i);
+    run_all(f, NULL, NULL);
+    assert_same_outputs(f);
+    const tb_backtest_result *r = tb_node_result(f->node[4]);
+    assert_non_null(r);
+    assert_int_equal(r->bars, 5760);
+}
+
+typedef struct {
+    int victim;
+    long at;
+    int restarted;
+} kill_plan;
+
+static void kill_hook(fixture *f, long round, void *ctx)
+{
+    kill_plan *k = ctx;
+    if (k->restarted || round != k->at) return;
+    stop_node(f, k->victim); /* its unacked messages go back to its queue */
+    start_node(f, k->victim);
+    k->restarted = 1;
+}
+
+static void test_dist_node_rebuilt_from_its_state_mid_run_changes_nothing(void **state)
+{
+    fixture *f = *state;
+    load_config(f, NULL);
+    embedded(f);
+    for (int victim = 0; victim < NROLES; victim++) {
+        char dist[700];
+        snprintf(dist, sizeof(dist), "%s/dist", f->dir);
+        tbt_remove_tree(dist);
+        for (int i = 0; i < NROLES; i++) {
+            char p[700];
+            snprintf(p, sizeof(p), "%s/%s.db", f->dir, tb_node_roles()[i]);
+            remove(p);
+        }
+        tb_loop_broker_destroy(f->broker);
+        assert_int_equal(tb_loop_broker_create(&f->broker), 0);
+        for (int i = 0; i < NROLES; i++)
+            start_node(f, i);
+        kill_plan k = {victim, 700 + 130 * victim, 0};
+        run_all(f, kill_hook, &k);
+        assert_true(k.restarted);
+        assert_same_outputs(f);
+        for (int i = 0; i < NROLES; i++)
+            stop_node(f, i);
+    }
+}
+
+static void restart_hook(fixture *f, long round, void *ctx)
+{
+    (void)ctx;
+    if (round % 997 == 500) tb_loop_broker_restart(f->broker);
+}
+
+static void test_dist_broker_restarts_change_nothing(void **state)
+{
+    fixture *f = *state;
+    load_config(f, NULL);
+    embedded(f);
+    for (int i = 0; i < NROLES; i++)
+        start_node(f, i);
+    run_all(f, restart_hook, NULL);
+    assert_same_outputs(f);
+}
+
+static void poison_hook(fixture *f, long round, void *ctx)
+{
+    (void)ctx;
+    if (round != 300) return;
+    tb_transport *t;
+    assert_int_equal(tb_loop_transport_create(f->broker, NULL, NULL, 0, 0, &t), 0);
+    const char *bad = "{\"type\":\"MarketData\",\"event_id\":";
+    tb_msg_out m = {"MarketData.BTCUSDT", "poison-1", "MarketData", NULL, NULL, NULL, bad,
+                    strlen(bad)};
+    assert_int_equal(tb_transport_publish(t, &m), 0);
+    tb_transport_destroy(t);
+}
+
+static void test_dist_poison_message_is_dead_lettered_while_the_run_goes_on(void **state)
+{
+    fixture *f = *state;
+    load_config(f, NULL);
+    embedded(f);
+    for (int i = 0; i < NROLES; i++)
+        start_node(f, i);
+    run_all(f, poison_hook, NULL);
+    assert_same_outputs(f);
+    /* Every node that takes market data gave it back until the limit. */
+    for (int i = 0; i < NROLES - 1; i++) {
+        char q[64];
+        snprintf(q, sizeof(q), "tradebus.%s.dlq", tb_node_roles()[i]);
+        assert_int_equal(tb_loop_queue_depth(f->broker, q), 1);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_dist_run_writes_the_embedded_outputs, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_dist_node_rebuilt_from_its_state_mid_run_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dist_broker_restarts_change_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_dist_poison_message_is_dead_lettered_while_the_run_goes_on, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
