@@ -64,11 +64,19 @@ fuzz: deps
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	@sh fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZERS)
 
+# The distributed-mode figures need a broker: a private one is started for
+# the run (scripts/broker.sh, inside the build tree) and stopped after it,
+# also when the benchmark fails.
+BENCH_BROKER ?= $(BUILD)/bench-broker
+BENCH_BROKER_PORT ?= 5681
 bench: deps
 	@mkdir -p $(BUILD)
 	@cmake -S . -B $(BUILD)-release -DCMAKE_BUILD_TYPE=Release -DTB_BUILD_TESTS=OFF >/dev/null
 	@cmake --build $(BUILD)-release -j $(JOBS)
-	./$(BUILD)-release/tradebus_bench --json $(BUILD)/bench.json
+	@sh scripts/broker.sh start $(BENCH_BROKER) $(BENCH_BROKER_PORT)
+	@TB_AMQP_URL=$$(sh scripts/broker.sh url $(BENCH_BROKER)) \
+	  ./$(BUILD)-release/tradebus_bench --json $(BUILD)/bench.json; rc=$$?; \
+	  sh scripts/broker.sh stop $(BENCH_BROKER); exit $$rc
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -18,6 +18,8 @@
 
 #include <tradebus/tradebus.h>
 
+#include "bench_dist.h"
+
 /* ---- allocation counting: interpose malloc and friends (glibc) ---- */
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
@@ -71,6 +73,11 @@ static void emit(report *r, const char *name, double value, const char *unit)
         fprintf(r->json, "%s\n  \"%s\": {\"value\": %.6g, \"unit\": \"%s\"}", r->first ? "" : ",",
                 name, value, unit);
     r->first = 0;
+}
+
+static void emit_cb(void *ctx, const char *name, double value, const char *unit)
+{
+    emit(ctx, name, value, unit);
 }
 
 /* ---- bars: a seeded random walk in whole cents ---- */
@@ -462,11 +469,15 @@ static long rss_run(size_t nbars, int monolith)
 int main(int argc, char **argv)
 {
     report r = {NULL, 1};
-    for (int i = 1; i < argc; i++)
+    int status = 0, dist_only = 0;
+    for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) r.json = fopen(argv[++i], "w");
+        if (strcmp(argv[i], "--dist-only") == 0) dist_only = 1; /* the broker figures alone */
+    }
     if (r.json) fprintf(r.json, "{");
     /* Peak RSS first: a forked child starts with the parent's pages, so it
      * must be measured before the other figures grow the parent. */
+    if (dist_only) goto dist;
     long k1 = rss_run(1000000, 0), k10 = rss_run(10000000, 0);
     long m1 = rss_run(1000000, 1);
     emit(&r, "monolith_peak_rss_1m_bars", (double)m1, "KiB");
@@ -478,9 +489,16 @@ int main(int argc, char **argv)
     bench_pipeline(&r);
     bench_before_after(&r);
     bench_journal(&r);
+dist:;
+    /* Distributed mode needs a broker: `make bench` starts a private one
+     * and passes its URL (TB_AMQP_URL); without one these figures are
+     * skipped, said so. */
+    const char *url = getenv("TB_AMQP_URL");
+    if (url && tb_bench_dist(url, emit_cb, &r) != 0) status = 1;
+    if (!url) fprintf(stderr, "bench: TB_AMQP_URL not set: distributed-mode figures skipped\n");
     if (r.json) {
         fprintf(r.json, "\n}\n");
         fclose(r.json);
     }
-    return 0;
+    return status;
 }

@@ -17,7 +17,7 @@
  *               price_band_pct, max_orders_per_minute, max_drawdown_pct [all 0 = off]
  *   [bus]       max_retries [2], ring_capacity [1024], type = memory|amqp [memory],
  *               url [amqp://127.0.0.1:5672/], name [tradebus], state_dir [tradebus-state],
- *               prefetch [1000], delivery_limit [5], window [64]
+ *               prefetch [1000], delivery_limit [5], window [64], order = strict|stream
  *   [output]    event_log = true|false [true], fills = true|false [true]
  *   [journal]   path (none: no journal), sync = full|normal|off [normal],
  *               commit_every (bars per transaction) [1000]
@@ -85,6 +85,7 @@ typedef struct tb_config {
     int bus_prefetch;       /* prefetch [1000] */
     int bus_delivery_limit; /* delivery_limit [5] */
     int bus_window;         /* window [64]: bars the feed publishes ahead */
+    int bus_stream;         /* order = strict (0, the default) | stream (1): see node.h */
     int event_log, fills;
     char *journal_path;                   /* owned; NULL = no journal */
     char *api_key_spec, *api_secret_spec; /* owned specs ("env:NAME"), never values */

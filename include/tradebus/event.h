@@ -203,7 +203,7 @@ typedef struct {
     tb_event_type type;
     uint16_t version; /* TB_EVENT_VERSION */
     tb_source source;
-    uint64_t event_id;       /* unique: (node << 48) | sequence, never 0 */
+    uint64_t event_id; /* unique: (node << 48) | (publisher << 40) | sequence, never 0 (bus.h) */
     uint64_t causation_id;   /* 0 if none */
     uint64_t correlation_id; /* the chain's market-data event (itself for market data) */
     int64_t timestamp;       /* event time, ns since the Unix epoch (simulated in a backtest) */

@@ -31,6 +31,12 @@
  *   it is given back to the broker, which dead-letters it after the queue's
  *   delivery limit. A message that cannot be decoded goes the same way.
  *
+ * [bus] order = stream gives that order up for speed: every event is handled
+ * on arrival, in batches (one confirm wait, one transaction, per batch);
+ * per-queue FIFO still keeps each symbol's bars in order, but a signal may
+ * reach the Order Manager after the next bar does, so results can differ
+ * from the embedded run's (docs/scaling.md).
+ *
  * Ids stay the embedded run's because the bus numbers each component's
  * events on its own counter (tb_bus_config.publishers). */
 #ifndef TRADEBUS_NODE_H
@@ -58,6 +64,10 @@ typedef struct {
     void (*log)(const char *line, void *ctx);
     void *log_ctx;
     const volatile int *stop; /* non-zero: stop waiting for the broker (Ctrl-C); may be NULL */
+    /* Called for every event the node publishes, as it goes to the broker
+     * (for latency measurements); may be NULL. */
+    void (*on_publish)(const tb_event *ev, void *ctx);
+    void *on_publish_ctx;
 } tb_node_options;
 
 /* The roles a distributed run is made of, NULL-terminated. */
@@ -86,6 +96,9 @@ TB_EXPORT uint64_t tb_node_roots_total(const tb_node *n);
 /* The monitor node's merged result once tb_node_poll() returned 1 (borrowed;
  * NULL before, or on other roles). */
 TB_EXPORT const tb_backtest_result *tb_node_result(const tb_node *n);
+/* Reads a node's state file without opening the node: bars finished, and
+ * whether the node is done. 0, TB_EIO (not a state file). */
+TB_EXPORT int tb_node_state_read(const char *state_path, uint64_t *bars, int *done);
 /* Frees the node (not its transport). NULL is a no-op. */
 TB_EXPORT void tb_node_destroy(tb_node *n);
 

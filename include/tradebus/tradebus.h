@@ -13,8 +13,10 @@
 #include "indicators.h"
 #include "journal.h"
 #include "legacy.h"
+#include "loopback.h"
 #include "marketdata.h"
 #include "monitor.h"
+#include "node.h"
 #include "orders.h"
 #include "parity.h"
 #include "pnlbook.h"
@@ -25,6 +27,7 @@
 #include "signal.h"
 #include "strategy.h"
 #include "tradelog.h"
+#include "transport.h"
 #include "version.h"
 
 #endif

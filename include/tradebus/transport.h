@@ -20,8 +20,12 @@
  *   that is rejected with requeue goes back to the queue, and the broker
  *   dead-letters it after the queue's delivery limit.
  * - After a reconnect, tags from before it are stale: the broker redelivers
- *   every unacknowledged message. epoch() changes on every reconnect so the
- *   user can drop what it buffered; ack()/reject() of a stale tag is a no-op.
+ *   every unacknowledged message. epoch() changes on every reconnect (AMQP:
+ *   as soon as the connection is found lost) so the user can drop what it
+ *   buffered; ack()/reject() of a stale tag is a no-op.
+ * - The connections are serviced (heartbeats, confirms) only inside calls:
+ *   a transport nobody calls for more than twice heartbeat_s is closed by the
+ *   broker, and the next call reconnects (a new epoch).
  *
  * Not thread-safe: one transport per thread. */
 #ifndef TRADEBUS_TRANSPORT_H
@@ -54,12 +58,16 @@ typedef struct {
     size_t len;
 } tb_msg_out;
 
-/* An incoming message; valid until the next poll() or destroy(). */
+/* An incoming message; valid until the next poll() or destroy(). Strings
+ * longer than their field are cut. */
 typedef struct {
     uint64_t tag;   /* delivery tag, for ack/reject */
     uint32_t epoch; /* the connection generation the tag belongs to */
     int redelivered;
     long delivery_count; /* x-delivery-count header (quorum queues), else 0 */
+    /* The key the message was published with, also after it went straight
+     * to a queue (tb_msg_out.queue; kept in header tb-routing-key) or was
+     * dead-lettered (x-death), where the delivery's own key is the queue's. */
     char routing_key[TB_MSG_KEY_LEN];
     char message_id[TB_MSG_ID_LEN];
     char type[TB_MSG_TYPE_LEN];
@@ -79,18 +87,30 @@ typedef struct {
 typedef struct tb_transport tb_transport;
 
 typedef struct {
-    /* Queues the message for publishing. 0, TB_ENOMEM, TB_EINVAL. */
+    /* Queues the message for publishing. 0, TB_ENOMEM, TB_EINVAL (routing_key
+     * or message_id missing; routing_key, key >= TB_MSG_KEY_LEN, message_id >=
+     * TB_MSG_ID_LEN or type >= TB_MSG_TYPE_LEN bytes; a reason is cut to
+     * TB_MSG_REASON_LEN - 1). AMQP: sent at once; when confirm_batch
+     * messages are unconfirmed, waits for the confirms (a few seconds at
+     * most). It never waits for a reconnect: while the broker is away,
+     * messages pile up in memory until flush() or poll() gets through. */
     int (*publish)(tb_transport *t, const tb_msg_out *m);
     /* Waits until everything published is confirmed (see above). 0,
      * TB_ETIMEOUT (still unconfirmed after timeout_ms; call again),
-     * TB_ECONN (broker unreachable for the whole timeout; call again). */
+     * TB_ECONN (broker unreachable for the whole timeout; call again);
+     * AMQP also TB_EIO / TB_ECONFIG when a reconnect got through but the
+     * broker refused the topology / the credentials. timeout_ms < 0: no limit. */
     int (*flush)(tb_transport *t, int timeout_ms);
     /* Next message of the process's queue: 0 and *m filled, TB_ETIMEOUT if
-     * none came within timeout_ms (0 = don't wait), TB_ECONN if the broker is
-     * unreachable (the transport keeps reconnecting on later calls). */
+     * none came within timeout_ms (0 = don't wait, < 0 = no limit), TB_ECONN
+     * if the broker is unreachable (the transport keeps reconnecting on later
+     * calls), TB_EIO / TB_ECONFIG as for flush(), TB_EMISUSE on a
+     * publish-only transport. */
     int (*poll)(tb_transport *t, tb_msg_in *m, int timeout_ms);
     /* Acknowledges (done, remove) or rejects (requeue: give back; else
-     * dead-letter at once) one message. Stale epochs are ignored (0). */
+     * dead-letter at once) one message. Stale epochs are ignored (0).
+     * TB_ECONN if the connection dropped just now (the epoch has moved on
+     * and the message will come again). */
     int (*ack)(tb_transport *t, uint64_t tag, uint32_t epoch);
     int (*reject)(tb_transport *t, uint64_t tag, uint32_t epoch, int requeue);
     /* The current connection generation (starts at 1). */
@@ -165,7 +185,8 @@ typedef struct {
 /* Connects (one connection for publishing, one for consuming), declares the
  * topology above and starts consuming. 0 on success; TB_ECONN if the broker
  * cannot be reached (err says where, never the password), TB_ECONFIG for a bad
- * URL, TB_EIO for a declare the broker refused (err has its reply text). The
+ * URL or option, refused credentials or a broker certificate that does not
+ * verify, TB_EIO for a declare the broker refused (err has its reply text). The
  * caller frees it with tb_transport_destroy(). */
 TB_EXPORT int tb_amqp_transport_create(const tb_amqp_options *o, tb_transport **out, char *err,
                                        size_t errlen);
@@ -179,21 +200,31 @@ TB_EXPORT int tb_amqp_queue_info(const tb_amqp_options *o, const char *queue, lo
                                  long *consumers, char *err, size_t errlen);
 
 /* Reads the messages of a queue without removing them (basic.get, then
- * requeue): fn is called for each, up to max. For `tradebus dlq list|show`.
- * Returns the number seen, or a negative TB_E* code. */
+ * requeue): fn is called for each, up to max, with m valid during the call
+ * (tag and epoch mean nothing here); fn returns 0 to go on, non-zero to
+ * stop. For `tradebus dlq list|show`. Returns the number seen, or a negative
+ * TB_E* code (TB_ENOTFOUND: no such queue). Each look counts as a delivery
+ * (x-delivery-count): do not peek at a queue with a delivery limit. */
 typedef int (*tb_amqp_peek_fn)(const tb_msg_in *m, void *ctx);
 TB_EXPORT int tb_amqp_queue_peek(const tb_amqp_options *o, const char *queue, size_t max,
                                  tb_amqp_peek_fn fn, void *ctx, char *err, size_t errlen);
 
 /* Moves messages out of queue `from` (those whose message_id equals id, or
  * all when id is NULL): each is republished to queue `to` (NULL: dropped,
- * i.e. purged), confirmed, then acknowledged in `from`. Returns the number
- * moved, or a negative TB_E* code. For `tradebus dlq replay|purge`. */
+ * i.e. purged), confirmed, then acknowledged in `from`; headers are kept
+ * (x-death, tb-reason, the routing key) except x-delivery-count. Only the
+ * messages there when it starts are looked at. Returns the number moved, or
+ * a negative TB_E* code: TB_ENOTFOUND if `from` or `to` does not exist (the
+ * message stays in `from`), TB_EINVAL if from == to. For `tradebus dlq
+ * replay|purge`. */
 TB_EXPORT int tb_amqp_queue_move(const tb_amqp_options *o, const char *from, const char *to,
                                  const char *id, char *err, size_t errlen);
 
-/* Deletes the run's exchanges and queues (tests, `tradebus status --reset`).
- * 0 or a negative TB_E* code. */
+/* Deletes the run's exchanges and the queues of o->component (N.<component>
+ * and N.<component>.dlq) with their messages (tests, `tradebus status
+ * --reset`). AMQP cannot list queues: with component NULL only the
+ * exchanges go, so call it once per component. Deleting what does not exist
+ * is not an error. 0 or a negative TB_E* code. */
 TB_EXPORT int tb_amqp_delete_run(const tb_amqp_options *o, char *err, size_t errlen);
 
 #ifdef __cplusplus

@@ -55,6 +55,24 @@ int cli_journal_args(int argc, char **argv, const char *cmd, const char *help, c
 int cli_journal_open(const char *path, tb_journal **out);
 int cli_parse_event_id(const char *s, uint64_t *out);
 
+/* Distributed mode (cmd_dist.c, cmd_up.c). */
+int cmd_component(int argc, char **argv);
+int cmd_feed(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_up(int argc, char **argv);
+extern const char *const cli_component_help;
+extern const char *const cli_feed_help;
+extern const char *const cli_status_help;
+extern const char *const cli_up_help;
+/* tradebus dlq SUB without --journal: the broker's dead-letter queues. */
+int cli_dlq_broker(const char *sub, int argc, char **argv);
+/* The broker options of cfg's [bus] for a process (component NULL: none). */
+void cli_dist_amqp_options(const tb_config *cfg, const char *component, tb_amqp_options *o);
+/* DIR/<run>-<role>.db, creating DIR (dir NULL: [bus] state_dir). 0 or an
+ * exit code after printing why. */
+int cli_dist_state_path(const tb_config *cfg, const char *dir, const char *role, char *out,
+                        size_t outlen);
+
 extern const char *const cli_backtest_help;
 extern const char *const cli_indicators_help;
 extern const char *const cli_parity_help;

@@ -265,6 +265,20 @@ int cmd_backtest(int argc, char **argv)
         tb_config_free(&r.cfg);
         return code;
     }
+    if (r.cfg.bus_amqp) {
+        /* The same config, switched to the broker: the same run, each
+         * component its own process (tradebus up). */
+        tb_config_free(&r.cfg);
+        if (sc.journal || sc.resume || sc.shadow) {
+            cli_usage_error("backtest: [bus] type = amqp runs each component as its own process "
+                            "(each keeps its own state); --journal, --resume and --shadow-legacy "
+                            "are for one-process runs (--set bus.type=memory)");
+            return EXIT_USAGE;
+        }
+        fprintf(stderr, "tradebus: [bus] type = amqp: running each component as its own process "
+                        "through the broker (tradebus up)\n");
+        return cmd_up(argc, argv);
+    }
     char err[512] = "";
     if (sc.journal) {
         /* Not part of the run's fingerprint: set after the build. */

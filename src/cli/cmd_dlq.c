@@ -16,6 +16,8 @@ const char *const cli_dlq_help =
     "tradebus dlq show ID --journal FILE\n"
     "tradebus dlq purge ID|--all --journal FILE\n"
     "tradebus dlq replay ID|--all --config FILE --journal FILE [--set ...]\n"
+    "tradebus dlq list | show ID | replay ID|--all | purge ID|--all --config FILE\n"
+    "    (a distributed run, [bus] type = amqp: the dead-letter queues in RabbitMQ)\n"
     "\n"
     "The dead-letter queue keeps, in the run's journal, every event a component\n"
     "failed to handle after its retries and every input that failed validation,\n"
@@ -28,6 +30,12 @@ const char *const cli_dlq_help =
     "  purge   remove one entry, or all of them with --all\n"
     "  replay  deliver again to the component that failed it, once the cause is\n"
     "          fixed; an entry whose replay succeeds leaves the queue\n"
+    "\n"
+    "A distributed run keeps one dead-letter queue per component in RabbitMQ\n"
+    "(<name>.<component>.dlq): messages given back more than [bus] delivery_limit\n"
+    "times (x-death) and events a handler failed (tb-reason). `replay` puts them\n"
+    "back in the component's queue, to be handled when it runs again after the\n"
+    "fix; `purge` drops them.\n"
     "\n"
     "Exit codes: 0 success, 2 usage, 3 missing or damaged journal or unknown id,\n"
     "1 runtime failure.\n";
@@ -368,6 +376,16 @@ int cmd_dlq(int argc, char **argv)
         fputs(cli_dlq_help, stdout);
         return 0;
     }
+    /* Without a journal, the dead letters are those of a distributed run,
+     * in the broker. */
+    int journal = 0, config = 0;
+    for (int i = 1; i < argc; i++) {
+        journal |= !strcmp(argv[i], "--journal");
+        config |= !strcmp(argv[i], "--config");
+    }
+    const char *broker_subs[] = {"list", "show", "replay", "purge"};
+    for (int i = 0; config && !journal && i < 4; i++)
+        if (!strcmp(argv[0], broker_subs[i])) return cli_dlq_broker(argv[0], argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof(dlq_subcommands) / sizeof(dlq_subcommands[0]); i++)
         if (!strcmp(argv[0], dlq_subcommands[i].name))
             return dlq_subcommands[i].run(argc - 1, argv + 1);

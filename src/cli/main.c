@@ -31,6 +31,14 @@ static const char *const main_help =
     "      Follow an event's causal chain, export or check a run's journal.\n"
     "  tradebus dlq list | show ID | replay ID|--all | purge ID|--all  --journal FILE\n"
     "      The dead-letter queue: events a component could not process.\n"
+    "  tradebus up --config FILE [--out DIR] [--resume]\n"
+    "      A distributed run on this machine: every component its own process,\n"
+    "      connected through RabbitMQ ([bus] type = amqp; docs/scaling.md).\n"
+    "  tradebus component signal|orders|positions|risk|monitor --config FILE\n"
+    "  tradebus feed --config FILE [--rate N]\n"
+    "      One process of a distributed run (one per machine if you like).\n"
+    "  tradebus status --config FILE\n"
+    "      Queue depth, consumers, dead letters and rate of each process.\n"
     "  tradebus indicators --data SPEC --ind NAME:PARAMS [NAME:PARAMS]...\n"
     "      Print indicator values as CSV (timestamp,close,...).\n"
     "  tradebus help [COMMAND]     This text, or a command's details.\n"
@@ -66,6 +74,10 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "parity") == 0) return cmd_parity(argc - 2, argv + 2);
     if (strcmp(cmd, "journal") == 0) return cmd_journal(argc - 2, argv + 2);
     if (strcmp(cmd, "dlq") == 0) return cmd_dlq(argc - 2, argv + 2);
+    if (strcmp(cmd, "component") == 0) return cmd_component(argc - 2, argv + 2);
+    if (strcmp(cmd, "feed") == 0) return cmd_feed(argc - 2, argv + 2);
+    if (strcmp(cmd, "up") == 0) return cmd_up(argc - 2, argv + 2);
+    if (strcmp(cmd, "status") == 0) return cmd_status(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("tradebus %s\n", TB_VERSION_STRING);
         return 0;
@@ -91,6 +103,18 @@ int main(int argc, char **argv)
             fputs(cli_indicators_help, stdout);
             return 0;
         }
+        static const struct {
+            const char *name;
+            const char *const *text;
+        } more[] = {{"component", &cli_component_help},
+                    {"feed", &cli_feed_help},
+                    {"up", &cli_up_help},
+                    {"status", &cli_status_help}};
+        for (size_t i = 0; argc > 2 && i < sizeof(more) / sizeof(more[0]); i++)
+            if (strcmp(argv[2], more[i].name) == 0) {
+                fputs(*more[i].text, stdout);
+                return 0;
+            }
         fputs(main_help, stdout);
         return 0;
     }

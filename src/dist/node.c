@@ -82,6 +82,16 @@ struct tb_node {
     /* handling one event */
     tb__key cur;
     int in_step, in_oob, oob_failed, replaying;
+    item *now; /* events to handle on arrival (run_now) */
+    size_t nnow, capnow;
+    int stream;               /* [bus] order = stream */
+    uint64_t stream_bars;     /* stream order: market data handled */
+    struct timespec last_msg; /* stream order: when the last message came */
+    struct {
+        uint64_t pub, max;
+    } pubs[32]; /* highest event id taken per publisher (maybe_seen) */
+    size_t npubs;
+    int restarted; /* the state file held a run */
     int child_ix[16];
     outmsg *out;
     size_t nout, capout;
@@ -241,6 +251,8 @@ static int publish_event(tb_node *n, const outmsg *m)
         snprintf(q, sizeof(q), "%s.%s.dlq", n->run, n->role);
         o.queue = q;
         o.reason = m->reason;
+    } else if (n->o.on_publish) {
+        n->o.on_publish(&m->ev, n->o.on_publish_ctx);
     }
     return tb_transport_publish(n->t, &o);
 }
@@ -412,41 +424,113 @@ static int run_step(tb_node *n, char *err, size_t errlen)
     return rc;
 }
 
-/* An event outside the sequence (no key): handled now. If a handler fails
- * on it, it goes back to the broker, which dead-letters it at the limit. */
-static int run_oob(tb_node *n, const tb_msg_in *m, const tb_event *ev, char *err, size_t errlen)
+/* Events handled on arrival: those outside the sequence (no key: injected
+ * by hand, a dead letter replayed) and, in stream order, all of them. A
+ * batch is handled in arrival order, what it caused published and
+ * confirmed, then saved in one transaction and acknowledged. If a handler
+ * fails on one, that one goes back to the broker, which dead-letters it at
+ * the queue's delivery limit. */
+static int run_now(tb_node *n, char *err, size_t errlen)
 {
-    if (tb__nstate_handled(n->st, m->message_id)) return tb_transport_ack(n->t, m->tag, m->epoch);
+    if (!n->nnow) return 0;
     n->nout = 0;
-    n->in_oob = 1;
-    n->oob_failed = 0;
-    tb_event e = *ev;
-    int rc = tb_bus_publish(tb_pipeline_bus(n->p), &e);
-    n->in_oob = 0;
-    if (rc || n->oob_failed) {
-        n->nout = 0;
-        logf_(n,
-              "event %s (%s, no run key): a handler refused it (delivery %ld); given back to the "
-              "broker",
-              m->message_id, m->routing_key, m->delivery_count + 1);
-        return tb_transport_reject(n->t, m->tag, m->epoch, 1);
+    const item **ok = malloc(n->nnow * sizeof(*ok));
+    if (!ok) return TB_ENOMEM;
+    size_t nok = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n->nnow && !rc; i++) {
+        item *it = &n->now[i];
+        size_t before = n->nout;
+        n->in_oob = 1;
+        n->oob_failed = 0;
+        tb_event e = it->ev;
+        rc = tb_bus_publish(tb_pipeline_bus(n->p), &e);
+        n->in_oob = 0;
+        if (!rc && n->oob_failed) {
+            n->nout = before; /* what it caused before failing is not sent */
+            it->proc = -1;
+            if (!n->stream)
+                logf_(n, "event %s (no run key): a handler refused it; given back to the broker",
+                      it->id);
+            continue;
+        }
+        if (!rc) ok[nok++] = it;
+        if (!rc && it->ev.type == TB_EV_MARKET_DATA) n->stream_bars++;
     }
-    if ((rc = publish_outs(n)) != 0 || (rc = flush_all(n, err, errlen)) != 0) return rc;
-    item it;
-    memset(&it, 0, sizeof(it));
-    it.key.root = UINT64_MAX;
-    it.key.depth = -1;
-    snprintf(it.id, sizeof(it.id), "%s", m->message_id);
-    it.body = (char *)m->body;
-    it.len = m->len;
-    const item *one = &it;
-    if ((rc = commit_progress(n, &one, 1, 0)) != 0) {
-        tb__errf(err, errlen, "%s: cannot save state: %s", n->role, tb__nstate_errmsg(n->st));
-        return rc;
+    if (!rc) rc = publish_outs(n);
+    if (!rc) rc = flush_all(n, err, errlen);
+    if (!rc && nok) {
+        if ((rc = commit_progress(n, ok, nok, n->stream_bars)) != 0)
+            tb__errf(err, errlen, "%s: cannot save state: %s", n->role, tb__nstate_errmsg(n->st));
     }
-    logf_(n, "event %s (%s, no run key) handled outside the sequence", m->message_id,
-          m->routing_key);
-    return tb_transport_ack(n->t, m->tag, m->epoch);
+    for (size_t i = 0; !rc && i < n->nnow; i++) {
+        item *it = &n->now[i];
+        if (it->proc == -1)
+            tb_transport_reject(n->t, it->tag, n->epoch, 1);
+        else
+            tb_transport_ack(n->t, it->tag, n->epoch);
+    }
+    if (!rc && !n->stream && nok) logf_(n, "%zu event(s) without a run key handled", nok);
+    for (size_t i = 0; i < n->nnow; i++)
+        free(n->now[i].body);
+    n->nnow = 0;
+    free(ok);
+    return rc;
+}
+
+/* 1 if the message may have been handled already and must be looked up.
+ * Event ids grow with each publisher's sequence (bus.h), and a queue hands
+ * out one publisher's messages in order: an id above the highest this node
+ * has taken from that publisher is new. Lower ids (a resend, a redelivery)
+ * and ids that are not event ids are looked up in the state. */
+static int maybe_seen(tb_node *n, const tb_msg_in *m)
+{
+    char *end;
+    unsigned long long id = strtoull(m->message_id, &end, 10);
+    if (*end || !m->message_id[0] || m->redelivered) return 1;
+    uint64_t pub = id >> 40;
+    for (size_t i = 0; i < n->npubs; i++)
+        if (n->pubs[i].pub == pub) {
+            if (id <= n->pubs[i].max) return 1;
+            n->pubs[i].max = id;
+            return 0;
+        }
+    if (n->npubs == sizeof(n->pubs) / sizeof(n->pubs[0])) return 1;
+    n->pubs[n->npubs].pub = pub;
+    n->pubs[n->npubs++].max = id;
+    /* First sight of this publisher: after a restart it may be a replay. */
+    return n->restarted;
+}
+
+static int take_now(tb_node *n, const tb_msg_in *m, const tb_event *ev)
+{
+    int dup = 0;
+    if (maybe_seen(n, m)) {
+        dup = tb__nstate_handled(n->st, m->message_id);
+        for (size_t i = 0; !dup && i < n->nnow; i++)
+            dup = !strcmp(n->now[i].id, m->message_id);
+    }
+    if (dup) return tb_transport_ack(n->t, m->tag, m->epoch);
+    if (n->nnow == n->capnow) {
+        size_t nc = n->capnow ? n->capnow * 2 : 64;
+        item *nn = realloc(n->now, nc * sizeof(*nn));
+        if (!nn) return TB_ENOMEM;
+        n->now = nn;
+        n->capnow = nc;
+    }
+    item *it = &n->now[n->nnow];
+    memset(it, 0, sizeof(*it));
+    if (!(it->body = malloc(m->len + 1))) return TB_ENOMEM;
+    n->nnow++;
+    memcpy(it->body, m->body, m->len);
+    it->body[m->len] = 0;
+    it->len = m->len;
+    it->tag = m->tag;
+    it->ev = *ev;
+    it->key.root = UINT64_MAX;
+    it->key.depth = -1;
+    snprintf(it->id, sizeof(it->id), "%s", m->message_id);
+    return 0;
 }
 
 /* ---- receiving ------------------------------------------------------------ */
@@ -538,7 +622,7 @@ static int take_stats(tb_node *n, const tb_msg_in *m)
     return 0;
 }
 
-static int take_event(tb_node *n, const tb_msg_in *m, char *err, size_t errlen)
+static int take_event(tb_node *n, const tb_msg_in *m)
 {
     tb_event ev;
     char why[TB_CODEC_ERRLEN] = "";
@@ -548,7 +632,7 @@ static int take_event(tb_node *n, const tb_msg_in *m, char *err, size_t errlen)
               m->delivery_count + 1);
         return tb_transport_reject(n->t, m->tag, m->epoch, 1);
     }
-    if (!m->key[0]) return run_oob(n, m, &ev, err, errlen);
+    if (!m->key[0] || n->stream) return take_now(n, m, &ev);
     tb__key key;
     if (tb__key_parse(m->key, &key) != 0) {
         logf_(n, "message %s: bad tb-key header '%s'; given back to the broker", m->message_id,
@@ -573,13 +657,13 @@ static int take_event(tb_node *n, const tb_msg_in *m, char *err, size_t errlen)
     return 0;
 }
 
-static int take(tb_node *n, const tb_msg_in *m, char *err, size_t errlen)
+static int take(tb_node *n, const tb_msg_in *m)
 {
     if (!strcmp(m->routing_key, "ctl.report")) return take_report(n, m);
     if (!strcmp(m->routing_key, "ctl.end")) return take_end(n, m);
     if (!strcmp(m->routing_key, "ctl.stats")) return take_stats(n, m);
     if (!n->p) return tb_transport_ack(n->t, m->tag, m->epoch); /* the feed wants reports only */
-    return take_event(n, m, err, errlen);
+    return take_event(n, m);
 }
 
 /* ---- the step machine ------------------------------------------------------ */
@@ -743,13 +827,30 @@ static int finish(tb_node *n, char *err, size_t errlen)
     return 1;
 }
 
+/* Stream order has no steps to say a run is over: a node is done once it
+ * has handled every bar the feed announced and a second has passed without
+ * a message (what the last bars caused has arrived). */
+static int stream_done(tb_node *n, char *err, size_t errlen)
+{
+    if (!n->have_end || !n->p) return 0;
+    if (n->binds[TB_EV_MARKET_DATA] && n->stream_bars < n->total_roots) return 0;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double idle = (double)(now.tv_sec - n->last_msg.tv_sec) +
+                  (double)(now.tv_nsec - n->last_msg.tv_nsec) / 1e9;
+    if (idle < 1.0) return 0;
+    return finish(n, err, errlen);
+}
+
 /* ---- the feed ---------------------------------------------------------------- */
 
 static int feed_publish(tb_node *n, char *err, size_t errlen)
 {
     int window = n->o.window > 0 ? n->o.window : 64;
     int sent = 0, rc;
-    while (!n->eof && n->published < n->root + (uint64_t)window) {
+    /* Strict order: a window ahead of the slowest node. Stream order: in
+     * batches, so that confirms are read between them. */
+    while (!n->eof && (n->stream ? sent < 4096 : n->published < n->root + (uint64_t)window)) {
         tb_market_data bar;
         rc = tb_md_merge_next(n->md, &bar, err, errlen);
         if (rc == TB_EEOF) {
@@ -765,7 +866,7 @@ static int feed_publish(tb_node *n, char *err, size_t errlen)
         m.ev.correlation_id = m.ev.event_id;
         m.ev.timestamp = bar.close_time;
         m.ev.u.market_data = bar;
-        m.keyed = 1;
+        m.keyed = !n->stream; /* stream order: handled on arrival */
         m.key.root = n->published;
         if ((rc = publish_event(n, &m)) != 0) return rc;
         n->published++;
@@ -787,8 +888,10 @@ static int feed_publish(tb_node *n, char *err, size_t errlen)
         n->total_roots = n->published;
         sent++;
     }
-    if (sent && (rc = flush_all(n, err, errlen)) != 0) return rc;
-    if (n->have_end && n->root >= n->total_roots && n->phase != PH_DONE)
+    /* Strict order waits for its window's confirms; stream order lets the
+     * transport bound what is unconfirmed, and confirms all at the end. */
+    if (sent && (!n->stream || n->end_sent) && (rc = flush_all(n, err, errlen)) != 0) return rc;
+    if (n->have_end && (n->stream || n->root >= n->total_roots) && n->phase != PH_DONE)
         return finish(n, err, errlen);
     return 0;
 }
@@ -851,6 +954,8 @@ int tb_node_create(const tb_config *cfg, const tb_node_options *o, tb_node **out
     n->role_ix = role_index(o->role);
     snprintf(n->run, sizeof(n->run), "%s", cfg->bus_name ? cfg->bus_name : "tradebus");
     n->node_id = cfg->node_id ? cfg->node_id : 1;
+    n->stream = cfg->bus_stream;
+    clock_gettime(CLOCK_MONOTONIC, &n->last_msg);
     static const unsigned role_bits[] = {TB_ROLE_SIGNAL, TB_ROLE_ORDERS,  TB_ROLE_POSITIONS,
                                          TB_ROLE_RISK,   TB_ROLE_MONITOR, 0};
     if (!strcmp(n->role, "monitor")) {
@@ -924,6 +1029,7 @@ int tb_node_create(const tb_config *cfg, const tb_node_options *o, tb_node **out
             if (!rc) rc = add_binding(n, "ctl.end");
         }
         if (rc) goto fail;
+        n->restarted = !fresh;
         if (!fresh) {
             n->replaying = 1;
             rc = tb__nstate_each(n->st, replay_one, n);
@@ -937,6 +1043,7 @@ int tb_node_create(const tb_config *cfg, const tb_node_options *o, tb_node **out
                   n->depth, o->state_path);
         }
         n->dead = pg.dead;
+        n->stream_bars = pg.counter;
         if (n->phase == PH_EVENTS && n->depth == 0)
             n->expected = n->binds[TB_EV_MARKET_DATA] ? 1 : 0;
         else if (n->phase == PH_EVENTS) {
@@ -963,6 +1070,9 @@ int tb_node_create(const tb_config *cfg, const tb_node_options *o, tb_node **out
             }
         }
         n->published = n->root;
+        if (!fresh)
+            logf_(n, "restarted at bar %llu (state %s)", (unsigned long long)n->root,
+                  o->state_path);
     }
     *out = n;
     return 0;
@@ -997,7 +1107,10 @@ int tb_node_poll(tb_node *n, int timeout_ms, char *err, size_t errlen)
         return 1;
     }
     if (n->md && (rc = feed_publish(n, err, errlen)) != 0) return rc;
-    for (int i = 0; i < 512; i++) {
+    /* A batch well under the prefetch window, so that the broker keeps
+     * delivering while the batch is handled and acknowledged. */
+    int got = 0;
+    for (int i = 0; i < 200; i++) {
         tb_msg_in m;
         rc = tb_transport_poll(n->t, &m, i == 0 ? timeout_ms : 0);
         uint32_t e = tb_transport_epoch(n->t);
@@ -1025,16 +1138,29 @@ int tb_node_poll(tb_node *n, int timeout_ms, char *err, size_t errlen)
             break;
         }
         if (rc) return rc;
-        if ((rc = take(n, &m, err, errlen)) != 0) return rc;
+        got++;
+        if ((rc = take(n, &m)) != 0) return rc;
     }
-    rc = advance(n, err, errlen);
+    if (got) clock_gettime(CLOCK_MONOTONIC, &n->last_msg);
+    if (n->p && (rc = run_now(n, err, errlen)) != 0) return rc;
+    rc = n->stream ? stream_done(n, err, errlen) : advance(n, err, errlen);
     if (rc == 0 && n->md) rc = feed_publish(n, err, errlen);
     return rc;
 }
 
+int tb_node_state_read(const char *state_path, uint64_t *bars, int *done)
+{
+    tb__nprogress pg;
+    int rc = tb__nstate_peek(state_path, &pg);
+    if (rc) return rc;
+    *bars = pg.root;
+    *done = pg.phase == PH_DONE;
+    return 0;
+}
+
 uint64_t tb_node_roots_done(const tb_node *n)
 {
-    return n->root;
+    return n->stream && n->p ? n->stream_bars : n->stream ? n->published : n->root;
 }
 
 uint64_t tb_node_roots_total(const tb_node *n)
@@ -1058,6 +1184,9 @@ void tb_node_destroy(tb_node *n)
     for (size_t i = 0; i < n->nbuf; i++)
         free(n->buf[i].body);
     free(n->buf);
+    for (size_t i = 0; i < n->nnow; i++)
+        free(n->now[i].body);
+    free(n->now);
     free(n->acks);
     free(n->out);
     for (size_t i = 0; i < n->nbind; i++)

@@ -115,6 +115,20 @@ void tb__nstate_close(tb__nstate *s)
     free(s);
 }
 
+int tb__nstate_peek(const char *path, tb__nprogress *p)
+{
+    tb__nstate s;
+    memset(&s, 0, sizeof(s));
+    if (sqlite3_open_v2(path, &s.db, SQLITE_OPEN_READONLY, NULL)) {
+        sqlite3_close(s.db);
+        return TB_EIO;
+    }
+    sqlite3_busy_timeout(s.db, 1000);
+    int rc = tb__nstate_progress(&s, p);
+    sqlite3_close(s.db);
+    return rc;
+}
+
 int tb__nstate_progress(tb__nstate *s, tb__nprogress *p)
 {
     sqlite3_stmt *st;

@@ -28,6 +28,8 @@ typedef struct {
 int tb__nstate_open(const char *path, const char *role, const char *run, uint64_t cfg_hash,
                     tb__nstate **out, int *fresh, char *err, size_t errlen);
 void tb__nstate_close(tb__nstate *s);
+/* Reads the progress of a state file, read-only. 0 or TB_EIO. */
+int tb__nstate_peek(const char *path, tb__nprogress *p);
 int tb__nstate_progress(tb__nstate *s, tb__nprogress *p);
 /* Calls fn for every handled event in order; stops at fn's non-zero. */
 int tb__nstate_each(tb__nstate *s, int (*fn)(const char *body, size_t len, void *ctx), void *ctx);

@@ -431,6 +431,14 @@ static int build_entry(tb_config *cfg, tb_config_entry *e, int cli_data, char *e
             if (strcmp(e->value, "amqp") == 0) return cfg->bus_amqp = 1, 0;
             FAIL(e, "'%s' must be memory (one process) or amqp (RabbitMQ)", e->value);
         }
+        if (strcmp(k, "order") == 0) {
+            if (strcmp(e->value, "strict") == 0) return cfg->bus_stream = 0, 0;
+            if (strcmp(e->value, "stream") == 0) return cfg->bus_stream = 1, 0;
+            FAIL(e,
+                 "'%s' must be strict (the embedded run's order, exactly) or stream (each "
+                 "event handled on arrival)",
+                 e->value);
+        }
         char **strs[] = {&cfg->bus_url, &cfg->bus_name, &cfg->bus_state_dir};
         static const char *const skeys[] = {"url", "name", "state_dir"};
         for (int i = 0; i < 3; i++)

@@ -1,0 +1,340 @@
+/* tradebus component | feed | status: a distributed run's processes, each
+ * connected to RabbitMQ ([bus] type = amqp), and a look at them from the
+ * broker. `tradebus up` (cmd_up.c) starts them all on one machine. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+const char *const cli_component_help =
+    "tradebus component ROLE --config FILE [--set SECTION.KEY=VALUE]... [--out DIR]\n"
+    "                   [--state DIR]\n"
+    "\n"
+    "Runs one component of a distributed run as its own process. ROLE is one of\n"
+    "signal, orders, positions, risk, monitor. The config must say [bus] type = amqp;\n"
+    "[bus] url names the broker (credentials: TRADEBUS_AMQP_USER and\n"
+    "TRADEBUS_AMQP_PASSWORD when the URL has none; never logged).\n"
+    "\n"
+    "Every process of a run uses the same config file. The component consumes its\n"
+    "own queue (<name>.<ROLE>, name from [bus] name), keeps its progress in\n"
+    "DIR/<name>-<ROLE>.db (--state, default [bus] state_dir) and, killed at any\n"
+    "moment, continues where it stopped when started again with the same command.\n"
+    "The monitor writes summary.json, fills.csv and events.jsonl to --out DIR\n"
+    "(default out/), identical to what `tradebus backtest` writes for the config.\n"
+    "\n"
+    "  --out DIR     monitor only: where the run's files go (default out)\n"
+    "  --state DIR   where this process keeps its state (default [bus] state_dir)\n"
+    "\n"
+    "Example, one machine per component (same config everywhere):\n"
+    "  tradebus component orders --config live.ini --set bus.url=amqp://mq1:5672/\n"
+    "\n"
+    "Exit codes: 0 the run finished, 1 runtime failure (broker, state), 2 usage or\n"
+    "config error, 130 interrupted (start it again to continue).\n";
+
+const char *const cli_feed_help =
+    "tradebus feed --config FILE [--set SECTION.KEY=VALUE]... [--rate N] [--state DIR]\n"
+    "\n"
+    "Publishes the config's market data to a distributed run, a bounded window\n"
+    "([bus] window bars) ahead of the slowest component, and says when it ends.\n"
+    "Waits until every component's queue exists. Restarted, it continues from the\n"
+    "first bar not yet finished by every component.\n"
+    "\n"
+    "  --rate N      at most N bars per second (replaying history at a live pace)\n"
+    "  --state DIR   where the feed keeps its state (default [bus] state_dir)\n"
+    "\n"
+    "Example: tradebus feed --config examples/distributed.ini --rate 100\n";
+
+const char *const cli_status_help =
+    "tradebus status --config FILE [--set SECTION.KEY=VALUE]... [--state DIR]\n"
+    "\n"
+    "Shows each process of the run as the broker sees it: messages waiting in its\n"
+    "queue, consumers attached, dead letters in its dead-letter queue, and, from\n"
+    "the state files when they are on this machine, the bars it has finished and\n"
+    "its rate over one second.\n";
+
+static volatile sig_atomic_t stop_flag;
+static volatile int stop_int;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+    stop_int = 1;
+}
+
+void cli_dist_amqp_options(const tb_config *cfg, const char *component, tb_amqp_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->url = cfg->bus_url ? cfg->bus_url : "amqp://127.0.0.1:5672/";
+    o->run = cfg->bus_name ? cfg->bus_name : "tradebus";
+    o->component = component;
+    o->prefetch = cfg->bus_prefetch;
+    o->delivery_limit = cfg->bus_delivery_limit;
+}
+
+int cli_dist_state_path(const tb_config *cfg, const char *dir, const char *role, char *out,
+                        size_t outlen)
+{
+    if (!dir) dir = cfg->bus_state_dir ? cfg->bus_state_dir : "tradebus-state";
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "tradebus: %s: cannot create the state directory: %s\n", dir,
+                strerror(errno));
+        return EXIT_RUNTIME;
+    }
+    snprintf(out, outlen, "%s/%s-%s.db", dir, cfg->bus_name ? cfg->bus_name : "tradebus", role);
+    return 0;
+}
+
+static void log_line(const char *line, void *ctx)
+{
+    fprintf(stderr, "[%s] %s\n", (const char *)ctx, line);
+}
+
+typedef struct {
+    const char *state_dir;
+    double rate;
+} dist_opts;
+
+static int dist_opt(const char *opt, const char *val, void *ctx)
+{
+    dist_opts *d = ctx;
+    if (!strcmp(opt, "--state") || !strcmp(opt, "--rate")) {
+        if (!val) {
+            cli_usage_error("%s needs a value", opt);
+            return -1;
+        }
+        if (!strcmp(opt, "--state")) {
+            d->state_dir = val;
+        } else {
+            char *end;
+            d->rate = strtod(val, &end);
+            if (*end || !(d->rate > 0)) {
+                cli_usage_error("--rate: '%s' is not a positive number of bars per second", val);
+                return -1;
+            }
+        }
+        return 2;
+    }
+    return 0;
+}
+
+/* Runs one node until the run is over for it. */
+static int run_node(cli_run *r, const char *role, const dist_opts *d)
+{
+    char err[1024] = "", state[4096];
+    if (!r->cfg.bus_amqp) {
+        fprintf(stderr,
+                "tradebus: %s: [bus] type is memory; a distributed run needs type = amqp (add\n"
+                "  [bus]\n  type = amqp\nto the config, or --set bus.type=amqp)\n",
+                r->config_path);
+        return EXIT_USAGE;
+    }
+    int code = cli_dist_state_path(&r->cfg, d->state_dir, role, state, sizeof(state));
+    if (code) return code;
+    tb_node_options no;
+    memset(&no, 0, sizeof(no));
+    no.role = role;
+    no.state_path = state;
+    no.out_dir = r->out;
+    no.rate = d->rate;
+    no.window = r->cfg.bus_window;
+    no.log = log_line;
+    no.log_ctx = (void *)role;
+    no.stop = &stop_int;
+    tb_node *n = NULL;
+    tb_transport *t = NULL;
+    int rc = tb_node_create(&r->cfg, &no, &n, err, sizeof(err));
+    if (rc) {
+        fprintf(stderr, "tradebus: %s: %s\n", role, err);
+        return rc == TB_ECONFIG ? EXIT_USAGE : EXIT_RUNTIME;
+    }
+    tb_amqp_options ao;
+    cli_dist_amqp_options(&r->cfg, role, &ao);
+    const char *const *pats;
+    ao.nbindings = tb_node_bindings(n, &pats);
+    for (size_t i = 0; i < ao.nbindings && i < TB_AMQP_MAX_BINDINGS; i++)
+        ao.bindings[i] = pats[i];
+    char url[512];
+    tb_amqp_url_redact(ao.url, url, sizeof(url));
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    /* The broker may still be starting (unreachable), or just started and
+     * not yet able to place quorum queues (a refused declare): keep trying
+     * until it answers, for a minute at most in the second case. */
+    for (int tries = 0; (rc = tb_amqp_transport_create(&ao, &t, err, sizeof(err))) == TB_ECONN ||
+                        (rc == TB_EIO && tries < 120);
+         tries++) {
+        if (tries == 0) fprintf(stderr, "[%s] waiting for the broker at %s: %s\n", role, url, err);
+        if (stop_flag) break;
+        struct timespec ts = {0, 500000000};
+        nanosleep(&ts, NULL);
+    }
+    if (rc) {
+        fprintf(stderr, "tradebus: %s: %s\n", role, err[0] ? err : tb_strerror(rc));
+        tb_node_destroy(n);
+        return stop_flag ? 130 : (rc == TB_ECONFIG ? EXIT_USAGE : EXIT_RUNTIME);
+    }
+    if (!strcmp(role, "feed")) {
+        /* Bars published before every component's queue exists would be
+         * unroutable: wait for the queues (a component declares its own). */
+        const char *const *roles = tb_node_roles();
+        int warned = 0;
+        for (int i = 0; roles[i] && !stop_flag; i++) {
+            if (!strcmp(roles[i], "feed")) continue;
+            char q[160];
+            long msgs, cons;
+            snprintf(q, sizeof(q), "%s.%s", ao.run, roles[i]);
+            while (!stop_flag && tb_amqp_queue_info(&ao, q, &msgs, &cons, err, sizeof(err)) != 0) {
+                if (!warned++)
+                    fprintf(stderr, "[feed] waiting for the components' queues (%s)\n", q);
+                struct timespec ts = {0, 200000000};
+                nanosleep(&ts, NULL);
+            }
+        }
+    }
+    tb_node_attach(n, t);
+    fprintf(stderr, "[%s] connected to %s, run '%s'\n", role, url, ao.run);
+    time_t last = time(NULL);
+    uint64_t last_done = tb_node_roots_done(n);
+    while (!stop_flag) {
+        rc = tb_node_poll(n, 200, err, sizeof(err));
+        if (rc) break;
+        time_t now = time(NULL);
+        if (now - last >= 10) {
+            uint64_t done = tb_node_roots_done(n), total = tb_node_roots_total(n);
+            char of[48] = "";
+            if (total) snprintf(of, sizeof(of), " of %llu", (unsigned long long)total);
+            fprintf(stderr, "[%s] bar %llu%s, %.0f bars/s\n", role, (unsigned long long)done, of,
+                    (double)(done - last_done) / (double)(now - last));
+            last = now;
+            last_done = done;
+        }
+    }
+    if (rc == 1 && !strcmp(role, "monitor") && tb_node_result(n) && !r->quiet)
+        cli_print_summary(tb_node_result(n), r->out);
+    if (rc < 0) fprintf(stderr, "tradebus: %s: %s\n", role, err[0] ? err : tb_strerror(rc));
+    tb_node_destroy(n);
+    tb_transport_destroy(t);
+    if (rc == 1) return 0;
+    if (stop_flag && rc >= 0) {
+        fprintf(stderr, "[%s] interrupted; start it again to continue\n", role);
+        return 130;
+    }
+    return EXIT_RUNTIME;
+}
+
+int cmd_component(int argc, char **argv)
+{
+    if (argc < 1 || argv[0][0] == '-') {
+        if (argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
+            fputs(cli_component_help, stdout);
+            return 0;
+        }
+        cli_usage_error("component: which one? signal, orders, positions, risk or monitor");
+        return EXIT_USAGE;
+    }
+    const char *role = argv[0];
+    const char *const *roles = tb_node_roles();
+    int ok = 0;
+    for (int i = 0; roles[i]; i++)
+        ok |= !strcmp(roles[i], role) && strcmp(role, "feed") != 0;
+    if (!ok) {
+        cli_usage_error("component: unknown component '%s' (signal, orders, positions, risk, "
+                        "monitor; the market data comes from `tradebus feed`)",
+                        role);
+        return EXIT_USAGE;
+    }
+    cli_run r;
+    dist_opts d = {NULL, 0};
+    int code = cli_parse_run(argc - 1, argv + 1, &r, cli_component_help, dist_opt, &d);
+    if (code >= 0) return code;
+    code = run_node(&r, role, &d);
+    tb_config_free(&r.cfg);
+    return code;
+}
+
+int cmd_feed(int argc, char **argv)
+{
+    cli_run r;
+    dist_opts d = {NULL, 0};
+    int code = cli_parse_run(argc, argv, &r, cli_feed_help, dist_opt, &d);
+    if (code >= 0) return code;
+    code = run_node(&r, "feed", &d);
+    tb_config_free(&r.cfg);
+    return code;
+}
+
+/* ---- status ---------------------------------------------------------------- */
+
+static uint64_t bars_done(const char *state)
+{
+    uint64_t bars = 0;
+    int done;
+    if (access(state, R_OK) != 0 || tb_node_state_read(state, &bars, &done) != 0) return 0;
+    return bars;
+}
+
+int cmd_status(int argc, char **argv)
+{
+    cli_run r;
+    dist_opts d = {NULL, 0};
+    int code = cli_parse_run(argc, argv, &r, cli_status_help, dist_opt, &d);
+    if (code >= 0) return code;
+    tb_amqp_options ao;
+    cli_dist_amqp_options(&r.cfg, NULL, &ao);
+    char url[512], err[512];
+    tb_amqp_url_redact(ao.url, url, sizeof(url));
+    const char *const *roles = tb_node_roles();
+    uint64_t before[8] = {0};
+    char states[8][4096];
+    for (int i = 0; roles[i]; i++) {
+        if (cli_dist_state_path(&r.cfg, d.state_dir, roles[i], states[i], sizeof(states[i])))
+            states[i][0] = 0;
+        before[i] = states[i][0] ? bars_done(states[i]) : 0;
+    }
+    struct timespec ts = {1, 0};
+    nanosleep(&ts, NULL);
+    printf("run '%s' on %s\n", ao.run, url);
+    printf("%-10s %10s %9s %12s %12s %10s\n", "process", "queued", "consumers", "dead letters",
+           "bars done", "bars/s");
+    int rc = 0;
+    for (int i = 0; roles[i]; i++) {
+        char q[160], dq[170];
+        long msgs = -1, cons = -1, dl = -1;
+        snprintf(q, sizeof(q), "%s.%s", ao.run, roles[i]);
+        snprintf(dq, sizeof(dq), "%s.dlq", q);
+        int qrc = tb_amqp_queue_info(&ao, q, &msgs, &cons, err, sizeof(err));
+        long dcons;
+        if (tb_amqp_queue_info(&ao, dq, &dl, &dcons, err, sizeof(err)) != 0) dl = -1;
+        if (qrc == TB_ECONN) {
+            fprintf(stderr, "tradebus status: %s\n", err);
+            rc = EXIT_RUNTIME;
+            break;
+        }
+        uint64_t after = states[i][0] ? bars_done(states[i]) : 0;
+        char qs[24] = "-", cs[24] = "-", ds[24] = "-", bs[24] = "-", rs[24] = "-";
+        if (qrc == 0) {
+            snprintf(qs, sizeof(qs), "%ld", msgs);
+            snprintf(cs, sizeof(cs), "%ld", cons);
+        }
+        if (dl >= 0) snprintf(ds, sizeof(ds), "%ld", dl);
+        if (states[i][0] && access(states[i], R_OK) == 0) {
+            snprintf(bs, sizeof(bs), "%llu", (unsigned long long)after);
+            snprintf(rs, sizeof(rs), "%llu", (unsigned long long)(after - before[i]));
+        }
+        printf("%-10s %10s %9s %12s %12s %10s%s\n", roles[i], qs, cs, ds, bs, rs,
+               qrc == TB_ENOTFOUND ? "  (no queue: not started yet)" : "");
+    }
+    tb_config_free(&r.cfg);
+    return rc;
+}

@@ -1,0 +1,308 @@
+/* tradebus up: a whole distributed run on this machine — each component
+ * and the feed as a child process of their own, talking only through the
+ * broker, their output prefixed with their name. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+const char *const cli_up_help =
+    "tradebus up --config FILE [--set SECTION.KEY=VALUE]... [--out DIR] [--state DIR]\n"
+    "            [--resume] [--rate N]\n"
+    "\n"
+    "Starts a distributed run on this machine: the five components (signal, orders,\n"
+    "positions, risk, monitor) and the feed, each its own process connected only\n"
+    "through RabbitMQ ([bus] url; the config must say [bus] type = amqp). Their\n"
+    "output comes here, each line prefixed with the process's name. The run writes\n"
+    "to --out DIR exactly what `tradebus backtest` writes for the same config.\n"
+    "\n"
+    "A new run starts afresh: the run's queues on the broker ([bus] name) and the\n"
+    "processes' state files are removed first. --resume keeps them, to continue a\n"
+    "run that was interrupted. Ctrl-C stops every process cleanly (their state\n"
+    "stays: `up --resume` continues). A process that fails stops the others.\n"
+    "\n"
+    "  --out DIR     where summary.json, fills.csv, events.jsonl go (default out)\n"
+    "  --state DIR   the processes' state files (default [bus] state_dir)\n"
+    "  --resume      continue the interrupted run instead of starting afresh\n"
+    "  --rate N      the feed publishes at most N bars per second\n"
+    "\n"
+    "Example (a private broker: sh scripts/broker.sh start /tmp/mq):\n"
+    "  tradebus up --config examples/distributed.ini --out out-dist\n"
+    "  tradebus status --config examples/distributed.ini   (from another terminal)\n"
+    "\n"
+    "Exit codes: 0 the run finished, 1 a process failed, 2 usage or config error,\n"
+    "130 interrupted.\n";
+
+typedef struct {
+    const char *state_dir, *rate;
+    int resume;
+    const char *sets[64]; /* "--set" or "--data", then its value */
+    int nsets;
+} up_opts;
+
+static int up_opt(const char *opt, const char *val, void *ctx)
+{
+    up_opts *u = ctx;
+    if (!strcmp(opt, "--resume")) {
+        u->resume = 1;
+        return 1;
+    }
+    if (!strcmp(opt, "--state") || !strcmp(opt, "--rate")) {
+        if (!val) {
+            cli_usage_error("up: %s needs a value", opt);
+            return -1;
+        }
+        if (!strcmp(opt, "--state"))
+            u->state_dir = val;
+        else
+            u->rate = val;
+        return 2;
+    }
+    return 0;
+}
+
+typedef struct {
+    const char *role;
+    pid_t pid;
+    int fd; /* read end of its stdout+stderr */
+    char line[4096];
+    size_t len;
+    int status, exited;
+} child;
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static void flush_line(child *c, int force)
+{
+    for (;;) {
+        char *nl = memchr(c->line, '\n', c->len);
+        if (!nl && !(force && c->len) && c->len < sizeof(c->line)) return;
+        size_t n = nl ? (size_t)(nl - c->line) : c->len;
+        /* A component already prefixes its own lines: don't say it twice. */
+        char pre[32];
+        int len = snprintf(pre, sizeof(pre), "[%s] ", c->role);
+        int own = n >= (size_t)len && !memcmp(c->line, pre, (size_t)len);
+        printf("%s%.*s\n", own ? "" : pre, (int)n, c->line);
+        size_t used = nl ? n + 1 : n;
+        memmove(c->line, c->line + used, c->len - used);
+        c->len -= used;
+        if (!nl) return;
+    }
+}
+
+static pid_t spawn(const char *self, char **argv, int *fd)
+{
+    int p[2];
+    if (pipe(p) != 0) return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        dup2(p[1], 1);
+        dup2(p[1], 2);
+        close(p[0]);
+        close(p[1]);
+        execv(self, argv);
+        fprintf(stderr, "cannot start %s: %s\n", self, strerror(errno));
+        _exit(127);
+    }
+    close(p[1]);
+    *fd = p[0];
+    return pid;
+}
+
+/* The same command line for each process: the config and the --set
+ * overrides, so every process builds the same run. */
+static char **child_argv(const char *self, const char *cmd, const char *role, const cli_run *r,
+                         const up_opts *u, char **buf)
+{
+    int n = 0;
+    buf[n++] = (char *)self;
+    buf[n++] = (char *)cmd;
+    if (role) buf[n++] = (char *)role;
+    buf[n++] = "--config";
+    buf[n++] = (char *)r->config_path;
+    for (int i = 0; i < u->nsets; i++)
+        buf[n++] = (char *)u->sets[i];
+    if (role) {
+        buf[n++] = "--out";
+        buf[n++] = (char *)r->out;
+    }
+    if (u->state_dir) {
+        buf[n++] = "--state";
+        buf[n++] = (char *)u->state_dir;
+    }
+    if (!role && u->rate) {
+        buf[n++] = "--rate";
+        buf[n++] = (char *)u->rate;
+    }
+    if (r->quiet) buf[n++] = "--quiet";
+    buf[n] = NULL;
+    return buf;
+}
+
+int cmd_up(int argc, char **argv)
+{
+    cli_run r;
+    up_opts u;
+    memset(&u, 0, sizeof(u));
+    for (int i = 0; i + 1 < argc && u.nsets < 62; i++)
+        if (!strcmp(argv[i], "--set") || !strcmp(argv[i], "--data")) {
+            u.sets[u.nsets++] = argv[i];
+            u.sets[u.nsets++] = argv[++i];
+        }
+    int code = cli_parse_run(argc, argv, &r, cli_up_help, up_opt, &u);
+    if (code >= 0) return code;
+    if (!r.cfg.bus_amqp) {
+        fprintf(stderr,
+                "tradebus up: %s: [bus] type is memory, so there is nothing to distribute: run\n"
+                "  tradebus backtest --config %s\n"
+                "or switch the config to RabbitMQ with\n  [bus]\n  type = amqp\n",
+                r.config_path, r.config_path);
+        tb_config_free(&r.cfg);
+        return EXIT_USAGE;
+    }
+    char self[4096];
+    ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (sl <= 0) {
+        fprintf(stderr, "tradebus up: cannot find my own executable: %s\n", strerror(errno));
+        tb_config_free(&r.cfg);
+        return EXIT_RUNTIME;
+    }
+    self[sl] = 0;
+    const char *const *roles = tb_node_roles();
+    if (!u.resume) {
+        tb_amqp_options ao;
+        char err[512] = "";
+        int rc = 0;
+        /* A queue can only be deleted by name: one call per process. */
+        for (int i = 0; roles[i] && !rc; i++) {
+            cli_dist_amqp_options(&r.cfg, roles[i], &ao);
+            rc = tb_amqp_delete_run(&ao, err, sizeof(err));
+        }
+        if (rc) {
+            char url[512];
+            tb_amqp_url_redact(ao.url, url, sizeof(url));
+            fprintf(stderr, "tradebus up: cannot reach the broker at %s: %s\n", url, err);
+            tb_config_free(&r.cfg);
+            return EXIT_RUNTIME;
+        }
+        for (int i = 0; roles[i]; i++) {
+            char state[4096], extra[4200];
+            if (cli_dist_state_path(&r.cfg, u.state_dir, roles[i], state, sizeof(state))) {
+                tb_config_free(&r.cfg);
+                return EXIT_RUNTIME;
+            }
+            remove(state);
+            snprintf(extra, sizeof(extra), "%s-wal", state);
+            remove(extra);
+            snprintf(extra, sizeof(extra), "%s-shm", state);
+            remove(extra);
+        }
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    child kids[8];
+    int nk = 0, failed = 0;
+    memset(kids, 0, sizeof(kids));
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    /* Components first: each declares its queue; the feed waits for them. */
+    for (int i = 0; roles[i]; i++) {
+        char *buf[160];
+        int feed = !strcmp(roles[i], "feed");
+        char **cav =
+            child_argv(self, feed ? "feed" : "component", feed ? NULL : roles[i], &r, &u, buf);
+        kids[nk].role = roles[i];
+        kids[nk].pid = spawn(self, cav, &kids[nk].fd);
+        if (kids[nk].pid < 0) {
+            fprintf(stderr, "tradebus up: cannot start %s: %s\n", roles[i], strerror(errno));
+            failed = 1;
+            break;
+        }
+        nk++;
+    }
+    int running = nk, stopping = 0;
+    while (running > 0) {
+        if ((interrupted || failed) && !stopping) {
+            stopping = 1;
+            for (int i = 0; i < nk; i++)
+                if (!kids[i].exited) kill(kids[i].pid, SIGTERM);
+        }
+        struct pollfd pf[8];
+        int map[8], np = 0;
+        for (int i = 0; i < nk; i++)
+            if (kids[i].fd >= 0) {
+                pf[np].fd = kids[i].fd;
+                pf[np].events = POLLIN;
+                map[np++] = i;
+            }
+        if (np && poll(pf, (nfds_t)np, 200) > 0) {
+            for (int k = 0; k < np; k++) {
+                if (!(pf[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+                child *c = &kids[map[k]];
+                ssize_t got = read(c->fd, c->line + c->len, sizeof(c->line) - c->len);
+                if (got > 0) {
+                    c->len += (size_t)got;
+                    flush_line(c, 0);
+                } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+                    flush_line(c, 1);
+                    close(c->fd);
+                    c->fd = -1;
+                }
+            }
+        } else if (!np) {
+            struct timespec ts = {0, 100000000};
+            nanosleep(&ts, NULL);
+        }
+        for (int i = 0; i < nk; i++) {
+            if (kids[i].exited) continue;
+            int st;
+            pid_t w = waitpid(kids[i].pid, &st, WNOHANG);
+            if (w != kids[i].pid) continue;
+            kids[i].exited = 1;
+            kids[i].status = st;
+            running--;
+            int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+            if (!ok && !stopping) {
+                if (WIFSIGNALED(st))
+                    fprintf(stderr,
+                            "tradebus up: %s was killed by signal %d; stopping the others\n",
+                            kids[i].role, WTERMSIG(st));
+                else
+                    fprintf(stderr, "tradebus up: %s failed (exit %d); stopping the others\n",
+                            kids[i].role, WEXITSTATUS(st));
+                failed = 1;
+            }
+        }
+    }
+    for (int i = 0; i < nk; i++)
+        if (kids[i].fd >= 0) close(kids[i].fd);
+    tb_config_free(&r.cfg);
+    if (interrupted) {
+        fprintf(stderr, "tradebus up: interrupted; `tradebus up --resume` continues the run\n");
+        return 130;
+    }
+    return failed ? EXIT_RUNTIME : 0;
+}

@@ -1,0 +1,1507 @@
+/* The AMQP transport: RabbitMQ through librabbitmq 0.11.
+ *
+ * Two connections per transport. Publishing (with publisher confirms) and
+ * consuming share nothing: on one connection, a confirm arriving while
+ * amqp_consume_message() waits is an "unexpected state", and a slow consumer
+ * would delay the confirms the publisher waits for. Each connection uses one
+ * channel, number 1.
+ *
+ * Every published message is copied into the pending list and kept until the
+ * broker acks it, so that a reconnect can resend it; entries are in send
+ * order and the n-th entry sent on a channel has delivery tag n, which makes
+ * an ack's tag an index (see pend_*). A nack puts the message at the back
+ * again. basic.return (mandatory, no queue bound) precedes the ack of the
+ * same message: it is counted and the ack then settles the message.
+ *
+ * Failure handling is one rule: any error on either connection ("lost")
+ * closes both and bumps the epoch, so delivery tags of the dead consumer
+ * connection become stale at once; flush() and poll() reconnect with
+ * exponential backoff and resend what is unconfirmed. Nothing blocks past
+ * the caller's timeout except one connection attempt in progress (bounded by
+ * CONNECT_MAX_MS / RPC_TIMEOUT_MS). */
+#define _POSIX_C_SOURCE 200809L
+#include "tradebus/transport.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <amqp.h>
+#include <amqp_ssl_socket.h>
+#include <amqp_tcp_socket.h>
+
+#include "../core/errbuf.h"
+
+#define DEFAULT_RUN            "tradebus"
+#define DEFAULT_PREFETCH       1000
+#define DEFAULT_DELIVERY_LIMIT 5
+#define DEFAULT_CONFIRM_BATCH  256
+#define DEFAULT_RECONNECT_MAX  2000
+#define DEFAULT_HEARTBEAT_S    10
+#define BACKOFF_START_MS       50
+/* A TCP connect to a host that drops SYNs would otherwise take minutes. */
+#define CONNECT_MIN_MS 200
+#define CONNECT_MAX_MS 5000
+/* Login and every declare; past it the broker is treated as gone. */
+#define RPC_TIMEOUT_MS 10000
+#define FRAME_MAX      131072
+#define NAME_MAX_LEN   255 /* AMQP short string */
+#define CHAN           1
+/* queue_move publishes on its own channel so that confirms cannot be
+ * mistaken for the content frames of a basic.get on CHAN. */
+#define MOVE_CHAN 2
+/* The system CA bundle: librabbitmq 0.11 verifies peers but loads no default
+ * trust store, so "no cacert" has to mean this file. */
+#define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+#define CONTENT_TYPE     "application/json"
+#define NO_DEADLINE      INT64_MAX
+
+/* ---- time ---------------------------------------------------------------- */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int64_t ms)
+{
+    if (ms <= 0) return;
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* timeout_ms < 0: no deadline (like poll(2)). */
+static int64_t deadline_in(int timeout_ms)
+{
+    return timeout_ms < 0 ? NO_DEADLINE : now_ms() + timeout_ms;
+}
+
+/* The time left until deadline as a timeval (NULL: wait without limit). */
+static struct timeval *time_left(int64_t deadline, struct timeval *tv)
+{
+    if (deadline == NO_DEADLINE) return NULL;
+    int64_t left = deadline - now_ms();
+    if (left < 0) left = 0;
+    tv->tv_sec = (time_t)(left / 1000);
+    tv->tv_usec = (suseconds_t)(left % 1000) * 1000;
+    return tv;
+}
+
+static void ms_to_tv(int64_t ms, struct timeval *tv)
+{
+    tv->tv_sec = (time_t)(ms / 1000);
+    tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
+}
+
+/* ---- small helpers ------------------------------------------------------- */
+
+/* Zeroes through a volatile pointer: a plain memset before free() may be
+ * removed as a dead store, and this buffer held a password. */
+static void wipe(void *p, size_t n)
+{
+    volatile unsigned char *v = p;
+    while (n--)
+        *v++ = 0;
+}
+
+static void free_secret(char *s)
+{
+    if (s) {
+        wipe(s, strlen(s));
+        free(s);
+    }
+}
+
+static char *dupstr(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+static void copy_bytes(char *dst, size_t cap, amqp_bytes_t b)
+{
+    size_t n = b.len < cap - 1 ? b.len : cap - 1;
+    if (n) memcpy(dst, b.bytes, n);
+    dst[n] = '\0';
+}
+
+static int bytes_is(amqp_bytes_t b, const char *s)
+{
+    size_t n = strlen(s);
+    return b.len == n && memcmp(b.bytes, s, n) == 0;
+}
+
+static int is_string(const amqp_field_value_t *v)
+{
+    return v->kind == AMQP_FIELD_KIND_UTF8 || v->kind == AMQP_FIELD_KIND_BYTES;
+}
+
+/* 1 and *out for any integer kind (the broker sends "long"; be liberal). */
+static int field_int(const amqp_field_value_t *v, long *out)
+{
+    switch (v->kind) {
+    case AMQP_FIELD_KIND_I8:
+        *out = v->value.i8;
+        return 1;
+    case AMQP_FIELD_KIND_U8:
+        *out = v->value.u8;
+        return 1;
+    case AMQP_FIELD_KIND_I16:
+        *out = v->value.i16;
+        return 1;
+    case AMQP_FIELD_KIND_U16:
+        *out = v->value.u16;
+        return 1;
+    case AMQP_FIELD_KIND_I32:
+        *out = v->value.i32;
+        return 1;
+    case AMQP_FIELD_KIND_U32:
+        *out = (long)v->value.u32;
+        return 1;
+    case AMQP_FIELD_KIND_I64:
+        *out = (long)v->value.i64;
+        return 1;
+    case AMQP_FIELD_KIND_U64:
+        *out = (long)v->value.u64;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static const amqp_field_value_t *table_get(const amqp_table_t *t, const char *key)
+{
+    for (int i = 0; i < t->num_entries; i++)
+        if (bytes_is(t->entries[i].key, key)) return &t->entries[i].value;
+    return NULL;
+}
+
+/* Length of s cut to at most max bytes without splitting a UTF-8 sequence. */
+static size_t utf8_cut(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n <= max) return n;
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}
+
+/* ---- URL and credentials ------------------------------------------------- */
+
+void tb_amqp_url_redact(const char *url, char *out, size_t outlen)
+{
+    if (!out || outlen == 0) return;
+    if (!url) {
+        snprintf(out, outlen, "(null)");
+        return;
+    }
+    const char *auth = strstr(url, "://");
+    auth = auth ? auth + 3 : url;
+    /* The last '@' ends the userinfo: a password with an unescaped '@' or
+     * '/' is masked whole rather than shown in part. */
+    const char *at = strrchr(auth, '@');
+    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    if (!colon) {
+        snprintf(out, outlen, "%s", url);
+        return;
+    }
+    snprintf(out, outlen, "%.*s:***%s", (int)(colon - url), url, at);
+}
+
+typedef struct {
+    char *buf; /* the URL, parsed in place by amqp_parse_url */
+    const char *host, *vhost, *user;
+    char *password; /* own copy, wiped on free */
+    int port, ssl;
+    char *cacert;
+    int insecure;
+    int heartbeat;
+    char where[256]; /* redacted URL for messages */
+} params;
+
+static void params_free(params *p)
+{
+    if (p->buf) {
+        wipe(p->buf, strlen(p->buf));
+        free(p->buf);
+    }
+    free_secret(p->password);
+    free(p->cacert);
+    memset(p, 0, sizeof *p);
+}
+
+static int params_init(params *p, const tb_amqp_options *o, char *err, size_t errlen)
+{
+    memset(p, 0, sizeof *p);
+    if (!o || !o->url || !*o->url) {
+        tb__errf(err, errlen, "no broker URL given");
+        return TB_ECONFIG;
+    }
+    tb_amqp_url_redact(o->url, p->where, sizeof p->where);
+    size_t n = strlen(o->url);
+    p->buf = malloc(n + 1);
+    if (!p->buf) return TB_ENOMEM;
+    memcpy(p->buf, o->url, n + 1);
+
+    struct amqp_connection_info ci;
+    amqp_default_connection_info(&ci);
+    const char *default_user = ci.user, *default_password = ci.password;
+    if (amqp_parse_url(p->buf, &ci) != AMQP_STATUS_OK) {
+        tb__errf(err, errlen,
+                 "bad broker URL %s (want amqp[s]://[user[:password]@]host[:port][/vhost])",
+                 p->where);
+        params_free(p);
+        return TB_ECONFIG;
+    }
+    p->host = ci.host;
+    p->port = ci.port;
+    p->ssl = ci.ssl;
+    /* "amqp://host/" names the vhost "" by the letter of the spec, which
+     * RabbitMQ does not have; everyone means the default one. */
+    p->vhost = ci.vhost && *ci.vhost ? ci.vhost : "/";
+    const char *user = ci.user, *password = ci.password;
+    const char *env;
+    if (user == default_user) user = (env = getenv("TRADEBUS_AMQP_USER")) && *env ? env : "guest";
+    if (password == default_password)
+        password = (env = getenv("TRADEBUS_AMQP_PASSWORD")) && *env ? env : "guest";
+    p->user = user;
+    p->password = dupstr(password);
+    if (!p->password) {
+        params_free(p);
+        return TB_ENOMEM;
+    }
+    if (o->cacert) {
+        p->cacert = dupstr(o->cacert);
+        if (!p->cacert) {
+            params_free(p);
+            return TB_ENOMEM;
+        }
+    }
+    p->insecure = o->insecure_tls;
+    p->heartbeat = o->heartbeat_s > 0 ? o->heartbeat_s : DEFAULT_HEARTBEAT_S;
+    return 0;
+}
+
+/* ---- connections --------------------------------------------------------- */
+
+/* Describes a failed RPC; answers a close so the broker is not left waiting.
+ * Returns the TB_E* code it maps to. */
+static int rpc_error(amqp_connection_state_t c, amqp_rpc_reply_t r, amqp_channel_t ch,
+                     const char *what, char *err, size_t errlen)
+{
+    switch (r.reply_type) {
+    case AMQP_RESPONSE_NORMAL:
+        return 0;
+    case AMQP_RESPONSE_NONE:
+        tb__errf(err, errlen, "%s: no reply from the broker", what);
+        break;
+    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+        tb__errf(err, errlen, "%s: %s", what, amqp_error_string2(r.library_error));
+        break;
+    case AMQP_RESPONSE_SERVER_EXCEPTION:
+        if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+            const amqp_channel_close_t *m = r.reply.decoded;
+            tb__errf(err, errlen, "%s: %.*s", what, (int)m->reply_text.len,
+                     (const char *)m->reply_text.bytes);
+            amqp_channel_close_ok_t ok = {0};
+            amqp_send_method(c, ch, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+            return m->reply_code == AMQP_NOT_FOUND ? TB_ENOTFOUND : TB_EIO;
+        }
+        if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+            const amqp_connection_close_t *m = r.reply.decoded;
+            tb__errf(err, errlen, "%s: %.*s", what, (int)m->reply_text.len,
+                     (const char *)m->reply_text.bytes);
+            amqp_connection_close_ok_t ok = {0};
+            amqp_send_method(c, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+            return m->reply_code == AMQP_ACCESS_REFUSED || m->reply_code == AMQP_NOT_ALLOWED
+                       ? TB_ECONFIG
+                       : TB_ECONN;
+        }
+        tb__errf(err, errlen, "%s: unexpected %s", what, amqp_method_name(r.reply.id));
+        break;
+    }
+    return TB_ECONN;
+}
+
+static int rpc_check(amqp_connection_state_t c, amqp_channel_t ch, const char *what, char *err,
+                     size_t errlen)
+{
+    return rpc_error(c, amqp_get_rpc_reply(c), ch, what, err, errlen);
+}
+
+/* Opens a connection with channel CHAN open. 0, or TB_ECONN / TB_ECONFIG /
+ * TB_ENOMEM with err filled (never with the password). */
+static int conn_open(const params *p, const char *name, int64_t deadline,
+                     amqp_connection_state_t *out, char *err, size_t errlen)
+{
+    *out = NULL;
+    amqp_connection_state_t c = amqp_new_connection();
+    if (!c) return TB_ENOMEM;
+    amqp_socket_t *s = p->ssl ? amqp_ssl_socket_new(c) : amqp_tcp_socket_new(c);
+    if (!s) {
+        amqp_destroy_connection(c);
+        return TB_ENOMEM;
+    }
+    int st;
+    if (p->ssl) {
+        const char *ca = p->cacert;
+        if (!ca && access(SYSTEM_CA_BUNDLE, R_OK) == 0) ca = SYSTEM_CA_BUNDLE;
+        if (ca && (st = amqp_ssl_socket_set_cacert(s, ca)) != AMQP_STATUS_OK) {
+            tb__errf(err, errlen, "cannot load CA file %s: %s", ca, amqp_error_string2(st));
+            amqp_destroy_connection(c);
+            return TB_ECONFIG;
+        }
+        amqp_ssl_socket_set_verify_peer(s, !p->insecure);
+        amqp_ssl_socket_set_verify_hostname(s, !p->insecure);
+    }
+    int64_t budget = deadline == NO_DEADLINE ? CONNECT_MAX_MS : deadline - now_ms();
+    budget = budget < CONNECT_MIN_MS   ? CONNECT_MIN_MS
+             : budget > CONNECT_MAX_MS ? CONNECT_MAX_MS
+                                       : budget;
+    struct timeval tv;
+    ms_to_tv(budget, &tv);
+    st = amqp_socket_open_noblock(s, p->host, p->port, &tv);
+    if (st != AMQP_STATUS_OK) {
+        tb__errf(err, errlen, "cannot connect to %s: %s", p->where, amqp_error_string2(st));
+        amqp_destroy_connection(c);
+        /* A certificate that does not verify will not verify next time. */
+        return st == AMQP_STATUS_SSL_PEER_VERIFY_FAILED ||
+                       st == AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED
+                   ? TB_ECONFIG
+                   : TB_ECONN;
+    }
+    ms_to_tv(RPC_TIMEOUT_MS, &tv);
+    amqp_set_rpc_timeout(c, &tv);
+    /* A broker that accepts connections but does not answer (stopped,
+     * overloaded) must not hold the caller much past its deadline. */
+    ms_to_tv(budget < 1000 ? 1000 : budget, &tv);
+    amqp_set_handshake_timeout(c, &tv);
+
+    amqp_table_entry_t prop;
+    prop.key = amqp_cstring_bytes("connection_name");
+    prop.value.kind = AMQP_FIELD_KIND_UTF8;
+    prop.value.value.bytes = amqp_cstring_bytes(name);
+    amqp_table_t props = {1, &prop};
+    amqp_rpc_reply_t r = amqp_login_with_properties(c, p->vhost, 0, FRAME_MAX, p->heartbeat, &props,
+                                                    AMQP_SASL_METHOD_PLAIN, p->user, p->password);
+    char what[320];
+    snprintf(what, sizeof what, "login to %s", p->where);
+    int rc = rpc_error(c, r, 0, what, err, errlen);
+    if (rc == 0) {
+        amqp_channel_open(c, CHAN);
+        rc = rpc_check(c, CHAN, "channel.open", err, errlen);
+    }
+    if (rc != 0) {
+        amqp_destroy_connection(c);
+        return rc == TB_EIO || rc == TB_ENOTFOUND ? TB_ECONN : rc;
+    }
+    *out = c;
+    return 0;
+}
+
+/* Polite close (the broker logs an abrupt one as an error), then free. */
+static void conn_close(amqp_connection_state_t c, int polite)
+{
+    if (!c) return;
+    if (polite) {
+        amqp_channel_close(c, CHAN, AMQP_REPLY_SUCCESS);
+        amqp_connection_close(c, AMQP_REPLY_SUCCESS);
+    }
+    amqp_destroy_connection(c);
+}
+
+/* ---- names --------------------------------------------------------------- */
+
+typedef struct {
+    char events[NAME_MAX_LEN + 1], dlx[NAME_MAX_LEN + 1];
+    char queue[NAME_MAX_LEN + 1], dlq[NAME_MAX_LEN + 1]; /* "" without component */
+    char component[NAME_MAX_LEN + 1];
+    char run[NAME_MAX_LEN + 1];
+} names;
+
+static int names_init(names *n, const tb_amqp_options *o, char *err, size_t errlen)
+{
+    memset(n, 0, sizeof *n);
+    const char *run = o->run ? o->run : DEFAULT_RUN;
+    const char *comp = o->component;
+    if (!*run || (comp && !*comp)) {
+        tb__errf(err, errlen, "empty run or component name");
+        return TB_ECONFIG;
+    }
+    /* "N.<component>.dlq" is the longest name. */
+    if (strlen(run) + (comp ? strlen(comp) : 0) + 8 > NAME_MAX_LEN) {
+        tb__errf(err, errlen, "run and component names too long for AMQP (255 bytes)");
+        return TB_ECONFIG;
+    }
+    snprintf(n->run, sizeof n->run, "%s", run);
+    snprintf(n->events, sizeof n->events, "%s.events", run);
+    snprintf(n->dlx, sizeof n->dlx, "%s.dlx", run);
+    if (comp) {
+        snprintf(n->component, sizeof n->component, "%s", comp);
+        snprintf(n->queue, sizeof n->queue, "%s.%s", run, comp);
+        snprintf(n->dlq, sizeof n->dlq, "%s.%s.dlq", run, comp);
+    }
+    return 0;
+}
+
+/* ---- incoming messages --------------------------------------------------- */
+
+/* Fills m from a delivery. The logical routing key is, in order: the
+ * tb-routing-key header (set when the message was published straight to a
+ * queue), the key it had before it was dead-lettered (x-death), the key it
+ * was delivered with. */
+static void msg_in_fill(tb_msg_in *m, const amqp_basic_properties_t *p, amqp_bytes_t routing_key,
+                        amqp_bytes_t body, uint64_t tag, int redelivered, uint32_t epoch)
+{
+    memset(m, 0, sizeof *m);
+    m->tag = tag;
+    m->epoch = epoch;
+    m->redelivered = redelivered != 0;
+    m->body = body.bytes;
+    m->len = body.len;
+    copy_bytes(m->routing_key, sizeof m->routing_key, routing_key);
+    if (p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG)
+        copy_bytes(m->message_id, sizeof m->message_id, p->message_id);
+    if (p->_flags & AMQP_BASIC_TYPE_FLAG) copy_bytes(m->type, sizeof m->type, p->type);
+    if (!(p->_flags & AMQP_BASIC_HEADERS_FLAG)) return;
+
+    const amqp_table_t *h = &p->headers;
+    const amqp_field_value_t *v;
+    int have_rk = 0;
+    if ((v = table_get(h, "tb-key")) && is_string(v))
+        copy_bytes(m->key, sizeof m->key, v->value.bytes);
+    if ((v = table_get(h, "tb-reason")) && is_string(v))
+        copy_bytes(m->reason, sizeof m->reason, v->value.bytes);
+    if ((v = table_get(h, "tb-routing-key")) && is_string(v)) {
+        copy_bytes(m->routing_key, sizeof m->routing_key, v->value.bytes);
+        have_rk = 1;
+    }
+    if ((v = table_get(h, "x-delivery-count"))) field_int(v, &m->delivery_count);
+    v = table_get(h, "x-death");
+    /* The first x-death entry is the most recent death. */
+    if (v && v->kind == AMQP_FIELD_KIND_ARRAY && v->value.array.num_entries > 0 &&
+        v->value.array.entries[0].kind == AMQP_FIELD_KIND_TABLE) {
+        const amqp_table_t *d = &v->value.array.entries[0].value.table;
+        const amqp_field_value_t *f;
+        if (!m->reason[0] && (f = table_get(d, "reason")) && is_string(f))
+            copy_bytes(m->reason, sizeof m->reason, f->value.bytes);
+        if ((f = table_get(d, "queue")) && is_string(f))
+            copy_bytes(m->death_queue, sizeof m->death_queue, f->value.bytes);
+        if ((f = table_get(d, "count"))) field_int(f, &m->death_count);
+        if (!have_rk && (f = table_get(d, "routing-keys")) && f->kind == AMQP_FIELD_KIND_ARRAY &&
+            f->value.array.num_entries > 0 && is_string(&f->value.array.entries[0]))
+            copy_bytes(m->routing_key, sizeof m->routing_key,
+                       f->value.array.entries[0].value.bytes);
+    }
+}
+
+/* ---- the transport ------------------------------------------------------- */
+
+/* One unconfirmed message: a single allocation, strings and body inline. */
+typedef struct {
+    const char *routing_key, *message_id, *type, *key, *reason, *queue; /* NULL if absent */
+    const void *body;
+    size_t len;
+    int sent_before; /* sent on an earlier connection: a resend counts in stats */
+} pmsg;
+
+typedef struct {
+    tb_transport base;
+    params p;
+    names n;
+    char *bindings[TB_AMQP_MAX_BINDINGS];
+    size_t nbindings;
+    int prefetch, delivery_limit, confirm_batch, reconnect_max_ms;
+
+    amqp_connection_state_t pub, con; /* con is NULL for a publish-only transport */
+    int up;
+    uint32_t epoch;
+
+    /* Pending messages in send order. q[head, sent) went out on the current
+     * publish channel, slot i with delivery tag head_tag + (i - head); a slot
+     * is NULL once settled. q[sent, len) are not sent yet. */
+    pmsg **q;
+    size_t head, sent, len, cap;
+    uint64_t head_tag, next_tag;
+    size_t outstanding; /* non-NULL slots in [head, sent) */
+
+    int backoff_ms;
+    int64_t retry_at;
+    uint64_t rng;
+    int64_t pub_io, con_io; /* last use of each connection, for heartbeats */
+
+    amqp_envelope_t env; /* the message handed out by the last poll() */
+    int have_env;
+
+    tb_transport_stats st;
+    char last_err[256];
+} amqp_tp;
+
+static void env_release(amqp_tp *t)
+{
+    if (t->have_env) {
+        amqp_destroy_envelope(&t->env);
+        t->have_env = 0;
+    }
+}
+
+static void pend_free_all(amqp_tp *t)
+{
+    for (size_t i = t->head; i < t->len; i++)
+        free(t->q[i]);
+    free(t->q);
+    t->q = NULL;
+    t->head = t->sent = t->len = t->cap = 0;
+    t->outstanding = 0;
+}
+
+/* Room for one more entry at the back: slides the live part to the front
+ * before growing, so a steady flow reuses the same array. */
+static int pend_reserve(amqp_tp *t)
+{
+    if (t->len < t->cap) return 0;
+    if (t->head > 0) {
+        memmove(t->q, t->q + t->head, (t->len - t->head) * sizeof *t->q);
+        t->sent -= t->head;
+        t->len -= t->head;
+        t->head = 0;
+        if (t->len < t->cap) return 0;
+    }
+    size_t cap = t->cap ? t->cap * 2 : 64;
+    pmsg **q = realloc(t->q, cap * sizeof *q);
+    if (!q) return TB_ENOMEM;
+    t->q = q;
+    t->cap = cap;
+    return 0;
+}
+
+/* Drops settled slots from the front. */
+static void pend_advance(amqp_tp *t)
+{
+    while (t->head < t->sent && t->q[t->head] == NULL) {
+        t->head++;
+        t->head_tag++;
+    }
+    if (t->head == t->len) {
+        t->head = t->sent = t->len = 0;
+    }
+}
+
+/* After a reconnect: the live entries, in order, all unsent again. */
+static void pend_reset_for_resend(amqp_tp *t)
+{
+    size_t w = 0;
+    for (size_t i = t->head; i < t->len; i++) {
+        if (!t->q[i]) continue;
+        if (i < t->sent) t->q[i]->sent_before = 1;
+        t->q[w++] = t->q[i];
+    }
+    t->head = t->sent = 0;
+    t->len = w;
+    t->outstanding = 0;
+    t->head_tag = t->next_tag = 1;
+}
+
+static pmsg *pmsg_copy(const tb_msg_out *m)
+{
+    const char *s[6] = {m->routing_key, m->message_id, m->type, m->key, m->reason, m->queue};
+    size_t l[6], total = sizeof(pmsg) + m->len;
+    for (int i = 0; i < 6; i++) {
+        /* The reason is diagnostic text: cut it to what a receiver keeps
+         * rather than refuse the message. */
+        l[i] = !s[i] ? 0 : i == 4 ? utf8_cut(s[i], TB_MSG_REASON_LEN - 1) : strlen(s[i]);
+        total += s[i] ? l[i] + 1 : 0;
+    }
+    pmsg *p = malloc(total);
+    if (!p) return NULL;
+    char *w = (char *)(p + 1);
+    const char **dst[6] = {&p->routing_key, &p->message_id, &p->type,
+                           &p->key,         &p->reason,     &p->queue};
+    for (int i = 0; i < 6; i++) {
+        *dst[i] = NULL;
+        if (!s[i]) continue;
+        memcpy(w, s[i], l[i]);
+        w[l[i]] = '\0';
+        *dst[i] = w;
+        w += l[i] + 1;
+    }
+    if (m->len) memcpy(w, m->body, m->len);
+    p->body = w;
+    p->len = m->len;
+    p->sent_before = 0;
+    return p;
+}
+
+static int jitter(amqp_tp *t, int ms)
+{
+    /* xorshift64: only spreads reconnecting clients apart. */
+    t->rng ^= t->rng << 13;
+    t->rng ^= t->rng >> 7;
+    t->rng ^= t->rng << 17;
+    return ms / 2 + (int)(t->rng % (uint64_t)(ms / 2 + 1));
+}
+
+/* Closes both connections; the next flush()/poll() reconnects after the
+ * backoff. The epoch moves now, so tags handed out on the dead consumer
+ * connection are stale from this moment. */
+static void lost(amqp_tp *t, const char *what, int status)
+{
+    if (what)
+        snprintf(t->last_err, sizeof t->last_err, "%s: %s", what,
+                 status ? amqp_error_string2(status) : "connection closed");
+    if (!t->up) return;
+    conn_close(t->pub, 0);
+    conn_close(t->con, 0);
+    t->pub = t->con = NULL;
+    t->up = 0;
+    t->epoch++;
+    t->backoff_ms = BACKOFF_START_MS;
+    t->retry_at = now_ms() + jitter(t, BACKOFF_START_MS);
+}
+
+static int send_one(amqp_tp *t, const pmsg *m)
+{
+    amqp_basic_properties_t props;
+    amqp_table_entry_t h[3];
+    int nh = 0;
+    props._flags =
+        AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG;
+    props.content_type = amqp_cstring_bytes(CONTENT_TYPE);
+    props.delivery_mode = 2; /* persistent */
+    props.message_id = amqp_cstring_bytes(m->message_id);
+    if (m->type) {
+        props._flags |= AMQP_BASIC_TYPE_FLAG;
+        props.type = amqp_cstring_bytes(m->type);
+    }
+    const char *hk[3] = {"tb-key", "tb-reason", "tb-routing-key"};
+    const char *hv[3] = {m->key, m->reason, m->queue ? m->routing_key : NULL};
+    for (int i = 0; i < 3; i++) {
+        if (!hv[i]) continue;
+        h[nh].key = amqp_cstring_bytes(hk[i]);
+        h[nh].value.kind = AMQP_FIELD_KIND_UTF8;
+        h[nh].value.value.bytes = amqp_cstring_bytes(hv[i]);
+        nh++;
+    }
+    if (nh) {
+        props._flags |= AMQP_BASIC_HEADERS_FLAG;
+        props.headers.num_entries = nh;
+        props.headers.entries = h;
+    }
+    amqp_bytes_t body = {m->len, (void *)m->body};
+    const char *exchange = m->queue ? "" : t->n.events;
+    const char *rk = m->queue ? m->queue : m->routing_key;
+    return amqp_basic_publish(t->pub, CHAN, amqp_cstring_bytes(exchange), amqp_cstring_bytes(rk), 1,
+                              0, &props, body);
+}
+
+/* Sends everything not yet sent on this connection. 0 or TB_ECONN (lost). */
+static int send_unsent(amqp_tp *t)
+{
+    while (t->up && t->sent < t->len) {
+        pmsg *m = t->q[t->sent];
+        int st = send_one(t, m);
+        if (st != AMQP_STATUS_OK) {
+            lost(t, "publish", st);
+            return TB_ECONN;
+        }
+        if (m->sent_before) {
+            t->st.resent++;
+            m->sent_before = 0;
+        }
+        if (t->sent == t->head) t->head_tag = t->next_tag;
+        t->sent++;
+        t->next_tag++;
+        t->outstanding++;
+    }
+    t->pub_io = now_ms();
+    return t->up ? 0 : TB_ECONN;
+}
+
+/* Settles the confirmed (ack) or refused (nack: back of the queue) messages
+ * with delivery tag `tag`, or all up to it when multiple. */
+static int settle(amqp_tp *t, uint64_t tag, int multiple, int ack)
+{
+    if (t->head >= t->sent || tag < t->head_tag) return 0; /* already settled */
+    uint64_t last = tag - t->head_tag;
+    if (last >= t->sent - t->head) return 0; /* not ours: ignore rather than trust */
+    size_t lo = multiple ? t->head : t->head + (size_t)last, hi = t->head + (size_t)last;
+    pmsg **redo = NULL;
+    size_t nredo = 0;
+    if (!ack && !(redo = malloc((hi - lo + 1) * sizeof *redo))) {
+        /* Cannot set them aside: a reconnect resends all that is unconfirmed. */
+        lost(t, "nack", AMQP_STATUS_NO_MEMORY);
+        return TB_ECONN;
+    }
+    for (size_t i = lo; i <= hi; i++) {
+        pmsg *m = t->q[i];
+        if (!m) continue;
+        t->q[i] = NULL;
+        t->outstanding--;
+        if (ack) {
+            t->st.confirmed++;
+            free(m);
+        } else {
+            t->st.nacked++;
+            redo[nredo++] = m;
+        }
+    }
+    pend_advance(t);
+    /* Only now: pend_reserve() may slide the array under the indexes above. */
+    for (size_t i = 0; i < nredo; i++) {
+        if (pend_reserve(t) != 0) {
+            while (i < nredo)
+                free(redo[i++]);
+            free(redo);
+            return TB_ENOMEM;
+        }
+        t->q[t->len++] = redo[i];
+    }
+    free(redo);
+    return 0;
+}
+
+/* Handles one frame read on the publish connection. 0 or TB_ECONN (lost). */
+static int pub_frame(amqp_tp *t, const amqp_frame_t *f)
+{
+    if (f->frame_type != AMQP_FRAME_METHOD) return 0;
+    switch (f->payload.method.id) {
+    case AMQP_BASIC_ACK_METHOD: {
+        const amqp_basic_ack_t *a = f->payload.method.decoded;
+        settle(t, a->delivery_tag, a->multiple, 1);
+        return 0;
+    }
+    case AMQP_BASIC_NACK_METHOD: {
+        const amqp_basic_nack_t *a = f->payload.method.decoded;
+        int rc = settle(t, a->delivery_tag, a->multiple, 0);
+        if (rc != 0) return rc;
+        return send_unsent(t);
+    }
+    case AMQP_BASIC_RETURN_METHOD: {
+        /* No queue took it. Its content frames follow: read and drop them;
+         * the ack that comes next settles it. */
+        amqp_message_t msg;
+        amqp_rpc_reply_t r = amqp_read_message(t->pub, f->channel, &msg, 0);
+        if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+            lost(t, "reading a returned message", r.library_error);
+            return TB_ECONN;
+        }
+        amqp_destroy_message(&msg);
+        t->st.unroutable++;
+        return 0;
+    }
+    case AMQP_CHANNEL_CLOSE_METHOD: {
+        const amqp_channel_close_t *m = f->payload.method.decoded;
+        snprintf(t->last_err, sizeof t->last_err, "broker closed the publish channel: %.*s",
+                 (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+        amqp_channel_close_ok_t ok = {0};
+        amqp_send_method(t->pub, f->channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+        lost(t, NULL, 0);
+        return TB_ECONN;
+    }
+    case AMQP_CONNECTION_CLOSE_METHOD: {
+        const amqp_connection_close_t *m = f->payload.method.decoded;
+        snprintf(t->last_err, sizeof t->last_err, "broker closed the connection: %.*s",
+                 (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+        amqp_connection_close_ok_t ok = {0};
+        amqp_send_method(t->pub, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+        lost(t, NULL, 0);
+        return TB_ECONN;
+    }
+    default:
+        return 0;
+    }
+}
+
+/* Reads confirms until at most `target` messages are outstanding. 0,
+ * TB_ETIMEOUT (deadline passed), TB_ECONN (lost). A deadline in the past
+ * still reads what has already arrived. */
+static int pub_pump(amqp_tp *t, size_t target, int64_t deadline)
+{
+    int rc = 0;
+    while (t->up && t->outstanding > target) {
+        amqp_frame_t f;
+        struct timeval tv;
+        int st = amqp_simple_wait_frame_noblock(t->pub, &f, time_left(deadline, &tv));
+        if (st == AMQP_STATUS_TIMEOUT) {
+            rc = TB_ETIMEOUT;
+            break;
+        }
+        if (st != AMQP_STATUS_OK) {
+            lost(t, "waiting for confirms", st);
+            return TB_ECONN;
+        }
+        if ((rc = pub_frame(t, &f)) != 0) return rc;
+    }
+    if (!t->up) return TB_ECONN;
+    t->pub_io = now_ms();
+    amqp_maybe_release_buffers(t->pub);
+    return rc;
+}
+
+/* Reads whatever the publish connection has (confirms, returns, a close)
+ * without waiting, which also sends its heartbeat when due. */
+static void pub_service(amqp_tp *t)
+{
+    for (int i = 0; t->up && i < 1024; i++) {
+        amqp_frame_t f;
+        struct timeval tv = {0, 0};
+        int st = amqp_simple_wait_frame_noblock(t->pub, &f, &tv);
+        if (st == AMQP_STATUS_TIMEOUT) break;
+        if (st != AMQP_STATUS_OK) {
+            lost(t, "publish connection", st);
+            return;
+        }
+        if (pub_frame(t, &f) != 0) return;
+    }
+    if (!t->up) return;
+    t->pub_io = now_ms();
+    amqp_maybe_release_buffers(t->pub);
+}
+
+/* The consumer connection is only read in poll(); while the user publishes
+ * for a long time without polling, the broker would close it for missed
+ * heartbeats. Sending one does not touch the deliveries waiting in it. */
+static void con_keepalive(amqp_tp *t)
+{
+    if (!t->up || !t->con) return;
+    int64_t now = now_ms();
+    if (now - t->con_io < (int64_t)t->p.heartbeat * 1000 / 2) return;
+    amqp_frame_t hb;
+    memset(&hb, 0, sizeof hb);
+    hb.frame_type = AMQP_FRAME_HEARTBEAT;
+    hb.channel = 0;
+    int st = amqp_send_frame(t->con, &hb);
+    if (st != AMQP_STATUS_OK) {
+        lost(t, "consumer connection", st);
+        return;
+    }
+    t->con_io = now;
+}
+
+static amqp_table_entry_t str_entry(const char *key, const char *val)
+{
+    amqp_table_entry_t e;
+    e.key = amqp_cstring_bytes(key);
+    e.value.kind = AMQP_FIELD_KIND_UTF8;
+    e.value.value.bytes = amqp_cstring_bytes(val);
+    return e;
+}
+
+/* The run's topology (transport.h); idempotent, so it is simply declared
+ * again after every reconnect (the broker may have lost non-durable state,
+ * or someone deleted a queue). */
+static int declare_topology(amqp_tp *t, amqp_connection_state_t c, char *err, size_t errlen)
+{
+    char what[2 * NAME_MAX_LEN + 64];
+    int rc;
+    amqp_exchange_declare(c, CHAN, amqp_cstring_bytes(t->n.events), amqp_cstring_bytes("topic"), 0,
+                          1, 0, 0, amqp_empty_table);
+    snprintf(what, sizeof what, "declaring exchange %s", t->n.events);
+    if ((rc = rpc_check(c, CHAN, what, err, errlen)) != 0) return rc;
+    amqp_exchange_declare(c, CHAN, amqp_cstring_bytes(t->n.dlx), amqp_cstring_bytes("direct"), 0, 1,
+                          0, 0, amqp_empty_table);
+    snprintf(what, sizeof what, "declaring exchange %s", t->n.dlx);
+    if ((rc = rpc_check(c, CHAN, what, err, errlen)) != 0) return rc;
+    if (!t->n.queue[0]) return 0;
+
+    amqp_table_entry_t qa[4];
+    qa[0] = str_entry("x-queue-type", "quorum");
+    qa[1] = str_entry("x-dead-letter-exchange", t->n.dlx);
+    qa[2] = str_entry("x-dead-letter-routing-key", t->n.component);
+    qa[3].key = amqp_cstring_bytes("x-delivery-limit");
+    qa[3].value.kind = AMQP_FIELD_KIND_I64;
+    qa[3].value.value.i64 = t->delivery_limit;
+    amqp_table_t args = {4, qa};
+    amqp_queue_declare(c, CHAN, amqp_cstring_bytes(t->n.queue), 0, 1, 0, 0, args);
+    snprintf(what, sizeof what, "declaring queue %s", t->n.queue);
+    if ((rc = rpc_check(c, CHAN, what, err, errlen)) != 0) return rc;
+    for (size_t i = 0; i < t->nbindings; i++) {
+        amqp_queue_bind(c, CHAN, amqp_cstring_bytes(t->n.queue), amqp_cstring_bytes(t->n.events),
+                        amqp_cstring_bytes(t->bindings[i]), amqp_empty_table);
+        snprintf(what, sizeof what, "binding %s to %s", t->n.queue, t->n.events);
+        if ((rc = rpc_check(c, CHAN, what, err, errlen)) != 0) return rc;
+    }
+    amqp_table_t dargs = {1, qa};
+    amqp_queue_declare(c, CHAN, amqp_cstring_bytes(t->n.dlq), 0, 1, 0, 0, dargs);
+    snprintf(what, sizeof what, "declaring queue %s", t->n.dlq);
+    if ((rc = rpc_check(c, CHAN, what, err, errlen)) != 0) return rc;
+    amqp_queue_bind(c, CHAN, amqp_cstring_bytes(t->n.dlq), amqp_cstring_bytes(t->n.dlx),
+                    amqp_cstring_bytes(t->n.component), amqp_empty_table);
+    snprintf(what, sizeof what, "binding %s to %s", t->n.dlq, t->n.dlx);
+    return rpc_check(c, CHAN, what, err, errlen);
+}
+
+/* Opens both connections, declares, starts consuming. 0 or a TB_E* code
+ * with err filled; on failure nothing stays open. */
+static int connect_all(amqp_tp *t, int64_t deadline, char *err, size_t errlen)
+{
+    char name[2 * NAME_MAX_LEN + 32];
+    snprintf(name, sizeof name, "tradebus %s/%s publish", t->n.run,
+             t->n.component[0] ? t->n.component : "-");
+    int rc = conn_open(&t->p, name, deadline, &t->pub, err, errlen);
+    if (rc != 0) return rc;
+    if ((rc = declare_topology(t, t->pub, err, errlen)) != 0) goto fail;
+    amqp_confirm_select(t->pub, CHAN);
+    if ((rc = rpc_check(t->pub, CHAN, "confirm.select", err, errlen)) != 0) goto fail;
+    if (t->n.queue[0]) {
+        snprintf(name, sizeof name, "tradebus %s/%s consume", t->n.run, t->n.component);
+        if ((rc = conn_open(&t->p, name, deadline, &t->con, err, errlen)) != 0) goto fail;
+        amqp_basic_qos(t->con, CHAN, 0, (uint16_t)t->prefetch, 0);
+        if ((rc = rpc_check(t->con, CHAN, "basic.qos", err, errlen)) != 0) goto fail;
+        amqp_basic_consume(t->con, CHAN, amqp_cstring_bytes(t->n.queue), amqp_empty_bytes, 0, 0, 0,
+                           amqp_empty_table);
+        char what[NAME_MAX_LEN + 32];
+        snprintf(what, sizeof what, "consuming %s", t->n.queue);
+        if ((rc = rpc_check(t->con, CHAN, what, err, errlen)) != 0) goto fail;
+    }
+    t->up = 1;
+    t->pub_io = t->con_io = now_ms();
+    return 0;
+fail:
+    conn_close(t->pub, 0);
+    conn_close(t->con, 0);
+    t->pub = t->con = NULL;
+    /* A refused declare is a configuration conflict, not a lost broker. */
+    return rc == TB_ENOTFOUND ? TB_EIO : rc;
+}
+
+/* Reconnects (after the backoff), then resends what is unconfirmed. 0, or
+ * TB_ECONN / the last connect error once the deadline has passed. */
+static int revive(amqp_tp *t, int64_t deadline)
+{
+    for (;;) {
+        int64_t now = now_ms();
+        if (now < t->retry_at) {
+            if (t->retry_at > deadline) {
+                sleep_ms(deadline - now); /* the whole timeout, not a busy loop */
+                return TB_ECONN;
+            }
+            sleep_ms(t->retry_at - now);
+        }
+        char err[sizeof t->last_err];
+        int rc = connect_all(t, deadline, err, sizeof err);
+        if (rc == 0) {
+            t->st.reconnects++;
+            t->backoff_ms = BACKOFF_START_MS;
+            pend_reset_for_resend(t);
+            if (send_unsent(t) == 0) return 0;
+            continue; /* lost again: back off */
+        }
+        snprintf(t->last_err, sizeof t->last_err, "%s", err);
+        t->retry_at = now_ms() + jitter(t, t->backoff_ms);
+        t->backoff_ms =
+            t->backoff_ms >= t->reconnect_max_ms / 2 ? t->reconnect_max_ms : t->backoff_ms * 2;
+        if (now_ms() >= deadline) return rc == TB_EIO || rc == TB_ECONFIG ? rc : TB_ECONN;
+    }
+}
+
+/* How long one wait may last without starving the other connection of
+ * heartbeats (the broker closes a connection after two missed ones). */
+static int64_t heartbeat_slice(const amqp_tp *t)
+{
+    return (int64_t)t->p.heartbeat * 1000 / 2;
+}
+
+static int tp_publish(tb_transport *base, const tb_msg_out *m)
+{
+    amqp_tp *t = (amqp_tp *)base;
+    if (!t || !m) return TB_EINVAL;
+    if (!m->routing_key || !*m->routing_key || strlen(m->routing_key) >= TB_MSG_KEY_LEN ||
+        !m->message_id || !*m->message_id || strlen(m->message_id) >= TB_MSG_ID_LEN ||
+        (m->type && strlen(m->type) >= TB_MSG_TYPE_LEN) ||
+        (m->key && strlen(m->key) >= TB_MSG_KEY_LEN) ||
+        (m->queue && (!*m->queue || strlen(m->queue) > NAME_MAX_LEN)) || (!m->body && m->len))
+        return TB_EINVAL;
+    if (pend_reserve(t) != 0) return TB_ENOMEM;
+    pmsg *p = pmsg_copy(m);
+    if (!p) return TB_ENOMEM;
+    t->q[t->len++] = p;
+    t->st.published++;
+    if (!t->up) return 0; /* kept; flush() reconnects and sends it */
+    if (send_unsent(t) != 0) return 0;
+    if (t->outstanding >= (size_t)t->confirm_batch) {
+        /* Bounded memory while the broker keeps up; a broker that stops
+         * confirming is flush()'s business, not a reason to block here. */
+        pub_pump(t, 0, now_ms() + heartbeat_slice(t));
+    }
+    con_keepalive(t);
+    return 0;
+}
+
+static int tp_flush(tb_transport *base, int timeout_ms)
+{
+    amqp_tp *t = (amqp_tp *)base;
+    if (!t) return TB_EINVAL;
+    int64_t deadline = deadline_in(timeout_ms);
+    for (;;) {
+        if (t->len == t->head) return 0; /* nothing unconfirmed */
+        if (!t->up) {
+            int rc = revive(t, deadline);
+            if (rc != 0) return rc;
+        }
+        if (send_unsent(t) != 0) continue;
+        /* In slices, to keep the consumer connection's heartbeats going. */
+        int64_t slice = now_ms() + heartbeat_slice(t);
+        int rc = pub_pump(t, 0, slice < deadline ? slice : deadline);
+        con_keepalive(t);
+        if (rc == 0 || (rc == TB_ETIMEOUT && now_ms() < deadline)) continue;
+        if (rc == TB_ETIMEOUT) return rc;
+        if (now_ms() >= deadline) return TB_ECONN;
+    }
+}
+
+/* A frame amqp_consume_message() would not take: what arrives on a consumer
+ * channel besides deliveries. 0 to go on, TB_ECONN if the connection is gone. */
+static int con_frame(amqp_tp *t)
+{
+    amqp_frame_t f;
+    int st = amqp_simple_wait_frame(t->con, &f);
+    if (st != AMQP_STATUS_OK) {
+        lost(t, "consumer connection", st);
+        return TB_ECONN;
+    }
+    if (f.frame_type != AMQP_FRAME_METHOD) return 0;
+    switch (f.payload.method.id) {
+    case AMQP_BASIC_CANCEL_METHOD: /* queue deleted under us: redeclare */
+        lost(t, "the broker cancelled the consumer (queue deleted?)", 0);
+        return TB_ECONN;
+    case AMQP_CHANNEL_CLOSE_METHOD: {
+        const amqp_channel_close_t *m = f.payload.method.decoded;
+        snprintf(t->last_err, sizeof t->last_err, "broker closed the consumer channel: %.*s",
+                 (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+        amqp_channel_close_ok_t ok = {0};
+        amqp_send_method(t->con, f.channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+        lost(t, NULL, 0);
+        return TB_ECONN;
+    }
+    case AMQP_CONNECTION_CLOSE_METHOD: {
+        const amqp_connection_close_t *m = f.payload.method.decoded;
+        snprintf(t->last_err, sizeof t->last_err, "broker closed the connection: %.*s",
+                 (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+        amqp_connection_close_ok_t ok = {0};
+        amqp_send_method(t->con, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+        lost(t, NULL, 0);
+        return TB_ECONN;
+    }
+    default:
+        return 0;
+    }
+}
+
+static int tp_poll(tb_transport *base, tb_msg_in *m, int timeout_ms)
+{
+    amqp_tp *t = (amqp_tp *)base;
+    if (!t || !m) return TB_EINVAL;
+    if (!t->n.queue[0]) return TB_EMISUSE; /* publish-only: no queue to read */
+    env_release(t);
+    int64_t deadline = deadline_in(timeout_ms);
+    for (;;) {
+        if (!t->up) {
+            int rc = revive(t, deadline);
+            if (rc != 0) return rc;
+        }
+        int64_t now = now_ms();
+        int64_t every = heartbeat_slice(t) / 2 < 1000 ? heartbeat_slice(t) / 2 : 1000;
+        if (t->outstanding > 0 || now - t->pub_io >= every) {
+            pub_service(t);
+            if (!t->up) continue;
+        }
+        amqp_maybe_release_buffers(t->con);
+        /* In slices, so that pub_service() keeps the publish connection's
+         * heartbeats going during a long wait. */
+        int64_t slice = now + heartbeat_slice(t);
+        struct timeval tv;
+        amqp_rpc_reply_t r = amqp_consume_message(
+            t->con, &t->env, time_left(slice < deadline ? slice : deadline, &tv), 0);
+        t->con_io = now_ms();
+        if (r.reply_type == AMQP_RESPONSE_NORMAL) {
+            t->have_env = 1;
+            msg_in_fill(m, &t->env.message.properties, t->env.routing_key, t->env.message.body,
+                        t->env.delivery_tag, t->env.redelivered, t->epoch);
+            t->st.delivered++;
+            return 0;
+        }
+        if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION) {
+            if (r.library_error == AMQP_STATUS_TIMEOUT) {
+                if (now_ms() < deadline) continue;
+                return TB_ETIMEOUT;
+            }
+            if (r.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
+                con_frame(t);
+                if (t->up && now_ms() >= deadline) return TB_ETIMEOUT;
+                continue;
+            }
+        }
+        lost(t, "consuming", r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION ? r.library_error : 0);
+        if (now_ms() >= deadline) return TB_ECONN;
+    }
+}
+
+static int settle_delivery(amqp_tp *t, uint64_t tag, uint32_t epoch, int ack, int requeue)
+{
+    if (!t) return TB_EINVAL;
+    if (!t->n.queue[0]) return TB_EMISUSE;
+    if (epoch != t->epoch) return 0; /* stale: the broker redelivers it anyway */
+    if (!t->up) return TB_ECONN;
+    int st =
+        ack ? amqp_basic_ack(t->con, CHAN, tag, 0) : amqp_basic_reject(t->con, CHAN, tag, requeue);
+    if (st != AMQP_STATUS_OK) {
+        lost(t, ack ? "ack" : "reject", st);
+        return TB_ECONN;
+    }
+    t->con_io = now_ms();
+    if (ack)
+        t->st.acked++;
+    else
+        t->st.rejected++;
+    return 0;
+}
+
+static int tp_ack(tb_transport *base, uint64_t tag, uint32_t epoch)
+{
+    return settle_delivery((amqp_tp *)base, tag, epoch, 1, 0);
+}
+
+static int tp_reject(tb_transport *base, uint64_t tag, uint32_t epoch, int requeue)
+{
+    return settle_delivery((amqp_tp *)base, tag, epoch, 0, requeue);
+}
+
+static uint32_t tp_epoch(tb_transport *base)
+{
+    return ((amqp_tp *)base)->epoch;
+}
+
+static tb_transport_stats tp_stats(const tb_transport *base)
+{
+    return ((const amqp_tp *)base)->st;
+}
+
+static void tp_destroy(tb_transport *base)
+{
+    amqp_tp *t = (amqp_tp *)base;
+    if (!t) return;
+    env_release(t);
+    conn_close(t->con, t->up);
+    conn_close(t->pub, t->up);
+    pend_free_all(t);
+    for (size_t i = 0; i < t->nbindings; i++)
+        free(t->bindings[i]);
+    params_free(&t->p);
+    free(t);
+}
+
+static const tb_transport_ops amqp_ops = {
+    tp_publish, tp_flush, tp_poll, tp_ack, tp_reject, tp_epoch, tp_stats, tp_destroy,
+};
+
+int tb_amqp_transport_create(const tb_amqp_options *o, tb_transport **out, char *err, size_t errlen)
+{
+    if (err && errlen) err[0] = '\0';
+    if (!o || !out) return TB_EINVAL;
+    *out = NULL;
+    if (o->nbindings > TB_AMQP_MAX_BINDINGS || o->prefetch < 0 || o->prefetch > UINT16_MAX ||
+        o->delivery_limit < 0 || o->confirm_batch < 0 || o->reconnect_max_ms < 0 ||
+        o->heartbeat_s < 0 || o->heartbeat_s > UINT16_MAX) {
+        tb__errf(err, errlen, "AMQP option out of range");
+        return TB_ECONFIG;
+    }
+    amqp_tp *t = calloc(1, sizeof *t);
+    if (!t) return TB_ENOMEM;
+    t->base.ops = &amqp_ops;
+    int rc = names_init(&t->n, o, err, errlen);
+    if (rc != 0) goto fail;
+    if ((rc = params_init(&t->p, o, err, errlen)) != 0) goto fail;
+    for (size_t i = 0; i < o->nbindings; i++) {
+        if (!o->bindings[i] || strlen(o->bindings[i]) > NAME_MAX_LEN) {
+            tb__errf(err, errlen, "binding %zu is missing or too long", i);
+            rc = TB_ECONFIG;
+            goto fail;
+        }
+        if (!(t->bindings[i] = dupstr(o->bindings[i]))) {
+            rc = TB_ENOMEM;
+            goto fail;
+        }
+        t->nbindings++;
+    }
+    t->prefetch = o->prefetch ? o->prefetch : DEFAULT_PREFETCH;
+    t->delivery_limit = o->delivery_limit ? o->delivery_limit : DEFAULT_DELIVERY_LIMIT;
+    t->confirm_batch = o->confirm_batch ? o->confirm_batch : DEFAULT_CONFIRM_BATCH;
+    t->reconnect_max_ms = o->reconnect_max_ms ? o->reconnect_max_ms : DEFAULT_RECONNECT_MAX;
+    if (t->reconnect_max_ms < BACKOFF_START_MS) t->reconnect_max_ms = BACKOFF_START_MS;
+    t->backoff_ms = BACKOFF_START_MS;
+    t->rng = (uint64_t)now_ms() * 0x9E3779B97F4A7C15u ^ (uint64_t)(uintptr_t)t;
+    if (!t->rng) t->rng = 1;
+    t->head_tag = t->next_tag = 1;
+    t->epoch = 1;
+    if ((rc = connect_all(t, NO_DEADLINE, err, errlen)) != 0) goto fail;
+    *out = &t->base;
+    return 0;
+fail:
+    tp_destroy(&t->base);
+    return rc;
+}
+
+/* ---- one-shot operations on a short-lived connection -------------------- */
+
+typedef struct {
+    params p;
+    names n;
+    amqp_connection_state_t c;
+} admin;
+
+static int admin_open(admin *a, const tb_amqp_options *o, const char *what, char *err,
+                      size_t errlen)
+{
+    if (err && errlen) err[0] = '\0';
+    memset(a, 0, sizeof *a);
+    if (!o) return TB_EINVAL;
+    int rc = names_init(&a->n, o, err, errlen);
+    if (rc == 0) rc = params_init(&a->p, o, err, errlen);
+    if (rc != 0) return rc;
+    char name[64];
+    snprintf(name, sizeof name, "tradebus %s", what);
+    rc = conn_open(&a->p, name, now_ms() + CONNECT_MAX_MS, &a->c, err, errlen);
+    if (rc != 0) params_free(&a->p);
+    return rc;
+}
+
+static void admin_close(admin *a, int polite)
+{
+    conn_close(a->c, polite);
+    params_free(&a->p);
+}
+
+/* After a channel-level error the channel is closed: open it again. */
+static int reopen_channel(admin *a, char *err, size_t errlen)
+{
+    amqp_channel_open(a->c, CHAN);
+    return rpc_check(a->c, CHAN, "channel.open", err, errlen);
+}
+
+int tb_amqp_queue_info(const tb_amqp_options *o, const char *queue, long *messages, long *consumers,
+                       char *err, size_t errlen)
+{
+    if (!queue || !*queue) return TB_EINVAL;
+    admin a;
+    int rc = admin_open(&a, o, "queue info", err, errlen);
+    if (rc != 0) return rc;
+    amqp_queue_declare_ok_t *ok =
+        amqp_queue_declare(a.c, CHAN, amqp_cstring_bytes(queue), 1, 0, 0, 0, amqp_empty_table);
+    char what[NAME_MAX_LEN + 32];
+    snprintf(what, sizeof what, "queue %s", queue);
+    rc = rpc_check(a.c, CHAN, what, err, errlen);
+    if (rc == 0) {
+        if (messages) *messages = (long)ok->message_count;
+        if (consumers) *consumers = (long)ok->consumer_count;
+    }
+    admin_close(&a, rc == 0);
+    return rc;
+}
+
+/* basic.get on CHAN: 1 and *msg (caller destroys it) with the get-ok
+ * fields, 0 if the queue is empty, or a negative TB_E* code. */
+static int get_one(admin *a, const char *queue, amqp_message_t *msg, uint64_t *tag,
+                   int *redelivered, uint32_t *remaining, char *rk, size_t rklen, char *err,
+                   size_t errlen)
+{
+    amqp_rpc_reply_t r = amqp_basic_get(a->c, CHAN, amqp_cstring_bytes(queue), 0);
+    char what[NAME_MAX_LEN + 32];
+    snprintf(what, sizeof what, "reading queue %s", queue);
+    int rc = rpc_error(a->c, r, CHAN, what, err, errlen);
+    if (rc != 0) return rc;
+    if (r.reply.id == AMQP_BASIC_GET_EMPTY_METHOD) return 0;
+    const amqp_basic_get_ok_t *ok = r.reply.decoded;
+    *tag = ok->delivery_tag;
+    *redelivered = ok->redelivered;
+    *remaining = ok->message_count;
+    copy_bytes(rk, rklen, ok->routing_key);
+    r = amqp_read_message(a->c, CHAN, msg, 0);
+    if ((rc = rpc_error(a->c, r, CHAN, what, err, errlen)) != 0) return rc;
+    return 1;
+}
+
+int tb_amqp_queue_peek(const tb_amqp_options *o, const char *queue, size_t max, tb_amqp_peek_fn fn,
+                       void *ctx, char *err, size_t errlen)
+{
+    if (!queue || !*queue || !fn) return TB_EINVAL;
+    admin a;
+    int rc = admin_open(&a, o, "queue peek", err, errlen);
+    if (rc != 0) return rc;
+    size_t seen = 0;
+    /* Everything read stays unacknowledged, so basic.get moves on to the
+     * next message; closing the connection gives them all back. */
+    while (seen < max) {
+        amqp_message_t msg;
+        uint64_t tag;
+        int redelivered;
+        char rk[TB_MSG_KEY_LEN];
+        uint32_t remaining;
+        rc = get_one(&a, queue, &msg, &tag, &redelivered, &remaining, rk, sizeof rk, err, errlen);
+        if (rc <= 0) break;
+        tb_msg_in m;
+        msg_in_fill(&m, &msg.properties, amqp_cstring_bytes(rk), msg.body, tag, redelivered, 0);
+        seen++;
+        int stop = fn(&m, ctx);
+        amqp_destroy_message(&msg);
+        rc = 0;
+        if (stop) break;
+    }
+    amqp_maybe_release_buffers(a.c);
+    admin_close(&a, rc == 0);
+    return rc < 0 ? rc : (int)(seen > INT32_MAX ? INT32_MAX : seen);
+}
+
+/* Publishes msg to queue `to` on MOVE_CHAN and waits for its confirm.
+ * 0, TB_ENOTFOUND (no such queue: returned), or another TB_E* code. */
+static int move_publish(admin *a, const amqp_message_t *msg, const tb_msg_in *in, const char *to,
+                        char *err, size_t errlen)
+{
+    amqp_basic_properties_t props = msg->properties;
+    const amqp_table_t *h = (props._flags & AMQP_BASIC_HEADERS_FLAG) ? &props.headers : NULL;
+    int n = h ? h->num_entries : 0;
+    amqp_table_entry_t *e = malloc(((size_t)n + 1) * sizeof *e);
+    if (!e) return TB_ENOMEM;
+    int w = 0;
+    /* The broker's delivery count belongs to the old queue; the logical
+     * routing key has to survive the default exchange. */
+    for (int i = 0; i < n; i++)
+        if (!bytes_is(h->entries[i].key, "x-delivery-count") &&
+            !bytes_is(h->entries[i].key, "tb-routing-key"))
+            e[w++] = h->entries[i];
+    e[w++] = str_entry("tb-routing-key", in->routing_key);
+    props._flags |= AMQP_BASIC_HEADERS_FLAG;
+    props.headers.num_entries = w;
+    props.headers.entries = e;
+    int st = amqp_basic_publish(a->c, MOVE_CHAN, amqp_empty_bytes, amqp_cstring_bytes(to), 1, 0,
+                                &props, msg->body);
+    free(e);
+    if (st != AMQP_STATUS_OK) {
+        tb__errf(err, errlen, "publishing to %s: %s", to, amqp_error_string2(st));
+        return TB_ECONN;
+    }
+    int returned = 0;
+    for (;;) {
+        amqp_frame_t f;
+        /* Nothing else can arrive meanwhile: channel CHAN only answers. */
+        st = amqp_simple_wait_frame(a->c, &f);
+        if (st != AMQP_STATUS_OK) {
+            tb__errf(err, errlen, "waiting for the confirm from %s: %s", to,
+                     amqp_error_string2(st));
+            return TB_ECONN;
+        }
+        if (f.frame_type != AMQP_FRAME_METHOD || (f.channel != MOVE_CHAN && f.channel != 0))
+            continue;
+        amqp_method_number_t id = f.payload.method.id;
+        if (id == AMQP_BASIC_RETURN_METHOD) {
+            amqp_message_t ret;
+            amqp_rpc_reply_t r = amqp_read_message(a->c, MOVE_CHAN, &ret, 0);
+            if (r.reply_type != AMQP_RESPONSE_NORMAL)
+                return rpc_error(a->c, r, 0, "move", err, errlen);
+            amqp_destroy_message(&ret);
+            returned = 1;
+        } else if (id == AMQP_BASIC_ACK_METHOD) {
+            if (!returned) return 0;
+            tb__errf(err, errlen, "no queue named %s", to);
+            return TB_ENOTFOUND;
+        } else if (id == AMQP_BASIC_NACK_METHOD) {
+            tb__errf(err, errlen, "the broker refused the message for %s", to);
+            return TB_EIO;
+        } else if (id == AMQP_CHANNEL_CLOSE_METHOD || id == AMQP_CONNECTION_CLOSE_METHOD) {
+            amqp_rpc_reply_t r;
+            r.reply_type = AMQP_RESPONSE_SERVER_EXCEPTION;
+            r.reply = f.payload.method;
+            r.library_error = 0;
+            return rpc_error(a->c, r, MOVE_CHAN, "publishing", err, errlen);
+        }
+    }
+}
+
+int tb_amqp_queue_move(const tb_amqp_options *o, const char *from, const char *to, const char *id,
+                       char *err, size_t errlen)
+{
+    if (!from || !*from || (to && (!*to || strcmp(from, to) == 0))) return TB_EINVAL;
+    admin a;
+    int rc = admin_open(&a, o, "queue move", err, errlen);
+    if (rc != 0) return rc;
+    if (to) {
+        amqp_channel_open(a.c, MOVE_CHAN);
+        rc = rpc_check(a.c, MOVE_CHAN, "channel.open", err, errlen);
+        if (rc == 0) {
+            amqp_confirm_select(a.c, MOVE_CHAN);
+            rc = rpc_check(a.c, MOVE_CHAN, "confirm.select", err, errlen);
+        }
+        if (rc != 0) {
+            admin_close(&a, 0);
+            return rc;
+        }
+    }
+    long moved = 0;
+    /* Messages that do not match stay unacknowledged until the connection
+     * closes, so that basic.get does not hand them out again; and no more
+     * than were there at the start are looked at, so a queue someone keeps
+     * filling still ends. */
+    for (uint64_t left = UINT64_MAX; left > 0; left--) {
+        amqp_message_t msg;
+        uint64_t tag;
+        int redelivered;
+        uint32_t remaining;
+        char rk[TB_MSG_KEY_LEN];
+        rc = get_one(&a, from, &msg, &tag, &redelivered, &remaining, rk, sizeof rk, err, errlen);
+        if (rc <= 0) break;
+        if (left == UINT64_MAX) left = (uint64_t)remaining + 1;
+        tb_msg_in m;
+        msg_in_fill(&m, &msg.properties, amqp_cstring_bytes(rk), msg.body, tag, redelivered, 0);
+        rc = 0;
+        if (!id || strcmp(m.message_id, id) == 0) {
+            if (to) rc = move_publish(&a, &msg, &m, to, err, errlen);
+            if (rc == 0 && amqp_basic_ack(a.c, CHAN, tag, 0) != AMQP_STATUS_OK) {
+                tb__errf(err, errlen, "acknowledging in %s: connection lost", from);
+                rc = TB_ECONN;
+            }
+            if (rc == 0) moved++;
+        }
+        amqp_destroy_message(&msg);
+        amqp_maybe_release_buffers(a.c);
+        if (rc != 0) break;
+    }
+    admin_close(&a, rc == 0);
+    if (rc < 0) return rc;
+    return moved > INT32_MAX ? INT32_MAX : (int)moved;
+}
+
+int tb_amqp_delete_run(const tb_amqp_options *o, char *err, size_t errlen)
+{
+    admin a;
+    int rc = admin_open(&a, o, "delete run", err, errlen);
+    if (rc != 0) return rc;
+    const char *queues[2] = {a.n.queue, a.n.dlq};
+    char what[NAME_MAX_LEN + 32];
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        if (!queues[i][0]) continue;
+        amqp_queue_delete(a.c, CHAN, amqp_cstring_bytes(queues[i]), 0, 0);
+        snprintf(what, sizeof what, "deleting queue %s", queues[i]);
+        rc = rpc_check(a.c, CHAN, what, err, errlen);
+        if (rc == TB_ENOTFOUND) rc = reopen_channel(&a, err, errlen); /* gone already */
+    }
+    const char *exchanges[2] = {a.n.events, a.n.dlx};
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        amqp_exchange_delete(a.c, CHAN, amqp_cstring_bytes(exchanges[i]), 0);
+        snprintf(what, sizeof what, "deleting exchange %s", exchanges[i]);
+        rc = rpc_check(a.c, CHAN, what, err, errlen);
+        if (rc == TB_ENOTFOUND) rc = reopen_channel(&a, err, errlen);
+    }
+    admin_close(&a, rc == 0);
+    return rc;
+}

@@ -1,0 +1,408 @@
+/* A distributed run with real processes through the project's private
+ * RabbitMQ (scripts/broker.sh, started by ctest's broker fixture): the
+ * tradebus binary run as a user runs it — `up`, or each `component` and the
+ * `feed` by hand — must write exactly what `tradebus backtest` writes for
+ * the same config: when nothing goes wrong, when any process is SIGKILLed
+ * mid-run and started again, when the broker restarts mid-run, and with a
+ * poison message in the queues. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "tb_test_cli.h"
+#include "tb_test_support.h"
+#include "tradebus/node.h"
+#include "tradebus/transport.h"
+
+#define BARS_PER_SYMBOL 500
+#define NPROC           6
+
+typedef struct {
+    char dir[512];
+    char run[64];
+    const char *url;
+    pid_t pid[NPROC];
+} fixture;
+
+static const char *const roles[NPROC] = {"signal", "orders",  "positions",
+                                         "risk",   "monitor", "feed"};
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* The first n bars of a bundled file, under the same (symbol-naming) name. */
+static void head_data(const char *dir, const char *name, int n)
+{
+    char src[1024], dst[1024], line[512];
+    snprintf(src, sizeof(src), "%s/data/%s", TB_SOURCE_DIR, name);
+    snprintf(dst, sizeof(dst), "%s/%s", dir, name);
+    FILE *in = fopen(src, "r"), *out = fopen(dst, "w");
+    assert_non_null(in);
+    assert_non_null(out);
+    for (int i = 0; i < n && fgets(line, sizeof(line), in); i++)
+        fputs(line, out);
+    fclose(in);
+    assert_int_equal(fclose(out), 0);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    f->url = getenv("TB_AMQP_URL");
+    if (!f->url)
+        fail_msg("TB_AMQP_URL is not set: this test needs the project's broker (ctest starts it "
+                 "with the broker_start fixture: run it through ctest)");
+    tbt_temp_dir(f->dir, sizeof(f->dir));
+    snprintf(f->run, sizeof(f->run), "e2e%ld", (long)getpid());
+    head_data(f->dir, "BTCUSDT-1m-2024-01.csv", BARS_PER_SYMBOL);
+    head_data(f->dir, "ETHUSDT-1m-2024-01.csv", BARS_PER_SYMBOL);
+    char ini[4096], path[1024];
+    snprintf(ini, sizeof(ini),
+             "[backtest]\ndata = BTCUSDT-1m-2024-01.csv ETHUSDT-1m-2024-01.csv\n"
+             "initial_cash = 100000\n"
+             "[exchange]\nfee_bps = 7.5\nslippage_bps = 2\nmax_volume_participation = 0.05\n"
+             "[risk]\nmax_position = 100\nmax_order_notional = 60000\nmax_open_orders = 10\n"
+             "price_band_pct = 5\nmax_orders_per_minute = 30\nmax_drawdown_pct = 20\n"
+             "[symbol.BTCUSDT]\ntick_size = 0.01\nstep_size = 0.00001\n"
+             "[symbol.ETHUSDT]\ntick_size = 0.01\nstep_size = 0.0001\n"
+             "[strategy.btc_sma]\ntype = sma_cross\nsymbol = BTCUSDT\nfast = 5\nslow = 15\n"
+             "quantity = 0.05\nallow_short = true\n"
+             "[strategy.eth_rsi]\ntype = rsi_reversion\nsymbol = ETHUSDT\nperiod = 14\n"
+             "oversold = 30\noverbought = 70\nquantity = 1\norder_type = LIMIT\n"
+             "limit_offset_bps = 5\n"
+             "[strategy.btc_bb]\ntype = bollinger_breakout\nsymbol = BTCUSDT\nperiod = 20\n"
+             "k = 2\nquantity = 0.02\n"
+             "[bus]\ntype = amqp\nurl = %s\nstate_dir = state\nwindow = 32\n",
+             f->url);
+    tbt_write_file(f->dir, "run.ini", ini, path, sizeof(path));
+    int code = tbt_run_cli(f->dir, NULL,
+                           "backtest --config run.ini --set bus.type=memory "
+                           "--out emb --quiet");
+    assert_int_equal(code, 0);
+    char *fills = tbt_read_in(f->dir, "emb/fills.csv");
+    size_t lines = 0;
+    for (char *p = fills; p && *p; p++)
+        lines += *p == '\n';
+    free(fills);
+    assert_true(lines > 20); /* enough trading for the comparison to mean something */
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    for (int i = 0; i < NPROC; i++)
+        if (f->pid[i] > 0) {
+            kill(f->pid[i], SIGKILL);
+            waitpid(f->pid[i], NULL, 0);
+        }
+    tbt_remove_tree(f->dir);
+    free(f);
+    return 0;
+}
+
+/* The run name of this test: its own exchanges and queues on the broker. */
+static void name_run(fixture *f, const char *what)
+{
+    snprintf(f->run, sizeof(f->run), "e2e%ld-%s", (long)getpid(), what);
+}
+
+static pid_t spawn_role(fixture *f, int i)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char log[700], set[128];
+        snprintf(log, sizeof(log), "%s/%s.log", f->dir, roles[i]);
+        snprintf(set, sizeof(set), "bus.name=%s", f->run);
+        if (chdir(f->dir) != 0 || !freopen(log, "a", stderr) || !freopen("/dev/null", "w", stdout))
+            _exit(126);
+        if (!strcmp(roles[i], "feed"))
+            execl(TB_BINARY, TB_BINARY, "feed", "--config", "run.ini", "--set", set, (char *)NULL);
+        else
+            execl(TB_BINARY, TB_BINARY, "component", roles[i], "--config", "run.ini", "--set", set,
+                  "--out", "dist", (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void tail_logs(fixture *f)
+{
+    for (int i = 0; i < NPROC; i++) {
+        char p[700];
+        snprintf(p, sizeof(p), "%s/%s.log", f->dir, roles[i]);
+        char *s = tbt_read_file(p);
+        if (!s) continue;
+        size_t n = strlen(s);
+        fprintf(stderr, "---- %s.log (end)\n%s\n", roles[i], s + (n > 1500 ? n - 1500 : 0));
+        free(s);
+    }
+}
+
+/* Waits for every process; each must exit 0. */
+static void wait_all(fixture *f, int seconds)
+{
+    for (int waited = 0;; waited += 50) {
+        int left = 0;
+        for (int i = 0; i < NPROC; i++) {
+            if (f->pid[i] <= 0) continue;
+            int st;
+            pid_t w = waitpid(f->pid[i], &st, WNOHANG);
+            if (w == 0) {
+                left++;
+                continue;
+            }
+            f->pid[i] = 0;
+            if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+                tail_logs(f);
+                fail_msg("%s ended with status %d", roles[i], st);
+            }
+        }
+        if (!left) return;
+        if (waited > seconds * 1000) {
+            tail_logs(f);
+            fail_msg("the distributed run did not finish in %d s", seconds);
+        }
+        sleep_ms(50);
+    }
+}
+
+/* Fails at once, with the logs, if a process has already ended badly. */
+static void check_alive(fixture *f)
+{
+    for (int i = 0; i < NPROC; i++) {
+        int st;
+        if (f->pid[i] > 0 && waitpid(f->pid[i], &st, WNOHANG) == f->pid[i]) {
+            f->pid[i] = 0;
+            if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+                tail_logs(f);
+                fail_msg("%s ended early with status %d", roles[i], st);
+            }
+        }
+    }
+}
+
+static uint64_t progress_of(fixture *f, const char *role)
+{
+    check_alive(f);
+    char p[700];
+    uint64_t bars = 0;
+    int done = 0;
+    snprintf(p, sizeof(p), "%s/state/%s-%s.db", f->dir, f->run, role);
+    if (access(p, R_OK) != 0 || tb_node_state_read(p, &bars, &done) != 0) return 0;
+    return bars;
+}
+
+static void assert_same_as_embedded(fixture *f)
+{
+    const char *files[] = {"summary.json", "fills.csv", "events.jsonl"};
+    for (int i = 0; i < 3; i++) {
+        char a[600], b[600];
+        snprintf(a, sizeof(a), "emb/%s", files[i]);
+        snprintf(b, sizeof(b), "dist/%s", files[i]);
+        char *x = tbt_read_in(f->dir, a), *y = tbt_read_in(f->dir, b);
+        if (!x || !y) fail_msg("%s is missing", x ? b : a);
+        if (strcmp(x, y) != 0) {
+            size_t k = 0;
+            while (x[k] && x[k] == y[k])
+                k++;
+            size_t from = k > 150 ? k - 150 : 0;
+            fail_msg("%s differs from the embedded run at byte %zu:\nembedded:    %.250s\n"
+                     "distributed: %.250s",
+                     files[i], k, x + from, y + from);
+        }
+        free(x);
+        free(y);
+    }
+}
+
+/* Every client order id was created once: no order was sent twice. */
+static void assert_each_order_once(fixture *f)
+{
+    char *ev = tbt_read_in(f->dir, "dist/events.jsonl");
+    assert_non_null(ev);
+    size_t n = 0, cap = 1024;
+    char **ids = malloc(cap * sizeof(*ids));
+    for (char *line = strtok(ev, "\n"); line; line = strtok(NULL, "\n")) {
+        if (!strstr(line, "\"type\":\"OrderCreated\"")) continue;
+        char *c = strstr(line, "\"client_order_id\":\"");
+        assert_non_null(c);
+        c += strlen("\"client_order_id\":\"");
+        *strchr(c, '"') = 0;
+        for (size_t i = 0; i < n; i++)
+            if (!strcmp(ids[i], c)) fail_msg("client order id %s was created twice", c);
+        if (n == cap) ids = realloc(ids, (cap *= 2) * sizeof(*ids));
+        ids[n++] = c;
+    }
+    assert_true(n > 10);
+    free(ids);
+    free(ev);
+}
+
+static void test_dist_up_writes_what_backtest_writes(void **state)
+{
+    fixture *f = *state;
+    name_run(f, "up");
+    int code =
+        tbt_run_cli(f->dir, NULL, "up --config run.ini --set bus.name=%s --out dist", f->run);
+    if (code != 0) {
+        char *out = tbt_read_in(f->dir, "stdout.txt");
+        fail_msg("tradebus up exited %d:\n%s", code, out ? out : "");
+    }
+    assert_same_as_embedded(f);
+    assert_each_order_once(f);
+    /* up reports each process's lines under its name */
+    char *out = tbt_read_in(f->dir, "stdout.txt");
+    assert_non_null(strstr(out, "[orders] done: 1000 bars"));
+    assert_non_null(strstr(out, "[monitor]   fills"));
+    free(out);
+}
+
+static void test_dist_each_process_killed_and_restarted_changes_nothing(void **state)
+{
+    fixture *f = *state;
+    for (int victim = 0; victim < NPROC; victim++) {
+        char what[32];
+        snprintf(what, sizeof(what), "kill-%s", roles[victim]);
+        name_run(f, what);
+        char cmd[700];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s/dist'", f->dir);
+        assert_int_equal(system(cmd), 0);
+        for (int i = 0; i < NPROC; i++)
+            f->pid[i] = spawn_role(f, i);
+        /* Kill it once it is well into the run (state saved, messages in flight). */
+        uint64_t at = 150 + 60 * (uint64_t)victim;
+        for (int waited = 0; progress_of(f, roles[victim]) < at; waited += 20) {
+            if (waited > 60000) {
+                tail_logs(f);
+                fail_msg("%s did not reach bar %llu", roles[victim], (unsigned long long)at);
+            }
+            sleep_ms(20);
+        }
+        assert_int_equal(kill(f->pid[victim], SIGKILL), 0);
+        int st;
+        assert_int_equal(waitpid(f->pid[victim], &st, 0), f->pid[victim]);
+        assert_true(WIFSIGNALED(st));
+        assert_true(progress_of(f, roles[victim]) < 2 * BARS_PER_SYMBOL); /* killed mid-run */
+        f->pid[victim] = spawn_role(f, victim);
+        wait_all(f, 180);
+        assert_same_as_embedded(f);
+        assert_each_order_once(f);
+        char log[700];
+        snprintf(log, sizeof(log), "%s/%s.log", f->dir, roles[victim]);
+        char *s = tbt_read_file(log);
+        if (!s || !strstr(s, "restarted at bar"))
+            fail_msg("%s.log does not say it restarted:\n%s", roles[victim], s ? s : "");
+        free(s);
+    }
+}
+
+static void test_dist_broker_restart_mid_run_changes_nothing(void **state)
+{
+    fixture *f = *state;
+    const char *dir = getenv("TB_BROKER_DIR"), *script = getenv("TB_BROKER_SCRIPT");
+    if (!dir || !script) fail_msg("TB_BROKER_DIR / TB_BROKER_SCRIPT not set (run through ctest)");
+    name_run(f, "restart");
+    for (int i = 0; i < NPROC; i++)
+        f->pid[i] = spawn_role(f, i);
+    for (int waited = 0; progress_of(f, "monitor") < 200; waited += 20) {
+        if (waited > 60000) {
+            tail_logs(f);
+            fail_msg("the run did not reach bar 200");
+        }
+        sleep_ms(20);
+    }
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "sh '%s' restart '%s'", script, dir);
+    assert_int_equal(system(cmd), 0);
+    assert_true(progress_of(f, "monitor") < 2 * BARS_PER_SYMBOL); /* it was mid-run */
+    wait_all(f, 240);
+    assert_same_as_embedded(f);
+    assert_each_order_once(f);
+    char *s = tbt_read_in(f->dir, "orders.log");
+    assert_non_null(strstr(s, "reconnected"));
+    free(s);
+}
+
+static void test_dist_poison_message_is_dead_lettered_and_the_run_goes_on(void **state)
+{
+    fixture *f = *state;
+    name_run(f, "poison");
+    for (int i = 0; i < NPROC; i++)
+        f->pid[i] = spawn_role(f, i);
+    for (int waited = 0; progress_of(f, "monitor") < 50; waited += 20) {
+        if (waited > 60000) {
+            tail_logs(f);
+            fail_msg("the run did not start");
+        }
+        sleep_ms(20);
+    }
+    /* A truncated market-data message, as a broken producer would send. */
+    tb_amqp_options o;
+    memset(&o, 0, sizeof(o));
+    o.url = f->url;
+    o.run = f->run;
+    tb_transport *t;
+    char err[512] = "";
+    if (tb_amqp_transport_create(&o, &t, err, sizeof(err)) != 0) fail_msg("%s", err);
+    const char *bad = "{\"type\":\"MarketData\",\"event_id\":\"9\",\"payload\":{\"symbol\":\"BTC";
+    tb_msg_out m = {"MarketData.BTCUSDT", "poison-1", "MarketData", NULL, NULL, NULL, bad,
+                    strlen(bad)};
+    assert_int_equal(tb_transport_publish(t, &m), 0);
+    assert_int_equal(tb_transport_flush(t, 10000), 0);
+    tb_transport_destroy(t);
+    wait_all(f, 180);
+    assert_same_as_embedded(f);
+    /* Each of the five components gave it back until the delivery limit,
+     * then RabbitMQ dead-lettered it to that component's queue. */
+    assert_int_equal(
+        tbt_run_cli(f->dir, NULL, "dlq list --config run.ini --set bus.name=%s", f->run), 0);
+    char *out = tbt_read_in(f->dir, "stdout.txt");
+    size_t hits = 0;
+    for (char *p = out; (p = strstr(p, "poison-1")); p++)
+        hits++;
+    if (hits != 5) fail_msg("expected poison-1 in 5 dead-letter queues:\n%s", out);
+    assert_non_null(strstr(out, "delivery_limit"));
+    free(out);
+    char *log = tbt_read_in(f->dir, "positions.log");
+    assert_non_null(strstr(log, "poison-1"));
+    free(log);
+    /* Replayed, it goes back to its queues; nothing consumes them now (the
+     * run is over), so it waits there instead of the dead-letter queues. */
+    assert_int_equal(
+        tbt_run_cli(f->dir, NULL, "dlq replay --all --config run.ini --set bus.name=%s", f->run),
+        0);
+    assert_int_equal(tbt_run_cli(f->dir, NULL, "status --config run.ini --set bus.name=%s", f->run),
+                     0);
+    out = tbt_read_in(f->dir, "stdout.txt");
+    assert_non_null(strstr(out, "positions"));
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_dist_up_writes_what_backtest_writes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dist_each_process_killed_and_restarted_changes_nothing,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dist_broker_restart_mid_run_changes_nothing, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_dist_poison_message_is_dead_lettered_and_the_run_goes_on, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
