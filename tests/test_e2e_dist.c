@@ -20,6 +20,7 @@
 
 #include "tb_test_cli.h"
 #include "tb_test_support.h"
+#include "tradebus/codec.h"
 #include "tradebus/node.h"
 #include "tradebus/transport.h"
 
@@ -31,6 +32,8 @@ typedef struct {
     char run[64];
     const char *url;
     pid_t pid[NPROC];
+    const char *feed_rate;           /* --rate for the feed, or NULL */
+    const char *const *extra[NPROC]; /* more arguments per process, NULL-terminated */
 } fixture;
 
 static const char *const roles[NPROC] = {"signal", "orders",  "positions",
@@ -130,11 +133,29 @@ static pid_t spawn_role(fixture *f, int i)
         snprintf(set, sizeof(set), "bus.name=%s", f->run);
         if (chdir(f->dir) != 0 || !freopen(log, "a", stderr) || !freopen("/dev/null", "w", stdout))
             _exit(126);
-        if (!strcmp(roles[i], "feed"))
-            execl(TB_BINARY, TB_BINARY, "feed", "--config", "run.ini", "--set", set, (char *)NULL);
-        else
-            execl(TB_BINARY, TB_BINARY, "component", roles[i], "--config", "run.ini", "--set", set,
-                  "--out", "dist", (char *)NULL);
+        const char *argv[40];
+        int n = 0;
+        argv[n++] = TB_BINARY;
+        if (!strcmp(roles[i], "feed")) {
+            argv[n++] = "feed";
+            if (f->feed_rate) {
+                argv[n++] = "--rate";
+                argv[n++] = f->feed_rate;
+            }
+        } else {
+            argv[n++] = "component";
+            argv[n++] = roles[i];
+            argv[n++] = "--out";
+            argv[n++] = "dist";
+        }
+        argv[n++] = "--config";
+        argv[n++] = "run.ini";
+        argv[n++] = "--set";
+        argv[n++] = set;
+        for (int k = 0; f->extra[i] && f->extra[i][k] && n < 39; k++)
+            argv[n++] = f->extra[i][k];
+        argv[n] = NULL;
+        execv(TB_BINARY, (char *const *)argv);
         _exit(127);
     }
     return pid;
@@ -393,6 +414,117 @@ static void test_dist_poison_message_is_dead_lettered_and_the_run_goes_on(void *
     free(out);
 }
 
+/* Runs `tradebus ARGS` until its stdout holds want (or 20 s pass). */
+static char *cli_until(fixture *f, const char *want, const char *args)
+{
+    for (int waited = 0;; waited += 200) {
+        assert_int_equal(tbt_run_cli(f->dir, NULL, "%s", args), 0);
+        char *out = tbt_read_in(f->dir, "stdout.txt");
+        if (strstr(out, want)) return out;
+        if (waited > 20000) fail_msg("`tradebus %s` never said '%s':\n%s", args, want, out);
+        free(out);
+        sleep_ms(200);
+    }
+}
+
+/* A fill for a strategy the config does not have: the positions process
+ * refuses it until the limit, RabbitMQ dead-letters it, the run goes on; the
+ * fix (the strategy added, the process restarted with
+ * --accept-config-change) and `dlq replay` bring it through. */
+static void test_dist_dead_letter_replayed_after_a_fix_goes_through(void **state)
+{
+    fixture *f = *state;
+    name_run(f, "fix");
+    f->feed_rate = "80"; /* a run long enough to fix it while it goes on */
+    for (int i = 0; i < NPROC; i++)
+        f->pid[i] = spawn_role(f, i);
+    for (int waited = 0; progress_of(f, "monitor") < 20; waited += 20) {
+        if (waited > 60000) {
+            tail_logs(f);
+            fail_msg("the run did not start");
+        }
+        sleep_ms(20);
+    }
+    tb_event ev;
+    tb_event_init(&ev, TB_EV_ORDER_FILLED, TB_SRC_EXCHANGE);
+    ev.event_id = ev.correlation_id = ((uint64_t)9 << 48) | 1; /* node 9: another system */
+    ev.timestamp = 1704067500000000000LL;
+    tb_order_filled *fl = &ev.u.order_filled;
+    snprintf(fl->order_id, sizeof(fl->order_id), "EXT-1");
+    snprintf(fl->client_order_id, sizeof(fl->client_order_id), "manual-1");
+    snprintf(fl->strategy_id, sizeof(fl->strategy_id), "manual");
+    snprintf(fl->symbol, sizeof(fl->symbol), "BTCUSDT");
+    fl->side = TB_SIDE_BUY;
+    fl->filled_quantity = fl->cumulative_quantity = tbt_dec("0.5");
+    fl->filled_price = fl->average_price = tbt_dec("42000");
+    fl->status = TB_ORDER_FILLED;
+    fl->trade_id = 1;
+    char body[2048], queue[128], id[32];
+    int len = tb_codec_encode(&ev, body, sizeof(body));
+    assert_true(len > 0);
+    snprintf(queue, sizeof(queue), "%s.positions", f->run);
+    snprintf(id, sizeof(id), "%llu", (unsigned long long)ev.event_id);
+    tb_amqp_options o;
+    memset(&o, 0, sizeof(o));
+    o.url = f->url;
+    o.run = f->run;
+    tb_transport *t;
+    char err[512] = "";
+    if (tb_amqp_transport_create(&o, &t, err, sizeof(err)) != 0) fail_msg("%s", err);
+    tb_msg_out m = {"OrderFilled.BTCUSDT", id, "OrderFilled", NULL, NULL, queue, body, (size_t)len};
+    assert_int_equal(tb_transport_publish(t, &m), 0);
+    assert_int_equal(tb_transport_flush(t, 10000), 0);
+    tb_transport_destroy(t);
+
+    char args[512];
+    snprintf(args, sizeof(args), "dlq list --config run.ini --set bus.name=%s", f->run);
+    char *out = cli_until(f, id, args);
+    assert_non_null(strstr(out, "positions"));
+    assert_non_null(strstr(out, "delivery_limit"));
+    free(out);
+    assert_true(progress_of(f, "monitor") < 2 * BARS_PER_SYMBOL); /* the run went on meanwhile */
+
+    /* The fix: the positions process learns the strategy. */
+    static const char *const fix[] = {"--set",
+                                      "strategy.manual.type=sma_cross",
+                                      "--set",
+                                      "strategy.manual.symbol=BTCUSDT",
+                                      "--set",
+                                      "strategy.manual.quantity=0.5",
+                                      "--accept-config-change",
+                                      NULL};
+    int pos = 2;
+    assert_int_equal(kill(f->pid[pos], SIGTERM), 0);
+    int st;
+    assert_int_equal(waitpid(f->pid[pos], &st, 0), f->pid[pos]);
+    f->extra[pos] = fix;
+    f->pid[pos] = spawn_role(f, pos);
+    snprintf(args, sizeof(args), "dlq replay --all --config run.ini --set bus.name=%s", f->run);
+    assert_int_equal(tbt_run_cli(f->dir, NULL, "%s", args), 0);
+    out = tbt_read_in(f->dir, "stdout.txt");
+    assert_non_null(strstr(out, "positions: 1 message back in its queue"));
+    free(out);
+    wait_all(f, 180);
+
+    char *summary = tbt_read_in(f->dir, "dist/summary.json");
+    assert_non_null(strstr(summary, "\"strategy_id\": \"manual\", \"symbol\": \"BTCUSDT\", "
+                                    "\"quantity\": \"0.5\""));
+    free(summary);
+    char *log = tbt_read_in(f->dir, "positions.log");
+    assert_non_null(strstr(log, "without a run key handled"));
+    free(log);
+    /* the rest of the run is untouched: the same fills as embedded */
+    char *a = tbt_read_in(f->dir, "emb/fills.csv"), *b = tbt_read_in(f->dir, "dist/fills.csv");
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    snprintf(args, sizeof(args), "dlq list --config run.ini --set bus.name=%s", f->run);
+    assert_int_equal(tbt_run_cli(f->dir, NULL, "%s", args), 0);
+    out = tbt_read_in(f->dir, "stdout.txt");
+    assert_non_null(strstr(out, "0 dead letters"));
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -403,6 +535,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_dist_poison_message_is_dead_lettered_and_the_run_goes_on, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dist_dead_letter_replayed_after_a_fix_goes_through,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

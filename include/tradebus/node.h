@@ -64,6 +64,11 @@ typedef struct {
     void (*log)(const char *line, void *ctx);
     void *log_ctx;
     const volatile int *stop; /* non-zero: stop waiting for the broker (Ctrl-C); may be NULL */
+    /* A restart under a changed config (a fix deployed mid-run): the saved
+     * events are re-executed under the new config instead of the change
+     * being refused. If the change alters what they produce, the run's
+     * results are no longer the embedded run's. */
+    int accept_config_change;
     /* Called for every event the node publishes, as it goes to the broker
      * (for latency measurements); may be NULL. */
     void (*on_publish)(const tb_event *ev, void *ctx);

@@ -31,6 +31,11 @@ const char *const cli_component_help =
     "\n"
     "  --out DIR     monitor only: where the run's files go (default out)\n"
     "  --state DIR   where this process keeps its state (default [bus] state_dir)\n"
+    "  --accept-config-change\n"
+    "                restarting with a changed config (a fix, e.g. a strategy the\n"
+    "                positions process refused fills for): re-execute the saved\n"
+    "                events under it instead of refusing; then `tradebus dlq replay`\n"
+    "                brings back what was dead-lettered before the fix\n"
     "\n"
     "Example, one machine per component (same config everywhere):\n"
     "  tradebus component orders --config live.ini --set bus.url=amqp://mq1:5672/\n"
@@ -100,11 +105,16 @@ static void log_line(const char *line, void *ctx)
 typedef struct {
     const char *state_dir;
     double rate;
+    int accept_config_change;
 } dist_opts;
 
 static int dist_opt(const char *opt, const char *val, void *ctx)
 {
     dist_opts *d = ctx;
+    if (!strcmp(opt, "--accept-config-change")) {
+        d->accept_config_change = 1;
+        return 1;
+    }
     if (!strcmp(opt, "--state") || !strcmp(opt, "--rate")) {
         if (!val) {
             cli_usage_error("%s needs a value", opt);
@@ -148,6 +158,7 @@ static int run_node(cli_run *r, const char *role, const dist_opts *d)
     no.log = log_line;
     no.log_ctx = (void *)role;
     no.stop = &stop_int;
+    no.accept_config_change = d->accept_config_change;
     tb_node *n = NULL;
     tb_transport *t = NULL;
     int rc = tb_node_create(&r->cfg, &no, &n, err, sizeof(err));
@@ -255,7 +266,7 @@ int cmd_component(int argc, char **argv)
         return EXIT_USAGE;
     }
     cli_run r;
-    dist_opts d = {NULL, 0};
+    dist_opts d = {NULL, 0, 0};
     int code = cli_parse_run(argc - 1, argv + 1, &r, cli_component_help, dist_opt, &d);
     if (code >= 0) return code;
     code = run_node(&r, role, &d);
@@ -266,7 +277,7 @@ int cmd_component(int argc, char **argv)
 int cmd_feed(int argc, char **argv)
 {
     cli_run r;
-    dist_opts d = {NULL, 0};
+    dist_opts d = {NULL, 0, 0};
     int code = cli_parse_run(argc, argv, &r, cli_feed_help, dist_opt, &d);
     if (code >= 0) return code;
     code = run_node(&r, "feed", &d);
@@ -287,7 +298,7 @@ static uint64_t bars_done(const char *state)
 int cmd_status(int argc, char **argv)
 {
     cli_run r;
-    dist_opts d = {NULL, 0};
+    dist_opts d = {NULL, 0, 0};
     int code = cli_parse_run(argc, argv, &r, cli_status_help, dist_opt, &d);
     if (code >= 0) return code;
     tb_amqp_options ao;

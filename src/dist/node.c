@@ -965,8 +965,8 @@ int tb_node_create(const tb_config *cfg, const tb_node_options *o, tb_node **out
         n->owned[0] = n->role;
     }
     int fresh = 0;
-    if ((rc = tb__nstate_open(o->state_path, n->role, n->run, tb_config_hash(cfg), &n->st, &fresh,
-                              err, errlen)) != 0)
+    if ((rc = tb__nstate_open(o->state_path, n->role, n->run, tb_config_hash(cfg),
+                              o->accept_config_change, &n->st, &fresh, err, errlen)) != 0)
         goto fail;
     tb__nprogress pg;
     if ((rc = tb__nstate_progress(n->st, &pg)) != 0) {

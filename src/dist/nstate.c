@@ -24,8 +24,21 @@ static const char *schema =
     "CREATE TABLE IF NOT EXISTS handled(seq INTEGER PRIMARY KEY, root INTEGER NOT NULL,"
     " depth INTEGER NOT NULL, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL);";
 
-static int check_meta(tb__nstate *s, const char *k, const char *want, const char *path, char *err,
-                      size_t errlen)
+static int set_meta(tb__nstate *s, const char *sql, const char *k, const char *v)
+{
+    sqlite3_stmt *ins;
+    int rc = TB_EIO;
+    if (!sqlite3_prepare_v2(s->db, sql, -1, &ins, NULL)) {
+        sqlite3_bind_text(ins, 1, v, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 2, k, -1, SQLITE_STATIC);
+        if (sqlite3_step(ins) == SQLITE_DONE) rc = 0;
+        sqlite3_finalize(ins);
+    }
+    return rc;
+}
+
+static int check_meta(tb__nstate *s, const char *k, const char *want, int may_change,
+                      const char *path, char *err, size_t errlen)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "SELECT v FROM meta WHERE k = ?", -1, &st, NULL)) return TB_EIO;
@@ -33,29 +46,27 @@ static int check_meta(tb__nstate *s, const char *k, const char *want, const char
     int rc = 0;
     if (sqlite3_step(st) == SQLITE_ROW) {
         const char *have = (const char *)sqlite3_column_text(st, 0);
-        if (!have || strcmp(have, want) != 0) {
+        if (have && strcmp(have, want) != 0 && may_change) {
+            rc = set_meta(s, "UPDATE meta SET v = ? WHERE k = ?", k, want);
+        } else if (!have || strcmp(have, want) != 0) {
             tb__errf(err, errlen,
                      "%s: state of another %s (%s, not %s): delete the file to start this run "
-                     "afresh, or give this run its own [bus] name",
-                     path, k, have ? have : "?", want);
+                     "afresh, give this run its own [bus] name%s",
+                     path, k, have ? have : "?", want,
+                     strcmp(k, "config") ? ""
+                                         : ", or, to carry on this run under the changed config, "
+                                           "--accept-config-change");
             rc = TB_ECONFIG;
         }
     } else {
-        sqlite3_stmt *ins;
-        rc = TB_EIO;
-        if (!sqlite3_prepare_v2(s->db, "INSERT INTO meta(k, v) VALUES(?, ?)", -1, &ins, NULL)) {
-            sqlite3_bind_text(ins, 1, k, -1, SQLITE_STATIC);
-            sqlite3_bind_text(ins, 2, want, -1, SQLITE_STATIC);
-            if (sqlite3_step(ins) == SQLITE_DONE) rc = 0;
-            sqlite3_finalize(ins);
-        }
+        rc = set_meta(s, "INSERT INTO meta(v, k) VALUES(?, ?)", k, want);
     }
     sqlite3_finalize(st);
     return rc;
 }
 
 int tb__nstate_open(const char *path, const char *role, const char *run, uint64_t cfg_hash,
-                    tb__nstate **out, int *fresh, char *err, size_t errlen)
+                    int config_may_change, tb__nstate **out, int *fresh, char *err, size_t errlen)
 {
     tb__nstate *s = calloc(1, sizeof(*s));
     if (!s) return TB_ENOMEM;
@@ -83,7 +94,8 @@ int tb__nstate_open(const char *path, const char *role, const char *run, uint64_
     const char *ks[] = {"role", "run", "config"};
     const char *vs[] = {role, run, hash};
     for (int i = 0; i < 3; i++)
-        if ((rc = check_meta(s, ks[i], vs[i], path, err, errlen)) != 0) {
+        if ((rc = check_meta(s, ks[i], vs[i], i == 2 && config_may_change, path, err, errlen)) !=
+            0) {
             if (rc == TB_EIO) tb__errf(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
             goto fail;
         }

@@ -23,10 +23,10 @@ typedef struct {
 } tb__nprogress;
 
 /* Opens or creates path. TB_ECONFIG (err names the mismatch) if it holds
- * another role's, run's or config's state; TB_EIO otherwise. *fresh = 1
- * when nothing was there. */
+ * another role's, run's or (unless config_may_change, which records the new
+ * one) config's state; TB_EIO otherwise. *fresh = 1 when nothing was there. */
 int tb__nstate_open(const char *path, const char *role, const char *run, uint64_t cfg_hash,
-                    tb__nstate **out, int *fresh, char *err, size_t errlen);
+                    int config_may_change, tb__nstate **out, int *fresh, char *err, size_t errlen);
 void tb__nstate_close(tb__nstate *s);
 /* Reads the progress of a state file, read-only. 0 or TB_EIO. */
 int tb__nstate_peek(const char *path, tb__nprogress *p);
