@@ -414,6 +414,54 @@ static void test_dist_poison_message_is_dead_lettered_and_the_run_goes_on(void *
     free(out);
 }
 
+/* Ctrl-C on `tradebus up` stops every process cleanly (exit 130, nothing
+ * left running); `up --resume` continues the run to the same result. */
+static void test_dist_up_interrupted_then_resumed_changes_nothing(void **state)
+{
+    fixture *f = *state;
+    name_run(f, "ctrlc");
+    pid_t up = fork();
+    assert_true(up >= 0);
+    if (up == 0) {
+        char set[128];
+        snprintf(set, sizeof(set), "bus.name=%s", f->run);
+        if (chdir(f->dir) != 0 || !freopen("up1.log", "w", stdout) ||
+            !freopen("up1.err", "w", stderr))
+            _exit(126);
+        execl(TB_BINARY, TB_BINARY, "up", "--config", "run.ini", "--set", set, "--out", "dist",
+              (char *)NULL);
+        _exit(127);
+    }
+    for (int waited = 0; progress_of(f, "monitor") < 300; waited += 20) {
+        if (waited > 60000) {
+            kill(up, SIGKILL);
+            fail_msg("the run did not reach bar 300");
+        }
+        sleep_ms(20);
+    }
+    assert_int_equal(kill(up, SIGINT), 0);
+    int st;
+    assert_int_equal(waitpid(up, &st, 0), up);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 130);
+    uint64_t at = progress_of(f, "monitor");
+    assert_true(at < 2 * BARS_PER_SYMBOL); /* stopped mid-run */
+    /* No process of the run is left: nothing moves any more. */
+    sleep_ms(500);
+    assert_true(progress_of(f, "monitor") == at);
+    char *err = tbt_read_in(f->dir, "up1.err");
+    assert_non_null(strstr(err, "up --resume"));
+    free(err);
+    int code = tbt_run_cli(f->dir, NULL,
+                           "up --resume --config run.ini --set bus.name=%s --out dist", f->run);
+    if (code != 0) {
+        char *out = tbt_read_in(f->dir, "stdout.txt");
+        fail_msg("up --resume exited %d:\n%s", code, out ? out : "");
+    }
+    assert_same_as_embedded(f);
+    assert_each_order_once(f);
+}
+
 /* Runs `tradebus ARGS` until its stdout holds want (or 20 s pass). */
 static char *cli_until(fixture *f, const char *want, const char *args)
 {
@@ -536,6 +584,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_dist_poison_message_is_dead_lettered_and_the_run_goes_on, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dist_dead_letter_replayed_after_a_fix_goes_through,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dist_up_interrupted_then_resumed_changes_nothing,
                                         setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -196,8 +196,8 @@ static int run_node(cli_run *r, const char *role, const dist_opts *d)
         return stop_flag ? 130 : (rc == TB_ECONFIG ? EXIT_USAGE : EXIT_RUNTIME);
     }
     if (!strcmp(role, "feed")) {
-        /* Bars published before every component's queue exists would be
-         * unroutable: wait for the queues (a component declares its own). */
+        /* Bars published before every component's queue exists and is bound
+         * would be unroutable: wait for each component to be consuming. */
         const char *const *roles = tb_node_roles();
         int warned = 0;
         for (int i = 0; roles[i] && !stop_flag; i++) {
@@ -205,7 +205,11 @@ static int run_node(cli_run *r, const char *role, const dist_opts *d)
             char q[160];
             long msgs, cons;
             snprintf(q, sizeof(q), "%s.%s", ao.run, roles[i]);
-            while (!stop_flag && tb_amqp_queue_info(&ao, q, &msgs, &cons, err, sizeof(err)) != 0) {
+            /* A consumer on it means the component also bound it (bindings
+             * come before consuming): a queue merely declared would let
+             * the first bars go unrouted. */
+            while (!stop_flag &&
+                   (tb_amqp_queue_info(&ao, q, &msgs, &cons, err, sizeof(err)) != 0 || cons < 1)) {
                 if (!warned++)
                     fprintf(stderr, "[feed] waiting for the components' queues (%s)\n", q);
                 struct timespec ts = {0, 200000000};

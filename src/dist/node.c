@@ -91,7 +91,8 @@ struct tb_node {
         uint64_t pub, max;
     } pubs[32]; /* highest event id taken per publisher (maybe_seen) */
     size_t npubs;
-    int restarted; /* the state file held a run */
+    int restarted;       /* the state file held a run */
+    uint64_t unroutable; /* the transport's count, last seen */
     int child_ix[16];
     outmsg *out;
     size_t nout, capout;
@@ -271,7 +272,15 @@ static int flush_all(tb_node *n, char *err, size_t errlen)
     int warned = 0;
     for (;;) {
         int rc = tb_transport_flush(n->t, 1000);
-        if (rc == 0) return 0;
+        if (rc == 0) {
+            /* mandatory publishing: the broker says what no queue took */
+            uint64_t u = n->t->ops->stats(n->t).unroutable;
+            if (u > n->unroutable)
+                logf_(n, "%llu message(s) reached no queue (is every process of the run started?)",
+                      (unsigned long long)(u - n->unroutable));
+            n->unroutable = u;
+            return 0;
+        }
         if (rc != TB_ETIMEOUT && rc != TB_ECONN) {
             tb__errf(err, errlen, "%s: publishing failed: %s", n->role, tb_strerror(rc));
             return rc;
