@@ -17,7 +17,8 @@
  *               price_band_pct, max_orders_per_minute, max_drawdown_pct [all 0 = off]
  *   [bus]       max_retries [2], ring_capacity [1024], type = memory|amqp [memory],
  *               url [amqp://127.0.0.1:5672/], name [tradebus], state_dir [tradebus-state],
- *               prefetch [1000], delivery_limit [5], window [64], order = strict|stream
+ *               prefetch [1000], delivery_limit [5], window [64], order = strict|stream,
+ *               tls_ca [/etc/ssl/certs/ca-certificates.crt]
  *   [output]    event_log = true|false [true], fills = true|false [true]
  *   [journal]   path (none: no journal), sync = full|normal|off [normal],
  *               commit_every (bars per transaction) [1000]
@@ -35,6 +36,7 @@
 #define TRADEBUS_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include "exchange.h"
 #include "marketdata.h"
 #include "risk.h"
@@ -82,6 +84,7 @@ typedef struct tb_config {
     char *bus_url;          /* url [amqp://127.0.0.1:5672/]; credentials: see transport.h */
     char *bus_name;         /* name [tradebus]: prefix of the run's exchanges and queues */
     char *bus_state_dir;    /* state_dir [tradebus-state]: each process's SQLite state */
+    char *bus_tls_ca;       /* tls_ca [system bundle]: the CA that signed an amqps:// broker */
     int bus_prefetch;       /* prefetch [1000] */
     int bus_delivery_limit; /* delivery_limit [5] */
     int bus_window;         /* window [64]: bars the feed publishes ahead */
@@ -131,6 +134,14 @@ TB_EXPORT const tb_strategy_vtable *tb_config_resolve_type(const tb_config *cfg,
 TB_EXPORT uint64_t tb_config_hash(const tb_config *cfg);
 /* Frees everything the config owns. */
 TB_EXPORT void tb_config_free(tb_config *cfg);
+/* Writes a built config's effective values to out, grouped by section in the
+ * INI's own names, one "key = value" line each followed by "(default)" when
+ * the value is the default or "(default D)" when it is not ([bus] url with
+ * its password masked, credentials as their specs); then each
+ * [symbol.SYM] and [strategy.ID] with its params as written (the built-in
+ * type's params and defaults in a note line), and every data spec.
+ * 0, TB_EINVAL (cfg not built), TB_EIO (write failed). */
+TB_EXPORT int tb_config_dump(const tb_config *cfg, FILE *out);
 
 #ifdef __cplusplus
 }

@@ -94,8 +94,9 @@ TB_EXPORT void tb_node_attach(tb_node *n, tb_transport *t);
  * the monitor has written its files), or a negative TB_E* code with err set
  * (TB_ECONN only after the broker stayed unreachable; calling again retries). */
 TB_EXPORT int tb_node_poll(tb_node *n, int timeout_ms, char *err, size_t errlen);
-/* Bars (roots) finished by this node, and the total once the feed has said
- * (else 0). */
+/* Bars finished by this node (strict order: every step of them; stream
+ * order: handled, or for the feed published), and the total once the feed
+ * has said (else 0). */
 TB_EXPORT uint64_t tb_node_roots_done(const tb_node *n);
 TB_EXPORT uint64_t tb_node_roots_total(const tb_node *n);
 /* The monitor node's merged result once tb_node_poll() returned 1 (borrowed;

@@ -81,6 +81,7 @@ void cli_dist_amqp_options(const tb_config *cfg, const char *component, tb_amqp_
     o->run = cfg->bus_name ? cfg->bus_name : "tradebus";
     o->component = component;
     o->prefetch = cfg->bus_prefetch;
+    o->cacert = cfg->bus_tls_ca;
     o->delivery_limit = cfg->bus_delivery_limit;
 }
 

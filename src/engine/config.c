@@ -439,9 +439,9 @@ static int build_entry(tb_config *cfg, tb_config_entry *e, int cli_data, char *e
                  "event handled on arrival)",
                  e->value);
         }
-        char **strs[] = {&cfg->bus_url, &cfg->bus_name, &cfg->bus_state_dir};
-        static const char *const skeys[] = {"url", "name", "state_dir"};
-        for (int i = 0; i < 3; i++)
+        char **strs[] = {&cfg->bus_url, &cfg->bus_name, &cfg->bus_state_dir, &cfg->bus_tls_ca};
+        static const char *const skeys[] = {"url", "name", "state_dir", "tls_ca"};
+        for (int i = 0; i < 4; i++)
             if (strcmp(k, skeys[i]) == 0) {
                 if (!e->value[0]) FAIL(e, "must not be empty");
                 if (i == 0 && strncmp(e->value, "amqp://", 7) != 0 &&
@@ -707,6 +707,7 @@ void tb_config_free(tb_config *cfg)
     free(cfg->bus_url);
     free(cfg->bus_name);
     free(cfg->bus_state_dir);
+    free(cfg->bus_tls_ca);
     for (size_t i = 0; i < cfg->ndata; i++)
         free(cfg->data[i]);
     free(cfg->data);
