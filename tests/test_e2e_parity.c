@@ -58,7 +58,7 @@ static int find_line(char lines[32][512], int n, const char *kind, int nth)
     for (int i = 0; i < n; i++)
         if (strncmp(lines[i], key, strlen(key)) == 0 && nth-- == 0) return i;
     fail_msg("no %s record in the reference log", kind);
-    return -1;
+    return 0; /* not reached: fail_msg ends the test (0 keeps the optimiser in bounds) */
 }
 
 static void write_lines(const char *name, char lines[32][512], int n)

@@ -21,7 +21,7 @@ typedef struct {
 } lmsg;
 
 typedef struct {
-    char name[TB_MSG_KEY_LEN];
+    char name[TB_MSG_KEY_LEN + 16]; /* room for a queue's ".dlq" */
     char **patterns;
     size_t npatterns;
     int limit;
@@ -72,11 +72,12 @@ static lqueue *get_queue(tb_loop_broker *b, const char *name)
 {
     lqueue *q = find_queue(b, name);
     if (q) return q;
+    if (strlen(name) >= sizeof(q->name)) return NULL;
     lqueue **nq = realloc(b->q, (b->nq + 1) * sizeof(*nq));
     if (!nq) return NULL;
     b->q = nq;
     if (!(q = calloc(1, sizeof(*q)))) return NULL;
-    snprintf(q->name, sizeof(q->name), "%s", name);
+    memcpy(q->name, name, strlen(name) + 1);
     b->q[b->nq++] = q;
     return q;
 }
@@ -105,15 +106,24 @@ static int enqueue(lqueue *q, const lmsg *proto, const void *body, size_t len)
     return 0;
 }
 
+/* Copies src (NULL: "") into dst[cap]; names and ids longer than the
+ * fields are refused where they enter (publish, get_queue), so nothing is
+ * cut here in practice. */
 static void set(char *dst, size_t cap, const char *src)
 {
-    snprintf(dst, cap, "%s", src ? src : "");
+    size_t n = src ? strnlen(src, cap - 1) : 0;
+    if (n) memcpy(dst, src, n);
+    dst[n] = 0;
 }
 
 static int lt_publish(tb_transport *t, const tb_msg_out *o)
 {
     loop_transport *lt = (loop_transport *)t;
-    if (!o->routing_key || !o->message_id) return TB_EINVAL;
+    if (!o->routing_key || !o->message_id || strlen(o->routing_key) >= TB_MSG_KEY_LEN ||
+        strlen(o->message_id) >= TB_MSG_ID_LEN || (o->type && strlen(o->type) >= TB_MSG_TYPE_LEN) ||
+        (o->key && strlen(o->key) >= TB_MSG_KEY_LEN) ||
+        (o->reason && strlen(o->reason) >= TB_MSG_REASON_LEN))
+        return TB_EINVAL; /* as the AMQP transport: nothing is cut short */
     lmsg p;
     memset(&p, 0, sizeof(p));
     set(p.rk, sizeof(p.rk), o->routing_key);
@@ -225,8 +235,8 @@ static int lt_reject(tb_transport *t, uint64_t tag, uint32_t epoch, int requeue)
         m->state = READY; /* stays at its place: delivered again first */
         return 0;
     }
-    char dlq[TB_MSG_KEY_LEN + 8];
-    snprintf(dlq, sizeof(dlq), "%s.dlq", q->name);
+    char dlq[sizeof(q->name)];
+    if (snprintf(dlq, sizeof(dlq), "%s.dlq", q->name) >= (int)sizeof(dlq)) return TB_ERANGE;
     lqueue *d = get_queue(lt->b, dlq);
     if (!d) return TB_ENOMEM;
     lmsg p = *m;
