@@ -79,6 +79,8 @@ TB_EXPORT int tb_pipeline_result(const tb_pipeline *p, tb_backtest_result *res);
 TB_EXPORT int tb_pipeline_total_realized(const tb_pipeline *p, tb_backtest_result *res);
 /* Sets res->final_equity = initial + realized + unrealized - fees. 0 or TB_EOVERFLOW. */
 TB_EXPORT int tb_backtest_result_finish(tb_backtest_result *res);
+/* The Risk Manager's trading state (ACTIVE when the pipeline holds none). */
+TB_EXPORT tb_trading_state tb_pipeline_trading_state(const tb_pipeline *p);
 /* The names components subscribe (and publish) under, in the embedded
  * pipeline's subscription order: "risk", "orders", "positions", "signal",
  * "summary", "monitor", then NULL. An event's place in a run depends on it. */

@@ -107,6 +107,14 @@ TB_EXPORT int tb_bus_unsubscribe(tb_bus *bus, int sub_id);
  * returning unless called from a handler. TB_EINVAL for an unknown type,
  * TB_ENOMEM if the ring had to grow and could not. */
 TB_EXPORT int tb_bus_publish(tb_bus *bus, tb_event *ev);
+/* Called after every handler call when set (metrics: latency histograms,
+ * per-component counts): the subscriber's name, the event type, the
+ * handler's result and its duration in ns. Unset, dispatch reads no clock. */
+typedef void (*tb_handled_fn)(const char *subscriber, tb_event_type type, int rc, int64_t ns,
+                              void *ctx);
+/* Sets (fn NULL: clears) the handled hook; ctx is borrowed. */
+TB_EXPORT void tb_bus_set_handled_hook(tb_bus *bus, tb_handled_fn fn, void *ctx);
+
 /* 1 if some active subscription takes events of type (TB_BUS_ALL: one that
  * takes every type), else 0. For deriving a process's queue bindings. */
 TB_EXPORT int tb_bus_has_subscriber(const tb_bus *bus, tb_event_type type);

@@ -102,6 +102,8 @@ TB_EXPORT uint64_t tb_node_roots_total(const tb_node *n);
 /* The monitor node's merged result once tb_node_poll() returned 1 (borrowed;
  * NULL before, or on other roles). */
 TB_EXPORT const tb_backtest_result *tb_node_result(const tb_node *n);
+/* The node's components (borrowed; NULL for the feed), e.g. for metrics. */
+TB_EXPORT tb_pipeline *tb_node_pipeline(tb_node *n);
 /* Reads a node's state file without opening the node: bars finished, and
  * whether the node is done. 0, TB_EIO (not a state file). */
 TB_EXPORT int tb_node_state_read(const char *state_path, uint64_t *bars, int *done);

@@ -55,6 +55,10 @@ int cli_journal_args(int argc, char **argv, const char *cmd, const char *help, c
 int cli_journal_open(const char *path, tb_journal **out);
 int cli_parse_event_id(const char *s, uint64_t *out);
 
+/* tradebus report DIR (cmd_report.c). */
+int cmd_report(int argc, char **argv);
+extern const char *const cli_report_help;
+
 /* Distributed mode (cmd_dist.c, cmd_up.c). */
 int cmd_component(int argc, char **argv);
 int cmd_feed(int argc, char **argv);
@@ -76,5 +80,11 @@ int cli_dist_state_path(const tb_config *cfg, const char *dir, const char *role,
 extern const char *const cli_backtest_help;
 extern const char *const cli_indicators_help;
 extern const char *const cli_parity_help;
+
+/* tradebus config check (cmd_config.c). */
+int cmd_config(int argc, char **argv);
+extern const char *const cli_config_help;
+/* The file of a data spec ("path" or "SYMBOL:path"). */
+const char *cli_data_path(const char *spec);
 
 #endif

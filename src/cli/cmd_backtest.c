@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_log.h"
 
 const char *const cli_backtest_help =
     "tradebus backtest --config FILE [options]\n"
@@ -30,6 +31,9 @@ const char *const cli_backtest_help =
     "  --shadow-legacy          run the bundled legacy monolith beside the pipeline,\n"
     "                           compare after every bar, publish each divergence as\n"
     "                           a RiskAlert (rule parity) and print the parity result\n"
+    "  --metrics-port PORT      serve Prometheus metrics at http://127.0.0.1:PORT/metrics\n"
+    "                           while the run goes (docs/monitoring.md)\n"
+    "  --metrics-file FILE      write the final metrics, Prometheus text format, to FILE\n"
     "\n"
     "Files written to DIR:\n"
     "  summary.json   bars, signals, orders, fills, rejected, PnL, fees, equity,\n"
@@ -39,26 +43,126 @@ const char *const cli_backtest_help =
     "\n"
     "Built-in strategies ([strategy.ID] type = ...):\n";
 
+static const char *const backtest_examples =
+    "\n"
+    "Examples (from the source tree):\n"
+    "  tradebus backtest --config examples/sma_cross.ini\n"
+    "  tradebus backtest --config examples/multi.ini --out out/multi\n"
+    "  tradebus backtest --config examples/sma_cross.ini --set strategy.btc_trend.fast=5 \\\n"
+    "      --set exchange.fee_bps=7.5\n"
+    "  tradebus backtest --config examples/sma_cross.ini --data data/ETHUSDT-1m-2024-01.csv \\\n"
+    "      --set strategy.btc_trend.symbol=ETHUSDT --out out/eth\n";
+
+const char *cli_data_path(const char *spec)
+{
+    /* As the reader does: "SYMBOL:path" only when SYMBOL is [A-Z0-9]{1,15}. */
+    size_t i = 0;
+    while ((spec[i] >= 'A' && spec[i] <= 'Z') || (spec[i] >= '0' && spec[i] <= '9'))
+        i++;
+    return i >= 1 && i < TB_SYMBOL_LEN && spec[i] == ':' && spec[i + 1] ? spec + i + 1 : spec;
+}
+
+/* The bars a run will read, near enough for a progress bar: the data files'
+ * lines, less a header line. One sequential read per file, 1 MiB at a time (about 30 ms
+ * for a 1 M-row, 100 MB file in the page cache). 0 if a file cannot be read
+ * (the run itself will say why): the bar then shows no total. */
+static uint64_t count_rows(const tb_config *cfg)
+{
+    enum { CHUNK = 1 << 20 };
+    char *buf = malloc(CHUNK);
+    if (!buf) return 0;
+    uint64_t total = 0;
+    for (size_t k = 0; k < cfg->ndata; k++) {
+        FILE *f = fopen(cli_data_path(cfg->data[k]), "rb");
+        if (!f) {
+            total = 0;
+            break;
+        }
+        uint64_t rows = 0;
+        char prev = '\n';
+        int first = 1, header = 0;
+        size_t n;
+        while ((n = fread(buf, 1, CHUNK, f)) > 0) {
+            if (first) {
+                header = !(buf[0] >= '0' && buf[0] <= '9');
+                first = 0;
+            }
+            for (const char *p = buf, *end = buf + n;
+                 (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+                rows++;
+            prev = buf[n - 1];
+        }
+        if (prev != '\n') rows++; /* the last line without a newline */
+        fclose(f);
+        total += rows > 0 && header ? rows - 1 : rows;
+    }
+    free(buf);
+    return total;
+}
+
 typedef struct {
     int tty;
-    time_t start;
+    uint64_t total; /* bars expected; 0 = unknown */
+    double start, last_draw, delay;
+    int drawn;
 } progress_ctx;
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void format_rate(double r, char *out, size_t outlen)
+{
+    if (r >= 1e6)
+        snprintf(out, outlen, "%.2fM", r / 1e6);
+    else if (r >= 1e3)
+        snprintf(out, outlen, "%.1fk", r / 1e3);
+    else
+        snprintf(out, outlen, "%.0f", r);
+}
+
+/* A bar on stderr once the run has taken more than a second, redrawn at
+ * most ten times a second: "[=====>    ]  42%  420000/1000000 bars
+ * 2.10M bars/s  ETA 0:03". Cleared when the run ends. */
 void cli_progress(uint64_t bars, int64_t bar_time, void *ctx)
 {
+    (void)bar_time;
     progress_ctx *pc = ctx;
     if (!pc->tty) return;
-    char t[32];
-    tb_format_time_iso(bar_time, t, sizeof(t));
-    double el = difftime(time(NULL), pc->start);
-    fprintf(stderr, "\r%llu bars, at %s, %.0f s elapsed ", (unsigned long long)bars, t, el);
+    double t = now_s(), el = t - pc->start;
+    if (el < pc->delay || t - pc->last_draw < 0.1) return;
+    pc->last_draw = t;
+    pc->drawn = 1;
+    char rate[32];
+    double r = el > 0 ? (double)bars / el : 0;
+    format_rate(r, rate, sizeof(rate));
+    if (!pc->total) {
+        fprintf(stderr, "\r%llu bars  %s bars/s  %.0f s elapsed \033[K", (unsigned long long)bars,
+                rate, el);
+        fflush(stderr);
+        return;
+    }
+    enum { WIDTH = 30 };
+    double frac = bars >= pc->total ? 1.0 : (double)bars / (double)pc->total;
+    int fill = (int)(frac * WIDTH);
+    char bar[WIDTH + 1];
+    for (int i = 0; i < WIDTH; i++)
+        bar[i] = i < fill ? '=' : i == fill ? '>' : ' ';
+    bar[WIDTH] = 0;
+    long eta = r > 0 && bars < pc->total ? (long)((double)(pc->total - bars) / r + 0.5) : 0;
+    fprintf(stderr, "\r[%s] %3d%%  %llu/%llu bars  %s bars/s  ETA %ld:%02ld \033[K", bar,
+            (int)(frac * 100), (unsigned long long)bars, (unsigned long long)pc->total, rate,
+            eta / 60, eta % 60);
     fflush(stderr);
 }
 
 void cli_warn(const char *msg, void *ctx)
 {
     (void)ctx;
-    fprintf(stderr, "tradebus: skipped bad row: %s\n", msg);
+    cli_log(CLI_LOG_WARN, NULL, "skipped bad row: %s", msg);
 }
 
 void cli_print_summary(const tb_backtest_result *r, const char *out)
@@ -187,7 +291,7 @@ int cli_parse_run(int argc, char **argv, cli_run *r, const char *help_text, cli_
     if ((rc = tb_config_build(&r->cfg, err, sizeof(err))) != 0) goto fail;
     return -1;
 fail:
-    fprintf(stderr, "tradebus: %s\n", err[0] ? err : tb_strerror(rc));
+    cli_log(CLI_LOG_ERROR, NULL, "%s", err[0] ? err : tb_strerror(rc));
     return rc == TB_ENOMEM ? EXIT_RUNTIME : EXIT_USAGE;
 }
 
@@ -196,6 +300,8 @@ typedef struct {
     const char *journal;
     tb_shadow *sh;
     char err[512];
+    int metrics_port; /* -1 = no server */
+    const char *metrics_file;
 } shadow_ctx;
 
 static int backtest_opt(const char *opt, const char *val, void *ctx)
@@ -211,43 +317,76 @@ static int backtest_opt(const char *opt, const char *val, void *ctx)
         sc->journal = val;
         return 2;
     }
+    if (strcmp(opt, "--metrics-port") == 0) {
+        char *end;
+        long port = val ? strtol(val, &end, 10) : -1;
+        if (!val || *end || port < 0 || port > 65535) {
+            cli_usage_error("backtest: --metrics-port needs a port number (0-65535; 0 = any free)");
+            return -1;
+        }
+        sc->metrics_port = (int)port;
+        return 2;
+    }
+    if (strcmp(opt, "--metrics-file") == 0) {
+        if (!val) {
+            cli_usage_error("backtest: --metrics-file needs a file");
+            return -1;
+        }
+        sc->metrics_file = val;
+        return 2;
+    }
     return 0;
 }
 
+/* The observers beside the pipeline: the shadow legacy run and the
+ * metrics, each when asked for. */
 typedef struct {
     shadow_ctx *sc;
     const tb_config *cfg;
+    tb_metrics *m;
 } shadow_hook;
 
 static int shadow_start(tb_pipeline *p, void *ctx)
 {
     shadow_hook *h = ctx;
-    return tb_shadow_create(h->cfg, tb_pipeline_bus(p), NULL, &h->sc->sh, h->sc->err,
-                            sizeof(h->sc->err));
+    int rc = 0;
+    if (h->sc->shadow)
+        rc = tb_shadow_create(h->cfg, tb_pipeline_bus(p), NULL, &h->sc->sh, h->sc->err,
+                              sizeof(h->sc->err));
+    if (!rc && h->m) {
+        tb_bus_set_handled_hook(tb_pipeline_bus(p), tb_metrics_handled_hook, h->m);
+        rc = tb_metrics_on_start(p, h->m);
+    }
+    return rc;
 }
 
 static int shadow_bar(tb_pipeline *p, const tb_market_data *bar, void *ctx)
 {
-    (void)p;
     shadow_hook *h = ctx;
-    int n = tb_shadow_on_bar(h->sc->sh, bar);
+    int n = h->sc->sh ? tb_shadow_on_bar(h->sc->sh, bar) : 0;
+    if (n >= 0 && h->m) n = tb_metrics_on_bar(p, bar, h->m);
     return n < 0 ? n : 0;
 }
 
 static int shadow_end(tb_pipeline *p, const tb_backtest_result *res, void *ctx)
 {
-    (void)p;
     shadow_hook *h = ctx;
-    int n = tb_shadow_finish(h->sc->sh, res->realized_pnl, res->unrealized_pnl, res->fees);
+    int n = h->sc->sh
+                ? tb_shadow_finish(h->sc->sh, res->realized_pnl, res->unrealized_pnl, res->fees)
+                : 0;
+    if (n >= 0 && h->m) n = tb_metrics_on_end(p, res, h->m);
     return n < 0 ? n : 0;
 }
 
 static void shadow_stop(tb_pipeline *p, void *ctx)
 {
-    (void)p;
     shadow_hook *h = ctx;
     /* The bus goes away with the pipeline; the comparison stays for the report. */
-    tb_shadow_detach(h->sc->sh);
+    if (h->sc->sh) tb_shadow_detach(h->sc->sh);
+    if (h->m) {
+        tb_metrics_on_stop(p, h->m);
+        tb_bus_set_handled_hook(tb_pipeline_bus(p), NULL, NULL);
+    }
 }
 
 int cmd_backtest(int argc, char **argv)
@@ -255,12 +394,14 @@ int cmd_backtest(int argc, char **argv)
     cli_run r;
     shadow_ctx sc;
     memset(&sc, 0, sizeof(sc));
+    sc.metrics_port = -1;
     int code = cli_parse_run(argc, argv, &r, cli_backtest_help, backtest_opt, &sc);
     if (code >= 0) {
         if (code == 0 && argc > 0) {
             for (size_t k = 0; tb_strategy_builtin_at(k); k++)
                 printf("  %-20s %s\n", tb_strategy_builtin_at(k)->name,
                        tb_strategy_builtin_at(k)->help);
+            fputs(backtest_examples, stdout);
         }
         tb_config_free(&r.cfg);
         return code;
@@ -275,8 +416,9 @@ int cmd_backtest(int argc, char **argv)
                             "are for one-process runs (--set bus.type=memory)");
             return EXIT_USAGE;
         }
-        fprintf(stderr, "tradebus: [bus] type = amqp: running each component as its own process "
-                        "through the broker (tradebus up)\n");
+        cli_log(CLI_LOG_INFO, NULL,
+                "[bus] type = amqp: running each component as its own process "
+                "through the broker (tradebus up)");
         return cmd_up(argc, argv);
     }
     char err[512] = "";
@@ -290,17 +432,46 @@ int cmd_backtest(int argc, char **argv)
         tb_config_free(&r.cfg);
         return EXIT_USAGE;
     }
-    progress_ctx pc = {!r.quiet && isatty(STDERR_FILENO), time(NULL)};
-    shadow_hook hook = {&sc, &r.cfg};
+    progress_ctx pc;
+    memset(&pc, 0, sizeof(pc));
+    pc.tty = !r.quiet && isatty(STDERR_FILENO);
+    if (pc.tty) {
+        /* TRADEBUS_PROGRESS_DELAY: seconds before the bar shows (default 1). */
+        const char *d = getenv("TRADEBUS_PROGRESS_DELAY");
+        pc.delay = d && d[0] ? atof(d) : 1.0;
+        pc.total = count_rows(&r.cfg);
+        pc.start = now_s();
+    }
+    shadow_hook hook = {&sc, &r.cfg, NULL};
+    if (sc.metrics_port >= 0 || sc.metrics_file) {
+        if (tb_metrics_create(&hook.m) != 0 || tb_metrics_set_role(hook.m, "backtest") != 0) {
+            cli_log(CLI_LOG_ERROR, NULL, "backtest: out of memory for the metrics");
+            tb_metrics_destroy(hook.m);
+            tb_config_free(&r.cfg);
+            return EXIT_RUNTIME;
+        }
+        if (sc.metrics_port >= 0 &&
+            tb_metrics_serve(hook.m, NULL, sc.metrics_port, err, sizeof(err)) != 0) {
+            cli_log(CLI_LOG_ERROR, NULL, "backtest: %s", err);
+            tb_metrics_destroy(hook.m);
+            tb_config_free(&r.cfg);
+            return EXIT_USAGE;
+        }
+        if (sc.metrics_port >= 0)
+            cli_log(CLI_LOG_INFO, NULL, "metrics at http://127.0.0.1:%d/metrics",
+                    tb_metrics_port(hook.m));
+    }
     tb_backtest_options opt;
     memset(&opt, 0, sizeof(opt));
     opt.out_dir = r.out;
-    opt.progress = cli_progress;
-    opt.progress_ctx = &pc;
-    opt.progress_every = 100000;
+    if (pc.tty) {
+        opt.progress = cli_progress;
+        opt.progress_ctx = &pc;
+        opt.progress_every = 1024; /* a clock read per 1024 bars; drawn <= 10 times/s */
+    }
     opt.warn = cli_warn;
     opt.resume = sc.resume;
-    if (sc.shadow) {
+    if (sc.shadow || hook.m) {
         opt.on_start = shadow_start;
         opt.on_bar = shadow_bar;
         opt.on_end = shadow_end;
@@ -309,9 +480,9 @@ int cmd_backtest(int argc, char **argv)
     }
     tb_backtest_result res;
     int rc = tb_backtest_run(&r.cfg, &opt, &res, err, sizeof(err));
-    if (pc.tty) fprintf(stderr, "\r\033[K");
+    if (pc.drawn) fprintf(stderr, "\r\033[K");
     if (rc) {
-        fprintf(stderr, "tradebus: %s\n", sc.err[0] ? sc.err : err[0] ? err : tb_strerror(rc));
+        cli_log(CLI_LOG_ERROR, NULL, "%s", sc.err[0] ? sc.err : err[0] ? err : tb_strerror(rc));
         code = cli_exit_for(rc, err, r.out);
     } else {
         if (!r.quiet) cli_print_summary(&res, r.out);
@@ -321,7 +492,17 @@ int cmd_backtest(int argc, char **argv)
         }
         tb_backtest_result_free(&res);
         code = 0;
+        /* The report reads the event log back: it exists only with one. */
+        if (r.out && r.cfg.event_log && tb_report_write(r.out, err, sizeof(err)) != 0) {
+            cli_log(CLI_LOG_ERROR, NULL, "report: %s", err);
+            code = EXIT_RUNTIME;
+        }
+        if (sc.metrics_file && tb_metrics_write_file(hook.m, sc.metrics_file, err, sizeof(err))) {
+            cli_log(CLI_LOG_ERROR, NULL, "metrics: %s", err);
+            code = EXIT_RUNTIME;
+        }
     }
+    tb_metrics_destroy(hook.m);
     tb_shadow_destroy(sc.sh);
     tb_config_free(&r.cfg);
     return code;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_log.h"
 
 const char *const cli_component_help =
     "tradebus component ROLE --config FILE [--set SECTION.KEY=VALUE]... [--out DIR]\n"
@@ -31,6 +32,9 @@ const char *const cli_component_help =
     "\n"
     "  --out DIR     monitor only: where the run's files go (default out)\n"
     "  --state DIR   where this process keeps its state (default [bus] state_dir)\n"
+    "  --metrics-port PORT\n"
+    "                serve Prometheus metrics (role label = ROLE) at\n"
+    "                http://127.0.0.1:PORT/metrics (docs/monitoring.md)\n"
     "  --accept-config-change\n"
     "                restarting with a changed config (a fix, e.g. a strategy the\n"
     "                positions process refused fills for): re-execute the saved\n"
@@ -100,13 +104,14 @@ int cli_dist_state_path(const tb_config *cfg, const char *dir, const char *role,
 
 static void log_line(const char *line, void *ctx)
 {
-    fprintf(stderr, "[%s] %s\n", (const char *)ctx, line);
+    cli_log(CLI_LOG_INFO, (const char *)ctx, "%s", line);
 }
 
 typedef struct {
     const char *state_dir;
     double rate;
     int accept_config_change;
+    int metrics_port; /* -1 = none */
 } dist_opts;
 
 static int dist_opt(const char *opt, const char *val, void *ctx)
@@ -115,6 +120,16 @@ static int dist_opt(const char *opt, const char *val, void *ctx)
     if (!strcmp(opt, "--accept-config-change")) {
         d->accept_config_change = 1;
         return 1;
+    }
+    if (!strcmp(opt, "--metrics-port")) {
+        char *end;
+        long port = val ? strtol(val, &end, 10) : -1;
+        if (!val || *end || port < 0 || port > 65535) {
+            cli_usage_error("--metrics-port needs a port number (0-65535; 0 = any free)");
+            return -1;
+        }
+        d->metrics_port = (int)port;
+        return 2;
     }
     if (!strcmp(opt, "--state") || !strcmp(opt, "--rate")) {
         if (!val) {
@@ -164,7 +179,7 @@ static int run_node(cli_run *r, const char *role, const dist_opts *d)
     tb_transport *t = NULL;
     int rc = tb_node_create(&r->cfg, &no, &n, err, sizeof(err));
     if (rc) {
-        fprintf(stderr, "tradebus: %s: %s\n", role, err);
+        cli_log(CLI_LOG_ERROR, NULL, "%s: %s", role, err);
         return rc == TB_ECONFIG ? EXIT_USAGE : EXIT_RUNTIME;
     }
     tb_amqp_options ao;
@@ -186,13 +201,13 @@ static int run_node(cli_run *r, const char *role, const dist_opts *d)
     for (int tries = 0; (rc = tb_amqp_transport_create(&ao, &t, err, sizeof(err))) == TB_ECONN ||
                         (rc == TB_EIO && tries < 120);
          tries++) {
-        if (tries == 0) fprintf(stderr, "[%s] waiting for the broker at %s: %s\n", role, url, err);
+        if (tries == 0) cli_log(CLI_LOG_WARN, role, "waiting for the broker at %s: %s", url, err);
         if (stop_flag) break;
         struct timespec ts = {0, 500000000};
         nanosleep(&ts, NULL);
     }
     if (rc) {
-        fprintf(stderr, "tradebus: %s: %s\n", role, err[0] ? err : tb_strerror(rc));
+        cli_log(CLI_LOG_ERROR, NULL, "%s: %s", role, err[0] ? err : tb_strerror(rc));
         tb_node_destroy(n);
         return stop_flag ? 130 : (rc == TB_ECONFIG ? EXIT_USAGE : EXIT_RUNTIME);
     }
@@ -212,25 +227,43 @@ static int run_node(cli_run *r, const char *role, const dist_opts *d)
             while (!stop_flag &&
                    (tb_amqp_queue_info(&ao, q, &msgs, &cons, err, sizeof(err)) != 0 || cons < 1)) {
                 if (!warned++)
-                    fprintf(stderr, "[feed] waiting for the components' queues (%s)\n", q);
+                    cli_log(CLI_LOG_INFO, "feed", "waiting for the components' queues (%s)", q);
                 struct timespec ts = {0, 200000000};
                 nanosleep(&ts, NULL);
             }
         }
     }
     tb_node_attach(n, t);
-    fprintf(stderr, "[%s] connected to %s, run '%s'\n", role, url, ao.run);
+    cli_log(CLI_LOG_INFO, role, "connected to %s, run '%s'", url, ao.run);
+    tb_metrics *m = NULL;
+    tb_pipeline *np = tb_node_pipeline(n);
+    if (d->metrics_port >= 0) {
+        if (tb_metrics_create(&m) || tb_metrics_set_role(m, role) ||
+            tb_metrics_serve(m, NULL, d->metrics_port, err, sizeof(err))) {
+            cli_log(CLI_LOG_ERROR, role, "metrics: %s", err[0] ? err : "out of memory");
+            tb_metrics_destroy(m);
+            tb_node_destroy(n);
+            tb_transport_destroy(t);
+            return EXIT_USAGE;
+        }
+        cli_log(CLI_LOG_INFO, role, "metrics at http://127.0.0.1:%d/metrics", tb_metrics_port(m));
+        if (np) tb_bus_set_handled_hook(tb_pipeline_bus(np), tb_metrics_handled_hook, m);
+    }
     time_t last = time(NULL);
     uint64_t last_done = tb_node_roots_done(n);
     while (!stop_flag) {
         rc = tb_node_poll(n, 200, err, sizeof(err));
+        if (m && np) {
+            tb_metrics_set_trading_state(m, tb_pipeline_trading_state(np));
+            tb_metrics_tick(m, np);
+        }
         if (rc) break;
         time_t now = time(NULL);
         if (now - last >= 10) {
             uint64_t done = tb_node_roots_done(n), total = tb_node_roots_total(n);
             char of[48] = "";
             if (total) snprintf(of, sizeof(of), " of %llu", (unsigned long long)total);
-            fprintf(stderr, "[%s] bar %llu%s, %.0f bars/s\n", role, (unsigned long long)done, of,
+            cli_log(CLI_LOG_INFO, role, "bar %llu%s, %.0f bars/s", (unsigned long long)done, of,
                     (double)(done - last_done) / (double)(now - last));
             last = now;
             last_done = done;
@@ -238,12 +271,14 @@ static int run_node(cli_run *r, const char *role, const dist_opts *d)
     }
     if (rc == 1 && !strcmp(role, "monitor") && tb_node_result(n) && !r->quiet)
         cli_print_summary(tb_node_result(n), r->out);
-    if (rc < 0) fprintf(stderr, "tradebus: %s: %s\n", role, err[0] ? err : tb_strerror(rc));
+    if (rc < 0) cli_log(CLI_LOG_ERROR, NULL, "%s: %s", role, err[0] ? err : tb_strerror(rc));
+    if (m && np) tb_metrics_update_pipeline(m, np);
+    tb_metrics_destroy(m); /* stops the server before the components go */
     tb_node_destroy(n);
     tb_transport_destroy(t);
     if (rc == 1) return 0;
     if (stop_flag && rc >= 0) {
-        fprintf(stderr, "[%s] interrupted; start it again to continue\n", role);
+        cli_log(CLI_LOG_WARN, role, "interrupted; start it again to continue");
         return 130;
     }
     return EXIT_RUNTIME;
@@ -271,7 +306,7 @@ int cmd_component(int argc, char **argv)
         return EXIT_USAGE;
     }
     cli_run r;
-    dist_opts d = {NULL, 0, 0};
+    dist_opts d = {NULL, 0, 0, -1};
     int code = cli_parse_run(argc - 1, argv + 1, &r, cli_component_help, dist_opt, &d);
     if (code >= 0) return code;
     code = run_node(&r, role, &d);
@@ -282,7 +317,7 @@ int cmd_component(int argc, char **argv)
 int cmd_feed(int argc, char **argv)
 {
     cli_run r;
-    dist_opts d = {NULL, 0, 0};
+    dist_opts d = {NULL, 0, 0, -1};
     int code = cli_parse_run(argc, argv, &r, cli_feed_help, dist_opt, &d);
     if (code >= 0) return code;
     code = run_node(&r, "feed", &d);
@@ -303,7 +338,7 @@ static uint64_t bars_done(const char *state)
 int cmd_status(int argc, char **argv)
 {
     cli_run r;
-    dist_opts d = {NULL, 0, 0};
+    dist_opts d = {NULL, 0, 0, -1};
     int code = cli_parse_run(argc, argv, &r, cli_status_help, dist_opt, &d);
     if (code >= 0) return code;
     tb_amqp_options ao;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_log.h"
 
 const char *const cli_up_help =
     "tradebus up --config FILE [--set SECTION.KEY=VALUE]... [--out DIR] [--state DIR]\n"
@@ -94,10 +95,11 @@ static void flush_line(child *c, int force)
         char *nl = memchr(c->line, '\n', c->len);
         if (!nl && !(force && c->len) && c->len < sizeof(c->line)) return;
         size_t n = nl ? (size_t)(nl - c->line) : c->len;
-        /* A component already prefixes its own lines: don't say it twice. */
+        /* A component already prefixes its own lines (JSON lines carry
+         * their component): don't say it twice. */
         char pre[32];
         int len = snprintf(pre, sizeof(pre), "[%s] ", c->role);
-        int own = n >= (size_t)len && !memcmp(c->line, pre, (size_t)len);
+        int own = (n >= (size_t)len && !memcmp(c->line, pre, (size_t)len)) || cli_log_json();
         printf("%s%.*s\n", own ? "" : pre, (int)n, c->line);
         size_t used = nl ? n + 1 : n;
         memmove(c->line, c->line + used, c->len - used);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_log.h"
 
 static const char *const main_help =
     "tradebus " TB_VERSION_STRING " - an event-driven trading pipeline\n"
@@ -18,7 +19,9 @@ static const char *const main_help =
     "exchange, a Position Manager and a Risk Manager, connected only by an event bus;\n"
     "a Monitor records every event.\n"
     "\n"
-    "Usage:\n"
+    "Usage: tradebus [--log-format text|json] [--log-level LEVEL] COMMAND [ARGS]\n"
+    "\n"
+    "Run:\n"
     "  tradebus backtest --config FILE [--data SPEC]... [--set SECTION.KEY=VALUE]...\n"
     "                    [--out DIR] [--quiet] [--shadow-legacy] [--journal FILE [--resume]]\n"
     "      Run the pipeline over historical bars. Writes DIR/summary.json,\n"
@@ -27,97 +30,234 @@ static const char *const main_help =
     "                  --legacy-cmd CMD] [--out DIR]\n"
     "      Run the pipeline and a legacy system on the same data and compare\n"
     "      their trade logs record by record (docs/trade-log.md).\n"
+    "  tradebus indicators --data SPEC --ind NAME:PARAMS [NAME:PARAMS]...\n"
+    "      Print indicator values as CSV (timestamp,close,...).\n"
+    "  tradebus report DIR\n"
+    "      Rebuild DIR/report.html (equity, drawdown, prices with trades, statistics\n"
+    "      per strategy) from a finished run; backtest writes it too.\n"
+    "  tradebus config check FILE [--set SECTION.KEY=VALUE]...\n"
+    "      Validate a config; print every key's effective value and default.\n"
+    "Inspect a run's journal (docs/journal.md):\n"
     "  tradebus journal trace EVENT_ID | export | info | replay  --journal FILE\n"
     "      Follow an event's causal chain, export or check a run's journal.\n"
     "  tradebus dlq list | show ID | replay ID|--all | purge ID|--all  --journal FILE\n"
     "      The dead-letter queue: events a component could not process.\n"
+    "Distributed ([bus] type = amqp, RabbitMQ; docs/scaling.md):\n"
     "  tradebus up --config FILE [--out DIR] [--resume]\n"
-    "      A distributed run on this machine: every component its own process,\n"
-    "      connected through RabbitMQ ([bus] type = amqp; docs/scaling.md).\n"
+    "      Every component its own process on this machine.\n"
     "  tradebus component signal|orders|positions|risk|monitor --config FILE\n"
     "  tradebus feed --config FILE [--rate N]\n"
     "      One process of a distributed run (one per machine if you like).\n"
     "  tradebus status --config FILE\n"
     "      Queue depth, consumers, dead letters and rate of each process.\n"
-    "  tradebus indicators --data SPEC --ind NAME:PARAMS [NAME:PARAMS]...\n"
-    "      Print indicator values as CSV (timestamp,close,...).\n"
-    "  tradebus help [COMMAND]     This text, or a command's details.\n"
+    "Other:\n"
+    "  tradebus help [COMMAND]     This text, or a command's options and examples.\n"
     "  tradebus version\n"
+    "\n"
+    "Common run options (backtest, parity, up, component, feed, status, dlq replay):\n"
+    "  --config FILE             INI config (tradebus config check FILE shows every key)\n"
+    "  --set SECTION.KEY=VALUE   override a config key, repeatable\n"
+    "  --data SPEC               data file, repeatable; replaces [backtest] data\n"
+    "  --out DIR                 output directory (default out)\n"
+    "  --quiet                   print nothing but errors\n"
+    "Global options (any command, before or after it):\n"
+    "  --log-format text|json    diagnostics on stderr as text (default) or JSON lines\n"
+    "  --log-level error|warn|info|debug   the least severe level shown (default info)\n"
     "\n"
     "Data SPEC: a Binance kline CSV (BTCUSDT-1m-2024-01.csv: symbol from the name)\n"
     "or a CSV with header timestamp,open,high,low,close,volume; SYMBOL:path names\n"
     "the symbol explicitly.\n"
     "\n"
     "Exit codes: 0 success, 1 runtime failure, 2 usage/config error, 3 bad input data.\n"
-    "Try: tradebus backtest --config examples/sma_cross.ini\n"
-    "     tradebus parity --config examples/sma_cross.ini\n";
+    "\n"
+    "Examples (from the source tree):\n"
+    "  tradebus backtest --config examples/sma_cross.ini\n"
+    "  tradebus backtest --config examples/multi.ini --set exchange.fee_bps=5 --out out/multi\n"
+    "  tradebus config check examples/multi.ini\n"
+    "  tradebus parity --config examples/sma_cross.ini\n"
+    "\n"
+    "More: tradebus help COMMAND, man -l docs/tradebus.1, README.md.\n";
+
+/* Examples shown after a command's own help by `tradebus help COMMAND`, for
+ * the commands whose help text lives elsewhere (backtest and config print
+ * their own). Runnable from the source tree; the distributed ones need a
+ * broker (sh scripts/broker.sh start /tmp/mq). */
+static const char *const ex_parity =
+    "  tradebus parity --config examples/sma_cross.ini\n"
+    "  tradebus parity --config examples/multi.ini --out out/parity\n"
+    "  tradebus parity --config examples/multi.ini --price-tolerance 0.01\n";
+static const char *const ex_journal =
+    "  tradebus backtest --config examples/sma_cross.ini --journal out/run.db --quiet\n"
+    "  tradebus journal info --journal out/run.db\n"
+    "  tradebus journal replay --journal out/run.db\n"
+    "  tradebus journal export --journal out/run.db --out out/run-events.jsonl\n";
+static const char *const ex_dlq =
+    "  tradebus backtest --config examples/multi.ini --journal out/multi.db --quiet\n"
+    "  tradebus dlq list --journal out/multi.db\n"
+    "  tradebus dlq replay --all --config examples/multi.ini --journal out/multi.db\n";
+static const char *const ex_indicators =
+    "  tradebus indicators --data data/BTCUSDT-1m-2024-01.csv --ind sma:20 rsi:14\n"
+    "  tradebus indicators --data data/ETHUSDT-1m-2024-01.csv --ind macd:12,26,9 bbands:20,2\n";
+static const char *const ex_up =
+    "  tradebus up --config examples/distributed.ini --out out-dist\n"
+    "  tradebus up --config examples/distributed.ini --out out-dist --resume\n";
+static const char *const ex_component =
+    "  tradebus component signal --config examples/distributed.ini\n"
+    "  tradebus component monitor --config examples/distributed.ini --out out-dist\n";
+static const char *const ex_feed = "  tradebus feed --config examples/distributed.ini\n"
+                                   "  tradebus feed --config examples/distributed.ini --rate 100\n";
+static const char *const ex_status = "  tradebus status --config examples/distributed.ini\n"
+                                     "  tradebus --log-format json status --config "
+                                     "examples/distributed.ini\n";
+static const char *const version_help = "tradebus version\n"
+                                        "\n"
+                                        "Prints the version (also: tradebus --version).\n";
+static const char *const ex_version = "  tradebus version\n";
+static const char *const help_help = "tradebus help [COMMAND]\n"
+                                     "\n"
+                                     "Prints the list of commands, or COMMAND's options "
+                                     "and examples.\n";
+static const char *const ex_help = "  tradebus help\n"
+                                   "  tradebus help backtest\n";
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *const *help; /* NULL: the command prints its own (--help) */
+    const char *const *examples;
+} command;
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("tradebus %s\n", TB_VERSION_STRING);
+    return 0;
+}
+
+static int cmd_help(int argc, char **argv);
+
+static const command commands[] = {
+    {"backtest", cmd_backtest, NULL, NULL},
+    {"parity", cmd_parity, &cli_parity_help, &ex_parity},
+    {"indicators", cmd_indicators, &cli_indicators_help, &ex_indicators},
+    {"config", cmd_config, NULL, NULL},
+    {"journal", cmd_journal, &cli_journal_help, &ex_journal},
+    {"dlq", cmd_dlq, &cli_dlq_help, &ex_dlq},
+    {"up", cmd_up, &cli_up_help, &ex_up},
+    {"component", cmd_component, &cli_component_help, &ex_component},
+    {"feed", cmd_feed, &cli_feed_help, &ex_feed},
+    {"status", cmd_status, &cli_status_help, &ex_status},
+    {"report", cmd_report, &cli_report_help, NULL},
+    {"version", cmd_version, &version_help, &ex_version},
+    {"help", cmd_help, &help_help, &ex_help},
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 void cli_usage_error(const char *fmt, ...)
 {
+    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "tradebus: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n(run 'tradebus help' for usage)\n");
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    if (cli_log_json()) {
+        cli_log(CLI_LOG_ERROR, NULL, "%s (run 'tradebus help' for usage)", msg);
+    } else {
+        cli_log(CLI_LOG_ERROR, NULL, "%s", msg);
+        fputs("(run 'tradebus help' for usage)\n", stderr);
+    }
+}
+
+/* Levenshtein distance, for "did you mean". */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return (size_t)-1;
+    size_t row[64];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* The command closest to name: a prefix of it, or within a third of its
+ * letters (at least 2) of edits. NULL if none is close. */
+static const char *closest_command(const char *name)
+{
+    const char *best = NULL;
+    size_t best_d = (size_t)-1, n = strlen(name);
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        const char *c = commands[i].name;
+        if (n >= 2 && strncmp(c, name, n) == 0) return c;
+        size_t d = edit_distance(name, c);
+        if (d < best_d) best_d = d, best = c;
+    }
+    size_t limit = n / 3 > 2 ? n / 3 : 2;
+    return best_d <= limit && best_d < n ? best : NULL;
+}
+
+static void unknown_command(const char *what)
+{
+    const char *near = closest_command(what);
+    if (near)
+        cli_usage_error("unknown command '%s' (did you mean '%s'?)", what, near);
+    else
+        cli_usage_error("unknown command '%s'", what);
+}
+
+static const command *find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0) return &commands[i];
+    return NULL;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    if (argc < 1) {
+        fputs(main_help, stdout);
+        return 0;
+    }
+    const command *c = find_command(argv[0]);
+    if (!c) {
+        unknown_command(argv[0]);
+        return EXIT_USAGE;
+    }
+    if (!c->help) {
+        /* argv[-1] is the command's name in its messages. */
+        char *h[] = {(char *)c->name, (char *)"--help", NULL};
+        return c->run(1, h + 1);
+    }
+    fputs(*c->help, stdout);
+    if (c->examples) printf("\nExamples (from the source tree):\n%s", *c->examples);
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
+    int code = cli_log_init(&argc, argv);
+    if (code) return code;
     if (argc < 2) {
         fputs(main_help, stderr);
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "backtest") == 0) return cmd_backtest(argc - 2, argv + 2);
-    if (strcmp(cmd, "indicators") == 0) return cmd_indicators(argc - 2, argv + 2);
-    if (strcmp(cmd, "parity") == 0) return cmd_parity(argc - 2, argv + 2);
-    if (strcmp(cmd, "journal") == 0) return cmd_journal(argc - 2, argv + 2);
-    if (strcmp(cmd, "dlq") == 0) return cmd_dlq(argc - 2, argv + 2);
-    if (strcmp(cmd, "component") == 0) return cmd_component(argc - 2, argv + 2);
-    if (strcmp(cmd, "feed") == 0) return cmd_feed(argc - 2, argv + 2);
-    if (strcmp(cmd, "up") == 0) return cmd_up(argc - 2, argv + 2);
-    if (strcmp(cmd, "status") == 0) return cmd_status(argc - 2, argv + 2);
-    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("tradebus %s\n", TB_VERSION_STRING);
-        return 0;
-    }
-    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-        if (argc > 2 && strcmp(argv[2], "backtest") == 0) {
-            char *h[] = {"backtest", "--help"};
-            return cmd_backtest(1, h + 1);
-        }
-        if (argc > 2 && strcmp(argv[2], "journal") == 0) {
-            fputs(cli_journal_help, stdout);
-            return 0;
-        }
-        if (argc > 2 && strcmp(argv[2], "dlq") == 0) {
-            fputs(cli_dlq_help, stdout);
-            return 0;
-        }
-        if (argc > 2 && strcmp(argv[2], "parity") == 0) {
-            fputs(cli_parity_help, stdout);
-            return 0;
-        }
-        if (argc > 2 && strcmp(argv[2], "indicators") == 0) {
-            fputs(cli_indicators_help, stdout);
-            return 0;
-        }
-        static const struct {
-            const char *name;
-            const char *const *text;
-        } more[] = {{"component", &cli_component_help},
-                    {"feed", &cli_feed_help},
-                    {"up", &cli_up_help},
-                    {"status", &cli_status_help}};
-        for (size_t i = 0; argc > 2 && i < sizeof(more) / sizeof(more[0]); i++)
-            if (strcmp(argv[2], more[i].name) == 0) {
-                fputs(*more[i].text, stdout);
-                return 0;
-            }
-        fputs(main_help, stdout);
-        return 0;
-    }
-    cli_usage_error("unknown command '%s'", cmd);
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) return cmd_help(argc - 2, argv + 2);
+    if (!strcmp(cmd, "--version")) return cmd_version(0, NULL);
+    const command *c = find_command(cmd);
+    if (c) return c->run(argc - 2, argv + 2);
+    unknown_command(cmd);
     return EXIT_USAGE;
 }

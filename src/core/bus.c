@@ -7,10 +7,12 @@
  *  - when a publish finds the ring full it moves the events to a buffer twice
  *    the size; the old buffer is kept until the current event's dispatch ends
  *    because handlers may still hold a pointer into it. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tradebus/bus.h"
 
@@ -47,6 +49,8 @@ struct tb_bus {
     tb_dead_letter *dead;
     size_t ndead, dead_cap;
     char reason[TB_TEXT_LEN]; /* set by the handler being delivered to */
+    tb_handled_fn handled;    /* metrics hook, NULL = off */
+    void *handled_ctx;
 };
 
 void tb_bus_config_init(tb_bus_config *cfg)
@@ -183,6 +187,13 @@ uint64_t tb_bus_next_id(tb_bus *bus)
            (++bus->next_seq[slot] & 0xFFFFFFFFFFull);
 }
 
+void tb_bus_set_handled_hook(tb_bus *bus, tb_handled_fn fn, void *ctx)
+{
+    if (!bus) return;
+    bus->handled = fn;
+    bus->handled_ctx = ctx;
+}
+
 int tb_bus_has_subscriber(const tb_bus *bus, tb_event_type type)
 {
     if (!bus || (int)type < 0 || type >= TB_EV_COUNT) return 0;
@@ -268,7 +279,17 @@ static int deliver(tb_bus *bus, const tb_event *ev, int sub_id, int *attempts)
     for (int a = 0; a <= bus->cfg.max_retries; a++) {
         (*attempts)++;
         bus->reason[0] = 0;
-        rc = s->fn(ev, s->ctx);
+        if (bus->handled) {
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            rc = s->fn(ev, s->ctx);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            bus->handled(s->name, ev->type, rc,
+                         (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec),
+                         bus->handled_ctx);
+        } else {
+            rc = s->fn(ev, s->ctx);
+        }
         if (rc == 0) {
             bus->counters[ev->type].delivered++;
             break;

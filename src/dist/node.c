@@ -1157,6 +1157,11 @@ int tb_node_poll(tb_node *n, int timeout_ms, char *err, size_t errlen)
     return rc;
 }
 
+tb_pipeline *tb_node_pipeline(tb_node *n)
+{
+    return n->p;
+}
+
 int tb_node_state_read(const char *state_path, uint64_t *bars, int *done)
 {
     tb__nprogress pg;

@@ -266,6 +266,11 @@ int tb_pipeline_total_realized(const tb_pipeline *p, tb_backtest_result *res)
     return 0;
 }
 
+tb_trading_state tb_pipeline_trading_state(const tb_pipeline *p)
+{
+    return p->risk ? tb_risk_manager_state(p->risk) : TB_TRADING_ACTIVE;
+}
+
 int tb_backtest_result_finish(tb_backtest_result *res)
 {
     tb_decimal eq = res->initial_equity;

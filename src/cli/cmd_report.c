@@ -1,0 +1,47 @@
+/* tradebus report: rebuild a finished run's report.html. */
+#include <stdio.h>
+#include <string.h>
+
+#include <tradebus/report.h>
+
+#include "cli.h"
+#include "cli_log.h"
+
+/* Also declared in cli.h once main.c dispatches to it. */
+
+const char *const cli_report_help =
+    "tradebus report DIR\n"
+    "\n"
+    "Writes DIR/report.html from a finished backtest's output folder (summary.json,\n"
+    "events.jsonl, fills.csv): the equity curve and its drawdown, each symbol's price\n"
+    "with the fills marked, statistics per strategy (net PnL, return, win rate, profit\n"
+    "factor, Sharpe, Sortino, max drawdown and its duration, exposure, trades, fees),\n"
+    "the closing positions and the trades. One self-contained file: no script, nothing\n"
+    "fetched. Every amount is recomputed from events.jsonl and must equal summary.json's\n"
+    "(definitions: docs/report.md). tradebus backtest writes it too.\n"
+    "\n"
+    "Exit codes: 0 written, 1 cannot write, 2 usage, 3 missing or inconsistent input.\n"
+    "Example: tradebus backtest --config examples/multi.ini --out out/multi\n"
+    "         tradebus report out/multi\n";
+
+int cmd_report(int argc, char **argv)
+{
+    if (argc == 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+        fputs(cli_report_help, stdout);
+        return 0;
+    }
+    if (argc != 1 || argv[0][0] == '-') {
+        cli_usage_error(argc == 0 ? "report: which run? (tradebus report DIR)"
+                                  : "report: expected one DIR, got '%s'",
+                        argc ? argv[argc > 1 ? 1 : 0] : "");
+        return EXIT_USAGE;
+    }
+    char err[512];
+    int rc = tb_report_write(argv[0], err, sizeof(err));
+    if (rc) {
+        cli_log(CLI_LOG_ERROR, NULL, "report: %s", err[0] ? err : tb_strerror(rc));
+        return rc == TB_ENOTFOUND || rc == TB_EPARSE || rc == TB_EDATA ? EXIT_DATA : EXIT_RUNTIME;
+    }
+    printf("written to %s/report.html\n", argv[0]);
+    return 0;
+}

@@ -1,0 +1,198 @@
+/* tb_config_dump: a built config's effective values, key by key, as the INI
+ * names them, each beside its default (tradebus config check). */
+#define _POSIX_C_SOURCE 200809L
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tradebus/config.h"
+#include "tradebus/orders.h"
+
+#define NS_PER_MS 1000000
+
+/* "key = value" padded to a column, then the default: "(default)" when the
+ * value is the default, else "(default D)". */
+static int line(FILE *out, const char *key, const char *value, const char *def)
+{
+    char kv[512];
+    snprintf(kv, sizeof(kv), "%s = %s", key, value);
+    int same = strcmp(value, def) == 0;
+    return fprintf(out, "  %-36s (default%s%s)\n", kv, same ? "" : " ", same ? "" : def) < 0;
+}
+
+static int dec_line(FILE *out, const char *key, tb_decimal v, tb_decimal def)
+{
+    char a[TB_DECIMAL_STRLEN], b[TB_DECIMAL_STRLEN];
+    tb_dec_format(v, a, sizeof(a));
+    tb_dec_format(def, b, sizeof(b));
+    return line(out, key, a, b);
+}
+
+static int int_line(FILE *out, const char *key, long long v, long long def)
+{
+    char a[32], b[32];
+    snprintf(a, sizeof(a), "%lld", v);
+    snprintf(b, sizeof(b), "%lld", def);
+    return line(out, key, a, b);
+}
+
+static int str_line(FILE *out, const char *key, const char *v, const char *def)
+{
+    return line(out, key, v ? v : def, def);
+}
+
+static const char *bool_name(int b)
+{
+    return b ? "true" : "false";
+}
+
+/* The URL without its password, if it holds one (amqp://user:pw@host/). */
+static void redact_url(const char *url, char *out, size_t outlen)
+{
+    const char *scheme = strstr(url, "://");
+    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+    if (!colon) {
+        snprintf(out, outlen, "%s", url);
+        return;
+    }
+    snprintf(out, outlen, "%.*s:***%s", (int)(colon - url), url, at);
+}
+
+/* The fault spec back from its parsed form ("none" if no fault is set). */
+static void faults_spec(const tb_sim_faults *f, const tb_sim_faults *def, char *out, size_t outlen)
+{
+    const tb_decimal *p[] = {&f->timeout,    &f->lost_ack,        &f->server_error,
+                             &f->rate_limit, &f->connection_lost, &f->query_timeout};
+    static const char *const names[] = {"timeout",    "lost_ack",        "server_error",
+                                        "rate_limit", "connection_lost", "query_timeout"};
+    size_t n = 0;
+    out[0] = 0;
+    for (int i = 0; i < 6; i++) {
+        if (!*p[i]) continue;
+        char d[TB_DECIMAL_STRLEN];
+        tb_dec_format(*p[i], d, sizeof(d));
+        n += (size_t)snprintf(out + n, n < outlen ? outlen - n : 0, "%s%s:%s", n ? "," : "",
+                              names[i], d);
+    }
+    if (f->retry_after != def->retry_after)
+        n += (size_t)snprintf(out + n, n < outlen ? outlen - n : 0, "%sretry_after_ms:%lld",
+                              n ? "," : "", (long long)(f->retry_after / NS_PER_MS));
+    if (!n) snprintf(out, outlen, "none");
+}
+
+int tb_config_dump(const tb_config *cfg, FILE *out)
+{
+    if (!cfg || !out || !cfg->built) return TB_EINVAL;
+    tb_sim_exchange_config ex;
+    tb_sim_exchange_config_init(&ex);
+    tb_risk_config rk;
+    tb_risk_config_init(&rk);
+    tb_order_manager_config om;
+    tb_order_manager_config_init(&om);
+    const tb_sim_exchange_config *e = &cfg->exchange;
+    const tb_risk_config *r = &cfg->risk;
+    char buf[512];
+    int bad = 0;
+
+    bad |= fprintf(out, "[backtest]\n") < 0;
+    for (size_t i = 0; i < cfg->ndata; i++)
+        bad |= fprintf(out, "  data = %s\n", cfg->data[i]) < 0;
+    bad |= dec_line(out, "initial_cash", e->initial_cash, ex.initial_cash);
+    bad |=
+        str_line(out, "on_bad_row", cfg->on_bad_row == TB_BAD_ROW_SKIP ? "skip" : "fail", "fail");
+    bad |= int_line(out, "node_id", cfg->node_id, 1);
+
+    bad |= fprintf(out, "\n[exchange]\n") < 0;
+    bad |= str_line(out, "type", "sim", "sim");
+    bad |= dec_line(out, "fee_bps", e->fee_bps, ex.fee_bps);
+    bad |= dec_line(out, "slippage_bps", e->slippage_bps, ex.slippage_bps);
+    bad |= dec_line(out, "max_volume_participation", e->max_volume_participation,
+                    ex.max_volume_participation);
+    faults_spec(&e->faults, &ex.faults, buf, sizeof(buf));
+    bad |= str_line(out, "faults", buf, "none");
+    bad |= int_line(out, "fault_seed", (long long)e->faults.seed, (long long)ex.faults.seed);
+    /* Specs (env:NAME, file:PATH), never the secrets themselves. */
+    bad |= str_line(out, "api_key", cfg->api_key_spec, "none");
+    bad |= str_line(out, "api_secret", cfg->api_secret_spec, "none");
+
+    /* 0 means the Order Manager's own default. */
+    bad |= fprintf(out, "\n[orders]\n") < 0;
+    bad |= int_line(out, "max_attempts",
+                    cfg->order_max_attempts ? cfg->order_max_attempts : om.max_attempts,
+                    om.max_attempts);
+    bad |= int_line(out, "base_delay_ms",
+                    (cfg->order_base_delay ? cfg->order_base_delay : om.base_delay) / NS_PER_MS,
+                    om.base_delay / NS_PER_MS);
+    bad |= int_line(out, "max_delay_ms",
+                    (cfg->order_max_delay ? cfg->order_max_delay : om.max_delay) / NS_PER_MS,
+                    om.max_delay / NS_PER_MS);
+    bad |= int_line(out, "max_total_ms",
+                    (cfg->order_max_total ? cfg->order_max_total : om.max_total) / NS_PER_MS,
+                    om.max_total / NS_PER_MS);
+    bad |= int_line(out, "retry_seed",
+                    (long long)(cfg->order_retry_seed ? cfg->order_retry_seed : om.retry_seed),
+                    (long long)om.retry_seed);
+
+    bad |= fprintf(out, "\n[risk]   (0 = off)\n") < 0;
+    bad |= dec_line(out, "max_position", r->max_position, rk.max_position);
+    bad |= dec_line(out, "max_order_notional", r->max_order_notional, rk.max_order_notional);
+    bad |= int_line(out, "max_open_orders", r->max_open_orders, rk.max_open_orders);
+    bad |= dec_line(out, "price_band_pct", r->price_band_pct, rk.price_band_pct);
+    bad |=
+        int_line(out, "max_orders_per_minute", r->max_orders_per_minute, rk.max_orders_per_minute);
+    bad |= dec_line(out, "max_drawdown_pct", r->max_drawdown_pct, rk.max_drawdown_pct);
+
+    bad |= fprintf(out, "\n[bus]\n") < 0;
+    bad |= int_line(out, "max_retries", cfg->max_retries, 2);
+    bad |= int_line(out, "ring_capacity", (long long)cfg->ring_capacity, 1024);
+    bad |= str_line(out, "type", cfg->bus_amqp ? "amqp" : "memory", "memory");
+    if (cfg->bus_url) redact_url(cfg->bus_url, buf, sizeof(buf));
+    bad |= str_line(out, "url", cfg->bus_url ? buf : NULL, "amqp://127.0.0.1:5672/");
+    bad |= str_line(out, "name", cfg->bus_name, "tradebus");
+    bad |= str_line(out, "state_dir", cfg->bus_state_dir, "tradebus-state");
+    bad |= str_line(out, "tls_ca", cfg->bus_tls_ca, "/etc/ssl/certs/ca-certificates.crt");
+    bad |= int_line(out, "prefetch", cfg->bus_prefetch ? cfg->bus_prefetch : 1000, 1000);
+    bad |=
+        int_line(out, "delivery_limit", cfg->bus_delivery_limit ? cfg->bus_delivery_limit : 5, 5);
+    bad |= int_line(out, "window", cfg->bus_window ? cfg->bus_window : 64, 64);
+    bad |= str_line(out, "order", cfg->bus_stream ? "stream" : "strict", "strict");
+
+    bad |= fprintf(out, "\n[output]\n") < 0;
+    bad |= str_line(out, "event_log", bool_name(cfg->event_log), "true");
+    bad |= str_line(out, "fills", bool_name(cfg->fills), "true");
+
+    static const char *const syncs[] = {"full", "normal", "off"};
+    bad |= fprintf(out, "\n[journal]\n") < 0;
+    bad |= str_line(out, "path", cfg->journal_path, "none");
+    bad |= str_line(
+        out, "sync",
+        cfg->journal_sync >= 0 && cfg->journal_sync < 3 ? syncs[cfg->journal_sync] : "?", "normal");
+    bad |= int_line(out, "commit_every", cfg->journal_commit_every, 1000);
+
+    for (size_t i = 0; i < cfg->nsymbols; i++) {
+        const tb_symbol_rules *s = &cfg->symbols[i];
+        bad |= fprintf(out, "\n[symbol.%s]   (0 = any)\n", s->symbol) < 0;
+        bad |= dec_line(out, "tick_size", s->tick_size, 0);
+        bad |= dec_line(out, "step_size", s->step_size, 0);
+        bad |= dec_line(out, "min_notional", s->min_notional, 0);
+    }
+
+    for (size_t i = 0; i < cfg->nstrategies; i++) {
+        const tb_strategy_config *st = &cfg->strategies[i];
+        bad |= fprintf(out, "\n[strategy.%s]\n", st->id) < 0;
+        bad |= fprintf(out, "  type = %s\n", st->type) < 0;
+        bad |= fprintf(out, "  symbol = %s\n", st->symbol) < 0;
+        bad |= str_line(out, "order_type", tb_order_type_name(st->order_type), "MARKET");
+        bad |= dec_line(out, "limit_offset_bps", st->limit_offset_bps, 0);
+        bad |= str_line(out, "emit_hold", bool_name(st->emit_hold), "false");
+        for (size_t k = 0; k < st->nparams; k++)
+            bad |= fprintf(out, "  %s = %s\n", st->params[k].key, st->params[k].value) < 0;
+        const tb_strategy_vtable *vt = NULL;
+        for (size_t k = 0; k < cfg->nextra_types && !vt; k++)
+            if (strcmp(cfg->extra_types[k]->name, st->type) == 0) vt = cfg->extra_types[k];
+        if (!vt) vt = tb_strategy_builtin(st->type);
+        if (vt && vt->help) bad |= fprintf(out, "  (params and defaults: %s)\n", vt->help) < 0;
+    }
+    return bad ? TB_EIO : 0;
+}

@@ -1,0 +1,134 @@
+/* Private (not installed): the report's model, shared by its modules —
+ * load.c reads a run's files, series.c replays the events into curves and
+ * trades, stats.c derives the statistics, svg.c draws, html.c writes. */
+#ifndef TRADEBUS_REPORT_INT_H
+#define TRADEBUS_REPORT_INT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tradebus/event.h"
+
+/* A (strategy, symbol) pair: its position as the PositionUpdates state it. */
+typedef struct {
+    int strat, sym;
+    tb_decimal fill_qty;                     /* signed, summed from the fills */
+    tb_decimal qty, entry;                   /* from the latest PositionUpdate */
+    uint64_t pid;                            /* that update's position_id */
+    tb_decimal life_realized, past_realized; /* current life; lives ended before it */
+    tb_decimal unrealized;                   /* at the symbol's latest close */
+    tb_decimal fees;
+    long trade; /* open trade index, -1 when flat */
+} tb__rkey;
+
+/* A round trip from flat to flat of one key. */
+typedef struct {
+    int key, dir;                  /* dir +1 long, -1 short */
+    int64_t open_time, close_time; /* close_time 0 while open */
+    uint64_t pid;
+    tb_decimal max_qty, entry, exit, realized, fees;
+    unsigned fills;
+} tb__rtrade;
+
+typedef struct {
+    int64_t t;
+    tb_decimal price, qty;
+    int buy, strat;
+} tb__rfill;
+
+typedef struct {
+    char name[TB_SYMBOL_LEN];
+    tb_decimal close; /* latest */
+    int64_t *t;
+    double *close_d;
+    size_t n, cap;
+    tb__rfill *fills;
+    size_t nfills, capfills;
+} tb__rsym;
+
+typedef struct {
+    double sharpe, sortino, ret_pct, max_dd_pct, exposure_pct, win_rate;
+    double profit_factor; /* < 0: undefined (no losing trade) */
+    int64_t max_dd_duration;
+    tb_decimal net, realized, unrealized, fees, max_dd, gross_win, gross_loss;
+    unsigned trades, wins, open_trades, fills;
+} tb__rstats;
+
+typedef struct {
+    char name[TB_STRATEGY_LEN];
+    tb_decimal *pnl;            /* per point: realized + unrealized - fees */
+    size_t exposed, exposed_at; /* points with a position; the last one counted + 1 */
+    tb__rstats st;
+} tb__rstrat;
+
+typedef struct {
+    const char *dir;
+    tb_decimal initial;
+    /* summary.json */
+    tb_decimal s_final, s_realized, s_unrealized, s_fees, s_max_dd_pct;
+    uint64_t s_fills, s_bars;
+    /* the replay */
+    tb__rkey *keys;
+    size_t nkeys;
+    tb__rstrat *strats;
+    size_t nstrats;
+    tb__rsym *syms;
+    size_t nsyms;
+    tb__rtrade *trades;
+    size_t ntrades, captrades;
+    int64_t *t;     /* point times: distinct bar close times */
+    tb_decimal *eq; /* account equity per point */
+    size_t npts, cappts;
+    size_t exposed;   /* points with any position open */
+    int64_t cur_time; /* the point being accumulated; 0 = none yet */
+    tb_decimal realized, fees;
+    uint64_t fills, bars, events;
+    tb__rstats all;
+} tb__report;
+
+/* Reads dir's summary.json and events.jsonl into r (zeroed first). */
+int tb__report_load(tb__report *r, const char *dir, char *err, size_t errlen);
+/* Applies one decoded event. */
+int tb__report_apply(tb__report *r, const tb_event *ev);
+/* Closes the last point; call after the last event. */
+int tb__report_finish(tb__report *r);
+/* Computes every tb__rstats. */
+int tb__report_stats(tb__report *r);
+/* Writes the page. 0 or TB_EIO. */
+int tb__report_html(const tb__report *r, FILE *f);
+void tb__report_free(tb__report *r);
+
+/* Charts (svg.c). */
+typedef struct {
+    const int64_t *t;
+    const double *y;
+    size_t n;
+    const char *color;
+    int area; /* fill down to the zero line */
+} tb__svg_series;
+
+typedef struct {
+    int64_t t;
+    double y;
+    int up;
+    const char *color;
+    const char *label; /* tooltip, escaped by the chart */
+} tb__svg_marker;
+
+typedef struct {
+    const char *title, *id, *unit; /* unit: "" or "%" */
+    int width, height;
+    const tb__svg_series *series;
+    size_t nseries;
+    const tb__svg_marker *markers;
+    size_t nmarkers;
+} tb__svg_chart;
+
+/* Writes an <svg> element. 0 or TB_EIO. */
+int tb__svg_write(FILE *f, const tb__svg_chart *c);
+/* Writes s HTML-escaped (&, <, >, ", '). */
+void tb__html_escape(FILE *f, const char *s);
+/* "2024-01-02 13:45" (UTC) into buf. */
+void tb__report_time(int64_t ns, char *buf, size_t len);
+
+#endif

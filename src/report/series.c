@@ -1,0 +1,281 @@
+/* Replaying a run's events into the report's curves, positions and trades.
+ * The arithmetic is the Position Manager's (same rounding, same marks), so
+ * the curve's last point is the summary's final equity to the last digit. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "report_int.h"
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap) return 0;
+    size_t n = *cap ? *cap * 2 : 64;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(*p, n * elem);
+    if (!q) return TB_ENOMEM;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+static int find_strat(tb__report *r, const char *name)
+{
+    for (size_t i = 0; i < r->nstrats; i++)
+        if (strcmp(r->strats[i].name, name) == 0) return (int)i;
+    tb__rstrat *s = realloc(r->strats, (r->nstrats + 1) * sizeof(*s));
+    if (!s) return TB_ENOMEM;
+    r->strats = s;
+    s = &r->strats[r->nstrats];
+    memset(s, 0, sizeof(*s));
+    /* Sized like r->t: a strategy seen late is flat (0) before. */
+    size_t cap = r->cappts ? r->cappts : 1;
+    s->pnl = calloc(cap, sizeof(*s->pnl));
+    if (!s->pnl) return TB_ENOMEM;
+    memcpy(s->name, name, strlen(name) + 1);
+    return (int)r->nstrats++;
+}
+
+static int find_sym(tb__report *r, const char *name)
+{
+    for (size_t i = 0; i < r->nsyms; i++)
+        if (strcmp(r->syms[i].name, name) == 0) return (int)i;
+    tb__rsym *s = realloc(r->syms, (r->nsyms + 1) * sizeof(*s));
+    if (!s) return TB_ENOMEM;
+    r->syms = s;
+    s = &r->syms[r->nsyms];
+    memset(s, 0, sizeof(*s));
+    memcpy(s->name, name, strlen(name) + 1);
+    return (int)r->nsyms++;
+}
+
+static int find_key(tb__report *r, const char *strat, const char *sym)
+{
+    for (size_t i = 0; i < r->nkeys; i++)
+        if (strcmp(r->strats[r->keys[i].strat].name, strat) == 0 &&
+            strcmp(r->syms[r->keys[i].sym].name, sym) == 0)
+            return (int)i;
+    int st = find_strat(r, strat);
+    if (st < 0) return st;
+    int sy = find_sym(r, sym);
+    if (sy < 0) return sy;
+    tb__rkey *k = realloc(r->keys, (r->nkeys + 1) * sizeof(*k));
+    if (!k) return TB_ENOMEM;
+    r->keys = k;
+    k = &r->keys[r->nkeys];
+    memset(k, 0, sizeof(*k));
+    k->strat = st;
+    k->sym = sy;
+    k->trade = -1;
+    return (int)r->nkeys++;
+}
+
+/* Equity at the current point: every position marked at its symbol's latest
+ * close exactly as the Position Manager marks it. */
+static int close_point(tb__report *r)
+{
+    size_t cap = r->cappts;
+    int rc = grow((void **)&r->t, &cap, r->npts + 1, sizeof(*r->t));
+    if (!rc && cap != r->cappts) {
+        size_t c2 = r->cappts;
+        rc = grow((void **)&r->eq, &c2, cap, sizeof(*r->eq));
+        for (size_t i = 0; !rc && i < r->nstrats; i++) {
+            tb_decimal *p = realloc(r->strats[i].pnl, cap * sizeof(*p));
+            if (!p)
+                rc = TB_ENOMEM;
+            else
+                r->strats[i].pnl = p;
+        }
+        if (!rc) r->cappts = cap;
+    }
+    if (rc) return rc;
+    for (size_t i = 0; i < r->nstrats; i++)
+        r->strats[i].pnl[r->npts] = 0;
+    tb_decimal eq = r->initial;
+    int any = 0;
+    for (size_t i = 0; i < r->nkeys; i++) {
+        tb__rkey *k = &r->keys[i];
+        tb__rsym *s = &r->syms[k->sym];
+        k->unrealized = 0;
+        if (k->qty != 0 && s->n) {
+            tb_decimal d;
+            rc = tb_dec_sub(s->close, k->entry, &d);
+            if (!rc) rc = tb_dec_mul(d, k->qty, TB_ROUND_HALF_UP, &k->unrealized);
+        }
+        tb_decimal v = k->past_realized;
+        if (!rc) rc = tb_dec_add(v, k->life_realized, &v);
+        if (!rc) rc = tb_dec_add(v, k->unrealized, &v);
+        if (!rc) rc = tb_dec_sub(v, k->fees, &v);
+        if (!rc) rc = tb_dec_add(eq, v, &eq);
+        tb_decimal *sp = &r->strats[k->strat].pnl[r->npts];
+        if (!rc) rc = tb_dec_add(*sp, v, sp);
+        if (rc) return rc;
+        if (k->qty != 0) {
+            any = 1;
+            tb__rstrat *st = &r->strats[k->strat];
+            if (st->exposed_at != r->npts + 1) { /* once per point */
+                st->exposed_at = r->npts + 1;
+                st->exposed++;
+            }
+        }
+    }
+    r->exposed += (size_t)any;
+    r->t[r->npts] = r->cur_time;
+    r->eq[r->npts++] = eq;
+    return 0;
+}
+
+static int on_bar(tb__report *r, const tb_market_data *md)
+{
+    if (r->cur_time && md->close_time != r->cur_time) {
+        int rc = close_point(r);
+        if (rc) return rc;
+    }
+    r->cur_time = md->close_time;
+    r->bars++;
+    int si = find_sym(r, md->symbol);
+    if (si < 0) return si;
+    tb__rsym *s = &r->syms[si];
+    size_t cap = s->cap;
+    int rc = grow((void **)&s->t, &cap, s->n + 1, sizeof(*s->t));
+    if (!rc) rc = grow((void **)&s->close_d, &s->cap, s->n + 1, sizeof(*s->close_d));
+    if (rc) return rc;
+    s->close = md->close;
+    s->t[s->n] = md->close_time;
+    s->close_d[s->n++] = tb_dec_to_double(md->close);
+    return 0;
+}
+
+static int open_trade(tb__report *r, int key, int dir, int64_t t, tb_decimal price)
+{
+    int rc = grow((void **)&r->trades, &r->captrades, r->ntrades + 1, sizeof(*r->trades));
+    if (rc) return rc;
+    tb__rtrade *tr = &r->trades[r->ntrades];
+    memset(tr, 0, sizeof(*tr));
+    tr->key = key;
+    tr->dir = dir;
+    tr->open_time = t;
+    tr->entry = price;
+    r->keys[key].trade = (long)r->ntrades++;
+    return 0;
+}
+
+static int on_fill(tb__report *r, const tb_event *ev)
+{
+    const tb_order_filled *f = &ev->u.order_filled;
+    int ki = find_key(r, f->strategy_id, f->symbol);
+    if (ki < 0) return ki;
+    tb__rkey *k = &r->keys[ki];
+    tb__rsym *s = &r->syms[k->sym];
+    int rc = grow((void **)&s->fills, &s->capfills, s->nfills + 1, sizeof(*s->fills));
+    if (!rc) rc = tb_dec_add(r->fees, f->commission, &r->fees);
+    if (!rc) rc = tb_dec_add(k->fees, f->commission, &k->fees);
+    if (rc) return rc;
+    s->fills[s->nfills++] = (tb__rfill){ev->timestamp, f->filled_price, f->filled_quantity,
+                                        f->side == TB_SIDE_BUY, k->strat};
+    r->fills++;
+    r->strats[k->strat].st.fills++;
+
+    tb_decimal q = f->filled_quantity, old = k->fill_qty, aq = tb_dec_abs(old);
+    tb_decimal delta = f->side == TB_SIDE_BUY ? q : -q, now;
+    if ((rc = tb_dec_add(old, delta, &now))) return rc;
+    tb_decimal fee_open = f->commission;
+    if (old != 0 && (old > 0) != (delta > 0)) {
+        tb__rtrade *tr = &r->trades[k->trade];
+        tb_decimal fee_close = f->commission;
+        if (q > aq) /* a flip: the commission is shared pro rata by quantity */
+            rc = tb_dec_muldiv_int(f->commission, aq, q, TB_ROUND_HALF_UP, &fee_close);
+        if (!rc) rc = tb_dec_add(tr->fees, fee_close, &tr->fees);
+        if (rc) return rc;
+        tr->fills++;
+        tr->exit = f->filled_price;
+        fee_open = f->commission - fee_close;
+        if (q >= aq) {
+            tr->close_time = ev->timestamp;
+            k->trade = -1;
+        }
+    }
+    if (now != 0 && (old == 0 || (old > 0) != (now > 0))) {
+        rc = open_trade(r, ki, now > 0 ? 1 : -1, ev->timestamp, f->filled_price);
+        if (rc) return rc;
+    }
+    if (now != 0 && (old == 0 || (old > 0) == (delta > 0) || q > aq)) {
+        /* the fill opened or added to the trade now open */
+        tb__rtrade *tr = &r->trades[k->trade];
+        if ((rc = tb_dec_add(tr->fees, fee_open, &tr->fees))) return rc;
+        tr->fills++;
+    }
+    if (k->trade >= 0 && tb_dec_abs(now) > r->trades[k->trade].max_qty)
+        r->trades[k->trade].max_qty = tb_dec_abs(now);
+    k->fill_qty = now;
+    return 0;
+}
+
+static int on_position(tb__report *r, const tb_position_update *u)
+{
+    int ki = find_key(r, u->strategy_id, u->symbol);
+    if (ki < 0) return ki;
+    tb__rkey *k = &r->keys[ki];
+    int rc = 0;
+    if (u->position_id != k->pid) {
+        if (u->position_id < k->pid) return TB_ESTATE;
+        rc = tb_dec_add(k->past_realized, k->life_realized, &k->past_realized);
+        if (rc) return rc;
+        k->pid = u->position_id;
+    }
+    k->life_realized = u->realized_pnl;
+    k->qty = u->current_quantity;
+    k->entry = u->entry_price;
+    /* The trade this life is: a closed one already tied to it (a flip's
+     * closing update comes after the fill opened the next), else the open one. */
+    tb__rtrade *tr = NULL;
+    for (size_t i = r->ntrades; i-- > 0 && !tr;)
+        if (r->trades[i].key == ki && r->trades[i].pid == u->position_id) tr = &r->trades[i];
+    if (!tr && k->trade >= 0 && r->trades[k->trade].pid == 0) {
+        tr = &r->trades[k->trade];
+        tr->pid = u->position_id;
+    }
+    if (tr) {
+        tr->realized = u->realized_pnl;
+        if (u->entry_price) tr->entry = u->entry_price;
+    }
+    return 0;
+}
+
+int tb__report_apply(tb__report *r, const tb_event *ev)
+{
+    r->events++;
+    switch (ev->type) {
+    case TB_EV_MARKET_DATA:
+        return on_bar(r, &ev->u.market_data);
+    case TB_EV_ORDER_FILLED:
+        return on_fill(r, ev);
+    case TB_EV_POSITION_UPDATE:
+        return on_position(r, &ev->u.position);
+    default:
+        return 0;
+    }
+}
+
+int tb__report_finish(tb__report *r)
+{
+    return r->cur_time ? close_point(r) : 0;
+}
+
+void tb__report_free(tb__report *r)
+{
+    for (size_t i = 0; i < r->nstrats; i++)
+        free(r->strats[i].pnl);
+    for (size_t i = 0; i < r->nsyms; i++) {
+        free(r->syms[i].t);
+        free(r->syms[i].close_d);
+        free(r->syms[i].fills);
+    }
+    free(r->strats);
+    free(r->syms);
+    free(r->keys);
+    free(r->trades);
+    free(r->t);
+    free(r->eq);
+    memset(r, 0, sizeof(*r));
+}

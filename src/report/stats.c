@@ -1,0 +1,108 @@
+/* The statistics users compare (definitions: docs/report.md). Money stays
+ * exact; ratios are doubles. */
+#include <math.h>
+#include <string.h>
+
+#include "report_int.h"
+
+#define YEAR_NS (365.25 * 86400e9)
+
+/* Drawdown, Sharpe, Sortino and exposure of one equity series. */
+static void curve_stats(const int64_t *t, const tb_decimal *eq, size_t n, tb__rstats *st)
+{
+    tb_decimal peak = eq[0];
+    int64_t peak_t = t[0];
+    double sum = 0, sum2 = 0, down2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (eq[i] >= peak) {
+            peak = eq[i];
+            peak_t = t[i];
+        } else {
+            tb_decimal dd = peak - eq[i]; /* both in range and peak > eq: cannot overflow */
+            if (dd > st->max_dd) st->max_dd = dd;
+            double pct = peak > 0 ? 100.0 * (double)dd / (double)peak : 0;
+            if (pct > st->max_dd_pct) st->max_dd_pct = pct;
+            if (t[i] - peak_t > st->max_dd_duration) st->max_dd_duration = t[i] - peak_t;
+        }
+        if (i == 0 || eq[i - 1] <= 0) continue;
+        double r = (double)eq[i] / (double)eq[i - 1] - 1.0;
+        sum += r;
+        sum2 += r * r;
+        if (r < 0) down2 += r * r;
+    }
+    if (n < 3 || t[n - 1] <= t[0]) return;
+    double m = (double)(n - 1), mean = sum / m;
+    double var = (sum2 - m * mean * mean) / (m - 1);
+    double per_year = YEAR_NS / ((double)(t[n - 1] - t[0]) / m);
+    double ann = sqrt(per_year);
+    if (var > 0) st->sharpe = mean / sqrt(var) * ann;
+    if (down2 > 0) st->sortino = mean / sqrt(down2 / m) * ann;
+}
+
+/* Trades of strategy s (-1: all). */
+static void trade_stats(const tb__report *r, int s, tb__rstats *st)
+{
+    st->profit_factor = -1;
+    for (size_t i = 0; i < r->ntrades; i++) {
+        const tb__rtrade *tr = &r->trades[i];
+        if (s >= 0 && r->keys[tr->key].strat != s) continue;
+        if (!tr->close_time) {
+            st->open_trades++;
+            continue;
+        }
+        st->trades++;
+        tb_decimal net;
+        if (tb_dec_sub(tr->realized, tr->fees, &net)) continue;
+        if (net > 0) {
+            st->wins++;
+            tb_dec_add(st->gross_win, net, &st->gross_win);
+        } else {
+            tb_dec_sub(st->gross_loss, net, &st->gross_loss);
+        }
+    }
+    if (st->trades) st->win_rate = 100.0 * st->wins / st->trades;
+    if (st->gross_loss > 0) st->profit_factor = (double)st->gross_win / (double)st->gross_loss;
+}
+
+int tb__report_stats(tb__report *r)
+{
+    int rc = 0;
+    for (size_t s = 0; s < r->nstrats && !rc; s++) {
+        tb__rstrat *sp = &r->strats[s];
+        tb__rstats *st = &sp->st;
+        for (size_t k = 0; k < r->nkeys && !rc; k++) {
+            const tb__rkey *key = &r->keys[k];
+            if (key->strat != (int)s) continue;
+            rc = tb_dec_add(st->realized, key->past_realized, &st->realized);
+            if (!rc) rc = tb_dec_add(st->realized, key->life_realized, &st->realized);
+            if (!rc) rc = tb_dec_add(st->unrealized, key->unrealized, &st->unrealized);
+            if (!rc) rc = tb_dec_add(st->fees, key->fees, &st->fees);
+        }
+        st->net = sp->pnl[r->npts - 1];
+        /* Its own equity: the account's capital plus its PnL alone. */
+        for (size_t i = 0; i < r->npts && !rc; i++)
+            rc = tb_dec_add(r->initial, sp->pnl[i], &sp->pnl[i]);
+        if (rc) break;
+        curve_stats(r->t, sp->pnl, r->npts, st);
+        for (size_t i = 0; i < r->npts; i++)
+            sp->pnl[i] -= r->initial; /* undo: in range, it was before */
+        trade_stats(r, (int)s, st);
+        st->exposure_pct = 100.0 * (double)sp->exposed / (double)r->npts;
+        st->ret_pct = r->initial ? 100.0 * (double)st->net / (double)r->initial : 0;
+    }
+    if (rc) return rc;
+    tb__rstats *a = &r->all;
+    memset(a, 0, sizeof(*a));
+    a->realized = r->realized;
+    a->fees = r->fees;
+    a->fills = (unsigned)r->fills;
+    for (size_t k = 0; k < r->nkeys && !rc; k++)
+        rc = tb_dec_add(a->unrealized, r->keys[k].unrealized, &a->unrealized);
+    if (!rc) rc = tb_dec_sub(r->eq[r->npts - 1], r->initial, &a->net);
+    if (rc) return rc;
+    curve_stats(r->t, r->eq, r->npts, a);
+    trade_stats(r, -1, a);
+    a->exposure_pct = 100.0 * (double)r->exposed / (double)r->npts;
+    a->ret_pct = r->initial ? 100.0 * (double)a->net / (double)r->initial : 0;
+    return 0;
+}

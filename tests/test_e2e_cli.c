@@ -1,0 +1,319 @@
+/* End to end: living with the CLI. Help for every command (with examples
+ * that really run), "did you mean", `config check`, JSON log lines and the
+ * progress bar (shown only on a terminal). */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "tb_test_cli.h"
+
+static char dir[256];
+
+#define run(err_out, ...) tbt_run_cli(dir, err_out, __VA_ARGS__)
+
+static void write_file(const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static char *out_text(void)
+{
+    return tbt_read_in(dir, "stdout.txt");
+}
+
+/* A scratch directory that sees the bundled examples/ and data/ as the
+ * source tree does, so the help's examples run as written. */
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/tb_cli_XXXXXX");
+    if (!mkdtemp(dir)) return -1;
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "ln -s '%s/examples' '%s/examples' && ln -s '%s/data' '%s/data'",
+             TB_SOURCE_DIR, dir, TB_SOURCE_DIR, dir);
+    if (system(cmd) != 0) return -1;
+    unsetenv("TRADEBUS_LOG_FORMAT");
+    unsetenv("TRADEBUS_LOG_LEVEL");
+    unsetenv("TRADEBUS_PROGRESS_DELAY");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tbt_remove_tree(dir);
+    return 0;
+}
+
+static const char *const all_commands[] = {"backtest", "parity", "indicators", "config",
+                                           "journal",  "dlq",    "up",         "component",
+                                           "feed",     "status", "version",    "help"};
+#define NCMDS (sizeof(all_commands) / sizeof(all_commands[0]))
+
+static void test_help_for_every_command_has_examples(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < NCMDS; i++) {
+        assert_int_equal(run(NULL, "help %s", all_commands[i]), 0);
+        char *out = out_text();
+        assert_non_null(out);
+        if (!strstr(out, "\nExample"))
+            fail_msg("help %s: no Example line:\n%s", all_commands[i], out);
+        free(out);
+    }
+    /* The main help, both spellings. */
+    assert_int_equal(run(NULL, "--help"), 0);
+    char *out = out_text();
+    assert_non_null(strstr(out, "Examples"));
+    assert_non_null(strstr(out, "config check"));
+    free(out);
+    assert_int_equal(run(NULL, "help"), 0);
+    out = out_text();
+    assert_non_null(strstr(out, "--log-format"));
+    free(out);
+}
+
+/* Every example the help of a one-process command shows runs and exits 0. */
+static void test_help_examples_run(void **state)
+{
+    (void)state;
+    static const char *const local[] = {"backtest", "config",     "journal", "dlq",
+                                        "parity",   "indicators", "version", "help"};
+    int ran = 0;
+    for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++) {
+        assert_int_equal(run(NULL, "help %s", local[i]), 0);
+        char *out = out_text();
+        assert_non_null(out);
+        char *ex = strstr(out, "\nExamples");
+        assert_non_null(ex);
+        char cmd[2048] = "";
+        for (char *save = NULL, *l = strtok_r(ex, "\n", &save); l;
+             l = strtok_r(NULL, "\n", &save)) {
+            while (*l == ' ')
+                l++;
+            if (!cmd[0] && strncmp(l, "tradebus ", 9) != 0) continue;
+            strncat(cmd, cmd[0] ? l : l + 9, sizeof(cmd) - strlen(cmd) - 1);
+            size_t n = strlen(cmd);
+            if (n && cmd[n - 1] == '\\') {
+                cmd[n - 1] = ' '; /* continued on the next line */
+                continue;
+            }
+            char *err = NULL;
+            int rc = run(&err, "%s", cmd);
+            if (rc != 0) fail_msg("example 'tradebus %s' exited %d: %s", cmd, rc, err);
+            free(err);
+            ran++;
+            cmd[0] = 0;
+        }
+        free(out);
+    }
+    if (ran < 15) fail_msg("only %d examples ran", ran);
+}
+
+static void test_unknown_command_suggests_the_closest(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    assert_int_equal(run(&err, "bactest --config examples/sma_cross.ini"), 2);
+    assert_non_null(strstr(err, "unknown command 'bactest'"));
+    assert_non_null(strstr(err, "did you mean 'backtest'?"));
+    free(err);
+    assert_int_equal(run(&err, "help confg"), 2);
+    assert_non_null(strstr(err, "did you mean 'config'?"));
+    free(err);
+    assert_int_equal(run(&err, "zzzzzzzz"), 2);
+    assert_null(strstr(err, "did you mean"));
+    free(err);
+}
+
+static void test_config_check_prints_effective_values(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    assert_int_equal(run(&err, "config check examples/multi.ini --set bus.max_retries=3"), 0);
+    assert_string_equal(err, "");
+    free(err);
+    char *out = out_text();
+    assert_non_null(strstr(out, "examples/multi.ini: valid"));
+    assert_non_null(strstr(out, "[exchange]"));
+    assert_non_null(strstr(out, "fee_bps = 7.5"));
+    assert_non_null(strstr(out, "(default 10)"));
+    /* slippage_bps = 2 (default 0); a key left alone is marked "(default)". */
+    assert_non_null(strstr(out, "slippage_bps = 2"));
+    assert_non_null(strstr(out, "on_bad_row = fail"));
+    assert_non_null(strstr(out, "(default)"));
+    assert_non_null(strstr(out, "max_retries = 3"));
+    /* Strategies with their params as written, and the data files. */
+    assert_non_null(strstr(out, "[strategy.eth_rsi]"));
+    assert_non_null(strstr(out, "oversold = 25"));
+    assert_non_null(strstr(out, "order_type = LIMIT"));
+    assert_non_null(strstr(out, "[symbol.BTCUSDT]"));
+    assert_non_null(strstr(out, "data = data/ETHUSDT-1m-2024-01.csv"));
+    free(out);
+}
+
+static void test_config_check_rejects_a_broken_config(void **state)
+{
+    (void)state;
+    write_file("bad.ini", "[backtest]\n"
+                          "data = data/BTCUSDT-1m-2024-01.csv\n"
+                          "[exchange]\n"
+                          "fee_bps = lots\n"
+                          "[strategy.s]\ntype = sma_cross\nsymbol = BTCUSDT\n");
+    char *err = NULL;
+    assert_int_equal(run(&err, "config check bad.ini"), 2);
+    assert_non_null(strstr(err, "bad.ini:4: [exchange] fee_bps"));
+    free(err);
+    /* A --set is named as the origin. */
+    assert_int_equal(run(&err, "config check examples/sma_cross.ini --set risk.max_open_orders=x"),
+                     2);
+    assert_non_null(strstr(err, "--set: [risk] max_open_orders"));
+    free(err);
+    /* A data file that cannot be opened. */
+    assert_int_equal(run(&err, "config check examples/sma_cross.ini --data nowhere.csv"), 2);
+    assert_non_null(strstr(err, "nowhere.csv"));
+    free(err);
+    assert_int_equal(run(&err, "config check"), 2);
+    free(err);
+}
+
+/* Every stderr line is a JSON object with level, time, component, message. */
+static int check_json_lines(const char *text, const char *want_level)
+{
+    int lines = 0, found = 0;
+    char *copy = strdup(text);
+    assert_non_null(copy);
+    for (char *save = NULL, *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        json_error_t je;
+        json_t *o = json_loads(l, 0, &je);
+        if (!o) fail_msg("not JSON: %s (%s)", l, je.text);
+        const char *level = json_string_value(json_object_get(o, "level"));
+        const char *time = json_string_value(json_object_get(o, "time"));
+        assert_non_null(level);
+        assert_non_null(time);
+        assert_non_null(json_string_value(json_object_get(o, "component")));
+        assert_non_null(json_string_value(json_object_get(o, "message")));
+        /* ISO-8601 UTC: 2024-01-01T00:00:00.000Z */
+        assert_int_equal(strlen(time), 24);
+        assert_int_equal(time[10], 'T');
+        assert_int_equal(time[23], 'Z');
+        if (!strcmp(level, want_level)) found++;
+        json_decref(o);
+        lines++;
+    }
+    free(copy);
+    assert_true(found > 0);
+    return lines;
+}
+
+static void test_log_format_json(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    /* An error: the same wording, as a JSON line. */
+    assert_int_equal(run(&err, "--log-format json backtest --config missing.ini"), 2);
+    assert_int_equal(check_json_lines(err, "error"), 1);
+    assert_non_null(strstr(err, "missing.ini: cannot open config"));
+    free(err);
+    /* Usage errors too, with the option after the command. */
+    assert_int_equal(run(&err, "backtest --log-format=json --bogus"), 2);
+    check_json_lines(err, "error");
+    free(err);
+    /* Warnings: skipped bad rows. */
+    write_file("BTCUSDT-1m-2024-01.csv", tbt_staircase_csv);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/BTCUSDT-1m-2024-01.csv", dir);
+    FILE *f = fopen(path, "a");
+    assert_non_null(f);
+    fputs("1704067860000,oops,1,1,1,1,1704067919999,1,1,0,0,0\n", f);
+    fclose(f);
+    write_file("skip.ini",
+               "[backtest]\ndata = BTCUSDT-1m-2024-01.csv\non_bad_row = skip\n"
+               "[strategy.s]\ntype = sma_cross\nsymbol = BTCUSDT\nfast = 2\nslow = 3\n");
+    assert_int_equal(run(&err, "backtest --config skip.ini --out o --log-format json"), 0);
+    assert_int_equal(check_json_lines(err, "warn"), 1);
+    assert_non_null(strstr(err, "skipped bad row"));
+    free(err);
+    /* The text format keeps the old wording; --log-level error hides warnings. */
+    assert_int_equal(run(&err, "backtest --config skip.ini --out o"), 0);
+    assert_non_null(strstr(err, "tradebus: skipped bad row: "));
+    free(err);
+    assert_int_equal(run(&err, "--log-level error backtest --config skip.ini --out o"), 0);
+    assert_string_equal(err, "");
+    free(err);
+    assert_int_equal(run(&err, "--log-format yaml help"), 2);
+    assert_non_null(strstr(err, "text or json"));
+    free(err);
+}
+
+static void test_no_progress_bar_when_stderr_is_not_a_terminal(void **state)
+{
+    (void)state;
+    setenv("TRADEBUS_PROGRESS_DELAY", "0", 1);
+    char *err = NULL;
+    assert_int_equal(run(&err, "backtest --config examples/multi.ini --out o"), 0);
+    assert_string_equal(err, "");
+    free(err);
+    unsetenv("TRADEBUS_PROGRESS_DELAY");
+}
+
+/* On a terminal (script(1) gives it one) the bar shows percent, rate and ETA,
+ * then is cleared; --quiet silences it. */
+static void test_progress_bar_on_a_terminal(void **state)
+{
+    (void)state;
+    if (system("command -v script >/dev/null 2>&1") != 0) skip();
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && TRADEBUS_PROGRESS_DELAY=0 script -qec '%s backtest --config "
+             "examples/multi.ini --out o' /dev/null </dev/null >tty.txt 2>&1",
+             dir, TB_BINARY);
+    assert_int_equal(system(cmd), 0);
+    char *tty = tbt_read_in(dir, "tty.txt");
+    assert_non_null(tty);
+    assert_non_null(strstr(tty, "5760 bars"));
+    assert_non_null(strstr(tty, "bars/s"));
+    assert_non_null(strstr(tty, "ETA"));
+    assert_non_null(strstr(tty, "%"));
+    assert_non_null(strstr(tty, "\r\033[K")); /* cleared */
+    assert_non_null(strstr(tty, "tradebus backtest"));
+    free(tty);
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && TRADEBUS_PROGRESS_DELAY=0 script -qec '%s backtest --quiet --config "
+             "examples/multi.ini --out o' /dev/null </dev/null >tty.txt 2>&1",
+             dir, TB_BINARY);
+    assert_int_equal(system(cmd), 0);
+    tty = tbt_read_in(dir, "tty.txt");
+    assert_null(strstr(tty, "bars/s"));
+    free(tty);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_help_for_every_command_has_examples),
+        cmocka_unit_test(test_help_examples_run),
+        cmocka_unit_test(test_unknown_command_suggests_the_closest),
+        cmocka_unit_test(test_config_check_prints_effective_values),
+        cmocka_unit_test(test_config_check_rejects_a_broken_config),
+        cmocka_unit_test(test_log_format_json),
+        cmocka_unit_test(test_no_progress_bar_when_stderr_is_not_a_terminal),
+        cmocka_unit_test(test_progress_bar_on_a_terminal),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
