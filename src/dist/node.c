@@ -333,6 +333,24 @@ static item *new_item(tb_node *n)
     return it;
 }
 
+/* A buffered item holding a copy of m's body (NUL-terminated). */
+static item *new_item_copy(tb_node *n, const tb_msg_in *m, int kind)
+{
+    char *body = malloc(m->len + 1);
+    item *it = body ? new_item(n) : NULL;
+    if (!it) {
+        free(body);
+        return NULL;
+    }
+    memcpy(body, m->body, m->len);
+    body[m->len] = 0;
+    it->body = body;
+    it->len = m->len;
+    it->kind = kind;
+    it->tag = m->tag;
+    return it;
+}
+
 static int commit_progress(tb_node *n, const item *const *evs, size_t nev, uint64_t counter)
 {
     tb__nprogress pg = {n->root, n->depth, n->phase, counter, n->dead};
@@ -620,14 +638,9 @@ static int take_stats(tb_node *n, const tb_msg_in *m)
     for (size_t i = 0; !dup && i < n->nbuf; i++)
         dup = n->buf[i].kind == IT_STATS && n->buf[i].proc == ix;
     if (dup) return tb_transport_ack(n->t, m->tag, m->epoch);
-    item *it = new_item(n);
-    if (!it || !(it->body = malloc(m->len + 1))) return TB_ENOMEM;
-    memcpy(it->body, m->body, m->len);
-    it->body[m->len] = 0;
-    it->len = m->len;
-    it->kind = IT_STATS;
+    item *it = new_item_copy(n, m, IT_STATS);
+    if (!it) return TB_ENOMEM;
     it->proc = ix;
-    it->tag = m->tag;
     return 0;
 }
 
@@ -653,13 +666,8 @@ static int take_event(tb_node *n, const tb_msg_in *m)
     for (size_t i = 0; !dup && i < n->nbuf; i++)
         dup = n->buf[i].kind == IT_EVENT && !strcmp(n->buf[i].id, m->message_id);
     if (dup) return tb_transport_ack(n->t, m->tag, m->epoch);
-    item *it = new_item(n);
-    if (!it || !(it->body = malloc(m->len + 1))) return TB_ENOMEM;
-    memcpy(it->body, m->body, m->len);
-    it->body[m->len] = 0;
-    it->len = m->len;
-    it->kind = IT_EVENT;
-    it->tag = m->tag;
+    item *it = new_item_copy(n, m, IT_EVENT);
+    if (!it) return TB_ENOMEM;
     it->key = key;
     it->ev = ev;
     snprintf(it->id, sizeof(it->id), "%s", m->message_id);
@@ -924,15 +932,6 @@ static int add_binding(tb_node *n, const char *pattern)
     return 0;
 }
 
-static FILE *open_out(const char *dir, const char *name, char *err, size_t errlen)
-{
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f) tb__errf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-    return f;
-}
-
 int tb_node_create(const tb_config *cfg, const tb_node_options *o, tb_node **out, char *err,
                    size_t errlen)
 {
@@ -998,8 +997,9 @@ int tb_node_create(const tb_config *cfg, const tb_node_options *o, tb_node **out
             }
             /* Rewritten from the start: a restart re-executes everything. */
             if ((cfg->event_log &&
-                 !(n->events_f = open_out(o->out_dir, "events.jsonl", err, errlen))) ||
-                (cfg->fills && !(n->fills_f = open_out(o->out_dir, "fills.csv", err, errlen)))) {
+                 !(n->events_f = tb__open_out(o->out_dir, "events.jsonl", err, errlen))) ||
+                (cfg->fills &&
+                 !(n->fills_f = tb__open_out(o->out_dir, "fills.csv", err, errlen)))) {
                 rc = TB_EIO;
                 goto fail;
             }

@@ -344,15 +344,6 @@ int tb_backtest_write_summary(const tb_backtest_result *r, FILE *f)
     return rc ? TB_EIO : (ferror(f) ? TB_EIO : 0);
 }
 
-static FILE *open_out(const char *dir, const char *name, char *err, size_t errlen)
-{
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f) tb__errf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-    return f;
-}
-
 static int close_out(FILE *f, const char *dir, const char *name, char *err, size_t errlen)
 {
     if (!f) return 0;
@@ -381,11 +372,11 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
             tb__errf(err, errlen, "%s: cannot create output directory: %s", dir, strerror(errno));
             return TB_EIO;
         }
-        if (cfg->event_log && !(events = open_out(dir, "events.jsonl", err, errlen))) {
+        if (cfg->event_log && !(events = tb__open_out(dir, "events.jsonl", err, errlen))) {
             rc = TB_EIO;
             goto done;
         }
-        if (cfg->fills && !(fills = open_out(dir, "fills.csv", err, errlen))) {
+        if (cfg->fills && !(fills = tb__open_out(dir, "fills.csv", err, errlen))) {
             rc = TB_EIO;
             goto done;
         }
@@ -432,7 +423,7 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     if (opt && opt->on_end && (rc = opt->on_end(p, res, opt->hook_ctx)) != 0) goto done;
 
     if (dir) {
-        FILE *s = open_out(dir, "summary.json", err, errlen);
+        FILE *s = tb__open_out(dir, "summary.json", err, errlen);
         if (!s) {
             rc = TB_EIO;
             goto done;
