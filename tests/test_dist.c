@@ -336,6 +336,93 @@ static void test_dist_stream_order_handles_every_event_once(void **state)
     free(log);
 }
 
+/* The Signal Generator split by symbol ([bus] signal_shards, stream order):
+ * each shard's queue is bound to its symbols only, so each handles exactly
+ * its symbols' bars, and the run's result adds the shards' signals up. */
+static void test_dist_signal_shards_each_take_their_symbols(void **state)
+{
+    fixture *f = *state;
+    load_config(f, "[bus]\norder = stream\nsignal_shards = BTCUSDT | ETHUSDT\n");
+    const char *roles[] = {"signal", "signal", "orders", "positions", "risk", "monitor", "feed"};
+    int shard[] = {1, 2, 0, 0, 0, 0, 0};
+    tb_node *nodes[7];
+    tb_transport *ts[7];
+    for (int i = 0; i < 7; i++) {
+        char st[700], out[600], err[512] = "", q[64];
+        snprintf(st, sizeof(st), "%s/%s%d.db", f->dir, roles[i], shard[i]);
+        snprintf(out, sizeof(out), "%s/dist", f->dir);
+        tb_node_options o;
+        memset(&o, 0, sizeof(o));
+        o.role = roles[i];
+        o.shard = shard[i];
+        o.state_path = st;
+        o.out_dir = out;
+        if (tb_node_create(&f->cfg, &o, &nodes[i], err, sizeof(err))) fail_msg("%s", err);
+        const char *const *pats;
+        size_t np = tb_node_bindings(nodes[i], &pats);
+        if (shard[i]) {
+            /* bound to its own symbol's events, no other */
+            for (size_t k = 0; k < np; k++)
+                assert_true(strstr(pats[k], shard[i] == 1 ? "BTCUSDT" : "ETHUSDT") ||
+                            !strncmp(pats[k], "ctl.", 4));
+            snprintf(q, sizeof(q), "tradebus.signal-%d", shard[i]);
+        } else {
+            snprintf(q, sizeof(q), "tradebus.%s", roles[i]);
+        }
+        assert_int_equal(tb_loop_transport_create(f->broker, q, pats, np, 5, &ts[i]), 0);
+        tb_node_attach(nodes[i], ts[i]);
+    }
+    int done[7] = {0}, all = 0;
+    time_t start = time(NULL);
+    while (!all && time(NULL) - start < 120) {
+        all = 1;
+        for (int i = 0; i < 7; i++) {
+            if (done[i]) continue;
+            char err[512] = "";
+            int rc = tb_node_poll(nodes[i], 0, err, sizeof(err));
+            if (rc < 0) fail_msg("%s: %s", roles[i], err);
+            done[i] = rc == 1;
+            all &= done[i];
+        }
+    }
+    assert_true(all);
+    assert_int_equal(tb_node_roots_done(nodes[0]), 2880); /* BTCUSDT's bars */
+    assert_int_equal(tb_node_roots_done(nodes[1]), 2880); /* ETHUSDT's */
+    const tb_backtest_result *r = tb_node_result(nodes[5]);
+    assert_non_null(r);
+    assert_int_equal(r->bars, 5760);
+    assert_int_equal(r->signals, r->events[TB_EV_SIGNAL_GENERATED]);
+    assert_true(r->signals > 10);
+    for (int i = 0; i < 7; i++) {
+        tb_node_destroy(nodes[i]);
+        tb_transport_destroy(ts[i]);
+    }
+}
+
+/* Shards need stream order; a signal process of a sharded config needs
+ * its --shard: both refused with the fix in the message. */
+static void test_dist_signal_shards_refused_where_they_cannot_work(void **state)
+{
+    fixture *f = *state;
+    load_config(f, "[bus]\nsignal_shards = BTCUSDT | ETHUSDT\n");
+    char st[700], err[512] = "";
+    snprintf(st, sizeof(st), "%s/s.db", f->dir);
+    tb_node_options o;
+    memset(&o, 0, sizeof(o));
+    o.role = "signal";
+    o.shard = 1;
+    o.state_path = st;
+    tb_node *n = NULL;
+    assert_int_equal(tb_node_create(&f->cfg, &o, &n, err, sizeof(err)), TB_ECONFIG);
+    assert_non_null(strstr(err, "order = stream"));
+    tb_config_free(&f->cfg);
+    load_config(f, "[bus]\norder = stream\nsignal_shards = BTCUSDT | ETHUSDT\n");
+    o.shard = 0;
+    assert_int_equal(tb_node_create(&f->cfg, &o, &n, err, sizeof(err)), TB_ECONFIG);
+    assert_non_null(strstr(err, "--shard 1..2"));
+    assert_null(n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +434,10 @@ int main(void)
             test_dist_poison_message_is_dead_lettered_while_the_run_goes_on, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dist_stream_order_handles_every_event_once, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_dist_signal_shards_each_take_their_symbols, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dist_signal_shards_refused_where_they_cannot_work,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

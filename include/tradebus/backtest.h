@@ -57,6 +57,7 @@ typedef struct {
     tb_dead_letter_fn on_dead_letter; /* sees every dead letter (e.g. the journal); may be NULL */
     void *on_dead_letter_ctx;
     unsigned roles;      /* TB_ROLE_* bits; 0 = all */
+    uint16_t node_id;    /* ids' node part; 0 = the config's (a signal shard takes its own) */
     tb_outbox_fn outbox; /* distributed mode: see tb_bus_config.outbox; NULL = none */
     void *outbox_ctx;
 } tb_pipeline_options;

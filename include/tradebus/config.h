@@ -18,7 +18,7 @@
  *   [bus]       max_retries [2], ring_capacity [1024], type = memory|amqp [memory],
  *               url [amqp://127.0.0.1:5672/], name [tradebus], state_dir [tradebus-state],
  *               prefetch [1000], delivery_limit [5], window [64], order = strict|stream,
- *               tls_ca [/etc/ssl/certs/ca-certificates.crt]
+ *               tls_ca [/etc/ssl/certs/ca-certificates.crt], signal_shards [none]
  *   [output]    event_log = true|false [true], fills = true|false [true]
  *   [journal]   path (none: no journal), sync = full|normal|off [normal],
  *               commit_every (bars per transaction) [1000]
@@ -59,6 +59,8 @@ typedef struct {
 
 typedef struct tb_config_entry tb_config_entry;
 
+#define TB_MAX_SHARDS 16
+
 typedef struct tb_config {
     /* Raw entries (owned). */
     tb_config_entry *entries;
@@ -89,6 +91,11 @@ typedef struct tb_config {
     int bus_delivery_limit; /* delivery_limit [5] */
     int bus_window;         /* window [64]: bars the feed publishes ahead */
     int bus_stream;         /* order = strict (0, the default) | stream (1): see node.h */
+    /* signal_shards = "BTCUSDT ETHUSDT | SOLUSDT": the Signal Generator split
+     * by symbol into processes signal-1, signal-2, ... (stream order only).
+     * Each entry a comma-separated symbol list (owned); none = one process. */
+    char *bus_signal_shards[TB_MAX_SHARDS];
+    size_t bus_nshards;
     int event_log, fills;
     char *journal_path;                   /* owned; NULL = no journal */
     char *api_key_spec, *api_secret_spec; /* owned specs ("env:NAME"), never values */

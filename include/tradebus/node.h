@@ -69,6 +69,9 @@ typedef struct {
      * being refused. If the change alters what they produce, the run's
      * results are no longer the embedded run's. */
     int accept_config_change;
+    /* signal with [bus] signal_shards: which shard (1..n) this process is;
+     * its queue is <name>.signal-N, bound to its symbols only. Else 0. */
+    int shard;
     /* Called for every event the node publishes, as it goes to the broker
      * (for latency measurements); may be NULL. */
     void (*on_publish)(const tb_event *ev, void *ctx);

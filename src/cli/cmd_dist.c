@@ -78,6 +78,21 @@ static void on_signal(int sig)
     stop_int = 1;
 }
 
+size_t cli_dist_processes(const tb_config *cfg, char names[][24])
+{
+    const char *const *roles = tb_node_roles();
+    size_t n = 0;
+    for (int i = 0; roles[i]; i++) {
+        if (!strcmp(roles[i], "signal") && cfg->bus_nshards) {
+            for (size_t k = 0; k < cfg->bus_nshards && n < CLI_MAX_PROCS; k++)
+                snprintf(names[n++], 24, "signal-%zu", k + 1);
+        } else if (n < CLI_MAX_PROCS) {
+            snprintf(names[n++], 24, "%s", roles[i]);
+        }
+    }
+    return n;
+}
+
 void cli_dist_amqp_options(const tb_config *cfg, const char *component, tb_amqp_options *o)
 {
     memset(o, 0, sizeof(*o));
@@ -112,6 +127,7 @@ typedef struct {
     double rate;
     int accept_config_change;
     int metrics_port; /* -1 = none */
+    int shard;        /* signal: which of [bus] signal_shards, 1-based; 0 = none */
 } dist_opts;
 
 static int dist_opt(const char *opt, const char *val, void *ctx)
@@ -120,6 +136,17 @@ static int dist_opt(const char *opt, const char *val, void *ctx)
     if (!strcmp(opt, "--accept-config-change")) {
         d->accept_config_change = 1;
         return 1;
+    }
+    if (!strcmp(opt, "--shard")) {
+        char *end;
+        long k = val ? strtol(val, &end, 10) : 0;
+        if (!val || *end || k < 1 || k > TB_MAX_SHARDS) {
+            cli_usage_error("--shard needs the shard's number (1 for the first of [bus] "
+                            "signal_shards)");
+            return -1;
+        }
+        d->shard = (int)k;
+        return 2;
     }
     if (!strcmp(opt, "--metrics-port")) {
         char *end;
@@ -152,8 +179,15 @@ static int dist_opt(const char *opt, const char *val, void *ctx)
 }
 
 /* Runs one node until the run is over for it. */
-static int run_node(cli_run *r, const char *role, const dist_opts *d)
+static int run_node(cli_run *r, const char *role_arg, const dist_opts *d)
 {
+    /* "signal-2" names shard 2's process: its queue, state file and lines */
+    char name[24];
+    if (d->shard)
+        snprintf(name, sizeof(name), "%s-%d", role_arg, d->shard);
+    else
+        snprintf(name, sizeof(name), "%s", role_arg);
+    const char *role = name;
     char err[1024] = "", state[4096];
     if (!r->cfg.bus_amqp) {
         fprintf(stderr,
@@ -166,7 +200,8 @@ static int run_node(cli_run *r, const char *role, const dist_opts *d)
     if (code) return code;
     tb_node_options no;
     memset(&no, 0, sizeof(no));
-    no.role = role;
+    no.role = role_arg;
+    no.shard = d->shard;
     no.state_path = state;
     no.out_dir = r->out;
     no.rate = d->rate;
@@ -214,13 +249,14 @@ static int run_node(cli_run *r, const char *role, const dist_opts *d)
     if (!strcmp(role, "feed")) {
         /* Bars published before every component's queue exists and is bound
          * would be unroutable: wait for each component to be consuming. */
-        const char *const *roles = tb_node_roles();
+        char procs[CLI_MAX_PROCS][24];
+        size_t np = cli_dist_processes(&r->cfg, procs);
         int warned = 0;
-        for (int i = 0; roles[i] && !stop_flag; i++) {
-            if (!strcmp(roles[i], "feed")) continue;
-            char q[160];
+        for (size_t i = 0; i < np && !stop_flag; i++) {
+            if (!strcmp(procs[i], "feed")) continue;
+            char q[640];
             long msgs, cons;
-            snprintf(q, sizeof(q), "%s.%s", ao.run, roles[i]);
+            snprintf(q, sizeof(q), "%s.%s", ao.run, procs[i]);
             /* A consumer on it means the component also bound it (bindings
              * come before consuming): a queue merely declared would let
              * the first bars go unrouted. */
@@ -306,7 +342,7 @@ int cmd_component(int argc, char **argv)
         return EXIT_USAGE;
     }
     cli_run r;
-    dist_opts d = {NULL, 0, 0, -1};
+    dist_opts d = {NULL, 0, 0, -1, 0};
     int code = cli_parse_run(argc - 1, argv + 1, &r, cli_component_help, dist_opt, &d);
     if (code >= 0) return code;
     code = run_node(&r, role, &d);
@@ -317,7 +353,7 @@ int cmd_component(int argc, char **argv)
 int cmd_feed(int argc, char **argv)
 {
     cli_run r;
-    dist_opts d = {NULL, 0, 0, -1};
+    dist_opts d = {NULL, 0, 0, -1, 0};
     int code = cli_parse_run(argc, argv, &r, cli_feed_help, dist_opt, &d);
     if (code >= 0) return code;
     code = run_node(&r, "feed", &d);
@@ -338,17 +374,18 @@ static uint64_t bars_done(const char *state)
 int cmd_status(int argc, char **argv)
 {
     cli_run r;
-    dist_opts d = {NULL, 0, 0, -1};
+    dist_opts d = {NULL, 0, 0, -1, 0};
     int code = cli_parse_run(argc, argv, &r, cli_status_help, dist_opt, &d);
     if (code >= 0) return code;
     tb_amqp_options ao;
     cli_dist_amqp_options(&r.cfg, NULL, &ao);
     char url[512], err[512];
     tb_amqp_url_redact(ao.url, url, sizeof(url));
-    const char *const *roles = tb_node_roles();
-    uint64_t before[8] = {0};
-    char states[8][4096];
-    for (int i = 0; roles[i]; i++) {
+    char roles[CLI_MAX_PROCS][24];
+    size_t nroles = cli_dist_processes(&r.cfg, roles);
+    uint64_t before[CLI_MAX_PROCS] = {0};
+    static char states[CLI_MAX_PROCS][4096];
+    for (size_t i = 0; i < nroles; i++) {
         if (cli_dist_state_path(&r.cfg, d.state_dir, roles[i], states[i], sizeof(states[i])))
             states[i][0] = 0;
         before[i] = states[i][0] ? bars_done(states[i]) : 0;
@@ -359,8 +396,8 @@ int cmd_status(int argc, char **argv)
     printf("%-10s %10s %9s %12s %12s %10s\n", "process", "queued", "consumers", "dead letters",
            "bars done", "bars/s");
     int rc = 0;
-    for (int i = 0; roles[i]; i++) {
-        char q[160], dq[170];
+    for (size_t i = 0; i < nroles; i++) {
+        char q[640], dq[660];
         long msgs = -1, cons = -1, dl = -1;
         snprintf(q, sizeof(q), "%s.%s", ao.run, roles[i]);
         snprintf(dq, sizeof(dq), "%s.dlq", q);

@@ -74,13 +74,14 @@ int cli_dlq_broker(const char *sub, int argc, char **argv)
     }
     tb_amqp_options o;
     cli_dist_amqp_options(&r.cfg, NULL, &o);
-    const char *const *roles = tb_node_roles();
+    char roles[CLI_MAX_PROCS][24];
+    size_t nroles = cli_dist_processes(&r.cfg, roles);
     char err[512] = "";
     int total = 0, rc = 0;
     if (!strcmp(sub, "list"))
         printf("%-24s %-10s %-28s %4s  %s\n", "id", "component", "routing key", "died", "reason");
-    for (int i = 0; roles[i] && rc >= 0; i++) {
-        char dlq[176], q[160];
+    for (size_t i = 0; i < nroles && rc >= 0; i++) {
+        char dlq[700], q[640];
         snprintf(q, sizeof(q), "%s.%s", o.run, roles[i]);
         snprintf(dlq, sizeof(dlq), "%s.dlq", q);
         peek_ctx p = {roles[i], id, 0};

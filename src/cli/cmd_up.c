@@ -134,13 +134,17 @@ static pid_t spawn(const char *self, char **argv, int *fd)
 
 /* The same command line for each process: the config and the --set
  * overrides, so every process builds the same run. */
-static char **child_argv(const char *self, const char *cmd, const char *role, const cli_run *r,
-                         const up_opts *u, char **buf)
+static char **child_argv(const char *self, const char *cmd, const char *role, const char *shard,
+                         const cli_run *r, const up_opts *u, char **buf)
 {
     int n = 0;
     buf[n++] = (char *)self;
     buf[n++] = (char *)cmd;
     if (role) buf[n++] = (char *)role;
+    if (shard) {
+        buf[n++] = "--shard";
+        buf[n++] = (char *)shard;
+    }
     buf[n++] = "--config";
     buf[n++] = (char *)r->config_path;
     for (int i = 0; i < u->nsets; i++)
@@ -191,13 +195,14 @@ int cmd_up(int argc, char **argv)
         return EXIT_RUNTIME;
     }
     self[sl] = 0;
-    const char *const *roles = tb_node_roles();
+    char roles[CLI_MAX_PROCS][24];
+    size_t nroles = cli_dist_processes(&r.cfg, roles);
     if (!u.resume) {
         tb_amqp_options ao;
         char err[512] = "";
         int rc = 0;
         /* A queue can only be deleted by name: one call per process. */
-        for (int i = 0; roles[i] && !rc; i++) {
+        for (size_t i = 0; i < nroles && !rc; i++) {
             cli_dist_amqp_options(&r.cfg, roles[i], &ao);
             rc = tb_amqp_delete_run(&ao, err, sizeof(err));
         }
@@ -208,7 +213,7 @@ int cmd_up(int argc, char **argv)
             tb_config_free(&r.cfg);
             return EXIT_RUNTIME;
         }
-        for (int i = 0; roles[i]; i++) {
+        for (size_t i = 0; i < nroles; i++) {
             char state[4096], extra[4200];
             if (cli_dist_state_path(&r.cfg, u.state_dir, roles[i], state, sizeof(state))) {
                 tb_config_free(&r.cfg);
@@ -226,16 +231,21 @@ int cmd_up(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    child kids[8];
+    child kids[CLI_MAX_PROCS];
     int nk = 0, failed = 0;
     memset(kids, 0, sizeof(kids));
     setvbuf(stdout, NULL, _IOLBF, 0);
     /* Components first: each declares its queue; the feed waits for them. */
-    for (int i = 0; roles[i]; i++) {
+    for (size_t i = 0; i < nroles; i++) {
         char *buf[160];
         int feed = !strcmp(roles[i], "feed");
+        /* "signal-2": the signal component, shard 2 */
+        char role[24];
+        snprintf(role, sizeof(role), "%.23s", roles[i]);
+        char *dash = strchr(role, '-');
+        if (dash) *dash++ = 0;
         char **cav =
-            child_argv(self, feed ? "feed" : "component", feed ? NULL : roles[i], &r, &u, buf);
+            child_argv(self, feed ? "feed" : "component", feed ? NULL : role, dash, &r, &u, buf);
         kids[nk].role = roles[i];
         kids[nk].pid = spawn(self, cav, &kids[nk].fd);
         if (kids[nk].pid < 0) {
@@ -252,8 +262,8 @@ int cmd_up(int argc, char **argv)
             for (int i = 0; i < nk; i++)
                 if (!kids[i].exited) kill(kids[i].pid, SIGTERM);
         }
-        struct pollfd pf[8];
-        int map[8], np = 0;
+        struct pollfd pf[CLI_MAX_PROCS];
+        int map[CLI_MAX_PROCS], np = 0;
         for (int i = 0; i < nk; i++)
             if (kids[i].fd >= 0) {
                 pf[np].fd = kids[i].fd;

@@ -54,7 +54,9 @@ struct tb_node {
     tb_node_options o;
     char *out_dir;
     char role[16];
-    int role_ix; /* in all_roles */
+    char name[24]; /* the process: the role, or "signal-2" for a shard */
+    int shard;     /* 1-based signal shard, 0 = none */
+    int role_ix;   /* in all_roles */
     const char *owned[2];
     char run[64];
     tb_pipeline *p;
@@ -63,7 +65,7 @@ struct tb_node {
     uint32_t epoch;
     tb__nstate *st;
 
-    char *bind[TB_EV_COUNT + 3];
+    char *bind[TB_AMQP_MAX_BINDINGS];
     size_t nbind;
     int binds[TB_EV_COUNT]; /* 1 if the queue gets events of that type */
 
@@ -249,7 +251,7 @@ static int publish_event(tb_node *n, const outmsg *m)
         o.key = key;
     }
     if (m->dead) {
-        snprintf(q, sizeof(q), "%s.%s.dlq", n->run, n->role);
+        snprintf(q, sizeof(q), "%s.%s.dlq", n->run, n->name);
         o.queue = q;
         o.reason = m->reason;
     } else if (n->o.on_publish) {
@@ -632,15 +634,13 @@ static int take_end(tb_node *n, const tb_msg_in *m)
 
 static int take_stats(tb_node *n, const tb_msg_in *m)
 {
-    const char *dot = strchr(m->message_id, '.');
-    int ix = dot ? role_index(dot + 1) : -1;
-    int dup = ix < 0;
+    int dup = strncmp(m->message_id, "stats.", 6) != 0;
     for (size_t i = 0; !dup && i < n->nbuf; i++)
-        dup = n->buf[i].kind == IT_STATS && n->buf[i].proc == ix;
+        dup = n->buf[i].kind == IT_STATS && !strcmp(n->buf[i].id, m->message_id);
     if (dup) return tb_transport_ack(n->t, m->tag, m->epoch);
     item *it = new_item_copy(n, m, IT_STATS);
     if (!it) return TB_ENOMEM;
-    it->proc = ix;
+    snprintf(it->id, sizeof(it->id), "%s", m->message_id);
     return 0;
 }
 
@@ -779,7 +779,7 @@ static int send_stats(tb_node *n, char *err, size_t errlen)
     rc = tb__stats_encode(n->role, &r, &s);
     tb_backtest_result_free(&r);
     if (rc) return rc;
-    snprintf(id, sizeof(id), "stats.%s", n->role);
+    snprintf(id, sizeof(id), "stats.%s", n->name);
     rc = publish_json(n, "ctl.stats", id, "stats", s);
     free(s);
     return rc ? rc : flush_all(n, err, errlen);
@@ -791,11 +791,12 @@ static int finish(tb_node *n, char *err, size_t errlen)
     if (strcmp(n->role, "monitor") != 0) {
         if ((rc = send_stats(n, err, errlen)) != 0) return rc;
     } else {
-        int need = 0;
+        /* Every other process's result: the feed, the components, each
+         * signal shard. Until then they are still coming. */
+        size_t want = 4 + (n->cfg->bus_nshards ? n->cfg->bus_nshards : 1), have = 0;
         for (size_t i = 0; i < n->nbuf; i++)
-            if (n->buf[i].kind == IT_STATS) need |= 1 << n->buf[i].proc;
-        int want = ((1 << 6) - 1) & ~(1 << role_index("monitor"));
-        if ((need & want) != want) return 0; /* the others' results are still coming */
+            have += n->buf[i].kind == IT_STATS;
+        if (have < want) return 0;
         tb_backtest_result *r = &n->res;
         if ((rc = tb_pipeline_result(n->p, r)) != 0) return rc;
         r->dead_letters = n->dead;
@@ -850,7 +851,8 @@ static int finish(tb_node *n, char *err, size_t errlen)
 static int stream_done(tb_node *n, char *err, size_t errlen)
 {
     if (!n->have_end || !n->p) return 0;
-    if (n->binds[TB_EV_MARKET_DATA] && n->stream_bars < n->total_roots) return 0;
+    /* (a shard sees only its symbols' bars: it goes by the quiet alone) */
+    if (n->binds[TB_EV_MARKET_DATA] && !n->shard && n->stream_bars < n->total_roots) return 0;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     double idle = (double)(now.tv_sec - n->last_msg.tv_sec) +
@@ -959,6 +961,34 @@ int tb_node_create(const tb_config *cfg, const tb_node_options *o, tb_node **out
     n->o.state_path = NULL;
     n->o.role = NULL;
     snprintf(n->role, sizeof(n->role), "%s", o->role);
+    n->shard = o->shard;
+    if (o->shard)
+        snprintf(n->name, sizeof(n->name), "%s-%d", o->role, o->shard);
+    else
+        snprintf(n->name, sizeof(n->name), "%s", o->role);
+    int sharded = !strcmp(o->role, "signal") && cfg->bus_nshards;
+    if ((sharded && (o->shard < 1 || (size_t)o->shard > cfg->bus_nshards)) ||
+        (!sharded && o->shard)) {
+        if (sharded)
+            tb__errf(err, errlen,
+                     "signal: [bus] signal_shards splits it into %zu processes: start each with "
+                     "--shard 1..%zu",
+                     cfg->bus_nshards, cfg->bus_nshards);
+        else
+            tb__errf(err, errlen,
+                     "%s: --shard is for the signal process of a config with [bus] "
+                     "signal_shards",
+                     o->role);
+        tb_node_destroy(n);
+        return TB_ECONFIG;
+    }
+    if (cfg->bus_nshards && !cfg->bus_stream) {
+        tb__errf(err, errlen,
+                 "[bus] signal_shards needs order = stream: in strict order every step waits "
+                 "for one report per component (docs/scaling.md)");
+        tb_node_destroy(n);
+        return TB_ECONFIG;
+    }
     n->role_ix = role_index(o->role);
     snprintf(n->run, sizeof(n->run), "%s", cfg->bus_name ? cfg->bus_name : "tradebus");
     n->node_id = cfg->node_id ? cfg->node_id : 1;
@@ -973,7 +1003,7 @@ int tb_node_create(const tb_config *cfg, const tb_node_options *o, tb_node **out
         n->owned[0] = n->role;
     }
     int fresh = 0;
-    if ((rc = tb__nstate_open(o->state_path, n->role, n->run, tb_config_hash(cfg),
+    if ((rc = tb__nstate_open(o->state_path, n->name, n->run, tb_config_hash(cfg),
                               o->accept_config_change, &n->st, &fresh, err, errlen)) != 0)
         goto fail;
     tb__nprogress pg;
@@ -1011,6 +1041,8 @@ int tb_node_create(const tb_config *cfg, const tb_node_options *o, tb_node **out
         po.on_dead_letter = on_dead_letter;
         po.on_dead_letter_ctx = n;
         po.roles = role_bits[n->role_ix];
+        /* Shards number their events apart: node id + shard. */
+        if (n->shard) po.node_id = (uint16_t)(n->node_id + n->shard);
         po.outbox = outbox;
         po.outbox_ctx = n;
         if ((rc = tb_pipeline_create(cfg, &po, &n->p, err, errlen)) != 0) goto fail;
@@ -1027,13 +1059,26 @@ int tb_node_create(const tb_config *cfg, const tb_node_options *o, tb_node **out
             rc = add_binding(n, "#");
         } else {
             rc = 0;
-            for (int t = 1; t < TB_EV_COUNT && !rc; t++)
-                if (tb_bus_has_subscriber(bus, (tb_event_type)t)) {
-                    char b[64];
+            for (int t = 1; t < TB_EV_COUNT && !rc; t++) {
+                if (!tb_bus_has_subscriber(bus, (tb_event_type)t)) continue;
+                n->binds[t] = 1;
+                char b[64];
+                if (!n->shard) {
                     snprintf(b, sizeof(b), "%s.#", tb_event_type_name((tb_event_type)t));
-                    n->binds[t] = 1;
                     rc = add_binding(n, b);
+                    continue;
                 }
+                /* a shard: its symbols' events only ("A,B,C") */
+                const char *sy = cfg->bus_signal_shards[n->shard - 1];
+                while (*sy && !rc) {
+                    size_t len = strcspn(sy, ",");
+                    snprintf(b, sizeof(b), "%s.%.*s", tb_event_type_name((tb_event_type)t),
+                             (int)len, sy);
+                    rc = n->nbind < sizeof(n->bind) / sizeof(n->bind[0]) - 2 ? add_binding(n, b)
+                                                                             : TB_EFULL;
+                    sy += len + (sy[len] == ',');
+                }
+            }
             if (!rc) rc = add_binding(n, "ctl.report");
             if (!rc) rc = add_binding(n, "ctl.end");
         }
@@ -1167,7 +1212,8 @@ int tb_node_state_read(const char *state_path, uint64_t *bars, int *done)
     tb__nprogress pg;
     int rc = tb__nstate_peek(state_path, &pg);
     if (rc) return rc;
-    *bars = pg.root;
+    /* strict order counts finished bars in root, stream order in counter */
+    *bars = pg.root ? pg.root : pg.counter;
     *done = pg.phase == PH_DONE;
     return 0;
 }

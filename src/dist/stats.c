@@ -66,7 +66,7 @@ static int get_u64(json_t *o, const char *k, uint64_t *v)
     json_t *x = json_object_get(o, k);
     if (!x) return 0;
     if (!json_is_integer(x) || json_integer_value(x) < 0) return TB_EPARSE;
-    *v = (uint64_t)json_integer_value(x);
+    *v += (uint64_t)json_integer_value(x); /* shards of one role add up */
     return 0;
 }
 
@@ -76,7 +76,9 @@ static int get_dec(json_t *o, const char *k, tb_decimal *v)
     if (!x) return 0;
     if (!json_is_string(x)) return TB_EPARSE;
     const char *s = json_string_value(x);
-    return tb_dec_parse(s, strlen(s), v) ? TB_EPARSE : 0;
+    tb_decimal d;
+    if (tb_dec_parse(s, strlen(s), &d)) return TB_EPARSE;
+    return tb_dec_add(*v, d, v) ? TB_EPARSE : 0; /* shards of one role add up */
 }
 
 int tb__stats_merge(const char *json, size_t len, tb_backtest_result *r, char *role, size_t rolelen,
@@ -90,9 +92,7 @@ int tb__stats_merge(const char *json, size_t len, tb_backtest_result *r, char *r
         return TB_EPARSE;
     }
     snprintf(role, rolelen, "%s", json_string_value(json_object_get(o, "role")));
-    uint64_t dl = 0;
-    int rc = get_u64(o, "dead_letters", &dl);
-    r->dead_letters += dl;
+    int rc = get_u64(o, "dead_letters", &r->dead_letters);
     const char *ks[] = {"bars",  "bad_rows", "signals",  "orders",
                         "fills", "rejected", "canceled", "open_orders"};
     uint64_t *vs[] = {&r->bars,  &r->bad_rows, &r->signals,  &r->orders,

@@ -10,8 +10,9 @@
 /* JSON of the fields role owns in r, into a malloc'd string (*out, caller
  * frees). 0 or TB_ENOMEM. */
 int tb__stats_encode(const char *role, const tb_backtest_result *r, char **out);
-/* Takes role's fields from the JSON into r (positions allocated; free with
- * tb_backtest_result_free). Dead letters add up. 0 or TB_EPARSE with err. */
+/* Adds role's fields from the JSON into r (fields another role owns are 0
+ * there, and shards of one role add up; positions allocated: free with
+ * tb_backtest_result_free). 0 or TB_EPARSE with err. */
 int tb__stats_merge(const char *json, size_t len, tb_backtest_result *r, char *role, size_t rolelen,
                     char *err, size_t errlen);
 

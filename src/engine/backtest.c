@@ -93,6 +93,7 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
         bc.on_dead_letter_ctx = opt->on_dead_letter_ctx;
         bc.outbox = opt->outbox;
         bc.outbox_ctx = opt->outbox_ctx;
+        if (opt->node_id) bc.node_id = opt->node_id;
     }
     if ((rc = tb_bus_create(&bc, &p->bus)) != 0) goto fail;
     /* Credentials are checked now (present, private) so a live run would not
@@ -384,7 +385,8 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     if (cfg->journal_path &&
         (rc = tb__jrun_open(cfg, opt ? opt->resume : 0, &jr, err, errlen)) != 0)
         goto done;
-    tb_pipeline_options po = {events, fills, jr ? tb__jrun_dead_letter : NULL, jr, 0, NULL, NULL};
+    tb_pipeline_options po = {events, fills, jr ? tb__jrun_dead_letter : NULL, jr, 0, 0,
+                              NULL,   NULL};
     if ((rc = tb_pipeline_create(cfg, &po, &p, err, errlen)) != 0) goto done;
     if (jr && (rc = tb__jrun_attach(jr, p->bus)) != 0) goto done;
 

@@ -431,6 +431,39 @@ static int build_entry(tb_config *cfg, tb_config_entry *e, int cli_data, char *e
             if (strcmp(e->value, "amqp") == 0) return cfg->bus_amqp = 1, 0;
             FAIL(e, "'%s' must be memory (one process) or amqp (RabbitMQ)", e->value);
         }
+        if (strcmp(k, "signal_shards") == 0) {
+            for (size_t i = 0; i < cfg->bus_nshards; i++)
+                free(cfg->bus_signal_shards[i]);
+            cfg->bus_nshards = 0;
+            const char *v = e->value;
+            while (*v) {
+                size_t len = strcspn(v, "|");
+                if (cfg->bus_nshards == TB_MAX_SHARDS) FAIL(e, "at most %d shards", TB_MAX_SHARDS);
+                char *sh = malloc(len + 1), *o = sh;
+                if (!sh) return TB_ENOMEM;
+                /* "A B, C" -> "A,B,C" */
+                for (size_t i = 0; i < len;) {
+                    size_t w = strspn(v + i, " \t,");
+                    i += w;
+                    size_t t = strcspn(v + i, " \t,|");
+                    if (t > len - i) t = len - i;
+                    if (!t) break;
+                    if (o != sh) *o++ = ',';
+                    memcpy(o, v + i, t);
+                    o += t;
+                    i += t;
+                }
+                *o = 0;
+                if (!sh[0]) {
+                    free(sh);
+                    FAIL(e, "an empty shard: list the symbols of each, '|' between shards");
+                }
+                cfg->bus_signal_shards[cfg->bus_nshards++] = sh;
+                v += len;
+                if (*v == '|') v++;
+            }
+            return 0;
+        }
         if (strcmp(k, "order") == 0) {
             if (strcmp(e->value, "strict") == 0) return cfg->bus_stream = 0, 0;
             if (strcmp(e->value, "stream") == 0) return cfg->bus_stream = 1, 0;
@@ -708,6 +741,8 @@ void tb_config_free(tb_config *cfg)
     free(cfg->bus_name);
     free(cfg->bus_state_dir);
     free(cfg->bus_tls_ca);
+    for (size_t i = 0; i < cfg->bus_nshards; i++)
+        free(cfg->bus_signal_shards[i]);
     for (size_t i = 0; i < cfg->ndata; i++)
         free(cfg->data[i]);
     free(cfg->data);
