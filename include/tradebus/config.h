@@ -19,7 +19,8 @@
  *               url [amqp://127.0.0.1:5672/], name [tradebus], state_dir [tradebus-state],
  *               prefetch [1000], delivery_limit [5], window [64], order = strict|stream,
  *               tls_ca [/etc/ssl/certs/ca-certificates.crt], signal_shards [none]
- *   [output]    event_log = true|false [true], fills = true|false [true]
+ *   [output]    event_log = true|false [true], fills = true|false [true],
+ *               report = true|false [true] (report.html; needs the event log)
  *   [journal]   path (none: no journal), sync = full|normal|off [normal],
  *               commit_every (bars per transaction) [1000]
  *   [symbol.SYM]   tick_size, step_size, min_notional: declaring any symbol
@@ -97,7 +98,8 @@ typedef struct tb_config {
     char *bus_signal_shards[TB_MAX_SHARDS];
     size_t bus_nshards;
     int event_log, fills;
-    char *journal_path;                   /* owned; NULL = no journal */
+    int report;         /* [output] report = true|false [true]: report.html after a backtest */
+    char *journal_path; /* owned; NULL = no journal */
     char *api_key_spec, *api_secret_spec; /* owned specs ("env:NAME"), never values */
     int journal_sync;                     /* tb_journal_sync */
     long journal_commit_every;

@@ -493,7 +493,8 @@ int cmd_backtest(int argc, char **argv)
         tb_backtest_result_free(&res);
         code = 0;
         /* The report reads the event log back: it exists only with one. */
-        if (r.out && r.cfg.event_log && tb_report_write(r.out, err, sizeof(err)) != 0) {
+        if (r.out && r.cfg.event_log && r.cfg.report &&
+            tb_report_write(r.out, err, sizeof(err)) != 0) {
             cli_log(CLI_LOG_ERROR, NULL, "report: %s", err);
             code = EXIT_RUNTIME;
         }

@@ -531,6 +531,7 @@ static int build_entry(tb_config *cfg, tb_config_entry *e, int cli_data, char *e
     } else if (strcmp(s, "output") == 0) {
         if (strcmp(k, "event_log") == 0) return get_bool(e, &cfg->event_log, err, errlen);
         if (strcmp(k, "fills") == 0) return get_bool(e, &cfg->fills, err, errlen);
+        if (strcmp(k, "report") == 0) return get_bool(e, &cfg->report, err, errlen);
     } else if (strncmp(s, "symbol.", 7) == 0) {
         if (!valid_name(s + 7, TB_SYMBOL_LEN)) FAIL(e, "bad symbol name '%s'", s + 7);
         tb_symbol_rules *r = symbol_for(cfg, s + 7);
@@ -651,6 +652,7 @@ int tb_config_build(tb_config *cfg, char *err, size_t errlen)
     cfg->ring_capacity = 1024;
     cfg->event_log = 1;
     cfg->fills = 1;
+    cfg->report = 1;
     cfg->journal_sync = 1; /* TB_JOURNAL_SYNC_NORMAL */
     cfg->journal_commit_every = 1000;
     for (size_t i = 0; i < cfg->nentries; i++) {

@@ -157,10 +157,16 @@ int tb_config_dump(const tb_config *cfg, FILE *out)
         int_line(out, "delivery_limit", cfg->bus_delivery_limit ? cfg->bus_delivery_limit : 5, 5);
     bad |= int_line(out, "window", cfg->bus_window ? cfg->bus_window : 64, 64);
     bad |= str_line(out, "order", cfg->bus_stream ? "stream" : "strict", "strict");
+    buf[0] = 0;
+    for (size_t i = 0; i < cfg->bus_nshards; i++)
+        snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%s", i ? " | " : "",
+                 cfg->bus_signal_shards[i]);
+    bad |= str_line(out, "signal_shards", cfg->bus_nshards ? buf : NULL, "none");
 
     bad |= fprintf(out, "\n[output]\n") < 0;
     bad |= str_line(out, "event_log", bool_name(cfg->event_log), "true");
     bad |= str_line(out, "fills", bool_name(cfg->fills), "true");
+    bad |= str_line(out, "report", bool_name(cfg->report), "true");
 
     static const char *const syncs[] = {"full", "normal", "off"};
     bad |= fprintf(out, "\n[journal]\n") < 0;
