@@ -493,10 +493,13 @@ int cmd_backtest(int argc, char **argv)
         tb_backtest_result_free(&res);
         code = 0;
         /* The report reads the event log back: it exists only with one. */
-        if (r.out && r.cfg.event_log && r.cfg.report &&
-            tb_report_write(r.out, err, sizeof(err)) != 0) {
-            cli_log(CLI_LOG_ERROR, NULL, "report: %s", err);
-            code = EXIT_RUNTIME;
+        if (r.out && r.cfg.event_log && r.cfg.report) {
+            if (tb_report_write(r.out, err, sizeof(err)) != 0) {
+                cli_log(CLI_LOG_ERROR, NULL, "report: %s", err);
+                code = EXIT_RUNTIME;
+            } else if (!r.quiet) {
+                printf("  report         %s/report.html\n", r.out);
+            }
         }
         if (sc.metrics_file && tb_metrics_write_file(hook.m, sc.metrics_file, err, sizeof(err))) {
             cli_log(CLI_LOG_ERROR, NULL, "metrics: %s", err);
