@@ -37,7 +37,7 @@ const char *const cli_up_help =
     "  --resume      continue the interrupted run instead of starting afresh\n"
     "  --rate N      the feed publishes at most N bars per second\n"
     "\n"
-    "Example (a private broker: sh scripts/broker.sh start /tmp/mq):\n"
+    "Example (a private broker: sh scripts/broker.sh start /tmp/mq 5672):\n"
     "  tradebus up --config examples/distributed.ini --out out-dist\n"
     "  tradebus status --config examples/distributed.ini   (from another terminal)\n"
     "\n"

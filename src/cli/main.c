@@ -81,7 +81,7 @@ static const char *const main_help =
 /* Examples shown after a command's own help by `tradebus help COMMAND`, for
  * the commands whose help text lives elsewhere (backtest and config print
  * their own). Runnable from the source tree; the distributed ones need a
- * broker (sh scripts/broker.sh start /tmp/mq). */
+ * broker (sh scripts/broker.sh start /tmp/mq 5672). */
 static const char *const ex_parity =
     "  tradebus parity --config examples/sma_cross.ini\n"
     "  tradebus parity --config examples/multi.ini --out out/parity\n"
