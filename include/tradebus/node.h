@@ -80,6 +80,12 @@ typedef struct {
 
 /* The roles a distributed run is made of, NULL-terminated. */
 TB_EXPORT const char *const *tb_node_roles(void);
+#define TB_NODE_NAME_LEN 24
+/* The processes of cfg's run, feed last: each role, the signal role once
+ * per [bus] signal_shards entry ("signal-1", ...). Fills up to max names;
+ * returns how many. A process's name is its queue's and state file's. */
+TB_EXPORT size_t tb_node_processes(const tb_config *cfg, char names[][TB_NODE_NAME_LEN],
+                                   size_t max);
 
 /* Builds the node's components from cfg (borrowed for the node's life) and
  * opens (or, after a crash, reopens and re-executes) its state. TB_ECONFIG

@@ -70,11 +70,9 @@ extern const char *const cli_status_help;
 extern const char *const cli_up_help;
 /* tradebus dlq SUB without --journal: the broker's dead-letter queues. */
 int cli_dlq_broker(const char *sub, int argc, char **argv);
-/* The processes of cfg's distributed run, feed last: the components, the
- * signal process once per [bus] signal_shards entry ("signal-1", ...).
- * Returns how many (at most CLI_MAX_PROCS). */
-#define CLI_MAX_PROCS 24
-size_t cli_dist_processes(const tb_config *cfg, char names[][24]);
+#define CLI_MAX_PROCS (TB_MAX_SHARDS + 8) /* room for tb_node_processes() */
+/* --metrics-port's value: 0-65535 into *port, else a usage error and -1. */
+int cli_parse_port(const char *cmd, const char *val, int *port);
 /* The broker options of cfg's [bus] for a process (component NULL: none). */
 void cli_dist_amqp_options(const tb_config *cfg, const char *component, tb_amqp_options *o);
 /* DIR/<run>-<role>.db, creating DIR (dir NULL: [bus] state_dir). 0 or an

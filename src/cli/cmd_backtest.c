@@ -317,16 +317,8 @@ static int backtest_opt(const char *opt, const char *val, void *ctx)
         sc->journal = val;
         return 2;
     }
-    if (strcmp(opt, "--metrics-port") == 0) {
-        char *end;
-        long port = val ? strtol(val, &end, 10) : -1;
-        if (!val || *end || port < 0 || port > 65535) {
-            cli_usage_error("backtest: --metrics-port needs a port number (0-65535; 0 = any free)");
-            return -1;
-        }
-        sc->metrics_port = (int)port;
-        return 2;
-    }
+    if (strcmp(opt, "--metrics-port") == 0)
+        return cli_parse_port("backtest", val, &sc->metrics_port) ? -1 : 2;
     if (strcmp(opt, "--metrics-file") == 0) {
         if (!val) {
             cli_usage_error("backtest: --metrics-file needs a file");

@@ -78,19 +78,16 @@ static void on_signal(int sig)
     stop_int = 1;
 }
 
-size_t cli_dist_processes(const tb_config *cfg, char names[][24])
+int cli_parse_port(const char *cmd, const char *val, int *port)
 {
-    const char *const *roles = tb_node_roles();
-    size_t n = 0;
-    for (int i = 0; roles[i]; i++) {
-        if (!strcmp(roles[i], "signal") && cfg->bus_nshards) {
-            for (size_t k = 0; k < cfg->bus_nshards && n < CLI_MAX_PROCS; k++)
-                snprintf(names[n++], 24, "signal-%zu", k + 1);
-        } else if (n < CLI_MAX_PROCS) {
-            snprintf(names[n++], 24, "%s", roles[i]);
-        }
+    char *end;
+    long p = val ? strtol(val, &end, 10) : -1;
+    if (!val || *end || p < 0 || p > 65535) {
+        cli_usage_error("%s: --metrics-port needs a port number (0-65535; 0 = any free)", cmd);
+        return -1;
     }
-    return n;
+    *port = (int)p;
+    return 0;
 }
 
 void cli_dist_amqp_options(const tb_config *cfg, const char *component, tb_amqp_options *o)
@@ -148,16 +145,8 @@ static int dist_opt(const char *opt, const char *val, void *ctx)
         d->shard = (int)k;
         return 2;
     }
-    if (!strcmp(opt, "--metrics-port")) {
-        char *end;
-        long port = val ? strtol(val, &end, 10) : -1;
-        if (!val || *end || port < 0 || port > 65535) {
-            cli_usage_error("--metrics-port needs a port number (0-65535; 0 = any free)");
-            return -1;
-        }
-        d->metrics_port = (int)port;
-        return 2;
-    }
+    if (!strcmp(opt, "--metrics-port"))
+        return cli_parse_port("component", val, &d->metrics_port) ? -1 : 2;
     if (!strcmp(opt, "--state") || !strcmp(opt, "--rate")) {
         if (!val) {
             cli_usage_error("%s needs a value", opt);
@@ -182,11 +171,8 @@ static int dist_opt(const char *opt, const char *val, void *ctx)
 static int run_node(cli_run *r, const char *role_arg, const dist_opts *d)
 {
     /* "signal-2" names shard 2's process: its queue, state file and lines */
-    char name[24];
-    if (d->shard)
-        snprintf(name, sizeof(name), "%s-%d", role_arg, d->shard);
-    else
-        snprintf(name, sizeof(name), "%s", role_arg);
+    char name[TB_NODE_NAME_LEN];
+    snprintf(name, sizeof(name), d->shard ? "%s-%d" : "%s", role_arg, d->shard);
     const char *role = name;
     char err[1024] = "", state[4096];
     if (!r->cfg.bus_amqp) {
@@ -249,8 +235,8 @@ static int run_node(cli_run *r, const char *role_arg, const dist_opts *d)
     if (!strcmp(role, "feed")) {
         /* Bars published before every component's queue exists and is bound
          * would be unroutable: wait for each component to be consuming. */
-        char procs[CLI_MAX_PROCS][24];
-        size_t np = cli_dist_processes(&r->cfg, procs);
+        char procs[CLI_MAX_PROCS][TB_NODE_NAME_LEN];
+        size_t np = tb_node_processes(&r->cfg, procs, CLI_MAX_PROCS);
         int warned = 0;
         for (size_t i = 0; i < np && !stop_flag; i++) {
             if (!strcmp(procs[i], "feed")) continue;
@@ -381,8 +367,8 @@ int cmd_status(int argc, char **argv)
     cli_dist_amqp_options(&r.cfg, NULL, &ao);
     char url[512], err[512];
     tb_amqp_url_redact(ao.url, url, sizeof(url));
-    char roles[CLI_MAX_PROCS][24];
-    size_t nroles = cli_dist_processes(&r.cfg, roles);
+    char roles[CLI_MAX_PROCS][TB_NODE_NAME_LEN];
+    size_t nroles = tb_node_processes(&r.cfg, roles, CLI_MAX_PROCS);
     uint64_t before[CLI_MAX_PROCS] = {0};
     static char states[CLI_MAX_PROCS][4096];
     for (size_t i = 0; i < nroles; i++) {

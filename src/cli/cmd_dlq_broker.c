@@ -74,8 +74,8 @@ int cli_dlq_broker(const char *sub, int argc, char **argv)
     }
     tb_amqp_options o;
     cli_dist_amqp_options(&r.cfg, NULL, &o);
-    char roles[CLI_MAX_PROCS][24];
-    size_t nroles = cli_dist_processes(&r.cfg, roles);
+    char roles[CLI_MAX_PROCS][TB_NODE_NAME_LEN];
+    size_t nroles = tb_node_processes(&r.cfg, roles, CLI_MAX_PROCS);
     char err[512] = "";
     int total = 0, rc = 0;
     if (!strcmp(sub, "list"))

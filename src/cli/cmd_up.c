@@ -195,8 +195,8 @@ int cmd_up(int argc, char **argv)
         return EXIT_RUNTIME;
     }
     self[sl] = 0;
-    char roles[CLI_MAX_PROCS][24];
-    size_t nroles = cli_dist_processes(&r.cfg, roles);
+    char roles[CLI_MAX_PROCS][TB_NODE_NAME_LEN];
+    size_t nroles = tb_node_processes(&r.cfg, roles, CLI_MAX_PROCS);
     if (!u.resume) {
         tb_amqp_options ao;
         char err[512] = "";

@@ -189,8 +189,11 @@ static int lt_poll(tb_transport *t, tb_msg_in *out, int timeout_ms)
     return TB_ETIMEOUT;
 }
 
-static lmsg *take_tag(loop_transport *lt, uint64_t tag, lqueue **qout, size_t *at)
+/* The unacked message of this tag, or NULL (unknown tag, or a tag of an
+ * earlier epoch: stale, as after a real broker's restart). */
+static lmsg *take_tag(loop_transport *lt, uint64_t tag, uint32_t epoch, lqueue **qout, size_t *at)
 {
+    if (epoch != lt->b->epoch) return NULL;
     lqueue *q = find_queue(lt->b, lt->queue);
     for (size_t i = 0; q && i < q->n; i++)
         if (q->m[i]->state == UNACKED && q->m[i]->tag == tag) {
@@ -212,8 +215,7 @@ static int lt_ack(tb_transport *t, uint64_t tag, uint32_t epoch)
     loop_transport *lt = (loop_transport *)t;
     lqueue *q;
     size_t i;
-    if (epoch != lt->b->epoch) return 0;
-    lmsg *m = take_tag(lt, tag, &q, &i);
+    lmsg *m = take_tag(lt, tag, epoch, &q, &i);
     if (!m) return 0;
     remove_at(q, i);
     free(m->body);
@@ -227,8 +229,7 @@ static int lt_reject(tb_transport *t, uint64_t tag, uint32_t epoch, int requeue)
     loop_transport *lt = (loop_transport *)t;
     lqueue *q;
     size_t i;
-    if (epoch != lt->b->epoch) return 0;
-    lmsg *m = take_tag(lt, tag, &q, &i);
+    lmsg *m = take_tag(lt, tag, epoch, &q, &i);
     if (!m) return 0;
     lt->st.rejected++;
     if (requeue && m->deliveries <= q->limit) {

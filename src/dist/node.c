@@ -54,9 +54,9 @@ struct tb_node {
     tb_node_options o;
     char *out_dir;
     char role[16];
-    char name[24]; /* the process: the role, or "signal-2" for a shard */
-    int shard;     /* 1-based signal shard, 0 = none */
-    int role_ix;   /* in all_roles */
+    char name[TB_NODE_NAME_LEN]; /* the process: the role, or "signal-2" for a shard */
+    int shard;                   /* 1-based signal shard, 0 = none */
+    int role_ix;                 /* in all_roles */
     const char *owned[2];
     char run[64];
     tb_pipeline *p;
@@ -128,6 +128,26 @@ static void logf_(tb_node *n, const char *fmt, ...)
 const char *const *tb_node_roles(void)
 {
     return all_roles;
+}
+
+/* "signal" or, for shard k, "signal-k". */
+static void process_name(const char *role, int shard, char *out, size_t len)
+{
+    if (shard)
+        snprintf(out, len, "%s-%d", role, shard);
+    else
+        snprintf(out, len, "%s", role);
+}
+
+size_t tb_node_processes(const tb_config *cfg, char names[][TB_NODE_NAME_LEN], size_t max)
+{
+    size_t n = 0;
+    for (int i = 0; all_roles[i]; i++) {
+        int shards = !strcmp(all_roles[i], "signal") ? (int)cfg->bus_nshards : 0;
+        for (int k = shards ? 1 : 0; k <= shards && n < max; k++)
+            process_name(all_roles[i], k, names[n++], TB_NODE_NAME_LEN);
+    }
+    return n;
 }
 
 static int proc_index(const char *role)
@@ -793,7 +813,8 @@ static int finish(tb_node *n, char *err, size_t errlen)
     } else {
         /* Every other process's result: the feed, the components, each
          * signal shard. Until then they are still coming. */
-        size_t want = 4 + (n->cfg->bus_nshards ? n->cfg->bus_nshards : 1), have = 0;
+        char names[TB_MAX_SHARDS + 8][TB_NODE_NAME_LEN];
+        size_t want = tb_node_processes(n->cfg, names, TB_MAX_SHARDS + 8) - 1, have = 0;
         for (size_t i = 0; i < n->nbuf; i++)
             have += n->buf[i].kind == IT_STATS;
         if (have < want) return 0;
@@ -962,10 +983,7 @@ int tb_node_create(const tb_config *cfg, const tb_node_options *o, tb_node **out
     n->o.role = NULL;
     snprintf(n->role, sizeof(n->role), "%s", o->role);
     n->shard = o->shard;
-    if (o->shard)
-        snprintf(n->name, sizeof(n->name), "%s-%d", o->role, o->shard);
-    else
-        snprintf(n->name, sizeof(n->name), "%s", o->role);
+    process_name(o->role, o->shard, n->name, sizeof(n->name));
     int sharded = !strcmp(o->role, "signal") && cfg->bus_nshards;
     if ((sharded && (o->shard < 1 || (size_t)o->shard > cfg->bus_nshards)) ||
         (!sharded && o->shard)) {
