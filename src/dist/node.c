@@ -884,9 +884,23 @@ static int stream_done(tb_node *n, char *err, size_t errlen)
 
 /* ---- the feed ---------------------------------------------------------------- */
 
+static int feed_window(const tb_node *n)
+{
+    return n->o.window > 0 ? n->o.window : 64;
+}
+
+/* 1 if the feed could publish more bars right now: then a poll must not
+ * wait for messages (in stream order nothing gates the feed, and waiting
+ * there idled it for the whole poll timeout every few thousand bars). */
+static int feed_can_publish(const tb_node *n)
+{
+    return n->md && !n->eof && n->o.rate <= 0 &&
+           (n->stream || n->published < n->root + (uint64_t)feed_window(n));
+}
+
 static int feed_publish(tb_node *n, char *err, size_t errlen)
 {
-    int window = n->o.window > 0 ? n->o.window : 64;
+    int window = feed_window(n);
     int sent = 0, rc;
     /* Strict order: a window ahead of the slowest node. Stream order: in
      * batches, so that confirms are read between them. */
@@ -1184,7 +1198,7 @@ int tb_node_poll(tb_node *n, int timeout_ms, char *err, size_t errlen)
     int got = 0;
     for (int i = 0; i < 200; i++) {
         tb_msg_in m;
-        rc = tb_transport_poll(n->t, &m, i == 0 ? timeout_ms : 0);
+        rc = tb_transport_poll(n->t, &m, i == 0 && !feed_can_publish(n) ? timeout_ms : 0);
         uint32_t e = tb_transport_epoch(n->t);
         if (e != n->epoch) {
             /* Reconnected: the broker gives back everything unacknowledged
