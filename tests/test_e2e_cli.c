@@ -65,7 +65,7 @@ static const char *const all_commands[] = {"backtest", "parity", "indicators", "
                                            "feed",     "status", "version",    "help"};
 #define NCMDS (sizeof(all_commands) / sizeof(all_commands[0]))
 
-static void test_help_for_every_command_has_examples(void **state)
+static void test_help_for_every_command_has_examples_both_ways(void **state)
 {
     (void)state;
     for (size_t i = 0; i < NCMDS; i++) {
@@ -74,6 +74,13 @@ static void test_help_for_every_command_has_examples(void **state)
         assert_non_null(out);
         if (!strstr(out, "\nExample"))
             fail_msg("help %s: no Example line:\n%s", all_commands[i], out);
+        /* `tradebus CMD --help` is the same page, examples included. */
+        assert_int_equal(run(NULL, "%s --help", all_commands[i]), 0);
+        char *own = out_text();
+        assert_non_null(own);
+        if (strcmp(own, out) != 0)
+            fail_msg("%s --help differs from help %s:\n%s", all_commands[i], all_commands[i], own);
+        free(own);
         free(out);
     }
     /* The main help, both spellings. */
@@ -306,7 +313,7 @@ static void test_progress_bar_on_a_terminal(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_help_for_every_command_has_examples),
+        cmocka_unit_test(test_help_for_every_command_has_examples_both_ways),
         cmocka_unit_test(test_help_examples_run),
         cmocka_unit_test(test_unknown_command_suggests_the_closest),
         cmocka_unit_test(test_config_check_prints_effective_values),

@@ -245,6 +245,14 @@ static int cmd_help(int argc, char **argv)
     return 0;
 }
 
+/* 1 if --help or -h is among the arguments (before a "--"). */
+static int asks_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int code = cli_log_init(&argc, argv);
@@ -257,6 +265,11 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) return cmd_help(argc - 2, argv + 2);
     if (!strcmp(cmd, "--version")) return cmd_version(0, NULL);
     const command *c = find_command(cmd);
+    if (c && c->help && asks_help(argc - 2, argv + 2)) {
+        /* The same page as `tradebus help COMMAND`, examples included. */
+        char *h[] = {(char *)c->name, NULL};
+        return cmd_help(1, h);
+    }
     if (c) return c->run(argc - 2, argv + 2);
     unknown_command(cmd);
     return EXIT_USAGE;
