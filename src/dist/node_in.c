@@ -20,13 +20,9 @@ void tb__node_drop_item(tb_node *n, size_t i)
 
 static item *new_item(tb_node *n)
 {
-    if (n->nbuf == n->capbuf) {
-        size_t nc = n->capbuf ? n->capbuf * 2 : 64;
-        item *nb = realloc(n->buf, nc * sizeof(*nb));
-        if (!nb) return NULL;
-        n->buf = nb;
-        n->capbuf = nc;
-    }
+    item *nb = tb__node_room(n->buf, n->nbuf, &n->capbuf, sizeof(*nb));
+    if (!nb) return NULL;
+    n->buf = nb;
     item *it = &n->buf[n->nbuf++];
     memset(it, 0, sizeof(*it));
     return it;
@@ -83,13 +79,9 @@ static int take_now(tb_node *n, const tb_msg_in *m, const tb_event *ev)
             dup = !strcmp(n->now[i].id, m->message_id);
     }
     if (dup) return tb_transport_ack(n->t, m->tag, m->epoch);
-    if (n->nnow == n->capnow) {
-        size_t nc = n->capnow ? n->capnow * 2 : 64;
-        item *nn = realloc(n->now, nc * sizeof(*nn));
-        if (!nn) return TB_ENOMEM;
-        n->now = nn;
-        n->capnow = nc;
-    }
+    item *nn = tb__node_room(n->now, n->nnow, &n->capnow, sizeof(*nn));
+    if (!nn) return TB_ENOMEM;
+    n->now = nn;
     item *it = &n->now[n->nnow];
     memset(it, 0, sizeof(*it));
     if (!(it->body = malloc(m->len + 1))) return TB_ENOMEM;

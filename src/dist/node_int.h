@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "key.h"
@@ -103,6 +104,17 @@ struct tb_node {
     int have_res;
     int resend; /* restarted after the end: send the result again */
 };
+
+/* arr with room for element n+1 (n used, *cap allocated; doubles from 64),
+ * or NULL when out of memory (arr is then unchanged and still the caller's). */
+static inline void *tb__node_room(void *arr, size_t n, size_t *cap, size_t elem)
+{
+    if (n < *cap) return arr;
+    size_t nc = *cap ? *cap * 2 : 64;
+    void *na = realloc(arr, nc * elem);
+    if (na) *cap = nc;
+    return na;
+}
 
 /* node.c */
 void tb__node_logf(tb_node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

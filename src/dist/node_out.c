@@ -49,13 +49,9 @@ static const char *event_symbol(const tb_event *ev)
 
 static int push_out(tb_node *n, const outmsg *m)
 {
-    if (n->nout == n->capout) {
-        size_t nc = n->capout ? n->capout * 2 : 64;
-        outmsg *no = realloc(n->out, nc * sizeof(*no));
-        if (!no) return TB_ENOMEM;
-        n->out = no;
-        n->capout = nc;
-    }
+    outmsg *no = tb__node_room(n->out, n->nout, &n->capout, sizeof(*no));
+    if (!no) return TB_ENOMEM;
+    n->out = no;
     n->out[n->nout++] = *m;
     return 0;
 }
@@ -173,13 +169,9 @@ void tb__node_ack_list(tb_node *n)
 
 int tb__node_add_ack(tb_node *n, uint64_t tag)
 {
-    if (n->nacks == n->capacks) {
-        size_t nc = n->capacks ? n->capacks * 2 : 64;
-        uint64_t *na = realloc(n->acks, nc * sizeof(*na));
-        if (!na) return TB_ENOMEM;
-        n->acks = na;
-        n->capacks = nc;
-    }
+    uint64_t *na = tb__node_room(n->acks, n->nacks, &n->capacks, sizeof(*na));
+    if (!na) return TB_ENOMEM;
+    n->acks = na;
     n->acks[n->nacks++] = tag;
     return 0;
 }
