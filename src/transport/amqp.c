@@ -20,55 +20,28 @@
  * the caller's timeout except one connection attempt in progress (bounded by
  * CONNECT_MAX_MS / RPC_TIMEOUT_MS). */
 #define _POSIX_C_SOURCE 200809L
-#include "tradebus/transport.h"
-
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
-#include <unistd.h>
-
-#include <amqp.h>
-#include <amqp_ssl_socket.h>
-#include <amqp_tcp_socket.h>
 
 #include "../core/errbuf.h"
+#include "amqp_int.h"
 
 #define DEFAULT_RUN            "tradebus"
 #define DEFAULT_PREFETCH       1000
 #define DEFAULT_DELIVERY_LIMIT 5
 #define DEFAULT_CONFIRM_BATCH  256
 #define DEFAULT_RECONNECT_MAX  2000
-#define DEFAULT_HEARTBEAT_S    10
 #define BACKOFF_START_MS       50
-/* A TCP connect to a host that drops SYNs would otherwise take minutes. */
-#define CONNECT_MIN_MS 200
-#define CONNECT_MAX_MS 5000
-/* Login and every declare; past it the broker is treated as gone. */
-#define RPC_TIMEOUT_MS 10000
-#define FRAME_MAX      131072
-#define NAME_MAX_LEN   255 /* AMQP short string */
-#define CHAN           1
 /* queue_move publishes on its own channel so that confirms cannot be
  * mistaken for the content frames of a basic.get on CHAN. */
-#define MOVE_CHAN 2
-/* The system CA bundle: librabbitmq 0.11 verifies peers but loads no default
- * trust store, so "no cacert" has to mean this file. */
-#define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
-#define CONTENT_TYPE     "application/json"
-#define NO_DEADLINE      INT64_MAX
+#define MOVE_CHAN    2
+#define CONTENT_TYPE "application/json"
 
 /* ---- time ---------------------------------------------------------------- */
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void sleep_ms(int64_t ms)
 {
@@ -78,55 +51,7 @@ static void sleep_ms(int64_t ms)
     }
 }
 
-/* timeout_ms < 0: no deadline (like poll(2)). */
-static int64_t deadline_in(int timeout_ms)
-{
-    return timeout_ms < 0 ? NO_DEADLINE : now_ms() + timeout_ms;
-}
-
-/* The time left until deadline as a timeval (NULL: wait without limit). */
-static struct timeval *time_left(int64_t deadline, struct timeval *tv)
-{
-    if (deadline == NO_DEADLINE) return NULL;
-    int64_t left = deadline - now_ms();
-    if (left < 0) left = 0;
-    tv->tv_sec = (time_t)(left / 1000);
-    tv->tv_usec = (suseconds_t)(left % 1000) * 1000;
-    return tv;
-}
-
-static void ms_to_tv(int64_t ms, struct timeval *tv)
-{
-    tv->tv_sec = (time_t)(ms / 1000);
-    tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
-}
-
 /* ---- small helpers ------------------------------------------------------- */
-
-/* Zeroes through a volatile pointer: a plain memset before free() may be
- * removed as a dead store, and this buffer held a password. */
-static void wipe(void *p, size_t n)
-{
-    volatile unsigned char *v = p;
-    while (n--)
-        *v++ = 0;
-}
-
-static void free_secret(char *s)
-{
-    if (s) {
-        wipe(s, strlen(s));
-        free(s);
-    }
-}
-
-static char *dupstr(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
 
 static void copy_bytes(char *dst, size_t cap, amqp_bytes_t b)
 {
@@ -195,230 +120,6 @@ static size_t utf8_cut(const char *s, size_t max)
     while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
         n--;
     return n;
-}
-
-/* ---- URL and credentials ------------------------------------------------- */
-
-void tb_amqp_url_redact(const char *url, char *out, size_t outlen)
-{
-    if (!out || outlen == 0) return;
-    if (!url) {
-        snprintf(out, outlen, "(null)");
-        return;
-    }
-    const char *auth = strstr(url, "://");
-    auth = auth ? auth + 3 : url;
-    /* The last '@' ends the userinfo: a password with an unescaped '@' or
-     * '/' is masked whole rather than shown in part. */
-    const char *at = strrchr(auth, '@');
-    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-    if (!colon) {
-        snprintf(out, outlen, "%s", url);
-        return;
-    }
-    snprintf(out, outlen, "%.*s:***%s", (int)(colon - url), url, at);
-}
-
-typedef struct {
-    char *buf; /* the URL, parsed in place by amqp_parse_url */
-    const char *host, *vhost, *user;
-    char *password; /* own copy, wiped on free */
-    int port, ssl;
-    char *cacert;
-    int insecure;
-    int heartbeat;
-    char where[256]; /* redacted URL for messages */
-} params;
-
-static void params_free(params *p)
-{
-    if (p->buf) {
-        wipe(p->buf, strlen(p->buf));
-        free(p->buf);
-    }
-    free_secret(p->password);
-    free(p->cacert);
-    memset(p, 0, sizeof *p);
-}
-
-static int params_init(params *p, const tb_amqp_options *o, char *err, size_t errlen)
-{
-    memset(p, 0, sizeof *p);
-    if (!o || !o->url || !*o->url) {
-        tb__errf(err, errlen, "no broker URL given");
-        return TB_ECONFIG;
-    }
-    tb_amqp_url_redact(o->url, p->where, sizeof p->where);
-    size_t n = strlen(o->url);
-    p->buf = malloc(n + 1);
-    if (!p->buf) return TB_ENOMEM;
-    memcpy(p->buf, o->url, n + 1);
-
-    struct amqp_connection_info ci;
-    amqp_default_connection_info(&ci);
-    const char *default_user = ci.user, *default_password = ci.password;
-    if (amqp_parse_url(p->buf, &ci) != AMQP_STATUS_OK) {
-        tb__errf(err, errlen,
-                 "bad broker URL %s (want amqp[s]://[user[:password]@]host[:port][/vhost])",
-                 p->where);
-        params_free(p);
-        return TB_ECONFIG;
-    }
-    p->host = ci.host;
-    p->port = ci.port;
-    p->ssl = ci.ssl;
-    /* "amqp://host/" names the vhost "" by the letter of the spec, which
-     * RabbitMQ does not have; everyone means the default one. */
-    p->vhost = ci.vhost && *ci.vhost ? ci.vhost : "/";
-    const char *user = ci.user, *password = ci.password;
-    const char *env;
-    if (user == default_user) user = (env = getenv("TRADEBUS_AMQP_USER")) && *env ? env : "guest";
-    if (password == default_password)
-        password = (env = getenv("TRADEBUS_AMQP_PASSWORD")) && *env ? env : "guest";
-    p->user = user;
-    p->password = dupstr(password);
-    if (!p->password) {
-        params_free(p);
-        return TB_ENOMEM;
-    }
-    if (o->cacert) {
-        p->cacert = dupstr(o->cacert);
-        if (!p->cacert) {
-            params_free(p);
-            return TB_ENOMEM;
-        }
-    }
-    p->insecure = o->insecure_tls;
-    p->heartbeat = o->heartbeat_s > 0 ? o->heartbeat_s : DEFAULT_HEARTBEAT_S;
-    return 0;
-}
-
-/* ---- connections --------------------------------------------------------- */
-
-/* Describes a failed RPC; answers a close so the broker is not left waiting.
- * Returns the TB_E* code it maps to. */
-static int rpc_error(amqp_connection_state_t c, amqp_rpc_reply_t r, amqp_channel_t ch,
-                     const char *what, char *err, size_t errlen)
-{
-    switch (r.reply_type) {
-    case AMQP_RESPONSE_NORMAL:
-        return 0;
-    case AMQP_RESPONSE_NONE:
-        tb__errf(err, errlen, "%s: no reply from the broker", what);
-        break;
-    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
-        tb__errf(err, errlen, "%s: %s", what, amqp_error_string2(r.library_error));
-        break;
-    case AMQP_RESPONSE_SERVER_EXCEPTION:
-        if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
-            const amqp_channel_close_t *m = r.reply.decoded;
-            tb__errf(err, errlen, "%s: %.*s", what, (int)m->reply_text.len,
-                     (const char *)m->reply_text.bytes);
-            amqp_channel_close_ok_t ok = {0};
-            amqp_send_method(c, ch, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
-            return m->reply_code == AMQP_NOT_FOUND ? TB_ENOTFOUND : TB_EIO;
-        }
-        if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
-            const amqp_connection_close_t *m = r.reply.decoded;
-            tb__errf(err, errlen, "%s: %.*s", what, (int)m->reply_text.len,
-                     (const char *)m->reply_text.bytes);
-            amqp_connection_close_ok_t ok = {0};
-            amqp_send_method(c, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
-            return m->reply_code == AMQP_ACCESS_REFUSED || m->reply_code == AMQP_NOT_ALLOWED
-                       ? TB_ECONFIG
-                       : TB_ECONN;
-        }
-        tb__errf(err, errlen, "%s: unexpected %s", what, amqp_method_name(r.reply.id));
-        break;
-    }
-    return TB_ECONN;
-}
-
-static int rpc_check(amqp_connection_state_t c, amqp_channel_t ch, const char *what, char *err,
-                     size_t errlen)
-{
-    return rpc_error(c, amqp_get_rpc_reply(c), ch, what, err, errlen);
-}
-
-/* Opens a connection with channel CHAN open. 0, or TB_ECONN / TB_ECONFIG /
- * TB_ENOMEM with err filled (never with the password). */
-static int conn_open(const params *p, const char *name, int64_t deadline,
-                     amqp_connection_state_t *out, char *err, size_t errlen)
-{
-    *out = NULL;
-    amqp_connection_state_t c = amqp_new_connection();
-    if (!c) return TB_ENOMEM;
-    amqp_socket_t *s = p->ssl ? amqp_ssl_socket_new(c) : amqp_tcp_socket_new(c);
-    if (!s) {
-        amqp_destroy_connection(c);
-        return TB_ENOMEM;
-    }
-    int st;
-    if (p->ssl) {
-        const char *ca = p->cacert;
-        if (!ca && access(SYSTEM_CA_BUNDLE, R_OK) == 0) ca = SYSTEM_CA_BUNDLE;
-        if (ca && (st = amqp_ssl_socket_set_cacert(s, ca)) != AMQP_STATUS_OK) {
-            tb__errf(err, errlen, "cannot load CA file %s: %s", ca, amqp_error_string2(st));
-            amqp_destroy_connection(c);
-            return TB_ECONFIG;
-        }
-        amqp_ssl_socket_set_verify_peer(s, !p->insecure);
-        amqp_ssl_socket_set_verify_hostname(s, !p->insecure);
-    }
-    int64_t budget = deadline == NO_DEADLINE ? CONNECT_MAX_MS : deadline - now_ms();
-    budget = budget < CONNECT_MIN_MS   ? CONNECT_MIN_MS
-             : budget > CONNECT_MAX_MS ? CONNECT_MAX_MS
-                                       : budget;
-    struct timeval tv;
-    ms_to_tv(budget, &tv);
-    st = amqp_socket_open_noblock(s, p->host, p->port, &tv);
-    if (st != AMQP_STATUS_OK) {
-        tb__errf(err, errlen, "cannot connect to %s: %s", p->where, amqp_error_string2(st));
-        amqp_destroy_connection(c);
-        /* A certificate that does not verify will not verify next time. */
-        return st == AMQP_STATUS_SSL_PEER_VERIFY_FAILED ||
-                       st == AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED
-                   ? TB_ECONFIG
-                   : TB_ECONN;
-    }
-    ms_to_tv(RPC_TIMEOUT_MS, &tv);
-    amqp_set_rpc_timeout(c, &tv);
-    /* A broker that accepts connections but does not answer (stopped,
-     * overloaded) must not hold the caller much past its deadline. */
-    ms_to_tv(budget < 1000 ? 1000 : budget, &tv);
-    amqp_set_handshake_timeout(c, &tv);
-
-    amqp_table_entry_t prop;
-    prop.key = amqp_cstring_bytes("connection_name");
-    prop.value.kind = AMQP_FIELD_KIND_UTF8;
-    prop.value.value.bytes = amqp_cstring_bytes(name);
-    amqp_table_t props = {1, &prop};
-    amqp_rpc_reply_t r = amqp_login_with_properties(c, p->vhost, 0, FRAME_MAX, p->heartbeat, &props,
-                                                    AMQP_SASL_METHOD_PLAIN, p->user, p->password);
-    char what[320];
-    snprintf(what, sizeof what, "login to %s", p->where);
-    int rc = rpc_error(c, r, 0, what, err, errlen);
-    if (rc == 0) {
-        amqp_channel_open(c, CHAN);
-        rc = rpc_check(c, CHAN, "channel.open", err, errlen);
-    }
-    if (rc != 0) {
-        amqp_destroy_connection(c);
-        return rc == TB_EIO || rc == TB_ENOTFOUND ? TB_ECONN : rc;
-    }
-    *out = c;
-    return 0;
-}
-
-/* Polite close (the broker logs an abrupt one as an error), then free. */
-static void conn_close(amqp_connection_state_t c, int polite)
-{
-    if (!c) return;
-    if (polite) {
-        amqp_channel_close(c, CHAN, AMQP_REPLY_SUCCESS);
-        amqp_connection_close(c, AMQP_REPLY_SUCCESS);
-    }
-    amqp_destroy_connection(c);
 }
 
 /* ---- names --------------------------------------------------------------- */
@@ -518,7 +219,7 @@ typedef struct {
 
 typedef struct {
     tb_transport base;
-    params p;
+    tb__amqp_params p;
     names n;
     char *bindings[TB_AMQP_MAX_BINDINGS];
     size_t nbindings;
@@ -661,13 +362,13 @@ static void lost(amqp_tp *t, const char *what, int status)
         snprintf(t->last_err, sizeof t->last_err, "%s: %s", what,
                  status ? amqp_error_string2(status) : "connection closed");
     if (!t->up) return;
-    conn_close(t->pub, 0);
-    conn_close(t->con, 0);
+    tb__amqp_conn_close(t->pub, 0);
+    tb__amqp_conn_close(t->con, 0);
     t->pub = t->con = NULL;
     t->up = 0;
     t->epoch++;
     t->backoff_ms = BACKOFF_START_MS;
-    t->retry_at = now_ms() + jitter(t, BACKOFF_START_MS);
+    t->retry_at = tb__amqp_now_ms() + jitter(t, BACKOFF_START_MS);
 }
 
 static int send_one(amqp_tp *t, const pmsg *m)
@@ -724,7 +425,7 @@ static int send_unsent(amqp_tp *t)
         t->next_tag++;
         t->outstanding++;
     }
-    t->pub_io = now_ms();
+    t->pub_io = tb__amqp_now_ms();
     return t->up ? 0 : TB_ECONN;
 }
 
@@ -832,7 +533,7 @@ static int pub_pump(amqp_tp *t, size_t target, int64_t deadline)
     while (t->up && t->outstanding > target) {
         amqp_frame_t f;
         struct timeval tv;
-        int st = amqp_simple_wait_frame_noblock(t->pub, &f, time_left(deadline, &tv));
+        int st = amqp_simple_wait_frame_noblock(t->pub, &f, tb__amqp_time_left(deadline, &tv));
         if (st == AMQP_STATUS_TIMEOUT) {
             rc = TB_ETIMEOUT;
             break;
@@ -844,7 +545,7 @@ static int pub_pump(amqp_tp *t, size_t target, int64_t deadline)
         if ((rc = pub_frame(t, &f)) != 0) return rc;
     }
     if (!t->up) return TB_ECONN;
-    t->pub_io = now_ms();
+    t->pub_io = tb__amqp_now_ms();
     amqp_maybe_release_buffers(t->pub);
     return rc;
 }
@@ -865,7 +566,7 @@ static void pub_service(amqp_tp *t)
         if (pub_frame(t, &f) != 0) return;
     }
     if (!t->up) return;
-    t->pub_io = now_ms();
+    t->pub_io = tb__amqp_now_ms();
     amqp_maybe_release_buffers(t->pub);
 }
 
@@ -875,7 +576,7 @@ static void pub_service(amqp_tp *t)
 static void con_keepalive(amqp_tp *t)
 {
     if (!t->up || !t->con) return;
-    int64_t now = now_ms();
+    int64_t now = tb__amqp_now_ms();
     if (now - t->con_io < (int64_t)t->p.heartbeat * 1000 / 2) return;
     amqp_frame_t hb;
     memset(&hb, 0, sizeof hb);
@@ -908,11 +609,11 @@ static int declare_topology(amqp_tp *t, amqp_connection_state_t c, char *err, si
     amqp_exchange_declare(c, CHAN, amqp_cstring_bytes(t->n.events), amqp_cstring_bytes("topic"), 0,
                           1, 0, 0, amqp_empty_table);
     snprintf(what, sizeof what, "declaring exchange %s", t->n.events);
-    if ((rc = rpc_check(c, CHAN, what, err, errlen)) != 0) return rc;
+    if ((rc = tb__amqp_rpc_check(c, CHAN, what, err, errlen)) != 0) return rc;
     amqp_exchange_declare(c, CHAN, amqp_cstring_bytes(t->n.dlx), amqp_cstring_bytes("direct"), 0, 1,
                           0, 0, amqp_empty_table);
     snprintf(what, sizeof what, "declaring exchange %s", t->n.dlx);
-    if ((rc = rpc_check(c, CHAN, what, err, errlen)) != 0) return rc;
+    if ((rc = tb__amqp_rpc_check(c, CHAN, what, err, errlen)) != 0) return rc;
     if (!t->n.queue[0]) return 0;
 
     amqp_table_entry_t qa[4];
@@ -925,21 +626,21 @@ static int declare_topology(amqp_tp *t, amqp_connection_state_t c, char *err, si
     amqp_table_t args = {4, qa};
     amqp_queue_declare(c, CHAN, amqp_cstring_bytes(t->n.queue), 0, 1, 0, 0, args);
     snprintf(what, sizeof what, "declaring queue %s", t->n.queue);
-    if ((rc = rpc_check(c, CHAN, what, err, errlen)) != 0) return rc;
+    if ((rc = tb__amqp_rpc_check(c, CHAN, what, err, errlen)) != 0) return rc;
     for (size_t i = 0; i < t->nbindings; i++) {
         amqp_queue_bind(c, CHAN, amqp_cstring_bytes(t->n.queue), amqp_cstring_bytes(t->n.events),
                         amqp_cstring_bytes(t->bindings[i]), amqp_empty_table);
         snprintf(what, sizeof what, "binding %s to %s", t->n.queue, t->n.events);
-        if ((rc = rpc_check(c, CHAN, what, err, errlen)) != 0) return rc;
+        if ((rc = tb__amqp_rpc_check(c, CHAN, what, err, errlen)) != 0) return rc;
     }
     amqp_table_t dargs = {1, qa};
     amqp_queue_declare(c, CHAN, amqp_cstring_bytes(t->n.dlq), 0, 1, 0, 0, dargs);
     snprintf(what, sizeof what, "declaring queue %s", t->n.dlq);
-    if ((rc = rpc_check(c, CHAN, what, err, errlen)) != 0) return rc;
+    if ((rc = tb__amqp_rpc_check(c, CHAN, what, err, errlen)) != 0) return rc;
     amqp_queue_bind(c, CHAN, amqp_cstring_bytes(t->n.dlq), amqp_cstring_bytes(t->n.dlx),
                     amqp_cstring_bytes(t->n.component), amqp_empty_table);
     snprintf(what, sizeof what, "binding %s to %s", t->n.dlq, t->n.dlx);
-    return rpc_check(c, CHAN, what, err, errlen);
+    return tb__amqp_rpc_check(c, CHAN, what, err, errlen);
 }
 
 /* Opens both connections, declares, starts consuming. 0 or a TB_E* code
@@ -949,28 +650,28 @@ static int connect_all(amqp_tp *t, int64_t deadline, char *err, size_t errlen)
     char name[2 * NAME_MAX_LEN + 32];
     snprintf(name, sizeof name, "tradebus %s/%s publish", t->n.run,
              t->n.component[0] ? t->n.component : "-");
-    int rc = conn_open(&t->p, name, deadline, &t->pub, err, errlen);
+    int rc = tb__amqp_conn_open(&t->p, name, deadline, &t->pub, err, errlen);
     if (rc != 0) return rc;
     if ((rc = declare_topology(t, t->pub, err, errlen)) != 0) goto fail;
     amqp_confirm_select(t->pub, CHAN);
-    if ((rc = rpc_check(t->pub, CHAN, "confirm.select", err, errlen)) != 0) goto fail;
+    if ((rc = tb__amqp_rpc_check(t->pub, CHAN, "confirm.select", err, errlen)) != 0) goto fail;
     if (t->n.queue[0]) {
         snprintf(name, sizeof name, "tradebus %s/%s consume", t->n.run, t->n.component);
-        if ((rc = conn_open(&t->p, name, deadline, &t->con, err, errlen)) != 0) goto fail;
+        if ((rc = tb__amqp_conn_open(&t->p, name, deadline, &t->con, err, errlen)) != 0) goto fail;
         amqp_basic_qos(t->con, CHAN, 0, (uint16_t)t->prefetch, 0);
-        if ((rc = rpc_check(t->con, CHAN, "basic.qos", err, errlen)) != 0) goto fail;
+        if ((rc = tb__amqp_rpc_check(t->con, CHAN, "basic.qos", err, errlen)) != 0) goto fail;
         amqp_basic_consume(t->con, CHAN, amqp_cstring_bytes(t->n.queue), amqp_empty_bytes, 0, 0, 0,
                            amqp_empty_table);
         char what[NAME_MAX_LEN + 32];
         snprintf(what, sizeof what, "consuming %s", t->n.queue);
-        if ((rc = rpc_check(t->con, CHAN, what, err, errlen)) != 0) goto fail;
+        if ((rc = tb__amqp_rpc_check(t->con, CHAN, what, err, errlen)) != 0) goto fail;
     }
     t->up = 1;
-    t->pub_io = t->con_io = now_ms();
+    t->pub_io = t->con_io = tb__amqp_now_ms();
     return 0;
 fail:
-    conn_close(t->pub, 0);
-    conn_close(t->con, 0);
+    tb__amqp_conn_close(t->pub, 0);
+    tb__amqp_conn_close(t->con, 0);
     t->pub = t->con = NULL;
     /* A refused declare is a configuration conflict, not a lost broker. */
     return rc == TB_ENOTFOUND ? TB_EIO : rc;
@@ -981,7 +682,7 @@ fail:
 static int revive(amqp_tp *t, int64_t deadline)
 {
     for (;;) {
-        int64_t now = now_ms();
+        int64_t now = tb__amqp_now_ms();
         if (now < t->retry_at) {
             if (t->retry_at > deadline) {
                 sleep_ms(deadline - now); /* the whole timeout, not a busy loop */
@@ -999,10 +700,10 @@ static int revive(amqp_tp *t, int64_t deadline)
             continue; /* lost again: back off */
         }
         snprintf(t->last_err, sizeof t->last_err, "%s", err);
-        t->retry_at = now_ms() + jitter(t, t->backoff_ms);
+        t->retry_at = tb__amqp_now_ms() + jitter(t, t->backoff_ms);
         t->backoff_ms =
             t->backoff_ms >= t->reconnect_max_ms / 2 ? t->reconnect_max_ms : t->backoff_ms * 2;
-        if (now_ms() >= deadline) return rc == TB_EIO || rc == TB_ECONFIG ? rc : TB_ECONN;
+        if (tb__amqp_now_ms() >= deadline) return rc == TB_EIO || rc == TB_ECONFIG ? rc : TB_ECONN;
     }
 }
 
@@ -1033,7 +734,7 @@ static int tp_publish(tb_transport *base, const tb_msg_out *m)
     if (t->outstanding >= (size_t)t->confirm_batch) {
         /* Bounded memory while the broker keeps up; a broker that stops
          * confirming is flush()'s business, not a reason to block here. */
-        pub_pump(t, 0, now_ms() + heartbeat_slice(t));
+        pub_pump(t, 0, tb__amqp_now_ms() + heartbeat_slice(t));
     }
     con_keepalive(t);
     return 0;
@@ -1043,7 +744,7 @@ static int tp_flush(tb_transport *base, int timeout_ms)
 {
     amqp_tp *t = (amqp_tp *)base;
     if (!t) return TB_EINVAL;
-    int64_t deadline = deadline_in(timeout_ms);
+    int64_t deadline = tb__amqp_deadline_in(timeout_ms);
     for (;;) {
         if (t->len == t->head) return 0; /* nothing unconfirmed */
         if (!t->up) {
@@ -1052,12 +753,12 @@ static int tp_flush(tb_transport *base, int timeout_ms)
         }
         if (send_unsent(t) != 0) continue;
         /* In slices, to keep the consumer connection's heartbeats going. */
-        int64_t slice = now_ms() + heartbeat_slice(t);
+        int64_t slice = tb__amqp_now_ms() + heartbeat_slice(t);
         int rc = pub_pump(t, 0, slice < deadline ? slice : deadline);
         con_keepalive(t);
-        if (rc == 0 || (rc == TB_ETIMEOUT && now_ms() < deadline)) continue;
+        if (rc == 0 || (rc == TB_ETIMEOUT && tb__amqp_now_ms() < deadline)) continue;
         if (rc == TB_ETIMEOUT) return rc;
-        if (now_ms() >= deadline) return TB_ECONN;
+        if (tb__amqp_now_ms() >= deadline) return TB_ECONN;
     }
 }
 
@@ -1105,13 +806,13 @@ static int tp_poll(tb_transport *base, tb_msg_in *m, int timeout_ms)
     if (!t || !m) return TB_EINVAL;
     if (!t->n.queue[0]) return TB_EMISUSE; /* publish-only: no queue to read */
     env_release(t);
-    int64_t deadline = deadline_in(timeout_ms);
+    int64_t deadline = tb__amqp_deadline_in(timeout_ms);
     for (;;) {
         if (!t->up) {
             int rc = revive(t, deadline);
             if (rc != 0) return rc;
         }
-        int64_t now = now_ms();
+        int64_t now = tb__amqp_now_ms();
         int64_t every = heartbeat_slice(t) / 2 < 1000 ? heartbeat_slice(t) / 2 : 1000;
         if (t->outstanding > 0 || now - t->pub_io >= every) {
             pub_service(t);
@@ -1123,8 +824,8 @@ static int tp_poll(tb_transport *base, tb_msg_in *m, int timeout_ms)
         int64_t slice = now + heartbeat_slice(t);
         struct timeval tv;
         amqp_rpc_reply_t r = amqp_consume_message(
-            t->con, &t->env, time_left(slice < deadline ? slice : deadline, &tv), 0);
-        t->con_io = now_ms();
+            t->con, &t->env, tb__amqp_time_left(slice < deadline ? slice : deadline, &tv), 0);
+        t->con_io = tb__amqp_now_ms();
         if (r.reply_type == AMQP_RESPONSE_NORMAL) {
             t->have_env = 1;
             msg_in_fill(m, &t->env.message.properties, t->env.routing_key, t->env.message.body,
@@ -1134,17 +835,17 @@ static int tp_poll(tb_transport *base, tb_msg_in *m, int timeout_ms)
         }
         if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION) {
             if (r.library_error == AMQP_STATUS_TIMEOUT) {
-                if (now_ms() < deadline) continue;
+                if (tb__amqp_now_ms() < deadline) continue;
                 return TB_ETIMEOUT;
             }
             if (r.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
                 con_frame(t);
-                if (t->up && now_ms() >= deadline) return TB_ETIMEOUT;
+                if (t->up && tb__amqp_now_ms() >= deadline) return TB_ETIMEOUT;
                 continue;
             }
         }
         lost(t, "consuming", r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION ? r.library_error : 0);
-        if (now_ms() >= deadline) return TB_ECONN;
+        if (tb__amqp_now_ms() >= deadline) return TB_ECONN;
     }
 }
 
@@ -1160,7 +861,7 @@ static int settle_delivery(amqp_tp *t, uint64_t tag, uint32_t epoch, int ack, in
         lost(t, ack ? "ack" : "reject", st);
         return TB_ECONN;
     }
-    t->con_io = now_ms();
+    t->con_io = tb__amqp_now_ms();
     if (ack)
         t->st.acked++;
     else
@@ -1193,12 +894,12 @@ static void tp_destroy(tb_transport *base)
     amqp_tp *t = (amqp_tp *)base;
     if (!t) return;
     env_release(t);
-    conn_close(t->con, t->up);
-    conn_close(t->pub, t->up);
+    tb__amqp_conn_close(t->con, t->up);
+    tb__amqp_conn_close(t->pub, t->up);
     pend_free_all(t);
     for (size_t i = 0; i < t->nbindings; i++)
         free(t->bindings[i]);
-    params_free(&t->p);
+    tb__amqp_params_free(&t->p);
     free(t);
 }
 
@@ -1222,14 +923,14 @@ int tb_amqp_transport_create(const tb_amqp_options *o, tb_transport **out, char 
     t->base.ops = &amqp_ops;
     int rc = names_init(&t->n, o, err, errlen);
     if (rc != 0) goto fail;
-    if ((rc = params_init(&t->p, o, err, errlen)) != 0) goto fail;
+    if ((rc = tb__amqp_params_init(&t->p, o, err, errlen)) != 0) goto fail;
     for (size_t i = 0; i < o->nbindings; i++) {
         if (!o->bindings[i] || strlen(o->bindings[i]) > NAME_MAX_LEN) {
             tb__errf(err, errlen, "binding %zu is missing or too long", i);
             rc = TB_ECONFIG;
             goto fail;
         }
-        if (!(t->bindings[i] = dupstr(o->bindings[i]))) {
+        if (!(t->bindings[i] = tb__amqp_dupstr(o->bindings[i]))) {
             rc = TB_ENOMEM;
             goto fail;
         }
@@ -1241,7 +942,7 @@ int tb_amqp_transport_create(const tb_amqp_options *o, tb_transport **out, char 
     t->reconnect_max_ms = o->reconnect_max_ms ? o->reconnect_max_ms : DEFAULT_RECONNECT_MAX;
     if (t->reconnect_max_ms < BACKOFF_START_MS) t->reconnect_max_ms = BACKOFF_START_MS;
     t->backoff_ms = BACKOFF_START_MS;
-    t->rng = (uint64_t)now_ms() * 0x9E3779B97F4A7C15u ^ (uint64_t)(uintptr_t)t;
+    t->rng = (uint64_t)tb__amqp_now_ms() * 0x9E3779B97F4A7C15u ^ (uint64_t)(uintptr_t)t;
     if (!t->rng) t->rng = 1;
     t->head_tag = t->next_tag = 1;
     t->epoch = 1;
@@ -1256,7 +957,7 @@ fail:
 /* ---- one-shot operations on a short-lived connection -------------------- */
 
 typedef struct {
-    params p;
+    tb__amqp_params p;
     names n;
     amqp_connection_state_t c;
 } admin;
@@ -1268,26 +969,26 @@ static int admin_open(admin *a, const tb_amqp_options *o, const char *what, char
     memset(a, 0, sizeof *a);
     if (!o) return TB_EINVAL;
     int rc = names_init(&a->n, o, err, errlen);
-    if (rc == 0) rc = params_init(&a->p, o, err, errlen);
+    if (rc == 0) rc = tb__amqp_params_init(&a->p, o, err, errlen);
     if (rc != 0) return rc;
     char name[64];
     snprintf(name, sizeof name, "tradebus %s", what);
-    rc = conn_open(&a->p, name, now_ms() + CONNECT_MAX_MS, &a->c, err, errlen);
-    if (rc != 0) params_free(&a->p);
+    rc = tb__amqp_conn_open(&a->p, name, tb__amqp_now_ms() + CONNECT_MAX_MS, &a->c, err, errlen);
+    if (rc != 0) tb__amqp_params_free(&a->p);
     return rc;
 }
 
 static void admin_close(admin *a, int polite)
 {
-    conn_close(a->c, polite);
-    params_free(&a->p);
+    tb__amqp_conn_close(a->c, polite);
+    tb__amqp_params_free(&a->p);
 }
 
 /* After a channel-level error the channel is closed: open it again. */
 static int reopen_channel(admin *a, char *err, size_t errlen)
 {
     amqp_channel_open(a->c, CHAN);
-    return rpc_check(a->c, CHAN, "channel.open", err, errlen);
+    return tb__amqp_rpc_check(a->c, CHAN, "channel.open", err, errlen);
 }
 
 int tb_amqp_queue_info(const tb_amqp_options *o, const char *queue, long *messages, long *consumers,
@@ -1301,7 +1002,7 @@ int tb_amqp_queue_info(const tb_amqp_options *o, const char *queue, long *messag
         amqp_queue_declare(a.c, CHAN, amqp_cstring_bytes(queue), 1, 0, 0, 0, amqp_empty_table);
     char what[NAME_MAX_LEN + 32];
     snprintf(what, sizeof what, "queue %s", queue);
-    rc = rpc_check(a.c, CHAN, what, err, errlen);
+    rc = tb__amqp_rpc_check(a.c, CHAN, what, err, errlen);
     if (rc == 0) {
         if (messages) *messages = (long)ok->message_count;
         if (consumers) *consumers = (long)ok->consumer_count;
@@ -1319,7 +1020,7 @@ static int get_one(admin *a, const char *queue, amqp_message_t *msg, uint64_t *t
     amqp_rpc_reply_t r = amqp_basic_get(a->c, CHAN, amqp_cstring_bytes(queue), 0);
     char what[NAME_MAX_LEN + 32];
     snprintf(what, sizeof what, "reading queue %s", queue);
-    int rc = rpc_error(a->c, r, CHAN, what, err, errlen);
+    int rc = tb__amqp_rpc_error(a->c, r, CHAN, what, err, errlen);
     if (rc != 0) return rc;
     if (r.reply.id == AMQP_BASIC_GET_EMPTY_METHOD) return 0;
     const amqp_basic_get_ok_t *ok = r.reply.decoded;
@@ -1328,7 +1029,7 @@ static int get_one(admin *a, const char *queue, amqp_message_t *msg, uint64_t *t
     *remaining = ok->message_count;
     copy_bytes(rk, rklen, ok->routing_key);
     r = amqp_read_message(a->c, CHAN, msg, 0);
-    if ((rc = rpc_error(a->c, r, CHAN, what, err, errlen)) != 0) return rc;
+    if ((rc = tb__amqp_rpc_error(a->c, r, CHAN, what, err, errlen)) != 0) return rc;
     return 1;
 }
 
@@ -1408,7 +1109,7 @@ static int move_publish(admin *a, const amqp_message_t *msg, const tb_msg_in *in
             amqp_message_t ret;
             amqp_rpc_reply_t r = amqp_read_message(a->c, MOVE_CHAN, &ret, 0);
             if (r.reply_type != AMQP_RESPONSE_NORMAL)
-                return rpc_error(a->c, r, 0, "move", err, errlen);
+                return tb__amqp_rpc_error(a->c, r, 0, "move", err, errlen);
             amqp_destroy_message(&ret);
             returned = 1;
         } else if (id == AMQP_BASIC_ACK_METHOD) {
@@ -1423,7 +1124,7 @@ static int move_publish(admin *a, const amqp_message_t *msg, const tb_msg_in *in
             r.reply_type = AMQP_RESPONSE_SERVER_EXCEPTION;
             r.reply = f.payload.method;
             r.library_error = 0;
-            return rpc_error(a->c, r, MOVE_CHAN, "publishing", err, errlen);
+            return tb__amqp_rpc_error(a->c, r, MOVE_CHAN, "publishing", err, errlen);
         }
     }
 }
@@ -1437,10 +1138,10 @@ int tb_amqp_queue_move(const tb_amqp_options *o, const char *from, const char *t
     if (rc != 0) return rc;
     if (to) {
         amqp_channel_open(a.c, MOVE_CHAN);
-        rc = rpc_check(a.c, MOVE_CHAN, "channel.open", err, errlen);
+        rc = tb__amqp_rpc_check(a.c, MOVE_CHAN, "channel.open", err, errlen);
         if (rc == 0) {
             amqp_confirm_select(a.c, MOVE_CHAN);
-            rc = rpc_check(a.c, MOVE_CHAN, "confirm.select", err, errlen);
+            rc = tb__amqp_rpc_check(a.c, MOVE_CHAN, "confirm.select", err, errlen);
         }
         if (rc != 0) {
             admin_close(&a, 0);
@@ -1492,14 +1193,14 @@ int tb_amqp_delete_run(const tb_amqp_options *o, char *err, size_t errlen)
         if (!queues[i][0]) continue;
         amqp_queue_delete(a.c, CHAN, amqp_cstring_bytes(queues[i]), 0, 0);
         snprintf(what, sizeof what, "deleting queue %s", queues[i]);
-        rc = rpc_check(a.c, CHAN, what, err, errlen);
+        rc = tb__amqp_rpc_check(a.c, CHAN, what, err, errlen);
         if (rc == TB_ENOTFOUND) rc = reopen_channel(&a, err, errlen); /* gone already */
     }
     const char *exchanges[2] = {a.n.events, a.n.dlx};
     for (int i = 0; i < 2 && rc == 0; i++) {
         amqp_exchange_delete(a.c, CHAN, amqp_cstring_bytes(exchanges[i]), 0);
         snprintf(what, sizeof what, "deleting exchange %s", exchanges[i]);
-        rc = rpc_check(a.c, CHAN, what, err, errlen);
+        rc = tb__amqp_rpc_check(a.c, CHAN, what, err, errlen);
         if (rc == TB_ENOTFOUND) rc = reopen_channel(&a, err, errlen);
     }
     admin_close(&a, rc == 0);

@@ -1,0 +1,81 @@
+/* Private (not installed): what the files of the AMQP transport share.
+ *   amqp.c          the transport's life: create, destroy, the failure rule,
+ *                   reconnecting with backoff (the design is described there)
+ *   amqp_conn.c     broker URL, credentials, TLS, opening and closing one
+ *                   connection, RPC errors
+ * Each file's own helpers stay static in it. */
+#ifndef TRADEBUS_AMQP_INT_H
+#define TRADEBUS_AMQP_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <amqp.h>
+
+#include "tradebus/transport.h"
+
+/* A TCP connect to a host that drops SYNs would otherwise take minutes. */
+#define CONNECT_MIN_MS 200
+#define CONNECT_MAX_MS 5000
+#define NAME_MAX_LEN   255 /* AMQP short string */
+#define CHAN           1
+#define NO_DEADLINE    INT64_MAX
+
+/* ---- time ---------------------------------------------------------------- */
+
+static inline int64_t tb__amqp_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* timeout_ms < 0: no deadline (like poll(2)). */
+static inline int64_t tb__amqp_deadline_in(int timeout_ms)
+{
+    return timeout_ms < 0 ? NO_DEADLINE : tb__amqp_now_ms() + timeout_ms;
+}
+
+/* The time left until deadline as a timeval (NULL: wait without limit). */
+static inline struct timeval *tb__amqp_time_left(int64_t deadline, struct timeval *tv)
+{
+    if (deadline == NO_DEADLINE) return NULL;
+    int64_t left = deadline - tb__amqp_now_ms();
+    if (left < 0) left = 0;
+    tv->tv_sec = (time_t)(left / 1000);
+    tv->tv_usec = (suseconds_t)(left % 1000) * 1000;
+    return tv;
+}
+
+/* ---- amqp_conn.c: URL, credentials, connections -------------------------- */
+
+typedef struct {
+    char *buf; /* the URL, parsed in place by amqp_parse_url */
+    const char *host, *vhost, *user;
+    char *password; /* own copy, wiped on free */
+    int port, ssl;
+    char *cacert;
+    int insecure;
+    int heartbeat;
+    char where[256]; /* redacted URL for messages */
+} tb__amqp_params;
+
+/* Fills p from o (URL, credentials, TLS options, heartbeat). 0, TB_ECONFIG
+ * with err filled, TB_ENOMEM; on failure p holds nothing to free. */
+int tb__amqp_params_init(tb__amqp_params *p, const tb_amqp_options *o, char *err, size_t errlen);
+/* Frees p, wiping the password; p is zeroed. */
+void tb__amqp_params_free(tb__amqp_params *p);
+char *tb__amqp_dupstr(const char *s);
+
+int tb__amqp_rpc_error(amqp_connection_state_t c, amqp_rpc_reply_t r, amqp_channel_t ch,
+                       const char *what, char *err, size_t errlen);
+/* tb__amqp_rpc_error() on the reply to the last RPC on c. */
+int tb__amqp_rpc_check(amqp_connection_state_t c, amqp_channel_t ch, const char *what, char *err,
+                       size_t errlen);
+int tb__amqp_conn_open(const tb__amqp_params *p, const char *name, int64_t deadline,
+                       amqp_connection_state_t *out, char *err, size_t errlen);
+void tb__amqp_conn_close(amqp_connection_state_t c, int polite);
+
+#endif
