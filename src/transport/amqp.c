@@ -30,7 +30,6 @@
 #include "../core/errbuf.h"
 #include "amqp_int.h"
 
-#define DEFAULT_RUN            "tradebus"
 #define DEFAULT_PREFETCH       1000
 #define DEFAULT_DELIVERY_LIMIT 5
 #define DEFAULT_CONFIRM_BATCH  256
@@ -122,40 +121,6 @@ static size_t utf8_cut(const char *s, size_t max)
     return n;
 }
 
-/* ---- names --------------------------------------------------------------- */
-
-typedef struct {
-    char events[NAME_MAX_LEN + 1], dlx[NAME_MAX_LEN + 1];
-    char queue[NAME_MAX_LEN + 1], dlq[NAME_MAX_LEN + 1]; /* "" without component */
-    char component[NAME_MAX_LEN + 1];
-    char run[NAME_MAX_LEN + 1];
-} names;
-
-static int names_init(names *n, const tb_amqp_options *o, char *err, size_t errlen)
-{
-    memset(n, 0, sizeof *n);
-    const char *run = o->run ? o->run : DEFAULT_RUN;
-    const char *comp = o->component;
-    if (!*run || (comp && !*comp)) {
-        tb__errf(err, errlen, "empty run or component name");
-        return TB_ECONFIG;
-    }
-    /* "N.<component>.dlq" is the longest name. */
-    if (strlen(run) + (comp ? strlen(comp) : 0) + 8 > NAME_MAX_LEN) {
-        tb__errf(err, errlen, "run and component names too long for AMQP (255 bytes)");
-        return TB_ECONFIG;
-    }
-    snprintf(n->run, sizeof n->run, "%s", run);
-    snprintf(n->events, sizeof n->events, "%s.events", run);
-    snprintf(n->dlx, sizeof n->dlx, "%s.dlx", run);
-    if (comp) {
-        snprintf(n->component, sizeof n->component, "%s", comp);
-        snprintf(n->queue, sizeof n->queue, "%s.%s", run, comp);
-        snprintf(n->dlq, sizeof n->dlq, "%s.%s.dlq", run, comp);
-    }
-    return 0;
-}
-
 /* ---- incoming messages --------------------------------------------------- */
 
 /* Fills m from a delivery. The logical routing key is, in order: the
@@ -210,46 +175,14 @@ static void msg_in_fill(tb_msg_in *m, const amqp_basic_properties_t *p, amqp_byt
 /* ---- the transport ------------------------------------------------------- */
 
 /* One unconfirmed message: a single allocation, strings and body inline. */
-typedef struct {
+struct tb__amqp_pmsg {
     const char *routing_key, *message_id, *type, *key, *reason, *queue; /* NULL if absent */
     const void *body;
     size_t len;
     int sent_before; /* sent on an earlier connection: a resend counts in stats */
-} pmsg;
+};
 
-typedef struct {
-    tb_transport base;
-    tb__amqp_params p;
-    names n;
-    char *bindings[TB_AMQP_MAX_BINDINGS];
-    size_t nbindings;
-    int prefetch, delivery_limit, confirm_batch, reconnect_max_ms;
-
-    amqp_connection_state_t pub, con; /* con is NULL for a publish-only transport */
-    int up;
-    uint32_t epoch;
-
-    /* Pending messages in send order. q[head, sent) went out on the current
-     * publish channel, slot i with delivery tag head_tag + (i - head); a slot
-     * is NULL once settled. q[sent, len) are not sent yet. */
-    pmsg **q;
-    size_t head, sent, len, cap;
-    uint64_t head_tag, next_tag;
-    size_t outstanding; /* non-NULL slots in [head, sent) */
-
-    int backoff_ms;
-    int64_t retry_at;
-    uint64_t rng;
-    int64_t pub_io, con_io; /* last use of each connection, for heartbeats */
-
-    amqp_envelope_t env; /* the message handed out by the last poll() */
-    int have_env;
-
-    tb_transport_stats st;
-    char last_err[256];
-} amqp_tp;
-
-static void env_release(amqp_tp *t)
+static void env_release(tb__amqp_tp *t)
 {
     if (t->have_env) {
         amqp_destroy_envelope(&t->env);
@@ -257,7 +190,7 @@ static void env_release(amqp_tp *t)
     }
 }
 
-static void pend_free_all(amqp_tp *t)
+static void pend_free_all(tb__amqp_tp *t)
 {
     for (size_t i = t->head; i < t->len; i++)
         free(t->q[i]);
@@ -269,7 +202,7 @@ static void pend_free_all(amqp_tp *t)
 
 /* Room for one more entry at the back: slides the live part to the front
  * before growing, so a steady flow reuses the same array. */
-static int pend_reserve(amqp_tp *t)
+static int pend_reserve(tb__amqp_tp *t)
 {
     if (t->len < t->cap) return 0;
     if (t->head > 0) {
@@ -280,7 +213,7 @@ static int pend_reserve(amqp_tp *t)
         if (t->len < t->cap) return 0;
     }
     size_t cap = t->cap ? t->cap * 2 : 64;
-    pmsg **q = realloc(t->q, cap * sizeof *q);
+    tb__amqp_pmsg **q = realloc(t->q, cap * sizeof *q);
     if (!q) return TB_ENOMEM;
     t->q = q;
     t->cap = cap;
@@ -288,7 +221,7 @@ static int pend_reserve(amqp_tp *t)
 }
 
 /* Drops settled slots from the front. */
-static void pend_advance(amqp_tp *t)
+static void pend_advance(tb__amqp_tp *t)
 {
     while (t->head < t->sent && t->q[t->head] == NULL) {
         t->head++;
@@ -300,7 +233,7 @@ static void pend_advance(amqp_tp *t)
 }
 
 /* After a reconnect: the live entries, in order, all unsent again. */
-static void pend_reset_for_resend(amqp_tp *t)
+static void pend_reset_for_resend(tb__amqp_tp *t)
 {
     size_t w = 0;
     for (size_t i = t->head; i < t->len; i++) {
@@ -314,17 +247,17 @@ static void pend_reset_for_resend(amqp_tp *t)
     t->head_tag = t->next_tag = 1;
 }
 
-static pmsg *pmsg_copy(const tb_msg_out *m)
+static tb__amqp_pmsg *pmsg_copy(const tb_msg_out *m)
 {
     const char *s[6] = {m->routing_key, m->message_id, m->type, m->key, m->reason, m->queue};
-    size_t l[6], total = sizeof(pmsg) + m->len;
+    size_t l[6], total = sizeof(tb__amqp_pmsg) + m->len;
     for (int i = 0; i < 6; i++) {
         /* The reason is diagnostic text: cut it to what a receiver keeps
          * rather than refuse the message. */
         l[i] = !s[i] ? 0 : i == 4 ? utf8_cut(s[i], TB_MSG_REASON_LEN - 1) : strlen(s[i]);
         total += s[i] ? l[i] + 1 : 0;
     }
-    pmsg *p = malloc(total);
+    tb__amqp_pmsg *p = malloc(total);
     if (!p) return NULL;
     char *w = (char *)(p + 1);
     const char **dst[6] = {&p->routing_key, &p->message_id, &p->type,
@@ -344,7 +277,7 @@ static pmsg *pmsg_copy(const tb_msg_out *m)
     return p;
 }
 
-static int jitter(amqp_tp *t, int ms)
+static int jitter(tb__amqp_tp *t, int ms)
 {
     /* xorshift64: only spreads reconnecting clients apart. */
     t->rng ^= t->rng << 13;
@@ -356,7 +289,7 @@ static int jitter(amqp_tp *t, int ms)
 /* Closes both connections; the next flush()/poll() reconnects after the
  * backoff. The epoch moves now, so tags handed out on the dead consumer
  * connection are stale from this moment. */
-static void lost(amqp_tp *t, const char *what, int status)
+static void lost(tb__amqp_tp *t, const char *what, int status)
 {
     if (what)
         snprintf(t->last_err, sizeof t->last_err, "%s: %s", what,
@@ -371,7 +304,7 @@ static void lost(amqp_tp *t, const char *what, int status)
     t->retry_at = tb__amqp_now_ms() + jitter(t, BACKOFF_START_MS);
 }
 
-static int send_one(amqp_tp *t, const pmsg *m)
+static int send_one(tb__amqp_tp *t, const tb__amqp_pmsg *m)
 {
     amqp_basic_properties_t props;
     amqp_table_entry_t h[3];
@@ -407,10 +340,10 @@ static int send_one(amqp_tp *t, const pmsg *m)
 }
 
 /* Sends everything not yet sent on this connection. 0 or TB_ECONN (lost). */
-static int send_unsent(amqp_tp *t)
+static int send_unsent(tb__amqp_tp *t)
 {
     while (t->up && t->sent < t->len) {
-        pmsg *m = t->q[t->sent];
+        tb__amqp_pmsg *m = t->q[t->sent];
         int st = send_one(t, m);
         if (st != AMQP_STATUS_OK) {
             lost(t, "publish", st);
@@ -431,13 +364,13 @@ static int send_unsent(amqp_tp *t)
 
 /* Settles the confirmed (ack) or refused (nack: back of the queue) messages
  * with delivery tag `tag`, or all up to it when multiple. */
-static int settle(amqp_tp *t, uint64_t tag, int multiple, int ack)
+static int settle(tb__amqp_tp *t, uint64_t tag, int multiple, int ack)
 {
     if (t->head >= t->sent || tag < t->head_tag) return 0; /* already settled */
     uint64_t last = tag - t->head_tag;
     if (last >= t->sent - t->head) return 0; /* not ours: ignore rather than trust */
     size_t lo = multiple ? t->head : t->head + (size_t)last, hi = t->head + (size_t)last;
-    pmsg **redo = NULL;
+    tb__amqp_pmsg **redo = NULL;
     size_t nredo = 0;
     if (!ack && !(redo = malloc((hi - lo + 1) * sizeof *redo))) {
         /* Cannot set them aside: a reconnect resends all that is unconfirmed. */
@@ -445,7 +378,7 @@ static int settle(amqp_tp *t, uint64_t tag, int multiple, int ack)
         return TB_ECONN;
     }
     for (size_t i = lo; i <= hi; i++) {
-        pmsg *m = t->q[i];
+        tb__amqp_pmsg *m = t->q[i];
         if (!m) continue;
         t->q[i] = NULL;
         t->outstanding--;
@@ -473,7 +406,7 @@ static int settle(amqp_tp *t, uint64_t tag, int multiple, int ack)
 }
 
 /* Handles one frame read on the publish connection. 0 or TB_ECONN (lost). */
-static int pub_frame(amqp_tp *t, const amqp_frame_t *f)
+static int pub_frame(tb__amqp_tp *t, const amqp_frame_t *f)
 {
     if (f->frame_type != AMQP_FRAME_METHOD) return 0;
     switch (f->payload.method.id) {
@@ -527,7 +460,7 @@ static int pub_frame(amqp_tp *t, const amqp_frame_t *f)
 /* Reads confirms until at most `target` messages are outstanding. 0,
  * TB_ETIMEOUT (deadline passed), TB_ECONN (lost). A deadline in the past
  * still reads what has already arrived. */
-static int pub_pump(amqp_tp *t, size_t target, int64_t deadline)
+static int pub_pump(tb__amqp_tp *t, size_t target, int64_t deadline)
 {
     int rc = 0;
     while (t->up && t->outstanding > target) {
@@ -552,7 +485,7 @@ static int pub_pump(amqp_tp *t, size_t target, int64_t deadline)
 
 /* Reads whatever the publish connection has (confirms, returns, a close)
  * without waiting, which also sends its heartbeat when due. */
-static void pub_service(amqp_tp *t)
+static void pub_service(tb__amqp_tp *t)
 {
     for (int i = 0; t->up && i < 1024; i++) {
         amqp_frame_t f;
@@ -573,7 +506,7 @@ static void pub_service(amqp_tp *t)
 /* The consumer connection is only read in poll(); while the user publishes
  * for a long time without polling, the broker would close it for missed
  * heartbeats. Sending one does not touch the deliveries waiting in it. */
-static void con_keepalive(amqp_tp *t)
+static void con_keepalive(tb__amqp_tp *t)
 {
     if (!t->up || !t->con) return;
     int64_t now = tb__amqp_now_ms();
@@ -590,69 +523,16 @@ static void con_keepalive(amqp_tp *t)
     t->con_io = now;
 }
 
-static amqp_table_entry_t str_entry(const char *key, const char *val)
-{
-    amqp_table_entry_t e;
-    e.key = amqp_cstring_bytes(key);
-    e.value.kind = AMQP_FIELD_KIND_UTF8;
-    e.value.value.bytes = amqp_cstring_bytes(val);
-    return e;
-}
-
-/* The run's topology (transport.h); idempotent, so it is simply declared
- * again after every reconnect (the broker may have lost non-durable state,
- * or someone deleted a queue). */
-static int declare_topology(amqp_tp *t, amqp_connection_state_t c, char *err, size_t errlen)
-{
-    char what[2 * NAME_MAX_LEN + 64];
-    int rc;
-    amqp_exchange_declare(c, CHAN, amqp_cstring_bytes(t->n.events), amqp_cstring_bytes("topic"), 0,
-                          1, 0, 0, amqp_empty_table);
-    snprintf(what, sizeof what, "declaring exchange %s", t->n.events);
-    if ((rc = tb__amqp_rpc_check(c, CHAN, what, err, errlen)) != 0) return rc;
-    amqp_exchange_declare(c, CHAN, amqp_cstring_bytes(t->n.dlx), amqp_cstring_bytes("direct"), 0, 1,
-                          0, 0, amqp_empty_table);
-    snprintf(what, sizeof what, "declaring exchange %s", t->n.dlx);
-    if ((rc = tb__amqp_rpc_check(c, CHAN, what, err, errlen)) != 0) return rc;
-    if (!t->n.queue[0]) return 0;
-
-    amqp_table_entry_t qa[4];
-    qa[0] = str_entry("x-queue-type", "quorum");
-    qa[1] = str_entry("x-dead-letter-exchange", t->n.dlx);
-    qa[2] = str_entry("x-dead-letter-routing-key", t->n.component);
-    qa[3].key = amqp_cstring_bytes("x-delivery-limit");
-    qa[3].value.kind = AMQP_FIELD_KIND_I64;
-    qa[3].value.value.i64 = t->delivery_limit;
-    amqp_table_t args = {4, qa};
-    amqp_queue_declare(c, CHAN, amqp_cstring_bytes(t->n.queue), 0, 1, 0, 0, args);
-    snprintf(what, sizeof what, "declaring queue %s", t->n.queue);
-    if ((rc = tb__amqp_rpc_check(c, CHAN, what, err, errlen)) != 0) return rc;
-    for (size_t i = 0; i < t->nbindings; i++) {
-        amqp_queue_bind(c, CHAN, amqp_cstring_bytes(t->n.queue), amqp_cstring_bytes(t->n.events),
-                        amqp_cstring_bytes(t->bindings[i]), amqp_empty_table);
-        snprintf(what, sizeof what, "binding %s to %s", t->n.queue, t->n.events);
-        if ((rc = tb__amqp_rpc_check(c, CHAN, what, err, errlen)) != 0) return rc;
-    }
-    amqp_table_t dargs = {1, qa};
-    amqp_queue_declare(c, CHAN, amqp_cstring_bytes(t->n.dlq), 0, 1, 0, 0, dargs);
-    snprintf(what, sizeof what, "declaring queue %s", t->n.dlq);
-    if ((rc = tb__amqp_rpc_check(c, CHAN, what, err, errlen)) != 0) return rc;
-    amqp_queue_bind(c, CHAN, amqp_cstring_bytes(t->n.dlq), amqp_cstring_bytes(t->n.dlx),
-                    amqp_cstring_bytes(t->n.component), amqp_empty_table);
-    snprintf(what, sizeof what, "binding %s to %s", t->n.dlq, t->n.dlx);
-    return tb__amqp_rpc_check(c, CHAN, what, err, errlen);
-}
-
 /* Opens both connections, declares, starts consuming. 0 or a TB_E* code
  * with err filled; on failure nothing stays open. */
-static int connect_all(amqp_tp *t, int64_t deadline, char *err, size_t errlen)
+static int connect_all(tb__amqp_tp *t, int64_t deadline, char *err, size_t errlen)
 {
     char name[2 * NAME_MAX_LEN + 32];
     snprintf(name, sizeof name, "tradebus %s/%s publish", t->n.run,
              t->n.component[0] ? t->n.component : "-");
     int rc = tb__amqp_conn_open(&t->p, name, deadline, &t->pub, err, errlen);
     if (rc != 0) return rc;
-    if ((rc = declare_topology(t, t->pub, err, errlen)) != 0) goto fail;
+    if ((rc = tb__amqp_declare_topology(t, t->pub, err, errlen)) != 0) goto fail;
     amqp_confirm_select(t->pub, CHAN);
     if ((rc = tb__amqp_rpc_check(t->pub, CHAN, "confirm.select", err, errlen)) != 0) goto fail;
     if (t->n.queue[0]) {
@@ -679,7 +559,7 @@ fail:
 
 /* Reconnects (after the backoff), then resends what is unconfirmed. 0, or
  * TB_ECONN / the last connect error once the deadline has passed. */
-static int revive(amqp_tp *t, int64_t deadline)
+static int revive(tb__amqp_tp *t, int64_t deadline)
 {
     for (;;) {
         int64_t now = tb__amqp_now_ms();
@@ -709,14 +589,14 @@ static int revive(amqp_tp *t, int64_t deadline)
 
 /* How long one wait may last without starving the other connection of
  * heartbeats (the broker closes a connection after two missed ones). */
-static int64_t heartbeat_slice(const amqp_tp *t)
+static int64_t heartbeat_slice(const tb__amqp_tp *t)
 {
     return (int64_t)t->p.heartbeat * 1000 / 2;
 }
 
 static int tp_publish(tb_transport *base, const tb_msg_out *m)
 {
-    amqp_tp *t = (amqp_tp *)base;
+    tb__amqp_tp *t = (tb__amqp_tp *)base;
     if (!t || !m) return TB_EINVAL;
     if (!m->routing_key || !*m->routing_key || strlen(m->routing_key) >= TB_MSG_KEY_LEN ||
         !m->message_id || !*m->message_id || strlen(m->message_id) >= TB_MSG_ID_LEN ||
@@ -725,7 +605,7 @@ static int tp_publish(tb_transport *base, const tb_msg_out *m)
         (m->queue && (!*m->queue || strlen(m->queue) > NAME_MAX_LEN)) || (!m->body && m->len))
         return TB_EINVAL;
     if (pend_reserve(t) != 0) return TB_ENOMEM;
-    pmsg *p = pmsg_copy(m);
+    tb__amqp_pmsg *p = pmsg_copy(m);
     if (!p) return TB_ENOMEM;
     t->q[t->len++] = p;
     t->st.published++;
@@ -742,7 +622,7 @@ static int tp_publish(tb_transport *base, const tb_msg_out *m)
 
 static int tp_flush(tb_transport *base, int timeout_ms)
 {
-    amqp_tp *t = (amqp_tp *)base;
+    tb__amqp_tp *t = (tb__amqp_tp *)base;
     if (!t) return TB_EINVAL;
     int64_t deadline = tb__amqp_deadline_in(timeout_ms);
     for (;;) {
@@ -764,7 +644,7 @@ static int tp_flush(tb_transport *base, int timeout_ms)
 
 /* A frame amqp_consume_message() would not take: what arrives on a consumer
  * channel besides deliveries. 0 to go on, TB_ECONN if the connection is gone. */
-static int con_frame(amqp_tp *t)
+static int con_frame(tb__amqp_tp *t)
 {
     amqp_frame_t f;
     int st = amqp_simple_wait_frame(t->con, &f);
@@ -802,7 +682,7 @@ static int con_frame(amqp_tp *t)
 
 static int tp_poll(tb_transport *base, tb_msg_in *m, int timeout_ms)
 {
-    amqp_tp *t = (amqp_tp *)base;
+    tb__amqp_tp *t = (tb__amqp_tp *)base;
     if (!t || !m) return TB_EINVAL;
     if (!t->n.queue[0]) return TB_EMISUSE; /* publish-only: no queue to read */
     env_release(t);
@@ -849,7 +729,7 @@ static int tp_poll(tb_transport *base, tb_msg_in *m, int timeout_ms)
     }
 }
 
-static int settle_delivery(amqp_tp *t, uint64_t tag, uint32_t epoch, int ack, int requeue)
+static int settle_delivery(tb__amqp_tp *t, uint64_t tag, uint32_t epoch, int ack, int requeue)
 {
     if (!t) return TB_EINVAL;
     if (!t->n.queue[0]) return TB_EMISUSE;
@@ -871,27 +751,27 @@ static int settle_delivery(amqp_tp *t, uint64_t tag, uint32_t epoch, int ack, in
 
 static int tp_ack(tb_transport *base, uint64_t tag, uint32_t epoch)
 {
-    return settle_delivery((amqp_tp *)base, tag, epoch, 1, 0);
+    return settle_delivery((tb__amqp_tp *)base, tag, epoch, 1, 0);
 }
 
 static int tp_reject(tb_transport *base, uint64_t tag, uint32_t epoch, int requeue)
 {
-    return settle_delivery((amqp_tp *)base, tag, epoch, 0, requeue);
+    return settle_delivery((tb__amqp_tp *)base, tag, epoch, 0, requeue);
 }
 
 static uint32_t tp_epoch(tb_transport *base)
 {
-    return ((amqp_tp *)base)->epoch;
+    return ((tb__amqp_tp *)base)->epoch;
 }
 
 static tb_transport_stats tp_stats(const tb_transport *base)
 {
-    return ((const amqp_tp *)base)->st;
+    return ((const tb__amqp_tp *)base)->st;
 }
 
 static void tp_destroy(tb_transport *base)
 {
-    amqp_tp *t = (amqp_tp *)base;
+    tb__amqp_tp *t = (tb__amqp_tp *)base;
     if (!t) return;
     env_release(t);
     tb__amqp_conn_close(t->con, t->up);
@@ -918,10 +798,10 @@ int tb_amqp_transport_create(const tb_amqp_options *o, tb_transport **out, char 
         tb__errf(err, errlen, "AMQP option out of range");
         return TB_ECONFIG;
     }
-    amqp_tp *t = calloc(1, sizeof *t);
+    tb__amqp_tp *t = calloc(1, sizeof *t);
     if (!t) return TB_ENOMEM;
     t->base.ops = &amqp_ops;
-    int rc = names_init(&t->n, o, err, errlen);
+    int rc = tb__amqp_names_init(&t->n, o, err, errlen);
     if (rc != 0) goto fail;
     if ((rc = tb__amqp_params_init(&t->p, o, err, errlen)) != 0) goto fail;
     for (size_t i = 0; i < o->nbindings; i++) {
@@ -958,7 +838,7 @@ fail:
 
 typedef struct {
     tb__amqp_params p;
-    names n;
+    tb__amqp_names n;
     amqp_connection_state_t c;
 } admin;
 
@@ -968,7 +848,7 @@ static int admin_open(admin *a, const tb_amqp_options *o, const char *what, char
     if (err && errlen) err[0] = '\0';
     memset(a, 0, sizeof *a);
     if (!o) return TB_EINVAL;
-    int rc = names_init(&a->n, o, err, errlen);
+    int rc = tb__amqp_names_init(&a->n, o, err, errlen);
     if (rc == 0) rc = tb__amqp_params_init(&a->p, o, err, errlen);
     if (rc != 0) return rc;
     char name[64];
@@ -1081,7 +961,7 @@ static int move_publish(admin *a, const amqp_message_t *msg, const tb_msg_in *in
         if (!bytes_is(h->entries[i].key, "x-delivery-count") &&
             !bytes_is(h->entries[i].key, "tb-routing-key"))
             e[w++] = h->entries[i];
-    e[w++] = str_entry("tb-routing-key", in->routing_key);
+    e[w++] = tb__amqp_str_entry("tb-routing-key", in->routing_key);
     props._flags |= AMQP_BASIC_HEADERS_FLAG;
     props.headers.num_entries = w;
     props.headers.entries = e;

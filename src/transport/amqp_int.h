@@ -3,6 +3,7 @@
  *                   reconnecting with backoff (the design is described there)
  *   amqp_conn.c     broker URL, credentials, TLS, opening and closing one
  *                   connection, RPC errors
+ *   amqp_topology.c the run's names, declaring its exchanges and queues
  * Each file's own helpers stay static in it. */
 #ifndef TRADEBUS_AMQP_INT_H
 #define TRADEBUS_AMQP_INT_H
@@ -49,7 +50,7 @@ static inline struct timeval *tb__amqp_time_left(int64_t deadline, struct timeva
     return tv;
 }
 
-/* ---- amqp_conn.c: URL, credentials, connections -------------------------- */
+/* ---- the state --------------------------------------------------------- */
 
 typedef struct {
     char *buf; /* the URL, parsed in place by amqp_parse_url */
@@ -61,6 +62,49 @@ typedef struct {
     int heartbeat;
     char where[256]; /* redacted URL for messages */
 } tb__amqp_params;
+
+typedef struct {
+    char events[NAME_MAX_LEN + 1], dlx[NAME_MAX_LEN + 1];
+    char queue[NAME_MAX_LEN + 1], dlq[NAME_MAX_LEN + 1]; /* "" without component */
+    char component[NAME_MAX_LEN + 1];
+    char run[NAME_MAX_LEN + 1];
+} tb__amqp_names;
+
+typedef struct tb__amqp_pmsg tb__amqp_pmsg; /* one unconfirmed message */
+
+typedef struct {
+    tb_transport base;
+    tb__amqp_params p;
+    tb__amqp_names n;
+    char *bindings[TB_AMQP_MAX_BINDINGS];
+    size_t nbindings;
+    int prefetch, delivery_limit, confirm_batch, reconnect_max_ms;
+
+    amqp_connection_state_t pub, con; /* con is NULL for a publish-only transport */
+    int up;
+    uint32_t epoch;
+
+    /* Pending messages in send order. q[head, sent) went out on the current
+     * publish channel, slot i with delivery tag head_tag + (i - head); a slot
+     * is NULL once settled. q[sent, len) are not sent yet. */
+    tb__amqp_pmsg **q;
+    size_t head, sent, len, cap;
+    uint64_t head_tag, next_tag;
+    size_t outstanding; /* non-NULL slots in [head, sent) */
+
+    int backoff_ms;
+    int64_t retry_at;
+    uint64_t rng;
+    int64_t pub_io, con_io; /* last use of each connection, for heartbeats */
+
+    amqp_envelope_t env; /* the message handed out by the last poll() */
+    int have_env;
+
+    tb_transport_stats st;
+    char last_err[256];
+} tb__amqp_tp;
+
+/* ---- amqp_conn.c: URL, credentials, connections -------------------------- */
 
 /* Fills p from o (URL, credentials, TLS options, heartbeat). 0, TB_ECONFIG
  * with err filled, TB_ENOMEM; on failure p holds nothing to free. */
@@ -77,5 +121,13 @@ int tb__amqp_rpc_check(amqp_connection_state_t c, amqp_channel_t ch, const char 
 int tb__amqp_conn_open(const tb__amqp_params *p, const char *name, int64_t deadline,
                        amqp_connection_state_t *out, char *err, size_t errlen);
 void tb__amqp_conn_close(amqp_connection_state_t c, int polite);
+
+/* ---- amqp_topology.c: names and declarations ----------------------------- */
+
+/* The names of o's run and component. 0 or TB_ECONFIG (empty, too long). */
+int tb__amqp_names_init(tb__amqp_names *n, const tb_amqp_options *o, char *err, size_t errlen);
+int tb__amqp_declare_topology(tb__amqp_tp *t, amqp_connection_state_t c, char *err, size_t errlen);
+/* A table entry with a UTF-8 string value; key and val are borrowed. */
+amqp_table_entry_t tb__amqp_str_entry(const char *key, const char *val);
 
 #endif
