@@ -4,6 +4,7 @@
  *   amqp_conn.c     broker URL, credentials, TLS, opening and closing one
  *                   connection, RPC errors
  *   amqp_topology.c the run's names, declaring its exchanges and queues
+ *   amqp_publish.c  the pending list, sending, publisher confirms, resending
  * Each file's own helpers stay static in it. */
 #ifndef TRADEBUS_AMQP_INT_H
 #define TRADEBUS_AMQP_INT_H
@@ -104,6 +105,19 @@ typedef struct {
     char last_err[256];
 } tb__amqp_tp;
 
+/* How long one wait may last without starving the other connection of
+ * heartbeats (the broker closes a connection after two missed ones). */
+static inline int64_t tb__amqp_heartbeat_slice(const tb__amqp_tp *t)
+{
+    return (int64_t)t->p.heartbeat * 1000 / 2;
+}
+
+/* ---- amqp.c: losing and regaining the broker ----------------------------- */
+
+void tb__amqp_lost(tb__amqp_tp *t, const char *what, int status);
+int tb__amqp_revive(tb__amqp_tp *t, int64_t deadline);
+void tb__amqp_con_keepalive(tb__amqp_tp *t);
+
 /* ---- amqp_conn.c: URL, credentials, connections -------------------------- */
 
 /* Fills p from o (URL, credentials, TLS options, heartbeat). 0, TB_ECONFIG
@@ -129,5 +143,15 @@ int tb__amqp_names_init(tb__amqp_names *n, const tb_amqp_options *o, char *err, 
 int tb__amqp_declare_topology(tb__amqp_tp *t, amqp_connection_state_t c, char *err, size_t errlen);
 /* A table entry with a UTF-8 string value; key and val are borrowed. */
 amqp_table_entry_t tb__amqp_str_entry(const char *key, const char *val);
+
+/* ---- amqp_publish.c: pending messages and confirms ----------------------- */
+
+/* The transport's publish() and flush() (transport.h). */
+int tb__amqp_publish(tb_transport *base, const tb_msg_out *m);
+int tb__amqp_flush(tb_transport *base, int timeout_ms);
+int tb__amqp_send_unsent(tb__amqp_tp *t);
+void tb__amqp_pend_reset_for_resend(tb__amqp_tp *t);
+void tb__amqp_pend_free_all(tb__amqp_tp *t);
+void tb__amqp_pub_service(tb__amqp_tp *t);
 
 #endif
