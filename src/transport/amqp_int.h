@@ -5,6 +5,7 @@
  *                   connection, RPC errors
  *   amqp_topology.c the run's names, declaring its exchanges and queues
  *   amqp_publish.c  the pending list, sending, publisher confirms, resending
+ *   amqp_consume.c  reading deliveries, ack/reject, the consumer's heartbeats
  * Each file's own helpers stay static in it. */
 #ifndef TRADEBUS_AMQP_INT_H
 #define TRADEBUS_AMQP_INT_H
@@ -116,7 +117,6 @@ static inline int64_t tb__amqp_heartbeat_slice(const tb__amqp_tp *t)
 
 void tb__amqp_lost(tb__amqp_tp *t, const char *what, int status);
 int tb__amqp_revive(tb__amqp_tp *t, int64_t deadline);
-void tb__amqp_con_keepalive(tb__amqp_tp *t);
 
 /* ---- amqp_conn.c: URL, credentials, connections -------------------------- */
 
@@ -153,5 +153,21 @@ int tb__amqp_send_unsent(tb__amqp_tp *t);
 void tb__amqp_pend_reset_for_resend(tb__amqp_tp *t);
 void tb__amqp_pend_free_all(tb__amqp_tp *t);
 void tb__amqp_pub_service(tb__amqp_tp *t);
+
+/* ---- amqp_consume.c: deliveries ------------------------------------------ */
+
+/* The transport's poll(), ack() and reject() (transport.h). */
+int tb__amqp_poll(tb_transport *base, tb_msg_in *m, int timeout_ms);
+int tb__amqp_ack(tb_transport *base, uint64_t tag, uint32_t epoch);
+int tb__amqp_reject(tb_transport *base, uint64_t tag, uint32_t epoch, int requeue);
+void tb__amqp_con_keepalive(tb__amqp_tp *t);
+/* Frees the message the last poll() handed out, if any. */
+void tb__amqp_env_release(tb__amqp_tp *t);
+void tb__amqp_msg_in_fill(tb_msg_in *m, const amqp_basic_properties_t *p, amqp_bytes_t routing_key,
+                          amqp_bytes_t body, uint64_t tag, int redelivered, uint32_t epoch);
+/* b as a string cut to cap - 1 bytes, into dst. */
+void tb__amqp_copy_bytes(char *dst, size_t cap, amqp_bytes_t b);
+/* 1 if b holds exactly the string s. */
+int tb__amqp_bytes_is(amqp_bytes_t b, const char *s);
 
 #endif
