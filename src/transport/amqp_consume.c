@@ -116,7 +116,7 @@ void tb__amqp_msg_in_fill(tb_msg_in *m, const amqp_basic_properties_t *p, amqp_b
     }
 }
 
-/* ---- the consumer ------------------------------------------------------- */
+/* ---- the consumer -------------------------------------------------------- */
 
 void tb__amqp_env_release(tb__amqp_tp *t)
 {

@@ -6,6 +6,8 @@
  *   amqp_topology.c the run's names, declaring its exchanges and queues
  *   amqp_publish.c  the pending list, sending, publisher confirms, resending
  *   amqp_consume.c  reading deliveries, ack/reject, the consumer's heartbeats
+ *   amqp_admin.c    one-shot operations on a connection of their own
+ *                   (queue info, peek, move, delete a run)
  * Each file's own helpers stay static in it. */
 #ifndef TRADEBUS_AMQP_INT_H
 #define TRADEBUS_AMQP_INT_H
@@ -52,7 +54,7 @@ static inline struct timeval *tb__amqp_time_left(int64_t deadline, struct timeva
     return tv;
 }
 
-/* ---- the state --------------------------------------------------------- */
+/* ---- the state ----------------------------------------------------------- */
 
 typedef struct {
     char *buf; /* the URL, parsed in place by amqp_parse_url */
@@ -165,7 +167,7 @@ void tb__amqp_con_keepalive(tb__amqp_tp *t);
 void tb__amqp_env_release(tb__amqp_tp *t);
 void tb__amqp_msg_in_fill(tb_msg_in *m, const amqp_basic_properties_t *p, amqp_bytes_t routing_key,
                           amqp_bytes_t body, uint64_t tag, int redelivered, uint32_t epoch);
-/* b as a string cut to cap - 1 bytes, into dst. */
+/* Copies b into dst as a string, cut to cap - 1 bytes. */
 void tb__amqp_copy_bytes(char *dst, size_t cap, amqp_bytes_t b);
 /* 1 if b holds exactly the string s. */
 int tb__amqp_bytes_is(amqp_bytes_t b, const char *s);
