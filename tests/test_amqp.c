@@ -553,6 +553,33 @@ static void test_amqp_refuses_bad_urls_and_never_shows_the_password(void **state
     delete_run(run, NULL);
 }
 
+/* The transport and the one-shot admin calls (status, dlq) refuse the same
+ * out-of-range numbers, and say so, before any connection is tried. */
+static void test_amqp_refuses_out_of_range_options_everywhere(void **state)
+{
+    (void)state;
+    char err[512];
+    long msgs = 0, cons = 0;
+    tb_transport *t = NULL;
+    tb_amqp_options o = opts("tbtest-range", "c");
+    o.heartbeat_s = 70000;
+    assert_int_equal(tb_amqp_transport_create(&o, &t, err, sizeof err), TB_ECONFIG);
+    assert_non_null(strstr(err, "out of range"));
+    assert_null(t);
+    strcpy(err, "stale");
+    assert_int_equal(tb_amqp_queue_info(&o, "q", &msgs, &cons, err, sizeof err), TB_ECONFIG);
+    assert_non_null(strstr(err, "out of range"));
+    o.heartbeat_s = 0;
+    o.prefetch = -1;
+    assert_int_equal(tb_amqp_delete_run(&o, err, sizeof err), TB_ECONFIG);
+    assert_non_null(strstr(err, "out of range"));
+    /* A missing queue name is named too, not left as the last call's text. */
+    o.prefetch = 0;
+    strcpy(err, "stale");
+    assert_int_equal(tb_amqp_queue_info(&o, "", &msgs, &cons, err, sizeof err), TB_EINVAL);
+    assert_non_null(strstr(err, "no queue"));
+}
+
 static void test_amqp_reports_a_refused_declare(void **state)
 {
     (void)state;
@@ -693,6 +720,7 @@ int main(void)
         cmocka_unit_test(test_amqp_keeps_unused_connections_alive),
         cmocka_unit_test(test_amqp_queue_info_peek_move_and_delete),
         cmocka_unit_test(test_amqp_refuses_bad_urls_and_never_shows_the_password),
+        cmocka_unit_test(test_amqp_refuses_out_of_range_options_everywhere),
         cmocka_unit_test(test_amqp_reports_a_refused_declare),
         cmocka_unit_test(test_amqp_survives_a_broker_restart),
     };

@@ -168,22 +168,28 @@ static const tb_transport_ops amqp_ops = {
     tb__amqp_reject,  tp_epoch,       tp_stats,      tp_destroy,
 };
 
-int tb_amqp_transport_create(const tb_amqp_options *o, tb_transport **out, char *err, size_t errlen)
+int tb__amqp_options_check(const tb_amqp_options *o, char *err, size_t errlen)
 {
-    if (err && errlen) err[0] = '\0';
-    if (!o || !out) return TB_EINVAL;
-    *out = NULL;
     if (o->nbindings > TB_AMQP_MAX_BINDINGS || o->prefetch < 0 || o->prefetch > UINT16_MAX ||
         o->delivery_limit < 0 || o->confirm_batch < 0 || o->reconnect_max_ms < 0 ||
         o->heartbeat_s < 0 || o->heartbeat_s > UINT16_MAX) {
         tb__errf(err, errlen, "AMQP option out of range");
         return TB_ECONFIG;
     }
+    return 0;
+}
+
+int tb_amqp_transport_create(const tb_amqp_options *o, tb_transport **out, char *err, size_t errlen)
+{
+    if (err && errlen) err[0] = '\0';
+    if (!o || !out) return TB_EINVAL;
+    *out = NULL;
+    int rc = tb__amqp_options_check(o, err, errlen);
+    if (rc != 0) return rc;
     tb__amqp_tp *t = calloc(1, sizeof *t);
     if (!t) return TB_ENOMEM;
     t->base.ops = &amqp_ops;
-    int rc = tb__amqp_names_init(&t->n, o, err, errlen);
-    if (rc != 0) goto fail;
+    if ((rc = tb__amqp_names_init(&t->n, o, err, errlen)) != 0) goto fail;
     if ((rc = tb__amqp_params_init(&t->p, o, err, errlen)) != 0) goto fail;
     for (size_t i = 0; i < o->nbindings; i++) {
         if (!o->bindings[i] || strlen(o->bindings[i]) > NAME_MAX_LEN) {

@@ -26,7 +26,8 @@ static int admin_open(admin *a, const tb_amqp_options *o, const char *what, char
     if (err && errlen) err[0] = '\0';
     memset(a, 0, sizeof *a);
     if (!o) return TB_EINVAL;
-    int rc = tb__amqp_names_init(&a->n, o, err, errlen);
+    int rc = tb__amqp_options_check(o, err, errlen);
+    if (rc == 0) rc = tb__amqp_names_init(&a->n, o, err, errlen);
     if (rc == 0) rc = tb__amqp_params_init(&a->p, o, err, errlen);
     if (rc != 0) return rc;
     char name[64];
@@ -52,7 +53,10 @@ static int reopen_channel(admin *a, char *err, size_t errlen)
 int tb_amqp_queue_info(const tb_amqp_options *o, const char *queue, long *messages, long *consumers,
                        char *err, size_t errlen)
 {
-    if (!queue || !*queue) return TB_EINVAL;
+    if (!queue || !*queue) {
+        tb__errf(err, errlen, "no queue given, or the same queue twice");
+        return TB_EINVAL;
+    }
     admin a;
     int rc = admin_open(&a, o, "queue info", err, errlen);
     if (rc != 0) return rc;
@@ -94,7 +98,10 @@ static int get_one(admin *a, const char *queue, amqp_message_t *msg, uint64_t *t
 int tb_amqp_queue_peek(const tb_amqp_options *o, const char *queue, size_t max, tb_amqp_peek_fn fn,
                        void *ctx, char *err, size_t errlen)
 {
-    if (!queue || !*queue || !fn) return TB_EINVAL;
+    if (!queue || !*queue || !fn) {
+        tb__errf(err, errlen, "no queue given, or the same queue twice");
+        return TB_EINVAL;
+    }
     admin a;
     int rc = admin_open(&a, o, "queue peek", err, errlen);
     if (rc != 0) return rc;
@@ -191,7 +198,10 @@ static int move_publish(admin *a, const amqp_message_t *msg, const tb_msg_in *in
 int tb_amqp_queue_move(const tb_amqp_options *o, const char *from, const char *to, const char *id,
                        char *err, size_t errlen)
 {
-    if (!from || !*from || (to && (!*to || strcmp(from, to) == 0))) return TB_EINVAL;
+    if (!from || !*from || (to && (!*to || strcmp(from, to) == 0))) {
+        tb__errf(err, errlen, "no queue given, or the same queue twice");
+        return TB_EINVAL;
+    }
     admin a;
     int rc = admin_open(&a, o, "queue move", err, errlen);
     if (rc != 0) return rc;

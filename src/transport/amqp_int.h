@@ -119,6 +119,8 @@ static inline int64_t tb__amqp_heartbeat_slice(const tb__amqp_tp *t)
 
 void tb__amqp_lost(tb__amqp_tp *t, const char *what, int status);
 int tb__amqp_revive(tb__amqp_tp *t, int64_t deadline);
+/* 0, or TB_ECONFIG with err filled if a number in o is out of range. */
+int tb__amqp_options_check(const tb_amqp_options *o, char *err, size_t errlen);
 
 /* ---- amqp_conn.c: URL, credentials, connections -------------------------- */
 

@@ -39,19 +39,22 @@ void tb__amqp_pend_free_all(tb__amqp_tp *t)
     t->outstanding = 0;
 }
 
-/* Room for one more entry at the back: slides the live part to the front
- * before growing, so a steady flow reuses the same array. */
-static int pend_reserve(tb__amqp_tp *t)
+/* Room for k more entries at the back: slides the live part to the front
+ * before growing, so a steady flow reuses the same array. Indexes into q
+ * (head, sent, len) may move. */
+static int pend_room(tb__amqp_tp *t, size_t k)
 {
-    if (t->len < t->cap) return 0;
+    if (t->len + k <= t->cap) return 0;
     if (t->head > 0) {
         memmove(t->q, t->q + t->head, (t->len - t->head) * sizeof *t->q);
         t->sent -= t->head;
         t->len -= t->head;
         t->head = 0;
-        if (t->len < t->cap) return 0;
+        if (t->len + k <= t->cap) return 0;
     }
     size_t cap = t->cap ? t->cap * 2 : 64;
+    while (cap < t->len + k)
+        cap *= 2;
     tb__amqp_pmsg **q = realloc(t->q, cap * sizeof *q);
     if (!q) return TB_ENOMEM;
     t->q = q;
@@ -174,21 +177,21 @@ int tb__amqp_send_unsent(tb__amqp_tp *t)
     return t->up ? 0 : TB_ECONN;
 }
 
-/* Settles the confirmed (ack) or refused (nack: back of the queue) messages
- * with delivery tag `tag`, or all up to it when multiple. */
+/* Settles the confirmed (ack) or refused (nack: back of the queue, to be
+ * sent again) messages with delivery tag `tag`, or all up to it when
+ * multiple. */
 static int settle(tb__amqp_tp *t, uint64_t tag, int multiple, int ack)
 {
     if (t->head >= t->sent || tag < t->head_tag) return 0; /* already settled */
     uint64_t last = tag - t->head_tag;
     if (last >= t->sent - t->head) return 0; /* not ours: ignore rather than trust */
-    size_t lo = multiple ? t->head : t->head + (size_t)last, hi = t->head + (size_t)last;
-    tb__amqp_pmsg **redo = NULL;
-    size_t nredo = 0;
-    if (!ack && !(redo = malloc((hi - lo + 1) * sizeof *redo))) {
-        /* Cannot set them aside: a reconnect resends all that is unconfirmed. */
+    /* Room first, so that a refused message is never out of the list: out
+     * of memory, a reconnect resends all that is unconfirmed instead. */
+    if (!ack && pend_room(t, (size_t)(multiple ? last + 1 : 1)) != 0) {
         tb__amqp_lost(t, "nack", AMQP_STATUS_NO_MEMORY);
         return TB_ECONN;
     }
+    size_t lo = multiple ? t->head : t->head + (size_t)last, hi = t->head + (size_t)last;
     for (size_t i = lo; i <= hi; i++) {
         tb__amqp_pmsg *m = t->q[i];
         if (!m) continue;
@@ -199,21 +202,10 @@ static int settle(tb__amqp_tp *t, uint64_t tag, int multiple, int ack)
             free(m);
         } else {
             t->st.nacked++;
-            redo[nredo++] = m;
+            t->q[t->len++] = m; /* past `sent`: unsent again */
         }
     }
     pend_advance(t);
-    /* Only now: pend_reserve() may slide the array under the indexes above. */
-    for (size_t i = 0; i < nredo; i++) {
-        if (pend_reserve(t) != 0) {
-            while (i < nredo)
-                free(redo[i++]);
-            free(redo);
-            return TB_ENOMEM;
-        }
-        t->q[t->len++] = redo[i];
-    }
-    free(redo);
     return 0;
 }
 
@@ -325,7 +317,7 @@ int tb__amqp_publish(tb_transport *base, const tb_msg_out *m)
         (m->key && strlen(m->key) >= TB_MSG_KEY_LEN) ||
         (m->queue && (!*m->queue || strlen(m->queue) > NAME_MAX_LEN)) || (!m->body && m->len))
         return TB_EINVAL;
-    if (pend_reserve(t) != 0) return TB_ENOMEM;
+    if (pend_room(t, 1) != 0) return TB_ENOMEM;
     tb__amqp_pmsg *p = pmsg_copy(m);
     if (!p) return TB_ENOMEM;
     t->q[t->len++] = p;
