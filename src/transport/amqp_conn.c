@@ -16,8 +16,9 @@
 
 #define DEFAULT_HEARTBEAT_S 10
 /* Login and every declare; past it the broker is treated as gone. */
-#define RPC_TIMEOUT_MS 10000
-#define FRAME_MAX      131072
+#define RPC_TIMEOUT_MS   10000
+#define CLOSE_TIMEOUT_MS 1000
+#define FRAME_MAX        131072
 /* The system CA bundle: librabbitmq 0.11 verifies peers but loads no default
  * trust store, so "no cacert" has to mean this file. */
 #define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
@@ -256,6 +257,12 @@ void tb__amqp_conn_close(amqp_connection_state_t c, int polite)
 {
     if (!c) return;
     if (polite) {
+        /* A broker that stopped answering must not hold a closing process
+         * for two full RPC timeouts: a second per step is plenty for one
+         * that is alive. */
+        struct timeval tv;
+        ms_to_tv(CLOSE_TIMEOUT_MS, &tv);
+        amqp_set_rpc_timeout(c, &tv);
         amqp_channel_close(c, CHAN, AMQP_REPLY_SUCCESS);
         amqp_connection_close(c, AMQP_REPLY_SUCCESS);
     }
