@@ -5,7 +5,11 @@
  * off), market-data-in → order-sent latency, heap allocations per bar in
  * steady state, and peak RSS at 1M and 10M bars (each size in a fresh child
  * process so the peaks do not mix). Bars come from an in-memory seeded
- * random walk, so the figures measure the pipeline, not the disk. */
+ * random walk, so the figures measure the pipeline, not the disk. Then the
+ * JSON event decoder every event from the broker goes through (time and
+ * allocations per decode).
+ *
+ *   usage: tradebus_bench [--json FILE] [--codec-only | --dist-only] */
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
@@ -21,27 +25,31 @@
 #include "bench_dist.h"
 
 /* ---- allocation counting: interpose malloc and friends (glibc) ---- */
+/* Exported (the build hides symbols by default): the shared libraries'
+ * calls, jansson's among them, must reach these too, not only the calls
+ * from the statically linked library. */
+#define INTERPOSE __attribute__((visibility("default")))
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
 extern void __libc_free(void *);
 static uint64_t g_allocs;
-void *malloc(size_t n)
+INTERPOSE void *malloc(size_t n)
 {
     g_allocs++;
     return __libc_malloc(n);
 }
-void *calloc(size_t a, size_t b)
+INTERPOSE void *calloc(size_t a, size_t b)
 {
     g_allocs++;
     return __libc_calloc(a, b);
 }
-void *realloc(void *p, size_t n)
+INTERPOSE void *realloc(void *p, size_t n)
 {
     g_allocs++;
     return __libc_realloc(p, n);
 }
-void free(void *p)
+INTERPOSE void free(void *p)
 {
     __libc_free(p);
 }
@@ -432,6 +440,96 @@ static void bench_journal(report *r)
     tb_config_free(&cfg);
 }
 
+/* ---- 7. the JSON codec: what every event from the broker goes through ---- */
+typedef int (*decode_fn)(const char *json, size_t len, tb_event *out, char *err, size_t errlen);
+
+/* The two events a consumer receives most: a bar and a fill, as the
+ * encoder writes them (the figures are per decode, the two alternating). */
+static int codec_messages(char msgs[2][2048], size_t lens[2])
+{
+    tb_event md, fill;
+    tb_event_init(&md, TB_EV_MARKET_DATA, TB_SRC_MARKET_DATA);
+    md.event_id = md.correlation_id = 281474976710657u;
+    md.timestamp = 1704067259999000000;
+    tb_market_data *b = &md.u.market_data;
+    tb_str_copy(b->symbol, sizeof b->symbol, "BTCUSDT");
+    tb_dec_parse("42283.58", (size_t)-1, &b->open);
+    tb_dec_parse("42288.64", (size_t)-1, &b->high);
+    tb_dec_parse("42240.58", (size_t)-1, &b->low);
+    tb_dec_parse("42255.12", (size_t)-1, &b->close);
+    tb_dec_parse("1.536", (size_t)-1, &b->volume);
+    b->open_time = 1704067200000000000;
+    b->close_time = 1704067259999000000;
+
+    tb_event_init(&fill, TB_EV_ORDER_FILLED, TB_SRC_EXCHANGE);
+    fill.event_id = 281474976710702u;
+    fill.causation_id = 281474976710693u;
+    fill.correlation_id = 281474976710690u;
+    fill.timestamp = 1704068400000000000;
+    tb_order_filled *f = &fill.u.order_filled;
+    tb_str_copy(f->order_id, sizeof f->order_id, "SIM-1");
+    tb_str_copy(f->client_order_id, sizeof f->client_order_id, "eth_rsi-1");
+    tb_str_copy(f->strategy_id, sizeof f->strategy_id, "eth_rsi");
+    tb_str_copy(f->symbol, sizeof f->symbol, "ETHUSDT");
+    f->side = TB_SIDE_BUY;
+    tb_dec_parse("0.7917", (size_t)-1, &f->filled_quantity);
+    tb_dec_parse("2270.85", (size_t)-1, &f->filled_price);
+    tb_dec_parse("1.34837396", (size_t)-1, &f->commission);
+    tb_dec_parse("0.7917", (size_t)-1, &f->cumulative_quantity);
+    tb_dec_parse("2270.85", (size_t)-1, &f->average_price);
+    f->status = TB_ORDER_PARTIALLY_FILLED;
+    f->trade_id = 1;
+
+    const tb_event *evs[2] = {&md, &fill};
+    for (int i = 0; i < 2; i++) {
+        int n = tb_codec_encode(evs[i], msgs[i], 2048);
+        if (n <= 0) return -1;
+        lens[i] = (size_t)n;
+    }
+    return 0;
+}
+
+/* Best of 3 rounds, in ns per decode; *allocs gets allocations per decode. */
+static double time_decodes(decode_fn decode, char msgs[2][2048], const size_t lens[2],
+                           double *allocs)
+{
+    const size_t n = 400000;
+    double best = 0;
+    char err[TB_CODEC_ERRLEN];
+    tb_event ev;
+    uint64_t sum = 0;
+    for (int round = 0; round < 3; round++) {
+        uint64_t a0 = g_allocs;
+        double t0 = now_s();
+        for (size_t i = 0; i < n; i++) {
+            if (decode(msgs[i & 1], lens[i & 1], &ev, err, sizeof err) != 0) {
+                fprintf(stderr, "bench: decode: %s\n", err);
+                return 0;
+            }
+            sum += (uint64_t)ev.timestamp;
+        }
+        double ns = (now_s() - t0) / (double)n * 1e9;
+        *allocs = (double)(g_allocs - a0) / (double)n;
+        if (round == 0 || ns < best) best = ns;
+    }
+    if (sum == 0) printf("?\n");
+    return best;
+}
+
+static void bench_codec(report *r)
+{
+    char msgs[2][2048];
+    size_t lens[2];
+    if (codec_messages(msgs, lens) != 0) {
+        fprintf(stderr, "bench: codec: an event does not encode\n");
+        return;
+    }
+    double allocs = 0;
+    double ns = time_decodes(tb_codec_decode, msgs, lens, &allocs);
+    emit(r, "codec_decode_ns", ns, "ns/decode");
+    emit(r, "codec_decode_allocs", allocs, "allocs/decode");
+}
+
 /* ---- 5. peak RSS, each size in its own child ---- */
 static long rss_run(size_t nbars, int monolith)
 {
@@ -469,12 +567,24 @@ static long rss_run(size_t nbars, int monolith)
 int main(int argc, char **argv)
 {
     report r = {NULL, 1};
-    int status = 0, dist_only = 0;
+    int status = 0, dist_only = 0, codec_only = 0;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) r.json = fopen(argv[++i], "w");
-        if (strcmp(argv[i], "--dist-only") == 0) dist_only = 1; /* the broker figures alone */
+        if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
+            r.json = fopen(argv[++i], "w");
+        } else if (strcmp(argv[i], "--dist-only") == 0) {
+            dist_only = 1; /* the broker figures alone */
+        } else if (strcmp(argv[i], "--codec-only") == 0) {
+            codec_only = 1; /* the decoder figures alone: seconds, no broker */
+        } else {
+            fprintf(stderr, "usage: tradebus_bench [--json FILE] [--codec-only | --dist-only]\n");
+            return strcmp(argv[i], "--help") == 0 ? 0 : 2;
+        }
     }
     if (r.json) fprintf(r.json, "{");
+    if (codec_only) {
+        bench_codec(&r);
+        goto done;
+    }
     /* Peak RSS first: a forked child starts with the parent's pages, so it
      * must be measured before the other figures grow the parent. */
     if (dist_only) goto dist;
@@ -489,6 +599,7 @@ int main(int argc, char **argv)
     bench_pipeline(&r);
     bench_before_after(&r);
     bench_journal(&r);
+    bench_codec(&r);
 dist:;
     /* Distributed mode needs a broker: `make bench` starts a private one
      * and passes its URL (TB_AMQP_URL); without one these figures are
@@ -496,6 +607,7 @@ dist:;
     const char *url = getenv("TB_AMQP_URL");
     if (url && tb_bench_dist(url, emit_cb, &r) != 0) status = 1;
     if (!url) fprintf(stderr, "bench: TB_AMQP_URL not set: distributed-mode figures skipped\n");
+done:
     if (r.json) {
         fprintf(r.json, "\n}\n");
         fclose(r.json);
