@@ -1,5 +1,6 @@
 #include "tradebus/codec.h"
 
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -535,15 +536,74 @@ typedef struct {
     char text[EXCERPT_MAX + sizeof "..."];
 } excerpt;
 
-static excerpt excerpt_of(const char *s)
+static excerpt excerpt_of(const char *s, size_t len)
 {
     excerpt x;
-    size_t n = 0;
-    while (n < EXCERPT_MAX && s[n] != '\0')
-        n++;
+    size_t n = len < EXCERPT_MAX ? len : EXCERPT_MAX;
     memcpy(x.text, s, n);
-    memcpy(x.text + n, s[n] != '\0' ? "..." : "", s[n] != '\0' ? sizeof "..." : 1);
+    memcpy(x.text + n, len > n ? "..." : "", len > n ? sizeof "..." : 1);
     return x;
+}
+
+/* A JSON value as the checks see it, whatever parser read it, so the checks
+ * exist once. Strings hold no NUL (jansson refuses "\u0000" without
+ * JSON_ALLOW_NUL), so len is their C length; s need not be NUL-terminated. */
+typedef enum { V_MISSING = 0, V_STRING, V_INTEGER, V_OBJECT, V_OTHER } value_kind;
+
+typedef struct {
+    value_kind kind;
+    size_t len;      /* V_STRING */
+    const char *s;   /* V_STRING: len bytes */
+    int64_t i;       /* V_INTEGER */
+    const void *obj; /* V_OBJECT: the parser's own object, for its members_fn */
+} value;
+
+/* A parser's view of a payload object: sets fields[i] to the member named
+ * pd->fields[i].name (fields[] arrives all V_MISSING). Fails on a member pd
+ * does not name, the first in the object's order. */
+typedef int (*members_fn)(const void *obj, const payload_desc *pd, value *fields, const errbuf *e);
+
+/* Room for the largest payload's fields. */
+enum { MAX_FIELDS = 12 };
+_Static_assert(ARRAY_LEN(market_data_fields) <= MAX_FIELDS &&
+                   ARRAY_LEN(signal_fields) <= MAX_FIELDS &&
+                   ARRAY_LEN(order_request_fields) <= MAX_FIELDS &&
+                   ARRAY_LEN(order_created_fields) <= MAX_FIELDS &&
+                   ARRAY_LEN(order_filled_fields) <= MAX_FIELDS &&
+                   ARRAY_LEN(order_rejected_fields) <= MAX_FIELDS &&
+                   ARRAY_LEN(order_canceled_fields) <= MAX_FIELDS &&
+                   ARRAY_LEN(position_fields) <= MAX_FIELDS &&
+                   ARRAY_LEN(risk_alert_fields) <= MAX_FIELDS,
+               "MAX_FIELDS");
+
+/* The envelope's members, in the order they are checked (and encoded). */
+enum {
+    E_TYPE,
+    E_VERSION,
+    E_EVENT_ID,
+    E_CAUSATION_ID,
+    E_CORRELATION_ID,
+    E_TIMESTAMP,
+    E_SOURCE,
+    E_PAYLOAD,
+    E_COUNT
+};
+
+static const char *const envelope_keys[E_COUNT] = {
+    "type",           "version",   "event_id", "causation_id",
+    "correlation_id", "timestamp", "source",   "payload",
+};
+
+/* The name parsers take C strings. Longer than every wire name: a value
+ * that does not fit is unknown without looking. */
+enum { NAME_CAP = 32 };
+
+static int name_of(const value *v, char name[NAME_CAP])
+{
+    if (v->len >= NAME_CAP) return TB_EPARSE;
+    memcpy(name, v->s, v->len);
+    name[v->len] = '\0';
+    return TB_OK;
 }
 
 /* Canonical unsigned decimal: no sign, no leading zero, at most UINT64_MAX. */
@@ -561,10 +621,10 @@ static int parse_id(const char *s, size_t len, uint64_t *out)
     return TB_OK;
 }
 
-static int decode_id(const json_t *v, const errbuf *e, const char *prefix, const char *name,
+static int decode_id(const value *v, const errbuf *e, const char *prefix, const char *name,
                      uint64_t *out)
 {
-    if (!json_is_string(v) || parse_id(json_string_value(v), json_string_length(v), out) != TB_OK)
+    if (v->kind != V_STRING || parse_id(v->s, v->len, out) != TB_OK)
         return fail(e, prefix, name, "not an id string");
     return TB_OK;
 }
@@ -577,17 +637,16 @@ static int check_sign(int64_t v, field_check check, const errbuf *e, const char 
     return TB_OK;
 }
 
-static int decode_time(const json_t *v, field_check check, const errbuf *e, const char *prefix,
+static int decode_time(const value *v, field_check check, const errbuf *e, const char *prefix,
                        const char *name, int64_t *out)
 {
-    if (!json_is_integer(v)) return fail(e, prefix, name, "not an integer");
-    json_int_t t = json_integer_value(v);
-    int rc = check_sign(t, check, e, prefix, name);
-    if (rc == TB_OK) *out = t;
+    if (v->kind != V_INTEGER) return fail(e, prefix, name, "not an integer");
+    int rc = check_sign(v->i, check, e, prefix, name);
+    if (rc == TB_OK) *out = v->i;
     return rc;
 }
 
-static int decode_field(const field_desc *f, const json_t *v, tb_event *out, const errbuf *e)
+static int decode_field(const field_desc *f, const value *v, tb_event *out, const errbuf *e)
 {
     static const char prefix[] = "payload.";
     char *p = (char *)&out->u + f->offset;
@@ -595,17 +654,17 @@ static int decode_field(const field_desc *f, const json_t *v, tb_event *out, con
     int rc;
     switch (kind) {
     case K_STR: {
-        if (!json_is_string(v)) return fail(e, prefix, f->name, "not a string");
-        size_t len = json_string_length(v);
-        const char *s = json_string_value(v);
-        if (len >= f->size) return fail(e, prefix, f->name, "longer than %u bytes", f->size - 1u);
-        memcpy(p, s, len + 1);
+        if (v->kind != V_STRING) return fail(e, prefix, f->name, "not a string");
+        if (v->len >= f->size)
+            return fail(e, prefix, f->name, "longer than %u bytes", f->size - 1u);
+        memcpy(p, v->s, v->len);
+        p[v->len] = '\0';
         return TB_OK;
     }
     case K_DEC: {
-        if (!json_is_string(v)) return fail(e, prefix, f->name, "not a decimal string");
+        if (v->kind != V_STRING) return fail(e, prefix, f->name, "not a decimal string");
         tb_decimal d;
-        rc = tb_dec_parse(json_string_value(v), json_string_length(v), &d);
+        rc = tb_dec_parse(v->s, v->len, &d);
         if (rc == TB_EOVERFLOW) return fail(e, prefix, f->name, "decimal out of range");
         if (rc == TB_ERANGE)
             return fail(e, prefix, f->name, "more than %d decimal places", TB_DECIMAL_SCALE);
@@ -628,11 +687,12 @@ static int decode_field(const field_desc *f, const json_t *v, tb_event *out, con
         return TB_OK;
     }
     default: {
-        if (!json_is_string(v)) return fail(e, prefix, f->name, "not a string");
+        if (v->kind != V_STRING) return fail(e, prefix, f->name, "not a string");
+        char name[NAME_CAP];
         int x;
-        if (enum_parse(kind, json_string_value(v), &x) != TB_OK)
+        if (name_of(v, name) != TB_OK || enum_parse(kind, name, &x) != TB_OK)
             return fail(e, prefix, f->name, "unknown %s \"%s\"", enum_noun(kind),
-                        excerpt_of(json_string_value(v)).text);
+                        excerpt_of(v->s, v->len).text);
         if (f->allowed != 0 && (x < 0 || x >= 32 || (f->allowed & BIT(x)) == 0))
             return fail(e, prefix, f->name, "%s not allowed in %s", enum_name(kind, x),
                         tb_event_type_name(out->type));
@@ -664,9 +724,107 @@ static int check_payload(const tb_event *ev, const errbuf *e)
     }
 }
 
-static int decode_payload(const json_t *obj, const payload_desc *pd, tb_event *out, const errbuf *e)
+static int decode_payload(const value *obj, members_fn members, const payload_desc *pd,
+                          tb_event *out, const errbuf *e)
 {
-    if (!json_is_object(obj)) return fail(e, "", "payload", "not an object");
+    if (obj->kind != V_OBJECT) return fail(e, "", "payload", "not an object");
+    value fields[MAX_FIELDS];
+    memset(fields, 0, sizeof fields);
+    int rc = members(obj->obj, pd, fields, e);
+    if (rc != TB_OK) return rc;
+    for (size_t i = 0; i < pd->count; i++) {
+        const field_desc *f = &pd->fields[i];
+        if (fields[i].kind == V_MISSING) return fail(e, "payload.", f->name, "missing");
+        if ((rc = decode_field(f, &fields[i], out, e)) != TB_OK) return rc;
+    }
+    return check_payload(out, e);
+}
+
+/* The member k of the envelope, or NULL after reporting "<key>: missing". */
+static const value *require(const value *env, int k, const errbuf *e)
+{
+    if (env[k].kind != V_MISSING) return &env[k];
+    fail(e, "", envelope_keys[k], "missing");
+    return NULL;
+}
+
+static int require_id(const value *env, int k, const errbuf *e, uint64_t *out)
+{
+    const value *v = require(env, k, e);
+    return v == NULL ? TB_EPARSE : decode_id(v, e, "", envelope_keys[k], out);
+}
+
+/* A present string member k, or NULL after reporting why not. */
+static const value *require_string(const value *env, int k, const errbuf *e)
+{
+    const value *v = require(env, k, e);
+    if (v != NULL && v->kind != V_STRING) {
+        fail(e, "", envelope_keys[k], "not a string");
+        return NULL;
+    }
+    return v;
+}
+
+/* Every check of an event, in the order the first offence is reported. */
+static int decode_envelope(const value *env, members_fn members, tb_event *out, const errbuf *e)
+{
+    char name[NAME_CAP];
+    const value *v;
+    if ((v = require_string(env, E_TYPE, e)) == NULL) return TB_EPARSE;
+    if (name_of(v, name) != TB_OK || tb_event_type_parse(name, &out->type) != TB_OK)
+        return fail(e, "", "type", "unknown event type \"%s\"", excerpt_of(v->s, v->len).text);
+
+    if ((v = require(env, E_VERSION, e)) == NULL) return TB_EPARSE;
+    if (v->kind != V_INTEGER) return fail(e, "", "version", "not an integer");
+    if (v->i != TB_EVENT_VERSION)
+        return fail(e, "", "version", "unsupported version %" PRId64, v->i);
+    out->version = TB_EVENT_VERSION;
+
+    int rc;
+    if ((rc = require_id(env, E_EVENT_ID, e, &out->event_id)) != TB_OK ||
+        (rc = require_id(env, E_CAUSATION_ID, e, &out->causation_id)) != TB_OK ||
+        (rc = require_id(env, E_CORRELATION_ID, e, &out->correlation_id)) != TB_OK)
+        return rc;
+    if (out->event_id == 0) return fail(e, "", "event_id", "must be non-zero");
+
+    if ((v = require(env, E_TIMESTAMP, e)) == NULL) return TB_EPARSE;
+    if ((rc = decode_time(v, C_NONNEG, e, "", "timestamp", &out->timestamp)) != TB_OK) return rc;
+
+    if ((v = require_string(env, E_SOURCE, e)) == NULL) return TB_EPARSE;
+    if (name_of(v, name) != TB_OK || tb_source_parse(name, &out->source) != TB_OK)
+        return fail(e, "", "source", "unknown source \"%s\"", excerpt_of(v->s, v->len).text);
+
+    if ((v = require(env, E_PAYLOAD, e)) == NULL) return TB_EPARSE;
+    return decode_payload(v, members, payload_of(out->type), out, e);
+}
+
+/* ---- decoding with jansson --------------------------------------------- */
+
+static value view_of(const json_t *j)
+{
+    value v = {V_OTHER, 0, NULL, 0, NULL};
+    if (json_is_string(j)) {
+        v.kind = V_STRING;
+        v.s = json_string_value(j);
+        v.len = json_string_length(j);
+    } else if (json_is_integer(j)) {
+        v.kind = V_INTEGER;
+        v.i = json_integer_value(j);
+    } else if (json_is_object(j)) {
+        v.kind = V_OBJECT;
+        v.obj = j;
+    }
+    return v;
+}
+
+/* jansson keys are C strings: it refuses a NUL in a key. */
+static excerpt key_excerpt(const char *key)
+{
+    return excerpt_of(key, bounded_len(key, EXCERPT_MAX + 1));
+}
+
+static int jansson_members(const void *obj, const payload_desc *pd, value *fields, const errbuf *e)
+{
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)obj, key, v)
@@ -674,92 +832,28 @@ static int decode_payload(const json_t *obj, const payload_desc *pd, tb_event *o
         size_t i = 0;
         while (i < pd->count && strcmp(pd->fields[i].name, key) != 0)
             i++;
-        if (i == pd->count) return fail(e, "payload.", excerpt_of(key).text, "unknown field");
+        if (i == pd->count) return fail(e, "payload.", key_excerpt(key).text, "unknown field");
+        fields[i] = view_of(v);
     }
-    for (size_t i = 0; i < pd->count; i++) {
-        const field_desc *f = &pd->fields[i];
-        const json_t *fv = json_object_get(obj, f->name);
-        if (fv == NULL) return fail(e, "payload.", f->name, "missing");
-        int rc = decode_field(f, fv, out, e);
-        if (rc != TB_OK) return rc;
-    }
-    return check_payload(out, e);
-}
-
-static const char *const envelope_keys[] = {
-    "type",           "version",   "event_id", "causation_id",
-    "correlation_id", "timestamp", "source",   "payload",
-};
-
-/* A present member, or NULL after reporting "<key>: missing". */
-static const json_t *require(const json_t *obj, const char *key, const errbuf *e)
-{
-    const json_t *v = json_object_get(obj, key);
-    if (v == NULL) fail(e, "", key, "missing");
-    return v;
-}
-
-static int require_id(const json_t *obj, const char *key, const errbuf *e, uint64_t *out)
-{
-    const json_t *v = require(obj, key, e);
-    return v == NULL ? TB_EPARSE : decode_id(v, e, "", key, out);
-}
-
-static int require_string(const json_t *obj, const char *key, const errbuf *e, const char **out)
-{
-    const json_t *v = require(obj, key, e);
-    if (v == NULL) return TB_EPARSE;
-    if (!json_is_string(v)) return fail(e, "", key, "not a string");
-    *out = json_string_value(v);
     return TB_OK;
 }
 
-static int decode_envelope(const json_t *root, tb_event *out, const errbuf *e)
+static int jansson_envelope(const json_t *root, tb_event *out, const errbuf *e)
 {
     if (!json_is_object(root)) return fail(e, "", "json", "not an object");
+    value env[E_COUNT];
+    memset(env, 0, sizeof env);
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)root, key, v)
     {
-        size_t i = 0;
-        while (i < ARRAY_LEN(envelope_keys) && strcmp(envelope_keys[i], key) != 0)
-            i++;
-        if (i == ARRAY_LEN(envelope_keys))
-            return fail(e, "", excerpt_of(key).text, "unknown field");
+        size_t k = 0;
+        while (k < E_COUNT && strcmp(envelope_keys[k], key) != 0)
+            k++;
+        if (k == E_COUNT) return fail(e, "", key_excerpt(key).text, "unknown field");
+        env[k] = view_of(v);
     }
-
-    const char *type = NULL;
-    int rc = require_string(root, "type", e, &type);
-    if (rc != TB_OK) return rc;
-    if (tb_event_type_parse(type, &out->type) != TB_OK)
-        return fail(e, "", "type", "unknown event type \"%s\"", excerpt_of(type).text);
-
-    const json_t *version = require(root, "version", e);
-    if (version == NULL) return TB_EPARSE;
-    if (!json_is_integer(version)) return fail(e, "", "version", "not an integer");
-    if (json_integer_value(version) != TB_EVENT_VERSION)
-        return fail(e, "", "version", "unsupported version %" JSON_INTEGER_FORMAT,
-                    json_integer_value(version));
-    out->version = TB_EVENT_VERSION;
-
-    if ((rc = require_id(root, "event_id", e, &out->event_id)) != TB_OK ||
-        (rc = require_id(root, "causation_id", e, &out->causation_id)) != TB_OK ||
-        (rc = require_id(root, "correlation_id", e, &out->correlation_id)) != TB_OK)
-        return rc;
-    if (out->event_id == 0) return fail(e, "", "event_id", "must be non-zero");
-
-    const json_t *ts = require(root, "timestamp", e);
-    if (ts == NULL) return TB_EPARSE;
-    if ((rc = decode_time(ts, C_NONNEG, e, "", "timestamp", &out->timestamp)) != TB_OK) return rc;
-
-    const char *source = NULL;
-    if ((rc = require_string(root, "source", e, &source)) != TB_OK) return rc;
-    if (tb_source_parse(source, &out->source) != TB_OK)
-        return fail(e, "", "source", "unknown source \"%s\"", excerpt_of(source).text);
-
-    const json_t *payload = require(root, "payload", e);
-    if (payload == NULL) return TB_EPARSE;
-    return decode_payload(payload, payload_of(out->type), out, e);
+    return decode_envelope(env, jansson_members, out, e);
 }
 
 int tb_codec_decode(const char *json, size_t len, tb_event *out, char *err, size_t errlen)
@@ -778,7 +872,7 @@ int tb_codec_decode(const char *json, size_t len, tb_event *out, char *err, size
         /* Running out of memory says nothing about the input. */
         return json_error_code(&jerr) == json_error_out_of_memory ? TB_ENOMEM : rc;
     }
-    int rc = decode_envelope(root, out, &e);
+    int rc = jansson_envelope(root, out, &e);
     json_decref(root);
     return rc;
 }
