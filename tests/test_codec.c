@@ -10,7 +10,89 @@
 
 #include "tradebus/codec.h"
 
+#include "../src/core/codec_paths.h" /* the decoder's two paths one at a time */
+
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- counting heap allocations ----------------------------------------- */
+
+static unsigned long g_allocs; /* counted while g_counting */
+static int g_counting;
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TB_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TB_TEST_ASAN 1
+#endif
+#endif
+
+#ifdef TB_TEST_ASAN
+/* ASan owns malloc: an interposer here would hand its memory to glibc. Its
+ * own hooks see every allocation instead (declared here: gcc ships no
+ * <sanitizer/allocator_interface.h>; its libasan has the function). */
+int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
+                                              void (*free_hook)(const volatile void *));
+
+static void on_malloc(const volatile void *p, size_t n)
+{
+    (void)p;
+    (void)n;
+    if (g_counting) g_allocs++;
+}
+
+static void on_free(const volatile void *p)
+{
+    (void)p;
+}
+
+static void start_counting(void)
+{
+    static int installed;
+    if (!installed)
+        assert_int_not_equal(__sanitizer_install_malloc_and_free_hooks(on_malloc, on_free), 0);
+    installed = 1;
+    g_allocs = 0;
+    g_counting = 1;
+}
+#else
+/* Interposed as bench/bench.c does (glibc), and exported (the build hides
+ * symbols by default) so that jansson's calls come here too. */
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+#define INTERPOSE __attribute__((visibility("default")))
+
+INTERPOSE void *malloc(size_t n)
+{
+    if (g_counting) g_allocs++;
+    return __libc_malloc(n);
+}
+
+INTERPOSE void *calloc(size_t a, size_t b)
+{
+    if (g_counting) g_allocs++;
+    return __libc_calloc(a, b);
+}
+
+INTERPOSE void *realloc(void *p, size_t n)
+{
+    if (g_counting) g_allocs++;
+    return __libc_realloc(p, n);
+}
+
+static void start_counting(void)
+{
+    g_allocs = 0;
+    g_counting = 1;
+}
+#endif
+
+static unsigned long stop_counting(void)
+{
+    g_counting = 0;
+    return g_allocs;
+}
 
 static tb_decimal D(const char *s)
 {
@@ -1239,6 +1321,512 @@ static void test_codec_accepts_whitespace_between_tokens(void **state)
     assert_memory_equal(&back, &ev, sizeof ev);
 }
 
+/* ---- decoding: the fast path and the strict path ----------------------- */
+
+/* xorshift64: the mutation tests' reproducible randomness. */
+static uint64_t next_rand(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* What tb_codec_decode made of an input, beside what its fast path alone
+ * made of it. */
+typedef struct {
+    int rc;
+    int fast_rc; /* 0: the fast path was sure, and decoded the event alone */
+    tb_event ev;
+    char err[TB_CODEC_ERRLEN];
+} decoded;
+
+/* Decodes len bytes (an exact-size heap copy: ASan sees any read past the
+ * end) three ways and fails the test unless tb_codec_decode and the strict
+ * path alone agree on the result code, the message and the event's bytes,
+ * and unless whatever the fast path alone accepts the strict path accepts
+ * as the very same event. */
+static decoded decode_compared(const char *json, size_t len)
+{
+    decoded d;
+    tb_event strict, fast;
+    char strict_err[TB_CODEC_ERRLEN];
+    char *copy = malloc(len ? len : 1);
+    assert_non_null(copy);
+    memcpy(copy, json, len);
+    d.rc = tb_codec_decode(copy, len, &d.ev, d.err, sizeof d.err);
+    int strict_rc = tb__codec_decode_strict(copy, len, &strict, strict_err, sizeof strict_err);
+    d.fast_rc = tb__codec_decode_fast(copy, len, &fast);
+    free(copy);
+    if (d.rc != strict_rc || strcmp(d.err, strict_err) != 0)
+        fail_msg("%.*s\n  decode: %d \"%s\"\n  strict: %d \"%s\"", (int)len, json, d.rc, d.err,
+                 strict_rc, strict_err);
+    if (d.rc == TB_OK && memcmp(&d.ev, &strict, sizeof strict) != 0)
+        fail_msg("%.*s\n  decoded to other bytes than the strict path's", (int)len, json);
+    if (d.fast_rc != TB_OK && d.fast_rc != TB_EPARSE)
+        fail_msg("%.*s\n  fast path returned %d", (int)len, json, d.fast_rc);
+    if (d.fast_rc == TB_OK && (strict_rc != TB_OK || memcmp(&fast, &strict, sizeof fast) != 0))
+        fail_msg("%.*s\n  the fast path accepted what the strict path %s", (int)len, json,
+                 strict_rc != TB_OK ? "refuses" : "decodes otherwise");
+    return d;
+}
+
+static decoded decode_compared_str(const char *json)
+{
+    return decode_compared(json, strlen(json));
+}
+
+static void put_text(char *out, size_t cap, size_t *n, const char *s)
+{
+    size_t len = strlen(s);
+    assert_true(*n + len < cap);
+    memcpy(out + *n, s, len + 1);
+    *n += len;
+}
+
+/* obj written by hand: members in reverse order, ws around every token. */
+static void put_reversed(const json_t *obj, const char *ws, char *out, size_t cap, size_t *n)
+{
+    const char *keys[16];
+    const json_t *values[16];
+    size_t count = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        assert_true(count < ARRAY_LEN(keys));
+        keys[count] = key;
+        values[count++] = v;
+    }
+    put_text(out, cap, n, "{");
+    for (size_t i = count; i-- > 0;) {
+        put_text(out, cap, n, ws);
+        put_text(out, cap, n, "\"");
+        put_text(out, cap, n, keys[i]);
+        put_text(out, cap, n, "\"");
+        put_text(out, cap, n, ws);
+        put_text(out, cap, n, ":");
+        put_text(out, cap, n, ws);
+        if (json_is_object(values[i])) {
+            put_reversed(values[i], ws, out, cap, n);
+        } else {
+            char *s = json_dumps(values[i], JSON_ENCODE_ANY);
+            assert_non_null(s);
+            put_text(out, cap, n, s);
+            free(s);
+        }
+        put_text(out, cap, n, ws);
+        if (i > 0) put_text(out, cap, n, ",");
+    }
+    put_text(out, cap, n, "}");
+}
+
+/* The encoding of ev, members reversed, ws around every token and at both
+ * ends; into out[cap]. */
+static void respaced(const tb_event *ev, const char *ws, char *out, size_t cap)
+{
+    char buf[2048];
+    encode_ok(ev, buf, sizeof buf);
+    json_error_t jerr;
+    json_t *root = json_loads(buf, 0, &jerr);
+    assert_non_null(root);
+    size_t n = 0;
+    out[0] = '\0';
+    put_text(out, cap, &n, ws);
+    put_reversed(root, ws, out, cap, &n);
+    put_text(out, cap, &n, ws);
+    json_decref(root);
+}
+
+/* The whitespace JSON allows; form feed and vertical tab are not in it. */
+static const char *const spacings[] = {"", " ", "\t", "\r\n", "\n", " \t\r\n  "};
+
+static void test_codec_decode_fast_path_reads_every_encoded_event_type(void **state)
+{
+    (void)state;
+    for (size_t t = 0; t < ARRAY_LEN(all_types); t++) {
+        tb_event ev;
+        char buf[2048];
+        make_event(all_types[t], &ev);
+        int n = encode_ok(&ev, buf, sizeof buf);
+        decoded d = decode_compared(buf, (size_t)n);
+        if (d.fast_rc != TB_OK) fail_msg("the fast path gave up on %s", buf);
+        assert_memory_equal(&d.ev, &ev, sizeof ev);
+    }
+}
+
+static void test_codec_decode_accepts_whitespace_and_any_member_order(void **state)
+{
+    (void)state;
+    for (size_t t = 0; t < ARRAY_LEN(all_types); t++) {
+        for (size_t w = 0; w < ARRAY_LEN(spacings); w++) {
+            tb_event ev;
+            char json[8192];
+            make_event(all_types[t], &ev);
+            respaced(&ev, spacings[w], json, sizeof json);
+            decoded d = decode_compared_str(json);
+            if (d.fast_rc != TB_OK) fail_msg("the fast path gave up on %s", json);
+            assert_int_equal(d.rc, TB_OK);
+            assert_memory_equal(&d.ev, &ev, sizeof ev);
+        }
+    }
+    /* Only JSON's four: a form feed is jansson's error (quoted as '?'). */
+    tb_event ev;
+    char json[8192];
+    make_event(TB_EV_MARKET_DATA, &ev);
+    respaced(&ev, "\f", json, sizeof json);
+    decoded d = decode_compared_str(json);
+    assert_int_equal(d.rc, TB_EPARSE);
+    assert_string_equal(d.err, "json: line 1 column 1: '[' or '{' expected near '?'");
+}
+
+/* An OrderRejected whose text member is `text` (raw JSON, quotes included). */
+static void rejected_with_text(const char *text, char *out, size_t cap)
+{
+    tb_event ev;
+    char buf[2048];
+    make_event(TB_EV_ORDER_REJECTED, &ev);
+    SET(ev.u.order_rejected.text, "TEXT");
+    encode_ok(&ev, buf, sizeof buf);
+    char *at = strstr(buf, "\"TEXT\"");
+    assert_non_null(at);
+    int n = snprintf(out, cap, "%.*s%s%s", (int)(at - buf), buf, text, at + 6);
+    assert_true(n > 0 && (size_t)n < cap);
+}
+
+static void test_codec_decode_reads_escapes_through_the_strict_path(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *json;
+        const char *text;
+    } cases[] = {
+        {"\"say \\\"no\\\"\"", "say \"no\""},
+        {"\"a\\\\b\\/c\"", "a\\b/c"},
+        {"\"\\b\\f\\n\\r\\t\"", "\b\f\n\r\t"},
+        {"\"\\u0001\\u001f\\u007F\"", "\x01\x1f\x7f"},
+        {"\"caf\\u00e9 \\u20AC\"", "caf\xc3\xa9 \xe2\x82\xac"},
+        {"\"\\ud83d\\ude00\"", "\xf0\x9f\x98\x80"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        char json[2048];
+        rejected_with_text(cases[i].json, json, sizeof json);
+        decoded d = decode_compared_str(json);
+        if (d.fast_rc == TB_OK) fail_msg("the fast path read an escape: %s", json);
+        if (d.rc != TB_OK) fail_msg("%s: %s", json, d.err);
+        assert_string_equal(d.ev.u.order_rejected.text, cases[i].text);
+    }
+    /* An escape jansson refuses is refused with its message. */
+    char json[2048];
+    rejected_with_text("\"\\ud83d\"", json, sizeof json);
+    decoded d = decode_compared_str(json);
+    assert_int_equal(d.rc, TB_EPARSE);
+    assert_true(starts_with(d.err, "json: line 1 column "));
+    assert_non_null(strstr(d.err, "invalid Unicode '\\uD83D'"));
+}
+
+static void test_codec_decode_reads_utf8_on_the_fast_path(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {
+        "caf\xc3\xa9",
+        "\xe2\x82\xac 5 \xef\xbf\xbf",
+        "\xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf \xc2\x80",
+        "\x7f del",
+    };
+    for (size_t i = 0; i < ARRAY_LEN(texts); i++) {
+        char quoted[64], json[2048];
+        snprintf(quoted, sizeof quoted, "\"%s\"", texts[i]);
+        rejected_with_text(quoted, json, sizeof json);
+        decoded d = decode_compared_str(json);
+        if (d.fast_rc != TB_OK) fail_msg("the fast path gave up on %s", json);
+        assert_string_equal(d.ev.u.order_rejected.text, texts[i]);
+    }
+    /* Malformed UTF-8 and raw control bytes are jansson's to refuse. */
+    static const char *const bad[] = {
+        "\"\xc3\"",   "\"\xc0\xaf\"",         "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"",
+        "\"ok\x80\"", "\"\xe2\x82\"",         "\"tab\there\"",    "\"new\nline\"",
+        "\"\xff\"",   "\"\xf0\x8f\xbf\xbf\"",
+    };
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        char json[2048];
+        rejected_with_text(bad[i], json, sizeof json);
+        decoded d = decode_compared_str(json);
+        assert_int_equal(d.rc, TB_EPARSE);
+        assert_int_equal(d.fast_rc, TB_EPARSE);
+        assert_true(starts_with(d.err, "json: line "));
+    }
+}
+
+/* The MarketData fixture with `from` (which must occur) replaced by `to`. */
+static void market_data_with(const char *from, const char *to, char *out, size_t cap)
+{
+    tb_event ev;
+    char buf[2048];
+    make_event(TB_EV_MARKET_DATA, &ev);
+    encode_ok(&ev, buf, sizeof buf);
+    char *at = strstr(buf, from);
+    if (at == NULL) fail_msg("%s lacks %s", buf, from);
+    int n = snprintf(out, cap, "%.*s%s%s", (int)(at - buf), buf, to, at + strlen(from));
+    assert_true(n > 0 && (size_t)n < cap);
+}
+
+static void expect_market_data_edit(const char *from, const char *to, int rc, const char *err)
+{
+    char json[2048];
+    market_data_with(from, to, json, sizeof json);
+    decoded d = decode_compared_str(json);
+    if (d.rc != rc || strcmp(d.err, err) != 0)
+        fail_msg("%s\n  -> %d \"%s\"\n  expected %d \"%s\"", json, d.rc, d.err, rc, err);
+}
+
+static void test_codec_decode_refuses_duplicate_keys_with_the_same_message(void **state)
+{
+    (void)state;
+    /* Repeated on the fast path's ground: a key it knows, with a value it
+     * reads. jansson's message, column and all. */
+    expect_market_data_edit("\"version\":1,", "\"version\":1,\"version\":1,", TB_EPARSE,
+                            "json: line 1 column 42: duplicate object key near '\"version\"'");
+    expect_market_data_edit("\"symbol\":\"BTCUSDT\",", "\"symbol\":\"BTCUSDT\",\"symbol\":\"X\",",
+                            TB_EPARSE,
+                            "json: line 1 column 223: duplicate object key near '\"symbol\"'");
+    expect_market_data_edit("\"close_time\":", "\"open_time\":1,\"close_time\":", TB_EPARSE,
+                            "json: line 1 column 354: duplicate object key near '\"open_time\"'");
+    expect_market_data_edit("{\"type\":\"MarketData\",", "{\"payload\":{},\"type\":\"MarketData\",",
+                            TB_EPARSE,
+                            "json: line 1 column 207: duplicate object key near '\"payload\"'");
+}
+
+static void test_codec_decode_falls_back_on_numbers_it_does_not_read(void **state)
+{
+    (void)state;
+    static const char ts[] = "\"timestamp\":1704067260000000000,";
+    /* Valid for jansson, and read by it: "-0" is the integer 0. */
+    char json[2048];
+    market_data_with(ts, "\"timestamp\":-0,", json, sizeof json);
+    decoded d = decode_compared_str(json);
+    assert_int_equal(d.fast_rc, TB_EPARSE);
+    assert_int_equal(d.rc, TB_OK);
+    assert_int_equal(d.ev.timestamp, 0);
+    /* The largest integer is the fast path's; one more is jansson's error. */
+    market_data_with(ts, "\"timestamp\":9223372036854775807,", json, sizeof json);
+    d = decode_compared_str(json);
+    assert_int_equal(d.fast_rc, TB_OK);
+    assert_true(d.ev.timestamp == INT64_MAX);
+    expect_market_data_edit(ts, "\"timestamp\":9223372036854775808,", TB_EPARSE,
+                            "json: line 1 column 161: too big integer near "
+                            "'9223372036854775808'");
+    expect_market_data_edit(ts, "\"timestamp\":99999999999999999999999,", TB_EPARSE,
+                            "json: line 1 column 165: too big integer");
+    expect_market_data_edit(ts, "\"timestamp\":-1,", TB_EPARSE, "timestamp: must be >= 0");
+    expect_market_data_edit(ts, "\"timestamp\":1.0,", TB_EPARSE, "timestamp: not an integer");
+    expect_market_data_edit(ts, "\"timestamp\":1e3,", TB_EPARSE, "timestamp: not an integer");
+    expect_market_data_edit(ts, "\"timestamp\":1E3,", TB_EPARSE, "timestamp: not an integer");
+    expect_market_data_edit(ts, "\"timestamp\":01,", TB_EPARSE,
+                            "json: line 1 column 143: invalid token near '0'");
+    expect_market_data_edit(ts, "\"timestamp\":00,", TB_EPARSE,
+                            "json: line 1 column 143: invalid token near '0'");
+    expect_market_data_edit(ts, "\"timestamp\":0x1,", TB_EPARSE,
+                            "json: line 1 column 144: '}' expected near 'x'");
+    expect_market_data_edit(ts, "\"timestamp\":+1,", TB_EPARSE,
+                            "json: line 1 column 143: invalid token near '+'");
+    expect_market_data_edit("\"version\":1,", "\"version\":1.5,", TB_EPARSE,
+                            "version: not an integer");
+}
+
+static void test_codec_decode_falls_back_on_literals_arrays_and_nesting(void **state)
+{
+    (void)state;
+    expect_market_data_edit("\"version\":1,", "\"version\":true,", TB_EPARSE,
+                            "version: not an integer");
+    expect_market_data_edit("\"causation_id\":\"281474976723000\"", "\"causation_id\":null",
+                            TB_EPARSE, "causation_id: not an id string");
+    expect_market_data_edit("\"source\":\"market_data\"", "\"source\":[\"market_data\"]", TB_EPARSE,
+                            "source: not a string");
+    expect_market_data_edit("\"type\":\"MarketData\"", "\"type\":{\"a\":1}", TB_EPARSE,
+                            "type: not a string");
+    expect_market_data_edit("\"symbol\":\"BTCUSDT\"", "\"symbol\":{\"s\":\"BTCUSDT\"}", TB_EPARSE,
+                            "payload.symbol: not a string");
+    expect_market_data_edit("\"volume\":\"123.456\"", "\"volume\":false", TB_EPARSE,
+                            "payload.volume: not a decimal string");
+    expect_market_data_edit("\"payload\":{", "\"payload\":[{", TB_EPARSE,
+                            "json: line 1 column 378: ']' expected near '}'");
+    expect_market_data_edit("\"payload\":{", "\"payload\":{\"x\":{\"y\":{}},", TB_EPARSE,
+                            "payload.x: unknown field");
+}
+
+static void test_codec_decode_refuses_trailing_bytes_and_embedded_nul(void **state)
+{
+    (void)state;
+    tb_event ev;
+    char buf[2048];
+    make_event(TB_EV_MARKET_DATA, &ev);
+    int n = encode_ok(&ev, buf, sizeof buf);
+    memcpy(buf + n, " \r\n\t", 5);
+    decoded d = decode_compared_str(buf);
+    assert_int_equal(d.fast_rc, TB_OK);
+    assert_memory_equal(&d.ev, &ev, sizeof ev);
+
+    memcpy(buf + n, " x", 3);
+    d = decode_compared_str(buf);
+    assert_int_equal(d.rc, TB_EPARSE);
+    assert_true(starts_with(d.err, "json: line 1 column "));
+    assert_non_null(strstr(d.err, "end of file expected near 'x'"));
+
+    memcpy(buf + n, "}", 2);
+    d = decode_compared_str(buf);
+    assert_int_equal(d.rc, TB_EPARSE);
+    assert_non_null(strstr(d.err, "end of file expected near '}'"));
+
+    /* A NUL after the event, and one inside a string, within len. */
+    buf[n] = '\0';
+    d = decode_compared(buf, (size_t)n + 1);
+    assert_int_equal(d.rc, TB_EPARSE);
+    assert_int_equal(d.fast_rc, TB_EPARSE);
+    char *sym = strstr(buf, "BTCUSDT");
+    assert_non_null(sym);
+    sym[3] = '\0';
+    d = decode_compared(buf, (size_t)n);
+    assert_int_equal(d.rc, TB_EPARSE);
+    assert_int_equal(d.fast_rc, TB_EPARSE);
+    assert_true(starts_with(d.err, "json: line 1 column "));
+}
+
+static void test_codec_decode_fast_and_strict_paths_agree_on_every_example(void **state)
+{
+    (void)state;
+    static const char *const examples[] = {
+        "",
+        " ",
+        "{",
+        "{}",
+        "[]",
+        "{\"type\":\"MarketData\"}",
+        "{\"type\":\"MarketData\",}",
+        "{\"type\" \"MarketData\"}",
+        "{\"type\":\"MarketData\" \"version\":1}",
+        "{\"type\":\"OrderFilled\",\"version\":1,\"event_id\":\"281474976710702\","
+        "\"causation_id\":\"281474976710693\",\"correlation_id\":\"281474976710690\","
+        "\"timestamp\":1704068400000000000,\"source\":\"orders\",\"payload\":{"
+        "\"order_id\":\"SIM-1\",\"client_order_id\":\"eth_rsi-1\",\"strategy_id\":\"eth_rsi\","
+        "\"symbol\":\"ETHUSDT\",\"side\":\"BUY\",\"filled_quantity\":\"0.7917\","
+        "\"filled_price\":\"2270.85\",\"commission\":\"1.34837396\","
+        "\"cumulative_quantity\":\"0.7917\",\"average_price\":\"2270.85\","
+        "\"status\":\"PARTIALLY_FILLED\",\"trade_id\":\"1\"}}",
+        /* The same, a member too many, then one missing. */
+        "{\"type\":\"OrderFilled\",\"version\":1,\"event_id\":\"281474976710702\","
+        "\"causation_id\":\"281474976710693\",\"correlation_id\":\"281474976710690\","
+        "\"timestamp\":1704068400000000000,\"source\":\"orders\",\"payload\":{"
+        "\"order_id\":\"SIM-1\",\"client_order_id\":\"eth_rsi-1\",\"strategy_id\":\"eth_rsi\","
+        "\"symbol\":\"ETHUSDT\",\"side\":\"BUY\",\"filled_quantity\":\"0.7917\","
+        "\"filled_price\":\"2270.85\",\"commission\":\"1.34837396\","
+        "\"cumulative_quantity\":\"0.7917\",\"average_price\":\"2270.85\","
+        "\"status\":\"PARTIALLY_FILLED\",\"trade_id\":\"1\",\"extra\":\"1\"}}",
+        "{\"type\":\"OrderFilled\",\"version\":1,\"event_id\":\"281474976710702\","
+        "\"causation_id\":\"281474976710693\",\"correlation_id\":\"281474976710690\","
+        "\"timestamp\":1704068400000000000,\"source\":\"orders\",\"payload\":{"
+        "\"order_id\":\"SIM-1\",\"client_order_id\":\"eth_rsi-1\",\"strategy_id\":\"eth_rsi\","
+        "\"symbol\":\"ETHUSDT\",\"side\":\"BUY\",\"filled_quantity\":\"0.7917\","
+        "\"filled_price\":\"2270.85\",\"commission\":\"1.34837396\","
+        "\"cumulative_quantity\":\"0.7917\",\"average_price\":\"2270.85\","
+        "\"status\":\"PARTIALLY_FILLED\"}}",
+        /* A name longer than every name the parsers know. */
+        "{\"type\":\"OrderPlacementRequestOrderPlacementRequestOrderPlacementRequest\"}",
+        "{\"type\":\"MarketData\",\"version\":1,\"event_id\":\"1\",\"causation_id\":\"0\","
+        "\"correlation_id\":\"1\",\"timestamp\":0,\"source\":\"market_data_market_data_market_data_"
+        "market_data\",\"payload\":{}}",
+        "{\"type\":\"MarketData\",\"version\":1,\"event_id\":\"1\",\"causation_id\":\"0\","
+        "\"correlation_id\":\"1\",\"timestamp\":0,\"source\":\"market_data\",\"payload\":{}}",
+        "{\"type\":\"MarketData\",\"version\":1,\"event_id\":\"1\",\"causation_id\":\"0\","
+        "\"correlation_id\":\"1\",\"timestamp\":0,\"source\":\"market_data\",\"payload\":\"x\"}",
+        "{\"type\":\"MarketData\",\"version\":1,\"event_id\":\"1\",\"causation_id\":\"0\","
+        "\"correlation_id\":\"1\",\"timestamp\":0,\"source\":\"market_data\"}",
+        "{\"Type\":\"MarketData\"}",
+        /* Valid, with escapes in a key and in values: the strict path's. */
+        "{\"typ\\u0065\":\"RiskAlert\",\"version\":1,\"event_id\":\"4\",\"causation_id\":\"2\","
+        "\"correlation_id\":\"3\",\"timestamp\":5,\"source\":\"risk\",\"payload\":{"
+        "\"rule\":\"r\\u0041\",\"detail\":\"\\\"d\\\"\\n\",\"trading_state\":\"ACTIVE\","
+        "\"strategy_id\":\"s\",\"symbol\":\"BTC\\/USDT\"}}",
+        "{\"typ\\u0065\":\"MarketData\"}",
+        "\xef\xbb\xbf{}",
+    };
+    int fast = 0, strict = 0;
+    for (size_t i = 0; i < ARRAY_LEN(examples); i++) {
+        decoded d = decode_compared_str(examples[i]);
+        if (d.fast_rc == TB_OK) fast++;
+        if (d.rc == TB_OK && d.fast_rc != TB_OK) strict++;
+    }
+    /* Every event type, canonical and respaced, then the mutations the
+     * robustness test below makes: every result compared. */
+    for (size_t t = 0; t < ARRAY_LEN(all_types); t++) {
+        for (size_t w = 0; w < ARRAY_LEN(spacings); w++) {
+            tb_event ev;
+            char json[8192];
+            make_event(all_types[t], &ev);
+            respaced(&ev, spacings[w], json, sizeof json);
+            decoded d = decode_compared_str(json);
+            if (d.fast_rc == TB_OK) fast++;
+        }
+    }
+    static const char alphabet[] =
+        "{}[]\":,\\0123456789-+.eE \t\r\nntrufalsNIXx\x01\x7f\xc3\xa9\xff";
+    uint64_t seed = 0x9E3779B97F4A7C15u;
+    for (int iter = 0; iter < 20000; iter++) {
+        tb_event ev;
+        char buf[2048];
+        make_event(all_types[next_rand(&seed) % ARRAY_LEN(all_types)], &ev);
+        size_t n = (size_t)encode_ok(&ev, buf, sizeof buf);
+        int edits = 1 + (int)(next_rand(&seed) % 3);
+        for (int k = 0; k < edits && n > 0; k++) {
+            size_t at = next_rand(&seed) % n;
+            char c = alphabet[next_rand(&seed) % (sizeof alphabet - 1)];
+            if (next_rand(&seed) % 2 == 0) {
+                buf[at] = c;
+            } else if (n + 1 < sizeof buf) {
+                memmove(buf + at + 1, buf + at, n - at);
+                buf[at] = c;
+                n++;
+            }
+        }
+        decoded d = decode_compared(buf, n);
+        if (d.fast_rc == TB_OK) fast++;
+        if (d.rc == TB_OK && d.fast_rc != TB_OK) strict++;
+    }
+    print_message("fast path decoded %d, strict path alone %d\n", fast, strict);
+    assert_true(fast > 0 && strict > 0);
+}
+
+static void test_codec_decode_allocates_nothing_for_a_valid_event(void **state)
+{
+    (void)state;
+    for (size_t t = 0; t < ARRAY_LEN(all_types); t++) {
+        for (size_t w = 0; w < ARRAY_LEN(spacings); w++) {
+            tb_event ev, out;
+            char json[8192], err[TB_CODEC_ERRLEN];
+            make_event(all_types[t], &ev);
+            if (w == 0)
+                encode_ok(&ev, json, sizeof json);
+            else
+                respaced(&ev, spacings[w], json, sizeof json);
+            size_t len = strlen(json);
+
+            start_counting();
+            int rc = tb_codec_decode(json, len, &out, err, sizeof err);
+            unsigned long allocs = stop_counting();
+            assert_int_equal(rc, TB_OK);
+            if (allocs != 0) fail_msg("%lu allocations decoding %s", allocs, json);
+            assert_memory_equal(&out, &ev, sizeof ev);
+
+            /* The counter does count: jansson allocates per node. */
+            start_counting();
+            rc = tb__codec_decode_strict(json, len, &out, err, sizeof err);
+            allocs = stop_counting();
+            assert_int_equal(rc, TB_OK);
+            assert_true(allocs > 10);
+        }
+    }
+}
+
 /* ---- error reporting --------------------------------------------------- */
 
 static void test_codec_error_messages_are_printable_and_bounded(void **state)
@@ -1292,14 +1880,6 @@ static void test_codec_decode_rejects_null_arguments(void **state)
 }
 
 /* ---- robustness -------------------------------------------------------- */
-
-static uint64_t next_rand(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
 
 /* Random edits of valid encodings. Whatever comes out, decode must return
  * 0 or TB_EPARSE without tripping ASan/UBSan, and anything it accepts must
@@ -1423,6 +2003,16 @@ int main(void)
         cmocka_unit_test(test_codec_accepts_non_canonical_decimals),
         cmocka_unit_test(test_codec_accepts_keys_in_any_order),
         cmocka_unit_test(test_codec_accepts_whitespace_between_tokens),
+        cmocka_unit_test(test_codec_decode_fast_path_reads_every_encoded_event_type),
+        cmocka_unit_test(test_codec_decode_accepts_whitespace_and_any_member_order),
+        cmocka_unit_test(test_codec_decode_reads_escapes_through_the_strict_path),
+        cmocka_unit_test(test_codec_decode_reads_utf8_on_the_fast_path),
+        cmocka_unit_test(test_codec_decode_refuses_duplicate_keys_with_the_same_message),
+        cmocka_unit_test(test_codec_decode_falls_back_on_numbers_it_does_not_read),
+        cmocka_unit_test(test_codec_decode_falls_back_on_literals_arrays_and_nesting),
+        cmocka_unit_test(test_codec_decode_refuses_trailing_bytes_and_embedded_nul),
+        cmocka_unit_test(test_codec_decode_fast_and_strict_paths_agree_on_every_example),
+        cmocka_unit_test(test_codec_decode_allocates_nothing_for_a_valid_event),
         cmocka_unit_test(test_codec_error_messages_are_printable_and_bounded),
         cmocka_unit_test(test_codec_error_buffer_may_be_null_or_tiny),
         cmocka_unit_test(test_codec_error_buffer_is_cleared_on_success),

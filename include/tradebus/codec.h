@@ -31,8 +31,16 @@ extern "C" {
  * Allocates nothing. 2048 bytes always suffice. */
 TB_EXPORT int tb_codec_encode(const tb_event *ev, char *buf, size_t buflen);
 /* Decodes len bytes of JSON into *out. Returns 0, or TB_EPARSE with a message
- * naming the offending field in err[errlen] (may be NULL). *out is only
- * meaningful on success. */
+ * naming the offending field in err[errlen] (may be NULL), TB_EINVAL if json
+ * or out is NULL, TB_ENOMEM if the JSON parser runs out of memory. *out is
+ * only meaningful on success.
+ * Allocates nothing when the input is a valid event whose strings hold no
+ * backslash escape and whose numbers are all non-negative integers: what
+ * tb_codec_encode writes unless a string needed escaping (a quote, a
+ * backslash, a control character), in any member order, with any JSON
+ * whitespace. Any other input, every refusal included, is parsed again with
+ * jansson, which allocates; the result and the message are the same either
+ * way. */
 TB_EXPORT int tb_codec_decode(const char *json, size_t len, tb_event *out, char *err,
                               size_t errlen);
 
