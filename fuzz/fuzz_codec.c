@@ -5,7 +5,13 @@
  * encoding is canonical: whatever decodes must encode, and that encoding must
  * decode to the very same event and re-encode to the very same bytes. A
  * violation means an event could change meaning (or be refused) on its second
- * hop through the journal or the broker, so it aborts like a crash. */
+ * hop through the journal or the broker, so it aborts like a crash.
+ *
+ * And it holds the decoder's two paths to each other (differential): the
+ * allocation-free parser must accept nothing the jansson path refuses and
+ * decode whatever it accepts to the same bytes, and tb_codec_decode (fast
+ * path, then jansson when it is not sure) must give the jansson path's
+ * result and message for every input. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +19,8 @@
 #include <string.h>
 
 #include <tradebus/codec.h>
+
+#include "../src/core/codec_paths.h" /* the decoder's two paths one at a time */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -23,11 +31,48 @@ static void fail(const char *what, const char *a, const char *b)
     abort();
 }
 
+/* The input, made printable for a report. */
+static const char *shown(const uint8_t *data, size_t size, char *buf, size_t cap)
+{
+    size_t n = size < cap - 1 ? size : cap - 1;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = data[i] >= 0x20 && data[i] < 0x7f ? (char)data[i] : '?';
+    buf[n] = '\0';
+    return buf;
+}
+
+static void check_paths_agree(const uint8_t *data, size_t size, int rc, const tb_event *ev,
+                              const char *err)
+{
+    const char *json = (const char *)data;
+    char shown_input[512];
+    tb_event strict, fast;
+    char strict_err[TB_CODEC_ERRLEN];
+    int strict_rc = tb__codec_decode_strict(json, size, &strict, strict_err, sizeof strict_err);
+    /* jansson running out of memory on one call and not on the other is
+     * no disagreement between the paths. */
+    if (rc == TB_ENOMEM || strict_rc == TB_ENOMEM) return;
+    if (rc != strict_rc || strcmp(err, strict_err) != 0)
+        fail("decode and its strict path disagree", err, strict_err);
+    if (rc == 0 && memcmp(ev, &strict, sizeof strict) != 0)
+        fail("decode and its strict path decode to other bytes",
+             shown(data, size, shown_input, sizeof shown_input), "");
+    int fast_rc = tb__codec_decode_fast(json, size, &fast);
+    if (fast_rc != 0 && fast_rc != TB_EPARSE) fail("the fast path returned an odd code", "", "");
+    if (fast_rc == 0 && strict_rc != 0)
+        fail("the fast path accepted what the strict path refuses",
+             shown(data, size, shown_input, sizeof shown_input), strict_err);
+    if (fast_rc == 0 && memcmp(&fast, &strict, sizeof strict) != 0)
+        fail("the fast path decoded other bytes than the strict path",
+             shown(data, size, shown_input, sizeof shown_input), "");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     tb_event ev;
     char err[TB_CODEC_ERRLEN];
     int rc = tb_codec_decode((const char *)data, size, &ev, err, sizeof err);
+    check_paths_agree(data, size, rc, &ev, err);
     if (rc != 0) {
         /* A refusal must say why, and the reason must be a C string of
          * its buffer (the decoder quotes untrusted input in it). */
@@ -48,6 +93,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The decoder zeroes the whole event first, so equal events are equal
      * bytes, padding and unused union members included. */
     if (memcmp(&ev, &again, sizeof ev) != 0) fail("round trip changed the event", first, "");
+
+    /* The fast path is for what the encoder writes: it gives up only on
+     * the escapes the encoder writes for quotes, backslashes and control
+     * characters. */
+    tb_event fast;
+    if (memchr(first, '\\', (size_t)n1) == NULL &&
+        (tb__codec_decode_fast(first, (size_t)n1, &fast) != 0 ||
+         memcmp(&fast, &ev, sizeof ev) != 0))
+        fail("the fast path gave up on, or misread, an encoding without escapes", first, "");
 
     int n2 = tb_codec_encode(&again, second, sizeof second);
     if (n2 != n1 || memcmp(first, second, (size_t)n1) != 0)
