@@ -7,7 +7,8 @@
  * process so the peaks do not mix). Bars come from an in-memory seeded
  * random walk, so the figures measure the pipeline, not the disk. Then the
  * JSON event decoder every event from the broker goes through (time and
- * allocations per decode).
+ * allocations per decode), beside its jansson path alone (the decoder as it
+ * was before the allocation-free path).
  *
  *   usage: tradebus_bench [--json FILE] [--codec-only | --dist-only] */
 #define _GNU_SOURCE
@@ -22,6 +23,7 @@
 
 #include <tradebus/tradebus.h>
 
+#include "../src/core/codec_paths.h" /* the decoder's jansson path alone, for before/after */
 #include "bench_dist.h"
 
 /* ---- allocation counting: interpose malloc and friends (glibc) ---- */
@@ -524,10 +526,15 @@ static void bench_codec(report *r)
         fprintf(stderr, "bench: codec: an event does not encode\n");
         return;
     }
-    double allocs = 0;
+    double allocs = 0, jansson_allocs = 0;
     double ns = time_decodes(tb_codec_decode, msgs, lens, &allocs);
+    /* Before the allocation-free path: every decode went through jansson. */
+    double jansson_ns = time_decodes(tb__codec_decode_strict, msgs, lens, &jansson_allocs);
     emit(r, "codec_decode_ns", ns, "ns/decode");
     emit(r, "codec_decode_allocs", allocs, "allocs/decode");
+    emit(r, "codec_decode_jansson_ns", jansson_ns, "ns/decode");
+    emit(r, "codec_decode_jansson_allocs", jansson_allocs, "allocs/decode");
+    if (ns > 0) emit(r, "codec_decode_speedup", jansson_ns / ns, "x");
 }
 
 /* ---- 5. peak RSS, each size in its own child ---- */
