@@ -1,6 +1,7 @@
 /* Distributed mode, measured with real processes and a real broker
  * (bench_dist.h). Each process here is a fork of the benchmark running one
  * node through the library, exactly as `tradebus component` does. */
+#define _DEFAULT_SOURCE /* wait4: a child's CPU time */
 #define _POSIX_C_SOURCE 200809L
 #include "bench_dist.h"
 
@@ -8,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -190,8 +193,16 @@ static double median3(const double v[3])
     return c < a ? a : c > b ? b : c;
 }
 
+static double cpu_s(const struct rusage *r)
+{
+    return (double)(r->ru_utime.tv_sec + r->ru_stime.tv_sec) +
+           (double)(r->ru_utime.tv_usec + r->ru_stime.tv_usec) / 1e6;
+}
+
+/* Also the CPU each process spent per event (user + system): what one
+ * process costs, apart from the broker the two share the cores with. */
 static int stream_throughput(const char *url, const char *top, const char *data, size_t n,
-                             int round, double *per_s)
+                             int round, double *per_s, double *feed_us, double *pos_us)
 {
     char dir[512];
     snprintf(dir, sizeof(dir), "%s/stream-%d", top, round);
@@ -206,11 +217,18 @@ static int stream_throughput(const char *url, const char *top, const char *data,
     char c;
     int rc = read(ready[0], &c, 1) == 1 ? 0 : TB_EIO;
     int64_t t0 = wall_ns(), t1 = 0;
+    struct rusage f0, f1, pr;
+    getrusage(RUSAGE_SELF, &f0);
     if (!rc) rc = run_role(&cfg, dir, "feed", -1, 0, -1) ? TB_EHANDLER : 0;
+    getrusage(RUSAGE_SELF, &f1);
+    *feed_us = (cpu_s(&f1) - cpu_s(&f0)) * 1e6 / (double)n;
     if (!rc && read(done[0], &t1, sizeof(t1)) != (ssize_t)sizeof(t1)) rc = TB_EIO;
-    if (rc) kill(pos, SIGTERM);
-    int wrc = wait_ok(&pos, 1);
-    (void)wrc; /* positions waits for a monitor that is not there: stopped below */
+    /* Done (or failed): positions would wait for a monitor that is not there. */
+    kill(pos, SIGTERM);
+    int st;
+    memset(&pr, 0, sizeof(pr));
+    if (wait4(pos, &st, 0, &pr) != pos) rc = rc ? rc : TB_EIO;
+    *pos_us = cpu_s(&pr) * 1e6 / (double)n;
     *per_s = t1 > t0 ? (double)n / ((double)(t1 - t0) / 1e9) : 0;
     delete_run(url, run);
     tb_config_free(&cfg);
@@ -319,13 +337,14 @@ int tb_bench_dist(const char *url, tb_bench_emit_fn emit, void *ctx)
 
     /* Three rounds, the raw loop and tradebus in turn, medians reported:
      * single runs on a shared 2-core machine vary by +-20%. */
-    double raw3[3], stream3[3], tp = 0;
+    double raw3[3], stream3[3], feed3[3], pos3[3], tp = 0;
     for (int k = 0; k < 3; k++) {
         if ((rc = tb_bench_amqp_raw(url, (size_t)size, n_stream, &raw3[k])) != 0) {
             fprintf(stderr, "bench dist: the raw librabbitmq loop failed: %s\n", tb_strerror(rc));
             return rc;
         }
-        if ((rc = stream_throughput(url, dir, data, n_stream, k, &stream3[k])) != 0) {
+        if ((rc = stream_throughput(url, dir, data, n_stream, k, &stream3[k], &feed3[k],
+                                    &pos3[k])) != 0) {
             fprintf(stderr, "bench dist: stream run failed: %s\n", tb_strerror(rc));
             return rc;
         }
@@ -337,6 +356,9 @@ int tb_bench_dist(const char *url, tb_bench_emit_fn emit, void *ctx)
         emit(ctx, "amqp_transport_throughput", tp, "msgs/s");
     emit(ctx, "dist_stream_feed_to_positions", stream, "events/s");
     emit(ctx, "dist_stream_to_raw_ratio", raw > 0 ? stream / raw : 0, "x");
+    /* A process's own ceiling: the events a second one core would give it. */
+    emit(ctx, "dist_feed_cpu_per_event", median3(feed3), "us");
+    emit(ctx, "dist_positions_cpu_per_event", median3(pos3), "us");
 
     /* Strict order at full speed: how many bars a second the whole
      * pipeline, six processes, keeps up with. */
