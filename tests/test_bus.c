@@ -167,6 +167,51 @@ static void test_bus_transient_failure_is_retried_then_succeeds(void **state)
     tb_bus_destroy(bus);
 }
 
+typedef struct {
+    int n;
+    int rc[8];
+    char who[8][32];
+    int64_t ns[8];
+} handled_log;
+
+static void on_handled(const char *subscriber, tb_event_type type, int rc, int64_t ns, void *ctx)
+{
+    handled_log *l = ctx;
+    assert_int_equal(type, TB_EV_MARKET_DATA);
+    if (l->n == 8) return;
+    l->rc[l->n] = rc;
+    l->ns[l->n] = ns;
+    snprintf(l->who[l->n], sizeof l->who[0], "%s", subscriber);
+    l->n++;
+}
+
+/* The metrics hook sees every attempt, with its result and a duration, and
+ * delivery is the same with it set as without. */
+static void test_bus_handled_hook_sees_every_attempt(void **state)
+{
+    (void)state;
+    tb_bus *bus = new_bus(2, 16);
+    recorder r = {0};
+    r.fail_times = 1;
+    r.fail_code = TB_EIO;
+    tb_bus_subscribe_named(bus, TB_EV_MARKET_DATA, h_fail, &r, "flaky");
+    handled_log l = {0};
+    tb_bus_set_handled_hook(bus, on_handled, &l);
+    publish_md(bus);
+    assert_int_equal(r.n, 2);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.rc[0], TB_EIO);
+    assert_int_equal(l.rc[1], 0);
+    assert_string_equal(l.who[0], "flaky");
+    assert_true(l.ns[0] >= 0 && l.ns[1] >= 0);
+    assert_int_equal(tb_bus_get_counters(bus, TB_EV_MARKET_DATA).delivered, 1);
+    tb_bus_set_handled_hook(bus, NULL, NULL);
+    publish_md(bus);
+    assert_int_equal(l.n, 2); /* off again */
+    assert_int_equal(r.n, 3);
+    tb_bus_destroy(bus);
+}
+
 static void test_bus_exhausted_retries_dead_letter_and_dispatch_goes_on(void **state)
 {
     (void)state;
@@ -389,6 +434,7 @@ int main(void)
         cmocka_unit_test(test_bus_event_published_in_handler_is_queued_not_reentrant),
         cmocka_unit_test(test_bus_assigns_ids_and_correlation),
         cmocka_unit_test(test_bus_transient_failure_is_retried_then_succeeds),
+        cmocka_unit_test(test_bus_handled_hook_sees_every_attempt),
         cmocka_unit_test(test_bus_exhausted_retries_dead_letter_and_dispatch_goes_on),
         cmocka_unit_test(test_bus_permanent_failure_is_dead_lettered_without_retry),
         cmocka_unit_test(test_bus_dead_letter_replay_reaches_only_the_failed_subscriber),
