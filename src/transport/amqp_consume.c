@@ -133,7 +133,7 @@ void tb__amqp_con_keepalive(tb__amqp_tp *t)
 {
     if (!t->up || !t->con) return;
     int64_t now = tb__amqp_now_ms();
-    if (now - t->con_io < (int64_t)t->p.heartbeat * 1000 / 2) return;
+    if (now - t->con_io < tb__amqp_heartbeat_slice(t)) return;
     amqp_frame_t hb;
     memset(&hb, 0, sizeof hb);
     hb.frame_type = AMQP_FRAME_HEARTBEAT;
