@@ -168,6 +168,26 @@ static const tb_transport_ops amqp_ops = {
     tb__amqp_reject,  tp_epoch,       tp_stats,      tp_destroy,
 };
 
+int tb__amqp_closed_by_broker(tb__amqp_tp *t, amqp_connection_state_t c, const amqp_frame_t *f,
+                              const char *which)
+{
+    if (f->payload.method.id == AMQP_CHANNEL_CLOSE_METHOD) {
+        const amqp_channel_close_t *m = f->payload.method.decoded;
+        snprintf(t->last_err, sizeof t->last_err, "broker closed the %s channel: %.*s", which,
+                 (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+        amqp_channel_close_ok_t ok = {0};
+        amqp_send_method(c, f->channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+    } else {
+        const amqp_connection_close_t *m = f->payload.method.decoded;
+        snprintf(t->last_err, sizeof t->last_err, "broker closed the connection: %.*s",
+                 (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+        amqp_connection_close_ok_t ok = {0};
+        amqp_send_method(c, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+    }
+    tb__amqp_lost(t, NULL, 0);
+    return TB_ECONN;
+}
+
 int tb__amqp_options_check(const tb_amqp_options *o, char *err, size_t errlen)
 {
     if (o->nbindings > TB_AMQP_MAX_BINDINGS || o->prefetch < 0 || o->prefetch > UINT16_MAX ||

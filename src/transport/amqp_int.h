@@ -119,6 +119,11 @@ static inline int64_t tb__amqp_heartbeat_slice(const tb__amqp_tp *t)
 
 void tb__amqp_lost(tb__amqp_tp *t, const char *what, int status);
 int tb__amqp_revive(tb__amqp_tp *t, int64_t deadline);
+/* A channel.close or connection.close frame f the broker sent on c (which:
+ * "publish" or "consumer"): answered, its text kept, the transport marked
+ * lost (a reconnect follows). Returns TB_ECONN. */
+int tb__amqp_closed_by_broker(tb__amqp_tp *t, amqp_connection_state_t c, const amqp_frame_t *f,
+                              const char *which);
 /* 0, or TB_ECONFIG with err filled if a number in o is out of range. */
 int tb__amqp_options_check(const tb_amqp_options *o, char *err, size_t errlen);
 

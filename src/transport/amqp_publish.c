@@ -238,24 +238,9 @@ static int pub_frame(tb__amqp_tp *t, const amqp_frame_t *f)
         t->st.unroutable++;
         return 0;
     }
-    case AMQP_CHANNEL_CLOSE_METHOD: {
-        const amqp_channel_close_t *m = f->payload.method.decoded;
-        snprintf(t->last_err, sizeof t->last_err, "broker closed the publish channel: %.*s",
-                 (int)m->reply_text.len, (const char *)m->reply_text.bytes);
-        amqp_channel_close_ok_t ok = {0};
-        amqp_send_method(t->pub, f->channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
-        tb__amqp_lost(t, NULL, 0);
-        return TB_ECONN;
-    }
-    case AMQP_CONNECTION_CLOSE_METHOD: {
-        const amqp_connection_close_t *m = f->payload.method.decoded;
-        snprintf(t->last_err, sizeof t->last_err, "broker closed the connection: %.*s",
-                 (int)m->reply_text.len, (const char *)m->reply_text.bytes);
-        amqp_connection_close_ok_t ok = {0};
-        amqp_send_method(t->pub, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
-        tb__amqp_lost(t, NULL, 0);
-        return TB_ECONN;
-    }
+    case AMQP_CHANNEL_CLOSE_METHOD:
+    case AMQP_CONNECTION_CLOSE_METHOD:
+        return tb__amqp_closed_by_broker(t, t->pub, f, "publish");
     default:
         return 0;
     }
