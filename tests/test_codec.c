@@ -468,6 +468,55 @@ static void test_codec_round_trips_every_event_type(void **state)
     }
 }
 
+/* Fields added after version 1 (time in force, stop price, origin, cancel
+ * cause, a signal's target) are written only when set, so a run that does
+ * not use them writes the events it always did, and events without them
+ * (older journals, other producers) still decode, as zero. */
+static void test_codec_optional_fields_are_omitted_when_zero_and_round_trip_when_set(void **state)
+{
+    (void)state;
+    tb_event ev, back;
+    char buf[2048];
+    make_event(TB_EV_ORDER_CREATED, &ev);
+    encode_ok(&ev, buf, sizeof buf);
+    assert_null(strstr(buf, "time_in_force"));
+    assert_null(strstr(buf, "stop_price"));
+    assert_null(strstr(buf, "origin"));
+    ev.u.order_created.order_type = TB_ORDER_STOP_MARKET;
+    ev.u.order_created.time_in_force = TB_TIF_FOK;
+    ev.u.order_created.stop_price = 99 * TB_DECIMAL_ONE;
+    ev.u.order_created.origin = TB_ORIGIN_TRAILING_STOP;
+    encode_ok(&ev, buf, sizeof buf);
+    assert_non_null(strstr(buf, "\"order_type\":\"STOP_MARKET\""));
+    assert_non_null(strstr(buf, "\"time_in_force\":\"FOK\",\"stop_price\":\"99\","
+                                "\"origin\":\"trailing_stop\"}"));
+    memset(&back, 0xCD, sizeof back);
+    decode_ok(buf, &back);
+    assert_memory_equal(&back, &ev, sizeof ev);
+
+    make_event(TB_EV_ORDER_CANCELED, &ev);
+    ev.u.order_canceled.cause = TB_CANCEL_REPLACED;
+    ev.u.order_canceled.origin = TB_ORIGIN_STOP_LOSS;
+    encode_ok(&ev, buf, sizeof buf);
+    assert_non_null(strstr(buf, "\"cause\":\"replaced\",\"origin\":\"stop_loss\"}"));
+    decode_ok(buf, &back);
+    assert_memory_equal(&back, &ev, sizeof ev);
+
+    make_event(TB_EV_SIGNAL_GENERATED, &ev);
+    ev.u.signal.target = -3 * TB_DECIMAL_ONE / 2;
+    encode_ok(&ev, buf, sizeof buf);
+    assert_non_null(strstr(buf, "\"target\":\"-1.5\"}"));
+    decode_ok(buf, &back);
+    assert_memory_equal(&back, &ev, sizeof ev);
+    /* A known key with an unknown value is still refused. */
+    char *bad = mutated(TB_EV_ORDER_FILLED, "payload.origin", json_string("panic"));
+    tb_event x;
+    char err[TB_CODEC_ERRLEN] = "";
+    assert_int_equal(tb_codec_decode(bad, strlen(bad), &x, err, sizeof err), TB_EPARSE);
+    assert_non_null(strstr(err, "payload.origin"));
+    free(bad);
+}
+
 static void test_codec_round_trips_extreme_values(void **state)
 {
     (void)state;
@@ -1952,6 +2001,7 @@ int main(void)
         cmocka_unit_test(test_codec_payload_keys_follow_declaration_order),
         cmocka_unit_test(test_codec_round_trips_every_event_type),
         cmocka_unit_test(test_codec_round_trips_extreme_values),
+        cmocka_unit_test(test_codec_optional_fields_are_omitted_when_zero_and_round_trip_when_set),
         cmocka_unit_test(test_codec_escapes_quotes_backslash_and_control_characters),
         cmocka_unit_test(test_codec_round_trips_every_control_character),
         cmocka_unit_test(test_codec_encode_reports_small_buffer),

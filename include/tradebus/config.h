@@ -14,7 +14,8 @@
  *               max_total_ms [30000], retry_seed [1]: retries of transient
  *               exchange failures (orders.h)
  *   [risk]      max_position, max_order_notional, max_open_orders,
- *               price_band_pct, max_orders_per_minute, max_drawdown_pct [all 0 = off]
+ *               price_band_pct, max_orders_per_minute, max_drawdown_pct [all 0 = off],
+ *               halt_action = reduce_only|close_all [reduce_only]
  *   [bus]       max_retries [2], ring_capacity [1024], type = memory|amqp [memory],
  *               url [amqp://127.0.0.1:5672/], name [tradebus], state_dir [tradebus-state],
  *               prefetch [1000], delivery_limit [5], window [64], order = strict|stream,
@@ -28,8 +29,13 @@
  *   [strategy.ID]  type (required: a built-in, a registered extra type, or
  *                  legacy:NAME for a bundled old-style strategy run through the
  *                  adapter), symbol (required), order_type = MARKET|LIMIT
- *                  [MARKET], limit_offset_bps [0], emit_hold [false], and the
- *                  strategy's own params
+ *                  [MARKET], limit_offset_bps [0], emit_hold [false],
+ *                  time_in_force = GTC|IOC|FOK [GTC], expire_after_bars [0 = never],
+ *                  on_new_signal = replace|keep [replace], stop_loss_pct,
+ *                  take_profit_pct, trailing_stop_pct [0 = none], size = P%
+ *                  (of equity) or risk_per_trade = P% (with stop_loss_pct)
+ *                  instead of the strategy's quantity, and the strategy's own
+ *                  params
  * Loading keeps every entry with its origin ("file:line"); --set overrides
  * are added with origin "--set"; tb_config_build() then checks everything and
  * reports the first problem naming its origin, section and key. */
@@ -47,6 +53,13 @@
 extern "C" {
 #endif
 
+/* on_new_signal: what a new signal does to the strategy's orders still
+ * working on its symbol. */
+typedef enum {
+    TB_ON_SIGNAL_REPLACE = 0, /* cancel them first (the default) */
+    TB_ON_SIGNAL_KEEP = 1     /* leave them working */
+} tb_on_new_signal;
+
 typedef struct {
     char id[TB_STRATEGY_LEN];
     char type[32];
@@ -54,6 +67,15 @@ typedef struct {
     tb_order_type order_type;
     tb_decimal limit_offset_bps;
     int emit_hold;
+    /* Order handling (orders.h), all off / default when 0. */
+    tb_time_in_force time_in_force; /* LIMIT only */
+    long expire_after_bars;         /* LIMIT: good for N bars of the symbol, then EXPIRED */
+    tb_on_new_signal on_new_signal;
+    /* Brackets, in percent of the entry's fill price (e.g. 2 = 2%). */
+    tb_decimal stop_loss_pct, take_profit_pct, trailing_stop_pct;
+    /* Sizing: at most one of quantity (a strategy param), size_pct (of
+     * equity) and risk_per_trade_pct (needs stop_loss_pct). */
+    tb_decimal size_pct, risk_per_trade_pct;
     tb_param *params; /* the strategy's own keys; strings owned by the config */
     size_t nparams;
 } tb_strategy_config;

@@ -51,7 +51,38 @@ typedef enum {
 
 typedef enum { TB_SIGNAL_HOLD = 0, TB_SIGNAL_BUY = 1, TB_SIGNAL_SELL = 2 } tb_signal_type;
 typedef enum { TB_SIDE_BUY = 1, TB_SIDE_SELL = 2 } tb_side;
-typedef enum { TB_ORDER_MARKET = 1, TB_ORDER_LIMIT = 2 } tb_order_type;
+/* STOP_MARKET: a MARKET order that becomes live when the price touches
+ * stop_price (a SELL stop when a bar's low <= stop_price, a BUY stop when its
+ * high >= stop_price); used for stop-losses and trailing stops. */
+typedef enum { TB_ORDER_MARKET = 1, TB_ORDER_LIMIT = 2, TB_ORDER_STOP_MARKET = 3 } tb_order_type;
+
+/* How long a LIMIT order stays working (MARKET and STOP_MARKET ignore it).
+ * GTC: until filled or canceled; IOC: what fills on the first bar it can
+ * trade, the rest expires; FOK: all of it on that bar, or nothing (expires). */
+typedef enum { TB_TIF_GTC = 0, TB_TIF_IOC = 1, TB_TIF_FOK = 2 } tb_time_in_force;
+
+/* Why an order exists. Entries and exits a strategy signaled are SIGNAL; the
+ * rest are placed by the Order Manager on the strategy's behalf. A closed
+ * trade's exit reason is the origin of the fill that closed it (END: still
+ * open when the run ended, marked at the last close). */
+typedef enum {
+    TB_ORIGIN_SIGNAL = 0,
+    TB_ORIGIN_STOP_LOSS = 1,
+    TB_ORIGIN_TAKE_PROFIT = 2,
+    TB_ORIGIN_TRAILING_STOP = 3,
+    TB_ORIGIN_HALT = 4, /* halt_action = close_all */
+    TB_ORIGIN_END = 5
+} tb_order_origin;
+
+/* Why an order ended without filling completely (OrderCanceled.cause). */
+typedef enum {
+    TB_CANCEL_EXCHANGE = 0, /* the exchange ended it: IOC/FOK remainder, or its own cancel */
+    TB_CANCEL_REPLACED = 1, /* a new signal of the strategy replaced it (on_new_signal) */
+    TB_CANCEL_EXPIRED = 2,  /* expire_after_bars ran out */
+    TB_CANCEL_OCO = 3,      /* the other side of its bracket filled */
+    TB_CANCEL_HALT = 4,     /* it added exposure when trading was halted */
+    TB_CANCEL_REQUESTED = 5 /* canceled on request (API, kill switch) */
+} tb_cancel_cause;
 
 /* Order status; the legal transitions are in tb_order_status_can_move(). */
 typedef enum {
@@ -113,6 +144,11 @@ typedef struct {
     char strategy_id[TB_STRATEGY_LEN];
     tb_order_type order_type; /* how the strategy wants it executed */
     tb_decimal limit_price;   /* LIMIT only, else 0 */
+    /* The signed position the strategy wants once this signal is done (its
+     * target before, plus or minus volume). An Order Manager configured with
+     * the strategy (orders.h) orders the difference from what is truly held
+     * and working; others send volume as it is. Optional on the wire (0). */
+    tb_decimal target;
 } tb_signal_generated;
 
 typedef struct {
@@ -123,6 +159,10 @@ typedef struct {
     tb_decimal price; /* LIMIT only, else 0 */
     char strategy_id[TB_STRATEGY_LEN];
     char client_order_id[TB_ORDER_ID_LEN];
+    /* Optional on the wire; omitted when 0 (GTC, no stop, SIGNAL). */
+    tb_time_in_force time_in_force;
+    tb_decimal stop_price; /* STOP_MARKET only, else 0 */
+    tb_order_origin origin;
 } tb_order_placement_request;
 
 typedef struct {
@@ -135,6 +175,9 @@ typedef struct {
     tb_decimal quantity;
     tb_decimal price;
     char strategy_id[TB_STRATEGY_LEN];
+    tb_time_in_force time_in_force; /* optional on the wire, as in the request */
+    tb_decimal stop_price;
+    tb_order_origin origin;
 } tb_order_created;
 
 /* One execution. filled_* are THIS execution's; cumulative_quantity and
@@ -152,6 +195,7 @@ typedef struct {
     tb_decimal average_price;
     tb_order_status status; /* PARTIALLY_FILLED or FILLED */
     uint64_t trade_id;      /* exchange execution id */
+    tb_order_origin origin; /* the order's; optional on the wire (SIGNAL) */
 } tb_order_filled;
 
 typedef struct {
@@ -177,6 +221,8 @@ typedef struct {
     tb_decimal canceled_quantity; /* the remainder that will never fill */
     tb_order_status status;       /* CANCELED or EXPIRED */
     char text[TB_TEXT_LEN];
+    tb_cancel_cause cause;  /* optional on the wire (EXCHANGE) */
+    tb_order_origin origin; /* the order's; optional on the wire (SIGNAL) */
 } tb_order_canceled;
 
 typedef struct {
@@ -244,6 +290,14 @@ TB_EXPORT const char *tb_trading_state_name(tb_trading_state s);
 TB_EXPORT int tb_trading_state_parse(const char *s, tb_trading_state *out);
 TB_EXPORT const char *tb_reject_reason_name(tb_reject_reason r);
 TB_EXPORT int tb_reject_reason_parse(const char *s, tb_reject_reason *out);
+TB_EXPORT const char *tb_time_in_force_name(tb_time_in_force t);
+TB_EXPORT int tb_time_in_force_parse(const char *s, tb_time_in_force *out);
+/* Origins are lower case on the wire ("signal", "stop_loss", ...), the names
+ * a trade's exit reason is reported with. */
+TB_EXPORT const char *tb_order_origin_name(tb_order_origin o);
+TB_EXPORT int tb_order_origin_parse(const char *s, tb_order_origin *out);
+TB_EXPORT const char *tb_cancel_cause_name(tb_cancel_cause c);
+TB_EXPORT int tb_cancel_cause_parse(const char *s, tb_cancel_cause *out);
 TB_EXPORT const char *tb_source_name(tb_source s);
 TB_EXPORT int tb_source_parse(const char *s, tb_source *out);
 

@@ -68,6 +68,7 @@ typedef struct {
     int max_orders_per_minute;     /* 0 = off */
     tb_decimal max_drawdown_pct;   /* 0 = off; e.g. 20 = halt at 20% below peak equity */
     tb_decimal initial_equity;     /* default 10000 */
+    int halt_close_all;            /* halt_action: 0 = reduce_only, 1 = close_all */
 } tb_risk_config;
 
 typedef struct tb_risk_manager tb_risk_manager;

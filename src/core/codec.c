@@ -19,10 +19,15 @@ _Static_assert(sizeof(tb_order_status) == sizeof(int), "enum size");
 _Static_assert(sizeof(tb_position_status) == sizeof(int), "enum size");
 _Static_assert(sizeof(tb_trading_state) == sizeof(int), "enum size");
 _Static_assert(sizeof(tb_reject_reason) == sizeof(int), "enum size");
+_Static_assert(sizeof(tb_time_in_force) == sizeof(int), "enum size");
+_Static_assert(sizeof(tb_order_origin) == sizeof(int), "enum size");
+_Static_assert(sizeof(tb_cancel_cause) == sizeof(int), "enum size");
 
 /* clang-format off */
 #define FIELD(T, m, kind, check, allowed) \
-    {#m, sizeof(#m) - 1, kind, check, offsetof(T, m), sizeof(((T *)0)->m), allowed}
+    {#m, sizeof(#m) - 1, kind, check, offsetof(T, m), sizeof(((T *)0)->m), allowed, 0}
+#define OPTIONAL(T, m, kind, check) \
+    {#m, sizeof(#m) - 1, kind, check, offsetof(T, m), sizeof(((T *)0)->m), 0, 1}
 /* clang-format on */
 #define STR(T, m)        FIELD(T, m, K_STR, C_ANY, 0)
 #define DEC(T, m, check) FIELD(T, m, K_DEC, check, 0)
@@ -47,6 +52,7 @@ static const field_desc signal_fields[] = {
     STR(tb_signal_generated, strategy_id),
     ENUM(tb_signal_generated, order_type, K_ORDER_TYPE),
     DEC(tb_signal_generated, limit_price, C_NONNEG),
+    OPTIONAL(tb_signal_generated, target, K_DEC, C_ANY),
 };
 
 static const field_desc order_request_fields[] = {
@@ -57,6 +63,9 @@ static const field_desc order_request_fields[] = {
     DEC(tb_order_placement_request, price, C_NONNEG),
     STR(tb_order_placement_request, strategy_id),
     STR(tb_order_placement_request, client_order_id),
+    OPTIONAL(tb_order_placement_request, time_in_force, K_TIME_IN_FORCE, C_ANY),
+    OPTIONAL(tb_order_placement_request, stop_price, K_DEC, C_NONNEG),
+    OPTIONAL(tb_order_placement_request, origin, K_ORDER_ORIGIN, C_ANY),
 };
 
 static const field_desc order_created_fields[] = {
@@ -69,6 +78,9 @@ static const field_desc order_created_fields[] = {
     DEC(tb_order_created, quantity, C_POSITIVE),
     DEC(tb_order_created, price, C_NONNEG),
     STR(tb_order_created, strategy_id),
+    OPTIONAL(tb_order_created, time_in_force, K_TIME_IN_FORCE, C_ANY),
+    OPTIONAL(tb_order_created, stop_price, K_DEC, C_NONNEG),
+    OPTIONAL(tb_order_created, origin, K_ORDER_ORIGIN, C_ANY),
 };
 
 static const field_desc order_filled_fields[] = {
@@ -85,6 +97,7 @@ static const field_desc order_filled_fields[] = {
     FIELD(tb_order_filled, status, K_ORDER_STATUS, C_ANY,
           BIT(TB_ORDER_PARTIALLY_FILLED) | BIT(TB_ORDER_FILLED)),
     FIELD(tb_order_filled, trade_id, K_ID, C_ANY, 0),
+    OPTIONAL(tb_order_filled, origin, K_ORDER_ORIGIN, C_ANY),
 };
 
 /* No sign checks on quantity and price: a rejection may be reporting exactly
@@ -113,6 +126,8 @@ static const field_desc order_canceled_fields[] = {
     FIELD(tb_order_canceled, status, K_ORDER_STATUS, C_ANY,
           BIT(TB_ORDER_CANCELED) | BIT(TB_ORDER_EXPIRED)),
     STR(tb_order_canceled, text),
+    OPTIONAL(tb_order_canceled, cause, K_CANCEL_CAUSE, C_ANY),
+    OPTIONAL(tb_order_canceled, origin, K_ORDER_ORIGIN, C_ANY),
 };
 
 static const field_desc position_fields[] = {
@@ -172,6 +187,12 @@ const char *tb__codec_enum_name(field_kind kind, int v)
         return tb_trading_state_name((tb_trading_state)v);
     case K_REJECT_REASON:
         return tb_reject_reason_name((tb_reject_reason)v);
+    case K_TIME_IN_FORCE:
+        return tb_time_in_force_name((tb_time_in_force)v);
+    case K_ORDER_ORIGIN:
+        return tb_order_origin_name((tb_order_origin)v);
+    case K_CANCEL_CAUSE:
+        return tb_cancel_cause_name((tb_cancel_cause)v);
     default:
         return "?";
     }
@@ -202,6 +223,12 @@ int tb__codec_enum_parse(field_kind kind, const char *s, int *v)
         PARSE_AS(tb_trading_state, tb_trading_state_parse)
     case K_REJECT_REASON:
         PARSE_AS(tb_reject_reason, tb_reject_reason_parse)
+    case K_TIME_IN_FORCE:
+        PARSE_AS(tb_time_in_force, tb_time_in_force_parse)
+    case K_ORDER_ORIGIN:
+        PARSE_AS(tb_order_origin, tb_order_origin_parse)
+    case K_CANCEL_CAUSE:
+        PARSE_AS(tb_cancel_cause, tb_cancel_cause_parse)
     default:
         return TB_EPARSE;
     }
@@ -225,6 +252,12 @@ const char *tb__codec_enum_noun(field_kind kind)
         return "trading state";
     case K_REJECT_REASON:
         return "reject reason";
+    case K_TIME_IN_FORCE:
+        return "time in force";
+    case K_ORDER_ORIGIN:
+        return "order origin";
+    case K_CANCEL_CAUSE:
+        return "cancel cause";
     default:
         return "value";
     }
@@ -432,6 +465,13 @@ static void put_field(writer *w, const char *base, const field_desc *f)
     }
 }
 
+static int is_zero(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i]) return 0;
+    return 1;
+}
+
 #define PUT_LITERAL(w, lit) put((w), (lit), sizeof(lit) - 1)
 
 int tb_codec_encode(const tb_event *ev, char *buf, size_t buflen)
@@ -465,6 +505,7 @@ int tb_codec_encode(const tb_event *ev, char *buf, size_t buflen)
     const char *base = (const char *)&ev->u;
     for (size_t i = 0; i < pd->count; i++) {
         const field_desc *f = &pd->fields[i];
+        if (f->optional && is_zero(base + f->offset, f->size)) continue;
         if (i > 0) put_char(&w, ',');
         put_char(&w, '"');
         put(&w, f->name, f->name_len);

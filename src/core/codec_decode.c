@@ -194,7 +194,10 @@ static int decode_payload(const value *obj, members_fn members, const payload_de
     if (rc != TB_OK) return rc;
     for (size_t i = 0; i < pd->count; i++) {
         const field_desc *f = &pd->fields[i];
-        if (fields[i].kind == V_MISSING) return fail(e, "payload.", f->name, "missing");
+        if (fields[i].kind == V_MISSING) {
+            if (f->optional) continue; /* stays zero */
+            return fail(e, "payload.", f->name, "missing");
+        }
         if ((rc = decode_field(f, &fields[i], out, e)) != TB_OK) return rc;
     }
     return check_payload(out, e);

@@ -23,7 +23,10 @@ typedef enum {
     K_ORDER_STATUS,
     K_POSITION_STATUS,
     K_TRADING_STATE,
-    K_REJECT_REASON
+    K_REJECT_REASON,
+    K_TIME_IN_FORCE,
+    K_ORDER_ORIGIN,
+    K_CANCEL_CAUSE
 } field_kind;
 
 typedef enum { C_ANY, C_POSITIVE, C_NONNEG } field_check;
@@ -38,6 +41,10 @@ typedef struct {
     unsigned short offset;
     unsigned short size; /* array size, for K_STR */
     unsigned allowed;    /* enums: accepted values as a bit mask; 0 = any known */
+    /* Added after version 1's fields: left out of the encoding when zero
+     * (so events of runs that do not use them are written as before) and
+     * zero when missing on decode (so older journals and producers decode). */
+    unsigned char optional;
 } field_desc;
 
 typedef struct {
@@ -78,7 +85,7 @@ typedef struct {
 typedef int (*members_fn)(const void *obj, const payload_desc *pd, value *fields, const errbuf *e);
 
 /* Room for the largest payload's fields. */
-enum { MAX_FIELDS = 12 };
+enum { MAX_FIELDS = 16 };
 
 /* The envelope's members, in the order they are checked (and encoded). */
 enum {

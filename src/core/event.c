@@ -26,6 +26,28 @@ static const char *const side_names[] = {
 static const char *const order_type_names[] = {
     [TB_ORDER_MARKET] = "MARKET",
     [TB_ORDER_LIMIT] = "LIMIT",
+    [TB_ORDER_STOP_MARKET] = "STOP_MARKET",
+};
+
+static const char *const time_in_force_names[] = {
+    [TB_TIF_GTC] = "GTC",
+    [TB_TIF_IOC] = "IOC",
+    [TB_TIF_FOK] = "FOK",
+};
+
+static const char *const order_origin_names[] = {
+    [TB_ORIGIN_SIGNAL] = "signal",
+    [TB_ORIGIN_STOP_LOSS] = "stop_loss",
+    [TB_ORIGIN_TAKE_PROFIT] = "take_profit",
+    [TB_ORIGIN_TRAILING_STOP] = "trailing_stop",
+    [TB_ORIGIN_HALT] = "halt",
+    [TB_ORIGIN_END] = "end",
+};
+
+static const char *const cancel_cause_names[] = {
+    [TB_CANCEL_EXCHANGE] = "exchange", [TB_CANCEL_REPLACED] = "replaced",
+    [TB_CANCEL_EXPIRED] = "expired",   [TB_CANCEL_OCO] = "oco",
+    [TB_CANCEL_HALT] = "halt",         [TB_CANCEL_REQUESTED] = "requested",
 };
 
 static const char *const order_status_names[] = {
@@ -199,6 +221,23 @@ int tb_trading_state_parse(const char *s, tb_trading_state *out)
     if (rc == TB_OK) *out = (tb_trading_state)v;
     return rc;
 }
+
+#define NAME_PARSE(T, fn, names)                                                                   \
+    const char *tb_##fn##_name(T x)                                                                \
+    {                                                                                              \
+        return name_of(names, ARRAY_LEN(names), (int)x);                                           \
+    }                                                                                              \
+    int tb_##fn##_parse(const char *s, T *out)                                                     \
+    {                                                                                              \
+        int v = 0;                                                                                 \
+        int rc = out == NULL ? TB_EINVAL : parse_of(names, ARRAY_LEN(names), s, &v);               \
+        if (rc == TB_OK) *out = (T)v;                                                              \
+        return rc;                                                                                 \
+    }
+NAME_PARSE(tb_time_in_force, time_in_force, time_in_force_names)
+NAME_PARSE(tb_order_origin, order_origin, order_origin_names)
+NAME_PARSE(tb_cancel_cause, cancel_cause, cancel_cause_names)
+#undef NAME_PARSE
 
 const char *tb_reject_reason_name(tb_reject_reason r)
 {

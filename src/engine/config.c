@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../core/errbuf.h"
 #include "tradebus/config.h"
@@ -270,6 +271,31 @@ static int get_dec(const tb_config_entry *e, tb_decimal lo, tb_decimal hi, tb_de
     return 0;
 }
 
+/* A percentage in (0, hi], written "2", "2%" or "0.5 %". */
+static int get_pct(const tb_config_entry *e, tb_decimal hi, tb_decimal *out, char *err,
+                   size_t errlen)
+{
+    char buf[64];
+    size_t n = strlen(e->value);
+    if (n >= sizeof(buf)) FAIL(e, "'%s' is not a percentage (e.g. 2 or 2%%)", e->value);
+    memcpy(buf, e->value, n + 1);
+    while (n && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+        buf[--n] = 0;
+    if (n && buf[n - 1] == '%') buf[--n] = 0;
+    while (n && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+        buf[--n] = 0;
+    tb_decimal v;
+    if (tb_dec_parse(buf, (size_t)-1, &v) != 0)
+        FAIL(e, "'%s' is not a percentage (e.g. 2 or 2%%)", e->value);
+    if (v <= 0 || v > hi) {
+        char h[TB_DECIMAL_STRLEN];
+        tb_dec_format(hi, h, sizeof(h));
+        FAIL(e, "%s is out of range (0, %s] (percent)", e->value, h);
+    }
+    *out = v;
+    return 0;
+}
+
 static int get_int(const tb_config_entry *e, long lo, long hi, long *out, char *err, size_t errlen)
 {
     char *end;
@@ -407,6 +433,15 @@ static int build_entry(tb_config *cfg, tb_config_entry *e, int cli_data, char *e
             return get_dec(e, 0, 100 * TB_DECIMAL_ONE, &r->price_band_pct, err, errlen);
         if (strcmp(k, "max_drawdown_pct") == 0)
             return get_dec(e, 0, 100 * TB_DECIMAL_ONE, &r->max_drawdown_pct, err, errlen);
+        if (strcmp(k, "halt_action") == 0) {
+            if (strcasecmp(e->value, "reduce_only") == 0)
+                r->halt_close_all = 0;
+            else if (strcasecmp(e->value, "close_all") == 0)
+                r->halt_close_all = 1;
+            else
+                FAIL(e, "'%s' must be reduce_only or close_all", e->value);
+            return 0;
+        }
         if (strcmp(k, "max_open_orders") == 0) {
             if ((rc = get_int(e, 0, 1000000, &l, err, errlen)) == 0) r->max_open_orders = (int)l;
             return rc;
@@ -570,13 +605,45 @@ static int build_entry(tb_config *cfg, tb_config_entry *e, int cli_data, char *e
             return 0;
         }
         if (strcmp(k, "order_type") == 0) {
-            if (tb_order_type_parse(e->value, &st->order_type) != 0)
+            if (tb_order_type_parse(e->value, &st->order_type) != 0 ||
+                st->order_type == TB_ORDER_STOP_MARKET)
                 FAIL(e, "'%s' must be MARKET or LIMIT", e->value);
             return 0;
         }
         if (strcmp(k, "limit_offset_bps") == 0)
             return get_dec(e, 0, bps - 1, &st->limit_offset_bps, err, errlen);
         if (strcmp(k, "emit_hold") == 0) return get_bool(e, &st->emit_hold, err, errlen);
+        if (strcmp(k, "time_in_force") == 0) {
+            char up[8];
+            size_t n = strlen(e->value);
+            for (size_t i = 0; i < n && i < sizeof(up) - 1; i++)
+                up[i] = (char)toupper((unsigned char)e->value[i]);
+            up[n < sizeof(up) - 1 ? n : sizeof(up) - 1] = 0;
+            if (n >= sizeof(up) || tb_time_in_force_parse(up, &st->time_in_force) != 0)
+                FAIL(e, "'%s' must be GTC, IOC or FOK", e->value);
+            return 0;
+        }
+        if (strcmp(k, "expire_after_bars") == 0)
+            return get_int(e, 0, 100000000, &st->expire_after_bars, err, errlen);
+        if (strcmp(k, "on_new_signal") == 0) {
+            if (strcasecmp(e->value, "replace") == 0)
+                st->on_new_signal = TB_ON_SIGNAL_REPLACE;
+            else if (strcasecmp(e->value, "keep") == 0)
+                st->on_new_signal = TB_ON_SIGNAL_KEEP;
+            else
+                FAIL(e, "'%s' must be replace or keep", e->value);
+            return 0;
+        }
+        if (strcmp(k, "stop_loss_pct") == 0)
+            return get_pct(e, 100 * TB_DECIMAL_ONE - 1, &st->stop_loss_pct, err, errlen);
+        if (strcmp(k, "take_profit_pct") == 0)
+            return get_pct(e, 10000 * TB_DECIMAL_ONE, &st->take_profit_pct, err, errlen);
+        if (strcmp(k, "trailing_stop_pct") == 0)
+            return get_pct(e, 100 * TB_DECIMAL_ONE - 1, &st->trailing_stop_pct, err, errlen);
+        if (strcmp(k, "size") == 0)
+            return get_pct(e, 100 * TB_DECIMAL_ONE, &st->size_pct, err, errlen);
+        if (strcmp(k, "risk_per_trade") == 0)
+            return get_pct(e, 100 * TB_DECIMAL_ONE, &st->risk_per_trade_pct, err, errlen);
         /* Anything else belongs to the strategy, which checks it. */
         tb_param *np = realloc(st->params, (st->nparams + 1) * sizeof(*np));
         if (!np) return TB_ENOMEM;
@@ -639,6 +706,54 @@ static int check_strategy_params(const tb_config *cfg, const tb_strategy_config 
     return TB_ECONFIG;
 }
 
+/* The origin of [strategy.ID] key, or "" when it was not written. */
+static const char *origin_of(const tb_config *cfg, const char *id, const char *key)
+{
+    char section[64];
+    snprintf(section, sizeof(section), "strategy.%s", id);
+    const char *o = "";
+    for (size_t i = 0; i < cfg->nentries; i++)
+        if (strcmp(cfg->entries[i].section, section) == 0 && strcmp(cfg->entries[i].key, key) == 0)
+            o = cfg->entries[i].origin; /* the last one wins, as when building */
+    return o;
+}
+
+/* Keys that only make sense together, checked once all are read. */
+static int check_order_keys(const tb_config *cfg, const tb_strategy_config *st, char *err,
+                            size_t errlen)
+{
+#define KEY_FAIL(key, ...)                                                                         \
+    do {                                                                                           \
+        char msg_[300];                                                                            \
+        snprintf(msg_, sizeof(msg_), __VA_ARGS__);                                                 \
+        const char *o_ = origin_of(cfg, st->id, key);                                              \
+        tb__errf(err, errlen, "%s%s[strategy.%s] %s: %s", o_, o_[0] ? ": " : "", st->id, key,      \
+                 msg_);                                                                            \
+        return TB_ECONFIG;                                                                         \
+    } while (0)
+    if (st->order_type != TB_ORDER_LIMIT && st->time_in_force != TB_TIF_GTC)
+        KEY_FAIL("time_in_force", "%s applies to LIMIT orders (order_type is %s)",
+                 tb_time_in_force_name(st->time_in_force), tb_order_type_name(st->order_type));
+    if (st->order_type != TB_ORDER_LIMIT && st->expire_after_bars > 0)
+        KEY_FAIL("expire_after_bars", "applies to LIMIT orders (order_type is %s)",
+                 tb_order_type_name(st->order_type));
+    if (st->time_in_force != TB_TIF_GTC && st->expire_after_bars > 0)
+        KEY_FAIL("expire_after_bars", "applies to GTC orders (time_in_force is %s)",
+                 tb_time_in_force_name(st->time_in_force));
+    if (st->size_pct > 0 && st->risk_per_trade_pct > 0)
+        KEY_FAIL("risk_per_trade", "set size or risk_per_trade, not both");
+    if (st->risk_per_trade_pct > 0 && st->stop_loss_pct <= 0)
+        KEY_FAIL("risk_per_trade",
+                 "needs stop_loss_pct (the size is equity x risk / stop distance)");
+    if (st->size_pct > 0 || st->risk_per_trade_pct > 0)
+        for (size_t i = 0; i < st->nparams; i++)
+            if (strcmp(st->params[i].key, "quantity") == 0)
+                KEY_FAIL("quantity", "set quantity or %s, not both",
+                         st->size_pct > 0 ? "size" : "risk_per_trade");
+#undef KEY_FAIL
+    return 0;
+}
+
 int tb_config_build(tb_config *cfg, char *err, size_t errlen)
 {
     if (cfg->built) return TB_EMISUSE;
@@ -672,6 +787,8 @@ int tb_config_build(tb_config *cfg, char *err, size_t errlen)
             tb__errf(err, errlen, "[strategy.%s] symbol: missing (e.g. symbol = BTCUSDT)", st->id);
             return TB_ECONFIG;
         }
+        int rc = check_order_keys(cfg, st, err, errlen);
+        if (rc) return rc;
     }
     if (cfg->ndata == 0) {
         tb__errf(err, errlen,
