@@ -629,7 +629,7 @@ static void test_codec_worst_case_event_fits_2048_bytes(void **state)
             tb_signal_generated *p = &ev.u.signal;
             WORST(p->symbol);
             WORST(p->strategy_id);
-            p->price = p->volume = p->limit_price = -INT64_MAX;
+            p->price = p->volume = p->limit_price = p->target = -INT64_MAX;
             p->order_type = TB_ORDER_MARKET;
             break;
         }
@@ -638,8 +638,11 @@ static void test_codec_worst_case_event_fits_2048_bytes(void **state)
             WORST(p->symbol);
             WORST(p->strategy_id);
             WORST(p->client_order_id);
-            p->quantity = p->price = -INT64_MAX;
-            p->order_type = TB_ORDER_MARKET;
+            WORST(p->oco_with);
+            p->quantity = p->price = p->stop_price = p->trailing_pct = -INT64_MAX;
+            p->order_type = TB_ORDER_STOP_MARKET;
+            p->time_in_force = TB_TIF_FOK;
+            p->origin = TB_ORIGIN_TRAILING_STOP;
             break;
         }
         case TB_EV_ORDER_CREATED: {
@@ -648,9 +651,12 @@ static void test_codec_worst_case_event_fits_2048_bytes(void **state)
             WORST(p->client_order_id);
             WORST(p->symbol);
             WORST(p->strategy_id);
+            WORST(p->oco_with);
             p->status = TB_ORDER_PARTIALLY_FILLED;
-            p->order_type = TB_ORDER_MARKET;
-            p->quantity = p->price = -INT64_MAX;
+            p->order_type = TB_ORDER_STOP_MARKET;
+            p->quantity = p->price = p->stop_price = p->trailing_pct = -INT64_MAX;
+            p->time_in_force = TB_TIF_FOK;
+            p->origin = TB_ORIGIN_TRAILING_STOP;
             break;
         }
         case TB_EV_ORDER_FILLED: {
@@ -660,6 +666,7 @@ static void test_codec_worst_case_event_fits_2048_bytes(void **state)
             WORST(p->strategy_id);
             WORST(p->symbol);
             p->filled_quantity = p->filled_price = p->commission = -INT64_MAX;
+            p->origin = TB_ORIGIN_TRAILING_STOP;
             p->cumulative_quantity = p->average_price = -INT64_MAX;
             p->trade_id = UINT64_MAX;
             break;
@@ -684,6 +691,8 @@ static void test_codec_worst_case_event_fits_2048_bytes(void **state)
             WORST(p->symbol);
             WORST(p->text);
             p->filled_quantity = p->canceled_quantity = -INT64_MAX;
+            p->cause = TB_CANCEL_REQUESTED;
+            p->origin = TB_ORIGIN_TRAILING_STOP;
             p->status = TB_ORDER_CANCELED;
             break;
         }

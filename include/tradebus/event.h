@@ -159,10 +159,19 @@ typedef struct {
     tb_decimal price; /* LIMIT only, else 0 */
     char strategy_id[TB_STRATEGY_LEN];
     char client_order_id[TB_ORDER_ID_LEN];
-    /* Optional on the wire; omitted when 0 (GTC, no stop, SIGNAL). */
+    /* Optional on the wire; omitted when 0 (GTC, no stop, SIGNAL, ""). */
     tb_time_in_force time_in_force;
     tb_decimal stop_price; /* STOP_MARKET only, else 0 */
     tb_order_origin origin;
+    /* STOP_MARKET: > 0 makes it a trailing stop: after each bar its
+     * stop_price follows the close at this percent (a SELL stop never lower
+     * than close x (1 - pct/100), a BUY stop never higher than
+     * close x (1 + pct/100)), never moving back. */
+    tb_decimal trailing_pct;
+    /* One-cancels-the-other: the client order id of the other order of the
+     * pair (a bracket's stop and target). When either fills, even in part,
+     * the exchange cancels the other. "" = none. */
+    char oco_with[TB_ORDER_ID_LEN];
 } tb_order_placement_request;
 
 typedef struct {
@@ -178,6 +187,8 @@ typedef struct {
     tb_time_in_force time_in_force; /* optional on the wire, as in the request */
     tb_decimal stop_price;
     tb_order_origin origin;
+    tb_decimal trailing_pct;
+    char oco_with[TB_ORDER_ID_LEN];
 } tb_order_created;
 
 /* One execution. filled_* are THIS execution's; cumulative_quantity and

@@ -66,6 +66,8 @@ static const field_desc order_request_fields[] = {
     OPTIONAL(tb_order_placement_request, time_in_force, K_TIME_IN_FORCE, C_ANY),
     OPTIONAL(tb_order_placement_request, stop_price, K_DEC, C_NONNEG),
     OPTIONAL(tb_order_placement_request, origin, K_ORDER_ORIGIN, C_ANY),
+    OPTIONAL(tb_order_placement_request, trailing_pct, K_DEC, C_NONNEG),
+    OPTIONAL(tb_order_placement_request, oco_with, K_STR, C_ANY),
 };
 
 static const field_desc order_created_fields[] = {
@@ -81,6 +83,8 @@ static const field_desc order_created_fields[] = {
     OPTIONAL(tb_order_created, time_in_force, K_TIME_IN_FORCE, C_ANY),
     OPTIONAL(tb_order_created, stop_price, K_DEC, C_NONNEG),
     OPTIONAL(tb_order_created, origin, K_ORDER_ORIGIN, C_ANY),
+    OPTIONAL(tb_order_created, trailing_pct, K_DEC, C_NONNEG),
+    OPTIONAL(tb_order_created, oco_with, K_STR, C_ANY),
 };
 
 static const field_desc order_filled_fields[] = {

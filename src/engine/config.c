@@ -742,9 +742,13 @@ static int check_order_keys(const tb_config *cfg, const tb_strategy_config *st, 
                  tb_time_in_force_name(st->time_in_force));
     if (st->size_pct > 0 && st->risk_per_trade_pct > 0)
         KEY_FAIL("risk_per_trade", "set size or risk_per_trade, not both");
-    if (st->risk_per_trade_pct > 0 && st->stop_loss_pct <= 0)
-        KEY_FAIL("risk_per_trade",
-                 "needs stop_loss_pct (the size is equity x risk / stop distance)");
+    if (st->stop_loss_pct > 0 && st->trailing_stop_pct > 0)
+        KEY_FAIL("trailing_stop_pct",
+                 "set stop_loss_pct or trailing_stop_pct, not both (a trailing stop starts "
+                 "trailing_stop_pct from the entry)");
+    if (st->risk_per_trade_pct > 0 && st->stop_loss_pct <= 0 && st->trailing_stop_pct <= 0)
+        KEY_FAIL("risk_per_trade", "needs stop_loss_pct or trailing_stop_pct (the size is "
+                                   "equity x risk / stop distance)");
     if (st->size_pct > 0 || st->risk_per_trade_pct > 0)
         for (size_t i = 0; i < st->nparams; i++)
             if (strcmp(st->params[i].key, "quantity") == 0)
