@@ -358,6 +358,69 @@ static void test_bad_order_type_names_the_key(void **state)
     build_fails_with(f, ":7: [strategy.fast] order_type: 'STOP' must be MARKET or LIMIT");
 }
 
+/* ---- order handling keys ------------------------------------------------ */
+
+static void test_order_handling_keys_are_read(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL "order_type = LIMIT\n"
+                    "time_in_force = ioc\n"
+                    "on_new_signal = keep\n"
+                    "stop_loss_pct = 2%\n"
+                    "take_profit_pct = 5\n"
+                    "size = 10 %\n"
+                    "[risk]\n"
+                    "halt_action = close_all\n");
+    build_ok(f);
+    const tb_strategy_config *s = &f->cfg.strategies[0];
+    assert_int_equal(s->time_in_force, TB_TIF_IOC);
+    assert_int_equal(s->on_new_signal, TB_ON_SIGNAL_KEEP);
+    assert_int_equal(s->stop_loss_pct, 2 * TB_DECIMAL_ONE);
+    assert_int_equal(s->take_profit_pct, 5 * TB_DECIMAL_ONE);
+    assert_int_equal(s->size_pct, 10 * TB_DECIMAL_ONE);
+    assert_int_equal(f->cfg.risk.halt_close_all, 1);
+    assert_null(param(s, "size")); /* not handed to the strategy */
+}
+
+static void test_order_handling_keys_that_do_not_fit_together_are_named(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL "time_in_force = FOK\n");
+    build_fails_with(f, ":7: [strategy.fast] time_in_force: FOK applies to LIMIT orders "
+                        "(order_type is MARKET)");
+}
+
+static void test_sizing_keys_conflict_with_quantity(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL "quantity = 1\n"
+                    "size = 10%\n");
+    build_fails_with(f, ":7: [strategy.fast] quantity: set quantity or size, not both");
+}
+
+static void test_risk_per_trade_needs_a_stop(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL "risk_per_trade = 1%\n");
+    build_fails_with(f, ":7: [strategy.fast] risk_per_trade: needs stop_loss_pct or "
+                        "trailing_stop_pct (the size is equity x risk / stop distance)");
+}
+
+static void test_percent_out_of_range_names_the_range(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL "stop_loss_pct = 100\n");
+    build_fails_with(f, ":7: [strategy.fast] stop_loss_pct: 100 is out of range (0, 99.99999999] "
+                        "(percent)");
+}
+
+static void test_bad_halt_action_names_the_choices(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL "[risk]\nhalt_action = panic\n");
+    build_fails_with(f, ":8: [risk] halt_action: 'panic' must be reduce_only or close_all");
+}
+
 /* ---- --set -------------------------------------------------------------- */
 
 static void test_set_override_wins_over_the_file(void **state)
@@ -530,6 +593,12 @@ int main(void)
         T(test_bad_integer_value_names_the_key),
         T(test_bad_boolean_value_names_the_key),
         T(test_bad_order_type_names_the_key),
+        T(test_order_handling_keys_are_read),
+        T(test_order_handling_keys_that_do_not_fit_together_are_named),
+        T(test_sizing_keys_conflict_with_quantity),
+        T(test_risk_per_trade_needs_a_stop),
+        T(test_percent_out_of_range_names_the_range),
+        T(test_bad_halt_action_names_the_choices),
         T(test_set_override_wins_over_the_file),
         T(test_set_adds_a_key_absent_from_the_file),
         T(test_set_with_dotted_section_targets_the_strategy_section),

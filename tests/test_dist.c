@@ -308,7 +308,8 @@ static void test_dist_stream_order_handles_every_event_once(void **state)
     /* Orders flowed; that they do not fill as in the embedded run is the
      * point of strict order (replayed at full speed, every bar reaches the
      * exchange before the first signal does: docs/scaling.md). */
-    assert_int_equal(r->orders, r->signals);
+    /* (A signal whose target is already met needs no order.) */
+    assert_true(r->orders <= r->signals);
     assert_true(r->orders > 10);
     char p[700];
     snprintf(p, sizeof(p), "%s/dist/events.jsonl", f->dir);

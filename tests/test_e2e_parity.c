@@ -209,6 +209,59 @@ static void test_parity_tolerances_accept_small_differences(void **state)
                      1);
 }
 
+/* The bundled monolith models neither stops, sizing, time in force nor
+ * halts: a config using one is refused up front, by name, instead of
+ * reporting divergences. */
+static void test_parity_refuses_what_the_monolith_does_not_model(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {
+        "strategy.s1.stop_loss_pct=2",     "strategy.s1.take_profit_pct=3",
+        "strategy.s1.trailing_stop_pct=1", "risk.halt_action=close_all",
+        "strategy.s1.expire_after_bars=3", "strategy.s1.time_in_force=IOC",
+    };
+    for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+        char cmd[256];
+        snprintf(cmd, sizeof(cmd), "parity --config bt.ini --set %s", sets[i]);
+        if (strstr(sets[i], "expire") || strstr(sets[i], "force"))
+            strcat(cmd, " --set strategy.s1.order_type=LIMIT");
+        assert_int_equal(tbt_run_cli(dir, NULL, "%s", cmd), 2);
+        char *err = tbt_read_in(dir, "stderr.txt");
+        if (!strstr(err, "the legacy monolith does not model")) fail_msg("%s: %s", cmd, err);
+        free(err);
+        snprintf(cmd, sizeof(cmd), "backtest --config bt.ini --shadow-legacy --out sh --set %s",
+                 sets[i]);
+        if (strstr(sets[i], "expire") || strstr(sets[i], "force"))
+            strcat(cmd, " --set strategy.s1.order_type=LIMIT");
+        assert_int_equal(tbt_run_cli(dir, NULL, "%s", cmd), 2);
+    }
+}
+
+/* A drawdown limit changes nothing until it fires; when it does, the
+ * comparison is refused, not reported as the divergences that follow. */
+static void test_parity_refuses_a_run_that_halted(void **state)
+{
+    (void)state;
+    assert_int_equal(tbt_run_cli(dir, NULL,
+                                 "parity --config bt.ini --set risk.max_drawdown_pct=0.01 "
+                                 "--set strategy.s1.quantity=500 --set backtest.initial_cash=10000"),
+                     2);
+    char *err = tbt_read_in(dir, "stderr.txt");
+    assert_non_null(strstr(err, "trading halted during the run"));
+    free(err);
+    assert_int_equal(tbt_run_cli(dir, NULL,
+                                 "backtest --config bt.ini --shadow-legacy --out sh "
+                                 "--set risk.max_drawdown_pct=0.01 "
+                                 "--set strategy.s1.quantity=500 --set backtest.initial_cash=10000"),
+                     2);
+    err = tbt_read_in(dir, "stderr.txt");
+    assert_non_null(strstr(err, "the legacy monolith does not model halts"));
+    free(err);
+    /* A limit the run stays within: compared as always. */
+    assert_int_equal(
+        tbt_run_cli(dir, NULL, "parity --config bt.ini --set risk.max_drawdown_pct=50"), 0);
+}
+
 static void test_shadow_mode_reports_divergences_as_risk_alerts(void **state)
 {
     (void)state;
@@ -243,6 +296,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parity_agreeing_run_prints_identical_and_exits_0),
         cmocka_unit_test(test_parity_out_writes_both_logs_and_the_diff),
+        cmocka_unit_test(test_parity_refuses_what_the_monolith_does_not_model),
+        cmocka_unit_test(test_parity_refuses_a_run_that_halted),
         cmocka_unit_test(test_parity_catches_a_one_tick_price_difference_at_its_fill),
         cmocka_unit_test(test_parity_catches_a_missing_fill),
         cmocka_unit_test(test_parity_catches_an_extra_order),

@@ -602,13 +602,53 @@ static void test_dead_letter_names_why_orders_refused_the_signal(void **state)
     publish_bar(f, 0, "100", "100", "100", "10");
     publish_signal(f, TB_SIGNAL_BUY, "0");
     assert_int_equal(tb_bus_dead_letter_count(f->bus), 1);
-    assert_string_equal(tb_bus_dead_letter(f->bus, 0)->reason, "signal volume 0 is not positive");
+    assert_string_equal(tb_bus_dead_letter(f->bus, 0)->reason,
+                        "SignalGenerated.volume 0 is not positive for BUY");
 
     tb_event sig = make_signal(f, TB_SIGNAL_BUY, "1", TB_ORDER_MARKET, NULL);
     sig.u.signal.symbol[0] = 0;
     assert_int_equal(tb_bus_publish(f->bus, &sig), 0);
     assert_int_equal(tb_bus_dead_letter_count(f->bus), 2);
-    assert_string_equal(tb_bus_dead_letter(f->bus, 1)->reason, "signal has no symbol");
+    assert_string_equal(tb_bus_dead_letter(f->bus, 1)->reason, "SignalGenerated.symbol is empty");
+}
+
+/* The Order Manager checks a signal with the validation every component
+ * shares: what it refuses is dead-lettered with the field named, and no
+ * order goes out. */
+static void test_signal_with_unknown_order_type_is_refused(void **state)
+{
+    fixture *f = *state;
+    publish_bar(f, 0, "100", "100", "100", "10");
+    tb_event sig = make_signal(f, TB_SIGNAL_BUY, "1", (tb_order_type)0, NULL);
+    assert_int_equal(tb_bus_publish(f->bus, &sig), 0);
+    sig = make_signal(f, TB_SIGNAL_BUY, "1", TB_ORDER_STOP_MARKET, NULL);
+    assert_int_equal(tb_bus_publish(f->bus, &sig), 0);
+    assert_int_equal(tb_bus_dead_letter_count(f->bus), 2);
+    assert_string_equal(tb_bus_dead_letter(f->bus, 0)->reason,
+                        "SignalGenerated.order_type 0 is not MARKET or LIMIT");
+    assert_string_equal(tb_bus_dead_letter(f->bus, 1)->reason,
+                        "SignalGenerated.order_type STOP_MARKET is not MARKET or LIMIT");
+    assert_int_equal(tb_order_manager_get_stats(f->om).orders, 0);
+}
+
+static void test_signal_with_bad_fields_is_refused(void **state)
+{
+    fixture *f = *state;
+    publish_bar(f, 0, "100", "100", "100", "10");
+    tb_event sig = make_signal(f, (tb_signal_type)7, "1", TB_ORDER_MARKET, NULL);
+    assert_int_equal(tb_bus_publish(f->bus, &sig), 0);
+    sig = make_signal(f, TB_SIGNAL_BUY, "1", TB_ORDER_LIMIT, "-5");
+    assert_int_equal(tb_bus_publish(f->bus, &sig), 0);
+    sig = make_signal(f, TB_SIGNAL_BUY, "1", TB_ORDER_MARKET, NULL);
+    memset(sig.u.signal.strategy_id, 'x', sizeof(sig.u.signal.strategy_id));
+    assert_int_equal(tb_bus_publish(f->bus, &sig), 0);
+    assert_int_equal(tb_bus_dead_letter_count(f->bus), 3);
+    assert_string_equal(tb_bus_dead_letter(f->bus, 0)->reason,
+                        "SignalGenerated.signal_type 7 is not HOLD, BUY or SELL");
+    assert_string_equal(tb_bus_dead_letter(f->bus, 1)->reason,
+                        "SignalGenerated.limit_price -5 is negative");
+    assert_non_null(strstr(tb_bus_dead_letter(f->bus, 2)->reason, "strategy_id"));
+    assert_int_equal(tb_order_manager_get_stats(f->om).orders, 0);
 }
 
 static void test_order_state_alert_names_the_illegal_transition(void **state)
@@ -680,6 +720,8 @@ int main(void)
         T(test_cancel_publishes_order_canceled_with_canceled_quantity),
         T(test_cancel_unknown_order_is_enotfound),
         T(test_create_without_exchange_is_einval),
+        T(test_signal_with_unknown_order_type_is_refused),
+        T(test_signal_with_bad_fields_is_refused),
         T(test_dead_letter_names_why_orders_refused_the_signal),
         T(test_order_state_alert_names_the_illegal_transition),
         T(test_config_init_sets_documented_retry_defaults),

@@ -159,7 +159,7 @@ static void test_pipeline_drawdown_halts_new_risk_but_lets_position_close(void *
     tb_bus_subscribe(tb_pipeline_bus(p), TB_BUS_ALL, count_all, &c);
     push_all(p, "1000");
     assert_true(c.n[TB_EV_RISK_ALERT] >= 1);
-    assert_string_equal(c.rules[0], "max_drawdown");
+    assert_string_equal(c.rules[0], "max_drawdown_pct");
     assert_int_equal(c.last[TB_EV_RISK_ALERT].u.risk_alert.trading_state, TB_TRADING_HALTED);
     assert_int_equal(c.n[TB_EV_ORDER_FILLED], 2); /* the reducing SELL was allowed */
     tb_backtest_result r;

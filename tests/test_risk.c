@@ -204,6 +204,30 @@ static int check_at(fixture *f, const char *symbol, tb_side side, tb_order_type 
     return fn(f->rm, &ev, f->rule, sizeof(f->rule), f->detail, sizeof(f->detail));
 }
 
+/* The Order Manager's way in: the position and working orders it knows. */
+static int check_view(fixture *f, tb_side side, const char *qty, const char *position,
+                      const char *working, tb_decimal *allowed)
+{
+    tb_event ev;
+    tb_event_init(&ev, TB_EV_ORDER_PLACEMENT_REQUEST, TB_SRC_ORDERS);
+    ev.correlation_id = 0x55;
+    tb_order_placement_request *q = &ev.u.order_request;
+    q->order_type = TB_ORDER_MARKET;
+    q->side = side;
+    assert_int_equal(tb_str_copy(q->symbol, sizeof(q->symbol), "BTCUSDT"), 0);
+    assert_int_equal(tb_str_copy(q->strategy_id, sizeof(q->strategy_id), "s9"), 0);
+    assert_int_equal(tb_str_copy(q->client_order_id, sizeof(q->client_order_id), "s9-1"), 0);
+    q->quantity = dec(qty);
+    assert_int_equal(tb_bus_publish(f->bus, &ev), 0);
+    f->last_request_id = ev.event_id;
+    f->rule[0] = f->detail[0] = '\0';
+    tb_pretrade_view v = {dec(position), dec(working), q->quantity};
+    tb_pretrade_view_fn fn = tb_risk_manager_pretrade_view; /* installable as the hook */
+    int rc = fn(f->rm, &ev, &v, f->rule, sizeof(f->rule), f->detail, sizeof(f->detail));
+    if (allowed) *allowed = v.quantity;
+    return rc;
+}
+
 static int check(fixture *f, tb_side side, const char *qty)
 {
     return check_at(f, "BTCUSDT", side, TB_ORDER_MARKET, qty, NULL, 0);
@@ -535,9 +559,8 @@ static void test_risk_drawdown_halts_then_allows_only_reducing_orders(void **sta
     assert_int_equal(ev->causation_id, cause);
     assert_int_equal(ev->correlation_id, cause);
     assert_int_equal(ev->timestamp, f->last_bar_time);
-    assert_string_equal(ev->u.risk_alert.rule, "max_drawdown");
-    assert_string_equal(ev->u.risk_alert.detail,
-                        "equity 8000 is 20.00% below peak 10000, limit 15%");
+    assert_string_equal(ev->u.risk_alert.rule, "max_drawdown_pct");
+    assert_string_equal(ev->u.risk_alert.detail, "drawdown 20.00% > 15% (equity 8000, peak 10000)");
     assert_int_equal(ev->u.risk_alert.trading_state, TB_TRADING_HALTED);
     assert_string_equal(ev->u.risk_alert.symbol, "BTCUSDT");
 
@@ -549,9 +572,12 @@ static void test_risk_drawdown_halts_then_allows_only_reducing_orders(void **sta
                    "HALTED: order would increase position 100 to 101");
     assert_int_equal(f->alerts[f->n - 1].u.risk_alert.trading_state, TB_TRADING_HALTED);
     assert_int_equal(check(f, TB_SIDE_SELL, "1"), 0);
-    assert_int_equal(check(f, TB_SIDE_SELL, "200"), 0); /* −100: not larger than 100 */
+    assert_int_equal(check(f, TB_SIDE_SELL, "100"), 0); /* a close */
+    /* Reduce-only: a flip crosses zero (without a view it cannot be cut). */
+    assert_refused(f, check(f, TB_SIDE_SELL, "200"), "trading_state",
+                   "HALTED: order would flip position 100 to -100");
     assert_refused(f, check(f, TB_SIDE_SELL, "201"), "trading_state",
-                   "HALTED: order would increase position 100 to -101");
+                   "HALTED: order would flip position 100 to -101");
     assert_int_equal(check_at(f, "ETHUSDT", TB_SIDE_BUY, TB_ORDER_MARKET, "1", NULL, 0),
                      TB_EREJECTED);
 
@@ -559,6 +585,66 @@ static void test_risk_drawdown_halts_then_allows_only_reducing_orders(void **sta
     bar(f, "BTCUSDT", "150");
     assert_int_equal(tb_risk_manager_state(f->rm), TB_TRADING_HALTED);
     assert_int_equal(check(f, TB_SIDE_BUY, "1"), TB_EREJECTED);
+}
+
+/* The issue's repro: a short of 0.1 flipping long with BUY 0.2 ends at
+ * +0.1, inside max_position 0.1 — judged on the position the Order Manager
+ * knows (every fill so far), not on the Risk Manager's older picture. */
+static void test_risk_view_judges_the_position_after_every_fill(void **state)
+{
+    fixture *f = *state;
+    tb_risk_config cfg;
+    tb_risk_config_init(&cfg);
+    cfg.max_position = dec("0.1");
+    start(f, &cfg);
+    /* The Risk Manager has not heard of the fill yet: it still sees +0.1. */
+    position(f, "s9", "BTCUSDT", 1, "0.1", "100", "0");
+    tb_decimal q;
+    assert_int_equal(check_view(f, TB_SIDE_BUY, "0.2", "-0.1", "0", &q), 0);
+    assert_dec(q, "0.2");
+    /* Where the limit truly binds, the order is refused. */
+    assert_refused(f, check_view(f, TB_SIDE_BUY, "0.3", "-0.1", "0", NULL), "max_position",
+                   "position 0.2 exceeds 0.1");
+    /* Working orders on the same side count as if they filled. */
+    assert_refused(f, check_view(f, TB_SIDE_BUY, "0.1", "0", "0.05", NULL), "max_position",
+                   "position 0.15 exceeds 0.1");
+    assert_int_equal(check_view(f, TB_SIDE_BUY, "0.05", "0", "0.05", NULL), 0);
+    /* An order that reduces is never refused by the limit. */
+    assert_int_equal(check_view(f, TB_SIDE_SELL, "0.1", "0.3", "0", NULL), 0);
+}
+
+/* Halted, a flip is cut to a close, and the alert says so. */
+static void test_risk_halt_cuts_a_flip_to_a_close(void **state)
+{
+    fixture *f = *state;
+    tb_risk_config cfg;
+    tb_risk_config_init(&cfg);
+    cfg.max_drawdown_pct = dec("10");
+    start(f, &cfg);
+    position(f, "s1", "BTCUSDT", 1, "100", "100", "0");
+    bar(f, "BTCUSDT", "100");
+    bar(f, "BTCUSDT", "80");
+    assert_int_equal(tb_risk_manager_state(f->rm), TB_TRADING_HALTED);
+    size_t before = f->n;
+    tb_decimal q;
+    int rc = check_view(f, TB_SIDE_SELL, "1.5", "1", "0", &q);
+    if (rc) fail_msg("%s: %s", f->rule, f->detail);
+    assert_dec(q, "1");
+    assert_int_equal(f->n, before + 1);
+    assert_string_equal(f->alerts[f->n - 1].u.risk_alert.rule, "trading_state");
+    assert_string_equal(f->alerts[f->n - 1].u.risk_alert.detail,
+                        "HALTED: reduce only: SELL 1.5 cut to 1, a close");
+    /* Another SELL already working takes part of the position. */
+    assert_int_equal(check_view(f, TB_SIDE_SELL, "1", "1", "-0.75", &q), 0);
+    assert_dec(q, "0.25");
+    /* From flat, or on the position's side, nothing passes. */
+    assert_refused(f, check_view(f, TB_SIDE_BUY, "1", "0", "0", NULL), "trading_state",
+                   "HALTED: order would increase position 0 to 1");
+    assert_refused(f, check_view(f, TB_SIDE_BUY, "1", "1", "0", NULL), "trading_state",
+                   "HALTED: order would increase position 1 to 2");
+    /* A plain reduction passes as it is. */
+    assert_int_equal(check_view(f, TB_SIDE_SELL, "0.5", "1", "0", &q), 0);
+    assert_dec(q, "0.5");
 }
 
 static void test_risk_drawdown_at_limit_does_not_halt(void **state)
@@ -585,7 +671,7 @@ static void test_risk_drawdown_at_limit_does_not_halt(void **state)
     assert_dec(tb_risk_manager_max_drawdown_pct(f->rm), "15.00000001");
     assert_int_equal(f->n, 1);
     assert_string_equal(f->alerts[0].u.risk_alert.detail,
-                        "equity 10199.999999 is 15.00% below peak 12000, limit 15%");
+                        "drawdown 15.00% > 15% (equity 10199.999999, peak 12000)");
 }
 
 static void test_risk_drawdown_past_limit_by_less_than_a_digit_halts(void **state)
@@ -605,7 +691,7 @@ static void test_risk_drawdown_past_limit_by_less_than_a_digit_halts(void **stat
     assert_dec(tb_risk_manager_max_drawdown_pct(f->rm), "15");
     assert_int_equal(f->n, 1);
     assert_string_equal(f->alerts[0].u.risk_alert.detail,
-                        "equity 8499.99999999 is 15.00% below peak 10000, limit 15%");
+                        "drawdown 15.00% > 15% (equity 8499.99999999, peak 10000)");
 }
 
 static void test_risk_equity_counts_realized_fees_and_unrealized(void **state)
@@ -732,6 +818,8 @@ int main(void)
         T(test_risk_per_minute_window_slides),
         T(test_risk_refused_orders_do_not_count_toward_rate),
         T(test_risk_drawdown_halts_then_allows_only_reducing_orders),
+        T(test_risk_view_judges_the_position_after_every_fill),
+        T(test_risk_halt_cuts_a_flip_to_a_close),
         T(test_risk_drawdown_at_limit_does_not_halt),
         T(test_risk_drawdown_past_limit_by_less_than_a_digit_halts),
         T(test_risk_equity_counts_realized_fees_and_unrealized),

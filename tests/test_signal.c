@@ -409,6 +409,122 @@ static void test_order_canceled_restores_only_the_canceled_remainder(void **stat
     assert_dec_equal(s->seen_position[3], "1.5");
 }
 
+/* A cancel that made room for the strategy's own next order (replace) was
+ * already counted by that order: the target does not move back. Orders the
+ * strategy never asked for (a bracket, a halt's close) are not part of it. */
+static void test_replaced_and_foreign_order_ends_leave_the_target(void **state)
+{
+    fixture *f = *state;
+    add_script(f, "s1", "2");
+    script *s = last_script;
+    static const char *const closes[] = {"1", "2", "3"};
+    publish_closes(f, closes, 3);
+    tb_event can = not_executed(TB_EV_ORDER_CANCELED, "s1", TB_SIDE_BUY, "0.5");
+    can.u.order_canceled.cause = TB_CANCEL_REPLACED;
+    assert_int_equal(tb_bus_publish(f->bus, &can), 0);
+    tb_event stop = not_executed(TB_EV_ORDER_CANCELED, "s1", TB_SIDE_SELL, "2");
+    stop.u.order_canceled.origin = TB_ORIGIN_STOP_LOSS;
+    assert_int_equal(tb_bus_publish(f->bus, &stop), 0);
+    tb_event rej = not_executed(TB_EV_ORDER_REJECTED, "s1", TB_SIDE_SELL, "2");
+    rej.u.order_rejected.origin = TB_ORIGIN_HALT;
+    assert_int_equal(tb_bus_publish(f->bus, &rej), 0);
+    publish_close(f, SYM, "4");
+    assert_dec_equal(s->seen_position[3], "2");
+    assert_int_equal(tb_bus_dead_letter_count(f->bus), 0);
+}
+
+static tb_event foreign_fill(const char *qty, tb_side side, int64_t t)
+{
+    tb_event ev;
+    tb_event_init(&ev, TB_EV_ORDER_FILLED, TB_SRC_ORDERS);
+    ev.timestamp = t;
+    tb_order_filled *x = &ev.u.order_filled;
+    strcpy(x->client_order_id, "s1-9");
+    strcpy(x->strategy_id, "s1");
+    strcpy(x->symbol, SYM);
+    x->side = side;
+    x->filled_quantity = x->cumulative_quantity = tbt_dec(qty);
+    x->filled_price = x->average_price = tbt_dec("3");
+    x->status = TB_ORDER_FILLED;
+    x->origin = TB_ORIGIN_HALT;
+    return ev;
+}
+
+/* A halt's close (or a stop) moves what the strategy holds without a signal:
+ * its target follows, unless the strategy has signaled since that fill — the
+ * Order Manager then already ordered from the truth. The signal carries the
+ * target it asks for. */
+static void test_fills_of_orders_placed_for_the_strategy_move_its_target(void **state)
+{
+    fixture *f = *state;
+    add_script(f, "s1", "2");
+    script *s = last_script;
+    static const char *const closes[] = {"1", "2", "3"};
+    publish_closes(f, closes, 3); /* BUY 2 on bar 3 */
+    assert_dec_equal(f->rec.events[f->rec.n - 1].u.signal.target, "2");
+    int64_t bar3_close = f->bars[2].u.market_data.close_time;
+    /* Filled after the BUY was decided: the strategy is flat again. */
+    tb_event fill = foreign_fill("2", TB_SIDE_SELL, bar3_close + 1);
+    assert_int_equal(tb_bus_publish(f->bus, &fill), 0);
+    publish_close(f, SYM, "4");
+    assert_dec_equal(s->seen_position[3], "0");
+    /* One that happened before the strategy's last signal changes nothing. */
+    fill = foreign_fill("1", TB_SIDE_SELL, bar3_close - 1);
+    assert_int_equal(tb_bus_publish(f->bus, &fill), 0);
+    publish_close(f, SYM, "5");
+    assert_dec_equal(s->seen_position[4], "0");
+}
+
+/* The bus takes a signal only on the second try: the bar is retried, and
+ * the strategy must not run twice on it nor its signal be lost. */
+typedef struct {
+    int refuse, taken;
+    tb_event last;
+} flaky_outbox;
+
+static int flaky(const tb_event *ev, const char *publisher, void *ctx)
+{
+    (void)publisher;
+    flaky_outbox *o = ctx;
+    if (ev->type != TB_EV_SIGNAL_GENERATED) return 0;
+    if (o->refuse > 0) {
+        o->refuse--;
+        return TB_EIO;
+    }
+    o->taken++;
+    o->last = *ev;
+    return 0;
+}
+
+static void test_signal_lost_by_the_bus_is_published_again_on_retry(void **state)
+{
+    (void)state;
+    flaky_outbox o = {1, 0, {0}};
+    tb_bus_config bc;
+    tb_bus_config_init(&bc);
+    bc.outbox = flaky;
+    bc.outbox_ctx = &o;
+    tb_bus *bus;
+    assert_int_equal(tb_bus_create(&bc, &bus), 0);
+    tb_signal_generator *sg;
+    assert_int_equal(tb_signal_generator_create(bus, &sg), 0);
+    tb_strategy_instance in = instance("s1", SYM);
+    tb_param p[] = {{"qty", "2"}, {"buy_on", "1"}};
+    char err[200];
+    assert_int_equal(tb_signal_generator_add(sg, &script_vt, &in, p, 2, err, sizeof(err)), 0);
+    script *s = last_script;
+    tb_market_data b = tbt_bar(SYM, 0, "10", "10", "10", "10", "10");
+    tb_event ev = tbt_bar_event(&b);
+    assert_int_equal(tb_bus_publish(bus, &ev), 0);
+    assert_int_equal(o.taken, 1);
+    assert_int_equal(o.last.u.signal.signal_type, TB_SIGNAL_BUY);
+    assert_int_equal(s->bars, 1); /* the strategy saw the bar once */
+    assert_int_equal(tb_signal_generator_signals(sg), 1);
+    assert_int_equal(tb_bus_dead_letter_count(bus), 0);
+    tb_signal_generator_destroy(sg);
+    tb_bus_destroy(bus);
+}
+
 static void test_rejection_for_another_strategy_leaves_position(void **state)
 {
     fixture *f = *state;
@@ -595,6 +711,9 @@ int main(void)
         T(test_order_rejected_restores_target_position),
         T(test_rejected_sell_restores_target_position),
         T(test_order_canceled_restores_only_the_canceled_remainder),
+        T(test_replaced_and_foreign_order_ends_leave_the_target),
+        T(test_fills_of_orders_placed_for_the_strategy_move_its_target),
+        cmocka_unit_test(test_signal_lost_by_the_bus_is_published_again_on_retry),
         T(test_rejection_for_another_strategy_leaves_position),
         T(test_real_order_rejection_restores_target_position),
         T(test_duplicate_strategy_id_is_refused),

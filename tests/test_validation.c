@@ -729,7 +729,8 @@ static void test_signal_refuses_rejection_with_invalid_order_type(void **state)
     (void)state;
     tb_event bad = rejected_ev("s1-3", "s1", SYM, "1", CLOSE(1));
     bad.u.order_rejected.order_type = (tb_order_type)9;
-    expect_refusal(&signal_sc, bad, TB_EINVAL, "OrderRejected.order_type 9 is not MARKET or LIMIT");
+    expect_refusal(&signal_sc, bad, TB_EINVAL,
+                   "OrderRejected.order_type 9 is not MARKET, LIMIT or STOP_MARKET");
 }
 
 static void test_signal_refuses_rejection_without_strategy_id(void **state)
@@ -1303,7 +1304,7 @@ static void test_monitor_refuses_order_request_of_unknown_type(void **state)
     tb_event bad = request_ev("s1", "s1-9");
     bad.u.order_request.order_type = (tb_order_type)0;
     expect_refusal(&monitor_sc, bad, TB_EINVAL,
-                   "OrderPlacementRequest.order_type 0 is not MARKET or LIMIT");
+                   "OrderPlacementRequest.order_type 0 is not MARKET, LIMIT or STOP_MARKET");
 }
 
 static void test_monitor_refuses_bar_with_high_below_low(void **state)

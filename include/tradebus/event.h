@@ -220,6 +220,7 @@ typedef struct {
     tb_decimal price;
     tb_reject_reason reason;
     char text[TB_TEXT_LEN];
+    tb_order_origin origin; /* the order's; optional on the wire (SIGNAL) */
 } tb_order_rejected;
 
 typedef struct {

@@ -94,6 +94,11 @@ typedef struct {
  * more legacy strategies, looked up first. emit_hold and [risk] are ignored
  * (a legacy strategy has no HOLD, the monolith no risk manager). TB_ECONFIG
  * with "[strategy.ID] ..." in err, TB_EMISUSE if cfg is not built, TB_ENOMEM. */
+/* 0 if the monolith models everything cfg (built) asks for; else
+ * TB_ECONFIG naming the first key it does not (halts, stops and targets,
+ * sizing, time in force, expiry) — a comparison would only report
+ * divergences. tb_legacy_runner_create() checks it first. */
+TB_EXPORT int tb_legacy_check_config(const tb_config *cfg, char *err, size_t errlen);
 TB_EXPORT int tb_legacy_runner_create(const tb_config *cfg, const tb_legacy_strategy *const *extra,
                                       size_t nextra, tb_record_sink sink, void *ctx,
                                       tb_legacy_runner **out, char *err, size_t errlen);

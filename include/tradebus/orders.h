@@ -54,7 +54,33 @@
  * missing a bar — keep max_total below the bar interval (the default 30 s is,
  * for minute bars). A live runner sets wait to a function that really
  * sleeps (it blocks the bus thread for that long: the pipeline is
- * single-threaded by design). */
+ * single-threaded by design).
+ *
+ * Strategies the manager is configured with (tb_order_strategy) get order
+ * handling on top:
+ *  - Targets. A signal's `target` is the position the strategy wants. The
+ *    manager orders the difference between it and what the strategy truly
+ *    holds (every fill so far, stops and halts included) and has working:
+ *    a strategy that decided on a position an exit it did not see yet has
+ *    already changed orders nothing twice, and a long-only strategy never
+ *    goes short or past its target. A signal that needs no order is
+ *    counted (absorbed) and ends there.
+ *  - on_new_signal = replace (the default): before the new order goes out
+ *    the strategy's working orders on the symbol are canceled
+ *    (OrderCanceled cause "replaced"), so it has at most one resting order
+ *    per symbol; keep leaves them working.
+ *  - time_in_force is set on its LIMIT orders; expire_after_bars N cancels
+ *    a LIMIT order still working after N bars of its symbol (OrderCanceled,
+ *    status EXPIRED, cause "expired").
+ *  - Halts. After each bar the manager asks trading_state(); when it turns
+ *    HALTED, every working order that would add exposure is canceled (cause
+ *    "halt"), and with halt_close_all every position is flattened with a
+ *    MARKET order (origin "halt") that fills on the next bar.
+ *  - The pre-trade check (pretrade_view) judges each order against the
+ *    symbol's position after every fill executed so far and the strategy's
+ *    working orders on the same side; it may cut the quantity (a halt cuts
+ *    a flip to a close), in which case the order goes out cut (its request
+ *    event shows what was asked, its OrderCreated what was sent). */
 #ifndef TRADEBUS_ORDERS_H
 #define TRADEBUS_ORDERS_H
 
@@ -71,10 +97,45 @@ extern "C" {
 typedef int (*tb_pretrade_fn)(void *ctx, const tb_event *request, char *rule, size_t rulelen,
                               char *detail, size_t detaillen);
 
+/* What the Order Manager knows when it asks for a pre-trade check: the
+ * Risk Manager learns fills one bus step later, the manager at once. */
+typedef struct {
+    tb_decimal position; /* the symbol's net position after every fill so far, all strategies */
+    /* The unfilled rest of the strategy's other working orders on the symbol
+     * on the order's side, signed (what they add if they all fill). */
+    tb_decimal working_same_way;
+    /* In: the order's quantity. Out: what may be sent, at most that (a halt
+     * cuts a flip down to a close). */
+    tb_decimal quantity;
+} tb_pretrade_view;
+
+/* A pre-trade check given the view (see tb_pretrade_fn for the rest). */
+typedef int (*tb_pretrade_view_fn)(void *ctx, const tb_event *request, tb_pretrade_view *view,
+                                   char *rule, size_t rulelen, char *detail, size_t detaillen);
+
+/* How the manager handles one strategy's orders (its [strategy.ID] keys). */
+typedef struct {
+    char strategy_id[TB_STRATEGY_LEN];
+    char symbol[TB_SYMBOL_LEN];
+    int keep;                       /* on_new_signal = keep; 0 = replace */
+    tb_time_in_force time_in_force; /* for its LIMIT orders */
+    long expire_after_bars;         /* LIMIT orders: 0 = never */
+    /* Brackets on each entry, percent of the entry price; 0 = none. */
+    tb_decimal stop_loss_pct, take_profit_pct, trailing_stop_pct;
+} tb_order_strategy;
+
 typedef struct {
     tb_exchange *exchange;   /* borrowed; the manager becomes its listener */
     tb_pretrade_fn pretrade; /* NULL: every order allowed */
     void *pretrade_ctx;
+    tb_pretrade_view_fn pretrade_view; /* used instead of pretrade when set; same ctx */
+    /* The trading state after each bar (ctx: pretrade_ctx); NULL = always ACTIVE. */
+    tb_trading_state (*trading_state)(const void *ctx);
+    int halt_close_all; /* [risk] halt_action = close_all */
+    /* Strategies with order handling (copied); others' signals are sent as
+     * they come, volume for quantity. */
+    const tb_order_strategy *strategies;
+    size_t nstrategies;
     size_t order_capacity; /* orders tracked before the table grows; default 1024 */
     /* Retries (see above). 0 in any of them means its default. */
     int max_attempts;    /* failed attempts (sends and look-ups) before giving up; 1 = no
@@ -100,6 +161,10 @@ typedef struct {
     uint64_t recovered;          /* orders found by a look-up after their reply was lost */
     uint64_t gave_up;            /* orders (and cancels) whose retries ran out */
     int64_t waited;              /* ns waited (or simulated) before retries, in total */
+    uint64_t absorbed;           /* signals whose target needed no order */
+    uint64_t replaced;           /* working orders canceled by a new signal */
+    uint64_t expired;            /* LIMIT orders ended by expire_after_bars */
+    uint64_t halt_canceled;      /* working orders canceled because trading halted */
 } tb_order_manager_stats;
 
 /* Fills cfg with defaults (no exchange: set one). */

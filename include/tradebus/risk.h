@@ -55,6 +55,7 @@
 
 #include <stddef.h>
 #include "bus.h"
+#include "orders.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -88,6 +89,14 @@ TB_EXPORT void tb_risk_manager_destroy(tb_risk_manager *rm);
  * ("OrderPlacementRequest.quantity 0 is not positive"), no alert. */
 TB_EXPORT int tb_risk_manager_pretrade(void *ctx, const tb_event *request, char *rule,
                                        size_t rulelen, char *detail, size_t detaillen);
+/* The same, a tb_pretrade_view_fn (orders.h): the order is judged against
+ * view->position plus view->working_same_way (what the Order Manager knows
+ * at once) instead of the manager's own picture; not ACTIVE, a flip is cut
+ * to a close (view->quantity set, a RiskAlert "trading_state" says so)
+ * rather than refused. view NULL = tb_risk_manager_pretrade. */
+TB_EXPORT int tb_risk_manager_pretrade_view(void *ctx, const tb_event *request,
+                                            tb_pretrade_view *view, char *rule, size_t rulelen,
+                                            char *detail, size_t detaillen);
 TB_EXPORT tb_trading_state tb_risk_manager_state(const tb_risk_manager *rm);
 /* Current equity, and the largest drawdown from peak seen so far in percent
  * (e.g. 12.5 → 1250000000 as a decimal 12.50000000). */

@@ -355,6 +355,17 @@ static int shadow_start(tb_pipeline *p, void *ctx)
 static int shadow_bar(tb_pipeline *p, const tb_market_data *bar, void *ctx)
 {
     shadow_hook *h = ctx;
+    if (h->sc->sh && tb_pipeline_trading_state(p) == TB_TRADING_HALTED) {
+        /* The monolith does not halt: what follows would only diverge. */
+        char t[40];
+        tb_format_time_iso(bar->close_time, t, sizeof(t));
+        snprintf(h->sc->err, sizeof(h->sc->err),
+                 "--shadow-legacy: trading halted ([risk] max_drawdown_pct) by %s; the legacy "
+                 "monolith does not model halts, so the comparison stops there; run without "
+                 "--shadow-legacy, or with --set risk.max_drawdown_pct=0",
+                 t);
+        return TB_ECONFIG;
+    }
     int n = h->sc->sh ? tb_shadow_on_bar(h->sc->sh, bar) : 0;
     if (n >= 0 && h->m) n = tb_metrics_on_bar(p, bar, h->m);
     return n < 0 ? n : 0;

@@ -145,6 +145,13 @@ int cmd_parity(int argc, char **argv)
     }
     if (!pc.mode) pc.mode = "builtin";
     char err[512] = "";
+    /* Up front, before a long pipeline run: a config the bundled monolith
+     * cannot follow would only produce divergences. */
+    if (!strcmp(pc.mode, "builtin") && tb_legacy_check_config(&r.cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "tradebus: parity: %s\n", err);
+        tb_config_free(&r.cfg);
+        return EXIT_USAGE; /* a config error, like every other */
+    }
     int rc = tb_parity_create(&pc.popt, &pc.parity);
     int write_out = 0;
     for (int i = 0; i < argc; i++)

@@ -17,6 +17,7 @@
 #include "../core/errbuf.h"
 #include "../core/keyindex.h"
 #include "tradebus/orders.h"
+#include "validate.h"
 
 #define RECENT 1024 /* finished orders whose status stays queryable */
 
@@ -47,7 +48,31 @@ typedef struct {
     int dup_seen;   /* ...and the exchange has just said DUPLICATE */
     int abandoning; /* being canceled before it is given up */
     int abandon_canceled;
+    tb_order_origin origin;
+    tb_time_in_force tif;
+    tb_decimal stop_price, trailing_pct;
+    char oco_with[TB_ORDER_ID_LEN];
+    int swept;                    /* looked at by the halt's sweep */
+    uint64_t expire_bar;          /* its symbol's bar count at which it expires; 0 = never */
+    tb_cancel_cause cancel_cause; /* why we are canceling it, for its OrderCanceled */
+    char cancel_text[TB_TEXT_LEN];
 } order;
+
+/* What a strategy truly holds in a symbol: every fill, seen as it happens
+ * (the exchange answers the manager first), plus its order handling. */
+typedef struct {
+    char strategy_id[TB_STRATEGY_LEN];
+    char symbol[TB_SYMBOL_LEN];
+    tb_decimal position; /* signed */
+    int configured;      /* rules came from the config: targets, replace, ... */
+    tb_order_strategy rules;
+} book;
+
+/* Bars seen per symbol, for expire_after_bars. */
+typedef struct {
+    char symbol[TB_SYMBOL_LEN];
+    uint64_t bars;
+} sym_count;
 
 typedef struct {
     char client_order_id[TB_ORDER_ID_LEN];
@@ -66,7 +91,64 @@ struct tb_order_manager {
     tb_order_manager_stats stats;
     int sub_signal, sub_md;
     char why[TB_TEXT_LEN]; /* why the last call failed, for dead letters and alerts */
+    book *books;
+    size_t nbooks, books_cap;
+    sym_count *syms;
+    size_t nsyms, syms_cap;
+    int halted;           /* the halt's cancels (and close-all) are done */
+    uint64_t last_bar_id; /* a bar delivered again is not counted again */
 };
+
+static book *find_book(const tb_order_manager *om, const char *strategy_id, const char *symbol)
+{
+    for (size_t i = 0; i < om->nbooks; i++)
+        if (strcmp(om->books[i].strategy_id, strategy_id) == 0 &&
+            strcmp(om->books[i].symbol, symbol) == 0)
+            return &om->books[i];
+    return NULL;
+}
+
+/* The (strategy, symbol)'s book, made on first sight; NULL out of memory.
+ * Strings must fit their arrays (they come from validated events). */
+static book *book_for(tb_order_manager *om, const char *strategy_id, const char *symbol)
+{
+    book *b = find_book(om, strategy_id, symbol);
+    if (b) return b;
+    if (om->nbooks == om->books_cap) {
+        size_t nc = om->books_cap ? om->books_cap * 2 : 8;
+        book *nb = realloc(om->books, nc * sizeof(*nb));
+        if (!nb) return NULL;
+        om->books = nb;
+        om->books_cap = nc;
+    }
+    b = &om->books[om->nbooks++];
+    memset(b, 0, sizeof(*b));
+    snprintf(b->strategy_id, sizeof(b->strategy_id), "%s", strategy_id);
+    snprintf(b->symbol, sizeof(b->symbol), "%s", symbol);
+    return b;
+}
+
+static sym_count *sym_for(tb_order_manager *om, const char *symbol)
+{
+    for (size_t i = 0; i < om->nsyms; i++)
+        if (strcmp(om->syms[i].symbol, symbol) == 0) return &om->syms[i];
+    if (om->nsyms == om->syms_cap) {
+        size_t nc = om->syms_cap ? om->syms_cap * 2 : 4;
+        sym_count *ns = realloc(om->syms, nc * sizeof(*ns));
+        if (!ns) return NULL;
+        om->syms = ns;
+        om->syms_cap = nc;
+    }
+    sym_count *c = &om->syms[om->nsyms++];
+    memset(c, 0, sizeof(*c));
+    snprintf(c->symbol, sizeof(c->symbol), "%s", symbol);
+    return c;
+}
+
+static tb_decimal signed_qty(tb_side side, tb_decimal q)
+{
+    return side == TB_SIDE_BUY ? q : -q;
+}
 
 /* Records why a call fails and returns rc, so that the handler can tell the
  * bus (tb_bus_fail_reason) and a refused response can say more than its code. */
@@ -124,14 +206,29 @@ static int on_signal(const tb_event *ev, void *ctx)
     return rc;
 }
 
+static int after_bar(tb_order_manager *om, const tb_event *bar, uint64_t bars);
+
 static int on_market_data(const tb_event *ev, void *ctx)
 {
     tb_order_manager *om = ctx;
+    /* Counted before the exchange sees the bar: an order is good for N bars
+     * of its symbol after the one it was sent on. Only symbols some order
+     * handling needs are counted, which keeps plain runs as they were. */
+    uint64_t bars = 0;
+    if (om->nbooks) {
+        sym_count *c = sym_for(om, ev->u.market_data.symbol);
+        if (!c) return TB_ENOMEM;
+        if (ev->event_id == 0 || ev->event_id != om->last_bar_id) c->bars++;
+        bars = c->bars;
+    }
+    om->last_bar_id = ev->event_id;
     int rc = tb_exchange_on_market_data(om->cfg.exchange, &ev->u.market_data);
-    if (rc)
+    if (rc) {
         tb_bus_fail_reason(om->bus, "exchange refused bar %s @%lld: %s", ev->u.market_data.symbol,
                            (long long)ev->u.market_data.open_time, tb_strerror(rc));
-    return rc;
+        return rc;
+    }
+    return after_bar(om, ev, bars);
 }
 
 static void on_response(const tb_exchange_response *r, void *ctx)
@@ -192,6 +289,22 @@ int tb_order_manager_create(tb_bus *bus, const tb_order_manager_config *cfg, tb_
     om->cap = cfg->order_capacity ? cfg->order_capacity : 1024;
     om->orders = malloc(om->cap * sizeof(order));
     if (!om->orders) goto fail_orders;
+    for (size_t i = 0; i < cfg->nstrategies; i++) {
+        const tb_order_strategy *st = &cfg->strategies[i];
+        if (!tb__valid_str(st->strategy_id, sizeof(st->strategy_id)) ||
+            !tb__valid_str(st->symbol, sizeof(st->symbol)) || st->expire_after_bars < 0) {
+            free(om->books);
+            free(om->orders);
+            free(om);
+            return TB_EINVAL;
+        }
+        book *b = book_for(om, st->strategy_id, st->symbol);
+        if (!b) goto fail_md;
+        b->configured = 1;
+        b->rules = *st;
+    }
+    om->cfg.strategies = NULL; /* copied into the books; the caller's may go */
+    om->cfg.nstrategies = 0;
     om->sub_md = tb_bus_subscribe_named(bus, TB_EV_MARKET_DATA, on_market_data, om, "orders");
     if (om->sub_md < 0) goto fail_md;
     om->sub_signal = tb_bus_subscribe_named(bus, TB_EV_SIGNAL_GENERATED, on_signal, om, "orders");
@@ -202,6 +315,7 @@ int tb_order_manager_create(tb_bus *bus, const tb_order_manager_config *cfg, tb_
 fail_signal:
     tb_bus_unsubscribe(bus, om->sub_md);
 fail_md:
+    free(om->books);
     free(om->orders);
 fail_orders:
     free(om);
@@ -214,6 +328,8 @@ void tb_order_manager_destroy(tb_order_manager *om)
     tb_bus_unsubscribe(om->bus, om->sub_signal);
     tb_bus_unsubscribe(om->bus, om->sub_md);
     tb_exchange_set_listener(om->cfg.exchange, NULL, NULL);
+    free(om->books);
+    free(om->syms);
     free(om->orders);
     free(om);
 }
@@ -223,30 +339,127 @@ int tb_order_manager_publish_order_event(tb_order_manager *om, tb_event *ev)
     return tb_bus_publish(om->bus, ev);
 }
 
+/* The signed unfilled rest of the book's working orders of the given origin
+ * (any origin: all_origins), on one side (side 0: both). */
+static tb_decimal working_of(const tb_order_manager *om, const book *b, int all_origins,
+                             tb_side side, const char *except)
+{
+    tb_decimal w = 0;
+    for (size_t i = 0; i < om->norders; i++) {
+        const order *o = &om->orders[i];
+        if (strcmp(o->strategy_id, b->strategy_id) != 0 || strcmp(o->symbol, b->symbol) != 0)
+            continue;
+        if (!all_origins && o->origin != TB_ORIGIN_SIGNAL) continue;
+        if (side && o->side != side) continue;
+        if (except && strcmp(o->client_order_id, except) == 0) continue;
+        w += signed_qty(o->side, o->quantity - o->cum_qty);
+    }
+    return w;
+}
+
+/* Cancels one of our orders for a reason of ours, which its OrderCanceled
+ * carries. An order the exchange no longer has is not an error here. */
+static int cancel_for(tb_order_manager *om, const char *cid, int64_t now, tb_cancel_cause cause,
+                      const char *text)
+{
+    order *o = find(om, cid);
+    if (!o) return 0;
+    char id[TB_ORDER_ID_LEN];
+    memcpy(id, o->client_order_id, sizeof(id));
+    o->cancel_cause = cause;
+    snprintf(o->cancel_text, sizeof(o->cancel_text), "%s", text);
+    int rc = tb_order_manager_cancel(om, id, now);
+    if ((o = find(om, id)) != NULL) { /* still working: the next cancel says its own why */
+        o->cancel_cause = TB_CANCEL_EXCHANGE;
+        o->cancel_text[0] = 0;
+    }
+    return rc == TB_ENOTFOUND ? 0 : rc;
+}
+
+/* The strategy's working signal orders on the symbol (on one side: side;
+ * 0 = both) go before its new one. Found again from the start after each
+ * cancel (it moves the table). */
+static int cancel_replaced(tb_order_manager *om, const char *strategy_id, const char *symbol,
+                           tb_side side, const char *by, int64_t now)
+{
+    for (;;) {
+        const order *victim = NULL;
+        for (size_t i = 0; i < om->norders && !victim; i++) {
+            const order *o = &om->orders[i];
+            if (o->origin == TB_ORIGIN_SIGNAL && !o->abandoning && (!side || o->side == side) &&
+                o->cancel_cause != TB_CANCEL_REPLACED && strcmp(o->strategy_id, strategy_id) == 0 &&
+                strcmp(o->symbol, symbol) == 0)
+                victim = o;
+        }
+        if (!victim) return 0;
+        char text[TB_TEXT_LEN];
+        snprintf(text, sizeof(text), "replaced by a new signal of %.*s", TB_STRATEGY_LEN - 1, by);
+        char id[TB_ORDER_ID_LEN];
+        memcpy(id, victim->client_order_id, sizeof(id));
+        int rc = cancel_for(om, id, now, TB_CANCEL_REPLACED, text);
+        if (rc) return rc;
+        order *o = find(om, id);
+        if (o)
+            o->cancel_cause = TB_CANCEL_REPLACED; /* could not cancel: do not try again */
+        else
+            om->stats.replaced++;
+    }
+}
+
 int tb_order_manager_handle_signal_event(tb_order_manager *om, const tb_event *sig)
 {
-    if (sig->type != TB_EV_SIGNAL_GENERATED)
-        return fail(om, TB_EINVAL, "expected a SignalGenerated, got %s",
-                    tb_event_type_name(sig->type));
+    char why[TB__WHY_LEN];
+    int rc = tb__check_event(sig, TB_EV_SIGNAL_GENERATED, why, sizeof(why));
+    if (rc) return fail(om, rc, "%s", why);
     const tb_signal_generated *s = &sig->u.signal;
     if (s->signal_type == TB_SIGNAL_HOLD) return 0;
-    if (s->signal_type != TB_SIGNAL_BUY && s->signal_type != TB_SIGNAL_SELL)
-        return fail(om, TB_EINVAL, "signal_type %d is not BUY, SELL or HOLD", (int)s->signal_type);
-    if (!tb__valid_str(s->symbol, sizeof(s->symbol)))
-        return fail(om, TB_EINVAL, "signal has no symbol");
-    if (!tb__valid_str(s->strategy_id, sizeof(s->strategy_id)))
-        return fail(om, TB_EINVAL, "signal has no strategy_id");
-    if (s->order_type != TB_ORDER_MARKET && s->order_type != TB_ORDER_LIMIT && s->order_type != 0)
-        return fail(om, TB_EINVAL, "signal order_type %d is not MARKET or LIMIT",
-                    (int)s->order_type);
     if (s->volume <= 0) {
         char v[TB_DECIMAL_STRLEN];
         tb_dec_format(s->volume, v, sizeof(v));
-        return fail(om, TB_EINVAL, "signal volume %s is not positive", v);
+        return fail(om, TB_EINVAL, "SignalGenerated.volume %s is not positive for %s", v,
+                    tb_signal_type_name(s->signal_type));
     }
     /* A LIMIT price <= 0 goes on: the exchange rejects it with a reason and
      * the strategy hears of it, instead of the signal vanishing here. */
     om->stats.signals++;
+
+    tb_side side = s->signal_type == TB_SIGNAL_BUY ? TB_SIDE_BUY : TB_SIDE_SELL;
+    tb_decimal qty = s->volume;
+    tb_time_in_force tif = TB_TIF_GTC;
+    book *b = find_book(om, s->strategy_id, s->symbol);
+    if (b && b->configured) {
+        /* The way to the target from what is held. replace: nothing else
+         * stays working. keep: orders that push that way stay, the others
+         * go — with orders working both ways, both could fill and take the
+         * strategy past its target (a long-only one short). */
+        tb_decimal to_go;
+        if (tb_dec_sub(s->target, b->position, &to_go) != 0)
+            return fail(om, TB_EOVERFLOW, "target of %s is out of range", s->strategy_id);
+        tb_side away =
+            b->rules.keep && to_go != 0 ? (to_go > 0 ? TB_SIDE_SELL : TB_SIDE_BUY) : (tb_side)0;
+        if ((!b->rules.keep || to_go == 0 || away) && (rc = cancel_replaced(om, s->strategy_id, s->symbol, away,
+                                                              s->strategy_id, sig->timestamp)) != 0)
+            return rc;
+        b = find_book(om, s->strategy_id, s->symbol);
+        /* What the strategy will hold if everything still working fills;
+         * the order is what is missing to its target. */
+        tb_decimal diff = to_go - working_of(om, b, 0, 0, NULL);
+        if (diff != 0 && to_go != 0 && (diff > 0) != (to_go > 0)) {
+            /* More is working than the target needs: start over. */
+            if ((rc = cancel_replaced(om, s->strategy_id, s->symbol, (tb_side)0, s->strategy_id,
+                                      sig->timestamp)) != 0)
+                return rc;
+            b = find_book(om, s->strategy_id, s->symbol);
+            diff = to_go - working_of(om, b, 0, 0, NULL);
+        }
+        if (diff == 0) {
+            om->stats.absorbed++;
+            return 0;
+        }
+        side = diff > 0 ? TB_SIDE_BUY : TB_SIDE_SELL;
+        qty = tb_dec_abs(diff);
+        if (s->order_type == TB_ORDER_LIMIT) tif = b->rules.time_in_force;
+    }
 
     tb_event req;
     tb_event_init(&req, TB_EV_ORDER_PLACEMENT_REQUEST, TB_SRC_ORDERS);
@@ -254,10 +467,11 @@ int tb_order_manager_handle_signal_event(tb_order_manager *om, const tb_event *s
     req.timestamp = sig->timestamp;
     tb_order_placement_request *q = &req.u.order_request;
     q->order_type = s->order_type == TB_ORDER_LIMIT ? TB_ORDER_LIMIT : TB_ORDER_MARKET;
-    q->side = s->signal_type == TB_SIGNAL_BUY ? TB_SIDE_BUY : TB_SIDE_SELL;
+    q->side = side;
     memcpy(q->symbol, s->symbol, sizeof(q->symbol));
-    q->quantity = s->volume;
+    q->quantity = qty;
     q->price = q->order_type == TB_ORDER_LIMIT ? s->limit_price : 0;
+    q->time_in_force = tif;
     memcpy(q->strategy_id, s->strategy_id, sizeof(q->strategy_id));
     int n = snprintf(q->client_order_id, sizeof(q->client_order_id), "%s-%llu", s->strategy_id,
                      (unsigned long long)++om->next_client_id);
@@ -286,6 +500,7 @@ static int publish_rejected(tb_order_manager *om, const order *o, const tb_event
     r->price = o->price;
     r->reason = reason;
     snprintf(r->text, sizeof(r->text), "%s", text);
+    r->origin = o->origin;
     om->stats.rejected++;
     return tb_order_manager_publish_order_event(om, &ev);
 }
@@ -570,8 +785,42 @@ int tb_order_manager_send_order_to_exchange(tb_order_manager *om, tb_event *req)
     o->status = TB_ORDER_PENDING;
     o->request_id = req->event_id;
     o->correlation_id = req->correlation_id;
+    o->origin = q->origin;
+    o->tif = q->time_in_force;
+    o->stop_price = q->stop_price;
+    o->trailing_pct = q->trailing_pct;
+    memcpy(o->oco_with, q->oco_with, sizeof(o->oco_with));
+    const book *b = find_book(om, q->strategy_id, q->symbol);
+    if (b && b->configured && q->order_type == TB_ORDER_LIMIT && b->rules.expire_after_bars > 0 &&
+        q->time_in_force == TB_TIF_GTC) {
+        const sym_count *c = sym_for(om, q->symbol);
+        if (c) o->expire_bar = c->bars + (uint64_t)b->rules.expire_after_bars;
+    }
 
-    if (om->cfg.pretrade) {
+    if (om->cfg.pretrade_view) {
+        tb_pretrade_view v;
+        v.position = 0;
+        for (size_t i = 0; i < om->nbooks; i++)
+            if (strcmp(om->books[i].symbol, q->symbol) == 0) v.position += om->books[i].position;
+        v.working_same_way = 0;
+        if (b) v.working_same_way = working_of(om, b, 1, q->side, q->client_order_id);
+        v.quantity = q->quantity;
+        char rule[TB_RULE_LEN] = "", detail[TB_TEXT_LEN] = "", text[TB_TEXT_LEN + TB_RULE_LEN + 16];
+        if (om->cfg.pretrade_view(om->cfg.pretrade_ctx, req, &v, rule, sizeof(rule), detail,
+                                  sizeof(detail)) != 0) {
+            snprintf(text, sizeof(text), "risk rule %s: %s", rule, detail);
+            o->status = TB_ORDER_REJECTED;
+            rc = publish_rejected(om, o, req, req->timestamp, TB_REJECT_RISK, text);
+            retire(om, o);
+            return rc;
+        }
+        if (v.quantity > 0 && v.quantity < q->quantity) {
+            /* Cut (a halt's flip becomes a close): the request event shows
+             * what was asked, the order is what is sent. */
+            o->quantity = v.quantity;
+            req->u.order_request.quantity = v.quantity;
+        }
+    } else if (om->cfg.pretrade) {
         char rule[TB_RULE_LEN] = "", detail[TB_TEXT_LEN] = "", text[TB_TEXT_LEN + TB_RULE_LEN + 16];
         if (om->cfg.pretrade(om->cfg.pretrade_ctx, req, rule, sizeof(rule), detail,
                              sizeof(detail)) != 0) {
@@ -639,6 +888,10 @@ static int on_fill(tb_order_manager *om, order *o, const tb_exchange_response *r
     f->average_price = (tb_decimal)avg;
     f->status = next;
     f->trade_id = r->trade_id;
+    f->origin = o->origin;
+    book *b = book_for(om, o->strategy_id, o->symbol);
+    if (!b) return fail(om, TB_ENOMEM, "no memory for the book of %s", o->strategy_id);
+    b->position += signed_qty(o->side, r->quantity);
     int rc = tb_order_manager_publish_order_event(om, &ev);
     if (next == TB_ORDER_FILLED) retire(om, o);
     return rc;
@@ -703,6 +956,11 @@ int tb_order_manager_process_exchange_response(tb_order_manager *om, const tb_ex
         c->quantity = o->quantity;
         c->price = o->price;
         memcpy(c->strategy_id, o->strategy_id, sizeof(c->strategy_id));
+        c->time_in_force = o->tif;
+        c->stop_price = o->stop_price;
+        c->origin = o->origin;
+        c->trailing_pct = o->trailing_pct;
+        memcpy(c->oco_with, o->oco_with, sizeof(c->oco_with));
         int rc = tb_order_manager_publish_order_event(om, &ev);
         o->created_id = ev.event_id;
         return rc;
@@ -720,6 +978,8 @@ int tb_order_manager_process_exchange_response(tb_order_manager *om, const tb_ex
     case TB_XR_CANCELED:
     case TB_XR_EXPIRED: {
         tb_order_status next = r->kind == TB_XR_CANCELED ? TB_ORDER_CANCELED : TB_ORDER_EXPIRED;
+        /* Our own expiry is a cancel to the exchange and EXPIRED to us. */
+        if (o->cancel_cause == TB_CANCEL_EXPIRED) next = TB_ORDER_EXPIRED;
         if (!tb_order_status_can_move(o->status, next)) return illegal(om, o, r, next);
         o->status = next;
         om->stats.canceled++;
@@ -737,7 +997,9 @@ int tb_order_manager_process_exchange_response(tb_order_manager *om, const tb_ex
         c->filled_quantity = o->cum_qty;
         c->canceled_quantity = o->quantity - o->cum_qty;
         c->status = next;
-        snprintf(c->text, sizeof(c->text), "%s", r->text);
+        snprintf(c->text, sizeof(c->text), "%s", o->cancel_text[0] ? o->cancel_text : r->text);
+        c->cause = o->cancel_cause;
+        c->origin = o->origin;
         int rc = tb_order_manager_publish_order_event(om, &ev);
         retire(om, o);
         return rc;
@@ -789,6 +1051,106 @@ int tb_order_manager_cancel(tb_order_manager *om, const char *client_order_id, i
             return fail(om, TB_EIO, "%s", text);
         }
     }
+}
+
+/* ---- after each bar ----------------------------------------------------- */
+
+/* The symbol's net position, all strategies. */
+static tb_decimal net_position(const tb_order_manager *om, const char *symbol)
+{
+    tb_decimal p = 0;
+    for (size_t i = 0; i < om->nbooks; i++)
+        if (strcmp(om->books[i].symbol, symbol) == 0) p += om->books[i].position;
+    return p;
+}
+
+/* LIMIT orders whose bars have run out. */
+static int expire_orders(tb_order_manager *om, const tb_event *bar, uint64_t bars)
+{
+    const char *symbol = bar->u.market_data.symbol;
+    for (;;) {
+        const order *due = NULL;
+        for (size_t i = 0; i < om->norders && !due; i++) {
+            const order *o = &om->orders[i];
+            if (o->expire_bar && o->expire_bar <= bars && strcmp(o->symbol, symbol) == 0) due = o;
+        }
+        if (!due) return 0;
+        char id[TB_ORDER_ID_LEN], text[TB_TEXT_LEN];
+        memcpy(id, due->client_order_id, sizeof(id));
+        const book *b = find_book(om, due->strategy_id, due->symbol);
+        snprintf(text, sizeof(text), "expired: still working after %ld bar(s)",
+                 b ? b->rules.expire_after_bars : 0L);
+        order *o = find(om, id);
+        o->expire_bar = 0; /* once: a cancel that fails leaves it working, said by an alert */
+        int rc = cancel_for(om, id, bar->u.market_data.close_time, TB_CANCEL_EXPIRED, text);
+        if (rc) return rc;
+        if (!find(om, id)) om->stats.expired++;
+    }
+}
+
+/* Trading has just halted: what would add exposure stops working, and with
+ * close_all every position is flattened on the next bar. */
+static int on_halt(tb_order_manager *om, const tb_event *bar)
+{
+    int64_t now = bar->u.market_data.close_time;
+    int rc = 0;
+    for (size_t i = 0; i < om->norders; i++)
+        om->orders[i].swept = 0;
+    for (;;) {
+        const order *victim = NULL;
+        for (size_t i = 0; i < om->norders && !victim; i++) {
+            const order *o = &om->orders[i];
+            if (o->swept || o->abandoning) continue;
+            tb_decimal p = net_position(om, o->symbol);
+            tb_decimal d = signed_qty(o->side, o->quantity - o->cum_qty);
+            /* Adds exposure: flat, or on the position's side. close_all
+             * takes everything off the book before it flattens. */
+            if (om->cfg.halt_close_all || p == 0 || (p > 0) == (d > 0)) victim = o;
+        }
+        if (!victim) break;
+        char id[TB_ORDER_ID_LEN];
+        memcpy(id, victim->client_order_id, sizeof(id));
+        om->orders[victim - om->orders].swept = 1;
+        if ((rc = cancel_for(om, id, now, TB_CANCEL_HALT,
+                             "trading halted: canceled, it would add exposure")) != 0)
+            return rc;
+        if (!find(om, id)) om->stats.halt_canceled++;
+    }
+    if (!om->cfg.halt_close_all) return 0;
+    for (size_t i = 0; i < om->nbooks; i++) {
+        const book *b = &om->books[i];
+        if (b->position == 0) continue;
+        tb_event req;
+        tb_event_init(&req, TB_EV_ORDER_PLACEMENT_REQUEST, TB_SRC_ORDERS);
+        tb_event_caused_by(&req, bar);
+        req.timestamp = now;
+        tb_order_placement_request *q = &req.u.order_request;
+        q->order_type = TB_ORDER_MARKET;
+        q->side = b->position > 0 ? TB_SIDE_SELL : TB_SIDE_BUY;
+        memcpy(q->symbol, b->symbol, sizeof(q->symbol));
+        q->quantity = tb_dec_abs(b->position);
+        memcpy(q->strategy_id, b->strategy_id, sizeof(q->strategy_id));
+        q->origin = TB_ORIGIN_HALT;
+        int n = snprintf(q->client_order_id, sizeof(q->client_order_id), "%s-%llu", b->strategy_id,
+                         (unsigned long long)++om->next_client_id);
+        if (n < 0 || (size_t)n >= sizeof(q->client_order_id))
+            return fail(om, TB_ERANGE, "client order id for strategy %s does not fit",
+                        b->strategy_id);
+        if ((rc = tb_order_manager_send_order_to_exchange(om, &req)) != 0) return rc;
+    }
+    return 0;
+}
+
+static int after_bar(tb_order_manager *om, const tb_event *bar, uint64_t bars)
+{
+    int rc;
+    if (!om->halted && om->cfg.trading_state &&
+        om->cfg.trading_state(om->cfg.pretrade_ctx) == TB_TRADING_HALTED) {
+        om->halted = 1;
+        if ((rc = on_halt(om, bar)) != 0) return rc;
+    }
+    if (bars && (rc = expire_orders(om, bar, bars)) != 0) return rc;
+    return 0;
 }
 
 int tb_order_manager_status(const tb_order_manager *om, const char *cid, tb_order_status *out)

@@ -316,10 +316,10 @@ static int check_drawdown(tb_risk_manager *rm, const tb_event *bar)
     tb_dec_format(rm->peak, p, sizeof(p));
     tb_dec_format(rm->cfg.max_drawdown_pct, l, sizeof(l));
     format_pct2(dd, pct, sizeof(pct));
-    snprintf(detail, sizeof(detail), "equity %s is %s%% below peak %s, limit %s%%", e, pct, p, l);
+    snprintf(detail, sizeof(detail), "drawdown %s%% > %s%% (equity %s, peak %s)", pct, l, e, p);
     tb_trading_state before = rm->state;
     rm->state = TB_TRADING_HALTED;
-    rc = publish_alert(rm, bar, "max_drawdown", detail, "", bar->u.market_data.symbol);
+    rc = publish_alert(rm, bar, "max_drawdown_pct", detail, "", bar->u.market_data.symbol);
     /* Unhalted again so the bus's retry raises the alert once more. */
     if (rc) rm->state = before;
     return rc;
@@ -572,6 +572,12 @@ static int check_request(const tb_event *request, char *why, size_t len)
 int tb_risk_manager_pretrade(void *ctx, const tb_event *request, char *rule, size_t rulelen,
                              char *detail, size_t detaillen)
 {
+    return tb_risk_manager_pretrade_view(ctx, request, NULL, rule, rulelen, detail, detaillen);
+}
+
+int tb_risk_manager_pretrade_view(void *ctx, const tb_event *request, tb_pretrade_view *view,
+                                  char *rule, size_t rulelen, char *detail, size_t detaillen)
+{
     tb_risk_manager *rm = ctx;
     if (!rm || !request) return TB_EINVAL;
     char why[TB__WHY_LEN];
@@ -585,14 +591,25 @@ int tb_risk_manager_pretrade(void *ctx, const tb_event *request, char *rule, siz
     char text[DETAIL_MAX], a[TB_DECIMAL_STRLEN], b[TB_DECIMAL_STRLEN], c[TB_DECIMAL_STRLEN];
     int32_t si = find_symbol(rm, o->symbol);
     const symbol_slot *s = si >= 0 ? &rm->syms[si] : NULL;
-    tb_decimal before = s ? s->net_quantity : 0, after;
-    int after_overflows =
-        tb_dec_add(before, o->side == TB_SIDE_BUY ? o->quantity : -o->quantity, &after) != 0;
+    /* The position the order is judged against: the Order Manager's view
+     * when it gives one (it sees fills first), else what the fills seen so
+     * far say; plus, worst case, the strategy's other working orders on the
+     * order's side. */
+    tb_decimal held = view ? view->position : (s ? s->net_quantity : 0);
+    tb_decimal before = held, after, qty = o->quantity;
+    int after_overflows = view && tb_dec_add(held, view->working_same_way, &before) != 0;
+    if (!after_overflows)
+        after_overflows = tb_dec_add(before, o->side == TB_SIDE_BUY ? qty : -qty, &after) != 0;
     int increases = after_overflows || tb_dec_abs(after) > tb_dec_abs(before);
+    /* Crossing zero is a close plus a new position the other way. */
+    int crosses = !after_overflows && ((before > 0 && after < 0) || (before < 0 && after > 0));
     tb_decimal price = o->order_type == TB_ORDER_LIMIT ? o->price : (s ? s->close : 0);
     int has_price = o->order_type == TB_ORDER_LIMIT || (s && s->has_close);
 
-    if (rm->cfg.max_position > 0 && (after_overflows || tb_dec_abs(after) > rm->cfg.max_position)) {
+    /* A reducing order always passes this rule: refusing it would keep a
+     * position further past the limit than letting it through. */
+    if (rm->cfg.max_position > 0 &&
+        (after_overflows || (tb_dec_abs(after) > rm->cfg.max_position && increases))) {
         tb_dec_format(rm->cfg.max_position, b, sizeof(b));
         if (after_overflows)
             snprintf(a, sizeof(a), "out of range");
@@ -652,15 +669,27 @@ int tb_risk_manager_pretrade(void *ctx, const tb_event *request, char *rule, siz
         }
     }
 
-    if (rm->state != TB_TRADING_ACTIVE && increases) {
+    /* Not ACTIVE is reduce-only: an order passes only if it brings
+     * |position| closer to zero without crossing it. A flip is cut down to
+     * the close when the caller can send a smaller order (a view). */
+    if (rm->state != TB_TRADING_ACTIVE && ((increases && !crosses) || (crosses && !view))) {
         tb_dec_format(before, a, sizeof(a));
         if (after_overflows)
             snprintf(b, sizeof(b), "out of range");
         else
             tb_dec_format(after, b, sizeof(b));
-        snprintf(text, sizeof(text), "%s: order would increase position %s to %s",
-                 tb_trading_state_name(rm->state), a, b);
+        snprintf(text, sizeof(text), "%s: order would %s position %s to %s",
+                 tb_trading_state_name(rm->state), crosses ? "flip" : "increase", a, b);
         return refuse(rm, request, "trading_state", text, rule, rulelen, detail, detaillen);
+    }
+    if (rm->state != TB_TRADING_ACTIVE && crosses) {
+        tb_decimal cut = tb_dec_abs(before);
+        tb_dec_format(o->quantity, a, sizeof(a));
+        tb_dec_format(cut, b, sizeof(b));
+        snprintf(text, sizeof(text), "%s: reduce only: %s %s cut to %s, a close",
+                 tb_trading_state_name(rm->state), tb_side_name(o->side), a, b);
+        view->quantity = cut;
+        (void)publish_alert(rm, request, "trading_state", text, o->strategy_id, o->symbol);
     }
 
     /* Only approved orders count toward the rate. */

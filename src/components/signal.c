@@ -26,8 +26,13 @@ typedef struct {
     tb_decimal limit_offset_bps, tick_size;
     int emit_hold;
     tb_decimal target;
-    size_t sym;           /* index into the generator's symbols */
-    uint64_t last_bar_id; /* the last bar this instance fully processed */
+    size_t sym;               /* index into the generator's symbols */
+    uint64_t last_bar_id;     /* the last bar this instance fully processed */
+    int64_t last_signal_time; /* of its last BUY/SELL: orders it placed knew everything before */
+    /* The signal decided on last_bar_id, until the bus took it: a retry of
+     * the bar publishes it again instead of running the strategy twice. */
+    tb_event staged;
+    int has_staged;
 } instance;
 
 /* A symbol some instance trades, and its last bar accepted. */
@@ -45,7 +50,7 @@ struct tb_signal_generator {
     symbol_state *syms;
     size_t nsyms, syms_cap;
     uint64_t signals;
-    int sub_md, sub_rej, sub_cancel;
+    int sub_md, sub_rej, sub_cancel, sub_fill;
 };
 
 static instance *find_instance(tb_signal_generator *sg, const char *strategy_id)
@@ -92,6 +97,12 @@ static int on_not_executed(const tb_event *ev, void *ctx)
                            symbol, in->symbol);
         return TB_EINVAL;
     }
+    /* Orders the strategy never asked for (a bracket's stop or target, a
+     * halt's close) are not part of its target, and a cancel that made
+     * room for its own next order was already counted by that order. */
+    tb_order_origin origin = rejected ? ev->u.order_rejected.origin : ev->u.order_canceled.origin;
+    if (origin != TB_ORIGIN_SIGNAL) return 0;
+    if (!rejected && ev->u.order_canceled.cause == TB_CANCEL_REPLACED) return 0;
     tb_side side = rejected ? ev->u.order_rejected.side : ev->u.order_canceled.side;
     tb_decimal qty =
         rejected ? ev->u.order_rejected.quantity : ev->u.order_canceled.canceled_quantity;
@@ -107,6 +118,27 @@ static int on_not_executed(const tb_event *ev, void *ctx)
     return tb_dec_sub(in->target, side == TB_SIDE_BUY ? qty : -qty, &in->target);
 }
 
+/* A fill of an order the Order Manager placed on the strategy's behalf (a
+ * stop, a target, a halt's close) moves what it holds without a signal: its
+ * target follows — unless the strategy has signaled since the fill
+ * happened, in which case the manager already ordered from the truth. */
+static int on_fill(const tb_event *ev, void *ctx)
+{
+    tb_signal_generator *sg = ctx;
+    const tb_order_filled *f = &ev->u.order_filled;
+    if (f->origin == TB_ORIGIN_SIGNAL) return 0;
+    instance *in =
+        tb__str_ok(f->strategy_id, TB_STRATEGY_LEN) ? find_instance(sg, f->strategy_id) : NULL;
+    if (!in) return 0;
+    char why[TB__WHY_LEN];
+    int rc = tb__check_event(ev, TB_EV_ORDER_FILLED, why, sizeof(why));
+    if (rc) return tb__refuse(sg->bus, rc, why);
+    if (strcmp(f->symbol, in->symbol) != 0) return 0;
+    if (in->last_signal_time > ev->timestamp) return 0;
+    return tb_dec_add(in->target, f->side == TB_SIDE_BUY ? f->filled_quantity : -f->filled_quantity,
+                      &in->target);
+}
+
 int tb_signal_generator_create(tb_bus *bus, tb_signal_generator **out)
 {
     if (!bus || !out) return TB_EINVAL;
@@ -117,7 +149,8 @@ int tb_signal_generator_create(tb_bus *bus, tb_signal_generator **out)
     sg->sub_rej = tb_bus_subscribe_named(bus, TB_EV_ORDER_REJECTED, on_not_executed, sg, "signal");
     sg->sub_cancel =
         tb_bus_subscribe_named(bus, TB_EV_ORDER_CANCELED, on_not_executed, sg, "signal");
-    if (sg->sub_md < 0 || sg->sub_rej < 0 || sg->sub_cancel < 0) {
+    sg->sub_fill = tb_bus_subscribe_named(bus, TB_EV_ORDER_FILLED, on_fill, sg, "signal");
+    if (sg->sub_md < 0 || sg->sub_rej < 0 || sg->sub_cancel < 0 || sg->sub_fill < 0) {
         tb_signal_generator_destroy(sg);
         return TB_ENOMEM;
     }
@@ -131,6 +164,7 @@ void tb_signal_generator_destroy(tb_signal_generator *sg)
     if (sg->sub_md >= 0) tb_bus_unsubscribe(sg->bus, sg->sub_md);
     if (sg->sub_rej >= 0) tb_bus_unsubscribe(sg->bus, sg->sub_rej);
     if (sg->sub_cancel >= 0) tb_bus_unsubscribe(sg->bus, sg->sub_cancel);
+    if (sg->sub_fill >= 0) tb_bus_unsubscribe(sg->bus, sg->sub_fill);
     for (size_t i = 0; i < sg->ninst; i++)
         sg->inst[i].vt->destroy(sg->inst[i].state);
     free(sg->inst);
@@ -205,8 +239,9 @@ int tb_signal_generator_add(tb_signal_generator *sg, const tb_strategy_vtable *v
 
 int tb_signal_generator_publish_signal(tb_signal_generator *sg, tb_event *ev)
 {
-    if (ev->u.signal.signal_type != TB_SIGNAL_HOLD) sg->signals++;
-    return tb_bus_publish(sg->bus, ev);
+    int rc = tb_bus_publish(sg->bus, ev);
+    if (rc == 0 && ev->u.signal.signal_type != TB_SIGNAL_HOLD) sg->signals++;
+    return rc;
 }
 
 /* LIMIT price: close moved by the offset in the trader's favour (buy lower,
@@ -255,8 +290,18 @@ int tb_signal_generator_process_market_data(tb_signal_generator *sg, const tb_ev
         if (in->sym != si) continue;
         /* A bar delivered again (a retry, a dead-letter replay) reaches only
          * the instances that have not processed it: a strategy that saw it
-         * would count it twice in its indicators. */
-        if (md->event_id && md->event_id == in->last_bar_id) continue;
+         * would count it twice in its indicators. One whose signal the bus
+         * did not take publishes that signal again. */
+        if (md->event_id && md->event_id == in->last_bar_id) {
+            if (in->has_staged) {
+                rc = tb_signal_generator_publish_signal(sg, &in->staged);
+                if (rc == 0)
+                    in->has_staged = 0;
+                else if (!first_rc)
+                    first_rc = rc;
+            }
+            continue;
+        }
         tb_strategy_ctx sctx = {in->target, in->strategy_id};
         tb_strategy_decision d = {TB_SIGNAL_HOLD, 0};
         rc = in->vt->on_bar(in->state, bar, &sctx, &d);
@@ -287,12 +332,27 @@ int tb_signal_generator_process_market_data(tb_signal_generator *sg, const tb_ev
                 continue;
             }
         }
+        tb_decimal target = in->target;
         if (d.signal == TB_SIGNAL_BUY)
-            rc = tb_dec_add(in->target, d.volume, &in->target);
+            rc = tb_dec_add(in->target, d.volume, &target);
         else if (d.signal == TB_SIGNAL_SELL)
-            rc = tb_dec_sub(in->target, d.volume, &in->target);
-        if (rc == 0) rc = tb_signal_generator_publish_signal(sg, &ev);
-        if (rc && !first_rc) first_rc = rc;
+            rc = tb_dec_sub(in->target, d.volume, &target);
+        if (rc) {
+            if (!first_rc) first_rc = rc;
+            continue;
+        }
+        /* The decision is made and the bar consumed: it is staged before it
+         * is published, so a failed publish is retried, never lost. */
+        s->target = target;
+        in->target = target;
+        if (d.signal != TB_SIGNAL_HOLD) in->last_signal_time = ev.timestamp;
+        in->staged = ev;
+        in->has_staged = 1;
+        rc = tb_signal_generator_publish_signal(sg, &in->staged);
+        if (rc == 0)
+            in->has_staged = 0;
+        else if (!first_rc)
+            first_rc = rc;
     }
     return first_rc;
 }

@@ -131,6 +131,24 @@ static inline int in_range(int v, int lo, int hi)
 #define CHECK_SIDE(c, p) ENUM(c, p, side, SIDE_OK((p)->side), tb_side_name, "BUY or SELL")
 #define CHECK_ORDER_TYPE(c, p)                                                                     \
     ENUM(c, p, order_type, ORDER_TYPE_OK((p)->order_type), tb_order_type_name, "MARKET or LIMIT")
+/* Orders (not signals) may also be stops, which the Order Manager places. */
+#define CHECK_ANY_ORDER_TYPE(c, p)                                                                 \
+    ENUM(c, p, order_type,                                                                         \
+         ORDER_TYPE_OK((p)->order_type) || (p)->order_type == TB_ORDER_STOP_MARKET,                \
+         tb_order_type_name, "MARKET, LIMIT or STOP_MARKET")
+#define CHECK_ORIGIN(c, p)                                                                         \
+    ENUM(c, p, origin, in_range((int)(p)->origin, TB_ORIGIN_SIGNAL, TB_ORIGIN_END),                \
+         tb_order_origin_name, "a known order origin")
+/* The order-handling fields a request and an acknowledgement share. */
+#define CHECK_ORDER_HANDLING(c, p)                                                                 \
+    ENUM(c, p, time_in_force, in_range((int)(p)->time_in_force, TB_TIF_GTC, TB_TIF_FOK),           \
+         tb_time_in_force_name, "GTC, IOC or FOK");                                                \
+    NONNEG(c, p, stop_price);                                                                      \
+    if ((p)->order_type == TB_ORDER_STOP_MARKET && (p)->stop_price <= 0)                           \
+        return dec_fault((c), "stop_price", (p)->stop_price, "is not positive for a STOP_MARKET"); \
+    CHECK_ORIGIN(c, p);                                                                            \
+    NONNEG(c, p, trailing_pct);                                                                    \
+    OPT_STR(c, p, oco_with)
 
 static int check_md(const checker *c, const tb_market_data *md)
 {
@@ -164,18 +182,20 @@ static int check_signal(const checker *c, const tb_signal_generated *s)
     REQ_STR(c, s, strategy_id);
     CHECK_ORDER_TYPE(c, s);
     NONNEG(c, s, limit_price);
+    IN_RANGE(c, s, target);
     return 0;
 }
 
 static int check_request(const checker *c, const tb_order_placement_request *q)
 {
-    CHECK_ORDER_TYPE(c, q);
+    CHECK_ANY_ORDER_TYPE(c, q);
     CHECK_SIDE(c, q);
     REQ_STR(c, q, symbol);
     POSITIVE(c, q, quantity);
     NONNEG(c, q, price);
     REQ_STR(c, q, strategy_id);
     REQ_STR(c, q, client_order_id);
+    CHECK_ORDER_HANDLING(c, q);
     return 0;
 }
 
@@ -185,12 +205,13 @@ static int check_created(const checker *c, const tb_order_created *o)
     ENUM(c, o, status, in_range((int)o->status, TB_ORDER_PENDING, TB_ORDER_EXPIRED),
          tb_order_status_name, "a known order status");
     REQ_STR(c, o, client_order_id);
-    CHECK_ORDER_TYPE(c, o);
+    CHECK_ANY_ORDER_TYPE(c, o);
     CHECK_SIDE(c, o);
     REQ_STR(c, o, symbol);
     POSITIVE(c, o, quantity);
     NONNEG(c, o, price);
     REQ_STR(c, o, strategy_id);
+    CHECK_ORDER_HANDLING(c, o);
     return 0;
 }
 
@@ -211,6 +232,7 @@ static int check_filled(const checker *c, const tb_order_filled *f)
     if (f->cumulative_quantity < f->filled_quantity)
         return pair_fault(c, "cumulative_quantity", f->cumulative_quantity, "is less than",
                           "filled_quantity", f->filled_quantity);
+    CHECK_ORIGIN(c, f);
     return 0;
 }
 
@@ -223,12 +245,13 @@ static int check_rejected(const checker *c, const tb_order_rejected *r)
     REQ_STR(c, r, strategy_id);
     REQ_STR(c, r, symbol);
     CHECK_SIDE(c, r);
-    CHECK_ORDER_TYPE(c, r);
+    CHECK_ANY_ORDER_TYPE(c, r);
     IN_RANGE(c, r, quantity);
     IN_RANGE(c, r, price);
     ENUM(c, r, reason, in_range((int)r->reason, TB_REJECT_NONE, TB_REJECT_DUPLICATE),
          tb_reject_reason_name, "a known reject reason");
     OPT_STR(c, r, text);
+    CHECK_ORIGIN(c, r);
     return 0;
 }
 
@@ -244,6 +267,9 @@ static int check_canceled(const checker *c, const tb_order_canceled *o)
     ENUM(c, o, status, o->status == TB_ORDER_CANCELED || o->status == TB_ORDER_EXPIRED,
          tb_order_status_name, "CANCELED or EXPIRED");
     OPT_STR(c, o, text);
+    ENUM(c, o, cause, in_range((int)o->cause, TB_CANCEL_EXCHANGE, TB_CANCEL_REQUESTED),
+         tb_cancel_cause_name, "a known cancel cause");
+    CHECK_ORIGIN(c, o);
     return 0;
 }
 

@@ -117,6 +117,7 @@ static const field_desc order_rejected_fields[] = {
     DEC(tb_order_rejected, price, C_ANY),
     ENUM(tb_order_rejected, reason, K_REJECT_REASON),
     STR(tb_order_rejected, text),
+    OPTIONAL(tb_order_rejected, origin, K_ORDER_ORIGIN, C_ANY),
 };
 
 static const field_desc order_canceled_fields[] = {

@@ -46,6 +46,11 @@ static tb_decimal tick_for(const tb_config *cfg, const char *symbol)
     return 0;
 }
 
+static tb_trading_state risk_state(const void *ctx)
+{
+    return tb_risk_manager_state(ctx);
+}
+
 /* The simulated exchange and the Order Manager in front of it, whose
  * pre-trade checks ask p->risk. */
 static int create_orders(tb_pipeline *p, const tb_config *cfg, char *err, size_t errlen)
@@ -56,13 +61,35 @@ static int create_orders(tb_pipeline *p, const tb_config *cfg, char *err, size_t
     tb_order_manager_config_init(&oc);
     oc.exchange = p->exchange;
     oc.pretrade = tb_risk_manager_pretrade;
+    oc.pretrade_view = tb_risk_manager_pretrade_view;
     oc.pretrade_ctx = p->risk;
+    oc.trading_state = risk_state;
+    oc.halt_close_all = cfg->risk.halt_close_all;
+    tb_order_strategy *rules = calloc(cfg->nstrategies ? cfg->nstrategies : 1, sizeof(*rules));
+    if (!rules) return TB_ENOMEM;
+    for (size_t i = 0; i < cfg->nstrategies; i++) {
+        const tb_strategy_config *sc = &cfg->strategies[i];
+        tb_order_strategy *r = &rules[i];
+        memcpy(r->strategy_id, sc->id, sizeof(r->strategy_id));
+        memcpy(r->symbol, sc->symbol, sizeof(r->symbol));
+        r->keep = sc->on_new_signal == TB_ON_SIGNAL_KEEP;
+        r->time_in_force = sc->time_in_force;
+        r->expire_after_bars = sc->expire_after_bars;
+        r->stop_loss_pct = sc->stop_loss_pct;
+        r->take_profit_pct = sc->take_profit_pct;
+        r->trailing_stop_pct = sc->trailing_stop_pct;
+    }
+    oc.strategies = rules;
+    oc.nstrategies = cfg->nstrategies;
     oc.max_attempts = cfg->order_max_attempts;
     oc.base_delay = cfg->order_base_delay;
     oc.max_delay = cfg->order_max_delay;
     oc.max_total = cfg->order_max_total;
     oc.retry_seed = cfg->order_retry_seed;
-    return tb_order_manager_create(p->bus, &oc, &p->orders);
+    rc = tb_order_manager_create(p->bus, &oc, &p->orders);
+    free(rules); /* copied by the manager */
+    if (rc == TB_EINVAL) tb__errf(err, errlen, "[strategy.*]: invalid order handling settings");
+    return rc;
 }
 
 static const char *const publishers[] = {"risk",    "orders",  "positions", "signal",

@@ -408,8 +408,27 @@ static int run_strategy(tb_legacy_runner *r, size_t idx, const tb_market_data *b
     rec.price = bar->close;
     if ((rc = emit(r, &rec)) != 0) return rc;
 
+    /* A new signal replaces the strategy's orders still working (the
+     * default on_new_signal), and the order is what is missing between the
+     * target and what is held plus still working — in one loop, with the
+     * same rule the pipeline's Order Manager follows. */
+    if (st->sc->on_new_signal == TB_ON_SIGNAL_REPLACE) {
+        size_t k = 0;
+        for (size_t i = 0; i < r->norders; i++)
+            if (r->orders[i].strat != idx) r->orders[k++] = r->orders[i];
+        r->norders = k;
+    }
+    tb_decimal diff = target - st->qty;
+    for (size_t i = 0; i < r->norders; i++)
+        if (r->orders[i].strat == idx)
+            diff -=
+                r->orders[i].side == TB_SIDE_BUY ? r->orders[i].remaining : -r->orders[i].remaining;
+    if (diff == 0) return 0;
+    trade = diff;
+    qty = tb_dec_abs(diff);
+
     record_for(&rec, TB_REC_ORDER, bar->close_time, r, st);
-    rec.side = buy ? TB_SIDE_BUY : TB_SIDE_SELL;
+    rec.side = trade > 0 ? TB_SIDE_BUY : TB_SIDE_SELL;
     rec.order_type = is_limit ? TB_ORDER_LIMIT : TB_ORDER_MARKET;
     rec.quantity = qty;
     rec.price = limit;
@@ -488,6 +507,45 @@ static const tb_legacy_strategy *lookup(const tb_legacy_strategy *const *extra, 
     return tb_legacy_builtin(name);
 }
 
+int tb_legacy_check_config(const tb_config *cfg, char *err, size_t errlen)
+{
+    /* What the monolith would silently not do, and the pipeline would: a
+     * comparison that can only report divergences. */
+    static const char fix[] = "remove it to compare with the legacy monolith";
+    /* A drawdown limit alone changes nothing until it fires; parity and the
+     * shadow run refuse the comparison when it does (tb_parity_add_pipeline_run,
+     * tb_shadow_on_bar). close_all trades on its own: refused now. */
+    if (cfg->risk.halt_close_all) {
+        tb__errf(err, errlen,
+                 "[risk] halt_action: the legacy monolith does not model trading halts; %s", fix);
+        return TB_ECONFIG;
+    }
+    for (size_t i = 0; i < cfg->nstrategies; i++) {
+        const tb_strategy_config *sc = &cfg->strategies[i];
+        const char *key = NULL, *what = NULL;
+        if (sc->stop_loss_pct > 0)
+            key = "stop_loss_pct", what = "stops";
+        else if (sc->take_profit_pct > 0)
+            key = "take_profit_pct", what = "take-profit targets";
+        else if (sc->trailing_stop_pct > 0)
+            key = "trailing_stop_pct", what = "trailing stops";
+        else if (sc->size_pct > 0)
+            key = "size", what = "position sizing";
+        else if (sc->risk_per_trade_pct > 0)
+            key = "risk_per_trade", what = "position sizing";
+        else if (sc->time_in_force != TB_TIF_GTC)
+            key = "time_in_force", what = "time in force";
+        else if (sc->expire_after_bars > 0)
+            key = "expire_after_bars", what = "order expiry";
+        if (key) {
+            tb__errf(err, errlen, "[strategy.%s] %s: the legacy monolith does not model %s; %s",
+                     sc->id, key, what, fix);
+            return TB_ECONFIG;
+        }
+    }
+    return 0;
+}
+
 int tb_legacy_runner_create(const tb_config *cfg, const tb_legacy_strategy *const *extra,
                             size_t nextra, tb_record_sink sink, void *ctx, tb_legacy_runner **out,
                             char *err, size_t errlen)
@@ -497,6 +555,8 @@ int tb_legacy_runner_create(const tb_config *cfg, const tb_legacy_strategy *cons
         tb__errf(err, errlen, "the config must be built first (tb_config_build)");
         return TB_EMISUSE;
     }
+    int crc = tb_legacy_check_config(cfg, err, errlen);
+    if (crc) return crc;
     tb_legacy_runner *r = calloc(1, sizeof(*r));
     if (!r) return TB_ENOMEM;
     r->cfg = cfg;

@@ -1,5 +1,6 @@
 /* Filling a parity comparison: the pipeline's run, the bundled monolith's
  * run, or a log some other system wrote. */
+#include <stdio.h>
 #include <string.h>
 
 #include "tradebus/backtest.h"
@@ -11,6 +12,7 @@ typedef struct {
     tb_parity_side side;
     FILE *copy;
     tb_tradelog *tradelog;
+    int halted; /* the pipeline's run halted trading */
 } side_sink;
 
 static int add(const tb_trade_record *rec, void *ctx)
@@ -28,8 +30,14 @@ static int on_start(tb_pipeline *p, void *ctx)
 
 static int on_end(tb_pipeline *p, const tb_backtest_result *res, void *ctx)
 {
-    (void)p;
     side_sink *s = ctx;
+    /* From a halt on the pipeline trades reduce-only, which no monolith
+     * here models: the comparison is refused rather than reported as the
+     * divergences that follow. */
+    if (tb_pipeline_trading_state(p) == TB_TRADING_HALTED) {
+        s->halted = 1;
+        return TB_ECONFIG;
+    }
     return tb_tradelog_finish(s->tradelog, res->realized_pnl, res->unrealized_pnl, res->fees);
 }
 
@@ -44,7 +52,7 @@ static void on_stop(tb_pipeline *p, void *ctx)
 int tb_parity_add_pipeline_run(tb_parity *p, const struct tb_config *cfg, FILE *copy, char *err,
                                size_t errlen)
 {
-    side_sink s = {p, TB_SIDE_PIPELINE, copy, NULL};
+    side_sink s = {p, TB_SIDE_PIPELINE, copy, NULL, 0};
     tb_backtest_options opt;
     memset(&opt, 0, sizeof(opt));
     opt.on_start = on_start;
@@ -54,6 +62,11 @@ int tb_parity_add_pipeline_run(tb_parity *p, const struct tb_config *cfg, FILE *
     tb_backtest_result res;
     int rc = tb_backtest_run(cfg, &opt, &res, err, errlen);
     if (rc == 0) tb_backtest_result_free(&res);
+    if (s.halted)
+        snprintf(err, errlen,
+                 "trading halted during the run ([risk] max_drawdown_pct): from there the "
+                 "pipeline only reduces risk, which the legacy monolith does not model; "
+                 "compare with --set risk.max_drawdown_pct=0 (or a limit the run stays within)");
     return rc;
 }
 
@@ -61,7 +74,7 @@ int tb_parity_add_legacy_run(tb_parity *p, const struct tb_config *cfg,
                              const struct tb_legacy_strategy *const *extra, size_t nextra,
                              FILE *copy, char *err, size_t errlen)
 {
-    side_sink s = {p, TB_SIDE_LEGACY, copy, NULL};
+    side_sink s = {p, TB_SIDE_LEGACY, copy, NULL, 0};
     tb_legacy_result res;
     return tb_legacy_run(cfg, extra, nextra, add, &s, &res, err, errlen);
 }
@@ -69,6 +82,6 @@ int tb_parity_add_legacy_run(tb_parity *p, const struct tb_config *cfg,
 int tb_parity_add_legacy_log(tb_parity *p, FILE *f, const char *name, FILE *copy, char *err,
                              size_t errlen)
 {
-    side_sink s = {p, TB_SIDE_LEGACY, copy, NULL};
+    side_sink s = {p, TB_SIDE_LEGACY, copy, NULL, 0};
     return tb_tradelog_read(f, name, add, &s, err, errlen);
 }
