@@ -437,8 +437,9 @@ int tb_order_manager_handle_signal_event(tb_order_manager *om, const tb_event *s
             return fail(om, TB_EOVERFLOW, "target of %s is out of range", s->strategy_id);
         tb_side away =
             b->rules.keep && to_go != 0 ? (to_go > 0 ? TB_SIDE_SELL : TB_SIDE_BUY) : (tb_side)0;
-        if ((!b->rules.keep || to_go == 0 || away) && (rc = cancel_replaced(om, s->strategy_id, s->symbol, away,
-                                                              s->strategy_id, sig->timestamp)) != 0)
+        if ((!b->rules.keep || to_go == 0 || away) &&
+            (rc = cancel_replaced(om, s->strategy_id, s->symbol, away, s->strategy_id,
+                                  sig->timestamp)) != 0)
             return rc;
         b = find_book(om, s->strategy_id, s->symbol);
         /* What the strategy will hold if everything still working fills;
