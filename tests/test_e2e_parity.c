@@ -242,18 +242,20 @@ static void test_parity_refuses_what_the_monolith_does_not_model(void **state)
 static void test_parity_refuses_a_run_that_halted(void **state)
 {
     (void)state;
-    assert_int_equal(tbt_run_cli(dir, NULL,
-                                 "parity --config bt.ini --set risk.max_drawdown_pct=0.01 "
-                                 "--set strategy.s1.quantity=500 --set backtest.initial_cash=10000"),
-                     2);
+    assert_int_equal(
+        tbt_run_cli(dir, NULL,
+                    "parity --config bt.ini --set risk.max_drawdown_pct=0.01 "
+                    "--set strategy.s1.quantity=500 --set backtest.initial_cash=10000"),
+        2);
     char *err = tbt_read_in(dir, "stderr.txt");
     assert_non_null(strstr(err, "trading halted during the run"));
     free(err);
-    assert_int_equal(tbt_run_cli(dir, NULL,
-                                 "backtest --config bt.ini --shadow-legacy --out sh "
-                                 "--set risk.max_drawdown_pct=0.01 "
-                                 "--set strategy.s1.quantity=500 --set backtest.initial_cash=10000"),
-                     2);
+    assert_int_equal(
+        tbt_run_cli(dir, NULL,
+                    "backtest --config bt.ini --shadow-legacy --out sh "
+                    "--set risk.max_drawdown_pct=0.01 "
+                    "--set strategy.s1.quantity=500 --set backtest.initial_cash=10000"),
+        2);
     err = tbt_read_in(dir, "stderr.txt");
     assert_non_null(strstr(err, "the legacy monolith does not model halts"));
     free(err);
