@@ -112,6 +112,8 @@ typedef struct {
     tb_decimal quantity;        /* ordered */
     tb_decimal filled_quantity; /* cumulative */
     int64_t time;               /* when the exchange accepted it, ns */
+    tb_decimal stop_price;      /* STOP_MARKET: the stop now (a trailing stop's moves
+                                   included), else 0 */
 } tb_exchange_order_info;
 
 typedef struct {
