@@ -1080,6 +1080,570 @@ static void test_id_stats_count_submits_and_acceptances_per_client_order_id(void
     assert_int_equal(st.max_submits_per_id, 4);
 }
 
+/* ---- time in force ------------------------------------------------------ */
+
+static tb_order_placement_request limit_tif(const char *cid, tb_side side, const char *qty,
+                                            const char *price, tb_time_in_force tif)
+{
+    tb_order_placement_request q = order(cid, side, TB_ORDER_LIMIT, qty, price);
+    q.time_in_force = tif;
+    return q;
+}
+
+static void test_ioc_fills_what_it_can_on_its_first_bar_and_expires_the_rest(void **state)
+{
+    fixture *f = *state;
+    open_with_participation(f, "0.1");
+    tb_order_placement_request q = limit_tif("c-1", TB_SIDE_BUY, "0.5", "100", TB_TIF_IOC);
+    submit(f, &q, 0);
+    bar(f, 1, "99", "101", "98", "100", "3"); /* at most 0.3 */
+
+    assert_int_equal(f->n, 3);
+    assert_int_equal(f->resp[1].kind, TB_XR_FILL);
+    assert_dec_equal(f->resp[1].quantity, "0.3");
+    assert_dec_equal(f->resp[1].price, "99");
+    const tb_exchange_response *r = &f->resp[2];
+    assert_int_equal(r->kind, TB_XR_EXPIRED);
+    assert_string_equal(r->client_order_id, "c-1");
+    assert_string_equal(r->order_id, "SIM-1");
+    assert_dec_equal(r->quantity, "0.2");
+    assert_int_equal(r->time, 1 * TBT_MINUTE);
+    assert_string_equal(r->text, "IOC: 0.2 of 0.5 unfilled expired");
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 0);
+    tb_exchange_order_info info = query_ok(f, "c-1");
+    assert_int_equal(info.status, TB_ORDER_EXPIRED);
+    assert_dec_equal(info.filled_quantity, "0.3");
+
+    bar(f, 2, "99", "101", "98", "100", "1000"); /* it would fill now: it is gone */
+    assert_int_equal(count(f, TB_XR_FILL), 1);
+}
+
+static void test_ioc_expires_whole_when_its_first_bar_does_not_reach_the_limit(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_order_placement_request q = limit_tif("c-1", TB_SIDE_BUY, "0.5", "95", TB_TIF_IOC);
+    submit(f, &q, 0);
+    bar(f, 1, "99", "101", "96", "100", "1000");
+
+    assert_int_equal(count(f, TB_XR_FILL), 0);
+    assert_int_equal(count(f, TB_XR_EXPIRED), 1);
+    assert_dec_equal(nth(f, TB_XR_EXPIRED, 0)->quantity, "0.5");
+    assert_string_equal(nth(f, TB_XR_EXPIRED, 0)->text, "IOC: 0.5 of 0.5 unfilled expired");
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 0);
+}
+
+static void test_fok_fills_all_or_expires_all(void **state)
+{
+    fixture *f = *state;
+    open_with_participation(f, "0.1");
+    tb_order_placement_request thin = limit_tif("c-1", TB_SIDE_BUY, "0.5", "100", TB_TIF_FOK);
+    tb_order_placement_request far = limit_tif("c-2", TB_SIDE_BUY, "0.5", "90", TB_TIF_FOK);
+    submit(f, &thin, 0);
+    submit(f, &far, 0);
+    bar(f, 1, "99", "101", "98", "100", "3"); /* 0.3 of c-1 could trade: not all */
+
+    assert_int_equal(count(f, TB_XR_FILL), 0);
+    assert_int_equal(count(f, TB_XR_EXPIRED), 2);
+    assert_string_equal(nth(f, TB_XR_EXPIRED, 0)->client_order_id, "c-1");
+    assert_dec_equal(nth(f, TB_XR_EXPIRED, 0)->quantity, "0.5");
+    assert_string_equal(nth(f, TB_XR_EXPIRED, 0)->text, "FOK: 0.5 cannot fill in full, expired");
+    assert_string_equal(nth(f, TB_XR_EXPIRED, 1)->client_order_id, "c-2");
+    assert_dec_equal(tb_sim_exchange_cash(f->ex), "10000");
+
+    tb_order_placement_request deep = limit_tif("c-3", TB_SIDE_BUY, "0.5", "100", TB_TIF_FOK);
+    submit(f, &deep, 1 * TBT_MINUTE);
+    bar(f, 2, "99", "101", "98", "100", "5"); /* 0.5: exactly enough */
+    assert_int_equal(count(f, TB_XR_FILL), 1);
+    assert_dec_equal(nth(f, TB_XR_FILL, 0)->quantity, "0.5");
+    assert_int_equal(count(f, TB_XR_EXPIRED), 2);
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 0);
+}
+
+static void test_expired_ioc_remainder_releases_its_reservation(void **state)
+{
+    fixture *f = *state;
+    open_with_participation(f, "0.1");
+    tb_order_placement_request q = limit_tif("c-1", TB_SIDE_BUY, "50", "100", TB_TIF_IOC);
+    submit(f, &q, 0);                             /* holds 50 × 100.1 = 5005 */
+    bar(f, 1, "100", "100", "100", "100", "100"); /* fills 10, 40 expire */
+    assert_int_equal(count(f, TB_XR_EXPIRED), 1);
+    /* Cash after = cash before + the fill alone: 10000 - 1000 - 1. */
+    assert_dec_equal(tb_sim_exchange_cash(f->ex), "8999");
+
+    /* 89.9 × 100.1 = 8998.99 fits only if the 40 expired hold nothing back. */
+    tb_order_placement_request all = order("c-2", TB_SIDE_BUY, TB_ORDER_LIMIT, "89.9", "100");
+    submit(f, &all, 1 * TBT_MINUTE);
+    assert_int_equal(f->resp[f->n - 1].kind, TB_XR_ACCEPTED);
+}
+
+/* ---- stop orders -------------------------------------------------------- */
+
+static tb_order_placement_request stop(const char *cid, tb_side side, const char *qty,
+                                       const char *stop_price)
+{
+    tb_order_placement_request q = order(cid, side, TB_ORDER_STOP_MARKET, qty, NULL);
+    q.stop_price = stop_price ? tbt_dec(stop_price) : 0;
+    return q;
+}
+
+static void open_with_slippage(fixture *f, const char *bps)
+{
+    tb_sim_exchange_config cfg = default_config();
+    cfg.slippage_bps = tbt_dec(bps);
+    open_exchange(f, &cfg);
+    first_bar_at_100(f);
+}
+
+static void test_stop_rejected_without_stop_price(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_order_placement_request q = stop("c-1", TB_SIDE_SELL, "1", NULL);
+    expect_rejected(f, &q, TB_REJECT_INVALID_PRICE, "stop price must be positive");
+}
+
+static void test_stop_rejected_off_tick_size(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_order_placement_request q = stop("c-1", TB_SIDE_SELL, "1", "95.005");
+    expect_rejected(f, &q, TB_REJECT_INVALID_PRICE,
+                    "stop price 95.005 is not a multiple of tick size 0.01");
+}
+
+static void test_sell_stop_triggers_when_low_touches_and_fills_at_stop_less_slippage(void **state)
+{
+    fixture *f = *state;
+    open_with_slippage(f, "20");
+    tb_order_placement_request q = stop("c-1", TB_SIDE_SELL, "1", "95");
+    submit(f, &q, 0);
+    bar(f, 1, "99", "100", "95.01", "98", "10"); /* above the stop */
+    assert_int_equal(count(f, TB_XR_FILL), 0);
+    bar(f, 2, "98", "99", "95", "96", "10"); /* touches it */
+
+    assert_int_equal(count(f, TB_XR_FILL), 1);
+    const tb_exchange_response *r = nth(f, TB_XR_FILL, 0);
+    assert_dec_equal(r->price, "94.81"); /* 95 × 0.998 = 94.81 */
+    assert_dec_equal(r->quantity, "1");
+    assert_int_equal(r->time, 2 * TBT_MINUTE);
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 0);
+}
+
+static void test_buy_stop_triggers_when_high_touches_and_fills_at_stop_plus_slippage(void **state)
+{
+    fixture *f = *state;
+    open_with_slippage(f, "20");
+    tb_order_placement_request q = stop("c-1", TB_SIDE_BUY, "1", "105");
+    submit(f, &q, 0);
+    bar(f, 1, "101", "104.99", "100", "102", "10");
+    assert_int_equal(count(f, TB_XR_FILL), 0);
+    bar(f, 2, "102", "105", "101", "104", "10");
+
+    assert_int_equal(count(f, TB_XR_FILL), 1);
+    assert_dec_equal(nth(f, TB_XR_FILL, 0)->price, "105.21"); /* 105 × 1.002 */
+}
+
+static void test_stop_gap_fills_at_open(void **state)
+{
+    fixture *f = *state;
+    open_with_slippage(f, "20");
+    tb_order_placement_request sell = stop("c-1", TB_SIDE_SELL, "1", "95");
+    tb_order_placement_request buy = stop("c-2", TB_SIDE_BUY, "1", "105");
+    submit(f, &sell, 0);
+    bar(f, 1, "93", "94", "90", "92", "10");                 /* opens below the sell stop */
+    assert_dec_equal(nth(f, TB_XR_FILL, 0)->price, "92.81"); /* 93 × 0.998 = 92.814 */
+    submit(f, &buy, 1 * TBT_MINUTE + 1);
+    bar(f, 2, "107", "108", "106", "107", "10");              /* opens above the buy stop */
+    assert_dec_equal(nth(f, TB_XR_FILL, 1)->price, "107.21"); /* 107 × 1.002 = 107.214 */
+}
+
+static void test_stop_placed_during_a_bar_triggers_on_that_bar(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    bar(f, 1, "100", "101", "94", "96", "10");
+    /* Placed after the exchange processed bar 1, stamped with its open time:
+     * the stop meets bar 1 at once; a take-profit placed alike waits. */
+    tb_order_placement_request sl = stop("sl", TB_SIDE_SELL, "1", "95");
+    tb_order_placement_request tp = order("tp", TB_SIDE_SELL, TB_ORDER_LIMIT, "1", "100.5");
+    submit(f, &sl, 1 * TBT_MINUTE);
+    submit(f, &tp, 1 * TBT_MINUTE);
+
+    assert_int_equal(f->n, 3);
+    assert_int_equal(f->resp[0].kind, TB_XR_ACCEPTED);
+    assert_int_equal(f->resp[1].kind, TB_XR_FILL);
+    assert_string_equal(f->resp[1].client_order_id, "sl");
+    assert_dec_equal(f->resp[1].price, "95");
+    assert_int_equal(f->resp[1].time, 1 * TBT_MINUTE);
+    assert_int_equal(f->resp[2].kind, TB_XR_ACCEPTED);
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 1);
+}
+
+static void test_stop_placed_after_a_bar_closed_waits_for_the_next_bar(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    bar(f, 1, "100", "101", "94", "96", "10");
+    tb_order_placement_request sl = stop("sl", TB_SIDE_SELL, "1", "95");
+    submit(f, &sl, 2 * TBT_MINUTE - 1); /* bar 1's close time */
+    assert_int_equal(count(f, TB_XR_FILL), 0);
+    bar(f, 2, "96", "97", "95.5", "96", "10");
+    assert_int_equal(count(f, TB_XR_FILL), 0);
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 1);
+}
+
+static void test_stop_placed_during_a_bar_gets_only_the_volume_that_bar_has_left(void **state)
+{
+    fixture *f = *state;
+    tb_sim_exchange_config cfg = default_config();
+    cfg.max_volume_participation = tbt_dec("0.1");
+    cfg.slippage_bps = tbt_dec("20");
+    open_exchange(f, &cfg);
+    first_bar_at_100(f);
+    tb_order_placement_request entry = order("c-1", TB_SIDE_BUY, TB_ORDER_MARKET, "1", NULL);
+    submit(f, &entry, 0);
+    bar(f, 1, "100", "101", "94", "96", "10"); /* the entry takes the bar's 1 */
+    assert_int_equal(count(f, TB_XR_FILL), 1);
+    tb_order_placement_request sl = stop("sl", TB_SIDE_SELL, "1", "95");
+    submit(f, &sl, 1 * TBT_MINUTE);
+    assert_int_equal(count(f, TB_XR_FILL), 1); /* touched, but nothing left */
+
+    /* Triggered, it trades on as a market order, above its stop too. */
+    bar(f, 2, "97", "98", "96.5", "97", "100");
+    assert_int_equal(count(f, TB_XR_FILL), 2);
+    assert_dec_equal(nth(f, TB_XR_FILL, 1)->price, "96.81"); /* 97 × 0.998 = 96.806 */
+}
+
+static void test_partly_filled_stop_keeps_filling_as_market_on_later_bars(void **state)
+{
+    fixture *f = *state;
+    tb_sim_exchange_config cfg = default_config();
+    cfg.max_volume_participation = tbt_dec("0.1");
+    cfg.slippage_bps = tbt_dec("20");
+    open_exchange(f, &cfg);
+    first_bar_at_100(f);
+    tb_order_placement_request q = stop("c-1", TB_SIDE_SELL, "2", "95");
+    submit(f, &q, 0);
+    bar(f, 1, "99", "99", "94", "95", "10"); /* at most 1 */
+    bar(f, 2, "97", "98", "96.5", "97", "100");
+
+    assert_int_equal(count(f, TB_XR_FILL), 2);
+    assert_dec_equal(nth(f, TB_XR_FILL, 0)->quantity, "1");
+    assert_dec_equal(nth(f, TB_XR_FILL, 0)->price, "94.81");
+    assert_dec_equal(nth(f, TB_XR_FILL, 1)->quantity, "1");
+    assert_dec_equal(nth(f, TB_XR_FILL, 1)->price, "96.81");
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 0);
+}
+
+static void test_buy_stop_reserves_cash_at_its_stop_when_above_the_market(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    /* 99 × 101 × 1.001: the last close (100) would need only 9909.9. */
+    tb_order_placement_request q = stop("c-1", TB_SIDE_BUY, "99", "101");
+    expect_rejected(f, &q, TB_REJECT_INSUFFICIENT_FUNDS, "needs 10008.999, only 10000 available");
+}
+
+/* ---- brackets: OCO ------------------------------------------------------ */
+
+static void test_stop_wins_when_one_bar_touches_stop_and_target(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    /* The target is older: time priority alone would fill it first. */
+    tb_order_placement_request tp = order("tp", TB_SIDE_SELL, TB_ORDER_LIMIT, "1", "110");
+    tb_order_placement_request sl = stop("sl", TB_SIDE_SELL, "1", "95");
+    strcpy(tp.oco_with, "sl");
+    strcpy(sl.oco_with, "tp");
+    submit(f, &tp, 0);
+    submit(f, &sl, 0);
+    bar(f, 1, "100", "111", "94", "100", "1000");
+
+    assert_int_equal(count(f, TB_XR_FILL), 1);
+    assert_string_equal(nth(f, TB_XR_FILL, 0)->client_order_id, "sl");
+    assert_dec_equal(nth(f, TB_XR_FILL, 0)->price, "95");
+    assert_int_equal(count(f, TB_XR_CANCELED), 1);
+    assert_string_equal(nth(f, TB_XR_CANCELED, 0)->client_order_id, "tp");
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 0);
+}
+
+static void test_oco_partner_canceled_when_one_fills(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_order_placement_request sl = stop("sl", TB_SIDE_SELL, "1", "95");
+    tb_order_placement_request tp = order("tp", TB_SIDE_SELL, TB_ORDER_LIMIT, "1", "110");
+    strcpy(tp.oco_with, "sl"); /* only the target names its partner */
+    submit(f, &sl, 0);
+    submit(f, &tp, 0);
+    bar(f, 1, "100", "111", "99", "110", "1000");
+
+    assert_int_equal(f->n, 4);
+    assert_int_equal(f->resp[2].kind, TB_XR_FILL);
+    assert_string_equal(f->resp[2].client_order_id, "tp");
+    const tb_exchange_response *r = &f->resp[3];
+    assert_int_equal(r->kind, TB_XR_CANCELED);
+    assert_string_equal(r->client_order_id, "sl");
+    assert_string_equal(r->order_id, "SIM-1");
+    assert_dec_equal(r->quantity, "1");
+    assert_int_equal(r->time, 1 * TBT_MINUTE);
+    assert_string_equal(r->text, "OCO: tp filled");
+    assert_int_equal(query_ok(f, "sl").status, TB_ORDER_CANCELED);
+
+    bar(f, 2, "90", "91", "80", "85", "1000");
+    assert_int_equal(count(f, TB_XR_FILL), 1);
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 0);
+}
+
+static void test_oco_partner_canceled_when_only_the_partner_names_the_pair(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_order_placement_request sl = stop("sl", TB_SIDE_SELL, "1", "95");
+    tb_order_placement_request tp = order("tp", TB_SIDE_SELL, TB_ORDER_LIMIT, "1", "110");
+    strcpy(sl.oco_with, "tp"); /* the stop names the target, which fills */
+    submit(f, &sl, 0);
+    submit(f, &tp, 0);
+    bar(f, 1, "100", "111", "99", "110", "1000");
+
+    assert_int_equal(count(f, TB_XR_CANCELED), 1);
+    assert_string_equal(nth(f, TB_XR_CANCELED, 0)->client_order_id, "sl");
+    assert_string_equal(nth(f, TB_XR_CANCELED, 0)->text, "OCO: tp filled");
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 0);
+}
+
+static void test_oco_partial_fill_cancels_the_partner_and_keeps_working(void **state)
+{
+    fixture *f = *state;
+    open_with_participation(f, "0.1");
+    tb_order_placement_request sl = stop("sl", TB_SIDE_SELL, "1", "95");
+    tb_order_placement_request tp = order("tp", TB_SIDE_SELL, TB_ORDER_LIMIT, "1", "110");
+    strcpy(tp.oco_with, "sl");
+    submit(f, &sl, 0);
+    submit(f, &tp, 0);
+    bar(f, 1, "100", "111", "99", "110", "5"); /* tp: 0.5 of 1 */
+
+    assert_dec_equal(nth(f, TB_XR_FILL, 0)->quantity, "0.5");
+    assert_string_equal(nth(f, TB_XR_CANCELED, 0)->client_order_id, "sl");
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 1);
+    bar(f, 2, "94", "95", "90", "92", "1000"); /* would have hit the stop */
+    assert_int_equal(count(f, TB_XR_FILL), 1);
+}
+
+static void test_bracket_stop_and_target_both_close_an_all_in_long(void **state)
+{
+    fixture *f = *state;
+    go_long_with_all_cash(f); /* 99.9 long, 0.01 cash */
+    tb_order_placement_request sl = stop("sl", TB_SIDE_SELL, "99.9", "95");
+    tb_order_placement_request tp = order("tp", TB_SIDE_SELL, TB_ORDER_LIMIT, "99.9", "110");
+    strcpy(sl.oco_with, "tp");
+    strcpy(tp.oco_with, "sl");
+    submit(f, &sl, 1 * TBT_MINUTE);
+    submit(f, &tp, 1 * TBT_MINUTE);
+
+    /* Only one of the pair can ever fill: neither opens a short. */
+    assert_int_equal(count(f, TB_XR_ACCEPTED), 2);
+    assert_int_equal(count(f, TB_XR_REJECTED), 0);
+}
+
+static void stop_canceling_listener(const tb_exchange_response *r, void *ctx)
+{
+    fixture *f = ctx;
+    listen(r, ctx);
+    if (r->kind == TB_XR_FILL && strcmp(r->client_order_id, "c-2") == 0)
+        assert_int_equal(tb_exchange_cancel(f->ex, "c-1", r->time, NULL), 0);
+}
+
+static void test_listener_cancel_during_a_bar_skips_no_other_order(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_exchange_set_listener(f->ex, stop_canceling_listener, f);
+    tb_order_placement_request a = order("c-1", TB_SIDE_BUY, TB_ORDER_LIMIT, "1", "50");
+    tb_order_placement_request b = order("c-2", TB_SIDE_BUY, TB_ORDER_MARKET, "1", NULL);
+    tb_order_placement_request c = order("c-3", TB_SIDE_BUY, TB_ORDER_MARKET, "1", NULL);
+    submit(f, &a, 0);
+    submit(f, &b, 0);
+    submit(f, &c, 0);
+    bar(f, 1, "100", "101", "99", "100", "1000"); /* c-2's fill cancels c-1, before it */
+
+    assert_int_equal(count(f, TB_XR_FILL), 2);
+    assert_string_equal(nth(f, TB_XR_FILL, 0)->client_order_id, "c-2");
+    assert_string_equal(nth(f, TB_XR_FILL, 1)->client_order_id, "c-3");
+    assert_int_equal(tb_sim_exchange_open_orders(f->ex), 0);
+}
+
+/* ---- trailing stops ----------------------------------------------------- */
+
+static void test_trailing_stop_follows_close_and_never_moves_back(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_order_placement_request q = stop("ts", TB_SIDE_SELL, "1", "90");
+    q.trailing_pct = tbt_dec("5");
+    submit(f, &q, TBT_MINUTE - 1); /* after bar 0 closed: it trails from bar 1 on */
+    assert_dec_equal(query_ok(f, "ts").stop_price, "90");
+
+    bar(f, 1, "100", "101", "99", "100", "10");
+    assert_dec_equal(query_ok(f, "ts").stop_price, "95"); /* 100 × 0.95 */
+    bar(f, 2, "100", "112", "100", "111.11", "10");
+    assert_dec_equal(query_ok(f, "ts").stop_price, "105.55"); /* 105.5545, down */
+    bar(f, 3, "111", "111", "105.56", "105.6", "10");
+    assert_dec_equal(query_ok(f, "ts").stop_price, "105.55"); /* never back */
+    assert_int_equal(count(f, TB_XR_FILL), 0);
+
+    bar(f, 4, "105.6", "106", "105.55", "106", "10");
+    assert_int_equal(count(f, TB_XR_FILL), 1);
+    assert_dec_equal(nth(f, TB_XR_FILL, 0)->price, "105.55");
+    assert_dec_equal(query_ok(f, "ts").stop_price, "105.55"); /* as it filled */
+}
+
+static void test_buy_trailing_stop_follows_close_down_rounded_up(void **state)
+{
+    fixture *f = *state;
+    first_bar_at_100(f);
+    tb_order_placement_request q = stop("ts", TB_SIDE_BUY, "1", "110");
+    q.trailing_pct = tbt_dec("5");
+    submit(f, &q, TBT_MINUTE - 1);
+    bar(f, 1, "100", "101", "99", "100", "10");
+    assert_dec_equal(query_ok(f, "ts").stop_price, "105");
+    bar(f, 2, "100", "100", "90", "90.01", "10");
+    assert_dec_equal(query_ok(f, "ts").stop_price, "94.52"); /* 94.5105, up */
+    bar(f, 3, "91", "94.51", "90", "94", "10");
+    assert_dec_equal(query_ok(f, "ts").stop_price, "94.52");
+    assert_int_equal(count(f, TB_XR_FILL), 0);
+}
+
+/* ---- invariants over random bars ---------------------------------------- */
+
+static uint64_t prng_next(uint64_t *s)
+{
+    uint64_t z = (*s += UINT64_C(0x9E3779B97F4A7C15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+#define CENT ((tb_decimal)1000000) /* 0.01, BTCUSDT's tick */
+
+/* v × (100 - pct) / 100 rounded down to the cent. */
+static tb_decimal cents_below(tb_decimal v, tb_decimal pct)
+{
+    __int128 n = (__int128)v * (100 * TB_DECIMAL_ONE - pct) / (100 * TB_DECIMAL_ONE);
+    return (tb_decimal)(n / CENT * CENT);
+}
+
+/* The least a sell at v less slippage_bps may get: half a tick of rounding. */
+static tb_decimal lowest_sell(tb_decimal v, tb_decimal bps)
+{
+    return v - (tb_decimal)((__int128)v * bps / (10000 * TB_DECIMAL_ONE)) - CENT / 2;
+}
+
+/* A SELL stop over random walks, for many slippages, participations, stop
+ * distances and trailing percents: it never triggers on a bar whose low is
+ * above its stop; the first bar that reaches it fills it (unless the bar's
+ * volume cap is 0), never above the stop nor above the open, at that price
+ * less slippage (half a tick either way); once triggered it trades the
+ * remainder as a market order; a trailing stop follows the close exactly
+ * and never moves back. */
+static void test_sell_stop_invariants_over_random_bars(void **state)
+{
+    fixture *f = *state;
+    static const char *const slips[] = {"0", "3", "10", "25.5"};
+    static const char *const parts[] = {"0", "0.05", "0.5", "1"};
+    static const char *const pcts[] = {"0.5", "1", "2", "5"};
+    static const char *const trails[] = {"0", "1", "3"};
+    static const char *const vols[] = {"0", "1", "4", "15", "200"};
+    uint64_t rng = 42;
+    size_t triggered_runs = 0, zero_cap_triggers = 0;
+    for (size_t c = 0; c < 4 * 4 * 4 * 3 * 2; c++) {
+        tb_sim_exchange_config cfg = default_config();
+        cfg.slippage_bps = tbt_dec(slips[c % 4]);
+        cfg.max_volume_participation = tbt_dec(parts[c / 4 % 4]);
+        tb_decimal pct = tbt_dec(pcts[c / 16 % 4]), trail = tbt_dec(trails[c / 64 % 3]);
+        open_exchange(f, &cfg);
+        first_bar_at_100(f);
+        tb_order_placement_request q = order("st", TB_SIDE_SELL, TB_ORDER_STOP_MARKET, "2", NULL);
+        q.stop_price = cents_below(100 * TB_DECIMAL_ONE, pct);
+        q.trailing_pct = trail;
+        submit(f, &q, TBT_MINUTE - 1);
+        assert_int_equal(f->resp[f->n - 1].kind, TB_XR_ACCEPTED);
+
+        tb_decimal close = 100 * TB_DECIMAL_ONE, left = 2 * TB_DECIMAL_ONE, stop = q.stop_price;
+        int triggered = 0;
+        for (int64_t m = 1; m <= 60 && left > 0; m++) {
+            tb_market_data b;
+            memset(&b, 0, sizeof(b));
+            strcpy(b.symbol, SYM);
+            b.open = close + ((tb_decimal)(prng_next(&rng) % 201) - 100) * CENT;
+            b.close = b.open + ((tb_decimal)(prng_next(&rng) % 301) - 150) * CENT;
+            b.high =
+                (b.open > b.close ? b.open : b.close) + (tb_decimal)(prng_next(&rng) % 120) * CENT;
+            b.low =
+                (b.open < b.close ? b.open : b.close) - (tb_decimal)(prng_next(&rng) % 120) * CENT;
+            b.volume = tbt_dec(vols[prng_next(&rng) % 5]);
+            b.open_time = m * TBT_MINUTE;
+            b.close_time = (m + 1) * TBT_MINUTE - 1;
+            tb_decimal cap = left;
+            if (cfg.max_volume_participation > 0) {
+                assert_int_equal(
+                    tb_dec_mul(b.volume, cfg.max_volume_participation, TB_ROUND_DOWN, &cap), 0);
+                cap = cap / 1000000 * 1000000; /* the 0.001 step */
+                if (cap > left) cap = left;
+            }
+            size_t before = f->n;
+            assert_int_equal(tb_exchange_on_market_data(f->ex, &b), 0);
+            close = b.close;
+            size_t fills = count(f, TB_XR_FILL);
+            const tb_exchange_response *fill = fills ? nth(f, TB_XR_FILL, fills - 1) : NULL;
+            int filled_now = f->n > before;
+            if (filled_now) {
+                assert_int_equal(f->n, before + 1);
+                assert_int_equal(fill->kind, TB_XR_FILL);
+            }
+            if (!triggered) {
+                if (b.low > stop) {
+                    if (filled_now)
+                        fail_msg("config %zu bar %lld: filled above its stop", c, (long long)m);
+                } else {
+                    triggered = 1;
+                    triggered_runs++;
+                    if (cap == 0) zero_cap_triggers++;
+                    assert_int_equal(filled_now, cap > 0);
+                    tb_decimal base = b.open < stop ? b.open : stop;
+                    if (filled_now) {
+                        tb_decimal low_end = lowest_sell(base, cfg.slippage_bps);
+                        if (fill->price > stop || fill->price > base || fill->price < low_end)
+                            fail_msg("config %zu bar %lld: price out of [%lld, %lld]", c,
+                                     (long long)m, (long long)low_end, (long long)base);
+                    }
+                }
+            } else if (filled_now) {
+                assert_true(fill->price <= b.open &&
+                            fill->price >= lowest_sell(b.open, cfg.slippage_bps));
+            } else {
+                assert_int_equal(cap, 0);
+            }
+            if (filled_now) {
+                assert_int_equal(fill->quantity, cap);
+                left -= fill->quantity;
+            }
+            if (left > 0) {
+                tb_exchange_order_info info = query_ok(f, "st");
+                if (!triggered && trail > 0) {
+                    tb_decimal to = cents_below(b.close, trail);
+                    if (to > stop) stop = to;
+                }
+                assert_int_equal(info.stop_price, stop);
+            }
+        }
+    }
+    /* The walk must have exercised what it checks. */
+    assert_true(triggered_runs > 100);
+    assert_true(zero_cap_triggers > 0);
+}
+
 /* ---- configuration ------------------------------------------------------ */
 
 static void test_create_refuses_fee_out_of_range(void **state)
@@ -1181,6 +1745,29 @@ int main(void)
         T(test_random_faults_are_deterministic_per_seed_and_near_their_rates),
         T(test_no_fault_spec_injects_nothing_and_tracks_no_ids),
         T(test_id_stats_count_submits_and_acceptances_per_client_order_id),
+        T(test_ioc_fills_what_it_can_on_its_first_bar_and_expires_the_rest),
+        T(test_ioc_expires_whole_when_its_first_bar_does_not_reach_the_limit),
+        T(test_fok_fills_all_or_expires_all),
+        T(test_expired_ioc_remainder_releases_its_reservation),
+        T(test_stop_rejected_without_stop_price),
+        T(test_stop_rejected_off_tick_size),
+        T(test_sell_stop_triggers_when_low_touches_and_fills_at_stop_less_slippage),
+        T(test_buy_stop_triggers_when_high_touches_and_fills_at_stop_plus_slippage),
+        T(test_stop_gap_fills_at_open),
+        T(test_stop_placed_during_a_bar_triggers_on_that_bar),
+        T(test_stop_placed_after_a_bar_closed_waits_for_the_next_bar),
+        T(test_stop_placed_during_a_bar_gets_only_the_volume_that_bar_has_left),
+        T(test_partly_filled_stop_keeps_filling_as_market_on_later_bars),
+        T(test_buy_stop_reserves_cash_at_its_stop_when_above_the_market),
+        T(test_stop_wins_when_one_bar_touches_stop_and_target),
+        T(test_oco_partner_canceled_when_one_fills),
+        T(test_oco_partner_canceled_when_only_the_partner_names_the_pair),
+        T(test_oco_partial_fill_cancels_the_partner_and_keeps_working),
+        T(test_bracket_stop_and_target_both_close_an_all_in_long),
+        T(test_listener_cancel_during_a_bar_skips_no_other_order),
+        T(test_trailing_stop_follows_close_and_never_moves_back),
+        T(test_buy_trailing_stop_follows_close_down_rounded_up),
+        T(test_sell_stop_invariants_over_random_bars),
         T(test_create_refuses_fee_out_of_range),
         T(test_config_init_sets_documented_defaults),
     };

@@ -30,28 +30,71 @@
  * the quote asset with 1x exposure (shorts need cash collateral equal to
  * their notional) and these fill rules, with no look-ahead:
  *  - an order only fills on a bar of its symbol that starts after the order
- *    was submitted (an order sent on bar t's close fills on t+1 at the earliest);
+ *    was submitted (an order sent on bar t's close fills on t+1 at the earliest;
+ *    a stop placed inside a bar is the one exception, below);
  *  - MARKET fills at that bar's open moved by slippage_bps against the taker
  *    (buys up, sells down), rounded half-up to the symbol's tick size;
  *  - LIMIT buy: fills at the open if open <= limit, else at the limit if the
  *    bar's low < limit (trades through); sells mirror it (open >= limit,
  *    high > limit);
+ *  - LIMIT time in force: GTC works until filled or canceled; IOC trades on
+ *    the first bar it may (the next one) what the rules above and the
+ *    volume cap allow, and the rest expires (TB_XR_EXPIRED for the remainder,
+ *    "IOC: 0.3 of 0.5 unfilled expired"); FOK on that bar fills all of it
+ *    (the price trades through and the cap allows the whole remainder) or
+ *    nothing, and expires. MARKET and STOP_MARKET ignore time in force;
+ *  - STOP_MARKET: a SELL stop triggers on a bar whose low <= stop_price, a
+ *    BUY stop on one whose high >= stop_price. It fills at the open moved by
+ *    slippage as a MARKET order when the bar opens beyond the stop (a gap:
+ *    SELL open <= stop, BUY open >= stop), else at the stop moved by
+ *    slippage against it (SELL stop × (1 - slippage_bps / 10000), BUY
+ *    × (1 + ...)), rounded half-up to the tick. A part the volume cap leaves
+ *    stays open as a triggered MARKET order and fills on later bars;
+ *  - a STOP_MARKET submitted with a `now` before the close time of the last
+ *    bar its symbol has seen (an Order Manager placing a stop-loss once that
+ *    bar filled the entry, stamped with a time inside it) meets that bar at
+ *    submit, after its ACCEPTED, with what volume that bar has left; fills
+ *    then carry time `now`. Any other order (a take-profit LIMIT included)
+ *    waits for a later bar;
+ *  - within a bar, STOP_MARKET orders trade before the others (a bar that
+ *    touched a bracket's stop and its target did so in an unknown order:
+ *    assume the worse), each group in time priority;
+ *  - OCO: when an order fills, even in part, its partner (the order its
+ *    oco_with names, or one whose oco_with names it) is canceled at once if
+ *    open: TB_XR_CANCELED, text "OCO: <client order id> filled". It cannot
+ *    fill later on the same bar. Of an open pair only one can fill, so the
+ *    cash check counts the pair once;
+ *  - trailing stops (trailing_pct > 0): after each bar the stop was live on
+ *    (its fills done), a SELL stop becomes max(stop, close × (1 - pct / 100))
+ *    rounded down to the tick, a BUY stop min(stop, close × (1 + pct / 100))
+ *    rounded up; it never moves back, nor after it triggered. query reports
+ *    the current stop;
  *  - with max_volume_participation p > 0 a bar fills at most p × bar volume
- *    (rounded down to the step size); the rest stays open (PARTIALLY_FILLED)
- *    and fills on later bars by the same rules; a zero-volume bar fills nothing;
+ *    (rounded down to the step size), shared by the orders in the order
+ *    above; the rest stays open (PARTIALLY_FILLED) and fills on later bars
+ *    by the same rules; a zero-volume bar fills nothing;
  *  - commission = price × quantity × fee_bps / 10000, half-up to 8 decimals,
  *    charged in the quote asset.
+ * An order that expires or is canceled (on request or by OCO) releases the
+ * cash it held back. Responses reach the listener synchronously; the
+ * listener may submit and cancel from inside one (an order it places cannot
+ * fill on the bar being processed, one it cancels is skipped).
  * It rejects, with a reason: quantity <= 0 or off the step size, LIMIT price
- * <= 0 or off the tick size, a notional (quantity × limit price or last close)
- * below the symbol's min_notional, an unknown symbol (when symbols are declared), a
- * client order id already open (unique among open orders, as on Binance), and an order that
- * increases exposure beyond the cash available (cash - exposure - reserved for open orders, fees
- * included).
+ * or STOP_MARKET stop_price <= 0 or off the tick size (TB_REJECT_INVALID_PRICE,
+ * as is a trailing_pct outside [0, 100)), an unknown time in force, a
+ * notional (quantity × limit price or last close) below the symbol's
+ * min_notional, an unknown symbol (when symbols are declared), a client
+ * order id already open (unique among open orders, as on Binance), and an
+ * order that increases exposure beyond the cash available (cash - exposure -
+ * reserved for open orders, fees included; MARKET and STOP_MARKET reserve
+ * at the last close plus slippage, a BUY stop at its stop if that is higher).
  *
  * Faults (tb_sim_faults): with any probability set, each request draws from
  * the fault spec's own seeded PRNG whether it fails and how — so a run under
  * faults is as deterministic as one without. A fault never changes the fill
- * rules: an order that reaches the book fills exactly as it would have. */
+ * rules: an order that reaches the book fills exactly as it would have. A
+ * lost reply loses only the ack: a stop that fills at submit still reports
+ * its fills (and OCO cancels) to the listener, before the call returns TB_EIO. */
 #ifndef TRADEBUS_EXCHANGE_H
 #define TRADEBUS_EXCHANGE_H
 
@@ -112,6 +155,8 @@ typedef struct {
     tb_decimal quantity;        /* ordered */
     tb_decimal filled_quantity; /* cumulative */
     int64_t time;               /* when the exchange accepted it, ns */
+    tb_decimal stop_price;      /* STOP_MARKET: the stop now (a trailing stop's moves
+                                   included), else 0 */
 } tb_exchange_order_info;
 
 typedef struct {

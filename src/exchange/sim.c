@@ -10,7 +10,16 @@
  * loses the request returns at once; one that loses only the reply lets the
  * request run with the listener muted. Either way the book, the cash and
  * the order and trade numbering see exactly the requests that got through,
- * so an order retried until it gets through fills as it would have. */
+ * so an order retried until it gets through fills as it would have.
+ *
+ * Responses go to the listener synchronously, and a listener may submit or
+ * cancel from inside one. A bar therefore never walks the book by index:
+ * it asks, each time, for the first order after the last one it processed
+ * (orders are kept in acceptance order, so their sequence numbers are
+ * sorted), and every step finds its order afresh after a response. An order
+ * canceled meanwhile (by the listener or by an OCO partner's fill) is simply
+ * not found, and one placed meanwhile arrived on this bar and cannot fill on
+ * it anyway. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +35,10 @@ typedef struct {
     tb_decimal position;   /* base asset held, signed (shorts negative) */
     uint64_t bars;         /* bars seen */
     int64_t last_bar_time; /* close time of the last bar applied */
+    /* The last bar applied and the volume it still has (-1 = unlimited): a
+     * stop placed while that bar was current is evaluated against it. */
+    tb_market_data last_bar;
+    tb_decimal cap_left;
 } sym_state;
 
 typedef struct {
@@ -37,6 +50,8 @@ typedef struct {
     tb_decimal inc_remaining;    /* part of the remainder that increases exposure */
     tb_decimal reserve_per_unit; /* cash held back per unit of inc_remaining */
     int64_t accepted_at;
+    uint64_t seq;  /* the N of its order id; increasing along the book */
+    int triggered; /* a STOP_MARKET whose stop was touched: a MARKET from then on */
 } sim_order;
 
 /* Per client order id, when tracking is on; hash first for tb__index. */
@@ -55,6 +70,7 @@ typedef struct {
     size_t nsyms, syms_cap;
     sim_order *orders;
     size_t norders, orders_cap;
+    size_t nlinked; /* open orders naming an OCO partner: 0 spares the pair search */
     uint64_t next_order, next_trade;
     /* Faults */
     int faults_on;
@@ -200,6 +216,7 @@ static void remember_finished(sim *x, const sim_order *o, tb_order_status status
     i->quantity = o->req.quantity;
     i->filled_quantity = o->req.quantity - o->remaining;
     i->time = o->accepted_at;
+    i->stop_price = o->req.stop_price;
 }
 
 /* Like Binance, a client order id must be unique among OPEN orders only
@@ -292,18 +309,40 @@ static int is_multiple(tb_decimal v, tb_decimal step)
     return step <= 0 || v % step == 0;
 }
 
+/* 1 if a and b are the two orders of an OCO pair (either may name the other). */
+static int oco_linked(const tb_order_placement_request *a, const tb_order_placement_request *b)
+{
+    return (a->oco_with[0] && strcmp(a->oco_with, b->client_order_id) == 0) ||
+           (b->oco_with[0] && strcmp(b->oco_with, a->client_order_id) == 0);
+}
+
 /* The matching engine's side of a submit: validate, reserve, book, answer. */
-static int place(sim *x, const tb_order_placement_request *req, int64_t now)
+static int place(sim *x, const tb_order_placement_request *req, int64_t now, uint64_t *seq)
 {
     char text[TB_TEXT_LEN];
     size_t si;
 
+    *seq = 0;
     if (req->quantity <= 0) {
         reject(x, req, now, TB_REJECT_INVALID_QUANTITY, "quantity must be positive");
         return 0;
     }
     if (req->order_type == TB_ORDER_LIMIT && req->price <= 0) {
         reject(x, req, now, TB_REJECT_INVALID_PRICE, "limit price must be positive");
+        return 0;
+    }
+    if (req->order_type == TB_ORDER_LIMIT && req->time_in_force != TB_TIF_GTC &&
+        req->time_in_force != TB_TIF_IOC && req->time_in_force != TB_TIF_FOK) {
+        reject(x, req, now, TB_REJECT_EXCHANGE, "unknown time in force");
+        return 0;
+    }
+    if (req->order_type == TB_ORDER_STOP_MARKET && req->stop_price <= 0) {
+        reject(x, req, now, TB_REJECT_INVALID_PRICE, "stop price must be positive");
+        return 0;
+    }
+    if (req->order_type == TB_ORDER_STOP_MARKET &&
+        (req->trailing_pct < 0 || req->trailing_pct >= 100 * TB_DECIMAL_ONE)) {
+        reject(x, req, now, TB_REJECT_INVALID_PRICE, "trailing_pct must be in [0, 100)");
         return 0;
     }
     if (find_sym(x, req->symbol, !x->restrict_symbols, &si) != 0) {
@@ -325,6 +364,15 @@ static int place(sim *x, const tb_order_placement_request *req, int64_t now)
         tb_dec_format(req->price, p, sizeof(p));
         tb_dec_format(s->rules.tick_size, t, sizeof(t));
         snprintf(text, sizeof(text), "price %s is not a multiple of tick size %s", p, t);
+        reject(x, req, now, TB_REJECT_INVALID_PRICE, text);
+        return 0;
+    }
+    if (req->order_type == TB_ORDER_STOP_MARKET &&
+        !is_multiple(req->stop_price, s->rules.tick_size)) {
+        char p[TB_DECIMAL_STRLEN], t[TB_DECIMAL_STRLEN];
+        tb_dec_format(req->stop_price, p, sizeof(p));
+        tb_dec_format(s->rules.tick_size, t, sizeof(t));
+        snprintf(text, sizeof(text), "stop price %s is not a multiple of tick size %s", p, t);
         reject(x, req, now, TB_REJECT_INVALID_PRICE, text);
         return 0;
     }
@@ -354,20 +402,37 @@ static int place(sim *x, const tb_order_placement_request *req, int64_t now)
     }
     /* Only the part beyond closing the position adds exposure — the position
      * as it will be once the orders already open on the symbol fill, or two
-     * sells could each "close" the same long and leave a naked short. */
+     * sells could each "close" the same long and leave a naked short. Of an
+     * OCO pair only one ever fills (the other is canceled on its first fill),
+     * so a pair counts once, as its larger remainder, and an order's own
+     * partner not at all: a bracket's stop and target each close the long. */
     tb_decimal pos = s->position, inc = req->quantity;
-    for (size_t i = 0; i < x->norders; i++)
-        if (x->orders[i].sym == si)
-            pos += x->orders[i].req.side == TB_SIDE_BUY ? x->orders[i].remaining
-                                                        : -x->orders[i].remaining;
+    for (size_t i = 0; i < x->norders; i++) {
+        const sim_order *o = &x->orders[i];
+        if (o->sym != si || oco_linked(req, &o->req)) continue;
+        tb_decimal rem = o->remaining;
+        for (size_t j = 0; j < i && x->nlinked; j++) {
+            const sim_order *p = &x->orders[j];
+            if (p->sym == si && p->req.side == o->req.side && oco_linked(&p->req, &o->req)) {
+                rem = rem > p->remaining ? rem - p->remaining : 0;
+                break;
+            }
+        }
+        pos += o->req.side == TB_SIDE_BUY ? rem : -rem;
+    }
     if (req->side == TB_SIDE_BUY && pos < 0) inc = req->quantity > -pos ? req->quantity + pos : 0;
     if (req->side == TB_SIDE_SELL && pos > 0) inc = req->quantity > pos ? req->quantity - pos : 0;
     tb_decimal rpu = 0;
     if (inc > 0) {
-        /* Hold back price × (1 + slippage + fee) per unit, slippage only for MARKET. */
+        /* Hold back price × (1 + slippage + fee) per unit, slippage only for
+         * MARKET and STOP_MARKET. A buy stop fills near its stop, above the
+         * market when it was placed: its price is the higher of the two. */
         tb_decimal bps = x->cfg.fee_bps, need, fc;
-        if (req->order_type == TB_ORDER_MARKET && tb_dec_add(bps, x->cfg.slippage_bps, &bps) != 0)
+        if (req->order_type != TB_ORDER_LIMIT && tb_dec_add(bps, x->cfg.slippage_bps, &bps) != 0)
             return TB_EOVERFLOW;
+        if (req->order_type == TB_ORDER_STOP_MARKET && req->side == TB_SIDE_BUY &&
+            req->stop_price > ref)
+            ref = req->stop_price;
         if (tb_dec_muldiv_int(ref, 10000 * 100000000LL + bps, 10000 * 100000000LL, TB_ROUND_CEIL,
                               &rpu) != 0 ||
             tb_dec_mul(inc, rpu, TB_ROUND_CEIL, &need) != 0) {
@@ -402,6 +467,9 @@ static int place(sim *x, const tb_order_placement_request *req, int64_t now)
     o->inc_remaining = inc;
     o->reserve_per_unit = rpu;
     o->accepted_at = now;
+    o->seq = x->next_order;
+    if (req->oco_with[0]) x->nlinked++;
+    *seq = o->seq;
     x->stats.accepted++;
     id_entry *e = id_entry_for(x, req->client_order_id);
     if (e && e->accepts++ == 1) x->stats.ids_accepted_twice++;
@@ -417,8 +485,11 @@ static int place(sim *x, const tb_order_placement_request *req, int64_t now)
     return 0;
 }
 
+static int evaluate_at_submit(sim *x, uint64_t seq, int64_t now);
+
 static void remove_order(sim *x, size_t i)
 {
+    if (x->orders[i].req.oco_with[0]) x->nlinked--;
     /* Ordered removal keeps time priority among the remaining orders. */
     memmove(&x->orders[i], &x->orders[i + 1], (x->norders - i - 1) * sizeof(*x->orders));
     x->norders--;
@@ -434,31 +505,44 @@ static int sim_submit(tb_exchange *ex, const tb_order_placement_request *req, in
     uint64_t accepted = x->stats.accepted;
     tb_sim_fault f = next_fault(x, TB_SIM_REQ_SUBMIT);
     int rc = 0;
+    uint64_t seq = 0;
     if (fault_reaches(f)) {
         x->mute = f != TB_SIM_FAULT_NONE;
-        rc = place(x, req, now);
+        rc = place(x, req, now, &seq);
         x->mute = 0;
     }
+    /* Unmuted: a lost reply loses the ack, not the executions that follow
+     * it (those come through the listener as any fill does). */
+    if (rc == 0 && seq) rc = evaluate_at_submit(x, seq, now);
     if (rc == 0) rc = fault_error(x, f, xerr);
     observe(x, TB_SIM_REQ_SUBMIT, req->client_order_id, now, f, x->stats.accepted > accepted, rc);
     return rc;
+}
+
+/* Takes order i off the book as canceled or expired, then tells the
+ * listener. Removal is what releases the cash it held back. */
+static void end_order(sim *x, size_t i, tb_exchange_response_kind kind, int64_t now,
+                      const char *text)
+{
+    tb_exchange_response r;
+    memset(&r, 0, sizeof(r));
+    r.kind = kind;
+    memcpy(r.client_order_id, x->orders[i].req.client_order_id, sizeof(r.client_order_id));
+    memcpy(r.order_id, x->orders[i].order_id, sizeof(r.order_id));
+    r.time = now;
+    r.quantity = x->orders[i].remaining;
+    snprintf(r.text, sizeof(r.text), "%s", text);
+    remember_finished(x, &x->orders[i],
+                      kind == TB_XR_EXPIRED ? TB_ORDER_EXPIRED : TB_ORDER_CANCELED);
+    remove_order(x, i);
+    respond(x, &r);
 }
 
 static int cancel_open(sim *x, const char *client_order_id, int64_t now)
 {
     for (size_t i = 0; i < x->norders; i++) {
         if (strcmp(x->orders[i].req.client_order_id, client_order_id) != 0) continue;
-        tb_exchange_response r;
-        memset(&r, 0, sizeof(r));
-        r.kind = TB_XR_CANCELED;
-        memcpy(r.client_order_id, x->orders[i].req.client_order_id, sizeof(r.client_order_id));
-        memcpy(r.order_id, x->orders[i].order_id, sizeof(r.order_id));
-        r.time = now;
-        r.quantity = x->orders[i].remaining;
-        snprintf(r.text, sizeof(r.text), "canceled on request");
-        remember_finished(x, &x->orders[i], TB_ORDER_CANCELED);
-        remove_order(x, i);
-        respond(x, &r);
+        end_order(x, i, TB_XR_CANCELED, now, "canceled on request");
         return 0;
     }
     return TB_ENOTFOUND;
@@ -503,6 +587,7 @@ static int sim_query(tb_exchange *ex, const char *client_order_id, int64_t now,
         out->filled_quantity = o->req.quantity - o->remaining;
         out->status = out->filled_quantity > 0 ? TB_ORDER_PARTIALLY_FILLED : TB_ORDER_NEW;
         out->time = o->accepted_at;
+        out->stop_price = o->req.stop_price;
         rc = 0;
     }
     /* Newest first: an id reused after its order closed names the latest. */
@@ -517,27 +602,57 @@ static int sim_query(tb_exchange *ex, const char *client_order_id, int64_t now,
     return rc;
 }
 
-/* The price an order gets on this bar, or 0 if it does not fill. */
-static int fill_price(const sim *x, const sim_order *o, const tb_market_data *bar, tb_decimal *out)
+#define BPS_ONE (10000 * 100000000LL) /* 1 in bps at the decimals' scale */
+
+typedef enum { TICK_HALF_UP, TICK_DOWN, TICK_UP } tick_rounding;
+
+/* v × f / one rounded straight to the tick in one step (v, f, one > 0):
+ * rounding to 8 digits first could turn a value just below a half tick
+ * into a tie and round it the wrong way. */
+static int scale_to_tick(tb_decimal v, int64_t f, int64_t one, tb_decimal tick, tick_rounding m,
+                         tb_decimal *out)
+{
+    if (tick <= 0) tick = 1;
+    __int128 num = (__int128)v * f, den = (__int128)one * tick;
+    __int128 t = num / den, r = num % den;
+    if (m == TICK_HALF_UP ? 2 * r >= den : m == TICK_UP && r > 0) t++;
+    t *= tick;
+    if (t > INT64_MAX) return TB_EOVERFLOW;
+    *out = (tb_decimal)t;
+    return 0;
+}
+
+/* base moved by slippage against the taker (buys up, sells down). */
+static int slipped(const sim *x, const sim_order *o, tb_decimal base, tb_decimal *out)
+{
+    int64_t f =
+        o->req.side == TB_SIDE_BUY ? BPS_ONE + x->cfg.slippage_bps : BPS_ONE - x->cfg.slippage_bps;
+    return scale_to_tick(base, f, BPS_ONE, x->syms[o->sym].rules.tick_size, TICK_HALF_UP, out);
+}
+
+/* The price an order gets on this bar, or 0 if it does not fill; *touched
+ * says a STOP_MARKET's stop was reached on it. */
+static int fill_price(const sim *x, const sim_order *o, const tb_market_data *bar, tb_decimal *out,
+                      int *touched)
 {
     const tb_order_placement_request *q = &o->req;
     int buy = q->side == TB_SIDE_BUY;
     *out = 0;
-    if (q->order_type == TB_ORDER_MARKET) {
-        /* open × (1 ± slippage) rounded half-up straight to the tick in one
-         * step: rounding to 8 digits first could turn a value just below a
-         * half tick into a tie and round it the wrong way. */
-        const int64_t one = 10000 * 100000000LL; /* bps × 1e8 */
-        tb_decimal tick = x->syms[o->sym].rules.tick_size > 0 ? x->syms[o->sym].rules.tick_size : 1;
-        int64_t f = buy ? one + x->cfg.slippage_bps : one - x->cfg.slippage_bps;
-        __int128 num = (__int128)bar->open * f, den = (__int128)one * tick;
-        __int128 t = num / den, r = num % den;
-        if (2 * r >= den) t++;
-        t *= tick;
-        if (t > INT64_MAX) return TB_EOVERFLOW;
-        *out = (tb_decimal)t;
-        return 0;
+    *touched = 0;
+    if (q->order_type == TB_ORDER_STOP_MARKET && !o->triggered) {
+        /* A bar that opens beyond the stop gapped through it: the order
+         * became a market order at the open. Otherwise the price crossed
+         * the stop inside the bar and the market order executed from there. */
+        tb_decimal stop = q->stop_price, base;
+        if (buy ? bar->high < stop : bar->low > stop) return 0;
+        *touched = 1;
+        if (buy)
+            base = bar->open >= stop ? bar->open : stop;
+        else
+            base = bar->open <= stop ? bar->open : stop;
+        return slipped(x, o, base, out);
     }
+    if (q->order_type != TB_ORDER_LIMIT) return slipped(x, o, bar->open, out);
     if (buy) {
         if (bar->open <= q->price)
             *out = bar->open;
@@ -552,6 +667,151 @@ static int fill_price(const sim *x, const sim_order *o, const tb_market_data *ba
     return 0;
 }
 
+/* Index of the first order with a sequence number above seq. */
+static size_t first_after(const sim *x, uint64_t seq)
+{
+    size_t lo = 0, hi = x->norders;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (x->orders[mid].seq <= seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* 1 with *i set if order seq is still on the book. */
+static int find_seq(const sim *x, uint64_t seq, size_t *i)
+{
+    *i = first_after(x, seq - 1);
+    return *i < x->norders && x->orders[*i].seq == seq;
+}
+
+/* An order that filled, even in part, takes its OCO partner off the book,
+ * whichever of the two named the other. */
+static void cancel_oco_partners(sim *x, const char *cid, const char *partner, int64_t now)
+{
+    char text[TB_TEXT_LEN];
+    snprintf(text, sizeof(text), "OCO: %s filled", cid);
+    for (;;) {
+        size_t i;
+        for (i = 0; i < x->norders; i++) {
+            const tb_order_placement_request *q = &x->orders[i].req;
+            if (strcmp(q->client_order_id, cid) == 0) continue;
+            if ((partner[0] && strcmp(q->client_order_id, partner) == 0) ||
+                strcmp(q->oco_with, cid) == 0)
+                break;
+        }
+        if (i == x->norders) return;
+        /* One at a time, searching afresh: the listener may change the book. */
+        end_order(x, i, TB_XR_CANCELED, now, text);
+    }
+}
+
+/* Trades order i on bar at time now as far as its price rules and the
+ * bar's remaining volume allow; ends an IOC/FOK remainder and cancels an
+ * OCO partner. The book is settled before the listener hears of it. */
+static int execute(sim *x, size_t i, const tb_market_data *bar, int64_t now)
+{
+    sim_order *o = &x->orders[i];
+    sym_state *s = &x->syms[o->sym];
+    tb_decimal price, qty = o->remaining, fee, notional;
+    int touched, rc = fill_price(x, o, bar, &price, &touched);
+    if (rc) return rc;
+    if (touched) o->triggered = 1;
+    if (s->cap_left >= 0 && qty > s->cap_left) qty = s->cap_left;
+    tb_time_in_force tif = o->req.order_type == TB_ORDER_LIMIT ? o->req.time_in_force : TB_TIF_GTC;
+    if (price <= 0 || (tif == TB_TIF_FOK && qty < o->remaining)) qty = 0;
+    if (qty <= 0 && tif == TB_TIF_GTC) return 0;
+
+    tb_exchange_response fill, end;
+    memset(&fill, 0, sizeof(fill));
+    memset(&end, 0, sizeof(end));
+    if (qty > 0) {
+        if ((rc = commission(price, qty, x->cfg.fee_bps, &fee)) != 0) return rc;
+        if ((rc = tb_dec_mul(price, qty, TB_ROUND_HALF_UP, &notional)) != 0) return rc;
+        int buy = o->req.side == TB_SIDE_BUY;
+        if ((rc = tb_dec_sub(x->cash, buy ? notional : -notional, &x->cash)) != 0) return rc;
+        if ((rc = tb_dec_sub(x->cash, fee, &x->cash)) != 0) return rc;
+        s->position += buy ? qty : -qty;
+        if (s->cap_left >= 0) s->cap_left -= qty;
+        o->remaining -= qty;
+        if (o->inc_remaining > o->remaining) o->inc_remaining = o->remaining;
+        fill.kind = TB_XR_FILL;
+        memcpy(fill.client_order_id, o->req.client_order_id, sizeof(fill.client_order_id));
+        memcpy(fill.order_id, o->order_id, sizeof(fill.order_id));
+        fill.time = now;
+        fill.quantity = qty;
+        fill.price = price;
+        fill.commission = fee;
+        fill.trade_id = ++x->next_trade;
+    }
+    char cid[TB_ORDER_ID_LEN], partner[TB_ORDER_ID_LEN];
+    memcpy(cid, o->req.client_order_id, sizeof(cid));
+    memcpy(partner, o->req.oco_with, sizeof(partner));
+    if (o->remaining == 0) {
+        remember_finished(x, o, TB_ORDER_FILLED);
+        remove_order(x, i);
+    } else if (tif != TB_TIF_GTC) {
+        /* Expiring is canceling: leaving the book releases its reservation. */
+        char left[TB_DECIMAL_STRLEN], all[TB_DECIMAL_STRLEN];
+        tb_dec_format(o->remaining, left, sizeof(left));
+        tb_dec_format(o->req.quantity, all, sizeof(all));
+        end.kind = TB_XR_EXPIRED;
+        memcpy(end.client_order_id, o->req.client_order_id, sizeof(end.client_order_id));
+        memcpy(end.order_id, o->order_id, sizeof(end.order_id));
+        end.time = now;
+        end.quantity = o->remaining;
+        if (tif == TB_TIF_IOC)
+            snprintf(end.text, sizeof(end.text), "IOC: %s of %s unfilled expired", left, all);
+        else
+            snprintf(end.text, sizeof(end.text), "FOK: %s cannot fill in full, expired", all);
+        remember_finished(x, o, TB_ORDER_EXPIRED);
+        remove_order(x, i);
+    }
+    if (fill.kind) respond(x, &fill);
+    if (end.kind) respond(x, &end);
+    if (fill.kind) cancel_oco_partners(x, cid, partner, now);
+    return 0;
+}
+
+/* After a bar the order was live on: a trailing stop follows the close,
+ * never back, rounded so that it never passes the exact trailing level. */
+static int trail(const sim *x, sim_order *o, tb_decimal close)
+{
+    tb_order_placement_request *q = &o->req;
+    if (q->order_type != TB_ORDER_STOP_MARKET || q->trailing_pct <= 0 || o->triggered) return 0;
+    const int64_t one = 100 * TB_DECIMAL_ONE; /* 100 percent */
+    int buy = q->side == TB_SIDE_BUY;
+    tb_decimal stop;
+    int rc = scale_to_tick(close, buy ? one + q->trailing_pct : one - q->trailing_pct, one,
+                           x->syms[o->sym].rules.tick_size, buy ? TICK_UP : TICK_DOWN, &stop);
+    if (rc) return rc;
+    if (buy ? stop < q->stop_price : stop > q->stop_price) q->stop_price = stop;
+    return 0;
+}
+
+/* The Order Manager places a stop-loss once the exchange is done with the
+ * bar that filled the entry, stamped with a time inside that bar. The stop
+ * protects from that fill on, so it meets that bar now (then trails from
+ * its close); later bars treat it as any order. A LIMIT placed the same way
+ * waits for the next bar: a target touched before the entry filled is not
+ * a price it could have had. */
+static int evaluate_at_submit(sim *x, uint64_t seq, int64_t now)
+{
+    size_t i;
+    if (!find_seq(x, seq, &i)) return 0; /* the listener canceled it on its ack */
+    const sym_state *s = &x->syms[x->orders[i].sym];
+    if (x->orders[i].req.order_type != TB_ORDER_STOP_MARKET || s->bars == 0 ||
+        now >= s->last_bar_time)
+        return 0;
+    tb_market_data bar = s->last_bar; /* a copy: the listener may grow syms */
+    int rc = execute(x, i, &bar, now);
+    if (rc == 0 && find_seq(x, seq, &i)) rc = trail(x, &x->orders[i], bar.close);
+    return rc;
+}
+
 static int sim_on_market_data(tb_exchange *ex, const tb_market_data *bar)
 {
     sim *x = (sim *)ex;
@@ -564,56 +824,37 @@ static int sim_on_market_data(tb_exchange *ex, const tb_market_data *bar)
     if (s->bars > 0 && bar->close_time <= s->last_bar_time) return 0;
     s->bars++;
     s->last_bar_time = bar->close_time;
-
-    tb_decimal cap = -1; /* volume still available on this bar, -1 = unlimited */
+    s->last_bar = *bar;
+    s->cap_left = -1;
     if (x->cfg.max_volume_participation > 0) {
+        tb_decimal cap;
         rc = tb_dec_mul(bar->volume, x->cfg.max_volume_participation, TB_ROUND_DOWN, &cap);
         if (rc) return rc;
         if (s->rules.step_size > 0) tb_dec_quantize(cap, s->rules.step_size, TB_ROUND_DOWN, &cap);
+        s->cap_left = cap;
     }
+    const uint64_t nbar = s->bars;
 
-    for (size_t i = 0; i < x->norders;) {
-        sim_order *o = &x->orders[i];
-        if (o->sym != si || o->arrived_bar >= s->bars) {
-            i++;
-            continue;
+    /* Stops first: a bar that reached both a bracket's stop and its target
+     * may have done so in either order, and the stop is the worse case. */
+    for (int stops = 1; stops >= 0; stops--) {
+        uint64_t last = 0;
+        for (;;) {
+            size_t i = first_after(x, last);
+            while (i < x->norders &&
+                   (x->orders[i].sym != si || x->orders[i].arrived_bar >= nbar ||
+                    (x->orders[i].req.order_type == TB_ORDER_STOP_MARKET) != stops))
+                i++;
+            if (i == x->norders) break;
+            last = x->orders[i].seq;
+            if ((rc = execute(x, i, bar, bar->open_time)) != 0) return rc;
         }
-        tb_decimal price, qty = o->remaining, fee, notional;
-        rc = fill_price(x, o, bar, &price);
-        if (rc) return rc;
-        if (cap >= 0 && qty > cap) qty = cap;
-        if (price <= 0 || qty <= 0) {
-            i++;
-            continue;
-        }
-        if ((rc = commission(price, qty, x->cfg.fee_bps, &fee)) != 0) return rc;
-        if ((rc = tb_dec_mul(price, qty, TB_ROUND_HALF_UP, &notional)) != 0) return rc;
-        int buy = o->req.side == TB_SIDE_BUY;
-        if ((rc = tb_dec_sub(x->cash, buy ? notional : -notional, &x->cash)) != 0) return rc;
-        if ((rc = tb_dec_sub(x->cash, fee, &x->cash)) != 0) return rc;
-        s->position += buy ? qty : -qty;
-        if (cap >= 0) cap -= qty;
-        o->remaining -= qty;
-        if (o->inc_remaining > o->remaining) o->inc_remaining = o->remaining;
-
-        tb_exchange_response r;
-        memset(&r, 0, sizeof(r));
-        r.kind = TB_XR_FILL;
-        memcpy(r.client_order_id, o->req.client_order_id, sizeof(r.client_order_id));
-        memcpy(r.order_id, o->order_id, sizeof(r.order_id));
-        r.time = bar->open_time;
-        r.quantity = qty;
-        r.price = price;
-        r.commission = fee;
-        r.trade_id = ++x->next_trade;
-        if (o->remaining == 0) {
-            remember_finished(x, o, TB_ORDER_FILLED);
-            remove_order(x, i);
-        } else
-            i++;
-        respond(x, &r);
     }
-    s->last_close = bar->close;
+    for (size_t i = 0; i < x->norders; i++)
+        if (x->orders[i].sym == si && x->orders[i].arrived_bar < nbar &&
+            (rc = trail(x, &x->orders[i], bar->close)) != 0)
+            return rc;
+    x->syms[si].last_close = bar->close;
     return 0;
 }
 
