@@ -31,6 +31,39 @@ extern "C" {
 
 typedef struct tb_monitor tb_monitor;
 
+/* Rejections are counted per tb_reject_reason value below this; a larger
+ * (future) value is counted under TB_REJECT_NONE's slot, never lost. */
+#define TB_MONITOR_REJECT_SLOTS 16
+/* Distinct RiskAlert rules kept by name; alerts of further rules are
+ * counted under the last slot, renamed "other". */
+#define TB_MONITOR_ALERT_RULES 16
+/* Halts kept with their time and detail; halts_total counts them all. */
+#define TB_MONITOR_HALTS 8
+
+typedef struct {
+    char rule[TB_RULE_LEN];
+    uint64_t count;
+} tb_rule_count;
+
+/* The run went from not halted to HALTED: the RiskAlert that said so. */
+typedef struct {
+    int64_t time; /* the alert's timestamp */
+    char rule[TB_RULE_LEN];
+    char detail[TB_TEXT_LEN];
+} tb_halt;
+
+/* What went wrong in a run, as the monitor counted it. */
+typedef struct {
+    uint64_t rejections[TB_MONITOR_REJECT_SLOTS]; /* OrderRejected by reason */
+    tb_rule_count alerts[TB_MONITOR_ALERT_RULES]; /* RiskAlert by rule, first seen first */
+    size_t nalerts;
+    /* The trading state the last RiskAlert left (ACTIVE before any). */
+    tb_trading_state trading_state;
+    tb_halt halts[TB_MONITOR_HALTS]; /* the first ones */
+    size_t nhalts;
+    uint64_t halts_total;
+} tb_monitor_tally;
+
 typedef struct {
     FILE *event_log; /* NULL: no event log */
     FILE *fills_csv; /* NULL: no fills file */
@@ -43,6 +76,9 @@ TB_EXPORT int tb_monitor_create(tb_bus *bus, const tb_monitor_config *cfg, tb_mo
 TB_EXPORT void tb_monitor_destroy(tb_monitor *m);
 /* Events of a type the monitor has seen (TB_BUS_ALL: all). */
 TB_EXPORT uint64_t tb_monitor_count(const tb_monitor *m, tb_event_type type);
+/* Copies the rejection, alert and halt counts into out. A RiskAlert with
+ * trading_state HALTED while the run was not halted is a halt. */
+TB_EXPORT void tb_monitor_get_tally(const tb_monitor *m, tb_monitor_tally *out);
 /* Formats ns since the epoch as "2024-01-01T00:00:00.000Z" into buf (>= 25 bytes). */
 TB_EXPORT int tb_format_time_iso(int64_t ns, char *buf, size_t buflen);
 

@@ -16,6 +16,7 @@ struct tb_monitor {
     tb_bus *bus;
     tb_monitor_config cfg;
     uint64_t counts[TB_EV_COUNT];
+    tb_monitor_tally tally;
     int sub;
     char buf[4096];
 };
@@ -60,6 +61,37 @@ static int write_fill(tb_monitor *m, const tb_event *ev)
     return 0;
 }
 
+/* Alerts are rare (a handful of rules), so a linear scan of a fixed table
+ * is enough and keeps the monitor free of allocation. */
+static void count_alert(tb_monitor *m, const tb_event *ev)
+{
+    const tb_risk_alert *a = &ev->u.risk_alert;
+    tb_monitor_tally *t = &m->tally;
+    size_t i = 0;
+    while (i < t->nalerts && strcmp(t->alerts[i].rule, a->rule) != 0)
+        i++;
+    if (i == t->nalerts) {
+        if (t->nalerts < TB_MONITOR_ALERT_RULES) {
+            t->nalerts++;
+            memcpy(t->alerts[i].rule, a->rule, sizeof(a->rule));
+        } else {
+            i = TB_MONITOR_ALERT_RULES - 1;
+            snprintf(t->alerts[i].rule, sizeof(t->alerts[i].rule), "other");
+        }
+    }
+    t->alerts[i].count++;
+    if (a->trading_state == TB_TRADING_HALTED && t->trading_state != TB_TRADING_HALTED) {
+        if (t->nhalts < TB_MONITOR_HALTS) {
+            tb_halt *h = &t->halts[t->nhalts++];
+            h->time = ev->timestamp;
+            memcpy(h->rule, a->rule, sizeof(h->rule));
+            memcpy(h->detail, a->detail, sizeof(h->detail));
+        }
+        t->halts_total++;
+    }
+    t->trading_state = a->trading_state;
+}
+
 static int on_event(const tb_event *ev, void *ctx)
 {
     tb_monitor *m = ctx;
@@ -67,6 +99,12 @@ static int on_event(const tb_event *ev, void *ctx)
     int rc = tb__check_event(ev, TB_BUS_ALL, why, sizeof(why));
     if (rc) return tb__refuse(m->bus, rc, why);
     m->counts[ev->type]++;
+    if (ev->type == TB_EV_ORDER_REJECTED) {
+        unsigned r = (unsigned)ev->u.order_rejected.reason;
+        m->tally.rejections[r < TB_MONITOR_REJECT_SLOTS ? r : 0]++;
+    } else if (ev->type == TB_EV_RISK_ALERT) {
+        count_alert(m, ev);
+    }
     if (m->cfg.event_log) {
         int n = tb_codec_encode(ev, m->buf, sizeof(m->buf));
         if (n < 0) return n;
@@ -116,4 +154,9 @@ uint64_t tb_monitor_count(const tb_monitor *m, tb_event_type type)
     for (int t = 1; t < TB_EV_COUNT; t++)
         n += m->counts[t];
     return n;
+}
+
+void tb_monitor_get_tally(const tb_monitor *m, tb_monitor_tally *out)
+{
+    *out = m->tally;
 }

@@ -1,0 +1,153 @@
+/* End to end: what a backtest reports beyond PnL — the outcome keys of
+ * summary.json (rejections by reason, alerts by rule, halts, return, trades,
+ * win rate), the console's halt line and nothing-traded warning, and the
+ * per-trade and per-bar files. Runs the tradebus binary on the crafted
+ * 11-bar staircase (figures by hand) and on the bundled examples. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <tradebus/decimal.h>
+
+#include "tb_test_cli.h"
+
+static char dir[256];
+
+static void write_file(const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* sma_cross(2,3) on the staircase buys 1 at 12.5 and sells 1 at 9.5. With
+ * 100 of cash, equity peaks at 103.4875 on bar 7 (close 16, fee 0.0125) and
+ * is 101.4875 on bar 8 (close 14): 1.93% down, over a 1% limit — a halt. */
+static const char *const config = "[backtest]\n"
+                                  "data = BTCUSDT-1m-2024-01.csv\n"
+                                  "initial_cash = 100\n"
+                                  "[exchange]\n"
+                                  "fee_bps = 10\n"
+                                  "[risk]\n"
+                                  "max_drawdown_pct = 1\n"
+                                  "[strategy.s1]\n"
+                                  "type = sma_cross\n"
+                                  "symbol = BTCUSDT\n"
+                                  "fast = 2\n"
+                                  "slow = 3\n"
+                                  "quantity = 1\n";
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/tb_e2e_outputs_XXXXXX");
+    if (!mkdtemp(dir)) return -1;
+    write_file("BTCUSDT-1m-2024-01.csv", tbt_staircase_csv);
+    write_file("bt.ini", config);
+    char link[512];
+    snprintf(link, sizeof(link), "%s/data", dir);
+    return symlink(TB_SOURCE_DIR "/data", link);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tbt_remove_tree(dir);
+    return 0;
+}
+
+static char *out_file(const char *out, const char *name)
+{
+    char p[512];
+    snprintf(p, sizeof(p), "%s/%s/%s", dir, out, name);
+    return tbt_read_file(p);
+}
+
+static void test_e2e_summary_reports_the_halt_alerts_and_return(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    assert_int_equal(tbt_run_cli(dir, &err, "backtest --config bt.ini --out h"), 0);
+    assert_null(strstr(err, "nothing traded"));
+    free(err);
+    char *s = out_file("h", "summary.json");
+    assert_non_null(s);
+    assert_non_null(strstr(s, "\"rejections\": {},"));
+    assert_non_null(strstr(s, "\"risk_alerts\": {\"max_drawdown\": 1},"));
+    assert_non_null(strstr(s, "\"trading_state\": \"HALTED\","));
+    assert_non_null(strstr(s, "\"halts\": [{\"time\": \"2024-01-01T00:07:59.999Z\", \"rule\": "
+                              "\"max_drawdown\", \"detail\": \"equity 101.4875 is 1.93% below "
+                              "peak 103.4875, limit 1%\"}],"));
+    /* 96.978 − 100 = −3.022 of 100 */
+    assert_non_null(strstr(s, "\"return_pct\": \"-3.022\","));
+    assert_non_null(strstr(s, "\"size_too_small\": 0,"));
+    free(s);
+    char *o = out_file(".", "stdout.txt");
+    assert_non_null(strstr(o, "trading HALTED at 2024-01-01T00:07:59.999Z by max_drawdown: "
+                              "equity 101.4875 is 1.93% below peak 103.4875, limit 1%\n"));
+    assert_non_null(strstr(o, "  risk alerts    max_drawdown 1\n"));
+    assert_non_null(strstr(o, "(return -3.02%)"));
+    free(o);
+}
+
+static void test_e2e_all_rejected_run_warns_with_the_reasons(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    /* 5 of cash cannot pay for 1 at 12.5. */
+    assert_int_equal(tbt_run_cli(dir, &err,
+                                 "backtest --config bt.ini --out r --set backtest.initial_cash=5 "
+                                 "--set risk.max_drawdown_pct=0"),
+                     0);
+    assert_non_null(
+        strstr(err, "warning: nothing traded: 1 orders, all rejected (INSUFFICIENT_FUNDS 1)"));
+    free(err);
+    char *s = out_file("r", "summary.json");
+    assert_non_null(strstr(s, "\"rejections\": {\"INSUFFICIENT_FUNDS\": 1},"));
+    assert_non_null(strstr(s, "\"risk_alerts\": {},"));
+    assert_non_null(strstr(s, "\"trading_state\": \"ACTIVE\","));
+    assert_non_null(strstr(s, "\"halts\": [],"));
+    assert_non_null(strstr(s, "\"return_pct\": \"0.00\","));
+    assert_non_null(strstr(s, "\"win_rate\": \"0.00\","));
+    free(s);
+    char *o = out_file(".", "stdout.txt");
+    assert_non_null(strstr(o, "  rejections     INSUFFICIENT_FUNDS 1\n"));
+    free(o);
+}
+
+static void test_e2e_silent_strategy_warns_nothing_signaled(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    /* slow = 30 never warms up on 11 bars. */
+    assert_int_equal(tbt_run_cli(dir, &err,
+                                 "backtest --config bt.ini --out q "
+                                 "--set strategy.s1.slow=30"),
+                     0);
+    assert_non_null(strstr(err, "warning: nothing traded: no strategy signaled (11 bars)"));
+    free(err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_e2e_summary_reports_the_halt_alerts_and_return, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_e2e_all_rejected_run_warns_with_the_reasons, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_e2e_silent_strategy_warns_nothing_signaled, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
