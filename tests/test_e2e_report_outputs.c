@@ -139,6 +139,78 @@ static void test_e2e_silent_strategy_warns_nothing_signaled(void **state)
     free(err);
 }
 
+/* Splits line (modified) at commas into at most max fields; returns count. */
+static size_t split(char *line, char **f, size_t max)
+{
+    size_t n = 0;
+    for (char *p = line; n < max;) {
+        f[n++] = p;
+        p = strchr(p, ',');
+        if (!p) break;
+        *p++ = 0;
+    }
+    return n;
+}
+
+static void test_e2e_fills_csv_names_event_and_origin_and_trace_takes_order_ids(void **state)
+{
+    (void)state;
+    assert_int_equal(tbt_run_cli(dir, NULL,
+                                 "backtest --config %s/examples/sma_cross.ini --out ex --quiet "
+                                 "--journal ex.db",
+                                 TB_SOURCE_DIR),
+                     0);
+    char *fills = out_file("ex", "fills.csv"), *events = out_file("ex", "events.jsonl");
+    assert_non_null(fills);
+    char *save = NULL, *line = strtok_r(fills, "\n", &save);
+    assert_string_equal(line, "timestamp,strategy_id,symbol,side,order_id,client_order_id,"
+                              "quantity,price,commission,event_id,origin");
+    size_t rows = 0;
+    char third_client[64] = "", third_event[32] = "";
+    while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
+        char *f[16];
+        assert_int_equal(split(line, f, 16), 11);
+        assert_string_equal(f[10], "signal"); /* the example has no stops */
+        /* The event id is the OrderFilled of that client order id. */
+        char pat[160];
+        snprintf(pat, sizeof(pat), "\"type\":\"OrderFilled\",\"version\":1,\"event_id\":\"%s\"",
+                 f[9]);
+        const char *ev = strstr(events, pat);
+        if (!ev) fail_msg("fills.csv row %zu: no OrderFilled %s in events.jsonl", rows + 1, f[9]);
+        snprintf(pat, sizeof(pat), "\"client_order_id\":\"%s\"", f[5]);
+        const char *eol = strchr(ev, '\n');
+        const char *c = strstr(ev, pat);
+        assert_true(c && c < eol);
+        if (++rows == 3) {
+            snprintf(third_client, sizeof(third_client), "%s", f[5]);
+            snprintf(third_event, sizeof(third_event), "%s", f[9]);
+        }
+    }
+    assert_true(rows > 10);
+    free(fills);
+    free(events);
+
+    /* The journal traces an order by its client id or the exchange's. */
+    char *err = NULL;
+    assert_string_equal(third_client, "btc_trend-3");
+    assert_int_equal(tbt_run_cli(dir, &err, "journal trace btc_trend-3 --journal ex.db"), 0);
+    free(err);
+    char *o = out_file(".", "stdout.txt");
+    assert_non_null(strstr(o, "OrderCreated"));
+    assert_non_null(strstr(o, "order SIM-3 NEW (btc_trend-3)  <-"));
+    assert_non_null(strstr(o, third_event)); /* the fill hangs below it */
+    assert_int_equal(strncmp(o + 25, "MarketData", 10), 0);
+    free(o);
+    assert_int_equal(tbt_run_cli(dir, &err, "journal trace SIM-3 --journal ex.db"), 0);
+    free(err);
+    o = out_file(".", "stdout.txt");
+    assert_non_null(strstr(o, "order SIM-3 NEW (btc_trend-3)  <-"));
+    free(o);
+    assert_int_equal(tbt_run_cli(dir, &err, "journal trace btc_trend-999 --journal ex.db"), 3);
+    assert_non_null(strstr(err, "no event in ex.db has order id 'btc_trend-999'"));
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -148,6 +220,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_e2e_silent_strategy_warns_nothing_signaled, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_e2e_fills_csv_names_event_and_origin_and_trace_takes_order_ids, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,8 +4,11 @@
  *  - event log: every event in dispatch order, one line of the codec's JSON
  *    (events.jsonl);
  *  - fills: one CSV row per OrderFilled, header
- *    timestamp,strategy_id,symbol,side,order_id,client_order_id,quantity,price,commission
- *    with the execution time as ISO-8601 UTC with milliseconds.
+ *    timestamp,strategy_id,symbol,side,order_id,client_order_id,quantity,price,commission,
+ *    event_id,origin
+ *    with the execution time as ISO-8601 UTC with milliseconds, the
+ *    OrderFilled's event id (decimal: `tradebus journal trace` takes it) and
+ *    the order's origin (signal, stop_loss, ..., the exit reason it gives).
  * Either stream may be NULL (not written). The streams are borrowed: the
  * caller opens and closes them. A write error is returned as TB_EIO (the bus
  * retries, then dead-letters).

@@ -55,8 +55,9 @@ static int write_fill(tb_monitor *m, const tb_event *ev)
     tb_dec_format(f->filled_quantity, q, sizeof(q));
     tb_dec_format(f->filled_price, p, sizeof(p));
     tb_dec_format(f->commission, c, sizeof(c));
-    if (fprintf(m->cfg.fills_csv, "%s,%s,%s,%s,%s,%s,%s,%s,%s\n", t, f->strategy_id, f->symbol,
-                tb_side_name(f->side), f->order_id, f->client_order_id, q, p, c) < 0)
+    if (fprintf(m->cfg.fills_csv, "%s,%s,%s,%s,%s,%s,%s,%s,%s,%llu,%s\n", t, f->strategy_id,
+                f->symbol, tb_side_name(f->side), f->order_id, f->client_order_id, q, p, c,
+                (unsigned long long)ev->event_id, tb_order_origin_name(f->origin)) < 0)
         return TB_EIO;
     return 0;
 }
@@ -124,7 +125,7 @@ int tb_monitor_create(tb_bus *bus, const tb_monitor_config *cfg, tb_monitor **ou
     if (cfg) m->cfg = *cfg;
     if (m->cfg.fills_csv &&
         fputs("timestamp,strategy_id,symbol,side,order_id,client_order_id,quantity,price,"
-              "commission\n",
+              "commission,event_id,origin\n",
               m->cfg.fills_csv) < 0) {
         free(m);
         return TB_EIO;
