@@ -211,6 +211,104 @@ static void test_e2e_fills_csv_names_event_and_origin_and_trace_takes_order_ids(
     free(err);
 }
 
+/* The decimal in a JSON line "key": "value" of summary.json. */
+static tb_decimal summary_dec(const char *s, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\"%s\": \"", key);
+    const char *p = strstr(s, pat);
+    assert_non_null(p);
+    p += strlen(pat);
+    tb_decimal d;
+    assert_int_equal(tb_dec_parse(p, strcspn(p, "\""), &d), 0);
+    return d;
+}
+
+static void test_e2e_trades_and_equity_csv_agree_with_the_summary(void **state)
+{
+    (void)state;
+    assert_int_equal(tbt_run_cli(dir, NULL,
+                                 "backtest --config %s/examples/multi.ini --out m --quiet",
+                                 TB_SOURCE_DIR),
+                     0);
+    char *sum = out_file("m", "summary.json"), *trades = out_file("m", "trades.csv");
+    char *equity = out_file("m", "equity.csv");
+    assert_non_null(sum);
+    assert_non_null(trades);
+    assert_non_null(equity);
+
+    /* Σ trade PnL = realized + unrealized (trades open at the end are
+     * marked at the last close, as the summary marks them); Σ fees = fees. */
+    char *copy = strdup(trades), *save = NULL;
+    char *line = strtok_r(copy, "\n", &save);
+    assert_string_equal(line, "strategy,symbol,side,entry_time,entry_price,exit_time,exit_price,"
+                              "quantity,pnl,fees,return_pct,exit_reason,mae_pct,mfe_pct");
+    tb_decimal pnl = 0, fees = 0;
+    long closed = 0, wins = 0, ended = 0;
+    while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
+        char *f[16];
+        assert_int_equal(split(line, f, 16), 14);
+        assert_true(!strcmp(f[2], "long") || !strcmp(f[2], "short"));
+        tb_decimal p, fe;
+        assert_int_equal(tb_dec_parse(f[8], (size_t)-1, &p), 0);
+        assert_int_equal(tb_dec_parse(f[9], (size_t)-1, &fe), 0);
+        assert_int_equal(tb_dec_add(pnl, p, &pnl), 0);
+        assert_int_equal(tb_dec_add(fees, fe, &fees), 0);
+        if (!strcmp(f[11], "end")) {
+            ended++;
+        } else {
+            assert_string_equal(f[11], "signal");
+            closed++;
+            wins += p - fe > 0;
+        }
+        assert_true(strcmp(f[3], f[5]) <= 0); /* ISO times order as text */
+    }
+    free(copy);
+    assert_true(closed > 20);
+    assert_true(ended <= 2); /* two strategies */
+    tb_decimal want;
+    assert_int_equal(
+        tb_dec_add(summary_dec(sum, "realized_pnl"), summary_dec(sum, "unrealized_pnl"), &want), 0);
+    assert_true(pnl == want);
+    assert_true(fees == summary_dec(sum, "fees"));
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\"trades\": %ld,", closed);
+    assert_non_null(strstr(sum, pat));
+    assert_non_null(strstr(sum, "\"win_rate\": \""));
+
+    /* One row per bar close time (1-minute bars): the last is the final equity. */
+    assert_int_equal(strncmp(equity, "time,equity,drawdown_pct\n", 25), 0);
+    size_t rows = 0;
+    for (const char *c = equity; *c; c++)
+        rows += *c == '\n';
+    assert_int_equal(rows - 1, 2880);
+    const char *last = equity + strlen(equity) - 1;
+    while (last > equity && last[-1] != '\n')
+        last--;
+    const char *c1 = strchr(last, ',');
+    tb_decimal fin;
+    assert_int_equal(tb_dec_parse(c1 + 1, strcspn(c1 + 1, ","), &fin), 0);
+    assert_true(fin == summary_dec(sum, "final_equity"));
+
+    /* tradebus report rebuilds both from events.jsonl, byte for byte. */
+    char p1[512];
+    snprintf(p1, sizeof(p1), "%s/m/trades.csv", dir);
+    assert_int_equal(remove(p1), 0);
+    snprintf(p1, sizeof(p1), "%s/m/equity.csv", dir);
+    assert_int_equal(remove(p1), 0);
+    assert_int_equal(tbt_run_cli(dir, NULL, "report m"), 0);
+    char *t2 = out_file("m", "trades.csv"), *e2 = out_file("m", "equity.csv");
+    assert_non_null(t2);
+    assert_non_null(e2);
+    assert_string_equal(t2, trades);
+    assert_string_equal(e2, equity);
+    free(t2);
+    free(e2);
+    free(sum);
+    free(trades);
+    free(equity);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -222,6 +320,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_e2e_fills_csv_names_event_and_origin_and_trace_takes_order_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_e2e_trades_and_equity_csv_agree_with_the_summary,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

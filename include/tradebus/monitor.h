@@ -21,7 +21,12 @@
  * position OPEN exactly when non-zero) — is refused (TB_EDATA for
  * MarketData, TB_EINVAL otherwise) with a reason for the dead letter, and is
  * neither counted nor written. The monitor keeps no per-key state, so time
- * order and order states are the other components' checks. */
+ * order and order states are the other components' checks.
+ *
+ * It also keeps the run's history for trades.csv and equity.csv — the
+ * report's replay (src/report/), fed live: one equity point per bar close
+ * time and one record per trade, grown by doubling (no allocation per
+ * event in the steady state). */
 #ifndef TRADEBUS_MONITOR_H
 #define TRADEBUS_MONITOR_H
 
@@ -70,6 +75,9 @@ typedef struct {
 typedef struct {
     FILE *event_log; /* NULL: no event log */
     FILE *fills_csv; /* NULL: no fills file */
+    /* The account's starting equity: the equity curve and the trades'
+     * figures (tb_monitor_write_trades/_equity) start from it. */
+    tb_decimal initial_equity;
 } tb_monitor_config;
 
 /* Creates the monitor and subscribes it to every type on bus (borrowed);
@@ -82,6 +90,17 @@ TB_EXPORT uint64_t tb_monitor_count(const tb_monitor *m, tb_event_type type);
 /* Copies the rejection, alert and halt counts into out. A RiskAlert with
  * trading_state HALTED while the run was not halted is a halt. */
 TB_EXPORT void tb_monitor_get_tally(const tb_monitor *m, tb_monitor_tally *out);
+/* Round trips so far (flat to flat per strategy and symbol, as
+ * docs/report.md defines them): closed ones, and those with net PnL > 0. */
+TB_EXPORT void tb_monitor_trades(const tb_monitor *m, uint64_t *closed, uint64_t *wins);
+/* Writes trades.csv (one row per trade, one still open closed at its
+ * symbol's last close with exit reason "end") or equity.csv (time, equity,
+ * drawdown_pct per bar close time, at most one row per minute), as
+ * docs/report.md describes; call once the run is over (the last point is
+ * closed then). f is borrowed. 0, TB_EIO, TB_ENOMEM (the monitor could not
+ * keep the history), TB_EOVERFLOW. */
+TB_EXPORT int tb_monitor_write_trades(tb_monitor *m, FILE *f);
+TB_EXPORT int tb_monitor_write_equity(tb_monitor *m, FILE *f);
 /* Formats ns since the epoch as "2024-01-01T00:00:00.000Z" into buf (>= 25 bytes). */
 TB_EXPORT int tb_format_time_iso(int64_t ns, char *buf, size_t buflen);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tradebus/codec.h"
+#include "../report/report_int.h"
 #include "tradebus/monitor.h"
 #include "validate.h"
 
@@ -17,6 +18,11 @@ struct tb_monitor {
     tb_monitor_config cfg;
     uint64_t counts[TB_EV_COUNT];
     tb_monitor_tally tally;
+    /* The same replay the report runs, so trades.csv and the page agree
+     * by construction. Its first failure is kept and returned by the
+     * writers: the events themselves were fine. */
+    tb__report hist;
+    int hist_rc, hist_done;
     int sub;
     char buf[4096];
 };
@@ -106,6 +112,7 @@ static int on_event(const tb_event *ev, void *ctx)
     } else if (ev->type == TB_EV_RISK_ALERT) {
         count_alert(m, ev);
     }
+    if (!m->hist_rc) m->hist_rc = tb__report_apply(&m->hist, ev);
     if (m->cfg.event_log) {
         int n = tb_codec_encode(ev, m->buf, sizeof(m->buf));
         if (n < 0) return n;
@@ -123,6 +130,8 @@ int tb_monitor_create(tb_bus *bus, const tb_monitor_config *cfg, tb_monitor **ou
     if (!m) return TB_ENOMEM;
     m->bus = bus;
     if (cfg) m->cfg = *cfg;
+    m->hist.dir = "";
+    m->hist.initial = m->cfg.initial_equity;
     if (m->cfg.fills_csv &&
         fputs("timestamp,strategy_id,symbol,side,order_id,client_order_id,quantity,price,"
               "commission,event_id,origin\n",
@@ -133,6 +142,7 @@ int tb_monitor_create(tb_bus *bus, const tb_monitor_config *cfg, tb_monitor **ou
     m->sub = tb_bus_subscribe_named(bus, TB_BUS_ALL, on_event, m, "monitor");
     if (m->sub < 0) {
         int rc = m->sub;
+        tb__report_free(&m->hist);
         free(m);
         return rc;
     }
@@ -144,6 +154,7 @@ void tb_monitor_destroy(tb_monitor *m)
 {
     if (!m) return;
     tb_bus_unsubscribe(m->bus, m->sub);
+    tb__report_free(&m->hist);
     free(m);
 }
 
@@ -160,4 +171,28 @@ uint64_t tb_monitor_count(const tb_monitor *m, tb_event_type type)
 void tb_monitor_get_tally(const tb_monitor *m, tb_monitor_tally *out)
 {
     *out = m->tally;
+}
+
+void tb_monitor_trades(const tb_monitor *m, uint64_t *closed, uint64_t *wins)
+{
+    tb__report_count_trades(&m->hist, closed, wins);
+}
+
+static int finish_history(tb_monitor *m)
+{
+    if (!m->hist_done && !m->hist_rc) m->hist_rc = tb__report_finish(&m->hist);
+    m->hist_done = 1;
+    return m->hist_rc;
+}
+
+int tb_monitor_write_trades(tb_monitor *m, FILE *f)
+{
+    int rc = finish_history(m);
+    return rc ? rc : tb__report_write_trades(&m->hist, f);
+}
+
+int tb_monitor_write_equity(tb_monitor *m, FILE *f)
+{
+    int rc = finish_history(m);
+    return rc ? rc : tb__report_write_equity(&m->hist, f);
 }

@@ -165,7 +165,8 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
             rc = p->sub_lives;
             goto fail;
         }
-        tb_monitor_config mc = {opt ? opt->event_log : NULL, opt ? opt->fills_csv : NULL};
+        tb_monitor_config mc = {opt ? opt->event_log : NULL, opt ? opt->fills_csv : NULL,
+                                cfg->exchange.initial_cash};
         if ((rc = tb_monitor_create(p->bus, &mc, &p->monitor)) != 0) goto fail;
     }
     *out = p;
@@ -228,6 +229,7 @@ int tb_pipeline_result(const tb_pipeline *p, tb_backtest_result *res)
         for (int t = 0; t < TB_EV_COUNT; t++)
             res->events[t] = tb_monitor_count(p->monitor, (tb_event_type)t);
         tb_monitor_get_tally(p->monitor, &res->tally);
+        tb_monitor_trades(p->monitor, &res->trades, &res->winning_trades);
     } else if (p->risk) {
         res->tally.trading_state = tb_risk_manager_state(p->risk);
     }
@@ -453,6 +455,22 @@ static int close_out(FILE *f, const char *dir, const char *name, char *err, size
     return 0;
 }
 
+/* trades.csv and equity.csv, from the monitor's history of the run. */
+static int write_history(tb_pipeline *p, const char *dir, char *err, size_t errlen)
+{
+    static const char *const names[2] = {"trades.csv", "equity.csv"};
+    for (int i = 0; i < 2; i++) {
+        FILE *f = tb__open_out(dir, names[i], err, errlen);
+        if (!f) return TB_EIO;
+        int rc =
+            i ? tb_monitor_write_equity(p->monitor, f) : tb_monitor_write_trades(p->monitor, f);
+        if (rc && rc != TB_EIO) tb__errf(err, errlen, "%s/%s: %s", dir, names[i], tb_strerror(rc));
+        int crc = close_out(f, dir, names[i], err, errlen);
+        if (rc || crc) return rc ? rc : crc;
+    }
+    return 0;
+}
+
 int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_backtest_result *res,
                     char *err, size_t errlen)
 {
@@ -530,6 +548,7 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
         rc = tb_backtest_write_summary(res, s);
         int crc = close_out(s, dir, "summary.json", err, errlen);
         if (!rc) rc = crc;
+        if (!rc) rc = write_history(p, dir, err, errlen);
     }
 done:
     if (started && opt && opt->on_stop) opt->on_stop(p, opt->hook_ctx);

@@ -325,6 +325,30 @@ int tb__report_html(const tb__report *r, FILE *f)
     return rc;
 }
 
+/* Writes dir/name through name.tmp and a rename, so a failure never
+ * leaves half a file (a previous one stays). */
+static int write_atomically(const tb__report *r, const char *dir, const char *name,
+                            int (*fn)(const tb__report *, FILE *), char *err, size_t errlen)
+{
+    char tmp[4096], path[4096];
+    snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, name);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        tb__errf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+        return TB_EIO;
+    }
+    int rc = fn(r, f);
+    if (fclose(f) != 0 && !rc) rc = TB_EIO;
+    if (!rc && rename(tmp, path) != 0) rc = TB_EIO;
+    if (rc) {
+        tb__errf(err, errlen, "%s: write failed: %s", path,
+                 rc == TB_EIO ? strerror(errno) : tb_strerror(rc));
+        remove(tmp);
+    }
+    return rc;
+}
+
 int tb_report_write(const char *dir, char *err, size_t errlen)
 {
     if (err && errlen) err[0] = 0;
@@ -333,25 +357,11 @@ int tb_report_write(const char *dir, char *err, size_t errlen)
     int rc = tb__report_load(&r, dir, err, errlen);
     if (!rc && (rc = tb__report_stats(&r)))
         tb__errf(err, errlen, "%s: statistics: %s", dir, tb_strerror(rc));
-    char tmp[4096], path[4096];
-    snprintf(tmp, sizeof(tmp), "%s/report.html.tmp", dir);
-    snprintf(path, sizeof(path), "%s/report.html", dir);
-    if (!rc) {
-        FILE *f = fopen(tmp, "w");
-        if (!f) {
-            tb__errf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
-            rc = TB_EIO;
-        } else {
-            rc = tb__report_html(&r, f);
-            if (fclose(f) != 0 && !rc) rc = TB_EIO;
-            if (!rc && rename(tmp, path) != 0) rc = TB_EIO;
-            if (rc) {
-                tb__errf(err, errlen, "%s: write failed: %s", path,
-                         rc == TB_EIO ? strerror(errno) : tb_strerror(rc));
-                remove(tmp);
-            }
-        }
-    }
+    /* The trade and equity files are rebuilt from the same replay: a run
+     * written before they existed gets them, and they match the page. */
+    if (!rc) rc = write_atomically(&r, dir, "trades.csv", tb__report_write_trades, err, errlen);
+    if (!rc) rc = write_atomically(&r, dir, "equity.csv", tb__report_write_equity, err, errlen);
+    if (!rc) rc = write_atomically(&r, dir, "report.html", tb__report_html, err, errlen);
     tb__report_free(&r);
     return rc;
 }

@@ -233,6 +233,18 @@ int tb__report_load(tb__report *r, const char *dir, char *err, size_t errlen)
                           r->s_final, err, errlen);
     }
     if (!rc) rc = check_positions(r, &s, err, errlen);
+    /* Written by runs since trades.csv exists; older summaries lack it. */
+    json_t *tj = json_object_get(s.root, "trades");
+    if (!rc && json_is_integer(tj)) {
+        uint64_t closed, wins;
+        tb__report_count_trades(r, &closed, &wins);
+        if ((uint64_t)json_integer_value(tj) != closed) {
+            tb__errf(err, errlen,
+                     "%s/events.jsonl has %llu closed trades but %s says \"trades\": %lld", dir,
+                     (unsigned long long)closed, spath, (long long)json_integer_value(tj));
+            rc = TB_EDATA;
+        }
+    }
     if (!rc) rc = check_fills_csv(r, err, errlen);
     json_decref(s.root);
     return rc;
