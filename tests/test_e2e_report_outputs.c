@@ -99,6 +99,13 @@ static void test_e2e_summary_reports_the_halt_alerts_and_return(void **state)
     assert_non_null(strstr(o, "  risk alerts    max_drawdown 1\n"));
     assert_non_null(strstr(o, "(return -3.02%)"));
     free(o);
+    /* The page: a banner for the halt, ratios n/a on an 11-minute run. */
+    char *html = out_file("h", "report.html");
+    assert_non_null(strstr(html, "<div class=\"banner\" id=\"halt\">Trading HALTED at "
+                                 "2024-01-01 00:07 UTC by max_drawdown: equity 101.4875"));
+    assert_non_null(strstr(html, "n/a (under 30 days)"));
+    assert_non_null(strstr(html, "id=\"first-alerts\""));
+    free(html);
 }
 
 static void test_e2e_all_rejected_run_warns_with_the_reasons(void **state)

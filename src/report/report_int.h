@@ -64,6 +64,7 @@ typedef struct {
 } tb__rsym;
 
 typedef struct {
+    int ratios; /* Sharpe and Sortino defined: 30 days or more of daily returns */
     double sharpe, sortino, ret_pct, max_dd_pct, exposure_pct, win_rate;
     double profit_factor; /* < 0: undefined (no losing trade) */
     int64_t max_dd_duration;
@@ -78,9 +79,22 @@ typedef struct {
     tb__rstats st;
 } tb__rstrat;
 
+/* An OrderRejected or RiskAlert shown on the page (the first few). */
+typedef struct {
+    int64_t t;
+    char what[TB_RULE_LEN + 24]; /* reason or rule */
+    char text[TB_TEXT_LEN + TB_ORDER_ID_LEN + 8];
+} tb__rnote;
+
+#define TB__REPORT_NOTES 5
+
 typedef struct {
     const char *dir;
     tb_decimal initial;
+    tb__rnote rejects[TB__REPORT_NOTES], alerts[TB__REPORT_NOTES];
+    size_t nrejects, nalerts;
+    tb__rnote halt;                        /* halt.t != 0: the first halt */
+    char s_rejections[256], s_alerts[256]; /* summary.json's counts, "RISK 3, ..." */
     /* summary.json */
     tb_decimal s_final, s_realized, s_unrealized, s_fees, s_max_dd_pct;
     uint64_t s_fills, s_bars;

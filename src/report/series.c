@@ -1,6 +1,7 @@
 /* Replaying a run's events into the report's curves, positions and trades.
  * The arithmetic is the Position Manager's (same rounding, same marks), so
  * the curve's last point is the summary's final equity to the last digit. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -277,6 +278,25 @@ int tb__report_apply(tb__report *r, const tb_event *ev)
         return on_fill(r, ev);
     case TB_EV_POSITION_UPDATE:
         return on_position(r, &ev->u.position);
+    case TB_EV_ORDER_REJECTED: {
+        const tb_order_rejected *x = &ev->u.order_rejected;
+        if (r->nrejects < TB__REPORT_NOTES) {
+            tb__rnote *n = &r->rejects[r->nrejects++];
+            n->t = ev->timestamp;
+            snprintf(n->what, sizeof(n->what), "%s", tb_reject_reason_name(x->reason));
+            snprintf(n->text, sizeof(n->text), "%s: %s", x->client_order_id, x->text);
+        }
+        return 0;
+    }
+    case TB_EV_RISK_ALERT: {
+        const tb_risk_alert *a = &ev->u.risk_alert;
+        tb__rnote n = {ev->timestamp, "", ""};
+        snprintf(n.what, sizeof(n.what), "%s", a->rule);
+        snprintf(n.text, sizeof(n.text), "%s", a->detail);
+        if (r->nalerts < TB__REPORT_NOTES) r->alerts[r->nalerts++] = n;
+        if (a->trading_state == TB_TRADING_HALTED && !r->halt.t) r->halt = n;
+        return 0;
+    }
     default:
         return 0;
     }
