@@ -272,6 +272,7 @@ static void test_e2e_trades_and_equity_csv_agree_with_the_summary(void **state)
     }
     free(copy);
     assert_true(closed > 20);
+    assert_true(wins > 0 && wins < closed);
     assert_true(ended <= 2); /* two strategies */
     tb_decimal want;
     assert_int_equal(
