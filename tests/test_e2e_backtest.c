@@ -83,9 +83,11 @@ static void test_e2e_backtest_fills_match_hand_computation(void **state)
     /* commission = price × qty × 10 / 10000 */
     assert_string_equal(fills,
                         "timestamp,strategy_id,symbol,side,order_id,client_order_id,quantity,price,"
-                        "commission\n"
-                        "2024-01-01T00:05:00.000Z,s1,BTCUSDT,BUY,SIM-1,s1-1,1,12.5,0.0125\n"
-                        "2024-01-01T00:09:00.000Z,s1,BTCUSDT,SELL,SIM-2,s1-2,1,9.5,0.0095\n");
+                        "commission,event_id,origin\n"
+                        "2024-01-01T00:05:00.000Z,s1,BTCUSDT,BUY,SIM-1,s1-1,1,12.5,0.0125,"
+                        "283673999966211,signal\n"
+                        "2024-01-01T00:09:00.000Z,s1,BTCUSDT,SELL,SIM-2,s1-2,1,9.5,0.0095,"
+                        "283673999966214,signal\n");
     free(fills);
 }
 

@@ -202,7 +202,13 @@ static void test_e2e_journal_trace_unknown_id_exits_3(void **state)
     assert_int_equal(run(&err, "journal trace 12345 --journal journal.db"), 3);
     assert_non_null(strstr(err, "no event 12345"));
     free(err);
-    assert_int_equal(run(&err, "journal trace x12 --journal journal.db"), 2);
+    /* Not digits: an order id, which no event carries. */
+    assert_int_equal(run(&err, "journal trace x12 --journal journal.db"), 3);
+    assert_non_null(strstr(err, "no event in journal.db has order id 'x12'"));
+    free(err);
+    assert_int_equal(run(&err, "journal trace 0123456789012345678901234567890123456789x "
+                               "--journal journal.db"),
+                     2);
     free(err);
 }
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include "bus.h"
 #include "config.h"
+#include "monitor.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -34,6 +35,14 @@ typedef struct {
      * (strategy, symbol) has had, not just the current one. Owned. */
     tb_decimal *total_realized;
     size_t npositions;
+    /* Rejections by reason, RiskAlerts by rule, the halts and the trading
+     * state at the end, as the monitor counted them. */
+    tb_monitor_tally tally;
+    /* Signals whose sized quantity rounded to nothing (no order sent). */
+    uint64_t size_too_small;
+    /* Closed round trips (flat to flat per strategy and symbol; a trade
+     * still open at the end is not counted) and those with net PnL > 0. */
+    uint64_t trades, winning_trades;
 } tb_backtest_result;
 
 /* The components a pipeline holds (tb_pipeline_options.roles). A process of
@@ -123,7 +132,12 @@ typedef struct {
  * success (free it with tb_backtest_result_free). */
 TB_EXPORT int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt,
                               tb_backtest_result *res, char *err, size_t errlen);
-/* Writes res as summary.json. 0 or TB_EIO. */
+/* (final_equity - initial_equity) x 100 / initial_equity, half-up to 1e-8
+ * (0 without an initial equity). 0 or TB_EOVERFLOW. */
+TB_EXPORT int tb_backtest_return_pct(const tb_backtest_result *res, tb_decimal *out);
+/* winning_trades x 100 / trades, half-up to 1e-8 (0 without a trade). */
+TB_EXPORT int tb_backtest_win_rate(const tb_backtest_result *res, tb_decimal *out);
+/* Writes res as summary.json (keys: docs/report.md). 0 or TB_EIO. */
 TB_EXPORT int tb_backtest_write_summary(const tb_backtest_result *res, FILE *f);
 /* Frees what res owns. */
 TB_EXPORT void tb_backtest_result_free(tb_backtest_result *res);

@@ -89,6 +89,10 @@ TB_EXPORT int64_t tb_journal_count(tb_journal *j);
 TB_EXPORT int tb_journal_each(tb_journal *j, int64_t after_seq, tb_journal_event_fn fn, void *ctx);
 /* One event by id; TB_ENOTFOUND. */
 TB_EXPORT int tb_journal_get(tb_journal *j, uint64_t event_id, tb_event *out);
+/* The event an order id leads to: the OrderCreated whose client_order_id
+ * or exchange order_id is order_id, else the first event (journal order)
+ * naming it in either field. 0, TB_ENOTFOUND, TB_EINVAL, TB_EIO. */
+TB_EXPORT int tb_journal_find_order(tb_journal *j, const char *order_id, tb_event *out);
 /* The events directly caused by event_id, in journal order. */
 TB_EXPORT int tb_journal_children(tb_journal *j, uint64_t event_id, tb_journal_event_fn fn,
                                   void *ctx);

@@ -36,9 +36,12 @@ const char *const cli_backtest_help =
     "  --metrics-file FILE      write the final metrics, Prometheus text format, to FILE\n"
     "\n"
     "Files written to DIR:\n"
-    "  summary.json   bars, signals, orders, fills, rejected, PnL, fees, equity,\n"
-    "                 drawdown, dead letters, events per type, positions\n"
-    "  fills.csv      one row per execution\n"
+    "  summary.json   bars, signals, orders, fills, rejections by reason, risk alerts\n"
+    "                 by rule, halts, trading state, PnL, fees, equity, return,\n"
+    "                 trades, win rate, drawdown, dead letters, events, positions\n"
+    "  fills.csv      one row per execution (with its event id and origin)\n"
+    "  trades.csv     one row per trade (entry, exit, PnL, fees, return, exit reason)\n"
+    "  equity.csv     equity and drawdown per bar close (at most one row a minute)\n"
     "  events.jsonl   every event in dispatch order (JSON, one per line)\n"
     "\n"
     "Built-in strategies ([strategy.ID] type = ...):\n";
@@ -165,28 +168,101 @@ void cli_warn(const char *msg, void *ctx)
     cli_log(CLI_LOG_WARN, NULL, "skipped bad row: %s", msg);
 }
 
+/* "RISK 600, INSUFFICIENT_FUNDS 242": the reasons counted, most first. */
+static void format_rejections(const tb_monitor_tally *t, char *buf, size_t len)
+{
+    uint64_t left[TB_MONITOR_REJECT_SLOTS];
+    memcpy(left, t->rejections, sizeof(left));
+    size_t n = 0;
+    buf[0] = 0;
+    for (;;) {
+        int top = -1;
+        for (int i = 0; i < TB_MONITOR_REJECT_SLOTS; i++)
+            if (left[i] && (top < 0 || left[i] > left[top])) top = i;
+        if (top < 0 || n >= len) break;
+        int w = snprintf(buf + n, len - n, "%s%s %llu", n ? ", " : "",
+                         top ? tb_reject_reason_name((tb_reject_reason)top) : "OTHER",
+                         (unsigned long long)left[top]);
+        if (w < 0) break;
+        n += (size_t)w;
+        left[top] = 0;
+    }
+}
+
+/* A run that traded nothing is almost always a setup mistake (sizing,
+ * funds, a limit set too tight, a strategy that never fires): say why on
+ * stderr rather than leave a flat equity curve to be puzzled over. */
+static void warn_if_nothing_traded(const tb_backtest_result *r)
+{
+    char why[256];
+    format_rejections(&r->tally, why, sizeof(why));
+    if (r->orders == 0 && r->signals == 0)
+        cli_log(CLI_LOG_WARN, NULL, "warning: nothing traded: no strategy signaled (%llu bars)",
+                (unsigned long long)r->bars);
+    else if (r->orders == 0)
+        cli_log(CLI_LOG_WARN, NULL,
+                "warning: nothing traded: %llu signals but no order was sent "
+                "(size too small %llu)",
+                (unsigned long long)r->signals, (unsigned long long)r->size_too_small);
+    else if (r->rejected >= r->orders)
+        cli_log(CLI_LOG_WARN, NULL, "warning: nothing traded: %llu orders, all rejected (%s)",
+                (unsigned long long)r->orders, why);
+    else if (r->fills == 0)
+        cli_log(CLI_LOG_WARN, NULL,
+                "warning: nothing traded: %llu orders, none filled (rejected %llu%s%s%s, "
+                "canceled %llu, still open %llu)",
+                (unsigned long long)r->orders, (unsigned long long)r->rejected, why[0] ? ": " : "",
+                why, "", (unsigned long long)r->canceled, (unsigned long long)r->open_orders);
+}
+
 void cli_print_summary(const tb_backtest_result *r, const char *out)
 {
     char a[TB_DECIMAL_STRLEN], b[TB_DECIMAL_STRLEN], c[TB_DECIMAL_STRLEN], d[TB_DECIMAL_STRLEN],
-        e[TB_DECIMAL_STRLEN], f[TB_DECIMAL_STRLEN];
+        e[TB_DECIMAL_STRLEN], f[TB_DECIMAL_STRLEN], g[TB_DECIMAL_STRLEN], h[TB_DECIMAL_STRLEN];
     tb_dec_format(r->realized_pnl, a, sizeof(a));
     tb_dec_format(r->unrealized_pnl, b, sizeof(b));
     tb_dec_format(r->fees, c, sizeof(c));
     tb_dec_format(r->initial_equity, d, sizeof(d));
     tb_dec_format(r->final_equity, e, sizeof(e));
     tb_dec_format(r->max_drawdown_pct, f, sizeof(f));
+    tb_decimal ret = 0, win = 0;
+    tb_backtest_return_pct(r, &ret);
+    tb_backtest_win_rate(r, &win);
+    /* Two decimals are what a reader compares; summary.json has every digit. */
+    tb_dec_quantize(ret, TB_DECIMAL_ONE / 100, TB_ROUND_HALF_UP, &ret);
+    tb_dec_quantize(win, TB_DECIMAL_ONE / 100, TB_ROUND_HALF_UP, &win);
+    tb_dec_format(ret, g, sizeof(g));
+    tb_dec_format(win, h, sizeof(h));
+    if (!strchr(g, '.')) strcat(g, ".00");
+    if (!strchr(h, '.')) strcat(h, ".00");
+    if (strlen(strchr(g, '.')) == 2) strcat(g, "0");
+    if (strlen(strchr(h, '.')) == 2) strcat(h, "0");
+    const tb_monitor_tally *t = &r->tally;
+    char why[256];
+    format_rejections(t, why, sizeof(why));
     printf("tradebus backtest\n");
     printf("  bars           %llu (bad rows skipped: %llu)\n", (unsigned long long)r->bars,
            (unsigned long long)r->bad_rows);
-    printf("  signals        %llu\n", (unsigned long long)r->signals);
+    printf("  signals        %llu", (unsigned long long)r->signals);
+    if (r->size_too_small) printf(" (size too small: %llu)", (unsigned long long)r->size_too_small);
+    printf("\n");
     printf("  orders         %llu (rejected %llu, canceled %llu, still open %llu)\n",
            (unsigned long long)r->orders, (unsigned long long)r->rejected,
            (unsigned long long)r->canceled, (unsigned long long)r->open_orders);
+    if (why[0]) printf("  rejections     %s\n", why);
+    if (t->nalerts) {
+        printf("  risk alerts    ");
+        for (size_t i = 0; i < t->nalerts; i++)
+            printf("%s%s %llu", i ? ", " : "", t->alerts[i].rule,
+                   (unsigned long long)t->alerts[i].count);
+        printf("\n");
+    }
     printf("  fills          %llu\n", (unsigned long long)r->fills);
+    printf("  trades         %llu closed (win rate %s%%)\n", (unsigned long long)r->trades, h);
     printf("  realized PnL   %s\n", a);
     printf("  unrealized PnL %s\n", b);
     printf("  fees           %s\n", c);
-    printf("  equity         %s -> %s\n", d, e);
+    printf("  equity         %s -> %s (return %s%%)\n", d, e, g);
     printf("  max drawdown   %s%%\n", f);
     printf("  dead letters   %llu", (unsigned long long)r->dead_letters);
     if (r->dead_letter_queue >= 0)
@@ -204,7 +280,17 @@ void cli_print_summary(const tb_backtest_result *r, const char *out)
         printf("    %-16s %-10s %-6s qty %-12s entry %-14s realized (all trades) %s\n",
                p->strategy_id, p->symbol, tb_position_status_name(p->status), q, ep, rp);
     }
+    for (size_t i = 0; i < t->nhalts; i++) {
+        char when[32];
+        tb_format_time_iso(t->halts[i].time, when, sizeof(when));
+        printf("  trading HALTED at %s by %s: %s\n", when, t->halts[i].rule, t->halts[i].detail);
+    }
+    if (t->halts_total > t->nhalts)
+        printf("  (%llu more halts: see events.jsonl)\n",
+               (unsigned long long)(t->halts_total - t->nhalts));
     if (out) printf("  written to     %s/summary.json, fills.csv, events.jsonl\n", out);
+    fflush(stdout);
+    warn_if_nothing_traded(r);
 }
 
 int cli_exit_for(int rc, const char *err, const char *out)

@@ -13,7 +13,7 @@
 #include "cli.h"
 
 const char *const cli_journal_help =
-    "tradebus journal trace EVENT_ID --journal FILE\n"
+    "tradebus journal trace EVENT_ID|ORDER_ID --journal FILE\n"
     "tradebus journal export --journal FILE [--out FILE]\n"
     "tradebus journal info --journal FILE\n"
     "tradebus journal replay --journal FILE\n"
@@ -23,7 +23,10 @@ const char *const cli_journal_help =
     "  trace EVENT_ID  the whole causal chain of an event: up to the market data it\n"
     "                  started from, then down to every signal, order, fill and position\n"
     "                  change it led to, as an indented tree, one line per event (time,\n"
-    "                  type, id, key fields); the event asked for is marked '<-'\n"
+    "                  type, id, key fields); the event asked for is marked '<-'.\n"
+    "                  An order id — client (btc_trend-3) or exchange (SIM-3), as in\n"
+    "                  fills.csv — traces that order's OrderCreated (or, if it never\n"
+    "                  reached the exchange, the first event naming it)\n"
     "  export          every event as JSON lines (the codec's format, as in\n"
     "                  events.jsonl), in journal order; to stdout unless --out FILE\n"
     "  info            schema version, events per type, first and last event time,\n"
@@ -34,7 +37,8 @@ const char *const cli_journal_help =
     "\n"
     "Exit codes: 0 success, 2 usage, 3 missing or damaged journal or unknown id,\n"
     "1 runtime failure.\n"
-    "Example: tradebus journal trace 281474976710661 --journal out/journal.db\n";
+    "Examples: tradebus journal trace 281474976710661 --journal out/journal.db\n"
+    "          tradebus journal trace btc_trend-3 --journal out/journal.db\n";
 
 /* ---- shared with cmd_dlq.c ----------------------------------------------- */
 
@@ -261,11 +265,15 @@ static int journal_trace(int argc, char **argv)
     if (code >= 0) return code;
     uint64_t id;
     if (!id_text) {
-        cli_usage_error("journal trace: which event? give its EVENT_ID");
+        cli_usage_error("journal trace: which event? give its EVENT_ID or an ORDER_ID");
         return EXIT_USAGE;
     }
-    if (cli_parse_event_id(id_text, &id) != 0) {
-        cli_usage_error("journal trace: '%s' is not an event id (a positive decimal number)",
+    /* Digits only: an event id. Anything else is an order id (client ids
+     * are "STRATEGY-N", exchange ids "SIM-N"), looked up in the payloads. */
+    int by_order = cli_parse_event_id(id_text, &id) != 0;
+    if (by_order && (id_text[0] == 0 || strlen(id_text) >= TB_ORDER_ID_LEN)) {
+        cli_usage_error("journal trace: '%s' is neither an event id (a positive decimal number) "
+                        "nor an order id",
                         id_text);
         return EXIT_USAGE;
     }
@@ -273,12 +281,19 @@ static int journal_trace(int argc, char **argv)
     if ((code = cli_journal_open(path, &j)) != 0) return code;
 
     tb_event ev, root;
-    int rc = tb_journal_get(j, id, &ev);
+    int rc = by_order ? tb_journal_find_order(j, id_text, &ev) : tb_journal_get(j, id, &ev);
     if (rc == TB_ENOTFOUND) {
-        fprintf(stderr, "tradebus: journal trace: no event %" PRIu64 " in %s\n", id, path);
+        if (by_order)
+            fprintf(stderr,
+                    "tradebus: journal trace: no event in %s has order id '%s' (as client or "
+                    "exchange order id; ids are case-sensitive, e.g. btc_trend-3 or SIM-3)\n",
+                    path, id_text);
+        else
+            fprintf(stderr, "tradebus: journal trace: no event %" PRIu64 " in %s\n", id, path);
         tb_journal_close(j);
         return EXIT_DATA;
     }
+    if (by_order) id = ev.event_id;
     /* Up to the root: the market data the chain started from. */
     root = ev;
     for (int hops = 0; rc == 0 && root.causation_id != 0; hops++) {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tradebus/codec.h"
+#include "../report/report_int.h"
 #include "tradebus/monitor.h"
 #include "validate.h"
 
@@ -16,6 +17,12 @@ struct tb_monitor {
     tb_bus *bus;
     tb_monitor_config cfg;
     uint64_t counts[TB_EV_COUNT];
+    tb_monitor_tally tally;
+    /* The same replay the report runs, so trades.csv and the page agree
+     * by construction. Its first failure is kept and returned by the
+     * writers: the events themselves were fine. */
+    tb__report hist;
+    int hist_rc, hist_done;
     int sub;
     char buf[4096];
 };
@@ -54,10 +61,42 @@ static int write_fill(tb_monitor *m, const tb_event *ev)
     tb_dec_format(f->filled_quantity, q, sizeof(q));
     tb_dec_format(f->filled_price, p, sizeof(p));
     tb_dec_format(f->commission, c, sizeof(c));
-    if (fprintf(m->cfg.fills_csv, "%s,%s,%s,%s,%s,%s,%s,%s,%s\n", t, f->strategy_id, f->symbol,
-                tb_side_name(f->side), f->order_id, f->client_order_id, q, p, c) < 0)
+    if (fprintf(m->cfg.fills_csv, "%s,%s,%s,%s,%s,%s,%s,%s,%s,%llu,%s\n", t, f->strategy_id,
+                f->symbol, tb_side_name(f->side), f->order_id, f->client_order_id, q, p, c,
+                (unsigned long long)ev->event_id, tb_order_origin_name(f->origin)) < 0)
         return TB_EIO;
     return 0;
+}
+
+/* Alerts are rare (a handful of rules), so a linear scan of a fixed table
+ * is enough and keeps the monitor free of allocation. */
+static void count_alert(tb_monitor *m, const tb_event *ev)
+{
+    const tb_risk_alert *a = &ev->u.risk_alert;
+    tb_monitor_tally *t = &m->tally;
+    size_t i = 0;
+    while (i < t->nalerts && strcmp(t->alerts[i].rule, a->rule) != 0)
+        i++;
+    if (i == t->nalerts) {
+        if (t->nalerts < TB_MONITOR_ALERT_RULES) {
+            t->nalerts++;
+            memcpy(t->alerts[i].rule, a->rule, sizeof(a->rule));
+        } else {
+            i = TB_MONITOR_ALERT_RULES - 1;
+            snprintf(t->alerts[i].rule, sizeof(t->alerts[i].rule), "other");
+        }
+    }
+    t->alerts[i].count++;
+    if (a->trading_state == TB_TRADING_HALTED && t->trading_state != TB_TRADING_HALTED) {
+        if (t->nhalts < TB_MONITOR_HALTS) {
+            tb_halt *h = &t->halts[t->nhalts++];
+            h->time = ev->timestamp;
+            memcpy(h->rule, a->rule, sizeof(h->rule));
+            memcpy(h->detail, a->detail, sizeof(h->detail));
+        }
+        t->halts_total++;
+    }
+    t->trading_state = a->trading_state;
 }
 
 static int on_event(const tb_event *ev, void *ctx)
@@ -67,6 +106,13 @@ static int on_event(const tb_event *ev, void *ctx)
     int rc = tb__check_event(ev, TB_BUS_ALL, why, sizeof(why));
     if (rc) return tb__refuse(m->bus, rc, why);
     m->counts[ev->type]++;
+    if (ev->type == TB_EV_ORDER_REJECTED) {
+        unsigned r = (unsigned)ev->u.order_rejected.reason;
+        m->tally.rejections[r < TB_MONITOR_REJECT_SLOTS ? r : 0]++;
+    } else if (ev->type == TB_EV_RISK_ALERT) {
+        count_alert(m, ev);
+    }
+    if (!m->hist_rc) m->hist_rc = tb__report_apply(&m->hist, ev);
     if (m->cfg.event_log) {
         int n = tb_codec_encode(ev, m->buf, sizeof(m->buf));
         if (n < 0) return n;
@@ -84,9 +130,11 @@ int tb_monitor_create(tb_bus *bus, const tb_monitor_config *cfg, tb_monitor **ou
     if (!m) return TB_ENOMEM;
     m->bus = bus;
     if (cfg) m->cfg = *cfg;
+    m->hist.dir = "";
+    m->hist.initial = m->cfg.initial_equity;
     if (m->cfg.fills_csv &&
         fputs("timestamp,strategy_id,symbol,side,order_id,client_order_id,quantity,price,"
-              "commission\n",
+              "commission,event_id,origin\n",
               m->cfg.fills_csv) < 0) {
         free(m);
         return TB_EIO;
@@ -94,6 +142,7 @@ int tb_monitor_create(tb_bus *bus, const tb_monitor_config *cfg, tb_monitor **ou
     m->sub = tb_bus_subscribe_named(bus, TB_BUS_ALL, on_event, m, "monitor");
     if (m->sub < 0) {
         int rc = m->sub;
+        tb__report_free(&m->hist);
         free(m);
         return rc;
     }
@@ -105,6 +154,7 @@ void tb_monitor_destroy(tb_monitor *m)
 {
     if (!m) return;
     tb_bus_unsubscribe(m->bus, m->sub);
+    tb__report_free(&m->hist);
     free(m);
 }
 
@@ -116,4 +166,33 @@ uint64_t tb_monitor_count(const tb_monitor *m, tb_event_type type)
     for (int t = 1; t < TB_EV_COUNT; t++)
         n += m->counts[t];
     return n;
+}
+
+void tb_monitor_get_tally(const tb_monitor *m, tb_monitor_tally *out)
+{
+    *out = m->tally;
+}
+
+void tb_monitor_trades(const tb_monitor *m, uint64_t *closed, uint64_t *wins)
+{
+    tb__report_count_trades(&m->hist, closed, wins);
+}
+
+static int finish_history(tb_monitor *m)
+{
+    if (!m->hist_done && !m->hist_rc) m->hist_rc = tb__report_finish(&m->hist);
+    m->hist_done = 1;
+    return m->hist_rc;
+}
+
+int tb_monitor_write_trades(tb_monitor *m, FILE *f)
+{
+    int rc = finish_history(m);
+    return rc ? rc : tb__report_write_trades(&m->hist, f);
+}
+
+int tb_monitor_write_equity(tb_monitor *m, FILE *f)
+{
+    int rc = finish_history(m);
+    return rc ? rc : tb__report_write_equity(&m->hist, f);
 }

@@ -192,7 +192,8 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
             rc = p->sub_lives;
             goto fail;
         }
-        tb_monitor_config mc = {opt ? opt->event_log : NULL, opt ? opt->fills_csv : NULL};
+        tb_monitor_config mc = {opt ? opt->event_log : NULL, opt ? opt->fills_csv : NULL,
+                                cfg->exchange.initial_cash};
         if ((rc = tb_monitor_create(p->bus, &mc, &p->monitor)) != 0) goto fail;
     }
     *out = p;
@@ -251,9 +252,14 @@ int tb_pipeline_result(const tb_pipeline *p, tb_backtest_result *res)
         res->cash = tb_sim_exchange_cash(p->exchange);
     }
     res->dead_letters = tb_bus_get_counters(p->bus, TB_BUS_ALL).dead_lettered;
-    if (p->monitor)
+    if (p->monitor) {
         for (int t = 0; t < TB_EV_COUNT; t++)
             res->events[t] = tb_monitor_count(p->monitor, (tb_event_type)t);
+        tb_monitor_get_tally(p->monitor, &res->tally);
+        tb_monitor_trades(p->monitor, &res->trades, &res->winning_trades);
+    } else if (p->risk) {
+        res->tally.trading_state = tb_risk_manager_state(p->risk);
+    }
     if (p->positions) {
         res->realized_pnl = tb_position_manager_realized(p->positions);
         res->unrealized_pnl = tb_position_manager_unrealized(p->positions);
@@ -326,6 +332,98 @@ static int put_dec(FILE *f, const char *key, tb_decimal v, int comma)
     return fprintf(f, "  \"%s\": \"%s\"%s\n", key, b, comma ? "," : "") < 0 ? TB_EIO : 0;
 }
 
+/* A percentage with at least two decimals ("12.5" -> "12.50"), so a reader
+ * never mistakes it for a ratio; the digits beyond stay exact. */
+static void format_pct(tb_decimal v, char *buf, size_t len)
+{
+    int n = tb_dec_format(v, buf, len);
+    const char *dot = strchr(buf, '.');
+    int decimals = dot ? n - (int)(dot - buf) - 1 : 0;
+    if (!dot && n + 1 < (int)len) buf[n++] = '.';
+    while (decimals++ < 2 && n + 1 < (int)len)
+        buf[n++] = '0';
+    buf[n] = 0;
+}
+
+/* Summary strings are ids and texts from events: escape what JSON needs. */
+static void put_json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+int tb_backtest_return_pct(const tb_backtest_result *r, tb_decimal *out)
+{
+    tb_decimal d;
+    *out = 0;
+    if (r->initial_equity <= 0) return 0;
+    int rc = tb_dec_sub(r->final_equity, r->initial_equity, &d);
+    if (!rc) rc = tb_dec_muldiv_int(d, 100, 1, TB_ROUND_HALF_UP, &d);
+    if (!rc) rc = tb_dec_div(d, r->initial_equity, TB_ROUND_HALF_UP, out);
+    return rc;
+}
+
+int tb_backtest_win_rate(const tb_backtest_result *r, tb_decimal *out)
+{
+    *out = 0;
+    if (!r->trades) return 0;
+    return tb_dec_muldiv_int(100 * TB_DECIMAL_ONE, (int64_t)r->winning_trades, (int64_t)r->trades,
+                             TB_ROUND_HALF_UP, out);
+}
+
+/* The outcome keys: why orders did not trade, what the Risk Manager said,
+ * whether it halted, and the run's return and trades. */
+static int write_outcome(const tb_backtest_result *r, FILE *f)
+{
+    const tb_monitor_tally *t = &r->tally;
+    fprintf(f, "  \"size_too_small\": %llu,\n  \"rejections\": {",
+            (unsigned long long)r->size_too_small);
+    int first = 1;
+    for (int i = 0; i < TB_MONITOR_REJECT_SLOTS; i++) {
+        if (!t->rejections[i]) continue;
+        fprintf(f, "%s\"%s\": %llu", first ? "" : ", ",
+                i ? tb_reject_reason_name((tb_reject_reason)i) : "OTHER",
+                (unsigned long long)t->rejections[i]);
+        first = 0;
+    }
+    fprintf(f, "},\n  \"risk_alerts\": {");
+    for (size_t i = 0; i < t->nalerts; i++) {
+        fputs(i ? ", " : "", f);
+        put_json_str(f, t->alerts[i].rule);
+        fprintf(f, ": %llu", (unsigned long long)t->alerts[i].count);
+    }
+    fprintf(f, "},\n  \"trading_state\": \"%s\",\n  \"halts\": [",
+            tb_trading_state_name(t->trading_state));
+    for (size_t i = 0; i < t->nhalts; i++) {
+        char when[32];
+        tb_format_time_iso(t->halts[i].time, when, sizeof(when));
+        fprintf(f, "%s{\"time\": \"%s\", \"rule\": ", i ? ", " : "", when);
+        put_json_str(f, t->halts[i].rule);
+        fputs(", \"detail\": ", f);
+        put_json_str(f, t->halts[i].detail);
+        fputc('}', f);
+    }
+    tb_decimal ret, win;
+    char rb[TB_DECIMAL_STRLEN + 4], wb[TB_DECIMAL_STRLEN + 4];
+    int rc = tb_backtest_return_pct(r, &ret);
+    if (!rc) rc = tb_backtest_win_rate(r, &win);
+    if (rc) return rc;
+    format_pct(ret, rb, sizeof(rb));
+    format_pct(win, wb, sizeof(wb));
+    fprintf(f, "],\n  \"return_pct\": \"%s\",\n  \"trades\": %llu,\n  \"win_rate\": \"%s\",\n", rb,
+            (unsigned long long)r->trades, wb);
+    return 0;
+}
+
 int tb_backtest_write_summary(const tb_backtest_result *r, FILE *f)
 {
     int rc = 0;
@@ -338,6 +436,7 @@ int tb_backtest_write_summary(const tb_backtest_result *r, FILE *f)
             (unsigned long long)r->signals, (unsigned long long)r->orders,
             (unsigned long long)r->fills, (unsigned long long)r->rejected,
             (unsigned long long)r->canceled, (unsigned long long)r->open_orders);
+    if (write_outcome(r, f) != 0) rc = TB_EIO;
     rc |= put_dec(f, "realized_pnl", r->realized_pnl, 1);
     rc |= put_dec(f, "unrealized_pnl", r->unrealized_pnl, 1);
     rc |= put_dec(f, "fees", r->fees, 1);
@@ -379,6 +478,22 @@ static int close_out(FILE *f, const char *dir, const char *name, char *err, size
     if (fclose(f) != 0 || bad) {
         tb__errf(err, errlen, "%s/%s: write failed: %s", dir, name, strerror(errno));
         return TB_EIO;
+    }
+    return 0;
+}
+
+/* trades.csv and equity.csv, from the monitor's history of the run. */
+static int write_history(tb_pipeline *p, const char *dir, char *err, size_t errlen)
+{
+    static const char *const names[2] = {"trades.csv", "equity.csv"};
+    for (int i = 0; i < 2; i++) {
+        FILE *f = tb__open_out(dir, names[i], err, errlen);
+        if (!f) return TB_EIO;
+        int rc =
+            i ? tb_monitor_write_equity(p->monitor, f) : tb_monitor_write_trades(p->monitor, f);
+        if (rc && rc != TB_EIO) tb__errf(err, errlen, "%s/%s: %s", dir, names[i], tb_strerror(rc));
+        int crc = close_out(f, dir, names[i], err, errlen);
+        if (rc || crc) return rc ? rc : crc;
     }
     return 0;
 }
@@ -460,6 +575,7 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
         rc = tb_backtest_write_summary(res, s);
         int crc = close_out(s, dir, "summary.json", err, errlen);
         if (!rc) rc = crc;
+        if (!rc) rc = write_history(p, dir, err, errlen);
     }
 done:
     if (started && opt && opt->on_stop) opt->on_stop(p, opt->hook_ctx);

@@ -18,6 +18,7 @@ static const char *const palette[] = {"#2563eb", "#d97706", "#059669", "#db2777"
 #define COLOR(i) palette[(size_t)(i) % (sizeof(palette) / sizeof(palette[0]))]
 
 static const char *const css =
+    "html,body{max-width:100%;overflow-wrap:anywhere}"
     "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1f2937;"
     "background:#f8fafc;margin:0;padding:20px 28px}"
     "h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 10px}"
@@ -29,7 +30,10 @@ static const char *const css =
     ".pos{color:#047857}.neg{color:#b91c1c}"
     "table{border-collapse:collapse;background:#fff;border:1px solid #e5e7eb;font-size:13px}"
     ".scroll{overflow-x:auto;max-width:100%}"
-    "th,td{padding:3px 8px;border-bottom:1px solid #f1f5f9;white-space:nowrap}"
+    "th,td{padding:3px 6px;border-bottom:1px solid #f1f5f9;overflow-wrap:anywhere}"
+    "table{width:100%;table-layout:auto;font-size:12px}"
+    ".banner{background:#fef2f2;border:1px solid #fecaca;color:#991b1b;border-radius:8px;"
+    "padding:10px 14px;margin:0 0 14px;font-weight:600}"
     "th{background:#f1f5f9;text-align:left;font-weight:600}"
     "td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}"
     "tr.total td{font-weight:600;border-top:2px solid #cbd5e1}"
@@ -82,6 +86,47 @@ static void td_ratio(FILE *f, double v, int defined, const char *suffix)
         fprintf(f, "<td class=\"n\">%.2f%s</td>", v, suffix);
 }
 
+/* A percentage to two places (the exact figure is in trades.csv). */
+static void td_pct(FILE *f, tb_decimal d, int colored)
+{
+    fprintf(f, "<td class=\"n %s\">%.2f%%</td>", colored ? sign_class((double)d) : "",
+            tb_dec_to_double(d));
+}
+
+static void notes_table(FILE *f, const char *id, const char *head, const tb__rnote *n, size_t cnt)
+{
+    if (!cnt) return;
+    fprintf(f, "<table id=\"%s\"><tr><th>time (UTC)</th><th>%s</th><th>text</th></tr>\n", id, head);
+    for (size_t i = 0; i < cnt; i++) {
+        char t[32];
+        tb__report_time(n[i].t, t, sizeof(t));
+        fprintf(f, "<tr><td>%s</td><td>", t);
+        tb__html_escape(f, n[i].what);
+        fputs("</td><td>", f);
+        tb__html_escape(f, n[i].text);
+        fputs("</td></tr>\n", f);
+    }
+    fputs("</table>\n", f);
+}
+
+static void problems(FILE *f, const tb__report *r)
+{
+    fputs("<h2>Rejections and risk alerts</h2>\n", f);
+    if (!r->nrejects && !r->nalerts) {
+        fputs("<p class=\"note\" id=\"no-problems\">No order was rejected and no risk alert "
+              "was raised.</p>\n",
+              f);
+        return;
+    }
+    fprintf(f, "<p>Rejections by reason: <span id=\"rejections\">");
+    tb__html_escape(f, r->s_rejections);
+    fprintf(f, "</span> · risk alerts by rule: <span id=\"risk-alerts\">");
+    tb__html_escape(f, r->s_alerts);
+    fputs("</span> (from summary.json; the first few below)</p>\n", f);
+    notes_table(f, "first-rejections", "reason", r->rejects, r->nrejects);
+    notes_table(f, "first-alerts", "rule", r->alerts, r->nalerts);
+}
+
 static void card(FILE *f, const char *label, const char *id, tb_decimal d, const char *cls)
 {
     fprintf(f, "<div class=\"card\"><div class=\"k\">%s</div><div class=\"v %s\" id=\"%s\">", label,
@@ -104,8 +149,14 @@ static void stats_row(FILE *f, const char *name, const char *color, const tb__rs
     fprintf(f, "<td class=\"n\">%u</td><td class=\"n\">%u</td>", s->trades, s->fills);
     td_ratio(f, s->win_rate, s->trades > 0, "%");
     td_ratio(f, s->profit_factor, s->profit_factor >= 0, "");
-    td_ratio(f, s->sharpe, 1, "");
-    td_ratio(f, s->sortino, 1, "");
+    if (s->ratios) {
+        td_ratio(f, s->sharpe, 1, "");
+        td_ratio(f, s->sortino, 1, "");
+    } else {
+        fputs("<td class=\"n na\">n/a (under 30 days)</td><td class=\"n na\">n/a (under 30 "
+              "days)</td>",
+              f);
+    }
     td_dec(f, s->max_dd, NULL, 0);
     td_ratio(f, s->max_dd_pct, 1, "%");
     fputs("<td class=\"n\">", f);
@@ -129,8 +180,9 @@ static void stats_table(FILE *f, const tb__report *r)
     for (size_t i = 0; i < r->nstrats; i++)
         stats_row(f, r->strats[i].name, COLOR(i), &r->strats[i].st, 0);
     stats_row(f, "all strategies (the account)", NULL, &r->all, 1);
-    fputs("</table></div><p class=\"note\">Definitions: docs/report.md. Ratios are annualized "
-          "from per-bar returns; a profit factor without a losing trade is shown as —.</p>\n",
+    fputs("</table></div><p class=\"note\">Definitions: docs/report.md. Sharpe and Sortino "
+          "come from daily returns annualised with √365; a profit factor without a losing trade is "
+          "shown as —.</p>\n",
           f);
 }
 
@@ -169,7 +221,8 @@ static void trades_table(FILE *f, const tb__report *r)
                "<th>side</th><th>opened (UTC)</th><th>closed (UTC)</th><th class=\"n\">held</th>"
                "<th class=\"n\">max qty</th><th class=\"n\">entry</th><th class=\"n\">exit</th>"
                "<th class=\"n\">fills</th><th class=\"n\">realized</th><th class=\"n\">fees</th>"
-               "<th class=\"n\">net</th></tr>\n");
+               "<th class=\"n\">net</th><th class=\"n\">return</th><th>exit reason</th>"
+               "<th class=\"n\">MAE</th><th class=\"n\">MFE</th></tr>\n");
     size_t shown = r->ntrades < MAX_TRADE_ROWS ? r->ntrades : MAX_TRADE_ROWS;
     for (size_t i = 0; i < shown; i++) {
         const tb__rtrade *t = &r->trades[i];
@@ -199,6 +252,13 @@ static void trades_table(FILE *f, const tb__report *r)
             td_dec(f, net, NULL, 1);
         else
             fputs("<td class=\"n\">—</td>", f);
+        tb__rrow w;
+        if (tb__report_trade_row(r, i, &w) == 0) {
+            td_pct(f, w.ret_pct, 1);
+            fprintf(f, "<td>%s</td>", tb_order_origin_name(w.reason));
+            td_pct(f, w.mae_pct, 0);
+            td_pct(f, w.mfe_pct, 0);
+        }
         fputs("</tr>\n", f);
     }
     fputs("</table>\n", f);
@@ -221,6 +281,17 @@ static int equity_charts(FILE *f, const tb__report *r)
         }
         tb__svg_series se = {r->t, eq, r->npts, "#2563eb", 0};
         tb__svg_series sd = {r->t, dd, r->npts, "#dc2626", 1};
+        /* The halt, marked where the curve was when it came. */
+        tb__svg_marker hm = {0, 0, 0, "#dc2626", "trading HALTED"};
+        size_t nhm = 0;
+        if (r->halt.t) {
+            size_t k = 0;
+            while (k + 1 < r->npts && r->t[k] < r->halt.t)
+                k++;
+            hm.t = r->t[k];
+            hm.y = eq[k];
+            nhm = 1;
+        }
         tb__svg_chart c = {"Equity (marked to market at every bar close)",
                            "equity-chart",
                            "",
@@ -228,8 +299,8 @@ static int equity_charts(FILE *f, const tb__report *r)
                            320,
                            &se,
                            1,
-                           NULL,
-                           0};
+                           nhm ? &hm : NULL,
+                           nhm};
         rc = tb__svg_write(f, &c);
         tb__svg_chart d = {
             "Drawdown from the running peak", "drawdown-chart", "%", 1240, 170, &sd, 1, NULL, 0};
@@ -286,7 +357,17 @@ int tb__report_html(const tb__report *r, FILE *f)
         fputs(i ? ", " : "", f);
         tb__html_escape(f, r->syms[i].name);
     }
-    fputs("</p>\n<div class=\"cards\">", f);
+    fputs("</p>\n", f);
+    if (r->halt.t) {
+        char t[32];
+        tb__report_time(r->halt.t, t, sizeof(t));
+        fprintf(f, "<div class=\"banner\" id=\"halt\">Trading HALTED at %s UTC by ", t);
+        tb__html_escape(f, r->halt.what);
+        fputs(": ", f);
+        tb__html_escape(f, r->halt.text);
+        fputs("</div>\n", f);
+    }
+    fputs("<div class=\"cards\">", f);
     const tb__rstats *a = &r->all;
     card(f, "initial equity", "initial-equity", r->initial, "");
     card(f, "final equity", "final-equity", r->eq[r->npts - 1], "");
@@ -313,6 +394,7 @@ int tb__report_html(const tb__report *r, FILE *f)
     fputs("</p>\n", f);
     for (size_t i = 0; i < r->nsyms && !rc; i++)
         rc = price_chart(f, r, i);
+    problems(f, r);
     fputs("<h2>Positions at the end</h2>\n", f);
     positions_table(f, r);
     fprintf(f, "<h2>Trades (%zu)</h2>\n", r->ntrades);
@@ -325,6 +407,30 @@ int tb__report_html(const tb__report *r, FILE *f)
     return rc;
 }
 
+/* Writes dir/name through name.tmp and a rename, so a failure never
+ * leaves half a file (a previous one stays). */
+static int write_atomically(const tb__report *r, const char *dir, const char *name,
+                            int (*fn)(const tb__report *, FILE *), char *err, size_t errlen)
+{
+    char tmp[4096], path[4096];
+    snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, name);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        tb__errf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+        return TB_EIO;
+    }
+    int rc = fn(r, f);
+    if (fclose(f) != 0 && !rc) rc = TB_EIO;
+    if (!rc && rename(tmp, path) != 0) rc = TB_EIO;
+    if (rc) {
+        tb__errf(err, errlen, "%s: write failed: %s", path,
+                 rc == TB_EIO ? strerror(errno) : tb_strerror(rc));
+        remove(tmp);
+    }
+    return rc;
+}
+
 int tb_report_write(const char *dir, char *err, size_t errlen)
 {
     if (err && errlen) err[0] = 0;
@@ -333,25 +439,11 @@ int tb_report_write(const char *dir, char *err, size_t errlen)
     int rc = tb__report_load(&r, dir, err, errlen);
     if (!rc && (rc = tb__report_stats(&r)))
         tb__errf(err, errlen, "%s: statistics: %s", dir, tb_strerror(rc));
-    char tmp[4096], path[4096];
-    snprintf(tmp, sizeof(tmp), "%s/report.html.tmp", dir);
-    snprintf(path, sizeof(path), "%s/report.html", dir);
-    if (!rc) {
-        FILE *f = fopen(tmp, "w");
-        if (!f) {
-            tb__errf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
-            rc = TB_EIO;
-        } else {
-            rc = tb__report_html(&r, f);
-            if (fclose(f) != 0 && !rc) rc = TB_EIO;
-            if (!rc && rename(tmp, path) != 0) rc = TB_EIO;
-            if (rc) {
-                tb__errf(err, errlen, "%s: write failed: %s", path,
-                         rc == TB_EIO ? strerror(errno) : tb_strerror(rc));
-                remove(tmp);
-            }
-        }
-    }
+    /* The trade and equity files are rebuilt from the same replay: a run
+     * written before they existed gets them, and they match the page. */
+    if (!rc) rc = write_atomically(&r, dir, "trades.csv", tb__report_write_trades, err, errlen);
+    if (!rc) rc = write_atomically(&r, dir, "equity.csv", tb__report_write_equity, err, errlen);
+    if (!rc) rc = write_atomically(&r, dir, "report.html", tb__report_html, err, errlen);
     tb__report_free(&r);
     return rc;
 }

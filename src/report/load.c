@@ -233,6 +233,34 @@ int tb__report_load(tb__report *r, const char *dir, char *err, size_t errlen)
                           r->s_final, err, errlen);
     }
     if (!rc) rc = check_positions(r, &s, err, errlen);
+    /* "RISK 3, INSUFFICIENT_FUNDS 2" from the summary's count objects. */
+    const char *keys[2] = {"rejections", "risk_alerts"};
+    char *dst[2] = {r->s_rejections, r->s_alerts};
+    for (int i = 0; i < 2; i++) {
+        json_t *o = json_object_get(s.root, keys[i]), *v;
+        const char *k;
+        size_t n = 0;
+        snprintf(dst[i], sizeof(r->s_alerts), "none");
+        json_object_foreach(o, k, v)
+        {
+            int w = snprintf(dst[i] + n, sizeof(r->s_alerts) - n, "%s%s %lld", n ? ", " : "", k,
+                             (long long)json_integer_value(v));
+            if (w < 0 || (size_t)w >= sizeof(r->s_alerts) - n) break;
+            n += (size_t)w;
+        }
+    }
+    /* Written by runs since trades.csv exists; older summaries lack it. */
+    json_t *tj = json_object_get(s.root, "trades");
+    if (!rc && json_is_integer(tj)) {
+        uint64_t closed, wins;
+        tb__report_count_trades(r, &closed, &wins);
+        if ((uint64_t)json_integer_value(tj) != closed) {
+            tb__errf(err, errlen,
+                     "%s/events.jsonl has %llu closed trades but %s says \"trades\": %lld", dir,
+                     (unsigned long long)closed, spath, (long long)json_integer_value(tj));
+            rc = TB_EDATA;
+        }
+    }
     if (!rc) rc = check_fills_csv(r, err, errlen);
     json_decref(s.root);
     return rc;

@@ -28,7 +28,23 @@ typedef struct {
     uint64_t pid;
     tb_decimal max_qty, entry, exit, realized, fees;
     unsigned fills;
+    tb_decimal exit_qty, exit_value; /* closing fills: Σ qty, Σ price × qty (the average exit) */
+    tb_decimal lo, hi;               /* the symbol's lowest low, highest high while open */
+    tb_order_origin reason;          /* the closing fill's origin */
 } tb__rtrade;
+
+/* A trade as trades.csv and the page show it. A trade still open is closed
+ * for reporting at its symbol's last close: exit reason END, PnL = realized
+ * so far + unrealized at that close. */
+typedef struct {
+    const char *strategy, *symbol;
+    int dir, open;
+    int64_t entry_time, exit_time;
+    tb_decimal entry, exit, qty, pnl, fees;
+    tb_decimal ret_pct;          /* (pnl - fees) x 100 / (entry x qty) */
+    tb_decimal mae_pct, mfe_pct; /* worst / best excursion from entry while open, % */
+    tb_order_origin reason;
+} tb__rrow;
 
 typedef struct {
     int64_t t;
@@ -38,7 +54,8 @@ typedef struct {
 
 typedef struct {
     char name[TB_SYMBOL_LEN];
-    tb_decimal close; /* latest */
+    tb_decimal close;     /* latest */
+    tb_decimal high, low; /* of the latest bar */
     int64_t *t;
     double *close_d;
     size_t n, cap;
@@ -47,6 +64,7 @@ typedef struct {
 } tb__rsym;
 
 typedef struct {
+    int ratios; /* Sharpe and Sortino defined: 30 days or more of daily returns */
     double sharpe, sortino, ret_pct, max_dd_pct, exposure_pct, win_rate;
     double profit_factor; /* < 0: undefined (no losing trade) */
     int64_t max_dd_duration;
@@ -61,9 +79,22 @@ typedef struct {
     tb__rstats st;
 } tb__rstrat;
 
+/* An OrderRejected or RiskAlert shown on the page (the first few). */
+typedef struct {
+    int64_t t;
+    char what[TB_RULE_LEN + 24]; /* reason or rule */
+    char text[TB_TEXT_LEN + TB_ORDER_ID_LEN + 8];
+} tb__rnote;
+
+#define TB__REPORT_NOTES 5
+
 typedef struct {
     const char *dir;
     tb_decimal initial;
+    tb__rnote rejects[TB__REPORT_NOTES], alerts[TB__REPORT_NOTES];
+    size_t nrejects, nalerts;
+    tb__rnote halt;                        /* halt.t != 0: the first halt */
+    char s_rejections[256], s_alerts[256]; /* summary.json's counts, "RISK 3, ..." */
     /* summary.json */
     tb_decimal s_final, s_realized, s_unrealized, s_fees, s_max_dd_pct;
     uint64_t s_fills, s_bars;
@@ -94,6 +125,15 @@ int tb__report_apply(tb__report *r, const tb_event *ev);
 int tb__report_finish(tb__report *r);
 /* Computes every tb__rstats. */
 int tb__report_stats(tb__report *r);
+/* Trade i as reported. 0 or TB_EOVERFLOW. */
+int tb__report_trade_row(const tb__report *r, size_t i, tb__rrow *out);
+/* trades.csv: header, then one row per trade in opening order. 0, TB_EIO, TB_EOVERFLOW. */
+int tb__report_write_trades(const tb__report *r, FILE *f);
+/* equity.csv: time, equity, drawdown_pct per point, at most one per minute
+ * (the minute's last); the last row is the final equity. 0, TB_EIO. */
+int tb__report_write_equity(const tb__report *r, FILE *f);
+/* Closed trades and those with net PnL > 0 (open ones are not counted). */
+void tb__report_count_trades(const tb__report *r, uint64_t *closed, uint64_t *wins);
 /* Writes the page. 0 or TB_EIO. */
 int tb__report_html(const tb__report *r, FILE *f);
 void tb__report_free(tb__report *r);

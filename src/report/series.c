@@ -1,10 +1,12 @@
 /* Replaying a run's events into the report's curves, positions and trades.
  * The arithmetic is the Position Manager's (same rounding, same marks), so
  * the curve's last point is the summary's final equity to the last digit. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "report_int.h"
+#include "tradebus/monitor.h"
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
 {
@@ -141,6 +143,16 @@ static int on_bar(tb__report *r, const tb_market_data *md)
     if (!rc) rc = grow((void **)&s->close_d, &s->cap, s->n + 1, sizeof(*s->close_d));
     if (rc) return rc;
     s->close = md->close;
+    s->high = md->high;
+    s->low = md->low;
+    /* Excursions: every bar a trade is open in counts, the entry and exit bars too. */
+    for (size_t i = 0; i < r->nkeys; i++) {
+        const tb__rkey *k = &r->keys[i];
+        if (k->sym != si || k->trade < 0) continue;
+        tb__rtrade *tr = &r->trades[k->trade];
+        if (md->low < tr->lo) tr->lo = md->low;
+        if (md->high > tr->hi) tr->hi = md->high;
+    }
     s->t[s->n] = md->close_time;
     s->close_d[s->n++] = tb_dec_to_double(md->close);
     return 0;
@@ -156,6 +168,12 @@ static int open_trade(tb__report *r, int key, int dir, int64_t t, tb_decimal pri
     tr->dir = dir;
     tr->open_time = t;
     tr->entry = price;
+    /* The fill happened within the symbol's latest bar: its range counts. */
+    const tb__rsym *s = &r->syms[r->keys[key].sym];
+    tr->lo = s->n ? s->low : price;
+    tr->hi = s->n ? s->high : price;
+    if (price < tr->lo) tr->lo = price;
+    if (price > tr->hi) tr->hi = price;
     r->keys[key].trade = (long)r->ntrades++;
     return 0;
 }
@@ -186,9 +204,17 @@ static int on_fill(tb__report *r, const tb_event *ev)
         if (q > aq) /* a flip: the commission is shared pro rata by quantity */
             rc = tb_dec_muldiv_int(f->commission, aq, q, TB_ROUND_HALF_UP, &fee_close);
         if (!rc) rc = tb_dec_add(tr->fees, fee_close, &tr->fees);
+        tb_decimal closed = q < aq ? q : aq, value;
+        if (!rc) rc = tb_dec_mul(closed, f->filled_price, TB_ROUND_HALF_UP, &value);
+        if (!rc) rc = tb_dec_add(tr->exit_value, value, &tr->exit_value);
+        if (!rc) rc = tb_dec_add(tr->exit_qty, closed, &tr->exit_qty);
         if (rc) return rc;
         tr->fills++;
-        tr->exit = f->filled_price;
+        tr->reason = f->origin;
+        /* The average price of the closing fills (a fill's value is exact
+         * to 1e-8 for quantities of up to 8 digits; so is the average). */
+        rc = tb_dec_div(tr->exit_value, tr->exit_qty, TB_ROUND_HALF_UP, &tr->exit);
+        if (rc) return rc;
         fee_open = f->commission - fee_close;
         if (q >= aq) {
             tr->close_time = ev->timestamp;
@@ -252,6 +278,25 @@ int tb__report_apply(tb__report *r, const tb_event *ev)
         return on_fill(r, ev);
     case TB_EV_POSITION_UPDATE:
         return on_position(r, &ev->u.position);
+    case TB_EV_ORDER_REJECTED: {
+        const tb_order_rejected *x = &ev->u.order_rejected;
+        if (r->nrejects < TB__REPORT_NOTES) {
+            tb__rnote *n = &r->rejects[r->nrejects++];
+            n->t = ev->timestamp;
+            snprintf(n->what, sizeof(n->what), "%s", tb_reject_reason_name(x->reason));
+            snprintf(n->text, sizeof(n->text), "%s: %s", x->client_order_id, x->text);
+        }
+        return 0;
+    }
+    case TB_EV_RISK_ALERT: {
+        const tb_risk_alert *a = &ev->u.risk_alert;
+        tb__rnote n = {ev->timestamp, "", ""};
+        snprintf(n.what, sizeof(n.what), "%s", a->rule);
+        snprintf(n.text, sizeof(n.text), "%s", a->detail);
+        if (r->nalerts < TB__REPORT_NOTES) r->alerts[r->nalerts++] = n;
+        if (a->trading_state == TB_TRADING_HALTED && !r->halt.t) r->halt = n;
+        return 0;
+    }
     default:
         return 0;
     }
@@ -260,6 +305,117 @@ int tb__report_apply(tb__report *r, const tb_event *ev)
 int tb__report_finish(tb__report *r)
 {
     return r->cur_time ? close_point(r) : 0;
+}
+
+/* (x - entry) x 100 / entry, sign-adjusted for the trade's direction. */
+static int pct_from(tb_decimal entry, tb_decimal x, int dir, tb_decimal *out)
+{
+    tb_decimal d;
+    *out = 0;
+    if (entry <= 0) return 0;
+    int rc = tb_dec_sub(x, entry, &d);
+    if (!rc) rc = tb_dec_muldiv_int(d, dir * 100, 1, TB_ROUND_HALF_UP, &d);
+    if (!rc) rc = tb_dec_div(d, entry, TB_ROUND_HALF_UP, out);
+    return rc;
+}
+
+int tb__report_trade_row(const tb__report *r, size_t i, tb__rrow *o)
+{
+    const tb__rtrade *t = &r->trades[i];
+    const tb__rkey *k = &r->keys[t->key];
+    const tb__rsym *s = &r->syms[k->sym];
+    memset(o, 0, sizeof(*o));
+    o->strategy = r->strats[k->strat].name;
+    o->symbol = s->name;
+    o->dir = t->dir;
+    o->entry_time = t->open_time;
+    o->entry = t->entry;
+    o->qty = t->max_qty;
+    o->fees = t->fees;
+    o->pnl = t->realized;
+    o->reason = t->reason;
+    o->exit_time = t->close_time;
+    o->exit = t->exit;
+    int rc = 0;
+    if (!t->close_time) {
+        /* Marked as the equity curve marks it: the same unrealized figure. */
+        o->open = 1;
+        o->reason = TB_ORIGIN_END;
+        o->exit_time = r->npts ? r->t[r->npts - 1] : t->open_time;
+        o->exit = s->close;
+        if ((long)i == k->trade) rc = tb_dec_add(o->pnl, k->unrealized, &o->pnl);
+    }
+    tb_decimal net, basis;
+    if (!rc) rc = tb_dec_sub(o->pnl, o->fees, &net);
+    if (!rc) rc = tb_dec_mul(o->entry, o->qty, TB_ROUND_HALF_UP, &basis);
+    if (!rc && basis > 0) {
+        rc = tb_dec_muldiv_int(net, 100, 1, TB_ROUND_HALF_UP, &net);
+        if (!rc) rc = tb_dec_div(net, basis, TB_ROUND_HALF_UP, &o->ret_pct);
+    }
+    /* Long: adverse is the low; short: the high. */
+    if (!rc) rc = pct_from(t->entry, t->dir > 0 ? t->lo : t->hi, t->dir, &o->mae_pct);
+    if (!rc) rc = pct_from(t->entry, t->dir > 0 ? t->hi : t->lo, t->dir, &o->mfe_pct);
+    return rc;
+}
+
+void tb__report_count_trades(const tb__report *r, uint64_t *closed, uint64_t *wins)
+{
+    *closed = *wins = 0;
+    for (size_t i = 0; i < r->ntrades; i++) {
+        const tb__rtrade *t = &r->trades[i];
+        if (!t->close_time) continue;
+        (*closed)++;
+        tb_decimal net;
+        if (tb_dec_sub(t->realized, t->fees, &net) == 0 && net > 0) (*wins)++;
+    }
+}
+
+int tb__report_write_trades(const tb__report *r, FILE *f)
+{
+    fputs("strategy,symbol,side,entry_time,entry_price,exit_time,exit_price,quantity,pnl,fees,"
+          "return_pct,exit_reason,mae_pct,mfe_pct\n",
+          f);
+    for (size_t i = 0; i < r->ntrades; i++) {
+        tb__rrow w;
+        int rc = tb__report_trade_row(r, i, &w);
+        if (rc) return rc;
+        char t0[32], t1[32], v[8][TB_DECIMAL_STRLEN];
+        tb_format_time_iso(w.entry_time, t0, sizeof(t0));
+        tb_format_time_iso(w.exit_time, t1, sizeof(t1));
+        const tb_decimal d[8] = {w.entry, w.exit,    w.qty,     w.pnl,
+                                 w.fees,  w.ret_pct, w.mae_pct, w.mfe_pct};
+        for (int j = 0; j < 8; j++)
+            tb_dec_format(d[j], v[j], sizeof(v[j]));
+        /* Strategy ids and symbols are config names: no commas or quotes. */
+        fprintf(f, "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", w.strategy, w.symbol,
+                w.dir > 0 ? "long" : "short", t0, v[0], t1, v[1], v[2], v[3], v[4], v[5],
+                tb_order_origin_name(w.reason), v[6], v[7]);
+    }
+    return ferror(f) ? TB_EIO : 0;
+}
+
+#define MINUTE_NS 60000000000LL
+
+int tb__report_write_equity(const tb__report *r, FILE *f)
+{
+    fputs("time,equity,drawdown_pct\n", f);
+    tb_decimal peak = r->npts ? r->eq[0] : 0;
+    for (size_t i = 0; i < r->npts; i++) {
+        if (r->eq[i] > peak) peak = r->eq[i];
+        /* Sub-minute bars: the minute's last point stands for it. */
+        if (i + 1 < r->npts && r->t[i] / MINUTE_NS == r->t[i + 1] / MINUTE_NS) continue;
+        tb_decimal dd = 0;
+        if (peak > 0 && peak > r->eq[i] &&
+            (tb_dec_muldiv_int(peak - r->eq[i], 100, 1, TB_ROUND_HALF_UP, &dd) ||
+             tb_dec_div(dd, peak, TB_ROUND_HALF_UP, &dd)))
+            return TB_EOVERFLOW;
+        char t[32], e[TB_DECIMAL_STRLEN], d[TB_DECIMAL_STRLEN];
+        tb_format_time_iso(r->t[i], t, sizeof(t));
+        tb_dec_format(r->eq[i], e, sizeof(e));
+        tb_dec_format(dd, d, sizeof(d));
+        fprintf(f, "%s,%s,%s\n", t, e, d);
+    }
+    return ferror(f) ? TB_EIO : 0;
 }
 
 void tb__report_free(tb__report *r)

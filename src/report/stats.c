@@ -5,14 +5,45 @@
 
 #include "report_int.h"
 
-#define YEAR_NS (365.25 * 86400e9)
+#define DAY_NS   86400000000000LL
+#define MIN_DAYS 30
+
+/* Sharpe and Sortino from daily returns (each UTC day's last point against
+ * the previous day's), annualised with sqrt(365): per-bar ratios scale with
+ * the bar interval and mislead. Under MIN_DAYS days they say nothing, so
+ * they stay undefined (shown as n/a). */
+static void daily_ratios(const int64_t *t, const tb_decimal *eq, size_t n, tb__rstats *st)
+{
+    st->ratios = 0;
+    st->sharpe = st->sortino = 0;
+    if (n == 0 || t[n - 1] - t[0] < (int64_t)MIN_DAYS * DAY_NS) return;
+    /* The first day's close is the base: a return is close to close. */
+    double sum = 0, sum2 = 0, down2 = 0, prev = -1;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i + 1 < n && t[i] / DAY_NS == t[i + 1] / DAY_NS) continue; /* not the day's last */
+        double e = (double)eq[i];
+        if (prev > 0) {
+            double r = e / prev - 1.0;
+            sum += r;
+            sum2 += r * r;
+            if (r < 0) down2 += r * r;
+            m++;
+        }
+        prev = e;
+    }
+    if (m < 2) return;
+    double mean = sum / (double)m, var = (sum2 - (double)m * mean * mean) / (double)(m - 1);
+    st->ratios = 1;
+    if (var > 0) st->sharpe = mean / sqrt(var) * sqrt(365.0);
+    if (down2 > 0) st->sortino = mean / sqrt(down2 / (double)m) * sqrt(365.0);
+}
 
 /* Drawdown, Sharpe, Sortino and exposure of one equity series. */
 static void curve_stats(const int64_t *t, const tb_decimal *eq, size_t n, tb__rstats *st)
 {
     tb_decimal peak = eq[0];
     int64_t peak_t = t[0];
-    double sum = 0, sum2 = 0, down2 = 0;
     for (size_t i = 0; i < n; i++) {
         if (eq[i] >= peak) {
             peak = eq[i];
@@ -24,19 +55,8 @@ static void curve_stats(const int64_t *t, const tb_decimal *eq, size_t n, tb__rs
             if (pct > st->max_dd_pct) st->max_dd_pct = pct;
             if (t[i] - peak_t > st->max_dd_duration) st->max_dd_duration = t[i] - peak_t;
         }
-        if (i == 0 || eq[i - 1] <= 0) continue;
-        double r = (double)eq[i] / (double)eq[i - 1] - 1.0;
-        sum += r;
-        sum2 += r * r;
-        if (r < 0) down2 += r * r;
     }
-    if (n < 3 || t[n - 1] <= t[0]) return;
-    double m = (double)(n - 1), mean = sum / m;
-    double var = (sum2 - m * mean * mean) / (m - 1);
-    double per_year = YEAR_NS / ((double)(t[n - 1] - t[0]) / m);
-    double ann = sqrt(per_year);
-    if (var > 0) st->sharpe = mean / sqrt(var) * ann;
-    if (down2 > 0) st->sortino = mean / sqrt(down2 / m) * ann;
+    daily_ratios(t, eq, n, st);
 }
 
 /* Trades of strategy s (-1: all). */

@@ -36,6 +36,7 @@ enum {
     ST_EACH,
     ST_GET,
     ST_CHILDREN,
+    ST_FIND_ORDER,
     ST_META_GET,
     ST_META_SET,
     ST_DLQ_ADD,
@@ -63,6 +64,14 @@ static const char *const stmt_sql[ST__N] = {
     [ST_EACH] = "SELECT seq, payload FROM events WHERE seq > ?1 ORDER BY seq",
     [ST_GET] = "SELECT seq, payload FROM events WHERE event_id = ?1",
     [ST_CHILDREN] = "SELECT seq, payload FROM events WHERE causation_id = ?1 ORDER BY seq",
+    /* A full scan: order ids are looked up by hand, once, and an index on
+     * them would slow every append of a run for it. The OrderCreated is the
+     * order's own event; failing that (rejected before the exchange saw it)
+     * the first event that names the id. */
+    [ST_FIND_ORDER] = "SELECT seq, payload FROM events WHERE "
+                      "json_extract(payload, '$.payload.client_order_id') = ?1 OR "
+                      "json_extract(payload, '$.payload.order_id') = ?1 "
+                      "ORDER BY type <> 'OrderCreated', seq LIMIT 1",
     [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [ST_META_SET] = "INSERT INTO meta(key, value) VALUES (?1, ?2) "
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -654,6 +663,26 @@ int tb_journal_get(tb_journal *j, uint64_t event_id, tb_event *out)
         ret = TB_ENOTFOUND;
     } else {
         ret = fail(j, rc, "get");
+    }
+    done_stmt(st, own);
+    return ret;
+}
+
+int tb_journal_find_order(tb_journal *j, const char *order_id, tb_event *out)
+{
+    if (!j || !order_id || !out) return TB_EINVAL;
+    sqlite3_stmt *own, *st;
+    int ret = use_stmt(j, ST_FIND_ORDER, &st, &own);
+    if (ret) return ret;
+    sqlite3_bind_text(st, 1, order_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        ret = row_event(j, st, out, NULL);
+    } else if (rc == SQLITE_DONE) {
+        set_msg(j, "no order '%s' in the journal", order_id);
+        ret = TB_ENOTFOUND;
+    } else {
+        ret = fail(j, rc, "find order");
     }
     done_stmt(st, own);
     return ret;

@@ -1,0 +1,156 @@
+/* Trades as trades.csv reports them, built by the monitor from hand-made
+ * fills (the real Position Manager supplies the realized PnL): opening,
+ * adding, a partial close, a flip that closes one trade and opens the next
+ * with its commission split, the exit reason taken from the closing fill's
+ * origin, and a trade still open at the end closed at the last close as
+ * "end". Every figure is worked out in the comments. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <tradebus/monitor.h>
+#include <tradebus/position.h>
+
+#include "tb_test_support.h"
+
+typedef struct {
+    tb_bus *bus;
+    tb_position_manager *pm;
+    tb_monitor *mon;
+    int64_t now;
+    unsigned n;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    assert_int_equal(tb_bus_create(NULL, &f->bus), 0);
+    assert_int_equal(tb_position_manager_create(f->bus, &f->pm), 0);
+    tb_monitor_config mc = {NULL, NULL, tbt_dec("1000")};
+    assert_int_equal(tb_monitor_create(f->bus, &mc, &f->mon), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    tb_monitor_destroy(f->mon);
+    tb_position_manager_destroy(f->pm);
+    tb_bus_destroy(f->bus);
+    free(f);
+    return 0;
+}
+
+static void bar(fixture *f, int minute, const char *o, const char *h, const char *l, const char *c)
+{
+    tb_market_data md = tbt_bar("BTCUSDT", minute, o, h, l, c, "10");
+    tb_event ev = tbt_bar_event(&md);
+    f->now = md.close_time;
+    assert_int_equal(tb_bus_publish(f->bus, &ev), 0);
+}
+
+static void fill(fixture *f, tb_side side, const char *qty, const char *price, const char *fee,
+                 tb_order_origin origin)
+{
+    tb_event ev;
+    tb_event_init(&ev, TB_EV_ORDER_FILLED, TB_SRC_ORDERS);
+    ev.timestamp = f->now;
+    ev.causation_id = ev.correlation_id = 7;
+    tb_order_filled *o = &ev.u.order_filled;
+    f->n++;
+    snprintf(o->order_id, sizeof(o->order_id), "SIM-%u", f->n);
+    snprintf(o->client_order_id, sizeof(o->client_order_id), "s-%u", f->n);
+    strcpy(o->strategy_id, "s");
+    strcpy(o->symbol, "BTCUSDT");
+    o->side = side;
+    o->filled_quantity = o->cumulative_quantity = tbt_dec(qty);
+    o->filled_price = o->average_price = tbt_dec(price);
+    o->commission = tbt_dec(fee);
+    o->status = TB_ORDER_FILLED;
+    o->trade_id = f->n;
+    o->origin = origin;
+    assert_int_equal(tb_bus_publish(f->bus, &ev), 0);
+}
+
+static char *written(fixture *f, int equity)
+{
+    FILE *t = tmpfile();
+    assert_non_null(t);
+    assert_int_equal(
+        equity ? tb_monitor_write_equity(f->mon, t) : tb_monitor_write_trades(f->mon, t), 0);
+    long n = ftell(t);
+    rewind(t);
+    char *s = calloc(1, (size_t)n + 1);
+    assert_int_equal(fread(s, 1, (size_t)n, t), (size_t)n);
+    fclose(t);
+    return s;
+}
+
+static void test_trades_open_add_partial_close_flip_and_end(void **state)
+{
+    fixture *f = *state;
+    bar(f, 0, "100", "102", "98", "100");
+    fill(f, TB_SIDE_BUY, "1", "100", "0.1", TB_ORIGIN_SIGNAL); /* long 1 @ 100 */
+    bar(f, 1, "100", "110", "95", "105");
+    fill(f, TB_SIDE_BUY, "1", "110", "0.11", TB_ORIGIN_SIGNAL); /* add: 2 @ 105 */
+    bar(f, 2, "105", "120", "104", "115");
+    /* partial close: 1 × (120 − 105) = 15 realized */
+    fill(f, TB_SIDE_SELL, "1", "120", "0.12", TB_ORIGIN_TAKE_PROFIT);
+    bar(f, 3, "115", "116", "90", "95");
+    /* flip: sells 3 — closes the last 1 (−10: the trade made 5) and opens
+     * short 2 @ 95; the 0.3 fee goes 1/3 to the closing trade, 2/3 to the new. */
+    fill(f, TB_SIDE_SELL, "3", "95", "0.3", TB_ORIGIN_STOP_LOSS);
+    bar(f, 4, "95", "96", "80", "85");
+
+    uint64_t closed, wins;
+    tb_monitor_trades(f->mon, &closed, &wins);
+    assert_int_equal(closed, 1); /* the short is still open */
+    assert_int_equal(wins, 1);
+
+    char *csv = written(f, 0);
+    /* Long: exit average (120 + 95) / 2 = 107.5; fees 0.1 + 0.11 + 0.12 + 0.1
+     * = 0.43; return (5 − 0.43) × 100 / (105 × 2) = 2.17619048; lowest low
+     * 90, highest high 120 over its bars: −14.28571429 / +14.28571429.
+     * Short, open: marked at the last close 85, (95 − 85) × 2 = 20, fee
+     * 0.2, return 19.8 × 100 / 190 = 10.42105263; its bars (the flip's and
+     * the last) reach 116 and 80: −22.10526316 / +15.78947368. */
+    assert_string_equal(
+        csv, "strategy,symbol,side,entry_time,entry_price,exit_time,exit_price,quantity,pnl,fees,"
+             "return_pct,exit_reason,mae_pct,mfe_pct\n"
+             "s,BTCUSDT,long,1970-01-01T00:00:59.999Z,105,1970-01-01T00:03:59.999Z,107.5,2,5,"
+             "0.43,2.17619048,stop_loss,-14.28571429,14.28571429\n"
+             "s,BTCUSDT,short,1970-01-01T00:03:59.999Z,95,1970-01-01T00:04:59.999Z,85,2,20,0.2,"
+             "10.42105263,end,-22.10526316,15.78947368\n");
+    free(csv);
+
+    /* Equity: 1000 + realized + unrealized − fees at each close. Bar 1: 2
+     * @ 105 marked at 105, fees 0.21: 999.79, 0.11 under 999.9 (0.0110011%).
+     * Bar 2, the peak: 1000 + 15 + (115 − 105) − 0.33 = 1024.67. Bar 3:
+     * 1000 + 5 − 0.63 = 1004.37, 20.3 under it (1.98112563%). Bar 4:
+     * 1000 + 5 + 20 − 0.63 = 1024.37 (0.3 under: 0.02927772%). */
+    char *eq = written(f, 1);
+    assert_string_equal(eq, "time,equity,drawdown_pct\n"
+                            "1970-01-01T00:00:59.999Z,999.9,0\n"
+                            "1970-01-01T00:01:59.999Z,999.79,0.0110011\n"
+                            "1970-01-01T00:02:59.999Z,1024.67,0\n"
+                            "1970-01-01T00:03:59.999Z,1004.37,1.98112563\n"
+                            "1970-01-01T00:04:59.999Z,1024.37,0.02927772\n");
+    free(eq);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_trades_open_add_partial_close_flip_and_end, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
