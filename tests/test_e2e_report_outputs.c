@@ -84,25 +84,25 @@ static void test_e2e_summary_reports_the_halt_alerts_and_return(void **state)
     char *s = out_file("h", "summary.json");
     assert_non_null(s);
     assert_non_null(strstr(s, "\"rejections\": {},"));
-    assert_non_null(strstr(s, "\"risk_alerts\": {\"max_drawdown\": 1},"));
+    assert_non_null(strstr(s, "\"risk_alerts\": {\"max_drawdown_pct\": 1},"));
     assert_non_null(strstr(s, "\"trading_state\": \"HALTED\","));
     assert_non_null(strstr(s, "\"halts\": [{\"time\": \"2024-01-01T00:07:59.999Z\", \"rule\": "
-                              "\"max_drawdown\", \"detail\": \"equity 101.4875 is 1.93% below "
-                              "peak 103.4875, limit 1%\"}],"));
+                              "\"max_drawdown_pct\", \"detail\": \"drawdown 1.93% > 1% (equity "
+                              "101.4875, peak 103.4875)\"}],"));
     /* 96.978 − 100 = −3.022 of 100 */
     assert_non_null(strstr(s, "\"return_pct\": \"-3.022\","));
     assert_non_null(strstr(s, "\"size_too_small\": 0,"));
     free(s);
     char *o = out_file(".", "stdout.txt");
-    assert_non_null(strstr(o, "trading HALTED at 2024-01-01T00:07:59.999Z by max_drawdown: "
-                              "equity 101.4875 is 1.93% below peak 103.4875, limit 1%\n"));
-    assert_non_null(strstr(o, "  risk alerts    max_drawdown 1\n"));
+    assert_non_null(strstr(o, "trading HALTED at 2024-01-01T00:07:59.999Z by max_drawdown_pct: "
+                              "drawdown 1.93% > 1% (equity 101.4875, peak 103.4875)\n"));
+    assert_non_null(strstr(o, "  risk alerts    max_drawdown_pct 1\n"));
     assert_non_null(strstr(o, "(return -3.02%)"));
     free(o);
     /* The page: a banner for the halt, ratios n/a on an 11-minute run. */
     char *html = out_file("h", "report.html");
     assert_non_null(strstr(html, "<div class=\"banner\" id=\"halt\">Trading HALTED at "
-                                 "2024-01-01 00:07 UTC by max_drawdown: equity 101.4875"));
+                                 "2024-01-01 00:07 UTC by max_drawdown_pct: drawdown 1.93%"));
     assert_non_null(strstr(html, "n/a (under 30 days)"));
     assert_non_null(strstr(html, "id=\"first-alerts\""));
     free(html);

@@ -37,8 +37,8 @@ const char *const cli_journal_help =
     "\n"
     "Exit codes: 0 success, 2 usage, 3 missing or damaged journal or unknown id,\n"
     "1 runtime failure.\n"
-    "Examples: tradebus journal trace 281474976710661 --journal out/journal.db\n"
-    "          tradebus journal trace btc_trend-3 --journal out/journal.db\n";
+    "Trace by id: tradebus journal trace 281474976710661 --journal out/journal.db\n"
+    "         or: tradebus journal trace btc_trend-3 --journal out/journal.db\n";
 
 /* ---- shared with cmd_dlq.c ----------------------------------------------- */
 
