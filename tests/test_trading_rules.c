@@ -43,7 +43,10 @@ typedef struct {
     tb_side side;
     tb_decimal remaining;
     tb_order_origin origin;
-    uint64_t bar; /* bars seen when it was acknowledged */
+    uint64_t bar;    /* bars seen when it was acknowledged */
+    tb_decimal stop; /* a fixed stop's price; 0 = not one */
+    int must_fill;   /* the current bar touched it: it fills before the next */
+    int filled;      /* some of it filled */
 } working;
 
 typedef struct {
@@ -62,7 +65,10 @@ typedef struct {
     tb_decimal last_request_worst; /* |position + same-side working + order| */
     tb_decimal last_request_before;
     /* What happened. */
-    int fills, created, rejected_max_position, halts, replaced, expired, cut;
+    tb_market_data bar;  /* the last one */
+    int capped;          /* max_volume_participation: a bar's volume may run out */
+    int filled_this_bar; /* an entry or exit filled during the current bar */
+    int fills, created, rejected_max_position, halts, replaced, expired, cut, stops, targets;
     int max_working;
     char failure[512];
 } observer;
@@ -89,11 +95,11 @@ static void drop_working(observer *o, working *w)
     *w = o->orders[--o->norders];
 }
 
-static tb_decimal same_side_working(const observer *o, tb_side side)
+static tb_decimal same_side_working(const observer *o, tb_side side, const char *except)
 {
     tb_decimal w = 0;
     for (size_t i = 0; i < o->norders; i++)
-        if (o->orders[i].side == side)
+        if (o->orders[i].side == side && (!except || strcmp(o->orders[i].cid, except) != 0))
             w += side == TB_SIDE_BUY ? o->orders[i].remaining : -o->orders[i].remaining;
     return w;
 }
@@ -102,12 +108,27 @@ static int observe(const tb_event *ev, void *ctx)
 {
     observer *o = ctx;
     switch (ev->type) {
-    case TB_EV_MARKET_DATA:
+    case TB_EV_MARKET_DATA: {
+        /* A stop exits on the first bar that touches it. */
+        for (size_t i = 0; i < o->norders; i++)
+            if (o->orders[i].must_fill && !o->capped)
+                broken(o, "stop %s at %s was touched on the bar closing %lld and did not fill",
+                       o->orders[i].cid, fmt(o->orders[i].stop), (long long)o->bar.close_time);
+        const tb_market_data *b = &ev->u.market_data;
+        o->bar = *b;
         o->bars++;
+        o->filled_this_bar = 0;
+        for (size_t i = 0; i < o->norders; i++) {
+            working *w = &o->orders[i];
+            if (w->stop && !w->filled &&
+                (w->side == TB_SIDE_SELL ? b->low <= w->stop : b->high >= w->stop))
+                w->must_fill = 1;
+        }
         break;
+    }
     case TB_EV_ORDER_PLACEMENT_REQUEST: {
         const tb_order_placement_request *q = &ev->u.order_request;
-        tb_decimal before = o->position + same_side_working(o, q->side);
+        tb_decimal before = o->position + same_side_working(o, q->side, q->oco_with);
         o->last_request_before = before;
         o->last_request_worst =
             tb_dec_abs(before + (q->side == TB_SIDE_BUY ? q->quantity : -q->quantity));
@@ -117,7 +138,7 @@ static int observe(const tb_event *ev, void *ctx)
         const tb_order_created *c = &ev->u.order_created;
         o->created++;
         /* No order that truly breaks the limit gets through. */
-        tb_decimal before = o->position + same_side_working(o, c->side);
+        tb_decimal before = o->position + same_side_working(o, c->side, c->oco_with);
         tb_decimal after = before + (c->side == TB_SIDE_BUY ? c->quantity : -c->quantity);
         if (o->max_position > 0 && tb_dec_abs(after) > o->max_position &&
             tb_dec_abs(after) > tb_dec_abs(before))
@@ -137,6 +158,13 @@ static int observe(const tb_event *ev, void *ctx)
         w->remaining = c->quantity;
         w->origin = c->origin;
         w->bar = o->bars;
+        if (c->order_type == TB_ORDER_STOP_MARKET && c->trailing_pct == 0) {
+            w->stop = c->stop_price;
+            /* Live from the fill it protects: that fill's bar counts. */
+            if (o->filled_this_bar &&
+                (c->side == TB_SIDE_SELL ? o->bar.low <= w->stop : o->bar.high >= w->stop))
+                w->must_fill = 1;
+        }
         size_t n = 0;
         for (size_t i = 0; i < o->norders; i++)
             n += o->orders[i].origin == TB_ORIGIN_SIGNAL;
@@ -167,6 +195,11 @@ static int observe(const tb_event *ev, void *ctx)
             break;
         }
         w->remaining -= f->filled_quantity;
+        w->must_fill = 0;
+        w->filled = 1;
+        o->filled_this_bar = 1;
+        o->stops += f->origin == TB_ORIGIN_STOP_LOSS || f->origin == TB_ORIGIN_TRAILING_STOP;
+        o->targets += f->origin == TB_ORIGIN_TAKE_PROFIT;
         if (f->status == TB_ORDER_FILLED) drop_working(o, w);
         break;
     }
@@ -177,7 +210,12 @@ static int observe(const tb_event *ev, void *ctx)
             broken(o, "cancel of %s, which is not working", c->client_order_id);
             break;
         }
-        if (c->cause == TB_CANCEL_REPLACED) o->replaced++;
+        if (c->cause == TB_CANCEL_REPLACED && c->origin == TB_ORIGIN_SIGNAL) o->replaced++;
+        /* A stop's touch is settled by its fill; one canceled first (its
+         * target filled on the same bar? the stop wins, so never) broke it. */
+        if (w->must_fill && !o->capped)
+            broken(o, "stop %s touched but canceled (%s)", c->client_order_id,
+                   tb_cancel_cause_name(c->cause));
         if (c->cause == TB_CANCEL_EXPIRED) {
             o->expired++;
             if (c->status != TB_ORDER_EXPIRED)
@@ -512,6 +550,129 @@ static void test_halt_close_all_flattens_on_the_next_bar(void **state)
     tb_backtest_result_free(&r);
 }
 
+static tb_market_data ohlc(int i, const char *o, const char *h, const char *l, const char *c)
+{
+    tb_market_data b;
+    memset(&b, 0, sizeof(b));
+    strcpy(b.symbol, "BTCUSDT");
+    b.open = dec(o);
+    b.high = dec(h);
+    b.low = dec(l);
+    b.close = dec(c);
+    b.volume = dec("1000");
+    b.open_time = 1704067200000000000LL + (int64_t)i * 60000000000LL;
+    b.close_time = b.open_time + 59999000000LL;
+    return b;
+}
+
+typedef struct {
+    tb_order_origin origins[8];
+    tb_decimal prices[8];
+    int n;
+} fill_log;
+
+static int log_fills(const tb_event *ev, void *ctx)
+{
+    fill_log *l = ctx;
+    if (ev->type == TB_EV_ORDER_FILLED && l->n < 8) {
+        l->origins[l->n] = ev->u.order_filled.origin;
+        l->prices[l->n++] = ev->u.order_filled.filled_price;
+    }
+    return 0;
+}
+
+static void run_logged(const char *const *sets, size_t n, const tb_market_data *bars, size_t nbars,
+                       fill_log *l)
+{
+    tb_config cfg;
+    config_from(&cfg, sets, n);
+    tb_pipeline *p;
+    char err[256];
+    if (tb_pipeline_create(&cfg, NULL, &p, err, sizeof(err)) != 0) fail_msg("%s", err);
+    memset(l, 0, sizeof(*l));
+    assert_true(tb_bus_subscribe(tb_pipeline_bus(p), TB_EV_ORDER_FILLED, log_fills, l) >= 0);
+    for (size_t i = 0; i < nbars; i++)
+        assert_int_equal(tb_pipeline_push_bar(p, &bars[i]), 0);
+    tb_pipeline_destroy(p);
+    tb_config_free(&cfg);
+}
+
+/* sma_cross(2,3) buys on the close of bar 4 at 101; it fills at bar 5's open,
+ * 101. Stop 2% below (98.98), target 2% above (103.02). */
+static const char *const bracket_sets[] = {
+    "strategy.s.type=sma_cross",
+    "strategy.s.symbol=BTCUSDT",
+    "strategy.s.fast=2",
+    "strategy.s.slow=3",
+    "strategy.s.quantity=1",
+    "strategy.s.stop_loss_pct=2",
+    "strategy.s.take_profit_pct=2",
+};
+
+/* A bar that touches both stop and target: the path inside it is unknown,
+ * so the worse is assumed — the stop — and the target is canceled (OCO). */
+static void test_stop_wins_when_a_bar_touches_stop_and_target(void **state)
+{
+    (void)state;
+    tb_market_data bars[] = {
+        ohlc(0, "100", "100", "100", "100"), ohlc(1, "100", "100", "100", "100"),
+        ohlc(2, "100", "100", "100", "100"), ohlc(3, "100", "100", "100", "100"),
+        ohlc(4, "100", "101", "100", "101"), ohlc(5, "101", "101.5", "100.5", "101"),
+        ohlc(6, "101", "110", "90", "101"),  ohlc(7, "101", "101", "101", "101"),
+    };
+    fill_log l;
+    run_logged(bracket_sets, 7, bars, 8, &l);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.origins[0], TB_ORIGIN_SIGNAL);
+    assert_int_equal(l.prices[0], dec("101"));
+    assert_int_equal(l.origins[1], TB_ORIGIN_STOP_LOSS);
+    assert_int_equal(l.prices[1], dec("98.98"));
+}
+
+/* A gap through the stop fills at the open, not at the stop; the target on
+ * its own bar fills at its limit. */
+static void test_stop_gap_fills_at_the_open_and_target_at_its_price(void **state)
+{
+    (void)state;
+    tb_market_data gap[] = {
+        ohlc(0, "100", "100", "100", "100"), ohlc(1, "100", "100", "100", "100"),
+        ohlc(2, "100", "100", "100", "100"), ohlc(3, "100", "100", "100", "100"),
+        ohlc(4, "100", "101", "100", "101"), ohlc(5, "101", "101.5", "100.5", "101"),
+        ohlc(6, "95", "96", "94", "95"),
+    };
+    fill_log l;
+    run_logged(bracket_sets, 7, gap, 7, &l);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.origins[1], TB_ORIGIN_STOP_LOSS);
+    assert_int_equal(l.prices[1], dec("95"));
+    tb_market_data up[] = {
+        ohlc(0, "100", "100", "100", "100"), ohlc(1, "100", "100", "100", "100"),
+        ohlc(2, "100", "100", "100", "100"), ohlc(3, "100", "100", "100", "100"),
+        ohlc(4, "100", "101", "100", "101"), ohlc(5, "101", "101.5", "100.5", "101"),
+        ohlc(6, "101", "104", "101", "103"),
+    };
+    run_logged(bracket_sets, 7, up, 7, &l);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.origins[1], TB_ORIGIN_TAKE_PROFIT);
+    assert_int_equal(l.prices[1], dec("103.02"));
+}
+
+/* The stop is live from the entry's fill: a bar whose open fills the entry
+ * and whose low then falls through the stop exits on that same bar. */
+static void test_stop_is_live_on_the_entry_bar(void **state)
+{
+    (void)state;
+    tb_market_data bars[] = {
+        ohlc(0, "100", "100", "100", "100"), ohlc(1, "100", "100", "100", "100"),
+        ohlc(2, "100", "100", "100", "100"), ohlc(3, "100", "100", "100", "100"),
+        ohlc(4, "100", "101", "100", "101"), ohlc(5, "101", "101", "98", "99"),
+    };
+    fill_log l;
+    run_logged(bracket_sets, 7, bars, 6, &l);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.origins[1], TB_ORIGIN_STOP_LOSS);
+}
+
 /* ---- invariants over generated data, many configs ------------------------- */
 
 static void test_invariants_hold_over_generated_data_for_many_configs(void **state)
@@ -520,11 +681,11 @@ static void test_invariants_hold_over_generated_data_for_many_configs(void **sta
     enum { NBARS = 1500, NCONFIGS = 240 };
     static tb_market_data bars[NBARS];
     static const char *const types[] = {"sma_cross", "rsi_reversion", "bollinger_breakout"};
-    int traded = 0, refused = 0, halted = 0, replaced = 0, expired = 0;
+    int traded = 0, refused = 0, halted = 0, replaced = 0, expired = 0, stopped = 0, targeted = 0;
     for (int k = 0; k < NCONFIGS; k++) {
         make_bars(1000 + (uint64_t)(k / 4), bars, NBARS);
         rng_state = 77 + (uint64_t)k * 31;
-        char set[16][96];
+        char set[24][96];
         size_t n = 0;
         const char *type = types[rnd() % 3];
         int shorts = (int)(rnd() % 2), limit = (int)(rnd() % 2), keep = (int)(rnd() % 4 == 0);
@@ -555,8 +716,17 @@ static void test_invariants_hold_over_generated_data_for_many_configs(void **sta
             if (rnd() % 2) snprintf(set[n++], 96, "risk.halt_action=close_all");
         }
         if (rnd() % 3 == 0) snprintf(set[n++], 96, "exchange.max_volume_participation=0.05");
+        if (rnd() % 2) {
+            static const char *const pcts[] = {"0.2", "0.5", "1", "2"};
+            if (rnd() % 3)
+                snprintf(set[n++], 96, "strategy.s.stop_loss_pct=%s", pcts[rnd() % 4]);
+            else
+                snprintf(set[n++], 96, "strategy.s.trailing_stop_pct=%s", pcts[rnd() % 4]);
+            if (rnd() % 2) snprintf(set[n++], 96, "strategy.s.take_profit_pct=%s", pcts[rnd() % 4]);
+        }
+        if (rnd() % 4 == 0) snprintf(set[n++], 96, "exchange.slippage_bps=%d", (int)(rnd() % 20));
         snprintf(set[n++], 96, "backtest.initial_cash=%s", rnd() % 4 ? "1000" : "100");
-        const char *ptrs[16];
+        const char *ptrs[24];
         for (size_t i = 0; i < n; i++)
             ptrs[i] = set[i];
         observer o;
@@ -564,6 +734,8 @@ static void test_invariants_hold_over_generated_data_for_many_configs(void **sta
         o.replace = !keep;
         o.expire_after_bars = expire;
         if (maxpos) o.max_position = dec(maxpos);
+        for (size_t i = 0; i < n; i++)
+            if (strstr(set[i], "participation")) o.capped = 1;
         run_bars(ptrs, n, bars, NBARS, &o, NULL);
         if (o.failure[0]) {
             char all[1200] = "";
@@ -578,16 +750,20 @@ static void test_invariants_hold_over_generated_data_for_many_configs(void **sta
         halted += o.halts > 0;
         replaced += o.replaced > 0;
         expired += o.expired > 0;
+        stopped += o.stops > 0;
+        targeted += o.targets > 0;
     }
     /* The generator must exercise every rule, or the test proves nothing. */
     print_message("configs %d: traded %d, refused by max_position %d, halted %d, replaced %d, "
-                  "expired %d\n",
-                  NCONFIGS, traded, refused, halted, replaced, expired);
+                  "expired %d, stopped out %d, took profit %d\n",
+                  NCONFIGS, traded, refused, halted, replaced, expired, stopped, targeted);
     assert_true(traded > NCONFIGS * 3 / 4);
     assert_true(refused > 10);
     assert_true(halted > 10);
     assert_true(replaced > 10);
     assert_true(expired > 10);
+    assert_true(stopped > 10);
+    assert_true(targeted > 10);
 }
 
 int main(void)
@@ -598,6 +774,9 @@ int main(void)
         cmocka_unit_test(test_limit_expires_after_its_bars),
         cmocka_unit_test(test_halt_is_reduce_only),
         cmocka_unit_test(test_halt_close_all_flattens_on_the_next_bar),
+        cmocka_unit_test(test_stop_wins_when_a_bar_touches_stop_and_target),
+        cmocka_unit_test(test_stop_gap_fills_at_the_open_and_target_at_its_price),
+        cmocka_unit_test(test_stop_is_live_on_the_entry_bar),
         cmocka_unit_test(test_invariants_hold_over_generated_data_for_many_configs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

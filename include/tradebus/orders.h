@@ -122,6 +122,7 @@ typedef struct {
     long expire_after_bars;         /* LIMIT orders: 0 = never */
     /* Brackets on each entry, percent of the entry price; 0 = none. */
     tb_decimal stop_loss_pct, take_profit_pct, trailing_stop_pct;
+    tb_decimal tick_size; /* the symbol's, for bracket prices; 0 = 1e-8 */
 } tb_order_strategy;
 
 typedef struct {

@@ -64,8 +64,13 @@ typedef struct {
     char strategy_id[TB_STRATEGY_LEN];
     char symbol[TB_SYMBOL_LEN];
     tb_decimal position; /* signed */
+    tb_decimal entry;    /* average entry price of the position, 0 when flat */
     int configured;      /* rules came from the config: targets, replace, ... */
     tb_order_strategy rules;
+    /* Its bracket's working legs ("" = none), and whether the position has
+     * moved by anything but the bracket itself since it was placed. */
+    char stop_cid[TB_ORDER_ID_LEN], target_cid[TB_ORDER_ID_LEN];
+    int rebracket;
 } book;
 
 /* Bars seen per symbol, for expire_after_bars. */
@@ -148,6 +153,25 @@ static sym_count *sym_for(tb_order_manager *om, const char *symbol)
 static tb_decimal signed_qty(tb_side side, tb_decimal q)
 {
     return side == TB_SIDE_BUY ? q : -q;
+}
+
+/* A fill of signed quantity q at price: the position and its average entry
+ * (exact to 8 decimals, half-up), as the Position Manager keeps them. */
+static void move_position(book *b, tb_decimal q, tb_decimal price)
+{
+    tb_decimal p = b->position, after = p + q;
+    if (p == 0 || (p > 0) == (q > 0)) {
+        __int128 num = (__int128)b->entry * tb_dec_abs(p) + (__int128)price * tb_dec_abs(q);
+        __int128 den = tb_dec_abs(after);
+        __int128 e = num / den, rem = num % den;
+        if (2 * rem >= den) e++;
+        b->entry = (tb_decimal)e;
+    } else if (after == 0) {
+        b->entry = 0;
+    } else if ((after > 0) != (p > 0)) {
+        b->entry = price; /* flipped: the new position's entry */
+    }
+    b->position = after;
 }
 
 /* Records why a call fails and returns rc, so that the handler can tell the
@@ -342,7 +366,7 @@ int tb_order_manager_publish_order_event(tb_order_manager *om, tb_event *ev)
 /* The signed unfilled rest of the book's working orders of the given origin
  * (any origin: all_origins), on one side (side 0: both). */
 static tb_decimal working_of(const tb_order_manager *om, const book *b, int all_origins,
-                             tb_side side, const char *except)
+                             tb_side side, const char *except, const char *except2)
 {
     tb_decimal w = 0;
     for (size_t i = 0; i < om->norders; i++) {
@@ -352,6 +376,7 @@ static tb_decimal working_of(const tb_order_manager *om, const book *b, int all_
         if (!all_origins && o->origin != TB_ORIGIN_SIGNAL) continue;
         if (side && o->side != side) continue;
         if (except && strcmp(o->client_order_id, except) == 0) continue;
+        if (except2 && except2[0] && strcmp(o->client_order_id, except2) == 0) continue;
         w += signed_qty(o->side, o->quantity - o->cum_qty);
     }
     return w;
@@ -406,6 +431,8 @@ static int cancel_replaced(tb_order_manager *om, const char *strategy_id, const 
     }
 }
 
+static int cancel_bracket(tb_order_manager *om, size_t bi, int64_t now);
+
 int tb_order_manager_handle_signal_event(tb_order_manager *om, const tb_event *sig)
 {
     char why[TB__WHY_LEN];
@@ -444,14 +471,14 @@ int tb_order_manager_handle_signal_event(tb_order_manager *om, const tb_event *s
         b = find_book(om, s->strategy_id, s->symbol);
         /* What the strategy will hold if everything still working fills;
          * the order is what is missing to its target. */
-        tb_decimal diff = to_go - working_of(om, b, 0, 0, NULL);
+        tb_decimal diff = to_go - working_of(om, b, 0, 0, NULL, NULL);
         if (diff != 0 && to_go != 0 && (diff > 0) != (to_go > 0)) {
             /* More is working than the target needs: start over. */
             if ((rc = cancel_replaced(om, s->strategy_id, s->symbol, (tb_side)0, s->strategy_id,
                                       sig->timestamp)) != 0)
                 return rc;
             b = find_book(om, s->strategy_id, s->symbol);
-            diff = to_go - working_of(om, b, 0, 0, NULL);
+            diff = to_go - working_of(om, b, 0, 0, NULL, NULL);
         }
         if (diff == 0) {
             om->stats.absorbed++;
@@ -459,6 +486,15 @@ int tb_order_manager_handle_signal_event(tb_order_manager *om, const tb_event *s
         }
         side = diff > 0 ? TB_SIDE_BUY : TB_SIDE_SELL;
         qty = tb_dec_abs(diff);
+        /* An exit (or a flip) takes over from the bracket, which would
+         * otherwise sell what the exit sells; it comes back for whatever is
+         * still held once the exit has filled. */
+        if ((b->stop_cid[0] || b->target_cid[0]) && b->position != 0 &&
+            (b->position > 0) != (side == TB_SIDE_BUY)) {
+            size_t bi = (size_t)(b - om->books);
+            if ((rc = cancel_bracket(om, bi, sig->timestamp)) != 0) return rc;
+            om->books[bi].rebracket = 1;
+        }
         if (s->order_type == TB_ORDER_LIMIT) tif = b->rules.time_in_force;
     }
 
@@ -804,7 +840,8 @@ int tb_order_manager_send_order_to_exchange(tb_order_manager *om, tb_event *req)
         for (size_t i = 0; i < om->nbooks; i++)
             if (strcmp(om->books[i].symbol, q->symbol) == 0) v.position += om->books[i].position;
         v.working_same_way = 0;
-        if (b) v.working_same_way = working_of(om, b, 1, q->side, q->client_order_id);
+        /* An OCO partner cannot fill with it: not a worst case to add. */
+        if (b) v.working_same_way = working_of(om, b, 1, q->side, q->client_order_id, q->oco_with);
         v.quantity = q->quantity;
         char rule[TB_RULE_LEN] = "", detail[TB_TEXT_LEN] = "", text[TB_TEXT_LEN + TB_RULE_LEN + 16];
         if (om->cfg.pretrade_view(om->cfg.pretrade_ctx, req, &v, rule, sizeof(rule), detail,
@@ -892,7 +929,14 @@ static int on_fill(tb_order_manager *om, order *o, const tb_exchange_response *r
     f->origin = o->origin;
     book *b = book_for(om, o->strategy_id, o->symbol);
     if (!b) return fail(om, TB_ENOMEM, "no memory for the book of %s", o->strategy_id);
-    b->position += signed_qty(o->side, r->quantity);
+    move_position(b, signed_qty(o->side, r->quantity), r->price);
+    if (o->origin == TB_ORIGIN_SIGNAL || o->origin == TB_ORIGIN_HALT) b->rebracket = 1;
+    if (o->oco_with[0]) {
+        /* The exchange cancels the other leg; its OrderCanceled says why. */
+        order *other = find(om, o->oco_with);
+        if (other) other->cancel_cause = TB_CANCEL_OCO;
+        o = find(om, r->client_order_id);
+    }
     int rc = tb_order_manager_publish_order_event(om, &ev);
     if (next == TB_ORDER_FILLED) retire(om, o);
     return rc;
@@ -927,8 +971,9 @@ int tb_order_manager_process_exchange_response(tb_order_manager *om, const tb_ex
         o->dup_seen = 1;
         return 0;
     }
-    if (r->kind == TB_XR_FILL && o->status == TB_ORDER_PENDING && o->in_doubt) {
-        /* A fill proves the order was accepted though the ack was lost. */
+    if (r->kind == TB_XR_FILL && o->status == TB_ORDER_PENDING) {
+        /* A fill proves the order was accepted though the ack was lost (or
+         * comes first: a stop placed inside a bar can fill as it lands). */
         tb_exchange_response ack = *r;
         ack.kind = TB_XR_ACCEPTED;
         int rc = tb_order_manager_process_exchange_response(om, &ack);
@@ -1142,6 +1187,120 @@ static int on_halt(tb_order_manager *om, const tb_event *bar)
     return 0;
 }
 
+/* entry moved pct percent up (up) or down, rounded to the tick away from the
+ * entry when away, toward it otherwise. */
+static int pct_from(tb_decimal entry, tb_decimal pct, int up, tb_decimal tick, int away,
+                    tb_decimal *out)
+{
+    const int64_t hundred = 100 * TB_DECIMAL_ONE;
+    int down_round = up ? !away : away;
+    int rc = tb_dec_muldiv_int(entry, up ? hundred + pct : hundred - pct, hundred,
+                               down_round ? TB_ROUND_FLOOR : TB_ROUND_CEIL, out);
+    if (!rc && tick > 0)
+        rc = tb_dec_quantize(*out, tick, down_round ? TB_ROUND_FLOOR : TB_ROUND_CEIL, out);
+    if (!rc && *out <= 0) rc = TB_ERANGE;
+    return rc;
+}
+
+/* One leg of a bracket, sent with its partner's id already known. */
+static int send_leg(tb_order_manager *om, const book *b, const tb_event *bar, tb_order_type type,
+                    tb_decimal qty, tb_decimal price, tb_order_origin origin, uint64_t id,
+                    uint64_t partner)
+{
+    tb_event req;
+    tb_event_init(&req, TB_EV_ORDER_PLACEMENT_REQUEST, TB_SRC_ORDERS);
+    tb_event_caused_by(&req, bar);
+    /* Live from the fill it protects: inside the bar, at its open. */
+    req.timestamp = bar->u.market_data.open_time;
+    tb_order_placement_request *q = &req.u.order_request;
+    q->order_type = type;
+    q->side = b->position > 0 ? TB_SIDE_SELL : TB_SIDE_BUY;
+    memcpy(q->symbol, b->symbol, sizeof(q->symbol));
+    memcpy(q->strategy_id, b->strategy_id, sizeof(q->strategy_id));
+    q->quantity = qty;
+    q->origin = origin;
+    if (type == TB_ORDER_STOP_MARKET) {
+        q->stop_price = price;
+        if (origin == TB_ORIGIN_TRAILING_STOP) q->trailing_pct = b->rules.trailing_stop_pct;
+    } else {
+        q->price = price;
+    }
+    int n = snprintf(q->client_order_id, sizeof(q->client_order_id), "%s-%llu", b->strategy_id,
+                     (unsigned long long)id);
+    if (partner)
+        n |= snprintf(q->oco_with, sizeof(q->oco_with), "%s-%llu", b->strategy_id,
+                      (unsigned long long)partner);
+    if (n < 0 || (size_t)n >= sizeof(q->client_order_id))
+        return fail(om, TB_ERANGE, "client order id for strategy %s does not fit", b->strategy_id);
+    return tb_order_manager_send_order_to_exchange(om, &req);
+}
+
+/* Cancels the book's bracket legs still working. */
+static int cancel_bracket(tb_order_manager *om, size_t bi, int64_t now)
+{
+    char ids[2][TB_ORDER_ID_LEN];
+    memcpy(ids[0], om->books[bi].stop_cid, TB_ORDER_ID_LEN);
+    memcpy(ids[1], om->books[bi].target_cid, TB_ORDER_ID_LEN);
+    om->books[bi].stop_cid[0] = om->books[bi].target_cid[0] = 0;
+    for (int i = 0; i < 2; i++) {
+        if (!ids[i][0] || !find(om, ids[i])) continue;
+        int rc = cancel_for(om, ids[i], now, TB_CANCEL_REPLACED, "bracket replaced");
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* The position moved (an entry, an add, a partial exit): its bracket is
+ * placed anew for what is held, at the new average entry — a stop (fixed or
+ * trailing) and a target, each canceling the other when it fills. What
+ * reducing signal orders already cover is left out, so the bracket and an
+ * exit can never both take the position past zero. */
+static int rebracket(tb_order_manager *om, size_t bi, const tb_event *bar)
+{
+    book *b = &om->books[bi];
+    b->rebracket = 0;
+    int rc = cancel_bracket(om, bi, bar->u.market_data.open_time);
+    if (rc) return rc;
+    b = &om->books[bi];
+    if (b->position == 0 || b->entry <= 0) return 0;
+    int lng = b->position > 0;
+    tb_decimal covered = working_of(om, b, 0, lng ? TB_SIDE_SELL : TB_SIDE_BUY, NULL, NULL);
+    tb_decimal qty = tb_dec_abs(b->position) - tb_dec_abs(covered);
+    if (qty <= 0) return 0;
+    const tb_order_strategy *r = &b->rules;
+    tb_decimal stop = 0, target = 0;
+    tb_order_origin stop_origin =
+        r->trailing_stop_pct > 0 ? TB_ORIGIN_TRAILING_STOP : TB_ORIGIN_STOP_LOSS;
+    tb_decimal stop_pct = r->trailing_stop_pct > 0 ? r->trailing_stop_pct : r->stop_loss_pct;
+    if (stop_pct > 0 && (rc = pct_from(b->entry, stop_pct, !lng, r->tick_size, 1, &stop)) != 0)
+        return fail(om, rc, "stop of %s is out of range", b->strategy_id);
+    if (r->take_profit_pct > 0 &&
+        (rc = pct_from(b->entry, r->take_profit_pct, lng, r->tick_size, 1, &target)) != 0)
+        return fail(om, rc, "target of %s is out of range", b->strategy_id);
+    uint64_t stop_id = stop ? ++om->next_client_id : 0;
+    uint64_t target_id = target ? ++om->next_client_id : 0;
+    tb_decimal before = b->position;
+    if (stop) {
+        snprintf(b->stop_cid, sizeof(b->stop_cid), "%s-%llu", b->strategy_id,
+                 (unsigned long long)stop_id);
+        if ((rc = send_leg(om, b, bar, TB_ORDER_STOP_MARKET, qty, stop, stop_origin, stop_id,
+                           target_id)) != 0)
+            return rc;
+        b = &om->books[bi];
+        /* Placed inside the bar, a stop can meet it at once: then there is
+         * nothing left (or only the triggered stop) to take profit on. */
+        if (b->position != before) return 0;
+    }
+    if (target) {
+        snprintf(b->target_cid, sizeof(b->target_cid), "%s-%llu", b->strategy_id,
+                 (unsigned long long)target_id);
+        if ((rc = send_leg(om, b, bar, TB_ORDER_LIMIT, qty, target, TB_ORIGIN_TAKE_PROFIT,
+                           target_id, stop_id)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
 static int after_bar(tb_order_manager *om, const tb_event *bar, uint64_t bars)
 {
     int rc;
@@ -1151,6 +1310,15 @@ static int after_bar(tb_order_manager *om, const tb_event *bar, uint64_t bars)
         if ((rc = on_halt(om, bar)) != 0) return rc;
     }
     if (bars && (rc = expire_orders(om, bar, bars)) != 0) return rc;
+    for (size_t i = 0; i < om->nbooks; i++) {
+        const book *b = &om->books[i];
+        if (!b->rebracket || !b->configured || strcmp(b->symbol, bar->u.market_data.symbol) != 0)
+            continue;
+        if (b->rules.stop_loss_pct <= 0 && b->rules.take_profit_pct <= 0 &&
+            b->rules.trailing_stop_pct <= 0)
+            continue;
+        if ((rc = rebracket(om, i, bar)) != 0) return rc;
+    }
     return 0;
 }
 

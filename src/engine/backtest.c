@@ -78,6 +78,7 @@ static int create_orders(tb_pipeline *p, const tb_config *cfg, char *err, size_t
         r->stop_loss_pct = sc->stop_loss_pct;
         r->take_profit_pct = sc->take_profit_pct;
         r->trailing_stop_pct = sc->trailing_stop_pct;
+        r->tick_size = tick_for(cfg, sc->symbol);
     }
     oc.strategies = rules;
     oc.nstrategies = cfg->nstrategies;
