@@ -1,6 +1,7 @@
 /* tradebus backtest, and the option parsing every run command shares. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,7 +166,7 @@ void cli_warn(const char *msg, void *ctx)
     cli_log(CLI_LOG_WARN, NULL, "skipped bad row: %s", msg);
 }
 
-void cli_print_summary(const tb_backtest_result *r, const char *out)
+void cli_print_summary(const tb_backtest_result *r, const tb_config *cfg, const char *out)
 {
     char a[TB_DECIMAL_STRLEN], b[TB_DECIMAL_STRLEN], c[TB_DECIMAL_STRLEN], d[TB_DECIMAL_STRLEN],
         e[TB_DECIMAL_STRLEN], f[TB_DECIMAL_STRLEN];
@@ -204,7 +205,10 @@ void cli_print_summary(const tb_backtest_result *r, const char *out)
         printf("    %-16s %-10s %-6s qty %-12s entry %-14s realized (all trades) %s\n",
                p->strategy_id, p->symbol, tb_position_status_name(p->status), q, ep, rp);
     }
-    if (out) printf("  written to     %s/summary.json, fills.csv, events.jsonl\n", out);
+    /* Only the files this run wrote: a name printed must exist. */
+    if (out)
+        printf("  written to     %s/summary.json%s%s\n", out, cfg->fills ? ", fills.csv" : "",
+               cfg->event_log ? ", events.jsonl" : "");
 }
 
 int cli_exit_for(int rc, const char *err, const char *out)
@@ -381,6 +385,39 @@ static void shadow_stop(tb_pipeline *p, void *ctx)
     }
 }
 
+/* SIGINT/SIGTERM during a run: the first asks the run to stop at the next
+ * bar boundary and write its files, the second to abandon it. Only counted
+ * here; the run polls it (tb_backtest_options.stop). */
+static volatile sig_atomic_t stop_requests;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    if (stop_requests < 2) stop_requests++;
+}
+
+static void catch_stop_signals(struct sigaction *old_int, struct sigaction *old_term)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sa.sa_flags = SA_RESTART;
+    stop_requests = 0;
+    sigaction(SIGINT, &sa, old_int);
+    sigaction(SIGTERM, &sa, old_term);
+}
+
+/* Why report.html is not among the files, in one line (NULL: it is). */
+static const char *report_skipped(const tb_config *cfg)
+{
+    if (!cfg->report) return "[output] report = false";
+    if (!cfg->event_log) return "[output] event_log = false";
+    return NULL;
+}
+
 int cmd_backtest(int argc, char **argv)
 {
     cli_run r;
@@ -463,6 +500,8 @@ int cmd_backtest(int argc, char **argv)
     }
     opt.warn = cli_warn;
     opt.resume = sc.resume;
+    opt.report = r.cfg.report;
+    opt.stop = &stop_requests;
     if (sc.shadow || hook.m) {
         opt.on_start = shadow_start;
         opt.on_bar = shadow_bar;
@@ -471,28 +510,43 @@ int cmd_backtest(int argc, char **argv)
         opt.hook_ctx = &hook;
     }
     tb_backtest_result res;
+    struct sigaction old_int, old_term;
+    catch_stop_signals(&old_int, &old_term);
     int rc = tb_backtest_run(&r.cfg, &opt, &res, err, sizeof(err));
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     if (pc.drawn) fprintf(stderr, "\r\033[K");
-    if (rc) {
+    if (rc == TB_ECANCELED) {
+        cli_log(CLI_LOG_ERROR, NULL, "stopped at once (second signal): %s/ left as it was", r.out);
+        code = 130;
+    } else if (rc) {
         cli_log(CLI_LOG_ERROR, NULL, "%s", sc.err[0] ? sc.err : err[0] ? err : tb_strerror(rc));
         code = cli_exit_for(rc, err, r.out);
     } else {
-        if (!r.quiet) cli_print_summary(&res, r.out);
+        if (!r.quiet) {
+            cli_print_summary(&res, &r.cfg, r.out);
+            /* The report is written by the run itself, before the files
+             * are published together. */
+            if (r.out && !report_skipped(&r.cfg))
+                printf("  report         %s/report.html\n", r.out);
+            else if (r.out)
+                printf("  report.html not written: %s\n", report_skipped(&r.cfg));
+        }
         if (sc.sh) {
             printf("shadow legacy run: ");
             tb_parity_write_report(tb_shadow_parity(sc.sh), stdout);
         }
-        tb_backtest_result_free(&res);
         code = 0;
-        /* The report reads the event log back: it exists only with one. */
-        if (r.out && r.cfg.event_log && r.cfg.report) {
-            if (tb_report_write(r.out, err, sizeof(err)) != 0) {
-                cli_log(CLI_LOG_ERROR, NULL, "report: %s", err);
-                code = EXIT_RUNTIME;
-            } else if (!r.quiet) {
-                printf("  report         %s/report.html\n", r.out);
-            }
+        if (res.interrupted) {
+            /* The total only when the rows can be counted. */
+            uint64_t total = pc.total ? pc.total : count_rows(&r.cfg);
+            char of[40] = "";
+            if (total) snprintf(of, sizeof(of), " of %llu", (unsigned long long)total);
+            cli_log(CLI_LOG_WARN, NULL, "interrupted at bar %llu%s%s", (unsigned long long)res.bars,
+                    of, r.cfg.journal_path ? " (continue it with --resume)" : "");
+            code = 130;
         }
+        tb_backtest_result_free(&res);
         if (sc.metrics_file && tb_metrics_write_file(hook.m, sc.metrics_file, err, sizeof(err))) {
             cli_log(CLI_LOG_ERROR, NULL, "metrics: %s", err);
             code = EXIT_RUNTIME;

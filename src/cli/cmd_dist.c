@@ -292,7 +292,7 @@ static int run_node(cli_run *r, const char *role_arg, const dist_opts *d)
         }
     }
     if (rc == 1 && !strcmp(role, "monitor") && tb_node_result(n) && !r->quiet)
-        cli_print_summary(tb_node_result(n), r->out);
+        cli_print_summary(tb_node_result(n), &r->cfg, r->out);
     if (rc < 0) cli_log(CLI_LOG_ERROR, NULL, "%s: %s", role, err[0] ? err : tb_strerror(rc));
     if (m && np) tb_metrics_update_pipeline(m, np);
     tb_metrics_destroy(m); /* stops the server before the components go */
