@@ -494,6 +494,7 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     tb_md_config mc;
     tb_md_config_init(&mc);
     mc.on_bad_row = cfg->on_bad_row;
+    mc.round_prices = cfg->round_prices;
     if (opt) {
         mc.warn = opt->warn;
         mc.warn_ctx = opt->warn_ctx;
@@ -501,6 +502,20 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     if ((rc = tb_md_merge_open((const char *const *)cfg->data, cfg->ndata, &mc, &md, err,
                                errlen)) != 0)
         goto done;
+    {
+        /* A strategy on a symbol no file has would run without a bar. */
+        size_t nsyms = tb_md_merge_files(md);
+        const char **syms = calloc(nsyms ? nsyms : 1, sizeof(*syms));
+        if (!syms) {
+            rc = TB_ENOMEM;
+            goto done;
+        }
+        for (size_t i = 0; i < nsyms; i++)
+            syms[i] = tb_md_merge_symbol(md, i);
+        rc = tb_config_check_symbols(cfg, syms, nsyms, err, errlen);
+        free(syms);
+        if (rc) goto done;
+    }
     if (opt && opt->on_start && (rc = opt->on_start(p, opt->hook_ctx)) != 0) goto done;
     started = 1;
     tb_market_data bar;
