@@ -60,9 +60,9 @@ static int teardown(void **state)
     return 0;
 }
 
-static const char *const all_commands[] = {"backtest", "parity", "indicators", "config",
-                                           "journal",  "dlq",    "up",         "component",
-                                           "feed",     "status", "version",    "help"};
+static const char *const all_commands[] = {"backtest", "parity",  "indicators", "config", "journal",
+                                           "dlq",      "up",      "component",  "feed",   "status",
+                                           "report",   "version", "help"};
 #define NCMDS (sizeof(all_commands) / sizeof(all_commands[0]))
 
 static void test_help_for_every_command_has_examples_both_ways(void **state)
@@ -268,6 +268,35 @@ static void test_log_format_json(void **state)
     free(err);
 }
 
+static void test_log_format_json_escapes_invalid_utf8(void **state)
+{
+    (void)state;
+    /* A data file's bytes quoted in a message: \xff\xfe are no UTF-8,
+     * \xc3\xa9 (é) is. */
+    write_file("BAD-1m.csv", "1704067200000,1\xff\xfe\xc3\xa9,2,1,1,1,1704067259999,0,0,0,0,0\n");
+    write_file("bad.ini", "[backtest]\ndata = BAD-1m.csv\n"
+                          "[strategy.s]\ntype = sma_cross\nsymbol = BAD\n");
+    char *err = NULL;
+    assert_int_equal(run(&err, "--log-format json backtest --config bad.ini --out o"), 3);
+    assert_int_equal(check_json_lines(err, "error"), 1);
+    assert_non_null(strstr(err, "'1\\ufffd\\ufffd\xc3\xa9'"));
+    free(err);
+}
+
+static void test_report_of_a_file_says_what_dir_is(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    assert_int_equal(run(&err, "report examples/sma_cross.ini"), 2);
+    assert_non_null(strstr(err, "tradebus report DIR: DIR is the output folder of a backtest "
+                                "(holding summary.json and events.jsonl); examples/sma_cross.ini "
+                                "is a file"));
+    free(err);
+    assert_int_equal(run(&err, "report examples"), 3);
+    assert_non_null(strstr(err, "examples holds no summary.json"));
+    free(err);
+}
+
 static void test_no_progress_bar_when_stderr_is_not_a_terminal(void **state)
 {
     (void)state;
@@ -319,6 +348,8 @@ int main(void)
         cmocka_unit_test(test_config_check_prints_effective_values),
         cmocka_unit_test(test_config_check_rejects_a_broken_config),
         cmocka_unit_test(test_log_format_json),
+        cmocka_unit_test(test_log_format_json_escapes_invalid_utf8),
+        cmocka_unit_test(test_report_of_a_file_says_what_dir_is),
         cmocka_unit_test(test_no_progress_bar_when_stderr_is_not_a_terminal),
         cmocka_unit_test(test_progress_bar_on_a_terminal),
     };

@@ -109,6 +109,9 @@ static const char *const ex_feed = "  tradebus feed --config examples/distribute
 static const char *const ex_status = "  tradebus status --config examples/distributed.ini\n"
                                      "  tradebus --log-format json status --config "
                                      "examples/distributed.ini\n";
+static const char *const ex_report =
+    "  tradebus backtest --config examples/multi.ini --out out/multi --quiet\n"
+    "  tradebus report out/multi\n";
 static const char *const version_help = "tradebus version\n"
                                         "\n"
                                         "Prints the version (also: tradebus --version).\n";
@@ -148,7 +151,7 @@ static const command commands[] = {
     {"component", cmd_component, &cli_component_help, &ex_component},
     {"feed", cmd_feed, &cli_feed_help, &ex_feed},
     {"status", cmd_status, &cli_status_help, &ex_status},
-    {"report", cmd_report, &cli_report_help, NULL},
+    {"report", cmd_report, &cli_report_help, &ex_report},
     {"version", cmd_version, &version_help, &ex_version},
     {"help", cmd_help, &help_help, &ex_help},
 };
