@@ -297,6 +297,31 @@ static void test_report_of_a_file_says_what_dir_is(void **state)
     free(err);
 }
 
+/* Every help page: lines of at most 80 columns, one Examples heading. */
+static void test_help_pages_fit_80_columns_with_one_examples_heading(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i <= NCMDS; i++) {
+        if (i < NCMDS)
+            assert_int_equal(run(NULL, "help %s", all_commands[i]), 0);
+        else
+            assert_int_equal(run(NULL, "help"), 0);
+        const char *page = i < NCMDS ? all_commands[i] : "(main)";
+        char *out = out_text();
+        assert_non_null(out);
+        int headings = 0, lineno = 0;
+        for (char *save = NULL, *l = strtok_r(out, "\n", &save); l;
+             l = strtok_r(NULL, "\n", &save)) {
+            lineno++;
+            if (strlen(l) > 80)
+                fail_msg("help %s: line %d has %zu columns: %s", page, lineno, strlen(l), l);
+            if (strncmp(l, "Example", 7) == 0) headings++;
+        }
+        if (headings != 1) fail_msg("help %s: %d Example headings", page, headings);
+        free(out);
+    }
+}
+
 static void test_no_progress_bar_when_stderr_is_not_a_terminal(void **state)
 {
     (void)state;
@@ -350,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_log_format_json),
         cmocka_unit_test(test_log_format_json_escapes_invalid_utf8),
         cmocka_unit_test(test_report_of_a_file_says_what_dir_is),
+        cmocka_unit_test(test_help_pages_fit_80_columns_with_one_examples_heading),
         cmocka_unit_test(test_no_progress_bar_when_stderr_is_not_a_terminal),
         cmocka_unit_test(test_progress_bar_on_a_terminal),
     };

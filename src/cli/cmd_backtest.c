@@ -17,30 +17,45 @@ const char *const cli_backtest_help =
     "\n"
     "Runs every bar of the data through the pipeline and prints a summary.\n"
     "\n"
-    "  --config FILE            INI config (see README: [backtest], [exchange], [risk],\n"
-    "                           [bus], [output], [symbol.SYM], [strategy.ID])\n"
+    "  --config FILE            INI config (see README: [backtest], [exchange],\n"
+    "                           [risk], [bus], [output], [symbol.SYM],\n"
+    "                           [strategy.ID])\n"
     "  --data SPEC              data file, repeatable; replaces [backtest] data\n"
-    "  --set SECTION.KEY=VALUE  override a config key, repeatable\n"
-    "                           e.g. --set exchange.fee_bps=5 --set strategy.fast.slow=50\n"
-    "  --out DIR                output directory (default: out)\n"
+    "  --set SECTION.KEY=VALUE  override a config key, repeatable, e.g.\n"
+    "                           --set exchange.fee_bps=5 --set strategy.fast.slow=50\n"
+    "  --out DIR                output folder, created with its parents\n"
+    "                           (default: out)\n"
     "  --quiet                  print nothing but errors\n"
-    "  --journal FILE           record every event and dead letter in a SQLite journal\n"
-    "                           (same as --set journal.path=FILE)\n"
-    "  --resume                 continue the run the journal holds (after a crash or a\n"
-    "                           kill): the journaled bars are re-run to rebuild the\n"
-    "                           state exactly, then the run goes on\n"
-    "  --shadow-legacy          run the bundled legacy monolith beside the pipeline,\n"
-    "                           compare after every bar, publish each divergence as\n"
-    "                           a RiskAlert (rule parity) and print the parity result\n"
-    "  --metrics-port PORT      serve Prometheus metrics at http://127.0.0.1:PORT/metrics\n"
-    "                           while the run goes (docs/monitoring.md)\n"
-    "  --metrics-file FILE      write the final metrics, Prometheus text format, to FILE\n"
+    "  --journal FILE           record every event and dead letter in a SQLite\n"
+    "                           journal (same as --set journal.path=FILE)\n"
+    "  --resume                 continue the run the journal holds (after a crash,\n"
+    "                           a kill or Ctrl-C): the journaled bars are re-run to\n"
+    "                           rebuild the state exactly, then the run goes on\n"
+    "  --shadow-legacy          run the bundled legacy monolith beside the\n"
+    "                           pipeline, compare after every bar, publish each\n"
+    "                           divergence as a RiskAlert (rule parity) and print\n"
+    "                           the parity result\n"
+    "  --metrics-port PORT      serve Prometheus metrics at\n"
+    "                           http://127.0.0.1:PORT/metrics while the run goes\n"
+    "                           (docs/monitoring.md)\n"
+    "  --metrics-file FILE      write the final metrics (Prometheus text) to FILE\n"
     "\n"
-    "Files written to DIR:\n"
+    "Files written to DIR (each under a temporary name, all renamed when the run\n"
+    "ends: a run that fails leaves DIR as it was):\n"
     "  summary.json   bars, signals, orders, fills, rejected, PnL, fees, equity,\n"
     "                 drawdown, dead letters, events per type, positions\n"
-    "  fills.csv      one row per execution\n"
-    "  events.jsonl   every event in dispatch order (JSON, one per line)\n"
+    "  fills.csv      one row per execution ([output] fills = false: none)\n"
+    "  events.jsonl   every event in dispatch order, JSON, one per line\n"
+    "                 ([output] event_log = false: none)\n"
+    "  report.html    equity, drawdown, prices with the fills, statistics\n"
+    "                 (needs the event log; [output] report = false: none)\n"
+    "\n"
+    "Ctrl-C (SIGINT or SIGTERM) stops at the next bar and writes every file,\n"
+    "summary.json saying \"interrupted\": true (exit 130; with a journal,\n"
+    "--resume continues). A second one stops at once: DIR is left as it was.\n"
+    "\n"
+    "Exit codes: 0 success, 1 runtime failure, 2 usage or config error, 3 bad\n"
+    "input data, 130 interrupted.\n"
     "\n"
     "Built-in strategies ([strategy.ID] type = ...):\n";
 
@@ -49,10 +64,32 @@ static const char *const backtest_examples =
     "Examples (from the source tree):\n"
     "  tradebus backtest --config examples/sma_cross.ini\n"
     "  tradebus backtest --config examples/multi.ini --out out/multi\n"
-    "  tradebus backtest --config examples/sma_cross.ini --set strategy.btc_trend.fast=5 \\\n"
-    "      --set exchange.fee_bps=7.5\n"
-    "  tradebus backtest --config examples/sma_cross.ini --data data/ETHUSDT-1m-2024-01.csv \\\n"
+    "  tradebus backtest --config examples/sma_cross.ini \\\n"
+    "      --set strategy.btc_trend.fast=5 --set exchange.fee_bps=7.5\n"
+    "  tradebus backtest --config examples/sma_cross.ini \\\n"
+    "      --data data/ETHUSDT-1m-2024-01.csv \\\n"
     "      --set strategy.btc_trend.symbol=ETHUSDT --out out/eth\n";
+
+/* "  NAME  text" with text wrapped at 80 columns under column `indent`. */
+static void print_wrapped(const char *name, const char *text, int indent)
+{
+    int col = printf("  %-*s ", indent - 3, name);
+    const char *w = text;
+    while (*w) {
+        while (*w == ' ')
+            w++;
+        size_t n = strcspn(w, " ");
+        if (!n) break;
+        if (col > indent && col + 1 + (int)n > 80) {
+            col = printf("\n%*s", indent, "") - 1;
+        } else if (col > indent) {
+            col += printf(" ");
+        }
+        col += printf("%.*s", (int)n, w);
+        w += n;
+    }
+    printf("\n");
+}
 
 const char *cli_data_path(const char *spec)
 {
@@ -428,8 +465,18 @@ int cmd_backtest(int argc, char **argv)
     if (code >= 0) {
         if (code == 0 && argc > 0) {
             for (size_t k = 0; tb_strategy_builtin_at(k); k++)
-                printf("  %-20s %s\n", tb_strategy_builtin_at(k)->name,
-                       tb_strategy_builtin_at(k)->help);
+                print_wrapped(tb_strategy_builtin_at(k)->name, tb_strategy_builtin_at(k)->help, 23);
+            /* The bundled legacy strategies, named as a config names them. */
+            char names[512] = "";
+            for (size_t k = 0; tb_legacy_builtin_at(k); k++)
+                snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+                         k ? ", " : "", tb_legacy_builtin_at(k)->name);
+            char text[700];
+            snprintf(text, sizeof(text),
+                     "an old-style strategy run through the adapter; bundled: %s "
+                     "(docs/migration.md)",
+                     names);
+            print_wrapped("legacy:NAME", text, 23);
             fputs(backtest_examples, stdout);
         }
         tb_config_free(&r.cfg);

@@ -18,23 +18,25 @@ const char *const cli_journal_help =
     "tradebus journal info --journal FILE\n"
     "tradebus journal replay --journal FILE\n"
     "\n"
-    "A run started with [journal] path = FILE records every event there (docs/journal.md).\n"
+    "A run started with [journal] path = FILE (or --journal FILE) records every\n"
+    "event there (docs/journal.md).\n"
     "\n"
-    "  trace EVENT_ID  the whole causal chain of an event: up to the market data it\n"
-    "                  started from, then down to every signal, order, fill and position\n"
-    "                  change it led to, as an indented tree, one line per event (time,\n"
-    "                  type, id, key fields); the event asked for is marked '<-'\n"
+    "  trace EVENT_ID  the whole causal chain of an event: up to the market data\n"
+    "                  it started from, then down to every signal, order, fill\n"
+    "                  and position change it led to, as an indented tree, one\n"
+    "                  line per event (time, type, id, key fields); the event\n"
+    "                  asked for is marked '<-'\n"
     "  export          every event as JSON lines (the codec's format, as in\n"
     "                  events.jsonl), in journal order; to stdout unless --out FILE\n"
     "  info            schema version, events per type, first and last event time,\n"
     "                  dead letters, run metadata\n"
     "  replay          rebuild orders (state machines), positions and PnL from the\n"
     "                  journal's events alone and check them against the run's\n"
-    "                  recorded positions and summary: MATCHES (exit 0) or DIFFERS (1)\n"
+    "                  recorded positions and summary: MATCHES (exit 0) or\n"
+    "                  DIFFERS (1)\n"
     "\n"
     "Exit codes: 0 success, 2 usage, 3 missing or damaged journal or unknown id,\n"
-    "1 runtime failure.\n"
-    "Example: tradebus journal trace 281474976710661 --journal out/journal.db\n";
+    "1 runtime failure.\n";
 
 /* ---- shared with cmd_dlq.c ----------------------------------------------- */
 
