@@ -402,7 +402,9 @@ static int retitle_report(tb__outset *os, const char *dir, char *err, size_t err
     FILE *f = open_memstream(&from, &fl), *g = open_memstream(&to, &tl);
     if (f) tb__html_escape(f, tb__outset_staging(os));
     if (g) tb__html_escape(g, dir);
-    int rc = (f && fclose(f) == 0) & (g && fclose(g) == 0) ? 0 : TB_ENOMEM;
+    /* Both closed whatever happens: no leak when one of them failed. */
+    int fok = f && fclose(f) == 0, gok = g && fclose(g) == 0;
+    int rc = fok && gok ? 0 : TB_ENOMEM;
     FILE *in = rc ? NULL : fopen(path, "rb");
     if (!rc && !in) rc = TB_EIO;
     if (in) {
