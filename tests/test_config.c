@@ -1,5 +1,6 @@
 /* The INI configuration: files written to a temporary directory, loaded,
  * overridden with --set and built; every error must say where it came from. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -573,6 +574,145 @@ static void test_no_strategy_section_is_refused(void **state)
     assert_contains(f->err, "[strategy.ID]");
 }
 
+static void test_too_large_decimal_is_out_of_range_with_the_range(void **state)
+{
+    fixture *f = *state;
+    /* Past the decimal type's own limit (about 9.2e10) as well as below it:
+     * one message, naming the value and the key's range. */
+    load(f, MINIMAL "[exchange]\n"
+                    "fee_bps = 5\n");
+    assert_int_equal(
+        tb_config_set(&f->cfg, "backtest.initial_cash=100000000000", f->err, sizeof(f->err)), 0);
+    assert_int_equal(tb_config_build(&f->cfg, f->err, sizeof(f->err)), TB_ECONFIG);
+    assert_string_equal(
+        f->err, "--set: [backtest] initial_cash: 100000000000 is out of range [0, 1000000000]");
+}
+
+static void test_decimal_below_the_type_limit_has_the_same_message(void **state)
+{
+    fixture *f = *state;
+    load(f, "[backtest]\n"
+            "data = bars.csv\n"
+            "initial_cash = 90000000000\n"
+            "[strategy.fast]\n"
+            "type = sma_cross\n"
+            "symbol = BTCUSDT\n");
+    build_fails_with(f, ":3: [backtest] initial_cash: 90000000000 is out of range [0, 1000000000]");
+}
+
+static void test_decimal_with_more_than_8_decimals_says_so(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL "[exchange]\n"
+                    "fee_bps = 1.123456789\n");
+    build_fails_with(f, ":8: [exchange] fee_bps: 1.123456789 has more than 8 decimals");
+}
+
+static void test_huge_integer_is_out_of_range_with_the_range(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL "[bus]\n"
+                    "max_retries = 99999999999999999999999\n");
+    build_fails_with(f, ":8: [bus] max_retries: 99999999999999999999999 is out of range [0, 100]");
+}
+
+static void test_round_prices_is_parsed_and_off_by_default(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL);
+    build_ok(f);
+    assert_int_equal(f->cfg.round_prices, 0);
+    tb_config_free(&f->cfg);
+    tb_config_init(&f->cfg);
+    load(f, "[backtest]\n"
+            "data = bars.csv\n"
+            "round_prices = true\n"
+            "[strategy.fast]\n"
+            "type = sma_cross\n"
+            "symbol = BTCUSDT\n");
+    build_ok(f);
+    assert_int_equal(f->cfg.round_prices, 1);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    assert_int_equal(tb_config_dump(&f->cfg, m), 0);
+    fclose(m);
+    assert_contains(text, "round_prices = true");
+    free(text);
+}
+
+static void test_enum_values_are_case_insensitive(void **state)
+{
+    fixture *f = *state;
+    load(f, "[backtest]\n"
+            "data = bars.csv\n"
+            "on_bad_row = SKIP\n"
+            "[journal]\n"
+            "sync = FULL\n"
+            "[bus]\n"
+            "type = Memory\n"
+            "[output]\n"
+            "fills = FALSE\n"
+            "[strategy.fast]\n"
+            "type = sma_cross\n"
+            "symbol = BTCUSDT\n"
+            "order_type = limit\n");
+    build_ok(f);
+    assert_int_equal(f->cfg.on_bad_row, TB_BAD_ROW_SKIP);
+    assert_int_equal(f->cfg.journal_sync, 0);
+    assert_int_equal(f->cfg.fills, 0);
+    assert_int_equal(f->cfg.strategies[0].order_type, TB_ORDER_LIMIT);
+}
+
+static void test_set_trims_blanks_around_key_and_value(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL);
+    assert_int_equal(tb_config_set(&f->cfg, "strategy.fast.fast = 5", f->err, sizeof(f->err)), 0);
+    assert_int_equal(tb_config_set(&f->cfg, " exchange . fee_bps\t=  7.5 ", f->err, sizeof(f->err)),
+                     0);
+    build_ok(f);
+    assert_dec_equal(f->cfg.exchange.fee_bps, "7.5");
+    const tb_strategy_config *s = &f->cfg.strategies[0];
+    int found = 0;
+    for (size_t i = 0; i < s->nparams; i++)
+        if (strcmp(s->params[i].key, "fast") == 0) {
+            assert_string_equal(s->params[i].value, "5");
+            found = 1;
+        }
+    assert_true(found);
+}
+
+static void test_config_that_is_a_directory_is_refused(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(tb_config_load(&f->cfg, f->dir, f->err, sizeof(f->err)), TB_EIO);
+    char want[1200];
+    snprintf(want, sizeof(want), "%s: cannot open config: %s is a directory", f->dir, f->dir);
+    assert_string_equal(f->err, want);
+}
+
+static void test_strategy_symbol_missing_from_the_data_is_refused(void **state)
+{
+    fixture *f = *state;
+    load(f, "[backtest]\n"
+            "data = bars.csv\n"
+            "[strategy.x]\n"
+            "type = sma_cross\n"
+            "symbol = ETHUSDT\n");
+    build_ok(f);
+    const char *const syms[] = {"BTCUSDT", "SOLUSDT", "BTCUSDT"};
+    assert_int_equal(tb_config_check_symbols(&f->cfg, syms, 3, f->err, sizeof(f->err)), TB_ECONFIG);
+    char want[1200];
+    snprintf(want, sizeof(want),
+             "%s:5: [strategy.x] symbol: ETHUSDT is in no data file (the data has BTCUSDT, "
+             "SOLUSDT)",
+             f->path);
+    assert_string_equal(f->err, want);
+    const char *const ok[] = {"SOLUSDT", "ETHUSDT"};
+    assert_int_equal(tb_config_check_symbols(&f->cfg, ok, 2, f->err, sizeof(f->err)), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -611,6 +751,15 @@ int main(void)
         T(test_no_data_error_mentions_data_option),
         T(test_command_line_data_replaces_file_data),
         T(test_no_strategy_section_is_refused),
+        T(test_too_large_decimal_is_out_of_range_with_the_range),
+        T(test_decimal_below_the_type_limit_has_the_same_message),
+        T(test_decimal_with_more_than_8_decimals_says_so),
+        T(test_huge_integer_is_out_of_range_with_the_range),
+        T(test_round_prices_is_parsed_and_off_by_default),
+        T(test_enum_values_are_case_insensitive),
+        T(test_set_trims_blanks_around_key_and_value),
+        T(test_config_that_is_a_directory_is_refused),
+        T(test_strategy_symbol_missing_from_the_data_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

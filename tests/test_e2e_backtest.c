@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,6 +30,13 @@ static void write_file(const char *name, const char *text)
     assert_non_null(f);
     fputs(text, f);
     fclose(f);
+}
+
+static int mkdir_in(const char *name)
+{
+    char p[512];
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    return mkdir(p, 0777);
 }
 
 #define run(err_out, ...) tbt_run_cli(dir, err_out, __VA_ARGS__)
@@ -292,10 +300,131 @@ static void test_e2e_indicators_prints_csv_with_warmup_gaps(void **state)
     free(out);
 }
 
+static char *stdout_of_run(void)
+{
+    char p[512];
+    snprintf(p, sizeof(p), "%s/stdout.txt", dir);
+    char *out = read_file(p);
+    assert_non_null(out);
+    return out;
+}
+
+static void test_e2e_only_written_files_are_listed(void **state)
+{
+    (void)state;
+    assert_int_equal(run(NULL, "backtest --config bt.ini --set output.event_log=false --out o20"),
+                     0);
+    char *out = stdout_of_run();
+    assert_non_null(
+        strstr(out, "written to     o20/summary.json, fills.csv, trades.csv, equity.csv\n"));
+    assert_null(strstr(out, "events.jsonl"));
+    assert_non_null(strstr(out, "report.html not written: [output] event_log = false\n"));
+    free(out);
+    assert_null(out_file("o20", "events.jsonl"));
+    assert_int_equal(run(NULL, "backtest --config bt.ini --set output.report=false --out o21"), 0);
+    out = stdout_of_run();
+    assert_non_null(strstr(
+        out, "written to     o21/summary.json, fills.csv, trades.csv, equity.csv, events.jsonl\n"));
+    assert_non_null(strstr(out, "report.html not written: [output] report = false\n"));
+    free(out);
+}
+
+static void test_e2e_rerun_without_a_file_removes_the_stale_one(void **state)
+{
+    (void)state;
+    assert_int_equal(run(NULL, "backtest --config bt.ini --out o22"), 0);
+    assert_int_equal(run(NULL, "backtest --config bt.ini --set output.fills=false --out o22"), 0);
+    /* A fills.csv left from the first run would pass for this one's. */
+    assert_null(out_file("o22", "fills.csv"));
+    char *s = out_file("o22", "summary.json");
+    assert_non_null(s);
+    free(s);
+}
+
+static void test_e2e_directory_as_config_or_data_is_named(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    assert_int_equal(mkdir_in("adir"), 0);
+    assert_int_equal(run(&err, "backtest --config adir --out o23"), 2);
+    assert_non_null(strstr(err, "adir is a directory"));
+    free(err);
+    assert_int_equal(run(&err, "backtest --config bt.ini --data adir --out o23"), 3);
+    assert_non_null(strstr(err, "adir is a directory"));
+    assert_null(strstr(err, "read error"));
+    free(err);
+}
+
+static void test_e2e_strategy_symbol_absent_from_data_exits_2(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    assert_int_equal(
+        run(&err, "backtest --config bt.ini --set strategy.s1.symbol=ETHUSDT --out o24"), 2);
+    assert_non_null(strstr(err, "--set: [strategy.s1] symbol: ETHUSDT is in no data file (the "
+                                "data has BTCUSDT)"));
+    free(err);
+}
+
+static void test_e2e_symbol_from_lowercase_file_name_is_upper_case(void **state)
+{
+    (void)state;
+    write_file("mycoin.csv", tbt_staircase_csv);
+    assert_int_equal(
+        run(NULL, "backtest --config bt.ini --data mycoin.csv --set strategy.s1.symbol=MYCOIN "
+                  "--out o25"),
+        0);
+    char *fills = out_file("o25", "fills.csv");
+    assert_non_null(fills);
+    assert_non_null(strstr(fills, ",s1,MYCOIN,BUY,"));
+    free(fills);
+}
+
+static void test_e2e_price_with_more_than_8_decimals_is_refused_unless_rounded(void **state)
+{
+    (void)state;
+    write_file("FINE-1m.csv", "1704067200000,10,10.123456789,10,10,5,1704067259999,50,1,0,0,0\n");
+    char *err = NULL;
+    assert_int_equal(run(&err, "backtest --config bt.ini --data FINE-1m.csv "
+                               "--set strategy.s1.symbol=FINE --out o26"),
+                     3);
+    assert_non_null(strstr(err, "FINE-1m.csv:1: high: 10.123456789 has more than 8 decimals"));
+    free(err);
+    assert_int_equal(run(NULL,
+                         "backtest --config bt.ini --data FINE-1m.csv --set "
+                         "strategy.s1.symbol=FINE --set backtest.round_prices=true --out o26"),
+                     0);
+}
+
+static void test_e2e_large_numbers_name_value_and_range(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    assert_int_equal(
+        run(&err, "backtest --config bt.ini --set backtest.initial_cash=100000000000 --out o27"),
+        2);
+    assert_non_null(strstr(err, "initial_cash: 100000000000 is out of range [0, 1000000000]"));
+    free(err);
+    write_file("HUGE-1m.csv", "1704067200000,1e15,1e15,10,10,5,1704067259999,50,1,0,0,0\n");
+    assert_int_equal(run(&err, "backtest --config bt.ini --data HUGE-1m.csv "
+                               "--set strategy.s1.symbol=HUGE --out o27"),
+                     3);
+    assert_non_null(strstr(err, "HUGE-1m.csv:1: open: 1e15 is out of range "
+                                "[-92233720368.54775807, 92233720368.54775807]"));
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_e2e_backtest_fills_match_hand_computation),
+        cmocka_unit_test(test_e2e_only_written_files_are_listed),
+        cmocka_unit_test(test_e2e_rerun_without_a_file_removes_the_stale_one),
+        cmocka_unit_test(test_e2e_directory_as_config_or_data_is_named),
+        cmocka_unit_test(test_e2e_strategy_symbol_absent_from_data_exits_2),
+        cmocka_unit_test(test_e2e_symbol_from_lowercase_file_name_is_upper_case),
+        cmocka_unit_test(test_e2e_price_with_more_than_8_decimals_is_refused_unless_rounded),
+        cmocka_unit_test(test_e2e_large_numbers_name_value_and_range),
         cmocka_unit_test(test_e2e_summary_has_exact_pnl_and_counts),
         cmocka_unit_test(test_e2e_every_fill_walks_back_to_market_data),
         cmocka_unit_test(test_e2e_two_runs_are_byte_identical),

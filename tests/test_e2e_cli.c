@@ -60,9 +60,9 @@ static int teardown(void **state)
     return 0;
 }
 
-static const char *const all_commands[] = {"backtest", "parity", "indicators", "config",
-                                           "journal",  "dlq",    "up",         "component",
-                                           "feed",     "status", "version",    "help"};
+static const char *const all_commands[] = {"backtest", "parity",  "indicators", "config", "journal",
+                                           "dlq",      "up",      "component",  "feed",   "status",
+                                           "report",   "version", "help"};
 #define NCMDS (sizeof(all_commands) / sizeof(all_commands[0]))
 
 static void test_help_for_every_command_has_examples_both_ways(void **state)
@@ -268,6 +268,60 @@ static void test_log_format_json(void **state)
     free(err);
 }
 
+static void test_log_format_json_escapes_invalid_utf8(void **state)
+{
+    (void)state;
+    /* A data file's bytes quoted in a message: \xff\xfe are no UTF-8,
+     * \xc3\xa9 (é) is. */
+    write_file("BAD-1m.csv", "1704067200000,1\xff\xfe\xc3\xa9,2,1,1,1,1704067259999,0,0,0,0,0\n");
+    write_file("bad.ini", "[backtest]\ndata = BAD-1m.csv\n"
+                          "[strategy.s]\ntype = sma_cross\nsymbol = BAD\n");
+    char *err = NULL;
+    assert_int_equal(run(&err, "--log-format json backtest --config bad.ini --out o"), 3);
+    assert_int_equal(check_json_lines(err, "error"), 1);
+    assert_non_null(strstr(err, "'1\\ufffd\\ufffd\xc3\xa9'"));
+    free(err);
+}
+
+static void test_report_of_a_file_says_what_dir_is(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    assert_int_equal(run(&err, "report examples/sma_cross.ini"), 2);
+    assert_non_null(strstr(err, "tradebus report DIR: DIR is the output folder of a backtest "
+                                "(holding summary.json and events.jsonl); examples/sma_cross.ini "
+                                "is a file"));
+    free(err);
+    assert_int_equal(run(&err, "report examples"), 3);
+    assert_non_null(strstr(err, "examples holds no summary.json"));
+    free(err);
+}
+
+/* Every help page: lines of at most 80 columns, one Examples heading. */
+static void test_help_pages_fit_80_columns_with_one_examples_heading(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i <= NCMDS; i++) {
+        if (i < NCMDS)
+            assert_int_equal(run(NULL, "help %s", all_commands[i]), 0);
+        else
+            assert_int_equal(run(NULL, "help"), 0);
+        const char *page = i < NCMDS ? all_commands[i] : "(main)";
+        char *out = out_text();
+        assert_non_null(out);
+        int headings = 0, lineno = 0;
+        for (char *save = NULL, *l = strtok_r(out, "\n", &save); l;
+             l = strtok_r(NULL, "\n", &save)) {
+            lineno++;
+            if (strlen(l) > 80)
+                fail_msg("help %s: line %d has %zu columns: %s", page, lineno, strlen(l), l);
+            if (strncmp(l, "Example", 7) == 0) headings++;
+        }
+        if (headings != 1) fail_msg("help %s: %d Example headings", page, headings);
+        free(out);
+    }
+}
+
 static void test_no_progress_bar_when_stderr_is_not_a_terminal(void **state)
 {
     (void)state;
@@ -319,6 +373,9 @@ int main(void)
         cmocka_unit_test(test_config_check_prints_effective_values),
         cmocka_unit_test(test_config_check_rejects_a_broken_config),
         cmocka_unit_test(test_log_format_json),
+        cmocka_unit_test(test_log_format_json_escapes_invalid_utf8),
+        cmocka_unit_test(test_report_of_a_file_says_what_dir_is),
+        cmocka_unit_test(test_help_pages_fit_80_columns_with_one_examples_heading),
         cmocka_unit_test(test_no_progress_bar_when_stderr_is_not_a_terminal),
         cmocka_unit_test(test_progress_bar_on_a_terminal),
     };

@@ -244,7 +244,8 @@ static void test_e2e_report_without_event_log_exits_3(void **state)
     assert_int_equal(tb_report_write(path_in(p, sizeof(p), "bare"), msg, sizeof(msg)),
                      TB_ENOTFOUND);
     assert_int_equal(tbt_run_cli(dir, &err, "report nowhere"), 3);
-    assert_non_null(strstr(err, "nowhere/summary.json is missing"));
+    assert_non_null(strstr(err, "DIR is the output folder of a backtest (holding summary.json and "
+                                "events.jsonl); nowhere does not exist"));
     free(err);
     assert_int_equal(tbt_run_cli(dir, NULL, "report"), 2);
     assert_int_equal(tbt_run_cli(dir, NULL, "report a b"), 2);

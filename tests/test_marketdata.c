@@ -325,15 +325,28 @@ static void test_md_exponent_notation_parsed(void **state)
 static void test_md_surplus_decimals_round_half_up(void **state)
 {
     fx *f = *state;
-    tb_md_reader *r = open_ok(f, write_file(f, "ETHUSDT.csv",
-                                            "timestamp,open,high,low,close,volume\n"
-                                            "1704067200,1.000000005,1.000000005,1,1,"
-                                            "0.123456784\n"));
+    tb_md_config cfg;
+    tb_md_config_init(&cfg);
+    cfg.round_prices = 1;
+    tb_md_reader *r = NULL;
+    assert_int_equal(tb_md_reader_open(write_file(f, "ETHUSDT.csv",
+                                                  "timestamp,open,high,low,close,volume\n"
+                                                  "1704067200,1.000000005,1.000000005,1,1,"
+                                                  "0.123456784\n"),
+                                       &cfg, &r, f->err, sizeof f->err),
+                     0);
     tb_market_data b;
     assert_int_equal(tb_md_reader_next(r, &b, f->err, sizeof f->err), 0);
     assert_true(b.open == 100000001);
     assert_true(b.volume == 12345678);
     tb_md_reader_close(r);
+}
+
+static void test_md_surplus_decimals_are_a_bad_row_by_default(void **state)
+{
+    expect_row_error(*state, "1704067200000,1,2,1,1.123456789,1,1704067259999,0,0,0,0,0\n", 1,
+                     "close: 1.123456789 has more than 8 decimals (set [backtest] round_prices = "
+                     "true to round them)");
 }
 
 static void test_md_crlf_and_trailing_empty_line_accepted(void **state)
@@ -373,8 +386,36 @@ static void test_md_symbol_from_file_name(void **state)
     assert_string_equal(tb_md_reader_symbol(r), "ETHUSDT");
     tb_md_reader_close(r);
     r = open_ok(f, write_file(f, "solusdt.csv", ROW0));
-    assert_string_equal(tb_md_reader_symbol(r), "solusdt");
+    /* Upper-cased like every other symbol. */
+    assert_string_equal(tb_md_reader_symbol(r), "SOLUSDT");
     tb_md_reader_close(r);
+}
+
+static void test_md_data_path_that_is_a_directory_is_refused(void **state)
+{
+    fx *f = *state;
+    tb_md_reader *r = NULL;
+    char spec[300];
+    snprintf(spec, sizeof spec, "BTCUSDT:%s", f->dir);
+    assert_int_equal(tb_md_reader_open(spec, NULL, &r, f->err, sizeof f->err), TB_EIO);
+    snprintf(f->expect, sizeof f->expect, "cannot open '%s': %s is a directory", f->dir, f->dir);
+    assert_string_equal(f->err, f->expect);
+}
+
+static void test_md_merge_lists_each_file_symbol(void **state)
+{
+    fx *f = *state;
+    char a[300], b[300];
+    snprintf(a, sizeof a, "%s", write_file(f, "mycoin-1m.csv", ROW0));
+    snprintf(b, sizeof b, "ETHUSDT:%s", write_file(f, "x.csv", ROW1));
+    const char *specs[] = {a, b};
+    tb_md_merge *m = NULL;
+    assert_int_equal(tb_md_merge_open(specs, 2, NULL, &m, f->err, sizeof f->err), 0);
+    assert_int_equal(tb_md_merge_files(m), 2);
+    assert_string_equal(tb_md_merge_symbol(m, 0), "MYCOIN");
+    assert_string_equal(tb_md_merge_symbol(m, 1), "ETHUSDT");
+    assert_null(tb_md_merge_symbol(m, 2));
+    tb_md_merge_close(m);
 }
 
 static void test_md_symbol_from_spec_prefix(void **state)
@@ -527,7 +568,9 @@ static void test_md_inf_volume_rejected(void **state)
 static void test_md_out_of_range_number_rejected(void **state)
 {
     expect_row_error(*state, "1704067200000,1,99999999999999999999,1,1,1,1704067259999,0,0,0,0,0\n",
-                     1, "high: '99999999999999999999' is out of range");
+                     1,
+                     "high: 99999999999999999999 is out of range [-92233720368.54775807, "
+                     "92233720368.54775807]");
 }
 
 static void test_md_non_positive_price_rejected(void **state)
@@ -860,6 +903,9 @@ int main(void)
         T(test_md_generic_time_before_epoch_is_refused),
         T(test_md_exponent_notation_parsed),
         T(test_md_surplus_decimals_round_half_up),
+        T(test_md_surplus_decimals_are_a_bad_row_by_default),
+        T(test_md_data_path_that_is_a_directory_is_refused),
+        T(test_md_merge_lists_each_file_symbol),
         T(test_md_crlf_and_trailing_empty_line_accepted),
         T(test_md_utf8_bom_is_ignored),
         T(test_md_symbol_from_file_name),

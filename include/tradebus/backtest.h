@@ -8,10 +8,13 @@
  * they cause is dispatched before it returns.
  *
  * tb_backtest_run() reads the config's data files, pushes every bar and
- * writes summary.json, fills.csv and events.jsonl into out_dir. */
+ * writes summary.json, fills.csv, events.jsonl and report.html into out_dir:
+ * all under temporary names, renamed only when the run ends, so a run that
+ * fails leaves out_dir as it was. */
 #ifndef TRADEBUS_BACKTEST_H
 #define TRADEBUS_BACKTEST_H
 
+#include <signal.h>
 #include <stdio.h>
 #include "bus.h"
 #include "config.h"
@@ -43,6 +46,10 @@ typedef struct {
     /* Closed round trips (flat to flat per strategy and symbol; a trade
      * still open at the end is not counted) and those with net PnL > 0. */
     uint64_t trades, winning_trades;
+    /* 1 when tb_backtest_options.stop ended the run before the data did:
+     * the figures are those at the last whole bar (summary.json then says
+     * "interrupted": true). */
+    int interrupted;
 } tb_backtest_result;
 
 /* The components a pipeline holds (tb_pipeline_options.roles). A process of
@@ -99,7 +106,17 @@ TB_EXPORT const char *const *tb_pipeline_publishers(void);
 TB_EXPORT void tb_pipeline_destroy(tb_pipeline *p);
 
 typedef struct {
-    const char *out_dir; /* created if missing; NULL = write nothing */
+    const char *out_dir; /* created if missing, with its parents; NULL = write nothing */
+    /* With out_dir and [output] event_log: also write report.html
+     * (tb_report_write) before the files are published; its failure fails
+     * the run. */
+    int report;
+    /* Polled between bars; may be NULL. Set to 1 (e.g. by a signal handler)
+     * it ends the run at the next bar boundary as if the data ended there:
+     * the result has interrupted = 1, the outputs are written, a journal is
+     * left resumable (not marked complete). Set to 2 or more it abandons
+     * the run at the next check: TB_ECANCELED, nothing published. */
+    volatile sig_atomic_t *stop;
     /* Called every progress_every bars (0 = never) with the bars so far. */
     void (*progress)(uint64_t bars, int64_t bar_time, void *ctx);
     void *progress_ctx;
@@ -128,7 +145,8 @@ typedef struct {
 } tb_backtest_options;
 
 /* Runs a whole backtest. 0; TB_ECONFIG / TB_EDATA / TB_EIO with a message
- * naming the file and line, or the config key, in err. res is filled on
+ * naming the file and line, or the config key, in err; TB_ECANCELED (stop
+ * >= 2). On error nothing in out_dir has changed. res is filled on
  * success (free it with tb_backtest_result_free). */
 TB_EXPORT int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt,
                               tb_backtest_result *res, char *err, size_t errlen);

@@ -3,7 +3,13 @@
  * Sections and keys (every key optional unless said; defaults in brackets):
  *   [backtest]  data (data specs separated by spaces or commas, required
  *               unless given on the command line), initial_cash [10000],
- *               on_bad_row = fail|skip [fail], node_id [1]
+ *               on_bad_row = fail|skip [fail], node_id [1],
+ *               round_prices = true|false [false]: a price or volume in the
+ *               data with more than 8 decimals is rounded half up to 8
+ *               instead of being a bad row (file:line, field and value)
+ *   Numbers out of a key's range are refused with the range
+ *   ("initial_cash: 100000000000 is out of range [0, 1000000000]"); enum
+ *   and boolean values are case-insensitive (LIMIT, limit; SKIP; TRUE).
  *   [exchange]  type = sim [sim], fee_bps [10], slippage_bps [0],
  *               max_volume_participation [0 = no limit],
  *               faults (e.g. timeout:0.1,server_error:0.05,rate_limit:0.05,lost_ack:0.05)
@@ -92,6 +98,7 @@ typedef struct tb_config {
     char **data; /* data specs (owned) */
     size_t ndata;
     tb_bad_row_policy on_bad_row;
+    int round_prices; /* [backtest] round_prices: tb_md_config.round_prices */
     uint16_t node_id;
     tb_sim_exchange_config exchange; /* .symbols owned */
     tb_symbol_rules *symbols;
@@ -152,6 +159,12 @@ TB_EXPORT int tb_config_add_data(tb_config *cfg, const char *spec);
  * "ORIGIN: [section] key: what is wrong" in err. Unknown sections and keys
  * are errors; unknown strategy params are reported by the strategy. */
 TB_EXPORT int tb_config_build(tb_config *cfg, char *err, size_t errlen);
+/* Checks that every strategy's symbol is one of the data's (the symbols of
+ * the opened data files, n of them; borrowed). 0, or TB_ECONFIG with
+ * "ORIGIN: [strategy.ID] symbol: SYM is in no data file (the data has A, B)"
+ * in err: such a strategy would never see a bar. */
+TB_EXPORT int tb_config_check_symbols(const tb_config *cfg, const char *const *symbols, size_t n,
+                                      char *err, size_t errlen);
 /* The strategy vtable for a type name: one of cfg's extra_types, a
  * built-in, or "legacy:NAME" — the bundled legacy strategy NAME run through
  * the adapter, which is set up in *adapter (caller's storage, which must

@@ -32,7 +32,8 @@ extern "C" {
     X(TB_EHANDLER, -15, "event handler failed")                                                    \
     X(TB_EEOF, -16, "end of input")                                                                \
     X(TB_ETIMEOUT, -17, "timed out")                                                               \
-    X(TB_ECONN, -18, "connection to the broker lost")
+    X(TB_ECONN, -18, "connection to the broker lost")                                              \
+    X(TB_ECANCELED, -19, "canceled")
 
 typedef enum {
 #define TB__ERR_ENUM(name, value, msg) name = value,

@@ -38,6 +38,9 @@ typedef void (*tb_md_warn_fn)(const char *msg, void *ctx);
 
 typedef struct {
     tb_bad_row_policy on_bad_row;
+    /* 0 (default): a price or volume with more than 8 decimals is a bad
+     * row naming the field and value; 1: it is rounded half up to 8. */
+    int round_prices;
     tb_md_warn_fn warn; /* may be NULL */
     void *warn_ctx;
 } tb_md_config;
@@ -48,7 +51,8 @@ typedef struct tb_md_merge tb_md_merge;   /* several files, merged by time */
 /* Fills cfg with defaults (fail on bad rows, no warn callback). */
 TB_EXPORT void tb_md_config_init(tb_md_config *cfg);
 
-/* Opens one data spec ("path" or "SYMBOL:path"). On error returns TB_EIO /
+/* Opens one data spec ("path" or "SYMBOL:path"; the symbol of a bare path
+ * is its file name up to the first '-' or '.', upper-cased). On error returns TB_EIO /
  * TB_EDATA / TB_EINVAL with a message in err[errlen]. Caller closes it. */
 TB_EXPORT int tb_md_reader_open(const char *spec, const tb_md_config *cfg, tb_md_reader **out,
                                 char *err, size_t errlen);
@@ -68,6 +72,11 @@ TB_EXPORT int tb_md_merge_open(const char *const *specs, size_t nspecs, const tb
                                tb_md_merge **out, char *err, size_t errlen);
 /* Next bar across all files; 0, TB_EEOF, or an error as for reader_next. */
 TB_EXPORT int tb_md_merge_next(tb_md_merge *m, tb_market_data *bar, char *err, size_t errlen);
+/* The number of files merged. */
+TB_EXPORT size_t tb_md_merge_files(const tb_md_merge *m);
+/* The symbol of file i (in the order of the specs; borrowed), NULL past
+ * the last. */
+TB_EXPORT const char *tb_md_merge_symbol(const tb_md_merge *m, size_t i);
 /* Bad rows skipped across all files. */
 TB_EXPORT uint64_t tb_md_merge_bad_rows(const tb_md_merge *m);
 /* Closes every file. NULL is a no-op. */

@@ -106,7 +106,33 @@ static int use_color(void)
     return lg.color;
 }
 
-/* Appends s to b as a JSON string body (without quotes). */
+/* The length of the well-formed UTF-8 sequence at p (RFC 3629: no
+ * overlong forms, no surrogates, nothing past U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+    unsigned c = p[0];
+    size_t n;
+    unsigned min, cp;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2, min = 0x80, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3, min = 0x800, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4, min = 0x10000, cp = c & 0x07;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) return 0; /* also stops at the NUL */
+        cp = cp << 6 | (p[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+    return n;
+}
+
+/* Appends s to b as a JSON string body (without quotes). Messages quote
+ * data files, which may hold any bytes: every byte that is not part of
+ * well-formed UTF-8 becomes \ufffd (the replacement character), so each
+ * line stays valid JSON. */
 static void json_escape(FILE *b, const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -127,10 +153,19 @@ static void json_escape(FILE *b, const char *s)
             fputs("\\t", b);
             break;
         default:
-            if (*p < 0x20 || *p == 0x7f)
+            if (*p < 0x20 || *p == 0x7f) {
                 fprintf(b, "\\u%04x", *p);
-            else
+            } else if (*p < 0x80) {
                 fputc(*p, b);
+            } else {
+                size_t n = utf8_len(p);
+                if (n) {
+                    fwrite(p, 1, n, b);
+                    p += n - 1;
+                } else {
+                    fputs("\\ufffd", b);
+                }
+            }
         }
     }
 }

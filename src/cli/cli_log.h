@@ -8,7 +8,9 @@
  *   json  one object per line: {"level":"warn","time":"2024-01-01T00:00:00.000Z",
  *         "component":"tradebus","message":"...","event_id":"...",
  *         "correlation_id":"..."} (ids only when known, as strings like the
- *         wire format).
+ *         wire format). A message quoting bytes that are not well-formed
+ *         UTF-8 (a data file's) has each such byte as \ufffd: every line
+ *         is valid JSON.
  *
  * Chosen with --log-format text|json and --log-level error|warn|info|debug
  * (default info), global options main() takes out of argv before dispatch,

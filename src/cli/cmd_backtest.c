@@ -1,6 +1,7 @@
 /* tradebus backtest, and the option parsing every run command shares. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,33 +17,51 @@ const char *const cli_backtest_help =
     "\n"
     "Runs every bar of the data through the pipeline and prints a summary.\n"
     "\n"
-    "  --config FILE            INI config (see README: [backtest], [exchange], [risk],\n"
-    "                           [bus], [output], [symbol.SYM], [strategy.ID])\n"
+    "  --config FILE            INI config (see README: [backtest], [exchange],\n"
+    "                           [risk], [bus], [output], [symbol.SYM],\n"
+    "                           [strategy.ID])\n"
     "  --data SPEC              data file, repeatable; replaces [backtest] data\n"
-    "  --set SECTION.KEY=VALUE  override a config key, repeatable\n"
-    "                           e.g. --set exchange.fee_bps=5 --set strategy.fast.slow=50\n"
-    "  --out DIR                output directory (default: out)\n"
+    "  --set SECTION.KEY=VALUE  override a config key, repeatable, e.g.\n"
+    "                           --set exchange.fee_bps=5 --set strategy.fast.slow=50\n"
+    "  --out DIR                output folder, created with its parents\n"
+    "                           (default: out)\n"
     "  --quiet                  print nothing but errors\n"
-    "  --journal FILE           record every event and dead letter in a SQLite journal\n"
-    "                           (same as --set journal.path=FILE)\n"
-    "  --resume                 continue the run the journal holds (after a crash or a\n"
-    "                           kill): the journaled bars are re-run to rebuild the\n"
-    "                           state exactly, then the run goes on\n"
-    "  --shadow-legacy          run the bundled legacy monolith beside the pipeline,\n"
-    "                           compare after every bar, publish each divergence as\n"
-    "                           a RiskAlert (rule parity) and print the parity result\n"
-    "  --metrics-port PORT      serve Prometheus metrics at http://127.0.0.1:PORT/metrics\n"
-    "                           while the run goes (docs/monitoring.md)\n"
-    "  --metrics-file FILE      write the final metrics, Prometheus text format, to FILE\n"
+    "  --journal FILE           record every event and dead letter in a SQLite\n"
+    "                           journal (same as --set journal.path=FILE)\n"
+    "  --resume                 continue the run the journal holds (after a crash,\n"
+    "                           a kill or Ctrl-C): the journaled bars are re-run to\n"
+    "                           rebuild the state exactly, then the run goes on\n"
+    "  --shadow-legacy          run the bundled legacy monolith beside the\n"
+    "                           pipeline, compare after every bar, publish each\n"
+    "                           divergence as a RiskAlert (rule parity) and print\n"
+    "                           the parity result\n"
+    "  --metrics-port PORT      serve Prometheus metrics at\n"
+    "                           http://127.0.0.1:PORT/metrics while the run goes\n"
+    "                           (docs/monitoring.md)\n"
+    "  --metrics-file FILE      write the final metrics (Prometheus text) to FILE\n"
     "\n"
-    "Files written to DIR:\n"
-    "  summary.json   bars, signals, orders, fills, rejections by reason, risk alerts\n"
-    "                 by rule, halts, trading state, PnL, fees, equity, return,\n"
-    "                 trades, win rate, drawdown, dead letters, events, positions\n"
-    "  fills.csv      one row per execution (with its event id and origin)\n"
-    "  trades.csv     one row per trade (entry, exit, PnL, fees, return, exit reason)\n"
+    "Files written to DIR (each under a temporary name, all renamed when the run\n"
+    "ends: a run that fails leaves DIR as it was):\n"
+    "  summary.json   bars, signals, orders, fills, rejections by reason, risk\n"
+    "                 alerts by rule, halts, trading state, PnL, fees, equity,\n"
+    "                 return, trades, win rate, drawdown, dead letters, events,\n"
+    "                 positions\n"
+    "  fills.csv      one row per execution, with its event id and origin\n"
+    "                 ([output] fills = false: none)\n"
+    "  trades.csv     one row per trade (entry, exit, PnL, fees, return, exit\n"
+    "                 reason)\n"
     "  equity.csv     equity and drawdown per bar close (at most one row a minute)\n"
-    "  events.jsonl   every event in dispatch order (JSON, one per line)\n"
+    "  events.jsonl   every event in dispatch order, JSON, one per line\n"
+    "                 ([output] event_log = false: none)\n"
+    "  report.html    equity, drawdown, prices with the fills, statistics\n"
+    "                 (needs the event log; [output] report = false: none)\n"
+    "\n"
+    "Ctrl-C (SIGINT or SIGTERM) stops at the next bar and writes every file,\n"
+    "summary.json saying \"interrupted\": true (exit 130; with a journal,\n"
+    "--resume continues). A second one stops at once: DIR is left as it was.\n"
+    "\n"
+    "Exit codes: 0 success, 1 runtime failure, 2 usage or config error, 3 bad\n"
+    "input data, 130 interrupted.\n"
     "\n"
     "Built-in strategies ([strategy.ID] type = ...):\n";
 
@@ -51,10 +70,32 @@ static const char *const backtest_examples =
     "Examples (from the source tree):\n"
     "  tradebus backtest --config examples/sma_cross.ini\n"
     "  tradebus backtest --config examples/multi.ini --out out/multi\n"
-    "  tradebus backtest --config examples/sma_cross.ini --set strategy.btc_trend.fast=5 \\\n"
-    "      --set exchange.fee_bps=7.5\n"
-    "  tradebus backtest --config examples/sma_cross.ini --data data/ETHUSDT-1m-2024-01.csv \\\n"
+    "  tradebus backtest --config examples/sma_cross.ini \\\n"
+    "      --set strategy.btc_trend.fast=5 --set exchange.fee_bps=7.5\n"
+    "  tradebus backtest --config examples/sma_cross.ini \\\n"
+    "      --data data/ETHUSDT-1m-2024-01.csv \\\n"
     "      --set strategy.btc_trend.symbol=ETHUSDT --out out/eth\n";
+
+/* "  NAME  text" with text wrapped at 80 columns under column `indent`. */
+static void print_wrapped(const char *name, const char *text, int indent)
+{
+    int col = printf("  %-*s ", indent - 3, name);
+    const char *w = text;
+    while (*w) {
+        while (*w == ' ')
+            w++;
+        size_t n = strcspn(w, " ");
+        if (!n) break;
+        if (col > indent && col + 1 + (int)n > 80) {
+            col = printf("\n%*s", indent, "") - 1;
+        } else if (col > indent) {
+            col += printf(" ");
+        }
+        col += printf("%.*s", (int)n, w);
+        w += n;
+    }
+    printf("\n");
+}
 
 const char *cli_data_path(const char *spec)
 {
@@ -215,7 +256,7 @@ static void warn_if_nothing_traded(const tb_backtest_result *r)
                 why, "", (unsigned long long)r->canceled, (unsigned long long)r->open_orders);
 }
 
-void cli_print_summary(const tb_backtest_result *r, const char *out)
+void cli_print_summary(const tb_backtest_result *r, const tb_config *cfg, const char *out)
 {
     char a[TB_DECIMAL_STRLEN], b[TB_DECIMAL_STRLEN], c[TB_DECIMAL_STRLEN], d[TB_DECIMAL_STRLEN],
         e[TB_DECIMAL_STRLEN], f[TB_DECIMAL_STRLEN], g[TB_DECIMAL_STRLEN], h[TB_DECIMAL_STRLEN];
@@ -288,7 +329,10 @@ void cli_print_summary(const tb_backtest_result *r, const char *out)
     if (t->halts_total > t->nhalts)
         printf("  (%llu more halts: see events.jsonl)\n",
                (unsigned long long)(t->halts_total - t->nhalts));
-    if (out) printf("  written to     %s/summary.json, fills.csv, events.jsonl\n", out);
+    /* Only the files this run wrote: a name printed must exist. */
+    if (out)
+        printf("  written to     %s/summary.json%s, trades.csv, equity.csv%s\n", out,
+               cfg->fills ? ", fills.csv" : "", cfg->event_log ? ", events.jsonl" : "");
     fflush(stdout);
     warn_if_nothing_traded(r);
 }
@@ -478,6 +522,39 @@ static void shadow_stop(tb_pipeline *p, void *ctx)
     }
 }
 
+/* SIGINT/SIGTERM during a run: the first asks the run to stop at the next
+ * bar boundary and write its files, the second to abandon it. Only counted
+ * here; the run polls it (tb_backtest_options.stop). */
+static volatile sig_atomic_t stop_requests;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    if (stop_requests < 2) stop_requests++;
+}
+
+static void catch_stop_signals(struct sigaction *old_int, struct sigaction *old_term)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sa.sa_flags = SA_RESTART;
+    stop_requests = 0;
+    sigaction(SIGINT, &sa, old_int);
+    sigaction(SIGTERM, &sa, old_term);
+}
+
+/* Why report.html is not among the files, in one line (NULL: it is). */
+static const char *report_skipped(const tb_config *cfg)
+{
+    if (!cfg->report) return "[output] report = false";
+    if (!cfg->event_log) return "[output] event_log = false";
+    return NULL;
+}
+
 int cmd_backtest(int argc, char **argv)
 {
     cli_run r;
@@ -488,8 +565,18 @@ int cmd_backtest(int argc, char **argv)
     if (code >= 0) {
         if (code == 0 && argc > 0) {
             for (size_t k = 0; tb_strategy_builtin_at(k); k++)
-                printf("  %-20s %s\n", tb_strategy_builtin_at(k)->name,
-                       tb_strategy_builtin_at(k)->help);
+                print_wrapped(tb_strategy_builtin_at(k)->name, tb_strategy_builtin_at(k)->help, 23);
+            /* The bundled legacy strategies, named as a config names them. */
+            char names[512] = "";
+            for (size_t k = 0; tb_legacy_builtin_at(k); k++)
+                snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+                         k ? ", " : "", tb_legacy_builtin_at(k)->name);
+            char text[700];
+            snprintf(text, sizeof(text),
+                     "an old-style strategy run through the adapter; bundled: %s "
+                     "(docs/migration.md)",
+                     names);
+            print_wrapped("legacy:NAME", text, 23);
             fputs(backtest_examples, stdout);
         }
         tb_config_free(&r.cfg);
@@ -560,6 +647,8 @@ int cmd_backtest(int argc, char **argv)
     }
     opt.warn = cli_warn;
     opt.resume = sc.resume;
+    opt.report = r.cfg.report;
+    opt.stop = &stop_requests;
     if (sc.shadow || hook.m) {
         opt.on_start = shadow_start;
         opt.on_bar = shadow_bar;
@@ -568,28 +657,43 @@ int cmd_backtest(int argc, char **argv)
         opt.hook_ctx = &hook;
     }
     tb_backtest_result res;
+    struct sigaction old_int, old_term;
+    catch_stop_signals(&old_int, &old_term);
     int rc = tb_backtest_run(&r.cfg, &opt, &res, err, sizeof(err));
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     if (pc.drawn) fprintf(stderr, "\r\033[K");
-    if (rc) {
+    if (rc == TB_ECANCELED) {
+        cli_log(CLI_LOG_ERROR, NULL, "stopped at once (second signal): %s/ left as it was", r.out);
+        code = 130;
+    } else if (rc) {
         cli_log(CLI_LOG_ERROR, NULL, "%s", sc.err[0] ? sc.err : err[0] ? err : tb_strerror(rc));
         code = cli_exit_for(rc, err, r.out);
     } else {
-        if (!r.quiet) cli_print_summary(&res, r.out);
+        if (!r.quiet) {
+            cli_print_summary(&res, &r.cfg, r.out);
+            /* The report is written by the run itself, before the files
+             * are published together. */
+            if (r.out && !report_skipped(&r.cfg))
+                printf("  report         %s/report.html\n", r.out);
+            else if (r.out)
+                printf("  report.html not written: %s\n", report_skipped(&r.cfg));
+        }
         if (sc.sh) {
             printf("shadow legacy run: ");
             tb_parity_write_report(tb_shadow_parity(sc.sh), stdout);
         }
-        tb_backtest_result_free(&res);
         code = 0;
-        /* The report reads the event log back: it exists only with one. */
-        if (r.out && r.cfg.event_log && r.cfg.report) {
-            if (tb_report_write(r.out, err, sizeof(err)) != 0) {
-                cli_log(CLI_LOG_ERROR, NULL, "report: %s", err);
-                code = EXIT_RUNTIME;
-            } else if (!r.quiet) {
-                printf("  report         %s/report.html\n", r.out);
-            }
+        if (res.interrupted) {
+            /* The total only when the rows can be counted. */
+            uint64_t total = pc.total ? pc.total : count_rows(&r.cfg);
+            char of[40] = "";
+            if (total) snprintf(of, sizeof(of), " of %llu", (unsigned long long)total);
+            cli_log(CLI_LOG_WARN, NULL, "interrupted at bar %llu%s%s", (unsigned long long)res.bars,
+                    of, r.cfg.journal_path ? " (continue it with --resume)" : "");
+            code = 130;
         }
+        tb_backtest_result_free(&res);
         if (sc.metrics_file && tb_metrics_write_file(hook.m, sc.metrics_file, err, sizeof(err))) {
             cli_log(CLI_LOG_ERROR, NULL, "metrics: %s", err);
             code = EXIT_RUNTIME;

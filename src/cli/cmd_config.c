@@ -24,10 +24,11 @@ const char *const cli_config_help =
     "\n"
     "Exit codes: 0 valid, 2 invalid (or a data file cannot be opened).\n"
     "\n"
-    "Examples:\n"
+    "Examples (from the source tree):\n"
     "  tradebus config check examples/multi.ini\n"
     "  tradebus config check examples/sma_cross.ini --set exchange.fee_bps=7.5\n"
-    "  tradebus config check examples/sma_cross.ini --data data/ETHUSDT-1m-2024-01.csv \\\n"
+    "  tradebus config check examples/sma_cross.ini \\\n"
+    "      --data data/ETHUSDT-1m-2024-01.csv \\\n"
     "      --set strategy.btc_trend.symbol=ETHUSDT\n";
 
 static int config_check(int argc, char **argv)

@@ -19,7 +19,8 @@ const char *const cli_component_help =
     "                   [--state DIR]\n"
     "\n"
     "Runs one component of a distributed run as its own process. ROLE is one of\n"
-    "signal, orders, positions, risk, monitor. The config must say [bus] type = amqp;\n"
+    "signal, orders, positions, risk, monitor. The config must say\n"
+    "[bus] type = amqp;\n"
     "[bus] url names the broker (credentials: TRADEBUS_AMQP_USER and\n"
     "TRADEBUS_AMQP_PASSWORD when the URL has none; never logged).\n"
     "\n"
@@ -28,7 +29,8 @@ const char *const cli_component_help =
     "DIR/<name>-<ROLE>.db (--state, default [bus] state_dir) and, killed at any\n"
     "moment, continues where it stopped when started again with the same command.\n"
     "The monitor writes summary.json, fills.csv and events.jsonl to --out DIR\n"
-    "(default out/), identical to what `tradebus backtest` writes for the config.\n"
+    "(default out/), identical to what `tradebus backtest` writes for the config\n"
+    "(build report.html from them with `tradebus report DIR`).\n"
     "\n"
     "  --out DIR     monitor only: where the run's files go (default out)\n"
     "  --state DIR   where this process keeps its state (default [bus] state_dir)\n"
@@ -41,14 +43,12 @@ const char *const cli_component_help =
     "                events under it instead of refusing; then `tradebus dlq replay`\n"
     "                brings back what was dead-lettered before the fix\n"
     "\n"
-    "Example, one machine per component (same config everywhere):\n"
-    "  tradebus component orders --config live.ini --set bus.url=amqp://mq1:5672/\n"
-    "\n"
     "Exit codes: 0 the run finished, 1 runtime failure (broker, state), 2 usage or\n"
     "config error, 130 interrupted (start it again to continue).\n";
 
 const char *const cli_feed_help =
-    "tradebus feed --config FILE [--set SECTION.KEY=VALUE]... [--rate N] [--state DIR]\n"
+    "tradebus feed --config FILE [--set SECTION.KEY=VALUE]... [--rate N]\n"
+    "              [--state DIR]\n"
     "\n"
     "Publishes the config's market data to a distributed run, a bounded window\n"
     "([bus] window bars) ahead of the slowest component, and says when it ends.\n"
@@ -56,9 +56,7 @@ const char *const cli_feed_help =
     "first bar not yet finished by every component.\n"
     "\n"
     "  --rate N      at most N bars per second (replaying history at a live pace)\n"
-    "  --state DIR   where the feed keeps its state (default [bus] state_dir)\n"
-    "\n"
-    "Example: tradebus feed --config examples/distributed.ini --rate 100\n";
+    "  --state DIR   where the feed keeps its state (default [bus] state_dir)\n";
 
 const char *const cli_status_help =
     "tradebus status --config FILE [--set SECTION.KEY=VALUE]... [--state DIR]\n"
@@ -292,7 +290,7 @@ static int run_node(cli_run *r, const char *role_arg, const dist_opts *d)
         }
     }
     if (rc == 1 && !strcmp(role, "monitor") && tb_node_result(n) && !r->quiet)
-        cli_print_summary(tb_node_result(n), r->out);
+        cli_print_summary(tb_node_result(n), &r->cfg, r->out);
     if (rc < 0) cli_log(CLI_LOG_ERROR, NULL, "%s: %s", role, err[0] ? err : tb_strerror(rc));
     if (m && np) tb_metrics_update_pipeline(m, np);
     tb_metrics_destroy(m); /* stops the server before the components go */

@@ -17,7 +17,7 @@ const char *const cli_indicators_help =
     "output, empty while the indicator warms up. Indicators:\n"
     "  sma:N  ema:N  rsi:N  atr:N  donchian:N (lower,upper)\n"
     "  macd:FAST,SLOW,SIGNAL (macd,signal,hist)  bbands:N,K (lower,middle,upper)\n"
-    "Example: tradebus indicators --data data/BTCUSDT-1m-2024-01.csv --ind sma:20 rsi:14\n";
+    "";
 
 typedef enum { IND_SMA, IND_EMA, IND_RSI, IND_MACD, IND_BBANDS, IND_ATR, IND_DONCHIAN } ind_kind;
 

@@ -13,7 +13,8 @@
 #include "cli.h"
 
 const char *const cli_parity_help =
-    "tradebus parity --config FILE [--legacy builtin | --legacy-log FILE | --legacy-cmd CMD]\n"
+    "tradebus parity --config FILE\n"
+    "                [--legacy builtin | --legacy-log FILE | --legacy-cmd CMD]\n"
     "                [--data SPEC]... [--set SECTION.KEY=VALUE]... [--out DIR]\n"
     "                [--price-tolerance DECIMAL] [--time-tolerance MS]\n"
     "\n"
@@ -23,9 +24,9 @@ const char *const cli_parity_help =
     "\n"
     "  --legacy builtin     the bundled legacy monolith (default)\n"
     "  --legacy-log FILE    a trade log your existing system wrote\n"
-    "  --legacy-cmd CMD     a command (run by /bin/sh) that writes its trade log to\n"
-    "                       stdout; it gets TRADEBUS_CONFIG and TRADEBUS_DATA (the data\n"
-    "                       specs, space-separated) in its environment\n"
+    "  --legacy-cmd CMD     a command (run by /bin/sh) that writes its trade log\n"
+    "                       to stdout; it gets TRADEBUS_CONFIG and TRADEBUS_DATA\n"
+    "                       (the data specs, space-separated) in its environment\n"
     "  --out DIR            also write DIR/parity.json (every divergence),\n"
     "                       DIR/pipeline.jsonl and DIR/legacy.jsonl (both trade logs)\n"
     "  --price-tolerance D  accept prices, commissions and PnL within D (default 0)\n"

@@ -16,36 +16,41 @@ static const char *const main_help =
     "tradebus " TB_VERSION_STRING " - an event-driven trading pipeline\n"
     "\n"
     "Market data flows through a Signal Generator, an Order Manager, a (simulated)\n"
-    "exchange, a Position Manager and a Risk Manager, connected only by an event bus;\n"
-    "a Monitor records every event.\n"
+    "exchange, a Position Manager and a Risk Manager, connected only by an event\n"
+    "bus; a Monitor records every event.\n"
     "\n"
     "Usage: tradebus [--log-format text|json] [--log-level LEVEL] COMMAND [ARGS]\n"
     "\n"
     "Run:\n"
     "  tradebus backtest --config FILE [--data SPEC]... [--set SECTION.KEY=VALUE]...\n"
-    "                    [--out DIR] [--quiet] [--shadow-legacy] [--journal FILE [--resume]]\n"
+    "           [--out DIR] [--quiet] [--shadow-legacy] [--journal FILE [--resume]]\n"
+    "           [--metrics-port PORT] [--metrics-file FILE]\n"
     "      Run the pipeline over historical bars. Writes DIR/summary.json,\n"
-    "      DIR/fills.csv and DIR/events.jsonl (DIR defaults to out/).\n"
+    "      fills.csv, events.jsonl and report.html (DIR defaults to out/).\n"
     "  tradebus parity --config FILE [--legacy builtin | --legacy-log FILE |\n"
-    "                  --legacy-cmd CMD] [--out DIR]\n"
+    "           --legacy-cmd CMD] [--out DIR] [--price-tolerance DECIMAL]\n"
+    "           [--time-tolerance MS]\n"
     "      Run the pipeline and a legacy system on the same data and compare\n"
     "      their trade logs record by record (docs/trade-log.md).\n"
     "  tradebus indicators --data SPEC --ind NAME:PARAMS [NAME:PARAMS]...\n"
     "      Print indicator values as CSV (timestamp,close,...).\n"
     "  tradebus report DIR\n"
-    "      Rebuild DIR/report.html (equity, drawdown, prices with trades, statistics\n"
-    "      per strategy) from a finished run; backtest writes it too.\n"
+    "      Rebuild DIR/report.html (equity, drawdown, prices with trades,\n"
+    "      statistics per strategy) from a finished run; backtest writes it too\n"
+    "      unless [output] report = false.\n"
     "  tradebus config check FILE [--set SECTION.KEY=VALUE]...\n"
     "      Validate a config; print every key's effective value and default.\n"
     "Inspect a run's journal (docs/journal.md):\n"
     "  tradebus journal trace EVENT_ID | export | info | replay  --journal FILE\n"
     "      Follow an event's causal chain, export or check a run's journal.\n"
-    "  tradebus dlq list | show ID | replay ID|--all | purge ID|--all  --journal FILE\n"
+    "  tradebus dlq list | show ID | replay ID|--all | purge ID|--all\n"
+    "           --journal FILE\n"
     "      The dead-letter queue: events a component could not process.\n"
     "Distributed ([bus] type = amqp, RabbitMQ; docs/scaling.md):\n"
-    "  tradebus up --config FILE [--out DIR] [--resume]\n"
+    "  tradebus up --config FILE [--out DIR] [--resume] [--metrics-port PORT]\n"
     "      Every component its own process on this machine.\n"
     "  tradebus component signal|orders|positions|risk|monitor --config FILE\n"
+    "           [--metrics-port PORT]\n"
     "  tradebus feed --config FILE [--rate N]\n"
     "      One process of a distributed run (one per machine if you like).\n"
     "  tradebus status --config FILE\n"
@@ -54,25 +59,31 @@ static const char *const main_help =
     "  tradebus help [COMMAND]     This text, or a command's options and examples.\n"
     "  tradebus version\n"
     "\n"
-    "Common run options (backtest, parity, up, component, feed, status, dlq replay):\n"
-    "  --config FILE             INI config (tradebus config check FILE shows every key)\n"
+    "Common run options (backtest, parity, up, component, feed, status,\n"
+    "dlq replay):\n"
+    "  --config FILE             INI config (tradebus config check FILE shows\n"
+    "                            every key)\n"
     "  --set SECTION.KEY=VALUE   override a config key, repeatable\n"
     "  --data SPEC               data file, repeatable; replaces [backtest] data\n"
     "  --out DIR                 output directory (default out)\n"
     "  --quiet                   print nothing but errors\n"
     "Global options (any command, before or after it):\n"
-    "  --log-format text|json    diagnostics on stderr as text (default) or JSON lines\n"
-    "  --log-level error|warn|info|debug   the least severe level shown (default info)\n"
+    "  --log-format text|json    diagnostics on stderr as text (default) or JSON\n"
+    "                            lines\n"
+    "  --log-level LEVEL         error, warn, info or debug: the least severe\n"
+    "                            level shown (default info)\n"
     "\n"
-    "Data SPEC: a Binance kline CSV (BTCUSDT-1m-2024-01.csv: symbol from the name)\n"
-    "or a CSV with header timestamp,open,high,low,close,volume; SYMBOL:path names\n"
-    "the symbol explicitly.\n"
+    "Data SPEC: a Binance kline CSV (BTCUSDT-1m-2024-01.csv: symbol from the name,\n"
+    "upper-cased) or a CSV with header timestamp,open,high,low,close,volume;\n"
+    "SYMBOL:path names the symbol explicitly.\n"
     "\n"
-    "Exit codes: 0 success, 1 runtime failure, 2 usage/config error, 3 bad input data.\n"
+    "Exit codes: 0 success, 1 runtime failure, 2 usage/config error, 3 bad input\n"
+    "data, 130 interrupted.\n"
     "\n"
     "Examples (from the source tree):\n"
     "  tradebus backtest --config examples/sma_cross.ini\n"
-    "  tradebus backtest --config examples/multi.ini --set exchange.fee_bps=5 --out out/multi\n"
+    "  tradebus backtest --config examples/multi.ini --set exchange.fee_bps=5 \\\n"
+    "      --out out/multi\n"
     "  tradebus config check examples/multi.ini\n"
     "  tradebus parity --config examples/sma_cross.ini\n"
     "\n"
@@ -87,28 +98,37 @@ static const char *const ex_parity =
     "  tradebus parity --config examples/multi.ini --out out/parity\n"
     "  tradebus parity --config examples/multi.ini --price-tolerance 0.01\n";
 static const char *const ex_journal =
-    "  tradebus backtest --config examples/sma_cross.ini --journal out/run.db --quiet\n"
+    "  tradebus backtest --config examples/sma_cross.ini --journal out/run.db \\\n"
+    "      --quiet\n"
     "  tradebus journal info --journal out/run.db\n"
     "  tradebus journal replay --journal out/run.db\n"
-    "  tradebus journal export --journal out/run.db --out out/run-events.jsonl\n";
+    "  tradebus journal export --journal out/run.db --out out/run-events.jsonl\n"
+    "  tradebus journal trace 281474976710661 --journal out/run.db\n";
 static const char *const ex_dlq =
     "  tradebus backtest --config examples/multi.ini --journal out/multi.db --quiet\n"
     "  tradebus dlq list --journal out/multi.db\n"
     "  tradebus dlq replay --all --config examples/multi.ini --journal out/multi.db\n";
 static const char *const ex_indicators =
     "  tradebus indicators --data data/BTCUSDT-1m-2024-01.csv --ind sma:20 rsi:14\n"
-    "  tradebus indicators --data data/ETHUSDT-1m-2024-01.csv --ind macd:12,26,9 bbands:20,2\n";
+    "  tradebus indicators --data data/ETHUSDT-1m-2024-01.csv \\\n"
+    "      --ind macd:12,26,9 bbands:20,2\n";
 static const char *const ex_up =
     "  tradebus up --config examples/distributed.ini --out out-dist\n"
-    "  tradebus up --config examples/distributed.ini --out out-dist --resume\n";
+    "  tradebus up --config examples/distributed.ini --out out-dist --resume\n"
+    "  tradebus status --config examples/distributed.ini   (from another terminal)\n";
 static const char *const ex_component =
     "  tradebus component signal --config examples/distributed.ini\n"
-    "  tradebus component monitor --config examples/distributed.ini --out out-dist\n";
+    "  tradebus component monitor --config examples/distributed.ini --out out-dist\n"
+    "  tradebus component orders --config live.ini --set bus.url=amqp://mq1:5672/\n"
+    "      (one machine per component, the same config everywhere)\n";
 static const char *const ex_feed = "  tradebus feed --config examples/distributed.ini\n"
                                    "  tradebus feed --config examples/distributed.ini --rate 100\n";
 static const char *const ex_status = "  tradebus status --config examples/distributed.ini\n"
                                      "  tradebus --log-format json status --config "
                                      "examples/distributed.ini\n";
+static const char *const ex_report =
+    "  tradebus backtest --config examples/multi.ini --out out/multi --quiet\n"
+    "  tradebus report out/multi\n";
 static const char *const version_help = "tradebus version\n"
                                         "\n"
                                         "Prints the version (also: tradebus --version).\n";
@@ -148,7 +168,7 @@ static const command commands[] = {
     {"component", cmd_component, &cli_component_help, &ex_component},
     {"feed", cmd_feed, &cli_feed_help, &ex_feed},
     {"status", cmd_status, &cli_status_help, &ex_status},
-    {"report", cmd_report, &cli_report_help, NULL},
+    {"report", cmd_report, &cli_report_help, &ex_report},
     {"version", cmd_version, &version_help, &ex_version},
     {"help", cmd_help, &help_help, &ex_help},
 };

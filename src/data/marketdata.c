@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* A line longer than this is a bad row, and the buffer that held it is
@@ -317,9 +318,21 @@ static int md_parse_dec(tb_md_reader *r, const char *name, md_field f, tb_decima
         rc = md_expand_exponent(f, buf, sizeof buf, &len);
         s = buf;
     }
+    /* Digits past the 8th would be dropped without a word: refused unless
+     * the config asks for rounding. */
+    if (rc == 0 && !r->cfg.round_prices && tb_dec_parse(s, len, out) == TB_ERANGE)
+        return md_bad(r,
+                      "%s: %.*s has more than %d decimals (set [backtest] round_prices = true "
+                      "to round them)",
+                      name, md_echo_len(f), f.s, TB_DECIMAL_SCALE);
     if (rc == 0) rc = tb_dec_parse_round(s, len, TB_ROUND_HALF_UP, out);
     if (rc == TB_EPARSE) return md_bad(r, "%s: '%.*s' is not a number", name, md_echo_len(f), f.s);
-    if (rc != 0) return md_bad(r, "%s: '%.*s' is out of range", name, md_echo_len(f), f.s);
+    if (rc != 0) {
+        char lo[TB_DECIMAL_STRLEN], hi[TB_DECIMAL_STRLEN];
+        tb_dec_format(TB_DECIMAL_MIN, lo, sizeof lo);
+        tb_dec_format(TB_DECIMAL_MAX, hi, sizeof hi);
+        return md_bad(r, "%s: %.*s is out of range [%s, %s]", name, md_echo_len(f), f.s, lo, hi);
+    }
     return 0;
 }
 
@@ -671,7 +684,8 @@ static int md_next_generic(tb_md_reader *r, tb_market_data *bar)
 /* ---- spec and open ------------------------------------------------------- */
 
 /* "SYMBOL:path" only when the prefix is [A-Z0-9]{1,15}; otherwise the whole
- * spec is a path and the symbol is the file name up to its first '-' or '.'. */
+ * spec is a path and the symbol is the file name up to its first '-' or '.',
+ * in upper case. */
 static int md_parse_spec(const char *spec, char *symbol, const char **path, char *err,
                          size_t errlen)
 {
@@ -703,7 +717,10 @@ static int md_parse_spec(const char *spec, char *symbol, const char **path, char
         tb__errf(err, errlen, "cannot infer symbol from '%s'; give it as SYMBOL:path", spec);
         return TB_EINVAL;
     }
-    memcpy(symbol, base, n);
+    /* Symbols are upper case everywhere else (SYMBOL:path, the exchange's
+     * names): "mycoin.csv" is MYCOIN. */
+    for (size_t k = 0; k < n; k++)
+        symbol[k] = base[k] >= 'a' && base[k] <= 'z' ? (char)(base[k] - 'a' + 'A') : base[k];
     symbol[n] = '\0';
     return 0;
 }
@@ -802,6 +819,13 @@ int tb_md_reader_open(const char *spec, const tb_md_config *cfg, tb_md_reader **
     if (r->fp == NULL) {
         char ebuf[128];
         tb__errf(err, errlen, "cannot open '%s': %s", path, md_strerror(errno, ebuf, sizeof ebuf));
+        tb_md_reader_close(r);
+        return TB_EIO;
+    }
+    /* A folder opens but fails its first read ("read error"): say what it is. */
+    struct stat st;
+    if (fstat(fileno(r->fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+        tb__errf(err, errlen, "cannot open '%s': %s is a directory", path, path);
         tb_md_reader_close(r);
         return TB_EIO;
     }
@@ -986,6 +1010,16 @@ int tb_md_merge_next(tb_md_merge *m, tb_market_data *bar, char *err, size_t errl
         *bar = s->head;
         return 0;
     }
+}
+
+size_t tb_md_merge_files(const tb_md_merge *m)
+{
+    return m ? m->n : 0;
+}
+
+const char *tb_md_merge_symbol(const tb_md_merge *m, size_t i)
+{
+    return m && i < m->n ? m->src[i].r->symbol : NULL;
 }
 
 uint64_t tb_md_merge_bad_rows(const tb_md_merge *m)

@@ -8,12 +8,15 @@
 
 #include "../core/errbuf.h"
 #include "journaled.h"
+#include "outset.h"
+#include "../report/report_int.h"
 #include "tradebus/backtest.h"
 #include "tradebus/legacy.h"
 #include "tradebus/monitor.h"
 #include "tradebus/orders.h"
 #include "tradebus/pnlbook.h"
 #include "tradebus/position.h"
+#include "tradebus/report.h"
 #include "tradebus/secret.h"
 #include "tradebus/risk.h"
 #include "tradebus/signal.h"
@@ -445,6 +448,8 @@ int tb_backtest_write_summary(const tb_backtest_result *r, FILE *f)
     rc |= put_dec(f, "final_equity", r->final_equity, 1);
     rc |= put_dec(f, "max_drawdown_pct", r->max_drawdown_pct, 1);
     fprintf(f, "  \"dead_letters\": %llu,\n", (unsigned long long)r->dead_letters);
+    /* Only when true: an uninterrupted run's summary stays as it was. */
+    if (r->interrupted) fprintf(f, "  \"interrupted\": true,\n");
     if (r->dead_letter_queue >= 0)
         fprintf(f, "  \"dead_letter_queue\": %lld,\n", (long long)r->dead_letter_queue);
     fprintf(f, "  \"events\": {");
@@ -472,29 +477,131 @@ int tb_backtest_write_summary(const tb_backtest_result *r, FILE *f)
     return rc ? TB_EIO : (ferror(f) ? TB_EIO : 0);
 }
 
-static int close_out(FILE *f, const char *dir, const char *name, char *err, size_t errlen)
+/* The names a backtest may write into its folder: those a run does not
+ * write are removed when it publishes, lest an earlier run's pass for it. */
+static const char *const run_outputs[] = {
+    "summary.json", "fills.csv", "events.jsonl", "report.html", "trades.csv", "equity.csv", NULL};
+
+static int stop_level(const tb_backtest_options *opt)
 {
-    if (!f) return 0;
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) {
-        tb__errf(err, errlen, "%s/%s: write failed: %s", dir, name, strerror(errno));
-        return TB_EIO;
+    return opt && opt->stop ? (int)*opt->stop : 0;
+}
+
+static int canceled(char *err, size_t errlen)
+{
+    tb__errf(err, errlen, "stopped: the run was abandoned, no file written");
+    return TB_ECANCELED;
+}
+
+/* text[0..len) with every `from` replaced by `to`, NUL-terminated (free
+ * it; its length in *outlen); NULL without memory. */
+static char *replace_all(const char *text, size_t len, const char *from, const char *to,
+                         size_t *outlen)
+{
+    char *out = NULL;
+    size_t n = 0, fl = strlen(from);
+    FILE *m = open_memstream(&out, &n);
+    if (!m) return NULL;
+    for (size_t i = 0; i < len;) {
+        if (fl && len - i >= fl && memcmp(text + i, from, fl) == 0) {
+            fputs(to, m);
+            i += fl;
+        } else {
+            fputc(text[i++], m);
+        }
     }
-    return 0;
+    if (fclose(m) != 0) {
+        free(out);
+        return NULL;
+    }
+    if (outlen) *outlen = n;
+    return out;
+}
+
+/* The report names the folder it was built in — the staging one: the
+ * page must name the folder it is published to. */
+static int retitle_report(tb__outset *os, const char *dir, char *err, size_t errlen)
+{
+    char *from = NULL, *to = NULL, *html = NULL, *fixed = NULL;
+    size_t fl, tl, hl = 0, xl = 0;
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/report.html", tb__outset_staging(os));
+    FILE *f = open_memstream(&from, &fl), *g = open_memstream(&to, &tl);
+    if (f) tb__html_escape(f, tb__outset_staging(os));
+    if (g) tb__html_escape(g, dir);
+    /* Both closed whatever happens: no leak when one of them failed. */
+    int fok = f && fclose(f) == 0, gok = g && fclose(g) == 0;
+    int rc = fok && gok ? 0 : TB_ENOMEM;
+    FILE *in = rc ? NULL : fopen(path, "rb");
+    if (!rc && !in) rc = TB_EIO;
+    if (in) {
+        FILE *m = open_memstream(&html, &hl);
+        char buf[65536];
+        size_t got;
+        while (m && (got = fread(buf, 1, sizeof(buf), in)) > 0)
+            fwrite(buf, 1, got, m);
+        if (ferror(in) || !m || fclose(m) != 0) rc = TB_EIO;
+        fclose(in);
+    }
+    if (!rc && !(fixed = replace_all(html, hl, from, to, &xl))) rc = TB_ENOMEM;
+    FILE *out = rc ? NULL : fopen(path, "wb");
+    if (!rc && (!out || fwrite(fixed, 1, xl, out) != xl)) rc = TB_EIO;
+    if (out && fclose(out) != 0) rc = TB_EIO;
+    if (rc)
+        tb__errf(err, errlen, "%s/report.html: write failed: %s", dir,
+                 rc == TB_EIO ? strerror(errno) : tb_strerror(rc));
+    free(from);
+    free(to);
+    free(html);
+    free(fixed);
+    return rc;
+}
+
+/* summary.json (and report.html, read back from the staged files), then
+ * every file published at once. */
+static int write_outputs(tb__outset *os, const tb_config *cfg, const tb_backtest_options *opt,
+                         const tb_backtest_result *res, char *err, size_t errlen)
+{
+    FILE *s = tb__outset_open(os, "summary.json", err, errlen);
+    if (!s) return TB_EIO;
+    int rc = tb_backtest_write_summary(res, s);
+    if (rc) {
+        tb__errf(err, errlen, "%s/summary.json: write failed: %s", opt->out_dir, strerror(errno));
+        return rc;
+    }
+    /* The report reads the staged files back: complete first. */
+    if ((rc = tb__outset_close(os, err, errlen)) != 0) return rc;
+    if (opt->report && cfg->event_log) {
+        char why[512];
+        rc = tb_report_write(tb__outset_staging(os), why, sizeof(why));
+        if (!rc) rc = tb__outset_adopt(os, "report.html");
+        if (rc) {
+            /* The user knows the folder by its name, not the staging one's. */
+            char *msg = replace_all(why, strlen(why), tb__outset_staging(os), opt->out_dir, NULL);
+            tb__errf(err, errlen, "report: %s", msg && msg[0] ? msg : tb_strerror(rc));
+            free(msg);
+            return rc;
+        }
+        if ((rc = retitle_report(os, opt->out_dir, err, errlen)) != 0) return rc;
+    }
+    if (stop_level(opt) >= 2) return canceled(err, errlen);
+    return tb__outset_commit(os, run_outputs, err, errlen);
 }
 
 /* trades.csv and equity.csv, from the monitor's history of the run. */
-static int write_history(tb_pipeline *p, const char *dir, char *err, size_t errlen)
+static int write_history(tb_pipeline *p, tb__outset *os, char *err, size_t errlen)
 {
     static const char *const names[2] = {"trades.csv", "equity.csv"};
+    if (!p->monitor) return 0;
     for (int i = 0; i < 2; i++) {
-        FILE *f = tb__open_out(dir, names[i], err, errlen);
+        FILE *f = tb__outset_open(os, names[i], err, errlen);
         if (!f) return TB_EIO;
         int rc =
             i ? tb_monitor_write_equity(p->monitor, f) : tb_monitor_write_trades(p->monitor, f);
-        if (rc && rc != TB_EIO) tb__errf(err, errlen, "%s/%s: %s", dir, names[i], tb_strerror(rc));
-        int crc = close_out(f, dir, names[i], err, errlen);
-        if (rc || crc) return rc ? rc : crc;
+        if (rc) {
+            tb__errf(err, errlen, "%s: %s", names[i], tb_strerror(rc));
+            return rc;
+        }
     }
     return 0;
 }
@@ -504,6 +611,7 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
 {
     int rc, started = 0;
     FILE *events = NULL, *fills = NULL;
+    tb__outset *os = NULL;
     tb__jrun *jr = NULL;
     tb_pipeline *p = NULL;
     tb_md_merge *md = NULL;
@@ -512,15 +620,12 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     if (err && errlen) err[0] = 0;
 
     if (dir) {
-        if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-            tb__errf(err, errlen, "%s: cannot create output directory: %s", dir, strerror(errno));
-            return TB_EIO;
-        }
-        if (cfg->event_log && !(events = tb__open_out(dir, "events.jsonl", err, errlen))) {
+        if ((rc = tb__outset_create(dir, &os, err, errlen)) != 0) return rc;
+        if (cfg->event_log && !(events = tb__outset_open(os, "events.jsonl", err, errlen))) {
             rc = TB_EIO;
             goto done;
         }
-        if (cfg->fills && !(fills = tb__open_out(dir, "fills.csv", err, errlen))) {
+        if (cfg->fills && !(fills = tb__outset_open(os, "fills.csv", err, errlen))) {
             rc = TB_EIO;
             goto done;
         }
@@ -536,6 +641,7 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     tb_md_config mc;
     tb_md_config_init(&mc);
     mc.on_bad_row = cfg->on_bad_row;
+    mc.round_prices = cfg->round_prices;
     if (opt) {
         mc.warn = opt->warn;
         mc.warn_ctx = opt->warn_ctx;
@@ -543,10 +649,24 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     if ((rc = tb_md_merge_open((const char *const *)cfg->data, cfg->ndata, &mc, &md, err,
                                errlen)) != 0)
         goto done;
+    {
+        /* A strategy on a symbol no file has would run without a bar. */
+        size_t nsyms = tb_md_merge_files(md);
+        const char **syms = calloc(nsyms ? nsyms : 1, sizeof(*syms));
+        if (!syms) {
+            rc = TB_ENOMEM;
+            goto done;
+        }
+        for (size_t i = 0; i < nsyms; i++)
+            syms[i] = tb_md_merge_symbol(md, i);
+        rc = tb_config_check_symbols(cfg, syms, nsyms, err, errlen);
+        free(syms);
+        if (rc) goto done;
+    }
     if (opt && opt->on_start && (rc = opt->on_start(p, opt->hook_ctx)) != 0) goto done;
     started = 1;
     tb_market_data bar;
-    while ((rc = tb_md_merge_next(md, &bar, err, errlen)) == 0) {
+    while (!stop_level(opt) && (rc = tb_md_merge_next(md, &bar, err, errlen)) == 0) {
         if ((rc = tb_pipeline_push_bar(p, &bar)) != 0) {
             tb__errf(err, errlen, "publishing a bar failed: %s", tb_strerror(rc));
             goto done;
@@ -556,39 +676,39 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
         if (opt && opt->progress && opt->progress_every && p->bars % opt->progress_every == 0)
             opt->progress(p->bars, bar.close_time, opt->progress_ctx);
     }
-    if (rc != TB_EEOF) goto done;
+    if (stop_level(opt) >= 2) {
+        rc = canceled(err, errlen);
+        goto done;
+    }
+    int interrupted = stop_level(opt) == 1;
+    if (!interrupted && rc != TB_EEOF) goto done;
     if ((rc = tb_pipeline_result(p, res)) != 0) goto done;
+    res->interrupted = interrupted;
     res->bad_rows = tb_md_merge_bad_rows(md);
-    if (jr && (rc = tb__jrun_finish(jr, res, err, errlen)) != 0) goto done;
-    if (jr && opt && opt->resume && opt->replay_dead_letters &&
+    /* An interrupted run's journal keeps status "running" and ends at this
+     * bar boundary (committed when it closes): --resume continues it. */
+    if (jr && !interrupted && (rc = tb__jrun_finish(jr, res, err, errlen)) != 0) goto done;
+    if (jr && !interrupted && opt && opt->resume && opt->replay_dead_letters &&
         (rc = tb__jrun_replay_dlq(jr, p->bus, opt->replay_dead_letters, &res->dlq_replayed,
                                   &res->dlq_still_failing, err, errlen)) != 0)
         goto done;
     res->dead_letter_queue = jr ? tb__jrun_queue_size(jr) : -1;
     if (opt && opt->on_end && (rc = opt->on_end(p, res, opt->hook_ctx)) != 0) goto done;
-
-    if (dir) {
-        FILE *s = tb__open_out(dir, "summary.json", err, errlen);
-        if (!s) {
-            rc = TB_EIO;
-            goto done;
-        }
-        rc = tb_backtest_write_summary(res, s);
-        int crc = close_out(s, dir, "summary.json", err, errlen);
-        if (!rc) rc = crc;
-        if (!rc) rc = write_history(p, dir, err, errlen);
-    }
+    /* trades.csv and equity.csv come from the monitor, which goes with the
+     * pipeline: staged now, published with the rest. */
+    if (os && (rc = write_history(p, os, err, errlen)) != 0) goto done;
 done:
     if (started && opt && opt->on_stop) opt->on_stop(p, opt->hook_ctx);
     tb__jrun_detach(jr);
     tb_md_merge_close(md);
     tb_pipeline_destroy(p);
     tb__jrun_close(jr);
-    {
-        int c1 = close_out(events, dir, "events.jsonl", err, errlen);
-        int c2 = close_out(fills, dir, "fills.csv", err, errlen);
-        if (!rc) rc = c1 ? c1 : c2;
-    }
+    /* After the pipeline, which writes into the event log and fills.csv
+     * until it is destroyed. */
+    if (!rc && os) rc = write_outputs(os, cfg, opt, res, err, errlen);
+    /* Not committed (an error, a stop at once): the staged files go, the
+     * folder keeps what it had. */
+    tb__outset_free(os);
     if (rc) tb_backtest_result_free(res);
     return rc;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "../core/errbuf.h"
 #include "tradebus/config.h"
@@ -176,6 +177,14 @@ int tb_config_load(tb_config *cfg, const char *path, char *err, size_t errlen)
         tb__errf(err, errlen, "%s: cannot open config: %s", path, strerror(errno));
         return TB_EIO;
     }
+    /* fopen() takes a folder, whose read fails at once: it would pass for
+     * an empty INI. */
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        tb__errf(err, errlen, "%s: cannot open config: %s is a directory", path, path);
+        return TB_EIO;
+    }
     load_ctx lc;
     memset(&lc, 0, sizeof(lc));
     lc.cfg = cfg;
@@ -203,13 +212,26 @@ int tb_config_load(tb_config *cfg, const char *path, char *err, size_t errlen)
     return 0;
 }
 
+/* [*b, *e) without the blanks around it. */
+static void trim(const char **b, const char **e)
+{
+    while (*b < *e && (**b == ' ' || **b == '\t'))
+        (*b)++;
+    while (*e > *b && ((*e)[-1] == ' ' || (*e)[-1] == '\t'))
+        (*e)--;
+}
+
 int tb_config_set(tb_config *cfg, const char *a, char *err, size_t errlen)
 {
     const char *eq = strchr(a, '=');
-    const char *dot = eq ? a + (eq - a) : NULL;
-    while (dot && dot > a && *dot != '.')
+    /* 'strategy.x.fast = 5' as typed in the INI: blanks around the key and
+     * the value are not part of them. */
+    const char *lb = a, *le = eq ? eq : a;
+    trim(&lb, &le);
+    const char *dot = eq ? le : NULL;
+    while (dot && dot > lb && *dot != '.')
         dot--;
-    if (!eq || !dot || dot == a || *dot != '.' || dot + 1 == eq) {
+    if (!eq || !dot || dot == lb || *dot != '.' || dot + 1 == le) {
         /* Only what precedes '=' is echoed: a mistyped assignment may hold a
          * secret after it, and one without '=' is not echoed at all. */
         if (eq)
@@ -223,16 +245,58 @@ int tb_config_set(tb_config *cfg, const char *a, char *err, size_t errlen)
         return TB_ECONFIG;
     }
     char section[128], key[128];
-    size_t sl = (size_t)(dot - a), kl = (size_t)(eq - dot - 1);
+    const char *sb = lb, *se = dot, *kb = dot + 1, *ke = le, *vb = eq + 1, *ve = eq + strlen(eq);
+    trim(&sb, &se);
+    trim(&kb, &ke);
+    trim(&vb, &ve);
+    size_t sl = (size_t)(se - sb), kl = (size_t)(ke - kb);
     if (sl >= sizeof(section) || kl >= sizeof(key)) {
-        tb__errf(err, errlen, "--set %s: section or key too long", a);
+        tb__errf(err, errlen, "--set %.*s=...: section or key too long",
+                 (int)(eq - a > 60 ? 60 : eq - a), a);
         return TB_ECONFIG;
     }
-    memcpy(section, a, sl);
+    memcpy(section, sb, sl);
     section[sl] = 0;
-    memcpy(key, dot + 1, kl);
+    memcpy(key, kb, kl);
     key[kl] = 0;
-    return put(cfg, section, key, eq + 1, "--set");
+    char *value = strndup(vb, (size_t)(ve - vb));
+    if (!value) return TB_ENOMEM;
+    int rc = put(cfg, section, key, value, "--set");
+    free(value);
+    return rc;
+}
+
+int tb_config_check_symbols(const tb_config *cfg, const char *const *symbols, size_t n, char *err,
+                            size_t errlen)
+{
+    for (size_t i = 0; i < cfg->nstrategies; i++) {
+        const tb_strategy_config *sc = &cfg->strategies[i];
+        size_t k = 0;
+        while (k < n && strcmp(symbols[k], sc->symbol) != 0)
+            k++;
+        if (k < n) continue;
+        char have[256] = "", section[TB_STRATEGY_LEN + 16];
+        size_t len = 0;
+        for (size_t j = 0; j < n && len < sizeof(have); j++) {
+            size_t d = 0;
+            while (d < j && strcmp(symbols[d], symbols[j]) != 0)
+                d++;
+            if (d == j) /* each symbol once, in the data's order */
+                len += (size_t)snprintf(have + len, sizeof(have) - len, "%s%s", len ? ", " : "",
+                                        symbols[j]);
+        }
+        snprintf(section, sizeof(section), "strategy.%s", sc->id);
+        const char *origin = NULL;
+        for (size_t j = 0; j < cfg->nentries; j++)
+            if (strcmp(cfg->entries[j].section, section) == 0 &&
+                strcmp(cfg->entries[j].key, "symbol") == 0)
+                origin = cfg->entries[j].origin;
+        tb__errf(err, errlen, "%s%s[strategy.%s] symbol: %s is in no data file (the data has %s)",
+                 origin ? origin : "", origin ? ": " : "", sc->id, sc->symbol,
+                 n ? have : "no file");
+        return TB_ECONFIG;
+    }
+    return 0;
 }
 
 int tb_config_add_data(tb_config *cfg, const char *spec)
@@ -259,9 +323,13 @@ static int get_dec(const tb_config_entry *e, tb_decimal lo, tb_decimal hi, tb_de
                    char *err, size_t errlen)
 {
     tb_decimal v;
-    if (tb_dec_parse(e->value, (size_t)-1, &v) != 0)
+    int rc = tb_dec_parse(e->value, (size_t)-1, &v);
+    /* A number too large for a decimal is out of range like any other:
+     * the message is the same, with the range. */
+    if (rc == TB_ERANGE) FAIL(e, "%s has more than %d decimals", e->value, TB_DECIMAL_SCALE);
+    if (rc && rc != TB_EOVERFLOW)
         FAIL(e, "'%s' is not a decimal number (e.g. 10 or 0.5)", e->value);
-    if (v < lo || v > hi) {
+    if (rc || v < lo || v > hi) {
         char l[TB_DECIMAL_STRLEN], h[TB_DECIMAL_STRLEN];
         tb_dec_format(lo, l, sizeof(l));
         tb_dec_format(hi, h, sizeof(h));
@@ -301,8 +369,10 @@ static int get_int(const tb_config_entry *e, long lo, long hi, long *out, char *
     char *end;
     errno = 0;
     long v = strtol(e->value, &end, 10);
-    if (errno || end == e->value || *end) FAIL(e, "'%s' is not an integer", e->value);
-    if (v < lo || v > hi) FAIL(e, "%ld is out of range [%ld, %ld]", v, lo, hi);
+    if ((errno && errno != ERANGE) || end == e->value || *end)
+        FAIL(e, "'%s' is not an integer", e->value);
+    if (errno == ERANGE || v < lo || v > hi)
+        FAIL(e, "%s is out of range [%ld, %ld]", e->value, lo, hi);
     *out = v;
     return 0;
 }
@@ -312,8 +382,8 @@ static int get_bool(const tb_config_entry *e, int *out, char *err, size_t errlen
     static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no",
                                                                                 "off", "0"};
     for (int i = 0; i < 4; i++) {
-        if (strcmp(e->value, yes[i]) == 0) return *out = 1, 0;
-        if (strcmp(e->value, no[i]) == 0) return *out = 0, 0;
+        if (strcasecmp(e->value, yes[i]) == 0) return *out = 1, 0;
+        if (strcasecmp(e->value, no[i]) == 0) return *out = 0, 0;
     }
     FAIL(e, "'%s' is not true or false", e->value);
 }
@@ -367,6 +437,18 @@ static int valid_name(const char *s, size_t max)
     return 1;
 }
 
+/* MARKET or LIMIT in any case: tb_order_type_parse() takes the wire's
+ * upper-case names only. */
+static int order_type_parse(const char *v, tb_order_type *out)
+{
+    char up[16];
+    size_t n = strlen(v);
+    if (n >= sizeof(up)) return TB_EPARSE;
+    for (size_t i = 0; i <= n; i++)
+        up[i] = (char)toupper((unsigned char)v[i]);
+    return tb_order_type_parse(up, out);
+}
+
 static int build_entry(tb_config *cfg, tb_config_entry *e, int cli_data, char *err, size_t errlen)
 {
     const tb_decimal big = 1000000000 * TB_DECIMAL_ONE, bps = 10000 * TB_DECIMAL_ONE;
@@ -379,21 +461,22 @@ static int build_entry(tb_config *cfg, tb_config_entry *e, int cli_data, char *e
         if (strcmp(k, "initial_cash") == 0)
             return get_dec(e, 0, big, &cfg->exchange.initial_cash, err, errlen);
         if (strcmp(k, "on_bad_row") == 0) {
-            if (strcmp(e->value, "fail") == 0)
+            if (strcasecmp(e->value, "fail") == 0)
                 cfg->on_bad_row = TB_BAD_ROW_FAIL;
-            else if (strcmp(e->value, "skip") == 0)
+            else if (strcasecmp(e->value, "skip") == 0)
                 cfg->on_bad_row = TB_BAD_ROW_SKIP;
             else
                 FAIL(e, "'%s' must be fail or skip", e->value);
             return 0;
         }
+        if (strcmp(k, "round_prices") == 0) return get_bool(e, &cfg->round_prices, err, errlen);
         if (strcmp(k, "node_id") == 0) {
             if ((rc = get_int(e, 1, 65535, &l, err, errlen)) == 0) cfg->node_id = (uint16_t)l;
             return rc;
         }
     } else if (strcmp(s, "exchange") == 0) {
         if (strcmp(k, "type") == 0) {
-            if (strcmp(e->value, "sim") != 0)
+            if (strcasecmp(e->value, "sim") != 0)
                 FAIL(e, "'%s' is not available (only sim in this version)", e->value);
             return 0;
         }
@@ -462,8 +545,8 @@ static int build_entry(tb_config *cfg, tb_config_entry *e, int cli_data, char *e
             return rc;
         }
         if (strcmp(k, "type") == 0) {
-            if (strcmp(e->value, "memory") == 0) return cfg->bus_amqp = 0, 0;
-            if (strcmp(e->value, "amqp") == 0) return cfg->bus_amqp = 1, 0;
+            if (strcasecmp(e->value, "memory") == 0) return cfg->bus_amqp = 0, 0;
+            if (strcasecmp(e->value, "amqp") == 0) return cfg->bus_amqp = 1, 0;
             FAIL(e, "'%s' must be memory (one process) or amqp (RabbitMQ)", e->value);
         }
         if (strcmp(k, "signal_shards") == 0) {
@@ -500,8 +583,8 @@ static int build_entry(tb_config *cfg, tb_config_entry *e, int cli_data, char *e
             return 0;
         }
         if (strcmp(k, "order") == 0) {
-            if (strcmp(e->value, "strict") == 0) return cfg->bus_stream = 0, 0;
-            if (strcmp(e->value, "stream") == 0) return cfg->bus_stream = 1, 0;
+            if (strcasecmp(e->value, "strict") == 0) return cfg->bus_stream = 0, 0;
+            if (strcasecmp(e->value, "stream") == 0) return cfg->bus_stream = 1, 0;
             FAIL(e,
                  "'%s' must be strict (the embedded run's order, exactly) or stream (each "
                  "event handled on arrival)",
@@ -558,7 +641,7 @@ static int build_entry(tb_config *cfg, tb_config_entry *e, int cli_data, char *e
         if (strcmp(k, "sync") == 0) {
             static const char *const modes[] = {"full", "normal", "off"};
             for (int m = 0; m < 3; m++)
-                if (strcmp(e->value, modes[m]) == 0) return cfg->journal_sync = m, 0;
+                if (strcasecmp(e->value, modes[m]) == 0) return cfg->journal_sync = m, 0;
             FAIL(e, "'%s' must be full, normal or off", e->value);
         }
         if (strcmp(k, "commit_every") == 0)
@@ -605,7 +688,7 @@ static int build_entry(tb_config *cfg, tb_config_entry *e, int cli_data, char *e
             return 0;
         }
         if (strcmp(k, "order_type") == 0) {
-            if (tb_order_type_parse(e->value, &st->order_type) != 0 ||
+            if (order_type_parse(e->value, &st->order_type) != 0 ||
                 st->order_type == TB_ORDER_STOP_MARKET)
                 FAIL(e, "'%s' must be MARKET or LIMIT", e->value);
             return 0;

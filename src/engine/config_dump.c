@@ -102,6 +102,7 @@ int tb_config_dump(const tb_config *cfg, FILE *out)
     bad |=
         str_line(out, "on_bad_row", cfg->on_bad_row == TB_BAD_ROW_SKIP ? "skip" : "fail", "fail");
     bad |= int_line(out, "node_id", cfg->node_id, 1);
+    bad |= str_line(out, "round_prices", bool_name(cfg->round_prices), "false");
 
     bad |= fprintf(out, "\n[exchange]\n") < 0;
     bad |= str_line(out, "type", "sim", "sim");
