@@ -673,6 +673,94 @@ static void test_stop_is_live_on_the_entry_bar(void **state)
     assert_int_equal(l.origins[1], TB_ORIGIN_STOP_LOSS);
 }
 
+/* size = 10%: the entry is 10% of equity at the decision's close, rounded
+ * down to the step; too small for min_notional: no order, counted. */
+static void test_size_is_a_share_of_equity_rounded_down_to_the_step(void **state)
+{
+    (void)state;
+    tb_market_data bars[] = {
+        ohlc(0, "100", "100", "100", "100"), ohlc(1, "100", "100", "100", "100"),
+        ohlc(2, "100", "100", "100", "100"), ohlc(3, "100", "100", "100", "100"),
+        ohlc(4, "100", "103", "100", "103"), ohlc(5, "103", "103", "103", "103"),
+    };
+    const char *sets[] = {"strategy.s.type=sma_cross",
+                          "strategy.s.symbol=BTCUSDT",
+                          "strategy.s.fast=2",
+                          "strategy.s.slow=3",
+                          "strategy.s.size=10%",
+                          "backtest.initial_cash=10000",
+                          "symbol.BTCUSDT.step_size=0.1",
+                          "symbol.BTCUSDT.min_notional=50"};
+    tb_config cfg;
+    config_from(&cfg, sets, 8);
+    tb_pipeline *p;
+    char err[256];
+    if (tb_pipeline_create(&cfg, NULL, &p, err, sizeof(err)) != 0) fail_msg("%s", err);
+    for (size_t i = 0; i < 6; i++)
+        assert_int_equal(tb_pipeline_push_bar(p, &bars[i]), 0);
+    tb_backtest_result r;
+    assert_int_equal(tb_pipeline_result(p, &r), 0);
+    /* 10% of 10000 at 103 = 9.7087…, down to the step: 9.7. */
+    assert_int_equal(r.npositions, 1);
+    assert_int_equal(r.positions[0].current_quantity, dec("9.7"));
+    assert_int_equal(r.size_too_small, 0);
+    tb_backtest_result_free(&r);
+    tb_pipeline_destroy(p);
+    tb_config_free(&cfg);
+
+    /* 10% of 400 is 40 < min_notional 50: nothing goes out. */
+    const char *small[] = {"strategy.s.type=sma_cross",
+                           "strategy.s.symbol=BTCUSDT",
+                           "strategy.s.fast=2",
+                           "strategy.s.slow=3",
+                           "strategy.s.size=10%",
+                           "backtest.initial_cash=400",
+                           "symbol.BTCUSDT.step_size=0.1",
+                           "symbol.BTCUSDT.min_notional=50"};
+    config_from(&cfg, small, 8);
+    if (tb_pipeline_create(&cfg, NULL, &p, err, sizeof(err)) != 0) fail_msg("%s", err);
+    for (size_t i = 0; i < 6; i++)
+        assert_int_equal(tb_pipeline_push_bar(p, &bars[i]), 0);
+    assert_int_equal(tb_pipeline_result(p, &r), 0);
+    assert_int_equal(r.orders, 0);
+    assert_int_equal(r.size_too_small, 1);
+    tb_backtest_result_free(&r);
+    tb_pipeline_destroy(p);
+    tb_config_free(&cfg);
+}
+
+/* risk_per_trade = 1% with a 2% stop: losing the stop's distance costs 1% of
+ * equity. 10000 × 1% / (103 × 2%) = 48.54… → 48.5. */
+static void test_risk_per_trade_sizes_by_the_stop_distance(void **state)
+{
+    (void)state;
+    tb_market_data bars[] = {
+        ohlc(0, "100", "100", "100", "100"), ohlc(1, "100", "100", "100", "100"),
+        ohlc(2, "100", "100", "100", "100"), ohlc(3, "100", "100", "100", "100"),
+        ohlc(4, "100", "103", "100", "103"), ohlc(5, "103", "103", "103", "103"),
+    };
+    const char *sets[] = {
+        "strategy.s.type=sma_cross",   "strategy.s.symbol=BTCUSDT",    "strategy.s.fast=2",
+        "strategy.s.slow=3",           "strategy.s.risk_per_trade=1%", "strategy.s.stop_loss_pct=2",
+        "backtest.initial_cash=10000", "symbol.BTCUSDT.step_size=0.1"};
+    fill_log l;
+    run_logged(sets, 8, bars, 6, &l);
+    assert_int_equal(l.n, 1);
+    tb_config cfg;
+    config_from(&cfg, sets, 8);
+    tb_pipeline *p;
+    char err[256];
+    if (tb_pipeline_create(&cfg, NULL, &p, err, sizeof(err)) != 0) fail_msg("%s", err);
+    for (size_t i = 0; i < 6; i++)
+        assert_int_equal(tb_pipeline_push_bar(p, &bars[i]), 0);
+    tb_backtest_result r;
+    assert_int_equal(tb_pipeline_result(p, &r), 0);
+    assert_int_equal(r.positions[0].current_quantity, dec("48.5"));
+    tb_backtest_result_free(&r);
+    tb_pipeline_destroy(p);
+    tb_config_free(&cfg);
+}
+
 /* ---- invariants over generated data, many configs ------------------------- */
 
 static void test_invariants_hold_over_generated_data_for_many_configs(void **state)
@@ -777,6 +865,8 @@ int main(void)
         cmocka_unit_test(test_stop_wins_when_a_bar_touches_stop_and_target),
         cmocka_unit_test(test_stop_gap_fills_at_the_open_and_target_at_its_price),
         cmocka_unit_test(test_stop_is_live_on_the_entry_bar),
+        cmocka_unit_test(test_size_is_a_share_of_equity_rounded_down_to_the_step),
+        cmocka_unit_test(test_risk_per_trade_sizes_by_the_stop_distance),
         cmocka_unit_test(test_invariants_hold_over_generated_data_for_many_configs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

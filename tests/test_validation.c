@@ -96,7 +96,7 @@ static rig *rig_open(unsigned parts)
     assert_int_equal(tb_bus_create(NULL, &r->bus), 0);
     if (parts & P_SIGNAL) {
         assert_int_equal(tb_signal_generator_create(r->bus, &r->sg), 0);
-        tb_strategy_instance in = {"s1", SYM, TB_ORDER_MARKET, 0, 0, 0};
+        tb_strategy_instance in = {"s1", SYM, TB_ORDER_MARKET, 0, 0, 0, 0, 0, 0, 0, 0};
         char err[200] = "";
         assert_int_equal(tb_signal_generator_add(r->sg, &mirror_vt, &in, NULL, 0, err, sizeof(err)),
                          0);

@@ -41,6 +41,12 @@ typedef struct {
     tb_decimal limit_offset_bps; /* LIMIT: buy at close × (1 − off), sell at close × (1 + off) */
     tb_decimal tick_size;        /* limit prices rounded to it (0 = 1e-8) */
     int emit_hold;
+    /* Sizing (0 = off): an entry is size_pct % of equity at the decision's
+     * close, or risk_pct % of equity over the stop distance (stop_pct % of
+     * the close), rounded down to step_size; under min_notional it is too
+     * small (no order, counted). Needs tb_signal_generator_set_equity(). */
+    tb_decimal size_pct, risk_pct, stop_pct;
+    tb_decimal step_size, min_notional;
 } tb_strategy_instance;
 
 typedef struct tb_signal_generator tb_signal_generator;
@@ -64,6 +70,12 @@ TB_EXPORT int tb_signal_generator_publish_signal(tb_signal_generator *sg, tb_eve
 
 /* Signals published so far. */
 TB_EXPORT uint64_t tb_signal_generator_signals(const tb_signal_generator *sg);
+/* Where sizing reads equity from: fn(ctx) returns the account's equity now
+ * (the Risk Manager's, which has already seen the bar). fn NULL = none. */
+TB_EXPORT void tb_signal_generator_set_equity(tb_signal_generator *sg,
+                                              tb_decimal (*fn)(const void *ctx), const void *ctx);
+/* Entries sizing rounded to nothing (below the step or min_notional). */
+TB_EXPORT uint64_t tb_signal_generator_size_too_small(const tb_signal_generator *sg);
 
 #ifdef __cplusplus
 }

@@ -29,6 +29,11 @@ typedef struct {
 typedef struct {
     tb_decimal position; /* signed target position in the instance's symbol */
     const char *strategy_id;
+    /* Position sizing ([strategy.ID] size or risk_per_trade): when sized is
+     * set, an entry takes quantity (already rounded to the symbol's step;
+     * 0 = too small to trade) instead of the strategy's own quantity. */
+    int sized;
+    tb_decimal quantity;
 } tb_strategy_ctx;
 
 typedef struct {

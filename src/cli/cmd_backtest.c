@@ -237,7 +237,13 @@ static void warn_if_nothing_traded(const tb_backtest_result *r)
 {
     char why[256];
     format_rejections(&r->tally, why, sizeof(why));
-    if (r->orders == 0 && r->signals == 0)
+    if (r->orders == 0 && r->signals == 0 && r->size_too_small)
+        cli_log(CLI_LOG_WARN, NULL,
+                "warning: nothing traded: all %llu entries were too small once sized "
+                "(size_too_small: under the step size or min_notional; raise size or "
+                "risk_per_trade, or initial_cash)",
+                (unsigned long long)r->size_too_small);
+    else if (r->orders == 0 && r->signals == 0)
         cli_log(CLI_LOG_WARN, NULL, "warning: nothing traded: no strategy signaled (%llu bars)",
                 (unsigned long long)r->bars);
     else if (r->orders == 0)

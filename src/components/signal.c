@@ -33,6 +33,7 @@ typedef struct {
      * the bar publishes it again instead of running the strategy twice. */
     tb_event staged;
     int has_staged;
+    tb_decimal size_pct, risk_pct, stop_pct, step, min_notional; /* sizing; 0 = off */
 } instance;
 
 /* A symbol some instance trades, and its last bar accepted. */
@@ -49,9 +50,59 @@ struct tb_signal_generator {
     size_t ninst, cap;
     symbol_state *syms;
     size_t nsyms, syms_cap;
-    uint64_t signals;
+    uint64_t signals, size_too_small;
     int sub_md, sub_rej, sub_cancel, sub_fill;
+    tb_decimal (*equity)(const void *ctx);
+    const void *equity_ctx;
 };
+
+/* An entry's size from equity at the decision's close: size_pct % of it,
+ * or risk_pct % of it over the stop's distance; rounded down to the step,
+ * 0 if that leaves less than one step or min_notional. */
+static int sized_quantity(const tb_signal_generator *sg, const instance *in, tb_decimal close,
+                          tb_decimal *out)
+{
+    *out = 0;
+    if (!sg->equity) return TB_EMISUSE;
+    tb_decimal equity = sg->equity(sg->equity_ctx), budget, per_unit, q;
+    if (equity <= 0 || close <= 0) return 0;
+    int rc;
+    if (in->size_pct > 0) {
+        rc = tb_dec_muldiv_int(equity, in->size_pct, 100 * TB_DECIMAL_ONE, TB_ROUND_FLOOR, &budget);
+        per_unit = close;
+    } else {
+        /* Losing stop_pct of the close per unit must cost risk_pct of equity. */
+        rc = tb_dec_muldiv_int(equity, in->risk_pct, 100 * TB_DECIMAL_ONE, TB_ROUND_FLOOR, &budget);
+        if (!rc)
+            rc = tb_dec_muldiv_int(close, in->stop_pct, 100 * TB_DECIMAL_ONE, TB_ROUND_CEIL,
+                                   &per_unit);
+    }
+    if (rc) return rc;
+    if (per_unit <= 0) return 0;
+    if ((rc = tb_dec_div(budget, per_unit, TB_ROUND_FLOOR, &q)) != 0) return rc;
+    tb_decimal step = in->step > 0 ? in->step : 1;
+    if ((rc = tb_dec_quantize(q, step, TB_ROUND_FLOOR, &q)) != 0) return rc;
+    if (q <= 0) return 0;
+    if (in->min_notional > 0) {
+        tb_decimal notional;
+        if (tb_dec_mul(q, close, TB_ROUND_FLOOR, &notional) != 0) return 0;
+        if (notional < in->min_notional) return 0;
+    }
+    *out = q;
+    return 0;
+}
+
+void tb_signal_generator_set_equity(tb_signal_generator *sg, tb_decimal (*fn)(const void *ctx),
+                                    const void *ctx)
+{
+    sg->equity = fn;
+    sg->equity_ctx = ctx;
+}
+
+uint64_t tb_signal_generator_size_too_small(const tb_signal_generator *sg)
+{
+    return sg->size_too_small;
+}
 
 static instance *find_instance(tb_signal_generator *sg, const char *strategy_id)
 {
@@ -233,6 +284,11 @@ int tb_signal_generator_add(tb_signal_generator *sg, const tb_strategy_vtable *v
     in->limit_offset_bps = ic->limit_offset_bps;
     in->tick_size = ic->tick_size;
     in->emit_hold = ic->emit_hold;
+    in->size_pct = ic->size_pct;
+    in->risk_pct = ic->risk_pct;
+    in->stop_pct = ic->stop_pct;
+    in->step = ic->step_size;
+    in->min_notional = ic->min_notional;
     sg->ninst++;
     return 0;
 }
@@ -302,9 +358,21 @@ int tb_signal_generator_process_market_data(tb_signal_generator *sg, const tb_ev
             }
             continue;
         }
-        tb_strategy_ctx sctx = {in->target, in->strategy_id};
+        tb_strategy_ctx sctx = {in->target, in->strategy_id, 0, 0};
+        if (in->size_pct > 0 || in->risk_pct > 0) {
+            sctx.sized = 1;
+            if ((rc = sized_quantity(sg, in, bar->close, &sctx.quantity)) != 0) {
+                if (!first_rc) first_rc = rc;
+                continue;
+            }
+        }
         tb_strategy_decision d = {TB_SIGNAL_HOLD, 0};
         rc = in->vt->on_bar(in->state, bar, &sctx, &d);
+        if (rc == 0 && sctx.sized && d.signal != TB_SIGNAL_HOLD && d.volume == 0) {
+            /* An entry sizing made too small: counted, and nothing sent. */
+            sg->size_too_small++;
+            d.signal = TB_SIGNAL_HOLD;
+        }
         if (rc == 0 && d.signal != TB_SIGNAL_HOLD && d.volume <= 0) rc = TB_EINVAL;
         if (rc) {
             /* One failing strategy must not starve the others of this bar. */

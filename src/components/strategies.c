@@ -89,6 +89,34 @@ static int parse_common(const tb_param *p, size_t n, common_params *c, char *err
     return tb_param_bool(p, n, "allow_short", 0, &c->allow_short, err, errlen);
 }
 
+/* The size of an entry: the generator's when it sizes, else the strategy's. */
+static tb_decimal entry_qty(const tb_strategy_ctx *ctx, const common_params *c)
+{
+    return ctx->sized ? ctx->quantity : c->quantity;
+}
+
+/* An entry that sizing made too small to trade: a BUY or SELL of 0, which
+ * the generator counts (size_too_small) and sends nowhere. */
+static void too_small(tb_strategy_decision *out, tb_signal_type side)
+{
+    out->signal = side;
+    out->volume = 0;
+}
+
+/* Toward a position of dir × the entry size (dir ±1): flat → enter, the
+ * other side → flip. A sized entry too small to trade still closes what
+ * is open the other way. */
+static int aim(tb_decimal pos, int dir, const tb_strategy_ctx *ctx, const common_params *c,
+               tb_strategy_decision *out)
+{
+    tb_decimal q = entry_qty(ctx, c);
+    if (q == 0 && pos == 0) {
+        too_small(out, dir > 0 ? TB_SIGNAL_BUY : TB_SIGNAL_SELL);
+        return 0;
+    }
+    return move_to(pos, dir > 0 ? q : -q, out);
+}
+
 static int on_bar_args_ok(const void *state, const tb_market_data *bar, const tb_strategy_ctx *ctx,
                           const tb_strategy_decision *out)
 {
@@ -159,11 +187,11 @@ static int sma_cross_on_bar(void *state, const tb_market_data *bar, const tb_str
     int down = prev >= 0 && rel < 0;
     tb_decimal pos = ctx->position;
     if (s->c.allow_short) {
-        if (up) return move_to(pos, s->c.quantity, out);
-        if (down) return move_to(pos, -s->c.quantity, out);
+        if (up) return aim(pos, 1, ctx, &s->c, out);
+        if (down) return aim(pos, -1, ctx, &s->c, out);
         return 0;
     }
-    if (up && pos == 0) trade(out, TB_SIGNAL_BUY, s->c.quantity);
+    if (up && pos == 0) trade(out, TB_SIGNAL_BUY, entry_qty(ctx, &s->c));
     if (down && pos > 0) trade(out, TB_SIGNAL_SELL, pos);
     return 0;
 }
@@ -236,11 +264,11 @@ static int rsi_reversion_on_bar(void *state, const tb_market_data *bar, const tb
     double rsi = s->rsi.value;
     tb_decimal pos = ctx->position;
     if (s->c.allow_short) {
-        if (rsi < s->oversold) return move_to(pos, s->c.quantity, out);
-        if (rsi > s->overbought) return move_to(pos, -s->c.quantity, out);
+        if (rsi < s->oversold) return aim(pos, 1, ctx, &s->c, out);
+        if (rsi > s->overbought) return aim(pos, -1, ctx, &s->c, out);
         return 0;
     }
-    if (rsi < s->oversold && pos == 0) trade(out, TB_SIGNAL_BUY, s->c.quantity);
+    if (rsi < s->oversold && pos == 0) trade(out, TB_SIGNAL_BUY, entry_qty(ctx, &s->c));
     if (rsi > s->overbought && pos > 0) trade(out, TB_SIGNAL_SELL, pos);
     return 0;
 }
@@ -312,9 +340,9 @@ static int bollinger_breakout_on_bar(void *state, const tb_market_data *bar,
     tb_decimal pos = ctx->position;
     if (pos == 0) {
         if (compare(close, s->bb.upper, s->tol) > 0)
-            trade(out, TB_SIGNAL_BUY, s->c.quantity);
+            trade(out, TB_SIGNAL_BUY, entry_qty(ctx, &s->c));
         else if (s->c.allow_short && compare(close, s->bb.lower, s->tol) < 0)
-            trade(out, TB_SIGNAL_SELL, s->c.quantity);
+            trade(out, TB_SIGNAL_SELL, entry_qty(ctx, &s->c));
     } else if (pos > 0) {
         if (compare(close, s->bb.middle, s->tol) < 0) trade(out, TB_SIGNAL_SELL, pos);
     } else if (s->c.allow_short) {

@@ -42,6 +42,27 @@ static int on_position(const tb_event *ev, void *ctx)
     return tb_pnl_book_apply(p->book, &ev->u.position, NULL);
 }
 
+static const tb_symbol_rules *rules_for(const tb_config *cfg, const char *symbol)
+{
+    for (size_t i = 0; i < cfg->nsymbols; i++)
+        if (strcmp(cfg->symbols[i].symbol, symbol) == 0) return &cfg->symbols[i];
+    return NULL;
+}
+
+static tb_decimal risk_equity(const void *ctx)
+{
+    return tb_risk_manager_equity(ctx);
+}
+
+/* Sizing reads equity: a process hosting the Signal Generator keeps a Risk
+ * Manager for it (fed the same events) when any strategy sizes. */
+static int sizes(const tb_config *cfg)
+{
+    for (size_t i = 0; i < cfg->nstrategies; i++)
+        if (cfg->strategies[i].size_pct > 0 || cfg->strategies[i].risk_per_trade_pct > 0) return 1;
+    return 0;
+}
+
 static tb_decimal tick_for(const tb_config *cfg, const char *symbol)
 {
     for (size_t i = 0; i < cfg->nsymbols; i++)
@@ -143,7 +164,7 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
             goto fail;
         }
     }
-    if ((roles & (TB_ROLE_RISK | TB_ROLE_ORDERS)) &&
+    if (((roles & (TB_ROLE_RISK | TB_ROLE_ORDERS)) || ((roles & TB_ROLE_SIGNAL) && sizes(cfg))) &&
         (rc = tb_risk_manager_create(p->bus, &cfg->risk, &p->risk)) != 0) {
         tb__errf(err, errlen, "[risk]: invalid limits (%s)", tb_strerror(rc));
         goto fail;
@@ -154,6 +175,7 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
         goto fail;
     if ((roles & TB_ROLE_SIGNAL) && (rc = tb_signal_generator_create(p->bus, &p->signals)) != 0)
         goto fail;
+    if (p->signals && p->risk) tb_signal_generator_set_equity(p->signals, risk_equity, p->risk);
     p->adapters = calloc(cfg->nstrategies ? cfg->nstrategies : 1, sizeof(*p->adapters));
     if (!p->adapters) {
         rc = TB_ENOMEM;
@@ -168,12 +190,22 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
             rc = TB_ECONFIG;
             goto fail;
         }
-        tb_strategy_instance in = {sc->id,
-                                   sc->symbol,
-                                   sc->order_type,
-                                   sc->limit_offset_bps,
-                                   tick_for(cfg, sc->symbol),
-                                   sc->emit_hold};
+        tb_strategy_instance in;
+        memset(&in, 0, sizeof(in));
+        in.strategy_id = sc->id;
+        in.symbol = sc->symbol;
+        in.order_type = sc->order_type;
+        in.limit_offset_bps = sc->limit_offset_bps;
+        in.tick_size = tick_for(cfg, sc->symbol);
+        in.emit_hold = sc->emit_hold;
+        in.size_pct = sc->size_pct;
+        in.risk_pct = sc->risk_per_trade_pct;
+        in.stop_pct = sc->stop_loss_pct > 0 ? sc->stop_loss_pct : sc->trailing_stop_pct;
+        const tb_symbol_rules *rules = rules_for(cfg, sc->symbol);
+        if (rules) {
+            in.step_size = rules->step_size;
+            in.min_notional = rules->min_notional;
+        }
         char serr[200] = "";
         rc = p->signals ? tb_signal_generator_add(p->signals, vt, &in, sc->params, sc->nparams,
                                                   serr, sizeof(serr))
@@ -245,7 +277,10 @@ int tb_pipeline_result(const tb_pipeline *p, tb_backtest_result *res)
     memset(res, 0, sizeof(*res));
     res->dead_letter_queue = -1;
     res->bars = p->bars;
-    if (p->signals) res->signals = tb_signal_generator_signals(p->signals);
+    if (p->signals) {
+        res->signals = tb_signal_generator_signals(p->signals);
+        res->size_too_small = tb_signal_generator_size_too_small(p->signals);
+    }
     if (p->orders) {
         tb_order_manager_stats os = tb_order_manager_get_stats(p->orders);
         res->orders = os.orders;
