@@ -143,6 +143,8 @@ int tb_config_dump(const tb_config *cfg, FILE *out)
     bad |=
         int_line(out, "max_orders_per_minute", r->max_orders_per_minute, rk.max_orders_per_minute);
     bad |= dec_line(out, "max_drawdown_pct", r->max_drawdown_pct, rk.max_drawdown_pct);
+    bad |= str_line(out, "halt_action", r->halt_close_all ? "close_all" : "reduce_only",
+                    "reduce_only");
 
     bad |= fprintf(out, "\n[bus]\n") < 0;
     bad |= int_line(out, "max_retries", cfg->max_retries, 2);
@@ -193,6 +195,15 @@ int tb_config_dump(const tb_config *cfg, FILE *out)
         bad |= str_line(out, "order_type", tb_order_type_name(st->order_type), "MARKET");
         bad |= dec_line(out, "limit_offset_bps", st->limit_offset_bps, 0);
         bad |= str_line(out, "emit_hold", bool_name(st->emit_hold), "false");
+        bad |= str_line(out, "time_in_force", tb_time_in_force_name(st->time_in_force), "GTC");
+        bad |= int_line(out, "expire_after_bars", st->expire_after_bars, 0);
+        bad |= str_line(out, "on_new_signal",
+                        st->on_new_signal == TB_ON_SIGNAL_KEEP ? "keep" : "replace", "replace");
+        bad |= dec_line(out, "stop_loss_pct", st->stop_loss_pct, 0);
+        bad |= dec_line(out, "take_profit_pct", st->take_profit_pct, 0);
+        bad |= dec_line(out, "trailing_stop_pct", st->trailing_stop_pct, 0);
+        bad |= dec_line(out, "size", st->size_pct, 0);
+        bad |= dec_line(out, "risk_per_trade", st->risk_per_trade_pct, 0);
         for (size_t k = 0; k < st->nparams; k++)
             bad |= fprintf(out, "  %s = %s\n", st->params[k].key, st->params[k].value) < 0;
         const tb_strategy_vtable *vt = NULL;
