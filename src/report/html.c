@@ -37,6 +37,9 @@ static const char *const css =
     "padding:10px 14px;margin:0 0 14px;font-weight:600}"
     "th{background:#f1f5f9;text-align:left;font-weight:600}"
     "td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}"
+    "td.n{white-space:nowrap;overflow-wrap:normal}th{overflow-wrap:normal}td.na{white-space:normal;"
+    "min-width:72px}"
+    "#stats td:first-child{min-width:110px}"
     "tr.total td{font-weight:600;border-top:2px solid #cbd5e1}"
     ".chart{display:block;background:#fff;border:1px solid #e5e7eb;border-radius:8px;"
     "margin:0 0 10px;width:100%;max-width:1240px;height:auto}.chart .grid{stroke:#eef2f7}.chart "
@@ -106,7 +109,10 @@ static void td_ret(FILE *f, tb_decimal d, int defined)
 static void notes_table(FILE *f, const char *id, const char *head, const tb__rnote *n, size_t cnt)
 {
     if (!cnt) return;
-    fprintf(f, "<table id=\"%s\"><tr><th>time (UTC)</th><th>%s</th><th>text</th></tr>\n", id, head);
+    fprintf(f,
+            "<div class=\"scroll\"><table id=\"%s\"><tr><th>time "
+            "(UTC)</th><th>%s</th><th>text</th></tr>\n",
+            id, head);
     for (size_t i = 0; i < cnt; i++) {
         char t[32];
         tb__report_time(n[i].t, t, sizeof(t));
@@ -116,7 +122,7 @@ static void notes_table(FILE *f, const char *id, const char *head, const tb__rno
         tb__html_escape(f, n[i].text);
         fputs("</td></tr>\n", f);
     }
-    fputs("</table>\n", f);
+    fputs("</table></div>\n", f);
 }
 
 static void problems(FILE *f, const tb__report *r)
@@ -252,7 +258,8 @@ static void stats_table(FILE *f, const tb__report *r)
 
 static void positions_table(FILE *f, const tb__report *r)
 {
-    fputs("<table id=\"positions\"><tr><th>strategy</th><th>symbol</th><th class=\"n\">"
+    fputs("<div class=\"scroll\"><table id=\"positions\"><tr><th>strategy</th><th>symbol</th><th "
+          "class=\"n\">"
           "quantity</th><th class=\"n\">entry price</th><th class=\"n\">last close</th>"
           "<th class=\"n\">unrealized PnL</th><th class=\"n\">realized PnL (all trades)</th>"
           "<th class=\"n\">fees</th></tr>\n",
@@ -276,12 +283,13 @@ static void positions_table(FILE *f, const tb__report *r)
         td_dec(f, k->fees, NULL, 0);
         fputs("</tr>\n", f);
     }
-    fputs("</table>\n", f);
+    fputs("</table></div>\n", f);
 }
 
 static void trades_table(FILE *f, const tb__report *r)
 {
-    fprintf(f, "<table id=\"trades\"><tr><th class=\"n\">#</th><th>strategy</th><th>symbol</th>"
+    fprintf(f, "<div class=\"scroll\"><table id=\"trades\"><tr><th "
+               "class=\"n\">#</th><th>strategy</th><th>symbol</th>"
                "<th>side</th><th>opened (UTC)</th><th>closed (UTC)</th><th class=\"n\">held</th>"
                "<th class=\"n\">max qty</th><th class=\"n\">entry</th><th class=\"n\">exit</th>"
                "<th class=\"n\">fills</th><th class=\"n\">realized</th><th class=\"n\">fees</th>"
@@ -325,7 +333,7 @@ static void trades_table(FILE *f, const tb__report *r)
         }
         fputs("</tr>\n", f);
     }
-    fputs("</table>\n", f);
+    fputs("</table></div>\n", f);
     if (shown < r->ntrades)
         fprintf(f,
                 "<p class=\"note\">The first %zu of %zu trades; every fill is in fills.csv.</p>\n",
