@@ -149,7 +149,8 @@ int tb__report_stats(tb__report *r);
 /* The buy-and-hold benchmark per point (r->bench): the initial equity split
  * equally over the symbols, each share buying share / first close units at
  * its symbol's first close, valued at the symbol's latest close (half-up to
- * 1e-8 per symbol); a share whose symbol has no bar yet is cash. No fees.
+ * 1e-8 per symbol); a share whose symbol has no bar yet (or a first close
+ * <= 0, which buys nothing) is cash. No fees.
  * 0, TB_ENOMEM, TB_EOVERFLOW. */
 int tb__report_benchmark(tb__report *r);
 /* The period-returns rows from r->t, r->eq and r->bench (call after
