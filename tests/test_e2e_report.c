@@ -153,16 +153,26 @@ static void test_e2e_report_of_a_backtest_renders_with_exact_figures(void **stat
     assert_non_null(strstr(dom, "id=\"drawdown-chart\""));
     assert_non_null(strstr(dom, "id=\"price-0\""));
     assert_non_null(strstr(dom, "id=\"price-1\""));
-    assert_int_equal(count(dom, "<polyline"), 3);
-    const char *eq = strstr(strstr(strstr(dom, "id=\"equity-chart\""), "<polyline"), "points=\"");
-    assert_non_null(eq);
-    eq += strlen("points=\"");
-    const char *eq_end = strchr(eq, '"');
-    size_t pts = 0;
-    for (const char *c = eq; c < eq_end; c++)
-        pts += *c == ',';
-    assert_true(pts > 1000); /* 2880 bar closes, thinned to at most 2000 */
-    assert_true(pts <= 2000);
+    /* Equity and the buy-and-hold benchmark in one chart, both named. */
+    assert_int_equal(count(dom, "<polyline"), 4);
+    const char *eq_chart = strstr(dom, "id=\"equity-chart\"");
+    const char *eq_chart_end = strstr(eq_chart, "</svg>");
+    const char *curves[2] = {"<polyline class=\"equity\"", "<polyline class=\"bench\""};
+    for (size_t k = 0; k < 2; k++) {
+        const char *eq = strstr(eq_chart, curves[k]);
+        if (!eq || eq > eq_chart_end) fail_msg("no %s in the equity chart", curves[k]);
+        eq = strstr(eq, "points=\"") + strlen("points=\"");
+        const char *eq_end = strchr(eq, '"');
+        size_t pts = 0;
+        for (const char *c = eq; c < eq_end; c++)
+            pts += *c == ',';
+        assert_true(pts > 1000); /* 2880 bar closes, thinned to at most 2000 */
+        assert_true(pts <= 2000);
+    }
+    const char *legend = strstr(eq_chart, "buy and hold (equal weight)</text>");
+    assert_true(legend && legend < eq_chart_end);
+    legend = strstr(eq_chart, "account equity</text>");
+    assert_true(legend && legend < eq_chart_end);
     assert_non_null(strstr(strstr(dom, "id=\"drawdown-chart\""), "<path class=\"area\""));
     /* One marker per fill. */
     size_t buys = count(dom, "class=\"mk buy\""), sells = count(dom, "class=\"mk sell\"");
@@ -213,10 +223,52 @@ static void test_e2e_report_of_a_backtest_renders_with_exact_figures(void **stat
     }
     assert_non_null(strstr(dom, "id=\"stats\""));
     assert_non_null(strstr(dom, "all strategies"));
+    assert_non_null(strstr(dom, "id=\"bench-row\""));
+    text_of(dom, "bench-return", got, sizeof(got));
+    assert_true(strlen(got) > 1 && got[strlen(got) - 1] == '%');
+    /* Daily returns: two UTC days, chained from the initial equity to the final. */
+    assert_non_null(strstr(dom, "<table id=\"periods\">"));
+    assert_int_equal(count(dom, "<tr data-period="), 2);
+    const char *day1 = strstr(dom, "<tr data-period=\"2024-01-01\">");
+    const char *day2 = strstr(dom, "<tr data-period=\"2024-01-02\">");
+    assert_true(day1 && day2 && day1 < day2);
+    char cells[128];
+    snprintf(cells, sizeof(cells), "<td>2024-01-01</td><td class=\"n \">%s</td>",
+             summary_str(sum, "initial_equity"));
+    assert_ptr_equal(strstr(dom, cells), day1 + strlen("<tr data-period=\"2024-01-01\">"));
+    snprintf(cells, sizeof(cells), ">%s</td>", summary_str(sum, "final_equity"));
+    const char *fin_cell = strstr(day2, cells);
+    assert_true(fin_cell && fin_cell < strstr(day2, "</tr>"));
     assert_true(count(dom, "<tr") > 50); /* the trades table */
     json_decref(sum);
     free(dom);
 
+    /* No horizontal scrolling at 1280 px. The page has no script, so a copy
+     * gets one that writes the document's width into its title. */
+    char *page = tbt_read_in(dir, "run/report.html");
+    assert_non_null(page);
+    FILE *w = fopen(path_in(p, sizeof(p), "run/width.html"), "w");
+    assert_non_null(w);
+    fprintf(w,
+            "%s<script>document.title = 'scrollWidth=' + "
+            "document.documentElement.scrollWidth;</script>\n",
+            page);
+    assert_int_equal(fclose(w), 0);
+    free(page);
+    snprintf(q, sizeof(q), "file://%s/run/width.html", dir);
+    snprintf(cmd_out, sizeof(cmd_out), "--window-size=1280,2000 --dump-dom >%s/width.html", dir);
+    run_chromium("width", q, cmd_out);
+    char *wdom = tbt_read_in(dir, "width.html");
+    assert_non_null(wdom);
+    const char *sw = strstr(wdom, "<title>scrollWidth=");
+    if (!sw) fail_msg("the width script did not run: %s/width.html", dir);
+    long width = strtol(sw + strlen("<title>scrollWidth="), NULL, 10);
+    print_message("report scrollWidth at 1280 px: %ld\n", width);
+    assert_true(width > 0);
+    if (width > 1280) fail_msg("report.html scrolls sideways at 1280 px: scrollWidth %ld", width);
+    free(wdom);
+
+    snprintf(q, sizeof(q), "file://%s/run/report.html", dir);
     snprintf(cmd_out, sizeof(cmd_out), "--screenshot=%s/report.png --window-size=1400,3000", dir);
     run_chromium("png", q, cmd_out);
     struct stat st;

@@ -15,7 +15,8 @@
 
 static const char *const palette[] = {"#2563eb", "#d97706", "#059669", "#db2777",
                                       "#7c3aed", "#0891b2", "#65a30d", "#dc2626"};
-#define COLOR(i) palette[(size_t)(i) % (sizeof(palette) / sizeof(palette[0]))]
+#define BENCH_COLOR "#111827" /* not in the palette: no strategy has it */
+#define COLOR(i)    palette[(size_t)(i) % (sizeof(palette) / sizeof(palette[0]))]
 
 static const char *const css =
     "html,body{max-width:100%;overflow-wrap:anywhere}"
@@ -36,6 +37,9 @@ static const char *const css =
     "padding:10px 14px;margin:0 0 14px;font-weight:600}"
     "th{background:#f1f5f9;text-align:left;font-weight:600}"
     "td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}"
+    "td.n{white-space:nowrap;overflow-wrap:normal}th{overflow-wrap:normal}td.na{white-space:normal;"
+    "min-width:72px}"
+    "#stats td:first-child{min-width:110px}"
     "tr.total td{font-weight:600;border-top:2px solid #cbd5e1}"
     ".chart{display:block;background:#fff;border:1px solid #e5e7eb;border-radius:8px;"
     "margin:0 0 10px;width:100%;max-width:1240px;height:auto}.chart .grid{stroke:#eef2f7}.chart "
@@ -93,10 +97,22 @@ static void td_pct(FILE *f, tb_decimal d, int colored)
             tb_dec_to_double(d));
 }
 
+/* A return in %, to three places: daily returns are often under 0.01%. */
+static void td_ret(FILE *f, tb_decimal d, int defined)
+{
+    if (!defined)
+        fputs("<td class=\"n\">—</td>", f);
+    else
+        fprintf(f, "<td class=\"n %s\">%.3f%%</td>", sign_class((double)d), tb_dec_to_double(d));
+}
+
 static void notes_table(FILE *f, const char *id, const char *head, const tb__rnote *n, size_t cnt)
 {
     if (!cnt) return;
-    fprintf(f, "<table id=\"%s\"><tr><th>time (UTC)</th><th>%s</th><th>text</th></tr>\n", id, head);
+    fprintf(f,
+            "<div class=\"scroll\"><table id=\"%s\"><tr><th>time "
+            "(UTC)</th><th>%s</th><th>text</th></tr>\n",
+            id, head);
     for (size_t i = 0; i < cnt; i++) {
         char t[32];
         tb__report_time(n[i].t, t, sizeof(t));
@@ -106,7 +122,7 @@ static void notes_table(FILE *f, const char *id, const char *head, const tb__rno
         tb__html_escape(f, n[i].text);
         fputs("</td></tr>\n", f);
     }
-    fputs("</table>\n", f);
+    fputs("</table></div>\n", f);
 }
 
 static void problems(FILE *f, const tb__report *r)
@@ -166,6 +182,59 @@ static void stats_row(FILE *f, const char *name, const char *color, const tb__rs
     fputs("</tr>\n", f);
 }
 
+/* The benchmark has a curve but no trades, fills or fees. */
+static void bench_row(FILE *f, const tb__rstats *s)
+{
+    fprintf(f,
+            "<tr class=\"bench\" id=\"bench-row\"><td><span class=\"sw\" "
+            "style=\"background:%s\"></span>buy and hold (equal weight, no fees)</td>",
+            BENCH_COLOR);
+    td_dec(f, s->net, NULL, 1);
+    td_ratio(f, s->ret_pct, 1, "%");
+    fputs("<td class=\"n\">—</td>", f);
+    td_dec(f, s->unrealized, NULL, 1);
+    fputs("<td class=\"n\">—</td><td class=\"n\">—</td><td class=\"n\">—</td>"
+          "<td class=\"n\">—</td><td class=\"n\">—</td>",
+          f);
+    if (s->ratios) {
+        td_ratio(f, s->sharpe, 1, "");
+        td_ratio(f, s->sortino, 1, "");
+    } else {
+        fputs("<td class=\"n na\">n/a (under 30 days)</td><td class=\"n na\">n/a (under 30 "
+              "days)</td>",
+              f);
+    }
+    td_dec(f, s->max_dd, NULL, 0);
+    td_ratio(f, s->max_dd_pct, 1, "%");
+    fputs("<td class=\"n\">", f);
+    duration(f, s->max_dd_duration);
+    fputs("</td>", f);
+    td_ratio(f, s->exposure_pct, 1, "%");
+    fputs("</tr>\n", f);
+}
+
+static void periods_table(FILE *f, const tb__report *r)
+{
+    fprintf(f,
+            "<h2>%s returns</h2>\n<div class=\"scroll\"><table id=\"periods\"><tr>"
+            "<th>%s (UTC)</th><th class=\"n\">equity at start</th><th class=\"n\">equity at "
+            "end</th><th class=\"n\">return</th><th class=\"n\">buy and hold return</th></tr>\n",
+            r->monthly ? "Monthly" : "Daily", r->monthly ? "month" : "day");
+    for (size_t i = 0; i < r->nperiods; i++) {
+        const tb__rperiod *p = &r->periods[i];
+        fprintf(f, "<tr data-period=\"%s\"><td>%s</td>", p->label, p->label);
+        td_dec(f, p->eq0, NULL, 0);
+        td_dec(f, p->eq1, NULL, 0);
+        td_ret(f, p->ret_pct, p->defined);
+        td_ret(f, p->bench_pct, p->bench_defined);
+        fputs("</tr>\n", f);
+    }
+    fprintf(f,
+            "</table></div><p class=\"note\">Each %s starts from the previous one's last "
+            "point (the first from the initial equity); returns chain to the run's.</p>\n",
+            r->monthly ? "month" : "day");
+}
+
 static void stats_table(FILE *f, const tb__report *r)
 {
     fputs("<div class=\"scroll\"><table id=\"stats\"><tr><th>strategy</th><th class=\"n\">net "
@@ -180,6 +249,7 @@ static void stats_table(FILE *f, const tb__report *r)
     for (size_t i = 0; i < r->nstrats; i++)
         stats_row(f, r->strats[i].name, COLOR(i), &r->strats[i].st, 0);
     stats_row(f, "all strategies (the account)", NULL, &r->all, 1);
+    bench_row(f, &r->bench_st);
     fputs("</table></div><p class=\"note\">Definitions: docs/report.md. Sharpe and Sortino "
           "come from daily returns annualised with √365; a profit factor without a losing trade is "
           "shown as —.</p>\n",
@@ -188,7 +258,8 @@ static void stats_table(FILE *f, const tb__report *r)
 
 static void positions_table(FILE *f, const tb__report *r)
 {
-    fputs("<table id=\"positions\"><tr><th>strategy</th><th>symbol</th><th class=\"n\">"
+    fputs("<div class=\"scroll\"><table id=\"positions\"><tr><th>strategy</th><th>symbol</th><th "
+          "class=\"n\">"
           "quantity</th><th class=\"n\">entry price</th><th class=\"n\">last close</th>"
           "<th class=\"n\">unrealized PnL</th><th class=\"n\">realized PnL (all trades)</th>"
           "<th class=\"n\">fees</th></tr>\n",
@@ -212,12 +283,13 @@ static void positions_table(FILE *f, const tb__report *r)
         td_dec(f, k->fees, NULL, 0);
         fputs("</tr>\n", f);
     }
-    fputs("</table>\n", f);
+    fputs("</table></div>\n", f);
 }
 
 static void trades_table(FILE *f, const tb__report *r)
 {
-    fprintf(f, "<table id=\"trades\"><tr><th class=\"n\">#</th><th>strategy</th><th>symbol</th>"
+    fprintf(f, "<div class=\"scroll\"><table id=\"trades\"><tr><th "
+               "class=\"n\">#</th><th>strategy</th><th>symbol</th>"
                "<th>side</th><th>opened (UTC)</th><th>closed (UTC)</th><th class=\"n\">held</th>"
                "<th class=\"n\">max qty</th><th class=\"n\">entry</th><th class=\"n\">exit</th>"
                "<th class=\"n\">fills</th><th class=\"n\">realized</th><th class=\"n\">fees</th>"
@@ -261,7 +333,7 @@ static void trades_table(FILE *f, const tb__report *r)
         }
         fputs("</tr>\n", f);
     }
-    fputs("</table>\n", f);
+    fputs("</table></div>\n", f);
     if (shown < r->ntrades)
         fprintf(f,
                 "<p class=\"note\">The first %zu of %zu trades; every fill is in fills.csv.</p>\n",
@@ -271,16 +343,20 @@ static void trades_table(FILE *f, const tb__report *r)
 static int equity_charts(FILE *f, const tb__report *r)
 {
     double *eq = malloc(r->npts * sizeof(*eq)), *dd = malloc(r->npts * sizeof(*dd));
+    double *bh = malloc(r->npts * sizeof(*bh));
     int rc = TB_ENOMEM;
-    if (eq && dd) {
+    if (eq && dd && bh) {
         tb_decimal peak = r->eq[0];
         for (size_t i = 0; i < r->npts; i++) {
             if (r->eq[i] > peak) peak = r->eq[i];
             eq[i] = tb_dec_to_double(r->eq[i]);
+            bh[i] = tb_dec_to_double(r->bench[i]);
             dd[i] = peak > 0 ? -100.0 * (double)(peak - r->eq[i]) / (double)peak : 0;
         }
-        tb__svg_series se = {r->t, eq, r->npts, "#2563eb", 0};
-        tb__svg_series sd = {r->t, dd, r->npts, "#dc2626", 1};
+        tb__svg_series se[2] = {
+            {r->t, eq, r->npts, "#2563eb", 0, NULL, "account equity", "equity"},
+            {r->t, bh, r->npts, BENCH_COLOR, 0, "6 4", "buy and hold (equal weight)", "bench"}};
+        tb__svg_series sd = {r->t, dd, r->npts, "#dc2626", 1, NULL, NULL, NULL};
         /* The halt, marked where the curve was when it came. */
         tb__svg_marker hm = {0, 0, 0, "#dc2626", "trading HALTED"};
         size_t nhm = 0;
@@ -297,8 +373,8 @@ static int equity_charts(FILE *f, const tb__report *r)
                            "",
                            1240,
                            320,
-                           &se,
-                           1,
+                           se,
+                           2,
                            nhm ? &hm : NULL,
                            nhm};
         rc = tb__svg_write(f, &c);
@@ -308,6 +384,7 @@ static int equity_charts(FILE *f, const tb__report *r)
     }
     free(eq);
     free(dd);
+    free(bh);
     return rc;
 }
 
@@ -332,7 +409,7 @@ static int price_chart(FILE *f, const tb__report *r, size_t si)
         char title[96], id[48];
         snprintf(title, sizeof(title), "%s close, fills ▲ buy ▼ sell", s->name);
         snprintf(id, sizeof(id), "price-%zu", si);
-        tb__svg_series ser = {s->t, s->close_d, s->n, "#64748b", 0};
+        tb__svg_series ser = {s->t, s->close_d, s->n, "#64748b", 0, NULL, NULL, NULL};
         tb__svg_chart c = {title, id, "", 1240, 300, &ser, 1, m, s->nfills};
         rc = tb__svg_write(f, &c);
     }
@@ -378,13 +455,18 @@ int tb__report_html(const tb__report *r, FILE *f)
     fprintf(f,
             "<div class=\"card\"><div class=\"k\">fills</div><div class=\"v\" id=\"fills\">%llu"
             "</div></div><div class=\"card\"><div class=\"k\">return</div><div class=\"v %s\">"
-            "%.3f%%</div></div><div class=\"card\"><div class=\"k\">max drawdown</div>"
+            "%.3f%%</div></div><div class=\"card\"><div class=\"k\">buy and hold return</div>"
+            "<div class=\"v %s\" id=\"bench-return\">%.3f%%</div></div>"
+            "<div class=\"card\"><div class=\"k\">max drawdown</div>"
             "<div class=\"v\">%.3f%%</div></div></div>\n",
-            (unsigned long long)r->fills, sign_class(a->ret_pct), a->ret_pct, a->max_dd_pct);
+            (unsigned long long)r->fills, sign_class(a->ret_pct), a->ret_pct,
+            sign_class((double)r->bench_ret_pct), tb_dec_to_double(r->bench_ret_pct),
+            a->max_dd_pct);
     fputs("<h2>Equity</h2>\n", f);
     int rc = equity_charts(f, r);
     fputs("<h2>Statistics</h2>\n", f);
     stats_table(f, r);
+    periods_table(f, r);
     fputs("<h2>Prices and fills</h2>\n<p class=\"legend\">", f);
     for (size_t i = 0; i < r->nstrats; i++) {
         fprintf(f, "<span><span class=\"sw\" style=\"background:%s\"></span>", COLOR(i));

@@ -57,6 +57,7 @@ typedef struct {
     tb_decimal close;     /* latest */
     tb_decimal high, low; /* of the latest bar */
     int64_t *t;
+    tb_decimal *closes; /* every bar's close, exact (the benchmark values them) */
     double *close_d;
     size_t n, cap;
     tb__rfill *fills;
@@ -78,6 +79,19 @@ typedef struct {
     size_t exposed, exposed_at; /* points with a position; the last one counted + 1 */
     tb__rstats st;
 } tb__rstrat;
+
+/* A row of the period-returns table: a UTC calendar day, or a month for a
+ * run over 60 days. Start values are the previous period's end (the run's
+ * initial equity for the first), so the rows chain into the whole return. */
+typedef struct {
+    char label[16];                       /* "2024-01-02" or "2024-01" */
+    size_t first, last;                   /* the period's first and last point */
+    tb_decimal eq0, eq1, ret_pct;         /* equity at start and end; return %, half-up to 1e-8 */
+    tb_decimal bench0, bench1, bench_pct; /* the same for the benchmark */
+    int defined, bench_defined;           /* a start <= 0 has no return */
+} tb__rperiod;
+
+#define TB__REPORT_MONTHLY_DAYS 60
 
 /* An OrderRejected or RiskAlert shown on the page (the first few). */
 typedef struct {
@@ -115,6 +129,13 @@ typedef struct {
     tb_decimal realized, fees;
     uint64_t fills, bars, events;
     tb__rstats all;
+    /* Buy and hold, equal weight across the symbols (tb__report_benchmark). */
+    tb_decimal *bench; /* per point */
+    tb_decimal bench_ret_pct;
+    tb__rstats bench_st; /* its curve's figures (no trades, no fees) */
+    tb__rperiod *periods;
+    size_t nperiods;
+    int monthly;
 } tb__report;
 
 /* Reads dir's summary.json and events.jsonl into r (zeroed first). */
@@ -123,8 +144,18 @@ int tb__report_load(tb__report *r, const char *dir, char *err, size_t errlen);
 int tb__report_apply(tb__report *r, const tb_event *ev);
 /* Closes the last point; call after the last event. */
 int tb__report_finish(tb__report *r);
-/* Computes every tb__rstats. */
+/* Computes every tb__rstats, the benchmark and the period rows. */
 int tb__report_stats(tb__report *r);
+/* The buy-and-hold benchmark per point (r->bench): the initial equity split
+ * equally over the symbols, each share buying share / first close units at
+ * its symbol's first close, valued at the symbol's latest close (half-up to
+ * 1e-8 per symbol); a share whose symbol has no bar yet (or a first close
+ * <= 0, which buys nothing) is cash. No fees.
+ * 0, TB_ENOMEM, TB_EOVERFLOW. */
+int tb__report_benchmark(tb__report *r);
+/* The period-returns rows from r->t, r->eq and r->bench (call after
+ * tb__report_benchmark). 0, TB_ENOMEM, TB_EOVERFLOW. */
+int tb__report_periods(tb__report *r);
 /* Trade i as reported. 0 or TB_EOVERFLOW. */
 int tb__report_trade_row(const tb__report *r, size_t i, tb__rrow *out);
 /* trades.csv: header, then one row per trade in opening order. 0, TB_EIO, TB_EOVERFLOW. */
@@ -144,7 +175,10 @@ typedef struct {
     const double *y;
     size_t n;
     const char *color;
-    int area; /* fill down to the zero line */
+    int area;          /* fill down to the zero line */
+    const char *dash;  /* NULL or a stroke-dasharray */
+    const char *label; /* NULL or its name in the chart's legend */
+    const char *cls;   /* NULL or the curve's class */
 } tb__svg_series;
 
 typedef struct {

@@ -138,8 +138,10 @@ static int on_bar(tb__report *r, const tb_market_data *md)
     int si = find_sym(r, md->symbol);
     if (si < 0) return si;
     tb__rsym *s = &r->syms[si];
-    size_t cap = s->cap;
+    /* The three arrays grow alike: s->cap moves with the last one. */
+    size_t cap = s->cap, cap2 = s->cap;
     int rc = grow((void **)&s->t, &cap, s->n + 1, sizeof(*s->t));
+    if (!rc) rc = grow((void **)&s->closes, &cap2, s->n + 1, sizeof(*s->closes));
     if (!rc) rc = grow((void **)&s->close_d, &s->cap, s->n + 1, sizeof(*s->close_d));
     if (rc) return rc;
     s->close = md->close;
@@ -154,6 +156,7 @@ static int on_bar(tb__report *r, const tb_market_data *md)
         if (md->high > tr->hi) tr->hi = md->high;
     }
     s->t[s->n] = md->close_time;
+    s->closes[s->n] = md->close;
     s->close_d[s->n++] = tb_dec_to_double(md->close);
     return 0;
 }
@@ -307,6 +310,39 @@ int tb__report_finish(tb__report *r)
     return r->cur_time ? close_point(r) : 0;
 }
 
+int tb__report_benchmark(tb__report *r)
+{
+    free(r->bench);
+    r->bench = malloc((r->npts ? r->npts : 1) * sizeof(*r->bench));
+    size_t *next = calloc(r->nsyms ? r->nsyms : 1, sizeof(*next)); /* bars up to the point */
+    int rc = r->bench && next ? 0 : TB_ENOMEM;
+    int64_t n = (int64_t)r->nsyms;
+    tb_decimal cash = 0; /* one share */
+    if (!rc && n) rc = tb_dec_muldiv_int(r->initial, 1, n, TB_ROUND_HALF_UP, &cash);
+    for (size_t i = 0; i < r->npts && !rc; i++) {
+        tb_decimal b = n ? 0 : r->initial;
+        for (size_t k = 0; k < r->nsyms && !rc; k++) {
+            const tb__rsym *s = &r->syms[k];
+            while (next[k] < s->n && s->t[next[k]] <= r->t[i])
+                next[k]++;
+            tb_decimal v = cash, first = s->closes[0];
+            if (next[k] && first > 0) {
+                /* initial x close / (n x first) in one rounding: the units
+                 * share / first are not a decimal, their value is. */
+                if (first > INT64_MAX / n)
+                    rc = TB_EOVERFLOW;
+                else
+                    rc = tb_dec_muldiv_int(r->initial, s->closes[next[k] - 1], first * n,
+                                           TB_ROUND_HALF_UP, &v);
+            }
+            if (!rc) rc = tb_dec_add(b, v, &b);
+        }
+        r->bench[i] = b;
+    }
+    free(next);
+    return rc;
+}
+
 /* (x - entry) x 100 / entry, sign-adjusted for the trade's direction. */
 static int pct_from(tb_decimal entry, tb_decimal x, int dir, tb_decimal *out)
 {
@@ -424,6 +460,7 @@ void tb__report_free(tb__report *r)
         free(r->strats[i].pnl);
     for (size_t i = 0; i < r->nsyms; i++) {
         free(r->syms[i].t);
+        free(r->syms[i].closes);
         free(r->syms[i].close_d);
         free(r->syms[i].fills);
     }
@@ -433,5 +470,7 @@ void tb__report_free(tb__report *r)
     free(r->trades);
     free(r->t);
     free(r->eq);
+    free(r->bench);
+    free(r->periods);
     memset(r, 0, sizeof(*r));
 }

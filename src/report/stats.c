@@ -1,7 +1,11 @@
 /* The statistics users compare (definitions: docs/report.md). Money stays
  * exact; ratios are doubles. */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "report_int.h"
 
@@ -84,6 +88,68 @@ static void trade_stats(const tb__report *r, int s, tb__rstats *st)
     if (st->gross_loss > 0) st->profit_factor = (double)st->gross_win / (double)st->gross_loss;
 }
 
+/* (b - a) x 100 / a, half-up to 1e-8; undefined from a start <= 0. */
+static int pct_change(tb_decimal a, tb_decimal b, tb_decimal *out, int *defined)
+{
+    tb_decimal d;
+    *out = 0;
+    *defined = a > 0;
+    if (a <= 0) return 0;
+    int rc = tb_dec_sub(b, a, &d);
+    if (!rc) rc = tb_dec_muldiv_int(d, 100, 1, TB_ROUND_HALF_UP, &d);
+    if (!rc) rc = tb_dec_div(d, a, TB_ROUND_HALF_UP, out);
+    return rc;
+}
+
+/* The UTC day, or month, that t falls in, and its label. */
+static int64_t period_of(int64_t t, int monthly, char *label, size_t len)
+{
+    time_t sec = (time_t)(t / 1000000000);
+    struct tm tm;
+    if (!gmtime_r(&sec, &tm)) {
+        snprintf(label, len, "?");
+        return t / DAY_NS;
+    }
+    strftime(label, len, monthly ? "%Y-%m" : "%Y-%m-%d", &tm);
+    return monthly ? (int64_t)tm.tm_year * 12 + tm.tm_mon : t / DAY_NS;
+}
+
+int tb__report_periods(tb__report *r)
+{
+    free(r->periods);
+    r->periods = NULL;
+    r->nperiods = 0;
+    if (!r->npts) return 0;
+    r->monthly = r->t[r->npts - 1] - r->t[0] > (int64_t)TB__REPORT_MONTHLY_DAYS * DAY_NS;
+    char label[16];
+    size_t n = 1;
+    for (size_t i = 1; i < r->npts; i++)
+        n += period_of(r->t[i], r->monthly, label, sizeof(label)) !=
+             period_of(r->t[i - 1], r->monthly, label, sizeof(label));
+    r->periods = calloc(n, sizeof(*r->periods));
+    if (!r->periods) return TB_ENOMEM;
+    int rc = 0;
+    tb_decimal eq0 = r->initial, bench0 = r->initial;
+    for (size_t i = 0; i < r->npts && !rc; i++) {
+        tb__rperiod *p = &r->periods[r->nperiods];
+        int64_t key = period_of(r->t[i], r->monthly, p->label, sizeof(p->label));
+        if (i + 1 < r->npts && key == period_of(r->t[i + 1], r->monthly, label, sizeof(label)))
+            continue; /* not the period's last point */
+        p->first = r->nperiods ? r->periods[r->nperiods - 1].last + 1 : 0;
+        p->last = i;
+        p->eq0 = eq0;
+        p->eq1 = r->eq[i];
+        p->bench0 = bench0;
+        p->bench1 = r->bench[i];
+        rc = pct_change(p->eq0, p->eq1, &p->ret_pct, &p->defined);
+        if (!rc) rc = pct_change(p->bench0, p->bench1, &p->bench_pct, &p->bench_defined);
+        eq0 = p->eq1;
+        bench0 = p->bench1;
+        r->nperiods++;
+    }
+    return rc;
+}
+
 int tb__report_stats(tb__report *r)
 {
     int rc = 0;
@@ -124,5 +190,18 @@ int tb__report_stats(tb__report *r)
     trade_stats(r, -1, a);
     a->exposure_pct = 100.0 * (double)r->exposed / (double)r->npts;
     a->ret_pct = r->initial ? 100.0 * (double)a->net / (double)r->initial : 0;
-    return 0;
+
+    if ((rc = tb__report_benchmark(r))) return rc;
+    tb__rstats *b = &r->bench_st;
+    memset(b, 0, sizeof(*b));
+    b->profit_factor = -1;
+    int defined;
+    rc = tb_dec_sub(r->bench[r->npts - 1], r->initial, &b->net);
+    if (!rc) rc = pct_change(r->initial, r->bench[r->npts - 1], &r->bench_ret_pct, &defined);
+    if (rc) return rc;
+    b->unrealized = b->net; /* the units are never sold */
+    curve_stats(r->t, r->bench, r->npts, b);
+    b->exposure_pct = r->nsyms ? 100.0 : 0;
+    b->ret_pct = tb_dec_to_double(r->bench_ret_pct);
+    return tb__report_periods(r);
 }

@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "report_int.h"
@@ -115,8 +116,10 @@ static void curve(FILE *f, const frame *fr, const tb__svg_series *s)
         fprintf(f, "<path class=\"area\" fill=\"%s\" d=\"M%.1f,%.1f L", s->color, fx(fr, s->t[0]),
                 fy(fr, 0));
     } else {
-        fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.3\" points=\"",
-                s->color);
+        fputs("<polyline", f);
+        if (s->cls) fprintf(f, " class=\"%s\"", s->cls);
+        if (s->dash) fprintf(f, " stroke-dasharray=\"%s\"", s->dash);
+        fprintf(f, " fill=\"none\" stroke=\"%s\" stroke-width=\"1.3\" points=\"", s->color);
     }
     if (s->n <= MAX_POINTS) {
         for (size_t i = 0; i < s->n; i++)
@@ -137,6 +140,28 @@ static void curve(FILE *f, const frame *fr, const tb__svg_series *s)
         fprintf(f, "%.1f,%.1f Z\"/>", fx(fr, s->t[s->n - 1]), fy(fr, 0));
     else
         fputs("\"/>", f);
+}
+
+/* The labelled curves' names, right-aligned above the plot. Text widths
+ * are estimated (no script, no font metrics): 6.5 px a character at 11 px. */
+static void legend(FILE *f, const frame *fr, const tb__svg_chart *c)
+{
+    double x = fr->px1;
+    for (size_t k = c->nseries; k-- > 0;) {
+        const tb__svg_series *s = &c->series[k];
+        if (!s->label) continue;
+        fprintf(f, "<text class=\"tick legend\" x=\"%.1f\" y=\"17\" text-anchor=\"end\">", x);
+        tb__html_escape(f, s->label);
+        fputs("</text>", f);
+        x -= 6.5 * (double)strlen(s->label) + 6;
+        fprintf(f,
+                "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"13\" y2=\"13\" stroke=\"%s\" "
+                "stroke-width=\"2\"",
+                x - 22, x, s->color);
+        if (s->dash) fprintf(f, " stroke-dasharray=\"%s\"", s->dash);
+        fputs("/>", f);
+        x -= 36;
+    }
 }
 
 static void marker(FILE *f, const frame *fr, const tb__svg_marker *m)
@@ -189,6 +214,7 @@ int tb__svg_write(FILE *f, const tb__svg_chart *c)
             fr.px1 - fr.px0, fr.py1 - fr.py0);
     for (size_t k = 0; k < c->nseries; k++)
         curve(f, &fr, &c->series[k]);
+    legend(f, &fr, c);
     for (size_t k = 0; k < c->nmarkers; k++)
         marker(f, &fr, &c->markers[k]);
     fputs("</svg>\n", f);
