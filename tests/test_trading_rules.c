@@ -565,6 +565,16 @@ static tb_market_data ohlc(int i, const char *o, const char *h, const char *l, c
     return b;
 }
 
+/* Flat at 100 for four bars, then a close of 101 on bar 4: sma_cross(2,3)
+ * buys on bar 4's close, filled at bar 5's open. Bars from 5 on are the
+ * test's. */
+static void entry_bars(tb_market_data *b)
+{
+    for (int i = 0; i < 4; i++)
+        b[i] = ohlc(i, "100", "100", "100", "100");
+    b[4] = ohlc(4, "100", "101", "100", "101");
+}
+
 typedef struct {
     tb_order_origin origins[8];
     tb_decimal prices[8];
@@ -614,12 +624,11 @@ static const char *const bracket_sets[] = {
 static void test_stop_wins_when_a_bar_touches_stop_and_target(void **state)
 {
     (void)state;
-    tb_market_data bars[] = {
-        ohlc(0, "100", "100", "100", "100"), ohlc(1, "100", "100", "100", "100"),
-        ohlc(2, "100", "100", "100", "100"), ohlc(3, "100", "100", "100", "100"),
-        ohlc(4, "100", "101", "100", "101"), ohlc(5, "101", "101.5", "100.5", "101"),
-        ohlc(6, "101", "110", "90", "101"),  ohlc(7, "101", "101", "101", "101"),
-    };
+    tb_market_data bars[8];
+    entry_bars(bars);
+    bars[5] = ohlc(5, "101", "101.5", "100.5", "101");
+    bars[6] = ohlc(6, "101", "110", "90", "101");
+    bars[7] = ohlc(7, "101", "101", "101", "101");
     fill_log l;
     run_logged(bracket_sets, 7, bars, 8, &l);
     assert_int_equal(l.n, 2);
@@ -634,23 +643,19 @@ static void test_stop_wins_when_a_bar_touches_stop_and_target(void **state)
 static void test_stop_gap_fills_at_the_open_and_target_at_its_price(void **state)
 {
     (void)state;
-    tb_market_data gap[] = {
-        ohlc(0, "100", "100", "100", "100"), ohlc(1, "100", "100", "100", "100"),
-        ohlc(2, "100", "100", "100", "100"), ohlc(3, "100", "100", "100", "100"),
-        ohlc(4, "100", "101", "100", "101"), ohlc(5, "101", "101.5", "100.5", "101"),
-        ohlc(6, "95", "96", "94", "95"),
-    };
+    tb_market_data gap[7];
+    entry_bars(gap);
+    gap[5] = ohlc(5, "101", "101.5", "100.5", "101");
+    gap[6] = ohlc(6, "95", "96", "94", "95");
     fill_log l;
     run_logged(bracket_sets, 7, gap, 7, &l);
     assert_int_equal(l.n, 2);
     assert_int_equal(l.origins[1], TB_ORIGIN_STOP_LOSS);
     assert_int_equal(l.prices[1], dec("95"));
-    tb_market_data up[] = {
-        ohlc(0, "100", "100", "100", "100"), ohlc(1, "100", "100", "100", "100"),
-        ohlc(2, "100", "100", "100", "100"), ohlc(3, "100", "100", "100", "100"),
-        ohlc(4, "100", "101", "100", "101"), ohlc(5, "101", "101.5", "100.5", "101"),
-        ohlc(6, "101", "104", "101", "103"),
-    };
+    tb_market_data up[7];
+    entry_bars(up);
+    up[5] = ohlc(5, "101", "101.5", "100.5", "101");
+    up[6] = ohlc(6, "101", "104", "101", "103");
     run_logged(bracket_sets, 7, up, 7, &l);
     assert_int_equal(l.n, 2);
     assert_int_equal(l.origins[1], TB_ORIGIN_TAKE_PROFIT);
@@ -662,11 +667,9 @@ static void test_stop_gap_fills_at_the_open_and_target_at_its_price(void **state
 static void test_stop_is_live_on_the_entry_bar(void **state)
 {
     (void)state;
-    tb_market_data bars[] = {
-        ohlc(0, "100", "100", "100", "100"), ohlc(1, "100", "100", "100", "100"),
-        ohlc(2, "100", "100", "100", "100"), ohlc(3, "100", "100", "100", "100"),
-        ohlc(4, "100", "101", "100", "101"), ohlc(5, "101", "101", "98", "99"),
-    };
+    tb_market_data bars[6];
+    entry_bars(bars);
+    bars[5] = ohlc(5, "101", "101", "98", "99");
     fill_log l;
     run_logged(bracket_sets, 7, bars, 6, &l);
     assert_int_equal(l.n, 2);
