@@ -23,6 +23,7 @@ typedef struct {
     tb_bus *bus;
     tb_position_manager *pm;
     tb_monitor *mon;
+    FILE *trades, *equity; /* the monitor writes them as the run goes */
     int64_t now;
     unsigned n;
 } fixture;
@@ -33,7 +34,11 @@ static int setup(void **state)
     assert_non_null(f);
     assert_int_equal(tb_bus_create(NULL, &f->bus), 0);
     assert_int_equal(tb_position_manager_create(f->bus, &f->pm), 0);
-    tb_monitor_config mc = {NULL, NULL, tbt_dec("1000")};
+    f->trades = tmpfile();
+    f->equity = tmpfile();
+    assert_non_null(f->trades);
+    assert_non_null(f->equity);
+    tb_monitor_config mc = {NULL, NULL, tbt_dec("1000"), f->trades, f->equity};
     assert_int_equal(tb_monitor_create(f->bus, &mc, &f->mon), 0);
     *state = f;
     return 0;
@@ -45,6 +50,8 @@ static int teardown(void **state)
     tb_monitor_destroy(f->mon);
     tb_position_manager_destroy(f->pm);
     tb_bus_destroy(f->bus);
+    fclose(f->trades);
+    fclose(f->equity);
     free(f);
     return 0;
 }
@@ -57,8 +64,17 @@ static void bar(fixture *f, int minute, const char *o, const char *h, const char
     assert_int_equal(tb_bus_publish(f->bus, &ev), 0);
 }
 
+static void fill_for(fixture *f, const char *strategy, tb_side side, const char *qty,
+                     const char *price, const char *fee, tb_order_origin origin);
+
 static void fill(fixture *f, tb_side side, const char *qty, const char *price, const char *fee,
                  tb_order_origin origin)
+{
+    fill_for(f, "s", side, qty, price, fee, origin);
+}
+
+static void fill_for(fixture *f, const char *strategy, tb_side side, const char *qty,
+                     const char *price, const char *fee, tb_order_origin origin)
 {
     tb_event ev;
     tb_event_init(&ev, TB_EV_ORDER_FILLED, TB_SRC_ORDERS);
@@ -68,7 +84,7 @@ static void fill(fixture *f, tb_side side, const char *qty, const char *price, c
     f->n++;
     snprintf(o->order_id, sizeof(o->order_id), "SIM-%u", f->n);
     snprintf(o->client_order_id, sizeof(o->client_order_id), "s-%u", f->n);
-    strcpy(o->strategy_id, "s");
+    strcpy(o->strategy_id, strategy);
     strcpy(o->symbol, "BTCUSDT");
     o->side = side;
     o->filled_quantity = o->cumulative_quantity = tbt_dec(qty);
@@ -80,18 +96,23 @@ static void fill(fixture *f, tb_side side, const char *qty, const char *price, c
     assert_int_equal(tb_bus_publish(f->bus, &ev), 0);
 }
 
-static char *written(fixture *f, int equity)
+/* What the file holds now (the stream stays at its end). */
+static char *so_far(FILE *t)
 {
-    FILE *t = tmpfile();
-    assert_non_null(t);
-    assert_int_equal(
-        equity ? tb_monitor_write_equity(f->mon, t) : tb_monitor_write_trades(f->mon, t), 0);
+    fflush(t);
     long n = ftell(t);
     rewind(t);
     char *s = calloc(1, (size_t)n + 1);
     assert_int_equal(fread(s, 1, (size_t)n, t), (size_t)n);
-    fclose(t);
+    fseek(t, 0, SEEK_END);
     return s;
+}
+
+/* The file once the run is over. */
+static char *written(fixture *f, int equity)
+{
+    assert_int_equal(tb_monitor_finish(f->mon), 0);
+    return so_far(equity ? f->equity : f->trades);
 }
 
 static void test_trades_open_add_partial_close_flip_and_end(void **state)
@@ -146,10 +167,75 @@ static void test_trades_open_add_partial_close_flip_and_end(void **state)
     free(eq);
 }
 
+#define HEADER                                                                                     \
+    "strategy,symbol,side,entry_time,entry_price,exit_time,exit_price,quantity,pnl,fees,"          \
+    "return_pct,exit_reason,mae_pct,mfe_pct\n"
+
+/* Two strategies' trades overlap: "a" opens first and closes last. A row
+ * is written once the bar its trade closed on is over (so the monitor
+ * keeps only open trades): "b"'s row comes first, and is in the file
+ * before the run ends; equity rows follow the bars the same way. */
+static void test_trades_written_as_they_close_in_closing_order(void **state)
+{
+    fixture *f = *state;
+    bar(f, 0, "100", "101", "99", "100");
+    fill_for(f, "a", TB_SIDE_BUY, "1", "100", "0", TB_ORIGIN_SIGNAL);
+    bar(f, 1, "100", "101", "99", "100");
+    fill_for(f, "b", TB_SIDE_BUY, "1", "100", "0", TB_ORIGIN_SIGNAL);
+    bar(f, 2, "100", "111", "99", "110");
+    fill_for(f, "b", TB_SIDE_SELL, "1", "110", "0", TB_ORIGIN_SIGNAL);
+    char *csv = so_far(f->trades);
+    assert_string_equal(csv, HEADER); /* its bar is not over yet */
+    free(csv);
+    bar(f, 3, "110", "121", "109", "120");
+    const char *b_row =
+        "b,BTCUSDT,long,1970-01-01T00:01:59.999Z,100,1970-01-01T00:02:59.999Z,110,1,10,"
+        "0,10,signal,-1,11\n";
+    csv = so_far(f->trades);
+    char want[1024];
+    snprintf(want, sizeof(want), "%s%s", HEADER, b_row);
+    assert_string_equal(csv, want);
+    free(csv);
+    char *eq = so_far(f->equity);
+    /* Minutes 0-2 are over; minute 3 is not yet. */
+    assert_string_equal(eq, "time,equity,drawdown_pct\n"
+                            "1970-01-01T00:00:59.999Z,1000,0\n"
+                            "1970-01-01T00:01:59.999Z,1000,0\n"
+                            "1970-01-01T00:02:59.999Z,1020,0\n");
+    free(eq);
+    fill_for(f, "a", TB_SIDE_SELL, "1", "120", "0", TB_ORIGIN_SIGNAL);
+    uint64_t closed, wins;
+    tb_monitor_trades(f->mon, &closed, &wins);
+    assert_int_equal(closed, 2);
+    assert_int_equal(wins, 2);
+    csv = written(f, 0);
+    snprintf(want, sizeof(want), "%s%s%s", HEADER, b_row,
+             "a,BTCUSDT,long,1970-01-01T00:00:59.999Z,100,1970-01-01T00:03:59.999Z,120,1,20,0,20,"
+             "signal,-1,21\n");
+    assert_string_equal(csv, want);
+    free(csv);
+    eq = written(f, 1);
+    assert_string_equal(eq, "time,equity,drawdown_pct\n"
+                            "1970-01-01T00:00:59.999Z,1000,0\n"
+                            "1970-01-01T00:01:59.999Z,1000,0\n"
+                            "1970-01-01T00:02:59.999Z,1020,0\n"
+                            "1970-01-01T00:03:59.999Z,1030,0\n");
+    free(eq);
+    /* Finished: a later event is counted, not written. */
+    bar(f, 4, "120", "121", "119", "120");
+    fill_for(f, "a", TB_SIDE_BUY, "1", "120", "0", TB_ORIGIN_SIGNAL);
+    assert_int_equal(tb_monitor_finish(f->mon), 0);
+    csv = so_far(f->trades);
+    assert_string_equal(csv, want);
+    free(csv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_trades_open_add_partial_close_flip_and_end, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_trades_written_as_they_close_in_closing_order, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -116,7 +116,7 @@ static rig *rig_open(unsigned parts)
         r->fills = tmpfile();
         assert_non_null(r->log);
         assert_non_null(r->fills);
-        tb_monitor_config mc = {r->log, r->fills, 0};
+        tb_monitor_config mc = {r->log, r->fills, 0, NULL, NULL};
         assert_int_equal(tb_monitor_create(r->bus, &mc, &r->mon), 0);
     }
     static const tb_event_type outputs[] = {TB_EV_SIGNAL_GENERATED, TB_EV_POSITION_UPDATE,

@@ -76,6 +76,10 @@ typedef struct {
     uint16_t node_id;    /* ids' node part; 0 = the config's (a signal shard takes its own) */
     tb_outbox_fn outbox; /* distributed mode: see tb_bus_config.outbox; NULL = none */
     void *outbox_ctx;
+    /* Written as the run goes by the MONITOR role (tb_monitor_config);
+     * tb_pipeline_finish writes their last rows. Borrowed; NULL = none. */
+    FILE *trades_csv;
+    FILE *equity_csv;
 } tb_pipeline_options;
 
 typedef struct tb_pipeline tb_pipeline;
@@ -84,6 +88,9 @@ typedef struct tb_pipeline tb_pipeline;
  * TB_ECONFIG with "[strategy.ID] key: ..." in err, TB_ENOMEM. */
 TB_EXPORT int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt,
                                  tb_pipeline **out, char *err, size_t errlen);
+/* The run is over: the monitor writes its last rows (tb_monitor_finish).
+ * 0 (also without a MONITOR role), TB_EIO, TB_ENOMEM, TB_EOVERFLOW. */
+TB_EXPORT int tb_pipeline_finish(tb_pipeline *p);
 /* Publishes one bar as MarketData and dispatches everything it causes. */
 TB_EXPORT int tb_pipeline_push_bar(tb_pipeline *p, const tb_market_data *bar);
 /* The bus (borrowed), e.g. to subscribe extra observers before pushing. */

@@ -23,10 +23,12 @@
  * neither counted nor written. The monitor keeps no per-key state, so time
  * order and order states are the other components' checks.
  *
- * It also keeps the run's history for trades.csv and equity.csv — the
- * report's replay (src/report/), fed live: one equity point per bar close
- * time and one record per trade, grown by doubling (no allocation per
- * event in the steady state). */
+ * It also writes trades.csv and equity.csv as the run goes — the report's
+ * replay (src/report/) in live mode: an equity row per bar close time (at
+ * most one a minute) once the next shows its minute is over, a trade's row
+ * once the bar it closed on is over. It keeps only the open trades, so its
+ * memory does not grow with the run (no allocation per event in the
+ * steady state). */
 #ifndef TRADEBUS_MONITOR_H
 #define TRADEBUS_MONITOR_H
 
@@ -76,12 +78,15 @@ typedef struct {
     FILE *event_log; /* NULL: no event log */
     FILE *fills_csv; /* NULL: no fills file */
     /* The account's starting equity: the equity curve and the trades'
-     * figures (tb_monitor_write_trades/_equity) start from it. */
+     * figures start from it. */
     tb_decimal initial_equity;
+    FILE *trades_csv; /* NULL: no trades file (trades are still counted) */
+    FILE *equity_csv; /* NULL: no equity file */
 } tb_monitor_config;
 
 /* Creates the monitor and subscribes it to every type on bus (borrowed);
- * writes the fills header at once. 0, TB_EINVAL, TB_ENOMEM, TB_EIO. */
+ * writes the files' headers at once (the streams stay the caller's).
+ * 0, TB_EINVAL, TB_ENOMEM, TB_EIO. */
 TB_EXPORT int tb_monitor_create(tb_bus *bus, const tb_monitor_config *cfg, tb_monitor **out);
 /* Unsubscribes and frees (streams stay open). NULL is a no-op. */
 TB_EXPORT void tb_monitor_destroy(tb_monitor *m);
@@ -93,14 +98,13 @@ TB_EXPORT void tb_monitor_get_tally(const tb_monitor *m, tb_monitor_tally *out);
 /* Round trips so far (flat to flat per strategy and symbol, as
  * docs/report.md defines them): closed ones, and those with net PnL > 0. */
 TB_EXPORT void tb_monitor_trades(const tb_monitor *m, uint64_t *closed, uint64_t *wins);
-/* Writes trades.csv (one row per trade, one still open closed at its
- * symbol's last close with exit reason "end") or equity.csv (time, equity,
- * drawdown_pct per bar close time, at most one row per minute), as
- * docs/report.md describes; call once the run is over (the last point is
- * closed then). f is borrowed. 0, TB_EIO, TB_ENOMEM (the monitor could not
- * keep the history), TB_EOVERFLOW. */
-TB_EXPORT int tb_monitor_write_trades(tb_monitor *m, FILE *f);
-TB_EXPORT int tb_monitor_write_equity(tb_monitor *m, FILE *f);
+/* The run is over: writes equity.csv's last row (the final equity) and
+ * trades.csv's rows left — trades closed on the last bar, then those
+ * still open, closed at their symbol's last close with exit reason "end"
+ * (docs/report.md). Later events are counted, not written. Returns the
+ * first failure of the files (TB_EIO, TB_ENOMEM, TB_EOVERFLOW), else 0;
+ * calling it again returns the same. */
+TB_EXPORT int tb_monitor_finish(tb_monitor *m);
 /* Formats ns since the epoch as "2024-01-01T00:00:00.000Z" into buf (>= 25 bytes). */
 TB_EXPORT int tb_format_time_iso(int64_t ns, char *buf, size_t buflen);
 

@@ -22,6 +22,7 @@ struct tb_monitor {
      * by construction. Its first failure is kept and returned by the
      * writers: the events themselves were fine. */
     tb__report hist;
+    tb__rlive live;
     int hist_rc, hist_done;
     int sub;
     char buf[4096];
@@ -112,7 +113,7 @@ static int on_event(const tb_event *ev, void *ctx)
     } else if (ev->type == TB_EV_RISK_ALERT) {
         count_alert(m, ev);
     }
-    if (!m->hist_rc) m->hist_rc = tb__report_apply(&m->hist, ev);
+    if (!m->hist_rc && !m->hist_done) m->hist_rc = tb__report_apply(&m->hist, ev);
     if (m->cfg.event_log) {
         int n = tb_codec_encode(ev, m->buf, sizeof(m->buf));
         if (n < 0) return n;
@@ -132,10 +133,15 @@ int tb_monitor_create(tb_bus *bus, const tb_monitor_config *cfg, tb_monitor **ou
     if (cfg) m->cfg = *cfg;
     m->hist.dir = "";
     m->hist.initial = m->cfg.initial_equity;
-    if (m->cfg.fills_csv &&
-        fputs("timestamp,strategy_id,symbol,side,order_id,client_order_id,quantity,price,"
-              "commission,event_id,origin\n",
-              m->cfg.fills_csv) < 0) {
+    m->live.trades = m->cfg.trades_csv;
+    m->live.equity = m->cfg.equity_csv;
+    m->hist.live = &m->live;
+    if ((m->cfg.fills_csv &&
+         fputs("timestamp,strategy_id,symbol,side,order_id,client_order_id,quantity,price,"
+               "commission,event_id,origin\n",
+               m->cfg.fills_csv) < 0) ||
+        (m->cfg.trades_csv && fputs(tb__report_trades_header, m->cfg.trades_csv) < 0) ||
+        (m->cfg.equity_csv && fputs(tb__report_equity_header, m->cfg.equity_csv) < 0)) {
         free(m);
         return TB_EIO;
     }
@@ -178,21 +184,12 @@ void tb_monitor_trades(const tb_monitor *m, uint64_t *closed, uint64_t *wins)
     tb__report_count_trades(&m->hist, closed, wins);
 }
 
-static int finish_history(tb_monitor *m)
+int tb_monitor_finish(tb_monitor *m)
 {
     if (!m->hist_done && !m->hist_rc) m->hist_rc = tb__report_finish(&m->hist);
     m->hist_done = 1;
+    if (!m->hist_rc && ((m->cfg.trades_csv && ferror(m->cfg.trades_csv)) ||
+                        (m->cfg.equity_csv && ferror(m->cfg.equity_csv))))
+        m->hist_rc = TB_EIO;
     return m->hist_rc;
-}
-
-int tb_monitor_write_trades(tb_monitor *m, FILE *f)
-{
-    int rc = finish_history(m);
-    return rc ? rc : tb__report_write_trades(&m->hist, f);
-}
-
-int tb_monitor_write_equity(tb_monitor *m, FILE *f)
-{
-    int rc = finish_history(m);
-    return rc ? rc : tb__report_write_equity(&m->hist, f);
 }

@@ -100,7 +100,10 @@ struct tb_order_manager {
     size_t nbooks, books_cap;
     sym_count *syms;
     size_t nsyms, syms_cap;
-    int halted;           /* the halt's cancels (and close-all) are done */
+    int halted; /* the halt's cancels (and close-all) are done */
+    /* Some book expires orders / places brackets: only then is per-bar
+     * work done for them, which keeps plain runs at their old speed. */
+    int expiring, bracketing;
     uint64_t last_bar_id; /* a bar delivered again is not counted again */
 };
 
@@ -239,7 +242,7 @@ static int on_market_data(const tb_event *ev, void *ctx)
      * of its symbol after the one it was sent on. Only symbols some order
      * handling needs are counted, which keeps plain runs as they were. */
     uint64_t bars = 0;
-    if (om->nbooks) {
+    if (om->expiring) {
         sym_count *c = sym_for(om, ev->u.market_data.symbol);
         if (!c) return TB_ENOMEM;
         if (ev->event_id == 0 || ev->event_id != om->last_bar_id) c->bars++;
@@ -326,6 +329,9 @@ int tb_order_manager_create(tb_bus *bus, const tb_order_manager_config *cfg, tb_
         if (!b) goto fail_md;
         b->configured = 1;
         b->rules = *st;
+        if (st->expire_after_bars > 0) om->expiring = 1;
+        if (st->stop_loss_pct > 0 || st->take_profit_pct > 0 || st->trailing_stop_pct > 0)
+            om->bracketing = 1;
     }
     om->cfg.strategies = NULL; /* copied into the books; the caller's may go */
     om->cfg.nstrategies = 0;
@@ -1310,7 +1316,7 @@ static int after_bar(tb_order_manager *om, const tb_event *bar, uint64_t bars)
         if ((rc = on_halt(om, bar)) != 0) return rc;
     }
     if (bars && (rc = expire_orders(om, bar, bars)) != 0) return rc;
-    for (size_t i = 0; i < om->nbooks; i++) {
+    for (size_t i = 0; om->bracketing && i < om->nbooks; i++) {
         const book *b = &om->books[i];
         if (!b->rebracket || !b->configured || strcmp(b->symbol, bar->u.market_data.symbol) != 0)
             continue;

@@ -229,7 +229,8 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
             goto fail;
         }
         tb_monitor_config mc = {opt ? opt->event_log : NULL, opt ? opt->fills_csv : NULL,
-                                cfg->exchange.initial_cash};
+                                cfg->exchange.initial_cash, opt ? opt->trades_csv : NULL,
+                                opt ? opt->equity_csv : NULL};
         if ((rc = tb_monitor_create(p->bus, &mc, &p->monitor)) != 0) goto fail;
     }
     *out = p;
@@ -623,29 +624,16 @@ static int write_outputs(tb__outset *os, const tb_config *cfg, const tb_backtest
     return tb__outset_commit(os, run_outputs, err, errlen);
 }
 
-/* trades.csv and equity.csv, from the monitor's history of the run. */
-static int write_history(tb_pipeline *p, tb__outset *os, char *err, size_t errlen)
+int tb_pipeline_finish(tb_pipeline *p)
 {
-    static const char *const names[2] = {"trades.csv", "equity.csv"};
-    if (!p->monitor) return 0;
-    for (int i = 0; i < 2; i++) {
-        FILE *f = tb__outset_open(os, names[i], err, errlen);
-        if (!f) return TB_EIO;
-        int rc =
-            i ? tb_monitor_write_equity(p->monitor, f) : tb_monitor_write_trades(p->monitor, f);
-        if (rc) {
-            tb__errf(err, errlen, "%s: %s", names[i], tb_strerror(rc));
-            return rc;
-        }
-    }
-    return 0;
+    return p->monitor ? tb_monitor_finish(p->monitor) : 0;
 }
 
 int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_backtest_result *res,
                     char *err, size_t errlen)
 {
     int rc, started = 0;
-    FILE *events = NULL, *fills = NULL;
+    FILE *events = NULL, *fills = NULL, *trades = NULL, *equity = NULL;
     tb__outset *os = NULL;
     tb__jrun *jr = NULL;
     tb_pipeline *p = NULL;
@@ -664,12 +652,18 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
             rc = TB_EIO;
             goto done;
         }
+        /* Written by the monitor as the run goes: its memory stays flat. */
+        if (!(trades = tb__outset_open(os, "trades.csv", err, errlen)) ||
+            !(equity = tb__outset_open(os, "equity.csv", err, errlen))) {
+            rc = TB_EIO;
+            goto done;
+        }
     }
     if (cfg->journal_path &&
         (rc = tb__jrun_open(cfg, opt ? opt->resume : 0, &jr, err, errlen)) != 0)
         goto done;
-    tb_pipeline_options po = {events, fills, jr ? tb__jrun_dead_letter : NULL, jr, 0, 0,
-                              NULL,   NULL};
+    tb_pipeline_options po = {events, fills, jr ? tb__jrun_dead_letter : NULL, jr, 0, 0, NULL, NULL,
+                              trades, equity};
     if ((rc = tb_pipeline_create(cfg, &po, &p, err, errlen)) != 0) goto done;
     if (jr && (rc = tb__jrun_attach(jr, p->bus)) != 0) goto done;
 
@@ -729,9 +723,11 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
         goto done;
     res->dead_letter_queue = jr ? tb__jrun_queue_size(jr) : -1;
     if (opt && opt->on_end && (rc = opt->on_end(p, res, opt->hook_ctx)) != 0) goto done;
-    /* trades.csv and equity.csv come from the monitor, which goes with the
-     * pipeline: staged now, published with the rest. */
-    if (os && (rc = write_history(p, os, err, errlen)) != 0) goto done;
+    /* trades.csv's and equity.csv's last rows: staged now, published with the rest. */
+    if ((rc = tb_pipeline_finish(p)) != 0) {
+        tb__errf(err, errlen, "trades.csv/equity.csv: %s", tb_strerror(rc));
+        goto done;
+    }
 done:
     if (started && opt && opt->on_stop) opt->on_stop(p, opt->hook_ctx);
     tb__jrun_detach(jr);

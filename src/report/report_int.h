@@ -19,12 +19,14 @@ typedef struct {
     tb_decimal unrealized;                   /* at the symbol's latest close */
     tb_decimal fees;
     long trade; /* open trade index, -1 when flat */
+    long tied;  /* the trade whose pid is pid (open or just closed), -1 none */
 } tb__rkey;
 
 /* A round trip from flat to flat of one key. */
 typedef struct {
     int key, dir;                  /* dir +1 long, -1 short */
     int64_t open_time, close_time; /* close_time 0 while open */
+    size_t close_pt;               /* the point it closed in (trades.csv's order) */
     uint64_t pid;
     tb_decimal max_qty, entry, exit, realized, fees;
     unsigned fills;
@@ -102,9 +104,22 @@ typedef struct {
 
 #define TB__REPORT_NOTES 5
 
+/* Live mode (the Monitor's): nothing is kept per bar or per fill, so memory
+ * does not grow with the run. At each point the trades closed in it are
+ * written to trades (if set), counted and dropped, and its equity row goes
+ * to equity (if set) unless the next point is in the same minute.
+ * Only tb__report_apply, _finish and _count_trades are for live mode. */
+typedef struct {
+    FILE *trades, *equity;
+    tb_decimal peak;       /* the equity's so far */
+    uint64_t closed, wins; /* trades written and dropped */
+    size_t closing;        /* closed trades not yet written */
+} tb__rlive;
+
 typedef struct {
     const char *dir;
     tb_decimal initial;
+    tb__rlive *live; /* NULL: the report's full replay */
     tb__rnote rejects[TB__REPORT_NOTES], alerts[TB__REPORT_NOTES];
     size_t nrejects, nalerts;
     tb__rnote halt;                        /* halt.t != 0: the first halt */
@@ -142,7 +157,8 @@ typedef struct {
 int tb__report_load(tb__report *r, const char *dir, char *err, size_t errlen);
 /* Applies one decoded event. */
 int tb__report_apply(tb__report *r, const tb_event *ev);
-/* Closes the last point; call after the last event. */
+/* Closes the last point; call after the last event. In live mode also
+ * writes the last equity row and every trade left (open ones as "end"). */
 int tb__report_finish(tb__report *r);
 /* Computes every tb__rstats, the benchmark and the period rows. */
 int tb__report_stats(tb__report *r);
@@ -158,11 +174,16 @@ int tb__report_benchmark(tb__report *r);
 int tb__report_periods(tb__report *r);
 /* Trade i as reported. 0 or TB_EOVERFLOW. */
 int tb__report_trade_row(const tb__report *r, size_t i, tb__rrow *out);
-/* trades.csv: header, then one row per trade in opening order. 0, TB_EIO, TB_EOVERFLOW. */
+/* trades.csv: header, then one row per trade: closed ones by the point they
+ * closed in, then entry; open ones last. 0, TB_EIO, TB_ENOMEM, TB_EOVERFLOW. */
 int tb__report_write_trades(const tb__report *r, FILE *f);
 /* equity.csv: time, equity, drawdown_pct per point, at most one per minute
  * (the minute's last); the last row is the final equity. 0, TB_EIO. */
 int tb__report_write_equity(const tb__report *r, FILE *f);
+/* The header trades.csv starts with. */
+extern const char tb__report_trades_header[];
+/* The header equity.csv starts with. */
+extern const char tb__report_equity_header[];
 /* Closed trades and those with net PnL > 0 (open ones are not counted). */
 void tb__report_count_trades(const tb__report *r, uint64_t *closed, uint64_t *wins);
 /* Writes the page. 0 or TB_EIO. */

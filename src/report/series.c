@@ -68,14 +68,149 @@ static int find_key(tb__report *r, const char *strat, const char *sym)
     memset(k, 0, sizeof(*k));
     k->strat = st;
     k->sym = sy;
-    k->trade = -1;
+    k->trade = k->tied = -1;
     return (int)r->nkeys++;
 }
 
-/* Equity at the current point: every position marked at its symbol's latest
- * close exactly as the Position Manager marks it. */
-static int close_point(tb__report *r)
+/* A key's worth at its symbol's latest close (k->unrealized set), exactly
+ * as the Position Manager marks it: realized + unrealized - fees. */
+static int key_value(tb__report *r, tb__rkey *k, tb_decimal *v)
 {
+    const tb__rsym *s = &r->syms[k->sym];
+    int rc = 0;
+    k->unrealized = 0;
+    if (k->qty != 0 && s->n) {
+        tb_decimal d;
+        rc = tb_dec_sub(s->close, k->entry, &d);
+        if (!rc) rc = tb_dec_mul(d, k->qty, TB_ROUND_HALF_UP, &k->unrealized);
+    }
+    *v = k->past_realized;
+    if (!rc) rc = tb_dec_add(*v, k->life_realized, v);
+    if (!rc) rc = tb_dec_add(*v, k->unrealized, v);
+    if (!rc) rc = tb_dec_sub(*v, k->fees, v);
+    return rc;
+}
+
+#define MINUTE_NS 60000000000LL
+
+const char tb__report_trades_header[] =
+    "strategy,symbol,side,entry_time,entry_price,exit_time,exit_price,quantity,pnl,fees,"
+    "return_pct,exit_reason,mae_pct,mfe_pct\n";
+const char tb__report_equity_header[] = "time,equity,drawdown_pct\n";
+
+/* (peak - eq) x 100 / peak, 0 at a new peak. */
+static int drawdown(tb_decimal peak, tb_decimal eq, tb_decimal *dd)
+{
+    *dd = 0;
+    if (peak > 0 && peak > eq &&
+        (tb_dec_muldiv_int(peak - eq, 100, 1, TB_ROUND_HALF_UP, dd) ||
+         tb_dec_div(*dd, peak, TB_ROUND_HALF_UP, dd)))
+        return TB_EOVERFLOW;
+    return 0;
+}
+
+static int equity_line(FILE *f, int64_t t, tb_decimal eq, tb_decimal dd)
+{
+    char ts[32], e[TB_DECIMAL_STRLEN], d[TB_DECIMAL_STRLEN];
+    tb_format_time_iso(t, ts, sizeof(ts));
+    tb_dec_format(eq, e, sizeof(e));
+    tb_dec_format(dd, d, sizeof(d));
+    return fprintf(f, "%s,%s,%s\n", ts, e, d) < 0 ? TB_EIO : 0;
+}
+
+static int trade_line(const tb__report *r, size_t i, FILE *f)
+{
+    tb__rrow w;
+    int rc = tb__report_trade_row(r, i, &w);
+    if (rc) return rc;
+    char t0[32], t1[32], v[8][TB_DECIMAL_STRLEN];
+    tb_format_time_iso(w.entry_time, t0, sizeof(t0));
+    tb_format_time_iso(w.exit_time, t1, sizeof(t1));
+    const tb_decimal d[8] = {w.entry, w.exit,    w.qty,     w.pnl,
+                             w.fees,  w.ret_pct, w.mae_pct, w.mfe_pct};
+    for (int j = 0; j < 8; j++)
+        tb_dec_format(d[j], v[j], sizeof(v[j]));
+    /* Strategy ids and symbols are config names: no commas or quotes. */
+    return fprintf(f, "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", w.strategy, w.symbol,
+                   w.dir > 0 ? "long" : "short", t0, v[0], t1, v[1], v[2], v[3], v[4], v[5],
+                   tb_order_origin_name(w.reason), v[6], v[7]) < 0
+               ? TB_EIO
+               : 0;
+}
+
+/* Live mode: writes and drops the closed trades (all of them, open ones
+ * too, when last), in array order, which is entry order; the open ones
+ * move down and their keys follow. */
+static int live_flush(tb__report *r, int last)
+{
+    tb__rlive *l = r->live;
+    size_t j = 0;
+    int rc = 0;
+    for (size_t i = 0; i < r->ntrades; i++) {
+        tb__rtrade *tr = &r->trades[i];
+        if (tr->close_time || last) {
+            if (l->trades && !rc) rc = trade_line(r, i, l->trades);
+            if (tr->close_time) {
+                tb_decimal net;
+                l->closing--;
+                l->closed++;
+                if (tb_dec_sub(tr->realized, tr->fees, &net) == 0 && net > 0) l->wins++;
+            }
+            for (size_t k = 0; k < r->nkeys; k++) {
+                if (r->keys[k].tied == (long)i) r->keys[k].tied = -1;
+                if (r->keys[k].trade == (long)i) r->keys[k].trade = -1;
+            }
+            continue;
+        }
+        if (i != j) {
+            r->trades[j] = *tr;
+            for (size_t k = 0; k < r->nkeys; k++) {
+                if (r->keys[k].tied == (long)i) r->keys[k].tied = (long)j;
+                if (r->keys[k].trade == (long)i) r->keys[k].trade = (long)j;
+            }
+        }
+        j++;
+    }
+    r->ntrades = j;
+    return rc;
+}
+
+/* Live mode's point: its equity row unless the next point (at time next,
+ * 0 when last) is in the same minute, then the trades that closed in it. */
+static int live_point(tb__report *r, int64_t next)
+{
+    int last = next == 0;
+    tb__rlive *l = r->live;
+    int rc = 0;
+    if (!last && !l->equity && !l->closing) { /* nothing to write: the common bar */
+        r->npts++;
+        return 0;
+    }
+    if (l->equity || last) {
+        tb_decimal eq = r->initial, v, dd;
+        for (size_t i = 0; i < r->nkeys && !rc; i++)
+            if (!(rc = key_value(r, &r->keys[i], &v))) rc = tb_dec_add(eq, v, &eq);
+        if (!rc && l->equity) {
+            if (!r->npts || eq > l->peak) l->peak = eq;
+            /* Sub-minute bars: the minute's last point stands for it. */
+            if (last || next / MINUTE_NS != r->cur_time / MINUTE_NS) {
+                rc = drawdown(l->peak, eq, &dd);
+                if (!rc) rc = equity_line(l->equity, r->cur_time, eq, dd);
+            }
+        }
+    }
+    if (!rc) rc = live_flush(r, 0);
+    if (!rc && last) rc = live_flush(r, 1);
+    r->npts++;
+    return rc;
+}
+
+/* Equity at the current point: every position marked at its symbol's latest
+ * close exactly as the Position Manager marks it. next: the next point's
+ * time, 0 at the end. */
+static int close_point(tb__report *r, int64_t next)
+{
+    if (r->live) return live_point(r, next);
     size_t cap = r->cappts;
     int rc = grow((void **)&r->t, &cap, r->npts + 1, sizeof(*r->t));
     if (!rc && cap != r->cappts) {
@@ -97,17 +232,8 @@ static int close_point(tb__report *r)
     int any = 0;
     for (size_t i = 0; i < r->nkeys; i++) {
         tb__rkey *k = &r->keys[i];
-        tb__rsym *s = &r->syms[k->sym];
-        k->unrealized = 0;
-        if (k->qty != 0 && s->n) {
-            tb_decimal d;
-            rc = tb_dec_sub(s->close, k->entry, &d);
-            if (!rc) rc = tb_dec_mul(d, k->qty, TB_ROUND_HALF_UP, &k->unrealized);
-        }
-        tb_decimal v = k->past_realized;
-        if (!rc) rc = tb_dec_add(v, k->life_realized, &v);
-        if (!rc) rc = tb_dec_add(v, k->unrealized, &v);
-        if (!rc) rc = tb_dec_sub(v, k->fees, &v);
+        tb_decimal v;
+        rc = key_value(r, k, &v);
         if (!rc) rc = tb_dec_add(eq, v, &eq);
         tb_decimal *sp = &r->strats[k->strat].pnl[r->npts];
         if (!rc) rc = tb_dec_add(*sp, v, sp);
@@ -130,7 +256,7 @@ static int close_point(tb__report *r)
 static int on_bar(tb__report *r, const tb_market_data *md)
 {
     if (r->cur_time && md->close_time != r->cur_time) {
-        int rc = close_point(r);
+        int rc = close_point(r, md->close_time);
         if (rc) return rc;
     }
     r->cur_time = md->close_time;
@@ -140,9 +266,10 @@ static int on_bar(tb__report *r, const tb_market_data *md)
     tb__rsym *s = &r->syms[si];
     /* The three arrays grow alike: s->cap moves with the last one. */
     size_t cap = s->cap, cap2 = s->cap;
-    int rc = grow((void **)&s->t, &cap, s->n + 1, sizeof(*s->t));
-    if (!rc) rc = grow((void **)&s->closes, &cap2, s->n + 1, sizeof(*s->closes));
-    if (!rc) rc = grow((void **)&s->close_d, &s->cap, s->n + 1, sizeof(*s->close_d));
+    int rc = 0;
+    if (!r->live) rc = grow((void **)&s->t, &cap, s->n + 1, sizeof(*s->t));
+    if (!rc && !r->live) rc = grow((void **)&s->closes, &cap2, s->n + 1, sizeof(*s->closes));
+    if (!rc && !r->live) rc = grow((void **)&s->close_d, &s->cap, s->n + 1, sizeof(*s->close_d));
     if (rc) return rc;
     s->close = md->close;
     s->high = md->high;
@@ -154,6 +281,10 @@ static int on_bar(tb__report *r, const tb_market_data *md)
         tb__rtrade *tr = &r->trades[k->trade];
         if (md->low < tr->lo) tr->lo = md->low;
         if (md->high > tr->hi) tr->hi = md->high;
+    }
+    if (r->live) { /* s->n counts the bars (a close to mark at) */
+        s->n++;
+        return 0;
     }
     s->t[s->n] = md->close_time;
     s->closes[s->n] = md->close;
@@ -188,12 +319,14 @@ static int on_fill(tb__report *r, const tb_event *ev)
     if (ki < 0) return ki;
     tb__rkey *k = &r->keys[ki];
     tb__rsym *s = &r->syms[k->sym];
-    int rc = grow((void **)&s->fills, &s->capfills, s->nfills + 1, sizeof(*s->fills));
+    int rc = 0;
+    if (!r->live) rc = grow((void **)&s->fills, &s->capfills, s->nfills + 1, sizeof(*s->fills));
     if (!rc) rc = tb_dec_add(r->fees, f->commission, &r->fees);
     if (!rc) rc = tb_dec_add(k->fees, f->commission, &k->fees);
     if (rc) return rc;
-    s->fills[s->nfills++] = (tb__rfill){ev->timestamp, f->filled_price, f->filled_quantity,
-                                        f->side == TB_SIDE_BUY, k->strat};
+    if (!r->live)
+        s->fills[s->nfills++] = (tb__rfill){ev->timestamp, f->filled_price, f->filled_quantity,
+                                            f->side == TB_SIDE_BUY, k->strat};
     r->fills++;
     r->strats[k->strat].st.fills++;
 
@@ -221,6 +354,8 @@ static int on_fill(tb__report *r, const tb_event *ev)
         fee_open = f->commission - fee_close;
         if (q >= aq) {
             tr->close_time = ev->timestamp;
+            tr->close_pt = r->npts;
+            if (r->live) r->live->closing++;
             k->trade = -1;
         }
     }
@@ -258,11 +393,12 @@ static int on_position(tb__report *r, const tb_position_update *u)
     /* The trade this life is: a closed one already tied to it (a flip's
      * closing update comes after the fill opened the next), else the open one. */
     tb__rtrade *tr = NULL;
-    for (size_t i = r->ntrades; i-- > 0 && !tr;)
-        if (r->trades[i].key == ki && r->trades[i].pid == u->position_id) tr = &r->trades[i];
-    if (!tr && k->trade >= 0 && r->trades[k->trade].pid == 0) {
+    if (k->tied >= 0 && r->trades[k->tied].pid == u->position_id) {
+        tr = &r->trades[k->tied];
+    } else if (k->trade >= 0 && r->trades[k->trade].pid == 0) {
         tr = &r->trades[k->trade];
         tr->pid = u->position_id;
+        k->tied = k->trade;
     }
     if (tr) {
         tr->realized = u->realized_pnl;
@@ -307,7 +443,8 @@ int tb__report_apply(tb__report *r, const tb_event *ev)
 
 int tb__report_finish(tb__report *r)
 {
-    return r->cur_time ? close_point(r) : 0;
+    if (r->live) return r->cur_time ? live_point(r, 0) : live_flush(r, 1);
+    return r->cur_time ? close_point(r, 0) : 0;
 }
 
 int tb__report_benchmark(tb__report *r)
@@ -377,7 +514,7 @@ int tb__report_trade_row(const tb__report *r, size_t i, tb__rrow *o)
         /* Marked as the equity curve marks it: the same unrealized figure. */
         o->open = 1;
         o->reason = TB_ORIGIN_END;
-        o->exit_time = r->npts ? r->t[r->npts - 1] : t->open_time;
+        o->exit_time = r->cur_time ? r->cur_time : t->open_time; /* the last point's */
         o->exit = s->close;
         if ((long)i == k->trade) rc = tb_dec_add(o->pnl, k->unrealized, &o->pnl);
     }
@@ -396,7 +533,8 @@ int tb__report_trade_row(const tb__report *r, size_t i, tb__rrow *o)
 
 void tb__report_count_trades(const tb__report *r, uint64_t *closed, uint64_t *wins)
 {
-    *closed = *wins = 0;
+    *closed = r->live ? r->live->closed : 0;
+    *wins = r->live ? r->live->wins : 0;
     for (size_t i = 0; i < r->ntrades; i++) {
         const tb__rtrade *t = &r->trades[i];
         if (!t->close_time) continue;
@@ -406,50 +544,45 @@ void tb__report_count_trades(const tb__report *r, uint64_t *closed, uint64_t *wi
     }
 }
 
-int tb__report_write_trades(const tb__report *r, FILE *f)
+typedef struct {
+    size_t pt, i;
+} trade_at;
+
+static int by_close(const void *a, const void *b)
 {
-    fputs("strategy,symbol,side,entry_time,entry_price,exit_time,exit_price,quantity,pnl,fees,"
-          "return_pct,exit_reason,mae_pct,mfe_pct\n",
-          f);
-    for (size_t i = 0; i < r->ntrades; i++) {
-        tb__rrow w;
-        int rc = tb__report_trade_row(r, i, &w);
-        if (rc) return rc;
-        char t0[32], t1[32], v[8][TB_DECIMAL_STRLEN];
-        tb_format_time_iso(w.entry_time, t0, sizeof(t0));
-        tb_format_time_iso(w.exit_time, t1, sizeof(t1));
-        const tb_decimal d[8] = {w.entry, w.exit,    w.qty,     w.pnl,
-                                 w.fees,  w.ret_pct, w.mae_pct, w.mfe_pct};
-        for (int j = 0; j < 8; j++)
-            tb_dec_format(d[j], v[j], sizeof(v[j]));
-        /* Strategy ids and symbols are config names: no commas or quotes. */
-        fprintf(f, "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", w.strategy, w.symbol,
-                w.dir > 0 ? "long" : "short", t0, v[0], t1, v[1], v[2], v[3], v[4], v[5],
-                tb_order_origin_name(w.reason), v[6], v[7]);
-    }
-    return ferror(f) ? TB_EIO : 0;
+    const trade_at *x = a, *y = b;
+    if (x->pt != y->pt) return x->pt < y->pt ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
 }
 
-#define MINUTE_NS 60000000000LL
+/* The order live mode writes them in: a trade is written once the point it
+ * closed in is over, so the report's file and the run's are the same. */
+int tb__report_write_trades(const tb__report *r, FILE *f)
+{
+    trade_at *o = malloc((r->ntrades ? r->ntrades : 1) * sizeof(*o));
+    if (!o) return TB_ENOMEM;
+    for (size_t i = 0; i < r->ntrades; i++)
+        o[i] = (trade_at){r->trades[i].close_time ? r->trades[i].close_pt : SIZE_MAX, i};
+    qsort(o, r->ntrades, sizeof(*o), by_close);
+    int rc = fputs(tb__report_trades_header, f) < 0 ? TB_EIO : 0;
+    for (size_t i = 0; i < r->ntrades && !rc; i++)
+        rc = trade_line(r, o[i].i, f);
+    free(o);
+    return rc ? rc : ferror(f) ? TB_EIO : 0;
+}
 
 int tb__report_write_equity(const tb__report *r, FILE *f)
 {
-    fputs("time,equity,drawdown_pct\n", f);
+    fputs(tb__report_equity_header, f);
     tb_decimal peak = r->npts ? r->eq[0] : 0;
     for (size_t i = 0; i < r->npts; i++) {
         if (r->eq[i] > peak) peak = r->eq[i];
         /* Sub-minute bars: the minute's last point stands for it. */
         if (i + 1 < r->npts && r->t[i] / MINUTE_NS == r->t[i + 1] / MINUTE_NS) continue;
-        tb_decimal dd = 0;
-        if (peak > 0 && peak > r->eq[i] &&
-            (tb_dec_muldiv_int(peak - r->eq[i], 100, 1, TB_ROUND_HALF_UP, &dd) ||
-             tb_dec_div(dd, peak, TB_ROUND_HALF_UP, &dd)))
-            return TB_EOVERFLOW;
-        char t[32], e[TB_DECIMAL_STRLEN], d[TB_DECIMAL_STRLEN];
-        tb_format_time_iso(r->t[i], t, sizeof(t));
-        tb_dec_format(r->eq[i], e, sizeof(e));
-        tb_dec_format(dd, d, sizeof(d));
-        fprintf(f, "%s,%s,%s\n", t, e, d);
+        tb_decimal dd;
+        int rc = drawdown(peak, r->eq[i], &dd);
+        if (!rc) rc = equity_line(f, r->t[i], r->eq[i], dd);
+        if (rc) return rc;
     }
     return ferror(f) ? TB_EIO : 0;
 }
