@@ -134,6 +134,7 @@ typedef struct {
     size_t nstrats;
     tb__rsym *syms;
     size_t nsyms;
+    size_t last_sym; /* the latest bar's symbol */
     tb__rtrade *trades;
     size_t ntrades, captrades;
     int64_t *t;     /* point times: distinct bar close times */

@@ -182,10 +182,6 @@ static int live_point(tb__report *r, int64_t next)
     int last = next == 0;
     tb__rlive *l = r->live;
     int rc = 0;
-    if (!last && !l->equity && !l->closing) { /* nothing to write: the common bar */
-        r->npts++;
-        return 0;
-    }
     if (l->equity || last) {
         tb_decimal eq = r->initial, v, dd;
         for (size_t i = 0; i < r->nkeys && !rc; i++)
@@ -256,13 +252,25 @@ static int close_point(tb__report *r, int64_t next)
 static int on_bar(tb__report *r, const tb_market_data *md)
 {
     if (r->cur_time && md->close_time != r->cur_time) {
-        int rc = close_point(r, md->close_time);
-        if (rc) return rc;
+        /* Live, most points have nothing to write: counted in line. */
+        if (r->live && !r->live->equity && !r->live->closing) {
+            r->npts++;
+        } else {
+            int rc = close_point(r, md->close_time);
+            if (rc) return rc;
+        }
     }
     r->cur_time = md->close_time;
     r->bars++;
-    int si = find_sym(r, md->symbol);
+    /* Bars come symbol after symbol: the next one is likely the one after. */
+    int si = -1;
+    if (r->nsyms) {
+        size_t guess = (r->last_sym + 1) % r->nsyms;
+        if (strcmp(r->syms[guess].name, md->symbol) == 0) si = (int)guess;
+    }
+    if (si < 0) si = find_sym(r, md->symbol);
     if (si < 0) return si;
+    r->last_sym = (size_t)si;
     tb__rsym *s = &r->syms[si];
     /* The three arrays grow alike: s->cap moves with the last one. */
     size_t cap = s->cap, cap2 = s->cap;
