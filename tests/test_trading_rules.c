@@ -29,9 +29,9 @@ static tb_decimal dec(const char *s)
 
 static const char *fmt(tb_decimal d)
 {
-    static char buf[4][TB_DECIMAL_STRLEN];
+    static char buf[8][TB_DECIMAL_STRLEN];
     static int i;
-    i = (i + 1) % 4;
+    i = (i + 1) % 8; /* a message may take several */
     tb_dec_format(d, buf[i], sizeof(buf[i]));
     return buf[i];
 }
@@ -56,7 +56,12 @@ typedef struct {
     int replace;
     long expire_after_bars;
     tb_decimal max_position;
+    /* Sizing (0 = a fixed quantity): entries are worth at most size_pct %
+     * of equity, or lose at most risk_pct % of it at the stop's distance. */
+    tb_decimal size_pct, risk_pct, stop_pct;
     /* What the observer knows, from the events alone. */
+    tb_decimal cash;       /* initial cash − Σ signed fill value − Σ commissions */
+    tb_decimal max_target; /* the largest |target| signaled so far */
     tb_decimal position;
     working orders[MAX_ORDERS];
     size_t norders;
@@ -69,6 +74,7 @@ typedef struct {
     int capped;          /* max_volume_participation: a bar's volume may run out */
     int filled_this_bar; /* an entry or exit filled during the current bar */
     int fills, created, rejected_max_position, halts, replaced, expired, cut, stops, targets;
+    int sized; /* sized entries signaled */
     int max_working;
     char failure[512];
 } observer;
@@ -126,6 +132,30 @@ static int observe(const tb_event *ev, void *ctx)
         }
         break;
     }
+    case TB_EV_SIGNAL_GENERATED: {
+        const tb_signal_generated *g = &ev->u.signal;
+        tb_decimal t = tb_dec_abs(g->target);
+        if (t > o->max_target) o->max_target = t;
+        if ((o->size_pct <= 0 && o->risk_pct <= 0) || t == 0) break;
+        /* Equity at the decision's close, from the fills alone. */
+        tb_decimal value, equity, budget, per_unit = g->price, cost;
+        assert_int_equal(tb_dec_mul(o->position, g->price, TB_ROUND_HALF_UP, &value), 0);
+        equity = o->cash + value;
+        tb_decimal pct = o->size_pct > 0 ? o->size_pct : o->risk_pct;
+        assert_int_equal(
+            tb_dec_muldiv_int(equity, pct, 100 * TB_DECIMAL_ONE, TB_ROUND_FLOOR, &budget), 0);
+        if (o->size_pct <= 0)
+            assert_int_equal(tb_dec_muldiv_int(g->price, o->stop_pct, 100 * TB_DECIMAL_ONE,
+                                               TB_ROUND_CEIL, &per_unit),
+                             0);
+        assert_int_equal(tb_dec_mul(t, per_unit, TB_ROUND_HALF_UP, &cost), 0);
+        o->sized++;
+        /* Exact but for the fills' rounding: a cent is far above it. */
+        if (cost > budget + TB_DECIMAL_ONE / 100)
+            broken(o, "sized target %s at %s costs %s, over %s%% of equity %s (%s)", fmt(t),
+                   fmt(g->price), fmt(cost), fmt(pct), fmt(equity), fmt(budget));
+        break;
+    }
     case TB_EV_ORDER_PLACEMENT_REQUEST: {
         const tb_order_placement_request *q = &ev->u.order_request;
         tb_decimal before = o->position + same_side_working(o, q->side, q->oco_with);
@@ -178,6 +208,11 @@ static int observe(const tb_event *ev, void *ctx)
         o->fills++;
         tb_decimal before = o->position;
         o->position += f->side == TB_SIDE_BUY ? f->filled_quantity : -f->filled_quantity;
+        tb_decimal fv;
+        assert_int_equal(tb_dec_mul(f->filled_quantity, f->filled_price, TB_ROUND_HALF_UP, &fv), 0);
+        o->cash += (f->side == TB_SIDE_BUY ? -fv : fv) - f->commission;
+        /* A sized strategy holds at most what it last asked for. */
+        if (o->size_pct > 0 || o->risk_pct > 0) o->quantity = o->max_target;
         if (!o->allow_short && (o->position < 0 || o->position > o->quantity))
             broken(o, "long-only position %s outside [0, %s] after fill of %s", fmt(o->position),
                    fmt(o->quantity), f->client_order_id);
@@ -773,6 +808,7 @@ static void test_invariants_hold_over_generated_data_for_many_configs(void **sta
     static tb_market_data bars[NBARS];
     static const char *const types[] = {"sma_cross", "rsi_reversion", "bollinger_breakout"};
     int traded = 0, refused = 0, halted = 0, replaced = 0, expired = 0, stopped = 0, targeted = 0;
+    int sized = 0;
     for (int k = 0; k < NCONFIGS; k++) {
         make_bars(1000 + (uint64_t)(k / 4), bars, NBARS);
         rng_state = 77 + (uint64_t)k * 31;
@@ -782,9 +818,20 @@ static void test_invariants_hold_over_generated_data_for_many_configs(void **sta
         int shorts = (int)(rnd() % 2), limit = (int)(rnd() % 2), keep = (int)(rnd() % 4 == 0);
         long expire = limit && rnd() % 2 ? 1 + (long)(rnd() % 5) : 0;
         const char *qty = rnd() % 2 ? "1" : "0.3";
+        /* A quarter size by equity: size = X% or risk_per_trade = Y% (with a stop). */
+        static const char *const shares[] = {"1", "2", "5", "50"};
+        static const char *const risks[] = {"0.05", "0.2", "1"};
+        int sizing = rnd() % 4 == 0 ? 1 + (int)(rnd() % 2) : 0;
+        const char *share = shares[rnd() % 4], *risk = risks[rnd() % 3];
+        const char *stop = NULL;
         snprintf(set[n++], 96, "strategy.s.type=%s", type);
         snprintf(set[n++], 96, "strategy.s.symbol=BTCUSDT");
-        snprintf(set[n++], 96, "strategy.s.quantity=%s", qty);
+        if (sizing == 1)
+            snprintf(set[n++], 96, "strategy.s.size=%s%%", share);
+        else if (sizing == 2)
+            snprintf(set[n++], 96, "strategy.s.risk_per_trade=%s%%", risk);
+        else
+            snprintf(set[n++], 96, "strategy.s.quantity=%s", qty);
         snprintf(set[n++], 96, "strategy.s.allow_short=%s", shorts ? "true" : "false");
         if (strcmp(type, "sma_cross") == 0) {
             snprintf(set[n++], 96, "strategy.s.fast=%d", 2 + (int)(rnd() % 3));
@@ -807,16 +854,17 @@ static void test_invariants_hold_over_generated_data_for_many_configs(void **sta
             if (rnd() % 2) snprintf(set[n++], 96, "risk.halt_action=close_all");
         }
         if (rnd() % 3 == 0) snprintf(set[n++], 96, "exchange.max_volume_participation=0.05");
-        if (rnd() % 2) {
+        if (rnd() % 2 || sizing == 2) {
             static const char *const pcts[] = {"0.2", "0.5", "1", "2"};
-            if (rnd() % 3)
-                snprintf(set[n++], 96, "strategy.s.stop_loss_pct=%s", pcts[rnd() % 4]);
+            if (rnd() % 3 || sizing == 2)
+                snprintf(set[n++], 96, "strategy.s.stop_loss_pct=%s", stop = pcts[rnd() % 4]);
             else
                 snprintf(set[n++], 96, "strategy.s.trailing_stop_pct=%s", pcts[rnd() % 4]);
             if (rnd() % 2) snprintf(set[n++], 96, "strategy.s.take_profit_pct=%s", pcts[rnd() % 4]);
         }
         if (rnd() % 4 == 0) snprintf(set[n++], 96, "exchange.slippage_bps=%d", (int)(rnd() % 20));
-        snprintf(set[n++], 96, "backtest.initial_cash=%s", rnd() % 4 ? "1000" : "100");
+        const char *cash = rnd() % 4 ? "1000" : "100";
+        snprintf(set[n++], 96, "backtest.initial_cash=%s", cash);
         const char *ptrs[24];
         for (size_t i = 0; i < n; i++)
             ptrs[i] = set[i];
@@ -825,6 +873,12 @@ static void test_invariants_hold_over_generated_data_for_many_configs(void **sta
         o.replace = !keep;
         o.expire_after_bars = expire;
         if (maxpos) o.max_position = dec(maxpos);
+        o.cash = dec(cash);
+        if (sizing == 1) o.size_pct = dec(share);
+        if (sizing == 2) {
+            o.risk_pct = dec(risk);
+            o.stop_pct = dec(stop);
+        }
         for (size_t i = 0; i < n; i++)
             if (strstr(set[i], "participation")) o.capped = 1;
         run_bars(ptrs, n, bars, NBARS, &o, NULL);
@@ -843,11 +897,12 @@ static void test_invariants_hold_over_generated_data_for_many_configs(void **sta
         expired += o.expired > 0;
         stopped += o.stops > 0;
         targeted += o.targets > 0;
+        sized += o.sized > 0 && o.fills > 0;
     }
     /* The generator must exercise every rule, or the test proves nothing. */
     print_message("configs %d: traded %d, refused by max_position %d, halted %d, replaced %d, "
-                  "expired %d, stopped out %d, took profit %d\n",
-                  NCONFIGS, traded, refused, halted, replaced, expired, stopped, targeted);
+                  "expired %d, stopped out %d, took profit %d, sized by equity %d\n",
+                  NCONFIGS, traded, refused, halted, replaced, expired, stopped, targeted, sized);
     assert_true(traded > NCONFIGS * 3 / 4);
     assert_true(refused > 10);
     assert_true(halted > 10);
@@ -855,6 +910,7 @@ static void test_invariants_hold_over_generated_data_for_many_configs(void **sta
     assert_true(expired > 10);
     assert_true(stopped > 10);
     assert_true(targeted > 10);
+    assert_true(sized > 10);
 }
 
 int main(void)

@@ -303,6 +303,9 @@ TB_EXPORT int tb_sim_exchange_create(const tb_sim_exchange_config *cfg, tb_excha
                                      char *err, size_t errlen);
 /* The simulated account's cash (quote asset), after fees. */
 TB_EXPORT tb_decimal tb_sim_exchange_cash(const tb_exchange *ex);
+/* The simulated account's equity now: cash + each symbol's holding at its
+ * last close (half-up to 1e-8), every fill so far included. */
+TB_EXPORT tb_decimal tb_sim_exchange_equity(const tb_exchange *ex);
 /* Number of orders still open on the simulated book. */
 TB_EXPORT size_t tb_sim_exchange_open_orders(const tb_exchange *ex);
 /* Counters since creation. */

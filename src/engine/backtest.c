@@ -54,6 +54,11 @@ static tb_decimal risk_equity(const void *ctx)
     return tb_risk_manager_equity(ctx);
 }
 
+static tb_decimal sim_equity(const void *ctx)
+{
+    return tb_sim_exchange_equity(ctx);
+}
+
 /* Sizing reads equity: a process hosting the Signal Generator keeps a Risk
  * Manager for it (fed the same events) when any strategy sizes. */
 static int sizes(const tb_config *cfg)
@@ -175,7 +180,14 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
         goto fail;
     if ((roles & TB_ROLE_SIGNAL) && (rc = tb_signal_generator_create(p->bus, &p->signals)) != 0)
         goto fail;
-    if (p->signals && p->risk) tb_signal_generator_set_equity(p->signals, risk_equity, p->risk);
+    /* Sizing reads equity at the decision's close, this bar's fills
+     * included: the exchange has them as they happen, while the Risk
+     * Manager hears of them after every strategy has seen the bar. A
+     * process without the exchange (distributed) has the Risk Manager's. */
+    if (p->signals && p->exchange)
+        tb_signal_generator_set_equity(p->signals, sim_equity, p->exchange);
+    else if (p->signals && p->risk)
+        tb_signal_generator_set_equity(p->signals, risk_equity, p->risk);
     p->adapters = calloc(cfg->nstrategies ? cfg->nstrategies : 1, sizeof(*p->adapters));
     if (!p->adapters) {
         rc = TB_ENOMEM;

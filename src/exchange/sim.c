@@ -949,6 +949,20 @@ tb_decimal tb_sim_exchange_cash(const tb_exchange *ex)
     return ((const sim *)ex)->cash;
 }
 
+tb_decimal tb_sim_exchange_equity(const tb_exchange *ex)
+{
+    const sim *x = (const sim *)ex;
+    __int128 e = x->cash;
+    for (size_t i = 0; i < x->nsyms; i++) {
+        __int128 v = (__int128)x->syms[i].position * x->syms[i].last_close;
+        /* half-up to 1e-8, away from zero for a short's negative value */
+        e += (v >= 0 ? v + 50000000 : v - 50000000) / 100000000;
+    }
+    if (e > INT64_MAX) e = INT64_MAX;
+    if (e < -INT64_MAX) e = -INT64_MAX;
+    return (tb_decimal)e;
+}
+
 size_t tb_sim_exchange_open_orders(const tb_exchange *ex)
 {
     return ((const sim *)ex)->norders;
