@@ -1,6 +1,6 @@
 /* The distributed runtime (src/dist/node.c) on the in-memory broker: six
  * nodes in one program, polled in turn, must write exactly the embedded
- * run's summary.json, fills.csv and events.jsonl — also when a node is torn
+ * run's summary.json, fills.csv, events.jsonl, trades.csv and equity.csv — also when a node is torn
  * down mid-run and rebuilt from its state, when the broker "restarts", and
  * when a poison message sits in the queues. The same properties against a
  * real RabbitMQ, with real processes, are in test_e2e_dist.c. */
@@ -161,8 +161,8 @@ static void embedded(fixture *f)
 
 static void assert_same_outputs(fixture *f)
 {
-    const char *files[] = {"summary.json", "fills.csv", "events.jsonl"};
-    for (int i = 0; i < 3; i++) {
+    const char *files[] = {"summary.json", "fills.csv", "events.jsonl", "trades.csv", "equity.csv"};
+    for (int i = 0; i < 5; i++) {
         char a[700], b[700];
         snprintf(a, sizeof(a), "%s/embedded/%s", f->dir, files[i]);
         snprintf(b, sizeof(b), "%s/dist/%s", f->dir, files[i]);

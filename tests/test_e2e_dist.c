@@ -230,8 +230,8 @@ static uint64_t progress_of(fixture *f, const char *role)
 
 static void assert_same_as_embedded(fixture *f)
 {
-    const char *files[] = {"summary.json", "fills.csv", "events.jsonl"};
-    for (int i = 0; i < 3; i++) {
+    const char *files[] = {"summary.json", "fills.csv", "events.jsonl", "trades.csv", "equity.csv"};
+    for (int i = 0; i < 5; i++) {
         char a[600], b[600];
         snprintf(a, sizeof(a), "emb/%s", files[i]);
         snprintf(b, sizeof(b), "dist/%s", files[i]);

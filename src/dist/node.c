@@ -183,7 +183,9 @@ int tb_node_create(const tb_config *cfg, const tb_node_options *o, tb_node **out
             if ((cfg->event_log &&
                  !(n->events_f = tb__open_out(o->out_dir, "events.jsonl", err, errlen))) ||
                 (cfg->fills &&
-                 !(n->fills_f = tb__open_out(o->out_dir, "fills.csv", err, errlen)))) {
+                 !(n->fills_f = tb__open_out(o->out_dir, "fills.csv", err, errlen))) ||
+                !(n->trades_f = tb__open_out(o->out_dir, "trades.csv", err, errlen)) ||
+                !(n->equity_f = tb__open_out(o->out_dir, "equity.csv", err, errlen))) {
                 rc = TB_EIO;
                 goto fail;
             }
@@ -192,6 +194,8 @@ int tb_node_create(const tb_config *cfg, const tb_node_options *o, tb_node **out
         memset(&po, 0, sizeof(po));
         po.event_log = n->events_f;
         po.fills_csv = n->fills_f;
+        po.trades_csv = n->trades_f;
+        po.equity_csv = n->equity_f;
         po.on_dead_letter = tb__node_on_dead_letter;
         po.on_dead_letter_ctx = n;
         po.roles = role_bits[n->role_ix];
@@ -393,6 +397,8 @@ void tb_node_destroy(tb_node *n)
     tb_pipeline_destroy(n->p);
     if (n->events_f) fclose(n->events_f);
     if (n->fills_f) fclose(n->fills_f);
+    if (n->trades_f) fclose(n->trades_f);
+    if (n->equity_f) fclose(n->equity_f);
     tb_md_merge_close(n->md);
     tb__nstate_close(n->st);
     for (size_t i = 0; i < n->nbuf; i++)

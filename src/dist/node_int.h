@@ -52,7 +52,7 @@ struct tb_node {
     const char *owned[2];
     char run[64];
     tb_pipeline *p;
-    FILE *events_f, *fills_f;
+    FILE *events_f, *fills_f, *trades_f, *equity_f;
     tb_transport *t;
     uint32_t epoch;
     tb__nstate *st;

@@ -278,6 +278,11 @@ int tb__node_finish(tb_node *n, char *err, size_t errlen)
         if ((rc = tb_pipeline_total_realized(n->p, r)) != 0 || (rc = tb_backtest_result_finish(r)))
             return rc;
         n->have_res = 1;
+        /* trades.csv's and equity.csv's last rows: the run is over. */
+        if ((rc = tb_pipeline_finish(n->p)) != 0) {
+            tb__errf(err, errlen, "trades.csv/equity.csv: %s", tb_strerror(rc));
+            return rc;
+        }
         if (n->o.out_dir) {
             char path[4096];
             snprintf(path, sizeof(path), "%s/summary.json", n->o.out_dir);
@@ -290,6 +295,8 @@ int tb__node_finish(tb_node *n, char *err, size_t errlen)
             if (fclose(f) != 0 && !rc) rc = TB_EIO;
             if (n->events_f) fflush(n->events_f);
             if (n->fills_f) fflush(n->fills_f);
+            if (n->trades_f) fflush(n->trades_f);
+            if (n->equity_f) fflush(n->equity_f);
             if (rc) {
                 tb__errf(err, errlen, "%s: write failed", path);
                 return rc;
