@@ -264,6 +264,32 @@ static void test_parity_refuses_a_run_that_halted(void **state)
         tbt_run_cli(dir, NULL, "parity --config bt.ini --set risk.max_drawdown_pct=50"), 0);
 }
 
+/* [backtest] round_prices reaches the legacy side's reader too: a price of
+ * 9 decimals is an error for both, or rounded for both. */
+static void test_parity_reads_the_data_with_the_configs_round_prices(void **state)
+{
+    (void)state;
+    char path[1024];
+    tbt_write_file(dir, "ROUNDUSDT.csv",
+                   "1704067200000,10,10,10,10,5,1704067259999,50,1,0,0,0\n"
+                   "1704067260000,10,10,10,10,5,1704067319999,50,1,0,0,0\n"
+                   "1704067320000,10,10,10,10,5,1704067379999,50,1,0,0,0\n"
+                   "1704067380000,10,10,10,10.000000001,5,1704067439999,50,1,0,0,0\n"
+                   "1704067440000,10,12,10,12,5,1704067499999,50,1,0,0,0\n"
+                   "1704067500000,12.5,14,12,14,5,1704067559999,50,1,0,0,0\n",
+                   path, sizeof(path));
+    const char *cmd =
+        "parity --config bt.ini --data ROUNDUSDT.csv --set strategy.s1.symbol=ROUNDUSDT";
+    assert_int_equal(tbt_run_cli(dir, NULL, "%s", cmd), 3);
+    char *err = tbt_read_in(dir, "stderr.txt");
+    assert_non_null(strstr(err, "ROUNDUSDT.csv:4"));
+    free(err);
+    assert_int_equal(tbt_run_cli(dir, NULL, "%s --set backtest.round_prices=true", cmd), 0);
+    char *out = tbt_read_in(dir, "stdout.txt");
+    assert_non_null(strstr(out, "IDENTICAL"));
+    free(out);
+}
+
 static void test_shadow_mode_reports_divergences_as_risk_alerts(void **state)
 {
     (void)state;
@@ -307,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_parity_runs_a_legacy_command_and_reads_its_stdout),
         cmocka_unit_test(test_parity_usage_errors_exit_2),
         cmocka_unit_test(test_parity_tolerances_accept_small_differences),
+        cmocka_unit_test(test_parity_reads_the_data_with_the_configs_round_prices),
         cmocka_unit_test(test_shadow_mode_reports_divergences_as_risk_alerts),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

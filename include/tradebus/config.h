@@ -176,6 +176,10 @@ TB_EXPORT const tb_strategy_vtable *tb_config_resolve_type(const tb_config *cfg,
  * [journal] and [output], in sorted order, and the data specs. Two configs
  * with equal hashes run the same; a journal records its run's hash. */
 TB_EXPORT uint64_t tb_config_hash(const tb_config *cfg);
+/* The market-data reader options the config sets (on_bad_row,
+ * round_prices) on top of tb_md_config_init's; every reader of cfg->data
+ * (backtest, legacy, distributed feed) uses them. */
+TB_EXPORT void tb_config_md_options(const tb_config *cfg, tb_md_config *out);
 /* Frees everything the config owns. */
 TB_EXPORT void tb_config_free(tb_config *cfg);
 /* Writes a built config's effective values to out, grouped by section in the

@@ -265,8 +265,7 @@ int tb_node_create(const tb_config *cfg, const tb_node_options *o, tb_node **out
     } else {
         if ((rc = add_binding(n, "ctl.report")) != 0) goto fail;
         tb_md_config mc;
-        tb_md_config_init(&mc);
-        mc.on_bad_row = cfg->on_bad_row;
+        tb_config_md_options(cfg, &mc);
         if ((rc = tb_md_merge_open((const char *const *)cfg->data, cfg->ndata, &mc, &n->md, err,
                                    errlen)) != 0)
             goto fail;

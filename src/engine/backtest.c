@@ -680,9 +680,7 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     if (jr && (rc = tb__jrun_attach(jr, p->bus)) != 0) goto done;
 
     tb_md_config mc;
-    tb_md_config_init(&mc);
-    mc.on_bad_row = cfg->on_bad_row;
-    mc.round_prices = cfg->round_prices;
+    tb_config_md_options(cfg, &mc);
     if (opt) {
         mc.warn = opt->warn;
         mc.warn_ctx = opt->warn_ctx;

@@ -935,6 +935,13 @@ uint64_t tb_config_hash(const tb_config *cfg)
     return h;
 }
 
+void tb_config_md_options(const tb_config *cfg, tb_md_config *out)
+{
+    tb_md_config_init(out);
+    out->on_bad_row = cfg->on_bad_row;
+    out->round_prices = cfg->round_prices;
+}
+
 void tb_config_free(tb_config *cfg)
 {
     for (size_t i = 0; i < cfg->nentries; i++) {

@@ -686,8 +686,7 @@ int tb_legacy_run(const tb_config *cfg, const tb_legacy_strategy *const *extra, 
     if (!cfg) return TB_EINVAL;
     if ((rc = tb_legacy_runner_create(cfg, extra, nextra, sink, ctx, &r, err, errlen)) != 0)
         return rc;
-    tb_md_config_init(&mc);
-    mc.on_bad_row = cfg->on_bad_row;
+    tb_config_md_options(cfg, &mc);
     rc = tb_md_merge_open((const char *const *)cfg->data, cfg->ndata, &mc, &md, err, errlen);
     while (rc == 0 && (rc = tb_md_merge_next(md, &bar, err, errlen)) == 0) {
         if ((rc = tb_legacy_runner_on_bar(r, &bar)) != 0)
