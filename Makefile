@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CONFIG ?= examples/sma_cross.ini
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all build deps run test test-fast bench format format-check clean fuzz valgrind
+.PHONY: all build deps run test test-fast bench format format-check clean fuzz valgrind build-types
 
 all: build
 
@@ -32,6 +32,21 @@ test: deps build
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 	@$(MAKE) valgrind
 	@$(MAKE) fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
+	@$(MAKE) build-types
+
+# The build types the suite does not run, compiled (tests included) so
+# that an optimisation level's own warnings (gcc's -Wformat-truncation at
+# -O0, -Wmaybe-uninitialized at -O3) fail CI too: gcc Debug and Release,
+# clang Release. RelWithDebInfo (gcc) and Debug (clang) are built above.
+TYPES_BUILD ?= build-types
+build-types:
+	@set -e; for t in gcc:Debug gcc:Release clang:Release; do \
+	  cc=$${t%%:*}; bt=$${t#*:}; \
+	  echo "build-types: $$cc $$bt"; \
+	  CC=$$cc cmake -S . -B $(TYPES_BUILD)/$$cc-$$bt -DCMAKE_BUILD_TYPE=$$bt >/dev/null; \
+	  cmake --build $(TYPES_BUILD)/$$cc-$$bt -j $(JOBS) >/dev/null || \
+	    { cmake --build $(TYPES_BUILD)/$$cc-$$bt -j 1 2>&1 | grep -E 'error|warning' | head -20; exit 1; }; \
+	done
 
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -86,4 +101,4 @@ format-check:
 	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(BUILD)-release $(FUZZ_BUILD) out
+	rm -rf $(BUILD) $(ASAN_BUILD) $(BUILD)-release $(FUZZ_BUILD) $(TYPES_BUILD) out

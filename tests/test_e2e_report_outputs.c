@@ -175,7 +175,7 @@ static void test_e2e_fills_csv_names_event_and_origin_and_trace_takes_order_ids(
     size_t rows = 0;
     char third_client[64] = "", third_event[32] = "";
     while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
-        char *f[16];
+        char *f[16] = {0};
         assert_int_equal(split(line, f, 16), 11);
         assert_string_equal(f[10], "signal"); /* the example has no stops */
         /* The event id is the OrderFilled of that client order id. */
@@ -253,7 +253,7 @@ static void test_e2e_trades_and_equity_csv_agree_with_the_summary(void **state)
     tb_decimal pnl = 0, fees = 0;
     long closed = 0, wins = 0, ended = 0;
     while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
-        char *f[16];
+        char *f[16] = {0};
         assert_int_equal(split(line, f, 16), 14);
         assert_true(!strcmp(f[2], "long") || !strcmp(f[2], "short"));
         tb_decimal p, fe;

@@ -1004,7 +1004,7 @@ static void fault_sequence(fixture *f, uint64_t seed, tb_sim_fault *out, size_t 
     open_exchange(f, &cfg);
     first_bar_at_100(f);
     for (size_t i = 0; i < n; i++) {
-        char cid[16];
+        char cid[24]; /* "c-" + up to 20 digits of a size_t */
         snprintf(cid, sizeof(cid), "c-%zu", i);
         tb_order_placement_request q = order(cid, TB_SIDE_BUY, TB_ORDER_LIMIT, "0.001", "1");
         tb_exchange_error xe;
