@@ -167,6 +167,30 @@ static void test_secret_group_readable_file_is_refused(void **state)
     }
 }
 
+/* A 0600 file that belongs to another user is theirs to swap: refused as
+ * ssh refuses such a key. Making one needs root (chown); elsewhere the
+ * test is skipped. */
+static void test_secret_file_owned_by_another_user_is_refused(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) skip();
+    char path[600], spec[620], err[1024];
+    write_mode("theirs", FILE_SECRET, strlen(FILE_SECRET), 0600, path, sizeof path);
+    assert_int_equal(chown(path, 65534, 65534), 0);
+    snprintf(spec, sizeof spec, "file:%s", path);
+    tb_secret s;
+    assert_int_equal(tb_secret_load(&s, spec, err, sizeof err), TB_ECONFIG);
+    assert_non_null(strstr(err, "owned by uid 65534"));
+    assert_non_null(strstr(err, path));
+    assert_null(strstr(err, FILE_SECRET));
+    assert_wiped(&s);
+    /* Given back to us, the same file is accepted. */
+    assert_int_equal(chown(path, geteuid(), getegid()), 0);
+    assert_int_equal(tb_secret_load(&s, spec, err, sizeof err), 0);
+    assert_string_equal(s.value, FILE_SECRET);
+    tb_secret_wipe(&s);
+}
+
 static void test_secret_file_problems_are_explained(void **state)
 {
     (void)state;
@@ -502,6 +526,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_secret_bad_spec_is_not_echoed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_from_private_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_group_readable_file_is_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_secret_file_owned_by_another_user_is_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_secret_file_problems_are_explained, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_file_length_limit, setup, teardown),

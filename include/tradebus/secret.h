@@ -7,7 +7,9 @@
  *   file:PATH   the whole content of the regular file PATH (relative to the
  *               current directory), minus trailing '\r' / '\n'. The file must
  *               be private to its owner: if group or others have any access
- *               to it (mode & 077), it is refused, with the fix (chmod 600).
+ *               to it (mode & 077), it is refused, with the fix (chmod 600);
+ *               so is a file owned by another user than the effective one
+ *               (as ssh refuses such a key: its owner can swap it).
  * Anything else is refused as "not a spec" without being echoed: someone who
  * pasted the key itself into the config must not see it printed in the error.
  *

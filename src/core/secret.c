@@ -154,6 +154,16 @@ static int load_file(tb_secret *out, const char *path, char *err, size_t errlen)
         close(fd);
         return TB_ECONFIG;
     }
+    /* Like ssh again: a file owned by someone else is theirs to swap or
+     * read whenever they like, whatever its mode says today. */
+    if (st.st_uid != geteuid()) {
+        tb__errf(err, errlen,
+                 "file:%s: is owned by uid %u, not by the user running tradebus (uid %u); a "
+                 "secret file must belong to that user: copy it, then chmod 600 the copy",
+                 path, (unsigned)st.st_uid, (unsigned)geteuid());
+        close(fd);
+        return TB_ECONFIG;
+    }
     /* Room for the longest secret and a "\r\n" after it; a file that fills
      * the buffer is too long, whatever the bytes beyond would be (never
      * silently cut a secret short). */
