@@ -6,6 +6,7 @@
  * mid-run and started again, when the broker restarts mid-run, and with a
  * poison message in the queues. */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -462,6 +463,112 @@ static void test_dist_up_interrupted_then_resumed_changes_nothing(void **state)
     assert_each_order_once(f);
 }
 
+/* Every child of pid whose command line holds what: 1, else 0; *kids
+ * counts the children seen. */
+static int child_cmdline_has(pid_t parent, const char *what, int *kids)
+{
+    DIR *d = opendir("/proc");
+    if (!d) return 0;
+    int found = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        char p[300], buf[8192];
+        snprintf(p, sizeof(p), "/proc/%s/stat", e->d_name);
+        FILE *fp = fopen(p, "r");
+        if (!fp) continue;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+        fclose(fp);
+        buf[n] = 0;
+        /* "pid (comm) state ppid ...": comm may hold spaces, so after ')' */
+        const char *rp = strrchr(buf, ')');
+        long ppid = 0;
+        char st;
+        if (!rp || sscanf(rp + 1, " %c %ld", &st, &ppid) != 2 || ppid != (long)parent) continue;
+        snprintf(p, sizeof(p), "/proc/%s/cmdline", e->d_name);
+        if (!(fp = fopen(p, "r"))) continue;
+        n = fread(buf, 1, sizeof(buf) - 1, fp);
+        fclose(fp);
+        if (!n) continue; /* a zombie */
+        buf[n] = 0;
+        /* Between fork and exec a child still shows up's own command line. */
+        const char *arg1 = buf + strlen(buf) + 1;
+        if (arg1 < buf + n && !strcmp(arg1, "up")) continue;
+        (*kids)++;
+        for (size_t k = 0; k < n; k++)
+            if (!buf[k]) buf[k] = ' ';
+        buf[n] = 0;
+        if (strstr(buf, what)) found = 1;
+    }
+    closedir(d);
+    return found;
+}
+
+/* `up` used to hand its children at most 31 --set/--data pairs (silently
+ * running another config than the one it checked) and to copy each value
+ * into every child's command line, where `ps` shows a password. The config
+ * here says fee_bps = 99; the last of 42 --set puts back 7.5: the run must
+ * equal the embedded one, and no child's command line holds the value. */
+static void test_dist_up_passes_every_set_and_none_on_a_command_line(void **state)
+{
+    fixture *f = *state;
+    name_run(f, "sets");
+    char *ini = tbt_read_in(f->dir, "run.ini"), path[1024];
+    char *fee = strstr(ini, "fee_bps = 7.5\n");
+    assert_non_null(fee);
+    memcpy(fee, "fee_bps = 99 \n", 14);
+    tbt_write_file(f->dir, "run-fee.ini", ini, path, sizeof(path));
+    free(ini);
+    pid_t up = fork();
+    assert_true(up >= 0);
+    if (up == 0) {
+        char set[128];
+        snprintf(set, sizeof(set), "bus.name=%s", f->run);
+        const char *argv[120];
+        int n = 0;
+        argv[n++] = TB_BINARY;
+        argv[n++] = "up";
+        argv[n++] = "--config";
+        argv[n++] = "run-fee.ini";
+        argv[n++] = "--set";
+        argv[n++] = set;
+        for (int i = 0; i < 40; i++) {
+            argv[n++] = "--set";
+            argv[n++] = "risk.max_open_orders=10";
+        }
+        argv[n++] = "--set";
+        argv[n++] = "exchange.fee_bps=7.50000000";
+        argv[n++] = "--out";
+        argv[n++] = "dist";
+        argv[n] = NULL;
+        if (chdir(f->dir) != 0 || !freopen("up.log", "w", stdout) ||
+            !freopen("up.err", "w", stderr))
+            _exit(126);
+        execv(TB_BINARY, (char **)argv);
+        _exit(127);
+    }
+    int kids = 0, leaked = 0, st;
+    for (int waited = 0; waitpid(up, &st, WNOHANG) == 0; waited += 20) {
+        if (waited > 120000) {
+            kill(up, SIGKILL);
+            fail_msg("tradebus up did not finish in 120 s");
+        }
+        leaked |= child_cmdline_has(up, "7.50000000", &kids);
+        sleep_ms(20);
+    }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        char *err = tbt_read_in(f->dir, "up.err");
+        fail_msg("tradebus up ended with status %d:\n%s", st, err ? err : "");
+    }
+    assert_true(kids > 0); /* the children were looked at */
+    assert_false(leaked);
+    assert_same_as_embedded(f);
+    /* The file that carried the values is gone with the run. */
+    char args[700];
+    snprintf(args, sizeof(args), "%s/state/%s-up.args", f->dir, f->run);
+    assert_int_equal(access(args, F_OK), -1);
+}
+
 /* Runs `tradebus ARGS` until its stdout holds want (or 20 s pass). */
 static char *cli_until(fixture *f, const char *want, const char *args)
 {
@@ -577,6 +684,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dist_up_writes_what_backtest_writes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dist_up_passes_every_set_and_none_on_a_command_line,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_dist_each_process_killed_and_restarted_changes_nothing,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_dist_broker_restart_mid_run_changes_nothing, setup,

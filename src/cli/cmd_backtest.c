@@ -360,6 +360,53 @@ int cli_exit_for(int rc, const char *err, const char *out)
     }
 }
 
+/* The --set/--data pairs `tradebus up` hands its children in a file (so a
+ * password in --set bus.url=... never shows in their command lines):
+ * "--set" or "--data", then its value, each NUL-terminated. Applied where
+ * --args-file stands among the other --set/--data. */
+static int apply_args_file(tb_config *cfg, const char *path, char *err, size_t errlen)
+{
+    /* 1 MiB: far more pairs than anyone types; a bigger file is not ours. */
+    enum { ARGS_MAX = 1 << 20 };
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "--args-file %s: cannot open: %s", path, strerror(errno));
+        return TB_ECONFIG;
+    }
+    char *buf = malloc(ARGS_MAX + 1);
+    size_t n = buf ? fread(buf, 1, ARGS_MAX + 1, f) : 0;
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf) return TB_ENOMEM;
+    int rc = 0;
+    if (bad || n > ARGS_MAX || (n && buf[n - 1] != 0)) {
+        snprintf(err, errlen, "--args-file %s: %s", path,
+                 bad ? "read error" : "not an argument file written by tradebus up");
+        rc = TB_ECONFIG;
+    }
+    for (size_t i = 0; !rc && i < n;) {
+        const char *opt = buf + i;
+        i += strlen(opt) + 1;
+        if (i >= n) {
+            snprintf(err, errlen, "--args-file %s: %.40s has no value", path, opt);
+            rc = TB_ECONFIG;
+            break;
+        }
+        const char *val = buf + i;
+        i += strlen(val) + 1;
+        if (!strcmp(opt, "--set")) {
+            rc = tb_config_set(cfg, val, err, errlen);
+        } else if (!strcmp(opt, "--data")) {
+            rc = tb_config_add_data(cfg, val);
+        } else {
+            snprintf(err, errlen, "--args-file %s: unknown option '%.40s'", path, opt);
+            rc = TB_ECONFIG;
+        }
+    }
+    free(buf);
+    return rc;
+}
+
 int cli_parse_run(int argc, char **argv, cli_run *r, const char *help_text, cli_extra_opt extra,
                   void *ctx)
 {
@@ -387,7 +434,7 @@ int cli_parse_run(int argc, char **argv, cli_run *r, const char *help_text, cli_
             continue;
         }
         int known = !strcmp(a, "--config") || !strcmp(a, "--data") || !strcmp(a, "--set") ||
-                    !strcmp(a, "--out");
+                    !strcmp(a, "--out") || !strcmp(a, "--args-file");
         if (!known) {
             int took = extra ? extra(a, v, ctx) : 0;
             if (took < 0) return EXIT_USAGE;
@@ -420,6 +467,8 @@ int cli_parse_run(int argc, char **argv, cli_run *r, const char *help_text, cli_
             if ((rc = tb_config_set(&r->cfg, argv[++i], err, sizeof(err))) != 0) goto fail;
         } else if (strcmp(argv[i], "--data") == 0) {
             if ((rc = tb_config_add_data(&r->cfg, argv[++i])) != 0) goto fail;
+        } else if (strcmp(argv[i], "--args-file") == 0) {
+            if ((rc = apply_args_file(&r->cfg, argv[++i], err, sizeof(err))) != 0) goto fail;
         } else if (!strcmp(argv[i], "--config") || !strcmp(argv[i], "--out")) {
             i++;
         }

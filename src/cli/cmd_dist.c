@@ -37,6 +37,9 @@ const char *const cli_component_help =
     "  --metrics-port PORT\n"
     "                serve Prometheus metrics (role label = ROLE) at\n"
     "                http://127.0.0.1:PORT/metrics (docs/monitoring.md)\n"
+    "  --args-file FILE\n"
+    "                more --set/--data, read from FILE (written by `tradebus up`,\n"
+    "                so a password given with --set stays off every command line)\n"
     "  --accept-config-change\n"
     "                restarting with a changed config (a fix, e.g. a strategy the\n"
     "                positions process refused fills for): re-execute the saved\n"
@@ -56,7 +59,9 @@ const char *const cli_feed_help =
     "first bar not yet finished by every component.\n"
     "\n"
     "  --rate N      at most N bars per second (replaying history at a live pace)\n"
-    "  --state DIR   where the feed keeps its state (default [bus] state_dir)\n";
+    "  --state DIR   where the feed keeps its state (default [bus] state_dir)\n"
+    "  --args-file FILE\n"
+    "                more --set/--data, read from FILE (written by `tradebus up`)\n";
 
 const char *const cli_status_help =
     "tradebus status --config FILE [--set SECTION.KEY=VALUE]... [--state DIR]\n"

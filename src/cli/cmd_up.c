@@ -39,6 +39,11 @@ const char *const cli_up_help =
     "  --resume      continue the interrupted run instead of starting afresh\n"
     "  --rate N      the feed publishes at most N bars per second\n"
     "\n"
+    "Every --set and --data reaches every process, however many there are, through\n"
+    "a file in the state folder (DIR/<name>-up.args, mode 600, removed at the end)\n"
+    "rather than their command lines: a password in --set bus.url=... never shows\n"
+    "in `ps`.\n"
+    "\n"
     "A private broker for the examples: sh scripts/broker.sh start /tmp/mq 5672\n"
     "\n"
     "Exit codes: 0 the run finished, 1 a process failed, 2 usage or config error,\n"
@@ -47,8 +52,7 @@ const char *const cli_up_help =
 typedef struct {
     const char *state_dir, *rate;
     int resume;
-    const char *sets[64]; /* "--set" or "--data", then its value */
-    int nsets;
+    const char *args_file; /* the --set/--data pairs, for the children */
 } up_opts;
 
 static int up_opt(const char *opt, const char *val, void *ctx)
@@ -132,8 +136,49 @@ static pid_t spawn(const char *self, char **argv, int *fd)
     return pid;
 }
 
+/* Writes every --set/--data pair of argv, in order, to PATH (mode 0600,
+ * through a temporary file renamed over it): the children read them there
+ * (--args-file) rather than on their command lines, where any user's `ps`
+ * would show a password given as --set bus.url=amqp://user:pw@host/. */
+static int write_args_file(const char *path, int argc, char **argv)
+{
+    char tmp[4300];
+    snprintf(tmp, sizeof(tmp), "%.4200s.%ld.tmp", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) goto fail;
+    /* A file left by an older run may have looser bits: 0600 whatever the
+     * umask or the past said. */
+    if (fchmod(fd, 0600) != 0) goto fail_fd;
+    for (int i = 0; i + 1 < argc; i++) {
+        if (strcmp(argv[i], "--set") && strcmp(argv[i], "--data")) continue;
+        for (int k = 0; k < 2; k++) {
+            const char *w = argv[i + k]; /* the option, then its value */
+            size_t len = strlen(w) + 1, done = 0;
+            while (done < len) {
+                ssize_t n = write(fd, w + done, len - done);
+                if (n < 0 && errno == EINTR) continue;
+                if (n < 0) goto fail_fd;
+                done += (size_t)n;
+            }
+        }
+        i++;
+    }
+    if (close(fd) != 0) goto fail;
+    if (rename(tmp, path) != 0) goto fail;
+    return 0;
+fail_fd:;
+    int e = errno;
+    close(fd);
+    errno = e;
+fail:
+    e = errno;
+    fprintf(stderr, "tradebus up: cannot write %s: %s\n", path, strerror(e));
+    unlink(tmp);
+    return EXIT_RUNTIME;
+}
+
 /* The same command line for each process: the config and the --set
- * overrides, so every process builds the same run. */
+ * overrides (by file), so every process builds the same run. */
 static char **child_argv(const char *self, const char *cmd, const char *role, const char *shard,
                          const cli_run *r, const up_opts *u, char **buf)
 {
@@ -147,8 +192,8 @@ static char **child_argv(const char *self, const char *cmd, const char *role, co
     }
     buf[n++] = "--config";
     buf[n++] = (char *)r->config_path;
-    for (int i = 0; i < u->nsets; i++)
-        buf[n++] = (char *)u->sets[i];
+    buf[n++] = "--args-file";
+    buf[n++] = (char *)u->args_file;
     if (role) {
         buf[n++] = "--out";
         buf[n++] = (char *)r->out;
@@ -171,11 +216,6 @@ int cmd_up(int argc, char **argv)
     cli_run r;
     up_opts u;
     memset(&u, 0, sizeof(u));
-    for (int i = 0; i + 1 < argc && u.nsets < 62; i++)
-        if (!strcmp(argv[i], "--set") || !strcmp(argv[i], "--data")) {
-            u.sets[u.nsets++] = argv[i];
-            u.sets[u.nsets++] = argv[++i];
-        }
     int code = cli_parse_run(argc, argv, &r, cli_up_help, up_opt, &u);
     if (code >= 0) return code;
     if (!r.cfg.bus_amqp) {
@@ -225,6 +265,26 @@ int cmd_up(int argc, char **argv)
             snprintf(extra, sizeof(extra), "%s-shm", state);
             remove(extra);
         }
+    }
+    /* Next to the processes' state files, which are as private. */
+    char args_path[4200];
+    {
+        const char *dir = u.state_dir           ? u.state_dir
+                          : r.cfg.bus_state_dir ? r.cfg.bus_state_dir
+                                                : "tradebus-state";
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+            fprintf(stderr, "tradebus up: %s: cannot create the state directory: %s\n", dir,
+                    strerror(errno));
+            tb_config_free(&r.cfg);
+            return EXIT_RUNTIME;
+        }
+        snprintf(args_path, sizeof(args_path), "%s/%s-up.args", dir,
+                 r.cfg.bus_name ? r.cfg.bus_name : "tradebus");
+        if (write_args_file(args_path, argc, argv)) {
+            tb_config_free(&r.cfg);
+            return EXIT_RUNTIME;
+        }
+        u.args_file = args_path;
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -311,6 +371,9 @@ int cmd_up(int argc, char **argv)
     }
     for (int i = 0; i < nk; i++)
         if (kids[i].fd >= 0) close(kids[i].fd);
+    /* Every child has read it (they all exited): a password need not stay
+     * on disk longer than the run. */
+    unlink(args_path);
     tb_config_free(&r.cfg);
     if (interrupted) {
         fprintf(stderr, "tradebus up: interrupted; `tradebus up --resume` continues the run\n");
