@@ -257,6 +257,96 @@ static void test_unterminated_section_header_reports_the_line(void **state)
     assert_true(strncmp(f->err, want, strlen(want)) == 0);
 }
 
+/* Writes n bytes (NULs allowed) as cfg.ini and loads it, expecting
+ * TB_ECONFIG with an error that is exactly "<path><suffix>". */
+static void load_bytes_fails_with(fixture *f, const char *bytes, size_t n, const char *suffix)
+{
+    snprintf(f->path, sizeof(f->path), "%s/cfg.ini", f->dir);
+    FILE *fp = fopen(f->path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(bytes, 1, n, fp), n);
+    assert_int_equal(fclose(fp), 0);
+    assert_int_equal(tb_config_load(&f->cfg, f->path, f->err, sizeof(f->err)), TB_ECONFIG);
+    char want[1600];
+    snprintf(want, sizeof(want), "%s%s", f->path, suffix);
+    assert_string_equal(f->err, want);
+}
+
+/* A NUL would end the value for every string function after it:
+ * `fee_bps = 1<NUL> 00` must not read as 1. */
+static void test_nul_byte_is_an_error_naming_file_and_line(void **state)
+{
+    static const char text[] = "[backtest]\ndata = bars.csv\n[exchange]\nfee_bps = 1\0 00\n";
+    load_bytes_fails_with(*state, text, sizeof(text) - 1,
+                          ":4: a NUL byte in the line (not a text file?)");
+}
+
+/* /dev/urandom or a binary file given as --config: refused once past
+ * 1 MiB (or at a NUL or a 64 KiB line, whichever comes first), never read
+ * until memory runs out. */
+static void test_config_over_1_mib_is_refused(void **state)
+{
+    fixture *f = *state;
+    size_t n = (1u << 20) + 100;
+    char *text = malloc(n);
+    assert_non_null(text);
+    for (size_t i = 0; i < n; i++)
+        text[i] = i % 64 == 63 ? '\n' : i % 64 == 0 ? ';' : 'x'; /* comment lines */
+    load_bytes_fails_with(f, text, n,
+                          ":16385: config larger than 1 MiB (1048576 bytes): not a config file?");
+    free(text);
+    /* Exactly 1 MiB of comments is still a config. */
+    tbt_write_file(f->dir, "cfg.ini", "", f->path, sizeof(f->path));
+    FILE *fp = fopen(f->path, "wb");
+    assert_non_null(fp);
+    for (size_t i = 0; i < (1u << 20) / 64; i++)
+        fprintf(fp, ";%062d\n", 0);
+    fclose(fp);
+    assert_int_equal(tb_config_load(&f->cfg, f->path, f->err, sizeof(f->err)), 0);
+}
+
+static void test_line_over_64_kib_is_an_error_naming_file_and_line(void **state)
+{
+    fixture *f = *state;
+    size_t n = 70000;
+    char *text = malloc(n + 32);
+    assert_non_null(text);
+    strcpy(text, "[backtest]\ndata = ");
+    size_t h = strlen(text);
+    memset(text + h, 'a', n);
+    text[h + n] = '\n';
+    load_bytes_fails_with(f, text, h + n + 1, ":2: line longer than 65536 bytes");
+    free(text);
+}
+
+/* Loading and building stay linear in the number of sections: 10,000
+ * strategies (which took seconds when each key scanned every earlier one). */
+static void test_ten_thousand_strategy_sections_load(void **state)
+{
+    fixture *f = *state;
+    snprintf(f->path, sizeof(f->path), "%s/cfg.ini", f->dir);
+    FILE *fp = fopen(f->path, "w");
+    assert_non_null(fp);
+    fputs("[backtest]\ndata = bars.csv\n", fp);
+    for (int i = 0; i < 10000; i++)
+        fprintf(fp, "[strategy.s%d]\ntype = sma_cross\nsymbol = BTCUSDT\nfast = %d\n", i,
+                2 + i % 7);
+    fputs("[strategy.s17]\nfast = 9\n", fp); /* a later key of an earlier section wins */
+    fclose(fp);
+    assert_int_equal(tb_config_load(&f->cfg, f->path, f->err, sizeof(f->err)), 0);
+    build_ok(f);
+    assert_int_equal(f->cfg.nstrategies, 10000);
+    for (int i = 0; i < 10000; i += 999) {
+        char id[32], fast[8];
+        snprintf(id, sizeof(id), "s%d", i);
+        snprintf(fast, sizeof(fast), "%d", i == 17 ? 9 : 2 + i % 7);
+        assert_string_equal(f->cfg.strategies[i].id, id);
+        assert_string_equal(f->cfg.strategies[i].symbol, "BTCUSDT");
+        assert_string_equal(param(&f->cfg.strategies[i], "fast")->value, fast);
+    }
+    assert_string_equal(param(&f->cfg.strategies[17], "fast")->value, "9");
+}
+
 static void test_line_longer_than_200_chars_is_read_whole(void **state)
 {
     fixture *f = *state;
@@ -721,6 +811,10 @@ int main(void)
         T(test_defaults_applied_for_keys_not_in_file),
         T(test_every_section_is_parsed),
         T(test_several_strategy_sections_keep_file_order),
+        T(test_nul_byte_is_an_error_naming_file_and_line),
+        T(test_config_over_1_mib_is_refused),
+        T(test_line_over_64_kib_is_an_error_naming_file_and_line),
+        T(test_ten_thousand_strategy_sections_load),
         T(test_missing_file_is_eio_naming_the_path),
         T(test_syntax_error_reports_the_line),
         T(test_unterminated_section_header_reports_the_line),

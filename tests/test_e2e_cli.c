@@ -364,6 +364,42 @@ static void test_progress_bar_on_a_terminal(void **state)
     free(tty);
 }
 
+/* On a terminal, data from a pipe (`<(cat f.csv)`, /dev/stdin) or a FIFO
+ * is read once, by the run: the bar shows no total rather than counting
+ * rows first (which emptied the pipe: "file is empty", or hung on the FIFO). */
+static void test_progress_bar_with_data_from_a_pipe_or_fifo(void **state)
+{
+    (void)state;
+    if (system("command -v script >/dev/null 2>&1") != 0) skip();
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && TRADEBUS_PROGRESS_DELAY=0 timeout 60 script -qec 'cat "
+             "data/BTCUSDT-1m-2024-01.csv | %s backtest --config examples/sma_cross.ini "
+             "--data BTCUSDT:/dev/stdin --out o' /dev/null </dev/null >tty.txt 2>&1",
+             dir, TB_BINARY);
+    int st = system(cmd);
+    char *tty = tbt_read_in(dir, "tty.txt");
+    assert_non_null(tty);
+    if (st != 0) fail_msg("pipe: status %d: %s", st, tty);
+    assert_non_null(strstr(tty, "bars/s"));
+    assert_null(strstr(tty, "ETA")); /* no total: no ETA */
+    assert_non_null(strstr(tty, "2880 (bad rows"));
+    free(tty);
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && rm -f fifo && mkfifo fifo && (cat data/BTCUSDT-1m-2024-01.csv > fifo &) "
+             "&& TRADEBUS_PROGRESS_DELAY=0 timeout 60 script -qec '%s backtest --config "
+             "examples/sma_cross.ini --data BTCUSDT:fifo --out o' /dev/null </dev/null "
+             ">tty.txt 2>&1",
+             dir, TB_BINARY);
+    st = system(cmd);
+    tty = tbt_read_in(dir, "tty.txt");
+    assert_non_null(tty);
+    if (st != 0) fail_msg("fifo: status %d: %s", st, tty);
+    assert_non_null(strstr(tty, "bars/s"));
+    assert_non_null(strstr(tty, "2880 (bad rows"));
+    free(tty);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -378,6 +414,7 @@ int main(void)
         cmocka_unit_test(test_help_pages_fit_80_columns_with_one_examples_heading),
         cmocka_unit_test(test_no_progress_bar_when_stderr_is_not_a_terminal),
         cmocka_unit_test(test_progress_bar_on_a_terminal),
+        cmocka_unit_test(test_progress_bar_with_data_from_a_pipe_or_fifo),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -180,6 +180,28 @@ static void test_parity_runs_a_legacy_command_and_reads_its_stdout(void **state)
     free(err);
 }
 
+/* A command that closes its stdout and keeps running is killed at
+ * --legacy-timeout (exit 1, the option named); one killed by a signal says
+ * which; a legacy log that never ends a line stops at the line limit. */
+static void test_parity_legacy_command_timeout_signal_and_line_limit(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    assert_int_equal(tbt_run_cli(dir, &err,
+                                 "parity --config bt.ini --legacy-timeout 1 "
+                                 "--legacy-cmd 'exec >&-; sleep 30'"),
+                     1);
+    if (!strstr(err, "did not finish within 1 s (--legacy-timeout")) fail_msg("stderr: %s", err);
+    free(err);
+    assert_int_equal(tbt_run_cli(dir, &err, "parity --config bt.ini --legacy-cmd 'kill -9 $$'"), 3);
+    if (!strstr(err, "killed by signal 9 (SIGKILL)")) fail_msg("stderr: %s", err);
+    free(err);
+    assert_int_equal(tbt_run_cli(dir, &err, "parity --config bt.ini --legacy-log /dev/zero"), 3);
+    if (!strstr(err, "/dev/zero:1: line longer than 65536 bytes")) fail_msg("stderr: %s", err);
+    free(err);
+    assert_int_equal(tbt_run_cli(dir, NULL, "parity --config bt.ini --legacy-timeout soon"), 2);
+}
+
 static void test_parity_usage_errors_exit_2(void **state)
 {
     (void)state;
@@ -331,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_parity_catches_an_extra_order),
         cmocka_unit_test(test_parity_malformed_legacy_line_names_it_and_exits_3),
         cmocka_unit_test(test_parity_runs_a_legacy_command_and_reads_its_stdout),
+        cmocka_unit_test(test_parity_legacy_command_timeout_signal_and_line_limit),
         cmocka_unit_test(test_parity_usage_errors_exit_2),
         cmocka_unit_test(test_parity_tolerances_accept_small_differences),
         cmocka_unit_test(test_parity_reads_the_data_with_the_configs_round_prices),

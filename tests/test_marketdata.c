@@ -653,13 +653,92 @@ static void test_md_overlong_line_is_bad_row(void **state)
 {
     fx *f = *state;
     size_t n = 70000;
-    char *content = malloc(n + sizeof ROW0 + 2);
+    char *content = malloc(sizeof ROW0 + n + sizeof ROW1 + 2);
     assert_non_null(content);
-    memset(content, '1', n);
-    content[n] = '\n';
-    memcpy(content + n + 1, ROW0, sizeof ROW0);
-    expect_row_error(f, content, 1, "line is longer than 65536 bytes");
+    memcpy(content, ROW0, sizeof ROW0 - 1);
+    memset(content + sizeof ROW0 - 1, '1', n);
+    content[sizeof ROW0 - 1 + n] = '\n';
+    memcpy(content + sizeof ROW0 + n, ROW1, sizeof ROW1);
+    expect_row_error(f, content, 2, "line longer than 65536 bytes");
     free(content);
+}
+
+/* A generic row padded with blanks to exactly n bytes before its line end. */
+static char *padded_generic(size_t n, const char *eol)
+{
+    static const char head[] = "timestamp,open,high,low,close,volume\n";
+    static const char row[] = "1704067200,1,1,1,1,1";
+    char *c = malloc(sizeof head + n + 8);
+    assert_non_null(c);
+    memcpy(c, head, sizeof head - 1);
+    char *p = c + sizeof head - 1;
+    memcpy(p, row, sizeof row - 1);
+    memset(p + sizeof row - 1, ' ', n - (sizeof row - 1));
+    strcpy(p + n, eol);
+    return c;
+}
+
+/* The limit counts the bytes before "\n" or "\r\n": 65536 pass, 65537 do not. */
+static void test_md_line_of_exactly_the_limit_is_accepted(void **state)
+{
+    fx *f = *state;
+    static const char *const eols[] = {"\n", "\r\n", ""};
+    for (size_t i = 0; i < 3; i++) {
+        char *c = padded_generic(65536, eols[i]);
+        tb_md_reader *r = open_ok(f, write_file(f, "BTCUSDT.csv", c));
+        tb_market_data b;
+        assert_int_equal(tb_md_reader_next(r, &b, f->err, sizeof f->err), 0);
+        assert_int_equal(tb_md_reader_next(r, &b, f->err, sizeof f->err), TB_EEOF);
+        tb_md_reader_close(r);
+        free(c);
+        c = padded_generic(65537, eols[i]);
+        expect_row_error(f, c, 2, "line longer than 65536 bytes");
+        free(c);
+    }
+}
+
+/* /dev/zero has no line end: the reader must stop at the limit rather than
+ * grow a buffer until memory runs out. */
+static void test_md_endless_line_fails_at_the_limit(void **state)
+{
+    fx *f = *state;
+    tb_md_reader *r = NULL;
+    assert_int_equal(tb_md_reader_open("BTCUSDT:/dev/zero", NULL, &r, f->err, sizeof f->err),
+                     TB_EDATA);
+    assert_null(r);
+    assert_string_equal(f->err, "/dev/zero:1: line longer than 65536 bytes");
+}
+
+/* Under the skip policy an over-long line is one bad row: the reader goes
+ * on after its line end, and the next line keeps its own number. */
+static void test_md_skip_policy_skips_an_overlong_line(void **state)
+{
+    fx *f = *state;
+    size_t n = 300000; /* several buffers' worth */
+    char *content = malloc(sizeof ROW0 + n + sizeof ROW1 + 2);
+    assert_non_null(content);
+    memcpy(content, ROW0, sizeof ROW0 - 1);
+    memset(content + sizeof ROW0 - 1, '7', n);
+    content[sizeof ROW0 - 1 + n] = '\n';
+    memcpy(content + sizeof ROW0 + n, ROW1, sizeof ROW1);
+    const char *path = write_file(f, "BTCUSDT.csv", content);
+    free(content);
+    tb_md_config cfg;
+    tb_md_config_init(&cfg);
+    cfg.on_bad_row = TB_BAD_ROW_SKIP;
+    cfg.warn = on_warn;
+    cfg.warn_ctx = f;
+    tb_md_reader *r = NULL;
+    assert_int_equal(tb_md_reader_open(path, &cfg, &r, f->err, sizeof f->err), 0);
+    tb_market_data b;
+    assert_int_equal(tb_md_reader_next(r, &b, f->err, sizeof f->err), 0);
+    assert_int_equal(tb_md_reader_next(r, &b, f->err, sizeof f->err), 0);
+    assert_true(b.open_time == (T0_MS + 60000) * NS_MS);
+    assert_int_equal(tb_md_reader_next(r, &b, f->err, sizeof f->err), TB_EEOF);
+    assert_int_equal(tb_md_reader_bad_rows(r), 1);
+    snprintf(f->expect, sizeof f->expect, "%s:2: line longer than 65536 bytes", path);
+    assert_string_equal(f->first_warning, f->expect);
+    tb_md_reader_close(r);
 }
 
 static void test_md_error_is_sticky(void **state)
@@ -938,9 +1017,12 @@ int main(void)
         T(test_md_generic_bad_timestamp_rejected),
         T(test_md_generic_wrong_column_count_rejected),
         T(test_md_overlong_line_is_bad_row),
+        T(test_md_line_of_exactly_the_limit_is_accepted),
+        T(test_md_endless_line_fails_at_the_limit),
         T(test_md_error_is_sticky),
         T(test_md_error_message_truncates_safely),
         T(test_md_skip_policy_counts_warns_and_continues),
+        T(test_md_skip_policy_skips_an_overlong_line),
         T(test_md_merge_orders_by_close_time_ties_by_spec_order),
         T(test_md_merge_sums_bad_rows),
         T(test_md_merge_propagates_row_error),

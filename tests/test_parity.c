@@ -535,6 +535,65 @@ static void test_create_and_add_check_arguments(void **state)
     tb_parity_destroy(NULL);
 }
 
+/* ---- the legacy side from a command -------------------------------------- */
+
+static int legacy_cmd(const char *cmd, int64_t timeout_ms, char *err, size_t errlen)
+{
+    tb_parity *p;
+    assert_int_equal(tb_parity_create(NULL, &p), 0);
+    tb_legacy_cmd_options opt;
+    tb_legacy_cmd_options_init(&opt);
+    assert_true(opt.timeout_ms == 600000); /* the documented default */
+    opt.timeout_ms = timeout_ms;
+    int rc = tb_parity_add_legacy_cmd(p, cmd, &opt, NULL, err, errlen);
+    if (rc == 0) {
+        load(p, TB_SIDE_PIPELINE, pipeline_log);
+        assert_int_equal(tb_parity_compare(p, INT64_MAX), 0);
+    }
+    tb_parity_destroy(p);
+    return rc;
+}
+
+static void test_legacy_cmd_output_is_the_legacy_side(void **state)
+{
+    (void)state;
+    char cmd[4096], err[512];
+    snprintf(cmd, sizeof cmd, "printf '%%s' '%s'", pipeline_log);
+    assert_int_equal(legacy_cmd(cmd, 10000, err, sizeof err), 0);
+    assert_int_equal(legacy_cmd("exit 4", 10000, err, sizeof err), TB_EIO);
+    assert_non_null(strstr(err, "'exit 4' failed (exit status 4)"));
+}
+
+/* A command printing without a newline is stopped at the line limit (not
+ * read until memory runs out), and killed. */
+static void test_legacy_cmd_endless_line_fails_at_the_limit(void **state)
+{
+    (void)state;
+    char err[512];
+    assert_int_equal(legacy_cmd("cat /dev/zero", 0, err, sizeof err), TB_EPARSE);
+    assert_string_equal(err, "--legacy-cmd output:1: line longer than 65536 bytes");
+}
+
+/* Closed stdout, still running: killed at the timeout, whose message names
+ * the limit. So is a command that stops writing with stdout open. */
+static void test_legacy_cmd_that_does_not_finish_is_killed_at_the_timeout(void **state)
+{
+    (void)state;
+    char err[512];
+    assert_int_equal(legacy_cmd("exec >&-; sleep 30", 200, err, sizeof err), TB_ETIMEOUT);
+    assert_string_equal(err, "legacy command 'exec >&-; sleep 30' did not finish within 0.200 s");
+    assert_int_equal(legacy_cmd("sleep 30", 1000, err, sizeof err), TB_ETIMEOUT);
+    assert_string_equal(err, "legacy command 'sleep 30' did not finish within 1 s");
+}
+
+static void test_legacy_cmd_killed_by_a_signal_names_it(void **state)
+{
+    (void)state;
+    char err[512];
+    assert_int_equal(legacy_cmd("kill -9 $$", 10000, err, sizeof err), TB_EIO);
+    assert_string_equal(err, "legacy command 'kill -9 $$' was killed by signal 9 (SIGKILL)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -555,6 +614,10 @@ int main(void)
         cmocka_unit_test(test_final_mismatch_reported_only_at_the_end),
         cmocka_unit_test(test_divergences_beyond_the_cap_are_counted_not_kept),
         cmocka_unit_test(test_create_and_add_check_arguments),
+        cmocka_unit_test(test_legacy_cmd_output_is_the_legacy_side),
+        cmocka_unit_test(test_legacy_cmd_endless_line_fails_at_the_limit),
+        cmocka_unit_test(test_legacy_cmd_that_does_not_finish_is_killed_at_the_timeout),
+        cmocka_unit_test(test_legacy_cmd_killed_by_a_signal_names_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -532,6 +532,36 @@ static void test_read_returns_sink_error(void **state)
     assert_non_null(strstr(err, "bot.jsonl:1: "));
 }
 
+/* The 64 KiB line limit holds while reading: a longer line (or /dev/zero,
+ * which never ends one) is refused at the limit, naming its line. */
+static void test_read_refuses_a_line_over_64_kib(void **state)
+{
+    (void)state;
+    size_t n = 200000;
+    char *log = malloc(n + 200);
+    assert_non_null(log);
+    int head = snprintf(log, 200, "%s\n",
+                        "{\"kind\":\"final\",\"realized_pnl\":\"0\","
+                        "\"unrealized_pnl\":\"0\",\"fees\":\"0\"}");
+    memset(log + head, ' ', n);
+    strcpy(log + head + n, "\n");
+    FILE *f = fmemopen(log, strlen(log), "r");
+    assert_non_null(f);
+    collector c = {0};
+    char err[256];
+    assert_int_equal(tb_tradelog_read(f, "bot.jsonl", collect, &c, err, sizeof err), TB_EPARSE);
+    fclose(f);
+    free(log);
+    assert_string_equal(err, "bot.jsonl:2: line longer than 65536 bytes");
+    assert_int_equal(c.n, 1);
+
+    f = fopen("/dev/zero", "r");
+    assert_non_null(f);
+    assert_int_equal(tb_tradelog_read(f, "/dev/zero", collect, &c, err, sizeof err), TB_EPARSE);
+    fclose(f);
+    assert_string_equal(err, "/dev/zero:1: line longer than 65536 bytes");
+}
+
 static void test_sink_file_writes_one_line_per_record(void **state)
 {
     (void)state;
@@ -880,6 +910,7 @@ int main(void)
         cmocka_unit_test(test_read_skips_blank_lines_and_numbers_records),
         cmocka_unit_test(test_read_reports_file_and_line_and_stops),
         cmocka_unit_test(test_read_returns_sink_error),
+        cmocka_unit_test(test_read_refuses_a_line_over_64_kib),
         cmocka_unit_test(test_sink_file_writes_one_line_per_record),
         cmocka_unit_test(test_writer_merges_the_updates_of_a_flip_into_one_record),
         cmocka_unit_test(test_writer_keeps_updates_of_different_fills_apart),

@@ -97,6 +97,31 @@ TB_EXPORT int tb_parity_add_legacy_run(tb_parity *p, const struct tb_config *cfg
 TB_EXPORT int tb_parity_add_legacy_log(tb_parity *p, FILE *f, const char *name, FILE *copy,
                                        char *err, size_t errlen);
 
+/* How long a legacy command may run by default: 10 minutes. */
+#define TB_LEGACY_CMD_TIMEOUT_MS (600 * INT64_C(1000))
+
+typedef struct {
+    /* The whole run, from start to exit, in ms; 0 = no limit. */
+    int64_t timeout_ms;
+} tb_legacy_cmd_options;
+
+/* Fills opt with the defaults (timeout_ms = TB_LEGACY_CMD_TIMEOUT_MS). */
+TB_EXPORT void tb_legacy_cmd_options_init(tb_legacy_cmd_options *opt);
+/* Runs cmd with /bin/sh -c in its own process group (the environment and
+ * stdin are the caller's) and reads its stdout as the LEGACY side's trade
+ * log, lines named "--legacy-cmd output:LINE" (copy as above; opt NULL =
+ * defaults). Lines longer than 65536 bytes are refused while reading, so
+ * memory stays bounded whatever the command prints. On any error, and when
+ * the command is still running at the timeout (its stdout closed or not),
+ * its whole process group is killed and reaped. Returns 0 once the command
+ * exited with status 0; TB_EPARSE (bad or over-long line, "--legacy-cmd
+ * output:LINE: ..."); TB_ETIMEOUT ("legacy command 'CMD' did not finish
+ * within N s"); TB_EIO ("... failed (exit status N)", "... was killed by
+ * signal 9 (SIGKILL)", or it could not be started); a sink error. */
+TB_EXPORT int tb_parity_add_legacy_cmd(tb_parity *p, const char *cmd,
+                                       const tb_legacy_cmd_options *opt, FILE *copy, char *err,
+                                       size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -73,8 +73,10 @@ TB_EXPORT int tb_trade_record_decode(const char *line, size_t len, tb_trade_reco
 
 /* Reads a trade log from f (borrowed; name is used in messages), calling
  * sink for every record in order. Blank lines are skipped. The first bad
- * line stops the read: TB_EPARSE with "name:line: field: what is wrong".
- * A sink error stops it too and is returned. */
+ * line stops the read: TB_EPARSE with "name:line: field: what is wrong",
+ * as does a line longer than 65536 bytes ("name:line: line longer than 65536
+ * bytes", found without storing more than that: memory stays bounded).
+ * A sink error stops it too and is returned; a read error is TB_EIO. */
 TB_EXPORT int tb_tradelog_read(FILE *f, const char *name, tb_record_sink sink, void *ctx, char *err,
                                size_t errlen);
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -109,7 +110,10 @@ const char *cli_data_path(const char *spec)
 /* The bars a run will read, near enough for a progress bar: the data files'
  * lines, less a header line. One sequential read per file, 1 MiB at a time (about 30 ms
  * for a 1 M-row, 100 MB file in the page cache). 0 if a file cannot be read
- * (the run itself will say why): the bar then shows no total. */
+ * (the run itself will say why): the bar then shows no total. Only regular
+ * files are counted: a pipe (`<(cat f.csv)`) or FIFO can be read once, by
+ * the run, and opening a FIFO with no writer yet would block; /dev/zero
+ * never ends. Those get a bar without a total. */
 static uint64_t count_rows(const tb_config *cfg)
 {
     enum { CHUNK = 1 << 20 };
@@ -117,8 +121,12 @@ static uint64_t count_rows(const tb_config *cfg)
     if (!buf) return 0;
     uint64_t total = 0;
     for (size_t k = 0; k < cfg->ndata; k++) {
-        FILE *f = fopen(cli_data_path(cfg->data[k]), "rb");
-        if (!f) {
+        const char *path = cli_data_path(cfg->data[k]);
+        struct stat st;
+        /* stat, not open: opening a FIFO is already an effect. */
+        FILE *f = stat(path, &st) == 0 && S_ISREG(st.st_mode) ? fopen(path, "rb") : NULL;
+        if (!f || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+            if (f) fclose(f);
             total = 0;
             break;
         }

@@ -17,6 +17,7 @@ const char *const cli_parity_help =
     "                [--legacy builtin | --legacy-log FILE | --legacy-cmd CMD]\n"
     "                [--data SPEC]... [--set SECTION.KEY=VALUE]... [--out DIR]\n"
     "                [--price-tolerance DECIMAL] [--time-tolerance MS]\n"
+    "                [--legacy-timeout SECONDS]\n"
     "\n"
     "Runs the pipeline and a legacy system on the same data and compares their\n"
     "canonical trade logs (docs/trade-log.md) record by record: signals, orders,\n"
@@ -27,6 +28,8 @@ const char *const cli_parity_help =
     "  --legacy-cmd CMD     a command (run by /bin/sh) that writes its trade log\n"
     "                       to stdout; it gets TRADEBUS_CONFIG and TRADEBUS_DATA\n"
     "                       (the data specs, space-separated) in its environment\n"
+    "  --legacy-timeout S   kill a --legacy-cmd still running after S seconds\n"
+    "                       (default 600; 0 = no limit)\n"
     "  --out DIR            also write DIR/parity.json (every divergence),\n"
     "                       DIR/pipeline.jsonl and DIR/legacy.jsonl (both trade logs)\n"
     "  --price-tolerance D  accept prices, commissions and PnL within D (default 0)\n"
@@ -34,13 +37,15 @@ const char *const cli_parity_help =
     "\n"
     "Prints 'IDENTICAL: N signals, M orders, K fills, final PnL equal' and exits 0,\n"
     "or the first divergence with the records around it and the counts per kind,\n"
-    "and exits 1. A malformed legacy log line exits 3 naming its line; usage and\n"
-    "config errors exit 2.\n";
+    "and exits 1. A malformed legacy log line (or one longer than 65536 bytes)\n"
+    "exits 3 naming its line; usage and config errors exit 2; a --legacy-cmd\n"
+    "that times out exits 1.\n";
 
 typedef struct {
     const char *mode; /* "builtin", "log" or "cmd" */
     const char *arg;
     tb_parity_options popt;
+    tb_legacy_cmd_options copt;
     tb_parity *parity;
     FILE *pipeline_log, *legacy_log; /* --out copies, may be NULL */
     int rc;
@@ -51,7 +56,9 @@ static int on_opt(const char *opt, const char *val, void *ctx)
     parity_ctx *pc = ctx;
     int is_mode =
         !strcmp(opt, "--legacy") || !strcmp(opt, "--legacy-log") || !strcmp(opt, "--legacy-cmd");
-    if (!is_mode && strcmp(opt, "--price-tolerance") && strcmp(opt, "--time-tolerance")) return 0;
+    if (!is_mode && strcmp(opt, "--price-tolerance") && strcmp(opt, "--time-tolerance") &&
+        strcmp(opt, "--legacy-timeout"))
+        return 0;
     if (!val) {
         cli_usage_error("parity: %s needs a value", opt);
         return -1;
@@ -87,6 +94,17 @@ static int on_opt(const char *opt, const char *val, void *ctx)
     }
     char *end;
     errno = 0;
+    if (!strcmp(opt, "--legacy-timeout")) {
+        long long sec = strtoll(val, &end, 10);
+        if (errno || *end || end == val || sec < 0 || sec > 86400LL * 366) {
+            cli_usage_error("parity: --legacy-timeout '%s' is not a number of seconds (0 = no "
+                            "limit)",
+                            val);
+            return -1;
+        }
+        pc->copt.timeout_ms = sec * 1000;
+        return 2;
+    }
     long long ms = strtoll(val, &end, 10);
     if (errno || *end || end == val || ms < 0 || ms > 86400000LL * 366) {
         cli_usage_error("parity: --time-tolerance '%s' is not a number of milliseconds", val);
@@ -116,19 +134,10 @@ static int run_legacy_cmd(parity_ctx *pc, const cli_run *r, char *err, size_t er
     }
     setenv("TRADEBUS_CONFIG", r->config_path, 1);
     setenv("TRADEBUS_DATA", data, 1);
-    fflush(NULL);
-    FILE *f = popen(pc->arg, "r");
-    if (!f) {
-        snprintf(err, errlen, "--legacy-cmd: cannot run '%s': %s", pc->arg, strerror(errno));
-        return TB_EIO;
-    }
-    int rc =
-        tb_parity_add_legacy_log(pc->parity, f, "--legacy-cmd output", pc->legacy_log, err, errlen);
-    int st = pclose(f);
-    if (rc == 0 && (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)) {
-        snprintf(err, errlen, "--legacy-cmd: '%s' failed (exit status %d)", pc->arg,
-                 st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-        return TB_EIO;
+    int rc = tb_parity_add_legacy_cmd(pc->parity, pc->arg, &pc->copt, pc->legacy_log, err, errlen);
+    if (rc == TB_ETIMEOUT) {
+        size_t n = strlen(err);
+        snprintf(err + n, errlen - n, " (--legacy-timeout; 0 = no limit)");
     }
     return rc;
 }
@@ -138,6 +147,7 @@ int cmd_parity(int argc, char **argv)
     parity_ctx pc;
     memset(&pc, 0, sizeof(pc));
     tb_parity_options_init(&pc.popt);
+    tb_legacy_cmd_options_init(&pc.copt);
     cli_run r;
     int code = cli_parse_run(argc, argv, &r, cli_parity_help, on_opt, &pc);
     if (code >= 0) {
@@ -197,7 +207,9 @@ int cmd_parity(int argc, char **argv)
     }
     if (rc) {
         fprintf(stderr, "tradebus: legacy: %s\n", err[0] ? err : tb_strerror(rc));
-        code = rc == TB_ECONFIG ? EXIT_USAGE : rc == TB_ENOMEM ? EXIT_RUNTIME : EXIT_DATA;
+        code = rc == TB_ECONFIG                       ? EXIT_USAGE
+               : rc == TB_ENOMEM || rc == TB_ETIMEOUT ? EXIT_RUNTIME
+                                                      : EXIT_DATA;
         goto done;
     }
 

@@ -29,7 +29,7 @@ static const char *const main_help =
     "      fills.csv, events.jsonl and report.html (DIR defaults to out/).\n"
     "  tradebus parity --config FILE [--legacy builtin | --legacy-log FILE |\n"
     "           --legacy-cmd CMD] [--out DIR] [--price-tolerance DECIMAL]\n"
-    "           [--time-tolerance MS]\n"
+    "           [--time-tolerance MS] [--legacy-timeout SECONDS]\n"
     "      Run the pipeline and a legacy system on the same data and compare\n"
     "      their trade logs record by record (docs/trade-log.md).\n"
     "  tradebus indicators --data SPEC --ind NAME:PARAMS [NAME:PARAMS]...\n"

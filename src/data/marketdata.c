@@ -4,9 +4,11 @@
 
 #include "../core/civil.h"
 #include "../core/errbuf.h"
+#include "../core/linereader.h"
 #include "tradebus/marketdata.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,10 +16,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
-/* A line longer than this is a bad row, and the buffer that held it is
- * released, so one odd line cannot pin megabytes for the rest of the file. */
-#define MD_MAX_LINE     ((size_t)65536)
+/* A line longer than this is a bad row. The limit holds while reading
+ * (linereader.h): such a line is never stored, so memory stays bounded
+ * whatever the file holds (/dev/zero has no line end at all). */
+#define MD_MAX_LINE     TB__MAX_LINE
 #define MD_MAX_COLS     16
 #define MD_BINANCE_COLS 12
 #define MD_GENERIC_COLS 6
@@ -45,12 +49,12 @@ typedef struct {
 } md_field;
 
 struct tb_md_reader {
-    FILE *fp;
+    int fd;
+    tb__lr lr;
     char *path;
     char *msg; /* last "file:line: ..." message */
     size_t msgcap;
-    char *line;
-    size_t linecap;
+    char *line; /* the current line, inside lr's buffer */
     size_t replay_len;
     int replay; /* the line read to detect the format is a data row still to use */
     int at_eof;
@@ -147,7 +151,9 @@ static int md_field_ieq(md_field f, const char *word)
 /* ---- lines and fields ---------------------------------------------------- */
 
 /* Returns 1 with the line (terminators removed, NUL-terminated) in r->line,
- * 0 at end of file, or TB_EIO with r->msg set. */
+ * 0 at end of file, TB_EDATA with r->msg set for a line longer than
+ * MD_MAX_LINE (a bad row: the next call goes on after it), or TB_EIO with
+ * r->msg set. */
 static int md_read_line(tb_md_reader *r, size_t *lenp)
 {
     if (r->replay) {
@@ -156,35 +162,19 @@ static int md_read_line(tb_md_reader *r, size_t *lenp)
         return 1;
     }
     if (r->at_eof) return 0;
-    if (r->linecap > MD_MAX_LINE) {
-        free(r->line);
-        r->line = NULL;
-        r->linecap = 0;
-    }
     errno = 0;
-    ssize_t n = getline(&r->line, &r->linecap, r->fp);
-    if (n < 0) {
-        if (ferror(r->fp)) {
-            char ebuf[128];
-            snprintf(r->msg, r->msgcap, "%s:%" PRIu64 ": read error: %s", r->path, r->lineno + 1,
-                     md_strerror(errno ? errno : EIO, ebuf, sizeof ebuf));
-            return TB_EIO;
-        }
-        if (errno == ENOMEM) {
-            snprintf(r->msg, r->msgcap, "%s:%" PRIu64 ": out of memory reading a line", r->path,
-                     r->lineno + 1);
-            return TB_ENOMEM;
-        }
+    int rc = tb__lr_next(&r->lr, &r->line, lenp);
+    r->lineno = r->lr.lineno;
+    if (rc == TB__LR_LINE) return 1;
+    if (rc == TB__LR_TOO_LONG) return md_bad(r, "line longer than %zu bytes", MD_MAX_LINE);
+    if (rc == TB__LR_EOF) {
         r->at_eof = 1;
         return 0;
     }
-    r->lineno++;
-    size_t len = (size_t)n;
-    if (len > 0 && r->line[len - 1] == '\n') len--;
-    if (len > 0 && r->line[len - 1] == '\r') len--;
-    r->line[len] = '\0';
-    *lenp = len;
-    return 1;
+    char ebuf[128];
+    snprintf(r->msg, r->msgcap, "%s:%" PRIu64 ": read error: %s", r->path, r->lineno + 1,
+             md_strerror(errno ? errno : EIO, ebuf, sizeof ebuf));
+    return TB_EIO;
 }
 
 static md_field md_trim(const char *s, size_t len)
@@ -624,17 +614,18 @@ static int md_next_row(tb_md_reader *r, tb_market_data *b)
         size_t len;
         int rc = md_read_line(r, &len);
         if (rc == 0) return TB_EEOF;
-        if (rc < 0) return rc;
-        if (len == 0) continue; /* blank lines (e.g. a trailing one) carry nothing */
+        if (rc < 0 && rc != TB_EDATA) return rc;
+        if (rc > 0 && len == 0) continue; /* blank lines (e.g. a trailing one) carry nothing */
         memset(b, 0, sizeof *b);
-        if (len > MD_MAX_LINE)
-            rc = md_bad(r, "line is longer than %zu bytes", MD_MAX_LINE);
-        else if (strlen(r->line) != len)
+        if (rc < 0) {
+            /* too long: r->msg says so */
+        } else if (strlen(r->line) != len) {
             rc = md_bad(r, "line contains a NUL byte");
-        else if (r->fmt == MD_FMT_BINANCE)
+        } else if (r->fmt == MD_FMT_BINANCE) {
             rc = md_parse_binance(r, r->line, len, b);
-        else
+        } else {
             rc = md_parse_generic(r, r->line, len, b);
+        }
         if (rc == 0) {
             memcpy(b->symbol, r->symbol, sizeof b->symbol);
             r->have_prev = 1;
@@ -798,6 +789,7 @@ int tb_md_reader_open(const char *spec, const tb_md_config *cfg, tb_md_reader **
         tb__errf(err, errlen, "out of memory opening '%s'", path);
         return TB_ENOMEM;
     }
+    r->fd = -1;
     size_t plen = strlen(path);
     r->path = malloc(plen + 1);
     r->msgcap = plen + MD_MSG_EXTRA;
@@ -815,16 +807,21 @@ int tb_md_reader_open(const char *spec, const tb_md_config *cfg, tb_md_reader **
     else
         tb_md_config_init(&r->cfg);
 
-    r->fp = fopen(path, "r");
-    if (r->fp == NULL) {
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0) {
         char ebuf[128];
         tb__errf(err, errlen, "cannot open '%s': %s", path, md_strerror(errno, ebuf, sizeof ebuf));
         tb_md_reader_close(r);
         return TB_EIO;
     }
+    if (tb__lr_init(&r->lr, MD_MAX_LINE, tb__lr_read_fd, &r->fd) != 0) {
+        tb__errf(err, errlen, "out of memory opening '%s'", path);
+        tb_md_reader_close(r);
+        return TB_ENOMEM;
+    }
     /* A folder opens but fails its first read ("read error"): say what it is. */
     struct stat st;
-    if (fstat(fileno(r->fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (fstat(r->fd, &st) == 0 && S_ISDIR(st.st_mode)) {
         tb__errf(err, errlen, "cannot open '%s': %s is a directory", path, path);
         tb_md_reader_close(r);
         return TB_EIO;
@@ -867,8 +864,8 @@ const char *tb_md_reader_symbol(const tb_md_reader *r)
 void tb_md_reader_close(tb_md_reader *r)
 {
     if (r == NULL) return;
-    if (r->fp != NULL) fclose(r->fp);
-    free(r->line);
+    if (r->fd >= 0) close(r->fd);
+    tb__lr_close(&r->lr);
     free(r->msg);
     free(r->path);
     free(r);

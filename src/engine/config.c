@@ -14,11 +14,18 @@
 #include <sys/stat.h>
 
 #include "../core/errbuf.h"
+#include "../core/keyindex.h"
+#include "../core/linereader.h"
 #include "tradebus/config.h"
 #include "tradebus/legacy.h"
 #include "tradebus/secret.h"
 
+/* A config file is a few KiB; this bound keeps /dev/urandom or /dev/zero
+ * given as --config from being read until memory runs out. */
+#define CONFIG_MAX_BYTES ((uint64_t)1 << 20)
+
 struct tb_config_entry {
+    uint64_t hash; /* of (section, key), first: tb__index rebuilds from it */
     char *section, *key, *value;
     char origin[128];
     int used;
@@ -29,12 +36,34 @@ void tb_config_init(tb_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
 }
 
-static int put(tb_config *cfg, const char *section, const char *key, const char *value,
-               const char *origin)
+/* The entry for (section, key), or NULL. With an index (loading a file:
+ * thousands of keys), a hash probe; without (one --set), a scan. */
+static tb_config_entry *find(tb_config *cfg, const tb__index *ix, uint64_t h, const char *section,
+                             const char *key)
 {
+    if (ix && ix->cap) {
+        size_t mask = ix->cap - 1;
+        for (size_t i = (size_t)h & mask; ix->slots[i]; i = (i + 1) & mask) {
+            tb_config_entry *e = &cfg->entries[ix->slots[i] - 1];
+            if (e->hash == h && strcmp(e->section, section) == 0 && strcmp(e->key, key) == 0)
+                return e;
+        }
+        return NULL;
+    }
     for (size_t i = 0; i < cfg->nentries; i++) {
         tb_config_entry *e = &cfg->entries[i];
-        if (strcmp(e->section, section) == 0 && strcmp(e->key, key) == 0) {
+        if (e->hash == h && strcmp(e->section, section) == 0 && strcmp(e->key, key) == 0) return e;
+    }
+    return NULL;
+}
+
+static int put_ix(tb_config *cfg, tb__index *ix, const char *section, const char *key,
+                  const char *value, const char *origin)
+{
+    uint64_t h = tb__hash_key(section, key);
+    {
+        tb_config_entry *e = find(cfg, ix, h, section, key);
+        if (e) {
             char *v = strdup(value);
             if (!v) return TB_ENOMEM;
             free(e->value);
@@ -43,6 +72,8 @@ static int put(tb_config *cfg, const char *section, const char *key, const char 
             return 0;
         }
     }
+    if (ix && tb__index_reserve(ix, cfg->entries, sizeof(*cfg->entries), cfg->nentries) != 0)
+        return TB_ENOMEM;
     if (cfg->nentries == cfg->entries_cap) {
         size_t nc = cfg->entries_cap ? cfg->entries_cap * 2 : 32;
         tb_config_entry *ne = realloc(cfg->entries, nc * sizeof(*ne));
@@ -62,17 +93,28 @@ static int put(tb_config *cfg, const char *section, const char *key, const char 
         return TB_ENOMEM;
     }
     snprintf(e->origin, sizeof(e->origin), "%s", origin);
+    e->hash = h;
+    if (ix) tb__index_put(ix, h, cfg->nentries);
     cfg->nentries++;
     return 0;
+}
+
+static int put(tb_config *cfg, const char *section, const char *key, const char *value,
+               const char *origin)
+{
+    return put_ix(cfg, NULL, section, key, value, origin);
 }
 
 typedef struct {
     tb_config *cfg;
     const char *path;
-    FILE *f;
-    int line;  /* real lines read: the handler runs for the line just read */
-    char *buf; /* the whole current line (getline) */
-    size_t bufcap;
+    tb__lr lr;
+    tb__index ix; /* (section, key) -> entry: loading stays linear */
+    int line;     /* real lines read: the handler runs for the line just read */
+    char *buf;    /* the whole current line, in lr's buffer */
+    uint64_t bytes;
+    int stop; /* read_line met an error; its message is in msg */
+    char msg[300];
     const char *rest; /* unfed part of a line longer than inih's buffer */
     int cont;         /* what was just fed continues the previous value */
     int too_long;     /* a line could not be split: its number */
@@ -104,10 +146,38 @@ static char *read_line(char *out, int size, void *stream)
 {
     load_ctx *lc = stream;
     size_t room = (size_t)size - 3; /* leading space, newline, NUL */
+    if (lc->stop) return NULL;
     if (!lc->rest) {
-        ssize_t n = getline(&lc->buf, &lc->bufcap, lc->f);
-        if (n < 0) return NULL;
-        lc->line++;
+        size_t len;
+        errno = 0;
+        int rc = tb__lr_next(&lc->lr, &lc->buf, &len);
+        if (rc == TB__LR_EOF) return NULL;
+        lc->line = (int)lc->lr.lineno;
+        lc->bytes += len + 1;
+        if (rc == TB__LR_LINE && lc->bytes > CONFIG_MAX_BYTES) rc = TB_EFULL;
+        if (rc != TB__LR_LINE) {
+            lc->stop = rc == TB__LR_TOO_LONG ? TB_ECONFIG : rc == TB_EFULL ? TB_ECONFIG : rc;
+            if (rc == TB__LR_TOO_LONG)
+                snprintf(lc->msg, sizeof(lc->msg), "%s:%d: line longer than %zu bytes", lc->path,
+                         lc->line, lc->lr.max);
+            else if (rc == TB_EFULL)
+                snprintf(lc->msg, sizeof(lc->msg),
+                         "%s:%d: config larger than 1 MiB (%llu bytes): not a config file?",
+                         lc->path, lc->line, (unsigned long long)CONFIG_MAX_BYTES);
+            else
+                snprintf(lc->msg, sizeof(lc->msg), "%s:%d: read error: %s", lc->path, lc->line + 1,
+                         strerror(errno ? errno : EIO));
+            return NULL;
+        }
+        if (strlen(lc->buf) != len) {
+            /* inih and every string after it would end the line there:
+             * `fee_bps = 1\0 00` would silently read as 1. */
+            lc->stop = TB_ECONFIG;
+            snprintf(lc->msg, sizeof(lc->msg), "%s:%d: a NUL byte in the line (not a text file?)",
+                     lc->path, lc->line);
+            return NULL;
+        }
+        ssize_t n = (ssize_t)len;
         while (n > 0 && (lc->buf[n - 1] == '\n' || lc->buf[n - 1] == '\r'))
             lc->buf[--n] = 0;
         lc->cont = lc->buf[0] == ' ' || lc->buf[0] == '\t';
@@ -139,11 +209,11 @@ static char *read_line(char *out, int size, void *stream)
     return out;
 }
 
-static int append_value(tb_config *cfg, const char *section, const char *key, const char *more)
+static int append_value(tb_config *cfg, const tb__index *ix, const char *section, const char *key,
+                        const char *more)
 {
-    for (size_t i = 0; i < cfg->nentries; i++) {
-        tb_config_entry *e = &cfg->entries[i];
-        if (strcmp(e->section, section) || strcmp(e->key, key)) continue;
+    tb_config_entry *e = find(cfg, ix, tb__hash_key(section, key), section, key);
+    if (e) {
         size_t a = strlen(e->value), b = strlen(more);
         char *v = realloc(e->value, a + b + 2);
         if (!v) return TB_ENOMEM;
@@ -162,9 +232,9 @@ static int on_ini(void *user, const char *section, const char *name, const char 
     snprintf(origin, sizeof(origin), "%s:%d", lc->path, lc->line);
     if (!name) return 1; /* a section header alone */
     if (lc->cont && strcmp(section, lc->last_section) == 0 && strcmp(name, lc->last_key) == 0)
-        lc->rc = append_value(lc->cfg, section, name, value);
+        lc->rc = append_value(lc->cfg, &lc->ix, section, name, value);
     else
-        lc->rc = put(lc->cfg, section, name, value, origin);
+        lc->rc = put_ix(lc->cfg, &lc->ix, section, name, value, origin);
     snprintf(lc->last_section, sizeof(lc->last_section), "%s", section);
     snprintf(lc->last_key, sizeof(lc->last_key), "%s", name);
     return lc->rc == 0;
@@ -189,12 +259,28 @@ int tb_config_load(tb_config *cfg, const char *path, char *err, size_t errlen)
     memset(&lc, 0, sizeof(lc));
     lc.cfg = cfg;
     lc.path = path;
-    lc.f = f;
+    size_t cap = 64;
+    while (cap < 2 * (cfg->nentries + 1))
+        cap *= 2;
+    if (tb__lr_init(&lc.lr, TB__MAX_LINE, tb__lr_read_file, f) != 0 ||
+        tb__index_init(&lc.ix, cap) != 0) {
+        tb__lr_close(&lc.lr);
+        fclose(f);
+        tb__errf(err, errlen, "%s: %s", path, tb_strerror(TB_ENOMEM));
+        return TB_ENOMEM;
+    }
+    for (size_t i = 0; i < cfg->nentries; i++) /* earlier loads and --set */
+        tb__index_put(&lc.ix, cfg->entries[i].hash, i);
     int line = ini_parse_stream(read_line, &lc, on_ini, &lc);
     fclose(f);
-    free(lc.buf);
+    tb__lr_close(&lc.lr);
+    tb__index_close(&lc.ix);
     if (line > 0 && (size_t)line <= lc.ncalls) line = lc.call_line[line - 1];
     free(lc.call_line);
+    if (lc.stop) {
+        tb__errf(err, errlen, "%s", lc.msg);
+        return lc.stop;
+    }
     if (lc.rc) {
         tb__errf(err, errlen, "%s: %s", path, tb_strerror(lc.rc));
         return lc.rc;
@@ -400,15 +486,36 @@ static int split_data(tb_config *cfg, const char *list)
     return rc;
 }
 
-static tb_strategy_config *strategy_for(tb_config *cfg, const char *id)
+/* Strategies by id while building: a config may hold thousands of them,
+ * and each of their keys looks its strategy up. */
+typedef struct {
+    tb__index ix;
+    uint64_t *hash; /* hash[i]: strategies[i]'s id (the index's entries) */
+    size_t cap;     /* of hash and cfg->strategies */
+} strategy_ix;
+
+static tb_strategy_config *strategy_for(tb_config *cfg, strategy_ix *sx, const char *id)
 {
-    for (size_t i = 0; i < cfg->nstrategies; i++)
-        if (strcmp(cfg->strategies[i].id, id) == 0) return &cfg->strategies[i];
-    tb_strategy_config *ns =
-        realloc(cfg->strategies, (cfg->nstrategies + 1) * sizeof(*cfg->strategies));
-    if (!ns) return NULL;
-    cfg->strategies = ns;
-    tb_strategy_config *s = &ns[cfg->nstrategies++];
+    uint64_t h = tb__hash_key(NULL, id);
+    size_t mask = sx->ix.cap - 1;
+    for (size_t i = (size_t)h & mask; sx->ix.slots[i]; i = (i + 1) & mask) {
+        size_t k = sx->ix.slots[i] - 1;
+        if (sx->hash[k] == h && strcmp(cfg->strategies[k].id, id) == 0) return &cfg->strategies[k];
+    }
+    if (tb__index_reserve(&sx->ix, sx->hash, sizeof(*sx->hash), cfg->nstrategies) != 0) return NULL;
+    if (cfg->nstrategies == sx->cap) {
+        size_t nc = sx->cap ? sx->cap * 2 : 8;
+        uint64_t *nh = realloc(sx->hash, nc * sizeof(*nh));
+        if (!nh) return NULL;
+        sx->hash = nh;
+        tb_strategy_config *ns = realloc(cfg->strategies, nc * sizeof(*ns));
+        if (!ns) return NULL;
+        cfg->strategies = ns;
+        sx->cap = nc;
+    }
+    sx->hash[cfg->nstrategies] = h;
+    tb__index_put(&sx->ix, h, cfg->nstrategies);
+    tb_strategy_config *s = &cfg->strategies[cfg->nstrategies++];
     memset(s, 0, sizeof(*s));
     snprintf(s->id, sizeof(s->id), "%s", id);
     s->order_type = TB_ORDER_MARKET;
@@ -449,7 +556,8 @@ static int order_type_parse(const char *v, tb_order_type *out)
     return tb_order_type_parse(up, out);
 }
 
-static int build_entry(tb_config *cfg, tb_config_entry *e, int cli_data, char *err, size_t errlen)
+static int build_entry(tb_config *cfg, strategy_ix *sx, tb_config_entry *e, int cli_data, char *err,
+                       size_t errlen)
 {
     const tb_decimal big = 1000000000 * TB_DECIMAL_ONE, bps = 10000 * TB_DECIMAL_ONE;
     long l;
@@ -661,7 +769,7 @@ static int build_entry(tb_config *cfg, tb_config_entry *e, int cli_data, char *e
     } else if (strncmp(s, "strategy.", 9) == 0) {
         if (!valid_name(s + 9, TB_STRATEGY_LEN - 12))
             FAIL(e, "strategy id '%s' must be 1-19 letters, digits, '_' or '-'", s + 9);
-        tb_strategy_config *st = strategy_for(cfg, s + 9);
+        tb_strategy_config *st = strategy_for(cfg, sx, s + 9);
         if (!st) return TB_ENOMEM;
         if (strcmp(k, "type") == 0) {
             tb_legacy_adapter ad;
@@ -857,10 +965,19 @@ int tb_config_build(tb_config *cfg, char *err, size_t errlen)
     cfg->report = 1;
     cfg->journal_sync = 1; /* TB_JOURNAL_SYNC_NORMAL */
     cfg->journal_commit_every = 1000;
+    strategy_ix sx;
+    memset(&sx, 0, sizeof(sx));
+    if (tb__index_init(&sx.ix, 16) != 0) return TB_ENOMEM;
     for (size_t i = 0; i < cfg->nentries; i++) {
-        int rc = build_entry(cfg, &cfg->entries[i], cli_data, err, errlen);
-        if (rc) return rc;
+        int rc = build_entry(cfg, &sx, &cfg->entries[i], cli_data, err, errlen);
+        if (rc) {
+            tb__index_close(&sx.ix);
+            free(sx.hash);
+            return rc;
+        }
     }
+    tb__index_close(&sx.ix);
+    free(sx.hash);
     cfg->exchange.symbols = cfg->symbols;
     cfg->exchange.nsymbols = cfg->nsymbols;
     cfg->risk.initial_equity = cfg->exchange.initial_cash;

@@ -6,6 +6,7 @@
 #include "tradebus/backtest.h"
 #include "tradebus/legacy.h"
 #include "tradebus/parity.h"
+#include "migration_int.h"
 
 typedef struct {
     tb_parity *parity;
@@ -84,4 +85,11 @@ int tb_parity_add_legacy_log(tb_parity *p, FILE *f, const char *name, FILE *copy
 {
     side_sink s = {p, TB_SIDE_LEGACY, copy, NULL, 0};
     return tb_tradelog_read(f, name, add, &s, err, errlen);
+}
+
+int tb__parity_add_legacy_lines(tb_parity *p, tb__lr *lr, const char *name, FILE *copy, char *err,
+                                size_t errlen)
+{
+    side_sink s = {p, TB_SIDE_LEGACY, copy, NULL, 0};
+    return tb__tradelog_read_lines(lr, name, add, &s, err, errlen);
 }

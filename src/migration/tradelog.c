@@ -9,7 +9,9 @@
 #define _POSIX_C_SOURCE 200809L
 #include "../core/civil.h"
 #include "../core/errbuf.h"
+#include "../core/linereader.h"
 #include "tradebus/tradelog.h"
+#include "migration_int.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -570,39 +572,52 @@ static int is_blank(const char *s, size_t n)
     return 1;
 }
 
+int tb__tradelog_read_lines(tb__lr *lr, const char *name, tb_record_sink sink, void *ctx, char *err,
+                            size_t errlen)
+{
+    char *line;
+    size_t n;
+    int rc;
+    errno = 0;
+    while ((rc = tb__lr_next(lr, &line, &n)) == TB__LR_LINE) {
+        unsigned long long lineno = lr->lineno;
+        if (is_blank(line, n)) continue;
+        tb_trade_record rec;
+        char what[200];
+        rc = tb_trade_record_decode(line, n, &rec, what, sizeof what);
+        if (rc) {
+            tb__errf(err, errlen, "%s:%llu: %s", name, lineno, what[0] ? what : tb_strerror(rc));
+            return rc;
+        }
+        rec.line = lineno;
+        rc = sink(&rec, ctx);
+        if (rc) {
+            tb__errf(err, errlen, "%s:%llu: %s", name, lineno, tb_strerror(rc));
+            return rc;
+        }
+        errno = 0;
+    }
+    if (rc == TB__LR_TOO_LONG) {
+        tb__errf(err, errlen, "%s:%llu: line longer than %zu bytes", name,
+                 (unsigned long long)lr->lineno, lr->max);
+        return TB_EPARSE;
+    }
+    if (rc == TB_EIO)
+        tb__errf(err, errlen, "%s:%llu: read error: %s", name, (unsigned long long)lr->lineno + 1,
+                 strerror(errno ? errno : EIO));
+    return rc; /* 0 at the end; other errors are the reader's to describe */
+}
+
 int tb_tradelog_read(FILE *f, const char *name, tb_record_sink sink, void *ctx, char *err,
                      size_t errlen)
 {
     if (err && errlen) err[0] = '\0';
     if (!f || !sink) return TB_EINVAL;
     if (!name) name = "(trade log)";
-    char *buf = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    unsigned long long lineno = 0;
-    int rc = 0;
-    while ((n = getline(&buf, &cap, f)) >= 0) {
-        lineno++;
-        if (is_blank(buf, (size_t)n)) continue;
-        tb_trade_record rec;
-        char what[200];
-        rc = tb_trade_record_decode(buf, (size_t)n, &rec, what, sizeof what);
-        if (rc) {
-            tb__errf(err, errlen, "%s:%llu: %s", name, lineno, what[0] ? what : tb_strerror(rc));
-            break;
-        }
-        rec.line = lineno;
-        rc = sink(&rec, ctx);
-        if (rc) {
-            tb__errf(err, errlen, "%s:%llu: %s", name, lineno, tb_strerror(rc));
-            break;
-        }
-    }
-    if (rc == 0 && ferror(f)) {
-        tb__errf(err, errlen, "%s: read error: %s", name, strerror(errno));
-        rc = TB_EIO;
-    }
-    free(buf);
+    tb__lr lr;
+    if (tb__lr_init(&lr, TB__MAX_LINE, tb__lr_read_file, f) != 0) return TB_ENOMEM;
+    int rc = tb__tradelog_read_lines(&lr, name, sink, ctx, err, errlen);
+    tb__lr_close(&lr);
     return rc;
 }
 
