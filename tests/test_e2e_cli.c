@@ -283,6 +283,67 @@ static void test_log_format_json_escapes_invalid_utf8(void **state)
     free(err);
 }
 
+/* Runs a shell command line in dir whose "TB" is the tradebus binary
+ * (behind TB_CLI_WRAPPER if set), stderr to dir/stderr.txt; its exit code.
+ * For what tbt_run_cli cannot set up: stdout on /dev/full, a file size
+ * limit (ulimit -f, SIGXFSZ ignored, so write() fails with EFBIG). */
+static int run_sh(char **err_out, const char *before, const char *args, const char *after)
+{
+    const char *wrapper = getenv("TB_CLI_WRAPPER");
+    char cmd[4096];
+    int n = snprintf(cmd, sizeof(cmd), "cd %s && %s %s%s%s %s %s 2>stderr.txt", dir, before,
+                     wrapper ? wrapper : "", wrapper ? " " : "", TB_BINARY, args, after);
+    assert_true(n > 0 && (size_t)n < sizeof(cmd));
+    int st = system(cmd);
+    assert_true(st != -1 && WIFEXITED(st));
+    if (err_out) *err_out = tbt_read_in(dir, "stderr.txt");
+    return WEXITSTATUS(st);
+}
+
+static void test_stdout_on_a_full_device_exits_1_naming_it(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    assert_int_equal(
+        run_sh(&err, "", "backtest --config examples/sma_cross.ini --out o", ">/dev/full"), 1);
+    assert_non_null(strstr(err, "cannot write standard output: No space left on device"));
+    free(err);
+    assert_int_equal(run_sh(&err, "", "help", ">/dev/full"), 1);
+    assert_non_null(strstr(err, "cannot write standard output"));
+    free(err);
+}
+
+static void test_indicators_into_a_file_too_large_exits_1(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    /* 512-byte blocks in sh: 2 KiB, far less than the CSV. */
+    assert_int_equal(run_sh(&err, "trap '' XFSZ; ulimit -f 4;",
+                            "indicators --data data/BTCUSDT-1m-2024-01.csv --ind sma:20",
+                            ">ind.csv"),
+                     1);
+    assert_non_null(strstr(err, "cannot write standard output: File too large"));
+    free(err);
+}
+
+/* An OSC (retitle the window) and a CSI (red) in a CSV header, a stray
+ * byte, and a valid "€": the text log shows the bytes, never sends them. */
+static void test_text_log_escapes_control_bytes_from_a_data_file(void **state)
+{
+    (void)state;
+    write_file("evil.csv", "timestamp,open,high,low,close,volume\x1b]0;pwned\x07\x1b[31m"
+                           "\xff\xe2\x82\xac\r\n1704067200,1,1,1,1,1\n");
+    char *err = NULL;
+    assert_int_equal(
+        run(&err, "backtest --config examples/sma_cross.ini --data BTCUSDT:evil.csv --out o"), 3);
+    assert_non_null(strstr(err, "evil.csv:1:"));
+    assert_non_null(strstr(err, "volume\\x1b]0;pwned\\x07\\x1b[31m\\xff\xe2\x82\xac"));
+    for (const unsigned char *p = (const unsigned char *)err; *p; p++)
+        if ((*p < 0x20 && *p != '\n') || *p == 0x7f || *p == 0xff)
+            fail_msg("raw byte 0x%02x on stderr: %s", *p, err);
+    free(err);
+}
+
 static void test_report_of_a_file_says_what_dir_is(void **state)
 {
     (void)state;
@@ -410,6 +471,9 @@ int main(void)
         cmocka_unit_test(test_config_check_rejects_a_broken_config),
         cmocka_unit_test(test_log_format_json),
         cmocka_unit_test(test_log_format_json_escapes_invalid_utf8),
+        cmocka_unit_test(test_stdout_on_a_full_device_exits_1_naming_it),
+        cmocka_unit_test(test_indicators_into_a_file_too_large_exits_1),
+        cmocka_unit_test(test_text_log_escapes_control_bytes_from_a_data_file),
         cmocka_unit_test(test_report_of_a_file_says_what_dir_is),
         cmocka_unit_test(test_help_pages_fit_80_columns_with_one_examples_heading),
         cmocka_unit_test(test_no_progress_bar_when_stderr_is_not_a_terminal),

@@ -326,6 +326,41 @@ static void test_e2e_dlq_list_show_purge(void **state)
     free(out);
 }
 
+/* A dead letter whose reason and raw input came from a broker, with an OSC
+ * title change, a CSI, a C1 CSI (U+009B), a stray byte and a valid "€":
+ * `dlq list` and `dlq show` show them all escaped and keep the "€". */
+static void test_e2e_dlq_show_escapes_hostile_bytes(void **state)
+{
+    (void)state;
+    require_commands();
+    char path[600], err[256];
+    snprintf(path, sizeof(path), "%s/hostile.db", dir);
+    tb_journal_config jc;
+    tb_journal_config_init(&jc);
+    jc.path = path;
+    tb_journal *j;
+    if (tb_journal_open(&jc, &j, err, sizeof(err)) != 0) fail_msg("%s", err);
+    assert_int_equal(tb_journal_dlq_add_raw(j, "amqp", "bad \x1b]0;pwned\x07 \xe2\x82\xac\xff",
+                                            "{\"x\":\"\x1b[31mred\xc2\x9b"
+                                            "2J\"}\r",
+                                            INT64_C(1732550100000000000)),
+                     0);
+    assert_int_equal(tb_journal_commit(j), 0);
+    tb_journal_close(j);
+    const char *cmds[] = {"dlq show 1 --journal hostile.db", "dlq list --journal hostile.db"};
+    for (int c = 0; c < 2; c++) {
+        assert_int_equal(run(NULL, "%s", cmds[c]), 0);
+        char *out = stdout_text();
+        for (const unsigned char *p = (const unsigned char *)out; *p; p++)
+            if ((*p < 0x20 && *p != '\n') || *p == 0x7f || *p == 0xff ||
+                (*p == 0xc2 && p[1] == 0x9b))
+                fail_msg("%s: raw byte 0x%02x in:\n%s", cmds[c], *p, out);
+        assert_non_null(strstr(out, "bad \\x1b]0;pwned\\x07 \xe2\x82\xac\\xff"));
+        if (c == 0) assert_non_null(strstr(out, "\\x1b[31mred\\u009b2J\"}\\x0d"));
+        free(out);
+    }
+}
+
 static void test_e2e_dlq_usage_errors_exit_2(void **state)
 {
     (void)state;
@@ -354,6 +389,7 @@ int main(void)
         cmocka_unit_test(test_e2e_journal_info_counts_events_by_type),
         cmocka_unit_test(test_e2e_dlq_list_show_purge),
         cmocka_unit_test(test_e2e_dlq_usage_errors_exit_2),
+        cmocka_unit_test(test_e2e_dlq_show_escapes_hostile_bytes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

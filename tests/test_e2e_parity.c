@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "tb_test_cli.h"
 #include "tb_test_support.h"
@@ -151,6 +152,29 @@ static void test_parity_catches_an_extra_order(void **state)
     assert_non_null(strstr(out, "order: mismatch 0, only-pipeline 0, only-legacy 1"));
     assert_non_null(strstr(out, "divergences: 1 "));
     free(out);
+}
+
+/* A full disk under --out: the file being written is named and the exit
+ * is 1 (a runtime failure), not 3 blaming the legacy data. The trade logs
+ * are small: the failure comes when their buffers are written. */
+static void test_parity_out_on_a_full_disk_names_the_file_and_exits_1(void **state)
+{
+    (void)state;
+    const char *wrapper = getenv("TB_CLI_WRAPPER");
+    char cmd[2048];
+    /* ulimit -f counts 512-byte blocks in sh; SIGXFSZ ignored: EFBIG. */
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && trap '' XFSZ; ulimit -f 1; %s%s%s parity --config bt.ini --out full "
+             ">stdout.txt 2>stderr.txt",
+             dir, wrapper ? wrapper : "", wrapper ? " " : "", TB_BINARY);
+    int st = system(cmd);
+    assert_true(st != -1 && WIFEXITED(st));
+    char *err = tbt_read_in(dir, "stderr.txt");
+    assert_non_null(err);
+    if (WEXITSTATUS(st) != 1) fail_msg("exit %d: %s", WEXITSTATUS(st), err);
+    assert_non_null(strstr(err, "full/pipeline.jsonl: write failed: File too large"));
+    assert_null(strstr(err, "legacy:"));
+    free(err);
 }
 
 static void test_parity_malformed_legacy_line_names_it_and_exits_3(void **state)
@@ -352,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_parity_catches_a_missing_fill),
         cmocka_unit_test(test_parity_catches_an_extra_order),
         cmocka_unit_test(test_parity_malformed_legacy_line_names_it_and_exits_3),
+        cmocka_unit_test(test_parity_out_on_a_full_disk_names_the_file_and_exits_1),
         cmocka_unit_test(test_parity_runs_a_legacy_command_and_reads_its_stdout),
         cmocka_unit_test(test_parity_legacy_command_timeout_signal_and_line_limit),
         cmocka_unit_test(test_parity_usage_errors_exit_2),

@@ -82,7 +82,10 @@ struct tb_config; /* config.h */
 
 /* Runs the pipeline (a backtest without output files) on cfg's data and adds
  * its trade log as the PIPELINE side; each record is also written to copy
- * when not NULL. Errors as tb_backtest_run, message in err. */
+ * when not NULL (the caller flushes and closes it). Errors as
+ * tb_backtest_run, message in err. A write to copy that fails (a full disk)
+ * is the caller's output failing, not the data: TB_EIO with err "write
+ * failed: REASON" and ferror(copy) set — the same for the two below. */
 TB_EXPORT int tb_parity_add_pipeline_run(tb_parity *p, const struct tb_config *cfg, FILE *copy,
                                          char *err, size_t errlen);
 /* Runs the bundled legacy monolith on cfg's data and adds its trade log as

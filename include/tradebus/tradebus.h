@@ -28,6 +28,7 @@
 #include "shadow.h"
 #include "signal.h"
 #include "strategy.h"
+#include "text.h"
 #include "tradelog.h"
 #include "transport.h"
 #include "version.h"

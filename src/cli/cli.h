@@ -4,12 +4,44 @@
 #define TRADEBUS_CLI_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include <tradebus/tradebus.h>
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE   2
 #define EXIT_DATA    3
+
+/* ---- what the command writes (cli_out.c) ----
+ * Text for a human on stdout goes through cli_printf() / cli_print_text(),
+ * which escape control bytes, C1 controls and bad UTF-8 (tb_text_write,
+ * newlines kept): a dead letter's raw input, a config value or a broker's
+ * reason cannot drive the terminal. Machine-readable output (CSV, JSON
+ * lines) is written as is. Every output is checked: cli_close_output() for
+ * a file, cli_finish_stdout() for stdout once the command returns. */
+
+/* printf to stdout, escaped as above. Returns the length of the formatted
+ * text before escaping (what printf would have returned), < 0 on error. */
+int cli_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* len bytes of text to stdout, escaped as above. */
+void cli_print_text(const char *s, size_t len);
+/* A memory stream for text a library function writes to a FILE * (a
+ * report, a config dump): cli_text_end() prints it escaped, then frees it. */
+typedef struct {
+    FILE *f;
+    char *buf;
+    size_t len;
+} cli_text;
+int cli_text_begin(cli_text *t); /* 0 or TB_ENOMEM */
+int cli_text_end(cli_text *t);   /* 0 or TB_ENOMEM (nothing printed) */
+/* Flushes and closes f (NULL: nothing to do), an output file written at
+ * path, checking every earlier write too (ferror). Returns 0, or
+ * EXIT_RUNTIME after logging "PATH: write failed: REASON". */
+int cli_close_output(FILE *f, const char *path);
+/* Flushes and closes stdout after the command returned code: a write that
+ * failed (a full disk, /dev/full) is logged as "cannot write standard
+ * output: REASON" and turns success into EXIT_RUNTIME. */
+int cli_finish_stdout(int code);
 
 /* Prints "tradebus: <message>" and a pointer to the help on stderr. */
 void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -186,7 +186,10 @@ __attribute__((format(printf, 5, 0))) static void vlog(int level, const char *co
     size_t len = 0;
     FILE *b = open_memstream(&line, &len);
     if (!b) {
-        fprintf(stderr, "%s: %s\n", component, msg);
+        tb_text_write(stderr, component, strlen(component), 0);
+        fputs(": ", stderr);
+        tb_text_write(stderr, msg, strlen(msg), 0);
+        fputc('\n', stderr);
         return;
     }
     if (lg.json) {
@@ -211,13 +214,20 @@ __attribute__((format(printf, 5, 0))) static void vlog(int level, const char *co
         int c = use_color();
         int self = strcmp(component, "tradebus") == 0;
         if (c) fputs(colors[level], b);
-        if (self)
+        if (self) {
             fputs("tradebus:", b);
-        else
-            fprintf(b, "[%s]", component);
+        } else {
+            fputc('[', b);
+            tb_text_write(b, component, strlen(component), 0);
+            fputc(']', b);
+        }
         if (c) fputs("\033[0m", b);
         if (level == CLI_LOG_DEBUG) fputs(" debug:", b);
-        fprintf(b, " %s", msg);
+        /* Messages quote data files, configs and brokers: the escape
+         * sequences they may hold are shown, never obeyed, and a newline
+         * among them cannot forge a second log line. */
+        fputc(' ', b);
+        tb_text_write(b, msg, strlen(msg), 0);
         if (event_id) fprintf(b, " (event %llu)", (unsigned long long)event_id);
         fputc('\n', b);
     }

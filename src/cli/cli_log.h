@@ -4,7 +4,11 @@
  *   text  "tradebus: message" for the CLI itself (component "tradebus" or
  *         NULL), "[component] message" for a process of a distributed run;
  *         the prefix is coloured by level only when stderr is a terminal and
- *         NO_COLOR is unset.
+ *         NO_COLOR is unset. The message and component are written through
+ *         tb_text_write(): control bytes (ESC, BEL, CR, a newline), C1
+ *         controls and bytes that are not well-formed UTF-8 show as \x1b,
+ *         \u009b, \xff — quoted bytes of a data file never reach the
+ *         terminal raw, and a message stays one line.
  *   json  one object per line: {"level":"warn","time":"2024-01-01T00:00:00.000Z",
  *         "component":"tradebus","message":"...","event_id":"...",
  *         "correlation_id":"..."} (ids only when known, as strings like the

@@ -295,58 +295,60 @@ void cli_print_summary(const tb_backtest_result *r, const tb_config *cfg, const 
     const tb_monitor_tally *t = &r->tally;
     char why[256];
     format_rejections(t, why, sizeof(why));
-    printf("tradebus backtest\n");
-    printf("  bars           %llu (bad rows skipped: %llu)\n", (unsigned long long)r->bars,
-           (unsigned long long)r->bad_rows);
-    printf("  signals        %llu", (unsigned long long)r->signals);
-    if (r->size_too_small) printf(" (size too small: %llu)", (unsigned long long)r->size_too_small);
-    printf("\n");
-    printf("  orders         %llu (rejected %llu, canceled %llu, still open %llu)\n",
-           (unsigned long long)r->orders, (unsigned long long)r->rejected,
-           (unsigned long long)r->canceled, (unsigned long long)r->open_orders);
-    if (why[0]) printf("  rejections     %s\n", why);
+    cli_printf("tradebus backtest\n");
+    cli_printf("  bars           %llu (bad rows skipped: %llu)\n", (unsigned long long)r->bars,
+               (unsigned long long)r->bad_rows);
+    cli_printf("  signals        %llu", (unsigned long long)r->signals);
+    if (r->size_too_small)
+        cli_printf(" (size too small: %llu)", (unsigned long long)r->size_too_small);
+    cli_printf("\n");
+    cli_printf("  orders         %llu (rejected %llu, canceled %llu, still open %llu)\n",
+               (unsigned long long)r->orders, (unsigned long long)r->rejected,
+               (unsigned long long)r->canceled, (unsigned long long)r->open_orders);
+    if (why[0]) cli_printf("  rejections     %s\n", why);
     if (t->nalerts) {
-        printf("  risk alerts    ");
+        cli_printf("  risk alerts    ");
         for (size_t i = 0; i < t->nalerts; i++)
-            printf("%s%s %llu", i ? ", " : "", t->alerts[i].rule,
-                   (unsigned long long)t->alerts[i].count);
-        printf("\n");
+            cli_printf("%s%s %llu", i ? ", " : "", t->alerts[i].rule,
+                       (unsigned long long)t->alerts[i].count);
+        cli_printf("\n");
     }
-    printf("  fills          %llu\n", (unsigned long long)r->fills);
-    printf("  trades         %llu closed (win rate %s%%)\n", (unsigned long long)r->trades, h);
-    printf("  realized PnL   %s\n", a);
-    printf("  unrealized PnL %s\n", b);
-    printf("  fees           %s\n", c);
-    printf("  equity         %s -> %s (return %s%%)\n", d, e, g);
-    printf("  max drawdown   %s%%\n", f);
-    printf("  dead letters   %llu", (unsigned long long)r->dead_letters);
+    cli_printf("  fills          %llu\n", (unsigned long long)r->fills);
+    cli_printf("  trades         %llu closed (win rate %s%%)\n", (unsigned long long)r->trades, h);
+    cli_printf("  realized PnL   %s\n", a);
+    cli_printf("  unrealized PnL %s\n", b);
+    cli_printf("  fees           %s\n", c);
+    cli_printf("  equity         %s -> %s (return %s%%)\n", d, e, g);
+    cli_printf("  max drawdown   %s%%\n", f);
+    cli_printf("  dead letters   %llu", (unsigned long long)r->dead_letters);
     if (r->dead_letter_queue >= 0)
-        printf(" (in the journal's queue: %lld; see 'tradebus dlq list')",
-               (long long)r->dead_letter_queue);
-    printf("\n");
-    printf("  events         %llu\n", (unsigned long long)r->events[0]);
-    if (r->npositions) printf("  positions:\n");
+        cli_printf(" (in the journal's queue: %lld; see 'tradebus dlq list')",
+                   (long long)r->dead_letter_queue);
+    cli_printf("\n");
+    cli_printf("  events         %llu\n", (unsigned long long)r->events[0]);
+    if (r->npositions) cli_printf("  positions:\n");
     for (size_t i = 0; i < r->npositions; i++) {
         const tb_position_update *p = &r->positions[i];
         char q[TB_DECIMAL_STRLEN], ep[TB_DECIMAL_STRLEN], rp[TB_DECIMAL_STRLEN];
         tb_dec_format(p->current_quantity, q, sizeof(q));
         tb_dec_format(p->entry_price, ep, sizeof(ep));
         tb_dec_format(r->total_realized[i], rp, sizeof(rp));
-        printf("    %-16s %-10s %-6s qty %-12s entry %-14s realized (all trades) %s\n",
-               p->strategy_id, p->symbol, tb_position_status_name(p->status), q, ep, rp);
+        cli_printf("    %-16s %-10s %-6s qty %-12s entry %-14s realized (all trades) %s\n",
+                   p->strategy_id, p->symbol, tb_position_status_name(p->status), q, ep, rp);
     }
     for (size_t i = 0; i < t->nhalts; i++) {
         char when[32];
         tb_format_time_iso(t->halts[i].time, when, sizeof(when));
-        printf("  trading HALTED at %s by %s: %s\n", when, t->halts[i].rule, t->halts[i].detail);
+        cli_printf("  trading HALTED at %s by %s: %s\n", when, t->halts[i].rule,
+                   t->halts[i].detail);
     }
     if (t->halts_total > t->nhalts)
-        printf("  (%llu more halts: see events.jsonl)\n",
-               (unsigned long long)(t->halts_total - t->nhalts));
+        cli_printf("  (%llu more halts: see events.jsonl)\n",
+                   (unsigned long long)(t->halts_total - t->nhalts));
     /* Only the files this run wrote: a name printed must exist. */
     if (out)
-        printf("  written to     %s/summary.json%s, trades.csv, equity.csv%s\n", out,
-               cfg->fills ? ", fills.csv" : "", cfg->event_log ? ", events.jsonl" : "");
+        cli_printf("  written to     %s/summary.json%s, trades.csv, equity.csv%s\n", out,
+                   cfg->fills ? ", fills.csv" : "", cfg->event_log ? ", events.jsonl" : "");
     fflush(stdout);
     warn_if_nothing_traded(r);
 }
@@ -738,9 +740,9 @@ int cmd_backtest(int argc, char **argv)
             /* The report is written by the run itself, before the files
              * are published together. */
             if (r.out && !report_skipped(&r.cfg))
-                printf("  report         %s/report.html\n", r.out);
+                cli_printf("  report         %s/report.html\n", r.out);
             else if (r.out)
-                printf("  report.html not written: %s\n", report_skipped(&r.cfg));
+                cli_printf("  report.html not written: %s\n", report_skipped(&r.cfg));
         }
         if (sc.sh) {
             printf("shadow legacy run: ");

@@ -94,8 +94,18 @@ static int config_check(int argc, char **argv)
             fclose(f);
         }
     }
-    printf("%s: %s\n\n", path, code ? "INVALID (data)" : "valid");
-    if (tb_config_dump(&cfg, stdout) != 0) code = EXIT_RUNTIME;
+    cli_printf("%s: %s\n\n", path, code ? "INVALID (data)" : "valid");
+    /* Values are the file's bytes: printed escaped, through memory. */
+    cli_text t;
+    if (cli_text_begin(&t) != 0) {
+        code = EXIT_RUNTIME;
+    } else if (tb_config_dump(&cfg, t.f) != 0) {
+        fclose(t.f);
+        free(t.buf);
+        code = EXIT_RUNTIME;
+    } else if (cli_text_end(&t) != 0) {
+        code = EXIT_RUNTIME;
+    }
     tb_config_free(&cfg);
     return code;
 }

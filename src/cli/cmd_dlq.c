@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_log.h"
 
 const char *const cli_dlq_help =
     "tradebus dlq list --journal FILE\n"
@@ -74,10 +75,12 @@ static const char *entry_type(const tb_dlq_entry *e)
 static int list_row(const tb_dlq_entry *e, void *ctx)
 {
     (void)ctx;
-    char when[32];
+    char when[32], reason[1024];
     iso(e->last_seen, when, sizeof(when));
-    printf("%-6" PRId64 " %-24s %-16s %-22s %8d  %s\n", e->id, when, e->component, entry_type(e),
-           e->attempts, e->reason);
+    /* One row per entry: a newline in a reason is shown, not obeyed. */
+    tb_text_escape(reason, sizeof(reason), e->reason, strlen(e->reason), 0);
+    cli_printf("%-6" PRId64 " %-24s %-16s %-22s %8d  %s\n", e->id, when, e->component,
+               entry_type(e), e->attempts, reason);
     return 0;
 }
 
@@ -91,14 +94,14 @@ static int dlq_list(int argc, char **argv)
     int64_t n = tb_journal_dlq_count(j);
     int rc = n < 0 ? (int)n : 0;
     if (n == 0) {
-        printf("no dead letters in %s\n", path);
+        cli_printf("no dead letters in %s\n", path);
     } else if (n > 0) {
-        printf("%-6s %-24s %-16s %-22s %8s  %s\n", "ID", "LAST SEEN", "COMPONENT", "TYPE",
-               "ATTEMPTS", "REASON");
+        cli_printf("%-6s %-24s %-16s %-22s %8s  %s\n", "ID", "LAST SEEN", "COMPONENT", "TYPE",
+                   "ATTEMPTS", "REASON");
         rc = tb_journal_dlq_each(j, list_row, NULL);
     }
     if (rc != 0) {
-        fprintf(stderr, "tradebus: dlq list: %s\n", tb_journal_errmsg(j));
+        cli_log(CLI_LOG_ERROR, NULL, "dlq list: %s", tb_journal_errmsg(j));
         code = EXIT_RUNTIME;
     } else {
         code = fflush(stdout) == 0 ? 0 : EXIT_RUNTIME;
@@ -111,15 +114,15 @@ static int dlq_list(int argc, char **argv)
 
 /* Indents compact JSON (the codec's: no spaces outside strings) two spaces
  * a level, one member per line. Strings are copied as they are. */
-static void print_json_pretty(const char *s)
+static void print_json_pretty(FILE *f, const char *s)
 {
     int depth = 0, in_str = 0;
     for (; *s; s++) {
         char ch = *s;
         if (in_str) {
-            putchar(ch);
+            fputc(ch, f);
             if (ch == '\\' && s[1])
-                putchar(*++s);
+                fputc(*++s, f);
             else if (ch == '"')
                 in_str = 0;
             continue;
@@ -127,34 +130,34 @@ static void print_json_pretty(const char *s)
         switch (ch) {
         case '"':
             in_str = 1;
-            putchar(ch);
+            fputc(ch, f);
             break;
         case '{':
         case '[':
-            putchar(ch);
+            fputc(ch, f);
             if (s[1] == '}' || s[1] == ']') {
-                putchar(*++s); /* empty: stays on one line */
+                fputc(*++s, f); /* empty: stays on one line */
             } else {
                 depth++;
-                printf("\n%*s", depth * 2, "");
+                fprintf(f, "\n%*s", depth * 2, "");
             }
             break;
         case '}':
         case ']':
             depth--;
-            printf("\n%*s%c", depth * 2, "", ch);
+            fprintf(f, "\n%*s%c", depth * 2, "", ch);
             break;
         case ',':
-            printf(",\n%*s", depth * 2, "");
+            fprintf(f, ",\n%*s", depth * 2, "");
             break;
         case ':':
-            fputs(": ", stdout);
+            fputs(": ", f);
             break;
         default:
-            putchar(ch);
+            fputc(ch, f);
         }
     }
-    putchar('\n');
+    fputc('\n', f);
 }
 
 static int dlq_show(int argc, char **argv)
@@ -172,27 +175,33 @@ static int dlq_show(int argc, char **argv)
         fprintf(stderr, "tradebus: dlq show: no dead letter %" PRId64 " in %s\n", id, path);
         code = EXIT_DATA;
     } else if (rc != 0) {
-        fprintf(stderr, "tradebus: dlq show: %s\n", e ? tb_journal_errmsg(j) : tb_strerror(rc));
+        cli_log(CLI_LOG_ERROR, NULL, "dlq show: %s", e ? tb_journal_errmsg(j) : tb_strerror(rc));
         code = EXIT_RUNTIME;
     } else {
         char first[32], last[32], json[4096];
         iso(e->first_seen, first, sizeof(first));
         iso(e->last_seen, last, sizeof(last));
-        printf("id:         %" PRId64 "\n", e->id);
-        printf("component:  %s\n", e->component);
-        printf("type:       %s\n", entry_type(e));
-        if (e->event.event_id) printf("event id:   %" PRIu64 "\n", e->event.event_id);
-        printf("reason:     %s\n", e->reason);
-        printf("error:      %s (%s)\n", tb_err_name(e->error), tb_strerror(e->error));
-        printf("attempts:   %d\n", e->attempts);
-        printf("first seen: %s\n", first);
-        printf("last seen:  %s\n", last);
+        cli_printf("id:         %" PRId64 "\n", e->id);
+        cli_printf("component:  %s\n", e->component);
+        cli_printf("type:       %s\n", entry_type(e));
+        if (e->event.event_id) cli_printf("event id:   %" PRIu64 "\n", e->event.event_id);
+        cli_printf("reason:     %s\n", e->reason);
+        cli_printf("error:      %s (%s)\n", tb_err_name(e->error), tb_strerror(e->error));
+        cli_printf("attempts:   %d\n", e->attempts);
+        cli_printf("first seen: %s\n", first);
+        cli_printf("last seen:  %s\n", last);
         if (e->event.type != TB_EV_NONE && tb_codec_encode(&e->event, json, sizeof(json)) > 0) {
-            printf("event:\n");
-            print_json_pretty(json);
+            cli_printf("event:\n");
+            /* Through memory: a UTF-8 sequence reaches the escaping whole. */
+            cli_text t;
+            if (cli_text_begin(&t) == 0) {
+                print_json_pretty(t.f, json);
+                cli_text_end(&t);
+            }
         } else {
-            /* Not JSON we understand: shown exactly as it arrived. */
-            printf("raw input:\n%s\n", e->raw);
+            /* Not JSON we understand: shown as it arrived, control bytes
+             * escaped like all output for a human. */
+            cli_printf("raw input:\n%s\n", e->raw);
         }
         code = fflush(stdout) == 0 ? 0 : EXIT_RUNTIME;
     }
@@ -254,10 +263,10 @@ static int dlq_purge(int argc, char **argv)
         fprintf(stderr, "tradebus: dlq purge: no dead letter %" PRId64 " in %s\n", id, path);
         code = EXIT_DATA;
     } else if (rc != 0) {
-        fprintf(stderr, "tradebus: dlq purge: %s\n", tb_journal_errmsg(j));
+        cli_log(CLI_LOG_ERROR, NULL, "dlq purge: %s", tb_journal_errmsg(j));
         code = EXIT_RUNTIME;
     } else {
-        printf("purged %zu dead letter%s from %s\n", removed, removed == 1 ? "" : "s", path);
+        cli_printf("purged %zu dead letter%s from %s\n", removed, removed == 1 ? "" : "s", path);
     }
     if (rc != 0) tb_journal_rollback(j);
     if (all) free(l.ids);
@@ -337,15 +346,15 @@ static int dlq_replay(int argc, char **argv)
     char err[512] = "";
     int rc = tb_backtest_run(&r.cfg, &opt, &res, err, sizeof(err));
     if (rc) {
-        fprintf(stderr, "tradebus: dlq replay: %s\n", err[0] ? err : tb_strerror(rc));
+        cli_log(CLI_LOG_ERROR, NULL, "dlq replay: %s", err[0] ? err : tb_strerror(rc));
         tb_config_free(&r.cfg);
         return cli_exit_for(rc, err, NULL);
     }
-    printf("replayed %llu: %llu succeeded and left the queue, %llu still fail; %lld left in "
-           "the queue\n",
-           (unsigned long long)(res.dlq_replayed + res.dlq_still_failing),
-           (unsigned long long)res.dlq_replayed, (unsigned long long)res.dlq_still_failing,
-           (long long)res.dead_letter_queue);
+    cli_printf("replayed %llu: %llu succeeded and left the queue, %llu still fail; %lld left in "
+               "the queue\n",
+               (unsigned long long)(res.dlq_replayed + res.dlq_still_failing),
+               (unsigned long long)res.dlq_replayed, (unsigned long long)res.dlq_still_failing,
+               (long long)res.dead_letter_queue);
     code = res.dlq_still_failing ? 1 : 0;
     tb_backtest_result_free(&res);
     tb_config_free(&r.cfg);

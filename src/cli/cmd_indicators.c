@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_log.h"
 
 const char *const cli_indicators_help =
     "tradebus indicators --data SPEC --ind NAME:PARAMS [NAME:PARAMS]...\n"
@@ -224,7 +225,7 @@ int cmd_indicators(int argc, char **argv)
             /* --ind takes every following word up to the next option. */
             while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
                 if (ind_open(&inds[nind], argv[++i], err, sizeof(err)) != 0) {
-                    fprintf(stderr, "tradebus: %s\n", err);
+                    cli_log(CLI_LOG_ERROR, NULL, "%s", err);
                     code = EXIT_USAGE;
                     goto out;
                 }
@@ -245,7 +246,7 @@ int cmd_indicators(int argc, char **argv)
     tb_md_config_init(&mc);
     tb_md_reader *r;
     if ((rc = tb_md_reader_open(data, &mc, &r, err, sizeof(err))) != 0) {
-        fprintf(stderr, "tradebus: %s\n", err);
+        cli_log(CLI_LOG_ERROR, NULL, "%s", err);
         code = rc == TB_EINVAL ? EXIT_USAGE : EXIT_DATA;
         goto out;
     }
@@ -265,7 +266,7 @@ int cmd_indicators(int argc, char **argv)
     }
     tb_md_reader_close(r);
     if (rc != TB_EEOF) {
-        fprintf(stderr, "tradebus: %s\n", err);
+        cli_log(CLI_LOG_ERROR, NULL, "%s", err);
         code = EXIT_DATA;
     }
 out:

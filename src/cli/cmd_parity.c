@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_log.h"
 
 const char *const cli_parity_help =
     "tradebus parity --config FILE\n"
@@ -39,7 +40,7 @@ const char *const cli_parity_help =
     "or the first divergence with the records around it and the counts per kind,\n"
     "and exits 1. A malformed legacy log line (or one longer than 65536 bytes)\n"
     "exits 3 naming its line; usage and config errors exit 2; a --legacy-cmd\n"
-    "that times out exits 1.\n";
+    "that times out, or a file of --out that cannot be written, exits 1 naming it.\n";
 
 typedef struct {
     const char *mode; /* "builtin", "log" or "cmd" */
@@ -119,8 +120,25 @@ static FILE *open_out(const char *dir, const char *name)
     char path[4096];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     FILE *f = fopen(path, "w");
-    if (!f) fprintf(stderr, "tradebus: %s: cannot write: %s\n", path, strerror(errno));
+    if (!f) cli_log(CLI_LOG_ERROR, NULL, "%s: cannot write: %s", path, strerror(errno));
     return f;
+}
+
+/* Closes the --out file dir/name (NULL: none), every write to it checked. */
+static int close_out(FILE *f, const char *dir, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return cli_close_output(f, path);
+}
+
+/* 1 if a side failed because its --out copy could not be written (the
+ * library's err then says why): the output's fault, not the data's. */
+static int copy_failed(FILE *copy, const char *dir, const char *name, const char *err)
+{
+    if (!copy || !ferror(copy)) return 0;
+    cli_log(CLI_LOG_ERROR, NULL, "%s/%s: %s", dir, name, err);
+    return 1;
 }
 
 /* Runs the user's command with the run's config and data in its
@@ -159,7 +177,7 @@ int cmd_parity(int argc, char **argv)
     /* Up front, before a long pipeline run: a config the bundled monolith
      * cannot follow would only produce divergences. */
     if (!strcmp(pc.mode, "builtin") && tb_legacy_check_config(&r.cfg, err, sizeof(err)) != 0) {
-        fprintf(stderr, "tradebus: parity: %s\n", err);
+        cli_log(CLI_LOG_ERROR, NULL, "parity: %s", err);
         tb_config_free(&r.cfg);
         return EXIT_USAGE; /* a config error, like every other */
     }
@@ -169,7 +187,7 @@ int cmd_parity(int argc, char **argv)
         if (!strcmp(argv[i], "--out")) write_out = 1;
     if (!rc && write_out) {
         if (mkdir(r.out, 0777) != 0 && errno != EEXIST) {
-            fprintf(stderr, "tradebus: %s: cannot create: %s\n", r.out, strerror(errno));
+            cli_log(CLI_LOG_ERROR, NULL, "%s: cannot create: %s", r.out, strerror(errno));
             code = EXIT_RUNTIME;
             goto done;
         }
@@ -184,8 +202,12 @@ int cmd_parity(int argc, char **argv)
     /* The pipeline side: a backtest with the trade log observing its bus
      * (no output files of its own: this run is about the comparison). */
     if (!rc) rc = tb_parity_add_pipeline_run(pc.parity, &r.cfg, pc.pipeline_log, err, sizeof(err));
+    if (rc && copy_failed(pc.pipeline_log, r.out, "pipeline.jsonl", err)) {
+        code = EXIT_RUNTIME;
+        goto done;
+    }
     if (rc) {
-        fprintf(stderr, "tradebus: pipeline: %s\n", err[0] ? err : tb_strerror(rc));
+        cli_log(CLI_LOG_ERROR, NULL, "pipeline: %s", err[0] ? err : tb_strerror(rc));
         code = cli_exit_for(rc, err, NULL);
         goto done;
     }
@@ -205,27 +227,57 @@ int cmd_parity(int argc, char **argv)
     } else {
         rc = run_legacy_cmd(&pc, &r, err, sizeof(err));
     }
+    if (rc && copy_failed(pc.legacy_log, r.out, "legacy.jsonl", err)) {
+        code = EXIT_RUNTIME;
+        goto done;
+    }
     if (rc) {
-        fprintf(stderr, "tradebus: legacy: %s\n", err[0] ? err : tb_strerror(rc));
+        cli_log(CLI_LOG_ERROR, NULL, "legacy: %s", err[0] ? err : tb_strerror(rc));
         code = rc == TB_ECONFIG                       ? EXIT_USAGE
                : rc == TB_ENOMEM || rc == TB_ETIMEOUT ? EXIT_RUNTIME
                                                       : EXIT_DATA;
         goto done;
     }
-
-    if ((rc = tb_parity_compare(pc.parity, INT64_MAX)) < 0) {
-        fprintf(stderr, "tradebus: comparing: %s\n", tb_strerror(rc));
+    /* Both trade logs complete on disk before anything is reported: the
+     * last records may have waited in a buffer until now. */
+    int c1 = close_out(pc.pipeline_log, r.out, "pipeline.jsonl");
+    int c2 = close_out(pc.legacy_log, r.out, "legacy.jsonl");
+    pc.pipeline_log = pc.legacy_log = NULL;
+    if (c1 || c2) {
         code = EXIT_RUNTIME;
         goto done;
     }
-    tb_parity_write_report(pc.parity, stdout);
+
+    if ((rc = tb_parity_compare(pc.parity, INT64_MAX)) < 0) {
+        cli_log(CLI_LOG_ERROR, NULL, "comparing: %s", tb_strerror(rc));
+        code = EXIT_RUNTIME;
+        goto done;
+    }
+    /* Records quote the legacy log's strings: printed escaped. */
+    cli_text t;
+    if (cli_text_begin(&t) != 0 || tb_parity_write_report(pc.parity, t.f) != 0 ||
+        cli_text_end(&t) != 0) {
+        if (t.f) {
+            fclose(t.f);
+            free(t.buf);
+        }
+        cli_log(CLI_LOG_ERROR, NULL, "parity report: %s", tb_strerror(TB_ENOMEM));
+        code = EXIT_RUNTIME;
+        goto done;
+    }
     if (write_out) {
         FILE *j = open_out(r.out, "parity.json");
-        if (!j || tb_parity_write_json(pc.parity, j) != 0) code = EXIT_RUNTIME;
-        if (j) fclose(j);
+        if (!j) {
+            code = EXIT_RUNTIME;
+        } else {
+            /* A failed write leaves its mark on j, reported by the close. */
+            tb_parity_write_json(pc.parity, j);
+            if (close_out(j, r.out, "parity.json")) code = EXIT_RUNTIME;
+        }
     }
     if (code < 0) code = tb_parity_get_summary(pc.parity).divergences ? 1 : 0;
 done:
+    /* Left open only on a failure already reported. */
     if (pc.pipeline_log) fclose(pc.pipeline_log);
     if (pc.legacy_log) fclose(pc.legacy_log);
     tb_parity_destroy(pc.parity);

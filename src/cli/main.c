@@ -282,15 +282,22 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) return cmd_help(argc - 2, argv + 2);
-    if (!strcmp(cmd, "--version")) return cmd_version(0, NULL);
     const command *c = find_command(cmd);
-    if (c && c->help && asks_help(argc - 2, argv + 2)) {
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        code = cmd_help(argc - 2, argv + 2);
+    } else if (!strcmp(cmd, "--version")) {
+        code = cmd_version(0, NULL);
+    } else if (c && c->help && asks_help(argc - 2, argv + 2)) {
         /* The same page as `tradebus help COMMAND`, examples included. */
         char *h[] = {(char *)c->name, NULL};
-        return cmd_help(1, h);
+        code = cmd_help(1, h);
+    } else if (c) {
+        code = c->run(argc - 2, argv + 2);
+    } else {
+        unknown_command(cmd);
+        code = EXIT_USAGE;
     }
-    if (c) return c->run(argc - 2, argv + 2);
-    unknown_command(cmd);
-    return EXIT_USAGE;
+    /* Whatever the command printed must have arrived: `backtest >
+     * /dev/full` is not a success. */
+    return cli_finish_stdout(code);
 }
