@@ -4,13 +4,17 @@
  * it these tests fail, they never skip. */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tb_test_support.h"
@@ -484,6 +488,274 @@ static void test_metrics_serve_rejects_bad_port_and_address(void **state)
     tb_metrics_destroy(m);
 }
 
+/* ---- the server under hostile clients ---- */
+
+/* A connection to 127.0.0.1:port from the local address src (NULL: any);
+ * -1 when src cannot be bound (127.0.0.2 is Linux-only). A connect that
+ * cannot finish fails after 10 s instead of hanging the suite. */
+static int connect_from(const char *src, int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    struct sockaddr_in sa;
+    if (src) {
+        memset(&sa, 0, sizeof(sa));
+        sa.sin_family = AF_INET;
+        assert_int_equal(inet_pton(AF_INET, src, &sa.sin_addr), 1);
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+            close(fd);
+            return -1;
+        }
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    return fd;
+}
+
+/* Sends s; a connection the server already closed is not an error here. */
+static void send_str(int fd, const char *s)
+{
+    (void)!send(fd, s, strlen(s), MSG_NOSIGNAL);
+}
+
+/* One byte to each slow client: each byte is activity, which an idle
+ * timeout would count as progress. */
+static void drip(const int *slow, size_t nslow)
+{
+    for (size_t i = 0; i < nslow; i++)
+        if (slow[i] >= 0) send_str(slow[i], "a");
+}
+
+/* Everything fd receives until the server closes it (an end or a reset),
+ * dripping to the slow clients every 100 ms meanwhile. Gives up after 10 s
+ * (failure detection only: the caller then finds no response). */
+static char *read_until_closed(int fd, const int *slow, size_t nslow)
+{
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    for (int round = 0; round < 100; round++) {
+        struct pollfd p = {fd, POLLIN, 0};
+        int ready = poll(&p, 1, 100);
+        assert_true(ready >= 0);
+        drip(slow, nslow);
+        if (ready == 0) continue;
+        if (n + 1 == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            assert_non_null(buf);
+        }
+        ssize_t r = read(fd, buf + n, cap - n - 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break; /* closed, or reset with the request unread */
+        n += (size_t)r;
+        round = 0;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+/* GET /metrics from 127.0.0.1 while the slow clients drip. */
+static char *scrape_while_dripping(int port, const int *slow, size_t nslow)
+{
+    int fd = connect_from(NULL, port);
+    send_str(fd, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    char *r = read_until_closed(fd, slow, nslow);
+    close(fd);
+    return r;
+}
+
+/* 64 connections from one address (127.0.0.2: as many as the old server's
+ * whole connection limit) each send a request one byte at a time and never
+ * finish it. A scrape from another address is served at once: one address
+ * holds at most TB_METRICS_DEFAULT_MAX_PER_ADDRESS connections. */
+static void test_metrics_server_serves_a_scrape_while_slow_clients_drip(void **state)
+{
+    (void)state;
+    tb_metrics *m;
+    assert_int_equal(tb_metrics_create(&m), 0);
+    run_pipeline(m, fill_sets, 5);
+    char err[256];
+    assert_int_equal(tb_metrics_serve(m, NULL, 0, err, sizeof(err)), 0);
+    int port = tb_metrics_port(m);
+    enum { NSLOW = 64 };
+    int slow[NSLOW];
+    for (size_t i = 0; i < NSLOW; i++) {
+        slow[i] = connect_from("127.0.0.2", port);
+        if (slow[i] < 0) {
+            for (size_t j = 0; j < i; j++)
+                close(slow[j]);
+            tb_metrics_destroy(m);
+            skip(); /* no 127.0.0.2 on this system */
+        }
+        send_str(slow[i], "GET /metrics HTTP/1.1\r\nX-Slow: ");
+    }
+    char *r = scrape_while_dripping(port, slow, NSLOW);
+    assert_has(r, " 200 OK\r\n");
+    assert_has(r, "tradebus_bars_total{role=\"backtest\"} 11\n");
+    free(r);
+    for (size_t i = 0; i < NSLOW; i++)
+        close(slow[i]);
+    tb_metrics_destroy(m);
+}
+
+/* One address past its cap is turned away (closed, or a 503) while its
+ * connections are held; once one of them is done, its scrapes are served. */
+static void test_metrics_server_caps_connections_per_address(void **state)
+{
+    (void)state;
+    tb_metrics *m;
+    assert_int_equal(tb_metrics_create(&m), 0);
+    run_pipeline(m, fill_sets, 5);
+    char err[256];
+    assert_int_equal(tb_metrics_serve(m, NULL, 0, err, sizeof(err)), 0);
+    int port = tb_metrics_port(m);
+    enum { CAP = TB_METRICS_DEFAULT_MAX_PER_ADDRESS };
+    int held[CAP];
+    for (size_t i = 0; i < CAP; i++) {
+        held[i] = connect_from(NULL, port);
+        send_str(held[i], "GET /metrics HTTP/1.1\r\n"); /* half a request */
+    }
+    char *r = scrape_while_dripping(port, NULL, 0);
+    if (strstr(r, " 200 ")) fail_msg("connection %d from one address was served:\n%s", CAP + 1, r);
+    if (*r) assert_has(r, " 503 ");
+    free(r);
+
+    /* One held connection finishes its request: served, then closed by the
+     * server. (A client closing mid-request may keep its slot until the
+     * deadline: libmicrohttpd can take that for a half-close.) */
+    send_str(held[0], "\r\n");
+    r = read_until_closed(held[0], NULL, 0);
+    assert_has(r, " 200 OK\r\n");
+    free(r);
+    close(held[0]);
+    held[0] = -1;
+    /* The server frees the slot on its own time: try until served. */
+    int served = 0;
+    for (int i = 0; i < 100 && !served; i++) {
+        r = scrape_while_dripping(port, NULL, 0);
+        served = strstr(r, " 200 OK\r\n") != NULL;
+        free(r);
+        if (!served) nanosleep(&(struct timespec){0, 20000000}, NULL);
+    }
+    assert_true(served);
+    for (size_t i = 1; i < CAP; i++)
+        close(held[i]);
+    tb_metrics_destroy(m);
+}
+
+/* The deadline covers the whole request, from accept on: a byte every 20 ms
+ * keeps a connection busy but does not keep it open. */
+static void test_metrics_server_closes_a_slow_drip_at_the_request_deadline(void **state)
+{
+    (void)state;
+    tb_metrics *m;
+    assert_int_equal(tb_metrics_create(&m), 0);
+    tb_metrics_server_config sc;
+    tb_metrics_server_config_init(&sc);
+    assert_int_equal(sc.request_timeout_ms, TB_METRICS_DEFAULT_REQUEST_TIMEOUT_MS);
+    assert_int_equal(sc.max_connections, TB_METRICS_DEFAULT_MAX_CONNECTIONS);
+    assert_int_equal(sc.max_per_address, TB_METRICS_DEFAULT_MAX_PER_ADDRESS);
+    sc.request_timeout_ms = 200;
+    char err[256];
+    assert_int_equal(tb_metrics_serve_config(m, NULL, 0, &sc, err, sizeof(err)), 0);
+    int port = tb_metrics_port(m);
+    int fd = connect_from(NULL, port);
+    send_str(fd, "GET /metrics HTTP/1.1\r\nX-Slow: ");
+    int closed = 0;
+    char buf[256];
+    for (int i = 0; i < 500 && !closed; i++) { /* 10 s: failure detection only */
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 20) > 0) {
+            ssize_t r = read(fd, buf, sizeof(buf));
+            closed = r <= 0;
+            if (r > 0) fail_msg("a response to half a request: %.*s", (int)r, buf);
+        } else if (send(fd, "a", 1, MSG_NOSIGNAL) < 0) {
+            closed = 1;
+        }
+    }
+    assert_true(closed);
+    close(fd);
+    /* The server itself is fine. */
+    char *r = http(port, "GET", "/metrics");
+    assert_has(r, " 200 OK\r\n");
+    free(r);
+    tb_metrics_destroy(m);
+}
+
+static void test_metrics_server_config_is_checked(void **state)
+{
+    (void)state;
+    tb_metrics *m;
+    assert_int_equal(tb_metrics_create(&m), 0);
+    tb_metrics_server_config sc;
+    char err[256];
+    tb_metrics_server_config_init(&sc);
+    sc.request_timeout_ms = 0;
+    assert_int_equal(tb_metrics_serve_config(m, NULL, 0, &sc, err, sizeof(err)), TB_EINVAL);
+    assert_string_equal(err, "metrics request_timeout_ms 0 is not in 1..3600000");
+    tb_metrics_server_config_init(&sc);
+    sc.max_connections = 0;
+    assert_int_equal(tb_metrics_serve_config(m, NULL, 0, &sc, err, sizeof(err)), TB_EINVAL);
+    assert_string_equal(err, "metrics max_connections 0 is not in 1..4096");
+    tb_metrics_server_config_init(&sc);
+    sc.max_per_address = 65;
+    assert_int_equal(tb_metrics_serve_config(m, NULL, 0, &sc, err, sizeof(err)), TB_EINVAL);
+    assert_string_equal(err, "metrics max_per_address 65 is not in 1..64 (max_connections)");
+    assert_int_equal(tb_metrics_port(m), 0);
+    tb_metrics_destroy(m);
+}
+
+/* Sends req as is; the response, whatever the server does with a body. */
+static char *raw_request(int port, const char *req)
+{
+    int fd = connect_from(NULL, port);
+    send_str(fd, req);
+    char *r = read_until_closed(fd, NULL, 0);
+    close(fd);
+    return r;
+}
+
+static void test_metrics_server_answers_405_to_every_other_method(void **state)
+{
+    (void)state;
+    tb_metrics *m;
+    assert_int_equal(tb_metrics_create(&m), 0);
+    run_pipeline(m, fill_sets, 5);
+    char err[256];
+    assert_int_equal(tb_metrics_serve(m, NULL, 0, err, sizeof(err)), 0);
+    int port = tb_metrics_port(m);
+    static const char *const reqs[] = {
+        "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world",
+        "POST /metrics HTTP/1.0\r\nContent-Length: 11\r\n\r\nhello world",
+        /* A body announced and never sent: answered without waiting for it. */
+        "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\nabc",
+        "POST /metrics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+        "PUT /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
+        "DELETE /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+        "PATCH / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx",
+        "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
+        "BREW /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+        char *r = raw_request(port, reqs[i]);
+        if (!strstr(r, " 405 Method Not Allowed\r\n") || !strstr(r, "Allow: GET, HEAD\r\n"))
+            fail_msg("request %zu (%.12s...) got:\n%s", i, reqs[i], r);
+        free(r);
+    }
+    /* HEAD is GET without the body. */
+    char *r = raw_request(port, "HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_has(r, " 200 OK\r\n");
+    assert_null(strstr(r, "tradebus_"));
+    free(r);
+    tb_metrics_destroy(m);
+}
+
 static void test_alert_rules_pass_promtool(void **state)
 {
     (void)state;
@@ -510,6 +782,11 @@ int main(void)
         cmocka_unit_test(test_metrics_server_serves_metrics_and_404s_the_rest),
         cmocka_unit_test(test_metrics_scrapes_during_a_run),
         cmocka_unit_test(test_metrics_serve_rejects_bad_port_and_address),
+        cmocka_unit_test(test_metrics_server_serves_a_scrape_while_slow_clients_drip),
+        cmocka_unit_test(test_metrics_server_caps_connections_per_address),
+        cmocka_unit_test(test_metrics_server_closes_a_slow_drip_at_the_request_deadline),
+        cmocka_unit_test(test_metrics_server_config_is_checked),
+        cmocka_unit_test(test_metrics_server_answers_405_to_every_other_method),
         cmocka_unit_test(test_alert_rules_pass_promtool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -110,13 +110,41 @@ TB_EXPORT int tb_metrics_render(tb_metrics *m, char **text);
  * node_exporter's textfile collector. 0, TB_ENOMEM, TB_EIO with err set. */
 TB_EXPORT int tb_metrics_write_file(tb_metrics *m, const char *path, char *err, size_t errlen);
 
-/* Serves GET /metrics (HEAD too) on addr:port from an HTTP server thread
- * (libmicrohttpd); other paths get 404, other methods 405. addr is a host
- * or numeric address, NULL = TB_METRICS_DEFAULT_ADDR (loopback only);
- * port 0 = any free port (see tb_metrics_port). 0; TB_EINVAL (bad port or
- * address, err says); TB_EIO with err "port 9100 is in use: pick another
- * with --metrics-port" or the system's reason; TB_EMISUSE if already
- * serving. */
+/* Limits of the HTTP server (see tb_metrics_serve_config). */
+#define TB_METRICS_DEFAULT_REQUEST_TIMEOUT_MS 5000
+#define TB_METRICS_DEFAULT_MAX_CONNECTIONS    64
+#define TB_METRICS_DEFAULT_MAX_PER_ADDRESS    8
+
+typedef struct {
+    /* A connection is closed this long after it was accepted, whatever it
+     * is doing: sending its request slowly (each byte does not extend it)
+     * or reading the response slowly. 1..3600000. */
+    unsigned request_timeout_ms;
+    /* Open connections in all; past it, new ones wait in the kernel's
+     * listen queue until one closes. 1..4096. */
+    unsigned max_connections;
+    /* Open connections from one client address; one more is closed at once,
+     * unanswered. 1..max_connections. */
+    unsigned max_per_address;
+} tb_metrics_server_config;
+
+/* Fills cfg with the TB_METRICS_DEFAULT_* limits. */
+TB_EXPORT void tb_metrics_server_config_init(tb_metrics_server_config *cfg);
+
+/* Serves GET /metrics (HEAD too: the same without the body) on addr:port
+ * from an HTTP server thread (libmicrohttpd, driven by a poll loop of ours
+ * that enforces cfg's deadline); other paths get 404, every other method
+ * 405 with "Allow: GET, HEAD" (answered without reading a body). Each
+ * response closes its connection. addr is a host or numeric address, NULL =
+ * TB_METRICS_DEFAULT_ADDR (loopback only); port 0 = any free port (see
+ * tb_metrics_port); cfg NULL = the defaults (copied). 0; TB_EINVAL (bad
+ * port, address or limit, err says); TB_EIO with err "port 9100 is in use:
+ * pick another with --metrics-port" or the system's reason; TB_EMISUSE if
+ * already serving. */
+TB_EXPORT int tb_metrics_serve_config(tb_metrics *m, const char *addr, int port,
+                                      const tb_metrics_server_config *cfg, char *err,
+                                      size_t errlen);
+/* tb_metrics_serve_config with the default limits. */
 TB_EXPORT int tb_metrics_serve(tb_metrics *m, const char *addr, int port, char *err, size_t errlen);
 /* The port being served, or 0 when not serving. */
 TB_EXPORT int tb_metrics_port(const tb_metrics *m);

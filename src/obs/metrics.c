@@ -1,8 +1,12 @@
 /* Prometheus metrics: live counters on the pipeline thread, a snapshot under
- * a mutex, rendering and a libmicrohttpd server thread (see metrics.h). */
+ * a mutex, rendering and an HTTP server thread: libmicrohttpd driven by our
+ * own poll loop, which adds the whole-request deadline (see metrics.h). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +31,9 @@
 #define NSTATUS         (TB_ORDER_EXPIRED + 1)
 #define NREASON         (TB_REJECT_DUPLICATE + 1)
 #define NSTATE          (TB_TRADING_HALTED + 1)
+/* Room for a burst: connections past a cap are accepted and closed at once,
+ * and a full queue would drop a scraper's SYN for a second or more. */
+#define LISTEN_BACKLOG 128
 
 static const int64_t bucket_ns[TB_METRICS_BUCKETS] = TB_METRICS_BUCKET_BOUNDS_NS;
 /* The bounds as Prometheus prints them (seconds), exact. */
@@ -91,6 +98,10 @@ struct tb_metrics {
     /* server */
     struct MHD_Daemon *daemon;
     int port;
+    pthread_t thread;
+    int wake[2];             /* a byte on wake[1] stops the server thread */
+    int64_t deadline_ns;     /* request_timeout_ms */
+    struct conn_slot *conns; /* open connections; server thread only */
 };
 
 static double wall_now(void)
@@ -792,6 +803,9 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, char *bo
         return MHD_NO;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    /* One request per connection: the deadline then covers it whole, and an
+     * idle keep-alive connection never holds one of the few slots. */
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
     enum MHD_Result r = MHD_queue_response(c, status, resp);
@@ -809,15 +823,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     static char not_allowed[] = "method not allowed\n";
     static char oom[] = "out of memory\n";
     const char *plain = "text/plain; charset=utf-8";
-    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
-        /* A body may follow: answer once it has been read (or discarded). */
-        if (!*req_cls) {
-            *req_cls = c;
-            return MHD_YES;
-        }
-        *upload_size = 0;
+    (void)upload_size;
+    (void)req_cls;
+    /* Answered on the first call, when the headers are in: libmicrohttpd
+     * takes a response then or only after the whole body (one queued while
+     * the body arrives is refused and the connection dropped unanswered).
+     * The body is never read; the connection closes after the response. */
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, not_allowed, 0, plain);
-    }
     if (strcmp(url, "/metrics") != 0) return reply(c, MHD_HTTP_NOT_FOUND, not_found, 0, plain);
     char *text;
     if (tb_metrics_render(cls, &text) != 0)
@@ -842,7 +855,7 @@ static int listen_on(const char *addr, int port, int *fd_out, int *port_out, cha
         set_err(err, errlen, "metrics address '%s': %s", addr, gai_strerror(g));
         return TB_EINVAL;
     }
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
     if (fd < 0) {
         set_err(err, errlen, "metrics socket: %s", strerror(errno));
         freeaddrinfo(ai);
@@ -850,7 +863,7 @@ static int listen_on(const char *addr, int port, int *fd_out, int *port_out, cha
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 16) != 0) {
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
         int e = errno;
         if (e == EADDRINUSE)
             set_err(err, errlen, "port %d is in use: pick another with --metrics-port", port);
@@ -877,33 +890,177 @@ static int listen_on(const char *addr, int port, int *fd_out, int *port_out, cha
     return 0;
 }
 
-int tb_metrics_serve(tb_metrics *m, const char *addr, int port, char *err, size_t errlen)
+/* A connection's deadline. libmicrohttpd only has an idle timeout, which
+ * each byte resets (a client sending one byte a second holds its slot
+ * forever): the server thread shuts a connection down once its deadline
+ * passes, and libmicrohttpd, seeing the socket end, closes it. Only that
+ * thread runs libmicrohttpd, so a slot's fd is never closed (and reused)
+ * behind its back: the close and the CLOSED notification both happen
+ * inside MHD_run. */
+typedef struct conn_slot {
+    struct conn_slot *next, **pprev;
+    int fd;
+    int shut; /* shut down at its deadline; closing */
+    int64_t deadline;
+} conn_slot;
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    tb_metrics *m = cls;
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        conn_slot *s = *socket_context;
+        if (!s) return;
+        *s->pprev = s->next;
+        if (s->next) s->next->pprev = s->pprev;
+        free(s);
+        *socket_context = NULL;
+        return;
+    }
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci) return;
+    conn_slot *s = malloc(sizeof(*s));
+    if (!s) {
+        /* Out of memory: without a slot it would have no deadline. */
+        shutdown(ci->connect_fd, SHUT_RDWR);
+        return;
+    }
+    s->fd = ci->connect_fd;
+    s->shut = 0;
+    s->deadline = mono_now() + m->deadline_ns;
+    s->next = m->conns;
+    s->pprev = &m->conns;
+    if (m->conns) m->conns->pprev = &s->next;
+    m->conns = s;
+    *socket_context = s;
+}
+
+/* Shuts down the connections past their deadline; the time to wait for the
+ * next one or for libmicrohttpd's own timers, in ms (-1: none). */
+static int reap(tb_metrics *m)
+{
+    int64_t now = mono_now(), wait = -1;
+    for (conn_slot *s = m->conns; s; s = s->next) {
+        if (s->shut) continue;
+        if (s->deadline <= now) {
+            shutdown(s->fd, SHUT_RDWR);
+            s->shut = 1;
+            continue;
+        }
+        int64_t left = (s->deadline - now + 999999) / 1000000;
+        if (wait < 0 || left < wait) wait = left;
+    }
+    MHD_UNSIGNED_LONG_LONG t;
+    if (MHD_get_timeout(m->daemon, &t) == MHD_YES && (wait < 0 || (int64_t)t < wait))
+        wait = t > INT_MAX ? INT_MAX : (int64_t)t;
+    return wait > INT_MAX ? INT_MAX : (int)wait;
+}
+
+/* The server thread: libmicrohttpd's epoll fd (every socket of it, the
+ * listening one included, all non-blocking) and the wake pipe, so no client
+ * can block another or the stop. */
+static void *serve_loop(void *arg)
+{
+    tb_metrics *m = arg;
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    struct pollfd p[2] = {{di->epoll_fd, POLLIN, 0}, {m->wake[0], POLLIN, 0}};
+    for (;;) {
+        int wait = reap(m);
+        if (poll(p, 2, wait) < 0 && errno != EINTR) wait = 10; /* should not happen */
+        if (p[1].revents) break;
+        MHD_run(m->daemon);
+    }
+    return NULL;
+}
+
+void tb_metrics_server_config_init(tb_metrics_server_config *cfg)
+{
+    if (!cfg) return;
+    cfg->request_timeout_ms = TB_METRICS_DEFAULT_REQUEST_TIMEOUT_MS;
+    cfg->max_connections = TB_METRICS_DEFAULT_MAX_CONNECTIONS;
+    cfg->max_per_address = TB_METRICS_DEFAULT_MAX_PER_ADDRESS;
+}
+
+static int check_config(const tb_metrics_server_config *c, char *err, size_t errlen)
+{
+    if (c->request_timeout_ms < 1 || c->request_timeout_ms > 3600000) {
+        set_err(err, errlen, "metrics request_timeout_ms %u is not in 1..3600000",
+                c->request_timeout_ms);
+        return TB_EINVAL;
+    }
+    if (c->max_connections < 1 || c->max_connections > 4096) {
+        set_err(err, errlen, "metrics max_connections %u is not in 1..4096", c->max_connections);
+        return TB_EINVAL;
+    }
+    if (c->max_per_address < 1 || c->max_per_address > c->max_connections) {
+        set_err(err, errlen, "metrics max_per_address %u is not in 1..%u (max_connections)",
+                c->max_per_address, c->max_connections);
+        return TB_EINVAL;
+    }
+    return 0;
+}
+
+int tb_metrics_serve_config(tb_metrics *m, const char *addr, int port,
+                            const tb_metrics_server_config *cfg, char *err, size_t errlen)
 {
     if (!m) return TB_EINVAL;
     if (m->daemon) {
         set_err(err, errlen, "the metrics server is already running on port %d", m->port);
         return TB_EMISUSE;
     }
+    tb_metrics_server_config def;
+    if (!cfg) {
+        tb_metrics_server_config_init(&def);
+        cfg = &def;
+    }
+    int rc = check_config(cfg, err, errlen);
+    if (rc) return rc;
     if (port < 0 || port > 65535) {
         set_err(err, errlen, "metrics port %d is not in 0..65535", port);
         return TB_EINVAL;
     }
     if (!addr || !*addr) addr = TB_METRICS_DEFAULT_ADDR;
     int fd, bound;
-    int rc = listen_on(addr, port, &fd, &bound, err, errlen);
+    rc = listen_on(addr, port, &fd, &bound, err, errlen);
     if (rc) return rc;
-    /* MHD closes fd in MHD_stop_daemon; on a failed start it stays ours. */
-    m->daemon =
-        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL, on_request,
-                         m, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
-                         (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
-    if (!m->daemon) {
+    if (pipe(m->wake) != 0) {
+        set_err(err, errlen, "metrics server: %s", strerror(errno));
         close(fd);
+        return TB_EIO;
+    }
+    fcntl(m->wake[0], F_SETFD, FD_CLOEXEC);
+    fcntl(m->wake[1], F_SETFD, FD_CLOEXEC);
+    m->deadline_ns = (int64_t)cfg->request_timeout_ms * 1000000;
+    m->conns = NULL;
+    /* The idle timeout (whole seconds) is only a backstop behind the
+     * deadline. MHD closes fd in MHD_stop_daemon; on a failed start it
+     * stays ours. */
+    unsigned idle_s = (cfg->request_timeout_ms + 999) / 1000;
+    m->daemon = MHD_start_daemon(
+        MHD_USE_EPOLL, 0, NULL, NULL, on_request, m, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        cfg->max_per_address, MHD_OPTION_CONNECTION_TIMEOUT, idle_s, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, m, MHD_OPTION_END);
+    if (m->daemon && pthread_create(&m->thread, NULL, serve_loop, m) != 0) {
+        MHD_stop_daemon(m->daemon); /* closes fd */
+        m->daemon = NULL;
+        fd = -1;
+    }
+    if (!m->daemon) {
+        if (fd >= 0) close(fd);
+        close(m->wake[0]);
+        close(m->wake[1]);
         set_err(err, errlen, "metrics server on %s:%d could not start", addr, bound);
         return TB_EIO;
     }
     m->port = bound;
     return 0;
+}
+
+int tb_metrics_serve(tb_metrics *m, const char *addr, int port, char *err, size_t errlen)
+{
+    return tb_metrics_serve_config(m, addr, port, NULL, err, errlen);
 }
 
 int tb_metrics_port(const tb_metrics *m)
@@ -914,7 +1071,12 @@ int tb_metrics_port(const tb_metrics *m)
 void tb_metrics_stop(tb_metrics *m)
 {
     if (!m || !m->daemon) return;
+    (void)!write(m->wake[1], "x", 1);
+    pthread_join(m->thread, NULL);
+    /* Closes every connection, notifying each: the slots are freed. */
     MHD_stop_daemon(m->daemon);
+    close(m->wake[0]);
+    close(m->wake[1]);
     m->daemon = NULL;
     m->port = 0;
 }
