@@ -388,6 +388,29 @@ static void test_journal_out_of_space_exits_1_naming_it_and_leaves_no_file(void 
     assert_int_not_equal(stat(path, &fs), 0);
 }
 
+/* The issue's case: a row the journaled run had passed changes, then
+ * --resume. Refused before anything runs, naming the file. */
+static void test_resume_refuses_changed_data_naming_the_file(void **state)
+{
+    (void)state;
+    char cmd[1400];
+    snprintf(cmd, sizeof(cmd), "cp %s/BTCUSDT-1m.csv %s/chg.csv", dir, dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tbt_run_cli(dir, NULL,
+                                 "backtest --config c.ini --data BTCUSDT:chg.csv --data "
+                                 "ETHUSDT:ETHUSDT-1m.csv --journal chg.db --out chg -q"),
+                     0);
+    snprintf(cmd, sizeof(cmd), "sed -i '10s/\\.\\([0-9]\\)/.\\1\\1/' %s/chg.csv", dir);
+    assert_int_equal(system(cmd), 0);
+    char *err = NULL;
+    int code = tbt_run_cli(dir, &err,
+                           "backtest --config c.ini --data BTCUSDT:chg.csv --data "
+                           "ETHUSDT:ETHUSDT-1m.csv --journal chg.db --resume --out chg -q");
+    if (code != 2 || !strstr(err, "data changed since the journaled run: chg.csv"))
+        fail_msg("exit %d: %s", code, err);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -405,6 +428,7 @@ int main(void)
         cmocka_unit_test(test_a_journal_path_that_is_another_output_is_refused),
         cmocka_unit_test(test_read_only_commands_never_write_an_empty_file),
         cmocka_unit_test(test_journal_out_of_space_exits_1_naming_it_and_leaves_no_file),
+        cmocka_unit_test(test_resume_refuses_changed_data_naming_the_file),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -417,8 +417,8 @@ static int journal_info(int argc, char **argv)
 {
     /* The keys a run writes. The journal API has no way to list meta keys
      * yet, so the known ones are asked for by name. */
-    static const char *const meta_keys[] = {"schema_version", "created_at", "config_hash", "status",
-                                            "summary"};
+    static const char *const meta_keys[] = {"schema_version", "created_at", "config_hash",
+                                            "data",           "status",     "summary"};
     const char *path;
     int code =
         cli_journal_args(argc, argv, "journal info", cli_journal_help, &path, NULL, NULL, NULL);

@@ -35,6 +35,74 @@ static int64_t wall_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* The file of a data spec: "SYMBOL:path" as the reader parses it. */
+static const char *spec_path(const char *spec)
+{
+    size_t i = 0;
+    while ((spec[i] >= 'A' && spec[i] <= 'Z') || (spec[i] >= '0' && spec[i] <= '9'))
+        i++;
+    return i >= 1 && i < TB_SYMBOL_LEN && spec[i] == ':' && spec[i + 1] ? spec + i + 1 : spec;
+}
+
+/* One line per data file, "SIZE MTIME_NS PATH" (-1 -1 for what is not a
+ * regular file: a pipe has neither). The config hash holds the paths; this
+ * holds what they contained, as far as size and time tell. Malloc'd. */
+static char *data_fingerprint(const tb_config *cfg)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (!m) return NULL;
+    for (size_t i = 0; i < cfg->ndata; i++) {
+        const char *path = spec_path(cfg->data[i]);
+        struct stat st;
+        long long size = -1, mtime = -1;
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+            size = (long long)st.st_size;
+            mtime = (long long)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+        }
+        fprintf(m, "%lld %lld %s\n", size, mtime, path);
+    }
+    if (fclose(m) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+/* Refuses a resume over data that is not what the journaled run read. */
+static int check_data(const char *path, const char *have, const char *want, char *err,
+                      size_t errlen)
+{
+    while (*have && *want) {
+        long long hs, hm, ws, wm;
+        int hn = 0, wn = 0;
+        if (sscanf(have, "%lld %lld %n", &hs, &hm, &hn) != 2 ||
+            sscanf(want, "%lld %lld %n", &ws, &wm, &wn) != 2)
+            break;
+        const char *he = strchr(have, '\n'), *we = strchr(want, '\n');
+        if (!he || !we) break;
+        if (hs != ws || hm != wm) {
+            tb__errf(err, errlen,
+                     "data changed since the journaled run: %.*s (%s): resuming would mix two "
+                     "datasets in journal %s; restore the data, or start a new journal",
+                     (int)(we - (want + wn)), want + wn,
+                     hs != ws ? "its size differs" : "it was modified since", path);
+            return TB_ECONFIG;
+        }
+        have = he + 1;
+        want = we + 1;
+    }
+    if (*have || *want) {
+        tb__errf(err, errlen,
+                 "data changed since the journaled run: the data files differ from those "
+                 "journal %s recorded; restore the data, or start a new journal",
+                 path);
+        return TB_ECONFIG;
+    }
+    return 0;
+}
+
 int tb__jrun_open(const tb_config *cfg, int resume, tb__jrun **out, char *err, size_t errlen)
 {
     tb__jrun *r = calloc(1, sizeof(*r));
@@ -70,8 +138,20 @@ int tb__jrun_open(const tb_config *cfg, int resume, tb__jrun **out, char *err, s
                  "this run %s): resuming it would mix two runs; use a new journal file",
                  cfg->journal_path, have, want);
         rc = TB_ECONFIG;
+    } else if (has_hash && r->target > 0) {
+        char *now = data_fingerprint(cfg), *then = malloc(65536);
+        rc = now && then ? 0 : TB_ENOMEM;
+        /* A journal from before data fingerprints has none: the event
+         * comparison of the replay still stands guard. */
+        if (!rc && tb_journal_meta_get(r->j, "data", then, 65536) == 0)
+            rc = check_data(cfg->journal_path, then, now, err, errlen);
+        free(now);
+        free(then);
     } else if (!has_hash) {
-        rc = tb_journal_meta_set(r->j, "config_hash", want);
+        char *data = data_fingerprint(cfg);
+        rc = data ? tb_journal_meta_set(r->j, "config_hash", want) : TB_ENOMEM;
+        if (!rc) rc = tb_journal_meta_set(r->j, "data", data);
+        free(data);
         if (!rc) rc = tb_journal_meta_set(r->j, "status", "running");
         if (!rc) rc = tb_journal_commit(r->j);
         if (rc) tb__errf(err, errlen, "journal %s: %s", cfg->journal_path, tb_journal_errmsg(r->j));
