@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -212,6 +214,203 @@ static void test_a_file_that_is_not_a_journal_is_refused(void **state)
     free(err);
 }
 
+/* A copy of the uninterrupted run's journal with sql applied to it. */
+static void edited_copy(const char *name, const char *sql)
+{
+    char cmd[1400];
+    snprintf(cmd, sizeof(cmd), "cp %s/ref.db %s/%s", dir, dir, name);
+    assert_int_equal(system(cmd), 0);
+    sqlite3 *db;
+    snprintf(cmd, sizeof(cmd), "%s/%s", dir, name);
+    assert_int_equal(sqlite3_open(cmd, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static void expect_resume_refused(const char *journal, int code, const char *what)
+{
+    char *err = NULL;
+    int got =
+        tbt_run_cli(dir, &err, "backtest --config c.ini --journal %s --resume --out x -q", journal);
+    if (got != code || !strstr(err, what) || !strstr(err, journal))
+        fail_msg("resume of %s: exit %d (want %d): %s", journal, got, code, err);
+    free(err);
+}
+
+/* The join: the journal's last bar differs from what the re-run makes. */
+static void test_resume_refuses_a_journal_whose_last_bar_the_rerun_does_not_reproduce(void **state)
+{
+    (void)state;
+    edited_copy("last.db", "UPDATE events SET payload = replace(payload, '\"volume\":\"', "
+                           "'\"volume\":\"1') WHERE seq = (SELECT max(seq) FROM events WHERE "
+                           "type = 'MarketData')");
+    expect_resume_refused("last.db", 2, "did not reproduce the journal");
+}
+
+/* An earlier event: the count and the last event still agree, and used to
+ * be all that was compared. */
+static void
+test_resume_refuses_a_journal_whose_earlier_bar_the_rerun_does_not_reproduce(void **state)
+{
+    (void)state;
+    edited_copy("early.db", "UPDATE events SET payload = replace(payload, '\"volume\":\"', "
+                            "'\"volume\":\"1') WHERE seq = 100");
+    expect_resume_refused("early.db", 2, "did not reproduce the journal");
+}
+
+/* 8 bytes overwritten inside an event's JSON, in the file itself: SQLite's
+ * quick check passes, the event no longer decodes. */
+static void test_resume_refuses_a_journal_whose_events_do_not_decode(void **state)
+{
+    (void)state;
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/ref.db", dir);
+    char *db = NULL;
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    db = malloc((size_t)n);
+    assert_int_equal(fread(db, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    const char *key = "\"source\":\"market_data\"";
+    char *hit = NULL;
+    for (long i = n / 2; i + 22 < n && !hit; i++)
+        if (memcmp(db + i, key, strlen(key)) == 0) hit = db + i;
+    assert_non_null(hit);
+    memcpy(hit, "\"sourcX\"", 8);
+    snprintf(path, sizeof(path), "%s/bad.db", dir);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(db, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    free(db);
+    expect_resume_refused("bad.db", 3, "does not decode");
+}
+
+static void test_a_second_run_on_a_journal_in_use_is_refused_naming_the_pid(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (chdir(dir) != 0) _exit(127);
+        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(127);
+        execl(TB_BINARY, TB_BINARY, "backtest", "--config", "c.ini", "--journal", "busy.db",
+              "--out", "busy", "-q", (char *)NULL);
+        _exit(127);
+    }
+    char lock[700];
+    snprintf(lock, sizeof(lock), "%s/busy.db.lock", dir);
+    struct stat st;
+    for (int i = 0; i < 2000 && (stat(lock, &st) != 0 || st.st_size == 0); i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    char *err = NULL;
+    int code =
+        tbt_run_cli(dir, &err, "backtest --config c.ini --journal busy.db --resume --out b2 -q");
+    char want[64];
+    snprintf(want, sizeof(want), "in use by another run (pid %d)", (int)pid);
+    int st2, running = waitpid(pid, &st2, WNOHANG) == 0;
+    if (running) {
+        if (code != 1 || !strstr(err, want)) fail_msg("second run: exit %d: %s", code, err);
+        /* Killed, the holder's lock goes with it: the journal resumes. */
+        kill(pid, SIGKILL);
+        waitpid(pid, &st2, 0);
+        free(err);
+        code = tbt_run_cli(dir, &err,
+                           "backtest --config c.ini --journal busy.db --resume --out b2 -q");
+        if (code != 0) fail_msg("resume after the holder died: exit %d: %s", code, err);
+    }
+    free(err);
+}
+
+static void test_a_journal_path_that_is_another_output_is_refused(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    assert_int_equal(
+        tbt_run_cli(dir, &err, "backtest --config c.ini --journal o1/events.jsonl --out o1 -q"), 2);
+    assert_non_null(strstr(err, "o1/events.jsonl"));
+    free(err);
+    assert_int_equal(tbt_run_cli(dir, &err,
+                                 "backtest --config c.ini --journal m.db --metrics-file ./m.db "
+                                 "--out o1 -q"),
+                     2);
+    assert_non_null(strstr(err, "is the journal"));
+    free(err);
+    assert_int_equal(tbt_run_cli(dir, &err, "journal export --journal ref.db --out ./ref.db"), 2);
+    free(err);
+    assert_int_equal(tbt_run_cli(dir, NULL, "journal replay --journal ref.db"), 0);
+}
+
+static void test_read_only_commands_never_write_an_empty_file(void **state)
+{
+    (void)state;
+    char path[1024];
+    tbt_write_file(dir, "empty.db", "", path, sizeof(path));
+    char *err = NULL;
+    assert_int_equal(tbt_run_cli(dir, &err, "journal info --journal empty.db"), 3);
+    assert_non_null(strstr(err, "not a tradebus journal"));
+    free(err);
+    assert_int_equal(tbt_run_cli(dir, NULL, "journal replay --journal empty.db"), 3);
+    assert_int_equal(tbt_run_cli(dir, NULL, "dlq list --journal empty.db"), 3);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 0);
+}
+
+/* A full disk, simulated by the file size limit (SIGXFSZ ignored, so the
+ * write fails instead of killing the process). */
+static void test_journal_out_of_space_exits_1_naming_it_and_leaves_no_file(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (chdir(dir) != 0) _exit(127);
+        if (!freopen("full.err", "w", stderr)) _exit(127);
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {8192, 8192};
+        setrlimit(RLIMIT_FSIZE, &rl);
+        execl(TB_BINARY, TB_BINARY, "backtest", "--config", "c.ini", "--journal", "full.db",
+              "--out", "fullout", "-q", (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    char *err = tbt_read_in(dir, "full.err");
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 1 || !strstr(err, "full.db") ||
+        !strstr(err, "file size limit") || strstr(err, "cannot read"))
+        fail_msg("exit %d: %s", WIFEXITED(st) ? WEXITSTATUS(st) : -1, err);
+    free(err);
+    char path[700];
+    struct stat fs;
+    snprintf(path, sizeof(path), "%s/full.db", dir);
+    assert_int_not_equal(stat(path, &fs), 0);
+}
+
+/* The issue's case: a row the journaled run had passed changes, then
+ * --resume. Refused before anything runs, naming the file. */
+static void test_resume_refuses_changed_data_naming_the_file(void **state)
+{
+    (void)state;
+    char cmd[1400];
+    snprintf(cmd, sizeof(cmd), "cp %s/BTCUSDT-1m.csv %s/chg.csv", dir, dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tbt_run_cli(dir, NULL,
+                                 "backtest --config c.ini --data BTCUSDT:chg.csv --data "
+                                 "ETHUSDT:ETHUSDT-1m.csv --journal chg.db --out chg -q"),
+                     0);
+    snprintf(cmd, sizeof(cmd), "sed -i '10s/\\.\\([0-9]\\)/.\\1\\1/' %s/chg.csv", dir);
+    assert_int_equal(system(cmd), 0);
+    char *err = NULL;
+    int code = tbt_run_cli(dir, &err,
+                           "backtest --config c.ini --data BTCUSDT:chg.csv --data "
+                           "ETHUSDT:ETHUSDT-1m.csv --journal chg.db --resume --out chg -q");
+    if (code != 2 || !strstr(err, "data changed since the journaled run: chg.csv"))
+        fail_msg("exit %d: %s", code, err);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -221,6 +420,15 @@ int main(void)
         cmocka_unit_test(test_resume_needs_a_journal),
         cmocka_unit_test(test_a_file_that_is_not_a_journal_is_refused),
         cmocka_unit_test(test_journal_replay_rebuilds_the_recorded_state),
+        cmocka_unit_test(test_resume_refuses_a_journal_whose_last_bar_the_rerun_does_not_reproduce),
+        cmocka_unit_test(
+            test_resume_refuses_a_journal_whose_earlier_bar_the_rerun_does_not_reproduce),
+        cmocka_unit_test(test_resume_refuses_a_journal_whose_events_do_not_decode),
+        cmocka_unit_test(test_a_second_run_on_a_journal_in_use_is_refused_naming_the_pid),
+        cmocka_unit_test(test_a_journal_path_that_is_another_output_is_refused),
+        cmocka_unit_test(test_read_only_commands_never_write_an_empty_file),
+        cmocka_unit_test(test_journal_out_of_space_exits_1_naming_it_and_leaves_no_file),
+        cmocka_unit_test(test_resume_refuses_changed_data_naming_the_file),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

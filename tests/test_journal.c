@@ -593,6 +593,75 @@ static void test_journal_empty_file_becomes_a_journal(void **state)
     tb_journal_close(j);
 }
 
+static void test_journal_read_only_open_never_creates_or_fills_a_file(void **state)
+{
+    (void)state;
+    tb_journal_config cfg;
+    tb_journal_config_init(&cfg);
+    cfg.path = path;
+    cfg.read_only = 1;
+    tb_journal *j = NULL;
+    char err[512];
+    assert_int_equal(tb_journal_open(&cfg, &j, err, sizeof(err)), TB_ENOTFOUND);
+    assert_int_not_equal(access(path, F_OK), 0);
+    char p[600];
+    tbt_write_file(dir, "journal.db", "", p, sizeof(p));
+    assert_int_equal(tb_journal_open(&cfg, &j, err, sizeof(err)), TB_ESTATE);
+    assert_non_null(strstr(err, "not a tradebus journal"));
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 0);
+}
+
+static void test_journal_exclusive_open_refuses_a_second_holder(void **state)
+{
+    (void)state;
+    tb_journal_config cfg;
+    tb_journal_config_init(&cfg);
+    cfg.path = path;
+    cfg.exclusive = 1;
+    tb_journal *a = NULL, *b = NULL;
+    char err[512];
+    assert_int_equal(tb_journal_open(&cfg, &a, err, sizeof(err)), 0);
+    assert_int_equal(tb_journal_open(&cfg, &b, err, sizeof(err)), TB_ESTATE);
+    char want[64];
+    snprintf(want, sizeof(want), "in use by another run (pid %ld)", (long)getpid());
+    if (!strstr(err, want)) fail_msg("%s", err);
+    tb_journal_close(a);
+    assert_int_equal(tb_journal_open(&cfg, &b, err, sizeof(err)), 0);
+    tb_journal_close(b);
+}
+
+static void test_journal_cursor_refuses_an_event_that_does_not_decode(void **state)
+{
+    (void)state;
+    tb_journal *j = open_journal();
+    tb_event ev[6];
+    make_chain(ev, 0, 0);
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(tb_journal_append(j, &ev[i]), 0);
+    assert_int_equal(tb_journal_commit(j), 0);
+    tb_journal_close(j);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "UPDATE events SET payload = replace(payload, '\"source\"', "
+                                  "'\"sourcX\"') WHERE seq = 3",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    j = open_journal();
+    tb_journal_cursor *c;
+    assert_int_equal(tb_journal_cursor_open(j, 0, &c), 0);
+    tb_event got;
+    assert_int_equal(tb_journal_cursor_next(c, &got, NULL, NULL), 0);
+    assert_int_equal(tb_journal_cursor_next(c, &got, NULL, NULL), 0);
+    assert_int_equal(tb_journal_cursor_next(c, &got, NULL, NULL), TB_EPARSE);
+    assert_non_null(strstr(tb_journal_errmsg(j), "seq 3"));
+    tb_journal_cursor_close(c);
+    tb_journal_close(j);
+}
+
 static void test_journal_bad_arguments_are_einval(void **state)
 {
     (void)state;
@@ -869,6 +938,9 @@ int main(void)
         T(test_journal_torn_file_is_refused),
         T(test_journal_corrupt_page_is_refused),
         T(test_journal_empty_file_becomes_a_journal),
+        T(test_journal_read_only_open_never_creates_or_fills_a_file),
+        T(test_journal_exclusive_open_refuses_a_second_holder),
+        T(test_journal_cursor_refuses_an_event_that_does_not_decode),
         T(test_journal_bad_arguments_are_einval),
         T(test_journal_sync_modes_are_accepted),
         T(test_journal_meta_get_and_set),

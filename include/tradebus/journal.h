@@ -40,6 +40,17 @@ typedef enum {
 typedef struct {
     const char *path;     /* the SQLite file (created if missing) */
     tb_journal_sync sync; /* default NORMAL */
+    /* 1: open an existing journal only to read it. Nothing is ever written:
+     * no schema is created, no setting changed; a missing file is
+     * TB_ENOTFOUND, an empty file or one that is not a journal TB_ESTATE.
+     * Writes through such a handle fail. Default 0. */
+    int read_only;
+    /* 1: the handle holds the journal exclusively for its life — a lock on
+     * "PATH.lock" (flock, so released when the process dies however it dies)
+     * holding the owner's pid. While another handle holds it, open fails with
+     * TB_ESTATE and "journal PATH is in use by another run (pid N)". A run
+     * uses it; readers do not need it. Default 0. */
+    int exclusive;
 } tb_journal_config;
 
 typedef struct tb_journal tb_journal;
@@ -63,11 +74,18 @@ typedef int (*tb_journal_dlq_fn)(const tb_dlq_entry *e, void *ctx);
 TB_EXPORT void tb_journal_config_init(tb_journal_config *cfg);
 /* Opens or creates the journal. A file from a newer schema version, a file
  * that is not a tradebus journal, or one that fails SQLite's quick check is
- * refused with TB_ESTATE / TB_EIO and a message saying what and what to do. */
+ * refused with TB_ESTATE / TB_EIO and a message saying what and what to do.
+ * Out of space while creating it (disk full, quota, file size limit) is
+ * TB_EFULL. An open that fails leaves no file it created behind. */
 TB_EXPORT int tb_journal_open(const tb_journal_config *cfg, tb_journal **out, char *err,
                               size_t errlen);
 /* Commits what is pending and closes. NULL is a no-op. */
 TB_EXPORT void tb_journal_close(tb_journal *j);
+/* Closes without committing and deletes the journal's files (the database,
+ * its WAL and shared-memory files, and the lock file): for a run that
+ * created the journal and failed before recording anything, so no empty
+ * journal is left behind. NULL is a no-op. */
+TB_EXPORT void tb_journal_discard(tb_journal *j);
 /* SQLite's message for the last failure (borrowed). */
 TB_EXPORT const char *tb_journal_errmsg(const tb_journal *j);
 
@@ -76,7 +94,9 @@ TB_EXPORT int tb_journal_meta_get(tb_journal *j, const char *key, char *buf, siz
 TB_EXPORT int tb_journal_meta_set(tb_journal *j, const char *key, const char *value);
 
 /* Appends one event (encoded with the codec) inside the open transaction.
- * TB_EIO on a write failure; a duplicate event_id is TB_ESTATE. */
+ * TB_EIO on a write failure, TB_EFULL when out of space (disk full, quota,
+ * file size limit: here or at the commit); a duplicate event_id is
+ * TB_ESTATE. */
 TB_EXPORT int tb_journal_append(tb_journal *j, const tb_event *ev);
 /* Ends the open transaction (durable per the sync mode). */
 TB_EXPORT int tb_journal_commit(tb_journal *j);
@@ -87,6 +107,21 @@ TB_EXPORT int tb_journal_rollback(tb_journal *j);
 TB_EXPORT int64_t tb_journal_count(tb_journal *j);
 /* Walks every event with seq > after_seq in order (after_seq 0: all). */
 TB_EXPORT int tb_journal_each(tb_journal *j, int64_t after_seq, tb_journal_event_fn fn, void *ctx);
+/* A pull-style walk: the events with seq > after_seq, one per
+ * tb_journal_cursor_next(), for a caller that consumes them one at a time
+ * (--resume compares each re-executed event with the journal's). The
+ * journal must outlive the cursor. 0, TB_ENOMEM or TB_EIO. */
+typedef struct tb_journal_cursor tb_journal_cursor;
+TB_EXPORT int tb_journal_cursor_open(tb_journal *j, int64_t after_seq, tb_journal_cursor **out);
+/* The next event, decoded into *ev, its stored JSON in *json (borrowed
+ * until the next call; may be NULL) and that text's length in *len (may be
+ * NULL). 0; TB_EEOF after the last; TB_EPARSE when the stored payload does
+ * not decode (the journal is damaged; tb_journal_errmsg says which seq and
+ * why); TB_EIO. */
+TB_EXPORT int tb_journal_cursor_next(tb_journal_cursor *c, tb_event *ev, const char **json,
+                                     size_t *len);
+/* Ends the walk. NULL is a no-op. */
+TB_EXPORT void tb_journal_cursor_close(tb_journal_cursor *c);
 /* One event by id; TB_ENOTFOUND. */
 TB_EXPORT int tb_journal_get(tb_journal *j, uint64_t event_id, tb_event *out);
 /* The event an order id leads to: the OrderCreated whose client_order_id

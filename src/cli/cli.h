@@ -85,7 +85,13 @@ extern const char *const cli_dlq_help;
 /* Shared by the journal and dlq subcommands (defined in cmd_journal.c). */
 int cli_journal_args(int argc, char **argv, const char *cmd, const char *help, const char **journal,
                      const char **out, int *all, const char **arg);
+/* Opens an existing journal to read it (never writes: a missing or empty
+ * file is refused); _rw to change it (dlq purge). 0 or the exit code, the
+ * reason printed. */
 int cli_journal_open(const char *path, tb_journal **out);
+int cli_journal_open_rw(const char *path, tb_journal **out);
+/* 1 if paths a and b name the same file (existing or not). */
+int cli_same_file(const char *a, const char *b);
 int cli_parse_event_id(const char *s, uint64_t *out);
 
 /* tradebus report DIR (cmd_report.c). */

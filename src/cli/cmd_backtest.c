@@ -668,6 +668,14 @@ int cmd_backtest(int argc, char **argv)
         free(r.cfg.journal_path);
         r.cfg.journal_path = strdup(sc.journal);
     }
+    if (sc.metrics_file && r.cfg.journal_path &&
+        cli_same_file(sc.metrics_file, r.cfg.journal_path)) {
+        cli_usage_error("backtest: --metrics-file %s is the journal: writing the metrics would "
+                        "destroy it; give one of them another path",
+                        sc.metrics_file);
+        tb_config_free(&r.cfg);
+        return EXIT_USAGE;
+    }
     if (sc.resume && !r.cfg.journal_path) {
         cli_usage_error("backtest: --resume needs a journal (--journal FILE or [journal] path)");
         tb_config_free(&r.cfg);

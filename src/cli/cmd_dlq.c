@@ -244,7 +244,7 @@ static int dlq_purge(int argc, char **argv)
     }
     if (!all && (code = parse_entry_id("dlq purge", id_text, &id)) >= 0) return code;
     tb_journal *j;
-    if ((code = cli_journal_open(path, &j)) != 0) return code;
+    if ((code = cli_journal_open_rw(path, &j)) != 0) return code;
     /* The ids are read first, then removed: no delete under a running walk. */
     id_list l = {0};
     int rc = 0;

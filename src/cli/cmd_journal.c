@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -85,23 +86,44 @@ int cli_journal_args(int argc, char **argv, const char *cmd, const char *help, c
     return -1;
 }
 
-/* Opens an existing journal. The library would create a missing file — right
- * for a run, wrong for a command that only reads: a typo must not leave an
- * empty journal behind. Returns 0 or the exit code, the reason printed. */
-int cli_journal_open(const char *path, tb_journal **out)
+/* Opens an existing journal, read-only unless write: a command that only
+ * reads never writes — a typo must not leave an empty journal behind, nor
+ * an empty file become one. Returns 0 or the exit code, the reason printed. */
+static int journal_open(const char *path, int write, tb_journal **out)
 {
-    if (access(path, F_OK) != 0) {
-        fprintf(stderr, "tradebus: %s: no such journal (%s)\n", path, strerror(errno));
-        return EXIT_DATA;
-    }
     tb_journal_config cfg;
     tb_journal_config_init(&cfg);
     cfg.path = path;
+    cfg.read_only = !write;
     char err[512];
     int rc = tb_journal_open(&cfg, out, err, sizeof(err));
     if (rc == 0) return 0;
     fprintf(stderr, "tradebus: %s\n", err[0] ? err : tb_strerror(rc));
-    return rc == TB_ENOMEM ? EXIT_RUNTIME : EXIT_DATA;
+    return rc == TB_ENOMEM || rc == TB_EFULL ? EXIT_RUNTIME : EXIT_DATA;
+}
+
+int cli_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    const char *ba = strrchr(a, '/'), *bb = strrchr(b, '/');
+    if (strcmp(ba ? ba + 1 : a, bb ? bb + 1 : b) != 0) return 0;
+    char da[4200], db[4200];
+    snprintf(da, sizeof(da), "%.*s", ba ? (int)(ba - a + 1) : 1, ba ? a : ".");
+    snprintf(db, sizeof(db), "%.*s", bb ? (int)(bb - b + 1) : 1, bb ? b : ".");
+    return stat(da, &sa) == 0 && stat(db, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+int cli_journal_open(const char *path, tb_journal **out)
+{
+    return journal_open(path, 0, out);
+}
+
+int cli_journal_open_rw(const char *path, tb_journal **out)
+{
+    return journal_open(path, 1, out);
 }
 
 /* An event id as printed everywhere (decimal, as in the JSON). */
@@ -347,6 +369,10 @@ static int journal_export(int argc, char **argv)
     int code =
         cli_journal_args(argc, argv, "journal export", cli_journal_help, &path, &out, NULL, NULL);
     if (code >= 0) return code;
+    if (out && cli_same_file(out, path)) {
+        cli_usage_error("journal export: --out %s is the journal itself: give another file", out);
+        return EXIT_USAGE;
+    }
     tb_journal *j;
     if ((code = cli_journal_open(path, &j)) != 0) return code;
     FILE *f = stdout;
@@ -391,8 +417,8 @@ static int journal_info(int argc, char **argv)
 {
     /* The keys a run writes. The journal API has no way to list meta keys
      * yet, so the known ones are asked for by name. */
-    static const char *const meta_keys[] = {"schema_version", "created_at", "config_hash", "status",
-                                            "summary"};
+    static const char *const meta_keys[] = {"schema_version", "created_at", "config_hash",
+                                            "data",           "status",     "summary"};
     const char *path;
     int code =
         cli_journal_args(argc, argv, "journal info", cli_journal_help, &path, NULL, NULL, NULL);

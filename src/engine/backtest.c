@@ -636,6 +636,42 @@ static int write_outputs(tb__outset *os, const tb_config *cfg, const tb_backtest
     return tb__outset_commit(os, run_outputs, err, errlen);
 }
 
+/* 1 if paths a and b name the same file, existing or not: the same inode
+ * when both exist, else the same base name in the same directory. */
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    const char *ba = strrchr(a, '/'), *bb = strrchr(b, '/');
+    const char *na = ba ? ba + 1 : a, *nb = bb ? bb + 1 : b;
+    if (strcmp(na, nb) != 0) return 0;
+    char da[4200], db[4200];
+    snprintf(da, sizeof(da), "%.*s", ba ? (int)(ba - a + 1) : 1, ba ? a : ".");
+    snprintf(db, sizeof(db), "%.*s", bb ? (int)(bb - b + 1) : 1, bb ? b : ".");
+    return stat(da, &sa) == 0 && stat(db, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/* The journal must not be one of the files the run writes into its folder:
+ * publishing that file would replace the journal. */
+static int check_journal_path(const tb_config *cfg, const char *dir, char *err, size_t errlen)
+{
+    if (!cfg->journal_path || !dir) return 0;
+    for (size_t i = 0; run_outputs[i]; i++) {
+        char out[4200];
+        snprintf(out, sizeof(out), "%s/%s", dir, run_outputs[i]);
+        if (same_file(cfg->journal_path, out)) {
+            tb__errf(err, errlen,
+                     "journal %s is also the run's output %s: the run would overwrite its own "
+                     "journal; give the journal another path",
+                     cfg->journal_path, out);
+            return TB_ECONFIG;
+        }
+    }
+    return 0;
+}
+
 int tb_pipeline_finish(tb_pipeline *p)
 {
     return p->monitor ? tb_monitor_finish(p->monitor) : 0;
@@ -656,6 +692,7 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
 
     if (dir) {
         if ((rc = tb__outset_create(dir, &os, err, errlen)) != 0) return rc;
+        if ((rc = check_journal_path(cfg, dir, err, errlen)) != 0) goto done;
         if (cfg->event_log && !(events = tb__outset_open(os, "events.jsonl", err, errlen))) {
             rc = TB_EIO;
             goto done;
@@ -743,7 +780,7 @@ done:
     tb__jrun_detach(jr);
     tb_md_merge_close(md);
     tb_pipeline_destroy(p);
-    tb__jrun_close(jr);
+    tb__jrun_close(jr, rc != 0);
     /* After the pipeline, which writes into the event log and fills.csv
      * until it is destroyed. */
     if (!rc && os) rc = write_outputs(os, cfg, opt, res, err, errlen);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "../core/errbuf.h"
@@ -15,9 +16,14 @@ struct tb__jrun {
     tb_bus *bus;
     int sub;
     long commit_every, bars_since_commit;
-    int64_t target; /* events the journal held when the run started */
-    int64_t seen;   /* events dispatched by this run */
-    tb_event last;  /* the last event dispatched: the replay's join point */
+    int64_t target;         /* events the journal held when the run started */
+    int64_t seen;           /* events dispatched by this run */
+    tb_journal_cursor *cur; /* while replaying: the journal's events, in order */
+    char *buf;              /* a re-executed event, encoded for the comparison */
+    const char *path;       /* cfg's, borrowed: messages */
+    int created;            /* the journal did not exist before this run */
+    int mismatch;           /* TB_ECONFIG / TB_EPARSE once the replay diverged */
+    char why[400];          /* ... and why */
     int replaying;
     int rc; /* first append failure, reported after the bar */
 };
@@ -27,6 +33,74 @@ static int64_t wall_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The file of a data spec: "SYMBOL:path" as the reader parses it. */
+static const char *spec_path(const char *spec)
+{
+    size_t i = 0;
+    while ((spec[i] >= 'A' && spec[i] <= 'Z') || (spec[i] >= '0' && spec[i] <= '9'))
+        i++;
+    return i >= 1 && i < TB_SYMBOL_LEN && spec[i] == ':' && spec[i + 1] ? spec + i + 1 : spec;
+}
+
+/* One line per data file, "SIZE MTIME_NS PATH" (-1 -1 for what is not a
+ * regular file: a pipe has neither). The config hash holds the paths; this
+ * holds what they contained, as far as size and time tell. Malloc'd. */
+static char *data_fingerprint(const tb_config *cfg)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (!m) return NULL;
+    for (size_t i = 0; i < cfg->ndata; i++) {
+        const char *path = spec_path(cfg->data[i]);
+        struct stat st;
+        long long size = -1, mtime = -1;
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+            size = (long long)st.st_size;
+            mtime = (long long)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+        }
+        fprintf(m, "%lld %lld %s\n", size, mtime, path);
+    }
+    if (fclose(m) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+/* Refuses a resume over data that is not what the journaled run read. */
+static int check_data(const char *path, const char *have, const char *want, char *err,
+                      size_t errlen)
+{
+    while (*have && *want) {
+        long long hs, hm, ws, wm;
+        int hn = 0, wn = 0;
+        if (sscanf(have, "%lld %lld %n", &hs, &hm, &hn) != 2 ||
+            sscanf(want, "%lld %lld %n", &ws, &wm, &wn) != 2)
+            break;
+        const char *he = strchr(have, '\n'), *we = strchr(want, '\n');
+        if (!he || !we) break;
+        if (hs != ws || hm != wm) {
+            tb__errf(err, errlen,
+                     "data changed since the journaled run: %.*s (%s): resuming would mix two "
+                     "datasets in journal %s; restore the data, or start a new journal",
+                     (int)(we - (want + wn)), want + wn,
+                     hs != ws ? "its size differs" : "it was modified since", path);
+            return TB_ECONFIG;
+        }
+        have = he + 1;
+        want = we + 1;
+    }
+    if (*have || *want) {
+        tb__errf(err, errlen,
+                 "data changed since the journaled run: the data files differ from those "
+                 "journal %s recorded; restore the data, or start a new journal",
+                 path);
+        return TB_ECONFIG;
+    }
+    return 0;
 }
 
 int tb__jrun_open(const tb_config *cfg, int resume, tb__jrun **out, char *err, size_t errlen)
@@ -39,6 +113,10 @@ int tb__jrun_open(const tb_config *cfg, int resume, tb__jrun **out, char *err, s
     tb_journal_config_init(&jc);
     jc.path = cfg->journal_path;
     jc.sync = (tb_journal_sync)cfg->journal_sync;
+    jc.exclusive = 1; /* one run at a time: a second would collide on every id */
+    r->path = cfg->journal_path;
+    struct stat st;
+    r->created = stat(cfg->journal_path, &st) != 0 || st.st_size == 0;
     int rc = tb_journal_open(&jc, &r->j, err, errlen);
     if (rc) {
         free(r);
@@ -60,14 +138,37 @@ int tb__jrun_open(const tb_config *cfg, int resume, tb__jrun **out, char *err, s
                  "this run %s): resuming it would mix two runs; use a new journal file",
                  cfg->journal_path, have, want);
         rc = TB_ECONFIG;
+    } else if (has_hash && r->target > 0) {
+        char *now = data_fingerprint(cfg), *then = malloc(65536);
+        rc = now && then ? 0 : TB_ENOMEM;
+        /* A journal from before data fingerprints has none: the event
+         * comparison of the replay still stands guard. */
+        if (!rc && tb_journal_meta_get(r->j, "data", then, 65536) == 0)
+            rc = check_data(cfg->journal_path, then, now, err, errlen);
+        free(now);
+        free(then);
     } else if (!has_hash) {
-        rc = tb_journal_meta_set(r->j, "config_hash", want);
+        char *data = data_fingerprint(cfg);
+        rc = data ? tb_journal_meta_set(r->j, "config_hash", want) : TB_ENOMEM;
+        if (!rc) rc = tb_journal_meta_set(r->j, "data", data);
+        free(data);
         if (!rc) rc = tb_journal_meta_set(r->j, "status", "running");
         if (!rc) rc = tb_journal_commit(r->j);
-        if (rc) tb__errf(err, errlen, "%s: %s", cfg->journal_path, tb_journal_errmsg(r->j));
+        if (rc) tb__errf(err, errlen, "journal %s: %s", cfg->journal_path, tb_journal_errmsg(r->j));
+    }
+    if (!rc && r->target > 0) {
+        /* Resume re-reads what it re-executes: every journaled event is
+         * decoded and compared with the re-run's, byte for byte. */
+        r->buf = malloc(4096);
+        rc = r->buf ? tb_journal_cursor_open(r->j, 0, &r->cur) : TB_ENOMEM;
+        if (rc) tb__errf(err, errlen, "journal %s: %s", cfg->journal_path, tb_journal_errmsg(r->j));
     }
     if (rc) {
-        tb_journal_close(r->j);
+        if (r->created)
+            tb_journal_discard(r->j);
+        else
+            tb_journal_close(r->j);
+        free(r->buf);
         free(r);
         return rc;
     }
@@ -95,12 +196,43 @@ void tb__jrun_dead_letter(const tb_dead_letter *d, void *ctx)
     if (rc && !r->rc) r->rc = rc;
 }
 
+/* A re-executed event against the journal's next one: it must decode and
+ * be the same bytes. The first difference is kept, reported after the bar. */
+static void compare(tb__jrun *r, const tb_event *ev)
+{
+    tb_event stored;
+    const char *json;
+    size_t len;
+    int rc = tb_journal_cursor_next(r->cur, &stored, &json, &len);
+    if (rc == TB_EPARSE || (rc && rc != TB_EEOF)) {
+        r->mismatch = rc == TB_EPARSE ? TB_EPARSE : rc;
+        snprintf(r->why, sizeof(r->why),
+                 "journal %s cannot be resumed: %s: the journal is damaged; restore it from a "
+                 "backup or start a new journal",
+                 r->path, tb_journal_errmsg(r->j));
+        return;
+    }
+    int n = tb_codec_encode(ev, r->buf, 4096);
+    if (rc == TB_EEOF || n < 0 || (size_t)n != len || memcmp(json, r->buf, len) != 0) {
+        r->mismatch = TB_ECONFIG;
+        snprintf(r->why, sizeof(r->why),
+                 "re-running the journaled bars did not reproduce the journal %s (event %lld "
+                 "of %lld, id %llu, differs): the data files or tradebus changed since; use a "
+                 "new journal",
+                 r->path, (long long)r->seen, (long long)r->target,
+                 (unsigned long long)ev->event_id);
+    }
+}
+
 static int on_event(const tb_event *ev, void *ctx)
 {
     tb__jrun *r = ctx;
     r->seen++;
-    if (r->replaying) r->last = *ev;
-    if (r->seen <= r->target) return 0; /* the journal has it */
+    if (r->seen <= r->target) {
+        /* The journal has it: checked, not appended. */
+        if (!r->mismatch) compare(r, ev);
+        return 0;
+    }
     int rc = tb_journal_append(r->j, ev);
     /* Not the handler's failure to retry: the run stops after this bar. */
     if (rc && !r->rc) r->rc = rc;
@@ -124,17 +256,9 @@ static int check_join(tb__jrun *r, char *err, size_t errlen)
                  (long long)r->target, (long long)r->seen);
         return TB_ESTATE;
     }
-    tb_event stored;
-    char a[2048], b[2048];
-    if (tb_journal_get(r->j, r->last.event_id, &stored) != 0 ||
-        tb_codec_encode(&stored, a, sizeof(a)) < 0 || tb_codec_encode(&r->last, b, sizeof(b)) < 0 ||
-        strcmp(a, b) != 0) {
-        tb__errf(err, errlen,
-                 "re-running the journaled bars did not reproduce the journal (event %llu "
-                 "differs): the data files or tradebus changed since; use a new journal",
-                 (unsigned long long)r->last.event_id);
-        return TB_ESTATE;
-    }
+    /* Every event up to here was compared as it came (compare()). */
+    tb_journal_cursor_close(r->cur);
+    r->cur = NULL;
     r->replaying = 0;
     return 0;
 }
@@ -142,8 +266,12 @@ static int check_join(tb__jrun *r, char *err, size_t errlen)
 int tb__jrun_after_bar(tb__jrun *r, char *err, size_t errlen)
 {
     if (r->rc) {
-        tb__errf(err, errlen, "journal: %s (%s)", tb_strerror(r->rc), tb_journal_errmsg(r->j));
+        tb__errf(err, errlen, "journal %s: %s", r->path, tb_journal_errmsg(r->j));
         return r->rc;
+    }
+    if (r->mismatch) {
+        tb__errf(err, errlen, "%s", r->why);
+        return r->mismatch;
     }
     if (r->replaying) {
         if (r->seen < r->target) return 0;
@@ -154,7 +282,7 @@ int tb__jrun_after_bar(tb__jrun *r, char *err, size_t errlen)
         r->bars_since_commit = 0;
         int rc = tb_journal_commit(r->j);
         if (rc) {
-            tb__errf(err, errlen, "journal commit: %s", tb_journal_errmsg(r->j));
+            tb__errf(err, errlen, "journal %s: %s", r->path, tb_journal_errmsg(r->j));
             return rc;
         }
     }
@@ -179,7 +307,7 @@ int tb__jrun_finish(tb__jrun *r, const tb_backtest_result *res, char *err, size_
     if (!rc) rc = tb_journal_meta_set(r->j, "status", "complete");
     if (!rc) rc = tb_journal_commit(r->j);
     free(text);
-    if (rc) tb__errf(err, errlen, "journal: %s", tb_journal_errmsg(r->j));
+    if (rc) tb__errf(err, errlen, "journal %s: %s", r->path, tb_journal_errmsg(r->j));
     return rc;
 }
 
@@ -242,10 +370,18 @@ void tb__jrun_detach(tb__jrun *r)
     if (r) r->sub = -1;
 }
 
-void tb__jrun_close(tb__jrun *r)
+void tb__jrun_close(tb__jrun *r, int failed)
 {
     if (!r) return;
     tb__jrun_detach(r);
-    tb_journal_close(r->j);
+    tb_journal_cursor_close(r->cur);
+    /* A run that created its journal and failed before recording an event
+     * leaves no empty journal behind (nor one whose config_hash would
+     * refuse the corrected run). */
+    if (failed && r->created && !r->replaying && r->seen == 0)
+        tb_journal_discard(r->j);
+    else
+        tb_journal_close(r->j);
+    free(r->buf);
     free(r);
 }

@@ -34,8 +34,10 @@ int tb__jrun_replay_dlq(tb__jrun *j, tb_bus *bus, int64_t which, uint64_t *ok, u
                         char *err, size_t errlen);
 /* Unsubscribes (before the bus goes away). */
 void tb__jrun_detach(tb__jrun *j);
-/* Closes the journal (committing what is pending) and frees. NULL: no-op. */
-void tb__jrun_close(tb__jrun *j);
+/* Closes the journal (committing what is pending) and frees; failed: the
+ * run failed — a journal it created and recorded nothing in is removed.
+ * NULL: no-op. */
+void tb__jrun_close(tb__jrun *j, int failed);
 /* Entries in the journal's dead-letter queue. */
 int64_t tb__jrun_queue_size(tb__jrun *j);
 /* True while the run re-executes what the journal already holds. */

@@ -1,4 +1,5 @@
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* flock */
 /* The journal: one SQLite file holding every event, the dead-letter queue
  * and the run's metadata.
  *
@@ -12,11 +13,15 @@
  * A handle is used by one thread at a time (opened with NOMUTEX: SQLite's
  * own locking would only cost time here). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -126,7 +131,10 @@ static const char schema_sql[] =
 struct tb_journal {
     sqlite3 *db;
     sqlite3_stmt *st[ST__N];
-    char errmsg[320];
+    char *path;      /* as given: messages, and the files discard removes */
+    int lock_fd;     /* PATH.lock, flock-ed (exclusive handles); -1 without */
+    char *lock_path; /* NULL without */
+    char errmsg[400];
     char buf[4096]; /* the event being appended, encoded (2048 always suffice) */
 };
 
@@ -156,10 +164,41 @@ static void set_msg(tb_journal *j, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Why a write failed for lack of space, into buf, or 0 when it did not.
+ * SQLite says SQLITE_FULL for ENOSPC and short writes, but a plain I/O error
+ * for a quota or the file size limit (ulimit -f): the errno tells those. */
+static int space_reason(sqlite3 *db, int rc, char *buf, size_t buflen)
+{
+    if ((rc & 0xff) != SQLITE_FULL && (rc & 0xff) != SQLITE_IOERR) return 0;
+    int sys = sqlite3_system_errno(db);
+    /* A write cut short by the limit is reported without its errno (SQLite
+     * clears it for short writes); the C library's is still the write's. */
+    if (sys == 0 && rc == SQLITE_IOERR_WRITE) sys = errno;
+    const char *what = sys == ENOSPC                ? "the disk is full"
+                       : sys == EDQUOT              ? "the disk quota is exceeded"
+                       : sys == EFBIG               ? "the file size limit is reached"
+                       : (rc & 0xff) == SQLITE_FULL ? "the disk is full"
+                                                    : NULL;
+    if (!what) return 0;
+    if (sys == ENOSPC || sys == EDQUOT || sys == EFBIG)
+        snprintf(buf, buflen, "%s (%s)", what, strerror(sys));
+    else
+        snprintf(buf, buflen, "%s", what);
+    return 1;
+}
+
+#define SPACE_FIX "free space on its disk, or give the journal a path on another one"
+
 /* Maps a SQLite result to ours and keeps SQLite's message (copied: the
- * connection's own message changes with the next call). */
+ * connection's own message changes with the next call). Out of space is
+ * TB_EFULL, said in words: it is the disk, not the journal's content. */
 static int fail(tb_journal *j, int src, const char *what)
 {
+    char why[160];
+    if (space_reason(j->db, src, why, sizeof(why))) {
+        set_msg(j, "%s: out of space writing the journal: %s: " SPACE_FIX, what, why);
+        return TB_EFULL;
+    }
     set_msg(j, "%s: %s", what, sqlite3_errmsg(j->db));
     switch (src & 0xff) {
     case SQLITE_NOMEM:
@@ -256,8 +295,13 @@ void tb_journal_config_init(tb_journal_config *cfg)
 static int exec(sqlite3 *db, const char *sql, const char *path, const char *what, char *err,
                 size_t errlen)
 {
-    char *msg = NULL;
+    char *msg = NULL, why[160];
     int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK && space_reason(db, rc, why, sizeof(why))) {
+        tb__errf(err, errlen, "%s: cannot write the journal: %s: " SPACE_FIX, path, why);
+        sqlite3_free(msg);
+        return TB_EFULL;
+    }
     if (rc != SQLITE_OK) {
         tb__errf(err, errlen, "%s: %s: %s", path, what, msg ? msg : sqlite3_errstr(rc));
         sqlite3_free(msg);
@@ -289,6 +333,12 @@ static int query_text(sqlite3 *db, const char *sql, char *buf, size_t buflen)
  * someone pointed --journal at a CSV or a config file. */
 static int refuse_unreadable(sqlite3 *db, int rc, const char *path, char *err, size_t errlen)
 {
+    char why[160];
+    if (space_reason(db, rc, why, sizeof(why))) {
+        /* Setting a new journal up writes: a full disk is not bad content. */
+        tb__errf(err, errlen, "%s: cannot write the journal: %s: " SPACE_FIX, path, why);
+        return TB_EFULL;
+    }
     if ((rc & 0xff) == SQLITE_NOTADB) {
         tb__errf(err, errlen,
                  "%s: not a tradebus journal (not a SQLite database): check the path, or give "
@@ -398,11 +448,21 @@ static int check_and_setup(tb_journal *j, const tb_journal_config *cfg, char *er
                                : "meta");
         return TB_ESTATE;
     }
+    if (cfg->read_only && mask == 0) {
+        /* A reader never writes: an empty file stays empty (a typo'd path,
+         * a file truncated by mistake) rather than becoming a journal. */
+        tb__errf(err, errlen,
+                 "%s: not a tradebus journal (an empty file): check the path; a run creates "
+                 "its journal",
+                 path);
+        return TB_ESTATE;
+    }
     /* WAL: readers never block the writer (trace a running backtest) and a
      * commit is one sequential append to the log. A 16 MB log between
      * checkpoints (instead of 4) and a 16 MB page cache (a batch of a
      * multi-symbol run stays in memory until its commit) measured ~10%
      * faster appends (the benchmark in docs/journal.md: ~300k -> ~330k/s). */
+    if (cfg->read_only) goto prepare; /* the writer chose these settings */
     rc = query_text(j->db, "PRAGMA journal_mode = WAL", buf, sizeof(buf));
     if (rc != SQLITE_OK) return refuse_unreadable(j->db, rc, path, err, errlen);
     if (strcmp(buf, "wal") != 0) {
@@ -419,6 +479,7 @@ static int check_and_setup(tb_journal *j, const tb_journal_config *cfg, char *er
         if (rc) return rc;
     }
 
+prepare:
     rc = query_text(j->db, "SELECT value FROM meta WHERE key = 'schema_version'", buf, sizeof(buf));
     if (rc != SQLITE_OK) return refuse_unreadable(j->db, rc, path, err, errlen);
     char *end;
@@ -451,6 +512,135 @@ static int check_and_setup(tb_journal *j, const tb_journal_config *cfg, char *er
     return 0;
 }
 
+/* path + suffix, malloc'd (NULL without memory). */
+static char *path_with(const char *path, const char *suffix)
+{
+    size_t n = strlen(path), m = strlen(suffix);
+    char *p = malloc(n + m + 1);
+    if (p) {
+        memcpy(p, path, n);
+        memcpy(p + n, suffix, m + 1);
+    }
+    return p;
+}
+
+/* The pid written in a lock file, or 0 if it cannot be read (its holder
+ * may be between taking the lock and writing it). */
+static long lock_owner(int fd)
+{
+    char buf[32];
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    char *end;
+    long pid = strtol(buf, &end, 10);
+    return pid > 0 && (*end == '\n' || *end == 0) ? pid : 0;
+}
+
+/* Takes PATH.lock. flock rather than SQLite's own locks: SQLite locks a
+ * journal only for the length of a transaction, while a run must own it
+ * from its first re-executed bar to its last append; and the kernel drops a
+ * flock when its holder dies, however it dies (SIGKILL included), so a
+ * crash never leaves a journal locked. The holder's pid is written inside
+ * for the message another run gets. */
+static int take_lock(tb_journal *j, const char *path, char *err, size_t errlen)
+{
+    char *lp = path_with(path, ".lock");
+    if (!lp) return TB_ENOMEM;
+    for (int attempt = 0;; attempt++) {
+        int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            tb__errf(err, errlen, "%s: cannot open the journal: cannot create its lock file %s: %s",
+                     path, lp, strerror(errno));
+            free(lp);
+            return TB_EIO;
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            long pid = e == EWOULDBLOCK ? lock_owner(fd) : 0;
+            close(fd);
+            if (e == EWOULDBLOCK) {
+                char who[40] = "";
+                if (pid) snprintf(who, sizeof(who), " (pid %ld)", pid);
+                tb__errf(err, errlen,
+                         "journal %s is in use by another run%s: wait for it to end, or give "
+                         "another journal file",
+                         path, who);
+            } else {
+                tb__errf(err, errlen, "%s: cannot lock the journal (%s): %s", path, lp,
+                         strerror(e));
+            }
+            free(lp);
+            return e == EWOULDBLOCK ? TB_ESTATE : TB_EIO;
+        }
+        /* The previous holder removes the file when it closes: the lock may
+         * be on a file no longer at that name, which nobody else would see.
+         * Only a lock on the file the name holds counts. */
+        struct stat a, b;
+        if (fstat(fd, &a) == 0 && stat(lp, &b) == 0 && a.st_dev == b.st_dev &&
+            a.st_ino == b.st_ino) {
+            char pid[32];
+            int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+            /* The pid only names the holder in a message: failing to write
+             * it (a full disk) must not stop the run, the lock holds anyway. */
+            if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) != n) {
+                /* nothing to do */
+            }
+            j->lock_fd = fd;
+            j->lock_path = lp;
+            return 0;
+        }
+        close(fd);
+        if (attempt == 100) {
+            tb__errf(err, errlen, "%s: cannot lock the journal: %s keeps being replaced", path, lp);
+            free(lp);
+            return TB_EIO;
+        }
+    }
+}
+
+static void release_lock(tb_journal *j)
+{
+    if (j->lock_fd < 0) return;
+    /* Removed while still held: whoever opened the old file finds it
+     * replaced (take_lock) and starts again on the new one. */
+    unlink(j->lock_path);
+    close(j->lock_fd);
+    j->lock_fd = -1;
+    free(j->lock_path);
+    j->lock_path = NULL;
+}
+
+/* Removes PATH, PATH-wal and PATH-shm, those with keep[i] == 0. */
+static void remove_files(const char *path, const int keep[3])
+{
+    static const char *const suffix[3] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        if (keep && keep[i]) continue;
+        char *p = path_with(path, suffix[i]);
+        if (p) unlink(p);
+        free(p);
+    }
+}
+
+/* Frees the handle; the database must be closed. */
+static void free_handle(tb_journal *j)
+{
+    release_lock(j);
+    free(j->path);
+    free(j);
+}
+
+static void close_db(tb_journal *j)
+{
+    for (int i = 0; i < ST__N; i++) {
+        sqlite3_finalize(j->st[i]);
+        j->st[i] = NULL;
+    }
+    sqlite3_close(j->db);
+    j->db = NULL;
+}
+
 int tb_journal_open(const tb_journal_config *cfg, tb_journal **out, char *err, size_t errlen)
 {
     if (err && errlen) err[0] = 0;
@@ -467,10 +657,39 @@ int tb_journal_open(const tb_journal_config *cfg, tb_journal **out, char *err, s
     }
     tb_journal *j = calloc(1, sizeof(*j));
     if (!j) return TB_ENOMEM;
-    int rc = sqlite3_open_v2(cfg->path, &j->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
-                                 SQLITE_OPEN_EXRESCODE,
-                             NULL);
+    j->lock_fd = -1;
+    if (!(j->path = strdup(cfg->path))) {
+        free(j);
+        return TB_ENOMEM;
+    }
+    int rc = cfg->exclusive && !cfg->read_only ? take_lock(j, cfg->path, err, errlen) : 0;
+    if (rc) {
+        free_handle(j);
+        return rc;
+    }
+    /* Which files were there before: an open that fails removes what it
+     * created, so a failed run (a full disk, a refused file) leaves no empty
+     * journal behind — and restores a file that was empty to empty. */
+    static const char *const suffix[3] = {"", "-wal", "-shm"};
+    int existed[3], why_missing = ENOENT;
+    off_t size0 = -1;
+    for (int i = 0; i < 3; i++) {
+        struct stat st;
+        char *p = path_with(cfg->path, suffix[i]);
+        existed[i] = p && stat(p, &st) == 0;
+        if (i == 0 && existed[0]) size0 = st.st_size;
+        if (i == 0 && !existed[0] && p) why_missing = errno;
+        free(p);
+    }
+    if (cfg->read_only && !existed[0]) {
+        tb__errf(err, errlen, "%s: no such journal (%s): check the path", cfg->path,
+                 strerror(why_missing));
+        free_handle(j);
+        return TB_ENOTFOUND;
+    }
+    int flags = cfg->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    rc = sqlite3_open_v2(cfg->path, &j->db, flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+                         NULL);
     if (rc != SQLITE_OK) {
         tb__errf(err, errlen, "%s: cannot open the journal: %s", cfg->path,
                  j->db ? sqlite3_errmsg(j->db) : sqlite3_errstr(rc));
@@ -479,7 +698,16 @@ int tb_journal_open(const tb_journal_config *cfg, tb_journal **out, char *err, s
         rc = check_and_setup(j, cfg, err, errlen);
     }
     if (rc) {
-        tb_journal_close(j);
+        close_db(j);
+        /* A reader creates nothing; a writer undoes only what it began:
+         * files of a journal that was there are someone's, untouched. */
+        if (!cfg->read_only && (!existed[0] || size0 == 0)) {
+            remove_files(cfg->path, existed);
+            if (size0 == 0 && truncate(cfg->path, 0) != 0) {
+                /* it was empty and stays what the failure left: nothing better to do */
+            }
+        }
+        free_handle(j);
         return rc;
     }
     *out = j;
@@ -492,10 +720,17 @@ void tb_journal_close(tb_journal *j)
     /* Closing commits: a clean shutdown keeps everything; only a crash
      * loses the open batch. */
     if (j->st[ST_COMMIT]) tb_journal_commit(j);
-    for (int i = 0; i < ST__N; i++)
-        sqlite3_finalize(j->st[i]);
-    sqlite3_close(j->db);
-    free(j);
+    close_db(j);
+    free_handle(j);
+}
+
+void tb_journal_discard(tb_journal *j)
+{
+    if (!j) return;
+    close_db(j); /* what is pending is rolled back */
+    /* Under the lock still: no other run can have opened it meanwhile. */
+    remove_files(j->path, NULL);
+    free_handle(j);
 }
 
 const char *tb_journal_errmsg(const tb_journal *j)
@@ -646,6 +881,49 @@ int tb_journal_children(tb_journal *j, uint64_t event_id, tb_journal_event_fn fn
 {
     if (!j || !fn) return TB_EINVAL;
     return walk(j, ST_CHILDREN, id_to_db(event_id), fn, ctx);
+}
+
+struct tb_journal_cursor {
+    tb_journal *j;
+    sqlite3_stmt *st; /* its own: a cursor may be open during other walks */
+};
+
+int tb_journal_cursor_open(tb_journal *j, int64_t after_seq, tb_journal_cursor **out)
+{
+    if (!j || !out) return TB_EINVAL;
+    *out = NULL;
+    tb_journal_cursor *c = calloc(1, sizeof(*c));
+    if (!c) return TB_ENOMEM;
+    c->j = j;
+    int rc = sqlite3_prepare_v2(j->db, stmt_sql[ST_EACH], -1, &c->st, NULL);
+    if (rc != SQLITE_OK) {
+        free(c);
+        return fail(j, rc, "prepare");
+    }
+    sqlite3_bind_int64(c->st, 1, after_seq);
+    *out = c;
+    return 0;
+}
+
+int tb_journal_cursor_next(tb_journal_cursor *c, tb_event *ev, const char **json, size_t *len)
+{
+    if (!c || !ev) return TB_EINVAL;
+    int rc = sqlite3_step(c->st);
+    if (rc == SQLITE_DONE) return TB_EEOF;
+    if (rc != SQLITE_ROW) return fail(c->j, rc, "read");
+    const char *text;
+    int ret = row_event(c->j, c->st, ev, &text);
+    if (ret) return ret;
+    if (json) *json = text;
+    if (len) *len = (size_t)sqlite3_column_bytes(c->st, 1);
+    return 0;
+}
+
+void tb_journal_cursor_close(tb_journal_cursor *c)
+{
+    if (!c) return;
+    sqlite3_finalize(c->st);
+    free(c);
 }
 
 int tb_journal_get(tb_journal *j, uint64_t event_id, tb_event *out)
