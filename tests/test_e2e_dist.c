@@ -381,7 +381,10 @@ static void test_dist_poison_message_is_dead_lettered_and_the_run_goes_on(void *
     tb_transport *t;
     char err[512] = "";
     if (tb_amqp_transport_create(&o, &t, err, sizeof(err)) != 0) fail_msg("%s", err);
-    const char *bad = "{\"type\":\"MarketData\",\"event_id\":\"9\",\"payload\":{\"symbol\":\"BTC";
+    /* Its bytes include a terminal escape (set the window title): `dlq show`
+     * must print it escaped, never raw. */
+    const char *bad = "{\"type\":\"MarketData\",\"event_id\":\"9\",\"payload\":{\"symbol\":"
+                      "\"BTC\x1b]0;pwned\x07";
     tb_msg_out m = {"MarketData.BTCUSDT", "poison-1", "MarketData", NULL, NULL, NULL, bad,
                     strlen(bad)};
     assert_int_equal(tb_transport_publish(t, &m), 0);
@@ -399,6 +402,14 @@ static void test_dist_poison_message_is_dead_lettered_and_the_run_goes_on(void *
         hits++;
     if (hits != 5) fail_msg("expected poison-1 in 5 dead-letter queues:\n%s", out);
     assert_non_null(strstr(out, "delivery_limit"));
+    free(out);
+    assert_int_equal(
+        tbt_run_cli(f->dir, NULL, "dlq show poison-1 --config run.ini --set bus.name=%s", f->run),
+        0);
+    out = tbt_read_in(f->dir, "stdout.txt");
+    assert_non_null(strstr(out, "BTC\\x1b]0;pwned\\x07"));
+    assert_null(strchr(out, '\x1b'));
+    assert_null(strchr(out, '\x07'));
     free(out);
     char *log = tbt_read_in(f->dir, "positions.log");
     assert_non_null(strstr(log, "poison-1"));

@@ -23,6 +23,9 @@
 /* printf to stdout, escaped as above. Returns the length of the formatted
  * text before escaping (what printf would have returned), < 0 on error. */
 int cli_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same to stderr, for messages that do not go through cli_log (a
+ * broker's words, a child process's name). */
+int cli_eprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* len bytes of text to stdout, escaped as above. */
 void cli_print_text(const char *s, size_t len);
 /* A memory stream for text a library function writes to a FILE * (a

@@ -17,22 +17,44 @@ void cli_print_text(const char *s, size_t len)
     (void)tb_text_write(stdout, s, len, TB_TEXT_NEWLINES);
 }
 
-int cli_printf(const char *fmt, ...)
+/* fmt formatted, then written to f escaped (newlines kept). */
+static int vprint(FILE *f, const char *fmt, va_list ap)
 {
     char small[1024], *text = small;
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    if (n >= 0 && (size_t)n >= sizeof(small)) {
+        if ((text = malloc((size_t)n + 1)) != NULL)
+            vsnprintf(text, (size_t)n + 1, fmt, again);
+        else
+            n = -1;
+    }
+    va_end(again);
+    if (n < 0) return n;
+    if (f == stdout)
+        cli_print_text(text, (size_t)n);
+    else
+        tb_text_write(f, text, (size_t)n, TB_TEXT_NEWLINES);
+    if (text != small) free(text);
+    return n;
+}
+
+int cli_printf(const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    int n = vprint(stdout, fmt, ap);
     va_end(ap);
-    if (n < 0) return n;
-    if ((size_t)n >= sizeof(small)) {
-        if (!(text = malloc((size_t)n + 1))) return -1;
-        va_start(ap, fmt);
-        vsnprintf(text, (size_t)n + 1, fmt, ap);
-        va_end(ap);
-    }
-    cli_print_text(text, (size_t)n);
-    if (text != small) free(text);
+    return n;
+}
+
+int cli_eprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vprint(stderr, fmt, ap);
+    va_end(ap);
     return n;
 }
 

@@ -109,8 +109,7 @@ int cli_dist_state_path(const tb_config *cfg, const char *dir, const char *role,
 {
     if (!dir) dir = cfg->bus_state_dir ? cfg->bus_state_dir : "tradebus-state";
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "tradebus: %s: cannot create the state directory: %s\n", dir,
-                strerror(errno));
+        cli_eprintf("tradebus: %s: cannot create the state directory: %s\n", dir, strerror(errno));
         return EXIT_RUNTIME;
     }
     snprintf(out, outlen, "%s/%s-%s.db", dir, cfg->bus_name ? cfg->bus_name : "tradebus", role);
@@ -179,10 +178,9 @@ static int run_node(cli_run *r, const char *role_arg, const dist_opts *d)
     const char *role = name;
     char err[1024] = "", state[4096];
     if (!r->cfg.bus_amqp) {
-        fprintf(stderr,
-                "tradebus: %s: [bus] type is memory; a distributed run needs type = amqp (add\n"
-                "  [bus]\n  type = amqp\nto the config, or --set bus.type=amqp)\n",
-                r->config_path);
+        cli_eprintf("tradebus: %s: [bus] type is memory; a distributed run needs type = amqp (add\n"
+                    "  [bus]\n  type = amqp\nto the config, or --set bus.type=amqp)\n",
+                    r->config_path);
         return EXIT_USAGE;
     }
     int code = cli_dist_state_path(&r->cfg, d->state_dir, role, state, sizeof(state));
@@ -381,9 +379,9 @@ int cmd_status(int argc, char **argv)
     }
     struct timespec ts = {1, 0};
     nanosleep(&ts, NULL);
-    printf("run '%s' on %s\n", ao.run, url);
-    printf("%-10s %10s %9s %12s %12s %10s\n", "process", "queued", "consumers", "dead letters",
-           "bars done", "bars/s");
+    cli_printf("run '%s' on %s\n", ao.run, url);
+    cli_printf("%-10s %10s %9s %12s %12s %10s\n", "process", "queued", "consumers", "dead letters",
+               "bars done", "bars/s");
     int rc = 0;
     for (size_t i = 0; i < nroles; i++) {
         char q[640], dq[660];
@@ -394,7 +392,7 @@ int cmd_status(int argc, char **argv)
         long dcons;
         if (tb_amqp_queue_info(&ao, dq, &dl, &dcons, err, sizeof(err)) != 0) dl = -1;
         if (qrc == TB_ECONN) {
-            fprintf(stderr, "tradebus status: %s\n", err);
+            cli_eprintf("tradebus status: %s\n", err);
             rc = EXIT_RUNTIME;
             break;
         }
@@ -409,8 +407,8 @@ int cmd_status(int argc, char **argv)
             snprintf(bs, sizeof(bs), "%llu", (unsigned long long)after);
             snprintf(rs, sizeof(rs), "%llu", (unsigned long long)(after - before[i]));
         }
-        printf("%-10s %10s %9s %12s %12s %10s%s\n", roles[i], qs, cs, ds, bs, rs,
-               qrc == TB_ENOTFOUND ? "  (no queue: not started yet)" : "");
+        cli_printf("%-10s %10s %9s %12s %12s %10s%s\n", roles[i], qs, cs, ds, bs, rs,
+                   qrc == TB_ENOTFOUND ? "  (no queue: not started yet)" : "");
     }
     tb_config_free(&r.cfg);
     return rc;

@@ -20,8 +20,8 @@ static int list_one(const tb_msg_in *m, void *ctx)
 {
     peek_ctx *p = ctx;
     const char *why = m->reason[0] ? m->reason : "(no reason recorded)";
-    printf("%-24s %-10s %-28s %4ld  %s\n", m->message_id[0] ? m->message_id : "(no id)", p->role,
-           m->routing_key, m->death_count, why);
+    cli_printf("%-24s %-10s %-28s %4ld  %s\n", m->message_id[0] ? m->message_id : "(no id)",
+               p->role, m->routing_key, m->death_count, why);
     p->shown++;
     return 0;
 }
@@ -30,14 +30,14 @@ static int show_one(const tb_msg_in *m, void *ctx)
 {
     peek_ctx *p = ctx;
     if (strcmp(m->message_id, p->want) != 0) return 0;
-    printf("id           %s\ncomponent    %s\nrouting key  %s\ntype         %s\n", m->message_id,
-           p->role, m->routing_key, m->type[0] ? m->type : "-");
-    printf("reason       %s\n", m->reason[0] ? m->reason : "-");
+    cli_printf("id           %s\ncomponent    %s\nrouting key  %s\ntype         %s\n",
+               m->message_id, p->role, m->routing_key, m->type[0] ? m->type : "-");
+    cli_printf("reason       %s\n", m->reason[0] ? m->reason : "-");
     if (m->death_queue[0])
-        printf("died in      %s (%ld time%s)\n", m->death_queue, m->death_count,
-               m->death_count == 1 ? "" : "s");
-    if (m->key[0]) printf("run key      %s\n", m->key);
-    printf("body (%zu bytes)\n%.*s\n", m->len, (int)m->len, (const char *)m->body);
+        cli_printf("died in      %s (%ld time%s)\n", m->death_queue, m->death_count,
+                   m->death_count == 1 ? "" : "s");
+    if (m->key[0]) cli_printf("run key      %s\n", m->key);
+    cli_printf("body (%zu bytes)\n%.*s\n", m->len, (int)m->len, (const char *)m->body);
     p->shown++;
     return 0;
 }
@@ -60,10 +60,10 @@ int cli_dlq_broker(const char *sub, int argc, char **argv)
     int code = cli_parse_run(argc, argv, &r, cli_dlq_help, NULL, NULL);
     if (code >= 0) return code;
     if (!r.cfg.bus_amqp) {
-        fprintf(stderr,
-                "tradebus dlq: %s runs in one process ([bus] type = memory): its dead letters are\n"
-                "in the run's journal; give it with --journal FILE\n",
-                r.config_path);
+        cli_eprintf(
+            "tradebus dlq: %s runs in one process ([bus] type = memory): its dead letters are\n"
+            "in the run's journal; give it with --journal FILE\n",
+            r.config_path);
         tb_config_free(&r.cfg);
         return EXIT_USAGE;
     }
@@ -79,7 +79,8 @@ int cli_dlq_broker(const char *sub, int argc, char **argv)
     char err[512] = "";
     int total = 0, rc = 0;
     if (!strcmp(sub, "list"))
-        printf("%-24s %-10s %-28s %4s  %s\n", "id", "component", "routing key", "died", "reason");
+        cli_printf("%-24s %-10s %-28s %4s  %s\n", "id", "component", "routing key", "died",
+                   "reason");
     for (size_t i = 0; i < nroles && rc >= 0; i++) {
         char dlq[700], q[640];
         snprintf(q, sizeof(q), "%s.%s", o.run, roles[i]);
@@ -96,22 +97,22 @@ int cli_dlq_broker(const char *sub, int argc, char **argv)
                                     sizeof(err));
             if (rc == TB_ENOTFOUND) rc = 0;
             if (rc > 0) {
-                printf("%s: %d message%s %s\n", roles[i], rc, rc == 1 ? "" : "s",
-                       !strcmp(sub, "replay") ? "back in its queue" : "purged");
+                cli_printf("%s: %d message%s %s\n", roles[i], rc, rc == 1 ? "" : "s",
+                           !strcmp(sub, "replay") ? "back in its queue" : "purged");
                 total += rc;
             }
         }
     }
     tb_config_free(&r.cfg);
     if (rc < 0) {
-        fprintf(stderr, "tradebus dlq %s: %s\n", sub, err[0] ? err : tb_strerror(rc));
+        cli_eprintf("tradebus dlq %s: %s\n", sub, err[0] ? err : tb_strerror(rc));
         return EXIT_RUNTIME;
     }
     if (total == 0 && id) {
-        fprintf(stderr, "tradebus dlq %s: no dead letter with id %s (see tradebus dlq list)\n", sub,
-                id);
+        cli_eprintf("tradebus dlq %s: no dead letter with id %s (see tradebus dlq list)\n", sub,
+                    id);
         return EXIT_DATA;
     }
-    if (!strcmp(sub, "list")) printf("%d dead letter%s\n", total, total == 1 ? "" : "s");
+    if (!strcmp(sub, "list")) cli_printf("%d dead letter%s\n", total, total == 1 ? "" : "s");
     return 0;
 }

@@ -98,7 +98,7 @@ static int journal_open(const char *path, int write, tb_journal **out)
     char err[512];
     int rc = tb_journal_open(&cfg, out, err, sizeof(err));
     if (rc == 0) return 0;
-    fprintf(stderr, "tradebus: %s\n", err[0] ? err : tb_strerror(rc));
+    cli_eprintf("tradebus: %s\n", err[0] ? err : tb_strerror(rc));
     return rc == TB_ENOMEM || rc == TB_EFULL ? EXIT_RUNTIME : EXIT_DATA;
 }
 
@@ -257,8 +257,8 @@ static void print_line(const tb_event *ev, int depth, trace_ctx *t)
     char when[32], what[512];
     tb_format_time_iso(ev->timestamp, when, sizeof(when));
     describe(ev, what, sizeof(what));
-    printf("%*s%s %s %" PRIu64 " %s%s\n", depth * 2, "", when, tb_event_type_name(ev->type),
-           ev->event_id, what, ev->event_id == t->marked ? "  <-" : "");
+    cli_printf("%*s%s %s %" PRIu64 " %s%s\n", depth * 2, "", when, tb_event_type_name(ev->type),
+               ev->event_id, what, ev->event_id == t->marked ? "  <-" : "");
     t->lines++;
 }
 
@@ -268,8 +268,8 @@ static int print_tree(tb_journal *j, const tb_event *ev, int depth, trace_ctx *t
 {
     print_line(ev, depth, t);
     if (depth >= TRACE_MAX_DEPTH) {
-        printf("%*s... (deeper events not shown: the chain is suspiciously long)\n",
-               (depth + 1) * 2, "");
+        cli_printf("%*s... (deeper events not shown: the chain is suspiciously long)\n",
+                   (depth + 1) * 2, "");
         return 0;
     }
     event_list kids = {0};
@@ -307,12 +307,11 @@ static int journal_trace(int argc, char **argv)
     int rc = by_order ? tb_journal_find_order(j, id_text, &ev) : tb_journal_get(j, id, &ev);
     if (rc == TB_ENOTFOUND) {
         if (by_order)
-            fprintf(stderr,
-                    "tradebus: journal trace: no event in %s has order id '%s' (as client or "
-                    "exchange order id; ids are case-sensitive, e.g. btc_trend-3 or SIM-3)\n",
-                    path, id_text);
+            cli_eprintf("tradebus: journal trace: no event in %s has order id '%s' (as client or "
+                        "exchange order id; ids are case-sensitive, e.g. btc_trend-3 or SIM-3)\n",
+                        path, id_text);
         else
-            fprintf(stderr, "tradebus: journal trace: no event %" PRIu64 " in %s\n", id, path);
+            cli_eprintf("tradebus: journal trace: no event %" PRIu64 " in %s\n", id, path);
         tb_journal_close(j);
         return EXIT_DATA;
     }
@@ -322,10 +321,9 @@ static int journal_trace(int argc, char **argv)
     for (int hops = 0; rc == 0 && root.causation_id != 0; hops++) {
         tb_event parent;
         if (hops >= TRACE_MAX_DEPTH) {
-            fprintf(stderr,
-                    "tradebus: journal trace: the causes of %" PRIu64 " go round in a "
-                    "circle: the journal is damaged\n",
-                    id);
+            cli_eprintf("tradebus: journal trace: the causes of %" PRIu64 " go round in a "
+                        "circle: the journal is damaged\n",
+                        id);
             tb_journal_close(j);
             return EXIT_DATA;
         }
@@ -333,10 +331,9 @@ static int journal_trace(int argc, char **argv)
         if (rc == TB_ENOTFOUND) {
             /* A chain cut by a journal that started mid-run: show what is
              * there and say so rather than refuse. */
-            fprintf(stderr,
-                    "tradebus: note: event %" PRIu64 " names cause %" PRIu64
-                    ", which is not in the journal; the tree starts below it\n",
-                    root.event_id, root.causation_id);
+            cli_eprintf("tradebus: note: event %" PRIu64 " names cause %" PRIu64
+                        ", which is not in the journal; the tree starts below it\n",
+                        root.event_id, root.causation_id);
             rc = 0;
             break;
         }
@@ -345,7 +342,7 @@ static int journal_trace(int argc, char **argv)
     trace_ctx t = {id, 0, 0};
     if (rc == 0) rc = print_tree(j, &root, 0, &t);
     if (rc != 0) {
-        fprintf(stderr, "tradebus: journal trace: %s\n", tb_journal_errmsg(j));
+        cli_eprintf("tradebus: journal trace: %s\n", tb_journal_errmsg(j));
         code = rc == TB_EPARSE ? EXIT_DATA : EXIT_RUNTIME;
     } else {
         code = fflush(stdout) == 0 ? 0 : EXIT_RUNTIME;
@@ -377,18 +374,18 @@ static int journal_export(int argc, char **argv)
     if ((code = cli_journal_open(path, &j)) != 0) return code;
     FILE *f = stdout;
     if (out && !(f = fopen(out, "w"))) {
-        fprintf(stderr, "tradebus: journal export: cannot write %s: %s\n", out, strerror(errno));
+        cli_eprintf("tradebus: journal export: cannot write %s: %s\n", out, strerror(errno));
         tb_journal_close(j);
         return EXIT_RUNTIME;
     }
     int rc = tb_journal_each(j, 0, export_line, f);
     int wrc = f == stdout ? fflush(f) : fclose(f);
     if (rc == TB_EIO || (rc == 0 && wrc != 0)) {
-        fprintf(stderr, "tradebus: journal export: cannot write %s: %s\n", out ? out : "stdout",
-                strerror(errno));
+        cli_eprintf("tradebus: journal export: cannot write %s: %s\n", out ? out : "stdout",
+                    strerror(errno));
         code = EXIT_RUNTIME;
     } else if (rc != 0) {
-        fprintf(stderr, "tradebus: journal export: %s\n", tb_journal_errmsg(j));
+        cli_eprintf("tradebus: journal export: %s\n", tb_journal_errmsg(j));
         code = rc == TB_EPARSE ? EXIT_DATA : EXIT_RUNTIME;
     }
     tb_journal_close(j);
@@ -430,38 +427,40 @@ static int journal_info(int argc, char **argv)
     int rc = tb_journal_each(j, 0, info_count, &c);
     int64_t dlq = rc == 0 ? tb_journal_dlq_count(j) : 0;
     if (rc != 0 || dlq < 0) {
-        fprintf(stderr, "tradebus: journal info: %s\n", tb_journal_errmsg(j));
+        cli_eprintf("tradebus: journal info: %s\n", tb_journal_errmsg(j));
         tb_journal_close(j);
         return rc == TB_EPARSE ? EXIT_DATA : EXIT_RUNTIME;
     }
     char value[4096], when[32];
-    printf("journal:        %s\n", path);
+    cli_printf("journal:        %s\n", path);
     if (tb_journal_meta_get(j, "schema_version", value, sizeof(value)) == 0)
-        printf("schema version: %s\n", value);
-    printf("events:         %" PRIu64 "\n", c.total);
+        cli_printf("schema version: %s\n", value);
+    cli_printf("events:         %" PRIu64 "\n", c.total);
     for (int t = 1; t < TB_EV_COUNT; t++)
-        if (c.n[t]) printf("  %-22s %8" PRIu64 "\n", tb_event_type_name((tb_event_type)t), c.n[t]);
+        if (c.n[t])
+            cli_printf("  %-22s %8" PRIu64 "\n", tb_event_type_name((tb_event_type)t), c.n[t]);
     if (c.total) {
         tb_format_time_iso(c.first.timestamp, when, sizeof(when));
-        printf("first event:    %s %s %" PRIu64 "\n", when, tb_event_type_name(c.first.type),
-               c.first.event_id);
+        cli_printf("first event:    %s %s %" PRIu64 "\n", when, tb_event_type_name(c.first.type),
+                   c.first.event_id);
         tb_format_time_iso(c.last.timestamp, when, sizeof(when));
-        printf("last event:     %s %s %" PRIu64 "\n", when, tb_event_type_name(c.last.type),
-               c.last.event_id);
+        cli_printf("last event:     %s %s %" PRIu64 "\n", when, tb_event_type_name(c.last.type),
+                   c.last.event_id);
     }
-    printf("dead letters:   %" PRId64 "\n", dlq);
-    printf("meta:\n");
+    cli_printf("dead letters:   %" PRId64 "\n", dlq);
+    cli_printf("meta:\n");
     for (size_t k = 0; k < sizeof(meta_keys) / sizeof(meta_keys[0]); k++) {
         if (tb_journal_meta_get(j, meta_keys[k], value, sizeof(value)) != 0) continue;
-        printf("  %-15s ", meta_keys[k]);
+        cli_printf("  %-15s ", meta_keys[k]);
         /* A multi-line value (the summary's JSON) stays aligned under itself. */
-        for (const char *s = value; *s; s++) {
-            if (*s != '\n')
-                putchar(*s);
-            else if (s[1])
-                printf("\n%18s", "");
+        for (const char *s = value; *s;) {
+            size_t run = strcspn(s, "\n");
+            cli_print_text(s, run); /* escaped: a config path is anyone's bytes */
+            s += run;
+            if (*s && s[1]) cli_printf("\n%18s", "");
+            if (*s) s++;
         }
-        printf("%s\n", strlen(value) == sizeof(value) - 1 ? "..." : "");
+        cli_printf("%s\n", strlen(value) == sizeof(value) - 1 ? "..." : "");
     }
     tb_journal_close(j);
     return fflush(stdout) == 0 ? 0 : EXIT_RUNTIME;
@@ -484,26 +483,27 @@ static int journal_replay(int argc, char **argv)
     int rc = tb_journal_replay_check(j, &r, err, sizeof(err));
     tb_journal_close(j);
     if (rc) {
-        fprintf(stderr, "tradebus: %s\n", err);
+        cli_eprintf("tradebus: %s\n", err);
         return rc == TB_EPARSE ? EXIT_DATA : EXIT_RUNTIME;
     }
     char rp[TB_DECIMAL_STRLEN], up[TB_DECIMAL_STRLEN], fe[TB_DECIMAL_STRLEN];
     tb_dec_format(r.realized_pnl, rp, sizeof(rp));
     tb_dec_format(r.unrealized_pnl, up, sizeof(up));
     tb_dec_format(r.fees, fe, sizeof(fe));
-    printf("rebuilt from %" PRIu64 " events: %" PRIu64 " orders (%" PRIu64 " filled, %" PRIu64
-           " rejected, %" PRIu64 " canceled, %" PRIu64 " open), %" PRIu64 " fills\n",
-           r.events, r.orders, r.filled, r.rejected, r.canceled, r.open, r.fills);
-    printf("realized PnL %s, unrealized PnL %s, fees %s\n", rp, up, fe);
+    cli_printf("rebuilt from %" PRIu64 " events: %" PRIu64 " orders (%" PRIu64 " filled, %" PRIu64
+               " rejected, %" PRIu64 " canceled, %" PRIu64 " open), %" PRIu64 " fills\n",
+               r.events, r.orders, r.filled, r.rejected, r.canceled, r.open, r.fills);
+    cli_printf("realized PnL %s, unrealized PnL %s, fees %s\n", rp, up, fe);
     int ok = !r.illegal_transitions && !r.position_mismatches &&
              (!r.summary_checked || r.summary_matches);
     if (ok)
-        printf("MATCHES: order states legal, positions, PnL and fees%s\n",
-               r.summary_checked ? " equal the run's summary"
-                                 : " (no summary recorded: run unfinished)");
+        cli_printf("MATCHES: order states legal, positions, PnL and fees%s\n",
+                   r.summary_checked ? " equal the run's summary"
+                                     : " (no summary recorded: run unfinished)");
     else
-        printf("DIFFERS: %s (%" PRIu64 " illegal order moves, %" PRIu64 " position mismatches)\n",
-               r.first_problem, r.illegal_transitions, r.position_mismatches);
+        cli_printf("DIFFERS: %s (%" PRIu64 " illegal order moves, %" PRIu64
+                   " position mismatches)\n",
+                   r.first_problem, r.illegal_transitions, r.position_mismatches);
     return ok ? 0 : 1;
 }
 

@@ -67,6 +67,6 @@ int cmd_report(int argc, char **argv)
         cli_log(CLI_LOG_ERROR, NULL, "report: %s", err[0] ? err : tb_strerror(rc));
         return rc == TB_ENOTFOUND || rc == TB_EPARSE || rc == TB_EDATA ? EXIT_DATA : EXIT_RUNTIME;
     }
-    printf("written to %s/report.html\n", argv[0]);
+    cli_printf("written to %s/report.html\n", argv[0]);
     return 0;
 }

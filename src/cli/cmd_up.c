@@ -104,7 +104,7 @@ static void flush_line(child *c, int force)
         char pre[32];
         int len = snprintf(pre, sizeof(pre), "[%s] ", c->role);
         int own = (n >= (size_t)len && !memcmp(c->line, pre, (size_t)len)) || cli_log_json();
-        printf("%s%.*s\n", own ? "" : pre, (int)n, c->line);
+        cli_printf("%s%.*s\n", own ? "" : pre, (int)n, c->line);
         size_t used = nl ? n + 1 : n;
         memmove(c->line, c->line + used, c->len - used);
         c->len -= used;
@@ -128,7 +128,7 @@ static pid_t spawn(const char *self, char **argv, int *fd)
         close(p[0]);
         close(p[1]);
         execv(self, argv);
-        fprintf(stderr, "cannot start %s: %s\n", self, strerror(errno));
+        cli_eprintf("cannot start %s: %s\n", self, strerror(errno));
         _exit(127);
     }
     close(p[1]);
@@ -172,7 +172,7 @@ fail_fd:;
     errno = e;
 fail:
     e = errno;
-    fprintf(stderr, "tradebus up: cannot write %s: %s\n", path, strerror(e));
+    cli_eprintf("tradebus up: cannot write %s: %s\n", path, strerror(e));
     unlink(tmp);
     return EXIT_RUNTIME;
 }
@@ -219,18 +219,18 @@ int cmd_up(int argc, char **argv)
     int code = cli_parse_run(argc, argv, &r, cli_up_help, up_opt, &u);
     if (code >= 0) return code;
     if (!r.cfg.bus_amqp) {
-        fprintf(stderr,
-                "tradebus up: %s: [bus] type is memory, so there is nothing to distribute: run\n"
-                "  tradebus backtest --config %s\n"
-                "or switch the config to RabbitMQ with\n  [bus]\n  type = amqp\n",
-                r.config_path, r.config_path);
+        cli_eprintf(
+            "tradebus up: %s: [bus] type is memory, so there is nothing to distribute: run\n"
+            "  tradebus backtest --config %s\n"
+            "or switch the config to RabbitMQ with\n  [bus]\n  type = amqp\n",
+            r.config_path, r.config_path);
         tb_config_free(&r.cfg);
         return EXIT_USAGE;
     }
     char self[4096];
     ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
     if (sl <= 0) {
-        fprintf(stderr, "tradebus up: cannot find my own executable: %s\n", strerror(errno));
+        cli_eprintf("tradebus up: cannot find my own executable: %s\n", strerror(errno));
         tb_config_free(&r.cfg);
         return EXIT_RUNTIME;
     }
@@ -249,7 +249,7 @@ int cmd_up(int argc, char **argv)
         if (rc) {
             char url[512];
             tb_amqp_url_redact(ao.url, url, sizeof(url));
-            fprintf(stderr, "tradebus up: cannot reach the broker at %s: %s\n", url, err);
+            cli_eprintf("tradebus up: cannot reach the broker at %s: %s\n", url, err);
             tb_config_free(&r.cfg);
             return EXIT_RUNTIME;
         }
@@ -273,8 +273,8 @@ int cmd_up(int argc, char **argv)
                           : r.cfg.bus_state_dir ? r.cfg.bus_state_dir
                                                 : "tradebus-state";
         if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-            fprintf(stderr, "tradebus up: %s: cannot create the state directory: %s\n", dir,
-                    strerror(errno));
+            cli_eprintf("tradebus up: %s: cannot create the state directory: %s\n", dir,
+                        strerror(errno));
             tb_config_free(&r.cfg);
             return EXIT_RUNTIME;
         }
@@ -309,7 +309,7 @@ int cmd_up(int argc, char **argv)
         kids[nk].role = roles[i];
         kids[nk].pid = spawn(self, cav, &kids[nk].fd);
         if (kids[nk].pid < 0) {
-            fprintf(stderr, "tradebus up: cannot start %s: %s\n", roles[i], strerror(errno));
+            cli_eprintf("tradebus up: cannot start %s: %s\n", roles[i], strerror(errno));
             failed = 1;
             break;
         }
@@ -359,12 +359,11 @@ int cmd_up(int argc, char **argv)
             int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
             if (!ok && !stopping) {
                 if (WIFSIGNALED(st))
-                    fprintf(stderr,
-                            "tradebus up: %s was killed by signal %d; stopping the others\n",
-                            kids[i].role, WTERMSIG(st));
+                    cli_eprintf("tradebus up: %s was killed by signal %d; stopping the others\n",
+                                kids[i].role, WTERMSIG(st));
                 else
-                    fprintf(stderr, "tradebus up: %s failed (exit %d); stopping the others\n",
-                            kids[i].role, WEXITSTATUS(st));
+                    cli_eprintf("tradebus up: %s failed (exit %d); stopping the others\n",
+                                kids[i].role, WEXITSTATUS(st));
                 failed = 1;
             }
         }
@@ -376,7 +375,7 @@ int cmd_up(int argc, char **argv)
     unlink(args_path);
     tb_config_free(&r.cfg);
     if (interrupted) {
-        fprintf(stderr, "tradebus up: interrupted; `tradebus up --resume` continues the run\n");
+        cli_eprintf("tradebus up: interrupted; `tradebus up --resume` continues the run\n");
         return 130;
     }
     return failed ? EXIT_RUNTIME : 0;
