@@ -2,10 +2,14 @@
  * as a user runs them, on the crafted 11-bar series (sma_cross 2/3 buys at
  * 12.5 and sells at 9.5) and on logs altered by hand. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "tb_test_cli.h"
 #include "tb_test_support.h"
@@ -226,6 +230,51 @@ static void test_parity_legacy_command_timeout_signal_and_line_limit(void **stat
     assert_int_equal(tbt_run_cli(dir, NULL, "parity --config bt.ini --legacy-timeout soon"), 2);
 }
 
+/* The legacy command runs in its own process group (so a timeout kills
+ * all it started), out of reach of the terminal's Ctrl-C: parity must pass
+ * the interrupt on, not leave the command running after it is gone. */
+static void test_parity_interrupted_stops_the_legacy_command(void **state)
+{
+    (void)state;
+    char pidfile[600];
+    snprintf(pidfile, sizeof(pidfile), "%s/cmd.pid", dir);
+    unlink(pidfile);
+    pid_t parity = fork();
+    assert_true(parity >= 0);
+    if (parity == 0) {
+        if (chdir(dir) != 0 || !freopen("int.out", "w", stdout) || !freopen("int.err", "w", stderr))
+            _exit(126);
+        execl(TB_BINARY, TB_BINARY, "parity", "--config", "bt.ini", "--legacy-cmd",
+              "echo $$ > cmd.pid.tmp && mv cmd.pid.tmp cmd.pid && exec sleep 30", (char *)NULL);
+        _exit(127);
+    }
+    long cmd = 0;
+    for (int waited = 0; cmd <= 0; waited += 20) {
+        if (waited > 30000) {
+            kill(parity, SIGKILL);
+            fail_msg("the legacy command never started");
+        }
+        FILE *f = fopen(pidfile, "r");
+        if (f) {
+            if (fscanf(f, "%ld", &cmd) != 1) cmd = 0;
+            fclose(f);
+        }
+        struct timespec ts = {0, 20000000};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(kill(parity, SIGINT), 0);
+    int st;
+    assert_int_equal(waitpid(parity, &st, 0), parity);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 130);
+    /* parity reaped it: the pid is gone, not an orphan still sleeping. */
+    assert_int_equal(kill((pid_t)cmd, 0), -1);
+    assert_int_equal(errno, ESRCH);
+    char *err = tbt_read_in(dir, "int.err");
+    if (!strstr(err, "interrupted")) fail_msg("stderr: %s", err);
+    free(err);
+}
+
 static void test_parity_usage_errors_exit_2(void **state)
 {
     (void)state;
@@ -379,6 +428,7 @@ int main(void)
         cmocka_unit_test(test_parity_out_on_a_full_disk_names_the_file_and_exits_1),
         cmocka_unit_test(test_parity_runs_a_legacy_command_and_reads_its_stdout),
         cmocka_unit_test(test_parity_legacy_command_timeout_signal_and_line_limit),
+        cmocka_unit_test(test_parity_interrupted_stops_the_legacy_command),
         cmocka_unit_test(test_parity_usage_errors_exit_2),
         cmocka_unit_test(test_parity_tolerances_accept_small_differences),
         cmocka_unit_test(test_parity_reads_the_data_with_the_configs_round_prices),

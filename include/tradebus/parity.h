@@ -15,6 +15,7 @@
 #ifndef TRADEBUS_PARITY_H
 #define TRADEBUS_PARITY_H
 
+#include <signal.h>
 #include <stdio.h>
 #include "tradelog.h"
 
@@ -106,6 +107,10 @@ TB_EXPORT int tb_parity_add_legacy_log(tb_parity *p, FILE *f, const char *name, 
 typedef struct {
     /* The whole run, from start to exit, in ms; 0 = no limit. */
     int64_t timeout_ms;
+    /* NULL, or a flag a signal handler sets (Ctrl-C): once non-zero, the
+     * command's process group is killed and TB_ECANCELED returned. Its own
+     * process group does not get the terminal's Ctrl-C: this passes it on. */
+    const volatile sig_atomic_t *stop;
 } tb_legacy_cmd_options;
 
 /* Fills opt with the defaults (timeout_ms = TB_LEGACY_CMD_TIMEOUT_MS). */
@@ -119,8 +124,8 @@ TB_EXPORT void tb_legacy_cmd_options_init(tb_legacy_cmd_options *opt);
  * its whole process group is killed and reaped. Returns 0 once the command
  * exited with status 0; TB_EPARSE (bad or over-long line, "--legacy-cmd
  * output:LINE: ..."); TB_ETIMEOUT ("legacy command 'CMD' did not finish
- * within N s"); TB_EIO ("... failed (exit status N)", "... was killed by
- * signal 9 (SIGKILL)", or it could not be started); a sink error. */
+ * within N s"); TB_ECANCELED (opt->stop was set); TB_EIO ("... failed (exit status N)", "... was
+ * killed by signal 9 (SIGKILL)", or it could not be started); a sink error. */
 TB_EXPORT int tb_parity_add_legacy_cmd(tb_parity *p, const char *cmd,
                                        const tb_legacy_cmd_options *opt, FILE *copy, char *err,
                                        size_t errlen);

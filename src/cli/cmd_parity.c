@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,8 @@ const char *const cli_parity_help =
     "or the first divergence with the records around it and the counts per kind,\n"
     "and exits 1. A malformed legacy log line (or one longer than 65536 bytes)\n"
     "exits 3 naming its line; usage and config errors exit 2; a --legacy-cmd\n"
-    "that times out, or a file of --out that cannot be written, exits 1 naming it.\n";
+    "that times out, or a file of --out that cannot be written, exits 1 naming it;\n"
+    "Ctrl-C stops the legacy command too and exits 130.\n";
 
 typedef struct {
     const char *mode; /* "builtin", "log" or "cmd" */
@@ -143,6 +145,14 @@ static int copy_failed(FILE *copy, const char *dir, const char *name, const char
 
 /* Runs the user's command with the run's config and data in its
  * environment and reads its stdout as the legacy trade log. */
+static volatile sig_atomic_t parity_interrupted;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    parity_interrupted = 1;
+}
+
 static int run_legacy_cmd(parity_ctx *pc, const cli_run *r, char *err, size_t errlen)
 {
     char data[4096] = "";
@@ -152,7 +162,18 @@ static int run_legacy_cmd(parity_ctx *pc, const cli_run *r, char *err, size_t er
     }
     setenv("TRADEBUS_CONFIG", r->config_path, 1);
     setenv("TRADEBUS_DATA", data, 1);
+    /* The command runs in a process group of its own (so a timeout kills
+     * all it started), which the terminal's Ctrl-C does not reach: catch
+     * it here and have the command stopped. */
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_interrupt;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    pc->copt.stop = &parity_interrupted;
     int rc = tb_parity_add_legacy_cmd(pc->parity, pc->arg, &pc->copt, pc->legacy_log, err, errlen);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     if (rc == TB_ETIMEOUT) {
         size_t n = strlen(err);
         snprintf(err + n, errlen - n, " (--legacy-timeout; 0 = no limit)");
@@ -233,7 +254,8 @@ int cmd_parity(int argc, char **argv)
     }
     if (rc) {
         cli_log(CLI_LOG_ERROR, NULL, "legacy: %s", err[0] ? err : tb_strerror(rc));
-        code = rc == TB_ECONFIG                       ? EXIT_USAGE
+        code = rc == TB_ECANCELED                     ? 130
+               : rc == TB_ECONFIG                     ? EXIT_USAGE
                : rc == TB_ENOMEM || rc == TB_ETIMEOUT ? EXIT_RUNTIME
                                                       : EXIT_DATA;
         goto done;

@@ -40,6 +40,7 @@ static int64_t now_ns(void)
 typedef struct {
     int fd;
     int64_t deadline; /* monotonic ns; INT64_MAX: none */
+    const volatile sig_atomic_t *stop;
 } pipe_src;
 
 /* read() that gives up at the deadline (TB_ETIMEOUT). */
@@ -57,6 +58,7 @@ static ssize_t read_until(void *ctx, char *buf, size_t n)
         struct pollfd p = {s->fd, POLLIN, 0};
         int r = poll(&p, 1, wait_ms);
         if (r < 0 && errno != EINTR) return TB_EIO;
+        if (s->stop && *s->stop) return TB_ECANCELED;
         if (r <= 0) continue; /* EINTR, or a slice of the wait is over */
         ssize_t got = read(s->fd, buf, n);
         if (got >= 0) return got;
@@ -66,13 +68,14 @@ static ssize_t read_until(void *ctx, char *buf, size_t n)
 
 /* Waits for pid until the deadline: 1 with *status, 0 if still running at
  * the deadline, -1 on a waitpid error. */
-static int wait_until(pid_t pid, int64_t deadline, int *status)
+static int wait_until(pid_t pid, int64_t deadline, const volatile sig_atomic_t *stop, int *status)
 {
     long nap_ns = 1000000; /* 1 ms, doubling to 100 ms: quick commands end quickly */
     for (;;) {
         pid_t r = waitpid(pid, status, WNOHANG);
         if (r == pid) return 1;
         if (r < 0 && errno != EINTR) return -1;
+        if (stop && *stop) return 0;
         int64_t left = deadline == INT64_MAX ? INT64_MAX : deadline - now_ns();
         if (left <= 0) return 0;
         struct timespec ts = {0, left < nap_ns ? (long)left : nap_ns};
@@ -171,8 +174,8 @@ int tb_parity_add_legacy_cmd(tb_parity *p, const char *cmd, const tb_legacy_cmd_
         tb__errf(err, errlen, "legacy command '%s': cannot run /bin/sh: %s", cmd, strerror(src));
         return TB_EIO;
     }
-    pipe_src ps = {fds[0],
-                   opt->timeout_ms > 0 ? now_ns() + opt->timeout_ms * NS_PER_MS : INT64_MAX};
+    pipe_src ps = {fds[0], opt->timeout_ms > 0 ? now_ns() + opt->timeout_ms * NS_PER_MS : INT64_MAX,
+                   opt->stop};
     tb__lr lr;
     int rc = tb__lr_init(&lr, TB__MAX_LINE, read_until, &ps);
     if (rc == 0) {
@@ -183,8 +186,8 @@ int tb_parity_add_legacy_cmd(tb_parity *p, const char *cmd, const tb_legacy_cmd_
     int status = 0;
     if (rc == 0) {
         /* Its stdout is closed, but it may still run (or fail). */
-        int w = wait_until(pid, ps.deadline, &status);
-        if (w == 0) rc = TB_ETIMEOUT;
+        int w = wait_until(pid, ps.deadline, opt->stop, &status);
+        if (w == 0) rc = opt->stop && *opt->stop ? TB_ECANCELED : TB_ETIMEOUT;
         if (w < 0) {
             tb__errf(err, errlen, "legacy command '%s': cannot wait for it: %s", cmd,
                      strerror(errno));
@@ -195,6 +198,8 @@ int tb_parity_add_legacy_cmd(tb_parity *p, const char *cmd, const tb_legacy_cmd_
         kill_and_reap(pid);
         if (rc == TB_ETIMEOUT)
             timeout_msg(err, errlen, cmd, opt->timeout_ms);
+        else if (rc == TB_ECANCELED)
+            tb__errf(err, errlen, "interrupted: legacy command '%s' stopped", cmd);
         else if (rc == TB_ENOMEM && !(err && err[0]))
             tb__errf(err, errlen, "legacy command '%s': out of memory", cmd);
         return rc;
