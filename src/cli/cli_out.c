@@ -18,6 +18,7 @@ void cli_print_text(const char *s, size_t len)
 }
 
 /* fmt formatted, then written to f escaped (newlines kept). */
+static int vprint(FILE *f, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static int vprint(FILE *f, const char *fmt, va_list ap)
 {
     char small[1024], *text = small;
