@@ -83,6 +83,19 @@ static void on_warn(const char *msg, void *ctx)
     f->warnings++;
 }
 
+/* A reader that skips bad rows, each reported through on_warn. */
+static tb_md_reader *open_skipping(fx *f, const char *path)
+{
+    tb_md_config cfg;
+    tb_md_config_init(&cfg);
+    cfg.on_bad_row = TB_BAD_ROW_SKIP;
+    cfg.warn = on_warn;
+    cfg.warn_ctx = f;
+    tb_md_reader *r = NULL;
+    assert_int_equal(tb_md_reader_open(path, &cfg, &r, f->err, sizeof f->err), 0);
+    return r;
+}
+
 static tb_md_reader *open_ok(fx *f, const char *spec)
 {
     tb_md_reader *r = NULL;
@@ -723,13 +736,7 @@ static void test_md_skip_policy_skips_an_overlong_line(void **state)
     memcpy(content + sizeof ROW0 + n, ROW1, sizeof ROW1);
     const char *path = write_file(f, "BTCUSDT.csv", content);
     free(content);
-    tb_md_config cfg;
-    tb_md_config_init(&cfg);
-    cfg.on_bad_row = TB_BAD_ROW_SKIP;
-    cfg.warn = on_warn;
-    cfg.warn_ctx = f;
-    tb_md_reader *r = NULL;
-    assert_int_equal(tb_md_reader_open(path, &cfg, &r, f->err, sizeof f->err), 0);
+    tb_md_reader *r = open_skipping(f, path);
     tb_market_data b;
     assert_int_equal(tb_md_reader_next(r, &b, f->err, sizeof f->err), 0);
     assert_int_equal(tb_md_reader_next(r, &b, f->err, sizeof f->err), 0);
@@ -781,13 +788,7 @@ static void test_md_skip_policy_counts_warns_and_continues(void **state)
         write_file(f, "BTCUSDT.csv",
                    ROW0 "1704067260000,1,2,1,abc,1,1704067319999,0,0,0,0,0\n"
                         "1704067260000,100.0,99.5,100.0,100.0,1,1704067319999,0,0,0,0,0\n" ROW1);
-    tb_md_config cfg;
-    tb_md_config_init(&cfg);
-    cfg.on_bad_row = TB_BAD_ROW_SKIP;
-    cfg.warn = on_warn;
-    cfg.warn_ctx = f;
-    tb_md_reader *r = NULL;
-    assert_int_equal(tb_md_reader_open(path, &cfg, &r, f->err, sizeof f->err), 0);
+    tb_md_reader *r = open_skipping(f, path);
     tb_market_data b;
     assert_int_equal(tb_md_reader_next(r, &b, f->err, sizeof f->err), 0);
     assert_true(b.open_time == T0_NS);

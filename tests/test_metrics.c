@@ -560,6 +560,17 @@ static char *read_until_closed(int fd, const int *slow, size_t nslow)
     return buf;
 }
 
+/* Metrics of a short pipeline run, served on an ephemeral port of
+ * 127.0.0.1 with the default limits: returns the port. */
+static int serve_filled(tb_metrics **m)
+{
+    assert_int_equal(tb_metrics_create(m), 0);
+    run_pipeline(*m, fill_sets, 5);
+    char err[256];
+    assert_int_equal(tb_metrics_serve(*m, NULL, 0, err, sizeof(err)), 0);
+    return tb_metrics_port(*m);
+}
+
 /* GET /metrics from 127.0.0.1 while the slow clients drip. */
 static char *scrape_while_dripping(int port, const int *slow, size_t nslow)
 {
@@ -578,11 +589,7 @@ static void test_metrics_server_serves_a_scrape_while_slow_clients_drip(void **s
 {
     (void)state;
     tb_metrics *m;
-    assert_int_equal(tb_metrics_create(&m), 0);
-    run_pipeline(m, fill_sets, 5);
-    char err[256];
-    assert_int_equal(tb_metrics_serve(m, NULL, 0, err, sizeof(err)), 0);
-    int port = tb_metrics_port(m);
+    int port = serve_filled(&m);
     enum { NSLOW = 64 };
     int slow[NSLOW];
     for (size_t i = 0; i < NSLOW; i++) {
@@ -610,11 +617,7 @@ static void test_metrics_server_caps_connections_per_address(void **state)
 {
     (void)state;
     tb_metrics *m;
-    assert_int_equal(tb_metrics_create(&m), 0);
-    run_pipeline(m, fill_sets, 5);
-    char err[256];
-    assert_int_equal(tb_metrics_serve(m, NULL, 0, err, sizeof(err)), 0);
-    int port = tb_metrics_port(m);
+    int port = serve_filled(&m);
     enum { CAP = TB_METRICS_DEFAULT_MAX_PER_ADDRESS };
     int held[CAP];
     for (size_t i = 0; i < CAP; i++) {
@@ -725,11 +728,7 @@ static void test_metrics_server_answers_405_to_every_other_method(void **state)
 {
     (void)state;
     tb_metrics *m;
-    assert_int_equal(tb_metrics_create(&m), 0);
-    run_pipeline(m, fill_sets, 5);
-    char err[256];
-    assert_int_equal(tb_metrics_serve(m, NULL, 0, err, sizeof(err)), 0);
-    int port = tb_metrics_port(m);
+    int port = serve_filled(&m);
     static const char *const reqs[] = {
         "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world",
         "POST /metrics HTTP/1.0\r\nContent-Length: 11\r\n\r\nhello world",
