@@ -662,16 +662,24 @@ static void test_md_generic_wrong_column_count_rejected(void **state)
                      "expected 6 columns, got 5");
 }
 
+/* ROW0, then a line of n copies of c, then ROW1 (malloc'd: the caller
+ * frees it). */
+static char *long_line_between_rows(size_t n, char c)
+{
+    char *content = malloc(sizeof ROW0 + n + sizeof ROW1 + 2);
+    assert_non_null(content);
+    memcpy(content, ROW0, sizeof ROW0 - 1);
+    memset(content + sizeof ROW0 - 1, c, n);
+    content[sizeof ROW0 - 1 + n] = '\n';
+    memcpy(content + sizeof ROW0 + n, ROW1, sizeof ROW1);
+    return content;
+}
+
 static void test_md_overlong_line_is_bad_row(void **state)
 {
     fx *f = *state;
     size_t n = 70000;
-    char *content = malloc(sizeof ROW0 + n + sizeof ROW1 + 2);
-    assert_non_null(content);
-    memcpy(content, ROW0, sizeof ROW0 - 1);
-    memset(content + sizeof ROW0 - 1, '1', n);
-    content[sizeof ROW0 - 1 + n] = '\n';
-    memcpy(content + sizeof ROW0 + n, ROW1, sizeof ROW1);
+    char *content = long_line_between_rows(n, '1');
     expect_row_error(f, content, 2, "line longer than 65536 bytes");
     free(content);
 }
@@ -728,12 +736,7 @@ static void test_md_skip_policy_skips_an_overlong_line(void **state)
 {
     fx *f = *state;
     size_t n = 300000; /* several buffers' worth */
-    char *content = malloc(sizeof ROW0 + n + sizeof ROW1 + 2);
-    assert_non_null(content);
-    memcpy(content, ROW0, sizeof ROW0 - 1);
-    memset(content + sizeof ROW0 - 1, '7', n);
-    content[sizeof ROW0 - 1 + n] = '\n';
-    memcpy(content + sizeof ROW0 + n, ROW1, sizeof ROW1);
+    char *content = long_line_between_rows(n, '7');
     const char *path = write_file(f, "BTCUSDT.csv", content);
     free(content);
     tb_md_reader *r = open_skipping(f, path);
