@@ -861,7 +861,7 @@ static int walk(tb_journal *j, int which, int64_t param, tb_journal_event_fn fn,
     sqlite3_bind_int64(st, 1, param);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         tb_event ev;
-        const char *json;
+        const char *json = NULL;
         ret = row_event(j, st, &ev, &json);
         if (!ret) ret = fn(&ev, json, ctx);
         if (ret) break;
