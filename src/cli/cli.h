@@ -117,8 +117,11 @@ int cli_dlq_broker(const char *sub, int argc, char **argv);
 int cli_parse_port(const char *cmd, const char *val, int *port);
 /* The broker options of cfg's [bus] for a process (component NULL: none). */
 void cli_dist_amqp_options(const tb_config *cfg, const char *component, tb_amqp_options *o);
-/* DIR/<run>-<role>.db, creating DIR (dir NULL: [bus] state_dir). 0 or an
+/* DIR/<run>-<name>, creating DIR (dir NULL: [bus] state_dir). 0 or an
  * exit code after printing why. */
+int cli_dist_state_file(const tb_config *cfg, const char *dir, const char *name, char *out,
+                        size_t outlen);
+/* The same for a process's state: DIR/<run>-<role>.db. */
 int cli_dist_state_path(const tb_config *cfg, const char *dir, const char *role, char *out,
                         size_t outlen);
 

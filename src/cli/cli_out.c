@@ -33,10 +33,8 @@ static int vprint(FILE *f, const char *fmt, va_list ap)
     }
     va_end(again);
     if (n < 0) return n;
-    if (f == stdout)
-        cli_print_text(text, (size_t)n);
-    else
-        tb_text_write(f, text, (size_t)n, TB_TEXT_NEWLINES);
+    /* A failed write leaves ferror(f) set: cli_finish_stdout() reports it. */
+    (void)tb_text_write(f, text, (size_t)n, TB_TEXT_NEWLINES);
     if (text != small) free(text);
     return n;
 }

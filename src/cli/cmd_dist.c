@@ -104,7 +104,7 @@ void cli_dist_amqp_options(const tb_config *cfg, const char *component, tb_amqp_
     o->delivery_limit = cfg->bus_delivery_limit;
 }
 
-int cli_dist_state_path(const tb_config *cfg, const char *dir, const char *role, char *out,
+int cli_dist_state_file(const tb_config *cfg, const char *dir, const char *name, char *out,
                         size_t outlen)
 {
     if (!dir) dir = cfg->bus_state_dir ? cfg->bus_state_dir : "tradebus-state";
@@ -112,8 +112,16 @@ int cli_dist_state_path(const tb_config *cfg, const char *dir, const char *role,
         cli_eprintf("tradebus: %s: cannot create the state directory: %s\n", dir, strerror(errno));
         return EXIT_RUNTIME;
     }
-    snprintf(out, outlen, "%s/%s-%s.db", dir, cfg->bus_name ? cfg->bus_name : "tradebus", role);
+    snprintf(out, outlen, "%s/%s-%s", dir, cfg->bus_name ? cfg->bus_name : "tradebus", name);
     return 0;
+}
+
+int cli_dist_state_path(const tb_config *cfg, const char *dir, const char *role, char *out,
+                        size_t outlen)
+{
+    char name[640];
+    snprintf(name, sizeof(name), "%.600s.db", role);
+    return cli_dist_state_file(cfg, dir, name, out, outlen);
 }
 
 static void log_line(const char *line, void *ctx)

@@ -268,24 +268,12 @@ int cmd_up(int argc, char **argv)
     }
     /* Next to the processes' state files, which are as private. */
     char args_path[4200];
-    {
-        const char *dir = u.state_dir           ? u.state_dir
-                          : r.cfg.bus_state_dir ? r.cfg.bus_state_dir
-                                                : "tradebus-state";
-        if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-            cli_eprintf("tradebus up: %s: cannot create the state directory: %s\n", dir,
-                        strerror(errno));
-            tb_config_free(&r.cfg);
-            return EXIT_RUNTIME;
-        }
-        snprintf(args_path, sizeof(args_path), "%s/%s-up.args", dir,
-                 r.cfg.bus_name ? r.cfg.bus_name : "tradebus");
-        if (write_args_file(args_path, argc, argv)) {
-            tb_config_free(&r.cfg);
-            return EXIT_RUNTIME;
-        }
-        u.args_file = args_path;
+    if (cli_dist_state_file(&r.cfg, u.state_dir, "up.args", args_path, sizeof(args_path)) ||
+        write_args_file(args_path, argc, argv)) {
+        tb_config_free(&r.cfg);
+        return EXIT_RUNTIME;
     }
+    u.args_file = args_path;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
