@@ -411,6 +411,38 @@ static void test_resume_refuses_changed_data_naming_the_file(void **state)
     free(err);
 }
 
+/* A change that keeps the file's size and time, and shows in no event (a
+ * column tradebus does not read): only the content hash, taken while
+ * reading, can tell. */
+static void test_resume_refuses_data_changed_with_its_size_and_time_kept(void **state)
+{
+    (void)state;
+    char cmd[1400];
+    snprintf(cmd, sizeof(cmd), "cp -p %s/BTCUSDT-1m.csv %s/same.csv", dir, dir);
+    assert_int_equal(system(cmd), 0);
+    const char *run = "backtest --config c.ini --data BTCUSDT:same.csv --data "
+                      "ETHUSDT:ETHUSDT-1m.csv --journal same.db --out same -q";
+    assert_int_equal(tbt_run_cli(dir, NULL, "%s", run), 0);
+    /* Row 10's last field ("ignore" in Binance's layout) 0 -> 1. */
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && touch -r same.csv same.ref && sed -i '10s/,0$/,1/' same.csv && "
+             "touch -r same.ref same.csv && ! cmp -s same.csv BTCUSDT-1m.csv",
+             dir);
+    assert_int_equal(system(cmd), 0);
+    char resume[400];
+    snprintf(resume, sizeof(resume), "%s --resume", run);
+    char *err = NULL;
+    int code = tbt_run_cli(dir, &err, "%s", resume);
+    if (code != 2 || !strstr(err, "data changed since the journaled run: same.csv"))
+        fail_msg("exit %d: %s", code, err);
+    free(err);
+    /* Put back, byte for byte: the same journal resumes. */
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && sed -i '10s/,1$/,0/' same.csv && touch -r same.ref same.csv", dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tbt_run_cli(dir, NULL, "%s", resume), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -429,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_read_only_commands_never_write_an_empty_file),
         cmocka_unit_test(test_journal_out_of_space_exits_1_naming_it_and_leaves_no_file),
         cmocka_unit_test(test_resume_refuses_changed_data_naming_the_file),
+        cmocka_unit_test(test_resume_refuses_data_changed_with_its_size_and_time_kept),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

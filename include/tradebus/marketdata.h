@@ -77,6 +77,12 @@ TB_EXPORT size_t tb_md_merge_files(const tb_md_merge *m);
 /* The symbol of file i (in the order of the specs; borrowed), NULL past
  * the last. */
 TB_EXPORT const char *tb_md_merge_symbol(const tb_md_merge *m, size_t i);
+/* What file i has given so far: *lines read and a 64-bit hash of their
+ * bytes, computed while reading (the same bytes read the same way give the
+ * same pair; not cryptographic). *path (borrowed) names the file. Returns
+ * TB_EINVAL when i is past the last file. */
+TB_EXPORT int tb_md_merge_digest(const tb_md_merge *m, size_t i, uint64_t *lines, uint64_t *hash,
+                                 const char **path);
 /* Bad rows skipped across all files. */
 TB_EXPORT uint64_t tb_md_merge_bad_rows(const tb_md_merge *m);
 /* Closes every file. NULL is a no-op. */

@@ -46,10 +46,37 @@ static int fill(tb__lr *lr)
     return 0;
 }
 
+/* Mixes one word into h: a multiply and a shift, 8 bytes at a time, so the
+ * hash costs little beside parsing the line. */
+static uint64_t mix(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+    return h ^ (h >> 29);
+}
+
+/* Adds n bytes at p and their end to the reader's hash. */
+static void hash_line(tb__lr *lr, const char *p, size_t n)
+{
+    uint64_t h = lr->hash, w;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, p + i, 8);
+        h = mix(h, w);
+    }
+    if (i < n) {
+        w = 0;
+        memcpy(&w, p + i, n - i);
+        h = mix(h, w);
+    }
+    /* The length ends the line: "ab\nc" and "a\nbc" differ. */
+    lr->hash = mix(h, (uint64_t)n | (1ULL << 63));
+}
+
 /* Ends the line of n bytes at p (its '\n' already dropped). */
 static int take(tb__lr *lr, char *p, size_t n, char **line, size_t *len)
 {
     lr->lineno++;
+    hash_line(lr, p, n);
     if (n > 0 && p[n - 1] == '\r') n--;
     if (n > lr->max) return TB__LR_TOO_LONG;
     p[n] = '\0';
@@ -82,6 +109,7 @@ int tb__lr_next(tb__lr *lr, char **line, size_t *len)
             return take(lr, p, avail, line, len);
         } else if (avail >= room(lr)) {
             lr->lineno++;
+            lr->hash = mix(lr->hash, lr->lineno | (1ULL << 62));
             lr->skipping = 1;
             lr->start = lr->end = 0;
             return TB__LR_TOO_LONG;

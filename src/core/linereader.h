@@ -29,7 +29,8 @@ typedef struct {
     size_t start, end;
     uint64_t lineno; /* number of the line last returned (1-based) */
     int eof;
-    int skipping; /* discarding the rest of an over-long line */
+    int skipping;  /* discarding the rest of an over-long line */
+    uint64_t hash; /* of every line returned so far (tb__lr_next) */
 } tb__lr;
 
 /* Results of tb__lr_next() besides errors. */
@@ -45,6 +46,14 @@ int tb__lr_init(tb__lr *lr, size_t max, tb__lr_read_fn read, void *ctx);
  * passed lr->max bytes (the next call goes on after it); or the read
  * function's negative TB_E* code. */
 int tb__lr_next(tb__lr *lr, char **line, size_t *len);
+/* A 64-bit hash of the lines returned so far, their bytes and their ends
+ * (an over-long line counts by its number): computed while reading, so a
+ * caller learns whether two reads saw the same lines without a second pass
+ * (a journal's resume check). Not cryptographic. */
+static inline uint64_t tb__lr_hash(const tb__lr *lr)
+{
+    return lr->hash;
+}
 /* Frees the buffer; the source is the caller's. */
 void tb__lr_close(tb__lr *lr);
 

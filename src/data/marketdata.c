@@ -1014,6 +1014,17 @@ size_t tb_md_merge_files(const tb_md_merge *m)
     return m ? m->n : 0;
 }
 
+int tb_md_merge_digest(const tb_md_merge *m, size_t i, uint64_t *lines, uint64_t *hash,
+                       const char **path)
+{
+    if (!m || i >= m->n) return TB_EINVAL;
+    const tb_md_reader *r = m->src[i].r;
+    *lines = r->lr.lineno;
+    *hash = tb__lr_hash(&r->lr);
+    *path = r->path;
+    return 0;
+}
+
 const char *tb_md_merge_symbol(const tb_md_merge *m, size_t i)
 {
     return m && i < m->n ? m->src[i].r->symbol : NULL;

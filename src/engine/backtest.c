@@ -725,6 +725,7 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     if ((rc = tb_md_merge_open((const char *const *)cfg->data, cfg->ndata, &mc, &md, err,
                                errlen)) != 0)
         goto done;
+    tb__jrun_watch(jr, md);
     {
         /* A strategy on a symbol no file has would run without a bar. */
         size_t nsyms = tb_md_merge_files(md);

@@ -25,7 +25,8 @@ struct tb__jrun {
     int mismatch;           /* TB_ECONFIG / TB_EPARSE once the replay diverged */
     char why[400];          /* ... and why */
     int replaying;
-    int rc; /* first append failure, reported after the bar */
+    int rc;                /* first append failure, reported after the bar */
+    const tb_md_merge *md; /* the run's data (tb__jrun_watch), borrowed */
 };
 
 static int64_t wall_ns(void)
@@ -101,6 +102,88 @@ static int check_data(const char *path, const char *have, const char *want, char
         return TB_ECONFIG;
     }
     return 0;
+}
+
+/* "LINES HASH PATH" per data file: what the run has read so far, hashed
+ * while reading. Stored with every commit, so it describes exactly the
+ * bars the journal holds; a resume that reaches the journal's end must
+ * have read the same lines. Malloc'd; NULL without memory. */
+static char *data_digest(const tb_md_merge *md)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (!m) return NULL;
+    uint64_t lines, hash;
+    const char *file;
+    for (size_t i = 0; tb_md_merge_digest(md, i, &lines, &hash, &file) == 0; i++)
+        fprintf(m, "%" PRIu64 " %016" PRIx64 " %s\n", lines, hash, file);
+    if (fclose(m) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+/* Records the digest of what the run has read, in the transaction the next
+ * commit ends. */
+static int save_digest(tb__jrun *r)
+{
+    if (!r->md || r->replaying) return 0;
+    char *d = data_digest(r->md);
+    int rc = d ? tb_journal_meta_set(r->j, "data_digest", d) : TB_ENOMEM;
+    free(d);
+    return rc;
+}
+
+/* At the journal's end: the re-run must have read the very lines the
+ * journaled run had read (a file changed with its size and time kept, or
+ * in a way no event shows, is caught here). */
+static int check_digest(tb__jrun *r, char *err, size_t errlen)
+{
+    char *then = malloc(65536), *now = r->md ? data_digest(r->md) : NULL;
+    int rc = then && (now || !r->md) ? 0 : TB_ENOMEM;
+    /* A journal from before digests has none: nothing to compare. */
+    if (rc || !r->md || tb_journal_meta_get(r->j, "data_digest", then, 65536) != 0) {
+        free(then);
+        free(now);
+        return rc;
+    }
+    const char *a = then, *b = now;
+    while (*a || *b) {
+        const char *ae = strchr(a, '\n'), *be = strchr(b, '\n');
+        if (!ae || !be) break;
+        if (ae - a != be - b || memcmp(a, b, (size_t)(ae - a)) != 0) {
+            /* Named by this run's reading of the file: its path. */
+            const char *file = strchr(b, ' ');
+            file = file ? strchr(file + 1, ' ') : NULL;
+            file = file ? file + 1 : b;
+            tb__errf(err, errlen,
+                     "data changed since the journaled run: %.*s (its content differs in the "
+                     "rows the journal was made from): resuming would mix two datasets in "
+                     "journal %s; restore the data, or start a new journal",
+                     (int)(be - file), file, r->path);
+            rc = TB_ECONFIG;
+            break;
+        }
+        a = ae + 1;
+        b = be + 1;
+    }
+    if (!rc && (*a || *b)) {
+        tb__errf(err, errlen,
+                 "data changed since the journaled run: the data files differ from those "
+                 "journal %s recorded; restore the data, or start a new journal",
+                 r->path);
+        rc = TB_ECONFIG;
+    }
+    free(then);
+    free(now);
+    return rc;
+}
+
+void tb__jrun_watch(tb__jrun *r, const tb_md_merge *md)
+{
+    if (r) r->md = md;
 }
 
 int tb__jrun_open(const tb_config *cfg, int resume, tb__jrun **out, char *err, size_t errlen)
@@ -257,6 +340,8 @@ static int check_join(tb__jrun *r, char *err, size_t errlen)
         return TB_ESTATE;
     }
     /* Every event up to here was compared as it came (compare()). */
+    int rc = check_digest(r, err, errlen);
+    if (rc) return rc;
     tb_journal_cursor_close(r->cur);
     r->cur = NULL;
     r->replaying = 0;
@@ -280,7 +365,8 @@ int tb__jrun_after_bar(tb__jrun *r, char *err, size_t errlen)
     /* Commits only here, between bars: the journal never ends inside one. */
     if (++r->bars_since_commit >= r->commit_every) {
         r->bars_since_commit = 0;
-        int rc = tb_journal_commit(r->j);
+        int rc = save_digest(r);
+        if (!rc) rc = tb_journal_commit(r->j);
         if (rc) {
             tb__errf(err, errlen, "journal %s: %s", r->path, tb_journal_errmsg(r->j));
             return rc;
@@ -366,8 +452,14 @@ int tb__jrun_replay_dlq(tb__jrun *r, tb_bus *bus, int64_t which, uint64_t *ok, u
 
 void tb__jrun_detach(tb__jrun *r)
 {
-    if (r && r->sub >= 0) tb_bus_unsubscribe(r->bus, r->sub);
-    if (r) r->sub = -1;
+    if (!r) return;
+    if (r->sub >= 0) tb_bus_unsubscribe(r->bus, r->sub);
+    r->sub = -1;
+    /* The journal's end is committed at close: its digest goes with it.
+     * A failure here leaves the previous commit's, which a resume then
+     * finds at the wrong place and refuses: safe. */
+    (void)save_digest(r);
+    r->md = NULL;
 }
 
 void tb__jrun_close(tb__jrun *r, int failed)

@@ -13,12 +13,17 @@
 
 #include "tradebus/backtest.h"
 #include "tradebus/journal.h"
+#include "tradebus/marketdata.h"
 
 typedef struct tb__jrun tb__jrun;
 
 /* Opens cfg->journal_path. Without resume an existing run in it is refused;
  * with resume a journal of another config is refused. */
 int tb__jrun_open(const tb_config *cfg, int resume, tb__jrun **out, char *err, size_t errlen);
+/* The run's data (borrowed until tb__jrun_detach): what it has read is
+ * recorded with each commit and checked when a resume reaches the
+ * journal's end. */
+void tb__jrun_watch(tb__jrun *j, const tb_md_merge *md);
 /* A tb_dead_letter_fn: keeps a dead letter in the journal's queue. */
 void tb__jrun_dead_letter(const tb_dead_letter *d, void *ctx);
 /* Subscribes to every event on bus (borrowed until tb__jrun_detach). */
