@@ -359,6 +359,32 @@ static void test_read_only_commands_never_write_an_empty_file(void **state)
     assert_int_equal(st.st_size, 0);
 }
 
+/* SQLite's WAL makes even a read-only open create FILE-wal and FILE-shm:
+ * a finished run's journal is left in rollback mode so that reading it
+ * writes nothing, beside it or in it. */
+static void test_read_only_commands_create_no_file_beside_the_journal(void **state)
+{
+    (void)state;
+    assert_int_equal(tbt_run_cli(dir, NULL, "backtest --config c.ini --journal ro.db --out ro -q"),
+                     0);
+    char path[700], cmd[1600];
+    snprintf(path, sizeof(path), "%s/ro.db", dir);
+    snprintf(cmd, sizeof(cmd), "cp %s %s.before", path, path);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tbt_run_cli(dir, NULL, "journal info --journal ro.db"), 0);
+    assert_int_equal(tbt_run_cli(dir, NULL, "journal replay --journal ro.db"), 0);
+    assert_int_equal(tbt_run_cli(dir, NULL, "dlq list --journal ro.db"), 0);
+    assert_int_equal(tbt_run_cli(dir, NULL, "journal trace --journal ro.db 281474976710657"), 0);
+    struct stat st;
+    char side[720];
+    snprintf(side, sizeof(side), "%s-wal", path);
+    assert_int_not_equal(stat(side, &st), 0);
+    snprintf(side, sizeof(side), "%s-shm", path);
+    assert_int_not_equal(stat(side, &st), 0);
+    snprintf(cmd, sizeof(cmd), "cmp -s %s %s.before", path, path);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* A full disk, simulated by the file size limit (SIGXFSZ ignored, so the
  * write fails instead of killing the process). */
 static void test_journal_out_of_space_exits_1_naming_it_and_leaves_no_file(void **state)
@@ -459,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_a_second_run_on_a_journal_in_use_is_refused_naming_the_pid),
         cmocka_unit_test(test_a_journal_path_that_is_another_output_is_refused),
         cmocka_unit_test(test_read_only_commands_never_write_an_empty_file),
+        cmocka_unit_test(test_read_only_commands_create_no_file_beside_the_journal),
         cmocka_unit_test(test_journal_out_of_space_exits_1_naming_it_and_leaves_no_file),
         cmocka_unit_test(test_resume_refuses_changed_data_naming_the_file),
         cmocka_unit_test(test_resume_refuses_data_changed_with_its_size_and_time_kept),

@@ -720,6 +720,16 @@ void tb_journal_close(tb_journal *j)
     /* Closing commits: a clean shutdown keeps everything; only a crash
      * loses the open batch. */
     if (j->st[ST_COMMIT]) tb_journal_commit(j);
+    for (int i = 0; i < ST__N; i++) {
+        sqlite3_finalize(j->st[i]);
+        j->st[i] = NULL;
+    }
+    /* Back to a rollback journal once the run is over: a WAL database
+     * makes even a read-only open create FILE-wal and FILE-shm (and leave
+     * them), and `journal info` must not write. The next run switches to
+     * WAL again. Busy (a reader has it open) just keeps WAL: harmless. */
+    if (j->db && sqlite3_db_readonly(j->db, "main") == 0)
+        sqlite3_exec(j->db, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL);
     close_db(j);
     free_handle(j);
 }
