@@ -414,6 +414,41 @@ static void test_journal_out_of_space_exits_1_naming_it_and_leaves_no_file(void 
     assert_int_not_equal(stat(path, &fs), 0);
 }
 
+/* A disk that fails a write (not for space: an I/O error), through an
+ * LD_PRELOAD shim, at several points of a run: a runtime failure (exit 1)
+ * naming the journal, never "bad data" (exit 3). */
+static void test_a_journal_the_disk_fails_to_write_exits_1_naming_it(void **state)
+{
+    (void)state;
+    const char *after[] = {"3", "40", "400"};
+    for (size_t i = 0; i < sizeof(after) / sizeof(after[0]); i++) {
+        char db[64];
+        snprintf(db, sizeof(db), "eio%zu.db", i);
+        pid_t pid = fork();
+        if (pid == 0) {
+            if (chdir(dir) != 0) _exit(127);
+            if (!freopen("eio.err", "w", stderr)) _exit(127);
+            char wal[80];
+            snprintf(wal, sizeof(wal), "%s-wal", db);
+            setenv("TB_SHIM_EIO_FILE", wal, 1);
+            setenv("TB_SHIM_EIO_AFTER", after[i], 1);
+            setenv("LD_PRELOAD", TB_SHIM_EIO, 1);
+            setenv("ASAN_OPTIONS", "verify_asan_link_order=0:detect_leaks=1", 1);
+            execl(TB_BINARY, TB_BINARY, "backtest", "--config", "c.ini", "--journal", db, "--out",
+                  "eioout", "-q", (char *)NULL);
+            _exit(127);
+        }
+        int st;
+        waitpid(pid, &st, 0);
+        char *err = tbt_read_in(dir, "eio.err");
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 1 || !strstr(err, db) ||
+            !strstr(err, "cannot write the journal"))
+            fail_msg("after %s writes: exit %d: %s", after[i], WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+                     err);
+        free(err);
+    }
+}
+
 /* The issue's case: a row the journaled run had passed changes, then
  * --resume. Refused before anything runs, naming the file. */
 static void test_resume_refuses_changed_data_naming_the_file(void **state)
@@ -488,6 +523,7 @@ int main(void)
         cmocka_unit_test(test_read_only_commands_create_no_file_beside_the_journal),
         cmocka_unit_test(test_journal_out_of_space_exits_1_naming_it_and_leaves_no_file),
         cmocka_unit_test(test_resume_refuses_changed_data_naming_the_file),
+        cmocka_unit_test(test_a_journal_the_disk_fails_to_write_exits_1_naming_it),
         cmocka_unit_test(test_resume_refuses_data_changed_with_its_size_and_time_kept),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

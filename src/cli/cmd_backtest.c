@@ -363,8 +363,11 @@ int cli_exit_for(int rc, const char *err, const char *out)
     case TB_EPARSE:
         return EXIT_DATA;
     case TB_EIO:
-        /* An unreadable data file is bad input; an unwritable --out is not. */
-        return out && strncmp(err, out, strlen(out)) == 0 ? EXIT_RUNTIME : EXIT_DATA;
+        /* An unreadable data file is bad input; an unwritable --out, or a
+         * journal the disk fails to write, is not. */
+        return (out && strncmp(err, out, strlen(out)) == 0) || strstr(err, "cannot write")
+                   ? EXIT_RUNTIME
+                   : EXIT_DATA;
     default:
         return EXIT_RUNTIME;
     }

@@ -199,6 +199,15 @@ static int fail(tb_journal *j, int src, const char *what)
         set_msg(j, "%s: out of space writing the journal: %s: " SPACE_FIX, what, why);
         return TB_EFULL;
     }
+    if ((src & 0xff) == SQLITE_IOERR && src != SQLITE_IOERR_READ &&
+        src != SQLITE_IOERR_SHORT_READ) {
+        /* The disk failed a write (or its flush): not the journal's
+         * content, and not something a retry of the run would mend. */
+        int sys = sqlite3_system_errno(j->db);
+        set_msg(j, "%s: cannot write the journal: %s%s%s%s", what, sqlite3_errmsg(j->db),
+                sys ? " (" : "", sys ? strerror(sys) : "", sys ? ")" : "");
+        return TB_EIO;
+    }
     set_msg(j, "%s: %s", what, sqlite3_errmsg(j->db));
     switch (src & 0xff) {
     case SQLITE_NOMEM:
@@ -301,6 +310,13 @@ static int exec(sqlite3 *db, const char *sql, const char *path, const char *what
         tb__errf(err, errlen, "%s: cannot write the journal: %s: " SPACE_FIX, path, why);
         sqlite3_free(msg);
         return TB_EFULL;
+    }
+    if ((rc & 0xff) == SQLITE_IOERR && rc != SQLITE_IOERR_READ && rc != SQLITE_IOERR_SHORT_READ) {
+        /* The disk failed a write: a runtime failure, said as such. */
+        tb__errf(err, errlen, "%s: %s: cannot write the journal: %s", path, what,
+                 msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return TB_EIO;
     }
     if (rc != SQLITE_OK) {
         tb__errf(err, errlen, "%s: %s: %s", path, what, msg ? msg : sqlite3_errstr(rc));
