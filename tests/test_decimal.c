@@ -644,10 +644,102 @@ static void test_decimal_from_double_rejects_non_finite_and_out_of_range(void **
     assert_int_equal(out, UNTOUCHED);
 }
 
+/* ---- mul, div, muldiv against a reference --------------------------------
+ * The library divides in 64 bits when the magnitudes fit (the common case)
+ * and in 128 bits otherwise; both must round exactly like this plain
+ * floor-division reference, on every rounding rule and sign. */
+__extension__ typedef __int128 ref_i128;
+
+static uint64_t ref_state = 0x243F6A8885A308D3ull;
+static uint64_t ref_rand(void)
+{
+    uint64_t z = (ref_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* A value of a random magnitude: small, price-like, or near the limits. */
+static int64_t ref_value(void)
+{
+    int bits = (int)(ref_rand() % 63) + 1;
+    int64_t v = (int64_t)(ref_rand() >> (64 - bits));
+    return ref_rand() & 1 ? -v : v;
+}
+
+/* num / den (den != 0) rounded by r; 0 and *out, or TB_EOVERFLOW. */
+static int ref_div(ref_i128 num, ref_i128 den, tb_rounding r, tb_decimal *out)
+{
+    if (den < 0) {
+        num = -num;
+        den = -den;
+    }
+    ref_i128 q = num / den, rem = num % den; /* truncated toward zero */
+    if (rem != 0) {
+        int neg = num < 0;
+        ref_i128 a2 = (rem < 0 ? -rem : rem) * 2;
+        int up = 0; /* away from zero */
+        switch (r) {
+        case TB_ROUND_HALF_UP:
+            up = a2 >= den;
+            break;
+        case TB_ROUND_DOWN:
+            up = 0;
+            break;
+        case TB_ROUND_HALF_EVEN:
+            up = a2 > den || (a2 == den && (q & 1));
+            break;
+        case TB_ROUND_FLOOR:
+            up = neg;
+            break;
+        case TB_ROUND_CEIL:
+            up = !neg;
+            break;
+        }
+        if (up) q += neg ? -1 : 1;
+    }
+    if (q > TB_DECIMAL_MAX || q < TB_DECIMAL_MIN) return TB_EOVERFLOW;
+    *out = (tb_decimal)q;
+    return TB_OK;
+}
+
+static void test_decimal_mul_div_round_like_the_reference(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 200000; i++) {
+        int64_t a = ref_value(), b = ref_value(), n = ref_value(), d = ref_value();
+        tb_rounding r = (tb_rounding)(ref_rand() % 5);
+        if (a < TB_DECIMAL_MIN) a = TB_DECIMAL_MIN;
+        if (b < TB_DECIMAL_MIN) b = TB_DECIMAL_MIN;
+        tb_decimal got = UNTOUCHED, want = UNTOUCHED;
+        int grc = tb_dec_mul(a, b, r, &got);
+        int wrc = ref_div((ref_i128)a * b, TB_DECIMAL_ONE, r, &want);
+        if (grc != wrc || (grc == TB_OK && got != want))
+            fail_msg("mul %lld x %lld rule %d: %d %lld, want %d %lld", (long long)a, (long long)b,
+                     (int)r, grc, (long long)got, wrc, (long long)want);
+        if (b != 0) {
+            grc = tb_dec_div(a, b, r, &got);
+            wrc = ref_div((ref_i128)a * TB_DECIMAL_ONE, b, r, &want);
+            if (grc != wrc || (grc == TB_OK && got != want))
+                fail_msg("div %lld / %lld rule %d: %d %lld, want %d %lld", (long long)a,
+                         (long long)b, (int)r, grc, (long long)got, wrc, (long long)want);
+        }
+        if (d != 0 && d != INT64_MIN && n != INT64_MIN) {
+            grc = tb_dec_muldiv_int(a, n, d, r, &got);
+            wrc = ref_div((ref_i128)a * n, d, r, &want);
+            if (grc != wrc || (grc == TB_OK && got != want))
+                fail_msg("muldiv %lld x %lld / %lld rule %d: %d %lld, want %d %lld", (long long)a,
+                         (long long)n, (long long)d, (int)r, grc, (long long)got, wrc,
+                         (long long)want);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decimal_from_int_scales_whole_units),
+        cmocka_unit_test(test_decimal_mul_div_round_like_the_reference),
         cmocka_unit_test(test_decimal_from_int_overflow_is_reported),
         cmocka_unit_test(test_decimal_parse_accepts_plain_notation),
         cmocka_unit_test(test_decimal_parse_rejects_malformed_input),

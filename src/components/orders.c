@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "../core/errbuf.h"
+#include "../core/fixstr.h"
 #include "../core/keyindex.h"
 #include "tradebus/orders.h"
 #include "validate.h"
@@ -111,7 +112,7 @@ static book *find_book(const tb_order_manager *om, const char *strategy_id, cons
 {
     for (size_t i = 0; i < om->nbooks; i++)
         if (strcmp(om->books[i].strategy_id, strategy_id) == 0 &&
-            strcmp(om->books[i].symbol, symbol) == 0)
+            tb__sym_eq(om->books[i].symbol, symbol))
             return &om->books[i];
     return NULL;
 }
@@ -139,7 +140,7 @@ static book *book_for(tb_order_manager *om, const char *strategy_id, const char 
 static sym_count *sym_for(tb_order_manager *om, const char *symbol)
 {
     for (size_t i = 0; i < om->nsyms; i++)
-        if (strcmp(om->syms[i].symbol, symbol) == 0) return &om->syms[i];
+        if (tb__sym_eq(om->syms[i].symbol, symbol)) return &om->syms[i];
     if (om->nsyms == om->syms_cap) {
         size_t nc = om->syms_cap ? om->syms_cap * 2 : 4;
         sym_count *ns = realloc(om->syms, nc * sizeof(*ns));
@@ -516,8 +517,8 @@ int tb_order_manager_handle_signal_event(tb_order_manager *om, const tb_event *s
     q->price = q->order_type == TB_ORDER_LIMIT ? s->limit_price : 0;
     q->time_in_force = tif;
     memcpy(q->strategy_id, s->strategy_id, sizeof(q->strategy_id));
-    int n = snprintf(q->client_order_id, sizeof(q->client_order_id), "%s-%llu", s->strategy_id,
-                     (unsigned long long)++om->next_client_id);
+    int n = tb__format_id(q->client_order_id, sizeof(q->client_order_id), s->strategy_id,
+                          ++om->next_client_id);
     if (n < 0 || (size_t)n >= sizeof(q->client_order_id))
         return fail(om, TB_ERANGE, "client order id for strategy %s does not fit %d chars",
                     s->strategy_id, TB_ORDER_ID_LEN - 1);
@@ -1183,8 +1184,8 @@ static int on_halt(tb_order_manager *om, const tb_event *bar)
         q->quantity = tb_dec_abs(b->position);
         memcpy(q->strategy_id, b->strategy_id, sizeof(q->strategy_id));
         q->origin = TB_ORIGIN_HALT;
-        int n = snprintf(q->client_order_id, sizeof(q->client_order_id), "%s-%llu", b->strategy_id,
-                         (unsigned long long)++om->next_client_id);
+        int n = tb__format_id(q->client_order_id, sizeof(q->client_order_id), b->strategy_id,
+                              ++om->next_client_id);
         if (n < 0 || (size_t)n >= sizeof(q->client_order_id))
             return fail(om, TB_ERANGE, "client order id for strategy %s does not fit",
                         b->strategy_id);
@@ -1231,11 +1232,8 @@ static int send_leg(tb_order_manager *om, const book *b, const tb_event *bar, tb
     } else {
         q->price = price;
     }
-    int n = snprintf(q->client_order_id, sizeof(q->client_order_id), "%s-%llu", b->strategy_id,
-                     (unsigned long long)id);
-    if (partner)
-        n |= snprintf(q->oco_with, sizeof(q->oco_with), "%s-%llu", b->strategy_id,
-                      (unsigned long long)partner);
+    int n = tb__format_id(q->client_order_id, sizeof(q->client_order_id), b->strategy_id, id);
+    if (partner) n |= tb__format_id(q->oco_with, sizeof(q->oco_with), b->strategy_id, partner);
     if (n < 0 || (size_t)n >= sizeof(q->client_order_id))
         return fail(om, TB_ERANGE, "client order id for strategy %s does not fit", b->strategy_id);
     return tb_order_manager_send_order_to_exchange(om, &req);
@@ -1287,8 +1285,7 @@ static int rebracket(tb_order_manager *om, size_t bi, const tb_event *bar)
     uint64_t target_id = target ? ++om->next_client_id : 0;
     tb_decimal before = b->position;
     if (stop) {
-        snprintf(b->stop_cid, sizeof(b->stop_cid), "%s-%llu", b->strategy_id,
-                 (unsigned long long)stop_id);
+        tb__format_id(b->stop_cid, sizeof(b->stop_cid), b->strategy_id, stop_id);
         if ((rc = send_leg(om, b, bar, TB_ORDER_STOP_MARKET, qty, stop, stop_origin, stop_id,
                            target_id)) != 0)
             return rc;
@@ -1298,8 +1295,7 @@ static int rebracket(tb_order_manager *om, size_t bi, const tb_event *bar)
         if (b->position != before) return 0;
     }
     if (target) {
-        snprintf(b->target_cid, sizeof(b->target_cid), "%s-%llu", b->strategy_id,
-                 (unsigned long long)target_id);
+        tb__format_id(b->target_cid, sizeof(b->target_cid), b->strategy_id, target_id);
         if ((rc = send_leg(om, b, bar, TB_ORDER_LIMIT, qty, target, TB_ORIGIN_TAKE_PROFIT,
                            target_id, stop_id)) != 0)
             return rc;

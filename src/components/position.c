@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/fixstr.h"
 #include "../core/keyindex.h"
 #include "tradebus/position.h"
 #include "validate.h"
@@ -84,7 +85,7 @@ static int32_t find_position(const tb_position_manager *pm, uint64_t h, const ch
     for (size_t i = (size_t)h & mask; pm->pos_idx.slots[i]; i = (i + 1) & mask) {
         const position_slot *s = &pm->pos[pm->pos_idx.slots[i] - 1];
         if (s->hash == h && strcmp(s->p.strategy_id, strategy_id) == 0 &&
-            strcmp(s->p.symbol, symbol) == 0)
+            tb__sym_eq(s->p.symbol, symbol))
             return (int32_t)(pm->pos_idx.slots[i] - 1);
     }
     return -1;
@@ -95,7 +96,7 @@ static int32_t find_symbol(const tb_position_manager *pm, uint64_t h, const char
     size_t mask = pm->sym_idx.cap - 1;
     for (size_t i = (size_t)h & mask; pm->sym_idx.slots[i]; i = (i + 1) & mask) {
         const symbol_slot *s = &pm->syms[pm->sym_idx.slots[i] - 1];
-        if (s->hash == h && strcmp(s->symbol, symbol) == 0)
+        if (s->hash == h && tb__sym_eq(s->symbol, symbol))
             return (int32_t)(pm->sym_idx.slots[i] - 1);
     }
     return -1;

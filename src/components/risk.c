@@ -22,9 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/fixstr.h"
 #include "../core/keyindex.h"
 #include "tradebus/risk.h"
 #include "validate.h"
+
+/* Exact products of two decimals. */
+__extension__ typedef __int128 i128;
 
 #define INITIAL_SYMBOLS   8
 #define INITIAL_POSITIONS 16
@@ -85,7 +89,10 @@ struct tb_risk_manager {
 
     tb_decimal realized_total; /* every position ever, flipped-away ones included */
     tb_decimal fees;
-    tb_decimal equity, peak, max_drawdown;
+    tb_decimal equity, peak;
+    /* The worst drawdown so far as the fraction dd_diff / dd_peak (dd_peak 0:
+     * none): compared by cross-multiplying, divided only when read. */
+    tb_decimal dd_diff, dd_peak;
     tb_trading_state state;
 
     /* Event times of the last approved orders, oldest at window_head. */
@@ -99,7 +106,7 @@ static int32_t find_symbol(const tb_risk_manager *rm, const char *symbol)
     size_t mask = rm->sym_idx.cap - 1;
     for (size_t i = (size_t)h & mask; rm->sym_idx.slots[i]; i = (i + 1) & mask) {
         const symbol_slot *s = &rm->syms[rm->sym_idx.slots[i] - 1];
-        if (s->hash == h && strcmp(s->symbol, symbol) == 0)
+        if (s->hash == h && tb__sym_eq(s->symbol, symbol))
             return (int32_t)(rm->sym_idx.slots[i] - 1);
     }
     return -1;
@@ -133,7 +140,7 @@ static int32_t find_position(const tb_risk_manager *rm, uint64_t h, const char *
     for (size_t i = (size_t)h & mask; rm->pos_idx.slots[i]; i = (i + 1) & mask) {
         const position_slot *s = &rm->pos[rm->pos_idx.slots[i] - 1];
         if (s->hash == h && strcmp(s->strategy_id, strategy_id) == 0 &&
-            strcmp(rm->syms[s->sym].symbol, symbol) == 0)
+            tb__sym_eq(rm->syms[s->sym].symbol, symbol))
             return (int32_t)(rm->pos_idx.slots[i] - 1);
     }
     return -1;
@@ -295,21 +302,27 @@ static int publish_alert(tb_risk_manager *rm, const tb_event *cause, const char 
     return tb_bus_publish(rm->bus, &ev);
 }
 
+/* Runs on every bar: no division here (a 128-bit one per bar was a tenth
+ * of the Risk Manager's time). Fractions are compared by multiplying out:
+ * d1/p1 > d2/p2 with p1, p2 > 0 is d1 x p2 > d2 x p1, exact in 128 bits. */
 static int check_drawdown(tb_risk_manager *rm, const tb_event *bar)
 {
     if (rm->equity > rm->peak) rm->peak = rm->equity;
     if (rm->peak <= 0) return 0; /* a percentage of nothing means nothing */
-    tb_decimal diff, dd;
+    tb_decimal diff;
     int rc = tb_dec_sub(rm->peak, rm->equity, &diff);
-    if (!rc) rc = tb_dec_muldiv_int(diff, 100 * TB_DECIMAL_ONE, rm->peak, TB_ROUND_HALF_UP, &dd);
-    if (rc) return rc;
-    if (dd > rm->max_drawdown) rm->max_drawdown = dd;
+    if (rc || diff <= 0) return rc;
+    if (rm->dd_peak == 0 || (i128)diff * rm->dd_peak > (i128)rm->dd_diff * rm->peak) {
+        rm->dd_diff = diff;
+        rm->dd_peak = rm->peak;
+    }
     if (rm->cfg.max_drawdown_pct <= 0 || rm->state == TB_TRADING_HALTED) return 0;
-    /* Exact "dd > limit", independent of the half-up rounding above. */
-    tb_decimal dd_ceil;
-    rc = tb_dec_muldiv_int(diff, 100 * TB_DECIMAL_ONE, rm->peak, TB_ROUND_CEIL, &dd_ceil);
-    if (rc || dd_ceil <= rm->cfg.max_drawdown_pct) return rc;
+    /* Exact "drawdown > limit": diff x 100 / peak > limit. */
+    if ((i128)diff * (100 * TB_DECIMAL_ONE) <= (i128)rm->cfg.max_drawdown_pct * rm->peak) return 0;
 
+    tb_decimal dd;
+    rc = tb_dec_muldiv_int(diff, 100 * TB_DECIMAL_ONE, rm->peak, TB_ROUND_HALF_UP, &dd);
+    if (rc) return rc;
     char e[TB_DECIMAL_STRLEN], p[TB_DECIMAL_STRLEN], l[TB_DECIMAL_STRLEN], pct[TB_DECIMAL_STRLEN];
     char detail[DETAIL_MAX];
     tb_dec_format(rm->equity, e, sizeof(e));
@@ -791,7 +804,12 @@ tb_decimal tb_risk_manager_equity(const tb_risk_manager *rm)
 
 tb_decimal tb_risk_manager_max_drawdown_pct(const tb_risk_manager *rm)
 {
-    return rm ? rm->max_drawdown : 0;
+    tb_decimal dd = 0;
+    /* Rounding is monotone: the rounded worst is the worst rounded. */
+    if (rm && rm->dd_peak > 0 &&
+        tb_dec_muldiv_int(rm->dd_diff, 100 * TB_DECIMAL_ONE, rm->dd_peak, TB_ROUND_HALF_UP, &dd))
+        dd = 0;
+    return dd;
 }
 
 tb_decimal tb_risk_manager_fees(const tb_risk_manager *rm)

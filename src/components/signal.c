@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/fixstr.h"
 #include "tradebus/signal.h"
 #include "validate.h"
 
@@ -119,7 +120,7 @@ static int on_md(const tb_event *ev, void *ctx)
 static symbol_state *find_symbol(tb_signal_generator *sg, const char *symbol)
 {
     for (size_t i = 0; i < sg->nsyms; i++)
-        if (strcmp(sg->syms[i].symbol, symbol) == 0) return &sg->syms[i];
+        if (tb__sym_eq(sg->syms[i].symbol, symbol)) return &sg->syms[i];
     return NULL;
 }
 

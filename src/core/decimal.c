@@ -1,6 +1,7 @@
 #include "tradebus/decimal.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 /* Products of two int64 need 126 bits; __int128 keeps them exact. */
@@ -45,6 +46,25 @@ static int store_checked(i128 v, tb_decimal *out)
     return TB_OK;
 }
 
+/* The rounding of q + rem/den for magnitudes that fit 64 bits: the same
+ * rules as below, without a 128-bit division (__divmodti4 was the largest
+ * single cost of a backtest's bar: every price x quantity goes through
+ * here). den is a constant where the caller's is, so its division becomes
+ * a multiplication. */
+static inline int round_u64(uint64_t q, uint64_t rem, uint64_t den, int neg, tb_rounding r,
+                            tb_decimal *out)
+{
+    /* rem < den <= 2^64 - 1: compare rem with den - rem, not 2 x rem. */
+    remainder_class c = rem == 0           ? REM_ZERO
+                        : rem < den - rem  ? REM_BELOW_HALF
+                        : rem == den - rem ? REM_HALF
+                                           : REM_ABOVE_HALF;
+    i128 rounded;
+    int rc = round_magnitude(q, neg, c, r, &rounded);
+    if (rc != TB_OK) return rc;
+    return store_checked(neg ? -rounded : rounded, out);
+}
+
 /* num / den rounded by r into a checked decimal. Callers keep |num| and |den|
  * below 2^126 so negation and doubling the remainder cannot overflow. */
 static int div_round(i128 num, i128 den, tb_rounding r, tb_decimal *out)
@@ -55,6 +75,10 @@ static int div_round(i128 num, i128 den, tb_rounding r, tb_decimal *out)
     }
     int neg = num < 0;
     i128 mag = neg ? -num : num;
+    if ((mag >> 64) == 0 && (den >> 64) == 0) {
+        uint64_t m = (uint64_t)mag, d = (uint64_t)den;
+        return round_u64(m / d, m % d, d, neg, r, out);
+    }
     i128 q = mag / den;
     i128 twice_rem = (mag % den) * 2;
     remainder_class rem = twice_rem == 0     ? REM_ZERO
@@ -88,7 +112,15 @@ int tb_dec_sub(tb_decimal a, tb_decimal b, tb_decimal *out)
 int tb_dec_mul(tb_decimal a, tb_decimal b, tb_rounding r, tb_decimal *out)
 {
     if (out == NULL) return TB_EINVAL;
-    return div_round((i128)a * b, TB_DECIMAL_ONE, r, out);
+    i128 p = (i128)a * b;
+    int neg = p < 0;
+    i128 mag = neg ? -p : p;
+    if ((mag >> 64) == 0) {
+        /* The common case (a price times a quantity): a constant divisor. */
+        uint64_t m = (uint64_t)mag, one = (uint64_t)TB_DECIMAL_ONE;
+        return round_u64(m / one, m % one, one, neg, r, out);
+    }
+    return div_round(p, TB_DECIMAL_ONE, r, out);
 }
 
 int tb_dec_div(tb_decimal a, tb_decimal b, tb_rounding r, tb_decimal *out)

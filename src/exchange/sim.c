@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/fixstr.h"
 #include "../core/keyindex.h"
 #include "tradebus/exchange.h"
 
@@ -129,7 +130,7 @@ static id_entry *id_entry_for(sim *x, const char *cid)
     e = &x->ids[x->nids];
     memset(e, 0, sizeof(*e));
     e->hash = h;
-    snprintf(e->cid, sizeof(e->cid), "%s", cid);
+    tb__copy_str(e->cid, sizeof(e->cid), cid);
     tb__index_put(&x->id_idx, h, x->nids++);
     return e;
 }
@@ -460,7 +461,7 @@ static int place(sim *x, const tb_order_placement_request *req, int64_t now, uin
     /* Zeroed: order_id is copied whole into events, tail included. */
     memset(o, 0, sizeof(*o));
     o->req = *req;
-    snprintf(o->order_id, sizeof(o->order_id), "SIM-%llu", (unsigned long long)++x->next_order);
+    tb__format_id(o->order_id, sizeof(o->order_id), "SIM", ++x->next_order);
     o->sym = si;
     o->arrived_bar = s->bars;
     o->remaining = req->quantity;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/fixstr.h"
 #include "report_int.h"
 #include "tradebus/monitor.h"
 
@@ -41,7 +42,7 @@ static int find_strat(tb__report *r, const char *name)
 static int find_sym(tb__report *r, const char *name)
 {
     for (size_t i = 0; i < r->nsyms; i++)
-        if (strcmp(r->syms[i].name, name) == 0) return (int)i;
+        if (tb__sym_eq(r->syms[i].name, name)) return (int)i;
     tb__rsym *s = realloc(r->syms, (r->nsyms + 1) * sizeof(*s));
     if (!s) return TB_ENOMEM;
     r->syms = s;
@@ -55,7 +56,7 @@ static int find_key(tb__report *r, const char *strat, const char *sym)
 {
     for (size_t i = 0; i < r->nkeys; i++)
         if (strcmp(r->strats[r->keys[i].strat].name, strat) == 0 &&
-            strcmp(r->syms[r->keys[i].sym].name, sym) == 0)
+            tb__sym_eq(r->syms[r->keys[i].sym].name, sym))
             return (int)i;
     int st = find_strat(r, strat);
     if (st < 0) return st;
@@ -266,7 +267,7 @@ static int on_bar(tb__report *r, const tb_market_data *md)
     int si = -1;
     if (r->nsyms) {
         size_t guess = (r->last_sym + 1) % r->nsyms;
-        if (strcmp(r->syms[guess].name, md->symbol) == 0) si = (int)guess;
+        if (tb__sym_eq(r->syms[guess].name, md->symbol)) si = (int)guess;
     }
     if (si < 0) si = find_sym(r, md->symbol);
     if (si < 0) return si;
