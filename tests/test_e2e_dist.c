@@ -426,24 +426,31 @@ static void test_dist_poison_message_is_dead_lettered_and_the_run_goes_on(void *
     free(out);
 }
 
+/* Starts `tradebus up` on run.ini in the background, its output in log
+ * and err (in the fixture's folder); returns its pid. */
+static pid_t start_up(fixture *f, const char *log, const char *err)
+{
+    pid_t up = fork();
+    assert_true(up >= 0);
+    if (up == 0) {
+        char set[128];
+        snprintf(set, sizeof(set), "bus.name=%s", f->run);
+        if (chdir(f->dir) != 0 || !freopen(log, "w", stdout) || !freopen(err, "w", stderr))
+            _exit(126);
+        execl(TB_BINARY, TB_BINARY, "up", "--config", "run.ini", "--set", set, "--out", "dist",
+              (char *)NULL);
+        _exit(127);
+    }
+    return up;
+}
+
 /* Ctrl-C on `tradebus up` stops every process cleanly (exit 130, nothing
  * left running); `up --resume` continues the run to the same result. */
 static void test_dist_up_interrupted_then_resumed_changes_nothing(void **state)
 {
     fixture *f = *state;
     name_run(f, "ctrlc");
-    pid_t up = fork();
-    assert_true(up >= 0);
-    if (up == 0) {
-        char set[128];
-        snprintf(set, sizeof(set), "bus.name=%s", f->run);
-        if (chdir(f->dir) != 0 || !freopen("up1.log", "w", stdout) ||
-            !freopen("up1.err", "w", stderr))
-            _exit(126);
-        execl(TB_BINARY, TB_BINARY, "up", "--config", "run.ini", "--set", set, "--out", "dist",
-              (char *)NULL);
-        _exit(127);
-    }
+    pid_t up = start_up(f, "up1.log", "up1.err");
     for (int waited = 0; progress_of(f, "monitor") < 300; waited += 20) {
         if (waited > 60000) {
             kill(up, SIGKILL);
@@ -513,6 +520,78 @@ static int child_cmdline_has(pid_t parent, const char *what, int *kids)
     }
     closedir(d);
     return found;
+}
+
+/* The pids of pid's live children (zombies and exited ones left out). */
+static int live_children(pid_t parent, pid_t *out, int max)
+{
+    DIR *d = opendir("/proc");
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL && n < max) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        char p[300], buf[1024];
+        snprintf(p, sizeof(p), "/proc/%s/stat", e->d_name);
+        FILE *fp = fopen(p, "r");
+        if (!fp) continue;
+        size_t len = fread(buf, 1, sizeof(buf) - 1, fp);
+        fclose(fp);
+        buf[len] = 0;
+        const char *rp = strrchr(buf, ')');
+        long ppid = 0;
+        char st;
+        if (!rp || sscanf(rp + 1, " %c %ld", &st, &ppid) != 2) continue;
+        if (ppid == (long)parent && st != 'Z') out[n++] = (pid_t)atol(e->d_name);
+    }
+    if (d) closedir(d);
+    return n;
+}
+
+/* 1 while pid runs (not a zombie). */
+static int still_running(pid_t pid)
+{
+    char p[64], buf[1024];
+    snprintf(p, sizeof(p), "/proc/%ld/stat", (long)pid);
+    FILE *fp = fopen(p, "r");
+    if (!fp) return 0;
+    size_t len = fread(buf, 1, sizeof(buf) - 1, fp);
+    fclose(fp);
+    buf[len] = 0;
+    const char *rp = strrchr(buf, ')');
+    char st = 'Z';
+    return rp && sscanf(rp + 1, " %c", &st) == 1 && st != 'Z' && st != 'X';
+}
+
+/* SIGKILL leaves `up` no chance to stop its children: they must end anyway
+ * (the kernel tells them: a run never keeps trading unattended). */
+static void test_dist_up_children_end_when_up_is_killed(void **state)
+{
+    fixture *f = *state;
+    name_run(f, "upkill");
+    pid_t up = start_up(f, "upk.log", "upk.err");
+    for (int waited = 0; progress_of(f, "monitor") < 100; waited += 20) {
+        if (waited > 60000) {
+            kill(up, SIGKILL);
+            fail_msg("the run did not reach bar 100");
+        }
+        sleep_ms(20);
+    }
+    pid_t kids[32];
+    int n = live_children(up, kids, 32);
+    assert_true(n >= 6); /* the six components */
+    assert_int_equal(kill(up, SIGKILL), 0);
+    int st;
+    assert_int_equal(waitpid(up, &st, 0), up);
+    for (int i = 0; i < n; i++) {
+        for (int waited = 0; still_running(kids[i]); waited += 50) {
+            if (waited > 15000) {
+                for (int k = 0; k < n; k++)
+                    kill(kids[k], SIGKILL);
+                fail_msg("child %ld of the killed up still runs after 15 s", (long)kids[i]);
+            }
+            sleep_ms(50);
+        }
+    }
 }
 
 /* `up` used to hand its children at most 31 --set/--data pairs (silently
@@ -695,6 +774,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dist_up_writes_what_backtest_writes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dist_up_children_end_when_up_is_killed, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_dist_up_passes_every_set_and_none_on_a_command_line,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_dist_each_process_killed_and_restarted_changes_nothing,

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -116,6 +117,7 @@ static pid_t spawn(const char *self, char **argv, int *fd)
 {
     int p[2];
     if (pipe(p) != 0) return -1;
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         close(p[0]);
@@ -123,6 +125,10 @@ static pid_t spawn(const char *self, char **argv, int *fd)
         return -1;
     }
     if (pid == 0) {
+        /* Tied to up however up ends: a SIGKILL of up cannot run its
+         * cleanup, so the kernel sends each child SIGTERM (a graceful
+         * stop, resumable) when up is gone. up may already be gone. */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) _exit(1);
         dup2(p[1], 1);
         dup2(p[1], 2);
         close(p[0]);
