@@ -1,4 +1,4 @@
-/* The distributed runtime (src/dist/node.c) on the in-memory broker: six
+/* The distributed runtime (src/node/node.c) on the in-memory broker: six
  * nodes in one program, polled in turn, must write exactly the embedded
  * run's summary.json, fills.csv, events.jsonl, trades.csv and equity.csv — also when a node is torn
  * down mid-run and rebuilt from its state, when the broker "restarts", and

@@ -7,7 +7,7 @@
  * (tb_loop_broker) that runs several processes' worth of nodes inside one
  * test program.
  *
- * Guarantees a transport gives its user (the node runtime, src/dist/):
+ * Guarantees a transport gives its user (the node runtime, src/node/):
  * - publish() is at-least-once once flush() has returned 0: every message
  *   published since the last flush has been confirmed by the broker (AMQP
  *   publisher confirms). A message the broker could not route (mandatory
