@@ -60,6 +60,7 @@ typedef struct {
     req_log log;
     tb_event last_bar;
     int rec_sub;
+    tb_loop *loop; /* the manager's clock: retries wait on its timers */
 } fixture;
 
 static void close_all(fixture *f)
@@ -67,9 +68,18 @@ static void close_all(fixture *f)
     tb_order_manager_destroy(f->om);
     tb_exchange_destroy(f->ex);
     tb_bus_destroy(f->bus);
+    tb_loop_destroy(f->loop);
     f->om = NULL;
     f->ex = NULL;
     f->bus = NULL;
+    f->loop = NULL;
+}
+
+/* Time runs on until no retry is left waiting (nothing happens in between:
+ * no bar comes), as a runner's clock would. */
+static void time_passes(fixture *f)
+{
+    assert_true(tb_loop_drain(f->loop) >= 0);
 }
 
 /* Bus + sim (BTCUSDT tick 0.01 step 0.001, cash 10000, ids tracked,
@@ -102,6 +112,8 @@ static void open_with(fixture *f, const tb_sim_faults *faults, const tb_order_ma
     else
         tb_order_manager_config_init(&c);
     c.exchange = f->ex;
+    assert_int_equal(tb_loop_create(TB_CLOCK_SIMULATED, &f->loop), 0);
+    c.loop = f->loop;
     assert_int_equal(tb_order_manager_create(f->bus, &c, &f->om), 0);
     f->rec_sub = tb_bus_subscribe(f->bus, TB_BUS_ALL, tbt_record, &f->rec);
     assert_true(f->rec_sub >= 0);
@@ -136,7 +148,8 @@ static void publish_bar(fixture *f, int64_t minute, const char *price)
     assert_int_equal(tb_bus_publish(f->bus, &f->last_bar), 0);
 }
 
-static void publish_signal(fixture *f, tb_signal_type type, const char *qty)
+/* A signal of strategy on the last bar, at its close; returns at once. */
+static void send_signal(fixture *f, const char *strategy, tb_signal_type type, const char *qty)
 {
     tb_event ev;
     tb_event_init(&ev, TB_EV_SIGNAL_GENERATED, TB_SRC_SIGNAL);
@@ -147,9 +160,27 @@ static void publish_signal(fixture *f, tb_signal_type type, const char *qty)
     strcpy(s->symbol, SYM);
     s->price = f->last_bar.u.market_data.close;
     s->volume = tbt_dec(qty);
-    strcpy(s->strategy_id, STRATEGY);
+    strcpy(s->strategy_id, strategy);
     s->order_type = TB_ORDER_MARKET;
     assert_int_equal(tb_bus_publish(f->bus, &ev), 0);
+}
+
+/* A signal of the fixture's strategy, then time runs on until its retries
+ * (if any) are done. */
+static void publish_signal(fixture *f, tb_signal_type type, const char *qty)
+{
+    send_signal(f, STRATEGY, type, qty);
+    time_passes(f);
+}
+
+/* The runner's part, as tb_pipeline_push_bar does it: the clock moves to
+ * the bar's time (timers due by then fire), then the bar goes out. */
+static void bar_arrives(fixture *f, int64_t minute, const char *price)
+{
+    tb_market_data b = tbt_bar(SYM, minute, price, price, price, price, "100");
+    assert_true(tb_loop_advance(f->loop, b.close_time) >= 0);
+    f->last_bar = tbt_bar_event(&b);
+    assert_int_equal(tb_bus_publish(f->bus, &f->last_bar), 0);
 }
 
 static uint32_t accepts_of(const fixture *f, const char *cid, uint32_t *submits)
@@ -290,6 +321,141 @@ static void test_failed_look_up_is_retried_as_a_look_up_never_a_send(void **stat
     assert_int_equal(nreq(&f->log, TB_SIM_REQ_SUBMIT), 1);
     assert_int_equal(nreq(&f->log, TB_SIM_REQ_QUERY), 4);
     assert_int_equal(tb_order_manager_get_stats(f->om).transient_failures, 4);
+}
+
+/* The manager never waits inside a handler: an order told to come back in
+ * three minutes is a timer, the bars of those minutes go through the bus
+ * (and another strategy's order is sent and fills), and the retry is made at
+ * its own time, before the bar delivered at that time — on which it fills. */
+static void test_a_retry_waits_on_a_timer_while_later_bars_keep_flowing(void **state)
+{
+    fixture *f = *state;
+    tb_sim_faults fs;
+    tb_sim_faults_init(&fs);
+    fs.retry_after = 3 * TBT_MINUTE;
+    tb_order_manager_config oc;
+    tb_order_manager_config_init(&oc);
+    oc.max_total = 10 * TBT_MINUTE;
+    open_with(f, &fs, &oc);
+    bar_arrives(f, 0, "100");
+    const tb_sim_fault faults[] = {TB_SIM_FAULT_RATE_LIMIT};
+    script(f, faults, 1);
+    send_signal(f, STRATEGY, TB_SIGNAL_BUY, "1"); /* at 0:59.999 */
+    assert_int_equal(nreq(&f->log, TB_SIM_REQ_SUBMIT), 1);
+    assert_int_equal(tb_loop_timers(f->loop), 1);
+    assert_int_equal(tb_order_manager_get_stats(f->om).in_retry, 1);
+    int64_t due;
+    assert_int_equal(tb_loop_next_due(f->loop, &due), 0);
+    assert_int_equal(due, 4 * TBT_MINUTE - 1); /* bar 3's close */
+
+    bar_arrives(f, 1, "101");
+    send_signal(f, "beta", TB_SIGNAL_BUY, "2"); /* beta is not held up by alpha's wait */
+    bar_arrives(f, 2, "102");
+    assert_int_equal(tbt_count(&f->rec, TB_EV_MARKET_DATA), 3);
+    assert_int_equal(nreq(&f->log, TB_SIM_REQ_SUBMIT), 2); /* alpha's first, beta's */
+    assert_int_equal(tbt_count(&f->rec, TB_EV_ORDER_CREATED), 1);
+    assert_string_equal(tbt_nth(&f->rec, TB_EV_ORDER_CREATED, 0)->u.order_created.client_order_id,
+                        "beta-2");
+    assert_int_equal(tbt_count(&f->rec, TB_EV_ORDER_FILLED), 1); /* beta's, on bar 2 */
+    tb_order_status st;
+    assert_int_equal(tb_order_manager_status(f->om, "alpha-1", &st), 0);
+    assert_int_equal(st, TB_ORDER_PENDING);
+
+    bar_arrives(f, 3, "103"); /* the retry (3:59.999) fires first, then the bar */
+    assert_int_equal(nreq(&f->log, TB_SIM_REQ_SUBMIT), 3);
+    assert_int_equal(f->log.req[2].now, 4 * TBT_MINUTE - 1);
+    const tb_event *cr = tbt_nth(&f->rec, TB_EV_ORDER_CREATED, 1);
+    assert_string_equal(cr->u.order_created.client_order_id, "alpha-1");
+    assert_int_equal(cr->timestamp, 4 * TBT_MINUTE - 1);
+    assert_int_equal(tbt_count(&f->rec, TB_EV_ORDER_FILLED), 2);
+    const tb_order_filled *fl = &tbt_nth(&f->rec, TB_EV_ORDER_FILLED, 1)->u.order_filled;
+    assert_string_equal(fl->client_order_id, "alpha-1");
+    assert_dec_equal(fl->filled_price, "103");
+    assert_int_equal(tb_loop_timers(f->loop), 0);
+    assert_int_equal(tb_order_manager_get_stats(f->om).in_retry, 0);
+    assert_int_equal(accepts_of(f, "alpha-1", NULL), 1);
+}
+
+/* A cancel of an order the exchange certainly does not have yet (its send
+ * was refused unprocessed) withdraws it: no later send. */
+static void test_cancel_of_an_order_still_in_retry_withdraws_it(void **state)
+{
+    fixture *f = *state;
+    bar_arrives(f, 0, "100");
+    const tb_sim_fault faults[] = {TB_SIM_FAULT_CONNECTION_LOST};
+    script(f, faults, 1);
+    send_signal(f, STRATEGY, TB_SIGNAL_BUY, "1");
+    assert_int_equal(tb_loop_timers(f->loop), 1);
+    assert_int_equal(tb_order_manager_cancel(f->om, "alpha-1", TBT_MINUTE - 1), 0);
+    assert_int_equal(tb_loop_timers(f->loop), 0);
+    time_passes(f);
+    bar_arrives(f, 1, "101");
+    assert_int_equal(nreq(&f->log, TB_SIM_REQ_SUBMIT), 1);
+    assert_int_equal(tbt_count(&f->rec, TB_EV_ORDER_FILLED), 0);
+    const tb_order_rejected *r = &tbt_nth(&f->rec, TB_EV_ORDER_REJECTED, 0)->u.order_rejected;
+    assert_non_null(strstr(r->text, "withdrawn before the exchange had it"));
+    assert_int_equal(tb_order_manager_get_stats(f->om).withdrawn, 1);
+    assert_int_equal(tb_order_manager_open_orders(f->om), 0);
+}
+
+/* A LIMIT signal of a strategy with order handling (replace) to target. */
+static void send_target(fixture *f, const char *target, const char *limit)
+{
+    tb_event ev;
+    tb_event_init(&ev, TB_EV_SIGNAL_GENERATED, TB_SRC_SIGNAL);
+    tb_event_caused_by(&ev, &f->last_bar);
+    ev.timestamp = f->last_bar.u.market_data.close_time;
+    tb_signal_generated *s = &ev.u.signal;
+    s->signal_type = TB_SIGNAL_BUY;
+    strcpy(s->symbol, SYM);
+    s->price = f->last_bar.u.market_data.close;
+    s->volume = tbt_dec(target);
+    s->target = tbt_dec(target);
+    s->limit_price = tbt_dec(limit);
+    strcpy(s->strategy_id, STRATEGY);
+    s->order_type = TB_ORDER_LIMIT;
+    assert_int_equal(tb_bus_publish(f->bus, &ev), 0);
+}
+
+/* A new signal replaces a resting order whose cancel must be retried: the
+ * new order waits until the cancel has settled (both working could take
+ * the strategy past its target), then goes out for the whole target. */
+static void test_a_replacing_signal_waits_for_the_cancel_in_retry(void **state)
+{
+    fixture *f = *state;
+    tb_order_strategy rule;
+    memset(&rule, 0, sizeof(rule));
+    strcpy(rule.strategy_id, STRATEGY);
+    strcpy(rule.symbol, SYM);
+    rule.time_in_force = TB_TIF_GTC;
+    tb_order_manager_config oc;
+    tb_order_manager_config_init(&oc);
+    oc.strategies = &rule;
+    oc.nstrategies = 1;
+    open_with(f, NULL, &oc);
+    bar_arrives(f, 0, "100");
+    send_target(f, "1", "50"); /* rests far below */
+    assert_int_equal(tbt_count(&f->rec, TB_EV_ORDER_CREATED), 1);
+    bar_arrives(f, 1, "100");
+    const tb_sim_fault faults[] = {TB_SIM_FAULT_RATE_LIMIT};
+    script(f, faults, 1);
+    send_target(f, "2", "60");
+    assert_int_equal(nreq(&f->log, TB_SIM_REQ_CANCEL), 1);
+    assert_int_equal(tbt_count(&f->rec, TB_EV_ORDER_PLACEMENT_REQUEST), 1); /* parked */
+    assert_int_equal(tb_order_manager_get_stats(f->om).parked, 1);
+
+    time_passes(f);
+    assert_int_equal(nreq(&f->log, TB_SIM_REQ_CANCEL), 2);
+    const tb_order_canceled *c = &tbt_nth(&f->rec, TB_EV_ORDER_CANCELED, 0)->u.order_canceled;
+    assert_string_equal(c->client_order_id, "alpha-1");
+    assert_int_equal(c->cause, TB_CANCEL_REPLACED);
+    assert_int_equal(tbt_count(&f->rec, TB_EV_ORDER_PLACEMENT_REQUEST), 2);
+    const tb_event *rq = tbt_nth(&f->rec, TB_EV_ORDER_PLACEMENT_REQUEST, 1);
+    assert_dec_equal(rq->u.order_request.quantity, "2");
+    assert_dec_equal(rq->u.order_request.price, "60");
+    assert_true(rq->timestamp > 2 * TBT_MINUTE - 1); /* sent when the cancel settled */
+    assert_int_equal(tb_order_manager_get_stats(f->om).replaced, 1);
+    assert_int_equal(tb_order_manager_open_orders(f->om), 1);
 }
 
 /* ---- giving up ----------------------------------------------------------- */
@@ -510,6 +676,8 @@ static void test_duplicate_after_ambiguous_failure_is_adopted_not_rejected(void 
     tb_order_manager_config oc;
     tb_order_manager_config_init(&oc);
     oc.exchange = f->ex;
+    assert_int_equal(tb_loop_create(TB_CLOCK_SIMULATED, &f->loop), 0);
+    oc.loop = f->loop;
     assert_int_equal(tb_order_manager_create(f->bus, &oc, &f->om), 0);
     assert_true(tb_bus_subscribe(f->bus, TB_BUS_ALL, tbt_record, &f->rec) >= 0);
     tb_market_data b = tbt_bar(SYM, 0, "100", "100", "100", "100", "1");
@@ -537,6 +705,7 @@ static void test_cancel_whose_reply_was_lost_is_confirmed_by_look_up(void **stat
     const tb_sim_fault faults[] = {TB_SIM_FAULT_LOST_ACK};
     script(f, faults, 1);
     assert_int_equal(tb_order_manager_cancel(f->om, "alpha-1", 5 * TBT_MINUTE), 0);
+    time_passes(f);
 
     assert_int_equal(nreq(&f->log, TB_SIM_REQ_CANCEL), 1); /* not sent twice */
     assert_int_equal(nreq(&f->log, TB_SIM_REQ_QUERY), 1);
@@ -554,6 +723,7 @@ static void test_cancel_rate_limited_is_sent_again(void **state)
     const tb_sim_fault faults[] = {TB_SIM_FAULT_RATE_LIMIT};
     script(f, faults, 1);
     assert_int_equal(tb_order_manager_cancel(f->om, "alpha-1", 0), 0);
+    time_passes(f);
     assert_int_equal(nreq(&f->log, TB_SIM_REQ_CANCEL), 2);
     assert_int_equal(tbt_count(&f->rec, TB_EV_ORDER_CANCELED), 1);
 }
@@ -891,6 +1061,9 @@ int main(void)
         T(test_retries_exhausted_reject_the_order_with_reason_and_order_retries_alert),
         T(test_retries_exhausted_while_in_doubt_cancel_the_order_on_the_exchange),
         T(test_max_total_bounds_the_time_spent_waiting),
+        T(test_a_retry_waits_on_a_timer_while_later_bars_keep_flowing),
+        T(test_cancel_of_an_order_still_in_retry_withdraws_it),
+        T(test_a_replacing_signal_waits_for_the_cancel_in_retry),
         T(test_backoff_waits_follow_full_jitter_bounds_deterministic_per_seed),
         T(test_duplicate_after_ambiguous_failure_is_adopted_not_rejected),
         T(test_cancel_whose_reply_was_lost_is_confirmed_by_look_up),

@@ -674,7 +674,7 @@ static void test_config_init_sets_documented_retry_defaults(void **state)
     assert_int_equal(oc.max_delay, 10 * TBT_SECOND);
     assert_int_equal(oc.max_total, 30 * TBT_SECOND);
     assert_int_equal(oc.retry_seed, 1);
-    assert_null(oc.wait);
+    assert_null(oc.loop);
     assert_null(oc.exchange);
 }
 

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include "bus.h"
 #include "config.h"
+#include "loop.h"
 #include "monitor.h"
 
 #ifdef __cplusplus
@@ -80,6 +81,9 @@ typedef struct {
      * tb_pipeline_finish writes their last rows. Borrowed; NULL = none. */
     FILE *trades_csv;
     FILE *equity_csv;
+    /* The clock and timers (borrowed). NULL: the pipeline makes a simulated
+     * loop that tb_pipeline_push_bar advances to each bar's time. */
+    tb_loop *loop;
 } tb_pipeline_options;
 
 typedef struct tb_pipeline tb_pipeline;
@@ -91,8 +95,16 @@ TB_EXPORT int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options
 /* The run is over: the monitor writes its last rows (tb_monitor_finish).
  * 0 (also without a MONITOR role), TB_EIO, TB_ENOMEM, TB_EOVERFLOW. */
 TB_EXPORT int tb_pipeline_finish(tb_pipeline *p);
-/* Publishes one bar as MarketData and dispatches everything it causes. */
+/* Publishes one bar as MarketData and dispatches everything it causes. On a
+ * simulated clock it first advances the clock to the bar's close time, so
+ * every timer due by then (an order's retry) fires before the bar, and
+ * after it fires those its handlers started for a time already past. */
 TB_EXPORT int tb_pipeline_push_bar(tb_pipeline *p, const tb_market_data *bar);
+/* The end of the data: on a simulated clock every timer still pending fires
+ * (a retry after the last bar is still made). Returns 0. */
+TB_EXPORT int tb_pipeline_settle(tb_pipeline *p);
+/* The pipeline's loop (borrowed): its clock and timers. */
+TB_EXPORT tb_loop *tb_pipeline_loop(tb_pipeline *p);
 /* The bus (borrowed), e.g. to subscribe extra observers before pushing. */
 TB_EXPORT tb_bus *tb_pipeline_bus(tb_pipeline *p);
 /* Fills res with the state now (caller frees with tb_backtest_result_free).
@@ -124,6 +136,11 @@ typedef struct {
      * left resumable (not marked complete). Set to 2 or more it abandons
      * the run at the next check: TB_ECANCELED, nothing published. */
     volatile sig_atomic_t *stop;
+    /* 1: SIGINT and SIGTERM reach the run's event loop (tb_loop) instead of
+     * their default action while it runs: the first counts as stop = 1, the
+     * second as stop = 2. When the run returns they have their default
+     * action again. */
+    int watch_signals;
     /* Called every progress_every bars (0 = never) with the bars so far. */
     void (*progress)(uint64_t bars, int64_t bar_time, void *ctx);
     void *progress_ctx;

@@ -38,23 +38,31 @@
  * the last failure, and a RiskAlert with rule "order_retries" follows
  * (informational: trading state ACTIVE). Cancels are retried the same way
  * (after an ambiguous failure: a look-up, and a new cancel only if the order
- * is still open); a cancel that runs out of attempts returns TB_EIO with
- * the same RiskAlert, and the order stays open.
+ * is still open); a cancel that runs out of attempts ends with the same
+ * RiskAlert, and the order stays open.
  *
- * Waiting. The retries run inside the call that sent the order (the
- * SignalGenerated handler), before it returns. With wait == NULL — the
- * default, and what a backtest uses — waiting is simulated: nothing sleeps;
- * the waits are added to the time each retry is stamped with (the exchange
- * sees the request at the request's time + the waits so far, so the
- * OrderCreated of a retried order carries the later ack time). The order is
- * thereby on the book before the next bar reaches the exchange and fills on
- * exactly the bar, at exactly the price, it would have without faults:
- * fills, positions and PnL do not change. The price of that choice: a wait
- * longer than the gap between two bars is compressed, not modelled as
- * missing a bar — keep max_total below the bar interval (the default 30 s is,
- * for minute bars). A live runner sets wait to a function that really
- * sleeps (it blocks the bus thread for that long: the pipeline is
- * single-threaded by design).
+ * Waiting. Nothing waits inside a handler: a retry is a timer on the
+ * manager's loop ("wake me at T"), and each order (or cancel) in retry is a
+ * small state machine resumed by its timer — send, look up, send again, give
+ * up — while the bus goes on with every other event. Attempt n of an order
+ * is made at the time of its first attempt + the waits so far, read from the
+ * loop's clock. In a backtest the clock is simulated and moved by the bars
+ * (tb_loop_advance before each is delivered), so a retry due before the next
+ * bar is made before that bar reaches the exchange, and one due later is
+ * made later, after the bars between have gone through the whole pipeline —
+ * it then fills on the first bar the exchange sees after it reached the
+ * book. A bar is delivered at its close time, so a retry made during a
+ * bar's interval can fill at that bar's open (the same approximation as a
+ * signal's order at the next open; it keeps a run under faults filling as
+ * one without, when retries end within a bar).
+ * In paper and live trading the loop runs on the wall clock. Meanwhile the
+ * order is PENDING and counts as working. A cancel asked for an order still
+ * in retry withdraws it when the exchange certainly does not have it (it ends
+ * REJECTED, "withdrawn before the exchange had it: ..."), or follows the
+ * look-up when it may. A signal that replaces orders whose cancel is in retry
+ * waits (parked, newest signal wins) until those cancels have settled, then
+ * is handled at that time: the strategy never has the old and the new order
+ * working together.
  *
  * Strategies the manager is configured with (tb_order_strategy) get order
  * handling on top:
@@ -87,6 +95,7 @@
 #include <stddef.h>
 #include "bus.h"
 #include "exchange.h"
+#include "loop.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -145,10 +154,11 @@ typedef struct {
     int64_t max_delay;   /* ns, cap of one wait; default 10 s */
     int64_t max_total;   /* ns, cap of one order's waits together; default 30 s */
     uint64_t retry_seed; /* the jitter PRNG's seed; default 1 */
-    /* Really waits ns nanoseconds (a live runner); returns 0, or an error to
-     * give up at once. NULL: waiting is simulated (a backtest). */
-    int (*wait)(void *ctx, int64_t ns);
-    void *wait_ctx;
+    /* The loop whose clock and timers the manager uses (borrowed; its runner
+     * advances a simulated clock before delivering each bar). NULL: the
+     * manager keeps its own simulated loop and advances it to the time of
+     * each MarketData and SignalGenerated it receives, before handling it. */
+    tb_loop *loop;
 } tb_order_manager_config;
 
 typedef struct tb_order_manager tb_order_manager;
@@ -161,7 +171,10 @@ typedef struct {
     uint64_t queries;            /* look-ups after an ambiguous failure */
     uint64_t recovered;          /* orders found by a look-up after their reply was lost */
     uint64_t gave_up;            /* orders (and cancels) whose retries ran out */
-    int64_t waited;              /* ns waited (or simulated) before retries, in total */
+    int64_t waited;              /* ns of waits scheduled before retries, in total */
+    uint64_t in_retry;           /* orders and cancels waiting on a timer now */
+    uint64_t parked;             /* signals that waited for their cancels to settle */
+    uint64_t withdrawn;          /* orders in retry canceled before the exchange had them */
     uint64_t absorbed;           /* signals whose target needed no order */
     uint64_t replaced;           /* working orders canceled by a new signal */
     uint64_t expired;            /* LIMIT orders ended by expire_after_bars */
@@ -180,8 +193,8 @@ TB_EXPORT void tb_order_manager_destroy(tb_order_manager *om);
 /* The seed's interface. Each returns 0 or a negative TB_E* code. */
 /* Turns a SignalGenerated event into an order (HOLD: nothing). */
 TB_EXPORT int tb_order_manager_handle_signal_event(tb_order_manager *om, const tb_event *signal);
-/* Publishes the request, runs the pre-trade check and submits, retrying
- * transient failures (an order given up ends REJECTED: still 0). */
+/* Publishes the request, runs the pre-trade check and submits; a transient
+ * failure is retried on a timer (an order given up ends REJECTED: still 0). */
 TB_EXPORT int tb_order_manager_send_order_to_exchange(tb_order_manager *om, tb_event *request);
 /* Applies one exchange response to its order and publishes the event.
  * TB_ENOTFOUND for an unknown client order id, TB_ESTATE for an illegal move. */
@@ -190,8 +203,10 @@ TB_EXPORT int tb_order_manager_process_exchange_response(tb_order_manager *om,
 /* Publishes an order event through the bus. */
 TB_EXPORT int tb_order_manager_publish_order_event(tb_order_manager *om, tb_event *ev);
 
-/* Asks the exchange to cancel an open order, retrying transient failures.
- * 0, TB_ENOTFOUND, TB_EIO when the retries ran out (the order stays open). */
+/* Asks the exchange to cancel an open order, retrying transient failures on
+ * timers. 0 when it is canceled or the cancel is under way (its
+ * OrderCanceled follows), TB_ENOTFOUND, TB_EIO when the retries ran out at
+ * once (max_attempts = 1: the order stays open). */
 TB_EXPORT int tb_order_manager_cancel(tb_order_manager *om, const char *client_order_id,
                                       int64_t now);
 /* Current status of an order; TB_ENOTFOUND if unknown. */

@@ -13,6 +13,7 @@
 #include "indicators.h"
 #include "journal.h"
 #include "legacy.h"
+#include "loop.h"
 #include "loopback.h"
 #include "marketdata.h"
 #include "metrics.h"

@@ -590,31 +590,6 @@ static void shadow_stop(tb_pipeline *p, void *ctx)
     }
 }
 
-/* SIGINT/SIGTERM during a run: the first asks the run to stop at the next
- * bar boundary and write its files, the second to abandon it. Only counted
- * here; the run polls it (tb_backtest_options.stop). */
-static volatile sig_atomic_t stop_requests;
-
-static void on_stop_signal(int sig)
-{
-    (void)sig;
-    if (stop_requests < 2) stop_requests++;
-}
-
-static void catch_stop_signals(struct sigaction *old_int, struct sigaction *old_term)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaddset(&sa.sa_mask, SIGINT);
-    sigaddset(&sa.sa_mask, SIGTERM);
-    sa.sa_flags = SA_RESTART;
-    stop_requests = 0;
-    sigaction(SIGINT, &sa, old_int);
-    sigaction(SIGTERM, &sa, old_term);
-}
-
 /* Why report.html is not among the files, in one line (NULL: it is). */
 static const char *report_skipped(const tb_config *cfg)
 {
@@ -724,7 +699,9 @@ int cmd_backtest(int argc, char **argv)
     opt.warn = cli_warn;
     opt.resume = sc.resume;
     opt.report = r.cfg.report;
-    opt.stop = &stop_requests;
+    /* SIGINT/SIGTERM reach the run's loop: the first stops it at the next
+     * bar boundary with every file written, the second abandons it. */
+    opt.watch_signals = 1;
     if (sc.shadow || hook.m) {
         opt.on_start = shadow_start;
         opt.on_bar = shadow_bar;
@@ -733,11 +710,7 @@ int cmd_backtest(int argc, char **argv)
         opt.hook_ctx = &hook;
     }
     tb_backtest_result res;
-    struct sigaction old_int, old_term;
-    catch_stop_signals(&old_int, &old_term);
     int rc = tb_backtest_run(&r.cfg, &opt, &res, err, sizeof(err));
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
     if (pc.drawn) fprintf(stderr, "\r\033[K");
     if (rc == TB_ECANCELED) {
         cli_log(CLI_LOG_ERROR, NULL, "stopped at once (second signal): %s/ left as it was", r.out);

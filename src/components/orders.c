@@ -72,6 +72,7 @@ typedef struct {
      * moved by anything but the bracket itself since it was placed. */
     char stop_cid[TB_ORDER_ID_LEN], target_cid[TB_ORDER_ID_LEN];
     int rebracket;
+    int parked; /* a signal waits in the parked table for its cancels to settle */
 } book;
 
 /* Bars seen per symbol, for expire_after_bars. */
@@ -84,6 +85,47 @@ typedef struct {
     char client_order_id[TB_ORDER_ID_LEN];
     tb_order_status status;
 } finished;
+
+/* One order's (or cancel's) retry bookkeeping. */
+typedef struct {
+    int failures;
+    int64_t elapsed; /* waited so far, ns */
+    tb_exchange_error last;
+    const char *last_op; /* "submit", "look-up", "cancel" */
+} retry_state;
+
+typedef enum { OP_SUBMIT = 1, OP_CANCEL = 2 } op_kind;
+
+/* Where an exchange request is in its retries: an order's submit (with its
+ * look-ups) or a cancel. A state machine: each step makes attempts until
+ * the exchange answers, the request is given up, or a wait is due. */
+typedef struct {
+    op_kind kind;
+    char cid[TB_ORDER_ID_LEN];
+    retry_state rs;
+    int look_up, sends;
+    int64_t start;         /* time of the first attempt; attempt n is at start + the waits */
+    int cancel_wanted;     /* OP_SUBMIT: a cancel came while the order was in retry */
+    tb_cancel_cause cause; /* OP_CANCEL: why we cancel, for the counters */
+    const tb_event *req;   /* OP_SUBMIT: the request */
+} op_state;
+
+/* A request waiting on its timer. The first attempt runs on the stack; only
+ * a request that must wait is copied here (retries are rare: the hot path
+ * allocates nothing). */
+typedef struct retry_op {
+    struct tb_order_manager *om;
+    tb_timer_id timer;
+    op_state st;
+    tb_event own_req; /* OP_SUBMIT: st.req points here */
+} retry_op;
+
+/* A signal waiting for the cancels of its book's orders to settle. */
+typedef struct {
+    char strategy_id[TB_STRATEGY_LEN];
+    char symbol[TB_SYMBOL_LEN];
+    tb_event signal;
+} parked_signal;
 
 struct tb_order_manager {
     tb_bus *bus;
@@ -106,6 +148,12 @@ struct tb_order_manager {
      * work done for them, which keeps plain runs at their old speed. */
     int expiring, bracketing;
     uint64_t last_bar_id; /* a bar delivered again is not counted again */
+    tb_loop *loop;        /* the clock and the retries' timers */
+    int own_loop;         /* made here (none configured): advanced by what arrives */
+    retry_op **ops;       /* requests waiting on a timer */
+    size_t nops, ops_cap;
+    parked_signal *parked;
+    size_t nparked, parked_cap;
 };
 
 static book *find_book(const tb_order_manager *om, const char *strategy_id, const char *symbol)
@@ -225,9 +273,26 @@ static void retire(tb_order_manager *om, order *o)
     om->norders--;
 }
 
+/* A manager with its own loop moves its clock to what arrives (a borrowed
+ * loop is its runner's to move). */
+static void follow(tb_order_manager *om, int64_t t)
+{
+    if (om->own_loop) tb_loop_advance(om->loop, t);
+}
+
+/* The time an event is handled at. On the simulated clock an event is
+ * delivered at its own time (its runner advanced the clock to it, or — a
+ * dead letter replayed at the end — handles it as of then); on the wall
+ * clock it is now. */
+static int64_t event_now(const tb_order_manager *om, int64_t ts)
+{
+    return tb_loop_clock(om->loop) == TB_CLOCK_WALL ? tb_loop_now(om->loop) : ts;
+}
+
 static int on_signal(const tb_event *ev, void *ctx)
 {
     tb_order_manager *om = ctx;
+    follow(om, ev->timestamp);
     om->why[0] = 0;
     int rc = tb_order_manager_handle_signal_event(om, ev);
     if (rc) tb_bus_fail_reason(om->bus, "%s", om->why[0] ? om->why : tb_strerror(rc));
@@ -239,6 +304,7 @@ static int after_bar(tb_order_manager *om, const tb_event *bar, uint64_t bars);
 static int on_market_data(const tb_event *ev, void *ctx)
 {
     tb_order_manager *om = ctx;
+    follow(om, ev->timestamp);
     /* Counted before the exchange sees the bar: an order is good for N bars
      * of its symbol after the one it was sent on. Only symbols some order
      * handling needs are counted, which keeps plain runs as they were. */
@@ -314,6 +380,14 @@ int tb_order_manager_create(tb_bus *bus, const tb_order_manager_config *cfg, tb_
     if (!om->cfg.max_total) om->cfg.max_total = DEFAULT_MAX_TOTAL;
     if (!om->cfg.retry_seed) om->cfg.retry_seed = 1;
     om->rng = om->cfg.retry_seed;
+    om->loop = cfg->loop;
+    if (!om->loop) {
+        if (tb_loop_create(TB_CLOCK_SIMULATED, &om->loop) != 0) {
+            free(om);
+            return TB_ENOMEM;
+        }
+        om->own_loop = 1;
+    }
     om->cap = cfg->order_capacity ? cfg->order_capacity : 1024;
     om->orders = malloc(om->cap * sizeof(order));
     if (!om->orders) goto fail_orders;
@@ -323,6 +397,7 @@ int tb_order_manager_create(tb_bus *bus, const tb_order_manager_config *cfg, tb_
             !tb__valid_str(st->symbol, sizeof(st->symbol)) || st->expire_after_bars < 0) {
             free(om->books);
             free(om->orders);
+            if (om->own_loop) tb_loop_destroy(om->loop);
             free(om);
             return TB_EINVAL;
         }
@@ -349,6 +424,7 @@ fail_md:
     free(om->books);
     free(om->orders);
 fail_orders:
+    if (om->own_loop) tb_loop_destroy(om->loop);
     free(om);
     return TB_ENOMEM;
 }
@@ -359,6 +435,13 @@ void tb_order_manager_destroy(tb_order_manager *om)
     tb_bus_unsubscribe(om->bus, om->sub_signal);
     tb_bus_unsubscribe(om->bus, om->sub_md);
     tb_exchange_set_listener(om->cfg.exchange, NULL, NULL);
+    for (size_t i = 0; i < om->nops; i++) {
+        if (!om->own_loop) tb_loop_timer_stop(om->loop, om->ops[i]->timer);
+        free(om->ops[i]);
+    }
+    free(om->ops);
+    free(om->parked);
+    if (om->own_loop) tb_loop_destroy(om->loop);
     free(om->books);
     free(om->syms);
     free(om->orders);
@@ -389,6 +472,8 @@ static tb_decimal working_of(const tb_order_manager *om, const book *b, int all_
     return w;
 }
 
+static int canceling(const tb_order_manager *om, const char *cid);
+
 /* Cancels one of our orders for a reason of ours, which its OrderCanceled
  * carries. An order the exchange no longer has is not an error here. */
 static int cancel_for(tb_order_manager *om, const char *cid, int64_t now, tb_cancel_cause cause,
@@ -401,7 +486,8 @@ static int cancel_for(tb_order_manager *om, const char *cid, int64_t now, tb_can
     o->cancel_cause = cause;
     snprintf(o->cancel_text, sizeof(o->cancel_text), "%s", text);
     int rc = tb_order_manager_cancel(om, id, now);
-    if ((o = find(om, id)) != NULL) { /* still working: the next cancel says its own why */
+    if ((o = find(om, id)) != NULL && !canceling(om, id)) {
+        /* Still working, no cancel under way: the next cancel says its own why. */
         o->cancel_cause = TB_CANCEL_EXCHANGE;
         o->cancel_text[0] = 0;
     }
@@ -439,6 +525,7 @@ static int cancel_replaced(tb_order_manager *om, const char *strategy_id, const 
 }
 
 static int cancel_bracket(tb_order_manager *om, size_t bi, int64_t now);
+static int handle_signal(tb_order_manager *om, const tb_event *sig, int64_t now);
 
 int tb_order_manager_handle_signal_event(tb_order_manager *om, const tb_event *sig)
 {
@@ -456,6 +543,53 @@ int tb_order_manager_handle_signal_event(tb_order_manager *om, const tb_event *s
     /* A LIMIT price <= 0 goes on: the exchange rejects it with a reason and
      * the strategy hears of it, instead of the signal vanishing here. */
     om->stats.signals++;
+    return handle_signal(om, sig, event_now(om, sig->timestamp));
+}
+
+/* 1 if some order of the book has a cancel under way. */
+static int book_canceling(const tb_order_manager *om, const book *b)
+{
+    if (!om->nops) return 0;
+    for (size_t i = 0; i < om->norders; i++) {
+        const order *o = &om->orders[i];
+        if (strcmp(o->strategy_id, b->strategy_id) == 0 && tb__sym_eq(o->symbol, b->symbol) &&
+            canceling(om, o->client_order_id))
+            return 1;
+    }
+    return 0;
+}
+
+/* The signal waits until its book's cancels have settled (the newest
+ * signal of a book replaces one already waiting). 0 or TB_ENOMEM. */
+static int park(tb_order_manager *om, book *b, const tb_event *sig)
+{
+    om->stats.parked++;
+    for (size_t i = 0; i < om->nparked; i++)
+        if (strcmp(om->parked[i].strategy_id, b->strategy_id) == 0 &&
+            tb__sym_eq(om->parked[i].symbol, b->symbol)) {
+            om->parked[i].signal = *sig;
+            return 0;
+        }
+    if (om->nparked == om->parked_cap) {
+        size_t nc = om->parked_cap ? om->parked_cap * 2 : 4;
+        parked_signal *np = realloc(om->parked, nc * sizeof(*np));
+        if (!np) return fail(om, TB_ENOMEM, "no memory to park a signal of %s", b->strategy_id);
+        om->parked = np;
+        om->parked_cap = nc;
+    }
+    parked_signal *ps = &om->parked[om->nparked++];
+    memcpy(ps->strategy_id, b->strategy_id, sizeof(ps->strategy_id));
+    memcpy(ps->symbol, b->symbol, sizeof(ps->symbol));
+    ps->signal = *sig;
+    b->parked = 1;
+    return 0;
+}
+
+/* A valid, counted signal, handled at time now. */
+static int handle_signal(tb_order_manager *om, const tb_event *sig, int64_t now)
+{
+    int rc;
+    const tb_signal_generated *s = &sig->u.signal;
 
     tb_side side = s->signal_type == TB_SIGNAL_BUY ? TB_SIDE_BUY : TB_SIDE_SELL;
     tb_decimal qty = s->volume;
@@ -472,8 +606,7 @@ int tb_order_manager_handle_signal_event(tb_order_manager *om, const tb_event *s
         tb_side away =
             b->rules.keep && to_go != 0 ? (to_go > 0 ? TB_SIDE_SELL : TB_SIDE_BUY) : (tb_side)0;
         if ((!b->rules.keep || to_go == 0 || away) &&
-            (rc = cancel_replaced(om, s->strategy_id, s->symbol, away, s->strategy_id,
-                                  sig->timestamp)) != 0)
+            (rc = cancel_replaced(om, s->strategy_id, s->symbol, away, s->strategy_id, now)) != 0)
             return rc;
         b = find_book(om, s->strategy_id, s->symbol);
         /* What the strategy will hold if everything still working fills;
@@ -482,11 +615,15 @@ int tb_order_manager_handle_signal_event(tb_order_manager *om, const tb_event *s
         if (diff != 0 && to_go != 0 && (diff > 0) != (to_go > 0)) {
             /* More is working than the target needs: start over. */
             if ((rc = cancel_replaced(om, s->strategy_id, s->symbol, (tb_side)0, s->strategy_id,
-                                      sig->timestamp)) != 0)
+                                      now)) != 0)
                 return rc;
             b = find_book(om, s->strategy_id, s->symbol);
             diff = to_go - working_of(om, b, 0, 0, NULL, NULL);
         }
+        /* A cancel in retry may still lose to a fill: what to order is
+         * known once it has settled, and the new order waits for that
+         * rather than risk both working (past the target). */
+        if (book_canceling(om, b)) return park(om, b, sig);
         if (diff == 0) {
             om->stats.absorbed++;
             return 0;
@@ -499,16 +636,17 @@ int tb_order_manager_handle_signal_event(tb_order_manager *om, const tb_event *s
         if ((b->stop_cid[0] || b->target_cid[0]) && b->position != 0 &&
             (b->position > 0) != (side == TB_SIDE_BUY)) {
             size_t bi = (size_t)(b - om->books);
-            if ((rc = cancel_bracket(om, bi, sig->timestamp)) != 0) return rc;
+            if ((rc = cancel_bracket(om, bi, now)) != 0) return rc;
             om->books[bi].rebracket = 1;
         }
         if (s->order_type == TB_ORDER_LIMIT) tif = b->rules.time_in_force;
+        if (book_canceling(om, b)) return park(om, b, sig); /* the bracket's cancels */
     }
 
     tb_event req;
     tb_event_init(&req, TB_EV_ORDER_PLACEMENT_REQUEST, TB_SRC_ORDERS);
     tb_event_caused_by(&req, sig);
-    req.timestamp = sig->timestamp;
+    req.timestamp = now;
     tb_order_placement_request *q = &req.u.order_request;
     q->order_type = s->order_type == TB_ORDER_LIMIT ? TB_ORDER_LIMIT : TB_ORDER_MARKET;
     q->side = side;
@@ -570,16 +708,8 @@ static int64_t full_jitter(tb_order_manager *om, int n)
     return (int64_t)(rng_next(om) % ((uint64_t)ceiling + 1));
 }
 
-/* One order's (or cancel's) retry bookkeeping. */
-typedef struct {
-    int failures;
-    int64_t elapsed; /* waited so far, ns */
-    tb_exchange_error last;
-    const char *last_op; /* "submit", "look-up", "cancel" */
-} retry_state;
-
-/* After a transient failure: waits before the next attempt and returns 0,
- * or returns 1 with the reason to give up in why. */
+/* After a transient failure: adds the wait before the next attempt to
+ * rs->elapsed and returns 0, or returns 1 with the reason to give up in why. */
 static int backoff(tb_order_manager *om, retry_state *rs, const tb_exchange_error *xe,
                    const char *op, char *why, size_t whylen)
 {
@@ -609,16 +739,6 @@ static int backoff(tb_order_manager *om, retry_state *rs, const tb_exchange_erro
                  rs->failures, (long long)(d / MILLISECOND),
                  (long long)(om->cfg.max_total / MILLISECOND), last);
         return 1;
-    }
-    if (om->cfg.wait) {
-        int rc = om->cfg.wait(om->cfg.wait_ctx, d);
-        if (rc) {
-            tb__errf(why, whylen,
-                     "gave up after %d failed attempts: wait interrupted (%s); "
-                     "last: %s",
-                     rs->failures, tb_strerror(rc), last);
-            return 1;
-        }
     }
     rs->elapsed += d;
     om->stats.waited += d;
@@ -709,35 +829,105 @@ static int adopt(tb_order_manager *om, const char *cid, const tb_exchange_order_
     return 0;
 }
 
-/* Sends the order until the exchange answers, the retries run out, or a
- * look-up finds it (see orders.h). */
-static int submit_with_retries(tb_order_manager *om, const tb_event *req)
+#define WAITING 1 /* a step's result: resume on the timer */
+
+static retry_op *op_of(const tb_order_manager *om, op_kind kind, const char *cid)
 {
+    for (size_t i = 0; i < om->nops; i++)
+        if (om->ops[i]->st.kind == kind && strcmp(om->ops[i]->st.cid, cid) == 0) return om->ops[i];
+    return NULL;
+}
+
+static void on_op_timer(void *ctx, int64_t at);
+
+/* Parks a request that must wait: copied off the stack the first time, then
+ * woken at its next attempt's time. 0 or TB_ENOMEM. */
+static int op_wait(tb_order_manager *om, op_state *st, retry_op *heap)
+{
+    if (!heap) {
+        if (om->nops == om->ops_cap) {
+            size_t nc = om->ops_cap ? om->ops_cap * 2 : 8;
+            retry_op **no = realloc(om->ops, nc * sizeof(*no));
+            if (!no) return TB_ENOMEM;
+            om->ops = no;
+            om->ops_cap = nc;
+        }
+        if (!(heap = malloc(sizeof(*heap)))) return TB_ENOMEM;
+        heap->om = om;
+        heap->st = *st;
+        if (st->kind == OP_SUBMIT) {
+            heap->own_req = *st->req;
+            heap->st.req = &heap->own_req;
+        }
+        om->ops[om->nops++] = heap;
+    }
+    int rc = tb_loop_timer_start(om->loop, heap->st.start + heap->st.rs.elapsed, on_op_timer, heap,
+                                 &heap->timer);
+    om->stats.in_retry = om->nops;
+    return rc;
+}
+
+static void op_free(tb_order_manager *om, retry_op *heap)
+{
+    for (size_t i = 0; i < om->nops; i++)
+        if (om->ops[i] == heap) {
+            om->ops[i] = om->ops[--om->nops];
+            break;
+        }
+    om->stats.in_retry = om->nops;
+    free(heap);
+}
+
+/* An order still in retry is canceled while the exchange certainly does not
+ * have it: it goes no further. */
+static int withdraw(tb_order_manager *om, const op_state *st, int64_t now)
+{
+    order *o = find(om, st->cid);
+    if (!o || o->status != TB_ORDER_PENDING) return 0;
+    char text[TB_TEXT_LEN];
+    tb__errf(text, sizeof(text), "withdrawn before the exchange had it: %s",
+             o->cancel_text[0] ? o->cancel_text : "canceled");
+    o->status = TB_ORDER_REJECTED;
+    om->stats.withdrawn++;
+    int rc = publish_rejected(om, o, st->req, now, TB_REJECT_EXCHANGE, text);
+    retire(om, o);
+    return rc;
+}
+
+/* Sends the order until the exchange answers, a look-up finds it, the
+ * retries run out (see orders.h) — or a wait is due: WAITING. */
+static int submit_run(tb_order_manager *om, op_state *st)
+{
+    const tb_event *req = st->req;
     const tb_order_placement_request *q = &req->u.order_request;
-    const char *cid = q->client_order_id; /* the caller's copy: outlives any retire */
-    retry_state rs;
-    memset(&rs, 0, sizeof(rs));
-    int look_up = 0, sends = 0;
+    const char *cid = st->cid;
     char why[TB_TEXT_LEN];
     for (;;) {
-        int64_t now = req->timestamp + rs.elapsed;
+        int64_t now = st->start + st->rs.elapsed;
         tb_exchange_error xe;
         const char *op;
-        order *o;
+        order *o = find(om, cid);
         int rc;
-        if (look_up) {
+        if (!o || o->status != TB_ORDER_PENDING) return 0; /* settled meanwhile */
+        if (st->cancel_wanted && !o->in_doubt) return withdraw(om, st, now);
+        if (st->look_up) {
             tb_exchange_order_info info;
             om->stats.queries++;
             op = "look-up";
             rc = tb_exchange_query(om->cfg.exchange, cid, now, &info, &xe);
             if (rc == 0) {
                 om->stats.recovered++;
-                return adopt(om, cid, &info, now);
+                rc = adopt(om, cid, &info, now);
+                /* Found: the cancel asked meanwhile can go now. */
+                if (rc == 0 && st->cancel_wanted && find(om, cid))
+                    rc = tb_order_manager_cancel(om, cid, now);
+                return rc == TB_ENOTFOUND ? 0 : rc;
             }
             if (rc == TB_ENOTFOUND) {
                 /* Confirmed absent: the earlier send never made it. */
-                look_up = 0;
-                if ((o = find(om, cid)) != NULL) o->in_doubt = 0;
+                st->look_up = 0;
+                o = find(om, cid);
+                o->in_doubt = 0;
                 continue;
             }
             if (rc != TB_EIO) {
@@ -748,7 +938,7 @@ static int submit_with_retries(tb_order_manager *om, const tb_event *req)
                 return abandon(om, cid, req, now, why);
             }
         } else {
-            if (sends++) om->stats.resends++;
+            if (st->sends++) om->stats.resends++;
             op = "submit";
             rc = tb_exchange_submit(om->cfg.exchange, q, now, &xe);
             o = find(om, cid);
@@ -759,7 +949,7 @@ static int submit_with_retries(tb_order_manager *om, const tb_event *req)
                  * saying so cannot keep us here. */
                 o->dup_seen = 0;
                 o->in_doubt = 1;
-                look_up = 1;
+                st->look_up = 1;
                 memset(&xe, 0, sizeof(xe));
                 snprintf(xe.text, sizeof(xe.text),
                          "refused as a duplicate: an earlier send is live");
@@ -779,18 +969,34 @@ static int submit_with_retries(tb_order_manager *om, const tb_event *req)
                 }
                 return fail(om, rc, "sending %s: %s", cid, tb_strerror(rc));
             }
-            if (o && !look_up && tb_exchange_failure_is_ambiguous(xe.failure)) {
+            if (o && !st->look_up && tb_exchange_failure_is_ambiguous(xe.failure)) {
                 o->in_doubt = 1;
                 o->ambiguous = 1;
-                look_up = 1;
+                st->look_up = 1;
             }
         }
         /* A live exchange may have told the listener meanwhile. */
         o = find(om, cid);
         if (!o || o->status != TB_ORDER_PENDING) return 0;
-        if (backoff(om, &rs, &xe, op, why, sizeof(why)))
-            return abandon(om, cid, req, req->timestamp + rs.elapsed, why);
+        if (backoff(om, &st->rs, &xe, op, why, sizeof(why)))
+            return abandon(om, cid, req, st->start + st->rs.elapsed, why);
+        return WAITING;
     }
+}
+
+/* The first attempts of a new order, on the stack; a wait goes on a timer. */
+static int submit_with_retries(tb_order_manager *om, const tb_event *req, int64_t now)
+{
+    op_state st;
+    st.kind = OP_SUBMIT;
+    memcpy(st.cid, req->u.order_request.client_order_id, sizeof(st.cid));
+    memset(&st.rs, 0, sizeof(st.rs));
+    st.look_up = st.sends = st.cancel_wanted = 0;
+    st.start = now;
+    st.cause = TB_CANCEL_EXCHANGE;
+    st.req = req;
+    int rc = submit_run(om, &st);
+    return rc == WAITING ? op_wait(om, &st, NULL) : rc;
 }
 
 int tb_order_manager_send_order_to_exchange(tb_order_manager *om, tb_event *req)
@@ -876,7 +1082,7 @@ int tb_order_manager_send_order_to_exchange(tb_order_manager *om, tb_event *req)
             return rc;
         }
     }
-    return submit_with_retries(om, req);
+    return submit_with_retries(om, req, event_now(om, req->timestamp));
 }
 
 /* The state machine refuses a move: say which, for the order_state alert. */
@@ -1062,29 +1268,28 @@ int tb_order_manager_process_exchange_response(tb_order_manager *om, const tb_ex
                 o->client_order_id);
 }
 
-int tb_order_manager_cancel(tb_order_manager *om, const char *client_order_id, int64_t now)
+/* Cancels until the exchange answers, a look-up shows the order finished,
+ * or the retries run out (TB_EIO, after the RiskAlert) — or a wait is due:
+ * WAITING. */
+static int cancel_run(tb_order_manager *om, op_state *st)
 {
-    order *o = find(om, client_order_id);
-    if (!o) return TB_ENOTFOUND;
-    char cid[TB_ORDER_ID_LEN]; /* the caller's string may be the order's own: copy it */
-    memcpy(cid, o->client_order_id, sizeof(cid));
-    retry_state rs;
-    memset(&rs, 0, sizeof(rs));
-    int look_up = 0;
+    const char *cid = st->cid;
     char why[TB_TEXT_LEN];
     for (;;) {
-        int64_t t = now + rs.elapsed;
+        int64_t t = st->start + st->rs.elapsed;
         tb_exchange_error xe;
         const char *op;
+        order *o;
         int rc;
-        if (look_up) {
+        if (!find(om, cid)) return 0; /* the listener settled it meanwhile */
+        if (st->look_up) {
             tb_exchange_order_info info;
             om->stats.queries++;
             op = "look-up";
             rc = tb_exchange_query(om->cfg.exchange, cid, t, &info, &xe);
             if (rc == 0 &&
                 (info.status == TB_ORDER_NEW || info.status == TB_ORDER_PARTIALLY_FILLED)) {
-                look_up = 0; /* still open: the cancel did not get there */
+                st->look_up = 0; /* still open: the cancel did not get there */
                 continue;
             }
             if (rc == 0) return adopt(om, cid, &info, t); /* finished: the lost reply's news */
@@ -1093,17 +1298,129 @@ int tb_order_manager_cancel(tb_order_manager *om, const char *client_order_id, i
             op = "cancel";
             rc = tb_exchange_cancel(om->cfg.exchange, cid, t, &xe);
             if (rc != TB_EIO) return rc;
-            look_up = tb_exchange_failure_is_ambiguous(xe.failure);
+            st->look_up = tb_exchange_failure_is_ambiguous(xe.failure);
         }
         if ((o = find(om, cid)) == NULL) return 0; /* the listener settled it */
-        if (backoff(om, &rs, &xe, op, why, sizeof(why))) {
+        if (backoff(om, &st->rs, &xe, op, why, sizeof(why))) {
             char text[TB_TEXT_LEN];
             tb__errf(text, sizeof(text), "cancel %s", why);
             publish_retry_alert(om, cid, o->strategy_id, o->symbol, o->created_id,
-                                o->correlation_id, now + rs.elapsed, text);
+                                o->correlation_id, st->start + st->rs.elapsed, text);
             return fail(om, TB_EIO, "%s", text);
         }
+        return WAITING;
     }
+}
+
+/* 1 if a cancel of the order is under way (in retry, or waiting for the
+ * order's own submit to be settled). */
+static int canceling(const tb_order_manager *om, const char *cid)
+{
+    if (!om->nops) return 0;
+    if (op_of(om, OP_CANCEL, cid)) return 1;
+    const retry_op *s = op_of(om, OP_SUBMIT, cid);
+    return s && s->st.cancel_wanted;
+}
+
+int tb_order_manager_cancel(tb_order_manager *om, const char *client_order_id, int64_t now)
+{
+    order *o = find(om, client_order_id);
+    if (!o) return TB_ENOTFOUND;
+    op_state st;
+    memcpy(st.cid, o->client_order_id, sizeof(st.cid)); /* the caller's may be the order's */
+    if (om->nops) {
+        retry_op *sub = op_of(om, OP_SUBMIT, st.cid);
+        if (sub) {
+            /* Still in retry. Not on the book: it goes no further. Maybe
+             * on it: the cancel follows the look-up. */
+            if (!o->in_doubt) {
+                int rc = withdraw(om, &sub->st, now);
+                tb_loop_timer_stop(om->loop, sub->timer);
+                op_free(om, sub);
+                return rc;
+            }
+            sub->st.cancel_wanted = 1;
+            return 0;
+        }
+        if (op_of(om, OP_CANCEL, st.cid)) return 0; /* already under way */
+    }
+    st.kind = OP_CANCEL;
+    memset(&st.rs, 0, sizeof(st.rs));
+    st.look_up = st.sends = st.cancel_wanted = 0;
+    st.start = now;
+    st.cause = o->cancel_cause;
+    st.req = NULL;
+    int rc = cancel_run(om, &st);
+    return rc == WAITING ? op_wait(om, &st, NULL) : rc;
+}
+
+static int handle_signal(tb_order_manager *om, const tb_event *sig, int64_t now);
+
+/* Signals whose books have no cancel under way any more are handled now. */
+static int unpark(tb_order_manager *om, int64_t now)
+{
+    int rc = 0;
+    for (size_t i = 0; i < om->nparked;) {
+        parked_signal *ps = &om->parked[i];
+        book *b = find_book(om, ps->strategy_id, ps->symbol);
+        int busy = 0;
+        for (size_t j = 0; b && j < om->norders && !busy; j++) {
+            const order *o = &om->orders[j];
+            busy = strcmp(o->strategy_id, b->strategy_id) == 0 &&
+                   tb__sym_eq(o->symbol, b->symbol) && canceling(om, o->client_order_id);
+        }
+        if (busy) {
+            i++;
+            continue;
+        }
+        tb_event sig = ps->signal;
+        om->parked[i] = om->parked[--om->nparked];
+        if (b) b->parked = 0;
+        om->why[0] = 0;
+        int r = handle_signal(om, &sig, now);
+        if (r && !rc) rc = r;
+        i = 0; /* the table may have changed: look again from the start */
+    }
+    return rc;
+}
+
+/* Something a timer resumed failed with no handler to return it to: made
+ * visible as a RiskAlert, never dropped. */
+static void timer_failed(tb_order_manager *om, const char *cid, int64_t at, int rc)
+{
+    tb_event ev;
+    tb_event_init(&ev, TB_EV_RISK_ALERT, TB_SRC_ORDERS);
+    ev.timestamp = at;
+    tb_risk_alert *a = &ev.u.risk_alert;
+    snprintf(a->rule, sizeof(a->rule), "order_retries");
+    tb__errf(a->detail, sizeof(a->detail), "%.*s: %s", TB_ORDER_ID_LEN - 1, cid,
+             om->why[0] ? om->why : tb_strerror(rc));
+    a->trading_state = TB_TRADING_ACTIVE;
+    tb_bus_publish(om->bus, &ev);
+}
+
+static void on_op_timer(void *ctx, int64_t at)
+{
+    retry_op *h = ctx;
+    tb_order_manager *om = h->om;
+    h->timer = 0;
+    om->why[0] = 0;
+    int rc = h->st.kind == OP_SUBMIT ? submit_run(om, &h->st) : cancel_run(om, &h->st);
+    if (rc == WAITING && (rc = op_wait(om, &h->st, h)) == 0) return;
+    char cid[TB_ORDER_ID_LEN];
+    memcpy(cid, h->st.cid, sizeof(cid));
+    int done_cancel = h->st.kind == OP_CANCEL && !find(om, cid);
+    tb_cancel_cause cause = h->st.cause;
+    int gave_up = h->st.kind == OP_CANCEL && rc == TB_EIO; /* its alert is out */
+    op_free(om, h);
+    if (done_cancel) {
+        if (cause == TB_CANCEL_REPLACED) om->stats.replaced++;
+        if (cause == TB_CANCEL_EXPIRED) om->stats.expired++;
+        if (cause == TB_CANCEL_HALT) om->stats.halt_canceled++;
+    }
+    if (rc < 0 && !gave_up) timer_failed(om, cid, at, rc);
+    om->why[0] = 0;
+    if (om->nparked && (rc = unpark(om, at)) != 0) timer_failed(om, cid, at, rc);
 }
 
 /* ---- after each bar ----------------------------------------------------- */

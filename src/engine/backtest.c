@@ -30,6 +30,8 @@ struct tb_pipeline {
     tb_position_manager *positions;
     tb_signal_generator *signals;
     tb_monitor *monitor;
+    tb_loop *loop;
+    int own_loop, simulated;
     uint64_t bars;
     tb_pnl_book *book;           /* realized PnL across position lives, for the summary */
     tb_legacy_adapter *adapters; /* one per strategy instance: legacy:NAME types */
@@ -116,6 +118,7 @@ static int create_orders(tb_pipeline *p, const tb_config *cfg, char *err, size_t
     oc.max_delay = cfg->order_max_delay;
     oc.max_total = cfg->order_max_total;
     oc.retry_seed = cfg->order_retry_seed;
+    oc.loop = p->loop;
     rc = tb_order_manager_create(p->bus, &oc, &p->orders);
     free(rules); /* copied by the manager */
     if (rc == TB_EINVAL) tb__errf(err, errlen, "[strategy.*]: invalid order handling settings");
@@ -138,6 +141,13 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
     tb_pipeline *p = calloc(1, sizeof(*p));
     if (!p) return TB_ENOMEM;
     p->cfg = cfg;
+    if (opt && opt->loop) {
+        p->loop = opt->loop;
+    } else {
+        if ((rc = tb_loop_create(TB_CLOCK_SIMULATED, &p->loop)) != 0) goto fail;
+        p->own_loop = 1;
+    }
+    p->simulated = tb_loop_clock(p->loop) == TB_CLOCK_SIMULATED;
 
     tb_bus_config bc;
     tb_bus_config_init(&bc);
@@ -266,6 +276,7 @@ void tb_pipeline_destroy(tb_pipeline *p)
     tb_exchange_destroy(p->exchange);
     tb_bus_destroy(p->bus);
     tb_pnl_book_destroy(p->book);
+    if (p->own_loop) tb_loop_destroy(p->loop);
     free(p->adapters);
     free(p);
 }
@@ -282,7 +293,25 @@ int tb_pipeline_push_bar(tb_pipeline *p, const tb_market_data *bar)
     ev.timestamp = bar->close_time;
     ev.u.market_data = *bar;
     p->bars++;
-    return tb_bus_publish(p->bus, &ev);
+    /* Timers due by the bar's time fire before it: a retry made before the
+     * bar reaches the exchange was on the book when the bar traded. */
+    if (p->simulated) tb_loop_advance(p->loop, ev.timestamp);
+    int rc = tb_bus_publish(p->bus, &ev);
+    /* Timers the bar's handlers started for a time already past (a stop
+     * placed at the bar's open, retried) fire now, before the next bar. */
+    if (p->simulated && tb_loop_timers(p->loop)) tb_loop_advance(p->loop, ev.timestamp);
+    return rc;
+}
+
+int tb_pipeline_settle(tb_pipeline *p)
+{
+    if (p->simulated) tb_loop_drain(p->loop);
+    return 0;
+}
+
+tb_loop *tb_pipeline_loop(tb_pipeline *p)
+{
+    return p->loop;
 }
 
 int tb_pipeline_result(const tb_pipeline *p, tb_backtest_result *res)
@@ -530,9 +559,29 @@ int tb_backtest_write_summary(const tb_backtest_result *r, FILE *f)
 static const char *const run_outputs[] = {
     "summary.json", "fills.csv", "events.jsonl", "report.html", "trades.csv", "equity.csv", NULL};
 
-static int stop_level(const tb_backtest_options *opt)
+/* What stops a run: the caller's flag, and SIGINT/SIGTERM when the run
+ * watches them on its loop (they arrive as events when the loop is polled). */
+typedef struct {
+    const tb_backtest_options *opt;
+    tb_loop *loop; /* set while signals are watched */
+    int signals;   /* signals received, at most 2 */
+    unsigned bars; /* since the last poll */
+} run_stop;
+
+static void on_run_signal(void *ctx, int signum)
 {
-    return opt && opt->stop ? (int)*opt->stop : 0;
+    run_stop *s = ctx;
+    (void)signum;
+    if (s->signals < 2) s->signals++;
+}
+
+/* The stop level now (0 go on, 1 stop at this bar, 2 abandon); poll: let
+ * the loop deliver signals first (a syscall: every 64 bars in the run). */
+static int stop_level(run_stop *s, int poll)
+{
+    if (s->loop && poll) tb_loop_poll(s->loop);
+    int a = s->opt && s->opt->stop ? (int)*s->opt->stop : 0;
+    return a > s->signals ? a : s->signals;
 }
 
 static int canceled(char *err, size_t errlen)
@@ -608,7 +657,7 @@ static int retitle_report(tb__outset *os, const char *dir, char *err, size_t err
 /* summary.json (and report.html, read back from the staged files), then
  * every file published at once. */
 static int write_outputs(tb__outset *os, const tb_config *cfg, const tb_backtest_options *opt,
-                         const tb_backtest_result *res, char *err, size_t errlen)
+                         run_stop *stop, const tb_backtest_result *res, char *err, size_t errlen)
 {
     FILE *s = tb__outset_open(os, "summary.json", err, errlen);
     if (!s) return TB_EIO;
@@ -632,7 +681,7 @@ static int write_outputs(tb__outset *os, const tb_config *cfg, const tb_backtest
         }
         if ((rc = retitle_report(os, opt->out_dir, err, errlen)) != 0) return rc;
     }
-    if (stop_level(opt) >= 2) return canceled(err, errlen);
+    if (stop_level(stop, 1) >= 2) return canceled(err, errlen);
     return tb__outset_commit(os, run_outputs, err, errlen);
 }
 
@@ -686,12 +735,30 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     tb__jrun *jr = NULL;
     tb_pipeline *p = NULL;
     tb_md_merge *md = NULL;
+    tb_loop *loop = NULL;
+    run_stop stop = {opt, NULL, 0, 0};
     const char *dir = opt ? opt->out_dir : NULL;
     memset(res, 0, sizeof(*res));
     if (err && errlen) err[0] = 0;
+    /* The run's loop: a simulated clock moved by the bars, and the signals. */
+    if ((rc = tb_loop_create(TB_CLOCK_SIMULATED, &loop)) != 0) {
+        tb__errf(err, errlen, "cannot create the event loop: %s", tb_strerror(rc));
+        return rc;
+    }
+    if (opt && opt->watch_signals) {
+        if ((rc = tb_loop_watch_signals(loop, on_run_signal, &stop)) != 0) {
+            tb__errf(err, errlen, "cannot watch SIGINT/SIGTERM: %s", tb_strerror(rc));
+            tb_loop_destroy(loop);
+            return rc;
+        }
+        stop.loop = loop;
+    }
 
     if (dir) {
-        if ((rc = tb__outset_create(dir, &os, err, errlen)) != 0) return rc;
+        if ((rc = tb__outset_create(dir, &os, err, errlen)) != 0) {
+            tb_loop_destroy(loop);
+            return rc;
+        }
         if ((rc = check_journal_path(cfg, dir, err, errlen)) != 0) goto done;
         if (cfg->event_log && !(events = tb__outset_open(os, "events.jsonl", err, errlen))) {
             rc = TB_EIO;
@@ -711,8 +778,9 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     if (cfg->journal_path &&
         (rc = tb__jrun_open(cfg, opt ? opt->resume : 0, &jr, err, errlen)) != 0)
         goto done;
-    tb_pipeline_options po = {events, fills, jr ? tb__jrun_dead_letter : NULL, jr, 0, 0, NULL, NULL,
-                              trades, equity};
+    tb_pipeline_options po = {
+        events, fills, jr ? tb__jrun_dead_letter : NULL, jr, 0, 0, NULL, NULL, trades,
+        equity, loop};
     if ((rc = tb_pipeline_create(cfg, &po, &p, err, errlen)) != 0) goto done;
     if (jr && (rc = tb__jrun_attach(jr, p->bus)) != 0) goto done;
 
@@ -743,7 +811,8 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     if (opt && opt->on_start && (rc = opt->on_start(p, opt->hook_ctx)) != 0) goto done;
     started = 1;
     tb_market_data bar;
-    while (!stop_level(opt) && (rc = tb_md_merge_next(md, &bar, err, errlen)) == 0) {
+    while (!stop_level(&stop, (++stop.bars & 63) == 0) &&
+           (rc = tb_md_merge_next(md, &bar, err, errlen)) == 0) {
         if ((rc = tb_pipeline_push_bar(p, &bar)) != 0) {
             tb__errf(err, errlen, "publishing a bar failed: %s", tb_strerror(rc));
             goto done;
@@ -753,12 +822,14 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
         if (opt && opt->progress && opt->progress_every && p->bars % opt->progress_every == 0)
             opt->progress(p->bars, bar.close_time, opt->progress_ctx);
     }
-    if (stop_level(opt) >= 2) {
+    if (stop_level(&stop, 1) >= 2) {
         rc = canceled(err, errlen);
         goto done;
     }
-    int interrupted = stop_level(opt) == 1;
+    int interrupted = stop_level(&stop, 0) == 1;
     if (!interrupted && rc != TB_EEOF) goto done;
+    /* Retries still waiting are made, as time would have run on. */
+    if (!interrupted) tb_pipeline_settle(p);
     if ((rc = tb_pipeline_result(p, res)) != 0) goto done;
     res->interrupted = interrupted;
     res->bad_rows = tb_md_merge_bad_rows(md);
@@ -784,10 +855,11 @@ done:
     tb__jrun_close(jr, rc != 0);
     /* After the pipeline, which writes into the event log and fills.csv
      * until it is destroyed. */
-    if (!rc && os) rc = write_outputs(os, cfg, opt, res, err, errlen);
+    if (!rc && os) rc = write_outputs(os, cfg, opt, &stop, res, err, errlen);
     /* Not committed (an error, a stop at once): the staged files go, the
      * folder keeps what it had. */
     tb__outset_free(os);
+    tb_loop_destroy(loop);
     if (rc) tb_backtest_result_free(res);
     return rc;
 }

@@ -81,7 +81,17 @@ static int replay_one(const char *body, size_t len, void *ctx)
     char why[TB_CODEC_ERRLEN];
     int rc = tb_codec_decode(body, len, &ev, why, sizeof(why));
     if (rc) return rc;
-    return tb_bus_publish(tb_pipeline_bus(n->p), &ev);
+    return tb__node_deliver(n, &ev);
+}
+
+int tb__node_deliver(tb_node *n, tb_event *ev)
+{
+    tb_loop *loop = tb_pipeline_loop(n->p);
+    int sim = tb_loop_clock(loop) == TB_CLOCK_SIMULATED;
+    if (sim && ev->type == TB_EV_MARKET_DATA) tb_loop_advance(loop, ev->timestamp);
+    int rc = tb_bus_publish(tb_pipeline_bus(n->p), ev);
+    if (sim && tb_loop_timers(loop)) tb_loop_advance(loop, tb_loop_now(loop));
+    return rc;
 }
 
 static int add_binding(tb_node *n, const char *pattern)

@@ -138,6 +138,11 @@ int tb__node_take(tb_node *n, const tb_msg_in *m);
 void tb__node_drop_item(tb_node *n, size_t i);
 
 /* node_step.c: handling */
+/* Hands one input event to the process's pipeline: market data first moves
+ * the simulated clock to its time (timers due by then fire before it, as
+ * tb_pipeline_push_bar does), and timers its handlers started for a past
+ * time fire after it. What the timers publish counts as caused by it. */
+int tb__node_deliver(tb_node *n, tb_event *ev);
 int tb__node_run_now(tb_node *n, char *err, size_t errlen);
 int tb__node_advance(tb_node *n, char *err, size_t errlen);
 int tb__node_finish(tb_node *n, char *err, size_t errlen);

@@ -66,7 +66,7 @@ static int run_step(tb_node *n, char *err, size_t errlen)
         memset(n->child_ix, 0, sizeof(n->child_ix));
         n->in_step = 1;
         tb_event ev = evs[i]->ev;
-        rc = tb_bus_publish(tb_pipeline_bus(n->p), &ev);
+        rc = tb__node_deliver(n, &ev);
         n->in_step = 0;
         if (rc)
             tb__errf(err, errlen, "%s: handling event %s: %s", n->role, evs[i]->id,
@@ -112,7 +112,7 @@ int tb__node_run_now(tb_node *n, char *err, size_t errlen)
         n->in_oob = 1;
         n->oob_failed = 0;
         tb_event e = it->ev;
-        rc = tb_bus_publish(tb_pipeline_bus(n->p), &e);
+        rc = tb__node_deliver(n, &e);
         n->in_oob = 0;
         if (!rc && n->oob_failed) {
             n->nout = before; /* what it caused before failing is not sent */
