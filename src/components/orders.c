@@ -280,13 +280,13 @@ static void follow(tb_order_manager *om, int64_t t)
     if (om->own_loop) tb_loop_advance(om->loop, t);
 }
 
-/* The time an event is handled at. On the simulated clock an event is
- * delivered at its own time (its runner advanced the clock to it, or — a
- * dead letter replayed at the end — handles it as of then); on the wall
- * clock it is now. */
+/* The time an event is handled at: the clock's, never the event's own. On
+ * a simulated clock its runner moved it to the event's time before
+ * delivering it (a manager with its own loop does so itself). */
 static int64_t event_now(const tb_order_manager *om, int64_t ts)
 {
-    return tb_loop_clock(om->loop) == TB_CLOCK_WALL ? tb_loop_now(om->loop) : ts;
+    (void)ts;
+    return tb_loop_now(om->loop);
 }
 
 static int on_signal(const tb_event *ev, void *ctx)
@@ -1082,7 +1082,9 @@ int tb_order_manager_send_order_to_exchange(tb_order_manager *om, tb_event *req)
             return rc;
         }
     }
-    return submit_with_retries(om, req, event_now(om, req->timestamp));
+    /* Sent at the request's time, which the manager set from its clock (a
+     * bracket's stop: the open of the bar its entry filled on). */
+    return submit_with_retries(om, req, req->timestamp);
 }
 
 /* The state machine refuses a move: say which, for the order_state alert. */
