@@ -7,6 +7,7 @@
 
 #include "tb_test_support.h"
 #include "tradebus/exchange.h"
+#include "tradebus/sim_exchange.h"
 
 #define MAX_RESPONSES 64
 #define SYM           "BTCUSDT"

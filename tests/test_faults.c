@@ -661,8 +661,8 @@ static void late_destroy(tb_exchange *ex)
     free(ex);
 }
 
-static const tb_exchange_vtable late_vt = {"late",     late_submit, NULL,
-                                           late_query, NULL,        late_destroy};
+static const tb_exchange_vtable late_vt = {
+    .name = "late", .submit = late_submit, .query = late_query, .destroy = late_destroy};
 
 static void test_duplicate_after_ambiguous_failure_is_adopted_not_rejected(void **state)
 {

@@ -7,6 +7,7 @@
 
 #include "tb_test_support.h"
 #include "tradebus/exchange.h"
+#include "tradebus/sim_exchange.h"
 #include "tradebus/orders.h"
 
 #define SYM      "BTCUSDT"

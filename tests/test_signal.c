@@ -8,6 +8,7 @@
 
 #include "tb_test_support.h"
 #include "tradebus/exchange.h"
+#include "tradebus/sim_exchange.h"
 #include "tradebus/orders.h"
 #include "tradebus/signal.h"
 

@@ -1,7 +1,9 @@
 /* tradebus — wiring the pipeline together and running a backtest.
  *
  * tb_pipeline builds the embedded default from a config: one in-process bus,
- * the simulated exchange, and the components subscribed in this order —
+ * the exchange the config's [exchange] type names (the simulator by default,
+ * created through the registry: exchange_registry.h, and used only through
+ * the port, exchange.h), and the components subscribed in this order —
  * Risk Manager, Order Manager (which feeds the exchange, so fills of bar t+1
  * are queued before any new signal of bar t+1), Position Manager, Signal
  * Generator, Monitor. Bars go in with tb_pipeline_push_bar(); every event
@@ -33,7 +35,8 @@ typedef struct {
     uint64_t events[TB_EV_COUNT];             /* per type; [0] = all */
     tb_decimal realized_pnl, unrealized_pnl, fees;
     tb_decimal initial_equity, final_equity, max_drawdown_pct;
-    tb_decimal cash;               /* the simulated account's cash: cross-checks the equity */
+    tb_decimal cash; /* the account's cash as the exchange reports it (0 if it cannot):
+                        cross-checks the equity */
     tb_position_update *positions; /* owned: tb_backtest_result_free() */
     /* Per entry of positions: realized PnL over every position the
      * (strategy, symbol) has had, not just the current one. Owned. */

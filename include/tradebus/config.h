@@ -10,12 +10,14 @@
  *   Numbers out of a key's range are refused with the range
  *   ("initial_cash: 100000000000 is out of range [0, 1000000000]"); enum
  *   and boolean values are case-insensitive (LIMIT, limit; SKIP; TRUE).
- *   [exchange]  type = sim [sim], fee_bps [10], slippage_bps [0],
- *               max_volume_participation [0 = no limit],
+ *   [exchange]  type [sim]: a registered exchange type (exchange_registry.h:
+ *               a built-in or one of extra_exchanges), api_key / api_secret:
+ *               where the exchange credentials are — env:NAME or file:PATH
+ *               (secret.h), never the secret itself; and the type's own
+ *               keys, checked against its table. sim's: fee_bps [10],
+ *               slippage_bps [0], max_volume_participation [0 = no limit],
  *               faults (e.g. timeout:0.1,server_error:0.05,rate_limit:0.05,lost_ack:0.05)
- *               [none], fault_seed [1], api_key / api_secret: where the
- *               exchange credentials are — env:NAME or file:PATH (secret.h),
- *               never the secret itself
+ *               [none], fault_seed [1]
  *   [orders]    max_attempts [8], base_delay_ms [100], max_delay_ms [10000],
  *               max_total_ms [30000], retry_seed [1]: retries of transient
  *               exchange failures (orders.h)
@@ -51,8 +53,10 @@
 #include <stddef.h>
 #include <stdio.h>
 #include "exchange.h"
+#include "exchange_registry.h"
 #include "marketdata.h"
 #include "risk.h"
+#include "sim_exchange.h"
 #include "strategy.h"
 
 #ifdef __cplusplus
@@ -100,7 +104,14 @@ typedef struct tb_config {
     tb_bad_row_policy on_bad_row;
     int round_prices; /* [backtest] round_prices: tb_md_config.round_prices */
     uint16_t node_id;
-    tb_sim_exchange_config exchange; /* .symbols owned */
+    tb_decimal initial_cash; /* [backtest] initial_cash: the account's at the start */
+    /* [exchange] type, resolved (borrowed: a built-in or one of extra_exchanges). */
+    const tb_exchange_type *exchange_type;
+    /* The simulator's settings when type = sim (filled by its configure;
+     * zero for another type). .symbols is cfg->symbols. A program may set
+     * the fields no key sets (observer, track_ids) before creating the
+     * pipeline. */
+    tb_sim_exchange_config exchange;
     tb_symbol_rules *symbols;
     size_t nsymbols;
     tb_risk_config risk;
@@ -140,6 +151,11 @@ typedef struct tb_config {
      * are checked with the file:line of each key. */
     const tb_strategy_vtable *const *extra_types;
     size_t nextra_types;
+    /* Exchange types the program adds to the built-ins (borrowed, like
+     * extra_types): set them before tb_config_build() so `[exchange] type =
+     * NAME` is accepted and its keys checked (exchange_registry.h). */
+    const tb_exchange_type *const *extra_exchanges;
+    size_t nextra_exchanges;
 } tb_config;
 
 /* Zeroes cfg (call before anything else). */
@@ -159,6 +175,11 @@ TB_EXPORT int tb_config_add_data(tb_config *cfg, const char *spec);
  * "ORIGIN: [section] key: what is wrong" in err. Unknown sections and keys
  * are errors; unknown strategy params are reported by the strategy. */
 TB_EXPORT int tb_config_build(tb_config *cfg, char *err, size_t errlen);
+/* The raw value of [section] key as loaded (the file, or --set), or NULL if
+ * not given; *origin ("file:line" or "--set"), if origin is not NULL.
+ * Both borrowed from cfg. */
+TB_EXPORT const char *tb_config_value(const tb_config *cfg, const char *section, const char *key,
+                                      const char **origin);
 /* Checks that every strategy's symbol is one of the data's (the symbols of
  * the opened data files, n of them; borrowed). 0, or TB_ECONFIG with
  * "ORIGIN: [strategy.ID] symbol: SYM is in no data file (the data has A, B)"
@@ -185,7 +206,8 @@ TB_EXPORT void tb_config_free(tb_config *cfg);
 /* Writes a built config's effective values to out, grouped by section in the
  * INI's own names, one "key = value" line each followed by "(default)" when
  * the value is the default or "(default D)" when it is not ([bus] url with
- * its password masked, credentials as their specs); then each
+ * its password masked, credentials as their specs; [exchange] with its
+ * type's description and every key of the type's table); then each
  * [symbol.SYM] and [strategy.ID] with its params as written (the built-in
  * type's params and defaults in a note line), and every data spec.
  * 0, TB_EINVAL (cfg not built), TB_EIO (write failed). */

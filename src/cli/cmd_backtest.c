@@ -620,6 +620,19 @@ int cmd_backtest(int argc, char **argv)
                      "(docs/migration.md)",
                      names);
             print_wrapped("legacy:NAME", text, 23);
+            /* Each type with its own keys and their defaults, from the registry. */
+            fputs("\nExchange types ([exchange] type = ...; config check shows the values):\n",
+                  stdout);
+            for (size_t k = 0; tb_exchange_builtin_at(k); k++) {
+                const tb_exchange_type *t = tb_exchange_builtin_at(k);
+                char keys[1024];
+                size_t n =
+                    (size_t)snprintf(keys, sizeof(keys), "%s; keys (default):", t->description);
+                for (size_t i = 0; i < t->nkeys && n < sizeof(keys); i++)
+                    n += (size_t)snprintf(keys + n, sizeof(keys) - n, " %s (%s)%s", t->keys[i].name,
+                                          t->keys[i].def, i + 1 < t->nkeys ? "," : "");
+                print_wrapped(t->name, keys, 23);
+            }
             fputs(backtest_examples, stdout);
         }
         tb_config_free(&r.cfg);

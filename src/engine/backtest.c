@@ -56,9 +56,14 @@ static tb_decimal risk_equity(const void *ctx)
     return tb_risk_manager_equity(ctx);
 }
 
-static tb_decimal sim_equity(const void *ctx)
+/* Equity as the exchange reports it (0 if it cannot: sizing then finds
+ * every order too small rather than guessing). */
+static tb_decimal exchange_equity(const void *ctx)
 {
-    return tb_sim_exchange_equity(ctx);
+    const tb_pipeline *p = ctx;
+    tb_decimal v = 0;
+    if (tb_exchange_equity(p->exchange, &v) != 0) v = 0;
+    return v;
 }
 
 /* Sizing reads equity: a process hosting the Signal Generator keeps a Risk
@@ -82,11 +87,11 @@ static tb_trading_state risk_state(const void *ctx)
     return tb_risk_manager_state(ctx);
 }
 
-/* The simulated exchange and the Order Manager in front of it, whose
- * pre-trade checks ask p->risk. */
+/* The exchange the config's [exchange] type names and the Order Manager in
+ * front of it, whose pre-trade checks ask p->risk. */
 static int create_orders(tb_pipeline *p, const tb_config *cfg, char *err, size_t errlen)
 {
-    int rc = tb_sim_exchange_create(&cfg->exchange, &p->exchange, err, errlen);
+    int rc = tb_exchange_create_from_config(cfg, &p->exchange, err, errlen);
     if (rc) return rc;
     tb_order_manager_config oc;
     tb_order_manager_config_init(&oc);
@@ -193,9 +198,11 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
     /* Sizing reads equity at the decision's close, this bar's fills
      * included: the exchange has them as they happen, while the Risk
      * Manager hears of them after every strategy has seen the bar. A
-     * process without the exchange (distributed) has the Risk Manager's. */
-    if (p->signals && p->exchange)
-        tb_signal_generator_set_equity(p->signals, sim_equity, p->exchange);
+     * process without the exchange (distributed), or with one that cannot
+     * tell its equity, has the Risk Manager's. */
+    tb_decimal probe;
+    if (p->signals && p->exchange && tb_exchange_equity(p->exchange, &probe) != TB_EMISUSE)
+        tb_signal_generator_set_equity(p->signals, exchange_equity, p);
     else if (p->signals && p->risk)
         tb_signal_generator_set_equity(p->signals, risk_equity, p->risk);
     p->adapters = calloc(cfg->nstrategies ? cfg->nstrategies : 1, sizeof(*p->adapters));
@@ -251,7 +258,7 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
             goto fail;
         }
         tb_monitor_config mc = {opt ? opt->event_log : NULL, opt ? opt->fills_csv : NULL,
-                                cfg->exchange.initial_cash, opt ? opt->trades_csv : NULL,
+                                cfg->initial_cash, opt ? opt->trades_csv : NULL,
                                 opt ? opt->equity_csv : NULL};
         if ((rc = tb_monitor_create(p->bus, &mc, &p->monitor)) != 0) goto fail;
     }
@@ -330,7 +337,8 @@ int tb_pipeline_result(const tb_pipeline *p, tb_backtest_result *res)
         res->rejected = os.rejected;
         res->canceled = os.canceled;
         res->open_orders = tb_order_manager_open_orders(p->orders);
-        res->cash = tb_sim_exchange_cash(p->exchange);
+        /* An adapter that cannot tell leaves 0: the field is a cross-check. */
+        if (tb_exchange_cash(p->exchange, &res->cash) != 0) res->cash = 0;
     }
     res->dead_letters = tb_bus_get_counters(p->bus, TB_BUS_ALL).dead_lettered;
     if (p->monitor) {
@@ -349,7 +357,7 @@ int tb_pipeline_result(const tb_pipeline *p, tb_backtest_result *res)
         res->fees = tb_risk_manager_fees(p->risk);
         res->max_drawdown_pct = tb_risk_manager_max_drawdown_pct(p->risk);
     }
-    res->initial_equity = p->cfg->exchange.initial_cash;
+    res->initial_equity = p->cfg->initial_cash;
     int rc = tb_backtest_result_finish(res);
     if (rc) return rc;
     size_t n = p->positions ? tb_position_manager_count(p->positions) : 0;

@@ -352,6 +352,21 @@ int tb_config_set(tb_config *cfg, const char *a, char *err, size_t errlen)
     return rc;
 }
 
+const char *tb_config_value(const tb_config *cfg, const char *section, const char *key,
+                            const char **origin)
+{
+    if (!cfg || !section || !key) return NULL;
+    /* Entries are unique per (section, key): a later load or --set replaces. */
+    for (size_t i = 0; i < cfg->nentries; i++) {
+        const tb_config_entry *e = &cfg->entries[i];
+        if (strcmp(e->section, section) == 0 && strcmp(e->key, key) == 0) {
+            if (origin) *origin = e->origin;
+            return e->value;
+        }
+    }
+    return NULL;
+}
+
 int tb_config_check_symbols(const tb_config *cfg, const char *const *symbols, size_t n, char *err,
                             size_t errlen)
 {
@@ -556,6 +571,57 @@ static int order_type_parse(const char *v, tb_order_type *out)
     return tb_order_type_parse(up, out);
 }
 
+/* The names of every exchange type cfg knows, for an error message. */
+static void exchange_types(const tb_config *cfg, char *out, size_t outlen)
+{
+    size_t n = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < cfg->nextra_exchanges; i++)
+        if (cfg->extra_exchanges[i] && n < outlen)
+            n += (size_t)snprintf(out + n, outlen - n, "%s%s", n ? ", " : "",
+                                  cfg->extra_exchanges[i]->name);
+    for (size_t i = 0; tb_exchange_builtin_at(i) && n < outlen; i++)
+        n += (size_t)snprintf(out + n, outlen - n, "%s%s", n ? ", " : "",
+                              tb_exchange_builtin_at(i)->name);
+}
+
+/* [exchange] type decides which keys the section may hold, so it is looked
+ * up before any entry is read, wherever it was written. */
+static int resolve_exchange(tb_config *cfg, char *err, size_t errlen)
+{
+    const tb_config_entry *e = NULL;
+    for (size_t i = 0; i < cfg->nentries; i++)
+        if (strcmp(cfg->entries[i].section, "exchange") == 0 &&
+            strcmp(cfg->entries[i].key, "type") == 0)
+            e = &cfg->entries[i];
+    cfg->exchange_type = tb_exchange_type_find(cfg->extra_exchanges, cfg->nextra_exchanges,
+                                               e ? e->value : TB_EXCHANGE_DEFAULT_TYPE);
+    if (cfg->exchange_type) return 0;
+    char known[256];
+    exchange_types(cfg, known, sizeof(known));
+    if (!e) {
+        tb__errf(err, errlen, "[exchange] type: the default '%s' is not registered (known: %s)",
+                 TB_EXCHANGE_DEFAULT_TYPE, known);
+        return TB_ECONFIG;
+    }
+    FAIL(e, "unknown exchange type '%s' (known: %s)", e->value, known);
+}
+
+/* One of the exchange type's own keys: checked here against the type's
+ * table so the error names where it was written; the adapter reads the
+ * value itself (tb_exchange_param) when it is created. */
+static int exchange_key(const tb_config *cfg, const tb_config_entry *e, char *err, size_t errlen)
+{
+    const tb_exchange_type *t = cfg->exchange_type;
+    const tb_exchange_key *key = tb_exchange_type_key(t, e->key);
+    char msg[300];
+    /* Worded as in every other section (tools and tests match on it);
+     * `tradebus config check` lists the type's keys. */
+    if (!key) FAIL(e, "unknown key");
+    if (tb_exchange_key_check(key, e->value, msg, sizeof(msg)) != 0) FAIL(e, "%s", msg);
+    return 0;
+}
+
 static int build_entry(tb_config *cfg, strategy_ix *sx, tb_config_entry *e, int cli_data, char *err,
                        size_t errlen)
 {
@@ -567,7 +633,7 @@ static int build_entry(tb_config *cfg, strategy_ix *sx, tb_config_entry *e, int 
     if (strcmp(s, "backtest") == 0) {
         if (strcmp(k, "data") == 0) return cli_data ? 0 : split_data(cfg, e->value);
         if (strcmp(k, "initial_cash") == 0)
-            return get_dec(e, 0, big, &cfg->exchange.initial_cash, err, errlen);
+            return get_dec(e, 0, big, &cfg->initial_cash, err, errlen);
         if (strcmp(k, "on_bad_row") == 0) {
             if (strcasecmp(e->value, "fail") == 0)
                 cfg->on_bad_row = TB_BAD_ROW_FAIL;
@@ -583,21 +649,7 @@ static int build_entry(tb_config *cfg, strategy_ix *sx, tb_config_entry *e, int 
             return rc;
         }
     } else if (strcmp(s, "exchange") == 0) {
-        if (strcmp(k, "type") == 0) {
-            if (strcasecmp(e->value, "sim") != 0)
-                FAIL(e, "'%s' is not available (only sim in this version)", e->value);
-            return 0;
-        }
-        if (strcmp(k, "fee_bps") == 0)
-            return get_dec(e, 0, bps - 1, &cfg->exchange.fee_bps, err, errlen);
-        if (strcmp(k, "slippage_bps") == 0)
-            return get_dec(e, 0, bps - 1, &cfg->exchange.slippage_bps, err, errlen);
-        if (strcmp(k, "faults") == 0) {
-            char msg[200];
-            if (tb_sim_faults_parse(e->value, &cfg->exchange.faults, msg, sizeof(msg)) != 0)
-                FAIL(e, "%s", strncmp(msg, "faults: ", 8) == 0 ? msg + 8 : msg);
-            return 0;
-        }
+        if (strcmp(k, "type") == 0) return 0; /* resolved before any key: resolve_exchange */
         if (strcmp(k, "api_key") == 0 || strcmp(k, "api_secret") == 0) {
             char msg[200];
             /* The reason never quotes the value: it may be a pasted key. */
@@ -606,14 +658,7 @@ static int build_entry(tb_config *cfg, strategy_ix *sx, tb_config_entry *e, int 
             free(*dst);
             return (*dst = strdup(e->value)) ? 0 : TB_ENOMEM;
         }
-        if (strcmp(k, "fault_seed") == 0) {
-            if ((rc = get_int(e, 0, LONG_MAX, &l, err, errlen)) == 0)
-                cfg->exchange.faults.seed = (uint64_t)l;
-            return rc;
-        }
-        if (strcmp(k, "max_volume_participation") == 0)
-            return get_dec(e, 0, TB_DECIMAL_ONE, &cfg->exchange.max_volume_participation, err,
-                           errlen);
+        return exchange_key(cfg, e, err, errlen);
     } else if (strcmp(s, "risk") == 0) {
         tb_risk_config *r = &cfg->risk;
         if (strcmp(k, "max_position") == 0)
@@ -954,7 +999,7 @@ int tb_config_build(tb_config *cfg, char *err, size_t errlen)
     if (cfg->built) return TB_EMISUSE;
     cfg->built = 1;
     int cli_data = cfg->ndata > 0;
-    tb_sim_exchange_config_init(&cfg->exchange);
+    cfg->initial_cash = 10000 * TB_DECIMAL_ONE;
     tb_risk_config_init(&cfg->risk);
     cfg->on_bad_row = TB_BAD_ROW_FAIL;
     cfg->node_id = 1;
@@ -965,6 +1010,8 @@ int tb_config_build(tb_config *cfg, char *err, size_t errlen)
     cfg->report = 1;
     cfg->journal_sync = 1; /* TB_JOURNAL_SYNC_NORMAL */
     cfg->journal_commit_every = 1000;
+    int xrc = resolve_exchange(cfg, err, errlen);
+    if (xrc) return xrc;
     strategy_ix sx;
     memset(&sx, 0, sizeof(sx));
     if (tb__index_init(&sx.ix, 16) != 0) return TB_ENOMEM;
@@ -978,9 +1025,9 @@ int tb_config_build(tb_config *cfg, char *err, size_t errlen)
     }
     tb__index_close(&sx.ix);
     free(sx.hash);
-    cfg->exchange.symbols = cfg->symbols;
-    cfg->exchange.nsymbols = cfg->nsymbols;
-    cfg->risk.initial_equity = cfg->exchange.initial_cash;
+    cfg->risk.initial_equity = cfg->initial_cash;
+    const tb_exchange_type *xt = cfg->exchange_type;
+    if (xt->configure && (xrc = xt->configure(xt, cfg, err, errlen)) != 0) return xrc;
     for (size_t i = 0; i < cfg->nstrategies; i++) {
         tb_strategy_config *st = &cfg->strategies[i];
         if (!st->type[0]) {

@@ -3,7 +3,9 @@
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tradebus/config.h"
 #include "tradebus/orders.h"
@@ -14,7 +16,7 @@
  * value is the default, else "(default D)". */
 static int line(FILE *out, const char *key, const char *value, const char *def)
 {
-    char kv[512];
+    char kv[1024]; /* a key and a value of up to 512 bytes (buf) */
     snprintf(kv, sizeof(kv), "%s = %s", key, value);
     int same = strcmp(value, def) == 0;
     return fprintf(out, "  %-36s (default%s%s)\n", kv, same ? "" : " ", same ? "" : def) < 0;
@@ -59,38 +61,52 @@ static void redact_url(const char *url, char *out, size_t outlen)
     snprintf(out, outlen, "%.*s:***%s", (int)(colon - url), url, at);
 }
 
-/* The fault spec back from its parsed form ("none" if no fault is set). */
-static void faults_spec(const tb_sim_faults *f, const tb_sim_faults *def, char *out, size_t outlen)
+/* A value of an exchange key in the form the config's own keys are shown
+ * in: numbers normalised ("7.50" -> 7.5), booleans as true/false, enum
+ * values as the table spells them; text as written. */
+static void key_value(const tb_exchange_key *k, const char *v, char *out, size_t outlen)
 {
-    const tb_decimal *p[] = {&f->timeout,    &f->lost_ack,        &f->server_error,
-                             &f->rate_limit, &f->connection_lost, &f->query_timeout};
-    static const char *const names[] = {"timeout",    "lost_ack",        "server_error",
-                                        "rate_limit", "connection_lost", "query_timeout"};
-    size_t n = 0;
-    out[0] = 0;
-    for (int i = 0; i < 6; i++) {
-        if (!*p[i]) continue;
-        char d[TB_DECIMAL_STRLEN];
-        tb_dec_format(*p[i], d, sizeof(d));
-        n += (size_t)snprintf(out + n, n < outlen ? outlen - n : 0, "%s%s:%s", n ? "," : "",
-                              names[i], d);
+    tb_decimal d;
+    long long ll;
+    char *end;
+    snprintf(out, outlen, "%s", v);
+    switch (k->kind) {
+    case TB_XKEY_DECIMAL:
+        if (tb_dec_parse(v, (size_t)-1, &d) == 0) tb_dec_format(d, out, outlen);
+        break;
+    case TB_XKEY_INT:
+        ll = strtoll(v, &end, 10);
+        if (end != v && !*end) snprintf(out, outlen, "%lld", ll);
+        break;
+    case TB_XKEY_BOOL:
+        if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on") ||
+            !strcmp(v, "1"))
+            snprintf(out, outlen, "true");
+        else if (!strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcasecmp(v, "off") ||
+                 !strcmp(v, "0"))
+            snprintf(out, outlen, "false");
+        break;
+    case TB_XKEY_ENUM:
+        for (const char *e = k->values; e && *e;) {
+            size_t n = strcspn(e, "|");
+            if (n == strlen(v) && strncasecmp(e, v, n) == 0)
+                snprintf(out, outlen, "%.*s", (int)n, e);
+            e += n;
+            if (*e == '|') e++;
+        }
+        break;
+    case TB_XKEY_TEXT:
+        break;
     }
-    if (f->retry_after != def->retry_after)
-        n += (size_t)snprintf(out + n, n < outlen ? outlen - n : 0, "%sretry_after_ms:%lld",
-                              n ? "," : "", (long long)(f->retry_after / NS_PER_MS));
-    if (!n) snprintf(out, outlen, "none");
 }
 
 int tb_config_dump(const tb_config *cfg, FILE *out)
 {
-    if (!cfg || !out || !cfg->built) return TB_EINVAL;
-    tb_sim_exchange_config ex;
-    tb_sim_exchange_config_init(&ex);
+    if (!cfg || !out || !cfg->built || !cfg->exchange_type) return TB_EINVAL;
     tb_risk_config rk;
     tb_risk_config_init(&rk);
     tb_order_manager_config om;
     tb_order_manager_config_init(&om);
-    const tb_sim_exchange_config *e = &cfg->exchange;
     const tb_risk_config *r = &cfg->risk;
     char buf[512];
     int bad = 0;
@@ -98,21 +114,25 @@ int tb_config_dump(const tb_config *cfg, FILE *out)
     bad |= fprintf(out, "[backtest]\n") < 0;
     for (size_t i = 0; i < cfg->ndata; i++)
         bad |= fprintf(out, "  data = %s\n", cfg->data[i]) < 0;
-    bad |= dec_line(out, "initial_cash", e->initial_cash, ex.initial_cash);
+    bad |= dec_line(out, "initial_cash", cfg->initial_cash, 10000 * TB_DECIMAL_ONE);
     bad |=
         str_line(out, "on_bad_row", cfg->on_bad_row == TB_BAD_ROW_SKIP ? "skip" : "fail", "fail");
     bad |= int_line(out, "node_id", cfg->node_id, 1);
     bad |= str_line(out, "round_prices", bool_name(cfg->round_prices), "false");
 
     bad |= fprintf(out, "\n[exchange]\n") < 0;
-    bad |= str_line(out, "type", "sim", "sim");
-    bad |= dec_line(out, "fee_bps", e->fee_bps, ex.fee_bps);
-    bad |= dec_line(out, "slippage_bps", e->slippage_bps, ex.slippage_bps);
-    bad |= dec_line(out, "max_volume_participation", e->max_volume_participation,
-                    ex.max_volume_participation);
-    faults_spec(&e->faults, &ex.faults, buf, sizeof(buf));
-    bad |= str_line(out, "faults", buf, "none");
-    bad |= int_line(out, "fault_seed", (long long)e->faults.seed, (long long)ex.faults.seed);
+    /* The type's own keys, from its registry entry. */
+    const tb_exchange_type *xt = cfg->exchange_type;
+    bad |= str_line(out, "type", xt->name, TB_EXCHANGE_DEFAULT_TYPE);
+    if (xt->description) bad |= fprintf(out, "  (%s: %s)\n", xt->name, xt->description) < 0;
+    for (size_t i = 0; i < xt->nkeys; i++) {
+        const tb_exchange_key *k = &xt->keys[i];
+        const char *v = tb_exchange_param(cfg, k->name);
+        char def[256];
+        key_value(k, v ? v : "", buf, sizeof(buf));
+        key_value(k, k->def ? k->def : "", def, sizeof(def));
+        bad |= str_line(out, k->name, buf, def);
+    }
     /* Specs (env:NAME, file:PATH), never the secrets themselves. */
     bad |= str_line(out, "api_key", cfg->api_key_spec, "none");
     bad |= str_line(out, "api_secret", cfg->api_secret_spec, "none");

@@ -62,6 +62,20 @@ int tb_exchange_on_market_data(tb_exchange *ex, const tb_market_data *bar)
     return ex->vt->on_market_data(ex, bar);
 }
 
+int tb_exchange_cash(tb_exchange *ex, tb_decimal *out)
+{
+    if (!ex || !out) return TB_EINVAL;
+    if (!ex->vt->cash) return TB_EMISUSE;
+    return ex->vt->cash(ex, out);
+}
+
+int tb_exchange_equity(tb_exchange *ex, tb_decimal *out)
+{
+    if (!ex || !out) return TB_EINVAL;
+    if (!ex->vt->equity) return TB_EMISUSE;
+    return ex->vt->equity(ex, out);
+}
+
 void tb_exchange_destroy(tb_exchange *ex)
 {
     if (ex && ex->vt->destroy) ex->vt->destroy(ex);

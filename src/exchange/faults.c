@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "../core/errbuf.h"
-#include "tradebus/exchange.h"
+#include "tradebus/sim_exchange.h"
 
 #define SECOND             INT64_C(1000000000)
 #define MILLISECOND        INT64_C(1000000)

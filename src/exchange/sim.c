@@ -1,5 +1,5 @@
 /* The simulated exchange: fill rules and the account are documented in
- * exchange.h. Everything is integer decimal arithmetic, so a backtest is
+ * sim_exchange.h. Everything is integer decimal arithmetic, so a backtest is
  * exact and identical on every machine.
  *
  * No look-ahead is enforced by counting bars per symbol: an order remembers
@@ -26,7 +26,8 @@
 
 #include "../core/fixstr.h"
 #include "../core/keyindex.h"
-#include "tradebus/exchange.h"
+#include "tradebus/config.h"
+#include "tradebus/sim_exchange.h"
 
 #define RECENT 1024 /* finished orders a query still finds (Binance forgets too) */
 
@@ -870,8 +871,45 @@ static void sim_destroy(tb_exchange *ex)
     free(x);
 }
 
+static tb_decimal cash_of(const sim *x)
+{
+    return x->cash;
+}
+
+static tb_decimal equity_of(const sim *x)
+{
+    __int128 e = x->cash;
+    for (size_t i = 0; i < x->nsyms; i++) {
+        __int128 v = (__int128)x->syms[i].position * x->syms[i].last_close;
+        /* half-up to 1e-8, away from zero for a short's negative value */
+        e += (v >= 0 ? v + 50000000 : v - 50000000) / 100000000;
+    }
+    if (e > INT64_MAX) e = INT64_MAX;
+    if (e < -INT64_MAX) e = -INT64_MAX;
+    return (tb_decimal)e;
+}
+
+static int sim_cash(tb_exchange *ex, tb_decimal *out)
+{
+    *out = cash_of((const sim *)ex);
+    return 0;
+}
+
+static int sim_equity(tb_exchange *ex, tb_decimal *out)
+{
+    *out = equity_of((const sim *)ex);
+    return 0;
+}
+
 static const tb_exchange_vtable sim_vt = {
-    "sim", sim_submit, sim_cancel, sim_query, sim_on_market_data, sim_destroy,
+    .name = "sim",
+    .submit = sim_submit,
+    .cancel = sim_cancel,
+    .query = sim_query,
+    .on_market_data = sim_on_market_data,
+    .destroy = sim_destroy,
+    .cash = sim_cash,
+    .equity = sim_equity,
 };
 
 void tb_sim_exchange_config_init(tb_sim_exchange_config *cfg)
@@ -945,39 +983,48 @@ int tb_sim_exchange_create(const tb_sim_exchange_config *cfg, tb_exchange **out,
     return 0;
 }
 
+/* The simulator's own calls are handed any tb_exchange: the vtable tells
+ * whether it really is one before it is read as such. */
+static const sim *as_sim(const tb_exchange *ex)
+{
+    return ex && ex->vt == &sim_vt ? (const sim *)ex : NULL;
+}
+
+int tb_sim_exchange_is(const tb_exchange *ex)
+{
+    return as_sim(ex) != NULL;
+}
+
 tb_decimal tb_sim_exchange_cash(const tb_exchange *ex)
 {
-    return ((const sim *)ex)->cash;
+    const sim *x = as_sim(ex);
+    return x ? cash_of(x) : 0;
 }
 
 tb_decimal tb_sim_exchange_equity(const tb_exchange *ex)
 {
-    const sim *x = (const sim *)ex;
-    __int128 e = x->cash;
-    for (size_t i = 0; i < x->nsyms; i++) {
-        __int128 v = (__int128)x->syms[i].position * x->syms[i].last_close;
-        /* half-up to 1e-8, away from zero for a short's negative value */
-        e += (v >= 0 ? v + 50000000 : v - 50000000) / 100000000;
-    }
-    if (e > INT64_MAX) e = INT64_MAX;
-    if (e < -INT64_MAX) e = -INT64_MAX;
-    return (tb_decimal)e;
+    const sim *x = as_sim(ex);
+    return x ? equity_of(x) : 0;
 }
 
 size_t tb_sim_exchange_open_orders(const tb_exchange *ex)
 {
-    return ((const sim *)ex)->norders;
+    const sim *x = as_sim(ex);
+    return x ? x->norders : 0;
 }
 
 tb_sim_exchange_stats tb_sim_exchange_get_stats(const tb_exchange *ex)
 {
-    return ((const sim *)ex)->stats;
+    static const tb_sim_exchange_stats none;
+    const sim *x = as_sim(ex);
+    return x ? x->stats : none;
 }
 
 int tb_sim_exchange_id_stats(const tb_exchange *ex, const char *client_order_id, uint32_t *submits,
                              uint32_t *accepts)
 {
-    const sim *x = (const sim *)ex;
+    const sim *x = as_sim(ex);
+    if (!x || !client_order_id) return TB_EINVAL;
     const id_entry *e = find_id(x, client_order_id, tb__hash_key(NULL, client_order_id));
     if (!e) return TB_ENOTFOUND;
     if (submits) *submits = e->submits;
@@ -988,7 +1035,7 @@ int tb_sim_exchange_id_stats(const tb_exchange *ex, const char *client_order_id,
 int tb_sim_exchange_script_faults(tb_exchange *ex, const tb_sim_fault *faults, size_t n)
 {
     sim *x = (sim *)ex;
-    if (!ex || (n && !faults)) return TB_EINVAL;
+    if (!as_sim(ex) || (n && !faults)) return TB_EINVAL;
     for (size_t i = 0; i < n; i++)
         if ((int)faults[i] < 0 || (int)faults[i] >= (int)TB_SIM_FAULT_COUNT) return TB_EINVAL;
     if (x->script_n + n > x->script_cap) {
@@ -1002,3 +1049,72 @@ int tb_sim_exchange_script_faults(tb_exchange *ex, const tb_sim_fault *faults, s
     x->script_n += n;
     return 0;
 }
+
+/* ---- the registry's entry: `[exchange] type = sim` ---------------------- */
+
+static int faults_check(const char *value, char *msg, size_t msglen)
+{
+    tb_sim_faults f;
+    tb_sim_faults_init(&f);
+    char why[200];
+    if (tb_sim_faults_parse(value, &f, why, sizeof(why)) == 0) return 0;
+    /* The config names the key already. */
+    snprintf(msg, msglen, "%s", strncmp(why, "faults: ", 8) == 0 ? why + 8 : why);
+    return TB_ECONFIG;
+}
+
+static const tb_exchange_key sim_keys[] = {
+    {"fee_bps", TB_XKEY_DECIMAL, "10", "0", "9999.99999999", NULL,
+     "commission = price x qty x fee_bps / 10000, half-up to 8 decimals", NULL},
+    {"slippage_bps", TB_XKEY_DECIMAL, "0", "0", "9999.99999999", NULL,
+     "MARKET (and stop) fills move this much against the taker", NULL},
+    {"max_volume_participation", TB_XKEY_DECIMAL, "0", "0", "1", NULL,
+     "max fraction of a bar's volume an order may fill on that bar (0 = unlimited)", NULL},
+    {"faults", TB_XKEY_TEXT, "none", NULL, NULL, NULL,
+     "injected failures, e.g. timeout:0.1,server_error:0.05,rate_limit:0.05,lost_ack:0.05 "
+     "(also connection_lost, query_timeout, retry_after_ms:N)",
+     faults_check},
+    {"fault_seed", TB_XKEY_INT, "1", "0", "9223372036854775807", NULL,
+     "seed of the fault draws (runs stay deterministic)", NULL},
+};
+
+/* The settings live in cfg->exchange rather than being read at create: a
+ * program (the fault tests) adjusts them between build and create. Every
+ * value was checked by the config, so the readers cannot fail here. */
+static int sim_configure(const tb_exchange_type *type, tb_config *cfg, char *err, size_t errlen)
+{
+    (void)type;
+    tb_sim_exchange_config *c = &cfg->exchange;
+    tb_sim_exchange_config_init(c);
+    c->initial_cash = cfg->initial_cash;
+    c->symbols = cfg->symbols;
+    c->nsymbols = cfg->nsymbols;
+    long long seed = 1;
+    char why[200];
+    if (tb_exchange_param_dec(cfg, "fee_bps", &c->fee_bps) != 0 ||
+        tb_exchange_param_dec(cfg, "slippage_bps", &c->slippage_bps) != 0 ||
+        tb_exchange_param_dec(cfg, "max_volume_participation", &c->max_volume_participation) != 0 ||
+        tb_exchange_param_int(cfg, "fault_seed", &seed) != 0 ||
+        tb_sim_faults_parse(tb_exchange_param(cfg, "faults"), &c->faults, why, sizeof(why)) != 0) {
+        if (err && errlen) snprintf(err, errlen, "[exchange] sim: bad settings");
+        return TB_ECONFIG;
+    }
+    c->faults.seed = (uint64_t)seed;
+    return 0;
+}
+
+static int sim_create_from(const tb_exchange_type *type, const tb_config *cfg, tb_exchange **out,
+                           char *err, size_t errlen)
+{
+    (void)type;
+    return tb_sim_exchange_create(&cfg->exchange, out, err, errlen);
+}
+
+const tb_exchange_type tb_sim_exchange_type = {
+    .name = "sim",
+    .description = "simulated exchange: fills on the next bars of the data, no look-ahead",
+    .keys = sim_keys,
+    .nkeys = sizeof(sim_keys) / sizeof(sim_keys[0]),
+    .create = sim_create_from,
+    .configure = sim_configure,
+};

@@ -512,6 +512,14 @@ int tb_legacy_check_config(const tb_config *cfg, char *err, size_t errlen)
     /* What the monolith would silently not do, and the pipeline would: a
      * comparison that can only report divergences. */
     static const char fix[] = "remove it to compare with the legacy monolith";
+    /* The monolith's fills are the simulator's rules, with its settings
+     * (cfg->exchange): another adapter would diverge by construction. */
+    if (cfg->exchange_type && cfg->exchange_type != &tb_sim_exchange_type) {
+        tb__errf(err, errlen,
+                 "[exchange] type: the legacy monolith models the simulated exchange only; set "
+                 "type = sim to compare with it");
+        return TB_ECONFIG;
+    }
     /* A drawdown limit alone changes nothing until it fires; parity and the
      * shadow run refuse the comparison when it does (tb_parity_add_pipeline_run,
      * tb_shadow_on_bar). close_all trades on its own: refused now. */
