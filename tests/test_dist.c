@@ -28,6 +28,7 @@ typedef struct {
     tb_loop_broker *broker;
     tb_node *node[NROLES];
     tb_transport *t[NROLES];
+    const tb_transport_type *extra[1]; /* transport types the config may name */
 } fixture;
 
 static const char *multi_ini =
@@ -58,6 +59,8 @@ static void load_config(fixture *f, const char *extra)
     free(text);
     tb_config_init(&f->cfg);
     int rc = tb_config_load(&f->cfg, path, err, sizeof(err));
+    f->cfg.extra_transports = f->extra;
+    f->cfg.nextra_transports = f->extra[0] ? 1 : 0;
     if (!rc) rc = tb_config_build(&f->cfg, err, sizeof(err));
     if (rc) fail_msg("config: %s", err);
 }
@@ -110,6 +113,50 @@ static void start_node(fixture *f, int i)
     size_t np = tb_node_bindings(f->node[i], &pats);
     snprintf(queue, sizeof(queue), "tradebus.%s", role);
     assert_int_equal(tb_loop_transport_create(f->broker, queue, pats, np, 5, &f->t[i]), 0);
+    tb_node_attach(f->node[i], f->t[i]);
+}
+
+/* The in-memory broker as a transport type of this test's own: the nodes
+ * below get their transports through the registry, as `tradebus component`
+ * does, from a config that says [bus] type = loop. */
+static int loop_type_create(const tb_transport_type *tt, const tb_transport_params *p,
+                            tb_transport **out, char *err, size_t errlen)
+{
+    char queue[128];
+    if (p->component) snprintf(queue, sizeof(queue), "%s.%s", p->run, p->component);
+    int rc = tb_loop_transport_create(tt->ctx, p->component ? queue : NULL, p->bindings,
+                                      p->nbindings, p->delivery_limit, out);
+    if (rc) snprintf(err, errlen, "loop: %s", tb_strerror(rc));
+    return rc;
+}
+
+static tb_transport_type loop_type = {
+    .name = "loop",
+    .help = "this test's in-memory broker",
+    .create = loop_type_create,
+};
+
+static void start_node_via_registry(fixture *f, int i)
+{
+    const char *role = tb_node_roles()[i];
+    char state[700], out[600], err[512] = "";
+    snprintf(state, sizeof(state), "%s/%s.db", f->dir, role);
+    snprintf(out, sizeof(out), "%s/dist", f->dir);
+    tb_node_options o;
+    memset(&o, 0, sizeof(o));
+    o.role = role;
+    o.state_path = state;
+    o.out_dir = out;
+    o.window = 16;
+    o.log = log_line;
+    o.log_ctx = (void *)role;
+    int rc = tb_node_create(&f->cfg, &o, &f->node[i], err, sizeof(err));
+    if (rc) fail_msg("%s: %s", role, err);
+    tb_transport_params tp;
+    tb_config_transport_params(&f->cfg, role, &tp);
+    tp.nbindings = tb_node_bindings(f->node[i], &tp.bindings);
+    rc = tb_transport_open(f->cfg.transport, &tp, &f->t[i], err, sizeof(err));
+    if (rc) fail_msg("%s: %s", role, err);
     tb_node_attach(f->node[i], f->t[i]);
 }
 
@@ -193,6 +240,26 @@ static void test_dist_run_writes_the_embedded_outputs(void **state)
     const tb_backtest_result *r = tb_node_result(f->node[4]);
     assert_non_null(r);
     assert_int_equal(r->bars, 5760);
+}
+
+/* A transport type registered by the program, chosen by [bus] type, runs
+ * the distributed run as well as any built-in: the registry is all a new
+ * broker needs. */
+static void test_dist_run_on_a_registered_transport_type(void **state)
+{
+    fixture *f = *state;
+    loop_type.ctx = f->broker;
+    f->extra[0] = &loop_type;
+    load_config(f, "[bus]\ntype = loop\nname = viareg\n");
+    assert_ptr_equal(f->cfg.transport, &loop_type);
+    embedded(f);
+    for (int i = 0; i < NROLES; i++)
+        start_node_via_registry(f, i);
+    run_all(f, NULL, NULL);
+    assert_same_outputs(f);
+    /* Each component consumed its own queue, named after the run. */
+    assert_int_equal(tb_loop_queue_depth(f->broker, "viareg.orders"), 0);
+    assert_int_equal(tb_loop_queue_depth(f->broker, "tradebus.orders"), -1);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -500,6 +567,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dist_run_writes_the_embedded_outputs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dist_run_on_a_registered_transport_type, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             test_dist_node_rebuilt_from_its_state_mid_run_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dist_broker_restarts_change_nothing, setup, teardown),

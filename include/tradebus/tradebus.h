@@ -2,6 +2,7 @@
 #ifndef TRADEBUS_TRADEBUS_H
 #define TRADEBUS_TRADEBUS_H
 
+#include "amqp.h"
 #include "backtest.h"
 #include "bus.h"
 #include "codec.h"
