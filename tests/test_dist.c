@@ -17,7 +17,7 @@
 #include "tb_test_cli.h"
 #include "tb_test_support.h"
 #include "tradebus/backtest.h"
-#include "tradebus/loopback.h"
+#include "../src/transport/loopback_int.h" /* the in-memory broker */
 #include "tradebus/node.h"
 
 #define NROLES 6
@@ -25,7 +25,7 @@
 typedef struct {
     char dir[512];
     tb_config cfg;
-    tb_loop_broker *broker;
+    tb__loop_broker *broker;
     tb_node *node[NROLES];
     tb_transport *t[NROLES];
     const tb_transport_type *extra[1]; /* transport types the config may name */
@@ -69,7 +69,7 @@ static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
     tbt_temp_dir(f->dir, sizeof(f->dir));
-    assert_int_equal(tb_loop_broker_create(&f->broker), 0);
+    assert_int_equal(tb__loop_broker_create(&f->broker), 0);
     *state = f;
     return 0;
 }
@@ -81,7 +81,7 @@ static int teardown(void **state)
         tb_node_destroy(f->node[i]);
         tb_transport_destroy(f->t[i]);
     }
-    tb_loop_broker_destroy(f->broker);
+    tb__loop_broker_destroy(f->broker);
     tb_config_free(&f->cfg);
     tbt_remove_tree(f->dir);
     free(f);
@@ -112,7 +112,7 @@ static void start_node(fixture *f, int i)
     const char *const *pats;
     size_t np = tb_node_bindings(f->node[i], &pats);
     snprintf(queue, sizeof(queue), "tradebus.%s", role);
-    assert_int_equal(tb_loop_transport_create(f->broker, queue, pats, np, 5, &f->t[i]), 0);
+    assert_int_equal(tb__loop_transport_create(f->broker, queue, pats, np, 5, &f->t[i]), 0);
     tb_node_attach(f->node[i], f->t[i]);
 }
 
@@ -124,8 +124,8 @@ static int loop_type_create(const tb_transport_type *tt, const tb_transport_para
 {
     char queue[128];
     if (p->component) snprintf(queue, sizeof(queue), "%s.%s", p->run, p->component);
-    int rc = tb_loop_transport_create(tt->ctx, p->component ? queue : NULL, p->bindings,
-                                      p->nbindings, p->delivery_limit, out);
+    int rc = tb__loop_transport_create(tt->ctx, p->component ? queue : NULL, p->bindings,
+                                       p->nbindings, p->delivery_limit, out);
     if (rc) snprintf(err, errlen, "loop: %s", tb_strerror(rc));
     return rc;
 }
@@ -258,8 +258,8 @@ static void test_dist_run_on_a_registered_transport_type(void **state)
     run_all(f, NULL, NULL);
     assert_same_outputs(f);
     /* Each component consumed its own queue, named after the run. */
-    assert_int_equal(tb_loop_queue_depth(f->broker, "viareg.orders"), 0);
-    assert_int_equal(tb_loop_queue_depth(f->broker, "tradebus.orders"), -1);
+    assert_int_equal(tb__loop_queue_depth(f->broker, "viareg.orders"), 0);
+    assert_int_equal(tb__loop_queue_depth(f->broker, "tradebus.orders"), -1);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -296,8 +296,8 @@ static void test_dist_node_rebuilt_from_its_state_mid_run_changes_nothing(void *
             snprintf(p, sizeof(p), "%s/%s.db", f->dir, tb_node_roles()[i]);
             remove(p);
         }
-        tb_loop_broker_destroy(f->broker);
-        assert_int_equal(tb_loop_broker_create(&f->broker), 0);
+        tb__loop_broker_destroy(f->broker);
+        assert_int_equal(tb__loop_broker_create(&f->broker), 0);
         for (int i = 0; i < NROLES; i++)
             start_node(f, i);
         kill_plan k = {victim, 700 + 130 * victim, 0};
@@ -312,7 +312,7 @@ static void test_dist_node_rebuilt_from_its_state_mid_run_changes_nothing(void *
 static void restart_hook(fixture *f, long round, void *ctx)
 {
     (void)ctx;
-    if (round % 997 == 500) tb_loop_broker_restart(f->broker);
+    if (round % 997 == 500) tb__loop_broker_restart(f->broker);
 }
 
 static void test_dist_broker_restarts_change_nothing(void **state)
@@ -331,7 +331,7 @@ static void poison_hook(fixture *f, long round, void *ctx)
     (void)ctx;
     if (round != 300) return;
     tb_transport *t;
-    assert_int_equal(tb_loop_transport_create(f->broker, NULL, NULL, 0, 0, &t), 0);
+    assert_int_equal(tb__loop_transport_create(f->broker, NULL, NULL, 0, 0, &t), 0);
     const char *bad = "{\"type\":\"MarketData\",\"event_id\":";
     tb_msg_out m = {"MarketData.BTCUSDT", "poison-1", "MarketData", NULL, NULL, NULL, bad,
                     strlen(bad)};
@@ -352,7 +352,7 @@ static void test_dist_poison_message_is_dead_lettered_while_the_run_goes_on(void
     for (int i = 0; i < NROLES - 1; i++) {
         char q[64];
         snprintf(q, sizeof(q), "tradebus.%s.dlq", tb_node_roles()[i]);
-        assert_int_equal(tb_loop_queue_depth(f->broker, q), 1);
+        assert_int_equal(tb__loop_queue_depth(f->broker, q), 1);
     }
 }
 
@@ -437,7 +437,7 @@ static void test_dist_signal_shards_each_take_their_symbols(void **state)
         } else {
             snprintf(q, sizeof(q), "tradebus.%s", roles[i]);
         }
-        assert_int_equal(tb_loop_transport_create(f->broker, q, pats, np, 5, &ts[i]), 0);
+        assert_int_equal(tb__loop_transport_create(f->broker, q, pats, np, 5, &ts[i]), 0);
         tb_node_attach(nodes[i], ts[i]);
     }
     int done[7] = {0}, all = 0;

@@ -14,7 +14,6 @@
 #include "indicators.h"
 #include "journal.h"
 #include "legacy.h"
-#include "loopback.h"
 #include "marketdata.h"
 #include "metrics.h"
 #include "monitor.h"
