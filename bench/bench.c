@@ -23,7 +23,8 @@
 
 #include <tradebus/tradebus.h>
 
-#include "../src/core/codec_paths.h" /* the decoder's jansson path alone, for before/after */
+#include "../src/migration/legacy_int.h" /* the monolith's runner, before and after */
+#include "../src/core/codec_paths.h"     /* the decoder's jansson path alone, for before/after */
 #include "bench_dist.h"
 
 /* ---- allocation counting: interpose malloc and friends (glibc) ---- */
@@ -325,17 +326,17 @@ static void emit_percentiles(report *r, const char *prefix, int64_t *lat, size_t
 
 static double legacy_throughput(const tb_config *cfg, const tb_market_data *bars, size_t n)
 {
-    tb_legacy_runner *lr;
+    tb__legacy_runner *lr;
     char err[256];
-    if (tb_legacy_runner_create(cfg, NULL, 0, NULL, NULL, &lr, err, sizeof(err)) != 0) {
+    if (tb__legacy_runner_create(cfg, NULL, 0, NULL, NULL, &lr, err, sizeof(err)) != 0) {
         fprintf(stderr, "bench: legacy: %s\n", err);
         return 0;
     }
     double t0 = now_s();
     for (size_t i = 0; i < n; i++)
-        tb_legacy_runner_on_bar(lr, &bars[i]);
+        tb__legacy_runner_on_bar(lr, &bars[i]);
     double dt = now_s() - t0;
-    tb_legacy_runner_destroy(lr);
+    tb__legacy_runner_destroy(lr);
     return (double)n / dt;
 }
 
@@ -372,16 +373,16 @@ static void bench_before_after(report *r)
     emit(r, "pipeline_vs_monolith_throughput", pipe, "bars/s");
     emit(r, "pipeline_to_monolith_ratio", pipe / mono, "x");
 
-    tb_legacy_runner *lr;
+    tb__legacy_runner *lr;
     char err[256];
     order_probe probe = {0, malloc(n * sizeof(int64_t)), 0, n};
-    if (tb_legacy_runner_create(&cfg, NULL, 0, on_legacy_record, &probe, &lr, err, sizeof(err)) ==
+    if (tb__legacy_runner_create(&cfg, NULL, 0, on_legacy_record, &probe, &lr, err, sizeof(err)) ==
         0) {
         for (size_t i = 0; i < n; i++) {
             probe.t_in = now_ns();
-            tb_legacy_runner_on_bar(lr, &bars[i]);
+            tb__legacy_runner_on_bar(lr, &bars[i]);
         }
-        tb_legacy_runner_destroy(lr);
+        tb__legacy_runner_destroy(lr);
         emit_percentiles(r, "monolith", probe.lat, probe.nlat);
     }
     free(probe.lat);
@@ -545,10 +546,10 @@ static long rss_run(size_t nbars, int monolith)
     if (pid == 0) {
         tb_config cfg;
         tb_pipeline *p = NULL;
-        tb_legacy_runner *lr = NULL;
+        tb__legacy_runner *lr = NULL;
         char err[256];
         if (build_config(&cfg) != 0) _exit(1);
-        if (monolith ? tb_legacy_runner_create(&cfg, NULL, 0, NULL, NULL, &lr, err, sizeof(err))
+        if (monolith ? tb__legacy_runner_create(&cfg, NULL, 0, NULL, NULL, &lr, err, sizeof(err))
                      : tb_pipeline_create(&cfg, NULL, &p, err, sizeof(err)))
             _exit(1);
         walk w = {7, 42000 * TB_DECIMAL_ONE, 1704067200000000000LL};
@@ -556,12 +557,12 @@ static long rss_run(size_t nbars, int monolith)
         for (size_t i = 0; i < nbars; i++) {
             next_bar(&w, &b);
             if (monolith)
-                tb_legacy_runner_on_bar(lr, &b);
+                tb__legacy_runner_on_bar(lr, &b);
             else
                 tb_pipeline_push_bar(p, &b);
         }
         tb_pipeline_destroy(p);
-        tb_legacy_runner_destroy(lr);
+        tb__legacy_runner_destroy(lr);
         tb_config_free(&cfg);
         _exit(0);
     }

@@ -14,7 +14,7 @@
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
 
-#include <tradebus/transport.h>
+#include <tradebus/amqp.h>
 
 #define CONFIRM_BATCH 256
 #define PREFETCH      1000
@@ -271,7 +271,9 @@ int tb_bench_amqp_transport(const char *url, size_t msg_size, size_t n, double *
 out:
     tb_transport_destroy(pub);
     tb_transport_destroy(con);
-    tb_amqp_delete_run(&o, err, sizeof err);
+    tb_transport_param up = {"url", url};
+    tb_transport_params tp = {.run = run, .component = "bench", .params = &up, .nparams = 1};
+    tb_transport_delete_run(tb_transport_builtin("amqp"), &tp, err, sizeof err);
     free(body);
     return rc;
 }

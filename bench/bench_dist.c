@@ -115,17 +115,11 @@ static int run_role(const tb_config *cfg, const char *dir, const char *role, int
         fprintf(stderr, "bench dist: %s: %s\n", role, err);
         return 1;
     }
-    tb_amqp_options ao;
-    memset(&ao, 0, sizeof(ao));
-    ao.url = cfg->bus_url;
-    ao.run = cfg->bus_name;
-    ao.component = role;
-    const char *const *pats;
-    ao.nbindings = tb_node_bindings(n, &pats);
-    for (size_t i = 0; i < ao.nbindings; i++)
-        ao.bindings[i] = pats[i];
+    tb_transport_params tp;
+    tb_config_transport_params(cfg, role, &tp);
+    tp.nbindings = tb_node_bindings(n, &tp.bindings);
     tb_transport *t;
-    if (tb_amqp_transport_create(&ao, &t, err, sizeof(err))) {
+    if (tb_transport_open(cfg->transport, &tp, &t, err, sizeof(err))) {
         fprintf(stderr, "bench dist: %s: %s\n", role, err);
         return 1;
     }
@@ -167,17 +161,14 @@ static int wait_ok(pid_t *pids, int n)
     return bad ? TB_EHANDLER : 0;
 }
 
-static void delete_run(const char *url, const char *run)
+static void delete_run(const tb_config *cfg)
 {
     const char *const *roles = tb_node_roles();
     for (int i = 0; roles[i]; i++) {
-        tb_amqp_options ao;
-        memset(&ao, 0, sizeof(ao));
-        ao.url = url;
-        ao.run = run;
-        ao.component = roles[i];
+        tb_transport_params tp;
+        tb_config_transport_params(cfg, roles[i], &tp);
         char err[256];
-        tb_amqp_delete_run(&ao, err, sizeof(err));
+        tb_transport_delete_run(cfg->transport, &tp, err, sizeof(err));
     }
 }
 
@@ -230,7 +221,7 @@ static int stream_throughput(const char *url, const char *top, const char *data,
     if (wait4(pos, &st, 0, &pr) != pos) rc = rc ? rc : TB_EIO;
     *pos_us = cpu_s(&pr) * 1e6 / (double)n;
     *per_s = t1 > t0 ? (double)n / ((double)(t1 - t0) / 1e9) : 0;
-    delete_run(url, run);
+    delete_run(&cfg);
     tb_config_free(&cfg);
     for (int i = 0; i < 2; i++) {
         close(ready[i]);
@@ -302,7 +293,7 @@ static int strict_run(const char *url, const char *top, const char *data, double
     if (f) fclose(f);
     free(md);
     qsort(*lat, *nlat, sizeof(**lat), cmp_i64);
-    delete_run(url, run);
+    delete_run(&cfg);
     tb_config_free(&cfg);
     close(ready[0]);
     close(ready[1]);

@@ -17,7 +17,8 @@
 
 #include "tb_test_support.h"
 
-#include "tradebus/transport.h"
+#include "tradebus/amqp.h"
+#include "../src/transport/amqp_int.h" /* the admin calls, behind the registry's ops */
 
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
@@ -62,8 +63,8 @@ static void delete_run(const char *run, const char *component)
 {
     tb_amqp_options o = opts(run, component);
     char err[512];
-    int rc = tb_amqp_delete_run(&o, err, sizeof err);
-    if (rc != 0) fail_msg("tb_amqp_delete_run: %s (%s)", tb_strerror(rc), err);
+    int rc = tb__amqp_delete_run(&o, err, sizeof err);
+    if (rc != 0) fail_msg("tb__amqp_delete_run: %s (%s)", tb_strerror(rc), err);
 }
 
 static void publish(tb_transport *t, const char *rk, int i, const char *key, const char *reason,
@@ -95,7 +96,7 @@ static void assert_queue_len(const tb_amqp_options *o, const char *queue, long w
     long messages = -1, consumers = -1;
     /* The ready count of a quorum queue follows the log: give it a moment. */
     for (int i = 0; i < 50; i++) {
-        int rc = tb_amqp_queue_info(o, queue, &messages, &consumers, err, sizeof err);
+        int rc = tb__amqp_queue_info(o, queue, &messages, &consumers, err, sizeof err);
         if (rc != 0) fail_msg("queue_info %s: %s (%s)", queue, tb_strerror(rc), err);
         if (messages == want) return;
         nanosleep(&(struct timespec){0, 20000000}, NULL);
@@ -277,7 +278,7 @@ static void test_amqp_requeued_past_delivery_limit_lands_in_dlq(void **state)
     tb_msg_in got[8];
     memset(got, 0, sizeof got);
     char err[512];
-    int n = tb_amqp_queue_peek(&co, dlq, 8, collect, got, err, sizeof err);
+    int n = tb__amqp_queue_peek(&co, dlq, 8, collect, got, err, sizeof err);
     if (n < 0) fail_msg("peek: %s (%s)", tb_strerror(n), err);
     assert_int_equal(n, 2);
     for (int k = 0; k < 2; k++) {
@@ -447,17 +448,17 @@ static void test_amqp_queue_info_peek_move_and_delete(void **state)
     assert_queue_len(&co, queue, 3);
     assert_queue_len(&co, dlq, 3);
     long messages = -1, consumers = -1;
-    assert_int_equal(tb_amqp_queue_info(&co, queue, &messages, &consumers, err, sizeof err), 0);
+    assert_int_equal(tb__amqp_queue_info(&co, queue, &messages, &consumers, err, sizeof err), 0);
     assert_int_equal(consumers, 0);
     assert_int_equal(
-        tb_amqp_queue_info(&co, "tbtest.no.such.queue", &messages, &consumers, err, sizeof err),
+        tb__amqp_queue_info(&co, "tbtest.no.such.queue", &messages, &consumers, err, sizeof err),
         TB_ENOTFOUND);
 
     /* Peek does not remove, and twice gives the same. */
     for (int round = 0; round < 2; round++) {
         tb_msg_in got[8];
         memset(got, 0, sizeof got);
-        int n = tb_amqp_queue_peek(&co, dlq, 8, collect, got, err, sizeof err);
+        int n = tb__amqp_queue_peek(&co, dlq, 8, collect, got, err, sizeof err);
         if (n < 0) fail_msg("peek: %s (%s)", tb_strerror(n), err);
         assert_int_equal(n, 3);
         for (int k = 0; k < 3; k++) {
@@ -467,18 +468,18 @@ static void test_amqp_queue_info_peek_move_and_delete(void **state)
     }
     tb_msg_in one[8];
     memset(one, 0, sizeof one);
-    assert_int_equal(tb_amqp_queue_peek(&co, dlq, 1, collect, one, err, sizeof err), 1);
+    assert_int_equal(tb__amqp_queue_peek(&co, dlq, 1, collect, one, err, sizeof err), 1);
     assert_queue_len(&co, dlq, 3);
 
     /* Replay one by id, purge the rest; a missing target moves nothing. */
-    assert_int_equal(tb_amqp_queue_move(&co, dlq, queue, "m11", err, sizeof err), 1);
+    assert_int_equal(tb__amqp_queue_move(&co, dlq, queue, "m11", err, sizeof err), 1);
     assert_queue_len(&co, dlq, 2);
     assert_queue_len(&co, queue, 4);
-    assert_int_equal(tb_amqp_queue_move(&co, dlq, "tbtest.no.such.queue", NULL, err, sizeof err),
+    assert_int_equal(tb__amqp_queue_move(&co, dlq, "tbtest.no.such.queue", NULL, err, sizeof err),
                      TB_ENOTFOUND);
     assert_queue_len(&co, dlq, 2);
-    assert_int_equal(tb_amqp_queue_move(&co, dlq, queue, "no-such-id", err, sizeof err), 0);
-    assert_int_equal(tb_amqp_queue_move(&co, dlq, NULL, NULL, err, sizeof err), 2);
+    assert_int_equal(tb__amqp_queue_move(&co, dlq, queue, "no-such-id", err, sizeof err), 0);
+    assert_int_equal(tb__amqp_queue_move(&co, dlq, NULL, NULL, err, sizeof err), 2);
     assert_queue_len(&co, dlq, 0);
 
     /* The replayed message reaches the consumer with its original key. */
@@ -498,9 +499,9 @@ static void test_amqp_queue_info_peek_move_and_delete(void **state)
     tb_transport_destroy(c);
 
     delete_run(run, "c");
-    assert_int_equal(tb_amqp_queue_info(&co, queue, &messages, &consumers, err, sizeof err),
+    assert_int_equal(tb__amqp_queue_info(&co, queue, &messages, &consumers, err, sizeof err),
                      TB_ENOTFOUND);
-    assert_int_equal(tb_amqp_queue_info(&co, dlq, &messages, &consumers, err, sizeof err),
+    assert_int_equal(tb__amqp_queue_info(&co, dlq, &messages, &consumers, err, sizeof err),
                      TB_ENOTFOUND);
     delete_run(run, "c"); /* again: nothing left to delete is not an error */
 }
@@ -567,16 +568,16 @@ static void test_amqp_refuses_out_of_range_options_everywhere(void **state)
     assert_non_null(strstr(err, "out of range"));
     assert_null(t);
     strcpy(err, "stale");
-    assert_int_equal(tb_amqp_queue_info(&o, "q", &msgs, &cons, err, sizeof err), TB_ECONFIG);
+    assert_int_equal(tb__amqp_queue_info(&o, "q", &msgs, &cons, err, sizeof err), TB_ECONFIG);
     assert_non_null(strstr(err, "out of range"));
     o.heartbeat_s = 0;
     o.prefetch = -1;
-    assert_int_equal(tb_amqp_delete_run(&o, err, sizeof err), TB_ECONFIG);
+    assert_int_equal(tb__amqp_delete_run(&o, err, sizeof err), TB_ECONFIG);
     assert_non_null(strstr(err, "out of range"));
     /* A missing queue name is named too, not left as the last call's text. */
     o.prefetch = 0;
     strcpy(err, "stale");
-    assert_int_equal(tb_amqp_queue_info(&o, "", &msgs, &cons, err, sizeof err), TB_EINVAL);
+    assert_int_equal(tb__amqp_queue_info(&o, "", &msgs, &cons, err, sizeof err), TB_EINVAL);
     assert_non_null(strstr(err, "no queue"));
 }
 

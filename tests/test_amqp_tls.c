@@ -14,7 +14,8 @@
 
 #include "tb_test_cli.h"
 #include "tb_test_support.h"
-#include "tradebus/transport.h"
+#include "tradebus/amqp.h"
+#include "../src/transport/amqp_int.h" /* tb__amqp_delete_run */
 
 #define PLAIN_PORT "5685"
 #define TLS_PORT   "5686"
@@ -116,7 +117,7 @@ static void test_amqps_with_the_brokers_ca_carries_messages(void **state)
     assert_memory_equal(in.body, body, in.len);
     assert_int_equal(tb_transport_ack(t, in.tag, in.epoch), 0);
     tb_transport_destroy(t);
-    assert_int_equal(tb_amqp_delete_run(&o, err, sizeof(err)), 0);
+    assert_int_equal(tb__amqp_delete_run(&o, err, sizeof(err)), 0);
 }
 
 static void test_amqps_refuses_a_broker_it_cannot_verify(void **state)

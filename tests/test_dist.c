@@ -17,7 +17,7 @@
 #include "tb_test_cli.h"
 #include "tb_test_support.h"
 #include "tradebus/backtest.h"
-#include "tradebus/loopback.h"
+#include "../src/transport/loopback_int.h" /* the in-memory broker */
 #include "tradebus/node.h"
 
 #define NROLES 6
@@ -25,9 +25,10 @@
 typedef struct {
     char dir[512];
     tb_config cfg;
-    tb_loop_broker *broker;
+    tb__loop_broker *broker;
     tb_node *node[NROLES];
     tb_transport *t[NROLES];
+    const tb_transport_type *extra[1]; /* transport types the config may name */
 } fixture;
 
 static const char *multi_ini =
@@ -58,6 +59,8 @@ static void load_config(fixture *f, const char *extra)
     free(text);
     tb_config_init(&f->cfg);
     int rc = tb_config_load(&f->cfg, path, err, sizeof(err));
+    f->cfg.extra_transports = f->extra;
+    f->cfg.nextra_transports = f->extra[0] ? 1 : 0;
     if (!rc) rc = tb_config_build(&f->cfg, err, sizeof(err));
     if (rc) fail_msg("config: %s", err);
 }
@@ -66,7 +69,7 @@ static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
     tbt_temp_dir(f->dir, sizeof(f->dir));
-    assert_int_equal(tb_loop_broker_create(&f->broker), 0);
+    assert_int_equal(tb__loop_broker_create(&f->broker), 0);
     *state = f;
     return 0;
 }
@@ -78,7 +81,7 @@ static int teardown(void **state)
         tb_node_destroy(f->node[i]);
         tb_transport_destroy(f->t[i]);
     }
-    tb_loop_broker_destroy(f->broker);
+    tb__loop_broker_destroy(f->broker);
     tb_config_free(&f->cfg);
     tbt_remove_tree(f->dir);
     free(f);
@@ -109,7 +112,51 @@ static void start_node(fixture *f, int i)
     const char *const *pats;
     size_t np = tb_node_bindings(f->node[i], &pats);
     snprintf(queue, sizeof(queue), "tradebus.%s", role);
-    assert_int_equal(tb_loop_transport_create(f->broker, queue, pats, np, 5, &f->t[i]), 0);
+    assert_int_equal(tb__loop_transport_create(f->broker, queue, pats, np, 5, &f->t[i]), 0);
+    tb_node_attach(f->node[i], f->t[i]);
+}
+
+/* The in-memory broker as a transport type of this test's own: the nodes
+ * below get their transports through the registry, as `tradebus component`
+ * does, from a config that says [bus] type = loop. */
+static int loop_type_create(const tb_transport_type *tt, const tb_transport_params *p,
+                            tb_transport **out, char *err, size_t errlen)
+{
+    char queue[128];
+    if (p->component) snprintf(queue, sizeof(queue), "%s.%s", p->run, p->component);
+    int rc = tb__loop_transport_create(tt->ctx, p->component ? queue : NULL, p->bindings,
+                                       p->nbindings, p->delivery_limit, out);
+    if (rc) snprintf(err, errlen, "loop: %s", tb_strerror(rc));
+    return rc;
+}
+
+static tb_transport_type loop_type = {
+    .name = "loop",
+    .help = "this test's in-memory broker",
+    .create = loop_type_create,
+};
+
+static void start_node_via_registry(fixture *f, int i)
+{
+    const char *role = tb_node_roles()[i];
+    char state[700], out[600], err[512] = "";
+    snprintf(state, sizeof(state), "%s/%s.db", f->dir, role);
+    snprintf(out, sizeof(out), "%s/dist", f->dir);
+    tb_node_options o;
+    memset(&o, 0, sizeof(o));
+    o.role = role;
+    o.state_path = state;
+    o.out_dir = out;
+    o.window = 16;
+    o.log = log_line;
+    o.log_ctx = (void *)role;
+    int rc = tb_node_create(&f->cfg, &o, &f->node[i], err, sizeof(err));
+    if (rc) fail_msg("%s: %s", role, err);
+    tb_transport_params tp;
+    tb_config_transport_params(&f->cfg, role, &tp);
+    tp.nbindings = tb_node_bindings(f->node[i], &tp.bindings);
+    rc = tb_transport_open(f->cfg.transport, &tp, &f->t[i], err, sizeof(err));
+    if (rc) fail_msg("%s: %s", role, err);
     tb_node_attach(f->node[i], f->t[i]);
 }
 
@@ -195,6 +242,26 @@ static void test_dist_run_writes_the_embedded_outputs(void **state)
     assert_int_equal(r->bars, 5760);
 }
 
+/* A transport type registered by the program, chosen by [bus] type, runs
+ * the distributed run as well as any built-in: the registry is all a new
+ * broker needs. */
+static void test_dist_run_on_a_registered_transport_type(void **state)
+{
+    fixture *f = *state;
+    loop_type.ctx = f->broker;
+    f->extra[0] = &loop_type;
+    load_config(f, "[bus]\ntype = loop\nname = viareg\n");
+    assert_ptr_equal(f->cfg.transport, &loop_type);
+    embedded(f);
+    for (int i = 0; i < NROLES; i++)
+        start_node_via_registry(f, i);
+    run_all(f, NULL, NULL);
+    assert_same_outputs(f);
+    /* Each component consumed its own queue, named after the run. */
+    assert_int_equal(tb__loop_queue_depth(f->broker, "viareg.orders"), 0);
+    assert_int_equal(tb__loop_queue_depth(f->broker, "tradebus.orders"), -1);
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -229,8 +296,8 @@ static void test_dist_node_rebuilt_from_its_state_mid_run_changes_nothing(void *
             snprintf(p, sizeof(p), "%s/%s.db", f->dir, tb_node_roles()[i]);
             remove(p);
         }
-        tb_loop_broker_destroy(f->broker);
-        assert_int_equal(tb_loop_broker_create(&f->broker), 0);
+        tb__loop_broker_destroy(f->broker);
+        assert_int_equal(tb__loop_broker_create(&f->broker), 0);
         for (int i = 0; i < NROLES; i++)
             start_node(f, i);
         kill_plan k = {victim, 700 + 130 * victim, 0};
@@ -245,7 +312,7 @@ static void test_dist_node_rebuilt_from_its_state_mid_run_changes_nothing(void *
 static void restart_hook(fixture *f, long round, void *ctx)
 {
     (void)ctx;
-    if (round % 997 == 500) tb_loop_broker_restart(f->broker);
+    if (round % 997 == 500) tb__loop_broker_restart(f->broker);
 }
 
 static void test_dist_broker_restarts_change_nothing(void **state)
@@ -264,7 +331,7 @@ static void poison_hook(fixture *f, long round, void *ctx)
     (void)ctx;
     if (round != 300) return;
     tb_transport *t;
-    assert_int_equal(tb_loop_transport_create(f->broker, NULL, NULL, 0, 0, &t), 0);
+    assert_int_equal(tb__loop_transport_create(f->broker, NULL, NULL, 0, 0, &t), 0);
     const char *bad = "{\"type\":\"MarketData\",\"event_id\":";
     tb_msg_out m = {"MarketData.BTCUSDT", "poison-1", "MarketData", NULL, NULL, NULL, bad,
                     strlen(bad)};
@@ -285,7 +352,7 @@ static void test_dist_poison_message_is_dead_lettered_while_the_run_goes_on(void
     for (int i = 0; i < NROLES - 1; i++) {
         char q[64];
         snprintf(q, sizeof(q), "tradebus.%s.dlq", tb_node_roles()[i]);
-        assert_int_equal(tb_loop_queue_depth(f->broker, q), 1);
+        assert_int_equal(tb__loop_queue_depth(f->broker, q), 1);
     }
 }
 
@@ -370,7 +437,7 @@ static void test_dist_signal_shards_each_take_their_symbols(void **state)
         } else {
             snprintf(q, sizeof(q), "tradebus.%s", roles[i]);
         }
-        assert_int_equal(tb_loop_transport_create(f->broker, q, pats, np, 5, &ts[i]), 0);
+        assert_int_equal(tb__loop_transport_create(f->broker, q, pats, np, 5, &ts[i]), 0);
         tb_node_attach(nodes[i], ts[i]);
     }
     int done[7] = {0}, all = 0;
@@ -500,6 +567,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dist_run_writes_the_embedded_outputs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dist_run_on_a_registered_transport_type, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             test_dist_node_rebuilt_from_its_state_mid_run_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dist_broker_restarts_change_nothing, setup, teardown),

@@ -23,7 +23,7 @@
 #include "tb_test_support.h"
 #include "tradebus/codec.h"
 #include "tradebus/node.h"
-#include "tradebus/transport.h"
+#include "tradebus/amqp.h"
 
 #define BARS_PER_SYMBOL 500
 #define NPROC           6

@@ -21,6 +21,7 @@
 #include "tradebus/backtest.h"
 #include "tradebus/config.h"
 #include "tradebus/legacy.h"
+#include "../src/migration/legacy_int.h" /* the monolith's runner */
 #include "tradebus/marketdata.h"
 #include "tradebus/tradelog.h"
 
@@ -170,16 +171,16 @@ static const tb_legacy_strategy *const extras[] = {&scripted};
 
 /* Feeds bars through a runner; records into out, result into res. */
 static void run_bars(const tb_config *cfg, const tb_market_data *bars, size_t n, rec_list *out,
-                     tb_legacy_result *res)
+                     tb__legacy_result *res)
 {
-    tb_legacy_runner *r = NULL;
+    tb__legacy_runner *r = NULL;
     char err[512] = "";
-    int rc = tb_legacy_runner_create(cfg, extras, 1, collect, out, &r, err, sizeof(err));
+    int rc = tb__legacy_runner_create(cfg, extras, 1, collect, out, &r, err, sizeof(err));
     if (rc) fail_msg("runner: %s", err);
     for (size_t i = 0; i < n; i++)
-        assert_int_equal(tb_legacy_runner_on_bar(r, &bars[i]), 0);
-    assert_int_equal(tb_legacy_runner_finish(r, res), 0);
-    tb_legacy_runner_destroy(r);
+        assert_int_equal(tb__legacy_runner_on_bar(r, &bars[i]), 0);
+    assert_int_equal(tb__legacy_runner_finish(r, res), 0);
+    tb__legacy_runner_destroy(r);
 }
 
 /* ---- expected records --------------------------------------------------------- */
@@ -294,7 +295,7 @@ static void test_legacy_sma_cross_hand_computed_records(void **state)
                                              "strategy.s1.symbol=BTCUSDT", "strategy.s1.fast=2",
                                              "strategy.s1.slow=3", "strategy.s1.quantity=1", NULL});
     rec_list l = {0};
-    tb_legacy_result res;
+    tb__legacy_result res;
     run_bars(&cfg, bars, 11, &l, &res);
 
     assert_int_equal(l.n, 9);
@@ -339,7 +340,7 @@ static void test_legacy_partial_fills_over_bars_with_participation(void **state)
     scripted_config(&cfg, (const char *const[]){"exchange.max_volume_participation=0.1", NULL},
                     "1");
     rec_list l = {0};
-    tb_legacy_result res;
+    tb__legacy_result res;
     run_bars(&cfg, bars, 6, &l, &res);
 
     assert_int_equal(l.n, 9);
@@ -375,7 +376,7 @@ static void test_legacy_participation_capacity_is_shared_oldest_first(void **sta
     use_type(&cfg, 0, "scripted", &p1, 1);
     use_type(&cfg, 1, "scripted", &p2, 1);
     rec_list l = {0};
-    tb_legacy_result res;
+    tb__legacy_result res;
     run_bars(&cfg, bars, 3, &l, &res);
 
     /* 4 signal/order records, then bar 1: s1 0.4; bar 2: s1 0.2, s2 0.2. */
@@ -410,7 +411,7 @@ static void test_legacy_limit_order_price_and_through_fill(void **state)
                                           "strategy.s1.limit_offset_bps=100", NULL},
                     "1,0,-1");
     rec_list l = {0};
-    tb_legacy_result res;
+    tb__legacy_result res;
     run_bars(&cfg, bars, 4, &l, &res);
 
     assert_int_equal(l.n, 9);
@@ -443,7 +444,7 @@ static void test_legacy_market_slippage_rounds_to_tick(void **state)
         (const char *const[]){"exchange.slippage_bps=5", "symbol.BTCUSDT.tick_size=0.01", NULL},
         "1,-1");
     rec_list l = {0};
-    tb_legacy_result res;
+    tb__legacy_result res;
     run_bars(&cfg, bars, 3, &l, &res);
 
     assert_int_equal(l.n, 9);
@@ -469,7 +470,7 @@ static void test_legacy_rejects_order_without_cash_and_reverts_target(void **sta
     tb_config cfg;
     scripted_config(&cfg, (const char *const[]){"backtest.initial_cash=100", NULL}, "f10,f10");
     rec_list l = {0};
-    tb_legacy_result res;
+    tb__legacy_result res;
     run_bars(&cfg, bars, 3, &l, &res);
 
     assert_int_equal(l.n, 5);
@@ -506,7 +507,7 @@ static void test_legacy_open_orders_hold_cash_back(void **state)
     use_type(&cfg, 0, "scripted", &p1, 1);
     use_type(&cfg, 1, "scripted", &p2, 1);
     rec_list l = {0};
-    tb_legacy_result res;
+    tb__legacy_result res;
     run_bars(&cfg, bars, 3, &l, &res);
 
     assert_int_equal(res.orders, 3);
@@ -532,7 +533,7 @@ static void test_legacy_no_fill_on_the_bar_the_order_was_sent(void **state)
     tb_config cfg;
     scripted_config(&cfg, (const char *const[]){"exchange.fee_bps=0", NULL}, "1");
     rec_list l = {0};
-    tb_legacy_result res;
+    tb__legacy_result res;
     run_bars(&cfg, bars, 3, &l, &res);
 
     assert_int_equal(l.n, 5);
@@ -557,7 +558,7 @@ static void test_legacy_flip_closes_then_opens_the_rest(void **state)
     tb_config cfg;
     scripted_config(&cfg, (const char *const[]){"exchange.fee_bps=0", NULL}, "1,-2,1");
     rec_list l = {0};
-    tb_legacy_result res;
+    tb__legacy_result res;
     run_bars(&cfg, bars, 4, &l, &res);
 
     assert_int_equal(count_kind(&l, TB_REC_POSITION), 3);
@@ -654,9 +655,9 @@ static void test_legacy_unknown_strategy_type_names_the_key(void **state)
     tb_config cfg;
     scripted_config(&cfg, NULL, "1");
     use_type(&cfg, 0, "no_such", NULL, 0);
-    tb_legacy_runner *r = NULL;
+    tb__legacy_runner *r = NULL;
     char err[300] = "";
-    assert_int_equal(tb_legacy_runner_create(&cfg, NULL, 0, NULL, NULL, &r, err, sizeof(err)),
+    assert_int_equal(tb__legacy_runner_create(&cfg, NULL, 0, NULL, NULL, &r, err, sizeof(err)),
                      TB_ECONFIG);
     assert_null(r);
     assert_string_equal(err, "[strategy.s1] type: unknown strategy type 'no_such'");
@@ -678,7 +679,7 @@ static void test_legacy_type_prefix_names_the_legacy_strategy(void **state)
     const tb_param p[] = {{"period", "1"}};
     use_type(&cfg, 0, "legacy:legacy_breakout", p, 1);
     rec_list l = {0};
-    tb_legacy_result res;
+    tb__legacy_result res;
     run_bars(&cfg, bars, 3, &l, &res);
     /* Bar 1 closes at 11 above bar 0's high of 10: buy 1, filled at 12. */
     assert_int_equal(l.n, 5);
@@ -722,9 +723,10 @@ static void test_legacy_bad_param_names_the_key_like_the_pipeline(void **state)
         tb_config cfg;
         scripted_config(&cfg, NULL, "1");
         use_type(&cfg, 0, cases[i].type, cases[i].p, cases[i].n);
-        tb_legacy_runner *r = NULL;
-        assert_int_equal(tb_legacy_runner_create(&cfg, NULL, 0, NULL, NULL, &r, lerr, sizeof(lerr)),
-                         TB_ECONFIG);
+        tb__legacy_runner *r = NULL;
+        assert_int_equal(
+            tb__legacy_runner_create(&cfg, NULL, 0, NULL, NULL, &r, lerr, sizeof(lerr)),
+            TB_ECONFIG);
         assert_string_equal(lerr, want);
         tb_config_free(&cfg);
     }
@@ -868,10 +870,10 @@ static parity_counts expect_parity(const tb_config *cfg, const tb_strategy_vtabl
 {
     rec_list pipe = {0}, legacy = {0};
     tb_backtest_result pres;
-    tb_legacy_result lres;
+    tb__legacy_result lres;
     char err[512] = "";
     run_pipeline(cfg, pextra, npextra, &pipe, &pres);
-    int rc = tb_legacy_run(cfg, lextra, nlextra, collect, &legacy, &lres, err, sizeof(err));
+    int rc = tb__legacy_run(cfg, lextra, nlextra, collect, &legacy, &lres, err, sizeof(err));
     if (rc) fail_msg("legacy run: %s", err);
 
     assert_int_equal(pres.dead_letters, 0);

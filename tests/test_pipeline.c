@@ -221,6 +221,36 @@ static void test_pipeline_exchange_cash_agrees_with_position_pnl(void **state)
     tb_config_free(&cfg);
 }
 
+/* The components' table (event.h) gives exactly the identities that were
+ * spelled out by hand before it: event ids and a distributed run's order
+ * depend on them. */
+static void test_pipeline_component_identities_are_the_tables(void **state)
+{
+    (void)state;
+    static const char *const pubs[] = {"risk",    "orders",  "positions", "signal",
+                                       "summary", "monitor", NULL};
+    const char *const *got = tb_pipeline_publishers();
+    for (size_t i = 0; pubs[i]; i++)
+        assert_string_equal(got[i], pubs[i]);
+    assert_null(got[6]);
+    static const char *const roles[] = {"signal",  "orders", "positions", "risk",
+                                        "monitor", "feed",   NULL};
+    const char *const *r = tb_node_roles();
+    for (size_t i = 0; roles[i]; i++)
+        assert_string_equal(r[i], roles[i]);
+    assert_null(r[6]);
+    assert_int_equal(TB_ROLE_SIGNAL, 1);
+    assert_int_equal(TB_ROLE_ORDERS, 2);
+    assert_int_equal(TB_ROLE_POSITIONS, 4);
+    assert_int_equal(TB_ROLE_RISK, 8);
+    assert_int_equal(TB_ROLE_MONITOR, 16);
+    assert_int_equal(TB_ROLE_ALL, 31);
+    assert_int_equal(TB_SRC_COUNT, 8);
+    assert_string_equal(tb_source_name(TB_SRC_MARKET_DATA), "market_data");
+    assert_string_equal(tb_source_name(TB_SRC_POSITIONS), "positions");
+    assert_string_equal(tb_source_name(TB_SRC_EXCHANGE), "exchange");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -228,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_pipeline_risk_rejection_reverts_strategy_target),
         cmocka_unit_test(test_pipeline_drawdown_halts_new_risk_but_lets_position_close),
         cmocka_unit_test(test_pipeline_exchange_cash_agrees_with_position_pnl),
+        cmocka_unit_test(test_pipeline_component_identities_are_the_tables),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,18 +56,23 @@ typedef struct {
     int interrupted;
 } tb_backtest_result;
 
-/* The components a pipeline holds (tb_pipeline_options.roles). A process of
+/* The components a pipeline holds (tb_pipeline_options.roles): one bit per
+ * component of TB_COMPONENT_MAP (event.h), TB_ROLE_<ID> = 1 << (process - 1):
+ * TB_ROLE_SIGNAL 1, ORDERS 2, POSITIONS 4, RISK 8, MONITOR 16. A process of
  * a distributed run holds one role; the embedded default holds them all.
  * ORDERS also holds a Risk Manager for its pre-trade checks, fed the same
  * events as the RISK process's (what it publishes on its own is the RISK
  * process's to send). MONITOR holds the monitor and the summary's PnL book. */
 enum {
-    TB_ROLE_SIGNAL = 1,
-    TB_ROLE_ORDERS = 2,
-    TB_ROLE_POSITIONS = 4,
-    TB_ROLE_RISK = 8,
-    TB_ROLE_MONITOR = 16,
-    TB_ROLE_ALL = 31
+#define TB__ROLE_BIT(id, value, name, slot, process) TB_ROLE_##id = 1 << ((process)-1),
+#define TB__ROLE_OR(id, value, name, slot, process)  | TB_ROLE_##id
+#define TB__ROLE_NONE(...)
+    TB_COMPONENT_MAP(TB__ROLE_NONE, TB__ROLE_BIT, TB__ROLE_NONE)
+    /* every component */
+    TB_ROLE_ALL = 0 TB_COMPONENT_MAP(TB__ROLE_NONE, TB__ROLE_OR, TB__ROLE_NONE)
+#undef TB__ROLE_BIT
+#undef TB__ROLE_OR
+#undef TB__ROLE_NONE
 };
 
 typedef struct {
@@ -121,8 +126,9 @@ TB_EXPORT int tb_backtest_result_finish(tb_backtest_result *res);
 /* The Risk Manager's trading state (ACTIVE when the pipeline holds none). */
 TB_EXPORT tb_trading_state tb_pipeline_trading_state(const tb_pipeline *p);
 /* The names components subscribe (and publish) under, in the embedded
- * pipeline's subscription order: "risk", "orders", "positions", "signal",
- * "summary", "monitor", then NULL. An event's place in a run depends on it. */
+ * pipeline's subscription order (their slots in TB_COMPONENT_MAP, event.h):
+ * "risk", "orders", "positions", "signal", "summary", "monitor", then NULL.
+ * An event's id and place in a run depend on it. */
 TB_EXPORT const char *const *tb_pipeline_publishers(void);
 /* Frees every component. NULL is a no-op. */
 TB_EXPORT void tb_pipeline_destroy(tb_pipeline *p);

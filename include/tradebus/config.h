@@ -24,10 +24,15 @@
  *   [risk]      max_position, max_order_notional, max_open_orders,
  *               price_band_pct, max_orders_per_minute, max_drawdown_pct [all 0 = off],
  *               halt_action = reduce_only|close_all [reduce_only]
- *   [bus]       max_retries [2], ring_capacity [1024], type = memory|amqp [memory],
- *               url [amqp://127.0.0.1:5672/], name [tradebus], state_dir [tradebus-state],
- *               prefetch [1000], delivery_limit [5], window [64], order = strict|stream,
- *               tls_ca [/etc/ssl/certs/ca-certificates.crt], signal_shards [none]
+ *   [bus]       max_retries [2], ring_capacity [1024], type [memory]: a transport
+ *               type (transport.h) — memory (one process), amqp (RabbitMQ), or
+ *               one of extra_transports —, name [tradebus], state_dir
+ *               [tradebus-state], delivery_limit [5], window [64], order =
+ *               strict|stream [strict], signal_shards [none]; and the
+ *               transport type's own keys, checked by the type (amqp: url
+ *               [amqp://127.0.0.1:5672/], tls_ca
+ *               [/etc/ssl/certs/ca-certificates.crt], prefetch [1000]). A key
+ *               of another known type is checked by it and left unused.
  *   [output]    event_log = true|false [true], fills = true|false [true],
  *               report = true|false [true] (report.html; needs the event log)
  *   [journal]   path (none: no journal), sync = full|normal|off [normal],
@@ -58,6 +63,7 @@
 #include "risk.h"
 #include "sim_exchange.h"
 #include "strategy.h"
+#include "transport.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -123,12 +129,15 @@ typedef struct tb_config {
     int max_retries;
     size_t ring_capacity;
     /* [bus] distributed mode (docs/scaling.md). Strings owned; NULL = default. */
-    int bus_amqp;           /* type = memory (0, the default) | amqp (1) */
-    char *bus_url;          /* url [amqp://127.0.0.1:5672/]; credentials: see transport.h */
+    /* type [memory]: the transport type (borrowed: a built-in or one of
+     * extra_transports). A type without create (memory) runs in one process. */
+    const tb_transport_type *transport;
+    /* The type's own [bus] keys, as written (key and value borrowed from the
+     * entries; tb_config_transport_params() hands them to the type). */
+    tb_transport_param *bus_params;
+    size_t nbus_params;
     char *bus_name;         /* name [tradebus]: prefix of the run's exchanges and queues */
     char *bus_state_dir;    /* state_dir [tradebus-state]: each process's SQLite state */
-    char *bus_tls_ca;       /* tls_ca [system bundle]: the CA that signed an amqps:// broker */
-    int bus_prefetch;       /* prefetch [1000] */
     int bus_delivery_limit; /* delivery_limit [5] */
     int bus_window;         /* window [64]: bars the feed publishes ahead */
     int bus_stream;         /* order = strict (0, the default) | stream (1): see node.h */
@@ -156,6 +165,11 @@ typedef struct tb_config {
      * NAME` is accepted and its keys checked (exchange_registry.h). */
     const tb_exchange_type *const *extra_exchanges;
     size_t nextra_exchanges;
+    /* Transport types the program adds to the built-ins (borrowed), looked
+     * up first. Set them before tb_config_build() so `[bus] type = NAME` is
+     * accepted and the type's own keys are checked. */
+    const tb_transport_type *const *extra_transports;
+    size_t nextra_transports;
 } tb_config;
 
 /* Zeroes cfg (call before anything else). */
@@ -193,6 +207,16 @@ TB_EXPORT int tb_config_check_symbols(const tb_config *cfg, const char *const *s
 struct tb_legacy_adapter; /* legacy.h */
 TB_EXPORT const tb_strategy_vtable *tb_config_resolve_type(const tb_config *cfg, const char *type,
                                                            struct tb_legacy_adapter *adapter);
+/* The transport type called name: one of cfg's extra_transports, else a
+ * built-in (case-insensitive). NULL if the name is unknown. */
+TB_EXPORT const tb_transport_type *tb_config_resolve_transport(const tb_config *cfg,
+                                                               const char *name);
+/* What cfg's transport type (cfg->transport) is given to attach the process
+ * called component (NULL: none, for admin ops): the run's name, delivery
+ * limit and the type's own keys, borrowed from cfg; no bindings (the node
+ * knows them: tb_node_bindings()). cfg must be built. */
+TB_EXPORT void tb_config_transport_params(const tb_config *cfg, const char *component,
+                                          tb_transport_params *out);
 /* A 64-bit fingerprint of what decides a run's events: every entry except
  * [journal] and [output], in sorted order, and the data specs. Two configs
  * with equal hashes run the same; a journal records its run's hash. */
@@ -205,9 +229,10 @@ TB_EXPORT void tb_config_md_options(const tb_config *cfg, tb_md_config *out);
 TB_EXPORT void tb_config_free(tb_config *cfg);
 /* Writes a built config's effective values to out, grouped by section in the
  * INI's own names, one "key = value" line each followed by "(default)" when
- * the value is the default or "(default D)" when it is not ([bus] url with
- * its password masked, credentials as their specs; [exchange] with its
- * type's description and every key of the type's table); then each
+ * the value is the default or "(default D)" when it is not (a transport
+ * type's keys as the type shows them: amqp's url with its password masked;
+ * credentials as their specs; [exchange] with its type's description and
+ * every key of the type's table); then each
  * [symbol.SYM] and [strategy.ID] with its params as written (the built-in
  * type's params and defaults in a note line), and every data spec.
  * 0, TB_EINVAL (cfg not built), TB_EIO (write failed). */

@@ -33,7 +33,8 @@ extern "C" {
     X(TB_EEOF, -16, "end of input")                                                                \
     X(TB_ETIMEOUT, -17, "timed out")                                                               \
     X(TB_ECONN, -18, "connection to the broker lost")                                              \
-    X(TB_ECANCELED, -19, "canceled")
+    X(TB_ECANCELED, -19, "canceled")                                                               \
+    X(TB_ENOTSUP, -20, "not supported")
 
 typedef enum {
 #define TB__ERR_ENUM(name, value, msg) name = value,

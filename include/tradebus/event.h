@@ -116,17 +116,49 @@ typedef enum {
     TB_REJECT_DUPLICATE = 7 /* client order id already used */
 } tb_reject_reason;
 
-/* Component that published an event. */
+/* The components, and the other sources of events: the one table their
+ * identities are read from — tb_source and its names, the names the
+ * components subscribe to the bus under, their publisher slots, and the
+ * processes of a distributed run (TB_ROLE_*, backtest.h; tb_node_roles(),
+ * node.h). A new component is one row here (and its code).
+ *
+ *   S(ID, value, name)                 a source that is no component
+ *   C(ID, value, name, slot, process)  a component
+ *   H(ID, name, slot, process)         a subscriber the pipeline hosts beside
+ *                                      a component, in its process (the
+ *                                      summary's PnL book, beside the monitor)
+ *
+ * value    TB_SRC_<ID> = value, the event's source; append-only. Rows are in
+ *          value order (the last one sets TB_SRC_COUNT).
+ * name     the source on the wire; a component's or hosted subscriber's name
+ *          on the bus (dead letters name it); a component's role, process,
+ *          queue and state file in a distributed run
+ * slot     1 + its place in the embedded pipeline's subscription order: the
+ *          counter its events' ids are taken from (tb_bus_config.publishers),
+ *          and its rank in a distributed run's order. Slots are 1..n, each
+ *          once. Changing one changes every event id of a run.
+ * process  1 + its process's place in a distributed run (the order their
+ *          step reports are awaited in, and processes are listed in);
+ *          TB_ROLE_<ID> = 1 << (process - 1). Components are 1..n, each once. */
+#define TB_COMPONENT_MAP(S, C, H)                                                                  \
+    S(UNKNOWN, 0, "unknown")                                                                       \
+    S(MARKET_DATA, 1, "market_data")                                                               \
+    C(SIGNAL, 2, "signal", 4, 1)                                                                   \
+    C(ORDERS, 3, "orders", 2, 2)                                                                   \
+    C(POSITIONS, 4, "positions", 3, 3)                                                             \
+    C(RISK, 5, "risk", 1, 4)                                                                       \
+    C(MONITOR, 6, "monitor", 6, 5)                                                                 \
+    H(SUMMARY, "summary", 5, 5)                                                                    \
+    S(EXCHANGE, 7, "exchange")
+
+/* Component (or other source) that published an event. */
 typedef enum {
-    TB_SRC_UNKNOWN = 0,
-    TB_SRC_MARKET_DATA = 1,
-    TB_SRC_SIGNAL = 2,
-    TB_SRC_ORDERS = 3,
-    TB_SRC_POSITIONS = 4,
-    TB_SRC_RISK = 5,
-    TB_SRC_MONITOR = 6,
-    TB_SRC_EXCHANGE = 7,
-    TB_SRC_COUNT
+#define TB__SRC_ENUM(id, value, ...) TB_SRC_##id = value,
+#define TB__SRC_NONE(...)
+    TB_COMPONENT_MAP(TB__SRC_ENUM, TB__SRC_ENUM, TB__SRC_NONE)
+#undef TB__SRC_ENUM
+#undef TB__SRC_NONE
+        TB_SRC_COUNT /* one past the last source */
 } tb_source;
 
 typedef struct {

@@ -16,7 +16,10 @@
  * Old-style strategies (tb_legacy_strategy) are a state and a function that
  * sees one bar and returns the signed quantity it wants to trade. The
  * built-in strategy types (sma_cross, rsi_reversion, bollinger_breakout) are
- * implemented that way inside the monolith, and more can be registered. */
+ * implemented that way inside the monolith, and more can be registered.
+ * This header is the old-style interface, the bundled strategies, the
+ * adapter, and the one check the CLI needs; the monolith's runner itself is
+ * not for library users (it is reached through tb_parity and tb_shadow). */
 #ifndef TRADEBUS_LEGACY_H
 #define TRADEBUS_LEGACY_H
 
@@ -79,46 +82,15 @@ typedef struct tb_legacy_adapter {
 /* Fills ad so that ad->vt runs ls (borrowed) on the pipeline under ls->name. */
 TB_EXPORT void tb_legacy_adapter_init(tb_legacy_adapter *ad, const tb_legacy_strategy *ls);
 
-/* ---- the monolith ---- */
+/* ---- the monolith ----
+ * Its runner is internal (src/migration/legacy_int.h): programs compare a
+ * config's run on it with the pipeline's through parity.h and shadow.h. */
 
-typedef struct tb_legacy_runner tb_legacy_runner;
-
-typedef struct {
-    tb_decimal realized_pnl, unrealized_pnl, fees, final_equity, cash;
-    uint64_t bars, signals, orders, fills, rejected;
-} tb_legacy_result;
-
-/* Builds the monolith for a built config (borrowed for the runner's life):
- * each [strategy.ID] runs the legacy strategy of its type (a type written
- * "legacy:NAME" runs NAME). Records go to sink(ctx) (may be NULL). extra:
- * more legacy strategies, looked up first. emit_hold and [risk] are ignored
- * (a legacy strategy has no HOLD, the monolith no risk manager). TB_ECONFIG
- * with "[strategy.ID] ..." in err, TB_EMISUSE if cfg is not built, TB_ENOMEM. */
 /* 0 if the monolith models everything cfg (built) asks for; else
  * TB_ECONFIG naming the first key it does not (halts, stops and targets,
  * sizing, time in force, expiry) — a comparison would only report
- * divergences. tb_legacy_runner_create() checks it first. */
+ * divergences. The monolith checks it before it runs. */
 TB_EXPORT int tb_legacy_check_config(const tb_config *cfg, char *err, size_t errlen);
-TB_EXPORT int tb_legacy_runner_create(const tb_config *cfg, const tb_legacy_strategy *const *extra,
-                                      size_t nextra, tb_record_sink sink, void *ctx,
-                                      tb_legacy_runner **out, char *err, size_t errlen);
-/* One turn of the loop for one bar (bars in close-time order): fills of the
- * symbol's older orders (a FILL then a POSITION record each, at the bar's
- * open time), then the symbol's strategies in config order (a SIGNAL and an
- * ORDER record per trade, at the bar's close time). 0 or an error; a failing
- * strategy does not keep the others from the bar, the first error is
- * returned. */
-TB_EXPORT int tb_legacy_runner_on_bar(tb_legacy_runner *r, const tb_market_data *bar);
-/* Emits the FINAL record and fills res. */
-TB_EXPORT int tb_legacy_runner_finish(tb_legacy_runner *r, tb_legacy_result *res);
-/* NULL is a no-op. */
-TB_EXPORT void tb_legacy_runner_destroy(tb_legacy_runner *r);
-
-/* The whole legacy run over the config's data files. TB_EDATA/TB_EIO with
- * "file:line: ..." in err, TB_ECONFIG. */
-TB_EXPORT int tb_legacy_run(const tb_config *cfg, const tb_legacy_strategy *const *extra,
-                            size_t nextra, tb_record_sink sink, void *ctx, tb_legacy_result *res,
-                            char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

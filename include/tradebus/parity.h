@@ -91,7 +91,8 @@ TB_EXPORT int tb_parity_add_pipeline_run(tb_parity *p, const struct tb_config *c
                                          char *err, size_t errlen);
 /* Runs the bundled legacy monolith on cfg's data and adds its trade log as
  * the LEGACY side (copy as above). extra: the program's own old-style
- * strategies (may be NULL). Errors as tb_legacy_run. */
+ * strategies (may be NULL). TB_EDATA / TB_EIO with "file:line: ..." in
+ * err, TB_ECONFIG (what the monolith cannot model: tb_legacy_check_config). */
 struct tb_legacy_strategy; /* legacy.h */
 TB_EXPORT int tb_parity_add_legacy_run(tb_parity *p, const struct tb_config *cfg,
                                        const struct tb_legacy_strategy *const *extra, size_t nextra,

@@ -2,6 +2,7 @@
 #ifndef TRADEBUS_TRADEBUS_H
 #define TRADEBUS_TRADEBUS_H
 
+#include "amqp.h"
 #include "backtest.h"
 #include "bus.h"
 #include "codec.h"
@@ -15,7 +16,6 @@
 #include "journal.h"
 #include "legacy.h"
 #include "loop.h"
-#include "loopback.h"
 #include "marketdata.h"
 #include "metrics.h"
 #include "monitor.h"

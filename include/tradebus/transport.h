@@ -2,10 +2,12 @@
  *
  * A transport is one process's attachment to a message broker: it publishes
  * messages to the run's topic exchange and consumes the process's own queue.
- * Two implementations share this interface: AMQP (RabbitMQ through
- * librabbitmq, tb_amqp_transport_create) and an in-memory loopback broker
- * (tb_loop_broker) that runs several processes' worth of nodes inside one
- * test program.
+ * A run's [bus] type (config.h) names the transport type its processes use,
+ * looked up in a registry (tb_transport_type below): the built-ins are
+ * memory (one process, no transport at all) and amqp (RabbitMQ through
+ * librabbitmq, amqp.h); a program can add its own (tb_config.extra_transports).
+ * Another broker (Kafka, NATS) is its own files plus one entry in the
+ * built-in table (src/transport/transport.c).
  *
  * Guarantees a transport gives its user (the node runtime, src/node/):
  * - publish() is at-least-once once flush() has returned 0: every message
@@ -26,6 +28,13 @@
  * - The connections are serviced (heartbeats, confirms) only inside calls:
  *   a transport nobody calls for more than twice heartbeat_s is closed by the
  *   broker, and the next call reconnects (a new epoch).
+ *
+ * The topology every type provides, for a run named N:
+ *   the run's events, routed by key "<Type>.<SYMBOL>" or "ctl.<kind>" with
+ *   topic patterns ("MarketData.#", "#", exact keys);
+ *   N.<component>      the component's queue, bound to its patterns
+ *   N.<component>.dlq  its dead letters: messages given back more often than
+ *                      the delivery limit, and those published straight to it
  *
  * Not thread-safe: one transport per thread. */
 #ifndef TRADEBUS_TRANSPORT_H
@@ -154,78 +163,116 @@ static inline void tb_transport_destroy(tb_transport *t)
     if (t) t->ops->destroy(t);
 }
 
-/* ---- topology ----------------------------------------------------------
- * For a run named N (default "tradebus"):
- *   exchange  N.events  durable topic; routing keys "<Type>.<SYMBOL>" and "ctl.<kind>"
- *   exchange  N.dlx     durable direct; routing key = the component's name
- *   queue     N.<component>       durable quorum queue, bound to the
- *             component's patterns on N.events; x-dead-letter-exchange N.dlx,
- *             x-dead-letter-routing-key <component>, x-delivery-limit L
- *   queue     N.<component>.dlq   durable quorum queue bound to N.dlx with key
- *             <component> (no limit, no dead-lettering of its own) */
-#define TB_AMQP_MAX_BINDINGS 32
+/* ---- transport types: the registry [bus] type looks in ----------------- */
 
+#define TB_TRANSPORT_MAX_BINDINGS 32
+
+/* One of a type's own [bus] keys as written in the config. */
 typedef struct {
-    const char *url;       /* amqp://[user[:pass]@]host[:port][/vhost] or amqps://; required.
-                              A user/password missing from the URL is taken from
-                              TRADEBUS_AMQP_USER / TRADEBUS_AMQP_PASSWORD, else guest. */
-    const char *run;       /* run name N; NULL = "tradebus" */
-    const char *component; /* queue owner; NULL = publish-only (no queue declared) */
-    const char *bindings[TB_AMQP_MAX_BINDINGS]; /* topic patterns, e.g. "MarketData.#" */
-    size_t nbindings;
-    int prefetch;         /* basic.qos; 0 = 1000 */
-    int delivery_limit;   /* x-delivery-limit; 0 = 5 */
-    int confirm_batch;    /* wait for confirms after this many publishes; 0 = 256 */
-    int reconnect_max_ms; /* backoff ceiling; 0 = 2000 */
-    int heartbeat_s;      /* AMQP heartbeat; 0 = 10 */
-    const char *cacert;   /* amqps: CA file to verify the broker; NULL = system default */
-    int insecure_tls;     /* amqps: skip peer verification (tests only) */
-} tb_amqp_options;
+    const char *key;
+    const char *value;
+} tb_transport_param;
 
-/* Connects (one connection for publishing, one for consuming), declares the
- * topology above and starts consuming. 0 on success; TB_ECONN if the broker
- * cannot be reached (err says where, never the password), TB_ECONFIG for a bad
- * URL or option, refused credentials or a broker certificate that does not
- * verify, TB_EIO for a declare the broker refused (err has its reply text). The
- * caller frees it with tb_transport_destroy(). */
-TB_EXPORT int tb_amqp_transport_create(const tb_amqp_options *o, tb_transport **out, char *err,
-                                       size_t errlen);
+/* What a type is given to attach one process of a run, or to look at a run.
+ * Everything is borrowed for the call. */
+typedef struct {
+    const char *run;             /* the run's name N ([bus] name); NULL = "tradebus" */
+    const char *component;       /* the queue's owner (a process's name); NULL = publish
+                                    only (admin: the run's shared objects only) */
+    const char *const *bindings; /* topic patterns the queue is bound to */
+    size_t nbindings;            /* at most TB_TRANSPORT_MAX_BINDINGS */
+    int delivery_limit; /* deliveries before a message is dead-lettered; 0 = the type's default */
+    const tb_transport_param *params; /* the type's own [bus] keys, checked by check_key */
+    size_t nparams;
+} tb_transport_params;
 
-/* The URL with any password replaced by "***", for logs. */
-TB_EXPORT void tb_amqp_url_redact(const char *url, char *out, size_t outlen);
+/* One of a type's own [bus] keys, for `tradebus config check` and errors. */
+typedef struct {
+    const char *name;
+    const char *def; /* the default, as config check shows it */
+} tb_transport_key;
 
-/* Passive look at a queue: messages ready and consumers. 0, TB_ENOTFOUND (no
- * such queue), TB_ECONN. For `tradebus status`. */
-TB_EXPORT int tb_amqp_queue_info(const tb_amqp_options *o, const char *queue, long *messages,
-                                 long *consumers, char *err, size_t errlen);
+/* Called for each message a peek reads; m is valid during the call (tag and
+ * epoch mean nothing there). 0 to go on, non-zero to stop. */
+typedef int (*tb_transport_peek_fn)(const tb_msg_in *m, void *ctx);
 
-/* Reads the messages of a queue without removing them (basic.get, then
- * requeue): fn is called for each, up to max, with m valid during the call
- * (tag and epoch mean nothing here); fn returns 0 to go on, non-zero to
- * stop. For `tradebus dlq list|show`. Returns the number seen, or a negative
- * TB_E* code (TB_ENOTFOUND: no such queue). Each look counts as a delivery
- * (x-delivery-count): do not peek at a queue with a delivery limit. */
-typedef int (*tb_amqp_peek_fn)(const tb_msg_in *m, void *ctx);
-TB_EXPORT int tb_amqp_queue_peek(const tb_amqp_options *o, const char *queue, size_t max,
-                                 tb_amqp_peek_fn fn, void *ctx, char *err, size_t errlen);
+/* A transport type: its name, its own config keys, how to attach a process,
+ * and, optionally, administration of a run's queues (tradebus status, dlq,
+ * up). An optional op left NULL makes its wrapper below return TB_ENOTSUP
+ * with "... not supported by transport NAME" in err. Every op gets the type
+ * itself first, so a program's type can carry its own state in ctx. */
+typedef struct tb_transport_type tb_transport_type;
+struct tb_transport_type {
+    const char *name;             /* [bus] type = name (matched case-insensitively) */
+    const char *help;             /* what it is, one line */
+    const tb_transport_key *keys; /* its own [bus] keys, ended by a {NULL}; NULL = none */
+    /* Checks the value of one of its keys while the config is built. 0, or
+     * TB_ECONFIG with the reason in msg (never quoting a secret). It may
+     * write to shown the value as config check prints it (a password
+     * masked, a number normalised); left "" the value is printed as
+     * written. NULL: every value is accepted. */
+    int (*check_key)(const tb_transport_type *tt, const char *key, const char *value, char *shown,
+                     size_t shownlen, char *msg, size_t msglen);
+    /* Attaches one process: declares what p needs (its queue, bound to
+     * p->bindings) and returns the transport; the caller frees it with
+     * tb_transport_destroy(). TB_ECONN if the broker cannot be reached (call
+     * again), TB_ECONFIG for a setting the broker refuses, TB_EIO for a
+     * refused declaration, with err set. NULL: the type is in-process only
+     * (memory): its run is one process, there is nothing to attach. */
+    int (*create)(const tb_transport_type *tt, const tb_transport_params *p, tb_transport **out,
+                  char *err, size_t errlen);
+    /* Where p leads, for logs and messages, without secrets (AMQP: the URL,
+     * its password masked). NULL: the type's name. */
+    void (*describe)(const tb_transport_type *tt, const tb_transport_params *p, char *out,
+                     size_t outlen);
+    /* Messages waiting in a queue (not delivered, or unacked) and consumers
+     * attached. 0, TB_ENOTFOUND (no such queue), TB_ECONN. */
+    int (*queue_info)(const tb_transport_type *tt, const tb_transport_params *p, const char *queue,
+                      long *messages, long *consumers, char *err, size_t errlen);
+    /* Reads up to max messages of a queue without removing them. Returns the
+     * number seen, or a negative TB_E* code (TB_ENOTFOUND: no such queue). */
+    int (*queue_peek)(const tb_transport_type *tt, const tb_transport_params *p, const char *queue,
+                      size_t max, tb_transport_peek_fn fn, void *ctx, char *err, size_t errlen);
+    /* Moves the messages of queue from (those whose message_id is id, or
+     * all when id is NULL) to queue to (NULL: dropped), keeping their
+     * routing key and reason. Returns the number moved, or a negative TB_E*
+     * code (TB_ENOTFOUND: from or to does not exist; TB_EINVAL: from == to). */
+    int (*queue_move)(const tb_transport_type *tt, const tb_transport_params *p, const char *from,
+                      const char *to, const char *id, char *err, size_t errlen);
+    /* Deletes the run's shared objects and, with p->component, that
+     * component's queue and dead-letter queue, with their messages. Deleting
+     * what does not exist is not an error. 0 or a negative TB_E* code. */
+    int (*delete_run)(const tb_transport_type *tt, const tb_transport_params *p, char *err,
+                      size_t errlen);
+    void *ctx; /* the type's own; the library never touches it */
+};
 
-/* Moves messages out of queue `from` (those whose message_id equals id, or
- * all when id is NULL): each is republished to queue `to` (NULL: dropped,
- * i.e. purged), confirmed, then acknowledged in `from`; headers are kept
- * (x-death, tb-reason, the routing key) except x-delivery-count. Only the
- * messages there when it starts are looked at. Returns the number moved, or
- * a negative TB_E* code: TB_ENOTFOUND if `from` or `to` does not exist (the
- * message stays in `from`), TB_EINVAL if from == to. For `tradebus dlq
- * replay|purge`. */
-TB_EXPORT int tb_amqp_queue_move(const tb_amqp_options *o, const char *from, const char *to,
-                                 const char *id, char *err, size_t errlen);
+/* The built-in types: "memory" (the in-process bus; no create) and "amqp".
+ * _builtin: by name, case-insensitive, NULL if unknown; _at: the i-th, NULL
+ * past the end. */
+TB_EXPORT const tb_transport_type *tb_transport_builtin(const char *name);
+TB_EXPORT const tb_transport_type *tb_transport_builtin_at(size_t i);
+/* The value of one of p's params, NULL if it is not set. */
+TB_EXPORT const char *tb_transport_param_get(const tb_transport_params *p, const char *key);
 
-/* Deletes the run's exchanges and the queues of o->component (N.<component>
- * and N.<component>.dlq) with their messages (tests, `tradebus status
- * --reset`). AMQP cannot list queues: with component NULL only the
- * exchanges go, so call it once per component. Deleting what does not exist
- * is not an error. 0 or a negative TB_E* code. */
-TB_EXPORT int tb_amqp_delete_run(const tb_amqp_options *o, char *err, size_t errlen);
+/* The type's ops, for any type (tt and p must not be NULL). Each returns
+ * what the op returns, or TB_ENOTSUP with "<what> is not supported by
+ * transport NAME" in err when the type leaves the op NULL. */
+TB_EXPORT int tb_transport_open(const tb_transport_type *tt, const tb_transport_params *p,
+                                tb_transport **out, char *err, size_t errlen);
+TB_EXPORT void tb_transport_describe(const tb_transport_type *tt, const tb_transport_params *p,
+                                     char *out, size_t outlen);
+TB_EXPORT int tb_transport_queue_info(const tb_transport_type *tt, const tb_transport_params *p,
+                                      const char *queue, long *messages, long *consumers, char *err,
+                                      size_t errlen);
+TB_EXPORT int tb_transport_queue_peek(const tb_transport_type *tt, const tb_transport_params *p,
+                                      const char *queue, size_t max, tb_transport_peek_fn fn,
+                                      void *ctx, char *err, size_t errlen);
+TB_EXPORT int tb_transport_queue_move(const tb_transport_type *tt, const tb_transport_params *p,
+                                      const char *from, const char *to, const char *id, char *err,
+                                      size_t errlen);
+TB_EXPORT int tb_transport_delete_run(const tb_transport_type *tt, const tb_transport_params *p,
+                                      char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -115,8 +115,6 @@ int cli_dlq_broker(const char *sub, int argc, char **argv);
 #define CLI_MAX_PROCS (TB_MAX_SHARDS + 8) /* room for tb_node_processes() */
 /* --metrics-port's value: 0-65535 into *port, else a usage error and -1. */
 int cli_parse_port(const char *cmd, const char *val, int *port);
-/* The broker options of cfg's [bus] for a process (component NULL: none). */
-void cli_dist_amqp_options(const tb_config *cfg, const char *component, tb_amqp_options *o);
 /* DIR/<run>-<name>, creating DIR (dir NULL: [bus] state_dir). 0 or an
  * exit code after printing why. */
 int cli_dist_state_file(const tb_config *cfg, const char *dir, const char *name, char *out,

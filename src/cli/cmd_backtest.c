@@ -638,19 +638,23 @@ int cmd_backtest(int argc, char **argv)
         tb_config_free(&r.cfg);
         return code;
     }
-    if (r.cfg.bus_amqp) {
-        /* The same config, switched to the broker: the same run, each
+    if (r.cfg.transport->create) {
+        /* The same config, switched to a broker: the same run, each
          * component its own process (tradebus up). */
+        char type[64];
+        snprintf(type, sizeof(type), "%s", r.cfg.transport->name);
         tb_config_free(&r.cfg);
         if (sc.journal || sc.resume || sc.shadow) {
-            cli_usage_error("backtest: [bus] type = amqp runs each component as its own process "
+            cli_usage_error("backtest: [bus] type = %s runs each component as its own process "
                             "(each keeps its own state); --journal, --resume and --shadow-legacy "
-                            "are for one-process runs (--set bus.type=memory)");
+                            "are for one-process runs (--set bus.type=memory)",
+                            type);
             return EXIT_USAGE;
         }
         cli_log(CLI_LOG_INFO, NULL,
-                "[bus] type = amqp: running each component as its own process "
-                "through the broker (tradebus up)");
+                "[bus] type = %s: running each component as its own process "
+                "through the broker (tradebus up)",
+                type);
         return cmd_up(argc, argv);
     }
     char err[512] = "";

@@ -93,17 +93,6 @@ int cli_parse_port(const char *cmd, const char *val, int *port)
     return 0;
 }
 
-void cli_dist_amqp_options(const tb_config *cfg, const char *component, tb_amqp_options *o)
-{
-    memset(o, 0, sizeof(*o));
-    o->url = cfg->bus_url ? cfg->bus_url : "amqp://127.0.0.1:5672/";
-    o->run = cfg->bus_name ? cfg->bus_name : "tradebus";
-    o->component = component;
-    o->prefetch = cfg->bus_prefetch;
-    o->cacert = cfg->bus_tls_ca;
-    o->delivery_limit = cfg->bus_delivery_limit;
-}
-
 int cli_dist_state_file(const tb_config *cfg, const char *dir, const char *name, char *out,
                         size_t outlen)
 {
@@ -185,10 +174,11 @@ static int run_node(cli_run *r, const char *role_arg, const dist_opts *d)
     snprintf(name, sizeof(name), d->shard ? "%s-%d" : "%s", role_arg, d->shard);
     const char *role = name;
     char err[1024] = "", state[4096];
-    if (!r->cfg.bus_amqp) {
-        cli_eprintf("tradebus: %s: [bus] type is memory; a distributed run needs type = amqp (add\n"
+    const tb_transport_type *tt = r->cfg.transport;
+    if (!tt->create) {
+        cli_eprintf("tradebus: %s: [bus] type is %s; a distributed run needs type = amqp (add\n"
                     "  [bus]\n  type = amqp\nto the config, or --set bus.type=amqp)\n",
-                    r->config_path);
+                    r->config_path, tt->name);
         return EXIT_USAGE;
     }
     int code = cli_dist_state_path(&r->cfg, d->state_dir, role, state, sizeof(state));
@@ -212,14 +202,11 @@ static int run_node(cli_run *r, const char *role_arg, const dist_opts *d)
         cli_log(CLI_LOG_ERROR, NULL, "%s: %s", role, err);
         return rc == TB_ECONFIG ? EXIT_USAGE : EXIT_RUNTIME;
     }
-    tb_amqp_options ao;
-    cli_dist_amqp_options(&r->cfg, role, &ao);
-    const char *const *pats;
-    ao.nbindings = tb_node_bindings(n, &pats);
-    for (size_t i = 0; i < ao.nbindings && i < TB_AMQP_MAX_BINDINGS; i++)
-        ao.bindings[i] = pats[i];
+    tb_transport_params tp;
+    tb_config_transport_params(&r->cfg, role, &tp);
+    tp.nbindings = tb_node_bindings(n, &tp.bindings);
     char url[512];
-    tb_amqp_url_redact(ao.url, url, sizeof(url));
+    tb_transport_describe(tt, &tp, url, sizeof(url));
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -228,7 +215,7 @@ static int run_node(cli_run *r, const char *role_arg, const dist_opts *d)
     /* The broker may still be starting (unreachable), or just started and
      * not yet able to place quorum queues (a refused declare): keep trying
      * until it answers, for a minute at most in the second case. */
-    for (int tries = 0; (rc = tb_amqp_transport_create(&ao, &t, err, sizeof(err))) == TB_ECONN ||
+    for (int tries = 0; (rc = tb_transport_open(tt, &tp, &t, err, sizeof(err))) == TB_ECONN ||
                         (rc == TB_EIO && tries < 120);
          tries++) {
         if (tries == 0) cli_log(CLI_LOG_WARN, role, "waiting for the broker at %s: %s", url, err);
@@ -251,12 +238,17 @@ static int run_node(cli_run *r, const char *role_arg, const dist_opts *d)
             if (!strcmp(procs[i], "feed")) continue;
             char q[640];
             long msgs, cons;
-            snprintf(q, sizeof(q), "%s.%s", ao.run, procs[i]);
+            snprintf(q, sizeof(q), "%s.%s", tp.run, procs[i]);
             /* A consumer on it means the component also bound it (bindings
              * come before consuming): a queue merely declared would let
-             * the first bars go unrouted. */
-            while (!stop_flag &&
-                   (tb_amqp_queue_info(&ao, q, &msgs, &cons, err, sizeof(err)) != 0 || cons < 1)) {
+             * the first bars go unrouted. A type that cannot tell is
+             * trusted to route to queues that do not exist yet. */
+            int qrc;
+            while (
+                !stop_flag &&
+                ((qrc = tb_transport_queue_info(tt, &tp, q, &msgs, &cons, err, sizeof(err))) != 0 ||
+                 cons < 1) &&
+                qrc != TB_ENOTSUP) {
                 if (!warned++)
                     cli_log(CLI_LOG_INFO, "feed", "waiting for the components' queues (%s)", q);
                 struct timespec ts = {0, 200000000};
@@ -265,7 +257,7 @@ static int run_node(cli_run *r, const char *role_arg, const dist_opts *d)
         }
     }
     tb_node_attach(n, t);
-    cli_log(CLI_LOG_INFO, role, "connected to %s, run '%s'", url, ao.run);
+    cli_log(CLI_LOG_INFO, role, "connected to %s, run '%s'", url, tp.run);
     tb_metrics *m = NULL;
     tb_pipeline *np = tb_node_pipeline(n);
     if (d->metrics_port >= 0) {
@@ -372,10 +364,18 @@ int cmd_status(int argc, char **argv)
     dist_opts d = {NULL, 0, 0, -1, 0};
     int code = cli_parse_run(argc, argv, &r, cli_status_help, dist_opt, &d);
     if (code >= 0) return code;
-    tb_amqp_options ao;
-    cli_dist_amqp_options(&r.cfg, NULL, &ao);
+    const tb_transport_type *tt = r.cfg.transport;
+    if (!tt->create) {
+        cli_eprintf("tradebus status: %s: [bus] type is %s: the run is one process, it has no "
+                    "queues to show\n",
+                    r.config_path, tt->name);
+        tb_config_free(&r.cfg);
+        return EXIT_USAGE;
+    }
+    tb_transport_params tp;
+    tb_config_transport_params(&r.cfg, NULL, &tp);
     char url[512], err[512];
-    tb_amqp_url_redact(ao.url, url, sizeof(url));
+    tb_transport_describe(tt, &tp, url, sizeof(url));
     char roles[CLI_MAX_PROCS][TB_NODE_NAME_LEN];
     size_t nroles = tb_node_processes(&r.cfg, roles, CLI_MAX_PROCS);
     uint64_t before[CLI_MAX_PROCS] = {0};
@@ -387,23 +387,23 @@ int cmd_status(int argc, char **argv)
     }
     struct timespec ts = {1, 0};
     nanosleep(&ts, NULL);
-    cli_printf("run '%s' on %s\n", ao.run, url);
+    cli_printf("run '%s' on %s\n", tp.run, url);
     cli_printf("%-10s %10s %9s %12s %12s %10s\n", "process", "queued", "consumers", "dead letters",
                "bars done", "bars/s");
     int rc = 0;
     for (size_t i = 0; i < nroles; i++) {
         char q[640], dq[660];
         long msgs = -1, cons = -1, dl = -1;
-        snprintf(q, sizeof(q), "%s.%s", ao.run, roles[i]);
+        snprintf(q, sizeof(q), "%s.%s", tp.run, roles[i]);
         snprintf(dq, sizeof(dq), "%s.dlq", q);
-        int qrc = tb_amqp_queue_info(&ao, q, &msgs, &cons, err, sizeof(err));
-        long dcons;
-        if (tb_amqp_queue_info(&ao, dq, &dl, &dcons, err, sizeof(err)) != 0) dl = -1;
-        if (qrc == TB_ECONN) {
+        int qrc = tb_transport_queue_info(tt, &tp, q, &msgs, &cons, err, sizeof(err));
+        if (qrc == TB_ECONN || qrc == TB_ENOTSUP) {
             cli_eprintf("tradebus status: %s\n", err);
-            rc = EXIT_RUNTIME;
+            rc = qrc == TB_ECONN ? EXIT_RUNTIME : EXIT_USAGE;
             break;
         }
+        long dcons;
+        if (tb_transport_queue_info(tt, &tp, dq, &dl, &dcons, err, sizeof(err)) != 0) dl = -1;
         uint64_t after = states[i][0] ? bars_done(states[i]) : 0;
         char qs[24] = "-", cs[24] = "-", ds[24] = "-", bs[24] = "-", rs[24] = "-";
         if (qrc == 0) {

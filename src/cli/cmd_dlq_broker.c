@@ -1,6 +1,7 @@
 /* tradebus dlq ... --config FILE (no --journal): the dead-letter queues of
- * a distributed run, which live in RabbitMQ — one per component,
- * <name>.<component>.dlq — filled by the broker (a message given back more
+ * a distributed run, which live in its broker (RabbitMQ) — one per component,
+ * <name>.<component>.dlq — read and moved through the transport type's
+ * optional ops (transport.h), filled by the broker (a message given back more
  * often than [bus] delivery_limit, x-death says why) and by the components
  * (an event a handler failed after its retries, tb-reason says why). */
 #define _POSIX_C_SOURCE 200809L
@@ -59,11 +60,11 @@ int cli_dlq_broker(const char *sub, int argc, char **argv)
     }
     int code = cli_parse_run(argc, argv, &r, cli_dlq_help, NULL, NULL);
     if (code >= 0) return code;
-    if (!r.cfg.bus_amqp) {
-        cli_eprintf(
-            "tradebus dlq: %s runs in one process ([bus] type = memory): its dead letters are\n"
-            "in the run's journal; give it with --journal FILE\n",
-            r.config_path);
+    const tb_transport_type *tt = r.cfg.transport;
+    if (!tt->create) {
+        cli_eprintf("tradebus dlq: %s runs in one process ([bus] type = %s): its dead letters are\n"
+                    "in the run's journal; give it with --journal FILE\n",
+                    r.config_path, tt->name);
         tb_config_free(&r.cfg);
         return EXIT_USAGE;
     }
@@ -72,8 +73,8 @@ int cli_dlq_broker(const char *sub, int argc, char **argv)
         tb_config_free(&r.cfg);
         return EXIT_USAGE;
     }
-    tb_amqp_options o;
-    cli_dist_amqp_options(&r.cfg, NULL, &o);
+    tb_transport_params tp;
+    tb_config_transport_params(&r.cfg, NULL, &tp);
     char roles[CLI_MAX_PROCS][TB_NODE_NAME_LEN];
     size_t nroles = tb_node_processes(&r.cfg, roles, CLI_MAX_PROCS);
     char err[512] = "";
@@ -83,18 +84,19 @@ int cli_dlq_broker(const char *sub, int argc, char **argv)
                    "reason");
     for (size_t i = 0; i < nroles && rc >= 0; i++) {
         char dlq[700], q[640];
-        snprintf(q, sizeof(q), "%s.%s", o.run, roles[i]);
+        snprintf(q, sizeof(q), "%s.%s", tp.run, roles[i]);
         snprintf(dlq, sizeof(dlq), "%s.dlq", q);
         peek_ctx p = {roles[i], id, 0};
         if (!strcmp(sub, "list") || !strcmp(sub, "show")) {
-            rc = tb_amqp_queue_peek(&o, dlq, 100000, !strcmp(sub, "list") ? list_one : show_one, &p,
-                                    err, sizeof(err));
+            rc = tb_transport_queue_peek(tt, &tp, dlq, 100000,
+                                         !strcmp(sub, "list") ? list_one : show_one, &p, err,
+                                         sizeof(err));
             if (rc == TB_ENOTFOUND) rc = 0; /* that component never started */
             total += p.shown;
         } else {
             /* replay: back to the component's own queue; purge: dropped */
-            rc = tb_amqp_queue_move(&o, dlq, !strcmp(sub, "replay") ? q : NULL, id, err,
-                                    sizeof(err));
+            rc = tb_transport_queue_move(tt, &tp, dlq, !strcmp(sub, "replay") ? q : NULL, id, err,
+                                         sizeof(err));
             if (rc == TB_ENOTFOUND) rc = 0;
             if (rc > 0) {
                 cli_printf("%s: %d message%s %s\n", roles[i], rc, rc == 1 ? "" : "s",
@@ -106,7 +108,7 @@ int cli_dlq_broker(const char *sub, int argc, char **argv)
     tb_config_free(&r.cfg);
     if (rc < 0) {
         cli_eprintf("tradebus dlq %s: %s\n", sub, err[0] ? err : tb_strerror(rc));
-        return EXIT_RUNTIME;
+        return rc == TB_ENOTSUP ? EXIT_USAGE : EXIT_RUNTIME;
     }
     if (total == 0 && id) {
         cli_eprintf("tradebus dlq %s: no dead letter with id %s (see tradebus dlq list)\n", sub,

@@ -224,12 +224,12 @@ int cmd_up(int argc, char **argv)
     memset(&u, 0, sizeof(u));
     int code = cli_parse_run(argc, argv, &r, cli_up_help, up_opt, &u);
     if (code >= 0) return code;
-    if (!r.cfg.bus_amqp) {
-        cli_eprintf(
-            "tradebus up: %s: [bus] type is memory, so there is nothing to distribute: run\n"
-            "  tradebus backtest --config %s\n"
-            "or switch the config to RabbitMQ with\n  [bus]\n  type = amqp\n",
-            r.config_path, r.config_path);
+    const tb_transport_type *tt = r.cfg.transport;
+    if (!tt->create) {
+        cli_eprintf("tradebus up: %s: [bus] type is %s, so there is nothing to distribute: run\n"
+                    "  tradebus backtest --config %s\n"
+                    "or switch the config to RabbitMQ with\n  [bus]\n  type = amqp\n",
+                    r.config_path, tt->name, r.config_path);
         tb_config_free(&r.cfg);
         return EXIT_USAGE;
     }
@@ -244,17 +244,22 @@ int cmd_up(int argc, char **argv)
     char roles[CLI_MAX_PROCS][TB_NODE_NAME_LEN];
     size_t nroles = tb_node_processes(&r.cfg, roles, CLI_MAX_PROCS);
     if (!u.resume) {
-        tb_amqp_options ao;
+        tb_transport_params tp;
         char err[512] = "";
         int rc = 0;
         /* A queue can only be deleted by name: one call per process. */
         for (size_t i = 0; i < nroles && !rc; i++) {
-            cli_dist_amqp_options(&r.cfg, roles[i], &ao);
-            rc = tb_amqp_delete_run(&ao, err, sizeof(err));
+            tb_config_transport_params(&r.cfg, roles[i], &tp);
+            rc = tb_transport_delete_run(tt, &tp, err, sizeof(err));
+        }
+        if (rc == TB_ENOTSUP) {
+            cli_eprintf("tradebus up: cannot start afresh: %s (--resume continues a run)\n", err);
+            tb_config_free(&r.cfg);
+            return EXIT_USAGE;
         }
         if (rc) {
             char url[512];
-            tb_amqp_url_redact(ao.url, url, sizeof(url));
+            tb_transport_describe(tt, &tp, url, sizeof(url));
             cli_eprintf("tradebus up: cannot reach the broker at %s: %s\n", url, err);
             tb_config_free(&r.cfg);
             return EXIT_RUNTIME;

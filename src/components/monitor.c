@@ -145,7 +145,7 @@ int tb_monitor_create(tb_bus *bus, const tb_monitor_config *cfg, tb_monitor **ou
         free(m);
         return TB_EIO;
     }
-    m->sub = tb_bus_subscribe_named(bus, TB_BUS_ALL, on_event, m, "monitor");
+    m->sub = tb_bus_subscribe_named(bus, TB_BUS_ALL, on_event, m, tb_source_name(TB_SRC_MONITOR));
     if (m->sub < 0) {
         int rc = m->sub;
         tb__report_free(&m->hist);

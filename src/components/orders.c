@@ -411,9 +411,11 @@ int tb_order_manager_create(tb_bus *bus, const tb_order_manager_config *cfg, tb_
     }
     om->cfg.strategies = NULL; /* copied into the books; the caller's may go */
     om->cfg.nstrategies = 0;
-    om->sub_md = tb_bus_subscribe_named(bus, TB_EV_MARKET_DATA, on_market_data, om, "orders");
+    om->sub_md = tb_bus_subscribe_named(bus, TB_EV_MARKET_DATA, on_market_data, om,
+                                        tb_source_name(TB_SRC_ORDERS));
     if (om->sub_md < 0) goto fail_md;
-    om->sub_signal = tb_bus_subscribe_named(bus, TB_EV_SIGNAL_GENERATED, on_signal, om, "orders");
+    om->sub_signal = tb_bus_subscribe_named(bus, TB_EV_SIGNAL_GENERATED, on_signal, om,
+                                            tb_source_name(TB_SRC_ORDERS));
     if (om->sub_signal < 0) goto fail_signal;
     tb_exchange_set_listener(cfg->exchange, on_response, om);
     *out = om;

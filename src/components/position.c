@@ -516,11 +516,13 @@ int tb_position_manager_create(tb_bus *bus, tb_position_manager **out)
     if (!rc) rc = tb__index_init(&pm->pos_idx, INITIAL_POSITIONS * 2);
     if (!rc) rc = tb__index_init(&pm->sym_idx, INITIAL_SYMBOLS * 2);
     if (!rc) {
-        rc = tb_bus_subscribe_named(bus, TB_EV_ORDER_FILLED, on_fill, pm, "positions");
+        rc = tb_bus_subscribe_named(bus, TB_EV_ORDER_FILLED, on_fill, pm,
+                                    tb_source_name(TB_SRC_POSITIONS));
         if (rc >= 0) pm->sub_fill = rc;
     }
     if (rc >= 0) {
-        rc = tb_bus_subscribe_named(bus, TB_EV_MARKET_DATA, on_market_data, pm, "positions");
+        rc = tb_bus_subscribe_named(bus, TB_EV_MARKET_DATA, on_market_data, pm,
+                                    tb_source_name(TB_SRC_POSITIONS));
         if (rc >= 0) pm->sub_md = rc;
     }
     if (rc < 0) {

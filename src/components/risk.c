@@ -767,7 +767,8 @@ int tb_risk_manager_create(tb_bus *bus, const tb_risk_config *cfg, tb_risk_manag
         {TB_EV_ORDER_CANCELED, on_order_canceled}, {TB_EV_POSITION_UPDATE, on_position_update},
     };
     for (int i = 0; i < NSUBS && rc >= 0; i++) {
-        rc = tb_bus_subscribe_named(bus, routes[i].type, routes[i].fn, rm, "risk");
+        rc = tb_bus_subscribe_named(bus, routes[i].type, routes[i].fn, rm,
+                                    tb_source_name(TB_SRC_RISK));
         if (rc >= 0) rm->subs[i] = rc;
     }
     if (rc < 0) {

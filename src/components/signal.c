@@ -197,11 +197,11 @@ int tb_signal_generator_create(tb_bus *bus, tb_signal_generator **out)
     tb_signal_generator *sg = calloc(1, sizeof(*sg));
     if (!sg) return TB_ENOMEM;
     sg->bus = bus;
-    sg->sub_md = tb_bus_subscribe_named(bus, TB_EV_MARKET_DATA, on_md, sg, "signal");
-    sg->sub_rej = tb_bus_subscribe_named(bus, TB_EV_ORDER_REJECTED, on_not_executed, sg, "signal");
-    sg->sub_cancel =
-        tb_bus_subscribe_named(bus, TB_EV_ORDER_CANCELED, on_not_executed, sg, "signal");
-    sg->sub_fill = tb_bus_subscribe_named(bus, TB_EV_ORDER_FILLED, on_fill, sg, "signal");
+    const char *name = tb_source_name(TB_SRC_SIGNAL);
+    sg->sub_md = tb_bus_subscribe_named(bus, TB_EV_MARKET_DATA, on_md, sg, name);
+    sg->sub_rej = tb_bus_subscribe_named(bus, TB_EV_ORDER_REJECTED, on_not_executed, sg, name);
+    sg->sub_cancel = tb_bus_subscribe_named(bus, TB_EV_ORDER_CANCELED, on_not_executed, sg, name);
+    sg->sub_fill = tb_bus_subscribe_named(bus, TB_EV_ORDER_FILLED, on_fill, sg, name);
     if (sg->sub_md < 0 || sg->sub_rej < 0 || sg->sub_cancel < 0 || sg->sub_fill < 0) {
         tb_signal_generator_destroy(sg);
         return TB_ENOMEM;

@@ -1,4 +1,5 @@
 #include "tradebus/event.h"
+#include "event_int.h"
 
 #include <string.h>
 
@@ -82,11 +83,69 @@ static const char *const reject_reason_names[] = {
     [TB_REJECT_DUPLICATE] = "DUPLICATE",
 };
 
+/* A value past TB_SRC_COUNT (rows out of value order) fails to compile here. */
 static const char *const source_names[TB_SRC_COUNT] = {
-    [TB_SRC_UNKNOWN] = "unknown", [TB_SRC_MARKET_DATA] = "market_data", [TB_SRC_SIGNAL] = "signal",
-    [TB_SRC_ORDERS] = "orders",   [TB_SRC_POSITIONS] = "positions",     [TB_SRC_RISK] = "risk",
-    [TB_SRC_MONITOR] = "monitor", [TB_SRC_EXCHANGE] = "exchange",
+#define SOURCE_NAME_S(id, value, name)                [TB_SRC_##id] = name,
+#define SOURCE_NAME_C(id, value, name, slot, process) [TB_SRC_##id] = name,
+#define NOT_A_SOURCE(...)
+    TB_COMPONENT_MAP(SOURCE_NAME_S, SOURCE_NAME_C, NOT_A_SOURCE)
+#undef SOURCE_NAME_S
+#undef SOURCE_NAME_C
 };
+
+/* ---- the components' table (event_int.h) ---- */
+
+enum {
+#define COUNT_ONE(...) +1
+    NSLOTS = 0 TB_COMPONENT_MAP(NOT_A_SOURCE, COUNT_ONE, COUNT_ONE),
+    NCOMPONENTS = 0 TB_COMPONENT_MAP(NOT_A_SOURCE, COUNT_ONE, NOT_A_SOURCE)
+#undef COUNT_ONE
+};
+
+/* Each slot in 1..NSLOTS and each process in 1..NCOMPONENTS. A slot given
+ * twice is a duplicate initializer below, as is a component's process in
+ * node.c (-Woverride-init: an error with -Werror), so slots are 1..NSLOTS
+ * each once and the lists have no hole before their NULL. */
+#define CHECK_C(id, value, name, slot, process)                                                    \
+    _Static_assert((slot) >= 1 && (slot) <= NSLOTS, "slot of " name " not in 1..NSLOTS");          \
+    _Static_assert((process) >= 1 && (process) <= NCOMPONENTS, "process of " name);
+#define CHECK_H(id, name, slot, process)                                                           \
+    _Static_assert((slot) >= 1 && (slot) <= NSLOTS, "slot of " name " not in 1..NSLOTS");          \
+    _Static_assert((process) >= 1 && (process) <= NCOMPONENTS, "process of " name);
+TB_COMPONENT_MAP(NOT_A_SOURCE, CHECK_C, CHECK_H)
+#undef CHECK_C
+#undef CHECK_H
+
+static const char *const publishers[NSLOTS + 1] = {
+#define PUBLISHER_C(id, value, name, slot, process) [(slot)-1] = name,
+#define PUBLISHER_H(id, name, slot, process)        [(slot)-1] = name,
+    TB_COMPONENT_MAP(NOT_A_SOURCE, PUBLISHER_C, PUBLISHER_H)
+#undef PUBLISHER_C
+#undef PUBLISHER_H
+        [NSLOTS] = NULL,
+};
+
+/* process_of[slot - 1]: the process hosting that subscriber. */
+static const int process_of[NSLOTS] = {
+#define PROCESS_C(id, value, name, slot, process) [(slot)-1] = process,
+#define PROCESS_H(id, name, slot, process)        [(slot)-1] = process,
+    TB_COMPONENT_MAP(NOT_A_SOURCE, PROCESS_C, PROCESS_H)
+#undef PROCESS_C
+#undef PROCESS_H
+};
+#undef NOT_A_SOURCE
+
+const char *const *tb__component_publishers(void)
+{
+    return publishers;
+}
+
+int tb__component_process_of(const char *name)
+{
+    for (int i = 0; name && publishers[i]; i++)
+        if (strcmp(publishers[i], name) == 0) return process_of[i];
+    return 0;
+}
 
 /* Enum values arrive as int because an out-of-range value cast into an enum
  * may still be passed by a careless caller; never index with it unchecked. */

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "../core/errbuf.h"
+#include "../core/event_int.h"
 #include "journaled.h"
 #include "outset.h"
 #include "../report/report_int.h"
@@ -130,12 +131,9 @@ static int create_orders(tb_pipeline *p, const tb_config *cfg, char *err, size_t
     return rc;
 }
 
-static const char *const publishers[] = {"risk",    "orders",  "positions", "signal",
-                                         "summary", "monitor", NULL};
-
 const char *const *tb_pipeline_publishers(void)
 {
-    return publishers;
+    return tb__component_publishers();
 }
 
 int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_pipeline **out,
@@ -159,7 +157,7 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
     bc.max_retries = cfg->max_retries;
     bc.ring_capacity = cfg->ring_capacity ? cfg->ring_capacity : 1024;
     bc.node_id = cfg->node_id ? cfg->node_id : 1;
-    bc.publishers = publishers;
+    bc.publishers = tb__component_publishers();
     if (opt) {
         bc.on_dead_letter = opt->on_dead_letter;
         bc.on_dead_letter_ctx = opt->on_dead_letter_ctx;
@@ -251,8 +249,8 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
     }
     if (roles & TB_ROLE_MONITOR) {
         if ((rc = tb_pnl_book_create(&p->book)) != 0) goto fail;
-        p->sub_lives =
-            tb_bus_subscribe_named(p->bus, TB_EV_POSITION_UPDATE, on_position, p, "summary");
+        p->sub_lives = tb_bus_subscribe_named(p->bus, TB_EV_POSITION_UPDATE, on_position, p,
+                                              tb__component_publishers()[TB__SLOT_SUMMARY - 1]);
         if (p->sub_lives < 0) {
             rc = p->sub_lives;
             goto fail;

@@ -622,6 +622,44 @@ static int exchange_key(const tb_config *cfg, const tb_config_entry *e, char *er
     return 0;
 }
 
+static int has_key(const tb_transport_type *tt, const char *k)
+{
+    for (const tb_transport_key *tk = tt->keys; tk && tk->name; tk++)
+        if (strcmp(tk->name, k) == 0) return 1;
+    return 0;
+}
+
+/* The transport type whose own [bus] key k is: the run's type first, then
+ * any other known one (a config switched to memory with --set bus.type
+ * keeps its broker's keys). NULL if none has it. */
+static const tb_transport_type *key_owner(const tb_config *cfg, const char *k)
+{
+    if (has_key(cfg->transport, k)) return cfg->transport;
+    for (size_t i = 0; i < cfg->nextra_transports; i++)
+        if (has_key(cfg->extra_transports[i], k)) return cfg->extra_transports[i];
+    for (size_t i = 0; tb_transport_builtin_at(i); i++)
+        if (has_key(tb_transport_builtin_at(i), k)) return tb_transport_builtin_at(i);
+    return NULL;
+}
+
+/* A transport type's own key: checked by the type; kept for the run's type. */
+static int transport_key(tb_config *cfg, const tb_transport_type *tt, const tb_config_entry *e,
+                         char *err, size_t errlen)
+{
+    char shown[256] = "", msg[300] = "";
+    if (tt->check_key &&
+        tt->check_key(tt, e->key, e->value, shown, sizeof(shown), msg, sizeof(msg)) != 0)
+        FAIL(e, "%s", msg[0] ? msg : "bad value");
+    if (tt != cfg->transport) return 0;
+    tb_transport_param *np = realloc(cfg->bus_params, (cfg->nbus_params + 1) * sizeof(*np));
+    if (!np) return TB_ENOMEM;
+    cfg->bus_params = np;
+    np[cfg->nbus_params].key = e->key; /* borrowed from the entry, freed with it */
+    np[cfg->nbus_params].value = e->value;
+    cfg->nbus_params++;
+    return 0;
+}
+
 static int build_entry(tb_config *cfg, strategy_ix *sx, tb_config_entry *e, int cli_data, char *err,
                        size_t errlen)
 {
@@ -698,9 +736,19 @@ static int build_entry(tb_config *cfg, strategy_ix *sx, tb_config_entry *e, int 
             return rc;
         }
         if (strcmp(k, "type") == 0) {
-            if (strcasecmp(e->value, "memory") == 0) return cfg->bus_amqp = 0, 0;
-            if (strcasecmp(e->value, "amqp") == 0) return cfg->bus_amqp = 1, 0;
-            FAIL(e, "'%s' must be memory (one process) or amqp (RabbitMQ)", e->value);
+            const tb_transport_type *tt = tb_config_resolve_transport(cfg, e->value);
+            if (!tt) {
+                char known[256] = "";
+                for (size_t i = 0; tb_transport_builtin_at(i); i++)
+                    snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s",
+                             i ? ", " : "", tb_transport_builtin_at(i)->name);
+                for (size_t i = 0; i < cfg->nextra_transports; i++)
+                    snprintf(known + strlen(known), sizeof(known) - strlen(known), ", %s",
+                             cfg->extra_transports[i]->name);
+                FAIL(e, "unknown transport type '%s' (known: %s)", e->value, known);
+            }
+            cfg->transport = tt;
+            return 0;
         }
         if (strcmp(k, "signal_shards") == 0) {
             for (size_t i = 0; i < cfg->bus_nshards; i++)
@@ -743,15 +791,12 @@ static int build_entry(tb_config *cfg, strategy_ix *sx, tb_config_entry *e, int 
                  "event handled on arrival)",
                  e->value);
         }
-        char **strs[] = {&cfg->bus_url, &cfg->bus_name, &cfg->bus_state_dir, &cfg->bus_tls_ca};
-        static const char *const skeys[] = {"url", "name", "state_dir", "tls_ca"};
-        for (int i = 0; i < 4; i++)
+        char **strs[] = {&cfg->bus_name, &cfg->bus_state_dir};
+        static const char *const skeys[] = {"name", "state_dir"};
+        for (int i = 0; i < 2; i++)
             if (strcmp(k, skeys[i]) == 0) {
                 if (!e->value[0]) FAIL(e, "must not be empty");
-                if (i == 0 && strncmp(e->value, "amqp://", 7) != 0 &&
-                    strncmp(e->value, "amqps://", 8) != 0)
-                    FAIL(e, "'%s' must start with amqp:// or amqps://", e->value);
-                if (i == 1 &&
+                if (i == 0 &&
                     strspn(e->value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                      "0123456789_-") != strlen(e->value))
                     FAIL(e, "'%s' may hold only letters, digits, _ and -", e->value);
@@ -759,14 +804,16 @@ static int build_entry(tb_config *cfg, strategy_ix *sx, tb_config_entry *e, int 
                 *strs[i] = strdup(e->value);
                 return *strs[i] ? 0 : TB_ENOMEM;
             }
-        int *ints[] = {&cfg->bus_prefetch, &cfg->bus_delivery_limit, &cfg->bus_window};
-        static const char *const ikeys[] = {"prefetch", "delivery_limit", "window"};
-        static const long imax[] = {65535, 1000, 100000};
-        for (int i = 0; i < 3; i++)
+        int *ints[] = {&cfg->bus_delivery_limit, &cfg->bus_window};
+        static const char *const ikeys[] = {"delivery_limit", "window"};
+        static const long imax[] = {1000, 100000};
+        for (int i = 0; i < 2; i++)
             if (strcmp(k, ikeys[i]) == 0) {
                 if ((rc = get_int(e, 1, imax[i], &l, err, errlen)) == 0) *ints[i] = (int)l;
                 return rc;
             }
+        const tb_transport_type *owner = key_owner(cfg, k);
+        if (owner) return transport_key(cfg, owner, e, err, errlen);
     } else if (strcmp(s, "orders") == 0) {
         static const char *const ms[] = {"base_delay_ms", "max_delay_ms", "max_total_ms"};
         int64_t *dst[] = {&cfg->order_base_delay, &cfg->order_max_delay, &cfg->order_max_total};
@@ -895,6 +942,24 @@ static int build_entry(tb_config *cfg, strategy_ix *sx, tb_config_entry *e, int 
     FAIL(e, "unknown key");
 }
 
+const tb_transport_type *tb_config_resolve_transport(const tb_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->nextra_transports; i++)
+        if (strcasecmp(cfg->extra_transports[i]->name, name) == 0) return cfg->extra_transports[i];
+    return tb_transport_builtin(name);
+}
+
+void tb_config_transport_params(const tb_config *cfg, const char *component,
+                                tb_transport_params *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->run = cfg->bus_name ? cfg->bus_name : "tradebus";
+    out->component = component;
+    out->delivery_limit = cfg->bus_delivery_limit;
+    out->params = cfg->bus_params;
+    out->nparams = cfg->nbus_params;
+}
+
 const tb_strategy_vtable *tb_config_resolve_type(const tb_config *cfg, const char *type,
                                                  struct tb_legacy_adapter *adapter)
 {
@@ -1012,6 +1077,16 @@ int tb_config_build(tb_config *cfg, char *err, size_t errlen)
     cfg->journal_commit_every = 1000;
     int xrc = resolve_exchange(cfg, err, errlen);
     if (xrc) return xrc;
+    /* The run's transport type first: the [bus] keys of its own are kept
+     * for it wherever they stand (a bad type is reported at its line). */
+    cfg->transport = tb_transport_builtin("memory");
+    for (size_t i = 0; i < cfg->nentries; i++) {
+        const tb_config_entry *e = &cfg->entries[i];
+        const tb_transport_type *tt = strcmp(e->section, "bus") == 0 && strcmp(e->key, "type") == 0
+                                          ? tb_config_resolve_transport(cfg, e->value)
+                                          : NULL;
+        if (tt) cfg->transport = tt;
+    }
     strategy_ix sx;
     memset(&sx, 0, sizeof(sx));
     if (tb__index_init(&sx.ix, 16) != 0) return TB_ENOMEM;
@@ -1114,10 +1189,9 @@ void tb_config_free(tb_config *cfg)
         free(cfg->entries[i].value);
     }
     free(cfg->entries);
-    free(cfg->bus_url);
+    free(cfg->bus_params);
     free(cfg->bus_name);
     free(cfg->bus_state_dir);
-    free(cfg->bus_tls_ca);
     for (size_t i = 0; i < cfg->bus_nshards; i++)
         free(cfg->bus_signal_shards[i]);
     for (size_t i = 0; i < cfg->ndata; i++)

@@ -48,17 +48,22 @@ static const char *bool_name(int b)
     return b ? "true" : "false";
 }
 
-/* The URL without its password, if it holds one (amqp://user:pw@host/). */
-static void redact_url(const char *url, char *out, size_t outlen)
+/* The transport type's own keys: each as the type shows it (a password
+ * masked), else its default. */
+static int transport_lines(FILE *out, const tb_config *cfg)
 {
-    const char *scheme = strstr(url, "://");
-    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
-    const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
-    if (!colon) {
-        snprintf(out, outlen, "%s", url);
-        return;
+    const tb_transport_type *tt = cfg->transport;
+    int bad = 0;
+    for (const tb_transport_key *k = tt ? tt->keys : NULL; k && k->name; k++) {
+        const char *v = NULL;
+        for (size_t i = 0; i < cfg->nbus_params; i++)
+            if (strcmp(cfg->bus_params[i].key, k->name) == 0) v = cfg->bus_params[i].value;
+        char shown[256] = "", msg[64];
+        if (v && tt->check_key)
+            tt->check_key(tt, k->name, v, shown, sizeof(shown), msg, sizeof(msg));
+        bad |= str_line(out, k->name, shown[0] ? shown : v, k->def ? k->def : "");
     }
-    snprintf(out, outlen, "%.*s:***%s", (int)(colon - url), url, at);
+    return bad;
 }
 
 /* A value of an exchange key in the form the config's own keys are shown
@@ -169,13 +174,10 @@ int tb_config_dump(const tb_config *cfg, FILE *out)
     bad |= fprintf(out, "\n[bus]\n") < 0;
     bad |= int_line(out, "max_retries", cfg->max_retries, 2);
     bad |= int_line(out, "ring_capacity", (long long)cfg->ring_capacity, 1024);
-    bad |= str_line(out, "type", cfg->bus_amqp ? "amqp" : "memory", "memory");
-    if (cfg->bus_url) redact_url(cfg->bus_url, buf, sizeof(buf));
-    bad |= str_line(out, "url", cfg->bus_url ? buf : NULL, "amqp://127.0.0.1:5672/");
+    bad |= str_line(out, "type", cfg->transport ? cfg->transport->name : NULL, "memory");
+    bad |= transport_lines(out, cfg);
     bad |= str_line(out, "name", cfg->bus_name, "tradebus");
     bad |= str_line(out, "state_dir", cfg->bus_state_dir, "tradebus-state");
-    bad |= str_line(out, "tls_ca", cfg->bus_tls_ca, "/etc/ssl/certs/ca-certificates.crt");
-    bad |= int_line(out, "prefetch", cfg->bus_prefetch ? cfg->bus_prefetch : 1000, 1000);
     bad |=
         int_line(out, "delivery_limit", cfg->bus_delivery_limit ? cfg->bus_delivery_limit : 5, 5);
     bad |= int_line(out, "window", cfg->bus_window ? cfg->bus_window : 64, 64);

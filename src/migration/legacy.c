@@ -1,7 +1,7 @@
 /* The legacy monolith: the "before" system of the migration.
  *
  * It is written the way a trading script was written before the pipeline
- * existed: one loop body per bar (tb_legacy_runner_on_bar) that, inline and
+ * existed: one loop body per bar (tb__legacy_runner_on_bar) that, inline and
  * in this order,
  *   (a) fills the open orders of the bar's symbol against the bar,
  *       updating cash, the account's holdings and each strategy's position,
@@ -28,7 +28,7 @@
  *    rejected like any invalid order (the exchange refuses it), and the
  *    strategy's target is reverted. */
 #include "../core/errbuf.h"
-#include "tradebus/legacy.h"
+#include "legacy_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -72,7 +72,7 @@ typedef struct {
     uint64_t sent_at_bar; /* symbol's bar count when sent: fills only on later bars */
 } leg_order;
 
-struct tb_legacy_runner {
+struct tb__legacy_runner {
     const tb_config *cfg;
     tb_record_sink sink;
     void *ctx;
@@ -84,12 +84,12 @@ struct tb_legacy_runner {
     size_t nstrats;
     leg_order *orders; /* open orders, oldest first (time priority) */
     size_t norders, orders_cap;
-    tb_legacy_result res;
+    tb__legacy_result res;
 };
 
 /* ---- symbols ------------------------------------------------------------- */
 
-static int find_symbol(tb_legacy_runner *r, const char *name, size_t *out)
+static int find_symbol(tb__legacy_runner *r, const char *name, size_t *out)
 {
     for (size_t i = 0; i < r->nsyms; i++)
         if (strcmp(r->syms[i].name, name) == 0) {
@@ -114,13 +114,13 @@ static int find_symbol(tb_legacy_runner *r, const char *name, size_t *out)
 
 /* ---- records ------------------------------------------------------------- */
 
-static int emit(tb_legacy_runner *r, const tb_trade_record *rec)
+static int emit(tb__legacy_runner *r, const tb_trade_record *rec)
 {
     return r->sink ? r->sink(rec, r->ctx) : 0;
 }
 
 static void record_for(tb_trade_record *rec, tb_record_kind kind, int64_t time,
-                       const tb_legacy_runner *r, const leg_strategy *st)
+                       const tb__legacy_runner *r, const leg_strategy *st)
 {
     memset(rec, 0, sizeof(*rec));
     rec->kind = kind;
@@ -151,7 +151,7 @@ static int commission_of(tb_decimal price, tb_decimal qty, tb_decimal fee_bps, t
 }
 
 /* The price the order executes at on this bar; 0 = it does not execute. */
-static int execution_price(const tb_legacy_runner *r, const leg_order *o, const leg_symbol *s,
+static int execution_price(const tb__legacy_runner *r, const leg_order *o, const leg_symbol *s,
                            const tb_market_data *bar, tb_decimal *out)
 {
     int buy = o->side == TB_SIDE_BUY;
@@ -227,14 +227,14 @@ static int net_position(leg_strategy *st, tb_side side, tb_decimal qty, tb_decim
     return 0;
 }
 
-static void drop_order(tb_legacy_runner *r, size_t i)
+static void drop_order(tb__legacy_runner *r, size_t i)
 {
     /* Ordered removal keeps time priority among the rest. */
     memmove(&r->orders[i], &r->orders[i + 1], (r->norders - i - 1) * sizeof(*r->orders));
     r->norders--;
 }
 
-static int fill_orders(tb_legacy_runner *r, size_t si, const tb_market_data *bar)
+static int fill_orders(tb__legacy_runner *r, size_t si, const tb_market_data *bar)
 {
     leg_symbol *s = &r->syms[si];
     const tb_sim_exchange_config *ex = &r->cfg->exchange;
@@ -305,7 +305,7 @@ static int fill_orders(tb_legacy_runner *r, size_t si, const tb_market_data *bar
  * holdings (equity), minus their gross value (1× exposure, shorts held as
  * collateral), minus what open orders hold back. Divisions truncate toward
  * zero, as the exchange's do. */
-static tb_decimal free_cash(const tb_legacy_runner *r)
+static tb_decimal free_cash(const tb__legacy_runner *r)
 {
     __int128 f = r->cash;
     for (size_t i = 0; i < r->nsyms; i++) {
@@ -327,7 +327,7 @@ static int multiple_of(tb_decimal v, tb_decimal step)
 
 /* The exchange's checks, in its order. 1 if the order is accepted (then
  * o->inc and o->per_unit are set), 0 if rejected. */
-static int accept_order(const tb_legacy_runner *r, leg_order *o)
+static int accept_order(const tb__legacy_runner *r, leg_order *o)
 {
     const leg_symbol *s = &r->syms[o->sym];
     int limit = o->type == TB_ORDER_LIMIT;
@@ -382,7 +382,7 @@ static int limit_price_for(const leg_strategy *st, tb_decimal close, int buy, tb
     return rc;
 }
 
-static int run_strategy(tb_legacy_runner *r, size_t idx, const tb_market_data *bar)
+static int run_strategy(tb__legacy_runner *r, size_t idx, const tb_market_data *bar)
 {
     leg_strategy *st = &r->strats[idx];
     tb_legacy_view *view = st->state;
@@ -464,7 +464,7 @@ static int run_strategy(tb_legacy_runner *r, size_t idx, const tb_market_data *b
 
 /* ---- the loop body --------------------------------------------------------- */
 
-int tb_legacy_runner_on_bar(tb_legacy_runner *r, const tb_market_data *bar)
+int tb__legacy_runner_on_bar(tb__legacy_runner *r, const tb_market_data *bar)
 {
     if (!r || !bar) return TB_EINVAL;
     size_t si;
@@ -554,9 +554,9 @@ int tb_legacy_check_config(const tb_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
-int tb_legacy_runner_create(const tb_config *cfg, const tb_legacy_strategy *const *extra,
-                            size_t nextra, tb_record_sink sink, void *ctx, tb_legacy_runner **out,
-                            char *err, size_t errlen)
+int tb__legacy_runner_create(const tb_config *cfg, const tb_legacy_strategy *const *extra,
+                             size_t nextra, tb_record_sink sink, void *ctx, tb__legacy_runner **out,
+                             char *err, size_t errlen)
 {
     if (!cfg || !out) return TB_EINVAL;
     if (!cfg->built) {
@@ -565,7 +565,7 @@ int tb_legacy_runner_create(const tb_config *cfg, const tb_legacy_strategy *cons
     }
     int crc = tb_legacy_check_config(cfg, err, errlen);
     if (crc) return crc;
-    tb_legacy_runner *r = calloc(1, sizeof(*r));
+    tb__legacy_runner *r = calloc(1, sizeof(*r));
     if (!r) return TB_ENOMEM;
     r->cfg = cfg;
     r->sink = sink;
@@ -623,14 +623,14 @@ int tb_legacy_runner_create(const tb_config *cfg, const tb_legacy_strategy *cons
     }
     if (rc) {
         if (rc == TB_ENOMEM && err && errlen && !err[0]) tb__errf(err, errlen, "out of memory");
-        tb_legacy_runner_destroy(r);
+        tb__legacy_runner_destroy(r);
         return rc;
     }
     *out = r;
     return 0;
 }
 
-int tb_legacy_runner_finish(tb_legacy_runner *r, tb_legacy_result *res)
+int tb__legacy_runner_finish(tb__legacy_runner *r, tb__legacy_result *res)
 {
     if (!r) return TB_EINVAL;
     tb_decimal realized = 0, unrealized = 0, u, diff, equity;
@@ -666,7 +666,7 @@ int tb_legacy_runner_finish(tb_legacy_runner *r, tb_legacy_result *res)
     return emit(r, &rec);
 }
 
-void tb_legacy_runner_destroy(tb_legacy_runner *r)
+void tb__legacy_runner_destroy(tb__legacy_runner *r)
 {
     if (!r) return;
     for (size_t i = 0; i < r->nstrats; i++) {
@@ -680,10 +680,10 @@ void tb_legacy_runner_destroy(tb_legacy_runner *r)
     free(r);
 }
 
-int tb_legacy_run(const tb_config *cfg, const tb_legacy_strategy *const *extra, size_t nextra,
-                  tb_record_sink sink, void *ctx, tb_legacy_result *res, char *err, size_t errlen)
+int tb__legacy_run(const tb_config *cfg, const tb_legacy_strategy *const *extra, size_t nextra,
+                   tb_record_sink sink, void *ctx, tb__legacy_result *res, char *err, size_t errlen)
 {
-    tb_legacy_runner *r = NULL;
+    tb__legacy_runner *r = NULL;
     tb_md_merge *md = NULL;
     tb_md_config mc;
     tb_market_data bar;
@@ -692,17 +692,17 @@ int tb_legacy_run(const tb_config *cfg, const tb_legacy_strategy *const *extra, 
     if (err && errlen) err[0] = '\0';
     if (res) memset(res, 0, sizeof(*res));
     if (!cfg) return TB_EINVAL;
-    if ((rc = tb_legacy_runner_create(cfg, extra, nextra, sink, ctx, &r, err, errlen)) != 0)
+    if ((rc = tb__legacy_runner_create(cfg, extra, nextra, sink, ctx, &r, err, errlen)) != 0)
         return rc;
     tb_config_md_options(cfg, &mc);
     rc = tb_md_merge_open((const char *const *)cfg->data, cfg->ndata, &mc, &md, err, errlen);
     while (rc == 0 && (rc = tb_md_merge_next(md, &bar, err, errlen)) == 0) {
-        if ((rc = tb_legacy_runner_on_bar(r, &bar)) != 0)
+        if ((rc = tb__legacy_runner_on_bar(r, &bar)) != 0)
             tb__errf(err, errlen, "legacy run: bar of %s closing at %lld ns: %s", bar.symbol,
                      (long long)bar.close_time, tb_strerror(rc));
     }
-    if (rc == TB_EEOF) rc = tb_legacy_runner_finish(r, res);
+    if (rc == TB_EEOF) rc = tb__legacy_runner_finish(r, res);
     tb_md_merge_close(md);
-    tb_legacy_runner_destroy(r);
+    tb__legacy_runner_destroy(r);
     return rc;
 }

@@ -7,7 +7,7 @@
 #include "../core/errbuf.h"
 
 #include "tradebus/backtest.h"
-#include "tradebus/legacy.h"
+#include "legacy_int.h"
 #include "tradebus/parity.h"
 #include "migration_int.h"
 
@@ -95,8 +95,8 @@ int tb_parity_add_legacy_run(tb_parity *p, const struct tb_config *cfg,
                              FILE *copy, char *err, size_t errlen)
 {
     side_sink s = {p, TB_SIDE_LEGACY, copy, NULL, 0, 0};
-    tb_legacy_result res;
-    int rc = tb_legacy_run(cfg, extra, nextra, add, &s, &res, err, errlen);
+    tb__legacy_result res;
+    int rc = tb__legacy_run(cfg, extra, nextra, add, &s, &res, err, errlen);
     return s.copy_errno ? copy_failed(&s, err, errlen) : rc;
 }
 

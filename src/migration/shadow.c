@@ -5,12 +5,13 @@
 #include <string.h>
 
 #include "tradebus/shadow.h"
+#include "legacy_int.h"
 
 struct tb_shadow {
     tb_bus *bus;
     tb_parity *parity;
     tb_tradelog *tradelog;
-    tb_legacy_runner *legacy;
+    tb__legacy_runner *legacy;
     size_t reported;   /* divergences already published */
     int64_t last_time; /* close of the last bar, the time of alerts at the end */
 };
@@ -38,7 +39,7 @@ int tb_shadow_create(const tb_config *cfg, tb_bus *bus, const tb_parity_options 
     s->bus = bus;
     int rc = tb_parity_create(opts, &s->parity);
     if (!rc) rc = tb_tradelog_create(bus, to_pipeline, s, &s->tradelog);
-    if (!rc) rc = tb_legacy_runner_create(cfg, NULL, 0, to_legacy, s, &s->legacy, err, errlen);
+    if (!rc) rc = tb__legacy_runner_create(cfg, NULL, 0, to_legacy, s, &s->legacy, err, errlen);
     if (rc) {
         tb_shadow_destroy(s);
         return rc;
@@ -80,7 +81,7 @@ static int publish_new(tb_shadow *s, int64_t now)
 
 int tb_shadow_on_bar(tb_shadow *s, const tb_market_data *bar)
 {
-    int rc = tb_legacy_runner_on_bar(s->legacy, bar);
+    int rc = tb__legacy_runner_on_bar(s->legacy, bar);
     if (rc) return rc;
     /* Both sides have now made every record up to this bar's close. */
     s->last_time = bar->close_time;
@@ -92,9 +93,9 @@ int tb_shadow_on_bar(tb_shadow *s, const tb_market_data *bar)
 
 int tb_shadow_finish(tb_shadow *s, tb_decimal realized, tb_decimal unrealized, tb_decimal fees)
 {
-    tb_legacy_result res;
+    tb__legacy_result res;
     int rc = tb_tradelog_finish(s->tradelog, realized, unrealized, fees);
-    if (!rc) rc = tb_legacy_runner_finish(s->legacy, &res);
+    if (!rc) rc = tb__legacy_runner_finish(s->legacy, &res);
     if (rc) return rc;
     int n = tb_parity_compare(s->parity, INT64_MAX);
     if (n < 0) return n;
@@ -117,7 +118,7 @@ void tb_shadow_destroy(tb_shadow *s)
 {
     if (!s) return;
     tb_shadow_detach(s);
-    tb_legacy_runner_destroy(s->legacy);
+    tb__legacy_runner_destroy(s->legacy);
     tb_parity_destroy(s->parity);
     free(s);
 }

@@ -14,13 +14,26 @@
 #include <time.h>
 
 #include "../core/errbuf.h"
+#include "../core/event_int.h"
 #include "tradebus/codec.h"
 
-/* The components that report on every step, in a fixed order. */
-static const char *const procs[] = {"signal", "orders", "positions", "risk", "monitor", NULL};
-_Static_assert(sizeof(procs) / sizeof(procs[0]) == NPROCS + 1, "NPROCS (node_int.h)");
-static const char *const all_roles[] = {"signal",  "orders", "positions", "risk",
-                                        "monitor", "feed",   NULL};
+/* The processes: one per component, in the components' table's process
+ * order (which is also the order they report on every step in), then the
+ * feed, which hosts no component. */
+#define NO_PROCESS(...)
+#define COUNT_ONE(id, value, name, slot, process) +1
+_Static_assert(0 TB_COMPONENT_MAP(NO_PROCESS, COUNT_ONE, NO_PROCESS) == NPROCS,
+               "NPROCS (node_int.h): one per component");
+#define PROCESS(id, value, name, slot, process) [(process)-1] = name,
+static const char *const all_roles[] = {
+    TB_COMPONENT_MAP(NO_PROCESS, PROCESS, NO_PROCESS)
+        /* then */
+        [NPROCS] = "feed",
+    NULL,
+};
+#undef PROCESS
+#undef COUNT_ONE
+#undef NO_PROCESS
 
 void tb__node_logf(tb_node *n, const char *fmt, ...)
 {
@@ -60,8 +73,8 @@ size_t tb_node_processes(const tb_config *cfg, char names[][TB_NODE_NAME_LEN], s
 
 int tb__node_proc_index(const char *role)
 {
-    for (int i = 0; procs[i]; i++)
-        if (!strcmp(procs[i], role)) return i;
+    for (int i = 0; i < NPROCS; i++)
+        if (!strcmp(all_roles[i], role)) return i;
     return -1;
 }
 
@@ -106,9 +119,11 @@ int tb_node_create(const tb_config *cfg, const tb_node_options *o, tb_node **out
 {
     int rc = TB_ECONFIG;
     if (!o || !o->role || role_index(o->role) < 0) {
-        tb__errf(err, errlen,
-                 "unknown role '%s' (known: signal, orders, positions, risk, monitor, feed)",
-                 o && o->role ? o->role : "");
+        char known[128] = "";
+        for (int i = 0; all_roles[i]; i++)
+            snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s", i ? ", " : "",
+                     all_roles[i]);
+        tb__errf(err, errlen, "unknown role '%s' (known: %s)", o && o->role ? o->role : "", known);
         return TB_ECONFIG;
     }
     if (!o->state_path) {
@@ -158,13 +173,19 @@ int tb_node_create(const tb_config *cfg, const tb_node_options *o, tb_node **out
     n->node_id = cfg->node_id ? cfg->node_id : 1;
     n->stream = cfg->bus_stream;
     clock_gettime(CLOCK_MONOTONIC, &n->last_msg);
-    static const unsigned role_bits[] = {TB_ROLE_SIGNAL, TB_ROLE_ORDERS,  TB_ROLE_POSITIONS,
-                                         TB_ROLE_RISK,   TB_ROLE_MONITOR, 0};
-    if (!strcmp(n->role, "monitor")) {
-        n->owned[0] = "summary";
-        n->owned[1] = "monitor";
-    } else {
-        n->owned[0] = n->role;
+    /* The subscribers this process hosts publish through it: its
+     * component, and beside the monitor the summary. */
+    unsigned role_bit = n->role_ix < NPROCS ? 1u << n->role_ix : 0;
+    size_t nowned = 0;
+    for (const char *const *p = tb__component_publishers(); *p; p++) {
+        if (tb__component_process_of(*p) != n->role_ix + 1) continue;
+        if (nowned == sizeof(n->owned) / sizeof(n->owned[0])) {
+            tb__errf(err, errlen, "%s: more subscribers in one process than node_int.h holds",
+                     n->role);
+            rc = TB_EFULL;
+            goto fail;
+        }
+        n->owned[nowned++] = *p;
     }
     int fresh = 0;
     if ((rc = tb__nstate_open(o->state_path, n->name, n->run, tb_config_hash(cfg),
@@ -180,7 +201,7 @@ int tb_node_create(const tb_config *cfg, const tb_node_options *o, tb_node **out
     n->phase = pg.phase;
     n->resend = pg.phase == PH_DONE && strcmp(o->role, "monitor") != 0;
 
-    if (role_bits[n->role_ix]) {
+    if (role_bit) {
         int is_mon = !strcmp(n->role, "monitor");
         if (is_mon && o->out_dir && n->phase != PH_DONE) {
             if (mkdir(o->out_dir, 0777) != 0 && errno != EEXIST) {
@@ -208,7 +229,7 @@ int tb_node_create(const tb_config *cfg, const tb_node_options *o, tb_node **out
         po.equity_csv = n->equity_f;
         po.on_dead_letter = tb__node_on_dead_letter;
         po.on_dead_letter_ctx = n;
-        po.roles = role_bits[n->role_ix];
+        po.roles = role_bit;
         /* Shards number their events apart: node id + shard. */
         if (n->shard) po.node_id = (uint16_t)(n->node_id + n->shard);
         po.outbox = tb__node_outbox;

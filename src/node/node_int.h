@@ -57,7 +57,7 @@ struct tb_node {
     uint32_t epoch;
     tb__nstate *st;
 
-    char *bind[TB_AMQP_MAX_BINDINGS];
+    char *bind[TB_TRANSPORT_MAX_BINDINGS];
     size_t nbind;
     int binds[TB_EV_COUNT]; /* 1 if the queue gets events of that type */
 

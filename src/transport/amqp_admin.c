@@ -50,8 +50,8 @@ static int reopen_channel(admin *a, char *err, size_t errlen)
     return tb__amqp_rpc_check(a->c, CHAN, "channel.open", err, errlen);
 }
 
-int tb_amqp_queue_info(const tb_amqp_options *o, const char *queue, long *messages, long *consumers,
-                       char *err, size_t errlen)
+int tb__amqp_queue_info(const tb_amqp_options *o, const char *queue, long *messages,
+                        long *consumers, char *err, size_t errlen)
 {
     if (!queue || !*queue) {
         tb__errf(err, errlen, "no queue given, or the same queue twice");
@@ -95,8 +95,8 @@ static int get_one(admin *a, const char *queue, amqp_message_t *msg, uint64_t *t
     return 1;
 }
 
-int tb_amqp_queue_peek(const tb_amqp_options *o, const char *queue, size_t max, tb_amqp_peek_fn fn,
-                       void *ctx, char *err, size_t errlen)
+int tb__amqp_queue_peek(const tb_amqp_options *o, const char *queue, size_t max,
+                        tb_transport_peek_fn fn, void *ctx, char *err, size_t errlen)
 {
     if (!queue || !*queue || !fn) {
         tb__errf(err, errlen, "no queue given, or the same queue twice");
@@ -195,8 +195,8 @@ static int move_publish(admin *a, const amqp_message_t *msg, const tb_msg_in *in
     }
 }
 
-int tb_amqp_queue_move(const tb_amqp_options *o, const char *from, const char *to, const char *id,
-                       char *err, size_t errlen)
+int tb__amqp_queue_move(const tb_amqp_options *o, const char *from, const char *to, const char *id,
+                        char *err, size_t errlen)
 {
     if (!from || !*from || (to && (!*to || strcmp(from, to) == 0))) {
         tb__errf(err, errlen, "no queue given, or the same queue twice");
@@ -252,7 +252,7 @@ int tb_amqp_queue_move(const tb_amqp_options *o, const char *from, const char *t
     return moved > INT32_MAX ? INT32_MAX : (int)moved;
 }
 
-int tb_amqp_delete_run(const tb_amqp_options *o, char *err, size_t errlen)
+int tb__amqp_delete_run(const tb_amqp_options *o, char *err, size_t errlen)
 {
     admin a;
     int rc = admin_open(&a, o, "delete run", err, errlen);

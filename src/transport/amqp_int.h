@@ -1,6 +1,8 @@
 /* Private (not installed): what the files of the AMQP transport share.
  *   amqp.c          the transport's life: create, destroy, the failure rule,
  *                   reconnecting with backoff (the design is described there)
+ *   amqp_type.c     its entry in the transport registry: [bus] keys to
+ *                   options, and the admin ops below behind the interface
  *   amqp_conn.c     broker URL, credentials, TLS, opening and closing one
  *                   connection, RPC errors
  *   amqp_topology.c the run's names, declaring its exchanges and queues
@@ -19,7 +21,7 @@
 
 #include <amqp.h>
 
-#include "tradebus/transport.h"
+#include "tradebus/amqp.h"
 
 /* A TCP connect to a host that drops SYNs would otherwise take minutes. */
 #define CONNECT_MIN_MS 200
@@ -178,5 +180,42 @@ void tb__amqp_msg_in_fill(tb_msg_in *m, const amqp_basic_properties_t *p, amqp_b
 void tb__amqp_copy_bytes(char *dst, size_t cap, amqp_bytes_t b);
 /* 1 if b holds exactly the string s. */
 int tb__amqp_bytes_is(amqp_bytes_t b, const char *s);
+
+/* ---- amqp_admin.c: one-shot operations on a connection of their own ------
+ * For the registry's admin ops (tradebus status, dlq, up) and tests; not
+ * part of the public API. */
+
+/* Passive look at a queue: messages ready and consumers. 0, TB_ENOTFOUND (no
+ * such queue), TB_ECONN. */
+int tb__amqp_queue_info(const tb_amqp_options *o, const char *queue, long *messages,
+                        long *consumers, char *err, size_t errlen);
+/* Reads the messages of a queue without removing them (basic.get, then
+ * requeue): fn is called for each, up to max, with m valid during the call
+ * (tag and epoch mean nothing here); fn returns 0 to go on, non-zero to
+ * stop. Returns the number seen, or a negative TB_E* code (TB_ENOTFOUND: no
+ * such queue). Each look counts as a delivery (x-delivery-count): do not
+ * peek at a queue with a delivery limit. */
+int tb__amqp_queue_peek(const tb_amqp_options *o, const char *queue, size_t max,
+                        tb_transport_peek_fn fn, void *ctx, char *err, size_t errlen);
+/* Moves messages out of queue `from` (those whose message_id equals id, or
+ * all when id is NULL): each is republished to queue `to` (NULL: dropped,
+ * i.e. purged), confirmed, then acknowledged in `from`; headers are kept
+ * (x-death, tb-reason, the routing key) except x-delivery-count. Only the
+ * messages there when it starts are looked at. Returns the number moved, or
+ * a negative TB_E* code: TB_ENOTFOUND if `from` or `to` does not exist (the
+ * message stays in `from`), TB_EINVAL if from == to. */
+int tb__amqp_queue_move(const tb_amqp_options *o, const char *from, const char *to, const char *id,
+                        char *err, size_t errlen);
+/* Deletes the run's exchanges and the queues of o->component (N.<component>
+ * and N.<component>.dlq) with their messages (tests, `tradebus up`). AMQP
+ * cannot list queues: with component NULL only the exchanges go, so call it
+ * once per component. Deleting what does not exist is not an error. 0 or a
+ * negative TB_E* code. */
+int tb__amqp_delete_run(const tb_amqp_options *o, char *err, size_t errlen);
+
+/* ---- amqp_type.c ----------------------------------------------------------- */
+
+/* The registry's "amqp" entry (src/transport/transport.c). */
+extern const tb_transport_type tb__amqp_type;
 
 #endif

@@ -1,8 +1,8 @@
-/* An in-memory broker behind the tb_transport interface (loopback.h): lets
+/* An in-memory broker behind the tb_transport interface (loopback_int.h): lets
  * a test run all the nodes of a distributed run in one process, with
  * redeliveries and broker restarts on demand. Not built for speed. */
 #define _POSIX_C_SOURCE 200809L
-#include "tradebus/loopback.h"
+#include "loopback_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +29,7 @@ typedef struct {
     size_t n, cap;
 } lqueue;
 
-struct tb_loop_broker {
+struct tb__loop_broker {
     lqueue **q;
     size_t nq;
     uint32_t epoch;
@@ -38,7 +38,7 @@ struct tb_loop_broker {
 
 typedef struct {
     tb_transport base;
-    tb_loop_broker *b;
+    tb__loop_broker *b;
     char queue[TB_MSG_KEY_LEN];
     tb_transport_stats st;
 } loop_transport;
@@ -61,14 +61,14 @@ static int match(const char *p, const char *k)
     return match(p + pw + 1, k + kw + 1);
 }
 
-static lqueue *find_queue(const tb_loop_broker *b, const char *name)
+static lqueue *find_queue(const tb__loop_broker *b, const char *name)
 {
     for (size_t i = 0; i < b->nq; i++)
         if (!strcmp(b->q[i]->name, name)) return b->q[i];
     return NULL;
 }
 
-static lqueue *get_queue(tb_loop_broker *b, const char *name)
+static lqueue *get_queue(tb__loop_broker *b, const char *name)
 {
     lqueue *q = find_queue(b, name);
     if (q) return q;
@@ -275,7 +275,7 @@ static void lt_destroy(tb_transport *t)
 static const tb_transport_ops loop_ops = {lt_publish, lt_flush, lt_poll,  lt_ack,
                                           lt_reject,  lt_epoch, lt_stats, lt_destroy};
 
-int tb_loop_broker_create(tb_loop_broker **out)
+int tb__loop_broker_create(tb__loop_broker **out)
 {
     *out = calloc(1, sizeof(**out));
     if (!*out) return TB_ENOMEM;
@@ -283,7 +283,7 @@ int tb_loop_broker_create(tb_loop_broker **out)
     return 0;
 }
 
-void tb_loop_broker_destroy(tb_loop_broker *b)
+void tb__loop_broker_destroy(tb__loop_broker *b)
 {
     if (!b) return;
     for (size_t i = 0; i < b->nq; i++) {
@@ -302,8 +302,8 @@ void tb_loop_broker_destroy(tb_loop_broker *b)
     free(b);
 }
 
-int tb_loop_transport_create(tb_loop_broker *b, const char *queue, const char *const *patterns,
-                             size_t npatterns, int delivery_limit, tb_transport **out)
+int tb__loop_transport_create(tb__loop_broker *b, const char *queue, const char *const *patterns,
+                              size_t npatterns, int delivery_limit, tb_transport **out)
 {
     if (!b || !out) return TB_EINVAL;
     loop_transport *lt = calloc(1, sizeof(*lt));
@@ -337,7 +337,7 @@ int tb_loop_transport_create(tb_loop_broker *b, const char *queue, const char *c
     return 0;
 }
 
-void tb_loop_broker_restart(tb_loop_broker *b)
+void tb__loop_broker_restart(tb__loop_broker *b)
 {
     for (size_t i = 0; i < b->nq; i++)
         for (size_t j = 0; j < b->q[i]->n; j++)
@@ -345,7 +345,7 @@ void tb_loop_broker_restart(tb_loop_broker *b)
     b->epoch++;
 }
 
-long tb_loop_queue_depth(const tb_loop_broker *b, const char *queue)
+long tb__loop_queue_depth(const tb__loop_broker *b, const char *queue)
 {
     const lqueue *q = find_queue(b, queue);
     return q ? (long)q->n : -1;
