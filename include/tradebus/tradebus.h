@@ -29,6 +29,7 @@
 #include "signal.h"
 #include "strategy.h"
 #include "text.h"
+#include "timefmt.h"
 #include "tradelog.h"
 #include "transport.h"
 #include "version.h"
