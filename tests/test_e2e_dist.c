@@ -15,9 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <cmocka.h>
 
 #include "tb_test_cli.h"
@@ -427,6 +430,130 @@ static void test_dist_poison_message_is_dead_lettered_and_the_run_goes_on(void *
     free(out);
 }
 
+/* GET /metrics from 127.0.0.1:port: the whole response (free it), or NULL. */
+static char *scrape(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        if (fd >= 0) close(fd);
+        return NULL;
+    }
+    const char *req = "GET /metrics HTTP/1.0\r\n\r\n";
+    if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+        close(fd);
+        return NULL;
+    }
+    size_t len = 0, cap = 1 << 16;
+    char *buf = malloc(cap);
+    ssize_t got;
+    while ((got = read(fd, buf + len, cap - len - 1)) > 0) {
+        len += (size_t)got;
+        if (len + 1 == cap) buf = realloc(buf, cap *= 2);
+    }
+    close(fd);
+    buf[len] = 0;
+    return buf;
+}
+
+/* The metrics port a process logged ("metrics at http://127.0.0.1:PORT/"). */
+static int logged_port(fixture *f, const char *role)
+{
+    for (int waited = 0; waited < 30000; waited += 50) {
+        char p[700];
+        snprintf(p, sizeof(p), "%s/%s.log", f->dir, role);
+        char *s = tbt_read_file(p), *at = s ? strstr(s, "metrics at http://127.0.0.1:") : NULL;
+        int port = at ? atoi(at + strlen("metrics at http://127.0.0.1:")) : 0;
+        free(s);
+        if (port > 0) return port;
+        sleep_ms(50);
+    }
+    fail_msg("%s never said where its metrics are", role);
+    return 0;
+}
+
+/* A process killed mid-run stalls the others (strict order: each step
+ * waits for every component's report). Within seconds each of them logs
+ * which process it waits for and since when, and the metrics say it; when
+ * the process is back they say they move again, and the run ends as the
+ * embedded one. */
+static void test_dist_a_stalled_run_names_the_missing_process(void **state)
+{
+    fixture *f = *state;
+    name_run(f, "stall");
+    static const char *const metrics[] = {"--metrics-port", "0", NULL};
+    const int victim = 2, watcher = 3; /* positions; risk serves its metrics */
+    f->extra[watcher] = metrics;
+    for (int i = 0; i < NPROC; i++)
+        f->pid[i] = spawn_role(f, i);
+    int port = logged_port(f, roles[watcher]);
+    for (int waited = 0; progress_of(f, roles[victim]) < 150; waited += 20) {
+        if (waited > 60000) {
+            tail_logs(f);
+            fail_msg("%s did not reach bar 150", roles[victim]);
+        }
+        sleep_ms(20);
+    }
+    char *m = scrape(port);
+    assert_non_null(m);
+    if (!strstr(m, "tradebus_node_stalled_seconds{role=\"risk\"} 0\n"))
+        fail_msg("a moving run is not stalled:\n%s", m);
+    free(m);
+    assert_int_equal(kill(f->pid[victim], SIGKILL), 0);
+    assert_int_equal(waitpid(f->pid[victim], NULL, 0), f->pid[victim]);
+    f->pid[victim] = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* Every other process waits for it, and says so: the stall threshold
+     * (3 s) and a poll, with room for a loaded machine. */
+    int named[NPROC] = {0}, left = NPROC - 1;
+    for (int waited = 0; left > 0; waited += 100) {
+        if (waited > 12000) {
+            tail_logs(f);
+            fail_msg("%d process(es) did not name %s within 12 s of its end", left, roles[victim]);
+        }
+        for (int i = 0; i < NPROC; i++) {
+            if (i == victim || named[i]) continue;
+            char p[700];
+            snprintf(p, sizeof(p), "%s/%s.log", f->dir, roles[i]);
+            char *s = tbt_read_file(p);
+            if (s && strstr(s, "waiting for positions since ")) named[i] = 1, left--;
+            free(s);
+        }
+        sleep_ms(100);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    fprintf(stderr, "named within %.1f s\n",
+            (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    char *log = tbt_read_in(f->dir, "risk.log");
+    const char *line = strstr(log, "waiting for positions since ");
+    /* "... since 03:14:07 UTC (3 s): no step report for bar 317 (step 2)" */
+    int hh, mm, ss, secs;
+    if (sscanf(line, "waiting for positions since %d:%d:%d UTC (%d s): ", &hh, &mm, &ss, &secs) !=
+            4 ||
+        !strstr(line, "no step report for bar "))
+        fail_msg("unexpected stall line: %.200s", line);
+    assert_true(secs >= 3);
+    free(log);
+    m = scrape(port);
+    assert_non_null(m);
+    const char *series = "tradebus_node_stalled_seconds{role=\"risk\",waiting_for=\"positions\"} ";
+    const char *at = strstr(m, series);
+    if (!at || atof(at + strlen(series)) < 3) fail_msg("the metrics do not show the stall:\n%s", m);
+    free(m);
+
+    f->pid[victim] = spawn_role(f, victim);
+    wait_all(f, 180);
+    assert_same_as_embedded(f);
+    log = tbt_read_in(f->dir, "risk.log");
+    assert_non_null(strstr(log, "moving again after "));
+    free(log);
+}
+
 /* Starts `tradebus up` on run.ini in the background, its output in log
  * and err (in the fixture's folder); returns its pid. */
 static pid_t start_up(fixture *f, const char *log, const char *err)
@@ -801,6 +928,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dist_up_writes_what_backtest_writes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dist_a_stalled_run_names_the_missing_process, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_dist_up_children_end_when_up_is_killed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dist_up_passes_every_set_and_none_on_a_command_line,
