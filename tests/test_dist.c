@@ -22,6 +22,13 @@
 
 #define NROLES 6
 
+/* A node's log lines, kept for the test to read. */
+typedef struct {
+    const char *role;
+    char text[8192];
+    size_t len;
+} node_log;
+
 typedef struct {
     char dir[512];
     tb_config cfg;
@@ -29,6 +36,8 @@ typedef struct {
     tb_node *node[NROLES];
     tb_transport *t[NROLES];
     const tb_transport_type *extra[1]; /* transport types the config may name */
+    node_log log[NROLES];
+    int stall_ms; /* tb_node_options.stall_ms for the nodes started */
 } fixture;
 
 static const char *multi_ini =
@@ -90,7 +99,10 @@ static int teardown(void **state)
 
 static void log_line(const char *line, void *ctx)
 {
-    if (getenv("TB_TEST_VERBOSE")) fprintf(stderr, "[%s] %s\n", (const char *)ctx, line);
+    node_log *l = ctx;
+    if (getenv("TB_TEST_VERBOSE")) fprintf(stderr, "[%s] %s\n", l->role, line);
+    int n = snprintf(l->text + l->len, sizeof(l->text) - l->len, "%s\n", line);
+    if (n > 0) l->len = l->len + (size_t)n < sizeof(l->text) ? l->len + (size_t)n : l->len;
 }
 
 static void start_node(fixture *f, int i)
@@ -106,7 +118,9 @@ static void start_node(fixture *f, int i)
     o.out_dir = out;
     o.window = 16;
     o.log = log_line;
-    o.log_ctx = (void *)role;
+    f->log[i].role = role;
+    o.log_ctx = &f->log[i];
+    o.stall_ms = f->stall_ms;
     int rc = tb_node_create(&f->cfg, &o, &f->node[i], err, sizeof(err));
     if (rc) fail_msg("%s: %s", role, err);
     const char *const *pats;
@@ -149,7 +163,8 @@ static void start_node_via_registry(fixture *f, int i)
     o.out_dir = out;
     o.window = 16;
     o.log = log_line;
-    o.log_ctx = (void *)role;
+    f->log[i].role = role;
+    o.log_ctx = &f->log[i];
     int rc = tb_node_create(&f->cfg, &o, &f->node[i], err, sizeof(err));
     if (rc) fail_msg("%s: %s", role, err);
     tb_transport_params tp;
@@ -563,6 +578,106 @@ static void test_dist_stream_feed_never_waits_while_it_has_bars(void **state)
     assert_int_equal(spy.waits_with_bars_left, 0);
 }
 
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Polls every started node for ms milliseconds; none may fail. */
+static void poll_for(fixture *f, long ms)
+{
+    for (long t = 0; t < ms; t += 10) {
+        for (int i = 0; i < NROLES; i++) {
+            char err[512] = "";
+            if (f->node[i] && tb_node_poll(f->node[i], 0, err, sizeof(err)) < 0)
+                fail_msg("%s: %s", tb_node_roles()[i], err);
+        }
+        sleep_ms(10);
+    }
+}
+
+static int role_ix(const char *role)
+{
+    for (int i = 0; tb_node_roles()[i]; i++)
+        if (!strcmp(tb_node_roles()[i], role)) return i;
+    fail_msg("no role %s", role);
+    return -1;
+}
+
+/* Strict order: with the positions process gone, every other one waits for
+ * its step report, and says so once stall_ms has passed; back, they move
+ * again and say that too. */
+static void test_dist_stalled_nodes_name_the_process_they_wait_for(void **state)
+{
+    fixture *f = *state;
+    load_config(f, NULL);
+    f->stall_ms = 150;
+    for (int i = 0; i < NROLES; i++)
+        start_node(f, i);
+    int pos = role_ix("positions");
+    for (int round = 0; tb_node_roots_done(f->node[pos]) < 100; round++) {
+        if (round > 100000) fail_msg("the run did not reach bar 100");
+        for (int i = 0; i < NROLES; i++) {
+            char err[512] = "";
+            if (tb_node_poll(f->node[i], 0, err, sizeof(err)) < 0) fail_msg("%s", err);
+        }
+    }
+    tb_node_stall st;
+    for (int i = 0; i < NROLES; i++)
+        assert_false(tb_node_stalled(f->node[i], &st)); /* a moving run */
+    stop_node(f, pos);
+    poll_for(f, 400);
+    for (int i = 0; i < NROLES; i++) {
+        if (i == pos) continue;
+        const char *role = tb_node_roles()[i];
+        if (!tb_node_stalled(f->node[i], &st)) fail_msg("%s is not stalled", role);
+        assert_int_equal(st.nawaited, 1);
+        assert_string_equal(st.awaited[0], "positions");
+        if (!strstr(st.what, "no step report for bar ")) fail_msg("%s: %s", role, st.what);
+        assert_true(st.waited_ns >= 150 * 1000000LL);
+        assert_true(st.since_ns > 1700000000LL * 1000000000LL); /* the wall clock */
+        if (!strstr(f->log[i].text, "waiting for positions since "))
+            fail_msg("%s did not log the stall:\n%s", role, f->log[i].text);
+    }
+    start_node(f, pos);
+    run_all(f, NULL, NULL);
+    for (int i = 0; i < NROLES; i++) {
+        assert_false(tb_node_stalled(f->node[i], &st));
+        if (i != pos && !strstr(f->log[i].text, "moving again after "))
+            fail_msg("%s did not log the end of the stall:\n%s", tb_node_roles()[i],
+                     f->log[i].text);
+    }
+}
+
+/* Stream order: the run goes on without the risk process, but the monitor
+ * cannot end it without its result, and names it. */
+static void test_dist_stream_monitor_names_the_process_whose_result_is_missing(void **state)
+{
+    fixture *f = *state;
+    load_config(f, "[bus]\norder = stream\n");
+    f->stall_ms = 150;
+    for (int i = 0; i < NROLES; i++)
+        start_node(f, i);
+    int risk = role_ix("risk"), mon = role_ix("monitor");
+    stop_node(f, risk);
+    tb_node_stall st;
+    /* (The others send theirs after a quiet second: until then it waits
+     * for them too.) */
+    for (long waited = 0; !tb_node_stalled(f->node[mon], &st) || st.nawaited != 1 ||
+                          strstr(st.what, "no result") == NULL;
+         waited += 50) {
+        if (waited > 60000) fail_msg("the monitor never waited for risk's result alone");
+        poll_for(f, 50);
+    }
+    assert_int_equal(st.nawaited, 1);
+    assert_string_equal(st.awaited[0], "risk");
+    assert_non_null(strstr(f->log[mon].text, "waiting for risk since "));
+    start_node(f, risk);
+    run_all(f, NULL, NULL);
+    assert_false(tb_node_stalled(f->node[mon], &st));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -582,6 +697,12 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_dist_stream_feed_never_waits_while_it_has_bars, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_dist_stalled_nodes_name_the_process_they_wait_for,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_dist_stream_monitor_names_the_process_whose_result_is_missing, setup, teardown),
     };
+    /* TB_TEST_FILTER=test_dist_stream_* runs only the tests it names. */
+    if (getenv("TB_TEST_FILTER")) cmocka_set_test_filter(getenv("TB_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,9 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <cmocka.h>
 
 #include "tb_test_cli.h"
@@ -426,6 +430,130 @@ static void test_dist_poison_message_is_dead_lettered_and_the_run_goes_on(void *
     free(out);
 }
 
+/* GET /metrics from 127.0.0.1:port: the whole response (free it), or NULL. */
+static char *scrape(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        if (fd >= 0) close(fd);
+        return NULL;
+    }
+    const char *req = "GET /metrics HTTP/1.0\r\n\r\n";
+    if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+        close(fd);
+        return NULL;
+    }
+    size_t len = 0, cap = 1 << 16;
+    char *buf = malloc(cap);
+    ssize_t got;
+    while ((got = read(fd, buf + len, cap - len - 1)) > 0) {
+        len += (size_t)got;
+        if (len + 1 == cap) buf = realloc(buf, cap *= 2);
+    }
+    close(fd);
+    buf[len] = 0;
+    return buf;
+}
+
+/* The metrics port a process logged ("metrics at http://127.0.0.1:PORT/"). */
+static int logged_port(fixture *f, const char *role)
+{
+    for (int waited = 0; waited < 30000; waited += 50) {
+        char p[700];
+        snprintf(p, sizeof(p), "%s/%s.log", f->dir, role);
+        char *s = tbt_read_file(p), *at = s ? strstr(s, "metrics at http://127.0.0.1:") : NULL;
+        int port = at ? atoi(at + strlen("metrics at http://127.0.0.1:")) : 0;
+        free(s);
+        if (port > 0) return port;
+        sleep_ms(50);
+    }
+    fail_msg("%s never said where its metrics are", role);
+    return 0;
+}
+
+/* A process killed mid-run stalls the others (strict order: each step
+ * waits for every component's report). Within seconds each of them logs
+ * which process it waits for and since when, and the metrics say it; when
+ * the process is back they say they move again, and the run ends as the
+ * embedded one. */
+static void test_dist_a_stalled_run_names_the_missing_process(void **state)
+{
+    fixture *f = *state;
+    name_run(f, "stall");
+    static const char *const metrics[] = {"--metrics-port", "0", NULL};
+    const int victim = 2, watcher = 3; /* positions; risk serves its metrics */
+    f->extra[watcher] = metrics;
+    for (int i = 0; i < NPROC; i++)
+        f->pid[i] = spawn_role(f, i);
+    int port = logged_port(f, roles[watcher]);
+    for (int waited = 0; progress_of(f, roles[victim]) < 150; waited += 20) {
+        if (waited > 60000) {
+            tail_logs(f);
+            fail_msg("%s did not reach bar 150", roles[victim]);
+        }
+        sleep_ms(20);
+    }
+    char *m = scrape(port);
+    assert_non_null(m);
+    if (!strstr(m, "tradebus_node_stalled_seconds{role=\"risk\"} 0\n"))
+        fail_msg("a moving run is not stalled:\n%s", m);
+    free(m);
+    assert_int_equal(kill(f->pid[victim], SIGKILL), 0);
+    assert_int_equal(waitpid(f->pid[victim], NULL, 0), f->pid[victim]);
+    f->pid[victim] = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* Every other process waits for it, and says so: the stall threshold
+     * (3 s) and a poll, with room for a loaded machine. */
+    int named[NPROC] = {0}, left = NPROC - 1;
+    for (int waited = 0; left > 0; waited += 100) {
+        if (waited > 12000) {
+            tail_logs(f);
+            fail_msg("%d process(es) did not name %s within 12 s of its end", left, roles[victim]);
+        }
+        for (int i = 0; i < NPROC; i++) {
+            if (i == victim || named[i]) continue;
+            char p[700];
+            snprintf(p, sizeof(p), "%s/%s.log", f->dir, roles[i]);
+            char *s = tbt_read_file(p);
+            if (s && strstr(s, "waiting for positions since ")) named[i] = 1, left--;
+            free(s);
+        }
+        sleep_ms(100);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    fprintf(stderr, "named within %.1f s\n",
+            (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    char *log = tbt_read_in(f->dir, "risk.log");
+    const char *line = strstr(log, "waiting for positions since ");
+    /* "... since 03:14:07 UTC (3 s): no step report for bar 317 (step 2)" */
+    int hh, mm, ss, secs;
+    if (sscanf(line, "waiting for positions since %d:%d:%d UTC (%d s): ", &hh, &mm, &ss, &secs) !=
+            4 ||
+        !strstr(line, "no step report for bar "))
+        fail_msg("unexpected stall line: %.200s", line);
+    assert_true(secs >= 3);
+    free(log);
+    m = scrape(port);
+    assert_non_null(m);
+    const char *series = "tradebus_node_stalled_seconds{role=\"risk\",waiting_for=\"positions\"} ";
+    const char *at = strstr(m, series);
+    if (!at || atof(at + strlen(series)) < 3) fail_msg("the metrics do not show the stall:\n%s", m);
+    free(m);
+
+    f->pid[victim] = spawn_role(f, victim);
+    wait_all(f, 180);
+    assert_same_as_embedded(f);
+    log = tbt_read_in(f->dir, "risk.log");
+    assert_non_null(strstr(log, "moving again after "));
+    free(log);
+}
+
 /* Starts `tradebus up` on run.ini in the background, its output in log
  * and err (in the fixture's folder); returns its pid. */
 static pid_t start_up(fixture *f, const char *log, const char *err)
@@ -481,93 +609,103 @@ static void test_dist_up_interrupted_then_resumed_changes_nothing(void **state)
     assert_each_order_once(f);
 }
 
+/* The state letter and parent of process pid from /proc/<pid>/stat: 0, or
+ * -1 if it is gone. "pid (comm) state ppid ...": comm may hold spaces and
+ * parentheses, so the fields are read after the last ')'. */
+static int proc_stat(const char *pid, char *st, long *ppid)
+{
+    char p[300], buf[1024];
+    snprintf(p, sizeof(p), "/proc/%s/stat", pid);
+    FILE *fp = fopen(p, "r");
+    if (!fp) return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+    fclose(fp);
+    buf[n] = 0;
+    const char *rp = strrchr(buf, ')');
+    return rp && sscanf(rp + 1, " %c %ld", st, ppid) == 2 ? 0 : -1;
+}
+
+/* Calls fn(pid, ctx) for every process whose parent is parent and which is
+ * not a zombie. */
+static void each_child(pid_t parent, void (*fn)(const char *pid, void *ctx), void *ctx)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        char st;
+        long ppid;
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        if (proc_stat(e->d_name, &st, &ppid) == 0 && ppid == (long)parent && st != 'Z' && st != 'X')
+            fn(e->d_name, ctx);
+    }
+    if (d) closedir(d);
+}
+
+typedef struct {
+    const char *what;
+    int found, kids;
+} cmdline_search;
+
+static void search_cmdline(const char *pid, void *ctx)
+{
+    cmdline_search *s = ctx;
+    char p[300], buf[8192];
+    snprintf(p, sizeof(p), "/proc/%s/cmdline", pid);
+    FILE *fp = fopen(p, "r");
+    if (!fp) return;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+    fclose(fp);
+    if (!n) return; /* it just ended */
+    buf[n] = 0;
+    /* Between fork and exec a child still shows up's own command line. */
+    const char *arg1 = buf + strlen(buf) + 1;
+    if (arg1 < buf + n && !strcmp(arg1, "up")) return;
+    s->kids++;
+    for (size_t k = 0; k < n; k++)
+        if (!buf[k]) buf[k] = ' ';
+    if (strstr(buf, s->what)) s->found = 1;
+}
+
 /* Every child of pid whose command line holds what: 1, else 0; *kids
  * counts the children seen. */
 static int child_cmdline_has(pid_t parent, const char *what, int *kids)
 {
-    DIR *d = opendir("/proc");
-    if (!d) return 0;
-    int found = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
-        char p[300], buf[8192];
-        snprintf(p, sizeof(p), "/proc/%s/stat", e->d_name);
-        FILE *fp = fopen(p, "r");
-        if (!fp) continue;
-        size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
-        fclose(fp);
-        buf[n] = 0;
-        /* "pid (comm) state ppid ...": comm may hold spaces, so after ')' */
-        const char *rp = strrchr(buf, ')');
-        long ppid = 0;
-        char st;
-        if (!rp || sscanf(rp + 1, " %c %ld", &st, &ppid) != 2 || ppid != (long)parent) continue;
-        snprintf(p, sizeof(p), "/proc/%s/cmdline", e->d_name);
-        if (!(fp = fopen(p, "r"))) continue;
-        n = fread(buf, 1, sizeof(buf) - 1, fp);
-        fclose(fp);
-        if (!n) continue; /* a zombie */
-        buf[n] = 0;
-        /* Between fork and exec a child still shows up's own command line. */
-        const char *arg1 = buf + strlen(buf) + 1;
-        if (arg1 < buf + n && !strcmp(arg1, "up")) continue;
-        (*kids)++;
-        for (size_t k = 0; k < n; k++)
-            if (!buf[k]) buf[k] = ' ';
-        buf[n] = 0;
-        if (strstr(buf, what)) found = 1;
-    }
-    closedir(d);
-    return found;
+    cmdline_search s = {what, 0, 0};
+    each_child(parent, search_cmdline, &s);
+    *kids += s.kids;
+    return s.found;
+}
+
+typedef struct {
+    pid_t *pids;
+    int n, max;
+} pid_list;
+
+static void add_pid(const char *pid, void *ctx)
+{
+    pid_list *l = ctx;
+    if (l->n < l->max) l->pids[l->n++] = (pid_t)atol(pid);
 }
 
 /* The pids of pid's live children (zombies and exited ones left out). */
 static int live_children(pid_t parent, pid_t *out, int max)
 {
-    DIR *d = opendir("/proc");
-    int n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)) != NULL && n < max) {
-        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
-        char p[300], buf[1024];
-        snprintf(p, sizeof(p), "/proc/%s/stat", e->d_name);
-        FILE *fp = fopen(p, "r");
-        if (!fp) continue;
-        size_t len = fread(buf, 1, sizeof(buf) - 1, fp);
-        fclose(fp);
-        buf[len] = 0;
-        const char *rp = strrchr(buf, ')');
-        long ppid = 0;
-        char st;
-        if (!rp || sscanf(rp + 1, " %c %ld", &st, &ppid) != 2) continue;
-        if (ppid == (long)parent && st != 'Z') out[n++] = (pid_t)atol(e->d_name);
-    }
-    if (d) closedir(d);
-    return n;
-}
-
-/* 1 while pid runs (not a zombie). */
-static int still_running(pid_t pid)
-{
-    char p[64], buf[1024];
-    snprintf(p, sizeof(p), "/proc/%ld/stat", (long)pid);
-    FILE *fp = fopen(p, "r");
-    if (!fp) return 0;
-    size_t len = fread(buf, 1, sizeof(buf) - 1, fp);
-    fclose(fp);
-    buf[len] = 0;
-    const char *rp = strrchr(buf, ')');
-    char st = 'Z';
-    return rp && sscanf(rp + 1, " %c", &st) == 1 && st != 'Z' && st != 'X';
+    pid_list l = {out, 0, max};
+    each_child(parent, add_pid, &l);
+    return l.n;
 }
 
 /* SIGKILL leaves `up` no chance to stop its children: they must end anyway
- * (the kernel tells them: a run never keeps trading unattended). */
+ * (the kernel tells them: a run never keeps trading unattended), and end
+ * as from Ctrl-C, their state saved, not killed. Without PR_SET_PDEATHSIG
+ * they would die too, but of SIGPIPE at their next line to up's pipe: so
+ * the test adopts them (a subreaper gets the orphans of its descendants)
+ * to see how each one ended. */
 static void test_dist_up_children_end_when_up_is_killed(void **state)
 {
     fixture *f = *state;
     name_run(f, "upkill");
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     pid_t up = start_up(f, "upk.log", "upk.err");
     for (int waited = 0; progress_of(f, "monitor") < 100; waited += 20) {
         if (waited > 60000) {
@@ -582,15 +720,31 @@ static void test_dist_up_children_end_when_up_is_killed(void **state)
     assert_int_equal(kill(up, SIGKILL), 0);
     int st;
     assert_int_equal(waitpid(up, &st, 0), up);
+    char why[512] = "";
     for (int i = 0; i < n; i++) {
-        for (int waited = 0; still_running(kids[i]); waited += 50) {
-            if (waited > 15000) {
-                for (int k = 0; k < n; k++)
-                    kill(kids[k], SIGKILL);
-                fail_msg("child %ld of the killed up still runs after 15 s", (long)kids[i]);
-            }
+        pid_t w = 0;
+        for (int waited = 0; (w = waitpid(kids[i], &st, WNOHANG)) == 0; waited += 50) {
+            if (waited > 15000) break;
             sleep_ms(50);
         }
+        size_t len = strlen(why);
+        if (w != kids[i])
+            snprintf(why + len, sizeof(why) - len, "child %ld still runs after 15 s; ",
+                     (long)kids[i]);
+        else if (WIFSIGNALED(st))
+            snprintf(why + len, sizeof(why) - len, "child %ld was killed by signal %d; ",
+                     (long)kids[i], WTERMSIG(st));
+        else if (WEXITSTATUS(st) != 130)
+            snprintf(why + len, sizeof(why) - len, "child %ld exited %d; ", (long)kids[i],
+                     WEXITSTATUS(st));
+    }
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 0), 0);
+    if (why[0]) {
+        for (int k = 0; k < n; k++)
+            if (kill(kids[k], SIGKILL) == 0) waitpid(kids[k], NULL, 0);
+        char *out = tbt_read_in(f->dir, "upk.log");
+        fail_msg("after SIGKILL of up, each child must stop as from Ctrl-C (exit 130): %s\n%s", why,
+                 out ? out : "");
     }
 }
 
@@ -774,6 +928,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dist_up_writes_what_backtest_writes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dist_a_stalled_run_names_the_missing_process, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_dist_up_children_end_when_up_is_killed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dist_up_passes_every_set_and_none_on_a_command_line,
@@ -789,5 +945,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dist_up_interrupted_then_resumed_changes_nothing,
                                         setup, teardown),
     };
+    /* TB_TEST_FILTER=test_dist_up_* runs only the tests it names. */
+    if (getenv("TB_TEST_FILTER")) cmocka_set_test_filter(getenv("TB_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -246,6 +246,48 @@ static void test_metrics_escapes_label_values(void **state)
     tb_metrics_destroy(m);
 }
 
+/* A distributed process's stall: absent from a backtest's metrics; once
+ * set, one series per awaited process, its age computed at the scrape; 0
+ * when it ends. */
+static void test_metrics_show_what_a_stalled_process_waits_for(void **state)
+{
+    (void)state;
+    tb_metrics *m;
+    assert_int_equal(tb_metrics_create(&m), 0);
+    assert_int_equal(tb_metrics_set_role(m, "risk"), 0);
+    char *t = render(m);
+    assert_null(strstr(t, "tradebus_node_stalled_seconds"));
+    free(t);
+    tb_metrics_set_stall(m, NULL, 0);
+    t = render(m);
+    assert_has(t, "# TYPE tradebus_node_stalled_seconds gauge\n");
+    assert_has(t, "tradebus_node_stalled_seconds{role=\"risk\"} 0\n");
+    assert_int_equal(promtool_check_metrics(t), 0);
+    free(t);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    tb_metrics_set_stall(m, "positions,signal-2", (double)now.tv_sec - 12);
+    t = render(m);
+    const char *a = "tradebus_node_stalled_seconds{role=\"risk\",waiting_for=\"positions\"} ";
+    const char *b = "tradebus_node_stalled_seconds{role=\"risk\",waiting_for=\"signal-2\"} ";
+    assert_has(t, b);
+    double secs = -1;
+    for (const char *line = t; line && *line; line = strchr(line + 1, '\n'))
+        if (!strncmp(line + (*line == '\n'), a, strlen(a)))
+            secs = strtod(line + (*line == '\n') + strlen(a), NULL);
+    assert_true(secs >= 12 && secs < 60);
+    assert_null(strstr(t, "tradebus_node_stalled_seconds{role=\"risk\"} "));
+    assert_int_equal(promtool_check_metrics(t), 0);
+    free(t);
+    tb_metrics_set_stall(m, "", 0);
+    t = render(m);
+    assert_has(t, "tradebus_node_stalled_seconds{role=\"risk\"} 0\n");
+    assert_null(strstr(t, "waiting_for=\""));
+    free(t);
+    tb_metrics_set_stall(NULL, "x", 0); /* a no-op */
+    tb_metrics_destroy(m);
+}
+
 static void test_metrics_role_must_be_a_plain_name(void **state)
 {
     (void)state;
@@ -774,6 +816,7 @@ int main(void)
         cmocka_unit_test(test_metrics_histogram_buckets_are_cumulative),
         cmocka_unit_test(test_metrics_components_beyond_the_limit_are_other),
         cmocka_unit_test(test_metrics_escapes_label_values),
+        cmocka_unit_test(test_metrics_show_what_a_stalled_process_waits_for),
         cmocka_unit_test(test_metrics_role_must_be_a_plain_name),
         cmocka_unit_test(test_metrics_attach_twice_is_misuse),
         cmocka_unit_test(test_metrics_tick_updates_at_most_every_100ms),

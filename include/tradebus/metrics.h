@@ -82,6 +82,15 @@ TB_EXPORT void tb_metrics_handled_hook(const char *component, tb_event_type type
  * that has it from a getter). */
 TB_EXPORT void tb_metrics_set_trading_state(tb_metrics *m, tb_trading_state s);
 
+/* A process of a distributed run says it is stalled (tb_node_stalled):
+ * awaited names the processes it waits for, comma-separated ("positions",
+ * "positions,risk"), since is when the wait began (wall clock, Unix
+ * seconds); awaited NULL or "" = it is not stalled. Once called, every
+ * render has tradebus_node_stalled_seconds: per awaited process, labelled
+ * waiting_for, the seconds from since to the scrape; or one series at 0.
+ * Copied (up to 639 bytes). Any thread; cheap (a lock, no allocation). */
+TB_EXPORT void tb_metrics_set_stall(tb_metrics *m, const char *awaited, double since);
+
 /* Publishes a snapshot: r (may be NULL; copied, positions included), bus
  * counters and dead letters (bus may be NULL) and the live counters.
  * Blocks while a scrape is being rendered. 0, TB_ENOMEM (the previous

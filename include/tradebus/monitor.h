@@ -34,6 +34,7 @@
 
 #include <stdio.h>
 #include "bus.h"
+#include "timefmt.h" /* tb_format_time_iso, once declared here */
 
 #ifdef __cplusplus
 extern "C" {
@@ -105,8 +106,6 @@ TB_EXPORT void tb_monitor_trades(const tb_monitor *m, uint64_t *closed, uint64_t
  * first failure of the files (TB_EIO, TB_ENOMEM, TB_EOVERFLOW), else 0;
  * calling it again returns the same. */
 TB_EXPORT int tb_monitor_finish(tb_monitor *m);
-/* Formats ns since the epoch as "2024-01-01T00:00:00.000Z" into buf (>= 25 bytes). */
-TB_EXPORT int tb_format_time_iso(int64_t ns, char *buf, size_t buflen);
 
 #ifdef __cplusplus
 }

@@ -76,11 +76,20 @@ typedef struct {
      * (for latency measurements); may be NULL. */
     void (*on_publish)(const tb_event *ev, void *ctx);
     void *on_publish_ctx;
+    /* How long the node waits for another process (a step report, a bar,
+     * events, a result) before it calls itself stalled: it logs which
+     * process it waits for, and tb_node_stalled() says so. 0 =
+     * TB_NODE_STALL_MS. */
+    int stall_ms;
 } tb_node_options;
+
+#define TB_NODE_STALL_MS 3000
 
 /* The roles a distributed run is made of, NULL-terminated. */
 TB_EXPORT const char *const *tb_node_roles(void);
 #define TB_NODE_NAME_LEN 24
+/* Most processes a run has (every role, the signal role per shard). */
+#define TB_NODE_MAX_PROCS (TB_MAX_SHARDS + 6)
 /* The processes of cfg's run, feed last: each role, the signal role once
  * per [bus] signal_shards entry ("signal-1", ...). Fills up to max names;
  * returns how many. A process's name is its queue's and state file's. */
@@ -108,6 +117,31 @@ TB_EXPORT int tb_node_poll(tb_node *n, int timeout_ms, char *err, size_t errlen)
  * has said (else 0). */
 TB_EXPORT uint64_t tb_node_roots_done(const tb_node *n);
 TB_EXPORT uint64_t tb_node_roots_total(const tb_node *n);
+/* What a stalled node waits for. A node is stalled when the run's
+ * protocol has not moved for it for options.stall_ms: in strict order, a
+ * step report, a step's events or the next bar that has not come; in stream
+ * order, no message at all before the feed's end; at the end, the monitor
+ * missing a process's result. */
+typedef struct {
+    /* The processes it waits for (their names, as tb_node_processes()
+     * gives them), or the one name "broker" while the broker is
+     * unreachable. */
+    size_t nawaited;
+    char awaited[TB_NODE_MAX_PROCS][TB_NODE_NAME_LEN];
+    /* What has not come, e.g. "no step report for bar 3313 (step 2)". */
+    char what[160];
+    int64_t since_ns;  /* when the wait began: wall clock, ns since 1970 */
+    int64_t waited_ns; /* how long it has lasted */
+} tb_node_stall;
+
+/* 1 and *s filled if the node is stalled (as of its last tb_node_poll()),
+ * else 0 (it is moving, waits less than stall_ms, or is done). The node
+ * also logs it, through options.log: "waiting for positions since 03:14:07
+ * UTC (3 s): no step report for bar 3313 (step 2)" once stall_ms have
+ * passed, again every 10 s and whenever what it waits for changes, and
+ * "moving again after 42 s (waited for positions)" when it ends. */
+TB_EXPORT int tb_node_stalled(const tb_node *n, tb_node_stall *s);
+
 /* The monitor node's merged result once tb_node_poll() returned 1 (borrowed;
  * NULL before, or on other roles). */
 TB_EXPORT const tb_backtest_result *tb_node_result(const tb_node *n);

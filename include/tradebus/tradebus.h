@@ -32,6 +32,7 @@
 #include "sim_exchange.h"
 #include "strategy.h"
 #include "text.h"
+#include "timefmt.h"
 #include "tradelog.h"
 #include "transport.h"
 #include "version.h"

@@ -194,13 +194,10 @@ __attribute__((format(printf, 5, 0))) static void vlog(int level, const char *co
     }
     if (lg.json) {
         struct timespec ts;
-        struct tm tm;
         char t[40];
         clock_gettime(CLOCK_REALTIME, &ts);
-        gmtime_r(&ts.tv_sec, &tm);
-        strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
-        fprintf(b, "{\"level\":\"%s\",\"time\":\"%s.%03ldZ\",\"component\":\"", level_names[level],
-                t, ts.tv_nsec / 1000000);
+        tb_format_time_iso((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec, t, sizeof(t));
+        fprintf(b, "{\"level\":\"%s\",\"time\":\"%s\",\"component\":\"", level_names[level], t);
         json_escape(b, component);
         fputs("\",\"message\":\"", b);
         json_escape(b, msg);

@@ -166,6 +166,21 @@ static int dist_opt(const char *opt, const char *val, void *ctx)
     return 0;
 }
 
+/* Shows the node's stall (tb_node_stalled) in the metrics when it starts,
+ * changes or ends; shown holds what is shown ("" = not stalled). */
+static void note_stall(tb_metrics *m, const tb_node *n, char *shown, size_t len)
+{
+    tb_node_stall st;
+    char now[TB_NODE_MAX_PROCS * TB_NODE_NAME_LEN] = "";
+    size_t at = 0;
+    int stalled = tb_node_stalled(n, &st);
+    for (size_t i = 0; stalled && i < st.nawaited && at < sizeof(now); i++)
+        at += (size_t)snprintf(now + at, sizeof(now) - at, "%s%s", i ? "," : "", st.awaited[i]);
+    if (!strcmp(now, shown)) return;
+    tb_metrics_set_stall(m, now, stalled ? (double)st.since_ns / 1e9 : 0);
+    snprintf(shown, len, "%s", now);
+}
+
 /* Runs one node until the run is over for it. */
 static int run_node(cli_run *r, const char *role_arg, const dist_opts *d)
 {
@@ -271,15 +286,18 @@ static int run_node(cli_run *r, const char *role_arg, const dist_opts *d)
         }
         cli_log(CLI_LOG_INFO, role, "metrics at http://127.0.0.1:%d/metrics", tb_metrics_port(m));
         if (np) tb_bus_set_handled_hook(tb_pipeline_bus(np), tb_metrics_handled_hook, m);
+        tb_metrics_set_stall(m, NULL, 0);
     }
     time_t last = time(NULL);
     uint64_t last_done = tb_node_roots_done(n);
+    char stalled_on[TB_NODE_MAX_PROCS * TB_NODE_NAME_LEN] = "";
     while (!stop_flag) {
         rc = tb_node_poll(n, 200, err, sizeof(err));
         if (m && np) {
             tb_metrics_set_trading_state(m, tb_pipeline_trading_state(np));
             tb_metrics_tick(m, np);
         }
+        if (m) note_stall(m, n, stalled_on, sizeof(stalled_on));
         if (rc) break;
         time_t now = time(NULL);
         if (now - last >= 10) {

@@ -117,6 +117,9 @@ static pid_t spawn(const char *self, char **argv, int *fd)
 {
     int p[2];
     if (pipe(p) != 0) return -1;
+    /* Only up reads a child's output: children started later must not hold
+     * the read end (they would keep the pipe "read" after up is gone). */
+    fcntl(p[0], F_SETFD, FD_CLOEXEC);
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
@@ -129,6 +132,10 @@ static pid_t spawn(const char *self, char **argv, int *fd)
          * cleanup, so the kernel sends each child SIGTERM (a graceful
          * stop, resumable) when up is gone. up may already be gone. */
         if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) _exit(1);
+        /* With up gone, its pipe has no reader: the lines a child writes
+         * while it stops must fail (EPIPE), not kill it with SIGPIPE before
+         * it has saved its state. Ignored dispositions survive execv. */
+        signal(SIGPIPE, SIG_IGN);
         dup2(p[1], 1);
         dup2(p[1], 2);
         close(p[0]);

@@ -28,32 +28,6 @@ struct tb_monitor {
     char buf[4096];
 };
 
-int tb_format_time_iso(int64_t ns, char *buf, size_t buflen)
-{
-    /* Civil-from-days (H. Hinnant): no gmtime, no TZ, no locale. */
-    int64_t ms = ns / 1000000, secs = ms / 1000, msr = ms % 1000;
-    if (msr < 0) {
-        msr += 1000;
-        secs--;
-    }
-    int64_t days = secs / 86400, sod = secs % 86400;
-    if (sod < 0) {
-        sod += 86400;
-        days--;
-    }
-    int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t y = yoe + era * 400, doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153, d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    if (m <= 2) y++;
-    int n = snprintf(buf, buflen, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lldZ", (long long)y,
-                     (long long)m, (long long)d, (long long)(sod / 3600),
-                     (long long)(sod / 60 % 60), (long long)(sod % 60), (long long)msr);
-    return (n < 0 || (size_t)n >= buflen) ? TB_EFULL : n;
-}
-
 static int write_fill(tb_monitor *m, const tb_event *ev)
 {
     const tb_order_filled *f = &ev->u.order_filled;

@@ -2,9 +2,9 @@
  * and their time-ordered merge. See marketdata.h for the contract. */
 #define _POSIX_C_SOURCE 200809L
 
-#include "../core/civil.h"
 #include "../core/errbuf.h"
 #include "../core/linereader.h"
+#include "../core/timefmt_int.h"
 #include "tradebus/marketdata.h"
 
 #include <errno.h>
@@ -350,112 +350,6 @@ static int md_scale(int64_t v, int64_t unit, int64_t *out)
 
 /* ---- time ---------------------------------------------------------------- */
 
-static void md_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
-static void md_format_time(int64_t ns, char *buf, size_t cap)
-{
-    int64_t secs = ns / NS_PER_S, sub = ns % NS_PER_S;
-    if (sub < 0) {
-        sub += NS_PER_S;
-        secs--;
-    }
-    int64_t days = secs / 86400, sod = secs % 86400;
-    if (sod < 0) {
-        sod += 86400;
-        days--;
-    }
-    int64_t y;
-    int m, d;
-    md_civil_from_days(days, &y, &m, &d);
-    int n = snprintf(buf, cap, "%04" PRId64 "-%02d-%02dT%02d:%02d:%02d", y, m, d, (int)(sod / 3600),
-                     (int)(sod / 60 % 60), (int)(sod % 60));
-    if (n < 0 || (size_t)n >= cap) return;
-    if (sub % NS_PER_MS == 0)
-        snprintf(buf + n, cap - (size_t)n, sub ? ".%03dZ" : "Z", (int)(sub / NS_PER_MS));
-    else
-        snprintf(buf + n, cap - (size_t)n, ".%09dZ", (int)sub);
-}
-
-/* Reads exactly n digits at s[*i]. */
-static int md_take_digits(const char *s, size_t len, size_t *i, int n, int *out)
-{
-    int v = 0;
-    for (int k = 0; k < n; k++, (*i)++) {
-        if (*i >= len || !md_is_digit(s[*i])) return TB_EPARSE;
-        v = v * 10 + (s[*i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-static int md_leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-/* "YYYY-MM-DD", optionally followed by 'T' or ' ' and "HH:MM[:SS[.frac]]",
- * optionally followed by "Z" or an offset "+HH:MM"/"+HHMM" (applied). */
-static int md_parse_iso(const char *s, size_t len, int64_t *out)
-{
-    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    size_t i = 0;
-    int y, mo, d, h = 0, mi = 0, sec = 0;
-    int64_t frac = 0, offset = 0;
-    if (md_take_digits(s, len, &i, 4, &y) || i >= len || s[i++] != '-' ||
-        md_take_digits(s, len, &i, 2, &mo) || i >= len || s[i++] != '-' ||
-        md_take_digits(s, len, &i, 2, &d))
-        return TB_EPARSE;
-    if (mo < 1 || mo > 12) return TB_EPARSE;
-    if (d < 1 || d > mdays[mo - 1] + (mo == 2 && md_leap(y))) return TB_EPARSE;
-    if (i < len && (s[i] == 'T' || s[i] == 't' || s[i] == ' ')) {
-        i++;
-        if (md_take_digits(s, len, &i, 2, &h) || i >= len || s[i++] != ':' ||
-            md_take_digits(s, len, &i, 2, &mi))
-            return TB_EPARSE;
-        if (i < len && s[i] == ':') {
-            i++;
-            if (md_take_digits(s, len, &i, 2, &sec)) return TB_EPARSE;
-            if (i < len && (s[i] == '.' || s[i] == ',')) {
-                i++;
-                int nd = 0;
-                for (; i < len && md_is_digit(s[i]); i++, nd++)
-                    if (nd < 9) frac = frac * 10 + (s[i] - '0');
-                if (nd == 0) return TB_EPARSE;
-                for (; nd < 9; nd++)
-                    frac *= 10;
-            }
-        }
-        if (h > 23 || mi > 59 || sec > 59) return TB_EPARSE;
-    }
-    if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
-        i++;
-    } else if (i < len && (s[i] == '+' || s[i] == '-')) {
-        int sign = s[i++] == '-' ? -1 : 1, oh, om;
-        if (md_take_digits(s, len, &i, 2, &oh)) return TB_EPARSE;
-        if (i < len && s[i] == ':') i++;
-        if (md_take_digits(s, len, &i, 2, &om) || oh > 23 || om > 59) return TB_EPARSE;
-        offset = sign * ((int64_t)oh * 3600 + om * 60);
-    }
-    if (i != len) return TB_EPARSE;
-    int64_t secs = tb__days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
-    /* Before the Unix epoch is out of range: event times are never negative
-     * (the codec refuses them), and intervals between rows must not overflow. */
-    if (secs > INT64_MAX / NS_PER_S - 1 || secs < 0) return TB_ERANGE;
-    *out = secs * NS_PER_S + frac;
-    return 0;
-}
-
 /* Epoch seconds (< 1e11) or milliseconds, with an optional fraction. */
 static int md_parse_epoch(const char *s, size_t len, int64_t *out)
 {
@@ -488,7 +382,7 @@ static int md_parse_epoch(const char *s, size_t len, int64_t *out)
 static int md_parse_generic_time(md_field f, int64_t *out)
 {
     /* "2024-..." has '-' at index 4; an epoch number has no '-' at all. */
-    if (f.len > 4 && f.s[4] == '-') return md_parse_iso(f.s, f.len, out);
+    if (f.len > 4 && f.s[4] == '-') return tb__time_parse_iso(f.s, f.len, TB__ISO_LENIENT, out);
     return md_parse_epoch(f.s, f.len, out);
 }
 
@@ -991,7 +885,7 @@ int tb_md_merge_next(tb_md_merge *m, tb_market_data *bar, char *err, size_t errl
         size_t other = md_merge_overlap(m, best, &s->head);
         if (other < m->n) {
             char when[48];
-            md_format_time(s->head.open_time, when, sizeof when);
+            tb__time_iso(s->head.open_time, TB__FRAC_AUTO, when, sizeof when);
             snprintf(m->msg, m->msgcap, "%s: %s bar at %s overlaps the bars of '%s'", s->r->path,
                      s->r->symbol, when, m->src[other].r->path);
             if (m->cfg.on_bad_row != TB_BAD_ROW_SKIP) {

@@ -7,7 +7,7 @@
  * a local time) is an error naming the field, never a silent zero that
  * would later show up as a puzzling divergence. */
 #define _POSIX_C_SOURCE 200809L
-#include "../core/civil.h"
+#include "../core/timefmt_int.h"
 #include "../core/errbuf.h"
 #include "../core/linereader.h"
 #include "tradebus/tradelog.h"
@@ -327,57 +327,6 @@ static excerpt excerpt_of(const char *s)
     return x;
 }
 
-static int digits(const char *s, size_t n, int *out)
-{
-    int v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-static int days_in_month(int y, int m)
-{
-    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return days[m - 1] + (m == 2 && leap);
-}
-
-/* "YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|+00:00)": UTC only, because a local time
- * without its offset cannot be compared with anything. */
-static int parse_iso(const char *s, size_t n, int64_t *out)
-{
-    int y, mo, d, h, mi, sec;
-    if (n < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':')
-        return TB_EPARSE;
-    if (digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) ||
-        digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) || digits(s + 17, 2, &sec))
-        return TB_EPARSE;
-    /* int64 nanoseconds reach 2262-04-11. */
-    if (y < 1970 || y > 2261 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 ||
-        mi > 59 || sec > 59)
-        return TB_ERANGE;
-    size_t i = 19;
-    int64_t frac = 0;
-    if (s[i] == '.') {
-        size_t start = ++i;
-        while (i < n && s[i] >= '0' && s[i] <= '9' && i - start < 9)
-            frac = frac * 10 + (s[i++] - '0');
-        if (i == start || (i < n && s[i] >= '0' && s[i] <= '9')) return TB_EPARSE;
-        for (size_t k = i - start; k < 9; k++)
-            frac *= 10;
-    }
-    const char *zone = s + i;
-    size_t zn = n - i;
-    if (!((zn == 1 && zone[0] == 'Z') || (zn == 6 && memcmp(zone, "+00:00", 6) == 0)))
-        return TB_EPARSE;
-    int64_t secs = tb__days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
-    *out = secs * 1000000000 + frac;
-    return 0;
-}
-
 static int decode_time(const json_t *v, const errbuf *e, int64_t *out)
 {
     const char *name = field_names[F_TIME];
@@ -392,7 +341,7 @@ static int decode_time(const json_t *v, const errbuf *e, int64_t *out)
     }
     if (!json_is_string(v))
         return fail(e, name, "not an ISO-8601 UTC string or integer epoch milliseconds");
-    int rc = parse_iso(json_string_value(v), json_string_length(v), out);
+    int rc = tb__time_parse_iso(json_string_value(v), json_string_length(v), TB__ISO_STRICT, out);
     if (rc == TB_ERANGE)
         return fail(e, name, "date or time out of range \"%s\"",
                     excerpt_of(json_string_value(v)).text);

@@ -335,7 +335,7 @@ void tb_node_attach(tb_node *n, tb_transport *t)
     n->epoch = tb_transport_epoch(t);
 }
 
-int tb_node_poll(tb_node *n, int timeout_ms, char *err, size_t errlen)
+static int poll_once(tb_node *n, int timeout_ms, char *err, size_t errlen)
 {
     int rc;
     if (err && errlen) err[0] = 0;
@@ -374,6 +374,7 @@ int tb_node_poll(tb_node *n, int timeout_ms, char *err, size_t errlen)
             n->phase = n->md ? PH_REPORTS : pg.phase;
             if (n->phase == PH_EVENTS) n->expected = n->binds[TB_EV_MARKET_DATA] ? 1 : 0;
         }
+        n->away = rc == TB_ECONN;
         if (rc == TB_ETIMEOUT) break;
         if (rc == TB_ECONN) {
             if (i == 0) return 0;
@@ -387,6 +388,13 @@ int tb_node_poll(tb_node *n, int timeout_ms, char *err, size_t errlen)
     if (n->p && (rc = tb__node_run_now(n, err, errlen)) != 0) return rc;
     rc = n->stream ? tb__node_stream_done(n, err, errlen) : tb__node_advance(n, err, errlen);
     if (rc == 0 && n->md) rc = tb__node_feed_publish(n, err, errlen);
+    return rc;
+}
+
+int tb_node_poll(tb_node *n, int timeout_ms, char *err, size_t errlen)
+{
+    int rc = poll_once(n, timeout_ms, err, errlen);
+    if (rc >= 0) tb__node_watch(n);
     return rc;
 }
 

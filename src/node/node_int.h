@@ -33,6 +33,17 @@ typedef struct {
     size_t len;
 } item;
 
+/* What the node waits for, and since when (node_wait.c). */
+typedef struct {
+    uint64_t place[6];            /* the protocol's place when the wait began */
+    int64_t mono, wall;           /* when it began (ns: monotonic, wall clock) */
+    int64_t away_mono, away_wall; /* when the broker became unreachable; 0 = it is not */
+    int64_t next_log;             /* monotonic ns of the next stall line; 0 = none logged */
+    char logged[160];             /* the processes the last stall line named */
+    int stalled;                  /* stall holds what the node waits for */
+    tb_node_stall stall;
+} tb__node_wait;
+
 typedef struct {
     tb_event ev;
     tb__key key;
@@ -103,6 +114,12 @@ struct tb_node {
     tb_backtest_result res;
     int have_res;
     int resend; /* restarted after the end: send the result again */
+
+    /* what it waits for */
+    unsigned from; /* strict order: reporters (bits, tb__node_proc_index) that announced
+                      events for this node's current step */
+    int away;      /* the last poll found the broker unreachable */
+    tb__node_wait wait;
 };
 
 /* arr with room for element n+1 (n used, *cap allocated; doubles from 64),
@@ -148,6 +165,10 @@ int tb__node_advance(tb_node *n, char *err, size_t errlen);
 int tb__node_finish(tb_node *n, char *err, size_t errlen);
 int tb__node_stream_done(tb_node *n, char *err, size_t errlen);
 int tb__node_send_stats(tb_node *n, char *err, size_t errlen);
+
+/* node_wait.c: after each poll, notes whether the node moved, what it
+ * waits for, and logs a stall. */
+void tb__node_watch(tb_node *n);
 
 /* node_feed.c */
 int tb__node_feed_can_publish(const tb_node *n);

@@ -159,9 +159,12 @@ static int have_reports(tb_node *n, long totals[TB_EV_COUNT])
             at[n->buf[i].proc] = i, found |= 1 << n->buf[i].proc;
     if (found != (1 << NPROCS) - 1) return 0;
     memset(totals, 0, sizeof(long) * TB_EV_COUNT);
+    n->from = 0;
     for (int p = 0; p < NPROCS; p++)
-        for (int t = 0; t < TB_EV_COUNT; t++)
+        for (int t = 0; t < TB_EV_COUNT; t++) {
             totals[t] += n->buf[at[p]].counts[t];
+            if (n->binds[t] && n->buf[at[p]].counts[t]) n->from |= 1u << p;
+        }
     for (int p = 0; p < NPROCS; p++)
         tb__node_add_ack(n, n->buf[at[p]].tag);
     for (size_t i = n->nbuf; i-- > 0;)

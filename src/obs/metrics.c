@@ -26,6 +26,7 @@
 #define ROLE_LEN        32
 #define COMPONENT_LEN   32
 #define MAX_RULES       16
+#define STALL_LEN       640
 #define TICK_EVERY      1024u
 #define UPDATE_EVERY_NS INT64_C(100000000)
 #define NSTATUS         (TB_ORDER_EXPIRED + 1)
@@ -80,6 +81,10 @@ typedef struct {
     size_t dead_letters;
     live_stats live;
     double updated_at, last_bar_at; /* wall clock, s; 0 = never */
+    /* tb_metrics_set_stall, kept here to share the snapshot's lock */
+    int stall_known;
+    char stall_for[STALL_LEN]; /* "" = not stalled */
+    double stall_since;
 } snapshot;
 
 struct tb_metrics {
@@ -274,6 +279,16 @@ void tb_metrics_handled_hook(const char *component_name, tb_event_type type, int
 void tb_metrics_set_trading_state(tb_metrics *m, tb_trading_state s)
 {
     if (m && (unsigned)s < NSTATE) m->live.trading_state = (int)s;
+}
+
+void tb_metrics_set_stall(tb_metrics *m, const char *awaited, double since)
+{
+    if (!m) return;
+    pthread_mutex_lock(&m->lock);
+    m->snap.stall_known = 1;
+    snprintf(m->snap.stall_for, sizeof(m->snap.stall_for), "%s", awaited ? awaited : "");
+    m->snap.stall_since = since;
+    pthread_mutex_unlock(&m->lock);
 }
 
 /* ---- snapshot ---- */
@@ -704,6 +719,31 @@ static void render_result(out_buf *o, const snapshot *s)
     }
 }
 
+/* Computed at the scrape, not at the last update: a process stuck for
+ * good (not even polling) still shows its wait growing. */
+static void render_stall(out_buf *o, const snapshot *s)
+{
+    const char *n = "tradebus_node_stalled_seconds";
+    family(o, n, "gauge",
+           "Seconds this process of a distributed run has waited for the process named by "
+           "waiting_for (0: it is not stalled).");
+    if (!s->stall_for[0]) {
+        sample_u(o, n, NULL, 0);
+        return;
+    }
+    double secs = wall_now() - s->stall_since;
+    if (secs < 0) secs = 0;
+    const char *p = s->stall_for;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        char name[STALL_LEN];
+        snprintf(name, sizeof(name), "%.*s", (int)len, p);
+        const char *labels[] = {"waiting_for", name, NULL};
+        if (len) sample_d(o, n, labels, secs);
+        p += len + (p[len] == ',');
+    }
+}
+
 static void render_locked(out_buf *o, const snapshot *s)
 {
     family(o, "tradebus_info", "gauge", "Constant 1; the version of this process.");
@@ -722,6 +762,7 @@ static void render_locked(out_buf *o, const snapshot *s)
                "seconds.");
         sample_d(o, "tradebus_last_market_data_timestamp_seconds", NULL, s->last_bar_at);
     }
+    if (s->stall_known) render_stall(o, s);
     if (s->have_bus) render_bus(o, s);
     render_live(o, s);
     if (s->have_result) render_result(o, s);

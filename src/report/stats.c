@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "../core/timefmt_int.h"
 #include "report_int.h"
 
 #define DAY_NS   86400000000000LL
@@ -104,14 +104,13 @@ static int pct_change(tb_decimal a, tb_decimal b, tb_decimal *out, int *defined)
 /* The UTC day, or month, that t falls in, and its label. */
 static int64_t period_of(int64_t t, int monthly, char *label, size_t len)
 {
-    time_t sec = (time_t)(t / 1000000000);
-    struct tm tm;
-    if (!gmtime_r(&sec, &tm)) {
-        snprintf(label, len, "?");
-        return t / DAY_NS;
-    }
-    strftime(label, len, monthly ? "%Y-%m" : "%Y-%m-%d", &tm);
-    return monthly ? (int64_t)tm.tm_year * 12 + tm.tm_mon : t / DAY_NS;
+    tb__utc u;
+    tb__utc_of(t, &u);
+    if (monthly)
+        snprintf(label, len, "%04lld-%02d", (long long)u.year, u.month);
+    else
+        snprintf(label, len, "%04lld-%02d-%02d", (long long)u.year, u.month, u.day);
+    return monthly ? u.year * 12 + u.month - 1 : t / DAY_NS;
 }
 
 int tb__report_periods(tb__report *r)

@@ -5,8 +5,8 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "../core/timefmt_int.h"
 #include "report_int.h"
 
 #define MAX_POINTS 2000
@@ -32,9 +32,11 @@ static double fy(const frame *fr, double v)
 
 void tb__report_time(int64_t ns, char *buf, size_t len)
 {
-    time_t s = (time_t)(ns / 1000000000);
-    struct tm tm;
-    if (!gmtime_r(&s, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M", &tm)) snprintf(buf, len, "?");
+    tb__utc t;
+    tb__utc_of(ns, &t);
+    int n = snprintf(buf, len, "%04lld-%02d-%02d %02d:%02d", (long long)t.year, t.month, t.day,
+                     t.hour, t.min);
+    if (n < 0 || (size_t)n >= len) snprintf(buf, len, "?");
 }
 
 void tb__html_escape(FILE *f, const char *s)
