@@ -105,10 +105,11 @@ static void log_line(const char *line, void *ctx)
     if (n > 0) l->len = l->len + (size_t)n < sizeof(l->text) ? l->len + (size_t)n : l->len;
 }
 
-static void start_node(fixture *f, int i)
+/* Creates role i's node, its state and outputs in the fixture's folder. */
+static void create_node(fixture *f, int i)
 {
     const char *role = tb_node_roles()[i];
-    char state[700], out[600], err[512] = "", queue[64];
+    char state[700], out[600], err[512] = "";
     snprintf(state, sizeof(state), "%s/%s.db", f->dir, role);
     snprintf(out, sizeof(out), "%s/dist", f->dir);
     tb_node_options o;
@@ -121,8 +122,15 @@ static void start_node(fixture *f, int i)
     f->log[i].role = role;
     o.log_ctx = &f->log[i];
     o.stall_ms = f->stall_ms;
-    int rc = tb_node_create(&f->cfg, &o, &f->node[i], err, sizeof(err));
-    if (rc) fail_msg("%s: %s", role, err);
+    if (tb_node_create(&f->cfg, &o, &f->node[i], err, sizeof(err)) != 0)
+        fail_msg("%s: %s", role, err);
+}
+
+static void start_node(fixture *f, int i)
+{
+    const char *role = tb_node_roles()[i];
+    char queue[64];
+    create_node(f, i);
     const char *const *pats;
     size_t np = tb_node_bindings(f->node[i], &pats);
     snprintf(queue, sizeof(queue), "tradebus.%s", role);
@@ -153,24 +161,12 @@ static tb_transport_type loop_type = {
 static void start_node_via_registry(fixture *f, int i)
 {
     const char *role = tb_node_roles()[i];
-    char state[700], out[600], err[512] = "";
-    snprintf(state, sizeof(state), "%s/%s.db", f->dir, role);
-    snprintf(out, sizeof(out), "%s/dist", f->dir);
-    tb_node_options o;
-    memset(&o, 0, sizeof(o));
-    o.role = role;
-    o.state_path = state;
-    o.out_dir = out;
-    o.window = 16;
-    o.log = log_line;
-    f->log[i].role = role;
-    o.log_ctx = &f->log[i];
-    int rc = tb_node_create(&f->cfg, &o, &f->node[i], err, sizeof(err));
-    if (rc) fail_msg("%s: %s", role, err);
+    char err[512] = "";
+    create_node(f, i);
     tb_transport_params tp;
     tb_config_transport_params(&f->cfg, role, &tp);
     tp.nbindings = tb_node_bindings(f->node[i], &tp.bindings);
-    rc = tb_transport_open(f->cfg.transport, &tp, &f->t[i], err, sizeof(err));
+    int rc = tb_transport_open(f->cfg.transport, &tp, &f->t[i], err, sizeof(err));
     if (rc) fail_msg("%s: %s", role, err);
     tb_node_attach(f->node[i], f->t[i]);
 }

@@ -141,6 +141,8 @@ static void script(fixture *f, const tb_sim_fault *faults, size_t n)
     assert_int_equal(tb_sim_exchange_script_faults(f->ex, faults, n), 0);
 }
 
+/* A bar arrives as tb_pipeline_push_bar delivers it: the clock moves to
+ * its close (timers due by then fire first), then the bar goes out. */
 static void publish_bar(fixture *f, int64_t minute, const char *price)
 {
     tb_market_data b = tbt_bar(SYM, minute, price, price, price, price, "100");
@@ -172,16 +174,6 @@ static void publish_signal(fixture *f, tb_signal_type type, const char *qty)
 {
     send_signal(f, STRATEGY, type, qty);
     time_passes(f);
-}
-
-/* The runner's part, as tb_pipeline_push_bar does it: the clock moves to
- * the bar's time (timers due by then fire), then the bar goes out. */
-static void bar_arrives(fixture *f, int64_t minute, const char *price)
-{
-    tb_market_data b = tbt_bar(SYM, minute, price, price, price, price, "100");
-    assert_true(tb_loop_advance(f->loop, b.close_time) >= 0);
-    f->last_bar = tbt_bar_event(&b);
-    assert_int_equal(tb_bus_publish(f->bus, &f->last_bar), 0);
 }
 
 static uint32_t accepts_of(const fixture *f, const char *cid, uint32_t *submits)
@@ -324,6 +316,19 @@ static void test_failed_look_up_is_retried_as_a_look_up_never_a_send(void **stat
     assert_int_equal(tb_order_manager_get_stats(f->om).transient_failures, 4);
 }
 
+/* The fixture with rate limits asking for retry_after, and retries allowed
+ * to wait max_total in all. */
+static void open_rate_limited(fixture *f, int64_t retry_after, int64_t max_total)
+{
+    tb_sim_faults fs;
+    tb_sim_faults_init(&fs);
+    fs.retry_after = retry_after;
+    tb_order_manager_config oc;
+    tb_order_manager_config_init(&oc);
+    oc.max_total = max_total;
+    open_with(f, &fs, &oc);
+}
+
 /* The manager never waits inside a handler: an order told to come back in
  * three minutes is a timer, the bars of those minutes go through the bus
  * (and another strategy's order is sent and fills), and the retry is made at
@@ -331,14 +336,8 @@ static void test_failed_look_up_is_retried_as_a_look_up_never_a_send(void **stat
 static void test_a_retry_waits_on_a_timer_while_later_bars_keep_flowing(void **state)
 {
     fixture *f = *state;
-    tb_sim_faults fs;
-    tb_sim_faults_init(&fs);
-    fs.retry_after = 3 * TBT_MINUTE;
-    tb_order_manager_config oc;
-    tb_order_manager_config_init(&oc);
-    oc.max_total = 10 * TBT_MINUTE;
-    open_with(f, &fs, &oc);
-    bar_arrives(f, 0, "100");
+    open_rate_limited(f, 3 * TBT_MINUTE, 10 * TBT_MINUTE);
+    publish_bar(f, 0, "100");
     const tb_sim_fault faults[] = {TB_SIM_FAULT_RATE_LIMIT};
     script(f, faults, 1);
     send_signal(f, STRATEGY, TB_SIGNAL_BUY, "1"); /* at 0:59.999 */
@@ -349,9 +348,9 @@ static void test_a_retry_waits_on_a_timer_while_later_bars_keep_flowing(void **s
     assert_int_equal(tb_loop_next_due(f->loop, &due), 0);
     assert_int_equal(due, 4 * TBT_MINUTE - 1); /* bar 3's close */
 
-    bar_arrives(f, 1, "101");
+    publish_bar(f, 1, "101");
     send_signal(f, "beta", TB_SIGNAL_BUY, "2"); /* beta is not held up by alpha's wait */
-    bar_arrives(f, 2, "102");
+    publish_bar(f, 2, "102");
     assert_int_equal(tbt_count(&f->rec, TB_EV_MARKET_DATA), 3);
     assert_int_equal(nreq(&f->log, TB_SIM_REQ_SUBMIT), 2); /* alpha's first, beta's */
     assert_int_equal(tbt_count(&f->rec, TB_EV_ORDER_CREATED), 1);
@@ -362,7 +361,7 @@ static void test_a_retry_waits_on_a_timer_while_later_bars_keep_flowing(void **s
     assert_int_equal(tb_order_manager_status(f->om, "alpha-1", &st), 0);
     assert_int_equal(st, TB_ORDER_PENDING);
 
-    bar_arrives(f, 3, "103"); /* the retry (3:59.999) fires first, then the bar */
+    publish_bar(f, 3, "103"); /* the retry (3:59.999) fires first, then the bar */
     assert_int_equal(nreq(&f->log, TB_SIM_REQ_SUBMIT), 3);
     assert_int_equal(f->log.req[2].now, 4 * TBT_MINUTE - 1);
     const tb_event *cr = tbt_nth(&f->rec, TB_EV_ORDER_CREATED, 1);
@@ -382,7 +381,7 @@ static void test_a_retry_waits_on_a_timer_while_later_bars_keep_flowing(void **s
 static void test_cancel_of_an_order_still_in_retry_withdraws_it(void **state)
 {
     fixture *f = *state;
-    bar_arrives(f, 0, "100");
+    publish_bar(f, 0, "100");
     const tb_sim_fault faults[] = {TB_SIM_FAULT_CONNECTION_LOST};
     script(f, faults, 1);
     send_signal(f, STRATEGY, TB_SIGNAL_BUY, "1");
@@ -390,7 +389,7 @@ static void test_cancel_of_an_order_still_in_retry_withdraws_it(void **state)
     assert_int_equal(tb_order_manager_cancel(f->om, "alpha-1", TBT_MINUTE - 1), 0);
     assert_int_equal(tb_loop_timers(f->loop), 0);
     time_passes(f);
-    bar_arrives(f, 1, "101");
+    publish_bar(f, 1, "101");
     assert_int_equal(nreq(&f->log, TB_SIM_REQ_SUBMIT), 1);
     assert_int_equal(tbt_count(&f->rec, TB_EV_ORDER_FILLED), 0);
     const tb_order_rejected *r = &tbt_nth(&f->rec, TB_EV_ORDER_REJECTED, 0)->u.order_rejected;
@@ -434,10 +433,10 @@ static void test_a_replacing_signal_waits_for_the_cancel_in_retry(void **state)
     oc.strategies = &rule;
     oc.nstrategies = 1;
     open_with(f, NULL, &oc);
-    bar_arrives(f, 0, "100");
+    publish_bar(f, 0, "100");
     send_target(f, "1", "50"); /* rests far below */
     assert_int_equal(tbt_count(&f->rec, TB_EV_ORDER_CREATED), 1);
-    bar_arrives(f, 1, "100");
+    publish_bar(f, 1, "100");
     const tb_sim_fault faults[] = {TB_SIM_FAULT_RATE_LIMIT};
     script(f, faults, 1);
     send_target(f, "2", "60");
@@ -533,13 +532,7 @@ static void test_retries_exhausted_while_in_doubt_cancel_the_order_on_the_exchan
 static void test_max_total_bounds_the_time_spent_waiting(void **state)
 {
     fixture *f = *state;
-    tb_sim_faults fs;
-    tb_sim_faults_init(&fs);
-    fs.retry_after = 20000 * MS;
-    tb_order_manager_config oc;
-    tb_order_manager_config_init(&oc);
-    oc.max_total = 30000 * MS;
-    open_with(f, &fs, &oc);
+    open_rate_limited(f, 20000 * MS, 30000 * MS);
     publish_bar(f, 0, "100");
     const tb_sim_fault faults[] = {TB_SIM_FAULT_RATE_LIMIT, TB_SIM_FAULT_RATE_LIMIT};
     script(f, faults, 2);

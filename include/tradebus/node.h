@@ -45,6 +45,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "backtest.h"
+#include "loop.h"
 #include "config.h"
 #include "transport.h"
 
@@ -63,7 +64,11 @@ typedef struct {
     /* Progress and warnings, one line each, without a newline; NULL = silent. */
     void (*log)(const char *line, void *ctx);
     void *log_ctx;
-    const volatile int *stop; /* non-zero: stop waiting for the broker (Ctrl-C); may be NULL */
+    const volatile int *stop; /* unused (kept for source compatibility) */
+    /* The process's event loop (borrowed): its component's clock and timers
+     * (simulated, moved by the market data it receives), and where its
+     * runner watches SIGINT/SIGTERM. NULL: the node makes its own. */
+    tb_loop *loop;
     /* A restart under a changed config (a fix deployed mid-run): the saved
      * events are re-executed under the new config instead of the change
      * being refused. If the change alters what they produce, the run's

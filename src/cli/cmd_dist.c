@@ -71,14 +71,11 @@ const char *const cli_status_help =
     "the state files when they are on this machine, the bars it has finished and\n"
     "its rate over one second.\n";
 
-static volatile sig_atomic_t stop_flag;
-static volatile int stop_int;
-
-static void on_signal(int sig)
+/* SIGINT/SIGTERM arrive on the process's loop (polled between waits). */
+static void on_signal(void *ctx, int signum)
 {
-    (void)sig;
-    stop_flag = 1;
-    stop_int = 1;
+    (void)signum;
+    *(int *)ctx = 1;
 }
 
 int cli_parse_port(const char *cmd, const char *val, int *port)
@@ -182,7 +179,8 @@ static void note_stall(tb_metrics *m, const tb_node *n, char *shown, size_t len)
 }
 
 /* Runs one node until the run is over for it. */
-static int run_node(cli_run *r, const char *role_arg, const dist_opts *d)
+static int run_node_on(cli_run *r, const char *role_arg, const dist_opts *d, tb_loop *loop,
+                       const int *stop_flag)
 {
     /* "signal-2" names shard 2's process: its queue, state file and lines */
     char name[TB_NODE_NAME_LEN];
@@ -208,7 +206,7 @@ static int run_node(cli_run *r, const char *role_arg, const dist_opts *d)
     no.window = r->cfg.bus_window;
     no.log = log_line;
     no.log_ctx = (void *)role;
-    no.stop = &stop_int;
+    no.loop = loop;
     no.accept_config_change = d->accept_config_change;
     tb_node *n = NULL;
     tb_transport *t = NULL;
@@ -222,11 +220,6 @@ static int run_node(cli_run *r, const char *role_arg, const dist_opts *d)
     tp.nbindings = tb_node_bindings(n, &tp.bindings);
     char url[512];
     tb_transport_describe(tt, &tp, url, sizeof(url));
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     /* The broker may still be starting (unreachable), or just started and
      * not yet able to place quorum queues (a refused declare): keep trying
      * until it answers, for a minute at most in the second case. */
@@ -234,14 +227,15 @@ static int run_node(cli_run *r, const char *role_arg, const dist_opts *d)
                         (rc == TB_EIO && tries < 120);
          tries++) {
         if (tries == 0) cli_log(CLI_LOG_WARN, role, "waiting for the broker at %s: %s", url, err);
-        if (stop_flag) break;
+        if (*stop_flag) break;
         struct timespec ts = {0, 500000000};
         nanosleep(&ts, NULL);
+        tb_loop_poll(loop);
     }
     if (rc) {
         cli_log(CLI_LOG_ERROR, NULL, "%s: %s", role, err[0] ? err : tb_strerror(rc));
         tb_node_destroy(n);
-        return stop_flag ? 130 : (rc == TB_ECONFIG ? EXIT_USAGE : EXIT_RUNTIME);
+        return *stop_flag ? 130 : (rc == TB_ECONFIG ? EXIT_USAGE : EXIT_RUNTIME);
     }
     if (!strcmp(role, "feed")) {
         /* Bars published before every component's queue exists and is bound
@@ -249,7 +243,7 @@ static int run_node(cli_run *r, const char *role_arg, const dist_opts *d)
         char procs[CLI_MAX_PROCS][TB_NODE_NAME_LEN];
         size_t np = tb_node_processes(&r->cfg, procs, CLI_MAX_PROCS);
         int warned = 0;
-        for (size_t i = 0; i < np && !stop_flag; i++) {
+        for (size_t i = 0; i < np && !*stop_flag; i++) {
             if (!strcmp(procs[i], "feed")) continue;
             char q[640];
             long msgs, cons;
@@ -260,7 +254,7 @@ static int run_node(cli_run *r, const char *role_arg, const dist_opts *d)
              * trusted to route to queues that do not exist yet. */
             int qrc;
             while (
-                !stop_flag &&
+                !*stop_flag &&
                 ((qrc = tb_transport_queue_info(tt, &tp, q, &msgs, &cons, err, sizeof(err))) != 0 ||
                  cons < 1) &&
                 qrc != TB_ENOTSUP) {
@@ -268,6 +262,8 @@ static int run_node(cli_run *r, const char *role_arg, const dist_opts *d)
                     cli_log(CLI_LOG_INFO, "feed", "waiting for the components' queues (%s)", q);
                 struct timespec ts = {0, 200000000};
                 nanosleep(&ts, NULL);
+                tb_loop_poll(loop);
+                tb_loop_poll(loop);
             }
         }
     }
@@ -291,8 +287,9 @@ static int run_node(cli_run *r, const char *role_arg, const dist_opts *d)
     time_t last = time(NULL);
     uint64_t last_done = tb_node_roots_done(n);
     char stalled_on[TB_NODE_MAX_PROCS * TB_NODE_NAME_LEN] = "";
-    while (!stop_flag) {
+    while (!*stop_flag) {
         rc = tb_node_poll(n, 200, err, sizeof(err));
+        tb_loop_poll(loop); /* a signal, if one came */
         if (m && np) {
             tb_metrics_set_trading_state(m, tb_pipeline_trading_state(np));
             tb_metrics_tick(m, np);
@@ -318,11 +315,28 @@ static int run_node(cli_run *r, const char *role_arg, const dist_opts *d)
     tb_node_destroy(n);
     tb_transport_destroy(t);
     if (rc == 1) return 0;
-    if (stop_flag && rc >= 0) {
+    if (*stop_flag && rc >= 0) {
         cli_log(CLI_LOG_WARN, role, "interrupted; start it again to continue");
         return 130;
     }
     return EXIT_RUNTIME;
+}
+
+/* Runs one node on the process's one loop: the component's clock and
+ * timers, and SIGINT/SIGTERM, which stop the waits and the run. */
+static int run_node(cli_run *r, const char *role_arg, const dist_opts *d)
+{
+    tb_loop *loop = NULL;
+    int stop_flag = 0;
+    if (tb_loop_create(TB_CLOCK_SIMULATED, &loop) != 0 ||
+        tb_loop_watch_signals(loop, on_signal, &stop_flag) != 0) {
+        cli_log(CLI_LOG_ERROR, NULL, "%s: cannot set up the event loop", role_arg);
+        tb_loop_destroy(loop);
+        return EXIT_RUNTIME;
+    }
+    int code = run_node_on(r, role_arg, d, loop, &stop_flag);
+    tb_loop_destroy(loop); /* after the node, whose pipeline borrowed it */
+    return code;
 }
 
 int cmd_component(int argc, char **argv)

@@ -234,6 +234,7 @@ int tb_node_create(const tb_config *cfg, const tb_node_options *o, tb_node **out
         if (n->shard) po.node_id = (uint16_t)(n->node_id + n->shard);
         po.outbox = tb__node_outbox;
         po.outbox_ctx = n;
+        po.loop = o->loop;
         if ((rc = tb_pipeline_create(cfg, &po, &n->p, err, errlen)) != 0) goto fail;
         tb_bus *bus = tb_pipeline_bus(n->p);
         if (!tb_bus_has_subscriber(bus, TB_EV_MARKET_DATA) &&
