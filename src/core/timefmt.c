@@ -49,24 +49,67 @@ void tb__utc_of(int64_t ns, tb__utc *t)
     t->nsec = sub;
 }
 
+/* v (>= 0) as exactly width digits, zero-padded, at p; returns the end. */
+static char *put_digits(char *p, int64_t v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + width;
+}
+
 int tb__time_iso(int64_t ns, int frac, char *buf, size_t len)
 {
     /* Milliseconds truncate toward zero, as fills.csv always has. */
     if (frac == TB__FRAC_MS) ns = ns / NS_PER_MS * NS_PER_MS;
     tb__utc t;
     tb__utc_of(ns, &t);
-    int n = snprintf(buf, len, "%04" PRId64 "-%02d-%02dT%02d:%02d:%02d", t.year, t.month, t.day,
-                     t.hour, t.min, t.sec);
-    if (n < 0 || (size_t)n >= len) return TB_EFULL;
-    int m;
-    if (frac == TB__FRAC_MS || (t.nsec % NS_PER_MS == 0 && t.nsec))
-        m = snprintf(buf + n, len - (size_t)n, ".%03dZ", (int)(t.nsec / NS_PER_MS));
-    else if (t.nsec)
-        m = snprintf(buf + n, len - (size_t)n, ".%09dZ", (int)t.nsec);
-    else
-        m = snprintf(buf + n, len - (size_t)n, "Z");
-    if (m < 0 || (size_t)m >= len - (size_t)n) return TB_EFULL;
-    return n + m;
+    int ms = frac == TB__FRAC_MS || (t.nsec % NS_PER_MS == 0 && t.nsec);
+    size_t need = 19 + (ms ? 4 : t.nsec ? 10 : 0) + 1;
+    if (t.year < 0 || t.year > 9999) {
+        /* Beyond four digits: rare enough for printf. */
+        int n = snprintf(buf, len, "%04" PRId64 "-%02d-%02dT%02d:%02d:%02d", t.year, t.month, t.day,
+                         t.hour, t.min, t.sec);
+        if (n < 0 || (size_t)n >= len) return TB_EFULL;
+        need += (size_t)n - 19;
+        if (need >= len) return TB_EFULL;
+        char *p = buf + n;
+        if (ms)
+            *p++ = '.', p = put_digits(p, t.nsec / NS_PER_MS, 3);
+        else if (t.nsec)
+            *p++ = '.', p = put_digits(p, t.nsec, 9);
+        *p++ = 'Z';
+        *p = 0;
+        return (int)(p - buf);
+    }
+    /* Written digit by digit: one call per event of events.jsonl and row of
+     * fills.csv, where printf cost more than the rest of the line. */
+    if (need >= len) {
+        if (len) buf[0] = 0;
+        return TB_EFULL;
+    }
+    char *p = put_digits(buf, t.year, 4);
+    *p++ = '-';
+    p = put_digits(p, t.month, 2);
+    *p++ = '-';
+    p = put_digits(p, t.day, 2);
+    *p++ = 'T';
+    p = put_digits(p, t.hour, 2);
+    *p++ = ':';
+    p = put_digits(p, t.min, 2);
+    *p++ = ':';
+    p = put_digits(p, t.sec, 2);
+    if (ms) {
+        *p++ = '.';
+        p = put_digits(p, t.nsec / NS_PER_MS, 3);
+    } else if (t.nsec) {
+        *p++ = '.';
+        p = put_digits(p, t.nsec, 9);
+    }
+    *p++ = 'Z';
+    *p = 0;
+    return (int)(p - buf);
 }
 
 int tb_format_time_iso(int64_t ns, char *buf, size_t buflen)
