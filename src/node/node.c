@@ -369,7 +369,11 @@ static int poll_once(tb_node *n, int timeout_ms, char *err, size_t errlen)
             /* Back to the saved step: what set the step in memory apart
              * from it (reports already taken) comes again. */
             tb__nprogress pg;
-            if ((rc = tb__nstate_progress(n->st, &pg)) != 0) return rc;
+            /* Its own rc: the poll's (a timeout or a lost connection, with
+             * no message) still decides what follows. Overwriting it once
+             * had an unfilled message taken as a delivery. */
+            int prc = tb__nstate_progress(n->st, &pg);
+            if (prc != 0) return prc;
             n->root = pg.root;
             n->depth = pg.depth;
             n->phase = n->md ? PH_REPORTS : pg.phase;
