@@ -34,7 +34,8 @@ extern "C" {
     X(TB_ETIMEOUT, -17, "timed out")                                                               \
     X(TB_ECONN, -18, "connection to the broker lost")                                              \
     X(TB_ECANCELED, -19, "canceled")                                                               \
-    X(TB_ENOTSUP, -20, "not supported")
+    X(TB_ENOTSUP, -20, "not supported")                                                            \
+    X(TB_EINPROGRESS, -21, "in progress: the result comes later")
 
 typedef enum {
 #define TB__ERR_ENUM(name, value, msg) name = value,

@@ -29,6 +29,16 @@
  * exchange does not know it — a blind resend after the first order filled
  * trades twice, since ids are unique only among OPEN orders.
  *
+ * Asynchronous adapters. A live adapter cannot answer inside the call
+ * without blocking the loop, so it sends the request and returns
+ * TB_EINPROGRESS; the call's result — exactly what the call would have
+ * returned (0, TB_ENOTFOUND, TB_EIO with the failure, a query's order) —
+ * reaches the result listener later, from the loop, once per such call.
+ * Order news keeps going to the listener and may come before the result
+ * (Binance's executionReport often beats the REST reply). A synchronous
+ * adapter (the simulator) never returns TB_EINPROGRESS. The Order Manager
+ * takes both; a caller that cannot wait must not use an asynchronous one.
+ *
  * The account (cash, equity) is read through the port too, so that the
  * engine never needs to know which adapter it holds. */
 #ifndef TRADEBUS_EXCHANGE_H
@@ -95,6 +105,20 @@ typedef struct {
                                    included), else 0 */
 } tb_exchange_order_info;
 
+/* Which call a result answers. */
+typedef enum { TB_XOP_SUBMIT = 1, TB_XOP_CANCEL = 2, TB_XOP_QUERY = 3 } tb_exchange_op;
+
+/* The result of a call that returned TB_EINPROGRESS. */
+typedef struct {
+    tb_exchange_op op;
+    char client_order_id[TB_ORDER_ID_LEN];
+    int rc;                      /* what the call would have returned synchronously */
+    tb_exchange_error xerr;      /* rc == TB_EIO: how it failed */
+    tb_exchange_order_info info; /* TB_XOP_QUERY with rc == 0: the order */
+} tb_exchange_result;
+
+typedef void (*tb_exchange_result_listener)(const tb_exchange_result *r, void *ctx);
+
 typedef struct {
     const char *name;
     /* Sends an order. 0 when the exchange answered (the ack or the rejection
@@ -128,6 +152,8 @@ struct tb_exchange {
     const tb_exchange_vtable *vt;
     tb_exchange_listener listener;
     void *listener_ctx;
+    tb_exchange_result_listener result_listener; /* asynchronous adapters' results */
+    void *result_ctx;
 };
 
 /* Per-symbol trading rules; zero fields mean "any multiple of 1e-8". */
@@ -140,17 +166,28 @@ typedef struct {
 
 /* Sets the listener that receives every response (borrowed ctx). */
 TB_EXPORT void tb_exchange_set_listener(tb_exchange *ex, tb_exchange_listener fn, void *ctx);
+/* Sets the listener that receives the results of calls that returned
+ * TB_EINPROGRESS (borrowed ctx); NULL stops them (an adapter drops results
+ * nobody listens to). */
+TB_EXPORT void tb_exchange_set_result_listener(tb_exchange *ex, tb_exchange_result_listener fn,
+                                               void *ctx);
+/* For adapters: hands r to the result listener, if any. A TB_EIO that names
+ * no failure is passed on as TB_XF_TIMEOUT, as the forwarders do. */
+TB_EXPORT void tb_exchange_deliver_result(tb_exchange *ex, const tb_exchange_result *r);
 /* The forwarders below call the adapter's vtable and return TB_EMISUSE if
  * it lacks the operation, TB_EINVAL for a NULL argument. xerr may be NULL;
  * it is cleared first, and a TB_EIO that names no failure is reported as
  * TB_XF_TIMEOUT (assume the worst: it may have been executed). */
-/* Sends req (borrowed for the call): 0, TB_EIO with *xerr, or a local error. */
+/* Sends req (borrowed for the call): 0, TB_EIO with *xerr, TB_EINPROGRESS
+ * (an asynchronous adapter: the result comes later), or a local error. */
 TB_EXPORT int tb_exchange_submit(tb_exchange *ex, const tb_order_placement_request *req,
                                  int64_t now, tb_exchange_error *xerr);
-/* Asks to cancel an open order: 0, TB_ENOTFOUND if not open, TB_EIO with *xerr. */
+/* Asks to cancel an open order: 0, TB_ENOTFOUND if not open, TB_EIO with
+ * *xerr, TB_EINPROGRESS. */
 TB_EXPORT int tb_exchange_cancel(tb_exchange *ex, const char *client_order_id, int64_t now,
                                  tb_exchange_error *xerr);
-/* Looks an order up into *out (cleared first): 0, TB_ENOTFOUND, TB_EIO with *xerr. */
+/* Looks an order up into *out (cleared first): 0, TB_ENOTFOUND, TB_EIO with
+ * *xerr, TB_EINPROGRESS (*out is then left alone: the result carries it). */
 TB_EXPORT int tb_exchange_query(tb_exchange *ex, const char *client_order_id, int64_t now,
                                 tb_exchange_order_info *out, tb_exchange_error *xerr);
 /* Offers a bar to the adapter (0 and nothing done if it takes none); its error otherwise. */

@@ -110,12 +110,14 @@ typedef struct {
     const tb_event *req;   /* OP_SUBMIT: the request */
 } op_state;
 
-/* A request waiting on its timer. The first attempt runs on the stack; only
- * a request that must wait is copied here (retries are rare: the hot path
- * allocates nothing). */
+/* A request waiting on its timer, or on the reply of an asynchronous
+ * exchange. The first attempt runs on the stack; only a request that must
+ * wait is copied here (retries are rare, and a synchronous exchange never
+ * makes one wait for its reply: the backtest's hot path allocates nothing). */
 typedef struct retry_op {
     struct tb_order_manager *om;
     tb_timer_id timer;
+    int awaiting; /* the exchange's result is due (no timer) */
     op_state st;
     tb_event own_req; /* OP_SUBMIT: st.req points here */
 } retry_op;
@@ -325,6 +327,8 @@ static int on_market_data(const tb_event *ev, void *ctx)
     return after_bar(om, ev, bars);
 }
 
+static void on_result(const tb_exchange_result *r, void *ctx);
+
 static void on_response(const tb_exchange_response *r, void *ctx)
 {
     tb_order_manager *om = ctx;
@@ -418,6 +422,7 @@ int tb_order_manager_create(tb_bus *bus, const tb_order_manager_config *cfg, tb_
                                             tb_source_name(TB_SRC_ORDERS));
     if (om->sub_signal < 0) goto fail_signal;
     tb_exchange_set_listener(cfg->exchange, on_response, om);
+    tb_exchange_set_result_listener(cfg->exchange, on_result, om);
     *out = om;
     return 0;
 fail_signal:
@@ -437,8 +442,9 @@ void tb_order_manager_destroy(tb_order_manager *om)
     tb_bus_unsubscribe(om->bus, om->sub_signal);
     tb_bus_unsubscribe(om->bus, om->sub_md);
     tb_exchange_set_listener(om->cfg.exchange, NULL, NULL);
+    tb_exchange_set_result_listener(om->cfg.exchange, NULL, NULL);
     for (size_t i = 0; i < om->nops; i++) {
-        if (!om->own_loop) tb_loop_timer_stop(om->loop, om->ops[i]->timer);
+        if (!om->own_loop && om->ops[i]->timer) tb_loop_timer_stop(om->loop, om->ops[i]->timer);
         free(om->ops[i]);
     }
     free(om->ops);
@@ -787,6 +793,8 @@ static int abandon(tb_order_manager *om, const char *cid, const tb_event *req, i
         o->abandoning = 0;
         if (rc == 0 || o->abandon_canceled)
             note = "; canceled on the exchange";
+        else if (rc == TB_EINPROGRESS)
+            note = "; cancel sent to the exchange";
         else if (rc != TB_ENOTFOUND)
             note = "; MAY BE LIVE on the exchange";
     }
@@ -831,7 +839,8 @@ static int adopt(tb_order_manager *om, const char *cid, const tb_exchange_order_
     return 0;
 }
 
-#define WAITING 1 /* a step's result: resume on the timer */
+#define WAITING  1 /* a step's result: resume on the timer */
+#define AWAITING 2 /* a step's result: resume on the exchange's result */
 
 static retry_op *op_of(const tb_order_manager *om, op_kind kind, const char *cid)
 {
@@ -843,8 +852,9 @@ static retry_op *op_of(const tb_order_manager *om, op_kind kind, const char *cid
 static void on_op_timer(void *ctx, int64_t at);
 
 /* Parks a request that must wait: copied off the stack the first time, then
- * woken at its next attempt's time. 0 or TB_ENOMEM. */
-static int op_wait(tb_order_manager *om, op_state *st, retry_op *heap)
+ * woken at its next attempt's time (why == WAITING) or by the exchange's
+ * result (AWAITING). 0 or TB_ENOMEM. */
+static int op_wait(tb_order_manager *om, op_state *st, retry_op *heap, int why)
 {
     if (!heap) {
         if (om->nops == om->ops_cap) {
@@ -861,8 +871,12 @@ static int op_wait(tb_order_manager *om, op_state *st, retry_op *heap)
             heap->own_req = *st->req;
             heap->st.req = &heap->own_req;
         }
+        heap->timer = 0;
         om->ops[om->nops++] = heap;
     }
+    heap->awaiting = why == AWAITING;
+    om->stats.in_retry = om->nops;
+    if (heap->awaiting) return 0;
     int rc = tb_loop_timer_start(om->loop, heap->st.start + heap->st.rs.elapsed, on_op_timer, heap,
                                  &heap->timer);
     om->stats.in_retry = om->nops;
@@ -896,9 +910,13 @@ static int withdraw(tb_order_manager *om, const op_state *st, int64_t now)
     return rc;
 }
 
+static int start_cancel(tb_order_manager *om, const char *cid, int64_t now, tb_cancel_cause cause);
+
 /* Sends the order until the exchange answers, a look-up finds it, the
- * retries run out (see orders.h) — or a wait is due: WAITING. */
-static int submit_run(tb_order_manager *om, op_state *st)
+ * retries run out (see orders.h) — or a wait is due: WAITING, or the
+ * asynchronous exchange's result: AWAITING. res, if any, is the result of
+ * the attempt this resumes (it takes the place of the call). */
+static int submit_run(tb_order_manager *om, op_state *st, const tb_exchange_result *res)
 {
     const tb_event *req = st->req;
     const tb_order_placement_request *q = &req->u.order_request;
@@ -911,18 +929,26 @@ static int submit_run(tb_order_manager *om, op_state *st)
         order *o = find(om, cid);
         int rc;
         if (!o || o->status != TB_ORDER_PENDING) return 0; /* settled meanwhile */
-        if (st->cancel_wanted && !o->in_doubt) return withdraw(om, st, now);
+        if (st->cancel_wanted && !o->in_doubt && !res) return withdraw(om, st, now);
         if (st->look_up) {
             tb_exchange_order_info info;
-            om->stats.queries++;
             op = "look-up";
-            rc = tb_exchange_query(om->cfg.exchange, cid, now, &info, &xe);
+            if (res) {
+                rc = res->rc;
+                xe = res->xerr;
+                info = res->info;
+                res = NULL;
+            } else {
+                om->stats.queries++;
+                rc = tb_exchange_query(om->cfg.exchange, cid, now, &info, &xe);
+                if (rc == TB_EINPROGRESS) return AWAITING;
+            }
             if (rc == 0) {
                 om->stats.recovered++;
                 rc = adopt(om, cid, &info, now);
                 /* Found: the cancel asked meanwhile can go now. */
                 if (rc == 0 && st->cancel_wanted && find(om, cid))
-                    rc = tb_order_manager_cancel(om, cid, now);
+                    rc = start_cancel(om, cid, now, st->cause);
                 return rc == TB_ENOTFOUND ? 0 : rc;
             }
             if (rc == TB_ENOTFOUND) {
@@ -940,9 +966,16 @@ static int submit_run(tb_order_manager *om, op_state *st)
                 return abandon(om, cid, req, now, why);
             }
         } else {
-            if (st->sends++) om->stats.resends++;
             op = "submit";
-            rc = tb_exchange_submit(om->cfg.exchange, q, now, &xe);
+            if (res) {
+                rc = res->rc;
+                xe = res->xerr;
+                res = NULL;
+            } else {
+                if (st->sends++) om->stats.resends++;
+                rc = tb_exchange_submit(om->cfg.exchange, q, now, &xe);
+                if (rc == TB_EINPROGRESS) return AWAITING;
+            }
             o = find(om, cid);
             if (rc == 0 && o && o->dup_seen) {
                 /* "Already open" for our own id: an earlier send got there
@@ -957,7 +990,12 @@ static int submit_run(tb_order_manager *om, op_state *st)
                          "refused as a duplicate: an earlier send is live");
                 rc = TB_EIO;
             }
-            if (rc == 0) return 0;
+            if (rc == 0) {
+                /* A cancel asked while the reply was on its way goes now. */
+                if (st->cancel_wanted && o && o->status != TB_ORDER_PENDING)
+                    return start_cancel(om, cid, now, st->cause);
+                return 0;
+            }
             if (rc != TB_EIO) {
                 /* A local failure: the request is published, so returning
                  * it to the bus would have the signal retried into a second
@@ -997,8 +1035,8 @@ static int submit_with_retries(tb_order_manager *om, const tb_event *req, int64_
     st.start = now;
     st.cause = TB_CANCEL_EXCHANGE;
     st.req = req;
-    int rc = submit_run(om, &st);
-    return rc == WAITING ? op_wait(om, &st, NULL) : rc;
+    int rc = submit_run(om, &st, NULL);
+    return rc == WAITING || rc == AWAITING ? op_wait(om, &st, NULL, rc) : rc;
 }
 
 int tb_order_manager_send_order_to_exchange(tb_order_manager *om, tb_event *req)
@@ -1274,8 +1312,9 @@ int tb_order_manager_process_exchange_response(tb_order_manager *om, const tb_ex
 
 /* Cancels until the exchange answers, a look-up shows the order finished,
  * or the retries run out (TB_EIO, after the RiskAlert) — or a wait is due:
- * WAITING. */
-static int cancel_run(tb_order_manager *om, op_state *st)
+ * WAITING, or the asynchronous exchange's result: AWAITING (res as for
+ * submit_run). */
+static int cancel_run(tb_order_manager *om, op_state *st, const tb_exchange_result *res)
 {
     const char *cid = st->cid;
     char why[TB_TEXT_LEN];
@@ -1288,9 +1327,17 @@ static int cancel_run(tb_order_manager *om, op_state *st)
         if (!find(om, cid)) return 0; /* the listener settled it meanwhile */
         if (st->look_up) {
             tb_exchange_order_info info;
-            om->stats.queries++;
             op = "look-up";
-            rc = tb_exchange_query(om->cfg.exchange, cid, t, &info, &xe);
+            if (res) {
+                rc = res->rc;
+                xe = res->xerr;
+                info = res->info;
+                res = NULL;
+            } else {
+                om->stats.queries++;
+                rc = tb_exchange_query(om->cfg.exchange, cid, t, &info, &xe);
+                if (rc == TB_EINPROGRESS) return AWAITING;
+            }
             if (rc == 0 &&
                 (info.status == TB_ORDER_NEW || info.status == TB_ORDER_PARTIALLY_FILLED)) {
                 st->look_up = 0; /* still open: the cancel did not get there */
@@ -1300,7 +1347,14 @@ static int cancel_run(tb_order_manager *om, op_state *st)
             if (rc != TB_EIO) return rc;
         } else {
             op = "cancel";
-            rc = tb_exchange_cancel(om->cfg.exchange, cid, t, &xe);
+            if (res) {
+                rc = res->rc;
+                xe = res->xerr;
+                res = NULL;
+            } else {
+                rc = tb_exchange_cancel(om->cfg.exchange, cid, t, &xe);
+                if (rc == TB_EINPROGRESS) return AWAITING;
+            }
             if (rc != TB_EIO) return rc;
             st->look_up = tb_exchange_failure_is_ambiguous(xe.failure);
         }
@@ -1336,8 +1390,9 @@ int tb_order_manager_cancel(tb_order_manager *om, const char *client_order_id, i
         retry_op *sub = op_of(om, OP_SUBMIT, st.cid);
         if (sub) {
             /* Still in retry. Not on the book: it goes no further. Maybe
-             * on it: the cancel follows the look-up. */
-            if (!o->in_doubt) {
+             * on it (in doubt, or its send is on its way): the cancel
+             * follows the look-up or the reply. */
+            if (!o->in_doubt && !sub->awaiting) {
                 int rc = withdraw(om, &sub->st, now);
                 tb_loop_timer_stop(om->loop, sub->timer);
                 op_free(om, sub);
@@ -1348,14 +1403,22 @@ int tb_order_manager_cancel(tb_order_manager *om, const char *client_order_id, i
         }
         if (op_of(om, OP_CANCEL, st.cid)) return 0; /* already under way */
     }
+    return start_cancel(om, st.cid, now, o->cancel_cause);
+}
+
+/* A cancel's first attempts, on the stack; a wait goes on a timer. */
+static int start_cancel(tb_order_manager *om, const char *cid, int64_t now, tb_cancel_cause cause)
+{
+    op_state st;
     st.kind = OP_CANCEL;
+    memcpy(st.cid, cid, sizeof(st.cid));
     memset(&st.rs, 0, sizeof(st.rs));
     st.look_up = st.sends = st.cancel_wanted = 0;
     st.start = now;
-    st.cause = o->cancel_cause;
+    st.cause = cause;
     st.req = NULL;
-    int rc = cancel_run(om, &st);
-    return rc == WAITING ? op_wait(om, &st, NULL) : rc;
+    int rc = cancel_run(om, &st, NULL);
+    return rc == WAITING || rc == AWAITING ? op_wait(om, &st, NULL, rc) : rc;
 }
 
 static int handle_signal(tb_order_manager *om, const tb_event *sig, int64_t now);
@@ -1403,14 +1466,15 @@ static void timer_failed(tb_order_manager *om, const char *cid, int64_t at, int 
     tb_bus_publish(om->bus, &ev);
 }
 
-static void on_op_timer(void *ctx, int64_t at)
+/* A parked request goes on: its timer fired (res NULL) or its result came. */
+static void op_resume(retry_op *h, int64_t at, const tb_exchange_result *res)
 {
-    retry_op *h = ctx;
     tb_order_manager *om = h->om;
     h->timer = 0;
+    h->awaiting = 0;
     om->why[0] = 0;
-    int rc = h->st.kind == OP_SUBMIT ? submit_run(om, &h->st) : cancel_run(om, &h->st);
-    if (rc == WAITING && (rc = op_wait(om, &h->st, h)) == 0) return;
+    int rc = h->st.kind == OP_SUBMIT ? submit_run(om, &h->st, res) : cancel_run(om, &h->st, res);
+    if ((rc == WAITING || rc == AWAITING) && (rc = op_wait(om, &h->st, h, rc)) == 0) return;
     char cid[TB_ORDER_ID_LEN];
     memcpy(cid, h->st.cid, sizeof(cid));
     int done_cancel = h->st.kind == OP_CANCEL && !find(om, cid);
@@ -1425,6 +1489,31 @@ static void on_op_timer(void *ctx, int64_t at)
     if (rc < 0 && !gave_up) timer_failed(om, cid, at, rc);
     om->why[0] = 0;
     if (om->nparked && (rc = unpark(om, at)) != 0) timer_failed(om, cid, at, rc);
+}
+
+static void on_op_timer(void *ctx, int64_t at)
+{
+    op_resume(ctx, at, NULL);
+}
+
+/* An asynchronous exchange answers a call: the request that made it goes on. */
+static void on_result(const tb_exchange_result *r, void *ctx)
+{
+    tb_order_manager *om = ctx;
+    retry_op *h = NULL;
+    for (size_t i = 0; i < om->nops && !h; i++)
+        if (om->ops[i]->awaiting && strcmp(om->ops[i]->st.cid, r->client_order_id) == 0)
+            h = om->ops[i];
+    if (!h) return; /* the request was given up meanwhile (a withdraw, a destroy) */
+    tb_exchange_op want = h->st.look_up             ? TB_XOP_QUERY
+                          : h->st.kind == OP_SUBMIT ? TB_XOP_SUBMIT
+                                                    : TB_XOP_CANCEL;
+    if (r->op != want) return; /* not the answer to the call it waits for */
+    /* Time has passed on a live clock: the request's later waits count from
+     * now, not from when it was sent. */
+    int64_t now = tb_loop_now(om->loop);
+    if (now - h->st.rs.elapsed > h->st.start) h->st.start = now - h->st.rs.elapsed;
+    op_resume(h, h->st.start + h->st.rs.elapsed, r);
 }
 
 /* ---- after each bar ----------------------------------------------------- */

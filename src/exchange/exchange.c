@@ -9,6 +9,24 @@ void tb_exchange_set_listener(tb_exchange *ex, tb_exchange_listener fn, void *ct
     ex->listener_ctx = ctx;
 }
 
+void tb_exchange_set_result_listener(tb_exchange *ex, tb_exchange_result_listener fn, void *ctx)
+{
+    ex->result_listener = fn;
+    ex->result_ctx = ctx;
+}
+
+void tb_exchange_deliver_result(tb_exchange *ex, const tb_exchange_result *r)
+{
+    if (!ex || !r || !ex->result_listener) return;
+    if (r->rc == TB_EIO && r->xerr.failure == TB_XF_NONE) {
+        tb_exchange_result w = *r;
+        w.xerr.failure = TB_XF_TIMEOUT;
+        ex->result_listener(&w, ex->result_ctx);
+        return;
+    }
+    ex->result_listener(r, ex->result_ctx);
+}
+
 /* Callers may pass NULL for xerr; adapters always get somewhere to write,
  * and a TB_EIO that names no failure is read as the worst case — a timeout,
  * after which the request may have been executed — so that nobody resends
