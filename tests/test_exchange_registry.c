@@ -148,9 +148,10 @@ static const tb_exchange_key cf_keys[] = {
     {"verbose", TB_XKEY_BOOL, "false", NULL, NULL, NULL, "unused: a boolean key", NULL},
 };
 
-static int cf_create(const tb_exchange_type *type, const tb_config *cfg, tb_exchange **out,
-                     char *err, size_t errlen)
+static int cf_create(const tb_exchange_type *type, const tb_config *cfg, tb_loop *loop,
+                     tb_exchange **out, char *err, size_t errlen)
 {
+    (void)loop;
     closefill *x = calloc(1, sizeof(*x));
     if (!x) return TB_ENOMEM;
     x->base.vt = &cf_vt;
@@ -492,7 +493,7 @@ static void test_default_type_is_sim_with_balances_through_the_port(void **state
     assert_ptr_equal(f->cfg.exchange_type, tb_exchange_builtin_at(0));
     assert_null(tb_exchange_builtin_at(1));
     tb_exchange *ex = NULL;
-    assert_int_equal(tb_exchange_create_from_config(&f->cfg, &ex, f->err, sizeof(f->err)), 0);
+    assert_int_equal(tb_exchange_create_from_config(&f->cfg, NULL, &ex, f->err, sizeof(f->err)), 0);
     tb_decimal cash = 0, equity = 0;
     assert_int_equal(tb_exchange_cash(ex, &cash), 0);
     assert_int_equal(tb_exchange_equity(ex, &equity), 0);
@@ -507,7 +508,7 @@ static void test_balances_an_adapter_lacks_are_misuse(void **state)
     load(f, "[exchange]\ntype = closefill\n", 0);
     if (tb_config_build(&f->cfg, f->err, sizeof(f->err)) != 0) fail_msg("%s", f->err);
     tb_exchange *ex = NULL;
-    assert_int_equal(tb_exchange_create_from_config(&f->cfg, &ex, f->err, sizeof(f->err)), 0);
+    assert_int_equal(tb_exchange_create_from_config(&f->cfg, NULL, &ex, f->err, sizeof(f->err)), 0);
     tb_decimal v = 0;
     assert_int_equal(tb_exchange_cash(ex, &v), 0);
     assert_dec_equal(v, "10000");
@@ -520,7 +521,7 @@ static void test_create_from_an_unbuilt_config_is_misuse(void **state)
 {
     fixture *f = *state;
     tb_exchange *ex = NULL;
-    assert_int_equal(tb_exchange_create_from_config(&f->cfg, &ex, f->err, sizeof(f->err)),
+    assert_int_equal(tb_exchange_create_from_config(&f->cfg, NULL, &ex, f->err, sizeof(f->err)),
                      TB_EMISUSE);
     assert_null(ex);
 }

@@ -26,6 +26,7 @@
 
 #include <stddef.h>
 #include "exchange.h"
+#include "loop.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -65,11 +66,14 @@ struct tb_exchange_type {
     const tb_exchange_key *keys;
     size_t nkeys;
     /* Creates the adapter from a built config (borrowed for the call: copy
-     * what is kept). Its keys are read with tb_exchange_param*(). 0 with
+     * what is kept) on the run's loop (borrowed, outlives the adapter: a live
+     * adapter's sockets and timers; NULL outside a pipeline, which a live
+     * adapter refuses with TB_EMISUSE). Its keys are read with
+     * tb_exchange_param*(). 0 with
      * *out set (freed by tb_exchange_destroy), TB_ENOMEM, or another
      * negative code with the reason in err. */
-    int (*create)(const tb_exchange_type *type, const struct tb_config *cfg, tb_exchange **out,
-                  char *err, size_t errlen);
+    int (*create)(const tb_exchange_type *type, const struct tb_config *cfg, tb_loop *loop,
+                  tb_exchange **out, char *err, size_t errlen);
     /* Optional: run by tb_config_build() once every key is checked, to keep
      * the parsed values in the config itself (the simulator fills
      * tb_config.exchange). 0, or TB_ECONFIG with the reason in err. */
@@ -106,11 +110,11 @@ TB_EXPORT int tb_exchange_param_int(const struct tb_config *cfg, const char *key
 TB_EXPORT int tb_exchange_param_bool(const struct tb_config *cfg, const char *key, int *out);
 
 /* Creates the adapter the built config's `[exchange] type` names (with the
- * config's extra_exchanges). 0 with *out set (the caller destroys it),
- * TB_EMISUSE (cfg not built), TB_ENOMEM, or the adapter's error with
+ * config's extra_exchanges) on loop (borrowed; NULL = none). 0 with *out set (the caller destroys
+ * it), TB_EMISUSE (cfg not built), TB_ENOMEM, or the adapter's error with
  * "[exchange] ..." in err. */
-TB_EXPORT int tb_exchange_create_from_config(const struct tb_config *cfg, tb_exchange **out,
-                                             char *err, size_t errlen);
+TB_EXPORT int tb_exchange_create_from_config(const struct tb_config *cfg, tb_loop *loop,
+                                             tb_exchange **out, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -92,7 +92,7 @@ static tb_trading_state risk_state(const void *ctx)
  * front of it, whose pre-trade checks ask p->risk. */
 static int create_orders(tb_pipeline *p, const tb_config *cfg, char *err, size_t errlen)
 {
-    int rc = tb_exchange_create_from_config(cfg, &p->exchange, err, errlen);
+    int rc = tb_exchange_create_from_config(cfg, p->loop, &p->exchange, err, errlen);
     if (rc) return rc;
     tb_order_manager_config oc;
     tb_order_manager_config_init(&oc);

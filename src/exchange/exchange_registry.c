@@ -199,8 +199,8 @@ int tb_exchange_param_bool(const tb_config *cfg, const char *key, int *out)
     return parse_bool(v, out) == 0 ? 0 : TB_ECONFIG;
 }
 
-int tb_exchange_create_from_config(const tb_config *cfg, tb_exchange **out, char *err,
-                                   size_t errlen)
+int tb_exchange_create_from_config(const tb_config *cfg, tb_loop *loop, tb_exchange **out,
+                                   char *err, size_t errlen)
 {
     if (!cfg || !out) return TB_EINVAL;
     if (!cfg->built || !cfg->exchange_type) {
@@ -210,7 +210,7 @@ int tb_exchange_create_from_config(const tb_config *cfg, tb_exchange **out, char
     const tb_exchange_type *t = cfg->exchange_type;
     char msg[256] = "";
     *out = NULL;
-    int rc = t->create(t, cfg, out, msg, sizeof(msg));
+    int rc = t->create(t, cfg, loop, out, msg, sizeof(msg));
     if (rc) {
         tb__errf(err, errlen, "[exchange] %s: %s", t->name, msg[0] ? msg : tb_strerror(rc));
         return rc;

@@ -1103,10 +1103,11 @@ static int sim_configure(const tb_exchange_type *type, tb_config *cfg, char *err
     return 0;
 }
 
-static int sim_create_from(const tb_exchange_type *type, const tb_config *cfg, tb_exchange **out,
-                           char *err, size_t errlen)
+static int sim_create_from(const tb_exchange_type *type, const tb_config *cfg, tb_loop *loop,
+                           tb_exchange **out, char *err, size_t errlen)
 {
     (void)type;
+    (void)loop; /* the simulator moves on market data, not on the clock */
     return tb_sim_exchange_create(&cfg->exchange, out, err, errlen);
 }
 

@@ -1,0 +1,65 @@
+/* tradebus — the Binance Spot exchange adapter: `[exchange] type = binance`.
+ *
+ * Modes (`[exchange] mode`): paper (live market data, fills by the
+ * simulated exchange: the adapter created is the simulator, no keys),
+ * testnet (Binance's spot testnet) and live (production). The adapter talks
+ * REST (orders, look-ups, account) and the WebSocket API's user data stream
+ * (order updates) on the run's loop; it is asynchronous (exchange.h: calls
+ * return TB_EINPROGRESS and their results come later). Market data (the
+ * kline stream) is not the adapter's: the live runner feeds bars.
+ *
+ * At creation it starts its start-up sequence — clock offset, exchangeInfo
+ * checks, balances, the user stream, open orders, reconciliation — and
+ * sends no order before it succeeded (orders asked for before are held).
+ * The functions below are for the live runner (`tradebus live`). */
+#ifndef TRADEBUS_BINANCE_H
+#define TRADEBUS_BINANCE_H
+#include <stddef.h>
+#include <stdint.h>
+#include "exchange.h"
+#include "exchange_registry.h"
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The registry entry (exchange_registry.c lists it). */
+extern const tb_exchange_type tb_binance_exchange_type;
+
+/* What the adapter is doing, for the status line and the metrics. */
+typedef struct {
+    int ready;                    /* start-up and reconciliation done: orders flow */
+    int halted;                   /* a 418 ban: no request until banned_until */
+    int user_stream_open;         /* the user data stream is subscribed */
+    int64_t user_stream_rx;       /* wall time (ns) of its last message, 0 = none */
+    int64_t clock_offset_ns;      /* server time - local time, last measured */
+    int64_t used_weight_1m;       /* the last X-MBX-USED-WEIGHT-1M seen, -1 = none */
+    int64_t blocked_until;        /* 429/418: no request before this wall time (ns), 0 = none */
+    int64_t rest_latency_ns;      /* the last REST round trip */
+    int64_t order_rtt_ns;         /* the last order request's round trip */
+    uint64_t requests;            /* REST requests sent */
+    size_t open_orders;           /* orders of ours open on the exchange */
+    char last_error[TB_TEXT_LEN]; /* the last error the adapter met, "" if none */
+} tb_binance_status;
+
+/* Called once when the start-up sequence ends: rc 0 (ready) or the error,
+ * with a report in text (balances that disagree, orders not ours...). */
+typedef void (*tb_binance_ready_fn)(void *ctx, int rc, const char *text);
+/* Called once when a cancel-all ends: rc 0 or the error, n orders canceled. */
+typedef void (*tb_binance_done_fn)(void *ctx, int rc, size_t n);
+
+/* 1 if ex is a Binance adapter (not the simulator of paper mode). */
+TB_EXPORT int tb_binance_is(const tb_exchange *ex);
+/* Fills *out with the adapter's state. TB_EINVAL if ex is no Binance adapter. */
+TB_EXPORT int tb_binance_status_get(const tb_exchange *ex, tb_binance_status *out);
+/* Calls fn(ctx, rc, text) from the loop once the start-up sequence ended
+ * (at once, from the loop, if it already has). TB_EINVAL if ex is no Binance adapter. */
+TB_EXPORT int tb_binance_on_ready(tb_exchange *ex, tb_binance_ready_fn fn, void *ctx);
+/* Cancels every open order of ours on the configured symbols (never an
+ * order whose client id is not ours) and calls fn from the loop when done.
+ * TB_EINVAL if ex is no Binance adapter. */
+TB_EXPORT int tb_binance_cancel_all(tb_exchange *ex, tb_binance_done_fn fn, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
