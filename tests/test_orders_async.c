@@ -455,7 +455,7 @@ typedef struct {
     tb_event last_bar;
 } fixture;
 
-static int setup(void **state)
+static int setup_with(void **state, int max_attempts)
 {
     fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
@@ -478,10 +478,22 @@ static int setup(void **state)
     tb_order_manager_config_init(&oc);
     oc.exchange = &f->x->base;
     oc.loop = f->loop;
+    oc.max_attempts = max_attempts;
     assert_int_equal(tb_order_manager_create(f->bus, &oc, &f->om), 0);
     assert_true(tb_bus_subscribe(f->bus, TB_BUS_ALL, tbt_record, &f->rec) >= 0);
     *state = f;
     return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_with(state, 0);
+}
+
+/* Two attempts: a send and one look-up, then the order is given up. */
+static int setup_two_attempts(void **state)
+{
+    return setup_with(state, 2);
 }
 
 static int teardown(void **state)
@@ -585,6 +597,33 @@ static void test_cancel_asked_while_the_submit_awaits_its_reply_is_sent_after_it
     assert_int_equal(tb_order_manager_open_orders(f->om), 0);
 }
 
+/* The send reached the book but its reply was lost, and the look-up timed
+ * out: the order is given up and canceled by id. The cancel's answer comes
+ * later; its news (CANCELED) is expected, not an illegal move. */
+static void test_order_given_up_with_its_cancel_in_flight_takes_the_cancel_quietly(void **state)
+{
+    fixture *f = *state;
+    tb_sim_fault script[] = {TB_SIM_FAULT_LOST_ACK, TB_SIM_FAULT_TIMEOUT, TB_SIM_FAULT_NONE};
+    assert_int_equal(tb_sim_exchange_script_faults(f->x->inner, script, 3), 0);
+    publish_bar(f, 0, "100");
+    publish_limit_buy(f, "1", "90");
+    char cid[TB_ORDER_ID_LEN];
+    snprintf(cid, sizeof(cid), "%s", created_cid(f));
+    /* Run the clock on until every reply came. */
+    for (int i = 0; i < 20 && tb_loop_timers(f->loop); i++)
+        tb_loop_advance(f->loop, tb_loop_now(f->loop) + 10 * SEC);
+    assert_int_equal(tb_loop_timers(f->loop), 0);
+    assert_int_equal(tbt_count(&f->rec, TB_EV_ORDER_REJECTED), 1);
+    const tb_event *rej = tbt_nth(&f->rec, TB_EV_ORDER_REJECTED, 0);
+    assert_non_null(strstr(rej->u.order_rejected.text, "cancel sent to the exchange"));
+    /* The cancel reached the exchange: nothing of ours is left on the book. */
+    assert_int_equal(tb_sim_exchange_open_orders(f->x->inner), 0);
+    for (size_t i = 0; i < tbt_count(&f->rec, TB_EV_RISK_ALERT); i++)
+        assert_string_not_equal(tbt_nth(&f->rec, TB_EV_RISK_ALERT, i)->u.risk_alert.rule,
+                                "order_state");
+    assert_int_equal(tb_order_manager_get_stats(f->om).bad_responses, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -596,6 +635,9 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_cancel_asked_while_the_submit_awaits_its_reply_is_sent_after_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_order_given_up_with_its_cancel_in_flight_takes_the_cancel_quietly,
+            setup_two_attempts, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
