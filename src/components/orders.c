@@ -919,6 +919,24 @@ static int withdraw(tb_order_manager *om, const op_state *st, int64_t now)
 
 static int start_cancel(tb_order_manager *om, const char *cid, int64_t now, tb_cancel_cause cause);
 
+/* Looks cid up, or takes *res (then cleared) as the answer of the look-up
+ * it resumes. The call's code, or AWAITING when the answer comes later. */
+static int look_up(tb_order_manager *om, const char *cid, int64_t now,
+                   const tb_exchange_result **res, tb_exchange_order_info *info,
+                   tb_exchange_error *xe)
+{
+    if (*res) {
+        *xe = (*res)->xerr;
+        *info = (*res)->info;
+        int rc = (*res)->rc;
+        *res = NULL;
+        return rc;
+    }
+    om->stats.queries++;
+    int rc = tb_exchange_query(om->cfg.exchange, cid, now, info, xe);
+    return rc == TB_EINPROGRESS ? AWAITING : rc;
+}
+
 /* Sends the order until the exchange answers, a look-up finds it, the
  * retries run out (see orders.h) — or a wait is due: WAITING, or the
  * asynchronous exchange's result: AWAITING. res, if any, is the result of
@@ -948,16 +966,7 @@ static int submit_run(tb_order_manager *om, op_state *st, const tb_exchange_resu
         if (st->look_up) {
             tb_exchange_order_info info;
             op = "look-up";
-            if (res) {
-                rc = res->rc;
-                xe = res->xerr;
-                info = res->info;
-                res = NULL;
-            } else {
-                om->stats.queries++;
-                rc = tb_exchange_query(om->cfg.exchange, cid, now, &info, &xe);
-                if (rc == TB_EINPROGRESS) return AWAITING;
-            }
+            if ((rc = look_up(om, cid, now, &res, &info, &xe)) == AWAITING) return AWAITING;
             if (rc == 0) {
                 om->stats.recovered++;
                 rc = adopt(om, cid, &info, now);
@@ -1358,16 +1367,7 @@ static int cancel_run(tb_order_manager *om, op_state *st, const tb_exchange_resu
         if (st->look_up) {
             tb_exchange_order_info info;
             op = "look-up";
-            if (res) {
-                rc = res->rc;
-                xe = res->xerr;
-                info = res->info;
-                res = NULL;
-            } else {
-                om->stats.queries++;
-                rc = tb_exchange_query(om->cfg.exchange, cid, t, &info, &xe);
-                if (rc == TB_EINPROGRESS) return AWAITING;
-            }
+            if ((rc = look_up(om, cid, t, &res, &info, &xe)) == AWAITING) return AWAITING;
             if (rc == 0 &&
                 (info.status == TB_ORDER_NEW || info.status == TB_ORDER_PARTIALLY_FILLED)) {
                 st->look_up = 0; /* still open: the cancel did not get there */
