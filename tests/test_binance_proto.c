@@ -675,6 +675,405 @@ static void test_interval_names(void **state)
     assert_int_equal(bn_interval_ns("1M", &ns), TB_ENOTSUP);
 }
 
+/* ---- parsers ------------------------------------------------------------ */
+
+/* rest-api.md, POST /api/v3/order "Response - FULL". */
+static const char DOC_ORDER_FULL[] =
+    "{\"symbol\":\"BTCUSDT\",\"orderId\":28,\"orderListId\":-1,\"clientOrderId\":"
+    "\"6gCrw2kRUAF9CvJDGP16IP\",\"transactTime\":1507725176595,\"price\":\"0.00000000\","
+    "\"origQty\":\"10.00000000\",\"executedQty\":\"10.00000000\",\"origQuoteOrderQty\":"
+    "\"0.000000\",\"cummulativeQuoteQty\":\"10.00000000\",\"status\":\"FILLED\","
+    "\"timeInForce\":\"GTC\",\"type\":\"MARKET\",\"side\":\"SELL\",\"workingTime\":1507725176595,"
+    "\"selfTradePreventionMode\":\"NONE\",\"fills\":["
+    "{\"price\":\"4000.00000000\",\"qty\":\"1.00000000\",\"commission\":\"4.00000000\","
+    "\"commissionAsset\":\"USDT\",\"tradeId\":56},"
+    "{\"price\":\"3999.00000000\",\"qty\":\"5.00000000\",\"commission\":\"19.99500000\","
+    "\"commissionAsset\":\"USDT\",\"tradeId\":57},"
+    "{\"price\":\"3998.00000000\",\"qty\":\"2.00000000\",\"commission\":\"7.99600000\","
+    "\"commissionAsset\":\"USDT\",\"tradeId\":58},"
+    "{\"price\":\"3997.00000000\",\"qty\":\"1.00000000\",\"commission\":\"3.99700000\","
+    "\"commissionAsset\":\"USDT\",\"tradeId\":59},"
+    "{\"price\":\"3995.00000000\",\"qty\":\"1.00000000\",\"commission\":\"3.99500000\","
+    "\"commissionAsset\":\"USDT\",\"tradeId\":60}]}";
+
+#define MS(x) ((int64_t)(x)*INT64_C(1000000))
+
+static void test_order_full_reply_from_the_docs(void **state)
+{
+    (void)state;
+    bn_order o;
+    char err[256] = "";
+    assert_int_equal(bn_parse_order(DOC_ORDER_FULL, strlen(DOC_ORDER_FULL), &o, err, sizeof err),
+                     0);
+    assert_string_equal(o.symbol, "BTCUSDT");
+    assert_true(o.order_id == 28);
+    assert_string_equal(o.client_order_id, "6gCrw2kRUAF9CvJDGP16IP");
+    assert_string_equal(o.orig_client_order_id, "");
+    assert_int_equal(o.status, TB_ORDER_FILLED);
+    assert_string_equal(o.status_text, "FILLED");
+    assert_int_equal(o.side, TB_SIDE_SELL);
+    assert_string_equal(o.type, "MARKET");
+    assert_int_equal(o.tif, TB_TIF_GTC);
+    assert_dec_equal(o.price, "0");
+    assert_dec_equal(o.orig_qty, "10");
+    assert_dec_equal(o.executed_qty, "10");
+    assert_dec_equal(o.cum_quote, "10");
+    assert_true(o.time == MS(1507725176595));
+    assert_true(o.update_time == MS(1507725176595));
+    assert_int_equal(o.nfills, 5);
+    assert_true(o.fills[1].trade_id == 57);
+    assert_dec_equal(o.fills[1].price, "3999");
+    assert_dec_equal(o.fills[1].qty, "5");
+    assert_dec_equal(o.fills[1].commission, "19.995");
+    assert_string_equal(o.fills[1].commission_asset, "USDT");
+}
+
+/* rest-api.md, GET /api/v3/order and DELETE /api/v3/order. */
+static void test_query_and_cancel_replies_from_the_docs(void **state)
+{
+    (void)state;
+    const char *get =
+        "{\"symbol\":\"LTCBTC\",\"orderId\":1,\"orderListId\":-1,\"clientOrderId\":\"myOrder1\","
+        "\"price\":\"0.1\",\"origQty\":\"1.0\",\"executedQty\":\"0.0\",\"cummulativeQuoteQty\":"
+        "\"0.0\",\"status\":\"NEW\",\"timeInForce\":\"GTC\",\"type\":\"LIMIT\",\"side\":\"BUY\","
+        "\"stopPrice\":\"0.0\",\"icebergQty\":\"0.0\",\"time\":1499827319559,\"updateTime\":"
+        "1499827319560,\"isWorking\":true,\"workingTime\":1499827319559,\"origQuoteOrderQty\":"
+        "\"0.000000\",\"selfTradePreventionMode\":\"NONE\"}";
+    bn_order o;
+    char err[256] = "";
+    assert_int_equal(bn_parse_order(get, strlen(get), &o, err, sizeof err), 0);
+    assert_int_equal(o.status, TB_ORDER_NEW);
+    assert_int_equal(o.side, TB_SIDE_BUY);
+    assert_dec_equal(o.price, "0.1");
+    assert_dec_equal(o.orig_qty, "1");
+    assert_true(o.time == MS(1499827319559));
+    assert_true(o.update_time == MS(1499827319560));
+    assert_int_equal(o.nfills, 0);
+
+    const char *del =
+        "{\"symbol\":\"LTCBTC\",\"origClientOrderId\":\"myOrder1\",\"orderId\":4,\"orderListId\":-"
+        "1,"
+        "\"clientOrderId\":\"cancelMyOrder1\",\"transactTime\":1684804350068,\"price\":"
+        "\"2.00000000\",\"origQty\":\"1.00000000\",\"executedQty\":\"0.00000000\","
+        "\"origQuoteOrderQty\":\"0.000000\",\"cummulativeQuoteQty\":\"0.00000000\",\"status\":"
+        "\"CANCELED\",\"timeInForce\":\"GTC\",\"type\":\"LIMIT\",\"side\":\"BUY\","
+        "\"selfTradePreventionMode\":\"NONE\"}";
+    assert_int_equal(bn_parse_order(del, strlen(del), &o, err, sizeof err), 0);
+    assert_int_equal(o.status, TB_ORDER_CANCELED);
+    assert_string_equal(o.client_order_id, "cancelMyOrder1");
+    assert_string_equal(o.orig_client_order_id, "myOrder1");
+    assert_true(o.time == MS(1684804350068));
+}
+
+/* Replies of the fake Binance (tools/fake_binance) to a MARKET buy taking
+ * two levels, a LIMIT order resting, its cancel, myTrades and account. */
+static const char FAKE_POST_FULL[] =
+    "{\"symbol\":\"BTCUSDT\",\"orderId\":10001,\"orderListId\":-1,\"clientOrderId\":\""
+    "tb-1\",\"transactTime\":1796572120782,\"price\":\"0.00000000\",\"origQty\":\"0.5"
+    "0000000\",\"executedQty\":\"0.50000000\",\"origQuoteOrderQty\":\"0.00000000\",\""
+    "cummulativeQuoteQty\":\"21001.05000000\",\"status\":\"FILLED\",\"timeInForce\":"
+    "\"GTC\",\"type\":\"MARKET\",\"side\":\"BUY\",\"workingTime\":1796572120782,\"selfTr"
+    "adePreventionMode\":\"NONE\",\"fills\":[{\"price\":\"42000.00000000\",\"qty\":\"0."
+    "40000000\",\"commission\":\"0.00040000\",\"commissionAsset\":\"BTC\",\"tradeId\":"
+    "50001},{\"price\":\"42010.50000000\",\"qty\":\"0.10000000\",\"commission\":\"0.00"
+    "010000\",\"commissionAsset\":\"BTC\",\"tradeId\":50002}]}";
+static const char FAKE_DELETE[] =
+    "{\"symbol\":\"BTCUSDT\",\"origClientOrderId\":\"tb-2\",\"orderId\":10002,\"orderL"
+    "istId\":-1,\"clientOrderId\":\"fakeauto00000000000001\",\"transactTime\":1796"
+    "572121365,\"price\":\"41000.00000000\",\"origQty\":\"0.10000000\",\"executedQty"
+    "\":\"0.00000000\",\"origQuoteOrderQty\":\"0.00000000\",\"cummulativeQuoteQty\":"
+    "\"0.00000000\",\"status\":\"CANCELED\",\"timeInForce\":\"GTC\",\"type\":\"LIMIT\",\"s"
+    "ide\":\"BUY\",\"selfTradePreventionMode\":\"NONE\"}";
+static const char FAKE_OPEN_ORDERS[] =
+    "[{\"symbol\":\"BTCUSDT\",\"orderId\":10002,\"orderListId\":-1,\"clientOrderId\":"
+    "\"tb-2\",\"price\":\"41000.00000000\",\"origQty\":\"0.10000000\",\"executedQty\":\""
+    "0.00000000\",\"origQuoteOrderQty\":\"0.00000000\",\"cummulativeQuoteQty\":\"0."
+    "00000000\",\"status\":\"NEW\",\"timeInForce\":\"GTC\",\"type\":\"LIMIT\",\"side\":\"BU"
+    "Y\",\"stopPrice\":\"0.00000000\",\"icebergQty\":\"0.00000000\",\"time\":179657212"
+    "0969,\"updateTime\":1796572120969,\"isWorking\":true,\"workingTime\":1796572"
+    "120969,\"selfTradePreventionMode\":\"NONE\"}]";
+static const char FAKE_TRADES[] =
+    "[{\"symbol\":\"BTCUSDT\",\"id\":50001,\"orderId\":10001,\"orderListId\":-1,\"pric"
+    "e\":\"42000.00000000\",\"qty\":\"0.40000000\",\"quoteQty\":\"16800.00000000\",\"co"
+    "mmission\":\"0.00040000\",\"commissionAsset\":\"BTC\",\"time\":1796572120782,\"i"
+    "sBuyer\":true,\"isMaker\":false,\"isBestMatch\":true},{\"symbol\":\"BTCUSDT\",\""
+    "id\":50002,\"orderId\":10001,\"orderListId\":-1,\"price\":\"42010.50000000\",\"q"
+    "ty\":\"0.10000000\",\"quoteQty\":\"4201.05000000\",\"commission\":\"0.00010000\","
+    "\"commissionAsset\":\"BTC\",\"time\":1796572120782,\"isBuyer\":true,\"isMaker\":"
+    "false,\"isBestMatch\":true}]";
+static const char FAKE_ACCOUNT[] =
+    "{\"makerCommission\":10,\"takerCommission\":10,\"buyerCommission\":0,\"seller"
+    "Commission\":0,\"commissionRates\":{\"maker\":\"0.00100000\",\"taker\":\"0.00100"
+    "000\",\"buyer\":\"0.00000000\",\"seller\":\"0.00000000\"},\"canTrade\":true,\"canW"
+    "ithdraw\":true,\"canDeposit\":true,\"brokered\":false,\"requireSelfTradePrev"
+    "ention\":false,\"preventSor\":false,\"updateTime\":1796572121365,\"accountTy"
+    "pe\":\"SPOT\",\"balances\":[{\"asset\":\"USDT\",\"free\":\"978998.95000000\",\"locke"
+    "d\":\"0.00000000\"},{\"asset\":\"BTC\",\"free\":\"10.49950000\",\"locked\":\"0.00000"
+    "000\"},{\"asset\":\"ETH\",\"free\":\"100.00000000\",\"locked\":\"0.00000000\"},{\"as"
+    "set\":\"BNB\",\"free\":\"100.00000000\",\"locked\":\"0.00000000\"}],\"permissions\""
+    ":[\"SPOT\"],\"uid\":354937868}";
+
+static void test_fake_binance_replies_parse(void **state)
+{
+    (void)state;
+    bn_order o;
+    char err[256] = "";
+    assert_int_equal(bn_parse_order(FAKE_POST_FULL, strlen(FAKE_POST_FULL), &o, err, sizeof err),
+                     0);
+    assert_int_equal(o.nfills, 2);
+    assert_dec_equal(o.cum_quote, "21001.05");
+    assert_dec_equal(o.fills[1].price, "42010.5");
+    assert_dec_equal(o.fills[1].commission, "0.0001");
+    assert_string_equal(o.fills[1].commission_asset, "BTC");
+    assert_int_equal(bn_parse_order(FAKE_DELETE, strlen(FAKE_DELETE), &o, err, sizeof err), 0);
+    assert_string_equal(o.orig_client_order_id, "tb-2");
+
+    bn_order open[2];
+    size_t n = 9;
+    assert_int_equal(
+        bn_parse_orders(FAKE_OPEN_ORDERS, strlen(FAKE_OPEN_ORDERS), open, 2, &n, err, sizeof err),
+        0);
+    assert_int_equal(n, 1);
+    assert_string_equal(open[0].client_order_id, "tb-2");
+    assert_dec_equal(open[0].price, "41000");
+
+    bn_trade t[4];
+    assert_int_equal(bn_parse_trades(FAKE_TRADES, strlen(FAKE_TRADES), t, 4, &n, err, sizeof err),
+                     0);
+    assert_int_equal(n, 2);
+    assert_true(t[1].id == 50002);
+    assert_true(t[1].order_id == 10001);
+    assert_dec_equal(t[1].quote_qty, "4201.05");
+    assert_true(t[1].is_buyer);
+    assert_false(t[1].is_maker);
+
+    bn_balance b[8];
+    assert_int_equal(
+        bn_parse_account(FAKE_ACCOUNT, strlen(FAKE_ACCOUNT), b, 8, &n, err, sizeof err), 0);
+    assert_int_equal(n, 4);
+    assert_string_equal(b[1].asset, "BTC");
+    assert_dec_equal(b[1].free, "10.4995");
+    assert_dec_equal(b[1].locked, "0");
+}
+
+static void test_lists_longer_than_the_room_are_efull(void **state)
+{
+    (void)state;
+    bn_trade t[1];
+    size_t n = 9;
+    char err[256] = "";
+    assert_int_equal(bn_parse_trades(FAKE_TRADES, strlen(FAKE_TRADES), t, 1, &n, err, sizeof err),
+                     TB_EFULL);
+    assert_int_equal(n, 1);
+    assert_true(t[0].id == 50001);
+    bn_balance b[2];
+    assert_int_equal(
+        bn_parse_account(FAKE_ACCOUNT, strlen(FAKE_ACCOUNT), b, 2, &n, err, sizeof err), TB_EFULL);
+    assert_int_equal(n, 2);
+}
+
+/* rest-api.md's myTrades and account examples. */
+static void test_trades_and_account_from_the_docs(void **state)
+{
+    (void)state;
+    const char *trades =
+        "[{\"symbol\":\"BNBBTC\",\"id\":28457,\"orderId\":100234,\"orderListId\":-1,\"price\":"
+        "\"4.00000100\",\"qty\":\"12.00000000\",\"quoteQty\":\"48.000012\",\"commission\":"
+        "\"10.10000000\",\"commissionAsset\":\"BNB\",\"time\":1499865549590,\"isBuyer\":true,"
+        "\"isMaker\":false,\"isBestMatch\":true}]";
+    bn_trade t[2];
+    size_t n = 0;
+    char err[256] = "";
+    assert_int_equal(bn_parse_trades(trades, strlen(trades), t, 2, &n, err, sizeof err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(t[0].symbol, "BNBBTC");
+    assert_dec_equal(t[0].price, "4.000001");
+    assert_dec_equal(t[0].quote_qty, "48.000012");
+    assert_dec_equal(t[0].commission, "10.1");
+    assert_string_equal(t[0].commission_asset, "BNB");
+    assert_true(t[0].time == MS(1499865549590));
+
+    const char *acct =
+        "{\"makerCommission\":15,\"takerCommission\":15,\"canTrade\":true,\"updateTime\":"
+        "123456789,"
+        "\"accountType\":\"SPOT\",\"balances\":[{\"asset\":\"BTC\",\"free\":\"4723846."
+        "89208129\","
+        "\"locked\":\"0.00000000\"},{\"asset\":\"A_VERY_LONG_ASSET_NAME\",\"free\":\"1\","
+        "\"locked\":"
+        "\"0\"},{\"asset\":\"LTC\",\"free\":\"4763368.68006011\",\"locked\":\"0.00000000\"}],"
+        "\"permissions\":[\"SPOT\"],\"uid\":354937868}";
+    bn_balance b[4];
+    assert_int_equal(bn_parse_account(acct, strlen(acct), b, 4, &n, err, sizeof err), 0);
+    /* an asset whose name does not fit is none the adapter trades: skipped */
+    assert_int_equal(n, 2);
+    assert_string_equal(b[1].asset, "LTC");
+    assert_dec_equal(b[0].free, "4723846.89208129");
+
+    int64_t ms = 0;
+    const char *tm = "{\"serverTime\": 1499827319559}";
+    assert_int_equal(bn_parse_server_time(tm, strlen(tm), &ms, err, sizeof err), 0);
+    assert_true(ms == 1499827319559);
+}
+
+/* Binance sends up to 8 decimals, but a value with zeros beyond the 8th
+ * must read the same; a non-zero 9th digit cannot be kept and is refused. */
+static void test_decimals_with_zeros_past_the_eighth_digit_parse(void **state)
+{
+    (void)state;
+    const char *acct = "{\"balances\":[{\"asset\":\"BTC\",\"free\":\"0.00100000000000\","
+                       "\"locked\":\"12.5000000000\"}]}";
+    bn_balance b[1];
+    size_t n = 0;
+    char err[256] = "";
+    assert_int_equal(bn_parse_account(acct, strlen(acct), b, 1, &n, err, sizeof err), 0);
+    assert_dec_equal(b[0].free, "0.001");
+    assert_dec_equal(b[0].locked, "12.5");
+    const char *bad =
+        "{\"balances\":[{\"asset\":\"BTC\",\"free\":\"0.000000001\",\"locked\":\"0\"}]}";
+    assert_int_equal(bn_parse_account(bad, strlen(bad), b, 1, &n, err, sizeof err), TB_EPARSE);
+    assert_non_null(strstr(err, "'free'"));
+    assert_non_null(strstr(err, "more than 8 decimals"));
+}
+
+/* Every bad or missing field is TB_EPARSE and the message names it. */
+static void test_bad_or_missing_fields_are_eparse_naming_the_field(void **state)
+{
+    (void)state;
+    struct {
+        int which; /* 0 order, 1 trades, 2 account, 3 time */
+        const char *json, *field;
+    } cases[] = {
+        {0, "{\"symbol\":\"BTCUSDT\",\"orderId\":1,\"clientOrderId\":\"a\",\"transactTime\":1}",
+         "'status'"},
+        {0, "{\"symbol\":\"BTCUSDT\",\"orderId\":\"1\",\"clientOrderId\":\"a\"}", "'orderId'"},
+        {0, "{\"symbol\":\"BTCUSDT\",\"orderId\":-5,\"clientOrderId\":\"a\"}", "'orderId'"},
+        {0,
+         "{\"symbol\":\"BTCUSDT\",\"orderId\":1,\"clientOrderId\":\"a\",\"status\":\"WEIRD\","
+         "\"side\":\"BUY\"}",
+         "'status'"},
+        {0,
+         "{\"symbol\":\"BTCUSDT\",\"orderId\":1,\"clientOrderId\":\"a\",\"status\":\"NEW\","
+         "\"side\":\"HOLD\"}",
+         "'side'"},
+        {0,
+         "{\"symbol\":\"BTCUSDT\",\"orderId\":1,\"clientOrderId\":\"a\",\"status\":\"NEW\","
+         "\"side\":\"BUY\",\"type\":\"LIMIT\",\"price\":1.5}",
+         "'price'"},
+        {0,
+         "{\"symbol\":\"BTCUSDT\",\"orderId\":1,\"clientOrderId\":\"a\",\"status\":\"NEW\","
+         "\"side\":\"BUY\",\"type\":\"LIMIT\",\"price\":\"1\",\"origQty\":\"1\","
+         "\"executedQty\":"
+         "\"0\",\"cummulativeQuoteQty\":\"0\"}",
+         "'time'"},
+        {0,
+         "{\"symbol\":\"BTCUSDT\",\"orderId\":1,\"clientOrderId\":\"a\",\"status\":\"NEW\","
+         "\"side\":\"BUY\",\"type\":\"LIMIT\",\"price\":\"1\",\"origQty\":\"1\","
+         "\"executedQty\":"
+         "\"0\",\"cummulativeQuoteQty\":\"0\",\"time\":1,\"fills\":[{\"price\":\"1\",\"qty\":"
+         "\"1\",\"commission\":\"x\",\"tradeId\":1}]}",
+         "'commission'"},
+        {0, "{\"symbol\":\"ABCDEFGHIJKLMNOPQRSTUV\",\"orderId\":1}", "'symbol'"},
+        {0, "[]", "not an object"},
+        {0, "{\"symbol\":", "not valid JSON"},
+        {1, "[{\"symbol\":\"BNBBTC\",\"id\":1,\"orderId\":2,\"price\":\"1\",\"qty\":\"1\"}]",
+         "'quoteQty'"},
+        {1,
+         "[{\"symbol\":\"BNBBTC\",\"id\":1,\"orderId\":2,\"price\":\"1\",\"qty\":\"1\","
+         "\"quoteQty\":"
+         "\"1\",\"commission\":\"0\",\"commissionAsset\":\"BNB\",\"time\":1,\"isBuyer\":1,"
+         "\"isMaker\":false}]",
+         "'isBuyer'"},
+        {1, "{}", "not an array"},
+        {2, "{\"balances\":[{\"asset\":\"BTC\",\"free\":\"1\"}]}", "'locked'"},
+        {2, "{\"balances\":{}}", "'balances'"},
+        {3, "{\"serverTime\":\"1\"}", "'serverTime'"},
+        {3, "{}", "'serverTime'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char err[256] = "";
+        const char *j = cases[i].json;
+        size_t n;
+        int rc;
+        bn_order o;
+        bn_trade t[2];
+        bn_balance b[2];
+        int64_t ms;
+        switch (cases[i].which) {
+        case 0:
+            rc = bn_parse_order(j, strlen(j), &o, err, sizeof err);
+            break;
+        case 1:
+            rc = bn_parse_trades(j, strlen(j), t, 2, &n, err, sizeof err);
+            break;
+        case 2:
+            rc = bn_parse_account(j, strlen(j), b, 2, &n, err, sizeof err);
+            break;
+        default:
+            rc = bn_parse_server_time(j, strlen(j), &ms, err, sizeof err);
+            break;
+        }
+        if (rc != TB_EPARSE || strstr(err, cases[i].field) == NULL)
+            fail_msg("case %zu: rc %d, \"%s\" should name %s", i, rc, err, cases[i].field);
+    }
+}
+
+static void test_more_fills_than_kept_is_efull_with_the_order_read(void **state)
+{
+    (void)state;
+    char json[8192];
+    int p = snprintf(json, sizeof json,
+                     "{\"symbol\":\"BTCUSDT\",\"orderId\":7,\"clientOrderId\":\"a\",\"status\":"
+                     "\"FILLED\",\"side\":\"BUY\",\"type\":\"MARKET\",\"price\":\"0\",\"origQty\":"
+                     "\"40\",\"executedQty\":\"40\",\"cummulativeQuoteQty\":\"40\","
+                     "\"transactTime\":5,\"fills\":[");
+    for (int i = 0; i < BN_MAX_FILLS + 8; i++)
+        p += snprintf(json + p, sizeof json - (size_t)p,
+                      "%s{\"price\":\"1\",\"qty\":\"1\",\"commission\":\"0\",\"commissionAsset\":"
+                      "\"BTC\",\"tradeId\":%d}",
+                      i ? "," : "", 100 + i);
+    snprintf(json + p, sizeof json - (size_t)p, "]}");
+    bn_order o;
+    char err[256] = "";
+    assert_int_equal(bn_parse_order(json, strlen(json), &o, err, sizeof err), TB_EFULL);
+    assert_int_equal(o.nfills, BN_MAX_FILLS);
+    assert_true(o.fills[BN_MAX_FILLS - 1].trade_id == 100 + BN_MAX_FILLS - 1);
+    assert_int_equal(o.status, TB_ORDER_FILLED);
+    assert_non_null(strstr(err, "40 fills"));
+}
+
+static void test_order_status_mapping(void **state)
+{
+    (void)state;
+    struct {
+        const char *wire;
+        tb_order_status want;
+    } cases[] = {
+        {"NEW", TB_ORDER_NEW},
+        {"PARTIALLY_FILLED", TB_ORDER_PARTIALLY_FILLED},
+        {"FILLED", TB_ORDER_FILLED},
+        {"CANCELED", TB_ORDER_CANCELED},
+        {"REJECTED", TB_ORDER_REJECTED},
+        {"EXPIRED", TB_ORDER_EXPIRED},
+        {"EXPIRED_IN_MATCH", TB_ORDER_EXPIRED},
+        {"PENDING_CANCEL", TB_ORDER_NEW},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char json[512];
+        snprintf(
+            json, sizeof json,
+            "{\"symbol\":\"BTCUSDT\",\"orderId\":1,\"clientOrderId\":\"a\",\"status\":\"%s\","
+            "\"side\":\"BUY\",\"type\":\"LIMIT\",\"timeInForce\":\"IOC\",\"price\":\"1\","
+            "\"origQty\":\"1\",\"executedQty\":\"0\",\"cummulativeQuoteQty\":\"0\",\"time\":1}",
+            cases[i].wire);
+        bn_order o;
+        char err[256] = "";
+        assert_int_equal(bn_parse_order(json, strlen(json), &o, err, sizeof err), 0);
+        assert_int_equal(o.status, cases[i].want);
+        assert_string_equal(o.status_text, cases[i].wire);
+        assert_int_equal(o.tif, TB_TIF_IOC);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -704,6 +1103,15 @@ int main(void)
         cmocka_unit_test(test_reject_reasons_from_code_and_message),
         cmocka_unit_test(test_commission_in_quote_base_and_bnb),
         cmocka_unit_test(test_interval_names),
+        cmocka_unit_test(test_order_full_reply_from_the_docs),
+        cmocka_unit_test(test_query_and_cancel_replies_from_the_docs),
+        cmocka_unit_test(test_fake_binance_replies_parse),
+        cmocka_unit_test(test_lists_longer_than_the_room_are_efull),
+        cmocka_unit_test(test_trades_and_account_from_the_docs),
+        cmocka_unit_test(test_decimals_with_zeros_past_the_eighth_digit_parse),
+        cmocka_unit_test(test_bad_or_missing_fields_are_eparse_naming_the_field),
+        cmocka_unit_test(test_more_fills_than_kept_is_efull_with_the_order_read),
+        cmocka_unit_test(test_order_status_mapping),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
