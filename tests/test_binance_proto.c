@@ -8,6 +8,8 @@
 
 #include "tb_test_support.h"
 
+#include "tradebus/marketdata.h"
+
 #include "../src/exchange/binance/bn_proto.h"
 
 /* The example key pair of rest-api.md and web-socket-api.md. */
@@ -1074,6 +1076,406 @@ static void test_order_status_mapping(void **state)
     }
 }
 
+/* ---- klines --------------------------------------------------------------- */
+
+/* Rows as GET /api/v3/klines returns them (rest-api.md's example first), in
+ * ms, then the same rows as a Binance kline CSV: the bars must be equal
+ * field by field, so a live bar is the bar a backtest reads. */
+static const char *const KLINE_ROWS[][12] = {
+    {"1499040000000", "0.01634790", "0.80000000", "0.01575800", "0.01577100", "148976.11427815",
+     "1499644799999", "2434.19055334", "308", "1756.87402397", "28.46694368", "0"},
+    {"1499644800000", "0.01577100", "0.01600000", "0.01500000", "0.01590000", "0", "1500249599999",
+     "0", "0", "0", "0", "0"},
+    {"1500249600000", "0.01590000", "0.02000000", "0.01590000", "0.02000000", "12.5",
+     "1500854399999", "1", "3", "1", "1", "0"},
+};
+
+static void klines_json(const char *const rows[][12], size_t n, char *out, size_t cap)
+{
+    size_t p = 0;
+    p += (size_t)snprintf(out + p, cap - p, "[");
+    for (size_t i = 0; i < n; i++)
+        p += (size_t)snprintf(out + p, cap - p,
+                              "%s[%s,\"%s\",\"%s\",\"%s\",\"%s\",\"%s\",%s,\"%s\",%s,\"%s\",\"%s\","
+                              "\"%s\"]",
+                              i ? "," : "", rows[i][0], rows[i][1], rows[i][2], rows[i][3],
+                              rows[i][4], rows[i][5], rows[i][6], rows[i][7], rows[i][8],
+                              rows[i][9], rows[i][10], rows[i][11]);
+    snprintf(out + p, cap - p, "]");
+}
+
+/* The bars the CSV reader reads from the same rows. */
+static size_t csv_bars(const char *const rows[][12], size_t n, tb_market_data *bars, size_t cap)
+{
+    char dir[512], path[1024], csv[4096];
+    size_t p = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (int c = 0; c < 12; c++)
+            p += (size_t)snprintf(csv + p, sizeof csv - p, "%s%s", c ? "," : "", rows[i][c]);
+        p += (size_t)snprintf(csv + p, sizeof csv - p, "\n");
+    }
+    tbt_temp_dir(dir, sizeof dir);
+    tbt_write_file(dir, "BTCUSDT-1w-2017-07.csv", csv, path, sizeof path);
+    tb_md_config cfg;
+    tb_md_config_init(&cfg);
+    tb_md_reader *r = NULL;
+    char err[256] = "";
+    if (tb_md_reader_open(path, &cfg, &r, err, sizeof err) != 0) fail_msg("%s", err);
+    size_t k = 0;
+    int rc;
+    while (k < cap && (rc = tb_md_reader_next(r, &bars[k], err, sizeof err)) == 0)
+        k++;
+    tb_md_reader_close(r);
+    tbt_remove_dir(dir);
+    return k;
+}
+
+static void assert_bars_equal(const tb_market_data *a, const tb_market_data *b)
+{
+    assert_string_equal(a->symbol, b->symbol);
+    assert_true(a->open == b->open);
+    assert_true(a->high == b->high);
+    assert_true(a->low == b->low);
+    assert_true(a->close == b->close);
+    assert_true(a->volume == b->volume);
+    assert_true(a->open_time == b->open_time);
+    assert_true(a->close_time == b->close_time);
+}
+
+static void test_klines_equal_the_csv_readers_bars(void **state)
+{
+    (void)state;
+    char json[4096];
+    klines_json(KLINE_ROWS, 3, json, sizeof json);
+    tb_market_data live[4], csv[4];
+    size_t n = 0;
+    char err[256] = "";
+    assert_int_equal(bn_parse_klines(json, strlen(json), "BTCUSDT", live, 4, &n, err, sizeof err),
+                     0);
+    assert_int_equal(n, 3);
+    assert_int_equal(csv_bars(KLINE_ROWS, 3, csv, 4), 3);
+    for (size_t i = 0; i < n; i++)
+        assert_bars_equal(&live[i], &csv[i]);
+    /* and the values are the row's: */
+    assert_dec_equal(live[0].high, "0.8");
+    assert_true(live[0].open_time == MS(1499040000000));
+    assert_true(live[0].close_time == MS(1499644799999));
+}
+
+/* Binance's files since 2025 are in µs (>= 1e14): read as the CSV reader
+ * reads them. */
+static void test_klines_in_microseconds_equal_the_csv_readers_bars(void **state)
+{
+    (void)state;
+    static const char *const rows[][12] = {
+        {"1735689600000000", "93576.00", "93610.93", "93537.50", "93610.93", "8.21827",
+         "1735689659999999", "769.2", "1", "1", "1", "0"},
+        {"1735689660000000", "93610.93", "93652.00", "93606.41", "93652.00", "7.5",
+         "1735689719999999", "700", "1", "1", "1", "0"},
+    };
+    char json[4096];
+    klines_json(rows, 2, json, sizeof json);
+    tb_market_data live[2], csv[2];
+    size_t n = 0;
+    char err[256] = "";
+    assert_int_equal(bn_parse_klines(json, strlen(json), "BTCUSDT", live, 2, &n, err, sizeof err),
+                     0);
+    assert_int_equal(n, 2);
+    assert_int_equal(csv_bars(rows, 2, csv, 2), 2);
+    for (size_t i = 0; i < n; i++)
+        assert_bars_equal(&live[i], &csv[i]);
+    assert_true(live[0].open_time == INT64_C(1735689600000000) * 1000);
+}
+
+static void test_bad_klines_are_refused_naming_the_column(void **state)
+{
+    (void)state;
+    struct {
+        const char *json, *what;
+    } cases[] = {
+        {"[[1,\"1\",\"2\",\"1\",\"1\",\"1\"]]", "12 columns"},
+        {"[[1,\"1\",\"2\",\"1\",\"x\",\"1\",2,\"0\",0,\"0\",\"0\",\"0\"]]", "'close'"},
+        {"[[\"1\",\"1\",\"2\",\"1\",\"1\",\"1\",2,\"0\",0,\"0\",\"0\",\"0\"]]", "'open time'"},
+        {"[[1,\"1\",\"0.5\",\"1\",\"1\",\"1\",2,\"0\",0,\"0\",\"0\",\"0\"]]",
+         "high 0.5 is below low 1"},
+        {"[[1,\"1\",\"2\",\"1\",\"1\",\"-1\",2,\"0\",0,\"0\",\"0\",\"0\"]]",
+         "volume -1 is negative"},
+        {"[[5,\"1\",\"2\",\"1\",\"1\",\"1\",2,\"0\",0,\"0\",\"0\",\"0\"]]", "close time"},
+        {"[[1,\"1\",\"2\",\"1\",\"1\",\"1\",2,\"0\",0,\"0\",\"0\",\"0\"],"
+         "[1,\"1\",\"2\",\"1\",\"1\",\"1\",3,\"0\",0,\"0\",\"0\",\"0\"]]",
+         "klines[1]"},
+        {"{\"code\":-1121,\"msg\":\"Invalid symbol.\"}", "not an array"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tb_market_data bars[4];
+        size_t n;
+        char err[256] = "";
+        int rc = bn_parse_klines(cases[i].json, strlen(cases[i].json), "BTCUSDT", bars, 4, &n, err,
+                                 sizeof err);
+        if (rc != TB_EPARSE || strstr(err, cases[i].what) == NULL)
+            fail_msg("case %zu: rc %d, \"%s\" should say %s", i, rc, err, cases[i].what);
+    }
+}
+
+/* web-socket-streams.md's kline event, raw and in a combined stream. The
+ * documented example opens at 0.0010 below its low 0.0015: refused as the
+ * CSV reader refuses such a row; with the low at 0.0010 it is read. */
+#define DOC_KLINE(low)                                                                             \
+    "{\"t\":1672515780000,\"T\":1672515839999,\"s\":\"BNBBTC\",\"i\":\"1m\",\"f\":100,"            \
+    "\"L\":200,\"o\":\"0.0010\",\"c\":\"0.0020\",\"h\":\"0.0025\",\"l\":\"" low "\","              \
+    "\"v\":\"1000\",\"n\":100,\"x\":false,\"q\":\"1.0000\",\"V\":\"500\",\"Q\":"                   \
+    "\"0.500\",\"B\":\"123456\"}"
+
+static void test_kline_event_raw_and_combined(void **state)
+{
+    (void)state;
+    char raw[1024], combined[1200];
+    tb_market_data bar;
+    int closed = -1;
+    char err[256] = "";
+    snprintf(raw, sizeof raw, "{\"e\":\"kline\",\"E\":1672515782136,\"s\":\"BNBBTC\",\"k\":%s}",
+             DOC_KLINE("0.0015"));
+    assert_int_equal(bn_parse_kline_event(raw, strlen(raw), &bar, &closed, err, sizeof err),
+                     TB_EPARSE);
+    assert_non_null(strstr(err, "open 0.001"));
+
+    snprintf(raw, sizeof raw, "{\"e\":\"kline\",\"E\":1672515782136,\"s\":\"BNBBTC\",\"k\":%s}",
+             DOC_KLINE("0.0010"));
+    snprintf(combined, sizeof combined, "{\"stream\":\"bnbbtc@kline_1m\",\"data\":%s}", raw);
+    assert_int_equal(bn_parse_kline_event(raw, strlen(raw), &bar, &closed, err, sizeof err), 0);
+    assert_string_equal(bar.symbol, "BNBBTC");
+    assert_dec_equal(bar.open, "0.001");
+    assert_dec_equal(bar.high, "0.0025");
+    assert_dec_equal(bar.low, "0.001");
+    assert_dec_equal(bar.close, "0.002");
+    assert_dec_equal(bar.volume, "1000");
+    assert_true(bar.open_time == MS(1672515780000));
+    assert_true(bar.close_time == MS(1672515839999));
+    assert_int_equal(closed, 0);
+    tb_market_data bar2;
+    assert_int_equal(
+        bn_parse_kline_event(combined, strlen(combined), &bar2, &closed, err, sizeof err), 0);
+    assert_bars_equal(&bar, &bar2);
+
+    /* The kline equals the REST row (and so the CSV row) it becomes. */
+    static const char *const row[][12] = {{"1672515780000", "0.0010", "0.0025", "0.0010", "0.0020",
+                                           "1000", "1672515839999", "1", "100", "500", "0.5", "0"}};
+    tb_market_data csv[1];
+    assert_int_equal(csv_bars(row, 1, csv, 1), 1);
+    strcpy(bar.symbol, "BTCUSDT"); /* the file's symbol */
+    assert_bars_equal(&bar, &csv[0]);
+}
+
+static void test_non_kline_message_is_not_found(void **state)
+{
+    (void)state;
+    const char *msgs[] = {"{\"result\":null,\"id\":1}", "{\"e\":\"trade\",\"E\":1}",
+                          "{\"stream\":\"x\",\"data\":{\"e\":\"24hrTicker\"}}"};
+    for (size_t i = 0; i < sizeof msgs / sizeof msgs[0]; i++) {
+        tb_market_data bar;
+        int closed;
+        char err[256];
+        assert_int_equal(
+            bn_parse_kline_event(msgs[i], strlen(msgs[i]), &bar, &closed, err, sizeof err),
+            TB_ENOTFOUND);
+    }
+    const char *bad = "{\"e\":\"kline\",\"k\":{\"t\":1,\"T\":2,\"s\":\"X\",\"o\":\"1\",\"h\":\"1\","
+                      "\"l\":\"1\",\"c\":\"1\",\"v\":\"1\"}}";
+    tb_market_data bar;
+    int closed;
+    char err[256] = "";
+    assert_int_equal(bn_parse_kline_event(bad, strlen(bad), &bar, &closed, err, sizeof err),
+                     TB_EPARSE);
+    assert_non_null(strstr(err, "'x'"));
+}
+
+/* ---- WebSocket API frames ------------------------------------------------- */
+
+static void test_ws_subscribe_response(void **state)
+{
+    (void)state;
+    const char *j = "{\"id\":\"d3df8a22-98ea-4fe0-9f4e-0fcea5d418b7\",\"status\":200,\"result\":"
+                    "{\"subscriptionId\":0},\"rateLimits\":[]}";
+    bn_ws_frame f;
+    char err[256] = "";
+    assert_int_equal(bn_parse_ws_frame(j, strlen(j), &f, err, sizeof err), 0);
+    assert_int_equal(f.kind, BN_WS_RESPONSE);
+    assert_string_equal(f.id, "d3df8a22-98ea-4fe0-9f4e-0fcea5d418b7");
+    assert_int_equal(f.status, 200);
+    assert_true(f.subscription_id == 0);
+    assert_int_equal(f.error.code, 0);
+
+    const char *num = "{\"id\":42,\"status\":200,\"result\":{}}";
+    assert_int_equal(bn_parse_ws_frame(num, strlen(num), &f, err, sizeof err), 0);
+    assert_string_equal(f.id, "42");
+    assert_true(f.subscription_id == -1);
+}
+
+/* web-socket-api.md's error response. */
+static void test_ws_error_response(void **state)
+{
+    (void)state;
+    const char *j = "{\"id\":\"e2a85d9f-07a5-4f94-8d5f-789dc3deb097\",\"status\":400,\"error\":{"
+                    "\"code\":-2010,\"msg\":\"Account has insufficient balance for requested "
+                    "action.\"},\"rateLimits\":[{\"rateLimitType\":\"ORDERS\",\"interval\":"
+                    "\"SECOND\",\"intervalNum\":10,\"limit\":50,\"count\":13}]}";
+    bn_ws_frame f;
+    char err[256] = "";
+    assert_int_equal(bn_parse_ws_frame(j, strlen(j), &f, err, sizeof err), 0);
+    assert_int_equal(f.kind, BN_WS_RESPONSE);
+    assert_int_equal(f.status, 400);
+    assert_int_equal(f.error.code, -2010);
+    assert_string_equal(f.error.msg, "Account has insufficient balance for requested action.");
+    assert_int_equal(bn_classify(f.status, f.error.code), BN_REJECTED);
+    assert_int_equal(bn_reject_reason(f.error.code, f.error.msg), TB_REJECT_INSUFFICIENT_FUNDS);
+}
+
+/* user-data-stream.md's executionReport (a NEW order), in its envelope. */
+static void test_ws_execution_report_from_the_docs(void **state)
+{
+    (void)state;
+    const char *j =
+        "{\"subscriptionId\":0,\"event\":{\"e\":\"executionReport\",\"E\":1499405658658,\"s\":"
+        "\"ETHBTC\",\"c\":\"mUvoqJxFIILMdfAW5iGSOW\",\"S\":\"BUY\",\"o\":\"LIMIT\",\"f\":\"GTC\","
+        "\"q\":\"1.00000000\",\"p\":\"0.10264410\",\"P\":\"0.00000000\",\"F\":\"0.00000000\",\"g\":"
+        "-1,\"C\":\"\",\"x\":\"NEW\",\"X\":\"NEW\",\"r\":\"NONE\",\"i\":4293153,\"l\":"
+        "\"0.00000000\",\"z\":\"0.00000000\",\"L\":\"0.00000000\",\"n\":\"0\",\"N\":null,\"T\":"
+        "1499405658657,\"t\":-1,\"v\":3,\"I\":8641984,\"w\":true,\"m\":false,\"M\":false,\"O\":"
+        "1499405658657,\"Z\":\"0.00000000\",\"Y\":\"0.00000000\",\"Q\":\"0.00000000\",\"W\":"
+        "1499405658657,\"V\":\"NONE\"}}";
+    bn_ws_frame f;
+    char err[256] = "";
+    assert_int_equal(bn_parse_ws_frame(j, strlen(j), &f, err, sizeof err), 0);
+    assert_int_equal(f.kind, BN_WS_EXEC_REPORT);
+    assert_true(f.event_subscription_id == 0);
+    const bn_exec_report *e = &f.er;
+    assert_string_equal(e->symbol, "ETHBTC");
+    assert_string_equal(e->client_order_id, "mUvoqJxFIILMdfAW5iGSOW");
+    assert_string_equal(e->orig_client_order_id, "");
+    assert_int_equal(e->side, TB_SIDE_BUY);
+    assert_string_equal(e->type, "LIMIT");
+    assert_int_equal(e->tif, TB_TIF_GTC);
+    assert_dec_equal(e->qty, "1");
+    assert_dec_equal(e->price, "0.1026441");
+    assert_string_equal(e->exec_type, "NEW");
+    assert_int_equal(e->status, TB_ORDER_NEW);
+    assert_string_equal(e->reject_reason, "NONE");
+    assert_true(e->order_id == 4293153);
+    assert_dec_equal(e->commission, "0");
+    assert_string_equal(e->commission_asset, "");
+    assert_true(e->event_time == MS(1499405658658));
+    assert_true(e->transact_time == MS(1499405658657));
+    assert_true(e->trade_id == -1);
+}
+
+/* A trade and a cancel as the fake Binance sends them (every field of
+ * user-data-stream.md). */
+static void test_ws_trade_and_cancel_reports(void **state)
+{
+    (void)state;
+    const char *trade =
+        "{\"subscriptionId\":3,\"event\":{\"e\":\"executionReport\",\"E\":1796572120790,\"s\":"
+        "\"BTCUSDT\",\"c\":\"tb-1\",\"S\":\"SELL\",\"o\":\"LIMIT\",\"f\":\"IOC\",\"q\":"
+        "\"0.50000000\",\"p\":\"42000.00000000\",\"P\":\"0.00000000\",\"F\":\"0.00000000\",\"g\":-"
+        "1,"
+        "\"C\":\"\",\"x\":\"TRADE\",\"X\":\"PARTIALLY_FILLED\",\"r\":\"NONE\",\"i\":10001,\"l\":"
+        "\"0.40000000\",\"z\":\"0.40000000\",\"L\":\"42000.00000000\",\"n\":\"16.80000000\",\"N\":"
+        "\"USDT\",\"T\":1796572120782,\"t\":50001,\"I\":7,\"w\":true,\"m\":false,\"M\":false,\"O\":"
+        "1796572120782,\"Z\":\"16800.00000000\",\"Y\":\"16800.00000000\",\"Q\":\"0.00000000\","
+        "\"V\":\"NONE\"}}";
+    bn_ws_frame f;
+    char err[256] = "";
+    assert_int_equal(bn_parse_ws_frame(trade, strlen(trade), &f, err, sizeof err), 0);
+    assert_int_equal(f.kind, BN_WS_EXEC_REPORT);
+    assert_true(f.event_subscription_id == 3);
+    assert_string_equal(f.er.exec_type, "TRADE");
+    assert_int_equal(f.er.status, TB_ORDER_PARTIALLY_FILLED);
+    assert_int_equal(f.er.side, TB_SIDE_SELL);
+    assert_int_equal(f.er.tif, TB_TIF_IOC);
+    assert_dec_equal(f.er.last_qty, "0.4");
+    assert_dec_equal(f.er.cum_qty, "0.4");
+    assert_dec_equal(f.er.last_price, "42000");
+    assert_dec_equal(f.er.commission, "16.8");
+    assert_string_equal(f.er.commission_asset, "USDT");
+    assert_dec_equal(f.er.cum_quote, "16800");
+    assert_true(f.er.trade_id == 50001);
+
+    const char *cancel =
+        "{\"subscriptionId\":3,\"event\":{\"e\":\"executionReport\",\"E\":2,\"s\":\"BTCUSDT\","
+        "\"c\":\"cancel-7\",\"S\":\"BUY\",\"o\":\"STOP_LOSS\",\"f\":\"GTC\",\"q\":\"1\",\"p\":"
+        "\"0\",\"P\":\"39000.1\",\"C\":\"tb-7\",\"x\":\"CANCELED\",\"X\":\"CANCELED\",\"r\":"
+        "\"NONE\",\"i\":10002,\"l\":\"0\",\"z\":\"0\",\"L\":\"0\",\"n\":\"0\",\"N\":null,\"T\":2,"
+        "\"t\":-1,\"Z\":\"0\"}}";
+    assert_int_equal(bn_parse_ws_frame(cancel, strlen(cancel), &f, err, sizeof err), 0);
+    assert_string_equal(f.er.client_order_id, "cancel-7");
+    assert_string_equal(f.er.orig_client_order_id, "tb-7");
+    assert_int_equal(f.er.status, TB_ORDER_CANCELED);
+    assert_dec_equal(f.er.stop_price, "39000.1");
+}
+
+static void test_ws_other_events(void **state)
+{
+    (void)state;
+    struct {
+        const char *json;
+        bn_ws_kind kind;
+    } cases[] = {
+        {"{\"subscriptionId\":0,\"event\":{\"e\":\"outboundAccountPosition\",\"E\":1564034571105,"
+         "\"u\":1564034571073,\"B\":[{\"a\":\"ETH\",\"f\":\"10000.000000\",\"l\":\"0.000000\"}]}}",
+         BN_WS_ACCOUNT},
+        {"{\"subscriptionId\":0,\"event\":{\"e\":\"balanceUpdate\",\"E\":1573200697110,\"a\":"
+         "\"BTC\",\"d\":\"100.00000000\",\"T\":1573200697068}}",
+         BN_WS_ACCOUNT},
+        {"{\"subscriptionId\":0,\"event\":{\"e\":\"eventStreamTerminated\",\"E\":1728973001334}}",
+         BN_WS_TERMINATED},
+        {"{\"subscriptionId\":0,\"event\":{\"e\":\"listStatus\",\"E\":1564035303637,\"s\":"
+         "\"ETHBTC\"}}",
+         BN_WS_OTHER_EVENT},
+        {"{\"subscriptionId\":0,\"event\":{\"e\":\"externalLockUpdate\",\"E\":1581557507324}}",
+         BN_WS_OTHER_EVENT},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bn_ws_frame f;
+        char err[256] = "";
+        assert_int_equal(
+            bn_parse_ws_frame(cases[i].json, strlen(cases[i].json), &f, err, sizeof err), 0);
+        assert_int_equal(f.kind, cases[i].kind);
+        assert_true(f.event_subscription_id == 0);
+    }
+}
+
+static void test_ws_bad_frames_are_eparse_naming_the_field(void **state)
+{
+    (void)state;
+    struct {
+        const char *json, *what;
+    } cases[] = {
+        {"{\"id\":\"1\"}", "'status'"},
+        {"{\"id\":\"1\",\"status\":400}", "'error'"},
+        {"{\"id\":[1],\"status\":200}", "'id'"},
+        {"{\"id\":\"1\",\"status\":200,\"result\":{\"subscriptionId\":\"0\"}}", "'subscriptionId'"},
+        {"{\"subscriptionId\":0,\"event\":{\"E\":1}}", "'e'"},
+        {"{\"subscriptionId\":\"0\",\"event\":{\"e\":\"balanceUpdate\"}}", "'subscriptionId'"},
+        {"{\"subscriptionId\":0,\"event\":{\"e\":\"executionReport\",\"E\":1,\"s\":\"BTCUSDT\","
+         "\"c\":\"a\",\"S\":\"BUY\",\"o\":\"LIMIT\",\"f\":\"GTC\",\"q\":\"1\",\"p\":\"1\",\"x\":"
+         "\"NEW\",\"X\":\"NEW\",\"i\":1,\"l\":\"0\",\"z\":\"0\",\"L\":\"0\",\"T\":1,\"t\":-1}}",
+         "'Z'"},
+        {"{\"subscriptionId\":0,\"event\":{\"e\":\"executionReport\",\"E\":1,\"s\":\"BTCUSDT\","
+         "\"c\":\"a\",\"S\":\"BUY\",\"o\":\"LIMIT\",\"f\":\"GTD\"}}",
+         "'f'"},
+        {"{\"pong\":1}", "neither a response"},
+        {"[1]", "not an object"},
+        {"", "not valid JSON"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bn_ws_frame f;
+        char err[256] = "";
+        int rc = bn_parse_ws_frame(cases[i].json, strlen(cases[i].json), &f, err, sizeof err);
+        if (rc != TB_EPARSE || strstr(err, cases[i].what) == NULL)
+            fail_msg("case %zu: rc %d, \"%s\" should name %s", i, rc, err, cases[i].what);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1112,6 +1514,17 @@ int main(void)
         cmocka_unit_test(test_bad_or_missing_fields_are_eparse_naming_the_field),
         cmocka_unit_test(test_more_fills_than_kept_is_efull_with_the_order_read),
         cmocka_unit_test(test_order_status_mapping),
+        cmocka_unit_test(test_klines_equal_the_csv_readers_bars),
+        cmocka_unit_test(test_klines_in_microseconds_equal_the_csv_readers_bars),
+        cmocka_unit_test(test_bad_klines_are_refused_naming_the_column),
+        cmocka_unit_test(test_kline_event_raw_and_combined),
+        cmocka_unit_test(test_non_kline_message_is_not_found),
+        cmocka_unit_test(test_ws_subscribe_response),
+        cmocka_unit_test(test_ws_error_response),
+        cmocka_unit_test(test_ws_execution_report_from_the_docs),
+        cmocka_unit_test(test_ws_trade_and_cancel_reports),
+        cmocka_unit_test(test_ws_other_events),
+        cmocka_unit_test(test_ws_bad_frames_are_eparse_naming_the_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
