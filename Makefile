@@ -72,7 +72,7 @@ valgrind: build
 # them 60 s each when CI is set (the CI runner sets CI=true), 5 s otherwise.
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
-FUZZERS ?= codec csv config tradelog
+FUZZERS ?= codec csv config tradelog binance
 TEST_FUZZ_SECONDS ?= $(if $(CI),60,5)
 fuzz: deps
 	@CC=clang cmake -S fuzz -B $(FUZZ_BUILD) >/dev/null

@@ -53,7 +53,8 @@ void bn_query_add_dec(bn_query *q, const char *key, tb_decimal value);
 int bn_query_encode(const bn_query *q, char *out, size_t outlen);
 /* Appends timestamp (ms) and recvWindow (ms; 0 = leave out), encodes, and
  * appends &signature=HMAC(secret, encoded) into out: the signed query
- * string of a REST request. 0, TB_EFULL, TB_EIO. */
+ * string of a REST request. 0, TB_EFULL, TB_EIO. Signing q again (after a
+ * -1021 resync) replaces its timestamp and recvWindow, never repeats them. */
 int bn_query_sign(bn_query *q, const char *secret, int64_t timestamp_ms, int64_t recv_window_ms,
                   char *out, size_t outlen);
 /* The WebSocket API's signature: every parameter of q (apiKey, timestamp,
@@ -173,7 +174,9 @@ typedef struct {
     size_t nfills;
 } bn_order;
 
-/* One order object (the top-level object of a POST/GET/DELETE reply). */
+/* One order object (the top-level object of a POST/GET/DELETE reply).
+ * TB_EFULL (the order read, its first BN_MAX_FILLS fills kept) when the
+ * reply has more fills: recover the rest with myTrades. */
 int bn_parse_order(const char *json, size_t len, bn_order *out, char *err, size_t errlen);
 /* An array of orders (openOrders, allOrders): up to cap into out, *n
  * set to how many; TB_EFULL if there were more. */
@@ -198,7 +201,8 @@ typedef struct {
     tb_decimal free, locked;
 } bn_balance;
 
-/* GET /api/v3/account's balances: up to cap, *n set; TB_EFULL if more. */
+/* GET /api/v3/account's balances: up to cap, *n set; TB_EFULL if more.
+ * Assets whose names do not fit BN_ASSET_LEN are skipped, not an error. */
 int bn_parse_account(const char *json, size_t len, bn_balance *out, size_t cap, size_t *n,
                      char *err, size_t errlen);
 /* GET /api/v3/time: serverTime into *ms. */
@@ -214,11 +218,15 @@ int bn_commission_to_quote(tb_decimal commission, const char *asset, const bn_sy
 
 /* ---- market data ------------------------------------------------------ */
 
-/* Interval name ("1m", "15m", "1h", "1d"...) in ns; TB_EINVAL if not one of Binance's. */
+/* Interval name ("1m", "15m", "1h", "1d"...) in ns; TB_EINVAL if not one of Binance's;
+ * TB_ENOTSUP for "1M" (a month has no fixed length). */
 int bn_interval_ns(const char *interval, int64_t *ns);
 /* GET /api/v3/klines rows into bars for symbol (12-column arrays; the bar's
  * open_time/close_time set exactly as the CSV reader sets them for the same
- * row, so a live bar equals the bar a backtest reads): up to cap, *n set. */
+ * row, so a live bar equals the bar a backtest reads): up to cap, *n set.
+ * A row the CSV reader would refuse (high < low, open or close outside
+ * them, a price <= 0, volume < 0, times not rising) is TB_EPARSE; so is
+ * such a kline event. */
 int bn_parse_klines(const char *json, size_t len, const char *symbol, tb_market_data *out,
                     size_t cap, size_t *n, char *err, size_t errlen);
 /* A kline stream message, raw ({"e":"kline",...}) or combined
