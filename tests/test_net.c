@@ -180,8 +180,7 @@ static void on_answer(void *ctx, const tb_http_response *r)
     snprintf(a->body, sizeof a->body, "%s", r->body);
     a->r.body = a->body;
     if (a->shared) (*a->shared)++;
-    if (a->calls >= a->stop_after && (!a->shared || *a->shared >= a->stop_after))
-        tb_loop_stop(a->loop);
+    if ((a->shared ? *a->shared : a->calls) >= a->stop_after) tb_loop_stop(a->loop);
 }
 
 /* One request, run to its answer. */
@@ -586,8 +585,7 @@ static void test_ws_kline_stream_arrives_in_order(void **state)
         char want[16];
         snprintf(want, sizeof want, "4200%d", i + 1);
         assert_string_equal(json_string_value(json_object_get(k, "c")), want);
-        assert_int_equal(json_integer_value(json_object_get(k, "t")),
-                         1704067200000LL + i * 60000);
+        assert_int_equal(json_integer_value(json_object_get(k, "t")), 1704067200000LL + i * 60000);
         json_decref(j);
     }
     assert_true(tb_ws_last_rx(r.ws) > 0);

@@ -49,10 +49,10 @@ struct slot {
     int64_t started_ns; /* monotonic */
     char *body;         /* the reply's body, NUL-terminated; grows, kept */
     size_t len, cap;
-    char *out;                          /* the request's body (copied); grows, kept */
-    size_t out_cap;                     /* bytes allocated in out */
-    char *hdr;                          /* the request's header lines (copied); grows, kept */
-    size_t hdr_cap;                     /* bytes allocated in hdr */
+    char *out;                                /* the request's body (copied); grows, kept */
+    size_t out_cap;                           /* bytes allocated in out */
+    char *hdr;                                /* the request's header lines (copied); grows, kept */
+    size_t hdr_cap;                           /* bytes allocated in hdr */
     struct curl_slist lines[MAX_HEADERS + 1]; /* + "Expect:"; built in place, no malloc */
     int64_t weight, orders, retry_after;
     char err[CURL_ERROR_SIZE];

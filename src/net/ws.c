@@ -1,56 +1,49 @@
 /* The loop-driven WebSocket client: libwebsockets (lws 4.1, Debian 12)
- * serviced from the tb_loop's libuv loop.
+ * on libuv, inside the tb_loop.
  *
- * Integration chosen: lws keeps its default poll() event library, and the
- * tb_loop watches lws's sockets. lws announces each socket it opens,
- * changes and closes (LWS_CALLBACK_ADD/CHANGE_MODE/DEL_POLL_FD); each gets a
- * uv_poll_t, and when one is ready lws_service(ctx, -1) runs lws without
- * waiting (it polls its own few fds with a zero timeout, services them,
- * and runs its due internal timers). An unreferenced uv timer services lws
- * every TICK_MS for its timeouts (connect, close handshake), and a zero
- * timer ("kick") runs it right after an API call that queued work.
+ * Integration chosen: lws runs on its libuv event-lib plugin
+ * (libwebsockets-evlib-uv, LWS_SERVER_OPTION_LIBUV) with a uv loop of this
+ * client's own passed as its "foreign" loop, and that inner loop is nested
+ * in the tb_loop: a uv_poll_t on the tb_loop watches the inner loop's
+ * backend fd (uv_backend_fd: an epoll fd, readable when any lws socket is
+ * ready) and a uv timer waits for the inner loop's next timeout
+ * (uv_backend_timeout); either runs the inner loop once without waiting
+ * (UV_RUN_NOWAIT). lws is thus event-driven, with no polling and no
+ * latency added, and every lws callback runs from a tb_loop callback.
  *
- * Why not the libuv event-lib plugin with the tb_loop as a foreign loop
- * (libwebsockets-evlib-uv, LWS_SERVER_OPTION_LIBUV + foreign_loops): in lws
- * 4.1.6 destroying a context on a foreign libuv loop is asynchronous — it
- * only starts closing its uv handles, finishes as the loop runs on, and
- * frees the context later (lib/event-libs/libuv/libuv.c, lws_context_destroy
- * in lib/core/context.c). tb_wsc_destroy must free everything before it
- * returns (tb_loop_destroy runs the loop just once to close handles), so a
- * destroyed client would leak or leave handles on a loop being closed. With
- * the poll event library lws_context_destroy is synchronous and the only uv
- * handles are ours, closed in one step. The cost is one poll() over lws's
- * fds per wake-up, nothing for a handful of streams.
+ * Why not the tb_loop's uv loop itself as lws's foreign loop: in lws 4.1.6
+ * destroying a context on a foreign loop is asynchronous — it starts
+ * closing its uv handles, finishes as the loop runs on, and needs a second
+ * lws_context_destroy afterwards (lib/event-libs/libuv/libuv.c,
+ * lws_context_destroy in lib/core/context.c). tb_wsc_destroy must be done
+ * when it returns (tb_loop_destroy turns the loop only once), so it would
+ * leak or leave handles on a closing loop. On a loop of its own, destroy
+ * simply runs that loop until lws has closed everything. Why not lws's
+ * external-poll callbacks (ADD/DEL_POLL_FD): Debian builds lws without
+ * LWS_WITH_EXTERNAL_POLL, they are never called. Why not lws's internal uv
+ * loop: it installs SIGINT/SIGTERM handlers, which belong to tb_loop.
  *
- * Callbacks run only from loop callbacks: a failure lws reports from inside
- * tb_ws_open (a refused connection on loopback fails at once) is held and
- * delivered by the kick timer. A frame's arrival is seen on the socket
- * (a readable fd stamps tb_ws_last_rx), because lws answers pings itself and
- * tells nobody. */
+ * Callbacks run only from loop callbacks: a failure lws reports from
+ * inside tb_ws_open (a refused connection on loopback can fail at once) is
+ * held and delivered by a zero timer ("kick"). lws answers pings itself
+ * and tells nobody, so a frame's arrival is seen on the socket: before each
+ * run of the inner loop, the open connections' sockets are polled (zero
+ * timeout) and a readable one stamps tb_ws_last_rx. */
 #define _POSIX_C_SOURCE 200809L
 #include "ws.h"
 
 #include <libwebsockets.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
-
-#define TICK_MS 100
 
 typedef struct out_msg {
     struct out_msg *next;
     size_t len;
     unsigned char buf[]; /* LWS_PRE bytes of headroom, then the text */
 } out_msg;
-
-typedef struct pollent {
-    uv_poll_t poll;
-    struct pollent *next;
-    tb_wsc *c;
-    struct lws *wsi; /* valid while the fd is registered */
-    int fd;
-} pollent;
 
 struct tb_ws {
     tb_wsc *c;
@@ -75,9 +68,11 @@ struct tb_wsc {
     tb_loop *loop;
     struct lws_context *ctx;
     struct lws_protocols protocols[2];
-    uv_timer_t tick, kick;
-    int handles; /* uv handles of ours still open: c is freed when the last closes */
-    pollent *polls;
+    uv_loop_t inner;   /* lws's loop, nested in the tb_loop */
+    uv_poll_t backend; /* on the tb_loop: the inner loop's epoll fd */
+    uv_timer_t wake;   /* on the tb_loop: the inner loop's next timeout */
+    uv_timer_t kick;   /* on the tb_loop: held callbacks, then a run */
+    int handles;       /* our handles on the tb_loop still open: c freed at 0 */
     tb_ws *conns;
     int api; /* inside a tb_ws_* call: callbacks are held */
     int destroying;
@@ -93,12 +88,59 @@ static void kick(tb_wsc *c)
 
 /* ---- servicing ---- */
 
-static void service(tb_wsc *c)
+/* Stamps last_rx on the connections with bytes waiting (pings included). */
+static void stamp_rx(tb_wsc *c)
 {
-    if (!c->ctx || c->destroying) return;
-    lws_service(c->ctx, -1);
-    /* lws has buffered input to hand out without a socket event. */
-    if (c->ctx && !c->destroying && !lws_service_adjust_timeout(c->ctx, 1, 0)) kick(c);
+    struct pollfd pf[64];
+    tb_ws *who[64];
+    tb_ws *ws = c->conns;
+    int64_t now = 0;
+    while (ws) {
+        nfds_t n = 0;
+        for (; ws && n < 64; ws = ws->next) {
+            if (!ws->wsi || ws->user_closed) continue;
+            int fd = (int)lws_get_socket_fd(ws->wsi);
+            if (fd < 0) continue;
+            pf[n].fd = fd;
+            pf[n].events = POLLIN;
+            pf[n].revents = 0;
+            who[n++] = ws;
+        }
+        if (n == 0 || poll(pf, n, 0) <= 0) continue;
+        for (nfds_t i = 0; i < n; i++)
+            if (pf[i].revents & POLLIN) {
+                if (!now) now = tb_loop_now(c->loop);
+                who[i]->last_rx = now;
+            }
+    }
+}
+
+static void on_wake(uv_timer_t *t);
+
+/* Runs lws once without waiting, then waits for what it waits for. */
+static void run_inner(tb_wsc *c)
+{
+    if (c->destroying) return;
+    stamp_rx(c);
+    uv_run(&c->inner, UV_RUN_NOWAIT);
+    if (c->destroying) return;
+    int ms = uv_backend_timeout(&c->inner);
+    if (ms >= 0)
+        uv_timer_start(&c->wake, on_wake, (uint64_t)ms, 0);
+    else
+        uv_timer_stop(&c->wake);
+}
+
+static void on_wake(uv_timer_t *t)
+{
+    run_inner(t->data);
+}
+
+static void on_backend(uv_poll_t *p, int status, int events)
+{
+    (void)status;
+    (void)events;
+    run_inner(p->data);
 }
 
 static void on_kick(uv_timer_t *t)
@@ -113,94 +155,13 @@ static void on_kick(uv_timer_t *t)
         ws->close_pending = 0;
         if (ws->cb.on_close) ws->cb.on_close(ws->ctx, ws, ws->why);
     }
-    service(c);
-}
-
-static void on_tick(uv_timer_t *t)
-{
-    service(t->data);
-}
-
-static void on_poll(uv_poll_t *p, int status, int events)
-{
-    pollent *pe = p->data;
-    tb_wsc *c = pe->c;
-    if (status == 0 && (events & UV_READABLE) && pe->wsi) {
-        tb_ws *ws = lws_get_opaque_user_data(pe->wsi);
-        if (ws && ws->c == c) ws->last_rx = tb_loop_now(c->loop);
-    }
-    service(c);
+    run_inner(c);
 }
 
 static void on_handle_closed(uv_handle_t *h)
 {
     tb_wsc *c = h->data;
     if (--c->handles == 0) free(c);
-}
-
-static void on_poll_closed(uv_handle_t *h)
-{
-    pollent *pe = h->data;
-    tb_wsc *c = pe->c;
-    free(pe);
-    if (--c->handles == 0) free(c);
-}
-
-static pollent **find_poll(tb_wsc *c, int fd)
-{
-    pollent **pp = &c->polls;
-    while (*pp && (*pp)->fd != fd)
-        pp = &(*pp)->next;
-    return pp;
-}
-
-static int uv_events(int lws_events)
-{
-    return (lws_events & LWS_POLLIN ? UV_READABLE : 0) | (lws_events & LWS_POLLOUT ? UV_WRITABLE : 0);
-}
-
-static int poll_fd(tb_wsc *c, struct lws *wsi, enum lws_callback_reasons reason,
-                   const struct lws_pollargs *pa)
-{
-    pollent **pp = find_poll(c, pa->fd), *pe = *pp;
-    switch (reason) {
-    case LWS_CALLBACK_ADD_POLL_FD:
-        if (!pe) {
-            pe = calloc(1, sizeof(*pe));
-            if (!pe) return 1;
-            if (uv_poll_init_socket(tb_loop_uv(c->loop), &pe->poll, pa->fd) != 0) {
-                free(pe);
-                return 1;
-            }
-            pe->poll.data = pe;
-            pe->c = c;
-            pe->fd = pa->fd;
-            pe->next = c->polls;
-            c->polls = pe;
-            c->handles++;
-        }
-        pe->wsi = wsi;
-        /* fallthrough */
-    case LWS_CALLBACK_CHANGE_MODE_POLL_FD:
-        if (pe) {
-            int ev = uv_events(pa->events);
-            if (ev)
-                uv_poll_start(&pe->poll, ev, on_poll);
-            else
-                uv_poll_stop(&pe->poll);
-        }
-        return 0;
-    case LWS_CALLBACK_DEL_POLL_FD:
-        if (pe) {
-            *pp = pe->next;
-            pe->wsi = NULL;
-            uv_poll_stop(&pe->poll);
-            uv_close((uv_handle_t *)&pe->poll, on_poll_closed);
-        }
-        return 0;
-    default:
-        return 0;
-    }
 }
 
 /* ---- connections ---- */
@@ -213,6 +174,7 @@ static void ws_unlink_free(tb_ws *ws)
     else if (c->conns == ws)
         c->conns = ws->next;
     if (ws->next) ws->next->prev = ws->prev;
+    if (!c->conns) uv_unref((uv_handle_t *)&c->backend);
     while (ws->qh) {
         out_msg *m = ws->qh;
         ws->qh = m->next;
@@ -273,10 +235,6 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     if (!c) return 0;
     tb_ws *ws = wsi ? lws_get_opaque_user_data(wsi) : NULL;
     switch (reason) {
-    case LWS_CALLBACK_ADD_POLL_FD:
-    case LWS_CALLBACK_DEL_POLL_FD:
-    case LWS_CALLBACK_CHANGE_MODE_POLL_FD:
-        return poll_fd(c, wsi, reason, in);
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
         if (!ws) return 0;
         snprintf(ws->why, sizeof ws->why, "connection failed: %.*s", in ? (int)len : 7,
@@ -348,6 +306,11 @@ int tb_wsc_create(tb_loop *loop, tb_wsc **out)
     c->loop = loop;
     c->protocols[0].name = "tb-ws";
     c->protocols[0].callback = callback;
+    if (uv_loop_init(&c->inner) != 0) {
+        free(c);
+        return TB_EIO;
+    }
+    void *foreign[1] = {&c->inner};
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     info.port = CONTEXT_PORT_NO_LISTEN;
@@ -357,19 +320,33 @@ int tb_wsc_create(tb_loop *loop, tb_wsc **out)
     info.user = c;
     /* lws sizes its fd table by the process's limit otherwise (can be 10^6). */
     info.fd_limit_per_thread = 1024;
-    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_LIBUV;
+    info.foreign_loops = foreign;
     c->ctx = lws_create_context(&info);
     if (!c->ctx) {
+        uv_loop_close(&c->inner);
         free(c);
         return TB_EIO;
     }
-    uv_timer_init(tb_loop_uv(loop), &c->tick);
-    uv_timer_init(tb_loop_uv(loop), &c->kick);
-    c->tick.data = c->kick.data = c;
-    c->handles += 2;
-    uv_timer_start(&c->tick, on_tick, TICK_MS, TICK_MS);
-    /* The tick alone must not keep tb_loop_run going: open sockets do. */
-    uv_unref((uv_handle_t *)&c->tick);
+    uv_loop_t *uv = tb_loop_uv(loop);
+    if (uv_poll_init(uv, &c->backend, uv_backend_fd(&c->inner)) != 0) {
+        lws_context_destroy(c->ctx);
+        while (uv_run(&c->inner, UV_RUN_NOWAIT))
+            ;
+        lws_context_destroy(c->ctx);
+        uv_loop_close(&c->inner);
+        free(c);
+        return TB_EIO;
+    }
+    uv_timer_init(uv, &c->wake);
+    uv_timer_init(uv, &c->kick);
+    c->backend.data = c->wake.data = c->kick.data = c;
+    c->handles = 3;
+    uv_poll_start(&c->backend, UV_READABLE, on_backend);
+    /* Only open connections keep tb_loop_run going (see open / unlink). */
+    uv_unref((uv_handle_t *)&c->backend);
+    uv_unref((uv_handle_t *)&c->wake);
+    uv_timer_start(&c->wake, on_wake, 0, 0); /* lws's first turn */
     *out = c;
     return 0;
 }
@@ -380,19 +357,23 @@ void tb_wsc_destroy(tb_wsc *c)
     for (tb_ws *ws = c->conns; ws; ws = ws->next)
         ws->user_closed = 1; /* no callbacks; freed as lws destroys each wsi */
     c->destroying = 1;
-    lws_context_destroy(c->ctx); /* synchronous with the poll event library */
+    /* lws 4.1 on a foreign loop: the first call starts closing, the loop
+     * completes the closes, the second call frees the context. */
+    lws_context_destroy(c->ctx);
+    for (int i = 0; i < 10000 && uv_run(&c->inner, UV_RUN_NOWAIT); i++)
+        ;
+    lws_context_destroy(c->ctx);
     c->ctx = NULL;
-    while (c->conns) /* any lws did not report (never connected) */
+    for (int i = 0; i < 10000 && uv_run(&c->inner, UV_RUN_NOWAIT); i++)
+        ;
+    uv_loop_close(&c->inner);
+    while (c->conns) /* any lws did not report */
         ws_unlink_free(c->conns);
-    while (c->polls) {
-        pollent *pe = c->polls;
-        c->polls = pe->next;
-        uv_poll_stop(&pe->poll);
-        uv_close((uv_handle_t *)&pe->poll, on_poll_closed);
-    }
-    uv_timer_stop(&c->tick);
+    uv_poll_stop(&c->backend);
+    uv_timer_stop(&c->wake);
     uv_timer_stop(&c->kick);
-    uv_close((uv_handle_t *)&c->tick, on_handle_closed);
+    uv_close((uv_handle_t *)&c->backend, on_handle_closed);
+    uv_close((uv_handle_t *)&c->wake, on_handle_closed);
     uv_close((uv_handle_t *)&c->kick, on_handle_closed);
 }
 
@@ -427,6 +408,7 @@ int tb_ws_open(tb_wsc *c, const char *url, const tb_ws_callbacks *cb, void *ctx,
     ws->next = c->conns;
     if (c->conns) c->conns->prev = ws;
     c->conns = ws;
+    uv_ref((uv_handle_t *)&c->backend);
 
     struct lws_client_connect_info ci;
     memset(&ci, 0, sizeof ci);
@@ -495,8 +477,10 @@ void tb_ws_close(tb_ws *ws)
         ws_unlink_free(ws);
         return;
     }
-    /* lws frees the wsi on its next service (or at once if this is inside
-     * its own callback, which then returns -1); WSI_DESTROY frees ws. */
+    /* lws frees the wsi on its next turn (or at once if this is inside its
+     * own callback, which then returns -1); WSI_DESTROY frees ws. */
     lws_set_timeout(ws->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    /* lws looks at its due timeouts after an event: its own pipe makes one. */
+    lws_cancel_service(ws->c->ctx);
     kick(ws->c);
 }
