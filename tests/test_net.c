@@ -221,6 +221,25 @@ static void test_http_get_time_answers_status_body_and_weight(void **state)
     tb_loop_destroy(l);
 }
 
+static void test_http_requests_in_sequence_reuse_one_connection(void **state)
+{
+    (void)state;
+    tb_loop *l = new_loop();
+    tb_http *h = NULL;
+    assert_int_equal(tb_http_create(l, &h), 0);
+    char url[128];
+    snprintf(url, sizeof url, "%s/api/v3/time", base);
+    tb_http_request rq = {.method = "GET", .url = url};
+    answer a;
+    for (int i = 0; i < 5; i++) {
+        request(l, h, &rq, &a);
+        assert_int_equal(a.r.status, 200);
+    }
+    assert_int_equal(tb_http_connections(h), 1);
+    tb_http_destroy(h);
+    tb_loop_destroy(l);
+}
+
 static void test_http_429_reads_retry_after(void **state)
 {
     (void)state;
@@ -816,6 +835,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_http_get_time_answers_status_body_and_weight, reset),
+        cmocka_unit_test_setup(test_http_requests_in_sequence_reuse_one_connection, reset),
         cmocka_unit_test_setup(test_http_429_reads_retry_after, reset),
         cmocka_unit_test_setup(test_http_connection_refused_is_not_sent, reset),
         cmocka_unit_test_setup(test_http_timeout_after_the_server_handled_it_is_maybe_sent, reset),

@@ -72,8 +72,9 @@ struct tb_http {
     slot *active; /* doubly linked */
     size_t pending;
     uint64_t next_id;
-    int dispatching; /* inside check_done: destroy waits until it returns */
-    int doomed;      /* destroy was called while dispatching */
+    uint64_t connects; /* CURLINFO_NUM_CONNECTS summed */
+    int dispatching;   /* inside check_done: destroy waits until it returns */
+    int doomed;        /* destroy was called while dispatching */
 };
 
 static int64_t mono_ns(void)
@@ -268,6 +269,9 @@ static void check_done(tb_http *h)
         long status = 0;
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
         r.status = (int)status;
+        long conns = 0;
+        curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &conns);
+        if (conns > 0) h->connects += (uint64_t)conns;
         r.body = s->body ? s->body : "";
         r.body_len = s->len;
         r.used_weight_1m = s->weight;
@@ -531,4 +535,9 @@ int tb_http_cancel(tb_http *h, uint64_t id)
 size_t tb_http_pending(const tb_http *h)
 {
     return h ? h->pending : 0;
+}
+
+uint64_t tb_http_connections(const tb_http *h)
+{
+    return h ? h->connects : 0;
 }
