@@ -500,6 +500,7 @@ typedef struct {
     int opened, closed, nmsg;
     int stop_at_open, stop_at_msgs, stop_at_close;
     int close_inside_message; /* tb_ws_close from on_message */
+    int close_inside_close;   /* tb_ws_close from on_close */
     int64_t rx_at_open;
     char why[256];
     char *msgs[MAXMSG];
@@ -531,10 +532,13 @@ static void ws_on_message(void *ctx, tb_ws *ws, const char *data, size_t len)
 
 static void ws_on_close(void *ctx, tb_ws *ws, const char *why)
 {
-    (void)ws;
     wsrec *r = ctx;
     r->closed++;
     snprintf(r->why, sizeof r->why, "%s", why ? why : "");
+    if (r->close_inside_close) {
+        tb_ws_close(ws);
+        r->ws = NULL;
+    }
     if (r->stop_at_close) tb_loop_stop(r->loop);
 }
 
@@ -610,12 +614,16 @@ static void test_ws_kline_stream_arrives_in_order(void **state)
     assert_true(tb_ws_last_rx(r.ws) > 0);
     assert_int_equal(r.closed, 0);
     tb_ws_close(r.ws);
+    wait_market_connections(l, 0); /* closed for real, from outside a callback */
+    assert_int_equal(r.closed, 0);
     wsrec_free(&r);
     tb_wsc_destroy(c);
     tb_loop_destroy(l);
 }
 
-static void server_ends_stream(const char *action, const char *want_why)
+/* The server ends the stream by action; on_close says want_why (if set),
+ * once. close_inside: the test closes the tb_ws from inside on_close. */
+static void server_ends_stream(const char *action, const char *want_why, int close_inside)
 {
     tb_loop *l = new_loop();
     tb_wsc *c = NULL;
@@ -625,14 +633,17 @@ static void server_ends_stream(const char *action, const char *want_why)
     wait_market_connections(l, 1);
     char body[64];
     snprintf(body, sizeof body, "{\"action\":\"%s\"}", action);
+    r.close_inside_close = close_inside;
     ctl0("POST", "market", body);
     r.stop_at_close = 1;
     if (run_for(l, 10000)) fail_msg("on_close not called within 10 s after %s", action);
     assert_int_equal(r.closed, 1);
-    assert_false(tb_ws_is_open(r.ws));
     if (want_why && !strstr(r.why, want_why))
         fail_msg("on_close said \"%s\", wanted \"%s\" in it", r.why, want_why);
-    assert_int_equal(tb_ws_send(r.ws, "x", 1), TB_ECONN);
+    if (!close_inside) {
+        assert_false(tb_ws_is_open(r.ws));
+        assert_int_equal(tb_ws_send(r.ws, "x", 1), TB_ECONN);
+    }
     run_for(l, 100);
     assert_int_equal(r.closed, 1); /* once */
     tb_ws_close(r.ws);
@@ -644,13 +655,19 @@ static void server_ends_stream(const char *action, const char *want_why)
 static void test_ws_server_close_calls_on_close(void **state)
 {
     (void)state;
-    server_ends_stream("close", "1001");
+    server_ends_stream("close", "1001", 0);
+}
+
+static void test_ws_close_inside_on_close(void **state)
+{
+    (void)state;
+    server_ends_stream("close", NULL, 1);
 }
 
 static void test_ws_dropped_connection_calls_on_close(void **state)
 {
     (void)state;
-    server_ends_stream("drop", NULL);
+    server_ends_stream("drop", NULL, 0);
 }
 
 static void test_ws_server_pings_advance_last_rx(void **state)
@@ -848,6 +865,7 @@ int main(void)
         cmocka_unit_test_setup(test_ws_kline_stream_arrives_in_order, reset),
         cmocka_unit_test_setup(test_ws_server_close_calls_on_close, reset),
         cmocka_unit_test_setup(test_ws_dropped_connection_calls_on_close, reset),
+        cmocka_unit_test_setup(test_ws_close_inside_on_close, reset),
         cmocka_unit_test_setup(test_ws_server_pings_advance_last_rx, reset),
         cmocka_unit_test_setup(test_ws_silent_stream_stops_last_rx_but_stays_open, reset),
         cmocka_unit_test_setup(test_ws_connect_refused_calls_on_close_with_reason, reset),
