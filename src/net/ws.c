@@ -60,7 +60,7 @@ struct tb_ws {
     size_t len, cap;
     int joining;
     out_msg *qh, *qt;
-    char why[160];
+    char why[256];
     char url[512];
 };
 
@@ -237,8 +237,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     switch (reason) {
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
         if (!ws) return 0;
-        snprintf(ws->why, sizeof ws->why, "connection failed: %.*s", in ? (int)len : 7,
-                 in ? (const char *)in : "unknown");
+        /* lws passes a message, with its length or NUL-terminated (len 0). */
+        if (in && len)
+            snprintf(ws->why, sizeof ws->why, "connection failed: %.*s (%.80s)", (int)len,
+                     (const char *)in, ws->url);
+        else
+            snprintf(ws->why, sizeof ws->why, "connection failed: %.60s (%.80s)",
+                     in ? (const char *)in : "unknown", ws->url);
         report_close(ws, ws->why);
         return 0;
     case LWS_CALLBACK_CLIENT_ESTABLISHED:

@@ -32,7 +32,8 @@ typedef struct {
 } tb_ws_callbacks;
 
 /* Creates the WebSocket context on loop (borrowed; must outlive it) into
- * *out. TB_ENOMEM; TB_EIO if libwebsockets refuses the loop. */
+ * *out. TB_ENOMEM; TB_EIO if libwebsockets refuses the loop (its libuv
+ * plugin, Debian's libwebsockets-evlib-uv, missing: scripts/deps.sh). */
 int tb_wsc_create(tb_loop *loop, tb_wsc **out);
 /* Closes every connection (no callbacks) and frees the context and every
  * tb_ws still open on it (their pointers become invalid); NULL is a no-op.
