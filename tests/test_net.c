@@ -9,6 +9,9 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <libwebsockets.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include "../src/net/http.h"
 #include "../src/net/ws.h"
@@ -808,6 +813,116 @@ static void test_ws_long_message_arrives_whole(void **state)
     tb_loop_destroy(l);
 }
 
+/* A WebSocket server of a few lines in a thread, for what the fake does not
+ * do: a message sent as three fragments with a ping between them. It
+ * records the pong the client sends back. */
+typedef struct {
+    int lfd;
+    atomic_int pong_ok; /* read by the test while the thread runs */
+    char pong[16];
+} mini;
+
+static int read_some(int fd, unsigned char *buf, size_t cap, size_t *len)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 5000) <= 0) return 0;
+    ssize_t n = read(fd, buf + *len, cap - *len);
+    if (n <= 0) return 0;
+    *len += (size_t)n;
+    return 1;
+}
+
+static void *mini_server(void *arg)
+{
+    mini *m = arg;
+    struct pollfd p = {.fd = m->lfd, .events = POLLIN};
+    if (poll(&p, 1, 5000) <= 0) return NULL;
+    int fd = accept(m->lfd, NULL, NULL);
+    if (fd < 0) return NULL;
+    unsigned char buf[4096];
+    size_t len = 0;
+    while (!memmem(buf, len, "\r\n\r\n", 4))
+        if (!read_some(fd, buf, sizeof buf - 1, &len)) goto out;
+    buf[len] = '\0';
+    char *k = strcasestr((char *)buf, "Sec-WebSocket-Key:");
+    if (!k) goto out;
+    k += 18;
+    while (*k == ' ')
+        k++;
+    char key[128];
+    size_t kl = strcspn(k, "\r");
+    snprintf(key, sizeof key, "%.*s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", (int)kl, k);
+    unsigned char sha[SHA_DIGEST_LENGTH], acc[64];
+    SHA1((const unsigned char *)key, strlen(key), sha);
+    EVP_EncodeBlock(acc, sha, SHA_DIGEST_LENGTH);
+    char reply[256];
+    int n = snprintf(reply, sizeof reply,
+                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: "
+                     "Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+                     (char *)acc);
+    static const unsigned char frames[] = {
+        0x01, 3, 'h', 'e', 'l',            /* text, not final */
+        0x89, 4, 'p', 'i', 'n', 'g',       /* a ping between fragments */
+        0x00, 3, 'l', 'o', ' ',            /* continuation */
+        0x80, 5, 'w', 'o', 'r', 'l', 'd'}; /* continuation, final */
+    if (write(fd, reply, (size_t)n) != n || write(fd, frames, sizeof frames) != sizeof frames)
+        goto out;
+    /* The client's frames are masked: opcode, length, 4-byte key, payload. */
+    len = 0;
+    for (;;) {
+        while (len >= 6 && len >= 6u + (buf[1] & 0x7f)) {
+            size_t pl = buf[1] & 0x7f;
+            if ((buf[0] & 0x0f) == 0x0a) {
+                for (size_t i = 0; i < pl && i < sizeof m->pong - 1; i++)
+                    m->pong[i] = (char)(buf[6 + i] ^ buf[2 + (i & 3)]);
+                m->pong_ok = 1;
+                goto out;
+            }
+            memmove(buf, buf + 6 + pl, len - 6 - pl);
+            len -= 6 + pl;
+        }
+        if (!read_some(fd, buf, sizeof buf, &len)) goto out;
+    }
+out:
+    close(fd);
+    return NULL;
+}
+
+static void test_ws_fragments_join_and_pings_are_answered(void **state)
+{
+    (void)state;
+    mini m = {0};
+    m.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof a;
+    assert_int_equal(bind(m.lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(m.lfd, (struct sockaddr *)&a, &al), 0);
+    assert_int_equal(listen(m.lfd, 1), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, mini_server, &m), 0);
+    tb_loop *l = new_loop();
+    tb_wsc *c = NULL;
+    assert_int_equal(tb_wsc_create(l, &c), 0);
+    wsrec r = {.loop = l, .stop_at_msgs = 1};
+    char url[128];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/frag", ntohs(a.sin_port));
+    assert_int_equal(tb_ws_open(c, url, &ws_cbs, &r, &r.ws), 0);
+    if (run_for(l, 10000)) fail_msg("no message within 10 s (%s)", r.why);
+    assert_int_equal(r.nmsg, 1);
+    assert_string_equal(r.msgs[0], "hello world");
+    for (int i = 0; i < 200 && !m.pong_ok; i++)
+        run_for(l, 10);
+    pthread_join(th, NULL);
+    close(m.lfd);
+    assert_true(m.pong_ok);
+    assert_string_equal(m.pong, "ping");
+    tb_ws_close(r.ws);
+    wsrec_free(&r);
+    tb_wsc_destroy(c);
+    tb_loop_destroy(l);
+}
+
 static void test_ws_close_inside_on_message_stops_callbacks(void **state)
 {
     (void)state;
@@ -873,6 +988,7 @@ int main(void)
         cmocka_unit_test_setup(test_ws_open_refuses_a_url_that_is_not_ws, reset),
         cmocka_unit_test_setup(test_ws_api_answers_ping_and_time, reset),
         cmocka_unit_test_setup(test_ws_long_message_arrives_whole, reset),
+        cmocka_unit_test_setup(test_ws_fragments_join_and_pings_are_answered, reset),
         cmocka_unit_test_setup(test_ws_close_inside_on_message_stops_callbacks, reset),
         cmocka_unit_test_setup(test_ws_destroy_with_connections_open_calls_nothing, reset),
     };
