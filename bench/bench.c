@@ -10,7 +10,7 @@
  * allocations per decode), beside its jansson path alone (the decoder as it
  * was before the allocation-free path).
  *
- *   usage: tradebus_bench [--json FILE] [--codec-only | --dist-only] */
+ *   usage: tradebus_bench [--json FILE] [--codec-only | --dist-only | --net-only] */
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +26,7 @@
 #include "../src/migration/legacy_int.h" /* the monolith's runner, before and after */
 #include "../src/core/codec_paths.h"     /* the decoder's jansson path alone, for before/after */
 #include "bench_dist.h"
+#include "bench_net.h"
 
 /* ---- allocation counting: interpose malloc and friends (glibc) ---- */
 /* Exported (the build hides symbols by default): the shared libraries'
@@ -575,16 +576,20 @@ static long rss_run(size_t nbars, int monolith)
 int main(int argc, char **argv)
 {
     report r = {NULL, 1};
-    int status = 0, dist_only = 0, codec_only = 0;
+    int status = 0, dist_only = 0, codec_only = 0, net_only = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
             r.json = fopen(argv[++i], "w");
         } else if (strcmp(argv[i], "--dist-only") == 0) {
             dist_only = 1; /* the broker figures alone */
+        } else if (strcmp(argv[i], "--net-only") == 0) {
+            net_only = 1; /* the HTTP client figures alone (TB_BENCH_BINANCE_URL) */
         } else if (strcmp(argv[i], "--codec-only") == 0) {
             codec_only = 1; /* the decoder figures alone: seconds, no broker */
         } else {
-            fprintf(stderr, "usage: tradebus_bench [--json FILE] [--codec-only | --dist-only]\n");
+            fprintf(
+                stderr,
+                "usage: tradebus_bench [--json FILE] [--codec-only | --dist-only | --net-only]\n");
             return strcmp(argv[i], "--help") == 0 ? 0 : 2;
         }
     }
@@ -596,6 +601,7 @@ int main(int argc, char **argv)
     /* Peak RSS first: a forked child starts with the parent's pages, so it
      * must be measured before the other figures grow the parent. */
     if (dist_only) goto dist;
+    if (net_only) goto net;
     long k1 = rss_run(1000000, 0), k10 = rss_run(10000000, 0);
     long m1 = rss_run(1000000, 1);
     emit(&r, "monolith_peak_rss_1m_bars", (double)m1, "KiB");
@@ -615,6 +621,12 @@ dist:;
     const char *url = getenv("TB_AMQP_URL");
     if (url && tb_bench_dist(url, emit_cb, &r) != 0) status = 1;
     if (!url) fprintf(stderr, "bench: TB_AMQP_URL not set: distributed-mode figures skipped\n");
+    if (dist_only) goto done;
+net:;
+    /* The HTTP client against a fake Binance (scripts/fake_binance.sh). */
+    const char *fb = getenv("TB_BENCH_BINANCE_URL");
+    if (fb && tb_bench_net(fb, emit_cb, &r) != 0) status = 1;
+    if (!fb) fprintf(stderr, "bench: TB_BENCH_BINANCE_URL not set: HTTP client figures skipped\n");
 done:
     if (r.json) {
         fprintf(r.json, "\n}\n");

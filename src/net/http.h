@@ -57,12 +57,15 @@ int tb_http_create(tb_loop *loop, tb_http **out);
 void tb_http_destroy(tb_http *h);
 /* Starts req (copied) and calls fn(ctx, response) once, later, from the
  * loop. *id (may be NULL) names it for tb_http_cancel. TB_EINVAL for a
- * missing method/url/fn; TB_ENOMEM. */
+ * missing method/url/fn or more than 32 headers; TB_ENOMEM. */
 int tb_http_send(tb_http *h, const tb_http_request *req, tb_http_done_fn fn, void *ctx,
                  uint64_t *id);
 /* Cancels a pending request: its callback is not called. TB_ENOTFOUND if done or unknown. */
 int tb_http_cancel(tb_http *h, uint64_t id);
 /* Requests sent and not yet answered. */
 size_t tb_http_pending(const tb_http *h);
+/* Connections opened so far by the requests answered (keep-alive: requests
+ * in sequence to one host share one). */
+uint64_t tb_http_connections(const tb_http *h);
 
 #endif
