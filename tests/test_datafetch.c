@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -325,6 +326,8 @@ typedef struct {
     int waits, rate_waits;
     int64_t waited_ms;
     int clear_on_wait; /* a rate-limit wait: tell the fake the minute is over */
+    int stop_at_page;  /* set *stop when this many pages arrived */
+    volatile sig_atomic_t stop;
 } watch;
 
 static void on_progress(const tb_datafetch_progress *p, void *ctx)
@@ -332,6 +335,7 @@ static void on_progress(const tb_datafetch_progress *p, void *ctx)
     watch *w = ctx;
     if (p->what == TB_DATAFETCH_PAGE && ++w->pages == w->fault_at_page)
         ctl0("POST", "fault", w->fault_json);
+    if (p->what == TB_DATAFETCH_PAGE && w->pages == w->stop_at_page) w->stop = 1;
     if (p->what == TB_DATAFETCH_WAIT) {
         w->waits++;
         w->waited_ms += p->wait_ms;
@@ -354,6 +358,7 @@ static void config(tb_datafetch_config *cfg, watch *w, int64_t from, int64_t to)
     cfg->backoff_ms = 20;
     cfg->progress = on_progress;
     cfg->progress_ctx = w;
+    cfg->stop = &w->stop;
 }
 
 /* ---- tests ---- */
@@ -525,6 +530,48 @@ static void test_connection_lost_until_retries_run_out_leaves_no_partial_month(v
     json_decref(reqs);
     for (int m = 0; m < 3; m++)
         assert_month_file(m);
+}
+
+static void test_stop_drops_the_month_in_progress_and_rerun_completes(void **state)
+{
+    (void)state;
+    /* Ctrl-C in the middle of February. */
+    watch w = {.stop_at_page = 45 + 20};
+    tb_datafetch_config cfg;
+    config(&cfg, &w, JAN, MAR);
+    tb_datafetch_stats st;
+    char err[512] = "";
+    assert_int_equal(tb_datafetch_run(&cfg, &st, err, sizeof err), TB_ECANCELED);
+    assert_non_null(strstr(err, "interrupted"));
+    assert_int_equal(st.months_written, 1);
+    char names_now[1024];
+    list_out(names_now, sizeof names_now);
+    assert_string_equal(names_now, "BTCUSDT-1m-2024-01.csv ");
+    w.stop = 0;
+    w.stop_at_page = 0;
+    assert_int_equal(tb_datafetch_run(&cfg, &st, err, sizeof err), 0);
+    assert_int_equal(st.months_kept, 1);
+    assert_month_file(0);
+    assert_month_file(1);
+}
+
+static void test_ban_longer_than_max_wait_fails_saying_so(void **state)
+{
+    (void)state;
+    ctl0("POST", "fault",
+         "{\"method\":\"GET\",\"path\":\"/api/v3/klines\",\"action\":\"status\",\"status\":418,"
+         "\"retry_after\":7200,\"code\":-1003,\"msg\":\"Way too much request weight used; IP "
+         "banned.\"}");
+    watch w = {0};
+    tb_datafetch_config cfg;
+    config(&cfg, &w, JAN, FEB);
+    tb_datafetch_stats st;
+    char err[512] = "";
+    assert_int_equal(tb_datafetch_run(&cfg, &st, err, sizeof err), TB_EREJECTED);
+    if (!strstr(err, "HTTP 418") || !strstr(err, "wait 7200 s") || !strstr(err, "rerun"))
+        fail_msg("unclear: %s", err);
+    assert_int_equal(w.waits, 0);
+    assert_int_equal(st.requests, 1);
 }
 
 /* The sleep, not slept: only added up. */
@@ -721,6 +768,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_connection_lost_until_retries_run_out_leaves_no_partial_month, setup, teardown),
         cmocka_unit_test_setup_teardown(test_throttles_before_the_weight_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_drops_the_month_in_progress_and_rerun_completes,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ban_longer_than_max_wait_fails_saying_so, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_cli_bad_arguments_exit_2_naming_the_argument, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cli_interrupted_run_fails_clearly_and_rerun_completes,

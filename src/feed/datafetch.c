@@ -166,6 +166,7 @@ typedef struct {
     size_t len, cap;
     long weight;      /* X-MBX-USED-WEIGHT-1M of the last reply; -1 if none */
     long retry_after; /* Retry-After in seconds; -1 if none */
+    int oom;          /* the reply did not fit in memory */
     int64_t interval_ms;
     tb_datafetch_progress pr;
     char file[128];
@@ -215,7 +216,10 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud)
         while (cap < f->len + add + 1)
             cap *= 2;
         char *b = realloc(f->body, cap);
-        if (!b) return 0; /* curl then fails the transfer (CURLE_WRITE_ERROR) */
+        if (!b) {
+            f->oom = 1;
+            return 0; /* curl then fails the transfer (CURLE_WRITE_ERROR) */
+        }
         f->body = b;
         f->cap = cap;
     }
@@ -281,6 +285,7 @@ static int get_page(fetch *f, const char *url)
         if (stopped(f)) return TB_ECANCELED;
         f->len = 0;
         f->weight = f->retry_after = -1;
+        f->oom = 0;
         f->curl_err[0] = '\0';
         curl_easy_setopt(f->curl, CURLOPT_URL, url);
         f->st->requests++;
@@ -290,7 +295,7 @@ static int get_page(fetch *f, const char *url)
         char why[256];
         int rc;
         if (cc == CURLE_OK) curl_easy_getinfo(f->curl, CURLINFO_RESPONSE_CODE, &status);
-        if (cc == CURLE_WRITE_ERROR && !f->body) {
+        if (f->oom) {
             tb__errf(f->err, f->errlen, "%s: out of memory for the reply", url);
             return TB_ENOMEM;
         }
