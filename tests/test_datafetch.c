@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -701,6 +702,46 @@ static void test_cli_interrupted_run_fails_clearly_and_rerun_completes(void **st
         assert_month_file(m);
 }
 
+static void test_cli_ctrl_c_exits_130_leaving_no_partial_month(void **state)
+{
+    (void)state;
+    /* The first page hangs; Ctrl-C arrives while the command waits for it. */
+    ctl0("POST", "fault",
+         "{\"method\":\"GET\",\"path\":\"/api/v3/klines\",\"action\":\"hang\",\"ms\":20000}");
+    char url[128], err_path[700];
+    snprintf(url, sizeof url, "%s", base);
+    snprintf(err_path, sizeof err_path, "%s/stderr.txt", dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (!freopen(err_path, "w", stderr) || chdir(dir) != 0) _exit(99);
+        execl(TB_BINARY, TB_BINARY, "data", "fetch", "--symbol", "BTCUSDT", "--interval", "1m",
+              "--from", "2024-01-01", "--to", "2024-02-01", "--out", "out", "--base-url", url,
+              (char *)NULL);
+        _exit(98);
+    }
+    /* Wait until the request reached the fake, then interrupt. */
+    for (int i = 0; i < 200; i++) {
+        json_t *reqs = kline_requests();
+        size_t n = json_array_size(reqs);
+        json_decref(reqs);
+        if (n > 0) break;
+        usleep(20000);
+    }
+    kill(pid, SIGINT);
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 130);
+    char *err = tbt_read_file(err_path);
+    assert_non_null(err);
+    if (!strstr(err, "interrupted") || !strstr(err, "rerun")) fail_msg("unclear: %s", err);
+    free(err);
+    char names_now[1024];
+    list_out(names_now, sizeof names_now);
+    assert_string_equal(names_now, "");
+}
+
 /* summary.json without the lines naming files or times of the run. */
 static char *summary_of(const char *sub)
 {
@@ -776,6 +817,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cli_interrupted_run_fails_clearly_and_rerun_completes,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cli_ctrl_c_exits_130_leaving_no_partial_month, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_backtest_on_fetched_months_equals_one_direct_csv,
                                         setup, teardown),
     };

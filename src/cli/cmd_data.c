@@ -115,9 +115,16 @@ static void on_progress(const tb_datafetch_progress *p, void *ctx)
     if (p->what == TB_DATAFETCH_WAIT)
         snprintf(what, sizeof(what), "  waiting %.1f s (%.60s)", (double)p->wait_ms / 1000,
                  p->wait_reason);
-    fprintf(stderr, "\r[%s] %d/%d months  %llu/%llu bars  %.0f bars/s  ETA %ld:%02ld%s\033[K", bar,
+    char rs[32];
+    if (rate >= 1e6)
+        snprintf(rs, sizeof(rs), "%.2fM", rate / 1e6);
+    else if (rate >= 1e3)
+        snprintf(rs, sizeof(rs), "%.1fk", rate / 1e3);
+    else
+        snprintf(rs, sizeof(rs), "%.0f", rate);
+    fprintf(stderr, "\r[%s] %d/%d months  %llu/%llu bars  %s bars/s  ETA %ld:%02ld%s\033[K", bar,
             p->months_done, p->months_total, (unsigned long long)p->bars,
-            (unsigned long long)p->bars_expected, rate, eta / 60, eta % 60, what);
+            (unsigned long long)p->bars_expected, rs, eta / 60, eta % 60, what);
     fflush(stderr);
     pg->drawn = 1;
 }
