@@ -23,10 +23,10 @@
  * once it comes within weight_reserve of weight_limit, the fetch waits for
  * the next minute (Binance counts weight per clock minute). A 429 or 418
  * waits its Retry-After, then asks for the same page again (a wait longer
- * than max_wait_s is an error instead). HTTP 5xx, connection errors and
- * timeouts are retried max_retries times with a doubling back-off, then
- * the fetch fails. Any other error reply (an unknown symbol: -1121) fails
- * at once with Binance's code and message.
+ * than max_wait_s, or a 21st in a row for one page, is an error instead).
+ * HTTP 5xx, connection errors and timeouts are retried max_retries times
+ * with a doubling back-off, then the fetch fails. Any other error reply
+ * (an unknown symbol: -1121) fails at once with Binance's code and message.
  *
  * One fetch is blocking (a libcurl easy handle) and single-threaded; a
  * config is read only while tb_datafetch_run runs. */

@@ -22,6 +22,7 @@
 #define DF_LIMIT       1000 /* rows per request: Binance's maximum */
 #define DF_MAX_BACKOFF INT64_C(30000)
 #define DF_SLICE_MS    100 /* a wait is cut in slices to notice *stop */
+#define DF_MAX_LIMITED 20  /* 429/418 answers in a row for one page */
 #define DAY_MS         INT64_C(86400000)
 
 static const struct {
@@ -280,7 +281,7 @@ static void reply_reason(const fetch *f, char *out, size_t outlen)
 static int get_page(fetch *f, const char *url)
 {
     const tb_datafetch_config *cfg = f->cfg;
-    int attempt = 0;
+    int attempt = 0, limited = 0;
     for (;;) {
         if (stopped(f)) return TB_ECANCELED;
         f->len = 0;
@@ -319,6 +320,15 @@ static int get_page(fetch *f, const char *url)
                          "%s: HTTP %ld (%s): Binance asks to wait %ld s (Retry-After), more than "
                          "%" PRId64 " s; rerun the same command after that to resume",
                          url, status, why, secs, cfg->max_wait_s);
+                return TB_EREJECTED;
+            }
+            /* A server that never stops saying 429 must not hold the
+             * fetch forever. */
+            if (++limited > DF_MAX_LIMITED) {
+                tb__errf(f->err, f->errlen,
+                         "%s: HTTP %ld %d times in a row for the same page; another program may "
+                         "be using this IP's request weight: rerun later to resume",
+                         url, status, limited);
                 return TB_EREJECTED;
             }
             const char *r = status == 429 ? "Retry-After (429)" : "Retry-After (418, IP ban)";
@@ -621,6 +631,11 @@ int tb_datafetch_run(const tb_datafetch_config *cfg, tb_datafetch_stats *stats, 
         if (++m > 12) m = 1, y++;
         s = month_start_ms(y, m);
         starts[nm] = s;
+    }
+    if (nm == MAX_MONTHS && month_start_ms(y, m) < cfg->to_ms && month_start_ms(y, m) < now) {
+        tb__errf(err, errlen, "the range spans more than %d months: fetch it in parts", MAX_MONTHS);
+        free(starts), free(keep);
+        return TB_EINVAL;
     }
     if (nm == 0) {
         tb__errf(err, errlen, "nothing to fetch: the range begins in the future");
