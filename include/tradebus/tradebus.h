@@ -7,6 +7,7 @@
 #include "bus.h"
 #include "codec.h"
 #include "config.h"
+#include "datafetch.h"
 #include "decimal.h"
 #include "error.h"
 #include "event.h"

@@ -127,6 +127,10 @@ extern const char *const cli_backtest_help;
 extern const char *const cli_indicators_help;
 extern const char *const cli_parity_help;
 
+/* tradebus data fetch (cmd_data.c). */
+int cmd_data(int argc, char **argv);
+extern const char *const cli_data_help;
+
 /* tradebus config check (cmd_config.c). */
 int cmd_config(int argc, char **argv);
 extern const char *const cli_config_help;

@@ -40,6 +40,9 @@ static const char *const main_help =
     "      unless [output] report = false.\n"
     "  tradebus config check FILE [--set SECTION.KEY=VALUE]...\n"
     "      Validate a config; print every key's effective value and default.\n"
+    "  tradebus data fetch --symbol SYMBOL --interval 1m --from YYYY-MM-DD\n"
+    "           --to YYYY-MM-DD [--out DIR] [--base-url URL]\n"
+    "      Download Binance klines into monthly CSV files (resumable).\n"
     "Inspect a run's journal (docs/journal.md):\n"
     "  tradebus journal trace EVENT_ID | export | info | replay  --journal FILE\n"
     "      Follow an event's causal chain, export or check a run's journal.\n"
@@ -129,6 +132,13 @@ static const char *const ex_status = "  tradebus status --config examples/distri
 static const char *const ex_report =
     "  tradebus backtest --config examples/multi.ini --out out/multi --quiet\n"
     "  tradebus report out/multi\n";
+static const char *const ex_data =
+    "  tradebus data fetch --symbol BTCUSDT --interval 1m --from 2024-01-01 \\\n"
+    "      --to 2024-03-01\n"
+    "  tradebus data fetch --symbol ETHUSDT --interval 1h --from 2023-01-01 \\\n"
+    "      --to 2024-01-01 --out data/eth\n"
+    "  tradebus backtest --config examples/sma_cross.ini \\\n"
+    "      --data data/BTCUSDT-1m-2024-01.csv --data data/BTCUSDT-1m-2024-02.csv\n";
 static const char *const version_help = "tradebus version\n"
                                         "\n"
                                         "Prints the version (also: tradebus --version).\n";
@@ -169,6 +179,7 @@ static const command commands[] = {
     {"feed", cmd_feed, &cli_feed_help, &ex_feed},
     {"status", cmd_status, &cli_status_help, &ex_status},
     {"report", cmd_report, &cli_report_help, &ex_report},
+    {"data", cmd_data, &cli_data_help, &ex_data},
     {"version", cmd_version, &version_help, &ex_version},
     {"help", cmd_help, &help_help, &ex_help},
 };
