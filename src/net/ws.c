@@ -441,6 +441,9 @@ int tb_ws_open(tb_wsc *c, const char *url, const tb_ws_callbacks *cb, void *ctx,
         }
     }
     *out = ws;
+    /* lws only connects from its own service pass: run one now, or a context
+     * that is idle (no socket yet, no timer due) would never start this one. */
+    kick(c);
     return 0;
 }
 
