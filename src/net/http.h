@@ -64,5 +64,8 @@ int tb_http_send(tb_http *h, const tb_http_request *req, tb_http_done_fn fn, voi
 int tb_http_cancel(tb_http *h, uint64_t id);
 /* Requests sent and not yet answered. */
 size_t tb_http_pending(const tb_http *h);
+/* Connections opened so far by the requests answered (keep-alive: requests
+ * in sequence to one host share one). */
+uint64_t tb_http_connections(const tb_http *h);
 
 #endif

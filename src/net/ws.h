@@ -34,7 +34,9 @@ typedef struct {
 /* Creates the WebSocket context on loop (borrowed; must outlive it) into
  * *out. TB_ENOMEM; TB_EIO if libwebsockets refuses the loop. */
 int tb_wsc_create(tb_loop *loop, tb_wsc **out);
-/* Closes every connection (no callbacks) and frees the context; NULL is a no-op. */
+/* Closes every connection (no callbacks) and frees the context and every
+ * tb_ws still open on it (their pointers become invalid); NULL is a no-op.
+ * Not from inside a callback of one of its connections. */
 void tb_wsc_destroy(tb_wsc *c);
 /* Starts connecting to url ("ws://127.0.0.1:9000/ws/btcusdt@kline_1m",
  * "wss://..."); cb (copied) and ctx (borrowed) receive its news. *out is
