@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "../../core/errbuf.h"
+#include "bn_adapter.h"
 #include "tradebus/binance.h"
 #include "tradebus/config.h"
 #include "tradebus/sim_exchange.h"
@@ -132,18 +133,6 @@ static int bn_configure(const tb_exchange_type *type, tb_config *cfg, char *err,
 
 /* ---- the public calls ---------------------------------------------------- */
 
-/* The live adapter arrives with the protocol layer and the network
- * clients (bn_proto.h, src/net); until then testnet and live are refused. */
-static int tb__bn_live_create(const tb_config *cfg, tb_loop *loop, int testnet,
-                              const char *rest_url, const char *ws_url, tb_exchange **out,
-                              char *err, size_t errlen)
-{
-    (void)cfg, (void)loop, (void)rest_url, (void)ws_url, (void)out;
-    tb__errf(err, errlen, "mode = %s is not built yet: use mode = paper",
-             testnet ? "testnet" : "live");
-    return TB_ENOTSUP;
-}
-
 static int bn_create(const tb_exchange_type *type, const tb_config *cfg, tb_loop *loop,
                      tb_exchange **out, char *err, size_t errlen)
 {
@@ -171,27 +160,3 @@ const tb_exchange_type tb_binance_exchange_type = {
     .create = bn_create,
     .configure = bn_configure,
 };
-
-int tb_binance_is(const tb_exchange *ex)
-{
-    (void)ex;
-    return 0;
-}
-
-int tb_binance_status_get(const tb_exchange *ex, tb_binance_status *out)
-{
-    (void)ex, (void)out;
-    return TB_EINVAL;
-}
-
-int tb_binance_on_ready(tb_exchange *ex, tb_binance_ready_fn fn, void *ctx)
-{
-    (void)ex, (void)fn, (void)ctx;
-    return TB_EINVAL;
-}
-
-int tb_binance_cancel_all(tb_exchange *ex, tb_binance_done_fn fn, void *ctx)
-{
-    (void)ex, (void)fn, (void)ctx;
-    return TB_EINVAL;
-}
