@@ -148,8 +148,8 @@ static void emit(bn_adapter *a, const bn_ord *o, tb_exchange_response *r, int64_
 static void report_accepted(bn_adapter *a, bn_ord *o, int64_t time)
 {
     if (o->accepted || o->terminal || o->foreign) return;
+    /* Still in doubt for a look-up: GET /api/v3/order can lag the stream. */
     o->accepted = 1;
-    o->doubt_since = 0;
     tb_exchange_response r;
     memset(&r, 0, sizeof(r));
     r.kind = TB_XR_ACCEPTED;
@@ -1616,10 +1616,6 @@ int tb__bn_live_create(const tb_config *cfg, tb_loop *loop, int testnet, const c
     }
     if ((rc = tb_http_create(loop, &a->http)) != 0) {
         tb__errf(err, errlen, "cannot set up HTTP: %s", tb_strerror(rc));
-        goto fail;
-    }
-    if ((rc = tb_wsc_create(loop, &a->wsc)) != 0) {
-        tb__errf(err, errlen, "cannot set up WebSocket: %s", tb_strerror(rc));
         goto fail;
     }
     /* The sequence starts from the loop, so the runner can hand over the

@@ -30,6 +30,15 @@ int bn_user_open(bn_adapter *a)
     a->stream_open = 0;
     a->st.user_stream_open = 0;
     a->ping_sent = 0;
+    /* A fresh context per connection: tb_ws_open on a context that has
+     * been idle does not wake libwebsockets' inner loop (src/net/ws.c), a
+     * new context does. Never called from the context's own callbacks. */
+    if (a->ws) tb_ws_close(a->ws);
+    a->ws = NULL;
+    tb_wsc_destroy(a->wsc);
+    a->wsc = NULL;
+    int rc = tb_wsc_create(a->loop, &a->wsc);
+    if (rc) return rc;
     return tb_ws_open(a->wsc, a->ws_url, &callbacks, a, &a->ws);
 }
 
@@ -199,7 +208,8 @@ static void on_heartbeat(void *ctx, int64_t at)
     bn_adapter *a = ctx;
     a->hb_timer = 0;
     int64_t now = tb_loop_now(a->loop);
-    if (a->stream_open && a->ws) {
+    /* During a 429/418 block nothing reaches Binance, pings included. */
+    if (a->stream_open && a->ws && a->blocked_until <= now) {
         if (a->ping_sent && now - a->ping_sent >= a->silence) {
             bn_user_reconnect(a, "no answer to a ping");
         } else if (!a->ping_sent && now - a->last_msg >= a->silence) {
