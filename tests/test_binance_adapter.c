@@ -17,7 +17,9 @@
 #include "tb_test_support.h"
 #include "tradebus/binance.h"
 #include "tradebus/config.h"
+#include "tradebus/bus.h"
 #include "tradebus/exchange_registry.h"
+#include "tradebus/orders.h"
 #include "tradebus/sim_exchange.h"
 
 /* ---- config ------------------------------------------------------------ */
@@ -1063,6 +1065,134 @@ static void test_cancel_by_client_id_and_unknown_is_not_found(void **state)
     json_decref(a);
 }
 
+/* ---- the Order Manager on top: ambiguous sends never double an order ----- */
+
+typedef struct {
+    tb_bus *bus;
+    tb_order_manager *om;
+} om_fix;
+
+static void om_start(live *l, om_fix *m)
+{
+    assert_int_equal(tb_bus_create(NULL, &m->bus), 0);
+    tb_order_manager_config oc;
+    tb_order_manager_config_init(&oc);
+    oc.exchange = l->ex;
+    oc.loop = l->loop;
+    assert_int_equal(tb_order_manager_create(m->bus, &oc, &m->om), 0);
+}
+
+static void om_stop(om_fix *m)
+{
+    tb_order_manager_destroy(m->om);
+    tb_bus_destroy(m->bus);
+}
+
+static void om_send(live *l, om_fix *m, const tb_order_placement_request *q)
+{
+    tb_event ev;
+    tb_event_init(&ev, TB_EV_ORDER_PLACEMENT_REQUEST, TB_SRC_ORDERS);
+    ev.timestamp = tb_loop_now(l->loop);
+    ev.u.order_request = *q;
+    assert_int_equal(tb_order_manager_send_order_to_exchange(m->om, &ev), 0);
+}
+
+/* Runs until the order's status is want (or 20 s): the status then. */
+static tb_order_status om_wait(live *l, om_fix *m, const char *cid, tb_order_status want)
+{
+    tb_order_status st = TB_ORDER_PENDING;
+    int64_t end = tb_loop_now(l->loop) + 20 * TBT_SECOND;
+    while (tb_loop_now(l->loop) < end) {
+        if (tb_order_manager_status(m->om, cid, &st) == 0 && st == want) break;
+        step(l);
+    }
+    return st;
+}
+
+/* Orders open on the fake with client id cid. */
+static size_t open_on_fake(const char *cid)
+{
+    json_t *st = ctl("GET", "state", NULL);
+    json_t *orders = json_object_get(st, "orders");
+    size_t i, n = 0;
+    json_t *e;
+    json_array_foreach(orders, i, e)
+    {
+        const char *c = json_string_value(json_object_get(e, "clientOrderId"));
+        const char *s = json_string_value(json_object_get(e, "status"));
+        if (c && s && strcmp(c, cid) == 0 &&
+            (strcmp(s, "NEW") == 0 || strcmp(s, "PARTIALLY_FILLED") == 0))
+            n++;
+    }
+    json_decref(st);
+    return n;
+}
+
+static void test_om_503_after_accepted_adopts_the_order_with_one_post(void **state)
+{
+    live *l = *state;
+    om_fix m;
+    live_start(l, "", 1);
+    om_start(l, &m);
+    ctl0("POST", "userstream", "{\"action\":\"silent\"}"); /* only a look-up can tell */
+    ctl0("POST", "fault",
+         "{\"method\":\"POST\",\"path\":\"/api/v3/order\",\"action\":\"status\",\"when\":"
+         "\"after\",\"status\":503}");
+    tb_order_placement_request q = order("s-1", TB_SIDE_BUY, TB_ORDER_LIMIT, "0.01", "40000");
+    om_send(l, &m, &q);
+    assert_int_equal(om_wait(l, &m, "s-1", TB_ORDER_NEW), TB_ORDER_NEW);
+    assert_int_equal(posts_of("s-1"), 1);
+    assert_int_equal(open_on_fake("s-1"), 1);
+    assert_int_equal(tb_order_manager_get_stats(m.om).recovered, 1);
+    om_stop(&m);
+}
+
+static void test_om_market_accepted_then_503_is_found_filled_never_resent(void **state)
+{
+    live *l = *state;
+    om_fix m;
+    live_start(l, "", 1);
+    om_start(l, &m);
+    ctl0("POST", "book", "{\"symbol\":\"BTCUSDT\",\"asks\":[[\"42000\",\"1\"]]}");
+    ctl0("POST", "userstream", "{\"action\":\"silent\"}");
+    ctl0("POST", "fault",
+         "{\"method\":\"POST\",\"path\":\"/api/v3/order\",\"action\":\"status\",\"when\":"
+         "\"after\",\"status\":503}");
+    tb_order_placement_request q = order("s-1", TB_SIDE_BUY, TB_ORDER_MARKET, "0.01", NULL);
+    om_send(l, &m, &q);
+    assert_int_equal(om_wait(l, &m, "s-1", TB_ORDER_FILLED), TB_ORDER_FILLED);
+    run_for(l, 0.3);
+    assert_int_equal(posts_of("s-1"), 1);
+    assert_int_equal(tb_order_manager_get_stats(m.om).fills, 1);
+    om_stop(&m);
+}
+
+static void test_om_2013_for_a_while_after_a_failed_send_no_second_order(void **state)
+{
+    live *l = *state;
+    om_fix m;
+    live_start(l, "", 1);
+    om_start(l, &m);
+    ctl0("POST", "userstream", "{\"action\":\"silent\"}");
+    ctl0("POST", "fault",
+         "{\"method\":\"POST\",\"path\":\"/api/v3/order\",\"action\":\"status\",\"when\":"
+         "\"after\",\"status\":502}");
+    /* Binance lags: the order is unknown to look-ups and absent from the
+     * open orders for a while. */
+    ctl0("POST", "fault",
+         "{\"method\":\"GET\",\"path\":\"/api/v3/order\",\"count\":4,\"action\":\"error\","
+         "\"code\":-2013,\"msg\":\"Order does not exist.\"}");
+    ctl0("POST", "fault",
+         "{\"method\":\"GET\",\"path\":\"/api/v3/openOrders\",\"count\":3,\"action\":\"status\","
+         "\"status\":200,\"body\":\"[]\"}");
+    tb_order_placement_request q = order("s-1", TB_SIDE_BUY, TB_ORDER_LIMIT, "0.01", "40000");
+    om_send(l, &m, &q);
+    assert_int_equal(om_wait(l, &m, "s-1", TB_ORDER_NEW), TB_ORDER_NEW);
+    assert_int_equal(posts_of("s-1"), 1);
+    assert_int_equal(open_on_fake("s-1"), 1);
+    om_stop(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1132,6 +1262,14 @@ int main(void)
                                         live_teardown),
         cmocka_unit_test_setup_teardown(test_cancel_by_client_id_and_unknown_is_not_found,
                                         live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(test_om_503_after_accepted_adopts_the_order_with_one_post,
+                                        live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_om_market_accepted_then_503_is_found_filled_never_resent, live_setup,
+            live_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_om_2013_for_a_while_after_a_failed_send_no_second_order, live_setup,
+            live_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     rc += cmocka_run_group_tests(live_tests, fb_group_setup, fb_group_teardown);
