@@ -405,6 +405,8 @@ static int live_setup(void **state)
     tbt_temp_dir(l->dir, sizeof(l->dir));
     tb_config_init(&l->cfg);
     ctl0("POST", "reset", "{}");
+    ctl0("POST", "limits", "{\"clear\":true}");
+    ctl0("DELETE", "faults", NULL);
     ctl0("DELETE", "requests", NULL);
     *state = l;
     return 0;
@@ -1193,6 +1195,99 @@ static void test_om_2013_for_a_while_after_a_failed_send_no_second_order(void **
     om_stop(&m);
 }
 
+/* ---- more failures and conversions ------------------------------------------ */
+
+static void test_418_halts_new_orders_without_requests_until_the_ban_ends(void **state)
+{
+    live *l = *state;
+    live_start(l, "", 1);
+    ctl0("POST", "fault",
+         "{\"method\":\"POST\",\"path\":\"/api/v3/order\",\"action\":\"status\",\"status\":418,"
+         "\"retry_after\":30,\"code\":-1003,\"msg\":\"Way too much request weight used; IP "
+         "banned.\"}");
+    tb_order_placement_request q = order("s-1", TB_SIDE_BUY, TB_ORDER_LIMIT, "0.01", "40000");
+    tb_exchange_error xe;
+    assert_int_equal(tb_exchange_submit(l->ex, &q, 0, &xe), TB_EINPROGRESS);
+    const tb_exchange_result *r = result_of(l, TB_XOP_SUBMIT, "s-1");
+    assert_int_equal(r->xerr.failure, TB_XF_RATE_LIMITED);
+    tb_binance_status st;
+    assert_int_equal(tb_binance_status_get(l->ex, &st), 0);
+    assert_true(st.halted);
+    assert_true(st.blocked_until > tb_loop_now(l->loop) + 25 * TBT_SECOND);
+    q = order("s-2", TB_SIDE_BUY, TB_ORDER_LIMIT, "0.01", "40000");
+    assert_int_equal(submit(l, &q), 0);
+    const tb_exchange_response *rej = nth_kind(l, "s-2", TB_XR_REJECTED, 0);
+    assert_non_null(rej);
+    assert_non_null(strstr(rej->text, "HTTP 418"));
+    assert_int_equal(count_requests("POST", "/api/v3/order"), 1);
+}
+
+static void test_bnb_commission_is_converted_at_bnb_price(void **state)
+{
+    live *l = *state;
+    live_start(l, "bnb_price = 600\n", 1);
+    ctl0("POST", "config", "{\"commission_asset\":\"BNB\",\"commission_asset_price\":\"600\"}");
+    ctl0("POST", "book", "{\"symbol\":\"BTCUSDT\",\"asks\":[[\"42000\",\"1\"]]}");
+    tb_order_placement_request q = order("s-1", TB_SIDE_BUY, TB_ORDER_MARKET, "0.01", NULL);
+    assert_int_equal(submit(l, &q), 0);
+    const tb_exchange_response *f = nth_kind(l, "s-1", TB_XR_FILL, 0);
+    assert_non_null(f);
+    /* 0.1 % of 420 USDT = 0.42 USDT, charged as 0.0007 BNB at 600. */
+    assert_dec_equal(f->commission, "0.42");
+}
+
+static void test_config_rule_contradicting_binance_fails_naming_both(void **state)
+{
+    live *l = *state;
+    live_start(l, "[symbol.BTCUSDT]\ntick_size = 0.005\n", 0);
+    assert_true(run_until(l, &l->ready, 10));
+    assert_int_equal(l->ready_rc, TB_ECONFIG);
+    assert_non_null(
+        strstr(l->ready_text, "tick_size = 0.005 contradicts Binance's tick size 0.01"));
+    assert_int_equal(count_requests("GET", "/api/v3/account"), 0);
+}
+
+static void test_positions_the_account_lacks_stop_the_start_with_both(void **state)
+{
+    live *l = *state;
+    live_start(l, "", 0);
+    tb_binance_position pos;
+    memset(&pos, 0, sizeof(pos));
+    snprintf(pos.symbol, sizeof(pos.symbol), "BTCUSDT");
+    pos.quantity = tbt_dec("12"); /* the fake's account holds 10 BTC */
+    tb_binance_resume rs;
+    memset(&rs, 0, sizeof(rs));
+    rs.positions = &pos;
+    rs.npositions = 1;
+    assert_int_equal(tb_binance_set_resume(l->ex, &rs), 0);
+    assert_true(run_until(l, &l->ready, 10));
+    assert_int_equal(l->ready_rc, TB_ESTATE);
+    assert_non_null(strstr(l->ready_text, "the journal holds 12 BTC, the account 10 BTC"));
+}
+
+static void test_restart_without_journal_follows_open_orders_of_ours(void **state)
+{
+    live *l = *state;
+    ctl0("POST", "order",
+         "{\"symbol\":\"BTCUSDT\",\"side\":\"BUY\",\"type\":\"LIMIT\",\"timeInForce\":\"GTC\","
+         "\"quantity\":\"0.01\",\"price\":\"39500\",\"newClientOrderId\":\"s-2\"}");
+    ctl0("POST", "order",
+         "{\"symbol\":\"BTCUSDT\",\"side\":\"SELL\",\"type\":\"LIMIT\",\"timeInForce\":\"GTC\","
+         "\"quantity\":\"0.01\",\"price\":\"50000\",\"newClientOrderId\":\"manual-x\"}");
+    live_start(l, "", 1);
+    assert_non_null(strstr(l->ready_text, "s-2"));
+    assert_non_null(strstr(l->ready_text, "manual-x"));
+    ctl0("POST", "fill", "{\"clientOrderId\":\"s-2\",\"symbol\":\"BTCUSDT\",\"qty\":\"0.004\"}");
+    ctl0("POST", "fill",
+         "{\"clientOrderId\":\"manual-x\",\"symbol\":\"BTCUSDT\",\"qty\":\"0.004\"}");
+    wait_filled(l, "s-2", "0.004");
+    run_for(l, 0.3);
+    assert_int_equal(count_kind(l, "s-2", TB_XR_FILL), 1);
+    assert_int_equal(count_kind(l, "manual-x", TB_XR_FILL), 0);
+    assert_int_equal(count_requests("POST", "/api/v3/order"), 0);
+    assert_int_equal(count_requests("DELETE", "/api/v3/order"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1270,6 +1365,17 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_om_2013_for_a_while_after_a_failed_send_no_second_order, live_setup,
             live_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_418_halts_new_orders_without_requests_until_the_ban_ends, live_setup,
+            live_teardown),
+        cmocka_unit_test_setup_teardown(test_bnb_commission_is_converted_at_bnb_price, live_setup,
+                                        live_teardown),
+        cmocka_unit_test_setup_teardown(test_config_rule_contradicting_binance_fails_naming_both,
+                                        live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(test_positions_the_account_lacks_stop_the_start_with_both,
+                                        live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(test_restart_without_journal_follows_open_orders_of_ours,
+                                        live_setup, live_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     rc += cmocka_run_group_tests(live_tests, fb_group_setup, fb_group_teardown);
