@@ -11,6 +11,7 @@
 
 #include "tb_test_support.h"
 #include "tradebus/tradebus.h"
+#include "tradebus/binance.h"
 
 /* ---- closefill: a tiny adapter defined by the test ----------------------
  * Fills every MARKET order in full at submit, at the last bar's close (or
@@ -370,17 +371,18 @@ static void test_adapter_create_failure_names_the_type(void **state)
 static void test_unknown_type_is_an_error_listing_the_known_types(void **state)
 {
     fixture *f = *state;
-    load(f, "[exchange]\nfee_bps = 5\ntype = binance\n", 0);
+    load(f, "[exchange]\nfee_bps = 5\ntype = kraken\n", 0);
     /* Named where type was written, even after other keys. */
-    build_fails_with(f, ":9: [exchange] type: unknown exchange type 'binance' "
-                        "(known: closefill, sim)");
+    build_fails_with(f, ":9: [exchange] type: unknown exchange type 'kraken' "
+                        "(known: closefill, sim, binance)");
 }
 
 static void test_unknown_type_without_registrations_lists_the_builtins(void **state)
 {
     fixture *f = *state;
     load(f, "[exchange]\ntype = closefill\n", 1);
-    build_fails_with(f, ":8: [exchange] type: unknown exchange type 'closefill' (known: sim)");
+    build_fails_with(
+        f, ":8: [exchange] type: unknown exchange type 'closefill' (known: sim, binance)");
 }
 
 static void test_adapter_key_out_of_range_names_file_line_key_value_and_range(void **state)
@@ -491,7 +493,8 @@ static void test_default_type_is_sim_with_balances_through_the_port(void **state
     if (tb_config_build(&f->cfg, f->err, sizeof(f->err)) != 0) fail_msg("%s", f->err);
     assert_ptr_equal(f->cfg.exchange_type, tb_exchange_builtin("sim"));
     assert_ptr_equal(f->cfg.exchange_type, tb_exchange_builtin_at(0));
-    assert_null(tb_exchange_builtin_at(1));
+    assert_ptr_equal(tb_exchange_builtin_at(1), &tb_binance_exchange_type);
+    assert_null(tb_exchange_builtin_at(2));
     tb_exchange *ex = NULL;
     assert_int_equal(tb_exchange_create_from_config(&f->cfg, NULL, &ex, f->err, sizeof(f->err)), 0);
     tb_decimal cash = 0, equity = 0;

@@ -47,6 +47,40 @@ typedef void (*tb_binance_ready_fn)(void *ctx, int rc, const char *text);
 /* Called once when a cancel-all ends: rc 0 or the error, n orders canceled. */
 typedef void (*tb_binance_done_fn)(void *ctx, int rc, size_t n);
 
+/* Optional input from the journal (`tradebus live --resume`): the orders it
+ * holds as not terminal and the positions it holds. Reconciliation looks
+ * every such order up by client order id and reports to the listener what
+ * happened while the process was down (fills beyond filled_quantity, from
+ * myTrades, one per trade; a cancel or expiry); it checks that the account
+ * holds each position (spot: the base asset's free + locked balance at
+ * least the position; a negative position is impossible) and fails the
+ * start-up with both values unless adopt_positions. */
+typedef struct {
+    char client_order_id[TB_ORDER_ID_LEN];
+    char symbol[TB_SYMBOL_LEN];
+    tb_decimal quantity;        /* ordered */
+    tb_decimal filled_quantity; /* what the journal has of its fills */
+} tb_binance_known_order;
+
+typedef struct {
+    char symbol[TB_SYMBOL_LEN];
+    tb_decimal quantity; /* base asset held, signed */
+} tb_binance_position;
+
+typedef struct {
+    const tb_binance_known_order *orders; /* copied */
+    size_t norders;
+    const tb_binance_position *positions; /* copied */
+    size_t npositions;
+    int adopt_positions; /* --adopt-positions: a disagreement is reported, not fatal */
+} tb_binance_resume;
+
+/* Hands the journal's state (copied) to the start-up sequence. Call it
+ * right after creation, before the loop first runs. TB_EINVAL if ex is no
+ * Binance adapter, TB_ESTATE once the sequence is past its first step,
+ * TB_ENOMEM. */
+TB_EXPORT int tb_binance_set_resume(tb_exchange *ex, const tb_binance_resume *resume);
+
 /* 1 if ex is a Binance adapter (not the simulator of paper mode). */
 TB_EXPORT int tb_binance_is(const tb_exchange *ex);
 /* Fills *out with the adapter's state. TB_EINVAL if ex is no Binance adapter. */

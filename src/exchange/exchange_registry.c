@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "../core/errbuf.h"
+#include "tradebus/binance.h"
 #include "tradebus/config.h"
 #include "tradebus/exchange_registry.h"
 #include "tradebus/sim_exchange.h"
@@ -17,6 +18,7 @@
  * here. The first is the default's (TB_EXCHANGE_DEFAULT_TYPE). */
 static const tb_exchange_type *const builtins[] = {
     &tb_sim_exchange_type,
+    &tb_binance_exchange_type,
 };
 #define NBUILTINS (sizeof(builtins) / sizeof(builtins[0]))
 
