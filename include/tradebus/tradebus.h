@@ -15,6 +15,7 @@
 #include "indicators.h"
 #include "journal.h"
 #include "legacy.h"
+#include "live.h"
 #include "loop.h"
 #include "marketdata.h"
 #include "metrics.h"
