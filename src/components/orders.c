@@ -928,7 +928,15 @@ static int submit_run(tb_order_manager *om, op_state *st, const tb_exchange_resu
         const char *op;
         order *o = find(om, cid);
         int rc;
-        if (!o || o->status != TB_ORDER_PENDING) return 0; /* settled meanwhile */
+        if (!o) return 0; /* settled meanwhile */
+        if (o->status != TB_ORDER_PENDING) {
+            /* Its news beat the result (an ack before the REST reply): the
+             * cancel asked meanwhile goes now, if the order is still open. */
+            if (st->cancel_wanted &&
+                (o->status == TB_ORDER_NEW || o->status == TB_ORDER_PARTIALLY_FILLED))
+                return start_cancel(om, cid, now, o->cancel_cause);
+            return 0;
+        }
         if (st->cancel_wanted && !o->in_doubt && !res) return withdraw(om, st, now);
         if (st->look_up) {
             tb_exchange_order_info info;
@@ -947,8 +955,8 @@ static int submit_run(tb_order_manager *om, op_state *st, const tb_exchange_resu
                 om->stats.recovered++;
                 rc = adopt(om, cid, &info, now);
                 /* Found: the cancel asked meanwhile can go now. */
-                if (rc == 0 && st->cancel_wanted && find(om, cid))
-                    rc = start_cancel(om, cid, now, st->cause);
+                if (rc == 0 && st->cancel_wanted && (o = find(om, cid)) != NULL)
+                    rc = start_cancel(om, cid, now, o->cancel_cause);
                 return rc == TB_ENOTFOUND ? 0 : rc;
             }
             if (rc == TB_ENOTFOUND) {
@@ -993,7 +1001,7 @@ static int submit_run(tb_order_manager *om, op_state *st, const tb_exchange_resu
             if (rc == 0) {
                 /* A cancel asked while the reply was on its way goes now. */
                 if (st->cancel_wanted && o && o->status != TB_ORDER_PENDING)
-                    return start_cancel(om, cid, now, st->cause);
+                    return start_cancel(om, cid, now, o->cancel_cause);
                 return 0;
             }
             if (rc != TB_EIO) {
