@@ -38,8 +38,8 @@
  *   [journal]   path (none: no journal), sync = full|normal|off [normal],
  *               commit_every (bars per transaction) [1000]
  *   [live]      (tradebus live, docs/live.md) interval [1m]: the kline
- *               interval of every symbol; warmup_bars [0 = from the
- *               strategies' periods]; cancel_on_exit = true|false [true];
+ *               interval of every symbol; warmup_bars [from the
+ *               strategies' periods; 0 = none]; cancel_on_exit = true|false [true];
  *               stream_url, rest_url [by [exchange] mode: Binance's
  *               production or testnet]: the market streams' and the REST
  *               API's base URL (ws://, wss://; http://, https://)
@@ -165,7 +165,7 @@ typedef struct tb_config {
     int live;
     /* [live] (docs/live.md). Strings owned; NULL = the default. */
     char *live_interval;     /* interval [1m] */
-    long live_warmup_bars;   /* warmup_bars [0 = from the strategies] */
+    long live_warmup_bars;   /* warmup_bars [-1 = from the strategies; 0 = none] */
     int live_cancel_on_exit; /* cancel_on_exit [true] */
     char *live_stream_url, *live_rest_url;
     int built; /* tb_config_build() ran: entries are interpreted once */

@@ -1105,6 +1105,7 @@ int tb_config_build(tb_config *cfg, char *err, size_t errlen)
     cfg->journal_sync = 1; /* TB_JOURNAL_SYNC_NORMAL */
     cfg->journal_commit_every = 1000;
     cfg->live_cancel_on_exit = 1;
+    cfg->live_warmup_bars = -1;
     int xrc = resolve_exchange(cfg, err, errlen);
     if (xrc) return xrc;
     /* The run's transport type first: the [bus] keys of its own are kept

@@ -95,7 +95,7 @@ static long periods(const tb_strategy_config *sc)
 
 int tb_live_warmup_bars(const tb_config *cfg)
 {
-    if (cfg->live_warmup_bars > 0) return (int)cfg->live_warmup_bars;
+    if (cfg->live_warmup_bars >= 0) return (int)cfg->live_warmup_bars;
     long n = 0;
     for (size_t i = 0; i < cfg->nstrategies; i++) {
         long p = periods(&cfg->strategies[i]);
@@ -286,7 +286,7 @@ static const char *url_for(const tb_config *cfg, const char *mode, const char *o
 {
     if (own) return own;
     const char *x = tb_exchange_param(cfg, key);
-    if (x && x[0]) return x;
+    if (x && x[0] && strcasecmp(x, "auto") != 0) return x;
     return strcasecmp(mode, "testnet") == 0 ? testnet : production;
 }
 
@@ -452,7 +452,9 @@ done:
     tb_pipeline_destroy(r.p);
     tb__jrun_close(r.jr, rc != 0);
     if (!rc && os) {
-        rc = tb__run_stage_outputs(os, cfg, dir, r.opt->report, res, err, errlen);
+        /* A run that saw no bar has no report to draw (its event log is
+         * empty); the other files say so. */
+        rc = tb__run_stage_outputs(os, cfg, dir, r.opt->report && res->bars > 0, res, err, errlen);
         if (!rc) rc = tb__run_publish(os, err, errlen);
     }
     tb__outset_free(os);

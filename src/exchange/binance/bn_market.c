@@ -284,6 +284,7 @@ static void retry_later(bn_market *m)
 }
 
 static void connect_stream(bn_market *m);
+static void on_reconnect_timer(void *ctx, int64_t at);
 
 /* Every symbol's history is in its queue: delivered as one merged run in
  * time order, then the stream opens. */
@@ -309,7 +310,10 @@ static void warmup_done(bn_market *m)
     m->st.trade_from = from;
     m->warm = m->st.warm = 1;
     say(m, 0, "warm-up: %" PRIu64 " bars of history loaded", m->st.history);
-    connect_stream(m);
+    /* Opened from a timer, not from inside the HTTP client's callback: a
+     * connection started there was never driven (src/net/ws.c). */
+    if (tb_loop_timer_start(m->loop, now(m), on_reconnect_timer, m, &m->reconnect_timer) != 0)
+        connect_stream(m);
 }
 
 static int fill(bn_market *m, size_t si, int64_t start, int64_t end)
