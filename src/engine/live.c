@@ -37,6 +37,7 @@ typedef struct {
     char err[512];
     tb_timer_id tick, deadline;
     size_t canceled;
+    bn_market_status ms; /* the feed's, kept after it is closed */
 } run;
 
 static void note(run *r, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -148,10 +149,8 @@ static void status(run *r)
     st.mode = r->mode;
     st.ready = r->ready;
     st.now = tb_loop_now(r->loop);
-    bn_market_status ms;
-    memset(&ms, 0, sizeof(ms));
-    ms.rest_latency_ns = ms.used_weight_1m = -1;
-    if (r->feed) bn_market_get_status(r->feed, &ms);
+    if (r->feed) bn_market_get_status(r->feed, &r->ms);
+    const bn_market_status ms = r->ms;
     st.streams = ms.streams;
     st.streams_connected = ms.connected ? ms.streams : 0;
     st.warm = ms.warm;
@@ -315,6 +314,7 @@ int tb_live_run(const tb_config *cfg, const tb_live_options *opt, tb_backtest_re
     if (err && errlen) err[0] = 0;
     r.cfg = cfg;
     r.opt = opt ? opt : &none;
+    r.ms.rest_latency_ns = r.ms.used_weight_1m = -1;
     r.mode = tb_live_mode(cfg);
     int rc, started = 0;
     FILE *events = NULL, *fills = NULL, *trades = NULL, *equity = NULL;
@@ -424,6 +424,8 @@ int tb_live_run(const tb_config *cfg, const tb_live_options *opt, tb_backtest_re
     while (!r.stopping)
         tb_loop_run(r.loop);
     /* No new bar from here. */
+    bn_market_get_status(r.feed, &r.ms);
+    r.ms.connected = 0;
     bn_market_destroy(r.feed);
     r.feed = NULL;
     if (r.rc) {
