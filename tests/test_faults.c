@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tb_test_runs.h"
 #include "tb_test_support.h"
 #include "tradebus/tradebus.h"
 
@@ -866,42 +867,10 @@ static void test_sim_refuses_fault_probabilities_out_of_range(void **state)
 /* ---- a whole backtest under faults ------------------------------------- */
 
 typedef struct {
-    int64_t time;
-    char cid[TB_ORDER_ID_LEN];
-    tb_side side;
-    tb_decimal qty, price, commission;
-} fill_rec;
-
-typedef struct {
-    fill_rec *fills;
-    size_t n, cap;
-    int retry_alerts;
+    tbt_fill_log f;
     const tb_exchange *ex; /* seen by the observer: the pipeline's own exchange */
     uint64_t faulted;
 } run_log;
-
-static int record_fill(const tb_event *ev, void *ctx)
-{
-    run_log *l = ctx;
-    if (ev->type == TB_EV_RISK_ALERT && strcmp(ev->u.risk_alert.rule, "order_retries") == 0)
-        l->retry_alerts++;
-
-    if (ev->type != TB_EV_ORDER_FILLED) return 0;
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 256;
-        l->fills = realloc(l->fills, l->cap * sizeof(*l->fills));
-        assert_non_null(l->fills);
-    }
-    const tb_order_filled *f = &ev->u.order_filled;
-    fill_rec *r = &l->fills[l->n++];
-    r->time = ev->timestamp;
-    memcpy(r->cid, f->client_order_id, sizeof(r->cid));
-    r->side = f->side;
-    r->qty = f->filled_quantity;
-    r->price = f->filled_price;
-    r->commission = f->commission;
-    return 0;
-}
 
 static void pipeline_observe(const tb_exchange *ex, const tb_sim_request *r, void *ctx)
 {
@@ -916,30 +885,10 @@ static void pipeline_observe(const tb_exchange *ex, const tb_sim_request *r, voi
 static void run_pipeline(const char *faults, tb_backtest_result *res, run_log *l,
                          tb_sim_exchange_stats *xs)
 {
-    const char *sets[] = {"backtest.initial_cash=100000",
-                          "symbol.BTCUSDT.tick_size=0.01",
-                          "symbol.BTCUSDT.step_size=0.00001",
-                          "exchange.max_volume_participation=0.002",
-                          "strategy.trend.type=sma_cross",
-                          "strategy.trend.symbol=BTCUSDT",
-                          "strategy.trend.fast=5",
-                          "strategy.trend.slow=20",
-                          "strategy.trend.quantity=0.05",
-                          "strategy.trend.allow_short=true",
-                          "strategy.bb.type=bollinger_breakout",
-                          "strategy.bb.symbol=BTCUSDT",
-                          "strategy.bb.period=20",
-                          "strategy.bb.k=2",
-                          "strategy.bb.quantity=0.02",
-                          "strategy.bb.order_type=LIMIT",
-                          "strategy.bb.limit_offset_bps=5"};
     char err[300] = "", path[512];
     tb_config cfg;
     tb_config_init(&cfg);
-    for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
-        if (tb_config_set(&cfg, sets[i], err, sizeof(err)) != 0) fail_msg("%s", err);
-    snprintf(path, sizeof(path), "%s/data/BTCUSDT-1m-2024-01.csv", TB_SOURCE_DIR);
-    tb_config_add_data(&cfg, path);
+    tbt_config_two_strategies(&cfg, "0.002", path, sizeof(path));
     if (tb_config_build(&cfg, err, sizeof(err)) != 0) fail_msg("%s", err);
     /* The [exchange] faults key is the config's to parse; here the spec is
      * set on the built config directly. */
@@ -953,17 +902,8 @@ static void run_pipeline(const char *faults, tb_backtest_result *res, run_log *l
     }
     tb_pipeline *p;
     if (tb_pipeline_create(&cfg, NULL, &p, err, sizeof(err)) != 0) fail_msg("%s", err);
-    assert_true(tb_bus_subscribe(tb_pipeline_bus(p), TB_BUS_ALL, record_fill, l) >= 0);
-    tb_md_config mc;
-    tb_md_config_init(&mc);
-    tb_md_reader *rd;
-    if (tb_md_reader_open(path, &mc, &rd, err, sizeof(err)) != 0) fail_msg("%s", err);
-    tb_market_data bar;
-    int rc;
-    while ((rc = tb_md_reader_next(rd, &bar, err, sizeof(err))) == 0)
-        assert_int_equal(tb_pipeline_push_bar(p, &bar), 0);
-    assert_int_equal(rc, TB_EEOF);
-    tb_md_reader_close(rd);
+    assert_true(tb_bus_subscribe(tb_pipeline_bus(p), TB_BUS_ALL, tbt_record_fills, &l->f) >= 0);
+    tbt_push_csv(p, path, 0);
     assert_int_equal(tb_pipeline_result(p, res), 0);
     assert_non_null(l->ex);
     *xs = tb_sim_exchange_get_stats(l->ex);
@@ -988,26 +928,13 @@ test_pipeline_under_faults_fills_exactly_as_without_and_accepts_each_id_once(voi
     assert_true(xb.faults[TB_SIM_FAULT_SERVER_ERROR] + xb.faults[TB_SIM_FAULT_SERVER_ERROR_AFTER] >
                 0);
     assert_true(xb.faults[TB_SIM_FAULT_RATE_LIMIT] > 0);
-    assert_int_equal(lb.retry_alerts, 0);
+    assert_int_equal(lb.f.retry_alerts, 0);
     assert_true(xb.submits > xa.submits);
 
-    /* Exactly the same fills: time, side, quantity, price, commission. */
-    assert_true(la.n > 50);
+    /* Exactly the same fills: time, side, quantity, price, commission; the
+     * same positions, PnL, fees and cash; the same events of each type. */
     assert_true(a.orders > 20);
-    assert_int_equal(la.n, lb.n);
-    for (size_t i = 0; i < la.n; i++) {
-        const fill_rec *x = &la.fills[i], *y = &lb.fills[i];
-        if (x->time != y->time || x->side != y->side || x->qty != y->qty || x->price != y->price ||
-            x->commission != y->commission || strcmp(x->cid, y->cid))
-            fail_msg("fill %zu differs: %s vs %s", i, x->cid, y->cid);
-    }
-    /* The same positions, PnL, fees and cash; the same events of each type. */
-    assert_int_equal(a.orders, b.orders);
-    assert_int_equal(a.fills, b.fills);
-    assert_int_equal(a.rejected, b.rejected);
-    assert_int_equal(a.realized_pnl, b.realized_pnl);
-    assert_int_equal(a.unrealized_pnl, b.unrealized_pnl);
-    assert_int_equal(a.fees, b.fees);
+    tbt_assert_same_trading(&a, &la.f, &b, &lb.f, 0);
     assert_int_equal(a.cash, b.cash);
     assert_int_equal(a.final_equity, b.final_equity);
     assert_int_equal(a.dead_letters, 0);
@@ -1036,8 +963,8 @@ test_pipeline_under_faults_fills_exactly_as_without_and_accepts_each_id_once(voi
 
     tb_backtest_result_free(&a);
     tb_backtest_result_free(&b);
-    free(la.fills);
-    free(lb.fills);
+    tbt_fill_log_free(&la.f);
+    tbt_fill_log_free(&lb.f);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)

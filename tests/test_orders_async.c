@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tb_test_runs.h"
 #include "tb_test_support.h"
 #include "tradebus/backtest.h"
 #include "tradebus/config.h"
@@ -220,74 +221,17 @@ static int ax_create(const tb_exchange_type *type, const tb_config *cfg, tb_loop
 
 /* ---- a whole backtest, synchronous or not -------------------------------- */
 
-typedef struct {
-    int64_t time;
-    char cid[TB_ORDER_ID_LEN];
-    tb_side side;
-    tb_decimal qty, price, commission;
-} fill_rec;
-
-typedef struct {
-    fill_rec *fills;
-    size_t n, cap;
-    uint64_t order_state_alerts, retry_alerts, dead;
-} run_log;
-
-static int record(const tb_event *ev, void *ctx)
-{
-    run_log *l = ctx;
-    if (ev->type == TB_EV_RISK_ALERT) {
-        if (strcmp(ev->u.risk_alert.rule, "order_state") == 0) l->order_state_alerts++;
-        if (strcmp(ev->u.risk_alert.rule, "order_retries") == 0) l->retry_alerts++;
-    }
-    if (ev->type != TB_EV_ORDER_FILLED) return 0;
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 256;
-        l->fills = realloc(l->fills, l->cap * sizeof(*l->fills));
-        assert_non_null(l->fills);
-    }
-    const tb_order_filled *f = &ev->u.order_filled;
-    fill_rec *r = &l->fills[l->n++];
-    r->time = ev->timestamp;
-    memcpy(r->cid, f->client_order_id, sizeof(r->cid));
-    r->side = f->side;
-    r->qty = f->filled_quantity;
-    r->price = f->filled_price;
-    r->commission = f->commission;
-    return 0;
-}
-
 static void on_dead(const tb_dead_letter *dl, void *ctx)
 {
     (void)dl;
-    ((run_log *)ctx)->dead++;
+    (*(uint64_t *)ctx)++;
 }
 
-/* The bundled January BTCUSDT bars through the whole pipeline (a MARKET
- * trend strategy and a LIMIT breakout one, partial fills on), on the
- * simulator (p NULL) or the asynchronous wrapper, with the fault spec. */
+/* The two-strategy backtest (tb_test_runs.h) on the simulator (p NULL) or
+ * the asynchronous wrapper, with the fault spec; *dead counts dead letters. */
 static void run(ax_params *p, const char *faults, const char *participation,
-                tb_backtest_result *res, run_log *l)
+                tb_backtest_result *res, tbt_fill_log *l, uint64_t *dead)
 {
-    char part[64];
-    snprintf(part, sizeof(part), "exchange.max_volume_participation=%s", participation);
-    const char *sets[] = {"backtest.initial_cash=100000",
-                          "symbol.BTCUSDT.tick_size=0.01",
-                          "symbol.BTCUSDT.step_size=0.00001",
-                          part,
-                          "strategy.trend.type=sma_cross",
-                          "strategy.trend.symbol=BTCUSDT",
-                          "strategy.trend.fast=5",
-                          "strategy.trend.slow=20",
-                          "strategy.trend.quantity=0.05",
-                          "strategy.trend.allow_short=true",
-                          "strategy.bb.type=bollinger_breakout",
-                          "strategy.bb.symbol=BTCUSDT",
-                          "strategy.bb.period=20",
-                          "strategy.bb.k=2",
-                          "strategy.bb.quantity=0.02",
-                          "strategy.bb.order_type=LIMIT",
-                          "strategy.bb.limit_offset_bps=5"};
     char err[300] = "", path[512];
     tb_config cfg;
     tb_config_init(&cfg);
@@ -302,10 +246,7 @@ static void run(ax_params *p, const char *faults, const char *participation,
         cfg.nextra_exchanges = 1;
         if (tb_config_set(&cfg, "exchange.type=async", err, sizeof(err)) != 0) fail_msg("%s", err);
     }
-    for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
-        if (tb_config_set(&cfg, sets[i], err, sizeof(err)) != 0) fail_msg("%s", err);
-    snprintf(path, sizeof(path), "%s/data/BTCUSDT-1m-2024-01.csv", TB_SOURCE_DIR);
-    tb_config_add_data(&cfg, path);
+    tbt_config_two_strategies(&cfg, participation, path, sizeof(path));
     if (tb_config_build(&cfg, err, sizeof(err)) != 0) fail_msg("%s", err);
     if (faults) {
         if (tb_sim_faults_parse(faults, &cfg.exchange.faults, err, sizeof(err)) != 0)
@@ -316,58 +257,15 @@ static void run(ax_params *p, const char *faults, const char *participation,
     tb_pipeline_options po;
     memset(&po, 0, sizeof(po));
     po.on_dead_letter = on_dead;
-    po.on_dead_letter_ctx = l;
+    po.on_dead_letter_ctx = dead;
     tb_pipeline *pl;
     if (tb_pipeline_create(&cfg, &po, &pl, err, sizeof(err)) != 0) fail_msg("%s", err);
-    assert_true(tb_bus_subscribe(tb_pipeline_bus(pl), TB_BUS_ALL, record, l) >= 0);
-    tb_md_config mc;
-    tb_md_config_init(&mc);
-    tb_md_reader *rd;
-    if (tb_md_reader_open(path, &mc, &rd, err, sizeof(err)) != 0) fail_msg("%s", err);
-    tb_market_data bar;
-    int rc;
-    while ((rc = tb_md_reader_next(rd, &bar, err, sizeof(err))) == 0)
-        assert_int_equal(tb_pipeline_push_bar(pl, &bar), 0);
-    assert_int_equal(rc, TB_EEOF);
-    tb_md_reader_close(rd);
-    assert_int_equal(tb_pipeline_settle(pl), 0);
+    assert_true(tb_bus_subscribe(tb_pipeline_bus(pl), TB_BUS_ALL, tbt_record_fills, l) >= 0);
+    tbt_push_csv(pl, path, 1);
     assert_int_equal(tb_pipeline_result(pl, res), 0);
     if (p) p->log->stats = tb_sim_exchange_get_stats(p->log->inner);
     tb_pipeline_destroy(pl);
     tb_config_free(&cfg);
-}
-
-static int cmp_fill(const void *a, const void *b)
-{
-    const fill_rec *x = a, *y = b;
-    if (x->time != y->time) return x->time < y->time ? -1 : 1;
-    return strcmp(x->cid, y->cid);
-}
-
-/* The same fills, each bar's in the order of their client ids: an order
- * that waited for its replaced one's cancel reaches the exchange after
- * another strategy's of the same bar, as it would live. Without a volume
- * cap an order fills at most once per bar, so (time, id) orders them fully. */
-static void assert_same_trading(const tb_backtest_result *a, run_log *la,
-                                const tb_backtest_result *b, run_log *lb)
-{
-    assert_true(la->n > 50);
-    qsort(la->fills, la->n, sizeof(fill_rec), cmp_fill);
-    qsort(lb->fills, lb->n, sizeof(fill_rec), cmp_fill);
-    for (size_t i = 0; i < la->n && i < lb->n; i++) {
-        const fill_rec *x = &la->fills[i], *y = &lb->fills[i];
-        if (x->time != y->time || x->side != y->side || x->qty != y->qty || x->price != y->price ||
-            x->commission != y->commission || strcmp(x->cid, y->cid))
-            fail_msg("fill %zu of %zu/%zu differs: %s at %lld vs %s at %lld", i, la->n, lb->n,
-                     x->cid, (long long)x->time, y->cid, (long long)y->time);
-    }
-    assert_int_equal(la->n, lb->n);
-    assert_int_equal(a->orders, b->orders);
-    assert_int_equal(a->fills, b->fills);
-    assert_int_equal(a->rejected, b->rejected);
-    assert_int_equal(a->realized_pnl, b->realized_pnl);
-    assert_int_equal(a->unrealized_pnl, b->unrealized_pnl);
-    assert_int_equal(a->fees, b->fees);
 }
 
 static void
@@ -375,22 +273,23 @@ test_async_adapter_at_latency_zero_trades_exactly_as_the_synchronous_simulator(v
 {
     (void)state;
     tb_backtest_result a, b;
-    run_log la = {0}, lb = {0};
+    tbt_fill_log la = {0}, lb = {0};
+    uint64_t deada = 0, deadb = 0;
     ax_log log;
     memset(&log, 0, sizeof(log));
     ax_params p = {0, &log};
-    run(NULL, NULL, "0", &a, &la);
-    run(&p, NULL, "0", &b, &lb);
+    run(NULL, NULL, "0", &a, &la, &deada);
+    run(&p, NULL, "0", &b, &lb, &deadb);
     /* Every call really went the asynchronous way, results came back once each. */
     assert_true(log.in_progress > 50);
     assert_int_equal(log.results, log.in_progress);
-    assert_same_trading(&a, &la, &b, &lb);
+    tbt_assert_same_trading(&a, &la, &b, &lb, 1);
     assert_int_equal(lb.order_state_alerts, 0);
-    assert_int_equal(lb.dead, 0);
+    assert_int_equal(deadb, 0);
     tb_backtest_result_free(&a);
     tb_backtest_result_free(&b);
-    free(la.fills);
-    free(lb.fills);
+    tbt_fill_log_free(&la);
+    tbt_fill_log_free(&lb);
 }
 
 /* Timeouts, lost acks, 5xx and 429s behind the asynchronous port: every
@@ -400,24 +299,25 @@ static void test_async_adapter_under_faults_trades_exactly_as_without_faults(voi
 {
     (void)state;
     tb_backtest_result a, b;
-    run_log la = {0}, lb = {0};
+    tbt_fill_log la = {0}, lb = {0};
+    uint64_t deada = 0, deadb = 0;
     ax_log log;
     memset(&log, 0, sizeof(log));
     ax_params p = {0, &log};
-    run(NULL, NULL, "0", &a, &la);
-    run(&p, "timeout:0.1,server_error:0.05,rate_limit:0.05,lost_ack:0.05", "0", &b, &lb);
+    run(NULL, NULL, "0", &a, &la, &deada);
+    run(&p, "timeout:0.1,server_error:0.05,rate_limit:0.05,lost_ack:0.05", "0", &b, &lb, &deadb);
     tb_sim_exchange_stats xs = log.stats;
     assert_true(xs.faults[TB_SIM_FAULT_TIMEOUT] > 0);
     assert_true(xs.faults[TB_SIM_FAULT_LOST_ACK] > 0);
     assert_true(xs.faults[TB_SIM_FAULT_RATE_LIMIT] > 0);
     assert_int_equal(log.results, log.in_progress);
-    assert_same_trading(&a, &la, &b, &lb);
+    tbt_assert_same_trading(&a, &la, &b, &lb, 1);
     assert_int_equal(lb.retry_alerts, 0);
-    assert_int_equal(lb.dead, 0);
+    assert_int_equal(deadb, 0);
     tb_backtest_result_free(&a);
     tb_backtest_result_free(&b);
-    free(la.fills);
-    free(lb.fills);
+    tbt_fill_log_free(&la);
+    tbt_fill_log_free(&lb);
 }
 
 /* Replies slower than a bar: orders still end once each, no state the
@@ -426,18 +326,19 @@ static void test_async_adapter_slower_than_a_bar_keeps_every_order_consistent(vo
 {
     (void)state;
     tb_backtest_result b;
-    run_log lb = {0};
+    tbt_fill_log lb = {0};
+    uint64_t deadb = 0;
     ax_log log;
     memset(&log, 0, sizeof(log));
     ax_params p = {INT64_C(90000000000), &log}; /* 90 s: a reply after the next bar */
-    run(&p, "timeout:0.1,lost_ack:0.05", "0.002", &b, &lb);
+    run(&p, "timeout:0.1,lost_ack:0.05", "0.002", &b, &lb, &deadb);
     assert_int_equal(log.results, log.in_progress);
     assert_true(b.orders > 20);
     assert_true(lb.n > 20);
     assert_int_equal(lb.order_state_alerts, 0);
-    assert_int_equal(lb.dead, 0);
+    assert_int_equal(deadb, 0);
     tb_backtest_result_free(&b);
-    free(lb.fills);
+    tbt_fill_log_free(&lb);
 }
 
 /* ---- one order, step by step -------------------------------------------- */
@@ -455,7 +356,7 @@ typedef struct {
     tb_event last_bar;
 } fixture;
 
-static int setup(void **state)
+static int setup_with(void **state, int max_attempts)
 {
     fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
@@ -478,10 +379,22 @@ static int setup(void **state)
     tb_order_manager_config_init(&oc);
     oc.exchange = &f->x->base;
     oc.loop = f->loop;
+    oc.max_attempts = max_attempts;
     assert_int_equal(tb_order_manager_create(f->bus, &oc, &f->om), 0);
     assert_true(tb_bus_subscribe(f->bus, TB_BUS_ALL, tbt_record, &f->rec) >= 0);
     *state = f;
     return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_with(state, 0);
+}
+
+/* Two attempts: a send and one look-up, then the order is given up. */
+static int setup_two_attempts(void **state)
+{
+    return setup_with(state, 2);
 }
 
 static int teardown(void **state)
@@ -585,6 +498,33 @@ static void test_cancel_asked_while_the_submit_awaits_its_reply_is_sent_after_it
     assert_int_equal(tb_order_manager_open_orders(f->om), 0);
 }
 
+/* The send reached the book but its reply was lost, and the look-up timed
+ * out: the order is given up and canceled by id. The cancel's answer comes
+ * later; its news (CANCELED) is expected, not an illegal move. */
+static void test_order_given_up_with_its_cancel_in_flight_takes_the_cancel_quietly(void **state)
+{
+    fixture *f = *state;
+    tb_sim_fault script[] = {TB_SIM_FAULT_LOST_ACK, TB_SIM_FAULT_TIMEOUT, TB_SIM_FAULT_NONE};
+    assert_int_equal(tb_sim_exchange_script_faults(f->x->inner, script, 3), 0);
+    publish_bar(f, 0, "100");
+    publish_limit_buy(f, "1", "90");
+    char cid[TB_ORDER_ID_LEN];
+    snprintf(cid, sizeof(cid), "%s", created_cid(f));
+    /* Run the clock on until every reply came. */
+    for (int i = 0; i < 20 && tb_loop_timers(f->loop); i++)
+        tb_loop_advance(f->loop, tb_loop_now(f->loop) + 10 * SEC);
+    assert_int_equal(tb_loop_timers(f->loop), 0);
+    assert_int_equal(tbt_count(&f->rec, TB_EV_ORDER_REJECTED), 1);
+    const tb_event *rej = tbt_nth(&f->rec, TB_EV_ORDER_REJECTED, 0);
+    assert_non_null(strstr(rej->u.order_rejected.text, "cancel sent to the exchange"));
+    /* The cancel reached the exchange: nothing of ours is left on the book. */
+    assert_int_equal(tb_sim_exchange_open_orders(f->x->inner), 0);
+    for (size_t i = 0; i < tbt_count(&f->rec, TB_EV_RISK_ALERT); i++)
+        assert_string_not_equal(tbt_nth(&f->rec, TB_EV_RISK_ALERT, i)->u.risk_alert.rule,
+                                "order_state");
+    assert_int_equal(tb_order_manager_get_stats(f->om).bad_responses, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -596,6 +536,9 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_cancel_asked_while_the_submit_awaits_its_reply_is_sent_after_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_order_given_up_with_its_cancel_in_flight_takes_the_cancel_quietly,
+            setup_two_attempts, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

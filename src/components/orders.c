@@ -84,6 +84,10 @@ typedef struct {
 typedef struct {
     char client_order_id[TB_ORDER_ID_LEN];
     tb_order_status status;
+    /* Given up while its cancel was on its way to an asynchronous exchange:
+     * that cancel's news (the ack of the last send, then CANCELED) is ours
+     * and expected, not an illegal move. */
+    int cancel_in_flight;
 } finished;
 
 /* One order's (or cancel's) retry bookkeeping. */
@@ -270,6 +274,7 @@ static void retire(tb_order_manager *om, order *o)
     finished *f = &om->recent[om->nrecent++ % RECENT];
     memcpy(f->client_order_id, o->client_order_id, sizeof(f->client_order_id));
     f->status = o->status;
+    f->cancel_in_flight = 0;
     size_t i = (size_t)(o - om->orders);
     memmove(o, o + 1, (om->norders - i - 1) * sizeof(*o));
     om->norders--;
@@ -783,6 +788,7 @@ static int abandon(tb_order_manager *om, const char *cid, const tb_event *req, i
     order *o = find(om, cid);
     if (!o || o->status != TB_ORDER_PENDING) return 0;
     const char *note = "";
+    int in_flight = 0; /* the cancel's answer comes later */
     if (o->in_doubt) {
         /* The last send may have reached the book: cancel it by id, or a
          * REJECTED order could fill behind our back (an untracked position). */
@@ -793,7 +799,7 @@ static int abandon(tb_order_manager *om, const char *cid, const tb_event *req, i
         o->abandoning = 0;
         if (rc == 0 || o->abandon_canceled)
             note = "; canceled on the exchange";
-        else if (rc == TB_EINPROGRESS)
+        else if ((in_flight = rc == TB_EINPROGRESS) != 0)
             note = "; cancel sent to the exchange";
         else if (rc != TB_ENOTFOUND)
             note = "; MAY BE LIVE on the exchange";
@@ -805,6 +811,7 @@ static int abandon(tb_order_manager *om, const char *cid, const tb_event *req, i
     int rc2 = publish_retry_alert(om, cid, o->strategy_id, o->symbol, req->event_id,
                                   o->correlation_id, now, text);
     retire(om, o);
+    if (in_flight) om->recent[(om->nrecent - 1) % RECENT].cancel_in_flight = 1;
     return rc ? rc : rc2;
 }
 
@@ -912,6 +919,24 @@ static int withdraw(tb_order_manager *om, const op_state *st, int64_t now)
 
 static int start_cancel(tb_order_manager *om, const char *cid, int64_t now, tb_cancel_cause cause);
 
+/* Looks cid up, or takes *res (then cleared) as the answer of the look-up
+ * it resumes. The call's code, or AWAITING when the answer comes later. */
+static int look_up(tb_order_manager *om, const char *cid, int64_t now,
+                   const tb_exchange_result **res, tb_exchange_order_info *info,
+                   tb_exchange_error *xe)
+{
+    if (*res) {
+        *xe = (*res)->xerr;
+        *info = (*res)->info;
+        int rc = (*res)->rc;
+        *res = NULL;
+        return rc;
+    }
+    om->stats.queries++;
+    int rc = tb_exchange_query(om->cfg.exchange, cid, now, info, xe);
+    return rc == TB_EINPROGRESS ? AWAITING : rc;
+}
+
 /* Sends the order until the exchange answers, a look-up finds it, the
  * retries run out (see orders.h) — or a wait is due: WAITING, or the
  * asynchronous exchange's result: AWAITING. res, if any, is the result of
@@ -941,16 +966,7 @@ static int submit_run(tb_order_manager *om, op_state *st, const tb_exchange_resu
         if (st->look_up) {
             tb_exchange_order_info info;
             op = "look-up";
-            if (res) {
-                rc = res->rc;
-                xe = res->xerr;
-                info = res->info;
-                res = NULL;
-            } else {
-                om->stats.queries++;
-                rc = tb_exchange_query(om->cfg.exchange, cid, now, &info, &xe);
-                if (rc == TB_EINPROGRESS) return AWAITING;
-            }
+            if ((rc = look_up(om, cid, now, &res, &info, &xe)) == AWAITING) return AWAITING;
             if (rc == 0) {
                 om->stats.recovered++;
                 rc = adopt(om, cid, &info, now);
@@ -1205,6 +1221,17 @@ static int on_fill(tb_order_manager *om, order *o, const tb_exchange_response *r
     return rc;
 }
 
+/* The finished order cid, newest first; NULL if it is not among them. */
+static const finished *recent_find(const tb_order_manager *om, const char *cid)
+{
+    size_t n = om->nrecent < RECENT ? om->nrecent : RECENT;
+    for (size_t i = 0; i < n; i++) {
+        const finished *f = &om->recent[(om->nrecent - 1 - i) % RECENT];
+        if (strcmp(f->client_order_id, cid) == 0) return f;
+    }
+    return NULL;
+}
+
 int tb_order_manager_process_exchange_response(tb_order_manager *om, const tb_exchange_response *r)
 {
     if (!tb__valid_str(r->client_order_id, sizeof(r->client_order_id)))
@@ -1215,6 +1242,10 @@ int tb_order_manager_process_exchange_response(tb_order_manager *om, const tb_ex
         /* A finished order can take no more responses: that is an illegal
          * transition, not an unknown order. */
         tb_order_status st;
+        const finished *f = recent_find(om, r->client_order_id);
+        if (f && f->cancel_in_flight &&
+            (r->kind == TB_XR_CANCELED || r->kind == TB_XR_ACCEPTED || r->kind == TB_XR_EXPIRED))
+            return 0; /* the news of the cancel abandon() sent (a fill is not: it is refused) */
         if (tb_order_manager_status(om, r->client_order_id, &st) == 0)
             return fail(om, TB_ESTATE, "%s for %s refused: the order is already %s",
                         kind_name(r->kind), r->client_order_id, tb_order_status_name(st));
@@ -1336,16 +1367,7 @@ static int cancel_run(tb_order_manager *om, op_state *st, const tb_exchange_resu
         if (st->look_up) {
             tb_exchange_order_info info;
             op = "look-up";
-            if (res) {
-                rc = res->rc;
-                xe = res->xerr;
-                info = res->info;
-                res = NULL;
-            } else {
-                om->stats.queries++;
-                rc = tb_exchange_query(om->cfg.exchange, cid, t, &info, &xe);
-                if (rc == TB_EINPROGRESS) return AWAITING;
-            }
+            if ((rc = look_up(om, cid, t, &res, &info, &xe)) == AWAITING) return AWAITING;
             if (rc == 0 &&
                 (info.status == TB_ORDER_NEW || info.status == TB_ORDER_PARTIALLY_FILLED)) {
                 st->look_up = 0; /* still open: the cancel did not get there */
@@ -1749,15 +1771,10 @@ int tb_order_manager_status(const tb_order_manager *om, const char *cid, tb_orde
         *out = o->status;
         return 0;
     }
-    size_t n = om->nrecent < RECENT ? om->nrecent : RECENT;
-    for (size_t i = 0; i < n; i++) {
-        const finished *f = &om->recent[(om->nrecent - 1 - i) % RECENT];
-        if (strcmp(f->client_order_id, cid) == 0) {
-            *out = f->status;
-            return 0;
-        }
-    }
-    return TB_ENOTFOUND;
+    const finished *f = recent_find(om, cid);
+    if (!f) return TB_ENOTFOUND;
+    *out = f->status;
+    return 0;
 }
 
 size_t tb_order_manager_open_orders(const tb_order_manager *om)
