@@ -246,6 +246,35 @@ static void test_metrics_escapes_label_values(void **state)
     tb_metrics_destroy(m);
 }
 
+/* A live run's exchange gauges: absent until set; then the streams by
+ * state, the age of the last message (computed at the scrape), REST
+ * latency, order round trip and weight; unknown values are left out. */
+static void test_metrics_show_a_live_runs_exchange_gauges(void **state)
+{
+    (void)state;
+    tb_metrics *m;
+    assert_int_equal(tb_metrics_create(&m), 0);
+    assert_int_equal(tb_metrics_set_role(m, "live"), 0);
+    char *t = render(m);
+    assert_null(strstr(t, "tradebus_market_streams"));
+    free(t);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    tb_metrics_exchange x = {2, 1, (double)ts.tv_sec - 30, 0.012, -1, 37, -1};
+    tb_metrics_set_exchange(m, &x);
+    t = render(m);
+    assert_has(t, "tradebus_market_streams{role=\"live\",state=\"connected\"} 1");
+    assert_has(t, "tradebus_market_streams{role=\"live\",state=\"wanted\"} 2");
+    assert_has(t, "tradebus_market_last_message_age_seconds{role=\"live\"} 3");
+    assert_has(t, "tradebus_rest_latency_seconds{role=\"live\"} 0.012");
+    assert_has(t, "tradebus_exchange_used_weight_1m{role=\"live\"} 37");
+    assert_null(strstr(t, "tradebus_order_round_trip_seconds"));
+    assert_null(strstr(t, "tradebus_user_stream_open"));
+    assert_int_equal(promtool_check_metrics(t), 0);
+    free(t);
+    tb_metrics_destroy(m);
+}
+
 /* A distributed process's stall: absent from a backtest's metrics; once
  * set, one series per awaited process, its age computed at the scrape; 0
  * when it ends. */
@@ -830,6 +859,7 @@ int main(void)
         cmocka_unit_test(test_metrics_server_config_is_checked),
         cmocka_unit_test(test_metrics_server_answers_405_to_every_other_method),
         cmocka_unit_test(test_alert_rules_pass_promtool),
+        cmocka_unit_test(test_metrics_show_a_live_runs_exchange_gauges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -185,6 +185,25 @@ static tb_event not_executed(tb_event_type type, const char *strategy, tb_side s
     return ev;
 }
 
+/* ---- warm-up ------------------------------------------------------------ */
+
+/* Bars opening before trade_from (a live run's history) move the strategy
+ * but publish nothing, and its target stays flat: the BUY it would have
+ * made on the third bar is not made, and it decides afresh afterwards. */
+static void test_warmup_bars_publish_no_signal(void **state)
+{
+    fixture *f = *state;
+    add_script(f, "s1", "2");
+    tb_signal_generator_set_trade_from(f->sg, 5 * TBT_MINUTE);
+    static const char *const closes[] = {"100", "101", "102", "103", "104", "105"};
+    publish_closes(f, closes, 6);
+    assert_int_equal(f->rec.n, 0);
+    assert_int_equal(tb_signal_generator_signals(f->sg), 0);
+    /* The BUY of bar 3 (minute 2) was dropped, the SELL of bar 5 (minute
+     * 4) would have sold what is not held: neither reached the bus. */
+    assert_int_equal(tb_signal_generator_muted(f->sg), 2);
+}
+
 /* ---- what a signal carries ---------------------------------------------- */
 
 static void test_scripted_strategy_buys_on_third_bar_and_sells_on_fifth(void **state)
@@ -699,6 +718,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_scripted_strategy_buys_on_third_bar_and_sells_on_fifth),
+        T(test_warmup_bars_publish_no_signal),
         T(test_signal_price_is_bar_close_and_timestamp_is_close_time),
         T(test_signal_is_caused_by_the_market_data_event),
         T(test_strategy_sees_only_bars_of_its_symbol),

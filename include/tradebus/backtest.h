@@ -111,6 +111,15 @@ TB_EXPORT int tb_pipeline_push_bar(tb_pipeline *p, const tb_market_data *bar);
 /* The end of the data: on a simulated clock every timer still pending fires
  * (a retry after the last bar is still made). Returns 0. */
 TB_EXPORT int tb_pipeline_settle(tb_pipeline *p);
+/* Bars opening before t are warm-up (tb_signal_generator_set_trade_from):
+ * they go through the whole pipeline but no signal, hence no order, comes
+ * from them. No-op without a Signal Generator. */
+TB_EXPORT void tb_pipeline_set_trade_from(tb_pipeline *p, int64_t t);
+/* Decisions dropped on warm-up bars (0 without a Signal Generator). */
+TB_EXPORT uint64_t tb_pipeline_muted(const tb_pipeline *p);
+/* The exchange adapter (borrowed; NULL without an ORDERS role), e.g. for
+ * tb_binance_status_get(). */
+TB_EXPORT tb_exchange *tb_pipeline_exchange(tb_pipeline *p);
 /* The pipeline's loop (borrowed): its clock and timers. */
 TB_EXPORT tb_loop *tb_pipeline_loop(tb_pipeline *p);
 /* The bus (borrowed), e.g. to subscribe extra observers before pushing. */

@@ -37,6 +37,12 @@
  *               report = true|false [true] (report.html; needs the event log)
  *   [journal]   path (none: no journal), sync = full|normal|off [normal],
  *               commit_every (bars per transaction) [1000]
+ *   [live]      (tradebus live, docs/live.md) interval [1m]: the kline
+ *               interval of every symbol; warmup_bars [from the
+ *               strategies' periods; 0 = none]; cancel_on_exit = true|false [true];
+ *               stream_url, rest_url [by [exchange] mode: Binance's
+ *               production or testnet]: the market streams' and the REST
+ *               API's base URL (ws://, wss://; http://, https://)
  *   [symbol.SYM]   tick_size, step_size, min_notional: declaring any symbol
  *                  makes the exchange refuse undeclared ones
  *   [strategy.ID]  type (required: a built-in, a registered extra type, or
@@ -154,6 +160,14 @@ typedef struct tb_config {
     long journal_commit_every;
     tb_strategy_config *strategies;
     size_t nstrategies;
+    /* Set before tb_config_build() by a live runner: its bars come from the
+     * exchange, so [backtest] data is not required. */
+    int live;
+    /* [live] (docs/live.md). Strings owned; NULL = the default. */
+    char *live_interval;     /* interval [1m] */
+    long live_warmup_bars;   /* warmup_bars [-1 = from the strategies; 0 = none] */
+    int live_cancel_on_exit; /* cancel_on_exit [true] */
+    char *live_stream_url, *live_rest_url;
     int built; /* tb_config_build() ran: entries are interpreted once */
     /* Strategy types the program adds to the built-ins (borrowed). Set them
      * before tb_config_build() so `type = NAME` is accepted and the params

@@ -91,6 +91,23 @@ TB_EXPORT void tb_metrics_set_trading_state(tb_metrics *m, tb_trading_state s);
  * Copied (up to 639 bytes). Any thread; cheap (a lock, no allocation). */
 TB_EXPORT void tb_metrics_set_stall(tb_metrics *m, const char *awaited, double since);
 
+/* A live run's connection to its exchange (tradebus live), for the
+ * gauges tradebus_market_streams{state}, tradebus_market_last_message_age_seconds,
+ * tradebus_rest_latency_seconds, tradebus_order_round_trip_seconds,
+ * tradebus_exchange_used_weight_1m and tradebus_user_stream_open. */
+typedef struct {
+    int streams, streams_connected; /* market streams wanted, and open now */
+    double last_message_at;         /* wall clock (Unix s) of the last market message; 0 = none */
+    double rest_latency_s;          /* the last REST round trip; < 0 = unknown */
+    double order_rtt_s;             /* the last order request's round trip; < 0 = unknown */
+    int64_t used_weight_1m;         /* X-MBX-USED-WEIGHT-1M last seen; < 0 = unknown */
+    int user_stream_open;           /* 1 or 0; < 0 = no user stream (paper mode) */
+} tb_metrics_exchange;
+
+/* Sets the live exchange gauges (copied; the message age is computed at
+ * each scrape). Once called, every render has them. Any thread; cheap. */
+TB_EXPORT void tb_metrics_set_exchange(tb_metrics *m, const tb_metrics_exchange *x);
+
 /* Publishes a snapshot: r (may be NULL; copied, positions included), bus
  * counters and dead letters (bus may be NULL) and the live counters.
  * Blocks while a scrape is being rendered. 0, TB_ENOMEM (the previous

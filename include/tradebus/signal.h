@@ -74,6 +74,13 @@ TB_EXPORT uint64_t tb_signal_generator_signals(const tb_signal_generator *sg);
  * (the Risk Manager's, which has already seen the bar). fn NULL = none. */
 TB_EXPORT void tb_signal_generator_set_equity(tb_signal_generator *sg,
                                               tb_decimal (*fn)(const void *ctx), const void *ctx);
+/* Bars opening before t (ns) are warm-up: every strategy sees them (its
+ * indicators move) but no decision on them is published and the target
+ * position stays; 0 (the default) = none. A live run sets it to the open
+ * time of its first bar after the history it loaded. */
+TB_EXPORT void tb_signal_generator_set_trade_from(tb_signal_generator *sg, int64_t t);
+/* BUY/SELL decisions dropped on warm-up bars so far. */
+TB_EXPORT uint64_t tb_signal_generator_muted(const tb_signal_generator *sg);
 /* Entries sizing rounded to nothing (below the step or min_notional). */
 TB_EXPORT uint64_t tb_signal_generator_size_too_small(const tb_signal_generator *sg);
 

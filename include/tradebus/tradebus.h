@@ -16,6 +16,7 @@
 #include "indicators.h"
 #include "journal.h"
 #include "legacy.h"
+#include "live.h"
 #include "loop.h"
 #include "marketdata.h"
 #include "metrics.h"

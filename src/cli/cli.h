@@ -67,6 +67,13 @@ typedef int (*cli_extra_opt)(const char *opt, const char *val, void *ctx);
  * prints help_text). r->cfg must be freed with tb_config_free(). */
 int cli_parse_run(int argc, char **argv, cli_run *r, const char *help_text, cli_extra_opt extra,
                   void *ctx);
+/* The same for a live run (tradebus live): the config's bars come from the
+ * exchange, so no [backtest] data is required. */
+int cli_parse_live_run(int argc, char **argv, cli_run *r, const char *help_text,
+                       cli_extra_opt extra, void *ctx);
+/* tradebus live (cmd_live.c). */
+int cmd_live(int argc, char **argv);
+extern const char *const cli_live_help;
 /* The exit code for a library error of a run (2 config, 3 data, 1 else). */
 int cli_exit_for(int rc, const char *err, const char *out);
 /* Progress line on stderr (only when it is a terminal). */
@@ -76,6 +83,9 @@ void cli_warn(const char *msg, void *ctx);
 /* Prints the backtest summary and the files of cfg's outputs written to out
  * (NULL: none). */
 void cli_print_summary(const tb_backtest_result *r, const tb_config *cfg, const char *out);
+/* The same under "tradebus COMMAND" (live). */
+void cli_print_run_summary(const char *command, const tb_backtest_result *r, const tb_config *cfg,
+                           const char *out);
 
 int cmd_backtest(int argc, char **argv);
 int cmd_indicators(int argc, char **argv);

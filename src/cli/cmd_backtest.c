@@ -272,6 +272,12 @@ static void warn_if_nothing_traded(const tb_backtest_result *r)
 
 void cli_print_summary(const tb_backtest_result *r, const tb_config *cfg, const char *out)
 {
+    cli_print_run_summary("backtest", r, cfg, out);
+}
+
+void cli_print_run_summary(const char *command, const tb_backtest_result *r, const tb_config *cfg,
+                           const char *out)
+{
     char a[TB_DECIMAL_STRLEN], b[TB_DECIMAL_STRLEN], c[TB_DECIMAL_STRLEN], d[TB_DECIMAL_STRLEN],
         e[TB_DECIMAL_STRLEN], f[TB_DECIMAL_STRLEN], g[TB_DECIMAL_STRLEN], h[TB_DECIMAL_STRLEN];
     tb_dec_format(r->realized_pnl, a, sizeof(a));
@@ -295,7 +301,7 @@ void cli_print_summary(const tb_backtest_result *r, const tb_config *cfg, const 
     const tb_monitor_tally *t = &r->tally;
     char why[256];
     format_rejections(t, why, sizeof(why));
-    cli_printf("tradebus backtest\n");
+    cli_printf("tradebus %s\n", command);
     cli_printf("  bars           %llu (bad rows skipped: %llu)\n", (unsigned long long)r->bars,
                (unsigned long long)r->bad_rows);
     cli_printf("  signals        %llu", (unsigned long long)r->signals);
@@ -420,8 +426,23 @@ static int apply_args_file(tb_config *cfg, const char *path, char *err, size_t e
     return rc;
 }
 
+static int parse_run(int argc, char **argv, cli_run *r, const char *help_text, cli_extra_opt extra,
+                     void *ctx, int live);
+
 int cli_parse_run(int argc, char **argv, cli_run *r, const char *help_text, cli_extra_opt extra,
                   void *ctx)
+{
+    return parse_run(argc, argv, r, help_text, extra, ctx, 0);
+}
+
+int cli_parse_live_run(int argc, char **argv, cli_run *r, const char *help_text,
+                       cli_extra_opt extra, void *ctx)
+{
+    return parse_run(argc, argv, r, help_text, extra, ctx, 1);
+}
+
+static int parse_run(int argc, char **argv, cli_run *r, const char *help_text, cli_extra_opt extra,
+                     void *ctx, int live)
 {
     char err[512] = "";
     int rc;
@@ -486,6 +507,7 @@ int cli_parse_run(int argc, char **argv, cli_run *r, const char *help_text, cli_
             i++;
         }
     }
+    r->cfg.live = live;
     if ((rc = tb_config_build(&r->cfg, err, sizeof(err))) != 0) goto fail;
     return -1;
 fail:

@@ -55,6 +55,8 @@ struct tb_signal_generator {
     int sub_md, sub_rej, sub_cancel, sub_fill;
     tb_decimal (*equity)(const void *ctx);
     const void *equity_ctx;
+    int64_t trade_from; /* bars opening before it decide nothing (warm-up) */
+    uint64_t muted;     /* decisions dropped for that */
 };
 
 /* An entry's size from equity at the decision's close: size_pct % of it,
@@ -381,6 +383,14 @@ int tb_signal_generator_process_market_data(tb_signal_generator *sg, const tb_ev
             continue;
         }
         in->last_bar_id = md->event_id;
+        /* A warm-up bar (history loaded before a live run began) moves the
+         * indicators and nothing else: a decision on it would trade on a
+         * past the run never saw, and the target position stays as it is,
+         * so the strategy decides afresh on the first bar of the run. */
+        if (bar->open_time < sg->trade_from) {
+            if (d.signal != TB_SIGNAL_HOLD) sg->muted++;
+            continue;
+        }
         if (d.signal == TB_SIGNAL_HOLD && !in->emit_hold) continue;
 
         tb_event ev;
@@ -424,6 +434,16 @@ int tb_signal_generator_process_market_data(tb_signal_generator *sg, const tb_ev
             first_rc = rc;
     }
     return first_rc;
+}
+
+void tb_signal_generator_set_trade_from(tb_signal_generator *sg, int64_t t)
+{
+    sg->trade_from = t;
+}
+
+uint64_t tb_signal_generator_muted(const tb_signal_generator *sg)
+{
+    return sg->muted;
 }
 
 uint64_t tb_signal_generator_signals(const tb_signal_generator *sg)

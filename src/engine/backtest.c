@@ -314,6 +314,21 @@ int tb_pipeline_settle(tb_pipeline *p)
     return 0;
 }
 
+void tb_pipeline_set_trade_from(tb_pipeline *p, int64_t t)
+{
+    if (p->signals) tb_signal_generator_set_trade_from(p->signals, t);
+}
+
+uint64_t tb_pipeline_muted(const tb_pipeline *p)
+{
+    return p->signals ? tb_signal_generator_muted(p->signals) : 0;
+}
+
+tb_exchange *tb_pipeline_exchange(tb_pipeline *p)
+{
+    return p->exchange;
+}
+
 tb_loop *tb_pipeline_loop(tb_pipeline *p)
 {
     return p->loop;
@@ -660,35 +675,48 @@ static int retitle_report(tb__outset *os, const char *dir, char *err, size_t err
     return rc;
 }
 
-/* summary.json (and report.html, read back from the staged files), then
- * every file published at once. */
-static int write_outputs(tb__outset *os, const tb_config *cfg, const tb_backtest_options *opt,
-                         run_stop *stop, const tb_backtest_result *res, char *err, size_t errlen)
+int tb__run_stage_outputs(tb__outset *os, const tb_config *cfg, const char *out_dir, int report,
+                          const tb_backtest_result *res, char *err, size_t errlen)
 {
     FILE *s = tb__outset_open(os, "summary.json", err, errlen);
     if (!s) return TB_EIO;
     int rc = tb_backtest_write_summary(res, s);
     if (rc) {
-        tb__errf(err, errlen, "%s/summary.json: write failed: %s", opt->out_dir, strerror(errno));
+        tb__errf(err, errlen, "%s/summary.json: write failed: %s", out_dir, strerror(errno));
         return rc;
     }
     /* The report reads the staged files back: complete first. */
     if ((rc = tb__outset_close(os, err, errlen)) != 0) return rc;
-    if (opt->report && cfg->event_log) {
+    if (report && cfg->event_log) {
         char why[512];
         rc = tb_report_write(tb__outset_staging(os), why, sizeof(why));
         if (!rc) rc = tb__outset_adopt(os, "report.html");
         if (rc) {
             /* The user knows the folder by its name, not the staging one's. */
-            char *msg = replace_all(why, strlen(why), tb__outset_staging(os), opt->out_dir, NULL);
+            char *msg = replace_all(why, strlen(why), tb__outset_staging(os), out_dir, NULL);
             tb__errf(err, errlen, "report: %s", msg && msg[0] ? msg : tb_strerror(rc));
             free(msg);
             return rc;
         }
-        if ((rc = retitle_report(os, opt->out_dir, err, errlen)) != 0) return rc;
+        if ((rc = retitle_report(os, out_dir, err, errlen)) != 0) return rc;
     }
-    if (stop_level(stop, 1) >= 2) return canceled(err, errlen);
+    return 0;
+}
+
+int tb__run_publish(tb__outset *os, char *err, size_t errlen)
+{
     return tb__outset_commit(os, run_outputs, err, errlen);
+}
+
+/* summary.json (and report.html, read back from the staged files), then
+ * every file published at once. */
+static int write_outputs(tb__outset *os, const tb_config *cfg, const tb_backtest_options *opt,
+                         run_stop *stop, const tb_backtest_result *res, char *err, size_t errlen)
+{
+    int rc = tb__run_stage_outputs(os, cfg, opt->out_dir, opt->report, res, err, errlen);
+    if (rc) return rc;
+    if (stop_level(stop, 1) >= 2) return canceled(err, errlen);
+    return tb__run_publish(os, err, errlen);
 }
 
 /* 1 if paths a and b name the same file, existing or not: the same inode
@@ -710,7 +738,7 @@ static int same_file(const char *a, const char *b)
 
 /* The journal must not be one of the files the run writes into its folder:
  * publishing that file would replace the journal. */
-static int check_journal_path(const tb_config *cfg, const char *dir, char *err, size_t errlen)
+int tb__check_journal_path(const tb_config *cfg, const char *dir, char *err, size_t errlen)
 {
     if (!cfg->journal_path || !dir) return 0;
     for (size_t i = 0; run_outputs[i]; i++) {
@@ -765,7 +793,7 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
             tb_loop_destroy(loop);
             return rc;
         }
-        if ((rc = check_journal_path(cfg, dir, err, errlen)) != 0) goto done;
+        if ((rc = tb__check_journal_path(cfg, dir, err, errlen)) != 0) goto done;
         if (cfg->event_log && !(events = tb__outset_open(os, "events.jsonl", err, errlen))) {
             rc = TB_EIO;
             goto done;

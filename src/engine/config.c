@@ -846,6 +846,35 @@ static int build_entry(tb_config *cfg, strategy_ix *sx, tb_config_entry *e, int 
         }
         if (strcmp(k, "commit_every") == 0)
             return get_int(e, 1, 100000000, &cfg->journal_commit_every, err, errlen);
+    } else if (strcmp(s, "live") == 0) {
+        if (strcmp(k, "warmup_bars") == 0)
+            return get_int(e, 0, 100000, &cfg->live_warmup_bars, err, errlen);
+        if (strcmp(k, "cancel_on_exit") == 0)
+            return get_bool(e, &cfg->live_cancel_on_exit, err, errlen);
+        if (strcmp(k, "interval") == 0) {
+            static const char *const ok[] = {"1s", "1m", "3m", "5m",  "15m", "30m", "1h", "2h",
+                                             "4h", "6h", "8h", "12h", "1d",  "3d",  "1w"};
+            for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+                if (strcmp(e->value, ok[i]) == 0) {
+                    free(cfg->live_interval);
+                    return (cfg->live_interval = strdup(e->value)) ? 0 : TB_ENOMEM;
+                }
+            FAIL(e,
+                 "'%s' is not a Binance kline interval (1s, 1m, 3m, 5m, 15m, 30m, 1h, 2h, "
+                 "4h, 6h, 8h, 12h, 1d, 3d, 1w)",
+                 e->value);
+        }
+        if (strcmp(k, "stream_url") == 0 || strcmp(k, "rest_url") == 0) {
+            int ws = k[0] == 's';
+            const char *const *schemes = ws ? (const char *const[]){"ws://", "wss://"}
+                                            : (const char *const[]){"http://", "https://"};
+            if (strncmp(e->value, schemes[0], strlen(schemes[0])) != 0 &&
+                strncmp(e->value, schemes[1], strlen(schemes[1])) != 0)
+                FAIL(e, "'%s' must start with %s or %s", e->value, schemes[0], schemes[1]);
+            char **dst = ws ? &cfg->live_stream_url : &cfg->live_rest_url;
+            free(*dst);
+            return (*dst = strdup(e->value)) ? 0 : TB_ENOMEM;
+        }
     } else if (strcmp(s, "output") == 0) {
         if (strcmp(k, "event_log") == 0) return get_bool(e, &cfg->event_log, err, errlen);
         if (strcmp(k, "fills") == 0) return get_bool(e, &cfg->fills, err, errlen);
@@ -937,7 +966,7 @@ static int build_entry(tb_config *cfg, strategy_ix *sx, tb_config_entry *e, int 
         return 0;
     } else {
         FAIL(e, "unknown section (known: backtest, exchange, orders, risk, bus, output, "
-                "journal, symbol.SYM, strategy.ID)");
+                "journal, live, symbol.SYM, strategy.ID)");
     }
     FAIL(e, "unknown key");
 }
@@ -1075,6 +1104,8 @@ int tb_config_build(tb_config *cfg, char *err, size_t errlen)
     cfg->report = 1;
     cfg->journal_sync = 1; /* TB_JOURNAL_SYNC_NORMAL */
     cfg->journal_commit_every = 1000;
+    cfg->live_cancel_on_exit = 1;
+    cfg->live_warmup_bars = -1;
     int xrc = resolve_exchange(cfg, err, errlen);
     if (xrc) return xrc;
     /* The run's transport type first: the [bus] keys of its own are kept
@@ -1116,7 +1147,7 @@ int tb_config_build(tb_config *cfg, char *err, size_t errlen)
         int rc = check_order_keys(cfg, st, err, errlen);
         if (rc) return rc;
     }
-    if (cfg->ndata == 0) {
+    if (cfg->ndata == 0 && !cfg->live) {
         tb__errf(err, errlen,
                  "[backtest] data: no market data given (set it in the config or "
                  "pass --data FILE)");
@@ -1202,6 +1233,9 @@ void tb_config_free(tb_config *cfg)
     free(cfg->strategies);
     free(cfg->symbols);
     free(cfg->journal_path);
+    free(cfg->live_interval);
+    free(cfg->live_stream_url);
+    free(cfg->live_rest_url);
     free(cfg->api_key_spec);
     free(cfg->api_secret_spec);
     memset(cfg, 0, sizeof(*cfg));

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "tradebus/backtest.h"
+
 typedef struct tb__outset tb__outset;
 
 /* Creates dir and its missing parents, then the staging folder in it.
@@ -38,5 +40,18 @@ int tb__outset_commit(tb__outset *s, const char *const *stale, char *err, size_t
 /* Closes and removes every staged file and the staging folder, then frees.
  * After a commit it only frees. NULL: no-op. */
 void tb__outset_free(tb__outset *s);
+
+/* A run's outputs beside what the pipeline wrote as it went (backtest.c,
+ * shared by every runner): summary.json of res, then report.html built
+ * from the staged files when report and [output] event_log. 0 or TB_EIO
+ * (and the report's errors) with the file named as out_dir/NAME in err. */
+int tb__run_stage_outputs(tb__outset *os, const tb_config *cfg, const char *out_dir, int report,
+                          const tb_backtest_result *res, char *err, size_t errlen);
+/* Publishes the staged files (tb__outset_commit), removing those of an
+ * earlier run this one did not write. */
+int tb__run_publish(tb__outset *os, char *err, size_t errlen);
+/* The journal is not one of the run's output files in dir (0), else
+ * TB_ECONFIG with both paths in err. */
+int tb__check_journal_path(const tb_config *cfg, const char *dir, char *err, size_t errlen);
 
 #endif

@@ -85,6 +85,8 @@ typedef struct {
     int stall_known;
     char stall_for[STALL_LEN]; /* "" = not stalled */
     double stall_since;
+    int have_exchange; /* tb_metrics_set_exchange */
+    tb_metrics_exchange exchange;
 } snapshot;
 
 struct tb_metrics {
@@ -288,6 +290,15 @@ void tb_metrics_set_stall(tb_metrics *m, const char *awaited, double since)
     m->snap.stall_known = 1;
     snprintf(m->snap.stall_for, sizeof(m->snap.stall_for), "%s", awaited ? awaited : "");
     m->snap.stall_since = since;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void tb_metrics_set_exchange(tb_metrics *m, const tb_metrics_exchange *x)
+{
+    if (!m || !x) return;
+    pthread_mutex_lock(&m->lock);
+    m->snap.have_exchange = 1;
+    m->snap.exchange = *x;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -744,6 +755,43 @@ static void render_stall(out_buf *o, const snapshot *s)
     }
 }
 
+/* The age is the scrape's: a feed that went quiet shows it growing. */
+static void render_exchange(out_buf *o, const snapshot *s)
+{
+    const tb_metrics_exchange *x = &s->exchange;
+    family(o, "tradebus_market_streams", "gauge",
+           "Market data streams of a live run, by state (connected, wanted).");
+    const char *c[] = {"state", "connected", NULL}, *w[] = {"state", "wanted", NULL};
+    sample_u(o, "tradebus_market_streams", c,
+             (uint64_t)(x->streams_connected > 0 ? x->streams_connected : 0));
+    sample_u(o, "tradebus_market_streams", w, (uint64_t)(x->streams > 0 ? x->streams : 0));
+    if (x->last_message_at > 0) {
+        double age = wall_now() - x->last_message_at;
+        family(o, "tradebus_market_last_message_age_seconds", "gauge",
+               "Seconds since the last market data message arrived.");
+        sample_d(o, "tradebus_market_last_message_age_seconds", NULL, age < 0 ? 0 : age);
+    }
+    if (x->rest_latency_s >= 0) {
+        family(o, "tradebus_rest_latency_seconds", "gauge", "The exchange's last REST round trip.");
+        sample_d(o, "tradebus_rest_latency_seconds", NULL, x->rest_latency_s);
+    }
+    if (x->order_rtt_s >= 0) {
+        family(o, "tradebus_order_round_trip_seconds", "gauge",
+               "The last order request's round trip to the exchange.");
+        sample_d(o, "tradebus_order_round_trip_seconds", NULL, x->order_rtt_s);
+    }
+    if (x->used_weight_1m >= 0) {
+        family(o, "tradebus_exchange_used_weight_1m", "gauge",
+               "Request weight used in the current minute, as the exchange last reported it.");
+        sample_u(o, "tradebus_exchange_used_weight_1m", NULL, (uint64_t)x->used_weight_1m);
+    }
+    if (x->user_stream_open >= 0) {
+        family(o, "tradebus_user_stream_open", "gauge",
+               "1 while the exchange's user data stream (order updates) is subscribed.");
+        sample_u(o, "tradebus_user_stream_open", NULL, (uint64_t)x->user_stream_open);
+    }
+}
+
 static void render_locked(out_buf *o, const snapshot *s)
 {
     family(o, "tradebus_info", "gauge", "Constant 1; the version of this process.");
@@ -763,6 +811,7 @@ static void render_locked(out_buf *o, const snapshot *s)
         sample_d(o, "tradebus_last_market_data_timestamp_seconds", NULL, s->last_bar_at);
     }
     if (s->stall_known) render_stall(o, s);
+    if (s->have_exchange) render_exchange(o, s);
     if (s->have_bus) render_bus(o, s);
     render_live(o, s);
     if (s->have_result) render_result(o, s);

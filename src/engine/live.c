@@ -1,0 +1,467 @@
+/* The live runner (the contract is in include/tradebus/live.h). */
+#define _POSIX_C_SOURCE 200809L
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../core/errbuf.h"
+#include "../exchange/binance/bn_market.h"
+#include "journaled.h"
+#include "outset.h"
+#include "tradebus/binance.h"
+#include "tradebus/live.h"
+#include "tradebus/metrics.h"
+
+#define SECOND INT64_C(1000000000)
+
+/* How long the end waits for the exchange to confirm the cancels. */
+#define CANCEL_WAIT (15 * SECOND)
+
+typedef struct {
+    const tb_config *cfg;
+    const tb_live_options *opt;
+    const char *mode;
+    tb_loop *loop;
+    tb_pipeline *p;
+    tb__jrun *jr;
+    bn_market *feed;
+    tb_exchange *ex;
+    int binance;  /* ex is a Binance adapter (testnet, live) */
+    int ready;    /* the adapter's start-up succeeded (paper: at once) */
+    int stopping; /* a signal or *stop: no new bar */
+    int signals;
+    int waiting; /* the loop runs for a cancel-all to finish */
+    int rc;      /* the first error that ends the run */
+    char err[512];
+    tb_timer_id tick, deadline;
+    size_t canceled;
+    bn_market_status ms; /* the feed's, kept after it is closed */
+} run;
+
+static void note(run *r, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void note(run *r, int level, const char *fmt, ...)
+{
+    if (!r->opt->log) return;
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    r->opt->log(level, msg, r->opt->ctx);
+}
+
+/* Ends the run with rc (the first error wins) and the reason. */
+static void fail(run *r, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(run *r, int rc, const char *fmt, ...)
+{
+    if (!r->rc) {
+        r->rc = rc;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(r->err, sizeof(r->err), fmt, ap);
+        va_end(ap);
+    }
+    r->stopping = 1;
+    tb_loop_stop(r->loop);
+}
+
+const char *tb_live_mode(const tb_config *cfg)
+{
+    const char *m = tb_exchange_param(cfg, "mode");
+    return m && m[0] ? m : "paper";
+}
+
+/* The largest integer among a strategy's period-like params. */
+static long periods(const tb_strategy_config *sc)
+{
+    static const char *const keys[] = {"period", "slow", "fast", "window", "lookback", "length"};
+    long best = 0;
+    for (size_t i = 0; i < sc->nparams; i++) {
+        int like = strstr(sc->params[i].key, "period") != NULL;
+        for (size_t k = 0; !like && k < sizeof(keys) / sizeof(keys[0]); k++)
+            like = strcmp(sc->params[i].key, keys[k]) == 0;
+        char *end;
+        long v = like ? strtol(sc->params[i].value, &end, 10) : 0;
+        if (like && *end == 0 && v > best) best = v;
+    }
+    if (best) return best;
+    /* The built-ins' defaults (strategies.c); anything else: a generous 50. */
+    if (strcmp(sc->type, "sma_cross") == 0) return 30;
+    if (strcmp(sc->type, "rsi_reversion") == 0) return 14;
+    if (strcmp(sc->type, "bollinger_breakout") == 0) return 20;
+    return 50;
+}
+
+int tb_live_warmup_bars(const tb_config *cfg)
+{
+    if (cfg->live_warmup_bars >= 0) return (int)cfg->live_warmup_bars;
+    long n = 0;
+    for (size_t i = 0; i < cfg->nstrategies; i++) {
+        long p = periods(&cfg->strategies[i]);
+        if (p > n) n = p;
+    }
+    /* One more than the longest period: a crossing needs the bar before. */
+    n += 1;
+    return n > 999 ? 999 : (int)n;
+}
+
+/* ---- the bars ---- */
+
+static int on_bar(void *ctx, const tb_market_data *bar, int history)
+{
+    run *r = ctx;
+    if (r->stopping) return 0;
+    /* The bar is history: nothing may trade on it. The mute reaches every
+     * bar opening no later than this one, so a bar the feed took for
+     * history on one symbol is history on all. */
+    if (history) tb_pipeline_set_trade_from(r->p, bar->open_time + 1);
+    int rc = tb_pipeline_push_bar(r->p, bar);
+    if (rc) {
+        fail(r, rc, "%s bar closing at %lld: the pipeline failed: %s", bar->symbol,
+             (long long)bar->close_time, tb_strerror(rc));
+        return rc;
+    }
+    char err[512] = "";
+    if (r->jr && (rc = tb__jrun_after_bar(r->jr, err, sizeof(err))) != 0) {
+        fail(r, rc, "%s", err);
+        return rc;
+    }
+    if (r->opt->on_bar && (rc = r->opt->on_bar(r->p, bar, r->opt->hook_ctx)) != 0) {
+        fail(r, rc, "%s", tb_strerror(rc));
+        return rc;
+    }
+    return 0;
+}
+
+static void on_feed_log(void *ctx, int level, const char *msg)
+{
+    note(ctx, level, "%s", msg);
+}
+
+/* ---- the status, once a second ---- */
+
+static void status(run *r)
+{
+    tb_live_status st;
+    memset(&st, 0, sizeof(st));
+    st.mode = r->mode;
+    st.ready = r->ready;
+    st.now = tb_loop_now(r->loop);
+    if (r->feed) bn_market_get_status(r->feed, &r->ms);
+    const bn_market_status ms = r->ms;
+    st.streams = ms.streams;
+    st.streams_connected = ms.connected ? ms.streams : 0;
+    st.warm = ms.warm;
+    st.last_bar_close = ms.last_bar_close;
+    st.last_bar_at = ms.last_bar_at;
+    st.last_rx = ms.last_rx;
+    st.bars = ms.bars;
+    st.history_bars = ms.history;
+    st.rest_bars = ms.rest_bars;
+    st.reconnects = ms.connects > 1 ? ms.connects - 1 : 0;
+    st.muted = tb_pipeline_muted(r->p);
+    tb_backtest_result res;
+    if (tb_pipeline_result(r->p, &res) == 0) {
+        st.open_orders = (size_t)res.open_orders;
+        st.equity = res.final_equity;
+        st.positions = res.positions;
+        st.npositions = res.npositions;
+    }
+    tb_binance_status bs;
+    int have_bs = r->binance && tb_binance_status_get(r->ex, &bs) == 0;
+    if (have_bs) st.open_orders = bs.open_orders;
+    if (r->opt->status) r->opt->status(&st, r->opt->ctx);
+    tb_backtest_result_free(&res);
+    if (r->opt->metrics) {
+        tb_metrics_exchange x = {st.streams,
+                                 st.streams_connected,
+                                 ms.last_rx ? (double)ms.last_rx / 1e9 : 0,
+                                 ms.rest_latency_ns >= 0 ? (double)ms.rest_latency_ns / 1e9 : -1,
+                                 -1,
+                                 ms.used_weight_1m,
+                                 -1};
+        if (have_bs) {
+            x.rest_latency_s = (double)bs.rest_latency_ns / 1e9;
+            x.order_rtt_s = bs.order_rtt_ns > 0 ? (double)bs.order_rtt_ns / 1e9 : -1;
+            x.used_weight_1m = bs.used_weight_1m;
+            x.user_stream_open = bs.user_stream_open;
+        }
+        tb_metrics_set_exchange(r->opt->metrics, &x);
+        tb_metrics_update_pipeline(r->opt->metrics, r->p);
+    }
+}
+
+static void on_tick(void *ctx, int64_t at)
+{
+    run *r = ctx;
+    r->tick = 0;
+    if (r->opt->stop && *r->opt->stop && !r->stopping) {
+        r->stopping = 1;
+        tb_loop_stop(r->loop);
+    }
+    status(r);
+    if (tb_loop_timer_start(r->loop, at + SECOND, on_tick, r, &r->tick) != 0) r->tick = 0;
+}
+
+static void on_signal(void *ctx, int signum)
+{
+    run *r = ctx;
+    r->signals++;
+    if (!r->stopping)
+        note(r, 0, "%s: stopping (no new bar%s)", signum == 2 ? "SIGINT" : "SIGTERM",
+             r->binance && r->cfg->live_cancel_on_exit ? "; canceling our open orders" : "");
+    else if (r->waiting)
+        note(r, 1, "second signal: not waiting for the exchange any longer");
+    r->stopping = 1;
+    tb_loop_stop(r->loop);
+}
+
+/* ---- the exchange ---- */
+
+static void on_ready(void *ctx, int rc, const char *text)
+{
+    run *r = ctx;
+    if (rc) {
+        fail(r, rc, "the exchange's start-up failed: %s", text && text[0] ? text : tb_strerror(rc));
+        return;
+    }
+    r->ready = 1;
+    note(r, 0, "exchange ready (%s)%s%s", r->mode, text && text[0] ? ": " : "", text ? text : "");
+    /* A caller waiting for this (the kill switch) gets the loop back; a
+     * running feed just goes on. */
+    tb_loop_stop(r->loop);
+}
+
+static void on_canceled(void *ctx, int rc, size_t n)
+{
+    run *r = ctx;
+    r->canceled = n;
+    if (rc)
+        note(r, 2, "canceling the open orders failed: %s (look at them on the exchange)",
+             tb_strerror(rc));
+    else
+        note(r, 0, "canceled %zu open order%s of ours", n, n == 1 ? "" : "s");
+    r->waiting = 0;
+    tb_loop_stop(r->loop);
+}
+
+static void on_deadline(void *ctx, int64_t at)
+{
+    (void)at;
+    run *r = ctx;
+    r->deadline = 0;
+    if (!r->waiting) return;
+    note(r, 2, "the exchange did not confirm the cancels within %d s: look at the open orders",
+         (int)(CANCEL_WAIT / SECOND));
+    r->waiting = 0;
+    tb_loop_stop(r->loop);
+}
+
+/* Runs the loop until the cancel-all answers, the deadline passes or a
+ * second signal comes. */
+static int cancel_all(run *r)
+{
+    int rc = tb_binance_cancel_all(r->ex, on_canceled, r);
+    if (rc) {
+        note(r, 2, "cannot cancel the open orders: %s", tb_strerror(rc));
+        return rc;
+    }
+    r->waiting = 1;
+    int signals = r->signals;
+    tb_loop_timer_start(r->loop, tb_loop_now(r->loop) + CANCEL_WAIT, on_deadline, r, &r->deadline);
+    while (r->waiting && r->signals == signals)
+        tb_loop_run(r->loop);
+    if (r->deadline) tb_loop_timer_stop(r->loop, r->deadline);
+    r->deadline = 0;
+    return r->waiting ? TB_ETIMEOUT : 0;
+}
+
+/* ---- the run ---- */
+
+static const char *url_for(const tb_config *cfg, const char *mode, const char *own, const char *key,
+                           const char *testnet, const char *production)
+{
+    if (own) return own;
+    const char *x = tb_exchange_param(cfg, key);
+    if (x && x[0] && strcasecmp(x, "auto") != 0) return x;
+    return strcasecmp(mode, "testnet") == 0 ? testnet : production;
+}
+
+/* The symbols the strategies trade, once each, in the config's order. */
+static const char **symbols_of(const tb_config *cfg, size_t *n)
+{
+    const char **s = calloc(cfg->nstrategies ? cfg->nstrategies : 1, sizeof(*s));
+    *n = 0;
+    if (!s) return NULL;
+    for (size_t i = 0; i < cfg->nstrategies; i++) {
+        size_t k = 0;
+        while (k < *n && strcmp(s[k], cfg->strategies[i].symbol) != 0)
+            k++;
+        if (k == *n) s[(*n)++] = cfg->strategies[i].symbol;
+    }
+    return s;
+}
+
+int tb_live_run(const tb_config *cfg, const tb_live_options *opt, tb_backtest_result *res,
+                char *err, size_t errlen)
+{
+    static const tb_live_options none;
+    run r;
+    memset(&r, 0, sizeof(r));
+    memset(res, 0, sizeof(*res));
+    if (err && errlen) err[0] = 0;
+    r.cfg = cfg;
+    r.opt = opt ? opt : &none;
+    r.ms.rest_latency_ns = r.ms.used_weight_1m = -1;
+    r.mode = tb_live_mode(cfg);
+    int rc, started = 0;
+    FILE *events = NULL, *fills = NULL, *trades = NULL, *equity = NULL;
+    tb__outset *os = NULL;
+    const char *dir = r.opt->cancel_all ? NULL : r.opt->out_dir;
+    const char **syms = NULL;
+    if (strcasecmp(r.mode, "live") == 0 && !r.opt->allow_live) {
+        tb__errf(err, errlen,
+                 "[exchange] mode = live trades real money on Binance: add --live to the command "
+                 "line to confirm, or use mode = paper (simulated fills) or mode = testnet");
+        return TB_ECONFIG;
+    }
+    if ((rc = tb_loop_create(TB_CLOCK_WALL, &r.loop)) != 0) {
+        tb__errf(err, errlen, "cannot create the event loop: %s", tb_strerror(rc));
+        return rc;
+    }
+    if ((rc = tb_loop_watch_signals(r.loop, on_signal, &r)) != 0) {
+        tb__errf(err, errlen, "cannot watch SIGINT/SIGTERM: %s", tb_strerror(rc));
+        tb_loop_destroy(r.loop);
+        return rc;
+    }
+    if (dir) {
+        if ((rc = tb__outset_create(dir, &os, err, errlen)) != 0) goto done;
+        if ((rc = tb__check_journal_path(cfg, dir, err, errlen)) != 0) goto done;
+        if ((cfg->event_log && !(events = tb__outset_open(os, "events.jsonl", err, errlen))) ||
+            (cfg->fills && !(fills = tb__outset_open(os, "fills.csv", err, errlen))) ||
+            !(trades = tb__outset_open(os, "trades.csv", err, errlen)) ||
+            !(equity = tb__outset_open(os, "equity.csv", err, errlen))) {
+            rc = TB_EIO;
+            goto done;
+        }
+    }
+    if (cfg->journal_path && !r.opt->cancel_all &&
+        (rc = tb__jrun_open(cfg, 0, &r.jr, err, errlen)) != 0)
+        goto done;
+    tb_pipeline_options po;
+    memset(&po, 0, sizeof(po));
+    po.event_log = events;
+    po.fills_csv = fills;
+    po.on_dead_letter = r.jr ? tb__jrun_dead_letter : NULL;
+    po.on_dead_letter_ctx = r.jr;
+    po.trades_csv = trades;
+    po.equity_csv = equity;
+    po.loop = r.loop;
+    if ((rc = tb_pipeline_create(cfg, &po, &r.p, err, errlen)) != 0) goto done;
+    if (r.jr && (rc = tb__jrun_attach(r.jr, tb_pipeline_bus(r.p))) != 0) goto done;
+    r.ex = tb_pipeline_exchange(r.p);
+    r.binance = r.ex && tb_binance_is(r.ex);
+    r.ready = !r.binance;
+    if (r.opt->cancel_all) {
+        /* The kill switch: nothing runs, every open order of ours goes. */
+        if (!r.binance) {
+            note(&r, 0, "%s mode: no order of ours is open on an exchange; nothing to cancel",
+                 r.mode);
+            goto done;
+        }
+    }
+    if (r.binance && (rc = tb_binance_on_ready(r.ex, on_ready, &r)) != 0) {
+        tb__errf(err, errlen, "the exchange adapter: %s", tb_strerror(rc));
+        goto done;
+    }
+    if (r.opt->cancel_all) {
+        /* Our orders are known once the start-up has reconciled them. */
+        while (!r.ready && !r.stopping)
+            tb_loop_run(r.loop);
+        if (r.rc || !r.ready) {
+            rc = r.rc ? r.rc : TB_ECANCELED;
+            tb__errf(err, errlen, "%s", r.rc ? r.err : "stopped before the exchange was ready");
+        } else if ((rc = cancel_all(&r)) != 0) {
+            tb__errf(err, errlen, "cancel-all did not complete: %s", tb_strerror(rc));
+        }
+        goto done;
+    }
+    if (r.opt->on_start && (rc = r.opt->on_start(r.p, r.opt->hook_ctx)) != 0) {
+        tb__errf(err, errlen, "%s", tb_strerror(rc));
+        goto done;
+    }
+    started = 1;
+    size_t nsyms = 0;
+    if (!(syms = symbols_of(cfg, &nsyms))) {
+        rc = TB_ENOMEM;
+        goto done;
+    }
+    bn_market_config mc;
+    memset(&mc, 0, sizeof(mc));
+    mc.stream_url = url_for(cfg, r.mode, cfg->live_stream_url, "stream_url",
+                            "wss://stream.testnet.binance.vision", "wss://stream.binance.com:9443");
+    mc.rest_url = url_for(cfg, r.mode, cfg->live_rest_url, "rest_url",
+                          "https://testnet.binance.vision", "https://api.binance.com");
+    mc.interval = cfg->live_interval ? cfg->live_interval : "1m";
+    mc.symbols = syms;
+    mc.nsymbols = nsyms;
+    mc.warmup_bars = tb_live_warmup_bars(cfg);
+    mc.on_bar = on_bar;
+    mc.on_log = on_feed_log;
+    mc.ctx = &r;
+    note(&r, 0, "%s mode: %zu symbol%s, %s bars from %s; warm-up %d bars from %s", r.mode, nsyms,
+         nsyms == 1 ? "" : "s", mc.interval, mc.stream_url, mc.warmup_bars, mc.rest_url);
+    if ((rc = bn_market_create(r.loop, &mc, &r.feed, err, errlen)) != 0) {
+        char why[512];
+        snprintf(why, sizeof(why), "%s", err);
+        tb__errf(err, errlen, "[live]: %s", why);
+        rc = TB_ECONFIG;
+        goto done;
+    }
+    on_tick(&r, tb_loop_now(r.loop));
+    while (!r.stopping)
+        tb_loop_run(r.loop);
+    /* No new bar from here. */
+    bn_market_get_status(r.feed, &r.ms);
+    r.ms.connected = 0;
+    bn_market_destroy(r.feed);
+    r.feed = NULL;
+    if (r.rc) {
+        rc = r.rc;
+        tb__errf(err, errlen, "%s", r.err);
+        goto done;
+    }
+    if (r.binance && cfg->live_cancel_on_exit && r.ready) cancel_all(&r);
+    if ((rc = tb_pipeline_result(r.p, res)) != 0) goto done;
+    if (r.jr && (rc = tb__jrun_finish(r.jr, res, err, errlen)) != 0) goto done;
+    res->dead_letter_queue = r.jr ? tb__jrun_queue_size(r.jr) : -1;
+    if (r.opt->on_end && (rc = r.opt->on_end(r.p, res, r.opt->hook_ctx)) != 0) {
+        tb__errf(err, errlen, "%s", tb_strerror(rc));
+        goto done;
+    }
+    if ((rc = tb_pipeline_finish(r.p)) != 0) {
+        tb__errf(err, errlen, "trades.csv/equity.csv: %s", tb_strerror(rc));
+        goto done;
+    }
+    status(&r);
+done:
+    bn_market_destroy(r.feed);
+    if (r.tick) tb_loop_timer_stop(r.loop, r.tick);
+    if (started && r.opt->on_stop) r.opt->on_stop(r.p, r.opt->hook_ctx);
+    tb__jrun_detach(r.jr);
+    tb_pipeline_destroy(r.p);
+    tb__jrun_close(r.jr, rc != 0);
+    if (!rc && os) {
+        /* A run that saw no bar has no report to draw (its event log is
+         * empty); the other files say so. */
+        rc = tb__run_stage_outputs(os, cfg, dir, r.opt->report && res->bars > 0, res, err, errlen);
+        if (!rc) rc = tb__run_publish(os, err, errlen);
+    }
+    tb__outset_free(os);
+    tb_loop_destroy(r.loop);
+    free(syms);
+    if (rc) tb_backtest_result_free(res);
+    return rc;
+}
