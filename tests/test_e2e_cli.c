@@ -60,9 +60,9 @@ static int teardown(void **state)
     return 0;
 }
 
-static const char *const all_commands[] = {"backtest", "parity", "indicators", "config", "journal",
-                                           "dlq",      "up",     "component",  "feed",   "status",
-                                           "report",   "data",   "version",    "help"};
+static const char *const all_commands[] = {"backtest", "parity", "indicators", "config",  "journal",
+                                           "dlq",      "up",     "component",  "feed",    "status",
+                                           "report",   "data",   "live",       "version", "help"};
 #define NCMDS (sizeof(all_commands) / sizeof(all_commands[0]))
 
 static void test_help_for_every_command_has_examples_both_ways(void **state)

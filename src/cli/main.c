@@ -27,6 +27,10 @@ static const char *const main_help =
     "           [--metrics-port PORT] [--metrics-file FILE]\n"
     "      Run the pipeline over historical bars. Writes DIR/summary.json,\n"
     "      fills.csv, events.jsonl and report.html (DIR defaults to out/).\n"
+    "  tradebus live --config FILE [--out DIR] [--journal FILE] [--live]\n"
+    "           [--cancel-all] [--metrics-port PORT] [--shadow-legacy]\n"
+    "      Run the pipeline on live Binance Spot bars until Ctrl-C: paper\n"
+    "      (simulated fills), testnet or live (docs/live.md).\n"
     "  tradebus parity --config FILE [--legacy builtin | --legacy-log FILE |\n"
     "           --legacy-cmd CMD] [--out DIR] [--price-tolerance DECIMAL]\n"
     "           [--time-tolerance MS] [--legacy-timeout SECONDS]\n"
@@ -169,6 +173,7 @@ static int cmd_help(int argc, char **argv);
 
 static const command commands[] = {
     {"backtest", cmd_backtest, NULL, NULL},
+    {"live", cmd_live, NULL, NULL},
     {"parity", cmd_parity, &cli_parity_help, &ex_parity},
     {"indicators", cmd_indicators, &cli_indicators_help, &ex_indicators},
     {"config", cmd_config, NULL, NULL},

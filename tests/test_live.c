@@ -1,0 +1,528 @@
+/* tradebus live, run as a user runs it, against the fake Binance
+ * (tools/fake_binance, docs/fake-binance.md) scripted through /_ctl: paper
+ * mode on a scripted kline stream gives what `tradebus backtest` gives on
+ * the same bars as a CSV (issue 14, scenario 9), across a dropped market
+ * connection; SIGINT ends a run with its outputs; warm-up history trades
+ * nothing; a bar is never delivered twice; mode = live needs --live. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "tb_test_cli.h"
+#include "tb_test_support.h"
+
+static char fbdir[512];
+static int port;
+static pid_t child; /* the run under test, killed if a test fails midway */
+
+#define T0 INT64_C(1704067200000) /* 2024-01-01T00:00:00Z, ms */
+
+/* ---- the fake ---- */
+
+static size_t on_body(char *p, size_t sz, size_t n, void *ud)
+{
+    FILE *f = ud;
+    return fwrite(p, sz, n, f) * sz;
+}
+
+/* method /_ctl/path with a JSON body; the reply's JSON (decref it). */
+static json_t *ctl(const char *method, const char *path, const char *body)
+{
+    char url[256], *buf = NULL;
+    size_t len = 0;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/_ctl/%s", port, path);
+    FILE *m = open_memstream(&buf, &len);
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, m);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    CURLcode rc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    fclose(m);
+    if (rc != CURLE_OK || status != 200)
+        fail_msg("control %s %s: %s %ld %s", method, path, curl_easy_strerror(rc), status, buf);
+    json_error_t e;
+    json_t *j = json_loads(buf, JSON_DECODE_ANY, &e);
+    if (!j) fail_msg("control %s %s: not JSON: %s", method, path, buf);
+    free(buf);
+    return j;
+}
+
+static void ctl0(const char *method, const char *path, const char *body)
+{
+    json_decref(ctl(method, path, body));
+}
+
+static void script(const char *args)
+{
+    const char *bin = getenv("FAKE_BINANCE"), *sh = getenv("TB_FAKE_BINANCE_SCRIPT");
+    char cmd[2048], dflt[1024];
+    snprintf(dflt, sizeof dflt, "%s/scripts/fake_binance.sh", TB_SOURCE_DIR);
+    snprintf(cmd, sizeof cmd, "FAKE_BINANCE='%s' sh '%s' %s", bin ? bin : TB_FAKE_BINANCE,
+             sh ? sh : dflt, args);
+    if (system(cmd) != 0) fail_msg("failed: %s", cmd);
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Market stream connections open on the fake now. */
+static long market_connections(void)
+{
+    json_t *st = ctl("GET", "status", NULL);
+    long n = (long)json_integer_value(json_object_get(st, "market_connections"));
+    json_decref(st);
+    return n;
+}
+
+static void wait_connections(long want)
+{
+    for (int i = 0; i < 400; i++) {
+        if (market_connections() == want) return;
+        sleep_ms(25);
+    }
+    fail_msg("the fake never had %ld market connection(s)", want);
+}
+
+/* Requests the fake received for path. */
+static size_t requests_to(const char *path)
+{
+    char q[256];
+    snprintf(q, sizeof(q), "requests?since=0&path=%s", path);
+    json_t *r = ctl("GET", q, NULL);
+    json_t *arr = json_is_array(r) ? r : json_object_get(r, "requests");
+    size_t n = json_array_size(arr);
+    json_decref(r);
+    return n;
+}
+
+/* ---- bars ---- */
+
+typedef struct {
+    const char *o, *h, *l, *c;
+} ohlc;
+
+/* Minute m's kline as the fake's /_ctl/kline takes it (closed, stored). */
+static void push_kline(int m, const ohlc *b)
+{
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"symbol\":\"BTCUSDT\",\"interval\":\"1m\",\"t\":%" PRId64
+             ",\"o\":\"%s\",\"h\":\"%s\",\"l\":\"%s\",\"c\":\"%s\",\"v\":\"5\",\"q\":\"50\","
+             "\"V\":\"0\",\"Q\":\"0\",\"n\":1,\"x\":true,\"store\":true}",
+             T0 + (int64_t)m * 60000, b->o, b->h, b->l, b->c);
+    ctl0("POST", "kline", body);
+}
+
+/* History the fake holds before the run (no stream event). */
+static void store_history(int from, int n, const ohlc *b)
+{
+    char *body = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&body, &len);
+    fprintf(f, "{\"symbol\":\"BTCUSDT\",\"interval\":\"1m\",\"klines\":[");
+    for (int i = 0; i < n; i++) {
+        int64_t t = T0 + (int64_t)(from + i) * 60000;
+        fprintf(f,
+                "%s[%" PRId64 ",\"%s\",\"%s\",\"%s\",\"%s\",\"5\",%" PRId64
+                ",\"50\",1,\"0\",\"0\",\"0\"]",
+                i ? "," : "", t, b[i].o, b[i].h, b[i].l, b[i].c, t + 59999);
+    }
+    fprintf(f, "]}");
+    fclose(f);
+    ctl0("POST", "klines", body);
+    free(body);
+}
+
+/* The bars as the Binance CSV `tradebus backtest` reads. */
+static void write_csv(const char *dir, int from, int n, const ohlc *b)
+{
+    char path[700];
+    snprintf(path, sizeof(path), "%s/bars.csv", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < n; i++) {
+        int64_t t = T0 + (int64_t)(from + i) * 60000;
+        fprintf(f, "%" PRId64 ",%s,%s,%s,%s,5,%" PRId64 ",50,1,0,0,0\n", t, b[i].o, b[i].h, b[i].l,
+                b[i].c, t + 59999);
+    }
+    assert_int_equal(fclose(f), 0);
+}
+
+static const ohlc flat = {"10", "10", "10", "10"};
+
+/* Five flat bars (the warm-up), then tbt_staircase_csv's eleven: sma_cross
+ * (2,3) buys on the 10th bar's close and sells on the 14th's. */
+static const ohlc stair[16] = {
+    {"10", "10", "10", "10"}, {"10", "10", "10", "10"},   {"10", "10", "10", "10"},
+    {"10", "10", "10", "10"}, {"10", "10", "10", "10"},   {"10", "10", "10", "10"},
+    {"10", "10", "10", "10"}, {"10", "10", "10", "10"},   {"10", "10", "10", "10"},
+    {"10", "12", "10", "12"}, {"12.5", "14", "12", "14"}, {"14", "16", "14", "16"},
+    {"16", "16", "14", "14"}, {"14", "14", "10", "10"},   {"9.5", "10", "8", "8"},
+    {"8", "8", "8", "8"}};
+
+/* ---- the program ---- */
+
+static void write_config(const char *dir, const char *mode, int warmup)
+{
+    char cfg[1024], path[700];
+    int keys = strcmp(mode, "paper") != 0;
+    snprintf(cfg, sizeof(cfg),
+             "[exchange]\ntype = binance\nmode = %s\nfee_bps = 10\n%s"
+             "[live]\ninterval = 1m\nwarmup_bars = %d\nstream_url = ws://127.0.0.1:%d\n"
+             "rest_url = http://127.0.0.1:%d\n"
+             "[strategy.t]\ntype = sma_cross\nsymbol = BTCUSDT\nfast = 2\nslow = 3\n"
+             "quantity = 1\n",
+             mode,
+             keys ? "api_key = env:TB_TEST_LIVE_KEY\napi_secret = env:TB_TEST_LIVE_SECRET\n" : "",
+             warmup, port, port);
+    tbt_write_file(dir, "live.ini", cfg, path, sizeof(path));
+}
+
+/* Starts `tradebus live --config live.ini --out out ARG` in dir. */
+static pid_t spawn_live(const char *dir, const char *arg)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (chdir(dir) != 0) _exit(127);
+        int o = open("stdout.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open("stderr.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (o < 0 || e < 0) _exit(127);
+        dup2(o, 1);
+        dup2(e, 2);
+        execl(TB_BINARY, TB_BINARY, "live", "--config", "live.ini", "--out", "out", arg,
+              (char *)NULL);
+        _exit(127);
+    }
+    child = pid;
+    return pid;
+}
+
+/* Waits until the run's log shows the bar closing at minute m (its status
+ * line names the bar by its end). */
+static void wait_bar(const char *dir, int m)
+{
+    char want[64];
+    time_t s = (time_t)((T0 + (int64_t)(m + 1) * 60000) / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    strftime(want, sizeof(want), "bar %Y-%m-%dT%H:%M:%S", &tm);
+    for (int i = 0; i < 400; i++) {
+        char *err = tbt_read_in(dir, "stderr.txt");
+        int ok = err && strstr(err, want);
+        free(err);
+        if (ok) return;
+        sleep_ms(25);
+    }
+    char *err = tbt_read_in(dir, "stderr.txt");
+    fail_msg("the run never showed '%s'; its log:\n%s", want, err ? err : "");
+}
+
+/* SIGINT, then the exit code. */
+static int interrupt(pid_t pid)
+{
+    assert_int_equal(kill(pid, SIGINT), 0);
+    int st = 0;
+    for (int i = 0; i < 800; i++) {
+        pid_t w = waitpid(pid, &st, WNOHANG);
+        if (w == pid) {
+            child = 0;
+            if (!WIFEXITED(st)) fail_msg("tradebus live: killed by signal %d", WTERMSIG(st));
+            return WEXITSTATUS(st);
+        }
+        sleep_ms(25);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    fail_msg("tradebus live did not end within 20 s of SIGINT");
+    return -1;
+}
+
+/* MarketData lines of events.jsonl, and whether their times only rise. */
+static size_t market_data_events(const char *dir, int *rising)
+{
+    char path[700];
+    snprintf(path, sizeof(path), "%s/out/events.jsonl", dir);
+    char *all = tbt_read_file(path);
+    assert_non_null(all);
+    size_t n = 0;
+    long long last = -1;
+    *rising = 1;
+    for (char *line = strtok(all, "\n"); line; line = strtok(NULL, "\n")) {
+        json_t *ev = json_loads(line, 0, NULL);
+        assert_non_null(ev);
+        const char *type = json_string_value(json_object_get(ev, "type"));
+        if (type && strcmp(type, "MarketData") == 0) {
+            n++;
+            json_t *ts = json_object_get(ev, "timestamp");
+            long long t =
+                json_is_integer(ts)
+                    ? json_integer_value(ts)
+                    : strtoll(json_string_value(ts) ? json_string_value(ts) : "0", NULL, 10);
+            if (t <= last) *rising = 0;
+            last = t;
+        }
+        json_decref(ev);
+    }
+    free(all);
+    return n;
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    tbt_temp_dir(fbdir, sizeof fbdir);
+    port = free_port();
+    char args[1024];
+    snprintf(args, sizeof args, "start '%s' %d", fbdir, port);
+    script(args);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    char args[1024];
+    snprintf(args, sizeof args, "stop '%s'", fbdir);
+    script(args);
+    tbt_remove_tree(fbdir);
+    curl_global_cleanup();
+    return 0;
+}
+
+static int reset(void **state)
+{
+    (void)state;
+    ctl0("POST", "reset", "{}");
+    ctl0("DELETE", "requests", NULL);
+    return 0;
+}
+
+static int reap(void **state)
+{
+    (void)state;
+    if (child > 0) {
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+        child = 0;
+    }
+    return 0;
+}
+
+/* ---- tests ---- */
+
+/* Scenario 9: the warm-up comes from REST, live bars from the stream; the
+ * market connection drops and two bars close while it is down (fetched
+ * again by REST after the reconnection). fills.csv and summary.json equal
+ * those of `tradebus backtest` on the same sixteen bars as a CSV. */
+static void test_paper_run_matches_backtest_on_the_same_bars(void **state)
+{
+    (void)state;
+    char dir[512];
+    tbt_temp_dir(dir, sizeof(dir));
+    write_config(dir, "paper", 5);
+    store_history(0, 5, stair);
+    pid_t pid = spawn_live(dir, NULL);
+    wait_connections(1);
+    for (int m = 5; m < 10; m++)
+        push_kline(m, &stair[m]);
+    wait_bar(dir, 9);
+    ctl0("POST", "market", "{\"action\":\"drop\"}");
+    /* Nobody is subscribed now: these two reach the stream of no one. */
+    push_kline(10, &stair[10]);
+    push_kline(11, &stair[11]);
+    wait_connections(1);
+    for (int m = 12; m < 16; m++)
+        push_kline(m, &stair[m]);
+    wait_bar(dir, 15);
+    assert_int_equal(interrupt(pid), 0);
+    char *log = tbt_read_in(dir, "stderr.txt");
+    if (!strstr(log, "market stream lost")) fail_msg("no reconnection in the log:\n%s", log);
+    free(log);
+
+    write_csv(dir, 0, 16, stair);
+    assert_int_equal(
+        tbt_run_cli(dir, NULL, "backtest --config live.ini --data BTCUSDT:bars.csv --out bt"), 0);
+    char *lf = tbt_read_in(dir, "out/fills.csv"), *bf = tbt_read_in(dir, "bt/fills.csv");
+    char *ls = tbt_read_in(dir, "out/summary.json"), *bs = tbt_read_in(dir, "bt/summary.json");
+    assert_non_null(lf);
+    assert_non_null(bf);
+    assert_non_null(ls);
+    assert_non_null(bs);
+    /* The header and the two fills (the buy at 12.5 and the sell at 9.5). */
+    int rows = 0;
+    for (const char *p = lf; (p = strchr(p, '\n')); p++)
+        rows++;
+    assert_int_equal(rows, 3);
+    assert_string_equal(lf, bf);
+    assert_string_equal(ls, bs);
+    free(lf);
+    free(bf);
+    free(ls);
+    free(bs);
+    tbt_remove_tree(dir);
+}
+
+/* SIGINT: exit 0, and every output of the run is there, published. */
+static void test_sigint_ends_a_paper_run_with_complete_outputs(void **state)
+{
+    (void)state;
+    char dir[512];
+    tbt_temp_dir(dir, sizeof(dir));
+    write_config(dir, "paper", 3);
+    ohlc h[3] = {flat, flat, flat};
+    store_history(0, 3, h);
+    pid_t pid = spawn_live(dir, NULL);
+    wait_connections(1);
+    push_kline(3, &flat);
+    wait_bar(dir, 3);
+    assert_int_equal(interrupt(pid), 0);
+    static const char *const files[] = {"summary.json", "fills.csv",  "events.jsonl",
+                                        "report.html",  "trades.csv", "equity.csv"};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "out/%s", files[i]);
+        char *c = tbt_read_in(dir, name);
+        if (!c || !c[0]) fail_msg("%s is missing or empty", name);
+        free(c);
+    }
+    char *s = tbt_read_in(dir, "out/summary.json");
+    assert_non_null(strstr(s, "\"bars\": 4"));
+    free(s);
+    tbt_remove_tree(dir);
+}
+
+/* mode = live trades real money: refused (exit 2) without --live, before
+ * anything reaches the exchange. */
+static void test_live_mode_without_the_flag_refuses(void **state)
+{
+    (void)state;
+    char dir[512], *err = NULL;
+    tbt_temp_dir(dir, sizeof(dir));
+    write_config(dir, "live", 3);
+    setenv("TB_TEST_LIVE_KEY", "K3yV4lu3NeverPrinted", 1);
+    setenv("TB_TEST_LIVE_SECRET", "S3cr3tV4lu3NeverPrinted", 1);
+    assert_int_equal(tbt_run_cli(dir, &err, "live --config live.ini --out out"), 2);
+    assert_non_null(strstr(err, "--live"));
+    assert_null(strstr(err, "NeverPrinted"));
+    char *out = tbt_read_in(dir, "stdout.txt");
+    assert_null(strstr(out, "NeverPrinted"));
+    free(out);
+    assert_int_equal(requests_to("/api/v3/klines"), 0);
+    free(err);
+    tbt_remove_tree(dir);
+}
+
+/* The history holds a crossing (a BUY had it been live): the run loads it
+ * through REST, its bars go through the pipeline, and no signal, order or
+ * fill comes from them. */
+static void test_warmup_loads_history_and_no_order_comes_from_it(void **state)
+{
+    (void)state;
+    char dir[512];
+    tbt_temp_dir(dir, sizeof(dir));
+    write_config(dir, "paper", 6);
+    static const ohlc rise[6] = {{"10", "10", "10", "10"}, {"10", "10", "10", "10"},
+                                 {"10", "10", "10", "10"}, {"10", "12", "10", "12"},
+                                 {"12", "14", "12", "14"}, {"14", "16", "14", "16"}};
+    store_history(0, 6, rise);
+    pid_t pid = spawn_live(dir, NULL);
+    wait_connections(1);
+    static const ohlc hold = {"16", "16", "16", "16"};
+    push_kline(6, &hold);
+    wait_bar(dir, 6);
+    assert_int_equal(interrupt(pid), 0);
+    assert_true(requests_to("/api/v3/klines") >= 1);
+    char *s = tbt_read_in(dir, "out/summary.json");
+    assert_non_null(strstr(s, "\"bars\": 7"));
+    assert_non_null(strstr(s, "\"signals\": 0"));
+    assert_non_null(strstr(s, "\"orders\": 0"));
+    char *f = tbt_read_in(dir, "out/fills.csv");
+    assert_null(strchr(strchr(f, '\n') + 1, '\n')); /* the header alone */
+    free(f);
+    free(s);
+    tbt_remove_tree(dir);
+}
+
+/* A bar the stream delivered before a drop, and one fetched by REST after
+ * it that the stream then sends again: each goes through once, in order. */
+static void test_a_bar_is_never_delivered_twice_across_a_reconnect(void **state)
+{
+    (void)state;
+    char dir[512];
+    tbt_temp_dir(dir, sizeof(dir));
+    write_config(dir, "paper", 2);
+    ohlc h[2] = {flat, flat};
+    store_history(0, 2, h);
+    pid_t pid = spawn_live(dir, NULL);
+    wait_connections(1);
+    push_kline(2, &flat);
+    push_kline(3, &flat);
+    wait_bar(dir, 3);
+    ctl0("POST", "market", "{\"action\":\"drop\"}");
+    push_kline(4, &flat); /* while down: REST brings it */
+    wait_connections(1);
+    wait_bar(dir, 4);
+    push_kline(3, &flat); /* delivered already */
+    push_kline(4, &flat); /* fetched already */
+    push_kline(5, &flat);
+    wait_bar(dir, 5);
+    assert_int_equal(interrupt(pid), 0);
+    int rising = 0;
+    assert_int_equal(market_data_events(dir, &rising), 6);
+    assert_true(rising);
+    tbt_remove_tree(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_paper_run_matches_backtest_on_the_same_bars, reset,
+                                        reap),
+        cmocka_unit_test_setup_teardown(test_sigint_ends_a_paper_run_with_complete_outputs, reset,
+                                        reap),
+        cmocka_unit_test_setup_teardown(test_live_mode_without_the_flag_refuses, reset, reap),
+        cmocka_unit_test_setup_teardown(test_warmup_loads_history_and_no_order_comes_from_it, reset,
+                                        reap),
+        cmocka_unit_test_setup_teardown(test_a_bar_is_never_delivered_twice_across_a_reconnect,
+                                        reset, reap),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
