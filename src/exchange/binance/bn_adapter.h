@@ -66,7 +66,8 @@ struct bn_req {
     bn_adapter *a;
     const char *method; /* static */
     char path[48];
-    bn_query q; /* unsigned parameters */
+    bn_query q;  /* unsigned parameters */
+    bn_req *all; /* every request allocated (bn_rest_free) */
     int is_signed, weight, in_body;
     int clock_retried; /* re-signed once after a -1021 */
     int timed;         /* counts as an order request for order_rtt */
@@ -146,6 +147,9 @@ struct bn_adapter {
 
     /* REST */
     bn_req *queue, *queue_tail, *free_reqs, *after_sync;
+    /* Every request ever allocated, through bn_req.all: one in flight when
+     * the adapter is destroyed is in no list (tb_http drops its callback). */
+    bn_req *all_reqs;
     size_t inflight;
     int syncing_time;
     int64_t offset_ns;

@@ -19,6 +19,10 @@ bn_req *bn_req_new(bn_adapter *a, const char *method, const char *path, int is_s
         a->free_reqs = r->next;
     else if (!(r = malloc(sizeof(*r))))
         return NULL;
+    else {
+        r->all = a->all_reqs;
+        a->all_reqs = r;
+    }
     memset(r, 0, offsetof(bn_req, q));
     bn_query_init(&r->q);
     r->a = a;
@@ -48,21 +52,14 @@ static void req_recycle(bn_adapter *a, bn_req *r)
     a->free_reqs = r;
 }
 
-static void free_list(bn_req *r)
-{
-    while (r) {
-        bn_req *n = r->next;
-        free(r);
-        r = n;
-    }
-}
-
 void bn_rest_free(bn_adapter *a)
 {
-    free_list(a->queue);
-    free_list(a->free_reqs);
-    free_list(a->after_sync);
-    a->queue = a->queue_tail = a->free_reqs = a->after_sync = NULL;
+    /* Queued, free, waiting for a resync or in flight: all are on this chain. */
+    for (bn_req *r = a->all_reqs, *n; r; r = n) {
+        n = r->all;
+        free(r);
+    }
+    a->queue = a->queue_tail = a->free_reqs = a->after_sync = a->all_reqs = NULL;
 }
 
 int64_t bn_server_ms(const bn_adapter *a)
