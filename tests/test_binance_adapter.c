@@ -1288,6 +1288,65 @@ static void test_restart_without_journal_follows_open_orders_of_ours(void **stat
     assert_int_equal(count_requests("DELETE", "/api/v3/order"), 0);
 }
 
+/* ---- the request observer (the live runner's journal) ---------------------- */
+
+typedef struct {
+    int refuse;
+    size_t n;
+    char purpose[8][32], cid[8][TB_ORDER_ID_LEN], params[8][512];
+    size_t fake_seen_before[8]; /* POSTs the fake had when the request was told */
+} watcher;
+
+static int watch_request(void *ctx, const tb_binance_request *rq)
+{
+    watcher *w = ctx;
+    if (w->n < 8) {
+        snprintf(w->purpose[w->n], sizeof(w->purpose[0]), "%s", rq->purpose);
+        snprintf(w->cid[w->n], sizeof(w->cid[0]), "%s", rq->client_order_id);
+        snprintf(w->params[w->n], sizeof(w->params[0]), "%s", rq->params);
+        w->fake_seen_before[w->n] = count_requests("POST", "/api/v3/order");
+        w->n++;
+    }
+    return w->refuse;
+}
+
+/* The observer hears each request before it leaves (the fake has not got
+ * it yet), with its parameters and none of the secrets. */
+static void test_each_request_is_told_before_it_is_sent_without_secrets(void **state)
+{
+    live *l = *state;
+    live_start(l, "", 1);
+    watcher w = {0};
+    assert_int_equal(tb_binance_on_request(l->ex, watch_request, &w), 0);
+    tb_order_placement_request q = order("s-1", TB_SIDE_BUY, TB_ORDER_LIMIT, "0.01", "40000");
+    assert_int_equal(submit(l, &q), 0);
+    assert_int_equal(w.n, 1);
+    assert_string_equal(w.purpose[0], "submit");
+    assert_string_equal(w.cid[0], "s-1");
+    assert_int_equal(w.fake_seen_before[0], 0);
+    assert_int_equal(count_requests("POST", "/api/v3/order"), 1);
+    assert_non_null(strstr(w.params[0], "newClientOrderId=s-1"));
+    assert_null(strstr(w.params[0], "signature"));
+    assert_null(strstr(w.params[0], "timestamp"));
+    assert_null(strstr(w.params[0], SECRET));
+    assert_null(strstr(w.params[0], API_KEY));
+}
+
+/* A request the observer cannot record (the journal failed) is never sent:
+ * the submit fails as one not sent, and the fake sees no order. */
+static void test_a_request_the_observer_refuses_is_not_sent(void **state)
+{
+    live *l = *state;
+    live_start(l, "", 1);
+    watcher w = {.refuse = 1};
+    assert_int_equal(tb_binance_on_request(l->ex, watch_request, &w), 0);
+    tb_order_placement_request q = order("s-1", TB_SIDE_BUY, TB_ORDER_LIMIT, "0.01", "40000");
+    assert_int_not_equal(submit(l, &q), 0);
+    run_for(l, 0.2);
+    assert_int_equal(count_requests("POST", "/api/v3/order"), 0);
+    assert_int_equal(count_kind(l, "s-1", TB_XR_ACCEPTED), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1376,6 +1435,10 @@ int main(void)
                                         live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(test_restart_without_journal_follows_open_orders_of_ours,
                                         live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(test_each_request_is_told_before_it_is_sent_without_secrets,
+                                        live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(test_a_request_the_observer_refuses_is_not_sent, live_setup,
+                                        live_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     rc += cmocka_run_group_tests(live_tests, fb_group_setup, fb_group_teardown);

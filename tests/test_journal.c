@@ -916,11 +916,90 @@ static void test_journal_dlq_keeps_the_bus_dead_letters(void **state)
     tb_journal_close(k.j);
 }
 
+typedef struct {
+    size_t n;
+    char line[4][160];
+} req_seen;
+
+static int see_request(const tb_journal_request *rq, void *ctx)
+{
+    req_seen *r = ctx;
+    if (r->n < 4)
+        snprintf(r->line[r->n], sizeof(r->line[0]), "%lld %s %s %s %s %s", (long long)rq->time,
+                 rq->method, rq->path, rq->purpose, rq->client_order_id, rq->params);
+    r->n++;
+    return 0;
+}
+
+/* A live run's requests read back in order, all or one order's; committed
+ * they survive the process (a second handle sees them). */
+static void test_journal_requests_read_back_all_or_by_order(void **state)
+{
+    (void)state;
+    tb_journal *j = open_journal();
+    tb_journal_request a = {0, 5, "POST", "/api/v3/order", "submit", "s-1", "symbol=BTCUSDT"};
+    tb_journal_request b = {0, 6, "GET", "/api/v3/time", "clock", "", ""};
+    tb_journal_request c = {0, 7, "DELETE", "/api/v3/order", "cancel", "s-1", "symbol=BTCUSDT"};
+    assert_int_equal(tb_journal_request_add(j, &a), 0);
+    assert_int_equal(tb_journal_request_add(j, &b), 0);
+    assert_int_equal(tb_journal_request_add(j, &c), 0);
+    assert_int_equal(tb_journal_commit(j), 0);
+    req_seen all = {0}, one = {0};
+    tb_journal_config cfg;
+    tb_journal_config_init(&cfg);
+    cfg.path = path;
+    cfg.read_only = 1;
+    tb_journal *r;
+    char err[512];
+    assert_int_equal(tb_journal_open(&cfg, &r, err, sizeof(err)), 0);
+    assert_int_equal(tb_journal_requests_each(r, NULL, see_request, &all), 0);
+    assert_int_equal(tb_journal_requests_each(r, "s-1", see_request, &one), 0);
+    tb_journal_close(r);
+    tb_journal_close(j);
+    assert_int_equal(all.n, 3);
+    assert_string_equal(all.line[1], "6 GET /api/v3/time clock  ");
+    assert_int_equal(one.n, 2);
+    assert_string_equal(one.line[0], "5 POST /api/v3/order submit s-1 symbol=BTCUSDT");
+    assert_string_equal(one.line[1], "7 DELETE /api/v3/order cancel s-1 symbol=BTCUSDT");
+}
+
+/* A journal written before requests were recorded: a reader finds none,
+ * a writer adds the table and records. */
+static void test_journal_without_the_requests_table_reads_none_and_gains_it(void **state)
+{
+    (void)state;
+    tb_journal_close(open_journal());
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DROP TABLE requests", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    tb_journal_config cfg;
+    tb_journal_config_init(&cfg);
+    cfg.path = path;
+    cfg.read_only = 1;
+    tb_journal *r;
+    char err[512];
+    assert_int_equal(tb_journal_open(&cfg, &r, err, sizeof(err)), 0);
+    req_seen none = {0};
+    assert_int_equal(tb_journal_requests_each(r, NULL, see_request, &none), 0);
+    assert_int_equal(none.n, 0);
+    tb_journal_close(r);
+    tb_journal *j = open_journal();
+    tb_journal_request a = {0, 5, "POST", "/api/v3/order", "submit", "s-1", "x=1"};
+    assert_int_equal(tb_journal_request_add(j, &a), 0);
+    req_seen one = {0};
+    assert_int_equal(tb_journal_requests_each(j, "s-1", see_request, &one), 0);
+    assert_int_equal(one.n, 1);
+    tb_journal_close(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
         T(test_journal_append_commit_count_get),
+        T(test_journal_requests_read_back_all_or_by_order),
+        T(test_journal_without_the_requests_table_reads_none_and_gains_it),
         T(test_journal_each_walks_in_journal_order),
         T(test_journal_children_are_the_direct_effects_in_order),
         T(test_journal_walks_nest_inside_callbacks),

@@ -24,6 +24,7 @@
 
 #include "tb_test_cli.h"
 #include "tb_test_support.h"
+#include "tradebus/journal.h"
 
 static char fbdir[512];
 static int port;
@@ -202,15 +203,20 @@ static void write_config(const char *dir, const char *mode, int warmup)
 {
     char cfg[1024], path[700];
     int keys = strcmp(mode, "paper") != 0;
+    /* The adapter's own URLs (orders, user stream) point at the fake too:
+     * a test never reaches Binance. */
+    char keyed[512];
+    snprintf(keyed, sizeof(keyed),
+             "api_key = env:TB_TEST_LIVE_KEY\napi_secret = env:TB_TEST_LIVE_SECRET\n"
+             "rest_url = http://127.0.0.1:%d\nws_api_url = ws://127.0.0.1:%d/ws-api/v3\n",
+             port, port);
     snprintf(cfg, sizeof(cfg),
              "[exchange]\ntype = binance\nmode = %s\nfee_bps = 10\n%s"
              "[live]\ninterval = 1m\nwarmup_bars = %d\nstream_url = ws://127.0.0.1:%d\n"
              "rest_url = http://127.0.0.1:%d\n"
              "[strategy.t]\ntype = sma_cross\nsymbol = BTCUSDT\nfast = 2\nslow = 3\n"
              "quantity = 1\n",
-             mode,
-             keys ? "api_key = env:TB_TEST_LIVE_KEY\napi_secret = env:TB_TEST_LIVE_SECRET\n" : "",
-             warmup, port, port);
+             mode, keys ? keyed : "", warmup, port, port);
     tbt_write_file(dir, "live.ini", cfg, path, sizeof(path));
 }
 
@@ -228,6 +234,26 @@ static pid_t spawn_live(const char *dir, const char *arg)
         dup2(e, 2);
         execl(TB_BINARY, TB_BINARY, "live", "--config", "live.ini", "--out", "out", arg,
               (char *)NULL);
+        _exit(127);
+    }
+    child = pid;
+    return pid;
+}
+
+/* `tradebus live --config live.ini --out out --journal FILE` in dir. */
+static pid_t spawn_live_journaled(const char *dir, const char *journal)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (chdir(dir) != 0) _exit(127);
+        int o = open("stdout.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open("stderr.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (o < 0 || e < 0) _exit(127);
+        dup2(o, 1);
+        dup2(e, 2);
+        execl(TB_BINARY, TB_BINARY, "live", "--config", "live.ini", "--out", "out", "--journal",
+              journal, (char *)NULL);
         _exit(127);
     }
     child = pid;
@@ -302,6 +328,42 @@ static size_t market_data_events(const char *dir, int *rising)
     }
     free(all);
     return n;
+}
+
+/* A request the journal holds, and when (wall ms) it was recorded. */
+typedef struct {
+    char purpose[32], cid[TB_ORDER_ID_LEN];
+    int64_t ms;
+} jreq;
+
+typedef struct {
+    jreq v[64];
+    size_t n;
+} jreqs;
+
+static int keep_request(const tb_journal_request *rq, void *ctx)
+{
+    jreqs *l = ctx;
+    if (l->n == sizeof(l->v) / sizeof(l->v[0])) return 0;
+    jreq *q = &l->v[l->n++];
+    snprintf(q->purpose, sizeof(q->purpose), "%s", rq->purpose);
+    snprintf(q->cid, sizeof(q->cid), "%s", rq->client_order_id);
+    q->ms = rq->time / 1000000;
+    return 0;
+}
+
+static void journal_requests(const char *path, jreqs *out)
+{
+    tb_journal_config jc;
+    tb_journal_config_init(&jc);
+    jc.path = path;
+    jc.read_only = 1;
+    tb_journal *j;
+    char err[512];
+    if (tb_journal_open(&jc, &j, err, sizeof(err)) != 0) fail_msg("journal: %s", err);
+    memset(out, 0, sizeof(*out));
+    assert_int_equal(tb_journal_requests_each(j, NULL, keep_request, out), 0);
+    tb_journal_close(j);
 }
 
 static int group_setup(void **state)
@@ -397,6 +459,90 @@ static void test_paper_run_matches_backtest_on_the_same_bars(void **state)
     free(bf);
     free(ls);
     free(bs);
+    tbt_remove_tree(dir);
+}
+
+/* Testnet mode through the Binance adapter: the staircase buys then sells
+ * (MARKET orders filled by the fake). Every request the adapter sent is in
+ * the journal, recorded before the fake received it (its wall clock, the
+ * same machine's), each order's submit exactly once; `journal trace` on an
+ * order shows its chain and, below it, the requests sent for it. */
+static void test_testnet_run_journals_every_request_before_sending_it(void **state)
+{
+    (void)state;
+    char dir[512], db[700];
+    tbt_temp_dir(dir, sizeof(dir));
+    snprintf(db, sizeof(db), "%s/live.db", dir);
+    setenv("TB_TEST_LIVE_KEY", "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
+           1);
+    setenv("TB_TEST_LIVE_SECRET",
+           "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j", 1);
+    write_config(dir, "testnet", 5);
+    store_history(0, 5, stair);
+    pid_t pid = spawn_live_journaled(dir, db);
+    wait_connections(1);
+    for (int m = 5; m < 16; m++) {
+        char book[128];
+        snprintf(book, sizeof(book), "{\"symbol\":\"BTCUSDT\",\"lastPrice\":\"%s\"}", stair[m].c);
+        ctl0("POST", "book", book);
+        push_kline(m, &stair[m]);
+        wait_bar(dir, m);
+    }
+    assert_int_equal(interrupt(pid), 0);
+
+    jreqs jr;
+    journal_requests(db, &jr);
+    json_t *log = ctl("GET", "requests?since=0", NULL);
+    json_t *arr = json_is_array(log) ? log : json_object_get(log, "requests");
+    size_t nhttp = 0, submits = 0;
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        json_t *e = json_array_get(arr, i);
+        if (strcmp(json_string_value(json_object_get(e, "transport")), "http") != 0) continue;
+        nhttp++;
+    }
+    /* Every REST request the fake saw was journaled (the market feed's
+     * kline history aside: that is public data, not an exchange request). */
+    size_t nklines = requests_to("/api/v3/klines");
+    if (jr.n != nhttp - nklines) {
+        char *dump = json_dumps(arr, JSON_COMPACT);
+        fail_msg("journal %zu requests, fake %zu http of which %zu klines: %.3000s", jr.n, nhttp,
+                 nklines, dump);
+    }
+    char cids[2][TB_ORDER_ID_LEN] = {"", ""};
+    for (size_t i = 0; i < jr.n; i++) {
+        if (strcmp(jr.v[i].purpose, "submit") != 0) continue;
+        assert_true(submits < 2);
+        snprintf(cids[submits++], TB_ORDER_ID_LEN, "%s", jr.v[i].cid);
+        /* The fake got this order once, and after the journal had it. */
+        size_t seen = 0;
+        for (size_t k = 0; k < json_array_size(arr); k++) {
+            json_t *e = json_array_get(arr, k);
+            const char *path = json_string_value(json_object_get(e, "path"));
+            const char *m = json_string_value(json_object_get(e, "method"));
+            const char *cid = json_string_value(
+                json_object_get(json_object_get(e, "params"), "newClientOrderId"));
+            if (!path || strcmp(path, "/api/v3/order") || !m || strcmp(m, "POST") || !cid ||
+                strcmp(cid, jr.v[i].cid))
+                continue;
+            seen++;
+            assert_true(jr.v[i].ms <= json_integer_value(json_object_get(e, "wall")));
+        }
+        assert_int_equal(seen, 1);
+    }
+    assert_int_equal(submits, 2); /* the buy and the sell */
+    json_decref(log);
+
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "journal trace %s --journal live.db", cids[0]);
+    assert_int_equal(tbt_run_cli(dir, NULL, "%s", cmd), 0);
+    char *trace = tbt_read_in(dir, "stdout.txt");
+    assert_non_null(trace);
+    char want[128];
+    snprintf(want, sizeof(want), "requests sent for %s", cids[0]);
+    if (!strstr(trace, want) || !strstr(trace, "submit POST /api/v3/order") ||
+        !strstr(trace, "OrderFilled"))
+        fail_msg("journal trace %s:\n%s", cids[0], trace);
+    free(trace);
     tbt_remove_tree(dir);
 }
 
@@ -519,6 +665,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sigint_ends_a_paper_run_with_complete_outputs, reset,
                                         reap),
         cmocka_unit_test_setup_teardown(test_live_mode_without_the_flag_refuses, reset, reap),
+        cmocka_unit_test_setup_teardown(test_testnet_run_journals_every_request_before_sending_it,
+                                        reset, reap),
         cmocka_unit_test_setup_teardown(test_warmup_loads_history_and_no_order_comes_from_it, reset,
                                         reap),
         cmocka_unit_test_setup_teardown(test_a_bar_is_never_delivered_twice_across_a_reconnect,

@@ -81,6 +81,27 @@ typedef struct {
  * TB_ENOMEM. */
 TB_EXPORT int tb_binance_set_resume(tb_exchange *ex, const tb_binance_resume *resume);
 
+/* A REST request about to be sent (tb_binance_on_request). Borrowed for
+ * the call. params: the parameters as sent, without the timestamp, the
+ * signature or the key (nothing secret). */
+typedef struct {
+    const char *method;          /* "GET", "POST", "DELETE" */
+    const char *path;            /* "/api/v3/order" */
+    const char *purpose;         /* "submit", "cancel", "look-up", "open orders", ... */
+    const char *client_order_id; /* the order it is about, "" if none */
+    const char *params;
+} tb_binance_request;
+/* Returns 0 to let the request go; anything else keeps it from being sent
+ * (it fails as a request never sent: an order is refused, a look-up tried
+ * again later). */
+typedef int (*tb_binance_request_fn)(void *ctx, const tb_binance_request *rq);
+
+/* Calls fn(ctx, rq) just before every REST request leaves (each resend
+ * too): the live runner journals them there, so a request is on disk
+ * before the exchange can act on it. One observer; fn NULL removes it.
+ * TB_EINVAL if ex is no Binance adapter. */
+TB_EXPORT int tb_binance_on_request(tb_exchange *ex, tb_binance_request_fn fn, void *ctx);
+
 /* 1 if ex is a Binance adapter (not the simulator of paper mode). */
 TB_EXPORT int tb_binance_is(const tb_exchange *ex);
 /* Fills *out with the adapter's state. TB_EINVAL if ex is no Binance adapter. */

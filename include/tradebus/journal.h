@@ -103,6 +103,29 @@ TB_EXPORT int tb_journal_commit(tb_journal *j);
 /* Drops what was appended since the last commit. */
 TB_EXPORT int tb_journal_rollback(tb_journal *j);
 
+/* A request a live run sent to its exchange (the Binance adapter's REST
+ * calls), recorded before it was sent: `journal trace` shows an order's.
+ * params: the request's parameters as sent, without timestamp, signature
+ * or key. Strings are borrowed for the call. */
+typedef struct {
+    int64_t seq;                 /* journal order (filled by requests_each) */
+    int64_t time;                /* wall clock when sent, ns since the epoch */
+    const char *method;          /* "POST", "GET", "DELETE" */
+    const char *path;            /* "/api/v3/order" */
+    const char *purpose;         /* "submit", "look-up", "cancel", "open orders", ... */
+    const char *client_order_id; /* "" when the request is about no one order */
+    const char *params;
+} tb_journal_request;
+typedef int (*tb_journal_request_fn)(const tb_journal_request *rq, void *ctx);
+/* Appends rq inside the open transaction (commit before sending for it to
+ * survive a crash). TB_EINVAL, TB_EIO, TB_EFULL. */
+TB_EXPORT int tb_journal_request_add(tb_journal *j, const tb_journal_request *rq);
+/* Walks the recorded requests in order: all (client_order_id NULL) or one
+ * order's. A journal written before requests were recorded has none: 0.
+ * fn's non-zero return stops the walk and is returned; TB_EIO. */
+TB_EXPORT int tb_journal_requests_each(tb_journal *j, const char *client_order_id,
+                                       tb_journal_request_fn fn, void *ctx);
+
 /* Committed and pending events. */
 TB_EXPORT int64_t tb_journal_count(tb_journal *j);
 /* Walks every event with seq > after_seq in order (after_seq 0: all). */

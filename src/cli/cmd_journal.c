@@ -29,7 +29,9 @@ const char *const cli_journal_help =
     "                  asked for is marked '<-'. ID is an event id, or an order\n"
     "                  id as in fills.csv: client (btc_trend-3) or exchange\n"
     "                  (SIM-3), which traces that order's OrderCreated (or the\n"
-    "                  first event naming it, if it never reached the exchange)\n"
+    "                  first event naming it, if it never reached the exchange);\n"
+    "                  a live run's journal also lists, below the tree, every\n"
+    "                  request sent to the exchange for each order in it\n"
     "  export          every event as JSON lines (the codec's format, as in\n"
     "                  events.jsonl), in journal order; to stdout unless --out FILE\n"
     "  info            schema version, events per type, first and last event time,\n"
@@ -226,11 +228,52 @@ static void describe(const tb_event *ev, char *buf, size_t buflen)
  * cycle gets here, and it must not recurse forever. */
 #define TRACE_MAX_DEPTH 64
 
+/* Orders in one traced tree whose requests are listed below it. */
+#define TRACE_MAX_ORDERS 32
+
 typedef struct {
     uint64_t marked; /* the event asked for */
     int rc;          /* first failure while printing */
     size_t lines;
+    char orders[TRACE_MAX_ORDERS][TB_ORDER_ID_LEN]; /* client ids met, in order */
+    size_t norders;
+    int headed; /* the current order's requests have their title line */
 } trace_ctx;
+
+static void note_order(trace_ctx *t, const char *cid)
+{
+    if (!cid[0]) return;
+    for (size_t i = 0; i < t->norders; i++)
+        if (strcmp(t->orders[i], cid) == 0) return;
+    if (t->norders < TRACE_MAX_ORDERS)
+        snprintf(t->orders[t->norders++], TB_ORDER_ID_LEN, "%s", cid);
+}
+
+static int print_request(const tb_journal_request *rq, void *ctx)
+{
+    trace_ctx *t = ctx;
+    char when[32];
+    if (!t->headed) {
+        cli_printf("requests sent for %s (journaled before each left):\n", rq->client_order_id);
+        t->headed = 1;
+    }
+    tb_format_time_iso(rq->time, when, sizeof(when));
+    cli_printf("  %s %s %s %s %s\n", when, rq->purpose, rq->method, rq->path, rq->params);
+    t->lines++;
+    return 0;
+}
+
+/* A live run journals every request to the exchange before sending it:
+ * below the tree, each order's (a backtest's orders have none). */
+static int print_requests(tb_journal *j, trace_ctx *t)
+{
+    for (size_t i = 0; i < t->norders; i++) {
+        t->headed = 0;
+        int rc = tb_journal_requests_each(j, t->orders[i], print_request, t);
+        if (rc) return rc;
+    }
+    return 0;
+}
 
 typedef struct {
     tb_event *v;
@@ -257,6 +300,10 @@ static void print_line(const tb_event *ev, int depth, trace_ctx *t)
     char when[32], what[512];
     tb_format_time_iso(ev->timestamp, when, sizeof(when));
     describe(ev, what, sizeof(what));
+    if (ev->type == TB_EV_ORDER_PLACEMENT_REQUEST)
+        note_order(t, ev->u.order_request.client_order_id);
+    else if (ev->type == TB_EV_ORDER_CREATED)
+        note_order(t, ev->u.order_created.client_order_id);
     cli_printf("%*s%s %s %" PRIu64 " %s%s\n", depth * 2, "", when, tb_event_type_name(ev->type),
                ev->event_id, what, ev->event_id == t->marked ? "  <-" : "");
     t->lines++;
@@ -339,8 +386,11 @@ static int journal_trace(int argc, char **argv)
         }
         if (rc == 0) root = parent;
     }
-    trace_ctx t = {id, 0, 0};
+    trace_ctx t;
+    memset(&t, 0, sizeof(t));
+    t.marked = id;
     if (rc == 0) rc = print_tree(j, &root, 0, &t);
+    if (rc == 0) rc = print_requests(j, &t);
     if (rc != 0) {
         cli_eprintf("tradebus: journal trace: %s\n", tb_journal_errmsg(j));
         code = rc == TB_EPARSE ? EXIT_DATA : EXIT_RUNTIME;

@@ -477,3 +477,17 @@ void tb__jrun_close(tb__jrun *r, int failed)
     free(r->buf);
     free(r);
 }
+
+int tb__jrun_request(tb__jrun *j, const tb_journal_request *rq, char *err, size_t errlen)
+{
+    int rc = tb_journal_request_add(j->j, rq);
+    if (rc == 0) rc = tb_journal_commit(j->j);
+    if (rc) {
+        tb__errf(err, errlen, "journal %s: cannot record a %s request: %s", j->path, rq->purpose,
+                 tb_journal_errmsg(j->j));
+        return rc;
+    }
+    /* The events it committed count as a commit of the bars before. */
+    j->bars_since_commit = 0;
+    return 0;
+}

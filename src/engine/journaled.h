@@ -37,6 +37,10 @@ int tb__jrun_finish(tb__jrun *j, const tb_backtest_result *res, char *err, size_
  * leave the queue; what they cause is journaled. Counts in *ok / *failed. */
 int tb__jrun_replay_dlq(tb__jrun *j, tb_bus *bus, int64_t which, uint64_t *ok, uint64_t *failed,
                         char *err, size_t errlen);
+/* Records a request to the exchange and commits (with the events pending):
+ * on disk before it is sent, so a crash after it leaves a trace that
+ * reconciliation at the next start follows. TB_EIO / TB_EFULL. */
+int tb__jrun_request(tb__jrun *j, const tb_journal_request *rq, char *err, size_t errlen);
 /* Unsubscribes (before the bus goes away). */
 void tb__jrun_detach(tb__jrun *j);
 /* Closes the journal (committing what is pending) and frees; failed: the

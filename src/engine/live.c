@@ -135,6 +135,21 @@ static int on_bar(void *ctx, const tb_market_data *bar, int history)
     return 0;
 }
 
+/* Every request to the exchange is journaled and committed before it
+ * leaves (tb_binance_on_request): `journal trace` shows an order's, and a
+ * crash right after a send is followed by reconciliation at the next start.
+ * A request the journal cannot hold is not sent, and the run stops. */
+static int on_request(void *ctx, const tb_binance_request *rq)
+{
+    run *r = ctx;
+    tb_journal_request jq = {0,           tb_loop_now(r->loop), rq->method, rq->path,
+                             rq->purpose, rq->client_order_id,  rq->params};
+    char err[512] = "";
+    int rc = tb__jrun_request(r->jr, &jq, err, sizeof(err));
+    if (rc) fail(r, rc, "%s: the request was not sent", err);
+    return rc;
+}
+
 static void on_feed_log(void *ctx, int level, const char *msg)
 {
     note(ctx, level, "%s", msg);
@@ -371,6 +386,10 @@ int tb_live_run(const tb_config *cfg, const tb_live_options *opt, tb_backtest_re
                  r.mode);
             goto done;
         }
+    }
+    if (r.binance && r.jr && (rc = tb_binance_on_request(r.ex, on_request, &r)) != 0) {
+        tb__errf(err, errlen, "the exchange adapter: %s", tb_strerror(rc));
+        goto done;
     }
     if (r.binance && (rc = tb_binance_on_ready(r.ex, on_ready, &r)) != 0) {
         tb__errf(err, errlen, "the exchange adapter: %s", tb_strerror(rc));

@@ -101,6 +101,21 @@ static const char *const stmt_sql[ST__N] = {
     [ST_DLQ_COUNT] = "SELECT count(*) FROM dead_letters",
 };
 
+/* The requests a live run sent to its exchange, each recorded before it
+ * left (tb_journal_request_add). Created by every writer that opens a
+ * journal without it: an older journal gains it, nothing else changes. */
+#define REQUESTS_SQL                                                                               \
+    "CREATE TABLE IF NOT EXISTS requests("                                                         \
+    " seq INTEGER PRIMARY KEY,"                                                                    \
+    " time INTEGER NOT NULL,"                                                                      \
+    " method TEXT NOT NULL,"                                                                       \
+    " path TEXT NOT NULL,"                                                                         \
+    " purpose TEXT NOT NULL,"                                                                      \
+    " client_order_id TEXT,"                                                                       \
+    " params TEXT NOT NULL);"                                                                      \
+    "CREATE INDEX IF NOT EXISTS requests_order ON requests(client_order_id) "                      \
+    "WHERE client_order_id IS NOT NULL;"
+
 /* The schema of a new journal (docs/journal.md explains each part). */
 static const char schema_sql[] =
     "CREATE TABLE events("
@@ -126,7 +141,7 @@ static const char schema_sql[] =
     " last_seen INTEGER NOT NULL,"
     " payload TEXT NOT NULL);"
     "CREATE UNIQUE INDEX dead_letters_key ON dead_letters(event_id, component);"
-    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);";
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);" REQUESTS_SQL;
 
 struct tb_journal {
     sqlite3 *db;
@@ -136,6 +151,9 @@ struct tb_journal {
     char *lock_path; /* NULL without */
     char errmsg[400];
     char buf[4096]; /* the event being appended, encoded (2048 always suffice) */
+    /* The requests table's statements, prepared at first use: a journal
+     * written before that table existed still opens read-only. */
+    sqlite3_stmt *rq_add, *rq_each;
 };
 
 /* Ids are unsigned; SQLite integers are signed. The bit pattern is kept, so
@@ -389,6 +407,8 @@ static int our_tables(sqlite3 *db, int *mask, int *other)
             *mask |= 2;
         else if (strcmp(name, "meta") == 0)
             *mask |= 4;
+        else if (strcmp(name, "requests") == 0)
+            continue; /* ours too, but optional: journals before it lack it */
         else
             ++*other;
     }
@@ -515,6 +535,11 @@ prepare:
                  path, version, TB_JOURNAL_SCHEMA_VERSION);
         return TB_ESTATE;
     }
+    /* A journal from before the requests table gains it (the schema is
+     * otherwise the same: no version change, older readers ignore it). */
+    if (!cfg->read_only &&
+        (rc = exec(j->db, REQUESTS_SQL, path, "cannot add the requests table", err, errlen)) != 0)
+        return rc;
 
     for (int i = 0; i < ST__N; i++) {
         rc = sqlite3_prepare_v3(j->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &j->st[i], NULL);
@@ -647,12 +672,20 @@ static void free_handle(tb_journal *j)
     free(j);
 }
 
-static void close_db(tb_journal *j)
+static void finalize_all(tb_journal *j)
 {
     for (int i = 0; i < ST__N; i++) {
         sqlite3_finalize(j->st[i]);
         j->st[i] = NULL;
     }
+    sqlite3_finalize(j->rq_add);
+    sqlite3_finalize(j->rq_each);
+    j->rq_add = j->rq_each = NULL;
+}
+
+static void close_db(tb_journal *j)
+{
+    finalize_all(j);
     sqlite3_close(j->db);
     j->db = NULL;
 }
@@ -736,10 +769,7 @@ void tb_journal_close(tb_journal *j)
     /* Closing commits: a clean shutdown keeps everything; only a crash
      * loses the open batch. */
     if (j->st[ST_COMMIT]) tb_journal_commit(j);
-    for (int i = 0; i < ST__N; i++) {
-        sqlite3_finalize(j->st[i]);
-        j->st[i] = NULL;
-    }
+    finalize_all(j);
     /* Back to a rollback journal once the run is over: a WAL database
      * makes even a read-only open create FILE-wal and FILE-shm (and leave
      * them), and `journal info` must not write. The next run switches to
@@ -757,6 +787,76 @@ void tb_journal_discard(tb_journal *j)
     /* Under the lock still: no other run can have opened it meanwhile. */
     remove_files(j->path, NULL);
     free_handle(j);
+}
+
+/* ---- requests sent --------------------------------------------------------- */
+
+int tb_journal_request_add(tb_journal *j, const tb_journal_request *rq)
+{
+    if (!j || !rq || !rq->method || !rq->path || !rq->purpose || !rq->params) return TB_EINVAL;
+    int rc;
+    if (!j->rq_add) {
+        rc = sqlite3_prepare_v3(j->db,
+                                "INSERT INTO requests(time, method, path, purpose, "
+                                "client_order_id, params) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                                -1, SQLITE_PREPARE_PERSISTENT, &j->rq_add, NULL);
+        if (rc != SQLITE_OK) return fail(j, rc, "request add");
+    }
+    if ((rc = begin_if_needed(j)) != 0) return rc;
+    sqlite3_stmt *st = j->rq_add;
+    sqlite3_bind_int64(st, 1, rq->time);
+    sqlite3_bind_text(st, 2, rq->method, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, rq->path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, rq->purpose, -1, SQLITE_STATIC);
+    if (rq->client_order_id && rq->client_order_id[0])
+        sqlite3_bind_text(st, 5, rq->client_order_id, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 5);
+    sqlite3_bind_text(st, 6, rq->params, -1, SQLITE_STATIC);
+    return step_done(j, st, "request add");
+}
+
+int tb_journal_requests_each(tb_journal *j, const char *client_order_id, tb_journal_request_fn fn,
+                             void *ctx)
+{
+    if (!j || !fn) return TB_EINVAL;
+    int rc;
+    if (!j->rq_each) {
+        rc = sqlite3_prepare_v3(j->db,
+                                "SELECT seq, time, method, path, purpose, client_order_id, params "
+                                "FROM requests WHERE ?1 IS NULL OR client_order_id = ?1 "
+                                "ORDER BY seq",
+                                -1, SQLITE_PREPARE_PERSISTENT, &j->rq_each, NULL);
+        /* A journal from before the table (opened read-only): none sent. */
+        if (rc != SQLITE_OK && strstr(sqlite3_errmsg(j->db), "no such table")) return 0;
+        if (rc != SQLITE_OK) return fail(j, rc, "requests");
+    }
+    sqlite3_stmt *st = j->rq_each;
+    if (client_order_id)
+        sqlite3_bind_text(st, 1, client_order_id, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 1);
+    int ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        tb_journal_request rq;
+        const char *cid = (const char *)sqlite3_column_text(st, 5);
+        rq.seq = sqlite3_column_int64(st, 0);
+        rq.time = sqlite3_column_int64(st, 1);
+        rq.method = (const char *)sqlite3_column_text(st, 2);
+        rq.path = (const char *)sqlite3_column_text(st, 3);
+        rq.purpose = (const char *)sqlite3_column_text(st, 4);
+        rq.client_order_id = cid ? cid : "";
+        rq.params = (const char *)sqlite3_column_text(st, 6);
+        if (!rq.method || !rq.path || !rq.purpose || !rq.params) {
+            ret = fail(j, SQLITE_CORRUPT, "requests");
+            break;
+        }
+        if ((ret = fn(&rq, ctx)) != 0) break;
+    }
+    if (ret == 0 && rc != SQLITE_DONE) ret = fail(j, rc, "requests");
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return ret;
 }
 
 const char *tb_journal_errmsg(const tb_journal *j)

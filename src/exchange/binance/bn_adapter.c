@@ -1651,6 +1651,15 @@ int tb_binance_status_get(const tb_exchange *ex, tb_binance_status *out)
     return 0;
 }
 
+int tb_binance_on_request(tb_exchange *ex, tb_binance_request_fn fn, void *ctx)
+{
+    if (!tb_binance_is(ex)) return TB_EINVAL;
+    bn_adapter *a = (bn_adapter *)ex;
+    a->request_fn = fn;
+    a->request_ctx = fn ? ctx : NULL;
+    return 0;
+}
+
 int tb_binance_on_ready(tb_exchange *ex, tb_binance_ready_fn fn, void *ctx)
 {
     if (!tb_binance_is(ex) || !fn) return TB_EINVAL;

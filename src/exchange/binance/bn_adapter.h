@@ -191,6 +191,8 @@ struct bn_adapter {
     size_t nheld, cap_held;
     char report[1024];
     int ready_rc;
+    tb_binance_request_fn request_fn; /* tb_binance_on_request, or NULL */
+    void *request_ctx;
     tb_binance_ready_fn ready_fn[4];
     void *ready_ctx[4];
     size_t nready;

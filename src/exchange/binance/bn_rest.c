@@ -103,11 +103,59 @@ static void pump_later(bn_adapter *a, int64_t at)
 
 static void on_reply(void *ctx, const tb_http_response *resp);
 
+/* What each kind of request is for, as the journal records it. */
+static const char *purpose_of(bn_op op)
+{
+    switch (op) {
+    case BN_OP_TIME:
+        return "clock";
+    case BN_OP_INFO:
+        return "exchange info";
+    case BN_OP_PRICE:
+        return "price";
+    case BN_OP_ACCOUNT:
+        return "balances";
+    case BN_OP_OPEN_ORDERS:
+        return "open orders";
+    case BN_OP_SUBMIT:
+        return "submit";
+    case BN_OP_CANCEL:
+        return "cancel";
+    case BN_OP_QUERY:
+        return "look-up";
+    case BN_OP_SYNC:
+        return "read-back";
+    case BN_OP_TRADES:
+        return "trades";
+    case BN_OP_DOUBT_CHECK:
+        return "in-doubt check";
+    case BN_OP_CANCEL_ALL_LIST:
+        return "cancel-all list";
+    case BN_OP_CANCEL_ALL_ONE:
+        return "cancel-all";
+    case BN_OP_NONE:
+        break;
+    }
+    return "other";
+}
+
+/* Tells the request observer (the journal) what is about to leave; its
+ * refusal keeps the request from being sent at all. */
+static int observe(bn_adapter *a, const bn_req *r)
+{
+    char params[BN_QUERY_MAX];
+    int rc = bn_query_encode(&r->q, params, sizeof(params));
+    if (rc) return rc;
+    tb_binance_request rq = {r->method, r->path, purpose_of(r->op), r->cid, params};
+    return a->request_fn(a->request_ctx, &rq) ? TB_EIO : 0;
+}
+
 /* Builds the URL (and body) of r and hands it to tb_http. */
 static int send_req(bn_adapter *a, bn_req *r)
 {
     char params[BN_QUERY_MAX], url[BN_URL_MAX];
     int rc;
+    if (a->request_fn && (rc = observe(a, r)) != 0) return rc;
     if (r->is_signed) {
         bn_query q = r->q; /* signing appends timestamp and signature: keep r->q for a re-sign */
         rc = bn_query_sign(&q, a->secret.value, bn_server_ms(a), a->recv_window_ms, params,
@@ -160,7 +208,11 @@ void bn_rest_pump(bn_adapter *a)
             memset(&fake, 0, sizeof(fake));
             fake.outcome = TB_HTTP_NOT_SENT;
             fake.used_weight_1m = fake.order_count_10s = fake.retry_after_s = -1;
-            snprintf(fake.error, sizeof(fake.error), "request not built: %s", tb_strerror(rc));
+            if (rc == TB_EIO && a->request_fn)
+                snprintf(fake.error, sizeof(fake.error),
+                         "not sent: the journal could not record it first");
+            else
+                snprintf(fake.error, sizeof(fake.error), "request not built: %s", tb_strerror(rc));
             if (r->done(a, r, &fake) == 0) req_recycle(a, r);
             continue;
         }
