@@ -21,6 +21,8 @@
 #include "tradebus/exchange_registry.h"
 #include "tradebus/orders.h"
 #include "tradebus/sim_exchange.h"
+/* The adapter's own request queue, for a signed request no port call makes. */
+#include "../src/exchange/binance/bn_adapter.h"
 
 /* ---- config ------------------------------------------------------------ */
 
@@ -631,6 +633,162 @@ static void test_market_order_fills_with_commission_in_the_quote_asset(void **st
     assert_int_equal(posts_of("s-1"), 1);
 }
 
+static const tb_exchange_response *first_after(const live *l, size_t from, const char *cid,
+                                               tb_exchange_response_kind kind)
+{
+    for (size_t i = from; i < l->nresp; i++)
+        if (l->resp[i].kind == kind && strcmp(l->resp[i].client_order_id, cid) == 0)
+            return &l->resp[i];
+    return NULL;
+}
+
+/* A stop order sits NEW on Binance until the price reaches it; a fill
+ * (the trigger) is told like any other. */
+static void stop_market_triggers_and_fills(live *l, tb_order_placement_request *q,
+                                           const char *param, const char *value, const char *absent)
+{
+    assert_int_equal(submit(l, q), 0);
+    assert_int_equal(count_kind(l, q->client_order_id, TB_XR_ACCEPTED), 1);
+    assert_int_equal(count_kind(l, q->client_order_id, TB_XR_FILL), 0);
+    json_t *a = requests("POST", "/api/v3/order");
+    assert_int_equal(json_array_size(a), 1);
+    json_t *e = json_array_get(a, 0);
+    json_t *p = json_object_get(e, "params");
+    assert_string_equal(json_string_value(json_object_get(p, "type")), "STOP_LOSS");
+    assert_string_equal(json_string_value(json_object_get(p, param)), value);
+    assert_null(json_object_get(p, absent));
+    assert_null(json_object_get(p, "price"));
+    assert_null(json_object_get(p, "timeInForce"));
+    assert_int_equal(json_integer_value(json_object_get(e, "status")), 200);
+    json_decref(a);
+    run_for(l, 0.2); /* nothing triggers it yet */
+    assert_int_equal(count_kind(l, q->client_order_id, TB_XR_FILL), 0);
+    size_t before = l->nresp;
+    char fill[256];
+    snprintf(fill, sizeof(fill),
+             "{\"clientOrderId\":\"%s\",\"symbol\":\"BTCUSDT\",\"price\":\"45010\"}",
+             q->client_order_id);
+    ctl0("POST", "fill", fill);
+    wait_filled(l, q->client_order_id, "0.01");
+    const tb_exchange_response *f = first_after(l, before, q->client_order_id, TB_XR_FILL);
+    assert_non_null(f);
+    assert_dec_equal(f->quantity, "0.01");
+    assert_dec_equal(f->price, "45010");
+    run_for(l, 0.2);
+    assert_int_equal(count_kind(l, q->client_order_id, TB_XR_FILL), 1);
+    tb_binance_status st;
+    tb_binance_status_get(l->ex, &st);
+    assert_int_equal(st.open_orders, 0);
+    assert_int_equal(posts_of(q->client_order_id), 1);
+}
+
+static void test_stop_market_is_a_stop_loss_at_its_stop_price_filled_when_triggered(void **state)
+{
+    live *l = *state;
+    live_start(l, "", 1);
+    tb_order_placement_request q = order("s-1", TB_SIDE_BUY, TB_ORDER_STOP_MARKET, "0.01", NULL);
+    q.stop_price = tbt_dec("45000");
+    stop_market_triggers_and_fills(l, &q, "stopPrice", "45000", "trailingDelta");
+}
+
+static void test_trailing_stop_market_is_a_stop_loss_with_trailing_delta_in_bips(void **state)
+{
+    live *l = *state;
+    live_start(l, "", 1);
+    tb_order_placement_request q = order("s-2", TB_SIDE_BUY, TB_ORDER_STOP_MARKET, "0.01", NULL);
+    q.trailing_pct = tbt_dec("1.5");
+    stop_market_triggers_and_fills(l, &q, "trailingDelta", "150", "stopPrice");
+}
+
+/* ---- signing a non-ASCII value ----------------------------------------- */
+
+typedef struct {
+    int done;
+    long status;
+    char body[512];
+} raw_reply;
+
+static raw_reply raw_replies[3];
+
+static int raw_done(bn_adapter *a, bn_req *r, const tb_http_response *hr)
+{
+    (void)a;
+    raw_reply *rr = &raw_replies[r->sym];
+    rr->done = 1;
+    rr->status = hr->outcome == TB_HTTP_DONE ? hr->status : -1;
+    snprintf(rr->body, sizeof(rr->body), "%.*s", (int)(hr->body_len < 500 ? hr->body_len : 500),
+             hr->body ? hr->body : "");
+    return 0;
+}
+
+#define FULLWIDTH_123456  "\xEF\xBC\x91\xEF\xBC\x92\xEF\xBC\x93\xEF\xBC\x94\xEF\xBC\x95\xEF\xBC\x96"
+#define FULLWIDTH_ENCODED "%EF%BC%91%EF%BC%92%EF%BC%93%EF%BC%94%EF%BC%95%EF%BC%96"
+
+/* Sends one signed request through the adapter's queue (signed when it
+ * leaves, as every request is) and waits for its reply. */
+static const raw_reply *raw_signed(live *l, int slot, const char *method, const char *path,
+                                   const char *const *kv)
+{
+    bn_adapter *a = (bn_adapter *)l->ex;
+    bn_req *r = bn_req_new(a, method, path, 1, 1, BN_OP_NONE, raw_done);
+    assert_non_null(r);
+    r->sym = slot; /* which reply slot: the request carries no symbol index */
+    for (size_t i = 0; kv[i]; i += 2)
+        bn_query_add(&r->q, kv[i], kv[i + 1]);
+    memset(&raw_replies[slot], 0, sizeof(raw_replies[slot]));
+    bn_rest_enqueue(a, r, 0);
+    assert_true(run_until(l, &raw_replies[slot].done, 10));
+    return &raw_replies[slot];
+}
+
+/* No order field may carry non-ASCII (client ids are A-Z a-z 0-9 - _),
+ * but a symbol may: rest-api.md signs an order for １２３４５６. Through the
+ * adapter's own request path, a GET (the query string) and a POST (the
+ * body) with that symbol are percent-encoded as UTF-8, signed encoded, and
+ * pass the fake's signature check. */
+static void test_non_ascii_value_is_signed_encoded_in_a_query_and_a_body(void **state)
+{
+    live *l = *state;
+    live_start(l, "", 1);
+    ctl0("POST", "symbol",
+         "{\"symbol\":\"" FULLWIDTH_123456 "\",\"base\":\"X\",\"quote\":\"USDT\","
+         "\"tickSize\":\"0.1\",\"stepSize\":\"1\",\"minQty\":\"1\",\"minNotional\":\"0.01\"}");
+    const char *const order_kv[] = {"symbol",
+                                    FULLWIDTH_123456,
+                                    "side",
+                                    "BUY",
+                                    "type",
+                                    "LIMIT",
+                                    "timeInForce",
+                                    "GTC",
+                                    "quantity",
+                                    "1",
+                                    "price",
+                                    "0.1",
+                                    "newClientOrderId",
+                                    "u-1",
+                                    NULL};
+    const raw_reply *r = raw_signed(l, 0, "POST", "/api/v3/order", order_kv);
+    if (r->status != 200) fail_msg("POST refused: %ld %s", r->status, r->body);
+    const char *const open_kv[] = {"symbol", FULLWIDTH_123456, NULL};
+    r = raw_signed(l, 1, "GET", "/api/v3/openOrders", open_kv);
+    if (r->status != 200) fail_msg("GET refused: %ld %s", r->status, r->body);
+    assert_non_null(strstr(r->body, "\"u-1\""));
+
+    json_t *a = requests("POST", "/api/v3/order");
+    assert_int_equal(json_array_size(a), 1);
+    const char *body = json_string_value(json_object_get(json_array_get(a, 0), "body"));
+    assert_non_null(strstr(body, "symbol=" FULLWIDTH_ENCODED "&"));
+    assert_non_null(strstr(body, "&signature="));
+    json_decref(a);
+    a = requests("GET", "/api/v3/openOrders");
+    const char *query =
+        json_string_value(json_object_get(json_array_get(a, json_array_size(a) - 1), "query"));
+    assert_non_null(strstr(query, "symbol=" FULLWIDTH_ENCODED "&"));
+    assert_non_null(strstr(query, "&signature="));
+    json_decref(a);
+}
+
 static void test_filter_failure_is_rejected_locally_without_a_request(void **state)
 {
     live *l = *state;
@@ -876,6 +1034,80 @@ static void test_unknown_order_after_the_grace_is_not_found(void **state)
     assert_int_equal(lookup(l, "s-1", &info), TB_EIO);
     run_for(l, 1.6);
     assert_int_equal(lookup(l, "s-1", &info), TB_ENOTFOUND);
+}
+
+/* A market order filled at once, its reply lost, and Binance answering
+ * -2013 past the grace: it is in no open list, but myTrades shows a trade
+ * of an order none of ours explains since the send. That keeps it in doubt
+ * (a resend would be a second order) until a look-up shows it. */
+static void test_unknown_past_the_grace_with_its_trades_in_my_trades_stays_in_doubt(void **state)
+{
+    live *l = *state;
+    live_start(l, "", 1);
+    ctl0("POST", "book", "{\"symbol\":\"BTCUSDT\",\"asks\":[[\"42000\",\"1\"]]}");
+    ctl0("POST", "userstream", "{\"action\":\"silent\"}"); /* only REST can tell */
+    ctl0("POST", "fault",
+         "{\"method\":\"POST\",\"path\":\"/api/v3/order\",\"action\":\"status\",\"when\":"
+         "\"after\",\"status\":502}");
+    ctl0("POST", "fault",
+         "{\"method\":\"GET\",\"path\":\"/api/v3/order\",\"count\":4,\"action\":\"error\","
+         "\"code\":-2013,\"msg\":\"Order does not exist.\"}");
+    tb_order_placement_request q = order("s-1", TB_SIDE_BUY, TB_ORDER_MARKET, "0.01", NULL);
+    assert_int_equal(submit(l, &q), TB_EIO);
+    tb_exchange_order_info info;
+    assert_int_equal(lookup(l, "s-1", &info), TB_EIO);
+    run_for(l, 1.6); /* the grace is over */
+    assert_int_equal(lookup(l, "s-1", &info), TB_EIO);
+    assert_dec_equal(filled(l, "s-1"), "0");
+    /* Binance catches up: found filled, its fill told once. */
+    assert_int_equal(lookup(l, "s-1", &info), 0);
+    assert_int_equal(info.status, TB_ORDER_FILLED);
+    assert_dec_equal(filled(l, "s-1"), "0.01");
+    assert_int_equal(count_kind(l, "s-1", TB_XR_FILL), 1);
+    assert_int_equal(posts_of("s-1"), 1);
+    /* The trades were read by time (no order id to ask with), then their
+     * order by its id. */
+    json_t *a = requests("GET", "/api/v3/myTrades");
+    size_t i, by_time = 0;
+    json_t *e;
+    json_array_foreach(a, i, e)
+    {
+        if (json_object_get(json_object_get(e, "params"), "startTime")) by_time++;
+    }
+    json_decref(a);
+    assert_true(by_time >= 2);
+    a = requests("GET", "/api/v3/order");
+    size_t by_id = 0;
+    json_array_foreach(a, i, e)
+    {
+        const char *id =
+            json_string_value(json_object_get(json_object_get(e, "params"), "orderId"));
+        if (id && strcmp(id, "10001") == 0) by_id++;
+    }
+    json_decref(a);
+    assert_true(by_id >= 2);
+}
+
+/* Trades since the send that belong to an order not ours are not evidence:
+ * past the grace the order is not found (and may be sent again). */
+static void test_trades_of_another_order_do_not_keep_an_order_in_doubt(void **state)
+{
+    live *l = *state;
+    live_start(l, "", 1);
+    ctl0("POST", "book", "{\"symbol\":\"BTCUSDT\",\"asks\":[[\"42000\",\"1\"]]}");
+    ctl0("POST", "fault",
+         "{\"method\":\"POST\",\"path\":\"/api/v3/order\",\"action\":\"status\",\"when\":"
+         "\"before\",\"status\":503}");
+    tb_order_placement_request q = order("s-1", TB_SIDE_BUY, TB_ORDER_MARKET, "0.01", NULL);
+    assert_int_equal(submit(l, &q), TB_EIO);
+    /* Someone else's market order trades meanwhile. */
+    ctl0("POST", "order",
+         "{\"symbol\":\"BTCUSDT\",\"side\":\"BUY\",\"type\":\"MARKET\",\"quantity\":"
+         "\"0.01\",\"newClientOrderId\":\"web-1\"}");
+    run_for(l, 1.6);
+    tb_exchange_order_info info;
+    assert_int_equal(lookup(l, "s-1", &info), TB_ENOTFOUND);
+    assert_int_equal(posts_of("s-1"), 1);
 }
 
 static void test_429_stops_every_request_for_retry_after(void **state)
@@ -1197,6 +1429,34 @@ static void test_om_2013_for_a_while_after_a_failed_send_no_second_order(void **
 
 /* ---- more failures and conversions ------------------------------------------ */
 
+/* The issue's scenario with the Order Manager on top: a market order
+ * filled at once, its reply lost, -2013 for a while and no open order —
+ * its trades in myTrades only. It is adopted filled, never sent twice. */
+static void
+test_om_filled_order_unknown_for_a_while_is_found_by_its_trades_never_resent(void **state)
+{
+    live *l = *state;
+    om_fix m;
+    live_start(l, "", 1);
+    om_start(l, &m);
+    ctl0("POST", "book", "{\"symbol\":\"BTCUSDT\",\"asks\":[[\"42000\",\"1\"]]}");
+    ctl0("POST", "userstream", "{\"action\":\"silent\"}");
+    ctl0("POST", "fault",
+         "{\"method\":\"POST\",\"path\":\"/api/v3/order\",\"action\":\"status\",\"when\":"
+         "\"after\",\"status\":502}");
+    ctl0("POST", "fault",
+         "{\"method\":\"GET\",\"path\":\"/api/v3/order\",\"count\":4,\"action\":\"error\","
+         "\"code\":-2013,\"msg\":\"Order does not exist.\"}");
+    tb_order_placement_request q = order("s-1", TB_SIDE_BUY, TB_ORDER_MARKET, "0.01", NULL);
+    om_send(l, &m, &q);
+    assert_int_equal(om_wait(l, &m, "s-1", TB_ORDER_FILLED), TB_ORDER_FILLED);
+    run_for(l, 0.3);
+    assert_int_equal(posts_of("s-1"), 1);
+    assert_int_equal(tb_order_manager_get_stats(m.om).fills, 1);
+    assert_int_equal(tb_order_manager_get_stats(m.om).resends, 0);
+    om_stop(&m);
+}
+
 static void test_418_halts_new_orders_without_requests_until_the_ban_ends(void **state)
 {
     live *l = *state;
@@ -1376,6 +1636,15 @@ int main(void)
             live_teardown),
         cmocka_unit_test_setup_teardown(test_market_order_fills_with_commission_in_the_quote_asset,
                                         live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_stop_market_is_a_stop_loss_at_its_stop_price_filled_when_triggered, live_setup,
+            live_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_trailing_stop_market_is_a_stop_loss_with_trailing_delta_in_bips, live_setup,
+            live_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_non_ascii_value_is_signed_encoded_in_a_query_and_a_body, live_setup,
+            live_teardown),
         cmocka_unit_test_setup_teardown(test_filter_failure_is_rejected_locally_without_a_request,
                                         live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(test_filter_failure_at_binance_is_rejected_and_not_retried,
@@ -1404,6 +1673,11 @@ int main(void)
                                         live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(test_unknown_order_after_the_grace_is_not_found, live_setup,
                                         live_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_unknown_past_the_grace_with_its_trades_in_my_trades_stays_in_doubt, live_setup,
+            live_teardown),
+        cmocka_unit_test_setup_teardown(test_trades_of_another_order_do_not_keep_an_order_in_doubt,
+                                        live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(test_429_stops_every_request_for_retry_after, live_setup,
                                         live_teardown),
         cmocka_unit_test_setup_teardown(test_server_clock_3s_ahead_one_1021_a_resync_then_success,
@@ -1427,6 +1701,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_418_halts_new_orders_without_requests_until_the_ban_ends, live_setup,
             live_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_om_filled_order_unknown_for_a_while_is_found_by_its_trades_never_resent,
+            live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(test_bnb_commission_is_converted_at_bnb_price, live_setup,
                                         live_teardown),
         cmocka_unit_test_setup_teardown(test_config_rule_contradicting_binance_fails_naming_both,

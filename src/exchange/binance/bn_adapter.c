@@ -569,6 +569,7 @@ static int submit_done(bn_adapter *a, bn_req *r, const tb_http_response *resp)
         if (bn_parse_order(resp->body, resp->body_len, &bo, err, sizeof(err)) != 0) {
             /* A 200 we cannot read: the order is placed, its state unknown. */
             o->doubt_since = tb_loop_now(a->loop);
+            o->sent_at = r->t0;
             bn_set_error(a, "order %s: unreadable reply: %s", r->cid, err);
             deliver(a, TB_XOP_SUBMIT, r->cid, TB_EIO, TB_XF_TIMEOUT, 0, "unreadable reply", NULL);
             return 0;
@@ -590,7 +591,10 @@ static int submit_done(bn_adapter *a, bn_req *r, const tb_http_response *resp)
         return 0;
     }
     if (transient(a, resp, &e, cls, &f, &retry, text, sizeof(text))) {
-        if (o && tb_exchange_failure_is_ambiguous(f)) o->doubt_since = tb_loop_now(a->loop);
+        if (o && tb_exchange_failure_is_ambiguous(f)) {
+            o->doubt_since = tb_loop_now(a->loop);
+            o->sent_at = r->t0;
+        }
         if (o && cls == BN_BANNED) a->halted = 1;
         deliver(a, TB_XOP_SUBMIT, r->cid, TB_EIO, f, retry, text, NULL);
         return 0;
@@ -753,34 +757,154 @@ static int bn_cancel(tb_exchange *ex, const char *cid, int64_t now, tb_exchange_
 
 static void query_send(bn_adapter *a, const char *cid, int sym);
 
+/* An order in doubt (an ambiguous send, then -2013 on its look-up) is
+ * looked for where a lagging GET /api/v3/order would miss it: in the open
+ * orders, then in myTrades since the send (an order that filled at once is
+ * in no open list). A trade there of an order none of ours explains may be
+ * ours: it is read back by orderId, and while it cannot be told apart the
+ * order stays in doubt even past the grace, so that no second order is
+ * sent beside one that traded. Each step reuses r (its handler returns 1). */
+
+static void doubt_step(bn_adapter *a, bn_req *r, const char *path, int weight, bn_req_fn done)
+{
+    r->method = "GET";
+    r->in_body = 0;
+    snprintf(r->path, sizeof(r->path), "%s", path);
+    r->weight = weight;
+    r->done = done;
+    r->clock_retried = 0;
+    bn_query_init(&r->q);
+    bn_query_add(&r->q, "symbol", a->syms[r->sym].name);
+}
+
+/* Nothing found: in doubt while the grace lasts or a trade may be ours,
+ * else not found (the send never made it, and a resend is safe). */
+static void doubt_end(bn_adapter *a, bn_req *r, bn_ord *o, int evidence)
+{
+    char text[TB_TEXT_LEN];
+    if (!evidence && (!o || !o->doubt_since || tb_loop_now(a->loop) - o->doubt_since >= a->grace)) {
+        if (o) o->doubt_since = 0;
+        deliver(a, TB_XOP_QUERY, r->cid, TB_ENOTFOUND, TB_XF_NONE, 0, NULL, NULL);
+        return;
+    }
+    tb__errf(text, sizeof(text),
+             evidence ? "in doubt: Binance does not show %s yet (-2013), but trades since its "
+                        "ambiguous send may be its own; looking again"
+                      : "in doubt: Binance does not show %s yet (-2013) after an ambiguous "
+                        "send; looking again",
+             r->cid);
+    deliver(a, TB_XOP_QUERY, r->cid, TB_EIO, TB_XF_TIMEOUT, 0, text, NULL);
+}
+
+/* Found after all: the -2013 was the lag. Adopted as a query's answer. */
+static void doubt_found(bn_adapter *a, bn_req *r, bn_ord *o, const bn_order *bo)
+{
+    o->syncing = 1;
+    o->doubt_since = 0;
+    o->accepted = 1;
+    r->then = BN_THEN_QUERY;
+    sync_apply(a, r, o, bo);
+}
+
+static int doubt_order_done(bn_adapter *a, bn_req *r, const tb_http_response *resp);
+
+/* The next candidate read back by orderId, or the end of the search. */
+static int doubt_next(bn_adapter *a, bn_req *r, bn_ord *o)
+{
+    if (r->icand == r->ncands) {
+        doubt_end(a, r, o, r->evidence);
+        return 0;
+    }
+    doubt_step(a, r, "/api/v3/order", 4, doubt_order_done);
+    bn_query_add_i64(&r->q, "orderId", (int64_t)r->cands[r->icand++]);
+    bn_rest_enqueue(a, r, 1);
+    return 1;
+}
+
+static int doubt_order_done(bn_adapter *a, bn_req *r, const tb_http_response *resp)
+{
+    bn_ord *o = ord_find(a, r->cid);
+    bn_error e;
+    bn_error_class cls = resp->outcome == TB_HTTP_DONE ? classify(resp, &e) : BN_AMBIGUOUS;
+    if (!o) {
+        doubt_end(a, r, o, 1);
+        return 0;
+    }
+    bn_order bo;
+    char err[160];
+    if (cls == BN_OK && bn_parse_order(resp->body, resp->body_len, &bo, err, sizeof(err)) == 0) {
+        if (strcmp(bo.client_order_id, r->cid) == 0) {
+            doubt_found(a, r, o, &bo);
+            return 0;
+        }
+        /* Someone else's order: its trades are not ours. */
+    } else {
+        r->evidence = 1; /* lagging too, or failed: it may be ours */
+    }
+    return doubt_next(a, r, o);
+}
+
+static int known_order_id(const bn_adapter *a, uint64_t id)
+{
+    for (size_t i = 0; i < a->nords; i++)
+        if (a->ords[i].order_id == id) return 1;
+    return 0;
+}
+
+static int doubt_trades_done(bn_adapter *a, bn_req *r, const tb_http_response *resp)
+{
+    bn_ord *o = ord_find(a, r->cid);
+    bn_error e;
+    bn_error_class cls = resp->outcome == TB_HTTP_DONE ? classify(resp, &e) : BN_AMBIGUOUS;
+    if (!o || cls != BN_OK) {
+        doubt_end(a, r, o, 1); /* nothing learned: still in doubt */
+        return 0;
+    }
+    bn_trade tr[128];
+    size_t n = 0;
+    char err[160];
+    if (bn_parse_trades(resp->body, resp->body_len, tr, 128, &n, err, sizeof(err)) != 0)
+        r->evidence = 1; /* unreadable, or more than we read */
+    r->ncands = r->icand = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (known_order_id(a, tr[i].order_id)) continue;
+        size_t k = 0;
+        while (k < r->ncands && r->cands[k] != tr[i].order_id)
+            k++;
+        if (k < r->ncands) continue;
+        if (r->ncands == sizeof(r->cands) / sizeof(r->cands[0])) {
+            r->evidence = 1; /* more than we look at */
+            break;
+        }
+        r->cands[r->ncands++] = tr[i].order_id;
+    }
+    return doubt_next(a, r, o);
+}
+
 static int doubt_done(bn_adapter *a, bn_req *r, const tb_http_response *resp)
 {
     bn_ord *o = ord_find(a, r->cid);
     bn_error e;
     bn_error_class cls = resp->outcome == TB_HTTP_DONE ? classify(resp, &e) : BN_AMBIGUOUS;
-    if (o && cls == BN_OK) {
-        bn_order open[64];
-        size_t n = 0;
-        char err[160];
-        bn_parse_orders(resp->body, resp->body_len, open, 64, &n, err, sizeof(err));
-        for (size_t i = 0; i < n; i++) {
-            if (strcmp(open[i].client_order_id, r->cid) != 0) continue;
-            /* Open after all: the -2013 was the lag. */
-            o->syncing = 1;
-            o->doubt_since = 0;
-            r->then = BN_THEN_QUERY;
-            sync_apply(a, r, o, &open[i]);
-            o->accepted = 1;
-            return 0;
-        }
+    if (!o || cls != BN_OK) {
+        doubt_end(a, r, o, 1);
+        return 0;
     }
-    char text[TB_TEXT_LEN];
-    tb__errf(text, sizeof(text),
-             "in doubt: Binance does not show %s yet (-2013) after an ambiguous send; "
-             "looking again",
-             r->cid);
-    deliver(a, TB_XOP_QUERY, r->cid, TB_EIO, TB_XF_TIMEOUT, 0, text, NULL);
-    return 0;
+    bn_order open[64];
+    size_t n = 0;
+    char err[160];
+    bn_parse_orders(resp->body, resp->body_len, open, 64, &n, err, sizeof(err));
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(open[i].client_order_id, r->cid) != 0) continue;
+        doubt_found(a, r, o, &open[i]);
+        return 0;
+    }
+    /* Not open: it may have traded already. The server may stamp a trade
+     * up to a second before our clock (recvWindow's own slack). */
+    doubt_step(a, r, "/api/v3/myTrades", 20, doubt_trades_done);
+    bn_query_add_i64(&r->q, "startTime", (o->sent_at + a->offset_ns) / MS - 1000);
+    bn_rest_enqueue(a, r, 1);
+    return 1;
 }
 
 static int query_done(bn_adapter *a, bn_req *r, const tb_http_response *resp)
@@ -792,7 +916,6 @@ static int query_done(bn_adapter *a, bn_req *r, const tb_http_response *resp)
     tb_exchange_failure f;
     int64_t retry;
     char text[TB_TEXT_LEN];
-    int64_t now = tb_loop_now(a->loop);
     if (cls == BN_OK) {
         bn_order bo;
         char err[160];
@@ -825,9 +948,9 @@ static int query_done(bn_adapter *a, bn_req *r, const tb_http_response *resp)
             query_send(a, r->cid, r->sym + 1); /* an order we never followed: every symbol */
             return 0;
         }
-        if (o && o->doubt_since && now - o->doubt_since < a->grace) {
+        if (o && o->doubt_since) {
             /* Binance can lag seconds behind an order it accepted: look at
-             * the open orders before believing it. */
+             * the open orders and the trades before believing it. */
             bn_req *d =
                 bn_req_new(a, "GET", "/api/v3/openOrders", 1, 6, BN_OP_DOUBT_CHECK, doubt_done);
             if (!d) {

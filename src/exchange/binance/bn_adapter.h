@@ -81,6 +81,11 @@ struct bn_req {
     tb_decimal executed;         /* sync: the exchange's executed quantity */
     tb_order_status status;      /* sync: the exchange's status */
     int found;                   /* the read-back found fills not told before */
+    /* An order in doubt looked for in myTrades: orders whose trades no
+     * order we follow explains, each read back by orderId in turn. */
+    uint64_t cands[8];
+    size_t ncands, icand;
+    int evidence; /* a trade since the send that may be ours */
 };
 
 typedef struct {
@@ -100,6 +105,7 @@ typedef struct {
     int accepted, terminal;    /* told to the listener */
     int foreign;               /* client id not ours: reported, never touched */
     int64_t doubt_since;       /* an ambiguous send's wall time, 0 = none */
+    int64_t sent_at;           /* when that send left, wall ns: myTrades' start */
     int syncing;               /* a read-back is on its way */
     int from_journal;          /* handed over by tb_binance_set_resume, not yet looked up */
     tb_decimal journal_filled; /* what the journal has of its fills */

@@ -40,6 +40,8 @@ bn_req *bn_req_new(bn_adapter *a, const char *method, const char *path, int is_s
     r->executed = 0;
     r->status = TB_ORDER_NEW;
     memset(&r->info, 0, sizeof(r->info));
+    r->ncands = r->icand = 0;
+    r->evidence = 0;
     /* POST, PUT and DELETE carry their parameters in the body (signed over
      * it), GET in the query string: both of Binance's ways get used. */
     r->in_body = strcmp(method, "GET") != 0;

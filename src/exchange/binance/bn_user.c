@@ -30,15 +30,14 @@ int bn_user_open(bn_adapter *a)
     a->stream_open = 0;
     a->st.user_stream_open = 0;
     a->ping_sent = 0;
-    /* A fresh context per connection: tb_ws_open on a context that has
-     * been idle does not wake libwebsockets' inner loop (src/net/ws.c), a
-     * new context does. Never called from the context's own callbacks. */
+    /* One client context for the adapter's life: tb_ws_open starts a
+     * connection even on a context idle since the last one closed. */
     if (a->ws) tb_ws_close(a->ws);
     a->ws = NULL;
-    tb_wsc_destroy(a->wsc);
-    a->wsc = NULL;
-    int rc = tb_wsc_create(a->loop, &a->wsc);
-    if (rc) return rc;
+    if (!a->wsc) {
+        int rc = tb_wsc_create(a->loop, &a->wsc);
+        if (rc) return rc;
+    }
     return tb_ws_open(a->wsc, a->ws_url, &callbacks, a, &a->ws);
 }
 
