@@ -1846,6 +1846,9 @@ int tb_order_manager_restore(tb_order_manager *om, const tb_event *ev)
         o->cum_notional += (__int128)f->filled_price * f->filled_quantity;
         o->cum_qty = f->cumulative_quantity;
         o->status = f->status;
+        /* The runner publishes the journal's fills again (the outputs show
+         * them): counted as they are. */
+        om->stats.fills++;
         if (!o->created_id) o->created_id = ev->causation_id;
         book *b = book_for(om, o->strategy_id, o->symbol);
         if (!b) return TB_ENOMEM;

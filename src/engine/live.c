@@ -288,9 +288,8 @@ typedef struct {
     tb_binance_known_order *orders; /* the journal's orders, terminal ones dropped at the end */
     unsigned char *done;
     size_t n, cap;
-    tb_event *fills;
-    size_t nfills, fills_cap;
-    int rc;
+    tb_event *events; /* the order events after requests, to replay */
+    size_t nevents, events_cap, nfills;
 } restore;
 
 static tb_binance_known_order *known_of(restore *x, const char *cid)
@@ -335,14 +334,7 @@ static int on_journaled(const tb_event *ev, const char *json, void *ctx)
             k->filled_quantity = ev->u.order_filled.cumulative_quantity;
             if (ev->u.order_filled.status == TB_ORDER_FILLED) x->done[k - x->orders] = 1;
         }
-        if (x->nfills == x->fills_cap) {
-            size_t nc = x->fills_cap ? x->fills_cap * 2 : 64;
-            tb_event *nf = realloc(x->fills, nc * sizeof(*nf));
-            if (!nf) return TB_ENOMEM;
-            x->fills = nf;
-            x->fills_cap = nc;
-        }
-        x->fills[x->nfills++] = *ev;
+        x->nfills++;
         break;
     case TB_EV_ORDER_CANCELED:
         if ((k = known_of(x, ev->u.order_canceled.client_order_id)) != NULL)
@@ -353,7 +345,38 @@ static int on_journaled(const tb_event *ev, const char *json, void *ctx)
             x->done[k - x->orders] = 1;
         break;
     default:
-        break;
+        return 0;
+    }
+    if (ev->type == TB_EV_ORDER_PLACEMENT_REQUEST) return 0;
+    if (x->nevents == x->events_cap) {
+        size_t nc = x->events_cap ? x->events_cap * 2 : 64;
+        tb_event *ne = realloc(x->events, nc * sizeof(*ne));
+        if (!ne) return TB_ENOMEM;
+        x->events = ne;
+        x->events_cap = nc;
+    }
+    x->events[x->nevents++] = *ev;
+    return 0;
+}
+
+/* The journal's order events again, in order: fills to every subscriber
+ * (the Position Manager, the Risk Manager, the summary, the outputs), the
+ * rest to the Risk Manager alone (it follows open orders and fees; the
+ * strategies' targets are not rebuilt from cancels of signals they never
+ * made in this process). */
+static int replay_orders(const restore *x, tb_bus *bus, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < x->nevents; i++) {
+        tb_event ev = x->events[i];
+        int rc = ev.type == TB_EV_ORDER_FILLED
+                     ? tb_bus_publish(bus, &ev)
+                     : tb_bus_deliver_to(bus, tb_source_name(TB_SRC_RISK), &ev);
+        if (rc == TB_ENOTFOUND && ev.type != TB_EV_ORDER_FILLED) rc = 0; /* no Risk Manager */
+        if (rc) {
+            tb__errf(err, errlen, "--resume: the journal's %s %llu: %s",
+                     tb_event_type_name(ev.type), (unsigned long long)ev.event_id, tb_strerror(rc));
+            return rc;
+        }
     }
     return 0;
 }
@@ -372,11 +395,7 @@ static int resume_from(run *r, char *err, size_t errlen)
     if (rc)
         tb__errf(err, errlen, "--resume: reading journal %s: %s (%s)", r->cfg->journal_path,
                  tb_strerror(rc), tb_journal_errmsg(j));
-    tb_bus *bus = tb_pipeline_bus(r->p);
-    for (size_t i = 0; !rc && i < x.nfills; i++)
-        if ((rc = tb_bus_publish(bus, &x.fills[i])) != 0)
-            tb__errf(err, errlen, "--resume: the journal's fill %llu: %s",
-                     (unsigned long long)x.fills[i].event_id, tb_strerror(rc));
+    if (!rc) rc = replay_orders(&x, tb_pipeline_bus(r->p), err, errlen);
     size_t open = 0;
     for (size_t i = 0; i < x.n; i++)
         if (!x.done[i]) x.orders[open++] = x.orders[i];
@@ -417,7 +436,7 @@ static int resume_from(run *r, char *err, size_t errlen)
     free(pos);
     free(x.orders);
     free(x.done);
-    free(x.fills);
+    free(x.events);
     return rc;
 }
 
