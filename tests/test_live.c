@@ -240,8 +240,10 @@ static pid_t spawn_live(const char *dir, const char *arg)
     return pid;
 }
 
-/* `tradebus live --config live.ini --out out --journal FILE` in dir. */
-static pid_t spawn_live_journaled(const char *dir, const char *journal)
+/* Starts `tradebus live --config live.ini --out out` with up to four more
+ * arguments (NULL: none) in dir. */
+static pid_t spawn_live_with(const char *dir, const char *a, const char *b, const char *c,
+                             const char *d)
 {
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -252,12 +254,26 @@ static pid_t spawn_live_journaled(const char *dir, const char *journal)
         if (o < 0 || e < 0) _exit(127);
         dup2(o, 1);
         dup2(e, 2);
-        execl(TB_BINARY, TB_BINARY, "live", "--config", "live.ini", "--out", "out", "--journal",
-              journal, (char *)NULL);
+        execl(TB_BINARY, TB_BINARY, "live", "--config", "live.ini", "--out", "out", a, b, c, d,
+              (char *)NULL);
         _exit(127);
     }
     child = pid;
     return pid;
+}
+
+/* Waits until the run's log holds text. */
+static void wait_log(const char *dir, const char *text)
+{
+    for (int i = 0; i < 400; i++) {
+        char *err = tbt_read_in(dir, "stderr.txt");
+        int ok = err && strstr(err, text);
+        free(err);
+        if (ok) return;
+        sleep_ms(25);
+    }
+    char *err = tbt_read_in(dir, "stderr.txt");
+    fail_msg("the run never logged '%s'; its log:\n%s", text, err ? err : "");
 }
 
 /* Waits until the run's log shows the bar closing at minute m (its status
@@ -479,7 +495,7 @@ static void test_testnet_run_journals_every_request_before_sending_it(void **sta
            "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j", 1);
     write_config(dir, "testnet", 5);
     store_history(0, 5, stair);
-    pid_t pid = spawn_live_journaled(dir, db);
+    pid_t pid = spawn_live_with(dir, "--journal", db, NULL, NULL);
     wait_connections(1);
     for (int m = 5; m < 16; m++) {
         char book[128];
@@ -657,6 +673,210 @@ static void test_a_bar_is_never_delivered_twice_across_a_reconnect(void **state)
     tbt_remove_tree(dir);
 }
 
+/* ---- --resume ---- */
+
+/* SIGINT, and the run must exit 0 (else its log's end is the failure). */
+static void stop_ok(const char *dir, pid_t pid)
+{
+    if (interrupt(pid) == 0) return;
+    char *l = tbt_read_in(dir, "stderr.txt");
+    size_t n = l ? strlen(l) : 0;
+    fail_msg("the run failed; its log ends:\n%s", l ? l + (n > 600 ? n - 600 : 0) : "");
+}
+
+/* Two strategies that each buy 1 BTC LIMIT at the 10th bar's close (no
+ * liquidity on the fake: the orders rest), orders left open at exit. */
+static void write_resume_config(const char *dir)
+{
+    char cfg[1400], path[700];
+    snprintf(cfg, sizeof(cfg),
+             "[exchange]\ntype = binance\nmode = testnet\nfee_bps = 10\n"
+             "api_key = env:TB_TEST_LIVE_KEY\napi_secret = env:TB_TEST_LIVE_SECRET\n"
+             "rest_url = http://127.0.0.1:%d\nws_api_url = ws://127.0.0.1:%d/ws-api/v3\n"
+             "[live]\ninterval = 1m\nwarmup_bars = 5\ncancel_on_exit = false\n"
+             "stream_url = ws://127.0.0.1:%d\nrest_url = http://127.0.0.1:%d\n"
+             "[strategy.t1]\ntype = sma_cross\nsymbol = BTCUSDT\nfast = 2\nslow = 3\n"
+             "quantity = 1\norder_type = limit\n"
+             "[strategy.t2]\ntype = sma_cross\nsymbol = BTCUSDT\nfast = 2\nslow = 3\n"
+             "quantity = 1\norder_type = limit\n",
+             port, port, port, port);
+    tbt_write_file(dir, "live.ini", cfg, path, sizeof(path));
+    /* The fake's default account (docs/fake-binance.md). */
+    setenv("TB_TEST_LIVE_KEY", "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
+           1);
+    setenv("TB_TEST_LIVE_SECRET",
+           "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j", 1);
+}
+
+typedef struct {
+    const char *cid;
+    int filled, canceled, created, requested;
+} order_events;
+
+static int count_order(const tb_event *ev, const char *json, void *ctx)
+{
+    (void)json;
+    order_events *c = ctx;
+    if (ev->type == TB_EV_ORDER_FILLED && !strcmp(ev->u.order_filled.client_order_id, c->cid))
+        c->filled++;
+    if (ev->type == TB_EV_ORDER_CANCELED && !strcmp(ev->u.order_canceled.client_order_id, c->cid))
+        c->canceled++;
+    if (ev->type == TB_EV_ORDER_CREATED && !strcmp(ev->u.order_created.client_order_id, c->cid))
+        c->created++;
+    if (ev->type == TB_EV_ORDER_PLACEMENT_REQUEST &&
+        !strcmp(ev->u.order_request.client_order_id, c->cid))
+        c->requested++;
+    return 0;
+}
+
+/* The journal's events of order cid. */
+static order_events journal_order(const char *dir, const char *cid)
+{
+    char path[700], err[256];
+    snprintf(path, sizeof(path), "%s/live.db", dir);
+    tb_journal_config jc;
+    tb_journal_config_init(&jc);
+    jc.path = path;
+    jc.read_only = 1;
+    tb_journal *j = NULL;
+    if (tb_journal_open(&jc, &j, err, sizeof(err)) != 0) fail_msg("journal: %s", err);
+    order_events c = {cid, 0, 0, 0, 0};
+    assert_int_equal(tb_journal_each(j, 0, count_order, &c), 0);
+    tb_journal_close(j);
+    return c;
+}
+
+/* Lines of text that hold needle. */
+static int lines_with(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = text; p && *p;) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char *line = strndup(p, len);
+        if (strstr(line, needle)) n++;
+        free(line);
+        p = e ? e + 1 : NULL;
+    }
+    return n;
+}
+
+/* Scenario 8: a run places two orders and stops, leaving them open; while
+ * no process runs one is filled, the other canceled, and someone else's
+ * order appears. --resume: the fill comes in once (journal, fills.csv) as
+ * an event of its order's chain, the cancel is recorded, the foreign order
+ * is reported and never touched, and nothing is sent to the exchange. */
+static void test_resume_reconciles_what_happened_while_down(void **state)
+{
+    (void)state;
+    char dir[512];
+    tbt_temp_dir(dir, sizeof(dir));
+    write_resume_config(dir);
+    store_history(0, 5, stair);
+    pid_t pid = spawn_live_with(dir, "--journal", "live.db", NULL, NULL);
+    wait_log(dir, "market stream connected");
+    for (int m = 5; m < 10; m++)
+        push_kline(m, &stair[m]);
+    wait_bar(dir, 9);
+    for (int i = 0; i < 400 && requests_to("/api/v3/order") < 2; i++)
+        sleep_ms(25);
+    if (requests_to("/api/v3/order") != 2) {
+        char *l = tbt_read_in(dir, "stderr.txt");
+        fail_msg("the run did not place its two orders; its log:\n%s", l ? l : "");
+    }
+    assert_int_equal(interrupt(pid), 0);
+
+    /* While down. */
+    ctl0("POST", "fill", "{\"clientOrderId\":\"t1-1\",\"symbol\":\"BTCUSDT\",\"qty\":\"1\"}");
+    ctl0("POST", "cancel", "{\"clientOrderId\":\"t2-2\",\"symbol\":\"BTCUSDT\"}");
+    ctl0("POST", "order",
+         "{\"symbol\":\"BTCUSDT\",\"side\":\"SELL\",\"type\":\"LIMIT\",\"timeInForce\":\"GTC\","
+         "\"quantity\":\"0.5\",\"price\":\"50\",\"newClientOrderId\":\"manual-x\"}");
+    ctl0("DELETE", "requests", NULL);
+
+    /* Without --resume the journal is refused, naming the flag. */
+    char *err = NULL;
+    assert_int_equal(tbt_run_cli(dir, &err, "live --config live.ini --out out2 --journal live.db"),
+                     2);
+    assert_non_null(strstr(err, "--resume"));
+    free(err);
+
+    pid = spawn_live_with(dir, "--journal", "live.db", "--resume", NULL);
+    wait_log(dir, "exchange ready");
+    wait_log(dir, "market stream connected");
+    push_kline(10, &stair[10]);
+    wait_bar(dir, 10);
+    stop_ok(dir, pid);
+
+    char *log = tbt_read_in(dir, "stderr.txt");
+    if (!strstr(log, "manual-x") || !strstr(log, "not ours"))
+        fail_msg("the foreign order was not reported:\n%s", log);
+    free(log);
+    /* Nothing sent: no order, no cancel (the foreign order untouched). */
+    json_t *r = ctl("GET", "requests?since=0&path=/api/v3/order", NULL);
+    json_t *arr = json_is_array(r) ? r : json_object_get(r, "requests");
+    size_t i;
+    json_t *e;
+    json_array_foreach(arr, i, e)
+    {
+        const char *m = json_string_value(json_object_get(e, "method"));
+        if (m && strcmp(m, "GET") != 0) fail_msg("the resumed run sent %s /api/v3/order", m);
+    }
+    json_decref(r);
+
+    order_events a = journal_order(dir, "t1-1"), b = journal_order(dir, "t2-2");
+    assert_int_equal(a.requested, 1);
+    assert_int_equal(a.created, 1);
+    assert_int_equal(a.filled, 1);
+    assert_int_equal(b.canceled, 1);
+    assert_int_equal(b.filled, 0);
+    char *fills = tbt_read_in(dir, "out/fills.csv");
+    assert_non_null(fills);
+    assert_int_equal(lines_with(fills, "t1-1"), 1);
+    free(fills);
+    /* The recovered fill's chain reaches its order and signal. */
+    assert_int_equal(tbt_run_cli(dir, NULL, "journal trace t1-1 --journal live.db"), 0);
+    char *trace = tbt_read_in(dir, "stdout.txt");
+    assert_non_null(strstr(trace, "OrderPlacementRequest"));
+    assert_non_null(strstr(trace, "SignalGenerated"));
+    free(trace);
+
+    /* The account no longer holds the 1 BTC the journal's position says:
+     * the start stops with both values, unless --adopt-positions. */
+    ctl0("POST", "balances", "{\"balances\":{\"BTC\":\"0\"}}");
+    assert_int_equal(tbt_run_cli(dir, &err,
+                                 "live --config live.ini --out out3 --journal live.db "
+                                 "--resume"),
+                     1);
+    if (!strstr(err, "the journal holds 1 BTC, the account 0 BTC") ||
+        !strstr(err, "--adopt-positions"))
+        fail_msg("no report of both values:\n%s", err);
+    free(err);
+    pid = spawn_live_with(dir, "--journal", "live.db", "--resume", "--adopt-positions");
+    wait_log(dir, "exchange ready");
+    stop_ok(dir, pid);
+    log = tbt_read_in(dir, "stderr.txt");
+    if (!strstr(log, "the journal holds 1 BTC, the account 0 BTC"))
+        fail_msg("the disagreement was not reported:\n%s", log);
+    free(log);
+    tbt_remove_tree(dir);
+}
+
+/* Paper mode has nothing to reconcile a journal with: refused. */
+static void test_resume_in_paper_mode_is_refused(void **state)
+{
+    (void)state;
+    char dir[512], *err = NULL;
+    tbt_temp_dir(dir, sizeof(dir));
+    write_config(dir, "paper", 3);
+    assert_int_equal(
+        tbt_run_cli(dir, &err, "live --config live.ini --out out --journal j.db --resume"), 2);
+    assert_non_null(strstr(err, "paper"));
+    assert_int_equal(requests_to("/api/v3/klines"), 0);
+    free(err);
+    tbt_remove_tree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -671,6 +891,9 @@ int main(void)
                                         reap),
         cmocka_unit_test_setup_teardown(test_a_bar_is_never_delivered_twice_across_a_reconnect,
                                         reset, reap),
+        cmocka_unit_test_setup_teardown(test_resume_reconciles_what_happened_while_down, reset,
+                                        reap),
+        cmocka_unit_test_setup_teardown(test_resume_in_paper_mode_is_refused, reset, reap),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -124,6 +124,13 @@ TB_EXPORT tb_exchange *tb_pipeline_exchange(tb_pipeline *p);
 TB_EXPORT tb_loop *tb_pipeline_loop(tb_pipeline *p);
 /* The bus (borrowed), e.g. to subscribe extra observers before pushing. */
 TB_EXPORT tb_bus *tb_pipeline_bus(tb_pipeline *p);
+/* Restores state from one event of an earlier session's journal (`tradebus
+ * live --resume`), in journal order: ids issued later come after its id, and
+ * the Order Manager follows its order events (tb_order_manager_restore;
+ * nothing is published or sent). Fills are the caller's to publish on the
+ * bus once every event is restored, so the Position and Risk Managers and
+ * the summary count them. 0, TB_ENOMEM. */
+TB_EXPORT int tb_pipeline_restore(tb_pipeline *p, const tb_event *ev);
 /* Fills res with the state now (caller frees with tb_backtest_result_free).
  * A pipeline holding some roles fills the fields of those roles only. */
 TB_EXPORT int tb_pipeline_result(const tb_pipeline *p, tb_backtest_result *res);

@@ -123,6 +123,10 @@ TB_EXPORT const char *tb_bus_current_subscriber(const tb_bus *bus);
 /* Reserves the next event id without publishing (for events built ahead);
  * from inside a handler it comes from that subscriber's counter. */
 TB_EXPORT uint64_t tb_bus_next_id(tb_bus *bus);
+/* Ids issued from now on by id's counter come after id (a resumed live run
+ * goes on after the ids its journal holds, so no id is issued twice). An id
+ * of another node_id is ignored. */
+TB_EXPORT void tb_bus_reserve_id(tb_bus *bus, uint64_t id);
 
 /* Delivers ev to the subscriber named name (its first active subscription
  * for ev's type or for all types), with the usual retries, then dispatches

@@ -60,6 +60,17 @@ typedef struct {
      * and return without running (res has no bars). Paper mode: nothing to
      * cancel, returns 0. */
     int cancel_all;
+    /* `--resume`: continue the live run cfg->journal_path holds (testnet,
+     * live). Its state is restored from the journal — the Order Manager
+     * follows the orders it left open, the positions, cash and PnL go on
+     * from its fills — and the exchange's start-up reconciles them: what
+     * happened while no process ran comes in once, as events of those
+     * orders. Without it a journal that holds a run is refused. Paper mode
+     * is refused (the simulator's orders ended with its process). */
+    int resume;
+    /* `--adopt-positions`: balances that disagree with the journal's
+     * positions are a warning, not a failed start-up. */
+    int adopt_positions;
     /* Called about once a second from the loop, and once at the end. */
     void (*status)(const tb_live_status *st, void *ctx);
     /* News worth a log line (connections, gaps, the exchange's start-up):

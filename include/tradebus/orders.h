@@ -209,6 +209,14 @@ TB_EXPORT int tb_order_manager_publish_order_event(tb_order_manager *om, tb_even
  * once (max_attempts = 1: the order stays open). */
 TB_EXPORT int tb_order_manager_cancel(tb_order_manager *om, const char *client_order_id,
                                       int64_t now);
+/* Restores the manager's state from one journaled order event of an earlier
+ * session of the run (`tradebus live --resume`), in journal order:
+ * OrderPlacementRequest, OrderCreated, OrderFilled, OrderCanceled,
+ * OrderRejected; other types are ignored. Nothing is published and nothing
+ * reaches the exchange: the orders left open are followed again (the
+ * exchange's news of them is taken, their events keep the journal's chain)
+ * and new client order ids come after the journal's. 0, TB_ENOMEM. */
+TB_EXPORT int tb_order_manager_restore(tb_order_manager *om, const tb_event *ev);
 /* Current status of an order; TB_ENOTFOUND if unknown. */
 TB_EXPORT int tb_order_manager_status(const tb_order_manager *om, const char *client_order_id,
                                       tb_order_status *out);

@@ -32,6 +32,15 @@ const char *const cli_live_help =
     "                           fills.csv, trades.csv, equity.csv, events.jsonl and\n"
     "                           report.html of the run, written when it ends\n"
     "  --journal FILE           record every event in a SQLite journal\n"
+    "  --resume                 continue the run the journal holds (testnet, live):\n"
+    "                           its open orders, positions, cash and PnL go on; the\n"
+    "                           exchange's start-up reconciles them (fills and\n"
+    "                           cancels made while no process ran come in once;\n"
+    "                           orders not ours are reported, never touched); no\n"
+    "                           order is sent before. Paper mode: refused\n"
+    "  --adopt-positions        with --resume: balances that disagree with the\n"
+    "                           journal's positions are a warning, not a failed\n"
+    "                           start (the account's holdings are taken)\n"
     "  --live                   confirm mode = live (trading real money)\n"
     "  --cancel-all             the kill switch: cancel every open order of ours\n"
     "                           on the configured symbols, then exit (never an\n"
@@ -60,10 +69,11 @@ const char *const cli_live_help =
     "Examples:\n"
     "  tradebus live --config examples/paper.ini --out out/paper\n"
     "  tradebus live --config live.ini --live --journal live.db --metrics-port 9100\n"
+    "  tradebus live --config live.ini --live --journal live.db --resume\n"
     "  tradebus live --config live.ini --live --cancel-all\n";
 
 typedef struct {
-    int live, cancel_all, shadow;
+    int live, cancel_all, shadow, resume, adopt;
     const char *journal;
     int metrics_port; /* -1 = none */
     tb_shadow *sh;
@@ -80,6 +90,8 @@ static int live_opt(const char *opt, const char *val, void *ctx)
     if (strcmp(opt, "--live") == 0) return c->live = 1, 1;
     if (strcmp(opt, "--cancel-all") == 0) return c->cancel_all = 1, 1;
     if (strcmp(opt, "--shadow-legacy") == 0) return c->shadow = 1, 1;
+    if (strcmp(opt, "--resume") == 0) return c->resume = 1, 1;
+    if (strcmp(opt, "--adopt-positions") == 0) return c->adopt = 1, 1;
     if (strcmp(opt, "--journal") == 0) {
         if (!val) {
             cli_usage_error("live: --journal needs a file");
@@ -246,6 +258,8 @@ int cmd_live(int argc, char **argv)
     opt.report = r.cfg.report;
     opt.allow_live = c.live;
     opt.cancel_all = c.cancel_all;
+    opt.resume = c.resume;
+    opt.adopt_positions = c.adopt;
     opt.status = on_status;
     opt.log = on_log;
     opt.ctx = &c;

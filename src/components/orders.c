@@ -1764,6 +1764,109 @@ static int after_bar(tb_order_manager *om, const tb_event *bar, uint64_t bars)
     return 0;
 }
 
+/* The n of an id "<strategy>-<n>" (0 if it has no such tail). */
+static uint64_t id_number(const char *cid)
+{
+    const char *dash = strrchr(cid, '-');
+    if (!dash || !dash[1]) return 0;
+    uint64_t n = 0;
+    for (const char *p = dash + 1; *p; p++) {
+        if (*p < '0' || *p > '9') return 0;
+        n = n * 10 + (uint64_t)(*p - '0');
+    }
+    return n;
+}
+
+int tb_order_manager_restore(tb_order_manager *om, const tb_event *ev)
+{
+    const char *cid;
+    switch (ev->type) {
+    case TB_EV_ORDER_PLACEMENT_REQUEST:
+        cid = ev->u.order_request.client_order_id;
+        break;
+    case TB_EV_ORDER_CREATED:
+        cid = ev->u.order_created.client_order_id;
+        break;
+    case TB_EV_ORDER_FILLED:
+        cid = ev->u.order_filled.client_order_id;
+        break;
+    case TB_EV_ORDER_CANCELED:
+        cid = ev->u.order_canceled.client_order_id;
+        break;
+    case TB_EV_ORDER_REJECTED:
+        cid = ev->u.order_rejected.client_order_id;
+        break;
+    default:
+        return 0;
+    }
+    if (!tb__valid_str(cid, TB_ORDER_ID_LEN)) return 0;
+    order *o = find(om, cid);
+    if (ev->type == TB_EV_ORDER_PLACEMENT_REQUEST) {
+        const tb_order_placement_request *q = &ev->u.order_request;
+        /* Ids are never used twice, even those of orders long finished. */
+        uint64_t n = id_number(cid);
+        if (n > om->next_client_id) om->next_client_id = n;
+        if (o) return 0;
+        if (om->norders == om->cap) {
+            order *no = realloc(om->orders, om->cap * 2 * sizeof(*no));
+            if (!no) return TB_ENOMEM;
+            om->orders = no;
+            om->cap *= 2;
+        }
+        o = &om->orders[om->norders++];
+        memset(o, 0, sizeof(*o));
+        memcpy(o->client_order_id, q->client_order_id, sizeof(o->client_order_id));
+        memcpy(o->strategy_id, q->strategy_id, sizeof(o->strategy_id));
+        memcpy(o->symbol, q->symbol, sizeof(o->symbol));
+        o->side = q->side;
+        o->type = q->order_type;
+        o->quantity = q->quantity;
+        o->price = q->price;
+        o->status = TB_ORDER_PENDING;
+        o->request_id = ev->event_id;
+        o->correlation_id = ev->correlation_id;
+        o->origin = q->origin;
+        o->tif = q->time_in_force;
+        o->stop_price = q->stop_price;
+        o->trailing_pct = q->trailing_pct;
+        memcpy(o->oco_with, q->oco_with, sizeof(o->oco_with));
+        return 0;
+    }
+    if (!o) return 0; /* finished already, or never requested here */
+    switch (ev->type) {
+    case TB_EV_ORDER_CREATED:
+        o->status = TB_ORDER_NEW;
+        memcpy(o->order_id, ev->u.order_created.order_id, sizeof(o->order_id));
+        /* What was sent (a pre-trade cut shows here, not in the request). */
+        o->quantity = ev->u.order_created.quantity;
+        o->created_id = ev->event_id;
+        return 0;
+    case TB_EV_ORDER_FILLED: {
+        const tb_order_filled *f = &ev->u.order_filled;
+        o->cum_notional += (__int128)f->filled_price * f->filled_quantity;
+        o->cum_qty = f->cumulative_quantity;
+        o->status = f->status;
+        /* The runner publishes the journal's fills again (the outputs show
+         * them): counted as they are. */
+        om->stats.fills++;
+        if (!o->created_id) o->created_id = ev->causation_id;
+        book *b = book_for(om, o->strategy_id, o->symbol);
+        if (!b) return TB_ENOMEM;
+        move_position(b, signed_qty(o->side, f->filled_quantity), f->filled_price);
+        if (f->status == TB_ORDER_FILLED) retire(om, o);
+        return 0;
+    }
+    case TB_EV_ORDER_CANCELED:
+        o->status = ev->u.order_canceled.status;
+        retire(om, o);
+        return 0;
+    default:
+        o->status = TB_ORDER_REJECTED;
+        retire(om, o);
+        return 0;
+    }
+}
+
 int tb_order_manager_status(const tb_order_manager *om, const char *cid, tb_order_status *out)
 {
     const order *o = find(om, cid);

@@ -187,6 +187,14 @@ uint64_t tb_bus_next_id(tb_bus *bus)
            (++bus->next_seq[slot] & 0xFFFFFFFFFFull);
 }
 
+void tb_bus_reserve_id(tb_bus *bus, uint64_t id)
+{
+    if (!bus || (id >> 48) != bus->cfg.node_id) return;
+    unsigned slot = (unsigned)(id >> 40) & 0xFF;
+    uint64_t seq = id & 0xFFFFFFFFFFull;
+    if (slot < TB_BUS_ID_SLOTS && bus->next_seq[slot] < seq) bus->next_seq[slot] = seq;
+}
+
 void tb_bus_set_handled_hook(tb_bus *bus, tb_handled_fn fn, void *ctx)
 {
     if (!bus) return;

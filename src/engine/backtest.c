@@ -291,6 +291,12 @@ tb_bus *tb_pipeline_bus(tb_pipeline *p)
     return p->bus;
 }
 
+int tb_pipeline_restore(tb_pipeline *p, const tb_event *ev)
+{
+    tb_bus_reserve_id(p->bus, ev->event_id);
+    return p->orders ? tb_order_manager_restore(p->orders, ev) : 0;
+}
+
 int tb_pipeline_push_bar(tb_pipeline *p, const tb_market_data *bar)
 {
     tb_event ev;

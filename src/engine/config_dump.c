@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "tradebus/config.h"
+#include "tradebus/live.h"
 #include "tradebus/orders.h"
 
 #define NS_PER_MS 1000000
@@ -200,6 +201,16 @@ int tb_config_dump(const tb_config *cfg, FILE *out)
         out, "sync",
         cfg->journal_sync >= 0 && cfg->journal_sync < 3 ? syncs[cfg->journal_sync] : "?", "normal");
     bad |= int_line(out, "commit_every", cfg->journal_commit_every, 1000);
+
+    /* Read by `tradebus live` only; the warm-up shown is what it would load. */
+    bad |= fprintf(out, "\n[live]\n") < 0;
+    bad |= str_line(out, "interval", cfg->live_interval, "1m");
+    tb_config derived = *cfg; /* shallow: only read, for the default */
+    derived.live_warmup_bars = -1;
+    bad |= int_line(out, "warmup_bars", tb_live_warmup_bars(cfg), tb_live_warmup_bars(&derived));
+    bad |= str_line(out, "cancel_on_exit", bool_name(cfg->live_cancel_on_exit), "true");
+    bad |= str_line(out, "stream_url", cfg->live_stream_url, "by mode");
+    bad |= str_line(out, "rest_url", cfg->live_rest_url, "by mode");
 
     for (size_t i = 0; i < cfg->nsymbols; i++) {
         const tb_symbol_rules *s = &cfg->symbols[i];

@@ -27,6 +27,7 @@ struct tb__jrun {
     int replaying;
     int rc;                /* first append failure, reported after the bar */
     const tb_md_merge *md; /* the run's data (tb__jrun_watch), borrowed */
+    int64_t held;          /* events in the journal at open */
 };
 
 static int64_t wall_ns(void)
@@ -186,8 +187,31 @@ void tb__jrun_watch(tb__jrun *r, const tb_md_merge *md)
     if (r) r->md = md;
 }
 
-int tb__jrun_open(const tb_config *cfg, int resume, tb__jrun **out, char *err, size_t errlen)
+/* "live" or "backtest": what wrote the journal (absent: a backtest, from
+ * before kinds were recorded). */
+static const char *kind_of(int flags)
 {
+    return flags & TB__JRUN_LIVE ? "live" : "backtest";
+}
+
+/* The checks and bookkeeping of a live run's journal that holds a run:
+ * resume appends a session, nothing is re-executed. */
+static int open_live_session(tb__jrun *r, const tb_config *cfg, char *err, size_t errlen)
+{
+    char n[32] = "1";
+    (void)tb_journal_meta_get(r->j, "sessions", n, sizeof(n));
+    char next[32];
+    snprintf(next, sizeof(next), "%ld", strtol(n, NULL, 10) + 1);
+    int rc = tb_journal_meta_set(r->j, "sessions", next);
+    if (!rc) rc = tb_journal_meta_set(r->j, "status", "running");
+    if (!rc) rc = tb_journal_commit(r->j);
+    if (rc) tb__errf(err, errlen, "journal %s: %s", cfg->journal_path, tb_journal_errmsg(r->j));
+    return rc;
+}
+
+int tb__jrun_open(const tb_config *cfg, int flags, tb__jrun **out, char *err, size_t errlen)
+{
+    int resume = flags & TB__JRUN_RESUME, live = flags & TB__JRUN_LIVE;
     tb__jrun *r = calloc(1, sizeof(*r));
     if (!r) return TB_ENOMEM;
     r->sub = -1;
@@ -209,7 +233,16 @@ int tb__jrun_open(const tb_config *cfg, int resume, tb__jrun **out, char *err, s
     snprintf(want, sizeof(want), "%016" PRIx64, tb_config_hash(cfg));
     r->target = tb_journal_count(r->j);
     int has_hash = tb_journal_meta_get(r->j, "config_hash", have, sizeof(have)) == 0;
-    if (r->target > 0 && !resume) {
+    char kind[16] = "backtest";
+    (void)tb_journal_meta_get(r->j, "kind", kind, sizeof(kind));
+    r->held = r->target;
+    if ((has_hash || r->target > 0) && strcmp(kind, kind_of(flags)) != 0) {
+        tb__errf(err, errlen,
+                 "%s holds a %s run (`tradebus %s`): a %s run cannot record into it or "
+                 "continue it; give a new journal file",
+                 cfg->journal_path, kind, kind, kind_of(flags));
+        rc = TB_ECONFIG;
+    } else if (r->target > 0 && !resume) {
         tb__errf(err, errlen,
                  "%s already holds a run (%lld events): add --resume to continue it, or "
                  "give a new journal file",
@@ -221,6 +254,9 @@ int tb__jrun_open(const tb_config *cfg, int resume, tb__jrun **out, char *err, s
                  "this run %s): resuming it would mix two runs; use a new journal file",
                  cfg->journal_path, have, want);
         rc = TB_ECONFIG;
+    } else if (live && r->target > 0) {
+        rc = open_live_session(r, cfg, err, errlen);
+        r->target = 0; /* appended after the journal's events, none re-executed */
     } else if (has_hash && r->target > 0) {
         char *now = data_fingerprint(cfg), *then = malloc(65536);
         rc = now && then ? 0 : TB_ENOMEM;
@@ -234,6 +270,7 @@ int tb__jrun_open(const tb_config *cfg, int resume, tb__jrun **out, char *err, s
         char *data = data_fingerprint(cfg);
         rc = data ? tb_journal_meta_set(r->j, "config_hash", want) : TB_ENOMEM;
         if (!rc) rc = tb_journal_meta_set(r->j, "data", data);
+        if (!rc) rc = tb_journal_meta_set(r->j, "kind", kind_of(flags));
         free(data);
         if (!rc) rc = tb_journal_meta_set(r->j, "status", "running");
         if (!rc) rc = tb_journal_commit(r->j);
@@ -258,6 +295,16 @@ int tb__jrun_open(const tb_config *cfg, int resume, tb__jrun **out, char *err, s
     r->replaying = r->target > 0;
     *out = r;
     return 0;
+}
+
+tb_journal *tb__jrun_journal(tb__jrun *r)
+{
+    return r->j;
+}
+
+int64_t tb__jrun_held(const tb__jrun *r)
+{
+    return r->held;
 }
 
 int64_t tb__jrun_queue_size(tb__jrun *r)

@@ -17,9 +17,21 @@
 
 typedef struct tb__jrun tb__jrun;
 
-/* Opens cfg->journal_path. Without resume an existing run in it is refused;
- * with resume a journal of another config is refused. */
-int tb__jrun_open(const tb_config *cfg, int resume, tb__jrun **out, char *err, size_t errlen);
+/* tb__jrun_open's flags. */
+#define TB__JRUN_RESUME 1 /* continue the run the journal holds */
+/* A live run's journal (meta kind = live): a resume appends a new session
+ * after the journal's events (nothing is re-executed: the caller restores
+ * the state from them, tb__jrun_journal). A backtest's journal is refused
+ * by a live run and the other way round. */
+#define TB__JRUN_LIVE 2
+
+/* Opens cfg->journal_path. Without TB__JRUN_RESUME an existing run in it is
+ * refused; with it a journal of another config is refused. */
+int tb__jrun_open(const tb_config *cfg, int flags, tb__jrun **out, char *err, size_t errlen);
+/* The journal (borrowed), to read what an earlier session recorded. */
+tb_journal *tb__jrun_journal(tb__jrun *j);
+/* Events the journal held when it was opened. */
+int64_t tb__jrun_held(const tb__jrun *j);
 /* The run's data (borrowed until tb__jrun_detach): what it has read is
  * recorded with each commit and checked when a resume reaches the
  * journal's end. */

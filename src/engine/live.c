@@ -243,7 +243,10 @@ static void on_ready(void *ctx, int rc, const char *text)
         return;
     }
     r->ready = 1;
-    note(r, 0, "exchange ready (%s)%s%s", r->mode, text && text[0] ? ": " : "", text ? text : "");
+    /* The report (orders not ours, balances unlike the journal's positions)
+     * is worth a warning. */
+    note(r, text && text[0] ? 1 : 0, "exchange ready (%s)%s%s", r->mode,
+         text && text[0] ? ": " : "", text ? text : "");
     /* A caller waiting for this (the kill switch) gets the loop back; a
      * running feed just goes on. */
     tb_loop_stop(r->loop);
@@ -291,6 +294,165 @@ static int cancel_all(run *r)
     if (r->deadline) tb_loop_timer_stop(r->loop, r->deadline);
     r->deadline = 0;
     return r->waiting ? TB_ETIMEOUT : 0;
+}
+
+/* ---- --resume: the state of the journal's earlier sessions ---- */
+
+typedef struct {
+    tb_pipeline *p;
+    tb_binance_known_order *orders; /* the journal's orders, terminal ones dropped at the end */
+    unsigned char *done;
+    size_t n, cap;
+    tb_event *events; /* the order events after requests, to replay */
+    size_t nevents, events_cap, nfills;
+} restore;
+
+static tb_binance_known_order *known_of(restore *x, const char *cid)
+{
+    for (size_t i = x->n; i-- > 0;)
+        if (strcmp(x->orders[i].client_order_id, cid) == 0) return &x->orders[i];
+    return NULL;
+}
+
+static int on_journaled(const tb_event *ev, const char *json, void *ctx)
+{
+    (void)json;
+    restore *x = ctx;
+    int rc = tb_pipeline_restore(x->p, ev);
+    if (rc) return rc;
+    tb_binance_known_order *k;
+    switch (ev->type) {
+    case TB_EV_ORDER_PLACEMENT_REQUEST:
+        if (x->n == x->cap) {
+            size_t nc = x->cap ? x->cap * 2 : 64;
+            tb_binance_known_order *no = realloc(x->orders, nc * sizeof(*no));
+            if (!no) return TB_ENOMEM;
+            x->orders = no;
+            unsigned char *nd = realloc(x->done, nc);
+            if (!nd) return TB_ENOMEM;
+            x->done = nd;
+            x->cap = nc;
+        }
+        k = &x->orders[x->n];
+        memset(k, 0, sizeof(*k));
+        memcpy(k->client_order_id, ev->u.order_request.client_order_id, sizeof(k->client_order_id));
+        memcpy(k->symbol, ev->u.order_request.symbol, sizeof(k->symbol));
+        k->quantity = ev->u.order_request.quantity;
+        x->done[x->n++] = 0;
+        break;
+    case TB_EV_ORDER_CREATED:
+        if ((k = known_of(x, ev->u.order_created.client_order_id)) != NULL)
+            k->quantity = ev->u.order_created.quantity;
+        break;
+    case TB_EV_ORDER_FILLED:
+        if ((k = known_of(x, ev->u.order_filled.client_order_id)) != NULL) {
+            k->filled_quantity = ev->u.order_filled.cumulative_quantity;
+            if (ev->u.order_filled.status == TB_ORDER_FILLED) x->done[k - x->orders] = 1;
+        }
+        x->nfills++;
+        break;
+    case TB_EV_ORDER_CANCELED:
+        if ((k = known_of(x, ev->u.order_canceled.client_order_id)) != NULL)
+            x->done[k - x->orders] = 1;
+        break;
+    case TB_EV_ORDER_REJECTED:
+        if ((k = known_of(x, ev->u.order_rejected.client_order_id)) != NULL)
+            x->done[k - x->orders] = 1;
+        break;
+    default:
+        return 0;
+    }
+    if (ev->type == TB_EV_ORDER_PLACEMENT_REQUEST) return 0;
+    if (x->nevents == x->events_cap) {
+        size_t nc = x->events_cap ? x->events_cap * 2 : 64;
+        tb_event *ne = realloc(x->events, nc * sizeof(*ne));
+        if (!ne) return TB_ENOMEM;
+        x->events = ne;
+        x->events_cap = nc;
+    }
+    x->events[x->nevents++] = *ev;
+    return 0;
+}
+
+/* The journal's order events again, in order: fills to every subscriber
+ * (the Position Manager, the Risk Manager, the summary, the outputs), the
+ * rest to the Risk Manager alone (it follows open orders and fees; the
+ * strategies' targets are not rebuilt from cancels of signals they never
+ * made in this process). */
+static int replay_orders(const restore *x, tb_bus *bus, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < x->nevents; i++) {
+        tb_event ev = x->events[i];
+        int rc = ev.type == TB_EV_ORDER_FILLED
+                     ? tb_bus_publish(bus, &ev)
+                     : tb_bus_deliver_to(bus, tb_source_name(TB_SRC_RISK), &ev);
+        if (rc == TB_ENOTFOUND && ev.type != TB_EV_ORDER_FILLED) rc = 0; /* no Risk Manager */
+        if (rc) {
+            tb__errf(err, errlen, "--resume: the journal's %s %llu: %s",
+                     tb_event_type_name(ev.type), (unsigned long long)ev.event_id, tb_strerror(rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Before the loop first runs and before the journal records this session:
+ * the pipeline takes the journal's state (its orders, then its fills, which
+ * the Position Manager and the summary count again) and the adapter the
+ * orders left open and the positions, for its reconciliation. */
+static int resume_from(run *r, char *err, size_t errlen)
+{
+    restore x;
+    memset(&x, 0, sizeof(x));
+    x.p = r->p;
+    tb_journal *j = tb__jrun_journal(r->jr);
+    int rc = tb_journal_each(j, 0, on_journaled, &x);
+    if (rc)
+        tb__errf(err, errlen, "--resume: reading journal %s: %s (%s)", r->cfg->journal_path,
+                 tb_strerror(rc), tb_journal_errmsg(j));
+    if (!rc) rc = replay_orders(&x, tb_pipeline_bus(r->p), err, errlen);
+    size_t open = 0;
+    for (size_t i = 0; i < x.n; i++)
+        if (!x.done[i]) x.orders[open++] = x.orders[i];
+    /* The positions the account must hold: per symbol, over strategies. */
+    tb_backtest_result res;
+    tb_binance_position *pos = NULL;
+    size_t npos = 0;
+    if (!rc && (rc = tb_pipeline_result(r->p, &res)) == 0) {
+        pos = calloc(res.npositions ? res.npositions : 1, sizeof(*pos));
+        if (!pos) rc = TB_ENOMEM;
+        for (size_t i = 0; pos && i < res.npositions; i++) {
+            const tb_position_update *u = &res.positions[i];
+            size_t k = 0;
+            while (k < npos && strcmp(pos[k].symbol, u->symbol) != 0)
+                k++;
+            if (k == npos) memcpy(pos[npos++].symbol, u->symbol, sizeof(pos[0].symbol));
+            pos[k].quantity += u->current_quantity;
+        }
+        tb_backtest_result_free(&res);
+    }
+    if (!rc) {
+        tb_binance_resume rs;
+        memset(&rs, 0, sizeof(rs));
+        rs.orders = x.orders;
+        rs.norders = open;
+        rs.positions = pos;
+        rs.npositions = npos;
+        rs.adopt_positions = r->opt->adopt_positions;
+        if ((rc = tb_binance_set_resume(r->ex, &rs)) != 0)
+            tb__errf(err, errlen, "--resume: the exchange adapter: %s", tb_strerror(rc));
+        else
+            note(r, 0,
+                 "resuming journal %s: %lld events, %zu order%s still open, %zu fill%s, %zu "
+                 "position%s to reconcile",
+                 r->cfg->journal_path, (long long)tb__jrun_held(r->jr), open, open == 1 ? "" : "s",
+                 x.nfills, x.nfills == 1 ? "" : "s", npos, npos == 1 ? "" : "s");
+    }
+    free(pos);
+    free(x.orders);
+    free(x.done);
+    free(x.events);
+    return rc;
 }
 
 /* ---- the run ---- */
@@ -362,8 +524,24 @@ int tb_live_run(const tb_config *cfg, const tb_live_options *opt, tb_backtest_re
             goto done;
         }
     }
+    if (r.opt->resume && !r.opt->cancel_all && strcasecmp(r.mode, "paper") == 0) {
+        /* The simulator's orders and cash lived in the process that ended:
+         * there is nothing to reconcile a journal with. */
+        tb__errf(err, errlen,
+                 "--resume: mode = paper cannot continue a run: the simulated exchange's orders "
+                 "and cash ended with its process; start a new journal (or use mode = testnet "
+                 "or live)");
+        rc = TB_ECONFIG;
+        goto done;
+    }
+    if (r.opt->resume && !r.opt->cancel_all && !cfg->journal_path) {
+        tb__errf(err, errlen, "--resume continues the run a journal holds: give --journal FILE");
+        rc = TB_ECONFIG;
+        goto done;
+    }
     if (cfg->journal_path && !r.opt->cancel_all &&
-        (rc = tb__jrun_open(cfg, 0, &r.jr, err, errlen)) != 0)
+        (rc = tb__jrun_open(cfg, TB__JRUN_LIVE | (r.opt->resume ? TB__JRUN_RESUME : 0), &r.jr, err,
+                            errlen)) != 0)
         goto done;
     tb_pipeline_options po;
     memset(&po, 0, sizeof(po));
@@ -375,10 +553,13 @@ int tb_live_run(const tb_config *cfg, const tb_live_options *opt, tb_backtest_re
     po.equity_csv = equity;
     po.loop = r.loop;
     if ((rc = tb_pipeline_create(cfg, &po, &r.p, err, errlen)) != 0) goto done;
-    if (r.jr && (rc = tb__jrun_attach(r.jr, tb_pipeline_bus(r.p))) != 0) goto done;
     r.ex = tb_pipeline_exchange(r.p);
     r.binance = r.ex && tb_binance_is(r.ex);
     r.ready = !r.binance;
+    if (r.jr && r.opt->resume && tb__jrun_held(r.jr) > 0 &&
+        (rc = resume_from(&r, err, errlen)) != 0)
+        goto done;
+    if (r.jr && (rc = tb__jrun_attach(r.jr, tb_pipeline_bus(r.p))) != 0) goto done;
     if (r.opt->cancel_all) {
         /* The kill switch: nothing runs, every open order of ours goes. */
         if (!r.binance) {
