@@ -174,6 +174,24 @@ static void test_config_check_prints_effective_values(void **state)
     free(out);
 }
 
+/* A config for `tradebus live` (no data: its bars come from the exchange)
+ * is checked as one, [live] shown and its values validated. */
+static void test_config_check_takes_a_live_config_without_data(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    assert_int_equal(run(&err, "config check examples/paper.ini"), 0);
+    free(err);
+    char *out = out_text();
+    assert_non_null(strstr(out, "examples/paper.ini: valid"));
+    assert_non_null(strstr(out, "[live]"));
+    assert_non_null(strstr(out, "interval = 1m"));
+    free(out);
+    assert_int_equal(run(&err, "config check examples/paper.ini --set live.interval=7m"), 2);
+    assert_non_null(strstr(err, "[live] interval"));
+    free(err);
+}
+
 static void test_config_check_rejects_a_broken_config(void **state)
 {
     (void)state;
@@ -468,6 +486,7 @@ int main(void)
         cmocka_unit_test(test_help_examples_run),
         cmocka_unit_test(test_unknown_command_suggests_the_closest),
         cmocka_unit_test(test_config_check_prints_effective_values),
+        cmocka_unit_test(test_config_check_takes_a_live_config_without_data),
         cmocka_unit_test(test_config_check_rejects_a_broken_config),
         cmocka_unit_test(test_log_format_json),
         cmocka_unit_test(test_log_format_json_escapes_invalid_utf8),

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 #include "cli_log.h"
@@ -75,6 +76,18 @@ static int config_check(int argc, char **argv)
             rc = tb_config_add_data(&cfg, argv[++i]);
         else if (!strcmp(argv[i], "--config"))
             i++;
+    }
+    /* A config for `tradebus live` has no [backtest] data: its bars come
+     * from the exchange. Without data, a binance exchange in paper, testnet
+     * or live mode, or a [live] section, makes it checked as live. */
+    if (!rc && cfg.ndata == 0 && !tb_config_value(&cfg, "backtest", "data", NULL)) {
+        static const char *const live_keys[] = {"interval", "warmup_bars", "cancel_on_exit",
+                                                "stream_url", "rest_url"};
+        const char *type = tb_config_value(&cfg, "exchange", "type", NULL);
+        int live = type && strcasecmp(type, "binance") == 0;
+        for (size_t k = 0; !live && k < sizeof(live_keys) / sizeof(live_keys[0]); k++)
+            live = tb_config_value(&cfg, "live", live_keys[k], NULL) != NULL;
+        cfg.live = live;
     }
     if (!rc) rc = tb_config_build(&cfg, err, sizeof(err));
     if (rc) {
