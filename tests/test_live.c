@@ -296,6 +296,21 @@ static void wait_bar(const char *dir, int m)
     fail_msg("the run never showed '%s'; its log:\n%s", want, err ? err : "");
 }
 
+static int interrupt(pid_t pid);
+
+/* SIGINT, and the run must exit 0: else its log is shown. */
+static void interrupt_ok(const char *dir, pid_t pid)
+{
+    int code = interrupt(pid);
+    if (code != 0) {
+        /* The whole log (a failure message is cut short). */
+        char *log = tbt_read_in(dir, "stderr.txt");
+        fprintf(stderr, "tradebus live's log:\n%s\n", log ? log : "");
+        free(log);
+        fail_msg("tradebus live exited %d after SIGINT (its log is above)", code);
+    }
+}
+
 /* SIGINT, then the exit code. */
 static int interrupt(pid_t pid)
 {
@@ -504,7 +519,7 @@ static void test_testnet_run_journals_every_request_before_sending_it(void **sta
         push_kline(m, &stair[m]);
         wait_bar(dir, m);
     }
-    assert_int_equal(interrupt(pid), 0);
+    interrupt_ok(dir, pid);
 
     jreqs jr;
     journal_requests(db, &jr);
@@ -784,7 +799,7 @@ static void test_resume_reconciles_what_happened_while_down(void **state)
         char *l = tbt_read_in(dir, "stderr.txt");
         fail_msg("the run did not place its two orders; its log:\n%s", l ? l : "");
     }
-    assert_int_equal(interrupt(pid), 0);
+    interrupt_ok(dir, pid);
 
     /* While down. */
     ctl0("POST", "fill", "{\"clientOrderId\":\"t1-1\",\"symbol\":\"BTCUSDT\",\"qty\":\"1\"}");
