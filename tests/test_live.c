@@ -688,6 +688,80 @@ static void test_a_bar_is_never_delivered_twice_across_a_reconnect(void **state)
     tbt_remove_tree(dir);
 }
 
+/* ---- --shadow-legacy ---- */
+
+/* Feeds the stair's live bars (5..15) to a paper run started in dir with
+ * the five flat bars as history, then stops it (exit 0). */
+static void run_stair(const char *dir, pid_t pid)
+{
+    wait_connections(1);
+    for (int m = 5; m < 16; m++)
+        push_kline(m, &stair[m]);
+    wait_bar(dir, 15);
+    assert_int_equal(interrupt(pid), 0);
+}
+
+/* The legacy monolith on the same live bars decides as the pipeline does
+ * (sma_cross buys at the 10th bar's close, sells at the 14th's): no parity
+ * alert, and the run ends saying both sides were identical. */
+static void test_shadow_legacy_agreeing_run_reports_identical(void **state)
+{
+    (void)state;
+    char dir[512];
+    tbt_temp_dir(dir, sizeof(dir));
+    write_config(dir, "paper", 5);
+    store_history(0, 5, stair);
+    run_stair(dir, spawn_live_with(dir, "--shadow-legacy", NULL, NULL, NULL));
+    char *out = tbt_read_in(dir, "stdout.txt"), *log = tbt_read_in(dir, "stderr.txt");
+    char *ev = tbt_read_in(dir, "out/events.jsonl");
+    if (!strstr(out, "shadow legacy run: IDENTICAL: 2 signals"))
+        fail_msg("no agreement reported:\n%s\n%s", out, log);
+    assert_non_null(strstr(ev, "\"SignalGenerated\""));
+    assert_null(strstr(ev, "\"rule\":\"parity\""));
+    assert_null(strstr(log, "decided otherwise"));
+    free(out);
+    free(log);
+    free(ev);
+    tbt_remove_tree(dir);
+}
+
+/* A risk rule only the pipeline has (max_order_notional) refuses the buy
+ * the 10th bar's close asks for: the legacy monolith's order fills at the
+ * 11th bar, the pipeline's never does. A parity RiskAlert right after that
+ * bar, logged at once, and the run ends saying the two diverged. */
+static void test_shadow_legacy_divergence_is_a_parity_alert_at_its_bar(void **state)
+{
+    (void)state;
+    char dir[512];
+    tbt_temp_dir(dir, sizeof(dir));
+    write_config(dir, "paper", 5);
+    store_history(0, 5, stair);
+    pid_t pid =
+        spawn_live_with(dir, "--shadow-legacy", "--set", "risk.max_order_notional=10", NULL);
+    wait_connections(1);
+    for (int m = 5; m < 11; m++)
+        push_kline(m, &stair[m]);
+    /* Said as it happens, not when the run ends. */
+    wait_log(dir, "parity: the legacy monolith decided otherwise on BTCUSDT");
+    for (int m = 11; m < 16; m++)
+        push_kline(m, &stair[m]);
+    wait_bar(dir, 15);
+    assert_int_equal(interrupt(pid), 0);
+    char *out = tbt_read_in(dir, "stdout.txt"), *ev = tbt_read_in(dir, "out/events.jsonl");
+    assert_non_null(strstr(out, "shadow legacy run: DIVERGED"));
+    char *alert = strstr(ev, "\"rule\":\"parity\"");
+    if (!alert) fail_msg("no parity RiskAlert in events.jsonl:\n%s", ev);
+    assert_non_null(strstr(alert, "fill record only in the legacy system"));
+    /* Its place: after the 11th bar's MarketData, before the 12th's. */
+    int bars_before = 0;
+    for (char *p = ev; (p = strstr(p, "\"MarketData\"")) && p < alert; p++)
+        bars_before++;
+    assert_int_equal(bars_before, 11);
+    free(out);
+    free(ev);
+    tbt_remove_tree(dir);
+}
+
 /* ---- --resume ---- */
 
 /* SIGINT, and the run must exit 0 (else its log's end is the failure). */
@@ -905,6 +979,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_warmup_loads_history_and_no_order_comes_from_it, reset,
                                         reap),
         cmocka_unit_test_setup_teardown(test_a_bar_is_never_delivered_twice_across_a_reconnect,
+                                        reset, reap),
+        cmocka_unit_test_setup_teardown(test_shadow_legacy_agreeing_run_reports_identical, reset,
+                                        reap),
+        cmocka_unit_test_setup_teardown(test_shadow_legacy_divergence_is_a_parity_alert_at_its_bar,
                                         reset, reap),
         cmocka_unit_test_setup_teardown(test_resume_reconciles_what_happened_while_down, reset,
                                         reap),

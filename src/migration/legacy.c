@@ -34,6 +34,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include "tradebus/binance.h"
+#include "tradebus/exchange_registry.h"
 
 /* bps × 1e8 (tb_decimal bps): 1 + x/10000 is (ONE_BPS + x) / ONE_BPS. */
 #define ONE_BPS (10000 * 100000000LL)
@@ -507,6 +511,16 @@ static const tb_legacy_strategy *lookup(const tb_legacy_strategy *const *extra, 
     return tb_legacy_builtin(name);
 }
 
+/* Binance's paper mode is the simulator with sim's settings (cfg->exchange,
+ * bn_configure): the monolith's fills are the same rules. Testnet and live
+ * fill on a real book, which it cannot model. */
+static int is_paper_binance(const tb_config *cfg)
+{
+    if (cfg->exchange_type != &tb_binance_exchange_type) return 0;
+    const char *mode = tb_exchange_param(cfg, "mode");
+    return !mode || strcasecmp(mode, "paper") == 0;
+}
+
 int tb_legacy_check_config(const tb_config *cfg, char *err, size_t errlen)
 {
     /* What the monolith would silently not do, and the pipeline would: a
@@ -514,10 +528,11 @@ int tb_legacy_check_config(const tb_config *cfg, char *err, size_t errlen)
     static const char fix[] = "remove it to compare with the legacy monolith";
     /* The monolith's fills are the simulator's rules, with its settings
      * (cfg->exchange): another adapter would diverge by construction. */
-    if (cfg->exchange_type && cfg->exchange_type != &tb_sim_exchange_type) {
+    if (cfg->exchange_type && cfg->exchange_type != &tb_sim_exchange_type &&
+        !is_paper_binance(cfg)) {
         tb__errf(err, errlen,
                  "[exchange] type: the legacy monolith models the simulated exchange only; set "
-                 "type = sim to compare with it");
+                 "type = sim (or binance with mode = paper) to compare with it");
         return TB_ECONFIG;
     }
     /* A drawdown limit alone changes nothing until it fires; parity and the

@@ -12,13 +12,43 @@ struct tb_shadow {
     tb_parity *parity;
     tb_tradelog *tradelog;
     tb__legacy_runner *legacy;
+    /* The pipeline's orders since the last bar, held until that bar's
+     * close is known (to_pipeline). */
+    tb_trade_record *held;
+    size_t nheld, held_cap;
     size_t reported;   /* divergences already published */
     int64_t last_time; /* close of the last bar, the time of alerts at the end */
 };
 
+/* An order is a decision of the bar the pipeline was handling when it was
+ * made, as the legacy side's is. A backtest stamps it with that bar's close
+ * (the simulated clock); a live run with the wall clock, later than any bar,
+ * which would pair with nothing. So orders wait for the bar's hook
+ * (tb_shadow_on_bar) and take its close if theirs is later. */
 static int to_pipeline(const tb_trade_record *rec, void *ctx)
 {
-    return tb_parity_add(((tb_shadow *)ctx)->parity, TB_SIDE_PIPELINE, rec);
+    tb_shadow *s = ctx;
+    if (rec->kind != TB_REC_ORDER) return tb_parity_add(s->parity, TB_SIDE_PIPELINE, rec);
+    if (s->nheld == s->held_cap) {
+        size_t cap = s->held_cap ? s->held_cap * 2 : 8;
+        tb_trade_record *h = realloc(s->held, cap * sizeof(*h));
+        if (!h) return TB_ENOMEM;
+        s->held = h;
+        s->held_cap = cap;
+    }
+    s->held[s->nheld++] = *rec;
+    return 0;
+}
+
+static int add_held(tb_shadow *s, int64_t bar_close)
+{
+    for (size_t i = 0; i < s->nheld; i++) {
+        if (s->held[i].time > bar_close) s->held[i].time = bar_close;
+        int rc = tb_parity_add(s->parity, TB_SIDE_PIPELINE, &s->held[i]);
+        if (rc) return rc;
+    }
+    s->nheld = 0;
+    return 0;
 }
 
 static int to_legacy(const tb_trade_record *rec, void *ctx)
@@ -82,6 +112,7 @@ static int publish_new(tb_shadow *s, int64_t now)
 int tb_shadow_on_bar(tb_shadow *s, const tb_market_data *bar)
 {
     int rc = tb__legacy_runner_on_bar(s->legacy, bar);
+    if (!rc) rc = add_held(s, bar->close_time);
     if (rc) return rc;
     /* Both sides have now made every record up to this bar's close. */
     s->last_time = bar->close_time;
@@ -95,6 +126,8 @@ int tb_shadow_finish(tb_shadow *s, tb_decimal realized, tb_decimal unrealized, t
 {
     tb__legacy_result res;
     int rc = tb_tradelog_finish(s->tradelog, realized, unrealized, fees);
+    /* Orders made after the last bar (none in a backtest) keep their time. */
+    if (!rc) rc = add_held(s, INT64_MAX);
     if (!rc) rc = tb__legacy_runner_finish(s->legacy, &res);
     if (rc) return rc;
     int n = tb_parity_compare(s->parity, INT64_MAX);
@@ -120,5 +153,6 @@ void tb_shadow_destroy(tb_shadow *s)
     tb_shadow_detach(s);
     tb__legacy_runner_destroy(s->legacy);
     tb_parity_destroy(s->parity);
+    free(s->held);
     free(s);
 }
