@@ -1063,6 +1063,28 @@ static int submit_with_retries(tb_order_manager *om, const tb_event *req, int64_
     return rc == WAITING || rc == AWAITING ? op_wait(om, &st, NULL, rc) : rc;
 }
 
+/* A new order as its request describes it, PENDING (the request is the
+ * event that carried q: its id and correlation are the order's). */
+static void order_from_request(order *o, const tb_order_placement_request *q, const tb_event *req)
+{
+    memset(o, 0, sizeof(*o));
+    memcpy(o->client_order_id, q->client_order_id, sizeof(o->client_order_id));
+    memcpy(o->strategy_id, q->strategy_id, sizeof(o->strategy_id));
+    memcpy(o->symbol, q->symbol, sizeof(o->symbol));
+    o->side = q->side;
+    o->type = q->order_type;
+    o->quantity = q->quantity;
+    o->price = q->price;
+    o->status = TB_ORDER_PENDING;
+    o->request_id = req->event_id;
+    o->correlation_id = req->correlation_id;
+    o->origin = q->origin;
+    o->tif = q->time_in_force;
+    o->stop_price = q->stop_price;
+    o->trailing_pct = q->trailing_pct;
+    memcpy(o->oco_with, q->oco_with, sizeof(o->oco_with));
+}
+
 int tb_order_manager_send_order_to_exchange(tb_order_manager *om, tb_event *req)
 {
     if (req->type != TB_EV_ORDER_PLACEMENT_REQUEST)
@@ -1088,22 +1110,7 @@ int tb_order_manager_send_order_to_exchange(tb_order_manager *om, tb_event *req)
     om->stats.orders++;
 
     order *o = &om->orders[om->norders++];
-    memset(o, 0, sizeof(*o));
-    memcpy(o->client_order_id, q->client_order_id, sizeof(o->client_order_id));
-    memcpy(o->strategy_id, q->strategy_id, sizeof(o->strategy_id));
-    memcpy(o->symbol, q->symbol, sizeof(o->symbol));
-    o->side = q->side;
-    o->type = q->order_type;
-    o->quantity = q->quantity;
-    o->price = q->price;
-    o->status = TB_ORDER_PENDING;
-    o->request_id = req->event_id;
-    o->correlation_id = req->correlation_id;
-    o->origin = q->origin;
-    o->tif = q->time_in_force;
-    o->stop_price = q->stop_price;
-    o->trailing_pct = q->trailing_pct;
-    memcpy(o->oco_with, q->oco_with, sizeof(o->oco_with));
+    order_from_request(o, q, req);
     const book *b = find_book(om, q->strategy_id, q->symbol);
     if (b && b->configured && q->order_type == TB_ORDER_LIMIT && b->rules.expire_after_bars > 0 &&
         q->time_in_force == TB_TIF_GTC) {
@@ -1814,22 +1821,7 @@ int tb_order_manager_restore(tb_order_manager *om, const tb_event *ev)
             om->cap *= 2;
         }
         o = &om->orders[om->norders++];
-        memset(o, 0, sizeof(*o));
-        memcpy(o->client_order_id, q->client_order_id, sizeof(o->client_order_id));
-        memcpy(o->strategy_id, q->strategy_id, sizeof(o->strategy_id));
-        memcpy(o->symbol, q->symbol, sizeof(o->symbol));
-        o->side = q->side;
-        o->type = q->order_type;
-        o->quantity = q->quantity;
-        o->price = q->price;
-        o->status = TB_ORDER_PENDING;
-        o->request_id = ev->event_id;
-        o->correlation_id = ev->correlation_id;
-        o->origin = q->origin;
-        o->tif = q->time_in_force;
-        o->stop_price = q->stop_price;
-        o->trailing_pct = q->trailing_pct;
-        memcpy(o->oco_with, q->oco_with, sizeof(o->oco_with));
+        order_from_request(o, q, ev);
         return 0;
     }
     if (!o) return 0; /* finished already, or never requested here */
