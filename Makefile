@@ -80,19 +80,26 @@ fuzz: deps
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	@sh fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZERS)
 
-# The distributed-mode figures need a broker: a private one is started for
-# the run (scripts/broker.sh, inside the build tree) and stopped after it,
-# also when the benchmark fails.
+# The distributed-mode figures need a broker, the HTTP client's and the live
+# path's a fake Binance (tools/fake_binance, built in the release tree too):
+# private ones are started for the run (scripts/broker.sh, inside the build
+# tree; scripts/fake_binance.sh on a free port of 127.0.0.1) and stopped after
+# it, also when the benchmark fails or is interrupted. docs/live.md tells
+# what the live figures measure.
 BENCH_BROKER ?= $(BUILD)/bench-broker
 BENCH_BROKER_PORT ?= 5681
+BENCH_FAKE ?= $(BUILD)/bench-fake-binance
 bench: deps
 	@mkdir -p $(BUILD)
 	@cmake -S . -B $(BUILD)-release -DCMAKE_BUILD_TYPE=Release -DTB_BUILD_TESTS=OFF >/dev/null
 	@cmake --build $(BUILD)-release -j $(JOBS)
-	@sh scripts/broker.sh start $(BENCH_BROKER) $(BENCH_BROKER_PORT)
-	@TB_AMQP_URL=$$(sh scripts/broker.sh url $(BENCH_BROKER)) \
-	  ./$(BUILD)-release/tradebus_bench --json $(BUILD)/bench.json; rc=$$?; \
-	  sh scripts/broker.sh stop $(BENCH_BROKER); exit $$rc
+	@trap 'sh scripts/fake_binance.sh stop $(BENCH_FAKE); sh scripts/broker.sh stop $(BENCH_BROKER)' EXIT; \
+	  trap 'exit 130' INT TERM; set -e; \
+	  sh scripts/broker.sh start $(BENCH_BROKER) $(BENCH_BROKER_PORT); \
+	  FAKE_BINANCE=$(BUILD)-release/fake_binance sh scripts/fake_binance.sh start $(BENCH_FAKE) 0; \
+	  TB_AMQP_URL=$$(sh scripts/broker.sh url $(BENCH_BROKER)) \
+	  TB_BENCH_BINANCE_URL=$$(sh scripts/fake_binance.sh url $(BENCH_FAKE)) \
+	  ./$(BUILD)-release/tradebus_bench --json $(BUILD)/bench.json
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

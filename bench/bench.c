@@ -8,9 +8,13 @@
  * random walk, so the figures measure the pipeline, not the disk. Then the
  * JSON event decoder every event from the broker goes through (time and
  * allocations per decode), beside its jansson path alone (the decoder as it
- * was before the allocation-free path).
+ * was before the allocation-free path). Against a fake Binance
+ * (TB_BENCH_BINANCE_URL): the HTTP client's requests per second
+ * (bench_net.c), then the live path: closed kline frame read → order request
+ * written, and the Binance adapter's REST throughput (bench_live.c).
  *
- *   usage: tradebus_bench [--json FILE] [--codec-only | --dist-only | --net-only] */
+ *   usage: tradebus_bench [--json FILE]
+ *                         [--codec-only | --dist-only | --net-only | --live-only] */
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +30,7 @@
 #include "../src/migration/legacy_int.h" /* the monolith's runner, before and after */
 #include "../src/core/codec_paths.h"     /* the decoder's jansson path alone, for before/after */
 #include "bench_dist.h"
+#include "bench_live.h"
 #include "bench_net.h"
 
 /* ---- allocation counting: interpose malloc and friends (glibc) ---- */
@@ -576,7 +581,7 @@ static long rss_run(size_t nbars, int monolith)
 int main(int argc, char **argv)
 {
     report r = {NULL, 1};
-    int status = 0, dist_only = 0, codec_only = 0, net_only = 0;
+    int status = 0, dist_only = 0, codec_only = 0, net_only = 0, live_only = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
             r.json = fopen(argv[++i], "w");
@@ -584,12 +589,14 @@ int main(int argc, char **argv)
             dist_only = 1; /* the broker figures alone */
         } else if (strcmp(argv[i], "--net-only") == 0) {
             net_only = 1; /* the HTTP client figures alone (TB_BENCH_BINANCE_URL) */
+        } else if (strcmp(argv[i], "--live-only") == 0) {
+            live_only = 1; /* the live path's figures alone (TB_BENCH_BINANCE_URL) */
         } else if (strcmp(argv[i], "--codec-only") == 0) {
             codec_only = 1; /* the decoder figures alone: seconds, no broker */
         } else {
-            fprintf(
-                stderr,
-                "usage: tradebus_bench [--json FILE] [--codec-only | --dist-only | --net-only]\n");
+            fprintf(stderr, "usage: tradebus_bench [--json FILE]\n"
+                            "                      [--codec-only | --dist-only | --net-only | "
+                            "--live-only]\n");
             return strcmp(argv[i], "--help") == 0 ? 0 : 2;
         }
     }
@@ -602,6 +609,7 @@ int main(int argc, char **argv)
      * must be measured before the other figures grow the parent. */
     if (dist_only) goto dist;
     if (net_only) goto net;
+    if (live_only) goto live;
     long k1 = rss_run(1000000, 0), k10 = rss_run(10000000, 0);
     long m1 = rss_run(1000000, 1);
     emit(&r, "monolith_peak_rss_1m_bars", (double)m1, "KiB");
@@ -627,6 +635,12 @@ net:;
     const char *fb = getenv("TB_BENCH_BINANCE_URL");
     if (fb && tb_bench_net(fb, emit_cb, &r) != 0) status = 1;
     if (!fb) fprintf(stderr, "bench: TB_BENCH_BINANCE_URL not set: HTTP client figures skipped\n");
+    if (net_only) goto done;
+live:;
+    /* The live path through the same fake: kline → order, the adapter's REST. */
+    const char *lfb = getenv("TB_BENCH_BINANCE_URL");
+    if (lfb && tb_bench_live(lfb, emit_cb, &r) != 0) status = 1;
+    if (!lfb) fprintf(stderr, "bench: TB_BENCH_BINANCE_URL not set: live path figures skipped\n");
 done:
     if (r.json) {
         fprintf(r.json, "\n}\n");

@@ -49,6 +49,11 @@ static void parse_all(const char *in, size_t size)
     int rc;
     size_t n;
 
+    int64_t limit = 0;
+    rc = bn_parse_weight_limit(in, size, &limit);
+    if (rc != 0 && rc != TB_ENOTFOUND) fail("weight limit: not 0 or TB_ENOTFOUND", "");
+    if (rc == 0 && limit <= 0) fail("weight limit: not positive", "");
+
     bn_symbol_info si;
     err[0] = '\0';
     rc = bn_parse_exchange_info(in, size, "BTCUSDT", &si, err, sizeof err);

@@ -3,7 +3,8 @@
 # docs/fake-binance.md): 127.0.0.1 only, all its state in memory.
 #
 #   sh scripts/fake_binance.sh start DIR PORT [ARG...]   start (stopping a leftover one on DIR first);
-#                                                      ARGs go to fake_binance (e.g. --ping-interval 5)
+#                                                      ARGs go to fake_binance (e.g. --ping-interval 5);
+#                                                      PORT 0: a free port (`url` tells which)
 #   sh scripts/fake_binance.sh stop DIR                 stop; works if it already died or never ran
 #   sh scripts/fake_binance.sh url DIR                  print http://127.0.0.1:PORT (ws:// on the same port)
 #
@@ -62,16 +63,14 @@ do_stop() {
     rm -f "$DIR/pid" "$DIR/ready"
 }
 
-do_start() {
-    [ $# -ge 1 ] || usage
+# Starts the program on port $1 (ARGs after it): 0 once it listens; 1 if the
+# port is taken (in use, or the program could not listen there); dies on any
+# other failure.
+launch() {
     PORT=$1
     shift
-    case $PORT in '' | *[!0-9]*) die "bad port '$PORT'" ;; esac
-    if [ "$PORT" -lt 1 ] || [ "$PORT" -gt 65535 ]; then die "port $PORT out of range (1..65535)"; fi
-    [ -x "$BIN" ] || die "$BIN not found: build it (make build) or set FAKE_BINANCE"
-    do_stop
     if command -v ss >/dev/null 2>&1 && [ -n "$(ss -Hltn "( sport = :$PORT )" 2>/dev/null)" ]; then
-        die "port $PORT is already in use"
+        return 1
     fi
     echo "$PORT" >"$DIR/port"
     # setsid: it must survive the (ctest) process group that started it.
@@ -84,6 +83,10 @@ do_start() {
     until [ -f "$DIR/ready" ]; do
         i=$((i + 1))
         if [ "$i" -ge 100 ] || [ ! -d "/proc/$pid" ]; then
+            if [ ! -d "/proc/$pid" ] && grep -q "cannot listen" "$DIR/log" 2>/dev/null; then
+                do_stop
+                return 1
+            fi
             echo "--- last lines of $DIR/log:" >&2
             tail -n 25 "$DIR/log" >&2 || true
             do_stop
@@ -91,6 +94,30 @@ do_start() {
         fi
         sleep 0.1
     done
+}
+
+do_start() {
+    [ $# -ge 1 ] || usage
+    PORT=$1
+    shift
+    case $PORT in '' | *[!0-9]*) die "bad port '$PORT'" ;; esac
+    if [ "$PORT" -gt 65535 ]; then die "port $PORT out of range (1..65535, or 0 for a free one)"; fi
+    [ -x "$BIN" ] || die "$BIN not found: build it (make build) or set FAKE_BINANCE"
+    do_stop
+    if [ "$PORT" -ne 0 ]; then
+        launch "$PORT" "$@" || die "port $PORT is already in use"
+        return 0
+    fi
+    # A free port: tried upwards from one in 20000..59999 chosen by our pid
+    # (two such starts at once try apart); a port taken meanwhile is skipped.
+    first=$(($$ % 40000 + 20000))
+    n=0
+    while [ "$n" -lt 50 ]; do
+        if launch $((first + n)) "$@"; then return 0; fi
+        n=$((n + 1))
+    done
+    rm -f "$DIR/port"
+    die "no free port from $first to $((first + 49))"
 }
 
 case $cmd in

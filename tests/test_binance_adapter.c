@@ -1146,6 +1146,45 @@ static void test_429_stops_every_request_for_retry_after(void **state)
     if (next - t429 < 2000) fail_msg("a request %lld ms after the 429", (long long)(next - t429));
 }
 
+/* The throttle follows the weight limit exchangeInfo publishes (here 200,
+ * not Binance's 6000): the orders past 90 % of it wait for the next minute
+ * instead of earning 429s. */
+static void test_throttle_follows_the_weight_limit_exchange_info_publishes(void **state)
+{
+    live *l = *state;
+    /* The fake's windows are clock minutes: one renewed during the test
+     * would let more through. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (ts.tv_sec % 60 >= 52) sleep((unsigned)(61 - ts.tv_sec % 60));
+    ctl0("POST", "limits", "{\"weight_limit\":200,\"clear\":true}");
+    live_start(l, "", 1);
+    tb_exchange_error xe;
+    for (int i = 1; i <= 200; i++) {
+        char cid[16];
+        snprintf(cid, sizeof(cid), "s-%d", i);
+        tb_order_placement_request q = order(cid, TB_SIDE_BUY, TB_ORDER_LIMIT, "0.001", "30000");
+        assert_int_equal(tb_exchange_submit(l->ex, &q, 0, &xe), TB_EINPROGRESS);
+    }
+    run_for(l, 1.5);
+    size_t posts = count_requests("POST", "/api/v3/order");
+    tb_binance_status st;
+    assert_int_equal(tb_binance_status_get(l->ex, &st), 0);
+    if (posts == 0 || posts >= 200) fail_msg("%zu orders sent of 200", posts);
+    /* 90 % of 200, give or take the requests on the wire when a reply's
+     * count came back. */
+    assert_true(st.used_weight_1m > 150 && st.used_weight_1m <= 200);
+    assert_int_equal(st.blocked_until, 0);
+    json_t *a = requests(NULL, NULL);
+    size_t i;
+    json_t *e;
+    json_array_foreach(a, i, e)
+    {
+        if (json_integer_value(json_object_get(e, "status")) == 429) fail_msg("a 429");
+    }
+    json_decref(a);
+}
+
 static void clock_shift_is_resynced_once(live *l, const char *offset)
 {
     /* A window under the shift: 3 s either way is outside it. */
@@ -1678,6 +1717,9 @@ int main(void)
             live_teardown),
         cmocka_unit_test_setup_teardown(test_trades_of_another_order_do_not_keep_an_order_in_doubt,
                                         live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_throttle_follows_the_weight_limit_exchange_info_publishes, live_setup,
+            live_teardown),
         cmocka_unit_test_setup_teardown(test_429_stops_every_request_for_retry_after, live_setup,
                                         live_teardown),
         cmocka_unit_test_setup_teardown(test_server_clock_3s_ahead_one_1021_a_resync_then_success,

@@ -292,6 +292,32 @@ static void test_exchange_info_without_the_symbol_is_not_found(void **state)
     assert_non_null(strstr(err, "XRPBTC"));
 }
 
+/* rest-api.md's rateLimits: the REQUEST_WEIGHT per 1 MINUTE is the one the
+ * adapter's throttle follows; other limits and intervals are not it. */
+static void test_weight_limit_is_request_weight_per_minute(void **state)
+{
+    (void)state;
+    const char *j =
+        "{\"rateLimits\":[{\"rateLimitType\":\"REQUEST_WEIGHT\",\"interval\":\"SECOND\","
+        "\"intervalNum\":1,\"limit\":100},{\"rateLimitType\":\"ORDERS\",\"interval\":"
+        "\"MINUTE\",\"intervalNum\":1,\"limit\":50},{\"rateLimitType\":\"REQUEST_WEIGHT\","
+        "\"interval\":\"MINUTE\",\"intervalNum\":5,\"limit\":30000},{\"rateLimitType\":"
+        "\"REQUEST_WEIGHT\",\"interval\":\"MINUTE\",\"intervalNum\":1,\"limit\":6000}],"
+        "\"symbols\":[]}";
+    int64_t limit = 0;
+    assert_int_equal(bn_parse_weight_limit(j, strlen(j), &limit), 0);
+    assert_int_equal(limit, 6000);
+    /* The docs' example publishes none; nor does a reply that is not JSON. */
+    limit = 7;
+    assert_int_equal(bn_parse_weight_limit(EXCHANGE_INFO, strlen(EXCHANGE_INFO), &limit),
+                     TB_ENOTFOUND);
+    const char *zero = "{\"rateLimits\":[{\"rateLimitType\":\"REQUEST_WEIGHT\",\"interval\":"
+                       "\"MINUTE\",\"intervalNum\":1,\"limit\":0}]}";
+    assert_int_equal(bn_parse_weight_limit(zero, strlen(zero), &limit), TB_ENOTFOUND);
+    assert_int_equal(bn_parse_weight_limit("<html>", 6, &limit), TB_ENOTFOUND);
+    assert_int_equal(limit, 7);
+}
+
 static void test_exchange_info_bad_field_is_eparse_naming_it(void **state)
 {
     (void)state;
@@ -1493,6 +1519,7 @@ int main(void)
         cmocka_unit_test(test_exchange_info_legacy_min_notional),
         cmocka_unit_test(test_exchange_info_without_the_symbol_is_not_found),
         cmocka_unit_test(test_exchange_info_bad_field_is_eparse_naming_it),
+        cmocka_unit_test(test_weight_limit_is_request_weight_per_minute),
         cmocka_unit_test(test_order_within_the_rules_passes),
         cmocka_unit_test(test_each_filter_failure_names_both_values),
         cmocka_unit_test(test_market_notional_is_skipped_without_reference_price),

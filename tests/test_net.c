@@ -245,6 +245,49 @@ static void test_http_requests_in_sequence_reuse_one_connection(void **state)
     tb_loop_destroy(l);
 }
 
+/* The probe of a request: the moments curl is about to write it, with the
+ * answers seen by then. */
+typedef struct {
+    int writes;
+    int answered_before; /* the answer's calls when the last write came */
+    answer *a;
+} write_probe;
+
+static void on_write(void *ctx)
+{
+    write_probe *w = ctx;
+    w->writes++;
+    w->answered_before = w->a->calls;
+}
+
+/* on_write: once per request, before its answer, on a new connection and on
+ * a reused one; a request without one (on the same pooled slot) calls none. */
+static void test_http_on_write_comes_once_before_the_answer(void **state)
+{
+    (void)state;
+    tb_loop *l = new_loop();
+    tb_http *h = NULL;
+    assert_int_equal(tb_http_create(l, &h), 0);
+    char url[128];
+    snprintf(url, sizeof url, "%s/api/v3/time", base);
+    answer a;
+    write_probe w = {0, -1, &a};
+    tb_http_request rq = {.method = "GET", .url = url, .on_write = on_write, .write_ctx = &w};
+    for (int i = 1; i <= 2; i++) {
+        request(l, h, &rq, &a);
+        assert_int_equal(a.r.status, 200);
+        assert_int_equal(w.writes, i);
+        assert_int_equal(w.answered_before, 0);
+    }
+    tb_http_request plain = {.method = "GET", .url = url};
+    request(l, h, &plain, &a);
+    assert_int_equal(a.r.status, 200);
+    assert_int_equal(w.writes, 2);
+    assert_int_equal(tb_http_connections(h), 1);
+    tb_http_destroy(h);
+    tb_loop_destroy(l);
+}
+
 static void test_http_429_reads_retry_after(void **state)
 {
     (void)state;
@@ -969,6 +1012,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_http_get_time_answers_status_body_and_weight, reset),
         cmocka_unit_test_setup(test_http_requests_in_sequence_reuse_one_connection, reset),
+        cmocka_unit_test_setup(test_http_on_write_comes_once_before_the_answer, reset),
         cmocka_unit_test_setup(test_http_429_reads_retry_after, reset),
         cmocka_unit_test_setup(test_http_connection_refused_is_not_sent, reset),
         cmocka_unit_test_setup(test_http_timeout_after_the_server_handled_it_is_maybe_sent, reset),

@@ -7,8 +7,10 @@
 #include <strings.h>
 
 #include "../core/errbuf.h"
+#include "../exchange/binance/bn_adapter.h"
 #include "../exchange/binance/bn_market.h"
 #include "journaled.h"
+#include "live_int.h"
 #include "outset.h"
 #include "tradebus/binance.h"
 #include "tradebus/live.h"
@@ -22,6 +24,7 @@
 typedef struct {
     const tb_config *cfg;
     const tb_live_options *opt;
+    const tb__live_probe *probe; /* NULL = none */
     const char *mode;
     tb_loop *loop;
     tb_pipeline *p;
@@ -455,6 +458,19 @@ static int resume_from(run *r, char *err, size_t errlen)
     return rc;
 }
 
+/* ---- the probe ---- */
+
+static void on_probe(void *ctx, bn_probe_stage stage, const bn_req *rq, int64_t at)
+{
+    run *r = ctx;
+    if (rq->op != BN_OP_SUBMIT) return;
+    tb__live_order_stage st = stage == BN_PROBE_HANDED    ? TB__LIVE_ORDER_HANDED
+                              : stage == BN_PROBE_WRITTEN ? TB__LIVE_ORDER_WRITTEN
+                                                          : TB__LIVE_ORDER_ANSWERED;
+    int64_t frame_at = stage == BN_PROBE_HANDED ? bn_market_frame_at(r->feed) : 0;
+    r->probe->on_order(r->probe->ctx, st, rq->cid, frame_at, at);
+}
+
 /* ---- the run ---- */
 
 static const char *url_for(const tb_config *cfg, const char *mode, const char *own, const char *key,
@@ -484,6 +500,12 @@ static const char **symbols_of(const tb_config *cfg, size_t *n)
 int tb_live_run(const tb_config *cfg, const tb_live_options *opt, tb_backtest_result *res,
                 char *err, size_t errlen)
 {
+    return tb__live_run(cfg, opt, NULL, res, err, errlen);
+}
+
+int tb__live_run(const tb_config *cfg, const tb_live_options *opt, const tb__live_probe *probe,
+                 tb_backtest_result *res, char *err, size_t errlen)
+{
     static const tb_live_options none;
     run r;
     memset(&r, 0, sizeof(r));
@@ -491,6 +513,7 @@ int tb_live_run(const tb_config *cfg, const tb_live_options *opt, tb_backtest_re
     if (err && errlen) err[0] = 0;
     r.cfg = cfg;
     r.opt = opt ? opt : &none;
+    r.probe = probe && probe->on_order ? probe : NULL;
     r.ms.rest_latency_ns = r.ms.used_weight_1m = -1;
     r.mode = tb_live_mode(cfg);
     int rc, started = 0;
@@ -560,6 +583,7 @@ int tb_live_run(const tb_config *cfg, const tb_live_options *opt, tb_backtest_re
         (rc = resume_from(&r, err, errlen)) != 0)
         goto done;
     if (r.jr && (rc = tb__jrun_attach(r.jr, tb_pipeline_bus(r.p))) != 0) goto done;
+    if (r.binance && r.probe) bn_adapter_set_probe(r.ex, on_probe, &r);
     if (r.opt->cancel_all) {
         /* The kill switch: nothing runs, every open order of ours goes. */
         if (!r.binance) {

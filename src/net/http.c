@@ -55,6 +55,9 @@ struct slot {
     size_t hdr_cap;                           /* bytes allocated in hdr */
     struct curl_slist lines[MAX_HEADERS + 1]; /* + "Expect:"; built in place, no malloc */
     int64_t weight, orders, retry_after;
+    void (*on_write)(void *ctx); /* the request's probe, if any */
+    void *write_ctx;
+    int prereq; /* CURLOPT_PREREQFUNCTION is set on easy */
     char err[CURL_ERROR_SIZE];
 };
 
@@ -149,6 +152,17 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
     return k;
 }
 
+#if LIBCURL_VERSION_NUM >= 0x075000 /* CURLOPT_PREREQFUNCTION: 7.80.0 */
+/* The connection is there and the request about to be written on it. */
+static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+    (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
+    slot *s = ud;
+    if (s->on_write) s->on_write(s->write_ctx);
+    return CURL_PREREQFUNC_OK;
+}
+#endif
+
 /* ---- the slot pool ---- */
 
 static void slot_free(slot *s)
@@ -192,6 +206,7 @@ static void slot_put(tb_http *h, slot *s)
 {
     s->fn = NULL;
     s->ctx = NULL;
+    s->on_write = NULL;
     s->id = 0;
     s->next = h->free_slots;
     s->prev = NULL;
@@ -505,6 +520,17 @@ int tb_http_send(tb_http *h, const tb_http_request *req, tb_http_done_fn fn, voi
     if (s->body) s->body[0] = '\0';
     s->err[0] = '\0';
     s->weight = s->orders = s->retry_after = -1;
+    s->on_write = req->on_write;
+    s->write_ctx = req->write_ctx;
+#if LIBCURL_VERSION_NUM >= 0x075000
+    /* Set only while a probe asks for it: a request without one leaves
+     * curl as it was. */
+    if (req->on_write || s->prereq) {
+        curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, req->on_write ? on_prereq : NULL);
+        curl_easy_setopt(e, CURLOPT_PREREQDATA, s);
+        s->prereq = req->on_write != NULL;
+    }
+#endif
     s->fn = fn;
     s->ctx = ctx;
     s->id = h->next_id++;

@@ -47,6 +47,13 @@ typedef struct {
     const char *const *headers; /* "Name: value" lines, borrowed for the call; may be NULL */
     size_t nheaders;
     int64_t timeout_ms; /* whole-request timeout; 0 = 10000 */
+    /* Optional, for latency probes (bench/bench_live.c): called from the
+     * loop once curl has a connection for the request (opened or reused)
+     * and is about to write the request on it (CURLOPT_PREREQFUNCTION;
+     * never called with libcurl < 7.80). NULL = none: nothing is set on
+     * curl and the request costs nothing more. */
+    void (*on_write)(void *ctx);
+    void *write_ctx;
 } tb_http_request;
 
 /* Creates a client on loop (borrowed; must outlive the client) into *out.

@@ -1267,6 +1267,10 @@ static int info_done(bn_adapter *a, bn_req *r, const tb_http_response *resp)
         return 0;
     }
     s->loaded = 1;
+    /* Binance publishes its weight limit (6000 a minute since 2023): the
+     * throttle follows it, the default until then. */
+    int64_t limit;
+    if (bn_parse_weight_limit(resp->body, resp->body_len, &limit) == 0) a->weight_limit = limit;
     if (check_rules(a, s)) return 0;
     a->stage_i++;
     stage_run(a);
@@ -1756,6 +1760,15 @@ fail:
 }
 
 /* ---- binance.h ----------------------------------------------------------------------- */
+
+int bn_adapter_set_probe(tb_exchange *ex, bn_probe_fn fn, void *ctx)
+{
+    if (!tb_binance_is(ex)) return TB_EINVAL;
+    bn_adapter *a = (bn_adapter *)ex;
+    a->probe = fn;
+    a->probe_ctx = ctx;
+    return 0;
+}
 
 int tb_binance_is(const tb_exchange *ex)
 {

@@ -30,6 +30,15 @@
 typedef struct bn_adapter bn_adapter;
 typedef struct bn_req bn_req;
 
+/* The stages of a REST request a probe is told of. */
+typedef enum {
+    BN_PROBE_HANDED = 0,  /* handed to the HTTP client (tb_http_send returned) */
+    BN_PROBE_WRITTEN = 1, /* curl is about to write it on its connection */
+    BN_PROBE_ANSWERED = 2 /* its reply (or failure) is read, before it is handled */
+} bn_probe_stage;
+/* A probe: r is the request (its op, path, cid), at the wall time (ns). */
+typedef void (*bn_probe_fn)(void *ctx, bn_probe_stage stage, const bn_req *r, int64_t at);
+
 /* A reply's handler: 0 when done with r (it is recycled), 1 when it kept r
  * (queued it again). */
 typedef int (*bn_req_fn)(bn_adapter *a, bn_req *r, const tb_http_response *resp);
@@ -159,7 +168,7 @@ struct bn_adapter {
     size_t inflight;
     int syncing_time;
     int64_t offset_ns;
-    int64_t weight_limit, used_weight, weight_minute;
+    int64_t weight_limit, used_weight, weight_minute; /* limit: exchangeInfo's, else 6000 */
     int64_t blocked_until;
     int halted;
     tb_timer_id pump_timer, sync_timer;
@@ -219,7 +228,16 @@ struct bn_adapter {
     size_t nbalances;
 
     tb_binance_status st;
+
+    bn_probe_fn probe; /* bn_adapter_set_probe: NULL = none */
+    void *probe_ctx;
 };
+
+/* Sets a probe (the benchmark's: bench/bench_live.c) told of every REST
+ * request's stages, from the loop, with the wall time; fn NULL removes it.
+ * Without one, a request costs one test of a NULL pointer more. TB_EINVAL
+ * if ex is no live Binance adapter. */
+int bn_adapter_set_probe(tb_exchange *ex, bn_probe_fn fn, void *ctx);
 
 /* Creates the live adapter (binance.c checked the mode and the URLs). */
 int tb__bn_live_create(const tb_config *cfg, tb_loop *loop, int testnet, const char *rest_url,

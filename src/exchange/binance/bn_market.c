@@ -55,6 +55,7 @@ struct bn_market {
     int64_t backoff;
     tb_timer_id reconnect_timer, slot_timer, retry_timer;
     int64_t slot_time; /* the open time the slot timer waits for */
+    int64_t frame_at;  /* the stream message being handled: when it was read; 0 = none */
     uint64_t rng;
     bn_market_status st;
 };
@@ -248,7 +249,7 @@ static int rest_get(bn_market *m, size_t si, int kind, int64_t start, int64_t en
     r->s = si;
     r->kind = kind;
     r->end = end;
-    tb_http_request hr = {"GET", url, NULL, NULL, 0, 10000};
+    tb_http_request hr = {.method = "GET", .url = url, .timeout_ms = 10000};
     int rc = tb_http_send(m->http, &hr, on_rest, r, NULL);
     if (rc) {
         free(r);
@@ -433,11 +434,8 @@ static void on_open(void *ctx, tb_ws *ws)
         if (m->syms[i].next && !m->syms[i].fetching) fill(m, i, m->syms[i].next, 0);
 }
 
-static void on_message(void *ctx, tb_ws *ws, const char *data, size_t len)
+static void on_kline(bn_market *m, const char *data, size_t len)
 {
-    (void)ws;
-    bn_market *m = ctx;
-    m->st.last_rx = now(m);
     tb_market_data bar;
     int closed = 0;
     char err[200];
@@ -455,6 +453,15 @@ static void on_message(void *ctx, tb_ws *ws, const char *data, size_t len)
         check_gap(m, i);
         return;
     }
+}
+
+static void on_message(void *ctx, tb_ws *ws, const char *data, size_t len)
+{
+    (void)ws;
+    bn_market *m = ctx;
+    m->frame_at = m->st.last_rx = now(m);
+    on_kline(m, data, len);
+    m->frame_at = 0;
 }
 
 static void on_reconnect_timer(void *ctx, int64_t at)
@@ -631,4 +638,9 @@ void bn_market_destroy(bn_market *m)
 void bn_market_get_status(const bn_market *m, bn_market_status *out)
 {
     *out = m->st;
+}
+
+int64_t bn_market_frame_at(const bn_market *m)
+{
+    return m ? m->frame_at : 0;
 }

@@ -84,5 +84,10 @@ int bn_market_create(tb_loop *loop, const bn_market_config *cfg, bn_market **out
 void bn_market_destroy(bn_market *m);
 /* The feed's state now. */
 void bn_market_get_status(const bn_market *m, bn_market_status *out);
+/* While a market stream message is being handled (its bars delivered,
+ * whatever on_bar does with them): the wall time (ns) it was read, as its
+ * handling began; 0 otherwise (a bar from REST, a timer) and for NULL. For
+ * latency probes (bench/bench_live.c: kline frame read -> order sent). */
+int64_t bn_market_frame_at(const bn_market *m);
 
 #endif

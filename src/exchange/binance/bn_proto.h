@@ -98,6 +98,10 @@ enum {
  * reply lacks it; TB_EPARSE with the reason in err. */
 int bn_parse_exchange_info(const char *json, size_t len, const char *symbol, bn_symbol_info *out,
                            char *err, size_t errlen);
+/* The request-weight limit per minute an exchangeInfo reply publishes
+ * (rateLimits: REQUEST_WEIGHT, interval MINUTE, intervalNum 1) into *out.
+ * 0; TB_ENOTFOUND if it publishes none (or the reply is not JSON). */
+int bn_parse_weight_limit(const char *json, size_t len, int64_t *out);
 /* Checks an order against the rules before it is sent (status TRADING,
  * tick, step, min/max quantity, notional at price — a MARKET order's
  * notional at ref_price, skipped when 0). 0, or TB_EREJECTED with the rule

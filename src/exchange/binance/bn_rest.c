@@ -152,6 +152,13 @@ static int observe(bn_adapter *a, const bn_req *r)
     return a->request_fn(a->request_ctx, &rq) ? TB_EIO : 0;
 }
 
+static void on_written(void *ctx)
+{
+    bn_req *r = ctx;
+    bn_adapter *a = r->a;
+    if (a->probe) a->probe(a->probe_ctx, BN_PROBE_WRITTEN, r, tb_loop_now(a->loop));
+}
+
 /* Builds the URL (and body) of r and hands it to tb_http. */
 static int send_req(bn_adapter *a, bn_req *r)
 {
@@ -178,8 +185,14 @@ static int send_req(bn_adapter *a, bn_req *r)
     hr.headers = hdr;
     hr.nheaders = a->key_header[0] ? 1 : 0;
     hr.timeout_ms = a->timeout_ms;
+    if (a->probe) {
+        hr.on_write = on_written;
+        hr.write_ctx = r;
+    }
     r->t0 = tb_loop_now(a->loop);
-    return tb_http_send(a->http, &hr, on_reply, r, NULL);
+    rc = tb_http_send(a->http, &hr, on_reply, r, NULL);
+    if (!rc && a->probe) a->probe(a->probe_ctx, BN_PROBE_HANDED, r, tb_loop_now(a->loop));
+    return rc;
 }
 
 void bn_rest_pump(bn_adapter *a)
@@ -294,6 +307,7 @@ static void on_reply(void *ctx, const tb_http_response *resp)
     bn_req *r = ctx;
     bn_adapter *a = r->a;
     int64_t now = tb_loop_now(a->loop);
+    if (a->probe) a->probe(a->probe_ctx, BN_PROBE_ANSWERED, r, now);
     a->inflight--;
     a->st.rest_latency_ns = resp->latency_ns;
     if (r->timed) a->st.order_rtt_ns = resp->latency_ns;

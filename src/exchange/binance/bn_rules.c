@@ -175,6 +175,32 @@ int bn_parse_exchange_info(const char *json, size_t len, const char *symbol, bn_
     return rc;
 }
 
+int bn_parse_weight_limit(const char *json, size_t len, int64_t *out)
+{
+    json_t *root;
+    char err[64];
+    if (out == NULL || bn__json_load(json, len, "exchangeInfo reply", &root, err, sizeof err))
+        return TB_ENOTFOUND;
+    int rc = TB_ENOTFOUND;
+    size_t i;
+    json_t *lim;
+    json_array_foreach(bn__member(root, "rateLimits"), i, lim)
+    {
+        const char *type = json_string_value(bn__member(lim, "rateLimitType"));
+        const char *iv = json_string_value(bn__member(lim, "interval"));
+        json_t *num = bn__member(lim, "intervalNum"), *limit = bn__member(lim, "limit");
+        if (!type || !iv || strcmp(type, "REQUEST_WEIGHT") != 0 || strcmp(iv, "MINUTE") != 0 ||
+            !json_is_integer(num) || json_integer_value(num) != 1 || !json_is_integer(limit) ||
+            json_integer_value(limit) <= 0)
+            continue;
+        *out = (int64_t)json_integer_value(limit);
+        rc = 0;
+        break;
+    }
+    json_decref(root);
+    return rc;
+}
+
 /* ---- checking an order ------------------------------------------------ */
 
 /* Fills err with "NAME VALUE is WHAT LIMIT (FILTER)", both values exact. */
