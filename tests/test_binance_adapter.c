@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "tb_test_fake_binance.h"
 #include "tb_test_support.h"
 #include "tradebus/binance.h"
 #include "tradebus/config.h"
@@ -145,42 +146,10 @@ typedef struct {
     size_t len;
 } resp;
 
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
-{
-    resp *r = ud;
-    char *nb = realloc(r->body, r->len + sz * n + 1);
-    assert_non_null(nb);
-    r->body = nb;
-    memcpy(r->body + r->len, p, sz * n);
-    r->len += sz * n;
-    r->body[r->len] = '\0';
-    return sz * n;
-}
-
 /* A control call to the fake (/_ctl/...): its JSON reply, or the test fails. */
 static json_t *ctl(const char *method, const char *path, const char *json)
 {
-    resp r = {0, NULL, 0};
-    char url[1024];
-    snprintf(url, sizeof(url), "%s/_ctl/%s", fb_base, path);
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (json) curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK) fail_msg("control %s %s: %s", method, path, curl_easy_strerror(rc));
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_easy_cleanup(c);
-    if (r.status != 200) fail_msg("control %s %s: %ld %s", method, path, r.status, r.body);
-    json_error_t e;
-    json_t *j = json_loads(r.body ? r.body : "null", JSON_DECODE_ANY, &e);
-    free(r.body);
-    if (!j) fail_msg("control %s %s: not JSON", method, path);
-    return j;
+    return tbt_fb_ctl(fb_base, method, path, json);
 }
 
 static void ctl0(const char *method, const char *path, const char *json)
@@ -188,39 +157,15 @@ static void ctl0(const char *method, const char *path, const char *json)
     json_decref(ctl(method, path, json));
 }
 
-static void script(const char *args)
-{
-    const char *bin = getenv("FAKE_BINANCE"), *sh = getenv("TB_FAKE_BINANCE_SCRIPT");
-    char cmd[2048], dflt[1024];
-    snprintf(dflt, sizeof(dflt), "%s/scripts/fake_binance.sh", TB_SOURCE_DIR);
-    snprintf(cmd, sizeof(cmd), "FAKE_BINANCE='%s' sh '%s' %s", bin ? bin : TB_FAKE_BINANCE,
-             sh ? sh : dflt, args);
-    if (system(cmd) != 0) fail_msg("failed: %s", cmd);
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof(a);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static int fb_group_setup(void **state)
 {
     (void)state;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     tbt_temp_dir(fb_dir, sizeof(fb_dir));
-    fb_port = free_port();
+    fb_port = tbt_free_port();
     char args[1024];
     snprintf(args, sizeof(args), "start '%s' %d --ping-interval 1", fb_dir, fb_port);
-    script(args);
+    tbt_fb_script(args);
     snprintf(fb_base, sizeof(fb_base), "http://127.0.0.1:%d", fb_port);
     setenv("TB_TEST_BN_KEY", API_KEY, 1);
     setenv("TB_TEST_BN_SECRET", SECRET, 1);
@@ -233,7 +178,7 @@ static int fb_group_teardown(void **state)
     (void)state;
     char args[1024], path[600], line[1024];
     snprintf(args, sizeof(args), "stop '%s'", fb_dir);
-    script(args);
+    tbt_fb_script(args);
     snprintf(path, sizeof(path), "%s/log", fb_dir);
     FILE *f = fopen(path, "r");
     int bad = 0;

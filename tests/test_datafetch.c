@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "tb_test_cli.h"
+#include "tb_test_fake_binance.h"
 #include "tb_test_support.h"
 #include "tradebus/datafetch.h"
 
@@ -40,50 +41,10 @@ static size_t month_len[3];
 
 /* ---- HTTP to the fake ---- */
 
-typedef struct {
-    long status;
-    char *body;
-    size_t len;
-} resp;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
-{
-    resp *r = ud;
-    r->body = realloc(r->body, r->len + sz * n + 1);
-    memcpy(r->body + r->len, p, sz * n);
-    r->len += sz * n;
-    r->body[r->len] = '\0';
-    return sz * n;
-}
-
 /* A control call (/_ctl/path); fails the test unless it answers 200. */
 static json_t *ctl(const char *method, const char *path, const char *json)
 {
-    char url[256];
-    snprintf(url, sizeof url, "%s/_ctl/%s", base, path);
-    resp r = {0};
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    /* No "Expect: 100-continue": curl would wait a second for it on
-     * every large body. */
-    struct curl_slist *h = curl_slist_append(NULL, "Expect:");
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (json) curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK) fail_msg("%s %s: %s", method, path, curl_easy_strerror(rc));
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_easy_cleanup(c);
-    curl_slist_free_all(h);
-    if (r.status != 200) fail_msg("control %s %s: %ld %s", method, path, r.status, r.body);
-    json_t *j = json_loads(r.body ? r.body : "", JSON_DECODE_ANY, NULL);
-    if (!j) fail_msg("control %s %s: not JSON: %s", method, path, r.body);
-    free(r.body);
-    return j;
+    return tbt_fb_ctl(base, method, path, json);
 }
 
 static void ctl0(const char *method, const char *path, const char *json)
@@ -206,37 +167,15 @@ static void store_history(void)
 
 /* ---- fixture ---- */
 
-static void script(const char *args)
-{
-    const char *bin = getenv("FAKE_BINANCE"), *sh = getenv("TB_FAKE_BINANCE_SCRIPT");
-    char cmd[2048], dflt[1024];
-    snprintf(dflt, sizeof dflt, "%s/scripts/fake_binance.sh", TB_SOURCE_DIR);
-    snprintf(cmd, sizeof cmd, "FAKE_BINANCE='%s' sh '%s' %s", bin ? bin : TB_FAKE_BINANCE,
-             sh ? sh : dflt, args);
-    if (system(cmd) != 0) fail_msg("failed: %s", cmd);
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof a;
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static int group_setup(void **state)
 {
     (void)state;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     tbt_temp_dir(fbdir, sizeof fbdir);
-    int port = free_port();
+    int port = tbt_free_port();
     char args[1024];
     snprintf(args, sizeof args, "start '%s' %d", fbdir, port);
-    script(args);
+    tbt_fb_script(args);
     snprintf(base, sizeof base, "http://127.0.0.1:%d", port);
     store_history();
     return 0;
@@ -247,7 +186,7 @@ static int group_teardown(void **state)
     (void)state;
     char args[1024], path[600], line[1024];
     snprintf(args, sizeof args, "stop '%s'", fbdir);
-    script(args);
+    tbt_fb_script(args);
     snprintf(path, sizeof path, "%s/log", fbdir);
     FILE *f = fopen(path, "r");
     int bad = 0;

@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "tb_test_cli.h"
+#include "tb_test_fake_binance.h"
 #include "tb_test_support.h"
 #include "tradebus/journal.h"
 
@@ -34,66 +35,17 @@ static pid_t child; /* the run under test, killed if a test fails midway */
 
 /* ---- the fake ---- */
 
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
-{
-    FILE *f = ud;
-    return fwrite(p, sz, n, f) * sz;
-}
-
 /* method /_ctl/path with a JSON body; the reply's JSON (decref it). */
-static json_t *ctl(const char *method, const char *path, const char *body)
+static json_t *ctl(const char *method, const char *path, const char *json)
 {
-    char url[256], *buf = NULL;
-    size_t len = 0;
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/_ctl/%s", port, path);
-    FILE *m = open_memstream(&buf, &len);
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, m);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-    CURLcode rc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    fclose(m);
-    if (rc != CURLE_OK || status != 200)
-        fail_msg("control %s %s: %s %ld %s", method, path, curl_easy_strerror(rc), status, buf);
-    json_error_t e;
-    json_t *j = json_loads(buf, JSON_DECODE_ANY, &e);
-    if (!j) fail_msg("control %s %s: not JSON: %s", method, path, buf);
-    free(buf);
-    return j;
+    char base[64];
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
+    return tbt_fb_ctl(base, method, path, json);
 }
 
 static void ctl0(const char *method, const char *path, const char *body)
 {
     json_decref(ctl(method, path, body));
-}
-
-static void script(const char *args)
-{
-    const char *bin = getenv("FAKE_BINANCE"), *sh = getenv("TB_FAKE_BINANCE_SCRIPT");
-    char cmd[2048], dflt[1024];
-    snprintf(dflt, sizeof dflt, "%s/scripts/fake_binance.sh", TB_SOURCE_DIR);
-    snprintf(cmd, sizeof cmd, "FAKE_BINANCE='%s' sh '%s' %s", bin ? bin : TB_FAKE_BINANCE,
-             sh ? sh : dflt, args);
-    if (system(cmd) != 0) fail_msg("failed: %s", cmd);
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof a;
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-    close(fd);
-    return ntohs(a.sin_port);
 }
 
 static void sleep_ms(long ms)
@@ -402,10 +354,10 @@ static int group_setup(void **state)
     (void)state;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     tbt_temp_dir(fbdir, sizeof fbdir);
-    port = free_port();
+    port = tbt_free_port();
     char args[1024];
     snprintf(args, sizeof args, "start '%s' %d", fbdir, port);
-    script(args);
+    tbt_fb_script(args);
     return 0;
 }
 
@@ -414,7 +366,7 @@ static int group_teardown(void **state)
     (void)state;
     char args[1024];
     snprintf(args, sizeof args, "stop '%s'", fbdir);
-    script(args);
+    tbt_fb_script(args);
     tbt_remove_tree(fbdir);
     curl_global_cleanup();
     return 0;

@@ -26,6 +26,7 @@
 
 #include "../src/net/http.h"
 #include "../src/net/ws.h"
+#include "tb_test_fake_binance.h"
 #include "tb_test_support.h"
 #include "tradebus/loop.h"
 
@@ -35,71 +36,14 @@ static char base[64], wsbase[64];
 
 /* ---- the fake, scripted with blocking calls ---- */
 
-typedef struct {
-    long status;
-    char *body;
-    size_t len;
-} resp;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
-{
-    resp *r = ud;
-    r->body = realloc(r->body, r->len + sz * n + 1);
-    memcpy(r->body + r->len, p, sz * n);
-    r->len += sz * n;
-    r->body[r->len] = '\0';
-    return sz * n;
-}
-
 static json_t *ctl(const char *method, const char *path, const char *json)
 {
-    resp r = {0};
-    char url[512];
-    snprintf(url, sizeof url, "%s/_ctl/%s", base, path);
-    CURL *c = curl_easy_init();
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (json) curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK) fail_msg("control %s %s: %s", method, path, curl_easy_strerror(rc));
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_easy_cleanup(c);
-    if (r.status != 200) fail_msg("control %s %s: %ld %s", method, path, r.status, r.body);
-    json_t *j = json_loads(r.body ? r.body : "", JSON_DECODE_ANY, NULL);
-    if (!j) fail_msg("control %s %s: not JSON: %s", method, path, r.body);
-    free(r.body);
-    return j;
+    return tbt_fb_ctl(base, method, path, json);
 }
 
 static void ctl0(const char *method, const char *path, const char *json)
 {
     json_decref(ctl(method, path, json));
-}
-
-static void script(const char *args)
-{
-    const char *bin = getenv("FAKE_BINANCE"), *sh = getenv("TB_FAKE_BINANCE_SCRIPT");
-    char cmd[2048], dflt[1024];
-    snprintf(dflt, sizeof dflt, "%s/scripts/fake_binance.sh", TB_SOURCE_DIR);
-    snprintf(cmd, sizeof cmd, "FAKE_BINANCE='%s' sh '%s' %s", bin ? bin : TB_FAKE_BINANCE,
-             sh ? sh : dflt, args);
-    if (system(cmd) != 0) fail_msg("failed: %s", cmd);
-}
-
-/* A loopback port nobody listens on (bound, then released). */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof a;
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-    close(fd);
-    return ntohs(a.sin_port);
 }
 
 static int group_setup(void **state)
@@ -108,11 +52,11 @@ static int group_setup(void **state)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     lws_set_log_level(LLL_ERR, NULL);
     tbt_temp_dir(dir, sizeof dir);
-    port = free_port();
+    port = tbt_free_port();
     char args[1024];
     /* Server pings every second, so a test sees them arrive. */
     snprintf(args, sizeof args, "start '%s' %d --ping-interval 1", dir, port);
-    script(args);
+    tbt_fb_script(args);
     snprintf(base, sizeof base, "http://127.0.0.1:%d", port);
     snprintf(wsbase, sizeof wsbase, "ws://127.0.0.1:%d", port);
     return 0;
@@ -123,7 +67,7 @@ static int group_teardown(void **state)
     (void)state;
     char args[1024];
     snprintf(args, sizeof args, "stop '%s'", dir);
-    script(args);
+    tbt_fb_script(args);
     tbt_remove_dir(dir);
     curl_global_cleanup();
     return 0;
@@ -317,7 +261,7 @@ static void test_http_connection_refused_is_not_sent(void **state)
     tb_http *h = NULL;
     assert_int_equal(tb_http_create(l, &h), 0);
     char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/api/v3/order", free_port());
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/api/v3/order", tbt_free_port());
     tb_http_request rq = {.method = "POST", .url = url, .body = "symbol=BTCUSDT"};
     answer a;
     request(l, h, &rq, &a);
@@ -774,7 +718,7 @@ static void test_ws_connect_refused_calls_on_close_with_reason(void **state)
     assert_int_equal(tb_wsc_create(l, &c), 0);
     wsrec r = {.loop = l, .stop_at_close = 1};
     char url[128];
-    snprintf(url, sizeof url, "ws://127.0.0.1:%d/ws/btcusdt@kline_1m", free_port());
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/ws/btcusdt@kline_1m", tbt_free_port());
     assert_int_equal(tb_ws_open(c, url, &ws_cbs, &r, &r.ws), 0);
     assert_int_equal(r.closed, 0); /* never from inside tb_ws_open */
     if (run_for(l, 10000)) fail_msg("on_close not called within 10 s");
