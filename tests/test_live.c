@@ -677,6 +677,34 @@ static void test_shadow_legacy_agreeing_run_reports_identical(void **state)
     tbt_remove_tree(dir);
 }
 
+/* The whole staircase is history (its buy and sell crossings included) and
+ * two flat bars are live: the warm-up mutes both sides alike, so the legacy
+ * monolith trades nothing on history either and no parity alert is raised. */
+static void test_shadow_legacy_history_crossings_are_warm_up_on_both_sides(void **state)
+{
+    (void)state;
+    char dir[512];
+    tbt_temp_dir(dir, sizeof(dir));
+    write_config(dir, "paper", 16);
+    store_history(0, 16, stair);
+    pid_t pid = spawn_live_with(dir, "--shadow-legacy", NULL, NULL, NULL);
+    wait_connections(1);
+    push_kline(16, &flat);
+    push_kline(17, &flat);
+    wait_bar(dir, 17);
+    interrupt_ok(dir, pid);
+    char *out = tbt_read_in(dir, "stdout.txt"), *log = tbt_read_in(dir, "stderr.txt");
+    char *ev = tbt_read_in(dir, "out/events.jsonl");
+    assert_non_null(out);
+    assert_non_null(ev);
+    if (!strstr(out, "shadow legacy run: IDENTICAL") || strstr(ev, "\"rule\":\"parity\""))
+        fail_msg("history decided on one side:\n%s\n%s", out, log ? log : "");
+    free(out);
+    free(log);
+    free(ev);
+    tbt_remove_tree(dir);
+}
+
 /* A risk rule only the pipeline has (max_order_notional) refuses the buy
  * the 10th bar's close asks for: the legacy monolith's order fills at the
  * 11th bar, the pipeline's never does. A parity RiskAlert right after that
@@ -934,6 +962,8 @@ int main(void)
                                         reset, reap),
         cmocka_unit_test_setup_teardown(test_shadow_legacy_agreeing_run_reports_identical, reset,
                                         reap),
+        cmocka_unit_test_setup_teardown(
+            test_shadow_legacy_history_crossings_are_warm_up_on_both_sides, reset, reap),
         cmocka_unit_test_setup_teardown(test_shadow_legacy_divergence_is_a_parity_alert_at_its_bar,
                                         reset, reap),
         cmocka_unit_test_setup_teardown(test_resume_reconciles_what_happened_while_down, reset,

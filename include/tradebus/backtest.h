@@ -115,6 +115,8 @@ TB_EXPORT int tb_pipeline_settle(tb_pipeline *p);
  * they go through the whole pipeline but no signal, hence no order, comes
  * from them. No-op without a Signal Generator. */
 TB_EXPORT void tb_pipeline_set_trade_from(tb_pipeline *p, int64_t t);
+/* The warm-up bound of tb_pipeline_set_trade_from (0: none). */
+TB_EXPORT int64_t tb_pipeline_trade_from(const tb_pipeline *p);
 /* Decisions dropped on warm-up bars (0 without a Signal Generator). */
 TB_EXPORT uint64_t tb_pipeline_muted(const tb_pipeline *p);
 /* The exchange adapter (borrowed; NULL without an ORDERS role), e.g. for

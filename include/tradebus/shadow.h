@@ -23,6 +23,11 @@ typedef struct tb_shadow tb_shadow;
  * TB_ECONFIG with a message in err, TB_ENOMEM. */
 TB_EXPORT int tb_shadow_create(const tb_config *cfg, tb_bus *bus, const tb_parity_options *opts,
                                tb_shadow **out, char *err, size_t errlen);
+/* Bars opening before t are warm-up for the legacy side too (the
+ * pipeline's tb_pipeline_set_trade_from): its strategies see them, but a
+ * trade they ask for on one is dropped and the target stays, as the
+ * Signal Generator does. */
+TB_EXPORT void tb_shadow_set_trade_from(tb_shadow *s, int64_t t);
 /* Runs the legacy side on bar (after the pipeline has processed it) and
  * compares both sides up to the bar's close. Returns the number of new
  * divergences (>= 0) or an error. */

@@ -79,6 +79,8 @@ TB_EXPORT void tb_signal_generator_set_equity(tb_signal_generator *sg,
  * position stays; 0 (the default) = none. A live run sets it to the open
  * time of its first bar after the history it loaded. */
 TB_EXPORT void tb_signal_generator_set_trade_from(tb_signal_generator *sg, int64_t t);
+/* The time set by tb_signal_generator_set_trade_from (0: none). */
+TB_EXPORT int64_t tb_signal_generator_trade_from(const tb_signal_generator *sg);
 /* BUY/SELL decisions dropped on warm-up bars so far. */
 TB_EXPORT uint64_t tb_signal_generator_muted(const tb_signal_generator *sg);
 /* Entries sizing rounded to nothing (below the step or min_notional). */

@@ -184,6 +184,8 @@ static int hook_start(tb_pipeline *p, void *ctx)
 static int hook_bar(tb_pipeline *p, const tb_market_data *bar, void *ctx)
 {
     live_ctx *c = ctx;
+    /* The history bars are warm-up for the legacy side as for the pipeline. */
+    if (c->sh) tb_shadow_set_trade_from(c->sh, tb_pipeline_trade_from(p));
     int n = c->sh ? tb_shadow_on_bar(c->sh, bar) : 0;
     if (n > 0)
         cli_log(CLI_LOG_WARN, NULL, "parity: the legacy monolith decided otherwise on %s",

@@ -436,6 +436,11 @@ int tb_signal_generator_process_market_data(tb_signal_generator *sg, const tb_ev
     return first_rc;
 }
 
+int64_t tb_signal_generator_trade_from(const tb_signal_generator *sg)
+{
+    return sg ? sg->trade_from : 0;
+}
+
 void tb_signal_generator_set_trade_from(tb_signal_generator *sg, int64_t t)
 {
     sg->trade_from = t;

@@ -325,6 +325,11 @@ void tb_pipeline_set_trade_from(tb_pipeline *p, int64_t t)
     if (p->signals) tb_signal_generator_set_trade_from(p->signals, t);
 }
 
+int64_t tb_pipeline_trade_from(const tb_pipeline *p)
+{
+    return p->signals ? tb_signal_generator_trade_from(p->signals) : 0;
+}
+
 uint64_t tb_pipeline_muted(const tb_pipeline *p)
 {
     return p->signals ? tb_signal_generator_muted(p->signals) : 0;

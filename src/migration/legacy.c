@@ -89,6 +89,7 @@ struct tb__legacy_runner {
     leg_order *orders; /* open orders, oldest first (time priority) */
     size_t norders, orders_cap;
     tb__legacy_result res;
+    int64_t trade_from; /* bars opening before it trade nothing (warm-up) */
 };
 
 /* ---- symbols ------------------------------------------------------------- */
@@ -396,6 +397,9 @@ static int run_strategy(tb__legacy_runner *r, size_t idx, const tb_market_data *
     view->position = st->target; /* the host's word on the position (legacy.h) */
     if ((rc = st->ls->on_bar(st->state, bar, &trade)) != 0) return rc;
     if (trade == 0) return 0;
+    /* A warm-up bar of a live run: the pipeline's Signal Generator drops
+     * the decision and keeps the target; so does the monolith here. */
+    if (bar->open_time < r->trade_from) return 0;
     if (trade < TB_DECIMAL_MIN) return TB_EOVERFLOW;
     int buy = trade > 0;
     tb_decimal qty = tb_dec_abs(trade), limit = 0, target;
@@ -496,6 +500,11 @@ int tb__legacy_runner_on_bar(tb__legacy_runner *r, const tb_market_data *bar)
         if (rc && !first) first = rc;
     }
     return first;
+}
+
+void tb__legacy_runner_set_trade_from(tb__legacy_runner *r, int64_t t)
+{
+    if (r) r->trade_from = t;
 }
 
 /* ---- life cycle ------------------------------------------------------------ */

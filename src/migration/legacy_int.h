@@ -30,6 +30,9 @@ int tb__legacy_runner_create(const tb_config *cfg, const tb_legacy_strategy *con
  * strategy does not keep the others from the bar, the first error is
  * returned. */
 int tb__legacy_runner_on_bar(tb__legacy_runner *r, const tb_market_data *bar);
+/* Bars opening before t are warm-up: the strategies see them, their
+ * trades are dropped (tb_shadow_set_trade_from). */
+void tb__legacy_runner_set_trade_from(tb__legacy_runner *r, int64_t t);
 /* Emits the FINAL record and fills res. */
 int tb__legacy_runner_finish(tb__legacy_runner *r, tb__legacy_result *res);
 /* NULL is a no-op. */

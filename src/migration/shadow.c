@@ -109,6 +109,11 @@ static int publish_new(tb_shadow *s, int64_t now)
     return 0;
 }
 
+void tb_shadow_set_trade_from(tb_shadow *s, int64_t t)
+{
+    if (s) tb__legacy_runner_set_trade_from(s->legacy, t);
+}
+
 int tb_shadow_on_bar(tb_shadow *s, const tb_market_data *bar)
 {
     int rc = tb__legacy_runner_on_bar(s->legacy, bar);
