@@ -102,6 +102,12 @@ typedef int (*tb_binance_request_fn)(void *ctx, const tb_binance_request *rq);
  * TB_EINVAL if ex is no Binance adapter. */
 TB_EXPORT int tb_binance_on_request(tb_exchange *ex, tb_binance_request_fn fn, void *ctx);
 
+/* What the account holds of symbol's base asset (free + locked), as last
+ * read (start-up, then the user stream's account updates): *out. 0;
+ * TB_EINVAL if ex is no Binance adapter; TB_ENOTFOUND if symbol is not one
+ * of the run's or its asset was never reported (then *out is 0). */
+TB_EXPORT int tb_binance_holdings(const tb_exchange *ex, const char *symbol, tb_decimal *out);
+
 /* 1 if ex is a Binance adapter (not the simulator of paper mode). */
 TB_EXPORT int tb_binance_is(const tb_exchange *ex);
 /* Fills *out with the adapter's state. TB_EINVAL if ex is no Binance adapter. */

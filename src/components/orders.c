@@ -1824,6 +1824,17 @@ int tb_order_manager_restore(tb_order_manager *om, const tb_event *ev)
         order_from_request(o, q, ev);
         return 0;
     }
+    if (!o && ev->type == TB_EV_ORDER_FILLED) {
+        /* A fill of no order requested here: a position adopted from the
+         * account (tradebus live --adopt-positions). It moved the books when
+         * it happened; so it does again. */
+        const tb_order_filled *f = &ev->u.order_filled;
+        om->stats.fills++;
+        book *b = book_for(om, f->strategy_id, f->symbol);
+        if (!b) return TB_ENOMEM;
+        move_position(b, signed_qty(f->side, f->filled_quantity), f->filled_price);
+        return 0;
+    }
     if (!o) return 0; /* finished already, or never requested here */
     switch (ev->type) {
     case TB_EV_ORDER_CREATED:

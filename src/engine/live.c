@@ -238,6 +238,125 @@ static void on_signal(void *ctx, int signum)
 
 /* ---- the exchange ---- */
 
+/* The order an adopted position's fill belongs to, as the Risk Manager
+ * must have heard of it (it accepts fills of the orders it follows only):
+ * created NEW, delivered to it alone, never journaled (the fill is, with
+ * the "adopted" RiskAlert as its cause). No id: the caller gives one. */
+static void adopted_order(const tb_event *fill, tb_event *out)
+{
+    const tb_order_filled *f = &fill->u.order_filled;
+    tb_event_init(out, TB_EV_ORDER_CREATED, TB_SRC_ORDERS);
+    out->causation_id = fill->causation_id;
+    out->correlation_id = fill->correlation_id;
+    out->timestamp = fill->timestamp;
+    tb_order_created *o = &out->u.order_created;
+    memcpy(o->order_id, f->order_id, sizeof(o->order_id));
+    memcpy(o->client_order_id, f->client_order_id, sizeof(o->client_order_id));
+    o->status = TB_ORDER_NEW;
+    o->order_type = TB_ORDER_MARKET;
+    o->side = f->side;
+    memcpy(o->symbol, f->symbol, sizeof(o->symbol));
+    memcpy(o->strategy_id, f->strategy_id, sizeof(o->strategy_id));
+    o->quantity = f->filled_quantity;
+}
+
+/* --adopt-positions: the account holds less of SYMBOL's base asset than
+ * the journal's positions say (sold by hand while the run was down, say).
+ * The one strategy holding it takes the account's amount: a RiskAlert
+ * `adopted` names both values, and a fill of the difference at the
+ * position's entry price (no fee, so no PnL) caused by it moves every
+ * component's books alike — Position and Risk Managers, the strategy's
+ * target, fills.csv — and is journaled like any fill. */
+static int adopt_one(run *r, const tb_position_update *u, tb_decimal journal, tb_decimal held)
+{
+    tb_bus *bus = tb_pipeline_bus(r->p);
+    int64_t now = tb_loop_now(r->loop);
+    tb_decimal delta = held - journal; /* < 0: the strategy gives up -delta */
+    char j[TB_DECIMAL_STRLEN], h[TB_DECIMAL_STRLEN], q[TB_DECIMAL_STRLEN];
+    tb_dec_format(journal, j, sizeof(j));
+    tb_dec_format(held, h, sizeof(h));
+    tb_dec_format(u->current_quantity + delta, q, sizeof(q));
+    tb_event alert;
+    tb_event_init(&alert, TB_EV_RISK_ALERT, TB_SRC_RISK);
+    alert.timestamp = now;
+    tb_risk_alert *a = &alert.u.risk_alert;
+    snprintf(a->rule, sizeof(a->rule), "adopted");
+    char detail[256];
+    snprintf(detail, sizeof(detail), "%s: journal %s, account %s: %s now holds %s", u->symbol, j, h,
+             u->strategy_id, q);
+    snprintf(a->detail, sizeof(a->detail), "%.*s", (int)sizeof(a->detail) - 1, detail);
+    a->trading_state = TB_TRADING_ACTIVE;
+    memcpy(a->strategy_id, u->strategy_id, sizeof(a->strategy_id));
+    memcpy(a->symbol, u->symbol, sizeof(a->symbol));
+    int rc = tb_bus_publish(bus, &alert);
+    if (rc) return rc;
+
+    tb_event fe;
+    tb_event_init(&fe, TB_EV_ORDER_FILLED, TB_SRC_ORDERS);
+    tb_event_caused_by(&fe, &alert);
+    fe.timestamp = now;
+    tb_order_filled *f = &fe.u.order_filled;
+    /* Named after its cause: unique over every session of the journal. */
+    snprintf(f->client_order_id, sizeof(f->client_order_id), "adopt-%llu",
+             (unsigned long long)alert.event_id);
+    memcpy(f->order_id, f->client_order_id, sizeof(f->order_id));
+    memcpy(f->strategy_id, u->strategy_id, sizeof(f->strategy_id));
+    memcpy(f->symbol, u->symbol, sizeof(f->symbol));
+    f->side = delta < 0 ? TB_SIDE_SELL : TB_SIDE_BUY;
+    f->filled_quantity = f->cumulative_quantity = delta < 0 ? -delta : delta;
+    f->filled_price = f->average_price = u->entry_price;
+    f->status = TB_ORDER_FILLED;
+    tb_event ev;
+    adopted_order(&fe, &ev);
+    ev.event_id = tb_bus_next_id(bus); /* delivered, not published: no id given */
+    /* The Risk Manager accepts fills of the orders it follows only. */
+    rc = tb_bus_deliver_to(bus, tb_source_name(TB_SRC_RISK), &ev);
+    if (rc && rc != TB_ENOTFOUND) return rc;
+    if ((rc = tb_bus_publish(bus, &fe)) != 0) return rc;
+    /* The Order Manager hears no fill on the bus (it publishes them): its
+     * books and count take this one as a resume takes the journal's. */
+    if ((rc = tb_pipeline_restore(r->p, &fe)) != 0) return rc;
+    note(r, 1, "--adopt-positions: %s", detail);
+    return 0;
+}
+
+static int adopt_positions(run *r)
+{
+    tb_backtest_result res;
+    int rc = tb_pipeline_result(r->p, &res);
+    if (rc) return rc;
+    for (size_t i = 0; !rc && i < res.npositions; i++) {
+        const char *sym = res.positions[i].symbol;
+        size_t first = i, holders = 0, holder = 0;
+        tb_decimal journal = 0, held = 0;
+        for (size_t k = 0; k < res.npositions; k++) {
+            if (strcmp(res.positions[k].symbol, sym) != 0) continue;
+            if (k < first) first = k;
+            journal += res.positions[k].current_quantity;
+            if (res.positions[k].current_quantity != 0) holders++, holder = k;
+        }
+        if (first != i) continue; /* the symbol was done at its first entry */
+        if (tb_binance_holdings(r->ex, sym, &held) != 0 && held != 0) continue;
+        if (held >= journal && journal >= 0) continue;
+        if (holders != 1 || res.positions[holder].current_quantity + (held - journal) < 0) {
+            char j[TB_DECIMAL_STRLEN], h[TB_DECIMAL_STRLEN];
+            tb_dec_format(journal, j, sizeof(j));
+            tb_dec_format(held, h, sizeof(h));
+            fail(r, TB_ECONFIG,
+                 "--adopt-positions: %s: the journal holds %s, the account %s, over %zu "
+                 "strategies: which one gave it up is not known; bring the account back to %s, "
+                 "or start without --resume",
+                 sym, j, h, holders, j);
+            rc = TB_ECONFIG;
+            break;
+        }
+        rc = adopt_one(r, &res.positions[holder], journal, held);
+        if (rc) fail(r, rc, "--adopt-positions: %s: %s", sym, tb_strerror(rc));
+    }
+    tb_backtest_result_free(&res);
+    return rc;
+}
+
 static void on_ready(void *ctx, int rc, const char *text)
 {
     run *r = ctx;
@@ -245,11 +364,12 @@ static void on_ready(void *ctx, int rc, const char *text)
         fail(r, rc, "the exchange's start-up failed: %s", text && text[0] ? text : tb_strerror(rc));
         return;
     }
-    r->ready = 1;
     /* The report (orders not ours, balances unlike the journal's positions)
      * is worth a warning. */
     note(r, text && text[0] ? 1 : 0, "exchange ready (%s)%s%s", r->mode,
          text && text[0] ? ": " : "", text ? text : "");
+    if (r->opt->resume && r->opt->adopt_positions && adopt_positions(r) != 0) return;
+    r->ready = 1;
     /* A caller waiting for this (the kill switch) gets the loop back; a
      * running feed just goes on. */
     tb_loop_stop(r->loop);
@@ -308,6 +428,7 @@ typedef struct {
     size_t n, cap;
     tb_event *events; /* the order events after requests, to replay */
     size_t nevents, events_cap, nfills;
+    uint64_t adopted; /* the last "adopted" RiskAlert: its fill is of no order */
 } restore;
 
 static tb_binance_known_order *known_of(restore *x, const char *cid)
@@ -325,6 +446,9 @@ static int on_journaled(const tb_event *ev, const char *json, void *ctx)
     if (rc) return rc;
     tb_binance_known_order *k;
     switch (ev->type) {
+    case TB_EV_RISK_ALERT:
+        if (strcmp(ev->u.risk_alert.rule, "adopted") == 0) x->adopted = ev->event_id;
+        return 0;
     case TB_EV_ORDER_PLACEMENT_REQUEST:
         if (x->n == x->cap) {
             size_t nc = x->cap ? x->cap * 2 : 64;
@@ -366,13 +490,16 @@ static int on_journaled(const tb_event *ev, const char *json, void *ctx)
         return 0;
     }
     if (ev->type == TB_EV_ORDER_PLACEMENT_REQUEST) return 0;
-    if (x->nevents == x->events_cap) {
+    /* Room for two: an adopted fill goes after the order Risk must know. */
+    if (x->nevents + 2 > x->events_cap) {
         size_t nc = x->events_cap ? x->events_cap * 2 : 64;
         tb_event *ne = realloc(x->events, nc * sizeof(*ne));
         if (!ne) return TB_ENOMEM;
         x->events = ne;
         x->events_cap = nc;
     }
+    if (ev->type == TB_EV_ORDER_FILLED && x->adopted && ev->causation_id == x->adopted)
+        adopted_order(ev, &x->events[x->nevents++]);
     x->events[x->nevents++] = *ev;
     return 0;
 }
@@ -386,6 +513,8 @@ static int replay_orders(const restore *x, tb_bus *bus, char *err, size_t errlen
 {
     for (size_t i = 0; i < x->nevents; i++) {
         tb_event ev = x->events[i];
+        /* An adopted position's order: an id after every journaled one. */
+        if (ev.event_id == 0) ev.event_id = tb_bus_next_id(bus);
         int rc = ev.type == TB_EV_ORDER_FILLED
                      ? tb_bus_publish(bus, &ev)
                      : tb_bus_deliver_to(bus, tb_source_name(TB_SRC_RISK), &ev);

@@ -29,6 +29,7 @@ typedef struct {
     size_t nlast, last_cap;
     order_state *orders;
     size_t norders, orders_cap;
+    uint64_t adopted; /* the last "adopted" RiskAlert (tradebus live --adopt-positions) */
     int rc;
 } replay;
 
@@ -117,9 +118,14 @@ static int on_event(const tb_event *ev, const char *json, void *ctx)
     case TB_EV_ORDER_CANCELED:
         move(x, ev->u.order_canceled.client_order_id, ev->u.order_canceled.status);
         break;
+    case TB_EV_RISK_ALERT:
+        if (strcmp(ev->u.risk_alert.rule, "adopted") == 0) x->adopted = ev->event_id;
+        break;
     case TB_EV_ORDER_FILLED:
         x->r->fills++;
-        move(x, ev->u.order_filled.client_order_id, ev->u.order_filled.status);
+        /* A position adopted from the account is a fill of no order. */
+        if (!(x->adopted && ev->causation_id == x->adopted))
+            move(x, ev->u.order_filled.client_order_id, ev->u.order_filled.status);
         if (tb_dec_add(x->r->fees, ev->u.order_filled.commission, &x->r->fees)) return TB_EOVERFLOW;
         /* A private bus with only the Position Manager: what it publishes
          * stays there. Ids are reassigned so they cannot collide. */

@@ -1787,6 +1787,19 @@ int tb_binance_status_get(const tb_exchange *ex, tb_binance_status *out)
     return 0;
 }
 
+int tb_binance_holdings(const tb_exchange *ex, const char *symbol, tb_decimal *out)
+{
+    if (!tb_binance_is(ex) || !symbol || !out) return TB_EINVAL;
+    const bn_adapter *a = (const bn_adapter *)ex;
+    *out = 0;
+    int s = sym_find(a, symbol);
+    if (s < 0) return TB_ENOTFOUND;
+    const bn_balance *b = balance_of(a, a->syms[s].info.base);
+    if (!b) return TB_ENOTFOUND;
+    *out = b->free + b->locked;
+    return 0;
+}
+
 int tb_binance_on_request(tb_exchange *ex, tb_binance_request_fn fn, void *ctx)
 {
     if (!tb_binance_is(ex)) return TB_EINVAL;
