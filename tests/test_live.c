@@ -65,7 +65,7 @@ static long market_connections(void)
 
 static void wait_connections(long want)
 {
-    for (int i = 0; i < 400; i++) {
+    for (int i = 0; i < 2400; i++) {
         if (market_connections() == want) return;
         sleep_ms(25);
     }
@@ -217,7 +217,7 @@ static pid_t spawn_live_with(const char *dir, const char *a, const char *b, cons
 /* Waits until the run's log holds text. */
 static void wait_log(const char *dir, const char *text)
 {
-    for (int i = 0; i < 400; i++) {
+    for (int i = 0; i < 2400; i++) {
         char *err = tbt_read_in(dir, "stderr.txt");
         int ok = err && strstr(err, text);
         free(err);
@@ -225,7 +225,9 @@ static void wait_log(const char *dir, const char *text)
         sleep_ms(25);
     }
     char *err = tbt_read_in(dir, "stderr.txt");
-    fail_msg("the run never logged '%s'; its log:\n%s", text, err ? err : "");
+    fprintf(stderr, "its log:\n%s\n", err ? err : "");
+    free(err);
+    fail_msg("the run never logged '%s' (its log is above)", text);
 }
 
 /* Waits until the run's log shows the bar closing at minute m (its status
@@ -237,7 +239,7 @@ static void wait_bar(const char *dir, int m)
     struct tm tm;
     gmtime_r(&s, &tm);
     strftime(want, sizeof(want), "bar %Y-%m-%dT%H:%M:%S", &tm);
-    for (int i = 0; i < 400; i++) {
+    for (int i = 0; i < 2400; i++) {
         char *err = tbt_read_in(dir, "stderr.txt");
         int ok = err && strstr(err, want);
         free(err);
@@ -245,7 +247,9 @@ static void wait_bar(const char *dir, int m)
         sleep_ms(25);
     }
     char *err = tbt_read_in(dir, "stderr.txt");
-    fail_msg("the run never showed '%s'; its log:\n%s", want, err ? err : "");
+    fprintf(stderr, "its log:\n%s\n", err ? err : "");
+    free(err);
+    fail_msg("the run never showed '%s' (its log is above)", want);
 }
 
 static int interrupt(pid_t pid);
@@ -847,7 +851,7 @@ static void test_resume_reconciles_what_happened_while_down(void **state)
     for (int m = 5; m < 10; m++)
         push_kline(m, &stair[m]);
     wait_bar(dir, 9);
-    for (int i = 0; i < 400 && requests_to("/api/v3/order") < 2; i++)
+    for (int i = 0; i < 2400 && requests_to("/api/v3/order") < 2; i++)
         sleep_ms(25);
     if (requests_to("/api/v3/order") != 2) {
         char *l = tbt_read_in(dir, "stderr.txt");
