@@ -709,6 +709,45 @@ static void test_shadow_legacy_history_crossings_are_warm_up_on_both_sides(void 
     tbt_remove_tree(dir);
 }
 
+/* Testnet: the fake fills the MARKET orders at its last price when they
+ * arrive, the monolith's model at the next bar's open — fills that differ
+ * by design. The shadow compares decisions only (signals, orders), and
+ * those agree: IDENTICAL, no parity alert. */
+static void test_shadow_legacy_on_testnet_compares_decisions_not_fills(void **state)
+{
+    (void)state;
+    char dir[512];
+    tbt_temp_dir(dir, sizeof(dir));
+    setenv("TB_TEST_LIVE_KEY", "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
+           1);
+    setenv("TB_TEST_LIVE_SECRET",
+           "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j", 1);
+    write_config(dir, "testnet", 5);
+    store_history(0, 5, stair);
+    pid_t pid = spawn_live_with(dir, "--shadow-legacy", NULL, NULL, NULL);
+    wait_connections(1);
+    wait_log(dir, "exchange ready");
+    for (int m = 5; m < 16; m++) {
+        char book[128];
+        snprintf(book, sizeof(book), "{\"symbol\":\"BTCUSDT\",\"lastPrice\":\"%s\"}", stair[m].c);
+        ctl0("POST", "book", book);
+        push_kline(m, &stair[m]);
+        wait_bar(dir, m);
+    }
+    interrupt_ok(dir, pid);
+    char *out = tbt_read_in(dir, "stdout.txt"), *log = tbt_read_in(dir, "stderr.txt");
+    char *ev = tbt_read_in(dir, "out/events.jsonl");
+    assert_non_null(out);
+    assert_non_null(ev);
+    assert_non_null(strstr(ev, "\"OrderFilled\""));
+    if (!strstr(out, "shadow legacy run: IDENTICAL") || strstr(ev, "\"rule\":\"parity\""))
+        fail_msg("decisions compared with fills:\n%s\n%s", out, log ? log : "");
+    free(out);
+    free(log);
+    free(ev);
+    tbt_remove_tree(dir);
+}
+
 /* A risk rule only the pipeline has (max_order_notional) refuses the buy
  * the 10th bar's close asks for: the legacy monolith's order fills at the
  * 11th bar, the pipeline's never does. A parity RiskAlert right after that
@@ -1001,6 +1040,8 @@ int main(void)
                                         reap),
         cmocka_unit_test_setup_teardown(
             test_shadow_legacy_history_crossings_are_warm_up_on_both_sides, reset, reap),
+        cmocka_unit_test_setup_teardown(test_shadow_legacy_on_testnet_compares_decisions_not_fills,
+                                        reset, reap),
         cmocka_unit_test_setup_teardown(test_shadow_legacy_divergence_is_a_parity_alert_at_its_bar,
                                         reset, reap),
         cmocka_unit_test_setup_teardown(test_resume_reconciles_what_happened_while_down, reset,

@@ -530,14 +530,30 @@ static int is_paper_binance(const tb_config *cfg)
     return !mode || strcasecmp(mode, "paper") == 0;
 }
 
+/* A shadow run on a real exchange (Binance testnet or live): its fills are
+ * not the monolith's to model, its decisions are. */
+int tb__legacy_decisions_only(const tb_config *cfg)
+{
+    return cfg->exchange_type == &tb_binance_exchange_type && !is_paper_binance(cfg);
+}
+
+static int check_config(const tb_config *cfg, int decisions_only, char *err, size_t errlen);
+
 int tb_legacy_check_config(const tb_config *cfg, char *err, size_t errlen)
+{
+    return check_config(cfg, 0, err, errlen);
+}
+
+/* decisions_only: only signals and orders are compared (a shadow run on a
+ * live exchange, whose fills the monolith cannot model): any exchange. */
+static int check_config(const tb_config *cfg, int decisions_only, char *err, size_t errlen)
 {
     /* What the monolith would silently not do, and the pipeline would: a
      * comparison that can only report divergences. */
     static const char fix[] = "remove it to compare with the legacy monolith";
     /* The monolith's fills are the simulator's rules, with its settings
      * (cfg->exchange): another adapter would diverge by construction. */
-    if (cfg->exchange_type && cfg->exchange_type != &tb_sim_exchange_type &&
+    if (!decisions_only && cfg->exchange_type && cfg->exchange_type != &tb_sim_exchange_type &&
         !is_paper_binance(cfg)) {
         tb__errf(err, errlen,
                  "[exchange] type: the legacy monolith models the simulated exchange only; set "
@@ -582,12 +598,19 @@ int tb__legacy_runner_create(const tb_config *cfg, const tb_legacy_strategy *con
                              size_t nextra, tb_record_sink sink, void *ctx, tb__legacy_runner **out,
                              char *err, size_t errlen)
 {
+    return tb__legacy_runner_create_ex(cfg, extra, nextra, sink, ctx, 0, out, err, errlen);
+}
+
+int tb__legacy_runner_create_ex(const tb_config *cfg, const tb_legacy_strategy *const *extra,
+                                size_t nextra, tb_record_sink sink, void *ctx, int decisions_only,
+                                tb__legacy_runner **out, char *err, size_t errlen)
+{
     if (!cfg || !out) return TB_EINVAL;
     if (!cfg->built) {
         tb__errf(err, errlen, "the config must be built first (tb_config_build)");
         return TB_EMISUSE;
     }
-    int crc = tb_legacy_check_config(cfg, err, errlen);
+    int crc = check_config(cfg, decisions_only, err, errlen);
     if (crc) return crc;
     tb__legacy_runner *r = calloc(1, sizeof(*r));
     if (!r) return TB_ENOMEM;

@@ -20,6 +20,13 @@ typedef struct {
  * more legacy strategies, looked up first. emit_hold and [risk] are ignored
  * (a legacy strategy has no HOLD, the monolith no risk manager). TB_ECONFIG
  * with "[strategy.ID] ..." in err, TB_EMISUSE if cfg is not built, TB_ENOMEM. */
+/* The same; decisions_only accepts any exchange (tb__legacy_decisions_only). */
+int tb__legacy_runner_create_ex(const tb_config *cfg, const tb_legacy_strategy *const *extra,
+                                size_t nextra, tb_record_sink sink, void *ctx, int decisions_only,
+                                tb__legacy_runner **out, char *err, size_t errlen);
+/* 1 if cfg trades on a real exchange (Binance testnet or live): a shadow
+ * run compares decisions (signals, orders) only. */
+int tb__legacy_decisions_only(const tb_config *cfg);
 int tb__legacy_runner_create(const tb_config *cfg, const tb_legacy_strategy *const *extra,
                              size_t nextra, tb_record_sink sink, void *ctx, tb__legacy_runner **out,
                              char *err, size_t errlen);

@@ -16,9 +16,17 @@ struct tb_shadow {
      * close is known (to_pipeline). */
     tb_trade_record *held;
     size_t nheld, held_cap;
-    size_t reported;   /* divergences already published */
-    int64_t last_time; /* close of the last bar, the time of alerts at the end */
+    size_t reported;    /* divergences already published */
+    int64_t last_time;  /* close of the last bar, the time of alerts at the end */
+    int decisions_only; /* a real exchange: signals and orders compared, not fills */
 };
+
+/* On a real exchange the fills (and the positions and totals they make)
+ * are the market's, not the monolith's model: only decisions compare. */
+static int compared(const tb_shadow *s, const tb_trade_record *rec)
+{
+    return !s->decisions_only || rec->kind == TB_REC_SIGNAL || rec->kind == TB_REC_ORDER;
+}
 
 /* An order is a decision of the bar the pipeline was handling when it was
  * made, as the legacy side's is. A backtest stamps it with that bar's close
@@ -28,6 +36,7 @@ struct tb_shadow {
 static int to_pipeline(const tb_trade_record *rec, void *ctx)
 {
     tb_shadow *s = ctx;
+    if (!compared(s, rec)) return 0;
     if (rec->kind != TB_REC_ORDER) return tb_parity_add(s->parity, TB_SIDE_PIPELINE, rec);
     if (s->nheld == s->held_cap) {
         size_t cap = s->held_cap ? s->held_cap * 2 : 8;
@@ -53,7 +62,8 @@ static int add_held(tb_shadow *s, int64_t bar_close)
 
 static int to_legacy(const tb_trade_record *rec, void *ctx)
 {
-    return tb_parity_add(((tb_shadow *)ctx)->parity, TB_SIDE_LEGACY, rec);
+    tb_shadow *s = ctx;
+    return compared(s, rec) ? tb_parity_add(s->parity, TB_SIDE_LEGACY, rec) : 0;
 }
 
 int tb_shadow_create(const tb_config *cfg, tb_bus *bus, const tb_parity_options *opts,
@@ -69,7 +79,10 @@ int tb_shadow_create(const tb_config *cfg, tb_bus *bus, const tb_parity_options 
     s->bus = bus;
     int rc = tb_parity_create(opts, &s->parity);
     if (!rc) rc = tb_tradelog_create(bus, to_pipeline, s, &s->tradelog);
-    if (!rc) rc = tb__legacy_runner_create(cfg, NULL, 0, to_legacy, s, &s->legacy, err, errlen);
+    s->decisions_only = tb__legacy_decisions_only(cfg);
+    if (!rc)
+        rc = tb__legacy_runner_create_ex(cfg, NULL, 0, to_legacy, s, s->decisions_only, &s->legacy,
+                                         err, errlen);
     if (rc) {
         tb_shadow_destroy(s);
         return rc;
