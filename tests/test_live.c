@@ -353,6 +353,44 @@ static void journal_requests(const char *path, jreqs *out)
     tb_journal_close(j);
 }
 
+/* The keys the fake accepts, for testnet configs (write_config). */
+static void testnet_keys(void)
+{
+    setenv("TB_TEST_LIVE_KEY", "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
+           1);
+    setenv("TB_TEST_LIVE_SECRET",
+           "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j", 1);
+}
+
+/* The staircase's live bars (5..15), each with the fake's last price at its
+ * close, so that a testnet MARKET order fills when it arrives. */
+static void push_stair_priced(const char *dir)
+{
+    for (int m = 5; m < 16; m++) {
+        char book[128];
+        snprintf(book, sizeof(book), "{\"symbol\":\"BTCUSDT\",\"lastPrice\":\"%s\"}", stair[m].c);
+        ctl0("POST", "book", book);
+        push_kline(m, &stair[m]);
+        wait_bar(dir, m);
+    }
+}
+
+/* The run ended saying the shadow was IDENTICAL, with no parity alert in
+ * events.jsonl (and fills in it when filled). */
+static void assert_shadow_identical(const char *dir, int filled, const char *what)
+{
+    char *out = tbt_read_in(dir, "stdout.txt"), *log = tbt_read_in(dir, "stderr.txt");
+    char *ev = tbt_read_in(dir, "out/events.jsonl");
+    assert_non_null(out);
+    assert_non_null(ev);
+    if (filled) assert_non_null(strstr(ev, "\"OrderFilled\""));
+    if (!strstr(out, "shadow legacy run: IDENTICAL") || strstr(ev, "\"rule\":\"parity\""))
+        fail_msg("%s:\n%s\n%s", what, out, log ? log : "");
+    free(out);
+    free(log);
+    free(ev);
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -460,21 +498,12 @@ static void test_testnet_run_journals_every_request_before_sending_it(void **sta
     char dir[512], db[700];
     tbt_temp_dir(dir, sizeof(dir));
     snprintf(db, sizeof(db), "%s/live.db", dir);
-    setenv("TB_TEST_LIVE_KEY", "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
-           1);
-    setenv("TB_TEST_LIVE_SECRET",
-           "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j", 1);
+    testnet_keys();
     write_config(dir, "testnet", 5);
     store_history(0, 5, stair);
     pid_t pid = spawn_live_with(dir, "--journal", db, NULL, NULL);
     wait_connections(1);
-    for (int m = 5; m < 16; m++) {
-        char book[128];
-        snprintf(book, sizeof(book), "{\"symbol\":\"BTCUSDT\",\"lastPrice\":\"%s\"}", stair[m].c);
-        ctl0("POST", "book", book);
-        push_kline(m, &stair[m]);
-        wait_bar(dir, m);
-    }
+    push_stair_priced(dir);
     interrupt_ok(dir, pid);
 
     jreqs jr;
@@ -697,15 +726,7 @@ static void test_shadow_legacy_history_crossings_are_warm_up_on_both_sides(void 
     push_kline(17, &flat);
     wait_bar(dir, 17);
     interrupt_ok(dir, pid);
-    char *out = tbt_read_in(dir, "stdout.txt"), *log = tbt_read_in(dir, "stderr.txt");
-    char *ev = tbt_read_in(dir, "out/events.jsonl");
-    assert_non_null(out);
-    assert_non_null(ev);
-    if (!strstr(out, "shadow legacy run: IDENTICAL") || strstr(ev, "\"rule\":\"parity\""))
-        fail_msg("history decided on one side:\n%s\n%s", out, log ? log : "");
-    free(out);
-    free(log);
-    free(ev);
+    assert_shadow_identical(dir, 0, "history decided on one side");
     tbt_remove_tree(dir);
 }
 
@@ -718,33 +739,15 @@ static void test_shadow_legacy_on_testnet_compares_decisions_not_fills(void **st
     (void)state;
     char dir[512];
     tbt_temp_dir(dir, sizeof(dir));
-    setenv("TB_TEST_LIVE_KEY", "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
-           1);
-    setenv("TB_TEST_LIVE_SECRET",
-           "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j", 1);
+    testnet_keys();
     write_config(dir, "testnet", 5);
     store_history(0, 5, stair);
     pid_t pid = spawn_live_with(dir, "--shadow-legacy", NULL, NULL, NULL);
     wait_connections(1);
     wait_log(dir, "exchange ready");
-    for (int m = 5; m < 16; m++) {
-        char book[128];
-        snprintf(book, sizeof(book), "{\"symbol\":\"BTCUSDT\",\"lastPrice\":\"%s\"}", stair[m].c);
-        ctl0("POST", "book", book);
-        push_kline(m, &stair[m]);
-        wait_bar(dir, m);
-    }
+    push_stair_priced(dir);
     interrupt_ok(dir, pid);
-    char *out = tbt_read_in(dir, "stdout.txt"), *log = tbt_read_in(dir, "stderr.txt");
-    char *ev = tbt_read_in(dir, "out/events.jsonl");
-    assert_non_null(out);
-    assert_non_null(ev);
-    assert_non_null(strstr(ev, "\"OrderFilled\""));
-    if (!strstr(out, "shadow legacy run: IDENTICAL") || strstr(ev, "\"rule\":\"parity\""))
-        fail_msg("decisions compared with fills:\n%s\n%s", out, log ? log : "");
-    free(out);
-    free(log);
-    free(ev);
+    assert_shadow_identical(dir, 1, "decisions compared with fills");
     tbt_remove_tree(dir);
 }
 
@@ -814,10 +817,7 @@ static void write_resume_config(const char *dir)
              port, port, port, port);
     tbt_write_file(dir, "live.ini", cfg, path, sizeof(path));
     /* The fake's default account (docs/fake-binance.md). */
-    setenv("TB_TEST_LIVE_KEY", "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
-           1);
-    setenv("TB_TEST_LIVE_SECRET",
-           "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j", 1);
+    testnet_keys();
 }
 
 typedef struct {
