@@ -69,12 +69,12 @@ valgrind: build
 # libFuzzer harnesses (fuzz/, clang + ASan + UBSan; docs/fuzzing.md): build,
 # replay fuzz/regressions/, then fuzz each for FUZZ_SECONDS from its seed
 # corpus. Fails on any crash, leak, hang or failed check. `make test` runs
-# them 45 s each when CI is set (the CI runner sets CI=true; five harnesses
+# them 20 s each when CI is set (the CI runner sets CI=true; five harnesses
 # keep the suite within its 25 min), 5 s otherwise.
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
 FUZZERS ?= codec csv config tradelog binance
-TEST_FUZZ_SECONDS ?= $(if $(CI),45,5)
+TEST_FUZZ_SECONDS ?= $(if $(CI),20,5)
 fuzz: deps
 	@CC=clang cmake -S fuzz -B $(FUZZ_BUILD) >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
