@@ -16,7 +16,8 @@ Phases (docs/migration.md walks through them):
              code. Reads SignalGenerated, MarketData and its own OrderFilled
              on stdin, one JSON event a line; answers OrderPlacementRequest,
              OrderCreated, OrderFilled (at the next bar's open) and
-             PositionUpdate events, each reply ended by {"end": EVENT_ID}.
+             PositionUpdate (one per fill, two for a fill through zero)
+             events, each reply ended by {"end": EVENT_ID}.
   --phase 3  tradebus sends the orders (its Order Manager and simulated
              exchange); the bot only keeps positions from OrderFilled
              (examples/migration/phase3.ini, replaces = positions).
@@ -222,13 +223,9 @@ class Book:
         return out
 
     def mark(self, symbol, close):
-        """Marks the open positions of symbol; returns their updated payloads."""
+        """The symbol's last close: the mark of its positions' next updates
+        and of the unrealized PnL at the end."""
         self.last_close[symbol] = close
-        return [
-            self.update(p, k[0], symbol, close)
-            for k, p in self.positions.items()
-            if k[1] == symbol and p.qty != 0
-        ]
 
     def realized(self, strategy, symbol):
         return self.all_realized.get((strategy, symbol), Decimal(0))
@@ -326,7 +323,7 @@ class Component:
     positions only; the position code is the same in both."""
 
     def __init__(self, a):
-        self.phase, self.fee_bps, self.marks = a.phase, a.fee_bps, not a.no_marks
+        self.phase, self.fee_bps = a.phase, a.fee_bps
         self.book = Book()
         self.pending = []  # orders sent, filling at their symbol's next bar
         self.orders_sent = 0
@@ -373,9 +370,12 @@ class Component:
                         "status": "FILLED", "trade_id": o.order_id[4:]}
                 out.append(self.event("OrderFilled", bar["open_time"], fill))
             self.pending = still
-        marked = self.book.mark(bar["symbol"], Decimal(bar["close"]))
-        if self.marks:
-            out += [self.event("PositionUpdate", ev["timestamp"], u) for u in marked]
+        # Marked, not published: like tradebus's Position Manager, the bot
+        # publishes a PositionUpdate only for a fill, whose update then
+        # carries this close as its mark. (An update per bar would also be a
+        # position record per bar in the trade log, and would carry this
+        # bar's close time, after the fill of the next open that follows.)
+        self.book.mark(bar["symbol"], Decimal(bar["close"]))
         return out
 
     def on_fill(self, ev):
@@ -397,7 +397,7 @@ class Component:
             replies = handler(ev) if handler else []
             for r in replies:
                 out.write(json.dumps(r, separators=(",", ":")) + "\n")
-            out.write(json.dumps({"end": ev["event_id"]}) + "\n")
+            out.write(json.dumps({"end": ev["event_id"]}, separators=(",", ":")) + "\n")
             out.flush()
         realized, unrealized, fees = self.book.totals()
         print("legacy_bot: end of run: realized %s, unrealized %s, fees %s"
@@ -421,9 +421,6 @@ def main():
                     help="go short on a cross down instead of only closing the long")
     ap.add_argument("--fee-bps", type=Decimal, default=Decimal(10),
                     help="commission in basis points (phases 1 and 2; default %(default)s)")
-    ap.add_argument("--no-marks", action="store_true",
-                    help="phases 2 and 3: publish no PositionUpdate on MarketData "
-                         "(only on fills)")
     a = ap.parse_args()
     if a.fast < 1 or a.slow <= a.fast:
         ap.error("need 1 <= --fast < --slow")
