@@ -5,7 +5,8 @@
  * data with a second parameter set (other SMAs, shorts, an 8-decimal
  * quantity, 7.5 bps), because the first configs beyond the examples are
  * where bugs show. Each agreement has its control: the bot run with a wrong
- * fee must diverge.
+ * fee must diverge. The bot's phase 2 and 3 answers are also checked line
+ * by line against hand-written protocol input.
  *
  * The commands in examples/migration/phase*.ini are relative to the repository
  * root, so the test runs them from a temporary directory holding links to
@@ -183,6 +184,93 @@ static void test_phase4_on_generated_data_diverges_from_a_bot_charging_another_f
            "--config gen4.ini --legacy-cmd \"" BOT " --phase 1 " GEN_ARGS " --fee-bps 7.6\"");
 }
 
+/* The protocol by hand, as the external-component runtime speaks it: one
+ * event a line in, the answer's events and {"end": ID} out, per input. */
+static const char *const phase3_in =
+    "{\"type\":\"MarketData\",\"version\":1,\"event_id\":\"11\",\"causation_id\":\"0\","
+    "\"correlation_id\":\"11\",\"timestamp\":1704067259999000000,\"source\":\"market_data\","
+    "\"payload\":{\"symbol\":\"BTCUSDT\",\"open\":\"10\",\"high\":\"12\",\"low\":\"10\",\"close\":"
+    "\"12\",\"volume\":\"5\",\"open_time\":1704067200000000000,\"close_time\":1704067259999000000}}"
+    "\n"
+    "{\"type\":\"OrderFilled\",\"version\":1,\"event_id\":\"12\",\"causation_id\":\"13\","
+    "\"correlation_id\":\"11\",\"timestamp\":1704067260000000000,\"source\":\"orders\",\"payload\":"
+    "{\"order_id\":\"SIM-1\",\"client_order_id\":\"s1-1\",\"strategy_id\":\"s1\",\"symbol\":"
+    "\"BTCUSDT\",\"side\":\"BUY\",\"filled_quantity\":\"1\",\"filled_price\":\"12.5\","
+    "\"commission\":\"0.0125\",\"cumulative_quantity\":\"1\",\"average_price\":\"12.5\",\"status\":"
+    "\"FILLED\",\"trade_id\":\"1\"}}\n"
+    "{\"type\":\"OrderFilled\",\"version\":1,\"event_id\":\"14\",\"causation_id\":\"15\","
+    "\"correlation_id\":\"11\",\"timestamp\":1704067320000000000,\"source\":\"orders\",\"payload\":"
+    "{\"order_id\":\"SIM-2\",\"client_order_id\":\"s1-2\",\"strategy_id\":\"s1\",\"symbol\":"
+    "\"BTCUSDT\",\"side\":\"SELL\",\"filled_quantity\":\"3\",\"filled_price\":\"9.5\","
+    "\"commission\":\"0.0285\",\"cumulative_quantity\":\"3\",\"average_price\":\"9.5\",\"status\":"
+    "\"FILLED\",\"trade_id\":\"2\"}}\n";
+
+static void test_phase3_bot_answers_each_fill_with_its_position_updates(void **state)
+{
+    (void)state;
+    char path[1024];
+    tbt_write_file(dir, "in3.jsonl", phase3_in, path, sizeof(path));
+    assert_int_equal(sh(BOT " --phase 3 < in3.jsonl > out3.jsonl 2>/dev/null"), 0);
+    char *out = tbt_read_in(dir, "out3.jsonl");
+    /* A bar: nothing but its end. Buy 1 at 12.5, marked at the bar's 12;
+     * sell 3 at 9.5: the long closes (realized -3), a short of 2 opens. */
+    assert_string_equal(
+        out, "{\"end\":\"11\"}\n"
+             "{\"type\":\"PositionUpdate\",\"timestamp\":1704067260000000000,\"payload\":{"
+             "\"position_id\":\"1\",\"strategy_id\":\"s1\",\"symbol\":\"BTCUSDT\","
+             "\"current_quantity\":\"1\",\"entry_price\":\"12.5\",\"unrealized_pnl\":\"-0.5\","
+             "\"realized_pnl\":\"0\",\"mark_price\":\"12\",\"status\":\"OPEN\"}}\n"
+             "{\"end\":\"12\"}\n"
+             "{\"type\":\"PositionUpdate\",\"timestamp\":1704067320000000000,\"payload\":{"
+             "\"position_id\":\"1\",\"strategy_id\":\"s1\",\"symbol\":\"BTCUSDT\","
+             "\"current_quantity\":\"0\",\"entry_price\":\"0\",\"unrealized_pnl\":\"0\","
+             "\"realized_pnl\":\"-3\",\"mark_price\":\"12\",\"status\":\"CLOSED\"}}\n"
+             "{\"type\":\"PositionUpdate\",\"timestamp\":1704067320000000000,\"payload\":{"
+             "\"position_id\":\"2\",\"strategy_id\":\"s1\",\"symbol\":\"BTCUSDT\","
+             "\"current_quantity\":\"-2\",\"entry_price\":\"9.5\",\"unrealized_pnl\":\"-5\","
+             "\"realized_pnl\":\"0\",\"mark_price\":\"12\",\"status\":\"OPEN\"}}\n"
+             "{\"end\":\"14\"}\n");
+    free(out);
+}
+
+static const char *const phase2_in =
+    "{\"type\":\"SignalGenerated\",\"version\":1,\"event_id\":\"21\",\"causation_id\":\"20\","
+    "\"correlation_id\":\"20\",\"timestamp\":1704067259999000000,\"source\":\"signal\",\"payload\":"
+    "{\"signal_type\":\"BUY\",\"symbol\":\"BTCUSDT\",\"price\":\"12\",\"volume\":\"0.5\","
+    "\"strategy_id\":\"s1\",\"order_type\":\"MARKET\",\"limit_price\":\"0\",\"target\":\"0.5\"}}\n"
+    "{\"type\":\"MarketData\",\"version\":1,\"event_id\":\"22\",\"causation_id\":\"0\","
+    "\"correlation_id\":\"22\",\"timestamp\":1704067319999000000,\"source\":\"market_data\","
+    "\"payload\":{\"symbol\":\"BTCUSDT\",\"open\":\"12.5\",\"high\":\"14\",\"low\":\"12\","
+    "\"close\":\"14\",\"volume\":\"5\",\"open_time\":1704067260000000000,\"close_time\":"
+    "1704067319999000000}}\n";
+
+static void test_phase2_bot_orders_on_a_signal_and_fills_at_the_next_open(void **state)
+{
+    (void)state;
+    char path[1024];
+    tbt_write_file(dir, "in2.jsonl", phase2_in, path, sizeof(path));
+    assert_int_equal(sh(BOT " --phase 2 < in2.jsonl > out2.jsonl 2>/dev/null"), 0);
+    char *out = tbt_read_in(dir, "out2.jsonl");
+    /* BUY 0.5 on the 00:00 close: request and acknowledgement at once; the
+     * fill at the 00:01 open, 12.5, with 10 bps (0.00625). */
+    assert_string_equal(
+        out, "{\"type\":\"OrderPlacementRequest\",\"timestamp\":1704067259999000000,\"payload\":{"
+             "\"order_type\":\"MARKET\",\"side\":\"BUY\",\"symbol\":\"BTCUSDT\",\"quantity\":"
+             "\"0.5\",\"price\":\"0\",\"strategy_id\":\"s1\",\"client_order_id\":\"legacy-1\"}}\n"
+             "{\"type\":\"OrderCreated\",\"timestamp\":1704067259999000000,\"payload\":{"
+             "\"order_id\":\"LEG-1\",\"status\":\"NEW\",\"client_order_id\":\"legacy-1\","
+             "\"order_type\":\"MARKET\",\"side\":\"BUY\",\"symbol\":\"BTCUSDT\",\"quantity\":"
+             "\"0.5\",\"price\":\"0\",\"strategy_id\":\"s1\"}}\n"
+             "{\"end\":\"21\"}\n"
+             "{\"type\":\"OrderFilled\",\"timestamp\":1704067260000000000,\"payload\":{"
+             "\"order_id\":\"LEG-1\",\"client_order_id\":\"legacy-1\",\"strategy_id\":\"s1\","
+             "\"symbol\":\"BTCUSDT\",\"side\":\"BUY\",\"filled_quantity\":\"0.5\","
+             "\"filled_price\":\"12.5\",\"commission\":\"0.00625\",\"cumulative_quantity\":"
+             "\"0.5\",\"average_price\":\"12.5\",\"status\":\"FILLED\",\"trade_id\":\"1\"}}\n"
+             "{\"end\":\"22\"}\n");
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -192,6 +280,8 @@ int main(void)
         cmocka_unit_test(test_phase4_diverges_from_a_bot_charging_another_fee),
         cmocka_unit_test(test_phase4_on_generated_data_with_shorts_is_identical),
         cmocka_unit_test(test_phase4_on_generated_data_diverges_from_a_bot_charging_another_fee),
+        cmocka_unit_test(test_phase3_bot_answers_each_fill_with_its_position_updates),
+        cmocka_unit_test(test_phase2_bot_orders_on_a_signal_and_fills_at_the_next_open),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
