@@ -25,6 +25,8 @@ Phases (docs/migration.md walks through them):
              alone. Running the bot with --phase 4 only says so.
 
 At every phase, `tradebus parity` against the phase 1 log prints IDENTICAL.
+In phases 2 and 3 the strategy is tradebus's (the config's [strategy.ID]):
+the bot takes strategy, symbol and quantities from the events it receives.
 
 Execution model (tradebus's simulated exchange with slippage 0): a MARKET
 order sent on a bar's close fills in full at the next bar's open; commission
@@ -412,13 +414,14 @@ def main():
                     help="Binance kline CSV (phase 1; default %(default)s)")
     ap.add_argument("--strategy-id", default="btc_trend",
                     help="strategy id in the log (phase 1; default %(default)s)")
-    ap.add_argument("--symbol", default="BTCUSDT", help="symbol of --data (default %(default)s)")
-    ap.add_argument("--fast", type=int, default=10, help="fast SMA bars (default %(default)s)")
-    ap.add_argument("--slow", type=int, default=30, help="slow SMA bars (default %(default)s)")
+    ap.add_argument("--symbol", default="BTCUSDT", help="symbol of --data (phase 1; default %(default)s)")
+    ap.add_argument("--fast", type=int, default=10, help="fast SMA bars (phase 1; default %(default)s)")
+    ap.add_argument("--slow", type=int, default=30, help="slow SMA bars (phase 1; default %(default)s)")
     ap.add_argument("--quantity", type=Decimal, default=Decimal("0.01"),
-                    help="order quantity (default %(default)s)")
+                    help="order quantity (phase 1; default %(default)s)")
     ap.add_argument("--allow-short", action="store_true",
-                    help="go short on a cross down instead of only closing the long")
+                    help="go short on a cross down instead of only closing the long "
+                         "(phase 1)")
     ap.add_argument("--fee-bps", type=Decimal, default=Decimal(10),
                     help="commission in basis points (phases 1 and 2; default %(default)s)")
     a = ap.parse_args()
