@@ -153,8 +153,8 @@ static void test_a_program_that_dies_fails_the_run_and_keeps_the_last_outputs(vo
     char path[1024];
     snprintf(path, sizeof(path), "%s/run.db", dir);
     remove(path);
-    tbt_write_file(dir, "dies.sh", "read -r l; echo 'KeyError: position' >&2; exit 3\n",
-                   path, sizeof(path));
+    tbt_write_file(dir, "dies.sh", "read -r l; echo 'KeyError: position' >&2; exit 3\n", path,
+                   sizeof(path));
     char *err = NULL;
     assert_int_equal(tbt_run_cli(dir, &err,
                                  "backtest --config bt.ini --out o --set "
