@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tb_test_support.h"
+#include "tradebus/backtest.h"
 #include "tradebus/config.h"
 
 typedef struct {
@@ -805,6 +806,130 @@ static void test_strategy_symbol_missing_from_the_data_is_refused(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
+/* ---- [component.NAME]: programs as components ------------------------------ */
+
+static void test_component_keys_are_read_and_types_default_from_replaces(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL "[component.legacy]\n"
+                    "command = python3 bot.py --phase 2\n"
+                    "replaces = orders positions\n"
+                    "on_bad_event = stop\n"
+                    "timeout_ms = 2500\n"
+                    "[component.watch]\n"
+                    "command = ./watch\n"
+                    "subscribes = OrderFilled, RiskAlert\n");
+    build_ok(f);
+    assert_int_equal(f->cfg.ncomponents, 2);
+    const tb_component_config *c = &f->cfg.components[0];
+    assert_string_equal(c->name, "legacy");
+    assert_string_equal(c->command, "python3 bot.py --phase 2");
+    assert_int_equal(c->replaces, TB_ROLE_ORDERS | TB_ROLE_POSITIONS);
+    assert_int_equal(f->cfg.replaced, TB_ROLE_ORDERS | TB_ROLE_POSITIONS);
+    /* What orders and positions were given and published. */
+    assert_int_equal(c->subscribes, (1u << TB_EV_MARKET_DATA) | (1u << TB_EV_SIGNAL_GENERATED) |
+                                        (1u << TB_EV_ORDER_FILLED));
+    assert_true(c->publishes & (1u << TB_EV_ORDER_FILLED));
+    assert_true(c->publishes & (1u << TB_EV_POSITION_UPDATE));
+    assert_int_equal(c->stop_on_bad_event, 1);
+    assert_int_equal(c->timeout_ms, 2500);
+    assert_int_equal(c->max_line_bytes, 65536);
+    assert_int_equal(f->cfg.components[1].subscribes,
+                     (1u << TB_EV_ORDER_FILLED) | (1u << TB_EV_RISK_ALERT));
+    assert_int_equal(f->cfg.components[1].publishes, 0);
+}
+
+static void test_component_unknown_event_type_names_the_line_and_the_known(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL "[component.x]\n"
+                    "command = ./x\n"
+                    "subscribes = MarketData OrderFiled\n");
+    assert_int_equal(tb_config_build(&f->cfg, f->err, sizeof(f->err)), TB_ECONFIG);
+    assert_contains(f->err, "cfg.ini:9: [component.x] subscribes: unknown event type 'OrderFiled' "
+                            "(known: MarketData, SignalGenerated");
+}
+
+static void test_component_without_a_command_is_refused(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL "[component.x]\n"
+                    "subscribes = MarketData\n");
+    assert_int_equal(tb_config_build(&f->cfg, f->err, sizeof(f->err)), TB_ECONFIG);
+    assert_contains(f->err, "[component.x] command: missing");
+}
+
+static void test_component_named_like_a_built_in_is_refused(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL "[component.orders]\n"
+                    "command = ./x\n");
+    assert_int_equal(tb_config_build(&f->cfg, f->err, sizeof(f->err)), TB_ECONFIG);
+    assert_contains(f->err, "[component.orders] command: 'orders' is a built-in component's name");
+}
+
+static void test_component_cannot_replace_risk_or_publish_market_data(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL "[component.x]\n"
+                    "command = ./x\n"
+                    "replaces = risk\n");
+    assert_int_equal(tb_config_build(&f->cfg, f->err, sizeof(f->err)), TB_ECONFIG);
+    assert_contains(f->err, "[component.x] replaces: 'risk' cannot be replaced (replaceable: "
+                            "signal, orders, positions)");
+    tb_config_free(&f->cfg);
+    tb_config_init(&f->cfg);
+    load(f, MINIMAL "[component.x]\n"
+                    "command = ./x\n"
+                    "subscribes = MarketData\n"
+                    "publishes = MarketData\n");
+    assert_int_equal(tb_config_build(&f->cfg, f->err, sizeof(f->err)), TB_ECONFIG);
+    assert_contains(f->err,
+                    "cfg.ini:10: [component.x] publishes: MarketData comes from the data feed");
+}
+
+static void test_component_publishing_what_a_built_in_publishes_is_two_producers(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL "[component.legacy]\n"
+                    "command = ./bot\n"
+                    "subscribes = SignalGenerated\n"
+                    "publishes = OrderFilled\n");
+    assert_int_equal(tb_config_build(&f->cfg, f->err, sizeof(f->err)), TB_ECONFIG);
+    assert_string_equal(f->err, "[component.legacy] publishes: OrderFilled would have 2 producers "
+                                "(orders, component legacy): replace the built-in (replaces = "
+                                "...) or leave OrderFilled out of publishes");
+}
+
+static void test_component_replacing_a_producer_must_publish_what_others_need(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL "[component.legacy]\n"
+                    "command = ./bot\n"
+                    "replaces = orders positions\n"
+                    "subscribes = SignalGenerated MarketData OrderFilled\n"
+                    "publishes = OrderPlacementRequest OrderCreated OrderFilled PositionUpdate\n");
+    assert_int_equal(tb_config_build(&f->cfg, f->err, sizeof(f->err)), TB_ECONFIG);
+    assert_string_equal(f->err, "[component.legacy] publishes: OrderRejected is needed by signal, "
+                                "risk but nothing in this run publishes it: add OrderRejected to "
+                                "publishes");
+}
+
+static void test_component_replacing_a_handler_must_handle_its_events(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL "[component.legacy]\n"
+                    "command = ./bot\n"
+                    "replaces = orders\n"
+                    "subscribes = MarketData\n"
+                    "publishes = OrderPlacementRequest OrderCreated OrderFilled OrderRejected "
+                    "OrderCanceled\n");
+    assert_int_equal(tb_config_build(&f->cfg, f->err, sizeof(f->err)), TB_ECONFIG);
+    assert_string_equal(f->err, "[component.legacy] subscribes: SignalGenerated is published by "
+                                "signal but nothing handles it once its handler is replaced: add "
+                                "SignalGenerated to subscribes");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -854,6 +979,14 @@ int main(void)
         T(test_set_trims_blanks_around_key_and_value),
         T(test_config_that_is_a_directory_is_refused),
         T(test_strategy_symbol_missing_from_the_data_is_refused),
+        T(test_component_keys_are_read_and_types_default_from_replaces),
+        T(test_component_unknown_event_type_names_the_line_and_the_known),
+        T(test_component_without_a_command_is_refused),
+        T(test_component_named_like_a_built_in_is_refused),
+        T(test_component_cannot_replace_risk_or_publish_market_data),
+        T(test_component_publishing_what_a_built_in_publishes_is_two_producers),
+        T(test_component_replacing_a_producer_must_publish_what_others_need),
+        T(test_component_replacing_a_handler_must_handle_its_events),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

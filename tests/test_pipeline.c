@@ -245,10 +245,11 @@ static void test_pipeline_component_identities_are_the_tables(void **state)
     assert_int_equal(TB_ROLE_RISK, 8);
     assert_int_equal(TB_ROLE_MONITOR, 16);
     assert_int_equal(TB_ROLE_ALL, 31);
-    assert_int_equal(TB_SRC_COUNT, 8);
+    assert_int_equal(TB_SRC_COUNT, 9);
     assert_string_equal(tb_source_name(TB_SRC_MARKET_DATA), "market_data");
     assert_string_equal(tb_source_name(TB_SRC_POSITIONS), "positions");
     assert_string_equal(tb_source_name(TB_SRC_EXCHANGE), "exchange");
+    assert_string_equal(tb_source_name(TB_SRC_EXTERNAL), "external");
 }
 
 int main(void)

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include "bus.h"
 #include "config.h"
+#include "external.h"
 #include "loop.h"
 #include "monitor.h"
 
@@ -92,6 +93,14 @@ typedef struct {
     /* The clock and timers (borrowed). NULL: the pipeline makes a simulated
      * loop that tb_pipeline_push_bar advances to each bar's time. */
     tb_loop *loop;
+    /* [component.NAME] programs (external.h): with roles 0 the pipeline
+     * runs every one and the built-ins none replaces. component names one
+     * to run alone beside roles (a distributed run's process; roles may
+     * then be 0: no built-in). Their stderr lines go to component_log
+     * (NULL: "NAME: line" on stderr). */
+    const char *component;
+    tb_external_log_fn component_log;
+    void *component_log_ctx;
 } tb_pipeline_options;
 
 typedef struct tb_pipeline tb_pipeline;
@@ -100,16 +109,23 @@ typedef struct tb_pipeline tb_pipeline;
  * TB_ECONFIG with "[strategy.ID] key: ..." in err, TB_ENOMEM. */
 TB_EXPORT int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt,
                                  tb_pipeline **out, char *err, size_t errlen);
-/* The run is over: the monitor writes its last rows (tb_monitor_finish).
- * 0 (also without a MONITOR role), TB_EIO, TB_ENOMEM, TB_EOVERFLOW. */
+/* The run is over: every program's input ends (if settle did not), then
+ * the monitor writes its last rows (tb_monitor_finish). 0 (also without a
+ * MONITOR role), TB_EHANDLER (a program failed), TB_EIO, TB_ENOMEM,
+ * TB_EOVERFLOW. */
 TB_EXPORT int tb_pipeline_finish(tb_pipeline *p);
-/* Publishes one bar as MarketData and dispatches everything it causes. On a
+/* Why a [component.NAME] program failed (the first), or NULL. Borrowed. */
+TB_EXPORT const char *tb_pipeline_failure(const tb_pipeline *p);
+/* Publishes one bar as MarketData and dispatches everything it causes;
+ * TB_EHANDLER when a program failed on it (tb_pipeline_failure()). On a
  * simulated clock it first advances the clock to the bar's close time, so
  * every timer due by then (an order's retry) fires before the bar, and
  * after it fires those its handlers started for a time already past. */
 TB_EXPORT int tb_pipeline_push_bar(tb_pipeline *p, const tb_market_data *bar);
 /* The end of the data: on a simulated clock every timer still pending fires
- * (a retry after the last bar is still made). Returns 0. */
+ * (a retry after the last bar is still made); then every program's input
+ * ends and it must exit with status 0. 0, or TB_EHANDLER (a program
+ * failed: tb_pipeline_failure()). */
 TB_EXPORT int tb_pipeline_settle(tb_pipeline *p);
 /* Bars opening before t are warm-up (tb_signal_generator_set_trade_from):
  * they go through the whole pipeline but no signal, hence no order, comes
@@ -193,6 +209,10 @@ typedef struct {
      * again to the components that failed them (a queue id, or -1 for all;
      * 0 = none). Successes leave the queue; counts go into the result. */
     int64_t replay_dead_letters;
+    /* Where [component.NAME] programs' stderr lines go (NULL: "NAME: line"
+     * on stderr); see tb_pipeline_options. */
+    tb_external_log_fn component_log;
+    void *component_log_ctx;
 } tb_backtest_options;
 
 /* Runs a whole backtest. 0; TB_ECONFIG / TB_EDATA / TB_EIO with a message

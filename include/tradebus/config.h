@@ -55,6 +55,18 @@
  *                  (of equity) or risk_per_trade = P% (with stop_loss_pct)
  *                  instead of the strategy's quantity, and the strategy's own
  *                  params
+ *   [component.NAME]  a program run as a component (external.h,
+ *                  docs/components.md): command (required; /bin/sh -c),
+ *                  subscribes, publishes (event type names; default: those
+ *                  of what it replaces), replaces = signal orders positions
+ *                  (built-ins it stands in for) [none], on_bad_event =
+ *                  dead_letter|stop [dead_letter], timeout_ms [10000],
+ *                  max_line_bytes [65536], max_reply_events [10000]. A
+ *                  config where an event type would have two producers
+ *                  (RiskAlert may have several), or where an event a
+ *                  remaining component or program needs would have no
+ *                  producer, or one a replaced built-in handled no
+ *                  handler, is refused with the reason.
  * Loading keeps every entry with its origin ("file:line"); --set overrides
  * are added with origin "--set"; tb_config_build() then checks everything and
  * reports the first problem naming its origin, section and key. */
@@ -102,6 +114,16 @@ typedef struct {
     size_t nparams;
 } tb_strategy_config;
 
+/* [component.NAME]: a program as a component (external.h). */
+typedef struct {
+    char name[20];
+    char *command;       /* owned */
+    unsigned subscribes; /* 1u << type per event type it is given */
+    unsigned publishes;  /* 1u << type per event type it may publish */
+    unsigned replaces;   /* TB_ROLE_* bits (backtest.h) of the built-ins it stands in for */
+    int stop_on_bad_event;
+    long timeout_ms, max_line_bytes, max_reply_events;
+} tb_component_config;
 typedef struct tb_config_entry tb_config_entry;
 
 #define TB_MAX_SHARDS 16
@@ -160,6 +182,9 @@ typedef struct tb_config {
     long journal_commit_every;
     tb_strategy_config *strategies;
     size_t nstrategies;
+    tb_component_config *components; /* [component.NAME], in order of appearance */
+    size_t ncomponents;
+    unsigned replaced; /* TB_ROLE_* bits some component replaces */
     /* Set before tb_config_build() by a live runner: its bars come from the
      * exchange, so [backtest] data is not required. */
     int live;

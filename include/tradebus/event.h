@@ -149,7 +149,9 @@ typedef enum {
     C(RISK, 5, "risk", 1, 4)                                                                       \
     C(MONITOR, 6, "monitor", 6, 5)                                                                 \
     H(SUMMARY, "summary", 5, 5)                                                                    \
-    S(EXCHANGE, 7, "exchange")
+    S(EXCHANGE, 7, "exchange")                                                                     \
+    /* A program run as a component ([component.NAME], external.h). */                             \
+    S(EXTERNAL, 8, "external")
 
 /* Component (or other source) that published an event. */
 typedef enum {

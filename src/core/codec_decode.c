@@ -228,34 +228,61 @@ static const value *require_string(const value *env, int k, const errbuf *e)
     return v;
 }
 
+/* A member the host assigns must be absent from a published event. */
+static int assigned(const value *env, int k, const errbuf *e)
+{
+    if (env[k].kind == V_MISSING) return TB_OK;
+    return fail(e, "", tb__codec_envelope_keys[k].name, "assigned by tradebus: leave it out");
+}
+
 /* Every check of an event, in the order the first offence is reported. */
-int tb__codec_decode_envelope(const value *env, members_fn members, tb_event *out, const errbuf *e)
+int tb__codec_decode_envelope(const value *env, members_fn members, tb_event *out, const errbuf *e,
+                              int mode)
 {
     char name[NAME_CAP];
     const value *v;
+    int published = mode == TB__DECODE_PUBLISHED;
     if ((v = require_string(env, E_TYPE, e)) == NULL) return TB_EPARSE;
     if (name_of(v, name) != TB_OK || tb_event_type_parse(name, &out->type) != TB_OK)
         return fail(e, "", "type", "unknown event type \"%s\"", excerpt_of(v->s, v->len).text);
 
-    if ((v = require(env, E_VERSION, e)) == NULL) return TB_EPARSE;
-    if (v->kind != V_INTEGER) return fail(e, "", "version", "not an integer");
-    if (v->i != TB_EVENT_VERSION)
-        return fail(e, "", "version", "unsupported version %" PRId64, v->i);
     out->version = TB_EVENT_VERSION;
+    if (!published || env[E_VERSION].kind != V_MISSING) {
+        if ((v = require(env, E_VERSION, e)) == NULL) return TB_EPARSE;
+        if (v->kind != V_INTEGER) return fail(e, "", "version", "not an integer");
+        if (v->i != TB_EVENT_VERSION)
+            return fail(e, "", "version", "unsupported version %" PRId64, v->i);
+    }
 
     int rc;
-    if ((rc = require_id(env, E_EVENT_ID, e, &out->event_id)) != TB_OK ||
-        (rc = require_id(env, E_CAUSATION_ID, e, &out->causation_id)) != TB_OK ||
-        (rc = require_id(env, E_CORRELATION_ID, e, &out->correlation_id)) != TB_OK)
-        return rc;
-    if (out->event_id == 0) return fail(e, "", "event_id", "must be non-zero");
+    if (published) {
+        if ((rc = assigned(env, E_EVENT_ID, e)) != TB_OK ||
+            (rc = assigned(env, E_CAUSATION_ID, e)) != TB_OK ||
+            (rc = assigned(env, E_CORRELATION_ID, e)) != TB_OK)
+            return rc;
+    } else {
+        if ((rc = require_id(env, E_EVENT_ID, e, &out->event_id)) != TB_OK ||
+            (rc = require_id(env, E_CAUSATION_ID, e, &out->causation_id)) != TB_OK ||
+            (rc = require_id(env, E_CORRELATION_ID, e, &out->correlation_id)) != TB_OK)
+            return rc;
+        if (out->event_id == 0) return fail(e, "", "event_id", "must be non-zero");
+    }
 
-    if ((v = require(env, E_TIMESTAMP, e)) == NULL) return TB_EPARSE;
-    if ((rc = decode_time(v, C_NONNEG, e, "", "timestamp", &out->timestamp)) != TB_OK) return rc;
+    if (published && env[E_TIMESTAMP].kind == V_MISSING) {
+        out->timestamp = INT64_MIN;
+    } else {
+        if ((v = require(env, E_TIMESTAMP, e)) == NULL) return TB_EPARSE;
+        if ((rc = decode_time(v, C_NONNEG, e, "", "timestamp", &out->timestamp)) != TB_OK)
+            return rc;
+    }
 
-    if ((v = require_string(env, E_SOURCE, e)) == NULL) return TB_EPARSE;
-    if (name_of(v, name) != TB_OK || tb_source_parse(name, &out->source) != TB_OK)
-        return fail(e, "", "source", "unknown source \"%s\"", excerpt_of(v->s, v->len).text);
+    if (published) {
+        if ((rc = assigned(env, E_SOURCE, e)) != TB_OK) return rc;
+    } else {
+        if ((v = require_string(env, E_SOURCE, e)) == NULL) return TB_EPARSE;
+        if (name_of(v, name) != TB_OK || tb_source_parse(name, &out->source) != TB_OK)
+            return fail(e, "", "source", "unknown source \"%s\"", excerpt_of(v->s, v->len).text);
+    }
 
     if ((v = require(env, E_PAYLOAD, e)) == NULL) return TB_EPARSE;
     return decode_payload(v, members, tb__codec_payload_of(out->type), out, e);
@@ -301,7 +328,7 @@ static int jansson_members(const void *obj, const payload_desc *pd, value *field
     return TB_OK;
 }
 
-static int jansson_envelope(const json_t *root, tb_event *out, const errbuf *e)
+static int jansson_envelope(const json_t *root, tb_event *out, const errbuf *e, int mode)
 {
     if (!json_is_object(root)) return fail(e, "", "json", "not an object");
     value env[E_COUNT];
@@ -316,10 +343,11 @@ static int jansson_envelope(const json_t *root, tb_event *out, const errbuf *e)
         if (k == E_COUNT) return fail(e, "", key_excerpt(key).text, "unknown field");
         env[k] = view_of(v);
     }
-    return tb__codec_decode_envelope(env, jansson_members, out, e);
+    return tb__codec_decode_envelope(env, jansson_members, out, e, mode);
 }
 
-int tb__codec_decode_strict(const char *json, size_t len, tb_event *out, char *err, size_t errlen)
+int tb__codec_decode_strict_mode(const char *json, size_t len, tb_event *out, char *err,
+                                 size_t errlen, int mode)
 {
     errbuf e = {err, errlen};
     if (err != NULL && errlen > 0) err[0] = '\0';
@@ -335,7 +363,12 @@ int tb__codec_decode_strict(const char *json, size_t len, tb_event *out, char *e
         /* Running out of memory says nothing about the input. */
         return json_error_code(&jerr) == json_error_out_of_memory ? TB_ENOMEM : rc;
     }
-    int rc = jansson_envelope(root, out, &e);
+    int rc = jansson_envelope(root, out, &e, mode);
     json_decref(root);
     return rc;
+}
+
+int tb__codec_decode_strict(const char *json, size_t len, tb_event *out, char *err, size_t errlen)
+{
+    return tb__codec_decode_strict_mode(json, len, out, err, errlen, TB__DECODE_EVENT);
 }

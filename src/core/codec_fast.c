@@ -217,7 +217,7 @@ static int fast_members(const void *obj, const payload_desc *pd, value *fields, 
     return TB_OK;
 }
 
-int tb__codec_decode_fast(const char *json, size_t len, tb_event *out)
+int tb__codec_decode_fast_mode(const char *json, size_t len, tb_event *out, int mode)
 {
     static const errbuf quiet = {NULL, 0}; /* the strict path reports */
     if (json == NULL || out == NULL) return TB_EINVAL;
@@ -226,7 +226,23 @@ int tb__codec_decode_fast(const char *json, size_t len, tb_event *out)
     memset(env, 0, sizeof env);
     member_list payload;
     if (scan_event(json, json + len, env, &payload) != TB_OK) return TB_EPARSE;
-    return tb__codec_decode_envelope(env, fast_members, out, &quiet);
+    return tb__codec_decode_envelope(env, fast_members, out, &quiet, mode);
+}
+
+int tb__codec_decode_fast(const char *json, size_t len, tb_event *out)
+{
+    return tb__codec_decode_fast_mode(json, len, out, TB__DECODE_EVENT);
+}
+
+int tb__codec_decode_published(const char *json, size_t len, tb_event *out, char *err,
+                               size_t errlen)
+{
+    if (json != NULL && out != NULL &&
+        tb__codec_decode_fast_mode(json, len, out, TB__DECODE_PUBLISHED) == TB_OK) {
+        if (err != NULL && errlen > 0) err[0] = '\0';
+        return TB_OK;
+    }
+    return tb__codec_decode_strict_mode(json, len, out, err, errlen, TB__DECODE_PUBLISHED);
 }
 
 int tb_codec_decode(const char *json, size_t len, tb_event *out, char *err, size_t errlen)

@@ -109,6 +109,11 @@ extern const tb__codec_key tb__codec_envelope_keys[E_COUNT];
 /* Every check of an event, in the order the first offence is reported:
  * env[] holds the envelope's members (V_MISSING if absent), members reads
  * the payload object. 0, or TB_EPARSE with the offence in *e. */
-int tb__codec_decode_envelope(const value *env, members_fn members, tb_event *out, const errbuf *e);
+/* TB__DECODE_EVENT: a whole event. TB__DECODE_PUBLISHED: what an external
+ * component publishes (external.h): no ids and no source (the host assigns
+ * them), version and timestamp optional (timestamp INT64_MIN when absent). */
+enum { TB__DECODE_EVENT = 0, TB__DECODE_PUBLISHED = 1 };
+int tb__codec_decode_envelope(const value *env, members_fn members, tb_event *out, const errbuf *e,
+                              int mode);
 
 #endif

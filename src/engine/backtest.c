@@ -12,6 +12,7 @@
 #include "outset.h"
 #include "../report/report_int.h"
 #include "tradebus/backtest.h"
+#include "tradebus/external.h"
 #include "tradebus/legacy.h"
 #include "tradebus/monitor.h"
 #include "tradebus/orders.h"
@@ -37,12 +38,50 @@ struct tb_pipeline {
     tb_pnl_book *book;           /* realized PnL across position lives, for the summary */
     tb_legacy_adapter *adapters; /* one per strategy instance: legacy:NAME types */
     int sub_lives;
+    /* [component.NAME] programs, and the bus's publisher names: the
+     * built-ins' then theirs, so each has its own id counter. */
+    tb_external **externals;
+    size_t nexternals;
+    const char **publishers;
+    /* With positions replaced by a program: the last PositionUpdate of each
+     * (strategy, symbol), for the summary (the Position Manager's figures). */
+    tb_position_update *seen;
+    size_t nseen, seen_cap;
+    tb_decimal seen_realized;
 };
+
+/* The last update of each (strategy, symbol), and the realized total. */
+static int track_position(tb_pipeline *p, const tb_position_update *u, tb_decimal before)
+{
+    size_t i = 0;
+    while (i < p->nseen && (strcmp(p->seen[i].strategy_id, u->strategy_id) != 0 ||
+                            strcmp(p->seen[i].symbol, u->symbol) != 0))
+        i++;
+    if (i == p->nseen) {
+        if (p->nseen == p->seen_cap) {
+            size_t cap = p->seen_cap ? 2 * p->seen_cap : 8;
+            tb_position_update *n = realloc(p->seen, cap * sizeof(*n));
+            if (!n) return TB_ENOMEM;
+            p->seen = n;
+            p->seen_cap = cap;
+        }
+        p->nseen++;
+    }
+    p->seen[i] = *u;
+    tb_decimal after = tb_pnl_book_total(p->book, u->strategy_id, u->symbol), d;
+    if (tb_dec_sub(after, before, &d) == 0) tb_dec_add(p->seen_realized, d, &p->seen_realized);
+    return 0;
+}
 
 static int on_position(const tb_event *ev, void *ctx)
 {
     tb_pipeline *p = ctx;
-    return tb_pnl_book_apply(p->book, &ev->u.position, NULL);
+    const tb_position_update *u = &ev->u.position;
+    tb_decimal before = p->positions ? 0 : tb_pnl_book_total(p->book, u->strategy_id, u->symbol);
+    int rc = tb_pnl_book_apply(p->book, u, NULL);
+    if (!rc && !p->positions && (p->cfg->replaced & TB_ROLE_POSITIONS))
+        rc = track_position(p, u, before);
+    return rc;
 }
 
 static const tb_symbol_rules *rules_for(const tb_config *cfg, const char *symbol)
@@ -136,14 +175,94 @@ const char *const *tb_pipeline_publishers(void)
     return tb__component_publishers();
 }
 
+/* The built-ins' publisher names, then the components': a program's
+ * events take their ids from a counter of their own. */
+static int make_publishers(tb_pipeline *p, const tb_config *cfg)
+{
+    const char *const *b = tb__component_publishers();
+    size_t nb = 0;
+    while (b[nb])
+        nb++;
+    p->publishers = calloc(nb + cfg->ncomponents + 1, sizeof(*p->publishers));
+    if (!p->publishers) return TB_ENOMEM;
+    for (size_t i = 0; i < nb; i++)
+        p->publishers[i] = b[i];
+    for (size_t i = 0; i < cfg->ncomponents; i++)
+        p->publishers[nb + i] = cfg->components[i].name;
+    return 0;
+}
+
+/* The programs of [component.NAME] (only = one of them, or NULL for all). */
+static int create_externals(tb_pipeline *p, const tb_config *cfg, const tb_pipeline_options *opt,
+                            const char *only, char *err, size_t errlen)
+{
+    p->externals = calloc(cfg->ncomponents ? cfg->ncomponents : 1, sizeof(*p->externals));
+    if (!p->externals) return TB_ENOMEM;
+    for (size_t i = 0; i < cfg->ncomponents; i++) {
+        const tb_component_config *c = &cfg->components[i];
+        if (only && strcmp(only, c->name) != 0) continue;
+        tb_external_config xc;
+        tb_external_config_init(&xc);
+        xc.name = c->name;
+        xc.command = c->command;
+        xc.subscribes = c->subscribes;
+        xc.publishes = c->publishes;
+        xc.timeout_ns = (int64_t)c->timeout_ms * 1000000;
+        xc.max_line = (size_t)c->max_line_bytes;
+        xc.max_reply = (size_t)c->max_reply_events;
+        xc.stop_on_bad_event = c->stop_on_bad_event;
+        if (opt) {
+            xc.log = opt->component_log;
+            xc.log_ctx = opt->component_log_ctx;
+        }
+        int rc = tb_external_create(p->bus, &xc, &p->externals[p->nexternals], err, errlen);
+        if (rc) {
+            if (!err || !errlen || !err[0])
+                tb__errf(err, errlen, "[component.%s]: cannot start it: %s", c->name,
+                         tb_strerror(rc));
+            return rc;
+        }
+        p->nexternals++;
+    }
+    if (only && !p->nexternals) {
+        tb__errf(err, errlen, "no [component.%s] in the config", only);
+        return TB_ECONFIG;
+    }
+    return 0;
+}
+
+const char *tb_pipeline_failure(const tb_pipeline *p)
+{
+    for (size_t i = 0; p && i < p->nexternals; i++)
+        if (tb_external_failure(p->externals[i])) return tb_external_failure(p->externals[i]);
+    return NULL;
+}
+
+/* Ends every program's input and waits for it to exit: the first failure. */
+static int finish_externals(tb_pipeline *p)
+{
+    int first = 0;
+    for (size_t i = 0; i < p->nexternals; i++) {
+        int rc = tb_external_finish(p->externals[i]);
+        if (rc && !first) first = rc;
+    }
+    return first;
+}
+
 int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_pipeline **out,
                        char *err, size_t errlen)
 {
     int rc;
-    unsigned roles = opt && opt->roles ? opt->roles : TB_ROLE_ALL;
+    /* One program alone (a distributed run's process) holds the roles
+     * asked for, maybe none; else 0 means every built-in a program does
+     * not replace, and every program. */
+    const char *only = opt ? opt->component : NULL;
+    unsigned roles =
+        only ? opt->roles : (opt && opt->roles ? opt->roles : TB_ROLE_ALL & ~cfg->replaced);
     tb_pipeline *p = calloc(1, sizeof(*p));
     if (!p) return TB_ENOMEM;
     p->cfg = cfg;
+    if ((rc = make_publishers(p, cfg)) != 0) goto fail;
     if (opt && opt->loop) {
         p->loop = opt->loop;
     } else {
@@ -157,7 +276,7 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
     bc.max_retries = cfg->max_retries;
     bc.ring_capacity = cfg->ring_capacity ? cfg->ring_capacity : 1024;
     bc.node_id = cfg->node_id ? cfg->node_id : 1;
-    bc.publishers = tb__component_publishers();
+    bc.publishers = p->publishers;
     if (opt) {
         bc.on_dead_letter = opt->on_dead_letter;
         bc.on_dead_letter_ctx = opt->on_dead_letter_ctx;
@@ -247,6 +366,11 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
             (rc = tb_position_manager_expect(p->positions, sc->id, sc->symbol)) != 0)
             goto fail;
     }
+    /* After the built-ins: a program is given an event once they have
+     * handled it, as the next component in line would be. */
+    if ((only || !(opt && opt->roles)) &&
+        (rc = create_externals(p, cfg, opt, only, err, errlen)) != 0)
+        goto fail;
     if (roles & TB_ROLE_MONITOR) {
         if ((rc = tb_pnl_book_create(&p->book)) != 0) goto fail;
         p->sub_lives = tb_bus_subscribe_named(p->bus, TB_EV_POSITION_UPDATE, on_position, p,
@@ -274,6 +398,9 @@ void tb_pipeline_destroy(tb_pipeline *p)
     if (!p) return;
     /* Reverse order of creation; each unsubscribes itself. */
     tb_monitor_destroy(p->monitor);
+    for (size_t i = p->nexternals; i-- > 0;)
+        tb_external_destroy(p->externals[i]);
+    free(p->externals);
     tb_signal_generator_destroy(p->signals);
     tb_position_manager_destroy(p->positions);
     tb_order_manager_destroy(p->orders);
@@ -283,6 +410,8 @@ void tb_pipeline_destroy(tb_pipeline *p)
     tb_pnl_book_destroy(p->book);
     if (p->own_loop) tb_loop_destroy(p->loop);
     free(p->adapters);
+    free(p->publishers);
+    free(p->seen);
     free(p);
 }
 
@@ -311,13 +440,14 @@ int tb_pipeline_push_bar(tb_pipeline *p, const tb_market_data *bar)
     /* Timers the bar's handlers started for a time already past (a stop
      * placed at the bar's open, retried) fire now, before the next bar. */
     if (p->simulated && tb_loop_timers(p->loop)) tb_loop_advance(p->loop, ev.timestamp);
+    if (!rc && p->nexternals && tb_pipeline_failure(p)) rc = TB_EHANDLER;
     return rc;
 }
 
 int tb_pipeline_settle(tb_pipeline *p)
 {
     if (p->simulated) tb_loop_drain(p->loop);
-    return 0;
+    return finish_externals(p);
 }
 
 void tb_pipeline_set_trade_from(tb_pipeline *p, int64_t t)
@@ -368,6 +498,16 @@ int tb_pipeline_result(const tb_pipeline *p, tb_backtest_result *res)
     if (p->monitor) {
         for (int t = 0; t < TB_EV_COUNT; t++)
             res->events[t] = tb_monitor_count(p->monitor, (tb_event_type)t);
+        /* A program stands in for a built-in: its figures are what the
+         * events it published say (see docs/components.md). */
+        if (!p->signals && (p->cfg->replaced & TB_ROLE_SIGNAL))
+            res->signals = res->events[TB_EV_SIGNAL_GENERATED];
+        if (!p->orders && (p->cfg->replaced & TB_ROLE_ORDERS)) {
+            res->orders = res->events[TB_EV_ORDER_PLACEMENT_REQUEST];
+            res->fills = res->events[TB_EV_ORDER_FILLED];
+            res->rejected = res->events[TB_EV_ORDER_REJECTED];
+            res->canceled = res->events[TB_EV_ORDER_CANCELED];
+        }
         tb_monitor_get_tally(p->monitor, &res->tally);
         tb_monitor_trades(p->monitor, &res->trades, &res->winning_trades);
     } else if (p->risk) {
@@ -376,6 +516,10 @@ int tb_pipeline_result(const tb_pipeline *p, tb_backtest_result *res)
     if (p->positions) {
         res->realized_pnl = tb_position_manager_realized(p->positions);
         res->unrealized_pnl = tb_position_manager_unrealized(p->positions);
+    } else if (p->nseen) {
+        res->realized_pnl = p->seen_realized;
+        for (size_t i = 0; i < p->nseen; i++)
+            tb_dec_add(res->unrealized_pnl, p->seen[i].unrealized_pnl, &res->unrealized_pnl);
     }
     if (p->risk) {
         res->fees = tb_risk_manager_fees(p->risk);
@@ -384,7 +528,7 @@ int tb_pipeline_result(const tb_pipeline *p, tb_backtest_result *res)
     res->initial_equity = p->cfg->initial_cash;
     int rc = tb_backtest_result_finish(res);
     if (rc) return rc;
-    size_t n = p->positions ? tb_position_manager_count(p->positions) : 0;
+    size_t n = p->positions ? tb_position_manager_count(p->positions) : p->nseen;
     if (n) {
         res->positions = calloc(n, sizeof(*res->positions));
         res->total_realized = calloc(n, sizeof(*res->total_realized));
@@ -392,7 +536,10 @@ int tb_pipeline_result(const tb_pipeline *p, tb_backtest_result *res)
         res->npositions = n;
         for (size_t i = 0; i < n; i++) {
             tb_position_update *pos = &res->positions[i];
-            tb_position_manager_get(p->positions, i, pos);
+            if (p->positions)
+                tb_position_manager_get(p->positions, i, pos);
+            else
+                *pos = p->seen[i];
             if (p->book)
                 res->total_realized[i] = tb_pnl_book_total(p->book, pos->strategy_id, pos->symbol);
         }
@@ -768,6 +915,8 @@ int tb__check_journal_path(const tb_config *cfg, const char *dir, char *err, siz
 
 int tb_pipeline_finish(tb_pipeline *p)
 {
+    int rc = finish_externals(p);
+    if (rc) return rc;
     return p->monitor ? tb_monitor_finish(p->monitor) : 0;
 }
 
@@ -823,9 +972,19 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     if (cfg->journal_path &&
         (rc = tb__jrun_open(cfg, opt ? opt->resume : 0, &jr, err, errlen)) != 0)
         goto done;
-    tb_pipeline_options po = {
-        events, fills, jr ? tb__jrun_dead_letter : NULL, jr, 0, 0, NULL, NULL, trades,
-        equity, loop};
+    tb_pipeline_options po;
+    memset(&po, 0, sizeof(po));
+    po.event_log = events;
+    po.fills_csv = fills;
+    po.on_dead_letter = jr ? tb__jrun_dead_letter : NULL;
+    po.on_dead_letter_ctx = jr;
+    po.trades_csv = trades;
+    po.equity_csv = equity;
+    po.loop = loop;
+    if (opt) {
+        po.component_log = opt->component_log;
+        po.component_log_ctx = opt->component_log_ctx;
+    }
     if ((rc = tb_pipeline_create(cfg, &po, &p, err, errlen)) != 0) goto done;
     if (jr && (rc = tb__jrun_attach(jr, p->bus)) != 0) goto done;
 
@@ -859,7 +1018,10 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     while (!stop_level(&stop, (++stop.bars & 63) == 0) &&
            (rc = tb_md_merge_next(md, &bar, err, errlen)) == 0) {
         if ((rc = tb_pipeline_push_bar(p, &bar)) != 0) {
-            tb__errf(err, errlen, "publishing a bar failed: %s", tb_strerror(rc));
+            if (tb_pipeline_failure(p))
+                tb__errf(err, errlen, "%s", tb_pipeline_failure(p));
+            else
+                tb__errf(err, errlen, "publishing a bar failed: %s", tb_strerror(rc));
             goto done;
         }
         if (jr && (rc = tb__jrun_after_bar(jr, err, errlen)) != 0) goto done;
@@ -873,8 +1035,13 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     }
     int interrupted = stop_level(&stop, 0) == 1;
     if (!interrupted && rc != TB_EEOF) goto done;
-    /* Retries still waiting are made, as time would have run on. */
-    if (!interrupted) tb_pipeline_settle(p);
+    /* Retries still waiting are made, as time would have run on; then
+     * the programs' input ends and they must exit cleanly. */
+    if (!interrupted && (rc = tb_pipeline_settle(p)) != 0) {
+        tb__errf(err, errlen, "%s",
+                 tb_pipeline_failure(p) ? tb_pipeline_failure(p) : tb_strerror(rc));
+        goto done;
+    }
     if ((rc = tb_pipeline_result(p, res)) != 0) goto done;
     res->interrupted = interrupted;
     res->bad_rows = tb_md_merge_bad_rows(md);
@@ -889,7 +1056,10 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     if (opt && opt->on_end && (rc = opt->on_end(p, res, opt->hook_ctx)) != 0) goto done;
     /* trades.csv's and equity.csv's last rows: staged now, published with the rest. */
     if ((rc = tb_pipeline_finish(p)) != 0) {
-        tb__errf(err, errlen, "trades.csv/equity.csv: %s", tb_strerror(rc));
+        if (tb_pipeline_failure(p))
+            tb__errf(err, errlen, "%s", tb_pipeline_failure(p));
+        else
+            tb__errf(err, errlen, "trades.csv/equity.csv: %s", tb_strerror(rc));
         goto done;
     }
 done:

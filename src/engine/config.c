@@ -16,6 +16,7 @@
 #include "../core/errbuf.h"
 #include "../core/keyindex.h"
 #include "../core/linereader.h"
+#include "config_int.h"
 #include "tradebus/config.h"
 #include "tradebus/legacy.h"
 #include "tradebus/secret.h"
@@ -23,13 +24,6 @@
 /* A config file is a few KiB; this bound keeps /dev/urandom or /dev/zero
  * given as --config from being read until memory runs out. */
 #define CONFIG_MAX_BYTES ((uint64_t)1 << 20)
-
-struct tb_config_entry {
-    uint64_t hash; /* of (section, key), first: tb__index rebuilds from it */
-    char *section, *key, *value;
-    char origin[128];
-    int used;
-};
 
 void tb_config_init(tb_config *cfg)
 {
@@ -964,9 +958,11 @@ static int build_entry(tb_config *cfg, strategy_ix *sx, tb_config_entry *e, int 
         np[st->nparams].value = e->value;
         st->nparams++;
         return 0;
+    } else if (strncmp(s, "component.", 10) == 0) {
+        return tb__config_component_entry(cfg, e, err, errlen);
     } else {
         FAIL(e, "unknown section (known: backtest, exchange, orders, risk, bus, output, "
-                "journal, live, symbol.SYM, strategy.ID)");
+                "journal, live, symbol.SYM, strategy.ID, component.NAME)");
     }
     FAIL(e, "unknown key");
 }
@@ -1161,7 +1157,7 @@ int tb_config_build(tb_config *cfg, char *err, size_t errlen)
         int rc = check_strategy_params(cfg, &cfg->strategies[i], err, errlen);
         if (rc) return rc;
     }
-    return 0;
+    return tb__config_check_components(cfg, err, errlen);
 }
 
 static uint64_t fnv(uint64_t h, const char *s)
@@ -1231,6 +1227,9 @@ void tb_config_free(tb_config *cfg)
     for (size_t i = 0; i < cfg->nstrategies; i++)
         free(cfg->strategies[i].params);
     free(cfg->strategies);
+    for (size_t i = 0; i < cfg->ncomponents; i++)
+        free(cfg->components[i].command);
+    free(cfg->components);
     free(cfg->symbols);
     free(cfg->journal_path);
     free(cfg->live_interval);

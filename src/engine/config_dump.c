@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "tradebus/backtest.h"
 #include "tradebus/config.h"
 #include "tradebus/live.h"
 #include "tradebus/orders.h"
@@ -244,6 +245,27 @@ int tb_config_dump(const tb_config *cfg, FILE *out)
             if (strcmp(cfg->extra_types[k]->name, st->type) == 0) vt = cfg->extra_types[k];
         if (!vt) vt = tb_strategy_builtin(st->type);
         if (vt && vt->help) bad |= fprintf(out, "  (params and defaults: %s)\n", vt->help) < 0;
+    }
+    for (size_t i = 0; i < cfg->ncomponents; i++) {
+        const tb_component_config *c = &cfg->components[i];
+        bad |= fprintf(out, "\n[component.%s]   (docs/components.md)\n", c->name) < 0;
+        bad |= fprintf(out, "  command = %s\n", c->command) < 0;
+        for (int k = 0; k < 2; k++) {
+            unsigned bits = k ? c->publishes : c->subscribes;
+            bad |= fprintf(out, "  %s =", k ? "publishes" : "subscribes") < 0;
+            for (int t = 1; t < TB_EV_COUNT; t++)
+                if (bits & (1u << t))
+                    bad |= fprintf(out, " %s", tb_event_type_name((tb_event_type)t)) < 0;
+            bad |= fputc('\n', out) == EOF;
+        }
+        bad |= fprintf(out, "  replaces =%s%s%s\n", c->replaces & TB_ROLE_SIGNAL ? " signal" : "",
+                       c->replaces & TB_ROLE_ORDERS ? " orders" : "",
+                       c->replaces & TB_ROLE_POSITIONS ? " positions" : "") < 0;
+        bad |= fprintf(out, "  on_bad_event = %s\n",
+                       c->stop_on_bad_event ? "stop" : "dead_letter") < 0;
+        bad |= int_line(out, "timeout_ms", c->timeout_ms, 10000);
+        bad |= int_line(out, "max_line_bytes", c->max_line_bytes, 65536);
+        bad |= int_line(out, "max_reply_events", c->max_reply_events, 10000);
     }
     return bad ? TB_EIO : 0;
 }

@@ -17,10 +17,9 @@
 #include <unistd.h>
 
 #include "../core/errbuf.h"
+#include "../core/proc.h"
 #include "tradebus/parity.h"
 #include "migration_int.h"
-
-extern char **environ;
 
 #define NS_PER_MS INT64_C(1000000)
 
@@ -28,13 +27,6 @@ void tb_legacy_cmd_options_init(tb_legacy_cmd_options *opt)
 {
     memset(opt, 0, sizeof(*opt));
     opt->timeout_ms = TB_LEGACY_CMD_TIMEOUT_MS;
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 typedef struct {
@@ -50,7 +42,7 @@ static ssize_t read_until(void *ctx, char *buf, size_t n)
     for (;;) {
         int wait_ms = -1;
         if (s->deadline != INT64_MAX) {
-            int64_t left = s->deadline - now_ns();
+            int64_t left = s->deadline - tb__mono_ns();
             if (left <= 0) return TB_ETIMEOUT;
             left = (left + NS_PER_MS - 1) / NS_PER_MS;
             wait_ms = left > 60000 ? 60000 : (int)left;
@@ -66,50 +58,6 @@ static ssize_t read_until(void *ctx, char *buf, size_t n)
     }
 }
 
-/* Waits for pid until the deadline: 1 with *status, 0 if still running at
- * the deadline, -1 on a waitpid error. */
-static int wait_until(pid_t pid, int64_t deadline, const volatile sig_atomic_t *stop, int *status)
-{
-    long nap_ns = 1000000; /* 1 ms, doubling to 100 ms: quick commands end quickly */
-    for (;;) {
-        pid_t r = waitpid(pid, status, WNOHANG);
-        if (r == pid) return 1;
-        if (r < 0 && errno != EINTR) return -1;
-        if (stop && *stop) return 0;
-        int64_t left = deadline == INT64_MAX ? INT64_MAX : deadline - now_ns();
-        if (left <= 0) return 0;
-        struct timespec ts = {0, left < nap_ns ? (long)left : nap_ns};
-        nanosleep(&ts, NULL);
-        if (nap_ns < 100000000) nap_ns *= 2;
-    }
-}
-
-/* The whole process group: the shell and whatever it started. */
-static void kill_and_reap(pid_t pid)
-{
-    if (kill(-pid, SIGKILL) != 0) kill(pid, SIGKILL);
-    int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
-}
-
-static const char *signal_name(int sig)
-{
-    static const struct {
-        int sig;
-        const char *name;
-    } names[] = {
-        {SIGHUP, "SIGHUP"},   {SIGINT, "SIGINT"},   {SIGQUIT, "SIGQUIT"}, {SIGILL, "SIGILL"},
-        {SIGTRAP, "SIGTRAP"}, {SIGABRT, "SIGABRT"}, {SIGBUS, "SIGBUS"},   {SIGFPE, "SIGFPE"},
-        {SIGKILL, "SIGKILL"}, {SIGUSR1, "SIGUSR1"}, {SIGSEGV, "SIGSEGV"}, {SIGUSR2, "SIGUSR2"},
-        {SIGPIPE, "SIGPIPE"}, {SIGALRM, "SIGALRM"}, {SIGTERM, "SIGTERM"}, {SIGXCPU, "SIGXCPU"},
-        {SIGXFSZ, "SIGXFSZ"}, {SIGSYS, "SIGSYS"},
-    };
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (names[i].sig == sig) return names[i].name;
-    return NULL;
-}
-
 static void timeout_msg(char *err, size_t errlen, const char *cmd, int64_t ms)
 {
     if (ms % 1000 == 0)
@@ -118,34 +66,6 @@ static void timeout_msg(char *err, size_t errlen, const char *cmd, int64_t ms)
     else
         tb__errf(err, errlen, "legacy command '%s' did not finish within %.3f s", cmd,
                  (double)ms / 1000.0);
-}
-
-static int spawn(const char *cmd, int out_fd, pid_t *pid)
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    int rc = posix_spawn_file_actions_init(&fa);
-    if (rc) return rc;
-    rc = posix_spawnattr_init(&attr);
-    if (rc) {
-        posix_spawn_file_actions_destroy(&fa);
-        return rc;
-    }
-    sigset_t def;
-    sigemptyset(&def);
-    sigaddset(&def, SIGPIPE); /* a writer to a closed log should die, not spin */
-    /* Its own process group, so that a timeout kills everything the
-     * command started, not only the shell. */
-    if (!(rc = posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO)) &&
-        !(rc = posix_spawnattr_setpgroup(&attr, 0)) &&
-        !(rc = posix_spawnattr_setsigdefault(&attr, &def)) &&
-        !(rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF))) {
-        char *argv[] = {"sh", "-c", (char *)cmd, NULL};
-        rc = posix_spawn(pid, "/bin/sh", &fa, &attr, argv, environ);
-    }
-    posix_spawnattr_destroy(&attr);
-    posix_spawn_file_actions_destroy(&fa);
-    return rc;
 }
 
 int tb_parity_add_legacy_cmd(tb_parity *p, const char *cmd, const tb_legacy_cmd_options *opt,
@@ -167,14 +87,16 @@ int tb_parity_add_legacy_cmd(tb_parity *p, const char *cmd, const tb_legacy_cmd_
     fcntl(fds[1], F_SETFD, FD_CLOEXEC); /* dup2 onto stdout clears it in the child */
     fflush(NULL);                       /* the child must not write our buffered output again */
     pid_t pid;
-    int src = spawn(cmd, fds[1], &pid);
+    int fd3[3] = {-1, fds[1], -1};
+    int src = tb__spawn_sh(cmd, fd3, &pid);
     close(fds[1]);
     if (src) {
         close(fds[0]);
         tb__errf(err, errlen, "legacy command '%s': cannot run /bin/sh: %s", cmd, strerror(src));
         return TB_EIO;
     }
-    pipe_src ps = {fds[0], opt->timeout_ms > 0 ? now_ns() + opt->timeout_ms * NS_PER_MS : INT64_MAX,
+    pipe_src ps = {fds[0],
+                   opt->timeout_ms > 0 ? tb__mono_ns() + opt->timeout_ms * NS_PER_MS : INT64_MAX,
                    opt->stop};
     tb__lr lr;
     int rc = tb__lr_init(&lr, TB__MAX_LINE, read_until, &ps);
@@ -186,7 +108,7 @@ int tb_parity_add_legacy_cmd(tb_parity *p, const char *cmd, const tb_legacy_cmd_
     int status = 0;
     if (rc == 0) {
         /* Its stdout is closed, but it may still run (or fail). */
-        int w = wait_until(pid, ps.deadline, opt->stop, &status);
+        int w = tb__wait_until(pid, ps.deadline, opt->stop, &status);
         if (w == 0) rc = opt->stop && *opt->stop ? TB_ECANCELED : TB_ETIMEOUT;
         if (w < 0) {
             tb__errf(err, errlen, "legacy command '%s': cannot wait for it: %s", cmd,
@@ -195,7 +117,7 @@ int tb_parity_add_legacy_cmd(tb_parity *p, const char *cmd, const tb_legacy_cmd_
         }
     }
     if (rc != 0) {
-        kill_and_reap(pid);
+        tb__kill_and_reap(pid);
         if (rc == TB_ETIMEOUT)
             timeout_msg(err, errlen, cmd, opt->timeout_ms);
         else if (rc == TB_ECANCELED)
@@ -205,16 +127,11 @@ int tb_parity_add_legacy_cmd(tb_parity *p, const char *cmd, const tb_legacy_cmd_
         return rc;
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
-    if (WIFEXITED(status)) {
-        tb__errf(err, errlen, "legacy command '%s' failed (exit status %d)", cmd,
-                 WEXITSTATUS(status));
-    } else if (WIFSIGNALED(status)) {
-        int sig = WTERMSIG(status);
-        const char *n = signal_name(sig);
-        tb__errf(err, errlen, "legacy command '%s' was killed by signal %d (%s)", cmd, sig,
-                 n ? n : strsignal(sig));
-    } else {
-        tb__errf(err, errlen, "legacy command '%s' failed (wait status %d)", cmd, status);
-    }
+    char how[96];
+    tb__wait_status_text(status, how, sizeof(how));
+    if (WIFEXITED(status))
+        tb__errf(err, errlen, "legacy command '%s' failed (%s)", cmd, how);
+    else
+        tb__errf(err, errlen, "legacy command '%s' was %s", cmd, how);
     return TB_EIO;
 }
