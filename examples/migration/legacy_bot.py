@@ -15,7 +15,8 @@ Phases (docs/migration.md walks through them):
              tradebus's Signal Generator drives the bot's order and position
              code. Reads SignalGenerated, MarketData and its own OrderFilled
              on stdin, one JSON event a line; answers OrderPlacementRequest,
-             OrderCreated, OrderFilled (at the next bar's open) and
+             OrderCreated, OrderFilled (at the next bar's open; a signal for
+             another order type than MARKET gets an OrderRejected) and
              PositionUpdate (one per fill, two for a fill through zero)
              events, each reply ended by {"end": EVENT_ID}.
   --phase 3  tradebus sends the orders (its Order Manager and simulated
@@ -339,11 +340,17 @@ class Component:
         qty = Decimal(s["volume"])
         if s["signal_type"] not in ("BUY", "SELL") or qty <= 0:
             return []
-        if s["order_type"] != "MARKET":
-            print("legacy_bot: only MARKET orders; ignored a %s signal" % s["order_type"],
-                  file=sys.stderr)
-            return []
         self.orders_sent += 1
+        if s["order_type"] != "MARKET":
+            # This bot only ever sent MARKET orders: anything else is refused,
+            # which also tells the Signal Generator the position did not move.
+            rejected = {"order_id": "LEG-%d" % self.orders_sent,
+                        "client_order_id": "legacy-%d" % self.orders_sent,
+                        "strategy_id": s["strategy_id"], "symbol": s["symbol"],
+                        "side": s["signal_type"], "order_type": s["order_type"],
+                        "quantity": dec(qty), "price": s["limit_price"], "reason": "EXCHANGE",
+                        "text": "legacy bot: only MARKET orders"}
+            return [self.event("OrderRejected", ev["timestamp"], rejected)]
         o = Order("legacy-%d" % self.orders_sent, "LEG-%d" % self.orders_sent,
                   s["strategy_id"], s["symbol"], s["signal_type"], qty)
         self.pending.append(o)
