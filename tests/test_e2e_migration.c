@@ -1,12 +1,14 @@
 /* End to end: the migration walk-through of docs/migration.md, run as a user
  * runs it. examples/migration/legacy_bot.py (a Python monolith) writes its
  * trade log alone (phase 1); then `tradebus parity` must print IDENTICAL
- * against that log with the pipeline alone (phase 4) — and on generated
- * data with a second parameter set (other SMAs, shorts, an 8-decimal
- * quantity, 7.5 bps), because the first configs beyond the examples are
- * where bugs show. Each agreement has its control: the bot run with a wrong
- * fee must diverge. The bot's phase 2 and 3 answers are also checked line
- * by line against hand-written protocol input.
+ * against that log with the pipeline alone (phase 4), with the bot keeping
+ * the positions (phase 3) and with it sending the orders too (phase 2) —
+ * and all three on generated data with a second parameter set (other SMAs,
+ * shorts, an 8-decimal quantity, 7.5 bps), because the first configs beyond
+ * the examples are where bugs show. The agreements have controls: a bot
+ * charging another fee (phases 4 and 2) or rounding PnL half-even (phase 3)
+ * must diverge. The bot's phase 2 and 3 answers are also checked line by
+ * line against hand-written protocol input.
  *
  * The commands in examples/migration/phase*.ini are relative to the repository
  * root, so the test runs them from a temporary directory holding links to
@@ -49,6 +51,22 @@ static const char *const gen_config = "; gen4.ini: phase 4 on generated data, th
                                       "quantity = 0.12345678\n"
                                       "allow_short = true\n";
 
+/* gen4.ini with the bot as a component: phase 3 (positions), phase 2
+ * (orders and positions). */
+static const char *const gen3_component = "[component.legacy]\n"
+                                          "command = python3 examples/migration/legacy_bot.py "
+                                          "--phase 3\n"
+                                          "subscribes = OrderFilled MarketData\n"
+                                          "publishes = PositionUpdate\n"
+                                          "replaces = positions\n";
+static const char *const gen2_component =
+    "[component.legacy]\n"
+    "command = python3 examples/migration/legacy_bot.py --phase 2 --fee-bps 7.5\n"
+    "subscribes = SignalGenerated MarketData OrderFilled\n"
+    "publishes = OrderPlacementRequest OrderCreated OrderFilled OrderRejected OrderCanceled "
+    "PositionUpdate\n"
+    "replaces = orders positions\n";
+
 /* Runs a shell command in dir; its exit code (-1 if it did not exit). */
 __attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
 {
@@ -69,14 +87,21 @@ static int setup(void **state)
     (void)state;
     char path[1024];
     tbt_temp_dir(dir, sizeof(dir));
+    char cfg[2048];
     tbt_write_file(dir, "gen4.ini", gen_config, path, sizeof(path));
+    snprintf(cfg, sizeof(cfg), "%s%s", gen_config, gen3_component);
+    tbt_write_file(dir, "gen3.ini", cfg, path, sizeof(path));
+    snprintf(cfg, sizeof(cfg), "%s%s", gen_config, gen2_component);
+    tbt_write_file(dir, "gen2.ini", cfg, path, sizeof(path));
     if (sh("ln -s '%s/examples' examples && ln -s '%s/data' data", TB_SOURCE_DIR, TB_SOURCE_DIR))
         return -1;
     if (sh("'%s' --bars 3000 --seed 11 --price 2345.67 --decimals 2 > gen.csv 2>/dev/null",
            TB_GENDATA))
         return -1;
-    /* Phase 1, as docs/migration.md runs it: the bot alone, its log on stdout. */
-    return sh(BOT " --phase 1 > phase1.jsonl");
+    /* Phase 1, as docs/migration.md runs it: the bot alone, its log on stdout;
+     * and the bot's log of the generated data. */
+    if (sh(BOT " --phase 1 > phase1.jsonl")) return -1;
+    return sh(BOT " --phase 1 " GEN_ARGS " > gen1.jsonl");
 }
 
 static int teardown(void **state)
@@ -169,7 +194,7 @@ static void test_phase4_on_generated_data_with_shorts_is_identical(void **state)
 {
     (void)state;
     /* A flip is one fill of twice the quantity: positions go through zero. */
-    parity(0, "IDENTICAL: ", "--config gen4.ini --legacy-cmd \"" BOT " --phase 1 " GEN_ARGS "\"");
+    parity(0, "IDENTICAL: ", "--config gen4.ini --legacy-log gen1.jsonl");
     char *log = tbt_read_in(dir, "stdout.txt");
     int signals = 0;
     assert_int_equal(sscanf(log, "IDENTICAL: %d signals", &signals), 1);
@@ -177,11 +202,63 @@ static void test_phase4_on_generated_data_with_shorts_is_identical(void **state)
     free(log);
 }
 
-static void test_phase4_on_generated_data_diverges_from_a_bot_charging_another_fee(void **state)
+static void test_phase3_bot_keeping_positions_is_identical_to_phase1(void **state)
+{
+    (void)state;
+    parity(0, "IDENTICAL: 50 signals, 50 orders, 50 fills, final PnL equal\n",
+           "--config examples/migration/phase3.ini --legacy-log phase1.jsonl");
+}
+
+static void test_phase2_bot_sending_orders_is_identical_to_phase1(void **state)
+{
+    (void)state;
+    parity(0, "IDENTICAL: 50 signals, 50 orders, 50 fills, final PnL equal\n",
+           "--config examples/migration/phase2.ini --legacy-log phase1.jsonl");
+}
+
+static void test_phase2_diverges_when_the_bot_fills_with_another_fee(void **state)
+{
+    (void)state;
+    parity(1,
+           "DIVERGED: first divergence at fill 2024-01-01T00:50:00.000Z btc_trend/BTCUSDT: "
+           "commission differs",
+           "--config examples/migration/phase2.ini --legacy-log phase1.jsonl --set "
+           "\"component.legacy.command=" BOT " --phase 2 --fee-bps 11\"");
+}
+
+static void test_phase3_on_generated_data_with_shorts_is_identical(void **state)
+{
+    (void)state;
+    /* Ends short: the final unrealized PnL is the bot's position marked at
+     * the last close. */
+    parity(0, "IDENTICAL: ", "--config gen3.ini --legacy-log gen1.jsonl");
+}
+
+static void test_phase3_on_generated_data_diverges_from_a_bot_rounding_half_even(void **state)
+{
+    (void)state;
+    /* The bot with its one rounding rule changed: PnL ties go to even. */
+    assert_int_equal(sh("sed 's/rounding=ROUND_HALF_UP/rounding=\"ROUND_HALF_EVEN\"/' "
+                        "examples/migration/legacy_bot.py > half_even_bot.py && "
+                        "! cmp -s half_even_bot.py examples/migration/legacy_bot.py"),
+                     0);
+    parity(1, "DIVERGED: ",
+           "--config gen3.ini --legacy-log gen1.jsonl --set "
+           "\"component.legacy.command=python3 half_even_bot.py --phase 3\"");
+}
+
+static void test_phase2_on_generated_data_with_shorts_is_identical(void **state)
+{
+    (void)state;
+    parity(0, "IDENTICAL: ", "--config gen2.ini --legacy-log gen1.jsonl");
+}
+
+static void test_phase2_on_generated_data_diverges_when_the_bot_fills_with_another_fee(void **state)
 {
     (void)state;
     parity(1, "DIVERGED: ",
-           "--config gen4.ini --legacy-cmd \"" BOT " --phase 1 " GEN_ARGS " --fee-bps 7.6\"");
+           "--config gen2.ini --legacy-log gen1.jsonl --set "
+           "\"component.legacy.command=" BOT " --phase 2 --fee-bps 7.6\"");
 }
 
 /* The protocol by hand, as the external-component runtime speaks it: one
@@ -279,7 +356,14 @@ int main(void)
         cmocka_unit_test(test_phase4_is_identical_with_the_bot_run_by_legacy_cmd),
         cmocka_unit_test(test_phase4_diverges_from_a_bot_charging_another_fee),
         cmocka_unit_test(test_phase4_on_generated_data_with_shorts_is_identical),
-        cmocka_unit_test(test_phase4_on_generated_data_diverges_from_a_bot_charging_another_fee),
+        cmocka_unit_test(test_phase3_bot_keeping_positions_is_identical_to_phase1),
+        cmocka_unit_test(test_phase2_bot_sending_orders_is_identical_to_phase1),
+        cmocka_unit_test(test_phase2_diverges_when_the_bot_fills_with_another_fee),
+        cmocka_unit_test(test_phase3_on_generated_data_with_shorts_is_identical),
+        cmocka_unit_test(test_phase3_on_generated_data_diverges_from_a_bot_rounding_half_even),
+        cmocka_unit_test(test_phase2_on_generated_data_with_shorts_is_identical),
+        cmocka_unit_test(
+            test_phase2_on_generated_data_diverges_when_the_bot_fills_with_another_fee),
         cmocka_unit_test(test_phase3_bot_answers_each_fill_with_its_position_updates),
         cmocka_unit_test(test_phase2_bot_orders_on_a_signal_and_fills_at_the_next_open),
     };
