@@ -97,13 +97,13 @@ static int teardown(void **state)
     return 0;
 }
 
-static void assert_same_as_embedded(void)
+static void assert_same_in(const char *emb, const char *dist)
 {
     const char *files[] = {"summary.json", "fills.csv", "events.jsonl", "trades.csv", "equity.csv"};
     for (int i = 0; i < 5; i++) {
         char a[600], b[600];
-        snprintf(a, sizeof(a), "emb/%s", files[i]);
-        snprintf(b, sizeof(b), "dist/%s", files[i]);
+        snprintf(a, sizeof(a), "%s/%s", emb, files[i]);
+        snprintf(b, sizeof(b), "%s/%s", dist, files[i]);
         char *x = tbt_read_in(dir, a), *y = tbt_read_in(dir, b);
         if (!x || !y) fail_msg("%s is missing", x ? b : a);
         if (strcmp(x, y) != 0) {
@@ -117,6 +117,11 @@ static void assert_same_as_embedded(void)
         free(x);
         free(y);
     }
+}
+
+static void assert_same_as_embedded(void)
+{
+    assert_same_in("emb", "dist");
 }
 
 static void test_dist_up_runs_the_program_in_the_place_of_signal(void **state)
@@ -239,6 +244,38 @@ static void test_dist_a_program_that_replaces_nothing_is_refused(void **state)
     free(err);
 }
 
+/* Migration phase 3 (docs/migration.md) distributed: the Python bot keeps
+ * the positions in its own process, the built-ins in theirs. */
+static void test_dist_phase3_bot_keeping_positions_writes_what_backtest_writes(void **state)
+{
+    (void)state;
+    snprintf(run, sizeof(run), "ext%ld-phase3", (long)getpid());
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "ln -s '%s/examples' '%s/examples'", TB_SOURCE_DIR, dir);
+    assert_int_equal(system(cmd), 0);
+    const char *data = "--set backtest.data=BTCUSDT-1m-2024-01.csv";
+    assert_int_equal(tbt_run_cli(dir, NULL,
+                                 "backtest --config examples/migration/phase3.ini %s --out emb3 "
+                                 "--quiet",
+                                 data),
+                     0);
+    char *fills = tbt_read_in(dir, "emb3/fills.csv");
+    assert_non_null(strstr(fills, "SELL")); /* positions opened and closed */
+    free(fills);
+    char *err = NULL;
+    int code = tbt_run_cli(dir, &err,
+                           "up --config examples/migration/phase3.ini %s --set bus.type=amqp "
+                           "--set bus.url=%s --set bus.state_dir=state --set bus.name=%s "
+                           "--out dist3",
+                           data, getenv("TB_AMQP_URL"), run);
+    if (code != 0) fail_msg("tradebus up exited %d: %s", code, err ? err : "");
+    free(err);
+    assert_same_in("emb3", "dist3");
+    char *out = tbt_read_in(dir, "stdout.txt");
+    assert_non_null(strstr(out, "[legacy] done: 600 bars"));
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -248,6 +285,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_dist_a_program_that_replaces_nothing_is_refused, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_dist_phase3_bot_keeping_positions_writes_what_backtest_writes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
