@@ -1,0 +1,135 @@
+/* External components' figures: see bench_external.h. */
+#define _GNU_SOURCE
+#include "bench_external.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <tradebus/tradebus.h>
+
+#define TARGET_ROUND_TRIPS 200000.0 /* issue #15: the C echo, per second */
+#define WARM               2000     /* round trips before timing: the program's start-up */
+#define MAX_SECONDS        3.0      /* a slow program ends its run early (figures per second) */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int count_alert(const tb_event *ev, void *ctx)
+{
+    (void)ev;
+    (*(uint64_t *)ctx)++;
+    return 0;
+}
+
+/* One bar as the feed publishes it (the values do not matter to an echo,
+ * but the line has the length of a real one). */
+static void make_bar(tb_event *ev)
+{
+    tb_event_init(ev, TB_EV_MARKET_DATA, TB_SRC_MARKET_DATA);
+    tb_market_data *b = &ev->u.market_data;
+    tb_str_copy(b->symbol, sizeof b->symbol, "BTCUSDT");
+    tb_dec_parse("42283.58", (size_t)-1, &b->open);
+    tb_dec_parse("42288.64", (size_t)-1, &b->high);
+    tb_dec_parse("42240.58", (size_t)-1, &b->low);
+    tb_dec_parse("42255.12", (size_t)-1, &b->close);
+    tb_dec_parse("1.536", (size_t)-1, &b->volume);
+    b->open_time = 1704067200000000000;
+    b->close_time = 1704067259999000000;
+}
+
+/* Runs `command` as component "echo" on a fresh bus and pushes up to n
+ * bars through it (after WARM), stopping early after MAX_SECONDS. Reports
+ * NAME_round_trips (/s) and NAME_allocs (per round trip); *rate gets the
+ * round trips per second. publish: the program publishes one RiskAlert
+ * per bar (checked). */
+static int run(const char *name, const char *command, int publish, uint64_t n,
+               const uint64_t *allocs, tb_bench_emit_fn emit, void *ctx, double *rate)
+{
+    static const char *const pubs[] = {"echo", NULL};
+    tb_bus_config bc;
+    tb_bus_config_init(&bc);
+    bc.publishers = pubs;
+    tb_bus *bus;
+    int rc = tb_bus_create(&bc, &bus);
+    if (rc) return rc;
+    uint64_t alerts = 0;
+    tb_bus_subscribe(bus, TB_EV_RISK_ALERT, count_alert, &alerts);
+    char cmd[1200], err[256] = "";
+    snprintf(cmd, sizeof(cmd), "%s%s", command, publish ? " --publish" : "");
+    tb_external_config xc;
+    tb_external_config_init(&xc);
+    xc.name = "echo";
+    xc.command = cmd;
+    xc.subscribes = 1u << TB_EV_MARKET_DATA;
+    xc.publishes = 1u << TB_EV_RISK_ALERT;
+    tb_external *x;
+    rc = tb_external_create(bus, &xc, &x, err, sizeof(err));
+    if (rc) {
+        fprintf(stderr, "bench: %s: %s (%s)\n", name, err, tb_strerror(rc));
+        tb_bus_destroy(bus);
+        return rc;
+    }
+    tb_event ev;
+    make_bar(&ev);
+    uint64_t done = 0, a0 = 0;
+    double t0 = 0, dt = 0;
+    for (uint64_t i = 0; i < WARM + n; i++) {
+        if (i == WARM) {
+            a0 = *allocs;
+            t0 = now_s();
+        }
+        ev.event_id = 0;
+        ev.correlation_id = 0;
+        ev.timestamp = ev.u.market_data.close_time + (int64_t)i;
+        rc = tb_bus_publish(bus, &ev);
+        if (rc) break;
+        if (i >= WARM) done++;
+        if ((i & 1023) == 1023 && i > WARM && now_s() - t0 > MAX_SECONDS) break;
+    }
+    dt = now_s() - t0;
+    uint64_t used = *allocs - a0;
+    if (!rc) rc = tb_external_finish(x);
+    if (rc) {
+        const char *why = tb_external_failure(x);
+        fprintf(stderr, "bench: %s: %s\n", name, why ? why : tb_strerror(rc));
+    } else if (publish && alerts != WARM + done) {
+        fprintf(stderr, "bench: %s: %llu alerts for %llu events\n", name,
+                (unsigned long long)alerts, (unsigned long long)(WARM + done));
+        rc = TB_EINVAL;
+    }
+    tb_external_destroy(x);
+    tb_bus_destroy(bus);
+    if (rc || !done) return rc ? rc : TB_EINVAL;
+    char fig[96];
+    *rate = (double)done / dt;
+    snprintf(fig, sizeof(fig), "%s_round_trips", name);
+    emit(ctx, fig, *rate, "round_trips/s");
+    snprintf(fig, sizeof(fig), "%s_allocs", name);
+    emit(ctx, fig, (double)used / (double)done, "allocs/round_trip");
+    return 0;
+}
+
+int tb_bench_external(const char *echo, const char *python_echo, const uint64_t *allocs,
+                      tb_bench_emit_fn emit, void *ctx)
+{
+    double rate = 0, ignored = 0;
+    int status = 0;
+    if (run("external_c_echo", echo, 0, 200000, allocs, emit, ctx, &rate) == 0)
+        emit(ctx, "external_c_echo_to_target_ratio", rate / TARGET_ROUND_TRIPS, "x");
+    else
+        status = TB_EIO;
+    if (run("external_c_echo_publish", echo, 1, 200000, allocs, emit, ctx, &ignored))
+        status = TB_EIO;
+    if (python_echo) {
+        if (run("external_python_echo", python_echo, 0, 50000, allocs, emit, ctx, &ignored))
+            status = TB_EIO;
+        if (run("external_python_echo_publish", python_echo, 1, 50000, allocs, emit, ctx, &ignored))
+            status = TB_EIO;
+    }
+    return status;
+}
