@@ -4,7 +4,10 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <tradebus/tradebus.h>
 
@@ -114,15 +117,58 @@ static int run(const char *name, const char *command, int publish, uint64_t n,
     return 0;
 }
 
+/* The floor under every figure above: two processes passing a line of a
+ * bar's length one way and an end line back over a socket pair, blocking
+ * send and recv, no tradebus, no poll, no parsing. Each round trip is two
+ * wake-ups (a context switch each way when they share a core): what the
+ * machine, not tradebus, allows. Round trips per second, or 0. */
+static double socketpair_floor(uint64_t n)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return 0;
+    pid_t pid = fork();
+    if (pid < 0) return 0;
+    if (pid == 0) {
+        close(sv[0]);
+        static const char end[] = "{\"end\":\"281474976710657\"}\n";
+        char buf[4096];
+        while (read(sv[1], buf, sizeof(buf)) > 0)
+            if (write(sv[1], end, sizeof(end) - 1) < 0) break;
+        _exit(0);
+    }
+    close(sv[1]);
+    char line[320], buf[256];
+    memset(line, 'x', sizeof(line)); /* about a MarketData line */
+    line[sizeof(line) - 1] = '\n';
+    double t0 = 0, rate = 0;
+    uint64_t i;
+    for (i = 0; i < WARM + n; i++) {
+        if (i == WARM) t0 = now_s();
+        if (send(sv[0], line, sizeof(line), MSG_NOSIGNAL) < 0 ||
+            recv(sv[0], buf, sizeof(buf), 0) <= 0)
+            break;
+        if ((i & 1023) == 1023 && i > WARM && now_s() - t0 > MAX_SECONDS) break;
+    }
+    if (i > WARM) rate = (double)(i - WARM) / (now_s() - t0);
+    close(sv[0]);
+    waitpid(pid, NULL, 0);
+    return rate;
+}
+
 int tb_bench_external(const char *echo, const char *python_echo, const uint64_t *allocs,
                       tb_bench_emit_fn emit, void *ctx)
 {
     double rate = 0, ignored = 0;
     int status = 0;
-    if (run("external_c_echo", echo, 0, 200000, allocs, emit, ctx, &rate) == 0)
+    double floor_rate = socketpair_floor(200000);
+    if (floor_rate > 0)
+        emit(ctx, "external_socketpair_floor_round_trips", floor_rate, "round_trips/s");
+    if (run("external_c_echo", echo, 0, 200000, allocs, emit, ctx, &rate) == 0) {
         emit(ctx, "external_c_echo_to_target_ratio", rate / TARGET_ROUND_TRIPS, "x");
-    else
+        if (floor_rate > 0) emit(ctx, "external_c_echo_to_floor_ratio", rate / floor_rate, "x");
+    } else {
         status = TB_EIO;
+    }
     if (run("external_c_echo_publish", echo, 1, 200000, allocs, emit, ctx, &ignored))
         status = TB_EIO;
     if (python_echo) {

@@ -4,7 +4,10 @@
  * (examples/components/echo.c) answering only the end line, the same
  * publishing one RiskAlert per input, and the Python example (echo.py)
  * both ways. Beside them: the C echo's ratio to the issue's target
- * (200 k round trips/s) and tradebus's heap allocations per round trip. */
+ * (200 k round trips/s) and tradebus's heap allocations per round trip,
+ * and the floor: a bare socket-pair ping-pong between two processes with
+ * no tradebus in it, the ceiling any pipe-or-socket protocol has on the
+ * machine (external_c_echo_to_floor_ratio: how close tradebus comes). */
 #ifndef TB_BENCH_EXTERNAL_H
 #define TB_BENCH_EXTERNAL_H
 
