@@ -20,7 +20,11 @@
 
 #include <tradebus/codec.h>
 
-#include "../src/core/codec_paths.h" /* the decoder's two paths one at a time */
+#include <jansson.h>
+
+#include "../src/components/external_int.h" /* the end-of-reply line */
+#include "../src/core/codec_int.h"          /* TB__DECODE_PUBLISHED */
+#include "../src/core/codec_paths.h"        /* the decoder's two paths one at a time */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -67,12 +71,51 @@ static void check_paths_agree(const uint8_t *data, size_t size, int rc, const tb
              shown(data, size, shown_input, sizeof shown_input), "");
 }
 
+/* What an external component publishes (external.h): both paths agree in
+ * that mode too, and a whole event (it has ids) is never taken for one. */
+static void check_published(const uint8_t *data, size_t size, int full_rc)
+{
+    const char *json = (const char *)data;
+    char shown_input[512], e1[TB_CODEC_ERRLEN], e2[TB_CODEC_ERRLEN];
+    tb_event a, b;
+    int rc = tb__codec_decode_published(json, size, &a, e1, sizeof e1);
+    int src = tb__codec_decode_strict_mode(json, size, &b, e2, sizeof e2, TB__DECODE_PUBLISHED);
+    if (rc == TB_ENOMEM || src == TB_ENOMEM) return;
+    if (rc != src || strcmp(e1, e2) != 0) fail("published: the two paths disagree", e1, e2);
+    if (rc == 0 && memcmp(&a, &b, sizeof a) != 0)
+        fail("published: the paths decode to other bytes",
+             shown(data, size, shown_input, sizeof shown_input), "");
+    if (rc == 0 && full_rc == 0)
+        fail("an event with ids decoded as a published one",
+             shown(data, size, shown_input, sizeof shown_input), "");
+}
+
+/* The end-of-reply line's parser takes only what JSON reads as
+ * {"end":"<digits>"}, and reads the digits' value. */
+static void check_end_line(const uint8_t *data, size_t size)
+{
+    uint64_t id;
+    char shown_input[512];
+    if (!tb__external_end_line((const char *)data, (const char *)data + size, &id)) return;
+    json_error_t je;
+    json_t *o = json_loadb((const char *)data, size, 0, &je);
+    json_t *v = o ? json_object_get(o, "end") : NULL;
+    if (!o || json_object_size(o) != 1 || !json_is_string(v) ||
+        strtoull(json_string_value(v), NULL, 10) != id || !json_string_length(v) ||
+        strspn(json_string_value(v), "0123456789") != json_string_length(v))
+        fail("the end-of-reply parser accepted what is no end line",
+             shown(data, size, shown_input, sizeof shown_input), "");
+    json_decref(o);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     tb_event ev;
     char err[TB_CODEC_ERRLEN];
     int rc = tb_codec_decode((const char *)data, size, &ev, err, sizeof err);
     check_paths_agree(data, size, rc, &ev, err);
+    check_published(data, size, rc);
+    check_end_line(data, size);
     if (rc != 0) {
         /* A refusal must say why, and the reason must be a C string of
          * its buffer (the decoder quotes untrusted input in it). */

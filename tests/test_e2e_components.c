@@ -126,9 +126,9 @@ static void test_a_bad_line_is_a_dead_letter_and_stderr_is_logged_by_name(void *
     (void)state;
     char *err = NULL;
     assert_int_equal(tbt_run_cli(dir, &err, "backtest --config bt.ini --out o"), 0);
-    assert_non_null(strstr(err, "watcher: watcher saw bar 4"));
+    assert_non_null(strstr(err, "[watcher] watcher saw bar 4"));
     assert_non_null(
-        strstr(err, "watcher: stdout line 7 is not a valid event, dead-lettered: json:"));
+        strstr(err, "[watcher] stdout line 7 is not a valid event, dead-lettered: json:"));
     free(err);
     char *out = tbt_read_in(dir, "stdout.txt");
     assert_non_null(strstr(out, "dead letters   1"));

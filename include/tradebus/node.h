@@ -86,6 +86,12 @@ typedef struct {
      * process it waits for, and tb_node_stalled() says so. 0 =
      * TB_NODE_STALL_MS. */
     int stall_ms;
+    /* A [component.NAME] program (external.h) as its own process: the name
+     * (role is then ignored). Its process takes the place of the built-ins
+     * it replaces (it reports on every step for each of them), so in a
+     * distributed run a component must replace at least one. Its queue and
+     * state file are named NAME. */
+    const char *component;
 } tb_node_options;
 
 #define TB_NODE_STALL_MS 3000
@@ -96,8 +102,10 @@ TB_EXPORT const char *const *tb_node_roles(void);
 /* Most processes a run has (every role, the signal role per shard). */
 #define TB_NODE_MAX_PROCS (TB_MAX_SHARDS + 6)
 /* The processes of cfg's run, feed last: each role, the signal role once
- * per [bus] signal_shards entry ("signal-1", ...). Fills up to max names;
- * returns how many. A process's name is its queue's and state file's. */
+ * per [bus] signal_shards entry ("signal-1", ...); a [component.NAME] that
+ * replaces built-ins in the place of the first of them (named NAME), and
+ * those built-ins not. Fills up to max names; returns how many. A
+ * process's name is its queue's and state file's. */
 TB_EXPORT size_t tb_node_processes(const tb_config *cfg, char names[][TB_NODE_NAME_LEN],
                                    size_t max);
 

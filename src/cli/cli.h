@@ -80,6 +80,8 @@ int cli_exit_for(int rc, const char *err, const char *out);
 void cli_progress(uint64_t bars, int64_t bar_time, void *ctx);
 /* Reports a skipped bad row. */
 void cli_warn(const char *msg, void *ctx);
+/* tb_external_log_fn: a component program's stderr line into the log. */
+void cli_component_line(const char *name, const char *line, void *ctx);
 /* Prints the backtest summary and the files of cfg's outputs written to out
  * (NULL: none). */
 void cli_print_summary(const tb_backtest_result *r, const tb_config *cfg, const char *out);

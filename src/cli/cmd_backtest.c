@@ -211,6 +211,14 @@ void cli_progress(uint64_t bars, int64_t bar_time, void *ctx)
     fflush(stderr);
 }
 
+/* A [component.NAME] program's stderr line, logged under its name (in the
+ * --log-format of the run). */
+void cli_component_line(const char *name, const char *line, void *ctx)
+{
+    (void)ctx;
+    cli_log(CLI_LOG_INFO, name, "%s", line);
+}
+
 void cli_warn(const char *msg, void *ctx)
 {
     (void)ctx;
@@ -736,6 +744,7 @@ int cmd_backtest(int argc, char **argv)
         opt.progress_every = 1024; /* a clock read per 1024 bars; drawn <= 10 times/s */
     }
     opt.warn = cli_warn;
+    opt.component_log = cli_component_line;
     opt.resume = sc.resume;
     opt.report = r.cfg.report;
     /* SIGINT/SIGTERM reach the run's loop: the first stops it at the next

@@ -17,9 +17,15 @@
 const char *const cli_component_help =
     "tradebus component ROLE --config FILE [--set SECTION.KEY=VALUE]... [--out DIR]\n"
     "                   [--state DIR]\n"
+    "tradebus component external --name NAME --config FILE [...]\n"
     "\n"
     "Runs one component of a distributed run as its own process. ROLE is one of\n"
-    "signal, orders, positions, risk, monitor. The config must say\n"
+    "signal, orders, positions, risk, monitor; `external --name NAME` runs the\n"
+    "program of [component.NAME] (docs/components.md) with the same protocol on\n"
+    "its stdin and stdout as in one process, in the place of the built-ins it\n"
+    "replaces (its queue is bound to what it subscribes to; its queue and state\n"
+    "file are named NAME; it must replace one, and [bus] order must be strict).\n"
+    "The config must say\n"
     "[bus] type = amqp;\n"
     "[bus] url names the broker (credentials: TRADEBUS_AMQP_USER and\n"
     "TRADEBUS_AMQP_PASSWORD when the URL has none; never logged).\n"
@@ -121,6 +127,7 @@ typedef struct {
     int accept_config_change;
     int metrics_port; /* -1 = none */
     int shard;        /* signal: which of [bus] signal_shards, 1-based; 0 = none */
+    const char *name; /* component external: the [component.NAME] */
 } dist_opts;
 
 static int dist_opt(const char *opt, const char *val, void *ctx)
@@ -143,6 +150,14 @@ static int dist_opt(const char *opt, const char *val, void *ctx)
     }
     if (!strcmp(opt, "--metrics-port"))
         return cli_parse_port("component", val, &d->metrics_port) ? -1 : 2;
+    if (!strcmp(opt, "--name")) {
+        if (!val) {
+            cli_usage_error("--name needs the NAME of a [component.NAME] section");
+            return -1;
+        }
+        d->name = val;
+        return 2;
+    }
     if (!strcmp(opt, "--state") || !strcmp(opt, "--rate")) {
         if (!val) {
             cli_usage_error("%s needs a value", opt);
@@ -199,6 +214,7 @@ static int run_node_on(cli_run *r, const char *role_arg, const dist_opts *d, tb_
     tb_node_options no;
     memset(&no, 0, sizeof(no));
     no.role = role_arg;
+    no.component = d->name;
     no.shard = d->shard;
     no.state_path = state;
     no.out_dir = r->out;
@@ -351,7 +367,7 @@ int cmd_component(int argc, char **argv)
     }
     const char *role = argv[0];
     const char *const *roles = tb_node_roles();
-    int ok = 0;
+    int ok = !strcmp(role, "external");
     for (int i = 0; roles[i]; i++)
         ok |= !strcmp(roles[i], role) && strcmp(role, "feed") != 0;
     if (!ok) {
@@ -361,10 +377,20 @@ int cmd_component(int argc, char **argv)
         return EXIT_USAGE;
     }
     cli_run r;
-    dist_opts d = {NULL, 0, 0, -1, 0};
+    dist_opts d = {NULL, 0, 0, -1, 0, NULL};
     int code = cli_parse_run(argc - 1, argv + 1, &r, cli_component_help, dist_opt, &d);
     if (code >= 0) return code;
-    code = run_node(&r, role, &d);
+    if (strcmp(role, "external") != 0 && d.name) {
+        cli_usage_error("component %s: --name is for `component external`", role);
+        tb_config_free(&r.cfg);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(role, "external") && !d.name) {
+        cli_usage_error("component external: which program? --name NAME of a [component.NAME]");
+        tb_config_free(&r.cfg);
+        return EXIT_USAGE;
+    }
+    code = run_node(&r, d.name && !strcmp(role, "external") ? d.name : role, &d);
     tb_config_free(&r.cfg);
     return code;
 }
@@ -372,7 +398,7 @@ int cmd_component(int argc, char **argv)
 int cmd_feed(int argc, char **argv)
 {
     cli_run r;
-    dist_opts d = {NULL, 0, 0, -1, 0};
+    dist_opts d = {NULL, 0, 0, -1, 0, NULL};
     int code = cli_parse_run(argc, argv, &r, cli_feed_help, dist_opt, &d);
     if (code >= 0) return code;
     code = run_node(&r, "feed", &d);
@@ -393,7 +419,7 @@ static uint64_t bars_done(const char *state)
 int cmd_status(int argc, char **argv)
 {
     cli_run r;
-    dist_opts d = {NULL, 0, 0, -1, 0};
+    dist_opts d = {NULL, 0, 0, -1, 0, NULL};
     int code = cli_parse_run(argc, argv, &r, cli_status_help, dist_opt, &d);
     if (code >= 0) return code;
     const tb_transport_type *tt = r.cfg.transport;

@@ -25,7 +25,9 @@ const char *const cli_up_help =
     "Starts a distributed run on this machine: the five components (signal,\n"
     "orders, positions, risk, monitor) and the feed, each its own process\n"
     "connected only through RabbitMQ ([bus] url; the config must say\n"
-    "[bus] type = amqp). Their output comes here, each line prefixed with the\n"
+    "[bus] type = amqp); a [component.NAME] program runs as process NAME in the\n"
+    "place of the built-ins it replaces (`tradebus component external`). Their\n"
+    "output comes here, each line prefixed with the\n"
     "process's name. The run writes to --out DIR the summary.json, fills.csv and\n"
     "events.jsonl `tradebus backtest` writes for the same config (report.html:\n"
     "`tradebus report DIR`).\n"
@@ -199,6 +201,14 @@ static char **child_argv(const char *self, const char *cmd, const char *role, co
     buf[n++] = (char *)self;
     buf[n++] = (char *)cmd;
     if (role) buf[n++] = (char *)role;
+    /* A [component.NAME] program's process: `component external --name NAME`. */
+    for (size_t i = 0; role && i < r->cfg.ncomponents; i++)
+        if (!strcmp(r->cfg.components[i].name, role)) {
+            buf[n - 1] = "external";
+            buf[n++] = "--name";
+            buf[n++] = (char *)role;
+            shard = NULL;
+        }
     if (shard) {
         buf[n++] = "--shard";
         buf[n++] = (char *)shard;
@@ -308,7 +318,7 @@ int cmd_up(int argc, char **argv)
         /* "signal-2": the signal component, shard 2 */
         char role[24];
         snprintf(role, sizeof(role), "%.23s", roles[i]);
-        char *dash = strchr(role, '-');
+        char *dash = strncmp(role, "signal-", 7) == 0 ? strchr(role, '-') : NULL;
         if (dash) *dash++ = 0;
         char **cav =
             child_argv(self, feed ? "feed" : "component", feed ? NULL : role, dash, &r, &u, buf);

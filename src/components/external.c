@@ -32,6 +32,7 @@
 #include "../core/codec_paths.h"
 #include "../core/errbuf.h"
 #include "../core/proc.h"
+#include "external_int.h"
 #include "tradebus/codec.h"
 #include "tradebus/timefmt.h"
 
@@ -194,8 +195,7 @@ static void bad_line(tb_external *x, const char *fmt, ...)
     log_line(x, msg);
 }
 
-/* {"end":"<digits>"} with any JSON whitespace: 1 and *id, else 0. */
-static int end_line(const char *s, const char *e, uint64_t *id)
+int tb__external_end_line(const char *s, const char *e, uint64_t *id)
 {
 #define WS()                                                                                       \
     while (s < e && (*s == ' ' || *s == '\t' || *s == '\r'))                                       \
@@ -211,8 +211,11 @@ static int end_line(const char *s, const char *e, uint64_t *id)
     if (s == e || *s++ != '"') return 0;
     uint64_t v = 0;
     const char *d = s;
-    while (s < e && *s >= '0' && *s <= '9' && s - d < 20)
-        v = v * 10 + (uint64_t)(*s++ - '0');
+    while (s < e && *s >= '0' && *s <= '9') {
+        uint64_t digit = (uint64_t)(*s++ - '0');
+        if (v > (UINT64_MAX - digit) / 10) return 0; /* no id is that large */
+        v = v * 10 + digit;
+    }
     if (s == d || s == e || *s++ != '"') return 0;
     WS();
     if (s == e || *s++ != '}') return 0;
@@ -230,7 +233,7 @@ static int on_line(tb_external *x, const char *s, size_t n)
         return fail(x, "wrote stdout line %llu after ending its reply",
                     (unsigned long long)x->lines);
     uint64_t id;
-    if (end_line(s, s + n, &id)) {
+    if (tb__external_end_line(s, s + n, &id)) {
         if (id != x->input->event_id)
             return fail(x,
                         "ended its reply to event %llu with the id %llu (stdout line %llu): "

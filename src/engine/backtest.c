@@ -48,6 +48,15 @@ struct tb_pipeline {
     tb_position_update *seen;
     size_t nseen, seen_cap;
     tb_decimal seen_realized;
+    /* ...and the last close of each symbol: a program publishes an update
+     * when a fill moves a position, while the Position Manager marks its
+     * positions at every bar; the summary marks them as it would. */
+    struct last_close {
+        char symbol[TB_SYMBOL_LEN];
+        tb_decimal close;
+    } * closes;
+    size_t ncloses, closes_cap;
+    int sub_closes;
 };
 
 /* The last update of each (strategy, symbol), and the realized total. */
@@ -71,6 +80,45 @@ static int track_position(tb_pipeline *p, const tb_position_update *u, tb_decima
     tb_decimal after = tb_pnl_book_total(p->book, u->strategy_id, u->symbol), d;
     if (tb_dec_sub(after, before, &d) == 0) tb_dec_add(p->seen_realized, d, &p->seen_realized);
     return 0;
+}
+
+static int on_close(const tb_event *ev, void *ctx)
+{
+    tb_pipeline *p = ctx;
+    const tb_market_data *md = &ev->u.market_data;
+    size_t i = 0;
+    while (i < p->ncloses && strcmp(p->closes[i].symbol, md->symbol) != 0)
+        i++;
+    if (i == p->ncloses) {
+        if (p->ncloses == p->closes_cap) {
+            size_t cap = p->closes_cap ? 2 * p->closes_cap : 8;
+            struct last_close *n = realloc(p->closes, cap * sizeof(*n));
+            if (!n) return TB_ENOMEM;
+            p->closes = n;
+            p->closes_cap = cap;
+        }
+        memcpy(p->closes[i].symbol, md->symbol, sizeof(p->closes[i].symbol));
+        p->ncloses++;
+    }
+    p->closes[i].close = md->close;
+    return 0;
+}
+
+/* A tracked position marked at its symbol's last close, as the Position
+ * Manager marks its own (one whose PnL would overflow keeps its mark). */
+static void mark_seen(const tb_pipeline *p, tb_position_update *u)
+{
+    for (size_t i = 0; i < p->ncloses; i++) {
+        if (strcmp(p->closes[i].symbol, u->symbol) != 0) continue;
+        tb_decimal diff, unrealized = 0;
+        if (u->current_quantity != 0 &&
+            (tb_dec_sub(p->closes[i].close, u->entry_price, &diff) != 0 ||
+             tb_dec_mul(diff, u->current_quantity, TB_ROUND_HALF_UP, &unrealized) != 0))
+            return;
+        u->mark_price = p->closes[i].close;
+        u->unrealized_pnl = unrealized;
+        return;
+    }
 }
 
 static int on_position(const tb_event *ev, void *ctx)
@@ -379,6 +427,15 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
             rc = p->sub_lives;
             goto fail;
         }
+        if (!p->positions && (cfg->replaced & TB_ROLE_POSITIONS)) {
+            p->sub_closes =
+                tb_bus_subscribe_named(p->bus, TB_EV_MARKET_DATA, on_close, p,
+                                       tb__component_publishers()[TB__SLOT_SUMMARY - 1]);
+            if (p->sub_closes < 0) {
+                rc = p->sub_closes;
+                goto fail;
+            }
+        }
         tb_monitor_config mc = {opt ? opt->event_log : NULL, opt ? opt->fills_csv : NULL,
                                 cfg->initial_cash, opt ? opt->trades_csv : NULL,
                                 opt ? opt->equity_csv : NULL};
@@ -412,6 +469,7 @@ void tb_pipeline_destroy(tb_pipeline *p)
     free(p->adapters);
     free(p->publishers);
     free(p->seen);
+    free(p->closes);
     free(p);
 }
 
@@ -518,8 +576,10 @@ int tb_pipeline_result(const tb_pipeline *p, tb_backtest_result *res)
         res->unrealized_pnl = tb_position_manager_unrealized(p->positions);
     } else if (p->nseen) {
         res->realized_pnl = p->seen_realized;
-        for (size_t i = 0; i < p->nseen; i++)
+        for (size_t i = 0; i < p->nseen; i++) {
+            mark_seen(p, &p->seen[i]);
             tb_dec_add(res->unrealized_pnl, p->seen[i].unrealized_pnl, &res->unrealized_pnl);
+        }
     }
     if (p->risk) {
         res->fees = tb_risk_manager_fees(p->risk);

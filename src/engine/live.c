@@ -121,6 +121,10 @@ static int on_bar(void *ctx, const tb_market_data *bar, int history)
      * history on one symbol is history on all. */
     if (history) tb_pipeline_set_trade_from(r->p, bar->open_time + 1);
     int rc = tb_pipeline_push_bar(r->p, bar);
+    if (rc && tb_pipeline_failure(r->p)) {
+        fail(r, rc, "%s", tb_pipeline_failure(r->p));
+        return rc;
+    }
     if (rc) {
         fail(r, rc, "%s bar closing at %lld: the pipeline failed: %s", bar->symbol,
              (long long)bar->close_time, tb_strerror(rc));

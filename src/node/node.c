@@ -64,6 +64,15 @@ size_t tb_node_processes(const tb_config *cfg, char names[][TB_NODE_NAME_LEN], s
 {
     size_t n = 0;
     for (int i = 0; all_roles[i]; i++) {
+        if (i < NPROCS && (cfg->replaced & (1u << i))) {
+            /* The program that replaces it, in the place of its first role. */
+            for (size_t c = 0; c < cfg->ncomponents && n < max; c++) {
+                unsigned r = cfg->components[c].replaces;
+                if ((r & (1u << i)) && !(r & ((1u << i) - 1)))
+                    snprintf(names[n++], TB_NODE_NAME_LEN, "%s", cfg->components[c].name);
+            }
+            continue;
+        }
         int shards = !strcmp(all_roles[i], "signal") ? (int)cfg->bus_nshards : 0;
         for (int k = shards ? 1 : 0; k <= shards && n < max; k++)
             process_name(all_roles[i], k, names[n++], TB_NODE_NAME_LEN);
@@ -118,6 +127,38 @@ int tb_node_create(const tb_config *cfg, const tb_node_options *o, tb_node **out
                    size_t errlen)
 {
     int rc = TB_ECONFIG;
+    const tb_component_config *comp = NULL;
+    tb_node_options oc;
+    if (o && o->component) {
+        for (size_t i = 0; i < cfg->ncomponents && !comp; i++)
+            if (!strcmp(cfg->components[i].name, o->component)) comp = &cfg->components[i];
+        if (!comp) {
+            tb__errf(err, errlen, "%s: no [component.%s] in the config", o->component,
+                     o->component);
+            return TB_ECONFIG;
+        }
+        if (!comp->replaces) {
+            tb__errf(err, errlen,
+                     "[component.%s]: in a distributed run a program's process takes the place "
+                     "of the built-ins it replaces, so it must replace one (replaces = signal, "
+                     "orders or positions); run it embedded otherwise",
+                     comp->name);
+            return TB_ECONFIG;
+        }
+        if (cfg->bus_stream) {
+            tb__errf(err, errlen,
+                     "[component.%s]: a program runs in strict order only ([bus] order = "
+                     "strict): it answers one event at a time, in the run's order",
+                     comp->name);
+            return TB_ECONFIG;
+        }
+        /* It reports as the first built-in it replaces. */
+        oc = *o;
+        oc.role = NULL;
+        for (int i = 0; i < NPROCS && !oc.role; i++)
+            if (comp->replaces & (1u << i)) oc.role = all_roles[i];
+        o = &oc;
+    }
     if (!o || !o->role || role_index(o->role) < 0) {
         char known[128] = "";
         for (int i = 0; all_roles[i]; i++)
@@ -145,6 +186,10 @@ int tb_node_create(const tb_config *cfg, const tb_node_options *o, tb_node **out
     snprintf(n->role, sizeof(n->role), "%s", o->role);
     n->shard = o->shard;
     process_name(o->role, o->shard, n->name, sizeof(n->name));
+    if (comp) {
+        snprintf(n->name, sizeof(n->name), "%s", comp->name);
+        n->stands_for = comp->replaces;
+    }
     int sharded = !strcmp(o->role, "signal") && cfg->bus_nshards;
     if ((sharded && (o->shard < 1 || (size_t)o->shard > cfg->bus_nshards)) ||
         (!sharded && o->shard)) {
@@ -177,7 +222,8 @@ int tb_node_create(const tb_config *cfg, const tb_node_options *o, tb_node **out
      * component, and beside the monitor the summary. */
     unsigned role_bit = n->role_ix < NPROCS ? 1u << n->role_ix : 0;
     size_t nowned = 0;
-    for (const char *const *p = tb__component_publishers(); *p; p++) {
+    if (comp) n->owned[nowned++] = comp->name; /* a program publishes under its name */
+    for (const char *const *p = tb__component_publishers(); *p && !comp; p++) {
         if (tb__component_process_of(*p) != n->role_ix + 1) continue;
         if (nowned == sizeof(n->owned) / sizeof(n->owned[0])) {
             tb__errf(err, errlen, "%s: more subscribers in one process than node_int.h holds",
@@ -229,7 +275,8 @@ int tb_node_create(const tb_config *cfg, const tb_node_options *o, tb_node **out
         po.equity_csv = n->equity_f;
         po.on_dead_letter = tb__node_on_dead_letter;
         po.on_dead_letter_ctx = n;
-        po.roles = role_bit;
+        po.roles = comp ? 0 : role_bit;
+        po.component = comp ? comp->name : NULL;
         /* Shards number their events apart: node id + shard. */
         if (n->shard) po.node_id = (uint16_t)(n->node_id + n->shard);
         po.outbox = tb__node_outbox;

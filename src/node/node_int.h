@@ -60,6 +60,7 @@ struct tb_node {
     char name[TB_NODE_NAME_LEN]; /* the process: the role, or "signal-2" for a shard */
     int shard;                   /* 1-based signal shard, 0 = none */
     int role_ix;                 /* in all_roles */
+    unsigned stands_for;         /* a component's process: the TB_ROLE_* bits it replaces */
     const char *owned[2];
     char run[64];
     tb_pipeline *p;

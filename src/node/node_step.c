@@ -23,13 +23,13 @@ static int cmp_items(const void *a, const void *b)
     return tb__key_cmp(&x->key, &y->key);
 }
 
-static int report(tb_node *n, char *err, size_t errlen)
+static int report_as(tb_node *n, const char *role, int with_counts, char *err, size_t errlen)
 {
     json_t *o = json_object(), *c = json_object();
-    json_object_set_new(o, "role", json_string(n->role));
+    json_object_set_new(o, "role", json_string(role));
     json_object_set_new(o, "root", json_integer((json_int_t)n->root));
     json_object_set_new(o, "depth", json_integer(n->depth));
-    for (int t = 1; t < TB_EV_COUNT; t++)
+    for (int t = 1; t < TB_EV_COUNT && with_counts; t++)
         if (n->counts[t])
             json_object_set_new(c, tb_event_type_name((tb_event_type)t),
                                 json_integer(n->counts[t]));
@@ -38,11 +38,27 @@ static int report(tb_node *n, char *err, size_t errlen)
     json_decref(o);
     if (!s) return TB_ENOMEM;
     char id[96];
-    snprintf(id, sizeof(id), "report.%s.%llu.%d", n->role, (unsigned long long)n->root, n->depth);
+    snprintf(id, sizeof(id), "report.%s.%llu.%d", role, (unsigned long long)n->root, n->depth);
     int rc = tb__node_publish_json(n, "ctl.report", id, "report", s);
     free(s);
     if (rc)
-        tb__errf(err, errlen, "%s: cannot publish the step report: %s", n->role, tb_strerror(rc));
+        tb__errf(err, errlen, "%s: cannot publish the step report: %s", n->name, tb_strerror(rc));
+    return rc;
+}
+
+/* The step report: what this process published. A program's process
+ * reports for every built-in it replaces (the counts once), so the others
+ * wait for the reports they always have. */
+static int report(tb_node *n, char *err, size_t errlen)
+{
+    if (!n->stands_for) return report_as(n, n->role, 1, err, errlen);
+    const char *const *roles = tb_node_roles();
+    int rc = 0, first = 1;
+    for (int i = 0; i < NPROCS && !rc; i++) {
+        if (!(n->stands_for & (1u << i))) continue;
+        rc = report_as(n, roles[i], first, err, errlen);
+        first = 0;
+    }
     return rc;
 }
 
@@ -277,6 +293,21 @@ int tb__node_finish(tb_node *n, char *err, size_t errlen)
             char role[16];
             rc = tb__stats_merge(n->buf[i].body, n->buf[i].len, r, role, sizeof(role), err, errlen);
             if (rc) return rc;
+        }
+        /* Positions kept by a program: the figures are the monitor's own,
+         * from the PositionUpdates it published (what the embedded run's
+         * summary says), not the program's process's. */
+        if (n->cfg->replaced & TB_ROLE_POSITIONS) {
+            tb_backtest_result mine;
+            if ((rc = tb_pipeline_result(n->p, &mine)) != 0) return rc;
+            free(r->positions);
+            r->positions = mine.positions;
+            r->npositions = mine.npositions;
+            r->realized_pnl = mine.realized_pnl;
+            r->unrealized_pnl = mine.unrealized_pnl;
+            mine.positions = NULL;
+            mine.npositions = 0;
+            tb_backtest_result_free(&mine);
         }
         if ((rc = tb_pipeline_total_realized(n->p, r)) != 0 || (rc = tb_backtest_result_finish(r)))
             return rc;
