@@ -11,7 +11,7 @@
  * file on stdin we exit 0. Run it from a config:
  *
  *   [component.echo]
- *   command = ./build/echo --publish
+ *   command = ./build/echo_component --publish
  *   subscribes = MarketData
  *   publishes = RiskAlert
  *
