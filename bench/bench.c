@@ -11,10 +11,13 @@
  * was before the allocation-free path). Against a fake Binance
  * (TB_BENCH_BINANCE_URL): the HTTP client's requests per second
  * (bench_net.c), then the live path: closed kline frame read → order request
- * written, and the Binance adapter's REST throughput (bench_live.c).
+ * written, and the Binance adapter's REST throughput (bench_live.c). And a
+ * program as a component (issue #15, bench_external.c): round trips per
+ * second through tb_external with the C and Python example echoes.
  *
  *   usage: tradebus_bench [--json FILE]
- *                         [--codec-only | --dist-only | --net-only | --live-only] */
+ *                         [--codec-only | --external-only | --dist-only | --net-only |
+ *                          --live-only] */
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +33,7 @@
 #include "../src/migration/legacy_int.h" /* the monolith's runner, before and after */
 #include "../src/core/codec_paths.h"     /* the decoder's jansson path alone, for before/after */
 #include "bench_dist.h"
+#include "bench_external.h"
 #include "bench_live.h"
 #include "bench_net.h"
 
@@ -95,6 +99,17 @@ static void emit(report *r, const char *name, double value, const char *unit)
 static void emit_cb(void *ctx, const char *name, double value, const char *unit)
 {
     emit(ctx, name, value, unit);
+}
+
+/* The example components, by path (CMakeLists.txt passes them). */
+static void bench_external(report *r, int *status)
+{
+    const char *py = NULL;
+    if (system("command -v python3 >/dev/null 2>&1") == 0)
+        py = "python3 " TB_SOURCE_DIR "/examples/components/echo.py";
+    else
+        fprintf(stderr, "bench: no python3: the Python echo's figures skipped\n");
+    if (tb_bench_external(TB_BENCH_ECHO, py, &g_allocs, emit_cb, r) != 0) *status = 1;
 }
 
 /* ---- bars: a seeded random walk in whole cents ---- */
@@ -581,7 +596,7 @@ static long rss_run(size_t nbars, int monolith)
 int main(int argc, char **argv)
 {
     report r = {NULL, 1};
-    int status = 0, dist_only = 0, codec_only = 0, net_only = 0, live_only = 0;
+    int status = 0, dist_only = 0, codec_only = 0, net_only = 0, live_only = 0, external_only = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
             r.json = fopen(argv[++i], "w");
@@ -591,18 +606,24 @@ int main(int argc, char **argv)
             net_only = 1; /* the HTTP client figures alone (TB_BENCH_BINANCE_URL) */
         } else if (strcmp(argv[i], "--live-only") == 0) {
             live_only = 1; /* the live path's figures alone (TB_BENCH_BINANCE_URL) */
+        } else if (strcmp(argv[i], "--external-only") == 0) {
+            external_only = 1; /* the external component figures alone: seconds */
         } else if (strcmp(argv[i], "--codec-only") == 0) {
             codec_only = 1; /* the decoder figures alone: seconds, no broker */
         } else {
             fprintf(stderr, "usage: tradebus_bench [--json FILE]\n"
-                            "                      [--codec-only | --dist-only | --net-only | "
-                            "--live-only]\n");
+                            "                      [--codec-only | --external-only | --dist-only "
+                            "| --net-only | --live-only]\n");
             return strcmp(argv[i], "--help") == 0 ? 0 : 2;
         }
     }
     if (r.json) fprintf(r.json, "{");
     if (codec_only) {
         bench_codec(&r);
+        goto done;
+    }
+    if (external_only) {
+        bench_external(&r, &status);
         goto done;
     }
     /* Peak RSS first: a forked child starts with the parent's pages, so it
@@ -622,6 +643,7 @@ int main(int argc, char **argv)
     bench_before_after(&r);
     bench_journal(&r);
     bench_codec(&r);
+    bench_external(&r, &status);
 dist:;
     /* Distributed mode needs a broker: `make bench` starts a private one
      * and passes its URL (TB_AMQP_URL); without one these figures are
