@@ -62,7 +62,7 @@ static void make_bar(tb_event *ev)
  * trip), NAME_program_cpu (the program's) and NAME_allocs (tradebus's
  * heap allocations per round trip); *rate gets the round trips per
  * second. publish: the program publishes one RiskAlert per bar (checked). */
-static int run(const char *name, const char *command, int publish, uint64_t n,
+static int run(const char *name, const char *command, int publish, size_t window, uint64_t n,
                const uint64_t *allocs, tb_bench_emit_fn emit, void *ctx, double *rate)
 {
     static const char *const pubs[] = {"echo", NULL};
@@ -82,6 +82,7 @@ static int run(const char *name, const char *command, int publish, uint64_t n,
     xc.command = cmd;
     xc.subscribes = 1u << TB_EV_MARKET_DATA;
     xc.publishes = 1u << TB_EV_RISK_ALERT;
+    xc.window = window;
     tb_external *x;
     double k0 = cpu_s(RUSAGE_CHILDREN);
     rc = tb_external_create(bus, &xc, &x, err, sizeof(err));
@@ -188,18 +189,30 @@ int tb_bench_external(const char *echo, const char *python_echo, const uint64_t 
     double floor_rate = socketpair_floor(200000);
     if (floor_rate > 0)
         emit(ctx, "external_socketpair_floor_round_trips", floor_rate, "round_trips/s");
-    if (run("external_c_echo", echo, 0, 200000, allocs, emit, ctx, &rate) == 0) {
+    if (run("external_c_echo", echo, 0, 1, 200000, allocs, emit, ctx, &rate) == 0) {
         emit(ctx, "external_c_echo_to_target_ratio", rate / TARGET_ROUND_TRIPS, "x");
         if (floor_rate > 0) emit(ctx, "external_c_echo_to_floor_ratio", rate / floor_rate, "x");
     } else {
         status = TB_EIO;
     }
-    if (run("external_c_echo_publish", echo, 1, 200000, allocs, emit, ctx, &ignored))
+    if (run("external_c_echo_publish", echo, 1, 1, 200000, allocs, emit, ctx, &ignored))
+        status = TB_EIO;
+    /* window = 64 (external.h): events written ahead of their replies, the
+     * replies published 63 events late, deterministically. */
+    if (run("external_c_echo_window64", echo, 0, 64, 1000000, allocs, emit, ctx, &rate) == 0)
+        emit(ctx, "external_c_echo_window64_to_target_ratio", rate / TARGET_ROUND_TRIPS, "x");
+    else
+        status = TB_EIO;
+    if (run("external_c_echo_publish_window64", echo, 1, 64, 1000000, allocs, emit, ctx, &ignored))
         status = TB_EIO;
     if (python_echo) {
-        if (run("external_python_echo", python_echo, 0, 50000, allocs, emit, ctx, &ignored))
+        if (run("external_python_echo", python_echo, 0, 1, 50000, allocs, emit, ctx, &ignored))
             status = TB_EIO;
-        if (run("external_python_echo_publish", python_echo, 1, 50000, allocs, emit, ctx, &ignored))
+        if (run("external_python_echo_publish", python_echo, 1, 1, 50000, allocs, emit, ctx,
+                &ignored))
+            status = TB_EIO;
+        if (run("external_python_echo_window64", python_echo, 0, 64, 200000, allocs, emit, ctx,
+                &ignored))
             status = TB_EIO;
     }
     return status;

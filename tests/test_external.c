@@ -392,6 +392,45 @@ static void test_a_command_the_shell_cannot_find_says_so(void **state)
     stop(f);
 }
 
+static void window_of_4(tb_external_config *c)
+{
+    c->window = 4;
+}
+
+/* Each reply is published when the event 3 deliveries later is written,
+ * caused by the event it answers; the last ones when the run ends. */
+static void test_a_window_publishes_each_reply_window_minus_1_events_late(void **state)
+{
+    (void)state;
+    fixture *f = start(LOOP("  echo '" ALERT "'\n" END), window_of_4);
+    uint64_t md_ids[10];
+    for (int k = 0; k < 10; k++) {
+        tb_event md = bar(k);
+        assert_int_equal(tb_bus_publish(f->bus, &md), 0);
+        md_ids[k] = md.event_id;
+        assert_int_equal(tbt_count(&f->rec, TB_EV_RISK_ALERT), k >= 3 ? (size_t)(k - 2) : 0);
+    }
+    assert_int_equal(tb_external_finish(f->x), 0);
+    assert_int_equal(tbt_count(&f->rec, TB_EV_RISK_ALERT), 10);
+    for (size_t k = 0; k < 10; k++)
+        assert_int_equal(tbt_nth(&f->rec, TB_EV_RISK_ALERT, k)->causation_id, md_ids[k]);
+    assert_int_equal(tb_external_round_trips(f->x), 10);
+    stop(f);
+}
+
+static void test_a_window_fails_on_a_bad_line_instead_of_dead_lettering(void **state)
+{
+    (void)state;
+    fixture *f = start(LOOP("  echo 'not json'\n" END), window_of_4);
+    for (int k = 0; k < 4 && !tb_external_failure(f->x); k++) {
+        tb_event md = bar(k);
+        tb_bus_publish(f->bus, &md);
+    }
+    assert_non_null(tb_external_failure(f->x));
+    assert_non_null(strstr(tb_external_failure(f->x), "window > 1 has no dead letters"));
+    stop(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -411,6 +450,8 @@ int main(void)
         cmocka_unit_test(test_a_program_answering_twice_is_caught),
         cmocka_unit_test(test_finish_ends_its_input_and_wants_exit_status_zero),
         cmocka_unit_test(test_a_command_the_shell_cannot_find_says_so),
+        cmocka_unit_test(test_a_window_publishes_each_reply_window_minus_1_events_late),
+        cmocka_unit_test(test_a_window_fails_on_a_bad_line_instead_of_dead_lettering),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

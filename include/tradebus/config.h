@@ -61,7 +61,8 @@
  *                  of what it replaces), replaces = signal orders positions
  *                  (built-ins it stands in for) [none], on_bad_event =
  *                  dead_letter|stop [dead_letter], timeout_ms [10000],
- *                  max_line_bytes [65536], max_reply_events [10000]. A
+ *                  max_line_bytes [65536], max_reply_events [10000],
+ *                  window [1] (events written ahead of replies). A
  *                  config where an event type would have two producers
  *                  (RiskAlert may have several), or where an event a
  *                  remaining component or program needs would have no
@@ -123,6 +124,7 @@ typedef struct {
     unsigned replaces;   /* TB_ROLE_* bits (backtest.h) of the built-ins it stands in for */
     int stop_on_bad_event;
     long timeout_ms, max_line_bytes, max_reply_events;
+    long window; /* events written ahead of their replies (external.h) [1] */
 } tb_component_config;
 typedef struct tb_config_entry tb_config_entry;
 

@@ -34,6 +34,7 @@
  *    and the last event it was given; the program is killed and every
  *    later delivery fails at once.
  * Its stderr is passed on line by line to cfg.log (name and line).
+ * cfg.window > 1 lets events run ahead of replies (see the field).
  * Not thread-safe: one bus, one thread. */
 #ifndef TRADEBUS_EXTERNAL_H
 #define TRADEBUS_EXTERNAL_H
@@ -55,16 +56,27 @@ typedef void (*tb_external_log_fn)(const char *name, const char *line, void *ctx
 #define TB_EXTERNAL_TIMEOUT_NS (10 * 1000000000LL) /* default per-reply timeout */
 #define TB_EXTERNAL_MAX_LINE   65536               /* default longest line */
 #define TB_EXTERNAL_MAX_REPLY  10000               /* default events in one reply */
+#define TB_EXTERNAL_MAX_WINDOW 4096                /* largest window */
 
 typedef struct {
-    const char *name;       /* its subscriber name on the bus and in logs (copied) */
-    const char *command;    /* run by /bin/sh -c in the current directory (copied) */
-    unsigned subscribes;    /* 1u << type for every type it is given */
-    unsigned publishes;     /* 1u << type for every type it may publish */
-    int64_t timeout_ns;     /* per reply, and for exiting after its input ends; 0 = the default */
-    size_t max_line;        /* longest line read (bytes, newline excluded); 0 = the default */
-    size_t max_reply;       /* most events in one reply; 0 = the default */
-    int stop_on_bad_event;  /* 1: a bad line fails the component instead of a dead letter */
+    const char *name;      /* its subscriber name on the bus and in logs (copied) */
+    const char *command;   /* run by /bin/sh -c in the current directory (copied) */
+    unsigned subscribes;   /* 1u << type for every type it is given */
+    unsigned publishes;    /* 1u << type for every type it may publish */
+    int64_t timeout_ns;    /* per reply, and for exiting after its input ends; 0 = the default */
+    size_t max_line;       /* longest line read (bytes, newline excluded); 0 = the default */
+    size_t max_reply;      /* most events in one reply; 0 = the default */
+    int stop_on_bad_event; /* 1: a bad line fails the component instead of a dead letter */
+    /* Events written before their replies are read: 1 (0 = 1) is one at a
+     * time, each reply published as the event's own handler returns. With
+     * N > 1 the reply to an event is read, and its events published, when
+     * the event N-1 deliveries later is written (or when the run ends):
+     * still deterministic, N-1 events late, and N times fewer waits — for
+     * programs whose events nothing needs at once (observers, alerts). A
+     * bad line then fails the component (the event it answered was handled
+     * long ago: there is nothing to dead-letter). At most
+     * TB_EXTERNAL_MAX_WINDOW. */
+    size_t window;
     tb_external_log_fn log; /* NULL: "NAME: line" on stderr */
     void *log_ctx;
 } tb_external_config;

@@ -62,11 +62,15 @@ struct tb_external {
     size_t elen;
     char last_err[160]; /* its last stderr line, for a failure message */
 
-    /* The reply being read. */
-    const tb_event *input;
-    int reply_done;
+    /* Events written and not yet answered, oldest first (a ring of
+     * cfg.window copies): the reply being read answers flight[fhead]. A
+     * reply is read when `due` events are in flight: cfg.window, or 1 when
+     * the run ends and every reply is collected. */
+    tb_event *flight;
+    size_t fhead, fcount, due;
     size_t reply_events;
-    int reply_bad; /* lines refused in this reply */
+    int reply_bad;   /* lines refused in this reply */
+    int dead_letter; /* the event being delivered is to be dead-lettered */
     char bad_reason[TB_TEXT_LEN];
 
     /* The last event given, for messages (the event itself is borrowed). */
@@ -195,7 +199,7 @@ static void bad_line(tb_external *x, const char *fmt, ...)
     char msg[600];
     snprintf(msg, sizeof(msg), "stdout line %llu is not a valid event, %s: %s",
              (unsigned long long)x->lines,
-             x->cfg.stop_on_bad_event ? "stopping (on_bad_event = stop)" : "dead-lettered", why);
+             x->cfg.stop_on_bad_event || x->cfg.window > 1 ? "stopping" : "dead-lettered", why);
     log_line(x, msg);
 }
 
@@ -229,22 +233,34 @@ int tb__external_end_line(const char *s, const char *e, uint64_t *id)
     return s == e;
 }
 
-/* One complete line of its stdout (without the newline). */
+/* One complete line of its stdout (without the newline), answering the
+ * oldest event in flight. */
 static int on_line(tb_external *x, const char *s, size_t n)
 {
     x->lines++;
-    if (x->reply_done)
-        return fail(x, "wrote stdout line %llu after ending its reply",
+    if (!x->fcount)
+        return fail(x, "wrote stdout line %llu when no event was waiting for an answer",
                     (unsigned long long)x->lines);
+    const tb_event *in = &x->flight[x->fhead];
     uint64_t id;
     if (tb__external_end_line(s, s + n, &id)) {
-        if (id != x->input->event_id)
+        if (id != in->event_id)
             return fail(x,
                         "ended its reply to event %llu with the id %llu (stdout line %llu): "
                         "its replies are out of step with its input",
-                        (unsigned long long)x->input->event_id, (unsigned long long)id,
+                        (unsigned long long)in->event_id, (unsigned long long)id,
                         (unsigned long long)x->lines);
-        x->reply_done = 1;
+        x->fhead = (x->fhead + 1) % x->cfg.window;
+        x->fcount--;
+        x->round_trips++;
+        x->reply_events = 0;
+        if (x->reply_bad && (x->cfg.stop_on_bad_event || x->cfg.window > 1))
+            return fail(x, "wrote a line that is not a valid event (%s): %s",
+                        x->cfg.window > 1 ? "window > 1 has no dead letters"
+                                          : "on_bad_event = stop",
+                        x->bad_reason);
+        x->dead_letter = x->reply_bad > 0;
+        x->reply_bad = 0;
         return 0;
     }
     if (++x->reply_events > x->cfg.max_reply)
@@ -264,25 +280,17 @@ static int on_line(tb_external *x, const char *s, size_t n)
         return 0;
     }
     ev.source = TB_SRC_EXTERNAL;
-    if (ev.timestamp == INT64_MIN) ev.timestamp = x->input->timestamp;
-    tb_event_caused_by(&ev, x->input);
+    if (ev.timestamp == INT64_MIN) ev.timestamp = in->timestamp;
+    tb_event_caused_by(&ev, in);
     rc = tb_bus_publish(x->bus, &ev);
     return rc ? fail(x, "published an event the bus refused: %s", tb_strerror(rc)) : 0;
 }
 
-/* Reads what its stdout has; handles every complete line. */
-static int read_replies(tb_external *x)
+/* Handles the complete lines read so far while a reply is due (the rest
+ * wait in the buffer: they answer events whose turn has not come). */
+static int handle_lines(tb_external *x)
 {
-    if (x->rstart == x->rlen) x->rstart = x->rlen = 0;
-    ssize_t n = recv(x->sock, x->rbuf + x->rlen, x->rcap - x->rlen, MSG_DONTWAIT);
-    if (n == 0) return gone(x);
-    if (n < 0) {
-        if (errno == EAGAIN || errno == EINTR) return 0;
-        if (errno == ECONNRESET) return gone(x);
-        return fail(x, "could not be read: %s", strerror(errno));
-    }
-    x->rlen += (size_t)n;
-    for (;;) {
+    while (x->fcount >= x->due && x->fcount) {
         char *s = x->rbuf + x->rstart;
         char *nl = memchr(s, '\n', x->rlen - x->rstart);
         if (!nl) break;
@@ -294,18 +302,47 @@ static int read_replies(tb_external *x)
         int rc = on_line(x, s, (size_t)(nl - s));
         if (rc || x->failed) return rc ? rc : TB_EHANDLER;
     }
-    size_t pending = x->rlen - x->rstart;
-    if (pending > x->cfg.max_line) {
+    return 0;
+}
+
+/* Reads what its stdout has, then handles the lines due. */
+static int read_replies(tb_external *x)
+{
+    if (x->rstart == x->rlen) x->rstart = x->rlen = 0;
+    if (x->rlen == x->rcap && x->rstart > 0) {
+        memmove(x->rbuf, x->rbuf + x->rstart, x->rlen - x->rstart);
+        x->rlen -= x->rstart;
+        x->rstart = 0;
+    }
+    if (x->rlen == x->rcap)
+        return fail(x, "wrote more than %zu bytes of replies ahead (lower window)", x->rcap);
+    ssize_t n = recv(x->sock, x->rbuf + x->rlen, x->rcap - x->rlen, MSG_DONTWAIT);
+    if (n == 0) return gone(x);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR) return 0;
+        if (errno == ECONNRESET) return gone(x);
+        return fail(x, "could not be read: %s", strerror(errno));
+    }
+    x->rlen += (size_t)n;
+    int rc = handle_lines(x);
+    if (rc) return rc;
+    /* The line still incomplete: bounded. */
+    const char *from = x->rbuf + x->rstart, *end = x->rbuf + x->rlen;
+    const char *last = from;
+    for (const char *q = end; q > from; q--)
+        if (q[-1] == '\n') {
+            last = q;
+            break;
+        }
+    if ((size_t)(end - last) > x->cfg.max_line) {
+        if (x->cfg.window > 1 || last != from)
+            return fail(x, "wrote a line longer than %zu bytes (max_line_bytes)", x->cfg.max_line);
         if (!x->skipping) {
             x->lines++;
             bad_line(x, "longer than %zu bytes (max_line_bytes)", x->cfg.max_line);
         }
         x->skipping = 1;
         x->rstart = x->rlen = 0;
-    } else if (x->rstart > 0 && x->rlen == x->rcap) {
-        memmove(x->rbuf, x->rbuf + x->rstart, pending);
-        x->rstart = 0;
-        x->rlen = pending;
     }
     return 0;
 }
@@ -333,36 +370,24 @@ static void millis(int64_t ns, char *buf, size_t len)
         snprintf(buf, len, "%lld ms", (long long)(ns / 1000000));
 }
 
-/* Writes ev and reads the reply to its end (or the component fails). */
-static int round_trip(tb_external *x, const tb_event *ev)
+/* Reads until fewer than `due` events are in flight and the input is
+ * written, or the component fails. */
+static int await_replies(tb_external *x)
 {
-    int n = tb_codec_encode(ev, x->wbuf, sizeof(x->wbuf) - 1);
-    if (n < 0) return TB_EINVAL; /* not an event the codec knows: never retried */
-    x->wbuf[n] = '\n';
-    x->wlen = (size_t)n + 1;
-    x->woff = 0;
-    x->input = ev;
-    x->last_id = ev->event_id;
-    x->last_type = ev->type;
-    x->last_time = ev->timestamp;
-    x->reply_done = 0;
-    x->reply_events = 0;
-    x->reply_bad = 0;
-    if (x->rstart < x->rlen) /* bytes it wrote before this event was given */
-        return fail(x, "wrote on its stdout before it was given an event to answer");
     int64_t deadline = tb__mono_ns() + x->cfg.timeout_ns;
-    int rc = write_input(x);
+    int rc = handle_lines(x); /* answers already read */
     /* A quick program answers within microseconds: reading for a moment
      * before sleeping in poll() saves this side a wake-up per event (1.5x
      * the round trips of a C echo, measured). A program that is not that
      * quick halves the spin each time it misses, down to none; one try in
      * 256 round trips finds out whether it has become quick again. */
     int64_t spin = x->spin_ns ? x->spin_ns : (x->round_trips % 256 == 0 ? SPIN_NS : 0);
-    for (int64_t until = tb__mono_ns() + spin; spin && !rc && !x->failed && !x->reply_done &&
+    if (x->fcount < x->due) spin = 0;
+    for (int64_t until = tb__mono_ns() + spin; spin && !rc && !x->failed && x->fcount >= x->due &&
                                                x->woff == x->wlen && tb__mono_ns() < until;)
         rc = read_replies(x);
-    if (spin) x->spin_ns = x->reply_done ? SPIN_NS : x->spin_ns / 2;
-    while (!rc && !x->failed && !(x->reply_done && x->woff == x->wlen)) {
+    if (spin) x->spin_ns = x->fcount < x->due ? SPIN_NS : x->spin_ns / 2;
+    while (!rc && !x->failed && !(x->fcount < x->due && x->woff == x->wlen)) {
         struct pollfd p[2] = {{x->sock, (short)(POLLIN | (x->woff < x->wlen ? POLLOUT : 0)), 0},
                               {x->errfd, POLLIN, 0}};
         int64_t left = deadline - tb__mono_ns();
@@ -383,16 +408,34 @@ static int round_trip(tb_external *x, const tb_event *ev)
         if (p[0].revents & POLLOUT) rc = write_input(x);
         if (!rc && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) rc = read_replies(x);
     }
-    if (rc || x->failed) return rc ? rc : TB_EHANDLER;
-    /* Lines it wrote after the end line, before this event was answered. */
-    if (x->rstart < x->rlen)
+    return rc || x->failed ? (rc ? rc : TB_EHANDLER) : 0;
+}
+
+/* Writes ev, then reads replies until fewer than cfg.window events are in
+ * flight: with a window of 1, ev's own reply (or the component fails). */
+static int deliver(tb_external *x, const tb_event *ev)
+{
+    int n = tb_codec_encode(ev, x->wbuf, sizeof(x->wbuf) - 1);
+    if (n < 0) return TB_EINVAL; /* not an event the codec knows: never retried */
+    x->wbuf[n] = '\n';
+    x->wlen = (size_t)n + 1;
+    x->woff = 0;
+    x->flight[(x->fhead + x->fcount) % x->cfg.window] = *ev;
+    x->fcount++;
+    x->last_id = ev->event_id;
+    x->last_type = ev->type;
+    x->last_time = ev->timestamp;
+    x->dead_letter = 0;
+    if (x->cfg.window == 1 && x->rstart < x->rlen) /* bytes it wrote before being asked */
+        return fail(x, "wrote on its stdout before it was given an event to answer");
+    int rc = write_input(x);
+    if (!rc) rc = await_replies(x);
+    if (rc) return rc;
+    /* One at a time: lines after the end line answered nothing. */
+    if (x->cfg.window == 1 && x->rstart < x->rlen)
         return fail(x, "wrote on its stdout after ending its reply to event %llu",
                     (unsigned long long)ev->event_id);
-    x->round_trips++;
-    if (x->reply_bad && x->cfg.stop_on_bad_event)
-        return fail(x, "wrote a line that is not a valid event (on_bad_event = stop): %s",
-                    x->bad_reason);
-    if (x->reply_bad) {
+    if (x->dead_letter) {
         tb_bus_fail_reason(x->bus, "%s", x->bad_reason);
         return TB_EPARSE;
     }
@@ -406,7 +449,7 @@ static int on_event(const tb_event *ev, void *ctx)
         tb_bus_fail_reason(x->bus, "component %s is stopped", x->name);
         return TB_EHANDLER;
     }
-    int rc = round_trip(x, ev);
+    int rc = deliver(x, ev);
     if (x->failed) tb_bus_fail_reason(x->bus, "%s", x->failure);
     return rc;
 }
@@ -434,6 +477,9 @@ int tb_external_create(tb_bus *bus, const tb_external_config *cfg, tb_external *
     if (!x->cfg.timeout_ns) x->cfg.timeout_ns = TB_EXTERNAL_TIMEOUT_NS;
     if (!x->cfg.max_line) x->cfg.max_line = TB_EXTERNAL_MAX_LINE;
     if (!x->cfg.max_reply) x->cfg.max_reply = TB_EXTERNAL_MAX_REPLY;
+    if (!x->cfg.window) x->cfg.window = 1;
+    x->due = x->cfg.window;
+    x->flight = calloc(x->cfg.window, sizeof(*x->flight));
     snprintf(x->name, sizeof(x->name), "%s", cfg->name);
     x->command = strdup(cfg->command);
     x->rcap = x->cfg.max_line + 1 + 65536;
@@ -442,7 +488,7 @@ int tb_external_create(tb_bus *bus, const tb_external_config *cfg, tb_external *
     x->spin_ns = SPIN_NS;
     for (int i = 0; i < TB_EV_COUNT; i++)
         x->subs[i] = -1;
-    if (!x->command || !x->rbuf) {
+    if (!x->command || !x->rbuf || !x->flight) {
         tb_external_destroy(x);
         return TB_ENOMEM;
     }
@@ -498,9 +544,13 @@ int tb_external_finish(tb_external *x)
     if (!x) return TB_EINVAL;
     if (x->failed) return TB_EHANDLER;
     if (x->finished) return 0;
+    /* Every reply still to come (window > 1), then end of file on its stdin. */
+    x->due = 1;
+    x->woff = x->wlen;
+    int rc = await_replies(x);
+    if (rc) return rc;
     x->finished = 1;
-    x->input = NULL;
-    shutdown(x->sock, SHUT_WR); /* end of file on its stdin */
+    shutdown(x->sock, SHUT_WR);
     int64_t deadline = tb__mono_ns() + x->cfg.timeout_ns;
     int status = 0, w = 0;
     /* Drain its stdout and stderr while it ends, so it never blocks on
@@ -555,5 +605,6 @@ void tb_external_destroy(tb_external *x)
     if (x->errfd >= 0) close(x->errfd);
     free(x->command);
     free(x->rbuf);
+    free(x->flight);
     free(x);
 }

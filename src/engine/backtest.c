@@ -259,6 +259,7 @@ static int create_externals(tb_pipeline *p, const tb_config *cfg, const tb_pipel
         xc.max_line = (size_t)c->max_line_bytes;
         xc.max_reply = (size_t)c->max_reply_events;
         xc.stop_on_bad_event = c->stop_on_bad_event;
+        xc.window = (size_t)c->window;
         if (opt) {
             xc.log = opt->component_log;
             xc.log_ctx = opt->component_log_ctx;

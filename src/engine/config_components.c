@@ -64,6 +64,7 @@ static tb_component_config *component_for(tb_config *cfg, const char *name)
     c->timeout_ms = 10000;
     c->max_line_bytes = 65536;
     c->max_reply_events = 10000;
+    c->window = 1;
     return c;
 }
 
@@ -153,8 +154,9 @@ int tb__config_component_entry(tb_config *cfg, const tb_config_entry *e, char *e
         return get_long(e, 1024, 64L << 20, &c->max_line_bytes, err, errlen);
     if (strcmp(k, "max_reply_events") == 0)
         return get_long(e, 1, 10000000, &c->max_reply_events, err, errlen);
+    if (strcmp(k, "window") == 0) return get_long(e, 1, 4096, &c->window, err, errlen);
     FAIL(e, "unknown key (known: command, subscribes, publishes, replaces, on_bad_event, "
-            "timeout_ms, max_line_bytes, max_reply_events)");
+            "timeout_ms, max_line_bytes, max_reply_events, window)");
 }
 
 /* "signal, risk, component legacy" into buf: who of the run (built-ins not

@@ -266,6 +266,7 @@ int tb_config_dump(const tb_config *cfg, FILE *out)
         bad |= int_line(out, "timeout_ms", c->timeout_ms, 10000);
         bad |= int_line(out, "max_line_bytes", c->max_line_bytes, 65536);
         bad |= int_line(out, "max_reply_events", c->max_reply_events, 10000);
+        bad |= int_line(out, "window", c->window, 1);
     }
     return bad ? TB_EIO : 0;
 }

@@ -145,6 +145,13 @@ int tb_node_create(const tb_config *cfg, const tb_node_options *o, tb_node **out
                      comp->name);
             return TB_ECONFIG;
         }
+        if (comp->window > 1) {
+            tb__errf(err, errlen,
+                     "[component.%s] window: %ld: a distributed run gives a program one event "
+                     "at a time (window = 1)",
+                     comp->name, comp->window);
+            return TB_ECONFIG;
+        }
         if (cfg->bus_stream) {
             tb__errf(err, errlen,
                      "[component.%s]: a program runs in strict order only ([bus] order = "
