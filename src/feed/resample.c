@@ -28,8 +28,9 @@ typedef struct {
     tb_market_data bar;
 } building;
 
-/* Per symbol: its bars' length (from its first bar) and the previous bar's
- * close, to refuse bars out of order; then ntf building slots. */
+/* Per symbol: its bars' length (from its first bar), to refuse timeframes
+ * below it, and the previous bar's close, to refuse bars out of order. Its
+ * ntf bars in progress are builds[symbol index * ntf ...]. */
 typedef struct {
     char symbol[TB_SYMBOL_LEN];
     int64_t base_ns;
