@@ -16,6 +16,9 @@
 #include <jansson.h>
 
 #include "tb_test_cli.h"
+#include "tradebus/decimal.h"
+#include "tradebus/marketdata.h"
+#include "tradebus/resample.h"
 
 static char dir[256];
 
@@ -479,6 +482,109 @@ static void test_progress_bar_with_data_from_a_pipe_or_fifo(void **state)
     free(tty);
 }
 
+/* Writes one 15m bar as a Binance kline row (times in ms). */
+static void put_kline(FILE *f, const tb_market_data *b)
+{
+    char o[TB_DECIMAL_STRLEN], h[TB_DECIMAL_STRLEN], l[TB_DECIMAL_STRLEN], c[TB_DECIMAL_STRLEN],
+        v[TB_DECIMAL_STRLEN];
+    tb_dec_format(b->open, o, sizeof(o));
+    tb_dec_format(b->high, h, sizeof(h));
+    tb_dec_format(b->low, l, sizeof(l));
+    tb_dec_format(b->close, c, sizeof(c));
+    tb_dec_format(b->volume, v, sizeof(v));
+    fprintf(f, "%lld,%s,%s,%s,%s,%s,%lld,0,0,0,0,0\n", (long long)(b->open_time / 1000000), o, h, l,
+            c, v, (long long)(b->close_time / 1000000));
+}
+
+#define QUARTER_NS (15 * 60 * INT64_C(1000000000))
+
+/* The bundled 1m data resampled to 15m here, by a plain grouping of its
+ * own (not the library's resampler): `indicators --timeframe 15m` must
+ * print exactly what `indicators` prints on that file. */
+static void test_indicators_timeframe_15m_equals_indicators_on_bars_resampled_here(void **state)
+{
+    (void)state;
+    char err[512], path[512];
+    tb_md_config mc;
+    tb_md_config_init(&mc);
+    tb_md_reader *r;
+    assert_int_equal(
+        tb_md_reader_open(TB_SOURCE_DIR "/data/BTCUSDT-1m-2024-01.csv", &mc, &r, err, sizeof(err)),
+        0);
+    snprintf(path, sizeof(path), "%s/r15.csv", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    tb_market_data b, q;
+    memset(&q, 0, sizeof(q));
+    int have = 0, rows = 0, rc;
+    while ((rc = tb_md_reader_next(r, &b, err, sizeof(err))) == 0) {
+        int64_t start = b.open_time / QUARTER_NS * QUARTER_NS;
+        if (have && q.open_time != start) { /* a gap ended the quarter */
+            put_kline(f, &q);
+            rows++;
+            have = 0;
+        }
+        if (!have) {
+            q = b;
+            q.open_time = start;
+            q.close_time = start + QUARTER_NS - 1000000;
+            have = 1;
+        } else {
+            if (b.high > q.high) q.high = b.high;
+            if (b.low < q.low) q.low = b.low;
+            q.close = b.close;
+            assert_int_equal(tb_dec_add(q.volume, b.volume, &q.volume), 0);
+        }
+        if (b.close_time == q.close_time) {
+            put_kline(f, &q);
+            rows++;
+            have = 0;
+        }
+    }
+    assert_int_equal(rc, TB_EEOF);
+    tb_md_reader_close(r);
+    fclose(f);
+    assert_int_equal(rows, 192); /* two whole days */
+    const char *inds = "sma:5 ema:4 rsi:6 atr:3 donchian:4 macd:3,6,2 bbands:5,2";
+    char *err_text = NULL;
+    assert_int_equal(run(&err_text, "indicators --data BTCUSDT:r15.csv --ind %s", inds), 0);
+    free(err_text);
+    char *want = out_text();
+    assert_int_equal(run(&err_text,
+                         "indicators --data data/BTCUSDT-1m-2024-01.csv --ind %s --timeframe 15m",
+                         inds),
+                     0);
+    free(err_text);
+    char *got = out_text();
+    assert_non_null(want);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    int lines = 0;
+    for (const char *c = got; *c; c++)
+        lines += *c == '\n';
+    assert_int_equal(lines, 193);
+    assert_non_null(strstr(got, "\n2024-01-01T00:15:00.000Z,"));
+    free(want);
+    free(got);
+
+    /* Below the data's own interval: a usage error naming both. */
+    assert_int_equal(run(&err_text, "indicators --data BTCUSDT:r15.csv --ind sma:2 --timeframe 5m"),
+                     2);
+    assert_non_null(strstr(err_text, "timeframe 5m is shorter than the BTCUSDT data's 15m bars"));
+    free(err_text);
+}
+
+static void test_indicators_unknown_timeframe_exits_2_naming_it_and_the_allowed(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    assert_int_equal(
+        run(&err, "indicators --data data/BTCUSDT-1m-2024-01.csv --ind sma:2 --timeframe 2m"), 2);
+    assert_non_null(strstr(err, "'2m'"));
+    assert_non_null(strstr(err, TB_TIMEFRAME_NAMES));
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -492,6 +598,8 @@ int main(void)
         cmocka_unit_test(test_log_format_json_escapes_invalid_utf8),
         cmocka_unit_test(test_stdout_on_a_full_device_exits_1_naming_it),
         cmocka_unit_test(test_indicators_into_a_file_too_large_exits_1),
+        cmocka_unit_test(test_indicators_timeframe_15m_equals_indicators_on_bars_resampled_here),
+        cmocka_unit_test(test_indicators_unknown_timeframe_exits_2_naming_it_and_the_allowed),
         cmocka_unit_test(test_text_log_escapes_control_bytes_from_a_data_file),
         cmocka_unit_test(test_report_of_a_file_says_what_dir_is),
         cmocka_unit_test(test_help_pages_fit_80_columns_with_one_examples_heading),

@@ -27,6 +27,7 @@
 #include "pnlbook.h"
 #include "position.h"
 #include "report.h"
+#include "resample.h"
 #include "risk.h"
 #include "secret.h"
 #include "shadow.h"

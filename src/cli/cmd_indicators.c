@@ -13,11 +13,19 @@
 
 const char *const cli_indicators_help =
     "tradebus indicators --data SPEC --ind NAME:PARAMS [NAME:PARAMS]...\n"
+    "                    [--timeframe TF]\n"
     "\n"
     "Prints CSV: timestamp (bar open, ISO-8601 UTC), close, then one column per\n"
     "output, empty while the indicator warms up. Indicators:\n"
     "  sma:N  ema:N  rsi:N  atr:N  donchian:N (lower,upper)\n"
     "  macd:FAST,SLOW,SIGNAL (macd,signal,hist)  bbands:N,K (lower,middle,upper)\n"
+    "\n"
+    "--timeframe TF computes them on the data resampled to TF, one row per TF bar.\n"
+    "  TF is one of " TB_TIMEFRAME_NAMES ",\n"
+    "  at least the data's own interval and a multiple of it. Bars are aligned\n"
+    "  to UTC (a 15m bar covers [00:00, 00:15)); a bar is printed once its\n"
+    "  period is over, so a partial period at the end of the data is left out.\n"
+    "  See docs/data.md.\n"
     "";
 
 typedef enum { IND_SMA, IND_EMA, IND_RSI, IND_MACD, IND_BBANDS, IND_ATR, IND_DONCHIAN } ind_kind;
@@ -203,9 +211,23 @@ static void ind_update(indicator *ind, const tb_market_data *bar)
     }
 }
 
+/* One output row: the bar's open time and close, then every indicator. */
+static void put_row(indicator *inds, int nind, const tb_market_data *bar)
+{
+    char t[32], c[TB_DECIMAL_STRLEN];
+    tb_format_time_iso(bar->open_time, t, sizeof(t));
+    tb_dec_format(bar->close, c, sizeof(c));
+    printf("%s,%s", t, c);
+    for (int i = 0; i < nind; i++)
+        ind_update(&inds[i], bar);
+    printf("\n");
+}
+
 int cmd_indicators(int argc, char **argv)
 {
-    const char *data = NULL;
+    const char *data = NULL, *timeframe = NULL;
+    int64_t tf_ns = 0;
+    tb_resampler *rs = NULL;
     indicator *inds = calloc((size_t)argc + 1, sizeof(*inds));
     int nind = 0, rc = 0, code = 0;
     char err[512] = "";
@@ -221,6 +243,13 @@ int cmd_indicators(int argc, char **argv)
                 goto out;
             }
             data = argv[++i];
+        } else if (strcmp(argv[i], "--timeframe") == 0 && i + 1 < argc) {
+            timeframe = argv[++i];
+            if (tb_timeframe_parse(timeframe, &tf_ns, err, sizeof(err)) != 0) {
+                cli_usage_error("indicators: --timeframe: %s", err);
+                code = EXIT_USAGE;
+                goto out;
+            }
         } else if (strcmp(argv[i], "--ind") == 0) {
             /* --ind takes every following word up to the next option. */
             while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
@@ -242,6 +271,11 @@ int cmd_indicators(int argc, char **argv)
         code = EXIT_USAGE;
         goto out;
     }
+    if (timeframe && (rc = tb_resampler_create(&tf_ns, 1, 1, &rs, err, sizeof(err))) != 0) {
+        cli_log(CLI_LOG_ERROR, NULL, "%s", err);
+        code = EXIT_RUNTIME;
+        goto out;
+    }
     tb_md_config mc;
     tb_md_config_init(&mc);
     tb_md_reader *r;
@@ -256,20 +290,26 @@ int cmd_indicators(int argc, char **argv)
     printf("\n");
     tb_market_data bar;
     while ((rc = tb_md_reader_next(r, &bar, err, sizeof(err))) == 0) {
-        char t[32], c[TB_DECIMAL_STRLEN];
-        tb_format_time_iso(bar.open_time, t, sizeof(t));
-        tb_dec_format(bar.close, c, sizeof(c));
-        printf("%s,%s", t, c);
-        for (int i = 0; i < nind; i++)
-            ind_update(&inds[i], &bar);
-        printf("\n");
+        if (!rs) {
+            put_row(inds, nind, &bar);
+            continue;
+        }
+        tb_resampled done[TB_RESAMPLE_MAX_OUT(1)];
+        size_t ndone;
+        if ((rc = tb_resampler_push(rs, &bar, done, TB_RESAMPLE_MAX_OUT(1), &ndone, err,
+                                    sizeof(err))) != 0)
+            break;
+        for (size_t k = 0; k < ndone; k++)
+            put_row(inds, nind, &done[k].bar);
     }
     tb_md_reader_close(r);
     if (rc != TB_EEOF) {
         cli_log(CLI_LOG_ERROR, NULL, "%s", err);
-        code = EXIT_DATA;
+        /* A timeframe below the data's interval is a bad option, not bad data. */
+        code = rc == TB_EINVAL ? EXIT_USAGE : EXIT_DATA;
     }
 out:
+    tb_resampler_destroy(rs);
     for (int i = 0; i < nind; i++)
         ind_close(&inds[i]);
     free(inds);

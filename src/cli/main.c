@@ -37,7 +37,9 @@ static const char *const main_help =
     "      Run the pipeline and a legacy system on the same data and compare\n"
     "      their trade logs record by record (docs/trade-log.md).\n"
     "  tradebus indicators --data SPEC --ind NAME:PARAMS [NAME:PARAMS]...\n"
-    "      Print indicator values as CSV (timestamp,close,...).\n"
+    "                     [--timeframe TF]\n"
+    "      Print indicator values as CSV (timestamp,close,...), on the data\n"
+    "      or on it resampled to TF (15m, 1h, 1d, ...).\n"
     "  tradebus report DIR\n"
     "      Rebuild DIR/report.html (equity, drawdown, prices with trades,\n"
     "      statistics per strategy) from a finished run; backtest writes it too\n"
@@ -118,7 +120,9 @@ static const char *const ex_dlq =
 static const char *const ex_indicators =
     "  tradebus indicators --data data/BTCUSDT-1m-2024-01.csv --ind sma:20 rsi:14\n"
     "  tradebus indicators --data data/ETHUSDT-1m-2024-01.csv \\\n"
-    "      --ind macd:12,26,9 bbands:20,2\n";
+    "      --ind macd:12,26,9 bbands:20,2\n"
+    "  tradebus indicators --data data/BTCUSDT-1m-2024-01.csv \\\n"
+    "      --ind sma:20 rsi:14 --timeframe 1h\n";
 static const char *const ex_up =
     "  tradebus up --config examples/distributed.ini --out out-dist\n"
     "  tradebus up --config examples/distributed.ini --out out-dist --resume\n"
