@@ -237,6 +237,12 @@ static void test_lua_runtime_error_stops_only_that_strategy(void **state)
     assert_non_null(strstr(err, "strategy bad: boom.lua:4: boom (on_bar, bar closing "
                                 "2024-01-01T00:49:59.999Z BTCUSDT); this strategy stops"));
     free(err);
+    /* The bar on_bar failed on is dead-lettered for the Signal Generator
+     * (TB_EHANDLER is permanent: not retried); the run still exits 0. */
+    char *out = tbt_read_in(dir, "stdout.txt");
+    assert_non_null(out);
+    assert_non_null(strstr(out, "dead letters   1\n"));
+    free(out);
     assert_int_equal(tbt_run_cli(dir, NULL, "backtest --config alone.ini --out alone_o"), 0);
     char *rt = tbt_read_in(dir, "rt_o/fills.csv"), *alone = tbt_read_in(dir, "alone_o/fills.csv");
     assert_non_null(rt);
