@@ -59,7 +59,7 @@ typedef struct tb_strategy_vtable {
 } tb_strategy_vtable;
 
 /* The built-in strategy named name ("sma_cross", "rsi_reversion",
- * "bollinger_breakout"), or NULL. */
+ * "bollinger_breakout", "lua": lua_strategy.h), or NULL. */
 TB_EXPORT const tb_strategy_vtable *tb_strategy_builtin(const char *name);
 /* The i-th built-in strategy, or NULL past the end (for listings). */
 TB_EXPORT const tb_strategy_vtable *tb_strategy_builtin_at(size_t i);

@@ -1,0 +1,688 @@
+/* type = lua: a strategy vtable whose decisions come from a Lua script.
+ *
+ * One lua_State per strategy instance, built in create and closed in
+ * destroy, so instances share nothing and a script's globals are its own.
+ *
+ * Numbers: Lua has only doubles. Prices reach the script as the same double
+ * the built-ins feed their indicators (tb_dec_to_double), so an indicator or
+ * a comparison in Lua sees exactly what the C strategy sees. Quantities come
+ * back through buy/sell/target and are rounded to the nearest 1e-8: every
+ * decimal with at most 8 fractional digits under 2^53 / 1e8 (~90 million
+ * units) survives the trip unchanged, so a config's quantity = 0.01 orders
+ * exactly 0.01. Larger amounts are refused rather than rounded silently.
+ *
+ * Runtime errors: the vtable's on_bar has no error text, so the message goes
+ * to stderr (like an external component's stderr) and on_bar returns
+ * TB_EHANDLER once; after that the instance holds on every bar, which stops
+ * that strategy without touching the others. */
+#include "../core/errbuf.h"
+#include "tradebus/indicators.h"
+#include "tradebus/lua_strategy.h"
+#include "tradebus/timefmt.h"
+
+#include <float.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* 2^53 / 1e8: beyond it a double no longer holds every 1e-8 step. */
+#define MAX_QTY          90071992.0
+#define MAX_SCRIPT_BYTES (4L << 20)
+
+typedef struct {
+    lua_State *L;
+    char script[256];
+    int on_bar_ref, bar_ref, ctx_ref; /* registry refs, LUA_NOREF when absent */
+    int in_init, in_bar, failed;
+    /* The bar being decided: what the action functions read and fill. */
+    tb_decimal position;
+    int sized;
+    int acted;
+    const char *acted_by;
+    tb_strategy_decision d;
+} lua_strategy;
+
+/* ---- indicators --------------------------------------------------------- */
+
+typedef enum { IND_SMA, IND_EMA, IND_RSI, IND_BBANDS, IND_MACD, IND_ATR, IND_DONCHIAN } ind_kind;
+
+typedef struct {
+    ind_kind kind;
+    int ready;
+    int period; /* the longest window: what compare() wants as n */
+    union {
+        tb_sma sma;
+        tb_ema ema;
+        tb_rsi rsi;
+        tb_bbands bb;
+        tb_macd macd;
+        tb_atr atr;
+        tb_donchian dc;
+    } u;
+} indicator;
+
+#define IND_MT "tradebus.indicator"
+
+static lua_strategy *self_of(lua_State *L)
+{
+    return lua_touserdata(L, lua_upvalueindex(1));
+}
+
+static int checkint(lua_State *L, int arg, int lo)
+{
+    lua_Number x = luaL_checknumber(L, arg);
+    if (x != floor(x) || x < lo || x > (1 << 24))
+        return luaL_argerror(L, arg, lua_pushfstring(L, "expected a whole number >= %d", lo));
+    return (int)x;
+}
+
+static indicator *new_indicator(lua_State *L, ind_kind kind, const char *name)
+{
+    lua_strategy *s = self_of(L);
+    /* Created once: an indicator made on every bar would restart its warm-up
+     * each time and never produce a value. */
+    if (!s->in_init) luaL_error(L, "%s(): create indicators in init(p), not in on_bar", name);
+    indicator *ind = lua_newuserdata(L, sizeof *ind);
+    memset(ind, 0, sizeof *ind);
+    ind->kind = kind;
+    ind->ready = 0;
+    luaL_getmetatable(L, IND_MT);
+    lua_setmetatable(L, -2);
+    return ind;
+}
+
+static void init_failed(lua_State *L, int rc)
+{
+    if (rc == TB_ENOMEM) luaL_error(L, "out of memory");
+    if (rc) luaL_error(L, "bad indicator parameters");
+}
+
+static int l_sma(lua_State *L)
+{
+    int n = checkint(L, 1, 1);
+    indicator *i = new_indicator(L, IND_SMA, "sma");
+    i->period = n;
+    init_failed(L, tb_sma_init(&i->u.sma, n));
+    return 1;
+}
+
+static int l_ema(lua_State *L)
+{
+    int n = checkint(L, 1, 1);
+    indicator *i = new_indicator(L, IND_EMA, "ema");
+    i->period = n;
+    init_failed(L, tb_ema_init(&i->u.ema, n));
+    return 1;
+}
+
+static int l_rsi(lua_State *L)
+{
+    int n = checkint(L, 1, 1);
+    indicator *i = new_indicator(L, IND_RSI, "rsi");
+    i->period = n;
+    init_failed(L, tb_rsi_init(&i->u.rsi, n));
+    return 1;
+}
+
+static int l_bbands(lua_State *L)
+{
+    int n = checkint(L, 1, 1);
+    lua_Number k = luaL_optnumber(L, 2, 2.0);
+    if (!(k > 0.0)) luaL_argerror(L, 2, "k must be greater than 0");
+    indicator *i = new_indicator(L, IND_BBANDS, "bbands");
+    i->period = n;
+    init_failed(L, tb_bbands_init(&i->u.bb, n, k));
+    return 1;
+}
+
+static int l_macd(lua_State *L)
+{
+    int f = checkint(L, 1, 1), sl = checkint(L, 2, 1), sg = checkint(L, 3, 1);
+    if (f >= sl) luaL_argerror(L, 1, "fast must be less than slow");
+    indicator *i = new_indicator(L, IND_MACD, "macd");
+    i->period = sl + sg;
+    init_failed(L, tb_macd_init(&i->u.macd, f, sl, sg));
+    return 1;
+}
+
+static int l_atr(lua_State *L)
+{
+    int n = checkint(L, 1, 1);
+    indicator *i = new_indicator(L, IND_ATR, "atr");
+    i->period = n;
+    init_failed(L, tb_atr_init(&i->u.atr, n));
+    return 1;
+}
+
+static int l_donchian(lua_State *L)
+{
+    int n = checkint(L, 1, 1);
+    indicator *i = new_indicator(L, IND_DONCHIAN, "donchian");
+    i->period = n;
+    init_failed(L, tb_donchian_init(&i->u.dc, n));
+    return 1;
+}
+
+static int ind_gc(lua_State *L)
+{
+    indicator *i = luaL_checkudata(L, 1, IND_MT);
+    switch (i->kind) {
+    case IND_SMA:
+        tb_sma_close(&i->u.sma);
+        break;
+    case IND_EMA:
+        tb_ema_close(&i->u.ema);
+        break;
+    case IND_RSI:
+        tb_rsi_close(&i->u.rsi);
+        break;
+    case IND_BBANDS:
+        tb_bbands_close(&i->u.bb);
+        break;
+    case IND_MACD:
+        tb_macd_close(&i->u.macd);
+        break;
+    case IND_ATR:
+        tb_atr_close(&i->u.atr);
+        break;
+    case IND_DONCHIAN:
+        tb_donchian_close(&i->u.dc);
+        break;
+    }
+    return 0;
+}
+
+/* ind:update(close) — or (high, low, close) for atr, (high, low) for
+ * donchian. True once the outputs are defined. */
+static int ind_update(lua_State *L)
+{
+    indicator *i = luaL_checkudata(L, 1, IND_MT);
+    double a = luaL_checknumber(L, 2);
+    switch (i->kind) {
+    case IND_SMA:
+        i->ready = tb_sma_update(&i->u.sma, a);
+        break;
+    case IND_EMA:
+        i->ready = tb_ema_update(&i->u.ema, a);
+        break;
+    case IND_RSI:
+        i->ready = tb_rsi_update(&i->u.rsi, a);
+        break;
+    case IND_BBANDS:
+        i->ready = tb_bbands_update(&i->u.bb, a);
+        break;
+    case IND_MACD:
+        i->ready = tb_macd_update(&i->u.macd, a);
+        break;
+    case IND_ATR:
+        i->ready = tb_atr_update(&i->u.atr, a, luaL_checknumber(L, 3), luaL_checknumber(L, 4));
+        break;
+    case IND_DONCHIAN:
+        i->ready = tb_donchian_update(&i->u.dc, a, luaL_checknumber(L, 3));
+        break;
+    }
+    lua_pushboolean(L, i->ready);
+    return 1;
+}
+
+/* Fields: value (sma, ema, rsi, atr), upper/middle/lower (bbands),
+ * upper/lower (donchian), macd/signal/hist (macd) — nil until ready, so
+ * arithmetic on a cold indicator fails loudly instead of reading 0 —, plus
+ * ready, period and update. */
+static int ind_index(lua_State *L)
+{
+    indicator *i = luaL_checkudata(L, 1, IND_MT);
+    const char *k = luaL_checkstring(L, 2);
+    if (strcmp(k, "update") == 0) {
+        lua_pushcfunction(L, ind_update);
+        return 1;
+    }
+    if (strcmp(k, "ready") == 0) {
+        lua_pushboolean(L, i->ready);
+        return 1;
+    }
+    if (strcmp(k, "period") == 0) {
+        lua_pushinteger(L, i->period);
+        return 1;
+    }
+    const double *v = NULL;
+    switch (i->kind) {
+    case IND_SMA:
+        if (strcmp(k, "value") == 0) v = &i->u.sma.value;
+        break;
+    case IND_EMA:
+        if (strcmp(k, "value") == 0) v = &i->u.ema.value;
+        break;
+    case IND_RSI:
+        if (strcmp(k, "value") == 0) v = &i->u.rsi.value;
+        break;
+    case IND_ATR:
+        if (strcmp(k, "value") == 0) v = &i->u.atr.value;
+        break;
+    case IND_BBANDS:
+        if (strcmp(k, "upper") == 0) v = &i->u.bb.upper;
+        if (strcmp(k, "middle") == 0) v = &i->u.bb.middle;
+        if (strcmp(k, "lower") == 0) v = &i->u.bb.lower;
+        break;
+    case IND_DONCHIAN:
+        if (strcmp(k, "upper") == 0) v = &i->u.dc.upper;
+        if (strcmp(k, "lower") == 0) v = &i->u.dc.lower;
+        break;
+    case IND_MACD:
+        if (strcmp(k, "macd") == 0) v = &i->u.macd.macd;
+        if (strcmp(k, "signal") == 0) v = &i->u.macd.signal_value;
+        if (strcmp(k, "hist") == 0) v = &i->u.macd.hist;
+        break;
+    }
+    if (!v) return luaL_error(L, "indicator has no field '%s'", k);
+    if (i->ready)
+        lua_pushnumber(L, *v);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+/* compare(a, b, n): -1, 0 or 1 as a <, ==, > b, values within
+ * 16 * n * DBL_EPSILON relative of each other being equal — the rule the
+ * built-ins use (see strategies.c), n the longest window behind a and b. */
+static int l_compare(lua_State *L)
+{
+    double a = luaL_checknumber(L, 1), b = luaL_checknumber(L, 2);
+    double n = luaL_optnumber(L, 3, 1.0);
+    double diff = a - b;
+    int r = fabs(diff) <= 16.0 * n * DBL_EPSILON * fmax(fabs(a), fabs(b)) ? 0 : diff > 0.0 ? 1 : -1;
+    lua_pushinteger(L, r);
+    return 1;
+}
+
+/* ---- actions ------------------------------------------------------------ */
+
+/* The decimal nearest to the argument, refused if it cannot be exact. */
+static tb_decimal qty_arg(lua_State *L, const char *fn)
+{
+    lua_Number q = luaL_checknumber(L, 1);
+    if (!isfinite(q) || fabs(q) > MAX_QTY)
+        luaL_error(L, "%s(%f): a quantity must be finite and at most %.0f", fn, (double)q, MAX_QTY);
+    return (tb_decimal)llround(q * 1e8);
+}
+
+static lua_strategy *acting(lua_State *L, const char *fn)
+{
+    lua_strategy *s = self_of(L);
+    if (!s->in_bar) luaL_error(L, "%s(): only on_bar can trade", fn);
+    /* One decision per bar, as the vtable has: a second call is a bug in
+     * the script, not something to net silently. */
+    if (s->acted) luaL_error(L, "%s(): this bar already called %s()", fn, s->acted_by);
+    s->acted = 1;
+    s->acted_by = fn;
+    return s;
+}
+
+static int side(lua_State *L, const char *fn, tb_signal_type t)
+{
+    tb_decimal q = qty_arg(L, fn);
+    lua_strategy *s = acting(L, fn);
+    if (q < 0) luaL_error(L, "%s(): quantity must not be negative (use target() for signed)", fn);
+    /* 0 is an entry sizing made too small: counted by the generator. */
+    if (q == 0 && !s->sized) luaL_error(L, "%s(0): quantity must be greater than 0", fn);
+    s->d.signal = t;
+    s->d.volume = q;
+    return 0;
+}
+
+static int l_buy(lua_State *L)
+{
+    return side(L, "buy", TB_SIGNAL_BUY);
+}
+
+static int l_sell(lua_State *L)
+{
+    return side(L, "sell", TB_SIGNAL_SELL);
+}
+
+/* target(q): whatever takes the position to q (signed); nothing if there. */
+static int l_target(lua_State *L)
+{
+    tb_decimal q = qty_arg(L, "target");
+    lua_strategy *s = acting(L, "target");
+    tb_decimal diff = q - s->position; /* both within +-2^53: no overflow */
+    s->d.signal = diff > 0 ? TB_SIGNAL_BUY : diff < 0 ? TB_SIGNAL_SELL : TB_SIGNAL_HOLD;
+    s->d.volume = diff > 0 ? diff : -diff;
+    return 0;
+}
+
+/* ---- the sandbox -------------------------------------------------------- */
+
+static int open_libs(lua_State *L)
+{
+    static const lua_CFunction libs[] = {luaopen_base, luaopen_table, luaopen_string, luaopen_math,
+                                         luaopen_bit};
+    for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
+        lua_pushcfunction(L, libs[i]);
+        lua_call(L, 0, 0);
+    }
+    /* Everything that reads files, loads code the sandbox has not seen
+     * (bytecode included) or writes to the terminal. */
+    static const char *const gone[] = {"dofile", "loadfile", "load",   "loadstring",
+                                       "print",  "require",  "module", "collectgarbage",
+                                       "gcinfo", NULL};
+    for (size_t i = 0; gone[i]; i++) {
+        lua_pushnil(L);
+        lua_setglobal(L, gone[i]);
+    }
+    lua_getglobal(L, "string");
+    lua_pushnil(L);
+    lua_setfield(L, -2, "dump");
+    lua_pop(L, 1);
+    return 0;
+}
+
+static void register_api(lua_State *L, lua_strategy *s)
+{
+    luaL_newmetatable(L, IND_MT);
+    lua_pushcfunction(L, ind_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, ind_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushliteral(L, "locked");
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 1);
+    static const luaL_Reg fns[] = {
+        {"sma", l_sma},           {"ema", l_ema},   {"rsi", l_rsi},
+        {"bbands", l_bbands},     {"macd", l_macd}, {"atr", l_atr},
+        {"donchian", l_donchian}, {"buy", l_buy},   {"sell", l_sell},
+        {"target", l_target},     {NULL, NULL},
+    };
+    for (const luaL_Reg *f = fns; f->name; f++) {
+        lua_pushlightuserdata(L, s);
+        lua_pushcclosure(L, f->func, 1);
+        lua_setglobal(L, f->name);
+    }
+    lua_pushcfunction(L, l_compare);
+    lua_setglobal(L, "compare");
+}
+
+/* Reads path whole; text only (bytecode starts with ESC: refused). */
+static int read_script(const char *path, char **out, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        tb__errf(err, errlen, "script: cannot open '%s' (a path from the working directory)", path);
+        return TB_ECONFIG;
+    }
+    char *buf = malloc(MAX_SCRIPT_BYTES + 1);
+    size_t n = buf ? fread(buf, 1, MAX_SCRIPT_BYTES + 1, f) : 0;
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf) {
+        tb__errf(err, errlen, "out of memory");
+        return TB_ENOMEM;
+    }
+    const char *why = bad                       ? "read error"
+                      : n > MAX_SCRIPT_BYTES    ? "larger than 4 MiB"
+                      : (n > 0 && buf[0] == 27) ? "precompiled bytecode (give the Lua source)"
+                                                : NULL;
+    if (why) {
+        free(buf);
+        tb__errf(err, errlen, "script: '%s': %s", path, why);
+        return TB_ECONFIG;
+    }
+    buf[n] = 0;
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/* ---- params ------------------------------------------------------------- */
+
+/* Checks the config's params against the script's `params` table and
+ * leaves the resolved table p on the stack. */
+static int resolve_params(lua_State *L, const tb_param *p, size_t n, char *err, size_t errlen)
+{
+    lua_getglobal(L, "params");
+    int decl = lua_gettop(L);
+    if (!lua_isnil(L, decl) && !lua_istable(L, decl)) {
+        tb__errf(err, errlen, "script: params must be a table of {default = ...} entries");
+        return TB_ECONFIG;
+    }
+    /* Known keys: the script's plus ours. Sorted by lua_next order does not
+     * matter: tb_param_check_known names the config's first unknown key. */
+    const char *known[130];
+    size_t nk = 0;
+    known[nk++] = "script";
+    known[nk++] = "seed";
+    lua_newtable(L);
+    int res = lua_gettop(L);
+    if (lua_istable(L, decl)) {
+        lua_pushnil(L);
+        while (lua_next(L, decl)) {
+            if (lua_type(L, -2) != LUA_TSTRING || !lua_istable(L, -1)) {
+                tb__errf(err, errlen, "script: params entries must be name = {default = ...}");
+                return TB_ECONFIG;
+            }
+            const char *k = lua_tostring(L, -2);
+            if (strcmp(k, "script") == 0 || strcmp(k, "seed") == 0) {
+                tb__errf(err, errlen, "script: param '%s' is reserved by tradebus", k);
+                return TB_ECONFIG;
+            }
+            if (nk + 1 >= sizeof known / sizeof known[0]) {
+                tb__errf(err, errlen, "script: more than 120 params");
+                return TB_ECONFIG;
+            }
+            known[nk++] = k; /* kept alive by the params table */
+            lua_getfield(L, -1, "default");
+            int t = lua_type(L, -1);
+            int rc = 0;
+            if (t == LUA_TNUMBER) {
+                double def = lua_tonumber(L, -1), lo = -DBL_MAX, hi = DBL_MAX, v;
+                lua_getfield(L, -2, "min");
+                if (lua_isnumber(L, -1)) lo = lua_tonumber(L, -1);
+                lua_getfield(L, -3, "max");
+                if (lua_isnumber(L, -1)) hi = lua_tonumber(L, -1);
+                lua_pop(L, 2);
+                rc = tb_param_double(p, n, k, def, lo, hi, &v, err, errlen);
+                /* Without a declared range the helper's +-1.8e308 says nothing. */
+                if (rc == TB_ECONFIG && lo == -DBL_MAX && hi == DBL_MAX)
+                    for (size_t i = 0; i < n; i++)
+                        if (p[i].key && strcmp(p[i].key, k) == 0 && p[i].value)
+                            tb__errf(err, errlen, "%s: expected a number, got '%s'", k, p[i].value);
+                lua_pushnumber(L, v);
+            } else if (t == LUA_TBOOLEAN) {
+                int v;
+                rc = tb_param_bool(p, n, k, lua_toboolean(L, -1), &v, err, errlen);
+                lua_pushboolean(L, v);
+            } else if (t == LUA_TSTRING) {
+                const char *v = lua_tostring(L, -1);
+                for (size_t i = 0; i < n; i++)
+                    if (p[i].key && strcmp(p[i].key, k) == 0) v = p[i].value ? p[i].value : "";
+                lua_pushstring(L, v);
+            } else {
+                tb__errf(err, errlen,
+                         "script: params.%s needs a default (number, boolean or string)", k);
+                return TB_ECONFIG;
+            }
+            if (rc) return rc;
+            lua_setfield(L, res, k); /* p[k] = value; pops it */
+            lua_pop(L, 2);           /* default, the entry */
+        }
+    }
+    known[nk] = NULL;
+    int rc = tb_param_check_known(p, n, known, err, errlen);
+    if (rc) return rc;
+    lua_remove(L, decl);
+    return 0;
+}
+
+/* ---- the vtable --------------------------------------------------------- */
+
+static void lua_destroy(void *state)
+{
+    lua_strategy *s = state;
+    if (!s) return;
+    if (s->L) lua_close(s->L);
+    free(s);
+}
+
+static int l_open(lua_State *L)
+{
+    open_libs(L);
+    register_api(L, lua_touserdata(L, 1));
+    return 0;
+}
+
+static int lua_create(const tb_strategy_vtable *self, const tb_param *p, size_t n, void **state,
+                      char *err, size_t errlen)
+{
+    (void)self;
+    const char *path = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (p[i].key && strcmp(p[i].key, "script") == 0) path = p[i].value;
+    if (!path || !*path) {
+        tb__errf(err, errlen, "script: missing: add script = path/to/strategy.lua");
+        return TB_ECONFIG;
+    }
+    long seed;
+    int rc = tb_param_int(p, n, "seed", 1, 0, 2147483647L, &seed, err, errlen);
+    if (rc) return rc;
+    lua_strategy *s = calloc(1, sizeof *s);
+    if (!s || !(s->L = luaL_newstate())) {
+        free(s);
+        tb__errf(err, errlen, "out of memory (creating the Lua state)");
+        return TB_ENOMEM;
+    }
+    snprintf(s->script, sizeof s->script, "%s", path);
+    s->on_bar_ref = s->bar_ref = s->ctx_ref = LUA_NOREF;
+    lua_State *L = s->L;
+    char *src = NULL;
+    size_t len = 0;
+    if ((rc = read_script(path, &src, &len, err, errlen)) != 0) goto fail;
+    lua_pushcfunction(L, l_open);
+    lua_pushlightuserdata(L, s);
+    if (lua_pcall(L, 1, 0, 0) != 0) {
+        tb__errf(err, errlen, "out of memory (opening the Lua libraries)");
+        rc = TB_ENOMEM;
+        goto fail;
+    }
+    /* math.random is LuaJIT's own generator: seeded, it repeats exactly. */
+    lua_getglobal(L, "math");
+    lua_getfield(L, -1, "randomseed");
+    lua_pushnumber(L, (lua_Number)seed);
+    lua_call(L, 1, 0);
+    lua_pop(L, 1);
+    /* "@path" makes Lua's messages read "path:line: ...". */
+    char chunk[260];
+    snprintf(chunk, sizeof chunk, "@%s", path);
+    int lrc = luaL_loadbuffer(L, src, len, chunk);
+    free(src);
+    if (lrc == 0) lrc = lua_pcall(L, 0, 0, 0);
+    if (lrc != 0) {
+        tb__errf(err, errlen, "script: %s", lua_tostring(L, -1));
+        rc = TB_ECONFIG;
+        goto fail;
+    }
+    lua_getglobal(L, "on_bar");
+    if (!lua_isfunction(L, -1)) {
+        tb__errf(err, errlen, "script: '%s' defines no function on_bar(bar, ctx)", path);
+        rc = TB_ECONFIG;
+        goto fail;
+    }
+    s->on_bar_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    if ((rc = resolve_params(L, p, n, err, errlen)) != 0) goto fail;
+    lua_getglobal(L, "init");
+    if (lua_isfunction(L, -1)) {
+        lua_pushvalue(L, -2);
+        s->in_init = 1;
+        lrc = lua_pcall(L, 1, 0, 0);
+        s->in_init = 0;
+        if (lrc != 0) {
+            tb__errf(err, errlen, "script: %s", lua_tostring(L, -1));
+            rc = TB_ECONFIG;
+            goto fail;
+        }
+    } else {
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1); /* p */
+    /* One bar table and one ctx table, refilled each bar: no garbage per bar. */
+    lua_newtable(L);
+    s->bar_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_newtable(L);
+    s->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    *state = s;
+    return 0;
+fail:
+    lua_destroy(s);
+    return rc;
+}
+
+static void set_num(lua_State *L, const char *k, double v)
+{
+    lua_pushnumber(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static int lua_on_bar(void *state, const tb_market_data *bar, const tb_strategy_ctx *ctx,
+                      tb_strategy_decision *out)
+{
+    lua_strategy *s = state;
+    if (!s || !bar || !ctx || !out) return TB_EINVAL;
+    out->signal = TB_SIGNAL_HOLD;
+    out->volume = 0;
+    if (s->failed) return 0;
+    lua_State *L = s->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->on_bar_ref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->bar_ref);
+    set_num(L, "open", tb_dec_to_double(bar->open));
+    set_num(L, "high", tb_dec_to_double(bar->high));
+    set_num(L, "low", tb_dec_to_double(bar->low));
+    set_num(L, "close", tb_dec_to_double(bar->close));
+    set_num(L, "volume", tb_dec_to_double(bar->volume));
+    /* Milliseconds since the epoch: whole numbers, exact in a double. */
+    set_num(L, "time", (double)(bar->close_time / 1000000));
+    set_num(L, "open_time", (double)(bar->open_time / 1000000));
+    lua_pushstring(L, bar->symbol);
+    lua_setfield(L, -2, "symbol");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->ctx_ref);
+    set_num(L, "position", tb_dec_to_double(ctx->position));
+    if (ctx->sized)
+        lua_pushnumber(L, tb_dec_to_double(ctx->quantity));
+    else
+        lua_pushnil(L);
+    lua_setfield(L, -2, "quantity");
+    lua_pushstring(L, ctx->strategy_id ? ctx->strategy_id : "");
+    lua_setfield(L, -2, "strategy");
+    s->position = ctx->position;
+    s->sized = ctx->sized;
+    s->acted = 0;
+    s->d = *out;
+    s->in_bar = 1;
+    int lrc = lua_pcall(L, 2, 0, 0);
+    s->in_bar = 0;
+    if (lrc != 0) {
+        char when[32] = "?";
+        tb_format_time_iso(bar->close_time, when, sizeof when);
+        fprintf(stderr,
+                "tradebus: strategy %s: %s (on_bar, bar closing %s %s); this strategy stops, the "
+                "others go on\n",
+                ctx->strategy_id ? ctx->strategy_id : "?", lua_tostring(L, -1), when, bar->symbol);
+        lua_pop(L, 1);
+        s->failed = 1;
+        return TB_EHANDLER;
+    }
+    *out = s->d;
+    return 0;
+}
+
+const tb_strategy_vtable tb_lua_strategy_vtable = {
+    "lua",
+    "lua: script=PATH seed=1 plus the params the script declares; decisions from a Lua script "
+    "(docs/strategies.md)",
+    lua_create,
+    lua_on_bar,
+    lua_destroy,
+    NULL,
+};

@@ -1,0 +1,356 @@
+/* type = lua: the vtable driven directly with small scripts — params checked
+ * against the script's declarations, the actions, the indicators, errors
+ * with file:line, and the sandbox's refusals. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tb_test_support.h"
+#include "tradebus/lua_strategy.h"
+
+#define UNITS(x) ((tb_decimal)(x)*TB_DECIMAL_ONE)
+
+static char dir[512];
+static char path[1024];
+static char err[512];
+
+static int setup(void **state)
+{
+    (void)state;
+    tbt_temp_dir(dir, sizeof dir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tbt_remove_dir(dir);
+    return 0;
+}
+
+/* Writes the script to dir/s.lua and creates an instance with the extra
+ * params; returns create's code (state in *st on success). */
+static int create_with(const char *script, const tb_param *extra, size_t nextra, void **st)
+{
+    tbt_write_file(dir, "s.lua", script, path, sizeof path);
+    tb_param p[8] = {{"script", path}};
+    for (size_t i = 0; i < nextra && i < 7; i++)
+        p[i + 1] = extra[i];
+    err[0] = 0;
+    *st = NULL;
+    return tb_lua_strategy_vtable.create(&tb_lua_strategy_vtable, p, nextra + 1, st, err,
+                                         sizeof err);
+}
+
+static void *must_create(const char *script, const tb_param *extra, size_t nextra)
+{
+    void *st;
+    int rc = create_with(script, extra, nextra, &st);
+    if (rc) fail_msg("create failed: %d %s", rc, err);
+    return st;
+}
+
+static tb_market_data bar_at(double close, int i)
+{
+    tb_market_data b;
+    memset(&b, 0, sizeof b);
+    snprintf(b.symbol, sizeof b.symbol, "BTCUSDT");
+    b.open = b.high = b.low = b.close = (tb_decimal)(close * 1e8);
+    b.volume = UNITS(1);
+    b.open_time = (int64_t)i * 60000000000LL;
+    b.close_time = b.open_time + 59999000000LL;
+    return b;
+}
+
+static int step(void *st, double close, tb_decimal pos, tb_strategy_decision *d)
+{
+    tb_market_data b = bar_at(close, 0);
+    tb_strategy_ctx ctx = {pos, "s1", 0, 0};
+    return tb_lua_strategy_vtable.on_bar(st, &b, &ctx, d);
+}
+
+static void test_lua_registered_as_type_lua(void **state)
+{
+    (void)state;
+    assert_ptr_equal(tb_strategy_builtin("lua"), &tb_lua_strategy_vtable);
+}
+
+static void test_lua_missing_script_names_key_and_fix(void **state)
+{
+    (void)state;
+    void *st = NULL;
+    assert_int_equal(
+        tb_lua_strategy_vtable.create(&tb_lua_strategy_vtable, NULL, 0, &st, err, sizeof err),
+        TB_ECONFIG);
+    assert_non_null(strstr(err, "script: missing: add script = "));
+}
+
+static void test_lua_syntax_error_names_file_line(void **state)
+{
+    (void)state;
+    void *st;
+    assert_int_equal(create_with("function on_bar(bar, ctx)\n  local x = = 1\nend\n", NULL, 0, &st),
+                     TB_ECONFIG);
+    char want[1100];
+    snprintf(want, sizeof want, "script: %s:2: ", path);
+    assert_non_null(strstr(err, want));
+}
+
+static void test_lua_script_without_on_bar_is_refused(void **state)
+{
+    (void)state;
+    void *st;
+    assert_int_equal(create_with("x = 1\n", NULL, 0, &st), TB_ECONFIG);
+    assert_non_null(strstr(err, "defines no function on_bar"));
+}
+
+static void test_lua_declared_params_reach_init_with_config_values(void **state)
+{
+    (void)state;
+    const char *script = "params = {period = {default = 20, min = 2, max = 500}, "
+                         "name = {default = 'x'}, on = {default = false}}\n"
+                         "local got\n"
+                         "function init(p) got = p end\n"
+                         "function on_bar(bar, ctx)\n"
+                         "  if got.period == 7 and got.name == 'abc' and got.on == true then "
+                         "buy(1) end\nend\n";
+    tb_param extra[] = {{"period", "7"}, {"name", "abc"}, {"on", "yes"}};
+    void *st = must_create(script, extra, 3);
+    tb_strategy_decision d;
+    assert_int_equal(step(st, 100, 0, &d), 0);
+    assert_int_equal(d.signal, TB_SIGNAL_BUY);
+    tb_lua_strategy_vtable.destroy(st);
+}
+
+static void test_lua_param_out_of_declared_range_is_config_error(void **state)
+{
+    (void)state;
+    tb_param extra[] = {{"period", "1"}};
+    void *st;
+    assert_int_equal(create_with("params = {period = {default = 20, min = 2, max = 500}}\n"
+                                 "function on_bar() end\n",
+                                 extra, 1, &st),
+                     TB_ECONFIG);
+    assert_non_null(strstr(err, "period: expected a number from 2 to 500, got '1'"));
+}
+
+static void test_lua_undeclared_key_is_config_error(void **state)
+{
+    (void)state;
+    tb_param extra[] = {{"perod", "3"}};
+    void *st;
+    assert_int_equal(
+        create_with("params = {period = {default = 20}}\nfunction on_bar() end\n", extra, 1, &st),
+        TB_ECONFIG);
+    assert_non_null(strstr(err, "'perod'"));
+}
+
+static void test_lua_buy_quantity_is_exact_decimal(void **state)
+{
+    (void)state;
+    tb_param extra[] = {{"quantity", "0.01"}};
+    void *st = must_create("params = {quantity = {default = 1}}\nlocal p\n"
+                           "function init(x) p = x end\n"
+                           "function on_bar(bar, ctx) buy(p.quantity) end\n",
+                           extra, 1);
+    tb_strategy_decision d;
+    assert_int_equal(step(st, 100, 0, &d), 0);
+    assert_int_equal(d.signal, TB_SIGNAL_BUY);
+    assert_int_equal(d.volume, 1000000); /* 0.01 exactly */
+    tb_lua_strategy_vtable.destroy(st);
+}
+
+static void test_lua_target_orders_the_difference(void **state)
+{
+    (void)state;
+    void *st = must_create("function on_bar(bar, ctx) target(-2) end\n", NULL, 0);
+    tb_strategy_decision d;
+    assert_int_equal(step(st, 100, UNITS(1), &d), 0);
+    assert_int_equal(d.signal, TB_SIGNAL_SELL);
+    assert_int_equal(d.volume, UNITS(3));
+    assert_int_equal(step(st, 100, UNITS(-2), &d), 0);
+    assert_int_equal(d.signal, TB_SIGNAL_HOLD);
+    tb_lua_strategy_vtable.destroy(st);
+}
+
+static void test_lua_no_action_is_hold(void **state)
+{
+    (void)state;
+    void *st = must_create("function on_bar(bar, ctx) end\n", NULL, 0);
+    tb_strategy_decision d;
+    assert_int_equal(step(st, 100, 0, &d), 0);
+    assert_int_equal(d.signal, TB_SIGNAL_HOLD);
+    tb_lua_strategy_vtable.destroy(st);
+}
+
+static void test_lua_runtime_error_fails_the_bar_then_holds(void **state)
+{
+    (void)state;
+    void *st = must_create("local n = 0\nfunction on_bar(bar, ctx)\n  n = n + 1\n"
+                           "  if n == 2 then error('boom') end\n  buy(1)\nend\n",
+                           NULL, 0);
+    tb_strategy_decision d;
+    assert_int_equal(step(st, 100, 0, &d), 0);
+    assert_int_equal(d.signal, TB_SIGNAL_BUY);
+    assert_int_equal(step(st, 100, 0, &d), TB_EHANDLER);
+    assert_int_equal(d.signal, TB_SIGNAL_HOLD);
+    /* Stopped: the script is not run again, so it does not buy. */
+    assert_int_equal(step(st, 100, 0, &d), 0);
+    assert_int_equal(d.signal, TB_SIGNAL_HOLD);
+    tb_lua_strategy_vtable.destroy(st);
+}
+
+static void test_lua_two_actions_in_one_bar_is_an_error(void **state)
+{
+    (void)state;
+    void *st = must_create("function on_bar(bar, ctx) buy(1) sell(1) end\n", NULL, 0);
+    tb_strategy_decision d;
+    assert_int_equal(step(st, 100, 0, &d), TB_EHANDLER);
+    tb_lua_strategy_vtable.destroy(st);
+}
+
+static void test_lua_indicator_outside_init_is_an_error(void **state)
+{
+    (void)state;
+    void *st = must_create("function on_bar(bar, ctx) local s = sma(3) end\n", NULL, 0);
+    tb_strategy_decision d;
+    assert_int_equal(step(st, 100, 0, &d), TB_EHANDLER);
+    tb_lua_strategy_vtable.destroy(st);
+}
+
+static void test_lua_sma_matches_engine_and_is_nil_until_ready(void **state)
+{
+    (void)state;
+    void *st = must_create("local s\nfunction init() s = sma(3) end\n"
+                           "function on_bar(bar, ctx)\n"
+                           "  local ok = s:update(bar.close)\n"
+                           "  if not ok then assert(s.value == nil) return end\n"
+                           "  if s.value == 20 then buy(1) end\nend\n",
+                           NULL, 0);
+    tb_strategy_decision d;
+    assert_int_equal(step(st, 10, 0, &d), 0);
+    assert_int_equal(step(st, 20, 0, &d), 0);
+    assert_int_equal(d.signal, TB_SIGNAL_HOLD);
+    assert_int_equal(step(st, 30, 0, &d), 0);
+    assert_int_equal(d.signal, TB_SIGNAL_BUY);
+    tb_lua_strategy_vtable.destroy(st);
+}
+
+static void test_lua_random_is_seeded_from_config(void **state)
+{
+    (void)state;
+    /* Buys a quantity drawn from math.random: same seed, same draw. */
+    const char *script = "function on_bar(bar, ctx) buy(math.random(1, 1000000)) end\n";
+    tb_param s7[] = {{"seed", "7"}}, s8[] = {{"seed", "8"}};
+    tb_strategy_decision a, b, c;
+    void *st = must_create(script, s7, 1);
+    assert_int_equal(step(st, 1, 0, &a), 0);
+    tb_lua_strategy_vtable.destroy(st);
+    st = must_create(script, s7, 1);
+    assert_int_equal(step(st, 1, 0, &b), 0);
+    tb_lua_strategy_vtable.destroy(st);
+    st = must_create(script, s8, 1);
+    assert_int_equal(step(st, 1, 0, &c), 0);
+    tb_lua_strategy_vtable.destroy(st);
+    assert_int_equal(a.volume, b.volume);
+    assert_int_not_equal(a.volume, c.volume);
+}
+
+/* ---- the sandbox: each refusal is a load-time error naming the script ---- */
+
+static void refused(const char *code, const char *want)
+{
+    char script[512];
+    snprintf(script, sizeof script, "%s\nfunction on_bar() end\n", code);
+    void *st;
+    assert_int_equal(create_with(script, NULL, 0, &st), TB_ECONFIG);
+    if (!strstr(err, want)) fail_msg("expected '%s' in: %s", want, err);
+}
+
+static void test_lua_cannot_write_files(void **state)
+{
+    (void)state;
+    char target[1100];
+    snprintf(target, sizeof target, "%s/written.txt", dir);
+    char code[1300];
+    snprintf(code, sizeof code, "io.open('%s', 'w'):write('x')", target);
+    refused(code, "global 'io'");
+    assert_int_not_equal(access(target, F_OK), 0);
+}
+
+static void test_lua_cannot_read_files(void **state)
+{
+    (void)state;
+    refused("local f = io.open('/etc/passwd')", "global 'io'");
+    refused("dofile('/etc/passwd')", "global 'dofile'");
+    refused("loadfile('/etc/passwd')", "global 'loadfile'");
+}
+
+static void test_lua_cannot_run_programs(void **state)
+{
+    (void)state;
+    refused("os.execute('touch /tmp/tb_lua_pwned')", "global 'os'");
+    refused("io.popen('id')", "global 'io'");
+    assert_int_not_equal(access("/tmp/tb_lua_pwned", F_OK), 0);
+}
+
+static void test_lua_cannot_reach_ffi(void **state)
+{
+    (void)state;
+    refused("local ffi = require('ffi')", "global 'require'");
+    refused("ffi.C.system('id')", "global 'ffi'");
+    refused("local x = package.loaded", "global 'package'");
+}
+
+static void test_lua_cannot_reach_jit_or_debug(void **state)
+{
+    (void)state;
+    refused("jit.off()", "global 'jit'");
+    refused("debug.getregistry()", "global 'debug'");
+}
+
+static void test_lua_cannot_load_code_or_bytecode(void **state)
+{
+    (void)state;
+    refused("load('return 1')", "global 'load'");
+    refused("loadstring('return 1')", "global 'loadstring'");
+    refused("string.dump(function() end)", "field 'dump'");
+    /* A precompiled script file is refused before Lua sees it. */
+    void *st;
+    assert_int_equal(create_with("\x1bLJ\x02 rest", NULL, 0, &st), TB_ECONFIG);
+    assert_non_null(strstr(err, "precompiled bytecode"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lua_registered_as_type_lua),
+        cmocka_unit_test(test_lua_missing_script_names_key_and_fix),
+        cmocka_unit_test(test_lua_syntax_error_names_file_line),
+        cmocka_unit_test(test_lua_script_without_on_bar_is_refused),
+        cmocka_unit_test(test_lua_declared_params_reach_init_with_config_values),
+        cmocka_unit_test(test_lua_param_out_of_declared_range_is_config_error),
+        cmocka_unit_test(test_lua_undeclared_key_is_config_error),
+        cmocka_unit_test(test_lua_buy_quantity_is_exact_decimal),
+        cmocka_unit_test(test_lua_target_orders_the_difference),
+        cmocka_unit_test(test_lua_no_action_is_hold),
+        cmocka_unit_test(test_lua_runtime_error_fails_the_bar_then_holds),
+        cmocka_unit_test(test_lua_two_actions_in_one_bar_is_an_error),
+        cmocka_unit_test(test_lua_indicator_outside_init_is_an_error),
+        cmocka_unit_test(test_lua_sma_matches_engine_and_is_nil_until_ready),
+        cmocka_unit_test(test_lua_random_is_seeded_from_config),
+        cmocka_unit_test(test_lua_cannot_write_files),
+        cmocka_unit_test(test_lua_cannot_read_files),
+        cmocka_unit_test(test_lua_cannot_run_programs),
+        cmocka_unit_test(test_lua_cannot_reach_ffi),
+        cmocka_unit_test(test_lua_cannot_reach_jit_or_debug),
+        cmocka_unit_test(test_lua_cannot_load_code_or_bytecode),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
