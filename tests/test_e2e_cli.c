@@ -177,6 +177,25 @@ static void test_config_check_prints_effective_values(void **state)
     free(out);
 }
 
+/* A type = lua strategy: config check lists what the script declares,
+ * with defaults and ranges, sorted by name; an unloadable script says so. */
+static void test_config_check_lists_a_lua_scripts_params(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    assert_int_equal(run(&err, "config check examples/lua_sma.ini"), 0);
+    free(err);
+    char *out = out_text();
+    assert_non_null(strstr(out, "  (script params: allow_short = false, fast = 10 (1..100000), "
+                                "quantity = 1 (0..), slow = 30 (1..100000))\n"));
+    free(out);
+    assert_int_equal(run(&err, "config check examples/legacy/momentum.ini"), 0);
+    free(err);
+    out = out_text();
+    assert_non_null(strstr(out, "  (script params: period = 20 (1..100000), quantity = 1 (0..))"));
+    free(out);
+}
+
 /* A config for `tradebus live` (no data: its bars come from the exchange)
  * is checked as one, [live] shown and its values validated. */
 static void test_config_check_takes_a_live_config_without_data(void **state)
@@ -592,6 +611,7 @@ int main(void)
         cmocka_unit_test(test_help_examples_run),
         cmocka_unit_test(test_unknown_command_suggests_the_closest),
         cmocka_unit_test(test_config_check_prints_effective_values),
+        cmocka_unit_test(test_config_check_lists_a_lua_scripts_params),
         cmocka_unit_test(test_config_check_takes_a_live_config_without_data),
         cmocka_unit_test(test_config_check_rejects_a_broken_config),
         cmocka_unit_test(test_log_format_json),

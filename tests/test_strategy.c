@@ -115,14 +115,15 @@ static void test_builtin_unknown_name_is_null(void **state)
     assert_null(tb_strategy_builtin(NULL));
 }
 
-static void test_builtin_at_lists_four_then_null(void **state)
+static void test_builtin_at_lists_five_then_null(void **state)
 {
     (void)state;
     assert_string_equal(tb_strategy_builtin_at(0)->name, "sma_cross");
     assert_string_equal(tb_strategy_builtin_at(1)->name, "rsi_reversion");
     assert_string_equal(tb_strategy_builtin_at(2)->name, "bollinger_breakout");
     assert_string_equal(tb_strategy_builtin_at(3)->name, "lua");
-    assert_null(tb_strategy_builtin_at(4));
+    assert_string_equal(tb_strategy_builtin_at(4)->name, "legacy-lua");
+    assert_null(tb_strategy_builtin_at(5));
     assert_null(tb_strategy_builtin_at((size_t)-1));
 }
 
@@ -742,7 +743,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_builtin_finds_each_strategy_by_name),
         cmocka_unit_test(test_builtin_unknown_name_is_null),
-        cmocka_unit_test(test_builtin_at_lists_four_then_null),
+        cmocka_unit_test(test_builtin_at_lists_five_then_null),
         cmocka_unit_test(test_help_lists_params_with_defaults),
         cmocka_unit_test(test_param_int_absent_gives_default),
         cmocka_unit_test(test_param_int_parses_value),

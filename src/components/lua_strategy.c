@@ -16,6 +16,7 @@
  * TB_EHANDLER once; after that the instance holds on every bar, which stops
  * that strategy without touching the others. */
 #include "../core/errbuf.h"
+#include "lua_int.h"
 #include "tradebus/indicators.h"
 #include "tradebus/lua_strategy.h"
 #include "tradebus/timefmt.h"
@@ -686,3 +687,9 @@ const tb_strategy_vtable tb_lua_strategy_vtable = {
     lua_destroy,
     NULL,
 };
+
+/* For the hosts that reuse this sandbox (lua_int.h). */
+lua_State *tb__lua_strategy_state(void *state)
+{
+    return state ? ((lua_strategy *)state)->L : NULL;
+}

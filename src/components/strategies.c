@@ -20,6 +20,7 @@
  * differences too small to matter to anybody are read as ties. */
 #include "../core/errbuf.h"
 #include "tradebus/indicators.h"
+#include "tradebus/lua_legacy.h"
 #include "tradebus/lua_strategy.h"
 #include "tradebus/strategy.h"
 
@@ -365,10 +366,8 @@ static const tb_strategy_vtable bollinger_breakout_vtable = {
 /* ---- registry ----------------------------------------------------------- */
 
 static const tb_strategy_vtable *const builtins[] = {
-    &sma_cross_vtable,
-    &rsi_reversion_vtable,
-    &bollinger_breakout_vtable,
-    &tb_lua_strategy_vtable,
+    &sma_cross_vtable,       &rsi_reversion_vtable, &bollinger_breakout_vtable,
+    &tb_lua_strategy_vtable, &tb_lua_legacy_vtable,
 };
 
 const tb_strategy_vtable *tb_strategy_builtin(const char *name)

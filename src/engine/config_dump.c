@@ -10,6 +10,8 @@
 #include "tradebus/backtest.h"
 #include "tradebus/config.h"
 #include "tradebus/live.h"
+#include "tradebus/lua_legacy.h"
+#include "tradebus/lua_strategy.h"
 #include "tradebus/orders.h"
 
 #define NS_PER_MS 1000000
@@ -245,6 +247,9 @@ int tb_config_dump(const tb_config *cfg, FILE *out)
             if (strcmp(cfg->extra_types[k]->name, st->type) == 0) vt = cfg->extra_types[k];
         if (!vt) vt = tb_strategy_builtin(st->type);
         if (vt && vt->help) bad |= fprintf(out, "  (params and defaults: %s)\n", vt->help) < 0;
+        /* A script's params are its own declarations: list them too. */
+        if (vt == &tb_lua_strategy_vtable || vt == &tb_lua_legacy_vtable)
+            bad |= tb_lua_script_params_print(out, st->params, st->nparams) != 0;
     }
     for (size_t i = 0; i < cfg->ncomponents; i++) {
         const tb_component_config *c = &cfg->components[i];
