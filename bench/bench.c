@@ -16,8 +16,8 @@
  * second through tb_external with the C and Python example echoes.
  *
  *   usage: tradebus_bench [--json FILE]
- *                         [--codec-only | --external-only | --dist-only | --net-only |
- *                          --live-only] */
+ *                         [--codec-only | --external-only | --lua-only | --dist-only |
+ *                          --net-only | --live-only] */
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
@@ -35,6 +35,7 @@
 #include "bench_dist.h"
 #include "bench_external.h"
 #include "bench_live.h"
+#include "bench_lua.h"
 #include "bench_net.h"
 
 /* ---- allocation counting: interpose malloc and friends (glibc) ---- */
@@ -110,6 +111,14 @@ static void bench_external(report *r, int *status)
     else
         fprintf(stderr, "bench: no python3: the Python echo's figures skipped\n");
     if (tb_bench_external(TB_BENCH_ECHO, py, &g_allocs, emit_cb, r) != 0) *status = 1;
+}
+
+/* The Lua sma_cross beside the built-in (bench_lua.c). */
+static void bench_lua(report *r, int *status)
+{
+    if (tb_bench_lua(TB_SOURCE_DIR "/examples/strategies/sma_cross.lua", &g_allocs, emit_cb, r) !=
+        0)
+        *status = 1;
 }
 
 /* ---- bars: a seeded random walk in whole cents ---- */
@@ -596,7 +605,8 @@ static long rss_run(size_t nbars, int monolith)
 int main(int argc, char **argv)
 {
     report r = {NULL, 1};
-    int status = 0, dist_only = 0, codec_only = 0, net_only = 0, live_only = 0, external_only = 0;
+    int status = 0, dist_only = 0, codec_only = 0, net_only = 0, live_only = 0, external_only = 0,
+        lua_only = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
             r.json = fopen(argv[++i], "w");
@@ -608,12 +618,14 @@ int main(int argc, char **argv)
             live_only = 1; /* the live path's figures alone (TB_BENCH_BINANCE_URL) */
         } else if (strcmp(argv[i], "--external-only") == 0) {
             external_only = 1; /* the external component figures alone: seconds */
+        } else if (strcmp(argv[i], "--lua-only") == 0) {
+            lua_only = 1; /* the Lua strategy figures alone: seconds */
         } else if (strcmp(argv[i], "--codec-only") == 0) {
             codec_only = 1; /* the decoder figures alone: seconds, no broker */
         } else {
             fprintf(stderr, "usage: tradebus_bench [--json FILE]\n"
-                            "                      [--codec-only | --external-only | --dist-only "
-                            "| --net-only | --live-only]\n");
+                            "                      [--codec-only | --external-only | --lua-only "
+                            "| --dist-only | --net-only | --live-only]\n");
             return strcmp(argv[i], "--help") == 0 ? 0 : 2;
         }
     }
@@ -624,6 +636,10 @@ int main(int argc, char **argv)
     }
     if (external_only) {
         bench_external(&r, &status);
+        goto done;
+    }
+    if (lua_only) {
+        bench_lua(&r, &status);
         goto done;
     }
     /* Peak RSS first: a forked child starts with the parent's pages, so it
@@ -644,6 +660,7 @@ int main(int argc, char **argv)
     bench_journal(&r);
     bench_codec(&r);
     bench_external(&r, &status);
+    bench_lua(&r, &status);
 dist:;
     /* Distributed mode needs a broker: `make bench` starts a private one
      * and passes its URL (TB_AMQP_URL); without one these figures are
