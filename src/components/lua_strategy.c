@@ -239,7 +239,7 @@ static int ind_index(lua_State *L)
     indicator *i = luaL_checkudata(L, 1, IND_MT);
     const char *k = luaL_checkstring(L, 2);
     if (strcmp(k, "update") == 0) {
-        lua_pushcfunction(L, ind_update);
+        lua_pushvalue(L, lua_upvalueindex(1));
         return 1;
     }
     if (strcmp(k, "ready") == 0) {
@@ -385,7 +385,10 @@ static int open_libs(lua_State *L)
 static void register_api(lua_State *L, lua_strategy *s)
 {
     luaL_newmetatable(L, IND_MT);
-    lua_pushcfunction(L, ind_index);
+    /* update is made once, an upvalue of __index: pushing a fresh C
+     * function on every ind:update would allocate twice per bar. */
+    lua_pushcfunction(L, ind_update);
+    lua_pushcclosure(L, ind_index, 1);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, ind_gc);
     lua_setfield(L, -2, "__gc");
