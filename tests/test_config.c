@@ -217,6 +217,49 @@ static void test_several_strategy_sections_keep_file_order(void **state)
     assert_string_equal(f->cfg.strategies[1].symbol, "ETHUSDT");
 }
 
+static void test_symbols_and_timeframes_are_lists(void **state)
+{
+    fixture *f = *state;
+    load(f, "[backtest]\ndata = x.csv\n[strategy.pair]\ntype = sma_cross\n"
+            "symbols = BTCUSDT ETHUSDT\ntimeframes = 1m 15m 1h\n");
+    build_ok(f);
+    const tb_strategy_config *s = &f->cfg.strategies[0];
+    assert_int_equal(s->nsymbols, 2);
+    assert_string_equal(s->symbols[0], "BTCUSDT");
+    assert_string_equal(s->symbols[1], "ETHUSDT");
+    assert_string_equal(s->symbol, "BTCUSDT");
+    assert_int_equal(s->ntimeframes, 3);
+    assert_true(s->timeframes[0] == 60000000000LL && s->timeframes[2] == 3600000000000LL);
+}
+
+static void test_one_symbol_is_a_list_of_one(void **state)
+{
+    fixture *f = *state;
+    load(f, MINIMAL);
+    build_ok(f);
+    assert_int_equal(f->cfg.strategies[0].nsymbols, 1);
+    assert_string_equal(f->cfg.strategies[0].symbols[0], f->cfg.strategies[0].symbol);
+    assert_int_equal(f->cfg.strategies[0].ntimeframes, 0);
+}
+
+static void test_symbol_and_symbols_together_is_an_error(void **state)
+{
+    fixture *f = *state;
+    load(f, "[backtest]\ndata = x.csv\n[strategy.pair]\ntype = sma_cross\n"
+            "symbols = BTCUSDT ETHUSDT\nsymbol = BTCUSDT\n");
+    build_fails_with(
+        f, ":6: [strategy.pair] symbol: symbols is set: write symbol or symbols, not both");
+}
+
+static void test_bad_timeframe_names_the_allowed_ones(void **state)
+{
+    fixture *f = *state;
+    load(f, "[backtest]\ndata = x.csv\n[strategy.s]\ntype = sma_cross\nsymbol = BTCUSDT\n"
+            "timeframes = 1m 7m\n");
+    build_fails_with(f, ":6: [strategy.s] timeframes: unknown timeframe '7m' (use one of: 1m 3m 5m "
+                        "15m 30m 1h 2h 4h 6h 8h 12h 1d)");
+}
+
 static void test_missing_file_is_eio_naming_the_path(void **state)
 {
     fixture *f = *state;
@@ -936,6 +979,10 @@ int main(void)
         T(test_defaults_applied_for_keys_not_in_file),
         T(test_every_section_is_parsed),
         T(test_several_strategy_sections_keep_file_order),
+        T(test_symbols_and_timeframes_are_lists),
+        T(test_one_symbol_is_a_list_of_one),
+        T(test_symbol_and_symbols_together_is_an_error),
+        T(test_bad_timeframe_names_the_allowed_ones),
         T(test_nul_byte_is_an_error_naming_file_and_line),
         T(test_config_over_1_mib_is_refused),
         T(test_line_over_64_kib_is_an_error_naming_file_and_line),

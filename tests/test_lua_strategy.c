@@ -71,7 +71,7 @@ static tb_market_data bar_at(double close, int i)
 static int step(void *st, double close, tb_decimal pos, tb_strategy_decision *d)
 {
     tb_market_data b = bar_at(close, 0);
-    tb_strategy_ctx ctx = {pos, "s1", 0, 0};
+    tb_strategy_ctx ctx = {pos, "s1", 0, 0, 0, NULL, NULL};
     return tb_lua_strategy_vtable.on_bar(st, &b, &ctx, d);
 }
 

@@ -84,6 +84,55 @@ static const tb_strategy_vtable script_vt = {
     NULL,
 };
 
+/* A multi-symbol, multi-timeframe recorder: notes what each call saw, and
+ * on its order_on-th call buys qty 1 of order_sym (or the bar's: ""). */
+typedef struct {
+    int calls, order_on;
+    char order_sym[TB_SYMBOL_LEN];
+    char sym[MAX_SEEN][TB_SYMBOL_LEN];
+    int64_t tf[MAX_SEEN];
+    tb_decimal close[MAX_SEEN], pos[MAX_SEEN], other_pos[MAX_SEEN];
+} multi;
+
+static multi multi_seen;
+
+static int multi_create(const tb_strategy_vtable *self, const tb_param *p, size_t n, void **state,
+                        char *err, size_t errlen)
+{
+    (void)self, (void)p, (void)n, (void)err, (void)errlen;
+    *state = &multi_seen;
+    return 0;
+}
+
+static int multi_on_bar(void *state, const tb_market_data *bar, const tb_strategy_ctx *ctx,
+                        tb_strategy_decision *out)
+{
+    multi *m = state;
+    int i = m->calls++;
+    if (i < MAX_SEEN) {
+        memcpy(m->sym[i], bar->symbol, TB_SYMBOL_LEN);
+        m->tf[i] = ctx->timeframe;
+        m->close[i] = bar->close;
+        m->pos[i] = ctx->position;
+        m->other_pos[i] = ctx->position_of(ctx, OTHER);
+    }
+    if (m->calls == m->order_on) {
+        out->signal = TB_SIGNAL_BUY;
+        out->volume = TB_DECIMAL_ONE;
+        memcpy(out->symbol, m->order_sym, TB_SYMBOL_LEN);
+    }
+    return 0;
+}
+
+static void multi_destroy(void *state)
+{
+    (void)state;
+}
+
+static const tb_strategy_vtable multi_vt = {
+    "multi", "multi: records", multi_create, multi_on_bar, multi_destroy, NULL,
+};
+
 /* ---- fixture ------------------------------------------------------------ */
 
 typedef struct {
@@ -275,6 +324,69 @@ static void test_strategy_sees_only_bars_of_its_symbol(void **state)
         assert_string_equal(s->seen_symbol[i], SYM);
     assert_int_equal(f->rec.n, 1);
     assert_dec_equal(f->rec.events[0].u.signal.price, "102");
+    assert_int_equal(f->rec.events[0].causation_id, f->bars[4].event_id);
+}
+
+/* symbols = BTCUSDT ETHUSDT: both symbols' bars in order, and an order
+ * for the other symbol, at its last close, moving only its target. */
+static void test_multi_symbol_instance_sees_both_and_orders_the_other(void **state)
+{
+    fixture *f = *state;
+    memset(&multi_seen, 0, sizeof(multi_seen));
+    multi_seen.order_on = 3;
+    strcpy(multi_seen.order_sym, OTHER);
+    tb_strategy_instance in = instance("pair", SYM);
+    add(f, &multi_vt, &in, NULL, 0);
+    char err[200] = "";
+    assert_int_equal(tb_signal_generator_add_symbol(f->sg, "pair", OTHER, 0, 0, 0, err, sizeof err),
+                     0);
+    assert_int_equal(tb_signal_generator_add_symbol(f->sg, "pair", OTHER, 0, 0, 0, err, sizeof err),
+                     TB_EINVAL);
+    publish_close(f, SYM, "100");
+    publish_close(f, OTHER, "10");
+    publish_close(f, SYM, "101"); /* decides: buy 1 ETHUSDT */
+    publish_close(f, OTHER, "11");
+    assert_int_equal(multi_seen.calls, 4);
+    assert_string_equal(multi_seen.sym[1], OTHER);
+    assert_int_equal(f->rec.n, 1);
+    const tb_signal_generated *sig = &f->rec.events[0].u.signal;
+    assert_string_equal(sig->symbol, OTHER);
+    assert_dec_equal(sig->price, "10");
+    assert_dec_equal(sig->target, "1");
+    assert_dec_equal(multi_seen.pos[3], "1");       /* the ETH bar: its own target */
+    assert_dec_equal(multi_seen.other_pos[3], "1"); /* position_of(ETHUSDT) */
+    assert_dec_equal(multi_seen.pos[2], "0");
+}
+
+/* timeframes = 1m 5m: each 5m bar right after the 1m bar that ends it. */
+static void test_timeframes_deliver_base_bar_then_higher_bar_at_its_close(void **state)
+{
+    fixture *f = *state;
+    memset(&multi_seen, 0, sizeof(multi_seen));
+    multi_seen.order_on = 6; /* the first 5m bar */
+    tb_strategy_instance in = instance("mtf", SYM);
+    add(f, &multi_vt, &in, NULL, 0);
+    int64_t tf[] = {60000000000LL, 300000000000LL};
+    char err[200] = "";
+    assert_int_equal(tb_signal_generator_set_timeframes(f->sg, "mtf", tf, 2, err, sizeof err), 0);
+    static const char *const closes[] = {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"};
+    for (size_t i = 0; i < 11; i++) {
+        /* Binance's close time (the period's end less 1 ms), as the data has. */
+        tb_market_data b =
+            tbt_bar(SYM, (int64_t)i, closes[i], closes[i], closes[i], closes[i], "1");
+        b.close_time = b.open_time + TBT_MINUTE - 1000000;
+        f->bars[f->nbars] = tbt_bar_event(&b);
+        assert_int_equal(tb_bus_publish(f->bus, &f->bars[f->nbars++]), 0);
+    }
+    assert_int_equal(multi_seen.calls, 13);
+    for (int i = 0; i < 13; i++) {
+        int higher = i == 5 || i == 11;
+        assert_int_equal(multi_seen.tf[i], tf[higher]);
+    }
+    assert_dec_equal(multi_seen.close[5], "5"); /* the 5m bar's close: its last 1m's */
+    assert_dec_equal(multi_seen.close[11], "10");
+    assert_int_equal(f->rec.n, 1); /* a decision on the 5m bar, at its close */
+    assert_dec_equal(f->rec.events[0].u.signal.price, "5");
     assert_int_equal(f->rec.events[0].causation_id, f->bars[4].event_id);
 }
 
@@ -722,6 +834,8 @@ int main(void)
         T(test_signal_price_is_bar_close_and_timestamp_is_close_time),
         T(test_signal_is_caused_by_the_market_data_event),
         T(test_strategy_sees_only_bars_of_its_symbol),
+        T(test_multi_symbol_instance_sees_both_and_orders_the_other),
+        T(test_timeframes_deliver_base_bar_then_higher_bar_at_its_close),
         T(test_strategy_is_told_its_strategy_id),
         T(test_hold_is_not_published_without_emit_hold),
         T(test_hold_is_published_with_emit_hold),

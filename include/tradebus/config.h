@@ -47,7 +47,14 @@
  *                  makes the exchange refuse undeclared ones
  *   [strategy.ID]  type (required: a built-in, a registered extra type, or
  *                  legacy:NAME for a bundled old-style strategy run through the
- *                  adapter), symbol (required), order_type = MARKET|LIMIT
+ *                  adapter), symbol (required) or symbols = A B ... (up
+ *                  to 8: the strategy sees each one's bars in time order and
+ *                  may order any; positions, risk, order settings and the
+ *                  report are per (strategy, symbol)), timeframes = 1m 15m
+ *                  1h (up to 6, shortest first, the first = the data's
+ *                  interval: the higher bars are resampled and reach the
+ *                  strategy when they close, after the base bar closing
+ *                  them; none = the data's bars only), order_type = MARKET|LIMIT
  *                  [MARKET], limit_offset_bps [0], emit_hold [false],
  *                  time_in_force = GTC|IOC|FOK [GTC], expire_after_bars [0 = never],
  *                  on_new_signal = replace|keep [replace], stop_loss_pct,
@@ -98,7 +105,14 @@ typedef enum {
 typedef struct {
     char id[TB_STRATEGY_LEN];
     char type[32];
-    char symbol[TB_SYMBOL_LEN];
+    char symbol[TB_SYMBOL_LEN]; /* = symbols[0] */
+    /* symbols = A B ...: every symbol it trades (nsymbols 1 for symbol =). */
+    char symbols[TB_STRATEGY_MAX_SYMBOLS][TB_SYMBOL_LEN];
+    size_t nsymbols;
+    int multi; /* set by symbols =, which excludes symbol = */
+    /* timeframes = 1m 15m 1h (ns, shortest first; none = the data's bars). */
+    int64_t timeframes[TB_STRATEGY_MAX_TIMEFRAMES];
+    size_t ntimeframes;
     tb_order_type order_type;
     tb_decimal limit_offset_bps;
     int emit_hold;

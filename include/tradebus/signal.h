@@ -61,6 +61,25 @@ TB_EXPORT void tb_signal_generator_destroy(tb_signal_generator *sg);
 TB_EXPORT int tb_signal_generator_add(tb_signal_generator *sg, const tb_strategy_vtable *vt,
                                       const tb_strategy_instance *inst, const tb_param *params,
                                       size_t nparams, char *err, size_t errlen);
+/* Adds symbol (copied) to the instance strategy_id: it then sees that
+ * symbol's bars too and may order it, with tick_size / step_size /
+ * min_notional as in tb_strategy_instance. TB_EINVAL for an unknown id, a
+ * symbol it has already, or more than TB_STRATEGY_MAX_SYMBOLS (message in
+ * err); TB_ENOMEM. */
+TB_EXPORT int tb_signal_generator_add_symbol(tb_signal_generator *sg, const char *strategy_id,
+                                             const char *symbol, tb_decimal tick_size,
+                                             tb_decimal step_size, tb_decimal min_notional,
+                                             char *err, size_t errlen);
+/* Gives the instance strategy_id timeframes (lengths in ns, from
+ * tb_timeframe_parse; 1..TB_STRATEGY_MAX_TIMEFRAMES, increasing): tf_ns[0]
+ * is the data's own bars, the others are built from them with a resampler
+ * (resample.h). Each higher bar reaches the strategy when it closes, right
+ * after the base bar that closes it (base bar first, then the higher ones
+ * shortest first), ctx->timeframe naming it. TB_EINVAL / TB_ENOMEM, message
+ * in err. */
+TB_EXPORT int tb_signal_generator_set_timeframes(tb_signal_generator *sg, const char *strategy_id,
+                                                 const int64_t *tf_ns, size_t n, char *err,
+                                                 size_t errlen);
 
 /* The seed's interface. */
 /* Runs every instance of the bar's symbol on a MarketData event. */

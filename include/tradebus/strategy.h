@@ -1,8 +1,11 @@
 /* tradebus — strategies: the pluggable part of the Signal Generator.
  *
  * A strategy is a small vtable. The Signal Generator owns one state per
- * strategy instance, feeds it every bar of its symbol, and turns its decision
- * into a SignalGenerated event. To add a strategy in C, write a
+ * strategy instance, feeds it every bar of its symbols (bar->symbol says
+ * which; with timeframes, also each higher bar as it closes, right after the
+ * base bar that closes it, ctx->timeframe saying which), and turns its
+ * decision — for the bar's symbol or another of its own — into a
+ * SignalGenerated event. To add a strategy in C, write a
  * tb_strategy_vtable and pass it to tb_signal_generator_add(); nothing in the
  * pipeline changes.
  *
@@ -21,24 +24,39 @@
 extern "C" {
 #endif
 
+/* Most symbols one instance trades ([strategy.ID] symbols) and most
+ * timeframes it sees ([strategy.ID] timeframes). */
+#define TB_STRATEGY_MAX_SYMBOLS    8
+#define TB_STRATEGY_MAX_TIMEFRAMES 6
+
 typedef struct {
     const char *key;
     const char *value;
 } tb_param;
 
-typedef struct {
-    tb_decimal position; /* signed target position in the instance's symbol */
+typedef struct tb_strategy_ctx_ {
+    tb_decimal position; /* signed target position in the bar's symbol */
     const char *strategy_id;
     /* Position sizing ([strategy.ID] size or risk_per_trade): when sized is
      * set, an entry takes quantity (already rounded to the symbol's step;
      * 0 = too small to trade) instead of the strategy's own quantity. */
     int sized;
     tb_decimal quantity;
+    /* Several timeframes ([strategy.ID] timeframes): the length in ns of the
+     * bar's timeframe (the first listed for the data's own bars); 0 when the
+     * instance has no timeframes. */
+    int64_t timeframe;
+    /* Several symbols: the target position in any of the instance's symbols
+     * (0 for one it does not trade); call as ctx->position_of(ctx, sym). */
+    tb_decimal (*position_of)(const struct tb_strategy_ctx_ *ctx, const char *symbol);
+    const void *owner; /* the generator's, for position_of */
 } tb_strategy_ctx;
 
 typedef struct {
     tb_signal_type signal; /* HOLD: nothing to do */
     tb_decimal volume;     /* > 0 for BUY/SELL */
+    /* The symbol the order is for, one of the instance's; "" = the bar's. */
+    char symbol[TB_SYMBOL_LEN];
 } tb_strategy_decision;
 
 typedef struct tb_strategy_vtable {

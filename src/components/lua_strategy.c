@@ -19,6 +19,7 @@
 #include "lua_int.h"
 #include "tradebus/indicators.h"
 #include "tradebus/lua_strategy.h"
+#include "tradebus/resample.h"
 #include "tradebus/timefmt.h"
 
 #include <float.h>
@@ -41,6 +42,8 @@ typedef struct {
     int in_init, in_bar, failed;
     /* The bar being decided: what the action functions read and fill. */
     tb_decimal position;
+    const tb_strategy_ctx *ctx; /* the bar's, for position(sym) */
+    const char *bar_symbol;
     int sized;
     int acted;
     const char *acted_by;
@@ -323,10 +326,30 @@ static lua_strategy *acting(lua_State *L, const char *fn)
     return s;
 }
 
+/* The target position in sym (one of the strategy's symbols; the bar's
+ * when nil). */
+static tb_decimal position_in(lua_strategy *s, const char *sym)
+{
+    if (!sym || !strcmp(sym, s->bar_symbol) || !s->ctx->position_of) return s->position;
+    return s->ctx->position_of(s->ctx, sym);
+}
+
+/* The optional symbol argument at idx into the decision ("" = the bar's). */
+static const char *symbol_arg(lua_State *L, lua_strategy *s, int idx, const char *fn)
+{
+    const char *sym = luaL_optstring(L, idx, NULL);
+    if (!sym) return NULL;
+    if (strlen(sym) >= sizeof(s->d.symbol))
+        luaL_error(L, "%s(): '%s' is no symbol of this strategy", fn, sym);
+    return sym;
+}
+
 static int side(lua_State *L, const char *fn, tb_signal_type t)
 {
     tb_decimal q = qty_arg(L, fn);
     lua_strategy *s = acting(L, fn);
+    const char *sym = symbol_arg(L, s, 2, fn);
+    if (sym) snprintf(s->d.symbol, sizeof(s->d.symbol), "%s", sym);
     if (q < 0) luaL_error(L, "%s(): quantity must not be negative (use target() for signed)", fn);
     /* 0 is an entry sizing made too small: counted by the generator. */
     if (q == 0 && !s->sized) luaL_error(L, "%s(0): quantity must be greater than 0", fn);
@@ -350,10 +373,22 @@ static int l_target(lua_State *L)
 {
     tb_decimal q = qty_arg(L, "target");
     lua_strategy *s = acting(L, "target");
-    tb_decimal diff = q - s->position; /* both within +-2^53: no overflow */
+    const char *sym = symbol_arg(L, s, 2, "target");
+    if (sym) snprintf(s->d.symbol, sizeof(s->d.symbol), "%s", sym);
+    tb_decimal diff = q - position_in(s, sym); /* both within +-2^53: no overflow */
     s->d.signal = diff > 0 ? TB_SIGNAL_BUY : diff < 0 ? TB_SIGNAL_SELL : TB_SIGNAL_HOLD;
     s->d.volume = diff > 0 ? diff : -diff;
     return 0;
+}
+
+/* position(sym): the target position in sym (the bar's symbol when nil). */
+static int l_position(lua_State *L)
+{
+    lua_strategy *s = self_of(L);
+    if (!s->in_bar) luaL_error(L, "position(): only in on_bar");
+    const char *sym = luaL_optstring(L, 1, NULL);
+    lua_pushnumber(L, tb_dec_to_double(position_in(s, sym)));
+    return 1;
 }
 
 /* ---- the sandbox -------------------------------------------------------- */
@@ -396,10 +431,9 @@ static void register_api(lua_State *L, lua_strategy *s)
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
     static const luaL_Reg fns[] = {
-        {"sma", l_sma},           {"ema", l_ema},   {"rsi", l_rsi},
-        {"bbands", l_bbands},     {"macd", l_macd}, {"atr", l_atr},
-        {"donchian", l_donchian}, {"buy", l_buy},   {"sell", l_sell},
-        {"target", l_target},     {NULL, NULL},
+        {"sma", l_sma},   {"ema", l_ema},       {"rsi", l_rsi},           {"bbands", l_bbands},
+        {"macd", l_macd}, {"atr", l_atr},       {"donchian", l_donchian}, {"buy", l_buy},
+        {"sell", l_sell}, {"target", l_target}, {"position", l_position}, {NULL, NULL},
     };
     for (const luaL_Reg *f = fns; f->name; f++) {
         lua_pushlightuserdata(L, s);
@@ -636,6 +670,7 @@ static int lua_on_bar(void *state, const tb_market_data *bar, const tb_strategy_
     if (!s || !bar || !ctx || !out) return TB_EINVAL;
     out->signal = TB_SIGNAL_HOLD;
     out->volume = 0;
+    out->symbol[0] = 0;
     if (s->failed) return 0;
     lua_State *L = s->L;
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->on_bar_ref);
@@ -650,6 +685,13 @@ static int lua_on_bar(void *state, const tb_market_data *bar, const tb_strategy_
     set_num(L, "open_time", (double)(bar->open_time / 1000000));
     lua_pushstring(L, bar->symbol);
     lua_setfield(L, -2, "symbol");
+    /* nil without timeframes, so scripts written before them see no change. */
+    const char *tf = ctx->timeframe ? tb_timeframe_name(ctx->timeframe) : NULL;
+    if (tf)
+        lua_pushstring(L, tf);
+    else
+        lua_pushnil(L);
+    lua_setfield(L, -2, "timeframe");
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->ctx_ref);
     set_num(L, "position", tb_dec_to_double(ctx->position));
     if (ctx->sized)
@@ -660,6 +702,8 @@ static int lua_on_bar(void *state, const tb_market_data *bar, const tb_strategy_
     lua_pushstring(L, ctx->strategy_id ? ctx->strategy_id : "");
     lua_setfield(L, -2, "strategy");
     s->position = ctx->position;
+    s->ctx = ctx;
+    s->bar_symbol = bar->symbol;
     s->sized = ctx->sized;
     s->acted = 0;
     s->d = *out;

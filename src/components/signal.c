@@ -15,34 +15,56 @@
 #include <string.h>
 
 #include "../core/fixstr.h"
+#include "tradebus/resample.h"
 #include "tradebus/signal.h"
 #include "validate.h"
+
+/* One symbol an instance trades, with its own order settings and target. */
+typedef struct {
+    char symbol[TB_SYMBOL_LEN];
+    size_t sym; /* index into the generator's symbols */
+    tb_decimal tick_size, step, min_notional;
+    tb_decimal target;
+    int64_t last_signal_time; /* of its last BUY/SELL: orders it placed knew everything before */
+} leg;
 
 typedef struct {
     const tb_strategy_vtable *vt;
     void *state;
     char strategy_id[TB_STRATEGY_LEN];
-    char symbol[TB_SYMBOL_LEN];
+    leg legs[TB_STRATEGY_MAX_SYMBOLS]; /* legs[0]: the symbol it was added with */
+    size_t nlegs;
     tb_order_type order_type;
-    tb_decimal limit_offset_bps, tick_size;
+    tb_decimal limit_offset_bps;
     int emit_hold;
-    tb_decimal target;
-    size_t sym;               /* index into the generator's symbols */
-    uint64_t last_bar_id;     /* the last bar this instance fully processed */
-    int64_t last_signal_time; /* of its last BUY/SELL: orders it placed knew everything before */
+    uint64_t last_bar_id; /* the last bar this instance fully processed */
+    /* Timeframes: tf[0] is the data's bars, the rest come from rs. The
+     * output buffer lives here so a bar allocates nothing. */
+    int64_t tf[TB_STRATEGY_MAX_TIMEFRAMES];
+    size_t ntf;
+    tb_resampler *rs;
+    tb_resampled rs_out[TB_RESAMPLE_MAX_OUT(TB_STRATEGY_MAX_TIMEFRAMES)];
     /* The signal decided on last_bar_id, until the bus took it: a retry of
      * the bar publishes it again instead of running the strategy twice. */
     tb_event staged;
     int has_staged;
-    tb_decimal size_pct, risk_pct, stop_pct, step, min_notional; /* sizing; 0 = off */
+    tb_decimal size_pct, risk_pct, stop_pct; /* sizing; 0 = off */
 } instance;
+
+static leg *leg_of(instance *in, const char *symbol)
+{
+    for (size_t i = 0; i < in->nlegs; i++)
+        if (tb__sym_eq(in->legs[i].symbol, symbol)) return &in->legs[i];
+    return NULL;
+}
 
 /* A symbol some instance trades, and its last bar accepted. */
 typedef struct {
     char symbol[TB_SYMBOL_LEN];
     int has_bar;
     int64_t last_close_time;
-    uint64_t last_bar_id; /* a redelivery of this very bar is not "out of order" */
+    tb_decimal last_close; /* the price of a decision for it made on another symbol's bar */
+    uint64_t last_bar_id;  /* a redelivery of this very bar is not "out of order" */
 } symbol_state;
 
 struct tb_signal_generator {
@@ -62,8 +84,8 @@ struct tb_signal_generator {
 /* An entry's size from equity at the decision's close: size_pct % of it,
  * or risk_pct % of it over the stop's distance; rounded down to the step,
  * 0 if that leaves less than one step or min_notional. */
-static int sized_quantity(const tb_signal_generator *sg, const instance *in, tb_decimal close,
-                          tb_decimal *out)
+static int sized_quantity(const tb_signal_generator *sg, const instance *in, const leg *lg,
+                          tb_decimal close, tb_decimal *out)
 {
     *out = 0;
     if (!sg->equity) return TB_EMISUSE;
@@ -83,13 +105,13 @@ static int sized_quantity(const tb_signal_generator *sg, const instance *in, tb_
     if (rc) return rc;
     if (per_unit <= 0) return 0;
     if ((rc = tb_dec_div(budget, per_unit, TB_ROUND_FLOOR, &q)) != 0) return rc;
-    tb_decimal step = in->step > 0 ? in->step : 1;
+    tb_decimal step = lg->step > 0 ? lg->step : 1;
     if ((rc = tb_dec_quantize(q, step, TB_ROUND_FLOOR, &q)) != 0) return rc;
     if (q <= 0) return 0;
-    if (in->min_notional > 0) {
+    if (lg->min_notional > 0) {
         tb_decimal notional;
         if (tb_dec_mul(q, close, TB_ROUND_FLOOR, &notional) != 0) return 0;
-        if (notional < in->min_notional) return 0;
+        if (notional < lg->min_notional) return 0;
     }
     *out = q;
     return 0;
@@ -146,9 +168,10 @@ static int on_not_executed(const tb_event *ev, void *ctx)
     if (rc) return tb__refuse(sg->bus, rc, why);
     const char *type = tb_event_type_name(ev->type);
     const char *symbol = rejected ? ev->u.order_rejected.symbol : ev->u.order_canceled.symbol;
-    if (strcmp(symbol, in->symbol) != 0) {
-        tb_bus_fail_reason(sg->bus, "%s for strategy '%s' names symbol %s; it trades %s", type, sid,
-                           symbol, in->symbol);
+    leg *lg = leg_of(in, symbol);
+    if (!lg) {
+        tb_bus_fail_reason(sg->bus, "%s for strategy '%s' names symbol %s; it trades %s%s", type,
+                           sid, symbol, in->legs[0].symbol, in->nlegs > 1 ? " and others" : "");
         return TB_EINVAL;
     }
     /* Orders the strategy never asked for (a bracket's stop or target, a
@@ -169,7 +192,7 @@ static int on_not_executed(const tb_event *ev, void *ctx)
         tb_bus_fail_reason(sg->bus, "OrderRejected.quantity %s is not positive", q);
         return TB_EINVAL;
     }
-    return tb_dec_sub(in->target, side == TB_SIDE_BUY ? qty : -qty, &in->target);
+    return tb_dec_sub(lg->target, side == TB_SIDE_BUY ? qty : -qty, &lg->target);
 }
 
 /* A fill of an order the Order Manager placed on the strategy's behalf (a
@@ -187,10 +210,11 @@ static int on_fill(const tb_event *ev, void *ctx)
     char why[TB__WHY_LEN];
     int rc = tb__check_event(ev, TB_EV_ORDER_FILLED, why, sizeof(why));
     if (rc) return tb__refuse(sg->bus, rc, why);
-    if (strcmp(f->symbol, in->symbol) != 0) return 0;
-    if (in->last_signal_time > ev->timestamp) return 0;
-    return tb_dec_add(in->target, f->side == TB_SIDE_BUY ? f->filled_quantity : -f->filled_quantity,
-                      &in->target);
+    leg *lg = leg_of(in, f->symbol);
+    if (!lg) return 0;
+    if (lg->last_signal_time > ev->timestamp) return 0;
+    return tb_dec_add(lg->target, f->side == TB_SIDE_BUY ? f->filled_quantity : -f->filled_quantity,
+                      &lg->target);
 }
 
 int tb_signal_generator_create(tb_bus *bus, tb_signal_generator **out)
@@ -219,11 +243,38 @@ void tb_signal_generator_destroy(tb_signal_generator *sg)
     if (sg->sub_rej >= 0) tb_bus_unsubscribe(sg->bus, sg->sub_rej);
     if (sg->sub_cancel >= 0) tb_bus_unsubscribe(sg->bus, sg->sub_cancel);
     if (sg->sub_fill >= 0) tb_bus_unsubscribe(sg->bus, sg->sub_fill);
-    for (size_t i = 0; i < sg->ninst; i++)
+    for (size_t i = 0; i < sg->ninst; i++) {
         sg->inst[i].vt->destroy(sg->inst[i].state);
+        tb_resampler_destroy(sg->inst[i].rs);
+    }
     free(sg->inst);
     free(sg->syms);
     free(sg);
+}
+
+/* Room for one more distinct symbol (so interning cannot fail). */
+static int reserve_symbol(tb_signal_generator *sg)
+{
+    if (sg->nsyms < sg->syms_cap) return 0;
+    size_t nc = sg->syms_cap ? sg->syms_cap * 2 : 4;
+    symbol_state *ns = realloc(sg->syms, nc * sizeof(*ns));
+    if (!ns) return TB_ENOMEM;
+    sg->syms = ns;
+    sg->syms_cap = nc;
+    return 0;
+}
+
+/* The index of symbol in the generator's table, added if new (room
+ * reserved by reserve_symbol). */
+static size_t intern_symbol(tb_signal_generator *sg, const char *symbol)
+{
+    symbol_state *ss = find_symbol(sg, symbol);
+    if (!ss) {
+        ss = &sg->syms[sg->nsyms++];
+        memset(ss, 0, sizeof(*ss));
+        snprintf(ss->symbol, sizeof(ss->symbol), "%s", symbol);
+    }
+    return (size_t)(ss - sg->syms);
 }
 
 int tb_signal_generator_add(tb_signal_generator *sg, const tb_strategy_vtable *vt,
@@ -258,7 +309,8 @@ int tb_signal_generator_add(tb_signal_generator *sg, const tb_strategy_vtable *v
                      TB_STRATEGY_LEN - 1);
         return TB_ECONFIG;
     }
-    if (tb_str_copy(in->symbol, sizeof(in->symbol), ic->symbol) != 0 || !ic->symbol[0]) {
+    if (tb_str_copy(in->legs[0].symbol, sizeof(in->legs[0].symbol), ic->symbol) != 0 ||
+        !ic->symbol[0]) {
         if (err)
             snprintf(err, errlen, "symbol: '%s' is empty or longer than %d characters", ic->symbol,
                      TB_SYMBOL_LEN - 1);
@@ -266,33 +318,85 @@ int tb_signal_generator_add(tb_signal_generator *sg, const tb_strategy_vtable *v
     }
     /* Room for a new symbol before the strategy exists, so nothing after its
      * create can fail. */
-    symbol_state *ss = find_symbol(sg, in->symbol);
-    if (!ss && sg->nsyms == sg->syms_cap) {
-        size_t nc = sg->syms_cap ? sg->syms_cap * 2 : 4;
-        symbol_state *ns = realloc(sg->syms, nc * sizeof(*ns));
-        if (!ns) return TB_ENOMEM;
-        sg->syms = ns;
-        sg->syms_cap = nc;
-    }
+    if (reserve_symbol(sg) != 0) return TB_ENOMEM;
     int rc = vt->create(vt, params, nparams, &in->state, err, errlen);
     if (rc) return rc;
-    if (!ss) {
-        ss = &sg->syms[sg->nsyms++];
-        memset(ss, 0, sizeof(*ss));
-        memcpy(ss->symbol, in->symbol, sizeof(ss->symbol));
-    }
-    in->sym = (size_t)(ss - sg->syms);
+    in->legs[0].sym = intern_symbol(sg, in->legs[0].symbol);
+    in->legs[0].tick_size = ic->tick_size;
+    in->legs[0].step = ic->step_size;
+    in->legs[0].min_notional = ic->min_notional;
+    in->nlegs = 1;
     in->vt = vt;
     in->order_type = ic->order_type;
     in->limit_offset_bps = ic->limit_offset_bps;
-    in->tick_size = ic->tick_size;
     in->emit_hold = ic->emit_hold;
     in->size_pct = ic->size_pct;
     in->risk_pct = ic->risk_pct;
     in->stop_pct = ic->stop_pct;
-    in->step = ic->step_size;
-    in->min_notional = ic->min_notional;
     sg->ninst++;
+    return 0;
+}
+
+int tb_signal_generator_add_symbol(tb_signal_generator *sg, const char *strategy_id,
+                                   const char *symbol, tb_decimal tick_size, tb_decimal step_size,
+                                   tb_decimal min_notional, char *err, size_t errlen)
+{
+    if (!sg || !strategy_id || !symbol) return TB_EINVAL;
+    instance *in = find_instance(sg, strategy_id);
+    if (!in) {
+        if (err)
+            snprintf(err, errlen, "strategy id '%s': no such instance; add it first", strategy_id);
+        return TB_EINVAL;
+    }
+    if (!symbol[0] || strlen(symbol) >= TB_SYMBOL_LEN || leg_of(in, symbol)) {
+        if (err) snprintf(err, errlen, "symbols: '%s' is empty, too long or listed twice", symbol);
+        return TB_EINVAL;
+    }
+    if (in->nlegs == TB_STRATEGY_MAX_SYMBOLS) {
+        if (err)
+            snprintf(err, errlen, "symbols: at most %d per strategy; split it in two",
+                     TB_STRATEGY_MAX_SYMBOLS);
+        return TB_EINVAL;
+    }
+    if (reserve_symbol(sg) != 0) return TB_ENOMEM;
+    leg *lg = &in->legs[in->nlegs];
+    memset(lg, 0, sizeof(*lg));
+    memcpy(lg->symbol, symbol, strlen(symbol) + 1);
+    lg->sym = intern_symbol(sg, symbol);
+    lg->tick_size = tick_size;
+    lg->step = step_size;
+    lg->min_notional = min_notional;
+    in->nlegs++;
+    return 0;
+}
+
+int tb_signal_generator_set_timeframes(tb_signal_generator *sg, const char *strategy_id,
+                                       const int64_t *tf_ns, size_t n, char *err, size_t errlen)
+{
+    if (!sg || !strategy_id || (n && !tf_ns)) return TB_EINVAL;
+    instance *in = find_instance(sg, strategy_id);
+    if (!in || n < 1 || n > TB_STRATEGY_MAX_TIMEFRAMES) {
+        if (err)
+            snprintf(err, errlen, "timeframes: %s (1 to %d timeframes, the data's first)",
+                     in ? "wrong count" : "no such strategy", TB_STRATEGY_MAX_TIMEFRAMES);
+        return TB_EINVAL;
+    }
+    for (size_t i = 1; i < n; i++)
+        if (tf_ns[i] <= tf_ns[i - 1]) {
+            if (err)
+                snprintf(err, errlen,
+                         "timeframes: list them shortest first, each once (e.g. 1m 15m 1h)");
+            return TB_EINVAL;
+        }
+    tb_resampler *rs = NULL;
+    if (n > 1) {
+        int rc = tb_resampler_create(tf_ns + 1, n - 1, TB_STRATEGY_MAX_SYMBOLS, &rs, err, errlen);
+        if (rc) return rc;
+    }
+    tb_resampler_destroy(in->rs);
+    in->rs = rs;
+    memcpy(in->tf, tf_ns, n * sizeof(*tf_ns));
+    in->ntf = n;
     return 0;
 }
 
@@ -305,15 +409,114 @@ int tb_signal_generator_publish_signal(tb_signal_generator *sg, tb_event *ev)
 
 /* LIMIT price: close moved by the offset in the trader's favour (buy lower,
  * sell higher), rounded to the tick in the same favourable direction. */
-static int limit_price(const instance *in, tb_decimal close, tb_signal_type t, tb_decimal *out)
+static int limit_price(const instance *in, const leg *lg, tb_decimal close, tb_signal_type t,
+                       tb_decimal *out)
 {
     const int64_t one = 10000 * 100000000LL;
     int buy = t == TB_SIGNAL_BUY;
     int64_t f = buy ? one - in->limit_offset_bps : one + in->limit_offset_bps;
     int rc = tb_dec_muldiv_int(close, f, one, buy ? TB_ROUND_FLOOR : TB_ROUND_CEIL, out);
     if (rc) return rc;
-    if (in->tick_size > 0)
-        rc = tb_dec_quantize(*out, in->tick_size, buy ? TB_ROUND_FLOOR : TB_ROUND_CEIL, out);
+    if (lg->tick_size > 0)
+        rc = tb_dec_quantize(*out, lg->tick_size, buy ? TB_ROUND_FLOOR : TB_ROUND_CEIL, out);
+    return rc;
+}
+
+/* ctx->position_of: the instance's target in symbol, 0 if not its own. */
+static tb_decimal position_of(const tb_strategy_ctx *ctx, const char *symbol)
+{
+    instance *in = (instance *)ctx->owner;
+    const leg *lg = in && symbol ? leg_of(in, symbol) : NULL;
+    return lg ? lg->target : 0;
+}
+
+/* Runs one instance on one bar (the data's, or a higher timeframe's built
+ * from it, md being the base bar's event either way) and publishes its
+ * decision. A failed publish leaves the decision staged for a retry of md,
+ * the bar counted as processed (in->last_bar_id). */
+static int decide(tb_signal_generator *sg, instance *in, const tb_event *md,
+                  const tb_market_data *bar, int64_t timeframe)
+{
+    int rc;
+    leg *bl = leg_of(in, bar->symbol);
+    if (!bl) return 0;
+    tb_strategy_ctx sctx = {bl->target, in->strategy_id, 0, 0, timeframe, position_of, in};
+    if (in->size_pct > 0 || in->risk_pct > 0) {
+        sctx.sized = 1;
+        if ((rc = sized_quantity(sg, in, bl, bar->close, &sctx.quantity)) != 0) return rc;
+    }
+    tb_strategy_decision d = {TB_SIGNAL_HOLD, 0, ""};
+    rc = in->vt->on_bar(in->state, bar, &sctx, &d);
+    if (rc == 0 && sctx.sized && d.signal != TB_SIGNAL_HOLD && d.volume == 0) {
+        /* An entry sizing made too small: counted, and nothing sent. */
+        sg->size_too_small++;
+        d.signal = TB_SIGNAL_HOLD;
+    }
+    if (rc == 0 && d.signal != TB_SIGNAL_HOLD && d.volume <= 0) rc = TB_EINVAL;
+    /* A decision for another of its symbols: at that symbol's last close. */
+    leg *lg = bl;
+    tb_decimal price = bar->close;
+    if (rc == 0 && d.symbol[0] && !tb__sym_eq(d.symbol, bar->symbol)) {
+        d.symbol[TB_SYMBOL_LEN - 1] = 0;
+        lg = leg_of(in, d.symbol);
+        if (!lg) {
+            tb_bus_fail_reason(sg->bus, "strategy '%s' ordered %s, which is not in its symbols",
+                               in->strategy_id, d.symbol);
+            rc = TB_EINVAL;
+        } else if (!sg->syms[lg->sym].has_bar) {
+            tb_bus_fail_reason(sg->bus, "strategy '%s' ordered %s before any bar of it",
+                               in->strategy_id, d.symbol);
+            rc = TB_EINVAL;
+        } else {
+            price = sg->syms[lg->sym].last_close;
+        }
+    }
+    /* One failing strategy must not starve the others of this bar. */
+    if (rc) return rc;
+    in->last_bar_id = md->event_id;
+    /* A warm-up bar (history loaded before a live run began) moves the
+     * indicators and nothing else: a decision on it would trade on a
+     * past the run never saw, and the target position stays as it is,
+     * so the strategy decides afresh on the first bar of the run. */
+    if (bar->open_time < sg->trade_from) {
+        if (d.signal != TB_SIGNAL_HOLD) sg->muted++;
+        return 0;
+    }
+    if (d.signal == TB_SIGNAL_HOLD && !in->emit_hold) return 0;
+
+    tb_event ev;
+    tb_event_init(&ev, TB_EV_SIGNAL_GENERATED, TB_SRC_SIGNAL);
+    tb_event_caused_by(&ev, md);
+    ev.timestamp = bar->close_time;
+    tb_signal_generated *s = &ev.u.signal;
+    s->signal_type = d.signal;
+    memcpy(s->symbol, lg->symbol, sizeof(s->symbol));
+    s->price = price;
+    s->volume = d.signal == TB_SIGNAL_HOLD ? 0 : d.volume;
+    memcpy(s->strategy_id, in->strategy_id, sizeof(s->strategy_id));
+    s->order_type = in->order_type;
+    if (d.signal != TB_SIGNAL_HOLD && in->order_type == TB_ORDER_LIMIT) {
+        rc = limit_price(in, lg, price, d.signal, &s->limit_price);
+        if (rc) return rc;
+    }
+    tb_decimal target = lg->target;
+    if (d.signal == TB_SIGNAL_BUY)
+        rc = tb_dec_add(lg->target, d.volume, &target);
+    else if (d.signal == TB_SIGNAL_SELL)
+        rc = tb_dec_sub(lg->target, d.volume, &target);
+    if (rc) return rc;
+    /* The decision is made and the bar consumed: it is staged before it
+     * is published, so a failed publish is retried, never lost. */
+    s->target = target;
+    lg->target = target;
+    if (d.signal != TB_SIGNAL_HOLD) lg->last_signal_time = ev.timestamp;
+    in->staged = ev;
+    in->has_staged = 1;
+    rc = tb_signal_generator_publish_signal(sg, &in->staged);
+    if (rc == 0) {
+        in->has_staged = 0;
+        return 0;
+    }
     return rc;
 }
 
@@ -340,13 +543,17 @@ int tb_signal_generator_process_market_data(tb_signal_generator *sg, const tb_ev
     }
     ss->has_bar = 1;
     ss->last_close_time = bar->close_time;
+    ss->last_close = bar->close;
     ss->last_bar_id = md->event_id;
 
     size_t si = (size_t)(ss - sg->syms);
     int first_rc = 0;
     for (size_t i = 0; i < sg->ninst; i++) {
         instance *in = &sg->inst[i];
-        if (in->sym != si) continue;
+        int mine = 0;
+        for (size_t l = 0; l < in->nlegs && !mine; l++)
+            mine = in->legs[l].sym == si;
+        if (!mine) continue;
         /* A bar delivered again (a retry, a dead-letter replay) reaches only
          * the instances that have not processed it: a strategy that saw it
          * would count it twice in its indicators. One whose signal the bus
@@ -361,77 +568,25 @@ int tb_signal_generator_process_market_data(tb_signal_generator *sg, const tb_ev
             }
             continue;
         }
-        tb_strategy_ctx sctx = {in->target, in->strategy_id, 0, 0};
-        if (in->size_pct > 0 || in->risk_pct > 0) {
-            sctx.sized = 1;
-            if ((rc = sized_quantity(sg, in, bar->close, &sctx.quantity)) != 0) {
-                if (!first_rc) first_rc = rc;
-                continue;
-            }
-        }
-        tb_strategy_decision d = {TB_SIGNAL_HOLD, 0};
-        rc = in->vt->on_bar(in->state, bar, &sctx, &d);
-        if (rc == 0 && sctx.sized && d.signal != TB_SIGNAL_HOLD && d.volume == 0) {
-            /* An entry sizing made too small: counted, and nothing sent. */
-            sg->size_too_small++;
-            d.signal = TB_SIGNAL_HOLD;
-        }
-        if (rc == 0 && d.signal != TB_SIGNAL_HOLD && d.volume <= 0) rc = TB_EINVAL;
+        rc = decide(sg, in, md, bar, in->ntf ? in->tf[0] : 0);
+        if (rc && !first_rc) first_rc = rc;
+        /* Only a bar the strategy consumed feeds its higher timeframes: one
+         * it failed on comes again, and the resampler must see it once. */
+        if (!in->rs || in->last_bar_id != md->event_id) continue;
+        /* The higher bars this base bar closes: after it, shortest first. */
+        size_t nout = 0;
+        char rerr[160] = "";
+        rc = tb_resampler_push(in->rs, bar, in->rs_out, sizeof(in->rs_out) / sizeof(in->rs_out[0]),
+                               &nout, rerr, sizeof(rerr));
         if (rc) {
-            /* One failing strategy must not starve the others of this bar. */
+            tb_bus_fail_reason(sg->bus, "strategy '%s' timeframes: %s", in->strategy_id, rerr);
             if (!first_rc) first_rc = rc;
             continue;
         }
-        in->last_bar_id = md->event_id;
-        /* A warm-up bar (history loaded before a live run began) moves the
-         * indicators and nothing else: a decision on it would trade on a
-         * past the run never saw, and the target position stays as it is,
-         * so the strategy decides afresh on the first bar of the run. */
-        if (bar->open_time < sg->trade_from) {
-            if (d.signal != TB_SIGNAL_HOLD) sg->muted++;
-            continue;
+        for (size_t k = 0; k < nout; k++) {
+            rc = decide(sg, in, md, &in->rs_out[k].bar, in->tf[in->rs_out[k].timeframe + 1]);
+            if (rc && !first_rc) first_rc = rc;
         }
-        if (d.signal == TB_SIGNAL_HOLD && !in->emit_hold) continue;
-
-        tb_event ev;
-        tb_event_init(&ev, TB_EV_SIGNAL_GENERATED, TB_SRC_SIGNAL);
-        tb_event_caused_by(&ev, md);
-        ev.timestamp = bar->close_time;
-        tb_signal_generated *s = &ev.u.signal;
-        s->signal_type = d.signal;
-        memcpy(s->symbol, in->symbol, sizeof(s->symbol));
-        s->price = bar->close;
-        s->volume = d.signal == TB_SIGNAL_HOLD ? 0 : d.volume;
-        memcpy(s->strategy_id, in->strategy_id, sizeof(s->strategy_id));
-        s->order_type = in->order_type;
-        if (d.signal != TB_SIGNAL_HOLD && in->order_type == TB_ORDER_LIMIT) {
-            rc = limit_price(in, bar->close, d.signal, &s->limit_price);
-            if (rc) {
-                if (!first_rc) first_rc = rc;
-                continue;
-            }
-        }
-        tb_decimal target = in->target;
-        if (d.signal == TB_SIGNAL_BUY)
-            rc = tb_dec_add(in->target, d.volume, &target);
-        else if (d.signal == TB_SIGNAL_SELL)
-            rc = tb_dec_sub(in->target, d.volume, &target);
-        if (rc) {
-            if (!first_rc) first_rc = rc;
-            continue;
-        }
-        /* The decision is made and the bar consumed: it is staged before it
-         * is published, so a failed publish is retried, never lost. */
-        s->target = target;
-        in->target = target;
-        if (d.signal != TB_SIGNAL_HOLD) in->last_signal_time = ev.timestamp;
-        in->staged = ev;
-        in->has_staged = 1;
-        rc = tb_signal_generator_publish_signal(sg, &in->staged);
-        if (rc == 0)
-            in->has_staged = 0;
-        else if (!first_rc)
-            first_rc = rc;
     }
     return first_rc;
 }

@@ -189,23 +189,29 @@ static int create_orders(tb_pipeline *p, const tb_config *cfg, char *err, size_t
     oc.pretrade_ctx = p->risk;
     oc.trading_state = risk_state;
     oc.halt_close_all = cfg->risk.halt_close_all;
-    tb_order_strategy *rules = calloc(cfg->nstrategies ? cfg->nstrategies : 1, sizeof(*rules));
+    size_t nrules = 0;
+    for (size_t i = 0; i < cfg->nstrategies; i++)
+        nrules += cfg->strategies[i].nsymbols;
+    tb_order_strategy *rules = calloc(nrules ? nrules : 1, sizeof(*rules));
     if (!rules) return TB_ENOMEM;
-    for (size_t i = 0; i < cfg->nstrategies; i++) {
-        const tb_strategy_config *sc = &cfg->strategies[i];
-        tb_order_strategy *r = &rules[i];
-        memcpy(r->strategy_id, sc->id, sizeof(r->strategy_id));
-        memcpy(r->symbol, sc->symbol, sizeof(r->symbol));
-        r->keep = sc->on_new_signal == TB_ON_SIGNAL_KEEP;
-        r->time_in_force = sc->time_in_force;
-        r->expire_after_bars = sc->expire_after_bars;
-        r->stop_loss_pct = sc->stop_loss_pct;
-        r->take_profit_pct = sc->take_profit_pct;
-        r->trailing_stop_pct = sc->trailing_stop_pct;
-        r->tick_size = tick_for(cfg, sc->symbol);
-    }
+    /* Order handling is per (strategy, symbol): one rule per symbol. */
+    nrules = 0;
+    for (size_t i = 0; i < cfg->nstrategies; i++)
+        for (size_t m = 0; m < cfg->strategies[i].nsymbols; m++) {
+            const tb_strategy_config *sc = &cfg->strategies[i];
+            tb_order_strategy *r = &rules[nrules++];
+            memcpy(r->strategy_id, sc->id, sizeof(r->strategy_id));
+            memcpy(r->symbol, sc->symbols[m], sizeof(r->symbol));
+            r->keep = sc->on_new_signal == TB_ON_SIGNAL_KEEP;
+            r->time_in_force = sc->time_in_force;
+            r->expire_after_bars = sc->expire_after_bars;
+            r->stop_loss_pct = sc->stop_loss_pct;
+            r->take_profit_pct = sc->take_profit_pct;
+            r->trailing_stop_pct = sc->trailing_stop_pct;
+            r->tick_size = tick_for(cfg, sc->symbols[m]);
+        }
     oc.strategies = rules;
-    oc.nstrategies = cfg->nstrategies;
+    oc.nstrategies = nrules;
     oc.max_attempts = cfg->order_max_attempts;
     oc.base_delay = cfg->order_base_delay;
     oc.max_delay = cfg->order_max_delay;
@@ -410,10 +416,29 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
             rc = TB_ECONFIG;
             goto fail;
         }
-        /* Fills for a (strategy, symbol) no config declared are refused. */
-        if (p->positions &&
-            (rc = tb_position_manager_expect(p->positions, sc->id, sc->symbol)) != 0)
+        /* Its other symbols, each with its own order settings. */
+        for (size_t m = 1; p->signals && m < sc->nsymbols; m++) {
+            const tb_symbol_rules *mr = rules_for(cfg, sc->symbols[m]);
+            rc = tb_signal_generator_add_symbol(
+                p->signals, sc->id, sc->symbols[m], tick_for(cfg, sc->symbols[m]),
+                mr ? mr->step_size : 0, mr ? mr->min_notional : 0, serr, sizeof(serr));
+            if (rc) {
+                tb__errf(err, errlen, "[strategy.%s] %s", sc->id, serr);
+                rc = TB_ECONFIG;
+                goto fail;
+            }
+        }
+        if (p->signals && sc->ntimeframes &&
+            (rc = tb_signal_generator_set_timeframes(p->signals, sc->id, sc->timeframes,
+                                                     sc->ntimeframes, serr, sizeof(serr))) != 0) {
+            tb__errf(err, errlen, "[strategy.%s] %s", sc->id, serr);
+            rc = TB_ECONFIG;
             goto fail;
+        }
+        /* Fills for a (strategy, symbol) no config declared are refused. */
+        for (size_t m = 0; p->positions && m < sc->nsymbols; m++)
+            if ((rc = tb_position_manager_expect(p->positions, sc->id, sc->symbols[m])) != 0)
+                goto fail;
     }
     /* After the built-ins: a program is given an event once they have
      * handled it, as the next component in line would be. */

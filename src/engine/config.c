@@ -19,6 +19,7 @@
 #include "config_int.h"
 #include "tradebus/config.h"
 #include "tradebus/legacy.h"
+#include "tradebus/resample.h"
 #include "tradebus/secret.h"
 
 /* A config file is a few KiB; this bound keeps /dev/urandom or /dev/zero
@@ -366,10 +367,14 @@ int tb_config_check_symbols(const tb_config *cfg, const char *const *symbols, si
 {
     for (size_t i = 0; i < cfg->nstrategies; i++) {
         const tb_strategy_config *sc = &cfg->strategies[i];
-        size_t k = 0;
-        while (k < n && strcmp(symbols[k], sc->symbol) != 0)
-            k++;
-        if (k < n) continue;
+        size_t k = 0, m = 0;
+        for (m = 0; m < sc->nsymbols; m++) {
+            for (k = 0; k < n && strcmp(symbols[k], sc->symbols[m]) != 0;)
+                k++;
+            if (k == n) break;
+        }
+        if (m == sc->nsymbols) continue;
+        const char *missing = sc->symbols[m];
         char have[256] = "", section[TB_STRATEGY_LEN + 16];
         size_t len = 0;
         for (size_t j = 0; j < n && len < sizeof(have); j++) {
@@ -384,11 +389,12 @@ int tb_config_check_symbols(const tb_config *cfg, const char *const *symbols, si
         const char *origin = NULL;
         for (size_t j = 0; j < cfg->nentries; j++)
             if (strcmp(cfg->entries[j].section, section) == 0 &&
-                strcmp(cfg->entries[j].key, "symbol") == 0)
+                (strcmp(cfg->entries[j].key, "symbol") == 0 ||
+                 strcmp(cfg->entries[j].key, "symbols") == 0))
                 origin = cfg->entries[j].origin;
-        tb__errf(err, errlen, "%s%s[strategy.%s] symbol: %s is in no data file (the data has %s)",
-                 origin ? origin : "", origin ? ": " : "", sc->id, sc->symbol,
-                 n ? have : "no file");
+        tb__errf(err, errlen, "%s%s[strategy.%s] %s: %s is in no data file (the data has %s)",
+                 origin ? origin : "", origin ? ": " : "", sc->id, sc->multi ? "symbols" : "symbol",
+                 missing, n ? have : "no file");
         return TB_ECONFIG;
     }
     return 0;
@@ -907,7 +913,61 @@ static int build_entry(tb_config *cfg, strategy_ix *sx, tb_config_entry *e, int 
         }
         if (strcmp(k, "symbol") == 0) {
             if (!valid_name(e->value, TB_SYMBOL_LEN)) FAIL(e, "bad symbol '%s'", e->value);
+            if (st->multi) FAIL(e, "symbols is set: write symbol or symbols, not both");
             snprintf(st->symbol, sizeof(st->symbol), "%s", e->value);
+            memcpy(st->symbols[0], st->symbol, sizeof(st->symbol));
+            st->nsymbols = 1;
+            return 0;
+        }
+        if (strcmp(k, "symbols") == 0) {
+            if (!st->multi && st->symbol[0])
+                FAIL(e, "symbol is set: write symbol or symbols, not both");
+            st->multi = 1;
+            st->nsymbols = 0;
+            char w[64];
+            for (const char *p = e->value; *p;) {
+                size_t n = strcspn(p, " \t,");
+                if (n) {
+                    if (n >= sizeof(w)) FAIL(e, "bad symbol '%.*s'", (int)n, p);
+                    memcpy(w, p, n);
+                    w[n] = 0;
+                    if (!valid_name(w, TB_SYMBOL_LEN)) FAIL(e, "bad symbol '%s'", w);
+                    for (size_t i = 0; i < st->nsymbols; i++)
+                        if (strcmp(st->symbols[i], w) == 0) FAIL(e, "%s is listed twice", w);
+                    if (st->nsymbols == TB_STRATEGY_MAX_SYMBOLS)
+                        FAIL(e, "more than %d symbols; split the strategy in two",
+                             TB_STRATEGY_MAX_SYMBOLS);
+                    memcpy(st->symbols[st->nsymbols++], w, n + 1);
+                }
+                p += n;
+                p += strspn(p, " \t,");
+            }
+            if (!st->nsymbols) FAIL(e, "empty: list the symbols, e.g. BTCUSDT ETHUSDT");
+            memcpy(st->symbol, st->symbols[0], sizeof(st->symbol));
+            return 0;
+        }
+        if (strcmp(k, "timeframes") == 0) {
+            st->ntimeframes = 0;
+            char w[16], terr[160];
+            for (const char *p = e->value; *p;) {
+                size_t n = strcspn(p, " \t,");
+                if (n) {
+                    if (n >= sizeof(w))
+                        FAIL(e, "'%.*s' is no timeframe (%s)", (int)n, p, TB_TIMEFRAME_NAMES);
+                    memcpy(w, p, n);
+                    w[n] = 0;
+                    int64_t ns;
+                    if (tb_timeframe_parse(w, &ns, terr, sizeof(terr)) != 0) FAIL(e, "%s", terr);
+                    if (st->ntimeframes == TB_STRATEGY_MAX_TIMEFRAMES)
+                        FAIL(e, "more than %d timeframes", TB_STRATEGY_MAX_TIMEFRAMES);
+                    if (st->ntimeframes && ns <= st->timeframes[st->ntimeframes - 1])
+                        FAIL(e, "list the timeframes shortest first, each once (e.g. 1m 15m 1h)");
+                    st->timeframes[st->ntimeframes++] = ns;
+                }
+                p += n;
+                p += strspn(p, " \t,");
+            }
+            if (!st->ntimeframes) FAIL(e, "empty: e.g. timeframes = 1m 15m 1h");
             return 0;
         }
         if (strcmp(k, "order_type") == 0) {
@@ -1137,8 +1197,16 @@ int tb_config_build(tb_config *cfg, char *err, size_t errlen)
             return TB_ECONFIG;
         }
         if (!st->symbol[0]) {
-            tb__errf(err, errlen, "[strategy.%s] symbol: missing (e.g. symbol = BTCUSDT)", st->id);
+            tb__errf(err, errlen,
+                     "[strategy.%s] symbol: missing (e.g. symbol = BTCUSDT, or symbols = BTCUSDT "
+                     "ETHUSDT)",
+                     st->id);
             return TB_ECONFIG;
+        }
+        /* A program that set symbol itself trades that one symbol. */
+        if (!st->nsymbols) {
+            memcpy(st->symbols[0], st->symbol, sizeof(st->symbol));
+            st->nsymbols = 1;
         }
         int rc = check_order_keys(cfg, st, err, errlen);
         if (rc) return rc;

@@ -13,6 +13,7 @@
 #include "tradebus/lua_legacy.h"
 #include "tradebus/lua_strategy.h"
 #include "tradebus/orders.h"
+#include "tradebus/resample.h"
 
 #define NS_PER_MS 1000000
 
@@ -227,7 +228,20 @@ int tb_config_dump(const tb_config *cfg, FILE *out)
         const tb_strategy_config *st = &cfg->strategies[i];
         bad |= fprintf(out, "\n[strategy.%s]\n", st->id) < 0;
         bad |= fprintf(out, "  type = %s\n", st->type) < 0;
-        bad |= fprintf(out, "  symbol = %s\n", st->symbol) < 0;
+        if (st->multi) {
+            bad |= fprintf(out, "  symbols =") < 0;
+            for (size_t k = 0; k < st->nsymbols; k++)
+                bad |= fprintf(out, " %s", st->symbols[k]) < 0;
+            bad |= fprintf(out, "\n") < 0;
+        } else {
+            bad |= fprintf(out, "  symbol = %s\n", st->symbol) < 0;
+        }
+        if (st->ntimeframes) {
+            bad |= fprintf(out, "  timeframes =") < 0;
+            for (size_t k = 0; k < st->ntimeframes; k++)
+                bad |= fprintf(out, " %s", tb_timeframe_name(st->timeframes[k])) < 0;
+            bad |= fprintf(out, "\n") < 0;
+        }
         bad |= str_line(out, "order_type", tb_order_type_name(st->order_type), "MARKET");
         bad |= dec_line(out, "limit_offset_bps", st->limit_offset_bps, 0);
         bad |= str_line(out, "emit_hold", bool_name(st->emit_hold), "false");

@@ -618,15 +618,18 @@ static const char *url_for(const tb_config *cfg, const char *mode, const char *o
 /* The symbols the strategies trade, once each, in the config's order. */
 static const char **symbols_of(const tb_config *cfg, size_t *n)
 {
-    const char **s = calloc(cfg->nstrategies ? cfg->nstrategies : 1, sizeof(*s));
+    const char **s =
+        calloc(cfg->nstrategies ? cfg->nstrategies * TB_STRATEGY_MAX_SYMBOLS : 1, sizeof(*s));
     *n = 0;
     if (!s) return NULL;
-    for (size_t i = 0; i < cfg->nstrategies; i++) {
-        size_t k = 0;
-        while (k < *n && strcmp(s[k], cfg->strategies[i].symbol) != 0)
-            k++;
-        if (k == *n) s[(*n)++] = cfg->strategies[i].symbol;
-    }
+    for (size_t i = 0; i < cfg->nstrategies; i++)
+        for (size_t m = 0; m < cfg->strategies[i].nsymbols; m++) {
+            const char *sym = cfg->strategies[i].symbols[m];
+            size_t k = 0;
+            while (k < *n && strcmp(s[k], sym) != 0)
+                k++;
+            if (k == *n) s[(*n)++] = sym;
+        }
     return s;
 }
 

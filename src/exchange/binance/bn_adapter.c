@@ -1725,7 +1725,8 @@ int tb__bn_live_create(const tb_config *cfg, tb_loop *loop, int testnet, const c
     for (size_t i = 0; i < cfg->nsymbols; i++)
         if ((rc = add_symbol(a, cfg->symbols[i].symbol, &cfg->symbols[i])) != 0) goto too_many;
     for (size_t i = 0; i < cfg->nstrategies; i++)
-        if ((rc = add_symbol(a, cfg->strategies[i].symbol, NULL)) != 0) goto too_many;
+        for (size_t m = 0; m < cfg->strategies[i].nsymbols; m++)
+            if ((rc = add_symbol(a, cfg->strategies[i].symbols[m], NULL)) != 0) goto too_many;
     if (a->nsyms == 0) {
         rc = TB_ECONFIG;
         tb__errf(err, errlen, "no symbol to trade: declare a [symbol.SYM] or a strategy");
