@@ -242,6 +242,8 @@ static void test_lua_runtime_error_stops_only_that_strategy(void **state)
     char *out = tbt_read_in(dir, "stdout.txt");
     assert_non_null(out);
     assert_non_null(strstr(out, "dead letters   1\n"));
+    /* ...and a RiskAlert says the strategy stopped. */
+    assert_non_null(strstr(out, "strategy_stopped 1"));
     free(out);
     assert_int_equal(tbt_run_cli(dir, NULL, "backtest --config alone.ini --out alone_o"), 0);
     char *rt = tbt_read_in(dir, "rt_o/fills.csv"), *alone = tbt_read_in(dir, "alone_o/fills.csv");

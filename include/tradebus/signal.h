@@ -91,6 +91,12 @@ TB_EXPORT int tb_signal_generator_publish_signal(tb_signal_generator *sg, tb_eve
 TB_EXPORT uint64_t tb_signal_generator_signals(const tb_signal_generator *sg);
 /* Where sizing reads equity from: fn(ctx) returns the account's equity now
  * (the Risk Manager's, which has already seen the bar). fn NULL = none. */
+/* Where the trading state comes from (borrowed ctx) for the RiskAlert the
+ * generator publishes when a strategy stops (its on_bar returned
+ * TB_EHANDLER: rule "strategy_stopped"); unset, the alert says ACTIVE. */
+TB_EXPORT void tb_signal_generator_set_trading_state(tb_signal_generator *sg,
+                                                     tb_trading_state (*fn)(const void *ctx),
+                                                     const void *ctx);
 TB_EXPORT void tb_signal_generator_set_equity(tb_signal_generator *sg,
                                               tb_decimal (*fn)(const void *ctx), const void *ctx);
 /* Bars opening before t (ns) are warm-up: every strategy sees them (its

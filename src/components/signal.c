@@ -17,6 +17,7 @@
 #include "../core/fixstr.h"
 #include "tradebus/resample.h"
 #include "tradebus/signal.h"
+#include "tradebus/timefmt.h"
 #include "validate.h"
 
 /* One symbol an instance trades, with its own order settings and target. */
@@ -77,6 +78,8 @@ struct tb_signal_generator {
     int sub_md, sub_rej, sub_cancel, sub_fill;
     tb_decimal (*equity)(const void *ctx);
     const void *equity_ctx;
+    tb_trading_state (*state)(const void *ctx); /* for the alerts it publishes; NULL: ACTIVE */
+    const void *state_ctx;
     int64_t trade_from; /* bars opening before it decide nothing (warm-up) */
     uint64_t muted;     /* decisions dropped for that */
 };
@@ -115,6 +118,37 @@ static int sized_quantity(const tb_signal_generator *sg, const instance *in, con
     }
     *out = q;
     return 0;
+}
+
+void tb_signal_generator_set_trading_state(tb_signal_generator *sg,
+                                           tb_trading_state (*fn)(const void *ctx), const void *ctx)
+{
+    sg->state = fn;
+    sg->state_ctx = ctx;
+}
+
+/* A strategy whose on_bar failed (TB_EHANDLER: a script's error, say) stops
+ * deciding; the run says so on the bus, for every monitor to see, beside
+ * the bar's dead letter. The strategy's own message is in the log. */
+static int strategy_stopped(tb_signal_generator *sg, const instance *in, const tb_event *md,
+                            const tb_market_data *bar)
+{
+    char when[32] = "?";
+    tb_format_time_iso(bar->close_time, when, sizeof(when));
+    tb_event ev;
+    tb_event_init(&ev, TB_EV_RISK_ALERT, TB_SRC_SIGNAL);
+    ev.timestamp = md->timestamp;
+    tb_event_caused_by(&ev, md);
+    tb_risk_alert *a = &ev.u.risk_alert;
+    memcpy(a->rule, "strategy_stopped", sizeof("strategy_stopped"));
+    snprintf(a->detail, sizeof(a->detail),
+             "'%.19s' stopped: on_bar failed on the %.15s bar of %.24s; see the log",
+             in->strategy_id, bar->symbol, when);
+    a->trading_state = sg->state ? sg->state(sg->state_ctx) : TB_TRADING_ACTIVE;
+    snprintf(a->strategy_id, sizeof(a->strategy_id), "%s", in->strategy_id);
+    snprintf(a->symbol, sizeof(a->symbol), "%s", bar->symbol);
+    tb_bus_fail_reason(sg->bus, "%s", a->detail);
+    return tb_bus_publish(sg->bus, &ev);
 }
 
 void tb_signal_generator_set_equity(tb_signal_generator *sg, tb_decimal (*fn)(const void *ctx),
@@ -447,6 +481,10 @@ static int decide(tb_signal_generator *sg, instance *in, const tb_event *md,
     }
     tb_strategy_decision d = {TB_SIGNAL_HOLD, 0, ""};
     rc = in->vt->on_bar(in->state, bar, &sctx, &d);
+    if (rc == TB_EHANDLER) {
+        int prc = strategy_stopped(sg, in, md, bar);
+        return prc ? prc : rc;
+    }
     if (rc == 0 && sctx.sized && d.signal != TB_SIGNAL_HOLD && d.volume == 0) {
         /* An entry sizing made too small: counted, and nothing sent. */
         sg->size_too_small++;

@@ -377,6 +377,8 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
         tb_signal_generator_set_equity(p->signals, exchange_equity, p);
     else if (p->signals && p->risk)
         tb_signal_generator_set_equity(p->signals, risk_equity, p->risk);
+    if (p->signals && p->risk)
+        tb_signal_generator_set_trading_state(p->signals, risk_state, p->risk);
     p->adapters = calloc(cfg->nstrategies ? cfg->nstrategies : 1, sizeof(*p->adapters));
     if (!p->adapters) {
         rc = TB_ENOMEM;
