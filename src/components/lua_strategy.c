@@ -395,8 +395,11 @@ static int l_position(lua_State *L)
 
 static int open_libs(lua_State *L)
 {
-    static const lua_CFunction libs[] = {luaopen_base, luaopen_table, luaopen_string, luaopen_math,
-                                         luaopen_bit};
+    /* luaopen_jit turns the trace compiler on (without it LuaJIT only
+     * interprets); its `jit` table is then taken away from the script
+     * below, like every library that could reach outside the sandbox. */
+    static const lua_CFunction libs[] = {luaopen_base, luaopen_table, luaopen_string,
+                                         luaopen_math, luaopen_bit,   luaopen_jit};
     for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
         lua_pushcfunction(L, libs[i]);
         lua_call(L, 0, 0);
@@ -405,7 +408,7 @@ static int open_libs(lua_State *L)
      * (bytecode included) or writes to the terminal. */
     static const char *const gone[] = {"dofile", "loadfile", "load",   "loadstring",
                                        "print",  "require",  "module", "collectgarbage",
-                                       "gcinfo", NULL};
+                                       "gcinfo", "jit",      NULL};
     for (size_t i = 0; gone[i]; i++) {
         lua_pushnil(L);
         lua_setglobal(L, gone[i]);
