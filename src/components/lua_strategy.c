@@ -40,6 +40,11 @@ typedef struct {
     char script[256];
     int on_bar_ref, bar_ref, ctx_ref; /* registry refs, LUA_NOREF when absent */
     int in_init, in_bar, failed;
+    /* What bar.symbol, bar.timeframe and ctx.strategy hold: strings are set
+     * only when they change (a new string is a hash look-up per bar). */
+    char last_symbol[TB_SYMBOL_LEN];
+    int64_t last_timeframe;
+    int strategy_set;
     /* The bar being decided: what the action functions read and fill. */
     tb_decimal position;
     const tb_strategy_ctx *ctx; /* the bar's, for position(sym) */
@@ -69,7 +74,8 @@ typedef struct {
     } u;
 } indicator;
 
-#define IND_MT "tradebus.indicator"
+#define IND_MT       "tradebus.indicator"       /* its engine state (userdata) */
+#define IND_TABLE_MT "tradebus.indicator.table" /* the table a script holds */
 
 static lua_strategy *self_of(lua_State *L)
 {
@@ -84,17 +90,30 @@ static int checkint(lua_State *L, int arg, int lo)
     return (int)x;
 }
 
-static indicator *new_indicator(lua_State *L, ind_kind kind, const char *name)
+/* An indicator is a plain table — its outputs are fields the update writes,
+ * so reading `x.value` is a table read LuaJIT compiles, not a call into C
+ * (a call ends a trace) — holding its engine state as t[1], a userdata the
+ * collector closes. `update` comes from the table's metatable. */
+static indicator *new_indicator(lua_State *L, ind_kind kind, const char *name, int period)
 {
     lua_strategy *s = self_of(L);
     /* Created once: an indicator made on every bar would restart its warm-up
      * each time and never produce a value. */
     if (!s->in_init) luaL_error(L, "%s(): create indicators in init(p), not in on_bar", name);
+    lua_createtable(L, 1, 4);
     indicator *ind = lua_newuserdata(L, sizeof *ind);
     memset(ind, 0, sizeof *ind);
     ind->kind = kind;
     ind->ready = 0;
+    ind->period = period;
     luaL_getmetatable(L, IND_MT);
+    lua_setmetatable(L, -2);
+    lua_rawseti(L, -2, 1);
+    lua_pushinteger(L, period);
+    lua_setfield(L, -2, "period");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "ready");
+    luaL_getmetatable(L, IND_TABLE_MT);
     lua_setmetatable(L, -2);
     return ind;
 }
@@ -108,8 +127,7 @@ static void init_failed(lua_State *L, int rc)
 static int l_sma(lua_State *L)
 {
     int n = checkint(L, 1, 1);
-    indicator *i = new_indicator(L, IND_SMA, "sma");
-    i->period = n;
+    indicator *i = new_indicator(L, IND_SMA, "sma", n);
     init_failed(L, tb_sma_init(&i->u.sma, n));
     return 1;
 }
@@ -117,8 +135,7 @@ static int l_sma(lua_State *L)
 static int l_ema(lua_State *L)
 {
     int n = checkint(L, 1, 1);
-    indicator *i = new_indicator(L, IND_EMA, "ema");
-    i->period = n;
+    indicator *i = new_indicator(L, IND_EMA, "ema", n);
     init_failed(L, tb_ema_init(&i->u.ema, n));
     return 1;
 }
@@ -126,8 +143,7 @@ static int l_ema(lua_State *L)
 static int l_rsi(lua_State *L)
 {
     int n = checkint(L, 1, 1);
-    indicator *i = new_indicator(L, IND_RSI, "rsi");
-    i->period = n;
+    indicator *i = new_indicator(L, IND_RSI, "rsi", n);
     init_failed(L, tb_rsi_init(&i->u.rsi, n));
     return 1;
 }
@@ -137,8 +153,7 @@ static int l_bbands(lua_State *L)
     int n = checkint(L, 1, 1);
     lua_Number k = luaL_optnumber(L, 2, 2.0);
     if (!(k > 0.0)) luaL_argerror(L, 2, "k must be greater than 0");
-    indicator *i = new_indicator(L, IND_BBANDS, "bbands");
-    i->period = n;
+    indicator *i = new_indicator(L, IND_BBANDS, "bbands", n);
     init_failed(L, tb_bbands_init(&i->u.bb, n, k));
     return 1;
 }
@@ -147,8 +162,7 @@ static int l_macd(lua_State *L)
 {
     int f = checkint(L, 1, 1), sl = checkint(L, 2, 1), sg = checkint(L, 3, 1);
     if (f >= sl) luaL_argerror(L, 1, "fast must be less than slow");
-    indicator *i = new_indicator(L, IND_MACD, "macd");
-    i->period = sl + sg;
+    indicator *i = new_indicator(L, IND_MACD, "macd", sl + sg);
     init_failed(L, tb_macd_init(&i->u.macd, f, sl, sg));
     return 1;
 }
@@ -156,8 +170,7 @@ static int l_macd(lua_State *L)
 static int l_atr(lua_State *L)
 {
     int n = checkint(L, 1, 1);
-    indicator *i = new_indicator(L, IND_ATR, "atr");
-    i->period = n;
+    indicator *i = new_indicator(L, IND_ATR, "atr", n);
     init_failed(L, tb_atr_init(&i->u.atr, n));
     return 1;
 }
@@ -165,8 +178,7 @@ static int l_atr(lua_State *L)
 static int l_donchian(lua_State *L)
 {
     int n = checkint(L, 1, 1);
-    indicator *i = new_indicator(L, IND_DONCHIAN, "donchian");
-    i->period = n;
+    indicator *i = new_indicator(L, IND_DONCHIAN, "donchian", n);
     init_failed(L, tb_donchian_init(&i->u.dc, n));
     return 1;
 }
@@ -200,108 +212,90 @@ static int ind_gc(lua_State *L)
     return 0;
 }
 
+static void set_out(lua_State *L, const char *k, double v)
+{
+    lua_pushnumber(L, v);
+    lua_setfield(L, 1, k);
+}
+
 /* ind:update(close) — or (high, low, close) for atr, (high, low) for
- * donchian. True once the outputs are defined. */
+ * donchian. Writes the outputs into the table — value (sma, ema, rsi,
+ * atr), upper/middle/lower (bbands), upper/lower (donchian),
+ * macd/signal/hist (macd) — once they are defined (nil before: arithmetic
+ * on a cold indicator fails loudly instead of reading 0), and ready.
+ * Returns ready. */
 static int ind_update(lua_State *L)
 {
-    indicator *i = luaL_checkudata(L, 1, IND_MT);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_rawgeti(L, 1, 1);
+    indicator *i = luaL_checkudata(L, -1, IND_MT);
+    lua_pop(L, 1);
     double a = luaL_checknumber(L, 2);
+    int was = i->ready;
     switch (i->kind) {
     case IND_SMA:
         i->ready = tb_sma_update(&i->u.sma, a);
+        if (i->ready) set_out(L, "value", i->u.sma.value);
         break;
     case IND_EMA:
         i->ready = tb_ema_update(&i->u.ema, a);
+        if (i->ready) set_out(L, "value", i->u.ema.value);
         break;
     case IND_RSI:
         i->ready = tb_rsi_update(&i->u.rsi, a);
+        if (i->ready) set_out(L, "value", i->u.rsi.value);
         break;
     case IND_BBANDS:
         i->ready = tb_bbands_update(&i->u.bb, a);
+        if (i->ready) {
+            set_out(L, "upper", i->u.bb.upper);
+            set_out(L, "middle", i->u.bb.middle);
+            set_out(L, "lower", i->u.bb.lower);
+        }
         break;
     case IND_MACD:
         i->ready = tb_macd_update(&i->u.macd, a);
+        if (i->ready) {
+            set_out(L, "macd", i->u.macd.macd);
+            set_out(L, "signal", i->u.macd.signal_value);
+            set_out(L, "hist", i->u.macd.hist);
+        }
         break;
     case IND_ATR:
         i->ready = tb_atr_update(&i->u.atr, a, luaL_checknumber(L, 3), luaL_checknumber(L, 4));
+        if (i->ready) set_out(L, "value", i->u.atr.value);
         break;
     case IND_DONCHIAN:
         i->ready = tb_donchian_update(&i->u.dc, a, luaL_checknumber(L, 3));
+        if (i->ready) {
+            set_out(L, "upper", i->u.dc.upper);
+            set_out(L, "lower", i->u.dc.lower);
+        }
         break;
+    }
+    if (i->ready != was) {
+        lua_pushboolean(L, i->ready);
+        lua_setfield(L, 1, "ready");
     }
     lua_pushboolean(L, i->ready);
     return 1;
 }
 
-/* Fields: value (sma, ema, rsi, atr), upper/middle/lower (bbands),
- * upper/lower (donchian), macd/signal/hist (macd) — nil until ready, so
- * arithmetic on a cold indicator fails loudly instead of reading 0 —, plus
- * ready, period and update. */
-static int ind_index(lua_State *L)
-{
-    indicator *i = luaL_checkudata(L, 1, IND_MT);
-    const char *k = luaL_checkstring(L, 2);
-    if (strcmp(k, "update") == 0) {
-        lua_pushvalue(L, lua_upvalueindex(1));
-        return 1;
-    }
-    if (strcmp(k, "ready") == 0) {
-        lua_pushboolean(L, i->ready);
-        return 1;
-    }
-    if (strcmp(k, "period") == 0) {
-        lua_pushinteger(L, i->period);
-        return 1;
-    }
-    const double *v = NULL;
-    switch (i->kind) {
-    case IND_SMA:
-        if (strcmp(k, "value") == 0) v = &i->u.sma.value;
-        break;
-    case IND_EMA:
-        if (strcmp(k, "value") == 0) v = &i->u.ema.value;
-        break;
-    case IND_RSI:
-        if (strcmp(k, "value") == 0) v = &i->u.rsi.value;
-        break;
-    case IND_ATR:
-        if (strcmp(k, "value") == 0) v = &i->u.atr.value;
-        break;
-    case IND_BBANDS:
-        if (strcmp(k, "upper") == 0) v = &i->u.bb.upper;
-        if (strcmp(k, "middle") == 0) v = &i->u.bb.middle;
-        if (strcmp(k, "lower") == 0) v = &i->u.bb.lower;
-        break;
-    case IND_DONCHIAN:
-        if (strcmp(k, "upper") == 0) v = &i->u.dc.upper;
-        if (strcmp(k, "lower") == 0) v = &i->u.dc.lower;
-        break;
-    case IND_MACD:
-        if (strcmp(k, "macd") == 0) v = &i->u.macd.macd;
-        if (strcmp(k, "signal") == 0) v = &i->u.macd.signal_value;
-        if (strcmp(k, "hist") == 0) v = &i->u.macd.hist;
-        break;
-    }
-    if (!v) return luaL_error(L, "indicator has no field '%s'", k);
-    if (i->ready)
-        lua_pushnumber(L, *v);
-    else
-        lua_pushnil(L);
-    return 1;
-}
-
 /* compare(a, b, n): -1, 0 or 1 as a <, ==, > b, values within
  * 16 * n * DBL_EPSILON relative of each other being equal — the rule the
- * built-ins use (see strategies.c), n the longest window behind a and b. */
-static int l_compare(lua_State *L)
-{
-    double a = luaL_checknumber(L, 1), b = luaL_checknumber(L, 2);
-    double n = luaL_optnumber(L, 3, 1.0);
-    double diff = a - b;
-    int r = fabs(diff) <= 16.0 * n * DBL_EPSILON * fmax(fabs(a), fabs(b)) ? 0 : diff > 0.0 ? 1 : -1;
-    lua_pushinteger(L, r);
-    return 1;
-}
+ * built-ins use (see strategies.c), n the longest window behind a and b.
+ * In Lua, so that a script's hot loop never calls into C for it: the same
+ * operations in the same order as the C expression, in doubles. */
+static const char compare_lua[] =
+    "local abs, max = math.abs, math.max\n"
+    "local EPS = 2 ^ -52\n"
+    "function compare(a, b, n)\n"
+    "  n = n or 1\n"
+    "  local d = a - b\n"
+    "  if abs(d) <= 16 * n * EPS * max(abs(a), abs(b)) then return 0 end\n"
+    "  if d > 0 then return 1 end\n"
+    "  return -1\n"
+    "end\n";
 
 /* ---- actions ------------------------------------------------------------ */
 
@@ -423,13 +417,18 @@ static int open_libs(lua_State *L)
 static void register_api(lua_State *L, lua_strategy *s)
 {
     luaL_newmetatable(L, IND_MT);
-    /* update is made once, an upvalue of __index: pushing a fresh C
-     * function on every ind:update would allocate twice per bar. */
-    lua_pushcfunction(L, ind_update);
-    lua_pushcclosure(L, ind_index, 1);
-    lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, ind_gc);
     lua_setfield(L, -2, "__gc");
+    lua_pushliteral(L, "locked");
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 1);
+    /* The table's metatable: __index a table holding update, so the method
+     * lookup is a table read too (made once: no function object per call). */
+    luaL_newmetatable(L, IND_TABLE_MT);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, ind_update);
+    lua_setfield(L, -2, "update");
+    lua_setfield(L, -2, "__index");
     lua_pushliteral(L, "locked");
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
@@ -443,8 +442,9 @@ static void register_api(lua_State *L, lua_strategy *s)
         lua_pushcclosure(L, f->func, 1);
         lua_setglobal(L, f->name);
     }
-    lua_pushcfunction(L, l_compare);
-    lua_setglobal(L, "compare");
+    if (luaL_loadbuffer(L, compare_lua, sizeof(compare_lua) - 1, "=compare") != 0 ||
+        lua_pcall(L, 0, 0, 0) != 0)
+        lua_pop(L, 1); /* cannot happen: a constant chunk; compare() is then missing */
 }
 
 /* Reads path whole; text only (bytecode starts with ESC: refused). */
@@ -686,15 +686,22 @@ static int lua_on_bar(void *state, const tb_market_data *bar, const tb_strategy_
     /* Milliseconds since the epoch: whole numbers, exact in a double. */
     set_num(L, "time", (double)(bar->close_time / 1000000));
     set_num(L, "open_time", (double)(bar->open_time / 1000000));
-    lua_pushstring(L, bar->symbol);
-    lua_setfield(L, -2, "symbol");
+    if (strncmp(s->last_symbol, bar->symbol, TB_SYMBOL_LEN) != 0) {
+        memcpy(s->last_symbol, bar->symbol, TB_SYMBOL_LEN);
+        s->last_symbol[TB_SYMBOL_LEN - 1] = 0;
+        lua_pushstring(L, s->last_symbol);
+        lua_setfield(L, -2, "symbol");
+    }
     /* nil without timeframes, so scripts written before them see no change. */
-    const char *tf = ctx->timeframe ? tb_timeframe_name(ctx->timeframe) : NULL;
-    if (tf)
-        lua_pushstring(L, tf);
-    else
-        lua_pushnil(L);
-    lua_setfield(L, -2, "timeframe");
+    if (ctx->timeframe != s->last_timeframe || !s->strategy_set) {
+        s->last_timeframe = ctx->timeframe;
+        const char *tf = ctx->timeframe ? tb_timeframe_name(ctx->timeframe) : NULL;
+        if (tf)
+            lua_pushstring(L, tf);
+        else
+            lua_pushnil(L);
+        lua_setfield(L, -2, "timeframe");
+    }
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->ctx_ref);
     set_num(L, "position", tb_dec_to_double(ctx->position));
     if (ctx->sized)
@@ -702,8 +709,11 @@ static int lua_on_bar(void *state, const tb_market_data *bar, const tb_strategy_
     else
         lua_pushnil(L);
     lua_setfield(L, -2, "quantity");
-    lua_pushstring(L, ctx->strategy_id ? ctx->strategy_id : "");
-    lua_setfield(L, -2, "strategy");
+    if (!s->strategy_set) {
+        lua_pushstring(L, ctx->strategy_id ? ctx->strategy_id : "");
+        lua_setfield(L, -2, "strategy");
+        s->strategy_set = 1;
+    }
     s->position = ctx->position;
     s->ctx = ctx;
     s->bar_symbol = bar->symbol;
