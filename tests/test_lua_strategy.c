@@ -7,11 +7,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "tb_test_cli.h"
 #include "tb_test_support.h"
+#include "tradebus/backtest.h"
 #include "tradebus/lua_strategy.h"
 
 #define UNITS(x) ((tb_decimal)(x)*TB_DECIMAL_ONE)
@@ -327,6 +331,94 @@ static void test_lua_cannot_load_code_or_bytecode(void **state)
     assert_non_null(strstr(err, "precompiled bytecode"));
 }
 
+static volatile sig_atomic_t stop_flag;
+
+/* Stops the run after its 3000th bar, as a Ctrl-C would (between bars). */
+static int stop_at_3000(tb_pipeline *p, const tb_market_data *bar, void *ctx)
+{
+    (void)p;
+    (void)bar;
+    if (++*(int *)ctx == 3000) stop_flag = 1;
+    return 0;
+}
+
+static void load_config(tb_config *cfg, const char *d, const char *name, const char *journal)
+{
+    char text[2048], file[1024];
+    snprintf(text, sizeof text,
+             "[backtest]\ndata = BTCUSDT:%s/BTCUSDT-1m.csv\n%s%s%s"
+             "[output]\nevent_log = false\nreport = false\n"
+             "[strategy.t]\ntype = lua\nscript = %s/examples/strategies/sma_cross.lua\n"
+             "symbol = BTCUSDT\nfast = 5\nslow = 20\nquantity = 0.1\nallow_short = true\n",
+             d, journal ? "[journal]\npath = " : "", journal ? journal : "", journal ? "\n" : "",
+             TB_SOURCE_DIR);
+    tbt_write_file(d, name, text, file, sizeof file);
+    tb_config_init(cfg);
+    char e[512];
+    if (tb_config_load(cfg, file, e, sizeof e) || tb_config_build(cfg, e, sizeof e))
+        fail_msg("config: %s", e);
+}
+
+/* --resume re-runs the journaled bars through the script (its indicators
+ * and position come back), then goes on: the fills are the uninterrupted
+ * run's, byte for byte. */
+static void test_a_lua_strategy_resumed_from_its_journal_trades_as_if_never_stopped(void **state)
+{
+    (void)state;
+    char d[512], cmd[2048], out[1100], journal[1100];
+    tbt_temp_dir(d, sizeof d);
+    snprintf(cmd, sizeof cmd,
+             "%s --bars 8000 --seed 11 --price 30000 --symbol BTCUSDT > %s/BTCUSDT-1m.csv "
+             "2>/dev/null",
+             TB_GENDATA, d);
+    assert_int_equal(system(cmd), 0);
+    snprintf(journal, sizeof journal, "%s/j.db", d);
+    tb_config full, part;
+    load_config(&full, d, "full.ini", NULL);
+    load_config(&part, d, "part.ini", journal);
+    tb_backtest_options o;
+    tb_backtest_result r;
+    char e[512];
+    memset(&o, 0, sizeof o);
+    snprintf(out, sizeof out, "%s/full", d);
+    o.out_dir = out;
+    assert_int_equal(tb_backtest_run(&full, &o, &r, e, sizeof e), 0);
+    tb_backtest_result_free(&r);
+    int bars = 0;
+    stop_flag = 0;
+    memset(&o, 0, sizeof o);
+    snprintf(out, sizeof out, "%s/part", d);
+    o.out_dir = out;
+    o.stop = &stop_flag;
+    o.on_bar = stop_at_3000;
+    o.hook_ctx = &bars;
+    assert_int_equal(tb_backtest_run(&part, &o, &r, e, sizeof e), 0);
+    assert_true(r.interrupted);
+    tb_backtest_result_free(&r);
+    memset(&o, 0, sizeof o);
+    o.out_dir = out;
+    o.resume = 1;
+    if (tb_backtest_run(&part, &o, &r, e, sizeof e)) fail_msg("resume: %s", e);
+    assert_false(r.interrupted);
+    tb_backtest_result_free(&r);
+    char a[1200], b[1200];
+    snprintf(a, sizeof a, "%s/full/fills.csv", d);
+    snprintf(b, sizeof b, "%s/part/fills.csv", d);
+    char *x = tbt_read_file(a), *y = tbt_read_file(b);
+    assert_non_null(x);
+    assert_non_null(y);
+    size_t lines = 0;
+    for (const char *c = x; *c; c++)
+        lines += *c == '\n';
+    assert_true(lines > 20);
+    assert_string_equal(x, y);
+    free(x);
+    free(y);
+    tb_config_free(&full);
+    tb_config_free(&part);
+    tbt_remove_tree(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -351,6 +443,7 @@ int main(void)
         cmocka_unit_test(test_lua_cannot_reach_ffi),
         cmocka_unit_test(test_lua_cannot_reach_jit_or_debug),
         cmocka_unit_test(test_lua_cannot_load_code_or_bytecode),
+        cmocka_unit_test(test_a_lua_strategy_resumed_from_its_journal_trades_as_if_never_stopped),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
