@@ -270,7 +270,7 @@ static void test_lua_random_is_seeded_from_config(void **state)
 
 static void refused(const char *code, const char *want)
 {
-    char script[512];
+    char script[1536];
     snprintf(script, sizeof script, "%s\nfunction on_bar() end\n", code);
     void *st;
     assert_int_equal(create_with(script, NULL, 0, &st), TB_ECONFIG);
