@@ -937,7 +937,7 @@ static void test_legacy_adapter_maps_trades_and_position(void **state)
     const tb_param p[] = {{"script", "2,-0.5,0,f1,f1"}};
     assert_int_equal(ad.vt.create(&ad.vt, p, 1, &st, err, sizeof(err)), 0);
     tb_market_data b = bar(0, "1", "1", "1", "1", "1");
-    tb_strategy_ctx ctx = {0, "s1", 0, 0, 0, NULL, NULL};
+    tb_strategy_ctx ctx = {.strategy_id = "s1"};
     tb_strategy_decision d;
     assert_int_equal(ad.vt.on_bar(st, &b, &ctx, &d), 0);
     assert_int_equal(d.signal, TB_SIGNAL_BUY);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,7 +76,7 @@ static tb_market_data bar_at(double close, int i)
 static int step(void *st, double close, tb_decimal pos, tb_strategy_decision *d)
 {
     tb_market_data b = bar_at(close, 0);
-    tb_strategy_ctx ctx = {pos, "s1", 0, 0, 0, NULL, NULL};
+    tb_strategy_ctx ctx = {.position = pos, .strategy_id = "s1"};
     return tb_lua_strategy_vtable.on_bar(st, &b, &ctx, d);
 }
 
@@ -210,7 +211,7 @@ static void test_lua_runtime_error_fails_the_bar_then_holds(void **state)
     tb_lua_strategy_vtable.destroy(st);
 }
 
-static void test_lua_two_actions_in_one_bar_is_an_error(void **state)
+static void test_lua_two_actions_where_the_host_takes_one_is_an_error(void **state)
 {
     (void)state;
     void *st = must_create("function on_bar(bar, ctx) buy(1) sell(1) end\n", NULL, 0);
@@ -331,6 +332,289 @@ static void test_lua_cannot_load_code_or_bytecode(void **state)
     assert_non_null(strstr(err, "precompiled bytecode"));
 }
 
+/* ---- through the pipeline: orders, brackets, cancels, the account ------- */
+
+#define MAX_EV 512
+
+typedef struct {
+    tb_event ev[MAX_EV];
+    size_t n;
+} evlog;
+
+static evlog run_log;
+
+static int log_event(const tb_event *ev, void *ctx)
+{
+    evlog *l = ctx;
+    if (l->n < MAX_EV) l->ev[l->n++] = *ev;
+    return 0;
+}
+
+static tb_market_data ohlc(const char *sym, int i, double o, double h, double l, double c)
+{
+    tb_market_data b = bar_at(c, i);
+    snprintf(b.symbol, sizeof b.symbol, "%s", sym);
+    b.open = (tb_decimal)llround(o * 1e8);
+    b.high = (tb_decimal)llround(h * 1e8);
+    b.low = (tb_decimal)llround(l * 1e8);
+    return b;
+}
+
+/* Runs the script as [strategy.s] on BTCUSDT (sets: more config keys) over
+ * the bars, every event in run_log; returns the dead letters. */
+static size_t run_script(const char *script, const char *const *sets, size_t nsets,
+                         const tb_market_data *bars, size_t nbars)
+{
+    tbt_write_file(dir, "s.lua", script, path, sizeof path);
+    tb_config cfg;
+    tb_config_init(&cfg);
+    char e[512], kv[1200];
+    snprintf(kv, sizeof kv, "strategy.s.script=%s", path);
+    const char *base[] = {"strategy.s.type=lua", kv, "strategy.s.symbol=BTCUSDT",
+                          "backtest.initial_cash=10000"};
+    int symbols = 0;
+    for (size_t i = 0; i < nsets; i++)
+        symbols |= strncmp(sets[i], "strategy.s.symbols=", 19) == 0;
+    for (size_t i = 0; i < 4; i++)
+        if ((i != 2 || !symbols) && tb_config_set(&cfg, base[i], e, sizeof e))
+            fail_msg("%s: %s", base[i], e);
+    for (size_t i = 0; i < nsets; i++)
+        if (tb_config_set(&cfg, sets[i], e, sizeof e)) fail_msg("%s: %s", sets[i], e);
+    tb_config_add_data(&cfg, "unused.csv");
+    if (tb_config_build(&cfg, e, sizeof e)) fail_msg("build: %s", e);
+    tb_pipeline *p;
+    if (tb_pipeline_create(&cfg, NULL, &p, e, sizeof e)) fail_msg("pipeline: %s", e);
+    run_log.n = 0;
+    assert_true(tb_bus_subscribe(tb_pipeline_bus(p), TB_BUS_ALL, log_event, &run_log) >= 0);
+    for (size_t i = 0; i < nbars; i++)
+        tb_pipeline_push_bar(p, &bars[i]);
+    size_t dead = tb_bus_dead_letter_count(tb_pipeline_bus(p));
+    tb_pipeline_destroy(p);
+    tb_config_free(&cfg);
+    return dead;
+}
+
+/* The i-th logged event of type t (from 0), or NULL. */
+static const tb_event *nth(tb_event_type t, int i)
+{
+    for (size_t k = 0; k < run_log.n; k++)
+        if (run_log.ev[k].type == t && i-- == 0) return &run_log.ev[k];
+    return NULL;
+}
+
+static int count_of(tb_event_type t)
+{
+    int n = 0;
+    for (size_t k = 0; k < run_log.n; k++)
+        n += run_log.ev[k].type == t;
+    return n;
+}
+
+static const char *stopped_reason(void)
+{
+    for (size_t k = 0; k < run_log.n; k++)
+        if (run_log.ev[k].type == TB_EV_RISK_ALERT &&
+            !strcmp(run_log.ev[k].u.risk_alert.rule, "strategy_stopped"))
+            return run_log.ev[k].u.risk_alert.detail;
+    return NULL;
+}
+
+#define NO_STOP()                                                                                  \
+    do {                                                                                           \
+        const char *why_ = stopped_reason();                                                       \
+        if (why_) fail_msg("the script stopped: %s", why_);                                        \
+    } while (0)
+
+/* buy(q, {limit = p}) rests at p (on the tick) until a bar trades there,
+ * and fills at p; the bars that stay above it fill nothing. */
+static void test_lua_limit_at_its_price_rests_until_a_bar_reaches_it(void **state)
+{
+    (void)state;
+    const char *script = "n = 0\n"
+                         "function on_bar(bar, ctx)\n"
+                         "  n = n + 1\n"
+                         "  if n == 1 then buy(2, {limit = 95.123}) end\n"
+                         "end\n";
+    const char *sets[] = {"symbol.BTCUSDT.tick_size=0.01"};
+    tb_market_data b[] = {ohlc("BTCUSDT", 0, 100, 101, 99, 100),
+                          ohlc("BTCUSDT", 1, 100, 101, 96, 97), ohlc("BTCUSDT", 2, 97, 98, 94, 96),
+                          ohlc("BTCUSDT", 3, 96, 97, 95, 96)};
+    assert_int_equal(run_script(script, sets, 1, b, 4), 0);
+    NO_STOP();
+    const tb_event *s = nth(TB_EV_SIGNAL_GENERATED, 0);
+    assert_non_null(s);
+    assert_int_equal(s->u.signal.order_type, TB_ORDER_LIMIT);
+    assert_int_equal(s->u.signal.limit_price, 9512000000); /* a buy's price rounds down */
+    const tb_event *c = nth(TB_EV_ORDER_CREATED, 0);
+    assert_non_null(c);
+    assert_int_equal(c->u.order_created.price, 9512000000);
+    assert_int_equal(count_of(TB_EV_ORDER_FILLED), 1);
+    const tb_event *f = nth(TB_EV_ORDER_FILLED, 0);
+    assert_int_equal(f->u.order_filled.filled_price, 9512000000);
+    assert_int_equal(f->u.order_filled.filled_quantity, UNITS(2));
+    assert_true(f->timestamp > b[1].close_time); /* bar 2 stayed above it */
+}
+
+/* orders() lists what works (id, side, type, price, quantity, origin);
+ * cancel(order) cancels that one (cause "requested") and the position the
+ * strategy is shown goes back to what it holds. */
+static void test_lua_orders_lists_working_orders_and_cancel_takes_one(void **state)
+{
+    (void)state;
+    const char *script =
+        "n = 0\n"
+        "function on_bar(bar, ctx)\n"
+        "  n = n + 1\n"
+        "  if n == 1 then\n"
+        "    assert(#orders() == 0, 'no orders yet')\n"
+        "    buy(1, {limit = 90}); buy(1, {limit = 80})\n"
+        "    assert(position() == 2, 'position counts both: ' .. position())\n"
+        "  elseif n == 2 then\n"
+        "    local os = orders()\n"
+        "    assert(#os == 2, 'two working: ' .. #os)\n"
+        "    assert(os[1].price == 90 and os[2].price == 80, 'oldest first')\n"
+        "    assert(os[1].side == 'BUY' and os[1].type == 'LIMIT' and os[1].qty == 1)\n"
+        "    assert(os[1].origin == 'signal' and os[1].filled == 0 and os[1].symbol == 'BTCUSDT')\n"
+        "    cancel(os[1])\n"
+        "  elseif n == 3 then\n"
+        "    local os = orders()\n"
+        "    assert(#os == 1 and os[1].price == 80, 'the other stays')\n"
+        "    assert(position() == 1, 'position back to 1: ' .. position())\n"
+        "    cancel()\n"
+        "  elseif n == 4 then\n"
+        "    assert(#orders() == 0 and position() == 0, 'all gone')\n"
+        "  end\n"
+        "end\n";
+    const char *sets[] = {"strategy.s.on_new_signal=keep"};
+    tb_market_data b[] = {
+        ohlc("BTCUSDT", 0, 100, 101, 99, 100), ohlc("BTCUSDT", 1, 100, 101, 99, 100),
+        ohlc("BTCUSDT", 2, 100, 101, 99, 100), ohlc("BTCUSDT", 3, 100, 101, 99, 100),
+        ohlc("BTCUSDT", 4, 100, 101, 79, 100)};
+    assert_int_equal(run_script(script, sets, 1, b, 5), 0);
+    NO_STOP();
+    assert_int_equal(count_of(TB_EV_ORDER_CREATED), 2);
+    assert_int_equal(count_of(TB_EV_ORDER_CANCELED), 2);
+    for (int i = 0; i < 2; i++) {
+        const tb_order_canceled *c = &nth(TB_EV_ORDER_CANCELED, i)->u.order_canceled;
+        assert_int_equal(c->cause, TB_CANCEL_REQUESTED);
+        assert_non_null(strstr(c->text, "canceled by strategy s"));
+    }
+    assert_int_equal(nth(TB_EV_ORDER_CANCELED, 0)->u.order_canceled.side, TB_SIDE_BUY);
+    assert_int_equal(count_of(TB_EV_ORDER_FILLED), 0); /* bar 5 reaches 80: nothing left there */
+    assert_int_equal(nth(TB_EV_SIGNAL_GENERATED, 2)->u.signal.signal_type, TB_SIGNAL_CANCEL);
+}
+
+/* A pairs trade: one bar orders two symbols; both signals go out on that
+ * bar, each at its own symbol's last close. */
+static void test_lua_orders_two_symbols_on_one_bar(void **state)
+{
+    (void)state;
+    const char *script = "function on_bar(bar, ctx)\n"
+                         "  if bar.symbol == 'ETHUSDT' and position('ETHUSDT') == 0 then\n"
+                         "    buy(1, 'ETHUSDT'); sell(2, 'BTCUSDT')\n"
+                         "  end\n"
+                         "end\n";
+    const char *sets[] = {"strategy.s.symbols=BTCUSDT ETHUSDT"};
+    tb_market_data b[] = {ohlc("BTCUSDT", 0, 100, 101, 99, 100), ohlc("ETHUSDT", 0, 10, 11, 9, 10),
+                          ohlc("BTCUSDT", 1, 102, 103, 101, 102),
+                          ohlc("ETHUSDT", 1, 11, 12, 10, 11)};
+    assert_int_equal(run_script(script, sets, 1, b, 4), 0);
+    NO_STOP();
+    assert_int_equal(count_of(TB_EV_SIGNAL_GENERATED), 2);
+    const tb_signal_generated *a = &nth(TB_EV_SIGNAL_GENERATED, 0)->u.signal,
+                              *c = &nth(TB_EV_SIGNAL_GENERATED, 1)->u.signal;
+    assert_string_equal(a->symbol, "ETHUSDT");
+    assert_int_equal(a->price, UNITS(10));
+    assert_int_equal(a->target, UNITS(1));
+    assert_string_equal(c->symbol, "BTCUSDT");
+    assert_int_equal(c->price, UNITS(100));
+    assert_int_equal(c->target, -UNITS(2));
+    assert_int_equal(count_of(TB_EV_ORDER_FILLED), 2);
+}
+
+/* buy(q, {stop =, take =}): once the entry fills, the stop and the target
+ * work at those prices (the script sees them in orders()); the first bar
+ * that touches the stop fills it there and cancels the target. */
+static void test_lua_stop_and_take_prices_bracket_the_position(void **state)
+{
+    (void)state;
+    const char *script =
+        "n = 0\n"
+        "function on_bar(bar, ctx)\n"
+        "  n = n + 1\n"
+        "  if n == 1 then buy(1, {stop = 95, take = 110}) end\n"
+        "  if n == 3 then\n"
+        "    local os = orders()\n"
+        "    assert(#os == 2, 'the bracket works: ' .. #os)\n"
+        "    assert(os[1].origin == 'stop_loss' and os[1].stop_price == 95, 'stop at 95')\n"
+        "    assert(os[2].origin == 'take_profit' and os[2].price == 110, 'take at 110')\n"
+        "    local ok = pcall(cancel, os[1].id)\n"
+        "    assert(not ok, 'the bracket is the Order Manager')\n"
+        "  end\n"
+        "end\n";
+    tb_market_data b[] = {ohlc("BTCUSDT", 0, 100, 101, 99, 100),
+                          ohlc("BTCUSDT", 1, 100, 101, 99, 100),
+                          ohlc("BTCUSDT", 2, 100, 101, 96, 98), ohlc("BTCUSDT", 3, 98, 99, 94, 95)};
+    assert_int_equal(run_script(script, NULL, 0, b, 4), 0);
+    NO_STOP();
+    assert_int_equal(nth(TB_EV_SIGNAL_GENERATED, 0)->u.signal.stop_loss, UNITS(95));
+    assert_int_equal(nth(TB_EV_SIGNAL_GENERATED, 0)->u.signal.take_profit, UNITS(110));
+    assert_int_equal(count_of(TB_EV_ORDER_FILLED), 2);
+    const tb_order_filled *f = &nth(TB_EV_ORDER_FILLED, 1)->u.order_filled;
+    assert_int_equal(f->origin, TB_ORIGIN_STOP_LOSS);
+    assert_int_equal(f->filled_price, UNITS(95));
+    assert_true(nth(TB_EV_ORDER_FILLED, 1)->timestamp > b[2].close_time);
+    assert_int_equal(nth(TB_EV_ORDER_CANCELED, 0)->u.order_canceled.cause, TB_CANCEL_OCO);
+}
+
+/* A stop above a long's price is a bug in the script: it stops with the
+ * reason, as any runtime error, before anything is ordered. */
+static void test_lua_bracket_on_the_wrong_side_stops_the_strategy(void **state)
+{
+    (void)state;
+    tb_market_data b[] = {ohlc("BTCUSDT", 0, 100, 101, 99, 100),
+                          ohlc("BTCUSDT", 1, 100, 101, 99, 100)};
+    run_script("function on_bar(bar, ctx) buy(1, {stop = 105}) end\n", NULL, 0, b, 2);
+    assert_non_null(stopped_reason());
+    assert_int_equal(count_of(TB_EV_SIGNAL_GENERATED), 0);
+    run_script("function on_bar(bar, ctx) buy(1, {stops = 95}) end\n", NULL, 0, b, 2);
+    assert_non_null(stopped_reason());
+    run_script("function on_bar(bar, ctx) cancel('NOSUCH') end\n", NULL, 0, b, 2);
+    assert_non_null(stopped_reason());
+    assert_int_equal(count_of(TB_EV_SIGNAL_GENERATED), 0);
+}
+
+/* target_pct(50) holds half of equity's worth (rounded down to the step);
+ * cash() and equity() are the account's, fills of this bar included. */
+static void test_lua_target_pct_holds_that_share_of_equity(void **state)
+{
+    (void)state;
+    const char *script =
+        "n = 0\n"
+        "function on_bar(bar, ctx)\n"
+        "  n = n + 1\n"
+        "  if n == 1 then\n"
+        "    assert(cash() == 10000 and equity() == 10000, 'untouched: ' .. cash())\n"
+        "    target_pct(50)\n"
+        "  elseif n == 2 then\n"
+        "    -- 48.5 bought at the open 100 (close 103), fee 0.1%: 4.85\n"
+        "    assert(math.abs(cash() - (10000 - 4850 - 4.85)) < 1e-9, 'cash ' .. cash())\n"
+        "    assert(math.abs(equity() - (cash() + 48.5 * 103)) < 1e-9, 'equity ' .. equity())\n"
+        "    target_pct(0)\n"
+        "  end\n"
+        "end\n";
+    const char *sets[] = {"symbol.BTCUSDT.step_size=0.5", "exchange.fee_bps=10"};
+    tb_market_data b[] = {ohlc("BTCUSDT", 0, 100, 103, 99, 103),
+                          ohlc("BTCUSDT", 1, 100, 104, 99, 103),
+                          ohlc("BTCUSDT", 2, 103, 104, 99, 103)};
+    assert_int_equal(run_script(script, sets, 2, b, 3), 0);
+    NO_STOP();
+    /* 10000 x 50% / 103 = 48.54...: 48.5 on a step of 0.5. */
+    assert_int_equal(nth(TB_EV_SIGNAL_GENERATED, 0)->u.signal.target, 4850000000);
+    assert_int_equal(nth(TB_EV_SIGNAL_GENERATED, 1)->u.signal.target, 0);
+    assert_int_equal(count_of(TB_EV_ORDER_FILLED), 2);
+}
+
 static volatile sig_atomic_t stop_flag;
 
 /* Stops the run after its 3000th bar, as a Ctrl-C would (between bars). */
@@ -433,7 +717,7 @@ int main(void)
         cmocka_unit_test(test_lua_target_orders_the_difference),
         cmocka_unit_test(test_lua_no_action_is_hold),
         cmocka_unit_test(test_lua_runtime_error_fails_the_bar_then_holds),
-        cmocka_unit_test(test_lua_two_actions_in_one_bar_is_an_error),
+        cmocka_unit_test(test_lua_two_actions_where_the_host_takes_one_is_an_error),
         cmocka_unit_test(test_lua_indicator_outside_init_is_an_error),
         cmocka_unit_test(test_lua_sma_matches_engine_and_is_nil_until_ready),
         cmocka_unit_test(test_lua_random_is_seeded_from_config),
@@ -444,6 +728,12 @@ int main(void)
         cmocka_unit_test(test_lua_cannot_reach_jit_or_debug),
         cmocka_unit_test(test_lua_cannot_load_code_or_bytecode),
         cmocka_unit_test(test_a_lua_strategy_resumed_from_its_journal_trades_as_if_never_stopped),
+        cmocka_unit_test(test_lua_limit_at_its_price_rests_until_a_bar_reaches_it),
+        cmocka_unit_test(test_lua_orders_lists_working_orders_and_cancel_takes_one),
+        cmocka_unit_test(test_lua_orders_two_symbols_on_one_bar),
+        cmocka_unit_test(test_lua_stop_and_take_prices_bracket_the_position),
+        cmocka_unit_test(test_lua_bracket_on_the_wrong_side_stops_the_strategy),
+        cmocka_unit_test(test_lua_target_pct_holds_that_share_of_equity),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

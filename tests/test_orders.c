@@ -645,7 +645,7 @@ static void test_signal_with_bad_fields_is_refused(void **state)
     assert_int_equal(tb_bus_publish(f->bus, &sig), 0);
     assert_int_equal(tb_bus_dead_letter_count(f->bus), 3);
     assert_string_equal(tb_bus_dead_letter(f->bus, 0)->reason,
-                        "SignalGenerated.signal_type 7 is not HOLD, BUY or SELL");
+                        "SignalGenerated.signal_type 7 is not HOLD, BUY, SELL or CANCEL");
     assert_string_equal(tb_bus_dead_letter(f->bus, 1)->reason,
                         "SignalGenerated.limit_price -5 is negative");
     assert_non_null(strstr(tb_bus_dead_letter(f->bus, 2)->reason, "strategy_id"));

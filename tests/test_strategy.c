@@ -46,8 +46,8 @@ static tb_strategy_decision step(runner *r, tb_decimal close)
     strcpy(bar.symbol, "BTCUSDT");
     bar.open = bar.high = bar.low = bar.close = close;
     bar.volume = UNITS(1);
-    tb_strategy_ctx ctx = {r->position, "test", 0, 0, 0, NULL, NULL};
-    tb_strategy_decision d = {TB_SIGNAL_SELL, -1, ""}; /* must be overwritten */
+    tb_strategy_ctx ctx = {.position = r->position, .strategy_id = "test"};
+    tb_strategy_decision d = {.signal = TB_SIGNAL_SELL, .volume = -1}; /* must be overwritten */
     assert_int_equal(r->vt->on_bar(r->state, &bar, &ctx, &d), 0);
     if (d.signal == TB_SIGNAL_BUY) r->position += d.volume;
     if (d.signal == TB_SIGNAL_SELL) r->position -= d.volume;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -45,8 +46,10 @@ typedef struct {
     tb_order_origin origin;
     uint64_t bar;    /* bars seen when it was acknowledged */
     tb_decimal stop; /* a fixed stop's price; 0 = not one */
-    int must_fill;   /* the current bar touched it: it fills before the next */
-    int filled;      /* some of it filled */
+    tb_order_type type;
+    tb_decimal price; /* LIMIT: its price */
+    int must_fill;    /* the current bar touched it: it fills before the next */
+    int filled;       /* some of it filled */
 } working;
 
 typedef struct {
@@ -75,6 +78,12 @@ typedef struct {
     int filled_this_bar; /* an entry or exit filled during the current bar */
     int fills, created, rejected_max_position, halts, replaced, expired, cut, stops, targets;
     int sized; /* sized entries signaled */
+    /* Bracket prices a signal named (as the Order Manager keeps them): a
+     * stop-loss placed while one is named must be at that price. */
+    tb_decimal named_stop, named_take;
+    tb_order_type signal_type; /* the last BUY/SELL signal's order type and limit price */
+    tb_decimal signal_limit;
+    int named_stops, limits_filled, canceled_by_request;
     int max_working;
     char failure[512];
 } observer;
@@ -135,6 +144,17 @@ static int observe(const tb_event *ev, void *ctx)
     case TB_EV_SIGNAL_GENERATED: {
         const tb_signal_generated *g = &ev->u.signal;
         tb_decimal t = tb_dec_abs(g->target);
+        if (g->signal_type == TB_SIGNAL_BUY || g->signal_type == TB_SIGNAL_SELL) {
+            if (g->stop_loss || g->take_profit) {
+                o->named_stop = g->stop_loss;
+                o->named_take = g->take_profit;
+            } else if (o->position == 0) {
+                o->named_stop = o->named_take = 0;
+            }
+            o->signal_type = g->order_type;
+            o->signal_limit = g->limit_price;
+        }
+        if (g->signal_type == TB_SIGNAL_CANCEL) break;
         if (t > o->max_target) o->max_target = t;
         if ((o->size_pct <= 0 && o->risk_pct <= 0) || t == 0) break;
         /* Equity at the decision's close, from the fills alone. */
@@ -158,6 +178,13 @@ static int observe(const tb_event *ev, void *ctx)
     }
     case TB_EV_ORDER_PLACEMENT_REQUEST: {
         const tb_order_placement_request *q = &ev->u.order_request;
+        /* A signal's order goes out as the signal said: type and price. */
+        if (q->origin == TB_ORIGIN_SIGNAL &&
+            (q->order_type != o->signal_type ||
+             (q->order_type == TB_ORDER_LIMIT && q->price != o->signal_limit)))
+            broken(o, "order %s is %s at %s; the signal said %s at %s", q->client_order_id,
+                   tb_order_type_name(q->order_type), fmt(q->price),
+                   tb_order_type_name(o->signal_type), fmt(o->signal_limit));
         tb_decimal before = o->position + same_side_working(o, q->side, q->oco_with);
         o->last_request_before = before;
         o->last_request_worst =
@@ -188,6 +215,17 @@ static int observe(const tb_event *ev, void *ctx)
         w->remaining = c->quantity;
         w->origin = c->origin;
         w->bar = o->bars;
+        w->type = c->order_type;
+        w->price = c->price;
+        if (c->origin == TB_ORIGIN_STOP_LOSS && o->named_stop) {
+            o->named_stops++;
+            if (c->stop_price != o->named_stop)
+                broken(o, "stop-loss %s at %s, but the strategy named %s", c->client_order_id,
+                       fmt(c->stop_price), fmt(o->named_stop));
+        }
+        if (c->origin == TB_ORIGIN_TAKE_PROFIT && o->named_take && c->price != o->named_take)
+            broken(o, "take-profit %s at %s, but the strategy named %s", c->client_order_id,
+                   fmt(c->price), fmt(o->named_take));
         if (c->order_type == TB_ORDER_STOP_MARKET && c->trailing_pct == 0) {
             w->stop = c->stop_price;
             /* Live from the fill it protects: that fill's bar counts. */
@@ -208,6 +246,7 @@ static int observe(const tb_event *ev, void *ctx)
         o->fills++;
         tb_decimal before = o->position;
         o->position += f->side == TB_SIDE_BUY ? f->filled_quantity : -f->filled_quantity;
+        if (o->position == 0) o->named_stop = o->named_take = 0;
         tb_decimal fv;
         assert_int_equal(tb_dec_mul(f->filled_quantity, f->filled_price, TB_ROUND_HALF_UP, &fv), 0);
         o->cash += (f->side == TB_SIDE_BUY ? -fv : fv) - f->commission;
@@ -229,6 +268,13 @@ static int observe(const tb_event *ev, void *ctx)
             broken(o, "fill of %s, which is not working", f->client_order_id);
             break;
         }
+        /* A LIMIT never fills at a worse price than its own. */
+        if (w->type == TB_ORDER_LIMIT) {
+            o->limits_filled++;
+            if (f->side == TB_SIDE_BUY ? f->filled_price > w->price : f->filled_price < w->price)
+                broken(o, "LIMIT %s %s at %s filled at %s", tb_side_name(f->side),
+                       f->client_order_id, fmt(w->price), fmt(f->filled_price));
+        }
         w->remaining -= f->filled_quantity;
         w->must_fill = 0;
         w->filled = 1;
@@ -246,6 +292,12 @@ static int observe(const tb_event *ev, void *ctx)
             break;
         }
         if (c->cause == TB_CANCEL_REPLACED && c->origin == TB_ORIGIN_SIGNAL) o->replaced++;
+        if (c->cause == TB_CANCEL_REQUESTED) {
+            o->canceled_by_request++;
+            if (c->origin != TB_ORIGIN_SIGNAL)
+                broken(o, "the strategy's cancel took %s, a %s order", c->client_order_id,
+                       tb_order_origin_name(c->origin));
+        }
         /* A stop's touch is settled by its fill; one canceled first (its
          * target filled on the same bar? the stop wins, so never) broke it. */
         if (w->must_fill && !o->capped)
@@ -278,6 +330,7 @@ static int observe(const tb_event *ev, void *ctx)
                        fmt(o->last_request_worst), fmt(o->max_position), a->detail);
         }
         if (strstr(a->detail, "cut to")) o->cut++;
+        if (strcmp(a->rule, "strategy_stopped") == 0) broken(o, "%s", a->detail);
         break;
     }
     default:
@@ -321,6 +374,8 @@ static void run_bars(const char *const *sets, size_t n, const tb_market_data *ba
     for (size_t i = 0; i < nbars; i++)
         assert_int_equal(tb_pipeline_push_bar(p, &bars[i]), 0);
     check_end(o);
+    if (tb_bus_dead_letter_count(tb_pipeline_bus(p)) != 0)
+        broken(o, "%zu dead letters", (size_t)tb_bus_dead_letter_count(tb_pipeline_bus(p)));
     if (res) assert_int_equal(tb_pipeline_result(p, res), 0);
     tb_pipeline_destroy(p);
     tb_config_free(&cfg);
@@ -913,6 +968,136 @@ static void test_invariants_hold_over_generated_data_for_many_configs(void **sta
     assert_true(sized > 10);
 }
 
+/* A strategy that does, at random (seeded), what a script can: targets
+ * by MARKET or LIMIT at a price of its own, with or without a stop-loss
+ * and take-profit at prices of its own, cancels of one order or of all,
+ * and (mode 2) targets as a percent of equity. */
+static const char random_script[] =
+    "params = {quantity = {default = 1, min = 0}, allow_short = {default = false},\n"
+    "          mode = {default = 1, min = 1, max = 2}, pct = {default = 10, min = 0, max = 100},\n"
+    "          act = {default = 0.3, min = 0, max = 1}}\n"
+    "local p\n"
+    "function init(params) p = params end\n"
+    "function on_bar(bar, ctx)\n"
+    "  local r = math.random()\n"
+    "  if r > p.act then return end\n"
+    "  local q = p.quantity\n"
+    "  local low = p.allow_short and -1 or 0\n"
+    "  if p.mode == 2 then\n"
+    "    local x = math.random()\n"
+    "    if x < 0.4 then target_pct(p.pct) elseif x < 0.7 then target_pct(low * p.pct)\n"
+    "    else target_pct(0) end\n"
+    "    return\n"
+    "  end\n"
+    "  if r < 0.03 then cancel() return end\n"
+    "  if r < 0.06 then\n"
+    "    local os = orders()\n"
+    "    if #os > 0 then\n"
+    "      local o = os[math.random(#os)]\n"
+    "      if o.origin == 'signal' then cancel(o) end\n"
+    "    end\n"
+    "    return\n"
+    "  end\n"
+    "  local x, want = math.random(), 0\n"
+    "  if x < 0.45 then want = q elseif x > 0.7 then want = low * q end\n"
+    "  local opts = {}\n"
+    "  if math.random() < 0.5 then\n"
+    "    local off = math.random() * 0.01\n"
+    "    if want > position() then opts.limit = bar.close * (1 - off)\n"
+    "    else opts.limit = bar.close * (1 + off) end\n"
+    "  end\n"
+    "  if want ~= 0 and math.random() < 0.5 then\n"
+    "    local d = 0.002 + math.random() * 0.02\n"
+    "    local s = want > 0 and 1 or -1\n"
+    "    opts.stop = bar.close * (1 - s * d)\n"
+    "    if math.random() < 0.5 then opts.take = bar.close * (1 + s * d * 1.5) end\n"
+    "  end\n"
+    "  target(want, opts)\n"
+    "end\n";
+
+static void test_script_orders_keep_the_invariants_over_generated_data(void **state)
+{
+    (void)state;
+    enum { NBARS = 1200, NCONFIGS = 120 };
+    static tb_market_data bars[NBARS];
+    char dir[] = "/tmp/tb_rules_XXXXXX", script[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(script, sizeof(script), "%s/random.lua", dir);
+    FILE *f = fopen(script, "w");
+    assert_non_null(f);
+    fputs(random_script, f);
+    fclose(f);
+    int traded = 0, limits = 0, named = 0, canceled = 0, sized = 0, stopped = 0, halted = 0;
+    for (int k = 0; k < NCONFIGS; k++) {
+        make_bars(5000 + (uint64_t)(k / 3), bars, NBARS);
+        rng_state = 991 + (uint64_t)k * 17;
+        char set[20][128];
+        size_t n = 0;
+        int shorts = (int)(rnd() % 2), mode = rnd() % 4 == 0 ? 2 : 1;
+        const char *qty = rnd() % 2 ? "1" : "0.3";
+        static const char *const pcts[] = {"5", "20", "50", "90"};
+        const char *pct = pcts[rnd() % 4];
+        snprintf(set[n++], 128, "strategy.s.type=lua");
+        snprintf(set[n++], 128, "strategy.s.script=%s", script);
+        snprintf(set[n++], 128, "strategy.s.symbol=BTCUSDT");
+        snprintf(set[n++], 128, "strategy.s.seed=%d", k + 1);
+        snprintf(set[n++], 128, "strategy.s.quantity=%s", qty);
+        snprintf(set[n++], 128, "strategy.s.allow_short=%s", shorts ? "true" : "false");
+        snprintf(set[n++], 128, "strategy.s.mode=%d", mode);
+        snprintf(set[n++], 128, "strategy.s.pct=%s", pct);
+        snprintf(set[n++], 128, "strategy.s.act=%s", rnd() % 2 ? "0.3" : "0.08");
+        if (rnd() % 3 == 0) snprintf(set[n++], 128, "strategy.s.order_type=LIMIT");
+        if (rnd() % 3 == 0) {
+            static const char *const sl[] = {"0.2", "0.5", "1"};
+            snprintf(set[n++], 128, "strategy.s.stop_loss_pct=%s", sl[rnd() % 3]);
+        }
+        const char *maxpos = NULL;
+        if (mode == 1 && rnd() % 3 == 0) {
+            maxpos = rnd() % 2 ? "0.5" : "0.3";
+            snprintf(set[n++], 128, "risk.max_position=%s", maxpos);
+        }
+        if (rnd() % 4 == 0) snprintf(set[n++], 128, "risk.max_drawdown_pct=0.05");
+        if (rnd() % 4 == 0) snprintf(set[n++], 128, "exchange.slippage_bps=%d", (int)(rnd() % 20));
+        const char *cash = mode == 2 ? (rnd() % 2 ? "1000" : "250") : "1000";
+        snprintf(set[n++], 128, "backtest.initial_cash=%s", cash);
+        const char *ptrs[20];
+        for (size_t i = 0; i < n; i++)
+            ptrs[i] = set[i];
+        observer o;
+        observer_for(&o, qty, shorts);
+        if (maxpos) o.max_position = dec(maxpos);
+        o.cash = dec(cash);
+        if (mode == 2) o.size_pct = dec(pct);
+        run_bars(ptrs, n, bars, NBARS, &o, NULL);
+        if (o.failure[0]) {
+            char all[1600] = "";
+            for (size_t i = 0; i < n; i++) {
+                strncat(all, set[i], sizeof(all) - strlen(all) - 2);
+                strncat(all, " ", sizeof(all) - strlen(all) - 1);
+            }
+            fail_msg("config %d (%s): %s", k, all, o.failure);
+        }
+        traded += o.fills > 0;
+        limits += o.limits_filled > 0;
+        named += o.named_stops > 0;
+        canceled += o.canceled_by_request > 0;
+        sized += o.sized > 0 && o.fills > 0;
+        stopped += o.stops > 0;
+        halted += o.halts > 0;
+    }
+    print_message("script configs %d: traded %d, limits filled %d, named stops placed %d, "
+                  "canceled on request %d, sized by percent %d, stopped out %d, halted %d\n",
+                  NCONFIGS, traded, limits, named, canceled, sized, stopped, halted);
+    assert_true(traded > NCONFIGS * 3 / 4);
+    assert_true(limits > 20);
+    assert_true(named > 20);
+    assert_true(canceled > 20);
+    assert_true(sized > 10);
+    assert_true(stopped > 20);
+    remove(script);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -927,6 +1112,7 @@ int main(void)
         cmocka_unit_test(test_size_is_a_share_of_equity_rounded_down_to_the_step),
         cmocka_unit_test(test_risk_per_trade_sizes_by_the_stop_distance),
         cmocka_unit_test(test_invariants_hold_over_generated_data_for_many_configs),
+        cmocka_unit_test(test_script_orders_keep_the_invariants_over_generated_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,7 +49,14 @@ typedef enum {
         TB_EV_COUNT /* one past the last type; arrays indexed by type use this */
 } tb_event_type;
 
-typedef enum { TB_SIGNAL_HOLD = 0, TB_SIGNAL_BUY = 1, TB_SIGNAL_SELL = 2 } tb_signal_type;
+/* CANCEL: the strategy's working orders in the symbol (or the one named by
+ * cancel_order_id) are to be canceled; volume 0. */
+typedef enum {
+    TB_SIGNAL_HOLD = 0,
+    TB_SIGNAL_BUY = 1,
+    TB_SIGNAL_SELL = 2,
+    TB_SIGNAL_CANCEL = 3
+} tb_signal_type;
 typedef enum { TB_SIDE_BUY = 1, TB_SIDE_SELL = 2 } tb_side;
 /* STOP_MARKET: a MARKET order that becomes live when the price touches
  * stop_price (a SELL stop when a bar's low <= stop_price, a BUY stop when its
@@ -183,6 +190,14 @@ typedef struct {
      * the strategy (orders.h) orders the difference from what is truly held
      * and working; others send volume as it is. Optional on the wire (0). */
     tb_decimal target;
+    /* The bracket of the position this order builds, as prices (a BUY's
+     * stop below its price and target above; a SELL's the other way); 0 =
+     * the strategy's configured percents. Kept until the position is flat
+     * or the next order names others. Optional on the wire (0). */
+    tb_decimal stop_loss, take_profit;
+    /* CANCEL only: the client order id of the one order to cancel; "" = every
+     * working order of the strategy in the symbol. Optional on the wire. */
+    char cancel_order_id[TB_ORDER_ID_LEN];
 } tb_signal_generated;
 
 typedef struct {

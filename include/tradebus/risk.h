@@ -101,6 +101,9 @@ TB_EXPORT tb_trading_state tb_risk_manager_state(const tb_risk_manager *rm);
 /* Current equity, and the largest drawdown from peak seen so far in percent
  * (e.g. 12.5 → 1250000000 as a decimal 12.50000000). */
 TB_EXPORT tb_decimal tb_risk_manager_equity(const tb_risk_manager *rm);
+/* Cash: initial equity + realized − fees − the open positions at their
+ * entry prices (0 on overflow or for NULL). */
+TB_EXPORT tb_decimal tb_risk_manager_cash(const tb_risk_manager *rm);
 TB_EXPORT tb_decimal tb_risk_manager_max_drawdown_pct(const tb_risk_manager *rm);
 /* Total commissions seen in fills. */
 TB_EXPORT tb_decimal tb_risk_manager_fees(const tb_risk_manager *rm);

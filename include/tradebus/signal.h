@@ -2,8 +2,9 @@
  *
  * Hosts any number of strategy instances, each with its own strategy_id and
  * symbol. Subscribes to MarketData (feeds each instance of the bar's symbol,
- * in the order they were added) and to OrderRejected / OrderCanceled (to take
- * what never executed out of the instance's target position). A decision
+ * in the order they were added), to OrderRejected / OrderCanceled (to take
+ * what never executed out of the instance's target position) and to
+ * OrderCreated / OrderFilled (its working orders, ctx->open_orders). A decision
  * becomes a SignalGenerated event caused by the bar: price = the bar's close,
  * timestamp = the bar's close time. HOLD is not published unless the instance
  * sets emit_hold.
@@ -89,16 +90,23 @@ TB_EXPORT int tb_signal_generator_publish_signal(tb_signal_generator *sg, tb_eve
 
 /* Signals published so far. */
 TB_EXPORT uint64_t tb_signal_generator_signals(const tb_signal_generator *sg);
-/* Where sizing reads equity from: fn(ctx) returns the account's equity now
- * (the Risk Manager's, which has already seen the bar). fn NULL = none. */
 /* Where the trading state comes from (borrowed ctx) for the RiskAlert the
  * generator publishes when a strategy stops (its on_bar returned
  * TB_EHANDLER: rule "strategy_stopped"); unset, the alert says ACTIVE. */
 TB_EXPORT void tb_signal_generator_set_trading_state(tb_signal_generator *sg,
                                                      tb_trading_state (*fn)(const void *ctx),
                                                      const void *ctx);
+/* Where sizing and ctx->equity read equity from: fn(ctx) returns the
+ * account's equity now (borrowed ctx). fn NULL = none (equity 0). */
 TB_EXPORT void tb_signal_generator_set_equity(tb_signal_generator *sg,
                                               tb_decimal (*fn)(const void *ctx), const void *ctx);
+/* Where ctx->cash reads the account's cash from, as set_equity. */
+TB_EXPORT void tb_signal_generator_set_cash(tb_signal_generator *sg,
+                                            tb_decimal (*fn)(const void *ctx), const void *ctx);
+/* Takes a journaled order event (OrderCreated / Filled / Canceled /
+ * Rejected) into the instances' open orders without publishing anything,
+ * for a run that resumes without re-executing them (live). 0 always. */
+TB_EXPORT int tb_signal_generator_restore(tb_signal_generator *sg, const tb_event *ev);
 /* Bars opening before t (ns) are warm-up: every strategy sees them (its
  * indicators move) but no decision on them is published and the target
  * position stays; 0 (the default) = none. A live run sets it to the open

@@ -28,11 +28,29 @@ extern "C" {
  * timeframes it sees ([strategy.ID] timeframes). */
 #define TB_STRATEGY_MAX_SYMBOLS    8
 #define TB_STRATEGY_MAX_TIMEFRAMES 6
+/* Most decisions one on_bar call makes (*out and ctx->emit together). */
+#define TB_STRATEGY_MAX_DECISIONS 16
 
 typedef struct {
     const char *key;
     const char *value;
 } tb_param;
+
+/* One of the instance's working orders (ctx->open_orders), as its
+ * OrderCreated placed it and its fills so far. */
+typedef struct {
+    char client_order_id[TB_ORDER_ID_LEN];
+    char symbol[TB_SYMBOL_LEN];
+    tb_side side;
+    tb_order_type type;
+    tb_order_origin origin; /* SIGNAL: the strategy's own; others: its bracket, a halt */
+    tb_decimal quantity;    /* as placed */
+    tb_decimal filled;      /* so far */
+    tb_decimal price;       /* LIMIT: its price; else 0 */
+    tb_decimal stop_price;  /* STOP_MARKET: its trigger as placed; else 0 */
+} tb_strategy_order;
+
+struct tb_strategy_decision_;
 
 typedef struct tb_strategy_ctx_ {
     tb_decimal position; /* signed target position in the bar's symbol */
@@ -49,14 +67,50 @@ typedef struct tb_strategy_ctx_ {
     /* Several symbols: the target position in any of the instance's symbols
      * (0 for one it does not trade); call as ctx->position_of(ctx, sym). */
     tb_decimal (*position_of)(const struct tb_strategy_ctx_ *ctx, const char *symbol);
-    const void *owner; /* the generator's, for position_of */
+    const void *owner; /* the generator's, for the functions here */
+    /* The account, fills up to this bar included: cash in the quote asset
+     * (fees paid) and equity (cash plus every holding at its last price).
+     * The exchange's, or the Risk Manager's book in a process without it;
+     * 0 when the run has neither. NULL outside a Signal Generator. */
+    tb_decimal (*cash)(const struct tb_strategy_ctx_ *ctx);
+    tb_decimal (*equity)(const struct tb_strategy_ctx_ *ctx);
+    /* The instance's working orders in symbol (NULL: all of its symbols),
+     * oldest first: copies the first max into out and returns how many
+     * there are. */
+    size_t (*open_orders)(const struct tb_strategy_ctx_ *ctx, const char *symbol,
+                          tb_strategy_order *out, size_t max);
+    /* pct % of equity (signed: < 0 for a short) as a quantity of symbol at
+     * its last close, rounded toward 0 to the symbol's step: 0 or
+     * TB_EINVAL (not one of its symbols, no bar of it yet) / TB_EOVERFLOW. */
+    int (*quantity_for_pct)(const struct tb_strategy_ctx_ *ctx, const char *symbol, tb_decimal pct,
+                            tb_decimal *out);
+    /* One more decision on this bar, taken at once (position_of sees it)
+     * and published before *out: 0, or TB_EINVAL / TB_ERANGE (more than
+     * TB_STRATEGY_MAX_DECISIONS on one bar, its timeframes included) with
+     * the reason in err. If on_bar then fails, none of them is taken. */
+    int (*emit)(const struct tb_strategy_ctx_ *ctx, const struct tb_strategy_decision_ *d,
+                char *err, size_t errlen);
 } tb_strategy_ctx;
 
-typedef struct {
-    tb_signal_type signal; /* HOLD: nothing to do */
+/* What a strategy decides on a bar. Zero every field you do not set: zero
+ * means "as configured". */
+typedef struct tb_strategy_decision_ {
+    tb_signal_type signal; /* HOLD: nothing to do; BUY/SELL volume; CANCEL */
     tb_decimal volume;     /* > 0 for BUY/SELL */
     /* The symbol the order is for, one of the instance's; "" = the bar's. */
     char symbol[TB_SYMBOL_LEN];
+    /* MARKET or LIMIT; 0 = the instance's order_type. */
+    tb_order_type order_type;
+    /* LIMIT: its price, rounded to the tick in the trader's favour (a buy
+     * down, a sell up); 0 = the close moved by limit_offset_bps. */
+    tb_decimal limit_price;
+    /* The bracket of the position this order makes, as prices: for a long
+     * target, stop_loss < the close < take_profit; for a short, the other
+     * way. 0 = the configured percents (stop_loss_pct, take_profit_pct). */
+    tb_decimal stop_loss, take_profit;
+    /* CANCEL: the client order id of one working order (from open_orders);
+     * "" = every working order of the strategy in the symbol. */
+    char cancel_order_id[TB_ORDER_ID_LEN];
 } tb_strategy_decision;
 
 typedef struct tb_strategy_vtable {

@@ -50,8 +50,7 @@ typedef struct {
     const tb_strategy_ctx *ctx; /* the bar's, for position(sym) */
     const char *bar_symbol;
     int sized;
-    int acted;
-    const char *acted_by;
+    int acted; /* a host without ctx->emit: the one decision is taken */
     tb_strategy_decision d;
 } lua_strategy;
 
@@ -312,43 +311,104 @@ static lua_strategy *acting(lua_State *L, const char *fn)
 {
     lua_strategy *s = self_of(L);
     if (!s->in_bar) luaL_error(L, "%s(): only on_bar can trade", fn);
-    /* One decision per bar, as the vtable has: a second call is a bug in
-     * the script, not something to net silently. */
-    if (s->acted) luaL_error(L, "%s(): this bar already called %s()", fn, s->acted_by);
-    s->acted = 1;
-    s->acted_by = fn;
     return s;
 }
 
 /* The target position in sym (one of the strategy's symbols; the bar's
- * when nil). */
+ * when nil), every decision of this bar so far included. */
 static tb_decimal position_in(lua_strategy *s, const char *sym)
 {
     if (!sym || !strcmp(sym, s->bar_symbol) || !s->ctx->position_of) return s->position;
     return s->ctx->position_of(s->ctx, sym);
 }
 
-/* The optional symbol argument at idx into the decision ("" = the bar's). */
-static const char *symbol_arg(lua_State *L, lua_strategy *s, int idx, const char *fn)
+/* A price argument (limit, stop, take) as a decimal: finite, > 0. */
+static tb_decimal price_arg(lua_State *L, const char *fn, const char *key, lua_Number v)
 {
-    const char *sym = luaL_optstring(L, idx, NULL);
-    if (!sym) return NULL;
-    if (strlen(sym) >= sizeof(s->d.symbol))
-        luaL_error(L, "%s(): '%s' is no symbol of this strategy", fn, sym);
-    return sym;
+    if (!isfinite(v) || v <= 0 || v > 9e10)
+        luaL_error(L, "%s(): %s = %f is not a price (a number > 0)", fn, key, (double)v);
+    return (tb_decimal)llround(v * 1e8);
+}
+
+/* The optional arguments after the first: a symbol (string) and then, or
+ * instead, an options table {limit =, stop =, take =, type =}. */
+static void order_args(lua_State *L, lua_strategy *s, int idx, const char *fn,
+                       tb_strategy_decision *d)
+{
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        size_t len;
+        const char *sym = lua_tolstring(L, idx, &len);
+        if (len >= sizeof(d->symbol))
+            luaL_error(L, "%s(): '%s' is no symbol of this strategy", fn, sym);
+        memcpy(d->symbol, sym, len + 1);
+        idx++;
+    } else if (!lua_isnoneornil(L, idx) && lua_type(L, idx) != LUA_TTABLE) {
+        luaL_error(L, "%s(): argument %d must be a symbol or an options table, not a %s", fn, idx,
+                   luaL_typename(L, idx));
+    }
+    if (lua_isnoneornil(L, idx)) return;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    (void)s;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+        if (!strcmp(k, "limit")) {
+            d->limit_price = price_arg(L, fn, k, luaL_checknumber(L, -1));
+            d->order_type = TB_ORDER_LIMIT;
+        } else if (!strcmp(k, "stop")) {
+            d->stop_loss = price_arg(L, fn, k, luaL_checknumber(L, -1));
+        } else if (!strcmp(k, "take")) {
+            d->take_profit = price_arg(L, fn, k, luaL_checknumber(L, -1));
+        } else if (!strcmp(k, "type")) {
+            const char *t = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+            if (!strcmp(t, "market"))
+                d->order_type = TB_ORDER_MARKET;
+            else if (!strcmp(t, "limit"))
+                d->order_type = TB_ORDER_LIMIT;
+            else
+                luaL_error(L, "%s(): type = '%s': expected \"market\" or \"limit\"", fn, t);
+        } else {
+            luaL_error(L, "%s(): unknown option '%s' (expected limit, stop, take or type)", fn, k);
+        }
+        lua_pop(L, 1);
+    }
+    if (d->limit_price && d->order_type != TB_ORDER_LIMIT)
+        luaL_error(L, "%s(): a limit price goes with type = \"limit\"", fn);
+}
+
+/* Takes the decision: through ctx->emit (any number per bar), or as the
+ * one decision on_bar returns where the host has no emit. */
+static void act(lua_State *L, lua_strategy *s, const char *fn, const tb_strategy_decision *d)
+{
+    if (!s->ctx->emit) {
+        if (s->acted) luaL_error(L, "%s(): this host takes one decision per bar", fn);
+        s->acted = 1;
+        s->d = *d;
+        return;
+    }
+    char err[256];
+    if (s->ctx->emit(s->ctx, d, err, sizeof err) != 0) luaL_error(L, "%s(): %s", fn, err);
+    if (!d->symbol[0] || !strcmp(d->symbol, s->bar_symbol))
+        s->position = s->ctx->position_of(s->ctx, s->bar_symbol);
 }
 
 static int side(lua_State *L, const char *fn, tb_signal_type t)
 {
     tb_decimal q = qty_arg(L, fn);
     lua_strategy *s = acting(L, fn);
-    const char *sym = symbol_arg(L, s, 2, fn);
-    if (sym) snprintf(s->d.symbol, sizeof(s->d.symbol), "%s", sym);
+    tb_strategy_decision d;
+    memset(&d, 0, sizeof d);
+    order_args(L, s, 2, fn, &d);
     if (q < 0) luaL_error(L, "%s(): quantity must not be negative (use target() for signed)", fn);
-    /* 0 is an entry sizing made too small: counted by the generator. */
     if (q == 0 && !s->sized) luaL_error(L, "%s(0): quantity must be greater than 0", fn);
-    s->d.signal = t;
-    s->d.volume = q;
+    d.signal = t;
+    d.volume = q;
+    if (q == 0) {
+        /* An entry sizing made too small: the generator counts it. */
+        s->d = d;
+        return 0;
+    }
+    act(L, s, fn, &d);
     return 0;
 }
 
@@ -362,17 +422,49 @@ static int l_sell(lua_State *L)
     return side(L, "sell", TB_SIGNAL_SELL);
 }
 
-/* target(q): whatever takes the position to q (signed); nothing if there. */
+/* Whatever takes the position in d->symbol to q (signed); nothing if there. */
+static int to_target(lua_State *L, lua_strategy *s, const char *fn, tb_decimal q,
+                     tb_strategy_decision *d)
+{
+    tb_decimal diff = q - position_in(s, d->symbol[0] ? d->symbol : NULL); /* within +-2^53 */
+    if (diff == 0) return 0;
+    d->signal = diff > 0 ? TB_SIGNAL_BUY : TB_SIGNAL_SELL;
+    d->volume = diff > 0 ? diff : -diff;
+    act(L, s, fn, d);
+    return 0;
+}
+
+/* target(q[, sym][, opts]) */
 static int l_target(lua_State *L)
 {
     tb_decimal q = qty_arg(L, "target");
     lua_strategy *s = acting(L, "target");
-    const char *sym = symbol_arg(L, s, 2, "target");
-    if (sym) snprintf(s->d.symbol, sizeof(s->d.symbol), "%s", sym);
-    tb_decimal diff = q - position_in(s, sym); /* both within +-2^53: no overflow */
-    s->d.signal = diff > 0 ? TB_SIGNAL_BUY : diff < 0 ? TB_SIGNAL_SELL : TB_SIGNAL_HOLD;
-    s->d.volume = diff > 0 ? diff : -diff;
-    return 0;
+    tb_strategy_decision d;
+    memset(&d, 0, sizeof d);
+    order_args(L, s, 2, "target", &d);
+    return to_target(L, s, "target", q, &d);
+}
+
+/* target_pct(pct[, sym][, opts]): the position worth pct % of equity at
+ * the symbol's last close (signed), rounded toward 0 to the step. */
+static int l_target_pct(lua_State *L)
+{
+    lua_Number pct = luaL_checknumber(L, 1);
+    lua_strategy *s = acting(L, "target_pct");
+    if (!isfinite(pct) || fabs(pct) > 10000)
+        luaL_error(L, "target_pct(%f): a percent of equity in [-10000, 10000]", (double)pct);
+    if (!s->ctx->quantity_for_pct) luaL_error(L, "target_pct(): this host has no equity");
+    tb_strategy_decision d;
+    memset(&d, 0, sizeof d);
+    order_args(L, s, 2, "target_pct", &d);
+    tb_decimal q;
+    int rc = s->ctx->quantity_for_pct(s->ctx, d.symbol[0] ? d.symbol : NULL,
+                                      (tb_decimal)llround(pct * 1e8), &q);
+    if (rc)
+        luaL_error(L, "target_pct(): %s",
+                   rc == TB_EINVAL ? "not a symbol of this strategy, or no bar of it yet"
+                                   : tb_strerror(rc));
+    return to_target(L, s, "target_pct", q, &d);
 }
 
 /* position(sym): the target position in sym (the bar's symbol when nil). */
@@ -383,6 +475,128 @@ static int l_position(lua_State *L)
     const char *sym = luaL_optstring(L, 1, NULL);
     lua_pushnumber(L, tb_dec_to_double(position_in(s, sym)));
     return 1;
+}
+
+static int l_cash(lua_State *L)
+{
+    lua_strategy *s = self_of(L);
+    if (!s->in_bar) luaL_error(L, "cash(): only in on_bar");
+    lua_pushnumber(L, s->ctx->cash ? tb_dec_to_double(s->ctx->cash(s->ctx)) : 0.0);
+    return 1;
+}
+
+static int l_equity(lua_State *L)
+{
+    lua_strategy *s = self_of(L);
+    if (!s->in_bar) luaL_error(L, "equity(): only in on_bar");
+    lua_pushnumber(L, s->ctx->equity ? tb_dec_to_double(s->ctx->equity(s->ctx)) : 0.0);
+    return 1;
+}
+
+static void set_str(lua_State *L, const char *k, const char *v)
+{
+    lua_pushstring(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static void set_dec(lua_State *L, const char *k, tb_decimal v)
+{
+    lua_pushnumber(L, tb_dec_to_double(v));
+    lua_setfield(L, -2, k);
+}
+
+#define MAX_LISTED 64
+
+/* orders([sym]): the strategy's working orders, oldest first, as tables. */
+static int l_orders(lua_State *L)
+{
+    lua_strategy *s = self_of(L);
+    if (!s->in_bar) luaL_error(L, "orders(): only in on_bar");
+    const char *sym = luaL_optstring(L, 1, NULL);
+    tb_strategy_order o[MAX_LISTED];
+    size_t n = s->ctx->open_orders ? s->ctx->open_orders(s->ctx, sym, o, MAX_LISTED) : 0;
+    if (n > MAX_LISTED) n = MAX_LISTED;
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_createtable(L, 0, 9);
+        set_str(L, "id", o[i].client_order_id);
+        set_str(L, "symbol", o[i].symbol);
+        set_str(L, "side", tb_side_name(o[i].side));
+        set_str(L, "type", tb_order_type_name(o[i].type));
+        set_str(L, "origin", tb_order_origin_name(o[i].origin));
+        set_dec(L, "qty", o[i].quantity);
+        set_dec(L, "filled", o[i].filled);
+        set_dec(L, "price", o[i].price);
+        set_dec(L, "stop_price", o[i].stop_price);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    return 1;
+}
+
+/* cancel(): every working order of the strategy's own (not its bracket's);
+ * cancel(sym): those in sym; cancel(id) or cancel(order): that one. */
+static int l_cancel(lua_State *L)
+{
+    lua_strategy *s = acting(L, "cancel");
+    const char *x = NULL;
+    if (lua_type(L, 1) == LUA_TTABLE) {
+        lua_getfield(L, 1, "id");
+        x = lua_tostring(L, -1);
+        if (!x) luaL_error(L, "cancel(): the table has no id (pass an order from orders())");
+    } else {
+        x = luaL_optstring(L, 1, NULL);
+    }
+    if (!s->ctx->open_orders) luaL_error(L, "cancel(): this host has no open orders");
+    tb_strategy_order o[MAX_LISTED];
+    size_t n = s->ctx->open_orders(s->ctx, NULL, o, MAX_LISTED);
+    if (n > MAX_LISTED) n = MAX_LISTED;
+    int by_id = 0;
+    for (size_t i = 0; x && i < n && !by_id; i++)
+        by_id = strcmp(o[i].client_order_id, x) == 0;
+    if (x && by_id) {
+        tb_strategy_decision d;
+        memset(&d, 0, sizeof d);
+        d.signal = TB_SIGNAL_CANCEL;
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(o[i].client_order_id, x) == 0) {
+                if (o[i].origin != TB_ORIGIN_SIGNAL)
+                    luaL_error(L,
+                               "cancel('%s'): a %s order is the Order Manager's, not the "
+                               "strategy's",
+                               x, tb_order_origin_name(o[i].origin));
+                memcpy(d.symbol, o[i].symbol, sizeof d.symbol);
+            }
+        snprintf(d.cancel_order_id, sizeof d.cancel_order_id, "%s", x);
+        act(L, s, "cancel", &d);
+        return 0;
+    }
+    /* By symbol: one CANCEL per symbol holding some order of its own. */
+    int named = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (o[i].origin != TB_ORIGIN_SIGNAL) continue;
+        if (x && strcmp(o[i].symbol, x) != 0) continue;
+        named = 1;
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = o[j].origin == TB_ORIGIN_SIGNAL && !strcmp(o[j].symbol, o[i].symbol);
+        if (seen) continue;
+        tb_strategy_decision d;
+        memset(&d, 0, sizeof d);
+        d.signal = TB_SIGNAL_CANCEL;
+        memcpy(d.symbol, o[i].symbol, sizeof d.symbol);
+        act(L, s, "cancel", &d);
+    }
+    /* A name that is neither an order nor a symbol with orders may be a
+     * symbol with none (fine) or a typo: only a symbol of its own passes
+     * (quantity_for_pct checks the name and nothing else for 0 %). */
+    tb_decimal q;
+    if (x && !named && strcmp(x, s->bar_symbol) != 0 && s->ctx->quantity_for_pct &&
+        s->ctx->quantity_for_pct(s->ctx, x, 0, &q) != 0)
+        luaL_error(L,
+                   "cancel('%s'): no working order has that id, and it is no symbol of this "
+                   "strategy (with a bar yet)",
+                   x);
+    return 0;
 }
 
 /* ---- the sandbox -------------------------------------------------------- */
@@ -433,9 +647,23 @@ static void register_api(lua_State *L, lua_strategy *s)
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
     static const luaL_Reg fns[] = {
-        {"sma", l_sma},   {"ema", l_ema},       {"rsi", l_rsi},           {"bbands", l_bbands},
-        {"macd", l_macd}, {"atr", l_atr},       {"donchian", l_donchian}, {"buy", l_buy},
-        {"sell", l_sell}, {"target", l_target}, {"position", l_position}, {NULL, NULL},
+        {"sma", l_sma},
+        {"ema", l_ema},
+        {"rsi", l_rsi},
+        {"bbands", l_bbands},
+        {"macd", l_macd},
+        {"atr", l_atr},
+        {"donchian", l_donchian},
+        {"buy", l_buy},
+        {"sell", l_sell},
+        {"target", l_target},
+        {"target_pct", l_target_pct},
+        {"position", l_position},
+        {"cash", l_cash},
+        {"equity", l_equity},
+        {"orders", l_orders},
+        {"cancel", l_cancel},
+        {NULL, NULL},
     };
     for (const luaL_Reg *f = fns; f->name; f++) {
         lua_pushlightuserdata(L, s);

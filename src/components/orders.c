@@ -72,6 +72,9 @@ typedef struct {
      * moved by anything but the bracket itself since it was placed. */
     char stop_cid[TB_ORDER_ID_LEN], target_cid[TB_ORDER_ID_LEN];
     int rebracket;
+    /* Bracket prices a signal named (SignalGenerated stop_loss/take_profit);
+     * 0 = the rules' percent. Cleared when the position goes flat. */
+    tb_decimal stop_at, take_at;
     int parked; /* a signal waits in the parked table for its cancels to settle */
 } book;
 
@@ -226,6 +229,7 @@ static void move_position(book *b, tb_decimal q, tb_decimal price)
         b->entry = (tb_decimal)e;
     } else if (after == 0) {
         b->entry = 0;
+        b->stop_at = b->take_at = 0;
     } else if ((after > 0) != (p > 0)) {
         b->entry = price; /* flipped: the new position's entry */
     }
@@ -540,6 +544,36 @@ static int cancel_replaced(tb_order_manager *om, const char *strategy_id, const 
 static int cancel_bracket(tb_order_manager *om, size_t bi, int64_t now);
 static int handle_signal(tb_order_manager *om, const tb_event *sig, int64_t now);
 
+/* A strategy's CANCEL: its working signal orders in the symbol, or the one
+ * it names, are canceled (cause "requested"). The bracket's legs and a
+ * halt's close are the manager's and stay; an id that is not a working
+ * order of the strategy (filled meanwhile, say) cancels nothing. */
+static int handle_cancel_signal(tb_order_manager *om, const tb_event *sig, int64_t now)
+{
+    const tb_signal_generated *s = &sig->u.signal;
+    char text[TB_TEXT_LEN];
+    snprintf(text, sizeof(text), "canceled by strategy %.*s", TB_STRATEGY_LEN - 1, s->strategy_id);
+    for (size_t i = 0; i < om->norders;) {
+        const order *o = &om->orders[i];
+        if (o->origin != TB_ORIGIN_SIGNAL || o->abandoning ||
+            o->cancel_cause == TB_CANCEL_REQUESTED || strcmp(o->strategy_id, s->strategy_id) != 0 ||
+            !tb__sym_eq(o->symbol, s->symbol) ||
+            (s->cancel_order_id[0] && strcmp(o->client_order_id, s->cancel_order_id) != 0)) {
+            i++;
+            continue;
+        }
+        char id[TB_ORDER_ID_LEN];
+        memcpy(id, o->client_order_id, sizeof(id));
+        int rc = cancel_for(om, id, now, TB_CANCEL_REQUESTED, text);
+        if (rc) return rc;
+        order *left = find(om, id);
+        /* Could not cancel now (or in progress): not tried twice. */
+        if (left) left->cancel_cause = TB_CANCEL_REQUESTED;
+        i = 0; /* a cancel may move the table */
+    }
+    return 0;
+}
+
 int tb_order_manager_handle_signal_event(tb_order_manager *om, const tb_event *sig)
 {
     char why[TB__WHY_LEN];
@@ -547,6 +581,10 @@ int tb_order_manager_handle_signal_event(tb_order_manager *om, const tb_event *s
     if (rc) return fail(om, rc, "%s", why);
     const tb_signal_generated *s = &sig->u.signal;
     if (s->signal_type == TB_SIGNAL_HOLD) return 0;
+    if (s->signal_type == TB_SIGNAL_CANCEL) {
+        om->stats.signals++;
+        return handle_cancel_signal(om, sig, event_now(om, sig->timestamp));
+    }
     if (s->volume <= 0) {
         char v[TB_DECIMAL_STRLEN];
         tb_dec_format(s->volume, v, sizeof(v));
@@ -609,6 +647,16 @@ static int handle_signal(tb_order_manager *om, const tb_event *sig, int64_t now)
     tb_time_in_force tif = TB_TIF_GTC;
     book *b = find_book(om, s->strategy_id, s->symbol);
     if (b && b->configured) {
+        /* Prices the signal names for the bracket replace the rules'
+         * percents for this position; a new position starts from them. */
+        if (s->stop_loss > 0 || s->take_profit > 0) {
+            b->stop_at = s->stop_loss;
+            b->take_at = s->take_profit;
+            om->bracketing = 1;
+            if (b->position != 0) b->rebracket = 1;
+        } else if (b->position == 0) {
+            b->stop_at = b->take_at = 0;
+        }
         /* The way to the target from what is held. replace: nothing else
          * stays working. keep: orders that push that way stay, the others
          * go — with orders working both ways, both could fill and take the
@@ -1723,10 +1771,17 @@ static int rebracket(tb_order_manager *om, size_t bi, const tb_event *bar)
     tb_order_origin stop_origin =
         r->trailing_stop_pct > 0 ? TB_ORIGIN_TRAILING_STOP : TB_ORIGIN_STOP_LOSS;
     tb_decimal stop_pct = r->trailing_stop_pct > 0 ? r->trailing_stop_pct : r->stop_loss_pct;
-    if (stop_pct > 0 && (rc = pct_from(b->entry, stop_pct, !lng, r->tick_size, 1, &stop)) != 0)
+    if (b->stop_at > 0) {
+        stop = b->stop_at;
+        stop_origin = TB_ORIGIN_STOP_LOSS;
+    } else if (stop_pct > 0 &&
+               (rc = pct_from(b->entry, stop_pct, !lng, r->tick_size, 1, &stop)) != 0) {
         return fail(om, rc, "stop of %s is out of range", b->strategy_id);
-    if (r->take_profit_pct > 0 &&
-        (rc = pct_from(b->entry, r->take_profit_pct, lng, r->tick_size, 1, &target)) != 0)
+    }
+    if (b->take_at > 0)
+        target = b->take_at;
+    else if (r->take_profit_pct > 0 &&
+             (rc = pct_from(b->entry, r->take_profit_pct, lng, r->tick_size, 1, &target)) != 0)
         return fail(om, rc, "target of %s is out of range", b->strategy_id);
     uint64_t stop_id = stop ? ++om->next_client_id : 0;
     uint64_t target_id = target ? ++om->next_client_id : 0;
@@ -1764,7 +1819,7 @@ static int after_bar(tb_order_manager *om, const tb_event *bar, uint64_t bars)
         if (!b->rebracket || !b->configured || strcmp(b->symbol, bar->u.market_data.symbol) != 0)
             continue;
         if (b->rules.stop_loss_pct <= 0 && b->rules.take_profit_pct <= 0 &&
-            b->rules.trailing_stop_pct <= 0)
+            b->rules.trailing_stop_pct <= 0 && b->stop_at <= 0 && b->take_at <= 0)
             continue;
         if ((rc = rebracket(om, i, bar)) != 0) return rc;
     }

@@ -803,6 +803,25 @@ tb_decimal tb_risk_manager_equity(const tb_risk_manager *rm)
     return rm ? rm->equity : 0;
 }
 
+tb_decimal tb_risk_manager_cash(const tb_risk_manager *rm)
+{
+    if (!rm) return 0;
+    /* What is not in the positions: initial + realized − fees − what the
+     * open positions cost at their entries. */
+    tb_decimal c, cost;
+    if (tb_dec_add(rm->cfg.initial_equity, rm->realized_total, &c) != 0 ||
+        tb_dec_sub(c, rm->fees, &c) != 0)
+        return 0;
+    for (size_t i = 0; i < rm->npos; i++) {
+        const position_slot *p = &rm->pos[i];
+        if (p->quantity == 0) continue;
+        if (tb_dec_mul(p->entry, p->quantity, TB_ROUND_HALF_UP, &cost) != 0 ||
+            tb_dec_sub(c, cost, &c) != 0)
+            return 0;
+    }
+    return c;
+}
+
 tb_decimal tb_risk_manager_max_drawdown_pct(const tb_risk_manager *rm)
 {
     tb_decimal dd = 0;

@@ -45,11 +45,16 @@ typedef struct {
     size_t ntf;
     tb_resampler *rs;
     tb_resampled rs_out[TB_RESAMPLE_MAX_OUT(TB_STRATEGY_MAX_TIMEFRAMES)];
-    /* The signal decided on last_bar_id, until the bus took it: a retry of
-     * the bar publishes it again instead of running the strategy twice. */
-    tb_event staged;
-    int has_staged;
+    /* The signals decided on last_bar_id (all its timeframes), until the
+     * bus took them: a retry of the bar publishes the rest instead of
+     * running the strategy twice. */
+    tb_event staged[TB_STRATEGY_MAX_DECISIONS];
+    size_t nstaged, npublished;
     tb_decimal size_pct, risk_pct, stop_pct; /* sizing; 0 = off */
+    /* Its working orders, oldest first (ctx->open_orders): grown on
+     * OrderCreated, so a bar allocates nothing. */
+    tb_strategy_order *orders;
+    size_t norders, orders_cap;
 } instance;
 
 static leg *leg_of(instance *in, const char *symbol)
@@ -75,9 +80,11 @@ struct tb_signal_generator {
     symbol_state *syms;
     size_t nsyms, syms_cap;
     uint64_t signals, size_too_small;
-    int sub_md, sub_rej, sub_cancel, sub_fill;
+    int sub_md, sub_rej, sub_cancel, sub_fill, sub_created;
     tb_decimal (*equity)(const void *ctx);
     const void *equity_ctx;
+    tb_decimal (*cash)(const void *ctx);
+    const void *cash_ctx;
     tb_trading_state (*state)(const void *ctx); /* for the alerts it publishes; NULL: ACTIVE */
     const void *state_ctx;
     int64_t trade_from; /* bars opening before it decide nothing (warm-up) */
@@ -158,6 +165,13 @@ void tb_signal_generator_set_equity(tb_signal_generator *sg, tb_decimal (*fn)(co
     sg->equity_ctx = ctx;
 }
 
+void tb_signal_generator_set_cash(tb_signal_generator *sg, tb_decimal (*fn)(const void *ctx),
+                                  const void *ctx)
+{
+    sg->cash = fn;
+    sg->cash_ctx = ctx;
+}
+
 uint64_t tb_signal_generator_size_too_small(const tb_signal_generator *sg)
 {
     return sg->size_too_small;
@@ -180,6 +194,109 @@ static symbol_state *find_symbol(tb_signal_generator *sg, const char *symbol)
     for (size_t i = 0; i < sg->nsyms; i++)
         if (tb__sym_eq(sg->syms[i].symbol, symbol)) return &sg->syms[i];
     return NULL;
+}
+
+/* ---- the instances' working orders (ctx->open_orders) ------------------ */
+
+static tb_strategy_order *tracked(instance *in, const char *cid)
+{
+    for (size_t i = 0; i < in->norders; i++)
+        if (strcmp(in->orders[i].client_order_id, cid) == 0) return &in->orders[i];
+    return NULL;
+}
+
+static void untrack(instance *in, const char *cid)
+{
+    tb_strategy_order *o = tracked(in, cid);
+    if (!o) return;
+    size_t i = (size_t)(o - in->orders);
+    memmove(o, o + 1, (in->norders - i - 1) * sizeof(*o));
+    in->norders--;
+}
+
+/* Every event here is valid and the instance's. */
+static int track(instance *in, const tb_event *ev)
+{
+    switch (ev->type) {
+    case TB_EV_ORDER_CREATED: {
+        const tb_order_created *c = &ev->u.order_created;
+        if (tracked(in, c->client_order_id)) return 0; /* a redelivery */
+        if (in->norders == in->orders_cap) {
+            size_t nc = in->orders_cap ? in->orders_cap * 2 : 8;
+            tb_strategy_order *no = realloc(in->orders, nc * sizeof(*no));
+            if (!no) return TB_ENOMEM;
+            in->orders = no;
+            in->orders_cap = nc;
+        }
+        tb_strategy_order *o = &in->orders[in->norders++];
+        memset(o, 0, sizeof(*o));
+        memcpy(o->client_order_id, c->client_order_id, sizeof(o->client_order_id));
+        memcpy(o->symbol, c->symbol, sizeof(o->symbol));
+        o->side = c->side;
+        o->type = c->order_type;
+        o->origin = c->origin;
+        o->quantity = c->quantity;
+        o->price = c->order_type == TB_ORDER_LIMIT ? c->price : 0;
+        o->stop_price = c->order_type == TB_ORDER_STOP_MARKET ? c->stop_price : 0;
+        return 0;
+    }
+    case TB_EV_ORDER_FILLED: {
+        const tb_order_filled *f = &ev->u.order_filled;
+        tb_strategy_order *o = tracked(in, f->client_order_id);
+        if (!o) return 0;
+        if (f->status == TB_ORDER_FILLED)
+            untrack(in, f->client_order_id);
+        else
+            o->filled = f->cumulative_quantity;
+        return 0;
+    }
+    case TB_EV_ORDER_CANCELED:
+        untrack(in, ev->u.order_canceled.client_order_id);
+        return 0;
+    case TB_EV_ORDER_REJECTED:
+        untrack(in, ev->u.order_rejected.client_order_id);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static const char *strategy_of(const tb_event *ev)
+{
+    switch (ev->type) {
+    case TB_EV_ORDER_CREATED:
+        return ev->u.order_created.strategy_id;
+    case TB_EV_ORDER_FILLED:
+        return ev->u.order_filled.strategy_id;
+    case TB_EV_ORDER_CANCELED:
+        return ev->u.order_canceled.strategy_id;
+    case TB_EV_ORDER_REJECTED:
+        return ev->u.order_rejected.strategy_id;
+    default:
+        return NULL;
+    }
+}
+
+int tb_signal_generator_restore(tb_signal_generator *sg, const tb_event *ev)
+{
+    const char *sid = sg ? strategy_of(ev) : NULL;
+    instance *in = sid && tb__str_ok(sid, TB_STRATEGY_LEN) ? find_instance(sg, sid) : NULL;
+    char why[TB__WHY_LEN];
+    if (!in || tb__check_event(ev, ev->type, why, sizeof(why)) != 0) return 0;
+    track(in, ev);
+    return 0;
+}
+
+static int on_created(const tb_event *ev, void *ctx)
+{
+    tb_signal_generator *sg = ctx;
+    const char *sid = ev->u.order_created.strategy_id;
+    instance *in = tb__str_ok(sid, TB_STRATEGY_LEN) ? find_instance(sg, sid) : NULL;
+    if (!in) return 0; /* another generator's, or unattributable: nothing of ours */
+    char why[TB__WHY_LEN];
+    int rc = tb__check_event(ev, TB_EV_ORDER_CREATED, why, sizeof(why));
+    if (rc) return tb__refuse(sg->bus, rc, why);
+    return track(in, ev);
 }
 
 /* Undo the part of a signal that will never execute. Only the generator
@@ -211,6 +328,7 @@ static int on_not_executed(const tb_event *ev, void *ctx)
     /* Orders the strategy never asked for (a bracket's stop or target, a
      * halt's close) are not part of its target, and a cancel that made
      * room for its own next order was already counted by that order. */
+    track(in, ev);
     tb_order_origin origin = rejected ? ev->u.order_rejected.origin : ev->u.order_canceled.origin;
     if (origin != TB_ORIGIN_SIGNAL) return 0;
     if (!rejected && ev->u.order_canceled.cause == TB_CANCEL_REPLACED) return 0;
@@ -237,13 +355,14 @@ static int on_fill(const tb_event *ev, void *ctx)
 {
     tb_signal_generator *sg = ctx;
     const tb_order_filled *f = &ev->u.order_filled;
-    if (f->origin == TB_ORIGIN_SIGNAL) return 0;
     instance *in =
         tb__str_ok(f->strategy_id, TB_STRATEGY_LEN) ? find_instance(sg, f->strategy_id) : NULL;
-    if (!in) return 0;
+    if (!in || (f->origin == TB_ORIGIN_SIGNAL && !in->norders)) return 0;
     char why[TB__WHY_LEN];
     int rc = tb__check_event(ev, TB_EV_ORDER_FILLED, why, sizeof(why));
     if (rc) return tb__refuse(sg->bus, rc, why);
+    track(in, ev);
+    if (f->origin == TB_ORIGIN_SIGNAL) return 0;
     leg *lg = leg_of(in, f->symbol);
     if (!lg) return 0;
     if (lg->last_signal_time > ev->timestamp) return 0;
@@ -262,7 +381,9 @@ int tb_signal_generator_create(tb_bus *bus, tb_signal_generator **out)
     sg->sub_rej = tb_bus_subscribe_named(bus, TB_EV_ORDER_REJECTED, on_not_executed, sg, name);
     sg->sub_cancel = tb_bus_subscribe_named(bus, TB_EV_ORDER_CANCELED, on_not_executed, sg, name);
     sg->sub_fill = tb_bus_subscribe_named(bus, TB_EV_ORDER_FILLED, on_fill, sg, name);
-    if (sg->sub_md < 0 || sg->sub_rej < 0 || sg->sub_cancel < 0 || sg->sub_fill < 0) {
+    sg->sub_created = tb_bus_subscribe_named(bus, TB_EV_ORDER_CREATED, on_created, sg, name);
+    if (sg->sub_md < 0 || sg->sub_rej < 0 || sg->sub_cancel < 0 || sg->sub_fill < 0 ||
+        sg->sub_created < 0) {
         tb_signal_generator_destroy(sg);
         return TB_ENOMEM;
     }
@@ -277,9 +398,11 @@ void tb_signal_generator_destroy(tb_signal_generator *sg)
     if (sg->sub_rej >= 0) tb_bus_unsubscribe(sg->bus, sg->sub_rej);
     if (sg->sub_cancel >= 0) tb_bus_unsubscribe(sg->bus, sg->sub_cancel);
     if (sg->sub_fill >= 0) tb_bus_unsubscribe(sg->bus, sg->sub_fill);
+    if (sg->sub_created >= 0) tb_bus_unsubscribe(sg->bus, sg->sub_created);
     for (size_t i = 0; i < sg->ninst; i++) {
         sg->inst[i].vt->destroy(sg->inst[i].state);
         tb_resampler_destroy(sg->inst[i].rs);
+        free(sg->inst[i].orders);
     }
     free(sg->inst);
     free(sg->syms);
@@ -456,106 +579,334 @@ static int limit_price(const instance *in, const leg *lg, tb_decimal close, tb_s
     return rc;
 }
 
+/* One on_bar call: what the ctx functions need. ctx first, so the
+ * functions get back here from the ctx they are given. */
+typedef struct {
+    tb_strategy_ctx ctx;
+    tb_signal_generator *sg;
+    instance *in;
+    const tb_event *md;
+    const tb_market_data *bar;
+} deciding;
+
+static deciding *deciding_of(const tb_strategy_ctx *ctx)
+{
+    return (deciding *)ctx->owner;
+}
+
 /* ctx->position_of: the instance's target in symbol, 0 if not its own. */
 static tb_decimal position_of(const tb_strategy_ctx *ctx, const char *symbol)
 {
-    instance *in = (instance *)ctx->owner;
-    const leg *lg = in && symbol ? leg_of(in, symbol) : NULL;
+    const deciding *dc = ctx ? deciding_of(ctx) : NULL;
+    const leg *lg = dc && symbol ? leg_of(dc->in, symbol) : NULL;
     return lg ? lg->target : 0;
+}
+
+static tb_decimal ctx_cash(const tb_strategy_ctx *ctx)
+{
+    const tb_signal_generator *sg = deciding_of(ctx)->sg;
+    return sg->cash ? sg->cash(sg->cash_ctx) : 0;
+}
+
+static tb_decimal ctx_equity(const tb_strategy_ctx *ctx)
+{
+    const tb_signal_generator *sg = deciding_of(ctx)->sg;
+    return sg->equity ? sg->equity(sg->equity_ctx) : 0;
+}
+
+static size_t open_orders(const tb_strategy_ctx *ctx, const char *symbol, tb_strategy_order *out,
+                          size_t max)
+{
+    const instance *in = deciding_of(ctx)->in;
+    size_t n = 0;
+    for (size_t i = 0; i < in->norders; i++) {
+        if (symbol && !tb__sym_eq(in->orders[i].symbol, symbol)) continue;
+        if (n < max && out) out[n] = in->orders[i];
+        n++;
+    }
+    return n;
+}
+
+/* The leg a decision names ("" or NULL: the bar's) and the price it is made
+ * at (the bar's close, or that symbol's last close). */
+static int leg_for(deciding *dc, const char *symbol, leg **lg, tb_decimal *price, char *err,
+                   size_t errlen)
+{
+    instance *in = dc->in;
+    if (!symbol || !symbol[0] || tb__sym_eq(symbol, dc->bar->symbol)) {
+        *lg = leg_of(in, dc->bar->symbol);
+        *price = dc->bar->close;
+        return 0;
+    }
+    if (!memchr(symbol, 0, TB_SYMBOL_LEN) || !(*lg = leg_of(in, symbol))) {
+        snprintf(err, errlen, "strategy '%s' ordered %.*s, which is not in its symbols",
+                 in->strategy_id, TB_SYMBOL_LEN - 1, symbol);
+        return TB_EINVAL;
+    }
+    if (!dc->sg->syms[(*lg)->sym].has_bar) {
+        snprintf(err, errlen, "strategy '%s' ordered %s before any bar of it", in->strategy_id,
+                 symbol);
+        return TB_EINVAL;
+    }
+    *price = dc->sg->syms[(*lg)->sym].last_close;
+    return 0;
+}
+
+static int quantity_for_pct(const tb_strategy_ctx *ctx, const char *symbol, tb_decimal pct,
+                            tb_decimal *out)
+{
+    deciding *dc = deciding_of(ctx);
+    leg *lg;
+    tb_decimal price, budget, q;
+    char err[160];
+    *out = 0;
+    int rc = leg_for(dc, symbol, &lg, &price, err, sizeof(err));
+    if (rc) return rc;
+    tb_decimal equity = ctx_equity(ctx);
+    if (equity <= 0 || price <= 0 || pct == 0) return 0;
+    rc = tb_dec_muldiv_int(equity, tb_dec_abs(pct), 100 * TB_DECIMAL_ONE, TB_ROUND_FLOOR, &budget);
+    if (!rc) rc = tb_dec_div(budget, price, TB_ROUND_FLOOR, &q);
+    if (!rc) rc = tb_dec_quantize(q, lg->step > 0 ? lg->step : 1, TB_ROUND_FLOOR, &q);
+    if (rc) return TB_EOVERFLOW;
+    *out = pct < 0 ? -q : q;
+    return 0;
+}
+
+/* A price the strategy gave, on the tick: rounded by r. */
+static int on_tick(const leg *lg, tb_decimal p, tb_rounding r, tb_decimal *out)
+{
+    *out = p;
+    return lg->tick_size > 0 ? tb_dec_quantize(p, lg->tick_size, r, out) : 0;
+}
+
+/* The bracket prices of a decision that leaves the instance at target,
+ * checked against the price it is made at. */
+static int bracket(const instance *in, const leg *lg, const tb_strategy_decision *d,
+                   tb_decimal price, tb_decimal target, tb_signal_generated *s, char *err,
+                   size_t errlen)
+{
+    if (d->stop_loss < 0 || d->take_profit < 0) {
+        snprintf(err, errlen, "strategy '%s': stop_loss and take_profit are prices (> 0)",
+                 in->strategy_id);
+        return TB_EINVAL;
+    }
+    if (!d->stop_loss && !d->take_profit) return 0;
+    char p[TB_DECIMAL_STRLEN], x[TB_DECIMAL_STRLEN];
+    tb_dec_format(price, p, sizeof(p));
+    if (target == 0) {
+        snprintf(err, errlen,
+                 "strategy '%s': a stop-loss or take-profit needs a position, and this order "
+                 "leaves %s flat",
+                 in->strategy_id, lg->symbol);
+        return TB_EINVAL;
+    }
+    int lng = target > 0;
+    int rc = 0;
+    /* Rounded away from the price: a stop never nearer than asked. */
+    if (d->stop_loss) {
+        rc = on_tick(lg, d->stop_loss, lng ? TB_ROUND_FLOOR : TB_ROUND_CEIL, &s->stop_loss);
+        if (!rc && (lng ? s->stop_loss >= price : s->stop_loss <= price)) {
+            tb_dec_format(d->stop_loss, x, sizeof(x));
+            snprintf(err, errlen, "strategy '%s': stop_loss %s must be %s the price %s of %s",
+                     in->strategy_id, x, lng ? "below" : "above", p, lg->symbol);
+            return TB_EINVAL;
+        }
+    }
+    if (!rc && d->take_profit) {
+        rc = on_tick(lg, d->take_profit, lng ? TB_ROUND_CEIL : TB_ROUND_FLOOR, &s->take_profit);
+        if (!rc && (lng ? s->take_profit <= price : s->take_profit >= price)) {
+            tb_dec_format(d->take_profit, x, sizeof(x));
+            snprintf(err, errlen, "strategy '%s': take_profit %s must be %s the price %s of %s",
+                     in->strategy_id, x, lng ? "above" : "below", p, lg->symbol);
+            return TB_EINVAL;
+        }
+    }
+    return rc;
+}
+
+/* Takes one decision: checked, turned into a signal staged for
+ * publication, the target moved. Nothing changes on an error (reason in
+ * err). */
+static int take(deciding *dc, const tb_strategy_decision *d, char *err, size_t errlen)
+{
+    tb_signal_generator *sg = dc->sg;
+    instance *in = dc->in;
+    const tb_market_data *bar = dc->bar;
+    if (d->signal == TB_SIGNAL_HOLD && !in->emit_hold) return 0;
+    if (d->signal != TB_SIGNAL_HOLD && d->signal != TB_SIGNAL_BUY && d->signal != TB_SIGNAL_SELL &&
+        d->signal != TB_SIGNAL_CANCEL) {
+        snprintf(err, errlen, "strategy '%s' decided %d, which is not HOLD, BUY, SELL or CANCEL",
+                 in->strategy_id, (int)d->signal);
+        return TB_EINVAL;
+    }
+    int trade = d->signal == TB_SIGNAL_BUY || d->signal == TB_SIGNAL_SELL;
+    if (trade && d->volume <= 0) {
+        char v[TB_DECIMAL_STRLEN];
+        tb_dec_format(d->volume, v, sizeof(v));
+        snprintf(err, errlen, "strategy '%s' decided %s %s: the quantity must be > 0",
+                 in->strategy_id, tb_signal_type_name(d->signal), v);
+        return TB_EINVAL;
+    }
+    tb_order_type type = d->order_type ? d->order_type : in->order_type;
+    if (type != TB_ORDER_MARKET && type != TB_ORDER_LIMIT) {
+        snprintf(err, errlen, "strategy '%s': order type %d is not MARKET or LIMIT",
+                 in->strategy_id, (int)type);
+        return TB_EINVAL;
+    }
+    if (d->limit_price < 0 || (d->limit_price > 0 && type != TB_ORDER_LIMIT)) {
+        snprintf(err, errlen, "strategy '%s': a limit price needs a LIMIT order, > 0",
+                 in->strategy_id);
+        return TB_EINVAL;
+    }
+    leg *lg;
+    tb_decimal price;
+    int rc = leg_for(dc, d->symbol, &lg, &price, err, errlen);
+    if (rc) return rc;
+    /* A warm-up bar (history loaded before a live run began) moves the
+     * indicators and nothing else: a decision on it would trade on a
+     * past the run never saw, and the target position stays as it is,
+     * so the strategy decides afresh on the first bar of the run. */
+    if (bar->open_time < sg->trade_from) {
+        if (d->signal != TB_SIGNAL_HOLD) sg->muted++;
+        return 0;
+    }
+    if (in->nstaged == TB_STRATEGY_MAX_DECISIONS) {
+        snprintf(err, errlen, "strategy '%s' made more than %d decisions on one bar",
+                 in->strategy_id, TB_STRATEGY_MAX_DECISIONS);
+        return TB_ERANGE;
+    }
+    tb_decimal target = lg->target;
+    if (d->signal == TB_SIGNAL_BUY)
+        rc = tb_dec_add(lg->target, d->volume, &target);
+    else if (d->signal == TB_SIGNAL_SELL)
+        rc = tb_dec_sub(lg->target, d->volume, &target);
+    if (rc) {
+        snprintf(err, errlen, "strategy '%s': target position in %s out of range", in->strategy_id,
+                 lg->symbol);
+        return rc;
+    }
+
+    tb_event *ev = &in->staged[in->nstaged];
+    tb_event_init(ev, TB_EV_SIGNAL_GENERATED, TB_SRC_SIGNAL);
+    tb_event_caused_by(ev, dc->md);
+    ev->timestamp = bar->close_time;
+    tb_signal_generated *s = &ev->u.signal;
+    s->signal_type = d->signal;
+    memcpy(s->symbol, lg->symbol, sizeof(s->symbol));
+    s->price = price;
+    s->volume = trade ? d->volume : 0;
+    memcpy(s->strategy_id, in->strategy_id, sizeof(s->strategy_id));
+    s->order_type = type;
+    s->target = target;
+    if (trade && type == TB_ORDER_LIMIT) {
+        int buy = d->signal == TB_SIGNAL_BUY;
+        rc = d->limit_price > 0 ? on_tick(lg, d->limit_price, buy ? TB_ROUND_FLOOR : TB_ROUND_CEIL,
+                                          &s->limit_price)
+                                : limit_price(in, lg, price, d->signal, &s->limit_price);
+        if (rc) {
+            snprintf(err, errlen, "strategy '%s': limit price out of range", in->strategy_id);
+            return rc;
+        }
+    }
+    if (trade && (rc = bracket(in, lg, d, price, target, s, err, errlen)) != 0) return rc;
+    if (!trade && (d->stop_loss || d->take_profit)) {
+        snprintf(err, errlen, "strategy '%s': a stop-loss or take-profit goes with a BUY or SELL",
+                 in->strategy_id);
+        return TB_EINVAL;
+    }
+    if (d->signal == TB_SIGNAL_CANCEL) {
+        if (!memchr(d->cancel_order_id, 0, sizeof(d->cancel_order_id))) {
+            snprintf(err, errlen, "strategy '%s': cancel_order_id is not a string",
+                     in->strategy_id);
+            return TB_EINVAL;
+        }
+        memcpy(s->cancel_order_id, d->cancel_order_id, sizeof(s->cancel_order_id));
+    }
+    /* The decision is made: it is staged before it is published, so a
+     * failed publish is retried, never lost. */
+    lg->target = target;
+    if (trade) lg->last_signal_time = ev->timestamp;
+    in->nstaged++;
+    return 0;
+}
+
+static int ctx_emit(const tb_strategy_ctx *ctx, const tb_strategy_decision *d, char *err,
+                    size_t errlen)
+{
+    char none[8];
+    if (!err) {
+        err = none;
+        errlen = sizeof(none);
+    }
+    return d ? take(deciding_of(ctx), d, err, errlen) : TB_EINVAL;
+}
+
+/* Publishes what is staged and not yet taken by the bus. */
+static int publish_staged(tb_signal_generator *sg, instance *in)
+{
+    while (in->npublished < in->nstaged) {
+        int rc = tb_signal_generator_publish_signal(sg, &in->staged[in->npublished]);
+        if (rc) return rc;
+        in->npublished++;
+    }
+    return 0;
 }
 
 /* Runs one instance on one bar (the data's, or a higher timeframe's built
  * from it, md being the base bar's event either way) and publishes its
- * decision. A failed publish leaves the decision staged for a retry of md,
- * the bar counted as processed (in->last_bar_id). */
+ * decisions. A failed publish leaves the rest staged for a retry of md,
+ * the bar counted as processed (in->last_bar_id). A failed on_bar, or a
+ * decision that cannot be taken, takes none of them. */
 static int decide(tb_signal_generator *sg, instance *in, const tb_event *md,
                   const tb_market_data *bar, int64_t timeframe)
 {
     int rc;
     leg *bl = leg_of(in, bar->symbol);
     if (!bl) return 0;
-    tb_strategy_ctx sctx = {bl->target, in->strategy_id, 0, 0, timeframe, position_of, in};
+    deciding dc = {{bl->target, in->strategy_id, 0, 0, timeframe, position_of, NULL, ctx_cash,
+                    ctx_equity, open_orders, quantity_for_pct, ctx_emit},
+                   sg,
+                   in,
+                   md,
+                   bar};
+    dc.ctx.owner = &dc;
     if (in->size_pct > 0 || in->risk_pct > 0) {
-        sctx.sized = 1;
-        if ((rc = sized_quantity(sg, in, bl, bar->close, &sctx.quantity)) != 0) return rc;
+        dc.ctx.sized = 1;
+        if ((rc = sized_quantity(sg, in, bl, bar->close, &dc.ctx.quantity)) != 0) return rc;
     }
-    tb_strategy_decision d = {TB_SIGNAL_HOLD, 0, ""};
-    rc = in->vt->on_bar(in->state, bar, &sctx, &d);
-    if (rc == TB_EHANDLER) {
-        int prc = strategy_stopped(sg, in, md, bar);
-        return prc ? prc : rc;
-    }
-    if (rc == 0 && sctx.sized && d.signal != TB_SIGNAL_HOLD && d.volume == 0) {
+    /* What to put back if the bar is not taken. */
+    tb_decimal targets[TB_STRATEGY_MAX_SYMBOLS];
+    for (size_t i = 0; i < in->nlegs; i++)
+        targets[i] = in->legs[i].target;
+    size_t staged_before = in->nstaged;
+    uint64_t muted_before = sg->muted;
+
+    tb_strategy_decision d;
+    memset(&d, 0, sizeof(d));
+    rc = in->vt->on_bar(in->state, bar, &dc.ctx, &d);
+    char err[256] = "";
+    if (rc == 0 && dc.ctx.sized && (d.signal == TB_SIGNAL_BUY || d.signal == TB_SIGNAL_SELL) &&
+        d.volume == 0) {
         /* An entry sizing made too small: counted, and nothing sent. */
         sg->size_too_small++;
         d.signal = TB_SIGNAL_HOLD;
     }
-    if (rc == 0 && d.signal != TB_SIGNAL_HOLD && d.volume <= 0) rc = TB_EINVAL;
-    /* A decision for another of its symbols: at that symbol's last close. */
-    leg *lg = bl;
-    tb_decimal price = bar->close;
-    if (rc == 0 && d.symbol[0] && !tb__sym_eq(d.symbol, bar->symbol)) {
-        d.symbol[TB_SYMBOL_LEN - 1] = 0;
-        lg = leg_of(in, d.symbol);
-        if (!lg) {
-            tb_bus_fail_reason(sg->bus, "strategy '%s' ordered %s, which is not in its symbols",
-                               in->strategy_id, d.symbol);
-            rc = TB_EINVAL;
-        } else if (!sg->syms[lg->sym].has_bar) {
-            tb_bus_fail_reason(sg->bus, "strategy '%s' ordered %s before any bar of it",
-                               in->strategy_id, d.symbol);
-            rc = TB_EINVAL;
-        } else {
-            price = sg->syms[lg->sym].last_close;
+    if (rc == 0 && (rc = take(&dc, &d, err, sizeof(err))) != 0)
+        tb_bus_fail_reason(sg->bus, "%s", err);
+    if (rc) {
+        for (size_t i = 0; i < in->nlegs; i++)
+            in->legs[i].target = targets[i];
+        in->nstaged = staged_before;
+        sg->muted = muted_before;
+        /* One failing strategy must not starve the others of this bar. */
+        if (rc == TB_EHANDLER) {
+            int prc = strategy_stopped(sg, in, md, bar);
+            return prc ? prc : rc;
         }
+        return rc;
     }
-    /* One failing strategy must not starve the others of this bar. */
-    if (rc) return rc;
     in->last_bar_id = md->event_id;
-    /* A warm-up bar (history loaded before a live run began) moves the
-     * indicators and nothing else: a decision on it would trade on a
-     * past the run never saw, and the target position stays as it is,
-     * so the strategy decides afresh on the first bar of the run. */
-    if (bar->open_time < sg->trade_from) {
-        if (d.signal != TB_SIGNAL_HOLD) sg->muted++;
-        return 0;
-    }
-    if (d.signal == TB_SIGNAL_HOLD && !in->emit_hold) return 0;
-
-    tb_event ev;
-    tb_event_init(&ev, TB_EV_SIGNAL_GENERATED, TB_SRC_SIGNAL);
-    tb_event_caused_by(&ev, md);
-    ev.timestamp = bar->close_time;
-    tb_signal_generated *s = &ev.u.signal;
-    s->signal_type = d.signal;
-    memcpy(s->symbol, lg->symbol, sizeof(s->symbol));
-    s->price = price;
-    s->volume = d.signal == TB_SIGNAL_HOLD ? 0 : d.volume;
-    memcpy(s->strategy_id, in->strategy_id, sizeof(s->strategy_id));
-    s->order_type = in->order_type;
-    if (d.signal != TB_SIGNAL_HOLD && in->order_type == TB_ORDER_LIMIT) {
-        rc = limit_price(in, lg, price, d.signal, &s->limit_price);
-        if (rc) return rc;
-    }
-    tb_decimal target = lg->target;
-    if (d.signal == TB_SIGNAL_BUY)
-        rc = tb_dec_add(lg->target, d.volume, &target);
-    else if (d.signal == TB_SIGNAL_SELL)
-        rc = tb_dec_sub(lg->target, d.volume, &target);
-    if (rc) return rc;
-    /* The decision is made and the bar consumed: it is staged before it
-     * is published, so a failed publish is retried, never lost. */
-    s->target = target;
-    lg->target = target;
-    if (d.signal != TB_SIGNAL_HOLD) lg->last_signal_time = ev.timestamp;
-    in->staged = ev;
-    in->has_staged = 1;
-    rc = tb_signal_generator_publish_signal(sg, &in->staged);
-    if (rc == 0) {
-        in->has_staged = 0;
-        return 0;
-    }
-    return rc;
+    return publish_staged(sg, in);
 }
 
 int tb_signal_generator_process_market_data(tb_signal_generator *sg, const tb_event *md)
@@ -597,15 +948,11 @@ int tb_signal_generator_process_market_data(tb_signal_generator *sg, const tb_ev
          * would count it twice in its indicators. One whose signal the bus
          * did not take publishes that signal again. */
         if (md->event_id && md->event_id == in->last_bar_id) {
-            if (in->has_staged) {
-                rc = tb_signal_generator_publish_signal(sg, &in->staged);
-                if (rc == 0)
-                    in->has_staged = 0;
-                else if (!first_rc)
-                    first_rc = rc;
-            }
+            rc = publish_staged(sg, in);
+            if (rc && !first_rc) first_rc = rc;
             continue;
         }
+        in->nstaged = in->npublished = 0;
         rc = decide(sg, in, md, bar, in->ntf ? in->tf[0] : 0);
         if (rc && !first_rc) first_rc = rc;
         /* Only a bar the strategy consumed feeds its higher timeframes: one

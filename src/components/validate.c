@@ -174,8 +174,8 @@ static int check_signal(const checker *c, const tb_signal_generated *s)
 {
     ENUM(c, s, signal_type,
          s->signal_type == TB_SIGNAL_HOLD || s->signal_type == TB_SIGNAL_BUY ||
-             s->signal_type == TB_SIGNAL_SELL,
-         tb_signal_type_name, "HOLD, BUY or SELL");
+             s->signal_type == TB_SIGNAL_SELL || s->signal_type == TB_SIGNAL_CANCEL,
+         tb_signal_type_name, "HOLD, BUY, SELL or CANCEL");
     REQ_STR(c, s, symbol);
     NONNEG(c, s, price);
     NONNEG(c, s, volume);
@@ -183,6 +183,8 @@ static int check_signal(const checker *c, const tb_signal_generated *s)
     CHECK_ORDER_TYPE(c, s);
     NONNEG(c, s, limit_price);
     IN_RANGE(c, s, target);
+    NONNEG(c, s, stop_loss);
+    NONNEG(c, s, take_profit);
     return 0;
 }
 

@@ -53,6 +53,9 @@ static const field_desc signal_fields[] = {
     ENUM(tb_signal_generated, order_type, K_ORDER_TYPE),
     DEC(tb_signal_generated, limit_price, C_NONNEG),
     OPTIONAL(tb_signal_generated, target, K_DEC, C_ANY),
+    OPTIONAL(tb_signal_generated, stop_loss, K_DEC, C_NONNEG),
+    OPTIONAL(tb_signal_generated, take_profit, K_DEC, C_NONNEG),
+    OPTIONAL(tb_signal_generated, cancel_order_id, K_STR, C_ANY),
 };
 
 static const field_desc order_request_fields[] = {

@@ -17,6 +17,7 @@ static const char *const signal_type_names[] = {
     [TB_SIGNAL_HOLD] = "HOLD",
     [TB_SIGNAL_BUY] = "BUY",
     [TB_SIGNAL_SELL] = "SELL",
+    [TB_SIGNAL_CANCEL] = "CANCEL",
 };
 
 static const char *const side_names[] = {

@@ -144,6 +144,19 @@ static tb_decimal risk_equity(const void *ctx)
     return tb_risk_manager_equity(ctx);
 }
 
+static tb_decimal risk_cash(const void *ctx)
+{
+    return tb_risk_manager_cash(ctx);
+}
+
+static tb_decimal exchange_cash(const void *ctx)
+{
+    const tb_pipeline *p = ctx;
+    tb_decimal v = 0;
+    if (tb_exchange_cash(p->exchange, &v) != 0) v = 0;
+    return v;
+}
+
 /* Equity as the exchange reports it (0 if it cannot: sizing then finds
  * every order too small rather than guessing). */
 static tb_decimal exchange_equity(const void *ctx)
@@ -154,12 +167,15 @@ static tb_decimal exchange_equity(const void *ctx)
     return v;
 }
 
-/* Sizing reads equity: a process hosting the Signal Generator keeps a Risk
- * Manager for it (fed the same events) when any strategy sizes. */
+/* Sizing reads equity, and so may a script (cash(), equity(),
+ * target_pct()): a process hosting the Signal Generator keeps a Risk
+ * Manager for it (fed the same events) when any strategy sizes or is one. */
 static int sizes(const tb_config *cfg)
 {
     for (size_t i = 0; i < cfg->nstrategies; i++)
-        if (cfg->strategies[i].size_pct > 0 || cfg->strategies[i].risk_per_trade_pct > 0) return 1;
+        if (cfg->strategies[i].size_pct > 0 || cfg->strategies[i].risk_per_trade_pct > 0 ||
+            strcmp(cfg->strategies[i].type, "lua") == 0)
+            return 1;
     return 0;
 }
 
@@ -377,6 +393,10 @@ int tb_pipeline_create(const tb_config *cfg, const tb_pipeline_options *opt, tb_
         tb_signal_generator_set_equity(p->signals, exchange_equity, p);
     else if (p->signals && p->risk)
         tb_signal_generator_set_equity(p->signals, risk_equity, p->risk);
+    if (p->signals && p->exchange && tb_exchange_cash(p->exchange, &probe) != TB_EMISUSE)
+        tb_signal_generator_set_cash(p->signals, exchange_cash, p);
+    else if (p->signals && p->risk)
+        tb_signal_generator_set_cash(p->signals, risk_cash, p->risk);
     if (p->signals && p->risk)
         tb_signal_generator_set_trading_state(p->signals, risk_state, p->risk);
     p->adapters = calloc(cfg->nstrategies ? cfg->nstrategies : 1, sizeof(*p->adapters));
@@ -509,6 +529,7 @@ tb_bus *tb_pipeline_bus(tb_pipeline *p)
 int tb_pipeline_restore(tb_pipeline *p, const tb_event *ev)
 {
     tb_bus_reserve_id(p->bus, ev->event_id);
+    if (p->signals) tb_signal_generator_restore(p->signals, ev);
     return p->orders ? tb_order_manager_restore(p->orders, ev) : 0;
 }
 
