@@ -251,6 +251,28 @@ static void test_symbol_and_symbols_together_is_an_error(void **state)
         f, ":6: [strategy.pair] symbol: symbols is set: write symbol or symbols, not both");
 }
 
+/* A signal shard sees only its symbols' bars: a strategy split between
+ * shards, or on a symbol in none, would trade blind. */
+static void test_a_strategy_split_between_signal_shards_is_an_error(void **state)
+{
+    fixture *f = *state;
+    load(f, "[backtest]\ndata = x.csv\n[bus]\norder = stream\n"
+            "signal_shards = BTCUSDT | ETHUSDT\n[strategy.pair]\ntype = sma_cross\n"
+            "symbols = BTCUSDT ETHUSDT\n");
+    build_fails_with(f, ":8: [strategy.pair] symbols: BTCUSDT is in [bus] signal_shards shard 1 "
+                        "and ETHUSDT in shard 2; a strategy's symbols must share a shard");
+}
+
+static void test_a_strategy_on_a_symbol_in_no_signal_shard_is_an_error(void **state)
+{
+    fixture *f = *state;
+    load(f, "[backtest]\ndata = x.csv\n[bus]\norder = stream\n"
+            "signal_shards = BTCUSDT | ETHUSDT\n[strategy.s]\ntype = sma_cross\n"
+            "symbol = SOLUSDT\n");
+    build_fails_with(f, ":8: [strategy.s] symbol: SOLUSDT is in no [bus] signal_shards shard, so "
+                        "no process would see its bars; add it to one");
+}
+
 static void test_bad_timeframe_names_the_allowed_ones(void **state)
 {
     fixture *f = *state;
@@ -982,6 +1004,8 @@ int main(void)
         T(test_symbols_and_timeframes_are_lists),
         T(test_one_symbol_is_a_list_of_one),
         T(test_symbol_and_symbols_together_is_an_error),
+        T(test_a_strategy_split_between_signal_shards_is_an_error),
+        T(test_a_strategy_on_a_symbol_in_no_signal_shard_is_an_error),
         T(test_bad_timeframe_names_the_allowed_ones),
         T(test_nul_byte_is_an_error_naming_file_and_line),
         T(test_config_over_1_mib_is_refused),

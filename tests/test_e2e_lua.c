@@ -271,9 +271,62 @@ static void test_lua_runtime_error_stops_only_that_strategy(void **state)
     free(alone);
 }
 
+/* examples/lua_dip.ini trades as its header says: LIMIT entries at the
+ * script's price carrying stop and take-profit prices, its own cancels of
+ * what did not fill, and exits by the bracket — and twice the same. */
+static void test_dip_example_rests_limits_with_brackets_and_cancels_them(void **state)
+{
+    (void)state;
+    assert_int_equal(tbt_run_cli(dir, NULL, "backtest --config examples/lua_dip.ini --out dip_a"),
+                     0);
+    char *ev = tbt_read_in(dir, "dip_a/events.jsonl");
+    assert_non_null(ev);
+    const char *sig = strstr(ev, "\"signal_type\":\"BUY\"");
+    assert_non_null(sig);
+    assert_non_null(strstr(sig, "\"order_type\":\"LIMIT\""));
+    assert_non_null(strstr(ev, "\"stop_loss\":\""));
+    assert_non_null(strstr(ev, "\"take_profit\":\""));
+    assert_non_null(strstr(ev, "\"signal_type\":\"CANCEL\""));
+    assert_non_null(strstr(ev, "\"text\":\"canceled by strategy dip\",\"cause\":\"requested\""));
+    free(ev);
+    char *fills = tbt_read_in(dir, "dip_a/fills.csv");
+    assert_non_null(fills);
+    assert_non_null(strstr(fills, ",stop_loss\n"));
+    assert_non_null(strstr(fills, ",take_profit\n"));
+    assert_int_equal(tbt_run_cli(dir, NULL, "backtest --config examples/lua_dip.ini --out dip_b"),
+                     0);
+    char *again = tbt_read_in(dir, "dip_b/fills.csv");
+    assert_non_null(again);
+    assert_string_equal(fills, again);
+    free(fills);
+    free(again);
+}
+
+/* `tradebus help SCRIPT.lua`: the script's own words and its params with
+ * defaults and ranges; a missing script is an error naming it. */
+static void test_help_of_a_script_shows_what_it_says_and_its_params(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    assert_int_equal(tbt_run_cli(dir, &err, "help examples/strategies/dip_limit.lua > help.txt"),
+                     0);
+    free(err);
+    char *out = tbt_read_in(dir, "stdout.txt");
+    assert_non_null(out);
+    assert_non_null(strstr(out, "dip_limit: buy oversold dips with a resting LIMIT order"));
+    assert_non_null(strstr(out, "patience = 10 (1..1000)"));
+    assert_non_null(strstr(out, "oversold = 30 (1..50)"));
+    free(out);
+    assert_int_equal(tbt_run_cli(dir, &err, "help nosuch.lua"), 1);
+    assert_non_null(strstr(err, "nosuch.lua: No such file"));
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dip_example_rests_limits_with_brackets_and_cancels_them),
+        cmocka_unit_test(test_help_of_a_script_shows_what_it_says_and_its_params),
         cmocka_unit_test(test_lua_sma_cross_matches_builtin_on_bundled_data),
         cmocka_unit_test(test_lua_rsi_reversion_matches_builtin_on_bundled_data),
         cmocka_unit_test(test_lua_bollinger_breakout_matches_builtin_on_bundled_data),

@@ -26,6 +26,7 @@
 #include "tb_test_fake_binance.h"
 #include "tb_test_support.h"
 #include "tradebus/journal.h"
+#include "tradebus/live.h"
 
 static char fbdir[512];
 static int port;
@@ -615,6 +616,34 @@ static void test_live_mode_without_the_flag_refuses(void **state)
 /* The history holds a crossing (a BUY had it been live): the run loads it
  * through REST, its bars go through the pipeline, and no signal, order or
  * fill comes from them. */
+static int warmup_for(const char *timeframes)
+{
+    tb_config cfg;
+    tb_config_init(&cfg);
+    char e[256], tf[128];
+    const char *sets[] = {"strategy.s.type=sma_cross", "strategy.s.symbol=BTCUSDT",
+                          "strategy.s.slow=30", tf};
+    snprintf(tf, sizeof tf, "strategy.s.timeframes=%s", timeframes);
+    for (size_t i = 0; i < (timeframes ? 4u : 3u); i++)
+        if (tb_config_set(&cfg, sets[i], e, sizeof e)) fail_msg("%s: %s", sets[i], e);
+    tb_config_add_data(&cfg, "unused.csv");
+    if (tb_config_build(&cfg, e, sizeof e)) fail_msg("%s", e);
+    int n = tb_live_warmup_bars(&cfg);
+    tb_config_free(&cfg);
+    return n;
+}
+
+/* The warm-up counts a strategy's periods in bars of its longest
+ * timeframe: a 30-bar SMA of 15m bars needs 31 x 15 one-minute bars. */
+static void test_warmup_covers_the_longest_timeframe(void **state)
+{
+    (void)state;
+    assert_int_equal(warmup_for(NULL), 31);
+    assert_int_equal(warmup_for("1m 15m"), 31 * 15);
+    assert_int_equal(warmup_for("1m 5m 15m"), 31 * 15);
+    assert_int_equal(warmup_for("1m 1h"), 999); /* one page of klines */
+}
+
 static void test_warmup_loads_history_and_no_order_comes_from_it(void **state)
 {
     (void)state;
@@ -1032,6 +1061,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_live_mode_without_the_flag_refuses, reset, reap),
         cmocka_unit_test_setup_teardown(test_testnet_run_journals_every_request_before_sending_it,
                                         reset, reap),
+        cmocka_unit_test(test_warmup_covers_the_longest_timeframe),
         cmocka_unit_test_setup_teardown(test_warmup_loads_history_and_no_order_comes_from_it, reset,
                                         reap),
         cmocka_unit_test_setup_teardown(test_a_bar_is_never_delivered_twice_across_a_reconnect,

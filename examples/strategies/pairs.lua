@@ -12,9 +12,9 @@
 --   band = 0.002
 --
 -- Bars arrive in time order; the two symbols' bars of one minute come one
--- after the other. The ratio is updated on the bar that completes a minute
--- for both, and each leg is traded on its own symbol's bar, so the first leg
--- follows one bar later. allow_short = false keeps only the long legs.
+-- after the other. On the bar that completes a minute for both, the ratio is
+-- updated and both legs are ordered at once, each at its own symbol's close.
+-- allow_short = false keeps only the long legs.
 
 params = {
   a           = {default = "BTCUSDT"},
@@ -46,8 +46,10 @@ function on_bar(bar, ctx)
       elseif dev < -p.band then want = 1
       elseif math.abs(dev) < p.band / 2 then want = 0 end
     end
+    for _, leg in ipairs({{p.a, want * p.qty_a}, {p.b, -want * p.qty_b}}) do
+      local sym, q = leg[1], leg[2]
+      if not p.allow_short and q < 0 then q = 0 end
+      if q ~= position(sym) then target(q, sym) end
+    end
   end
-  local q = bar.symbol == p.a and want * p.qty_a or -want * p.qty_b
-  if not p.allow_short and q < 0 then q = 0 end
-  if q ~= position(bar.symbol) then target(q, bar.symbol) end
 end

@@ -94,7 +94,9 @@ typedef struct {
 TB_EXPORT const char *tb_live_mode(const tb_config *cfg);
 /* The history bars a live run loads per symbol: [live] warmup_bars, else
  * the largest period-like param (fast, slow, period, ... or the built-in
- * strategies' defaults) of the configured strategies, plus one. */
+ * strategies' defaults) of the configured strategies, plus one, counted in
+ * bars of the strategy's longest timeframe (timeframes = 1m 1h: x 60);
+ * at most 999 (one page of klines). */
 TB_EXPORT int tb_live_warmup_bars(const tb_config *cfg);
 
 /* Runs live until SIGINT/SIGTERM (watched on the run's loop) or *stop.

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "cli_log.h"
+#include "tradebus/lua_legacy.h"
 
 static const char *const main_help =
     "tradebus " TB_VERSION_STRING " - an event-driven trading pipeline\n"
@@ -66,6 +67,7 @@ static const char *const main_help =
     "      Queue depth, consumers, dead letters and rate of each process.\n"
     "Other:\n"
     "  tradebus help [COMMAND]     This text, or a command's options and examples.\n"
+    "  tradebus help SCRIPT.lua    A Lua strategy's own description and params.\n"
     "  tradebus version\n"
     "\n"
     "Common run options (backtest, parity, up, component, feed, status,\n"
@@ -264,12 +266,35 @@ static const command *find_command(const char *name)
     return NULL;
 }
 
+/* `tradebus help FILE.lua`: what the script says of itself (its leading
+ * comment lines) and the params it declares, as a config would set them. */
+static int help_script(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "tradebus: %s: %s\n", path, strerror(errno));
+        return EXIT_FAILURE;
+    }
+    printf("%s: a Lua strategy ([strategy.ID] type = lua, script = %s; docs/strategies.md)\n\n",
+           path, path);
+    char line[512];
+    while (fgets(line, sizeof line, f) && strncmp(line, "--", 2) == 0)
+        fputs(line[2] == ' ' ? line + 3 : line + 2, stdout);
+    fclose(f);
+    tb_param p[] = {{"script", path}};
+    fputs("\nIts params ([strategy.ID] keys; default (min..max)):\n", stdout);
+    if (tb_lua_script_params_print(stdout, p, 1) != 0) return EXIT_FAILURE;
+    return 0;
+}
+
 static int cmd_help(int argc, char **argv)
 {
     if (argc < 1) {
         fputs(main_help, stdout);
         return 0;
     }
+    size_t len = strlen(argv[0]);
+    if (len > 4 && strcmp(argv[0] + len - 4, ".lua") == 0) return help_script(argv[0]);
     const command *c = find_command(argv[0]);
     if (!c) {
         unknown_command(argv[0]);

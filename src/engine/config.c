@@ -1144,6 +1144,48 @@ static int check_order_keys(const tb_config *cfg, const tb_strategy_config *st, 
     return 0;
 }
 
+/* The shard ([bus] signal_shards) holding symbol: 1.., 0 = none. */
+static size_t shard_of(const tb_config *cfg, const char *symbol)
+{
+    size_t n = strlen(symbol);
+    for (size_t i = 0; i < cfg->bus_nshards; i++)
+        for (const char *s = cfg->bus_signal_shards[i]; *s;) {
+            size_t len = strcspn(s, ",");
+            if (len == n && strncmp(s, symbol, n) == 0) return i + 1;
+            s += len + (s[len] == ',');
+        }
+    return 0;
+}
+
+/* Each signal shard sees only its symbols' bars: a strategy whose symbols
+ * were split between shards would run twice, each half blind. */
+static int check_shards(const tb_config *cfg, const tb_strategy_config *st, char *err,
+                        size_t errlen)
+{
+    if (!cfg->bus_nshards) return 0;
+    const char *key = st->nsymbols > 1 ? "symbols" : "symbol";
+    const char *o = origin_of(cfg, st->id, key);
+    size_t first = shard_of(cfg, st->symbols[0]);
+    for (size_t m = 0; m < st->nsymbols; m++) {
+        size_t k = shard_of(cfg, st->symbols[m]);
+        if (!k) {
+            tb__errf(err, errlen,
+                     "%s%s[strategy.%s] %s: %s is in no [bus] signal_shards shard, so no "
+                     "process would see its bars; add it to one",
+                     o, o[0] ? ": " : "", st->id, key, st->symbols[m]);
+            return TB_ECONFIG;
+        }
+        if (k != first) {
+            tb__errf(err, errlen,
+                     "%s%s[strategy.%s] %s: %s is in [bus] signal_shards shard %zu and %s in "
+                     "shard %zu; a strategy's symbols must share a shard",
+                     o, o[0] ? ": " : "", st->id, key, st->symbols[0], first, st->symbols[m], k);
+            return TB_ECONFIG;
+        }
+    }
+    return 0;
+}
+
 int tb_config_build(tb_config *cfg, char *err, size_t errlen)
 {
     if (cfg->built) return TB_EMISUSE;
@@ -1210,6 +1252,7 @@ int tb_config_build(tb_config *cfg, char *err, size_t errlen)
         }
         int rc = check_order_keys(cfg, st, err, errlen);
         if (rc) return rc;
+        if ((rc = check_shards(cfg, st, err, errlen)) != 0) return rc;
     }
     if (cfg->ndata == 0 && !cfg->live) {
         tb__errf(err, errlen,

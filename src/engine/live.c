@@ -97,16 +97,28 @@ static long periods(const tb_strategy_config *sc)
     return 50;
 }
 
+/* The base bars a strategy needs before its first decision: one more than
+ * its longest period (a crossing needs the bar before), in bars of its
+ * longest timeframe — a 30-period SMA of 1h bars needs 31 hours of 1m bars. */
+static long needs(const tb_strategy_config *sc)
+{
+    long n = periods(sc) + 1;
+    if (sc->ntimeframes > 1 && sc->timeframes[0] > 0) {
+        int64_t ratio = sc->timeframes[sc->ntimeframes - 1] / sc->timeframes[0];
+        n = ratio > 0 && n < 1000000 / ratio ? n * (long)ratio : 1000000;
+    }
+    return n;
+}
+
 int tb_live_warmup_bars(const tb_config *cfg)
 {
     if (cfg->live_warmup_bars >= 0) return (int)cfg->live_warmup_bars;
     long n = 0;
     for (size_t i = 0; i < cfg->nstrategies; i++) {
-        long p = periods(&cfg->strategies[i]);
+        long p = needs(&cfg->strategies[i]);
         if (p > n) n = p;
     }
-    /* One more than the longest period: a crossing needs the bar before. */
-    n += 1;
+    /* One page of klines: what a longer need misses warms up live. */
     return n > 999 ? 999 : (int)n;
 }
 
@@ -773,6 +785,13 @@ int tb__live_run(const tb_config *cfg, const tb_live_options *opt, const tb__liv
     mc.ctx = &r;
     note(&r, 0, "%s mode: %zu symbol%s, %s bars from %s; warm-up %d bars from %s", r.mode, nsyms,
          nsyms == 1 ? "" : "s", mc.interval, mc.stream_url, mc.warmup_bars, mc.rest_url);
+    for (size_t i = 0; i < cfg->nstrategies; i++)
+        if (cfg->live_warmup_bars < 0 && needs(&cfg->strategies[i]) > mc.warmup_bars)
+            note(&r, 0,
+                 "warm-up: [strategy.%s] needs %ld %s bars for its longest period on its "
+                 "longest timeframe; %d are fetched, so it decides on what it has and warms up "
+                 "fully during the run",
+                 cfg->strategies[i].id, needs(&cfg->strategies[i]), mc.interval, mc.warmup_bars);
     if ((rc = bn_market_create(r.loop, &mc, &r.feed, err, errlen)) != 0) {
         char why[512];
         snprintf(why, sizeof(why), "%s", err);
