@@ -65,6 +65,20 @@ int tbt_run_cli(const char *dir, char **err_out, const char *fmt, ...)
     return WEXITSTATUS(st);
 }
 
+int tbt_sh(const char *dir, const char *fmt, ...)
+{
+    char args[2048], cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    assert_true(n > 0 && (size_t)n < sizeof(args));
+    n = snprintf(cmd, sizeof(cmd), "cd '%s' && %s", dir, args);
+    assert_true(n > 0 && (size_t)n < sizeof(cmd));
+    int st = system(cmd);
+    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 void tbt_remove_tree(const char *dir)
 {
     char cmd[1100];

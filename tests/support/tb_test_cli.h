@@ -7,6 +7,10 @@
  * did not exit). If err_out is not NULL, *err_out is stderr (free it). */
 int tbt_run_cli(const char *dir, char **err_out, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Runs the shell command fmt (printf-style) with dir as the working
+ * directory, its output where the command sends it. Returns its exit code,
+ * -1 if it did not exit. */
+int tbt_sh(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The whole file as a NUL-terminated string (free it), or NULL. */
 char *tbt_read_file(const char *path);
 /* dir/name read whole (free it), or NULL. */
