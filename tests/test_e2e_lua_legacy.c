@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "tb_test_cli.h"
 #include "tb_test_support.h"
@@ -40,24 +39,14 @@ static const char *const generated = "[backtest]\n"
                                      "fee_bps = 7.5\n"
                                      "slippage_bps = 2\n";
 
-static int sh(const char *cmd)
-{
-    char full[3072];
-    snprintf(full, sizeof full, "cd '%s' && %s", dir, cmd);
-    int st = system(full);
-    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static int setup(void **state)
 {
     (void)state;
     tbt_temp_dir(dir, sizeof(dir));
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd,
-             "ln -s '%s/examples' examples && ln -s '%s/data' data && '%s' --bars 3000 --seed 16 "
-             "--price 2345.67 --decimals 2 --regime mixed > gen.csv 2>/dev/null",
-             TB_SOURCE_DIR, TB_SOURCE_DIR, TB_GENDATA);
-    return sh(cmd);
+    return tbt_sh(dir,
+                  "ln -s '%s/examples' examples && ln -s '%s/data' data && '%s' --bars 3000 "
+                  "--seed 16 --price 2345.67 --decimals 2 --regime mixed > gen.csv 2>/dev/null",
+                  TB_SOURCE_DIR, TB_SOURCE_DIR, TB_GENDATA);
 }
 
 static int teardown(void **state)

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "tb_test_cli.h"
 #include "tb_test_support.h"
@@ -68,21 +67,6 @@ static const char *const gen2_component =
     "PositionUpdate\n"
     "replaces = orders positions\n";
 
-/* Runs a shell command in dir; its exit code (-1 if it did not exit). */
-__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
-{
-    char args[2048], cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(args, sizeof(args), fmt, ap);
-    va_end(ap);
-    assert_true(n > 0 && (size_t)n < sizeof(args));
-    n = snprintf(cmd, sizeof(cmd), "cd '%s' && %s", dir, args);
-    assert_true(n > 0 && (size_t)n < sizeof(cmd));
-    int st = system(cmd);
-    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -94,15 +78,16 @@ static int setup(void **state)
     tbt_write_file(dir, "gen3.ini", cfg, path, sizeof(path));
     snprintf(cfg, sizeof(cfg), "%s%s", gen_config, gen2_component);
     tbt_write_file(dir, "gen2.ini", cfg, path, sizeof(path));
-    if (sh("ln -s '%s/examples' examples && ln -s '%s/data' data", TB_SOURCE_DIR, TB_SOURCE_DIR))
+    if (tbt_sh(dir, "ln -s '%s/examples' examples && ln -s '%s/data' data", TB_SOURCE_DIR,
+               TB_SOURCE_DIR))
         return -1;
-    if (sh("'%s' --bars 1500 --seed 11 --price 2345.67 --decimals 2 > gen.csv 2>/dev/null",
-           TB_GENDATA))
+    if (tbt_sh(dir, "'%s' --bars 1500 --seed 11 --price 2345.67 --decimals 2 > gen.csv 2>/dev/null",
+               TB_GENDATA))
         return -1;
     /* Phase 1, as docs/migration.md runs it: the bot alone, its log on stdout;
      * and the bot's log of the generated data. */
-    if (sh(BOT " --phase 1 > phase1.jsonl")) return -1;
-    return sh(BOT " --phase 1 " GEN_ARGS " > gen1.jsonl");
+    if (tbt_sh(dir, BOT " --phase 1 > phase1.jsonl")) return -1;
+    return tbt_sh(dir, BOT " --phase 1 " GEN_ARGS " > gen1.jsonl");
 }
 
 static int teardown(void **state)
@@ -229,9 +214,9 @@ static void test_phase3_on_generated_data_diverges_from_a_bot_rounding_half_even
 {
     (void)state;
     /* The bot with its one rounding rule changed: PnL ties go to even. */
-    assert_int_equal(sh("sed 's/rounding=ROUND_HALF_UP/rounding=\"ROUND_HALF_EVEN\"/' "
-                        "examples/migration/legacy_bot.py > half_even_bot.py && "
-                        "! cmp -s half_even_bot.py examples/migration/legacy_bot.py"),
+    assert_int_equal(tbt_sh(dir, "sed 's/rounding=ROUND_HALF_UP/rounding=\"ROUND_HALF_EVEN\"/' "
+                                 "examples/migration/legacy_bot.py > half_even_bot.py && "
+                                 "! cmp -s half_even_bot.py examples/migration/legacy_bot.py"),
                      0);
     parity(1, "DIVERGED: ",
            "--config gen3.ini --legacy-log gen1.jsonl --set "
@@ -278,7 +263,7 @@ static void test_phase3_bot_answers_each_fill_with_its_position_updates(void **s
     (void)state;
     char path[1024];
     tbt_write_file(dir, "in3.jsonl", phase3_in, path, sizeof(path));
-    assert_int_equal(sh(BOT " --phase 3 < in3.jsonl > out3.jsonl 2>/dev/null"), 0);
+    assert_int_equal(tbt_sh(dir, BOT " --phase 3 < in3.jsonl > out3.jsonl 2>/dev/null"), 0);
     char *out = tbt_read_in(dir, "out3.jsonl");
     /* A bar: nothing but its end. Buy 1 at 12.5, marked at the bar's 12;
      * sell 3 at 9.5: the long closes (realized -3), a short of 2 opens. */
@@ -317,7 +302,7 @@ static void test_phase2_bot_orders_on_a_signal_and_fills_at_the_next_open(void *
     (void)state;
     char path[1024];
     tbt_write_file(dir, "in2.jsonl", phase2_in, path, sizeof(path));
-    assert_int_equal(sh(BOT " --phase 2 < in2.jsonl > out2.jsonl 2>/dev/null"), 0);
+    assert_int_equal(tbt_sh(dir, BOT " --phase 2 < in2.jsonl > out2.jsonl 2>/dev/null"), 0);
     char *out = tbt_read_in(dir, "out2.jsonl");
     /* BUY 0.5 on the 00:00 close: request and acknowledgement at once; the
      * fill at the 00:01 open, 12.5, with 10 bps (0.00625). */

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "tb_test_cli.h"
 #include "tb_test_support.h"
@@ -23,37 +22,27 @@
 
 static char dir[512];
 
-/* Runs a shell command in dir; its exit code (-1 if it did not exit). */
-__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
-{
-    char args[2048], cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(args, sizeof(args), fmt, ap);
-    va_end(ap);
-    assert_true(n > 0 && (size_t)n < sizeof(args));
-    n = snprintf(cmd, sizeof(cmd), "cd '%s' && %s", dir, args);
-    assert_true(n > 0 && (size_t)n < sizeof(cmd));
-    int st = system(cmd);
-    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static int setup(void **state)
 {
     (void)state;
     tbt_temp_dir(dir, sizeof(dir));
-    if (sh("ln -s '%s/examples' examples && ln -s '%s/data' data", TB_SOURCE_DIR, TB_SOURCE_DIR))
+    if (tbt_sh(dir, "ln -s '%s/examples' examples && ln -s '%s/data' data", TB_SOURCE_DIR,
+               TB_SOURCE_DIR))
         return -1;
-    if (sh("'%s' --bars 4000 --seed 7 --price 100 --decimals 2 --regime random > a.csv "
-           "2>/dev/null",
-           TB_GENDATA))
+    if (tbt_sh(dir,
+               "'%s' --bars 4000 --seed 7 --price 100 --decimals 2 --regime random > a.csv "
+               "2>/dev/null",
+               TB_GENDATA))
         return -1;
-    if (sh("'%s' --bars 4000 --seed 8 --price 50 --decimals 2 --regime mixed > b.csv 2>/dev/null",
-           TB_GENDATA))
+    if (tbt_sh(
+            dir,
+            "'%s' --bars 4000 --seed 8 --price 50 --decimals 2 --regime mixed > b.csv 2>/dev/null",
+            TB_GENDATA))
         return -1;
-    return sh("'%s' --bars 3000 --seed 9 --price 70 --decimals 2 --gap-every 37 > gap.csv "
-              "2>/dev/null",
-              TB_GENDATA);
+    return tbt_sh(dir,
+                  "'%s' --bars 3000 --seed 9 --price 70 --decimals 2 --gap-every 37 > gap.csv "
+                  "2>/dev/null",
+                  TB_GENDATA);
 }
 
 static int teardown(void **state)

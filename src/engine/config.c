@@ -412,14 +412,6 @@ int tb_config_add_data(tb_config *cfg, const char *spec)
 
 /* ---- typed readers: each names origin, section and key on error ---- */
 
-#define FAIL(e, ...)                                                                               \
-    do {                                                                                           \
-        char msg_[400];                                                                            \
-        snprintf(msg_, sizeof(msg_), __VA_ARGS__);                                                 \
-        tb__errf(err, errlen, "%s: [%s] %s: %s", (e)->origin, (e)->section, (e)->key, msg_);       \
-        return TB_ECONFIG;                                                                         \
-    } while (0)
-
 static int get_dec(const tb_config_entry *e, tb_decimal lo, tb_decimal hi, tb_decimal *out,
                    char *err, size_t errlen)
 {

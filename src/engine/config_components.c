@@ -43,14 +43,6 @@ static const struct {
 };
 #define NBUILTINS (sizeof(builtins) / sizeof(builtins[0]))
 
-#define FAIL(e, ...)                                                                               \
-    do {                                                                                           \
-        char msg_[400];                                                                            \
-        snprintf(msg_, sizeof(msg_), __VA_ARGS__);                                                 \
-        tb__errf(err, errlen, "%s: [%s] %s: %s", (e)->origin, (e)->section, (e)->key, msg_);       \
-        return TB_ECONFIG;                                                                         \
-    } while (0)
-
 static tb_component_config *component_for(tb_config *cfg, const char *name)
 {
     for (size_t i = 0; i < cfg->ncomponents; i++)

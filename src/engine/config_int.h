@@ -4,7 +4,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
+#include "../core/errbuf.h"
 #include "tradebus/config.h"
 
 struct tb_config_entry {
@@ -13,6 +15,18 @@ struct tb_config_entry {
     char origin[128];
     int used;
 };
+
+/* Fails the calling reader (which has err and errlen in scope and returns
+ * int) with TB_ECONFIG and "origin: [section] key: why", why formatted
+ * from the rest: one definition, so that every config error names its
+ * entry in the same words, whichever file reads the entry. */
+#define FAIL(e, ...)                                                                               \
+    do {                                                                                           \
+        char msg_[400];                                                                            \
+        snprintf(msg_, sizeof(msg_), __VA_ARGS__);                                                 \
+        tb__errf(err, errlen, "%s: [%s] %s: %s", (e)->origin, (e)->section, (e)->key, msg_);       \
+        return TB_ECONFIG;                                                                         \
+    } while (0)
 
 /* One [component.NAME] entry (config_components.c). 0 or TB_ECONFIG with
  * "origin: [section] key: why" in err, TB_ENOMEM. */

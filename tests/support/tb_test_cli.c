@@ -7,6 +7,9 @@
 
 #include "tb_test_cli.h"
 #include "tb_test_support.h"
+#include "tradebus/config.h"
+#include "tradebus/node.h"
+#include "tradebus/transport.h"
 
 char *tbt_read_file(const char *path)
 {
@@ -65,11 +68,54 @@ int tbt_run_cli(const char *dir, char **err_out, const char *fmt, ...)
     return WEXITSTATUS(st);
 }
 
+int tbt_sh(const char *dir, const char *fmt, ...)
+{
+    char args[2048], cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    assert_true(n > 0 && (size_t)n < sizeof(args));
+    n = snprintf(cmd, sizeof(cmd), "cd '%s' && %s", dir, args);
+    assert_true(n > 0 && (size_t)n < sizeof(cmd));
+    int st = system(cmd);
+    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 void tbt_remove_tree(const char *dir)
 {
     char cmd[1100];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0) fail_msg("could not remove %s", dir);
+}
+
+int tbt_delete_run(const char *dir, const char *config, const char *const *sets, const char *run)
+{
+    char path[1024], set[256], err[512] = "";
+    snprintf(path, sizeof(path), "%s/%s", dir, config);
+    snprintf(set, sizeof(set), "bus.name=%s", run);
+    tb_config cfg;
+    tb_config_init(&cfg);
+    int rc = tb_config_load(&cfg, path, err, sizeof(err));
+    for (size_t i = 0; sets && sets[i] && !rc; i++)
+        rc = tb_config_set(&cfg, sets[i], err, sizeof(err));
+    if (rc || tb_config_set(&cfg, set, err, sizeof(err)) ||
+        tb_config_build(&cfg, err, sizeof(err))) {
+        tb_config_free(&cfg);
+        fprintf(stderr, "deleting run %s: %s: %s\n", run, path, err);
+        return -1;
+    }
+    char roles[TB_NODE_MAX_PROCS][TB_NODE_NAME_LEN];
+    size_t n = tb_node_processes(&cfg, roles, TB_NODE_MAX_PROCS);
+    /* A queue can only be deleted by name: one call per process, as `up`. */
+    for (size_t i = 0; i < n && !rc; i++) {
+        tb_transport_params tp;
+        tb_config_transport_params(&cfg, roles[i], &tp);
+        rc = tb_transport_delete_run(cfg.transport, &tp, err, sizeof(err));
+    }
+    tb_config_free(&cfg);
+    if (rc) fprintf(stderr, "deleting run %s: %s\n", run, err);
+    return rc ? -1 : 0;
 }
 
 const char *const tbt_staircase_csv = "1704067200000,10,10,10,10,5,1704067259999,50,1,0,0,0\n"
