@@ -213,6 +213,12 @@ typedef struct {
      * on stderr); see tb_pipeline_options. */
     tb_external_log_fn component_log;
     void *component_log_ctx;
+    /* The market data already in memory (borrowed), merged in time order as
+     * tb_md_merge_next gives it: the run uses these bars instead of reading
+     * cfg's data files (a sweep reads them once for every run). NULL = the
+     * files. A journal needs the files (TB_ECONFIG). */
+    const tb_market_data *bars;
+    size_t nbars;
 } tb_backtest_options;
 
 /* Runs a whole backtest. 0; TB_ECONFIG / TB_EDATA / TB_EIO with a message

@@ -34,6 +34,7 @@
 #include "signal.h"
 #include "sim_exchange.h"
 #include "strategy.h"
+#include "sweep.h"
 #include "text.h"
 #include "timefmt.h"
 #include "tradelog.h"

@@ -91,6 +91,8 @@ void cli_print_run_summary(const char *command, const tb_backtest_result *r, con
 
 int cmd_backtest(int argc, char **argv);
 int cmd_indicators(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
+extern const char *const cli_sweep_help;
 int cmd_parity(int argc, char **argv);
 
 int cmd_journal(int argc, char **argv);

@@ -37,6 +37,10 @@ static const char *const main_help =
     "           [--time-tolerance MS] [--legacy-timeout SECONDS]\n"
     "      Run the pipeline and a legacy system on the same data and compare\n"
     "      their trade logs record by record (docs/trade-log.md).\n"
+    "  tradebus sweep --config FILE --param KEY=FROM:TO:STEP|KEY=V1,V2 [...]\n"
+    "                [--where EXPR] [--random N] [--objective NAME] [--jobs N]\n"
+    "      One backtest per combination of values on every core; sweep.csv,\n"
+    "      sweep.html and the best one's full output (docs/sweep.md).\n"
     "  tradebus indicators --data SPEC --ind NAME:PARAMS [NAME:PARAMS]...\n"
     "                     [--timeframe TF]\n"
     "      Print indicator values as CSV (timestamp,close,...), on the data\n"
@@ -119,6 +123,11 @@ static const char *const ex_dlq =
     "  tradebus backtest --config examples/multi.ini --journal out/multi.db --quiet\n"
     "  tradebus dlq list --journal out/multi.db\n"
     "  tradebus dlq replay --all --config examples/multi.ini --journal out/multi.db\n";
+static const char *const ex_sweep =
+    "  tradebus sweep --config examples/sma_cross.ini --param strategy.btc_trend.fast=5:20:5 \\\n"
+    "      --param strategy.btc_trend.slow=20,30,50 --where 'fast < slow' --out out/sweep\n"
+    "  tradebus sweep --config examples/sma_cross.ini --param exchange.fee_bps=0,5,10 \\\n"
+    "      --param strategy.btc_trend.fast=3:30:1 --random 20 --seed 7 --jobs 2\n";
 static const char *const ex_indicators =
     "  tradebus indicators --data data/BTCUSDT-1m-2024-01.csv --ind sma:20 rsi:14\n"
     "  tradebus indicators --data data/ETHUSDT-1m-2024-01.csv \\\n"
@@ -182,6 +191,7 @@ static const command commands[] = {
     {"live", cmd_live, NULL, NULL},
     {"parity", cmd_parity, &cli_parity_help, &ex_parity},
     {"indicators", cmd_indicators, &cli_indicators_help, &ex_indicators},
+    {"sweep", cmd_sweep, &cli_sweep_help, &ex_sweep},
     {"config", cmd_config, NULL, NULL},
     {"journal", cmd_journal, &cli_journal_help, &ex_journal},
     {"dlq", cmd_dlq, &cli_dlq_help, &ex_dlq},

@@ -1097,17 +1097,35 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     if ((rc = tb_pipeline_create(cfg, &po, &p, err, errlen)) != 0) goto done;
     if (jr && (rc = tb__jrun_attach(jr, p->bus)) != 0) goto done;
 
-    tb_md_config mc;
-    tb_config_md_options(cfg, &mc);
-    if (opt) {
-        mc.warn = opt->warn;
-        mc.warn_ctx = opt->warn_ctx;
-    }
-    if ((rc = tb_md_merge_open((const char *const *)cfg->data, cfg->ndata, &mc, &md, err,
-                               errlen)) != 0)
+    const tb_market_data *given = opt ? opt->bars : NULL;
+    size_t next_given = 0;
+    if (given && jr) {
+        tb__errf(err, errlen, "[journal] path: a journaled run reads its data files itself");
+        rc = TB_ECONFIG;
         goto done;
-    tb__jrun_watch(jr, md);
-    {
+    }
+    if (given) {
+        /* A strategy on a symbol the bars lack would run without a bar. */
+        const char *syms[64];
+        size_t nsyms = 0;
+        for (size_t i = 0; i < opt->nbars && nsyms < 64; i++) {
+            size_t k = 0;
+            while (k < nsyms && strcmp(syms[k], given[i].symbol) != 0)
+                k++;
+            if (k == nsyms) syms[nsyms++] = given[i].symbol;
+        }
+        if ((rc = tb_config_check_symbols(cfg, syms, nsyms, err, errlen)) != 0) goto done;
+    } else {
+        tb_md_config mc;
+        tb_config_md_options(cfg, &mc);
+        if (opt) {
+            mc.warn = opt->warn;
+            mc.warn_ctx = opt->warn_ctx;
+        }
+        if ((rc = tb_md_merge_open((const char *const *)cfg->data, cfg->ndata, &mc, &md, err,
+                                   errlen)) != 0)
+            goto done;
+        tb__jrun_watch(jr, md);
         /* A strategy on a symbol no file has would run without a bar. */
         size_t nsyms = tb_md_merge_files(md);
         const char **syms = calloc(nsyms ? nsyms : 1, sizeof(*syms));
@@ -1125,7 +1143,8 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     started = 1;
     tb_market_data bar;
     while (!stop_level(&stop, (++stop.bars & 63) == 0) &&
-           (rc = tb_md_merge_next(md, &bar, err, errlen)) == 0) {
+           (rc = given ? (next_given < opt->nbars ? (bar = given[next_given++], 0) : TB_EEOF)
+                       : tb_md_merge_next(md, &bar, err, errlen)) == 0) {
         if ((rc = tb_pipeline_push_bar(p, &bar)) != 0) {
             if (tb_pipeline_failure(p))
                 tb__errf(err, errlen, "%s", tb_pipeline_failure(p));
@@ -1153,7 +1172,7 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     }
     if ((rc = tb_pipeline_result(p, res)) != 0) goto done;
     res->interrupted = interrupted;
-    res->bad_rows = tb_md_merge_bad_rows(md);
+    res->bad_rows = md ? tb_md_merge_bad_rows(md) : 0;
     /* An interrupted run's journal keeps status "running" and ends at this
      * bar boundary (committed when it closes): --resume continues it. */
     if (jr && !interrupted && (rc = tb__jrun_finish(jr, res, err, errlen)) != 0) goto done;

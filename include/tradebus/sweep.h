@@ -1,0 +1,154 @@
+/* tradebus — parameter sweeps: one backtest per combination of values.
+ *
+ *   tradebus sweep --config examples/sma_cross.ini \
+ *       --param strategy.btc_trend.fast=5:50:5 --param strategy.btc_trend.slow=20,30,50 \
+ *       --where 'fast < slow' --objective sharpe --jobs 0 --out out/sweep
+ *
+ * The grid is every combination of the parameters' values, the first
+ * parameter varying slowest (grid order). A where expression drops
+ * combinations; random N samples N of those left (seeded). Each
+ * combination is exactly `tradebus backtest` with its values given as
+ * --set: the same config file, the same base --set and --data, the same
+ * code (tb_backtest_run), only the market data is read once and shared by
+ * every worker thread. A row therefore does not depend on the number of
+ * workers or on their scheduling. A combination whose config is invalid is
+ * a row with its error, not the end of the sweep. */
+#ifndef TRADEBUS_SWEEP_H
+#define TRADEBUS_SWEEP_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "decimal.h"
+#include "marketdata.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Most parameters a sweep varies, values one parameter takes, and
+ * combinations one sweep runs (after where and random). */
+#define TB_SWEEP_MAX_PARAMS       8
+#define TB_SWEEP_MAX_VALUES       10000
+#define TB_SWEEP_MAX_COMBINATIONS 1000000
+
+/* One swept config key and its values, as a config would hold them. */
+typedef struct {
+    char key[128]; /* SECTION.[ID.]KEY, as --set takes it */
+    char name[64]; /* its column: the key's last part, or the whole key if two share it */
+    char **values; /* owned: tb_sweep_param_free */
+    size_t nvalues;
+} tb_sweep_param;
+
+/* Parses "KEY=a:b:step" (a to b inclusive by step, exact decimals, step
+ * > 0) or "KEY=v1,v2,..." into p. 0, or TB_EINVAL with the reason in err
+ * (naming the argument), TB_ENOMEM. */
+TB_EXPORT int tb_sweep_param_parse(const char *arg, tb_sweep_param *p, char *err, size_t errlen);
+/* Frees p's values. */
+TB_EXPORT void tb_sweep_param_free(tb_sweep_param *p);
+/* Gives each of params a column name: the key's last part, the whole key
+ * where two would share one. TB_EINVAL (err) for a key swept twice. */
+TB_EXPORT int tb_sweep_param_names(tb_sweep_param *params, size_t n, char *err, size_t errlen);
+
+/* A compiled where expression: comparisons (< <= > >= == !=) between
+ * parameter names and numbers, joined by and / or / not and parentheses;
+ * numbers compare as exact decimals, anything else as text (== and !=). */
+typedef struct tb_sweep_where tb_sweep_where;
+/* Compiles expr against the parameters' names. 0, or TB_EINVAL with the
+ * reason and the column in err, TB_ENOMEM. Free with tb_sweep_where_free. */
+TB_EXPORT int tb_sweep_where_compile(const char *expr, const tb_sweep_param *params, size_t n,
+                                     tb_sweep_where **out, char *err, size_t errlen);
+/* 1 if the combination (value index per parameter) passes, else 0. */
+TB_EXPORT int tb_sweep_where_eval(const tb_sweep_where *w, const tb_sweep_param *params,
+                                  const size_t *idx);
+TB_EXPORT void tb_sweep_where_free(tb_sweep_where *w);
+
+/* What one combination gave: summary.json's figures and report.html's ratios. */
+typedef struct {
+    size_t combination; /* its index in the full grid */
+    int done;           /* run to the end (or failed: error set) */
+    uint64_t bars, trades;
+    tb_decimal net_pnl, return_pct, fees, max_drawdown_pct, win_rate_pct;
+    int ratios; /* sharpe and sortino defined (30 days or more) */
+    double sharpe, sortino;
+    double profit_factor; /* < 0: undefined (no losing trade) */
+    double exposure_pct;
+    char error[300]; /* "" = ran */
+} tb_sweep_row;
+
+typedef struct {
+    const char *config_path; /* the base config file */
+    const char *const *sets; /* --set assignments applied to every combination */
+    size_t nsets;
+    const char *const *data; /* --data specs (replace the config's data), may be 0 */
+    size_t ndata;
+    tb_sweep_param *params; /* borrowed */
+    size_t nparams;
+    const char *where; /* NULL = every combination */
+    size_t random;     /* 0 = all; else sample this many (seed) */
+    uint64_t seed;
+    int jobs; /* worker threads; 0 = every core */
+    /* Polled: 1 ends the sweep after the combinations under way are
+     * abandoned (their rows are left for --resume), 2 or more the same at
+     * once. May be NULL. */
+    volatile sig_atomic_t *stop;
+    /* Called from the calling thread about every 200 ms and at the end. */
+    void (*progress)(size_t done, size_t total, void *ctx);
+    void *progress_ctx;
+    /* Skipped bad rows of the data ("file:line: ..."); NULL = silent. */
+    void (*warn)(const char *msg, void *ctx);
+    void *warn_ctx;
+} tb_sweep_options;
+
+typedef struct {
+    tb_sweep_row *rows; /* owned: one per selected combination, grid order */
+    size_t nrows;
+    size_t done;     /* rows with done set */
+    size_t grid;     /* combinations in the full grid */
+    uint64_t bars;   /* market data bars read once */
+    double seconds;  /* wall time of the runs */
+    int interrupted; /* stop ended it before every row was done */
+} tb_sweep_result;
+
+/* Lists the selected combinations (grid, where, random) into res->rows
+ * without running them: the rows' combination set, nothing done. 0, or
+ * TB_EINVAL / TB_ERANGE (too many) with the reason in err, TB_ENOMEM. */
+TB_EXPORT int tb_sweep_plan(const tb_sweep_options *opt, tb_sweep_result *res, char *err,
+                            size_t errlen);
+/* Runs every row of res not done yet (tb_sweep_plan first; rows already
+ * done, e.g. from tb_sweep_read_csv, are kept). 0 (also when stopped:
+ * res->interrupted), or TB_ECONFIG / TB_EDATA / TB_EIO for the base
+ * config or the data, with the reason in err. */
+TB_EXPORT int tb_sweep_run(const tb_sweep_options *opt, tb_sweep_result *res, char *err,
+                           size_t errlen);
+/* The value of parameter k in row's combination (borrowed from params). */
+TB_EXPORT const char *tb_sweep_value(const tb_sweep_param *params, size_t nparams,
+                                     size_t combination, size_t k);
+/* Writes the done rows as sweep.csv (docs/sweep.md): the parameters' columns,
+ * then bars, trades, net_pnl, return_pct, fees, max_drawdown_pct, sharpe,
+ * sortino, win_rate_pct, profit_factor, exposure_pct, error. 0 or TB_EIO. */
+TB_EXPORT int tb_sweep_write_csv(const tb_sweep_param *params, size_t nparams,
+                                 const tb_sweep_result *res, FILE *f);
+/* Marks done the rows of res that path (a sweep.csv of the same
+ * parameters) already holds, with their figures. 0 (also when path does
+ * not exist), TB_EPARSE with file:line in err for a file of another sweep. */
+TB_EXPORT int tb_sweep_read_csv(const char *path, const tb_sweep_param *params, size_t nparams,
+                                tb_sweep_result *res, char *err, size_t errlen);
+/* The row's figure named by objective ("sharpe", "net_pnl", ... any metric
+ * column), as a number where larger is better (drawdown and fees negated);
+ * 0 with *ok = 0 when the row has none. */
+TB_EXPORT double tb_sweep_objective(const tb_sweep_row *row, const char *objective, int *ok);
+/* 1 if objective names a metric column. */
+TB_EXPORT int tb_sweep_objective_valid(const char *objective);
+/* The index of the best done row by objective (ties: the first in grid
+ * order), or (size_t)-1 if none has the figure. */
+TB_EXPORT size_t tb_sweep_best(const tb_sweep_result *res, const char *objective);
+/* Frees what res owns. */
+TB_EXPORT void tb_sweep_result_free(tb_sweep_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,448 @@
+/* tradebus sweep: one backtest per combination of parameter values, on
+ * every core (tradebus/sweep.h, docs/sweep.md). */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cli_log.h"
+
+const char *const cli_sweep_help =
+    "tradebus sweep --config FILE --param KEY=FROM:TO:STEP|KEY=V1,V2,... [--param ...]\n"
+    "               [--where EXPR] [--random N [--seed S]] [--objective NAME]\n"
+    "               [--jobs N] [--out DIR] [--resume] [--set K=V] [--data SPEC] [--quiet]\n"
+    "\n"
+    "Runs `tradebus backtest` once per combination of the --param values, on\n"
+    "--jobs worker threads (0, the default: every core), the market data read\n"
+    "once and shared. A row is exactly what `tradebus backtest --set KEY=VALUE...`\n"
+    "gives for its values, whatever --jobs is.\n"
+    "\n"
+    "  --param KEY=FROM:TO:STEP  values FROM, FROM+STEP, ... up to TO inclusive\n"
+    "  --param KEY=V1,V2,...     these values; KEY is any config key as --set\n"
+    "                            takes it (strategy.ID.fast, exchange.fee_bps,\n"
+    "                            risk.max_position, ...); up to 8 params\n"
+    "  --where EXPR              keep the combinations where EXPR holds: compare\n"
+    "                            params (by the key's last part) and numbers with\n"
+    "                            < <= > >= == !=, join with and, or, not, ( );\n"
+    "                            e.g. 'fast < slow and (slow <= 50 or fast == 5)'\n"
+    "  --random N --seed S       run N of the combinations left, drawn with seed S\n"
+    "                            (default 1), still written in grid order\n"
+    "  --objective NAME          what `best` means (default net_pnl): net_pnl,\n"
+    "                            return_pct, sharpe, sortino, win_rate_pct,\n"
+    "                            profit_factor, exposure_pct, trades, or\n"
+    "                            max_drawdown_pct / fees (lower is better)\n"
+    "  --jobs N                  worker threads (0 = every core)\n"
+    "  --out DIR                 default out/sweep\n"
+    "  --resume                  keep the rows DIR/sweep.csv already has and run\n"
+    "                            the rest (after Ctrl-C)\n"
+    "\n"
+    "Writes DIR/sweep.csv (one row per combination in grid order: the params,\n"
+    "then bars, trades, net_pnl, return_pct, fees, max_drawdown_pct, sharpe,\n"
+    "sortino, win_rate_pct, profit_factor, exposure_pct, error), DIR/sweep.html\n"
+    "(the best combinations, heat maps, each param's sensitivity) and, in\n"
+    "DIR/best/, the best combination's full backtest output (summary.json,\n"
+    "fills.csv, report.html, ...). A combination whose config is invalid is a\n"
+    "row with its error. Ctrl-C stops after abandoning the runs under way:\n"
+    "every finished row is written, and --resume continues. Exit codes: 0 done,\n"
+    "2 usage or config error, 3 bad data, 130 interrupted (rows kept).\n"
+    "See docs/sweep.md.\n";
+
+static volatile sig_atomic_t sweep_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (sweep_stop < 2) sweep_stop++;
+}
+
+typedef struct {
+    double t0, last;
+    int tty, quiet;
+} progress_state;
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void progress(size_t done, size_t total, void *ctx)
+{
+    progress_state *ps = ctx;
+    if (ps->quiet || !ps->tty) return;
+    double now = mono_s(), dt = now - ps->t0;
+    double rate = dt > 0 ? (double)done / dt : 0;
+    double eta = rate > 0 ? (double)(total - done) / rate : 0;
+    fprintf(stderr, "\r\033[Ksweep: %zu/%zu combinations  %.1f/s  ETA %d:%02d", done, total, rate,
+            (int)eta / 60, (int)eta % 60);
+    fflush(stderr);
+}
+
+static void warn(const char *msg, void *ctx)
+{
+    (void)ctx;
+    cli_log(CLI_LOG_WARN, NULL, "%s", msg);
+}
+
+/* A fingerprint of what selects and builds the rows: a --resume of
+ * another sweep into the same folder is refused. */
+static void mix(unsigned long long *h, const char *s)
+{
+    for (s = s ? s : "";; s++) {
+        *h = (*h ^ (unsigned char)*s) * 1099511628211ULL;
+        if (!*s) break;
+    }
+}
+
+static unsigned long long fingerprint(const tb_sweep_options *o)
+{
+    unsigned long long h = 1469598103934665603ULL;
+    mix(&h, o->config_path);
+    for (size_t i = 0; i < o->nsets; i++)
+        mix(&h, o->sets[i]);
+    for (size_t i = 0; i < o->ndata; i++)
+        mix(&h, o->data[i]);
+    for (size_t k = 0; k < o->nparams; k++) {
+        mix(&h, o->params[k].key);
+        for (size_t v = 0; v < o->params[k].nvalues; v++)
+            mix(&h, o->params[k].values[v]);
+    }
+    mix(&h, o->where);
+    char n[64];
+    snprintf(n, sizeof(n), "%zu/%llu", o->random, (unsigned long long)o->seed);
+    mix(&h, n);
+    return h;
+}
+
+/* path written whole through path.tmp, renamed over it on success. */
+static int write_atomic(const char *path, int (*fn)(FILE *f, void *ctx), void *ctx)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        cli_log(CLI_LOG_ERROR, NULL, "%s: cannot write: %s", tmp, strerror(errno));
+        return EXIT_RUNTIME;
+    }
+    int rc = fn(f, ctx);
+    if (fclose(f) != 0) rc = TB_EIO;
+    if (rc || rename(tmp, path) != 0) {
+        cli_log(CLI_LOG_ERROR, NULL, "%s: write failed: %s", path,
+                rc ? tb_strerror(rc) : strerror(errno));
+        unlink(tmp);
+        return EXIT_RUNTIME;
+    }
+    return 0;
+}
+
+typedef struct {
+    const tb_sweep_options *o;
+    const tb_sweep_result *res;
+    unsigned long long fp;
+} writing;
+
+static int put_csv(FILE *f, void *ctx)
+{
+    writing *w = ctx;
+    return tb_sweep_write_csv(w->o->params, w->o->nparams, w->res, f);
+}
+
+static int put_state(FILE *f, void *ctx)
+{
+    writing *w = ctx;
+    fprintf(f, "tradebus sweep 1 %016llx\n", w->fp);
+    return ferror(f) ? TB_EIO : 0;
+}
+
+static int mkdirs(const char *dir)
+{
+    char p[4096];
+    snprintf(p, sizeof(p), "%s", dir);
+    for (char *s = p + 1; *s; s++)
+        if (*s == '/') {
+            *s = 0;
+            if (mkdir(p, 0777) != 0 && errno != EEXIST) return -1;
+            *s = '/';
+        }
+    return mkdir(p, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* The best combination's full `tradebus backtest` into out/best. */
+static int run_best(const tb_sweep_options *o, const tb_sweep_row *row, const char *out)
+{
+    tb_config cfg;
+    char err[1024] = "";
+    tb_config_init(&cfg);
+    int rc = tb_config_load(&cfg, o->config_path, err, sizeof(err));
+    for (size_t i = 0; i < o->nsets && !rc; i++)
+        rc = tb_config_set(&cfg, o->sets[i], err, sizeof(err));
+    for (size_t k = 0; k < o->nparams && !rc; k++) {
+        char a[512];
+        snprintf(a, sizeof(a), "%s=%s", o->params[k].key,
+                 tb_sweep_value(o->params, o->nparams, row->combination, k));
+        rc = tb_config_set(&cfg, a, err, sizeof(err));
+    }
+    /* report.html replays the event log. */
+    if (!rc) rc = tb_config_set(&cfg, "output.event_log=true", err, sizeof(err));
+    for (size_t i = 0; i < o->ndata && !rc; i++)
+        rc = tb_config_add_data(&cfg, o->data[i]);
+    if (!rc) rc = tb_config_build(&cfg, err, sizeof(err));
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s/best", out);
+    tb_backtest_options bo;
+    memset(&bo, 0, sizeof(bo));
+    bo.out_dir = dir;
+    bo.report = 1;
+    tb_backtest_result res;
+    if (!rc) rc = tb_backtest_run(&cfg, &bo, &res, err, sizeof(err));
+    if (!rc) tb_backtest_result_free(&res);
+    tb_config_free(&cfg);
+    if (rc) {
+        cli_log(CLI_LOG_ERROR, NULL, "best/: %s", err[0] ? err : tb_strerror(rc));
+        return EXIT_RUNTIME;
+    }
+    return 0;
+}
+
+static void print_row(const tb_sweep_options *o, const tb_sweep_row *r)
+{
+    for (size_t k = 0; k < o->nparams; k++)
+        cli_printf("%s%s=%s", k ? " " : "", o->params[k].name,
+                   tb_sweep_value(o->params, o->nparams, r->combination, k));
+    char net[TB_DECIMAL_STRLEN], ret[TB_DECIMAL_STRLEN], dd[TB_DECIMAL_STRLEN];
+    tb_dec_format(r->net_pnl, net, sizeof(net));
+    tb_dec_format(r->return_pct, ret, sizeof(ret));
+    tb_dec_format(r->max_drawdown_pct, dd, sizeof(dd));
+    cli_printf(": net %s (%s%%), %llu trades, max drawdown %s%%", net, ret,
+               (unsigned long long)r->trades, dd);
+    if (r->ratios) cli_printf(", sharpe %.3f", r->sharpe);
+    cli_printf("\n");
+}
+
+int cmd_sweep(int argc, char **argv)
+{
+    tb_sweep_options o;
+    memset(&o, 0, sizeof(o));
+    o.seed = 1;
+    const char *out = "out/sweep", *objective = "net_pnl";
+    int resume = 0, quiet = 0, code = EXIT_USAGE;
+    tb_sweep_param params[TB_SWEEP_MAX_PARAMS];
+    size_t np = 0;
+    const char **sets = calloc((size_t)argc + 1, sizeof(*sets));
+    const char **data = calloc((size_t)argc + 1, sizeof(*data));
+    char err[1024] = "";
+    tb_sweep_result res;
+    memset(&res, 0, sizeof(res));
+    if (!sets || !data) {
+        cli_log(CLI_LOG_ERROR, NULL, "out of memory");
+        code = EXIT_RUNTIME;
+        goto done;
+    }
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(cli_sweep_help, stdout);
+            code = 0;
+            goto done;
+        }
+        if (!strcmp(a, "--resume")) {
+            resume = 1;
+            continue;
+        }
+        if (!strcmp(a, "--quiet")) {
+            quiet = 1;
+            continue;
+        }
+        if (!v) {
+            cli_usage_error("sweep: %s needs a value (or is unknown)", a);
+            goto done;
+        }
+        i++;
+        if (!strcmp(a, "--config")) {
+            o.config_path = v;
+        } else if (!strcmp(a, "--set")) {
+            sets[o.nsets++] = v;
+        } else if (!strcmp(a, "--data")) {
+            data[o.ndata++] = v;
+        } else if (!strcmp(a, "--out")) {
+            out = v;
+        } else if (!strcmp(a, "--where")) {
+            o.where = v;
+        } else if (!strcmp(a, "--objective")) {
+            objective = v;
+        } else if (!strcmp(a, "--param")) {
+            if (np == TB_SWEEP_MAX_PARAMS) {
+                cli_usage_error("sweep: at most %d --param", TB_SWEEP_MAX_PARAMS);
+                goto done;
+            }
+            if (tb_sweep_param_parse(v, &params[np], err, sizeof(err)) != 0) {
+                cli_usage_error("sweep: %s", err);
+                goto done;
+            }
+            np++;
+        } else if (!strcmp(a, "--jobs") || !strcmp(a, "--random") || !strcmp(a, "--seed")) {
+            char *end;
+            errno = 0;
+            unsigned long long n = strtoull(v, &end, 10);
+            if (errno || *end || !*v || v[0] == '-' || (!strcmp(a, "--jobs") && n > 1024)) {
+                cli_usage_error("sweep: %s %s: expected a whole number%s", a, v,
+                                !strcmp(a, "--jobs") ? " from 0 (every core) to 1024" : "");
+                goto done;
+            }
+            if (!strcmp(a, "--jobs")) o.jobs = (int)n;
+            if (!strcmp(a, "--random")) o.random = (size_t)n;
+            if (!strcmp(a, "--seed")) o.seed = n;
+        } else {
+            cli_usage_error("sweep: unknown option %s", a);
+            goto done;
+        }
+    }
+    if (!o.config_path) {
+        cli_usage_error("sweep: --config FILE is required");
+        goto done;
+    }
+    if (!np) {
+        cli_usage_error("sweep: give at least one --param KEY=FROM:TO:STEP or KEY=V1,V2");
+        goto done;
+    }
+    if (!tb_sweep_objective_valid(objective)) {
+        cli_usage_error("sweep: --objective %s: expected net_pnl, return_pct, sharpe, sortino, "
+                        "win_rate_pct, profit_factor, exposure_pct, trades, max_drawdown_pct "
+                        "or fees",
+                        objective);
+        goto done;
+    }
+    for (size_t k = 0; k < np; k++)
+        if (!strncmp(params[k].key, "backtest.data", 13) ||
+            !strncmp(params[k].key, "journal.", 8)) {
+            cli_usage_error("sweep: --param %s: the data and the journal are the same for every "
+                            "combination",
+                            params[k].key);
+            goto done;
+        }
+    if (tb_sweep_param_names(params, np, err, sizeof(err)) != 0) {
+        cli_usage_error("sweep: %s", err);
+        goto done;
+    }
+    o.params = params;
+    o.nparams = np;
+    o.sets = sets;
+    o.data = data;
+    if (tb_sweep_plan(&o, &res, err, sizeof(err)) != 0) {
+        cli_usage_error("sweep: %s", err);
+        goto done;
+    }
+    if (mkdirs(out) != 0) {
+        cli_log(CLI_LOG_ERROR, NULL, "%s: cannot create: %s", out, strerror(errno));
+        code = EXIT_RUNTIME;
+        goto done;
+    }
+    char csv[4200], state[4200], html[4200];
+    snprintf(csv, sizeof(csv), "%s/sweep.csv", out);
+    snprintf(state, sizeof(state), "%s/sweep.state", out);
+    snprintf(html, sizeof(html), "%s/sweep.html", out);
+    writing w = {&o, &res, fingerprint(&o)};
+    if (resume) {
+        FILE *f = fopen(state, "r");
+        unsigned long long fp = 0;
+        int ok = f && fscanf(f, "tradebus sweep 1 %llx", &fp) == 1 && fp == w.fp;
+        if (f) fclose(f);
+        if (!ok) {
+            cli_log(CLI_LOG_ERROR, NULL,
+                    "%s: --resume needs the sweep this folder holds (same --config, --set, "
+                    "--data, --param, --where, --random, --seed); %s",
+                    out, f ? "this one differs" : "it holds none");
+            goto done;
+        }
+        if (tb_sweep_read_csv(csv, params, np, &res, err, sizeof(err)) != 0) {
+            cli_log(CLI_LOG_ERROR, NULL, "%s", err);
+            goto done;
+        }
+    }
+    if (write_atomic(state, put_state, &w)) {
+        code = EXIT_RUNTIME;
+        goto done;
+    }
+    size_t before = 0;
+    for (size_t i = 0; i < res.nrows; i++)
+        before += res.rows[i].done != 0;
+    if (!quiet) {
+        long jobs = o.jobs ? o.jobs : sysconf(_SC_NPROCESSORS_ONLN);
+        cli_printf("sweep: %zu combinations (grid %zu", res.nrows, res.grid);
+        if (before) cli_printf(", %zu already done", before);
+        cli_printf("), %ld worker thread%s\n", jobs, jobs == 1 ? "" : "s");
+    }
+    progress_state ps = {mono_s(), 0, isatty(STDERR_FILENO), quiet};
+    o.progress = progress;
+    o.progress_ctx = &ps;
+    o.warn = warn;
+    o.stop = &sweep_stop;
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    int rc = tb_sweep_run(&o, &res, err, sizeof(err));
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (ps.tty && !quiet) fputs("\r\033[K", stderr);
+    if (rc) {
+        cli_log(CLI_LOG_ERROR, NULL, "%s", err[0] ? err : tb_strerror(rc));
+        code = cli_exit_for(rc, err, NULL);
+        goto done;
+    }
+    if (write_atomic(csv, put_csv, &w)) {
+        code = EXIT_RUNTIME;
+        goto done;
+    }
+    size_t failed = 0;
+    for (size_t i = 0; i < res.nrows; i++)
+        failed += res.rows[i].done && res.rows[i].error[0];
+    if (res.interrupted) {
+        cli_log(CLI_LOG_WARN, NULL,
+                "interrupted: %zu of %zu combinations done, written to %s; --resume continues",
+                res.done, res.nrows, csv);
+        code = 130;
+        goto done;
+    }
+    double ran = res.seconds > 0 ? (double)(res.done - before) / res.seconds : 0;
+    if (!quiet) {
+        cli_printf("  done         %zu combinations (%zu failed) in %.2f s: %.1f/s, %llu bars "
+                   "each, %.3g bar-runs/s\n",
+                   res.done, failed, res.seconds, ran, (unsigned long long)res.bars,
+                   ran * (double)res.bars);
+    }
+    size_t best = tb_sweep_best(&res, objective);
+    code = 0;
+    if (best == (size_t)-1) {
+        cli_log(CLI_LOG_WARN, NULL,
+                "no combination has a %s (sharpe and sortino need 30 days of data): no best/",
+                objective);
+    } else {
+        if (!quiet) {
+            cli_printf("  best (%s)  ", objective);
+            print_row(&o, &res.rows[best]);
+        }
+        code = run_best(&o, &res.rows[best], out);
+    }
+    /* SWEEP_HTML: sweep.html comes with the page writer (sweep_report.h). */
+    (void)html;
+    if (!quiet && !code)
+        cli_printf("  written to   %s/sweep.csv, sweep.html%s\n", out,
+                   best == (size_t)-1 ? "" : ", best/");
+done:
+    for (size_t k = 0; k < np; k++)
+        tb_sweep_param_free(&params[k]);
+    tb_sweep_result_free(&res);
+    free(sets);
+    free(data);
+    return code;
+}

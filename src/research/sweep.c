@@ -1,0 +1,1060 @@
+/* Parameter sweeps (tradebus/sweep.h): the grid, the where filter, the
+ * worker threads and sweep.csv.
+ *
+ * Each combination is a whole tb_backtest_run on its own config, built the
+ * way the CLI builds `backtest --set`: the file, the base --set, --data,
+ * then the combination's values. The runs share only the market data,
+ * read once into one array (read-only while the workers run), and their
+ * report figures come from the same replay report.html uses, fed the
+ * run's events in memory instead of from events.jsonl. So a row is what
+ * `tradebus backtest` with those --set values gives, whatever the number
+ * of threads: workers take combinations from a shared counter, and each
+ * row is stored at its own index. */
+#define _POSIX_C_SOURCE 200809L
+#include "tradebus/sweep.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/errbuf.h"
+#include "../report/report_int.h"
+#include "tradebus/backtest.h"
+#include "tradebus/config.h"
+
+/* ---- parameters --------------------------------------------------------- */
+
+static int add_value(tb_sweep_param *p, const char *s, size_t len)
+{
+    if (p->nvalues == TB_SWEEP_MAX_VALUES) return TB_ERANGE;
+    char **nv = realloc(p->values, (p->nvalues + 1) * sizeof(*nv));
+    if (!nv) return TB_ENOMEM;
+    p->values = nv;
+    char *v = malloc(len + 1);
+    if (!v) return TB_ENOMEM;
+    memcpy(v, s, len);
+    v[len] = 0;
+    p->values[p->nvalues++] = v;
+    return 0;
+}
+
+static int is_blank(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!isspace((unsigned char)s[i])) return 0;
+    return 1;
+}
+
+/* a:b:step, inclusive, in exact decimals. */
+static int parse_range(const char *arg, const char *v, tb_sweep_param *p, char *err, size_t errlen)
+{
+    const char *c1 = strchr(v, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    tb_decimal a, b, step;
+    if (!c2 || strchr(c2 + 1, ':') || tb_dec_parse(v, (size_t)(c1 - v), &a) != 0 ||
+        tb_dec_parse(c1 + 1, (size_t)(c2 - c1 - 1), &b) != 0 ||
+        tb_dec_parse(c2 + 1, strlen(c2 + 1), &step) != 0) {
+        tb__errf(err, errlen, "--param %s: expected KEY=FROM:TO:STEP with numbers (e.g. 5:50:5)",
+                 arg);
+        return TB_EINVAL;
+    }
+    if (step <= 0 || b < a) {
+        tb__errf(err, errlen, "--param %s: needs STEP > 0 and FROM <= TO", arg);
+        return TB_EINVAL;
+    }
+    if ((b - a) / step >= TB_SWEEP_MAX_VALUES) {
+        tb__errf(err, errlen, "--param %s: more than %d values", arg, TB_SWEEP_MAX_VALUES);
+        return TB_ERANGE;
+    }
+    for (tb_decimal x = a; x <= b; x += step) {
+        char buf[TB_DECIMAL_STRLEN];
+        int n = tb_dec_format(x, buf, sizeof(buf));
+        int rc = add_value(p, buf, (size_t)n);
+        if (rc) return rc;
+        if (x > INT64_MAX - step) break;
+    }
+    return 0;
+}
+
+int tb_sweep_param_parse(const char *arg, tb_sweep_param *p, char *err, size_t errlen)
+{
+    memset(p, 0, sizeof(*p));
+    const char *eq = arg ? strchr(arg, '=') : NULL;
+    if (!eq || eq == arg || !eq[1]) {
+        tb__errf(err, errlen,
+                 "--param %s: expected KEY=FROM:TO:STEP or KEY=V1,V2,... "
+                 "(e.g. strategy.trend.fast=5:50:5)",
+                 arg ? arg : "");
+        return TB_EINVAL;
+    }
+    size_t klen = (size_t)(eq - arg);
+    if (klen >= sizeof(p->key) || !memchr(arg, '.', klen)) {
+        tb__errf(err, errlen, "--param %s: the key must be SECTION.KEY as --set takes it", arg);
+        return TB_EINVAL;
+    }
+    memcpy(p->key, arg, klen);
+    p->key[klen] = 0;
+    const char *v = eq + 1;
+    int rc = 0;
+    if (strchr(v, ':')) {
+        rc = parse_range(arg, v, p, err, errlen);
+    } else {
+        while (!rc) {
+            size_t len = strcspn(v, ",");
+            while (len && isspace((unsigned char)*v))
+                v++, len--;
+            size_t l2 = len;
+            while (l2 && isspace((unsigned char)v[l2 - 1]))
+                l2--;
+            if (!l2 || is_blank(v, l2)) {
+                tb__errf(err, errlen, "--param %s: an empty value", arg);
+                rc = TB_EINVAL;
+                break;
+            }
+            for (size_t i = 0; i < p->nvalues && !rc; i++)
+                if (strlen(p->values[i]) == l2 && strncmp(p->values[i], v, l2) == 0) {
+                    tb__errf(err, errlen, "--param %s: value '%.*s' listed twice", arg, (int)l2, v);
+                    rc = TB_EINVAL;
+                }
+            if (!rc) rc = add_value(p, v, l2);
+            if (!v[len]) break;
+            v += len + 1;
+        }
+        if (rc == TB_ERANGE)
+            tb__errf(err, errlen, "--param %s: more than %d values", arg, TB_SWEEP_MAX_VALUES);
+    }
+    if (rc) tb_sweep_param_free(p);
+    return rc;
+}
+
+void tb_sweep_param_free(tb_sweep_param *p)
+{
+    if (!p) return;
+    for (size_t i = 0; i < p->nvalues; i++)
+        free(p->values[i]);
+    free(p->values);
+    p->values = NULL;
+    p->nvalues = 0;
+}
+
+int tb_sweep_param_names(tb_sweep_param *params, size_t n, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(params[i].key, params[j].key) == 0) {
+                tb__errf(err, errlen, "--param %s is given twice", params[i].key);
+                return TB_EINVAL;
+            }
+    for (size_t i = 0; i < n; i++) {
+        const char *last = strrchr(params[i].key, '.');
+        last = last ? last + 1 : params[i].key;
+        int shared = 0;
+        for (size_t j = 0; j < n && !shared; j++) {
+            const char *o = strrchr(params[j].key, '.');
+            shared = j != i && strcmp(o ? o + 1 : params[j].key, last) == 0;
+        }
+        snprintf(params[i].name, sizeof(params[i].name), "%s", shared ? params[i].key : last);
+    }
+    return 0;
+}
+
+/* ---- where -------------------------------------------------------------- */
+
+typedef enum { W_CMP, W_AND, W_OR, W_NOT } wkind;
+typedef enum { OP_LT, OP_LE, OP_GT, OP_GE, OP_EQ, OP_NE } wop;
+
+/* An operand: a parameter (param >= 0) or a literal. */
+typedef struct {
+    int param;
+    char text[64];
+    int is_num;
+    tb_decimal num;
+} woperand;
+
+typedef struct {
+    wkind kind;
+    wop op;
+    woperand a, b;
+    int l, r; /* children (node indexes) */
+} wnode;
+
+struct tb_sweep_where {
+    wnode *nodes;
+    size_t n, cap;
+    int root;
+};
+
+typedef struct {
+    const char *s, *p;
+    const tb_sweep_param *params;
+    size_t nparams;
+    tb_sweep_where *w;
+    char *err;
+    size_t errlen;
+    int rc;
+} wparser;
+
+static void skip_ws(wparser *ps)
+{
+    while (isspace((unsigned char)*ps->p))
+        ps->p++;
+}
+
+static int wfail(wparser *ps, const char *what)
+{
+    if (!ps->rc) {
+        tb__errf(ps->err, ps->errlen, "--where '%s': %s at column %d", ps->s, what,
+                 (int)(ps->p - ps->s) + 1);
+        ps->rc = TB_EINVAL;
+    }
+    return -1;
+}
+
+static int new_node(wparser *ps, wnode nd)
+{
+    tb_sweep_where *w = ps->w;
+    if (w->n == w->cap) {
+        size_t nc = w->cap ? w->cap * 2 : 16;
+        wnode *nn = realloc(w->nodes, nc * sizeof(*nn));
+        if (!nn) {
+            ps->rc = TB_ENOMEM;
+            return -1;
+        }
+        w->nodes = nn;
+        w->cap = nc;
+    }
+    w->nodes[w->n] = nd;
+    return (int)w->n++;
+}
+
+/* A word: and / or / not, or a name. */
+static int word_is(const wparser *ps, const char *w)
+{
+    size_t n = strlen(w);
+    return strncmp(ps->p, w, n) == 0 && !isalnum((unsigned char)ps->p[n]) && ps->p[n] != '_' &&
+           ps->p[n] != '.';
+}
+
+static int operand(wparser *ps, woperand *o)
+{
+    skip_ws(ps);
+    memset(o, 0, sizeof(*o));
+    o->param = -1;
+    const char *start = ps->p;
+    if (*ps->p == '"' || *ps->p == '\'') {
+        char q = *ps->p++;
+        const char *e = strchr(ps->p, q);
+        if (!e || e - ps->p >= (long)sizeof(o->text)) return wfail(ps, "an unterminated string");
+        memcpy(o->text, ps->p, (size_t)(e - ps->p));
+        ps->p = e + 1;
+        return 0;
+    }
+    while (isalnum((unsigned char)*ps->p) || (*ps->p && strchr("._-+", *ps->p)))
+        ps->p++;
+    size_t len = (size_t)(ps->p - start);
+    if (!len || len >= sizeof(o->text)) return wfail(ps, "expected a parameter or a number");
+    memcpy(o->text, start, len);
+    for (size_t i = 0; i < ps->nparams; i++)
+        if (strcmp(ps->params[i].name, o->text) == 0 || strcmp(ps->params[i].key, o->text) == 0)
+            o->param = (int)i;
+    if (o->param < 0) {
+        o->is_num = tb_dec_parse(o->text, len, &o->num) == 0;
+        if (!o->is_num) {
+            ps->p = start;
+            return wfail(ps, "not a swept parameter nor a number");
+        }
+    }
+    return 0;
+}
+
+static int parse_or(wparser *ps);
+
+static int parse_primary(wparser *ps)
+{
+    skip_ws(ps);
+    if (*ps->p == '(') {
+        ps->p++;
+        int n = parse_or(ps);
+        skip_ws(ps);
+        if (n < 0) return n;
+        if (*ps->p != ')') return wfail(ps, "expected ')'");
+        ps->p++;
+        return n;
+    }
+    if (word_is(ps, "not")) {
+        ps->p += 3;
+        int c = parse_primary(ps);
+        if (c < 0) return c;
+        wnode nd = {W_NOT, OP_EQ, {0}, {0}, c, -1};
+        return new_node(ps, nd);
+    }
+    wnode nd;
+    memset(&nd, 0, sizeof(nd));
+    nd.kind = W_CMP;
+    if (operand(ps, &nd.a) < 0) return -1;
+    skip_ws(ps);
+    static const struct {
+        const char *s;
+        wop op;
+    } ops[] = {{"<=", OP_LE}, {">=", OP_GE}, {"==", OP_EQ}, {"!=", OP_NE},
+               {"<", OP_LT},  {">", OP_GT},  {"=", OP_EQ}};
+    size_t k = 0;
+    while (k < sizeof(ops) / sizeof(ops[0]) && strncmp(ps->p, ops[k].s, strlen(ops[k].s)) != 0)
+        k++;
+    if (k == sizeof(ops) / sizeof(ops[0])) return wfail(ps, "expected < <= > >= == or !=");
+    nd.op = ops[k].op;
+    ps->p += strlen(ops[k].s);
+    if (operand(ps, &nd.b) < 0) return -1;
+    if (nd.a.param < 0 && nd.b.param < 0) return wfail(ps, "compares two constants");
+    return new_node(ps, nd);
+}
+
+static int parse_and(wparser *ps)
+{
+    int l = parse_primary(ps);
+    for (;;) {
+        if (l < 0) return l;
+        skip_ws(ps);
+        if (!word_is(ps, "and") && strncmp(ps->p, "&&", 2) != 0) return l;
+        ps->p += *ps->p == '&' ? 2 : 3;
+        int r = parse_primary(ps);
+        if (r < 0) return r;
+        wnode nd = {W_AND, OP_EQ, {0}, {0}, l, r};
+        l = new_node(ps, nd);
+    }
+}
+
+static int parse_or(wparser *ps)
+{
+    int l = parse_and(ps);
+    for (;;) {
+        if (l < 0) return l;
+        skip_ws(ps);
+        if (!word_is(ps, "or") && strncmp(ps->p, "||", 2) != 0) return l;
+        ps->p += *ps->p == '|' ? 2 : 2;
+        int r = parse_and(ps);
+        if (r < 0) return r;
+        wnode nd = {W_OR, OP_EQ, {0}, {0}, l, r};
+        l = new_node(ps, nd);
+    }
+}
+
+int tb_sweep_where_compile(const char *expr, const tb_sweep_param *params, size_t n,
+                           tb_sweep_where **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    tb_sweep_where *w = calloc(1, sizeof(*w));
+    if (!w) return TB_ENOMEM;
+    wparser ps = {expr, expr, params, n, w, err, errlen, 0};
+    w->root = parse_or(&ps);
+    skip_ws(&ps);
+    if (!ps.rc && *ps.p) wfail(&ps, "unexpected text");
+    if (ps.rc) {
+        tb_sweep_where_free(w);
+        return ps.rc;
+    }
+    *out = w;
+    return 0;
+}
+
+static int cmp_operands(const woperand *a, const woperand *b, const tb_sweep_param *params,
+                        const size_t *idx, wop op)
+{
+    const char *sa = a->param >= 0 ? params[a->param].values[idx[a->param]] : a->text;
+    const char *sb = b->param >= 0 ? params[b->param].values[idx[b->param]] : b->text;
+    tb_decimal x, y;
+    int nx = a->param >= 0 ? tb_dec_parse(sa, strlen(sa), &x) == 0 : (x = a->num, a->is_num);
+    int ny = b->param >= 0 ? tb_dec_parse(sb, strlen(sb), &y) == 0 : (y = b->num, b->is_num);
+    int c;
+    if (nx && ny)
+        c = x < y ? -1 : x > y;
+    else if (op == OP_EQ || op == OP_NE)
+        c = strcmp(sa, sb) != 0;
+    else
+        return 0; /* text has no order: the comparison is false */
+    switch (op) {
+    case OP_LT:
+        return c < 0;
+    case OP_LE:
+        return c <= 0;
+    case OP_GT:
+        return c > 0;
+    case OP_GE:
+        return c >= 0;
+    case OP_EQ:
+        return c == 0;
+    default:
+        return c != 0;
+    }
+}
+
+static int eval_node(const tb_sweep_where *w, int i, const tb_sweep_param *params,
+                     const size_t *idx)
+{
+    const wnode *nd = &w->nodes[i];
+    switch (nd->kind) {
+    case W_AND:
+        return eval_node(w, nd->l, params, idx) && eval_node(w, nd->r, params, idx);
+    case W_OR:
+        return eval_node(w, nd->l, params, idx) || eval_node(w, nd->r, params, idx);
+    case W_NOT:
+        return !eval_node(w, nd->l, params, idx);
+    default:
+        return cmp_operands(&nd->a, &nd->b, params, idx, nd->op);
+    }
+}
+
+int tb_sweep_where_eval(const tb_sweep_where *w, const tb_sweep_param *params, const size_t *idx)
+{
+    return !w || w->root < 0 ? 1 : eval_node(w, w->root, params, idx);
+}
+
+void tb_sweep_where_free(tb_sweep_where *w)
+{
+    if (!w) return;
+    free(w->nodes);
+    free(w);
+}
+
+/* ---- the plan ----------------------------------------------------------- */
+
+/* The value indexes of combination c, the first parameter slowest. */
+static void decode(const tb_sweep_param *params, size_t n, size_t c, size_t *idx)
+{
+    for (size_t k = n; k-- > 0;) {
+        idx[k] = c % params[k].nvalues;
+        c /= params[k].nvalues;
+    }
+}
+
+const char *tb_sweep_value(const tb_sweep_param *params, size_t nparams, size_t combination,
+                           size_t k)
+{
+    size_t idx[TB_SWEEP_MAX_PARAMS];
+    if (nparams > TB_SWEEP_MAX_PARAMS || k >= nparams) return "";
+    decode(params, nparams, combination, idx);
+    return params[k].values[idx[k]];
+}
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static int by_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int tb_sweep_plan(const tb_sweep_options *opt, tb_sweep_result *res, char *err, size_t errlen)
+{
+    memset(res, 0, sizeof(*res));
+    if (!opt->nparams || opt->nparams > TB_SWEEP_MAX_PARAMS) {
+        tb__errf(err, errlen, "a sweep needs 1 to %d --param", TB_SWEEP_MAX_PARAMS);
+        return TB_EINVAL;
+    }
+    size_t grid = 1;
+    for (size_t k = 0; k < opt->nparams; k++) {
+        if (!opt->params[k].nvalues) return TB_EINVAL;
+        if (grid > (size_t)100000000 / opt->params[k].nvalues) {
+            tb__errf(err, errlen, "the grid has more than 100000000 combinations: use --random N");
+            return TB_ERANGE;
+        }
+        grid *= opt->params[k].nvalues;
+    }
+    tb_sweep_where *w = NULL;
+    int rc = 0;
+    if (opt->where && opt->where[0] &&
+        (rc = tb_sweep_where_compile(opt->where, opt->params, opt->nparams, &w, err, errlen)) != 0)
+        return rc;
+    size_t *sel = NULL, nsel = 0, cap = 0;
+    size_t idx[TB_SWEEP_MAX_PARAMS];
+    for (size_t c = 0; c < grid && !rc; c++) {
+        decode(opt->params, opt->nparams, c, idx);
+        if (!tb_sweep_where_eval(w, opt->params, idx)) continue;
+        if (nsel == cap) {
+            size_t nc = cap ? cap * 2 : 256;
+            size_t *ns = realloc(sel, nc * sizeof(*ns));
+            if (!ns) {
+                rc = TB_ENOMEM;
+                break;
+            }
+            sel = ns;
+            cap = nc;
+        }
+        sel[nsel++] = c;
+    }
+    tb_sweep_where_free(w);
+    if (!rc && nsel == 0) {
+        tb__errf(err, errlen, "--where leaves no combination of the %zu", grid);
+        rc = TB_EINVAL;
+    }
+    if (!rc && opt->random && opt->random < nsel) {
+        /* A partial Fisher-Yates with the seed, then back to grid order. */
+        uint64_t s = opt->seed;
+        for (size_t i = 0; i < opt->random; i++) {
+            size_t j = i + (size_t)(splitmix(&s) % (uint64_t)(nsel - i));
+            size_t t = sel[i];
+            sel[i] = sel[j];
+            sel[j] = t;
+        }
+        nsel = opt->random;
+        qsort(sel, nsel, sizeof(*sel), by_size);
+    }
+    if (!rc && nsel > TB_SWEEP_MAX_COMBINATIONS) {
+        tb__errf(err, errlen, "%zu combinations: more than %d; narrow the grid or use --random N",
+                 nsel, TB_SWEEP_MAX_COMBINATIONS);
+        rc = TB_ERANGE;
+    }
+    if (!rc && !(res->rows = calloc(nsel, sizeof(*res->rows)))) rc = TB_ENOMEM;
+    if (rc) {
+        free(sel);
+        return rc;
+    }
+    for (size_t i = 0; i < nsel; i++)
+        res->rows[i].combination = sel[i];
+    res->nrows = nsel;
+    res->grid = grid;
+    free(sel);
+    return 0;
+}
+
+/* ---- one combination ---------------------------------------------------- */
+
+/* The config of the CLI's `backtest --config F --set ... --data ...`, plus
+ * the combination's values (last, so they win). */
+static int build_config(const tb_sweep_options *opt, const tb_sweep_row *row, tb_config *cfg,
+                        char *err, size_t errlen)
+{
+    tb_config_init(cfg);
+    int rc = 0;
+    if (opt->config_path) rc = tb_config_load(cfg, opt->config_path, err, errlen);
+    for (size_t i = 0; i < opt->nsets && !rc; i++)
+        rc = tb_config_set(cfg, opt->sets[i], err, errlen);
+    if (row) {
+        size_t idx[TB_SWEEP_MAX_PARAMS];
+        decode(opt->params, opt->nparams, row->combination, idx);
+        for (size_t k = 0; k < opt->nparams && !rc; k++) {
+            char a[512];
+            snprintf(a, sizeof(a), "%s=%s", opt->params[k].key, opt->params[k].values[idx[k]]);
+            rc = tb_config_set(cfg, a, err, errlen);
+        }
+    }
+    for (size_t i = 0; i < opt->ndata && !rc; i++)
+        rc = tb_config_add_data(cfg, opt->data[i]);
+    if (!rc) rc = tb_config_build(cfg, err, errlen);
+    return rc;
+}
+
+/* The report's replay, fed the run's events as they are dispatched. */
+typedef struct {
+    tb__report r;
+    int sub, rc;
+} collector;
+
+static int collect(const tb_event *ev, void *ctx)
+{
+    collector *c = ctx;
+    if (!c->rc) c->rc = tb__report_apply(&c->r, ev);
+    return 0;
+}
+
+static int collect_start(tb_pipeline *p, void *ctx)
+{
+    collector *c = ctx;
+    c->sub = tb_bus_subscribe(tb_pipeline_bus(p), TB_BUS_ALL, collect, c);
+    return c->sub < 0 ? TB_ENOMEM : 0;
+}
+
+static void collect_stop(tb_pipeline *p, void *ctx)
+{
+    collector *c = ctx;
+    if (c->sub >= 0) tb_bus_unsubscribe(tb_pipeline_bus(p), c->sub);
+    c->sub = -1;
+}
+
+/* The figures of the whole account, as report.html computes them. */
+static int report_figures(collector *c, tb_sweep_row *row)
+{
+    tb__report *r = &c->r;
+    int rc = c->rc ? c->rc : tb__report_finish(r);
+    if (rc) return rc;
+    if (r->npts == 0) return 0; /* no bar: nothing to rate */
+    tb_decimal realized = 0;
+    for (size_t i = 0; i < r->nkeys && !rc; i++) {
+        rc = tb_dec_add(realized, r->keys[i].past_realized, &realized);
+        if (!rc) rc = tb_dec_add(realized, r->keys[i].life_realized, &realized);
+    }
+    r->realized = realized;
+    if (!rc) rc = tb__report_stats(r);
+    if (rc) return rc;
+    row->ratios = r->all.ratios;
+    row->sharpe = r->all.sharpe;
+    row->sortino = r->all.sortino;
+    row->profit_factor = r->all.profit_factor;
+    row->exposure_pct = r->all.exposure_pct;
+    return 0;
+}
+
+static void run_row(const tb_sweep_options *opt, const tb_market_data *bars, size_t nbars,
+                    tb_sweep_row *row)
+{
+    tb_config cfg;
+    char err[sizeof(row->error)] = "";
+    int rc = build_config(opt, row, &cfg, err, sizeof(err));
+    if (rc) {
+        snprintf(row->error, sizeof(row->error), "%s", err[0] ? err : tb_strerror(rc));
+        row->done = 1;
+        tb_config_free(&cfg);
+        return;
+    }
+    collector c;
+    memset(&c, 0, sizeof(c));
+    c.sub = -1;
+    c.r.initial = cfg.initial_cash;
+    tb_backtest_options bo;
+    memset(&bo, 0, sizeof(bo));
+    bo.bars = bars;
+    bo.nbars = nbars;
+    bo.stop = opt->stop;
+    bo.on_start = collect_start;
+    bo.on_stop = collect_stop;
+    bo.hook_ctx = &c;
+    tb_backtest_result br;
+    rc = tb_backtest_run(&cfg, &bo, &br, err, sizeof(err));
+    if (rc == TB_ECANCELED || (rc == 0 && br.interrupted)) {
+        /* Stopped part way: not a result; --resume runs it again. */
+        if (rc == 0) tb_backtest_result_free(&br);
+        tb__report_free(&c.r);
+        tb_config_free(&cfg);
+        return;
+    }
+    if (rc) {
+        snprintf(row->error, sizeof(row->error), "%s", err[0] ? err : tb_strerror(rc));
+    } else {
+        row->bars = br.bars;
+        row->trades = br.trades;
+        row->fees = br.fees;
+        row->max_drawdown_pct = br.max_drawdown_pct;
+        if (tb_dec_sub(br.final_equity, br.initial_equity, &row->net_pnl) != 0 ||
+            tb_backtest_return_pct(&br, &row->return_pct) != 0 ||
+            tb_backtest_win_rate(&br, &row->win_rate_pct) != 0)
+            snprintf(row->error, sizeof(row->error), "figures out of range");
+        else if ((rc = report_figures(&c, row)) != 0)
+            snprintf(row->error, sizeof(row->error), "report: %s", tb_strerror(rc));
+        tb_backtest_result_free(&br);
+    }
+    row->done = 1;
+    tb__report_free(&c.r);
+    tb_config_free(&cfg);
+}
+
+/* ---- the workers -------------------------------------------------------- */
+
+typedef struct {
+    const tb_sweep_options *opt;
+    tb_sweep_result *res;
+    const tb_market_data *bars;
+    size_t nbars;
+    atomic_size_t next;
+    atomic_size_t finished;
+    atomic_int running; /* workers not yet returned */
+} pool;
+
+static int stopping(const tb_sweep_options *opt)
+{
+    return opt->stop && *opt->stop;
+}
+
+static void *worker(void *arg)
+{
+    pool *pl = arg;
+    for (;;) {
+        size_t i = atomic_fetch_add(&pl->next, 1);
+        if (i >= pl->res->nrows || stopping(pl->opt)) break;
+        tb_sweep_row *row = &pl->res->rows[i];
+        if (row->done) continue;
+        run_row(pl->opt, pl->bars, pl->nbars, row);
+        if (row->done) atomic_fetch_add(&pl->finished, 1);
+    }
+    atomic_fetch_sub(&pl->running, 1);
+    return NULL;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Every bar of the base config's data, read once. */
+static int read_bars(const tb_sweep_options *opt, tb_market_data **out, size_t *nout, char *err,
+                     size_t errlen)
+{
+    tb_config cfg;
+    int rc = build_config(opt, NULL, &cfg, err, errlen);
+    if (rc) {
+        tb_config_free(&cfg);
+        return rc;
+    }
+    tb_md_config mc;
+    tb_config_md_options(&cfg, &mc);
+    mc.warn = opt->warn;
+    mc.warn_ctx = opt->warn_ctx;
+    tb_md_merge *md = NULL;
+    rc = tb_md_merge_open((const char *const *)cfg.data, cfg.ndata, &mc, &md, err, errlen);
+    size_t n = 0, cap = 0;
+    tb_market_data *bars = NULL, bar;
+    while (!rc && (rc = tb_md_merge_next(md, &bar, err, errlen)) == 0) {
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 65536;
+            tb_market_data *nb = realloc(bars, nc * sizeof(*nb));
+            if (!nb) {
+                rc = TB_ENOMEM;
+                break;
+            }
+            bars = nb;
+            cap = nc;
+        }
+        bars[n++] = bar;
+    }
+    if (rc == TB_EEOF) rc = 0;
+    tb_md_merge_close(md);
+    tb_config_free(&cfg);
+    if (rc) {
+        free(bars);
+        return rc;
+    }
+    *out = bars;
+    *nout = n;
+    return 0;
+}
+
+static long cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? n : 1;
+}
+
+int tb_sweep_run(const tb_sweep_options *opt, tb_sweep_result *res, char *err, size_t errlen)
+{
+    tb_market_data *bars = NULL;
+    size_t nbars = 0;
+    int rc = read_bars(opt, &bars, &nbars, err, errlen);
+    if (rc) return rc;
+    res->bars = nbars;
+    pool pl;
+    pl.opt = opt;
+    pl.res = res;
+    pl.bars = bars;
+    pl.nbars = nbars;
+    atomic_init(&pl.next, 0);
+    size_t already = 0;
+    for (size_t i = 0; i < res->nrows; i++)
+        already += res->rows[i].done != 0;
+    atomic_init(&pl.finished, already);
+    atomic_init(&pl.running, 0);
+    long jobs = opt->jobs > 0 ? opt->jobs : cores();
+    if ((size_t)jobs > res->nrows) jobs = (long)(res->nrows ? res->nrows : 1);
+    pthread_t *th = calloc((size_t)jobs, sizeof(*th));
+    if (!th) {
+        free(bars);
+        return TB_ENOMEM;
+    }
+    double t0 = now_s();
+    long started = 0;
+    for (; started < jobs; started++) {
+        atomic_fetch_add(&pl.running, 1);
+        if (pthread_create(&th[started], NULL, worker, &pl) != 0) {
+            atomic_fetch_sub(&pl.running, 1);
+            break;
+        }
+    }
+    if (started == 0) {
+        free(th);
+        free(bars);
+        tb__errf(err, errlen, "cannot start a worker thread: %s", strerror(errno));
+        return TB_ENOMEM;
+    }
+    /* The calling thread reports progress while the workers run. */
+    while (atomic_load(&pl.running) > 0) {
+        if (opt->progress) opt->progress(atomic_load(&pl.finished), res->nrows, opt->progress_ctx);
+        struct timespec ts = {0, 200000000};
+        nanosleep(&ts, NULL);
+    }
+    for (long i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    res->seconds = now_s() - t0;
+    free(th);
+    free(bars);
+    res->done = 0;
+    for (size_t i = 0; i < res->nrows; i++)
+        res->done += res->rows[i].done != 0;
+    res->interrupted = res->done < res->nrows;
+    if (opt->progress) opt->progress(res->done, res->nrows, opt->progress_ctx);
+    return 0;
+}
+
+/* ---- sweep.csv ---------------------------------------------------------- */
+
+static const char *const metric_cols[] = {
+    "bars",   "trades",  "net_pnl",      "return_pct",    "fees",         "max_drawdown_pct",
+    "sharpe", "sortino", "win_rate_pct", "profit_factor", "exposure_pct",
+};
+#define NMETRICS (sizeof(metric_cols) / sizeof(metric_cols[0]))
+
+static void put_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\n\r")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s == '\n' || *s == '\r' ? ' ' : *s, f);
+    }
+    fputc('"', f);
+}
+
+static void put_dec(FILE *f, tb_decimal d)
+{
+    char b[TB_DECIMAL_STRLEN];
+    tb_dec_format(d, b, sizeof(b));
+    fprintf(f, ",%s", b);
+}
+
+/* Ratios: 10 significant digits are far beyond what they mean. */
+static void put_ratio(FILE *f, int defined, double v)
+{
+    if (defined && isfinite(v))
+        fprintf(f, ",%.10g", v);
+    else
+        fputc(',', f);
+}
+
+int tb_sweep_write_csv(const tb_sweep_param *params, size_t nparams, const tb_sweep_result *res,
+                       FILE *f)
+{
+    for (size_t k = 0; k < nparams; k++) {
+        if (k) fputc(',', f);
+        put_field(f, params[k].name);
+    }
+    for (size_t m = 0; m < NMETRICS; m++)
+        fprintf(f, ",%s", metric_cols[m]);
+    fputs(",error\n", f);
+    for (size_t i = 0; i < res->nrows; i++) {
+        const tb_sweep_row *r = &res->rows[i];
+        if (!r->done) continue;
+        for (size_t k = 0; k < nparams; k++) {
+            if (k) fputc(',', f);
+            put_field(f, tb_sweep_value(params, nparams, r->combination, k));
+        }
+        if (r->error[0]) {
+            for (size_t m = 0; m < NMETRICS; m++)
+                fputc(',', f);
+            fputc(',', f);
+            put_field(f, r->error);
+            fputc('\n', f);
+            continue;
+        }
+        fprintf(f, ",%llu,%llu", (unsigned long long)r->bars, (unsigned long long)r->trades);
+        put_dec(f, r->net_pnl);
+        put_dec(f, r->return_pct);
+        put_dec(f, r->fees);
+        put_dec(f, r->max_drawdown_pct);
+        put_ratio(f, r->ratios, r->sharpe);
+        put_ratio(f, r->ratios, r->sortino);
+        put_dec(f, r->win_rate_pct);
+        put_ratio(f, r->profit_factor >= 0, r->profit_factor);
+        put_ratio(f, 1, r->exposure_pct);
+        fputs(",\n", f);
+    }
+    return ferror(f) ? TB_EIO : 0;
+}
+
+/* One CSV record's fields (quotes undone, in place); the count. */
+static size_t split_csv(char *line, char **fields, size_t max)
+{
+    size_t n = 0;
+    char *p = line;
+    for (;;) {
+        if (n == max) return n + 1;
+        char *out = p, *start = p;
+        if (*p == '"') {
+            p++;
+            for (; *p; p++) {
+                if (*p == '"' && p[1] == '"') {
+                    *out++ = '"';
+                    p++;
+                } else if (*p == '"') {
+                    p++;
+                    break;
+                } else {
+                    *out++ = *p;
+                }
+            }
+        } else {
+            while (*p && *p != ',')
+                *out++ = *p++;
+        }
+        char sep = *p;
+        *out = 0;
+        fields[n++] = start;
+        if (sep != ',') return n;
+        p++;
+    }
+}
+
+static int dec_field(const char *s, tb_decimal *out)
+{
+    return tb_dec_parse(s, strlen(s), out);
+}
+
+int tb_sweep_read_csv(const char *path, const tb_sweep_param *params, size_t nparams,
+                      tb_sweep_result *res, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return errno == ENOENT ? 0 : TB_EIO;
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t len;
+    int rc = 0;
+    char *fields[TB_SWEEP_MAX_PARAMS + NMETRICS + 2];
+    const size_t want = nparams + NMETRICS + 1;
+    while (!rc && (len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = 0;
+        size_t n = split_csv(line, fields, sizeof(fields) / sizeof(fields[0]) - 1);
+        if (n != want) {
+            rc = TB_EPARSE;
+            break;
+        }
+        if (lineno == 1) {
+            for (size_t k = 0; k < nparams && !rc; k++)
+                if (strcmp(fields[k], params[k].name) != 0) rc = TB_EPARSE;
+            continue;
+        }
+        /* The combination from its values. */
+        size_t c = 0;
+        for (size_t k = 0; k < nparams && !rc; k++) {
+            size_t v = 0;
+            while (v < params[k].nvalues && strcmp(params[k].values[v], fields[k]) != 0)
+                v++;
+            if (v == params[k].nvalues) rc = TB_EPARSE;
+            c = c * params[k].nvalues + v;
+        }
+        if (rc) break;
+        tb_sweep_row *row = NULL;
+        size_t lo = 0, hi = res->nrows;
+        while (lo < hi) { /* rows are in grid order */
+            size_t mid = lo + (hi - lo) / 2;
+            if (res->rows[mid].combination < c)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < res->nrows && res->rows[lo].combination == c) row = &res->rows[lo];
+        if (!row) continue; /* not selected by this sweep's where/random */
+        char **m = fields + nparams;
+        const char *error = fields[nparams + NMETRICS];
+        memset(&row->bars, 0, sizeof(*row) - offsetof(tb_sweep_row, bars));
+        if (error[0]) {
+            snprintf(row->error, sizeof(row->error), "%s", error);
+        } else {
+            char *end;
+            row->bars = strtoull(m[0], &end, 10);
+            row->trades = strtoull(m[1], &end, 10);
+            rc = dec_field(m[2], &row->net_pnl);
+            if (!rc) rc = dec_field(m[3], &row->return_pct);
+            if (!rc) rc = dec_field(m[4], &row->fees);
+            if (!rc) rc = dec_field(m[5], &row->max_drawdown_pct);
+            if (!rc) rc = dec_field(m[8], &row->win_rate_pct);
+            if (rc) {
+                rc = TB_EPARSE;
+                break;
+            }
+            row->ratios = m[6][0] != 0;
+            row->sharpe = row->ratios ? strtod(m[6], NULL) : 0;
+            row->sortino = row->ratios ? strtod(m[7], NULL) : 0;
+            row->profit_factor = m[9][0] ? strtod(m[9], NULL) : -1;
+            row->exposure_pct = strtod(m[10], NULL);
+        }
+        row->done = 1;
+    }
+    if (rc)
+        tb__errf(err, errlen,
+                 "%s:%zu: not a row of this sweep (other --param values or columns): start a "
+                 "new --out, or drop --resume",
+                 path, lineno);
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+/* ---- the objective ------------------------------------------------------ */
+
+int tb_sweep_objective_valid(const char *objective)
+{
+    for (size_t m = 0; objective && m < NMETRICS; m++)
+        if (strcmp(objective, metric_cols[m]) == 0) return 1;
+    return 0;
+}
+
+double tb_sweep_objective(const tb_sweep_row *r, const char *objective, int *ok)
+{
+    *ok = r->done && !r->error[0];
+    if (!*ok) return 0;
+    if (!strcmp(objective, "bars")) return (double)r->bars;
+    if (!strcmp(objective, "trades")) return (double)r->trades;
+    if (!strcmp(objective, "net_pnl")) return tb_dec_to_double(r->net_pnl);
+    if (!strcmp(objective, "return_pct")) return tb_dec_to_double(r->return_pct);
+    if (!strcmp(objective, "fees")) return -tb_dec_to_double(r->fees);
+    if (!strcmp(objective, "max_drawdown_pct")) return -tb_dec_to_double(r->max_drawdown_pct);
+    if (!strcmp(objective, "win_rate_pct")) return tb_dec_to_double(r->win_rate_pct);
+    if (!strcmp(objective, "exposure_pct")) return r->exposure_pct;
+    if (!strcmp(objective, "sharpe") || !strcmp(objective, "sortino")) {
+        *ok = r->ratios;
+        return !strcmp(objective, "sharpe") ? r->sharpe : r->sortino;
+    }
+    if (!strcmp(objective, "profit_factor")) {
+        *ok = r->profit_factor >= 0;
+        return r->profit_factor;
+    }
+    *ok = 0;
+    return 0;
+}
+
+size_t tb_sweep_best(const tb_sweep_result *res, const char *objective)
+{
+    size_t best = (size_t)-1;
+    double bv = 0;
+    for (size_t i = 0; i < res->nrows; i++) {
+        int ok;
+        double v = tb_sweep_objective(&res->rows[i], objective, &ok);
+        if (ok && (best == (size_t)-1 || v > bv)) {
+            best = i;
+            bv = v;
+        }
+    }
+    return best;
+}
+
+void tb_sweep_result_free(tb_sweep_result *res)
+{
+    if (!res) return;
+    free(res->rows);
+    res->rows = NULL;
+    res->nrows = 0;
+}

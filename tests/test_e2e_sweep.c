@@ -1,0 +1,330 @@
+/* End to end: `tradebus sweep` as a user runs it. Every row checked is
+ * exactly `tradebus backtest` with those --set values (summary.json's
+ * figures, and report.html's ratios from the same replay); sweep.csv does
+ * not depend on --jobs; an invalid combination is a row; Ctrl-C keeps the
+ * finished rows and --resume completes them into what an uninterrupted
+ * sweep writes; best/ is the best combination's backtest. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/report/report_int.h"
+#include "tb_test_cli.h"
+#include "tb_test_support.h"
+
+static char dir[512];
+
+/* 9000 five-minute bars: 31 days, so Sharpe and Sortino are defined. */
+static const char *const config = "[backtest]\n"
+                                  "data = BTCUSDT:gen.csv\n"
+                                  "initial_cash = 10000\n"
+                                  "[exchange]\n"
+                                  "fee_bps = 7.5\n"
+                                  "[strategy.t]\n"
+                                  "type = sma_cross\n"
+                                  "symbol = BTCUSDT\n"
+                                  "quantity = 0.05\n"
+                                  "allow_short = true\n";
+
+static const char *const params = "--param strategy.t.fast=3:9:3 --param strategy.t.slow=10,20,40 "
+                                  "--param exchange.slippage_bps=0,2";
+
+static int setup(void **state)
+{
+    (void)state;
+    tbt_temp_dir(dir, sizeof dir);
+    char p[1024];
+    tbt_write_file(dir, "c.ini", config, p, sizeof p);
+    if (tbt_sh(dir, "%s --bars 9000 --seed 5 --price 30000 --interval 300 --regime mixed > gen.csv",
+               TB_GENDATA))
+        return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tbt_remove_tree(dir);
+    return 0;
+}
+
+/* The fields of line `row` (0 = header) of a CSV without quotes. */
+static int csv_row(const char *text, int row, char f[32][64])
+{
+    const char *l = text;
+    for (int i = 0; i < row && l; i++) {
+        l = strchr(l, '\n');
+        if (l) l++;
+    }
+    if (!l || !*l) return 0;
+    int n = 0;
+    while (n < 32) {
+        size_t len = strcspn(l, ",\n");
+        snprintf(f[n++], 64, "%.*s", (int)len, l);
+        if (l[len] != ',') break;
+        l += len + 1;
+    }
+    return n;
+}
+
+/* summary.json's "key": "decimal" or key: number, as a decimal. */
+static tb_decimal summary_dec(const char *json, const char *key)
+{
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\": ", key);
+    const char *p = strstr(json, k);
+    if (!p) fail_msg("summary.json has no %s", key);
+    p += strlen(k);
+    if (*p == '"') p++;
+    tb_decimal d;
+    size_t len = strspn(p, "-0123456789.");
+    if (tb_dec_parse(p, len, &d) != 0) fail_msg("%s: bad value", key);
+    return d;
+}
+
+static tb_decimal dec(const char *s)
+{
+    tb_decimal d;
+    if (tb_dec_parse(s, strlen(s), &d) != 0) fail_msg("not a decimal: '%s'", s);
+    return d;
+}
+
+static void ratio_equal(const char *field, int defined, double v, const char *what)
+{
+    char want[64] = "";
+    if (defined) snprintf(want, sizeof want, "%.10g", v);
+    if (strcmp(field, want) != 0)
+        fail_msg("%s: sweep says '%s', the backtest's report '%s'", what, field, want);
+}
+
+static void test_rows_are_backtests_and_do_not_depend_on_jobs(void **state)
+{
+    (void)state;
+    assert_int_equal(tbt_run_cli(dir, NULL,
+                                 "sweep --config c.ini %s --where 'fast < slow' --jobs 1 "
+                                 "--out s1 --quiet",
+                                 params),
+                     0);
+    assert_int_equal(tbt_run_cli(dir, NULL,
+                                 "sweep --config c.ini %s --where 'fast < slow' --jobs 3 "
+                                 "--out s3 --quiet",
+                                 params),
+                     0);
+    char *a = tbt_read_in(dir, "s1/sweep.csv"), *b = tbt_read_in(dir, "s3/sweep.csv");
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_string_equal(a, b);
+    /* 3 x 3 x 2 with fast < slow everywhere: 18 rows. */
+    char f[32][64];
+    int rows = 0;
+    while (csv_row(a, rows + 1, f))
+        rows++;
+    assert_int_equal(rows, 18);
+    /* A seeded sample of rows, each against its own backtest. */
+    srand(17);
+    int sharpe_seen = 0;
+    for (int s = 0; s < 4; s++) {
+        int row = 1 + rand() % rows;
+        assert_int_equal(csv_row(a, row, f), 3 + 11 + 1);
+        assert_int_equal(tbt_run_cli(dir, NULL,
+                                     "backtest --config c.ini --set strategy.t.fast=%s --set "
+                                     "strategy.t.slow=%s --set exchange.slippage_bps=%s --out b%d "
+                                     "--quiet",
+                                     f[0], f[1], f[2], s),
+                         0);
+        char name[64];
+        snprintf(name, sizeof name, "b%d/summary.json", s);
+        char *sum = tbt_read_in(dir, name);
+        assert_non_null(sum);
+        assert_int_equal(strtoull(f[3], NULL, 10), summary_dec(sum, "bars") / TB_DECIMAL_ONE);
+        assert_int_equal(strtoull(f[4], NULL, 10), summary_dec(sum, "trades") / TB_DECIMAL_ONE);
+        assert_int_equal(dec(f[5]),
+                         summary_dec(sum, "final_equity") - summary_dec(sum, "initial_equity"));
+        assert_int_equal(dec(f[6]), summary_dec(sum, "return_pct"));
+        assert_int_equal(dec(f[7]), summary_dec(sum, "fees"));
+        assert_int_equal(dec(f[8]), summary_dec(sum, "max_drawdown_pct"));
+        assert_int_equal(dec(f[11]), summary_dec(sum, "win_rate"));
+        free(sum);
+        /* report.html's ratios, from the backtest's own files. */
+        char out[1024], err[512];
+        snprintf(out, sizeof out, "%s/b%d", dir, s);
+        tb__report r;
+        if (tb__report_load(&r, out, err, sizeof err) != 0) fail_msg("%s", err);
+        assert_int_equal(tb__report_stats(&r), 0);
+        ratio_equal(f[9], r.all.ratios, r.all.sharpe, "sharpe");
+        ratio_equal(f[10], r.all.ratios, r.all.sortino, "sortino");
+        ratio_equal(f[12], r.all.profit_factor >= 0, r.all.profit_factor, "profit_factor");
+        ratio_equal(f[13], 1, r.all.exposure_pct, "exposure_pct");
+        sharpe_seen += r.all.ratios;
+        tb__report_free(&r);
+    }
+    assert_true(sharpe_seen > 0);
+    free(a);
+    free(b);
+}
+
+/* best/ is the full backtest of the best row by the objective. */
+static void test_best_is_the_best_rows_full_backtest(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    assert_int_equal(
+        tbt_run_cli(dir, &err, "sweep --config c.ini %s --objective sharpe --out sb", params), 0);
+    free(err);
+    char *out = tbt_read_in(dir, "stdout.txt");
+    assert_non_null(out);
+    const char *best = strstr(out, "best (sharpe)  fast=");
+    assert_non_null(best);
+    int fast = 0, slow = 0;
+    char slip[16] = "";
+    assert_int_equal(
+        sscanf(best, "best (sharpe)  fast=%d slow=%d slippage_bps=%15[^:]", &fast, &slow, slip), 3);
+    free(out);
+    assert_int_equal(tbt_run_cli(dir, NULL,
+                                 "backtest --config c.ini --set strategy.t.fast=%d --set "
+                                 "strategy.t.slow=%d --set exchange.slippage_bps=%s --out bb "
+                                 "--quiet",
+                                 fast, slow, slip),
+                     0);
+    char *x = tbt_read_in(dir, "sb/best/fills.csv"), *y = tbt_read_in(dir, "bb/fills.csv");
+    assert_non_null(x);
+    assert_non_null(y);
+    assert_string_equal(x, y);
+    free(x);
+    free(y);
+    char *page = tbt_read_in(dir, "sb/best/report.html");
+    assert_non_null(page);
+    free(page);
+    /* No row's sharpe beats the best's. */
+    char *csv = tbt_read_in(dir, "sb/sweep.csv");
+    char f[32][64];
+    double top = -1e300;
+    int bestrow = 0;
+    for (int row = 1; csv_row(csv, row, f); row++)
+        if (f[9][0] && strtod(f[9], NULL) > top) {
+            top = strtod(f[9], NULL);
+            bestrow = row;
+        }
+    csv_row(csv, bestrow, f);
+    assert_int_equal(atoi(f[0]), fast);
+    assert_int_equal(atoi(f[1]), slow);
+    free(csv);
+}
+
+/* fast >= slow is refused by sma_cross's create: that row has the error,
+ * the others ran, the sweep succeeds. */
+static void test_an_invalid_combination_is_a_row_with_its_error(void **state)
+{
+    (void)state;
+    assert_int_equal(tbt_run_cli(dir, NULL,
+                                 "sweep --config c.ini --param strategy.t.fast=5,30 --param "
+                                 "strategy.t.slow=20 --out si --quiet"),
+                     0);
+    char *csv = tbt_read_in(dir, "si/sweep.csv");
+    assert_non_null(csv);
+    char f[32][64];
+    assert_int_equal(csv_row(csv, 1, f), 2 + 11 + 1);
+    assert_string_equal(f[0], "5");
+    assert_true(f[13][0] == 0 && f[2][0] != 0); /* ran */
+    assert_true(csv_row(csv, 2, f) >= 2 + 11 + 1);
+    assert_string_equal(f[0], "30");
+    assert_true(f[2][0] == 0); /* no figures */
+    assert_non_null(strstr(csv, "fast"));
+    assert_non_null(strstr(strchr(strchr(csv, '\n') + 1, '\n'), "[strategy.t]"));
+    free(csv);
+}
+
+/* Ctrl-C (SIGINT) keeps every finished row and exits 130; --resume runs
+ * the rest; the result is what an uninterrupted sweep writes. */
+static void test_interrupted_sweep_resumes_to_the_same_rows(void **state)
+{
+    (void)state;
+    const char *big = "--param strategy.t.fast=2:9:1 --param strategy.t.slow=10:60:1 --jobs 2";
+    assert_int_equal(tbt_run_cli(dir, NULL, "sweep --config c.ini %s --out sfull --quiet", big), 0);
+    /* The binary in the background, SIGINT once some rows are done. */
+    int st = tbt_sh(dir,
+                    "(%s sweep --config c.ini %s --out sint --quiet > int.out 2> int.err & "
+                    "pid=$!; sleep 1.5; kill -INT $pid; wait $pid; echo $? > int.rc)",
+                    TB_BINARY, big);
+    assert_int_equal(st, 0);
+    char *rc = tbt_read_in(dir, "int.rc");
+    assert_non_null(rc);
+    int code = atoi(rc);
+    free(rc);
+    char *part = tbt_read_in(dir, "sint/sweep.csv");
+    char *full = tbt_read_in(dir, "sfull/sweep.csv");
+    assert_non_null(full);
+    if (code == 130) {
+        assert_non_null(part);
+        assert_true(strlen(part) < strlen(full)); /* some rows, not all */
+        char *e = tbt_read_in(dir, "int.err");
+        assert_non_null(strstr(e, "--resume continues"));
+        free(e);
+    } else {
+        /* The machine was fast enough to finish first: resume is a no-op. */
+        assert_int_equal(code, 0);
+        print_message("the sweep finished before its SIGINT: only resume's no-op checked\n");
+    }
+    free(part);
+    assert_int_equal(
+        tbt_run_cli(dir, NULL, "sweep --config c.ini %s --out sint --resume --quiet", big), 0);
+    part = tbt_read_in(dir, "sint/sweep.csv");
+    assert_string_equal(part, full);
+    free(part);
+    free(full);
+    /* Resuming into it with other params is refused. */
+    char *err = NULL;
+    assert_int_equal(tbt_run_cli(dir, &err,
+                                 "sweep --config c.ini --param strategy.t.fast=2,3 --param "
+                                 "strategy.t.slow=10 --out sint --resume"),
+                     2);
+    assert_non_null(strstr(err, "--resume needs the sweep this folder holds"));
+    free(err);
+}
+
+static void test_bad_arguments_are_usage_errors_naming_the_fix(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    assert_int_equal(tbt_run_cli(dir, &err, "sweep --config c.ini --param fast=1:5:1"), 2);
+    assert_non_null(strstr(err, "SECTION.KEY"));
+    free(err);
+    assert_int_equal(tbt_run_cli(dir, &err,
+                                 "sweep --config c.ini --param strategy.t.fast=1:5:1 "
+                                 "--where 'fast < slwo'"),
+                     2);
+    assert_non_null(strstr(err, "not a swept parameter nor a number at column 8"));
+    free(err);
+    assert_int_equal(tbt_run_cli(dir, &err,
+                                 "sweep --config c.ini --param strategy.t.fast=1:5:1 "
+                                 "--objective sharp"),
+                     2);
+    assert_non_null(strstr(err, "--objective sharp: expected"));
+    free(err);
+    assert_int_equal(tbt_run_cli(dir, &err, "sweep --config c.ini"), 2);
+    assert_non_null(strstr(err, "at least one --param"));
+    free(err);
+    assert_int_equal(
+        tbt_run_cli(dir, &err, "sweep --config c.ini --param backtest.data=a.csv,b.csv"), 2);
+    assert_non_null(strstr(err, "the same for every combination"));
+    free(err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rows_are_backtests_and_do_not_depend_on_jobs),
+        cmocka_unit_test(test_best_is_the_best_rows_full_backtest),
+        cmocka_unit_test(test_an_invalid_combination_is_a_row_with_its_error),
+        cmocka_unit_test(test_interrupted_sweep_resumes_to_the_same_rows),
+        cmocka_unit_test(test_bad_arguments_are_usage_errors_naming_the_fix),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
