@@ -1,0 +1,127 @@
+/* Market data in: see bench_md.h. */
+#define _GNU_SOURCE
+#include "bench_md.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <tradebus/tradebus.h>
+
+#define NROWS  2000000
+#define ROUNDS 3
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* "42000.01000000": Binance's own 8 decimals. */
+static int put_dec(char *p, int64_t v)
+{
+    return sprintf(p, "%" PRId64 ".%08" PRId64, v / TB_DECIMAL_ONE, v % TB_DECIMAL_ONE);
+}
+
+/* A seeded random walk in cents around 42000, one-minute bars, Binance's
+ * 12 columns. 0 or -1. */
+static int write_csv(const char *path, size_t n)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    uint64_t s = 17;
+    int64_t price = 42000 * TB_DECIMAL_ONE, cent = 1000000, t = 1704067200000;
+    char line[512];
+    for (size_t i = 0; i < n; i++) {
+        uint64_t z = splitmix(&s);
+        int64_t open = price, close = open + ((int64_t)(z % 2001) - 1000) * cent;
+        if (close < 1000 * TB_DECIMAL_ONE) close = 1000 * TB_DECIMAL_ONE + cent;
+        int64_t hi = (open > close ? open : close) + (int64_t)((z >> 20) % 500) * cent;
+        int64_t lo = (open < close ? open : close) - (int64_t)((z >> 30) % 500) * cent;
+        int64_t vol = (int64_t)((z >> 40) % 100000) * 100000; /* 0.001 lots */
+        char *p = line;
+        p += sprintf(p, "%" PRId64 ",", t);
+        p += put_dec(p, open), *p++ = ',';
+        p += put_dec(p, hi), *p++ = ',';
+        p += put_dec(p, lo), *p++ = ',';
+        p += put_dec(p, close), *p++ = ',';
+        p += put_dec(p, vol), *p++ = ',';
+        p += sprintf(p, "%" PRId64 ",", t + 59999);
+        p += put_dec(p, vol / 1000 * 42000), *p++ = ',';
+        p += sprintf(p, "%d,", (int)(z % 900) + 100);
+        p += put_dec(p, vol / 2), *p++ = ',';
+        p += put_dec(p, vol / 2000 * 42000);
+        p += sprintf(p, ",0\n");
+        if (fwrite(line, 1, (size_t)(p - line), f) != (size_t)(p - line)) break;
+        price = close;
+        t += 60000;
+    }
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+/* Reads the whole file once; seconds, or -1. */
+static double read_all(const char *spec, const tb_md_config *mc, uint64_t *bars)
+{
+    char err[512];
+    tb_md_reader *r;
+    double t0 = now_s();
+    if (tb_md_reader_open(spec, mc, &r, err, sizeof err) != 0) {
+        fprintf(stderr, "bench md: %s\n", err);
+        return -1;
+    }
+    tb_market_data b;
+    int rc;
+    uint64_t n = 0;
+    while ((rc = tb_md_reader_next(r, &b, err, sizeof err)) == 0)
+        n++;
+    tb_md_reader_close(r);
+    if (rc != TB_EEOF) {
+        fprintf(stderr, "bench md: %s\n", err);
+        return -1;
+    }
+    *bars = n;
+    return now_s() - t0;
+}
+
+int tb_bench_md(tb_bench_emit_fn emit, void *ctx)
+{
+    char dir[] = "/tmp/tb_bench_md_XXXXXX", path[256], spec[300];
+    if (!mkdtemp(dir)) return TB_EIO;
+    snprintf(path, sizeof path, "%s/BTCUSDT-1m.csv", dir);
+    snprintf(spec, sizeof spec, "BTCUSDT:%s", path);
+    int status = 0;
+    if (write_csv(path, NROWS) != 0) {
+        fprintf(stderr, "bench md: cannot write %s\n", path);
+        status = TB_EIO;
+        goto done;
+    }
+    tb_md_config mc;
+    tb_md_config_init(&mc);
+    double best = 0;
+    uint64_t bars = 0;
+    for (int k = 0; k < ROUNDS; k++) {
+        double dt = read_all(spec, &mc, &bars);
+        if (dt < 0) {
+            status = TB_EDATA;
+            goto done;
+        }
+        if (best == 0 || dt < best) best = dt;
+    }
+    emit(ctx, "md_reader_lines", (double)bars / best, "lines/s");
+done:
+    unlink(path);
+    rmdir(dir);
+    return status;
+}
