@@ -11,6 +11,8 @@
 
 #include <tradebus/tradebus.h>
 
+#include "../src/feed/md_int.h" /* the reader's one-pass decimal conversion */
+
 #define NROWS  2000000
 #define ROUNDS 3
 
@@ -95,8 +97,48 @@ static double read_all(const char *spec, const tb_md_config *mc, uint64_t *bars)
     return now_s() - t0;
 }
 
+/* The decimal conversion alone, ns per field: what the reader did before
+ * (tb_dec_parse to refuse surplus digits, then tb_dec_parse_round) and its
+ * one-pass conversion, over the same fields, best of ROUNDS each. */
+static void bench_dec(tb_bench_emit_fn emit, void *ctx)
+{
+    static const char *const fields[] = {"42000.01000000", "42003.40000000", "41915.90000000",
+                                         "41927.18000000", "2.56600000",     "107673.52000000",
+                                         "0.87200000",     "36590.53000000"};
+    const size_t nf = sizeof fields / sizeof fields[0], iters = 2000000;
+    size_t lens[8];
+    for (size_t k = 0; k < nf; k++)
+        lens[k] = strlen(fields[k]);
+    double best_old = 0, best_new = 0;
+    volatile int64_t sink = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        double t0 = now_s();
+        for (size_t i = 0; i < iters; i++) {
+            size_t k = i % nf;
+            tb_decimal d = 0;
+            if (tb_dec_parse(fields[k], lens[k], &d) != TB_ERANGE)
+                tb_dec_parse_round(fields[k], lens[k], TB_ROUND_HALF_UP, &d);
+            sink += d;
+        }
+        double t1 = now_s();
+        for (size_t i = 0; i < iters; i++) {
+            size_t k = i % nf;
+            tb_decimal d = 0;
+            tb__md_dec_fast(fields[k], lens[k], &d);
+            sink += d;
+        }
+        double t2 = now_s();
+        if (best_old == 0 || t1 - t0 < best_old) best_old = t1 - t0;
+        if (best_new == 0 || t2 - t1 < best_new) best_new = t2 - t1;
+    }
+    emit(ctx, "md_decimal_before", best_old / (double)iters * 1e9, "ns/field");
+    emit(ctx, "md_decimal_after", best_new / (double)iters * 1e9, "ns/field");
+    if (best_new > 0) emit(ctx, "md_decimal_speedup", best_old / best_new, "x");
+}
+
 int tb_bench_md(tb_bench_emit_fn emit, void *ctx)
 {
+    bench_dec(emit, ctx);
     char dir[] = "/tmp/tb_bench_md_XXXXXX", path[256], spec[300];
     if (!mkdtemp(dir)) return TB_EIO;
     snprintf(path, sizeof path, "%s/BTCUSDT-1m.csv", dir);

@@ -5,6 +5,7 @@
 #include "../core/errbuf.h"
 #include "../core/linereader.h"
 #include "../core/timefmt_int.h"
+#include "md_int.h"
 #include "tradebus/marketdata.h"
 
 #include <errno.h>
@@ -295,8 +296,44 @@ static int md_expand_exponent(md_field f, char *buf, size_t cap, size_t *outlen)
     return 0;
 }
 
+static const uint64_t md_pow10[TB_DECIMAL_SCALE + 1] = {100000000, 10000000, 1000000, 100000, 10000,
+                                                        1000,      100,      10,      1};
+
+int tb__md_dec_fast(const char *s, size_t len, tb_decimal *out)
+{
+    size_t i = 0;
+    int neg = 0;
+    if (len > 0 && (s[0] == '-' || s[0] == '+')) neg = s[i++] == '-';
+    /* 11 integer digits and 8 decimals stay below 2^64: no overflow check
+     * per digit, one range check at the end. */
+    size_t int_start = i, int_max = i + 11;
+    uint64_t ip = 0;
+    while (i < len && i < int_max && (unsigned)(s[i] - '0') < 10)
+        ip = ip * 10 + (uint64_t)(s[i++] - '0');
+    if (i == int_start) return 0;
+    uint64_t frac = 0;
+    size_t nfrac = 0;
+    if (i < len && s[i] == '.') {
+        size_t fs = ++i;
+        while (i < len && i - fs < TB_DECIMAL_SCALE && (unsigned)(s[i] - '0') < 10)
+            frac = frac * 10 + (uint64_t)(s[i++] - '0');
+        nfrac = i - fs;
+        if (nfrac == 0) return 0;
+    }
+    if (i != len) return 0; /* more digits, an exponent, junk: the full parser judges */
+    uint64_t v = ip * (uint64_t)TB_DECIMAL_ONE + frac * md_pow10[nfrac];
+    if (v > (uint64_t)TB_DECIMAL_MAX) return 0;
+    *out = neg ? -(tb_decimal)v : (tb_decimal)v;
+    return 1;
+}
+
 static int md_parse_dec(tb_md_reader *r, const char *name, md_field f, tb_decimal *out)
 {
+    /* Nearly every field is plain notation with at most 8 decimals: one
+     * pass straight to the fixed-point value. The rest (more decimals, an
+     * exponent, a bad value) takes the full path below, which keeps every
+     * rule and message. */
+    if (tb__md_dec_fast(f.s, f.len, out)) return 0;
     if (f.len == 0) return md_bad(r, "%s: value is missing", name);
     if (md_is_nonfinite(f))
         return md_bad(r, "%s: '%.*s' is not a finite number", name, md_echo_len(f), f.s);
