@@ -85,8 +85,21 @@ void tb__mdc_hash_update(tb__mdc_hash *h, const void *data, size_t n)
         stripe(h, h->carry);
         h->ncarry = 0;
     }
-    for (; n >= 32; p += 32, n -= 32)
-        stripe(h, p);
+    /* The lanes in locals: stores through h could alias p (a char
+     * pointer), which would reload them on every stripe. */
+    uint64_t a = h->lane[0], b = h->lane[1], c = h->lane[2], d = h->lane[3];
+    for (; n >= 32; p += 32, n -= 32) {
+        uint64_t w[4];
+        memcpy(w, p, 32);
+        a = round1(a, w[0]);
+        b = round1(b, w[1]);
+        c = round1(c, w[2]);
+        d = round1(d, w[3]);
+    }
+    h->lane[0] = a;
+    h->lane[1] = b;
+    h->lane[2] = c;
+    h->lane[3] = d;
     memcpy(h->carry, p, n);
     h->ncarry = n;
 }
