@@ -6,7 +6,9 @@
  *               on_bad_row = fail|skip [fail], node_id [1],
  *               round_prices = true|false [false]: a price or volume in the
  *               data with more than 8 decimals is rounded half up to 8
- *               instead of being a bad row (file:line, field and value)
+ *               instead of being a bad row (file:line, field and value),
+ *               cache = true|false [true]: keep parsed data files as a
+ *               binary cache and load them from it (docs/data.md)
  *   Numbers out of a key's range are refused with the range
  *   ("initial_cash: 100000000000 is out of range [0, 1000000000]"); enum
  *   and boolean values are case-insensitive (LIMIT, limit; SKIP; TRUE).
@@ -153,6 +155,7 @@ typedef struct tb_config {
     size_t ndata;
     tb_bad_row_policy on_bad_row;
     int round_prices; /* [backtest] round_prices: tb_md_config.round_prices */
+    int cache;        /* [backtest] cache [true]: tb_md_config.cache (--no-cache: 0) */
     uint16_t node_id;
     tb_decimal initial_cash; /* [backtest] initial_cash: the account's at the start */
     /* [exchange] type, resolved (borrowed: a built-in or one of extra_exchanges). */
@@ -277,7 +280,7 @@ TB_EXPORT void tb_config_transport_params(const tb_config *cfg, const char *comp
  * with equal hashes run the same; a journal records its run's hash. */
 TB_EXPORT uint64_t tb_config_hash(const tb_config *cfg);
 /* The market-data reader options the config sets (on_bad_row,
- * round_prices) on top of tb_md_config_init's; every reader of cfg->data
+ * round_prices, cache) on top of tb_md_config_init's; every reader of cfg->data
  * (backtest, legacy, distributed feed) uses them. */
 TB_EXPORT void tb_config_md_options(const tb_config *cfg, tb_md_config *out);
 /* Frees everything the config owns. */

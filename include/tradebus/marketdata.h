@@ -41,6 +41,11 @@ typedef struct {
     /* 0 (default): a price or volume with more than 8 decimals is a bad
      * row naming the field and value; 1: it is rounded half up to 8. */
     int round_prices;
+    /* 1: a file read whole is kept as a binary cache of its bars (beside
+     * it as .NAME.tbcache, else under $XDG_CACHE_HOME/tradebus/) and the
+     * next read of the unchanged file loads them from there (docs/data.md,
+     * "Cache"). 0 (tb_md_config_init's): no cache is read or written. */
+    int cache;
     tb_md_warn_fn warn; /* may be NULL */
     void *warn_ctx;
 } tb_md_config;

@@ -50,7 +50,7 @@ int cli_finish_stdout(int code);
 void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The options every run command shares (--config, --data, --set, --out,
- * --quiet), with the built config. */
+ * --quiet, --no-cache), with the built config. */
 typedef struct {
     const char *config_path;
     const char *out;

@@ -27,6 +27,8 @@ const char *const cli_backtest_help =
     "  --out DIR                output folder, created with its parents\n"
     "                           (default: out)\n"
     "  --quiet                  print nothing but errors\n"
+    "  --no-cache               neither read nor write the data files' binary cache\n"
+    "                           (same as --set backtest.cache=false; docs/data.md)\n"
     "  --journal FILE           record every event and dead letter in a SQLite\n"
     "                           journal (same as --set journal.path=FILE)\n"
     "  --resume                 continue the run the journal holds (after a crash,\n"
@@ -453,7 +455,7 @@ static int parse_run(int argc, char **argv, cli_run *r, const char *help_text, c
                      void *ctx, int live)
 {
     char err[512] = "";
-    int rc;
+    int rc, no_cache = 0;
     /* Marks the words a command's own options took, for the second pass. */
     unsigned char taken[256] = {0};
     if (argc > 256) {
@@ -473,6 +475,10 @@ static int parse_run(int argc, char **argv, cli_run *r, const char *help_text, c
         }
         if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
             r->quiet = 1;
+            continue;
+        }
+        if (strcmp(a, "--no-cache") == 0) {
+            no_cache = 1;
             continue;
         }
         int known = !strcmp(a, "--config") || !strcmp(a, "--data") || !strcmp(a, "--set") ||
@@ -517,6 +523,7 @@ static int parse_run(int argc, char **argv, cli_run *r, const char *help_text, c
     }
     r->cfg.live = live;
     if ((rc = tb_config_build(&r->cfg, err, sizeof(err))) != 0) goto fail;
+    if (no_cache) r->cfg.cache = 0; /* over [backtest] cache, like --set */
     return -1;
 fail:
     cli_log(CLI_LOG_ERROR, NULL, "%s", err[0] ? err : tb_strerror(rc));

@@ -674,6 +674,7 @@ static int build_entry(tb_config *cfg, strategy_ix *sx, tb_config_entry *e, int 
             return 0;
         }
         if (strcmp(k, "round_prices") == 0) return get_bool(e, &cfg->round_prices, err, errlen);
+        if (strcmp(k, "cache") == 0) return get_bool(e, &cfg->cache, err, errlen);
         if (strcmp(k, "node_id") == 0) {
             if ((rc = get_int(e, 1, 65535, &l, err, errlen)) == 0) cfg->node_id = (uint16_t)l;
             return rc;
@@ -1186,6 +1187,7 @@ int tb_config_build(tb_config *cfg, char *err, size_t errlen)
     cfg->initial_cash = 10000 * TB_DECIMAL_ONE;
     tb_risk_config_init(&cfg->risk);
     cfg->on_bad_row = TB_BAD_ROW_FAIL;
+    cfg->cache = 1;
     cfg->node_id = 1;
     cfg->max_retries = 2;
     cfg->ring_capacity = 1024;
@@ -1296,6 +1298,9 @@ uint64_t tb_config_hash(const tb_config *cfg)
             continue;
         /* [backtest] data is hashed as the specs actually used, below. */
         if (!strcmp(e->section, "backtest") && !strcmp(e->key, "data")) continue;
+        /* Bars from the cache are the parsed bars: a journal made with it
+         * resumes without it, and the other way round. */
+        if (!strcmp(e->section, "backtest") && !strcmp(e->key, "cache")) continue;
         h = fnv(fnv(fnv(h, e->section), e->key), e->value);
     }
     free(sorted);
@@ -1309,6 +1314,7 @@ void tb_config_md_options(const tb_config *cfg, tb_md_config *out)
     tb_md_config_init(out);
     out->on_bad_row = cfg->on_bad_row;
     out->round_prices = cfg->round_prices;
+    out->cache = cfg->cache;
 }
 
 void tb_config_free(tb_config *cfg)

@@ -129,6 +129,7 @@ int tb_config_dump(const tb_config *cfg, FILE *out)
         str_line(out, "on_bad_row", cfg->on_bad_row == TB_BAD_ROW_SKIP ? "skip" : "fail", "fail");
     bad |= int_line(out, "node_id", cfg->node_id, 1);
     bad |= str_line(out, "round_prices", bool_name(cfg->round_prices), "false");
+    bad |= str_line(out, "cache", bool_name(cfg->cache), "true");
 
     bad |= fprintf(out, "\n[exchange]\n") < 0;
     /* The type's own keys, from its registry entry. */

@@ -5,6 +5,8 @@
 #include "../core/errbuf.h"
 #include "../core/linereader.h"
 #include "../core/timefmt_int.h"
+#include "md_int.h"
+#include "mdcache.h"
 #include "tradebus/marketdata.h"
 
 #include <errno.h>
@@ -72,6 +74,11 @@ struct tb_md_reader {
     int have_pending;
     tb_market_data pending;
     int64_t interval;
+    /* The cache (cfg.cache): bars come from cin instead of the file, or
+     * go to cout as they are parsed. dig_* is the digest when from cin. */
+    tb__mdc_in *cin;
+    tb__mdc_out *cout;
+    uint64_t dig_lines, dig_hash;
 };
 
 typedef struct {
@@ -149,6 +156,16 @@ static int md_field_ieq(md_field f, const char *word)
 }
 
 /* ---- lines and fields ---------------------------------------------------- */
+
+/* The line reader's source: the file, its bytes also hashed into the
+ * cache being written (the cache's content key). */
+static ssize_t md_read_fd(void *ctx, char *buf, size_t n)
+{
+    tb_md_reader *r = ctx;
+    ssize_t got = tb__lr_read_fd(&r->fd, buf, n);
+    if (got > 0 && r->cout) tb__mdc_out_source(r->cout, buf, (size_t)got);
+    return got;
+}
 
 /* Returns 1 with the line (terminators removed, NUL-terminated) in r->line,
  * 0 at end of file, TB_EDATA with r->msg set for a line longer than
@@ -295,8 +312,44 @@ static int md_expand_exponent(md_field f, char *buf, size_t cap, size_t *outlen)
     return 0;
 }
 
+static const uint64_t md_pow10[TB_DECIMAL_SCALE + 1] = {100000000, 10000000, 1000000, 100000, 10000,
+                                                        1000,      100,      10,      1};
+
+int tb__md_dec_fast(const char *s, size_t len, tb_decimal *out)
+{
+    size_t i = 0;
+    int neg = 0;
+    if (len > 0 && (s[0] == '-' || s[0] == '+')) neg = s[i++] == '-';
+    /* 11 integer digits and 8 decimals stay below 2^64: no overflow check
+     * per digit, one range check at the end. */
+    size_t int_start = i, int_max = i + 11;
+    uint64_t ip = 0;
+    while (i < len && i < int_max && (unsigned)(s[i] - '0') < 10)
+        ip = ip * 10 + (uint64_t)(s[i++] - '0');
+    if (i == int_start) return 0;
+    uint64_t frac = 0;
+    size_t nfrac = 0;
+    if (i < len && s[i] == '.') {
+        size_t fs = ++i;
+        while (i < len && i - fs < TB_DECIMAL_SCALE && (unsigned)(s[i] - '0') < 10)
+            frac = frac * 10 + (uint64_t)(s[i++] - '0');
+        nfrac = i - fs;
+        if (nfrac == 0) return 0;
+    }
+    if (i != len) return 0; /* more digits, an exponent, junk: the full parser judges */
+    uint64_t v = ip * (uint64_t)TB_DECIMAL_ONE + frac * md_pow10[nfrac];
+    if (v > (uint64_t)TB_DECIMAL_MAX) return 0;
+    *out = neg ? -(tb_decimal)v : (tb_decimal)v;
+    return 1;
+}
+
 static int md_parse_dec(tb_md_reader *r, const char *name, md_field f, tb_decimal *out)
 {
+    /* Nearly every field is plain notation with at most 8 decimals: one
+     * pass straight to the fixed-point value. The rest (more decimals, an
+     * exponent, a bad value) takes the full path below, which keeps every
+     * rule and message. */
+    if (tb__md_dec_fast(f.s, f.len, out)) return 0;
     if (f.len == 0) return md_bad(r, "%s: value is missing", name);
     if (md_is_nonfinite(f))
         return md_bad(r, "%s: '%.*s' is not a finite number", name, md_echo_len(f), f.s);
@@ -708,7 +761,7 @@ int tb_md_reader_open(const char *spec, const tb_md_config *cfg, tb_md_reader **
         tb_md_reader_close(r);
         return TB_EIO;
     }
-    if (tb__lr_init(&r->lr, MD_MAX_LINE, tb__lr_read_fd, &r->fd) != 0) {
+    if (tb__lr_init(&r->lr, MD_MAX_LINE, md_read_fd, r) != 0) {
         tb__errf(err, errlen, "out of memory opening '%s'", path);
         tb_md_reader_close(r);
         return TB_ENOMEM;
@@ -720,12 +773,24 @@ int tb_md_reader_open(const char *spec, const tb_md_config *cfg, tb_md_reader **
         tb_md_reader_close(r);
         return TB_EIO;
     }
+    /* Pipes and devices have no stable size and time to key a cache by. */
+    if (r->cfg.cache && fstat(r->fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        uint32_t opts = (uint32_t)(r->cfg.round_prices ? 1 : 0) |
+                        (uint32_t)(r->cfg.on_bad_row == TB_BAD_ROW_SKIP ? 2 : 0);
+        if (tb__mdc_in_open(path, r->fd, &st, opts, &r->cin)) {
+            tb__mdc_in_start(r->cin, &r->dig_lines, &r->dig_hash);
+            *out = r;
+            return 0;
+        }
+        r->cout = tb__mdc_out_begin(path, &st, opts);
+    }
     rc = md_detect(r);
     if (rc) {
         md_set_err(err, errlen, r->msg);
         tb_md_reader_close(r);
         return rc;
     }
+    if (r->cout) tb__mdc_out_start(r->cout, r->lr.lineno, tb__lr_hash(&r->lr));
     *out = r;
     return 0;
 }
@@ -736,10 +801,37 @@ int tb_md_reader_next(tb_md_reader *r, tb_market_data *bar, char *err, size_t er
         tb__errf(err, errlen, "tb_md_reader_next: reader and bar must not be NULL");
         return TB_EINVAL;
     }
+    if (r->sticky == 0 && r->cin != NULL) {
+        const tb__mdc_rec *c = tb__mdc_in_next(r->cin, &r->dig_lines, &r->dig_hash);
+        if (c == NULL) {
+            r->sticky = TB_EEOF;
+            return TB_EEOF;
+        }
+        memcpy(bar->symbol, r->symbol, sizeof bar->symbol);
+        bar->open = c->open;
+        bar->high = c->high;
+        bar->low = c->low;
+        bar->close = c->close;
+        bar->volume = c->volume;
+        bar->open_time = c->open_time;
+        bar->close_time = c->close_time;
+        return 0;
+    }
     if (r->sticky == 0) {
         int rc = r->fmt == MD_FMT_GENERIC ? md_next_generic(r, bar) : md_next_row(r, bar);
-        if (rc == 0) return 0;
+        if (rc == 0) {
+            if (r->cout) tb__mdc_out_bar(r->cout, bar, r->lr.lineno, tb__lr_hash(&r->lr));
+            return 0;
+        }
         r->sticky = rc;
+        /* Only a file read whole without a bad row is cached: skipped rows
+         * would have to be warned about again, so such a file is parsed
+         * every time (docs/data.md). */
+        if (rc == TB_EEOF && r->bad_rows == 0)
+            tb__mdc_out_commit(r->cout, r->fd, r->lr.lineno, tb__lr_hash(&r->lr));
+        else
+            tb__mdc_out_abort(r->cout);
+        r->cout = NULL;
     }
     if (r->sticky != TB_EEOF) md_set_err(err, errlen, r->msg);
     return r->sticky;
@@ -758,6 +850,8 @@ const char *tb_md_reader_symbol(const tb_md_reader *r)
 void tb_md_reader_close(tb_md_reader *r)
 {
     if (r == NULL) return;
+    tb__mdc_out_abort(r->cout); /* not read to the end: no cache */
+    tb__mdc_in_close(r->cin);
     if (r->fd >= 0) close(r->fd);
     tb__lr_close(&r->lr);
     free(r->msg);
@@ -913,8 +1007,9 @@ int tb_md_merge_digest(const tb_md_merge *m, size_t i, uint64_t *lines, uint64_t
 {
     if (!m || i >= m->n) return TB_EINVAL;
     const tb_md_reader *r = m->src[i].r;
-    *lines = r->lr.lineno;
-    *hash = tb__lr_hash(&r->lr);
+    /* From the cache: the digest the parse had at the same bar. */
+    *lines = r->cin ? r->dig_lines : r->lr.lineno;
+    *hash = r->cin ? r->dig_hash : tb__lr_hash(&r->lr);
     *path = r->path;
     return 0;
 }

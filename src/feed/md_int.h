@@ -1,0 +1,16 @@
+/* Private (not installed): the market-data reader's internals shared with
+ * its cache (mdcache.c) and the bench. */
+#ifndef TRADEBUS_MD_INT_H
+#define TRADEBUS_MD_INT_H
+
+#include <stddef.h>
+
+#include "tradebus/decimal.h"
+
+/* Plain decimal notation ([+-]digits[.digits], at most 11 integer and 8
+ * fractional digits) straight to a tb_decimal in one pass: returns 1 with
+ * *out set, or 0 (out untouched) for anything else, which tb_dec_parse then
+ * judges. Where it returns 1 its value is tb_dec_parse's. */
+int tb__md_dec_fast(const char *s, size_t len, tb_decimal *out);
+
+#endif

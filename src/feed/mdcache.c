@@ -1,0 +1,442 @@
+/* The binary cache of parsed market data: see mdcache.h and docs/data.md. */
+#define _DEFAULT_SOURCE /* realpath, madvise */
+#include "mdcache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* "TBMDCACH" read as a little-endian word; a file from a machine of the
+ * other byte order reads as another magic and is ignored. */
+#define MDC_MAGIC UINT64_C(0x48434143444d4254)
+/* Bumped whenever the layout or the meaning of a field changes. */
+#define MDC_VERSION 1
+#define MDC_HWORDS  16
+#define MDC_HEADER  (MDC_HWORDS * 8)
+#define MDC_BUFRECS 1024
+#define MDC_READBUF ((size_t)1 << 20)
+
+enum {
+    H_MAGIC,
+    H_VERSION,
+    H_OPTS,
+    H_SRC_SIZE,
+    H_SRC_MTIME,
+    H_SRC_HASH,
+    H_NBARS,
+    H_OPEN_LINES,
+    H_OPEN_HASH,
+    H_END_LINES,
+    H_END_HASH,
+    H_PAYLOAD_SUM,
+    H_HEADER_SUM = MDC_HWORDS - 1
+};
+
+/* ---- hash ---------------------------------------------------------------- */
+
+#define P1 UINT64_C(0x9E3779B185EBCA87)
+#define P2 UINT64_C(0xC2B2AE3D27D4EB4F)
+
+static inline uint64_t rotl(uint64_t x, int r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+static inline uint64_t round1(uint64_t acc, uint64_t w)
+{
+    return rotl(acc + w * P2, 31) * P1;
+}
+
+static inline void stripe(tb__mdc_hash *h, const unsigned char *p)
+{
+    uint64_t w[4];
+    memcpy(w, p, 32);
+    h->lane[0] = round1(h->lane[0], w[0]);
+    h->lane[1] = round1(h->lane[1], w[1]);
+    h->lane[2] = round1(h->lane[2], w[2]);
+    h->lane[3] = round1(h->lane[3], w[3]);
+}
+
+void tb__mdc_hash_init(tb__mdc_hash *h)
+{
+    memset(h, 0, sizeof *h);
+    h->lane[0] = P1 + P2;
+    h->lane[1] = P2;
+    h->lane[2] = 0;
+    h->lane[3] = (uint64_t)0 - P1;
+}
+
+void tb__mdc_hash_update(tb__mdc_hash *h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    h->total += n;
+    if (h->ncarry > 0) {
+        size_t take = 32 - h->ncarry < n ? 32 - h->ncarry : n;
+        memcpy(h->carry + h->ncarry, p, take);
+        h->ncarry += take;
+        p += take;
+        n -= take;
+        if (h->ncarry < 32) return;
+        stripe(h, h->carry);
+        h->ncarry = 0;
+    }
+    /* The lanes in locals: stores through h could alias p (a char
+     * pointer), which would reload them on every stripe. */
+    uint64_t a = h->lane[0], b = h->lane[1], c = h->lane[2], d = h->lane[3];
+    for (; n >= 32; p += 32, n -= 32) {
+        uint64_t w[4];
+        memcpy(w, p, 32);
+        a = round1(a, w[0]);
+        b = round1(b, w[1]);
+        c = round1(c, w[2]);
+        d = round1(d, w[3]);
+    }
+    h->lane[0] = a;
+    h->lane[1] = b;
+    h->lane[2] = c;
+    h->lane[3] = d;
+    memcpy(h->carry, p, n);
+    h->ncarry = n;
+}
+
+uint64_t tb__mdc_hash_final(const tb__mdc_hash *h)
+{
+    uint64_t v =
+        rotl(h->lane[0], 1) + rotl(h->lane[1], 7) + rotl(h->lane[2], 12) + rotl(h->lane[3], 18);
+    for (size_t i = 0; i < h->ncarry; i++)
+        v = rotl(v ^ (h->carry[i] * P1), 11) * P2;
+    v ^= h->total * P1;
+    v ^= v >> 33;
+    v *= P2;
+    v ^= v >> 29;
+    return v;
+}
+
+static uint64_t hash_bytes(const void *p, size_t n)
+{
+    tb__mdc_hash h;
+    tb__mdc_hash_init(&h);
+    tb__mdc_hash_update(&h, p, n);
+    return tb__mdc_hash_final(&h);
+}
+
+/* ---- where caches live --------------------------------------------------- */
+
+static int64_t mtime_ns(const struct stat *st)
+{
+    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* dir/.NAME.tbcache beside the source. Malloc'd; NULL without memory. */
+static char *beside_path(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    size_t dlen = slash ? (size_t)(slash - path) + 1 : 0;
+    const char *base = path + dlen;
+    size_t n = dlen + 1 + strlen(base) + sizeof ".tbcache";
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%.*s.%s.tbcache", (int)dlen, path, base);
+    return p;
+}
+
+/* $XDG_CACHE_HOME/tradebus (default ~/.cache/tradebus), created when
+ * create is set. Malloc'd; NULL when there is no such folder. */
+static char *xdg_dir(int create)
+{
+    const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    char base[PATH_MAX];
+    if (x && x[0] == '/')
+        snprintf(base, sizeof base, "%s", x);
+    else if (home && home[0] == '/')
+        snprintf(base, sizeof base, "%s/.cache", home);
+    else
+        return NULL;
+    if (create) mkdir(base, 0700);
+    size_t n = strlen(base) + sizeof "/tradebus";
+    char *d = malloc(n);
+    if (!d) return NULL;
+    snprintf(d, n, "%s/tradebus", base);
+    if (create) mkdir(d, 0700);
+    return d;
+}
+
+/* XDG/NAME-HASH.tbcache: the hash of the source's real path keeps two
+ * files of one name apart. Malloc'd; NULL when there is none. */
+static char *xdg_path(const char *path, int create)
+{
+    char *dir = xdg_dir(create);
+    if (!dir) return NULL;
+    char real[PATH_MAX];
+    const char *id = realpath(path, real) ? real : path;
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t n = strlen(dir) + strlen(base) + 40;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s-%016llx.tbcache", dir, base,
+                 (unsigned long long)hash_bytes(id, strlen(id)));
+    free(dir);
+    return p;
+}
+
+/* ---- reading ------------------------------------------------------------- */
+
+struct tb__mdc_in {
+    const unsigned char *map;
+    size_t maplen;
+    const tb__mdc_rec *recs;
+    uint64_t n, i;
+    uint64_t h[MDC_HWORDS];
+};
+
+/* Hashes the whole source through fd (from offset 0, leaving its offset
+ * alone) and checks it against the header. 1 when the same. */
+static int source_matches(int fd, const uint64_t *h)
+{
+    char *buf = malloc(MDC_READBUF);
+    if (!buf) return 0;
+    tb__mdc_hash hs;
+    tb__mdc_hash_init(&hs);
+    off_t off = 0;
+    int ok = 1;
+    for (;;) {
+        ssize_t got = pread(fd, buf, MDC_READBUF, off);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) ok = 0;
+        if (got <= 0) break;
+        tb__mdc_hash_update(&hs, buf, (size_t)got);
+        off += got;
+    }
+    free(buf);
+    return ok && (uint64_t)off == h[H_SRC_SIZE] && tb__mdc_hash_final(&hs) == h[H_SRC_HASH];
+}
+
+/* 1 with *out when cpath holds a valid cache for the source, else 0. */
+static int try_load(const char *cpath, int src_fd, const struct stat *st, uint32_t opts,
+                    tb__mdc_in **out)
+{
+    int fd = open(cpath, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    struct stat cs;
+    uint64_t h[MDC_HWORDS];
+    int ok = fstat(fd, &cs) == 0 && S_ISREG(cs.st_mode) && cs.st_size >= MDC_HEADER &&
+             pread(fd, h, MDC_HEADER, 0) == MDC_HEADER;
+    /* Cheap checks first: a stale cache is refused before any hashing. */
+    ok = ok && h[H_MAGIC] == MDC_MAGIC && h[H_VERSION] == MDC_VERSION && h[H_OPTS] == opts &&
+         h[H_SRC_SIZE] == (uint64_t)st->st_size && h[H_SRC_MTIME] == (uint64_t)mtime_ns(st) &&
+         h[H_HEADER_SUM] == hash_bytes(h, H_HEADER_SUM * 8);
+    /* A truncated or padded file: the size must be the header's count. */
+    ok = ok && h[H_NBARS] <= (uint64_t)(cs.st_size - MDC_HEADER) / sizeof(tb__mdc_rec) &&
+         (uint64_t)cs.st_size == MDC_HEADER + h[H_NBARS] * sizeof(tb__mdc_rec);
+    void *map = MAP_FAILED;
+    if (ok) {
+        map = mmap(NULL, (size_t)cs.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        ok = map != MAP_FAILED;
+    }
+    close(fd);
+    if (ok) {
+        posix_madvise(map, (size_t)cs.st_size, POSIX_MADV_SEQUENTIAL);
+        const unsigned char *m = map;
+        ok = hash_bytes(m + MDC_HEADER, (size_t)cs.st_size - MDC_HEADER) == h[H_PAYLOAD_SUM] &&
+             source_matches(src_fd, h);
+    }
+    tb__mdc_in *c = ok ? calloc(1, sizeof *c) : NULL;
+    if (!c) {
+        if (map != MAP_FAILED) munmap(map, (size_t)cs.st_size);
+        return 0;
+    }
+    c->map = map;
+    c->maplen = (size_t)cs.st_size;
+    c->recs = (const tb__mdc_rec *)(c->map + MDC_HEADER);
+    c->n = h[H_NBARS];
+    memcpy(c->h, h, sizeof h);
+    *out = c;
+    return 1;
+}
+
+int tb__mdc_in_open(const char *path, int src_fd, const struct stat *st, uint32_t opts,
+                    tb__mdc_in **out)
+{
+    *out = NULL;
+    char *p = beside_path(path);
+    int hit = p && try_load(p, src_fd, st, opts, out);
+    free(p);
+    if (hit) return 1;
+    p = xdg_path(path, 0);
+    hit = p && try_load(p, src_fd, st, opts, out);
+    free(p);
+    return hit;
+}
+
+void tb__mdc_in_start(const tb__mdc_in *c, uint64_t *lines, uint64_t *hash)
+{
+    *lines = c->h[H_OPEN_LINES];
+    *hash = c->h[H_OPEN_HASH];
+}
+
+const tb__mdc_rec *tb__mdc_in_next(tb__mdc_in *c, uint64_t *lines, uint64_t *hash)
+{
+    if (c->i < c->n) {
+        const tb__mdc_rec *r = &c->recs[c->i++];
+        *lines = r->lines;
+        *hash = r->hash;
+        return r;
+    }
+    *lines = c->h[H_END_LINES];
+    *hash = c->h[H_END_HASH];
+    return NULL;
+}
+
+void tb__mdc_in_close(tb__mdc_in *c)
+{
+    if (!c) return;
+    munmap((void *)c->map, c->maplen);
+    free(c);
+}
+
+/* ---- writing ------------------------------------------------------------- */
+
+struct tb__mdc_out {
+    int fd;
+    int failed; /* a write failed: abort at commit */
+    char *tmp, *final;
+    uint64_t h[MDC_HWORDS];
+    tb__mdc_hash src, payload;
+    size_t nbuf;
+    tb__mdc_rec buf[MDC_BUFRECS];
+};
+
+/* A temporary file for final under its folder: 1 with w->fd and w->tmp. */
+static int make_temp(tb__mdc_out *w, const char *final)
+{
+    size_t n = strlen(final) + sizeof ".XXXXXX";
+    char *t = malloc(n);
+    if (!t) return 0;
+    snprintf(t, n, "%s.XXXXXX", final);
+    int fd = mkstemp(t);
+    if (fd < 0) {
+        free(t);
+        return 0;
+    }
+    /* mkstemp makes it 0600: a cache is no more private than its data. */
+    fchmod(fd, 0644);
+    w->fd = fd;
+    w->tmp = t;
+    return 1;
+}
+
+tb__mdc_out *tb__mdc_out_begin(const char *path, const struct stat *st, uint32_t opts)
+{
+    tb__mdc_out *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    w->fd = -1;
+    w->final = beside_path(path);
+    if (!w->final || !make_temp(w, w->final)) {
+        /* The data's folder is read-only (or gone): the user's cache folder. */
+        free(w->final);
+        w->final = xdg_path(path, 1);
+        if (!w->final || !make_temp(w, w->final)) {
+            free(w->final);
+            free(w);
+            return NULL;
+        }
+    }
+    static const unsigned char zero[MDC_HEADER];
+    if (write(w->fd, zero, MDC_HEADER) != MDC_HEADER) w->failed = 1;
+    w->h[H_MAGIC] = MDC_MAGIC;
+    w->h[H_VERSION] = MDC_VERSION;
+    w->h[H_OPTS] = opts;
+    w->h[H_SRC_SIZE] = (uint64_t)st->st_size;
+    w->h[H_SRC_MTIME] = (uint64_t)mtime_ns(st);
+    tb__mdc_hash_init(&w->src);
+    tb__mdc_hash_init(&w->payload);
+    return w;
+}
+
+void tb__mdc_out_source(tb__mdc_out *w, const void *p, size_t n)
+{
+    tb__mdc_hash_update(&w->src, p, n);
+}
+
+void tb__mdc_out_start(tb__mdc_out *w, uint64_t lines, uint64_t hash)
+{
+    w->h[H_OPEN_LINES] = lines;
+    w->h[H_OPEN_HASH] = hash;
+}
+
+static void flush(tb__mdc_out *w)
+{
+    size_t len = w->nbuf * sizeof(tb__mdc_rec);
+    const char *p = (const char *)w->buf;
+    tb__mdc_hash_update(&w->payload, p, len);
+    while (len > 0 && !w->failed) {
+        ssize_t k = write(w->fd, p, len);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            w->failed = 1; /* a full disk: no cache this time */
+            break;
+        }
+        p += k;
+        len -= (size_t)k;
+    }
+    w->nbuf = 0;
+}
+
+void tb__mdc_out_bar(tb__mdc_out *w, const tb_market_data *b, uint64_t lines, uint64_t hash)
+{
+    tb__mdc_rec *r = &w->buf[w->nbuf++];
+    r->open = b->open;
+    r->high = b->high;
+    r->low = b->low;
+    r->close = b->close;
+    r->volume = b->volume;
+    r->open_time = b->open_time;
+    r->close_time = b->close_time;
+    r->lines = lines;
+    r->hash = hash;
+    w->h[H_NBARS]++;
+    if (w->nbuf == MDC_BUFRECS) flush(w);
+}
+
+void tb__mdc_out_commit(tb__mdc_out *w, int src_fd, uint64_t lines, uint64_t hash)
+{
+    if (!w) return;
+    flush(w);
+    struct stat st;
+    /* A file written to while it was read: its bytes and its stat no
+     * longer describe one version, so nothing is cached. */
+    int ok = !w->failed && fstat(src_fd, &st) == 0 && (uint64_t)st.st_size == w->h[H_SRC_SIZE] &&
+             (uint64_t)mtime_ns(&st) == w->h[H_SRC_MTIME] && w->src.total == w->h[H_SRC_SIZE];
+    if (ok) {
+        w->h[H_SRC_HASH] = tb__mdc_hash_final(&w->src);
+        w->h[H_END_LINES] = lines;
+        w->h[H_END_HASH] = hash;
+        w->h[H_PAYLOAD_SUM] = tb__mdc_hash_final(&w->payload);
+        w->h[H_HEADER_SUM] = hash_bytes(w->h, H_HEADER_SUM * 8);
+        ok = pwrite(w->fd, w->h, MDC_HEADER, 0) == MDC_HEADER;
+    }
+    ok = close(w->fd) == 0 && ok;
+    w->fd = -1;
+    /* rename() replaces the old cache in one step: a reader sees the old
+     * file or the new one, and an interrupted run leaves only its
+     * temporary (.NAME.tbcache.XXXXXX), never a half cache. */
+    if (!ok || rename(w->tmp, w->final) != 0) unlink(w->tmp);
+    free(w->tmp);
+    free(w->final);
+    free(w);
+}
+
+void tb__mdc_out_abort(tb__mdc_out *w)
+{
+    if (!w) return;
+    if (w->fd >= 0) close(w->fd);
+    unlink(w->tmp);
+    free(w->tmp);
+    free(w->final);
+    free(w);
+}
