@@ -152,10 +152,9 @@ static void metric_td(FILE *f, const tb__sweep *s, const tb__sweep_row *r, size_
 }
 
 static void row_table(FILE *f, const tb__sweep *s, const char *id, tb__sweep_row *const *rows,
-                      size_t n, int ranked)
+                      size_t n)
 {
-    fprintf(f, "<div class=\"scroll\"><table id=\"%s\"><tr>%s", id,
-            ranked ? "<th class=\"n\">#</th>" : "<th class=\"n\">line</th>");
+    fprintf(f, "<div class=\"scroll\"><table id=\"%s\"><tr><th class=\"n\">#</th>", id);
     for (size_t p = 0; p < s->nparams; p++) {
         fputs("<th>", f);
         esc(f, s->params[p].name);
@@ -167,9 +166,8 @@ static void row_table(FILE *f, const tb__sweep *s, const char *id, tb__sweep_row
     fputs("<th>error</th></tr>\n", f);
     for (size_t i = 0; i < n; i++) {
         const tb__sweep_row *r = rows[i];
-        fprintf(f, "<tr data-line=\"%zu\"%s>", r->line,
-                ranked && i == 0 && r->ok ? " class=\"best\"" : "");
-        fprintf(f, "<td class=\"n\">%zu</td>", ranked ? i + 1 : r->line);
+        fprintf(f, "<tr data-line=\"%zu\"%s>", r->line, i == 0 && r->ok ? " class=\"best\"" : "");
+        fprintf(f, "<td class=\"n\">%zu</td>", i + 1);
         for (size_t p = 0; p < s->nparams; p++) {
             fputs("<td>", f);
             esc(f, r->f[p]);
@@ -188,7 +186,7 @@ static void top_table(FILE *f, const tb__sweep *s)
 {
     size_t n = s->nrows < TOP_ROWS ? s->nrows : TOP_ROWS;
     fprintf(f, "<h2>Top %zu by %s</h2>\n", n, s->objective);
-    row_table(f, s, "top", s->order, n, 1);
+    row_table(f, s, "top", s->order, n);
     fprintf(f,
             "<p class=\"note\">Ranked by %s, %s first; ties keep the grid order. Combinations "
             "that failed or have no %s come last. — marks a figure that is undefined (Sharpe "
@@ -196,20 +194,39 @@ static void top_table(FILE *f, const tb__sweep *s)
             s->objective, s->lower ? "lowest" : "highest", s->objective);
 }
 
+/* The failed combinations: their metrics are empty, only the message counts. */
 static int failed_table(FILE *f, const tb__sweep *s)
 {
     if (!s->nfailed) return 0;
-    tb__sweep_row **rows = malloc(s->nfailed * sizeof(*rows));
-    if (!rows) return TB_ENOMEM;
+    fprintf(f,
+            "<h2>Failed combinations (%zu)</h2>\n<div class=\"scroll\"><table "
+            "id=\"failed-rows\"><tr><th class=\"n\">line</th>",
+            s->nfailed);
+    for (size_t p = 0; p < s->nparams; p++) {
+        fputs("<th>", f);
+        esc(f, s->params[p].name);
+        fputs("</th>", f);
+    }
+    fputs("<th>error</th></tr>\n", f);
     size_t n = 0;
-    for (size_t r = 0; r < s->nrows && n < MAX_FAILED; r++)
-        if (s->rows[r].failed) rows[n++] = (tb__sweep_row *)&s->rows[r];
-    fprintf(f, "<h2>Failed combinations (%zu)</h2>\n", s->nfailed);
-    row_table(f, s, "failed-rows", rows, n, 0);
+    for (size_t r = 0; r < s->nrows && n < MAX_FAILED; r++) {
+        const tb__sweep_row *row = &s->rows[r];
+        if (!row->failed) continue;
+        n++;
+        fprintf(f, "<tr data-line=\"%zu\"><td class=\"n\">%zu</td>", row->line, row->line);
+        for (size_t p = 0; p < s->nparams; p++) {
+            fputs("<td>", f);
+            esc(f, row->f[p]);
+            fputs("</td>", f);
+        }
+        fputs("<td>", f);
+        esc(f, row->f[s->ncols - 1]);
+        fputs("</td></tr>\n", f);
+    }
+    fputs("</table></div>\n", f);
     if (n < s->nfailed)
         fprintf(f, "<p class=\"note\">The first %zu of %zu; every one is in the CSV.</p>\n", n,
                 s->nfailed);
-    free(rows);
     return 0;
 }
 
@@ -238,8 +255,10 @@ static void cell_color(char out[8], double v, double lo, double hi, int lower, i
 }
 
 /* One heat map: x = parameter a's values, y = b's (rows, ascending down),
- * each cell the best objective over the other parameters' values. */
-static int heat_map(FILE *f, const tb__sweep *s, size_t a, size_t b, size_t id)
+ * each cell the best objective over the other parameters' values, coloured
+ * on the page's one scale [lo, hi] so maps compare with each other. */
+static int heat_map(FILE *f, const tb__sweep *s, size_t a, size_t b, size_t id, double lo,
+                    double hi)
 {
     const tb__sweep_param *pa = &s->params[a], *pb = &s->params[b];
     size_t nx = pa->nvals, ny = pb->nvals;
@@ -251,12 +270,6 @@ static int heat_map(FILE *f, const tb__sweep *s, size_t a, size_t b, size_t id)
         size_t k = s->vi[r * s->nparams + b] * nx + s->vi[r * s->nparams + a];
         if (!cell[k] || row->key > cell[k]->key) cell[k] = row;
     }
-    double lo = INFINITY, hi = -INFINITY;
-    for (size_t k = 0; k < nx * ny; k++)
-        if (cell[k]) {
-            lo = fmin(lo, cell[k]->m[s->obj]);
-            hi = fmax(hi, cell[k]->m[s->obj]);
-        }
     fprintf(f, "<div><h3>");
     esc(f, pa->name);
     fputs(" × ", f);
@@ -317,6 +330,12 @@ static int heat_maps(FILE *f, const tb__sweep *s)
     fputs("<h2>Heat maps</h2>\n", f);
     size_t npairs = 0, shown = 0, skipped = 0;
     int rc = 0;
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t r = 0; r < s->nrows; r++)
+        if (s->rows[r].ok) {
+            lo = fmin(lo, s->rows[r].m[s->obj]);
+            hi = fmax(hi, s->rows[r].m[s->obj]);
+        }
     for (size_t a = 0; a < s->nparams; a++)
         for (size_t b = a + 1; b < s->nparams; b++) {
             const tb__sweep_param *pa = &s->params[a], *pb = &s->params[b];
@@ -328,7 +347,7 @@ static int heat_maps(FILE *f, const tb__sweep *s)
             }
             if (shown == MAX_PAIRS || rc) continue;
             if (!shown) fputs("<div class=\"maps\">\n", f);
-            rc = heat_map(f, s, a, b, shown++);
+            rc = heat_map(f, s, a, b, shown++, lo, hi);
         }
     if (shown) fputs("</div>\n", f);
     if (!npairs)
@@ -341,9 +360,10 @@ static int heat_maps(FILE *f, const tb__sweep *s)
             "(failed, undefined, or not in the grid). %s The best combination's cell is "
             "outlined. Hover a cell for its exact value and combination.",
             s->objective,
-            s->lower ? "Darker is lower (better)."
-                     : "Green is above zero and red below when both occur, else darker is higher "
-                       "(better).");
+            s->lower           ? "One scale for every map: darker is lower (better)."
+            : lo < 0 && hi > 0 ? "One scale for every map: green above zero, red below, deeper "
+                                 "is further from zero."
+                               : "One scale for every map: darker is higher (better).");
     if (shown < npairs - skipped)
         fprintf(f,
                 " <b id=\"maps-limit\">%zu pairs of numeric parameters: the first %d are "
