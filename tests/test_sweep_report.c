@@ -312,6 +312,16 @@ static void test_malformed(void **state)
     bad(f, HEAD "5,20,1,1000,20,1,1,4,4,1.5,2.1,60,1.8,45,\"oops\n", "sharpe", 3, TB_EPARSE,
         ":2:42: a quoted field is never closed");
     bad(f, "", "sharpe", 0, TB_EPARSE, ":1: empty");
+    /* a NUL byte would silently cut a field short */
+    tbt_write_file(f->dir, "sweep.csv", good_csv, f->csv, sizeof(f->csv));
+    FILE *fp = fopen(f->csv, "r+b");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, (long)strlen(HEAD) + 3, SEEK_SET), 0);
+    fputc(0, fp);
+    fclose(fp);
+    assert_int_equal(tb_sweep_html_write(f->csv, f->html, "sharpe", 3, f->err, sizeof(f->err)),
+                     TB_EPARSE);
+    assert_non_null(strstr(f->err, "sweep.csv:2:4: a NUL byte"));
     /* a missing file */
     tb_sweep_html_write("/nonexistent/sweep.csv", f->html, "sharpe", 1, f->err, sizeof(f->err));
     assert_int_equal(

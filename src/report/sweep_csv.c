@@ -94,6 +94,14 @@ static int rec_end(const char *b, size_t i, size_t len)
 static int csv_parse(csv *c, const char *path, const char *b, size_t len, char *err, size_t errlen)
 {
     size_t i = 0, line = 1, lstart = 0, o = 0;
+    const char *nul = memchr(b, 0, len);
+    if (nul) { /* the fields are C strings: a NUL would cut one short unseen */
+        for (const char *p = b; p < nul; p++)
+            if (*p == '\n') line++, lstart = (size_t)(p - b) + 1;
+        tb__errf(err, errlen, "%s:%zu:%zu: a NUL byte (not a text file?)", path, line,
+                 (size_t)(nul - b) - lstart + 1);
+        return TB_EPARSE;
+    }
     if (len >= 3 && memcmp(b, "\xef\xbb\xbf", 3) == 0) i = lstart = 3; /* a spreadsheet's BOM */
     while (i < len) {
         if (grow(&c->first, &c->caprec, c->nrec, sizeof(size_t)) ||
