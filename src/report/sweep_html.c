@@ -482,24 +482,38 @@ static void sens_chart(FILE *f, const tb__sweep *s, size_t p, const sens_point *
 static int sens_points(const tb__sweep *s, size_t p, sens_point *pt)
 {
     const tb__sweep_param *pr = &s->params[p];
-    double *v = malloc((s->nrows ? s->nrows : 1) * sizeof(*v));
-    if (!v) return TB_ENOMEM;
+    /* One pass over the rows: each value's objectives go to its own
+     * segment of v (a counting sort), so many values stay linear. */
+    double *v = malloc((s->nrows + 1) * sizeof(*v));
+    size_t *end = calloc(pr->nvals + 1, sizeof(*end));
+    if (!v || !end) {
+        free(v);
+        free(end);
+        return TB_ENOMEM;
+    }
+    for (size_t k = 0; k < pr->nvals; k++)
+        pt[k] = (sens_point){0, 0, NULL, 0};
+    for (size_t r = 0; r < s->nrows; r++) {
+        const tb__sweep_row *row = &s->rows[r];
+        sens_point *q = &pt[s->vi[r * s->nparams + p]];
+        q->runs++;
+        if (!row->ok) continue;
+        q->n++;
+        if (!q->best || row->key > q->best->key) q->best = row;
+    }
+    for (size_t k = 0; k < pr->nvals; k++)
+        end[k + 1] = end[k] + pt[k].n;
+    for (size_t r = 0; r < s->nrows; r++)
+        if (s->rows[r].ok) v[end[s->vi[r * s->nparams + p]]++] = s->rows[r].m[s->obj];
     for (size_t k = 0; k < pr->nvals; k++) {
         sens_point *q = &pt[k];
-        *q = (sens_point){0, 0, NULL, 0};
-        for (size_t r = 0; r < s->nrows; r++) {
-            const tb__sweep_row *row = &s->rows[r];
-            if (s->vi[r * s->nparams + p] != k) continue;
-            q->runs++;
-            if (!row->ok) continue;
-            v[q->n++] = row->m[s->obj];
-            if (!q->best || row->key > q->best->key) q->best = row;
-        }
         if (!q->n) continue;
-        qsort(v, q->n, sizeof(*v), by_double);
-        q->median = q->n % 2 ? v[q->n / 2] : (v[q->n / 2 - 1] + v[q->n / 2]) / 2;
+        double *seg = v + end[k] - q->n; /* end[k] has moved past value k's segment */
+        qsort(seg, q->n, sizeof(*seg), by_double);
+        q->median = q->n % 2 ? seg[q->n / 2] : (seg[q->n / 2 - 1] + seg[q->n / 2]) / 2;
     }
     free(v);
+    free(end);
     return 0;
 }
 
