@@ -182,7 +182,7 @@ static int by_value(const void *a, const void *b)
 {
     const tb__sweep_value *x = a, *y = b;
     if (x->v != y->v) return x->v < y->v ? -1 : 1;
-    return x->first < y->first ? -1 : x->first > y->first;
+    return x->seen < y->seen ? -1 : x->seen > y->seen;
 }
 
 /* Each parameter's distinct values (numbers compare by value, so "5" and
@@ -206,7 +206,7 @@ static int index_values(tb__sweep *s)
                 if (pr->numeric ? pr->vals[k].v == v : strcmp(pr->vals[k].s, str) == 0) break;
             if (k == pr->nvals) {
                 if (grow(&pr->vals, &cap, pr->nvals, sizeof(*pr->vals))) return TB_ENOMEM;
-                pr->vals[pr->nvals] = (tb__sweep_value){str, v, r, pr->nvals};
+                pr->vals[pr->nvals] = (tb__sweep_value){str, v, pr->nvals};
                 pr->nvals++;
             }
             s->vi[r * s->nparams + p] = k;

@@ -17,7 +17,6 @@ extern const char *const tb__sweep_metrics[TB__SWEEP_NMETRICS];
 typedef struct {
     const char *s; /* as first spelled in the CSV */
     double v;      /* numeric parameters only */
-    size_t first;  /* the first row that has it */
     size_t seen;   /* its first-seen position among the parameter's values */
 } tb__sweep_value;
 
