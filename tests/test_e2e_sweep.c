@@ -202,6 +202,12 @@ static void test_best_is_the_best_rows_full_backtest(void **state)
     char *page = tbt_read_in(dir, "sb/best/report.html");
     assert_non_null(page);
     free(page);
+    /* The sweep's own page ranks by the objective and has the heat maps. */
+    page = tbt_read_in(dir, "sb/sweep.html");
+    assert_non_null(page);
+    assert_non_null(strstr(page, "sharpe"));
+    assert_non_null(strstr(page, "<svg"));
+    free(page);
     /* No row's sharpe beats the best's. */
     char *csv = tbt_read_in(dir, "sb/sweep.csv");
     char f[32][64];
@@ -317,6 +323,122 @@ static void test_bad_arguments_are_usage_errors_naming_the_fix(void **state)
     free(err);
 }
 
+/* A CSV field by column name from a header line and a data line. */
+static const char *field(const char *csv, int row, const char *name, char f[32][64])
+{
+    char h[32][64];
+    int n = csv_row(csv, 0, h);
+    csv_row(csv, row, f);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(h[i], name)) return f[i];
+    fail_msg("no column %s", name);
+    return NULL;
+}
+
+/* --train/--test: the combination chosen is the best of a sweep over the
+ * training days alone; the test part starts with the config's cash and its
+ * equity curve ends where its row says. */
+static void test_walk_forward_picks_the_training_best_and_tests_it_after(void **state)
+{
+    (void)state;
+    /* gen.csv: 9000 five-minute bars from 2024-01-01 (gendata's default start). */
+    assert_int_equal(tbt_run_cli(dir, NULL,
+                                 "sweep --config c.ini --param strategy.t.fast=3:9:3 --param "
+                                 "strategy.t.slow=10,20,40 --train 2024-01-01..2024-01-20 --test "
+                                 "2024-01-21..2024-01-31 --out wf1 --quiet"),
+                     0);
+    char *wf = tbt_read_in(dir, "wf1/walkforward.csv");
+    assert_non_null(wf);
+    char f[32][64];
+    assert_string_equal(field(wf, 1, "test_from", f), "2024-01-21T00:00:00.000Z");
+    char fast[64], slow[64];
+    snprintf(fast, sizeof fast, "%s", field(wf, 1, "fast", f));
+    snprintf(slow, sizeof slow, "%s", field(wf, 1, "slow", f));
+    assert_string_equal(field(wf, 1, "equity_start", f), "10000");
+    char end[64];
+    snprintf(end, sizeof end, "%s", field(wf, 1, "equity_end", f));
+    assert_int_equal(strtol(field(wf, 1, "test_bars", f), NULL, 10), 11 * 288);
+    /* The training days alone (20 x 288 bars after the header), swept. */
+    assert_int_equal(tbt_sh(dir, "head -n %d gen.csv > train.csv", 20 * 288), 0);
+    assert_int_equal(tbt_run_cli(dir, NULL,
+                                 "sweep --config c.ini --data BTCUSDT:train.csv --param "
+                                 "strategy.t.fast=3:9:3 --param strategy.t.slow=10,20,40 --out "
+                                 "wt --quiet"),
+                     0);
+    char *csv = tbt_read_in(dir, "wt/sweep.csv");
+    double top = -1e300;
+    char bf[64] = "", bs[64] = "";
+    for (int row = 1; csv_row(csv, row, f); row++)
+        if (f[4][0] && strtod(f[4], NULL) > top) {
+            top = strtod(f[4], NULL);
+            snprintf(bf, sizeof bf, "%s", f[0]);
+            snprintf(bs, sizeof bs, "%s", f[1]);
+        }
+    assert_string_equal(fast, bf);
+    assert_string_equal(slow, bs);
+    /* The out-of-sample curve: from the test's first bar, ending at its equity. */
+    char *eq = tbt_read_in(dir, "wf1/oos_equity.csv");
+    assert_non_null(eq);
+    assert_true(strncmp(eq, "time,equity\n2024-01-21T00:04:59.999Z,", 37) == 0);
+    const char *last = eq + strlen(eq) - 2;
+    while (last > eq && *last != ',')
+        last--;
+    char lastv[64];
+    snprintf(lastv, sizeof lastv, "%.*s", (int)strcspn(last + 1, "\n"), last + 1);
+    assert_string_equal(lastv, end);
+    /* Testing on training days is refused. */
+    char *err = NULL;
+    assert_int_equal(tbt_run_cli(dir, &err,
+                                 "sweep --config c.ini --param strategy.t.fast=3,6 --train "
+                                 "2024-01-01..2024-01-20 --test 2024-01-15..2024-01-31"),
+                     2);
+    assert_non_null(strstr(err, "not out of sample"));
+    free(err);
+    free(eq);
+    free(csv);
+    free(wf);
+}
+
+/* Rolling windows: each test part follows its training part, the parts
+ * chain (each starts with the previous one's equity), and the result
+ * does not depend on --jobs. */
+static void test_rolling_windows_chain_and_do_not_depend_on_jobs(void **state)
+{
+    (void)state;
+    const char *args = "sweep --config c.ini --param strategy.t.fast=3:9:3 --param "
+                       "strategy.t.slow=10,20,40 --walk-forward train=10d,test=5d --quiet";
+    assert_int_equal(tbt_run_cli(dir, NULL, "%s --jobs 1 --out r1", args), 0);
+    assert_int_equal(tbt_run_cli(dir, NULL, "%s --jobs 3 --out r3", args), 0);
+    char *a = tbt_read_in(dir, "r1/walkforward.csv"), *b = tbt_read_in(dir, "r3/walkforward.csv");
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_string_equal(a, b);
+    char *ea = tbt_read_in(dir, "r1/oos_equity.csv"), *eb = tbt_read_in(dir, "r3/oos_equity.csv");
+    assert_string_equal(ea, eb);
+    /* 31.25 days: windows start on days 1, 6, 11, 16, 21 (test ends capped at the data). */
+    char f[32][64], g[32][64];
+    int rows = 0;
+    while (csv_row(a, rows + 1, f))
+        rows++;
+    assert_int_equal(rows, 5);
+    for (int r = 1; r <= rows; r++) {
+        char tf[64], tt[64];
+        snprintf(tf, sizeof tf, "%s", field(a, r, "test_from", f));
+        snprintf(tt, sizeof tt, "%s", field(a, r, "train_to", g));
+        assert_string_equal(tf, tt);
+        if (r > 1) {
+            char start[64], prev[64];
+            snprintf(start, sizeof start, "%s", field(a, r, "equity_start", f));
+            snprintf(prev, sizeof prev, "%s", field(a, r - 1, "equity_end", g));
+            assert_string_equal(start, prev);
+        }
+    }
+    free(a);
+    free(b);
+    free(ea);
+    free(eb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -325,6 +447,8 @@ int main(void)
         cmocka_unit_test(test_an_invalid_combination_is_a_row_with_its_error),
         cmocka_unit_test(test_interrupted_sweep_resumes_to_the_same_rows),
         cmocka_unit_test(test_bad_arguments_are_usage_errors_naming_the_fix),
+        cmocka_unit_test(test_walk_forward_picks_the_training_best_and_tests_it_after),
+        cmocka_unit_test(test_rolling_windows_chain_and_do_not_depend_on_jobs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -219,6 +219,9 @@ typedef struct {
      * files. A journal needs the files (TB_ECONFIG). */
     const tb_market_data *bars;
     size_t nbars;
+    /* Bars opening before it (ns) only warm the strategies up: no decision
+     * on them is sent (tb_pipeline_set_trade_from). 0 = none. */
+    int64_t trade_from;
 } tb_backtest_options;
 
 /* Runs a whole backtest. 0; TB_ECONFIG / TB_EDATA / TB_EIO with a message

@@ -148,6 +148,51 @@ TB_EXPORT size_t tb_sweep_best(const tb_sweep_result *res, const char *objective
 /* Frees what res owns. */
 TB_EXPORT void tb_sweep_result_free(tb_sweep_result *res);
 
+/* Every bar of opt's data (its config, --set and --data), read once into
+ * *bars (owned: free()). 0, or TB_ECONFIG / TB_EDATA / TB_EIO (err). */
+TB_EXPORT int tb_sweep_load_bars(const tb_sweep_options *opt, tb_market_data **bars, size_t *nbars,
+                                 char *err, size_t errlen);
+/* tb_sweep_run on bars already loaded (borrowed, read-only meanwhile). */
+TB_EXPORT int tb_sweep_run_bars(const tb_sweep_options *opt, tb_sweep_result *res,
+                                const tb_market_data *bars, size_t nbars, char *err, size_t errlen);
+
+/* ---- walk-forward ---------------------------------------------------------
+ * For each window, the sweep runs on the bars opening in [train_from,
+ * train_to); the best combination by the objective then runs on the test
+ * part: the bars from train_from on warm its strategies up (nothing is
+ * traded before test_from), its orders start at test_from and the run ends
+ * with the last bar opening before test_to. Each test run starts with the
+ * equity the previous one ended with, so the test parts chain into one
+ * out-of-sample equity curve. */
+typedef struct {
+    int64_t train_from, train_to, test_from, test_to; /* ns, [from, to) */
+} tb_wf_window;
+
+/* Rolling windows over the bars [first, end): train then test, stepping by
+ * test, the first starting at first's UTC midnight; the last test part
+ * may be shorter (it ends at end). 0, TB_EINVAL (train or test <= 0, or no
+ * whole training part fits), TB_ENOMEM. *out owned: free(). */
+TB_EXPORT int tb_wf_windows(int64_t first, int64_t end, int64_t train, int64_t test,
+                            tb_wf_window **out, size_t *n);
+
+typedef struct {
+    tb_wf_window w;
+    int chosen;              /* a combination had the objective in training */
+    size_t combination;      /* the one chosen */
+    double in_sample;        /* its objective in training */
+    tb_sweep_row oos;        /* its test run (error set if it failed) */
+    tb_decimal equity_start; /* the test run's initial equity */
+    tb_decimal equity_end;
+} tb_wf_row;
+
+/* Runs every window (rows[i] for windows[i]); each point of the stitched
+ * out-of-sample curve goes to equity_csv as "time,equity" (header
+ * included; may be NULL). progress counts windows. 0 (also when stopped:
+ * *interrupted set), or as tb_sweep_run. */
+TB_EXPORT int tb_sweep_walk_forward(const tb_sweep_options *opt, const tb_wf_window *windows,
+                                    size_t nwindows, const char *objective, tb_wf_row *rows,
+                                    FILE *equity_csv, int *interrupted, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

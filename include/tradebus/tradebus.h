@@ -35,6 +35,7 @@
 #include "sim_exchange.h"
 #include "strategy.h"
 #include "sweep.h"
+#include "sweep_report.h"
 #include "text.h"
 #include "timefmt.h"
 #include "tradelog.h"

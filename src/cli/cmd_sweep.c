@@ -17,6 +17,7 @@ const char *const cli_sweep_help =
     "tradebus sweep --config FILE --param KEY=FROM:TO:STEP|KEY=V1,V2,... [--param ...]\n"
     "               [--where EXPR] [--random N [--seed S]] [--objective NAME]\n"
     "               [--jobs N] [--out DIR] [--resume] [--set K=V] [--data SPEC] [--quiet]\n"
+    "               [--train FROM..TO --test FROM..TO | --walk-forward train=90d,test=30d]\n"
     "\n"
     "Runs `tradebus backtest` once per combination of the --param values, on\n"
     "--jobs worker threads (0, the default: every core), the market data read\n"
@@ -41,6 +42,20 @@ const char *const cli_sweep_help =
     "  --out DIR                 default out/sweep\n"
     "  --resume                  keep the rows DIR/sweep.csv already has and run\n"
     "                            the rest (after Ctrl-C)\n"
+    "\n"
+    "Walk-forward (out-of-sample testing):\n"
+    "  --train 2024-01-01..2024-06-30 --test 2024-07-01..2024-09-30\n"
+    "                            sweep on the training days (UTC, both ends\n"
+    "                            included), then run the best combination on the\n"
+    "                            test days\n"
+    "  --walk-forward train=90d,test=30d\n"
+    "                            rolling windows (units h, d, w): train, test the\n"
+    "                            best on the next part, step by the test length\n"
+    "  A test part's strategies warm up on the training bars (nothing is traded\n"
+    "  before it starts), and each starts with the equity the previous one ended\n"
+    "  with. Writes DIR/walkforward.csv (per window: its dates, the chosen values,\n"
+    "  the in-sample objective, the out-of-sample figures) and DIR/oos_equity.csv\n"
+    "  (the stitched out-of-sample equity curve).\n"
     "\n"
     "Writes DIR/sweep.csv (one row per combination in grid order: the params,\n"
     "then bars, trades, net_pnl, return_pct, fees, max_drawdown_pct, sharpe,\n"
@@ -226,12 +241,251 @@ static void print_row(const tb_sweep_options *o, const tb_sweep_row *r)
     cli_printf("\n");
 }
 
+/* "2024-01-01..2024-06-30" into [from, to) ns, the last day included. */
+static int parse_days(const char *s, int64_t *from, int64_t *to)
+{
+    const char *dots = strstr(s, "..");
+    char a[16], b[16];
+    if (!dots || dots - s >= (long)sizeof(a) || strlen(dots + 2) >= sizeof(b)) return -1;
+    snprintf(a, sizeof(a), "%.*s", (int)(dots - s), s);
+    snprintf(b, sizeof(b), "%s", dots + 2);
+    int64_t x, y;
+    if (tb_datafetch_parse_date(a, &x) != 0 || tb_datafetch_parse_date(b, &y) != 0 || y < x)
+        return -1;
+    *from = x * 1000000;
+    *to = (y + 86400000) * 1000000;
+    return 0;
+}
+
+/* "90d" / "12h" / "2w" in ns. */
+static int parse_span(const char *s, size_t len, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(s, &end, 10);
+    if (errno || end == s || n <= 0 || n > 100000 || (size_t)(end - s) != len - 1) return -1;
+    int64_t unit = *end == 'h' ? 3600 : *end == 'd' ? 86400 : *end == 'w' ? 7 * 86400 : 0;
+    if (!unit) return -1;
+    *out = (int64_t)n * unit * 1000000000;
+    return 0;
+}
+
+static int parse_wf(const char *s, int64_t *train, int64_t *test)
+{
+    *train = *test = 0;
+    while (*s) {
+        size_t len = strcspn(s, ",");
+        if (!strncmp(s, "train=", 6) && parse_span(s + 6, len - 6, train) == 0) {
+        } else if (!strncmp(s, "test=", 5) && parse_span(s + 5, len - 5, test) == 0) {
+        } else {
+            return -1;
+        }
+        s += len + (s[len] == ',');
+    }
+    return *train && *test ? 0 : -1;
+}
+
+typedef struct {
+    const tb_sweep_options *o;
+    const tb_wf_row *rows;
+    size_t n;
+    const char *objective;
+} wf_writing;
+
+static void put_time(FILE *f, int64_t t)
+{
+    char b[40];
+    tb_format_time_iso(t, b, sizeof(b));
+    fprintf(f, "%s,", b);
+}
+
+static void put_dec(FILE *f, tb_decimal d, const char *sep)
+{
+    char b[TB_DECIMAL_STRLEN];
+    tb_dec_format(d, b, sizeof(b));
+    fprintf(f, "%s%s", b, sep);
+}
+
+static int put_wf(FILE *f, void *ctx)
+{
+    wf_writing *w = ctx;
+    fputs("window,train_from,train_to,test_from,test_to,", f);
+    for (size_t k = 0; k < w->o->nparams; k++)
+        fprintf(f, "%s,", w->o->params[k].name);
+    fprintf(f,
+            "in_sample_%s,test_bars,test_trades,test_net_pnl,test_return_pct,"
+            "test_max_drawdown_pct,test_fees,equity_start,equity_end,error\n",
+            w->objective);
+    for (size_t i = 0; i < w->n; i++) {
+        const tb_wf_row *r = &w->rows[i];
+        fprintf(f, "%zu,", i + 1);
+        put_time(f, r->w.train_from);
+        put_time(f, r->w.train_to);
+        put_time(f, r->w.test_from);
+        put_time(f, r->w.test_to);
+        for (size_t k = 0; k < w->o->nparams; k++)
+            fprintf(f, "%s,",
+                    r->chosen ? tb_sweep_value(w->o->params, w->o->nparams, r->combination, k)
+                              : "");
+        const tb_sweep_row *x = &r->oos;
+        if (!r->chosen || x->error[0]) {
+            fprintf(f, "%s,,,,,,,", r->chosen ? "" : "");
+            put_dec(f, r->equity_start, ",");
+            put_dec(f, r->equity_end, ",");
+            fprintf(f, "\"%s\"\n",
+                    r->chosen ? x->error : "no combination has the objective in training");
+            continue;
+        }
+        fprintf(f, "%.10g,%llu,%llu,", r->in_sample, (unsigned long long)x->bars,
+                (unsigned long long)x->trades);
+        put_dec(f, x->net_pnl, ",");
+        put_dec(f, x->return_pct, ",");
+        put_dec(f, x->max_drawdown_pct, ",");
+        put_dec(f, x->fees, ",");
+        put_dec(f, r->equity_start, ",");
+        put_dec(f, r->equity_end, ",\n");
+    }
+    return ferror(f) ? TB_EIO : 0;
+}
+
+typedef struct {
+    FILE *src;
+} copy_ctx;
+
+static int put_copy(FILE *f, void *ctx)
+{
+    copy_ctx *c = ctx;
+    rewind(c->src);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), c->src)) > 0)
+        if (fwrite(buf, 1, n, f) != n) return TB_EIO;
+    return ferror(c->src) ? TB_EIO : 0;
+}
+
+static int run_walk_forward(tb_sweep_options *o, const char *out, const char *objective,
+                            const char *train, const char *test, const char *wf, int quiet)
+{
+    char err[1024] = "";
+    tb_wf_window one, *windows = NULL;
+    size_t nw = 0;
+    if (wf) {
+        int64_t tr, te;
+        if (parse_wf(wf, &tr, &te) != 0) {
+            cli_usage_error("sweep: --walk-forward %s: expected train=N[h|d|w],test=N[h|d|w] "
+                            "(e.g. train=90d,test=30d)",
+                            wf);
+            return EXIT_USAGE;
+        }
+        tb_market_data *bars = NULL;
+        size_t n = 0;
+        int rc = tb_sweep_load_bars(o, &bars, &n, err, sizeof(err));
+        if (rc) {
+            cli_log(CLI_LOG_ERROR, NULL, "%s", err);
+            return cli_exit_for(rc, err, NULL);
+        }
+        int64_t first = n ? bars[0].open_time : 0, end = n ? bars[n - 1].close_time + 1 : 0;
+        free(bars);
+        if (tb_wf_windows(first, end, tr, te, &windows, &nw) != 0) {
+            cli_usage_error("sweep: --walk-forward %s: the data (%zu bars) is shorter than one "
+                            "training part and a test part",
+                            wf, n);
+            return EXIT_USAGE;
+        }
+    } else {
+        if (parse_days(train, &one.train_from, &one.train_to) != 0 ||
+            parse_days(test, &one.test_from, &one.test_to) != 0) {
+            cli_usage_error("sweep: --train/--test: expected YYYY-MM-DD..YYYY-MM-DD (UTC, both "
+                            "days included), e.g. --train 2024-01-01..2024-06-30");
+            return EXIT_USAGE;
+        }
+        if (one.test_from < one.train_to) {
+            cli_usage_error("sweep: --test must start after --train ends: testing on training "
+                            "days is not out of sample");
+            return EXIT_USAGE;
+        }
+        windows = &one;
+        nw = 1;
+    }
+    tb_wf_row *rows = calloc(nw, sizeof(*rows));
+    FILE *curve = tmpfile();
+    int code = 0;
+    if (!rows || !curve) {
+        cli_log(CLI_LOG_ERROR, NULL, "out of memory or no temporary file");
+        code = EXIT_RUNTIME;
+        goto done;
+    }
+    if (!quiet) cli_printf("walk-forward: %zu window%s\n", nw, nw == 1 ? "" : "s");
+    int interrupted = 0;
+    int rc = tb_sweep_walk_forward(o, windows, nw, objective, rows, curve, &interrupted, err,
+                                   sizeof(err));
+    if (rc) {
+        cli_log(CLI_LOG_ERROR, NULL, "%s", err[0] ? err : tb_strerror(rc));
+        code = cli_exit_for(rc, err, NULL);
+        goto done;
+    }
+    if (interrupted) {
+        cli_log(CLI_LOG_WARN, NULL, "interrupted: nothing written (a walk-forward is rerun whole)");
+        code = 130;
+        goto done;
+    }
+    char path[4200];
+    wf_writing w = {o, rows, nw, objective};
+    snprintf(path, sizeof(path), "%s/walkforward.csv", out);
+    if ((code = write_atomic(path, put_wf, &w)) != 0) goto done;
+    copy_ctx cc = {curve};
+    snprintf(path, sizeof(path), "%s/oos_equity.csv", out);
+    if ((code = write_atomic(path, put_copy, &cc)) != 0) goto done;
+    if (!quiet) {
+        double is_sum = 0;
+        size_t chosen = 0;
+        for (size_t i = 0; i < nw; i++) {
+            const tb_wf_row *r = &rows[i];
+            char from[40], to[40];
+            tb_format_time_iso(r->w.test_from, from, sizeof(from));
+            tb_format_time_iso(r->w.test_to, to, sizeof(to));
+            cli_printf("  %zu  test %.10s..%.10s  ", i + 1, from, to);
+            if (!r->chosen) {
+                cli_printf("nothing chosen (no %s in training)\n", objective);
+                continue;
+            }
+            chosen++;
+            is_sum += r->in_sample;
+            for (size_t k = 0; k < o->nparams; k++)
+                cli_printf("%s=%s ", o->params[k].name,
+                           tb_sweep_value(o->params, o->nparams, r->combination, k));
+            char net[TB_DECIMAL_STRLEN];
+            tb_dec_format(r->oos.net_pnl, net, sizeof(net));
+            cli_printf("in-sample %s %.4g, out-of-sample net %s%s%s\n", objective, r->in_sample,
+                       net, r->oos.error[0] ? ": " : "", r->oos.error);
+        }
+        tb_decimal start = rows[0].equity_start, end = rows[nw - 1].equity_end, ret = 0;
+        if (start > 0) tb_dec_muldiv_int(end - start, 100, 1, TB_ROUND_HALF_UP, &ret);
+        if (start > 0) tb_dec_div(ret, start, TB_ROUND_HALF_UP, &ret);
+        char a[TB_DECIMAL_STRLEN], b[TB_DECIMAL_STRLEN], c[TB_DECIMAL_STRLEN];
+        tb_dec_format(start, a, sizeof(a));
+        tb_dec_format(end, b, sizeof(b));
+        tb_dec_format(ret, c, sizeof(c));
+        cli_printf("  out-of-sample  equity %s -> %s (%s%%) over %zu test part%s; in-sample "
+                   "mean %s %.4g\n",
+                   a, b, c, nw, nw == 1 ? "" : "s", objective,
+                   chosen ? is_sum / (double)chosen : 0.0);
+        cli_printf("  written to     %s/walkforward.csv, oos_equity.csv\n", out);
+    }
+done:
+    if (curve) fclose(curve);
+    free(rows);
+    if (windows != &one) free(windows);
+    return code;
+}
+
 int cmd_sweep(int argc, char **argv)
 {
     tb_sweep_options o;
     memset(&o, 0, sizeof(o));
     o.seed = 1;
     const char *out = "out/sweep", *objective = "net_pnl";
+    const char *train = NULL, *test = NULL, *wf = NULL;
     int resume = 0, quiet = 0, code = EXIT_USAGE;
     tb_sweep_param params[TB_SWEEP_MAX_PARAMS];
     size_t np = 0;
@@ -277,6 +531,12 @@ int cmd_sweep(int argc, char **argv)
             o.where = v;
         } else if (!strcmp(a, "--objective")) {
             objective = v;
+        } else if (!strcmp(a, "--train")) {
+            train = v;
+        } else if (!strcmp(a, "--test")) {
+            test = v;
+        } else if (!strcmp(a, "--walk-forward")) {
+            wf = v;
         } else if (!strcmp(a, "--param")) {
             if (np == TB_SWEEP_MAX_PARAMS) {
                 cli_usage_error("sweep: at most %d --param", TB_SWEEP_MAX_PARAMS);
@@ -335,6 +595,10 @@ int cmd_sweep(int argc, char **argv)
     o.nparams = np;
     o.sets = sets;
     o.data = data;
+    if ((train || test || wf) && (resume || (wf && (train || test)) || (!wf && !(train && test)))) {
+        cli_usage_error("sweep: give --train with --test, or --walk-forward, without --resume");
+        goto done;
+    }
     if (tb_sweep_plan(&o, &res, err, sizeof(err)) != 0) {
         cli_usage_error("sweep: %s", err);
         goto done;
@@ -342,6 +606,20 @@ int cmd_sweep(int argc, char **argv)
     if (mkdirs(out) != 0) {
         cli_log(CLI_LOG_ERROR, NULL, "%s: cannot create: %s", out, strerror(errno));
         code = EXIT_RUNTIME;
+        goto done;
+    }
+    if (train || wf) {
+        o.stop = &sweep_stop;
+        struct sigaction sa, old_int, old_term;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, &old_int);
+        sigaction(SIGTERM, &sa, &old_term);
+        o.warn = warn;
+        code = run_walk_forward(&o, out, objective, train, test, wf, quiet);
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
         goto done;
     }
     char csv[4200], state[4200], html[4200];
@@ -433,8 +711,10 @@ int cmd_sweep(int argc, char **argv)
         }
         code = run_best(&o, &res.rows[best], out);
     }
-    /* SWEEP_HTML: sweep.html comes with the page writer (sweep_report.h). */
-    (void)html;
+    if (!code && tb_sweep_html_write(csv, html, objective, np, err, sizeof(err)) != 0) {
+        cli_log(CLI_LOG_ERROR, NULL, "%s", err);
+        code = EXIT_RUNTIME;
+    }
     if (!quiet && !code)
         cli_printf("  written to   %s/sweep.csv, sweep.html%s\n", out,
                    best == (size_t)-1 ? "" : ", best/");

@@ -1095,6 +1095,7 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
         po.component_log_ctx = opt->component_log_ctx;
     }
     if ((rc = tb_pipeline_create(cfg, &po, &p, err, errlen)) != 0) goto done;
+    if (opt && opt->trade_from) tb_pipeline_set_trade_from(p, opt->trade_from);
     if (jr && (rc = tb__jrun_attach(jr, p->bus)) != 0) goto done;
 
     const tb_market_data *given = opt ? opt->bars : NULL;

@@ -27,6 +27,7 @@
 #include "../report/report_int.h"
 #include "tradebus/backtest.h"
 #include "tradebus/config.h"
+#include "tradebus/timefmt.h"
 
 /* ---- parameters --------------------------------------------------------- */
 
@@ -532,8 +533,8 @@ int tb_sweep_plan(const tb_sweep_options *opt, tb_sweep_result *res, char *err, 
 
 /* The config of the CLI's `backtest --config F --set ... --data ...`, plus
  * the combination's values (last, so they win). */
-static int build_config(const tb_sweep_options *opt, const tb_sweep_row *row, tb_config *cfg,
-                        char *err, size_t errlen)
+static int build_config(const tb_sweep_options *opt, const tb_sweep_row *row, const char *extra,
+                        tb_config *cfg, char *err, size_t errlen)
 {
     tb_config_init(cfg);
     int rc = 0;
@@ -549,6 +550,7 @@ static int build_config(const tb_sweep_options *opt, const tb_sweep_row *row, tb
             rc = tb_config_set(cfg, a, err, errlen);
         }
     }
+    if (extra && !rc) rc = tb_config_set(cfg, extra, err, errlen);
     for (size_t i = 0; i < opt->ndata && !rc; i++)
         rc = tb_config_add_data(cfg, opt->data[i]);
     if (!rc) rc = tb_config_build(cfg, err, errlen);
@@ -605,12 +607,22 @@ static int report_figures(collector *c, tb_sweep_row *row)
     return 0;
 }
 
+/* How a row is run beyond the sweep's own options (walk-forward's test
+ * parts): one more --set, a warm-up before trade_from, the equity curve
+ * from curve_from on. */
+typedef struct {
+    const char *extra;
+    int64_t trade_from;
+    FILE *curve;
+    int64_t curve_from;
+} row_extra;
+
 static void run_row(const tb_sweep_options *opt, const tb_market_data *bars, size_t nbars,
-                    tb_sweep_row *row)
+                    tb_sweep_row *row, const row_extra *x)
 {
     tb_config cfg;
     char err[sizeof(row->error)] = "";
-    int rc = build_config(opt, row, &cfg, err, sizeof(err));
+    int rc = build_config(opt, row, x ? x->extra : NULL, &cfg, err, sizeof(err));
     if (rc) {
         snprintf(row->error, sizeof(row->error), "%s", err[0] ? err : tb_strerror(rc));
         row->done = 1;
@@ -629,6 +641,7 @@ static void run_row(const tb_sweep_options *opt, const tb_market_data *bars, siz
     bo.on_start = collect_start;
     bo.on_stop = collect_stop;
     bo.hook_ctx = &c;
+    bo.trade_from = x ? x->trade_from : 0;
     tb_backtest_result br;
     rc = tb_backtest_run(&cfg, &bo, &br, err, sizeof(err));
     if (rc == TB_ECANCELED || (rc == 0 && br.interrupted)) {
@@ -651,6 +664,13 @@ static void run_row(const tb_sweep_options *opt, const tb_market_data *bars, siz
             snprintf(row->error, sizeof(row->error), "figures out of range");
         else if ((rc = report_figures(&c, row)) != 0)
             snprintf(row->error, sizeof(row->error), "report: %s", tb_strerror(rc));
+        for (size_t i = 0; x && x->curve && !row->error[0] && i < c.r.npts; i++) {
+            if (c.r.t[i] < x->curve_from) continue;
+            char when[40], eq[TB_DECIMAL_STRLEN];
+            tb_format_time_iso(c.r.t[i], when, sizeof(when));
+            tb_dec_format(c.r.eq[i], eq, sizeof(eq));
+            fprintf(x->curve, "%s,%s\n", when, eq);
+        }
         tb_backtest_result_free(&br);
     }
     row->done = 1;
@@ -683,7 +703,7 @@ static void *worker(void *arg)
         if (i >= pl->res->nrows || stopping(pl->opt)) break;
         tb_sweep_row *row = &pl->res->rows[i];
         if (row->done) continue;
-        run_row(pl->opt, pl->bars, pl->nbars, row);
+        run_row(pl->opt, pl->bars, pl->nbars, row, NULL);
         if (row->done) atomic_fetch_add(&pl->finished, 1);
     }
     atomic_fetch_sub(&pl->running, 1);
@@ -697,12 +717,11 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Every bar of the base config's data, read once. */
-static int read_bars(const tb_sweep_options *opt, tb_market_data **out, size_t *nout, char *err,
-                     size_t errlen)
+int tb_sweep_load_bars(const tb_sweep_options *opt, tb_market_data **out, size_t *nout, char *err,
+                       size_t errlen)
 {
     tb_config cfg;
-    int rc = build_config(opt, NULL, &cfg, err, errlen);
+    int rc = build_config(opt, NULL, NULL, &cfg, err, errlen);
     if (rc) {
         tb_config_free(&cfg);
         return rc;
@@ -750,8 +769,15 @@ int tb_sweep_run(const tb_sweep_options *opt, tb_sweep_result *res, char *err, s
 {
     tb_market_data *bars = NULL;
     size_t nbars = 0;
-    int rc = read_bars(opt, &bars, &nbars, err, errlen);
-    if (rc) return rc;
+    int rc = tb_sweep_load_bars(opt, &bars, &nbars, err, errlen);
+    if (!rc) rc = tb_sweep_run_bars(opt, res, bars, nbars, err, errlen);
+    free(bars);
+    return rc;
+}
+
+int tb_sweep_run_bars(const tb_sweep_options *opt, tb_sweep_result *res, const tb_market_data *bars,
+                      size_t nbars, char *err, size_t errlen)
+{
     res->bars = nbars;
     pool pl;
     pl.opt = opt;
@@ -767,10 +793,7 @@ int tb_sweep_run(const tb_sweep_options *opt, tb_sweep_result *res, char *err, s
     long jobs = opt->jobs > 0 ? opt->jobs : cores();
     if ((size_t)jobs > res->nrows) jobs = (long)(res->nrows ? res->nrows : 1);
     pthread_t *th = calloc((size_t)jobs, sizeof(*th));
-    if (!th) {
-        free(bars);
-        return TB_ENOMEM;
-    }
+    if (!th) return TB_ENOMEM;
     double t0 = now_s();
     long started = 0;
     for (; started < jobs; started++) {
@@ -782,7 +805,6 @@ int tb_sweep_run(const tb_sweep_options *opt, tb_sweep_result *res, char *err, s
     }
     if (started == 0) {
         free(th);
-        free(bars);
         tb__errf(err, errlen, "cannot start a worker thread: %s", strerror(errno));
         return TB_ENOMEM;
     }
@@ -796,13 +818,131 @@ int tb_sweep_run(const tb_sweep_options *opt, tb_sweep_result *res, char *err, s
         pthread_join(th[i], NULL);
     res->seconds = now_s() - t0;
     free(th);
-    free(bars);
     res->done = 0;
     for (size_t i = 0; i < res->nrows; i++)
         res->done += res->rows[i].done != 0;
     res->interrupted = res->done < res->nrows;
     if (opt->progress) opt->progress(res->done, res->nrows, opt->progress_ctx);
     return 0;
+}
+
+/* ---- walk-forward ------------------------------------------------------- */
+
+#define DAY_NS (INT64_C(86400) * 1000000000)
+
+int tb_wf_windows(int64_t first, int64_t end, int64_t train, int64_t test, tb_wf_window **out,
+                  size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (train <= 0 || test <= 0 || end <= first) return TB_EINVAL;
+    int64_t start = first - first % DAY_NS; /* UTC midnight */
+    size_t cap = 0;
+    for (int64_t s = start; s + train < end; s += test) {
+        if (*n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            tb_wf_window *nw = realloc(*out, nc * sizeof(*nw));
+            if (!nw) {
+                free(*out);
+                *out = NULL;
+                return TB_ENOMEM;
+            }
+            *out = nw;
+            cap = nc;
+        }
+        tb_wf_window *w = &(*out)[(*n)++];
+        w->train_from = s;
+        w->train_to = s + train;
+        w->test_from = s + train;
+        w->test_to = s + train + test < end ? s + train + test : end;
+    }
+    return *n ? 0 : TB_EINVAL;
+}
+
+/* The bars opening in [from, to): *lo and the count. */
+static size_t slice(const tb_market_data *bars, size_t n, int64_t from, int64_t to, size_t *lo)
+{
+    size_t i = 0;
+    while (i < n && bars[i].open_time < from)
+        i++;
+    size_t j = i;
+    while (j < n && bars[j].open_time < to)
+        j++;
+    *lo = i;
+    return j - i;
+}
+
+int tb_sweep_walk_forward(const tb_sweep_options *opt, const tb_wf_window *windows, size_t nwindows,
+                          const char *objective, tb_wf_row *rows, FILE *equity_csv,
+                          int *interrupted, char *err, size_t errlen)
+{
+    *interrupted = 0;
+    tb_market_data *bars = NULL;
+    size_t nbars = 0;
+    int rc = tb_sweep_load_bars(opt, &bars, &nbars, err, errlen);
+    if (rc) return rc;
+    /* The first test part starts with the config's cash. */
+    tb_config base;
+    rc = build_config(opt, NULL, NULL, &base, err, errlen);
+    tb_decimal equity = base.initial_cash;
+    tb_config_free(&base);
+    if (equity_csv) fputs("time,equity\n", equity_csv);
+    tb_sweep_options inner = *opt;
+    inner.progress = NULL;
+    for (size_t k = 0; k < nwindows && !rc; k++) {
+        if (stopping(opt)) {
+            *interrupted = 1;
+            break;
+        }
+        if (opt->progress) opt->progress(k, nwindows, opt->progress_ctx);
+        const tb_wf_window *w = &windows[k];
+        tb_wf_row *out = &rows[k];
+        memset(out, 0, sizeof(*out));
+        out->w = *w;
+        out->equity_start = out->equity_end = equity;
+        size_t lo, n = slice(bars, nbars, w->train_from, w->train_to, &lo);
+        tb_sweep_result res;
+        if ((rc = tb_sweep_plan(&inner, &res, err, errlen)) != 0) break;
+        if (n && (rc = tb_sweep_run_bars(&inner, &res, bars + lo, n, err, errlen)) != 0) {
+            tb_sweep_result_free(&res);
+            break;
+        }
+        if (res.interrupted) {
+            *interrupted = 1;
+            tb_sweep_result_free(&res);
+            break;
+        }
+        size_t best = n ? tb_sweep_best(&res, objective) : (size_t)-1;
+        if (best != (size_t)-1) {
+            int ok;
+            out->chosen = 1;
+            out->combination = res.rows[best].combination;
+            out->in_sample = tb_sweep_objective(&res.rows[best], objective, &ok);
+            /* The test part, warmed up on the training bars. */
+            size_t tlo, tn = slice(bars, nbars, w->train_from, w->test_to, &tlo);
+            char cash[TB_DECIMAL_STRLEN + 32], eq[TB_DECIMAL_STRLEN];
+            tb_dec_format(equity, eq, sizeof(eq));
+            snprintf(cash, sizeof(cash), "backtest.initial_cash=%s", eq);
+            row_extra x = {cash, w->test_from, equity_csv, w->test_from};
+            out->oos.combination = out->combination;
+            run_row(opt, bars + tlo, tn, &out->oos, &x);
+            if (!out->oos.done) {
+                *interrupted = 1;
+                tb_sweep_result_free(&res);
+                break;
+            }
+            /* The run saw the warm-up bars too; the test part is its own. */
+            size_t slo;
+            out->oos.bars = slice(bars, nbars, w->test_from, w->test_to, &slo);
+            if (!out->oos.error[0] && tb_dec_add(equity, out->oos.net_pnl, &equity) != 0)
+                snprintf(out->oos.error, sizeof(out->oos.error), "equity out of range");
+            out->equity_end = equity;
+        }
+        tb_sweep_result_free(&res);
+    }
+    if (!rc && opt->progress && !*interrupted) opt->progress(nwindows, nwindows, opt->progress_ctx);
+    free(bars);
+    return rc;
 }
 
 /* ---- sweep.csv ---------------------------------------------------------- */
