@@ -18,7 +18,7 @@
  * Market data in (issue #17, bench_md.c): the CSV reader alone in lines/s.
  *
  *   usage: tradebus_bench [--json FILE]
- *                         [--codec-only | --external-only | --lua-only | --md-only |
+ *                         [--codec-only | --external-only | --lua-only | --md-only | --sweep-only |
  *                          --dist-only | --net-only | --live-only] */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -39,6 +39,7 @@
 #include "bench_live.h"
 #include "bench_lua.h"
 #include "bench_md.h"
+#include "bench_sweep.h"
 #include "bench_net.h"
 
 /* ---- allocation counting: interpose malloc and friends (glibc) ---- */
@@ -609,7 +610,7 @@ int main(int argc, char **argv)
 {
     report r = {NULL, 1};
     int status = 0, dist_only = 0, codec_only = 0, net_only = 0, live_only = 0, external_only = 0,
-        lua_only = 0, md_only = 0;
+        lua_only = 0, md_only = 0, sweep_only = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
             r.json = fopen(argv[++i], "w");
@@ -623,14 +624,17 @@ int main(int argc, char **argv)
             external_only = 1; /* the external component figures alone: seconds */
         } else if (strcmp(argv[i], "--lua-only") == 0) {
             lua_only = 1; /* the Lua strategy figures alone: seconds */
+        } else if (strcmp(argv[i], "--sweep-only") == 0) {
+            sweep_only = 1; /* the sweep figures alone: seconds */
         } else if (strcmp(argv[i], "--md-only") == 0) {
             md_only = 1; /* the market-data reader figures alone: seconds */
         } else if (strcmp(argv[i], "--codec-only") == 0) {
             codec_only = 1; /* the decoder figures alone: seconds, no broker */
         } else {
-            fprintf(stderr, "usage: tradebus_bench [--json FILE]\n"
-                            "                      [--codec-only | --external-only | --lua-only "
-                            "| --md-only | --dist-only | --net-only | --live-only]\n");
+            fprintf(stderr,
+                    "usage: tradebus_bench [--json FILE]\n"
+                    "                      [--codec-only | --external-only | --lua-only "
+                    "| --md-only | --sweep-only | --dist-only | --net-only | --live-only]\n");
             return strcmp(argv[i], "--help") == 0 ? 0 : 2;
         }
     }
@@ -649,6 +653,10 @@ int main(int argc, char **argv)
     }
     if (md_only) {
         if (tb_bench_md(emit_cb, &r) != 0) status = 1;
+        goto done;
+    }
+    if (sweep_only) {
+        if (tb_bench_sweep(emit_cb, &r) != 0) status = 1;
         goto done;
     }
     /* Peak RSS first: a forked child starts with the parent's pages, so it
@@ -671,6 +679,7 @@ int main(int argc, char **argv)
     bench_external(&r, &status);
     bench_lua(&r, &status);
     if (tb_bench_md(emit_cb, &r) != 0) status = 1;
+    if (tb_bench_sweep(emit_cb, &r) != 0) status = 1;
 dist:;
     /* Distributed mode needs a broker: `make bench` starts a private one
      * and passes its URL (TB_AMQP_URL); without one these figures are

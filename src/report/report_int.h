@@ -120,6 +120,9 @@ typedef struct {
     const char *dir;
     tb_decimal initial;
     tb__rlive *live; /* NULL: the report's full replay */
+    /* The account's curve and the trades only: no per-symbol series or
+     * fill lists (a sweep's row, tb__report_stats_account). */
+    int lean;
     tb__rnote rejects[TB__REPORT_NOTES], alerts[TB__REPORT_NOTES];
     size_t nrejects, nalerts;
     tb__rnote halt;                        /* halt.t != 0: the first halt */
@@ -163,6 +166,10 @@ int tb__report_apply(tb__report *r, const tb_event *ev);
 int tb__report_finish(tb__report *r);
 /* Computes every tb__rstats, the benchmark and the period rows. */
 int tb__report_stats(tb__report *r);
+/* Only the whole account's (r->all), as tb__report_stats computes it (a
+ * sweep's row: no page, no per-period labels). Call after finish, with
+ * r->realized set. */
+int tb__report_stats_account(tb__report *r);
 /* The buy-and-hold benchmark per point (r->bench): the initial equity split
  * equally over the symbols, each share buying share / first close units at
  * its symbol's first close, valued at the symbol's latest close (half-up to

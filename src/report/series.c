@@ -276,9 +276,10 @@ static int on_bar(tb__report *r, const tb_market_data *md)
     /* The three arrays grow alike: s->cap moves with the last one. */
     size_t cap = s->cap, cap2 = s->cap;
     int rc = 0;
-    if (!r->live) rc = grow((void **)&s->t, &cap, s->n + 1, sizeof(*s->t));
-    if (!rc && !r->live) rc = grow((void **)&s->closes, &cap2, s->n + 1, sizeof(*s->closes));
-    if (!rc && !r->live) rc = grow((void **)&s->close_d, &s->cap, s->n + 1, sizeof(*s->close_d));
+    int series = !r->live && !r->lean;
+    if (series) rc = grow((void **)&s->t, &cap, s->n + 1, sizeof(*s->t));
+    if (!rc && series) rc = grow((void **)&s->closes, &cap2, s->n + 1, sizeof(*s->closes));
+    if (!rc && series) rc = grow((void **)&s->close_d, &s->cap, s->n + 1, sizeof(*s->close_d));
     if (rc) return rc;
     s->close = md->close;
     s->high = md->high;
@@ -291,7 +292,7 @@ static int on_bar(tb__report *r, const tb_market_data *md)
         if (md->low < tr->lo) tr->lo = md->low;
         if (md->high > tr->hi) tr->hi = md->high;
     }
-    if (r->live) { /* s->n counts the bars (a close to mark at) */
+    if (!series) { /* s->n counts the bars (a close to mark at) */
         s->n++;
         return 0;
     }
@@ -329,11 +330,12 @@ static int on_fill(tb__report *r, const tb_event *ev)
     tb__rkey *k = &r->keys[ki];
     tb__rsym *s = &r->syms[k->sym];
     int rc = 0;
-    if (!r->live) rc = grow((void **)&s->fills, &s->capfills, s->nfills + 1, sizeof(*s->fills));
+    if (!r->live && !r->lean)
+        rc = grow((void **)&s->fills, &s->capfills, s->nfills + 1, sizeof(*s->fills));
     if (!rc) rc = tb_dec_add(r->fees, f->commission, &r->fees);
     if (!rc) rc = tb_dec_add(k->fees, f->commission, &k->fees);
     if (rc) return rc;
-    if (!r->live)
+    if (!r->live && !r->lean)
         s->fills[s->nfills++] = (tb__rfill){ev->timestamp, f->filled_price, f->filled_quantity,
                                             f->side == TB_SIDE_BUY, k->strat};
     r->fills++;

@@ -149,6 +149,25 @@ int tb__report_periods(tb__report *r)
     return rc;
 }
 
+int tb__report_stats_account(tb__report *r)
+{
+    int rc = 0;
+    tb__rstats *a = &r->all;
+    memset(a, 0, sizeof(*a));
+    a->realized = r->realized;
+    a->fees = r->fees;
+    a->fills = (unsigned)r->fills;
+    for (size_t k = 0; k < r->nkeys && !rc; k++)
+        rc = tb_dec_add(a->unrealized, r->keys[k].unrealized, &a->unrealized);
+    if (!rc) rc = tb_dec_sub(r->eq[r->npts - 1], r->initial, &a->net);
+    if (rc) return rc;
+    curve_stats(r->t, r->eq, r->npts, a);
+    trade_stats(r, -1, a);
+    a->exposure_pct = 100.0 * (double)r->exposed / (double)r->npts;
+    a->ret_pct = r->initial ? 100.0 * (double)a->net / (double)r->initial : 0;
+    return 0;
+}
+
 int tb__report_stats(tb__report *r)
 {
     int rc = 0;
@@ -176,20 +195,7 @@ int tb__report_stats(tb__report *r)
         st->ret_pct = r->initial ? 100.0 * (double)st->net / (double)r->initial : 0;
     }
     if (rc) return rc;
-    tb__rstats *a = &r->all;
-    memset(a, 0, sizeof(*a));
-    a->realized = r->realized;
-    a->fees = r->fees;
-    a->fills = (unsigned)r->fills;
-    for (size_t k = 0; k < r->nkeys && !rc; k++)
-        rc = tb_dec_add(a->unrealized, r->keys[k].unrealized, &a->unrealized);
-    if (!rc) rc = tb_dec_sub(r->eq[r->npts - 1], r->initial, &a->net);
-    if (rc) return rc;
-    curve_stats(r->t, r->eq, r->npts, a);
-    trade_stats(r, -1, a);
-    a->exposure_pct = 100.0 * (double)r->exposed / (double)r->npts;
-    a->ret_pct = r->initial ? 100.0 * (double)a->net / (double)r->initial : 0;
-
+    if ((rc = tb__report_stats_account(r)) != 0) return rc;
     if ((rc = tb__report_benchmark(r))) return rc;
     tb__rstats *b = &r->bench_st;
     memset(b, 0, sizeof(*b));

@@ -597,7 +597,7 @@ static int report_figures(collector *c, tb_sweep_row *row)
         if (!rc) rc = tb_dec_add(realized, r->keys[i].life_realized, &realized);
     }
     r->realized = realized;
-    if (!rc) rc = tb__report_stats(r);
+    if (!rc) rc = tb__report_stats_account(r);
     if (rc) return rc;
     row->ratios = r->all.ratios;
     row->sharpe = r->all.sharpe;
@@ -633,6 +633,11 @@ static void run_row(const tb_sweep_options *opt, const tb_market_data *bars, siz
     memset(&c, 0, sizeof(c));
     c.sub = -1;
     c.r.initial = cfg.initial_cash;
+    c.r.lean = 1;
+    /* One point per bar at most: sized once, never copied as it grows. */
+    c.r.t = malloc((nbars + 1) * sizeof(*c.r.t));
+    c.r.eq = malloc((nbars + 1) * sizeof(*c.r.eq));
+    if (c.r.t && c.r.eq) c.r.cappts = nbars + 1;
     tb_backtest_options bo;
     memset(&bo, 0, sizeof(bo));
     bo.bars = bars;
@@ -688,6 +693,9 @@ typedef struct {
     atomic_size_t next;
     atomic_size_t finished;
     atomic_int running; /* workers not yet returned */
+    /* The last worker out wakes the caller at once (timing, no 200 ms lag). */
+    pthread_mutex_t mu;
+    pthread_cond_t all_out;
 } pool;
 
 static int stopping(const tb_sweep_options *opt)
@@ -706,7 +714,9 @@ static void *worker(void *arg)
         run_row(pl->opt, pl->bars, pl->nbars, row, NULL);
         if (row->done) atomic_fetch_add(&pl->finished, 1);
     }
-    atomic_fetch_sub(&pl->running, 1);
+    pthread_mutex_lock(&pl->mu);
+    if (atomic_fetch_sub(&pl->running, 1) == 1) pthread_cond_signal(&pl->all_out);
+    pthread_mutex_unlock(&pl->mu);
     return NULL;
 }
 
@@ -790,6 +800,8 @@ int tb_sweep_run_bars(const tb_sweep_options *opt, tb_sweep_result *res, const t
         already += res->rows[i].done != 0;
     atomic_init(&pl.finished, already);
     atomic_init(&pl.running, 0);
+    pthread_mutex_init(&pl.mu, NULL);
+    pthread_cond_init(&pl.all_out, NULL);
     long jobs = opt->jobs > 0 ? opt->jobs : cores();
     if ((size_t)jobs > res->nrows) jobs = (long)(res->nrows ? res->nrows : 1);
     pthread_t *th = calloc((size_t)jobs, sizeof(*th));
@@ -805,17 +817,29 @@ int tb_sweep_run_bars(const tb_sweep_options *opt, tb_sweep_result *res, const t
     }
     if (started == 0) {
         free(th);
+        pthread_cond_destroy(&pl.all_out);
+        pthread_mutex_destroy(&pl.mu);
         tb__errf(err, errlen, "cannot start a worker thread: %s", strerror(errno));
         return TB_ENOMEM;
     }
     /* The calling thread reports progress while the workers run. */
+    pthread_mutex_lock(&pl.mu);
     while (atomic_load(&pl.running) > 0) {
         if (opt->progress) opt->progress(atomic_load(&pl.finished), res->nrows, opt->progress_ctx);
-        struct timespec ts = {0, 200000000};
-        nanosleep(&ts, NULL);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 200000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&pl.all_out, &pl.mu, &until);
     }
+    pthread_mutex_unlock(&pl.mu);
     for (long i = 0; i < started; i++)
         pthread_join(th[i], NULL);
+    pthread_cond_destroy(&pl.all_out);
+    pthread_mutex_destroy(&pl.mu);
     res->seconds = now_s() - t0;
     free(th);
     res->done = 0;
