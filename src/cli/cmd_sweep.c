@@ -444,7 +444,7 @@ static int run_walk_forward(tb_sweep_options *o, const char *out, const char *ob
             char from[40], to[40];
             tb_format_time_iso(r->w.test_from, from, sizeof(from));
             tb_format_time_iso(r->w.test_to, to, sizeof(to));
-            cli_printf("  %zu  test %.10s..%.10s  ", i + 1, from, to);
+            cli_printf("  %zu  test %.16s..%.16s  ", i + 1, from, to);
             if (!r->chosen) {
                 cli_printf("nothing chosen (no %s in training)\n", objective);
                 continue;
