@@ -46,6 +46,12 @@ int cli_close_output(FILE *f, const char *path);
  * output: REASON" and turns success into EXIT_RUNTIME. */
 int cli_finish_stdout(int code);
 
+/* SIGINT and SIGTERM go to handler until cli_signals_restore(old): a
+ * command that stops cleanly on Ctrl-C (a flag its loop polls). */
+struct sigaction;
+void cli_signals_catch(void (*handler)(int), struct sigaction old[2]);
+void cli_signals_restore(const struct sigaction old[2]);
+
 /* Prints "tradebus: <message>" and a pointer to the help on stderr. */
 void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -214,17 +214,12 @@ static int data_fetch(int argc, char **argv)
     cfg.progress_ctx = &pg;
     stop_flag = 0;
     cfg.stop = &stop_flag;
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    struct sigaction old[2];
+    cli_signals_catch(on_signal, old);
     tb_datafetch_stats st;
     char err[1024] = "";
     int rc = tb_datafetch_run(&cfg, &st, err, sizeof(err));
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    cli_signals_restore(old);
     clear_bar(&pg);
     if (rc != 0) {
         cli_log(CLI_LOG_ERROR, NULL, "data fetch %s %s: %s", symbol, cfg.interval, err);

@@ -165,15 +165,11 @@ static int run_legacy_cmd(parity_ctx *pc, const cli_run *r, char *err, size_t er
     /* The command runs in a process group of its own (so a timeout kills
      * all it started), which the terminal's Ctrl-C does not reach: catch
      * it here and have the command stopped. */
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_interrupt;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    struct sigaction old[2];
+    cli_signals_catch(on_interrupt, old);
     pc->copt.stop = &parity_interrupted;
     int rc = tb_parity_add_legacy_cmd(pc->parity, pc->arg, &pc->copt, pc->legacy_log, err, errlen);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    cli_signals_restore(old);
     if (rc == TB_ETIMEOUT) {
         size_t n = strlen(err);
         snprintf(err + n, errlen - n, " (--legacy-timeout; 0 = no limit)");

@@ -610,16 +610,11 @@ int cmd_sweep(int argc, char **argv)
     }
     if (train || wf) {
         o.stop = &sweep_stop;
-        struct sigaction sa, old_int, old_term;
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = on_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, &old_int);
-        sigaction(SIGTERM, &sa, &old_term);
         o.warn = warn;
+        struct sigaction old[2];
+        cli_signals_catch(on_signal, old);
         code = run_walk_forward(&o, out, objective, train, test, wf, quiet);
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGTERM, &old_term, NULL);
+        cli_signals_restore(old);
         goto done;
     }
     char csv[4200], state[4200], html[4200];
@@ -662,15 +657,10 @@ int cmd_sweep(int argc, char **argv)
     o.progress_ctx = &ps;
     o.warn = warn;
     o.stop = &sweep_stop;
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    struct sigaction old[2];
+    cli_signals_catch(on_signal, old);
     int rc = tb_sweep_run(&o, &res, err, sizeof(err));
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    cli_signals_restore(old);
     if (ps.tty && !quiet) fputs("\r\033[K", stderr);
     if (rc) {
         cli_log(CLI_LOG_ERROR, NULL, "%s", err[0] ? err : tb_strerror(rc));
