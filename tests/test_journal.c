@@ -993,6 +993,56 @@ static void test_journal_without_the_requests_table_reads_none_and_gains_it(void
     tb_journal_close(j);
 }
 
+/* The page size of the journal at path, read with plain SQLite. */
+static long page_size_of(void)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    long v = -1;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW) v = (long)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* A new journal gets 32 KB pages (fewer writes per event); a journal made
+ * with SQLite's default 4 KB pages keeps them and is written and read the
+ * same: the page size is the file's, never a format change. */
+static void test_journal_new_has_large_pages_older_keep_theirs(void **state)
+{
+    (void)state;
+    tb_journal *j = open_journal();
+    tb_event ev[6], got;
+    make_chain(ev, ID(0), 1);
+    append_all(j, ev, 6);
+    tb_journal_close(j);
+    assert_int_equal(page_size_of(), 32768);
+
+    unlink(path);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "PRAGMA page_size = 4096; CREATE TABLE t(a); DROP TABLE t; "
+                                  "VACUUM",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    j = open_journal();
+    append_all(j, ev, 6);
+    assert_int_equal(tb_journal_commit(j), 0);
+    tb_journal_close(j);
+    assert_int_equal(page_size_of(), 4096);
+    j = open_journal();
+    assert_int_equal(tb_journal_count(j), 6);
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(tb_journal_get(j, ev[i].event_id, &got), 0);
+        assert_same_event(&got, &ev[i]);
+    }
+    tb_journal_close(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1028,6 +1078,7 @@ int main(void)
         T(test_journal_dlq_raw_entry_keeps_the_text),
         T(test_journal_dlq_each_and_remove),
         T(test_journal_dlq_keeps_the_bus_dead_letters),
+        T(test_journal_new_has_large_pages_older_keep_theirs),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
