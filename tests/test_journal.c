@@ -993,6 +993,244 @@ static void test_journal_without_the_requests_table_reads_none_and_gains_it(void
     tb_journal_close(j);
 }
 
+/* ---- appends wait in batches: nothing outside can tell ------------------ */
+
+typedef struct {
+    uint64_t id[4096];
+    size_t n;
+} id_list;
+
+static int collect_id(const tb_event *ev, const char *json, void *ctx)
+{
+    (void)json;
+    id_list *l = ctx;
+    assert_true(l->n < 4096);
+    l->id[l->n++] = ev->event_id;
+    return 0;
+}
+
+/* n chains of 6 (6n events) from chain first on, appended. */
+static void append_chains(tb_journal *j, int first, int n)
+{
+    for (int c = first; c < first + n; c++) {
+        tb_event ev[6];
+        make_chain(ev, ID((uint64_t)c * 10), c);
+        append_all(j, ev, 6);
+    }
+}
+
+static void test_journal_many_appends_read_back_before_and_after_commit(void **state)
+{
+    (void)state;
+    tb_journal *j = open_journal();
+    append_chains(j, 0, 50); /* 300 events: several batches, some waiting */
+    assert_int_equal(tb_journal_count(j), 300);
+    id_list *l = calloc(1, sizeof(*l));
+    assert_non_null(l);
+    assert_int_equal(tb_journal_each(j, 0, collect_id, l), 0);
+    assert_int_equal(l->n, 300);
+    for (size_t i = 0; i < 300; i++)
+        assert_true(l->id[i] == ID((i / 6) * 10 + i % 6 + 1));
+    /* The last append is still waiting, the first long written: both
+     * refused at once by the append that repeats them. */
+    tb_event ev[6], got;
+    make_chain(ev, ID(49 * 10), 49);
+    append_chains(j, 50, 1);
+    assert_int_equal(tb_journal_append(j, &ev[5]), TB_ESTATE);
+    assert_non_null(strstr(tb_journal_errmsg(j), "281474976711152"));
+    make_chain(ev, ID(0), 0);
+    assert_int_equal(tb_journal_append(j, &ev[0]), TB_ESTATE);
+    assert_int_equal(tb_journal_commit(j), 0);
+    assert_int_equal(tb_journal_count(j), 306);
+    /* Rolled back: waiting and written alike; the same ids go in again. */
+    append_chains(j, 51, 30);
+    assert_int_equal(tb_journal_count(j), 486);
+    append_chains(j, 81, 5);
+    assert_int_equal(tb_journal_rollback(j), 0);
+    assert_int_equal(tb_journal_count(j), 306);
+    assert_int_equal(tb_journal_get(j, ID(510 + 1), &got), TB_ENOTFOUND);
+    append_chains(j, 51, 35);
+    tb_journal_close(j);
+    j = open_journal();
+    assert_int_equal(tb_journal_count(j), 516);
+    l->n = 0;
+    assert_int_equal(tb_journal_each(j, 0, collect_id, l), 0);
+    for (size_t i = 0; i < 516; i++)
+        assert_true(l->id[i] == ID((i / 6) * 10 + i % 6 + 1));
+    free(l);
+    tb_journal_close(j);
+}
+
+/* Ids that do not grow per publisher (another node's, one below an id
+ * already there) go in on their own, still in append order. */
+static void test_journal_append_order_kept_across_publishers(void **state)
+{
+    (void)state;
+    tb_journal *j = open_journal();
+    static const uint64_t ids[] = {
+        ID(100),
+        ID(200),
+        (UINT64_C(3) << 40) | ID(5),
+        ID(150),                      /* below ID(200): not provably new */
+        UINT64_C(0xFFFF000000000009), /* above INT64_MAX */
+        UINT64_C(0xFFFF000000000002),
+        ID(300),
+    };
+    const size_t n = sizeof(ids) / sizeof(ids[0]);
+    for (int round = 0; round < 20; round++) /* 140 events: past a batch */
+        for (size_t i = 0; i < n; i++) {
+            tb_market_data bar = tbt_bar("BTCUSDT", round, "1", "1", "1", "1", "1");
+            tb_event ev = tbt_bar_event(&bar);
+            ev.event_id = ev.correlation_id = ids[i] + (uint64_t)round * 1000;
+            if (tb_journal_append(j, &ev) != 0) fail_msg("append: %s", tb_journal_errmsg(j));
+        }
+    id_list *l = calloc(1, sizeof(*l));
+    assert_non_null(l);
+    assert_int_equal(tb_journal_each(j, 0, collect_id, l), 0);
+    assert_int_equal(l->n, 20 * n);
+    for (size_t i = 0; i < l->n; i++)
+        assert_true(l->id[i] == ids[i % n] + (uint64_t)(i / n) * 1000);
+    free(l);
+    tb_journal_close(j);
+}
+
+static void test_journal_crash_loses_written_but_uncommitted_batches(void **state)
+{
+    (void)state;
+    /* 300 events committed, then 200 more: three batches already handed to
+     * SQLite and some still waiting when the process dies. None of the 200
+     * may survive, all of the 300 must. */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        tb_journal_config cfg;
+        tb_journal_config_init(&cfg);
+        cfg.path = path;
+        tb_journal *j;
+        if (tb_journal_open(&cfg, &j, NULL, 0) != 0) _exit(10);
+        append_chains(j, 0, 50);
+        if (tb_journal_commit(j) != 0) _exit(12);
+        for (int c = 50; c < 84; c++) {
+            tb_event ev[6];
+            make_chain(ev, ID((uint64_t)c * 10), c);
+            for (int i = 0; i < 6; i++)
+                if (tb_journal_append(j, &ev[i]) != 0) _exit(13);
+        }
+        raise(SIGKILL);
+        _exit(14);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (WIFEXITED(st)) fail_msg("the child failed before the crash: exit %d", WEXITSTATUS(st));
+    assert_true(WIFSIGNALED(st));
+    tb_journal *j = open_journal();
+    tb_event got;
+    assert_int_equal(tb_journal_count(j), 300);
+    assert_int_equal(tb_journal_get(j, ID(496), &got), 0);
+    assert_int_equal(tb_journal_get(j, ID(501), &got), TB_ENOTFOUND);
+    /* ... and the run goes on from there: the lost ids are new again. */
+    append_chains(j, 50, 34);
+    assert_int_equal(tb_journal_commit(j), 0);
+    assert_int_equal(tb_journal_count(j), 504);
+    tb_journal_close(j);
+}
+
+/* Events too long for 64 to wait together (every string escaped six
+ * bytes a character): the batch goes in early, nothing lost or reordered. */
+static void test_journal_long_events_read_back_whole_and_in_order(void **state)
+{
+    (void)state;
+    tb_journal *j = open_journal();
+    char want[2048], ctl[TB_TEXT_LEN];
+    for (size_t i = 0; i < sizeof(ctl); i++)
+        ctl[i] = (char)(1 + i % 31);
+    for (uint64_t i = 1; i <= 150; i++) {
+        tb_event ev;
+        memset(&ev, 0, sizeof(ev));
+        ev.type = TB_EV_ORDER_REJECTED;
+        ev.version = 1;
+        ev.event_id = ev.correlation_id = ID(i);
+        ev.timestamp = (int64_t)i * 1000;
+        ev.source = TB_SRC_ORDERS;
+        tb_order_rejected *p = &ev.u.order_rejected;
+        memcpy(p->order_id, ctl, sizeof(p->order_id) - 1);
+        memcpy(p->client_order_id, ctl, sizeof(p->client_order_id) - 1);
+        memcpy(p->strategy_id, ctl, sizeof(p->strategy_id) - 1);
+        memcpy(p->symbol, ctl, sizeof(p->symbol) - 1);
+        memcpy(p->text, ctl, sizeof(p->text) - 1);
+        p->side = TB_SIDE_BUY;
+        p->order_type = TB_ORDER_MARKET;
+        p->quantity = tbt_dec("1");
+        p->price = tbt_dec("2");
+        p->reason = TB_REJECT_EXCHANGE;
+        assert_true(tb_codec_encode(&ev, want, sizeof(want)) > 1500);
+        if (tb_journal_append(j, &ev) != 0) fail_msg("append: %s", tb_journal_errmsg(j));
+    }
+    assert_int_equal(tb_journal_count(j), 150);
+    assert_int_equal(tb_journal_commit(j), 0);
+    id_list *l = calloc(1, sizeof(*l));
+    assert_non_null(l);
+    assert_int_equal(tb_journal_each(j, 0, collect_id, l), 0);
+    assert_int_equal(l->n, 150);
+    for (size_t i = 0; i < 150; i++)
+        assert_true(l->id[i] == ID(i + 1));
+    free(l);
+    tb_event got;
+    assert_int_equal(tb_journal_get(j, ID(77), &got), 0);
+    assert_int_equal(memcmp(got.u.order_rejected.text, ctl, TB_TEXT_LEN - 1), 0);
+    tb_journal_close(j);
+}
+
+/* The page size of the journal at path, read with plain SQLite. */
+static long page_size_of(void)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    long v = -1;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW) v = (long)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* A new journal gets 32 KB pages (fewer writes per event); a journal made
+ * with SQLite's default 4 KB pages keeps them and is written and read the
+ * same: the page size is the file's, never a format change. */
+static void test_journal_new_has_large_pages_older_keep_theirs(void **state)
+{
+    (void)state;
+    tb_journal *j = open_journal();
+    tb_event ev[6], got;
+    make_chain(ev, ID(0), 1);
+    append_all(j, ev, 6);
+    tb_journal_close(j);
+    assert_int_equal(page_size_of(), 32768);
+
+    unlink(path);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "PRAGMA page_size = 4096; CREATE TABLE t(a); DROP TABLE t; "
+                                  "VACUUM",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    j = open_journal();
+    append_all(j, ev, 6);
+    assert_int_equal(tb_journal_commit(j), 0);
+    tb_journal_close(j);
+    assert_int_equal(page_size_of(), 4096);
+    j = open_journal();
+    assert_int_equal(tb_journal_count(j), 6);
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(tb_journal_get(j, ev[i].event_id, &got), 0);
+        assert_same_event(&got, &ev[i]);
+    }
+    tb_journal_close(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1028,6 +1266,11 @@ int main(void)
         T(test_journal_dlq_raw_entry_keeps_the_text),
         T(test_journal_dlq_each_and_remove),
         T(test_journal_dlq_keeps_the_bus_dead_letters),
+        T(test_journal_new_has_large_pages_older_keep_theirs),
+        T(test_journal_many_appends_read_back_before_and_after_commit),
+        T(test_journal_append_order_kept_across_publishers),
+        T(test_journal_crash_loses_written_but_uncommitted_batches),
+        T(test_journal_long_events_read_back_whole_and_in_order),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

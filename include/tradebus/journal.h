@@ -94,9 +94,11 @@ TB_EXPORT int tb_journal_meta_get(tb_journal *j, const char *key, char *buf, siz
 TB_EXPORT int tb_journal_meta_set(tb_journal *j, const char *key, const char *value);
 
 /* Appends one event (encoded with the codec) inside the open transaction.
+ * It may wait in the handle with up to 63 others before SQLite gets them
+ * (every read and the commit hand them over first: nothing can tell).
  * TB_EIO on a write failure, TB_EFULL when out of space (disk full, quota,
- * file size limit: here or at the commit); a duplicate event_id is
- * TB_ESTATE. */
+ * file size limit: here, at a later append or at the commit); a duplicate
+ * event_id is TB_ESTATE, from this call. */
 TB_EXPORT int tb_journal_append(tb_journal *j, const tb_event *ev);
 /* Ends the open transaction (durable per the sync mode). */
 TB_EXPORT int tb_journal_commit(tb_journal *j);
