@@ -140,8 +140,8 @@ static unsigned long long fingerprint(const tb_sweep_options *o)
 static int write_atomic(const char *path, int (*fn)(FILE *f, void *ctx), void *ctx)
 {
     char tmp[4200];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
+    int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = n > 0 && (size_t)n < sizeof(tmp) ? fopen(tmp, "w") : NULL;
     if (!f) {
         cli_log(CLI_LOG_ERROR, NULL, "%s: cannot write: %s", tmp, strerror(errno));
         return EXIT_RUNTIME;
