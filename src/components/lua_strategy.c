@@ -39,6 +39,7 @@ typedef struct {
     lua_State *L;
     char script[256];
     int on_bar_ref, bar_ref, ctx_ref; /* registry refs, LUA_NOREF when absent */
+    int keys_ref;                     /* the field names below, interned once */
     int in_init, in_bar, failed;
     /* What bar.symbol, bar.timeframe and ctx.strategy hold: strings are set
      * only when they change (a new string is a hash look-up per bar). */
@@ -53,6 +54,22 @@ typedef struct {
     int acted; /* a host without ctx->emit: the one decision is taken */
     tb_strategy_decision d;
 } lua_strategy;
+
+/* The bar's and ctx's numeric fields, set on every bar (keys_ref). */
+enum {
+    K_OPEN,
+    K_HIGH,
+    K_LOW,
+    K_CLOSE,
+    K_VOLUME,
+    K_TIME,
+    K_OPEN_TIME,
+    K_POSITION,
+    K_QUANTITY,
+    K_COUNT
+};
+static const char *const key_names[K_COUNT] = {"open", "high",      "low",      "close",   "volume",
+                                               "time", "open_time", "position", "quantity"};
 
 /* ---- indicators --------------------------------------------------------- */
 
@@ -824,7 +841,7 @@ static int lua_create(const tb_strategy_vtable *self, const tb_param *p, size_t 
         return TB_ENOMEM;
     }
     snprintf(s->script, sizeof s->script, "%s", path);
-    s->on_bar_ref = s->bar_ref = s->ctx_ref = LUA_NOREF;
+    s->on_bar_ref = s->bar_ref = s->ctx_ref = s->keys_ref = LUA_NOREF;
     lua_State *L = s->L;
     char *src = NULL;
     size_t len = 0;
@@ -881,6 +898,14 @@ static int lua_create(const tb_strategy_vtable *self, const tb_param *p, size_t 
     s->bar_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_newtable(L);
     s->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    /* The per-bar field names as strings made once: lua_setfield would
+     * hash and look each one up again on every bar. */
+    lua_createtable(L, K_COUNT, 0);
+    for (int i = 0; i < K_COUNT; i++) {
+        lua_pushstring(L, key_names[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    s->keys_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     *state = s;
     return 0;
 fail:
@@ -888,10 +913,12 @@ fail:
     return rc;
 }
 
-static void set_num(lua_State *L, const char *k, double v)
+/* t[keys[k]] = v, t on the top of the stack, keys at index kidx. */
+static void set_key(lua_State *L, int kidx, int k, double v)
 {
+    lua_rawgeti(L, kidx, k + 1);
     lua_pushnumber(L, v);
-    lua_setfield(L, -2, k);
+    lua_rawset(L, -3);
 }
 
 static int lua_on_bar(void *state, const tb_market_data *bar, const tb_strategy_ctx *ctx,
@@ -904,16 +931,18 @@ static int lua_on_bar(void *state, const tb_market_data *bar, const tb_strategy_
     out->symbol[0] = 0;
     if (s->failed) return 0;
     lua_State *L = s->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->keys_ref);
+    int kidx = lua_gettop(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->on_bar_ref);
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->bar_ref);
-    set_num(L, "open", tb_dec_to_double(bar->open));
-    set_num(L, "high", tb_dec_to_double(bar->high));
-    set_num(L, "low", tb_dec_to_double(bar->low));
-    set_num(L, "close", tb_dec_to_double(bar->close));
-    set_num(L, "volume", tb_dec_to_double(bar->volume));
+    set_key(L, kidx, K_OPEN, tb_dec_to_double(bar->open));
+    set_key(L, kidx, K_HIGH, tb_dec_to_double(bar->high));
+    set_key(L, kidx, K_LOW, tb_dec_to_double(bar->low));
+    set_key(L, kidx, K_CLOSE, tb_dec_to_double(bar->close));
+    set_key(L, kidx, K_VOLUME, tb_dec_to_double(bar->volume));
     /* Milliseconds since the epoch: whole numbers, exact in a double. */
-    set_num(L, "time", (double)(bar->close_time / 1000000));
-    set_num(L, "open_time", (double)(bar->open_time / 1000000));
+    set_key(L, kidx, K_TIME, (double)(bar->close_time / 1000000));
+    set_key(L, kidx, K_OPEN_TIME, (double)(bar->open_time / 1000000));
     if (strncmp(s->last_symbol, bar->symbol, TB_SYMBOL_LEN) != 0) {
         memcpy(s->last_symbol, bar->symbol, TB_SYMBOL_LEN);
         s->last_symbol[TB_SYMBOL_LEN - 1] = 0;
@@ -931,12 +960,13 @@ static int lua_on_bar(void *state, const tb_market_data *bar, const tb_strategy_
         lua_setfield(L, -2, "timeframe");
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->ctx_ref);
-    set_num(L, "position", tb_dec_to_double(ctx->position));
+    set_key(L, kidx, K_POSITION, tb_dec_to_double(ctx->position));
+    lua_rawgeti(L, kidx, K_QUANTITY + 1);
     if (ctx->sized)
         lua_pushnumber(L, tb_dec_to_double(ctx->quantity));
     else
         lua_pushnil(L);
-    lua_setfield(L, -2, "quantity");
+    lua_rawset(L, -3);
     if (!s->strategy_set) {
         lua_pushstring(L, ctx->strategy_id ? ctx->strategy_id : "");
         lua_setfield(L, -2, "strategy");
@@ -947,7 +977,7 @@ static int lua_on_bar(void *state, const tb_market_data *bar, const tb_strategy_
     s->bar_symbol = bar->symbol;
     s->sized = ctx->sized;
     s->acted = 0;
-    s->d = *out;
+    s->d.signal = TB_SIGNAL_HOLD; /* the one decision a host without emit takes */
     s->in_bar = 1;
     int lrc = lua_pcall(L, 2, 0, 0);
     s->in_bar = 0;
@@ -958,11 +988,12 @@ static int lua_on_bar(void *state, const tb_market_data *bar, const tb_strategy_
                 "tradebus: strategy %s: %s (on_bar, bar closing %s %s); this strategy stops, the "
                 "others go on\n",
                 ctx->strategy_id ? ctx->strategy_id : "?", lua_tostring(L, -1), when, bar->symbol);
-        lua_pop(L, 1);
+        lua_pop(L, 2); /* the message, the keys */
         s->failed = 1;
         return TB_EHANDLER;
     }
-    *out = s->d;
+    lua_pop(L, 1); /* the keys */
+    if (s->d.signal != TB_SIGNAL_HOLD) *out = s->d;
     return 0;
 }
 
