@@ -999,8 +999,8 @@ static int lua_on_bar(void *state, const tb_market_data *bar, const tb_strategy_
 
 const tb_strategy_vtable tb_lua_strategy_vtable = {
     "lua",
-    "lua: script=PATH seed=1 plus the params the script declares; decisions from a Lua script "
-    "(docs/strategies.md)",
+    "lua: script=PATH seed=1 plus the params the script declares (tradebus help SCRIPT.lua "
+    "lists them); decisions from a Lua script (docs/strategies.md)",
     lua_create,
     lua_on_bar,
     lua_destroy,
