@@ -36,9 +36,9 @@ extern "C" {
 
 /* One swept config key and its values, as a config would hold them. */
 typedef struct {
-    char key[128]; /* SECTION.[ID.]KEY, as --set takes it */
+    char key[128];  /* SECTION.[ID.]KEY, as --set takes it */
     char name[128]; /* its column: the key's last part, or the whole key if two share it */
-    char **values; /* owned: tb_sweep_param_free */
+    char **values;  /* owned: tb_sweep_param_free */
     size_t nvalues;
 } tb_sweep_param;
 
