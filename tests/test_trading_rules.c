@@ -856,6 +856,18 @@ static void test_risk_per_trade_sizes_by_the_stop_distance(void **state)
 
 /* ---- invariants over generated data, many configs ------------------------- */
 
+/* A broken promise fails the test naming the generated config. */
+static void fail_with_config(const observer *o, int k, const char *const *sets, size_t n)
+{
+    if (!o->failure[0]) return;
+    char all[1600] = "";
+    for (size_t i = 0; i < n; i++) {
+        strncat(all, sets[i], sizeof(all) - strlen(all) - 2);
+        strncat(all, " ", sizeof(all) - strlen(all) - 1);
+    }
+    fail_msg("config %d (%s): %s", k, all, o->failure);
+}
+
 static void test_invariants_hold_over_generated_data_for_many_configs(void **state)
 {
     (void)state;
@@ -937,14 +949,7 @@ static void test_invariants_hold_over_generated_data_for_many_configs(void **sta
         for (size_t i = 0; i < n; i++)
             if (strstr(set[i], "participation")) o.capped = 1;
         run_bars(ptrs, n, bars, NBARS, &o, NULL);
-        if (o.failure[0]) {
-            char all[1200] = "";
-            for (size_t i = 0; i < n; i++) {
-                strncat(all, set[i], sizeof(all) - strlen(all) - 2);
-                strncat(all, " ", sizeof(all) - strlen(all) - 1);
-            }
-            fail_msg("config %d (%s): %s", k, all, o.failure);
-        }
+        fail_with_config(&o, k, ptrs, n);
         traded += o.fills > 0;
         refused += o.rejected_max_position > 0;
         halted += o.halts > 0;
@@ -1069,14 +1074,7 @@ static void test_script_orders_keep_the_invariants_over_generated_data(void **st
         o.cash = dec(cash);
         if (mode == 2) o.size_pct = dec(pct);
         run_bars(ptrs, n, bars, NBARS, &o, NULL);
-        if (o.failure[0]) {
-            char all[1600] = "";
-            for (size_t i = 0; i < n; i++) {
-                strncat(all, set[i], sizeof(all) - strlen(all) - 2);
-                strncat(all, " ", sizeof(all) - strlen(all) - 1);
-            }
-            fail_msg("config %d (%s): %s", k, all, o.failure);
-        }
+        fail_with_config(&o, k, ptrs, n);
         traded += o.fills > 0;
         limits += o.limits_filled > 0;
         named += o.named_stops > 0;
