@@ -18,7 +18,8 @@
  * Market data in (issue #17, bench_md.c): the CSV reader alone in lines/s.
  *
  *   usage: tradebus_bench [--json FILE]
- *                         [--codec-only | --journal-only | --external-only | --lua-only |
+ *                         [--pipeline-only | --codec-only | --journal-only | --external-only |
+ * --lua-only |
  *                          --md-only | --sweep-only | --dist-only | --net-only | --live-only] */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -616,7 +617,7 @@ int main(int argc, char **argv)
 {
     report r = {NULL, 1};
     int status = 0, dist_only = 0, codec_only = 0, net_only = 0, live_only = 0, external_only = 0,
-        lua_only = 0, md_only = 0, sweep_only = 0, journal_only = 0;
+        lua_only = 0, md_only = 0, sweep_only = 0, journal_only = 0, pipeline_only = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
             r.json = fopen(argv[++i], "w");
@@ -636,18 +637,25 @@ int main(int argc, char **argv)
             md_only = 1; /* the market-data reader figures alone: seconds */
         } else if (strcmp(argv[i], "--journal-only") == 0) {
             journal_only = 1; /* the journal figures alone: seconds, no broker */
+        } else if (strcmp(argv[i], "--pipeline-only") == 0) {
+            pipeline_only = 1; /* the pipeline and monolith figures alone: seconds */
         } else if (strcmp(argv[i], "--codec-only") == 0) {
             codec_only = 1; /* the decoder figures alone: seconds, no broker */
         } else {
-            fprintf(stderr,
-                    "usage: tradebus_bench [--json FILE]\n"
-                    "                      [--codec-only | --journal-only | --external-only "
-                    "| --lua-only | --md-only | --sweep-only | --dist-only | --net-only "
-                    "| --live-only]\n");
+            fprintf(stderr, "usage: tradebus_bench [--json FILE]\n"
+                            "                      [--pipeline-only | --codec-only | "
+                            "--journal-only | --external-only "
+                            "| --lua-only | --md-only | --sweep-only | --dist-only | --net-only "
+                            "| --live-only]\n");
             return strcmp(argv[i], "--help") == 0 ? 0 : 2;
         }
     }
     if (r.json) fprintf(r.json, "{");
+    if (pipeline_only) {
+        bench_pipeline(&r);
+        bench_before_after(&r);
+        goto done;
+    }
     if (codec_only) {
         bench_codec(&r);
         goto done;

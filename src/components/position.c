@@ -65,6 +65,7 @@ struct tb_position_manager {
     symbol_slot *syms;
     size_t nsyms, syms_cap;
     tb__index sym_idx;
+    size_t last_sym; /* the last bar's symbol: bars of one symbol skip the hash */
 
     uint64_t next_position_id;
     tb_decimal realized_total;
@@ -399,7 +400,9 @@ int tb_position_manager_publish_position_event(tb_position_manager *pm, tb_event
 /* Marks at a validated bar; bar_id 0 when the caller has no event. */
 static int mark_bar(tb_position_manager *pm, const tb_market_data *md, uint64_t bar_id)
 {
-    int32_t si = find_symbol(pm, tb__hash_key(NULL, md->symbol), md->symbol);
+    int32_t si = pm->last_sym < pm->nsyms && tb__sym_eq(pm->syms[pm->last_sym].symbol, md->symbol)
+                     ? (int32_t)pm->last_sym
+                     : find_symbol(pm, tb__hash_key(NULL, md->symbol), md->symbol);
     if (si >= 0 && pm->syms[si].has_close && (bar_id == 0 || bar_id != pm->syms[si].last_bar_id)) {
         int64_t last = pm->syms[si].last_close_time;
         if (md->close_time < last) {
@@ -416,6 +419,7 @@ static int mark_bar(tb_position_manager *pm, const tb_market_data *md, uint64_t 
     }
     int rc = si >= 0 ? 0 : intern_symbol(pm, md->symbol, &si);
     if (rc) return rc;
+    pm->last_sym = (size_t)si;
     pm->syms[si].close = md->close;
     pm->syms[si].has_close = 1;
     pm->syms[si].last_close_time = md->close_time;

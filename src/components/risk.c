@@ -78,6 +78,7 @@ struct tb_risk_manager {
 
     symbol_slot *syms;
     size_t nsyms, syms_cap;
+    size_t last_sym; /* the last bar's symbol: bars of one symbol skip the hash */
     tb__index sym_idx;
 
     position_slot *pos;
@@ -365,9 +366,12 @@ static int on_market_data(const tb_event *ev, void *ctx)
     int rc = tb__check_event(ev, TB_EV_MARKET_DATA, why, sizeof(why));
     if (rc) return tb__refuse(rm->bus, rc, why);
     const tb_market_data *md = &ev->u.market_data;
-    int32_t si = find_symbol(rm, md->symbol);
+    int32_t si = rm->last_sym < rm->nsyms && tb__sym_eq(rm->syms[rm->last_sym].symbol, md->symbol)
+                     ? (int32_t)rm->last_sym
+                     : find_symbol(rm, md->symbol);
     if ((rc = check_bar_time(rm, si, ev)) != 0) return rc;
     if (si < 0 && (rc = intern_symbol(rm, md->symbol, &si)) != 0) return rc;
+    rm->last_sym = (size_t)si;
     rm->syms[si].close = md->close;
     rm->syms[si].has_close = 1;
     rm->syms[si].last_close_time = md->close_time;

@@ -884,7 +884,8 @@ static int decide(tb_signal_generator *sg, instance *in, const tb_event *md,
     tb_strategy_decision d;
     memset(&d, 0, sizeof(d));
     rc = in->vt->on_bar(in->state, bar, &dc.ctx, &d);
-    char err[256] = "";
+    char err[256];
+    err[0] = 0; /* not = "": that clears 256 bytes on every bar */
     if (rc == 0 && dc.ctx.sized && (d.signal == TB_SIGNAL_BUY || d.signal == TB_SIGNAL_SELL) &&
         d.volume == 0) {
         /* An entry sizing made too small: counted, and nothing sent. */

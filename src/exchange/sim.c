@@ -233,7 +233,7 @@ static int open_id_exists(const sim *x, const char *id)
 static int find_sym(sim *x, const char *symbol, int create, size_t *out)
 {
     for (size_t i = 0; i < x->nsyms; i++)
-        if (strcmp(x->syms[i].rules.symbol, symbol) == 0) {
+        if (tb__sym_eq(x->syms[i].rules.symbol, symbol)) {
             *out = i;
             return 0;
         }
