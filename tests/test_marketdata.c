@@ -13,9 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tradebus/marketdata.h"
+#include "../src/feed/md_int.h" /* tb__md_reader_threaded */
 
 #define NS_MS INT64_C(1000000)
 #define NS_S  INT64_C(1000000000)
@@ -1004,6 +1006,128 @@ static void test_md_long_file_streams_every_row(void **state)
     tb_md_reader_close(r);
 }
 
+/* ---- the reader thread (tb_md_config.reader_thread) ---------------------- */
+
+/* A Binance file of n rows (~100 bytes each: 60000 rows pass the thread's
+ * 4 MB floor); bad_line > 0 puts high < low on that line. */
+static const char *write_big(fx *f, const char *name, int n, int bad_line, int generic)
+{
+    snprintf(f->path, sizeof f->path, "%s/%s", f->dir, name);
+    FILE *fp = fopen(f->path, "wb");
+    assert_non_null(fp);
+    if (generic) fputs("timestamp,open,high,low,close,volume\n", fp);
+    for (int i = 0; i < n; i++) {
+        int64_t t = T0_MS + (int64_t)i * 60000;
+        int c = 42000 + (i * 7919) % 500; /* a price that moves */
+        int hi = c + 3, lo = i + 1 == bad_line ? c + 5 : c - 2;
+        if (generic)
+            fprintf(fp, "%lld,%d.25000000,%d.50000000,%d.00000000,%d.25000000,%d.12345678\n",
+                    (long long)t, c, hi, lo, c, 1 + i % 90);
+        else
+            fprintf(fp,
+                    "%lld,%d.25000000,%d.50000000,%d.00000000,%d.25000000,%d.12345678,%lld,"
+                    "1519032.77735170,1327,24.24064000,1024947.38040690,0\n",
+                    (long long)t, c, hi, lo, c, 1 + i % 90, (long long)(t + 59999));
+    }
+    assert_int_equal(fclose(fp), 0);
+    return f->path;
+}
+
+/* Reads spec through a merge with and without the thread and requires the
+ * same bars, the same digest after every bar, and the same end (with the
+ * same message). Returns the bars read. */
+static int same_with_and_without_thread(fx *f, const char *spec)
+{
+    tb_md_config c0, c1;
+    tb_md_config_init(&c0);
+    tb_md_config_init(&c1);
+    c1.reader_thread = 1;
+    tb_md_merge *m0 = NULL, *m1 = NULL;
+    char e0[1024] = "", e1[1024] = "";
+    const char *specs[] = {spec};
+    assert_int_equal(tb_md_merge_open(specs, 1, &c0, &m0, e0, sizeof e0), 0);
+    assert_int_equal(tb_md_merge_open(specs, 1, &c1, &m1, e1, sizeof e1), 0);
+    int n = 0, r0, r1;
+    for (;;) {
+        tb_market_data b0, b1;
+        memset(&b0, 0, sizeof b0);
+        memset(&b1, 0, sizeof b1);
+        r0 = tb_md_merge_next(m0, &b0, e0, sizeof e0);
+        r1 = tb_md_merge_next(m1, &b1, e1, sizeof e1);
+        assert_int_equal(r0, r1);
+        uint64_t l0, h0, l1, h1;
+        const char *p0, *p1;
+        assert_int_equal(tb_md_merge_digest(m0, 0, &l0, &h0, &p0), 0);
+        assert_int_equal(tb_md_merge_digest(m1, 0, &l1, &h1, &p1), 0);
+        assert_true(l0 == l1 && h0 == h1);
+        if (r0) break;
+        assert_memory_equal(&b0, &b1, sizeof b0);
+        n++;
+    }
+    if (r0 != TB_EEOF) assert_string_equal(e0, e1);
+    snprintf(f->err, sizeof f->err, "%s", e1);
+    assert_int_equal(tb_md_merge_bad_rows(m1), 0);
+    tb_md_merge_close(m0);
+    tb_md_merge_close(m1);
+    return r0 == TB_EEOF ? n : -n - 1;
+}
+
+static void test_md_reader_thread_gives_the_same_bars_and_digests(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(same_with_and_without_thread(f, write_big(f, "BTCUSDT-1m.csv", 60000, 0, 0)),
+                     60000);
+    /* Generic files too (each bar's close waits for the next row). */
+    const char *generic = write_big(f, "ETHUSDT-1m.csv", 60000, 0, 1);
+    assert_int_equal(same_with_and_without_thread(f, generic), 60000);
+    tb_md_config cfg;
+    tb_md_config_init(&cfg);
+    cfg.reader_thread = 1;
+    tb_md_reader *r = NULL;
+    assert_int_equal(tb_md_reader_open(generic, &cfg, &r, f->err, sizeof f->err), 0);
+    if (sysconf(_SC_NPROCESSORS_ONLN) > 1) assert_int_equal(tb__md_reader_threaded(r), 1);
+    tb_md_reader_close(r);
+}
+
+static void test_md_reader_thread_stops_at_a_bad_row_with_its_message(void **state)
+{
+    fx *f = *state;
+    const char *path = write_big(f, "BTCUSDT-1m.csv", 60000, 45001, 0);
+    /* Every bar before the bad line comes, then its file:line error. */
+    assert_int_equal(same_with_and_without_thread(f, path), -45000 - 1);
+    snprintf(f->expect, sizeof f->expect, "%s:45001:", path);
+    assert_memory_equal(f->err, f->expect, strlen(f->expect));
+}
+
+static void test_md_reader_thread_is_used_and_closes_midway(void **state)
+{
+    fx *f = *state;
+    const char *path = write_big(f, "BTCUSDT-1m.csv", 60000, 0, 0);
+    tb_md_config cfg;
+    tb_md_config_init(&cfg);
+    cfg.reader_thread = 1;
+    tb_md_reader *r = NULL;
+    assert_int_equal(tb_md_reader_open(path, &cfg, &r, f->err, sizeof f->err), 0);
+    if (sysconf(_SC_NPROCESSORS_ONLN) > 1) assert_int_equal(tb__md_reader_threaded(r), 1);
+    tb_market_data b;
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(tb_md_reader_next(r, &b, f->err, sizeof f->err), 0);
+    /* Closed with the thread blocked on a full ring: no hang, no leak. */
+    struct timespec pause = {0, 20000000};
+    nanosleep(&pause, NULL);
+    tb_md_reader_close(r);
+    /* A small file or skip mode reads in the caller's thread. */
+    assert_int_equal(tb_md_reader_open(write_big(f, "ETHUSDT-1m.csv", 100, 0, 0), &cfg, &r, f->err,
+                                       sizeof f->err),
+                     0);
+    assert_int_equal(tb__md_reader_threaded(r), 0);
+    tb_md_reader_close(r);
+    cfg.on_bad_row = TB_BAD_ROW_SKIP;
+    assert_int_equal(tb_md_reader_open(path, &cfg, &r, f->err, sizeof f->err), 0);
+    assert_int_equal(tb__md_reader_threaded(r), 0);
+    tb_md_reader_close(r);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -1071,6 +1195,9 @@ int main(void)
         T(test_md_merge_overlapping_files_of_one_symbol_rejected),
         T(test_md_merge_open_reports_failing_spec),
         T(test_md_long_file_streams_every_row),
+        T(test_md_reader_thread_gives_the_same_bars_and_digests),
+        T(test_md_reader_thread_stops_at_a_bad_row_with_its_message),
+        T(test_md_reader_thread_is_used_and_closes_midway),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,6 +46,13 @@ typedef struct {
      * next read of the unchanged file loads them from there (docs/data.md,
      * "Cache"). 0 (tb_md_config_init's): no cache is read or written. */
     int cache;
+    /* 1: a large file (4 MB or more) parses in a thread of its own, a few
+     * thousand bars ahead of the caller, when the machine has a second core
+     * and on_bad_row = fail (skip's warnings keep the caller's thread, in
+     * order). Bars, errors and digests are the same either way; a cached
+     * file is not parsed and needs none. 0 (tb_md_config_init's): the
+     * caller's thread reads. */
+    int reader_thread;
     tb_md_warn_fn warn; /* may be NULL */
     void *warn_ctx;
 } tb_md_config;

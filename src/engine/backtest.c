@@ -1131,6 +1131,7 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     } else {
         tb_md_config mc;
         tb_config_md_options(cfg, &mc);
+        mc.reader_thread = 1; /* parsing overlaps the pipeline, when it helps */
         if (opt) {
             mc.warn = opt->warn;
             mc.warn_ctx = opt->warn_ctx;

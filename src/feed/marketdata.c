@@ -11,6 +11,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -79,6 +81,9 @@ struct tb_md_reader {
     tb__mdc_in *cin;
     tb__mdc_out *cout;
     uint64_t dig_lines, dig_hash;
+    /* The reader thread (cfg.reader_thread): it owns every field above
+     * once started; the caller sees bars, digests and the end through it. */
+    struct md_pump *pump;
 };
 
 typedef struct {
@@ -718,6 +723,8 @@ void tb_md_config_init(tb_md_config *cfg)
     cfg->on_bad_row = TB_BAD_ROW_FAIL;
 }
 
+static void md_pump_start(tb_md_reader *r);
+
 int tb_md_reader_open(const char *spec, const tb_md_config *cfg, tb_md_reader **out, char *err,
                       size_t errlen)
 {
@@ -791,16 +798,15 @@ int tb_md_reader_open(const char *spec, const tb_md_config *cfg, tb_md_reader **
         return rc;
     }
     if (r->cout) tb__mdc_out_start(r->cout, r->lr.lineno, tb__lr_hash(&r->lr));
+    md_pump_start(r);
     *out = r;
     return 0;
 }
 
-int tb_md_reader_next(tb_md_reader *r, tb_market_data *bar, char *err, size_t errlen)
+/* The next bar in the caller's thread, or in the pump's: 0, or the sticky
+ * end (TB_EEOF, or an error with its message in r->msg). */
+static int md_next_sync(tb_md_reader *r, tb_market_data *bar)
 {
-    if (r == NULL || bar == NULL) {
-        tb__errf(err, errlen, "tb_md_reader_next: reader and bar must not be NULL");
-        return TB_EINVAL;
-    }
     if (r->sticky == 0 && r->cin != NULL) {
         const tb__mdc_rec *c = tb__mdc_in_next(r->cin, &r->dig_lines, &r->dig_hash);
         if (c == NULL) {
@@ -833,13 +839,195 @@ int tb_md_reader_next(tb_md_reader *r, tb_market_data *bar, char *err, size_t er
             tb__mdc_out_abort(r->cout);
         r->cout = NULL;
     }
-    if (r->sticky != TB_EEOF) md_set_err(err, errlen, r->msg);
     return r->sticky;
+}
+
+/* ---- the reader thread ----------------------------------------------------
+ *
+ * Parsing a CSV line costs about as much as the pipeline spends on its bar,
+ * so on two cores a thread parses blocks of bars while the caller runs the
+ * previous ones. Blocks go round a ring: the thread fills block `filled`
+ * when fewer than MD_PUMP_BLOCKS are waiting, the caller reads block
+ * `taken` and hands it back; one mutex guards the two counters, taken once
+ * per block, never per bar. Each bar carries the digest the reader had just
+ * after it, so tb_md_merge_digest says at every bar what a reader in the
+ * caller's thread would. The thread stops after the block that ends the
+ * file (TB_EEOF or an error, whose message stays in r->msg: it writes
+ * nothing after that block is handed over). */
+
+#define MD_PUMP_BLOCK  2048
+#define MD_PUMP_BLOCKS 4
+#define MD_PUMP_MIN    (4 << 20) /* bytes: smaller files parse in a blink */
+
+typedef struct {
+    tb_market_data bar;
+    uint64_t lines, hash; /* the digest just after this bar */
+} md_slot;
+
+typedef struct {
+    md_slot slot[MD_PUMP_BLOCK];
+    size_t n;
+    int end; /* 0, or the reader's sticky end after the n bars */
+    uint64_t end_lines, end_hash; /* the digest at that end */
+} md_block;
+
+typedef struct md_pump {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t filled, taken; /* under mu */
+    int stop;               /* under mu: close asks the thread to end */
+    /* The caller's side. */
+    int holding; /* block taken % MD_PUMP_BLOCKS is being read */
+    size_t pos;
+    int sticky;
+    uint64_t lines, hash;
+    md_block blocks[MD_PUMP_BLOCKS];
+} md_pump;
+
+static void *md_pump_main(void *arg)
+{
+    tb_md_reader *r = arg;
+    md_pump *p = r->pump;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (p->filled - p->taken == MD_PUMP_BLOCKS && !p->stop)
+            pthread_cond_wait(&p->cv, &p->mu);
+        int stop = p->stop;
+        md_block *b = &p->blocks[p->filled % MD_PUMP_BLOCKS];
+        pthread_mutex_unlock(&p->mu);
+        if (stop) break;
+        b->n = 0;
+        b->end = 0;
+        while (b->n < MD_PUMP_BLOCK) {
+            md_slot *s = &b->slot[b->n];
+            int rc = md_next_sync(r, &s->bar);
+            if (rc) {
+                b->end = rc;
+                b->end_lines = r->lr.lineno;
+                b->end_hash = tb__lr_hash(&r->lr);
+                break;
+            }
+            s->lines = r->lr.lineno;
+            s->hash = tb__lr_hash(&r->lr);
+            b->n++;
+        }
+        pthread_mutex_lock(&p->mu);
+        p->filled++;
+        pthread_cond_signal(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        if (b->end) break;
+    }
+    return NULL;
+}
+
+/* Starts the thread when it helps (see tb_md_config.reader_thread); on any
+ * failure the caller's thread reads, as without it. */
+static void md_pump_start(tb_md_reader *r)
+{
+    struct stat st;
+    if (!r->cfg.reader_thread || r->cin || r->cfg.on_bad_row != TB_BAD_ROW_FAIL || r->sticky ||
+        sysconf(_SC_NPROCESSORS_ONLN) < 2 || fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        st.st_size < MD_PUMP_MIN)
+        return;
+    md_pump *p = calloc(1, sizeof *p);
+    if (!p) return;
+    if (pthread_mutex_init(&p->mu, NULL) != 0) {
+        free(p);
+        return;
+    }
+    if (pthread_cond_init(&p->cv, NULL) != 0) {
+        pthread_mutex_destroy(&p->mu);
+        free(p);
+        return;
+    }
+    p->lines = r->lr.lineno;
+    p->hash = tb__lr_hash(&r->lr);
+    r->pump = p;
+    /* Signals stay with the caller's threads (Ctrl-C is the run's). */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&p->thread, NULL, md_pump_main, r);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        r->pump = NULL;
+        pthread_cond_destroy(&p->cv);
+        pthread_mutex_destroy(&p->mu);
+        free(p);
+    }
+}
+
+static int md_pump_next(tb_md_reader *r, tb_market_data *bar)
+{
+    md_pump *p = r->pump;
+    if (p->sticky) return p->sticky;
+    for (;;) {
+        if (!p->holding) {
+            pthread_mutex_lock(&p->mu);
+            while (p->filled == p->taken)
+                pthread_cond_wait(&p->cv, &p->mu);
+            pthread_mutex_unlock(&p->mu);
+            p->holding = 1;
+            p->pos = 0;
+        }
+        const md_block *b = &p->blocks[p->taken % MD_PUMP_BLOCKS];
+        if (p->pos < b->n) {
+            const md_slot *s = &b->slot[p->pos++];
+            *bar = s->bar;
+            p->lines = s->lines;
+            p->hash = s->hash;
+            return 0;
+        }
+        if (b->end) {
+            p->sticky = b->end;
+            p->lines = b->end_lines;
+            p->hash = b->end_hash;
+            return p->sticky;
+        }
+        pthread_mutex_lock(&p->mu);
+        p->taken++;
+        p->holding = 0;
+        pthread_cond_signal(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+static void md_pump_stop(tb_md_reader *r)
+{
+    md_pump *p = r->pump;
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->thread, NULL);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+    r->pump = NULL;
+}
+
+int tb_md_reader_next(tb_md_reader *r, tb_market_data *bar, char *err, size_t errlen)
+{
+    if (r == NULL || bar == NULL) {
+        tb__errf(err, errlen, "tb_md_reader_next: reader and bar must not be NULL");
+        return TB_EINVAL;
+    }
+    int rc = r->pump ? md_pump_next(r, bar) : md_next_sync(r, bar);
+    if (rc && rc != TB_EEOF) md_set_err(err, errlen, r->msg);
+    return rc;
+}
+
+int tb__md_reader_threaded(const tb_md_reader *r)
+{
+    return r && r->pump;
 }
 
 uint64_t tb_md_reader_bad_rows(const tb_md_reader *r)
 {
-    return r ? r->bad_rows : 0;
+    /* A pumped reader fails at its first bad row: it never skips one. */
+    return r && !r->pump ? r->bad_rows : 0;
 }
 
 const char *tb_md_reader_symbol(const tb_md_reader *r)
@@ -850,6 +1038,7 @@ const char *tb_md_reader_symbol(const tb_md_reader *r)
 void tb_md_reader_close(tb_md_reader *r)
 {
     if (r == NULL) return;
+    md_pump_stop(r);            /* first: the thread owns the rest until it ends */
     tb__mdc_out_abort(r->cout); /* not read to the end: no cache */
     tb__mdc_in_close(r->cin);
     if (r->fd >= 0) close(r->fd);
@@ -1007,9 +1196,10 @@ int tb_md_merge_digest(const tb_md_merge *m, size_t i, uint64_t *lines, uint64_t
 {
     if (!m || i >= m->n) return TB_EINVAL;
     const tb_md_reader *r = m->src[i].r;
-    /* From the cache: the digest the parse had at the same bar. */
-    *lines = r->cin ? r->dig_lines : r->lr.lineno;
-    *hash = r->cin ? r->dig_hash : tb__lr_hash(&r->lr);
+    /* From the cache or the reader thread: the digest the parse had at the
+     * same bar. */
+    *lines = r->pump ? r->pump->lines : r->cin ? r->dig_lines : r->lr.lineno;
+    *hash = r->pump ? r->pump->hash : r->cin ? r->dig_hash : tb__lr_hash(&r->lr);
     *path = r->path;
     return 0;
 }

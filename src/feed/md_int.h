@@ -13,4 +13,8 @@
  * judges. Where it returns 1 its value is tb_dec_parse's. */
 int tb__md_dec_fast(const char *s, size_t len, tb_decimal *out);
 
+/* 1 if r parses in a reader thread of its own (tests). */
+struct tb_md_reader;
+int tb__md_reader_threaded(const struct tb_md_reader *r);
+
 #endif

@@ -110,13 +110,24 @@ static int drawdown(tb_decimal peak, tb_decimal eq, tb_decimal *dd)
     return 0;
 }
 
+/* One row per minute of data (2 M rows for 2 M bars): put together by hand
+ * and written with one fwrite, as fprintf's parsing cost a tenth of a run. */
 static int equity_line(FILE *f, int64_t t, tb_decimal eq, tb_decimal dd)
 {
-    char ts[32], e[TB_DECIMAL_STRLEN], d[TB_DECIMAL_STRLEN];
-    tb_format_time_iso(t, ts, sizeof(ts));
-    tb_dec_format(eq, e, sizeof(e));
-    tb_dec_format(dd, d, sizeof(d));
-    return fprintf(f, "%s,%s,%s\n", ts, e, d) < 0 ? TB_EIO : 0;
+    char line[32 + 2 * TB_DECIMAL_STRLEN + 4];
+    int n = tb_format_time_iso(t, line, 32);
+    if (n < 0) return n;
+    size_t len = (size_t)n;
+    line[len++] = ',';
+    n = tb_dec_format(eq, line + len, TB_DECIMAL_STRLEN);
+    if (n < 0) return n;
+    len += (size_t)n;
+    line[len++] = ',';
+    n = tb_dec_format(dd, line + len, TB_DECIMAL_STRLEN);
+    if (n < 0) return n;
+    len += (size_t)n;
+    line[len++] = '\n';
+    return fwrite(line, 1, len, f) == len ? 0 : TB_EIO;
 }
 
 static int trade_line(const tb__report *r, size_t i, FILE *f)
