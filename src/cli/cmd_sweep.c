@@ -40,8 +40,9 @@ const char *const cli_sweep_help =
     "                            max_drawdown_pct / fees (lower is better)\n"
     "  --jobs N                  worker threads (0 = every core)\n"
     "  --out DIR                 default out/sweep\n"
-    "  --resume                  keep the rows DIR/sweep.csv already has and run\n"
-    "                            the rest (after Ctrl-C)\n"
+    "  --resume                  keep the rows (or walk-forward windows) DIR's\n"
+    "                            checkpoint holds and run the rest (after Ctrl-C,\n"
+    "                            a kill or a crash)\n"
     "\n"
     "Walk-forward (out-of-sample testing):\n"
     "  --train 2024-01-01..2024-06-30 --test 2024-07-01..2024-09-30\n"
@@ -63,9 +64,12 @@ const char *const cli_sweep_help =
     "(the best combinations, heat maps, each param's sensitivity) and, in\n"
     "DIR/best/, the best combination's full backtest output (summary.json,\n"
     "fills.csv, report.html, ...). A combination whose config is invalid is a\n"
-    "row with its error. Ctrl-C stops after abandoning the runs under way:\n"
-    "every finished row is written, and --resume continues. Exit codes: 0 done,\n"
-    "2 usage or config error, 3 bad data, 130 interrupted (rows kept).\n"
+    "row with its error. Finished rows (windows) go to a checkpoint as they\n"
+    "finish, DIR/sweep.state (walkforward.state): after a kill at most the last\n"
+    "64 rows or 2 s are lost. Ctrl-C stops after abandoning the runs under way:\n"
+    "every finished row (window) is written, and --resume continues. Exit\n"
+    "codes: 0 done, 2 usage or config error, 3 bad data, 130 interrupted\n"
+    "(rows kept).\n"
     "See docs/sweep.md.\n";
 
 static volatile sig_atomic_t sweep_stop;
