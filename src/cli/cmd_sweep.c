@@ -650,6 +650,8 @@ int cmd_sweep(int argc, char **argv)
             tb_sweep_journal_open(state, TB_SWEEP_JOURNAL_ROWS, fp, 0, &journal, err, sizeof(err));
         for (size_t i = 0; i < res.nrows && !jrc; i++)
             if (res.rows[i].done) jrc = tb_sweep_journal_add(journal, &res.rows[i]);
+        /* On file before anything runs: the old sweep.state is gone. */
+        if (!jrc) jrc = tb_sweep_journal_flush(journal);
     } else if (!jrc && resume) {
         tb_sweep_journal_rows(journal, &res);
     }
