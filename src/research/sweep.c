@@ -876,6 +876,7 @@ struct tb_sweep_journal {
     size_t len, cap, pending;
     double last_write, last_sync;
     int rc;       /* the first write error: later ones add nothing */
+    int unsynced; /* written since the last sync (mu held to set it) */
     char *data;   /* resume: the file as read, NUL-terminated */
     size_t dlen;  /* its valid part: the header and whole records */
     size_t *recs; /* the offsets of its records in data */
@@ -1092,6 +1093,7 @@ static void write_locked(tb_sweep_journal *j)
         else
             off += (size_t)n;
     }
+    j->unsynced |= off > 0;
     j->len = j->pending = 0;
     j->last_write = now_s();
 }
@@ -1118,8 +1120,10 @@ static void journal_tick(tb_sweep_journal *j, int force)
     double now = now_s();
     pthread_mutex_lock(&j->mu);
     if (j->len && (force || now - j->last_write >= JOURNAL_SECONDS)) write_locked(j);
+    int sync = j->unsynced && (force || now - j->last_sync >= JOURNAL_SECONDS);
+    if (sync) j->unsynced = 0;
     pthread_mutex_unlock(&j->mu);
-    if (force || now - j->last_sync >= JOURNAL_SECONDS) {
+    if (sync) {
         fdatasync(j->fd);
         j->last_sync = now;
     }
