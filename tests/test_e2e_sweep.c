@@ -3,7 +3,9 @@
  * figures, and report.html's ratios from the same replay); sweep.csv does
  * not depend on --jobs; an invalid combination is a row; Ctrl-C keeps the
  * finished rows and --resume completes them into what an uninterrupted
- * sweep writes; best/ is the best combination's backtest. */
+ * sweep writes, and so does a kill -9 through the checkpoint; a
+ * walk-forward keeps its finished windows the same way; best/ is the best
+ * combination's backtest. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -439,6 +441,194 @@ static void test_rolling_windows_chain_and_do_not_depend_on_jobs(void **state)
     free(eb);
 }
 
+/* The number after "(" in "(grid N, K already done)" / "(K already done)"
+ * of the summary line in stdout.txt, or 0 without one. */
+static long already_done(void)
+{
+    char *out = tbt_read_in(dir, "stdout.txt");
+    assert_non_null(out);
+    const char *p = strstr(out, " already done)");
+    long n = 0;
+    if (p) {
+        while (p > out && p[-1] >= '0' && p[-1] <= '9')
+            p--;
+        n = strtol(p, NULL, 10);
+    }
+    free(out);
+    return n;
+}
+
+/* SIGKILL runs no handler: what survives is the checkpoint (sweep.state),
+ * written as rows finish. --resume reruns only the rows it lacks and ends
+ * with the file an uninterrupted sweep writes. */
+static void test_killed_sweep_resumes_from_its_checkpoint(void **state)
+{
+    (void)state;
+    const char *big = "--param strategy.t.fast=2:13:1 --param strategy.t.slow=10:60:1";
+    const int total = 12 * 51;
+    assert_int_equal(
+        tbt_run_cli(dir, NULL, "sweep --config c.ini %s --jobs 2 --out kfull --quiet", big), 0);
+    /* One worker, so it is still running when its first batch is on file;
+     * kill -9 as soon as the checkpoint shows rows (60 s at most). */
+    int st =
+        tbt_sh(dir,
+               "(%s sweep --config c.ini %s --jobs 1 --out kill --quiet > kill.out 2> kill.err "
+               "& pid=$!; i=0; until [ $(cat kill/sweep.state 2>/dev/null | grep -c ' r ') "
+               "-ge 1 ] || [ $i -ge 1200 ]; do sleep 0.05; i=$((i+1)); done; kill -9 $pid; "
+               "{ wait $pid; echo $? > kill.rc; } 2> /dev/null)",
+               TB_BINARY, big);
+    assert_int_equal(st, 0);
+    char *rc = tbt_read_in(dir, "kill.rc");
+    assert_non_null(rc);
+    int code = atoi(rc);
+    free(rc);
+    char *csv = tbt_read_in(dir, "kill/sweep.csv");
+    if (code == 137) {
+        assert_null(csv); /* nothing but the checkpoint was written */
+    } else {
+        /* Finished between the poll and the kill: the resume is a no-op. */
+        assert_int_equal(code, 0);
+        print_message("the sweep finished before its SIGKILL: only resume's no-op checked\n");
+    }
+    free(csv);
+    assert_int_equal(
+        tbt_run_cli(dir, NULL, "sweep --config c.ini %s --jobs 2 --out kill --resume", big), 0);
+    long kept = already_done();
+    assert_true(kept >= 1);
+    if (code == 137) assert_true(kept < total); /* the rows after the kill were rerun */
+    char *full = tbt_read_in(dir, "kfull/sweep.csv"), *part = tbt_read_in(dir, "kill/sweep.csv");
+    assert_non_null(full);
+    assert_non_null(part);
+    assert_string_equal(part, full);
+    free(part);
+    free(full);
+}
+
+/* The first n lines of text (all of it if it has fewer). */
+static size_t lines_len(const char *text, int n)
+{
+    const char *p = text;
+    for (int i = 0; i < n && *p; i++) {
+        const char *nl = strchr(p, '\n');
+        p = nl ? nl + 1 : p + strlen(p);
+    }
+    return (size_t)(p - text);
+}
+
+/* Ctrl-C in a walk-forward keeps its finished windows (walkforward.csv
+ * rows and their oos_equity.csv points, a prefix of the whole run's) and
+ * exits 130; --resume goes on from the first unfinished window with the
+ * equity the last one ended with, into the files an uninterrupted run
+ * writes. */
+static void test_interrupted_walk_forward_resumes_to_the_same_files(void **state)
+{
+    (void)state;
+    const char *wfa = "--param strategy.t.fast=2:9:1 --param strategy.t.slow=10:60:1 "
+                      "--walk-forward train=10d,test=5d";
+    assert_int_equal(
+        tbt_run_cli(dir, NULL, "sweep --config c.ini %s --jobs 2 --out wfull --quiet", wfa), 0);
+    /* SIGINT once the checkpoint holds a window (60 s at most); 5 windows
+     * of 408 combinations each on one worker leave time for it. */
+    int st = tbt_sh(dir,
+                    "(%s sweep --config c.ini %s --jobs 1 --out wint --quiet > wint.out 2> "
+                    "wint.err & pid=$!; i=0; until grep -qs ' w ' wint/walkforward.state || "
+                    "[ $i -ge 1200 ]; do sleep 0.05; i=$((i+1)); done; kill -INT $pid; wait $pid; "
+                    "echo $? > wint.rc)",
+                    TB_BINARY, wfa);
+    assert_int_equal(st, 0);
+    char *rc = tbt_read_in(dir, "wint.rc");
+    assert_non_null(rc);
+    int code = atoi(rc);
+    free(rc);
+    char *wf = tbt_read_in(dir, "wfull/walkforward.csv"),
+         *eq = tbt_read_in(dir, "wfull/oos_equity.csv");
+    assert_non_null(wf);
+    assert_non_null(eq);
+    int kept = 0;
+    if (code == 130) {
+        char *e = tbt_read_in(dir, "wint.err");
+        assert_non_null(strstr(e, "--resume continues"));
+        free(e);
+        char *pw = tbt_read_in(dir, "wint/walkforward.csv"),
+             *pe = tbt_read_in(dir, "wint/oos_equity.csv");
+        assert_non_null(pw);
+        assert_non_null(pe);
+        /* The header and each finished window's row, as the whole run has them. */
+        char f[32][64];
+        while (csv_row(pw, kept + 1, f))
+            kept++;
+        assert_true(kept >= 1 && kept < 5);
+        assert_int_equal(strlen(pw), lines_len(wf, kept + 1));
+        assert_memory_equal(pw, wf, strlen(pw));
+        /* Their points: the first lines of the whole curve, ending where the
+         * last finished window's equity does. */
+        assert_true(strlen(pe) > 12 && strlen(pe) < strlen(eq));
+        assert_memory_equal(pe, eq, strlen(pe));
+        assert_true(eq[strlen(pe) - 1] == '\n');
+        char end[64];
+        snprintf(end, sizeof end, ",%s\n", field(pw, kept, "equity_end", f));
+        assert_string_equal(pe + strlen(pe) - strlen(end), end);
+        free(pw);
+        free(pe);
+    } else {
+        assert_int_equal(code, 0);
+        print_message("the walk-forward finished before its SIGINT: only resume's no-op checked\n");
+    }
+    assert_int_equal(
+        tbt_run_cli(dir, NULL, "sweep --config c.ini %s --jobs 2 --out wint --resume", wfa), 0);
+    if (code == 130) assert_int_equal(already_done(), kept);
+    char *rw = tbt_read_in(dir, "wint/walkforward.csv"),
+         *re = tbt_read_in(dir, "wint/oos_equity.csv");
+    assert_non_null(rw);
+    assert_non_null(re);
+    assert_string_equal(rw, wf);
+    assert_string_equal(re, eq);
+    free(rw);
+    free(re);
+    free(wf);
+    free(eq);
+}
+
+/* A --resume of a walk-forward into a folder holding another one (other
+ * windows, another objective) or none is refused, naming what must match. */
+static void test_resume_of_another_walk_forward_is_refused(void **state)
+{
+    (void)state;
+    const char *args = "sweep --config c.ini --param strategy.t.fast=3:9:3 --param "
+                       "strategy.t.slow=10,20,40";
+    assert_int_equal(
+        tbt_run_cli(dir, NULL, "%s --walk-forward train=10d,test=5d --out wr --quiet", args), 0);
+    char *err = NULL;
+    assert_int_equal(
+        tbt_run_cli(dir, &err, "%s --walk-forward train=10d,test=4d --out wr --resume", args), 2);
+    assert_non_null(strstr(err, "--resume needs the walk-forward this folder holds"));
+    assert_non_null(strstr(err, "this one differs"));
+    free(err);
+    assert_int_equal(tbt_run_cli(dir, &err,
+                                 "%s --walk-forward train=10d,test=5d --objective trades --out wr "
+                                 "--resume",
+                                 args),
+                     2);
+    assert_non_null(strstr(err, "this one differs"));
+    free(err);
+    assert_int_equal(tbt_run_cli(dir, &err,
+                                 "%s --train 2024-01-01..2024-01-20 --test 2024-01-21..2024-01-31 "
+                                 "--out wnone --resume",
+                                 args),
+                     2);
+    assert_non_null(strstr(err, "it holds none"));
+    free(err);
+    /* The same one resumes: every window kept, nothing rerun, same files. */
+    char *a = tbt_read_in(dir, "wr/walkforward.csv");
+    assert_int_equal(
+        tbt_run_cli(dir, NULL, "%s --walk-forward train=10d,test=5d --out wr --resume", args), 0);
+    assert_int_equal(already_done(), 5);
+    char *b = tbt_read_in(dir, "wr/walkforward.csv");
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -449,6 +639,9 @@ int main(void)
         cmocka_unit_test(test_bad_arguments_are_usage_errors_naming_the_fix),
         cmocka_unit_test(test_walk_forward_picks_the_training_best_and_tests_it_after),
         cmocka_unit_test(test_rolling_windows_chain_and_do_not_depend_on_jobs),
+        cmocka_unit_test(test_killed_sweep_resumes_from_its_checkpoint),
+        cmocka_unit_test(test_interrupted_walk_forward_resumes_to_the_same_files),
+        cmocka_unit_test(test_resume_of_another_walk_forward_is_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

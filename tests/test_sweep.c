@@ -1,6 +1,6 @@
 /* Parameter sweeps, the parts without a run: --param values, column names,
  * --where, the plan (grid order, where, random) and sweep.csv written and
- * read back. test_e2e_sweep runs sweeps as a user does. */
+ * read back, the checkpoint journal. test_e2e_sweep runs sweeps as a user does. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -294,6 +294,135 @@ static void test_best_follows_the_objective_and_its_direction(void **state)
     assert_false(tb_sweep_objective_valid("sharp"));
 }
 
+/* Appends text to path. */
+static void append(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "a");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static long file_size(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fclose(f);
+    return n;
+}
+
+/* The checkpoint journal gives back every row added, bit for bit (doubles
+ * and an error with a newline included); a record torn by a kill, and
+ * anything after a damaged one, is dropped and cut from the file; another
+ * sweep's journal, a missing one and a pre-journal sweep.state are told
+ * apart. */
+static void test_journal_restores_rows_exactly_and_drops_a_torn_end(void **state)
+{
+    (void)state;
+    tb_sweep_param p[2];
+    two(p);
+    tb_sweep_options o;
+    memset(&o, 0, sizeof o);
+    o.params = p;
+    o.nparams = 2;
+    tb_sweep_result r, back;
+    assert_int_equal(tb_sweep_plan(&o, &r, err, sizeof err), 0);
+    for (size_t i = 0; i < r.nrows; i++) {
+        tb_sweep_row *x = &r.rows[i];
+        x->done = 1;
+        x->bars = 9000 + i;
+        x->trades = i * 7;
+        x->net_pnl = -1250000001 * (int64_t)(i + 1);
+        x->win_rate_pct = 6666666667;
+        x->ratios = (int)(i % 2);
+        x->sharpe = 1.0 / 3.0 * (double)(i + 1);
+        x->sortino = -0.1 * (double)i;
+        x->profit_factor = i == 2 ? -1 : 0.7 + 1e-13;
+        x->exposure_pct = 42.5;
+    }
+    snprintf(r.rows[4].error, sizeof r.rows[4].error, "line one\nline \\two, \"q\"");
+    memset(&r.rows[4].bars, 0, offsetof(tb_sweep_row, error) - offsetof(tb_sweep_row, bars));
+    char dirp[512], path[600];
+    tbt_temp_dir(dirp, sizeof dirp);
+    snprintf(path, sizeof path, "%s/sweep.state", dirp);
+    uint64_t fp = tb_sweep_fingerprint(&o, NULL, NULL, 0);
+    tb_sweep_journal *j;
+    assert_int_equal(tb_sweep_journal_open(path, TB_SWEEP_JOURNAL_ROWS, fp, 0, &j, err, sizeof err),
+                     0);
+    assert_int_equal(tb_sweep_journal_count(j), 0);
+    for (size_t i = 0; i < 5; i++) /* rows 0..4 finished, in another order */
+        assert_int_equal(tb_sweep_journal_add(j, &r.rows[4 - i]), 0);
+    assert_int_equal(tb_sweep_journal_close(j), 0);
+    long whole = file_size(path);
+    /* A kill mid-write: half a record at the end. */
+    append(path, "0123abcd r 5 1 9000 3 1");
+    assert_int_equal(tb_sweep_journal_open(path, TB_SWEEP_JOURNAL_ROWS, fp, 1, &j, err, sizeof err),
+                     0);
+    assert_int_equal(tb_sweep_journal_count(j), 5);
+    assert_int_equal(file_size(path), whole); /* cut: the next record follows a whole one */
+    assert_int_equal(tb_sweep_plan(&o, &back, err, sizeof err), 0);
+    assert_int_equal(tb_sweep_journal_rows(j, &back), 5);
+    for (size_t i = 0; i < back.nrows; i++) {
+        if (i == 5) {
+            assert_false(back.rows[i].done);
+            continue;
+        }
+        assert_memory_equal(&back.rows[i], &r.rows[i], sizeof(tb_sweep_row));
+    }
+    /* Row 5 finishes after the resume and follows the others. */
+    assert_int_equal(tb_sweep_journal_add(j, &r.rows[5]), 0);
+    assert_int_equal(tb_sweep_journal_close(j), 0);
+    assert_int_equal(tb_sweep_journal_open(path, TB_SWEEP_JOURNAL_ROWS, fp, 1, &j, err, sizeof err),
+                     0);
+    assert_int_equal(tb_sweep_journal_count(j), 6);
+    assert_int_equal(tb_sweep_journal_close(j), 0);
+    tb_sweep_result_free(&back);
+    /* A damaged byte in the third record: the first two are kept. */
+    char *text = tbt_read_file(path);
+    char *rec = strchr(text, '\n') + 1;
+    rec = strchr(strchr(rec, '\n') + 1, '\n') + 1;
+    rec[20] = rec[20] == '7' ? '8' : '7';
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    free(text);
+    assert_int_equal(tb_sweep_journal_open(path, TB_SWEEP_JOURNAL_ROWS, fp, 1, &j, err, sizeof err),
+                     0);
+    assert_int_equal(tb_sweep_journal_count(j), 2);
+    assert_int_equal(tb_sweep_journal_close(j), 0);
+    /* Another sweep, another kind, none, and a sweep.state before journals. */
+    assert_int_equal(
+        tb_sweep_journal_open(path, TB_SWEEP_JOURNAL_ROWS, fp + 1, 1, &j, err, sizeof err),
+        TB_EINVAL);
+    assert_non_null(strstr(err, "the checkpoint of other work"));
+    assert_int_equal(
+        tb_sweep_journal_open(path, TB_SWEEP_JOURNAL_WINDOWS, fp, 1, &j, err, sizeof err),
+        TB_EINVAL);
+    snprintf(path, sizeof path, "%s/none.state", dirp);
+    assert_int_equal(tb_sweep_journal_open(path, TB_SWEEP_JOURNAL_ROWS, fp, 1, &j, err, sizeof err),
+                     TB_ENOTFOUND);
+    char old[64];
+    snprintf(old, sizeof old, "tradebus sweep 1 %016llx\n", (unsigned long long)fp);
+    append(path, old);
+    assert_int_equal(tb_sweep_journal_open(path, TB_SWEEP_JOURNAL_ROWS, fp, 1, &j, err, sizeof err),
+                     TB_ENOTSUP);
+    assert_null(j);
+    /* A new journal replaces the old file whole. */
+    assert_int_equal(tb_sweep_journal_open(path, TB_SWEEP_JOURNAL_ROWS, fp, 0, &j, err, sizeof err),
+                     0);
+    assert_int_equal(tb_sweep_journal_close(j), 0);
+    text = tbt_read_file(path);
+    assert_string_equal(strstr(text, "tradebus sweep 2 "), text);
+    assert_int_equal(strlen(text), strlen(old));
+    free(text);
+    tbt_remove_tree(dirp);
+    tb_sweep_result_free(&r);
+    for (int i = 0; i < 2; i++)
+        tb_sweep_param_free(&p[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -307,6 +436,7 @@ int main(void)
         cmocka_unit_test(test_random_draws_n_by_seed_in_grid_order),
         cmocka_unit_test(test_csv_round_trips_and_refuses_another_sweep),
         cmocka_unit_test(test_best_follows_the_objective_and_its_direction),
+        cmocka_unit_test(test_journal_restores_rows_exactly_and_drops_a_torn_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,6 +28,10 @@
 extern "C" {
 #endif
 
+/* A checkpoint journal (below): finished work kept across Ctrl-C, a kill
+ * or a crash, for a --resume. */
+typedef struct tb_sweep_journal tb_sweep_journal;
+
 /* Most parameters a sweep varies, values one parameter takes, and
  * combinations one sweep runs (after where and random). */
 #define TB_SWEEP_MAX_PARAMS       8
@@ -63,6 +67,7 @@ TB_EXPORT int tb_sweep_where_compile(const char *expr, const tb_sweep_param *par
 /* 1 if the combination (value index per parameter) passes, else 0. */
 TB_EXPORT int tb_sweep_where_eval(const tb_sweep_where *w, const tb_sweep_param *params,
                                   const size_t *idx);
+/* Frees w (NULL: no-op). */
 TB_EXPORT void tb_sweep_where_free(tb_sweep_where *w);
 
 /* What one combination gave: summary.json's figures and report.html's ratios. */
@@ -100,6 +105,11 @@ typedef struct {
     /* Skipped bad rows of the data ("file:line: ..."); NULL = silent. */
     void (*warn)(const char *msg, void *ctx);
     void *warn_ctx;
+    /* Borrowed, may be NULL. tb_sweep_run adds each row it finishes (of a
+     * TB_SWEEP_JOURNAL_ROWS journal); tb_sweep_walk_forward restores the
+     * windows a TB_SWEEP_JOURNAL_WINDOWS journal holds and adds each
+     * window it finishes. */
+    tb_sweep_journal *journal;
 } tb_sweep_options;
 
 typedef struct {
@@ -118,7 +128,7 @@ typedef struct {
 TB_EXPORT int tb_sweep_plan(const tb_sweep_options *opt, tb_sweep_result *res, char *err,
                             size_t errlen);
 /* Runs every row of res not done yet (tb_sweep_plan first; rows already
- * done, e.g. from tb_sweep_read_csv, are kept). 0 (also when stopped:
+ * done, e.g. from tb_sweep_journal_rows or tb_sweep_read_csv, are kept). 0 (also when stopped:
  * res->interrupted), or TB_ECONFIG / TB_EDATA / TB_EIO for the base
  * config or the data, with the reason in err. */
 TB_EXPORT int tb_sweep_run(const tb_sweep_options *opt, tb_sweep_result *res, char *err,
@@ -187,11 +197,58 @@ typedef struct {
 
 /* Runs every window (rows[i] for windows[i]); each point of the stitched
  * out-of-sample curve goes to equity_csv as "time,equity" (header
- * included; may be NULL). progress counts windows. 0 (also when stopped:
- * *interrupted set), or as tb_sweep_run. */
+ * included; may be NULL). With opt->journal, the windows it holds are
+ * restored first (rows, curve points and the equity they ended with, all
+ * exact) and the run goes on from the next one. progress counts windows.
+ * *done: the windows finished, rows[0..*done) (fewer than nwindows when
+ * stopped). 0 (also when stopped), or as tb_sweep_run. */
 TB_EXPORT int tb_sweep_walk_forward(const tb_sweep_options *opt, const tb_wf_window *windows,
                                     size_t nwindows, const char *objective, tb_wf_row *rows,
-                                    FILE *equity_csv, int *interrupted, char *err, size_t errlen);
+                                    FILE *equity_csv, size_t *done, char *err, size_t errlen);
+
+/* ---- checkpoints -----------------------------------------------------------
+ * A journal file keeps finished work as it goes: its first line names the
+ * kind and a fingerprint of the work, then one record per finished row (or
+ * window, with its curve points), each with a checksum, appended in the
+ * order they finish. Rows are written in batches (every 64 rows or 2 s),
+ * windows at once; the file is synced at most every 2 s. A kill or a crash
+ * loses at most the batch under way; a record torn by it fails its
+ * checksum and is dropped (with anything after it) on resume. */
+typedef enum {
+    TB_SWEEP_JOURNAL_ROWS = 1,    /* a sweep's rows */
+    TB_SWEEP_JOURNAL_WINDOWS = 2, /* a walk-forward's windows */
+} tb_sweep_journal_kind;
+
+/* A fingerprint of what selects and computes the work: opt's config path,
+ * --set, --data, params and values, where, random and seed; for a
+ * walk-forward also the objective and the windows (objective NULL and
+ * nwindows 0 for a sweep). Never fails. */
+TB_EXPORT uint64_t tb_sweep_fingerprint(const tb_sweep_options *opt, const char *objective,
+                                        const tb_wf_window *windows, size_t nwindows);
+
+/* Opens path as the journal of the work fp. resume = 0: path is replaced
+ * (temp + rename) by an empty journal. resume = 1: path must be a journal
+ * of this kind and fp; its records are read up to the first torn or
+ * damaged one, the file is cut there, and new records follow. *out owned:
+ * tb_sweep_journal_close. 0; with "path: why" in err: TB_ENOTFOUND (no
+ * file), TB_EINVAL (another kind or fingerprint), TB_ENOTSUP (the
+ * fingerprint-only sweep.state of tradebus before journals, same fp: its
+ * rows are in sweep.csv, tb_sweep_read_csv), TB_EIO, TB_ENOMEM. */
+TB_EXPORT int tb_sweep_journal_open(const char *path, tb_sweep_journal_kind kind, uint64_t fp,
+                                    int resume, tb_sweep_journal **out, char *err, size_t errlen);
+/* The records read when j was opened with resume (0 for a new journal). */
+TB_EXPORT size_t tb_sweep_journal_count(const tb_sweep_journal *j);
+/* Marks done the rows of res the journal held when opened, with their
+ * exact figures (rows not in res are skipped). Returns how many. */
+TB_EXPORT size_t tb_sweep_journal_rows(const tb_sweep_journal *j, tb_sweep_result *res);
+/* Adds a finished row (copied); thread-safe. Written with its batch.
+ * 0, or the first write error so far (TB_EIO, TB_ENOMEM). */
+TB_EXPORT int tb_sweep_journal_add(tb_sweep_journal *j, const tb_sweep_row *row);
+/* Writes the rows added so far and syncs the file. 0 or the first error. */
+TB_EXPORT int tb_sweep_journal_flush(tb_sweep_journal *j);
+/* Flushes and frees j (NULL: no-op). 0, or the first write error j met:
+ * then the file lacks rows a later resume reruns, nothing worse. */
+TB_EXPORT int tb_sweep_journal_close(tb_sweep_journal *j);
 
 #ifdef __cplusplus
 }

@@ -40,8 +40,9 @@ const char *const cli_sweep_help =
     "                            max_drawdown_pct / fees (lower is better)\n"
     "  --jobs N                  worker threads (0 = every core)\n"
     "  --out DIR                 default out/sweep\n"
-    "  --resume                  keep the rows DIR/sweep.csv already has and run\n"
-    "                            the rest (after Ctrl-C)\n"
+    "  --resume                  keep the rows (or walk-forward windows) DIR's\n"
+    "                            checkpoint holds and run the rest (after Ctrl-C,\n"
+    "                            a kill or a crash)\n"
     "\n"
     "Walk-forward (out-of-sample testing):\n"
     "  --train 2024-01-01..2024-06-30 --test 2024-07-01..2024-09-30\n"
@@ -63,9 +64,12 @@ const char *const cli_sweep_help =
     "(the best combinations, heat maps, each param's sensitivity) and, in\n"
     "DIR/best/, the best combination's full backtest output (summary.json,\n"
     "fills.csv, report.html, ...). A combination whose config is invalid is a\n"
-    "row with its error. Ctrl-C stops after abandoning the runs under way:\n"
-    "every finished row is written, and --resume continues. Exit codes: 0 done,\n"
-    "2 usage or config error, 3 bad data, 130 interrupted (rows kept).\n"
+    "row with its error. Finished rows (windows) go to a checkpoint as they\n"
+    "finish, DIR/sweep.state (walkforward.state): after a kill at most the last\n"
+    "64 rows or 2 s are lost. Ctrl-C stops after abandoning the runs under way:\n"
+    "every finished row (window) is written, and --resume continues. Exit\n"
+    "codes: 0 done, 2 usage or config error, 3 bad data, 130 interrupted\n"
+    "(rows kept).\n"
     "See docs/sweep.md.\n";
 
 static volatile sig_atomic_t sweep_stop;
@@ -106,36 +110,6 @@ static void warn(const char *msg, void *ctx)
     cli_log(CLI_LOG_WARN, NULL, "%s", msg);
 }
 
-/* A fingerprint of what selects and builds the rows: a --resume of
- * another sweep into the same folder is refused. */
-static void mix(unsigned long long *h, const char *s)
-{
-    for (s = s ? s : "";; s++) {
-        *h = (*h ^ (unsigned char)*s) * 1099511628211ULL;
-        if (!*s) break;
-    }
-}
-
-static unsigned long long fingerprint(const tb_sweep_options *o)
-{
-    unsigned long long h = 1469598103934665603ULL;
-    mix(&h, o->config_path);
-    for (size_t i = 0; i < o->nsets; i++)
-        mix(&h, o->sets[i]);
-    for (size_t i = 0; i < o->ndata; i++)
-        mix(&h, o->data[i]);
-    for (size_t k = 0; k < o->nparams; k++) {
-        mix(&h, o->params[k].key);
-        for (size_t v = 0; v < o->params[k].nvalues; v++)
-            mix(&h, o->params[k].values[v]);
-    }
-    mix(&h, o->where);
-    char n[64];
-    snprintf(n, sizeof(n), "%zu/%llu", o->random, (unsigned long long)o->seed);
-    mix(&h, n);
-    return h;
-}
-
 /* path written whole through path.tmp, renamed over it on success. */
 static int write_atomic(const char *path, int (*fn)(FILE *f, void *ctx), void *ctx)
 {
@@ -160,7 +134,6 @@ static int write_atomic(const char *path, int (*fn)(FILE *f, void *ctx), void *c
 typedef struct {
     const tb_sweep_options *o;
     const tb_sweep_result *res;
-    unsigned long long fp;
 } writing;
 
 static int put_csv(FILE *f, void *ctx)
@@ -169,11 +142,16 @@ static int put_csv(FILE *f, void *ctx)
     return tb_sweep_write_csv(w->o->params, w->o->nparams, w->res, f);
 }
 
-static int put_state(FILE *f, void *ctx)
+/* A checkpoint that could not be written loses no result of this run,
+ * only what a later --resume would have kept. */
+static void close_journal(tb_sweep_journal *j, const char *path)
 {
-    writing *w = ctx;
-    fprintf(f, "tradebus sweep 1 %016llx\n", w->fp);
-    return ferror(f) ? TB_EIO : 0;
+    int rc = tb_sweep_journal_close(j);
+    if (rc)
+        cli_log(CLI_LOG_WARN, NULL,
+                "%s: the checkpoint could not be written whole (%s): a --resume would rerun "
+                "what it lacks; check the disk",
+                path, tb_strerror(rc));
 }
 
 static int mkdirs(const char *dir)
@@ -364,8 +342,12 @@ static int put_copy(FILE *f, void *ctx)
 }
 
 static int run_walk_forward(tb_sweep_options *o, const char *out, const char *objective,
-                            const char *train, const char *test, const char *wf, int quiet)
+                            const char *train, const char *test, const char *wf, int quiet,
+                            int resume)
 {
+    tb_sweep_journal *journal = NULL;
+    char state[4200];
+    snprintf(state, sizeof(state), "%s/walkforward.state", out);
     char err[1024] = "";
     tb_wf_window one, *windows = NULL;
     size_t nw = 0;
@@ -415,27 +397,55 @@ static int run_walk_forward(tb_sweep_options *o, const char *out, const char *ob
         code = EXIT_RUNTIME;
         goto done;
     }
-    if (!quiet) cli_printf("walk-forward: %zu window%s\n", nw, nw == 1 ? "" : "s");
-    int interrupted = 0;
-    int rc = tb_sweep_walk_forward(o, windows, nw, objective, rows, curve, &interrupted, err,
+    /* The checkpoint: each finished window, kept for a --resume. */
+    uint64_t fp = tb_sweep_fingerprint(o, objective, windows, nw);
+    int rc = tb_sweep_journal_open(state, TB_SWEEP_JOURNAL_WINDOWS, fp, resume, &journal, err,
                                    sizeof(err));
+    if (rc && resume && (rc == TB_ENOTFOUND || rc == TB_EINVAL)) {
+        cli_log(CLI_LOG_ERROR, NULL,
+                "%s: --resume needs the walk-forward this folder holds (same --config, --set, "
+                "--data, --param, --where, --random, --seed, --objective and --train/--test or "
+                "--walk-forward); %s",
+                out, rc == TB_ENOTFOUND ? "it holds none" : "this one differs");
+        code = EXIT_USAGE;
+        goto done;
+    }
+    if (rc) {
+        cli_log(CLI_LOG_ERROR, NULL, "%s", err);
+        code = EXIT_RUNTIME;
+        goto done;
+    }
+    size_t held = tb_sweep_journal_count(journal);
+    if (!quiet) {
+        cli_printf("walk-forward: %zu window%s", nw, nw == 1 ? "" : "s");
+        if (held) cli_printf(" (%zu already done)", held < nw ? held : nw);
+        cli_printf("\n");
+    }
+    size_t ndone = 0;
+    o->journal = journal;
+    rc = tb_sweep_walk_forward(o, windows, nw, objective, rows, curve, &ndone, err, sizeof(err));
+    o->journal = NULL;
     if (rc) {
         cli_log(CLI_LOG_ERROR, NULL, "%s", err[0] ? err : tb_strerror(rc));
         code = cli_exit_for(rc, err, NULL);
         goto done;
     }
-    if (interrupted) {
-        cli_log(CLI_LOG_WARN, NULL, "interrupted: nothing written (a walk-forward is rerun whole)");
-        code = 130;
-        goto done;
-    }
+    /* Written also when stopped: the finished windows, whole. */
     char path[4200];
-    wf_writing w = {o, rows, nw, objective};
+    wf_writing w = {o, rows, ndone, objective};
     snprintf(path, sizeof(path), "%s/walkforward.csv", out);
     if ((code = write_atomic(path, put_wf, &w)) != 0) goto done;
     copy_ctx cc = {curve};
     snprintf(path, sizeof(path), "%s/oos_equity.csv", out);
     if ((code = write_atomic(path, put_copy, &cc)) != 0) goto done;
+    if (ndone < nw) {
+        cli_log(CLI_LOG_WARN, NULL,
+                "interrupted: %zu of %zu windows done, written to %s/walkforward.csv and "
+                "oos_equity.csv; --resume continues",
+                ndone, nw, out);
+        code = 130;
+        goto done;
+    }
     if (!quiet) {
         double is_sum = 0;
         size_t chosen = 0;
@@ -473,6 +483,7 @@ static int run_walk_forward(tb_sweep_options *o, const char *out, const char *ob
         cli_printf("  written to     %s/walkforward.csv, oos_equity.csv\n", out);
     }
 done:
+    close_journal(journal, state);
     if (curve) fclose(curve);
     free(rows);
     if (windows != &one) free(windows);
@@ -491,7 +502,8 @@ int cmd_sweep(int argc, char **argv)
     size_t np = 0;
     const char **sets = calloc((size_t)argc + 1, sizeof(*sets));
     const char **data = calloc((size_t)argc + 1, sizeof(*data));
-    char err[1024] = "";
+    char err[1024] = "", state[4200] = "";
+    tb_sweep_journal *journal = NULL;
     tb_sweep_result res;
     memset(&res, 0, sizeof(res));
     if (!sets || !data) {
@@ -595,8 +607,8 @@ int cmd_sweep(int argc, char **argv)
     o.nparams = np;
     o.sets = sets;
     o.data = data;
-    if ((train || test || wf) && (resume || (wf && (train || test)) || (!wf && !(train && test)))) {
-        cli_usage_error("sweep: give --train with --test, or --walk-forward, without --resume");
+    if ((train || test || wf) && ((wf && (train || test)) || (!wf && !(train && test)))) {
+        cli_usage_error("sweep: give --train with --test, or --walk-forward (not both)");
         goto done;
     }
     if (tb_sweep_plan(&o, &res, err, sizeof(err)) != 0) {
@@ -613,33 +625,45 @@ int cmd_sweep(int argc, char **argv)
         o.warn = warn;
         struct sigaction old[2];
         cli_signals_catch(on_signal, old);
-        code = run_walk_forward(&o, out, objective, train, test, wf, quiet);
+        code = run_walk_forward(&o, out, objective, train, test, wf, quiet, resume);
         cli_signals_restore(old);
         goto done;
     }
-    char csv[4200], state[4200], html[4200];
+    char csv[4200], html[4200];
     snprintf(csv, sizeof(csv), "%s/sweep.csv", out);
     snprintf(state, sizeof(state), "%s/sweep.state", out);
     snprintf(html, sizeof(html), "%s/sweep.html", out);
-    writing w = {&o, &res, fingerprint(&o)};
-    if (resume) {
-        FILE *f = fopen(state, "r");
-        unsigned long long fp = 0;
-        int ok = f && fscanf(f, "tradebus sweep 1 %llx", &fp) == 1 && fp == w.fp;
-        if (f) fclose(f);
-        if (!ok) {
-            cli_log(CLI_LOG_ERROR, NULL,
-                    "%s: --resume needs the sweep this folder holds (same --config, --set, "
-                    "--data, --param, --where, --random, --seed); %s",
-                    out, f ? "this one differs" : "it holds none");
-            goto done;
-        }
+    writing w = {&o, &res};
+    /* The checkpoint: every finished row goes to sweep.state as the sweep
+     * runs, so a kill or a crash loses at most its last batch. */
+    uint64_t fp = tb_sweep_fingerprint(&o, NULL, NULL, 0);
+    int jrc =
+        tb_sweep_journal_open(state, TB_SWEEP_JOURNAL_ROWS, fp, resume, &journal, err, sizeof(err));
+    if (jrc == TB_ENOTSUP) {
+        /* Stopped by a tradebus before journals: its rows are in sweep.csv,
+         * carried into a new journal. */
         if (tb_sweep_read_csv(csv, params, np, &res, err, sizeof(err)) != 0) {
             cli_log(CLI_LOG_ERROR, NULL, "%s", err);
             goto done;
         }
+        jrc =
+            tb_sweep_journal_open(state, TB_SWEEP_JOURNAL_ROWS, fp, 0, &journal, err, sizeof(err));
+        for (size_t i = 0; i < res.nrows && !jrc; i++)
+            if (res.rows[i].done) jrc = tb_sweep_journal_add(journal, &res.rows[i]);
+        /* On file before anything runs: the old sweep.state is gone. */
+        if (!jrc) jrc = tb_sweep_journal_flush(journal);
+    } else if (!jrc && resume) {
+        tb_sweep_journal_rows(journal, &res);
     }
-    if (write_atomic(state, put_state, &w)) {
+    if (jrc && resume && (jrc == TB_ENOTFOUND || jrc == TB_EINVAL)) {
+        cli_log(CLI_LOG_ERROR, NULL,
+                "%s: --resume needs the sweep this folder holds (same --config, --set, "
+                "--data, --param, --where, --random, --seed); %s",
+                out, jrc == TB_ENOTFOUND ? "it holds none" : "this one differs");
+        goto done;
+    }
+    if (jrc) {
+        cli_log(CLI_LOG_ERROR, NULL, "%s", err[0] ? err : tb_strerror(jrc));
         code = EXIT_RUNTIME;
         goto done;
     }
@@ -657,6 +681,7 @@ int cmd_sweep(int argc, char **argv)
     o.progress_ctx = &ps;
     o.warn = warn;
     o.stop = &sweep_stop;
+    o.journal = journal;
     struct sigaction old[2];
     cli_signals_catch(on_signal, old);
     int rc = tb_sweep_run(&o, &res, err, sizeof(err));
@@ -709,6 +734,7 @@ int cmd_sweep(int argc, char **argv)
         cli_printf("  written to   %s/sweep.csv, sweep.html%s\n", out,
                    best == (size_t)-1 ? "" : ", best/");
 done:
+    if (journal) close_journal(journal, state);
     for (size_t k = 0; k < np; k++)
         tb_sweep_param_free(&params[k]);
     tb_sweep_result_free(&res);

@@ -15,6 +15,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -698,6 +699,8 @@ typedef struct {
     pthread_cond_t all_out;
 } pool;
 
+static void journal_tick(tb_sweep_journal *j, int force);
+
 static int stopping(const tb_sweep_options *opt)
 {
     return opt->stop && *opt->stop;
@@ -712,7 +715,9 @@ static void *worker(void *arg)
         tb_sweep_row *row = &pl->res->rows[i];
         if (row->done) continue;
         run_row(pl->opt, pl->bars, pl->nbars, row, NULL);
-        if (row->done) atomic_fetch_add(&pl->finished, 1);
+        if (!row->done) continue;
+        atomic_fetch_add(&pl->finished, 1);
+        if (pl->opt->journal) tb_sweep_journal_add(pl->opt->journal, row);
     }
     pthread_mutex_lock(&pl->mu);
     if (atomic_fetch_sub(&pl->running, 1) == 1) pthread_cond_signal(&pl->all_out);
@@ -826,6 +831,7 @@ int tb_sweep_run_bars(const tb_sweep_options *opt, tb_sweep_result *res, const t
     pthread_mutex_lock(&pl.mu);
     while (atomic_load(&pl.running) > 0) {
         if (opt->progress) opt->progress(atomic_load(&pl.finished), res->nrows, opt->progress_ctx);
+        if (opt->journal) journal_tick(opt->journal, 0);
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_nsec += 200000000;
@@ -842,11 +848,553 @@ int tb_sweep_run_bars(const tb_sweep_options *opt, tb_sweep_result *res, const t
     pthread_mutex_destroy(&pl.mu);
     res->seconds = now_s() - t0;
     free(th);
+    /* Every finished row on file before the caller hears of the end (a
+     * write error is the journal's to report: the rows are in res). */
+    if (opt->journal) tb_sweep_journal_flush(opt->journal);
     res->done = 0;
     for (size_t i = 0; i < res->nrows; i++)
         res->done += res->rows[i].done != 0;
     res->interrupted = res->done < res->nrows;
     if (opt->progress) opt->progress(res->done, res->nrows, opt->progress_ctx);
+    return 0;
+}
+
+/* ---- checkpoints -------------------------------------------------------- */
+
+/* Rows go to the file in batches: a write per row would still be cheap
+ * next to a backtest, but a batch of 64 (or 2 s) is cheaper and loses as
+ * little. A sync costs milliseconds, so the file is synced at most every
+ * 2 s: a kill loses nothing written, a power cut at most the last 2 s. */
+#define JOURNAL_BATCH   64
+#define JOURNAL_SECONDS 2.0
+
+struct tb_sweep_journal {
+    tb_sweep_journal_kind kind;
+    int fd;
+    pthread_mutex_t mu; /* buf, len, cap, pending, rc, last_write: workers add at once */
+    char *buf;          /* records added, not written yet */
+    size_t len, cap, pending;
+    double last_write, last_sync;
+    int rc;       /* the first write error: later ones add nothing */
+    int unsynced; /* written since the last sync (mu held to set it) */
+    char *data;   /* resume: the file as read, NUL-terminated */
+    size_t dlen;  /* its valid part: the header and whole records */
+    size_t *recs; /* the offsets of its records in data */
+    size_t nrecs;
+};
+
+/* A journal record, parsed. */
+typedef struct {
+    char kind; /* 'r' a row, 'w' a window */
+    size_t k, npoints;
+    int chosen;
+    size_t combination;
+    double in_sample;
+    tb_decimal equity_start, equity_end;
+    tb_sweep_row row;
+    const char *points; /* a window's curve points, plen bytes */
+    size_t plen;
+} jrecord;
+
+static void mix64(uint64_t *h, const char *s)
+{
+    for (s = s ? s : "";; s++) {
+        *h = (*h ^ (unsigned char)*s) * 1099511628211ULL;
+        if (!*s) break;
+    }
+}
+
+uint64_t tb_sweep_fingerprint(const tb_sweep_options *o, const char *objective,
+                              const tb_wf_window *windows, size_t nwindows)
+{
+    uint64_t h = 1469598103934665603ULL;
+    mix64(&h, o->config_path);
+    for (size_t i = 0; i < o->nsets; i++)
+        mix64(&h, o->sets[i]);
+    for (size_t i = 0; i < o->ndata; i++)
+        mix64(&h, o->data[i]);
+    for (size_t k = 0; k < o->nparams; k++) {
+        mix64(&h, o->params[k].key);
+        for (size_t v = 0; v < o->params[k].nvalues; v++)
+            mix64(&h, o->params[k].values[v]);
+    }
+    mix64(&h, o->where);
+    char n[128];
+    snprintf(n, sizeof(n), "%zu/%llu", o->random, (unsigned long long)o->seed);
+    mix64(&h, n);
+    /* A sweep's fingerprint stays what it was before walk-forwards had one. */
+    if (!objective && !nwindows) return h;
+    mix64(&h, "walk-forward");
+    mix64(&h, objective);
+    for (size_t i = 0; i < nwindows; i++) {
+        const tb_wf_window *w = &windows[i];
+        snprintf(n, sizeof(n), "%lld %lld %lld %lld", (long long)w->train_from,
+                 (long long)w->train_to, (long long)w->test_from, (long long)w->test_to);
+        mix64(&h, n);
+    }
+    return h;
+}
+
+static uint32_t fnv32(uint32_t h, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+#define FNV32_INIT 2166136261u
+
+/* A row's fields, exact: decimals as their raw integers, doubles in hex
+ * (%a reads back bit for bit, so a resumed sweep.csv is byte-identical),
+ * the error last and escaped onto the line. b holds JFIELDS_MAX. */
+#define JFIELDS_MAX (512 + 2 * sizeof(((tb_sweep_row *)0)->error))
+static size_t put_fields(char *b, const tb_sweep_row *r)
+{
+    int n = snprintf(b, JFIELDS_MAX,
+                     "%zu %d %llu %llu %lld %lld %lld %lld %lld %d %a %a %a %a :", r->combination,
+                     r->done != 0, (unsigned long long)r->bars, (unsigned long long)r->trades,
+                     (long long)r->net_pnl, (long long)r->return_pct, (long long)r->fees,
+                     (long long)r->max_drawdown_pct, (long long)r->win_rate_pct, r->ratios != 0,
+                     r->sharpe, r->sortino, r->profit_factor, r->exposure_pct);
+    size_t o = n > 0 ? (size_t)n : 0;
+    for (const char *e = r->error; *e && o + 3 < JFIELDS_MAX; e++) {
+        if (*e == '\\' || *e == '\n' || *e == '\r') {
+            b[o++] = '\\';
+            b[o++] = *e == '\n' ? 'n' : *e == '\r' ? 'r' : '\\';
+        } else {
+            b[o++] = *e;
+        }
+    }
+    b[o] = 0;
+    return o;
+}
+
+/* Fields are one space apart: strto* alone would skip spaces or take a sign. */
+static int get_u(const char **p, unsigned long long *v)
+{
+    char *e;
+    if (!isdigit((unsigned char)**p)) return -1;
+    errno = 0;
+    *v = strtoull(*p, &e, 10);
+    if (errno || *e != ' ') return -1;
+    *p = e + 1;
+    return 0;
+}
+
+static int get_i(const char **p, long long *v)
+{
+    char *e;
+    if (!isdigit((unsigned char)**p) && **p != '-') return -1;
+    errno = 0;
+    *v = strtoll(*p, &e, 10);
+    if (errno || *e != ' ' || e == *p) return -1;
+    *p = e + 1;
+    return 0;
+}
+
+static int get_d(const char **p, double *v)
+{
+    char *e;
+    if (!**p || isspace((unsigned char)**p)) return -1;
+    *v = strtod(*p, &e);
+    if (e == *p || *e != ' ') return -1;
+    *p = e + 1;
+    return 0;
+}
+
+static int get_fields(const char *p, const char *nl, tb_sweep_row *r)
+{
+    unsigned long long u[4];
+    long long i[7];
+    if (get_u(&p, &u[0]) || get_i(&p, &i[0]) || get_u(&p, &u[1]) || get_u(&p, &u[2]) ||
+        get_i(&p, &i[1]) || get_i(&p, &i[2]) || get_i(&p, &i[3]) || get_i(&p, &i[4]) ||
+        get_i(&p, &i[5]) || get_i(&p, &i[6]) || get_d(&p, &r->sharpe) || get_d(&p, &r->sortino) ||
+        get_d(&p, &r->profit_factor) || get_d(&p, &r->exposure_pct) || *p++ != ':')
+        return -1;
+    r->combination = (size_t)u[0];
+    r->done = i[0] != 0;
+    r->bars = u[1];
+    r->trades = u[2];
+    r->net_pnl = i[1];
+    r->return_pct = i[2];
+    r->fees = i[3];
+    r->max_drawdown_pct = i[4];
+    r->win_rate_pct = i[5];
+    r->ratios = i[6] != 0;
+    size_t o = 0;
+    for (; p < nl; p++) {
+        char c = *p;
+        if (c == '\\') {
+            if (++p == nl) return -1;
+            c = *p == 'n' ? '\n' : *p == 'r' ? '\r' : *p == '\\' ? '\\' : 0;
+            if (!c) return -1;
+        }
+        if (o + 1 >= sizeof(r->error)) return -1;
+        r->error[o++] = c;
+    }
+    r->error[o] = 0;
+    return 0;
+}
+
+/* The record at p (before end): 0 and *next after it, or -1 if it is torn
+ * or damaged (its checksum covers everything after itself). */
+static int get_record(const char *p, const char *end, jrecord *r, const char **next)
+{
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    if (!nl || nl - p < 12 || p[8] != ' ' || p[10] != ' ') return -1;
+    char hex[9], *e;
+    memcpy(hex, p, 8);
+    hex[8] = 0;
+    unsigned long want = strtoul(hex, &e, 16);
+    if (e != hex + 8 || !isxdigit((unsigned char)hex[0])) return -1;
+    const char *q = p + 9;
+    uint32_t h = fnv32(FNV32_INIT, q, (size_t)(nl - q));
+    memset(r, 0, sizeof(*r));
+    r->kind = q[0];
+    q += 2;
+    const char *after = nl + 1;
+    if (r->kind == 'w') {
+        unsigned long long k, np, ch, comb;
+        long long s, f;
+        if (get_u(&q, &k) || get_u(&q, &np) || get_u(&q, &ch) || get_u(&q, &comb) ||
+            get_d(&q, &r->in_sample) || get_i(&q, &s) || get_i(&q, &f))
+            return -1;
+        r->k = (size_t)k;
+        r->npoints = (size_t)np;
+        r->chosen = ch != 0;
+        r->combination = (size_t)comb;
+        r->equity_start = s;
+        r->equity_end = f;
+        r->points = after;
+        for (size_t i = 0; i < r->npoints; i++) {
+            const char *x = memchr(after, '\n', (size_t)(end - after));
+            if (!x) return -1;
+            after = x + 1;
+        }
+        r->plen = (size_t)(after - r->points);
+        h = fnv32(h, r->points, r->plen);
+    } else if (r->kind != 'r') {
+        return -1;
+    }
+    if (h != (uint32_t)want || get_fields(q, nl, &r->row) != 0) return -1;
+    *next = after;
+    return 0;
+}
+
+/* Writes what is buffered (mu held). A failed write drops it: the rows
+ * are lost to a resume (which reruns them), not to the sweep. */
+static void write_locked(tb_sweep_journal *j)
+{
+    size_t off = 0;
+    while (off < j->len && !j->rc) {
+        ssize_t n = write(j->fd, j->buf + off, j->len - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0)
+            j->rc = TB_EIO;
+        else
+            off += (size_t)n;
+    }
+    j->unsynced |= off > 0;
+    j->len = j->pending = 0;
+    j->last_write = now_s();
+}
+
+static int append_locked(tb_sweep_journal *j, const char *s, size_t n)
+{
+    if (j->len + n > j->cap) {
+        size_t nc = j->cap ? j->cap : 65536;
+        while (nc < j->len + n)
+            nc *= 2;
+        char *nb = realloc(j->buf, nc);
+        if (!nb) return TB_ENOMEM;
+        j->buf = nb;
+        j->cap = nc;
+    }
+    memcpy(j->buf + j->len, s, n);
+    j->len += n;
+    return 0;
+}
+
+/* The calling thread's part: writes a batch older than 2 s, and syncs. */
+static void journal_tick(tb_sweep_journal *j, int force)
+{
+    double now = now_s();
+    pthread_mutex_lock(&j->mu);
+    if (j->len && (force || now - j->last_write >= JOURNAL_SECONDS)) write_locked(j);
+    int sync = j->unsynced && (force || now - j->last_sync >= JOURNAL_SECONDS);
+    if (sync) j->unsynced = 0;
+    pthread_mutex_unlock(&j->mu);
+    if (sync) {
+        fdatasync(j->fd);
+        j->last_sync = now;
+    }
+}
+
+int tb_sweep_journal_add(tb_sweep_journal *j, const tb_sweep_row *row)
+{
+    char line[JFIELDS_MAX + 16];
+    size_t n = put_fields(line + 11, row);
+    memcpy(line + 9, "r ", 2);
+    char hex[9];
+    snprintf(hex, sizeof(hex), "%08x", (unsigned)fnv32(FNV32_INIT, line + 9, n + 2));
+    memcpy(line, hex, 8);
+    line[8] = ' ';
+    line[11 + n] = '\n';
+    pthread_mutex_lock(&j->mu);
+    int rc = append_locked(j, line, n + 12);
+    if (rc && !j->rc) j->rc = rc;
+    if (!rc && ++j->pending >= JOURNAL_BATCH) write_locked(j);
+    rc = j->rc;
+    pthread_mutex_unlock(&j->mu);
+    return rc;
+}
+
+/* A finished window with its curve points, written at once: windows are
+ * few and each is a whole sweep. */
+static int journal_add_window(tb_sweep_journal *j, size_t k, const tb_wf_row *w, const char *points,
+                              size_t plen)
+{
+    size_t np = 0;
+    for (size_t i = 0; i < plen; i++)
+        np += points[i] == '\n';
+    char line[JFIELDS_MAX + 256];
+    int n = snprintf(line + 9, 200, "w %zu %zu %d %zu %a %lld %lld ", k, np, w->chosen != 0,
+                     w->combination, w->in_sample, (long long)w->equity_start,
+                     (long long)w->equity_end);
+    size_t len = 9 + (size_t)n;
+    len += put_fields(line + len, &w->oos);
+    uint32_t h = fnv32(FNV32_INIT, line + 9, len - 9);
+    h = fnv32(h, points, plen);
+    char hex[9];
+    snprintf(hex, sizeof(hex), "%08x", (unsigned)h);
+    memcpy(line, hex, 8);
+    line[8] = ' ';
+    line[len++] = '\n';
+    pthread_mutex_lock(&j->mu);
+    int rc = append_locked(j, line, len);
+    if (!rc) rc = append_locked(j, points, plen);
+    if (rc) {
+        j->len = 0; /* never half a record */
+        if (!j->rc) j->rc = rc;
+    } else {
+        write_locked(j);
+    }
+    rc = j->rc;
+    pthread_mutex_unlock(&j->mu);
+    journal_tick(j, 0);
+    return rc;
+}
+
+int tb_sweep_journal_flush(tb_sweep_journal *j)
+{
+    journal_tick(j, 1);
+    pthread_mutex_lock(&j->mu);
+    int rc = j->rc;
+    pthread_mutex_unlock(&j->mu);
+    return rc;
+}
+
+int tb_sweep_journal_close(tb_sweep_journal *j)
+{
+    if (!j) return 0;
+    int rc = 0;
+    if (j->fd >= 0) {
+        rc = tb_sweep_journal_flush(j);
+        if (close(j->fd) != 0 && !rc) rc = TB_EIO;
+    }
+    pthread_mutex_destroy(&j->mu);
+    free(j->buf);
+    free(j->data);
+    free(j->recs);
+    free(j);
+    return rc;
+}
+
+size_t tb_sweep_journal_count(const tb_sweep_journal *j)
+{
+    return j ? j->nrecs : 0;
+}
+
+size_t tb_sweep_journal_rows(const tb_sweep_journal *j, tb_sweep_result *res)
+{
+    size_t marked = 0;
+    for (size_t i = 0; j && i < j->nrecs; i++) {
+        jrecord r;
+        const char *next;
+        if (get_record(j->data + j->recs[i], j->data + j->dlen, &r, &next) != 0 || r.kind != 'r')
+            continue;
+        size_t lo = 0, hi = res->nrows;
+        while (lo < hi) { /* rows are in grid order */
+            size_t mid = lo + (hi - lo) / 2;
+            if (res->rows[mid].combination < r.row.combination)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo == res->nrows || res->rows[lo].combination != r.row.combination) continue;
+        marked += !res->rows[lo].done;
+        res->rows[lo] = r.row;
+        res->rows[lo].done = 1;
+    }
+    return marked;
+}
+
+/* The windows j holds, restored into rows, their points onto curve and
+ * the equity the last ended with into *equity. Returns how many. */
+static size_t journal_windows(const tb_sweep_journal *j, const tb_wf_window *windows,
+                              size_t nwindows, tb_wf_row *rows, FILE *curve, tb_decimal *equity)
+{
+    size_t k = 0;
+    for (; j && k < j->nrecs && k < nwindows; k++) {
+        jrecord r;
+        const char *p = j->data + j->recs[k], *next;
+        if (get_record(p, j->data + j->dlen, &r, &next) != 0 || r.kind != 'w' || r.k != k) break;
+        tb_wf_row *out = &rows[k];
+        memset(out, 0, sizeof(*out));
+        out->w = windows[k];
+        out->chosen = r.chosen;
+        out->combination = r.combination;
+        out->in_sample = r.in_sample;
+        out->oos = r.row;
+        out->equity_start = r.equity_start;
+        out->equity_end = r.equity_end;
+        *equity = r.equity_end;
+        if (curve) fwrite(r.points, 1, r.plen, curve);
+    }
+    return k;
+}
+
+/* path replaced by a journal holding only its first line: written under a
+ * temporary name and synced before the rename, so a crash leaves the old
+ * file or the new one. */
+static int journal_create(const char *path, const char *head, char *err, size_t errlen)
+{
+    size_t n = strlen(path) + 5;
+    char *tmp = malloc(n);
+    if (!tmp) return TB_ENOMEM;
+    snprintf(tmp, n, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666), rc = 0;
+    size_t hl = strlen(head);
+    if (fd < 0 || write(fd, head, hl) != (ssize_t)hl || fdatasync(fd) != 0) rc = TB_EIO;
+    if (fd >= 0 && close(fd) != 0) rc = TB_EIO;
+    if (!rc && rename(tmp, path) != 0) rc = TB_EIO;
+    if (rc) {
+        tb__errf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+        unlink(tmp);
+    }
+    free(tmp);
+    return rc;
+}
+
+/* Reads j->fd whole into j->data. */
+static int journal_slurp(tb_sweep_journal *j, size_t *len)
+{
+    size_t cap = 65536;
+    *len = 0;
+    j->data = malloc(cap);
+    if (!j->data) return TB_ENOMEM;
+    for (;;) {
+        if (*len + 1 == cap) {
+            char *nd = realloc(j->data, cap * 2);
+            if (!nd) return TB_ENOMEM;
+            j->data = nd;
+            cap *= 2;
+        }
+        ssize_t n = read(j->fd, j->data + *len, cap - 1 - *len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return TB_EIO;
+        if (n == 0) break;
+        *len += (size_t)n;
+    }
+    j->data[*len] = 0;
+    return 0;
+}
+
+/* A resumed journal: its header checked, its records indexed up to the
+ * first that is torn or damaged, and the file cut there so that new
+ * records follow a whole one. */
+static int journal_resume(tb_sweep_journal *j, const char *path, const char *head, uint64_t fp,
+                          char *err, size_t errlen)
+{
+    j->fd = open(path, O_RDWR | O_APPEND);
+    if (j->fd < 0) {
+        int missing = errno == ENOENT;
+        tb__errf(err, errlen, "%s: %s", path, missing ? "no checkpoint" : strerror(errno));
+        return missing ? TB_ENOTFOUND : TB_EIO;
+    }
+    size_t len;
+    int rc = journal_slurp(j, &len);
+    if (rc) {
+        tb__errf(err, errlen, "%s: cannot read: %s", path,
+                 rc == TB_EIO ? strerror(errno) : "out of memory");
+        return rc;
+    }
+    size_t hl = strlen(head);
+    if (len < hl || memcmp(j->data, head, hl) != 0) {
+        char legacy[64];
+        snprintf(legacy, sizeof(legacy), "tradebus sweep 1 %016llx\n", (unsigned long long)fp);
+        int old = j->kind == TB_SWEEP_JOURNAL_ROWS && strcmp(j->data, legacy) == 0;
+        tb__errf(err, errlen, "%s: %s", path,
+                 old ? "a checkpoint without rows (tradebus before journals): the rows are in "
+                       "sweep.csv"
+                     : "the checkpoint of other work (another kind or fingerprint)");
+        return old ? TB_ENOTSUP : TB_EINVAL;
+    }
+    const char *p = j->data + hl, *end = j->data + len, *next;
+    size_t cap = 0;
+    jrecord r;
+    char want = j->kind == TB_SWEEP_JOURNAL_ROWS ? 'r' : 'w';
+    while (p < end && get_record(p, end, &r, &next) == 0 && r.kind == want &&
+           (want == 'r' || r.k == j->nrecs)) {
+        if (j->nrecs == cap) {
+            size_t nc = cap ? cap * 2 : 256;
+            size_t *nr = realloc(j->recs, nc * sizeof(*nr));
+            if (!nr) {
+                tb__errf(err, errlen, "%s: out of memory", path);
+                return TB_ENOMEM;
+            }
+            j->recs = nr;
+            cap = nc;
+        }
+        j->recs[j->nrecs++] = (size_t)(p - j->data);
+        p = next;
+    }
+    j->dlen = (size_t)(p - j->data);
+    if (p < end && ftruncate(j->fd, (off_t)j->dlen) != 0) {
+        tb__errf(err, errlen, "%s: cannot cut its torn end: %s", path, strerror(errno));
+        return TB_EIO;
+    }
+    return 0;
+}
+
+int tb_sweep_journal_open(const char *path, tb_sweep_journal_kind kind, uint64_t fp, int resume,
+                          tb_sweep_journal **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (kind != TB_SWEEP_JOURNAL_ROWS && kind != TB_SWEEP_JOURNAL_WINDOWS) return TB_EINVAL;
+    tb_sweep_journal *j = calloc(1, sizeof(*j));
+    if (!j) return TB_ENOMEM;
+    j->kind = kind;
+    j->fd = -1;
+    pthread_mutex_init(&j->mu, NULL);
+    char head[80];
+    snprintf(head, sizeof(head), "tradebus %s %016llx\n",
+             kind == TB_SWEEP_JOURNAL_ROWS ? "sweep 2" : "walk-forward 1", (unsigned long long)fp);
+    int rc;
+    if (resume) {
+        rc = journal_resume(j, path, head, fp, err, errlen);
+    } else {
+        rc = journal_create(path, head, err, errlen);
+        if (!rc && (j->fd = open(path, O_WRONLY | O_APPEND)) < 0) {
+            tb__errf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+            rc = TB_EIO;
+        }
+    }
+    if (rc) {
+        tb_sweep_journal_close(j);
+        return rc;
+    }
+    j->last_write = j->last_sync = now_s();
+    *out = j;
     return 0;
 }
 
@@ -897,10 +1445,10 @@ static size_t slice(const tb_market_data *bars, size_t n, int64_t from, int64_t 
 }
 
 int tb_sweep_walk_forward(const tb_sweep_options *opt, const tb_wf_window *windows, size_t nwindows,
-                          const char *objective, tb_wf_row *rows, FILE *equity_csv,
-                          int *interrupted, char *err, size_t errlen)
+                          const char *objective, tb_wf_row *rows, FILE *equity_csv, size_t *done,
+                          char *err, size_t errlen)
 {
-    *interrupted = 0;
+    *done = 0;
     tb_market_data *bars = NULL;
     size_t nbars = 0;
     int rc = tb_sweep_load_bars(opt, &bars, &nbars, err, errlen);
@@ -911,13 +1459,15 @@ int tb_sweep_walk_forward(const tb_sweep_options *opt, const tb_wf_window *windo
     tb_decimal equity = base.initial_cash;
     tb_config_free(&base);
     if (equity_csv) fputs("time,equity\n", equity_csv);
+    /* Windows a checkpoint holds are not run again: their rows, points and
+     * final equity are restored exactly, so the chain goes on unchanged. */
+    if (!rc && opt->journal)
+        *done = journal_windows(opt->journal, windows, nwindows, rows, equity_csv, &equity);
     tb_sweep_options inner = *opt;
     inner.progress = NULL;
-    for (size_t k = 0; k < nwindows && !rc; k++) {
-        if (stopping(opt)) {
-            *interrupted = 1;
-            break;
-        }
+    inner.journal = NULL; /* a training sweep is redone whole, only windows are kept */
+    for (size_t k = *done; k < nwindows && !rc; k++) {
+        if (stopping(opt)) break;
         if (opt->progress) opt->progress(k, nwindows, opt->progress_ctx);
         const tb_wf_window *w = &windows[k];
         tb_wf_row *out = &rows[k];
@@ -931,12 +1481,19 @@ int tb_sweep_walk_forward(const tb_sweep_options *opt, const tb_wf_window *windo
             tb_sweep_result_free(&res);
             break;
         }
-        if (res.interrupted) {
-            *interrupted = 1;
+        int finished = !res.interrupted;
+        size_t best = finished && n ? tb_sweep_best(&res, objective) : (size_t)-1;
+        /* The window's points, held until it is finished: a stopped test
+         * run leaves none in the curve. */
+        char *pts = NULL;
+        size_t plen = 0;
+        FILE *pf = NULL;
+        if (best != (size_t)-1 && !(pf = open_memstream(&pts, &plen))) {
             tb_sweep_result_free(&res);
+            tb__errf(err, errlen, "out of memory");
+            rc = TB_ENOMEM;
             break;
         }
-        size_t best = n ? tb_sweep_best(&res, objective) : (size_t)-1;
         if (best != (size_t)-1) {
             int ok;
             out->chosen = 1;
@@ -947,24 +1504,35 @@ int tb_sweep_walk_forward(const tb_sweep_options *opt, const tb_wf_window *windo
             char cash[TB_DECIMAL_STRLEN + 32], eq[TB_DECIMAL_STRLEN];
             tb_dec_format(equity, eq, sizeof(eq));
             snprintf(cash, sizeof(cash), "backtest.initial_cash=%s", eq);
-            row_extra x = {cash, w->test_from, equity_csv, w->test_from};
+            row_extra x = {cash, w->test_from, pf, w->test_from};
             out->oos.combination = out->combination;
             run_row(opt, bars + tlo, tn, &out->oos, &x);
-            if (!out->oos.done) {
-                *interrupted = 1;
-                tb_sweep_result_free(&res);
-                break;
+            finished = out->oos.done;
+            if (finished) {
+                /* The run saw the warm-up bars too; the test part is its own. */
+                size_t slo;
+                out->oos.bars = slice(bars, nbars, w->test_from, w->test_to, &slo);
+                if (!out->oos.error[0] && tb_dec_add(equity, out->oos.net_pnl, &equity) != 0)
+                    snprintf(out->oos.error, sizeof(out->oos.error), "equity out of range");
+                out->equity_end = equity;
             }
-            /* The run saw the warm-up bars too; the test part is its own. */
-            size_t slo;
-            out->oos.bars = slice(bars, nbars, w->test_from, w->test_to, &slo);
-            if (!out->oos.error[0] && tb_dec_add(equity, out->oos.net_pnl, &equity) != 0)
-                snprintf(out->oos.error, sizeof(out->oos.error), "equity out of range");
-            out->equity_end = equity;
         }
+        if (pf && fclose(pf) != 0) {
+            finished = 0;
+            tb__errf(err, errlen, "out of memory");
+            rc = TB_ENOMEM;
+        }
+        if (finished) {
+            if (equity_csv) fwrite(pts, 1, plen, equity_csv);
+            if (opt->journal) journal_add_window(opt->journal, k, out, pts ? pts : "", plen);
+            *done = k + 1;
+        }
+        free(pts);
         tb_sweep_result_free(&res);
+        if (!finished) break;
     }
-    if (!rc && opt->progress && !*interrupted) opt->progress(nwindows, nwindows, opt->progress_ctx);
+    if (!rc && opt->progress && *done == nwindows)
+        opt->progress(nwindows, nwindows, opt->progress_ctx);
     free(bars);
     return rc;
 }
