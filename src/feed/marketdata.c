@@ -867,7 +867,7 @@ typedef struct {
 typedef struct {
     md_slot slot[MD_PUMP_BLOCK];
     size_t n;
-    int end; /* 0, or the reader's sticky end after the n bars */
+    int end;                      /* 0, or the reader's sticky end after the n bars */
     uint64_t end_lines, end_hash; /* the digest at that end */
 } md_block;
 
