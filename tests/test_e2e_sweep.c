@@ -17,6 +17,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The interrupted runs sweep a grid long enough to be stopped midway;
+ * under the sanitizers every run is several times slower, so a quarter of
+ * the slow values do (the suite's time budget). */
+#if defined(__SANITIZE_ADDRESS__)
+#define TBT_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TBT_SANITIZED 1
+#endif
+#endif
+#ifdef TBT_SANITIZED
+#define SLOW_GRID "strategy.t.slow=10:60:4"
+#define SLOW_N    13
+#else
+#define SLOW_GRID "strategy.t.slow=10:60:1"
+#define SLOW_N    51
+#endif
+
 #include "../src/report/report_int.h"
 #include "tb_test_cli.h"
 #include "tb_test_support.h"
@@ -254,7 +272,7 @@ static void test_an_invalid_combination_is_a_row_with_its_error(void **state)
 static void test_interrupted_sweep_resumes_to_the_same_rows(void **state)
 {
     (void)state;
-    const char *big = "--param strategy.t.fast=2:9:1 --param strategy.t.slow=10:60:1 --jobs 2";
+    const char *big = "--param strategy.t.fast=2:9:1 --param " SLOW_GRID " --jobs 2";
     assert_int_equal(tbt_run_cli(dir, NULL, "sweep --config c.ini %s --out sfull --quiet", big), 0);
     /* The binary in the background, SIGINT once some rows are done. */
     int st = tbt_sh(dir,
@@ -464,8 +482,8 @@ static long already_done(void)
 static void test_killed_sweep_resumes_from_its_checkpoint(void **state)
 {
     (void)state;
-    const char *big = "--param strategy.t.fast=2:13:1 --param strategy.t.slow=10:60:1";
-    const int total = 12 * 51;
+    const char *big = "--param strategy.t.fast=2:13:1 --param " SLOW_GRID;
+    const int total = 12 * SLOW_N;
     assert_int_equal(
         tbt_run_cli(dir, NULL, "sweep --config c.ini %s --jobs 2 --out kfull --quiet", big), 0);
     /* One worker, so it is still running when its first batch is on file;
@@ -523,12 +541,12 @@ static size_t lines_len(const char *text, int n)
 static void test_interrupted_walk_forward_resumes_to_the_same_files(void **state)
 {
     (void)state;
-    const char *wfa = "--param strategy.t.fast=2:9:1 --param strategy.t.slow=10:60:1 "
+    const char *wfa = "--param strategy.t.fast=2:9:1 --param " SLOW_GRID " "
                       "--walk-forward train=10d,test=5d";
     assert_int_equal(
         tbt_run_cli(dir, NULL, "sweep --config c.ini %s --jobs 2 --out wfull --quiet", wfa), 0);
     /* SIGINT once the checkpoint holds a window (60 s at most); 5 windows
-     * of 408 combinations each on one worker leave time for it. */
+     * of 8 x SLOW_N combinations each on one worker leave time for it. */
     int st = tbt_sh(dir,
                     "(%s sweep --config c.ini %s --jobs 1 --out wint --quiet > wint.out 2> "
                     "wint.err & pid=$!; i=0; until grep -qs ' w ' wint/walkforward.state || "
