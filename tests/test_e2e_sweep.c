@@ -274,10 +274,14 @@ static void test_interrupted_sweep_resumes_to_the_same_rows(void **state)
     (void)state;
     const char *big = "--param strategy.t.fast=2:9:1 --param " SLOW_GRID " --jobs 2";
     assert_int_equal(tbt_run_cli(dir, NULL, "sweep --config c.ini %s --out sfull --quiet", big), 0);
-    /* The binary in the background, SIGINT once some rows are done. */
+    /* The binary in the background, SIGINT as soon as its checkpoint
+     * shows finished rows (a first batch: 64 rows or 2 s; 60 s at most),
+     * not after a fixed time a fast machine finishes in. */
     int st = tbt_sh(dir,
                     "(%s sweep --config c.ini %s --out sint --quiet > int.out 2> int.err & "
-                    "pid=$!; sleep 1.5; kill -INT $pid; wait $pid; echo $? > int.rc)",
+                    "pid=$!; i=0; until [ $(cat sint/sweep.state 2>/dev/null | grep -c ' r ') "
+                    "-ge 1 ] || [ $i -ge 1200 ]; do sleep 0.05; i=$((i+1)); done; "
+                    "kill -INT $pid; wait $pid; echo $? > int.rc)",
                     TB_BINARY, big);
     assert_int_equal(st, 0);
     char *rc = tbt_read_in(dir, "int.rc");
