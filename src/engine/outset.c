@@ -13,8 +13,13 @@
 
 typedef struct {
     char *name;
-    FILE *f; /* NULL once closed, or for an adopted file */
+    FILE *f;   /* NULL once closed, or for an adopted file */
+    char *buf; /* f's buffer, freed after f is closed */
 } member;
+
+/* equity.csv has a row per minute of data (100 MB for 2 M bars): written
+ * through stdio's default 4 KB buffer that is 25 000 write calls. */
+#define OUT_BUFFER (256 * 1024)
 
 struct tb__outset {
     char *dir;
@@ -94,6 +99,7 @@ static member *add(tb__outset *s, const char *name)
     member *m = &s->m[s->n];
     if (!(m->name = strdup(name))) return NULL;
     m->f = NULL;
+    m->buf = NULL;
     s->n++;
     return m;
 }
@@ -109,7 +115,10 @@ FILE *tb__outset_open(tb__outset *s, const char *name, char *err, size_t errlen)
         tb__errf(err, errlen, "%s/%s: cannot write: %s", s->dir, name, strerror(errno));
         free(m->name);
         s->n--;
+        return NULL;
     }
+    /* Without the memory the default buffer does. */
+    if ((m->buf = malloc(OUT_BUFFER)) != NULL) setvbuf(m->f, m->buf, _IOFBF, OUT_BUFFER);
     return m->f;
 }
 
@@ -133,6 +142,8 @@ static int close_member(member *m)
     else
         errno = saved;
     m->f = NULL;
+    free(m->buf);
+    m->buf = NULL;
     return bad;
 }
 
@@ -194,6 +205,7 @@ void tb__outset_free(tb__outset *s)
     char path[4200];
     for (size_t i = 0; i < s->n; i++) {
         if (s->m[i].f) fclose(s->m[i].f);
+        free(s->m[i].buf);
         if (!s->committed) {
             snprintf(path, sizeof(path), "%s/%s", s->staging, s->m[i].name);
             unlink(path);
