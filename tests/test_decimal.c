@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "tradebus/decimal.h"
+#include "../src/core/decimal_int.h" /* the inline forms the hot path uses */
 
 #define NUL_TERMINATED ((size_t)-1)
 
@@ -717,6 +718,24 @@ static void test_decimal_mul_div_round_like_the_reference(void **state)
         if (grc != wrc || (grc == TB_OK && got != want))
             fail_msg("mul %lld x %lld rule %d: %d %lld, want %d %lld", (long long)a, (long long)b,
                      (int)r, grc, (long long)got, wrc, (long long)want);
+        /* The inline forms: the same results, errors included. */
+        if (r == TB_ROUND_HALF_UP) {
+            grc = tb__dec_mul_half_up(a, b, &got);
+            if (grc != wrc || (grc == TB_OK && got != want))
+                fail_msg("inline mul %lld x %lld: %d %lld, want %d %lld", (long long)a,
+                         (long long)b, grc, (long long)got, wrc, (long long)want);
+        }
+        ref_i128 sum = (ref_i128)a + b, dif = (ref_i128)a - b;
+        grc = tb__dec_add(a, b, &got);
+        if ((sum > TB_DECIMAL_MAX || sum < TB_DECIMAL_MIN) ? grc != TB_EOVERFLOW
+                                                           : (grc != TB_OK || got != sum))
+            fail_msg("inline add %lld + %lld: %d %lld", (long long)a, (long long)b, grc,
+                     (long long)got);
+        grc = tb__dec_sub(a, b, &got);
+        if ((dif > TB_DECIMAL_MAX || dif < TB_DECIMAL_MIN) ? grc != TB_EOVERFLOW
+                                                           : (grc != TB_OK || got != dif))
+            fail_msg("inline sub %lld - %lld: %d %lld", (long long)a, (long long)b, grc,
+                     (long long)got);
         if (b != 0) {
             grc = tb_dec_div(a, b, r, &got);
             wrc = ref_div((ref_i128)a * TB_DECIMAL_ONE, b, r, &want);
@@ -733,6 +752,14 @@ static void test_decimal_mul_div_round_like_the_reference(void **state)
                          (long long)want);
         }
     }
+    /* 0.00000001 x 0.5 is half a unit: away from zero, either sign. */
+    tb_decimal t = 0;
+    assert_int_equal(tb__dec_mul_half_up(1, TB_DECIMAL_ONE / 2, &t), TB_OK);
+    assert_true(t == 1);
+    assert_int_equal(tb__dec_mul_half_up(-1, TB_DECIMAL_ONE / 2, &t), TB_OK);
+    assert_true(t == -1);
+    assert_int_equal(tb__dec_mul_half_up(1, TB_DECIMAL_ONE / 2 - 1, &t), TB_OK);
+    assert_true(t == 0);
 }
 
 int main(void)

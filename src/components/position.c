@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/decimal_int.h"
 #include "../core/fixstr.h"
 #include "../core/keyindex.h"
 #include "tradebus/position.h"
@@ -135,9 +136,9 @@ static int unrealized_of(tb_decimal mark, tb_decimal entry, tb_decimal quantity,
         return 0;
     }
     tb_decimal diff;
-    int rc = tb_dec_sub(mark, entry, &diff);
+    int rc = tb__dec_sub(mark, entry, &diff);
     if (rc) return rc;
-    return tb_dec_mul(diff, quantity, TB_ROUND_HALF_UP, out);
+    return tb__dec_mul_half_up(diff, quantity, out);
 }
 
 /* Weighted average of two positive prices, rounded once, half-up. Written as

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/decimal_int.h"
 #include "../core/fixstr.h"
 #include "../core/keyindex.h"
 #include "tradebus/risk.h"
@@ -244,16 +245,16 @@ static void remove_open_order(tb_risk_manager *rm, order_slot *o)
 static int compute_equity(const tb_risk_manager *rm, tb_decimal *out)
 {
     tb_decimal e;
-    int rc = tb_dec_add(rm->cfg.initial_equity, rm->realized_total, &e);
-    if (!rc) rc = tb_dec_sub(e, rm->fees, &e);
+    int rc = tb__dec_add(rm->cfg.initial_equity, rm->realized_total, &e);
+    if (!rc) rc = tb__dec_sub(e, rm->fees, &e);
     for (size_t i = 0; i < rm->npos && !rc; i++) {
         const position_slot *p = &rm->pos[i];
         if (p->quantity == 0) continue;
         const symbol_slot *s = &rm->syms[p->sym];
         tb_decimal diff, u;
-        rc = tb_dec_sub(s->has_close ? s->close : p->mark, p->entry, &diff);
-        if (!rc) rc = tb_dec_mul(diff, p->quantity, TB_ROUND_HALF_UP, &u);
-        if (!rc) rc = tb_dec_add(e, u, &e);
+        rc = tb__dec_sub(s->has_close ? s->close : p->mark, p->entry, &diff);
+        if (!rc) rc = tb__dec_mul_half_up(diff, p->quantity, &u);
+        if (!rc) rc = tb__dec_add(e, u, &e);
     }
     if (!rc) *out = e;
     return rc;

@@ -1,5 +1,7 @@
 #include "tradebus/decimal.h"
 
+#include "decimal_int.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -100,13 +102,13 @@ int tb_dec_from_int(int64_t units, tb_decimal *out)
 int tb_dec_add(tb_decimal a, tb_decimal b, tb_decimal *out)
 {
     if (out == NULL) return TB_EINVAL;
-    return store_checked((i128)a + b, out);
+    return tb__dec_add(a, b, out);
 }
 
 int tb_dec_sub(tb_decimal a, tb_decimal b, tb_decimal *out)
 {
     if (out == NULL) return TB_EINVAL;
-    return store_checked((i128)a - b, out);
+    return tb__dec_sub(a, b, out);
 }
 
 int tb_dec_mul(tb_decimal a, tb_decimal b, tb_rounding r, tb_decimal *out)

@@ -277,7 +277,7 @@ static int on_bar(tb__report *r, const tb_market_data *md)
     /* Bars come symbol after symbol: the next one is likely the one after. */
     int si = -1;
     if (r->nsyms) {
-        size_t guess = (r->last_sym + 1) % r->nsyms;
+        size_t guess = r->last_sym + 1 < r->nsyms ? r->last_sym + 1 : 0; /* no div per bar */
         if (tb__sym_eq(r->syms[guess].name, md->symbol)) si = (int)guess;
     }
     if (si < 0) si = find_sym(r, md->symbol);

@@ -1,0 +1,52 @@
+/* Private (not installed): the decimal operations a bar's hot path calls
+ * several times (marking positions, equity), inline in the components that
+ * include this. tb_dec_add, tb_dec_sub and tb_dec_mul's common case are
+ * these same functions, so there is one implementation of each rule. */
+#ifndef TRADEBUS_DECIMAL_INT_H
+#define TRADEBUS_DECIMAL_INT_H
+
+#include <stdint.h>
+
+#include "tradebus/decimal.h"
+#include "tradebus/error.h"
+
+__extension__ typedef __int128 tb__i128;
+__extension__ typedef unsigned __int128 tb__u128;
+
+/* a + b, or TB_EOVERFLOW outside [TB_DECIMAL_MIN, TB_DECIMAL_MAX]. */
+static inline int tb__dec_add(tb_decimal a, tb_decimal b, tb_decimal *out)
+{
+    tb_decimal s;
+    /* INT64_MIN is outside the symmetric range too. */
+    if (__builtin_add_overflow(a, b, &s) || s < TB_DECIMAL_MIN) return TB_EOVERFLOW;
+    *out = s;
+    return TB_OK;
+}
+
+/* a - b, or TB_EOVERFLOW outside [TB_DECIMAL_MIN, TB_DECIMAL_MAX]. */
+static inline int tb__dec_sub(tb_decimal a, tb_decimal b, tb_decimal *out)
+{
+    tb_decimal s;
+    if (__builtin_sub_overflow(a, b, &s) || s < TB_DECIMAL_MIN) return TB_EOVERFLOW;
+    *out = s;
+    return TB_OK;
+}
+
+/* a x b rounded half up (away from zero on a tie) when the product's
+ * magnitude fits 64 bits (a price times a quantity); else tb_dec_mul's
+ * 128-bit path. Returns as tb_dec_mul. */
+static inline int tb__dec_mul_half_up(tb_decimal a, tb_decimal b, tb_decimal *out)
+{
+    tb__i128 p = (tb__i128)a * b;
+    int neg = p < 0;
+    tb__u128 mag = neg ? (tb__u128)(-p) : (tb__u128)p;
+    if ((mag >> 64) != 0) return tb_dec_mul(a, b, TB_ROUND_HALF_UP, out);
+    const uint64_t one = (uint64_t)TB_DECIMAL_ONE, m = (uint64_t)mag;
+    uint64_t q = m / one, rem = m % one;
+    q += rem >= one - rem; /* half or more of a unit: up */
+    /* q <= 2^64 / 10^8 + 1: no overflow either way. */
+    *out = neg ? -(tb_decimal)q : (tb_decimal)q;
+    return TB_OK;
+}
+
+#endif
