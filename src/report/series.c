@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/decimal_int.h"
 #include "../core/fixstr.h"
 #include "report_int.h"
 #include "tradebus/monitor.h"
@@ -82,13 +83,13 @@ static int key_value(tb__report *r, tb__rkey *k, tb_decimal *v)
     k->unrealized = 0;
     if (k->qty != 0 && s->n) {
         tb_decimal d;
-        rc = tb_dec_sub(s->close, k->entry, &d);
-        if (!rc) rc = tb_dec_mul(d, k->qty, TB_ROUND_HALF_UP, &k->unrealized);
+        rc = tb__dec_sub(s->close, k->entry, &d);
+        if (!rc) rc = tb__dec_mul_half_up(d, k->qty, &k->unrealized);
     }
     *v = k->past_realized;
-    if (!rc) rc = tb_dec_add(*v, k->life_realized, v);
-    if (!rc) rc = tb_dec_add(*v, k->unrealized, v);
-    if (!rc) rc = tb_dec_sub(*v, k->fees, v);
+    if (!rc) rc = tb__dec_add(*v, k->life_realized, v);
+    if (!rc) rc = tb__dec_add(*v, k->unrealized, v);
+    if (!rc) rc = tb__dec_sub(*v, k->fees, v);
     return rc;
 }
 
@@ -197,7 +198,7 @@ static int live_point(tb__report *r, int64_t next)
     if (l->equity || last) {
         tb_decimal eq = r->initial, v, dd;
         for (size_t i = 0; i < r->nkeys && !rc; i++)
-            if (!(rc = key_value(r, &r->keys[i], &v))) rc = tb_dec_add(eq, v, &eq);
+            if (!(rc = key_value(r, &r->keys[i], &v))) rc = tb__dec_add(eq, v, &eq);
         if (!rc && l->equity) {
             if (!r->npts || eq > l->peak) l->peak = eq;
             /* Sub-minute bars: the minute's last point stands for it. */
