@@ -151,6 +151,32 @@ static void test_timefmt_written_times_read_back(void **state)
     }
 }
 
+/* The day-cached form writes exactly what tb__time_iso writes, through
+ * minutes in order, jumps back and forth across days, years and 1970. */
+static void test_timefmt_cached_day_writes_the_same_bytes(void **state)
+{
+    (void)state;
+    tb__iso_day day = {0, "", 0};
+    uint64_t s = 7;
+    int64_t t = INT64_C(1704067199999000000); /* 2023-12-31T23:59:59.999Z */
+    for (int i = 0; i < 200000; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        if (i % 1000 == 999)
+            t = (int64_t)(s >> 2) % INT64_C(4102444800000000000); /* anywhere up to 2100 */
+        else if (i % 97 == 0)
+            t -= (int64_t)(s >> 40) * 1000; /* back in time, maybe a day */
+        else
+            t += INT64_C(60000000000) + (int64_t)(s >> 54); /* the next minute, plus ns */
+        if (i == 5000) t = 0;
+        if (i == 5001) t = -1; /* before 1970: no cache, still the same bytes */
+        char want[40], got[40];
+        int wn = tb__time_iso(t, TB__FRAC_MS, want, sizeof want);
+        int gn = tb__time_iso_ms(t, &day, got, sizeof got);
+        assert_int_equal(gn, wn);
+        assert_string_equal(got, want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -160,6 +186,7 @@ int main(void)
         cmocka_unit_test(test_timefmt_lenient_reads_what_data_files_hold),
         cmocka_unit_test(test_timefmt_strict_reads_only_what_tradebus_writes),
         cmocka_unit_test(test_timefmt_written_times_read_back),
+        cmocka_unit_test(test_timefmt_cached_day_writes_the_same_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

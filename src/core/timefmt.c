@@ -112,6 +112,35 @@ int tb__time_iso(int64_t ns, int frac, char *buf, size_t len)
     return (int)(p - buf);
 }
 
+#define NS_PER_DAY (86400 * NS_PER_S)
+
+int tb__time_iso_ms(int64_t ns, tb__iso_day *day, char *buf, size_t len)
+{
+    if (ns < 0 || len < 25) return tb__time_iso(ns, TB__FRAC_MS, buf, len);
+    if (!day->len || ns < day->start || ns - day->start >= NS_PER_DAY) {
+        int n = tb__time_iso(ns, TB__FRAC_MS, buf, len);
+        /* Four-digit years only: then the date is the first 11 bytes. */
+        if (n == 24) {
+            memcpy(day->date, buf, 11);
+            day->start = ns - ns % NS_PER_DAY;
+            day->len = 11;
+        }
+        return n;
+    }
+    int64_t in = (ns - day->start) / NS_PER_MS; /* ms into the day */
+    memcpy(buf, day->date, 11);
+    char *p = put_digits(buf + 11, in / 3600000, 2);
+    *p++ = ':';
+    p = put_digits(p, in / 60000 % 60, 2);
+    *p++ = ':';
+    p = put_digits(p, in / 1000 % 60, 2);
+    *p++ = '.';
+    p = put_digits(p, in % 1000, 3);
+    *p++ = 'Z';
+    *p = 0;
+    return (int)(p - buf);
+}
+
 int tb_format_time_iso(int64_t ns, char *buf, size_t buflen)
 {
     return tb__time_iso(ns, TB__FRAC_MS, buf, buflen);

@@ -32,6 +32,16 @@ enum {
 /* "YYYY-MM-DDTHH:MM:SS" + the fraction + "Z" into buf. Returns the length,
  * or TB_EFULL if it does not fit (buf then holds a truncated string). */
 int tb__time_iso(int64_t ns, int frac, char *buf, size_t len);
+/* The day tb__time_iso_ms last wrote: a caller writing a row per minute
+ * (equity.csv) keeps one, zeroed, and most rows skip the calendar. */
+typedef struct {
+    int64_t start; /* ns of the day's 00:00, valid when len */
+    char date[12]; /* "YYYY-MM-DDT" */
+    int len;
+} tb__iso_day;
+/* tb__time_iso(ns, TB__FRAC_MS, buf, len), the same bytes, through day's
+ * cache. */
+int tb__time_iso_ms(int64_t ns, tb__iso_day *day, char *buf, size_t len);
 /* "HH:MM:SS" of ns's UTC day into buf (>= 9 bytes). Length or TB_EFULL. */
 int tb__time_hms(int64_t ns, char *buf, size_t len);
 

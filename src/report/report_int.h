@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../core/timefmt_int.h"
 #include "tradebus/event.h"
 
 /* A (strategy, symbol) pair: its position as the PositionUpdates state it. */
@@ -114,6 +115,7 @@ typedef struct {
     tb_decimal peak;       /* the equity's so far */
     uint64_t closed, wins; /* trades written and dropped */
     size_t closing;        /* closed trades not yet written */
+    tb__iso_day day;       /* equity rows' date, computed once a day */
 } tb__rlive;
 
 typedef struct {

@@ -113,10 +113,10 @@ static int drawdown(tb_decimal peak, tb_decimal eq, tb_decimal *dd)
 
 /* One row per minute of data (2 M rows for 2 M bars): put together by hand
  * and written with one fwrite, as fprintf's parsing cost a tenth of a run. */
-static int equity_line(FILE *f, int64_t t, tb_decimal eq, tb_decimal dd)
+static int equity_line(FILE *f, tb__iso_day *day, int64_t t, tb_decimal eq, tb_decimal dd)
 {
     char line[32 + 2 * TB_DECIMAL_STRLEN + 4];
-    int n = tb_format_time_iso(t, line, 32);
+    int n = tb__time_iso_ms(t, day, line, 32);
     if (n < 0) return n;
     size_t len = (size_t)n;
     line[len++] = ',';
@@ -204,7 +204,7 @@ static int live_point(tb__report *r, int64_t next)
             /* Sub-minute bars: the minute's last point stands for it. */
             if (last || next / MINUTE_NS != r->cur_time / MINUTE_NS) {
                 rc = drawdown(l->peak, eq, &dd);
-                if (!rc) rc = equity_line(l->equity, r->cur_time, eq, dd);
+                if (!rc) rc = equity_line(l->equity, &l->day, r->cur_time, eq, dd);
             }
         }
     }
@@ -597,6 +597,7 @@ int tb__report_write_trades(const tb__report *r, FILE *f)
 int tb__report_write_equity(const tb__report *r, FILE *f)
 {
     fputs(tb__report_equity_header, f);
+    tb__iso_day day = {0, "", 0};
     tb_decimal peak = r->npts ? r->eq[0] : 0;
     for (size_t i = 0; i < r->npts; i++) {
         if (r->eq[i] > peak) peak = r->eq[i];
@@ -604,7 +605,7 @@ int tb__report_write_equity(const tb__report *r, FILE *f)
         if (i + 1 < r->npts && r->t[i] / MINUTE_NS == r->t[i + 1] / MINUTE_NS) continue;
         tb_decimal dd;
         int rc = drawdown(peak, r->eq[i], &dd);
-        if (!rc) rc = equity_line(f, r->t[i], r->eq[i], dd);
+        if (!rc) rc = equity_line(f, &day, r->t[i], r->eq[i], dd);
         if (rc) return rc;
     }
     return ferror(f) ? TB_EIO : 0;
