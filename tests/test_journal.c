@@ -1061,6 +1061,46 @@ static void test_journal_many_appends_read_back_before_and_after_commit(void **s
     tb_journal_close(j);
 }
 
+/* Checkpoints run beside the appends (their own thread): the log still
+ * starts over, so it stays bounded, and nothing committed is lost to a
+ * reader, before or after the close. */
+static void test_journal_checkpoints_keep_the_log_bounded(void **state)
+{
+    (void)state;
+    tb_journal *j = open_journal();
+    char wal[600];
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    off_t largest = 0;
+    enum { CHAINS = 40000 }; /* 240,000 events, ~200 MB of log written: more than 160 */
+    for (int c = 0; c < CHAINS; c += 100) {
+        append_chains(j, c, 100);
+        assert_int_equal(tb_journal_commit(j), 0);
+        struct stat st;
+        if (stat(wal, &st) == 0 && st.st_size > largest) largest = st.st_size;
+    }
+    /* Past 128 MB the writer copies the log itself: never much above. */
+    assert_true(largest > 0);
+    assert_true(largest < (off_t)160 << 20);
+    tb_journal_config cfg;
+    tb_journal_config_init(&cfg);
+    cfg.path = path;
+    cfg.read_only = 1;
+    tb_journal *r;
+    char err[512];
+    assert_int_equal(tb_journal_open(&cfg, &r, err, sizeof(err)), 0);
+    assert_int_equal(tb_journal_count(r), 6 * CHAINS);
+    tb_journal_close(r);
+    tb_journal_close(j);
+    assert_int_equal(access(wal, F_OK), -1); /* back to one file */
+    assert_int_equal(tb_journal_open(&cfg, &r, err, sizeof(err)), 0);
+    assert_int_equal(tb_journal_count(r), 6 * CHAINS);
+    tb_event got, ev[6];
+    make_chain(ev, ID((uint64_t)(CHAINS - 1) * 10), CHAINS - 1);
+    assert_int_equal(tb_journal_get(r, ev[5].event_id, &got), 0);
+    assert_same_event(&got, &ev[5]);
+    tb_journal_close(r);
+}
+
 /* Ids that do not grow per publisher (another node's, one below an id
  * already there) go in on their own, still in append order. */
 static void test_journal_append_order_kept_across_publishers(void **state)
@@ -1268,6 +1308,7 @@ int main(void)
         T(test_journal_dlq_keeps_the_bus_dead_letters),
         T(test_journal_new_has_large_pages_older_keep_theirs),
         T(test_journal_many_appends_read_back_before_and_after_commit),
+        T(test_journal_checkpoints_keep_the_log_bounded),
         T(test_journal_append_order_kept_across_publishers),
         T(test_journal_crash_loses_written_but_uncommitted_batches),
         T(test_journal_long_events_read_back_whole_and_in_order),
