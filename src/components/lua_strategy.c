@@ -228,10 +228,20 @@ static int ind_gc(lua_State *L)
     return 0;
 }
 
-static void set_out(lua_State *L, const char *k, double v)
+/* The outputs' names, made once as strings and given to ind_update as its
+ * upvalue: lua_setfield would hash and look each name up on every bar
+ * (memcmp under it was a visible share of a Lua strategy's bar). */
+enum { O_VALUE, O_UPPER, O_MIDDLE, O_LOWER, O_MACD, O_SIGNAL, O_HIST, O_COUNT };
+static const char *const out_names[O_COUNT] = {"value", "upper",  "middle", "lower",
+                                               "macd",  "signal", "hist"};
+
+/* The indicator's table (argument 1: a plain table, whose metatable has
+ * no __newindex, so a raw set is what setfield would do) gets o = v. */
+static void set_out(lua_State *L, int o, double v)
 {
+    lua_rawgeti(L, lua_upvalueindex(1), o + 1);
     lua_pushnumber(L, v);
-    lua_setfield(L, 1, k);
+    lua_rawset(L, 1);
 }
 
 /* ind:update(close) — or (high, low, close) for atr, (high, low) for
@@ -251,41 +261,41 @@ static int ind_update(lua_State *L)
     switch (i->kind) {
     case IND_SMA:
         i->ready = tb_sma_update(&i->u.sma, a);
-        if (i->ready) set_out(L, "value", i->u.sma.value);
+        if (i->ready) set_out(L, O_VALUE, i->u.sma.value);
         break;
     case IND_EMA:
         i->ready = tb_ema_update(&i->u.ema, a);
-        if (i->ready) set_out(L, "value", i->u.ema.value);
+        if (i->ready) set_out(L, O_VALUE, i->u.ema.value);
         break;
     case IND_RSI:
         i->ready = tb_rsi_update(&i->u.rsi, a);
-        if (i->ready) set_out(L, "value", i->u.rsi.value);
+        if (i->ready) set_out(L, O_VALUE, i->u.rsi.value);
         break;
     case IND_BBANDS:
         i->ready = tb_bbands_update(&i->u.bb, a);
         if (i->ready) {
-            set_out(L, "upper", i->u.bb.upper);
-            set_out(L, "middle", i->u.bb.middle);
-            set_out(L, "lower", i->u.bb.lower);
+            set_out(L, O_UPPER, i->u.bb.upper);
+            set_out(L, O_MIDDLE, i->u.bb.middle);
+            set_out(L, O_LOWER, i->u.bb.lower);
         }
         break;
     case IND_MACD:
         i->ready = tb_macd_update(&i->u.macd, a);
         if (i->ready) {
-            set_out(L, "macd", i->u.macd.macd);
-            set_out(L, "signal", i->u.macd.signal_value);
-            set_out(L, "hist", i->u.macd.hist);
+            set_out(L, O_MACD, i->u.macd.macd);
+            set_out(L, O_SIGNAL, i->u.macd.signal_value);
+            set_out(L, O_HIST, i->u.macd.hist);
         }
         break;
     case IND_ATR:
         i->ready = tb_atr_update(&i->u.atr, a, luaL_checknumber(L, 3), luaL_checknumber(L, 4));
-        if (i->ready) set_out(L, "value", i->u.atr.value);
+        if (i->ready) set_out(L, O_VALUE, i->u.atr.value);
         break;
     case IND_DONCHIAN:
         i->ready = tb_donchian_update(&i->u.dc, a, luaL_checknumber(L, 3));
         if (i->ready) {
-            set_out(L, "upper", i->u.dc.upper);
-            set_out(L, "lower", i->u.dc.lower);
+            set_out(L, O_UPPER, i->u.dc.upper);
+            set_out(L, O_LOWER, i->u.dc.lower);
         }
         break;
     }
@@ -657,7 +667,12 @@ static void register_api(lua_State *L, lua_strategy *s)
      * lookup is a table read too (made once: no function object per call). */
     luaL_newmetatable(L, IND_TABLE_MT);
     lua_createtable(L, 0, 1);
-    lua_pushcfunction(L, ind_update);
+    lua_createtable(L, O_COUNT, 0);
+    for (int i = 0; i < O_COUNT; i++) {
+        lua_pushstring(L, out_names[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_pushcclosure(L, ind_update, 1);
     lua_setfield(L, -2, "update");
     lua_setfield(L, -2, "__index");
     lua_pushliteral(L, "locked");
