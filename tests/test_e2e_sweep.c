@@ -17,16 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../src/report/report_int.h"
+#include "tb_test_cli.h"
+#include "tb_test_support.h"
+
 /* The interrupted runs sweep a grid long enough to be stopped midway;
  * under the sanitizers every run is several times slower, so a quarter of
  * the slow values do (the suite's time budget). */
-#if defined(__SANITIZE_ADDRESS__)
-#define TBT_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TBT_SANITIZED 1
-#endif
-#endif
 #ifdef TBT_SANITIZED
 #define SLOW_GRID "strategy.t.slow=10:60:4"
 #define SLOW_N    13
@@ -34,10 +31,6 @@
 #define SLOW_GRID "strategy.t.slow=10:60:1"
 #define SLOW_N    51
 #endif
-
-#include "../src/report/report_int.h"
-#include "tb_test_cli.h"
-#include "tb_test_support.h"
 
 static char dir[512];
 
