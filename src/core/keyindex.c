@@ -4,32 +4,16 @@
 #include "keyindex.h"
 #include "tradebus/error.h"
 
-/* Eight bytes a step: every bar hashes its symbol in several components,
- * and a byte-wise FNV's chain of multiplies cost ~3% of a backtest. The
- * hashes live in memory only (never stored), so the function may change. */
-static inline uint64_t mix(uint64_t h, uint64_t w)
-{
-    h = (h ^ w) * 0x9E3779B97F4A7C15ull;
-    return h ^ (h >> 29);
-}
-
 static uint64_t hash_str(uint64_t h, const char *s)
 {
-    /* Bytes gathered into words by shifts: no strlen, no variable memcpy
-     * (both calls), only one multiply per eight bytes. */
-    uint64_t w = 0;
-    unsigned k = 0;
-    size_t n = 0;
-    for (; s[n]; n++) {
-        w |= (uint64_t)(unsigned char)s[n] << (8 * k);
-        if (++k == 8) {
-            h = mix(h, w);
-            w = 0;
-            k = 0;
-        }
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
     }
-    /* The length closes each part: ("ab","c") and ("a","bc") differ. */
-    return mix(mix(h, w), n + 0xff00);
+    /* Separator: ("ab","c") and ("a","bc") must not collide. */
+    h ^= 0xffu;
+    h *= 1099511628211ull;
+    return h;
 }
 
 uint64_t tb__hash_key(const char *strategy_id, const char *symbol)

@@ -4,6 +4,7 @@
 
 #include "../core/errbuf.h"
 #include "../core/linereader.h"
+#include "../core/thread.h"
 #include "../core/timefmt_int.h"
 #include "md_int.h"
 #include "mdcache.h"
@@ -12,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -944,12 +944,7 @@ static void md_pump_start(tb_md_reader *r)
     p->lines = r->lr.lineno;
     p->hash = tb__lr_hash(&r->lr);
     r->pump = p;
-    /* Signals stay with the caller's threads (Ctrl-C is the run's). */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&p->thread, NULL, md_pump_main, r);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int rc = tb__thread_start(&p->thread, md_pump_main, r);
     if (rc != 0) {
         r->pump = NULL;
         pthread_cond_destroy(&p->cv);

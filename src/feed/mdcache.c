@@ -2,11 +2,12 @@
 #define _DEFAULT_SOURCE /* realpath, madvise */
 #include "mdcache.h"
 
+#include "../core/thread.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,11 +239,7 @@ static int cache_and_source_match(const unsigned char *payload, size_t n, int sr
 {
     source_check c = {src_fd, 0, h};
     pthread_t t;
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old); /* signals stay with the caller */
-    int threaded = pthread_create(&t, NULL, source_check_main, &c) == 0;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int threaded = tb__thread_start(&t, source_check_main, &c) == 0;
     int payload_ok = hash_bytes(payload, n) == h[H_PAYLOAD_SUM];
     if (threaded)
         pthread_join(t, NULL);

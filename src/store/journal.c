@@ -31,6 +31,7 @@
 #include "tradebus/monitor.h"
 
 #include "../core/errbuf.h"
+#include "../core/thread.h"
 
 /* Every statement the journal runs after open, prepared once. */
 enum {
@@ -870,7 +871,7 @@ static void ckpt_start(tb_journal *j, const tb_journal_config *cfg, int limit)
     if (pthread_mutex_init(&c->mu, NULL) != 0) goto fail_db;
     if (pthread_cond_init(&c->work, NULL) != 0) goto fail_mu;
     if (pthread_cond_init(&c->idle, NULL) != 0) goto fail_work;
-    if (pthread_create(&c->thread, NULL, ckpt_main, c) != 0) goto fail_idle;
+    if (tb__thread_start(&c->thread, ckpt_main, c) != 0) goto fail_idle;
     j->ck = c;
     sqlite3_wal_hook(j->db, ckpt_hook, c); /* replaces the automatic checkpoint */
     return;
