@@ -4,8 +4,9 @@
  * not depend on --jobs; an invalid combination is a row; Ctrl-C keeps the
  * finished rows and --resume completes them into what an uninterrupted
  * sweep writes, and so does a kill -9 through the checkpoint; a
- * walk-forward keeps its finished windows the same way; best/ is the best
- * combination's backtest. */
+ * walk-forward keeps its finished windows the same way, and the rows of
+ * its unfinished window's training sweep; best/ is the best combination's
+ * backtest. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -604,6 +605,93 @@ static void test_interrupted_walk_forward_resumes_to_the_same_files(void **state
     free(eq);
 }
 
+/* "window K: training sweep, N of M combinations already done" in
+ * stdout.txt: N (and K, M), or 0 without that line. */
+static long window_rows_done(int *window, long *of)
+{
+    char *out = tbt_read_in(dir, "stdout.txt");
+    assert_non_null(out);
+    const char *p = strstr(out, "  window ");
+    long n = 0;
+    *window = 0;
+    *of = 0;
+    if (p && sscanf(p, "  window %d: training sweep, %ld of %ld combinations already done", window,
+                    &n, of) != 3)
+        n = 0;
+    free(out);
+    return n;
+}
+
+/* kill -9 while a window's training sweep has rows in its checkpoint
+ * (walkforward.window.state, sweep.state's format) but is not finished:
+ * --resume keeps those rows, runs the rest of that sweep and ends with
+ * the files an uninterrupted walk-forward writes. */
+static void test_killed_walk_forward_resumes_its_windows_training_rows(void **state)
+{
+    (void)state;
+    /* 3 windows of 12 x SLOW_N combinations on 20 days each: on one
+     * worker a window's sweep outlasts its first batch of 64 rows by far. */
+    const char *wfa = "--param strategy.t.fast=2:13:1 --param " SLOW_GRID " "
+                      "--walk-forward train=20d,test=5d";
+    const long total = 12 * SLOW_N;
+    assert_int_equal(
+        tbt_run_cli(dir, NULL, "sweep --config c.ini %s --jobs 2 --out wkfull --quiet", wfa), 0);
+    /* The window's rows as the kill left them, counted by the shell right
+     * after it (-1: no rows were ever seen, the run ended first). */
+    int st = tbt_sh(dir,
+                    "(%s sweep --config c.ini %s --jobs 1 --out wkill --quiet > wkill.out 2> "
+                    "wkill.err & pid=$!; i=0; until grep -qs ' r ' wkill/walkforward.window.state "
+                    "|| [ -e wkill/walkforward.csv ] || [ $i -ge 1200 ]; do sleep 0.05; "
+                    "i=$((i+1)); done; kill -9 $pid; { wait $pid; echo $? > wkill.rc; } "
+                    "2> /dev/null; if grep -qs ' r ' wkill/walkforward.window.state; then "
+                    "grep -c ' r ' wkill/walkforward.window.state; else echo -1; fi > wkill.rows)",
+                    TB_BINARY, wfa);
+    assert_int_equal(st, 0);
+    char *rc = tbt_read_in(dir, "wkill.rc"), *rows = tbt_read_in(dir, "wkill.rows");
+    assert_non_null(rc);
+    assert_non_null(rows);
+    int code = atoi(rc);
+    long lines = atol(rows);
+    free(rc);
+    free(rows);
+    /* Killed with training rows on file; else the checkpoint never held a
+     * window's rows (the run ended before), which is the bug. */
+    assert_int_equal(code, 137);
+    assert_true(lines >= 1);
+    char *csv = tbt_read_in(dir, "wkill/walkforward.csv");
+    assert_null(csv); /* a kill writes nothing but the checkpoints */
+    /* A torn last line, as a kill in the middle of a write leaves one. */
+    assert_int_equal(tbt_sh(dir, "printf '0badf00d r 3 1 57' >> wkill/walkforward.window.state"),
+                     0);
+    assert_int_equal(
+        tbt_run_cli(dir, NULL, "sweep --config c.ini %s --jobs 2 --out wkill --resume", wfa), 0);
+    int window;
+    long of, kept = window_rows_done(&window, &of);
+    /* Every whole row on file is kept, the torn one is not, the rest rerun. */
+    assert_true(kept >= 1 && kept <= lines);
+    assert_true(kept < total);
+    assert_int_equal(of, total);
+    assert_true(window >= 1 && window <= 3);
+    assert_int_equal(already_done(), window - 1);
+    char *full = tbt_read_in(dir, "wkfull/walkforward.csv"),
+         *part = tbt_read_in(dir, "wkill/walkforward.csv");
+    assert_non_null(full);
+    assert_non_null(part);
+    assert_string_equal(part, full);
+    free(part);
+    free(full);
+    full = tbt_read_in(dir, "wkfull/oos_equity.csv");
+    part = tbt_read_in(dir, "wkill/oos_equity.csv");
+    assert_non_null(full);
+    assert_non_null(part);
+    assert_string_equal(part, full);
+    free(part);
+    free(full);
+    /* Only while a window is unfinished: the finished run leaves none. */
+    char *left = tbt_read_in(dir, "wkill/walkforward.window.state");
+    assert_null(left);
+}
+
 /* A --resume of a walk-forward into a folder holding another one (other
  * windows, another objective) or none is refused, naming what must match. */
 static void test_resume_of_another_walk_forward_is_refused(void **state)
@@ -656,6 +744,7 @@ int main(void)
         cmocka_unit_test(test_rolling_windows_chain_and_do_not_depend_on_jobs),
         cmocka_unit_test(test_killed_sweep_resumes_from_its_checkpoint),
         cmocka_unit_test(test_interrupted_walk_forward_resumes_to_the_same_files),
+        cmocka_unit_test(test_killed_walk_forward_resumes_its_windows_training_rows),
         cmocka_unit_test(test_resume_of_another_walk_forward_is_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -110,6 +110,15 @@ typedef struct {
      * windows a TB_SWEEP_JOURNAL_WINDOWS journal holds and adds each
      * window it finishes. */
     tb_sweep_journal *journal;
+    /* Walk-forward with a journal: the path of the checkpoint of the
+     * training sweep under way (a TB_SWEEP_JOURNAL_ROWS journal, replaced
+     * at each window, removed once the window is in journal); NULL = that
+     * sweep is rerun whole after a kill. */
+    const char *window_journal;
+    /* Called (calling thread) when a resumed window's training sweep
+     * starts with rows window_journal held: its index, those rows, its
+     * rows. ctx is progress_ctx. May be NULL. */
+    void (*window_resumed)(size_t window, size_t held, size_t total, void *ctx);
 } tb_sweep_options;
 
 typedef struct {
@@ -199,7 +208,9 @@ typedef struct {
  * out-of-sample curve goes to equity_csv as "time,equity" (header
  * included; may be NULL). With opt->journal, the windows it holds are
  * restored first (rows, curve points and the equity they ended with, all
- * exact) and the run goes on from the next one. progress counts windows.
+ * exact) and the run goes on from the next one; with opt->window_journal
+ * too, that window's training sweep keeps the rows it held (a journal
+ * opened with resume) and runs the rest. progress counts windows.
  * *done: the windows finished, rows[0..*done) (fewer than nwindows when
  * stopped). 0 (also when stopped), or as tb_sweep_run. */
 TB_EXPORT int tb_sweep_walk_forward(const tb_sweep_options *opt, const tb_wf_window *windows,
@@ -211,7 +222,8 @@ TB_EXPORT int tb_sweep_walk_forward(const tb_sweep_options *opt, const tb_wf_win
  * kind and a fingerprint of the work, then one record per finished row (or
  * window, with its curve points), each with a checksum, appended in the
  * order they finish. Rows are written in batches (every 64 rows or 2 s),
- * windows at once; the file is synced at most every 2 s. A kill or a crash
+ * windows at once; the file is synced at most every 2 s (and after each
+ * window when a window_journal holds its rows). A kill or a crash
  * loses at most the batch under way; a record torn by it fails its
  * checksum and is dropped (with anything after it) on resume. */
 typedef enum {

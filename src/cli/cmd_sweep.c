@@ -65,9 +65,10 @@ const char *const cli_sweep_help =
     "DIR/best/, the best combination's full backtest output (summary.json,\n"
     "fills.csv, report.html, ...). A combination whose config is invalid is a\n"
     "row with its error. Finished rows (windows) go to a checkpoint as they\n"
-    "finish, DIR/sweep.state (walkforward.state): after a kill at most the last\n"
-    "64 rows or 2 s are lost. Ctrl-C stops after abandoning the runs under way:\n"
-    "every finished row (window) is written, and --resume continues. Exit\n"
+    "finish, DIR/sweep.state (walkforward.state, and the training rows of the\n"
+    "window under way in walkforward.window.state): after a kill at most the\n"
+    "last 64 rows or 2 s are lost. Ctrl-C stops after abandoning the runs under\n"
+    "way: every finished row (window) is written, and --resume continues. Exit\n"
     "codes: 0 done, 2 usage or config error, 3 bad data, 130 interrupted\n"
     "(rows kept).\n"
     "See docs/sweep.md.\n";
@@ -341,13 +342,22 @@ static int put_copy(FILE *f, void *ctx)
     return ferror(c->src) ? TB_EIO : 0;
 }
 
+/* Worded as a sweep's resume is: "N of M combinations already done". */
+static void window_resumed(size_t window, size_t held, size_t total, void *ctx)
+{
+    (void)ctx;
+    cli_printf("  window %zu: training sweep, %zu of %zu combinations already done\n", window + 1,
+               held, total);
+}
+
 static int run_walk_forward(tb_sweep_options *o, const char *out, const char *objective,
                             const char *train, const char *test, const char *wf, int quiet,
                             int resume)
 {
     tb_sweep_journal *journal = NULL;
-    char state[4200];
+    char state[4200], wstate[4200];
     snprintf(state, sizeof(state), "%s/walkforward.state", out);
+    snprintf(wstate, sizeof(wstate), "%s/walkforward.window.state", out);
     char err[1024] = "";
     tb_wf_window one, *windows = NULL;
     size_t nw = 0;
@@ -423,8 +433,12 @@ static int run_walk_forward(tb_sweep_options *o, const char *out, const char *ob
     }
     size_t ndone = 0;
     o->journal = journal;
+    o->window_journal = wstate;
+    o->window_resumed = quiet ? NULL : window_resumed;
     rc = tb_sweep_walk_forward(o, windows, nw, objective, rows, curve, &ndone, err, sizeof(err));
     o->journal = NULL;
+    o->window_journal = NULL;
+    o->window_resumed = NULL;
     if (rc) {
         cli_log(CLI_LOG_ERROR, NULL, "%s", err[0] ? err : tb_strerror(rc));
         code = cli_exit_for(rc, err, NULL);

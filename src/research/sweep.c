@@ -870,6 +870,8 @@ int tb_sweep_run_bars(const tb_sweep_options *opt, tb_sweep_result *res, const t
 
 struct tb_sweep_journal {
     tb_sweep_journal_kind kind;
+    uint64_t fp;
+    int resumed; /* opened with resume: a walk-forward resumes its window's rows too */
     int fd;
     pthread_mutex_t mu; /* buf, len, cap, pending, rc, last_write: workers add at once */
     char *buf;          /* records added, not written yet */
@@ -1374,6 +1376,8 @@ int tb_sweep_journal_open(const char *path, tb_sweep_journal_kind kind, uint64_t
     tb_sweep_journal *j = calloc(1, sizeof(*j));
     if (!j) return TB_ENOMEM;
     j->kind = kind;
+    j->fp = fp;
+    j->resumed = resume != 0;
     j->fd = -1;
     pthread_mutex_init(&j->mu, NULL);
     char head[80];
@@ -1401,6 +1405,42 @@ int tb_sweep_journal_open(const char *path, tb_sweep_journal_kind kind, uint64_t
 /* ---- walk-forward ------------------------------------------------------- */
 
 #define DAY_NS (INT64_C(86400) * 1000000000)
+
+/* The training sweep of window k checkpoints its rows in a journal of its
+ * own, in the format and through the code of sweep.state, rather than as
+ * records in walkforward.state: a window's rows are only worth keeping
+ * until the window is on file, so one small file replaced per window
+ * holds them (walkforward.state does not grow by every training row of
+ * every window, and keeps its format: older states still resume). Its
+ * fingerprint is the walk-forward's (the grid, the objective, every
+ * window) with k and the window's training part, so rows of another
+ * window or walk-forward are never taken: such a file is replaced, and
+ * walkforward.state alone decides whether a --resume is refused. */
+static int window_journal_open(const tb_sweep_options *opt, size_t k, const tb_wf_window *w,
+                               int resume, tb_sweep_result *res, tb_sweep_journal **out, char *err,
+                               size_t errlen)
+{
+    uint64_t fp = opt->journal->fp;
+    char s[128];
+    snprintf(s, sizeof(s), "window %zu %lld %lld", k, (long long)w->train_from,
+             (long long)w->train_to);
+    mix64(&fp, s);
+    int rc = TB_ENOTFOUND;
+    if (resume)
+        rc = tb_sweep_journal_open(opt->window_journal, TB_SWEEP_JOURNAL_ROWS, fp, 1, out, err,
+                                   errlen);
+    if (rc == 0) {
+        size_t held = tb_sweep_journal_rows(*out, res);
+        if (held && opt->window_resumed)
+            opt->window_resumed(k, held, res->nrows, opt->progress_ctx);
+        return 0;
+    }
+    /* None, or another window's: this window starts afresh. */
+    if (rc != TB_ENOTFOUND && rc != TB_EINVAL && rc != TB_ENOTSUP) return rc;
+    if (err && errlen) err[0] = 0;
+    return tb_sweep_journal_open(opt->window_journal, TB_SWEEP_JOURNAL_ROWS, fp, 0, out, err,
+                                 errlen);
+}
 
 int tb_wf_windows(int64_t first, int64_t end, int64_t train, int64_t test, tb_wf_window **out,
                   size_t *n)
@@ -1465,8 +1505,10 @@ int tb_sweep_walk_forward(const tb_sweep_options *opt, const tb_wf_window *windo
         *done = journal_windows(opt->journal, windows, nwindows, rows, equity_csv, &equity);
     tb_sweep_options inner = *opt;
     inner.progress = NULL;
-    inner.journal = NULL; /* a training sweep is redone whole, only windows are kept */
-    for (size_t k = *done; k < nwindows && !rc; k++) {
+    /* Only the first window run can have rows on file: any later one was
+     * not started before the stop. */
+    int resuming = opt->journal && opt->journal->resumed;
+    for (size_t k = *done; k < nwindows && !rc; k++, resuming = 0) {
         if (stopping(opt)) break;
         if (opt->progress) opt->progress(k, nwindows, opt->progress_ctx);
         const tb_wf_window *w = &windows[k];
@@ -1477,7 +1519,15 @@ int tb_sweep_walk_forward(const tb_sweep_options *opt, const tb_wf_window *windo
         size_t lo, n = slice(bars, nbars, w->train_from, w->train_to, &lo);
         tb_sweep_result res;
         if ((rc = tb_sweep_plan(&inner, &res, err, errlen)) != 0) break;
+        tb_sweep_journal *wj = NULL;
+        if (n && opt->journal && opt->window_journal &&
+            (rc = window_journal_open(opt, k, w, resuming, &res, &wj, err, errlen)) != 0) {
+            tb_sweep_result_free(&res);
+            break;
+        }
+        inner.journal = wj;
         if (n && (rc = tb_sweep_run_bars(&inner, &res, bars + lo, n, err, errlen)) != 0) {
+            tb_sweep_journal_close(wj);
             tb_sweep_result_free(&res);
             break;
         }
@@ -1527,6 +1577,12 @@ int tb_sweep_walk_forward(const tb_sweep_options *opt, const tb_wf_window *windo
             if (opt->journal) journal_add_window(opt->journal, k, out, pts ? pts : "", plen);
             *done = k + 1;
         }
+        /* The window's rows go only once its record is synced: a crash in
+         * between leaves one or the other, never neither. A window not on
+         * file keeps them for --resume. */
+        int drop = wj && finished && tb_sweep_journal_flush(opt->journal) == 0;
+        tb_sweep_journal_close(wj);
+        if (drop) unlink(opt->window_journal);
         free(pts);
         tb_sweep_result_free(&res);
         if (!finished) break;
