@@ -316,10 +316,21 @@ static void bench_pipeline(report *r)
      * right after it is published). */
     if (tb_pipeline_create(&cfg, NULL, &p, err, sizeof(err)) != 0) return;
     lat_probe probe = {0, malloc(n * sizeof(int64_t)), 0, n};
-    tb_bus_subscribe(tb_pipeline_bus(p), TB_EV_ORDER_PLACEMENT_REQUEST, on_request, &probe);
+    /* The same orders split by their bar: one whose open also filled an
+     * earlier order dispatches that fill's events (OrderFilled,
+     * PositionUpdate) before the new signal, in the bus's FIFO order. */
+    int64_t *plain = malloc(n * sizeof(int64_t));
+    size_t nplain = 0;
+    tb_bus *bus = tb_pipeline_bus(p);
+    tb_bus_subscribe(bus, TB_EV_ORDER_PLACEMENT_REQUEST, on_request, &probe);
     for (size_t i = 0; i < n; i++) {
+        uint64_t fills = tb_bus_get_counters(bus, TB_EV_ORDER_FILLED).published;
+        size_t before = probe.nlat;
         probe.t_in = now_ns();
         tb_pipeline_push_bar(p, &bars[i]);
+        if (probe.nlat > before && plain &&
+            tb_bus_get_counters(bus, TB_EV_ORDER_FILLED).published == fills)
+            plain[nplain++] = probe.lat[probe.nlat - 1];
     }
     qsort(probe.lat, probe.nlat, sizeof(int64_t), cmp_i64);
     if (probe.nlat) {
@@ -327,7 +338,15 @@ static void bench_pipeline(report *r)
         emit(r, "md_to_order_p99", (double)probe.lat[probe.nlat * 99 / 100], "ns");
         emit(r, "md_to_order_p999", (double)probe.lat[probe.nlat * 999 / 1000], "ns");
         emit(r, "md_to_order_samples", (double)probe.nlat, "orders");
+        emit(r, "md_to_order_share_on_a_fill_bar",
+             (double)(probe.nlat - nplain) / (double)probe.nlat, "x");
     }
+    if (nplain) {
+        qsort(plain, nplain, sizeof(int64_t), cmp_i64);
+        emit(r, "md_to_order_no_fill_p50", (double)plain[nplain / 2], "ns");
+        emit(r, "md_to_order_no_fill_p99", (double)plain[nplain * 99 / 100], "ns");
+    }
+    free(plain);
     free(probe.lat);
     tb_pipeline_destroy(p);
     free(bars);
