@@ -43,6 +43,7 @@ static const char *const config = "[backtest]\n"
                                   "max_volume_participation = 0.2\n"
                                   "[journal]\n"
                                   "commit_every = 500\n"
+                                  "commit_ms = 0\n" /* commits all along a short run */
                                   /* dozens of runs: the report is not what is tested here */
                                   "[output]\n"
                                   "report = false\n"

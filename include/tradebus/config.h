@@ -198,7 +198,11 @@ typedef struct tb_config {
     char *journal_path; /* owned; NULL = no journal */
     char *api_key_spec, *api_secret_spec; /* owned specs ("env:NAME"), never values */
     int journal_sync;                     /* tb_journal_sync */
-    long journal_commit_every;
+    long journal_commit_every; /* [journal] commit_every: bars per commit at least [1000] */
+    /* [journal] commit_ms: wall-clock ms at least between two commits [100]
+     * (group commit: a fast backtest commits a few times a second, not
+     * thousands); 0 commits at every commit_every bars. A live run: 0. */
+    long journal_commit_ms;
     tb_strategy_config *strategies;
     size_t nstrategies;
     tb_component_config *components; /* [component.NAME], in order of appearance */

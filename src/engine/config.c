@@ -839,6 +839,8 @@ static int build_entry(tb_config *cfg, strategy_ix *sx, tb_config_entry *e, int 
         }
         if (strcmp(k, "commit_every") == 0)
             return get_int(e, 1, 100000000, &cfg->journal_commit_every, err, errlen);
+        if (strcmp(k, "commit_ms") == 0)
+            return get_int(e, 0, 3600000, &cfg->journal_commit_ms, err, errlen);
     } else if (strcmp(s, "live") == 0) {
         if (strcmp(k, "warmup_bars") == 0)
             return get_int(e, 0, 100000, &cfg->live_warmup_bars, err, errlen);
@@ -1196,6 +1198,7 @@ int tb_config_build(tb_config *cfg, char *err, size_t errlen)
     cfg->report = 1;
     cfg->journal_sync = 1; /* TB_JOURNAL_SYNC_NORMAL */
     cfg->journal_commit_every = 1000;
+    cfg->journal_commit_ms = 100;
     cfg->live_cancel_on_exit = 1;
     cfg->live_warmup_bars = -1;
     int xrc = resolve_exchange(cfg, err, errlen);

@@ -206,6 +206,7 @@ int tb_config_dump(const tb_config *cfg, FILE *out)
         out, "sync",
         cfg->journal_sync >= 0 && cfg->journal_sync < 3 ? syncs[cfg->journal_sync] : "?", "normal");
     bad |= int_line(out, "commit_every", cfg->journal_commit_every, 1000);
+    bad |= int_line(out, "commit_ms", cfg->journal_commit_ms, 100);
 
     /* Read by `tradebus live` only; the warm-up shown is what it would load. */
     bad |= fprintf(out, "\n[live]\n") < 0;

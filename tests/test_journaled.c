@@ -1,0 +1,116 @@
+/* A journaled backtest's commit cadence ([journal] commit_every, commit_ms):
+ * what another reader of the journal sees while the run goes on, and that
+ * every event is there at the end whatever the cadence. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tb_test_support.h"
+
+#include <tradebus/tradebus.h>
+
+typedef struct {
+    const char *journal;
+    int64_t committed[64]; /* events a reader saw at each progress call */
+    int n;
+} watch;
+
+/* Counts what a second, read-only handle sees: only committed events. */
+static void on_progress(uint64_t bars, int64_t bar_time, void *ctx)
+{
+    (void)bars;
+    (void)bar_time;
+    watch *w = ctx;
+    tb_journal_config jc;
+    tb_journal_config_init(&jc);
+    jc.path = w->journal;
+    jc.read_only = 1;
+    tb_journal *j;
+    char err[256];
+    if (w->n >= 64 || tb_journal_open(&jc, &j, err, sizeof(err)) != 0) return;
+    w->committed[w->n++] = tb_journal_count(j);
+    tb_journal_close(j);
+}
+
+/* Runs the repository's BTCUSDT sample (2,880 1m bars) through sma_cross, journaled
+ * with the given [journal] settings; returns the journal's final count. */
+static int64_t run(const char *dir, const char *every, const char *ms, watch *w)
+{
+    char err[512], data[1024], journal[1024], set[128];
+    snprintf(journal, sizeof(journal), "%s/j-%s-%s.db", dir, every, ms);
+    w->journal = journal;
+    w->n = 0;
+    tb_config cfg;
+    tb_config_init(&cfg);
+    assert_int_equal(tb_config_set(&cfg, "strategy.s.type=sma_cross", err, sizeof(err)), 0);
+    assert_int_equal(tb_config_set(&cfg, "strategy.s.symbol=BTCUSDT", err, sizeof(err)), 0);
+    snprintf(set, sizeof(set), "journal.commit_every=%s", every);
+    assert_int_equal(tb_config_set(&cfg, set, err, sizeof(err)), 0);
+    snprintf(set, sizeof(set), "journal.commit_ms=%s", ms);
+    assert_int_equal(tb_config_set(&cfg, set, err, sizeof(err)), 0);
+    snprintf(data, sizeof(data), "%s/data/BTCUSDT-1m-2024-01.csv", TB_SOURCE_DIR);
+    tb_config_add_data(&cfg, data);
+    if (tb_config_build(&cfg, err, sizeof(err)) != 0) fail_msg("%s", err);
+    cfg.journal_path = strdup(journal);
+    tb_backtest_options opt;
+    memset(&opt, 0, sizeof(opt));
+    opt.progress = on_progress;
+    opt.progress_ctx = w;
+    opt.progress_every = 200;
+    tb_backtest_result res;
+    if (tb_backtest_run(&cfg, &opt, &res, err, sizeof(err)) != 0) fail_msg("%s", err);
+    assert_int_equal(res.bars, 2880);
+    tb_backtest_result_free(&res);
+    tb_config_free(&cfg);
+    tb_journal_config jc;
+    tb_journal_config_init(&jc);
+    jc.path = journal;
+    jc.read_only = 1;
+    tb_journal *j;
+    assert_int_equal(tb_journal_open(&jc, &j, err, sizeof(err)), 0);
+    int64_t n = tb_journal_count(j);
+    tb_journal_close(j);
+    return n;
+}
+
+static void test_commit_ms_0_commits_every_commit_every_bars(void **state)
+{
+    (void)state;
+    char dir[512];
+    tbt_temp_dir(dir, sizeof(dir));
+    watch w;
+    int64_t total = run(dir, "100", "0", &w);
+    assert_true(w.n >= 10);
+    /* At each progress call (every 200 bars, a multiple of 100) the bars so
+     * far are all committed: the reader's count grows with the run. */
+    assert_true(w.committed[0] >= 200);
+    for (int i = 1; i < w.n; i++)
+        assert_true(w.committed[i] > w.committed[i - 1]);
+    assert_true(total > w.committed[w.n - 1]);
+}
+
+static void test_commit_ms_holds_commits_back_and_loses_nothing(void **state)
+{
+    (void)state;
+    char dir[512];
+    tbt_temp_dir(dir, sizeof(dir));
+    watch w;
+    /* An hour between commits: none during a run of well under that, yet
+     * the end of the run commits everything. */
+    int64_t total = run(dir, "1", "3600000", &w);
+    assert_true(w.n >= 10);
+    for (int i = 0; i < w.n; i++)
+        assert_int_equal(w.committed[i], 0);
+    watch ref;
+    assert_int_equal(total, run(dir, "1", "0", &ref));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_commit_ms_0_commits_every_commit_every_bars),
+        cmocka_unit_test(test_commit_ms_holds_commits_back_and_loses_nothing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
