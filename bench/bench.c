@@ -273,6 +273,14 @@ static int on_request(const tb_event *ev, void *ctx)
     return 0;
 }
 
+/* The simulator's observer: a submit has reached its book. */
+static void on_submit(const tb_exchange *ex, const tb_sim_request *rq, void *ctx)
+{
+    (void)ex;
+    lat_probe *p = ctx;
+    if (rq->kind == TB_SIM_REQ_SUBMIT && p->nlat < p->cap) p->lat[p->nlat++] = now_ns() - p->t_in;
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -311,22 +319,30 @@ static void bench_pipeline(report *r)
     tb_backtest_result_free(&res);
     tb_pipeline_destroy(p);
 
-    /* Latency: a fresh pipeline, timing each bar from push to the moment its
-     * OrderPlacementRequest is dispatched (the order goes to the exchange
-     * right after it is published). */
-    if (tb_pipeline_create(&cfg, NULL, &p, err, sizeof(err)) != 0) return;
+    /* Latency: a fresh pipeline, timing each bar from its push to the
+     * moment its order reaches the exchange (the simulator's observer, once
+     * the order is on its book): tick-to-trade. The same orders are timed
+     * again at the dispatch of their OrderPlacementRequest to the bus's
+     * observers, which comes later on a bar that also filled an earlier
+     * order: the Order Manager sends the order from the signal's handler,
+     * but the request event waits in the bus's FIFO behind the fill's
+     * PositionUpdates, queued before it. */
     lat_probe probe = {0, malloc(n * sizeof(int64_t)), 0, n};
+    lat_probe seen = {0, malloc(n * sizeof(int64_t)), 0, n};
+    cfg.exchange.observer = on_submit;
+    cfg.exchange.observer_ctx = &probe;
+    if (tb_pipeline_create(&cfg, NULL, &p, err, sizeof(err)) != 0) return;
     /* The same orders split by their bar: one whose open also filled an
-     * earlier order dispatches that fill's events (OrderFilled,
-     * PositionUpdate) before the new signal, in the bus's FIFO order. */
+     * earlier order dispatches that fill's OrderFilled before the new
+     * signal, in the bus's FIFO order. */
     int64_t *plain = malloc(n * sizeof(int64_t));
     size_t nplain = 0;
     tb_bus *bus = tb_pipeline_bus(p);
-    tb_bus_subscribe(bus, TB_EV_ORDER_PLACEMENT_REQUEST, on_request, &probe);
+    tb_bus_subscribe(bus, TB_EV_ORDER_PLACEMENT_REQUEST, on_request, &seen);
     for (size_t i = 0; i < n; i++) {
         uint64_t fills = tb_bus_get_counters(bus, TB_EV_ORDER_FILLED).published;
         size_t before = probe.nlat;
-        probe.t_in = now_ns();
+        probe.t_in = seen.t_in = now_ns();
         tb_pipeline_push_bar(p, &bars[i]);
         if (probe.nlat > before && plain &&
             tb_bus_get_counters(bus, TB_EV_ORDER_FILLED).published == fills)
@@ -346,6 +362,12 @@ static void bench_pipeline(report *r)
         emit(r, "md_to_order_no_fill_p50", (double)plain[nplain / 2], "ns");
         emit(r, "md_to_order_no_fill_p99", (double)plain[nplain * 99 / 100], "ns");
     }
+    qsort(seen.lat, seen.nlat, sizeof(int64_t), cmp_i64);
+    if (seen.nlat) {
+        emit(r, "md_to_order_event_p50", (double)seen.lat[seen.nlat / 2], "ns");
+        emit(r, "md_to_order_event_p99", (double)seen.lat[seen.nlat * 99 / 100], "ns");
+    }
+    free(seen.lat);
     free(plain);
     free(probe.lat);
     tb_pipeline_destroy(p);

@@ -165,10 +165,11 @@ struct tb_order_manager {
     size_t nparked, parked_cap;
 };
 
+/* strategy_id and symbol: fields (arrays of TB_STRATEGY_LEN, TB_SYMBOL_LEN). */
 static book *find_book(const tb_order_manager *om, const char *strategy_id, const char *symbol)
 {
     for (size_t i = 0; i < om->nbooks; i++)
-        if (strcmp(om->books[i].strategy_id, strategy_id) == 0 &&
+        if (tb__strategy_eq(om->books[i].strategy_id, strategy_id) &&
             tb__sym_eq(om->books[i].symbol, symbol))
             return &om->books[i];
     return NULL;
@@ -270,6 +271,15 @@ static order *find(const tb_order_manager *om, const char *cid)
 {
     for (size_t i = 0; i < om->norders; i++)
         if (strcmp(om->orders[i].client_order_id, cid) == 0) return &om->orders[i];
+    return NULL;
+}
+
+/* find() for a cid that is a field (an array of TB_ORDER_ID_LEN): the
+ * order's own path, compared a word at a time. */
+static order *find_field(const tb_order_manager *om, const char *cid)
+{
+    for (size_t i = 0; i < om->norders; i++)
+        if (tb__cid_eq(om->orders[i].client_order_id, cid)) return &om->orders[i];
     return NULL;
 }
 
@@ -471,19 +481,20 @@ int tb_order_manager_publish_order_event(tb_order_manager *om, tb_event *ev)
 }
 
 /* The signed unfilled rest of the book's working orders of the given origin
- * (any origin: all_origins), on one side (side 0: both). */
+ * (any origin: all_origins), on one side (side 0: both). except, except2:
+ * NULL or order id fields (arrays of TB_ORDER_ID_LEN). */
 static tb_decimal working_of(const tb_order_manager *om, const book *b, int all_origins,
                              tb_side side, const char *except, const char *except2)
 {
     tb_decimal w = 0;
     for (size_t i = 0; i < om->norders; i++) {
         const order *o = &om->orders[i];
-        if (strcmp(o->strategy_id, b->strategy_id) != 0 || strcmp(o->symbol, b->symbol) != 0)
+        if (!tb__strategy_eq(o->strategy_id, b->strategy_id) || !tb__sym_eq(o->symbol, b->symbol))
             continue;
         if (!all_origins && o->origin != TB_ORIGIN_SIGNAL) continue;
         if (side && o->side != side) continue;
-        if (except && strcmp(o->client_order_id, except) == 0) continue;
-        if (except2 && except2[0] && strcmp(o->client_order_id, except2) == 0) continue;
+        if (except && tb__cid_eq(o->client_order_id, except)) continue;
+        if (except2 && except2[0] && tb__cid_eq(o->client_order_id, except2)) continue;
         w += signed_qty(o->side, o->quantity - o->cum_qty);
     }
     return w;
@@ -522,8 +533,8 @@ static int cancel_replaced(tb_order_manager *om, const char *strategy_id, const 
         for (size_t i = 0; i < om->norders && !victim; i++) {
             const order *o = &om->orders[i];
             if (o->origin == TB_ORIGIN_SIGNAL && !o->abandoning && (!side || o->side == side) &&
-                o->cancel_cause != TB_CANCEL_REPLACED && strcmp(o->strategy_id, strategy_id) == 0 &&
-                strcmp(o->symbol, symbol) == 0)
+                o->cancel_cause != TB_CANCEL_REPLACED &&
+                tb__strategy_eq(o->strategy_id, strategy_id) && tb__sym_eq(o->symbol, symbol))
                 victim = o;
         }
         if (!victim) return 0;
@@ -1145,7 +1156,7 @@ int tb_order_manager_send_order_to_exchange(tb_order_manager *om, tb_event *req)
         return fail(om, TB_EINVAL, "order %s: quantity is not positive", q->client_order_id);
     /* Our ids are unique: a second request with a live id is a bug upstream,
      * and sending it would be exactly the doubled order retries must avoid. */
-    if (find(om, q->client_order_id))
+    if (find_field(om, q->client_order_id))
         return fail(om, TB_EINVAL, "order %s is already open", q->client_order_id);
     if (om->norders == om->cap) {
         order *no = realloc(om->orders, om->cap * 2 * sizeof(*no));
@@ -1170,7 +1181,7 @@ int tb_order_manager_send_order_to_exchange(tb_order_manager *om, tb_event *req)
         tb_pretrade_view v;
         v.position = 0;
         for (size_t i = 0; i < om->nbooks; i++)
-            if (strcmp(om->books[i].symbol, q->symbol) == 0) v.position += om->books[i].position;
+            if (tb__sym_eq(om->books[i].symbol, q->symbol)) v.position += om->books[i].position;
         v.working_same_way = 0;
         /* An OCO partner cannot fill with it: not a worst case to add. */
         if (b) v.working_same_way = working_of(om, b, 1, q->side, q->client_order_id, q->oco_with);
@@ -1267,9 +1278,9 @@ static int on_fill(tb_order_manager *om, order *o, const tb_exchange_response *r
     if (o->origin == TB_ORIGIN_SIGNAL || o->origin == TB_ORIGIN_HALT) b->rebracket = 1;
     if (o->oco_with[0]) {
         /* The exchange cancels the other leg; its OrderCanceled says why. */
-        order *other = find(om, o->oco_with);
+        order *other = find_field(om, o->oco_with);
         if (other) other->cancel_cause = TB_CANCEL_OCO;
-        o = find(om, r->client_order_id);
+        o = find_field(om, r->client_order_id);
     }
     int rc = tb_order_manager_publish_order_event(om, &ev);
     if (next == TB_ORDER_FILLED) retire(om, o);
@@ -1292,7 +1303,7 @@ int tb_order_manager_process_exchange_response(tb_order_manager *om, const tb_ex
     if (!tb__valid_str(r->client_order_id, sizeof(r->client_order_id)))
         return fail(om, TB_EINVAL, "exchange response %s without a client order id",
                     kind_name(r->kind));
-    order *o = find(om, r->client_order_id);
+    order *o = find_field(om, r->client_order_id);
     if (!o) {
         /* A finished order can take no more responses: that is an illegal
          * transition, not an unknown order. */
@@ -1327,7 +1338,7 @@ int tb_order_manager_process_exchange_response(tb_order_manager *om, const tb_ex
         ack.kind = TB_XR_ACCEPTED;
         int rc = tb_order_manager_process_exchange_response(om, &ack);
         if (rc) return rc;
-        if ((o = find(om, r->client_order_id)) == NULL) return TB_ESTATE;
+        if ((o = find_field(om, r->client_order_id)) == NULL) return TB_ESTATE;
         o->in_doubt = 0;
     }
     switch (r->kind) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "tradebus/pnlbook.h"
+#include "../core/fixstr.h"
 #include "validate.h"
 
 typedef struct {
@@ -38,12 +39,22 @@ static life *find(const tb_pnl_book *b, const char *strategy_id, const char *sym
     return NULL;
 }
 
+/* find() for a PositionUpdate's fields (arrays of their full size). */
+static life *find_field(const tb_pnl_book *b, const char *strategy_id, const char *symbol)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (tb__strategy_eq(b->lives[i].strategy_id, strategy_id) &&
+            tb__sym_eq(b->lives[i].symbol, symbol))
+            return &b->lives[i];
+    return NULL;
+}
+
 int tb_pnl_book_apply(tb_pnl_book *b, const tb_position_update *u, tb_decimal *total)
 {
     if (!b || !u) return TB_EINVAL;
     /* The strings are compared and copied below: never past their arrays. */
     if (tb__check_position(u, NULL, 0) != 0) return TB_EINVAL;
-    life *l = find(b, u->strategy_id, u->symbol);
+    life *l = find_field(b, u->strategy_id, u->symbol);
     /* Ids only grow: an older one is a late update of a life already ended,
      * and taking it would count that life twice. */
     if (l && u->position_id < l->position_id) return TB_ESTATE;

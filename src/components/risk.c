@@ -135,13 +135,15 @@ static int intern_symbol(tb_risk_manager *rm, const char *symbol, int32_t *out)
     return 0;
 }
 
+/* strategy_id, symbol, and find_order's id: events' fields (arrays of
+ * their full size), compared a word at a time. */
 static int32_t find_position(const tb_risk_manager *rm, uint64_t h, const char *strategy_id,
                              const char *symbol)
 {
     size_t mask = rm->pos_idx.cap - 1;
     for (size_t i = (size_t)h & mask; rm->pos_idx.slots[i]; i = (i + 1) & mask) {
         const position_slot *s = &rm->pos[rm->pos_idx.slots[i] - 1];
-        if (s->hash == h && strcmp(s->strategy_id, strategy_id) == 0 &&
+        if (s->hash == h && tb__strategy_eq(s->strategy_id, strategy_id) &&
             tb__sym_eq(rm->syms[s->sym].symbol, symbol))
             return (int32_t)(rm->pos_idx.slots[i] - 1);
     }
@@ -179,7 +181,7 @@ static order_slot *find_order(const tb_risk_manager *rm, const char *id, uint64_
 {
     size_t mask = rm->orders_cap - 1;
     for (size_t i = (size_t)h & mask; rm->orders[i].used; i = (i + 1) & mask)
-        if (rm->orders[i].hash == h && strcmp(rm->orders[i].id, id) == 0) return &rm->orders[i];
+        if (rm->orders[i].hash == h && tb__cid_eq(rm->orders[i].id, id)) return &rm->orders[i];
     return NULL;
 }
 

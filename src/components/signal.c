@@ -184,6 +184,14 @@ static instance *find_instance(tb_signal_generator *sg, const char *strategy_id)
     return NULL;
 }
 
+/* find_instance() for an event's strategy_id field (TB_STRATEGY_LEN bytes). */
+static instance *find_instance_field(tb_signal_generator *sg, const char *strategy_id)
+{
+    for (size_t i = 0; i < sg->ninst; i++)
+        if (tb__strategy_eq(sg->inst[i].strategy_id, strategy_id)) return &sg->inst[i];
+    return NULL;
+}
+
 static int on_md(const tb_event *ev, void *ctx)
 {
     return tb_signal_generator_process_market_data(ctx, ev);
@@ -198,10 +206,11 @@ static symbol_state *find_symbol(tb_signal_generator *sg, const char *symbol)
 
 /* ---- the instances' working orders (ctx->open_orders) ------------------ */
 
+/* cid: an event's field (TB_ORDER_ID_LEN bytes). */
 static tb_strategy_order *tracked(instance *in, const char *cid)
 {
     for (size_t i = 0; i < in->norders; i++)
-        if (strcmp(in->orders[i].client_order_id, cid) == 0) return &in->orders[i];
+        if (tb__cid_eq(in->orders[i].client_order_id, cid)) return &in->orders[i];
     return NULL;
 }
 
@@ -280,7 +289,7 @@ static const char *strategy_of(const tb_event *ev)
 int tb_signal_generator_restore(tb_signal_generator *sg, const tb_event *ev)
 {
     const char *sid = sg ? strategy_of(ev) : NULL;
-    instance *in = sid && tb__str_ok(sid, TB_STRATEGY_LEN) ? find_instance(sg, sid) : NULL;
+    instance *in = sid && tb__str_ok(sid, TB_STRATEGY_LEN) ? find_instance_field(sg, sid) : NULL;
     char why[TB__WHY_LEN];
     if (!in || tb__check_event(ev, ev->type, why, sizeof(why)) != 0) return 0;
     track(in, ev);
@@ -291,7 +300,7 @@ static int on_created(const tb_event *ev, void *ctx)
 {
     tb_signal_generator *sg = ctx;
     const char *sid = ev->u.order_created.strategy_id;
-    instance *in = tb__str_ok(sid, TB_STRATEGY_LEN) ? find_instance(sg, sid) : NULL;
+    instance *in = tb__str_ok(sid, TB_STRATEGY_LEN) ? find_instance_field(sg, sid) : NULL;
     if (!in) return 0; /* another generator's, or unattributable: nothing of ours */
     char why[TB__WHY_LEN];
     int rc = tb__check_event(ev, TB_EV_ORDER_CREATED, why, sizeof(why));
@@ -311,7 +320,7 @@ static int on_not_executed(const tb_event *ev, void *ctx)
     const char *sid =
         rejected ? ev->u.order_rejected.strategy_id : ev->u.order_canceled.strategy_id;
     int attributable = tb__str_ok(sid, TB_STRATEGY_LEN);
-    instance *in = attributable ? find_instance(sg, sid) : NULL;
+    instance *in = attributable ? find_instance_field(sg, sid) : NULL;
     if (attributable && !in) return 0;
 
     char why[TB__WHY_LEN];
@@ -355,8 +364,9 @@ static int on_fill(const tb_event *ev, void *ctx)
 {
     tb_signal_generator *sg = ctx;
     const tb_order_filled *f = &ev->u.order_filled;
-    instance *in =
-        tb__str_ok(f->strategy_id, TB_STRATEGY_LEN) ? find_instance(sg, f->strategy_id) : NULL;
+    instance *in = tb__str_ok(f->strategy_id, TB_STRATEGY_LEN)
+                       ? find_instance_field(sg, f->strategy_id)
+                       : NULL;
     if (!in || (f->origin == TB_ORIGIN_SIGNAL && !in->norders)) return 0;
     char why[TB__WHY_LEN];
     int rc = tb__check_event(ev, TB_EV_ORDER_FILLED, why, sizeof(why));

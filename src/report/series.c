@@ -53,10 +53,11 @@ static int find_sym(tb__report *r, const char *name)
     return (int)r->nsyms++;
 }
 
+/* strat, sym: an event's fields (arrays of TB_STRATEGY_LEN, TB_SYMBOL_LEN). */
 static int find_key(tb__report *r, const char *strat, const char *sym)
 {
     for (size_t i = 0; i < r->nkeys; i++)
-        if (strcmp(r->strats[r->keys[i].strat].name, strat) == 0 &&
+        if (tb__strategy_eq(r->strats[r->keys[i].strat].name, strat) &&
             tb__sym_eq(r->syms[r->keys[i].sym].name, sym))
             return (int)i;
     int st = find_strat(r, strat);
