@@ -10,6 +10,8 @@
 
 #include <tradebus/tradebus.h>
 
+#include "../src/engine/journaled.h"
+
 typedef struct {
     const char *journal;
     int64_t committed[64]; /* events a reader saw at each progress call */
@@ -106,11 +108,76 @@ static void test_commit_ms_holds_commits_back_and_loses_nothing(void **state)
     assert_int_equal(total, run(dir, "1", "0", &ref));
 }
 
+static int64_t committed(const char *path)
+{
+    tb_journal_config jc;
+    tb_journal_config_init(&jc);
+    jc.path = path;
+    jc.read_only = 1;
+    tb_journal *j;
+    char err[256];
+    if (tb_journal_open(&jc, &j, err, sizeof(err)) != 0) fail_msg("%s", err);
+    int64_t n = tb_journal_count(j);
+    tb_journal_close(j);
+    return n;
+}
+
+/* One bar's event through a journaled run of the given kind (flags), then
+ * the bar boundary; returns what another reader sees committed. */
+static int64_t one_bar(const char *dir, const char *name, int flags, const char *set)
+{
+    char err[512], path[1024];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    tb_config cfg;
+    tb_config_init(&cfg);
+    assert_int_equal(tb_config_set(&cfg, "strategy.s.type=sma_cross", err, sizeof(err)), 0);
+    assert_int_equal(tb_config_set(&cfg, "strategy.s.symbol=BTCUSDT", err, sizeof(err)), 0);
+    if (set) assert_int_equal(tb_config_set(&cfg, set, err, sizeof(err)), 0);
+    tb_config_add_data(&cfg, "unused.csv");
+    if (tb_config_build(&cfg, err, sizeof(err)) != 0) fail_msg("%s", err);
+    cfg.journal_path = strdup(path);
+    tb__jrun *jr;
+    if (tb__jrun_open(&cfg, flags, &jr, err, sizeof(err)) != 0) fail_msg("%s", err);
+    tb_bus *bus;
+    assert_int_equal(tb_bus_create(NULL, &bus), 0);
+    assert_int_equal(tb__jrun_attach(jr, bus), 0);
+    tb_event ev;
+    tb_event_init(&ev, TB_EV_MARKET_DATA, TB_SRC_MARKET_DATA);
+    tb_market_data *md = &ev.u.market_data;
+    memcpy(md->symbol, "BTCUSDT", 8);
+    md->open = md->high = md->low = md->close = 42000 * TB_DECIMAL_ONE;
+    md->open_time = 1704067200000000000LL;
+    md->close_time = md->open_time + 59999000000LL;
+    ev.timestamp = md->close_time;
+    assert_int_equal(tb_bus_publish(bus, &ev), 0);
+    assert_int_equal(tb__jrun_after_bar(jr, err, sizeof(err)), 0);
+    int64_t n = committed(path);
+    tb__jrun_detach(jr);
+    tb__jrun_close(jr, 0);
+    tb_bus_destroy(bus);
+    tb_config_free(&cfg);
+    return n;
+}
+
+static void test_a_live_journal_commits_every_bar_unless_configured(void **state)
+{
+    (void)state;
+    char dir[512];
+    tbt_temp_dir(dir, sizeof(dir));
+    /* Live: the bar is on disk at its boundary, whoever runs it. */
+    assert_int_equal(one_bar(dir, "live.db", TB__JRUN_LIVE, NULL), 1);
+    /* A backtest waits for its cadence (1000 bars, 100 ms). */
+    assert_int_equal(one_bar(dir, "backtest.db", 0, NULL), 0);
+    /* A live run's configured cadence stands. */
+    assert_int_equal(one_bar(dir, "live-set.db", TB__JRUN_LIVE, "journal.commit_every=10"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_commit_ms_0_commits_every_commit_every_bars),
         cmocka_unit_test(test_commit_ms_holds_commits_back_and_loses_nothing),
+        cmocka_unit_test(test_a_live_journal_commits_every_bar_unless_configured),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

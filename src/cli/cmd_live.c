@@ -236,11 +236,6 @@ int cmd_live(int argc, char **argv)
         free(r.cfg.journal_path);
         r.cfg.journal_path = strdup(c.journal);
     }
-    /* A live run's journal is committed at every bar: a crash loses none. */
-    if (r.cfg.journal_path && !tb_config_value(&r.cfg, "journal", "commit_every", NULL))
-        r.cfg.journal_commit_every = 1;
-    if (r.cfg.journal_path && !tb_config_value(&r.cfg, "journal", "commit_ms", NULL))
-        r.cfg.journal_commit_ms = 0;
     if (r.cfg.transport->create) {
         cli_usage_error("live: [bus] type = %s: a live run is one process (--set bus.type=memory)",
                         r.cfg.transport->name);

@@ -226,6 +226,11 @@ int tb__jrun_open(const tb_config *cfg, int flags, tb__jrun **out, char *err, si
     r->sub = -1;
     r->commit_every = cfg->journal_commit_every > 0 ? cfg->journal_commit_every : 1000;
     r->commit_ns = cfg->journal_commit_ms > 0 ? cfg->journal_commit_ms * 1000000LL : 0;
+    /* Live, a bar is a minute, not a microsecond: each is committed unless
+     * the config says otherwise (a crash then loses none), whoever runs it
+     * (the CLI or a program calling tb_live_run). */
+    if (live && !tb_config_value(cfg, "journal", "commit_every", NULL)) r->commit_every = 1;
+    if (live && !tb_config_value(cfg, "journal", "commit_ms", NULL)) r->commit_ns = 0;
     r->last_commit_ns = mono_ns();
     tb_journal_config jc;
     tb_journal_config_init(&jc);
