@@ -163,6 +163,16 @@ static void next_bar(walk *w, tb_market_data *b)
     w->price = close;
 }
 
+/* n bars of the seeded walk (caller frees); NULL out of memory. */
+static tb_market_data *make_bars(size_t n)
+{
+    tb_market_data *bars = malloc(n * sizeof(*bars));
+    walk w = {42, 42000 * TB_DECIMAL_ONE, 1704067200000000000LL};
+    for (size_t i = 0; bars && i < n; i++)
+        next_bar(&w, &bars[i]);
+    return bars;
+}
+
 static int build_config(tb_config *cfg)
 {
     char err[256];
@@ -298,10 +308,12 @@ static void bench_pipeline(report *r)
         return;
     }
     const size_t n = 5000000, warm = 100000;
-    tb_market_data *bars = malloc(n * sizeof(*bars));
-    walk w = {42, 42000 * TB_DECIMAL_ONE, 1704067200000000000LL};
-    for (size_t i = 0; i < n; i++)
-        next_bar(&w, &bars[i]);
+    tb_market_data *bars = make_bars(n);
+    if (!bars) {
+        tb_pipeline_destroy(p);
+        tb_config_free(&cfg);
+        return;
+    }
 
     for (size_t i = 0; i < warm; i++)
         tb_pipeline_push_bar(p, &bars[i]);
@@ -434,10 +446,11 @@ static void bench_before_after(report *r)
     tb_config cfg;
     if (build_config(&cfg) != 0) return;
     const size_t n = 2000000;
-    tb_market_data *bars = malloc(n * sizeof(*bars));
-    walk w = {42, 42000 * TB_DECIMAL_ONE, 1704067200000000000LL};
-    for (size_t i = 0; i < n; i++)
-        next_bar(&w, &bars[i]);
+    tb_market_data *bars = make_bars(n);
+    if (!bars) {
+        tb_config_free(&cfg);
+        return;
+    }
     /* Best of three, alternating, so neither side is favoured by a warm cache. */
     double mono = 0, pipe = 0;
     for (int k = 0; k < 3; k++) {
@@ -542,10 +555,11 @@ static void bench_journal(report *r)
     tb_config cfg;
     if (build_config(&cfg) != 0) return;
     const size_t n = 500000;
-    tb_market_data *bars = malloc(n * sizeof(*bars));
-    walk w = {42, 42000 * TB_DECIMAL_ONE, 1704067200000000000LL};
-    for (size_t i = 0; i < n; i++)
-        next_bar(&w, &bars[i]);
+    tb_market_data *bars = make_bars(n);
+    if (!bars) {
+        tb_config_free(&cfg);
+        return;
+    }
     /* The default (group commit, at most every 100 ms), then a commit at
      * every 1000 bars (commit_ms = 0): the same bars, the same run. */
     double group = journal_run(r, &cfg, bars, n, 0.1, "");

@@ -18,21 +18,27 @@ typedef struct {
     int n;
 } watch;
 
-/* Counts what a second, read-only handle sees: only committed events. */
+/* What a second, read-only handle sees: only committed events. */
+static int64_t committed(const char *path)
+{
+    tb_journal_config jc;
+    tb_journal_config_init(&jc);
+    jc.path = path;
+    jc.read_only = 1;
+    tb_journal *j;
+    char err[256];
+    if (tb_journal_open(&jc, &j, err, sizeof(err)) != 0) fail_msg("%s", err);
+    int64_t n = tb_journal_count(j);
+    tb_journal_close(j);
+    return n;
+}
+
 static void on_progress(uint64_t bars, int64_t bar_time, void *ctx)
 {
     (void)bars;
     (void)bar_time;
     watch *w = ctx;
-    tb_journal_config jc;
-    tb_journal_config_init(&jc);
-    jc.path = w->journal;
-    jc.read_only = 1;
-    tb_journal *j;
-    char err[256];
-    if (w->n >= 64 || tb_journal_open(&jc, &j, err, sizeof(err)) != 0) return;
-    w->committed[w->n++] = tb_journal_count(j);
-    tb_journal_close(j);
+    if (w->n < 64) w->committed[w->n++] = committed(w->journal);
 }
 
 /* Runs the repository's BTCUSDT sample (2,880 1m bars) through sma_cross, journaled
@@ -65,15 +71,7 @@ static int64_t run(const char *dir, const char *every, const char *ms, watch *w)
     assert_int_equal(res.bars, 2880);
     tb_backtest_result_free(&res);
     tb_config_free(&cfg);
-    tb_journal_config jc;
-    tb_journal_config_init(&jc);
-    jc.path = journal;
-    jc.read_only = 1;
-    tb_journal *j;
-    assert_int_equal(tb_journal_open(&jc, &j, err, sizeof(err)), 0);
-    int64_t n = tb_journal_count(j);
-    tb_journal_close(j);
-    return n;
+    return committed(journal);
 }
 
 static void test_commit_ms_0_commits_every_commit_every_bars(void **state)
@@ -106,20 +104,6 @@ static void test_commit_ms_holds_commits_back_and_loses_nothing(void **state)
         assert_int_equal(w.committed[i], 0);
     watch ref;
     assert_int_equal(total, run(dir, "1", "0", &ref));
-}
-
-static int64_t committed(const char *path)
-{
-    tb_journal_config jc;
-    tb_journal_config_init(&jc);
-    jc.path = path;
-    jc.read_only = 1;
-    tb_journal *j;
-    char err[256];
-    if (tb_journal_open(&jc, &j, err, sizeof(err)) != 0) fail_msg("%s", err);
-    int64_t n = tb_journal_count(j);
-    tb_journal_close(j);
-    return n;
 }
 
 /* One bar's event through a journaled run of the given kind (flags), then

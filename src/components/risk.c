@@ -314,7 +314,7 @@ static int check_drawdown(tb_risk_manager *rm, const tb_event *bar)
     if (rm->equity > rm->peak) rm->peak = rm->equity;
     if (rm->peak <= 0) return 0; /* a percentage of nothing means nothing */
     tb_decimal diff;
-    int rc = tb_dec_sub(rm->peak, rm->equity, &diff);
+    int rc = tb__dec_sub(rm->peak, rm->equity, &diff);
     if (rc || diff <= 0) return rc;
     if (rm->dd_peak == 0 || (i128)diff * rm->dd_peak > (i128)rm->dd_diff * rm->peak) {
         rm->dd_diff = diff;

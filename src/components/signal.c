@@ -902,7 +902,9 @@ static int decide(tb_signal_generator *sg, instance *in, const tb_event *md,
         sg->size_too_small++;
         d.signal = TB_SIGNAL_HOLD;
     }
-    if (rc == 0 && (rc = take(&dc, &d, err, sizeof(err))) != 0)
+    /* A HOLD nobody asked to see is nothing to take: most bars end here. */
+    if (rc == 0 && (d.signal != TB_SIGNAL_HOLD || in->emit_hold) &&
+        (rc = take(&dc, &d, err, sizeof(err))) != 0)
         tb_bus_fail_reason(sg->bus, "%s", err);
     if (rc) {
         for (size_t i = 0; i < in->nlegs; i++)

@@ -70,6 +70,7 @@ typedef struct {
     tb_decimal cash;
     sym_state *syms;
     size_t nsyms, syms_cap;
+    size_t last_sym; /* find_sym's last answer: a bar's symbol is mostly the last one */
     sim_order *orders;
     size_t norders, orders_cap;
     size_t nlinked; /* open orders naming an OCO partner: 0 spares the pair search */
@@ -230,11 +231,11 @@ static int open_id_exists(const sim *x, const char *id)
     return 0;
 }
 
-static int find_sym(sim *x, const char *symbol, int create, size_t *out)
+static int find_sym_scan(sim *x, const char *symbol, int create, size_t *out)
 {
     for (size_t i = 0; i < x->nsyms; i++)
         if (tb__sym_eq(x->syms[i].rules.symbol, symbol)) {
-            *out = i;
+            *out = x->last_sym = i;
             return 0;
         }
     if (!create) return TB_ENOTFOUND;
@@ -250,6 +251,17 @@ static int find_sym(sim *x, const char *symbol, int create, size_t *out)
     if (tb_str_copy(s->rules.symbol, sizeof(s->rules.symbol), symbol)) return TB_EINVAL;
     *out = x->nsyms++;
     return 0;
+}
+
+/* symbol's slot (made if create), *out its index; TB_ENOTFOUND without
+ * create. The last answer is checked first, inline: every bar asks. */
+static inline int find_sym(sim *x, const char *symbol, int create, size_t *out)
+{
+    if (x->last_sym < x->nsyms && tb__sym_eq(x->syms[x->last_sym].rules.symbol, symbol)) {
+        *out = x->last_sym;
+        return 0;
+    }
+    return find_sym_scan(x, symbol, create, out);
 }
 
 static void respond(sim *x, tb_exchange_response *r)
