@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tb_test_support.h"
@@ -97,12 +98,32 @@ static void test_random_ids_compare_as_strcmp(void **state)
     assert_true(equal > 10000); /* the equal branch was exercised too */
 }
 
+static void test_sym_field_copies_what_fits_and_refuses_the_rest(void **state)
+{
+    (void)state;
+    char out[TB_SYMBOL_LEN], *s = malloc(4);
+    assert_non_null(s);
+    memcpy(s, "ETH", 4); /* exactly its size: a longer read fails under ASan */
+    assert_int_equal(tb__sym_field(out, s), 0);
+    assert_string_equal(out, "ETH");
+    assert_int_equal(out[TB_SYMBOL_LEN - 1], 0);
+    free(s);
+    char most[TB_SYMBOL_LEN] = "ABCDEFGHIJKLMNO"; /* 15: the longest that fits */
+    assert_int_equal(tb__sym_field(out, most), 0);
+    assert_true(tb__sym_eq(out, most));
+    char full[TB_SYMBOL_LEN]; /* 16 characters, no NUL: read no further */
+    memset(full, 'A', sizeof(full));
+    assert_int_equal(tb__sym_field(out, full), -1);
+    assert_string_equal(out, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ids_equal_whatever_follows_the_nul),
         cmocka_unit_test(test_a_prefix_is_not_equal_at_every_word_boundary),
         cmocka_unit_test(test_random_ids_compare_as_strcmp),
+        cmocka_unit_test(test_sym_field_copies_what_fits_and_refuses_the_rest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

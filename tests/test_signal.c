@@ -2,6 +2,7 @@
  * sma_cross, on a real bus. Checks what a signal carries (price, time, cause),
  * which bars a strategy sees, HOLD publication, LIMIT prices and the target
  * position the strategy is shown. */
+#define _POSIX_C_SOURCE 200809L /* strdup */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -356,6 +357,71 @@ static void test_multi_symbol_instance_sees_both_and_orders_the_other(void **sta
     assert_dec_equal(multi_seen.pos[3], "1");       /* the ETH bar: its own target */
     assert_dec_equal(multi_seen.other_pos[3], "1"); /* position_of(ETHUSDT) */
     assert_dec_equal(multi_seen.pos[2], "0");
+}
+
+/* A strategy's ctx calls take symbols as C strings of any length: each is
+ * heap-allocated to its exact size here, so that reading past one (the
+ * comparisons read symbols a word at a time) fails under ASan. */
+typedef struct {
+    int calls;
+    tb_decimal pos_other, pos_long;
+    size_t open_other, open_long;
+    int pct_other, pct_long;
+    tb_decimal qty_other;
+} cstr_seen;
+
+static cstr_seen cstr;
+
+static int cstr_on_bar(void *state, const tb_market_data *bar, const tb_strategy_ctx *ctx,
+                       tb_strategy_decision *out)
+{
+    (void)state;
+    (void)bar;
+    (void)out;
+    char *other = strdup(OTHER), *eth = strdup("ETH"),
+         *too_long = strdup("ETHUSDTETHUSDTETHUSDT"); /* 21: longer than any symbol */
+    assert_non_null(other);
+    assert_non_null(eth);
+    assert_non_null(too_long);
+    cstr.calls++;
+    cstr.pos_other = ctx->position_of(ctx, other);
+    cstr.pos_long = ctx->position_of(ctx, too_long) + ctx->position_of(ctx, eth);
+    cstr.open_other = ctx->open_orders(ctx, other, NULL, 0);
+    cstr.open_long = ctx->open_orders(ctx, too_long, NULL, 0) + ctx->open_orders(ctx, eth, NULL, 0);
+    cstr.pct_other = ctx->quantity_for_pct(ctx, other, 10 * TB_DECIMAL_ONE, &cstr.qty_other);
+    tb_decimal q;
+    cstr.pct_long = ctx->quantity_for_pct(ctx, too_long, 10 * TB_DECIMAL_ONE, &q);
+    free(other);
+    free(eth);
+    free(too_long);
+    return 0;
+}
+
+static const tb_strategy_vtable cstr_vt = {
+    "cstr", "cstr: symbols as C strings", multi_create, cstr_on_bar, multi_destroy, NULL,
+};
+
+static void test_strategy_ctx_takes_symbols_as_c_strings_of_any_length(void **state)
+{
+    fixture *f = *state;
+    memset(&cstr, 0, sizeof(cstr));
+    tb_strategy_instance in = instance("pair", SYM);
+    add(f, &cstr_vt, &in, NULL, 0);
+    char err[200] = "";
+    char *other = strdup(OTHER); /* add_symbol takes a C string too */
+    assert_non_null(other);
+    assert_int_equal(tb_signal_generator_add_symbol(f->sg, "pair", other, 0, 0, 0, err, sizeof err),
+                     0);
+    free(other);
+    publish_close(f, OTHER, "10");
+    publish_close(f, SYM, "100");
+    assert_int_equal(cstr.calls, 2);
+    assert_dec_equal(cstr.pos_other, "0");
+    assert_int_equal(cstr.open_other, 0);
+    assert_int_equal(cstr.pct_other, 0); /* ETHUSDT is one of its symbols, with a bar */
+    assert_dec_equal(cstr.pos_long, "0");
+    assert_int_equal(cstr.open_long, 0);
+    assert_int_equal(cstr.pct_long, TB_EINVAL); /* not one of its symbols */
 }
 
 /* timeframes = 1m 5m: each 5m bar right after the 1m bar that ends it. */
@@ -835,6 +901,7 @@ int main(void)
         T(test_signal_is_caused_by_the_market_data_event),
         T(test_strategy_sees_only_bars_of_its_symbol),
         T(test_multi_symbol_instance_sees_both_and_orders_the_other),
+        T(test_strategy_ctx_takes_symbols_as_c_strings_of_any_length),
         T(test_timeframes_deliver_base_bar_then_higher_bar_at_its_close),
         T(test_strategy_is_told_its_strategy_id),
         T(test_hold_is_not_published_without_emit_hold),

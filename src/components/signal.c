@@ -515,7 +515,8 @@ int tb_signal_generator_add_symbol(tb_signal_generator *sg, const char *strategy
             snprintf(err, errlen, "strategy id '%s': no such instance; add it first", strategy_id);
         return TB_EINVAL;
     }
-    if (!symbol[0] || strlen(symbol) >= TB_SYMBOL_LEN || leg_of(in, symbol)) {
+    char sym[TB_SYMBOL_LEN];
+    if (!symbol[0] || tb__sym_field(sym, symbol) != 0 || leg_of(in, sym)) {
         if (err) snprintf(err, errlen, "symbols: '%s' is empty, too long or listed twice", symbol);
         return TB_EINVAL;
     }
@@ -528,8 +529,8 @@ int tb_signal_generator_add_symbol(tb_signal_generator *sg, const char *strategy
     if (reserve_symbol(sg) != 0) return TB_ENOMEM;
     leg *lg = &in->legs[in->nlegs];
     memset(lg, 0, sizeof(*lg));
-    memcpy(lg->symbol, symbol, strlen(symbol) + 1);
-    lg->sym = intern_symbol(sg, symbol);
+    memcpy(lg->symbol, sym, sizeof(lg->symbol));
+    lg->sym = intern_symbol(sg, sym);
     lg->tick_size = tick_size;
     lg->step = step_size;
     lg->min_notional = min_notional;
@@ -608,7 +609,9 @@ static deciding *deciding_of(const tb_strategy_ctx *ctx)
 static tb_decimal position_of(const tb_strategy_ctx *ctx, const char *symbol)
 {
     const deciding *dc = ctx ? deciding_of(ctx) : NULL;
-    const leg *lg = dc && symbol ? leg_of(dc->in, symbol) : NULL;
+    char sym[TB_SYMBOL_LEN];
+    if (!dc || !symbol || tb__sym_field(sym, symbol) != 0) return 0;
+    const leg *lg = leg_of(dc->in, sym);
     return lg ? lg->target : 0;
 }
 
@@ -628,9 +631,11 @@ static size_t open_orders(const tb_strategy_ctx *ctx, const char *symbol, tb_str
                           size_t max)
 {
     const instance *in = deciding_of(ctx)->in;
+    char sym[TB_SYMBOL_LEN];
+    if (symbol && tb__sym_field(sym, symbol) != 0) return 0; /* too long: none of its symbols */
     size_t n = 0;
     for (size_t i = 0; i < in->norders; i++) {
-        if (symbol && !tb__sym_eq(in->orders[i].symbol, symbol)) continue;
+        if (symbol && !tb__sym_eq(in->orders[i].symbol, sym)) continue;
         if (n < max && out) out[n] = in->orders[i];
         n++;
     }
@@ -643,12 +648,14 @@ static int leg_for(deciding *dc, const char *symbol, leg **lg, tb_decimal *price
                    size_t errlen)
 {
     instance *in = dc->in;
-    if (!symbol || !symbol[0] || tb__sym_eq(symbol, dc->bar->symbol)) {
+    char sym[TB_SYMBOL_LEN];
+    int fits = symbol && tb__sym_field(sym, symbol) == 0;
+    if (!symbol || !symbol[0] || (fits && tb__sym_eq(sym, dc->bar->symbol))) {
         *lg = leg_of(in, dc->bar->symbol);
         *price = dc->bar->close;
         return 0;
     }
-    if (!memchr(symbol, 0, TB_SYMBOL_LEN) || !(*lg = leg_of(in, symbol))) {
+    if (!fits || !(*lg = leg_of(in, sym))) {
         snprintf(err, errlen, "strategy '%s' ordered %.*s, which is not in its symbols",
                  in->strategy_id, TB_SYMBOL_LEN - 1, symbol);
         return TB_EINVAL;

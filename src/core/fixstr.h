@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tradebus/event.h"
+
 /* Writes prefix, '-', and n in decimal into buf[cap], NUL-terminated, and
  * returns the length the whole id needs, as snprintf does: >= cap means it
  * did not fit (buf then holds what fit, as snprintf leaves it). */
@@ -85,6 +87,22 @@ static inline int tb__fix_eq(const char *a, const char *b, size_t cap)
         if ((x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL) return 1;
     }
     return strcmp(a, b) == 0;
+}
+
+/* Copies the symbol s — a C string of any length or a field — into the
+ * field-size array out[TB_SYMBOL_LEN], zero-filled, so that the word-wise
+ * comparisons above may read it whole: 0, or -1 (and out empty) when s
+ * does not fit. Reads at most TB_SYMBOL_LEN bytes of s. For what a caller
+ * outside the events hands in (a strategy's ctx->open_orders(ctx, "ETH")). */
+static inline int tb__sym_field(char *out, const char *s)
+{
+    memset(out, 0, TB_SYMBOL_LEN);
+    size_t n = 0;
+    while (n < TB_SYMBOL_LEN && s[n])
+        n++;
+    if (n == TB_SYMBOL_LEN) return -1;
+    memcpy(out, s, n);
+    return 0;
 }
 
 /* Strategy ids and order ids: fields of TB_STRATEGY_LEN / TB_ORDER_ID_LEN. */
