@@ -31,16 +31,8 @@ void tb_pnl_book_destroy(tb_pnl_book *b)
     free(b);
 }
 
+/* strategy_id, symbol: fields (arrays of their full size). */
 static life *find(const tb_pnl_book *b, const char *strategy_id, const char *symbol)
-{
-    for (size_t i = 0; i < b->n; i++)
-        if (!strcmp(b->lives[i].strategy_id, strategy_id) && !strcmp(b->lives[i].symbol, symbol))
-            return &b->lives[i];
-    return NULL;
-}
-
-/* find() for a PositionUpdate's fields (arrays of their full size). */
-static life *find_field(const tb_pnl_book *b, const char *strategy_id, const char *symbol)
 {
     for (size_t i = 0; i < b->n; i++)
         if (tb__strategy_eq(b->lives[i].strategy_id, strategy_id) &&
@@ -54,7 +46,7 @@ int tb_pnl_book_apply(tb_pnl_book *b, const tb_position_update *u, tb_decimal *t
     if (!b || !u) return TB_EINVAL;
     /* The strings are compared and copied below: never past their arrays. */
     if (tb__check_position(u, NULL, 0) != 0) return TB_EINVAL;
-    life *l = find_field(b, u->strategy_id, u->symbol);
+    life *l = find(b, u->strategy_id, u->symbol);
     /* Ids only grow: an older one is a late update of a life already ended,
      * and taking it would count that life twice. */
     if (l && u->position_id < l->position_id) return TB_ESTATE;
@@ -84,7 +76,12 @@ int tb_pnl_book_apply(tb_pnl_book *b, const tb_position_update *u, tb_decimal *t
 
 tb_decimal tb_pnl_book_total(const tb_pnl_book *b, const char *strategy_id, const char *symbol)
 {
-    const life *l = find(b, strategy_id, symbol);
+    /* The look-up reads its keys a word at a time: copied to field size. */
+    char sid[TB_STRATEGY_LEN], sym[TB_SYMBOL_LEN];
+    if (!b || !strategy_id || !symbol || tb__fix_copy(sid, sizeof(sid), strategy_id) != 0 ||
+        tb__sym_field(sym, symbol) != 0)
+        return 0;
+    const life *l = find(b, sid, sym);
     tb_decimal t = 0;
     if (l && tb_dec_add(l->closed_lives, l->current, &t) != 0) t = 0;
     return t;

@@ -82,8 +82,8 @@ struct tb_position_manager {
 
 /* strategy_id, symbol: fields (arrays of their full size), compared a word
  * at a time. */
-static int32_t find_position_field(const tb_position_manager *pm, uint64_t h,
-                                   const char *strategy_id, const char *symbol)
+static int32_t find_position(const tb_position_manager *pm, uint64_t h, const char *strategy_id,
+                             const char *symbol)
 {
     size_t mask = pm->pos_idx.cap - 1;
     for (size_t i = (size_t)h & mask; pm->pos_idx.slots[i]; i = (i + 1) & mask) {
@@ -312,7 +312,7 @@ int tb_position_manager_handle_order_filled_event(tb_position_manager *pm, const
     if (fill->event_id == pm->last_fill_id) return flush_pending(pm);
 
     uint64_t h = tb__hash_key(f->strategy_id, f->symbol);
-    int32_t pi = find_position_field(pm, h, f->strategy_id, f->symbol);
+    int32_t pi = find_position(pm, h, f->strategy_id, f->symbol);
     if (pi >= 0 && fill->timestamp < pm->pos[pi].last_fill_time) {
         tb_bus_fail_reason(pm->bus,
                            "OrderFilled %s/%s timestamp %lld is before the previous fill's %lld",
@@ -472,12 +472,10 @@ int tb_position_manager_find(const tb_position_manager *pm, const char *strategy
     if (!pm || !strategy_id || !symbol || !out) return TB_EINVAL;
     /* The look-up reads whole words of its arguments: C strings of any
      * length go through arrays of the fields' size. */
-    char sid[TB_STRATEGY_LEN] = {0}, sym[TB_SYMBOL_LEN] = {0};
-    size_t ns = strlen(strategy_id), ny = strlen(symbol);
-    if (ns >= sizeof(sid) || ny >= sizeof(sym)) return TB_ENOTFOUND;
-    memcpy(sid, strategy_id, ns);
-    memcpy(sym, symbol, ny);
-    int32_t i = find_position_field(pm, tb__hash_key(sid, sym), sid, sym);
+    char sid[TB_STRATEGY_LEN], sym[TB_SYMBOL_LEN];
+    if (tb__fix_copy(sid, sizeof(sid), strategy_id) != 0 || tb__sym_field(sym, symbol) != 0)
+        return TB_ENOTFOUND;
+    int32_t i = find_position(pm, tb__hash_key(sid, sym), sid, sym);
     if (i < 0) return TB_ENOTFOUND;
     *out = pm->pos[i].p;
     return 0;

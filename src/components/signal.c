@@ -177,19 +177,19 @@ uint64_t tb_signal_generator_size_too_small(const tb_signal_generator *sg)
     return sg->size_too_small;
 }
 
+/* strategy_id: a field (TB_STRATEGY_LEN bytes); the API's C strings come
+ * through find_instance_str. */
 static instance *find_instance(tb_signal_generator *sg, const char *strategy_id)
-{
-    for (size_t i = 0; i < sg->ninst; i++)
-        if (strcmp(sg->inst[i].strategy_id, strategy_id) == 0) return &sg->inst[i];
-    return NULL;
-}
-
-/* find_instance() for an event's strategy_id field (TB_STRATEGY_LEN bytes). */
-static instance *find_instance_field(tb_signal_generator *sg, const char *strategy_id)
 {
     for (size_t i = 0; i < sg->ninst; i++)
         if (tb__strategy_eq(sg->inst[i].strategy_id, strategy_id)) return &sg->inst[i];
     return NULL;
+}
+
+static instance *find_instance_str(tb_signal_generator *sg, const char *strategy_id)
+{
+    char sid[TB_STRATEGY_LEN];
+    return tb__fix_copy(sid, sizeof(sid), strategy_id) == 0 ? find_instance(sg, sid) : NULL;
 }
 
 static int on_md(const tb_event *ev, void *ctx)
@@ -289,7 +289,7 @@ static const char *strategy_of(const tb_event *ev)
 int tb_signal_generator_restore(tb_signal_generator *sg, const tb_event *ev)
 {
     const char *sid = sg ? strategy_of(ev) : NULL;
-    instance *in = sid && tb__str_ok(sid, TB_STRATEGY_LEN) ? find_instance_field(sg, sid) : NULL;
+    instance *in = sid && tb__str_ok(sid, TB_STRATEGY_LEN) ? find_instance(sg, sid) : NULL;
     char why[TB__WHY_LEN];
     if (!in || tb__check_event(ev, ev->type, why, sizeof(why)) != 0) return 0;
     track(in, ev);
@@ -300,7 +300,7 @@ static int on_created(const tb_event *ev, void *ctx)
 {
     tb_signal_generator *sg = ctx;
     const char *sid = ev->u.order_created.strategy_id;
-    instance *in = tb__str_ok(sid, TB_STRATEGY_LEN) ? find_instance_field(sg, sid) : NULL;
+    instance *in = tb__str_ok(sid, TB_STRATEGY_LEN) ? find_instance(sg, sid) : NULL;
     if (!in) return 0; /* another generator's, or unattributable: nothing of ours */
     char why[TB__WHY_LEN];
     int rc = tb__check_event(ev, TB_EV_ORDER_CREATED, why, sizeof(why));
@@ -320,7 +320,7 @@ static int on_not_executed(const tb_event *ev, void *ctx)
     const char *sid =
         rejected ? ev->u.order_rejected.strategy_id : ev->u.order_canceled.strategy_id;
     int attributable = tb__str_ok(sid, TB_STRATEGY_LEN);
-    instance *in = attributable ? find_instance_field(sg, sid) : NULL;
+    instance *in = attributable ? find_instance(sg, sid) : NULL;
     if (attributable && !in) return 0;
 
     char why[TB__WHY_LEN];
@@ -364,9 +364,8 @@ static int on_fill(const tb_event *ev, void *ctx)
 {
     tb_signal_generator *sg = ctx;
     const tb_order_filled *f = &ev->u.order_filled;
-    instance *in = tb__str_ok(f->strategy_id, TB_STRATEGY_LEN)
-                       ? find_instance_field(sg, f->strategy_id)
-                       : NULL;
+    instance *in =
+        tb__str_ok(f->strategy_id, TB_STRATEGY_LEN) ? find_instance(sg, f->strategy_id) : NULL;
     if (!in || (f->origin == TB_ORIGIN_SIGNAL && !in->norders)) return 0;
     char why[TB__WHY_LEN];
     int rc = tb__check_event(ev, TB_EV_ORDER_FILLED, why, sizeof(why));
@@ -449,7 +448,7 @@ int tb_signal_generator_add(tb_signal_generator *sg, const tb_strategy_vtable *v
                             char *err, size_t errlen)
 {
     if (!sg || !vt || !ic || !ic->strategy_id || !ic->symbol) return TB_EINVAL;
-    if (find_instance(sg, ic->strategy_id)) {
+    if (find_instance_str(sg, ic->strategy_id)) {
         if (err) snprintf(err, errlen, "strategy id '%s' is used twice", ic->strategy_id);
         return TB_EINVAL;
     }
@@ -509,7 +508,7 @@ int tb_signal_generator_add_symbol(tb_signal_generator *sg, const char *strategy
                                    tb_decimal min_notional, char *err, size_t errlen)
 {
     if (!sg || !strategy_id || !symbol) return TB_EINVAL;
-    instance *in = find_instance(sg, strategy_id);
+    instance *in = find_instance_str(sg, strategy_id);
     if (!in) {
         if (err)
             snprintf(err, errlen, "strategy id '%s': no such instance; add it first", strategy_id);
@@ -542,7 +541,7 @@ int tb_signal_generator_set_timeframes(tb_signal_generator *sg, const char *stra
                                        const int64_t *tf_ns, size_t n, char *err, size_t errlen)
 {
     if (!sg || !strategy_id || (n && !tf_ns)) return TB_EINVAL;
-    instance *in = find_instance(sg, strategy_id);
+    instance *in = find_instance_str(sg, strategy_id);
     if (!in || n < 1 || n > TB_STRATEGY_MAX_TIMEFRAMES) {
         if (err)
             snprintf(err, errlen, "timeframes: %s (1 to %d timeframes, the data's first)",

@@ -89,21 +89,23 @@ static inline int tb__fix_eq(const char *a, const char *b, size_t cap)
     return strcmp(a, b) == 0;
 }
 
-/* Copies the symbol s — a C string of any length or a field — into the
- * field-size array out[TB_SYMBOL_LEN], zero-filled, so that the word-wise
- * comparisons above may read it whole: 0, or -1 (and out empty) when s
- * does not fit. Reads at most TB_SYMBOL_LEN bytes of s. For what a caller
- * outside the events hands in (a strategy's ctx->open_orders(ctx, "ETH")). */
-static inline int tb__sym_field(char *out, const char *s)
+/* Copies s — a C string of any length, or a field — into the array
+ * out[cap], zero-filled, so that the word-wise comparisons above may read
+ * it whole: 0, or -1 (and out empty) when s does not fit. Reads at most cap
+ * bytes of s. For what a caller outside the events hands in (a strategy's
+ * ctx->open_orders(ctx, "ETH"), an API's strategy id). */
+static inline int tb__fix_copy(char *out, size_t cap, const char *s)
 {
-    memset(out, 0, TB_SYMBOL_LEN);
+    memset(out, 0, cap);
     size_t n = 0;
-    while (n < TB_SYMBOL_LEN && s[n])
+    while (n < cap && s[n])
         n++;
-    if (n == TB_SYMBOL_LEN) return -1;
+    if (n == cap) return -1;
     memcpy(out, s, n);
     return 0;
 }
+
+#define tb__sym_field(out, s) tb__fix_copy((out), TB_SYMBOL_LEN, (s))
 
 /* Strategy ids and order ids: fields of TB_STRATEGY_LEN / TB_ORDER_ID_LEN. */
 #define tb__strategy_eq(a, b) tb__fix_eq((a), (b), TB_STRATEGY_LEN)
