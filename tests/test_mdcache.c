@@ -235,6 +235,40 @@ static void test_corrupt_cache_is_rebuilt(void **state)
     readout_free(&parsed);
 }
 
+/* The bars are read from the cache as they are served (not mapped whole):
+ * a cache cut after it was checked ends the read with an error naming the
+ * file, never as a shorter series that passes for the whole one. */
+static void test_cache_cut_while_in_use_is_an_error(void **state)
+{
+    fx *f = *state;
+    readout parsed;
+    first_read(f, &parsed);
+    tb_md_config mc;
+    tb_md_config_init(&mc);
+    mc.cache = 1;
+    tb_md_merge *m = NULL;
+    char err[512] = "";
+    const char *specs[1] = {f->csv};
+    assert_int_equal(tb_md_merge_open(specs, 1, &mc, &m, err, sizeof err), 0);
+    tb_market_data b;
+    assert_int_equal(tb_md_merge_next(m, &b, err, sizeof err), 0);
+    assert_memory_equal(&b, &parsed.bars[0], sizeof b);
+    /* Cut to its header and 10 bars: the rest of the first buffer is read. */
+    assert_int_equal(truncate(f->cache, 128 + 10 * 72), 0);
+    size_t n = 1;
+    int rc;
+    while ((rc = tb_md_merge_next(m, &b, err, sizeof err)) == 0)
+        n++;
+    assert_int_equal(rc, TB_EIO);
+    assert_true(n < NBARS);
+    assert_non_null(strstr(err, f->csv));
+    assert_non_null(strstr(err, "cache"));
+    tb_md_merge_close(m);
+    /* The next read parses the file again and gives every bar. */
+    check_rebuilt(f, &parsed);
+    readout_free(&parsed);
+}
+
 static void test_cache_off_reads_and_writes_none(void **state)
 {
     fx *f = *state;
@@ -496,6 +530,7 @@ int main(void)
         T(test_second_read_hits_cache),
         T(test_touched_or_changed_file_is_parsed_again),
         T(test_corrupt_cache_is_rebuilt),
+        T(test_cache_cut_while_in_use_is_an_error),
         T(test_cache_off_reads_and_writes_none),
         T(test_readonly_dir_falls_back_to_xdg),
         T(test_bad_rows_count_the_same),

@@ -808,10 +808,18 @@ int tb_md_reader_open(const char *spec, const tb_md_config *cfg, tb_md_reader **
 static int md_next_sync(tb_md_reader *r, tb_market_data *bar)
 {
     if (r->sticky == 0 && r->cin != NULL) {
-        const tb__mdc_rec *c = tb__mdc_in_next(r->cin, &r->dig_lines, &r->dig_hash);
-        if (c == NULL) {
-            r->sticky = TB_EEOF;
-            return TB_EEOF;
+        const tb__mdc_rec *c = NULL;
+        int got = tb__mdc_in_next(r->cin, &c, &r->dig_lines, &r->dig_hash);
+        if (got <= 0) {
+            /* Not an early end: the cache was checked whole, so a short
+             * read means it was cut meanwhile; the next run rebuilds it. */
+            if (got < 0)
+                snprintf(r->msg, r->msgcap,
+                         "%s: its cache could not be read to the end (truncated while in "
+                         "use?): run again, the cache is then rebuilt, or use --no-cache",
+                         r->path);
+            r->sticky = got < 0 ? got : TB_EEOF;
+            return r->sticky;
         }
         memcpy(bar->symbol, r->symbol, sizeof bar->symbol);
         bar->open = c->open;

@@ -48,9 +48,11 @@ int tb__mdc_in_open(const char *path, int src_fd, const struct stat *st, uint32_
                     tb__mdc_in **out);
 /* The digest after the header line(s), before the first bar. */
 void tb__mdc_in_start(const tb__mdc_in *c, uint64_t *lines, uint64_t *hash);
-/* The next record, or NULL at the end (then *lines and *hash hold the digest
- * at the end of the file). */
-const tb__mdc_rec *tb__mdc_in_next(tb__mdc_in *c, uint64_t *lines, uint64_t *hash);
+/* The next record in *rec (borrowed until the next call): 1; 0 at the end
+ * (then *lines and *hash hold the digest at the end of the file); TB_EIO
+ * when the file can no longer be read whole (truncated after it was
+ * checked). */
+int tb__mdc_in_next(tb__mdc_in *c, const tb__mdc_rec **rec, uint64_t *lines, uint64_t *hash);
 void tb__mdc_in_close(tb__mdc_in *c);
 
 /* Starts writing a cache of path (stat st at open) under a temporary name:
