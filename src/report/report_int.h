@@ -110,12 +110,23 @@ typedef struct {
  * written to trades (if set), counted and dropped, and its equity row goes
  * to equity (if set) unless the next point is in the same minute.
  * Only tb__report_apply, _finish and _count_trades are for live mode. */
+/* equity.csv's rows as they are written: the date is formatted once a day,
+ * and ",equity,drawdown\n" again only when the equity or its peak moved (a
+ * flat account, most rows of most runs, repeats the last one). Zero is the
+ * empty state. */
+typedef struct {
+    tb__iso_day day;
+    tb_decimal eq, peak;
+    size_t tail_len; /* 0: nothing formatted yet */
+    char tail[2 * TB_DECIMAL_STRLEN + 4];
+} tb__equity_rows;
+
 typedef struct {
     FILE *trades, *equity;
     tb_decimal peak;       /* the equity's so far */
     uint64_t closed, wins; /* trades written and dropped */
     size_t closing;        /* closed trades not yet written */
-    tb__iso_day day;       /* equity rows' date, computed once a day */
+    tb__equity_rows rows;  /* equity.csv's */
 } tb__rlive;
 
 typedef struct {
