@@ -702,6 +702,48 @@ static void test_md_generic_wrong_column_count_rejected(void **state)
 
 /* ROW0, then a line of n copies of c, then ROW1 (malloc'd: the caller
  * frees it). */
+/* A NUL byte anywhere in a row (found in the same pass as the commas, 8
+ * bytes a step, or in the row's last few bytes) makes it a bad row naming
+ * its line, in both formats. */
+static void test_md_nul_byte_anywhere_is_a_bad_row(void **state)
+{
+    fx *f = *state;
+    static const char binance[] = ROW0 ROW1;
+    static const char generic[] = "timestamp,open,high,low,close,volume\n"
+                                  "1704067200,42000.5,42001,41999,42000,1.25\n"
+                                  "1704067260,42000,42002,41998,42001,2.5\n";
+    for (int fmt = 0; fmt < 2; fmt++) {
+        const char *text = fmt ? generic : binance;
+        size_t n = strlen(text);
+        /* The bad row: the last one, without its '\n'. */
+        size_t from = (size_t)(strrchr(text, '\n') - text), to = from;
+        while (from > 0 && text[from - 1] != '\n')
+            from--;
+        for (size_t k = from; k < to; k++) {
+            char buf[512];
+            memcpy(buf, text, n);
+            buf[k] = '\0';
+            snprintf(f->path, sizeof f->path, "%s/BTCUSDT-1m.csv", f->dir);
+            FILE *fp = fopen(f->path, "wb");
+            assert_non_null(fp);
+            assert_int_equal(fwrite(buf, 1, n, fp), n);
+            assert_int_equal(fclose(fp), 0);
+            tb_md_reader *r = open_ok(f, f->path);
+            tb_market_data bar;
+            int rc, bars = 0;
+            while ((rc = tb_md_reader_next(r, &bar, f->err, sizeof f->err)) == 0)
+                bars++;
+            snprintf(f->expect, sizeof f->expect, "%s:%d: line contains a NUL byte", f->path,
+                     fmt ? 3 : 2);
+            /* A generic bar waits for the next row's time to close. */
+            assert_int_equal(bars, fmt ? 0 : 1);
+            assert_int_equal(rc, TB_EDATA);
+            assert_string_equal(f->err, f->expect);
+            tb_md_reader_close(r);
+        }
+    }
+}
+
 static char *long_line_between_rows(size_t n, char c)
 {
     char *content = malloc(sizeof ROW0 + n + sizeof ROW1 + 2);
@@ -1181,6 +1223,7 @@ int main(void)
         T(test_md_close_time_not_increasing_rejected),
         T(test_md_generic_bad_timestamp_rejected),
         T(test_md_generic_wrong_column_count_rejected),
+        T(test_md_nul_byte_anywhere_is_a_bad_row),
         T(test_md_overlong_line_is_bad_row),
         T(test_md_line_of_exactly_the_limit_is_accepted),
         T(test_md_endless_line_fails_at_the_limit),

@@ -523,6 +523,57 @@ static void test_fast_decimal_matches_parser(void **state)
     }
 }
 
+/* The same over generated fields: every value the one-pass conversion
+ * accepts is tb_dec_parse's, and every Binance-shaped field ("I.FFFFFFFF",
+ * its 8 decimals read as one word) is accepted exactly when its decimals
+ * are all digits; the bytes either side of '0'..'9' ('/', ':') and digits
+ * with the high bit set (0xb0..0xb9) among the decimals are refused. */
+static void test_fast_decimal_matches_parser_on_generated_fields(void **state)
+{
+    (void)state;
+    static const char alphabet[] = "0123456789012345678901234567890123456789./:-+e \xb5\xb0";
+    uint64_t seed = 42;
+    char buf[40];
+    for (int k = 0; k < 300000; k++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint64_t z = seed >> 11;
+        size_t len;
+        int shaped = k % 2 == 0;
+        if (shaped) {
+            size_t ni = 1 + z % 10; /* 10 digits at most: always in range */
+            len = 0;
+            for (size_t i = 0; i < ni; i++)
+                buf[len++] = (char)('0' + (seed >> (i * 3 % 60)) % 10);
+            buf[len++] = '.';
+            for (int i = 0; i < 8; i++) {
+                seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+                /* Mostly digits; now and then a neighbour of them. */
+                buf[len++] = (seed >> 60) == 0 ? alphabet[40 + (seed >> 20) % 8]
+                                               : (char)('0' + (seed >> 33) % 10);
+            }
+        } else {
+            len = z % 24;
+            for (size_t i = 0; i < len; i++) {
+                seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+                buf[i] = alphabet[(seed >> 33) % (sizeof alphabet - 1)];
+            }
+        }
+        buf[len] = 0;
+        tb_decimal fast = 0, slow = 0;
+        int ok = tb__md_dec_fast(buf, len, &fast);
+        int src = tb_dec_parse(buf, len, &slow);
+        if (ok && (src != 0 || fast != slow))
+            fail_msg("'%s': fast %lld, tb_dec_parse rc %d value %lld", buf, (long long)fast, src,
+                     (long long)slow);
+        if (shaped) {
+            int digits = 1;
+            for (size_t i = len - 8; i < len; i++)
+                digits &= buf[i] >= '0' && buf[i] <= '9';
+            if (ok != digits) fail_msg("'%s': fast %d, expected %d", buf, ok, digits);
+        }
+    }
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -539,6 +590,7 @@ int main(void)
         T(test_backtest_same_outputs_with_the_reader_thread),
         T(test_config_check_lists_cache),
         cmocka_unit_test(test_fast_decimal_matches_parser),
+        cmocka_unit_test(test_fast_decimal_matches_parser_on_generated_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -41,7 +41,9 @@ static double tolerance_for(long n)
 /* -1, 0 or 1 as a <, ==, > b, with values within rel * max(|a|, |b|) equal. */
 static int compare(double a, double b, double rel)
 {
-    double scale = fmax(fabs(a), fabs(b));
+    /* Not fmax: a libm call on every bar of every strategy (the result is
+     * the same, NaN included: a NaN diff compares as -1 either way). */
+    double fa = fabs(a), fb = fabs(b), scale = fa > fb ? fa : fb;
     double diff = a - b;
     if (fabs(diff) <= rel * scale) return 0;
     return diff > 0.0 ? 1 : -1;
