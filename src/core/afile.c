@@ -26,6 +26,7 @@ struct tb__afile {
     unsigned head, count; /* full slots waiting: head .. head+count-1 */
     unsigned fill;        /* the slot af_write appends to (not queued yet) */
     int closing, sync, err;
+    int writeback;          /* start the disk writes as the file grows */
     off_t written, started; /* bytes written; writeback started up to */
 };
 
@@ -57,7 +58,7 @@ static void *writer_main(void *arg)
         int e = failed ? 0 : write_all(a->fd, a->slot[i], a->len[i]);
         if (!failed && !e) {
             a->written += (off_t)a->len[i];
-            if (a->written - a->started >= AF_SYNC_EVERY) {
+            if (a->writeback && a->written - a->started >= AF_SYNC_EVERY) {
                 sync_file_range(a->fd, a->started, a->written - a->started, SYNC_FILE_RANGE_WRITE);
                 a->started = a->written;
             }
@@ -131,7 +132,7 @@ static int af_close(void *cookie)
     pthread_join(a->thread, NULL);
     int err = a->err;
     if (!err && a->sync && fsync(a->fd) != 0 && errno != EINVAL) err = errno;
-    if (close(a->fd) != 0 && !err) err = errno;
+    if (a->fd >= 0 && close(a->fd) != 0 && !err) err = errno;
     for (int i = 0; i < AF_SLOTS; i++)
         free(a->slot[i]);
     pthread_mutex_destroy(&a->mu);
@@ -150,9 +151,22 @@ FILE *tb__afile_open(const char *path, tb__afile **af)
     *af = NULL;
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0) return NULL;
+    FILE *f = tb__afile_fdopen(fd, 1, af);
+    if (!f) {
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    return f;
+}
+
+FILE *tb__afile_fdopen(int fd, int writeback, tb__afile **af)
+{
+    *af = NULL;
     tb__afile *a = calloc(1, sizeof *a);
     if (a) {
         a->fd = fd;
+        a->writeback = writeback;
         pthread_mutex_init(&a->mu, NULL);
         pthread_cond_init(&a->work, NULL);
         pthread_cond_init(&a->room, NULL);
@@ -164,16 +178,13 @@ FILE *tb__afile_open(const char *path, tb__afile **af)
             a = NULL;
         }
     }
-    if (!a) {
-        /* No thread: the same bytes through a plain FILE. */
-        FILE *f = fdopen(fd, "w");
-        if (!f) close(fd);
-        return f;
-    }
+    if (!a) /* No thread: the same bytes through a plain FILE. */
+        return fdopen(fd, "w");
     cookie_io_functions_t io = {NULL, af_write, NULL, af_close};
     FILE *f = fopencookie(a, "w", io);
     if (!f) {
         int e = errno;
+        a->fd = -1; /* the caller's again */
         af_close(a);
         errno = e;
         return NULL;

@@ -5,7 +5,7 @@
  * page cache — as in formatting. tb__afile_open() returns a stdio FILE
  * whose bytes are handed, 256 KB at a time, to a writer thread that makes
  * the write calls and starts the disk writeback every 8 MB (so the fsync at
- * the end has little left to wait for), while the run goes on formatting.
+ * the end has little left to wait for; tb__afile_open's files), while the run goes on formatting.
  * The order and bytes are exactly those written; nothing is lost: a write
  * that fails (a full disk) makes the next stdio call on the FILE fail, and
  * fclose() fails with its errno. At most four buffers wait; a writer that
@@ -22,6 +22,11 @@ typedef struct tb__afile tb__afile;
  * Without a thread (none can be started) it is a plain fopen()ed FILE and
  * *af is NULL. NULL with errno set when path cannot be created. */
 FILE *tb__afile_open(const char *path, tb__afile **af);
+/* The same for fd, open for writing at its end: the FILE owns it from
+ * then on (fclose closes it). writeback 0: no disk writes are started
+ * early (a file that is never synced: starting them only costs the run).
+ * NULL with errno set, fd left open. */
+FILE *tb__afile_fdopen(int fd, int writeback, tb__afile **af);
 /* Makes the FILE's fclose() wait until every byte is on disk (fsync):
  * fclose() then fails if any write or the fsync did. af NULL: a no-op. */
 void tb__afile_sync_on_close(tb__afile *af);

@@ -1,7 +1,8 @@
 /* The binary cache of parsed market data: see mdcache.h and docs/data.md. */
-#define _DEFAULT_SOURCE /* realpath */
+#define _DEFAULT_SOURCE /* realpath, fwrite_unlocked */
 #include "mdcache.h"
 
+#include "../core/afile.h"
 #include "../core/thread.h"
 #include "tradebus/error.h"
 
@@ -377,7 +378,8 @@ void tb__mdc_in_close(tb__mdc_in *c)
 /* ---- writing ------------------------------------------------------------- */
 
 struct tb__mdc_out {
-    int fd;
+    int fd;     /* for the header, written last */
+    FILE *out;  /* the records, written by a thread of their own (afile.h) */
     int failed; /* a write failed: abort at commit */
     char *tmp, *final;
     uint64_t h[MDC_HWORDS];
@@ -421,8 +423,16 @@ tb__mdc_out *tb__mdc_out_begin(const char *path, const struct stat *st, uint32_t
             return NULL;
         }
     }
+    /* The header's place, then the records through the writer thread: the
+     * reader thread only parses (writing 144 MB for 2 M bars was a fifth of
+     * its time on a VM). A copy of fd, so the header goes in once it is
+     * closed. */
     static const unsigned char zero[MDC_HEADER];
     if (write(w->fd, zero, MDC_HEADER) != MDC_HEADER) w->failed = 1;
+    tb__afile *af;
+    int dfd = dup(w->fd);
+    if (dfd >= 0 && !(w->out = tb__afile_fdopen(dfd, 0, &af))) close(dfd);
+    if (!w->out) w->failed = 1;
     w->h[H_MAGIC] = MDC_MAGIC;
     w->h[H_VERSION] = MDC_VERSION;
     w->h[H_OPTS] = opts;
@@ -447,19 +457,20 @@ void tb__mdc_out_start(tb__mdc_out *w, uint64_t lines, uint64_t hash)
 static void flush(tb__mdc_out *w)
 {
     size_t len = w->nbuf * sizeof(tb__mdc_rec);
-    const char *p = (const char *)w->buf;
-    tb__mdc_hash_update(&w->payload, p, len);
-    while (len > 0 && !w->failed) {
-        ssize_t k = write(w->fd, p, len);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) {
-            w->failed = 1; /* a full disk: no cache this time */
-            break;
-        }
-        p += k;
-        len -= (size_t)k;
-    }
+    tb__mdc_hash_update(&w->payload, w->buf, len);
+    /* A full disk: no cache this time (the FILE says so now or at fclose). */
+    if (!w->failed && fwrite_unlocked(w->buf, 1, len, w->out) != len) w->failed = 1;
     w->nbuf = 0;
+}
+
+/* Closes the records' FILE (waiting for its writer): 0, or -1 when any of
+ * their writes failed. */
+static int close_out(tb__mdc_out *w)
+{
+    int bad = 0;
+    if (w->out) bad = fclose(w->out) != 0;
+    w->out = NULL;
+    return bad ? -1 : 0;
 }
 
 void tb__mdc_out_bar(tb__mdc_out *w, const tb_market_data *b, uint64_t lines, uint64_t hash)
@@ -482,6 +493,7 @@ void tb__mdc_out_commit(tb__mdc_out *w, int src_fd, uint64_t lines, uint64_t has
 {
     if (!w) return;
     flush(w);
+    if (close_out(w) != 0) w->failed = 1;
     struct stat st;
     /* A file written to while it was read: its bytes and its stat no
      * longer describe one version, so nothing is cached. */
@@ -509,6 +521,7 @@ void tb__mdc_out_commit(tb__mdc_out *w, int src_fd, uint64_t lines, uint64_t has
 void tb__mdc_out_abort(tb__mdc_out *w)
 {
     if (!w) return;
+    close_out(w);
     if (w->fd >= 0) close(w->fd);
     unlink(w->tmp);
     free(w->tmp);
