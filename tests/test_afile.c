@@ -26,16 +26,25 @@ static unsigned char byte_at(size_t i)
     return (unsigned char)((i * 2654435761u) >> 13);
 }
 
+/* A fresh temp folder (dir) and NAME in it opened through tb__afile_open. */
+static FILE *open_in_temp(char *dir, size_t dirlen, const char *name, char *path, size_t pathlen,
+                          tb__afile **af)
+{
+    tbt_temp_dir(dir, dirlen);
+    snprintf(path, pathlen, "%s/%s", dir, name);
+    *af = NULL;
+    FILE *f = tb__afile_open(path, af);
+    assert_non_null(f);
+    assert_non_null(*af);
+    return f;
+}
+
 static void test_bytes_arrive_exactly_and_in_order(void **state)
 {
     (void)state;
     char dir[128], path[256];
-    tbt_temp_dir(dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/out.csv", dir);
-    tb__afile *af = NULL;
-    FILE *f = tb__afile_open(path, &af);
-    assert_non_null(f);
-    assert_non_null(af);
+    tb__afile *af;
+    FILE *f = open_in_temp(dir, sizeof dir, "out.csv", path, sizeof path, &af);
     /* ~5 MB, in writes of 1 byte to 1 MB (larger than a slot), through
      * fwrite, fputc and fprintf, with a flush now and then. */
     const size_t total = 5u << 20;
@@ -106,11 +115,8 @@ static void test_close_without_sync_writes_everything(void **state)
 {
     (void)state;
     char dir[128], path[256];
-    tbt_temp_dir(dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/events.jsonl", dir);
-    tb__afile *af = NULL;
-    FILE *f = tb__afile_open(path, &af);
-    assert_non_null(f);
+    tb__afile *af;
+    FILE *f = open_in_temp(dir, sizeof dir, "events.jsonl", path, sizeof path, &af);
     for (int i = 0; i < 100000; i++)
         fprintf(f, "{\"n\":%d}\n", i);
     assert_int_equal(fclose(f), 0);
