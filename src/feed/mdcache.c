@@ -1,5 +1,5 @@
 /* The binary cache of parsed market data: see mdcache.h and docs/data.md. */
-#define _DEFAULT_SOURCE /* realpath, fwrite_unlocked */
+#define _GNU_SOURCE /* realpath, fwrite_unlocked, mkostemp */
 #include "mdcache.h"
 
 #include "../core/afile.h"
@@ -395,12 +395,12 @@ static int make_temp(tb__mdc_out *w, const char *final)
     char *t = malloc(n);
     if (!t) return 0;
     snprintf(t, n, "%s.XXXXXX", final);
-    int fd = mkstemp(t);
+    int fd = mkostemp(t, O_CLOEXEC);
     if (fd < 0) {
         free(t);
         return 0;
     }
-    /* mkstemp makes it 0600: a cache is no more private than its data. */
+    /* mkostemp makes it 0600: a cache is no more private than its data. */
     fchmod(fd, 0644);
     w->fd = fd;
     w->tmp = t;
@@ -430,7 +430,7 @@ tb__mdc_out *tb__mdc_out_begin(const char *path, const struct stat *st, uint32_t
     static const unsigned char zero[MDC_HEADER];
     if (write(w->fd, zero, MDC_HEADER) != MDC_HEADER) w->failed = 1;
     tb__afile *af;
-    int dfd = dup(w->fd);
+    int dfd = fcntl(w->fd, F_DUPFD_CLOEXEC, 0); /* not inherited by components */
     if (dfd >= 0 && !(w->out = tb__afile_fdopen(dfd, 0, &af))) close(dfd);
     if (!w->out) w->failed = 1;
     w->h[H_MAGIC] = MDC_MAGIC;
