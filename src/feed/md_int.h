@@ -16,5 +16,8 @@ int tb__md_dec_fast(const char *s, size_t len, tb_decimal *out);
 /* 1 if r parses in a reader thread of its own (tests). */
 struct tb_md_reader;
 int tb__md_reader_threaded(const struct tb_md_reader *r);
+/* Makes r read every Binance row through the general path, never the fast
+ * one (tests compare the two; call before the first row). */
+void tb__md_reader_slow_rows(struct tb_md_reader *r);
 
 #endif
