@@ -235,6 +235,60 @@ static void test_corrupt_cache_is_rebuilt(void **state)
     readout_free(&parsed);
 }
 
+/* Opens csv with the cache on: 1 if served from it, with *hashed (whether
+ * the source was read whole to check it). */
+static int open_cached(const char *csv, int *hashed)
+{
+    tb_md_config mc;
+    tb_md_config_init(&mc);
+    mc.cache = 1;
+    tb_md_reader *r = NULL;
+    char err[512];
+    assert_int_equal(tb_md_reader_open(csv, &mc, &r, err, sizeof err), 0);
+    int hit = tb__md_reader_from_cache(r, hashed);
+    tb_md_reader_close(r);
+    return hit;
+}
+
+/* A hit on the file the cache was made from, untouched since, does not
+ * read it again: its device, inode and ctime (which every write or touch
+ * moves, and no user call sets) say it is the same. A touch keeping the
+ * mtime moves the ctime: the content is hashed once, found the same, the
+ * cache kept and its header updated, and the next hit skips it again. A
+ * copy put in its place (another inode, same bytes and mtime) likewise. */
+static void test_untouched_file_is_not_read_again(void **state)
+{
+    fx *f = *state;
+    readout parsed;
+    first_read(f, &parsed);
+    int hashed = -1;
+    assert_true(open_cached(f->csv, &hashed));
+    assert_int_equal(hashed, 0);
+    struct stat st;
+    assert_int_equal(stat(f->csv, &st), 0);
+    struct timespec same[2] = {{0, UTIME_OMIT}, st.st_mtim};
+    assert_int_equal(utimensat(AT_FDCWD, f->csv, same, 0), 0);
+    ino_t ino = inode_of(f->cache);
+    assert_true(open_cached(f->csv, &hashed));
+    assert_int_equal(hashed, 1);
+    assert_true(open_cached(f->csv, &hashed));
+    assert_int_equal(hashed, 0);
+    assert_int_equal(inode_of(f->cache), ino); /* kept, not rebuilt */
+    /* A copy with the same bytes and mtime takes the file's place. */
+    char copy[300];
+    snprintf(copy, sizeof copy, "%s.copy", f->csv);
+    assert_int_equal(tbt_sh(".", "cp -p %s %s && mv %s %s", f->csv, copy, copy, f->csv), 0);
+    assert_true(open_cached(f->csv, &hashed));
+    assert_int_equal(hashed, 1);
+    assert_true(open_cached(f->csv, &hashed));
+    assert_int_equal(hashed, 0);
+    readout cached;
+    read_all(f->csv, 1, 0, &cached);
+    assert_same(&parsed, &cached);
+    readout_free(&cached);
+    readout_free(&parsed);
+}
+
 /* The bars are read from the cache as they are served (not mapped whole):
  * a cache cut after it was checked ends the read with an error naming the
  * file, never as a shorter series that passes for the whole one. */
@@ -582,6 +636,7 @@ int main(void)
         T(test_touched_or_changed_file_is_parsed_again),
         T(test_corrupt_cache_is_rebuilt),
         T(test_cache_cut_while_in_use_is_an_error),
+        T(test_untouched_file_is_not_read_again),
         T(test_cache_off_reads_and_writes_none),
         T(test_readonly_dir_falls_back_to_xdg),
         T(test_bad_rows_count_the_same),

@@ -1168,6 +1168,12 @@ void tb__md_reader_slow_rows(tb_md_reader *r)
     r->slow_rows = 1;
 }
 
+int tb__md_reader_from_cache(const tb_md_reader *r, int *hashed_source)
+{
+    *hashed_source = r->cin ? tb__mdc_in_hashed_source(r->cin) : 0;
+    return r->cin != NULL;
+}
+
 uint64_t tb_md_reader_bad_rows(const tb_md_reader *r)
 {
     /* A pumped reader fails at its first bad row: it never skips one. */

@@ -19,5 +19,8 @@ int tb__md_reader_threaded(const struct tb_md_reader *r);
 /* Makes r read every Binance row through the general path, never the fast
  * one (tests compare the two; call before the first row). */
 void tb__md_reader_slow_rows(struct tb_md_reader *r);
+/* 1 if r serves its bars from the cache (*hashed_source: whether opening
+ * it hashed the whole source), else 0 (tests). */
+int tb__md_reader_from_cache(const struct tb_md_reader *r, int *hashed_source);
 
 #endif

@@ -38,6 +38,15 @@ enum {
     H_END_LINES,
     H_END_HASH,
     H_PAYLOAD_SUM,
+    /* The source's identity when its content was last hashed: device,
+     * inode and status-change time (ctime, which no user call can set and
+     * every write or touch moves). While all three and the size and mtime
+     * hold, the content cannot have changed, so a hit skips reading the
+     * source. Zero in caches written before they were kept: the content is
+     * hashed once more, then they are filled in. */
+    H_SRC_DEV,
+    H_SRC_INO,
+    H_SRC_CTIME,
     H_HEADER_SUM = MDC_HWORDS - 1
 };
 
@@ -136,6 +145,26 @@ static int64_t mtime_ns(const struct stat *st)
     return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
+static int64_t ctime_ns(const struct stat *st)
+{
+    return (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+}
+
+/* 1 when h names st's very file as it was when its content was hashed. A
+ * file system without a ctime (0) is never taken at its word. */
+static int same_identity(const uint64_t *h, const struct stat *st)
+{
+    return ctime_ns(st) != 0 && h[H_SRC_CTIME] == (uint64_t)ctime_ns(st) &&
+           h[H_SRC_INO] == (uint64_t)st->st_ino && h[H_SRC_DEV] == (uint64_t)st->st_dev;
+}
+
+static void set_identity(uint64_t *h, const struct stat *st)
+{
+    h[H_SRC_DEV] = (uint64_t)st->st_dev;
+    h[H_SRC_INO] = (uint64_t)st->st_ino;
+    h[H_SRC_CTIME] = (uint64_t)ctime_ns(st);
+}
+
 /* dir/.NAME.tbcache beside the source. Malloc'd; NULL without memory. */
 static char *beside_path(const char *path)
 {
@@ -196,6 +225,7 @@ struct tb__mdc_in {
     uint64_t h[MDC_HWORDS];
     tb__mdc_rec *buf;  /* MDC_BUFRECS records read ahead */
     size_t have, next; /* records in buf, the next one to serve */
+    int hashed_source; /* the hit read the source to hash it */
 };
 
 /* Reads exactly n bytes at off (retrying short reads and EINTR): 0, or -1
@@ -271,9 +301,12 @@ static void *source_check_main(void *arg)
 
 /* Both checks a hit needs, each a pass over 100-200 MB for a 2 M-row file:
  * the source's hash in a second thread while this one checksums the
- * cache (without a thread, one after the other). 1 when both hold. */
-static int cache_and_source_match(int fd, uint64_t len, int src_fd, const uint64_t *h)
+ * cache (without a thread, one after the other). 1 when both hold. With
+ * known: the source is the file hashed when the header was written
+ * (same_identity), and only the cache is checked. */
+static int cache_and_source_match(int fd, uint64_t len, int src_fd, const uint64_t *h, int known)
 {
+    if (known) return payload_matches(fd, len, h);
     source_check c = {src_fd, 0, h};
     pthread_t t;
     int threaded = tb__thread_start(&t, source_check_main, &c) == 0;
@@ -302,9 +335,25 @@ static int try_load(const char *cpath, int src_fd, const struct stat *st, uint32
     /* A truncated or padded file: the size must be the header's count. */
     ok = ok && h[H_NBARS] <= (uint64_t)(cs.st_size - MDC_HEADER) / sizeof(tb__mdc_rec) &&
          (uint64_t)cs.st_size == MDC_HEADER + h[H_NBARS] * sizeof(tb__mdc_rec);
+    int known = ok && same_identity(h, st);
     if (ok) {
         posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-        ok = cache_and_source_match(fd, (uint64_t)cs.st_size - MDC_HEADER, src_fd, h);
+        ok = cache_and_source_match(fd, (uint64_t)cs.st_size - MDC_HEADER, src_fd, h, known);
+    }
+    if (ok && !known) {
+        /* Hashed whole and found the same (a copy, a touch that kept the
+         * mtime, a cache made before identities were kept): the next hit on
+         * this file skips the hash. Best effort: a read-only cache stays as
+         * it is, and a reader racing the update sees a header whose sum
+         * fails, then parses the file. */
+        set_identity(h, st);
+        h[H_HEADER_SUM] = hash_bytes(h, H_HEADER_SUM * 8);
+        int wfd = open(cpath, O_WRONLY | O_CLOEXEC);
+        if (wfd >= 0) {
+            ssize_t wrote = pwrite(wfd, h, MDC_HEADER, 0); /* failed: left as it was */
+            (void)wrote;
+            close(wfd);
+        }
     }
     tb__mdc_in *c = ok ? calloc(1, sizeof *c) : NULL;
     if (c && !(c->buf = malloc(MDC_BUFRECS * sizeof *c->buf))) {
@@ -318,6 +367,7 @@ static int try_load(const char *cpath, int src_fd, const struct stat *st, uint32
     /* The bars are read again through fd as they are served: a cache
      * replaced meanwhile (always by a rename) leaves this inode alone. */
     c->fd = fd;
+    c->hashed_source = !known;
     c->n = h[H_NBARS];
     memcpy(c->h, h, sizeof h);
     *out = c;
@@ -365,6 +415,11 @@ int tb__mdc_in_next(tb__mdc_in *c, const tb__mdc_rec **rec, uint64_t *lines, uin
     *hash = r->hash;
     *rec = r;
     return 1;
+}
+
+int tb__mdc_in_hashed_source(const tb__mdc_in *c)
+{
+    return c->hashed_source;
 }
 
 void tb__mdc_in_close(tb__mdc_in *c)
@@ -438,6 +493,7 @@ tb__mdc_out *tb__mdc_out_begin(const char *path, const struct stat *st, uint32_t
     w->h[H_OPTS] = opts;
     w->h[H_SRC_SIZE] = (uint64_t)st->st_size;
     w->h[H_SRC_MTIME] = (uint64_t)mtime_ns(st);
+    set_identity(w->h, st);
     tb__mdc_hash_init(&w->src);
     tb__mdc_hash_init(&w->payload);
     return w;
@@ -498,7 +554,8 @@ void tb__mdc_out_commit(tb__mdc_out *w, int src_fd, uint64_t lines, uint64_t has
     /* A file written to while it was read: its bytes and its stat no
      * longer describe one version, so nothing is cached. */
     int ok = !w->failed && fstat(src_fd, &st) == 0 && (uint64_t)st.st_size == w->h[H_SRC_SIZE] &&
-             (uint64_t)mtime_ns(&st) == w->h[H_SRC_MTIME] && w->src.total == w->h[H_SRC_SIZE];
+             (uint64_t)mtime_ns(&st) == w->h[H_SRC_MTIME] &&
+             (uint64_t)ctime_ns(&st) == w->h[H_SRC_CTIME] && w->src.total == w->h[H_SRC_SIZE];
     if (ok) {
         w->h[H_SRC_HASH] = tb__mdc_hash_final(&w->src);
         w->h[H_END_LINES] = lines;

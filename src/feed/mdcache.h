@@ -53,6 +53,9 @@ void tb__mdc_in_start(const tb__mdc_in *c, uint64_t *lines, uint64_t *hash);
  * when the file can no longer be read whole (truncated after it was
  * checked). */
 int tb__mdc_in_next(tb__mdc_in *c, const tb__mdc_rec **rec, uint64_t *lines, uint64_t *hash);
+/* 1 if opening c read the whole source to hash it, 0 if the source was
+ * known unchanged by its identity (device, inode, ctime). */
+int tb__mdc_in_hashed_source(const tb__mdc_in *c);
 void tb__mdc_in_close(tb__mdc_in *c);
 
 /* Starts writing a cache of path (stat st at open) under a temporary name:
