@@ -324,7 +324,7 @@ static void test_bad_arguments_are_usage_errors_naming_the_fix(void **state)
                                  "sweep --config c.ini --param strategy.t.fast=1:5:1 "
                                  "--where 'fast < slwo'"),
                      2);
-    assert_non_null(strstr(err, "not a swept parameter nor a number at column 8"));
+    assert_non_null(strstr(err, "'slwo' is not a swept parameter (fast) nor a number at column 8"));
     free(err);
     assert_int_equal(tbt_run_cli(dir, &err,
                                  "sweep --config c.ini --param strategy.t.fast=1:5:1 "

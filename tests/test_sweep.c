@@ -93,6 +93,57 @@ static void test_columns_are_the_keys_last_part_unless_shared(void **state)
         tb_sweep_param_free(&q[i]);
 }
 
+static void test_a_param_named_like_a_result_column_gets_its_key(void **state)
+{
+    (void)state;
+    /* sweep.csv has max_drawdown_pct and trades; walkforward.csv window,
+     * equity_end and in_sample_OBJECTIVE: one header, no name twice. */
+    tb_sweep_param p[5] = {param("risk.max_drawdown_pct=5,20"), param("strategy.l.window=10,20"),
+                           param("strategy.l.trades=1,2"), param("strategy.l.in_sample_x=1"),
+                           param("strategy.l.slow=3")};
+    assert_int_equal(tb_sweep_param_names(p, 5, err, sizeof err), 0);
+    assert_string_equal(p[0].name, "risk.max_drawdown_pct");
+    assert_string_equal(p[1].name, "strategy.l.window");
+    assert_string_equal(p[2].name, "strategy.l.trades");
+    assert_string_equal(p[3].name, "strategy.l.in_sample_x");
+    assert_string_equal(p[4].name, "slow");
+    /* --where still takes the short name when it names one parameter. */
+    tb_sweep_where *w;
+    assert_int_equal(
+        tb_sweep_where_compile("max_drawdown_pct > 6 and window < 15", p, 5, &w, err, sizeof err),
+        0);
+    size_t idx[5] = {1, 0, 0, 0, 0};
+    assert_true(tb_sweep_where_eval(w, p, idx));
+    idx[1] = 1;
+    assert_false(tb_sweep_where_eval(w, p, idx));
+    tb_sweep_where_free(w);
+    for (int i = 0; i < 5; i++)
+        tb_sweep_param_free(&p[i]);
+}
+
+static void test_where_takes_the_end_of_a_key_that_names_one_param(void **state)
+{
+    (void)state;
+    tb_sweep_param p[2] = {param("strategy.btc.fast=5,10"), param("strategy.eth.fast=5,10")};
+    assert_int_equal(tb_sweep_param_names(p, 2, err, sizeof err), 0);
+    tb_sweep_where *w;
+    assert_int_equal(tb_sweep_where_compile("btc.fast < eth.fast", p, 2, &w, err, sizeof err), 0);
+    size_t idx[2] = {0, 1};
+    assert_true(tb_sweep_where_eval(w, p, idx));
+    idx[0] = 1;
+    assert_false(tb_sweep_where_eval(w, p, idx));
+    tb_sweep_where_free(w);
+    /* Both end in fast: the error says which keys, not "not a parameter". */
+    assert_int_equal(tb_sweep_where_compile("fast < 8", p, 2, &w, err, sizeof err), TB_EINVAL);
+    assert_string_equal(err, "--where 'fast < 8': 'fast' could be strategy.btc.fast or "
+                             "strategy.eth.fast: write more of the key at column 1");
+    /* Only whole parts count: "tc.fast" is not the end of a part. */
+    assert_int_equal(tb_sweep_where_compile("tc.fast < 8", p, 2, &w, err, sizeof err), TB_EINVAL);
+    assert_non_null(strstr(err, "'tc.fast' is not a swept parameter"));
+    for (int i = 0; i < 2; i++)
+        tb_sweep_param_free(&p[i]);
+}
+
 /* fast 5,10,15 x slow 10,20: combination c is (c / 2, c % 2). */
 static void two(tb_sweep_param *p)
 {
@@ -135,8 +186,8 @@ static void test_where_errors_name_the_column(void **state)
     two(p);
     tb_sweep_where *w;
     assert_int_equal(tb_sweep_where_compile("fast < slwo", p, 2, &w, err, sizeof err), TB_EINVAL);
-    assert_string_equal(err,
-                        "--where 'fast < slwo': not a swept parameter nor a number at column 8");
+    assert_string_equal(err, "--where 'fast < slwo': 'slwo' is not a swept parameter (fast, slow) "
+                             "nor a number at column 8");
     assert_int_equal(tb_sweep_where_compile("fast <", p, 2, &w, err, sizeof err), TB_EINVAL);
     assert_int_equal(tb_sweep_where_compile("(fast < slow", p, 2, &w, err, sizeof err), TB_EINVAL);
     assert_non_null(strstr(err, "expected ')'"));
@@ -430,6 +481,8 @@ int main(void)
         cmocka_unit_test(test_a_list_keeps_its_order_and_words),
         cmocka_unit_test(test_bad_params_name_the_argument_and_the_fix),
         cmocka_unit_test(test_columns_are_the_keys_last_part_unless_shared),
+        cmocka_unit_test(test_a_param_named_like_a_result_column_gets_its_key),
+        cmocka_unit_test(test_where_takes_the_end_of_a_key_that_names_one_param),
         cmocka_unit_test(test_where_compares_params_and_numbers_exactly),
         cmocka_unit_test(test_where_errors_name_the_column),
         cmocka_unit_test(test_plan_is_grid_order_filtered_by_where),

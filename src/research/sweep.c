@@ -26,6 +26,7 @@
 
 #include "../core/errbuf.h"
 #include "../report/report_int.h"
+#include "../report/sweep_int.h"
 #include "tradebus/backtest.h"
 #include "tradebus/config.h"
 #include "tradebus/timefmt.h"
@@ -144,6 +145,33 @@ void tb_sweep_param_free(tb_sweep_param *p)
     p->nvalues = 0;
 }
 
+/* 1 if a column of sweep.csv or walkforward.csv other than a parameter's
+ * has this name: a parameter named so (risk.max_drawdown_pct, a Lua
+ * strategy's window) is given its whole key, or a table read by name
+ * (pandas, the CSV's own reader) would find two columns. */
+static int reserved_name(const char *name)
+{
+    static const char *const wf[] = {"error",
+                                     "window",
+                                     "train_from",
+                                     "train_to",
+                                     "test_from",
+                                     "test_to",
+                                     "test_bars",
+                                     "test_trades",
+                                     "test_net_pnl",
+                                     "test_return_pct",
+                                     "test_max_drawdown_pct",
+                                     "test_fees",
+                                     "equity_start",
+                                     "equity_end"};
+    for (size_t m = 0; m < TB__SWEEP_NMETRICS; m++)
+        if (strcmp(name, tb__sweep_metrics[m]) == 0) return 1;
+    for (size_t m = 0; m < sizeof(wf) / sizeof(wf[0]); m++)
+        if (strcmp(name, wf[m]) == 0) return 1;
+    return strncmp(name, "in_sample_", 10) == 0;
+}
+
 int tb_sweep_param_names(tb_sweep_param *params, size_t n, char *err, size_t errlen)
 {
     for (size_t i = 0; i < n; i++)
@@ -155,7 +183,7 @@ int tb_sweep_param_names(tb_sweep_param *params, size_t n, char *err, size_t err
     for (size_t i = 0; i < n; i++) {
         const char *last = strrchr(params[i].key, '.');
         last = last ? last + 1 : params[i].key;
-        int shared = 0;
+        int shared = reserved_name(last);
         for (size_t j = 0; j < n && !shared; j++) {
             const char *o = strrchr(params[j].key, '.');
             shared = j != i && strcmp(o ? o + 1 : params[j].key, last) == 0;
@@ -261,14 +289,55 @@ static int operand(wparser *ps, woperand *o)
     size_t len = (size_t)(ps->p - start);
     if (!len || len >= sizeof(o->text)) return wfail(ps, "expected a parameter or a number");
     memcpy(o->text, start, len);
-    for (size_t i = 0; i < ps->nparams; i++)
-        if (strcmp(ps->params[i].name, o->text) == 0 || strcmp(ps->params[i].key, o->text) == 0)
+    /* A parameter by its column name, its key, or the end of its key after
+     * a dot (btc_sma.fast) when that names only one. */
+    size_t nmatch = 0;
+    for (size_t i = 0; i < ps->nparams && o->param < 0; i++)
+        if (strcmp(ps->params[i].name, o->text) == 0) o->param = (int)i;
+    for (size_t i = 0; i < ps->nparams && o->param < 0; i++) {
+        const char *k = ps->params[i].key;
+        size_t kl = strlen(k);
+        if (strcmp(k, o->text) == 0 ||
+            (kl > len && k[kl - len - 1] == '.' && strcmp(k + kl - len, o->text) == 0))
+            nmatch++;
+    }
+    if (o->param < 0 && nmatch > 1) {
+        char list[512];
+        size_t at = 0;
+        for (size_t i = 0; i < ps->nparams; i++) {
+            const char *k = ps->params[i].key;
+            size_t kl = strlen(k);
+            if (kl > len && k[kl - len - 1] == '.' && strcmp(k + kl - len, o->text) == 0)
+                at += (size_t)snprintf(list + at, at < sizeof(list) ? sizeof(list) - at : 0, "%s%s",
+                                       at ? " or " : "", k);
+            if (at >= sizeof(list)) at = sizeof(list) - 1;
+        }
+        char what[700];
+        snprintf(what, sizeof(what), "'%s' could be %s: write more of the key", o->text, list);
+        ps->p = start;
+        return wfail(ps, what);
+    }
+    for (size_t i = 0; i < ps->nparams && o->param < 0 && nmatch == 1; i++) {
+        const char *k = ps->params[i].key;
+        size_t kl = strlen(k);
+        if (strcmp(k, o->text) == 0 ||
+            (kl > len && k[kl - len - 1] == '.' && strcmp(k + kl - len, o->text) == 0))
             o->param = (int)i;
+    }
     if (o->param < 0) {
         o->is_num = tb_dec_parse(o->text, len, &o->num) == 0;
         if (!o->is_num) {
+            char list[512], what[700];
+            size_t at = 0;
+            for (size_t i = 0; i < ps->nparams; i++) {
+                at += (size_t)snprintf(list + at, at < sizeof(list) ? sizeof(list) - at : 0, "%s%s",
+                                       at ? ", " : "", ps->params[i].name);
+                if (at >= sizeof(list)) at = sizeof(list) - 1;
+            }
+            snprintf(what, sizeof(what), "'%s' is not a swept parameter (%s) nor a number", o->text,
+                     list);
             ps->p = start;
-            return wfail(ps, "not a swept parameter nor a number");
+            return wfail(ps, what);
         }
     }
     return 0;
@@ -1595,11 +1664,9 @@ int tb_sweep_walk_forward(const tb_sweep_options *opt, const tb_wf_window *windo
 
 /* ---- sweep.csv ---------------------------------------------------------- */
 
-static const char *const metric_cols[] = {
-    "bars",   "trades",  "net_pnl",      "return_pct",    "fees",         "max_drawdown_pct",
-    "sharpe", "sortino", "win_rate_pct", "profit_factor", "exposure_pct",
-};
-#define NMETRICS (sizeof(metric_cols) / sizeof(metric_cols[0]))
+/* The metrics' columns, as the page's reader (src/report/sweep_csv.c) names them. */
+#define metric_cols tb__sweep_metrics
+#define NMETRICS    TB__SWEEP_NMETRICS
 
 static void put_field(FILE *f, const char *s)
 {
