@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../src/core/timefmt_int.h"
 #include "../src/report/report_int.h"
 #include "tb_test_cli.h"
 #include "tb_test_support.h"
@@ -443,7 +444,20 @@ static void test_rolling_windows_chain_and_do_not_depend_on_jobs(void **state)
         char tf[64], tt[64];
         snprintf(tf, sizeof tf, "%s", field(a, r, "test_from", f));
         snprintf(tt, sizeof tt, "%s", field(a, r, "train_to", g));
-        assert_string_equal(tf, tt);
+        /* Contiguous: the training's last instant is just before the test's
+         * first, and the ends are shown as included (23:59:59.999). */
+        int64_t from;
+        char want[64];
+        assert_int_equal(tb__time_parse_iso(tf, strlen(tf), TB__ISO_STRICT, &from), 0);
+        tb_format_time_iso(from - 1, want, sizeof want);
+        assert_string_equal(tt, want);
+        assert_non_null(strstr(tt, "T23:59:59.999Z"));
+        /* Five days each; the last test part ends with the data (its last
+         * bar's close). */
+        static const char *const test_to[] = {
+            "2024-01-15T23:59:59.999Z", "2024-01-20T23:59:59.999Z", "2024-01-25T23:59:59.999Z",
+            "2024-01-30T23:59:59.999Z", "2024-02-01T05:59:59.999Z"};
+        assert_string_equal(field(a, r, "test_to", g), test_to[r - 1]);
         if (r > 1) {
             char start[64], prev[64];
             snprintf(start, sizeof start, "%s", field(a, r, "equity_start", f));

@@ -299,10 +299,13 @@ static int put_wf(FILE *f, void *ctx)
     for (size_t i = 0; i < w->n; i++) {
         const tb_wf_row *r = &w->rows[i];
         fprintf(f, "%zu,", i + 1);
+        /* The ends as the last instant included (the window is [from, to)):
+         * a training part ending where the test starts reads 23:59:59.999
+         * then 00:00:00.000, not the same time twice. */
         put_time(f, r->w.train_from);
-        put_time(f, r->w.train_to);
+        put_time(f, r->w.train_to - 1);
         put_time(f, r->w.test_from);
-        put_time(f, r->w.test_to);
+        put_time(f, r->w.test_to - 1);
         for (size_t k = 0; k < w->o->nparams; k++)
             fprintf(f, "%s,",
                     r->chosen ? tb_sweep_value(w->o->params, w->o->nparams, r->combination, k)
@@ -468,7 +471,7 @@ static int run_walk_forward(tb_sweep_options *o, const char *out, const char *ob
             const tb_wf_row *r = &rows[i];
             char from[40], to[40];
             tb_format_time_iso(r->w.test_from, from, sizeof(from));
-            tb_format_time_iso(r->w.test_to, to, sizeof(to));
+            tb_format_time_iso(r->w.test_to - 1, to, sizeof(to));
             cli_printf("  %zu  test %.16s..%.16s  ", i + 1, from, to);
             if (!r->chosen) {
                 cli_printf("nothing chosen (no %s in training)\n", objective);
