@@ -262,6 +262,31 @@ static void test_an_invalid_combination_is_a_row_with_its_error(void **state)
     free(csv);
 }
 
+/* When no combination runs (a misspelt key: the same error on every row)
+ * the sweep is a config error, exit 2, naming the first row's values and
+ * error; the rows are still written. */
+static void test_every_combination_failing_is_a_config_error(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    assert_int_equal(tbt_run_cli(dir, &err,
+                                 "sweep --config c.ini --param strategy.t.fast=3,5 --param "
+                                 "strategy.t.sloww=20 --out sall --quiet"),
+                     2);
+    assert_non_null(strstr(err, "every combination failed (2 of 2); the first, fast=3 sloww=20: "));
+    assert_non_null(strstr(err, "unknown parameter 'sloww'"));
+    free(err);
+    char *csv = tbt_read_in(dir, "sall/sweep.csv");
+    assert_non_null(csv);
+    assert_non_null(strstr(csv, "3,20,,"));
+    free(csv);
+    /* One combination that runs is a result: exit 0. */
+    assert_int_equal(tbt_run_cli(dir, NULL,
+                                 "sweep --config c.ini --param strategy.t.fast=5,30 --param "
+                                 "strategy.t.slow=20 --out sone --quiet"),
+                     0);
+}
+
 /* Ctrl-C (SIGINT) keeps every finished row and exits 130; --resume runs
  * the rest; the result is what an uninterrupted sweep writes. */
 static void test_interrupted_sweep_resumes_to_the_same_rows(void **state)
@@ -752,6 +777,7 @@ int main(void)
         cmocka_unit_test(test_rows_are_backtests_and_do_not_depend_on_jobs),
         cmocka_unit_test(test_best_is_the_best_rows_full_backtest),
         cmocka_unit_test(test_an_invalid_combination_is_a_row_with_its_error),
+        cmocka_unit_test(test_every_combination_failing_is_a_config_error),
         cmocka_unit_test(test_interrupted_sweep_resumes_to_the_same_rows),
         cmocka_unit_test(test_bad_arguments_are_usage_errors_naming_the_fix),
         cmocka_unit_test(test_walk_forward_picks_the_training_best_and_tests_it_after),

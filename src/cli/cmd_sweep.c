@@ -65,7 +65,8 @@ const char *const cli_sweep_help =
     "(the best combinations, heat maps, each param's sensitivity) and, in\n"
     "DIR/best/, the best combination's full backtest output (summary.json,\n"
     "fills.csv, report.html, ...). A combination whose config is invalid is a\n"
-    "row with its error. Finished rows (windows) go to a checkpoint as they\n"
+    "row with its error; if every one fails (a misspelt key), the rows are\n"
+    "written and the exit code is 2. Finished rows (windows) go to a checkpoint as they\n"
     "finish, DIR/sweep.state (walkforward.state, and the training rows of the\n"
     "window under way in walkforward.window.state): after a kill at most the\n"
     "last 64 rows or 2 s are lost. Ctrl-C stops after abandoning the runs under\n"
@@ -685,9 +686,11 @@ int cmd_sweep(int argc, char **argv)
         code = EXIT_RUNTIME;
         goto done;
     }
-    size_t before = 0;
-    for (size_t i = 0; i < res.nrows; i++)
+    size_t before = 0, failed_before = 0;
+    for (size_t i = 0; i < res.nrows; i++) {
         before += res.rows[i].done != 0;
+        failed_before += res.rows[i].done && res.rows[i].error[0];
+    }
     if (!quiet) {
         long jobs = o.jobs ? o.jobs : sysconf(_SC_NPROCESSORS_ONLN);
         cli_printf("sweep: %zu combinations (grid %zu", res.nrows, res.grid);
@@ -725,18 +728,40 @@ int cmd_sweep(int argc, char **argv)
         goto done;
     }
     double ran = res.seconds > 0 ? (double)(res.done - before) / res.seconds : 0;
+    /* Bar-runs count the backtests that ran: a failed combination reads no bar. */
+    size_t ran_ok = res.done - before - (failed - failed_before);
     if (!quiet) {
         cli_printf("  done         %zu combinations (%zu failed) in %.2f s: %.1f/s, %llu bars "
                    "each, %.3g bar-runs/s\n",
                    res.done, failed, res.seconds, ran, (unsigned long long)res.bars,
-                   ran * (double)res.bars);
+                   res.seconds > 0 ? (double)ran_ok * (double)res.bars / res.seconds : 0);
     }
     size_t best = tb_sweep_best(&res, objective);
     code = 0;
-    if (best == (size_t)-1) {
-        cli_log(CLI_LOG_WARN, NULL,
-                "no combination has a %s (sharpe and sortino need 30 days of data): no best/",
-                objective);
+    if (res.done && failed == res.done) {
+        /* Nothing ran: a misspelt key or a value every row shares is a
+         * config error, not a result (the rows still say why). */
+        const tb_sweep_row *r = NULL;
+        for (size_t i = 0; i < res.nrows && !r; i++)
+            if (res.rows[i].done) r = &res.rows[i];
+        char vals[512];
+        size_t at = 0;
+        for (size_t k = 0; k < o.nparams && at < sizeof(vals); k++)
+            at += (size_t)snprintf(vals + at, sizeof(vals) - at, "%s%s=%s", k ? " " : "",
+                                   o.params[k].name,
+                                   tb_sweep_value(o.params, o.nparams, r->combination, k));
+        cli_log(CLI_LOG_ERROR, NULL,
+                "every combination failed (%zu of %zu); the first, %s: %s (each row of %s says "
+                "why)",
+                failed, res.done, vals, r->error, csv);
+        code = EXIT_USAGE;
+    } else if (best == (size_t)-1) {
+        if (!strcmp(objective, "sharpe") || !strcmp(objective, "sortino"))
+            cli_log(CLI_LOG_WARN, NULL,
+                    "no combination has a %s (sharpe and sortino need 30 days of data): no best/",
+                    objective);
+        else
+            cli_log(CLI_LOG_WARN, NULL, "no combination that ran has a %s: no best/", objective);
     } else {
         if (!quiet) {
             cli_printf("  best (%s)  ", objective);
@@ -744,11 +769,12 @@ int cmd_sweep(int argc, char **argv)
         }
         code = run_best(&o, &res.rows[best], out);
     }
-    if (!code && tb_sweep_html_write(csv, html, objective, np, err, sizeof(err)) != 0) {
+    if ((!code || code == EXIT_USAGE) &&
+        tb_sweep_html_write(csv, html, objective, np, err, sizeof(err)) != 0) {
         cli_log(CLI_LOG_ERROR, NULL, "%s", err);
         code = EXIT_RUNTIME;
     }
-    if (!quiet && !code)
+    if (!quiet && (!code || code == EXIT_USAGE))
         cli_printf("  written to   %s/sweep.csv, sweep.html%s\n", out,
                    best == (size_t)-1 ? "" : ", best/");
 done:
