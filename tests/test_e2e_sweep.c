@@ -287,6 +287,37 @@ static void test_every_combination_failing_is_a_config_error(void **state)
                      0);
 }
 
+/* A window that chooses nothing says why in walkforward.csv: every
+ * training row failed (a misspelt key: then exit 2, naming it), or no
+ * combination has the objective (a Sharpe under 30 days: exit 0). */
+static void test_a_window_that_chooses_nothing_says_why(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    assert_int_equal(tbt_run_cli(dir, &err,
+                                 "sweep --config c.ini --param strategy.t.fastt=3,5 --train "
+                                 "2024-01-01..2024-01-10 --test 2024-01-11..2024-01-15 --out wfx "
+                                 "--quiet"),
+                     2);
+    assert_non_null(strstr(err, "no window could train: window 1: every training combination "
+                                "failed; the first, fastt=3: "));
+    free(err);
+    char *wf = tbt_read_in(dir, "wfx/walkforward.csv");
+    assert_non_null(wf);
+    assert_non_null(strstr(wf, "unknown parameter 'fastt'"));
+    free(wf);
+    assert_int_equal(tbt_run_cli(dir, NULL,
+                                 "sweep --config c.ini --param strategy.t.fast=3,5 --objective "
+                                 "sharpe --train 2024-01-01..2024-01-10 --test "
+                                 "2024-01-11..2024-01-15 --out wfy --quiet"),
+                     0);
+    wf = tbt_read_in(dir, "wfy/walkforward.csv");
+    assert_non_null(wf);
+    assert_non_null(strstr(
+        wf, "\"no combination has a sharpe in training (sharpe and sortino need 30 days)\""));
+    free(wf);
+}
+
 /* Ctrl-C (SIGINT) keeps every finished row and exits 130; --resume runs
  * the rest; the result is what an uninterrupted sweep writes. */
 static void test_interrupted_sweep_resumes_to_the_same_rows(void **state)
@@ -778,6 +809,7 @@ int main(void)
         cmocka_unit_test(test_best_is_the_best_rows_full_backtest),
         cmocka_unit_test(test_an_invalid_combination_is_a_row_with_its_error),
         cmocka_unit_test(test_every_combination_failing_is_a_config_error),
+        cmocka_unit_test(test_a_window_that_chooses_nothing_says_why),
         cmocka_unit_test(test_interrupted_sweep_resumes_to_the_same_rows),
         cmocka_unit_test(test_bad_arguments_are_usage_errors_naming_the_fix),
         cmocka_unit_test(test_walk_forward_picks_the_training_best_and_tests_it_after),

@@ -280,6 +280,17 @@ static void put_time(FILE *f, int64_t t)
     fprintf(f, "%s,", b);
 }
 
+/* s as one CSV field (RFC 4180: quoted, quotes doubled) and the row's end. */
+static void put_quoted(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s == '\n' || *s == '\r' ? ' ' : *s, f);
+    }
+    fputs("\"\n", f);
+}
+
 static void put_dec(FILE *f, tb_decimal d, const char *sep)
 {
     char b[TB_DECIMAL_STRLEN];
@@ -316,8 +327,7 @@ static int put_wf(FILE *f, void *ctx)
             fprintf(f, "%s,,,,,,,", r->chosen ? "" : "");
             put_dec(f, r->equity_start, ",");
             put_dec(f, r->equity_end, ",");
-            fprintf(f, "\"%s\"\n",
-                    r->chosen ? x->error : "no combination has the objective in training");
+            put_quoted(f, x->error[0] ? x->error : "no combination has the objective in training");
             continue;
         }
         fprintf(f, "%.10g,%llu,%llu,", r->in_sample, (unsigned long long)x->bars,
@@ -475,7 +485,8 @@ static int run_walk_forward(tb_sweep_options *o, const char *out, const char *ob
             tb_format_time_iso(r->w.test_to - 1, to, sizeof(to));
             cli_printf("  %zu  test %.16s..%.16s  ", i + 1, from, to);
             if (!r->chosen) {
-                cli_printf("nothing chosen (no %s in training)\n", objective);
+                cli_printf("nothing chosen: %s\n",
+                           r->oos.error[0] ? r->oos.error : "no objective in training");
                 continue;
             }
             chosen++;
@@ -495,11 +506,24 @@ static int run_walk_forward(tb_sweep_options *o, const char *out, const char *ob
         tb_dec_format(start, a, sizeof(a));
         tb_dec_format(end, b, sizeof(b));
         tb_dec_format(ret, c, sizeof(c));
-        cli_printf("  out-of-sample  equity %s -> %s (%s%%) over %zu test part%s; in-sample "
-                   "mean %s %.4g\n",
-                   a, b, c, nw, nw == 1 ? "" : "s", objective,
-                   chosen ? is_sum / (double)chosen : 0.0);
+        cli_printf("  out-of-sample  equity %s -> %s (%s%%) over %zu test part%s; ", a, b, c, nw,
+                   nw == 1 ? "" : "s");
+        if (chosen)
+            cli_printf("in-sample mean %s %.4g\n", objective, is_sum / (double)chosen);
+        else
+            cli_printf("no window chose a combination\n");
         cli_printf("  written to     %s/walkforward.csv, oos_equity.csv\n", out);
+    }
+    /* Training that failed on every combination of every window (a
+     * misspelt key) is a config error, as for a plain sweep. */
+    size_t all_failed = 0;
+    static const char failed_all[] = "every training combination failed";
+    for (size_t i = 0; i < nw; i++)
+        all_failed +=
+            !rows[i].chosen && strncmp(rows[i].oos.error, failed_all, sizeof(failed_all) - 1) == 0;
+    if (nw && all_failed == nw) {
+        cli_log(CLI_LOG_ERROR, NULL, "no window could train: window 1: %s", rows[0].oos.error);
+        code = EXIT_USAGE;
     }
 done:
     close_journal(journal, state);

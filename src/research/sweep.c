@@ -1553,6 +1553,44 @@ static size_t slice(const tb_market_data *bars, size_t n, int64_t from, int64_t 
     return j - i;
 }
 
+/* Why a window chose nothing, into row->error: walkforward.csv and the
+ * summary say it (a misspelt key fails every training row: that is the
+ * error to show, not a missing objective). */
+static void why_none(const tb_sweep_options *opt, const tb_sweep_result *res, size_t nbars,
+                     const char *objective, tb_sweep_row *row)
+{
+    size_t failed = 0, done = 0;
+    const tb_sweep_row *first = NULL;
+    for (size_t i = 0; i < res->nrows; i++) {
+        done += res->rows[i].done != 0;
+        if (res->rows[i].done && res->rows[i].error[0]) {
+            failed++;
+            if (!first) first = &res->rows[i];
+        }
+    }
+    if (!nbars) {
+        snprintf(row->error, sizeof(row->error), "no bar in the training part");
+    } else if (first && failed == done) {
+        char vals[256];
+        size_t at = 0;
+        for (size_t k = 0; k < opt->nparams && at < sizeof(vals); k++)
+            at += (size_t)snprintf(
+                vals + at, sizeof(vals) - at, "%s%s=%s", k ? " " : "", opt->params[k].name,
+                tb_sweep_value(opt->params, opt->nparams, first->combination, k));
+        char msg[sizeof(vals) + sizeof(first->error) + 64];
+        snprintf(msg, sizeof(msg), "every training combination failed; the first, %s: %s", vals,
+                 first->error);
+        size_t len = strlen(msg) < sizeof(row->error) - 1 ? strlen(msg) : sizeof(row->error) - 1;
+        memcpy(row->error, msg, len); /* cut: the row's error has a fixed size */
+        row->error[len] = 0;
+    } else {
+        snprintf(row->error, sizeof(row->error), "no combination has a %s in training%s", objective,
+                 !strcmp(objective, "sharpe") || !strcmp(objective, "sortino")
+                     ? " (sharpe and sortino need 30 days)"
+                     : "");
+    }
+}
+
 int tb_sweep_walk_forward(const tb_sweep_options *opt, const tb_wf_window *windows, size_t nwindows,
                           const char *objective, tb_wf_row *rows, FILE *equity_csv, size_t *done,
                           char *err, size_t errlen)
@@ -1613,6 +1651,7 @@ int tb_sweep_walk_forward(const tb_sweep_options *opt, const tb_wf_window *windo
             rc = TB_ENOMEM;
             break;
         }
+        if (finished && best == (size_t)-1) why_none(opt, &res, n, objective, &out->oos);
         if (best != (size_t)-1) {
             int ok;
             out->chosen = 1;
