@@ -389,6 +389,11 @@ static void test_bad_arguments_are_usage_errors_naming_the_fix(void **state)
                      2);
     assert_non_null(strstr(err, "--objective sharp: expected"));
     free(err);
+    /* --random 0 would run nothing, not everything. */
+    assert_int_equal(
+        tbt_run_cli(dir, &err, "sweep --config c.ini --param strategy.t.fast=1:5:1 --random 0"), 2);
+    assert_non_null(strstr(err, "--random 0: expected a whole number of combinations, 1 or more"));
+    free(err);
     assert_int_equal(tbt_run_cli(dir, &err, "sweep --config c.ini"), 2);
     assert_non_null(strstr(err, "at least one --param"));
     free(err);

@@ -606,9 +606,13 @@ int cmd_sweep(int argc, char **argv)
             char *end;
             errno = 0;
             unsigned long long n = strtoull(v, &end, 10);
-            if (errno || *end || !*v || v[0] == '-' || (!strcmp(a, "--jobs") && n > 1024)) {
+            int random = !strcmp(a, "--random");
+            if (errno || *end || !*v || v[0] == '-' || (!strcmp(a, "--jobs") && n > 1024) ||
+                (random && n == 0)) {
                 cli_usage_error("sweep: %s %s: expected a whole number%s", a, v,
-                                !strcmp(a, "--jobs") ? " from 0 (every core) to 1024" : "");
+                                !strcmp(a, "--jobs") ? " from 0 (every core) to 1024"
+                                : random             ? " of combinations, 1 or more"
+                                                     : "");
                 goto done;
             }
             if (!strcmp(a, "--jobs")) o.jobs = (int)n;
