@@ -318,6 +318,39 @@ static void test_a_window_that_chooses_nothing_says_why(void **state)
     free(wf);
 }
 
+/* On a terminal (script(1) gives one) a sweep shows combinations done, the
+ * rate and an ETA ("--:--" until one is done, no guess), and a walk-forward
+ * its window and that window's training combinations; the line is cleared. */
+static void test_progress_on_a_terminal(void **state)
+{
+    (void)state;
+    if (system("command -v script >/dev/null 2>&1") != 0) skip();
+    assert_int_equal(tbt_sh(dir,
+                            "script -qec '%s sweep --config c.ini --param strategy.t.fast=3:9:3 "
+                            "--param strategy.t.slow=20,40 --out ptty' /dev/null </dev/null "
+                            ">tty.txt 2>&1",
+                            TB_BINARY),
+                     0);
+    char *tty = tbt_read_in(dir, "tty.txt");
+    assert_non_null(tty);
+    assert_non_null(strstr(tty, "sweep: 0/6 combinations  0.0/s  ETA --:--"));
+    assert_non_null(strstr(tty, "sweep: 6/6 combinations"));
+    assert_non_null(strstr(tty, "\r\033[K  done"));
+    free(tty);
+    assert_int_equal(tbt_sh(dir,
+                            "script -qec '%s sweep --config c.ini --param strategy.t.fast=3:9:3 "
+                            "--param strategy.t.slow=20,40 --walk-forward train=10d,test=5d "
+                            "--out pwf' /dev/null </dev/null >tty.txt 2>&1",
+                            TB_BINARY),
+                     0);
+    tty = tbt_read_in(dir, "tty.txt");
+    assert_non_null(tty);
+    assert_non_null(strstr(tty, "walk-forward: window 1/5  ETA --:--"));
+    assert_non_null(strstr(tty, "walk-forward: window 5/5, training 6/6 combinations  ETA"));
+    assert_non_null(strstr(tty, "\r\033[K  1  test "));
+    free(tty);
+}
+
 /* Ctrl-C (SIGINT) keeps every finished row and exits 130; --resume runs
  * the rest; the result is what an uninterrupted sweep writes. */
 static void test_interrupted_sweep_resumes_to_the_same_rows(void **state)
@@ -815,6 +848,7 @@ int main(void)
         cmocka_unit_test(test_an_invalid_combination_is_a_row_with_its_error),
         cmocka_unit_test(test_every_combination_failing_is_a_config_error),
         cmocka_unit_test(test_a_window_that_chooses_nothing_says_why),
+        cmocka_unit_test(test_progress_on_a_terminal),
         cmocka_unit_test(test_interrupted_sweep_resumes_to_the_same_rows),
         cmocka_unit_test(test_bad_arguments_are_usage_errors_naming_the_fix),
         cmocka_unit_test(test_walk_forward_picks_the_training_best_and_tests_it_after),

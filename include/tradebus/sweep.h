@@ -119,6 +119,10 @@ typedef struct {
      * starts with rows window_journal held: its index, those rows, its
      * rows. ctx is progress_ctx. May be NULL. */
     void (*window_resumed)(size_t window, size_t held, size_t total, void *ctx);
+    /* Walk-forward: called as progress is, for the training sweep of window
+     * (its index): combinations done and total. ctx is progress_ctx. May be
+     * NULL. */
+    void (*window_rows)(size_t window, size_t done, size_t total, void *ctx);
 } tb_sweep_options;
 
 typedef struct {

@@ -84,8 +84,10 @@ static void on_signal(int sig)
 }
 
 typedef struct {
-    double t0, last;
+    double t0;
     int tty, quiet;
+    size_t base;             /* rows (windows) done before this run: not in the rate */
+    size_t window, nwindows; /* walk-forward: the window under way */
 } progress_state;
 
 static double mono_s(void)
@@ -95,15 +97,54 @@ static double mono_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* " ETA m:ss" from the share of the work done in this run since t0, or
+ * " ETA --:--" before any is done (no rate to go by yet). */
+static void put_eta(const progress_state *ps, double share)
+{
+    double dt = mono_s() - ps->t0;
+    if (share <= 0 || dt <= 0) {
+        fputs("  ETA --:--", stderr);
+        return;
+    }
+    double eta = share >= 1 ? 0 : dt * (1 - share) / share;
+    fprintf(stderr, "  ETA %d:%02d", (int)eta / 60, (int)eta % 60);
+}
+
 static void progress(size_t done, size_t total, void *ctx)
 {
     progress_state *ps = ctx;
     if (ps->quiet || !ps->tty) return;
-    double now = mono_s(), dt = now - ps->t0;
-    double rate = dt > 0 ? (double)done / dt : 0;
-    double eta = rate > 0 ? (double)(total - done) / rate : 0;
-    fprintf(stderr, "\r\033[Ksweep: %zu/%zu combinations  %.1f/s  ETA %d:%02d", done, total, rate,
-            (int)eta / 60, (int)eta % 60);
+    double dt = mono_s() - ps->t0;
+    size_t ran = done > ps->base ? done - ps->base : 0, left = total - ps->base;
+    fprintf(stderr, "\r\033[Ksweep: %zu/%zu combinations  %.1f/s", done, total,
+            dt > 0 ? (double)ran / dt : 0.0);
+    put_eta(ps, left ? (double)ran / (double)left : 1);
+    fflush(stderr);
+}
+
+/* Walk-forward: the window under way (windows before base were restored). */
+static void wf_progress(size_t done, size_t total, void *ctx)
+{
+    progress_state *ps = ctx;
+    ps->window = done;
+    ps->nwindows = total;
+    if (ps->quiet || !ps->tty) return;
+    size_t left = total - ps->base;
+    fprintf(stderr, "\r\033[Kwalk-forward: window %zu/%zu", done < total ? done + 1 : total, total);
+    put_eta(ps, left ? (double)(done - ps->base) / (double)left : 1);
+    fflush(stderr);
+}
+
+/* Walk-forward: the training sweep of the window under way. */
+static void wf_rows(size_t window, size_t done, size_t total, void *ctx)
+{
+    progress_state *ps = ctx;
+    if (ps->quiet || !ps->tty || !ps->nwindows) return;
+    size_t left = ps->nwindows - ps->base;
+    double share = total ? (double)done / (double)total : 0;
+    fprintf(stderr, "\r\033[Kwalk-forward: window %zu/%zu, training %zu/%zu combinations",
+            window + 1, ps->nwindows, done, total);
+    put_eta(ps, left ? ((double)(window - ps->base) + share) / (double)left : 1);
     fflush(stderr);
 }
 
@@ -447,13 +488,20 @@ static int run_walk_forward(tb_sweep_options *o, const char *out, const char *ob
         cli_printf("\n");
     }
     size_t ndone = 0;
+    progress_state ps = {mono_s(), isatty(STDERR_FILENO), quiet, held < nw ? held : nw, 0, 0};
     o->journal = journal;
     o->window_journal = wstate;
     o->window_resumed = quiet ? NULL : window_resumed;
+    o->progress = wf_progress;
+    o->window_rows = wf_rows;
+    o->progress_ctx = &ps;
     rc = tb_sweep_walk_forward(o, windows, nw, objective, rows, curve, &ndone, err, sizeof(err));
+    if (ps.tty && !quiet) fputs("\r\033[K", stderr);
     o->journal = NULL;
     o->window_journal = NULL;
     o->window_resumed = NULL;
+    o->progress = NULL;
+    o->window_rows = NULL;
     if (rc) {
         cli_log(CLI_LOG_ERROR, NULL, "%s", err[0] ? err : tb_strerror(rc));
         code = cli_exit_for(rc, err, NULL);
@@ -725,7 +773,7 @@ int cmd_sweep(int argc, char **argv)
         if (before) cli_printf(", %zu already done", before);
         cli_printf("), %ld worker thread%s\n", jobs, jobs == 1 ? "" : "s");
     }
-    progress_state ps = {mono_s(), 0, isatty(STDERR_FILENO), quiet};
+    progress_state ps = {mono_s(), isatty(STDERR_FILENO), quiet, before, 0, 0};
     o.progress = progress;
     o.progress_ctx = &ps;
     o.warn = warn;

@@ -1553,6 +1553,18 @@ static size_t slice(const tb_market_data *bars, size_t n, int64_t from, int64_t 
     return j - i;
 }
 
+/* The training sweep's progress, handed on with its window. */
+typedef struct {
+    const tb_sweep_options *opt;
+    size_t window;
+} window_progress;
+
+static void window_rows(size_t done, size_t total, void *ctx)
+{
+    const window_progress *wp = ctx;
+    wp->opt->window_rows(wp->window, done, total, wp->opt->progress_ctx);
+}
+
 /* Why a window chose nothing, into row->error: walkforward.csv and the
  * summary say it (a misspelt key fails every training row: that is the
  * error to show, not a missing objective). */
@@ -1611,13 +1623,16 @@ int tb_sweep_walk_forward(const tb_sweep_options *opt, const tb_wf_window *windo
     if (!rc && opt->journal)
         *done = journal_windows(opt->journal, windows, nwindows, rows, equity_csv, &equity);
     tb_sweep_options inner = *opt;
-    inner.progress = NULL;
+    window_progress wp = {opt, 0};
+    inner.progress = opt->window_rows ? window_rows : NULL;
+    inner.progress_ctx = &wp;
     /* Only the first window run can have rows on file: any later one was
      * not started before the stop. */
     int resuming = opt->journal && opt->journal->resumed;
     for (size_t k = *done; k < nwindows && !rc; k++, resuming = 0) {
         if (stopping(opt)) break;
         if (opt->progress) opt->progress(k, nwindows, opt->progress_ctx);
+        wp.window = k;
         const tb_wf_window *w = &windows[k];
         tb_wf_row *out = &rows[k];
         memset(out, 0, sizeof(*out));
