@@ -161,6 +161,9 @@ void tb_monitor_trades(const tb_monitor *m, uint64_t *closed, uint64_t *wins)
 int tb_monitor_finish(tb_monitor *m)
 {
     if (!m->hist_done && !m->hist_rc) m->hist_rc = tb__report_finish(&m->hist);
+    /* Rows formatted before a failure are still written, as each row was
+     * when it was its own fwrite. */
+    if (tb__report_flush_rows(&m->hist) != 0 && !m->hist_rc) m->hist_rc = TB_EIO;
     m->hist_done = 1;
     if (!m->hist_rc && ((m->cfg.trades_csv && ferror(m->cfg.trades_csv)) ||
                         (m->cfg.equity_csv && ferror(m->cfg.equity_csv))))

@@ -148,6 +148,28 @@ int tb_dec_quantize(tb_decimal a, tb_decimal step, tb_rounding r, tb_decimal *ou
     return store_checked((i128)steps * step, out);
 }
 
+/* Two digits a step from a table: every price of events.jsonl, fills.csv
+ * and equity.csv comes through here (a tenth of a run writing 2 M equity
+ * rows went to one-digit steps). */
+const char tb__digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                  "25262728293031323334353637383940414243444546474849"
+                                  "50515253545556575859606162636465666768697071727374"
+                                  "75767778798081828384858687888990919293949596979899";
+
+/* Decimal digits of v (1 for 0). */
+static int digits10(uint64_t v)
+{
+    int n = 1;
+    for (;;) {
+        if (v < 10) return n;
+        if (v < 100) return n + 1;
+        if (v < 1000) return n + 2;
+        if (v < 10000) return n + 3;
+        v /= 10000;
+        n += 4;
+    }
+}
+
 int tb_dec_format(tb_decimal d, char *buf, size_t buflen)
 {
     if (buf == NULL) return TB_EINVAL;
@@ -155,54 +177,55 @@ int tb_dec_format(tb_decimal d, char *buf, size_t buflen)
     uint64_t mag = d < 0 ? (uint64_t)0 - (uint64_t)d : (uint64_t)d;
     uint64_t units = mag / (uint64_t)TB_DECIMAL_ONE;
     uint64_t frac = mag % (uint64_t)TB_DECIMAL_ONE;
-
-    /* Two digits a step from a table: every price of events.jsonl, fills.csv
-     * and equity.csv comes through here (a tenth of a run writing 2 M
-     * equity rows went to one-digit steps). */
-    static const char pairs[] = "00010203040506070809101112131415161718192021222324"
-                                "25262728293031323334353637383940414243444546474849"
-                                "50515253545556575859606162636465666768697071727374"
-                                "75767778798081828384858687888990919293949596979899";
-    char tmp[TB_DECIMAL_STRLEN];
-    char *p = tmp + sizeof tmp; /* built backwards from the last digit */
+    /* The fraction without its trailing zeros: 8 digits at most, so three
+     * tests (4, 2, 1) strip up to 7. */
+    int fd = 0;
     if (frac != 0) {
-        int digits = TB_DECIMAL_SCALE;
+        fd = TB_DECIMAL_SCALE;
         if (frac % 10000 == 0) {
             frac /= 10000;
-            digits -= 4;
+            fd -= 4;
         }
-        while (frac % 10 == 0) {
-            frac /= 10;
-            digits--;
-        }
-        for (; digits >= 2; digits -= 2) {
-            p -= 2;
-            memcpy(p, pairs + frac % 100 * 2, 2);
+        if (frac % 100 == 0) {
             frac /= 100;
+            fd -= 2;
         }
-        if (digits) *--p = (char)('0' + frac);
-        *--p = '.';
+        if (frac % 10 == 0) {
+            frac /= 10;
+            fd--;
+        }
     }
-    while (units >= 100) {
-        p -= 2;
-        memcpy(p, pairs + units % 100 * 2, 2);
-        units /= 100;
-    }
-    if (units >= 10) {
-        p -= 2;
-        memcpy(p, pairs + units * 2, 2);
-    } else {
-        *--p = (char)('0' + units);
-    }
-    if (d < 0) *--p = '-';
-
-    size_t len = (size_t)(tmp + sizeof tmp - p);
+    /* The length first, then the digits written in place from the end:
+     * no copy from a scratch buffer. */
+    size_t len = (size_t)(d < 0) + (size_t)digits10(units) + (fd ? (size_t)fd + 1 : 0);
     if (len + 1 > buflen) {
         if (buflen > 0) buf[0] = '\0';
         return TB_EFULL;
     }
-    memcpy(buf, p, len);
-    buf[len] = '\0';
+    char *p = buf + len;
+    *p = '\0';
+    if (fd) {
+        int k = fd;
+        for (; k >= 2; k -= 2) {
+            p -= 2;
+            memcpy(p, tb__digit_pairs + frac % 100 * 2, 2);
+            frac /= 100;
+        }
+        if (k) *--p = (char)('0' + frac);
+        *--p = '.';
+    }
+    while (units >= 100) {
+        p -= 2;
+        memcpy(p, tb__digit_pairs + units % 100 * 2, 2);
+        units /= 100;
+    }
+    if (units >= 10) {
+        p -= 2;
+        memcpy(p, tb__digit_pairs + units * 2, 2);
+    } else {
+        *--p = (char)('0' + units);
+    }
+    if (d < 0) *--p = '-';
     return (int)len;
 }
 

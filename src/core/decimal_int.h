@@ -10,6 +10,9 @@
 #include "tradebus/decimal.h"
 #include "tradebus/error.h"
 
+/* "00".."99": two digits a step when formatting (decimals, times). */
+extern const char tb__digit_pairs[201];
+
 __extension__ typedef __int128 tb__i128;
 __extension__ typedef unsigned __int128 tb__u128;
 

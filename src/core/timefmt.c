@@ -1,6 +1,7 @@
 /* UTC civil time and ISO-8601 (timefmt_int.h): the one implementation. */
 #define _POSIX_C_SOURCE 200809L
 #include "timefmt_int.h"
+#include "decimal_int.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -127,18 +128,23 @@ int tb__time_iso_ms(int64_t ns, tb__iso_day *day, char *buf, size_t len)
         }
         return n;
     }
-    int64_t in = (ns - day->start) / NS_PER_MS; /* ms into the day */
+    /* Unsigned 32-bit steps and two digits at a time: one equity.csv row
+     * per minute of data comes through here. */
+    uint32_t ms = (uint32_t)((uint64_t)(ns - day->start) / NS_PER_MS); /* < 86 400 000 */
+    uint32_t sec = ms / 1000, frac = ms - sec * 1000;
+    uint32_t h = sec / 3600, rest = sec - h * 3600, m = rest / 60, s = rest - m * 60;
     memcpy(buf, day->date, 11);
-    char *p = put_digits(buf + 11, in / 3600000, 2);
-    *p++ = ':';
-    p = put_digits(p, in / 60000 % 60, 2);
-    *p++ = ':';
-    p = put_digits(p, in / 1000 % 60, 2);
-    *p++ = '.';
-    p = put_digits(p, in % 1000, 3);
-    *p++ = 'Z';
-    *p = 0;
-    return (int)(p - buf);
+    memcpy(buf + 11, tb__digit_pairs + h * 2, 2);
+    buf[13] = ':';
+    memcpy(buf + 14, tb__digit_pairs + m * 2, 2);
+    buf[16] = ':';
+    memcpy(buf + 17, tb__digit_pairs + s * 2, 2);
+    buf[19] = '.';
+    buf[20] = (char)('0' + frac / 100);
+    memcpy(buf + 21, tb__digit_pairs + frac % 100 * 2, 2);
+    buf[23] = 'Z';
+    buf[24] = 0;
+    return 24;
 }
 
 int tb_format_time_iso(int64_t ns, char *buf, size_t buflen)

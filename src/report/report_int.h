@@ -119,6 +119,11 @@ typedef struct {
     tb_decimal eq, peak;
     size_t tail_len; /* 0: nothing formatted yet */
     char tail[2 * TB_DECIMAL_STRLEN + 4];
+    /* Rows not yet handed to the FILE: one fwrite per 4 KB, not per row
+     * (stdio's cost per call was a tenth of a run's). Written out by the
+     * last row's writer (live mode's last point, tb__report_write_equity). */
+    size_t out_len;
+    char out[4096];
 } tb__equity_rows;
 
 typedef struct {
@@ -169,6 +174,11 @@ typedef struct {
     size_t nperiods;
     int monthly;
 } tb__report;
+
+/* Live mode: hands equity.csv the rows formatted but not yet written (the
+ * last point does it too; this is for a run that stopped on an error
+ * before it). 0, or TB_EIO. */
+int tb__report_flush_rows(tb__report *r);
 
 /* Reads dir's summary.json and events.jsonl into r (zeroed first). */
 int tb__report_load(tb__report *r, const char *dir, char *err, size_t errlen);

@@ -116,6 +116,16 @@ static int drawdown(tb_decimal peak, tb_decimal eq, tb_decimal *dd)
 /* One row per minute of data (2 M rows for 2 M bars): put together by hand
  * and written with one fwrite, as fprintf's parsing cost a tenth of a run;
  * the drawdown's division and the decimals only when they changed. */
+/* Hands the rows w holds to f. 0 or TB_EIO. */
+static int equity_rows_flush(FILE *f, tb__equity_rows *w)
+{
+    size_t len = w->out_len;
+    w->out_len = 0;
+    /* Unlocked: one thread writes the file, and with the writer thread
+     * running stdio would otherwise take its lock for every call. */
+    return fwrite_unlocked(w->out, 1, len, f) == len ? 0 : TB_EIO;
+}
+
 static int equity_line(FILE *f, tb__equity_rows *w, int64_t t, tb_decimal eq, tb_decimal peak)
 {
     if (w->tail_len == 0 || eq != w->eq || peak != w->peak) {
@@ -135,14 +145,14 @@ static int equity_line(FILE *f, tb__equity_rows *w, int64_t t, tb_decimal eq, tb
         w->eq = eq;
         w->peak = peak;
     }
-    char line[32 + sizeof w->tail];
+    if (w->out_len + 32 + w->tail_len > sizeof w->out && equity_rows_flush(f, w) != 0)
+        return TB_EIO;
+    char *line = w->out + w->out_len;
     int n = tb__time_iso_ms(t, &w->day, line, 32);
     if (n < 0) return n;
     memcpy(line + n, w->tail, w->tail_len);
-    size_t len = (size_t)n + w->tail_len;
-    /* Unlocked: one thread writes the file, and with the writer thread
-     * running stdio would otherwise take its lock for every row. */
-    return fwrite_unlocked(line, 1, len, f) == len ? 0 : TB_EIO;
+    w->out_len += (size_t)n + w->tail_len;
+    return 0;
 }
 
 static int trade_line(const tb__report *r, size_t i, FILE *f)
@@ -218,6 +228,7 @@ static int live_point(tb__report *r, int64_t next)
             /* Sub-minute bars: the minute's last point stands for it. */
             if (last || next / MINUTE_NS != r->cur_time / MINUTE_NS)
                 rc = equity_line(l->equity, &l->rows, r->cur_time, eq, l->peak);
+            if (!rc && last) rc = equity_rows_flush(l->equity, &l->rows);
         }
     }
     if (!rc) rc = live_flush(r, 0);
@@ -606,6 +617,13 @@ int tb__report_write_trades(const tb__report *r, FILE *f)
     return rc ? rc : ferror(f) ? TB_EIO : 0;
 }
 
+int tb__report_flush_rows(tb__report *r)
+{
+    tb__rlive *l = r->live;
+    if (!l || !l->equity || !l->rows.out_len) return 0;
+    return equity_rows_flush(l->equity, &l->rows);
+}
+
 int tb__report_write_equity(const tb__report *r, FILE *f)
 {
     fputs(tb__report_equity_header, f);
@@ -619,6 +637,7 @@ int tb__report_write_equity(const tb__report *r, FILE *f)
         int rc = equity_line(f, &rows, r->t[i], r->eq[i], peak);
         if (rc) return rc;
     }
+    if (equity_rows_flush(f, &rows) != 0) return TB_EIO;
     return ferror(f) ? TB_EIO : 0;
 }
 

@@ -880,6 +880,9 @@ int tb_sweep_run_bars(const tb_sweep_options *opt, tb_sweep_result *res, const t
     if ((size_t)jobs > res->nrows) jobs = (long)(res->nrows ? res->nrows : 1);
     pthread_t *th = calloc((size_t)jobs, sizeof(*th));
     if (!th) return TB_ENOMEM;
+    /* The starting point, before any worker can finish a row: the bar
+     * shows at once, and "0 done" is never skipped by a fast machine. */
+    if (opt->progress) opt->progress(already, res->nrows, opt->progress_ctx);
     double t0 = now_s();
     long started = 0;
     for (; started < jobs; started++) {
