@@ -25,8 +25,9 @@
  *
  * It also writes trades.csv and equity.csv as the run goes — the report's
  * replay (src/report/) in live mode: an equity row per bar close time (at
- * most one a minute) once the next shows its minute is over, a trade's row
- * once the bar it closed on is over. It keeps only the open trades, so its
+ * most one a minute) once the next shows its minute is over (handed to the
+ * stream 4 KB of rows at a time; tb_monitor_finish hands the rest), a
+ * trade's row once the bar it closed on is over. It keeps only the open trades, so its
  * memory does not grow with the run (no allocation per event in the
  * steady state). */
 #ifndef TRADEBUS_MONITOR_H
