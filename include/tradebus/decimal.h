@@ -46,7 +46,8 @@ TB_EXPORT int tb_dec_parse(const char *s, size_t len, tb_decimal *out);
  * of refusing them (for data files that carry more than 8 digits). */
 TB_EXPORT int tb_dec_parse_round(const char *s, size_t len, tb_rounding r, tb_decimal *out);
 /* Writes the shortest exact form ("1.5", "-0.00000001", "42") into buf
- * (at least TB_DECIMAL_STRLEN bytes). Returns the length written. */
+ * (at least TB_DECIMAL_STRLEN bytes). Returns the length written, TB_EFULL (buf[0]
+ * = 0) if buflen is too small, TB_EINVAL for a NULL buf. */
 TB_EXPORT int tb_dec_format(tb_decimal d, char *buf, size_t buflen);
 /* a + b; TB_EOVERFLOW if the result is out of range (out untouched). */
 TB_EXPORT int tb_dec_add(tb_decimal a, tb_decimal b, tb_decimal *out);

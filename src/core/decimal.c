@@ -170,13 +170,31 @@ static int digits10(uint64_t v)
     }
 }
 
+/* v's digits ending just before end, two at a time; returns their start.
+ * 32-bit steps: a division by 100 is then one multiply and a shift. */
+static char *put_u32_back(char *end, uint32_t v)
+{
+    while (v >= 100) {
+        end -= 2;
+        memcpy(end, tb__digit_pairs + v % 100 * 2, 2);
+        v /= 100;
+    }
+    if (v >= 10) {
+        end -= 2;
+        memcpy(end, tb__digit_pairs + v * 2, 2);
+    } else {
+        *--end = (char)('0' + v);
+    }
+    return end;
+}
+
 int tb_dec_format(tb_decimal d, char *buf, size_t buflen)
 {
     if (buf == NULL) return TB_EINVAL;
     /* Unsigned magnitude so that even the invalid INT64_MIN formats safely. */
     uint64_t mag = d < 0 ? (uint64_t)0 - (uint64_t)d : (uint64_t)d;
     uint64_t units = mag / (uint64_t)TB_DECIMAL_ONE;
-    uint64_t frac = mag % (uint64_t)TB_DECIMAL_ONE;
+    uint32_t frac = (uint32_t)(mag % (uint64_t)TB_DECIMAL_ONE);
     /* The fraction without its trailing zeros: 8 digits at most, so three
      * tests (4, 2, 1) strip up to 7. */
     int fd = 0;
@@ -205,26 +223,24 @@ int tb_dec_format(tb_decimal d, char *buf, size_t buflen)
     char *p = buf + len;
     *p = '\0';
     if (fd) {
-        int k = fd;
-        for (; k >= 2; k -= 2) {
-            p -= 2;
-            memcpy(p, tb__digit_pairs + frac % 100 * 2, 2);
-            frac /= 100;
-        }
-        if (k) *--p = (char)('0' + frac);
+        /* Leading zeros of the fraction ("0.05"): put_u32_back writes the
+         * significant digits, zeros fill up to fd. */
+        char *start = put_u32_back(p, frac);
+        while (p - start < fd)
+            *--start = '0';
+        p = start;
         *--p = '.';
     }
-    while (units >= 100) {
-        p -= 2;
-        memcpy(p, tb__digit_pairs + units % 100 * 2, 2);
-        units /= 100;
+    if (units > UINT32_MAX) {
+        /* Over 4.29e9 units: the low 8 digits, zero-padded, then the rest
+         * (at most 922: 2^63 / 10^16). */
+        char *start = put_u32_back(p, (uint32_t)(units % 100000000u));
+        while (p - start < 8)
+            *--start = '0';
+        p = start;
+        units /= 100000000u;
     }
-    if (units >= 10) {
-        p -= 2;
-        memcpy(p, tb__digit_pairs + units * 2, 2);
-    } else {
-        *--p = (char)('0' + units);
-    }
+    p = put_u32_back(p, (uint32_t)units);
     if (d < 0) *--p = '-';
     return (int)len;
 }
