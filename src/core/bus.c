@@ -40,10 +40,12 @@ struct tb_bus {
 
     subscription *subs;
     size_t nsubs, subs_cap;
-    /* Per type (TB_BUS_ALL included at index 0) the subscription ids to call,
-     * rebuilt on (un)subscribe so dispatch walks a flat array. */
+    /* Per type the subscription ids to call, in order: the type's own
+     * subscribers, then TB_BUS_ALL's (index 0 holds those alone). Rebuilt
+     * on (un)subscribe, so dispatch walks one flat array per event. */
     int *route[TB_EV_COUNT];
     size_t nroute[TB_EV_COUNT];
+    size_t nown[TB_EV_COUNT]; /* the type's own subscribers, first in route */
 
     tb_bus_counters counters[TB_EV_COUNT];
     tb_dead_letter *dead;
@@ -112,21 +114,27 @@ void tb_bus_destroy(tb_bus *bus)
 
 static int rebuild_routes(tb_bus *bus)
 {
+    size_t nall = 0;
+    for (size_t i = 0; i < bus->nsubs; i++)
+        nall += bus->subs[i].active && bus->subs[i].type == TB_BUS_ALL;
     for (int t = 0; t < TB_EV_COUNT; t++) {
-        size_t n = 0;
-        for (size_t i = 0; i < bus->nsubs; i++)
-            if (bus->subs[i].active && bus->subs[i].type == (tb_event_type)t) n++;
+        size_t own = 0;
+        for (size_t i = 0; t != TB_BUS_ALL && i < bus->nsubs; i++)
+            if (bus->subs[i].active && bus->subs[i].type == (tb_event_type)t) own++;
         int *r = NULL;
-        if (n) {
-            r = malloc(n * sizeof(int));
+        size_t n = 0;
+        if (own + nall) {
+            r = malloc((own + nall) * sizeof(int));
             if (!r) return TB_ENOMEM;
-            n = 0;
-            for (size_t i = 0; i < bus->nsubs; i++)
+            for (size_t i = 0; t != TB_BUS_ALL && i < bus->nsubs; i++)
                 if (bus->subs[i].active && bus->subs[i].type == (tb_event_type)t) r[n++] = (int)i;
+            for (size_t i = 0; i < bus->nsubs; i++)
+                if (bus->subs[i].active && bus->subs[i].type == TB_BUS_ALL) r[n++] = (int)i;
         }
         free(bus->route[t]);
         bus->route[t] = r;
         bus->nroute[t] = n;
+        bus->nown[t] = t == TB_BUS_ALL ? n : own;
     }
     return 0;
 }
@@ -205,7 +213,7 @@ void tb_bus_set_handled_hook(tb_bus *bus, tb_handled_fn fn, void *ctx)
 int tb_bus_has_subscriber(const tb_bus *bus, tb_event_type type)
 {
     if (!bus || (int)type < 0 || type >= TB_EV_COUNT) return 0;
-    return bus->nroute[type] > 0;
+    return bus->nown[type] > 0;
 }
 
 const char *tb_bus_current_subscriber(const tb_bus *bus)
@@ -317,16 +325,14 @@ static int deliver(tb_bus *bus, const tb_event *ev, int sub_id, int *attempts)
 
 static void dispatch_one(tb_bus *bus, const tb_event *ev)
 {
-    const tb_event_type groups[2] = {ev->type, TB_BUS_ALL};
-    for (int g = 0; g < 2; g++) {
-        /* Routes may be rebuilt by a handler (un)subscribing; index by
-         * position each time rather than caching the array pointer. */
-        for (size_t i = 0; i < bus->nroute[groups[g]]; i++) {
-            int id = bus->route[groups[g]][i];
-            int attempts = 0;
-            int rc = deliver(bus, ev, id, &attempts);
-            if (rc) dead_letter(bus, ev, id, rc, attempts);
-        }
+    const tb_event_type t = ev->type;
+    /* Routes may be rebuilt by a handler (un)subscribing; index by
+     * position each time rather than caching the array pointer. */
+    for (size_t i = 0; i < bus->nroute[t]; i++) {
+        int id = bus->route[t][i];
+        int attempts = 0;
+        int rc = deliver(bus, ev, id, &attempts);
+        if (rc) dead_letter(bus, ev, id, rc, attempts);
     }
 }
 
