@@ -285,7 +285,6 @@ void tb_bus_fail_reason(tb_bus *bus, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Delivers ev to one subscriber with retries; returns its last result. */
 /* A handler call timed for the metrics hook: out of line, so that the
  * untimed call (the hot path) stays a plain indirect call. */
 __attribute__((noinline, cold)) static int timed_call(tb_bus *bus, const subscription *s,
@@ -301,39 +300,78 @@ __attribute__((noinline, cold)) static int timed_call(tb_bus *bus, const subscri
     return rc;
 }
 
+/* After a first call to sub_id that returned rc != 0: counts it and
+ * retries transient errors (up to cfg.max_retries more calls, *attempts
+ * counting them). Returns the last result. Out of line: the hot path is a
+ * first call that succeeds. */
+__attribute__((noinline)) static int retry(tb_bus *bus, const tb_event *ev, int sub_id, int rc,
+                                           int *attempts)
+{
+    const subscription *s = &bus->subs[sub_id];
+    bus->counters[ev->type].failed++;
+    /* the same input fails the same way: only transient errors retry */
+    while (tb_err_is_transient(rc) && *attempts <= bus->cfg.max_retries) {
+        (*attempts)++;
+        bus->reason[0] = 0;
+        rc = bus->handled ? timed_call(bus, s, ev) : s->fn(ev, s->ctx);
+        if (rc == 0) {
+            bus->counters[ev->type].delivered++;
+            return 0;
+        }
+        bus->counters[ev->type].failed++;
+    }
+    return rc;
+}
+
+/* Delivers ev to one subscriber with retries; returns its last result. */
 static int deliver(tb_bus *bus, const tb_event *ev, int sub_id, int *attempts)
 {
     const subscription *s = &bus->subs[sub_id];
     int outer = bus->cur_sub;
     bus->cur_sub = sub_id;
-    int rc;
-    for (int a = 0;; a++) {
-        (*attempts)++;
-        bus->reason[0] = 0;
-        rc = __builtin_expect(bus->handled != NULL, 0) ? timed_call(bus, s, ev) : s->fn(ev, s->ctx);
-        if (__builtin_expect(rc == 0, 1)) {
-            bus->counters[ev->type].delivered++;
-            break;
-        }
-        bus->counters[ev->type].failed++;
-        /* the same input fails the same way: only transient errors retry */
-        if (!tb_err_is_transient(rc) || a >= bus->cfg.max_retries) break;
-    }
+    (*attempts)++;
+    bus->reason[0] = 0;
+    int rc = __builtin_expect(bus->handled != NULL, 0) ? timed_call(bus, s, ev) : s->fn(ev, s->ctx);
+    if (__builtin_expect(rc == 0, 1))
+        bus->counters[ev->type].delivered++;
+    else
+        rc = retry(bus, ev, sub_id, rc, attempts);
     bus->cur_sub = outer;
     return rc;
 }
 
+/* deliver() to every subscriber of ev's type, in one loop: the per-call
+ * work that does not change between them (the outer subscriber, the
+ * delivered count) is done once per event. */
 static void dispatch_one(tb_bus *bus, const tb_event *ev)
 {
     const tb_event_type t = ev->type;
+    const int outer = bus->cur_sub;
+    uint64_t ok = 0;
     /* Routes may be rebuilt by a handler (un)subscribing; index by
      * position each time rather than caching the array pointer. */
     for (size_t i = 0; i < bus->nroute[t]; i++) {
         int id = bus->route[t][i];
-        int attempts = 0;
-        int rc = deliver(bus, ev, id, &attempts);
-        if (rc) dead_letter(bus, ev, id, rc, attempts);
+        const subscription *s = &bus->subs[id];
+        bus->cur_sub = id;
+        bus->reason[0] = 0;
+        int rc =
+            __builtin_expect(bus->handled != NULL, 0) ? timed_call(bus, s, ev) : s->fn(ev, s->ctx);
+        if (__builtin_expect(rc == 0, 1)) {
+            ok++;
+            continue;
+        }
+        int attempts = 1;
+        rc = retry(bus, ev, id, rc, &attempts);
+        if (rc) {
+            bus->cur_sub = outer; /* the dead letter is the bus's, not the handler's */
+            dead_letter(bus, ev, id, rc, attempts);
+        }
     }
+    bus->cur_sub = outer;
+    /* Counted once per event: a handler sees the counters of the events
+     * dispatched before this one. */
+    bus->counters[t].delivered += ok;
 }
 
 /* Dispatches until the ring is empty; leaves dispatching off. */
