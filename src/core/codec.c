@@ -4,6 +4,7 @@
 #include "tradebus/codec.h"
 
 #include "codec_int.h"
+#include "decimal_int.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -25,9 +26,11 @@ _Static_assert(sizeof(tb_cancel_cause) == sizeof(int), "enum size");
 
 /* clang-format off */
 #define FIELD(T, m, kind, check, allowed) \
-    {#m, sizeof(#m) - 1, kind, check, offsetof(T, m), sizeof(((T *)0)->m), allowed, 0}
+    {#m, sizeof(#m) - 1, kind, check, offsetof(T, m), sizeof(((T *)0)->m), allowed, 0, \
+     "\"" #m "\":", sizeof(#m) + 2}
 #define OPTIONAL(T, m, kind, check) \
-    {#m, sizeof(#m) - 1, kind, check, offsetof(T, m), sizeof(((T *)0)->m), 0, 1}
+    {#m, sizeof(#m) - 1, kind, check, offsetof(T, m), sizeof(((T *)0)->m), 0, 1, \
+     "\"" #m "\":", sizeof(#m) + 2}
 /* clang-format on */
 #define STR(T, m)        FIELD(T, m, K_STR, C_ANY, 0)
 #define DEC(T, m, check) FIELD(T, m, K_DEC, check, 0)
@@ -352,15 +355,17 @@ static void put_char(writer *w, char c)
     *w->p++ = c;
 }
 
+/* Digits written in place from their end, two at a time (ids and times are
+ * most of an event's characters). */
 static void put_u64(writer *w, uint64_t v)
 {
-    char tmp[20];
-    char *p = tmp + sizeof tmp;
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    put(w, p, (size_t)(tmp + sizeof tmp - p));
+    size_t n = (size_t)tb__digits10(v);
+    if (n > (size_t)(w->end - w->p)) {
+        w->full = 1;
+        return;
+    }
+    w->p += n;
+    tb__put_u64_back(w->p, v);
 }
 
 static void put_i64(writer *w, int64_t v)
@@ -382,6 +387,12 @@ static void put_quoted_u64(writer *w, uint64_t v)
 
 static void put_decimal(writer *w, tb_decimal d)
 {
+    if (w->end - w->p >= TB_DECIMAL_STRLEN + 2) { /* formatted in place */
+        *w->p++ = '"';
+        w->p += tb_dec_format(d, w->p, TB_DECIMAL_STRLEN);
+        *w->p++ = '"';
+        return;
+    }
     char tmp[TB_DECIMAL_STRLEN];
     int n = tb_dec_format(d, tmp, sizeof tmp);
     put_char(w, '"');
@@ -514,10 +525,17 @@ int tb_codec_encode(const tb_event *ev, char *buf, size_t buflen)
     for (size_t i = 0; i < pd->count; i++) {
         const field_desc *f = &pd->fields[i];
         if (f->optional && is_zero(base + f->offset, f->size)) continue;
-        if (i > 0) put_char(&w, ',');
-        put_char(&w, '"');
-        put(&w, f->name, f->name_len);
-        PUT_LITERAL(&w, "\":");
+        /* ,"name": in one fixed-size copy (the key's array is that
+         * long; the bytes past its text are overwritten next). */
+        if (w.end - w.p >= (ptrdiff_t)sizeof(f->key) + 1) {
+            w.p += i > 0;
+            if (i > 0) w.p[-1] = ',';
+            memcpy(w.p, f->key, sizeof(f->key));
+            w.p += f->key_len;
+        } else {
+            if (i > 0) put_char(&w, ',');
+            put(&w, f->key, f->key_len);
+        }
         put_field(&w, base, f);
     }
     PUT_LITERAL(&w, "}}");

@@ -45,6 +45,10 @@ typedef struct {
      * (so events of runs that do not use them are written as before) and
      * zero when missing on decode (so older journals and producers decode). */
     unsigned char optional;
+    /* The JSON key as the encoder writes it, "name": (quotes and colon),
+     * in an array long enough to copy whole: one fixed-size copy. */
+    char key[32];
+    unsigned char key_len;
 } field_desc;
 
 typedef struct {

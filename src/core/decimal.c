@@ -156,38 +156,6 @@ const char tb__digit_pairs[201] = "000102030405060708091011121314151617181920212
                                   "50515253545556575859606162636465666768697071727374"
                                   "75767778798081828384858687888990919293949596979899";
 
-/* Decimal digits of v (1 for 0). */
-static int digits10(uint64_t v)
-{
-    int n = 1;
-    for (;;) {
-        if (v < 10) return n;
-        if (v < 100) return n + 1;
-        if (v < 1000) return n + 2;
-        if (v < 10000) return n + 3;
-        v /= 10000;
-        n += 4;
-    }
-}
-
-/* v's digits ending just before end, two at a time; returns their start.
- * 32-bit steps: a division by 100 is then one multiply and a shift. */
-static char *put_u32_back(char *end, uint32_t v)
-{
-    while (v >= 100) {
-        end -= 2;
-        memcpy(end, tb__digit_pairs + v % 100 * 2, 2);
-        v /= 100;
-    }
-    if (v >= 10) {
-        end -= 2;
-        memcpy(end, tb__digit_pairs + v * 2, 2);
-    } else {
-        *--end = (char)('0' + v);
-    }
-    return end;
-}
-
 int tb_dec_format(tb_decimal d, char *buf, size_t buflen)
 {
     if (buf == NULL) return TB_EINVAL;
@@ -215,7 +183,7 @@ int tb_dec_format(tb_decimal d, char *buf, size_t buflen)
     }
     /* The length first, then the digits written in place from the end:
      * no copy from a scratch buffer. */
-    size_t len = (size_t)(d < 0) + (size_t)digits10(units) + (fd ? (size_t)fd + 1 : 0);
+    size_t len = (size_t)(d < 0) + (size_t)tb__digits10(units) + (fd ? (size_t)fd + 1 : 0);
     if (len + 1 > buflen) {
         if (buflen > 0) buf[0] = '\0';
         return TB_EFULL;
@@ -223,9 +191,9 @@ int tb_dec_format(tb_decimal d, char *buf, size_t buflen)
     char *p = buf + len;
     *p = '\0';
     if (fd) {
-        /* Leading zeros of the fraction ("0.05"): put_u32_back writes the
+        /* Leading zeros of the fraction ("0.05"): tb__put_u32_back writes the
          * significant digits, zeros fill up to fd. */
-        char *start = put_u32_back(p, frac);
+        char *start = tb__put_u32_back(p, frac);
         while (p - start < fd)
             *--start = '0';
         p = start;
@@ -234,13 +202,13 @@ int tb_dec_format(tb_decimal d, char *buf, size_t buflen)
     if (units > UINT32_MAX) {
         /* Over 4.29e9 units: the low 8 digits, zero-padded, then the rest
          * (at most 922: 2^63 / 10^16). */
-        char *start = put_u32_back(p, (uint32_t)(units % 100000000u));
+        char *start = tb__put_u32_back(p, (uint32_t)(units % 100000000u));
         while (p - start < 8)
             *--start = '0';
         p = start;
         units /= 100000000u;
     }
-    p = put_u32_back(p, (uint32_t)units);
+    p = tb__put_u32_back(p, (uint32_t)units);
     if (d < 0) *--p = '-';
     return (int)len;
 }
