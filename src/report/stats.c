@@ -101,8 +101,29 @@ static int pct_change(tb_decimal a, tb_decimal b, tb_decimal *out, int *defined)
     return rc;
 }
 
-/* The UTC day, or month, that t falls in, and its label. */
-static int64_t period_of(int64_t t, int monthly, char *label, size_t len)
+/* The UTC day, or month, that t falls in, as a number that changes when
+ * the period does. memo: the last day seen and its key, so a month's key
+ * costs a calendar conversion once a day rather than once a point. */
+typedef struct {
+    int64_t day, key;
+    int set;
+} period_memo;
+
+static int64_t period_key(int64_t t, int monthly, period_memo *memo)
+{
+    int64_t day = t / DAY_NS;
+    if (!monthly) return day;
+    if (memo->set && memo->day == day) return memo->key;
+    tb__utc u;
+    tb__utc_of(t, &u);
+    memo->day = day;
+    memo->key = u.year * 12 + u.month - 1;
+    memo->set = 1;
+    return memo->key;
+}
+
+/* The period's label: "2024-01", or "2024-01-31" for days. */
+static void period_label(int64_t t, int monthly, char *label, size_t len)
 {
     tb__utc u;
     tb__utc_of(t, &u);
@@ -110,7 +131,6 @@ static int64_t period_of(int64_t t, int monthly, char *label, size_t len)
         snprintf(label, len, "%04lld-%02d", (long long)u.year, u.month);
     else
         snprintf(label, len, "%04lld-%02d-%02d", (long long)u.year, u.month, u.day);
-    return monthly ? u.year * 12 + u.month - 1 : t / DAY_NS;
 }
 
 int tb__report_periods(tb__report *r)
@@ -120,20 +140,27 @@ int tb__report_periods(tb__report *r)
     r->nperiods = 0;
     if (!r->npts) return 0;
     r->monthly = r->t[r->npts - 1] - r->t[0] > (int64_t)TB__REPORT_MONTHLY_DAYS * DAY_NS;
-    char label[16];
+    period_memo memo = {0, 0, 0};
     size_t n = 1;
-    for (size_t i = 1; i < r->npts; i++)
-        n += period_of(r->t[i], r->monthly, label, sizeof(label)) !=
-             period_of(r->t[i - 1], r->monthly, label, sizeof(label));
+    int64_t prev = period_key(r->t[0], r->monthly, &memo);
+    for (size_t i = 1; i < r->npts; i++) {
+        int64_t k = period_key(r->t[i], r->monthly, &memo);
+        n += k != prev;
+        prev = k;
+    }
     r->periods = calloc(n, sizeof(*r->periods));
     if (!r->periods) return TB_ENOMEM;
     int rc = 0;
     tb_decimal eq0 = r->initial, bench0 = r->initial;
+    memo.set = 0;
+    int64_t key = period_key(r->t[0], r->monthly, &memo);
     for (size_t i = 0; i < r->npts && !rc; i++) {
+        int64_t next = i + 1 < r->npts ? period_key(r->t[i + 1], r->monthly, &memo) : key - 1;
+        int last = next != key; /* the period's last point */
+        key = next;
+        if (!last) continue;
         tb__rperiod *p = &r->periods[r->nperiods];
-        int64_t key = period_of(r->t[i], r->monthly, p->label, sizeof(p->label));
-        if (i + 1 < r->npts && key == period_of(r->t[i + 1], r->monthly, label, sizeof(label)))
-            continue; /* not the period's last point */
+        period_label(r->t[i], r->monthly, p->label, sizeof(p->label));
         p->first = r->nperiods ? r->periods[r->nperiods - 1].last + 1 : 0;
         p->last = i;
         p->eq0 = eq0;
