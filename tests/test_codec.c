@@ -344,6 +344,50 @@ static void test_codec_encodes_canonical_market_data(void **state)
              "\"open_time\":1704067200000000000,\"close_time\":1704067259999999999}}");
 }
 
+/* The limits of ids (uint64 strings) and times (int64 integers) on both
+ * sides, each encoded back as given: 19 digits are read without a test
+ * per digit, so the 20th and the edges are where a mistake would show. */
+static void test_codec_ids_and_times_at_their_limits(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *id, *time;
+        int ok;
+    } cases[] = {
+        {"18446744073709551615", "9223372036854775807", 1},
+        {"9999999999999999999", "999999999999999999", 1},
+        {"10000000000000000000", "1000000000000000000", 1},
+        {"1", "0", 1},
+        {"18446744073709551616", "1", 0}, /* id past 2^64 - 1 */
+        {"99999999999999999999", "1", 0}, /* 20 nines */
+        {"1", "9223372036854775808", 0},  /* time past INT64_MAX */
+        {"1", "9999999999999999999", 0},  /* 19 digits, too large */
+        {"1", "10000000000000000000", 0}, /* 20 digits */
+        {"012", "1", 0},                  /* a leading zero */
+        {"12a", "1", 0},
+        {"123456789012345678901", "1", 0}, /* 21 digits */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char json[1024], err[256], back[1024];
+        snprintf(json, sizeof json,
+                 "{\"type\":\"MarketData\",\"version\":1,\"event_id\":\"%s\","
+                 "\"causation_id\":\"1\",\"correlation_id\":\"1\",\"timestamp\":%s,"
+                 "\"source\":\"market_data\",\"payload\":{\"symbol\":\"BTCUSDT\",\"open\":\"1\","
+                 "\"high\":\"1\",\"low\":\"1\",\"close\":\"1\",\"volume\":\"1\","
+                 "\"open_time\":0,\"close_time\":0}}",
+                 cases[i].id, cases[i].time);
+        tb_event ev;
+        int rc = tb_codec_decode(json, strlen(json), &ev, err, sizeof err);
+        if (!cases[i].ok) {
+            if (rc == 0) fail_msg("case %zu (%s, %s) was accepted", i, cases[i].id, cases[i].time);
+            continue;
+        }
+        if (rc != 0) fail_msg("case %zu: %s", i, err);
+        assert_true(tb_codec_encode(&ev, back, sizeof back) > 0);
+        assert_string_equal(back, json);
+    }
+}
+
 static void test_codec_encodes_canonical_order_filled(void **state)
 {
     (void)state;
@@ -2006,6 +2050,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_codec_encodes_canonical_market_data),
         cmocka_unit_test(test_codec_encodes_canonical_order_filled),
+        cmocka_unit_test(test_codec_ids_and_times_at_their_limits),
         cmocka_unit_test(test_codec_encodes_every_enum_by_wire_name),
         cmocka_unit_test(test_codec_payload_keys_follow_declaration_order),
         cmocka_unit_test(test_codec_round_trips_every_event_type),

@@ -71,10 +71,16 @@ static int parse_id(const char *s, size_t len, uint64_t *out)
 {
     if (len == 0 || len > 20 || (s[0] == '0' && len > 1)) return TB_EPARSE;
     uint64_t v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9') return TB_EPARSE;
+    /* 19 digits cannot pass 2^64: only a 20th needs the overflow test. */
+    size_t plain = len < 19 ? len : 19;
+    for (size_t i = 0; i < plain; i++) {
         unsigned d = (unsigned)(s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10) return TB_EPARSE;
+        if (d > 9) return TB_EPARSE;
+        v = v * 10 + d;
+    }
+    if (len == 20) {
+        unsigned d = (unsigned)(s[19] - '0');
+        if (d > 9 || v > (UINT64_MAX - d) / 10) return TB_EPARSE;
         v = v * 10 + d;
     }
     *out = v;
