@@ -113,9 +113,6 @@ static int drawdown(tb_decimal peak, tb_decimal eq, tb_decimal *dd)
     return 0;
 }
 
-/* One row per minute of data (2 M rows for 2 M bars): put together by hand
- * and written with one fwrite, as fprintf's parsing cost a tenth of a run;
- * the drawdown's division and the decimals only when they changed. */
 /* Hands the rows w holds to f. 0 or TB_EIO. */
 static int equity_rows_flush(FILE *f, tb__equity_rows *w)
 {
@@ -125,6 +122,11 @@ static int equity_rows_flush(FILE *f, tb__equity_rows *w)
      * running stdio would otherwise take its lock for every call. */
     return fwrite_unlocked(w->out, 1, len, f) == len ? 0 : TB_EIO;
 }
+
+/* One row per minute of data (2 M rows for 2 M bars): put together by hand
+ * into w's 4 KB of rows, handed to f when full, as fprintf's parsing and a
+ * call per row cost a tenth of a run; the drawdown's division and the
+ * decimals only when they changed. */
 
 static int equity_line(FILE *f, tb__equity_rows *w, int64_t t, tb_decimal eq, tb_decimal peak)
 {
