@@ -149,6 +149,10 @@ TB_EXPORT int tb_sweep_run(const tb_sweep_options *opt, tb_sweep_result *res, ch
 /* The value of parameter k in row's combination (borrowed from params). */
 TB_EXPORT const char *tb_sweep_value(const tb_sweep_param *params, size_t nparams,
                                      size_t combination, size_t k);
+/* The values of combination as "name=value name=value" (the params'
+ * column names) into buf (len bytes, cut to fit). Returns the length. */
+TB_EXPORT size_t tb_sweep_describe(const tb_sweep_param *params, size_t nparams, size_t combination,
+                                   char *buf, size_t len);
 /* Writes the done rows as sweep.csv (docs/sweep.md): the parameters' columns,
  * then bars, trades, net_pnl, return_pct, fees, max_drawdown_pct, sharpe,
  * sortino, win_rate_pct, profit_factor, exposure_pct, error. 0 or TB_EIO. */
@@ -207,6 +211,20 @@ typedef struct {
     tb_decimal equity_start; /* the test run's initial equity */
     tb_decimal equity_end;
 } tb_wf_row;
+
+/* The start of a window's error (tb_wf_row.oos.error) when every
+ * combination of its training sweep failed: "...; the first, VALUES: ERROR". */
+#define TB_WF_UNTRAINABLE "every training combination failed"
+/* 1 if row chose nothing because every training combination failed (a
+ * misspelt key), else 0: a walk-forward where no window trains is a config
+ * error. */
+TB_EXPORT int tb_wf_row_untrainable(const tb_wf_row *row);
+/* Writes rows[0..n) as walkforward.csv (docs/sweep.md): window, its four
+ * dates (each part's first and last instant included), the chosen values,
+ * in_sample_OBJECTIVE, the test part's figures, equity at its start and
+ * end, and why a window chose nothing or failed. 0 or TB_EIO. */
+TB_EXPORT int tb_wf_write_csv(const tb_sweep_param *params, size_t nparams, const tb_wf_row *rows,
+                              size_t n, const char *objective, FILE *f);
 
 /* Runs every window (rows[i] for windows[i]); each point of the stitched
  * out-of-sample curve goes to equity_csv as "time,equity" (header

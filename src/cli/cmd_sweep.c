@@ -314,73 +314,10 @@ typedef struct {
     const char *objective;
 } wf_writing;
 
-static void put_time(FILE *f, int64_t t)
-{
-    char b[40];
-    tb_format_time_iso(t, b, sizeof(b));
-    fprintf(f, "%s,", b);
-}
-
-/* s as one CSV field (RFC 4180: quoted, quotes doubled) and the row's end. */
-static void put_quoted(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s == '\n' || *s == '\r' ? ' ' : *s, f);
-    }
-    fputs("\"\n", f);
-}
-
-static void put_dec(FILE *f, tb_decimal d, const char *sep)
-{
-    char b[TB_DECIMAL_STRLEN];
-    tb_dec_format(d, b, sizeof(b));
-    fprintf(f, "%s%s", b, sep);
-}
-
 static int put_wf(FILE *f, void *ctx)
 {
-    wf_writing *w = ctx;
-    fputs("window,train_from,train_to,test_from,test_to,", f);
-    for (size_t k = 0; k < w->o->nparams; k++)
-        fprintf(f, "%s,", w->o->params[k].name);
-    fprintf(f,
-            "in_sample_%s,test_bars,test_trades,test_net_pnl,test_return_pct,"
-            "test_max_drawdown_pct,test_fees,equity_start,equity_end,error\n",
-            w->objective);
-    for (size_t i = 0; i < w->n; i++) {
-        const tb_wf_row *r = &w->rows[i];
-        fprintf(f, "%zu,", i + 1);
-        /* The ends as the last instant included (the window is [from, to)):
-         * a training part ending where the test starts reads 23:59:59.999
-         * then 00:00:00.000, not the same time twice. */
-        put_time(f, r->w.train_from);
-        put_time(f, r->w.train_to - 1);
-        put_time(f, r->w.test_from);
-        put_time(f, r->w.test_to - 1);
-        for (size_t k = 0; k < w->o->nparams; k++)
-            fprintf(f, "%s,",
-                    r->chosen ? tb_sweep_value(w->o->params, w->o->nparams, r->combination, k)
-                              : "");
-        const tb_sweep_row *x = &r->oos;
-        if (!r->chosen || x->error[0]) {
-            fprintf(f, "%s,,,,,,,", r->chosen ? "" : "");
-            put_dec(f, r->equity_start, ",");
-            put_dec(f, r->equity_end, ",");
-            put_quoted(f, x->error[0] ? x->error : "no combination has the objective in training");
-            continue;
-        }
-        fprintf(f, "%.10g,%llu,%llu,", r->in_sample, (unsigned long long)x->bars,
-                (unsigned long long)x->trades);
-        put_dec(f, x->net_pnl, ",");
-        put_dec(f, x->return_pct, ",");
-        put_dec(f, x->max_drawdown_pct, ",");
-        put_dec(f, x->fees, ",");
-        put_dec(f, r->equity_start, ",");
-        put_dec(f, r->equity_end, ",\n");
-    }
-    return ferror(f) ? TB_EIO : 0;
+    const wf_writing *w = ctx;
+    return tb_wf_write_csv(w->o->params, w->o->nparams, w->rows, w->n, w->objective, f);
 }
 
 typedef struct {
@@ -565,10 +502,8 @@ static int run_walk_forward(tb_sweep_options *o, const char *out, const char *ob
     /* Training that failed on every combination of every window (a
      * misspelt key) is a config error, as for a plain sweep. */
     size_t all_failed = 0;
-    static const char failed_all[] = "every training combination failed";
     for (size_t i = 0; i < nw; i++)
-        all_failed +=
-            !rows[i].chosen && strncmp(rows[i].oos.error, failed_all, sizeof(failed_all) - 1) == 0;
+        all_failed += tb_wf_row_untrainable(&rows[i]);
     if (nw && all_failed == nw) {
         cli_log(CLI_LOG_ERROR, NULL, "no window could train: window 1: %s", rows[0].oos.error);
         code = EXIT_USAGE;
@@ -821,11 +756,7 @@ int cmd_sweep(int argc, char **argv)
         for (size_t i = 0; i < res.nrows && !r; i++)
             if (res.rows[i].done) r = &res.rows[i];
         char vals[512];
-        size_t at = 0;
-        for (size_t k = 0; k < o.nparams && at < sizeof(vals); k++)
-            at += (size_t)snprintf(vals + at, sizeof(vals) - at, "%s%s=%s", k ? " " : "",
-                                   o.params[k].name,
-                                   tb_sweep_value(o.params, o.nparams, r->combination, k));
+        tb_sweep_describe(o.params, o.nparams, r->combination, vals, sizeof(vals));
         cli_log(CLI_LOG_ERROR, NULL,
                 "every combination failed (%zu of %zu); the first, %s: %s (each row of %s says "
                 "why)",

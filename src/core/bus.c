@@ -300,6 +300,13 @@ __attribute__((noinline, cold)) static int timed_call(tb_bus *bus, const subscri
     return rc;
 }
 
+/* One call of s's handler: plain on the hot path, timed when the metrics
+ * hook is set. */
+static inline int call(tb_bus *bus, const subscription *s, const tb_event *ev)
+{
+    return __builtin_expect(bus->handled != NULL, 0) ? timed_call(bus, s, ev) : s->fn(ev, s->ctx);
+}
+
 /* After a first call to sub_id that returned rc != 0: counts it and
  * retries transient errors (up to cfg.max_retries more calls, *attempts
  * counting them). Returns the last result. Out of line: the hot path is a
@@ -313,7 +320,7 @@ __attribute__((noinline)) static int retry(tb_bus *bus, const tb_event *ev, int 
     while (tb_err_is_transient(rc) && *attempts <= bus->cfg.max_retries) {
         (*attempts)++;
         bus->reason[0] = 0;
-        rc = bus->handled ? timed_call(bus, s, ev) : s->fn(ev, s->ctx);
+        rc = call(bus, s, ev);
         if (rc == 0) {
             bus->counters[ev->type].delivered++;
             return 0;
@@ -331,7 +338,7 @@ static int deliver(tb_bus *bus, const tb_event *ev, int sub_id, int *attempts)
     bus->cur_sub = sub_id;
     (*attempts)++;
     bus->reason[0] = 0;
-    int rc = __builtin_expect(bus->handled != NULL, 0) ? timed_call(bus, s, ev) : s->fn(ev, s->ctx);
+    int rc = call(bus, s, ev);
     if (__builtin_expect(rc == 0, 1))
         bus->counters[ev->type].delivered++;
     else
@@ -355,8 +362,7 @@ static void dispatch_one(tb_bus *bus, const tb_event *ev)
         const subscription *s = &bus->subs[id];
         bus->cur_sub = id;
         bus->reason[0] = 0;
-        int rc =
-            __builtin_expect(bus->handled != NULL, 0) ? timed_call(bus, s, ev) : s->fn(ev, s->ctx);
+        int rc = call(bus, s, ev);
         if (__builtin_expect(rc == 0, 1)) {
             ok++;
             continue;

@@ -145,30 +145,33 @@ void tb_sweep_param_free(tb_sweep_param *p)
     p->nvalues = 0;
 }
 
+/* walkforward.csv's columns before the parameters', and after them past
+ * in_sample_OBJECTIVE (tb_wf_write_csv writes them; reserved_name keeps a
+ * parameter from taking one of their names). */
+static const char *const wf_head[] = {"window", "train_from", "train_to", "test_from", "test_to"};
+static const char *const wf_tail[] = {"test_bars",
+                                      "test_trades",
+                                      "test_net_pnl",
+                                      "test_return_pct",
+                                      "test_max_drawdown_pct",
+                                      "test_fees",
+                                      "equity_start",
+                                      "equity_end",
+                                      "error"};
+#define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
+
 /* 1 if a column of sweep.csv or walkforward.csv other than a parameter's
  * has this name: a parameter named so (risk.max_drawdown_pct, a Lua
  * strategy's window) is given its whole key, or a table read by name
  * (pandas, the CSV's own reader) would find two columns. */
 static int reserved_name(const char *name)
 {
-    static const char *const wf[] = {"error",
-                                     "window",
-                                     "train_from",
-                                     "train_to",
-                                     "test_from",
-                                     "test_to",
-                                     "test_bars",
-                                     "test_trades",
-                                     "test_net_pnl",
-                                     "test_return_pct",
-                                     "test_max_drawdown_pct",
-                                     "test_fees",
-                                     "equity_start",
-                                     "equity_end"};
     for (size_t m = 0; m < TB__SWEEP_NMETRICS; m++)
         if (strcmp(name, tb__sweep_metrics[m]) == 0) return 1;
-    for (size_t m = 0; m < sizeof(wf) / sizeof(wf[0]); m++)
-        if (strcmp(name, wf[m]) == 0) return 1;
+    for (size_t m = 0; m < NCOLS(wf_head); m++)
+        if (strcmp(name, wf_head[m]) == 0) return 1;
+    for (size_t m = 0; m < NCOLS(wf_tail); m++)
+        if (strcmp(name, wf_tail[m]) == 0) return 1;
     return strncmp(name, "in_sample_", 10) == 0;
 }
 
@@ -270,6 +273,15 @@ static int word_is(const wparser *ps, const char *w)
            ps->p[n] != '.';
 }
 
+/* 1 if text (len bytes) is key itself or key's end after one of its dots:
+ * strategy.btc.fast, btc.fast and fast for strategy.btc.fast; not tc.fast. */
+static int names_key(const char *key, const char *text, size_t len)
+{
+    size_t kl = strlen(key);
+    return kl >= len && strcmp(key + kl - len, text) == 0 &&
+           (kl == len || key[kl - len - 1] == '.');
+}
+
 static int operand(wparser *ps, woperand *o)
 {
     skip_ws(ps);
@@ -292,24 +304,21 @@ static int operand(wparser *ps, woperand *o)
     /* A parameter by its column name, its key, or the end of its key after
      * a dot (btc_sma.fast) when that names only one. */
     size_t nmatch = 0;
+    int match = -1;
     for (size_t i = 0; i < ps->nparams && o->param < 0; i++)
         if (strcmp(ps->params[i].name, o->text) == 0) o->param = (int)i;
-    for (size_t i = 0; i < ps->nparams && o->param < 0; i++) {
-        const char *k = ps->params[i].key;
-        size_t kl = strlen(k);
-        if (strcmp(k, o->text) == 0 ||
-            (kl > len && k[kl - len - 1] == '.' && strcmp(k + kl - len, o->text) == 0))
+    for (size_t i = 0; i < ps->nparams && o->param < 0; i++)
+        if (names_key(ps->params[i].key, o->text, len)) {
             nmatch++;
-    }
+            match = (int)i;
+        }
     if (o->param < 0 && nmatch > 1) {
         char list[512];
         size_t at = 0;
         for (size_t i = 0; i < ps->nparams; i++) {
-            const char *k = ps->params[i].key;
-            size_t kl = strlen(k);
-            if (kl > len && k[kl - len - 1] == '.' && strcmp(k + kl - len, o->text) == 0)
+            if (names_key(ps->params[i].key, o->text, len))
                 at += (size_t)snprintf(list + at, at < sizeof(list) ? sizeof(list) - at : 0, "%s%s",
-                                       at ? " or " : "", k);
+                                       at ? " or " : "", ps->params[i].key);
             if (at >= sizeof(list)) at = sizeof(list) - 1;
         }
         char what[700];
@@ -317,13 +326,7 @@ static int operand(wparser *ps, woperand *o)
         ps->p = start;
         return wfail(ps, what);
     }
-    for (size_t i = 0; i < ps->nparams && o->param < 0 && nmatch == 1; i++) {
-        const char *k = ps->params[i].key;
-        size_t kl = strlen(k);
-        if (strcmp(k, o->text) == 0 ||
-            (kl > len && k[kl - len - 1] == '.' && strcmp(k + kl - len, o->text) == 0))
-            o->param = (int)i;
-    }
+    if (o->param < 0 && nmatch == 1) o->param = match;
     if (o->param < 0) {
         o->is_num = tb_dec_parse(o->text, len, &o->num) == 0;
         if (!o->is_num) {
@@ -1587,14 +1590,9 @@ static void why_none(const tb_sweep_options *opt, const tb_sweep_result *res, si
         snprintf(row->error, sizeof(row->error), "no bar in the training part");
     } else if (first && failed == done) {
         char vals[256];
-        size_t at = 0;
-        for (size_t k = 0; k < opt->nparams && at < sizeof(vals); k++)
-            at += (size_t)snprintf(
-                vals + at, sizeof(vals) - at, "%s%s=%s", k ? " " : "", opt->params[k].name,
-                tb_sweep_value(opt->params, opt->nparams, first->combination, k));
+        tb_sweep_describe(opt->params, opt->nparams, first->combination, vals, sizeof(vals));
         char msg[sizeof(vals) + sizeof(first->error) + 64];
-        snprintf(msg, sizeof(msg), "every training combination failed; the first, %s: %s", vals,
-                 first->error);
+        snprintf(msg, sizeof(msg), "%s; the first, %s: %s", TB_WF_UNTRAINABLE, vals, first->error);
         size_t len = strlen(msg) < sizeof(row->error) - 1 ? strlen(msg) : sizeof(row->error) - 1;
         memcpy(row->error, msg, len); /* cut: the row's error has a fixed size */
         row->error[len] = 0;
@@ -1725,9 +1723,10 @@ int tb_sweep_walk_forward(const tb_sweep_options *opt, const tb_wf_window *windo
 #define metric_cols tb__sweep_metrics
 #define NMETRICS    TB__SWEEP_NMETRICS
 
-static void put_field(FILE *f, const char *s)
+/* s as one CSV field (RFC 4180), quoted when it must be or always. */
+static void put_csv(FILE *f, const char *s, int always)
 {
-    if (!strpbrk(s, ",\"\n\r")) {
+    if (!always && !strpbrk(s, ",\"\n\r")) {
         fputs(s, f);
         return;
     }
@@ -1737,6 +1736,11 @@ static void put_field(FILE *f, const char *s)
         fputc(*s == '\n' || *s == '\r' ? ' ' : *s, f);
     }
     fputc('"', f);
+}
+
+static void put_field(FILE *f, const char *s)
+{
+    put_csv(f, s, 0);
 }
 
 static void put_dec(FILE *f, tb_decimal d)
@@ -1753,6 +1757,84 @@ static void put_ratio(FILE *f, int defined, double v)
         fprintf(f, ",%.10g", v);
     else
         fputc(',', f);
+}
+
+size_t tb_sweep_describe(const tb_sweep_param *params, size_t nparams, size_t combination,
+                         char *buf, size_t len)
+{
+    size_t at = 0;
+    if (len) buf[0] = 0;
+    for (size_t k = 0; k < nparams && at + 1 < len; k++) {
+        int n = snprintf(buf + at, len - at, "%s%s=%s", k ? " " : "", params[k].name,
+                         tb_sweep_value(params, nparams, combination, k));
+        if (n < 0) break;
+        at = at + (size_t)n < len ? at + (size_t)n : len - 1;
+    }
+    return at;
+}
+
+int tb_wf_row_untrainable(const tb_wf_row *r)
+{
+    return !r->chosen &&
+           strncmp(r->oos.error, TB_WF_UNTRAINABLE, sizeof(TB_WF_UNTRAINABLE) - 1) == 0;
+}
+
+static void put_time(FILE *f, int64_t t)
+{
+    char b[40];
+    tb_format_time_iso(t, b, sizeof(b));
+    fprintf(f, ",%s", b);
+}
+
+int tb_wf_write_csv(const tb_sweep_param *params, size_t nparams, const tb_wf_row *rows, size_t n,
+                    const char *objective, FILE *f)
+{
+    for (size_t m = 0; m < NCOLS(wf_head); m++)
+        fprintf(f, "%s%s", m ? "," : "", wf_head[m]);
+    for (size_t k = 0; k < nparams; k++) {
+        fputc(',', f);
+        put_field(f, params[k].name);
+    }
+    fprintf(f, ",in_sample_%s", objective);
+    for (size_t m = 0; m < NCOLS(wf_tail); m++)
+        fprintf(f, ",%s", wf_tail[m]);
+    fputc('\n', f);
+    for (size_t i = 0; i < n; i++) {
+        const tb_wf_row *r = &rows[i];
+        fprintf(f, "%zu", i + 1);
+        /* The ends as the last instant included (the window is [from, to)):
+         * a training part ending where the test starts reads 23:59:59.999
+         * then 00:00:00.000, not the same time twice. */
+        put_time(f, r->w.train_from);
+        put_time(f, r->w.train_to - 1);
+        put_time(f, r->w.test_from);
+        put_time(f, r->w.test_to - 1);
+        for (size_t k = 0; k < nparams; k++) {
+            fputc(',', f);
+            if (r->chosen) put_field(f, tb_sweep_value(params, nparams, r->combination, k));
+        }
+        const tb_sweep_row *x = &r->oos;
+        if (!r->chosen || x->error[0]) {
+            fputs(",,,,,,,", f);
+            put_dec(f, r->equity_start);
+            put_dec(f, r->equity_end);
+            fputc(',', f);
+            /* Always quoted, as walkforward.csv's error always was. */
+            put_csv(f, x->error[0] ? x->error : "no combination has the objective in training", 1);
+            fputc('\n', f);
+            continue;
+        }
+        fprintf(f, ",%.10g,%llu,%llu", r->in_sample, (unsigned long long)x->bars,
+                (unsigned long long)x->trades);
+        put_dec(f, x->net_pnl);
+        put_dec(f, x->return_pct);
+        put_dec(f, x->max_drawdown_pct);
+        put_dec(f, x->fees);
+        put_dec(f, r->equity_start);
+        put_dec(f, r->equity_end);
+        fputs(",\n", f);
+    }
+    return ferror(f) ? TB_EIO : 0;
 }
 
 int tb_sweep_write_csv(const tb_sweep_param *params, size_t nparams, const tb_sweep_result *res,
