@@ -10,7 +10,7 @@
 
 #include "tradebus/codec.h"
 #include "../report/report_int.h"
-#include "tradebus/monitor.h"
+#include "monitor_int.h"
 #include "validate.h"
 
 struct tb_monitor {
@@ -23,7 +23,8 @@ struct tb_monitor {
      * writers: the events themselves were fine. */
     tb__report hist;
     tb__rlive live;
-    int hist_rc, hist_done;
+    int hist_rc, hist_done, hist_finished;
+    uint64_t seen; /* events received: a replay's mode is set before the first */
     int sub;
     char buf[4096];
 };
@@ -80,6 +81,7 @@ static int on_event(const tb_event *ev, void *ctx)
     char why[TB__WHY_LEN];
     int rc = tb__check_event(ev, TB_BUS_ALL, why, sizeof(why));
     if (rc) return tb__refuse(m->bus, rc, why);
+    m->seen++;
     m->counts[ev->type]++;
     if (ev->type == TB_EV_ORDER_REJECTED) {
         unsigned r = (unsigned)ev->u.order_rejected.reason;
@@ -160,7 +162,10 @@ void tb_monitor_trades(const tb_monitor *m, uint64_t *closed, uint64_t *wins)
 
 int tb_monitor_finish(tb_monitor *m)
 {
-    if (!m->hist_done && !m->hist_rc) m->hist_rc = tb__report_finish(&m->hist);
+    if (!m->hist_done && !m->hist_rc) {
+        m->hist_rc = tb__report_finish(&m->hist);
+        m->hist_finished = !m->hist_rc;
+    }
     /* Rows formatted before a failure are still written, as each row was
      * when it was its own fwrite. */
     if (tb__report_flush_rows(&m->hist) != 0 && !m->hist_rc) m->hist_rc = TB_EIO;
@@ -168,5 +173,26 @@ int tb_monitor_finish(tb_monitor *m)
     if (!m->hist_rc && ((m->cfg.trades_csv && ferror(m->cfg.trades_csv)) ||
                         (m->cfg.equity_csv && ferror(m->cfg.equity_csv))))
         m->hist_rc = TB_EIO;
+    return m->hist_rc;
+}
+
+int tb__monitor_keep_curve(tb_monitor *m, int64_t *t, tb_decimal *eq, size_t cap)
+{
+    if (m->seen || m->hist_done || m->cfg.trades_csv || m->cfg.equity_csv) return TB_ESTATE;
+    m->hist.live = NULL;
+    m->hist.lean = 1;
+    m->hist.t = t;
+    m->hist.eq = eq;
+    m->hist.cappts = t && eq ? cap : 0;
+    return 0;
+}
+
+int tb__monitor_take_replay(tb_monitor *m, tb__report *out, int *finished)
+{
+    if (!m->hist.lean) return TB_ESTATE; /* a live replay dropped what it wrote */
+    *out = m->hist;
+    memset(&m->hist, 0, sizeof(m->hist));
+    *finished = m->hist_finished;
+    m->hist_done = 1;
     return m->hist_rc;
 }

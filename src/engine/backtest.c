@@ -11,6 +11,7 @@
 #include "../core/event_int.h"
 #include "journaled.h"
 #include "outset.h"
+#include "pipeline_int.h"
 #include "../report/report_int.h"
 #include "tradebus/backtest.h"
 #include "tradebus/external.h"
@@ -530,6 +531,11 @@ void tb_pipeline_destroy(tb_pipeline *p)
 tb_bus *tb_pipeline_bus(tb_pipeline *p)
 {
     return p->bus;
+}
+
+tb_monitor *tb__pipeline_monitor(tb_pipeline *p)
+{
+    return p->monitor;
 }
 
 int tb_pipeline_restore(tb_pipeline *p, const tb_event *ev)

@@ -138,8 +138,8 @@ typedef struct {
     const char *dir;
     tb_decimal initial;
     tb__rlive *live; /* NULL: the report's full replay */
-    /* The account's curve and the trades only: no per-symbol series or
-     * fill lists (a sweep's row, tb__report_stats_account). */
+    /* The account's curve and the trades only: no per-symbol series, fill
+     * lists or curves per strategy (a sweep's row, tb__report_stats_account). */
     int lean;
     tb__rnote rejects[TB__REPORT_NOTES], alerts[TB__REPORT_NOTES];
     size_t nrejects, nalerts;

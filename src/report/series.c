@@ -33,10 +33,13 @@ static int find_strat(tb__report *r, const char *name)
     r->strats = s;
     s = &r->strats[r->nstrats];
     memset(s, 0, sizeof(*s));
-    /* Sized like r->t: a strategy seen late is flat (0) before. */
-    size_t cap = r->cappts ? r->cappts : 1;
-    s->pnl = calloc(cap, sizeof(*s->pnl));
-    if (!s->pnl) return TB_ENOMEM;
+    /* Sized like r->t: a strategy seen late is flat (0) before. Lean
+     * reports rate the account alone: no curve per strategy. */
+    if (!r->lean) {
+        size_t cap = r->cappts ? r->cappts : 1;
+        s->pnl = calloc(cap, sizeof(*s->pnl));
+        if (!s->pnl) return TB_ENOMEM;
+    }
     memcpy(s->name, name, strlen(name) + 1);
     return (int)r->nstrats++;
 }
@@ -250,7 +253,7 @@ static int close_point(tb__report *r, int64_t next)
     if (!rc && cap != r->cappts) {
         size_t c2 = r->cappts;
         rc = grow((void **)&r->eq, &c2, cap, sizeof(*r->eq));
-        for (size_t i = 0; !rc && i < r->nstrats; i++) {
+        for (size_t i = 0; !rc && !r->lean && i < r->nstrats; i++) {
             tb_decimal *p = realloc(r->strats[i].pnl, cap * sizeof(*p));
             if (!p)
                 rc = TB_ENOMEM;
@@ -260,17 +263,30 @@ static int close_point(tb__report *r, int64_t next)
         if (!rc) r->cappts = cap;
     }
     if (rc) return rc;
-    for (size_t i = 0; i < r->nstrats; i++)
-        r->strats[i].pnl[r->npts] = 0;
     tb_decimal eq = r->initial;
     int any = 0;
+    if (r->lean) { /* the account's curve alone: a sweep's row, point by point */
+        for (size_t i = 0; i < r->nkeys; i++) {
+            tb_decimal v;
+            rc = key_value(r, &r->keys[i], &v);
+            if (!rc) rc = tb__dec_add(eq, v, &eq);
+            if (rc) return rc;
+            any |= r->keys[i].qty != 0;
+        }
+        r->exposed += (size_t)any;
+        r->t[r->npts] = r->cur_time;
+        r->eq[r->npts++] = eq;
+        return 0;
+    }
+    for (size_t i = 0; i < r->nstrats; i++)
+        r->strats[i].pnl[r->npts] = 0;
     for (size_t i = 0; i < r->nkeys; i++) {
         tb__rkey *k = &r->keys[i];
         tb_decimal v;
         rc = key_value(r, k, &v);
-        if (!rc) rc = tb_dec_add(eq, v, &eq);
+        if (!rc) rc = tb__dec_add(eq, v, &eq);
         tb_decimal *sp = &r->strats[k->strat].pnl[r->npts];
-        if (!rc) rc = tb_dec_add(*sp, v, sp);
+        if (!rc) rc = tb__dec_add(*sp, v, sp);
         if (rc) return rc;
         if (k->qty != 0) {
             any = 1;

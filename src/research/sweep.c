@@ -24,7 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../components/monitor_int.h"
 #include "../core/errbuf.h"
+#include "../engine/pipeline_int.h"
 #include "../report/report_int.h"
 #include "../report/sweep_int.h"
 #include "tradebus/backtest.h"
@@ -630,38 +632,39 @@ static int build_config(const tb_sweep_options *opt, const tb_sweep_row *row, co
     return rc;
 }
 
-/* The report's replay, fed the run's events as they are dispatched. */
+/* The row's figures come from the Monitor's own replay of the run (the one
+ * that writes trades.csv in a backtest), made lean to keep the account's
+ * curve in the row's arrays, and taken over once the run is done: a second
+ * replay beside it cost a sixth of a row. */
 typedef struct {
     tb__report r;
-    int sub, rc;
+    int64_t *t;
+    tb_decimal *eq;
+    size_t cap;
+    int taken, finished, rc;
 } collector;
-
-static int collect(const tb_event *ev, void *ctx)
-{
-    collector *c = ctx;
-    if (!c->rc) c->rc = tb__report_apply(&c->r, ev);
-    return 0;
-}
 
 static int collect_start(tb_pipeline *p, void *ctx)
 {
     collector *c = ctx;
-    c->sub = tb_bus_subscribe(tb_pipeline_bus(p), TB_BUS_ALL, collect, c);
-    return c->sub < 0 ? TB_ENOMEM : 0;
+    tb_monitor *m = tb__pipeline_monitor(p);
+    return m ? tb__monitor_keep_curve(m, c->t, c->eq, c->cap) : TB_ESTATE;
 }
 
 static void collect_stop(tb_pipeline *p, void *ctx)
 {
     collector *c = ctx;
-    if (c->sub >= 0) tb_bus_unsubscribe(tb_pipeline_bus(p), c->sub);
-    c->sub = -1;
+    tb_monitor *m = tb__pipeline_monitor(p);
+    if (!m) return;
+    c->rc = tb__monitor_take_replay(m, &c->r, &c->finished);
+    c->taken = 1;
 }
 
 /* The figures of the whole account, as report.html computes them. */
 static int report_figures(collector *c, tb_sweep_row *row)
 {
     tb__report *r = &c->r;
-    int rc = c->rc ? c->rc : tb__report_finish(r);
+    int rc = c->rc ? c->rc : c->finished ? 0 : TB_ESTATE;
     if (rc) return rc;
     if (r->npts == 0) return 0; /* no bar: nothing to rate */
     tb_decimal realized = 0;
@@ -690,8 +693,38 @@ typedef struct {
     int64_t curve_from;
 } row_extra;
 
+/* A row's equity curve (one point per bar at most), kept by its worker from
+ * row to row: a fresh one per row was megabytes mapped, faulted in and
+ * unmapped each time, and with two workers the unmapping interrupted the
+ * other core too. Without one (keep NULL) run_row allocates its own. */
+typedef struct {
+    int64_t *t;
+    tb_decimal *eq;
+    size_t cap;
+} row_curve;
+
+/* Takes the row's curve back into keep (or frees it without one): from the
+ * replay taken over, which may have moved it as it grew, or as lent if the
+ * run never started. */
+static void give_back(collector *c, row_curve *keep)
+{
+    int64_t *t = c->taken ? c->r.t : c->t;
+    tb_decimal *eq = c->taken ? c->r.eq : c->eq;
+    size_t cap = c->taken ? c->r.cappts : c->cap;
+    c->r.t = NULL;
+    c->r.eq = NULL;
+    if (!keep) {
+        free(t);
+        free(eq);
+        return;
+    }
+    keep->t = t;
+    keep->eq = eq;
+    keep->cap = t && eq ? cap : 0;
+}
+
 static void run_row(const tb_sweep_options *opt, const tb_market_data *bars, size_t nbars,
-                    tb_sweep_row *row, const row_extra *x)
+                    tb_sweep_row *row, const row_extra *x, row_curve *keep)
 {
     tb_config cfg;
     char err[sizeof(row->error)] = "";
@@ -704,13 +737,22 @@ static void run_row(const tb_sweep_options *opt, const tb_market_data *bars, siz
     }
     collector c;
     memset(&c, 0, sizeof(c));
-    c.sub = -1;
-    c.r.initial = cfg.initial_cash;
-    c.r.lean = 1;
     /* One point per bar at most: sized once, never copied as it grows. */
-    c.r.t = malloc((nbars + 1) * sizeof(*c.r.t));
-    c.r.eq = malloc((nbars + 1) * sizeof(*c.r.eq));
-    if (c.r.t && c.r.eq) c.r.cappts = nbars + 1;
+    if (keep && keep->cap < nbars + 1) {
+        free(keep->t);
+        free(keep->eq);
+        keep->t = malloc((nbars + 1) * sizeof(*keep->t));
+        keep->eq = malloc((nbars + 1) * sizeof(*keep->eq));
+        keep->cap = keep->t && keep->eq ? nbars + 1 : 0;
+    }
+    c.t = keep ? keep->t : malloc((nbars + 1) * sizeof(*c.t));
+    c.eq = keep ? keep->eq : malloc((nbars + 1) * sizeof(*c.eq));
+    if (c.t && c.eq) c.cap = keep ? keep->cap : nbars + 1;
+    if (keep) { /* the replay's now; given back (perhaps moved) at the end */
+        keep->t = NULL;
+        keep->eq = NULL;
+        keep->cap = 0;
+    }
     tb_backtest_options bo;
     memset(&bo, 0, sizeof(bo));
     bo.bars = bars;
@@ -725,6 +767,7 @@ static void run_row(const tb_sweep_options *opt, const tb_market_data *bars, siz
     if (rc == TB_ECANCELED || (rc == 0 && br.interrupted)) {
         /* Stopped part way: not a result; --resume runs it again. */
         if (rc == 0) tb_backtest_result_free(&br);
+        give_back(&c, keep);
         tb__report_free(&c.r);
         tb_config_free(&cfg);
         return;
@@ -752,6 +795,7 @@ static void run_row(const tb_sweep_options *opt, const tb_market_data *bars, siz
         tb_backtest_result_free(&br);
     }
     row->done = 1;
+    give_back(&c, keep);
     tb__report_free(&c.r);
     tb_config_free(&cfg);
 }
@@ -781,16 +825,19 @@ static int stopping(const tb_sweep_options *opt)
 static void *worker(void *arg)
 {
     pool *pl = arg;
+    row_curve curve = {NULL, NULL, 0};
     for (;;) {
         size_t i = atomic_fetch_add(&pl->next, 1);
         if (i >= pl->res->nrows || stopping(pl->opt)) break;
         tb_sweep_row *row = &pl->res->rows[i];
         if (row->done) continue;
-        run_row(pl->opt, pl->bars, pl->nbars, row, NULL);
+        run_row(pl->opt, pl->bars, pl->nbars, row, NULL, &curve);
         if (!row->done) continue;
         atomic_fetch_add(&pl->finished, 1);
         if (pl->opt->journal) tb_sweep_journal_add(pl->opt->journal, row);
     }
+    free(curve.t);
+    free(curve.eq);
     pthread_mutex_lock(&pl->mu);
     if (atomic_fetch_sub(&pl->running, 1) == 1) pthread_cond_signal(&pl->all_out);
     pthread_mutex_unlock(&pl->mu);
@@ -1680,7 +1727,7 @@ int tb_sweep_walk_forward(const tb_sweep_options *opt, const tb_wf_window *windo
             snprintf(cash, sizeof(cash), "backtest.initial_cash=%s", eq);
             row_extra x = {cash, w->test_from, pf, w->test_from};
             out->oos.combination = out->combination;
-            run_row(opt, bars + tlo, tn, &out->oos, &x);
+            run_row(opt, bars + tlo, tn, &out->oos, &x, NULL);
             finished = out->oos.done;
             if (finished) {
                 /* The run saw the warm-up bars too; the test part is its own. */
