@@ -176,11 +176,11 @@ int tb_monitor_finish(tb_monitor *m)
     return m->hist_rc;
 }
 
-int tb__monitor_keep_curve(tb_monitor *m, int64_t *t, tb_decimal *eq, size_t cap)
+int tb__monitor_keep_replay(tb_monitor *m, int lean, int64_t *t, tb_decimal *eq, size_t cap)
 {
     if (m->seen || m->hist_done || m->cfg.trades_csv || m->cfg.equity_csv) return TB_ESTATE;
     m->hist.live = NULL;
-    m->hist.lean = 1;
+    m->hist.lean = lean;
     m->hist.t = t;
     m->hist.eq = eq;
     m->hist.cappts = t && eq ? cap : 0;
@@ -189,7 +189,11 @@ int tb__monitor_keep_curve(tb_monitor *m, int64_t *t, tb_decimal *eq, size_t cap
 
 int tb__monitor_take_replay(tb_monitor *m, tb__report *out, int *finished)
 {
-    if (!m->hist.lean) return TB_ESTATE; /* a live replay dropped what it wrote */
+    if (m->hist.live) { /* a live replay dropped what it wrote */
+        memset(out, 0, sizeof(*out));
+        *finished = 0;
+        return TB_ESTATE;
+    }
     *out = m->hist;
     memset(&m->hist, 0, sizeof(m->hist));
     *finished = m->hist_finished;

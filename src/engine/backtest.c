@@ -10,6 +10,7 @@
 #include "../core/errbuf.h"
 #include "../core/event_int.h"
 #include "journaled.h"
+#include "../components/monitor_int.h"
 #include "outset.h"
 #include "pipeline_int.h"
 #include "../report/report_int.h"
@@ -978,7 +979,8 @@ static int retitle_report(tb__outset *os, const char *dir, char *err, size_t err
 }
 
 int tb__run_stage_outputs(tb__outset *os, const tb_config *cfg, const char *out_dir, int report,
-                          const tb_backtest_result *res, char *err, size_t errlen)
+                          const tb_backtest_result *res, tb__report *replay, char *err,
+                          size_t errlen)
 {
     FILE *s = tb__outset_open(os, "summary.json", err, errlen);
     if (!s) return TB_EIO;
@@ -991,7 +993,8 @@ int tb__run_stage_outputs(tb__outset *os, const tb_config *cfg, const char *out_
     if ((rc = tb__outset_close(os, err, errlen)) != 0) return rc;
     if (report && cfg->event_log) {
         char why[512];
-        rc = tb_report_write(tb__outset_staging(os), why, sizeof(why));
+        rc = replay ? tb__report_write_replay(tb__outset_staging(os), replay, why, sizeof(why))
+                    : tb_report_write(tb__outset_staging(os), why, sizeof(why));
         if (!rc) rc = tb__outset_adopt(os, "report.html");
         if (rc) {
             /* The user knows the folder by its name, not the staging one's. */
@@ -1010,12 +1013,13 @@ int tb__run_publish(tb__outset *os, char *err, size_t errlen)
     return tb__outset_commit(os, run_outputs, err, errlen);
 }
 
-/* summary.json (and report.html, read back from the staged files), then
- * every file published at once. */
+/* summary.json (and report.html, from replay or read back from the staged
+ * files), then every file published at once. */
 static int write_outputs(tb__outset *os, const tb_config *cfg, const tb_backtest_options *opt,
-                         run_stop *stop, const tb_backtest_result *res, char *err, size_t errlen)
+                         run_stop *stop, const tb_backtest_result *res, tb__report *replay,
+                         char *err, size_t errlen)
 {
-    int rc = tb__run_stage_outputs(os, cfg, opt->out_dir, opt->report, res, err, errlen);
+    int rc = tb__run_stage_outputs(os, cfg, opt->out_dir, opt->report, res, replay, err, errlen);
     if (rc) return rc;
     if (stop_level(stop, 1) >= 2) return canceled(err, errlen);
     return tb__run_publish(os, err, errlen);
@@ -1076,6 +1080,8 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     tb_loop *loop = NULL;
     run_stop stop = {opt, NULL, 0, 0, 0};
     const char *dir = opt ? opt->out_dir : NULL;
+    const int keep =
+        dir && opt->report && cfg->event_log; /* the Monitor's replay, for report.html */
     memset(res, 0, sizeof(*res));
     if (err && errlen) err[0] = 0;
     /* The run's loop: a simulated clock moved by the bars, and the signals. */
@@ -1122,14 +1128,20 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     po.fills_csv = fills;
     po.on_dead_letter = jr ? tb__jrun_dead_letter : NULL;
     po.on_dead_letter_ctx = jr;
-    po.trades_csv = trades;
-    po.equity_csv = equity;
+    /* With report.html to write, the Monitor keeps its replay whole and the
+     * report is built from it: reading events.jsonl back cost more than the
+     * run. trades.csv and equity.csv are then the report's, as they always
+     * were in the end (it rewrote them from its own replay). */
+    po.trades_csv = keep ? NULL : trades;
+    po.equity_csv = keep ? NULL : equity;
     po.loop = loop;
     if (opt) {
         po.component_log = opt->component_log;
         po.component_log_ctx = opt->component_log_ctx;
     }
     if ((rc = tb_pipeline_create(cfg, &po, &p, err, errlen)) != 0) goto done;
+    if (keep && p->monitor && (rc = tb__monitor_keep_replay(p->monitor, 0, NULL, NULL, 0)) != 0)
+        goto done;
     if (opt && opt->trade_from) tb_pipeline_set_trade_from(p, opt->trade_from);
     if (jr && (rc = tb__jrun_attach(jr, p->bus)) != 0) goto done;
 
@@ -1229,13 +1241,24 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
     }
 done:
     if (started && opt && opt->on_stop) opt->on_stop(p, opt->hook_ctx);
+    /* The Monitor's replay, finished by tb_pipeline_finish; else (it failed
+     * there, which failed the run) the report would read the files back. */
+    tb__report replay;
+    int have_replay = 0;
+    memset(&replay, 0, sizeof(replay));
+    if (!rc && keep && p && p->monitor) {
+        int finished = 0;
+        have_replay = tb__monitor_take_replay(p->monitor, &replay, &finished) == 0 && finished;
+    }
     tb__jrun_detach(jr);
     tb_md_merge_close(md);
     tb_pipeline_destroy(p);
     tb__jrun_close(jr, rc != 0);
     /* After the pipeline, which writes into the event log and fills.csv
      * until it is destroyed. */
-    if (!rc && os) rc = write_outputs(os, cfg, opt, &stop, res, err, errlen);
+    if (!rc && os)
+        rc = write_outputs(os, cfg, opt, &stop, res, have_replay ? &replay : NULL, err, errlen);
+    tb__report_free(&replay);
     /* Not committed (an error, a stop at once): the staged files go, the
      * folder keeps what it had. */
     tb__outset_free(os);

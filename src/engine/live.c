@@ -835,7 +835,8 @@ done:
     if (!rc && os) {
         /* A run that saw no bar has no report to draw (its event log is
          * empty); the other files say so. */
-        rc = tb__run_stage_outputs(os, cfg, dir, r.opt->report && res->bars > 0, res, err, errlen);
+        rc = tb__run_stage_outputs(os, cfg, dir, r.opt->report && res->bars > 0, res, NULL, err,
+                                   errlen);
         if (!rc) rc = tb__run_publish(os, err, errlen);
     }
     tb__outset_free(os);

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "../report/report_int.h"
 #include "tradebus/backtest.h"
 
 typedef struct tb__outset tb__outset;
@@ -42,11 +43,15 @@ int tb__outset_commit(tb__outset *s, const char *const *stale, char *err, size_t
 void tb__outset_free(tb__outset *s);
 
 /* A run's outputs beside what the pipeline wrote as it went (backtest.c,
- * shared by every runner): summary.json of res, then report.html built
- * from the staged files when report and [output] event_log. 0 or TB_EIO
- * (and the report's errors) with the file named as out_dir/NAME in err. */
+ * shared by every runner): summary.json of res, then, when report and
+ * [output] event_log, report.html with trades.csv and equity.csv, built
+ * from replay (the run's Monitor's, moved out of it; see
+ * tb__report_load_replay) or, replay NULL, from the staged files read back.
+ * 0 or TB_EIO (and the report's errors) with the file named as
+ * out_dir/NAME in err. */
 int tb__run_stage_outputs(tb__outset *os, const tb_config *cfg, const char *out_dir, int report,
-                          const tb_backtest_result *res, char *err, size_t errlen);
+                          const tb_backtest_result *res, tb__report *replay, char *err,
+                          size_t errlen);
 /* Publishes the staged files (tb__outset_commit), removing those of an
  * earlier run this one did not write. */
 int tb__run_publish(tb__outset *os, char *err, size_t errlen);

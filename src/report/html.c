@@ -513,12 +513,14 @@ static int write_atomically(const tb__report *r, const char *dir, const char *na
     return rc;
 }
 
-int tb_report_write(const char *dir, char *err, size_t errlen)
+/* replay NULL: read back from dir's events.jsonl. */
+static int write_report(const char *dir, tb__report *replay, char *err, size_t errlen)
 {
     if (err && errlen) err[0] = 0;
     if (!dir) return TB_EMISUSE;
     tb__report r;
-    int rc = tb__report_load(&r, dir, err, errlen);
+    int rc = replay ? tb__report_load_replay(&r, dir, replay, err, errlen)
+                    : tb__report_load(&r, dir, err, errlen);
     if (!rc && (rc = tb__report_stats(&r)))
         tb__errf(err, errlen, "%s: statistics: %s", dir, tb_strerror(rc));
     /* The trade and equity files are rebuilt from the same replay: a run
@@ -528,4 +530,14 @@ int tb_report_write(const char *dir, char *err, size_t errlen)
     if (!rc) rc = write_atomically(&r, dir, "report.html", tb__report_html, err, errlen);
     tb__report_free(&r);
     return rc;
+}
+
+int tb_report_write(const char *dir, char *err, size_t errlen)
+{
+    return write_report(dir, NULL, err, errlen);
+}
+
+int tb__report_write_replay(const char *dir, tb__report *replay, char *err, size_t errlen)
+{
+    return write_report(dir, replay, err, errlen);
 }

@@ -195,16 +195,22 @@ static int check_fills_csv(const tb__report *r, char *err, size_t errlen)
     return 0;
 }
 
-int tb__report_load(tb__report *r, const char *dir, char *err, size_t errlen)
+/* replay NULL: the events are read back from events.jsonl. */
+static int load(tb__report *r, const char *dir, tb__report *replay, char *err, size_t errlen)
 {
-    memset(r, 0, sizeof(*r));
+    if (replay) {
+        *r = *replay;
+        memset(replay, 0, sizeof(*replay));
+    } else {
+        memset(r, 0, sizeof(*r));
+    }
     r->dir = dir;
     char spath[4096];
     snprintf(spath, sizeof(spath), "%s/summary.json", dir);
     summary s = {NULL, spath};
     int rc = read_summary(r, &s, err, errlen);
-    if (!rc) rc = read_events(r, err, errlen);
-    if (!rc) rc = tb__report_finish(r);
+    if (!rc && !replay) rc = read_events(r, err, errlen);
+    if (!rc && !replay) rc = tb__report_finish(r);
     if (!rc && r->npts == 0) {
         tb__errf(err, errlen, "%s/events.jsonl has no MarketData: nothing to report", dir);
         rc = TB_EDATA;
@@ -264,4 +270,15 @@ int tb__report_load(tb__report *r, const char *dir, char *err, size_t errlen)
     if (!rc) rc = check_fills_csv(r, err, errlen);
     json_decref(s.root);
     return rc;
+}
+
+int tb__report_load(tb__report *r, const char *dir, char *err, size_t errlen)
+{
+    return load(r, dir, NULL, err, errlen);
+}
+
+int tb__report_load_replay(tb__report *r, const char *dir, tb__report *replay, char *err,
+                           size_t errlen)
+{
+    return load(r, dir, replay, err, errlen);
 }

@@ -182,6 +182,15 @@ int tb__report_flush_rows(tb__report *r);
 
 /* Reads dir's summary.json and events.jsonl into r (zeroed first). */
 int tb__report_load(tb__report *r, const char *dir, char *err, size_t errlen);
+/* As tb__report_load, with the events already replayed: replay (a full
+ * replay, finished, as the run's Monitor keeps it) is moved into r and
+ * zeroed, and events.jsonl is not read back. The same checks against
+ * summary.json and fills.csv, with the same messages. */
+int tb__report_load_replay(tb__report *r, const char *dir, tb__report *replay, char *err,
+                           size_t errlen);
+/* tb_report_write of dir with the events already replayed (moved from
+ * replay, as tb__report_load_replay): trades.csv, equity.csv, report.html. */
+int tb__report_write_replay(const char *dir, tb__report *replay, char *err, size_t errlen);
 /* Applies one decoded event. */
 int tb__report_apply(tb__report *r, const tb_event *ev);
 /* Closes the last point; call after the last event. In live mode also

@@ -648,7 +648,7 @@ static int collect_start(tb_pipeline *p, void *ctx)
 {
     collector *c = ctx;
     tb_monitor *m = tb__pipeline_monitor(p);
-    return m ? tb__monitor_keep_curve(m, c->t, c->eq, c->cap) : TB_ESTATE;
+    return m ? tb__monitor_keep_replay(m, 1, c->t, c->eq, c->cap) : TB_ESTATE;
 }
 
 static void collect_stop(tb_pipeline *p, void *ctx)
