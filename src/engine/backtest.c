@@ -1236,7 +1236,9 @@ int tb_backtest_run(const tb_config *cfg, const tb_backtest_options *opt, tb_bac
         if (tb_pipeline_failure(p))
             tb__errf(err, errlen, "%s", tb_pipeline_failure(p));
         else
-            tb__errf(err, errlen, "trades.csv/equity.csv: %s", tb_strerror(rc));
+            tb__errf(err, errlen, "%s: %s",
+                     dir ? "trades.csv/equity.csv" : "the Monitor's trade and equity replay",
+                     tb_strerror(rc));
         goto done;
     }
 done:
