@@ -24,7 +24,6 @@ struct tb_monitor {
     tb__report hist;
     tb__rlive live;
     int hist_rc, hist_done, hist_finished;
-    uint64_t seen; /* events received: a replay's mode is set before the first */
     int sub;
     char buf[4096];
 };
@@ -81,7 +80,6 @@ static int on_event(const tb_event *ev, void *ctx)
     char why[TB__WHY_LEN];
     int rc = tb__check_event(ev, TB_BUS_ALL, why, sizeof(why));
     if (rc) return tb__refuse(m->bus, rc, why);
-    m->seen++;
     m->counts[ev->type]++;
     if (ev->type == TB_EV_ORDER_REJECTED) {
         unsigned r = (unsigned)ev->u.order_rejected.reason;
@@ -178,7 +176,8 @@ int tb_monitor_finish(tb_monitor *m)
 
 int tb__monitor_keep_replay(tb_monitor *m, int lean, int64_t *t, tb_decimal *eq, size_t cap)
 {
-    if (m->seen || m->hist_done || m->cfg.trades_csv || m->cfg.equity_csv) return TB_ESTATE;
+    /* The replay counts what it applied: its mode is set before the first. */
+    if (m->hist.events || m->hist_done || m->cfg.trades_csv || m->cfg.equity_csv) return TB_ESTATE;
     m->hist.live = NULL;
     m->hist.lean = lean;
     m->hist.t = t;

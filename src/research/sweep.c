@@ -696,31 +696,22 @@ typedef struct {
 /* A row's equity curve (one point per bar at most), kept by its worker from
  * row to row: a fresh one per row was megabytes mapped, faulted in and
  * unmapped each time, and with two workers the unmapping interrupted the
- * other core too. Without one (keep NULL) run_row allocates its own. */
+ * other core too. Its owner frees t and eq. */
 typedef struct {
     int64_t *t;
     tb_decimal *eq;
     size_t cap;
 } row_curve;
 
-/* Takes the row's curve back into keep (or frees it without one): from the
- * replay taken over, which may have moved it as it grew, or as lent if the
- * run never started. */
+/* Takes the row's curve back into keep: from the replay taken over, which
+ * may have moved it as it grew, or as lent if the run never started. */
 static void give_back(collector *c, row_curve *keep)
 {
-    int64_t *t = c->taken ? c->r.t : c->t;
-    tb_decimal *eq = c->taken ? c->r.eq : c->eq;
-    size_t cap = c->taken ? c->r.cappts : c->cap;
+    keep->t = c->taken ? c->r.t : c->t;
+    keep->eq = c->taken ? c->r.eq : c->eq;
+    keep->cap = keep->t && keep->eq ? (c->taken ? c->r.cappts : c->cap) : 0;
     c->r.t = NULL;
     c->r.eq = NULL;
-    if (!keep) {
-        free(t);
-        free(eq);
-        return;
-    }
-    keep->t = t;
-    keep->eq = eq;
-    keep->cap = t && eq ? cap : 0;
 }
 
 static void run_row(const tb_sweep_options *opt, const tb_market_data *bars, size_t nbars,
@@ -738,21 +729,18 @@ static void run_row(const tb_sweep_options *opt, const tb_market_data *bars, siz
     collector c;
     memset(&c, 0, sizeof(c));
     /* One point per bar at most: sized once, never copied as it grows. */
-    if (keep && keep->cap < nbars + 1) {
+    if (keep->cap < nbars + 1) {
         free(keep->t);
         free(keep->eq);
         keep->t = malloc((nbars + 1) * sizeof(*keep->t));
         keep->eq = malloc((nbars + 1) * sizeof(*keep->eq));
         keep->cap = keep->t && keep->eq ? nbars + 1 : 0;
     }
-    c.t = keep ? keep->t : malloc((nbars + 1) * sizeof(*c.t));
-    c.eq = keep ? keep->eq : malloc((nbars + 1) * sizeof(*c.eq));
-    if (c.t && c.eq) c.cap = keep ? keep->cap : nbars + 1;
-    if (keep) { /* the replay's now; given back (perhaps moved) at the end */
-        keep->t = NULL;
-        keep->eq = NULL;
-        keep->cap = 0;
-    }
+    /* The replay's now; given back (perhaps moved) at the end. */
+    c.t = keep->t;
+    c.eq = keep->eq;
+    c.cap = keep->cap;
+    *keep = (row_curve){NULL, NULL, 0};
     tb_backtest_options bo;
     memset(&bo, 0, sizeof(bo));
     bo.bars = bars;
@@ -1727,7 +1715,10 @@ int tb_sweep_walk_forward(const tb_sweep_options *opt, const tb_wf_window *windo
             snprintf(cash, sizeof(cash), "backtest.initial_cash=%s", eq);
             row_extra x = {cash, w->test_from, pf, w->test_from};
             out->oos.combination = out->combination;
-            run_row(opt, bars + tlo, tn, &out->oos, &x, NULL);
+            row_curve curve = {NULL, NULL, 0};
+            run_row(opt, bars + tlo, tn, &out->oos, &x, &curve);
+            free(curve.t);
+            free(curve.eq);
             finished = out->oos.done;
             if (finished) {
                 /* The run saw the warm-up bars too; the test part is its own. */
