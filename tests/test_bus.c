@@ -10,6 +10,8 @@
 
 #include <tradebus/bus.h>
 
+#include "../src/core/bus_int.h"
+
 typedef struct {
     tb_bus *bus;
     char log[64][16];
@@ -328,6 +330,68 @@ static void test_bus_growth_during_dispatch_keeps_handler_event_valid(void **sta
     tb_bus_destroy(bus);
 }
 
+/* What handlers learn of the event under dispatch (bus_int.h): the first
+ * marks it well-formed; the next ones see the mark for that event only, not
+ * for a copy of it nor for an event a handler publishes, and the mark ends
+ * with the dispatch (a later event at the same address starts unmarked). */
+typedef struct {
+    tb_bus *bus;
+    int seen_before[4], seen_copy[4], n;
+} marks;
+
+static int h_mark_first(const tb_event *ev, void *ctx)
+{
+    marks *m = ctx;
+    tb_event copy = *ev;
+    m->seen_before[m->n] = tb__bus_form_checked(m->bus, ev);
+    tb__bus_set_form_checked(m->bus, &copy); /* not the delivered event: ignored */
+    m->seen_copy[m->n] = tb__bus_form_checked(m->bus, ev);
+    tb__bus_set_form_checked(m->bus, ev);
+    if (ev->type == TB_EV_MARKET_DATA) { /* a follow-up, dispatched after this one */
+        tb_event child;
+        tb_event_init(&child, TB_EV_SIGNAL_GENERATED, TB_SRC_SIGNAL);
+        tb_event_caused_by(&child, ev);
+        tb_bus_publish(m->bus, &child);
+    }
+    return 0;
+}
+
+static int h_mark_second(const tb_event *ev, void *ctx)
+{
+    marks *m = ctx;
+    tb_event copy = *ev;
+    m->seen_before[2 + m->n] = tb__bus_form_checked(m->bus, ev);
+    m->seen_copy[2 + m->n] = tb__bus_form_checked(m->bus, &copy);
+    m->n++;
+    return 0;
+}
+
+static void test_bus_form_check_mark_holds_for_the_dispatched_event_only(void **state)
+{
+    (void)state;
+    tb_bus *bus = new_bus(0, 16);
+    marks m = {bus, {0}, {0}, 0};
+    tb_bus_subscribe(bus, TB_BUS_ALL, h_mark_first, &m);
+    tb_bus_subscribe(bus, TB_BUS_ALL, h_mark_second, &m);
+    tb_event ev;
+    tb_event_init(&ev, TB_EV_MARKET_DATA, TB_SRC_MARKET_DATA);
+    assert_int_equal(tb_bus_publish(bus, &ev), 0); /* the bar, then its signal */
+    assert_int_equal(m.n, 2);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(m.seen_before[i], 0);     /* the first handler: unmarked */
+        assert_int_equal(m.seen_copy[i], 0);       /* marking a copy did nothing */
+        assert_int_equal(m.seen_before[2 + i], 1); /* the next: marked */
+        assert_int_equal(m.seen_copy[2 + i], 0);   /* but not for a copy */
+    }
+    assert_int_equal(tb__bus_form_checked(bus, &ev), 0); /* over with its dispatch */
+    m.n = 0;
+    ev.event_id = 0; /* the same address again: a new dispatch starts unmarked */
+    assert_int_equal(tb_bus_publish(bus, &ev), 0);
+    assert_int_equal(m.seen_before[0], 0);
+    assert_int_equal(m.seen_before[2], 1);
+    tb_bus_destroy(bus);
+}
+
 static void test_bus_unsubscribed_handler_is_not_called(void **state)
 {
     (void)state;
@@ -440,6 +504,7 @@ int main(void)
         cmocka_unit_test(test_bus_dead_letter_replay_reaches_only_the_failed_subscriber),
         cmocka_unit_test(test_bus_publish_outside_a_handler_dispatches_to_completion),
         cmocka_unit_test(test_bus_growth_during_dispatch_keeps_handler_event_valid),
+        cmocka_unit_test(test_bus_form_check_mark_holds_for_the_dispatched_event_only),
         cmocka_unit_test(test_bus_unsubscribed_handler_is_not_called),
         cmocka_unit_test(test_bus_rejects_unknown_event_type),
         cmocka_unit_test(test_bus_deliver_to_reaches_only_the_named_subscriber),

@@ -251,6 +251,53 @@ static void test_equity_rows_reach_the_stream_as_the_run_goes(void **state)
     free(eq);
 }
 
+/* A monitor with no file to write (a pipeline that only wants the
+ * summary's trade counts) takes a shortcut on every bar; its counts of
+ * closed and winning trades are the file-writing monitor's at every step,
+ * through wins, a loss, a flip, a partial close and trades closing on the
+ * same bar as others open. */
+static void test_trades_counted_alike_without_files(void **state)
+{
+    fixture *f = *state;
+    tb_monitor *bare;
+    tb_monitor_config mc = {NULL, NULL, tbt_dec("1000"), NULL, NULL};
+    assert_int_equal(tb_monitor_create(f->bus, &mc, &bare), 0);
+    static const struct {
+        const char *strat;
+        tb_side side;
+        const char *qty, *price, *fee;
+    } steps[] = {
+        {"a", TB_SIDE_BUY, "1", "100", "0.1"}, {"b", TB_SIDE_SELL, "2", "101", "0"},
+        {"a", TB_SIDE_SELL, "1", "99", "0.1"}, /* a: a loss */
+        {"b", TB_SIDE_BUY, "3", "95", "0.3"},  /* b: a win, and a flip to long 1 */
+        {"a", TB_SIDE_BUY, "2", "96", "0"},    {"a", TB_SIDE_SELL, "1", "97", "0"}, /* partial */
+        {"b", TB_SIDE_SELL, "1", "94", "0"},                                        /* b: a loss */
+        {"a", TB_SIDE_SELL, "1", "98", "0.5"}, /* a: closed, 3 - 0.5 */
+    };
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        char px[16];
+        snprintf(px, sizeof(px), "%d", 90 + (int)i);
+        bar(f, (int)i, "95", "110", "90", px);
+        fill_for(f, steps[i].strat, steps[i].side, steps[i].qty, steps[i].price, steps[i].fee,
+                 TB_ORIGIN_SIGNAL);
+        uint64_t closed, wins, bare_closed, bare_wins;
+        tb_monitor_trades(f->mon, &closed, &wins);
+        tb_monitor_trades(bare, &bare_closed, &bare_wins);
+        assert_int_equal(bare_closed, closed);
+        assert_int_equal(bare_wins, wins);
+    }
+    bar(f, 20, "95", "110", "90", "100");
+    assert_int_equal(tb_monitor_finish(f->mon), 0);
+    assert_int_equal(tb_monitor_finish(bare), 0);
+    uint64_t closed, wins, bare_closed, bare_wins;
+    tb_monitor_trades(f->mon, &closed, &wins);
+    tb_monitor_trades(bare, &bare_closed, &bare_wins);
+    assert_int_equal(closed, 4); /* a twice, b twice (its flip closes one) */
+    assert_int_equal(bare_closed, closed);
+    assert_int_equal(bare_wins, wins);
+    tb_monitor_destroy(bare);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -258,6 +305,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_trades_written_as_they_close_in_closing_order, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_trades_counted_alike_without_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_equity_rows_reach_the_stream_as_the_run_goes, setup,
                                         teardown),
     };

@@ -1402,12 +1402,38 @@ static void test_every_consumer_dead_letters_a_bad_fill_and_the_pipeline_goes_on
     rig_close(b);
 }
 
+/* The form of an event is checked once per dispatch and the answer shared
+ * (bus_int.h): a refusal is not shared, so each consumer of bars refuses a
+ * bad one with the same reason, and the good bar after it, delivered in
+ * place of the caller's own copy at the same address, is checked afresh and
+ * taken by all of them. */
+static void test_every_consumer_dead_letters_a_bad_bar_and_takes_the_next(void **state)
+{
+    (void)state;
+    rig *a = rig_open(P_ALL), *b = rig_open(P_ALL);
+    all_before(a);
+    all_before(b);
+    feed_bad(a, bar_ev(SYM, 2, "100", "99", "100", "100"));
+    static const char *const refusers[] = {"signal", "positions", "risk", "monitor"};
+    assert_int_equal(tb_bus_dead_letter_count(a->bus), 4);
+    for (size_t i = 0; i < 4; i++)
+        assert_dead_letter(a, i, refusers[i], TB_EDATA, "MarketData.high 99 is below low 100",
+                           TB_EV_MARKET_DATA);
+    all_after(a);
+    all_after(b);
+    assert_int_equal(tb_bus_get_counters(a->bus, TB_BUS_ALL).dead_lettered, 4);
+    assert_same(a, b);
+    rig_close(a);
+    rig_close(b);
+}
+
 #define TEST(fn) cmocka_unit_test(fn)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         TEST(test_twins_see_an_accepted_event_of_each_component),
+        TEST(test_every_consumer_dead_letters_a_bad_bar_and_takes_the_next),
         TEST(test_signal_refuses_market_data_going_backwards),
         TEST(test_signal_refuses_market_data_repeating_the_previous_bar),
         TEST(test_signal_refuses_market_data_with_high_below_low),

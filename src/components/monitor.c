@@ -78,7 +78,7 @@ static int on_event(const tb_event *ev, void *ctx)
 {
     tb_monitor *m = ctx;
     char why[TB__WHY_LEN];
-    int rc = tb__check_event(ev, TB_BUS_ALL, why, sizeof(why));
+    int rc = tb__check_delivered(m->bus, ev, TB_BUS_ALL, why, sizeof(why));
     if (rc) return tb__refuse(m->bus, rc, why);
     m->counts[ev->type]++;
     if (ev->type == TB_EV_ORDER_REJECTED) {

@@ -588,7 +588,7 @@ static int handle_cancel_signal(tb_order_manager *om, const tb_event *sig, int64
 int tb_order_manager_handle_signal_event(tb_order_manager *om, const tb_event *sig)
 {
     char why[TB__WHY_LEN];
-    int rc = tb__check_event(sig, TB_EV_SIGNAL_GENERATED, why, sizeof(why));
+    int rc = tb__check_delivered(om->bus, sig, TB_EV_SIGNAL_GENERATED, why, sizeof(why));
     if (rc) return fail(om, rc, "%s", why);
     const tb_signal_generated *s = &sig->u.signal;
     if (s->signal_type == TB_SIGNAL_HOLD) return 0;

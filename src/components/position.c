@@ -306,7 +306,7 @@ int tb_position_manager_handle_order_filled_event(tb_position_manager *pm, const
 {
     if (!pm || !fill) return TB_EINVAL;
     char why[TB__WHY_LEN];
-    int rc = tb__check_event(fill, TB_EV_ORDER_FILLED, why, sizeof(why));
+    int rc = tb__check_delivered(pm->bus, fill, TB_EV_ORDER_FILLED, why, sizeof(why));
     if (rc) return tb__refuse(pm->bus, rc, why);
     const tb_order_filled *f = &fill->u.order_filled;
     if (fill->event_id == pm->last_fill_id) return flush_pending(pm);
@@ -508,7 +508,7 @@ static int on_market_data(const tb_event *ev, void *ctx)
 {
     tb_position_manager *pm = ctx;
     char why[TB__WHY_LEN];
-    int rc = tb__check_event(ev, TB_EV_MARKET_DATA, why, sizeof(why));
+    int rc = tb__check_delivered(pm->bus, ev, TB_EV_MARKET_DATA, why, sizeof(why));
     if (rc) return tb__refuse(pm->bus, rc, why);
     return mark_bar(pm, &ev->u.market_data, ev->event_id);
 }

@@ -366,7 +366,7 @@ static int on_market_data(const tb_event *ev, void *ctx)
 {
     tb_risk_manager *rm = ctx;
     char why[TB__WHY_LEN];
-    int rc = tb__check_event(ev, TB_EV_MARKET_DATA, why, sizeof(why));
+    int rc = tb__check_delivered(rm->bus, ev, TB_EV_MARKET_DATA, why, sizeof(why));
     if (rc) return tb__refuse(rm->bus, rc, why);
     const tb_market_data *md = &ev->u.market_data;
     int32_t si = rm->last_sym < rm->nsyms && tb__sym_eq(rm->syms[rm->last_sym].symbol, md->symbol)
@@ -397,7 +397,7 @@ static int on_order_created(const tb_event *ev, void *ctx)
 {
     tb_risk_manager *rm = ctx;
     char why[TB__WHY_LEN];
-    int rc = tb__check_event(ev, TB_EV_ORDER_CREATED, why, sizeof(why));
+    int rc = tb__check_delivered(rm->bus, ev, TB_EV_ORDER_CREATED, why, sizeof(why));
     if (rc) return tb__refuse(rm->bus, rc, why);
     const tb_order_created *o = &ev->u.order_created;
     if (o->status == TB_ORDER_PENDING || o->status == TB_ORDER_REJECTED) {
@@ -435,7 +435,7 @@ static int on_order_filled(const tb_event *ev, void *ctx)
 {
     tb_risk_manager *rm = ctx;
     char why[TB__WHY_LEN];
-    int rc = tb__check_event(ev, TB_EV_ORDER_FILLED, why, sizeof(why));
+    int rc = tb__check_delivered(rm->bus, ev, TB_EV_ORDER_FILLED, why, sizeof(why));
     if (rc) return tb__refuse(rm->bus, rc, why);
     const tb_order_filled *f = &ev->u.order_filled;
     order_slot *o = find_open_order(rm, f->client_order_id);
@@ -486,7 +486,7 @@ static int on_order_rejected(const tb_event *ev, void *ctx)
 {
     tb_risk_manager *rm = ctx;
     char why[TB__WHY_LEN];
-    int rc = tb__check_event(ev, TB_EV_ORDER_REJECTED, why, sizeof(why));
+    int rc = tb__check_delivered(rm->bus, ev, TB_EV_ORDER_REJECTED, why, sizeof(why));
     if (rc) return tb__refuse(rm->bus, rc, why);
     const tb_order_rejected *r = &ev->u.order_rejected;
     const order_slot *o = find_open_order(rm, r->client_order_id);
@@ -503,7 +503,7 @@ static int on_order_canceled(const tb_event *ev, void *ctx)
 {
     tb_risk_manager *rm = ctx;
     char why[TB__WHY_LEN];
-    int rc = tb__check_event(ev, TB_EV_ORDER_CANCELED, why, sizeof(why));
+    int rc = tb__check_delivered(rm->bus, ev, TB_EV_ORDER_CANCELED, why, sizeof(why));
     if (rc) return tb__refuse(rm->bus, rc, why);
     const tb_order_canceled *c = &ev->u.order_canceled;
     order_slot *o = find_open_order(rm, c->client_order_id);
@@ -520,7 +520,7 @@ static int on_position_update(const tb_event *ev, void *ctx)
 {
     tb_risk_manager *rm = ctx;
     char why[TB__WHY_LEN];
-    int rc = tb__check_event(ev, TB_EV_POSITION_UPDATE, why, sizeof(why));
+    int rc = tb__check_delivered(rm->bus, ev, TB_EV_POSITION_UPDATE, why, sizeof(why));
     if (rc) return tb__refuse(rm->bus, rc, why);
     const tb_position_update *u = &ev->u.position;
     int32_t pi =

@@ -303,7 +303,7 @@ static int on_created(const tb_event *ev, void *ctx)
     instance *in = tb__str_ok(sid, TB_STRATEGY_LEN) ? find_instance(sg, sid) : NULL;
     if (!in) return 0; /* another generator's, or unattributable: nothing of ours */
     char why[TB__WHY_LEN];
-    int rc = tb__check_event(ev, TB_EV_ORDER_CREATED, why, sizeof(why));
+    int rc = tb__check_delivered(sg->bus, ev, TB_EV_ORDER_CREATED, why, sizeof(why));
     if (rc) return tb__refuse(sg->bus, rc, why);
     return track(in, ev);
 }
@@ -368,7 +368,7 @@ static int on_fill(const tb_event *ev, void *ctx)
         tb__str_ok(f->strategy_id, TB_STRATEGY_LEN) ? find_instance(sg, f->strategy_id) : NULL;
     if (!in || (f->origin == TB_ORIGIN_SIGNAL && !in->norders)) return 0;
     char why[TB__WHY_LEN];
-    int rc = tb__check_event(ev, TB_EV_ORDER_FILLED, why, sizeof(why));
+    int rc = tb__check_delivered(sg->bus, ev, TB_EV_ORDER_FILLED, why, sizeof(why));
     if (rc) return tb__refuse(sg->bus, rc, why);
     track(in, ev);
     if (f->origin == TB_ORIGIN_SIGNAL) return 0;
@@ -931,7 +931,7 @@ static int decide(tb_signal_generator *sg, instance *in, const tb_event *md,
 int tb_signal_generator_process_market_data(tb_signal_generator *sg, const tb_event *md)
 {
     char why[TB__WHY_LEN];
-    int rc = tb__check_event(md, TB_EV_MARKET_DATA, why, sizeof(why));
+    int rc = tb__check_delivered(sg->bus, md, TB_EV_MARKET_DATA, why, sizeof(why));
     if (rc) return tb__refuse(sg->bus, rc, why);
     const tb_market_data *bar = &md->u.market_data;
     symbol_state *ss = find_symbol(sg, bar->symbol);

@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 
+#include "../core/bus_int.h"
 #include "tradebus/bus.h"
 
 /* Room for any reason: the bus keeps TB_TEXT_LEN - 1 characters of it. */
@@ -54,6 +55,19 @@ static inline int tb__check_event(const tb_event *ev, tb_event_type want, char *
         tb__market_data_ok(ev))
         return 0;
     return tb__check_event_full(ev, want, why, len);
+}
+
+/* tb__check_event for a handler bus delivers ev to: the check is made
+ * once per dispatch, by the first handler that asks, and the others take
+ * its answer (bus_int.h says why that is safe). A failure is not
+ * remembered: each handler that gets a bad event refuses it itself. */
+static inline int tb__check_delivered(tb_bus *bus, const tb_event *ev, tb_event_type want,
+                                      char *why, size_t len)
+{
+    if ((want == ev->type || want == TB_BUS_ALL) && tb__bus_form_checked(bus, ev)) return 0;
+    int rc = tb__check_event(ev, want, why, len);
+    if (!rc) tb__bus_set_form_checked(bus, ev);
+    return rc;
 }
 
 /* The payload checks alone, for APIs that take a payload. */

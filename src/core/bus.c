@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bus_int.h"
 #include "tradebus/bus.h"
 
 #define NAME_LEN        32
@@ -29,6 +30,7 @@ typedef struct {
 } subscription;
 
 struct tb_bus {
+    tb__bus_head head_; /* first: bus_int.h reads it inline */
     tb_bus_config cfg;
     tb_event *ring;
     size_t cap; /* power of two */
@@ -336,6 +338,8 @@ static int deliver(tb_bus *bus, const tb_event *ev, int sub_id, int *attempts)
     const subscription *s = &bus->subs[sub_id];
     int outer = bus->cur_sub;
     bus->cur_sub = sub_id;
+    bus->head_.cur_ev = ev;
+    bus->head_.cur_ev_ok = 0;
     (*attempts)++;
     bus->reason[0] = 0;
     int rc = call(bus, s, ev);
@@ -344,6 +348,7 @@ static int deliver(tb_bus *bus, const tb_event *ev, int sub_id, int *attempts)
     else
         rc = retry(bus, ev, sub_id, rc, attempts);
     bus->cur_sub = outer;
+    bus->head_.cur_ev = NULL;
     return rc;
 }
 
@@ -355,6 +360,8 @@ static void dispatch_one(tb_bus *bus, const tb_event *ev)
     const tb_event_type t = ev->type;
     const int outer = bus->cur_sub;
     uint64_t ok = 0;
+    bus->head_.cur_ev = ev;
+    bus->head_.cur_ev_ok = 0;
     /* Routes may be rebuilt by a handler (un)subscribing; index by
      * position each time rather than caching the array pointer. */
     for (size_t i = 0; i < bus->nroute[t]; i++) {
@@ -375,6 +382,7 @@ static void dispatch_one(tb_bus *bus, const tb_event *ev)
         }
     }
     bus->cur_sub = outer;
+    bus->head_.cur_ev = NULL;
     /* Counted once per event: a handler sees the counters of the events
      * dispatched before this one. */
     bus->counters[t].delivered += ok;
