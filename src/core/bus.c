@@ -29,6 +29,14 @@ typedef struct {
     char name[NAME_LEN];
 } subscription;
 
+/* One stop of a type's route: the handler and its context copied from the
+ * subscription, so a delivery reads one small record. */
+typedef struct {
+    tb_handler fn;
+    void *ctx;
+    int id; /* the subscription's index */
+} route_entry;
+
 struct tb_bus {
     tb__bus_head head_; /* first: bus_int.h reads it inline */
     tb_bus_config cfg;
@@ -45,7 +53,7 @@ struct tb_bus {
     /* Per type the subscription ids to call, in order: the type's own
      * subscribers, then TB_BUS_ALL's (index 0 holds those alone). Rebuilt
      * on (un)subscribe, so dispatch walks one flat array per event. */
-    int *route[TB_EV_COUNT];
+    route_entry *route[TB_EV_COUNT];
     size_t nroute[TB_EV_COUNT];
     size_t nown[TB_EV_COUNT]; /* the type's own subscribers, first in route */
 
@@ -123,15 +131,17 @@ static int rebuild_routes(tb_bus *bus)
         size_t own = 0;
         for (size_t i = 0; t != TB_BUS_ALL && i < bus->nsubs; i++)
             if (bus->subs[i].active && bus->subs[i].type == (tb_event_type)t) own++;
-        int *r = NULL;
+        route_entry *r = NULL;
         size_t n = 0;
         if (own + nall) {
-            r = malloc((own + nall) * sizeof(int));
+            r = malloc((own + nall) * sizeof(*r));
             if (!r) return TB_ENOMEM;
-            for (size_t i = 0; t != TB_BUS_ALL && i < bus->nsubs; i++)
-                if (bus->subs[i].active && bus->subs[i].type == (tb_event_type)t) r[n++] = (int)i;
-            for (size_t i = 0; i < bus->nsubs; i++)
-                if (bus->subs[i].active && bus->subs[i].type == TB_BUS_ALL) r[n++] = (int)i;
+            for (int all = 0; all < 2; all++) /* the type's own, then TB_BUS_ALL's */
+                for (size_t i = 0; (all || t != TB_BUS_ALL) && i < bus->nsubs; i++) {
+                    const subscription *s = &bus->subs[i];
+                    if (s->active && s->type == (all ? TB_BUS_ALL : (tb_event_type)t))
+                        r[n++] = (route_entry){s->fn, s->ctx, (int)i};
+                }
         }
         free(bus->route[t]);
         bus->route[t] = r;
@@ -352,9 +362,22 @@ static int deliver(tb_bus *bus, const tb_event *ev, int sub_id, int *attempts)
     return rc;
 }
 
+/* After a first call to route entry id that returned rc != 0: retries,
+ * dead-letters what still fails. Out of line, off the hot path. */
+__attribute__((noinline)) static void failed(tb_bus *bus, const tb_event *ev, int id, int rc,
+                                             int outer)
+{
+    int attempts = 1;
+    rc = retry(bus, ev, id, rc, &attempts);
+    if (rc) {
+        bus->cur_sub = outer; /* the dead letter is the bus's, not the handler's */
+        dead_letter(bus, ev, id, rc, attempts);
+    }
+}
+
 /* deliver() to every subscriber of ev's type, in one loop: the per-call
  * work that does not change between them (the outer subscriber, the
- * delivered count) is done once per event. */
+ * delivered count, whether calls are timed) is done once per event. */
 static void dispatch_one(tb_bus *bus, const tb_event *ev)
 {
     const tb_event_type t = ev->type;
@@ -364,21 +387,28 @@ static void dispatch_one(tb_bus *bus, const tb_event *ev)
     bus->head_.cur_ev_ok = 0;
     /* Routes may be rebuilt by a handler (un)subscribing; index by
      * position each time rather than caching the array pointer. */
-    for (size_t i = 0; i < bus->nroute[t]; i++) {
-        int id = bus->route[t][i];
-        const subscription *s = &bus->subs[id];
-        bus->cur_sub = id;
-        bus->reason[0] = 0;
-        int rc = call(bus, s, ev);
-        if (__builtin_expect(rc == 0, 1)) {
-            ok++;
-            continue;
+    if (__builtin_expect(bus->handled != NULL, 0)) {
+        for (size_t i = 0; i < bus->nroute[t]; i++) {
+            int id = bus->route[t][i].id;
+            bus->cur_sub = id;
+            bus->reason[0] = 0;
+            int rc = timed_call(bus, &bus->subs[id], ev);
+            if (rc == 0)
+                ok++;
+            else
+                failed(bus, ev, id, rc, outer);
         }
-        int attempts = 1;
-        rc = retry(bus, ev, id, rc, &attempts);
-        if (rc) {
-            bus->cur_sub = outer; /* the dead letter is the bus's, not the handler's */
-            dead_letter(bus, ev, id, rc, attempts);
+    } else {
+        for (size_t i = 0; i < bus->nroute[t]; i++) {
+            const route_entry *r = &bus->route[t][i];
+            int id = r->id;
+            bus->cur_sub = id;
+            bus->reason[0] = 0;
+            int rc = r->fn(ev, r->ctx);
+            if (__builtin_expect(rc == 0, 1))
+                ok++;
+            else
+                failed(bus, ev, id, rc, outer);
         }
     }
     bus->cur_sub = outer;
