@@ -873,11 +873,11 @@ static int publish_staged(tb_signal_generator *sg, instance *in)
  * decisions. A failed publish leaves the rest staged for a retry of md,
  * the bar counted as processed (in->last_bar_id). A failed on_bar, or a
  * decision that cannot be taken, takes none of them. */
-static int decide(tb_signal_generator *sg, instance *in, const tb_event *md,
+static int decide(tb_signal_generator *sg, instance *in, leg *bl, const tb_event *md,
                   const tb_market_data *bar, int64_t timeframe)
 {
     int rc;
-    leg *bl = leg_of(in, bar->symbol);
+    if (!bl) bl = leg_of(in, bar->symbol); /* bl: bar's leg when the caller knows it */
     if (!bl) return 0;
     deciding dc = {{bl->target, in->strategy_id, 0, 0, timeframe, position_of, NULL, ctx_cash,
                     ctx_equity, open_orders, quantity_for_pct, ctx_emit},
@@ -958,9 +958,9 @@ int tb_signal_generator_process_market_data(tb_signal_generator *sg, const tb_ev
     int first_rc = 0;
     for (size_t i = 0; i < sg->ninst; i++) {
         instance *in = &sg->inst[i];
-        int mine = 0;
+        leg *mine = NULL;
         for (size_t l = 0; l < in->nlegs && !mine; l++)
-            mine = in->legs[l].sym == si;
+            if (in->legs[l].sym == si) mine = &in->legs[l];
         if (!mine) continue;
         /* A bar delivered again (a retry, a dead-letter replay) reaches only
          * the instances that have not processed it: a strategy that saw it
@@ -972,7 +972,7 @@ int tb_signal_generator_process_market_data(tb_signal_generator *sg, const tb_ev
             continue;
         }
         in->nstaged = in->npublished = 0;
-        rc = decide(sg, in, md, bar, in->ntf ? in->tf[0] : 0);
+        rc = decide(sg, in, mine, md, bar, in->ntf ? in->tf[0] : 0);
         if (rc && !first_rc) first_rc = rc;
         /* Only a bar the strategy consumed feeds its higher timeframes: one
          * it failed on comes again, and the resampler must see it once. */
@@ -988,7 +988,7 @@ int tb_signal_generator_process_market_data(tb_signal_generator *sg, const tb_ev
             continue;
         }
         for (size_t k = 0; k < nout; k++) {
-            rc = decide(sg, in, md, &in->rs_out[k].bar, in->tf[in->rs_out[k].timeframe + 1]);
+            rc = decide(sg, in, NULL, md, &in->rs_out[k].bar, in->tf[in->rs_out[k].timeframe + 1]);
             if (rc && !first_rc) first_rc = rc;
         }
     }

@@ -193,6 +193,23 @@ int tb__report_load_replay(tb__report *r, const char *dir, tb__report *replay, c
 int tb__report_write_replay(const char *dir, tb__report *replay, char *err, size_t errlen);
 /* Applies one decoded event. */
 int tb__report_apply(tb__report *r, const tb_event *ev);
+
+/* tb__report_apply of a MarketData event, in line, when the replay is live
+ * with no file to write and no closed trade to drop (a pipeline's Monitor
+ * counting trades for its summary: nearly every bar): the bar moves the
+ * clock and nothing else, as on_bar does then. 1 when applied; 0 when
+ * tb__report_apply must be called. */
+static inline int tb__report_bar_quick(tb__report *r, const tb_event *ev)
+{
+    const tb__rlive *l = r->live;
+    if (!l || l->trades || l->equity || l->closing) return 0;
+    int64_t t = ev->u.market_data.close_time;
+    r->events++;
+    if (r->cur_time && t != r->cur_time) r->npts++;
+    r->cur_time = t;
+    r->bars++;
+    return 1;
+}
 /* Closes the last point; call after the last event. In live mode also
  * writes the last equity row and every trade left (open ones as "end"). */
 int tb__report_finish(tb__report *r);
