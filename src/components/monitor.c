@@ -87,9 +87,12 @@ static int on_event(const tb_event *ev, void *ctx)
     } else if (ev->type == TB_EV_RISK_ALERT) {
         count_alert(m, ev);
     }
-    if (!m->hist_rc && !m->hist_done &&
-        !(ev->type == TB_EV_MARKET_DATA && tb__report_bar_quick(&m->hist, ev)))
-        m->hist_rc = tb__report_apply(&m->hist, ev);
+    if (!m->hist_rc && !m->hist_done) {
+        if (ev->type != TB_EV_MARKET_DATA)
+            m->hist_rc = tb__report_apply(&m->hist, ev);
+        else if (!tb__report_bar_quick(&m->hist, ev))
+            m->hist_rc = tb__report_apply_bar(&m->hist, ev);
+    }
     if (m->cfg.event_log) {
         int n = tb_codec_encode(ev, m->buf, sizeof(m->buf));
         if (n < 0) return n;

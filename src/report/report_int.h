@@ -193,6 +193,9 @@ int tb__report_load_replay(tb__report *r, const char *dir, tb__report *replay, c
 int tb__report_write_replay(const char *dir, tb__report *replay, char *err, size_t errlen);
 /* Applies one decoded event. */
 int tb__report_apply(tb__report *r, const tb_event *ev);
+/* tb__report_apply for an event known to be a MarketData (most of them):
+ * no dispatch on the type. */
+int tb__report_apply_bar(tb__report *r, const tb_event *ev);
 
 /* tb__report_apply of a MarketData event, in line, when the replay is live
  * with no file to write and no closed trade to drop (a pipeline's Monitor

@@ -322,6 +322,28 @@ static int on_bar(tb__report *r, const tb_market_data *md)
         r->bars++;
         return 0;
     }
+    if (r->lean) {
+        /* A sweep's row: its stats read the account's curve and the trades'
+         * PnL, never their excursions, so a bar only closes the point
+         * before it and gives its symbol's close to mark at. */
+        if (r->cur_time && md->close_time != r->cur_time) {
+            int rc = close_point(r, md->close_time);
+            if (rc) return rc;
+        }
+        r->cur_time = md->close_time;
+        r->bars++;
+        int si = -1;
+        if (r->nsyms) {
+            size_t guess = r->last_sym + 1 < r->nsyms ? r->last_sym + 1 : 0;
+            if (tb__sym_eq(r->syms[guess].name, md->symbol)) si = (int)guess;
+        }
+        if (si < 0) si = find_sym(r, md->symbol);
+        if (si < 0) return si;
+        r->last_sym = (size_t)si;
+        r->syms[si].close = md->close;
+        r->syms[si].n++;
+        return 0;
+    }
     if (r->cur_time && md->close_time != r->cur_time) {
         /* Live, most points have nothing to write: counted in line. */
         if (r->live && !r->live->equity && !r->live->closing) {
@@ -486,6 +508,12 @@ static int on_position(tb__report *r, const tb_position_update *u)
         if (u->entry_price) tr->entry = u->entry_price;
     }
     return 0;
+}
+
+int tb__report_apply_bar(tb__report *r, const tb_event *ev)
+{
+    r->events++;
+    return on_bar(r, &ev->u.market_data);
 }
 
 int tb__report_apply(tb__report *r, const tb_event *ev)
