@@ -9,6 +9,7 @@
  * error is bounded by what the last 2n values can cause instead of growing
  * with the length of the run. Kahan compensation would need an extra field per
  * sum and still keeps the garbage a huge value leaves behind. */
+#include "../core/hot.h"
 #include "tradebus/indicators.h"
 
 #include <math.h>
@@ -49,7 +50,7 @@ int tb_sma_init(tb_sma *s, int n)
     return window_init(&s->w, n);
 }
 
-int tb_sma_update(tb_sma *s, double x)
+TB__HOT int tb_sma_update(tb_sma *s, double x)
 {
     tb_window *w = &s->w;
     if (w->count == w->n)

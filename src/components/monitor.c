@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/hot.h"
 #include "tradebus/codec.h"
 #include "../report/report_int.h"
 #include "monitor_int.h"
@@ -74,7 +75,7 @@ static void count_alert(tb_monitor *m, const tb_event *ev)
     t->trading_state = a->trading_state;
 }
 
-static int on_event(const tb_event *ev, void *ctx)
+TB__HOT static int on_event(const tb_event *ev, void *ctx)
 {
     tb_monitor *m = ctx;
     char why[TB__WHY_LEN];

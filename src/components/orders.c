@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/hot.h"
 #include "../core/errbuf.h"
 #include "../core/fixstr.h"
 #include "../core/keyindex.h"
@@ -322,7 +323,7 @@ static int on_signal(const tb_event *ev, void *ctx)
 
 static int after_bar(tb_order_manager *om, const tb_event *bar, uint64_t bars);
 
-static int on_market_data(const tb_event *ev, void *ctx)
+TB__HOT static int on_market_data(const tb_event *ev, void *ctx)
 {
     tb_order_manager *om = ctx;
     follow(om, ev->timestamp);

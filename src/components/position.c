@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/hot.h"
 #include "../core/decimal_int.h"
 #include "../core/fixstr.h"
 #include "../core/keyindex.h"
@@ -401,7 +402,7 @@ int tb_position_manager_publish_position_event(tb_position_manager *pm, tb_event
 }
 
 /* Marks at a validated bar; bar_id 0 when the caller has no event. */
-static int mark_bar(tb_position_manager *pm, const tb_market_data *md, uint64_t bar_id)
+TB__HOT static int mark_bar(tb_position_manager *pm, const tb_market_data *md, uint64_t bar_id)
 {
     int32_t si = pm->last_sym < pm->nsyms && tb__sym_eq(pm->syms[pm->last_sym].symbol, md->symbol)
                      ? (int32_t)pm->last_sym
@@ -504,7 +505,7 @@ static int on_fill(const tb_event *ev, void *ctx)
     return tb_position_manager_handle_order_filled_event(ctx, ev);
 }
 
-static int on_market_data(const tb_event *ev, void *ctx)
+TB__HOT static int on_market_data(const tb_event *ev, void *ctx)
 {
     tb_position_manager *pm = ctx;
     char why[TB__WHY_LEN];

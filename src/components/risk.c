@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/hot.h"
 #include "../core/decimal_int.h"
 #include "../core/fixstr.h"
 #include "../core/keyindex.h"
@@ -244,7 +245,7 @@ static void remove_open_order(tb_risk_manager *rm, order_slot *o)
 
 /* initial + realized − fees + Σ (mark − entry) × quantity, the mark being the
  * symbol's last close, or the position's own mark before any bar. */
-static int compute_equity(const tb_risk_manager *rm, tb_decimal *out)
+TB__HOT static int compute_equity(const tb_risk_manager *rm, tb_decimal *out)
 {
     tb_decimal e;
     int rc = tb__dec_add(rm->cfg.initial_equity, rm->realized_total, &e);
@@ -362,7 +363,7 @@ static int check_bar_time(tb_risk_manager *rm, int32_t si, const tb_event *ev)
     return 0;
 }
 
-static int on_market_data(const tb_event *ev, void *ctx)
+TB__HOT static int on_market_data(const tb_event *ev, void *ctx)
 {
     tb_risk_manager *rm = ctx;
     char why[TB__WHY_LEN];

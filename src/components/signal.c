@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/hot.h"
 #include "../core/fixstr.h"
 #include "tradebus/resample.h"
 #include "tradebus/signal.h"
@@ -192,7 +193,7 @@ static instance *find_instance_str(tb_signal_generator *sg, const char *strategy
     return tb__fix_copy(sid, sizeof(sid), strategy_id) == 0 ? find_instance(sg, sid) : NULL;
 }
 
-static int on_md(const tb_event *ev, void *ctx)
+TB__HOT static int on_md(const tb_event *ev, void *ctx)
 {
     return tb_signal_generator_process_market_data(ctx, ev);
 }
@@ -873,8 +874,8 @@ static int publish_staged(tb_signal_generator *sg, instance *in)
  * decisions. A failed publish leaves the rest staged for a retry of md,
  * the bar counted as processed (in->last_bar_id). A failed on_bar, or a
  * decision that cannot be taken, takes none of them. */
-static int decide(tb_signal_generator *sg, instance *in, leg *bl, const tb_event *md,
-                  const tb_market_data *bar, int64_t timeframe)
+TB__HOT static int decide(tb_signal_generator *sg, instance *in, leg *bl, const tb_event *md,
+                          const tb_market_data *bar, int64_t timeframe)
 {
     int rc;
     if (!bl) bl = leg_of(in, bar->symbol); /* bl: bar's leg when the caller knows it */
@@ -928,7 +929,7 @@ static int decide(tb_signal_generator *sg, instance *in, leg *bl, const tb_event
     return publish_staged(sg, in);
 }
 
-int tb_signal_generator_process_market_data(tb_signal_generator *sg, const tb_event *md)
+TB__HOT int tb_signal_generator_process_market_data(tb_signal_generator *sg, const tb_event *md)
 {
     char why[TB__WHY_LEN];
     int rc = tb__check_delivered(sg->bus, md, TB_EV_MARKET_DATA, why, sizeof(why));

@@ -18,6 +18,7 @@
  * flat market stays under 2 n eps, a 500x one under 10. At a price of 60000
  * with n = 30 the tolerance is 6e-9, under one price step (1e-8): only
  * differences too small to matter to anybody are read as ties. */
+#include "../core/hot.h"
 #include "../core/errbuf.h"
 #include "tradebus/indicators.h"
 #include "tradebus/lua_legacy.h"
@@ -174,8 +175,8 @@ static int sma_cross_create(const tb_strategy_vtable *self, const tb_param *p, s
     return 0;
 }
 
-static int sma_cross_on_bar(void *state, const tb_market_data *bar, const tb_strategy_ctx *ctx,
-                            tb_strategy_decision *out)
+TB__HOT static int sma_cross_on_bar(void *state, const tb_market_data *bar,
+                                    const tb_strategy_ctx *ctx, tb_strategy_decision *out)
 {
     if (!on_bar_args_ok(state, bar, ctx, out)) return TB_EINVAL;
     sma_cross *s = state;

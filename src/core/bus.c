@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hot.h"
 #include "bus_int.h"
 #include "tradebus/bus.h"
 
@@ -378,7 +379,7 @@ __attribute__((noinline)) static void failed(tb_bus *bus, const tb_event *ev, in
 /* deliver() to every subscriber of ev's type, in one loop: the per-call
  * work that does not change between them (the outer subscriber, the
  * delivered count, whether calls are timed) is done once per event. */
-static void dispatch_one(tb_bus *bus, const tb_event *ev)
+TB__HOT static void dispatch_one(tb_bus *bus, const tb_event *ev)
 {
     const tb_event_type t = ev->type;
     const int outer = bus->cur_sub;
@@ -452,7 +453,7 @@ static const size_t used_size[TB_EV_COUNT] = {
 
 _Static_assert(TB_EV_COUNT == 10, "a new event type needs its used_size entry");
 
-int tb_bus_publish(tb_bus *bus, tb_event *ev)
+TB__HOT int tb_bus_publish(tb_bus *bus, tb_event *ev)
 {
     if (!bus || !ev) return TB_EINVAL;
     if (ev->type <= TB_EV_NONE || ev->type >= TB_EV_COUNT) return TB_EINVAL;

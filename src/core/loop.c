@@ -14,6 +14,7 @@
 #include <time.h>
 #include <uv.h>
 
+#include "hot.h"
 #include "tradebus/loop.h"
 
 typedef struct {
@@ -209,7 +210,7 @@ int tb_loop_next_due(const tb_loop *l, int64_t *at)
     return 0;
 }
 
-int tb_loop_advance(tb_loop *l, int64_t to)
+TB__HOT int tb_loop_advance(tb_loop *l, int64_t to)
 {
     if (l->clock != TB_CLOCK_SIMULATED) return TB_EMISUSE;
     int fired = l->n > 0 && l->heap[0].at <= to ? fire_due(l, to) : 0;

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <sys/stat.h>
 
+#include "../core/hot.h"
 #include "../core/errbuf.h"
 #include "../core/event_int.h"
 #include "journaled.h"
@@ -546,7 +547,7 @@ int tb_pipeline_restore(tb_pipeline *p, const tb_event *ev)
     return p->orders ? tb_order_manager_restore(p->orders, ev) : 0;
 }
 
-int tb_pipeline_push_bar(tb_pipeline *p, const tb_market_data *bar)
+TB__HOT int tb_pipeline_push_bar(tb_pipeline *p, const tb_market_data *bar)
 {
     tb_event local, *ev = &p->md_ev;
     if (p->pushing) { /* from a handler: the outer bar's event is in use */

@@ -1,6 +1,7 @@
 /* Forwarders from the generic exchange handle to an adapter's vtable. */
 #include <string.h>
 
+#include "../core/hot.h"
 #include "tradebus/exchange.h"
 
 void tb_exchange_set_listener(tb_exchange *ex, tb_exchange_listener fn, void *ctx)
@@ -72,7 +73,7 @@ int tb_exchange_query(tb_exchange *ex, const char *client_order_id, int64_t now,
     return finish(ex->vt->query(ex, client_order_id, now, out, xerr), xerr);
 }
 
-int tb_exchange_on_market_data(tb_exchange *ex, const tb_market_data *bar)
+TB__HOT int tb_exchange_on_market_data(tb_exchange *ex, const tb_market_data *bar)
 {
     if (!ex || !bar) return TB_EINVAL;
     /* A live adapter has no use for bars: not an error to offer them. */

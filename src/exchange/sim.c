@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/hot.h"
 #include "../core/fixstr.h"
 #include "../core/keyindex.h"
 #include "tradebus/config.h"
@@ -830,7 +831,7 @@ static int evaluate_at_submit(sim *x, uint64_t seq, int64_t now)
     return rc;
 }
 
-static int sim_on_market_data(tb_exchange *ex, const tb_market_data *bar)
+TB__HOT static int sim_on_market_data(tb_exchange *ex, const tb_market_data *bar)
 {
     sim *x = (sim *)ex;
     size_t si;

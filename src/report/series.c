@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/hot.h"
 #include "../core/decimal_int.h"
 #include "../core/fixstr.h"
 #include "report_int.h"
@@ -510,13 +511,13 @@ static int on_position(tb__report *r, const tb_position_update *u)
     return 0;
 }
 
-int tb__report_apply_bar(tb__report *r, const tb_event *ev)
+TB__HOT int tb__report_apply_bar(tb__report *r, const tb_event *ev)
 {
     r->events++;
     return on_bar(r, &ev->u.market_data);
 }
 
-int tb__report_apply(tb__report *r, const tb_event *ev)
+TB__HOT int tb__report_apply(tb__report *r, const tb_event *ev)
 {
     r->events++;
     switch (ev->type) {
