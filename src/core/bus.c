@@ -51,9 +51,10 @@ struct tb_bus {
 
     subscription *subs;
     size_t nsubs, subs_cap;
-    /* Per type the subscription ids to call, in order: the type's own
-     * subscribers, then TB_BUS_ALL's (index 0 holds those alone). Rebuilt
-     * on (un)subscribe, so dispatch walks one flat array per event. */
+    /* Per type the subscriptions to call, in order: the type's own
+     * subscribers, then TB_BUS_ALL's (index 0 holds those alone), each with
+     * its handler and context. Rebuilt on (un)subscribe, so dispatch walks
+     * one flat array per event. */
     route_entry *route[TB_EV_COUNT];
     size_t nroute[TB_EV_COUNT];
     size_t nown[TB_EV_COUNT]; /* the type's own subscribers, first in route */
