@@ -27,16 +27,22 @@ static void note(recorder *r, const char *tag, const tb_event *ev)
              (unsigned long long)(ev->event_id & 0xFFFF));
 }
 
+/* A SignalGenerated caused by ev, published from inside ev's handler. */
+static void publish_follow_up(tb_bus *bus, const tb_event *ev)
+{
+    tb_event child;
+    tb_event_init(&child, TB_EV_SIGNAL_GENERATED, TB_SRC_SIGNAL);
+    tb_event_caused_by(&child, ev);
+    tb_bus_publish(bus, &child);
+}
+
 static int h_a(const tb_event *ev, void *ctx)
 {
     recorder *r = ctx;
     note(r, "a", ev);
     if (r->republish && ev->type == TB_EV_MARKET_DATA) {
         r->republish--;
-        tb_event child;
-        tb_event_init(&child, TB_EV_SIGNAL_GENERATED, TB_SRC_SIGNAL);
-        tb_event_caused_by(&child, ev);
-        tb_bus_publish(r->bus, &child);
+        publish_follow_up(r->bus, ev);
     }
     return 0;
 }
@@ -347,12 +353,8 @@ static int h_mark_first(const tb_event *ev, void *ctx)
     tb__bus_set_form_checked(m->bus, &copy); /* not the delivered event: ignored */
     m->seen_copy[m->n] = tb__bus_form_checked(m->bus, ev);
     tb__bus_set_form_checked(m->bus, ev);
-    if (ev->type == TB_EV_MARKET_DATA) { /* a follow-up, dispatched after this one */
-        tb_event child;
-        tb_event_init(&child, TB_EV_SIGNAL_GENERATED, TB_SRC_SIGNAL);
-        tb_event_caused_by(&child, ev);
-        tb_bus_publish(m->bus, &child);
-    }
+    if (ev->type == TB_EV_MARKET_DATA) /* a follow-up, dispatched after this one */
+        publish_follow_up(m->bus, ev);
     return 0;
 }
 

@@ -323,28 +323,6 @@ static int on_bar(tb__report *r, const tb_market_data *md)
         r->bars++;
         return 0;
     }
-    if (r->lean) {
-        /* A sweep's row: its stats read the account's curve and the trades'
-         * PnL, never their excursions, so a bar only closes the point
-         * before it and gives its symbol's close to mark at. */
-        if (r->cur_time && md->close_time != r->cur_time) {
-            int rc = close_point(r, md->close_time);
-            if (rc) return rc;
-        }
-        r->cur_time = md->close_time;
-        r->bars++;
-        int si = -1;
-        if (r->nsyms) {
-            size_t guess = r->last_sym + 1 < r->nsyms ? r->last_sym + 1 : 0;
-            if (tb__sym_eq(r->syms[guess].name, md->symbol)) si = (int)guess;
-        }
-        if (si < 0) si = find_sym(r, md->symbol);
-        if (si < 0) return si;
-        r->last_sym = (size_t)si;
-        r->syms[si].close = md->close;
-        r->syms[si].n++;
-        return 0;
-    }
     if (r->cur_time && md->close_time != r->cur_time) {
         /* Live, most points have nothing to write: counted in line. */
         if (r->live && !r->live->equity && !r->live->closing) {
@@ -366,6 +344,14 @@ static int on_bar(tb__report *r, const tb_market_data *md)
     if (si < 0) return si;
     r->last_sym = (size_t)si;
     tb__rsym *s = &r->syms[si];
+    if (r->lean) {
+        /* A sweep's row: its figures read the account's curve and the
+         * trades' PnL, never their excursions, so the bar gives its symbol
+         * a close to mark at and nothing else. */
+        s->close = md->close;
+        s->n++;
+        return 0;
+    }
     /* The three arrays grow alike: s->cap moves with the last one. */
     size_t cap = s->cap, cap2 = s->cap;
     int rc = 0;
