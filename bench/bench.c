@@ -449,18 +449,15 @@ static void paired_throughput(report *r, const tb_config *cfg, const tb_market_d
         const tb_market_data *b = bars + k * CHUNK;
         double dm = 0, dp = 0;
         for (int side = 0; side < 2; side++) {
+            int mono = (side ^ (int)(k & 1)) == 0; /* the monolith first on even pairs */
             double t0 = now_s();
-            if ((side ^ (int)(k & 1)) == 0)
+            if (mono)
                 for (size_t i = 0; i < CHUNK; i++)
                     tb__legacy_runner_on_bar(lr, &b[i]);
             else
                 for (size_t i = 0; i < CHUNK; i++)
                     tb_pipeline_push_bar(p, &b[i]);
-            double dt = now_s() - t0;
-            if ((side ^ (int)(k & 1)) == 0)
-                dm = dt;
-            else
-                dp = dt;
+            *(mono ? &dm : &dp) = now_s() - t0;
         }
         sum_m += dm;
         sum_p += dp;

@@ -387,31 +387,20 @@ TB__HOT static void dispatch_one(tb_bus *bus, const tb_event *ev)
     uint64_t ok = 0;
     bus->head_.cur_ev = ev;
     bus->head_.cur_ev_ok = 0;
+    const int timed = bus->handled != NULL;
     /* Routes may be rebuilt by a handler (un)subscribing; index by
      * position each time rather than caching the array pointer. */
-    if (__builtin_expect(bus->handled != NULL, 0)) {
-        for (size_t i = 0; i < bus->nroute[t]; i++) {
-            int id = bus->route[t][i].id;
-            bus->cur_sub = id;
-            bus->reason[0] = 0;
-            int rc = timed_call(bus, &bus->subs[id], ev);
-            if (rc == 0)
-                ok++;
-            else
-                failed(bus, ev, id, rc, outer);
-        }
-    } else {
-        for (size_t i = 0; i < bus->nroute[t]; i++) {
-            const route_entry *r = &bus->route[t][i];
-            int id = r->id;
-            bus->cur_sub = id;
-            bus->reason[0] = 0;
-            int rc = r->fn(ev, r->ctx);
-            if (__builtin_expect(rc == 0, 1))
-                ok++;
-            else
-                failed(bus, ev, id, rc, outer);
-        }
+    for (size_t i = 0; i < bus->nroute[t]; i++) {
+        const route_entry *r = &bus->route[t][i];
+        int id = r->id;
+        bus->cur_sub = id;
+        bus->reason[0] = 0;
+        int rc =
+            __builtin_expect(timed, 0) ? timed_call(bus, &bus->subs[id], ev) : r->fn(ev, r->ctx);
+        if (__builtin_expect(rc == 0, 1))
+            ok++;
+        else
+            failed(bus, ev, id, rc, outer);
     }
     bus->cur_sub = outer;
     bus->head_.cur_ev = NULL;

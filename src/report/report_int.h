@@ -199,8 +199,9 @@ int tb__report_apply_bar(tb__report *r, const tb_event *ev);
 
 /* tb__report_apply of a MarketData event, in line, when the replay is live
  * with no file to write and no closed trade to drop (a pipeline's Monitor
- * counting trades for its summary: nearly every bar): the bar moves the
- * clock and nothing else, as on_bar does then. 1 when applied; 0 when
+ * counting trades for its summary: nearly every bar): a bar's prices would
+ * only feed equity rows and the trades' excursions, neither of which is
+ * kept, so it moves the clock and nothing else. 1 when applied; 0 when
  * tb__report_apply must be called. */
 static inline int tb__report_bar_quick(tb__report *r, const tb_event *ev)
 {

@@ -306,23 +306,6 @@ static int close_point(tb__report *r, int64_t next)
 
 static int on_bar(tb__report *r, const tb_market_data *md)
 {
-    if (r->live && !r->live->trades && !r->live->equity) {
-        /* Live with no file to write (a pipeline counting trades for its
-         * summary): a bar's prices would only feed equity rows and the
-         * trades' excursions, neither of which is kept, so a bar moves the
-         * clock and nothing else. Trades closing still drop at the point. */
-        if (r->cur_time && md->close_time != r->cur_time) {
-            if (r->live->closing) {
-                int rc = close_point(r, md->close_time);
-                if (rc) return rc;
-            } else {
-                r->npts++;
-            }
-        }
-        r->cur_time = md->close_time;
-        r->bars++;
-        return 0;
-    }
     if (r->cur_time && md->close_time != r->cur_time) {
         /* Live, most points have nothing to write: counted in line. */
         if (r->live && !r->live->equity && !r->live->closing) {
